@@ -1,0 +1,29 @@
+include(${CMAKE_CURRENT_LIST_DIR}/CareMigrations.cmake)
+
+# care_service(<name> SOURCES <files...> [DEPS <targets...>])
+# One library per service (domain logic, storage, gRPC adapter), linked by
+# its binary care_<name> (from main.cc) and by its tests. Migrations in
+# migrations/NNNN_*.sql are compiled in as <Name>Migrations().
+function(care_service name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  string(SUBSTRING ${name} 0 1 first)
+  string(TOUPPER ${first} first)
+  string(SUBSTRING ${name} 1 -1 rest)
+  set(lib care_${name}_lib)
+  list(FILTER ARG_SOURCES INCLUDE REGEX "\\.cc$")
+  if(NOT ARG_SOURCES)
+    # Nothing to compile yet (a service whose issue is still open).
+    add_library(${lib} INTERFACE)
+    target_link_libraries(${lib} INTERFACE care_common ${ARG_DEPS})
+    add_executable(care_${name} main.cc)
+    target_link_libraries(care_${name} PRIVATE ${lib})
+    return()
+  endif()
+  add_library(${lib} STATIC ${ARG_SOURCES})
+  target_link_libraries(${lib} PUBLIC care_common ${ARG_DEPS})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/migrations)
+    care_embed_migrations(${lib} ${name} ${CMAKE_CURRENT_SOURCE_DIR}/migrations ${first}${rest}Migrations)
+  endif()
+  add_executable(care_${name} main.cc)
+  target_link_libraries(care_${name} PRIVATE ${lib})
+endfunction()

@@ -1,0 +1,18 @@
+#include "common/clock.h"
+
+namespace care {
+
+bool ManualClock::Set(absl::Time t) {
+  int64_t want = absl::ToUnixNanos(t);
+  int64_t cur = now_.load();
+  while (want >= cur) {
+    if (now_.compare_exchange_weak(cur, want)) return true;
+  }
+  return false;
+}
+
+void ManualClock::Advance(absl::Duration d) {
+  if (d > absl::ZeroDuration()) now_.fetch_add(absl::ToInt64Nanoseconds(d));
+}
+
+}  // namespace care

@@ -1,0 +1,124 @@
+#include "common/errors.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/rpc/error_details.pb.h"
+
+namespace care {
+namespace {
+
+constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
+constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+
+google::rpc::ErrorInfo ErrorInfoOf(const absl::Status& status) {
+  google::rpc::ErrorInfo info;
+  if (auto payload = status.GetPayload(kErrorInfoUrl)) info.ParseFromString(std::string(*payload));
+  return info;
+}
+
+}  // namespace
+
+absl::Status Error(absl::StatusCode code, absl::string_view reason, absl::string_view message,
+                   const ErrorMetadata& metadata) {
+  absl::Status status(code, message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  for (const auto& [k, v] : metadata) (*info.mutable_metadata())[k] = v;
+  status.SetPayload(kErrorInfoUrl, absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
+absl::Status InvalidField(absl::string_view field, absl::string_view description) {
+  FieldErrors errors;
+  errors.Add(field, description);
+  return errors.ToStatus();
+}
+
+absl::Status NotFound(absl::string_view reason, absl::string_view message) {
+  return Error(absl::StatusCode::kNotFound, reason, message);
+}
+absl::Status AlreadyExists(absl::string_view reason, absl::string_view message) {
+  return Error(absl::StatusCode::kAlreadyExists, reason, message);
+}
+absl::Status FailedPrecondition(absl::string_view reason, absl::string_view message) {
+  return Error(absl::StatusCode::kFailedPrecondition, reason, message);
+}
+absl::Status Unavailable(absl::string_view reason, absl::string_view message) {
+  return Error(absl::StatusCode::kUnavailable, reason, message);
+}
+
+std::string ErrorReason(const absl::Status& status) { return ErrorInfoOf(status).reason(); }
+
+std::string ErrorMetadataValue(const absl::Status& status, absl::string_view key) {
+  auto info = ErrorInfoOf(status);
+  auto it = info.metadata().find(std::string(key));
+  return it == info.metadata().end() ? "" : it->second;
+}
+
+void FieldErrors::Add(absl::string_view field, absl::string_view description) {
+  violations_.emplace_back(std::string(field), std::string(description));
+}
+
+absl::Status FieldErrors::ToStatus() const {
+  if (violations_.empty()) return absl::OkStatus();
+  std::vector<std::string> parts;
+  std::vector<std::string> fields;
+  google::rpc::BadRequest bad;
+  for (const auto& [field, description] : violations_) {
+    parts.push_back(absl::StrCat(field, ": ", description));
+    fields.push_back(field);
+    auto* v = bad.add_field_violations();
+    v->set_field(field);
+    v->set_description(description);
+  }
+  absl::Status status = Error(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
+                              absl::StrJoin(parts, "; "), {{"field", absl::StrJoin(fields, ",")}});
+  status.SetPayload(kBadRequestUrl, absl::Cord(bad.SerializeAsString()));
+  return status;
+}
+
+bool FieldErrors::RequireNonEmpty(absl::string_view field, absl::string_view value) {
+  if (!value.empty()) return true;
+  Add(field, "is required");
+  return false;
+}
+
+bool FieldErrors::RequireId(absl::string_view field, absl::string_view value) {
+  if (!RequireNonEmpty(field, value)) return false;
+  bool ok = value.size() <= 128;
+  for (char c : value) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == ':' || c == '-');
+  }
+  if (!ok) Add(field, "must be 1 to 128 characters of [A-Za-z0-9._:-]");
+  return ok;
+}
+
+bool FieldErrors::RequireRange(absl::string_view field, int64_t value, int64_t min, int64_t max) {
+  if (value >= min && value <= max) return true;
+  Add(field, absl::StrCat("must be between ", min, " and ", max));
+  return false;
+}
+
+bool FieldErrors::RequireTimeZone(absl::string_view field, absl::string_view tz) {
+  absl::TimeZone zone;
+  if (!tz.empty() && absl::LoadTimeZone(std::string(tz), &zone)) return true;
+  Add(field, "must be an IANA time zone such as \"Asia/Tokyo\"");
+  return false;
+}
+
+bool FieldErrors::RequireCurrency(absl::string_view field, absl::string_view code) {
+  bool ok = code.size() == 3;
+  for (char c : code) ok = ok && c >= 'A' && c <= 'Z';
+  if (!ok) Add(field, "must be an ISO 4217 code such as \"USD\"");
+  return ok;
+}
+
+bool FieldErrors::RequireMaxLength(absl::string_view field, absl::string_view value, size_t max) {
+  if (value.size() <= max) return true;
+  Add(field, absl::StrCat("must be at most ", max, " bytes"));
+  return false;
+}
+
+}  // namespace care

@@ -1,0 +1,66 @@
+#include "common/jobs.h"
+
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace care {
+
+JobRunner::~JobRunner() { Stop(); }
+
+void JobRunner::Add(std::string name, absl::Duration interval, std::function<bool()> fn) {
+  std::lock_guard lock(mu_);
+  jobs_.push_back(Job{std::move(name), interval, std::move(fn)});
+}
+
+void JobRunner::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+}
+
+void JobRunner::Kick() {
+  {
+    std::lock_guard lock(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void JobRunner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void JobRunner::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    bool kicked = kicked_;
+    kicked_ = false;
+    // Jobs run in real time (their cadence), while what they do depends on
+    // the injectable clock they were built with.
+    absl::Time now = absl::Now();
+    absl::Time wake = now + absl::Seconds(1);
+    for (auto& job : jobs_) {
+      if (kicked || job.next <= now) {
+        lock.unlock();
+        bool again = false;
+        try {
+          again = job.fn();
+        } catch (const std::exception& e) {
+          LogError("job failed", {{"job", job.name}, {"error", e.what()}});
+        }
+        lock.lock();
+        job.next = again ? absl::Now() : absl::Now() + job.interval;
+        if (stopping_) return;
+      }
+      wake = std::min(wake, job.next);
+    }
+    if (kicked_) continue;
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(std::max(wake - absl::Now(), absl::ZeroDuration())),
+                 [this] { return stopping_ || kicked_; });
+  }
+}
+
+}  // namespace care

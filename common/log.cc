@@ -1,0 +1,74 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace care {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::string* g_service = new std::string("care");  // leaked: outlives static destructors
+
+constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"};
+
+}  // namespace
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+LogValue::LogValue(absl::string_view s) : json_(JsonQuote(s)) {}
+LogValue::LogValue(int64_t v) : json_(absl::StrCat(v)) {}
+LogValue::LogValue(double v) : json_(absl::StrFormat("%.3f", v)) {}
+
+void SetLogService(absl::string_view service) { *g_service = std::string(service); }
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+
+bool ParseLogLevel(absl::string_view text, LogLevel* level) {
+  for (int i = 0; i < 4; ++i) {
+    if (text == kLevelNames[i]) {
+      *level = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {
+  if (!LogEnabled(level)) return;
+  std::string line = absl::StrCat(
+      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+      "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"service\":",
+      JsonQuote(*g_service), ",\"msg\":", JsonQuote(message));
+  for (const auto& f : fields) absl::StrAppend(&line, ",", JsonQuote(f.key), ":", f.value.json());
+  line += "}\n";
+  // One fwrite per line keeps lines whole when threads log at once.
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace care

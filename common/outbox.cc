@@ -1,0 +1,199 @@
+#include "common/outbox.h"
+
+#include <future>
+#include <random>
+#include <set>
+
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+
+namespace care {
+namespace {
+
+bool Retryable(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnauthenticated:  // a token being rotated: retry, don't drop
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+// "UNAVAILABLE: message [REASON]", without the binary payloads ToString() prints.
+std::string Describe(const absl::Status& s) {
+  return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message(), " [", ErrorReason(s), "]");
+}
+
+}  // namespace
+
+absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
+  int64_t now = NowMicros();
+  return txn
+      .Exec("INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            event.event_id, event.destination, event.method, Blob{event.payload}, now)
+      .status();
+}
+
+std::shared_ptr<grpc::Channel> Dial(const std::string& target, bool tls) {
+  auto creds = tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
+  return grpc::CreateChannel(target, creds);
+}
+
+std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", peer.token));
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  return ctx;
+}
+
+GrpcOutboxSender::GrpcOutboxSender(std::map<std::string, Peer> peers, absl::Duration timeout)
+    : peers_(std::move(peers)), timeout_(timeout) {
+  for (auto& [name, peer] : peers_) stubs_[name] = std::make_unique<grpc::GenericStub>(peer.channel);
+}
+
+absl::Status GrpcOutboxSender::Send(const OutboxEvent& event) {
+  auto it = peers_.find(event.destination);
+  if (it == peers_.end()) {
+    return FailedPrecondition("UNKNOWN_DESTINATION",
+                              absl::StrCat("no peer configured for ", event.destination));
+  }
+  auto ctx = PeerContext(it->second, timeout_);
+  grpc::Slice slice(event.payload);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stubs_[event.destination]->UnaryCall(ctx.get(), event.method, grpc::StubOptions(), &request,
+                                       &response, [&done](grpc::Status s) { done.set_value(s); });
+  return FromGrpcStatus(done.get_future().get());
+}
+
+OutboxRelay::OutboxRelay(Database& db, OutboxSender& sender, RelayOptions options)
+    : db_(db), sender_(sender), options_(options) {}
+
+absl::StatusOr<int64_t> OutboxRelay::Backlog() {
+  int64_t n = 0;
+  absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+    auto stmt = txn.Query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND dead = 0");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    n = stmt->Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+bool OutboxRelay::RunOnce() {
+  struct Row {
+    int64_t seq;
+    OutboxEvent event;
+    int64_t attempts;
+    int64_t next_attempt_at;
+  };
+  // Each destination's oldest events, read separately, so a peer that is
+  // down with a long backlog cannot starve the others.
+  std::vector<Row> rows;
+  absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+    std::vector<std::string> destinations;
+    {
+      auto stmt = txn.Query("SELECT DISTINCT destination FROM outbox WHERE delivered_at IS NULL AND dead = 0");
+      if (!stmt.ok()) return stmt.status();
+      for (;;) {
+        auto row = stmt->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        destinations.push_back(stmt->Text(0));
+      }
+    }
+    for (const auto& destination : destinations) {
+      auto stmt = txn.Query(
+          "SELECT seq, event_id, destination, method, payload, attempts, next_attempt_at FROM outbox "
+          "WHERE destination = ?1 AND delivered_at IS NULL AND dead = 0 ORDER BY seq LIMIT ?2",
+          destination, options_.batch);
+      if (!stmt.ok()) return stmt.status();
+      for (;;) {
+        auto row = stmt->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        rows.push_back(Row{stmt->Int(0),
+                           {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4)},
+                           stmt->Int(5),
+                           stmt->Int(6)});
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    LogWarn("outbox read failed", {{"error", s.message()}});
+    return false;
+  }
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::set<std::string> held;  // destinations waiting on a failed head event
+  int delivered = 0;
+  for (const Row& r : rows) {
+    if (held.count(r.event.destination)) continue;
+    if (r.next_attempt_at > NowMicros()) {
+      held.insert(r.event.destination);
+      continue;
+    }
+    absl::Status sent = sender_.Send(r.event);
+    absl::Status w;
+    if (sent.ok()) {
+      ++delivered;
+      w = db_.Write([&](Txn& txn) {
+        return txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
+                        r.seq, NowMicros()).status();
+      });
+    } else if (Retryable(sent.code())) {
+      held.insert(r.event.destination);
+      absl::Duration backoff = options_.initial_backoff * (int64_t{1} << std::min<int64_t>(r.attempts, 20));
+      backoff = std::min(backoff, options_.max_backoff);
+      // Full jitter: peers recovering from an outage are not hit in lockstep.
+      backoff = absl::Microseconds(std::uniform_int_distribution<int64_t>(
+          absl::ToInt64Microseconds(backoff) / 2, absl::ToInt64Microseconds(backoff))(rng));
+      if (r.attempts == 0 || r.attempts % 10 == 0) {
+        LogWarn("outbox delivery failed; will retry",
+                {{"event_id", r.event.event_id}, {"destination", r.event.destination},
+                 {"attempts", r.attempts + 1}, {"error", sent.message()}});
+      }
+      w = db_.Write([&](Txn& txn) {
+        return txn.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE seq = ?1",
+                        r.seq, NowMicros() + absl::ToInt64Microseconds(backoff), Describe(sent)).status();
+      });
+    } else {
+      LogError("outbox event refused by its receiver; marked dead",
+               {{"event_id", r.event.event_id}, {"destination", r.event.destination},
+                {"method", r.event.method}, {"error", Describe(sent)}});
+      w = db_.Write([&](Txn& txn) {
+        return txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+                        r.seq, Describe(sent)).status();
+      });
+    }
+    if (!w.ok()) {
+      // Delivered but not marked: it will be sent again, and the receiver
+      // deduplicates by event id. Nothing is lost.
+      LogWarn("outbox update failed", {{"error", w.message()}});
+      return false;
+    }
+  }
+  // A full batch delivered means more may be waiting: run again at once.
+  return delivered >= options_.batch;
+}
+
+}  // namespace care

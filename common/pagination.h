@@ -1,0 +1,73 @@
+#pragma once
+
+// AIP-158 pagination shared by every List method: page sizes, and opaque
+// page tokens bound to the filters they were issued for.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/errors.h"
+#include "common/idempotency.h"
+#include "google/protobuf/message.h"
+
+namespace care {
+
+// Default 50, larger than `max_size` lowered to it, negative INVALID_FIELD
+// "page_size".
+inline int PageSize(int64_t requested, FieldErrors& errors, int default_size = 50, int max_size = 1000) {
+  if (requested < 0) {
+    errors.Add("page_size", "must be >= 0");
+    return default_size;
+  }
+  if (requested == 0) return default_size;
+  return requested > max_size ? max_size : static_cast<int>(requested);
+}
+
+// A fingerprint of `request` without its page_size and page_token fields:
+// what a page token is bound to.
+inline int64_t PageFilterFingerprint(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  const auto* descriptor = copy->GetDescriptor();
+  for (const char* name : {"page_size", "page_token"}) {
+    if (const auto* field = descriptor->FindFieldByName(name)) copy->GetReflection()->ClearField(copy.get(), field);
+  }
+  return StableMessageHash(*copy);
+}
+
+// An opaque token: where the next page starts (`cursor`), bound to the
+// filters of `request`.
+inline std::string EncodePageToken(const google::protobuf::Message& request, absl::string_view cursor) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(static_cast<uint64_t>(PageFilterFingerprint(request)), ":", cursor));
+}
+
+// INVALID_ARGUMENT / INVALID_PAGE_TOKEN.
+inline absl::Status InvalidPageToken() {
+  return Error(absl::StatusCode::kInvalidArgument, "INVALID_PAGE_TOKEN",
+               "page_token is malformed or was issued for other filters", {{"field", "page_token"}});
+}
+
+// The cursor of `token` ("" for an empty token); InvalidPageToken() when it
+// is malformed or was issued for other filters.
+inline absl::StatusOr<std::string> DecodePageToken(const google::protobuf::Message& request,
+                                                   absl::string_view token) {
+  if (token.empty()) return std::string();
+  auto bad = [] { return InvalidPageToken(); };
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad();
+  auto colon = raw.find(':');
+  uint64_t fingerprint = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(absl::string_view(raw).substr(0, colon), &fingerprint) ||
+      fingerprint != static_cast<uint64_t>(PageFilterFingerprint(request))) {
+    return bad();
+  }
+  return raw.substr(colon + 1);
+}
+
+}  // namespace care

@@ -1,0 +1,293 @@
+#include "common/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "care/common/v1/runtime.grpc.pb.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace care {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+std::string ReadFileOrDie(const std::string& path, absl::string_view what) {
+  auto text = ReadSecretFile(path);
+  if (!text.ok()) Fatal(absl::StrCat(what, ": ", text.status().message()));
+  return *text;
+}
+
+}  // namespace
+
+void Fatal(absl::string_view message) {
+  LogError("fatal", {{"error", message}});
+  std::fprintf(stderr, "fatal: %.*s\n", static_cast<int>(message.size()), message.data());
+  std::exit(1);
+}
+
+ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int default_port) {
+  ServerConfig s;
+  s.service = std::string(service);
+  s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
+  s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
+  s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
+  s.tls_cert_file = c.String("tls_cert_file", "", "PEM certificate: with tls_key_file, serve TLS");
+  s.tls_key_file = c.String("tls_key_file", "", "PEM private key for tls_cert_file");
+  s.tokens_file = c.String("tokens_file", "", "bearer tokens: `<token> <principal> <roles>` per line (required)");
+  s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
+  s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
+  s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20, "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
+  s.drain_deadline = c.Duration("drain_deadline", absl::Seconds(10), "on SIGTERM, how long in-flight calls may finish");
+  s.fake_clock = c.Bool("fake_clock", false, "tests only: a clock moved through care.common.v1.ClockControl");
+  s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
+  s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
+  s.log_level = c.String("log_level", "info", "debug, info, warn or error");
+  LogLevel level;
+  if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
+  if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) c.AddError("tls_cert_file and tls_key_file go together");
+  return s;
+}
+
+class ServerRunner::Diagnostics final : public care::common::v1::Diagnostics::CallbackService {
+ public:
+  Diagnostics(RpcRuntime& rpc, Clock& clock) : rpc_(rpc), clock_(clock) {}
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* ctx,
+                                 const care::common::v1::PingRequest* req,
+                                 care::common::v1::PingResponse* resp) override {
+    return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) {
+      resp->set_payload(req->payload());
+      *resp->mutable_server_time() = ToProto(clock_.Now());
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  RpcRuntime& rpc_;
+  Clock& clock_;
+};
+
+class ServerRunner::ClockControl final : public care::common::v1::ClockControl::CallbackService {
+ public:
+  ClockControl(RpcRuntime& rpc, ManualClock& clock, JobRunner& jobs) : rpc_(rpc), clock_(clock), jobs_(jobs) {}
+  grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* ctx,
+                                    const care::common::v1::GetTimeRequest* req,
+                                    care::common::v1::GetTimeResponse* resp) override {
+    return rpc_.Unary(ctx, *req, [this, resp](const Caller&) {
+      *resp->mutable_time() = ToProto(clock_.Now());
+      return absl::OkStatus();
+    });
+  }
+  grpc::ServerUnaryReactor* SetTime(grpc::CallbackServerContext* ctx,
+                                    const care::common::v1::SetTimeRequest* req,
+                                    care::common::v1::GetTimeResponse* resp) override {
+    return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) -> absl::Status {
+      if (req->has_time()) {
+        absl::Time t = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->time()));
+        if (!clock_.Set(t)) return InvalidField("time", "must not be before the current time");
+      } else if (req->has_advance()) {
+        absl::Duration d = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(req->advance()));
+        if (d <= absl::ZeroDuration()) return InvalidField("advance", "must be positive");
+        clock_.Advance(d);
+      } else {
+        return InvalidField("change", "set time or advance");
+      }
+      jobs_.Kick();
+      *resp->mutable_time() = ToProto(clock_.Now());
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  RpcRuntime& rpc_;
+  ManualClock& clock_;
+  JobRunner& jobs_;
+};
+
+ServerRunner::ServerRunner(const ServerConfig& config, std::string health_service_name)
+    : config_(config), health_name_(std::move(health_service_name)) {
+  sigset_t signals = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SetLogService(config_.service);
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config_.log_level, &level);
+  SetLogLevel(level);
+
+  auto tokens = TokenRegistry::FromFile(config_.tokens_file);
+  if (!tokens.ok()) Fatal(tokens.status().message());
+  if (config_.fake_clock) {
+    auto manual = std::make_unique<ManualClock>(absl::Now());
+    manual_clock_ = manual.get();
+    clock_ = std::move(manual);
+    LogWarn("fake clock enabled: time moves only through ClockControl (tests only)");
+  } else {
+    clock_ = std::make_unique<SystemClock>();
+  }
+  pool_ = std::make_unique<WorkPool>(config_.threads, static_cast<size_t>(config_.queue));
+  rpc_ = std::make_unique<RpcRuntime>(absl::StrCat(config_.service, ".care"), std::move(*tokens), pool_.get());
+
+  diagnostics_ = std::make_unique<Diagnostics>(*rpc_, *clock_);
+  AddService(diagnostics_.get(), care::common::v1::Diagnostics::service_full_name());
+  if (manual_clock_) {
+    clock_control_ = std::make_unique<ClockControl>(*rpc_, *manual_clock_, jobs_);
+    AddService(clock_control_.get(), care::common::v1::ClockControl::service_full_name());
+  }
+}
+
+ServerRunner::~ServerRunner() {
+  // Jobs and queued calls use the database and Redis: stop them first.
+  jobs_.Stop();
+  pool_.reset();
+}
+
+void ServerRunner::AddService(grpc::Service* service, absl::string_view full_name) {
+  const auto* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(std::string(full_name));
+  if (descriptor == nullptr) Fatal(absl::StrCat("no descriptor for service ", full_name));
+  if (absl::Status s = rpc_->RegisterService(descriptor); !s.ok()) Fatal(s.message());
+  services_.push_back(service);
+}
+
+Database& ServerRunner::OpenDatabase(const std::vector<Migration>& service_migrations) {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) Fatal(absl::StrCat("cannot create data_dir ", config_.data_dir, ": ", ec.message()));
+  std::vector<Migration> migrations = CommonMigrations();
+  migrations.insert(migrations.end(), service_migrations.begin(), service_migrations.end());
+  std::string path = absl::StrCat(config_.data_dir, "/", config_.service, ".db");
+  DatabaseOptions options;
+  options.readers = std::max(2, config_.threads / 2);
+  auto db = Database::Open(path, migrations, options);
+  if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
+  database_ = std::move(*db);
+  AddReadinessCheck("sqlite", [d = database_.get()] { return d->Probe().ok(); });
+  return *database_;
+}
+
+RedisPool& ServerRunner::redis() {
+  if (!redis_) {
+    RedisOptions options;
+    options.host = config_.redis_host;
+    options.port = config_.redis_port;
+    options.pool_size = config_.threads;
+    redis_ = std::make_unique<RedisPool>(options);
+  }
+  return *redis_;
+}
+
+void ServerRunner::AddReadinessCheck(std::string name, std::function<bool()> check) {
+  readiness_.emplace_back(std::move(name), std::move(check));
+}
+
+int ServerRunner::Run() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!config_.tls_cert_file.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({ReadFileOrDie(config_.tls_key_file, "tls_key_file"),
+                                      ReadFileOrDie(config_.tls_cert_file, "tls_cert_file")});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  int bound_port = 0;
+  builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.port), creds, &bound_port);
+  // Keepalive: find dead peers behind NATs and load balancers, and let
+  // clients ping idle connections without being disconnected.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    Fatal(absl::StrCat("cannot listen on ", config_.listen_host, ":", config_.port));
+  }
+  if (!config_.port_file.empty()) {
+    // Written whole then renamed, so a reader never sees a partial number.
+    std::string tmp = config_.port_file + ".tmp";
+    std::ofstream(tmp) << bound_port << "\n";
+    std::rename(tmp.c_str(), config_.port_file.c_str());
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  jobs_.Start();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread readiness([&] {
+    bool last = false;
+    bool first = true;
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      bool ready = true;
+      for (auto& [name, check] : readiness_) {
+        if (!check()) {
+          if (last || first) LogWarn("not ready", {{"check", name}});
+          ready = false;
+        }
+      }
+      if (ready != last || first) {
+        health->SetServingStatus(health_name_, ready);
+        health->SetServingStatus("", true);
+        if (ready) LogInfo("serving", {{"port", bound_port}, {"health", health_name_}});
+      }
+      last = ready;
+      first = false;
+      cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping; });
+    }
+  });
+
+  sigset_t signals = TerminationSignals();
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogInfo("draining", {{"signal", sig}, {"deadline_s", absl::ToDoubleSeconds(config_.drain_deadline)}});
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  readiness.join();
+  health->Shutdown();  // every service NOT_SERVING: load balancers stop sending
+  // grpc::Server::Shutdown(deadline) waits for every client connection to go
+  // away, idle ones included, so it would always take the whole deadline.
+  // Wait instead for the calls actually in flight, then shut down at once.
+  absl::Time deadline = absl::Now() + config_.drain_deadline;
+  while (rpc_->in_flight() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  if (rpc_->in_flight() > 0) LogWarn("drain deadline reached", {{"in_flight", rpc_->in_flight()}});
+  server->Shutdown(std::chrono::system_clock::now());
+  server->Wait();
+  jobs_.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace care

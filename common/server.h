@@ -1,0 +1,100 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/jobs.h"
+#include "common/redis.h"
+#include "common/rpc.h"
+#include "common/sqlite.h"
+#include "common/work_pool.h"
+
+namespace care {
+
+// Settings every CareSuite binary shares.
+struct ServerConfig {
+  std::string service;  // "loyalty": log field, ErrorInfo domain prefix
+  std::string listen_host;
+  int port;
+  std::string port_file;  // where the bound port is written (port 0 picks a free one)
+  std::string tls_cert_file, tls_key_file;  // both set: the port speaks TLS
+  std::string tokens_file;
+  std::string data_dir;
+  int threads;
+  int queue;
+  absl::Duration drain_deadline;
+  bool fake_clock;
+  std::string redis_host;
+  int redis_port;
+  std::string log_level;
+
+  // Declares the shared options on `config`; the caller adds its own, then
+  // calls config.Finish().
+  static ServerConfig Read(ConfigReader& config, absl::string_view service, int default_port);
+};
+
+// Stops the process with a message: for broken invariants at start-up.
+[[noreturn]] void Fatal(absl::string_view message);
+
+// Owns what every service process has: the work pool, the call runtime, the
+// clock, background jobs, and the gRPC server with health, reflection,
+// keepalive and graceful shutdown. Construct it first thing in main(): it
+// blocks SIGTERM/SIGINT before any thread starts, so Run() alone handles them.
+class ServerRunner final {
+ public:
+  ServerRunner(const ServerConfig& config, std::string health_service_name);
+  ~ServerRunner();
+
+  const ServerConfig& config() const { return config_; }
+  RpcRuntime& rpc() { return *rpc_; }
+  Clock& clock() { return *clock_; }
+  JobRunner& jobs() { return jobs_; }
+  WorkPool& pool() { return *pool_; }
+
+  // Registers a callback service by its full name ("care.loyalty.v1.LoyaltyService");
+  // stops the process if its contract is incomplete (a method without an
+  // access option).
+  void AddService(grpc::Service* service, absl::string_view full_name);
+  // Opens <data_dir>/<service>.db with the common and the service's
+  // migrations (stopping the process if that fails) and makes readiness
+  // depend on it.
+  Database& OpenDatabase(const std::vector<Migration>& service_migrations);
+  // The Redis pool, one connection per work-pool thread. Redis is a cache:
+  // it is not part of readiness.
+  RedisPool& redis();
+
+  // Readiness (health of the service name) is the AND of these checks.
+  void AddReadinessCheck(std::string name, std::function<bool()> check);
+
+  // Serves until SIGTERM/SIGINT, then reports NOT_SERVING, drains in-flight
+  // calls up to the drain deadline, stops jobs and returns 0.
+  int Run();
+
+ private:
+  class Diagnostics;
+  class ClockControl;
+
+  ServerConfig config_;
+  std::string health_name_;
+  std::unique_ptr<Clock> clock_;
+  ManualClock* manual_clock_ = nullptr;
+  std::unique_ptr<WorkPool> pool_;
+  std::unique_ptr<RpcRuntime> rpc_;
+  JobRunner jobs_;
+  std::vector<grpc::Service*> services_;
+  std::vector<std::pair<std::string, std::function<bool()>>> readiness_;
+  std::unique_ptr<Database> database_;
+  std::unique_ptr<RedisPool> redis_;
+  std::unique_ptr<Diagnostics> diagnostics_;
+  std::unique_ptr<ClockControl> clock_control_;
+};
+
+}  // namespace care

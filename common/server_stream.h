@@ -1,0 +1,166 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/rpc.h"
+#include "google/protobuf/message.h"
+
+namespace care {
+
+// A server-streaming call answered in batches, for results too large to hold
+// in memory (e.g. an audience of a million members). `fetch` runs on the
+// work pool (it may block on the database) and is called again only after
+// every message of the previous batch was written, so at most one batch is
+// in memory and a slow reader slows the reads (gRPC flow control) instead of
+// filling memory. Authentication, authorization, status mapping and the log
+// line are the same as for unary calls (RpcRuntime::Begin/End).
+//
+// Usage, in a callback service:
+//   return new BatchedWriter<Member>(rpc_, ctx, *request, [=, cursor = std::string()](
+//       const Caller& caller) mutable -> absl::StatusOr<BatchedWriter<Member>::Batch> { ... });
+template <typename Response>
+class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
+ public:
+  struct Batch {
+    std::vector<Response> items;
+    bool last = false;  // no more batches after this one
+  };
+  // Called repeatedly until it returns a batch marked `last` or an error;
+  // it keeps its own cursor.
+  using Fetch = std::function<absl::StatusOr<Batch>(const Caller&)>;
+
+  BatchedWriter(RpcRuntime& rpc, grpc::CallbackServerContext* ctx, const google::protobuf::Message& request,
+                Fetch fetch)
+      : rpc_(rpc), ctx_(ctx), fetch_(std::move(fetch)) {
+    call_ = rpc_.Begin(ctx, request);
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      if (call_.status.ok()) {
+        fetching_ = true;
+        step.fetch = true;
+      } else {
+        step = FinishLocked(call_.status);
+      }
+    }
+    Run(step);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (finished_) return;
+      step = ok && !cancelled_ && !ctx_->IsCancelled() ? AdvanceLocked()
+                                                       : FinishLocked(absl::CancelledError("the client went away"));
+    }
+    Run(step);
+  }
+
+  void OnCancel() override {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+      // A write in flight completes with ok=false and a fetch in flight
+      // sees the flag when it returns: each finishes the call then.
+      if (writing_ || fetching_ || finished_) return;
+      step = FinishLocked(absl::CancelledError("the client went away"));
+    }
+    Run(step);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // What to do once the lock is released. gRPC operations are started
+  // outside the lock, and each is the last thing that touches `this`: the
+  // reaction it triggers may run (and OnDone delete us) at once.
+  struct Step {
+    const Response* write = nullptr;
+    bool fetch = false;
+    bool finish = false;
+    grpc::Status status;
+  };
+
+  Step FinishLocked(const absl::Status& status) {
+    Step step;
+    finished_ = true;
+    step.finish = true;
+    step.status = rpc_.End(call_, status);
+    return step;
+  }
+
+  Step AdvanceLocked() {
+    Step step;
+    if (next_ < batch_.items.size()) {
+      writing_ = true;
+      step.write = &batch_.items[next_++];
+    } else if (batch_.last) {
+      step = FinishLocked(absl::OkStatus());
+    } else {
+      batch_.items.clear();
+      fetching_ = true;
+      step.fetch = true;
+    }
+    return step;
+  }
+
+  void Run(const Step& step) {
+    if (step.write != nullptr) {
+      this->StartWrite(step.write);
+    } else if (step.finish) {
+      this->Finish(step.status);
+    } else if (step.fetch) {
+      if (!rpc_.pool()->TrySubmit([this] { Fetched(fetch_(call_.caller)); })) {
+        Step refused;
+        {
+          std::lock_guard lock(mu_);
+          fetching_ = false;
+          refused = FinishLocked(RpcRuntime::Overloaded());
+        }
+        Run(refused);
+      }
+    }
+  }
+
+  void Fetched(absl::StatusOr<Batch> batch) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      fetching_ = false;
+      if (cancelled_ || ctx_->IsCancelled()) {
+        step = FinishLocked(absl::CancelledError("the client went away"));
+      } else if (!batch.ok()) {
+        step = FinishLocked(batch.status());
+      } else {
+        batch_ = std::move(*batch);
+        next_ = 0;
+        step = AdvanceLocked();
+      }
+    }
+    Run(step);
+  }
+
+  RpcRuntime& rpc_;
+  grpc::CallbackServerContext* ctx_;
+  Fetch fetch_;
+  RpcRuntime::Call call_;
+  std::mutex mu_;
+  Batch batch_;
+  size_t next_ = 0;
+  bool fetching_ = false;
+  bool writing_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace care

@@ -1,0 +1,252 @@
+#include "common/sqlite.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/log.h"
+
+namespace care {
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  // No ErrorInfo reason: the gRPC boundary answers INTERNAL without this text.
+  return absl::InternalError(
+      absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+Statement::~Statement() {
+  if (stmt_) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    return absl::AlreadyExistsError(absl::StrCat("constraint: ", sqlite3_errmsg(db_)));
+  }
+  return SqliteError(db_, rc, "step");
+}
+
+std::string Statement::Text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
+std::string Statement::Bytes(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
+Txn::~Txn() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+}
+
+absl::StatusOr<Statement> Txn::Prepare(absl::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, absl::StrCat("prepare [", sql, "]"));
+    it = cache_.emplace(std::string(sql), stmt).first;
+  }
+  return Statement(it->second, db_);
+}
+
+absl::Status Txn::ExecScript(absl::string_view sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    absl::Status s = absl::InternalError(absl::StrCat("sqlite exec: ", err ? err : "?"));
+    sqlite3_free(err);
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Database::Connection> Database::Connect(const std::string& path,
+                                                       const DatabaseOptions& options) {
+  Connection c;
+  int rc = sqlite3_open_v2(path.c_str(), &c.db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status s = SqliteError(c.db, rc, absl::StrCat("open ", path));
+    sqlite3_close(c.db);
+    return s;
+  }
+  sqlite3_busy_timeout(c.db, options.busy_timeout_ms);
+  c.txn = std::make_unique<Txn>(c.db);
+  absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
+                                                  options.synchronous,
+                                                  "; PRAGMA foreign_keys=ON;"));
+  if (!s.ok()) return s;
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         const std::vector<Migration>& migrations,
+                                                         const DatabaseOptions& options) {
+  std::unique_ptr<Database> db(new Database());
+  db->options_ = options;
+  auto writer = Connect(path, options);
+  if (!writer.ok()) return writer.status();
+  db->writer_ = std::move(*writer);
+  if (absl::Status s = db->Migrate(migrations); !s.ok()) return s;
+  for (int i = 0; i < options.readers; ++i) {
+    auto reader = Connect(path, options);
+    if (!reader.ok()) return reader.status();
+    db->readers_.push_back(std::move(*reader));
+  }
+  for (auto& r : db->readers_) db->idle_readers_.push_back(&r);
+  db->writer_thread_ = std::thread([d = db.get()] { d->WriterLoop(); });
+  return db;
+}
+
+Database::~Database() {
+  {
+    std::lock_guard lock(write_mu_);
+    stopping_ = true;
+  }
+  write_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  auto close = [](Connection& c) {
+    c.txn.reset();  // finalizes cached statements before the close
+    if (c.db) sqlite3_close(c.db);
+  };
+  for (auto& r : readers_) close(r);
+  close(writer_);
+}
+
+absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
+  Txn& txn = *writer_.txn;
+  absl::Status s = txn.ExecScript(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
+      " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+      " PRIMARY KEY (component, version))");
+  if (!s.ok()) return s;
+
+  std::map<std::string, int> known_max;
+  for (const auto& m : migrations) known_max[m.component] = std::max(known_max[m.component], m.version);
+  {
+    auto stmt = txn.Query("SELECT component, MAX(version) FROM schema_migrations GROUP BY component");
+    if (!stmt.ok()) return stmt.status();
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      std::string component = stmt->Text(0);
+      if (stmt->Int(1) > known_max[component]) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "database schema of ", component, " is at version ", stmt->Int(1),
+            ", newer than this binary knows (", known_max[component], "): refusing to start"));
+      }
+    }
+  }
+  for (const auto& m : migrations) {
+    auto applied = txn.Query("SELECT 1 FROM schema_migrations WHERE component = ?1 AND version = ?2",
+                             m.component, m.version);
+    if (!applied.ok()) return applied.status();
+    auto row = applied->Step();
+    if (!row.ok()) return row.status();
+    if (*row) continue;
+    // Each migration and its record commit together, or not at all.
+    s = txn.ExecScript("BEGIN IMMEDIATE");
+    if (s.ok()) s = txn.ExecScript(m.sql);
+    if (s.ok()) {
+      auto rec = txn.Exec("INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)",
+                          m.component, m.version, m.name);
+      s = rec.status();
+    }
+    if (s.ok()) s = txn.ExecScript("COMMIT");
+    if (!s.ok()) {
+      txn.ExecScript("ROLLBACK").IgnoreError();
+      return absl::InternalError(absl::StrCat("migration ", m.component, "/", m.version, " ", m.name,
+                                              " failed: ", s.message()));
+    }
+    LogInfo("migration applied", {{"component", m.component}, {"version", m.version}, {"name", m.name}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Database::Write(std::function<absl::Status(Txn&)> fn) {
+  PendingWrite w{std::move(fn), {}};
+  auto done = w.done.get_future();
+  {
+    std::lock_guard lock(write_mu_);
+    if (stopping_) return Unavailable("SHUTTING_DOWN", "the service is shutting down");
+    writes_.push_back(std::move(w));
+  }
+  write_cv_.notify_one();
+  return done.get();
+}
+
+void Database::WriterLoop() {
+  Txn& txn = *writer_.txn;
+  for (;;) {
+    std::vector<PendingWrite> batch;
+    {
+      std::unique_lock lock(write_mu_);
+      write_cv_.wait(lock, [this] { return stopping_ || !writes_.empty(); });
+      if (writes_.empty()) return;
+      while (!writes_.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
+        batch.push_back(std::move(writes_.front()));
+        writes_.pop_front();
+      }
+    }
+    std::vector<absl::Status> results;
+    absl::Status batch_status = txn.ExecScript("BEGIN IMMEDIATE");
+    for (auto& w : batch) {
+      if (!batch_status.ok()) break;
+      batch_status = txn.ExecScript("SAVEPOINT w");
+      if (!batch_status.ok()) break;
+      absl::Status s = w.fn(txn);
+      if (!s.ok()) batch_status = txn.ExecScript("ROLLBACK TO w");
+      if (batch_status.ok()) batch_status = txn.ExecScript("RELEASE w");
+      results.push_back(std::move(s));
+    }
+    if (batch_status.ok()) batch_status = txn.ExecScript("COMMIT");
+    if (!batch_status.ok()) {
+      txn.ExecScript("ROLLBACK").IgnoreError();
+      LogError("write batch failed", {{"error", batch_status.message()}, {"writes", batch.size()}});
+    }
+    healthy_ = batch_status.ok();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done.set_value(batch_status.ok() ? results[i] : batch_status);
+    }
+  }
+}
+
+absl::Status Database::Read(const std::function<absl::Status(Txn&)>& fn) {
+  Connection* c;
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+    c = idle_readers_.back();
+    idle_readers_.pop_back();
+  }
+  absl::Status s = c->txn->ExecScript("BEGIN");
+  if (s.ok()) {
+    s = fn(*c->txn);
+    c->txn->ExecScript("COMMIT").IgnoreError();  // read-only: nothing to keep or lose
+  }
+  {
+    std::lock_guard lock(readers_mu_);
+    idle_readers_.push_back(c);
+  }
+  readers_cv_.notify_one();
+  return s;
+}
+
+absl::Status Database::Probe() {
+  absl::Status s = Read([](Txn& txn) { return txn.Exec("SELECT 1").status(); });
+  healthy_ = s.ok();
+  return s;
+}
+
+}  // namespace care

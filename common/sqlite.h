@@ -1,0 +1,188 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace care {
+
+// A schema change shipped inside the binary (see cmake/CareMigrations.cmake).
+struct Migration {
+  std::string component;  // "common", "loyalty", ...: each numbers its own versions
+  int version;
+  std::string name;
+  std::string sql;
+};
+
+struct Blob {
+  absl::string_view bytes;
+};
+
+// A prepared statement borrowed from its connection's cache; reset when the
+// handle goes away.
+class Statement final {
+ public:
+  Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) { other.stmt_ = nullptr; }
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  void Bind(int index, int64_t v) { sqlite3_bind_int64(stmt_, index, v); }
+  void Bind(int index, int v) { sqlite3_bind_int64(stmt_, index, v); }
+  void Bind(int index, bool v) { sqlite3_bind_int64(stmt_, index, v ? 1 : 0); }
+  void Bind(int index, double v) { sqlite3_bind_double(stmt_, index, v); }
+  void Bind(int index, absl::string_view v) {
+    sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int index, const std::string& v) { Bind(index, absl::string_view(v)); }
+  void Bind(int index, const char* v) { Bind(index, absl::string_view(v)); }
+  void Bind(int index, Blob v) {
+    sqlite3_bind_blob(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int index, std::nullptr_t) { sqlite3_bind_null(stmt_, index); }
+  template <typename T>
+  void Bind(int index, const std::optional<T>& v) {
+    if (v) Bind(index, *v); else sqlite3_bind_null(stmt_, index);
+  }
+
+  // True when a row is ready to read; false when done.
+  absl::StatusOr<bool> Step();
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string Text(int col) const;
+  std::string Bytes(int col) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+  sqlite3* db_;
+};
+
+// One connection inside a transaction. Statements are prepared once per
+// connection and reused.
+class Txn final {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) {}
+  ~Txn();
+
+  absl::StatusOr<Statement> Prepare(absl::string_view sql);
+
+  // Prepares `sql` and binds `args` to ?1, ?2, ...
+  template <typename... Args>
+  absl::StatusOr<Statement> Query(absl::string_view sql, const Args&... args) {
+    auto stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    int i = 0;
+    (stmt->Bind(++i, args), ...);
+    return stmt;
+  }
+
+  // Runs a statement to completion; returns the number of rows changed.
+  template <typename... Args>
+  absl::StatusOr<int64_t> Exec(absl::string_view sql, const Args&... args) {
+    auto stmt = Query(sql, args...);
+    if (!stmt.ok()) return stmt.status();
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+    }
+    return sqlite3_changes64(db_);
+  }
+
+  // Runs SQL text with no parameters (possibly several statements).
+  absl::Status ExecScript(absl::string_view sql);
+  int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  friend class Database;
+};
+
+struct DatabaseOptions {
+  int readers = 4;
+  int busy_timeout_ms = 5000;
+  // FULL survives power loss; NORMAL only a process crash. Both are safe
+  // against kill -9 in WAL mode.
+  std::string synchronous = "FULL";
+  // Most writes committed together by the group-commit writer.
+  int max_batch = 256;
+};
+
+// An SQLite database in WAL mode. Writes go through one writer thread that
+// commits queued writes together (group commit): each write runs inside its
+// own savepoint, so a write that fails leaves nothing behind, and a caller is
+// answered only after the batch is durable. Reads run concurrently on a pool
+// of reader connections.
+class Database final {
+ public:
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        const std::vector<Migration>& migrations,
+                                                        const DatabaseOptions& options = {});
+  ~Database();
+
+  // Runs `fn` in a write transaction and waits until it is committed.
+  // Non-OK from `fn` rolls back its changes and is returned as is.
+  absl::Status Write(std::function<absl::Status(Txn&)> fn);
+  // Runs `fn` in a read transaction (a consistent snapshot).
+  absl::Status Read(const std::function<absl::Status(Txn&)>& fn);
+
+  // True while the last write or probe succeeded; feeds readiness.
+  bool Healthy() const { return healthy_.load(); }
+  absl::Status Probe();
+
+ private:
+  struct Connection {
+    sqlite3* db = nullptr;
+    std::unique_ptr<Txn> txn;
+  };
+  struct PendingWrite {
+    std::function<absl::Status(Txn&)> fn;
+    std::promise<absl::Status> done;
+  };
+
+  Database() = default;
+  static absl::StatusOr<Connection> Connect(const std::string& path, const DatabaseOptions& options);
+  absl::Status Migrate(const std::vector<Migration>& migrations);
+  void WriterLoop();
+
+  DatabaseOptions options_;
+  Connection writer_;
+  std::vector<Connection> readers_;
+  std::vector<Connection*> idle_readers_;
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<PendingWrite> writes_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+  std::atomic<bool> healthy_{true};
+};
+
+// The migrations every service database carries (outbox, idempotency),
+// generated from common/migrations/.
+std::vector<Migration> CommonMigrations();
+
+// Turns an SQLite result code into a status whose text stays in our logs.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);
+
+}  // namespace care

@@ -1,0 +1,175 @@
+// common/auth.h: the token file, authentication and authorization.
+#include "common/auth.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+
+#include "common/errors.h"
+#include "tests/harness/harness.h"
+
+namespace care {
+namespace {
+
+using care::common::v1::Access;
+using care::common::v1::ROLE_ADMIN;
+using care::common::v1::ROLE_AGENT;
+using care::common::v1::ROLE_SERVICE;
+using care::common::v1::ROLE_SUPERVISOR;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kAdminToken[] = "admin-token-0123456789";
+constexpr char kMixedToken[] = "mixed-token-0123456789";
+
+TokenRegistry Registry() {
+  auto r = TokenRegistry::FromText(absl::StrCat(
+      "# comment line\n"
+      "\n",
+      kAdminToken, " admin:root admin   # trailing comment\n",
+      "   ", kMixedToken, "   agent:alice   agent,supervisor  \n"));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return *std::move(r);
+}
+
+Access Allow(std::initializer_list<care::common::v1::Role> roles) {
+  Access a;
+  for (auto r : roles) a.add_roles(r);
+  return a;
+}
+
+TEST(TokenRegistryTest, ParsesPrincipalsAndRoles) {
+  TokenRegistry r = Registry();
+  auto admin = r.Authenticate(absl::StrCat("Bearer ", kAdminToken));
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_EQ((*admin)->name, "admin:root");
+  EXPECT_THAT((*admin)->roles, UnorderedElementsAre(ROLE_ADMIN));
+  auto mixed = r.Authenticate(absl::StrCat("Bearer ", kMixedToken));
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ((*mixed)->name, "agent:alice");
+  EXPECT_THAT((*mixed)->roles, UnorderedElementsAre(ROLE_AGENT, ROLE_SUPERVISOR));
+}
+
+TEST(TokenRegistryTest, RejectsMalformedFiles) {
+  struct Case {
+    std::string text;
+    std::string why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"short-token p admin\n", "token of 16"},
+           {"0123456789abcdef-long p\n", "token of 16"},            // no roles
+           {"0123456789abcdef-long p admin extra\n", "token of 16"},  // too many parts
+           {"0123456789abcdef-long p root\n", "unknown role"},
+           {"0123456789abcdef-long p admin,\n", "unknown role"},
+           {"0123456789abcdef-long p Admin\n", "unknown role"},
+           {"", "no tokens"},
+           {"# only a comment\n\n", "no tokens"},
+       }) {
+    auto r = TokenRegistry::FromText(c.text);
+    EXPECT_FALSE(r.ok()) << "accepted: " << c.text;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+      EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.why)) << c.text;
+    }
+  }
+}
+
+TEST(TokenRegistryTest, ErrorNamesTheLine) {
+  auto r = TokenRegistry::FromText("0123456789abcdef-long p admin\n\nbad\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("line 3"));
+}
+
+TEST(TokenRegistryTest, FromFile) {
+  testing::TempDir dir;
+  EXPECT_EQ(TokenRegistry::FromFile(dir.path() + "/absent").status().code(), absl::StatusCode::kNotFound);
+  std::string path = dir.path() + "/tokens";
+  std::ofstream(path) << kAdminToken << " admin:root admin\n";
+  auto r = TokenRegistry::FromFile(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->Authenticate(absl::StrCat("Bearer ", kAdminToken)).ok());
+  std::ofstream(path) << "short p admin\n";
+  auto bad = TokenRegistry::FromFile(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr(path));
+}
+
+TEST(TokenRegistryTest, MissingHeaderIsUnauthenticated) {
+  auto p = Registry().Authenticate("");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(ErrorReason(p.status()), "MISSING_TOKEN");
+}
+
+TEST(TokenRegistryTest, InvalidHeadersAreUnauthenticated) {
+  TokenRegistry r = Registry();
+  std::string admin = kAdminToken;
+  for (const std::string& header :
+       {std::string("Bearer wrong-token-0123456789"), "Basic " + admin, "bearer " + admin, admin,
+        "Bearer " + admin.substr(0, admin.size() - 1), "Bearer " + admin + "x", std::string("Bearer "),
+        "Bearer  " + admin}) {
+    auto p = r.Authenticate(header);
+    EXPECT_FALSE(p.ok()) << "accepted header: " << header;
+    if (!p.ok()) {
+      EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << header;
+      EXPECT_EQ(ErrorReason(p.status()), "INVALID_TOKEN") << header;
+      // The message must not echo the presented token back.
+      EXPECT_THAT(std::string(p.status().message()), ::testing::Not(HasSubstr(admin.substr(0, 12))));
+    }
+  }
+}
+
+TEST(AuthorizeTest, AllowsAnyListedRole) {
+  TokenRegistry r = Registry();
+  const Principal* mixed = *r.Authenticate(absl::StrCat("Bearer ", kMixedToken));
+  EXPECT_TRUE(Authorize(*mixed, Allow({ROLE_SUPERVISOR}), "/m").ok());
+  EXPECT_TRUE(Authorize(*mixed, Allow({ROLE_ADMIN, ROLE_AGENT}), "/m").ok());
+}
+
+TEST(AuthorizeTest, DeniesWithoutARole) {
+  TokenRegistry r = Registry();
+  const Principal* mixed = *r.Authenticate(absl::StrCat("Bearer ", kMixedToken));
+  absl::Status s = Authorize(*mixed, Allow({ROLE_ADMIN, ROLE_SERVICE}), "/care.x.v1.X/Configure");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(s), "MISSING_ROLE");
+  EXPECT_EQ(ErrorMetadataValue(s, "method"), "/care.x.v1.X/Configure");
+  EXPECT_EQ(ErrorMetadataValue(s, "principal"), "agent:alice");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("ROLE_ADMIN"));
+  // An empty access list allows nobody.
+  EXPECT_EQ(Authorize(*mixed, Access(), "/m").code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(ReadSecretFileTest, TrimsTheContent) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/secret";
+  std::ofstream(path) << "  s3cr3t-token\n\n";
+  auto s = ReadSecretFile(path);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*s, "s3cr3t-token");
+  EXPECT_FALSE(ReadSecretFile(dir.path() + "/absent").ok());
+}
+
+TEST(HarnessTokensTest, WriteTokensProducesAValidRegistry) {
+  testing::TempDir dir;
+  testing::Tokens t = testing::WriteTokens(dir.path());
+  auto r = TokenRegistry::FromFile(t.file);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto roles = [&](const std::string& token) {
+    auto p = r->Authenticate("Bearer " + token);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? (*p)->roles : std::set<care::common::v1::Role>{};
+  };
+  EXPECT_THAT(roles(t.admin), UnorderedElementsAre(ROLE_ADMIN));
+  EXPECT_THAT(roles(t.service), UnorderedElementsAre(ROLE_SERVICE));
+  EXPECT_THAT(roles(t.agent), UnorderedElementsAre(ROLE_AGENT));
+  EXPECT_THAT(roles(t.supervisor), UnorderedElementsAre(ROLE_SUPERVISOR));
+  EXPECT_THAT(roles(t.no_role_holder), UnorderedElementsAre(ROLE_AGENT));
+  std::set<std::string> distinct = {t.admin, t.service, t.agent, t.supervisor, t.no_role_holder};
+  EXPECT_EQ(distinct.size(), 5u);
+}
+
+}  // namespace
+}  // namespace care

@@ -1,0 +1,203 @@
+#pragma once
+
+// The CareSuite test harness: starts the real binaries (and a private
+// redis-server) as child processes on free ports with a temporary data
+// folder, waits until they report SERVING, and hands tests a channel for the
+// generated stubs. Children are killed when their owner goes away, and by the
+// kernel if the test process itself dies (PR_SET_PDEATHSIG), so nothing
+// outlives a failed or crashed test.
+//
+// Children are tied to the thread that started them (that is how
+// PR_SET_PDEATHSIG works): start them from the test's own thread.
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace care::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read,
+// closed). Prefer letting a server bind port 0 itself where it can.
+int FreePort();
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents when
+// the object goes away.
+class TempDir final {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Reads a whole file; "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
+// A child process with stdout and stderr appended to a log file. Killed with
+// SIGKILL when the object goes away, or when the thread that started it dies.
+class ChildProcess final {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // argv[0] is a path or a name looked up on PATH.
+  absl::Status Spawn(const std::vector<std::string>& argv, const std::string& log_path);
+  bool running();
+  pid_t pid() const { return pid_; }
+  // SIGKILL and reap; no-op when not running.
+  void Kill();
+  // Sends `sig`, waits up to `timeout` (then SIGKILLs). Returns the exit code,
+  // or -signal when a signal ended it; 0 when it was not running.
+  int Signal(int sig, absl::Duration timeout);
+  // The exit code (or -signal) of the last child once it ended.
+  std::optional<int> exit_status() const { return exit_status_; }
+
+ private:
+  bool Reap(bool block);
+
+  pid_t pid_ = -1;
+  std::optional<int> exit_status_;
+};
+
+// A private redis-server on a free port: no persistence, its own folder.
+class RedisServer final {
+ public:
+  // Starts it and waits until PING answers; see status().
+  RedisServer();
+  ~RedisServer();
+
+  // OK once it answered PING; otherwise why it did not start (with its log).
+  const absl::Status& status() const { return status_; }
+  bool ok() const { return status_.ok(); }
+  int port() const { return port_; }
+
+  // SIGKILL: the cache disappears at once, like a crashed pod.
+  void Kill();
+  // Starts it again on the same port (empty, as after a real crash).
+  absl::Status Restart();
+  std::string log() const;
+  std::string log_path() const;
+
+ private:
+  absl::Status Start();
+
+  TempDir dir_;
+  int port_ = 0;
+  ChildProcess process_;
+  absl::Status status_;
+};
+
+// Bearer tokens for each role, and the file that declares them (the format
+// TokenRegistry reads: `<token> <principal> <roles>` per line).
+struct Tokens {
+  std::string admin;       // roles: admin
+  std::string service;     // roles: service
+  std::string agent;       // roles: agent
+  std::string supervisor;  // roles: supervisor
+  // A valid token that holds only the agent role: for methods agents may not
+  // call it must get PERMISSION_DENIED (reason MISSING_ROLE).
+  std::string no_role_holder;
+  std::string file;
+};
+
+// Writes <dir>/tokens with fresh random tokens.
+Tokens WriteTokens(const std::string& dir);
+
+// A CareSuite binary started for a test with
+//   --port=0 --port_file=<dir>/port --listen_host=127.0.0.1 --data_dir=<dir>
+//   --tokens_file=<tokens.file> <extra_args...>
+// and stdout/stderr appended to <dir>/<binary name>.log.
+class ServiceProcess final {
+ public:
+  // `health_name` is the grpc.health.v1 service name that must report
+  // SERVING (e.g. "care.loyalty.v1.LoyaltyService"). Tokens are written to a
+  // fresh file unless given (several services of one test share them).
+  ServiceProcess(std::string binary, std::string health_name, std::vector<std::string> extra_args,
+                 std::optional<Tokens> tokens = std::nullopt);
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  // Starts the binary and waits until the port file appears and
+  // Health/Check(health_name) answers SERVING. On failure the process is
+  // killed and the status carries the end of its log.
+  absl::Status Start(absl::Duration timeout = absl::Seconds(30));
+  // Same data folder and tokens; the port may change.
+  absl::Status Restart(absl::Duration timeout = absl::Seconds(30));
+  // SIGKILL and reap: a crash. Drops channel().
+  void Kill();
+  // SIGTERM and wait (up to `timeout`, then SIGKILL): the exit code, or
+  // -signal if a signal ended it. Drops channel(). Note: with gRPC 1.51 the
+  // server's shutdown waits until every client connection is closed or its
+  // --drain_deadline passes, and idle clients keep their connection; so a
+  // test that still holds stubs waits the whole drain deadline (pass a short
+  // --drain_deadline, or drop the stubs first).
+  int Terminate(absl::Duration timeout = absl::Seconds(30));
+  bool running() { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
+
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:<port>"
+  // A channel to the current process (a new one after each Start; null
+  // after Kill or Terminate).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  // Health/Check of `service` ("" is the whole server): the serving status
+  // name ("SERVING", "NOT_SERVING") or the error code's text.
+  std::string HealthStatus(const std::string& service, absl::Duration timeout = absl::Seconds(2)) const;
+
+  const Tokens& tokens() const { return tokens_; }
+  const std::string& data_dir() const { return dir_.path(); }
+  const std::string& name() const { return name_; }
+  // Everything the binary wrote so far, for failure messages.
+  std::string log() const;
+  std::string log_path() const;
+  void set_extra_args(std::vector<std::string> extra_args) { extra_args_ = std::move(extra_args); }
+
+ private:
+  std::string binary_;
+  std::string name_;
+  std::string health_name_;
+  std::vector<std::string> extra_args_;
+  TempDir dir_;
+  Tokens tokens_;
+  ChildProcess process_;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// A client context carrying `authorization: Bearer <token>` (nothing when
+// `token` is empty) and a deadline `timeout` from now.
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token,
+                                         absl::Duration timeout = absl::Seconds(10));
+
+// The google.rpc.ErrorInfo reason in the status' details, or "".
+std::string Reason(const grpc::Status& status);
+// The ErrorInfo metadata value for `key`, or "".
+std::string ReasonMetadata(const grpc::Status& status, const std::string& key);
+// The field names of the google.rpc.BadRequest in the status' details.
+std::vector<std::string> BadFields(const grpc::Status& status);
+
+// The services a server lists through server reflection
+// (grpc.reflection.v1alpha), sorted.
+absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc::Channel>& channel,
+                                                      absl::Duration timeout = absl::Seconds(5));
+
+// "<CODE>: message [reason]" for assertion messages.
+std::string Describe(const grpc::Status& status);
+
+}  // namespace care::testing

@@ -1,0 +1,199 @@
+// The foundation's promises, checked on every service binary: health and
+// reflection, authentication and roles, field-naming errors, surviving a
+// dead Redis, refusing bad configuration, and a clean drain on SIGTERM.
+#include <signal.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "care/common/v1/runtime.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace care::testing {
+namespace {
+
+using care::common::v1::ClockControl;
+using care::common::v1::Diagnostics;
+
+struct Binary {
+  const char* name;
+  const char* path;
+  const char* health;
+};
+
+std::vector<Binary> Binaries() {
+  return {
+      {"loyalty", CARE_LOYALTY_BIN, "care.loyalty.v1.LoyaltyService"},
+      {"promotion", CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService"},
+      {"complaint", CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService"},
+      {"notification", CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService"},
+  };
+}
+
+class FoundationTest : public ::testing::TestWithParam<Binary> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.ok()) << redis_.status();
+    service_ = std::make_unique<ServiceProcess>(
+        GetParam().path, GetParam().health,
+        std::vector<std::string>{"--fake_clock", "--drain_deadline=5s",
+                                 "--redis_port=" + std::to_string(redis_.port())});
+    absl::Status started = service_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  std::string Ping(const std::string& token, grpc::Status* status) {
+    auto stub = Diagnostics::NewStub(service_->channel());
+    care::common::v1::PingRequest request;
+    request.set_payload("hello");
+    care::common::v1::PingResponse response;
+    *status = stub->Ping(Ctx(token).get(), request, &response);
+    return response.payload();
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<ServiceProcess> service_;
+};
+
+TEST_P(FoundationTest, ServesHealthAndListsItsServicesThroughReflection) {
+  EXPECT_EQ(service_->HealthStatus(""), "SERVING");
+  EXPECT_EQ(service_->HealthStatus(GetParam().health), "SERVING");
+
+  auto listed = ListServices(service_->channel());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::set<std::string> names(listed->begin(), listed->end());
+  EXPECT_TRUE(names.count(GetParam().health)) << GetParam().health;
+  EXPECT_TRUE(names.count("grpc.health.v1.Health"));
+  EXPECT_TRUE(names.count("care.common.v1.Diagnostics"));
+}
+
+TEST_P(FoundationTest, CallsWithoutAValidTokenAreUnauthenticated) {
+  grpc::Status status;
+  Ping("", &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(status);
+  EXPECT_EQ(Reason(status), "MISSING_TOKEN");
+
+  Ping("not-a-token-anyone-was-given", &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(status);
+  EXPECT_EQ(Reason(status), "INVALID_TOKEN");
+
+  EXPECT_EQ(Ping(service_->tokens().service, &status), "hello");
+  EXPECT_TRUE(status.ok()) << Describe(status);
+}
+
+TEST_P(FoundationTest, ACallerWithoutTheRoleIsDenied) {
+  auto stub = ClockControl::NewStub(service_->channel());
+  care::common::v1::SetTimeRequest request;
+  request.mutable_advance()->set_seconds(60);
+  care::common::v1::GetTimeResponse response;
+  grpc::Status status = stub->SetTime(Ctx(service_->tokens().service).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(status);
+  EXPECT_EQ(Reason(status), "MISSING_ROLE");
+
+  status = stub->SetTime(Ctx(service_->tokens().admin).get(), request, &response);
+  EXPECT_TRUE(status.ok()) << Describe(status);
+}
+
+TEST_P(FoundationTest, AMalformedRequestIsInvalidArgumentNamingTheField) {
+  auto stub = ClockControl::NewStub(service_->channel());
+  care::common::v1::GetTimeResponse before;
+  ASSERT_TRUE(stub->GetTime(Ctx(service_->tokens().admin).get(), {}, &before).ok());
+
+  care::common::v1::SetTimeRequest request;
+  request.mutable_advance()->set_seconds(-5);
+  care::common::v1::GetTimeResponse response;
+  grpc::Status status = stub->SetTime(Ctx(service_->tokens().admin).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
+  EXPECT_EQ(Reason(status), "INVALID_FIELD");
+  EXPECT_EQ(BadFields(status), std::vector<std::string>{"advance"});
+
+  status = stub->SetTime(Ctx(service_->tokens().admin).get(), {}, &response);
+  EXPECT_EQ(BadFields(status), std::vector<std::string>{"change"}) << Describe(status);
+
+  // Nothing changed: the clock is where it was.
+  care::common::v1::GetTimeResponse after;
+  ASSERT_TRUE(stub->GetTime(Ctx(service_->tokens().admin).get(), {}, &after).ok());
+  EXPECT_EQ(after.time().seconds(), before.time().seconds());
+}
+
+TEST_P(FoundationTest, KeepsServingWhenRedisDies) {
+  redis_.Kill();
+  grpc::Status status;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Ping(service_->tokens().service, &status), "hello");
+    EXPECT_TRUE(status.ok()) << Describe(status);
+  }
+  EXPECT_EQ(service_->HealthStatus(GetParam().health), "SERVING");
+  ASSERT_TRUE(redis_.Restart().ok());
+  EXPECT_EQ(service_->HealthStatus(GetParam().health), "SERVING");
+}
+
+TEST_P(FoundationTest, SigtermDrainsInFlightCallsAndExitsZero) {
+  // Keep calls flowing while the signal arrives: each ends OK or, when it
+  // races the listener closing, UNAVAILABLE or CANCELLED (gRPC's answer to a
+  // call that reached a server already shutting down); never UNKNOWN or
+  // INTERNAL.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::string last_bad;
+  std::thread load([&] {
+    auto stub = Diagnostics::NewStub(service_->channel());
+    while (!stop) {
+      care::common::v1::PingRequest request;
+      care::common::v1::PingResponse response;
+      grpc::Status s = stub->Ping(Ctx(service_->tokens().service, absl::Seconds(2)).get(), request, &response);
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                 s.error_code() != grpc::StatusCode::CANCELLED) {
+        ++bad;
+        last_bad = Describe(s);
+      }
+    }
+  });
+  while (ok < 20) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  absl::Time start = absl::Now();
+  int code = service_->Terminate(absl::Seconds(15));
+  absl::Duration took = absl::Now() - start;
+  stop = true;
+  load.join();
+  EXPECT_EQ(code, 0) << service_->log();
+  EXPECT_LT(took, absl::Seconds(6)) << "the drain deadline is 5s";
+  EXPECT_EQ(bad, 0) << last_bad;
+  EXPECT_NE(service_->log().find("\"draining\""), std::string::npos);
+}
+
+TEST_P(FoundationTest, RestartsOnItsOwnDataWithMigrationsAppliedOnce) {
+  ASSERT_EQ(service_->Terminate(), 0);
+  absl::Status restarted = service_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  EXPECT_EQ(service_->HealthStatus(GetParam().health), "SERVING");
+  std::string log = service_->log();
+  // "migration applied" lines come from the first start only.
+  size_t first = log.find("migration applied");
+  ASSERT_NE(first, std::string::npos);
+  size_t second_start = log.rfind("\"serving\"");
+  EXPECT_EQ(log.find("migration applied", second_start), std::string::npos);
+}
+
+TEST_P(FoundationTest, BadConfigurationStopsTheProcessNamingTheSetting) {
+  TempDir dir;
+  ChildProcess child;
+  std::string log = dir.path() + "/log";
+  ASSERT_TRUE(child.Spawn({GetParam().path, "--tokens_file=" + service_->tokens().file,
+                           "--threads=many", "--no_such_flag=1"},
+                          log)
+                  .ok());
+  EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find("--threads=\"many\""), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown flag --no_such_flag"), std::string::npos) << text;
+}
+
+INSTANTIATE_TEST_SUITE_P(Services, FoundationTest, ::testing::ValuesIn(Binaries()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace care::testing

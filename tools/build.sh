@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds CareSuite into ./build (or $BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} >/dev/null
+# One job more than cores: compiling generated gRPC code is CPU-bound.
+ninja -C "$build_dir" -j "${JOBS:-$(( $(nproc) + 1 ))}"

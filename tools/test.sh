@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/deps.sh
+bash tools/build.sh
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" --timeout 600
