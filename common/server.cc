@@ -19,12 +19,10 @@
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
 #include "common/log.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 
 namespace care {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 sigset_t TerminationSignals() {
   sigset_t set;
@@ -32,10 +30,6 @@ sigset_t TerminationSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   return set;
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
 std::string ReadFileOrDie(const std::string& path, absl::string_view what) {
@@ -84,7 +78,7 @@ class ServerRunner::Diagnostics final : public care::common::v1::Diagnostics::Ca
                                  care::common::v1::PingResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) {
       resp->set_payload(req->payload());
-      *resp->mutable_server_time() = ToProto(clock_.Now());
+      *resp->mutable_server_time() = ToTimestamp(clock_.Now());
       return absl::OkStatus();
     });
   }
@@ -101,7 +95,7 @@ class ServerRunner::ClockControl final : public care::common::v1::ClockControl::
                                     const care::common::v1::GetTimeRequest* req,
                                     care::common::v1::GetTimeResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, resp](const Caller&) {
-      *resp->mutable_time() = ToProto(clock_.Now());
+      *resp->mutable_time() = ToTimestamp(clock_.Now());
       return absl::OkStatus();
     });
   }
@@ -110,17 +104,17 @@ class ServerRunner::ClockControl final : public care::common::v1::ClockControl::
                                     care::common::v1::GetTimeResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) -> absl::Status {
       if (req->has_time()) {
-        absl::Time t = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->time()));
+        absl::Time t = FromTimestamp(req->time());
         if (!clock_.Set(t)) return InvalidField("time", "must not be before the current time");
       } else if (req->has_advance()) {
-        absl::Duration d = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(req->advance()));
+        absl::Duration d = FromDurationProto(req->advance());
         if (d <= absl::ZeroDuration()) return InvalidField("advance", "must be positive");
         clock_.Advance(d);
       } else {
         return InvalidField("change", "set time or advance");
       }
       jobs_.Kick();
-      *resp->mutable_time() = ToProto(clock_.Now());
+      *resp->mutable_time() = ToTimestamp(clock_.Now());
       return absl::OkStatus();
     });
   }
