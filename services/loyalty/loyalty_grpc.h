@@ -1,11 +1,81 @@
 #pragma once
 
+// The loyalty service's gRPC adapter: validates each request (bad input is
+// INVALID_ARGUMENT naming the fields), maps it to a domain command, runs it
+// in a store transaction together with its idempotency record (AIP-155), and
+// maps the result back. Everything else is in LoyaltyService.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
+#include "common/redis.h"
+#include "common/rpc.h"
+#include "common/tier_cache.h"
+#include "services/loyalty/loyalty_service.h"
 
 namespace care::loyalty {
 
-// gRPC adapter of the loyalty service. Methods not overridden here answer
-// UNIMPLEMENTED until the loyalty issue lands.
-class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {};
+// The Redis tier cache behind the domain's TierCache interface.
+class RedisTierCache final : public TierCache {
+ public:
+  explicit RedisTierCache(RedisPool& redis) : writer_(redis) {}
+  absl::Status Put(const TierSnapshot& snapshot) override;
+
+ private:
+  TierCacheWriter writer_;
+};
+
+class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {
+ public:
+  // `redis` may be null (no cache: GetTier reads the database).
+  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis);
+
+  using ServerContext = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+
+  Reactor* GetProgram(ServerContext* ctx, const v1::GetProgramRequest* req, v1::Program* resp) override;
+  Reactor* UpdateProgram(ServerContext* ctx, const v1::UpdateProgramRequest* req, v1::Program* resp) override;
+  Reactor* ListProgramVersions(ServerContext* ctx, const v1::ListProgramVersionsRequest* req,
+                               v1::ListProgramVersionsResponse* resp) override;
+  Reactor* EnrolMember(ServerContext* ctx, const v1::EnrolMemberRequest* req, v1::Member* resp) override;
+  Reactor* GetMember(ServerContext* ctx, const v1::GetMemberRequest* req, v1::Member* resp) override;
+  Reactor* UpdateMember(ServerContext* ctx, const v1::UpdateMemberRequest* req, v1::Member* resp) override;
+  Reactor* ListMembers(ServerContext* ctx, const v1::ListMembersRequest* req,
+                       v1::ListMembersResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Member>* ExportMembers(ServerContext* ctx,
+                                                      const v1::ExportMembersRequest* req) override;
+  Reactor* RecordPurchase(ServerContext* ctx, const v1::RecordPurchaseRequest* req,
+                          v1::RecordPurchaseResponse* resp) override;
+  Reactor* RecordReturn(ServerContext* ctx, const v1::RecordReturnRequest* req,
+                        v1::RecordReturnResponse* resp) override;
+  Reactor* RedeemPoints(ServerContext* ctx, const v1::RedeemPointsRequest* req,
+                        v1::RedeemPointsResponse* resp) override;
+  Reactor* AdjustPoints(ServerContext* ctx, const v1::AdjustPointsRequest* req,
+                        v1::AdjustPointsResponse* resp) override;
+  Reactor* ListLedgerEntries(ServerContext* ctx, const v1::ListLedgerEntriesRequest* req,
+                             v1::ListLedgerEntriesResponse* resp) override;
+  Reactor* GetBalance(ServerContext* ctx, const v1::GetBalanceRequest* req, v1::PointsBalance* resp) override;
+  Reactor* GetTier(ServerContext* ctx, const v1::GetTierRequest* req, v1::TierSnapshot* resp) override;
+  Reactor* ProjectTier(ServerContext* ctx, const v1::ProjectTierRequest* req,
+                       v1::ProjectTierResponse* resp) override;
+
+ private:
+  // Runs `fn(StoreTxn&, Effects&)` (which fills `resp`) in one write
+  // transaction with the idempotency record of (scope, key): a replay
+  // returns the stored answer; a key reused for another request is
+  // REQUEST_ID_REUSED. Then writes tier snapshots through to the cache.
+  template <typename Fn>
+  absl::Status Mutate(absl::string_view scope, const std::string& key, const google::protobuf::Message& request,
+                      google::protobuf::Message* resp, Fn fn);
+  // Runs `fn(StoreTxn&)` on a read snapshot.
+  template <typename Fn>
+  absl::Status Read(Fn fn);
+
+  RpcRuntime& rpc_;
+  LoyaltyService& loyalty_;
+  TierLookup lookup_;
+};
 
 }  // namespace care::loyalty

@@ -1,16 +1,85 @@
 // care_loyalty: members, points, tiers and rewards.
+#include <map>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/outbox.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
+#include "services/loyalty/loyalty_service.h"
+#include "services/loyalty/loyalty_store.h"
+
+namespace {
+
+// "host:port" with a port in 1..65535.
+bool ValidTarget(const std::string& target) {
+  auto colon = target.rfind(':');
+  int port = 0;
+  return colon != std::string::npos && colon > 0 &&
+         absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 && port <= 65535;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
   care::ConfigReader config(argc, argv, "care_loyalty: members, points, tiers and rewards");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "loyalty", 50051);
+  std::string notification_target = config.String(
+      "notification_target", "",
+      "host:port of the notification service; empty = events wait in the outbox until it is set");
+  bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
+  std::string service_token_file = config.String(
+      "service_token_file", "", "file holding the bearer token presented to the notification service");
+  absl::Duration job_interval = config.Duration(
+      "job_interval", absl::Seconds(30), "how often expiry, tier reviews and birthdays are checked");
+  absl::Duration outbox_interval =
+      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  if (!notification_target.empty() && !ValidTarget(notification_target)) {
+    config.AddError(absl::StrCat("notification_target \"", notification_target, "\" is not host:port"));
+  }
+  if (!notification_target.empty() && service_token_file.empty()) {
+    config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
+  }
+  if (job_interval < absl::Seconds(1) || job_interval > absl::Hours(1)) {
+    config.AddError("job_interval must be between 1s and 1h");
+  }
+  if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
+    config.AddError("outbox_interval must be between 10ms and 1m");
+  }
   config.Finish();
 
   care::ServerRunner runner(server_config, LoyaltyService::service_full_name());
-  runner.OpenDatabase({});
-  care::loyalty::LoyaltyGrpc adapter;
+  care::Database& db = runner.OpenDatabase(care::LoyaltyMigrations());
+  std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqliteLoyaltyStore(db);
+  care::loyalty::RedisTierCache cache(runner.redis());
+  care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &cache);
+  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
+
+  care::JobRunner& jobs = runner.jobs();
+  jobs.Add("loyalty.expiry_warnings", job_interval, [&] { return loyalty.WarnExpiringPoints(); });
+  jobs.Add("loyalty.expire_points", job_interval, [&] { return loyalty.ExpirePoints(); });
+  jobs.Add("loyalty.tier_reviews", job_interval, [&] { return loyalty.ReviewTiers(); });
+  jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
+  jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
+  jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
+
+  std::unique_ptr<care::GrpcOutboxSender> sender;
+  std::unique_ptr<care::OutboxRelay> relay;
+  if (notification_target.empty()) {
+    care::LogWarn("no notification_target: events are kept in the outbox and not delivered");
+  } else {
+    auto token = care::ReadSecretFile(service_token_file);
+    if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
+    std::map<std::string, care::Peer> peers;
+    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), *token};
+    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
+    relay = std::make_unique<care::OutboxRelay>(db, *sender);
+    jobs.Add("loyalty.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
+  }
   return runner.Run();
 }

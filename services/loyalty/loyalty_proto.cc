@@ -1,0 +1,474 @@
+#include "services/loyalty/loyalty_proto.h"
+
+#include "absl/strings/str_cat.h"
+#include "care/notification/v1/notification.pb.h"
+#include "common/proto_time.h"
+
+namespace care::loyalty {
+namespace {
+
+namespace nv1 = ::care::notification::v1;
+using care::common::v1::Money;
+
+// Amounts inside a program: the program's currency or no code at all.
+int64_t ProgramAmount(const Money& m, const std::string& currency, const std::string& field,
+                      FieldErrors& errors) {
+  if (!m.currency_code().empty() && m.currency_code() != currency) {
+    errors.Add(field, absl::StrCat("must be in the program currency ", currency));
+  }
+  return m.amount_minor();
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) { *out = ToTimestamp(t); }
+
+PurchaseLine LineFromProto(const v1::PurchaseLine& p) {
+  return PurchaseLine{p.line_id(), p.sku(), p.category(), p.quantity(), p.amount().amount_minor()};
+}
+
+v1::PurchaseLine LineToProto(const PurchaseLine& l, const std::string& currency) {
+  v1::PurchaseLine p;
+  p.set_line_id(l.line_id);
+  p.set_sku(l.sku);
+  p.set_category(l.category);
+  p.set_quantity(l.quantity);
+  *p.mutable_amount() = MoneyProto(l.amount, currency);
+  return p;
+}
+
+}  // namespace
+
+Money MoneyProto(int64_t minor, const std::string& currency) {
+  Money m;
+  m.set_amount_minor(minor);
+  m.set_currency_code(currency);
+  return m;
+}
+
+v1::TierBenefits BenefitsToProto(const TierBenefits& b) {
+  v1::TierBenefits p;
+  p.set_discount_bps(b.discount_bps);
+  p.set_points_multiplier_bps(b.points_multiplier_bps);
+  p.set_free_shipping(b.free_shipping);
+  p.set_free_returns(b.free_returns);
+  p.set_support_priority(static_cast<v1::SupportPriority>(b.support_priority));
+  for (const auto& perk : b.perks) p.add_perks(perk);
+  return p;
+}
+
+namespace {
+
+TierBenefits BenefitsFromProto(const v1::TierBenefits& p) {
+  TierBenefits b;
+  b.discount_bps = p.discount_bps();
+  b.points_multiplier_bps = p.points_multiplier_bps();
+  b.free_shipping = p.free_shipping();
+  b.free_returns = p.free_returns();
+  b.support_priority = static_cast<SupportPriority>(p.support_priority());
+  b.perks.assign(p.perks().begin(), p.perks().end());
+  return b;
+}
+
+}  // namespace
+
+v1::Program ProgramToProto(const Program& program) {
+  v1::Program p;
+  p.set_version(program.version);
+  p.set_display_name(program.display_name);
+  p.set_currency_code(program.currency_code);
+  p.set_time_zone(program.time_zone);
+  for (const Tier& t : program.tiers) {
+    v1::Tier* pt = p.add_tiers();
+    pt->set_tier_id(t.tier_id);
+    pt->set_display_name(t.display_name);
+    for (const auto& [locale, name] : t.localized_display_names) {
+      (*pt->mutable_localized_display_names())[locale] = name;
+    }
+    pt->set_rank(t.rank);
+    *pt->mutable_qualifying_spend() = MoneyProto(t.qualifying_spend, program.currency_code);
+    pt->mutable_qualification_window()->set_kind(static_cast<v1::QualificationWindowKind>(t.window.kind));
+    pt->mutable_qualification_window()->set_rolling_months(t.window.rolling_months);
+    v1::RetentionRule* r = pt->mutable_retention();
+    if (t.retention.grace_period > absl::ZeroDuration()) {
+      *r->mutable_grace_period() = ToDurationProto(t.retention.grace_period);
+    }
+    r->set_downgrade_mode(static_cast<v1::DowngradeMode>(t.retention.downgrade_mode));
+    r->set_return_downgrade(static_cast<v1::ReturnDowngrade>(t.retention.return_downgrade));
+    *pt->mutable_benefits() = BenefitsToProto(t.benefits);
+    pt->set_description(t.description);
+  }
+  v1::EarnRule* e = p.mutable_earn_rule();
+  e->set_points_per_unit(program.earn_rule.points_per_unit);
+  *e->mutable_unit_amount() = MoneyProto(program.earn_rule.unit_amount, program.currency_code);
+  e->set_rounding(static_cast<v1::RoundingMode>(program.earn_rule.rounding));
+  if (program.points_expiry) {
+    p.mutable_points_expiry()->set_expire_after_months(program.points_expiry->expire_after_months);
+    if (program.points_expiry->warning_lead > absl::ZeroDuration()) {
+      *p.mutable_points_expiry()->mutable_warning_lead() = ToDurationProto(program.points_expiry->warning_lead);
+    }
+  }
+  if (program.visit_reward) {
+    const VisitReward& v = *program.visit_reward;
+    v1::VisitReward* pv = p.mutable_visit_reward();
+    pv->set_every_n_visits(v.every_n_visits);
+    if (v.min_order_amount) *pv->mutable_min_order_amount() = MoneyProto(*v.min_order_amount, program.currency_code);
+    pv->set_reward_name(v.reward_name);
+    pv->set_bonus_points(v.bonus_points);
+  }
+  if (program.birthday_points > 0) p.mutable_birthday_bonus()->set_points(program.birthday_points);
+  p.set_change_note(program.change_note);
+  p.set_actor(program.actor);
+  if (program.effective_time != absl::InfinitePast()) SetTime(program.effective_time, p.mutable_effective_time());
+  if (program.superseded_time) SetTime(*program.superseded_time, p.mutable_superseded_time());
+  return p;
+}
+
+Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
+  Program program;
+  program.version = p.version();
+  program.display_name = p.display_name();
+  program.currency_code = p.currency_code();
+  program.time_zone = p.time_zone();
+  for (int i = 0; i < p.tiers_size(); ++i) {
+    const v1::Tier& pt = p.tiers(i);
+    std::string at = absl::StrCat("program.tiers[", i, "]");
+    Tier t;
+    t.tier_id = pt.tier_id();
+    t.display_name = pt.display_name();
+    t.localized_display_names.insert(pt.localized_display_names().begin(), pt.localized_display_names().end());
+    t.rank = pt.rank();
+    t.qualifying_spend = ProgramAmount(pt.qualifying_spend(), program.currency_code, at + ".qualifying_spend", errors);
+    t.window.kind = static_cast<WindowKind>(pt.qualification_window().kind());
+    t.window.rolling_months = pt.qualification_window().rolling_months();
+    t.retention.grace_period = FromDurationProto(pt.retention().grace_period());
+    // UNSPECIFIED is stored as the documented default.
+    t.retention.downgrade_mode = pt.retention().downgrade_mode() == v1::DOWNGRADE_MODE_ONE_RANK
+                                     ? DowngradeMode::kOneRank
+                                     : DowngradeMode::kToQualified;
+    t.retention.return_downgrade = pt.retention().return_downgrade() == v1::RETURN_DOWNGRADE_IMMEDIATE
+                                       ? ReturnDowngrade::kImmediate
+                                       : ReturnDowngrade::kAtReview;
+    if (!pt.has_benefits()) errors.Add(at + ".benefits", "required");
+    t.benefits = BenefitsFromProto(pt.benefits());
+    t.description = pt.description();
+    program.tiers.push_back(std::move(t));
+  }
+  if (!p.has_earn_rule()) errors.Add("program.earn_rule", "required");
+  program.earn_rule.points_per_unit = p.earn_rule().points_per_unit();
+  if (!p.earn_rule().has_unit_amount()) {
+    if (p.has_earn_rule()) errors.Add("program.earn_rule.unit_amount", "required");
+  } else {
+    program.earn_rule.unit_amount =
+        ProgramAmount(p.earn_rule().unit_amount(), program.currency_code, "program.earn_rule.unit_amount", errors);
+  }
+  switch (p.earn_rule().rounding()) {
+    case v1::ROUNDING_MODE_HALF_UP:
+      program.earn_rule.rounding = Rounding::kHalfUp;
+      break;
+    case v1::ROUNDING_MODE_CEILING:
+      program.earn_rule.rounding = Rounding::kCeiling;
+      break;
+    default:
+      program.earn_rule.rounding = Rounding::kFloor;
+  }
+  if (p.has_points_expiry()) {
+    program.points_expiry = PointsExpiry{p.points_expiry().expire_after_months(),
+                                         FromDurationProto(p.points_expiry().warning_lead())};
+  }
+  if (p.has_visit_reward()) {
+    VisitReward v;
+    v.every_n_visits = p.visit_reward().every_n_visits();
+    if (p.visit_reward().has_min_order_amount()) {
+      v.min_order_amount = ProgramAmount(p.visit_reward().min_order_amount(), program.currency_code,
+                                         "program.visit_reward.min_order_amount", errors);
+    }
+    v.reward_name = p.visit_reward().reward_name();
+    v.bonus_points = p.visit_reward().bonus_points();
+    program.visit_reward = std::move(v);
+  }
+  program.birthday_points = p.birthday_bonus().points();
+  program.change_note = p.change_note();
+  program.actor = p.actor();
+  if (p.has_effective_time()) program.effective_time = FromTimestamp(p.effective_time());
+  if (p.has_superseded_time()) program.superseded_time = FromTimestamp(p.superseded_time());
+  return program;
+}
+
+v1::TierSnapshot SnapshotToProto(const TierSnapshot& s) {
+  v1::TierSnapshot p;
+  p.set_member_id(s.member_id);
+  p.set_tier_id(s.tier_id);
+  p.set_tier_display_name(s.tier_display_name);
+  p.set_tier_rank(s.tier_rank);
+  *p.mutable_benefits() = BenefitsToProto(s.benefits);
+  p.set_version(s.version);
+  p.set_program_version(s.program_version);
+  SetTime(s.update_time, p.mutable_update_time());
+  return p;
+}
+
+Profile ProfileFromProto(const v1::Member& p) {
+  Profile profile;
+  profile.name = p.name();
+  profile.email = p.email();
+  profile.phone = p.phone();
+  profile.locale = p.locale();
+  profile.time_zone = p.time_zone();
+  if (p.has_birthday()) profile.birthday = BirthDate{p.birthday().year(), p.birthday().month(), p.birthday().day()};
+  profile.segment = p.segment();
+  profile.gender = p.gender();
+  profile.age_band = p.age_band();
+  profile.occupation = p.occupation();
+  for (const auto& c : p.marketing_consents()) {
+    profile.consents.push_back(Consent{c.channel(), c.granted(), absl::InfinitePast()});
+  }
+  return profile;
+}
+
+void ProfileToProto(const Profile& profile, v1::Member* p) {
+  p->set_name(profile.name);
+  p->set_email(profile.email);
+  p->set_phone(profile.phone);
+  p->set_locale(profile.locale);
+  p->set_time_zone(profile.time_zone);
+  if (profile.birthday) {
+    p->mutable_birthday()->set_year(profile.birthday->year);
+    p->mutable_birthday()->set_month(profile.birthday->month);
+    p->mutable_birthday()->set_day(profile.birthday->day);
+  }
+  p->set_segment(profile.segment);
+  p->set_gender(static_cast<v1::Gender>(profile.gender));
+  p->set_age_band(static_cast<v1::AgeBand>(profile.age_band));
+  p->set_occupation(profile.occupation);
+  for (const Consent& c : profile.consents) {
+    v1::MarketingConsent* pc = p->add_marketing_consents();
+    pc->set_channel(static_cast<care::common::v1::MessageChannel>(c.channel));
+    pc->set_granted(c.granted);
+    if (c.update_time != absl::InfinitePast()) SetTime(c.update_time, pc->mutable_update_time());
+  }
+}
+
+v1::Member MemberToProto(const Member& m, const TierSnapshot& snapshot, const std::string& currency) {
+  v1::Member p;
+  p.set_member_id(m.member_id);
+  ProfileToProto(m.profile, &p);
+  v1::TierStanding* t = p.mutable_tier();
+  t->set_tier_id(m.tier.tier_id);
+  t->set_tier_display_name(snapshot.tier_display_name);
+  t->set_tier_rank(snapshot.tier_rank);
+  t->set_state(m.tier.in_grace ? v1::TIER_STATE_IN_GRACE : v1::TIER_STATE_QUALIFIED);
+  SetTime(m.tier.achieved_time, t->mutable_achieved_time());
+  if (m.tier.review_time) SetTime(*m.tier.review_time, t->mutable_review_time());
+  if (m.tier.in_grace && m.tier.grace_end_time) SetTime(*m.tier.grace_end_time, t->mutable_grace_end_time());
+  t->set_version(m.tier.version);
+  p.set_points_balance(m.points_balance);
+  p.set_visit_count(m.visit_count);
+  p.set_visits_since_reward(m.visits_since_reward);
+  if (m.last_visit_time) SetTime(*m.last_visit_time, p.mutable_last_visit_time());
+  *p.mutable_lifetime_spend() = MoneyProto(m.lifetime_spend, currency);
+  SetTime(m.create_time, p.mutable_create_time());
+  SetTime(m.update_time, p.mutable_update_time());
+  p.set_version(m.version);
+  return p;
+}
+
+v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) {
+  v1::LedgerEntry p;
+  p.set_entry_id(e.entry_id());
+  p.set_member_id(e.member_id);
+  p.set_sequence(e.sequence);
+  p.set_kind(static_cast<v1::LedgerEntryKind>(e.kind));
+  p.set_points_delta(e.points_delta);
+  p.set_balance_after(e.balance_after);
+  SetTime(e.create_time, p.mutable_create_time());
+  SetTime(e.effective_time, p.mutable_effective_time());
+  if (e.expire_time) SetTime(*e.expire_time, p.mutable_expire_time());
+  p.set_program_version(e.program_version);
+  p.set_actor(e.actor);
+  p.set_request_id(e.request_id);
+  std::visit(
+      [&](const auto& cause) {
+        using T = std::decay_t<decltype(cause)>;
+        if constexpr (std::is_same_v<T, PurchaseCause>) {
+          v1::PurchaseCause* c = p.mutable_purchase();
+          c->set_order_id(cause.order_id);
+          *c->mutable_amount() = MoneyProto(cause.amount, currency);
+          for (const auto& l : cause.lines) *c->add_lines() = LineToProto(l, currency);
+          for (const auto& id : cause.campaign_ids) c->add_campaign_ids(id);
+          c->set_store_id(cause.store_id);
+          v1::EarnCalculation* k = c->mutable_calculation();
+          const EarnCalculation& calc = cause.calculation;
+          *k->mutable_amount() = MoneyProto(calc.amount, currency);
+          k->set_points_per_unit(calc.points_per_unit);
+          *k->mutable_unit_amount() = MoneyProto(calc.unit_amount, currency);
+          k->set_tier_id(calc.tier_id);
+          k->set_points_multiplier_bps(calc.points_multiplier_bps);
+          k->set_rounding(static_cast<v1::RoundingMode>(calc.rounding));
+          k->set_no_points(calc.no_points);
+        } else if constexpr (std::is_same_v<T, ReturnCause>) {
+          v1::ReturnCause* c = p.mutable_product_return();
+          c->set_return_id(cause.return_id);
+          c->set_order_id(cause.order_id);
+          c->set_kind(static_cast<v1::ReturnKind>(cause.kind));
+          *c->mutable_returned_amount() = MoneyProto(cause.returned_amount, currency);
+          *c->mutable_total_returned() = MoneyProto(cause.total_returned, currency);
+          c->set_reversed_entry_id(cause.reversed_entry_id);
+          c->set_points_unrecovered(cause.points_unrecovered);
+          c->set_reason(cause.reason);
+        } else if constexpr (std::is_same_v<T, RedemptionCause>) {
+          p.mutable_redemption()->set_order_id(cause.order_id);
+          p.mutable_redemption()->set_description(cause.description);
+        } else if constexpr (std::is_same_v<T, AdjustmentCause>) {
+          p.mutable_adjustment()->set_reason_code(cause.reason_code);
+          p.mutable_adjustment()->set_complaint_id(cause.complaint_id);
+          p.mutable_adjustment()->set_note(cause.note);
+        } else if constexpr (std::is_same_v<T, ExpiryCause>) {
+          SetTime(cause.expire_time, p.mutable_expiry()->mutable_expire_time());
+        } else if constexpr (std::is_same_v<T, BirthdayCause>) {
+          p.mutable_birthday()->set_year(cause.year);
+        } else if constexpr (std::is_same_v<T, VisitRewardCause>) {
+          p.mutable_visit_reward()->set_order_id(cause.order_id);
+          p.mutable_visit_reward()->set_visit_count(cause.visit_count);
+          p.mutable_visit_reward()->set_reward_name(cause.reward_name);
+        }
+      },
+      e.cause);
+  return p;
+}
+
+LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
+  LedgerEntry e;
+  e.member_id = p.member_id();
+  e.sequence = p.sequence();
+  e.kind = static_cast<EntryKind>(p.kind());
+  e.points_delta = p.points_delta();
+  e.balance_after = p.balance_after();
+  e.create_time = FromTimestamp(p.create_time());
+  e.effective_time = FromTimestamp(p.effective_time());
+  if (p.has_expire_time()) e.expire_time = FromTimestamp(p.expire_time());
+  e.program_version = p.program_version();
+  e.actor = p.actor();
+  e.request_id = p.request_id();
+  switch (p.cause_case()) {
+    case v1::LedgerEntry::kPurchase: {
+      const auto& c = p.purchase();
+      PurchaseCause cause;
+      cause.order_id = c.order_id();
+      cause.amount = c.amount().amount_minor();
+      for (const auto& l : c.lines()) cause.lines.push_back(LineFromProto(l));
+      cause.campaign_ids.assign(c.campaign_ids().begin(), c.campaign_ids().end());
+      cause.store_id = c.store_id();
+      const auto& k = c.calculation();
+      cause.calculation = EarnCalculation{k.amount().amount_minor(), k.points_per_unit(),
+                                          k.unit_amount().amount_minor(), k.tier_id(),
+                                          k.points_multiplier_bps(), static_cast<Rounding>(k.rounding()),
+                                          k.no_points()};
+      e.order_id = cause.order_id;
+      e.cause = std::move(cause);
+      break;
+    }
+    case v1::LedgerEntry::kProductReturn: {
+      const auto& c = p.product_return();
+      e.order_id = c.order_id();
+      e.cause = ReturnCause{c.return_id(), c.order_id(), static_cast<ReturnKind>(c.kind()),
+                            c.returned_amount().amount_minor(), c.total_returned().amount_minor(),
+                            c.reversed_entry_id(), c.points_unrecovered(), c.reason()};
+      break;
+    }
+    case v1::LedgerEntry::kRedemption:
+      e.order_id = p.redemption().order_id();
+      e.cause = RedemptionCause{p.redemption().order_id(), p.redemption().description()};
+      break;
+    case v1::LedgerEntry::kAdjustment:
+      e.cause = AdjustmentCause{p.adjustment().reason_code(), p.adjustment().complaint_id(), p.adjustment().note()};
+      break;
+    case v1::LedgerEntry::kExpiry:
+      e.cause = ExpiryCause{FromTimestamp(p.expiry().expire_time())};
+      break;
+    case v1::LedgerEntry::kBirthday:
+      e.cause = BirthdayCause{p.birthday().year()};
+      break;
+    case v1::LedgerEntry::kVisitReward:
+      e.order_id = p.visit_reward().order_id();
+      e.cause = VisitRewardCause{p.visit_reward().order_id(), p.visit_reward().visit_count(),
+                                 p.visit_reward().reward_name()};
+      break;
+    default:
+      break;
+  }
+  return e;
+}
+
+v1::TierProjection ProjectionToProto(const Projection& pr, const std::string& currency) {
+  v1::TierProjection p;
+  p.set_tier_id(pr.tier.tier_id);
+  p.set_tier_display_name(pr.tier.display_name);
+  p.set_tier_rank(pr.tier.rank);
+  p.set_goal(pr.keep ? v1::TIER_GOAL_KEEP : v1::TIER_GOAL_REACH);
+  *p.mutable_threshold() = MoneyProto(pr.tier.qualifying_spend, currency);
+  *p.mutable_qualifying_spend() = MoneyProto(pr.qualifying_spend, currency);
+  *p.mutable_spend_needed() = MoneyProto(pr.spend_needed, currency);
+  SetTime(pr.deadline, p.mutable_deadline());
+  if (pr.window_start) SetTime(*pr.window_start, p.mutable_window_start());
+  p.set_achieved(pr.achieved());
+  return p;
+}
+
+OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
+  nv1::IngestEventRequest request;
+  request.set_source("loyalty");
+  SetTime(occurred, request.mutable_occurred_at());
+  std::string id;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        // Ids end with a number or an entry id, so a member id holding ':'
+        // cannot make two ids collide.
+        if constexpr (std::is_same_v<T, ProfileChanged>) {
+          id = absl::StrCat("loyalty:profile:", e.member_id, ":", e.version);
+          nv1::MemberProfileChanged* m = request.mutable_member_profile_changed();
+          m->set_member_id(e.member_id);
+          m->set_name(e.profile.name);
+          m->set_locale(e.profile.locale);
+          m->set_time_zone(e.profile.time_zone);
+          m->set_email(e.profile.email);
+          m->set_phone(e.profile.phone);
+          for (const Consent& c : e.profile.consents) {
+            nv1::MarketingConsent* pc = m->add_consents();
+            pc->set_channel(static_cast<care::common::v1::MessageChannel>(c.channel));
+            pc->set_granted(c.granted);
+            if (c.update_time != absl::InfinitePast()) SetTime(c.update_time, pc->mutable_update_time());
+          }
+        } else if constexpr (std::is_same_v<T, TierChanged>) {
+          id = absl::StrCat("loyalty:tier:", e.member_id, ":", e.version);
+          nv1::TierChanged* m = request.mutable_tier_changed();
+          m->set_member_id(e.member_id);
+          m->set_old_tier_id(e.old_tier_id);
+          m->set_new_tier_id(e.new_tier_id);
+          m->set_tier_display_name(e.tier_display_name);
+          m->set_version(e.version);
+        } else if constexpr (std::is_same_v<T, PointsExpiring>) {
+          id = absl::StrCat("loyalty:expiring:", e.member_id, ":", absl::ToUnixSeconds(e.expire_time));
+          nv1::PointsExpiring* m = request.mutable_points_expiring();
+          m->set_member_id(e.member_id);
+          m->set_points(e.points);
+          SetTime(e.expire_time, m->mutable_expire_time());
+        } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
+          id = absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
+          nv1::BirthdayReward* m = request.mutable_birthday_reward();
+          m->set_member_id(e.member_id);
+          m->set_points(e.points);
+        } else if constexpr (std::is_same_v<T, VisitRewarded>) {
+          id = absl::StrCat("loyalty:visit:", e.entry_id);
+          nv1::VisitRewardEarned* m = request.mutable_visit_reward_earned();
+          m->set_member_id(e.member_id);
+          m->set_visit_count(e.visit_count);
+          m->set_reward(e.reward_name);
+        }
+      },
+      event);
+  request.set_event_id(id);
+  return OutboxEvent{id, "notification", "/care.notification.v1.NotificationService/IngestEvent",
+                     request.SerializeAsString()};
+}
+
+}  // namespace care::loyalty

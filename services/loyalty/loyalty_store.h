@@ -1,0 +1,150 @@
+#pragma once
+
+// Loyalty's storage behind a small interface. A StoreTxn is one transaction:
+// every point and tier change of a member is read, decided and written in
+// one, and writes are serialized (one writer), so concurrent requests never
+// see or leave a half-applied change. The SQLite implementation uses the
+// common Database (group commit; a failed write leaves nothing behind).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/sqlite.h"
+#include "google/protobuf/message.h"
+#include "services/loyalty/model.h"
+
+namespace care {
+// The loyalty schema, compiled in from migrations/ (cmake/CareMigrations.cmake).
+std::vector<Migration> LoyaltyMigrations();
+}  // namespace care
+
+namespace care::loyalty {
+
+struct MemberFilter {
+  std::vector<std::string> tier_ids;  // empty = any
+  std::vector<std::string> segments;  // empty = any
+  std::string email;                  // exact, case-insensitive; empty = any
+  std::string phone;                  // exact; empty = any
+  int consent_channel = 0;            // granted marketing consent; 0 = any
+};
+
+struct EntryFilter {
+  std::string member_id;
+  std::vector<EntryKind> kinds;  // empty = all
+  std::string order_id;          // empty = all
+  std::optional<absl::Time> start_time, end_time;  // create_time in [start, end)
+};
+
+// Points of one member that fall due together.
+struct MemberExpiry {
+  std::string member_id;
+  absl::Time expire_time;
+  int64_t points = 0;
+};
+
+class StoreTxn {
+ public:
+  virtual ~StoreTxn() = default;
+
+  // Program versions. The version in force at `at` is the newest whose
+  // effective time is not after `at`; before the first, the first.
+  virtual absl::StatusOr<std::optional<Program>> ProgramAt(absl::Time at) = 0;
+  virtual absl::StatusOr<std::optional<Program>> ProgramVersion(int64_t version) = 0;
+  // Newest first, versions below `before` (0 = from the newest).
+  virtual absl::StatusOr<std::vector<Program>> ProgramVersions(int64_t before, int limit) = 0;
+  // Stores a new version and marks the previous one superseded then.
+  virtual absl::Status InsertProgram(const Program& program) = 0;
+  virtual absl::StatusOr<bool> AnyPurchase() = 0;
+  virtual absl::StatusOr<bool> TierHeld(const std::string& tier_id) = 0;
+
+  // Members.
+  virtual absl::StatusOr<std::optional<Member>> GetMember(const std::string& member_id) = 0;
+  // False when the member_id is taken.
+  virtual absl::StatusOr<bool> InsertMember(const Member& member) = 0;
+  virtual absl::Status SaveMember(const Member& member) = 0;
+  // Ordered by member_id, after `after_member_id`.
+  virtual absl::StatusOr<std::vector<Member>> ListMembers(const MemberFilter& filter,
+                                                          const std::string& after_member_id, int limit) = 0;
+  // Members whose tier review or grace end is due by `now`, soonest first.
+  virtual absl::StatusOr<std::vector<std::string>> MembersDueForReview(absl::Time now, int limit) = 0;
+  // Members whose next birthday started by `now`.
+  virtual absl::StatusOr<std::vector<std::string>> MembersDueForBirthday(absl::Time now, int limit) = 0;
+  // Every member id after `after`, in order (background re-evaluation).
+  virtual absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) = 0;
+
+  // Purchases and visits.
+  virtual absl::StatusOr<std::optional<Purchase>> GetPurchase(const std::string& order_id) = 0;
+  virtual absl::Status InsertPurchase(const Purchase& purchase) = 0;
+  virtual absl::Status SavePurchase(const Purchase& purchase) = 0;
+  // Net spend of the member's purchases with purchase_time in (start, end].
+  virtual absl::StatusOr<int64_t> Spend(const std::string& member_id, absl::Time start, absl::Time end) = 0;
+  // Records a visit on local day `day`; false if one was already counted.
+  virtual absl::StatusOr<bool> AddVisitDay(const std::string& member_id, int64_t day) = 0;
+
+  // Ledger.
+  virtual absl::Status AppendEntry(const LedgerEntry& entry) = 0;
+  // Newest first, sequence below `before` (0 = from the newest).
+  virtual absl::StatusOr<std::vector<LedgerEntry>> ListEntries(const EntryFilter& filter, int64_t before,
+                                                               int limit) = 0;
+  virtual absl::StatusOr<std::map<EntryKind, int64_t>> SumByKind(const std::string& member_id) = 0;
+
+  // Lots: unspent points of positive entries.
+  virtual absl::Status AddLot(const std::string& member_id, const Lot& lot) = 0;
+  // Lots with points left, in spending order: soonest expiry first (never-
+  // expiring last), then oldest.
+  virtual absl::StatusOr<std::vector<Lot>> OpenLots(const std::string& member_id) = 0;
+  virtual absl::Status SetLotRemaining(const std::string& member_id, int64_t sequence, int64_t remaining) = 0;
+  // Points due to expire by `now`, per member and instant, earliest first.
+  virtual absl::StatusOr<std::vector<MemberExpiry>> DueExpiries(absl::Time now, int limit) = 0;
+  // Points expiring in (now, until] not yet warned of, per member and instant.
+  virtual absl::StatusOr<std::vector<MemberExpiry>> DueWarnings(absl::Time now, absl::Time until, int limit) = 0;
+  // Records the warning; false if this member and instant were warned before.
+  virtual absl::StatusOr<bool> MarkWarned(const std::string& member_id, absl::Time expire_time) = 0;
+  // One member's upcoming expiries, earliest first.
+  virtual absl::StatusOr<std::vector<MemberExpiry>> UpcomingExpiries(const std::string& member_id, int limit) = 0;
+
+  // Effects. Publish adds the event to the outbox (delivered to the
+  // notification service); MarkCacheDirty records that the member's tier
+  // snapshot at `version` must reach the Redis cache.
+  virtual absl::Status Publish(const Event& event, absl::Time occurred) = 0;
+  virtual absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> DirtyCacheEntries(int limit) = 0;
+  // Forgets the entry unless a newer version was marked meanwhile.
+  virtual absl::Status ClearCacheDirty(const std::string& member_id, int64_t version) = 0;
+
+  // Small named values for background jobs (cursors).
+  virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;
+  virtual absl::Status SetJobState(const std::string& name, const std::optional<std::string>& value) = 0;
+
+  // AIP-155: the first answer to (scope, key), stored in the caller's wire
+  // format (see common/idempotency.h).
+  virtual absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
+                                      const google::protobuf::Message& request,
+                                      google::protobuf::Message* response) = 0;
+  virtual absl::Status Remember(absl::string_view scope, absl::string_view key,
+                                const google::protobuf::Message& request,
+                                const google::protobuf::Message& response) = 0;
+};
+
+class LoyaltyStore {
+ public:
+  virtual ~LoyaltyStore() = default;
+  // Runs `fn` in a write transaction, answered once durable; a non-OK
+  // status from `fn` leaves nothing behind.
+  virtual absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
+  // Runs `fn` on a consistent read-only snapshot.
+  virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
+};
+
+std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db);
+
+}  // namespace care::loyalty

@@ -1,0 +1,339 @@
+#pragma once
+
+// The loyalty domain as plain values: the program (tier ladder, earn rule,
+// expiry, visit rewards, birthday bonus), members with their tier standing,
+// the points ledger and the events other services hear of. No gRPC, no SQL:
+// the adapter and the store map these to and from their own formats.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace care::loyalty {
+
+// ----------------------------------------------------------------- program
+
+enum class WindowKind { kUnspecified = 0, kLifetime = 1, kRolling = 2 };
+
+struct QualificationWindow {
+  WindowKind kind = WindowKind::kLifetime;
+  int rolling_months = 0;  // kRolling only
+};
+
+enum class DowngradeMode { kToQualified = 1, kOneRank = 2 };
+enum class ReturnDowngrade { kAtReview = 1, kImmediate = 2 };
+
+struct RetentionRule {
+  absl::Duration grace_period = absl::ZeroDuration();
+  DowngradeMode downgrade_mode = DowngradeMode::kToQualified;
+  ReturnDowngrade return_downgrade = ReturnDowngrade::kAtReview;
+};
+
+// Values match care.loyalty.v1.SupportPriority.
+enum class SupportPriority { kUnspecified = 0, kStandard = 1, kHigh = 2, kUrgent = 3 };
+
+struct TierBenefits {
+  int discount_bps = 0;
+  int points_multiplier_bps = 10000;
+  bool free_shipping = false;
+  bool free_returns = false;
+  SupportPriority support_priority = SupportPriority::kStandard;
+  std::vector<std::string> perks;
+
+  bool operator==(const TierBenefits&) const = default;
+};
+
+struct Tier {
+  std::string tier_id;
+  std::string display_name;
+  std::map<std::string, std::string> localized_display_names;
+  int rank = 0;
+  int64_t qualifying_spend = 0;  // minor units of Program::currency_code
+  QualificationWindow window;
+  RetentionRule retention;
+  TierBenefits benefits;
+  std::string description;
+};
+
+enum class Rounding { kFloor = 1, kHalfUp = 2, kCeiling = 3 };
+
+struct EarnRule {
+  int64_t points_per_unit = 0;
+  int64_t unit_amount = 1;  // minor units, > 0
+  Rounding rounding = Rounding::kFloor;
+};
+
+struct PointsExpiry {
+  int expire_after_months = 0;  // 0 = never
+  absl::Duration warning_lead = absl::ZeroDuration();
+};
+
+struct VisitReward {
+  int every_n_visits = 0;  // 0 = visits are counted, nothing is granted
+  std::optional<int64_t> min_order_amount;
+  std::string reward_name;
+  int64_t bonus_points = 0;
+};
+
+struct Program {
+  int64_t version = 0;
+  std::string display_name;
+  std::string currency_code;
+  std::string time_zone;
+  std::vector<Tier> tiers;  // by rank ascending once validated
+  EarnRule earn_rule;
+  std::optional<PointsExpiry> points_expiry;
+  std::optional<VisitReward> visit_reward;
+  int64_t birthday_points = 0;
+  std::string change_note;
+  std::string actor;
+  absl::Time effective_time = absl::InfinitePast();
+  std::optional<absl::Time> superseded_time;
+
+  const Tier* FindTier(const std::string& tier_id) const;
+  const Tier& BaseTier() const { return tiers.front(); }
+  // The tier one rank above / below `tier_id`; null at the ends.
+  const Tier* NextTierUp(const std::string& tier_id) const;
+  const Tier* NextTierDown(const std::string& tier_id) const;
+};
+
+// ----------------------------------------------------------------- members
+
+struct BirthDate {
+  int year = 0;  // 0 = not given
+  int month = 0;
+  int day = 0;
+};
+
+// One channel's marketing consent; `channel` is care.common.v1.MessageChannel.
+struct Consent {
+  int channel = 0;
+  bool granted = false;
+  absl::Time update_time = absl::InfinitePast();
+};
+
+struct Profile {
+  std::string name;
+  std::string email;
+  std::string phone;
+  std::string locale;
+  std::string time_zone;
+  std::optional<BirthDate> birthday;
+  std::string segment;
+  int gender = 0;    // care.loyalty.v1.Gender
+  int age_band = 0;  // care.loyalty.v1.AgeBand
+  std::string occupation;
+  std::vector<Consent> consents;  // by channel
+};
+
+// Where a member stands on the ladder and which snapshot the cache holds.
+struct Standing {
+  std::string tier_id;
+  bool in_grace = false;
+  absl::Time achieved_time = absl::InfinitePast();
+  std::optional<absl::Time> review_time;
+  std::optional<absl::Time> grace_end_time;
+  // TierSnapshot.version: +1 on every change of the snapshot.
+  int64_t version = 0;
+  // Program version the snapshot's names and benefits come from.
+  int64_t program_version = 0;
+  absl::Time snapshot_time = absl::InfinitePast();
+
+  // When the tier job must look at this member next.
+  std::optional<absl::Time> DueTime() const { return in_grace ? grace_end_time : review_time; }
+};
+
+struct Member {
+  std::string member_id;
+  Profile profile;
+  Standing tier;
+  int64_t points_balance = 0;
+  int64_t ledger_sequence = 0;  // of the last entry
+  int visit_count = 0;
+  int visits_since_reward = 0;
+  std::optional<absl::Time> last_visit_time;
+  int64_t lifetime_spend = 0;
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
+  int64_t version = 0;
+  // Birthday bonus bookkeeping: the next local start of the birthday, and
+  // the last calendar year a bonus was granted for.
+  std::optional<absl::Time> next_birthday_time;
+  int birthday_bonus_year = 0;
+};
+
+// A member's tier as every service sees it (the Redis cache's value).
+struct TierSnapshot {
+  std::string member_id;
+  std::string tier_id;
+  std::string tier_display_name;
+  int tier_rank = 0;
+  TierBenefits benefits;
+  int64_t version = 0;
+  int64_t program_version = 0;
+  absl::Time update_time = absl::InfinitePast();
+};
+
+// ------------------------------------------------------------------ ledger
+
+// Values match care.loyalty.v1.LedgerEntryKind.
+enum class EntryKind {
+  kEarn = 1,
+  kRedeem = 2,
+  kReverse = 3,
+  kExpire = 4,
+  kAdjust = 5,
+  kBonus = 6,
+  kVisitReward = 7,
+};
+
+struct PurchaseLine {
+  std::string line_id;
+  std::string sku;
+  std::string category;
+  int quantity = 0;
+  int64_t amount = 0;
+};
+
+struct EarnCalculation {
+  int64_t amount = 0;
+  int64_t points_per_unit = 0;
+  int64_t unit_amount = 1;
+  std::string tier_id;
+  int points_multiplier_bps = 10000;
+  Rounding rounding = Rounding::kFloor;
+  bool no_points = false;
+};
+
+struct PurchaseCause {
+  std::string order_id;
+  int64_t amount = 0;
+  std::vector<PurchaseLine> lines;
+  std::vector<std::string> campaign_ids;
+  std::string store_id;
+  EarnCalculation calculation;
+};
+
+enum class ReturnKind { kFull = 1, kPartial = 2 };
+
+struct ReturnCause {
+  std::string return_id;
+  std::string order_id;
+  ReturnKind kind = ReturnKind::kFull;
+  int64_t returned_amount = 0;
+  int64_t total_returned = 0;
+  std::string reversed_entry_id;
+  int64_t points_unrecovered = 0;
+  std::string reason;
+};
+
+struct RedemptionCause {
+  std::string order_id;
+  std::string description;
+};
+
+struct AdjustmentCause {
+  std::string reason_code;
+  std::string complaint_id;
+  std::string note;
+};
+
+struct ExpiryCause {
+  absl::Time expire_time;
+};
+
+struct BirthdayCause {
+  int year = 0;
+};
+
+struct VisitRewardCause {
+  std::string order_id;
+  int visit_count = 0;
+  std::string reward_name;
+};
+
+using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause,
+                           ExpiryCause, BirthdayCause, VisitRewardCause>;
+
+struct LedgerEntry {
+  std::string member_id;
+  int64_t sequence = 0;
+  EntryKind kind = EntryKind::kEarn;
+  int64_t points_delta = 0;
+  int64_t balance_after = 0;
+  absl::Time create_time;
+  absl::Time effective_time;
+  std::optional<absl::Time> expire_time;
+  int64_t program_version = 0;
+  std::string actor;
+  std::string request_id;
+  std::string order_id;  // the order it concerns, if any (for filtering)
+  Cause cause;
+
+  std::string entry_id() const;
+};
+
+// "<member_id>/<sequence>": unique, since member ids cannot hold '/'.
+std::string EntryId(const std::string& member_id, int64_t sequence);
+
+// Points of one positive entry not yet spent, expired or reversed. The
+// balance is always the sum of a member's lots.
+struct Lot {
+  int64_t sequence = 0;  // of the entry that credited them
+  std::optional<absl::Time> expire_time;
+  int64_t remaining = 0;
+};
+
+// A recorded order, as returns need it.
+struct Purchase {
+  std::string order_id;
+  std::string member_id;
+  int64_t amount = 0;
+  absl::Time purchase_time;
+  int64_t returned_amount = 0;
+  // The EARN entry: its points and rounding decide every reversal.
+  int64_t earn_sequence = 0;
+  int64_t points_earned = 0;
+  Rounding rounding = Rounding::kFloor;
+  int64_t points_reversed = 0;  // cumulative target of its returns
+};
+
+// ------------------------------------------------------------------ events
+
+// Sent to the notification service through the outbox.
+struct ProfileChanged {
+  std::string member_id;
+  Profile profile;
+  int64_t version = 0;
+};
+struct TierChanged {
+  std::string member_id;
+  std::string old_tier_id;  // empty on enrolment
+  std::string new_tier_id;
+  std::string tier_display_name;
+  int64_t version = 0;
+};
+struct PointsExpiring {
+  std::string member_id;
+  int64_t points = 0;
+  absl::Time expire_time;
+};
+struct BirthdayRewarded {
+  std::string member_id;
+  int64_t points = 0;
+  int year = 0;
+};
+struct VisitRewarded {
+  std::string member_id;
+  int visit_count = 0;
+  std::string reward_name;
+  std::string entry_id;
+};
+using Event = std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded>;
+
+}  // namespace care::loyalty

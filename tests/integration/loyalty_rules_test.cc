@@ -1,0 +1,152 @@
+// The loyalty rules on their own (no process, no storage): earn rounding,
+// reversals, calendar arithmetic, program validation, tier qualification
+// and reviews. The integration tests cover the same through the binary;
+// these pin the edge cases cheaply.
+#include "gtest/gtest.h"
+#include "services/loyalty/program.h"
+#include "services/loyalty/tiers.h"
+
+namespace care::loyalty {
+namespace {
+
+absl::Time Utc(int y, int m, int d, int hh = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, 0, 0), absl::UTCTimeZone());
+}
+
+TEST(EarnTest, RoundsOncePerOrderInExactArithmetic) {
+  EarnRule rule{1, 100, Rounding::kFloor};
+  EXPECT_EQ(EarnPoints(1005, rule, 10000), 10);
+  EXPECT_EQ(EarnPoints(1000, rule, 12500), 12);  // 12.5
+  rule.rounding = Rounding::kHalfUp;
+  EXPECT_EQ(EarnPoints(1000, rule, 12500), 13);
+  EXPECT_EQ(EarnPoints(1049, rule, 10000), 10);
+  rule.rounding = Rounding::kCeiling;
+  EXPECT_EQ(EarnPoints(1001, rule, 10000), 11);
+  EXPECT_EQ(EarnPoints(0, rule, 10000), 0);
+  // 1 point per 10,000 VND, huge amounts: no overflow.
+  EarnRule vnd{1000000, 10000, Rounding::kFloor};
+  EXPECT_EQ(EarnPoints(int64_t{1000000000000000}, vnd, 100000), int64_t{1000000000000000} * 1000);
+}
+
+TEST(EarnTest, ReversalsAreCumulativeAndNeverExceedWhatWasEarned) {
+  Purchase p;
+  p.amount = 1005;
+  p.points_earned = 10;
+  p.rounding = Rounding::kCeiling;
+  EXPECT_EQ(ReversalTarget(p, 1), 1);
+  EXPECT_EQ(ReversalTarget(p, 503), 6);
+  EXPECT_EQ(ReversalTarget(p, 1005), 10);
+  EXPECT_EQ(ReversalTarget(p, 2000), 10);
+  p.amount = 0;
+  EXPECT_EQ(ReversalTarget(p, 0), 0);
+}
+
+TEST(CalendarTest, MonthsClampToTheEndOfShorterMonths) {
+  absl::TimeZone utc = absl::UTCTimeZone();
+  EXPECT_EQ(AddMonths(Utc(2031, 1, 31, 9), 1, utc), Utc(2031, 2, 28, 9));
+  EXPECT_EQ(AddMonths(Utc(2032, 1, 31, 9), 1, utc), Utc(2032, 2, 29, 9));
+  EXPECT_EQ(AddMonths(Utc(2032, 2, 29), -12, utc), Utc(2031, 2, 28));
+  EXPECT_EQ(AddMonths(Utc(2031, 5, 15), 12, utc), Utc(2032, 5, 15));
+}
+
+TEST(CalendarTest, PointsExpireAtTheStartOfTheMonthAfterInTheProgramZone) {
+  absl::TimeZone tokyo = LoadZone("Asia/Tokyo");
+  // 2025-03-15 local + 12 months: expire 2026-04-01T00:00 Tokyo.
+  absl::Time earned = absl::FromCivil(absl::CivilSecond(2025, 3, 15, 12, 0, 0), tokyo);
+  EXPECT_EQ(*ExpiryTime(earned, 12, tokyo), absl::FromCivil(absl::CivilDay(2026, 4, 1), tokyo));
+  // 31 March 23:00 UTC is already April in Tokyo.
+  EXPECT_EQ(*ExpiryTime(Utc(2025, 3, 31, 23), 1, tokyo), absl::FromCivil(absl::CivilDay(2025, 6, 1), tokyo));
+  EXPECT_FALSE(ExpiryTime(earned, 0, tokyo).has_value());
+}
+
+TEST(CalendarTest, LocalDaysAndBirthdays) {
+  absl::TimeZone hcm = LoadZone("Asia/Ho_Chi_Minh");
+  EXPECT_EQ(LocalDay(Utc(2031, 1, 15, 16), hcm), LocalDay(Utc(2031, 1, 15, 1), hcm));
+  EXPECT_NE(LocalDay(Utc(2031, 1, 15, 17), hcm), LocalDay(Utc(2031, 1, 15, 16), hcm));
+
+  BirthDate leap{1992, 2, 29};
+  BirthdayInstant next = NextBirthday(leap, Utc(2031, 1, 1), absl::UTCTimeZone());
+  EXPECT_EQ(next.year, 2031);
+  EXPECT_EQ(next.start, Utc(2031, 2, 28));
+  next = NextBirthday(leap, Utc(2031, 3, 1), absl::UTCTimeZone());
+  EXPECT_EQ(next.year, 2032);
+  EXPECT_EQ(next.start, Utc(2032, 2, 29));
+  // On the day itself, the birthday is today.
+  EXPECT_EQ(NextBirthday(BirthDate{0, 6, 1}, Utc(2031, 6, 1, 20), absl::UTCTimeZone()).start, Utc(2031, 6, 1));
+}
+
+Program Ladder() {
+  Program p;
+  p.display_name = "Rewards";
+  p.currency_code = "USD";
+  p.time_zone = "UTC";
+  auto tier = [](std::string id, int rank, int64_t threshold) {
+    Tier t;
+    t.tier_id = std::move(id);
+    t.display_name = t.tier_id;
+    t.rank = rank;
+    t.qualifying_spend = threshold;
+    t.window = {threshold ? WindowKind::kRolling : WindowKind::kUnspecified, threshold ? 12 : 0};
+    t.benefits.support_priority = SupportPriority::kStandard;
+    return t;
+  };
+  p.tiers = {tier("gold", 2, 5000), tier("member", 0, 0), tier("silver", 1, 1000)};
+  p.earn_rule = {1, 100, Rounding::kFloor};
+  return p;
+}
+
+TEST(ProgramRulesTest, ValidationNamesEveryBadFieldAndSortsTheLadder) {
+  Program p = Ladder();
+  FieldErrors ok;
+  ValidateProgram(p, ok);
+  EXPECT_TRUE(ok.empty()) << ok.ToStatus();
+  EXPECT_EQ(p.tiers[0].tier_id, "member");
+  EXPECT_EQ(p.tiers[2].tier_id, "gold");
+
+  Program bad = Ladder();
+  bad.tiers[0].window.kind = WindowKind::kUnspecified;  // gold
+  bad.tiers[2].tier_id = "member";                       // duplicate
+  bad.earn_rule.unit_amount = 0;
+  FieldErrors errors;
+  ValidateProgram(bad, errors);
+  EXPECT_EQ(ErrorMetadataValue(errors.ToStatus(), "field"),
+            "program.tiers[0].qualification_window.kind,program.tiers[2].tier_id,program.earn_rule.unit_amount");
+}
+
+TEST(TierRulesTest, QualifiesAtTheThresholdAndReviewsAtTheWindowEnd) {
+  Program p = Ladder();
+  FieldErrors errors;
+  ValidateProgram(p, errors);
+  ASSERT_TRUE(errors.empty());
+  int64_t spend = 999;
+  SpendFn fn = [&](absl::Time, absl::Time) -> absl::StatusOr<int64_t> { return spend; };
+  EXPECT_EQ((*QualifiedTier(p, Utc(2031, 1, 1), absl::InfiniteFuture(), fn))->tier_id, "member");
+  spend = 1000;
+  EXPECT_EQ((*QualifiedTier(p, Utc(2031, 1, 1), absl::InfiniteFuture(), fn))->tier_id, "silver");
+
+  Standing s = EnterTier(p, *p.FindTier("gold"), Utc(2031, 1, 31), Standing{});
+  EXPECT_EQ(*s.review_time, Utc(2032, 1, 31));
+  spend = 5000;
+  auto keep = ReviewTier(p, s, *s.review_time, fn);
+  EXPECT_EQ(keep->kind, ReviewDecision::Kind::kKeep);
+  EXPECT_EQ(*keep->next_review, Utc(2033, 1, 31));
+  spend = 1500;
+  auto down = ReviewTier(p, s, *s.review_time, fn);
+  EXPECT_EQ(down->kind, ReviewDecision::Kind::kDowngrade);
+  EXPECT_EQ(down->downgrade_to->tier_id, "silver");  // the highest still met
+
+  p.tiers[2].retention.grace_period = absl::Hours(24 * 10);
+  p.tiers[2].retention.downgrade_mode = DowngradeMode::kOneRank;
+  spend = 0;
+  auto grace = ReviewTier(p, s, *s.review_time, fn);
+  EXPECT_EQ(grace->kind, ReviewDecision::Kind::kEnterGrace);
+  EXPECT_EQ(grace->grace_end, Utc(2032, 2, 10));
+  s.in_grace = true;
+  s.grace_end_time = grace->grace_end;
+  auto after = ReviewTier(p, s, grace->grace_end, fn);
+  EXPECT_EQ(after->kind, ReviewDecision::Kind::kDowngrade);
+  EXPECT_EQ(after->downgrade_to->tier_id, "silver");  // one rank, though nothing is met
+}
+
+}  // namespace
+}  // namespace care::loyalty
