@@ -178,6 +178,36 @@ class Database final {
   std::atomic<bool> healthy_{true};
 };
 
+// Helpers for the common shapes of a query; each takes Txn::Query's result.
+// Steps a statement that returns no rows.
+inline absl::Status Run(absl::StatusOr<Statement> stmt) {
+  if (!stmt.ok()) return stmt.status();
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+  }
+}
+
+// Whether the query returns at least one row.
+inline absl::StatusOr<bool> Exists(absl::StatusOr<Statement> stmt) {
+  if (!stmt.ok()) return stmt.status();
+  return stmt->Step();
+}
+
+// Every row of `stmt`, each turned into a T by `read(const Statement&)`.
+template <typename T, typename Fn>
+absl::StatusOr<std::vector<T>> Collect(absl::StatusOr<Statement> stmt, Fn read) {
+  if (!stmt.ok()) return stmt.status();
+  std::vector<T> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(read(*stmt));
+  }
+}
+
 // The migrations every service database carries (outbox, idempotency),
 // generated from common/migrations/.
 std::vector<Migration> CommonMigrations();

@@ -153,29 +153,6 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, Micros(m.tier.DueTime()));
 }
 
-// Steps a statement that returns nothing.
-absl::Status Run(absl::StatusOr<Statement> stmt) {
-  if (!stmt.ok()) return stmt.status();
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::OkStatus();
-  }
-}
-
-// Collects every row of `stmt` through `read`.
-template <typename T, typename Fn>
-absl::StatusOr<std::vector<T>> Collect(absl::StatusOr<Statement> stmt, Fn read) {
-  if (!stmt.ok()) return stmt.status();
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return out;
-    out.push_back(read(*stmt));
-  }
-}
-
 // A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
 // statement text whatever the number of values.
 std::string JsonArray(const std::vector<std::string>& values) {
@@ -526,11 +503,6 @@ class SqliteTxn final : public StoreTxn {
     if (!row.ok()) return row.status();
     if (!*row) return std::nullopt;
     return ParseProgram(stmt->Bytes(0));
-  }
-
-  static absl::StatusOr<bool> Exists(absl::StatusOr<Statement> stmt) {
-    if (!stmt.ok()) return stmt.status();
-    return stmt->Step();
   }
 
   static absl::StatusOr<std::vector<std::string>> Ids(absl::StatusOr<Statement> stmt) {
