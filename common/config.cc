@@ -96,6 +96,17 @@ absl::Duration ConfigReader::Duration(absl::string_view name, absl::Duration def
   return parsed;
 }
 
+std::string ConfigReader::Target(absl::string_view name, absl::string_view help) {
+  std::string target = String(name, "", help);
+  auto colon = target.rfind(':');
+  int port = 0;
+  bool valid = colon != std::string::npos && colon > 0 &&
+               absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 &&
+               port <= 65535;
+  if (!target.empty() && !valid) AddError(absl::StrCat(name, " \"", target, "\" is not host:port"));
+  return target;
+}
+
 void ConfigReader::AddError(absl::string_view message) { errors_.emplace_back(message); }
 
 void ConfigReader::Finish() {

@@ -25,6 +25,9 @@ class ConfigReader final {
   absl::Duration Duration(absl::string_view name, absl::Duration default_value,
                           absl::string_view help);
 
+  // A peer address "host:port" (port 1..65535), or "" when not set.
+  std::string Target(absl::string_view name, absl::string_view help);
+
   // Records an error found by a cross-field check of the caller.
   void AddError(absl::string_view message);
 

@@ -12,24 +12,12 @@
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/loyalty_store.h"
 
-namespace {
-
-// "host:port" with a port in 1..65535.
-bool ValidTarget(const std::string& target) {
-  auto colon = target.rfind(':');
-  int port = 0;
-  return colon != std::string::npos && colon > 0 &&
-         absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 && port <= 65535;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
   care::ConfigReader config(argc, argv, "care_loyalty: members, points, tiers and rewards");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "loyalty", 50051);
-  std::string notification_target = config.String(
-      "notification_target", "",
+  std::string notification_target = config.Target(
+      "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
   std::string service_token_file = config.String(
@@ -38,9 +26,6 @@ int main(int argc, char** argv) {
       "job_interval", absl::Seconds(30), "how often expiry, tier reviews and birthdays are checked");
   absl::Duration outbox_interval =
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
-  if (!notification_target.empty() && !ValidTarget(notification_target)) {
-    config.AddError(absl::StrCat("notification_target \"", notification_target, "\" is not host:port"));
-  }
   if (!notification_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
   }
