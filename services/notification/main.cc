@@ -1,16 +1,56 @@
 // care_notification: durable schedules, templates, consent and exactly-once delivery.
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/outbox.h"
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
+#include "services/notification/notification_service.h"
+#include "services/notification/notification_store.h"
 
 int main(int argc, char** argv) {
   using care::notification::v1::NotificationService;
   care::ConfigReader config(argc, argv, "care_notification: durable schedules, templates, consent and exactly-once delivery");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "notification", 50054);
+  std::string loyalty_target = config.Target(
+      "loyalty_target", "host:port of the loyalty service (audiences); empty = due schedules wait");
+  bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
+  std::string service_token_file = config.String(
+      "service_token_file", "", "file holding the bearer token presented to the loyalty service");
+  absl::Duration job_interval =
+      config.Duration("job_interval", absl::Seconds(1), "how often due schedules and deliveries are looked for");
+  int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");
+  if (!loyalty_target.empty() && service_token_file.empty()) {
+    config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
+  }
+  if (job_interval < absl::Milliseconds(10) || job_interval > absl::Minutes(10)) {
+    config.AddError("job_interval must be between 10ms and 10m");
+  }
   config.Finish();
 
   care::ServerRunner runner(server_config, NotificationService::service_full_name());
-  runner.OpenDatabase({});
-  care::notification::NotificationGrpc adapter;
+  care::Database& db = runner.OpenDatabase(care::NotificationMigrations());
+  std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqliteNotificationStore(db);
+
+  std::unique_ptr<care::notification::LoyaltyAudience> audience;
+  if (loyalty_target.empty()) {
+    care::LogWarn("no loyalty_target: due promotion alerts wait until it is set");
+  } else {
+    auto token = care::ReadSecretFile(service_token_file);
+    if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
+    audience = std::make_unique<care::notification::LoyaltyAudience>(
+        care::Peer{care::Dial(loyalty_target, loyalty_tls), *token});
+  }
+  care::notification::NotificationOptions options;
+  options.fan_out_batch = static_cast<int>(fan_out_batch);
+  care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
+  care::notification::NotificationGrpc adapter(runner.rpc(), notification);
   runner.AddService(&adapter, NotificationService::service_full_name());
+
+  runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });
+  runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
   return runner.Run();
 }

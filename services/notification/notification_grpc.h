@@ -1,11 +1,52 @@
 #pragma once
 
+#include <memory>
+
+#include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "care/notification/v1/notification.grpc.pb.h"
+#include "common/outbox.h"
+#include "common/rpc.h"
+#include "services/notification/notification_service.h"
 
 namespace care::notification {
 
-// gRPC adapter of the notification service. Methods not overridden here answer
-// UNIMPLEMENTED until the notification issue lands.
-class NotificationGrpc final : public care::notification::v1::NotificationService::CallbackService {};
+// Thin gRPC adapter: validate, map, call the domain. Methods not overridden
+// here answer UNIMPLEMENTED (see services/notification/README.md).
+class NotificationGrpc final : public care::notification::v1::NotificationService::CallbackService {
+ public:
+  NotificationGrpc(RpcRuntime& rpc, NotificationService& service) : rpc_(rpc), service_(service) {}
+
+  using ServerContext = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+
+  Reactor* IngestEvent(ServerContext* ctx, const v1::IngestEventRequest* req, v1::IngestEventResponse* resp) override;
+  Reactor* GetSchedule(ServerContext* ctx, const v1::GetScheduleRequest* req, v1::Schedule* resp) override;
+  Reactor* ListSchedules(ServerContext* ctx, const v1::ListSchedulesRequest* req,
+                         v1::ListSchedulesResponse* resp) override;
+  Reactor* ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req, v1::ListInboxResponse* resp) override;
+  Reactor* MarkInboxMessageRead(ServerContext* ctx, const v1::MarkInboxMessageReadRequest* req,
+                                v1::InboxMessage* resp) override;
+  Reactor* GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) override;
+  Reactor* ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
+                          v1::ListDeliveriesResponse* resp) override;
+  Reactor* GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
+                                    v1::CampaignDeliveryStats* resp) override;
+
+ private:
+  RpcRuntime& rpc_;
+  NotificationService& service_;
+};
+
+// The audience from loyalty's ExportMembers stream.
+class LoyaltyAudience final : public AudienceSource {
+ public:
+  explicit LoyaltyAudience(Peer peer) : peer_(std::move(peer)), stub_(care::loyalty::v1::LoyaltyService::NewStub(peer_.channel)) {}
+  absl::Status Stream(const AudienceQuery& query, int batch_size,
+                      const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) override;
+
+ private:
+  Peer peer_;
+  std::unique_ptr<care::loyalty::v1::LoyaltyService::Stub> stub_;
+};
 
 }  // namespace care::notification

@@ -1,0 +1,326 @@
+#include "services/notification/notification_grpc.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
+#include "common/pagination.h"
+#include "common/proto_time.h"
+
+namespace care::notification {
+namespace {
+
+bool ValidChannel(int c) {
+  return c != 0 && care::common::v1::MessageChannel_IsValid(c);
+}
+
+bool VariableKey(const std::string& s) {
+  if (s.empty() || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+void RequireTime(FieldErrors& errors, const std::string& field, bool present, const google::protobuf::Timestamp& t) {
+  if (!present) {
+    errors.Add(field, "required");
+  } else if (!ValidTimestamp(t)) {
+    errors.Add(field, "is not a valid timestamp");
+  }
+}
+
+void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
+  const std::string p = "event.promotion_alert.";
+  errors.RequireId(p + "campaign_id", a.campaign_id());
+  if (a.campaign_version() <= 0) errors.Add(p + "campaign_version", "must be > 0");
+  if (errors.RequireNonEmpty(p + "title", a.title())) errors.RequireMaxLength(p + "title", a.title(), 500);
+  RequireTime(errors, p + "starts_at", a.has_starts_at(), a.starts_at());
+  RequireTime(errors, p + "ends_at", a.has_ends_at(), a.ends_at());
+  if (a.has_starts_at() && a.has_ends_at() && FromTimestamp(a.starts_at()) >= FromTimestamp(a.ends_at())) {
+    errors.Add(p + "ends_at", "must be after starts_at");
+  }
+  if (a.notice().seconds() < 0 || a.notice().nanos() < 0) errors.Add(p + "notice", "must be >= 0");
+  for (int i = 0; i < a.channels_size(); ++i) {
+    if (!ValidChannel(a.channels(i))) errors.Add(absl::StrCat(p, "channels[", i, "]"), "unknown channel");
+  }
+  for (const std::string& t : a.target_tier_ids()) {
+    if (!errors.RequireId(p + "target_tier_ids", t)) break;
+  }
+  if (!a.campaign_time_zone().empty()) errors.RequireTimeZone(p + "campaign_time_zone", a.campaign_time_zone());
+  if (a.variables_size() > 50) errors.Add(p + "variables", "at most 50 entries");
+  for (const auto& [k, v] : a.variables()) {
+    if (!VariableKey(k)) {
+      errors.Add(p + "variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+      break;
+    }
+  }
+}
+
+absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
+  FieldErrors errors;
+  errors.RequireId("event_id", r.event_id());
+  if (errors.RequireNonEmpty("source", r.source())) errors.RequireMaxLength("source", r.source(), 100);
+  RequireTime(errors, "occurred_at", r.has_occurred_at(), r.occurred_at());
+  if (r.has_occurred_at() && ValidTimestamp(r.occurred_at()) &&
+      FromTimestamp(r.occurred_at()) > now + absl::Minutes(5)) {
+    errors.Add("occurred_at", "must not be more than 5 minutes ahead of the server clock");
+  }
+  switch (r.event_case()) {
+    case v1::IngestEventRequest::EVENT_NOT_SET:
+      errors.Add("event", "exactly one event is required");
+      break;
+    case v1::IngestEventRequest::kPromotionAlert:
+      ValidateAlert(errors, r.promotion_alert());
+      break;
+    case v1::IngestEventRequest::kPromotionAlertCancelled:
+      errors.RequireId("event.promotion_alert_cancelled.campaign_id", r.promotion_alert_cancelled().campaign_id());
+      if (r.promotion_alert_cancelled().campaign_version() < 0) {
+        errors.Add("event.promotion_alert_cancelled.campaign_version", "must be >= 0");
+      }
+      break;
+    default:
+      break;
+  }
+  return errors.ToStatus();
+}
+
+}  // namespace
+
+using Reactor = NotificationGrpc::Reactor;
+
+Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEventRequest* req,
+                                       v1::IngestEventResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    if (absl::Status s = ValidateIngest(*req, service_.Now()); !s.ok()) return s;
+    auto r = service_.Ingest(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::GetSchedule(ServerContext* ctx, const v1::GetScheduleRequest* req, v1::Schedule* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    if (req->key_case() == v1::GetScheduleRequest::kScheduleId) {
+      errors.RequireId("schedule_id", req->schedule_id());
+    } else if (req->key_case() == v1::GetScheduleRequest::kCampaignId) {
+      errors.RequireId("campaign_id", req->campaign_id());
+    } else {
+      errors.Add("key", "schedule_id or campaign_id is required");
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = service_.GetSchedule(req->schedule_id(), req->campaign_id());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSchedulesRequest* req,
+                                         v1::ListSchedulesResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    ScheduleFilter f;
+    for (int i = 0; i < req->states_size(); ++i) {
+      if (req->states(i) == 0 || !v1::ScheduleState_IsValid(req->states(i))) {
+        errors.Add(absl::StrCat("states[", i, "]"), "unknown state");
+      }
+      f.states.push_back(req->states(i));
+    }
+    if (!v1::MessageKind_IsValid(req->kind())) errors.Add("kind", "unknown kind");
+    f.kind = req->kind();
+    f.campaign_id = req->campaign_id();
+    f.member_id = req->member_id();
+    if (req->has_due_after()) f.due_after = FromTimestamp(req->due_after());
+    if (req->has_due_before()) f.due_before = FromTimestamp(req->due_before());
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    std::optional<ScheduleCursor> after;
+    if (!cursor->empty()) {
+      std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('|', 1));
+      ScheduleCursor c;
+      if (!absl::SimpleAtoi(parts.first, &c.due_at)) return InvalidPageToken();
+      c.schedule_id = parts.second;
+      after = c;
+    }
+    auto rows = service_.ListSchedules(f, after, size + 1);
+    if (!rows.ok()) return rows.status();
+    bool more = static_cast<int>(rows->size()) > size;
+    if (more) rows->resize(size);
+    for (auto& s : *rows) *resp->add_schedules() = std::move(s);
+    if (more) {
+      const v1::Schedule& last = resp->schedules(resp->schedules_size() - 1);
+      resp->set_next_page_token(EncodePageToken(
+          *req, absl::StrCat(absl::ToUnixMicros(FromTimestamp(last.due_time())), "|", last.schedule_id())));
+    }
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req,
+                                     v1::ListInboxResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("member_id", req->member_id());
+    int size = PageSize(req->page_size(), errors);
+    InboxFilter f;
+    f.member_id = req->member_id();
+    f.unread_only = req->unread_only();
+    for (int i = 0; i < req->kinds_size(); ++i) {
+      if (req->kinds(i) == 0 || !v1::MessageKind_IsValid(req->kinds(i))) {
+        errors.Add(absl::StrCat("kinds[", i, "]"), "unknown kind");
+      }
+      f.kinds.push_back(req->kinds(i));
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto page = service_.ListInbox(f, before, size + 1);
+    if (!page.ok()) return page.status();
+    bool more = static_cast<int>(page->messages.size()) > size;
+    if (more) page->messages.resize(size);
+    for (auto& [seq, m] : page->messages) *resp->add_messages() = std::move(m);
+    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->messages.back().first)));
+    resp->set_unread_count(page->unread_count);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::MarkInboxMessageRead(ServerContext* ctx, const v1::MarkInboxMessageReadRequest* req,
+                                                v1::InboxMessage* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireId("member_id", req->member_id());
+    errors.RequireId("message_id", req->message_id());
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = service_.MarkRead(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    if (req->key_case() == v1::GetDeliveryRequest::kDeliveryId) {
+      errors.RequireId("delivery_id", req->delivery_id());
+    } else if (req->key_case() == v1::GetDeliveryRequest::kDeliveryKey) {
+      errors.RequireId("delivery_key.member_id", req->delivery_key().member_id());
+      errors.RequireNonEmpty("delivery_key.message_key", req->delivery_key().message_key());
+      if (!ValidChannel(req->delivery_key().channel())) errors.Add("delivery_key.channel", "required");
+    } else {
+      errors.Add("key", "delivery_id or delivery_key is required");
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = service_.GetDelivery(req->delivery_id(), req->has_delivery_key() ? &req->delivery_key() : nullptr);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
+                                          v1::ListDeliveriesResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    const v1::DeliveryFilter& f = req->filter();
+    for (int i = 0; i < f.statuses_size(); ++i) {
+      if (f.statuses(i) == 0 || !v1::DeliveryStatus_IsValid(f.statuses(i))) {
+        errors.Add(absl::StrCat("filter.statuses[", i, "]"), "unknown status");
+      }
+    }
+    for (int i = 0; i < f.channels_size(); ++i) {
+      if (!ValidChannel(f.channels(i))) errors.Add(absl::StrCat("filter.channels[", i, "]"), "unknown channel");
+    }
+    for (int i = 0; i < f.kinds_size(); ++i) {
+      if (f.kinds(i) == 0 || !v1::MessageKind_IsValid(f.kinds(i))) {
+        errors.Add(absl::StrCat("filter.kinds[", i, "]"), "unknown kind");
+      }
+    }
+    if (!v1::SuppressionReason_IsValid(f.suppression_reason())) {
+      errors.Add("filter.suppression_reason", "unknown reason");
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto rows = service_.ListDeliveries(f, before, size + 1);
+    if (!rows.ok()) return rows.status();
+    bool more = static_cast<int>(rows->size()) > size;
+    if (more) rows->resize(size);
+    for (auto& [seq, d] : *rows) *resp->add_deliveries() = std::move(d);
+    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(rows->back().first)));
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
+                                                    v1::CampaignDeliveryStats* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("campaign_id", req->campaign_id());
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = service_.CampaignStats(req->campaign_id());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+// ------------------------------------------------------------ the audience
+
+absl::Status LoyaltyAudience::Stream(const AudienceQuery& query, int batch_size,
+                                     const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) {
+  care::loyalty::v1::ExportMembersRequest req;
+  for (const auto& t : query.tier_ids) req.add_tier_ids(t);
+  for (const auto& s : query.segments) req.add_segments(s);
+  req.set_after_member_id(query.after_member_id);
+  auto ctx = PeerContext(peer_, absl::Hours(1));
+  auto reader = stub_->ExportMembers(ctx.get(), req);
+  std::vector<AudienceMember> batch;
+  care::loyalty::v1::Member m;
+  absl::Status stopped;
+  while (reader->Read(&m)) {
+    AudienceMember a;
+    a.member_id = m.member_id();
+    a.name = m.name();
+    a.email = m.email();
+    a.phone = m.phone();
+    a.locale = m.locale();
+    a.time_zone = m.time_zone();
+    for (const auto& c : m.marketing_consents()) {
+      a.consents.push_back(
+          {static_cast<int>(c.channel()), c.granted(),
+           c.has_update_time() ? FromTimestamp(c.update_time()) : absl::UnixEpoch()});
+    }
+    batch.push_back(std::move(a));
+    if (static_cast<int>(batch.size()) >= batch_size) {
+      stopped = on_batch(std::move(batch));
+      batch.clear();
+      if (!stopped.ok()) {
+        ctx->TryCancel();
+        break;
+      }
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  if (!stopped.ok()) return stopped;
+  if (!finished.ok()) {
+    return absl::UnavailableError(absl::StrCat("loyalty ExportMembers: ", finished.error_message()));
+  }
+  if (!batch.empty()) return on_batch(std::move(batch));
+  return absl::OkStatus();
+}
+
+}  // namespace care::notification

@@ -1,0 +1,121 @@
+#pragma once
+
+// Notification domain logic: events in, durable schedules, audience fan-out,
+// consent, recipient time and delivery. Plain C++: no gRPC, no SQL (storage
+// is NotificationStore, the audience is AudienceSource).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "care/notification/v1/notification.pb.h"
+#include "common/clock.h"
+#include "services/notification/notification_store.h"
+#include "services/notification/recipient_time.h"
+
+namespace care::notification {
+
+// One member of a campaign's audience, as loyalty exports it.
+struct AudienceMember {
+  std::string member_id;
+  std::string name, email, phone, locale, time_zone;
+  struct Consent {
+    int channel = 0;
+    bool granted = false;
+    absl::Time update_time = absl::InfinitePast();
+  };
+  std::vector<Consent> consents;
+};
+
+struct AudienceQuery {
+  std::vector<std::string> tier_ids;
+  std::vector<std::string> segments;
+  std::string after_member_id;  // resume after this member
+};
+
+// Streams an audience ordered by member_id, in batches. `on_batch` returning
+// non-OK stops the stream and is returned.
+class AudienceSource {
+ public:
+  virtual ~AudienceSource() = default;
+  virtual absl::Status Stream(const AudienceQuery& query, int batch_size,
+                              const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) = 0;
+};
+
+struct NotificationOptions {
+  int fan_out_batch = 500;
+  int dispatch_batch = 500;
+  // Wall-clock pause before a fan-out retries after loyalty failed.
+  absl::Duration fan_out_retry = absl::Seconds(5);
+};
+
+class NotificationService final {
+ public:
+  // `audience` may be null (no loyalty configured): due schedules wait.
+  NotificationService(NotificationStore& store, const Clock& clock, AudienceSource* audience,
+                      NotificationOptions options = {});
+
+  // Settings in force (stored, else the defaults).
+  absl::StatusOr<v1::Settings> CurrentSettings();
+  static v1::Settings DefaultSettings();
+  // Business time (the injectable clock).
+  absl::Time Now() const { return clock_.Now(); }
+
+  // IngestEvent; the request is already validated.
+  absl::StatusOr<v1::IngestEventResponse> Ingest(const v1::IngestEventRequest& request);
+
+  // Jobs. Each returns true when it left work that is due right away.
+  bool RunFanOut();
+  bool RunDispatch();
+
+  // Queries.
+  absl::StatusOr<v1::Schedule> GetSchedule(const std::string& schedule_id, const std::string& campaign_id);
+  absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(const ScheduleFilter& filter,
+                                                          const std::optional<ScheduleCursor>& after, int limit);
+  absl::StatusOr<v1::Delivery> GetDelivery(const std::string& delivery_id, const v1::DeliveryKey* key);
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const v1::DeliveryFilter& filter,
+                                                                               int64_t before_seq, int limit);
+  absl::StatusOr<v1::CampaignDeliveryStats> CampaignStats(const std::string& campaign_id);
+
+  // Inbox.
+  struct InboxPage {
+    std::vector<std::pair<int64_t, v1::InboxMessage>> messages;
+    int64_t unread_count = 0;
+  };
+  absl::StatusOr<InboxPage> ListInbox(InboxFilter filter, int64_t before_seq, int limit);
+  absl::StatusOr<v1::InboxMessage> MarkRead(const v1::MarkInboxMessageReadRequest& request);
+
+  // Ids derived from natural keys, stable across restarts.
+  static std::string DeliveryId(const std::string& member_id, const std::string& message_key, int channel);
+  static std::string PromotionAlertKey(const std::string& campaign_id) { return "promotion-alert/" + campaign_id; }
+
+ private:
+  absl::Status ApplyAlert(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
+                          v1::IngestEventResponse* resp);
+  absl::Status ApplyCancel(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
+  // Stores one batch of a schedule's audience: profiles, consents and one
+  // delivery per channel, with the cursor, in one transaction.
+  absl::Status StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,
+                          const v1::Settings& settings);
+  absl::Status FanOut(const ScheduleRow& row, const v1::Settings& settings);
+  // Why `d` must not be sent now (UNSPECIFIED = send it).
+  absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
+                                              absl::Time now);
+  absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
+
+  NotificationStore& store_;
+  const Clock& clock_;
+  AudienceSource* audience_;
+  NotificationOptions options_;
+};
+
+// Window of a SendWindow message (default when unset).
+Window ToWindow(const v1::SendWindow& w);
+
+}  // namespace care::notification

@@ -1,0 +1,149 @@
+#pragma once
+
+// Notification's storage behind a small interface. A StoreTxn is one
+// transaction; writes are serialized (one writer) and group-committed by the
+// common Database, and a failed write leaves nothing behind. Resources are
+// the contract's messages (plain data: no gRPC here); the SQLite
+// implementation keeps them as blobs beside the columns queries need.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "care/notification/v1/notification.pb.h"
+#include "common/sqlite.h"
+#include "google/protobuf/message.h"
+
+namespace care {
+// The notification schema, compiled in from migrations/.
+std::vector<Migration> NotificationMigrations();
+}  // namespace care
+
+namespace care::notification {
+
+namespace v1 = ::care::notification::v1;
+
+// A schedule with its fan-out cursor.
+struct ScheduleRow {
+  v1::Schedule schedule;
+  std::string after_member_id;  // last member whose deliveries are stored
+  absl::Time retry_at = absl::InfinitePast();  // wall clock
+};
+
+// Loyalty's view of a member plus the member's own preferences.
+struct MemberRow {
+  std::string member_id;
+  std::string name, email, phone, profile_locale, profile_zone;
+  absl::Time profile_at = absl::InfinitePast();
+  std::optional<v1::Preferences> preferences;
+};
+
+struct ConsentState {
+  bool granted = false;
+  absl::Time effective_at = absl::InfinitePast();
+};
+
+struct ScheduleFilter {
+  std::vector<int> states;
+  int kind = 0;
+  std::string campaign_id, member_id;
+  std::optional<absl::Time> due_after, due_before;
+};
+
+// Position in a list ordered by (due_at, schedule_id) or by seq.
+struct ScheduleCursor {
+  int64_t due_at = 0;
+  std::string schedule_id;
+};
+
+struct InboxFilter {
+  std::string member_id;
+  bool unread_only = false;
+  std::vector<int> kinds;
+  absl::Time now;  // expired messages are not listed
+};
+
+class StoreTxn {
+ public:
+  virtual ~StoreTxn() = default;
+
+  // AIP-155 / event-id idempotency (common/idempotency.h).
+  virtual absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
+                                      const google::protobuf::Message& request,
+                                      google::protobuf::Message* response) = 0;
+  virtual absl::Status Remember(absl::string_view scope, absl::string_view key,
+                                const google::protobuf::Message& request,
+                                const google::protobuf::Message& response) = 0;
+
+  // Schedules.
+  virtual absl::StatusOr<std::optional<ScheduleRow>> GetSchedule(const std::string& schedule_id) = 0;
+  virtual absl::StatusOr<std::optional<ScheduleRow>> GetScheduleByCampaign(const std::string& campaign_id) = 0;
+  virtual absl::Status PutSchedule(const ScheduleRow& row) = 0;  // insert or replace
+  // SCHEDULED or RUNNING schedules whose fan_out_time is not after `now`
+  // and whose retry_at is not after `wall_now`, soonest first.
+  virtual absl::StatusOr<std::vector<ScheduleRow>> DueSchedules(absl::Time now, absl::Time wall_now,
+                                                                int limit) = 0;
+  virtual absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(const ScheduleFilter& filter,
+                                                                  const std::optional<ScheduleCursor>& after,
+                                                                  int limit) = 0;
+
+  // Deliveries. InsertDelivery is a no-op returning false when the
+  // (member, message key, channel) already has one.
+  virtual absl::StatusOr<bool> InsertDelivery(const v1::Delivery& delivery) = 0;
+  virtual absl::Status UpdateDelivery(const v1::Delivery& delivery) = 0;
+  virtual absl::StatusOr<std::optional<v1::Delivery>> GetDelivery(const std::string& delivery_id) = 0;
+  virtual absl::StatusOr<std::optional<v1::Delivery>> GetDeliveryByKey(const std::string& member_id,
+                                                                      const std::string& message_key,
+                                                                      int channel) = 0;
+  // PENDING deliveries whose send_after (or next attempt) is not after `now`.
+  virtual absl::StatusOr<std::vector<v1::Delivery>> DueDeliveries(absl::Time now, int limit) = 0;
+  // PENDING deliveries of a schedule (for cancellation), after seq `after`.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> PendingOfSchedule(
+      const std::string& schedule_id, int64_t after, int limit) = 0;
+  // Newest first (by seq); `before_seq` 0 = from the newest.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(
+      const v1::DeliveryFilter& filter, int64_t before_seq, int limit) = 0;
+  // Counts by (channel, status, suppression_reason) of a campaign.
+  virtual absl::StatusOr<std::vector<v1::DeliveryCount>> CampaignCounts(const std::string& campaign_id) = 0;
+  // SENT marketing messages (distinct message keys) of a member since `since`.
+  virtual absl::StatusOr<int64_t> MarketingSentSince(const std::string& member_id, absl::Time since) = 0;
+
+  // Members, preferences and consent.
+  virtual absl::StatusOr<std::optional<MemberRow>> GetMember(const std::string& member_id) = 0;
+  virtual absl::Status PutMember(const MemberRow& member) = 0;
+  virtual absl::StatusOr<std::optional<ConsentState>> GetConsent(const std::string& member_id, int channel) = 0;
+  virtual absl::Status PutConsent(const std::string& member_id, int channel, const ConsentState& state) = 0;
+  virtual absl::Status AppendConsentRecord(const v1::ConsentRecord& record) = 0;
+
+  // Inbox.
+  virtual absl::Status InsertInbox(const v1::InboxMessage& message) = 0;
+  virtual absl::StatusOr<std::optional<v1::InboxMessage>> GetInbox(const std::string& message_id) = 0;
+  virtual absl::Status MarkInboxRead(const std::string& message_id, absl::Time at) = 0;
+  // Newest first; `before_seq` 0 = from the newest.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::InboxMessage>>> ListInbox(const InboxFilter& filter,
+                                                                                     int64_t before_seq,
+                                                                                     int limit) = 0;
+  virtual absl::StatusOr<int64_t> UnreadCount(const std::string& member_id, absl::Time now) = 0;
+
+  // Settings (nullopt until first stored).
+  virtual absl::StatusOr<std::optional<v1::Settings>> GetSettings() = 0;
+  virtual absl::Status PutSettings(const v1::Settings& settings) = 0;
+};
+
+class NotificationStore {
+ public:
+  virtual ~NotificationStore() = default;
+  virtual absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
+  virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
+};
+
+std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db);
+
+}  // namespace care::notification

@@ -1,0 +1,34 @@
+#pragma once
+
+// Template text: `{{variable}}` placeholders, `{{{{` for a literal `{{`;
+// locale fallback chain; built-in texts (en, vi, ja) used when an admin has
+// stored none for a kind and channel.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "care/notification/v1/notification.pb.h"
+
+namespace care::notification {
+
+// Renders `text` with `vars`; a placeholder without a value renders empty.
+// INVALID_ARGUMENT / TEMPLATE_SYNTAX_ERROR (metadata field, position) on
+// unbalanced or malformed placeholders; `field` names the text.
+absl::StatusOr<std::string> RenderText(const std::string& text, const std::map<std::string, std::string>& vars,
+                                       const std::string& field = "text");
+
+// The placeholders `text` uses (already syntax-checked).
+std::vector<std::string> Placeholders(const std::string& text);
+
+// "ja-JP" -> {"ja-JP", "ja", default_locale}, without repeats.
+std::vector<std::string> LocaleChain(const std::string& locale, const std::string& default_locale);
+
+// The built-in template of a kind and channel in `locale` ("en", "vi",
+// "ja"), if there is one.
+std::optional<care::notification::v1::Template> BuiltInTemplate(care::notification::v1::MessageKind kind,
+                                                                 const std::string& locale);
+
+}  // namespace care::notification

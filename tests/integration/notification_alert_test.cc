@@ -1,0 +1,337 @@
+// Notification service, promotion alerts end to end: the real care_loyalty
+// (audience) and care_notification binaries under fake clocks, called only
+// through the generated stubs.
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_format.h"
+
+#include "tests/integration/loyalty_fixture.h"
+
+namespace care::testing {
+namespace {
+
+using care::common::v1::MESSAGE_CHANNEL_EMAIL;
+using care::common::v1::MESSAGE_CHANNEL_IN_APP;
+
+constexpr char kNotificationHealth[] = "care.notification.v1.NotificationService";
+
+class NotificationTest : public LoyaltyTest {
+ protected:
+  void SetUp() override {
+    LoyaltyTest::SetUp();
+    if (HasFatalFailure()) return;
+    Configure();
+    StartNotification({});
+  }
+
+  void StartNotification(std::vector<std::string> extra) {
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--job_interval=50ms",
+                                  "--log_level=warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, kNotificationHealth, args, tokens_);
+    absl::Status started = notif_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    ConnectNotification();
+    SetNotifTime(Base());
+  }
+
+  void ConnectNotification() {
+    nstub_ = nv1::NotificationService::NewStub(notif_->channel());
+    nclock_ = care::common::v1::ClockControl::NewStub(notif_->channel());
+  }
+
+  void SetNotifTime(absl::Time t) {
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(t);
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = nclock_->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  void AdvanceNotif(absl::Duration d) {
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_advance() = ToDurationProto(d);
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = nclock_->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // Enrols a member with marketing consent on IN_APP when `consent`.
+  void EnrolAudience(const std::string& id, const std::string& segment, bool consent, const std::string& locale) {
+    Enrol(id, [&](lv1::Member* m) {
+      m->set_segment(segment);
+      m->set_locale(locale);
+      if (consent) {
+        auto* c = m->add_marketing_consents();
+        c->set_channel(MESSAGE_CHANNEL_IN_APP);
+        c->set_granted(true);
+      }
+    });
+  }
+
+  nv1::IngestEventRequest Alert(const std::string& event_id, const std::string& campaign, int64_t version,
+                                absl::Time starts_at, std::vector<std::string> segments = {"vip"}) {
+    nv1::IngestEventRequest req;
+    req.set_event_id(event_id);
+    req.set_source("promotion");
+    *req.mutable_occurred_at() = ToTimestamp(Base());
+    auto* a = req.mutable_promotion_alert();
+    a->set_campaign_id(campaign);
+    a->set_campaign_version(version);
+    a->set_title("Spring sale");
+    a->set_description("15% off");
+    for (const auto& s : segments) a->add_target_segments(s);
+    a->add_channels(MESSAGE_CHANNEL_IN_APP);
+    *a->mutable_starts_at() = ToTimestamp(starts_at);
+    *a->mutable_ends_at() = ToTimestamp(starts_at + absl::Hours(24 * 7));
+    *a->mutable_notice() = ToDurationProto(absl::Hours(72));
+    return req;
+  }
+
+  nv1::IngestEventResponse Ingest(const nv1::IngestEventRequest& req) {
+    nv1::IngestEventResponse resp;
+    grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return resp;
+  }
+
+  nv1::ListInboxResponse Inbox(const std::string& member_id) {
+    nv1::ListInboxRequest req;
+    req.set_member_id(member_id);
+    nv1::ListInboxResponse resp;
+    grpc::Status s = nstub_->ListInbox(Ctx(svc()).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return resp;
+  }
+
+  nv1::Schedule Schedule(const std::string& campaign) {
+    nv1::GetScheduleRequest req;
+    req.set_campaign_id(campaign);
+    nv1::Schedule out;
+    grpc::Status s = nstub_->GetSchedule(Ctx(admin()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  nv1::CampaignDeliveryStats Stats(const std::string& campaign) {
+    nv1::GetCampaignDeliveryStatsRequest req;
+    req.set_campaign_id(campaign);
+    nv1::CampaignDeliveryStats out;
+    grpc::Status s = nstub_->GetCampaignDeliveryStats(Ctx(admin()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  int64_t Count(const nv1::CampaignDeliveryStats& stats, nv1::DeliveryStatus status,
+                nv1::SuppressionReason reason = nv1::SUPPRESSION_REASON_UNSPECIFIED) {
+    int64_t n = 0;
+    for (const auto& c : stats.counts()) {
+      if (c.status() == status && c.suppression_reason() == reason) n += c.count();
+    }
+    return n;
+  }
+
+  std::unique_ptr<ServiceProcess> notif_;
+  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
+  std::unique_ptr<care::common::v1::ClockControl::Stub> nclock_;
+};
+
+TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale) {
+  EnrolAudience("a-ja", "vip", true, "ja");
+  EnrolAudience("a-vi", "vip", true, "vi");
+  EnrolAudience("a-en", "vip", true, "");
+  EnrolAudience("a-noconsent", "vip", false, "en");
+  EnrolAudience("b-retail", "retail", true, "en");
+
+  // Start 72 h plus 5 s away: due in 5 s.
+  nv1::IngestEventRequest req = Alert("promotion-1", "spring", 1, Base() + absl::Hours(72) + absl::Seconds(5));
+  nv1::IngestEventResponse first = Ingest(req);
+  EXPECT_EQ(first.outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_FALSE(first.duplicate());
+  EXPECT_EQ(first.message_key(), "promotion-alert/spring");
+  nv1::IngestEventResponse again = Ingest(req);
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.schedule_id(), first.schedule_id());
+
+  nv1::Schedule sched = Schedule("spring");
+  EXPECT_EQ(sched.state(), nv1::SCHEDULE_STATE_SCHEDULED);
+  EXPECT_EQ(FromTimestamp(sched.due_time()), Base() + absl::Seconds(5));
+
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(Eventually([&] { return Inbox("a-ja").messages_size() == 1 && Inbox("a-vi").messages_size() == 1 &&
+                                      Inbox("a-en").messages_size() == 1; }))
+      << notif_->log();
+  EXPECT_EQ(Inbox("a-ja").messages(0).locale(), "ja");
+  EXPECT_NE(Inbox("a-ja").messages(0).subject().find("Spring sale"), std::string::npos);
+  EXPECT_NE(Inbox("a-ja").messages(0).subject().find("まもなく"), std::string::npos);
+  EXPECT_EQ(Inbox("a-vi").messages(0).locale(), "vi");
+  EXPECT_EQ(Inbox("a-en").messages(0).locale(), "en");
+  EXPECT_EQ(Inbox("a-en").messages(0).attributes().at("campaign_id"), "spring");
+  EXPECT_EQ(Inbox("a-noconsent").messages_size(), 0);
+  EXPECT_EQ(Inbox("b-retail").messages_size(), 0);
+
+  ASSERT_TRUE(Eventually([&] { return Schedule("spring").state() == nv1::SCHEDULE_STATE_COMPLETED; }));
+  sched = Schedule("spring");
+  EXPECT_EQ(sched.members_resolved(), 4);
+  EXPECT_EQ(sched.deliveries_created(), 4);
+
+  nv1::GetDeliveryRequest get;
+  get.mutable_delivery_key()->set_member_id("a-noconsent");
+  get.mutable_delivery_key()->set_message_key("promotion-alert/spring");
+  get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+  nv1::Delivery d;
+  ASSERT_TRUE(Eventually([&] {
+    return nstub_->GetDelivery(Ctx(svc()).get(), get, &d).ok() && d.status() == nv1::DELIVERY_STATUS_SUPPRESSED;
+  }));
+  EXPECT_EQ(d.suppression_reason(), nv1::SUPPRESSION_REASON_NO_CONSENT);
+
+  nv1::CampaignDeliveryStats stats = Stats("spring");
+  EXPECT_EQ(Count(stats, nv1::DELIVERY_STATUS_SENT), 3);
+  EXPECT_EQ(Count(stats, nv1::DELIVERY_STATUS_SUPPRESSED, nv1::SUPPRESSION_REASON_NO_CONSENT), 1);
+  EXPECT_EQ(stats.total_deliveries(), 4);
+
+  // Nothing more on later moves of the clock or a repeated event.
+  Ingest(req);
+  AdvanceNotif(absl::Hours(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Inbox("a-ja").messages_size(), 1);
+  EXPECT_EQ(Stats("spring").total_deliveries(), 4);
+
+  // Mark read; again is fine and keeps the first read time.
+  nv1::ListInboxResponse inbox = Inbox("a-ja");
+  EXPECT_EQ(inbox.unread_count(), 1);
+  nv1::MarkInboxMessageReadRequest mark;
+  mark.set_request_id("read-1");
+  mark.set_member_id("a-ja");
+  mark.set_message_id(inbox.messages(0).message_id());
+  nv1::InboxMessage read;
+  ASSERT_TRUE(nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read).ok());
+  EXPECT_TRUE(read.has_read_time());
+  EXPECT_EQ(Inbox("a-ja").unread_count(), 0);
+  mark.set_member_id("a-vi");
+  mark.set_request_id("read-2");
+  grpc::Status other = nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(other), "INBOX_MESSAGE_NOT_FOUND");
+
+  // Member history.
+  nv1::ListDeliveriesRequest list;
+  list.mutable_filter()->set_member_id("a-vi");
+  nv1::ListDeliveriesResponse history;
+  ASSERT_TRUE(nstub_->ListDeliveries(Ctx(svc()).get(), list, &history).ok());
+  ASSERT_EQ(history.deliveries_size(), 1);
+  EXPECT_EQ(history.deliveries(0).status(), nv1::DELIVERY_STATUS_SENT);
+  EXPECT_EQ(history.deliveries(0).inbox_message_id(), Inbox("a-vi").messages(0).message_id());
+}
+
+TEST_F(NotificationTest, VersionsRetimeAndCancellationIsFinal) {
+  EnrolAudience("m1", "vip", true, "en");
+  const absl::Time start = Base() + absl::Hours(24 * 10);
+  EXPECT_EQ(Ingest(Alert("promotion-10", "c1", 2, start)).outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(72));
+  // An older version arriving late is ignored.
+  EXPECT_EQ(Ingest(Alert("promotion-9", "c1", 1, start + absl::Hours(1))).outcome(),
+            nv1::INGEST_OUTCOME_STALE_IGNORED);
+  EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(72));
+  // Moved: re-timed.
+  EXPECT_EQ(Ingest(Alert("promotion-11", "c1", 3, start + absl::Hours(48))).outcome(),
+            nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(24));
+  EXPECT_EQ(Schedule("c1").campaign_version(), 3);
+
+  nv1::IngestEventRequest cancel;
+  cancel.set_event_id("promotion-12");
+  cancel.set_source("promotion");
+  *cancel.mutable_occurred_at() = ToTimestamp(Base());
+  cancel.mutable_promotion_alert_cancelled()->set_campaign_id("c1");
+  cancel.mutable_promotion_alert_cancelled()->set_campaign_version(4);
+  EXPECT_EQ(Ingest(cancel).outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(Schedule("c1").state(), nv1::SCHEDULE_STATE_CANCELLED);
+  EXPECT_EQ(Ingest(Alert("promotion-13", "c1", 5, start)).outcome(), nv1::INGEST_OUTCOME_STALE_IGNORED);
+
+  // A cancellation for a campaign never seen blocks a late alert.
+  cancel.set_event_id("promotion-20");
+  cancel.mutable_promotion_alert_cancelled()->set_campaign_id("c2");
+  EXPECT_EQ(Ingest(cancel).outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(Ingest(Alert("promotion-21", "c2", 1, Base() + absl::Hours(72))).outcome(),
+            nv1::INGEST_OUTCOME_STALE_IGNORED);
+
+  AdvanceNotif(absl::Hours(24 * 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(Inbox("m1").messages_size(), 0);
+  EXPECT_EQ(Stats("c1").total_deliveries(), 0);
+}
+
+TEST_F(NotificationTest, InvalidEventsNameTheField) {
+  nv1::IngestEventRequest req = Alert("promotion-x", "c3", 0, Base() + absl::Hours(72));
+  req.mutable_promotion_alert()->clear_title();
+  nv1::IngestEventResponse resp;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::vector<std::string> fields = BadFields(s);
+  std::set<std::string> got(fields.begin(), fields.end());
+  EXPECT_TRUE(got.count("event.promotion_alert.campaign_version"));
+  EXPECT_TRUE(got.count("event.promotion_alert.title"));
+  // Wrong role.
+  s = nstub_->IngestEvent(Ctx(tokens_.agent).get(), Alert("promotion-y", "c3", 1, Base()), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  nv1::GetScheduleRequest get;
+  get.set_campaign_id("nope");
+  nv1::Schedule out;
+  s = nstub_->GetSchedule(Ctx(admin()).get(), get, &out);
+  EXPECT_EQ(Reason(s), "CAMPAIGN_NOT_FOUND");
+}
+
+TEST_F(NotificationTest, ScheduleFarAheadSurvivesRestart) {
+  EnrolAudience("r1", "vip", true, "en");
+  const absl::Time start = Base() + absl::Hours(24 * 90);
+  Ingest(Alert("promotion-30", "far", 1, start));
+  notif_->Kill();
+  ASSERT_TRUE(notif_->Restart().ok()) << notif_->log();
+  ConnectNotification();
+  SetNotifTime(Base());  // a restarted fake clock starts at the real time again
+  EXPECT_EQ(Schedule("far").state(), nv1::SCHEDULE_STATE_SCHEDULED);
+  AdvanceNotif(absl::Hours(24 * 80));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Inbox("r1").messages_size(), 0);
+  SetNotifTime(start - absl::Hours(72));
+  ASSERT_TRUE(Eventually([&] { return Inbox("r1").messages_size() == 1; })) << notif_->log();
+}
+
+TEST_F(NotificationTest, KillDuringFanOutLeavesExactlyOneAlertPerMember) {
+  // Small batches so the fan-out spans many transactions.
+  notif_->Kill();
+  notif_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+                          "--loyalty_target=" + service_->address(),
+                          "--service_token_file=" + dir_.path() + "/service_token", "--job_interval=50ms",
+                          "--log_level=warn", "--fan_out_batch=20"});
+  ASSERT_TRUE(notif_->Restart().ok());
+  ConnectNotification();
+  SetNotifTime(Base());  // a restarted fake clock starts at the real time again
+  constexpr int kMembers = 1000;
+  for (int i = 0; i < kMembers; ++i) EnrolAudience(absl::StrFormat("k%05d", i), "vip", true, "en");
+  Ingest(Alert("promotion-40", "big", 1, Base() + absl::Hours(72)));
+  AdvanceNotif(absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return Schedule("big").members_resolved() > 0; })) << notif_->log();
+  notif_->Kill();  // kill -9 in the middle (or just after) the fan-out
+  ASSERT_TRUE(notif_->Restart().ok()) << notif_->log();
+  ConnectNotification();
+  SetNotifTime(Base() + absl::Seconds(1));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        nv1::CampaignDeliveryStats st = Stats("big");
+        return st.schedule_state() == nv1::SCHEDULE_STATE_COMPLETED &&
+               Count(st, nv1::DELIVERY_STATUS_SENT) == kMembers;
+      },
+      absl::Seconds(60)))
+      << notif_->log();
+  EXPECT_EQ(Stats("big").total_deliveries(), kMembers);
+  for (int i = 0; i < kMembers; i += 97) EXPECT_EQ(Inbox(absl::StrFormat("k%05d", i)).messages_size(), 1);
+}
+
+}  // namespace
+}  // namespace care::testing

@@ -1,0 +1,85 @@
+// Notification rules that need no server: recipient time (quiet hours across
+// zones and daylight-saving changes) and template text.
+#include "absl/time/civil_time.h"
+#include "gtest/gtest.h"
+#include "services/notification/recipient_time.h"
+#include "services/notification/templates.h"
+
+namespace care::notification {
+namespace {
+
+absl::TimeZone Zone(const char* name) {
+  absl::TimeZone z;
+  EXPECT_TRUE(absl::LoadTimeZone(name, &z)) << name;
+  return z;
+}
+
+absl::Time At(const absl::TimeZone& z, int y, int mo, int d, int h, int mi) {
+  return absl::FromCivil(absl::CivilMinute(y, mo, d, h, mi), z);
+}
+
+TEST(RecipientTime, MarketingDueInTokyoQuietHoursGoesAtEndOfPreviousWindow) {
+  absl::TimeZone tokyo = Zone("Asia/Tokyo");
+  Window w;  // 08:00-21:00
+  absl::Time due = At(tokyo, 2031, 3, 10, 3, 0);  // 03:00 local: quiet
+  absl::Time now = due - absl::Hours(24);
+  SendTime t = MarketingSendTime(due, now, tokyo, w, absl::Minutes(15), std::nullopt);
+  EXPECT_TRUE(t.adjusted);
+  EXPECT_EQ(t.send_after, At(tokyo, 2031, 3, 9, 20, 45));
+  EXPECT_LE(t.send_after, due);  // never less notice
+  // Inside the window: unchanged.
+  SendTime in = MarketingSendTime(At(tokyo, 2031, 3, 10, 12, 0), now, tokyo, w, absl::Minutes(15), std::nullopt);
+  EXPECT_FALSE(in.adjusted);
+  EXPECT_EQ(in.send_after, At(tokyo, 2031, 3, 10, 12, 0));
+}
+
+TEST(RecipientTime, NewYorkAcrossDaylightSavingChange) {
+  absl::TimeZone ny = Zone("America/New_York");
+  Window w;
+  // 2031-03-09 is the spring-forward Sunday in the US; due at 06:00 local
+  // that day: the previous window ended at 21:00 EST the day before.
+  absl::Time due = At(ny, 2031, 3, 9, 6, 0);
+  SendTime t = MarketingSendTime(due, due - absl::Hours(48), ny, w, absl::Minutes(15), std::nullopt);
+  EXPECT_EQ(t.send_after, At(ny, 2031, 3, 8, 20, 45));
+  EXPECT_EQ(due - t.send_after, absl::Hours(8) + absl::Minutes(15));  // one hour lost in the night
+  // A window starting at a non-existent local time (02:30 on that day)
+  // starts at the first valid instant after it.
+  Window night{150, 240};
+  EXPECT_EQ(NextWindowStart(At(ny, 2031, 3, 9, 1, 0), ny, night), At(ny, 2031, 3, 9, 3, 0));
+}
+
+TEST(RecipientTime, PassedEarlierMomentGoesAtNextWindowOrExpires) {
+  absl::TimeZone utc = absl::UTCTimeZone();
+  Window w;
+  absl::Time due = At(utc, 2031, 1, 2, 3, 0);
+  absl::Time now = At(utc, 2031, 1, 1, 22, 0);  // past the previous window's end
+  SendTime t = MarketingSendTime(due, now, utc, w, absl::Minutes(15), std::nullopt);
+  EXPECT_EQ(t.send_after, At(utc, 2031, 1, 2, 8, 0));
+  EXPECT_FALSE(t.expired);
+  EXPECT_TRUE(MarketingSendTime(due, now, utc, w, absl::Minutes(15), At(utc, 2031, 1, 2, 7, 0)).expired);
+  // Wrapping window 22:00-06:00 and no quiet hours at all.
+  Window wrap{22 * 60, 6 * 60};
+  EXPECT_TRUE(InWindow(At(utc, 2031, 1, 2, 23, 0), utc, wrap));
+  EXPECT_TRUE(InWindow(At(utc, 2031, 1, 2, 5, 59), utc, wrap));
+  EXPECT_FALSE(InWindow(At(utc, 2031, 1, 2, 12, 0), utc, wrap));
+  EXPECT_TRUE(InWindow(At(utc, 2031, 1, 2, 3, 0), utc, Window{0, 0}));
+  EXPECT_EQ(QuietSpan(w), absl::Hours(11));
+  SendTime deferred = DeferredSendTime(At(utc, 2031, 1, 2, 23, 0), now, utc, w);
+  EXPECT_EQ(deferred.send_after, At(utc, 2031, 1, 3, 8, 0));
+}
+
+TEST(Templates, RenderFallbackAndSyntax) {
+  auto out = RenderText("Hi {{name}}, {{{{literal}} {{ missing }}!", {{"name", "An"}});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "Hi An, {{literal}} !");
+  EXPECT_FALSE(RenderText("Hi {{name", {}).ok());
+  EXPECT_FALSE(RenderText("Hi {{Bad-Name}}", {}).ok());
+  EXPECT_EQ(LocaleChain("ja-JP", "en"), (std::vector<std::string>{"ja-JP", "ja", "en"}));
+  EXPECT_EQ(LocaleChain("", "en"), (std::vector<std::string>{"en"}));
+  for (const char* l : {"en", "vi", "ja"}) {
+    EXPECT_TRUE(BuiltInTemplate(care::notification::v1::MESSAGE_KIND_PROMOTION_ALERT, l).has_value()) << l;
+  }
+}
+
+}  // namespace
+}  // namespace care::notification
