@@ -186,7 +186,37 @@ absl::StatusOr<std::string> Currency(LoyaltyService& loyalty, StoreTxn& tx) {
 
 absl::Status RedisTierCache::Put(const TierSnapshot& snapshot) { return writer_.Put(SnapshotToProto(snapshot)); }
 
-LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis)
+TierSnapshotMemo::Shard& TierSnapshotMemo::ShardFor(absl::string_view member_id) const {
+  return shards_[absl::HashOf(member_id) % kShards];
+}
+
+absl::Status TierSnapshotMemo::Put(const TierSnapshot& snapshot) {
+  if (per_shard_ > 0) {
+    auto proto = std::make_shared<const v1::TierSnapshot>(SnapshotToProto(snapshot));
+    Shard& shard = ShardFor(snapshot.member_id);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.entries.find(snapshot.member_id);
+    if (it == shard.entries.end()) {
+      if (shard.entries.size() >= per_shard_) shard.entries.erase(shard.entries.begin());
+      shard.entries.emplace(snapshot.member_id, std::move(proto));
+    } else if (it->second->version() < snapshot.version) {
+      // Concurrent writers may Put out of order: the newer version wins, as in Redis.
+      it->second = std::move(proto);
+    }
+  }
+  return next_ == nullptr ? absl::OkStatus() : next_->Put(snapshot);
+}
+
+std::shared_ptr<const v1::TierSnapshot> TierSnapshotMemo::Find(absl::string_view member_id) const {
+  if (per_shard_ == 0) return nullptr;
+  Shard& shard = ShardFor(member_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.entries.find(member_id);
+  return it == shard.entries.end() ? nullptr : it->second;
+}
+
+LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis,
+                         const TierSnapshotMemo* memo)
     : rpc_(rpc),
       loyalty_(loyalty),
       lookup_(redis, [this](absl::string_view member_id) -> absl::StatusOr<v1::TierSnapshot> {
@@ -200,7 +230,8 @@ LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* re
         if (!s.ok()) return s;
         loyalty_.Refill(*snapshot);
         return SnapshotToProto(*snapshot);
-      }) {}
+      }),
+      memo_(memo) {}
 
 template <typename Fn>
 absl::Status LoyaltyGrpc::Mutate(absl::string_view scope, const std::string& key,
@@ -782,6 +813,12 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::GetTier(ServerContext* ctx, const v1::Get
     errors.RequireId("member_id", req->member_id());
     if (!errors.empty()) return errors.ToStatus();
     if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
+    if (memo_ != nullptr) {
+      if (auto known = memo_->Find(req->member_id())) {
+        *resp = *known;
+        return absl::OkStatus();
+      }
+    }
     auto snapshot = lookup_.Get(req->member_id());
     if (!snapshot.ok()) return snapshot.status();
     *resp = std::move(*snapshot);

@@ -5,8 +5,12 @@
 // in a store transaction together with its idempotency record (AIP-155), and
 // maps the result back. Everything else is in LoyaltyService.
 
+#include <array>
+#include <memory>
+#include <mutex>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
@@ -27,10 +31,37 @@ class RedisTierCache final : public TierCache {
   TierCacheWriter writer_;
 };
 
+// Loyalty's own copy of recent tier snapshots, in front of Redis. Loyalty is
+// the only writer of tiers and every write passes through Put before it is
+// acknowledged, so the copy is never older than Redis; it saves GetTier the
+// Redis round trip, which on a small machine costs as much as the RPC itself.
+// Other services keep reading Redis (they cannot see loyalty's writes).
+// Bounded: a full shard drops an entry, which then comes from Redis again.
+class TierSnapshotMemo final : public TierCache {
+ public:
+  // `next` receives every Put (Redis); `capacity` 0 turns the memo off.
+  TierSnapshotMemo(TierCache* next, size_t capacity) : next_(next), per_shard_(capacity / kShards) {}
+  absl::Status Put(const TierSnapshot& snapshot) override;
+  std::shared_ptr<const v1::TierSnapshot> Find(absl::string_view member_id) const;
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    mutable std::mutex mu;
+    absl::flat_hash_map<std::string, std::shared_ptr<const v1::TierSnapshot>> entries;
+  };
+  Shard& ShardFor(absl::string_view member_id) const;
+
+  TierCache* next_;  // may be null
+  size_t per_shard_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
 class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {
  public:
-  // `redis` may be null (no cache: GetTier reads the database).
-  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis);
+  // `redis` may be null (no cache: GetTier reads the database); `memo` may
+  // be null (every GetTier asks Redis first).
+  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const TierSnapshotMemo* memo);
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -76,6 +107,7 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
   RpcRuntime& rpc_;
   LoyaltyService& loyalty_;
   TierLookup lookup_;
+  const TierSnapshotMemo* memo_;
 };
 
 }  // namespace care::loyalty

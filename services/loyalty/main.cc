@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
       "job_interval", absl::Seconds(30), "how often expiry, tier reviews and birthdays are checked");
   absl::Duration outbox_interval =
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  int64_t tier_memo_entries = config.Int(
+      "tier_memo_entries", 200000, 0, 100000000,
+      "tier snapshots loyalty keeps in memory in front of Redis (0 = every GetTier asks Redis)");
   if (!notification_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -40,9 +43,11 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, LoyaltyService::service_full_name());
   care::Database& db = runner.OpenDatabase(care::LoyaltyMigrations());
   std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqliteLoyaltyStore(db);
-  care::loyalty::RedisTierCache cache(runner.redis());
-  care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &cache);
-  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis());
+  care::loyalty::RedisTierCache redis_cache(runner.redis());
+  care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
+  care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
+  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(),
+                                     tier_memo_entries > 0 ? &memo : nullptr);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
   care::JobRunner& jobs = runner.jobs();

@@ -3,6 +3,7 @@
 // and reviews. The integration tests cover the same through the binary;
 // these pin the edge cases cheaply.
 #include "gtest/gtest.h"
+#include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/tiers.h"
 
@@ -146,6 +147,58 @@ TEST(TierRulesTest, QualifiesAtTheThresholdAndReviewsAtTheWindowEnd) {
   auto after = ReviewTier(p, s, grace->grace_end, fn);
   EXPECT_EQ(after->kind, ReviewDecision::Kind::kDowngrade);
   EXPECT_EQ(after->downgrade_to->tier_id, "silver");  // one rank, though nothing is met
+}
+
+}  // namespace
+}  // namespace care::loyalty
+
+namespace care::loyalty {
+namespace {
+
+// Records what reaches the next layer (Redis in production).
+class RecordingCache final : public TierCache {
+ public:
+  absl::Status Put(const TierSnapshot& s) override {
+    versions.push_back(s.version);
+    return absl::OkStatus();
+  }
+  std::vector<int64_t> versions;
+};
+
+TierSnapshot Snapshot(const std::string& member, const std::string& tier, int64_t version) {
+  TierSnapshot s;
+  s.member_id = member;
+  s.tier_id = tier;
+  s.version = version;
+  return s;
+}
+
+TEST(TierSnapshotMemoTest, KeepsTheNewestVersionWhateverTheOrderOfPuts) {
+  RecordingCache redis;
+  TierSnapshotMemo memo(&redis, 1600);
+  ASSERT_TRUE(memo.Put(Snapshot("m1", "gold", 3)).ok());
+  ASSERT_TRUE(memo.Put(Snapshot("m1", "silver", 2)).ok());  // a slower writer
+  auto found = memo.Find("m1");
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->tier_id(), "gold");
+  EXPECT_EQ(found->version(), 3);
+  // Every Put still reaches Redis, whose own compare-and-set orders them.
+  EXPECT_EQ(redis.versions, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(memo.Find("m2"), nullptr);
+}
+
+TEST(TierSnapshotMemoTest, StaysBoundedAndCanBeTurnedOff) {
+  TierSnapshotMemo memo(nullptr, 160);  // 10 per shard
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(memo.Put(Snapshot("m" + std::to_string(i), "t", 1)).ok());
+  int kept = 0;
+  for (int i = 0; i < 5000; ++i) kept += memo.Find("m" + std::to_string(i)) != nullptr;
+  EXPECT_LE(kept, 160);
+  EXPECT_GT(kept, 0);
+  EXPECT_NE(memo.Find("m4999"), nullptr);  // the latest Put is always there
+
+  TierSnapshotMemo off(nullptr, 0);
+  ASSERT_TRUE(off.Put(Snapshot("m1", "gold", 1)).ok());
+  EXPECT_EQ(off.Find("m1"), nullptr);
 }
 
 }  // namespace
