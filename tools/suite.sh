@@ -47,9 +47,11 @@ export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
 declare -A ports=([loyalty]=50051 [promotion]=50052 [complaint]=50053 [notification]=50054)
+# --fake_clock: the demo moves the services' clocks (ClockControl) instead of
+# waiting three days for a campaign or a weekend for an SLA breach.
 for service in loyalty promotion complaint notification; do
   "$build/services/$service/care_$service" --port="${ports[$service]}" --data_dir="$data/$service" \
-    >"$data/logs/$service.log" 2>&1 &
+    --fake_clock >"$data/logs/$service.log" 2>&1 &
   pids+=($!)
 done
 
