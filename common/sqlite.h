@@ -208,6 +208,31 @@ absl::StatusOr<std::vector<T>> Collect(absl::StatusOr<Statement> stmt, Fn read) 
   }
 }
 
+// A service's store over a Database. Each service declares its store as an
+// interface with Read/Write taking a function of its own transaction type
+// (`StoreTxn`); `View` is the SQLite implementation of StoreTxn, built from a
+// Txn. This class is the part every service's SQLite store would repeat.
+template <typename Store, typename StoreTxn, typename View>
+class SqliteStoreOf final : public Store {
+ public:
+  explicit SqliteStoreOf(Database& db) : db_(db) {}
+  absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
+    return db_.Write([&fn](Txn& txn) {
+      View view(txn);
+      return fn(view);
+    });
+  }
+  absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
+    return db_.Read([&fn](Txn& txn) {
+      View view(txn);
+      return fn(view);
+    });
+  }
+
+ private:
+  Database& db_;
+};
+
 // The migrations every service database carries (outbox, idempotency),
 // generated from common/migrations/.
 std::vector<Migration> CommonMigrations();

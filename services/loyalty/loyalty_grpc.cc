@@ -152,11 +152,16 @@ absl::StatusOr<std::set<std::string>> MemberMaskPaths(const google::protobuf::Fi
 
 // ----------------------------------------------------------------- mapping
 
-// Both purchase and return answers carry the member's progress.
-template <typename Response>
-void SetProgress(const Progress& p, const std::string& currency, Response* resp) {
-  if (p.next_tier) *resp->mutable_next_tier_progress() = ProjectionToProto(*p.next_tier, currency);
-  if (p.keep_tier) *resp->mutable_keep_tier_progress() = ProjectionToProto(*p.keep_tier, currency);
+// Both purchase and return answers carry the member's tier after the change
+// and the progress to the next tier.
+template <typename Result, typename Response>
+void SetTierOutcome(const Result& r, Response* resp) {
+  *resp->mutable_tier() = SnapshotToProto(r.tier);
+  resp->set_tier_changed(r.change.changed);
+  if (r.change.changed) resp->set_previous_tier_id(r.change.previous_tier_id);
+  const Progress& p = r.progress;
+  if (p.next_tier) *resp->mutable_next_tier_progress() = ProjectionToProto(*p.next_tier, r.currency);
+  if (p.keep_tier) *resp->mutable_keep_tier_progress() = ProjectionToProto(*p.keep_tier, r.currency);
 }
 
 v1::Member MemberViewToProto(const MemberView& v, const std::string& currency) {
@@ -577,10 +582,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
       resp->set_program_version(r->program_version);
       resp->set_points_earned(r->points_earned);
       resp->set_points_balance(r->points_balance);
-      *resp->mutable_tier() = SnapshotToProto(r->tier);
-      resp->set_tier_changed(r->change.changed);
-      if (r->change.changed) resp->set_previous_tier_id(r->change.previous_tier_id);
-      SetProgress(r->progress, r->currency, resp);
+      SetTierOutcome(*r, resp);
       resp->set_visit_counted(r->visit_outcome == VisitOutcome::kCounted);
       resp->set_visit_outcome(static_cast<v1::VisitOutcome>(r->visit_outcome));
       resp->set_visit_count(r->visit_count);
@@ -656,10 +658,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
       resp->set_points_reversed(r->points_reversed);
       resp->set_points_unrecovered(r->points_unrecovered);
       resp->set_points_balance(r->points_balance);
-      *resp->mutable_tier() = SnapshotToProto(r->tier);
-      resp->set_tier_changed(r->change.changed);
-      if (r->change.changed) resp->set_previous_tier_id(r->change.previous_tier_id);
-      SetProgress(r->progress, r->currency, resp);
+      SetTierOutcome(*r, resp);
       *resp->mutable_entry() = EntryToProto(r->entry, r->currency);
       return absl::OkStatus();
     });

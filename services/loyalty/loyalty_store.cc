@@ -512,32 +512,10 @@ class SqliteTxn final : public StoreTxn {
   Txn& txn_;
 };
 
-class SqliteLoyaltyStore final : public LoyaltyStore {
- public:
-  explicit SqliteLoyaltyStore(Database& db) : db_(db) {}
-
-  absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Write([&fn](Txn& txn) {
-      SqliteTxn t(txn);
-      return fn(t);
-    });
-  }
-
-  absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Read([&fn](Txn& txn) {
-      SqliteTxn t(txn);
-      return fn(t);
-    });
-  }
-
- private:
-  Database& db_;
-};
-
 }  // namespace
 
 std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db) {
-  return std::make_unique<SqliteLoyaltyStore>(db);
+  return std::make_unique<SqliteStoreOf<LoyaltyStore, StoreTxn, SqliteTxn>>(db);
 }
 
 }  // namespace care::loyalty

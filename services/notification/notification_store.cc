@@ -439,30 +439,10 @@ class SqliteTxn final : public StoreTxn {
   Txn& txn_;
 };
 
-class SqliteStore final : public NotificationStore {
- public:
-  explicit SqliteStore(Database& db) : db_(db) {}
-  absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Write([&fn](Txn& txn) {
-      SqliteTxn tx(txn);
-      return fn(tx);
-    });
-  }
-  absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Read([&fn](Txn& txn) {
-      SqliteTxn tx(txn);
-      return fn(tx);
-    });
-  }
-
- private:
-  Database& db_;
-};
-
 }  // namespace
 
 std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db) {
-  return std::make_unique<SqliteStore>(db);
+  return std::make_unique<SqliteStoreOf<NotificationStore, StoreTxn, SqliteTxn>>(db);
 }
 
 }  // namespace care::notification
