@@ -60,6 +60,10 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
 }
 
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {
+  Log(level, message, absl::Span<const LogField>(fields.begin(), fields.size()));
+}
+
+void Log(LogLevel level, absl::string_view message, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
   std::string line = absl::StrCat(
       "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace care {
 
@@ -41,6 +42,8 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level);
 bool LogEnabled(LogLevel level);
 
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields = {});
+// For lines whose fields depend on the case (empty ones left out).
+void Log(LogLevel level, absl::string_view message, absl::Span<const LogField> fields);
 inline void LogInfo(absl::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, m, f); }
 inline void LogWarn(absl::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, m, f); }
 inline void LogError(absl::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, m, f); }

@@ -83,7 +83,12 @@ absl::Status GrpcOutboxSender::Send(const OutboxEvent& event) {
 }
 
 OutboxRelay::OutboxRelay(Database& db, OutboxSender& sender, RelayOptions options)
-    : db_(db), sender_(sender), options_(options) {}
+    : db_(db), sender_(sender), options_(options) {
+  backlog_metric_ = metrics::Registry::Global().OnCollect([this] {
+    static auto& backlog = metrics::OutboxBacklog().With({});
+    if (auto n = Backlog(); n.ok()) backlog.Set(static_cast<double>(*n));
+  });
+}
 
 absl::StatusOr<int64_t> OutboxRelay::Backlog() {
   int64_t n = 0;
@@ -154,6 +159,8 @@ bool OutboxRelay::RunOnce() {
     }
     absl::Status sent = sender_.Send(r.event);
     absl::Status w;
+    absl::string_view result = sent.ok() ? "delivered" : Retryable(sent.code()) ? "retry" : "dead";
+    metrics::OutboxDeliveries().Inc({r.event.destination, result});
     if (sent.ok()) {
       ++delivered;
       w = db_.Write([&](Txn& txn) {

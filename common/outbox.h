@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "common/sqlite.h"
 
 namespace care {
@@ -81,6 +82,8 @@ class OutboxRelay final {
   Database& db_;
   OutboxSender& sender_;
   RelayOptions options_;
+  // Refreshes care_outbox_backlog at scrape time (one COUNT then, none per pass).
+  std::unique_ptr<metrics::Registry::Collector> backlog_metric_;
 };
 
 }  // namespace care

@@ -3,8 +3,40 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace care {
+
+// Cells resolved at registration, so a call touches only atomics: the
+// latency histogram, and a counter per status code made on first use.
+struct MethodMetrics {
+  std::string service, method;
+  metrics::HistogramCell* latency;
+  std::atomic<metrics::CounterCell*> calls[17] = {};
+};
+
+namespace {
+
+void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
+  static auto& in_flight = metrics::RpcInFlight().With({});
+  in_flight.Add(-1);
+  std::string code_name = absl::StatusCodeToString(code);
+  if (info == nullptr || info->metrics == nullptr || static_cast<int>(code) > 16) {
+    metrics::RpcCalls().Inc({"?", "?", code_name});
+    return;
+  }
+  MethodMetrics& m = *info->metrics;
+  auto& slot = m.calls[static_cast<int>(code)];
+  metrics::CounterCell* calls = slot.load(std::memory_order_acquire);
+  if (calls == nullptr) {
+    calls = &metrics::RpcCalls().With({m.service, m.method, code_name});
+    slot.store(calls, std::memory_order_release);
+  }
+  calls->Inc();
+  m.latency->Observe(seconds);
+}
+
+}  // namespace
 
 RpcRuntime::RpcRuntime(std::string domain, TokenRegistry tokens, WorkPool* pool)
     : domain_(std::move(domain)), tokens_(std::move(tokens)), pool_(pool) {}
@@ -25,6 +57,11 @@ absl::Status RpcRuntime::RegisterService(const google::protobuf::ServiceDescript
         absl::StrCat("/", service->full_name(), "/", m->name()),
         m->options().GetExtension(care::common::v1::access),
         m->input_type()->FindFieldByName("request_id")});
+    auto mm = std::make_shared<MethodMetrics>();
+    mm->service = service->full_name();
+    mm->method = m->name();
+    mm->latency = &metrics::RpcLatency().With({mm->service, mm->method});
+    methods_[m->input_type()]->metrics = std::move(mm);
   }
   return absl::OkStatus();
 }
@@ -39,6 +76,8 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   Call call;
   call.start = absl::Now();
   ++in_flight_;
+  static auto& in_flight = metrics::RpcInFlight().With({});
+  in_flight.Add(1);
   auto it = methods_.find(request.GetDescriptor());
   if (it == methods_.end()) {
     call.status = absl::InternalError("method not registered with RpcRuntime");
@@ -66,18 +105,23 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
 grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
   --in_flight_;
   grpc::Status out = ToGrpcStatus(status, domain_);
+  absl::Duration elapsed = absl::Now() - call.start;
+  // The code the client sees (an unexplained error goes out as INTERNAL).
+  Record(call.method, static_cast<absl::StatusCode>(out.error_code()), absl::ToDoubleSeconds(elapsed));
   bool failed = !out.ok() && out.error_code() == grpc::StatusCode::INTERNAL;
   LogLevel level = failed ? LogLevel::kError : LogLevel::kInfo;
   if (LogEnabled(level)) {
-    Log(level, "rpc",
-        {{"method", call.method ? call.method->full_name : "?"},
-         {"request_id", call.caller.request_id},
-         {"principal", call.caller.principal ? call.caller.principal->name : ""},
-         {"code", absl::StatusCodeToString(status.code())},
-         {"reason", ErrorReason(status)},
-         // The real cause of an internal error stays in our log only.
-         {"error", failed ? std::string(status.message()) : std::string()},
-         {"ms", absl::ToDoubleMilliseconds(absl::Now() - call.start)}});
+    std::string reason = ErrorReason(status);
+    std::vector<LogField> fields = {
+        {"method", call.method ? call.method->full_name : "?"},
+        {"request_id", call.caller.request_id},
+        {"principal", call.caller.principal ? call.caller.principal->name : ""},
+        {"code", absl::StatusCodeToString(status.code())},
+        {"ms", absl::ToDoubleMilliseconds(elapsed)}};
+    if (!reason.empty()) fields.push_back({"reason", reason});
+    // The real cause of an internal error stays in our log only.
+    if (failed) fields.push_back({"error", status.message()});
+    Log(level, "rpc", fields);
   }
   return out;
 }

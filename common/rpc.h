@@ -19,10 +19,13 @@
 
 namespace care {
 
+struct MethodMetrics;  // rpc.cc: the method's metric cells, found once
+
 struct MethodInfo {
   std::string full_name;  // "/care.loyalty.v1.LoyaltyService/GetTier"
   care::common::v1::Access access;
   const google::protobuf::FieldDescriptor* request_id_field;  // may be null
+  std::shared_ptr<MethodMetrics> metrics = nullptr;
 };
 
 // What a handler knows about the call it serves.

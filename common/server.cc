@@ -32,6 +32,13 @@ sigset_t TerminationSignals() {
   return set;
 }
 
+// Written whole then renamed, so a reader never sees a partial number.
+void WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
+
 std::string ReadFileOrDie(const std::string& path, absl::string_view what) {
   auto text = ReadSecretFile(path);
   if (!text.ok()) Fatal(absl::StrCat(what, ": ", text.status().message()));
@@ -63,6 +70,9 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
   s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
   s.log_level = c.String("log_level", "info", "debug, info, warn or error");
+  s.metrics_port = static_cast<int>(c.Int("metrics_port", -1, -1, 65535,
+                                          "Prometheus /metrics HTTP port; -1 = off, 0 picks a free one"));
+  s.metrics_port_file = c.String("metrics_port_file", "", "file to write the bound metrics port to");
   LogLevel level;
   if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
@@ -225,12 +235,16 @@ int ServerRunner::Run() {
   if (!server || bound_port == 0) {
     Fatal(absl::StrCat("cannot listen on ", config_.listen_host, ":", config_.port));
   }
-  if (!config_.port_file.empty()) {
-    // Written whole then renamed, so a reader never sees a partial number.
-    std::string tmp = config_.port_file + ".tmp";
-    std::ofstream(tmp) << bound_port << "\n";
-    std::rename(tmp.c_str(), config_.port_file.c_str());
+  std::unique_ptr<metrics::HttpExporter> exporter;
+  if (config_.metrics_port >= 0) {
+    metrics::DeclareAll();
+    auto started = metrics::HttpExporter::Start(config_.listen_host, config_.metrics_port);
+    if (!started.ok()) Fatal(started.status().message());
+    exporter = std::move(*started);
+    if (!config_.metrics_port_file.empty()) WritePortFile(config_.metrics_port_file, exporter->port());
+    LogInfo("metrics", {{"port", exporter->port()}, {"path", "/metrics"}});
   }
+  if (!config_.port_file.empty()) WritePortFile(config_.port_file, bound_port);
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   jobs_.Start();
 

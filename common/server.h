@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/jobs.h"
+#include "common/metrics.h"
 #include "common/redis.h"
 #include "common/rpc.h"
 #include "common/sqlite.h"
@@ -35,6 +36,8 @@ struct ServerConfig {
   std::string redis_host;
   int redis_port;
   std::string log_level;
+  int metrics_port;  // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
+  std::string metrics_port_file;  // where the bound metrics port is written
 
   // Declares the shared options on `config`; the caller adds its own, then
   // calls config.Finish().

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "common/grpc_status.h"
+#include "common/metrics.h"
 
 namespace care {
 
@@ -19,19 +20,28 @@ absl::Status TierCacheWriter::Put(const TierSnapshot& snapshot) {
 }
 
 absl::StatusOr<TierSnapshot> TierLookup::Get(absl::string_view member_id) {
+  // Exported as one exclusive result per lookup: hit, miss, or error (Redis
+  // unavailable, fallback used).
+  static auto& hit = metrics::TierCacheLookups().With({"hit"});
+  static auto& miss = metrics::TierCacheLookups().With({"miss"});
+  static auto& error = metrics::TierCacheLookups().With({"error"});
+  bool redis_failed = false;
   if (redis_ != nullptr) {
     auto cached = redis_->GetVersioned(TierCacheKey(member_id));
     if (!cached.ok()) {
       ++redis_errors_;
+      redis_failed = true;
     } else if (cached->has_value()) {
       TierSnapshot snapshot;
       if (snapshot.ParseFromString((*cached)->value)) {
         ++hits_;
+        hit.Inc();
         return snapshot;
       }
     }
   }
   ++misses_;
+  (redis_failed ? error : miss).Inc();
   return fallback_(member_id);
 }
 

@@ -1,6 +1,16 @@
 #include "common/work_pool.h"
 
+#include "common/metrics.h"
+
 namespace care {
+namespace {
+
+metrics::GaugeCell& QueueDepth() {
+  static auto& cell = metrics::WorkPoolQueueDepth().With({});
+  return cell;
+}
+
+}  // namespace
 
 WorkPool::WorkPool(int threads, size_t max_queue) : max_queue_(max_queue) {
   for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Loop(); });
@@ -18,8 +28,13 @@ WorkPool::~WorkPool() {
 bool WorkPool::TrySubmit(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= max_queue_) return false;
+    if (stopping_ || queue_.size() >= max_queue_) {
+      static auto& rejected = metrics::WorkPoolRejected().With({});
+      rejected.Inc();
+      return false;
+    }
     queue_.push_back(std::move(task));
+    QueueDepth().Set(static_cast<double>(queue_.size()));
   }
   cv_.notify_one();
   return true;
@@ -34,6 +49,7 @@ void WorkPool::Loop() {
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
+      QueueDepth().Set(static_cast<double>(queue_.size()));
     }
     task();
   }

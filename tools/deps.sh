@@ -19,3 +19,12 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
+
+# --- operate (issue 7): manifest checks ---
+# yaml-cpp parses `kubectl kustomize` output in tests/deploy. kubectl is on the
+# machine image; where it is missing, Debian's kubernetes-client provides one
+# (kubectl 1.20 with kustomize v2, which the overlays are written for).
+$sudo apt-get install -y -q --no-install-recommends libyaml-cpp-dev
+if ! command -v kubectl >/dev/null; then
+  $sudo apt-get install -y -q --no-install-recommends kubernetes-client
+fi

@@ -143,18 +143,20 @@ class LoyaltyTest : public ::testing::Test {
     {
       std::ofstream(token_file) << tokens_.service << "\n";
     }
-    service_ = std::make_unique<ServiceProcess>(
-        CARE_LOYALTY_BIN, kLoyaltyHealth,
-        std::vector<std::string>{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
-                                 "--notification_target=" + notification_.address(),
-                                 "--service_token_file=" + token_file, "--outbox_interval=50ms",
-                                 "--log_level=warn"},
-        tokens_);
+    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+                                  "--notification_target=" + notification_.address(),
+                                  "--service_token_file=" + token_file, "--outbox_interval=50ms",
+                                  "--log_level=warn"};
+    for (auto& a : ExtraArgs()) args.push_back(std::move(a));
+    service_ = std::make_unique<ServiceProcess>(CARE_LOYALTY_BIN, kLoyaltyHealth, args, tokens_);
     absl::Status started = service_->Start();
     ASSERT_TRUE(started.ok()) << started;
     Connect();
     SetTime(Base());
   }
+
+  // More flags for care_loyalty, for fixtures that need them.
+  virtual std::vector<std::string> ExtraArgs() { return {}; }
 
   void Connect() {
     stub_ = lv1::LoyaltyService::NewStub(service_->channel());

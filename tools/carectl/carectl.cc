@@ -1,134 +1,168 @@
-// carectl: the operators' command line over the generated stubs.
-//   carectl [--target=host:port] [--token=...|--token_file=...] [--json] <command> [args]
-// Exit codes scripts can rely on: 0 ok, 1 the call failed (status printed
-// with its code and reason), 2 bad usage.
+// carectl: the operators' and support staff's command line over the
+// generated stubs.
+//   carectl [global options] <group> <command> [args]   e.g. carectl loyalty get-member ann
+//   carectl [global options] ping [payload]
+// Tables by default, the response as JSON with --json. Exit codes scripts can
+// rely on: 0 ok, 1 the call failed (code, message, reason and field errors on
+// stderr), 2 bad usage (nothing was sent).
 #include <cstdio>
-#include <functional>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
-#include "common/errors.h"
-#include "common/grpc_status.h"
 #include "common/outbox.h"
-#include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
+#include "tools/carectl/commands.h"
 
+namespace carectl {
 namespace {
 
-struct Options {
-  std::string target = "127.0.0.1:50051";
-  std::string token;
-  bool json = false;
-};
+// Default local ports (tools/suite.sh); CARE_<GROUP>_TARGET or --target override.
+const std::map<std::string, std::string> kDefaultTargets = {{"", "127.0.0.1:50051"},
+                                                            {"loyalty", "127.0.0.1:50051"},
+                                                            {"promotion", "127.0.0.1:50052"},
+                                                            {"complaint", "127.0.0.1:50053"},
+                                                            {"notification", "127.0.0.1:50054"}};
 
-struct Command {
-  std::string usage;
-  std::string help;
-  std::function<int(const Options&, const std::vector<std::string>&)> run;
-};
-
-int Fail(const grpc::Status& status) {
-  absl::Status s = care::FromGrpcStatus(status);
-  std::fprintf(stderr, "error: %s %s (reason %s)\n",
-               absl::StatusCodeToString(s.code()).c_str(), std::string(s.message()).c_str(),
-               care::ErrorReason(s).c_str());
-  return 1;
+int Ping(Context& c, Args& a) {
+  care::common::v1::PingRequest req;
+  req.set_payload(a.OptionalPositional("payload", "ping"));
+  a.Done();
+  care::common::v1::PingResponse resp;
+  auto stub = care::common::v1::Diagnostics::NewStub(c.channel());
+  return c.Finish(stub->Ping(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"PAYLOAD", resp.payload()}, {"SERVER", Time(resp.server_time())}});
+  });
 }
 
-void Print(const Options& options, const google::protobuf::Message& message, const std::string& text) {
-  if (options.json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions json;
-    json.always_print_primitive_fields = true;
-    (void)google::protobuf::util::MessageToJsonString(message, &out, json);
-    std::printf("%s\n", out.c_str());
-  } else {
-    std::printf("%s\n", text.c_str());
+std::vector<Command> AllCommands() {
+  std::vector<Command> all = {
+      {"", "ping", "[payload]", "calls Diagnostics/Ping on any service: checks the target and the token", Ping}};
+  for (auto group : {LoyaltyCommands(), NotificationCommands()}) all.insert(all.end(), group.begin(), group.end());
+  return all;
+}
+
+constexpr char kGlobalUsage[] =
+    "usage: carectl [--target=host:port] [--token=T | --token_file=F] [--json] [--timeout=10s] <group> <command> [args]\n"
+    "  --target      the service; default CARE_<GROUP>_TARGET, CARE_TARGET, else 127.0.0.1:5005x\n"
+    "  --token       bearer token (CARE_TOKEN); --token_file reads it from a file (CARE_TOKEN_FILE)\n"
+    "  --json        print the response as JSON instead of a table\n"
+    "  --help        after any command: its usage\n"
+    "exit codes: 0 ok, 1 the call failed (status code and reason on stderr), 2 bad usage\n";
+
+std::string FullName(const Command& c) { return c.group.empty() ? c.name : absl::StrCat(c.group, " ", c.name); }
+
+void PrintCommands(FILE* out, const std::vector<Command>& commands, const std::string& group) {
+  std::fprintf(out, "%s\ncommands:\n", kGlobalUsage);
+  for (const auto& c : commands) {
+    if (!group.empty() && c.group != group) continue;
+    std::fprintf(out, "  carectl %s %s\n      %s\n", FullName(c).c_str(), c.usage.c_str(), c.help.c_str());
   }
 }
 
-std::map<std::string, Command> Commands() {
-  std::map<std::string, Command> commands;
-  commands["ping"] = {"ping [payload]", "calls care.common.v1.Diagnostics/Ping: checks the token and the server",
-                      [](const Options& o, const std::vector<std::string>& args) {
-                        auto stub = care::common::v1::Diagnostics::NewStub(care::Dial(o.target));
-                        care::common::v1::PingRequest request;
-                        request.set_payload(args.empty() ? "ping" : args[0]);
-                        care::common::v1::PingResponse response;
-                        auto ctx = care::PeerContext({nullptr, o.token}, absl::Seconds(5));
-                        grpc::Status s = stub->Ping(ctx.get(), request, &response);
-                        if (!s.ok()) return Fail(s);
-                        Print(o, response,
-                              absl::StrCat("PAYLOAD  ", response.payload(), "\nSERVER   ",
-                                           google::protobuf::util::TimeUtil::ToString(response.server_time())));
-                        return 0;
-                      }};
-  return commands;
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
 }
 
-void Usage(const std::map<std::string, Command>& commands) {
-  std::fprintf(stderr,
-               "usage: carectl [--target=host:port] [--token=T | --token_file=F] [--json] <command> [args]\n"
-               "  (CARE_TARGET, CARE_TOKEN, CARE_TOKEN_FILE are read too)\ncommands:\n");
-  for (const auto& [name, c] : commands) std::fprintf(stderr, "  %-28s %s\n", c.usage.c_str(), c.help.c_str());
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto commands = Commands();
+int Main(int argc, char** argv) {
+  std::vector<Command> commands = AllCommands();
   Options options;
-  if (const char* t = std::getenv("CARE_TARGET")) options.target = t;
-  if (const char* t = std::getenv("CARE_TOKEN")) options.token = t;
-  std::string token_file = std::getenv("CARE_TOKEN_FILE") ? std::getenv("CARE_TOKEN_FILE") : "";
-  int i = 1;
-  for (; i < argc && std::string(argv[i]).rfind("--", 0) == 0; ++i) {
+  options.token = Env("CARE_TOKEN");
+  std::string token_file = Env("CARE_TOKEN_FILE");
+  bool help = false;
+  std::vector<std::string> words;  // group, command and the command's own arguments
+  for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--json") {
       options.json = true;
-    } else if (arg.rfind("--target=", 0) == 0) {
+    } else if (arg == "--help" || arg == "-h" || (words.empty() && arg == "help")) {
+      help = true;
+    } else if (absl::StartsWith(arg, "--target=")) {
       options.target = arg.substr(9);
-    } else if (arg.rfind("--token=", 0) == 0) {
+    } else if (absl::StartsWith(arg, "--token=")) {
       options.token = arg.substr(8);
-    } else if (arg.rfind("--token_file=", 0) == 0) {
+    } else if (absl::StartsWith(arg, "--token_file=")) {
       token_file = arg.substr(13);
-    } else if (arg == "--help") {
-      Usage(commands);
-      return 0;
+    } else if (absl::StartsWith(arg, "--timeout=")) {
+      if (!absl::ParseDuration(arg.substr(10), &options.timeout) || options.timeout <= absl::ZeroDuration()) {
+        std::fprintf(stderr, "carectl: --timeout \"%s\" is not a duration like 5s\n", arg.substr(10).c_str());
+        return kUsage;
+      }
     } else {
-      std::fprintf(stderr, "carectl: unknown option %s\n", arg.c_str());
-      Usage(commands);
-      return 2;
+      words.push_back(arg);
     }
   }
+
+  // Find the command: "<name>" for top-level ones, else "<group> <name>".
+  const Command* command = nullptr;
+  size_t consumed = 0;
+  bool known_group = false;
+  for (const auto& c : commands) {
+    if (c.group.empty() && !words.empty() && words[0] == c.name) {
+      command = &c;
+      consumed = 1;
+    }
+    if (!c.group.empty() && !words.empty() && words[0] == c.group) {
+      known_group = true;
+      if (words.size() > 1 && words[1] == c.name) {
+        command = &c;
+        consumed = 2;
+      }
+    }
+  }
+  if (command == nullptr) {
+    std::string group = known_group ? words[0] : "";
+    if (help && (words.empty() || (known_group && words.size() == 1))) {
+      PrintCommands(stdout, commands, group);
+      return kOk;
+    }
+    if (words.empty()) {
+      std::fprintf(stderr, "carectl: no command given\n");
+    } else if (!known_group) {
+      std::fprintf(stderr, "carectl: unknown command \"%s\"\n", words[0].c_str());
+    } else if (words.size() == 1) {
+      std::fprintf(stderr, "carectl: %s needs a command\n", group.c_str());
+    } else {
+      std::fprintf(stderr, "carectl: unknown command \"%s %s\"\n", group.c_str(), words[1].c_str());
+    }
+    PrintCommands(stderr, commands, group);
+    return kUsage;
+  }
+  std::string usage = absl::StrCat("usage: carectl ", FullName(*command), " ", command->usage, "\n  ", command->help, "\n");
+  if (help) {
+    std::printf("%s", usage.c_str());
+    return kOk;
+  }
+
   if (!token_file.empty()) {
     auto token = care::ReadSecretFile(token_file);
     if (!token.ok()) {
       std::fprintf(stderr, "carectl: %s\n", std::string(token.status().message()).c_str());
-      return 2;
+      return kUsage;
     }
     options.token = *token;
   }
-  if (i >= argc) {
-    Usage(commands);
-    return 2;
+  if (options.target.empty()) {
+    std::string env = command->group.empty() ? "" : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command->group), "_TARGET").c_str());
+    options.target = !env.empty() ? env : !Env("CARE_TARGET").empty() ? Env("CARE_TARGET") : kDefaultTargets.at(command->group);
   }
-  auto it = commands.find(argv[i]);
-  if (it == commands.end()) {
-    std::fprintf(stderr, "carectl: unknown command \"%s\"\n", argv[i]);
-    Usage(commands);
-    return 2;
+  Context context(options, care::Dial(options.target));
+  Args args(std::vector<std::string>(words.begin() + consumed, words.end()));
+  try {
+    return command->run(context, args);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "carectl %s: %s\n%s", FullName(*command).c_str(), e.what(), usage.c_str());
+    return kUsage;
   }
-  std::vector<std::string> args(argv + i + 1, argv + argc);
-  if (!args.empty() && args[0] == "--help") {
-    std::printf("usage: carectl %s\n  %s\n", it->second.usage.c_str(), it->second.help.c_str());
-    return 0;
-  }
-  return it->second.run(options, args);
 }
+
+}  // namespace
+}  // namespace carectl
+
+int main(int argc, char** argv) { return carectl::Main(argc, argv); }

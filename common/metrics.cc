@@ -1,0 +1,453 @@
+#include "common/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+
+namespace care::metrics {
+namespace {
+
+[[noreturn]] void Misuse(absl::string_view what) {
+  std::fprintf(stderr, "metrics: %.*s\n", static_cast<int>(what.size()), what.data());
+  std::abort();
+}
+
+// Label values escaped as the text format wants: backslash, quote, newline.
+std::string EscapeLabel(absl::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string EscapeHelp(absl::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return absl::StrCat(static_cast<int64_t>(v));
+  // The shortest text that reads back as the same double ("0.1", not 0.1000...01).
+  for (int precision = 15; precision < 17; ++precision) {
+    std::string text = absl::StrFormat("%.*g", precision, v);
+    if (std::strtod(text.c_str(), nullptr) == v) return text;
+  }
+  return absl::StrFormat("%.17g", v);
+}
+
+// `{a="x",b="y"}` plus an optional extra pair (the histogram's `le`).
+std::string LabelSet(const std::vector<std::string>& names, const std::vector<std::string>& values,
+                     absl::string_view extra_name = "", absl::string_view extra_value = "") {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < names.size(); ++i) {
+    parts.push_back(absl::StrCat(names[i], "=\"", EscapeLabel(values[i]), "\""));
+  }
+  if (!extra_name.empty()) parts.push_back(absl::StrCat(extra_name, "=\"", extra_value, "\""));
+  if (parts.empty()) return "";
+  return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+}
+
+bool ValidName(absl::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+HistogramCell::HistogramCell(const std::vector<double>* bounds)
+    : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+  for (size_t i = 0; i <= bounds_->size(); ++i) buckets_[i].store(0);
+}
+
+void HistogramCell::Observe(double v) {
+  // Per-bucket (not cumulative) counts: one increment per observation.
+  size_t i = std::lower_bound(bounds_->begin(), bounds_->end(), v) - bounds_->begin();
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(v, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<uint64_t> HistogramCell::Cumulative() const {
+  std::vector<uint64_t> out(bounds_->size() + 1);
+  uint64_t total = 0;
+  for (size_t i = 0; i <= bounds_->size(); ++i) {
+    total += buckets_[i].load(std::memory_order_relaxed);
+    out[i] = total;
+  }
+  return out;
+}
+
+Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
+               std::vector<double> bounds)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      label_names_(std::move(label_names)),
+      bounds_(std::move(bounds)) {}
+
+Family::Cell& Family::Find(Labels values) {
+  if (values.size() != label_names_.size()) {
+    Misuse(absl::StrCat(name_, ": ", values.size(), " label values for ", label_names_.size(), " labels"));
+  }
+  std::string key = absl::StrJoin(values, "\xff");
+  {
+    std::shared_lock lock(mu_);
+    auto it = cells_.find(key);
+    if (it != cells_.end()) return *it->second;
+  }
+  std::unique_lock lock(mu_);
+  auto& cell = cells_[key];
+  if (!cell) {
+    cell = std::make_unique<Cell>();
+    for (absl::string_view v : values) cell->values.emplace_back(v);
+    if (type_ == Type::kHistogram) cell->histogram = std::make_unique<HistogramCell>(&bounds_);
+  }
+  return *cell;
+}
+
+void Family::Render(std::string* out) const {
+  static constexpr const char* kTypeNames[] = {"counter", "gauge", "histogram"};
+  absl::StrAppend(out, "# HELP ", name_, " ", EscapeHelp(help_), "\n# TYPE ", name_, " ",
+                  kTypeNames[static_cast<int>(type_)], "\n");
+  std::vector<const Cell*> cells;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [key, cell] : cells_) cells.push_back(cell.get());
+  }
+  // Sorted, so scrapes are stable and diffable.
+  std::sort(cells.begin(), cells.end(), [](const Cell* a, const Cell* b) { return a->values < b->values; });
+  for (const Cell* cell : cells) {
+    switch (type_) {
+      case Type::kCounter:
+        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ",
+                        FormatValue(cell->counter.value()), "\n");
+        break;
+      case Type::kGauge:
+        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ",
+                        FormatValue(cell->gauge.value()), "\n");
+        break;
+      case Type::kHistogram: {
+        std::vector<uint64_t> cumulative = cell->histogram->Cumulative();
+        for (size_t i = 0; i < cumulative.size(); ++i) {
+          std::string le = i < bounds_.size() ? FormatValue(bounds_[i]) : "+Inf";
+          absl::StrAppend(out, name_, "_bucket", LabelSet(label_names_, cell->values, "le", le), " ",
+                          cumulative[i], "\n");
+        }
+        // Count is the +Inf bucket, so the three always agree within a scrape.
+        absl::StrAppend(out, name_, "_sum", LabelSet(label_names_, cell->values), " ",
+                        FormatValue(cell->histogram->sum()), "\n");
+        absl::StrAppend(out, name_, "_count", LabelSet(label_names_, cell->values), " ",
+                        cumulative.back(), "\n");
+        break;
+      }
+    }
+  }
+}
+
+const std::vector<double>& LatencyBuckets() {
+  static const auto* buckets = new std::vector<double>{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
+  return *buckets;
+}
+
+Registry& Registry::Global() {
+  static auto* registry = new Registry();  // leaked: used until the process exits
+  return *registry;
+}
+
+Family& Registry::Get(absl::string_view name, absl::string_view help, Type type, Labels label_names,
+                      const std::vector<double>& bounds) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) {
+    Family& f = *it->second;
+    if (f.type() != type || !std::equal(f.label_names().begin(), f.label_names().end(),
+                                        label_names.begin(), label_names.end())) {
+      Misuse(absl::StrCat(name, " was declared before with another type or labels"));
+    }
+    return f;
+  }
+  if (!ValidName(name)) Misuse(absl::StrCat("invalid metric name \"", name, "\""));
+  std::vector<std::string> labels;
+  for (absl::string_view l : label_names) {
+    if (!ValidName(l) || l == "le") Misuse(absl::StrCat(name, ": invalid label name \"", l, "\""));
+    labels.emplace_back(l);
+  }
+  if (!std::is_sorted(bounds.begin(), bounds.end())) Misuse(absl::StrCat(name, ": unsorted buckets"));
+  std::unique_ptr<Family> family;
+  switch (type) {
+    case Type::kCounter:
+      family = std::make_unique<metrics::Counter>(std::string(name), std::string(help), type, labels, bounds);
+      break;
+    case Type::kGauge:
+      family = std::make_unique<metrics::Gauge>(std::string(name), std::string(help), type, labels, bounds);
+      break;
+    case Type::kHistogram:
+      family = std::make_unique<metrics::Histogram>(std::string(name), std::string(help), type, labels, bounds);
+      break;
+  }
+  Family& ref = *family;
+  families_.emplace(std::string(name), std::move(family));
+  return ref;
+}
+
+metrics::Counter& Registry::Counter(absl::string_view name, absl::string_view help, Labels label_names) {
+  return static_cast<metrics::Counter&>(Get(name, help, Type::kCounter, label_names, {}));
+}
+
+metrics::Gauge& Registry::Gauge(absl::string_view name, absl::string_view help, Labels label_names) {
+  return static_cast<metrics::Gauge&>(Get(name, help, Type::kGauge, label_names, {}));
+}
+
+metrics::Histogram& Registry::Histogram(absl::string_view name, absl::string_view help,
+                                        Labels label_names, const std::vector<double>& bounds) {
+  return static_cast<metrics::Histogram&>(Get(name, help, Type::kHistogram, label_names, bounds));
+}
+
+Registry::Collector::~Collector() {
+  std::lock_guard lock(registry_->collect_mu_);
+  registry_->collectors_.erase(id_);
+}
+
+std::unique_ptr<Registry::Collector> Registry::OnCollect(std::function<void()> refresh) {
+  std::lock_guard lock(collect_mu_);
+  int id = next_collector_++;
+  collectors_[id] = std::move(refresh);
+  return std::make_unique<Collector>(this, id);
+}
+
+std::string Registry::Render() {
+  {
+    std::lock_guard lock(collect_mu_);
+    for (auto& [id, refresh] : collectors_) refresh();
+  }
+  std::vector<const Family*> families;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, family] : families_) families.push_back(family.get());
+  }
+  std::string out;
+  for (const Family* f : families) f->Render(&out);
+  return out;
+}
+
+std::vector<std::string> Registry::Names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, family] : families_) out.push_back(name);
+  return out;
+}
+
+// --- HTTP ------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<HttpExporter>> HttpExporter::Start(const std::string& host, int port,
+                                                                  Registry* registry) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("metrics: listen_host ", host, " is not an IPv4 address"));
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 16) != 0) {
+    std::string error = std::strerror(errno);
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", host, ":", port, ": ", error));
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return std::unique_ptr<HttpExporter>(new HttpExporter(fd, ntohs(addr.sin_port), registry));
+}
+
+HttpExporter::HttpExporter(int fd, int port, Registry* registry)
+    : fd_(fd), port_(port), registry_(registry), thread_([this] { Loop(); }) {}
+
+HttpExporter::~HttpExporter() {
+  stopping_ = true;
+  thread_.join();
+  ::close(fd_);
+}
+
+void HttpExporter::Loop() {
+  while (!stopping_) {
+    pollfd p{fd_, POLLIN, 0};
+    // Wakes up to notice stopping_; a scrape waits at most this long.
+    if (::poll(&p, 1, 200) <= 0) continue;
+    int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    Serve(client);
+    ::close(client);
+  }
+}
+
+void HttpExporter::Serve(int client) {
+  // A slow or silent client must not hold the exporter: 2 s to send headers.
+  timeval tv{2, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::string request;
+  char buf[2048];
+  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
+    ssize_t n = ::recv(client, buf, sizeof(buf), 0);
+    if (n <= 0) return;
+    request.append(buf, static_cast<size_t>(n));
+  }
+  absl::string_view line(request);
+  line = line.substr(0, line.find("\r\n"));
+  std::string status = "200 OK";
+  std::string type = "text/plain; version=0.0.4; charset=utf-8";
+  std::string body;
+  bool head = absl::StartsWith(line, "HEAD ");
+  if (!absl::StartsWith(line, "GET ") && !head) {
+    status = "405 Method Not Allowed";
+    body = "only GET\n";
+  } else {
+    absl::string_view path = line.substr(line.find(' ') + 1);
+    path = path.substr(0, path.find(' '));
+    if (path == "/metrics" || absl::StartsWith(path, "/metrics?")) {
+      body = registry_->Render();
+    } else {
+      status = "404 Not Found";
+      type = "text/plain; charset=utf-8";
+      body = "metrics are at /metrics\n";
+    }
+  }
+  std::string response = absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n");
+  if (!head) response += body;
+  size_t sent = 0;
+  while (sent < response.size()) {
+    ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+// --- Catalog ----------------------------------------------------------------
+
+metrics::Counter& RpcCalls() {
+  static auto& f = Registry::Global().Counter(
+      "care_rpc_calls_total", "Finished unary calls by service, method and gRPC status code.",
+      {"service", "method", "code"});
+  return f;
+}
+
+metrics::Histogram& RpcLatency() {
+  static auto& f = Registry::Global().Histogram(
+      "care_rpc_latency_seconds", "Unary call latency, from arrival to answer.", {"service", "method"});
+  return f;
+}
+
+metrics::Gauge& RpcInFlight() {
+  static auto& f = Registry::Global().Gauge("care_rpc_in_flight", "Unary calls being served now.");
+  return f;
+}
+
+metrics::Counter& TierCacheLookups() {
+  static auto& f = Registry::Global().Counter(
+      "care_tier_cache_lookups_total",
+      "Tier lookups by result: hit (Redis), miss (fallback used), error (Redis unavailable).",
+      {"result"});
+  return f;
+}
+
+metrics::Gauge& OutboxBacklog() {
+  static auto& f = Registry::Global().Gauge(
+      "care_outbox_backlog", "Outbox events not yet delivered (dead events excluded).");
+  return f;
+}
+
+metrics::Counter& OutboxDeliveries() {
+  static auto& f = Registry::Global().Counter(
+      "care_outbox_deliveries_total",
+      "Outbox delivery attempts by destination and result (delivered, retry, dead).",
+      {"destination", "result"});
+  return f;
+}
+
+metrics::Gauge& WorkPoolQueueDepth() {
+  static auto& f = Registry::Global().Gauge("care_work_pool_queue_depth",
+                                            "Tasks waiting for a work-pool thread.");
+  return f;
+}
+
+metrics::Counter& WorkPoolRejected() {
+  static auto& f = Registry::Global().Counter(
+      "care_work_pool_rejected_total", "Tasks refused because the work-pool queue was full.");
+  return f;
+}
+
+metrics::Counter& NotificationDeliveries() {
+  static auto& f = Registry::Global().Counter(
+      "care_notification_deliveries_total", "Notification deliveries by channel and status.",
+      {"channel", "status"});
+  return f;
+}
+
+metrics::Counter& ComplaintSlaBreaches() {
+  static auto& f = Registry::Global().Counter(
+      "care_complaint_sla_breaches_total", "Complaint SLA deadlines missed, by priority and stage.",
+      {"priority", "stage"});
+  return f;
+}
+
+void DeclareAll() {
+  RpcCalls();
+  RpcLatency();
+  RpcInFlight();
+  TierCacheLookups();
+  OutboxBacklog();
+  OutboxDeliveries();
+  WorkPoolQueueDepth();
+  WorkPoolRejected();
+  NotificationDeliveries();
+  ComplaintSlaBreaches();
+}
+
+}  // namespace care::metrics

@@ -1,0 +1,237 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+// Prometheus metrics: a small process-wide registry of counter, gauge and
+// histogram families with labels, rendered in the text exposition format
+// 0.0.4 and served over HTTP (`--metrics_port`).
+//
+// Hot paths (every RPC) touch only atomics: a family's cells are found once
+// (`With(...)`, a shared lock and a hash lookup) and may be kept; `Inc({..})`
+// does the lookup each time and is fine for anything not on every call.
+//
+//   auto& deliveries = care::metrics::Registry::Global().Counter(
+//       "care_notification_deliveries_total", "Deliveries by channel and status",
+//       {"channel", "status"});
+//   deliveries.Inc({"IN_APP", "SENT"});
+//
+// The families the suite exports are declared once in the catalog at the end
+// of this file, so names live in one place (the Grafana dashboard test checks
+// its expressions against them).
+namespace care::metrics {
+
+using Labels = std::initializer_list<absl::string_view>;
+
+class CounterCell final {
+ public:
+  void Inc(double v = 1) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class GaugeCell final {
+ public:
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void Add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class HistogramCell final {
+ public:
+  explicit HistogramCell(const std::vector<double>* bounds);
+  void Observe(double v);
+  // Cumulative counts per bound (the last is +Inf), sum and count.
+  std::vector<uint64_t> Cumulative() const;
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::vector<double>* bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_->size() + 1 (+Inf)
+  std::atomic<double> sum_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
+enum class Type { kCounter, kGauge, kHistogram };
+
+// A named family: one cell per combination of label values.
+class Family {
+ public:
+  Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
+         std::vector<double> bounds);
+  virtual ~Family() = default;
+  Family(const Family&) = delete;
+  Family& operator=(const Family&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& help() const { return help_; }
+  Type type() const { return type_; }
+  const std::vector<std::string>& label_names() const { return label_names_; }
+
+  // Appends this family in the text format (HELP, TYPE, one line per sample).
+  void Render(std::string* out) const;
+
+ protected:
+  struct Cell {
+    std::vector<std::string> values;
+    CounterCell counter;
+    GaugeCell gauge;
+    std::unique_ptr<HistogramCell> histogram;
+  };
+  // The cell for these label values, created on first use. Aborts when the
+  // number of values differs from the number of label names (a programming
+  // error, found by the first test that reaches the call).
+  Cell& Find(Labels values);
+
+ private:
+  std::string name_, help_;
+  Type type_;
+  std::vector<std::string> label_names_;
+  std::vector<double> bounds_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<Cell>> cells_;  // key: values joined by \xff
+};
+
+class Counter final : public Family {
+ public:
+  using Family::Family;
+  CounterCell& With(Labels values) { return Find(values).counter; }
+  void Inc(Labels values, double v = 1) { With(values).Inc(v); }
+};
+
+class Gauge final : public Family {
+ public:
+  using Family::Family;
+  GaugeCell& With(Labels values) { return Find(values).gauge; }
+  void Set(Labels values, double v) { With(values).Set(v); }
+};
+
+class Histogram final : public Family {
+ public:
+  using Family::Family;
+  HistogramCell& With(Labels values) { return *Find(values).histogram; }
+  void Observe(Labels values, double v) { With(values).Observe(v); }
+};
+
+// Latency buckets in seconds, 0.5 ms .. 10 s.
+const std::vector<double>& LatencyBuckets();
+
+class Registry final {
+ public:
+  Registry() = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // The process-wide registry the HTTP endpoint serves.
+  static Registry& Global();
+
+  // Returns the family `name`, creating it on first use. Asking again with
+  // the same name returns the same family; a different type or label set is
+  // a programming error and aborts.
+  metrics::Counter& Counter(absl::string_view name, absl::string_view help, Labels label_names = {});
+  metrics::Gauge& Gauge(absl::string_view name, absl::string_view help, Labels label_names = {});
+  metrics::Histogram& Histogram(absl::string_view name, absl::string_view help, Labels label_names,
+                                const std::vector<double>& bounds = LatencyBuckets());
+
+  // Runs `refresh` before every rendering (for gauges that are cheaper to
+  // read at scrape time, like an outbox backlog). Unregistered when the
+  // returned handle goes away; that waits for a refresh in progress.
+  class Collector final {
+   public:
+    Collector(Registry* registry, int id) : registry_(registry), id_(id) {}
+    ~Collector();
+    Collector(const Collector&) = delete;
+    Collector& operator=(const Collector&) = delete;
+
+   private:
+    Registry* registry_;
+    int id_;
+  };
+  std::unique_ptr<Collector> OnCollect(std::function<void()> refresh);
+
+  // Every family in the text exposition format 0.0.4, sorted by name.
+  std::string Render();
+  std::vector<std::string> Names() const;
+
+ private:
+  Family& Get(absl::string_view name, absl::string_view help, Type type, Labels label_names,
+              const std::vector<double>& bounds);
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Family>, std::less<>> families_;
+  std::mutex collect_mu_;  // held while refreshers run, and to unregister one
+  std::map<int, std::function<void()>> collectors_;
+  int next_collector_ = 0;
+};
+
+// Serves GET /metrics (the Global registry) on its own port, one request at a
+// time on one thread: Prometheus scrapes every few seconds, nothing more.
+class HttpExporter final {
+ public:
+  ~HttpExporter();  // Stops serving.
+  // Listens on host:port (0 picks a free port).
+  static absl::StatusOr<std::unique_ptr<HttpExporter>> Start(const std::string& host, int port,
+                                                             Registry* registry = &Registry::Global());
+  int port() const { return port_; }
+
+ private:
+  HttpExporter(int fd, int port, Registry* registry);
+  void Loop();
+  void Serve(int client);
+
+  int fd_;
+  int port_;
+  Registry* registry_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------
+// The catalog: every family CareSuite exports. Defined on first use and
+// declared by DeclareAll() at start-up, so a scrape lists them all (with HELP
+// and TYPE) even before their first sample, and dashboards can bind to them.
+
+// care_rpc_calls_total{service,method,code}: finished unary calls.
+metrics::Counter& RpcCalls();
+// care_rpc_latency_seconds{service,method}: time from arrival to answer.
+metrics::Histogram& RpcLatency();
+// care_rpc_in_flight: calls being served now.
+metrics::Gauge& RpcInFlight();
+// care_tier_cache_lookups_total{result=hit|miss|error}: tier cache reads.
+metrics::Counter& TierCacheLookups();
+// care_outbox_backlog{}: events not yet delivered (read at scrape time).
+metrics::Gauge& OutboxBacklog();
+// care_outbox_deliveries_total{destination,result=delivered|retry|dead}.
+metrics::Counter& OutboxDeliveries();
+// care_work_pool_queue_depth: tasks waiting for a work-pool thread.
+metrics::Gauge& WorkPoolQueueDepth();
+// care_work_pool_rejected_total: tasks refused because the queue was full.
+metrics::Counter& WorkPoolRejected();
+// care_notification_deliveries_total{channel,status}: deliveries by outcome.
+metrics::Counter& NotificationDeliveries();
+// care_complaint_sla_breaches_total{priority,stage}: SLA deadlines missed.
+metrics::Counter& ComplaintSlaBreaches();
+
+// Declares every catalog family in the Global registry.
+void DeclareAll();
+
+}  // namespace care::metrics

@@ -1,0 +1,130 @@
+// The metrics registry and its text exposition (format 0.0.4), and the HTTP
+// exporter, without any service.
+
+#include "common/metrics.h"
+
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/harness/scrape.h"
+
+namespace care::metrics {
+namespace {
+
+TEST(MetricsTest, CountersRenderWithSortedEscapedLabels) {
+  Registry r;
+  auto& c = r.Counter("care_test_total", "A test counter.\nSecond line", {"channel", "status"});
+  c.Inc({"SMS", "SENT"});
+  c.Inc({"IN_APP", "SENT"}, 2);
+  c.Inc({"IN_APP", "quote\"back\\slash\nnl"});
+  EXPECT_EQ(r.Render(),
+            "# HELP care_test_total A test counter.\\nSecond line\n"
+            "# TYPE care_test_total counter\n"
+            "care_test_total{channel=\"IN_APP\",status=\"SENT\"} 2\n"
+            "care_test_total{channel=\"IN_APP\",status=\"quote\\\"back\\\\slash\\nnl\"} 1\n"
+            "care_test_total{channel=\"SMS\",status=\"SENT\"} 1\n");
+}
+
+TEST(MetricsTest, SameNameReturnsTheSameFamily) {
+  Registry r;
+  auto& a = r.Counter("care_same_total", "x", {"k"});
+  auto& b = r.Counter("care_same_total", "x", {"k"});
+  EXPECT_EQ(&a, &b);
+  EXPECT_EQ(&a.With({"v"}), &b.With({"v"}));
+  EXPECT_EQ(r.Names(), std::vector<std::string>{"care_same_total"});
+}
+
+TEST(MetricsDeathTest, MisuseAbortsWithAMessage) {
+  Registry r;
+  r.Counter("care_x_total", "x", {"a"});
+  EXPECT_DEATH(r.Gauge("care_x_total", "x", {"a"}), "declared before");
+  EXPECT_DEATH(r.Counter("care_x_total", "x", {"a"}).Inc({"1", "2"}), "2 label values for 1 labels");
+  EXPECT_DEATH(r.Counter("bad-name", "x"), "invalid metric name");
+}
+
+TEST(MetricsTest, GaugesSetAndAdd) {
+  Registry r;
+  auto& g = r.Gauge("care_depth", "Depth.");
+  g.Set({}, 5);
+  g.With({}).Add(-1.5);
+  EXPECT_EQ(r.Render(), "# HELP care_depth Depth.\n# TYPE care_depth gauge\ncare_depth 3.5\n");
+}
+
+TEST(MetricsTest, HistogramBucketsAreCumulativeWithSumAndCount) {
+  Registry r;
+  auto& h = r.Histogram("care_latency_seconds", "Latency.", {"method"}, {0.1, 1});
+  h.Observe({"Get"}, 0.05);
+  h.Observe({"Get"}, 0.1);  // on the bound: le is inclusive
+  h.Observe({"Get"}, 0.5);
+  h.Observe({"Get"}, 7);
+  EXPECT_EQ(r.Render(),
+            "# HELP care_latency_seconds Latency.\n"
+            "# TYPE care_latency_seconds histogram\n"
+            "care_latency_seconds_bucket{method=\"Get\",le=\"0.1\"} 2\n"
+            "care_latency_seconds_bucket{method=\"Get\",le=\"1\"} 3\n"
+            "care_latency_seconds_bucket{method=\"Get\",le=\"+Inf\"} 4\n"
+            "care_latency_seconds_sum{method=\"Get\"} 7.65\n"
+            "care_latency_seconds_count{method=\"Get\"} 4\n");
+}
+
+TEST(MetricsTest, ConcurrentIncrementsAreAllCounted) {
+  Registry r;
+  auto& c = r.Counter("care_concurrent_total", "x", {"k"});
+  auto& h = r.Histogram("care_concurrent_seconds", "x", {});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        c.Inc({i % 2 ? "odd" : "even"});
+        h.Observe({}, 0.001 * t);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.With({"odd"}).value() + c.With({"even"}).value(), 40000);
+  EXPECT_EQ(h.With({}).count(), 40000u);
+  EXPECT_EQ(h.With({}).Cumulative().back(), 40000u);
+}
+
+TEST(MetricsTest, CollectorsRefreshBeforeRenderingUntilUnregistered) {
+  Registry r;
+  auto& g = r.Gauge("care_backlog", "Backlog.");
+  int calls = 0;
+  {
+    auto handle = r.OnCollect([&] { g.Set({}, ++calls); });
+    EXPECT_NE(r.Render().find("care_backlog 1\n"), std::string::npos);
+    EXPECT_NE(r.Render().find("care_backlog 2\n"), std::string::npos);
+  }
+  EXPECT_NE(r.Render().find("care_backlog 2\n"), std::string::npos);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(MetricsTest, CatalogDeclaresEveryFamilyInTheGlobalRegistry) {
+  DeclareAll();
+  auto names = Registry::Global().Names();
+  for (const char* n : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_tier_cache_lookups_total",
+                        "care_outbox_backlog", "care_notification_deliveries_total",
+                        "care_complaint_sla_breaches_total", "care_work_pool_queue_depth"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  }
+}
+
+TEST(MetricsTest, HttpExporterServesMetricsAnd404sTheRest) {
+  Registry r;
+  r.Counter("care_http_total", "x").Inc({});
+  auto exporter = HttpExporter::Start("127.0.0.1", 0, &r);
+  ASSERT_TRUE(exporter.ok()) << exporter.status();
+  int port = (*exporter)->port();
+  ASSERT_GT(port, 0);
+  auto body = care::testing::HttpGet(port, "/metrics");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_NE(body->find("care_http_total 1\n"), std::string::npos) << *body;
+  auto missing = care::testing::HttpGet(port, "/nope");
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("404"), std::string::npos);
+  EXPECT_FALSE(HttpExporter::Start("not-an-ip", 0, &r).ok());
+}
+
+}  // namespace
+}  // namespace care::metrics

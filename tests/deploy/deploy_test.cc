@@ -1,0 +1,392 @@
+// Deployment artefacts: every kustomize overlay renders with
+// `kubectl kustomize`, and the rendered objects follow the operating rules
+// (probes, requests and limits, security context, named ports, network
+// policies that select real pods and allow each caller by name, a grace
+// period longer than the drain). The Grafana dashboard binds only to metrics
+// the services export.
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "common/metrics.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+const std::string kSource = CARE_SOURCE_DIR;
+
+// The four services: health name, and whom each calls (design notes).
+const std::map<std::string, std::string> kHealth = {
+    {"loyalty", "care.loyalty.v1.LoyaltyService"},
+    {"promotion", "care.promotion.v1.PromotionService"},
+    {"complaint", "care.complaint.v1.ComplaintService"},
+    {"notification", "care.notification.v1.NotificationService"}};
+const std::vector<std::pair<std::string, std::string>> kCalls = {
+    {"promotion", "loyalty"},     {"complaint", "loyalty"},   {"complaint", "promotion"},
+    {"complaint", "notification"}, {"loyalty", "notification"}, {"promotion", "notification"},
+    {"notification", "loyalty"},  {"loyalty", "redis"},       {"promotion", "redis"},
+    {"complaint", "redis"},       {"notification", "redis"}};
+
+bool HaveKubectl() { return std::system("command -v kubectl >/dev/null 2>&1") == 0; }
+
+std::string ReadAll(FILE* f) {
+  std::string out;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  return out;
+}
+
+struct Rendered {
+  std::vector<YAML::Node> objects;
+  std::string error;
+};
+
+Rendered Render(const std::string& overlay) {
+  Rendered r;
+  std::string err = ::testing::TempDir() + "/kustomize." + overlay + ".err";
+  std::string cmd = absl::StrCat("kubectl kustomize ", kSource, "/deploy/k8s/overlays/", overlay, " 2>", err);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string yaml = ReadAll(p);
+  int rc = ::pclose(p);
+  if (rc != 0) {
+    std::ifstream in(err);
+    std::stringstream s;
+    s << in.rdbuf();
+    r.error = absl::StrCat(cmd, " failed: ", s.str());
+    return r;
+  }
+  for (const YAML::Node& n : YAML::LoadAll(yaml)) {
+    if (n.IsMap()) r.objects.push_back(n);
+  }
+  return r;
+}
+
+std::string Kind(const YAML::Node& o) { return o["kind"].as<std::string>(""); }
+std::string Name(const YAML::Node& o) { return o["metadata"]["name"].as<std::string>(""); }
+
+using LabelMap = std::map<std::string, std::string>;
+
+LabelMap Labels(const YAML::Node& node) {
+  LabelMap out;
+  if (node && node.IsMap()) {
+    for (const auto& kv : node) out[kv.first.as<std::string>()] = kv.second.as<std::string>("");
+  }
+  return out;
+}
+
+// A label selector (matchLabels and matchExpressions In/NotIn/Exists) against labels.
+bool Matches(const YAML::Node& selector, const LabelMap& labels) {
+  if (!selector || selector.IsNull()) return true;
+  for (const auto& [k, v] : Labels(selector["matchLabels"])) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  if (selector["matchExpressions"]) {
+    for (const auto& e : selector["matchExpressions"]) {
+      std::string key = e["key"].as<std::string>();
+      std::string op = e["operator"].as<std::string>();
+      std::set<std::string> values;
+      if (e["values"]) {
+        for (const auto& v : e["values"]) values.insert(v.as<std::string>());
+      }
+      auto it = labels.find(key);
+      if (op == "In" && (it == labels.end() || !values.count(it->second))) return false;
+      if (op == "NotIn" && it != labels.end() && values.count(it->second)) return false;
+      if (op == "Exists" && it == labels.end()) return false;
+      if (op == "DoesNotExist" && it != labels.end()) return false;
+    }
+  }
+  return true;
+}
+
+class OverlayTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!HaveKubectl()) {
+      GTEST_SKIP() << "kubectl is not installed: tools/deps.sh installs it (Debian's kubernetes-client); "
+                      "the manifests were not checked";
+    }
+    rendered_ = Render(GetParam());
+    ASSERT_TRUE(rendered_.error.empty()) << rendered_.error;
+    ASSERT_FALSE(rendered_.objects.empty());
+  }
+
+  std::vector<YAML::Node> OfKind(const std::string& kind) const {
+    std::vector<YAML::Node> out;
+    for (const auto& o : rendered_.objects) {
+      if (Kind(o) == kind) out.push_back(o);
+    }
+    return out;
+  }
+  std::vector<YAML::Node> Workloads() const {
+    auto out = OfKind("StatefulSet");
+    for (const auto& d : OfKind("Deployment")) out.push_back(d);
+    return out;
+  }
+  bool Exists(const std::string& kind, const std::string& name) const {
+    for (const auto& o : OfKind(kind)) {
+      if (Name(o) == name) return true;
+    }
+    return false;
+  }
+  // Pod labels of every workload's template.
+  std::vector<LabelMap> Pods() const {
+    std::vector<LabelMap> out;
+    for (const auto& w : Workloads()) out.push_back(Labels(w["spec"]["template"]["metadata"]["labels"]));
+    return out;
+  }
+  LabelMap PodOf(const std::string& app) const {
+    for (const auto& pod : Pods()) {
+      auto it = pod.find("app.kubernetes.io/name");
+      if (it != pod.end() && it->second == app) return pod;
+    }
+    ADD_FAILURE() << "no pods of " << app;
+    return {};
+  }
+  // The drain deadline the services are configured with (the ConfigMap).
+  absl::Duration DrainDeadline() const {
+    for (const auto& cm : OfKind("ConfigMap")) {
+      if (cm["data"]["CARE_DRAIN_DEADLINE"]) {
+        absl::Duration d;
+        if (absl::ParseDuration(cm["data"]["CARE_DRAIN_DEADLINE"].as<std::string>(), &d)) return d;
+      }
+    }
+    return absl::Seconds(10);  // the binaries' default
+  }
+
+  Rendered rendered_;
+};
+
+TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContext) {
+  ASSERT_EQ(Workloads().size(), 5u) << "four services and redis";
+  for (const auto& w : Workloads()) {
+    const YAML::Node pod = w["spec"]["template"]["spec"];
+    const YAML::Node pod_sc = pod["securityContext"];
+    ASSERT_TRUE(pod["containers"] && pod["containers"].size() > 0) << Name(w);
+    for (const auto& c : pod["containers"]) {
+      std::string where = absl::StrCat(Kind(w), "/", Name(w), " container ", c["name"].as<std::string>(""));
+      for (const char* probe : {"startupProbe", "livenessProbe", "readinessProbe"}) {
+        EXPECT_TRUE(c[probe].IsDefined() && c[probe].IsMap()) << where << " lacks " << probe;
+      }
+      for (const char* section : {"requests", "limits"}) {
+        for (const char* resource : {"cpu", "memory"}) {
+          EXPECT_TRUE(c["resources"][section][resource].IsDefined()) << where << " lacks " << section << "." << resource;
+        }
+      }
+      const YAML::Node sc = c["securityContext"];
+      EXPECT_TRUE(sc["runAsNonRoot"].as<bool>(false) || pod_sc["runAsNonRoot"].as<bool>(false)) << where;
+      EXPECT_TRUE(sc["readOnlyRootFilesystem"].as<bool>(false)) << where;
+      EXPECT_FALSE(sc["allowPrivilegeEscalation"].as<bool>(true)) << where;
+      bool drops_all = false;
+      if (sc["capabilities"]["drop"]) {
+        for (const auto& d : sc["capabilities"]["drop"]) drops_all |= d.as<std::string>() == "ALL";
+      }
+      EXPECT_TRUE(drops_all) << where << " must drop ALL capabilities";
+      std::string seccomp = sc["seccompProfile"]["type"].as<std::string>(pod_sc["seccompProfile"]["type"].as<std::string>(""));
+      EXPECT_EQ(seccomp, "RuntimeDefault") << where;
+      EXPECT_TRUE(c["lifecycle"]["preStop"].IsDefined()) << where << " lacks a preStop pause";
+    }
+    EXPECT_TRUE(Exists("ServiceAccount", pod["serviceAccountName"].as<std::string>(""))) << Name(w);
+  }
+}
+
+TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume) {
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node sts;
+    for (const auto& s : OfKind("StatefulSet")) {
+      if (Name(s) == name) sts = s;
+    }
+    ASSERT_TRUE(sts.IsDefined() && sts.IsMap()) << "no StatefulSet " << name;
+    EXPECT_EQ(sts["spec"]["replicas"].as<int>(0), 1) << name << ": SQLite has one writer";
+    ASSERT_TRUE(sts["spec"]["volumeClaimTemplates"].IsDefined()) << name;
+    const YAML::Node c = sts["spec"]["template"]["spec"]["containers"][0];
+    EXPECT_EQ(c["livenessProbe"]["grpc"]["service"].as<std::string>("?"), "") << name;
+    EXPECT_EQ(c["readinessProbe"]["grpc"]["service"].as<std::string>(""), health) << name;
+    EXPECT_TRUE(c["startupProbe"]["grpc"].IsDefined()) << name;
+    bool mounts_data = false;
+    for (const auto& m : c["volumeMounts"]) mounts_data |= m["name"].as<std::string>() == "data";
+    EXPECT_TRUE(mounts_data) << name;
+    // Configuration from the ConfigMap, tokens from the Secret.
+    std::string config = c["envFrom"][0]["configMapRef"]["name"].as<std::string>("");
+    EXPECT_TRUE(Exists("ConfigMap", config)) << name << " reads ConfigMap " << config;
+    std::string secret;
+    for (const auto& v : sts["spec"]["template"]["spec"]["volumes"]) {
+      if (v["secret"]) secret = v["secret"]["secretName"].as<std::string>();
+    }
+    EXPECT_EQ(secret.rfind("care-tokens", 0), 0u) << name << " reads tokens from " << secret;
+    if (GetParam() == "dev") EXPECT_TRUE(Exists("Secret", secret)) << "dev generates " << secret;
+    // The grace period covers the preStop pause and the drain deadline.
+    int64_t grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as<int64_t>(30);
+    int64_t pause = 0;
+    for (const auto& arg : c["lifecycle"]["preStop"]["exec"]["command"]) {
+      int64_t n;
+      if (absl::SimpleAtoi(arg.as<std::string>(), &n)) pause = n;
+    }
+    EXPECT_GT(absl::Seconds(grace), DrainDeadline() + absl::Seconds(pause))
+        << name << ": terminationGracePeriodSeconds " << grace << " vs drain " << DrainDeadline() << " + pause "
+        << pause << "s";
+    // Each workload has a disruption budget that selects it.
+    bool budget = false;
+    for (const auto& pdb : OfKind("PodDisruptionBudget")) {
+      budget |= Matches(pdb["spec"]["selector"], PodOf(name));
+    }
+    EXPECT_TRUE(budget) << name << " has no PodDisruptionBudget";
+  }
+}
+
+TEST_P(OverlayTest, EveryServicePortIsNamedAndEveryServiceSelectsPods) {
+  for (const auto& s : OfKind("Service")) {
+    std::set<std::string> names;
+    for (const auto& p : s["spec"]["ports"]) {
+      std::string n = p["name"].as<std::string>("");
+      EXPECT_FALSE(n.empty()) << "Service " << Name(s) << " has an unnamed port " << p["port"].as<std::string>("");
+      names.insert(n);
+    }
+    if (kHealth.count(Name(s))) {
+      EXPECT_TRUE(names.count("grpc")) << Name(s);
+      EXPECT_TRUE(names.count("metrics")) << Name(s);
+    }
+    // A Service selector is a plain label map.
+    LabelMap selector = Labels(s["spec"]["selector"]);
+    bool selects = false;
+    for (const auto& pod : Pods()) {
+      selects |= !selector.empty() && std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
+        auto it = pod.find(kv.first);
+        return it != pod.end() && it->second == kv.second;
+      });
+    }
+    EXPECT_TRUE(selects) << "Service " << Name(s) << " selects no pods";
+  }
+}
+
+TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
+  auto policies = OfKind("NetworkPolicy");
+  bool deny_all = false;
+  for (const auto& np : policies) {
+    const YAML::Node spec = np["spec"];
+    bool empty_selector = !spec["podSelector"] || spec["podSelector"].size() == 0;
+    std::set<std::string> types;
+    for (const auto& t : spec["policyTypes"]) types.insert(t.as<std::string>());
+    if (empty_selector && types.count("Ingress") && types.count("Egress") && !spec["ingress"] && !spec["egress"]) {
+      deny_all = true;
+    }
+    // Every policy selects pods that exist, and so does every in-namespace peer.
+    bool selects = false;
+    for (const auto& pod : Pods()) selects |= Matches(spec["podSelector"], pod);
+    EXPECT_TRUE(selects) << "NetworkPolicy " << Name(np) << " selects no pods";
+    for (const char* direction : {"ingress", "egress"}) {
+      for (const auto& rule : spec[direction]) {
+        for (const auto& peer : rule[std::string(direction) == "ingress" ? "from" : "to"]) {
+          if (peer["namespaceSelector"] || !peer["podSelector"]) continue;  // other namespaces
+          bool peer_exists = false;
+          for (const auto& pod : Pods()) peer_exists |= Matches(peer["podSelector"], pod);
+          EXPECT_TRUE(peer_exists) << "NetworkPolicy " << Name(np) << " names a peer that matches no pod";
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(deny_all) << "no default deny-all NetworkPolicy";
+
+  // `from` may reach `to`: an egress rule on `from`'s pods and an ingress rule on `to`'s.
+  auto allowed = [&](const LabelMap& self, const LabelMap& other, const char* direction) {
+    for (const auto& np : policies) {
+      if (!Matches(np["spec"]["podSelector"], self)) continue;
+      for (const auto& rule : np["spec"][direction]) {
+        for (const auto& peer : rule[std::string(direction) == "ingress" ? "from" : "to"]) {
+          if (!peer["namespaceSelector"] && peer["podSelector"] && Matches(peer["podSelector"], other)) return true;
+        }
+      }
+    }
+    return false;
+  };
+  std::set<std::pair<std::string, std::string>> expected(kCalls.begin(), kCalls.end());
+  std::vector<std::string> apps = {"loyalty", "promotion", "complaint", "notification", "redis"};
+  for (const auto& from : apps) {
+    for (const auto& to : apps) {
+      if (from == to) continue;
+      bool egress = allowed(PodOf(from), PodOf(to), "egress");
+      bool ingress = allowed(PodOf(to), PodOf(from), "ingress");
+      if (expected.count({from, to})) {
+        EXPECT_TRUE(egress) << from << " may not call " << to << " (egress)";
+        EXPECT_TRUE(ingress) << to << " does not accept " << from << " (ingress)";
+      } else {
+        EXPECT_FALSE(egress && ingress) << from << " -> " << to << " is allowed but is no dependency";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::Values("dev", "prod"),
+                         [](const auto& info) { return info.param; });
+
+// --- Grafana -----------------------------------------------------------------
+
+TEST(DashboardTest, PanelsAreValidAndBoundToExportedMetrics) {
+  std::ifstream in(kSource + "/deploy/grafana/caresuite.json");
+  ASSERT_TRUE(in.good());
+  nlohmann::json dashboard = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << "caresuite.json is not valid JSON";
+  EXPECT_TRUE(dashboard["title"].is_string());
+  EXPECT_TRUE(dashboard["uid"].is_string());
+  EXPECT_TRUE(dashboard["schemaVersion"].is_number_integer());
+  ASSERT_TRUE(dashboard["panels"].is_array());
+
+  care::metrics::DeclareAll();
+  std::vector<std::string> names = care::metrics::Registry::Global().Names();
+  std::set<std::string> exported(names.begin(), names.end());
+  std::set<int> ids;
+  std::set<std::string> used;
+  std::regex metric(R"(\bcare_[a-z0-9_]+)");
+  int bound_panels = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    ASSERT_TRUE(panel["id"].is_number_integer());
+    EXPECT_TRUE(ids.insert(panel["id"].get<int>()).second) << "duplicate panel id " << panel["id"];
+    EXPECT_TRUE(panel["gridPos"].is_object()) << panel["title"];
+    if (panel["type"] == "row") continue;
+    ASSERT_TRUE(panel["targets"].is_array() && !panel["targets"].empty()) << panel["title"];
+    ++bound_panels;
+    for (const auto& target : panel["targets"]) {
+      ASSERT_TRUE(target["expr"].is_string()) << panel["title"];
+      EXPECT_TRUE(target["refId"].is_string()) << panel["title"];
+      std::string expr = target["expr"];
+      int found = 0;
+      for (std::sregex_iterator it(expr.begin(), expr.end(), metric), end; it != end; ++it, ++found) {
+        std::string name = it->str();
+        // Histograms are queried through their series.
+        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+          if (!exported.count(name) && absl::EndsWith(name, suffix)) name.resize(name.size() - strlen(suffix));
+        }
+        EXPECT_TRUE(exported.count(name)) << "panel \"" << panel["title"].get<std::string>() << "\" uses "
+                                          << it->str() << ", which no service exports";
+        used.insert(name);
+      }
+      EXPECT_GT(found, 0) << "panel " << panel["title"] << " queries no CareSuite metric";
+    }
+  }
+  EXPECT_GE(bound_panels, 8);
+  // What the issue asks to see, each on the dashboard.
+  for (const char* must : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_tier_cache_lookups_total",
+                           "care_outbox_backlog", "care_notification_deliveries_total",
+                           "care_complaint_sla_breaches_total"}) {
+    EXPECT_TRUE(used.count(must)) << must << " is on no panel";
+  }
+}
+
+}  // namespace

@@ -1,0 +1,365 @@
+// carectl through the real binaries: care_loyalty and care_notification
+// started by the harness, carectl run as a child process; every command is
+// checked on its table output, --json, errors (code and reason on stderr,
+// exit 1) and bad arguments (a useful message, exit 2).
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/integration/loyalty_fixture.h"
+
+extern char** environ;
+
+namespace care::testing {
+namespace {
+
+using care::common::v1::MESSAGE_CHANNEL_IN_APP;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& r) {
+  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+class CarectlTest : public LoyaltyTest {
+ protected:
+  void SetUp() override {
+    LoyaltyTest::SetUp();
+    if (HasFatalFailure()) return;
+    Configure();
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--job_interval=50ms",
+                                  "--log_level=warn"};
+    notification_service_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN,
+                                                             "care.notification.v1.NotificationService", args, tokens_);
+    absl::Status started = notification_service_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    nstub_ = nv1::NotificationService::NewStub(notification_service_->channel());
+    nclock_ = care::common::v1::ClockControl::NewStub(notification_service_->channel());
+    MoveNotificationClock(Base(), absl::ZeroDuration());
+  }
+
+  // carectl <args...>, with stdout and stderr kept apart.
+  Result Run(std::vector<std::string> args) {
+    std::string out = dir_.path() + "/carectl.out", err = dir_.path() + "/carectl.err";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    args.insert(args.begin(), CARECTL_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    Result r;
+    if (posix_spawn(&pid, CARECTL_BIN, &actions, nullptr, argv.data(), environ) != 0) return r;
+    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+  Result Loyalty(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--target=" + service_->address(), "--token=" + svc(), "loyalty"});
+    return Run(args);
+  }
+  Result Notification(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--target=" + notification_service_->address(), "--token=" + admin(), "notification"});
+    return Run(args);
+  }
+
+  void MoveNotificationClock(absl::Time to, absl::Duration advance) {
+    care::common::v1::SetTimeRequest req;
+    if (advance > absl::ZeroDuration()) {
+      *req.mutable_advance() = ToDurationProto(advance);
+    } else {
+      *req.mutable_time() = ToTimestamp(to);
+    }
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = nclock_->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  std::unique_ptr<ServiceProcess> notification_service_;
+  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
+  std::unique_ptr<care::common::v1::ClockControl::Stub> nclock_;
+};
+
+#define EXPECT_OUT(r, text) EXPECT_TRUE(absl::StrContains((r).out, text)) << "want \"" << (text) << "\"\n" << (r)
+#define EXPECT_ERR(r, text) EXPECT_TRUE(absl::StrContains((r).err, text)) << "want \"" << (text) << "\"\n" << (r)
+
+TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
+  Result all = Run({"--help"});
+  ASSERT_EQ(all.code, 0) << all;
+  std::vector<std::pair<std::string, std::string>> commands = {
+      {"", "ping"},
+      {"loyalty", "enrol"},
+      {"loyalty", "get-member"},
+      {"loyalty", "purchase"},
+      {"loyalty", "return"},
+      {"loyalty", "redeem"},
+      {"loyalty", "adjust"},
+      {"loyalty", "tier"},
+      {"loyalty", "balance"},
+      {"loyalty", "ledger"},
+      {"notification", "inbox"},
+      {"notification", "schedules"},
+      {"notification", "schedule"},
+      {"notification", "deliveries"},
+      {"notification", "consent"}};
+  for (const auto& [group, name] : commands) {
+    std::string full = group.empty() ? name : group + " " + name;
+    EXPECT_OUT(all, "carectl " + full + " ");
+    std::vector<std::string> args;
+    if (!group.empty()) args.push_back(group);
+    args.push_back(name);
+    args.push_back("--help");
+    Result one = Run(args);
+    EXPECT_EQ(one.code, 0) << full << "\n" << one;
+    EXPECT_OUT(one, "usage: carectl " + full);
+  }
+  EXPECT_OUT(all, "exit codes: 0 ok, 1");
+  Result group = Run({"loyalty", "--help"});
+  EXPECT_EQ(group.code, 0) << group;
+  EXPECT_OUT(group, "carectl loyalty ledger");
+  EXPECT_FALSE(absl::StrContains(group.out, "carectl notification inbox")) << group;
+
+  Result none = Run({});
+  EXPECT_EQ(none.code, 2) << none;
+  EXPECT_ERR(none, "no command given");
+  Result unknown = Run({"loyalty", "frobnicate"});
+  EXPECT_EQ(unknown.code, 2) << unknown;
+  EXPECT_ERR(unknown, "unknown command \"loyalty frobnicate\"");
+  Result timeout = Run({"--timeout=soon", "ping"});
+  EXPECT_EQ(timeout.code, 2) << timeout;
+  EXPECT_ERR(timeout, "--timeout \"soon\" is not a duration");
+}
+
+TEST_F(CarectlTest, PingChecksTargetAndToken) {
+  Result ok = Run({"--target=" + service_->address(), "--token=" + svc(), "ping", "hello"});
+  ASSERT_EQ(ok.code, 0) << ok;
+  EXPECT_OUT(ok, "PAYLOAD  hello");
+  Result json = Run({"--target=" + service_->address(), "--token=" + svc(), "--json", "ping", "hi"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_OUT(json, "\"payload\":\"hi\"");
+  Result no_token = Run({"--target=" + service_->address(), "ping"});
+  EXPECT_EQ(no_token.code, 1) << no_token;
+  EXPECT_ERR(no_token, "error: UNAUTHENTICATED");
+  // Nothing listens there: the call fails, it is not a usage error.
+  Result down = Run({"--target=127.0.0.1:" + std::to_string(FreePort()), "--token=" + svc(), "--timeout=2s", "ping"});
+  EXPECT_EQ(down.code, 1) << down;
+  EXPECT_ERR(down, "error: ");
+}
+
+TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
+  Result enrol = Loyalty({"enrol", "ann", "--name=Ann Lee", "--email=ann@example.com", "--request_id=enrol-ann"});
+  ASSERT_EQ(enrol.code, 0) << enrol;
+  EXPECT_OUT(enrol, "MEMBER          ann");
+  EXPECT_OUT(enrol, "Member (member), QUALIFIED");
+  // A retry with the same request id returns the first answer.
+  Result again = Loyalty({"enrol", "ann", "--name=Ann Lee", "--email=ann@example.com", "--request_id=enrol-ann"});
+  EXPECT_EQ(again.code, 0) << again;
+
+  Result member = Loyalty({"get-member", "ann"});
+  ASSERT_EQ(member.code, 0) << member;
+  EXPECT_OUT(member, "ann@example.com");
+  Result json = Run({"--json", "--target=" + service_->address(), "--token=" + svc(), "loyalty", "get-member", "ann"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_OUT(json, "\"member_id\":\"ann\"");
+  EXPECT_OUT(json, "\"name\":\"Ann Lee\"");
+
+  Result purchase = Loyalty({"purchase", "ann", "o-1", "1000.00"});
+  ASSERT_EQ(purchase.code, 0) << purchase;
+  EXPECT_OUT(purchase, "EARNED   1000");
+  EXPECT_OUT(purchase, "Silver (silver), was member");
+
+  Result tier = Loyalty({"tier", "ann"});
+  ASSERT_EQ(tier.code, 0) << tier;
+  EXPECT_OUT(tier, "Silver (silver)");
+  EXPECT_OUT(tier, "x1.25");
+
+  Result redeem = Loyalty({"redeem", "ann", "100", "--description=coffee"});
+  ASSERT_EQ(redeem.code, 0) << redeem;
+  EXPECT_OUT(redeem, "POINTS   -100");
+  EXPECT_OUT(redeem, "BALANCE  900");
+
+  Result adjust = Loyalty({"adjust", "ann", "25", "--reason_code=GOODWILL", "--note=late parcel"});
+  ASSERT_EQ(adjust.code, 0) << adjust;
+  EXPECT_OUT(adjust, "BALANCE  925");
+
+  Result partial = Loyalty({"return", "ann", "o-1", "r-1", "200.00", "--reason=damaged"});
+  ASSERT_EQ(partial.code, 0) << partial;
+  EXPECT_OUT(partial, "RETURNED         200.00 USD");
+  EXPECT_OUT(partial, "POINTS REVERSED  200");
+
+  Result balance = Loyalty({"balance", "ann"});
+  ASSERT_EQ(balance.code, 0) << balance;
+  EXPECT_OUT(balance, "BALANCE        725");
+  EXPECT_OUT(balance, "REDEEMED       100");
+
+  Result ledger = Loyalty({"ledger", "ann"});
+  ASSERT_EQ(ledger.code, 0) << ledger;
+  EXPECT_OUT(ledger, "SEQ  KIND");
+  for (const char* kind : {"EARN", "REDEEM", "ADJUST", "REVERSE"}) EXPECT_OUT(ledger, kind);
+  Result page = Loyalty({"ledger", "ann", "--page_size=1"});
+  ASSERT_EQ(page.code, 0) << page;
+  EXPECT_OUT(page, "more: --page_token=");
+
+  // Errors from the service: exit 1, the code and the reason on stderr.
+  Result missing = Loyalty({"get-member", "nobody"});
+  EXPECT_EQ(missing.code, 1) << missing;
+  EXPECT_ERR(missing, "error: NOT_FOUND");
+  EXPECT_ERR(missing, "reason: MEMBER_NOT_FOUND");
+  EXPECT_TRUE(missing.out.empty()) << missing;
+  Result too_much = Loyalty({"redeem", "ann", "100000"});
+  EXPECT_EQ(too_much.code, 1) << too_much;
+  EXPECT_ERR(too_much, "error: FAILED_PRECONDITION");
+  EXPECT_ERR(too_much, "reason: INSUFFICIENT_POINTS");
+  Result bad_field = Loyalty({"enrol", "bad id!", "--name=X"});
+  EXPECT_EQ(bad_field.code, 1) << bad_field;
+  EXPECT_ERR(bad_field, "error: INVALID_ARGUMENT");
+  EXPECT_ERR(bad_field, "field member.member_id");
+  Result no_tier = Loyalty({"tier", "nobody"});
+  EXPECT_EQ(no_tier.code, 1) << no_tier;
+  EXPECT_ERR(no_tier, "error: NOT_FOUND");
+}
+
+TEST_F(CarectlTest, BadArgumentsPrintAUsefulMessageAndExit2) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {{"get-member"}, "missing <member_id>"},
+      {{"get-member", "ann", "extra"}, "unexpected argument \"extra\""},
+      {{"get-member", "ann", "--bogus=1"}, "unknown flag --bogus"},
+      {{"enrol", "ann"}, "--name is required"},
+      {{"purchase", "ann", "o-1", "12.345"}, "amount \"12.345\" is not a USD amount like 125.50"},
+      {{"purchase", "ann", "o-1", "10", "--time=yesterday"}, "--time \"yesterday\" is not an RFC 3339 time"},
+      {{"redeem", "ann", "lots"}, "<points> must be an integer, not \"lots\""},
+      {{"adjust", "ann", "5"}, "--reason_code is required"},
+      {{"ledger", "ann", "--page_size=many"}, "--page_size must be an integer"},
+  };
+  for (const auto& c : cases) {
+    Result r = Loyalty(c.args);
+    EXPECT_EQ(r.code, 2) << r;
+    EXPECT_ERR(r, c.message);
+    EXPECT_ERR(r, "usage: carectl loyalty " + c.args[0]);
+  }
+  Result channel = Notification({"consent", "ann", "fax", "grant"});
+  EXPECT_EQ(channel.code, 2) << channel;
+  EXPECT_ERR(channel, "<channel> \"fax\" is not one of: in_app, webhook, email");
+  Result decision = Notification({"consent", "ann", "email", "maybe"});
+  EXPECT_EQ(decision.code, 2) << decision;
+  EXPECT_ERR(decision, "\"maybe\" is neither grant nor withdraw");
+  Result which = Notification({"schedule"});
+  EXPECT_EQ(which.code, 2) << which;
+  EXPECT_ERR(which, "give a <schedule_id> or --campaign=ID");
+  Result state = Notification({"schedules", "--state=sleeping"});
+  EXPECT_EQ(state.code, 2) << state;
+  EXPECT_ERR(state, "scheduled, running, completed, cancelled");
+}
+
+TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
+  Enrol("vip-1", [](lv1::Member* m) {
+    m->set_segment("vip");
+    auto* c = m->add_marketing_consents();
+    c->set_channel(MESSAGE_CHANNEL_IN_APP);
+    c->set_granted(true);
+  });
+  Result empty = Notification({"inbox", "vip-1"});
+  ASSERT_EQ(empty.code, 0) << empty;
+  EXPECT_OUT(empty, "(inbox empty)");
+  Result no_schedules = Notification({"schedules"});
+  ASSERT_EQ(no_schedules.code, 0) << no_schedules;
+  EXPECT_OUT(no_schedules, "(no schedules)");
+
+  // A promotion alert due in a day (as the promotion service's outbox sends it).
+  nv1::IngestEventRequest alert;
+  alert.set_event_id("promotion-carectl-1");
+  alert.set_source("promotion");
+  *alert.mutable_occurred_at() = ToTimestamp(Base());
+  auto* a = alert.mutable_promotion_alert();
+  a->set_campaign_id("spring");
+  a->set_campaign_version(1);
+  a->set_title("Spring sale");
+  a->set_description("15% off");
+  a->add_target_segments("vip");
+  a->add_channels(MESSAGE_CHANNEL_IN_APP);
+  absl::Time starts = Base() + absl::Hours(72 + 24);
+  *a->mutable_starts_at() = ToTimestamp(starts);
+  *a->mutable_ends_at() = ToTimestamp(starts + absl::Hours(24));
+  *a->mutable_notice() = ToDurationProto(absl::Hours(72));
+  nv1::IngestEventResponse ingested;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), alert, &ingested);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  Result schedules = Notification({"schedules", "--state=scheduled"});
+  ASSERT_EQ(schedules.code, 0) << schedules;
+  EXPECT_OUT(schedules, ingested.schedule_id());
+  EXPECT_OUT(schedules, "PROMOTION_ALERT");
+  EXPECT_OUT(schedules, "SCHEDULED");
+  Result by_campaign = Notification({"schedule", "--campaign=spring"});
+  ASSERT_EQ(by_campaign.code, 0) << by_campaign;
+  EXPECT_OUT(by_campaign, "MESSAGE KEY  promotion-alert/spring");
+  EXPECT_OUT(by_campaign, "CHANNELS     IN_APP");
+  Result by_id = Notification({"schedule", ingested.schedule_id()});
+  ASSERT_EQ(by_id.code, 0) << by_id;
+  EXPECT_OUT(by_id, "spring v1");
+  Result unknown = Notification({"schedule", "no-such-schedule"});
+  EXPECT_EQ(unknown.code, 1) << unknown;
+  EXPECT_ERR(unknown, "error: NOT_FOUND");
+
+  MoveNotificationClock({}, absl::Hours(25));
+  ASSERT_TRUE(Eventually([&] {
+    Result r = Notification({"deliveries", "--campaign=spring", "--status=sent"});
+    return r.code == 0 && absl::StrContains(r.out, "vip-1");
+  })) << notification_service_->log();
+  Result deliveries = Notification({"deliveries", "--member=vip-1", "--channel=in_app"});
+  ASSERT_EQ(deliveries.code, 0) << deliveries;
+  EXPECT_OUT(deliveries, "promotion-alert/spring");
+  EXPECT_OUT(deliveries, "SENT");
+  Result json = Run({"--json", "--target=" + notification_service_->address(), "--token=" + admin(), "notification",
+                     "deliveries", "--member=vip-1"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_OUT(json, "\"status\":\"DELIVERY_STATUS_SENT\"");
+
+  Result inbox = Notification({"inbox", "vip-1"});
+  ASSERT_EQ(inbox.code, 0) << inbox;
+  EXPECT_OUT(inbox, "Spring sale");
+  EXPECT_OUT(inbox, "unread: 1");
+
+  Result withdraw = Notification({"consent", "vip-1", "in_app", "withdraw", "--evidence=phone call"});
+  if (absl::StrContains(withdraw.err, "error: UNIMPLEMENTED")) {
+    // SetConsent comes with the rest of the notification service; until
+    // then carectl must report the status, not crash or succeed.
+    EXPECT_EQ(withdraw.code, 1) << withdraw;
+    return;
+  }
+  ASSERT_EQ(withdraw.code, 0) << withdraw;
+  EXPECT_OUT(withdraw, "GRANTED    no");
+  EXPECT_OUT(withdraw, "CHANNEL    IN_APP");
+  Result grant = Notification({"consent", "vip-1", "EMAIL", "grant"});
+  ASSERT_EQ(grant.code, 0) << grant;
+  EXPECT_OUT(grant, "GRANTED    yes");
+  Result bad_member = Notification({"consent", "bad id!", "email", "grant"});
+  EXPECT_EQ(bad_member.code, 1) << bad_member;
+  EXPECT_ERR(bad_member, "error: INVALID_ARGUMENT");
+}
+
+}  // namespace
+}  // namespace care::testing

@@ -1,0 +1,16 @@
+#pragma once
+
+// Every carectl command, by group. Adding a service's commands: a
+// <service>_commands.cc with one small function per command and its table,
+// declared here and listed in AllCommands() (carectl.cc).
+
+#include <vector>
+
+#include "tools/carectl/cli.h"
+
+namespace carectl {
+
+std::vector<Command> LoyaltyCommands();
+std::vector<Command> NotificationCommands();
+
+}  // namespace carectl

@@ -1,0 +1,213 @@
+// carectl loyalty ...: members, points and tiers (care.loyalty.v1).
+
+#include "absl/strings/str_cat.h"
+#include "care/loyalty/v1/loyalty.grpc.pb.h"
+#include "tools/carectl/commands.h"
+
+namespace carectl {
+namespace {
+
+namespace v1 = care::loyalty::v1;
+
+std::unique_ptr<v1::LoyaltyService::Stub> Stub(const Context& c) { return v1::LoyaltyService::NewStub(c.channel()); }
+
+std::string Tier(const v1::TierSnapshot& t) { return absl::StrCat(t.tier_display_name(), " (", t.tier_id(), ")"); }
+
+void PrintMember(const v1::Member& m) {
+  PrintFields({{"MEMBER", m.member_id()},
+               {"NAME", m.name()},
+               {"EMAIL", m.email().empty() ? "-" : m.email()},
+               {"TIER", absl::StrCat(m.tier().tier_display_name(), " (", m.tier().tier_id(), "), ",
+                                     EnumName(v1::TierState_descriptor(), m.tier().state()))},
+               {"POINTS", absl::StrCat(m.points_balance())},
+               {"LIFETIME SPEND", Money(m.lifetime_spend())},
+               {"VISITS", absl::StrCat(m.visit_count())},
+               {"ENROLLED", Time(m.create_time())},
+               {"VERSION", absl::StrCat(m.version())}});
+}
+
+void PrintEntries(const google::protobuf::RepeatedPtrField<v1::LedgerEntry>& entries) {
+  Table t({"SEQ", "KIND", "POINTS", "BALANCE", "EFFECTIVE", "EXPIRES", "ENTRY"});
+  for (const auto& e : entries) {
+    t.Row({absl::StrCat(e.sequence()), EnumName(v1::LedgerEntryKind_descriptor(), e.kind()),
+           absl::StrCat(e.points_delta() > 0 ? "+" : "", e.points_delta()), absl::StrCat(e.balance_after()),
+           Time(e.effective_time()), Time(e.expire_time()), e.entry_id()});
+  }
+  t.Print("(no ledger entries)");
+}
+
+int Enrol(Context& c, Args& a) {
+  v1::EnrolMemberRequest req;
+  req.mutable_member()->set_member_id(a.Positional("member_id"));
+  req.mutable_member()->set_name(a.Flag("name"));
+  if (req.member().name().empty()) throw UsageError("--name is required");
+  req.mutable_member()->set_email(a.Flag("email"));
+  req.mutable_member()->set_phone(a.Flag("phone"));
+  req.mutable_member()->set_locale(a.Flag("locale"));
+  req.mutable_member()->set_time_zone(a.Flag("time_zone"));
+  req.mutable_member()->set_segment(a.Flag("segment"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Member resp;
+  return c.Finish(Stub(c)->EnrolMember(c.NewCall().get(), req, &resp), resp, [&] { PrintMember(resp); });
+}
+
+int GetMember(Context& c, Args& a) {
+  v1::GetMemberRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  a.Done();
+  v1::Member resp;
+  return c.Finish(Stub(c)->GetMember(c.NewCall().get(), req, &resp), resp, [&] { PrintMember(resp); });
+}
+
+int Purchase(Context& c, Args& a) {
+  v1::RecordPurchaseRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_order_id(a.Positional("order_id"));
+  std::string amount = a.Positional("amount");
+  *req.mutable_amount() = ParseMoney(amount, a.Flag("currency", "USD"));
+  if (std::string t = a.Flag("time"); !t.empty()) *req.mutable_purchase_time() = ParseTime("time", t);
+  req.set_store_id(a.Flag("store"));
+  req.set_no_points(a.BoolFlag("no_points"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::RecordPurchaseResponse resp;
+  return c.Finish(Stub(c)->RecordPurchase(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"ORDER", resp.order_id()},
+                 {"MEMBER", resp.member_id()},
+                 {"EARNED", absl::StrCat(resp.points_earned())},
+                 {"BALANCE", absl::StrCat(resp.points_balance())},
+                 {"TIER", resp.tier_changed() ? absl::StrCat(Tier(resp.tier()), ", was ", resp.previous_tier_id())
+                                              : Tier(resp.tier())},
+                 {"VISIT", EnumName(v1::VisitOutcome_descriptor(), resp.visit_outcome())}});
+  });
+}
+
+int Return(Context& c, Args& a) {
+  v1::RecordReturnRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_order_id(a.Positional("order_id"));
+  req.set_return_id(a.Positional("return_id"));
+  std::string amount = a.OptionalPositional("amount");
+  if (amount.empty()) {
+    req.set_kind(v1::RETURN_KIND_FULL);
+  } else {
+    req.set_kind(v1::RETURN_KIND_PARTIAL);
+    *req.mutable_returned_amount() = ParseMoney(amount, a.Flag("currency", "USD"));
+  }
+  req.set_reason(a.Flag("reason"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::RecordReturnResponse resp;
+  return c.Finish(Stub(c)->RecordReturn(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"RETURN", resp.return_id()},
+                 {"ORDER", resp.order_id()},
+                 {"RETURNED", Money(resp.returned_amount())},
+                 {"POINTS REVERSED", absl::StrCat(resp.points_reversed())},
+                 {"BALANCE", absl::StrCat(resp.points_balance())},
+                 {"TIER", Tier(resp.tier())}});
+  });
+}
+
+template <typename Response>
+void PrintPointsChange(const Response& resp) {
+  PrintFields({{"ENTRY", resp.entry().entry_id()},
+               {"POINTS", absl::StrCat(resp.entry().points_delta())},
+               {"BALANCE", absl::StrCat(resp.points_balance())}});
+}
+
+int Redeem(Context& c, Args& a) {
+  v1::RedeemPointsRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_points(a.IntPositional("points"));
+  req.set_order_id(a.Flag("order"));
+  req.set_description(a.Flag("description"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::RedeemPointsResponse resp;
+  return c.Finish(Stub(c)->RedeemPoints(c.NewCall().get(), req, &resp), resp, [&] { PrintPointsChange(resp); });
+}
+
+int Adjust(Context& c, Args& a) {
+  v1::AdjustPointsRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_points_delta(a.IntPositional("points_delta"));
+  req.set_reason_code(a.Flag("reason_code"));
+  if (req.reason_code().empty()) throw UsageError("--reason_code is required (e.g. GOODWILL, CORRECTION)");
+  req.set_complaint_id(a.Flag("complaint"));
+  req.set_note(a.Flag("note"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::AdjustPointsResponse resp;
+  return c.Finish(Stub(c)->AdjustPoints(c.NewCall().get(), req, &resp), resp, [&] { PrintPointsChange(resp); });
+}
+
+int GetTier(Context& c, Args& a) {
+  v1::GetTierRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  a.Done();
+  v1::TierSnapshot resp;
+  return c.Finish(Stub(c)->GetTier(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"MEMBER", resp.member_id()},
+                 {"TIER", Tier(resp)},
+                 {"RANK", absl::StrCat(resp.tier_rank())},
+                 {"MULTIPLIER", absl::StrCat("x", resp.benefits().points_multiplier_bps() / 10000.0)},
+                 {"VERSION", absl::StrCat(resp.version())},
+                 {"UPDATED", Time(resp.update_time())}});
+  });
+}
+
+int Ledger(Context& c, Args& a) {
+  v1::ListLedgerEntriesRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_order_id(a.Flag("order"));
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListLedgerEntriesResponse resp;
+  return c.Finish(Stub(c)->ListLedgerEntries(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintEntries(resp.entries());
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+int Balance(Context& c, Args& a) {
+  v1::GetBalanceRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  a.Done();
+  v1::PointsBalance resp;
+  return c.Finish(Stub(c)->GetBalance(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"MEMBER", resp.member_id()},
+                 {"BALANCE", absl::StrCat(resp.balance())},
+                 {"EARNED", absl::StrCat(resp.lifetime_earned())},
+                 {"REDEEMED", absl::StrCat(resp.lifetime_redeemed())},
+                 {"EXPIRED", absl::StrCat(resp.lifetime_expired())},
+                 {"EXPIRING SOON", absl::StrCat(resp.points_expiring_soon())}});
+  });
+}
+
+}  // namespace
+
+std::vector<Command> LoyaltyCommands() {
+  const std::string id = " [--request_id=ID]";
+  return {
+      {"loyalty", "enrol", "<member_id> --name=NAME [--email=] [--phone=] [--locale=] [--time_zone=] [--segment=]" + id,
+       "enrols a member (EnrolMember)", Enrol},
+      {"loyalty", "get-member", "<member_id>", "shows a member's profile, tier and points (GetMember)", GetMember},
+      {"loyalty", "purchase",
+       "<member_id> <order_id> <amount> [--currency=USD] [--time=RFC3339] [--store=] [--no_points]" + id,
+       "records a purchase; amount in major units, e.g. 125.50 (RecordPurchase)", Purchase},
+      {"loyalty", "return", "<member_id> <order_id> <return_id> [<amount>] [--currency=USD] [--reason=]" + id,
+       "records a return: full without an amount, partial with one (RecordReturn)", Return},
+      {"loyalty", "redeem", "<member_id> <points> [--order=] [--description=]" + id,
+       "spends points (RedeemPoints)", Redeem},
+      {"loyalty", "adjust", "<member_id> <points_delta> --reason_code=CODE [--complaint=] [--note=]" + id,
+       "adds (> 0) or removes (< 0) points, e.g. goodwill (AdjustPoints)", Adjust},
+      {"loyalty", "tier", "<member_id>", "shows the member's tier snapshot (GetTier)", GetTier},
+      {"loyalty", "balance", "<member_id>", "shows the points balance and lifetime totals (GetBalance)", Balance},
+      {"loyalty", "ledger", "<member_id> [--order=] [--page_size=50] [--page_token=]",
+       "lists ledger entries, newest first (ListLedgerEntries)", Ledger},
+  };
+}
+
+}  // namespace carectl

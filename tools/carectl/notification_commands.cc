@@ -1,0 +1,177 @@
+// carectl notification ...: inboxes, schedules, deliveries and consent
+// (care.notification.v1).
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "care/notification/v1/notification.grpc.pb.h"
+#include "tools/carectl/commands.h"
+
+namespace carectl {
+namespace {
+
+namespace v1 = care::notification::v1;
+using care::common::v1::MessageChannel_descriptor;
+
+std::unique_ptr<v1::NotificationService::Stub> Stub(const Context& c) {
+  return v1::NotificationService::NewStub(c.channel());
+}
+
+std::string Channels(const google::protobuf::RepeatedField<int>& channels) {
+  std::vector<std::string> names;
+  for (int ch : channels) names.push_back(EnumName(MessageChannel_descriptor(), ch));
+  return names.empty() ? "-" : absl::StrJoin(names, ",");
+}
+
+int Inbox(Context& c, Args& a) {
+  v1::ListInboxRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_unread_only(a.BoolFlag("unread"));
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListInboxResponse resp;
+  return c.Finish(Stub(c)->ListInbox(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"TIME", "KIND", "READ", "SUBJECT", "MESSAGE"});
+    for (const auto& m : resp.messages()) {
+      t.Row({Time(m.create_time()), EnumName(v1::MessageKind_descriptor(), m.kind()),
+             m.has_read_time() ? "yes" : "no", m.subject(), m.message_id()});
+    }
+    t.Print("(inbox empty)");
+    std::printf("unread: %lld\n", static_cast<long long>(resp.unread_count()));
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+void PrintSchedule(const v1::Schedule& s) {
+  PrintFields({{"SCHEDULE", s.schedule_id()},
+               {"KIND", EnumName(v1::MessageKind_descriptor(), s.kind())},
+               {"STATE", EnumName(v1::ScheduleState_descriptor(), s.state())},
+               {"MESSAGE KEY", s.message_key()},
+               {"CAMPAIGN", s.campaign_id().empty() ? "-" : absl::StrCat(s.campaign_id(), " v", s.campaign_version())},
+               {"DUE", Time(s.due_time())},
+               {"CHANNELS", Channels(s.channels())},
+               {"RESOLVED", absl::StrCat(s.members_resolved())},
+               {"DELIVERIES", absl::StrCat(s.deliveries_created())},
+               {"LAST ERROR", s.last_error().empty() ? "-" : s.last_error()}});
+}
+
+int Schedules(Context& c, Args& a) {
+  v1::ListSchedulesRequest req;
+  if (std::string state = a.Flag("state"); !state.empty()) {
+    req.add_states(static_cast<v1::ScheduleState>(ParseEnum(v1::ScheduleState_descriptor(), "--state", state)));
+  }
+  req.set_campaign_id(a.Flag("campaign"));
+  req.set_member_id(a.Flag("member"));
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListSchedulesResponse resp;
+  return c.Finish(Stub(c)->ListSchedules(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"SCHEDULE", "KIND", "STATE", "DUE", "CAMPAIGN", "CHANNELS", "DELIVERIES"});
+    for (const auto& s : resp.schedules()) {
+      t.Row({s.schedule_id(), EnumName(v1::MessageKind_descriptor(), s.kind()),
+             EnumName(v1::ScheduleState_descriptor(), s.state()), Time(s.due_time()),
+             s.campaign_id().empty() ? "-" : s.campaign_id(), Channels(s.channels()),
+             absl::StrCat(s.deliveries_created())});
+    }
+    t.Print("(no schedules)");
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+int Schedule(Context& c, Args& a) {
+  v1::GetScheduleRequest req;
+  std::string campaign = a.Flag("campaign");
+  std::string id = a.OptionalPositional("schedule_id");
+  if (id.empty() == campaign.empty()) throw UsageError("give a <schedule_id> or --campaign=ID (one of them)");
+  if (!id.empty()) {
+    req.set_schedule_id(id);
+  } else {
+    req.set_campaign_id(campaign);
+  }
+  a.Done();
+  v1::Schedule resp;
+  return c.Finish(Stub(c)->GetSchedule(c.NewCall().get(), req, &resp), resp, [&] { PrintSchedule(resp); });
+}
+
+int Deliveries(Context& c, Args& a) {
+  v1::ListDeliveriesRequest req;
+  auto* f = req.mutable_filter();
+  f->set_member_id(a.Flag("member"));
+  f->set_campaign_id(a.Flag("campaign"));
+  f->set_schedule_id(a.Flag("schedule"));
+  if (std::string s = a.Flag("status"); !s.empty()) {
+    f->add_statuses(static_cast<v1::DeliveryStatus>(ParseEnum(v1::DeliveryStatus_descriptor(), "--status", s)));
+  }
+  if (std::string ch = a.Flag("channel"); !ch.empty()) {
+    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel", ch)));
+  }
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListDeliveriesResponse resp;
+  return c.Finish(Stub(c)->ListDeliveries(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"MEMBER", "MESSAGE KEY", "CHANNEL", "STATUS", "DETAIL", "ATTEMPTS", "CREATED"});
+    for (const auto& d : resp.deliveries()) {
+      std::string detail = d.suppression_reason() != v1::SUPPRESSION_REASON_UNSPECIFIED
+                               ? EnumName(v1::SuppressionReason_descriptor(), d.suppression_reason())
+                               : d.last_error_code().empty() ? "-" : d.last_error_code();
+      t.Row({d.member_id(), d.message_key(), EnumName(MessageChannel_descriptor(), d.channel()),
+             EnumName(v1::DeliveryStatus_descriptor(), d.status()), detail, absl::StrCat(d.attempts()),
+             Time(d.create_time())});
+    }
+    t.Print("(no deliveries)");
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+int Consent(Context& c, Args& a) {
+  v1::SetConsentRequest req;
+  req.set_member_id(a.Positional("member_id"));
+  req.set_channel(static_cast<care::common::v1::MessageChannel>(
+      ParseEnum(MessageChannel_descriptor(), "<channel>", a.Positional("channel"))));
+  std::string decision = a.Positional("grant|withdraw");
+  if (decision != "grant" && decision != "withdraw") {
+    throw UsageError(absl::StrCat("\"", decision, "\" is neither grant nor withdraw"));
+  }
+  req.set_granted(decision == "grant");
+  req.set_source(static_cast<v1::ConsentSource>(
+      ParseEnum(v1::ConsentSource_descriptor(), "--source", a.Flag("source", "agent"))));
+  req.set_legal_basis(static_cast<v1::LegalBasis>(
+      ParseEnum(v1::LegalBasis_descriptor(), "--legal_basis", a.Flag("legal_basis", "consent"))));
+  req.set_evidence(a.Flag("evidence"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::ConsentRecord resp;
+  return c.Finish(Stub(c)->SetConsent(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"CONSENT", resp.consent_id()},
+                 {"MEMBER", resp.member_id()},
+                 {"CHANNEL", EnumName(MessageChannel_descriptor(), resp.channel())},
+                 {"GRANTED", resp.granted() ? "yes" : "no"},
+                 {"SOURCE", EnumName(v1::ConsentSource_descriptor(), resp.source())},
+                 {"APPLIED", resp.applied() ? "yes" : "no (a later decision stands)"},
+                 {"EFFECTIVE", Time(resp.effective_time())},
+                 {"BY", resp.actor()}});
+  });
+}
+
+}  // namespace
+
+std::vector<Command> NotificationCommands() {
+  return {
+      {"notification", "inbox", "<member_id> [--unread] [--page_size=50] [--page_token=]",
+       "lists a member's in-app inbox, newest first (ListInbox)", Inbox},
+      {"notification", "schedules", "[--state=scheduled|running|completed|cancelled] [--campaign=] [--member=] "
+                                    "[--page_size=50] [--page_token=]",
+       "lists scheduled messages such as promotion alerts (ListSchedules)", Schedules},
+      {"notification", "schedule", "<schedule_id> | --campaign=ID", "shows one schedule (GetSchedule)", Schedule},
+      {"notification", "deliveries", "[--member=] [--campaign=] [--schedule=] [--status=] [--channel=] "
+                                     "[--page_size=50] [--page_token=]",
+       "lists deliveries and their outcome (ListDeliveries)", Deliveries},
+      {"notification", "consent", "<member_id> <in_app|webhook|email> <grant|withdraw> [--source=agent] "
+                                  "[--legal_basis=consent] [--evidence=] [--request_id=ID]",
+       "records a marketing consent decision (SetConsent)", Consent},
+  };
+}
+
+}  // namespace carectl
