@@ -216,7 +216,8 @@ metrics::Counter& RpcCalls();
 metrics::Histogram& RpcLatency();
 // care_rpc_in_flight: calls being served now.
 metrics::Gauge& RpcInFlight();
-// care_tier_cache_lookups_total{result=hit|miss|error}: tier cache reads.
+// care_tier_cache_lookups_total{result=hit|miss|error|memo}: tier cache reads
+// (memo: answered by loyalty's in-memory copy before Redis).
 metrics::Counter& TierCacheLookups();
 // care_outbox_backlog{}: events not yet delivered (read at scrape time).
 metrics::Gauge& OutboxBacklog();

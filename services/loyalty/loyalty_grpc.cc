@@ -1,5 +1,7 @@
 #include "services/loyalty/loyalty_grpc.h"
 
+#include "common/metrics.h"
+
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/errors.h"
+#include "common/metrics.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
@@ -814,6 +817,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::GetTier(ServerContext* ctx, const v1::Get
     if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
     if (memo_ != nullptr) {
       if (auto known = memo_->Find(req->member_id())) {
+        static auto& memo_hit = metrics::TierCacheLookups().With({"memo"});
+        memo_hit.Inc();
         *resp = *known;
         return absl::OkStatus();
       }

@@ -29,9 +29,12 @@ std::string Lookups(const std::string& result) {
 class MetricsTest : public LoyaltyTest {
  protected:
   std::vector<std::string> ExtraArgs() override {
-    return {"--metrics_port=0", "--metrics_port_file=" + PortFile()};
+    // Memo off: every GetTier then asks Redis, so hits and misses are Redis's
+    // (MemoHitsAreCountedApart covers the memo).
+    return {"--metrics_port=0", "--metrics_port_file=" + PortFile(), "--tier_memo_entries=" + memo_entries_};
   }
   std::string PortFile() { return dir_.path() + "/metrics_port"; }
+  std::string memo_entries_ = "0";
 
   int MetricsPort() { return std::stoi(ReadFile(PortFile())); }
 
@@ -42,6 +45,23 @@ class MetricsTest : public LoyaltyTest {
   }
   std::map<std::string, double> Scrape() { return ParseExposition(ScrapeText()); }
 };
+
+class MemoMetricsTest : public MetricsTest {
+ protected:
+  MemoMetricsTest() { memo_entries_ = "1000"; }
+};
+
+TEST_F(MemoMetricsTest, MemoHitsAreCountedApart) {
+  Configure();
+  Enrol("ann");
+  auto before = Scrape();
+  EXPECT_EQ(GetTier("ann").tier_id(), "member");  // enrolment put it in the memo
+  auto after = Scrape();
+  auto delta = [&](const std::string& series) { return Sample(after, series) - Sample(before, series); };
+  EXPECT_EQ(delta(Lookups("memo")), 1);
+  EXPECT_EQ(delta(Lookups("hit")), 0);
+  EXPECT_EQ(delta(Lookups("miss")), 0);
+}
 
 TEST_F(MetricsTest, CallsCacheLookupsAndLatencyMoveWithTraffic) {
   Configure();
