@@ -8,7 +8,7 @@
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY tools/deps.sh tools/deps.sh
-RUN apt-get update -q && bash tools/deps.sh && rm -rf /var/lib/apt/lists/*
+RUN bash tools/deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN rm -rf build data \
  && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \

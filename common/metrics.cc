@@ -17,7 +17,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/log.h"
 
 namespace care::metrics {
 namespace {
@@ -432,8 +431,8 @@ metrics::Counter& NotificationDeliveries() {
 
 metrics::Counter& ComplaintSlaBreaches() {
   static auto& f = Registry::Global().Counter(
-      "care_complaint_sla_breaches_total", "Complaint SLA deadlines missed, by priority and stage.",
-      {"priority", "stage"});
+      "care_complaint_sla_breaches_total", "Complaint SLA clocks breached, by priority and SLA target (FIRST_RESPONSE, RESOLUTION).",
+      {"priority", "target"});
   return f;
 }
 

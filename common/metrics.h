@@ -229,7 +229,7 @@ metrics::Gauge& WorkPoolQueueDepth();
 metrics::Counter& WorkPoolRejected();
 // care_notification_deliveries_total{channel,status}: deliveries by outcome.
 metrics::Counter& NotificationDeliveries();
-// care_complaint_sla_breaches_total{priority,stage}: SLA deadlines missed.
+// care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
 metrics::Counter& ComplaintSlaBreaches();
 
 // Declares every catalog family in the Global registry.

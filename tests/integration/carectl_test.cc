@@ -218,6 +218,10 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   Result page = Loyalty({"ledger", "ann", "--page_size=1"});
   ASSERT_EQ(page.code, 0) << page;
   EXPECT_OUT(page, "more: --page_token=");
+  // Without an amount a return is the full remainder of the order.
+  Result full = Loyalty({"return", "ann", "o-1", "r-2"});
+  ASSERT_EQ(full.code, 0) << full;
+  EXPECT_OUT(full, "RETURNED         800.00 USD");
 
   // Errors from the service: exit 1, the code and the reason on stderr.
   Result missing = Loyalty({"get-member", "nobody"});
