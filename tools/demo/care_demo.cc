@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "care/common/v1/runtime.grpc.pb.h"
@@ -128,7 +129,11 @@ class Demo final {
       Call("ClockControl.GetTime", [&](auto* ctx) { return ClockOf(i)->GetTime(ctx, {}, &r); });
       latest = std::max(latest, care::FromTimestamp(r.time()));
     }
-    SetClocks(latest + absl::Seconds(1));  // timestamps are rounded; never ask a clock to go back
+    // Start at the next 01:00 UTC (08:00 in Hanoi, 10:00 in Tokyo): the same
+    // story whatever the hour the demo runs. Clocks only move forward.
+    absl::CivilHour hour = absl::ToCivilHour(latest + absl::Seconds(1), absl::UTCTimeZone());
+    absl::CivilDay day = absl::CivilDay(hour) + (hour.hour() >= 1 ? 1 : 0);
+    SetClocks(absl::FromCivil(absl::CivilHour(day.year(), day.month(), day.day(), 1), absl::UTCTimeZone()));
     Say("The services run with --fake_clock: instead of waiting three days, the demo moves");
     Say(absl::StrCat("their clocks together. Suite time now: ", absl::FormatTime(now_, absl::UTCTimeZone()), " UTC"));
   }
@@ -287,12 +292,170 @@ class Demo final {
 
   // ------------------------------------------------------------ promotion
 
-  void Campaign() {
-    Step("A campaign for gold members, announced three days ahead");
-    Say("(promotion and notification steps are added as those services land)");
+  static pv1::DiscountValue Percent(int bps) {
+    pv1::DiscountValue v;
+    v.set_percent_off_bps(bps);
+    return v;
   }
 
-  void QuoteAndRedeem() {}
+  void Campaign() {
+    Step("A campaign for silver and gold, announced three days ahead (seed 000)");
+    campaign_id_ = Id("tet-week");
+    starts_ = now_ + absl::Hours(72) + absl::Hours(1);
+    pv1::Campaign c;
+    c.set_display_name("Tet week for our members");
+    c.set_description("Silver members save 5%, gold members 15% and ship for free");
+    c.set_time_zone("Asia/Ho_Chi_Minh");
+    c.set_currency_code("VND");
+    *c.mutable_starts_at() = care::ToTimestamp(starts_);
+    *c.mutable_ends_at() = care::ToTimestamp(starts_ + absl::Hours(24 * 7));
+    c.mutable_audience()->add_tier_ids("silver");
+    c.mutable_audience()->add_tier_ids("gold");
+    pv1::Rule* rule = c.add_rules();
+    rule->set_rule_id("tier-discount");
+    pv1::TieredValue* value = rule->add_effects()->mutable_cart_discount()->mutable_value();
+    (*value->mutable_tier_values())["silver"] = Percent(500);
+    (*value->mutable_tier_values())["gold"] = Percent(1500);
+    pv1::Rule* shipping = c.add_rules();
+    shipping->set_rule_id("gold-ships-free");
+    shipping->add_conditions()->mutable_customer_tier()->add_tier_ids("gold");
+    shipping->add_effects()->mutable_free_shipping();
+    c.mutable_alert()->add_channels(cv1::MESSAGE_CHANNEL_IN_APP);
+
+    pv1::CreateCampaignRequest create;
+    create.set_request_id(Id("create-campaign"));
+    create.set_campaign_id(campaign_id_);
+    *create.mutable_campaign() = c;
+    pv1::Campaign out;
+    Call("PromotionService.CreateCampaign", [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create, &out); });
+
+    // Too early first: with 71 h left the service refuses (notice period).
+    pv1::Campaign early = c;
+    *early.mutable_starts_at() = care::ToTimestamp(now_ + absl::Hours(71));
+    *early.mutable_ends_at() = care::ToTimestamp(now_ + absl::Hours(100));
+    pv1::CreateCampaignRequest create_early;
+    create_early.set_request_id(Id("create-early"));
+    create_early.set_campaign_id(Id("too-soon"));
+    *create_early.mutable_campaign() = early;
+    Call("PromotionService.CreateCampaign", [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create_early, &out); });
+    pv1::AnnounceCampaignRequest announce_early;
+    announce_early.set_request_id(Id("announce-early"));
+    announce_early.set_campaign_id(Id("too-soon"));
+    grpc::Status refused = promotion_->AnnounceCampaign(Ctx().get(), announce_early, &out);
+    Check(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION, "a campaign 71 h away cannot be announced");
+    Say(absl::StrCat("Announcing a campaign that starts in 71 h: refused, ",
+                     care::ErrorReason(care::FromGrpcStatus(refused)), " (customers get three days' notice)"));
+
+    pv1::AnnounceCampaignRequest announce;
+    announce.set_request_id(Id("announce"));
+    announce.set_campaign_id(campaign_id_);
+    Call("PromotionService.AnnounceCampaign", [&](auto* ctx) { return promotion_->AnnounceCampaign(ctx, announce, &out); });
+    absl::Time due = care::FromTimestamp(out.alert_due_time());
+    Say(absl::StrCat("'", out.display_name(), "' starts ", Local(starts_, "Asia/Ho_Chi_Minh"), ": announced; alert due ",
+                     Local(due, "Asia/Ho_Chi_Minh")));
+
+    nv1::ListSchedulesRequest list;
+    list.set_campaign_id(campaign_id_);
+    Eventually("the notification service holds the alert's schedule", [&] {
+      nv1::ListSchedulesResponse r;
+      if (!notification_->ListSchedules(Ctx().get(), list, &r).ok() || r.schedules().empty()) return false;
+      Say(absl::StrCat("Notification holds schedule ", r.schedules(0).schedule_id(), ", due ",
+                       absl::FormatTime("%Y-%m-%d %H:%M UTC", care::FromTimestamp(r.schedules(0).due_time()),
+                                        absl::UTCTimeZone()),
+                       " (handed over through promotion's outbox)"));
+      return true;
+    });
+
+    Advance(due - now_ + absl::Minutes(1), "to the alert's due time");
+    for (const Person& p : people_) {
+      bool expect = p.key != "emma";  // Emma is gold but declined marketing
+      nv1::ListInboxRequest inbox;
+      inbox.set_member_id(p.id);
+      if (expect) {
+        Eventually("the alert in " + p.name + "'s inbox", [&] {
+          nv1::ListInboxResponse r;
+          if (!notification_->ListInbox(Ctx().get(), inbox, &r).ok()) return false;
+          for (const auto& m : r.messages()) {
+            if (m.kind() == nv1::MESSAGE_KIND_PROMOTION_ALERT) {
+              Say(absl::StrCat(p.name, "'s inbox (", m.locale(), "): \"", m.subject(), "\""));
+              return true;
+            }
+          }
+          return false;
+        });
+      }
+    }
+    nv1::ListInboxRequest emma;
+    emma.set_member_id(people_[2].id);
+    nv1::ListInboxResponse r;
+    Call("NotificationService.ListInbox", [&](auto* ctx) { return notification_->ListInbox(ctx, emma, &r); });
+    bool alerted = false;
+    for (const auto& m : r.messages()) alerted |= m.kind() == nv1::MESSAGE_KIND_PROMOTION_ALERT;
+    Check(!alerted, "Emma declined marketing and gets no alert");
+    Say("Emma Brown declined marketing: no alert for her");
+  }
+
+  pv1::QuoteResponse QuoteFor(const Person& p) {
+    pv1::QuoteRequest req;
+    req.mutable_customer()->set_member_id(p.id);
+    req.set_currency_code("VND");
+    auto line = [&](const std::string& id, const std::string& sku, const std::string& category, int qty,
+                    int64_t price) {
+      pv1::CartLine* l = req.add_lines();
+      l->set_line_id(id);
+      l->set_sku(sku);
+      l->set_category(category);
+      l->set_quantity(qty);
+      *l->mutable_unit_price() = Money(price);
+    };
+    line("1", "AO-DAI-RED", "apparel", 1, 1200000);
+    line("2", "TEA-LOTUS", "food", 2, 150000);
+    *req.mutable_shipping() = Money(30000);
+    pv1::QuoteResponse out;
+    Call("PromotionService.Quote", [&](auto* ctx) { return promotion_->Quote(ctx, req, &out); });
+    return out;
+  }
+
+  void QuoteAndRedeem() {
+    Step("Checkout: the same cart, quoted for each member's tier");
+    Advance(starts_ - now_ + absl::Minutes(5), "to the campaign's start");
+    const Person& lan = people_[0];
+    const Person& yuki = people_[1];
+    pv1::QuoteResponse gold = QuoteFor(lan);
+    pv1::QuoteResponse silver = QuoteFor(yuki);
+    for (const auto* q : {&gold, &silver}) {
+      Say(absl::StrCat(q->customer().member_id() == lan.id ? lan.name : yuki.name, " (", q->customer().tier_id(),
+                       "): subtotal ", Vnd(q->totals().subtotal().amount_minor()), ", discount ",
+                       Vnd(q->totals().total_discount().amount_minor()), ", shipping ",
+                       q->shipping().free_shipping() ? "free" : Vnd(q->totals().shipping_total().amount_minor()),
+                       ", total ", Vnd(q->totals().total().amount_minor()), q->earns_points() ? ", earns points" : ""));
+    }
+    Check(gold.totals().total_discount().amount_minor() > silver.totals().total_discount().amount_minor(),
+          "gold gets the larger discount");
+    Check(gold.shipping().free_shipping() && !silver.shipping().free_shipping(), "only gold ships free");
+
+    pv1::RedeemQuoteRequest redeem;
+    redeem.set_order_id(Id("order-lan-3"));
+    redeem.set_quote_token(gold.quote_token());
+    pv1::Redemption redemption;
+    Call("PromotionService.RedeemQuote", [&](auto* ctx) { return promotion_->RedeemQuote(ctx, redeem, &redemption); });
+    Call("PromotionService.RedeemQuote (retry)", [&](auto* ctx) { return promotion_->RedeemQuote(ctx, redeem, &redemption); });
+    Say(absl::StrCat("Lan places the order: redemption ", redemption.redemption_id(),
+                     "; checkout's retry returns the same redemption, the budget is charged once"));
+
+    lv1::RecordPurchaseRequest purchase;
+    purchase.set_request_id(Id("order-lan-3"));
+    purchase.set_member_id(lan.id);
+    purchase.set_order_id(Id("order-lan-3"));
+    *purchase.mutable_amount() = gold.totals().total();
+    purchase.set_no_points(!gold.earns_points());
+    purchase.add_campaign_ids(campaign_id_);
+    lv1::RecordPurchaseResponse earned;
+    Call("LoyaltyService.RecordPurchase", [&](auto* ctx) { return loyalty_->RecordPurchase(ctx, purchase, &earned); });
+    Say(absl::StrCat("Loyalty records the purchase: +", earned.points_earned(), " points (gold x1.5), balance ",
+                     earned.points_balance()));
+  }
+
   void Complaint() {}
   void Inboxes() {}
 
@@ -306,6 +469,8 @@ class Demo final {
   absl::Time now_;
   int step_ = 0;
   std::vector<Person> people_;
+  std::string campaign_id_;
+  absl::Time starts_;
 };
 
 }  // namespace
