@@ -82,7 +82,7 @@ TEST(PromotionPricing, PercentagesRoundDownPerLineAndAmountsSplitExactly) {
   EXPECT_EQ(out.lines(0).discount().amount_minor(), 0);   // floor(0.3333)
   EXPECT_EQ(out.lines(1).discount().amount_minor(), 99);  // floor(99.66)
 
-  EXPECT_EQ(SplitLargestRemainder(100, {1, 1, 1}), (std::vector<int64_t>{34, 33, 33}));
+  EXPECT_EQ(SplitLargestRemainder(100, {100, 100, 100}), (std::vector<int64_t>{34, 33, 33}));
   EXPECT_EQ(SplitLargestRemainder(10, {3, 3, 4}), (std::vector<int64_t>{3, 3, 4}));
   EXPECT_EQ(SplitLargestRemainder(1000, {10, 20}), (std::vector<int64_t>{10, 20}));  // capped at the sum
   EXPECT_EQ(PercentOf(int64_t{1} << 50, 10000), int64_t{1} << 50);
