@@ -7,6 +7,8 @@ namespace care::bench {
 // Defined in loyalty_scenarios.cc.
 ScenarioInfo LoyaltyGetTierScenario();
 ScenarioInfo LoyaltyRecordPurchaseScenario();
+// Defined in promotion_scenarios.cc.
+ScenarioInfo PromotionQuoteScenario(int campaigns);
 
 namespace {
 
@@ -40,6 +42,10 @@ const std::map<std::string, ScenarioInfo>& Scenarios() {
       {"ping", {"care.common.v1.Diagnostics/Ping: the empty-RPC baseline", Make<PingScenario>, nullptr}},
       {"loyalty_get_tier", LoyaltyGetTierScenario()},
       {"loyalty_record_purchase", LoyaltyRecordPurchaseScenario()},
+      {"promotion_quote", PromotionQuoteScenario(100)},
+      {"promotion_quote_10", PromotionQuoteScenario(10)},
+      {"promotion_quote_1000", PromotionQuoteScenario(1000)},
+      {"promotion_quote_10000", PromotionQuoteScenario(10000)},
   };
   return *scenarios;
 }

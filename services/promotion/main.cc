@@ -1,16 +1,153 @@
 // care_promotion: campaigns, vouchers, budgets and cart quotes.
+#include <openssl/rand.h>
+
+#include <map>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "care/loyalty/v1/loyalty.grpc.pb.h"
+#include "common/auth.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/outbox.h"
 #include "common/server.h"
+#include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
+#include "services/promotion/promotion_service.h"
+#include "services/promotion/promotion_store.h"
+
+namespace {
+
+// The member as a quote sees them: tier from the tier cache (Redis first,
+// then loyalty's GetTier). No local cache: an upgrade loyalty acknowledged is
+// in Redis already, so the next quote sees it.
+care::promotion::PromotionService::ShopperLookup Shoppers(care::TierLookup* tiers) {
+  return [tiers](const std::string& member_id) -> absl::StatusOr<care::promotion::Shopper> {
+    if (tiers == nullptr) return care::Unavailable("TIER_UNAVAILABLE", "no loyalty service configured");
+    auto snap = tiers->Get(member_id);
+    if (!snap.ok()) {
+      if (snap.status().code() == absl::StatusCode::kNotFound) return snap.status();
+      return care::Unavailable("TIER_UNAVAILABLE", "the member's tier cannot be read; retry");
+    }
+    care::promotion::Shopper s;
+    s.guest = false;
+    s.member_id = member_id;
+    s.tier_id = snap->tier_id();
+    s.tier_version = snap->version();
+    s.tier_discount_bps = snap->benefits().discount_bps();
+    s.tier_free_shipping = snap->benefits().free_shipping();
+    s.tier_free_returns = snap->benefits().free_returns();
+    return s;
+  };
+}
+
+// Opt-in to special offers = a granted marketing consent on any channel in
+// loyalty's member record (the contract's definition).
+care::promotion::PromotionService::OptInLookup OptIn(std::optional<care::Peer> loyalty) {
+  std::shared_ptr<care::loyalty::v1::LoyaltyService::Stub> stub;
+  if (loyalty) stub = care::loyalty::v1::LoyaltyService::NewStub(loyalty->channel);
+  return [stub, loyalty](const std::string& member_id) -> absl::StatusOr<bool> {
+    if (!stub) return care::Unavailable("TIER_UNAVAILABLE", "no loyalty service configured");
+    care::loyalty::v1::GetMemberRequest req;
+    req.set_member_id(member_id);
+    care::loyalty::v1::Member m;
+    auto ctx = care::PeerContext(*loyalty, absl::Seconds(2));
+    grpc::Status s = stub->GetMember(ctx.get(), req, &m);
+    if (!s.ok()) {
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) return care::FromGrpcStatus(s);
+      return care::Unavailable("TIER_UNAVAILABLE", "the member's opt-in cannot be read; retry");
+    }
+    for (const auto& c : m.marketing_consents()) {
+      if (c.granted()) return true;
+    }
+    return false;
+  };
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using care::promotion::v1::PromotionService;
   care::ConfigReader config(argc, argv, "care_promotion: campaigns, vouchers, budgets and cart quotes");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "promotion", 50052);
+  std::string loyalty_target =
+      config.Target("loyalty_target", "host:port of the loyalty service (tiers on a cache miss, opt-in)");
+  bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
+  std::string notification_target = config.Target(
+      "notification_target",
+      "host:port of the notification service; empty = alerts wait in the outbox until it is set");
+  bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
+  std::string service_token_file = config.String(
+      "service_token_file", "", "file holding the bearer token presented to loyalty and notification");
+  absl::Duration notice = config.Duration("announce_notice", absl::Hours(72),
+                                          "least time between announcing a campaign and its start");
+  absl::Duration quote_ttl = config.Duration("quote_ttl", absl::Minutes(15), "how long a quote token is valid");
+  std::string secret_file = config.String(
+      "quote_token_secret_file", "",
+      "file holding the HMAC key signing quote tokens; empty = a random key per process (tokens die on restart)");
+  absl::Duration outbox_interval =
+      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  if ((!notification_target.empty() || !loyalty_target.empty()) && service_token_file.empty()) {
+    config.AddError("service_token_file is required with loyalty_target or notification_target");
+  }
+  if (notice < absl::ZeroDuration() || notice > absl::Hours(24 * 30)) {
+    config.AddError("announce_notice must be between 0 and 30 days");
+  }
+  if (quote_ttl < absl::Seconds(1) || quote_ttl > absl::Hours(24)) config.AddError("quote_ttl must be 1s..24h");
+  if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
+    config.AddError("outbox_interval must be between 10ms and 1m");
+  }
   config.Finish();
 
   care::ServerRunner runner(server_config, PromotionService::service_full_name());
-  runner.OpenDatabase({});
-  care::promotion::PromotionGrpc adapter;
+  care::Database& db = runner.OpenDatabase(care::PromotionMigrations());
+
+  std::string token;
+  if (!service_token_file.empty()) {
+    auto t = care::ReadSecretFile(service_token_file);
+    if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
+    token = *t;
+  }
+  care::promotion::PromotionOptions options;
+  options.notice = notice;
+  options.quote_ttl = quote_ttl;
+  if (!secret_file.empty()) {
+    auto s = care::ReadSecretFile(secret_file);
+    if (!s.ok()) care::Fatal(absl::StrCat("quote_token_secret_file: ", s.status().message()));
+    options.token_secret = *s;
+  } else {
+    unsigned char key[32];
+    if (RAND_bytes(key, sizeof(key)) != 1) care::Fatal("no random source for the quote token key");
+    options.token_secret.assign(reinterpret_cast<char*>(key), sizeof(key));
+  }
+
+  std::optional<care::Peer> loyalty;
+  std::unique_ptr<care::TierLookup> tiers;
+  if (loyalty_target.empty()) {
+    care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
+  } else {
+    loyalty = care::Peer{care::Dial(loyalty_target, loyalty_tls), token};
+    tiers = std::make_unique<care::TierLookup>(&runner.redis(), care::LoyaltyGetTier(*loyalty));
+  }
+
+  std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);
+  care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), OptIn(loyalty),
+                                              options);
+  if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
+  care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);
   runner.AddService(&adapter, PromotionService::service_full_name());
+
+  std::unique_ptr<care::GrpcOutboxSender> sender;
+  std::unique_ptr<care::OutboxRelay> relay;
+  if (notification_target.empty()) {
+    care::LogWarn("no notification_target: alerts are kept in the outbox and not delivered");
+  } else {
+    std::map<std::string, care::Peer> peers;
+    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), token};
+    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
+    relay = std::make_unique<care::OutboxRelay>(db, *sender);
+    runner.jobs().Add("promotion.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
+  }
   return runner.Run();
 }

@@ -1,11 +1,38 @@
 #pragma once
 
+// The promotion service's gRPC adapter: validates each request (bad input is
+// INVALID_ARGUMENT naming the fields) and hands it to PromotionService.
+// Methods not overridden answer UNIMPLEMENTED (see README "Left out").
+
 #include "care/promotion/v1/promotion.grpc.pb.h"
+#include "common/rpc.h"
+#include "services/promotion/promotion_service.h"
 
 namespace care::promotion {
 
-// gRPC adapter of the promotion service. Methods not overridden here answer
-// UNIMPLEMENTED until the promotion issue lands.
-class PromotionGrpc final : public care::promotion::v1::PromotionService::CallbackService {};
+class PromotionGrpc final : public care::promotion::v1::PromotionService::CallbackService {
+ public:
+  PromotionGrpc(RpcRuntime& rpc, PromotionService& promotion) : rpc_(rpc), promotion_(promotion) {}
+
+  using ServerContext = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+  Reactor* CreateCampaign(ServerContext* ctx, const v1::CreateCampaignRequest* req, v1::Campaign* resp) override;
+  Reactor* GetCampaign(ServerContext* ctx, const v1::GetCampaignRequest* req, v1::Campaign* resp) override;
+  Reactor* AnnounceCampaign(ServerContext* ctx, const v1::AnnounceCampaignRequest* req, v1::Campaign* resp) override;
+  Reactor* RescheduleCampaign(ServerContext* ctx, const v1::RescheduleCampaignRequest* req,
+                              v1::Campaign* resp) override;
+  Reactor* CancelCampaign(ServerContext* ctx, const v1::CancelCampaignRequest* req, v1::Campaign* resp) override;
+  Reactor* GetCampaignReport(ServerContext* ctx, const v1::GetCampaignReportRequest* req,
+                             v1::CampaignReport* resp) override;
+  Reactor* Quote(ServerContext* ctx, const v1::QuoteRequest* req, v1::QuoteResponse* resp) override;
+  Reactor* RedeemQuote(ServerContext* ctx, const v1::RedeemQuoteRequest* req, v1::Redemption* resp) override;
+  Reactor* CancelRedemption(ServerContext* ctx, const v1::CancelRedemptionRequest* req,
+                            v1::Redemption* resp) override;
+  Reactor* GetRedemption(ServerContext* ctx, const v1::GetRedemptionRequest* req, v1::Redemption* resp) override;
+
+ private:
+  RpcRuntime& rpc_;
+  PromotionService& promotion_;
+};
 
 }  // namespace care::promotion

@@ -1,0 +1,141 @@
+// Promotion scenarios for care_load: Quote of a 20-line guest cart while N
+// campaigns are live (N = 10, 100, 1000, 10000). Each campaign discounts one
+// sku ("SKU-i"); the cart holds SKU-0..SKU-19, so 20 campaigns (at most N)
+// apply whatever N is, plus two cart-wide ones: the quote's cost must follow
+// the applicable campaigns, not N. Run each N against a fresh care_promotion
+// (setup adds N campaigns to whatever is already live).
+//
+// Setup needs a token with the admin role as well as service.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bench/scenario.h"
+#include "care/promotion/v1/promotion.grpc.pb.h"
+#include "common/grpc_status.h"
+#include "common/proto_time.h"
+
+namespace care::bench {
+namespace {
+
+namespace pv1 = ::care::promotion::v1;
+
+constexpr int kLines = 20;
+
+std::unique_ptr<grpc::ClientContext> SetupContext(const ScenarioContext& c) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", c.token));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+// Campaign ids allow [a-z0-9-] only.
+std::string Slug(const std::string& s) {
+  std::string out;
+  for (char ch : s) out += (std::isalnum(static_cast<unsigned char>(ch)) ? std::tolower(ch) : '-');
+  return out.substr(0, 30);
+}
+
+// Creates and announces (short notice, already running) campaign `i`.
+absl::Status AddCampaign(pv1::PromotionService::Stub& stub, const ScenarioContext& c, int i, bool cart_wide) {
+  pv1::CreateCampaignRequest create;
+  std::string id = absl::StrCat("b", Slug(c.run_id), "-", cart_wide ? "all-" : "", i);
+  create.set_request_id("create-" + id);
+  create.set_campaign_id(id);
+  pv1::Campaign* camp = create.mutable_campaign();
+  camp->set_display_name(id);
+  camp->set_time_zone("UTC");
+  camp->set_currency_code("USD");
+  *camp->mutable_starts_at() = ToTimestamp(absl::Now() - absl::Hours(1));
+  *camp->mutable_ends_at() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
+  pv1::Effect* e = camp->add_rules()->add_effects();
+  if (cart_wide) {
+    e->mutable_cart_discount()->mutable_value()->mutable_value()->set_percent_off_bps(100);
+  } else {
+    e->mutable_item_discount()->mutable_items()->add_skus(absl::StrCat("SKU-", i));
+    e->mutable_item_discount()->mutable_value()->mutable_value()->set_percent_off_bps(500);
+  }
+  pv1::Campaign out;
+  absl::Status s = FromGrpcStatus(stub.CreateCampaign(SetupContext(c).get(), create, &out));
+  if (!s.ok()) return s;
+  pv1::AnnounceCampaignRequest announce;
+  announce.set_request_id("announce-" + id);
+  announce.set_campaign_id(id);
+  announce.set_allow_short_notice(true);
+  return FromGrpcStatus(stub.AnnounceCampaign(SetupContext(c).get(), announce, &out));
+}
+
+absl::Status Setup(const ScenarioContext& c, int campaigns) {
+  auto stub = pv1::PromotionService::NewStub(c.channel);
+  for (int i = 0; i < 2; ++i) {
+    if (absl::Status s = AddCampaign(*stub, c, i, true); !s.ok()) return s;
+  }
+  // Several writers at once: the server's group commit batches them.
+  std::atomic<int> next{0};
+  std::vector<absl::Status> errors(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = next++; i < campaigns - 2; i = next++) {
+        absl::Status s = AddCampaign(*stub, c, i, false);
+        if (!s.ok()) {
+          errors[t] = s;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& s : errors) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+class QuoteScenario final : public Scenario {
+ public:
+  explicit QuoteScenario(const ScenarioContext& c) : stub_(pv1::PromotionService::NewStub(c.channel)) {
+    request_.mutable_customer()->mutable_guest()->set_guest_key(absl::StrCat("bench-", c.slot));
+    request_.set_currency_code("USD");
+    for (int i = 0; i < kLines; ++i) {
+      pv1::CartLine* l = request_.add_lines();
+      l->set_line_id(absl::StrCat("l", i));
+      l->set_sku(absl::StrCat("SKU-", i));
+      l->set_category("bench");
+      l->set_quantity(1 + i % 3);
+      l->mutable_unit_price()->set_amount_minor(1000 + 37 * i);
+      l->mutable_unit_price()->set_currency_code("USD");
+    }
+    request_.mutable_shipping()->set_amount_minor(500);
+    request_.mutable_shipping()->set_currency_code("USD");
+  }
+
+  void Call(grpc::ClientContext* ctx, uint64_t, Done done) override {
+    response_.Clear();
+    stub_->async()->Quote(ctx, &request_, &response_, std::move(done));
+  }
+
+ private:
+  std::unique_ptr<pv1::PromotionService::Stub> stub_;
+  pv1::QuoteRequest request_;
+  pv1::QuoteResponse response_;
+};
+
+ScenarioInfo QuoteWith(int campaigns) {
+  return ScenarioInfo{
+      absl::StrCat("PromotionService/Quote: 20-line guest cart, ", campaigns,
+                   " live campaigns of which 22 apply (setup adds them; use a fresh server)"),
+      [](const ScenarioContext& c) { return std::make_unique<QuoteScenario>(c); },
+      [campaigns](const ScenarioContext& c) { return Setup(c, campaigns); }};
+}
+
+}  // namespace
+
+ScenarioInfo PromotionQuoteScenario(int campaigns) { return QuoteWith(campaigns); }
+
+}  // namespace care::bench

@@ -1,0 +1,540 @@
+#include "services/promotion/pricing.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/proto_time.h"
+
+namespace care::promotion {
+namespace {
+
+namespace v1 = ::care::promotion::v1;
+
+bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+bool Matches(const v1::ItemSelector& s, const Line& l) {
+  if (Contains(s.exclude_skus(), l.sku) || Contains(s.exclude_categories(), l.category)) return false;
+  if (s.skus().empty() && s.categories().empty()) return true;
+  return Contains(s.skus(), l.sku) || (!l.category.empty() && Contains(s.categories(), l.category));
+}
+
+// The value for this shopper: the tier's own value, else the default.
+const v1::DiscountValue* Resolve(const v1::TieredValue& tv, const Shopper& shopper) {
+  if (!shopper.guest) {
+    auto it = tv.tier_values().find(shopper.tier_id);
+    if (it != tv.tier_values().end()) return &it->second;
+  }
+  return tv.has_value() ? &tv.value() : nullptr;
+}
+
+// One line's running state.
+struct Running {
+  int64_t amount = 0;  // line total after the adjustments so far
+  bool free_returns = false;
+};
+
+struct Ctx {
+  const PricingInput& in;
+  v1::QuoteResponse* out;
+  std::vector<Running> lines;
+  int64_t shipping = 0;
+  // Per applied campaign: discount given so far and its per-order cap.
+  std::map<std::string, int64_t> given;
+};
+
+int64_t Cap(Ctx& c, const v1::Campaign& camp, int64_t want, bool* capped) {
+  if (want <= 0) return 0;
+  int64_t cap = camp.limits().max_discount_per_order().amount_minor();
+  if (cap <= 0) return want;
+  int64_t left = std::max<int64_t>(0, cap - c.given[camp.campaign_id()]);
+  if (want > left) {
+    *capped = true;
+    return left;
+  }
+  return want;
+}
+
+void AddAdjustment(Ctx& c, size_t line, const v1::Campaign* camp, const std::string& rule_id, v1::EffectKind kind,
+                   int64_t amount, int32_t units, bool* capped) {
+  if (camp != nullptr) amount = Cap(c, *camp, amount, capped);
+  amount = std::min(amount, c.lines[line].amount);  // never below zero
+  if (amount <= 0) return;
+  c.lines[line].amount -= amount;
+  auto* adj = c.out->mutable_lines(static_cast<int>(line))->add_adjustments();
+  adj->set_source(camp ? v1::ADJUSTMENT_SOURCE_CAMPAIGN : v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
+  if (camp) {
+    adj->set_campaign_id(camp->campaign_id());
+    adj->set_campaign_version(camp->version());
+    adj->set_rule_id(rule_id);
+    c.given[camp->campaign_id()] += amount;
+  }
+  adj->set_effect(kind);
+  adj->mutable_amount()->set_amount_minor(amount);
+  adj->mutable_amount()->set_currency_code(c.in.currency_code);
+  adj->set_units(units);
+}
+
+// Per-unit discount for `value` on a unit currently worth `unit`; `phase`
+// selects which kinds apply now (1 = fixed price, 3 = amount, 4 = percent).
+int64_t UnitDiscount(const v1::DiscountValue& value, int64_t unit, int phase) {
+  switch (value.kind_case()) {
+    case v1::DiscountValue::kFixedPrice:
+      return phase == 1 ? std::max<int64_t>(0, unit - value.fixed_price().amount_minor()) : 0;
+    case v1::DiscountValue::kAmountOff:
+      return phase == 3 ? std::min(unit, value.amount_off().amount_minor()) : 0;
+    case v1::DiscountValue::kPercentOffBps:
+      return phase == 4 ? PercentOf(unit, value.percent_off_bps()) : 0;
+    default:
+      return 0;
+  }
+}
+
+struct Fired {
+  const v1::Campaign* campaign;
+  const v1::Rule* rule;
+};
+
+// Item-level effects of one phase (1, 3 or 4).
+void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std::string, bool>& capped) {
+  const Shopper& who = c.in.shopper;
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      const std::string& id = f.campaign->campaign_id();
+      if (e.has_member_price() && phase == 1 && !who.guest) {
+        for (const v1::SkuPrice& p : e.member_price().prices()) {
+          const v1::DiscountValue* v = Resolve(p.unit_price(), who);
+          if (v == nullptr) continue;
+          for (size_t i = 0; i < c.in.lines.size(); ++i) {
+            const Line& l = c.in.lines[i];
+            if (l.sku != p.sku()) continue;
+            int64_t per_unit = UnitDiscount(*v, l.unit_price, 1);
+            AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_MEMBER_PRICE, per_unit * l.quantity,
+                          l.quantity, &capped[id]);
+          }
+        }
+      }
+      if (e.has_item_discount()) {
+        const v1::DiscountValue* v = Resolve(e.item_discount().value(), who);
+        if (v == nullptr) continue;
+        for (size_t i = 0; i < c.in.lines.size(); ++i) {
+          const Line& l = c.in.lines[i];
+          if (!Matches(e.item_discount().items(), l) || l.quantity == 0) continue;
+          int32_t units = l.quantity;
+          if (e.item_discount().max_units() > 0) units = std::min(units, e.item_discount().max_units());
+          int64_t unit = c.lines[i].amount / l.quantity;
+          AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_ITEM_DISCOUNT,
+                        UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
+        }
+      }
+      if (e.has_nth_item_discount()) {
+        const auto& nth = e.nth_item_discount();
+        const v1::DiscountValue* v = Resolve(nth.value(), who);
+        if (v == nullptr || nth.nth() < 2) continue;
+        // Per sku (or one group across the selector): every nth unit, the
+        // cheaper units of each set first, i.e. the lowest-priced units.
+        std::map<std::string, std::vector<size_t>> groups;
+        for (size_t i = 0; i < c.in.lines.size(); ++i) {
+          const Line& l = c.in.lines[i];
+          if (!Matches(nth.items(), l)) continue;
+          groups[nth.grouping() == v1::NTH_ITEM_GROUPING_ACROSS_SELECTOR ? "" : l.sku].push_back(i);
+        }
+        for (auto& [key, idx] : groups) {
+          int64_t total_units = 0;
+          for (size_t i : idx) total_units += c.in.lines[i].quantity;
+          int64_t discounted = total_units / nth.nth();
+          if (nth.max_applications() > 0) discounted = std::min<int64_t>(discounted, nth.max_applications());
+          std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+            return c.in.lines[a].unit_price < c.in.lines[b].unit_price;
+          });
+          for (size_t i : idx) {
+            if (discounted <= 0) break;
+            const Line& l = c.in.lines[i];
+            int32_t units = static_cast<int32_t>(std::min<int64_t>(discounted, l.quantity));
+            discounted -= units;
+            int64_t unit = c.lines[i].amount / l.quantity;
+            AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_NTH_ITEM_DISCOUNT,
+                          UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Cart-level amounts (phase 6) or percentages (phase 7).
+void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std::string, bool>& capped) {
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      if (!e.has_cart_discount()) continue;
+      const auto& cd = e.cart_discount();
+      const v1::DiscountValue* v = Resolve(cd.value(), c.in.shopper);
+      if (v == nullptr) continue;
+      std::vector<size_t> idx;
+      std::vector<int64_t> weights;
+      for (size_t i = 0; i < c.in.lines.size(); ++i) {
+        if (!cd.has_items() || Matches(cd.items(), c.in.lines[i])) {
+          idx.push_back(i);
+          weights.push_back(c.lines[i].amount);
+        }
+      }
+      std::vector<int64_t> parts(idx.size(), 0);
+      if (phase == 6 && v->has_amount_off()) {
+        parts = SplitLargestRemainder(v->amount_off().amount_minor(), weights);
+      } else if (phase == 7 && v->kind_case() == v1::DiscountValue::kPercentOffBps) {
+        for (size_t k = 0; k < idx.size(); ++k) parts[k] = PercentOf(weights[k], v->percent_off_bps());
+      } else {
+        continue;
+      }
+      int64_t effect_cap = cd.max_discount().amount_minor();
+      int64_t sum = std::accumulate(parts.begin(), parts.end(), int64_t{0});
+      if (effect_cap > 0 && sum > effect_cap) {
+        parts = SplitLargestRemainder(effect_cap, parts);
+        capped[f.campaign->campaign_id()] = true;
+      }
+      for (size_t k = 0; k < idx.size(); ++k) {
+        AddAdjustment(c, idx[k], f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_CART_DISCOUNT, parts[k],
+                      c.in.lines[idx[k]].quantity, &capped[f.campaign->campaign_id()]);
+      }
+    }
+  }
+}
+
+// Why a campaign cannot apply to this shopper now; UNSPECIFIED = it can.
+v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in, std::string* detail) {
+  if (camp.state() == v1::CAMPAIGN_STATE_CANCELLED) return v1::REJECTION_REASON_CAMPAIGN_CANCELLED;
+  if (camp.state() == v1::CAMPAIGN_STATE_DRAFT) return v1::REJECTION_REASON_CAMPAIGN_NOT_ANNOUNCED;
+  if (in.now < FromTimestamp(camp.starts_at())) return v1::REJECTION_REASON_CAMPAIGN_NOT_STARTED;
+  if (in.now >= FromTimestamp(camp.ends_at())) return v1::REJECTION_REASON_CAMPAIGN_ENDED;
+  if (camp.currency_code() != in.currency_code) return v1::REJECTION_REASON_CURRENCY_MISMATCH;
+  if (!InsideWindows(camp, in.now)) return v1::REJECTION_REASON_OUTSIDE_WINDOW;
+  const auto& a = camp.audience();
+  const Shopper& who = in.shopper;
+  if (who.guest && (a.members_only() || a.opted_in_only() || !a.tier_ids().empty() || !a.segments().empty())) {
+    return v1::REJECTION_REASON_GUEST_NOT_ELIGIBLE;
+  }
+  if (!a.tier_ids().empty() && !Contains(a.tier_ids(), who.tier_id)) {
+    *detail = absl::StrCat("tier ", who.tier_id, " is not targeted");
+    return v1::REJECTION_REASON_TIER_NOT_TARGETED;
+  }
+  if (a.opted_in_only() && !who.opted_in) return v1::REJECTION_REASON_NOT_OPTED_IN;
+  if (camp.voucher_required()) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
+  return v1::REJECTION_REASON_UNSPECIFIED;
+}
+
+// The first failing condition of `rule` on the cart as sent.
+v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in, std::string* detail) {
+  for (const v1::Condition& cond : rule.conditions()) {
+    if (cond.has_min_spend()) {
+      int64_t spend = 0;
+      for (const Line& l : in.lines) {
+        if (!cond.min_spend().has_items() || Matches(cond.min_spend().items(), l)) spend += l.unit_price * l.quantity;
+      }
+      if (spend < cond.min_spend().amount().amount_minor()) {
+        *detail = absl::StrCat("rule ", rule.rule_id(), ": spend ", spend, " of ",
+                               cond.min_spend().amount().amount_minor(), " minor units");
+        return v1::REJECTION_REASON_MIN_SPEND_NOT_MET;
+      }
+    } else if (cond.has_min_quantity()) {
+      int64_t units = 0;
+      for (const Line& l : in.lines) {
+        if (Matches(cond.min_quantity().items(), l)) units += l.quantity;
+      }
+      if (units < cond.min_quantity().quantity()) return v1::REJECTION_REASON_MIN_QUANTITY_NOT_MET;
+    } else if (cond.has_combo()) {
+      // A unit counts toward one component only.
+      std::vector<int64_t> left;
+      for (const Line& l : in.lines) left.push_back(l.quantity);
+      for (const v1::ComboComponent& comp : cond.combo().components()) {
+        int64_t need = std::max(1, comp.quantity());
+        for (size_t i = 0; i < in.lines.size() && need > 0; ++i) {
+          if (!Matches(comp.items(), in.lines[i])) continue;
+          int64_t take = std::min(need, left[i]);
+          left[i] -= take;
+          need -= take;
+        }
+        if (need > 0) {
+          *detail = absl::StrCat("rule ", rule.rule_id(), ": combo component missing");
+          return v1::REJECTION_REASON_COMBO_INCOMPLETE;
+        }
+      }
+    } else if (cond.has_customer_tier()) {
+      if (in.shopper.guest || !Contains(cond.customer_tier().tier_ids(), in.shopper.tier_id)) {
+        return v1::REJECTION_REASON_TIER_CONDITION_NOT_MET;
+      }
+    }
+  }
+  return v1::REJECTION_REASON_UNSPECIFIED;
+}
+
+void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& currency) {
+  m->set_amount_minor(minor);
+  m->set_currency_code(currency);
+}
+
+}  // namespace
+
+int64_t PercentOf(int64_t amount, int32_t bps) {
+  if (amount <= 0 || bps <= 0) return 0;
+  __int128 v = static_cast<__int128>(amount) * bps / 10000;
+  return static_cast<int64_t>(v);
+}
+
+std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<int64_t>& weights) {
+  std::vector<int64_t> parts(weights.size(), 0);
+  int64_t sum = std::accumulate(weights.begin(), weights.end(), int64_t{0});
+  if (sum <= 0 || total <= 0) return parts;
+  total = std::min(total, sum);
+  std::vector<std::pair<__int128, size_t>> rem;
+  int64_t assigned = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    __int128 num = static_cast<__int128>(total) * weights[i];
+    parts[i] = static_cast<int64_t>(num / sum);
+    assigned += parts[i];
+    rem.push_back({num % sum, i});
+  }
+  std::stable_sort(rem.begin(), rem.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; assigned < total; ++k, ++assigned) parts[rem[k].second] += 1;
+  return parts;
+}
+
+bool InsideWindows(const v1::Campaign& camp, absl::Time now) {
+  if (camp.windows().empty()) return true;
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(camp.time_zone(), &zone)) return false;
+  absl::CivilSecond local = absl::ToCivilSecond(now, zone);
+  for (const v1::ValidityWindow& w : camp.windows()) {
+    int start_min = w.start_time().hours() * 60 + w.start_time().minutes();
+    int end_min = w.end_time().hours() * 60 + w.end_time().minutes();
+    if (end_min == 0) end_min = 24 * 60;
+    int now_min = local.hour() * 60 + local.minute();
+    // The day the window opened on: today, or yesterday for the part of an
+    // overnight window after midnight.
+    absl::CivilDay opened = absl::CivilDay(local);
+    bool inside;
+    if (end_min > start_min) {
+      inside = now_min >= start_min && now_min < end_min;
+    } else if (now_min >= start_min) {
+      inside = true;
+    } else {
+      inside = now_min < end_min;
+      opened -= 1;
+    }
+    if (!inside) continue;
+    if (!w.weekdays().empty()) {
+      int iso = static_cast<int>(absl::GetWeekday(opened));  // Monday = 0
+      if (std::find(w.weekdays().begin(), w.weekdays().end(), iso + 1) == w.weekdays().end()) continue;
+    }
+    if (w.has_start_date() &&
+        opened < absl::CivilDay(w.start_date().year(), w.start_date().month(), w.start_date().day())) {
+      continue;
+    }
+    if (w.has_end_date() && opened > absl::CivilDay(w.end_date().year(), w.end_date().month(), w.end_date().day())) {
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+void Price(const PricingInput& in, v1::QuoteResponse* out) {
+  Ctx c{in, out, {}, in.shipping, {}};
+  const std::string& cur = in.currency_code;
+  for (const Line& l : in.lines) {
+    c.lines.push_back(Running{l.unit_price * l.quantity, false});
+    auto* lr = out->add_lines();
+    lr->set_line_id(l.line_id);
+    lr->set_sku(l.sku);
+    lr->set_quantity(l.quantity);
+    SetMoney(lr->mutable_unit_price(), l.unit_price, cur);
+    SetMoney(lr->mutable_subtotal(), l.unit_price * l.quantity, cur);
+  }
+
+  // Steps 3-4: eligibility, then stacking in (priority desc, id asc) order.
+  std::vector<const v1::Campaign*> sorted = in.candidates;
+  std::sort(sorted.begin(), sorted.end(), [](const v1::Campaign* a, const v1::Campaign* b) {
+    if (a->rights().priority() != b->rights().priority()) return a->rights().priority() > b->rights().priority();
+    return a->campaign_id() < b->campaign_id();
+  });
+  std::vector<Fired> fired;
+  std::vector<const v1::Campaign*> applied;
+  std::string exclusive;
+  auto reject = [&](const v1::Campaign& camp, v1::RejectionReason r, const std::string& detail,
+                    const std::string& rule_id, const std::string& blocking) {
+    auto* rc = out->add_rejected_campaigns();
+    rc->set_campaign_id(camp.campaign_id());
+    rc->set_campaign_version(camp.version());
+    rc->set_display_name(camp.display_name());
+    rc->set_reason(r);
+    rc->set_detail(detail);
+    rc->set_rule_id(rule_id);
+    rc->set_blocking_campaign_id(blocking);
+  };
+  for (const v1::Campaign* camp : sorted) {
+    std::string detail;
+    v1::RejectionReason r = Eligibility(*camp, in, &detail);
+    if (r != v1::REJECTION_REASON_UNSPECIFIED) {
+      reject(*camp, r, detail, "", "");
+      continue;
+    }
+    std::vector<const v1::Rule*> rules;
+    v1::RejectionReason first_fail = v1::REJECTION_REASON_UNSPECIFIED;
+    std::string first_detail, first_rule;
+    for (const v1::Rule& rule : camp->rules()) {
+      std::string d;
+      v1::RejectionReason f = FailedCondition(rule, in, &d);
+      if (f == v1::REJECTION_REASON_UNSPECIFIED) {
+        rules.push_back(&rule);
+        if (camp->rule_matching() == v1::RULE_MATCHING_FIRST) break;
+      } else if (first_fail == v1::REJECTION_REASON_UNSPECIFIED) {
+        first_fail = f;
+        first_detail = d;
+        first_rule = rule.rule_id();
+      }
+    }
+    if (rules.empty()) {
+      reject(*camp, first_fail, first_detail, first_rule, "");
+      continue;
+    }
+    if (!exclusive.empty()) {
+      reject(*camp, v1::REJECTION_REASON_EXCLUDED_BY_EXCLUSIVE, "", "", exclusive);
+      continue;
+    }
+    if (camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE) {
+      if (!applied.empty()) {
+        reject(*camp, v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY, "", "", applied.front()->campaign_id());
+        continue;
+      }
+      exclusive = camp->campaign_id();
+    }
+    applied.push_back(camp);
+    for (const v1::Rule* rule : rules) fired.push_back(Fired{camp, rule});
+  }
+
+  // Step 5: effects in phases.
+  std::map<std::string, bool> capped;
+  ItemPhase(c, fired, 1, capped);  // P1 member price / fixed prices
+  ItemPhase(c, fired, 3, capped);  // P3 item amounts off
+  ItemPhase(c, fired, 4, capped);  // P4 item percentages
+  bool suppress_tier = false;
+  bool earns_points = true;
+  for (const v1::Campaign* camp : applied) {
+    if (camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies()) suppress_tier = true;
+    if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
+  }
+  int64_t tier_discount = 0;
+  if (!in.shopper.guest && !suppress_tier && in.shopper.tier_discount_bps > 0) {  // P5
+    for (size_t i = 0; i < c.lines.size(); ++i) {
+      int64_t d = PercentOf(c.lines[i].amount, in.shopper.tier_discount_bps);
+      tier_discount += std::min(d, c.lines[i].amount);
+      AddAdjustment(c, i, nullptr, "", v1::EFFECT_KIND_TIER_DISCOUNT, d, in.lines[i].quantity, nullptr);
+    }
+  }
+  CartPhase(c, fired, 6, capped);  // P6 cart amounts off
+  CartPhase(c, fired, 7, capped);  // P7 cart percentages
+
+  // P9 shipping and returns.
+  std::map<std::string, std::pair<bool, bool>> flags;  // free shipping, free returns per campaign
+  bool free_shipping = !in.shopper.guest && in.shopper.tier_free_shipping;
+  if (!in.shopper.guest && in.shopper.tier_free_returns) {
+    for (auto& l : c.lines) l.free_returns = true;
+  }
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      if (e.has_free_shipping() &&
+          (e.free_shipping().tier_ids().empty() ||
+           (!in.shopper.guest && Contains(e.free_shipping().tier_ids(), in.shopper.tier_id)))) {
+        if (c.shipping > 0) {
+          bool cap_hit = false;
+          int64_t d = Cap(c, *f.campaign, c.shipping, &cap_hit);
+          if (cap_hit) capped[f.campaign->campaign_id()] = true;
+          if (d > 0) {
+            auto* adj = out->mutable_shipping()->add_adjustments();
+            adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
+            adj->set_campaign_id(f.campaign->campaign_id());
+            adj->set_campaign_version(f.campaign->version());
+            adj->set_rule_id(f.rule->rule_id());
+            adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
+            SetMoney(adj->mutable_amount(), d, cur);
+            c.shipping -= d;
+            c.given[f.campaign->campaign_id()] += d;
+          }
+        }
+        flags[f.campaign->campaign_id()].first = true;
+        if (c.shipping == 0) free_shipping = true;
+      }
+      if (e.has_free_returns() &&
+          (e.free_returns().tier_ids().empty() ||
+           (!in.shopper.guest && Contains(e.free_returns().tier_ids(), in.shopper.tier_id)))) {
+        for (size_t i = 0; i < c.lines.size(); ++i) {
+          if (!e.free_returns().has_items() || Matches(e.free_returns().items(), in.lines[i])) {
+            c.lines[i].free_returns = true;
+            flags[f.campaign->campaign_id()].second = true;
+          }
+        }
+      }
+    }
+  }
+  if (free_shipping && c.shipping > 0) {  // the tier's own free shipping
+    auto* adj = out->mutable_shipping()->add_adjustments();
+    adj->set_source(v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
+    adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
+    SetMoney(adj->mutable_amount(), c.shipping, cur);
+    c.shipping = 0;
+  }
+
+  // Applied campaigns, totals.
+  for (const v1::Campaign* camp : applied) {
+    auto* ac = out->add_applied_campaigns();
+    ac->set_campaign_id(camp->campaign_id());
+    ac->set_campaign_version(camp->version());
+    ac->set_display_name(camp->display_name());
+    for (const Fired& f : fired) {
+      if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
+    }
+    SetMoney(ac->mutable_discount(), c.given[camp->campaign_id()], cur);
+    ac->set_free_shipping(flags[camp->campaign_id()].first);
+    ac->set_free_returns(flags[camp->campaign_id()].second);
+    ac->set_earns_points(!camp->rights().has_earns_points() || camp->rights().earns_points());
+    ac->set_capped(capped[camp->campaign_id()]);
+    ac->set_stacking(camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
+                                                                                : v1::STACKING_MODE_STACKABLE);
+    ac->set_priority(camp->rights().priority());
+  }
+  int64_t subtotal = 0, items_total = 0;
+  bool all_free_returns = !c.lines.empty();
+  for (size_t i = 0; i < c.lines.size(); ++i) {
+    auto* lr = out->mutable_lines(static_cast<int>(i));
+    int64_t sub = in.lines[i].unit_price * in.lines[i].quantity;
+    subtotal += sub;
+    items_total += c.lines[i].amount;
+    SetMoney(lr->mutable_discount(), sub - c.lines[i].amount, cur);
+    SetMoney(lr->mutable_total(), c.lines[i].amount, cur);
+    lr->set_free_returns(c.lines[i].free_returns);
+    all_free_returns = all_free_returns && c.lines[i].free_returns;
+  }
+  auto* ship = out->mutable_shipping();
+  SetMoney(ship->mutable_amount(), in.shipping, cur);
+  SetMoney(ship->mutable_discount(), in.shipping - c.shipping, cur);
+  SetMoney(ship->mutable_total(), c.shipping, cur);
+  ship->set_free_shipping(in.shipping > 0 ? c.shipping == 0 : free_shipping);
+  auto* t = out->mutable_totals();
+  SetMoney(t->mutable_subtotal(), subtotal, cur);
+  SetMoney(t->mutable_items_discount(), subtotal - items_total, cur);
+  SetMoney(t->mutable_items_total(), items_total, cur);
+  SetMoney(t->mutable_shipping(), in.shipping, cur);
+  SetMoney(t->mutable_shipping_discount(), in.shipping - c.shipping, cur);
+  SetMoney(t->mutable_shipping_total(), c.shipping, cur);
+  SetMoney(t->mutable_total_discount(), subtotal - items_total + in.shipping - c.shipping, cur);
+  SetMoney(t->mutable_total(), items_total + c.shipping, cur);
+  SetMoney(t->mutable_tier_discount(), tier_discount, cur);
+  out->set_earns_points(earns_points);
+  out->set_free_returns(all_free_returns);
+  out->set_tier_discount_suppressed(suppress_tier && !in.shopper.guest && in.shopper.tier_discount_bps > 0);
+}
+
+}  // namespace care::promotion

@@ -1,0 +1,40 @@
+#pragma once
+
+// The pricing engine: evaluates candidate campaigns against one cart in the
+// documented stacking order (promotion.proto header, "Quote evaluation").
+// Pure: no clock, no storage, no RPC; exact integer arithmetic in minor units.
+
+#include <vector>
+
+#include "absl/time/time.h"
+#include "care/promotion/v1/promotion.pb.h"
+#include "services/promotion/model.h"
+
+namespace care::promotion {
+
+struct PricingInput {
+  absl::Time now;
+  std::string currency_code;
+  Shopper shopper;
+  std::vector<Line> lines;
+  int64_t shipping = 0;
+  // Campaigns that may touch the cart (from the index); any order.
+  std::vector<const care::promotion::v1::Campaign*> candidates;
+};
+
+// Fills lines, shipping, totals, applied/rejected campaigns, earns_points,
+// free_returns and tier_discount_suppressed of `out`.
+void Price(const PricingInput& in, care::promotion::v1::QuoteResponse* out);
+
+// Whether `now` falls inside the campaign's recurring windows, read in
+// `zone` (empty windows = always).
+bool InsideWindows(const care::promotion::v1::Campaign& campaign, absl::Time now);
+
+// floor(amount * bps / 10000) without overflow for realistic amounts.
+int64_t PercentOf(int64_t amount, int32_t bps);
+
+// Splits `total` over `weights` in proportion, by largest remainder, ties to
+// the earlier index; the parts add up exactly to min(total, sum(weights)).
+std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<int64_t>& weights);
+
+}  // namespace care::promotion

@@ -1,0 +1,240 @@
+#include "services/promotion/promotion_grpc.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/proto_time.h"
+
+namespace care::promotion {
+namespace {
+
+namespace pv1 = ::care::promotion::v1;
+
+bool IsCampaignId(const std::string& s) {  // [a-z0-9-]{1,63}
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+void RequireRequestId(FieldErrors& errors, const std::string& id) { errors.RequireId("request_id", id); }
+
+void CheckMoney(FieldErrors& errors, const std::string& field, const care::common::v1::Money& m,
+                const std::string& currency) {
+  if (m.amount_minor() < 0) errors.Add(field + ".amount_minor", "must be >= 0");
+  if (!currency.empty() && !m.currency_code().empty() && m.currency_code() != currency) {
+    errors.Add(field + ".currency_code", "must be the campaign's currency");
+  }
+}
+
+void CheckCampaign(FieldErrors& errors, const pv1::Campaign& c) {
+  if (c.display_name().empty() || c.display_name().size() > 200) {
+    errors.Add("campaign.display_name", "required, 1..200 characters");
+  }
+  errors.RequireMaxLength("campaign.description", c.description(), 2000);
+  if (!c.time_zone().empty()) errors.RequireTimeZone("campaign.time_zone", c.time_zone());
+  if (!c.currency_code().empty()) errors.RequireCurrency("campaign.currency_code", c.currency_code());
+  if (c.has_starts_at() && !ValidTimestamp(c.starts_at())) errors.Add("campaign.starts_at", "is not a valid timestamp");
+  if (c.has_ends_at() && !ValidTimestamp(c.ends_at())) errors.Add("campaign.ends_at", "is not a valid timestamp");
+  if (c.has_starts_at() && c.has_ends_at() && FromTimestamp(c.ends_at()) <= FromTimestamp(c.starts_at())) {
+    errors.Add("campaign.ends_at", "must be after starts_at");
+  }
+  if (c.rules_size() > 100) errors.Add("campaign.rules", "at most 100");
+  for (int i = 0; i < c.rules_size(); ++i) {
+    const auto& r = c.rules(i);
+    std::string f = absl::StrCat("campaign.rules[", i, "]");
+    if (r.effects().empty()) errors.Add(f + ".effects", "at least one");
+    for (int j = 0; j < r.effects_size(); ++j) {
+      if (r.effects(j).effect_case() == pv1::Effect::EFFECT_NOT_SET) {
+        errors.Add(absl::StrCat(f, ".effects[", j, "]"), "exactly one effect");
+      }
+    }
+    for (int j = 0; j < r.conditions_size(); ++j) {
+      if (r.conditions(j).condition_case() == pv1::Condition::CONDITION_NOT_SET) {
+        errors.Add(absl::StrCat(f, ".conditions[", j, "]"), "exactly one condition");
+      }
+    }
+  }
+  if (c.alert().has_notice() && FromDurationProto(c.alert().notice()) > absl::Hours(24 * 30)) {
+    errors.Add("campaign.alert.notice", "at most 30 days");
+  }
+  CheckMoney(errors, "campaign.limits.max_discount_total", c.limits().max_discount_total(), c.currency_code());
+  CheckMoney(errors, "campaign.limits.max_discount_per_order", c.limits().max_discount_per_order(), c.currency_code());
+  if (c.limits().max_redemptions() < 0) errors.Add("campaign.limits.max_redemptions", "must be >= 0");
+  if (c.limits().max_redemptions_per_customer() < 0) {
+    errors.Add("campaign.limits.max_redemptions_per_customer", "must be >= 0");
+  }
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, const pv1::CreateCampaignRequest* req,
+                                                        pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    RequireRequestId(errors, req->request_id());
+    if (!req->campaign_id().empty() && !IsCampaignId(req->campaign_id())) {
+      errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    }
+    if (!req->has_campaign()) {
+      errors.Add("campaign", "required");
+    } else {
+      CheckCampaign(errors, req->campaign());
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Create(*req, caller.principal->name);
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::GetCampaign(ServerContext* ctx, const pv1::GetCampaignRequest* req,
+                                                     pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    if (req->version() < 0) errors.Add("version", "must be >= 0");
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Get(req->campaign_id(), req->version());
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::AnnounceCampaign(ServerContext* ctx,
+                                                          const pv1::AnnounceCampaignRequest* req,
+                                                          pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    RequireRequestId(errors, req->request_id());
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    if (req->expected_version() < 0) errors.Add("expected_version", "must be >= 0");
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Announce(*req, caller.principal->name);
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::RescheduleCampaign(ServerContext* ctx,
+                                                            const pv1::RescheduleCampaignRequest* req,
+                                                            pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    RequireRequestId(errors, req->request_id());
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    if (!req->has_starts_at() && !req->has_ends_at()) errors.Add("starts_at", "starts_at or ends_at required");
+    if (req->has_starts_at() && !ValidTimestamp(req->starts_at())) errors.Add("starts_at", "is not a valid timestamp");
+    if (req->has_ends_at() && !ValidTimestamp(req->ends_at())) errors.Add("ends_at", "is not a valid timestamp");
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Reschedule(*req, caller.principal->name);
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::CancelCampaign(ServerContext* ctx, const pv1::CancelCampaignRequest* req,
+                                                        pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    RequireRequestId(errors, req->request_id());
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    errors.RequireMaxLength("reason", req->reason(), 500);
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Cancel(*req, caller.principal->name);
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx,
+                                                           const pv1::GetCampaignReportRequest* req,
+                                                           pv1::CampaignReport* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.Report(req->campaign_id());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::QuoteRequest* req,
+                                               pv1::QuoteResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    const auto& cust = req->customer();
+    if (cust.identity_case() == pv1::Customer::IDENTITY_NOT_SET) errors.Add("customer", "member_id or guest required");
+    if (cust.has_member_id()) errors.RequireId("customer.member_id", cust.member_id());
+    if (cust.has_guest()) errors.RequireMaxLength("customer.guest.guest_key", cust.guest().guest_key(), 128);
+    errors.RequireCurrency("currency_code", req->currency_code());
+    if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
+    for (int i = 0; i < req->lines_size(); ++i) {
+      const auto& l = req->lines(i);
+      std::string f = absl::StrCat("lines[", i, "]");
+      if (l.line_id().empty() || l.line_id().size() > 64) errors.Add(f + ".line_id", "required, 1..64 characters");
+      if (l.sku().empty() || l.sku().size() > 128) errors.Add(f + ".sku", "required, 1..128 characters");
+      errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
+      CheckMoney(errors, f + ".unit_price", l.unit_price(), req->currency_code());
+      if (l.unit_price().amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
+    }
+    CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
+    if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
+    if (!errors.empty()) return errors.ToStatus();
+    auto q = promotion_.Quote(*req);
+    if (!q.ok()) return q.status();
+    *resp = std::move(*q);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::RedeemQuote(ServerContext* ctx, const pv1::RedeemQuoteRequest* req,
+                                                     pv1::Redemption* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("order_id", req->order_id());
+    errors.RequireNonEmpty("quote_token", req->quote_token());
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.Redeem(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::CancelRedemption(ServerContext* ctx,
+                                                          const pv1::CancelRedemptionRequest* req,
+                                                          pv1::Redemption* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("order_id", req->order_id());
+    errors.RequireMaxLength("reason", req->reason(), 500);
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.CancelRedemption(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::GetRedemption(ServerContext* ctx, const pv1::GetRedemptionRequest* req,
+                                                       pv1::Redemption* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("order_id", req->order_id());
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.GetRedemption(req->order_id());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace care::promotion

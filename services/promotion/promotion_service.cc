@@ -1,0 +1,486 @@
+#include "services/promotion/promotion_service.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "care/notification/v1/notification.pb.h"
+#include "common/errors.h"
+#include "common/proto_time.h"
+#include "services/promotion/pricing.h"
+
+namespace care::promotion {
+namespace {
+
+namespace v1 = ::care::promotion::v1;
+namespace nv1 = ::care::notification::v1;
+
+constexpr char kIngestMethod[] = "/care.notification.v1.NotificationService/IngestEvent";
+
+absl::Status Transition(const v1::Campaign& c, absl::string_view method) {
+  return Error(absl::StatusCode::kFailedPrecondition, "INVALID_TRANSITION",
+               absl::StrCat(method, " is not allowed in state ", v1::CampaignState_Name(c.state())),
+               {{"state", v1::CampaignState_Name(c.state())}, {"method", std::string(method)}});
+}
+
+absl::Status VersionMismatch(int64_t expected, int64_t actual) {
+  return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH",
+               absl::StrCat("campaign is at version ", actual, ", not ", expected));
+}
+
+absl::Status NotFoundCampaign() { return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign"); }
+
+absl::Duration Notice(const v1::Campaign& c, absl::Duration fallback) {
+  return c.alert().has_notice() ? FromDurationProto(c.alert().notice()) : fallback;
+}
+
+absl::Status NoticeTooShort(absl::Duration notice, absl::Time earliest) {
+  return Error(absl::StatusCode::kFailedPrecondition, "NOTICE_TOO_SHORT",
+               absl::StrCat("the campaign must start at least ", absl::FormatDuration(notice), " from now"),
+               {{"notice", absl::StrCat(absl::ToInt64Seconds(notice), "s")},
+                {"earliest_starts_at", absl::FormatTime(absl::RFC3339_sec, earliest, absl::UTCTimeZone())}});
+}
+
+absl::Status Incomplete(absl::string_view field) {
+  return Error(absl::StatusCode::kFailedPrecondition, "CAMPAIGN_INCOMPLETE",
+               absl::StrCat("the campaign needs ", field, " to be announced"), {{"field", std::string(field)}});
+}
+
+// The outbox event telling notification about the campaign's alert. Its id
+// is unique per campaign version, which notification dedupes on.
+OutboxEvent AlertEvent(const v1::Campaign& c, absl::Duration notice, absl::Time now, bool cancelled) {
+  nv1::IngestEventRequest req;
+  req.set_event_id(absl::StrCat("promotion:", c.campaign_id(), ":v", c.version()));
+  req.set_source("promotion");
+  *req.mutable_occurred_at() = ToTimestamp(now);
+  if (cancelled) {
+    auto* a = req.mutable_promotion_alert_cancelled();
+    a->set_campaign_id(c.campaign_id());
+    a->set_campaign_version(c.version());
+  } else {
+    auto* a = req.mutable_promotion_alert();
+    a->set_campaign_id(c.campaign_id());
+    a->set_campaign_version(c.version());
+    a->set_title(c.alert().title().empty() ? c.display_name() : c.alert().title());
+    a->set_description(c.alert().description().empty() ? c.description() : c.alert().description());
+    *a->mutable_target_tier_ids() = c.audience().tier_ids();
+    *a->mutable_target_segments() = c.audience().segments();
+    *a->mutable_channels() = c.alert().channels();
+    *a->mutable_starts_at() = c.starts_at();
+    *a->mutable_ends_at() = c.ends_at();
+    *a->mutable_notice() = ToDurationProto(notice);
+    a->set_short_notice(c.short_notice());
+    a->set_campaign_time_zone(c.time_zone());
+    for (const auto& [k, v] : c.alert().variables()) (*a->mutable_variables())[k] = v;
+  }
+  return OutboxEvent{req.event_id(), "notification", kIngestMethod, req.SerializeAsString()};
+}
+
+std::string Digest(const std::string& token) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), md);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(md), sizeof(md)));
+}
+
+std::string CustomerKey(const v1::QuoteCustomer& c) {
+  if (!c.member_id().empty()) return "m:" + c.member_id();
+  return c.guest_key().empty() ? "" : "g:" + c.guest_key();
+}
+
+absl::Status Refuse(absl::string_view reason, const std::string& message, const ErrorMetadata& md) {
+  return Error(absl::StatusCode::kFailedPrecondition, reason, message, md);
+}
+
+}  // namespace
+
+PromotionService::PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers,
+                                   OptInLookup opt_in, PromotionOptions options)
+    : store_(store),
+      clock_(clock),
+      shoppers_(std::move(shoppers)),
+      opt_in_(std::move(opt_in)),
+      options_(std::move(options)),
+      signer_(options_.token_secret) {}
+
+absl::Status PromotionService::Init() {
+  auto live = store_.LiveCampaigns();
+  if (!live.ok()) return live.status();
+  index_.Load(*live);
+  return absl::OkStatus();
+}
+
+v1::Campaign PromotionService::WithClockState(v1::Campaign c) const {
+  absl::Time now = clock_.Now();
+  if (c.state() == v1::CAMPAIGN_STATE_ANNOUNCED || c.state() == v1::CAMPAIGN_STATE_ACTIVE) {
+    if (now >= FromTimestamp(c.ends_at())) {
+      c.set_state(v1::CAMPAIGN_STATE_ENDED);
+    } else if (now >= FromTimestamp(c.starts_at())) {
+      c.set_state(v1::CAMPAIGN_STATE_ACTIVE);
+    }
+  }
+  return c;
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Mutate(const std::string& method, const std::string& request_id,
+                                                      const google::protobuf::Message& request,
+                                                      const std::string& campaign_id,
+                                                      const PromotionStore::Mutation& fn) {
+  bool replayed = false;
+  auto c = store_.MutateCampaign(method, request_id, request, campaign_id, fn, &replayed);
+  if (!c.ok()) return c.status();
+  // Only the committed change reaches the index (the store is our only writer).
+  if (!replayed) index_.Put(*c);
+  return WithClockState(*c);
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Create(const v1::CreateCampaignRequest& req, const std::string& by) {
+  std::string id = req.campaign_id();
+  if (id.empty()) id = absl::StrCat("c-", absl::ToUnixMicros(absl::Now()), "-", req.request_id().size());
+  absl::Time now = clock_.Now();
+  return Mutate("CreateCampaign", req.request_id(), req, id,
+                [&](const v1::Campaign* current) -> absl::StatusOr<CampaignChange> {
+                  if (current != nullptr) {
+                    return AlreadyExists("CAMPAIGN_ALREADY_EXISTS", absl::StrCat("campaign ", id, " exists"));
+                  }
+                  CampaignChange ch;
+                  ch.change = v1::CAMPAIGN_CHANGE_CREATED;
+                  v1::Campaign& c = ch.campaign;
+                  c = req.campaign();
+                  c.set_campaign_id(id);
+                  c.set_state(v1::CAMPAIGN_STATE_DRAFT);
+                  c.set_version(1);
+                  c.clear_short_notice();
+                  c.clear_alert_due_time();
+                  c.clear_announce_time();
+                  c.clear_cancel_time();
+                  c.clear_cancel_reason();
+                  if (!c.rights().has_earns_points()) c.mutable_rights()->set_earns_points(true);
+                  if (!c.rights().has_tier_discount_applies()) c.mutable_rights()->set_tier_discount_applies(true);
+                  if (c.rights().stacking() == v1::STACKING_MODE_UNSPECIFIED) {
+                    c.mutable_rights()->set_stacking(v1::STACKING_MODE_STACKABLE);
+                  }
+                  if (c.rule_matching() == v1::RULE_MATCHING_UNSPECIFIED) c.set_rule_matching(v1::RULE_MATCHING_ALL);
+                  for (int i = 0; i < c.rules_size(); ++i) {
+                    if (c.rules(i).rule_id().empty()) c.mutable_rules(i)->set_rule_id(absl::StrCat("rule-", i + 1));
+                  }
+                  *c.mutable_create_time() = ToTimestamp(now);
+                  *c.mutable_update_time() = ToTimestamp(now);
+                  c.set_updated_by(by);
+                  return ch;
+                });
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Get(const std::string& campaign_id, int64_t version) {
+  auto c = store_.GetCampaign(campaign_id, version);
+  if (!c.ok()) return c.status();
+  return WithClockState(*c);
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Announce(const v1::AnnounceCampaignRequest& req,
+                                                        const std::string& by) {
+  absl::Time now = clock_.Now();
+  return Mutate("AnnounceCampaign", req.request_id(), req, req.campaign_id(),
+                [&](const v1::Campaign* current) -> absl::StatusOr<CampaignChange> {
+                  if (current == nullptr) return NotFoundCampaign();
+                  if (req.expected_version() != 0 && req.expected_version() != current->version()) {
+                    return VersionMismatch(req.expected_version(), current->version());
+                  }
+                  if (current->state() != v1::CAMPAIGN_STATE_DRAFT) return Transition(*current, "AnnounceCampaign");
+                  if (!current->has_starts_at()) return Incomplete("starts_at");
+                  if (!current->has_ends_at()) return Incomplete("ends_at");
+                  if (current->time_zone().empty()) return Incomplete("time_zone");
+                  if (current->currency_code().empty()) return Incomplete("currency_code");
+                  if (current->rules().empty()) return Incomplete("rules");
+                  absl::Time starts = FromTimestamp(current->starts_at());
+                  absl::Duration notice = Notice(*current, options_.notice);
+                  bool short_notice = starts - now < notice;
+                  if (short_notice && !req.allow_short_notice()) return NoticeTooShort(notice, now + notice);
+                  CampaignChange ch;
+                  ch.change = v1::CAMPAIGN_CHANGE_ANNOUNCED;
+                  v1::Campaign& c = ch.campaign;
+                  c = *current;
+                  c.set_version(c.version() + 1);
+                  c.set_state(now >= starts ? v1::CAMPAIGN_STATE_ACTIVE : v1::CAMPAIGN_STATE_ANNOUNCED);
+                  c.set_short_notice(short_notice);
+                  *c.mutable_announce_time() = ToTimestamp(now);
+                  *c.mutable_update_time() = ToTimestamp(now);
+                  c.set_updated_by(by);
+                  if (!c.alert().no_alert()) {
+                    *c.mutable_alert_due_time() = ToTimestamp(short_notice ? now : starts - notice);
+                    ch.events.push_back(AlertEvent(c, notice, now, false));
+                  }
+                  return ch;
+                });
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Reschedule(const v1::RescheduleCampaignRequest& req,
+                                                          const std::string& by) {
+  absl::Time now = clock_.Now();
+  return Mutate("RescheduleCampaign", req.request_id(), req, req.campaign_id(),
+                [&](const v1::Campaign* stored) -> absl::StatusOr<CampaignChange> {
+                  if (stored == nullptr) return NotFoundCampaign();
+                  v1::Campaign current = WithClockState(*stored);
+                  if (req.expected_version() != 0 && req.expected_version() != current.version()) {
+                    return VersionMismatch(req.expected_version(), current.version());
+                  }
+                  auto state = current.state();
+                  if (state != v1::CAMPAIGN_STATE_DRAFT && state != v1::CAMPAIGN_STATE_ANNOUNCED &&
+                      state != v1::CAMPAIGN_STATE_ACTIVE) {
+                    return Transition(current, "RescheduleCampaign");
+                  }
+                  absl::Time starts = req.has_starts_at() ? FromTimestamp(req.starts_at())
+                                                          : FromTimestamp(current.starts_at());
+                  absl::Time ends = req.has_ends_at() ? FromTimestamp(req.ends_at()) : FromTimestamp(current.ends_at());
+                  if (state == v1::CAMPAIGN_STATE_ACTIVE && req.has_starts_at() &&
+                      starts != FromTimestamp(current.starts_at())) {
+                    return Error(absl::StatusCode::kFailedPrecondition, "FIELD_IMMUTABLE",
+                                 "an active campaign's start cannot move", {{"field", "starts_at"}});
+                  }
+                  if (req.has_starts_at() && starts <= now && state != v1::CAMPAIGN_STATE_ACTIVE) {
+                    return InvalidField("starts_at", "must be in the future");
+                  }
+                  if (req.has_ends_at() && ends <= now) return InvalidField("ends_at", "must be in the future");
+                  if (ends <= starts) return InvalidField("ends_at", "must be after starts_at");
+                  absl::Duration notice = Notice(current, options_.notice);
+                  bool short_notice = current.short_notice();
+                  if (state == v1::CAMPAIGN_STATE_ANNOUNCED && req.has_starts_at()) {
+                    short_notice = starts - now < notice;
+                    if (short_notice && !req.allow_short_notice()) return NoticeTooShort(notice, now + notice);
+                  }
+                  CampaignChange ch;
+                  ch.change = v1::CAMPAIGN_CHANGE_RESCHEDULED;
+                  v1::Campaign& c = ch.campaign;
+                  c = *stored;
+                  c.set_version(c.version() + 1);
+                  *c.mutable_starts_at() = ToTimestamp(starts);
+                  *c.mutable_ends_at() = ToTimestamp(ends);
+                  c.set_short_notice(short_notice);
+                  *c.mutable_update_time() = ToTimestamp(now);
+                  c.set_updated_by(by);
+                  if (state != v1::CAMPAIGN_STATE_DRAFT && !c.alert().no_alert()) {
+                    if (state == v1::CAMPAIGN_STATE_ANNOUNCED) {
+                      *c.mutable_alert_due_time() = ToTimestamp(short_notice ? now : starts - notice);
+                    }
+                    ch.events.push_back(AlertEvent(c, notice, now, false));
+                  }
+                  return ch;
+                });
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Cancel(const v1::CancelCampaignRequest& req, const std::string& by) {
+  absl::Time now = clock_.Now();
+  return Mutate("CancelCampaign", req.request_id(), req, req.campaign_id(),
+                [&](const v1::Campaign* stored) -> absl::StatusOr<CampaignChange> {
+                  if (stored == nullptr) return NotFoundCampaign();
+                  v1::Campaign current = WithClockState(*stored);
+                  if (req.expected_version() != 0 && req.expected_version() != current.version()) {
+                    return VersionMismatch(req.expected_version(), current.version());
+                  }
+                  auto state = current.state();
+                  if (state != v1::CAMPAIGN_STATE_DRAFT && state != v1::CAMPAIGN_STATE_ANNOUNCED &&
+                      state != v1::CAMPAIGN_STATE_ACTIVE) {
+                    return Transition(current, "CancelCampaign");
+                  }
+                  CampaignChange ch;
+                  ch.change = v1::CAMPAIGN_CHANGE_CANCELLED;
+                  v1::Campaign& c = ch.campaign;
+                  c = *stored;
+                  c.set_version(c.version() + 1);
+                  c.set_state(v1::CAMPAIGN_STATE_CANCELLED);
+                  *c.mutable_cancel_time() = ToTimestamp(now);
+                  c.set_cancel_reason(req.reason());
+                  *c.mutable_update_time() = ToTimestamp(now);
+                  c.set_updated_by(by);
+                  if (state != v1::CAMPAIGN_STATE_DRAFT && !c.alert().no_alert()) {
+                    ch.events.push_back(AlertEvent(c, Notice(c, options_.notice), now, true));
+                  }
+                  return ch;
+                });
+}
+
+absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& campaign_id) {
+  auto c = Get(campaign_id, 0);
+  if (!c.ok()) return c.status();
+  auto u = store_.GetUsage(campaign_id);
+  if (!u.ok()) return u.status();
+  v1::CampaignReport r;
+  r.set_campaign_id(campaign_id);
+  r.set_campaign_version(c->version());
+  r.set_state(c->state());
+  r.set_redemptions(u->redemptions);
+  r.set_cancelled_redemptions(u->cancelled);
+  r.set_returned_redemptions(u->returned);
+  r.set_unique_customers(u->customers);
+  r.mutable_discount_given()->set_amount_minor(u->discount);
+  r.mutable_discount_given()->set_currency_code(c->currency_code());
+  if (c->limits().max_discount_total().amount_minor() > 0) {
+    *r.mutable_budget_total() = c->limits().max_discount_total();
+    r.mutable_budget_left()->set_amount_minor(c->limits().max_discount_total().amount_minor() - u->discount);
+    r.mutable_budget_left()->set_currency_code(c->currency_code());
+  }
+  if (c->limits().max_redemptions() > 0) r.set_redemptions_left(c->limits().max_redemptions() - u->redemptions);
+  *r.mutable_report_time() = ToTimestamp(clock_.Now());
+  return r;
+}
+
+absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest& req) {
+  absl::Time now = clock_.Now();
+  PricingInput in;
+  in.now = now;
+  in.currency_code = req.currency_code();
+  in.shipping = req.shipping().amount_minor();
+  if (req.customer().has_guest() || req.customer().member_id().empty()) {
+    in.shopper.guest = true;
+  } else {
+    auto s = shoppers_(req.customer().member_id());
+    if (!s.ok()) return s.status();
+    in.shopper = *s;
+  }
+  for (const v1::CartLine& l : req.lines()) {
+    in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
+  }
+  std::vector<CampaignIndex::Ptr> hold = index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
+  bool need_opt_in = false;
+  for (const auto& p : hold) {
+    in.candidates.push_back(p.get());
+    need_opt_in = need_opt_in || p->audience().opted_in_only();
+  }
+  if (need_opt_in && !in.shopper.guest) {
+    auto opted = opt_in_(in.shopper.member_id);
+    if (!opted.ok()) return opted.status();
+    in.shopper.opted_in = *opted;
+  }
+  // Budgets: a campaign whose budget or redemptions are used up is rejected
+  // here already; the exact check is RedeemQuote's.
+  v1::QuoteResponse out;
+  Price(in, &out);
+  auto* cust = out.mutable_customer();
+  cust->set_guest(in.shopper.guest);
+  cust->set_member_id(in.shopper.member_id);
+  cust->set_guest_key(req.customer().guest().guest_key());
+  cust->set_tier_id(in.shopper.tier_id);
+  cust->set_tier_version(in.shopper.tier_version);
+  cust->set_offers_opt_in(in.shopper.opted_in);
+  *out.mutable_quote_time() = ToTimestamp(now);
+  *out.mutable_expire_time() = ToTimestamp(now + options_.quote_ttl);
+  out.set_quote_token(signer_.Sign(out));
+  return out;
+}
+
+absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteRequest& req) {
+  auto quote = signer_.Verify(req.quote_token());
+  if (!quote.ok()) return quote.status();
+  absl::Time now = clock_.Now();
+  std::string digest = Digest(req.quote_token());
+  v1::Redemption out;
+  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
+    auto existing = txn.Find(req.order_id());
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      if ((*existing)->second != digest) {
+        return AlreadyExists("ORDER_ALREADY_REDEEMED", "the order was redeemed with another quote");
+      }
+      out = (*existing)->first;
+      return absl::OkStatus();
+    }
+    if (now >= FromTimestamp(quote->expire_time())) {
+      return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
+    }
+    std::string customer = CustomerKey(quote->customer());
+    for (const v1::AppliedCampaign& ac : quote->applied_campaigns()) {
+      auto c = txn.Campaign(ac.campaign_id());
+      if (!c.ok()) return c.status();
+      ErrorMetadata md{{"campaign_id", ac.campaign_id()}};
+      if (!c->has_value() || (*c)->state() == v1::CAMPAIGN_STATE_CANCELLED) {
+        return Refuse("CAMPAIGN_NOT_ACTIVE", "a campaign of the quote was cancelled; quote again", md);
+      }
+      const v1::Campaign& camp = **c;
+      if (camp.version() != ac.campaign_version()) {
+        md.push_back({"quoted_version", absl::StrCat(ac.campaign_version())});
+        md.push_back({"current_version", absl::StrCat(camp.version())});
+        return Refuse("CAMPAIGN_CHANGED", "a campaign of the quote changed; quote again", md);
+      }
+      auto usage = txn.Usage(ac.campaign_id());
+      if (!usage.ok()) return usage.status();
+      if (camp.limits().max_redemptions() > 0 && usage->redemptions >= camp.limits().max_redemptions()) {
+        return Refuse("REDEMPTION_LIMIT_REACHED", "the campaign's redemptions are used up", md);
+      }
+      int64_t budget = camp.limits().max_discount_total().amount_minor();
+      if (budget > 0 && budget - usage->discount < ac.discount().amount_minor()) {
+        return Refuse("BUDGET_EXHAUSTED", "the campaign's budget left is below the quoted discount", md);
+      }
+      if (camp.limits().max_redemptions_per_customer() > 0) {
+        auto n = txn.CustomerCount(ac.campaign_id(), customer);
+        if (!n.ok()) return n.status();
+        if (*n >= camp.limits().max_redemptions_per_customer()) {
+          return Refuse("CUSTOMER_LIMIT_REACHED", "the customer used this campaign up", md);
+        }
+      }
+      absl::Status st = txn.AddUsage(ac.campaign_id(), customer, 1, ac.discount().amount_minor(), 0);
+      if (!st.ok()) return st;
+    }
+    out.set_redemption_id(absl::StrCat("r-", digest.substr(0, 16)));
+    out.set_order_id(req.order_id());
+    out.set_state(v1::REDEMPTION_STATE_REDEEMED);
+    *out.mutable_customer() = quote->customer();
+    for (const auto& l : quote->lines()) *out.add_lines()->mutable_line() = l;
+    *out.mutable_shipping() = quote->shipping();
+    *out.mutable_totals() = quote->totals();
+    *out.mutable_campaigns() = quote->applied_campaigns();
+    out.set_earns_points(quote->earns_points());
+    out.set_free_returns(quote->free_returns());
+    *out.mutable_quote_time() = quote->quote_time();
+    *out.mutable_create_time() = ToTimestamp(now);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return txn.Save(out, digest);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::CancelRedemptionRequest& req) {
+  absl::Time now = clock_.Now();
+  v1::Redemption out;
+  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
+    auto existing = txn.Find(req.order_id());
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
+    out = (*existing)->first;
+    if (out.state() == v1::REDEMPTION_STATE_CANCELLED) return absl::OkStatus();  // idempotent by order_id
+    std::string customer = CustomerKey(out.customer());
+    int64_t released = 0;
+    for (const v1::AppliedCampaign& ac : out.campaigns()) {
+      absl::Status st = txn.AddUsage(ac.campaign_id(), customer, -1, -ac.discount().amount_minor(), 1);
+      if (!st.ok()) return st;
+      released += ac.discount().amount_minor();
+    }
+    out.set_state(v1::REDEMPTION_STATE_CANCELLED);
+    out.mutable_discount_released()->set_amount_minor(released);
+    out.mutable_discount_released()->set_currency_code(out.totals().total().currency_code());
+    *out.mutable_cancel_time() = ToTimestamp(now);
+    *out.mutable_update_time() = ToTimestamp(now);
+    out.set_cancel_reason(req.reason());
+    return txn.Save(out, (*existing)->second);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::Redemption> PromotionService::GetRedemption(const std::string& order_id) {
+  v1::Redemption out;
+  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
+    auto existing = txn.Find(order_id);
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
+    out = (*existing)->first;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace care::promotion

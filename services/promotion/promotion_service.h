@@ -1,0 +1,79 @@
+#pragma once
+
+// Domain logic of the promotion service: campaign lifecycle with notice
+// periods and alert events, quotes through the pricing engine over the
+// in-memory campaign index, and redemptions that consume limits exactly.
+// No gRPC and no SQL: storage is PromotionStore, tiers come through
+// ShopperLookup, time from the injectable clock.
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "care/promotion/v1/promotion.pb.h"
+#include "common/clock.h"
+#include "services/promotion/campaign_index.h"
+#include "services/promotion/model.h"
+#include "services/promotion/promotion_store.h"
+#include "services/promotion/quote_token.h"
+
+namespace care::promotion {
+
+struct PromotionOptions {
+  absl::Duration notice = absl::Hours(72);
+  absl::Duration quote_ttl = absl::Minutes(15);
+  std::string token_secret;
+};
+
+class PromotionService final {
+ public:
+  // Resolves a member to a Shopper (tier from the tier cache, falling back
+  // to loyalty). Errors are returned to the caller as is.
+  using ShopperLookup = std::function<absl::StatusOr<Shopper>(const std::string& member_id)>;
+
+  // Whether a member opted in to special offers; asked only when a
+  // candidate campaign is opted_in_only.
+  using OptInLookup = std::function<absl::StatusOr<bool>(const std::string& member_id)>;
+
+  PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers, OptInLookup opt_in,
+                   PromotionOptions options);
+
+  // Loads the live campaigns into the quote index; call once at start.
+  absl::Status Init();
+
+  using v1Campaign = care::promotion::v1::Campaign;
+  absl::StatusOr<v1Campaign> Create(const care::promotion::v1::CreateCampaignRequest& req, const std::string& by);
+  absl::StatusOr<v1Campaign> Get(const std::string& campaign_id, int64_t version);
+  absl::StatusOr<v1Campaign> Announce(const care::promotion::v1::AnnounceCampaignRequest& req, const std::string& by);
+  absl::StatusOr<v1Campaign> Reschedule(const care::promotion::v1::RescheduleCampaignRequest& req,
+                                        const std::string& by);
+  absl::StatusOr<v1Campaign> Cancel(const care::promotion::v1::CancelCampaignRequest& req, const std::string& by);
+  absl::StatusOr<care::promotion::v1::CampaignReport> Report(const std::string& campaign_id);
+
+  absl::StatusOr<care::promotion::v1::QuoteResponse> Quote(const care::promotion::v1::QuoteRequest& req);
+  absl::StatusOr<care::promotion::v1::Redemption> Redeem(const care::promotion::v1::RedeemQuoteRequest& req);
+  absl::StatusOr<care::promotion::v1::Redemption> CancelRedemption(
+      const care::promotion::v1::CancelRedemptionRequest& req);
+  absl::StatusOr<care::promotion::v1::Redemption> GetRedemption(const std::string& order_id);
+
+  size_t indexed_campaigns() const { return index_.size(); }
+
+ private:
+  // The state a reader sees: ANNOUNCED turns ACTIVE at starts_at and ENDED at
+  // ends_at on the clock, without a write (no version change).
+  v1Campaign WithClockState(v1Campaign c) const;
+  absl::StatusOr<v1Campaign> Mutate(const std::string& method, const std::string& request_id,
+                                    const google::protobuf::Message& request, const std::string& campaign_id,
+                                    const PromotionStore::Mutation& fn);
+
+  PromotionStore& store_;
+  const Clock& clock_;
+  ShopperLookup shoppers_;
+  OptInLookup opt_in_;
+  PromotionOptions options_;
+  QuoteSigner signer_;
+  CampaignIndex index_;
+};
+
+}  // namespace care::promotion

@@ -1,0 +1,205 @@
+#include "services/promotion/promotion_store.h"
+
+#include "common/errors.h"
+#include "common/idempotency.h"
+
+namespace care::promotion {
+namespace {
+
+namespace v1 = ::care::promotion::v1;
+
+absl::StatusOr<std::optional<v1::Campaign>> Load(Txn& txn, const std::string& id, int64_t version) {
+  auto stmt = version == 0
+                  ? txn.Query("SELECT body FROM campaigns WHERE campaign_id = ?1", id)
+                  : txn.Query("SELECT body FROM campaign_versions WHERE campaign_id = ?1 AND version = ?2", id, version);
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<v1::Campaign>();
+  v1::Campaign c;
+  if (!c.ParseFromString(stmt->Bytes(0))) return absl::DataLossError("campaign body unreadable");
+  return std::optional<v1::Campaign>(std::move(c));
+}
+
+class SqliteRedemptionTxn final : public RedemptionTxn {
+ public:
+  explicit SqliteRedemptionTxn(Txn& txn) : txn_(txn) {}
+
+  absl::StatusOr<std::optional<std::pair<v1::Redemption, std::string>>> Find(const std::string& order_id) override {
+    auto stmt = txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1", order_id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<std::pair<v1::Redemption, std::string>>();
+    v1::Redemption r;
+    if (!r.ParseFromString(stmt->Bytes(0))) return absl::DataLossError("redemption body unreadable");
+    return std::optional<std::pair<v1::Redemption, std::string>>(std::make_pair(std::move(r), stmt->Text(1)));
+  }
+  absl::StatusOr<std::optional<v1::Campaign>> Campaign(const std::string& id) override { return Load(txn_, id, 0); }
+  absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) override { return ReadUsage(txn_, campaign_id); }
+  absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) override {
+    auto stmt = txn_.Query("SELECT redemptions FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2",
+                           campaign_id, customer);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    return *row ? stmt->Int(0) : 0;
+  }
+  absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
+                        int64_t discount, int64_t cancelled) override {
+    absl::Status s = Run(txn_.Query(
+        "INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = redemptions + ?2, discount = discount + ?3, "
+        "cancelled = cancelled + ?4",
+        campaign_id, redemptions, discount, cancelled));
+    if (!s.ok() || customer.empty() || redemptions == 0) return s;
+    s = Run(txn_.Query(
+        "INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = redemptions + ?3",
+        campaign_id, customer, redemptions));
+    if (!s.ok()) return s;
+    return Run(txn_.Query("DELETE FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2 AND redemptions <= 0",
+                          campaign_id, customer));
+  }
+  absl::Status Save(const v1::Redemption& r, const std::string& token_digest) override {
+    std::string body = r.SerializeAsString();
+    return Run(txn_.Query(
+        "INSERT INTO redemptions (order_id, token_digest, state, body) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (order_id) DO UPDATE SET state = ?3, body = ?4",
+        r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{body}));
+  }
+
+  static absl::StatusOr<CampaignUsage> ReadUsage(Txn& txn, const std::string& campaign_id) {
+    CampaignUsage u;
+    auto stmt = txn.Query("SELECT redemptions, discount, cancelled, returned FROM campaign_usage WHERE campaign_id = ?1",
+                          campaign_id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      u.redemptions = stmt->Int(0);
+      u.discount = stmt->Int(1);
+      u.cancelled = stmt->Int(2);
+      u.returned = stmt->Int(3);
+    }
+    auto n = txn.Query("SELECT COUNT(*) FROM customer_usage WHERE campaign_id = ?1 AND redemptions > 0", campaign_id);
+    if (!n.ok()) return n.status();
+    auto r2 = n->Step();
+    if (!r2.ok()) return r2.status();
+    if (*r2) u.customers = n->Int(0);
+    return u;
+  }
+
+ private:
+  Txn& txn_;
+};
+
+class SqliteStore final : public PromotionStore {
+ public:
+  explicit SqliteStore(Database& db) : db_(db) {}
+
+  absl::StatusOr<v1::Campaign> MutateCampaign(const std::string& method, const std::string& request_id,
+                                              const google::protobuf::Message& request,
+                                              const std::string& campaign_id, const Mutation& fn,
+                                              bool* replayed) override {
+    v1::Campaign out;
+    *replayed = false;
+    absl::Status s = db_.Write([&](Txn& txn) -> absl::Status {
+      if (!request_id.empty()) {
+        auto seen = Replay(txn, method, request_id, request, &out);
+        if (!seen.ok()) return seen.status();
+        if (*seen) {
+          *replayed = true;
+          return absl::OkStatus();
+        }
+      }
+      auto current = Load(txn, campaign_id, 0);
+      if (!current.ok()) return current.status();
+      auto change = fn(current->has_value() ? &**current : nullptr);
+      if (!change.ok()) return change.status();
+      const v1::Campaign& c = change->campaign;
+      std::string body = c.SerializeAsString();
+      absl::Status st = Run(txn.Query(
+          "INSERT INTO campaigns (campaign_id, version, state, body) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
+          c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
+      if (!st.ok()) return st;
+      st = Run(txn.Query("INSERT INTO campaign_versions (campaign_id, version, change, body) VALUES (?1, ?2, ?3, ?4)",
+                         c.campaign_id(), c.version(), static_cast<int64_t>(change->change), Blob{body}));
+      if (!st.ok()) return st;
+      for (const OutboxEvent& e : change->events) {
+        st = EnqueueOutbox(txn, e);
+        if (!st.ok()) return st;
+      }
+      out = c;
+      return request_id.empty() ? absl::OkStatus() : Remember(txn, method, request_id, request, out);
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<v1::Campaign> GetCampaign(const std::string& campaign_id, int64_t version) override {
+    std::optional<v1::Campaign> found;
+    absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+      auto c = Load(txn, campaign_id, version);
+      if (!c.ok()) return c.status();
+      found = std::move(*c);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    if (!found) {
+      if (version != 0) {
+        return NotFound("CAMPAIGN_VERSION_NOT_FOUND", "no such version of the campaign");
+      }
+      return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
+    }
+    return *found;
+  }
+
+  absl::StatusOr<std::vector<v1::Campaign>> LiveCampaigns() override {
+    std::vector<v1::Campaign> out;
+    absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+      auto rows = Collect<v1::Campaign>(
+          txn.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
+                    static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED), static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
+          [](const Statement& st) {
+            v1::Campaign c;
+            c.ParseFromString(st.Bytes(0));
+            return c;
+          });
+      if (!rows.ok()) return rows.status();
+      out = std::move(*rows);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+ absl::Status InRedemptionTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) override {
+    return db_.Write([&](Txn& txn) {
+      SqliteRedemptionTxn view(txn);
+      return fn(view);
+    });
+  }
+
+  absl::StatusOr<CampaignUsage> GetUsage(const std::string& campaign_id) override {
+    CampaignUsage u;
+    absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+      auto r = SqliteRedemptionTxn::ReadUsage(txn, campaign_id);
+      if (!r.ok()) return r.status();
+      u = *r;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return u;
+  }
+
+ private:
+  Database& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<PromotionStore> NewSqlitePromotionStore(Database& db) { return std::make_unique<SqliteStore>(db); }
+
+}  // namespace care::promotion

@@ -1,0 +1,81 @@
+#pragma once
+
+// Storage of the promotion service behind a small interface; SQLite in
+// production (the service is the only writer of its database).
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "care/promotion/v1/promotion.pb.h"
+#include "common/outbox.h"
+#include "common/sqlite.h"
+
+namespace care {
+// The promotion schema, generated from services/promotion/migrations/.
+std::vector<Migration> PromotionMigrations();
+}  // namespace care
+
+namespace care::promotion {
+
+// What a campaign mutation produced: the new version and the events to
+// deliver with it (same transaction).
+struct CampaignChange {
+  care::promotion::v1::Campaign campaign;
+  care::promotion::v1::CampaignChange change = care::promotion::v1::CAMPAIGN_CHANGE_UNSPECIFIED;
+  std::vector<OutboxEvent> events;
+};
+
+// What live redemptions hold of a campaign.
+struct CampaignUsage {
+  int64_t redemptions = 0;
+  int64_t discount = 0;  // minor units
+  int64_t cancelled = 0;
+  int64_t returned = 0;
+  int64_t customers = 0;
+};
+
+// The view a redemption works on, inside one write transaction (the single
+// writer serializes them, so checks and consumption are atomic).
+class RedemptionTxn {
+ public:
+  virtual ~RedemptionTxn() = default;
+  // The stored redemption of `order_id` and its token digest, if any.
+  virtual absl::StatusOr<std::optional<std::pair<care::promotion::v1::Redemption, std::string>>> Find(
+      const std::string& order_id) = 0;
+  virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> Campaign(const std::string& id) = 0;
+  virtual absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) = 0;
+  virtual absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) = 0;
+  // Adds (or, negative, releases) redemptions and discount.
+  virtual absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
+                                int64_t discount, int64_t cancelled) = 0;
+  virtual absl::Status Save(const care::promotion::v1::Redemption& redemption, const std::string& token_digest) = 0;
+};
+
+class PromotionStore {
+ public:
+  using Mutation = std::function<absl::StatusOr<CampaignChange>(const care::promotion::v1::Campaign* current)>;
+  virtual ~PromotionStore() = default;
+
+  // In one write transaction: replays `request_id` (scope `method`), loads
+  // the campaign (null when absent), runs `fn`, stores the new version and
+  // its events, remembers the answer. `replayed` tells whether it was a retry.
+  virtual absl::StatusOr<care::promotion::v1::Campaign> MutateCampaign(
+      const std::string& method, const std::string& request_id, const google::protobuf::Message& request,
+      const std::string& campaign_id, const Mutation& fn, bool* replayed) = 0;
+  // Version 0 = current. NOT_FOUND reasons as in the contract.
+  virtual absl::StatusOr<care::promotion::v1::Campaign> GetCampaign(const std::string& campaign_id,
+                                                                     int64_t version) = 0;
+  // Every campaign in ANNOUNCED or ACTIVE: the quote index is built from them.
+  virtual absl::StatusOr<std::vector<care::promotion::v1::Campaign>> LiveCampaigns() = 0;
+  // Runs `fn` in one write transaction; its error rolls everything back.
+  virtual absl::Status InRedemptionTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) = 0;
+  virtual absl::StatusOr<CampaignUsage> GetUsage(const std::string& campaign_id) = 0;
+};
+
+std::unique_ptr<PromotionStore> NewSqlitePromotionStore(Database& db);
+
+}  // namespace care::promotion

@@ -1,0 +1,293 @@
+// Quotes and redemptions through the real care_promotion, with tiers read
+// from the real care_loyalty through the shared Redis tier cache.
+#include "tests/integration/promotion_fixture.h"
+
+namespace care::testing {
+namespace {
+
+class PromotionQuoteTest : public PromotionTest {
+ protected:
+  void SetUp() override {
+    PromotionTest::SetUp();
+    if (HasFatalFailure()) return;
+    StartPromotion();
+  }
+
+  // 20% off for gold, 10% for silver, nothing for others; the tier's own
+  // discount does not stack with it.
+  pv1::Campaign TierCampaign() {
+    pv1::Campaign c = BaseCampaign(Base());
+    c.clear_starts_at();
+    c.mutable_rights()->set_tier_discount_applies(false);
+    auto* value = c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value();
+    (*value->mutable_tier_values())["gold"] = Percent(2000);
+    (*value->mutable_tier_values())["silver"] = Percent(1000);
+    return c;
+  }
+};
+
+TEST_F(PromotionQuoteTest, GoldAndSilverGetTheirTiersDiscountAndAnUpgradeShowsAtOnce) {
+  MakeTier("g1", "gold");
+  MakeTier("s1", "silver");
+  Live("tiers", TierCampaign());
+  auto cart = [](const std::string& m) { return Cart(m, {CartLine("l1", "SHOE-1", "shoes", 1, 10000)}); };
+
+  pv1::QuoteResponse gold = Quote(cart("g1"));
+  EXPECT_EQ(gold.customer().tier_id(), "gold");
+  EXPECT_EQ(gold.totals().items_discount().amount_minor(), 2000);
+  EXPECT_TRUE(gold.tier_discount_suppressed());
+  pv1::QuoteResponse silver = Quote(cart("s1"));
+  EXPECT_EQ(silver.customer().tier_id(), "silver");
+  EXPECT_EQ(silver.totals().items_discount().amount_minor(), 1000);
+  ASSERT_EQ(silver.applied_campaigns_size(), 1);
+  EXPECT_EQ(silver.applied_campaigns(0).campaign_version(), 2);  // created 1, announced 2
+
+  // The upgrade is acknowledged by loyalty; the very next quote uses gold.
+  Purchase("s1", "upgrade-s1", 400000);
+  pv1::QuoteResponse upgraded = Quote(cart("s1"));
+  EXPECT_EQ(upgraded.customer().tier_id(), "gold");
+  EXPECT_EQ(upgraded.totals().items_discount().amount_minor(), 2000);
+}
+
+TEST_F(PromotionQuoteTest, FreeShippingOnACombo) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  auto* rule = c.add_rules();
+  auto* combo = rule->add_conditions()->mutable_combo();
+  combo->add_components()->mutable_items()->add_skus("SHOE-1");
+  combo->add_components()->mutable_items()->add_skus("SOCK-1");
+  rule->add_effects()->mutable_free_shipping();
+  Live("combo-ship", c);
+
+  pv1::QuoteResponse both = Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 1, 5000),
+                                            CartLine("b", "SOCK-1", "socks", 1, 500)}, 700));
+  EXPECT_TRUE(both.shipping().free_shipping());
+  EXPECT_EQ(both.totals().shipping_total().amount_minor(), 0);
+  EXPECT_EQ(both.totals().total().amount_minor(), 5500);
+
+  pv1::QuoteResponse one = Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 1, 5000)}, 700));
+  EXPECT_FALSE(one.shipping().free_shipping());
+  EXPECT_EQ(one.totals().total().amount_minor(), 5700);
+  EXPECT_EQ(Rejection(one, "combo-ship"), pv1::REJECTION_REASON_COMBO_INCOMPLETE);
+}
+
+TEST_F(PromotionQuoteTest, SecondItemDiscounted) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  auto* nth = c.add_rules()->add_effects()->mutable_nth_item_discount();
+  nth->mutable_items()->add_categories("shirts");
+  nth->set_nth(2);
+  *nth->mutable_value()->mutable_value() = Percent(5000);
+  Live("second-half", c);
+
+  // Three shirts: one unit (the second) is half price; a guest qualifies.
+  pv1::QuoteResponse q = Quote(Cart("", {CartLine("a", "TEE-1", "shirts", 3, 2001)}));
+  EXPECT_EQ(q.totals().items_discount().amount_minor(), 1000);  // floor(2001 * 50%)
+  EXPECT_EQ(q.lines(0).adjustments(0).units(), 1);
+  EXPECT_EQ(q.lines(0).total().amount_minor(), 3 * 2001 - 1000);
+}
+
+TEST_F(PromotionQuoteTest, FreeReturnsForGoldOnly) {
+  MakeTier("g1", "gold");
+  MakeTier("s1", "silver");
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  auto* rule = c.add_rules();
+  rule->add_conditions()->mutable_customer_tier()->add_tier_ids("gold");
+  rule->add_effects()->mutable_free_returns()->add_tier_ids("gold");
+  Live("gold-returns", c);
+  auto cart = [](const std::string& m) { return Cart(m, {CartLine("l1", "BAG-1", "bags", 1, 3000)}); };
+  EXPECT_TRUE(Quote(cart("g1")).free_returns());
+  pv1::QuoteResponse silver = Quote(cart("s1"));
+  EXPECT_FALSE(silver.free_returns());
+  EXPECT_EQ(Rejection(silver, "gold-returns"), pv1::REJECTION_REASON_TIER_CONDITION_NOT_MET);
+}
+
+TEST_F(PromotionQuoteTest, MemberPriceOnlyForOptedInMembers) {
+  Enrol("in", [](lv1::Member* m) {
+    auto* consent = m->add_marketing_consents();
+    consent->set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+    consent->set_granted(true);
+  });
+  Enrol("out");
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_audience()->set_opted_in_only(true);
+  auto* price = c.add_rules()->add_effects()->mutable_member_price()->add_prices();
+  price->set_sku("TEA-1");
+  price->mutable_unit_price()->mutable_value()->mutable_fixed_price()->CopyFrom(Usd(800));
+  Live("member-price", c);
+  auto cart = [](const std::string& m) { return Cart(m, {CartLine("l1", "TEA-1", "tea", 2, 1000)}); };
+
+  pv1::QuoteResponse in = Quote(cart("in"));
+  EXPECT_TRUE(in.customer().offers_opt_in());
+  EXPECT_EQ(in.lines(0).total().amount_minor(), 1600);
+  EXPECT_EQ(Rejection(Quote(cart("out")), "member-price"), pv1::REJECTION_REASON_NOT_OPTED_IN);
+  EXPECT_EQ(Rejection(Quote(cart("")), "member-price"), pv1::REJECTION_REASON_GUEST_NOT_ELIGIBLE);
+}
+
+TEST_F(PromotionQuoteTest, CampaignThatEarnsNoPoints) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_rights()->set_earns_points(false);
+  auto* cd = c.add_rules()->add_effects()->mutable_cart_discount();
+  cd->mutable_value()->mutable_value()->mutable_amount_off()->CopyFrom(Usd(500));
+  Live("no-points", c);
+  pv1::QuoteResponse q = Quote(Cart("", {CartLine("a", "X", "x", 1, 3000), CartLine("b", "Y", "y", 1, 1000)}));
+  EXPECT_FALSE(q.earns_points());
+  EXPECT_EQ(q.totals().items_discount().amount_minor(), 500);
+  // Spread 3:1 by largest remainder.
+  EXPECT_EQ(q.lines(0).discount().amount_minor(), 375);
+  EXPECT_EQ(q.lines(1).discount().amount_minor(), 125);
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("order-np", q.quote_token(), &r).ok());
+  EXPECT_FALSE(r.earns_points());
+}
+
+TEST_F(PromotionQuoteTest, HappyHourInHoChiMinhCity) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.set_time_zone("Asia/Ho_Chi_Minh");  // UTC+7, no DST
+  auto* w = c.add_windows();
+  w->mutable_start_time()->set_hours(17);
+  w->mutable_end_time()->set_hours(19);
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("hcm-happy-hour", c);
+  auto cart = Cart("", {CartLine("a", "PHO", "food", 1, 10000)});
+  absl::TimeZone hcm;
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Ho_Chi_Minh", &hcm));
+  // 17:00 local on 15 Jan 2031 = 10:00 UTC.
+  SetPromoTime(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 17, 0, 0), hcm));
+  EXPECT_TRUE(Applied(Quote(cart), "hcm-happy-hour"));
+  SetPromoTime(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 18, 59, 0), hcm));
+  EXPECT_TRUE(Applied(Quote(cart), "hcm-happy-hour"));
+  SetPromoTime(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 19, 0, 0), hcm));
+  EXPECT_EQ(Rejection(Quote(cart), "hcm-happy-hour"), pv1::REJECTION_REASON_OUTSIDE_WINDOW);
+  // 17:30 UTC is 00:30 local next day: outside.
+  SetPromoTime(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 17, 30, 0), absl::UTCTimeZone()));
+  EXPECT_EQ(Rejection(Quote(cart), "hcm-happy-hour"), pv1::REJECTION_REASON_OUTSIDE_WINDOW);
+}
+
+TEST_F(PromotionQuoteTest, MorningWindowKeepsLocalTimeAcrossDaylightSaving) {
+  // New York moves to EDT on Sunday 9 March 2031: 09:00-12:00 local is
+  // 14:00-17:00 UTC before and 13:00-16:00 UTC after.
+  absl::Time starts = absl::FromCivil(absl::CivilSecond(2031, 3, 1, 0, 0, 0), absl::UTCTimeZone());
+  pv1::Campaign c = BaseCampaign(starts);
+  c.set_time_zone("America/New_York");
+  auto* w = c.add_windows();
+  w->mutable_start_time()->set_hours(9);
+  w->mutable_end_time()->set_hours(12);
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  SetPromoTime(starts - absl::Hours(1));
+  Live("ny-mornings", c);
+  auto cart = Cart("", {CartLine("a", "BAGEL", "food", 1, 1000)});
+  auto at = [](int d, int h, int m) {
+    return absl::FromCivil(absl::CivilSecond(2031, 3, d, h, m, 0), absl::UTCTimeZone());
+  };
+  SetPromoTime(at(8, 14, 0));  // Saturday 09:00 EST
+  EXPECT_TRUE(Applied(Quote(cart), "ny-mornings"));
+  SetPromoTime(at(8, 13, 30));  // Saturday 08:30 EST
+  EXPECT_FALSE(Applied(Quote(cart), "ny-mornings"));
+  SetPromoTime(at(10, 13, 30));  // Monday 09:30 EDT
+  EXPECT_TRUE(Applied(Quote(cart), "ny-mornings"));
+  SetPromoTime(at(10, 16, 30));  // Monday 12:30 EDT
+  EXPECT_FALSE(Applied(Quote(cart), "ny-mornings"));
+}
+
+TEST_F(PromotionQuoteTest, RedeemIsIdempotentAndRefusesStaleTokens) {
+  pv1::Campaign c = TierCampaign();
+  (*c.mutable_rules(0)->mutable_effects(0)->mutable_cart_discount()->mutable_value()->mutable_value()) = Percent(1000);
+  Live("ten-off", c);
+  auto cart = Cart("", {CartLine("a", "X", "x", 2, 1500)});
+  pv1::QuoteResponse q = Quote(cart);
+  ASSERT_EQ(q.totals().items_discount().amount_minor(), 300);
+
+  pv1::Redemption first, again;
+  ASSERT_TRUE(Redeem("order-1", q.quote_token(), &first).ok());
+  grpc::Status s = Redeem("order-1", q.quote_token(), &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.redemption_id(), first.redemption_id());
+  EXPECT_EQ(Report("ten-off").redemptions(), 1);  // the retry consumed nothing
+
+  // The same order with another quote: refused.
+  pv1::QuoteResponse other = Quote(Cart("", {CartLine("a", "X", "x", 1, 1500)}));
+  s = Redeem("order-1", other.quote_token(), &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Reason(s), "ORDER_ALREADY_REDEEMED");
+
+  // A forged token.
+  std::string forged = q.quote_token();
+  forged[3] = forged[3] == 'A' ? 'B' : 'A';
+  s = Redeem("order-forged", forged, &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "QUOTE_TOKEN_INVALID");
+
+  // Expired: quotes live 15 minutes.
+  pv1::QuoteResponse old = Quote(cart);
+  SetPromoTime(Base() + absl::Minutes(16));
+  s = Redeem("order-late", old.quote_token(), &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "QUOTE_EXPIRED");
+
+  // Changed: the campaign was rescheduled after the quote.
+  pv1::QuoteResponse before = Quote(cart);
+  pv1::RescheduleCampaignRequest move;
+  move.set_request_id("extend");
+  move.set_campaign_id("ten-off");
+  *move.mutable_ends_at() = ToTimestamp(Base() + absl::Hours(24 * 60));
+  pv1::Campaign moved;
+  ASSERT_TRUE(promo().RescheduleCampaign(Ctx(admin()).get(), move, &moved).ok());
+  s = Redeem("order-changed", before.quote_token(), &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "CAMPAIGN_CHANGED");
+  EXPECT_EQ(ReasonMetadata(s, "campaign_id"), "ten-off");
+
+  // Cancelled campaign.
+  pv1::QuoteResponse fresh = Quote(cart);
+  pv1::CancelCampaignRequest cancel;
+  cancel.set_request_id("stop");
+  cancel.set_campaign_id("ten-off");
+  ASSERT_TRUE(promo().CancelCampaign(Ctx(admin()).get(), cancel, &moved).ok());
+  s = Redeem("order-cancelled", fresh.quote_token(), &again);
+  EXPECT_EQ(Reason(s), "CAMPAIGN_NOT_ACTIVE");
+  EXPECT_FALSE(Applied(Quote(cart), "ten-off"));
+}
+
+TEST_F(PromotionQuoteTest, CancelReleasesAndTheReportCountsIt) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_limits()->set_max_redemptions(2);
+  c.mutable_limits()->mutable_max_discount_total()->CopyFrom(Usd(10000));
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("limited", c);
+  auto token = [&] { return Quote(Cart("", {CartLine("a", "X", "x", 1, 2500)})).quote_token(); };
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("o1", token(), &r).ok());
+  ASSERT_TRUE(Redeem("o2", token(), &r).ok());
+  grpc::Status s = Redeem("o3", token(), &r);
+  EXPECT_EQ(Reason(s), "REDEMPTION_LIMIT_REACHED");
+
+  pv1::CampaignReport rep = Report("limited");
+  EXPECT_EQ(rep.redemptions(), 2);
+  EXPECT_EQ(rep.discount_given().amount_minor(), 500);
+  EXPECT_EQ(rep.budget_left().amount_minor(), 9500);
+  EXPECT_EQ(rep.redemptions_left(), 0);
+
+  pv1::CancelRedemptionRequest cancel;
+  cancel.set_order_id("o1");
+  cancel.set_reason("customer cancelled");
+  ASSERT_TRUE(promo().CancelRedemption(Ctx(svc()).get(), cancel, &r).ok());
+  EXPECT_EQ(r.state(), pv1::REDEMPTION_STATE_CANCELLED);
+  EXPECT_EQ(r.discount_released().amount_minor(), 250);
+  ASSERT_TRUE(promo().CancelRedemption(Ctx(svc()).get(), cancel, &r).ok());  // idempotent
+
+  rep = Report("limited");
+  EXPECT_EQ(rep.redemptions(), 1);
+  EXPECT_EQ(rep.cancelled_redemptions(), 1);
+  EXPECT_EQ(rep.discount_given().amount_minor(), 250);
+  EXPECT_EQ(rep.budget_left().amount_minor(), 9750);
+  ASSERT_TRUE(Redeem("o3", token(), &r).ok());  // the released use is available again
+}
+
+}  // namespace
+}  // namespace care::testing
