@@ -8,7 +8,7 @@ namespace {
 
 class PromotionAlertTest : public PromotionTest {
  protected:
-  void StartNotification(std::vector<std::string> extra = {}) {
+  void StartNotification(std::vector<std::string> extra = {}, bool set_time = true) {
     std::vector<std::string> args{"--fake_clock",
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
@@ -20,6 +20,7 @@ class PromotionAlertTest : public PromotionTest {
     absl::Status started = notif_->Start();
     ASSERT_TRUE(started.ok()) << started;
     nstub_ = nv1::NotificationService::NewStub(notif_->channel());
+    if (!set_time) return;
     auto nclock = care::common::v1::ClockControl::NewStub(notif_->channel());
     care::common::v1::SetTimeRequest req;
     *req.mutable_time() = ToTimestamp(Base());
@@ -91,48 +92,60 @@ TEST_F(PromotionAlertTest, NoticePeriodIsEnforcedAndTheAlertFollowsTheCampaign) 
   auto sched = WaitSchedule("spring", out.version());
   ASSERT_TRUE(sched.has_value());
   EXPECT_EQ(sched->campaign_version(), out.version());
+  EXPECT_EQ(FromTimestamp(sched->due_time()), Base());
   EXPECT_EQ(FromTimestamp(sched->promotion_alert().starts_at()), starts);
   EXPECT_EQ(FromDurationProto(sched->promotion_alert().notice()), absl::Hours(72));
   EXPECT_EQ(sched->promotion_alert().target_tier_ids(0), "gold");
   EXPECT_EQ(sched->promotion_alert().title(), "Spring sale");
 
+  // A campaign further out (the one above is due now, so notification may
+  // already have sent it): due at start - 72 h = in 28 h.
+  starts = Base() + absl::Hours(100);
+  Draft("summer", starts);
+  ASSERT_TRUE(Announce("summer", false, &out).ok());
+  EXPECT_EQ(FromTimestamp(out.alert_due_time()), Base() + absl::Hours(28));
+  sched = WaitSchedule("summer", out.version());
+  ASSERT_TRUE(sched.has_value());
+  EXPECT_EQ(FromTimestamp(sched->due_time()), Base() + absl::Hours(28));
+  EXPECT_EQ(sched->state(), nv1::SCHEDULE_STATE_SCHEDULED);
+
   // Moving the start a day later moves the alert a day later.
   pv1::RescheduleCampaignRequest move;
-  move.set_request_id("move-spring");
-  move.set_campaign_id("spring");
+  move.set_request_id("move-summer");
+  move.set_campaign_id("summer");
   *move.mutable_starts_at() = ToTimestamp(starts + absl::Hours(24));
   s = promo().RescheduleCampaign(Ctx(admin()).get(), move, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
-  EXPECT_EQ(FromTimestamp(out.alert_due_time()), Base() + absl::Hours(24));
-  sched = WaitSchedule("spring", out.version());
+  EXPECT_EQ(FromTimestamp(out.alert_due_time()), Base() + absl::Hours(52));
+  sched = WaitSchedule("summer", out.version());
   ASSERT_TRUE(sched.has_value());
   EXPECT_EQ(FromTimestamp(sched->promotion_alert().starts_at()), starts + absl::Hours(24));
-  EXPECT_EQ(FromTimestamp(sched->due_time()), Base() + absl::Hours(24));
+  EXPECT_EQ(FromTimestamp(sched->due_time()), Base() + absl::Hours(52));
   EXPECT_EQ(sched->state(), nv1::SCHEDULE_STATE_SCHEDULED);
 
   // Moving it closer than the notice is refused like announcing.
-  move.set_request_id("move-spring-too-close");
+  move.set_request_id("move-summer-too-close");
   *move.mutable_starts_at() = ToTimestamp(Base() + absl::Hours(10));
   s = promo().RescheduleCampaign(Ctx(admin()).get(), move, &out);
   EXPECT_EQ(Reason(s), "NOTICE_TOO_SHORT") << Describe(s);
 
   // Cancelling cancels the alert.
   pv1::CancelCampaignRequest cancel;
-  cancel.set_request_id("cancel-spring");
-  cancel.set_campaign_id("spring");
+  cancel.set_request_id("cancel-summer");
+  cancel.set_campaign_id("summer");
   cancel.set_reason("supplier withdrew");
   s = promo().CancelCampaign(Ctx(admin()).get(), cancel, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(out.state(), pv1::CAMPAIGN_STATE_CANCELLED);
   EXPECT_TRUE(Eventually([&] {
     nv1::GetScheduleRequest req;
-    req.set_campaign_id("spring");
+    req.set_campaign_id("summer");
     nv1::Schedule sc;
     return nstub_->GetSchedule(Ctx(admin()).get(), req, &sc).ok() && sc.state() == nv1::SCHEDULE_STATE_CANCELLED;
   }, absl::Seconds(20)));
 
   // A cancelled campaign cannot be announced again.
-  s = Announce("spring", true, &out);
+  s = Announce("summer", true, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Reason(s), "INVALID_TRANSITION");
 }
@@ -154,17 +167,20 @@ TEST_F(PromotionAlertTest, ShortNoticeIsExplicitAndDueAtOnce) {
 TEST_F(PromotionAlertTest, AlertIsScheduledOnceNotificationIsBack) {
   // Notification is not running when the campaign is announced: the alert
   // waits in promotion's outbox and is delivered when it comes up.
+  // Both clocks run at the real time here: a freshly started fake clock
+  // starts there, and the alert's occurred_at must not be in its future.
   int port = FreePort();
+  promo_start_time_ = absl::InfinitePast();
   StartPromotion(absl::StrCat("127.0.0.1:", port));
-  Draft("later", Base() + absl::Hours(100));
+  Draft("later", absl::Now() + absl::Hours(100));
   pv1::Campaign out;
   grpc::Status s = Announce("later", false, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
 
-  StartNotification({absl::StrCat("--port=", port)});
+  StartNotification({absl::StrCat("--port=", port)}, /*set_time=*/false);
   auto sched = WaitSchedule("later", out.version(), absl::Seconds(60));
   ASSERT_TRUE(sched.has_value());
-  EXPECT_EQ(FromTimestamp(sched->due_time()), Base() + absl::Hours(28));
+  EXPECT_EQ(FromTimestamp(sched->due_time()), FromTimestamp(out.alert_due_time()));
   EXPECT_EQ(sched->state(), nv1::SCHEDULE_STATE_SCHEDULED);
 }
 

@@ -47,7 +47,7 @@ class PromotionTest : public LoyaltyTest {
     ASSERT_TRUE(started.ok()) << started;
     pstub_ = pv1::PromotionService::NewStub(promo_->channel());
     pclock_ = care::common::v1::ClockControl::NewStub(promo_->channel());
-    SetPromoTime(Base());
+    if (promo_start_time_ != absl::InfinitePast()) SetPromoTime(promo_start_time_);
   }
 
   void SetPromoTime(absl::Time t) {
@@ -177,6 +177,10 @@ class PromotionTest : public LoyaltyTest {
     ASSERT_EQ(GetTier(member_id).tier_id(), tier);
   }
 
+  // Where the promotion clock is set at start; InfinitePast = leave it at
+  // the real time, where a fresh fake clock starts (tests whose peer starts
+  // later, with its own fresh fake clock).
+  absl::Time promo_start_time_ = Base();
   std::unique_ptr<ServiceProcess> promo_;
   std::unique_ptr<pv1::PromotionService::Stub> pstub_;
   std::unique_ptr<care::common::v1::ClockControl::Stub> pclock_;

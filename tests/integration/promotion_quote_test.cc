@@ -97,7 +97,10 @@ TEST_F(PromotionQuoteTest, FreeReturnsForGoldOnly) {
   rule->add_effects()->mutable_free_returns()->add_tier_ids("gold");
   Live("gold-returns", c);
   auto cart = [](const std::string& m) { return Cart(m, {CartLine("l1", "BAG-1", "bags", 1, 3000)}); };
-  EXPECT_TRUE(Quote(cart("g1")).free_returns());
+  pv1::QuoteResponse gold = Quote(cart("g1"));
+  EXPECT_TRUE(gold.free_returns());
+  ASSERT_EQ(gold.applied_campaigns_size(), 1);
+  EXPECT_TRUE(gold.applied_campaigns(0).free_returns());
   pv1::QuoteResponse silver = Quote(cart("s1"));
   EXPECT_FALSE(silver.free_returns());
   EXPECT_EQ(Rejection(silver, "gold-returns"), pv1::REJECTION_REASON_TIER_CONDITION_NOT_MET);
@@ -184,11 +187,13 @@ TEST_F(PromotionQuoteTest, MorningWindowKeepsLocalTimeAcrossDaylightSaving) {
   auto at = [](int d, int h, int m) {
     return absl::FromCivil(absl::CivilSecond(2031, 3, d, h, m, 0), absl::UTCTimeZone());
   };
-  SetPromoTime(at(8, 14, 0));  // Saturday 09:00 EST
-  EXPECT_TRUE(Applied(Quote(cart), "ny-mornings"));
   SetPromoTime(at(8, 13, 30));  // Saturday 08:30 EST
   EXPECT_FALSE(Applied(Quote(cart), "ny-mornings"));
-  SetPromoTime(at(10, 13, 30));  // Monday 09:30 EDT
+  SetPromoTime(at(8, 14, 0));  // Saturday 09:00 EST
+  EXPECT_TRUE(Applied(Quote(cart), "ny-mornings"));
+  SetPromoTime(at(10, 12, 30));  // Monday 08:30 EDT (would be 07:30 EST)
+  EXPECT_FALSE(Applied(Quote(cart), "ny-mornings"));
+  SetPromoTime(at(10, 13, 30));  // Monday 09:30 EDT (08:30 EST: outside if the zone were ignored)
   EXPECT_TRUE(Applied(Quote(cart), "ny-mornings"));
   SetPromoTime(at(10, 16, 30));  // Monday 12:30 EDT
   EXPECT_FALSE(Applied(Quote(cart), "ny-mornings"));
