@@ -47,11 +47,12 @@ export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
 declare -A ports=([loyalty]=50051 [promotion]=50052 [complaint]=50053 [notification]=50054)
+declare -A metrics=([loyalty]=9091 [promotion]=9092 [complaint]=9093 [notification]=9094)
 # --fake_clock: the demo moves the services' clocks (ClockControl) instead of
 # waiting three days for a campaign or a weekend for an SLA breach.
 for service in loyalty promotion complaint notification; do
   "$build/services/$service/care_$service" --port="${ports[$service]}" --data_dir="$data/$service" \
-    --fake_clock >"$data/logs/$service.log" 2>&1 &
+    --fake_clock --metrics_port="${metrics[$service]}" >"$data/logs/$service.log" 2>&1 &
   pids+=($!)
 done
 
@@ -61,7 +62,7 @@ for service in loyalty promotion complaint notification; do
     "$carectl" --target="127.0.0.1:${ports[$service]}" --token="$token" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  echo "suite: $service answering on 127.0.0.1:${ports[$service]} (log: data/logs/$service.log)"
+  echo "suite: $service answering on 127.0.0.1:${ports[$service]}, metrics on :${metrics[$service]}/metrics (log: data/logs/$service.log)"
 done
 
 if [ -x "$build/tools/demo/care_demo" ]; then
