@@ -367,7 +367,20 @@ absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest
   cust->set_offers_opt_in(in.shopper.opted_in);
   *out.mutable_quote_time() = ToTimestamp(now);
   *out.mutable_expire_time() = ToTimestamp(now + options_.quote_ttl);
-  out.set_quote_token(signer_.Sign(out));
+  // The token binds what redemption needs (customer, per-line amounts,
+  // totals, applied campaign versions, expiry); the per-adjustment detail and
+  // the rejections are for display only and would double the token's size.
+  // Swapped out and back (O(1)) rather than copying the response.
+  google::protobuf::RepeatedPtrField<v1::RejectedCampaign> rejected;
+  std::vector<google::protobuf::RepeatedPtrField<v1::Adjustment>> adjustments(out.lines_size() + 1);
+  rejected.Swap(out.mutable_rejected_campaigns());
+  for (int i = 0; i < out.lines_size(); ++i) adjustments[i].Swap(out.mutable_lines(i)->mutable_adjustments());
+  adjustments.back().Swap(out.mutable_shipping()->mutable_adjustments());
+  std::string token = signer_.Sign(out);
+  rejected.Swap(out.mutable_rejected_campaigns());
+  for (int i = 0; i < out.lines_size(); ++i) adjustments[i].Swap(out.mutable_lines(i)->mutable_adjustments());
+  adjustments.back().Swap(out.mutable_shipping()->mutable_adjustments());
+  out.set_quote_token(std::move(token));
   return out;
 }
 
