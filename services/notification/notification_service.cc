@@ -1,13 +1,16 @@
 #include "services/notification/notification_service.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/notification/templates.h"
 
@@ -550,7 +553,10 @@ bool NotificationService::RunDispatch() {
   if (!settings.ok()) return false;
   const absl::Time now = clock_.Now();
   size_t handled = 0;
+  // Outcomes by (channel, status), exported once the batch has committed.
+  std::map<std::pair<int, int>, int64_t> outcomes;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    outcomes.clear();
     auto due = tx.DueDeliveries(now, options_.dispatch_batch);
     if (!due.ok()) return due.status();
     handled = due->size();
@@ -573,12 +579,20 @@ bool NotificationService::RunDispatch() {
         d.set_suppression_reason(v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
       }
       if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
+      ++outcomes[{d.channel(), d.status()}];
     }
     return absl::OkStatus();
   });
   if (!s.ok()) {
     LogWarn(absl::StrCat("dispatch failed: ", s.message()));
     return false;
+  }
+  for (const auto& [key, n] : outcomes) {
+    std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
+    std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
+    metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
+                                           std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
+                                          static_cast<double>(n));
   }
   return handled == static_cast<size_t>(options_.dispatch_batch);
 }

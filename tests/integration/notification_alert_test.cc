@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 
+#include "tests/harness/scrape.h"
 #include "tests/integration/loyalty_fixture.h"
 
 namespace care::testing {
@@ -22,7 +23,14 @@ class NotificationTest : public LoyaltyTest {
     LoyaltyTest::SetUp();
     if (HasFatalFailure()) return;
     Configure();
-    StartNotification({});
+    StartNotification({"--metrics_port=0", "--metrics_port_file=" + MetricsPortFile()});
+  }
+  std::string MetricsPortFile() { return dir_.path() + "/notification_metrics_port"; }
+  double Deliveries(const std::string& status) {
+    auto body = HttpGet(std::stoi(ReadFile(MetricsPortFile())), "/metrics");
+    EXPECT_TRUE(body.ok()) << body.status();
+    return Sample(ParseExposition(body.ok() ? *body : ""),
+                  "care_notification_deliveries_total{channel=\"IN_APP\",status=\"" + status + "\"}");
   }
 
   void StartNotification(std::vector<std::string> extra) {
@@ -191,6 +199,9 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
 
   nv1::CampaignDeliveryStats stats = Stats("spring");
   EXPECT_EQ(Count(stats, nv1::DELIVERY_STATUS_SENT), 3);
+  // The same numbers on the Prometheus endpoint.
+  EXPECT_EQ(Deliveries("SENT"), 3);
+  EXPECT_EQ(Deliveries("SUPPRESSED"), 1);
   EXPECT_EQ(Count(stats, nv1::DELIVERY_STATUS_SUPPRESSED, nv1::SUPPRESSION_REASON_NO_CONSENT), 1);
   EXPECT_EQ(stats.total_deliveries(), 4);
 
