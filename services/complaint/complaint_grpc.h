@@ -1,11 +1,66 @@
 #pragma once
 
+// The complaint service's gRPC adapter: validates each request (bad input is
+// INVALID_ARGUMENT naming the fields), looks up the member's tier for intake,
+// and hands plain values to ComplaintService. Methods not overridden answer
+// UNIMPLEMENTED (services/complaint/README.md lists them).
+
 #include "care/complaint/v1/complaint.grpc.pb.h"
+#include "common/rpc.h"
+#include "common/tier_cache.h"
+#include "services/complaint/complaint_service.h"
 
 namespace care::complaint {
 
-// gRPC adapter of the complaint service. Methods not overridden here answer
-// UNIMPLEMENTED until the complaint issue lands.
-class ComplaintGrpc final : public care::complaint::v1::ComplaintService::CallbackService {};
+class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
+ public:
+  // `tiers` may be null (no loyalty configured: tickets are filed untiered).
+  ComplaintGrpc(RpcRuntime& rpc, ComplaintService& service, TierLookup* tiers)
+      : rpc_(rpc), service_(service), tiers_(tiers) {}
+
+  using ServerContext = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+
+  Reactor* CreateComplaint(ServerContext* ctx, const v1::CreateComplaintRequest* req,
+                           v1::CreateComplaintResponse* resp) override;
+  Reactor* GetComplaint(ServerContext* ctx, const v1::GetComplaintRequest* req, v1::Complaint* resp) override;
+  Reactor* ListComplaintEvents(ServerContext* ctx, const v1::ListComplaintEventsRequest* req,
+                               v1::ListComplaintEventsResponse* resp) override;
+  Reactor* TransitionComplaint(ServerContext* ctx, const v1::TransitionComplaintRequest* req,
+                               v1::Complaint* resp) override;
+  Reactor* ReplyToComplaint(ServerContext* ctx, const v1::ReplyToComplaintRequest* req,
+                            v1::ReplyToComplaintResponse* resp) override;
+  Reactor* ResolveComplaint(ServerContext* ctx, const v1::ResolveComplaintRequest* req,
+                            v1::ResolveComplaintResponse* resp) override;
+  Reactor* ApproveCompensation(ServerContext* ctx, const v1::ApproveCompensationRequest* req,
+                               v1::Complaint* resp) override;
+  Reactor* SubmitSurveyResponse(ServerContext* ctx, const v1::SubmitSurveyResponseRequest* req,
+                                v1::SurveyResponse* resp) override;
+  Reactor* PutForbiddenPhrases(ServerContext* ctx, const v1::PutForbiddenPhrasesRequest* req,
+                               v1::ForbiddenPhraseList* resp) override;
+  Reactor* GetForbiddenPhrases(ServerContext* ctx, const v1::GetForbiddenPhrasesRequest* req,
+                               v1::ForbiddenPhraseList* resp) override;
+  Reactor* CreateBusinessCalendar(ServerContext* ctx, const v1::CreateBusinessCalendarRequest* req,
+                                  v1::BusinessCalendar* resp) override;
+  Reactor* GetBusinessCalendar(ServerContext* ctx, const v1::GetBusinessCalendarRequest* req,
+                               v1::BusinessCalendar* resp) override;
+  Reactor* CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaPolicyRequest* req, v1::SlaPolicy* resp) override;
+  Reactor* GetSlaPolicy(ServerContext* ctx, const v1::GetSlaPolicyRequest* req, v1::SlaPolicy* resp) override;
+  Reactor* GetComplaintSettings(ServerContext* ctx, const v1::GetComplaintSettingsRequest* req,
+                                v1::ComplaintSettings* resp) override;
+  Reactor* UpdateComplaintSettings(ServerContext* ctx, const v1::UpdateComplaintSettingsRequest* req,
+                                   v1::ComplaintSettings* resp) override;
+  Reactor* GetComplaintMetrics(ServerContext* ctx, const v1::GetComplaintMetricsRequest* req,
+                               v1::ComplaintMetrics* resp) override;
+
+ private:
+  // Runs `fn()` (returning StatusOr<Response>) and copies its value to `resp`.
+  template <typename Request, typename Response, typename Fn>
+  Reactor* Answer(ServerContext* ctx, const Request& req, Response* resp, Fn fn);
+
+  RpcRuntime& rpc_;
+  ComplaintService& service_;
+  TierLookup* tiers_;
+};
 
 }  // namespace care::complaint

@@ -1,16 +1,86 @@
-// care_complaint: tickets from every channel, SLAs and escalation, scripts, goodwill, satisfaction.
+// care_complaint: tickets from every channel, SLAs and escalation, goodwill, satisfaction.
+#include <map>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/outbox.h"
 #include "common/server.h"
+#include "common/tier_cache.h"
 #include "services/complaint/complaint_grpc.h"
+#include "services/complaint/complaint_service.h"
+#include "services/complaint/complaint_store.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
-  care::ConfigReader config(argc, argv, "care_complaint: tickets from every channel, SLAs and escalation, scripts, goodwill, satisfaction");
+  care::ConfigReader config(argc, argv,
+                            "care_complaint: tickets from every channel, SLAs and escalation, goodwill, satisfaction");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "complaint", 50053);
+  std::string loyalty_target = config.Target("loyalty_target", "host:port of loyalty (tiers, goodwill points)");
+  std::string promotion_target = config.Target("promotion_target", "host:port of promotion (goodwill vouchers)");
+  std::string notification_target =
+      config.Target("notification_target", "host:port of notification (customer updates, surveys, check-ins)");
+  bool peers_tls = config.Bool("peers_tls", false, "call loyalty, promotion and notification over TLS");
+  std::string service_token_file =
+      config.String("service_token_file", "", "file holding the bearer token presented to the other services");
+  absl::Duration job_interval =
+      config.Duration("job_interval", absl::Seconds(30), "how often SLA clocks are checked for breaches");
+  absl::Duration outbox_interval =
+      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  int64_t agent_points_limit = config.Int("agent_points_limit", 500, 0, 100000000,
+                                          "goodwill points an agent may grant without approval (settings override)");
+  bool any_peer = !loyalty_target.empty() || !promotion_target.empty() || !notification_target.empty();
+  if (any_peer && service_token_file.empty()) {
+    config.AddError("service_token_file is required with loyalty_target, promotion_target or notification_target");
+  }
+  if (job_interval < absl::Milliseconds(10) || job_interval > absl::Hours(1)) {
+    config.AddError("job_interval must be between 10ms and 1h");
+  }
+  if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
+    config.AddError("outbox_interval must be between 10ms and 1m");
+  }
   config.Finish();
 
   care::ServerRunner runner(server_config, ComplaintService::service_full_name());
-  runner.OpenDatabase({});
-  care::complaint::ComplaintGrpc adapter;
+  care::Database& db = runner.OpenDatabase(care::ComplaintMigrations());
+  std::string token;
+  if (any_peer) {
+    auto t = care::ReadSecretFile(service_token_file);
+    if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
+    token = *t;
+  }
+
+  std::unique_ptr<care::TierLookup> tiers;
+  if (loyalty_target.empty()) {
+    care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
+  } else {
+    tiers = std::make_unique<care::TierLookup>(
+        &runner.redis(), care::LoyaltyGetTier(care::Peer{care::Dial(loyalty_target, peers_tls), token}));
+  }
+
+  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
+  care::complaint::ComplaintOptions options;
+  options.agent_points_limit = agent_points_limit;
+  care::complaint::ComplaintService complaints(*store, runner.clock(), options);
+  care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());
+  runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
+
+  // Goodwill and customer messages leave through the outbox; a peer that is
+  // not configured keeps its events waiting until it is.
+  std::map<std::string, care::Peer> peers;
+  for (const auto& [name, target] : {std::pair<std::string, std::string>{"loyalty", loyalty_target},
+                                     {"promotion", promotion_target},
+                                     {"notification", notification_target}}) {
+    if (!target.empty()) peers[name] = care::Peer{care::Dial(target, peers_tls), token};
+  }
+  std::unique_ptr<care::GrpcOutboxSender> sender;
+  std::unique_ptr<care::OutboxRelay> relay;
+  if (!peers.empty()) {
+    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
+    relay = std::make_unique<care::OutboxRelay>(db, *sender);
+    runner.jobs().Add("complaint.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
+  }
   return runner.Run();
 }

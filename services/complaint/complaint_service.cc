@@ -1,0 +1,1068 @@
+#include "services/complaint/complaint_service.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "care/loyalty/v1/loyalty.pb.h"
+#include "care/notification/v1/notification.pb.h"
+#include "care/promotion/v1/promotion.pb.h"
+#include "common/errors.h"
+#include "common/metrics.h"
+#include "common/proto_time.h"
+#include "services/complaint/phrases.h"
+
+namespace care::complaint {
+namespace {
+
+using care::common::v1::Role;
+namespace nv1 = care::notification::v1;
+
+constexpr char kSettingsId[] = "current";
+constexpr int kSlaBatch = 200;
+
+// ------------------------------------------------------------- small helpers
+
+v1::Actor ActorProto(const ActorInfo& a) {
+  v1::Actor out;
+  out.set_principal_id(a.principal);
+  out.set_role(a.role);
+  out.set_system(a.system);
+  return out;
+}
+
+template <typename T>
+absl::StatusOr<std::optional<T>> LoadDoc(StoreTxn& tx, DocKind kind, const std::string& id) {
+  auto bytes = tx.GetDocument(kind, id);
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::nullopt;
+  T out;
+  if (!out.ParseFromString(**bytes)) return absl::InternalError("unreadable stored document");
+  return out;
+}
+
+absl::StatusOr<v1::Complaint> Require(StoreTxn& tx, const std::string& id) {
+  auto c = tx.GetComplaint(id);
+  if (!c.ok()) return c.status();
+  if (!*c) return NotFound("COMPLAINT_NOT_FOUND", "no such complaint");
+  return std::move(**c);
+}
+
+absl::Weekday ToWeekday(v1::Weekday d) {
+  static constexpr absl::Weekday kDays[] = {absl::Weekday::monday,   absl::Weekday::monday,
+                                            absl::Weekday::tuesday,  absl::Weekday::wednesday,
+                                            absl::Weekday::thursday, absl::Weekday::friday,
+                                            absl::Weekday::saturday, absl::Weekday::sunday};
+  return kDays[std::clamp(static_cast<int>(d), 0, 7)];
+}
+
+// The contract's calendar as the business-time rules need it.
+Calendar FromProto(const v1::BusinessCalendar& c) {
+  Calendar out;
+  if (!absl::LoadTimeZone(c.time_zone(), &out.zone)) out.zone = absl::UTCTimeZone();
+  for (const auto& h : c.weekly_hours()) {
+    int end = h.end().hours() * 60 + h.end().minutes();
+    out.hours.push_back({ToWeekday(h.day()), h.start().hours() * 60 + h.start().minutes(), end == 0 ? 24 * 60 : end});
+  }
+  for (const auto& d : c.holidays()) out.holidays.push_back(absl::CivilDay(d.date().year(), d.date().month(), d.date().day()));
+  return out;
+}
+
+// Round the clock, every day: the calendar of a policy that names none.
+Calendar AlwaysOpen() {
+  Calendar out;
+  out.zone = absl::UTCTimeZone();
+  for (int d = 0; d < 7; ++d) out.hours.push_back({static_cast<absl::Weekday>(d), 0, 24 * 60});
+  return out;
+}
+
+absl::StatusOr<Calendar> CalendarOf(StoreTxn& tx, const std::string& calendar_id) {
+  if (calendar_id.empty()) return AlwaysOpen();
+  auto c = LoadDoc<v1::BusinessCalendar>(tx, DocKind::kCalendar, calendar_id);
+  if (!c.ok()) return c.status();
+  if (!*c) return AlwaysOpen();  // deleted since: keep counting rather than stop
+  return FromProto(**c);
+}
+
+template <typename T>
+bool MatchesAny(const google::protobuf::RepeatedField<int>& list, T value) {
+  return list.empty() || std::find(list.begin(), list.end(), static_cast<int>(value)) != list.end();
+}
+
+bool PolicyMatches(const v1::SlaPolicy& p, const v1::Complaint& c) {
+  if (!p.enabled()) return false;
+  if (!MatchesAny(p.priorities(), c.priority()) || !MatchesAny(p.channels(), c.channel()) ||
+      !MatchesAny(p.categories(), c.category())) {
+    return false;
+  }
+  return p.tier_ids().empty() ||
+         std::find(p.tier_ids().begin(), p.tier_ids().end(), c.tier().tier_id()) != p.tier_ids().end();
+}
+
+// Business time left on a running clock at `now`; negative once past due.
+absl::Duration Remaining(const Calendar& cal, const v1::SlaClock& clock, absl::Time now) {
+  absl::Time due = FromTimestamp(clock.due_time());
+  return now <= due ? BusinessTimeBetween(cal, now, due) : -BusinessTimeBetween(cal, due, now);
+}
+
+bool Running(const v1::SlaClock& clock) {
+  return clock.has_target() && !clock.has_met_time() && !clock.paused();
+}
+
+absl::Status StartClock(const Calendar& cal, v1::SlaClock* clock, absl::Duration target, absl::Time from) {
+  if (target <= absl::ZeroDuration()) return absl::OkStatus();  // the policy sets no such target
+  *clock->mutable_target() = ToDurationProto(target);
+  auto due = AddBusinessTime(cal, from, target);
+  if (!due.ok()) return due.status();
+  *clock->mutable_due_time() = ToTimestamp(*due);
+  *clock->mutable_elapsed() = ToDurationProto(absl::ZeroDuration());
+  return absl::OkStatus();
+}
+
+// Stops a clock at `now`. A clock without a target (no policy) still records
+// the business time it took, from `start`, for metrics.
+void StopClock(const Calendar& cal, v1::SlaClock* clock, absl::Time start, absl::Time now) {
+  if (clock->has_met_time()) return;
+  if (!clock->has_target()) {
+    *clock->mutable_elapsed() = ToDurationProto(BusinessTimeBetween(cal, start, now));
+  } else if (!clock->paused()) {
+    *clock->mutable_elapsed() = ToDurationProto(FromDurationProto(clock->target()) - Remaining(cal, *clock, now));
+  }
+  clock->set_paused(false);
+  *clock->mutable_met_time() = ToTimestamp(now);
+}
+
+void PauseClock(const Calendar& cal, v1::SlaClock* clock, absl::Time now) {
+  if (!Running(*clock)) return;
+  *clock->mutable_elapsed() = ToDurationProto(FromDurationProto(clock->target()) - Remaining(cal, *clock, now));
+  clock->set_paused(true);
+}
+
+absl::Status ResumeClock(const Calendar& cal, v1::SlaClock* clock, absl::Time now) {
+  if (!clock->has_target() || clock->has_met_time() || !clock->paused()) return absl::OkStatus();
+  absl::Duration left = FromDurationProto(clock->target()) - FromDurationProto(clock->elapsed());
+  auto due = AddBusinessTime(cal, now, std::max(left, absl::ZeroDuration()));
+  if (!due.ok()) return due.status();
+  *clock->mutable_due_time() = ToTimestamp(*due);
+  clock->set_paused(false);
+  return absl::OkStatus();
+}
+
+// When an escalation level fires: `offset` business time after the due time,
+// or, negative, that much before it (counted from receipt: pauses are not
+// taken back out of a warning).
+absl::StatusOr<absl::Time> FireTime(const Calendar& cal, const v1::Complaint& c, const v1::SlaClock& clock,
+                                    const v1::EscalationLevel& level) {
+  absl::Duration offset = FromDurationProto(level.offset());
+  if (offset >= absl::ZeroDuration()) return AddBusinessTime(cal, FromTimestamp(clock.due_time()), offset);
+  return AddBusinessTime(cal, FromTimestamp(c.receive_time()), FromDurationProto(clock.target()) + offset);
+}
+
+// When the SLA job must next look at `c`: the earliest unbreached due time or
+// the next escalation level of a running clock.
+std::optional<absl::Time> NextCheck(const Calendar& cal, const v1::SlaPolicy* policy, const v1::Complaint& c) {
+  std::optional<absl::Time> next;
+  auto consider = [&](absl::Time t) {
+    if (!next || t < *next) next = t;
+  };
+  for (v1::SlaTarget target : {v1::SLA_TARGET_FIRST_RESPONSE, v1::SLA_TARGET_RESOLUTION}) {
+    const v1::SlaClock& clock =
+        target == v1::SLA_TARGET_FIRST_RESPONSE ? c.first_response_sla() : c.resolution_sla();
+    if (!Running(clock)) continue;
+    absl::Time due = FromTimestamp(clock.due_time());
+    if (!clock.breached()) consider(due);
+    if (policy == nullptr) continue;
+    for (const v1::EscalationLevel& level : policy->escalation_levels()) {
+      if (level.target() != target || level.level() <= clock.escalation_level()) continue;
+      auto at = FireTime(cal, c, clock, level);
+      if (at.ok()) consider(*at);
+    }
+  }
+  return next;
+}
+
+OutboxEvent NotificationEvent(const std::string& id, absl::Time now, nv1::IngestEventRequest req) {
+  req.set_event_id(absl::StrCat("complaint:", id));
+  req.set_source("complaint");
+  *req.mutable_occurred_at() = ToTimestamp(now);
+  return OutboxEvent{req.event_id(), "notification", "/care.notification.v1.NotificationService/IngestEvent",
+                     req.SerializeAsString()};
+}
+
+OutboxEvent CustomerUpdate(const v1::Complaint& c, int64_t sequence, nv1::ComplaintUpdateKind kind,
+                           const std::string& message, absl::Time now) {
+  nv1::IngestEventRequest req;
+  nv1::ComplaintUpdate* u = req.mutable_complaint_update();
+  u->set_member_id(c.member_id());
+  u->set_complaint_id(c.complaint_id());
+  u->set_kind(kind);
+  u->set_message(message);
+  u->set_locale_hint(c.locale());
+  return NotificationEvent(absl::StrCat(c.complaint_id(), ":update:", sequence), now, std::move(req));
+}
+
+v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor,
+                            absl::Time now, const std::string& reason = "") {
+  v1::ComplaintEvent e;
+  e.set_complaint_id(c.complaint_id());
+  e.set_kind(kind);
+  *e.mutable_actor() = ActorProto(actor);
+  *e.mutable_create_time() = ToTimestamp(now);
+  e.set_reason(reason);
+  e.set_complaint_version(c.version());
+  return e;
+}
+
+// Writes the complaint with its next SLA check, one more version.
+absl::Status Save(StoreTxn& tx, v1::Complaint& c, absl::Time now) {
+  c.set_version(c.version() + 1);
+  *c.mutable_update_time() = ToTimestamp(now);
+  auto cal = CalendarOf(tx, c.calendar_id());
+  if (!cal.ok()) return cal.status();
+  std::optional<v1::SlaPolicy> policy;
+  if (!c.sla_policy_id().empty()) {
+    auto p = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, c.sla_policy_id());
+    if (!p.ok()) return p.status();
+    policy = std::move(*p);
+  }
+  return tx.PutComplaint(c, NextCheck(*cal, policy ? &*policy : nullptr, c));
+}
+
+bool Open(v1::ComplaintStatus s) {
+  return s != v1::COMPLAINT_STATUS_RESOLVED && s != v1::COMPLAINT_STATUS_CLOSED;
+}
+
+absl::Status ChangeStatus(StoreTxn& tx, v1::Complaint& c, v1::ComplaintStatus to, const ActorInfo& actor,
+                          const std::string& reason, absl::Time now) {
+  v1::ComplaintStatus from = c.status();
+  if (from == to) return absl::OkStatus();
+  auto cal = CalendarOf(tx, c.calendar_id());
+  if (!cal.ok()) return cal.status();
+  // The customer holds the ball: SLA clocks pause while we wait on them.
+  if (to == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
+    PauseClock(*cal, c.mutable_first_response_sla(), now);
+    PauseClock(*cal, c.mutable_resolution_sla(), now);
+  } else if (from == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
+    if (absl::Status s = ResumeClock(*cal, c.mutable_first_response_sla(), now); !s.ok()) return s;
+    if (absl::Status s = ResumeClock(*cal, c.mutable_resolution_sla(), now); !s.ok()) return s;
+  }
+  c.set_status(to);
+  v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_STATUS_CHANGED, actor, now, reason);
+  e.mutable_status_changed()->set_from_status(from);
+  e.mutable_status_changed()->set_to_status(to);
+  return tx.AppendEvent(e);
+}
+
+absl::Status InvalidTransition(v1::ComplaintStatus from, v1::ComplaintStatus to) {
+  return Error(absl::StatusCode::kFailedPrecondition, "INVALID_TRANSITION",
+               absl::StrCat("cannot go from ", v1::ComplaintStatus_Name(from), " to ", v1::ComplaintStatus_Name(to)),
+               {{"from", v1::ComplaintStatus_Name(from)}, {"to", v1::ComplaintStatus_Name(to)}});
+}
+
+// The approval limit of `role` for points: from the settings, else defaults.
+std::optional<int64_t> PointsLimit(const v1::ComplaintSettings& settings, Role role, int64_t agent_default) {
+  for (const v1::ApprovalLimit& l : settings.approval_limits()) {
+    if (l.role() == role) return l.unlimited() ? std::nullopt : std::optional<int64_t>(l.max_points());
+  }
+  if (role == care::common::v1::ROLE_SUPERVISOR || role == care::common::v1::ROLE_ADMIN) return std::nullopt;
+  return role == care::common::v1::ROLE_AGENT ? agent_default : 0;
+}
+
+bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Compensation& comp, int64_t agent_default) {
+  if (comp.kind() == v1::COMPENSATION_KIND_POINTS) {
+    std::optional<int64_t> limit = PointsLimit(settings, role, agent_default);
+    return !limit || comp.points() <= *limit;
+  }
+  // Vouchers: only roles the settings mark unlimited, or supervisors/admins.
+  for (const v1::ApprovalLimit& l : settings.approval_limits()) {
+    if (l.role() == role) return l.unlimited();
+  }
+  return role == care::common::v1::ROLE_SUPERVISOR || role == care::common::v1::ROLE_ADMIN;
+}
+
+// Hands the compensation to loyalty (points) or promotion (voucher) through
+// the outbox; its id is their request id, so it is applied exactly once.
+absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp, absl::Time now) {
+  OutboxEvent event;
+  if (comp.kind() == v1::COMPENSATION_KIND_POINTS) {
+    care::loyalty::v1::AdjustPointsRequest req;
+    req.set_request_id(comp.compensation_id());
+    req.set_member_id(c.member_id());
+    req.set_points_delta(comp.points());
+    req.set_reason_code(comp.reason_code().empty() ? "GOODWILL" : comp.reason_code());
+    req.set_complaint_id(c.complaint_id());
+    req.set_note(comp.note());
+    event = {absl::StrCat("complaint:", comp.compensation_id()), "loyalty",
+             "/care.loyalty.v1.LoyaltyService/AdjustPoints", req.SerializeAsString()};
+    comp.set_issued_reference(absl::StrCat("loyalty:AdjustPoints:", comp.compensation_id()));
+  } else {
+    care::promotion::v1::IssueVoucherRequest req;
+    req.set_request_id(comp.compensation_id());
+    req.set_member_id(c.member_id());
+    if (comp.voucher().has_amount()) {
+      *req.mutable_value() = comp.voucher().amount();
+    } else {
+      req.set_percent_off_bps(comp.voucher().percent_off_bps());
+    }
+    if (comp.voucher().has_validity()) *req.mutable_validity() = comp.voucher().validity();
+    req.set_reason_code(comp.reason_code().empty() ? "GOODWILL" : comp.reason_code());
+    req.set_complaint_id(c.complaint_id());
+    req.set_note(comp.note());
+    req.set_issued_by(comp.requested_by().principal_id());
+    event = {absl::StrCat("complaint:", comp.compensation_id()), "promotion",
+             "/care.promotion.v1.PromotionService/IssueVoucher", req.SerializeAsString()};
+    comp.set_issued_reference(absl::StrCat("promotion:IssueVoucher:", comp.compensation_id()));
+  }
+  comp.set_status(v1::COMPENSATION_STATUS_ISSUED);
+  *comp.mutable_issue_time() = ToTimestamp(now);
+  return tx.Enqueue(event);
+}
+
+std::string NewToken() {
+  std::string bytes(16, '\0');
+  absl::BitGen gen;
+  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
+  return absl::BytesToHexString(bytes);
+}
+
+absl::Duration Percentile(std::vector<int64_t>& seconds, double q) {
+  if (seconds.empty()) return absl::ZeroDuration();
+  size_t k = static_cast<size_t>(q * static_cast<double>(seconds.size() - 1) + 0.5);
+  std::nth_element(seconds.begin(), seconds.begin() + k, seconds.end());
+  return absl::Seconds(seconds[k]);
+}
+
+}  // namespace
+
+bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
+  using S = v1::ComplaintStatus;
+  static const std::map<S, std::vector<S>> kAllowed = {
+      {v1::COMPLAINT_STATUS_NEW,
+       {v1::COMPLAINT_STATUS_ACKNOWLEDGED, v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
+      {v1::COMPLAINT_STATUS_ACKNOWLEDGED, {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
+      {v1::COMPLAINT_STATUS_IN_PROGRESS, {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
+      {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER, {v1::COMPLAINT_STATUS_IN_PROGRESS}},
+      {v1::COMPLAINT_STATUS_REOPENED, {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
+      {v1::COMPLAINT_STATUS_RESOLVED, {v1::COMPLAINT_STATUS_CLOSED}},
+  };
+  auto it = kAllowed.find(from);
+  return it != kAllowed.end() && std::find(it->second.begin(), it->second.end(), to) != it->second.end();
+}
+
+ComplaintService::ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+template <typename Response, typename Fn>
+absl::StatusOr<Response> ComplaintService::Mutate(absl::string_view scope, const std::string& request_id,
+                                                  const google::protobuf::Message& request, Fn fn) {
+  Response resp;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    resp.Clear();
+    auto replayed = tx.Replay(scope, request_id, request, &resp);
+    if (!replayed.ok()) return replayed.status();
+    if (*replayed) return absl::OkStatus();
+    if (absl::Status done = fn(tx, resp); !done.ok()) return done;
+    return tx.Remember(scope, request_id, request, resp);
+  });
+  if (!s.ok()) return s;
+  return resp;
+}
+
+// ------------------------------------------------------------ configuration
+
+absl::StatusOr<v1::BusinessCalendar> ComplaintService::CreateCalendar(const v1::CreateBusinessCalendarRequest& req) {
+  Calendar rules = FromProto(req.calendar());
+  if (absl::Status s = ValidateCalendar(rules); !s.ok()) return s;
+  const absl::Time now = Now();
+  return Mutate<v1::BusinessCalendar>("CreateBusinessCalendar", req.request_id(), req,
+                                      [&](StoreTxn& tx, v1::BusinessCalendar& out) -> absl::Status {
+    auto existing = tx.GetDocument(DocKind::kCalendar, req.calendar().calendar_id());
+    if (!existing.ok()) return existing.status();
+    if (*existing) return AlreadyExists("CALENDAR_ALREADY_EXISTS", "a calendar with this id exists");
+    out = req.calendar();
+    out.set_version(1);
+    *out.mutable_create_time() = ToTimestamp(now);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.PutDocument(DocKind::kCalendar, out.calendar_id(), out.SerializeAsString());
+  });
+}
+
+absl::StatusOr<v1::BusinessCalendar> ComplaintService::GetCalendar(const std::string& id) {
+  std::optional<v1::BusinessCalendar> out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto c = LoadDoc<v1::BusinessCalendar>(tx, DocKind::kCalendar, id);
+    if (!c.ok()) return c.status();
+    out = std::move(*c);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out) return NotFound("CALENDAR_NOT_FOUND", "no such calendar");
+  return *out;
+}
+
+absl::StatusOr<v1::SlaPolicy> ComplaintService::CreatePolicy(const v1::CreateSlaPolicyRequest& req) {
+  const absl::Time now = Now();
+  return Mutate<v1::SlaPolicy>("CreateSlaPolicy", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::SlaPolicy& out) -> absl::Status {
+    auto existing = tx.GetDocument(DocKind::kSlaPolicy, req.policy().sla_policy_id());
+    if (!existing.ok()) return existing.status();
+    if (*existing) return AlreadyExists("SLA_POLICY_ALREADY_EXISTS", "a policy with this id exists");
+    if (!req.policy().calendar_id().empty()) {
+      auto cal = tx.GetDocument(DocKind::kCalendar, req.policy().calendar_id());
+      if (!cal.ok()) return cal.status();
+      if (!*cal) return NotFound("CALENDAR_NOT_FOUND", "policy.calendar_id names no calendar");
+    }
+    out = req.policy();
+    out.set_version(1);
+    *out.mutable_create_time() = ToTimestamp(now);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.PutDocument(DocKind::kSlaPolicy, out.sla_policy_id(), out.SerializeAsString());
+  });
+}
+
+absl::StatusOr<v1::SlaPolicy> ComplaintService::GetPolicy(const std::string& id) {
+  std::optional<v1::SlaPolicy> out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto p = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, id);
+    if (!p.ok()) return p.status();
+    out = std::move(*p);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out) return NotFound("SLA_POLICY_NOT_FOUND", "no such SLA policy");
+  return *out;
+}
+
+absl::StatusOr<v1::ForbiddenPhraseList> ComplaintService::PutPhrases(const v1::PutForbiddenPhrasesRequest& req,
+                                                                     const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::ForbiddenPhraseList>("PutForbiddenPhrases", req.request_id(), req,
+                                         [&](StoreTxn& tx, v1::ForbiddenPhraseList& out) -> absl::Status {
+    auto current = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, req.list().locale());
+    if (!current.ok()) return current.status();
+    int64_t version = *current ? (*current)->version() : 0;
+    if (req.expected_version() != 0 && req.expected_version() != version) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the list changed; re-read and retry");
+    }
+    out = req.list();
+    out.set_version(version + 1);
+    *out.mutable_updated_by() = ActorProto(actor);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.PutDocument(DocKind::kPhrases, out.locale(), out.SerializeAsString());
+  });
+}
+
+absl::StatusOr<v1::ForbiddenPhraseList> ComplaintService::GetPhrases(const std::string& locale) {
+  std::optional<v1::ForbiddenPhraseList> out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto l = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
+    if (!l.ok()) return l.status();
+    out = std::move(*l);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out) return NotFound("FORBIDDEN_PHRASES_NOT_FOUND", "no forbidden-phrase list for the locale");
+  return *out;
+}
+
+absl::StatusOr<v1::ComplaintSettings> ComplaintService::GetSettings() {
+  v1::ComplaintSettings out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto stored = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
+    if (!stored.ok()) return stored.status();
+    if (*stored) out = std::move(**stored);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::ComplaintSettings> ComplaintService::UpdateSettings(const v1::UpdateComplaintSettingsRequest& req) {
+  const absl::Time now = Now();
+  return Mutate<v1::ComplaintSettings>("UpdateComplaintSettings", req.request_id(), req,
+                                       [&](StoreTxn& tx, v1::ComplaintSettings& out) -> absl::Status {
+    auto stored = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
+    if (!stored.ok()) return stored.status();
+    int64_t version = *stored ? (*stored)->version() : 0;
+    if (req.settings().version() != 0 && req.settings().version() != version) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the settings changed; re-read and retry");
+    }
+    out = req.settings();
+    out.set_version(version + 1);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.PutDocument(DocKind::kSettings, kSettingsId, out.SerializeAsString());
+  });
+}
+
+// ------------------------------------------------------------------ tickets
+
+absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const v1::CreateComplaintRequest& req,
+                                                                     const TierAtIntake& tier,
+                                                                     const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::CreateComplaintResponse>("CreateComplaint", req.request_id(), req,
+                                             [&](StoreTxn& tx, v1::CreateComplaintResponse& out) -> absl::Status {
+    v1::Complaint c;
+    c.set_complaint_id(absl::StrCat("c-", NewToken().substr(0, 16)));
+    c.set_member_id(req.member_id());
+    c.set_channel(req.channel());
+    c.set_category(req.category());
+    c.set_order_id(req.order_id());
+    c.set_subject(req.subject());
+    c.set_description(req.description());
+    c.set_locale(req.locale());
+    c.set_status(v1::COMPLAINT_STATUS_NEW);
+    // Higher tiers are answered faster ("special care"): the tier's support
+    // priority is the default priority.
+    c.set_priority(req.priority() != v1::PRIORITY_UNSPECIFIED ? req.priority() : tier.support_priority);
+    *c.mutable_tier() = tier.info;
+    c.set_team_id(req.team_id());
+    c.set_assignee_agent_id(req.assignee_agent_id());
+    absl::Time received = req.has_received_time() ? FromTimestamp(req.received_time()) : now;
+    *c.mutable_receive_time() = ToTimestamp(received);
+    *c.mutable_create_time() = ToTimestamp(now);
+    *c.mutable_created_by() = ActorProto(actor);
+
+    // The first enabled policy (by evaluation order) that matches sets the clocks.
+    auto docs = tx.Documents(DocKind::kSlaPolicy);
+    if (!docs.ok()) return docs.status();
+    std::vector<v1::SlaPolicy> policies;
+    for (const std::string& bytes : *docs) {
+      v1::SlaPolicy p;
+      if (p.ParseFromString(bytes)) policies.push_back(std::move(p));
+    }
+    std::stable_sort(policies.begin(), policies.end(), [](const auto& a, const auto& b) {
+      return a.evaluation_order() < b.evaluation_order();
+    });
+    for (const v1::SlaPolicy& p : policies) {
+      if (!PolicyMatches(p, c)) continue;
+      c.set_sla_policy_id(p.sla_policy_id());
+      c.set_sla_policy_version(p.version());
+      c.set_calendar_id(p.calendar_id());
+      auto cal = CalendarOf(tx, p.calendar_id());
+      if (!cal.ok()) return cal.status();
+      if (absl::Status s = StartClock(*cal, c.mutable_first_response_sla(), FromDurationProto(p.first_response_target()), received); !s.ok()) return s;
+      if (absl::Status s = StartClock(*cal, c.mutable_resolution_sla(), FromDurationProto(p.resolution_target()), received); !s.ok()) return s;
+      break;
+    }
+
+    if (!c.order_id().empty()) {
+      auto dup = tx.OpenDuplicate(c.member_id(), c.order_id(), c.category());
+      if (!dup.ok()) return dup.status();
+      if (*dup) c.set_duplicate_of_complaint_id(**dup);
+    }
+    if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
+    v1::ComplaintEvent created = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CREATED, actor, now);
+    created.mutable_created()->set_channel(c.channel());
+    created.mutable_created()->set_category(c.category());
+    created.mutable_created()->set_priority(c.priority());
+    *created.mutable_created()->mutable_tier() = c.tier();
+    created.mutable_created()->set_sla_policy_id(c.sla_policy_id());
+    if (absl::Status s = tx.AppendEvent(created); !s.ok()) return s;
+    if (!c.duplicate_of_complaint_id().empty()) {
+      v1::ComplaintEvent linked = NewEvent(c, v1::COMPLAINT_EVENT_KIND_DUPLICATE_LINKED, actor, now,
+                                           "same member, order and category as an open complaint");
+      if (absl::Status s = tx.AppendEvent(linked); !s.ok()) return s;
+    }
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(c, created.sequence(), nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
+                                                   "We have received your complaint.", now));
+        !s.ok()) {
+      return s;
+    }
+    *out.mutable_complaint() = c;
+    *out.mutable_tier() = c.tier();
+    out.set_likely_duplicate_of(c.duplicate_of_complaint_id());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Get(const std::string& id) {
+  v1::Complaint out;
+  const absl::Time now = Now();
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto c = Require(tx, id);
+    if (!c.ok()) return c.status();
+    out = std::move(*c);
+    auto cal = CalendarOf(tx, out.calendar_id());
+    if (!cal.ok()) return cal.status();
+    // Time to breach, as of this read.
+    for (v1::SlaClock* clock : {out.mutable_first_response_sla(), out.mutable_resolution_sla()}) {
+      if (!clock->has_target() || clock->has_met_time()) continue;
+      if (clock->paused()) {
+        *clock->mutable_time_to_breach() =
+            ToDurationProto(FromDurationProto(clock->target()) - FromDurationProto(clock->elapsed()));
+        continue;
+      }
+      *clock->mutable_time_to_breach() = ToDurationProto(Remaining(*cal, *clock, now));
+      *clock->mutable_wall_time_to_breach() = ToDurationProto(FromTimestamp(clock->due_time()) - now);
+      *clock->mutable_elapsed() =
+          ToDurationProto(FromDurationProto(clock->target()) - Remaining(*cal, *clock, now));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::ListComplaintEventsResponse> ComplaintService::Events(const std::string& id, int64_t after,
+                                                                         int limit) {
+  v1::ListComplaintEventsResponse out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto c = Require(tx, id);
+    if (!c.ok()) return c.status();
+    auto events = tx.Events(id, after, limit + 1);
+    if (!events.ok()) return events.status();
+    for (auto& e : *events) {
+      if (out.events_size() == limit) {
+        out.set_next_page_token(absl::StrCat(out.events(limit - 1).sequence()));
+        break;
+      }
+      *out.add_events() = std::move(e);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionComplaintRequest& req,
+                                                           const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("TransitionComplaint", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
+    }
+    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (!TransitionAllowed(c->status(), req.to_status())) return InvalidTransition(c->status(), req.to_status());
+    if (absl::Status s = ChangeStatus(tx, *c, req.to_status(), actor, req.reason(), now); !s.ok()) return s;
+    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED) *c->mutable_close_time() = ToTimestamp(now);
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::ReplyToComplaintRequest& req,
+                                                                     const ActorInfo& actor) {
+  const absl::Time now = Now();
+  // Checked before anything is stored or sent; a refused reply leaves no trace.
+  auto check = [&](StoreTxn& tx, const v1::Complaint& c) -> absl::Status {
+    std::vector<std::string> phrases;
+    std::set<std::string> seen;
+    for (const std::string& locale : {c.locale(), std::string("*")}) {
+      auto list = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
+      if (!list.ok()) return list.status();
+      if (!*list) continue;
+      for (const std::string& p : (*list)->phrases()) {
+        if (seen.insert(p).second) phrases.push_back(p);
+      }
+    }
+    std::vector<std::string> found = FindForbidden(phrases, req.text());
+    if (found.empty()) return absl::OkStatus();
+    return Error(absl::StatusCode::kInvalidArgument, "FORBIDDEN_PHRASE",
+                 absl::StrCat("text contains forbidden phrases: ", absl::StrJoin(found, ", ")),
+                 {{"field", "text"}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
+  };
+  if (req.validate_only()) {
+    v1::ReplyToComplaintResponse out;
+    absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+      auto c = Require(tx, req.complaint_id());
+      if (!c.ok()) return c.status();
+      if (absl::Status bad = check(tx, *c); !bad.ok()) return bad;
+      *out.mutable_complaint() = *c;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  return Mutate<v1::ReplyToComplaintResponse>("ReplyToComplaint", req.request_id(), req,
+                                              [&](StoreTxn& tx, v1::ReplyToComplaintResponse& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
+    }
+    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (absl::Status bad = check(tx, *c); !bad.ok()) return bad;
+    auto cal = CalendarOf(tx, c->calendar_id());
+    if (!cal.ok()) return cal.status();
+    bool first = !c->has_first_response_time();
+    if (first) {
+      *c->mutable_first_response_time() = ToTimestamp(now);
+      StopClock(*cal, c->mutable_first_response_sla(), FromTimestamp(c->receive_time()), now);
+    }
+    absl::Duration spent = req.has_consultation_time() ? FromDurationProto(req.consultation_time()) : absl::ZeroDuration();
+    *c->mutable_total_consultation_time() = ToDurationProto(FromDurationProto(c->total_consultation_time()) + spent);
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_REPLY, actor, now);
+    e.mutable_reply()->set_text(req.text());
+    e.mutable_reply()->set_locale(c->locale());
+    if (req.has_consultation_time()) *e.mutable_reply()->mutable_consultation_time() = req.consultation_time();
+    e.mutable_reply()->set_first_response(first);
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    v1::ComplaintStatus next = req.wait_for_customer() ? v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER
+                               : c->status() == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER ? c->status()
+                                                                                        : v1::COMPLAINT_STATUS_IN_PROGRESS;
+    if (Open(c->status()) && next != c->status()) {
+      if (absl::Status s = ChangeStatus(tx, *c, next, actor, "reply", now); !s.ok()) return s;
+    }
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, e.sequence(), nv1::COMPLAINT_UPDATE_KIND_UPDATED, req.text(), now));
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    *out.mutable_complaint() = *c;
+    *out.mutable_event() = e;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1::ResolveComplaintRequest& req,
+                                                                       const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::ResolveComplaintResponse>("ResolveComplaint", req.request_id(), req,
+                                              [&](StoreTxn& tx, v1::ResolveComplaintResponse& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
+    }
+    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (!Open(c->status())) return InvalidTransition(c->status(), v1::COMPLAINT_STATUS_RESOLVED);
+    for (const v1::Compensation& existing : c->compensations()) {
+      if (existing.status() == v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+        return FailedPrecondition("COMPENSATION_PENDING", "a compensation awaits approval");
+      }
+    }
+    auto settings_doc = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
+    if (!settings_doc.ok()) return settings_doc.status();
+    v1::ComplaintSettings settings = *settings_doc ? **settings_doc : v1::ComplaintSettings();
+
+    auto cal = CalendarOf(tx, c->calendar_id());
+    if (!cal.ok()) return cal.status();
+    if (c->status() == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
+      if (absl::Status s = ResumeClock(*cal, c->mutable_resolution_sla(), now); !s.ok()) return s;
+      if (absl::Status s = ResumeClock(*cal, c->mutable_first_response_sla(), now); !s.ok()) return s;
+    }
+    StopClock(*cal, c->mutable_first_response_sla(), FromTimestamp(c->receive_time()), now);
+    StopClock(*cal, c->mutable_resolution_sla(), FromTimestamp(c->receive_time()), now);
+    if (absl::Status s = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_RESOLVED, actor, req.resolution_summary(), now);
+        !s.ok()) {
+      return s;
+    }
+    c->set_resolution_summary(req.resolution_summary());
+    *c->mutable_resolve_time() = ToTimestamp(now);
+    absl::Duration window = settings.has_reopen_window() ? FromDurationProto(settings.reopen_window()) : options_.reopen_window;
+    *c->mutable_reopen_deadline() = ToTimestamp(now + window);
+    if (req.has_consultation_time()) {
+      *c->mutable_total_consultation_time() =
+          ToDurationProto(FromDurationProto(c->total_consultation_time()) + FromDurationProto(req.consultation_time()));
+    }
+
+    if (req.has_compensation()) {
+      v1::Compensation comp;
+      comp.set_compensation_id(absl::StrCat(c->complaint_id(), "-comp-", c->compensations_size() + 1));
+      if (req.compensation().grant_case() == v1::CompensationRequest::kPoints) {
+        comp.set_kind(v1::COMPENSATION_KIND_POINTS);
+        comp.set_points(req.compensation().points());
+      } else {
+        comp.set_kind(v1::COMPENSATION_KIND_VOUCHER);
+        *comp.mutable_voucher() = req.compensation().voucher();
+      }
+      comp.set_reason_code(req.compensation().reason_code());
+      comp.set_note(req.compensation().note());
+      *comp.mutable_requested_by() = ActorProto(actor);
+      *comp.mutable_request_time() = ToTimestamp(now);
+      if (WithinLimit(settings, actor.role, comp, options_.agent_points_limit)) {
+        if (absl::Status s = Issue(tx, *c, comp, now); !s.ok()) return s;
+      } else {
+        // Above the requester's limit: nothing is issued until a supervisor approves.
+        comp.set_approval_required(true);
+        comp.set_status(v1::COMPENSATION_STATUS_PENDING_APPROVAL);
+        out.set_pending_approval(true);
+      }
+      v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, actor, now);
+      *e.mutable_compensation() = comp;
+      if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+      *c->add_compensations() = comp;
+      *out.mutable_compensation() = comp;
+    }
+
+    bool survey = settings.has_survey() ? settings.survey().enabled() : options_.survey_enabled;
+    if (survey) {
+      std::string token = NewToken();
+      absl::Duration validity = settings.has_survey() && settings.survey().has_token_validity()
+                                    ? FromDurationProto(settings.survey().token_validity())
+                                    : options_.survey_validity;
+      if (c->survey().status() == v1::SURVEY_STATUS_SENT) c->mutable_survey()->set_status(v1::SURVEY_STATUS_SUPERSEDED);
+      v1::Survey* sv = c->mutable_survey();
+      sv->Clear();
+      sv->set_status(v1::SURVEY_STATUS_SENT);
+      *sv->mutable_send_time() = ToTimestamp(now);
+      *sv->mutable_expire_time() = ToTimestamp(now + validity);
+      if (absl::Status s = tx.PutSurveyToken(token, c->complaint_id()); !s.ok()) return s;
+      nv1::IngestEventRequest invite;
+      nv1::SatisfactionSurvey* ss = invite.mutable_satisfaction_survey();
+      ss->set_member_id(c->member_id());
+      ss->set_complaint_id(c->complaint_id());
+      ss->set_survey_token(token);
+      *ss->mutable_expire_time() = sv->expire_time();
+      if (absl::Status s = tx.Enqueue(NotificationEvent(absl::StrCat(c->complaint_id(), ":survey:", token.substr(0, 8)),
+                                                        now, std::move(invite)));
+          !s.ok()) {
+        return s;
+      }
+    }
+    bool check_in = settings.has_check_in() ? settings.check_in().enabled() : options_.check_in_enabled;
+    if (check_in) {
+      absl::Duration delay = settings.has_check_in() && settings.check_in().has_delay_after_resolution()
+                                 ? FromDurationProto(settings.check_in().delay_after_resolution())
+                                 : options_.check_in_delay;
+      c->mutable_check_in()->set_status(v1::CHECK_IN_STATUS_SCHEDULED);
+      *c->mutable_check_in()->mutable_due_time() = ToTimestamp(now + delay);
+      nv1::IngestEventRequest ev;
+      nv1::ProactiveCheckIn* ci = ev.mutable_proactive_check_in();
+      ci->set_member_id(c->member_id());
+      ci->set_complaint_id(c->complaint_id());
+      *ci->mutable_due_time() = ToTimestamp(now + delay);
+      if (absl::Status s = tx.Enqueue(NotificationEvent(absl::StrCat(c->complaint_id(), ":check-in:", c->reopen_count()),
+                                                        now, std::move(ev)));
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, c->version() + 1, nv1::COMPLAINT_UPDATE_KIND_RESOLVED,
+                                                   req.resolution_summary(), now));
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    *out.mutable_complaint() = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompensationRequest& req,
+                                                        const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("ApproveCompensation", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    v1::Compensation* comp = nullptr;
+    for (auto& x : *c->mutable_compensations()) {
+      if (x.compensation_id() == req.compensation_id()) comp = &x;
+    }
+    if (comp == nullptr) return NotFound("COMPENSATION_NOT_FOUND", "no such compensation on the complaint");
+    if (comp->status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+      return FailedPrecondition("COMPENSATION_NOT_PENDING", "the compensation is not awaiting approval");
+    }
+    if (comp->requested_by().principal_id() == actor.principal) {
+      return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
+                   "a compensation cannot be approved by who requested it");
+    }
+    auto settings_doc = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
+    if (!settings_doc.ok()) return settings_doc.status();
+    v1::ComplaintSettings settings = *settings_doc ? **settings_doc : v1::ComplaintSettings();
+    if (!WithinLimit(settings, actor.role, *comp, options_.agent_points_limit)) {
+      return Error(absl::StatusCode::kPermissionDenied, "APPROVAL_LIMIT_EXCEEDED",
+                   "the compensation is above your approval limit");
+    }
+    *comp->mutable_decided_by() = ActorProto(actor);
+    comp->set_decision_reason(req.reason());
+    *comp->mutable_decide_time() = ToTimestamp(now);
+    if (absl::Status s = Issue(tx, *c, *comp, now); !s.ok()) return s;
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, actor, now, req.reason());
+    *e.mutable_compensation() = *comp;
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::SurveyResponse> ComplaintService::AnswerSurvey(const v1::SubmitSurveyResponseRequest& req) {
+  const absl::Time now = Now();
+  return Mutate<v1::SurveyResponse>("SubmitSurveyResponse", req.request_id(), req,
+                                    [&](StoreTxn& tx, v1::SurveyResponse& out) -> absl::Status {
+    auto id = tx.SurveyComplaint(req.survey_token());
+    if (!id.ok()) return id.status();
+    if (!*id) return NotFound("SURVEY_NOT_FOUND", "unknown survey token");
+    auto c = Require(tx, **id);
+    if (!c.ok()) return c.status();
+    v1::Survey* sv = c->mutable_survey();
+    if (sv->status() == v1::SURVEY_STATUS_ANSWERED) {
+      return AlreadyExists("SURVEY_ALREADY_ANSWERED", "this survey has been answered");
+    }
+    if (sv->status() != v1::SURVEY_STATUS_SENT || now >= FromTimestamp(sv->expire_time())) {
+      return FailedPrecondition("SURVEY_EXPIRED", "the survey is no longer open");
+    }
+    sv->set_status(v1::SURVEY_STATUS_ANSWERED);
+    sv->set_score(req.score());
+    sv->set_comment(req.comment());
+    *sv->mutable_answer_time() = ToTimestamp(now);
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_SURVEY, ActorInfo{c->member_id()}, now);
+    *e.mutable_survey() = *sv;
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out.set_complaint_id(c->complaint_id());
+    out.set_member_id(c->member_id());
+    out.set_score(req.score());
+    out.set_comment(req.comment());
+    *out.mutable_submit_time() = ToTimestamp(now);
+    return absl::OkStatus();
+  });
+}
+
+// ------------------------------------------------------------------ metrics
+
+absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, absl::Time to) {
+  std::vector<MetricRow> rows;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto r = tx.MetricRows(from, to);
+    if (!r.ok()) return r.status();
+    rows = std::move(*r);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  v1::ComplaintMetrics out;
+  v1::MetricsGroup* g = out.mutable_overall();
+  std::vector<int64_t> first, resolution;
+  std::vector<int64_t> scores(5, 0);
+  int64_t fr_met = 0, fr_breached = 0, res_met = 0, res_breached = 0, score_sum = 0, answered = 0;
+  for (const MetricRow& r : rows) {
+    g->set_complaint_count(g->complaint_count() + 1);
+    if (r.resolved) g->set_resolved_count(g->resolved_count() + 1);
+    if (r.reopened) g->set_reopened_count(g->reopened_count() + 1);
+    if (r.first_response_seconds) first.push_back(*r.first_response_seconds);
+    if (r.resolution_seconds) resolution.push_back(*r.resolution_seconds);
+    if (r.first_response_breached) ++fr_breached; else if (r.first_response_seconds) ++fr_met;
+    if (r.resolution_breached) ++res_breached; else if (r.resolution_seconds) ++res_met;
+    if (r.survey_score && *r.survey_score >= 1 && *r.survey_score <= 5) {
+      ++scores[*r.survey_score - 1];
+      score_sum += *r.survey_score;
+      ++answered;
+    }
+  }
+  auto stats = [](std::vector<int64_t>& v, v1::DurationStats* d) {
+    d->set_count(static_cast<int64_t>(v.size()));
+    *d->mutable_median() = ToDurationProto(Percentile(v, 0.5));
+    *d->mutable_p90() = ToDurationProto(Percentile(v, 0.9));
+  };
+  stats(first, g->mutable_first_response_time());
+  stats(resolution, g->mutable_resolution_time());
+  auto rate = [](int64_t a, int64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); };
+  g->set_resolution_rate(rate(g->resolved_count(), g->complaint_count()));
+  g->set_reopen_rate(rate(g->reopened_count(), g->resolved_count()));
+  g->mutable_first_response_sla()->set_met_count(fr_met);
+  g->mutable_first_response_sla()->set_breached_count(fr_breached);
+  g->mutable_first_response_sla()->set_compliance_rate(rate(fr_met, fr_met + fr_breached));
+  g->mutable_resolution_sla()->set_met_count(res_met);
+  g->mutable_resolution_sla()->set_breached_count(res_breached);
+  g->mutable_resolution_sla()->set_compliance_rate(rate(res_met, res_met + res_breached));
+  g->mutable_satisfaction()->set_response_count(answered);
+  g->mutable_satisfaction()->set_average_score(rate(score_sum, answered));
+  for (int64_t n : scores) g->mutable_satisfaction()->add_score_counts(n);
+  *out.mutable_compute_time() = ToTimestamp(Now());
+  return out;
+}
+
+// ---------------------------------------------------------------- SLA job
+
+bool ComplaintService::RunSlaChecks() {
+  const absl::Time now = Now();
+  size_t handled = 0;
+  std::vector<std::pair<v1::Priority, v1::SlaTarget>> breaches;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    breaches.clear();
+    auto due = tx.DueForSla(now, kSlaBatch);
+    if (!due.ok()) return due.status();
+    handled = due->size();
+    ActorInfo system{"system:sla", care::common::v1::ROLE_UNSPECIFIED, true};
+    for (const std::string& id : *due) {
+      auto c = Require(tx, id);
+      if (!c.ok()) return c.status();
+      auto cal = CalendarOf(tx, c->calendar_id());
+      if (!cal.ok()) return cal.status();
+      auto policy = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, c->sla_policy_id());
+      if (!policy.ok()) return policy.status();
+      for (v1::SlaTarget target : {v1::SLA_TARGET_FIRST_RESPONSE, v1::SLA_TARGET_RESOLUTION}) {
+        v1::SlaClock* clock =
+            target == v1::SLA_TARGET_FIRST_RESPONSE ? c->mutable_first_response_sla() : c->mutable_resolution_sla();
+        if (!Running(*clock)) continue;
+        absl::Time due_time = FromTimestamp(clock->due_time());
+        if (!clock->breached() && due_time <= now) {
+          clock->set_breached(true);
+          *clock->mutable_breach_time() = ToTimestamp(due_time);
+          v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_SLA_BREACHED, system, now);
+          e.mutable_sla_breached()->set_target(target);
+          *e.mutable_sla_breached()->mutable_due_time() = clock->due_time();
+          if (absl::Status st = tx.AppendEvent(e); !st.ok()) return st;
+          breaches.emplace_back(c->priority(), target);
+        }
+        if (!*policy) continue;
+        for (const v1::EscalationLevel& level : (*policy)->escalation_levels()) {
+          if (level.target() != target || level.level() <= clock->escalation_level()) continue;
+          auto at = FireTime(*cal, *c, *clock, level);
+          if (!at.ok() || *at > now) continue;
+          // Fires once: the clock remembers the highest level reached.
+          clock->set_escalation_level(level.level());
+          v1::EscalationRecord record;
+          record.set_level(level.level());
+          record.set_target(target);
+          *record.mutable_fire_time() = ToTimestamp(now);
+          for (int action : level.actions()) {
+            record.add_actions(static_cast<v1::EscalationAction>(action));
+            if (action == v1::ESCALATION_ACTION_RAISE_PRIORITY) {
+              v1::Priority to = level.raise_priority_to() != v1::PRIORITY_UNSPECIFIED
+                                    ? level.raise_priority_to()
+                                    : static_cast<v1::Priority>(std::min<int>(c->priority() + 1, v1::PRIORITY_URGENT));
+              if (to > c->priority()) {
+                v1::ComplaintEvent pe = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_PRIORITY_CHANGED, system, now, "escalation");
+                pe.mutable_priority_changed()->set_from_priority(c->priority());
+                pe.mutable_priority_changed()->set_to_priority(to);
+                if (absl::Status st = tx.AppendEvent(pe); !st.ok()) return st;
+                c->set_priority(to);
+              }
+              record.set_new_priority(c->priority());
+            } else if (action == v1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE) {
+              c->set_team_id(level.supervisor_queue_team_id());
+              c->clear_assignee_agent_id();
+              record.set_reassigned_team_id(level.supervisor_queue_team_id());
+            } else if (action == v1::ESCALATION_ACTION_NOTIFY_TEAM_LEAD) {
+              auto settings = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
+              if (!settings.ok()) return settings.status();
+              if (*settings) {
+                for (const auto& team : (*settings)->teams()) {
+                  if (team.team_id() == c->team_id()) record.set_notified_agent_id(team.lead_agent_id());
+                }
+              }
+            }
+          }
+          *c->add_escalations() = record;
+          v1::ComplaintEvent ee = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_ESCALATED, system, now);
+          *ee.mutable_escalation() = record;
+          if (absl::Status st = tx.AppendEvent(ee); !st.ok()) return st;
+        }
+      }
+      if (absl::Status st = Save(tx, *c, now); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return false;
+  for (const auto& [priority, target] : breaches) {
+    std::string p(absl::StripPrefix(v1::Priority_Name(priority), "PRIORITY_"));
+    std::string t(absl::StripPrefix(v1::SlaTarget_Name(target), "SLA_TARGET_"));
+    metrics::ComplaintSlaBreaches().Inc({p, t});
+  }
+  return handled == static_cast<size_t>(kSlaBatch);
+}
+
+}  // namespace care::complaint

@@ -1,0 +1,188 @@
+#include "services/complaint/complaint_store.h"
+
+#include "common/errors.h"
+#include "common/idempotency.h"
+#include "common/proto_time.h"
+
+namespace care::complaint {
+namespace {
+
+const char* KindName(DocKind kind) {
+  switch (kind) {
+    case DocKind::kCalendar: return "calendar";
+    case DocKind::kSlaPolicy: return "sla_policy";
+    case DocKind::kPhrases: return "phrases";
+    case DocKind::kSettings: return "settings";
+  }
+  return "unknown";
+}
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+std::optional<int64_t> MetSeconds(const v1::SlaClock& clock) {
+  if (!clock.has_met_time()) return std::nullopt;
+  return FromDurationProto(clock.elapsed()) / absl::Seconds(1);
+}
+
+class SqliteTxn final : public StoreTxn {
+ public:
+  explicit SqliteTxn(Txn& txn) : txn_(txn) {}
+
+  absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) override {
+    return One<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id));
+  }
+
+  absl::Status PutComplaint(const v1::Complaint& c, std::optional<absl::Time> sla_check) override {
+    std::optional<int64_t> check;
+    if (sla_check) check = Micros(*sla_check);
+    std::optional<int64_t> score;
+    if (c.survey().score() > 0) score = c.survey().score();
+    return Run(txn_.Query(
+        "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
+        "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
+        "resolution_breached, reopened, survey_score, proto) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+        "ON CONFLICT (complaint_id) DO UPDATE SET status = ?6, tier_id = ?7, team_id = ?8, sla_check_time = ?10, "
+        "first_response_seconds = ?11, resolution_seconds = ?12, first_response_breached = ?13, "
+        "resolution_breached = ?14, reopened = ?15, survey_score = ?16, proto = ?17",
+        c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
+        static_cast<int64_t>(c.channel()), static_cast<int64_t>(c.status()), c.tier().tier_id(), c.team_id(),
+        Micros(FromTimestamp(c.create_time())), check, MetSeconds(c.first_response_sla()),
+        MetSeconds(c.resolution_sla()), c.first_response_sla().breached(), c.resolution_sla().breached(),
+        c.reopen_count() > 0, score, Blob{c.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id, const std::string& order_id,
+                                                           int category) override {
+    auto stmt = txn_.Query(
+        "SELECT complaint_id FROM complaints WHERE member_id = ?1 AND order_id = ?2 AND category = ?3 "
+        "AND status NOT IN (?4, ?5) ORDER BY create_time LIMIT 1",
+        member_id, order_id, static_cast<int64_t>(category), static_cast<int64_t>(v1::COMPLAINT_STATUS_RESOLVED),
+        static_cast<int64_t>(v1::COMPLAINT_STATUS_CLOSED));
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    return stmt->Text(0);
+  }
+
+  absl::StatusOr<std::vector<std::string>> DueForSla(absl::Time now, int limit) override {
+    return Collect<std::string>(
+        txn_.Query("SELECT complaint_id FROM complaints WHERE sla_check_time <= ?1 ORDER BY sla_check_time LIMIT ?2",
+                   Micros(now), static_cast<int64_t>(limit)),
+        [](const Statement& s) { return s.Text(0); });
+  }
+
+  absl::Status AppendEvent(v1::ComplaintEvent& event) override {
+    auto stmt = txn_.Query("SELECT COALESCE(MAX(sequence), 0) + 1 FROM complaint_events WHERE complaint_id = ?1",
+                           event.complaint_id());
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    event.set_sequence(stmt->Int(0));
+    event.set_event_id(absl::StrCat(event.complaint_id(), "/", event.sequence()));
+    return Run(txn_.Query("INSERT INTO complaint_events (complaint_id, sequence, proto) VALUES (?1, ?2, ?3)",
+                          event.complaint_id(), event.sequence(), Blob{event.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::vector<v1::ComplaintEvent>> Events(const std::string& complaint_id, int64_t after,
+                                                         int limit) override {
+    return Collect<v1::ComplaintEvent>(
+        txn_.Query("SELECT proto FROM complaint_events WHERE complaint_id = ?1 AND sequence > ?2 "
+                   "ORDER BY sequence LIMIT ?3",
+                   complaint_id, after, static_cast<int64_t>(limit)),
+        [](const Statement& s) {
+          v1::ComplaintEvent e;
+          e.ParseFromString(s.Bytes(0));
+          return e;
+        });
+  }
+
+  absl::StatusOr<std::optional<std::string>> GetDocument(DocKind kind, const std::string& id) override {
+    auto stmt = txn_.Query("SELECT proto FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    return stmt->Bytes(0);
+  }
+
+  absl::Status PutDocument(DocKind kind, const std::string& id, const std::string& bytes) override {
+    return Run(txn_.Query("INSERT OR REPLACE INTO documents (kind, id, proto) VALUES (?1, ?2, ?3)", KindName(kind),
+                          id, Blob{bytes}));
+  }
+
+  absl::StatusOr<std::vector<std::string>> Documents(DocKind kind) override {
+    return Collect<std::string>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 ORDER BY id", KindName(kind)),
+                                [](const Statement& s) { return s.Bytes(0); });
+  }
+
+  absl::Status PutSurveyToken(const std::string& token, const std::string& complaint_id) override {
+    return Run(txn_.Query("INSERT INTO survey_tokens (token, complaint_id) VALUES (?1, ?2)", token, complaint_id));
+  }
+
+  absl::StatusOr<std::optional<std::string>> SurveyComplaint(const std::string& token) override {
+    auto stmt = txn_.Query("SELECT complaint_id FROM survey_tokens WHERE token = ?1", token);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    return stmt->Text(0);
+  }
+
+  absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) override {
+    return Collect<MetricRow>(
+        txn_.Query("SELECT channel, category, team_id, tier_id, first_response_seconds, resolution_seconds, "
+                   "status, first_response_breached, resolution_breached, reopened, survey_score FROM complaints "
+                   "WHERE create_time >= ?1 AND create_time < ?2",
+                   Micros(from), Micros(to)),
+        [](const Statement& s) {
+          MetricRow r;
+          r.channel = static_cast<int>(s.Int(0));
+          r.category = static_cast<int>(s.Int(1));
+          r.team_id = s.Text(2);
+          r.tier_id = s.Text(3);
+          if (!s.IsNull(4)) r.first_response_seconds = s.Int(4);
+          if (!s.IsNull(5)) r.resolution_seconds = s.Int(5);
+          int64_t status = s.Int(6);
+          r.resolved = status == v1::COMPLAINT_STATUS_RESOLVED || status == v1::COMPLAINT_STATUS_CLOSED;
+          r.first_response_breached = s.Int(7) != 0;
+          r.resolution_breached = s.Int(8) != 0;
+          r.reopened = s.Int(9) != 0;
+          if (!s.IsNull(10)) r.survey_score = static_cast<int>(s.Int(10));
+          return r;
+        });
+  }
+
+  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+                              google::protobuf::Message* response) override {
+    return care::Replay(txn_, scope, key, request, response);
+  }
+  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+                        const google::protobuf::Message& response) override {
+    return care::Remember(txn_, scope, key, request, response);
+  }
+  absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
+
+ private:
+  template <typename T>
+  static absl::StatusOr<std::optional<T>> One(absl::StatusOr<Statement> stmt) {
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    T out;
+    if (!out.ParseFromString(stmt->Bytes(0))) return absl::InternalError("unreadable stored record");
+    return out;
+  }
+
+  Txn& txn_;
+};
+
+}  // namespace
+
+std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db) {
+  return std::make_unique<SqliteStoreOf<ComplaintStore, StoreTxn, SqliteTxn>>(db);
+}
+
+}  // namespace care::complaint

@@ -1,0 +1,454 @@
+// Complaint service end to end: the real care_complaint and care_loyalty
+// binaries under fake clocks with a private redis-server; customer messages
+// go to a recording notification service. Only generated stubs are used.
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "care/complaint/v1/complaint.grpc.pb.h"
+#include "tests/integration/loyalty_fixture.h"
+
+namespace care::testing {
+namespace {
+
+namespace kv1 = ::care::complaint::v1;
+
+constexpr char kComplaintHealth[] = "care.complaint.v1.ComplaintService";
+
+absl::TimeZone Hanoi() {
+  absl::TimeZone z;
+  absl::LoadTimeZone("Asia/Ho_Chi_Minh", &z);
+  return z;
+}
+absl::Time HanoiTime(int y, int m, int d, int hh, int mm) {
+  return absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), Hanoi());
+}
+
+class ComplaintTest : public LoyaltyTest {
+ protected:
+  // Loyalty on a fixed port, so a restarted loyalty is found where it was.
+  std::vector<std::string> ExtraArgs() override { return {"--port=" + std::to_string(loyalty_port_)}; }
+
+  void SetUp() override {
+    LoyaltyTest::SetUp();
+    if (HasFatalFailure()) return;
+    Configure();
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--notification_target=" + notification_.address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--job_interval=50ms",
+                                  "--outbox_interval=50ms",
+                                  "--log_level=warn"};
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, args, tokens_);
+    absl::Status started = complaint_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+    SetBoth(Base());
+  }
+
+  // Moves both services' clocks (the SLA job runs on complaint's).
+  void SetBoth(absl::Time t) {
+    SetTime(t);
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(t);
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = cclock_->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  kv1::ComplaintService::Stub& complaints() { return *cstub_; }
+  const std::string& agent() const { return tokens_.agent; }
+  const std::string& supervisor() const { return tokens_.supervisor; }
+
+  // Mon-Fri 09:00-18:00 in Asia/Ho_Chi_Minh, with optional holidays.
+  void Calendar(const std::string& id, std::vector<kv1::Date> holidays = {}) {
+    kv1::CreateBusinessCalendarRequest req;
+    req.set_request_id("cal-" + id);
+    kv1::BusinessCalendar* c = req.mutable_calendar();
+    c->set_calendar_id(id);
+    c->set_time_zone("Asia/Ho_Chi_Minh");
+    for (int d = kv1::WEEKDAY_MONDAY; d <= kv1::WEEKDAY_FRIDAY; ++d) {
+      kv1::BusinessHours* h = c->add_weekly_hours();
+      h->set_day(static_cast<kv1::Weekday>(d));
+      h->mutable_start()->set_hours(9);
+      h->mutable_end()->set_hours(18);
+    }
+    for (auto& d : holidays) *c->add_holidays()->mutable_date() = d;
+    kv1::BusinessCalendar out;
+    grpc::Status s = complaints().CreateBusinessCalendar(Ctx(admin()).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // A policy with a first-response target and two escalation levels on it.
+  void Policy(const std::string& id, int order, absl::Duration first_response, const std::string& calendar,
+              std::vector<std::string> tiers = {}) {
+    kv1::CreateSlaPolicyRequest req;
+    req.set_request_id("policy-" + id);
+    kv1::SlaPolicy* p = req.mutable_policy();
+    p->set_sla_policy_id(id);
+    p->set_evaluation_order(order);
+    p->set_enabled(true);
+    for (auto& t : tiers) p->add_tier_ids(t);
+    *p->mutable_first_response_target() = ToDurationProto(first_response);
+    *p->mutable_resolution_target() = ToDurationProto(absl::Hours(40));
+    p->set_calendar_id(calendar);
+    kv1::EscalationLevel* l1 = p->add_escalation_levels();
+    l1->set_level(1);
+    l1->set_target(kv1::SLA_TARGET_FIRST_RESPONSE);
+    l1->add_actions(kv1::ESCALATION_ACTION_NOTIFY_TEAM_LEAD);
+    kv1::EscalationLevel* l2 = p->add_escalation_levels();
+    l2->set_level(2);
+    l2->set_target(kv1::SLA_TARGET_FIRST_RESPONSE);
+    *l2->mutable_offset() = ToDurationProto(absl::Hours(1));
+    l2->add_actions(kv1::ESCALATION_ACTION_RAISE_PRIORITY);
+    l2->add_actions(kv1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE);
+    l2->set_supervisor_queue_team_id("supervisors");
+    kv1::SlaPolicy out;
+    grpc::Status s = complaints().CreateSlaPolicy(Ctx(admin()).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  kv1::Complaint File(const std::string& member, const std::string& order = "",
+                      kv1::Category category = kv1::CATEGORY_DELIVERY, const std::string& locale = "en",
+                      std::string* duplicate_of = nullptr) {
+    kv1::CreateComplaintRequest req;
+    req.set_request_id(absl::StrCat("file-", ++counter_));
+    req.set_member_id(member);
+    req.set_channel(kv1::CHANNEL_PHONE);
+    req.set_category(category);
+    req.set_order_id(order);
+    req.set_description("The parcel arrived broken");
+    req.set_locale(locale);
+    kv1::CreateComplaintResponse out;
+    grpc::Status s = complaints().CreateComplaint(Ctx(agent()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    if (duplicate_of != nullptr) *duplicate_of = out.likely_duplicate_of();
+    return out.complaint();
+  }
+
+  kv1::Complaint Get(const std::string& id) {
+    kv1::GetComplaintRequest req;
+    req.set_complaint_id(id);
+    kv1::Complaint out;
+    grpc::Status s = complaints().GetComplaint(Ctx(agent()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  std::vector<kv1::ComplaintEvent> Events(const std::string& id) {
+    kv1::ListComplaintEventsRequest req;
+    req.set_complaint_id(id);
+    req.set_page_size(1000);
+    kv1::ListComplaintEventsResponse out;
+    grpc::Status s = complaints().ListComplaintEvents(Ctx(agent()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return {out.events().begin(), out.events().end()};
+  }
+  int CountEvents(const std::string& id, kv1::ComplaintEventKind kind) {
+    int n = 0;
+    for (const auto& e : Events(id)) n += e.kind() == kind;
+    return n;
+  }
+
+  grpc::Status Reply(const std::string& id, const std::string& text, kv1::ReplyToComplaintResponse* out,
+                     bool wait = false) {
+    kv1::ReplyToComplaintRequest req;
+    req.set_request_id(absl::StrCat("reply-", ++counter_));
+    req.set_complaint_id(id);
+    req.set_text(text);
+    req.set_wait_for_customer(wait);
+    *req.mutable_consultation_time() = ToDurationProto(absl::Minutes(5));
+    return complaints().ReplyToComplaint(Ctx(agent()).get(), req, out);
+  }
+
+  kv1::ResolveComplaintRequest ResolveRequest(const std::string& id, int64_t points) {
+    kv1::ResolveComplaintRequest req;
+    req.set_request_id("resolve-" + id);
+    req.set_complaint_id(id);
+    req.set_resolution_summary("Replaced the item");
+    if (points > 0) {
+      req.mutable_compensation()->set_points(points);
+      req.mutable_compensation()->set_reason_code("LATE_DELIVERY");
+    }
+    return req;
+  }
+
+  // Lets the 50 ms SLA job run a few times before a "nothing happened" check.
+  static void LetJobsRun() { std::this_thread::sleep_for(std::chrono::milliseconds(400)); }
+
+  int loyalty_port_ = FreePort();
+  std::unique_ptr<ServiceProcess> complaint_;
+  std::unique_ptr<kv1::ComplaintService::Stub> cstub_;
+  std::unique_ptr<care::common::v1::ClockControl::Stub> cclock_;
+  int counter_ = 0;
+};
+
+TEST_F(ComplaintTest, FridayEveningComplaintBreachesMondayAtHalfPastTwelveAndEscalatesOncePerLevel) {
+  Calendar("office");
+  Policy("standard", 10, absl::Hours(4), "office");
+  Enrol("m1");
+  SetBoth(HanoiTime(2031, 1, 17, 17, 30));  // a Friday
+  kv1::Complaint c = File("m1", "o-1");
+  EXPECT_EQ(c.sla_policy_id(), "standard");
+  EXPECT_EQ(FromTimestamp(c.first_response_sla().due_time()), HanoiTime(2031, 1, 20, 12, 30));
+
+  SetBoth(HanoiTime(2031, 1, 20, 12, 29));
+  LetJobsRun();
+  kv1::Complaint before = Get(c.complaint_id());
+  EXPECT_FALSE(before.first_response_sla().breached());
+  EXPECT_EQ(FromDurationProto(before.first_response_sla().time_to_breach()), absl::Minutes(1));
+
+  SetBoth(HanoiTime(2031, 1, 20, 12, 31));
+  ASSERT_TRUE(Eventually([&] { return Get(c.complaint_id()).first_response_sla().breached(); }));
+  kv1::Complaint breached = Get(c.complaint_id());
+  EXPECT_EQ(FromTimestamp(breached.first_response_sla().breach_time()), HanoiTime(2031, 1, 20, 12, 30));
+  ASSERT_EQ(breached.escalations_size(), 1);
+  EXPECT_EQ(breached.escalations(0).level(), 1);
+
+  // Level 2 one business hour later: priority raised, supervisor queue; then nothing more.
+  SetBoth(HanoiTime(2031, 1, 20, 13, 31));
+  ASSERT_TRUE(Eventually([&] { return Get(c.complaint_id()).escalations_size() == 2; }));
+  SetBoth(HanoiTime(2031, 1, 22, 9, 0));
+  LetJobsRun();
+  kv1::Complaint after = Get(c.complaint_id());
+  EXPECT_EQ(after.escalations_size(), 2);
+  EXPECT_EQ(after.team_id(), "supervisors");
+  EXPECT_GT(after.priority(), c.priority());
+  EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_SLA_BREACHED), 1);
+  EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_ESCALATED), 2);
+}
+
+TEST_F(ComplaintTest, AHolidayMovesTheBreachAndWaitingOnTheCustomerPausesIt) {
+  kv1::Date monday;
+  monday.set_year(2031);
+  monday.set_month(1);
+  monday.set_day(20);
+  Calendar("office", {monday});
+  Policy("standard", 10, absl::Hours(4), "office");
+  Enrol("m1");
+  SetBoth(HanoiTime(2031, 1, 17, 17, 30));
+  kv1::Complaint holiday = File("m1", "o-1");
+  EXPECT_EQ(FromTimestamp(holiday.first_response_sla().due_time()), HanoiTime(2031, 1, 21, 12, 30));
+
+  SetBoth(HanoiTime(2031, 1, 17, 17, 45));
+  kv1::Complaint waiting = File("m1", "o-2");
+  SetBoth(HanoiTime(2031, 1, 17, 18, 45));  // after hours: the first 15 minutes were business time
+  kv1::TransitionComplaintRequest wait;
+  wait.set_request_id("wait-1");
+  wait.set_complaint_id(waiting.complaint_id());
+  wait.set_to_status(kv1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER);
+  kv1::Complaint out;
+  ASSERT_TRUE(complaints().TransitionComplaint(Ctx(agent()).get(), wait, &out).ok());
+
+  SetBoth(HanoiTime(2031, 1, 23, 10, 0));  // well past both due times
+  ASSERT_TRUE(Eventually([&] { return Get(holiday.complaint_id()).first_response_sla().breached(); }));
+  kv1::Complaint paused = Get(waiting.complaint_id());
+  EXPECT_FALSE(paused.first_response_sla().breached());
+  EXPECT_TRUE(paused.first_response_sla().paused());
+  // Filed 17:45 Friday, so 15 minutes were used: 3h45m are left, whatever the date.
+  EXPECT_EQ(FromDurationProto(paused.first_response_sla().time_to_breach()), absl::Minutes(225));
+
+  // The customer answers: the clock runs again from now.
+  wait.set_request_id("wait-2");
+  wait.set_to_status(kv1::COMPLAINT_STATUS_IN_PROGRESS);
+  ASSERT_TRUE(complaints().TransitionComplaint(Ctx(agent()).get(), wait, &out).ok());
+  EXPECT_EQ(FromTimestamp(out.first_response_sla().due_time()), HanoiTime(2031, 1, 23, 13, 45));
+}
+
+TEST_F(ComplaintTest, AGoldMemberGetsTheGoldTarget) {
+  Calendar("office");
+  Policy("gold", 1, absl::Hours(1), "office", {"gold"});
+  Policy("standard", 10, absl::Hours(4), "office");
+  Enrol("gold-1");
+  Purchase("gold-1", "big-order", 600000);
+  Enrol("member-1");
+  SetBoth(HanoiTime(2031, 1, 20, 10, 0));  // Monday
+  kv1::Complaint gold = File("gold-1");
+  kv1::Complaint member = File("member-1");
+  EXPECT_EQ(gold.tier().tier_id(), "gold");
+  EXPECT_EQ(gold.sla_policy_id(), "gold");
+  EXPECT_EQ(FromTimestamp(gold.first_response_sla().due_time()), HanoiTime(2031, 1, 20, 11, 0));
+  EXPECT_EQ(member.sla_policy_id(), "standard");
+  EXPECT_EQ(FromTimestamp(member.first_response_sla().due_time()), HanoiTime(2031, 1, 20, 14, 0));
+  EXPECT_GT(gold.priority(), kv1::PRIORITY_NORMAL);  // the tier's support priority
+}
+
+TEST_F(ComplaintTest, RepliesWithForbiddenPhrasesAreRefusedInEnglishAndVietnamese) {
+  Enrol("m1");
+  for (auto [locale, phrase] : {std::pair<std::string, std::string>{"en", "calm down"}, {"vi", "không thể"}}) {
+    kv1::PutForbiddenPhrasesRequest put;
+    put.set_request_id("phrases-" + locale);
+    put.mutable_list()->set_locale(locale);
+    put.mutable_list()->add_phrases(phrase);
+    kv1::ForbiddenPhraseList list;
+    ASSERT_TRUE(complaints().PutForbiddenPhrases(Ctx(admin()).get(), put, &list).ok());
+  }
+  kv1::Complaint en = File("m1", "o-1", kv1::CATEGORY_DELIVERY, "en");
+  kv1::Complaint vi = File("m1", "o-2", kv1::CATEGORY_DELIVERY, "vi");
+  auto updates = [&] { return notification_.Events(nv1::IngestEventRequest::kComplaintUpdate).size(); };
+  ASSERT_TRUE(Eventually([&] { return updates() == 2; }));  // the two acknowledgements
+
+  kv1::ReplyToComplaintResponse out;
+  grpc::Status s = Reply(en.complaint_id(), "Please CALM DOWN, we are checking.", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "FORBIDDEN_PHRASE");
+  EXPECT_EQ(ReasonMetadata(s, "phrases"), "calm down");
+  // Upper case with combining accents (NFD), as some keyboards send it.
+  s = Reply(vi.complaint_id(), "Chúng tôi KHO\xCC\x82NG THE\xCC\x82\xCC\x89 hoàn tiền", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonMetadata(s, "phrases"), "không thể");
+
+  LetJobsRun();
+  EXPECT_EQ(CountEvents(en.complaint_id(), kv1::COMPLAINT_EVENT_KIND_REPLY), 0);
+  EXPECT_EQ(CountEvents(vi.complaint_id(), kv1::COMPLAINT_EVENT_KIND_REPLY), 0);
+  EXPECT_FALSE(Get(en.complaint_id()).has_first_response_time());
+  EXPECT_EQ(updates(), 2u);  // nothing sent
+
+  ASSERT_TRUE(Reply(vi.complaint_id(), "Chúng tôi sẽ hoàn tiền trong hôm nay", &out).ok());
+  EXPECT_TRUE(out.event().reply().first_response());
+  ASSERT_TRUE(Eventually([&] { return updates() == 3; }));
+}
+
+TEST_F(ComplaintTest, GoodwillPointsReachLoyaltyExactlyOnceEvenWhenLoyaltyWasDown) {
+  Enrol("m1");
+  kv1::Complaint first = File("m1", "o-1");
+  kv1::Complaint second = File("m1", "o-2", kv1::CATEGORY_PRODUCT);
+
+  kv1::ResolveComplaintResponse r1;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(first.complaint_id(), 100), &r1).ok());
+  EXPECT_EQ(r1.compensation().status(), kv1::COMPENSATION_STATUS_ISSUED);
+  kv1::ResolveComplaintResponse again;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(first.complaint_id(), 100), &again).ok());
+  EXPECT_EQ(again.compensation().compensation_id(), r1.compensation().compensation_id());
+  ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 100; }));
+
+  // Loyalty down while the second is resolved: the points wait, then arrive once.
+  service_->Kill();
+  kv1::ResolveComplaintResponse r2;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(second.complaint_id(), 50), &r2).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(service_->Start().ok());
+  Connect();
+  ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 150; }, absl::Seconds(15)));
+  LetJobsRun();
+  EXPECT_EQ(Balance("m1").balance(), 150);
+  int adjustments = 0;
+  for (const auto& e : Ledger("m1")) adjustments += e.kind() == lv1::LEDGER_ENTRY_KIND_ADJUST;
+  EXPECT_EQ(adjustments, 2);
+}
+
+TEST_F(ComplaintTest, AboveTheAgentsLimitNothingIsIssuedUntilASupervisorApproves) {
+  Enrol("m1");
+  kv1::Complaint c = File("m1", "o-1");
+  kv1::ResolveComplaintResponse r;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(c.complaint_id(), 2000), &r).ok());
+  EXPECT_TRUE(r.pending_approval());
+  EXPECT_EQ(r.compensation().status(), kv1::COMPENSATION_STATUS_PENDING_APPROVAL);
+  LetJobsRun();
+  EXPECT_EQ(Balance("m1").balance(), 0);
+
+  kv1::ApproveCompensationRequest approve;
+  approve.set_request_id("approve-1");
+  approve.set_complaint_id(c.complaint_id());
+  approve.set_compensation_id(r.compensation().compensation_id());
+  kv1::Complaint out;
+  grpc::Status denied = complaints().ApproveCompensation(Ctx(agent()).get(), approve, &out);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(complaints().ApproveCompensation(Ctx(supervisor()).get(), approve, &out).ok());
+  EXPECT_EQ(out.compensations(0).status(), kv1::COMPENSATION_STATUS_ISSUED);
+  ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 2000; }));
+  grpc::Status twice = complaints().ApproveCompensation(
+      Ctx(supervisor()).get(), [&] { approve.set_request_id("approve-2"); return approve; }(), &out);
+  EXPECT_EQ(Reason(twice), "COMPENSATION_NOT_PENDING");
+}
+
+TEST_F(ComplaintTest, TheSurveyIsAnsweredOnceAndMetricsMatchHandComputedValues) {
+  Enrol("m1");
+  // Three complaints with no SLA policy (round-the-clock business time):
+  // first responses after 10, 20 and 60 minutes; two resolved.
+  std::vector<kv1::Complaint> cs = {File("m1", "o-1"), File("m1", "o-2"), File("m1", "o-3")};
+  std::string dup_of;
+  File("m1", "o-1", kv1::CATEGORY_DELIVERY, "en", &dup_of);
+  EXPECT_EQ(dup_of, cs[0].complaint_id());
+  kv1::ReplyToComplaintResponse out;
+  for (auto [c, at] : {std::pair<int, int>{0, 10}, {1, 20}, {2, 60}}) {
+    SetBoth(Base() + absl::Minutes(at));
+    ASSERT_TRUE(Reply(cs[c].complaint_id(), "We are on it", &out).ok());
+  }
+  kv1::ResolveComplaintResponse r;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(cs[0].complaint_id(), 0), &r).ok());
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(cs[1].complaint_id(), 0), &r).ok());
+
+  // The invitation carries the token; the member answers once.
+  std::vector<nv1::IngestEventRequest> invites;
+  ASSERT_TRUE(Eventually([&] {
+    invites = notification_.Events(nv1::IngestEventRequest::kSatisfactionSurvey);
+    return invites.size() == 2;
+  }));
+  kv1::SubmitSurveyResponseRequest answer;
+  answer.set_request_id("answer-1");
+  answer.set_survey_token(invites[0].satisfaction_survey().survey_token());
+  answer.set_score(4);
+  kv1::SurveyResponse sr;
+  ASSERT_TRUE(complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr).ok());
+  ASSERT_TRUE(complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr).ok());  // a retry
+  answer.set_request_id("answer-2");
+  answer.set_score(1);
+  grpc::Status second = complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Reason(second), "SURVEY_ALREADY_ANSWERED");
+
+  kv1::GetComplaintMetricsRequest mreq;
+  *mreq.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
+  *mreq.mutable_end_time() = ToTimestamp(Base() + absl::Hours(1));
+  kv1::ComplaintMetrics m;
+  ASSERT_TRUE(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), mreq, &m).ok());
+  const kv1::MetricsGroup& g = m.overall();
+  EXPECT_EQ(g.complaint_count(), 4);
+  EXPECT_EQ(g.resolved_count(), 2);
+  EXPECT_DOUBLE_EQ(g.resolution_rate(), 0.5);
+  // Round-the-clock business time: 10, 20 and 60 minutes; both resolutions at 60.
+  EXPECT_EQ(g.first_response_time().count(), 3);
+  EXPECT_EQ(FromDurationProto(g.first_response_time().median()), absl::Minutes(20));
+  EXPECT_EQ(FromDurationProto(g.first_response_time().p90()), absl::Minutes(60));
+  EXPECT_EQ(g.resolution_time().count(), 2);
+  EXPECT_EQ(FromDurationProto(g.resolution_time().median()), absl::Minutes(60));
+  EXPECT_EQ(g.satisfaction().response_count(), 1);
+  EXPECT_DOUBLE_EQ(g.satisfaction().average_score(), 4.0);
+  ASSERT_EQ(g.satisfaction().score_counts_size(), 5);
+  EXPECT_EQ(g.satisfaction().score_counts(3), 1);
+}
+
+TEST_F(ComplaintTest, InvalidTransitionsAndBadInputGetSpecificErrors) {
+  Enrol("m1");
+  kv1::Complaint c = File("m1", "o-1");
+  kv1::TransitionComplaintRequest t;
+  t.set_request_id("t-1");
+  t.set_complaint_id(c.complaint_id());
+  t.set_to_status(kv1::COMPLAINT_STATUS_CLOSED);
+  kv1::Complaint out;
+  grpc::Status s = complaints().TransitionComplaint(Ctx(agent()).get(), t, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "INVALID_TRANSITION");
+
+  kv1::CreateComplaintRequest bad;
+  bad.set_request_id("bad-1");
+  bad.set_member_id("m1");
+  kv1::CreateComplaintResponse r;
+  s = complaints().CreateComplaint(Ctx(agent()).get(), bad, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto fields = BadFields(s);
+  EXPECT_TRUE(std::count(fields.begin(), fields.end(), "channel"));
+  EXPECT_TRUE(std::count(fields.begin(), fields.end(), "description"));
+
+  kv1::GetComplaintRequest missing;
+  missing.set_complaint_id("nope");
+  s = complaints().GetComplaint(Ctx(agent()).get(), missing, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(s), "COMPLAINT_NOT_FOUND");
+}
+
+}  // namespace
+}  // namespace care::testing
