@@ -80,6 +80,20 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
         errors.Add("event.promotion_alert_cancelled.campaign_version", "must be >= 0");
       }
       break;
+    case v1::IngestEventRequest::kComplaintUpdate:
+      errors.RequireId("event.complaint_update.member_id", r.complaint_update().member_id());
+      errors.RequireId("event.complaint_update.complaint_id", r.complaint_update().complaint_id());
+      errors.RequireMaxLength("event.complaint_update.message", r.complaint_update().message(), 10000);
+      break;
+    case v1::IngestEventRequest::kSatisfactionSurvey:
+      errors.RequireId("event.satisfaction_survey.member_id", r.satisfaction_survey().member_id());
+      errors.RequireNonEmpty("event.satisfaction_survey.survey_token", r.satisfaction_survey().survey_token());
+      break;
+    case v1::IngestEventRequest::kProactiveCheckIn:
+      errors.RequireId("event.proactive_check_in.member_id", r.proactive_check_in().member_id());
+      RequireTime(errors, "event.proactive_check_in.due_time", r.proactive_check_in().has_due_time(),
+                  r.proactive_check_in().due_time());
+      break;
     default:
       break;
   }

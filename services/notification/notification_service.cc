@@ -138,9 +138,14 @@ absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::In
       case v1::IngestEventRequest::kPromotionAlertCancelled:
         applied = ApplyCancel(tx, request, &resp);
         break;
+      case v1::IngestEventRequest::kComplaintUpdate:
+      case v1::IngestEventRequest::kSatisfactionSurvey:
+      case v1::IngestEventRequest::kProactiveCheckIn:
+        applied = ApplyDirect(tx, request, clock_.Now(), &resp);
+        break;
       default:
-        // TODO(notification): the other kinds (profile, tier, points, complaint,
-        // survey, check-in, transactional) are accepted and recorded only.
+        // TODO(notification): profile, tier, points and generic transactional
+        // events are accepted and recorded only.
         resp.set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
         break;
     }
@@ -257,6 +262,55 @@ absl::Status NotificationService::ApplyCancel(StoreTxn& tx, const v1::IngestEven
     }
     if (pending->size() < 1000) break;
   }
+  return absl::OkStatus();
+}
+
+absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, absl::Time now,
+                                              v1::IngestEventResponse* resp) {
+  v1::Delivery d;
+  absl::Time send_after = now;
+  switch (req.event_case()) {
+    case v1::IngestEventRequest::kComplaintUpdate: {
+      const auto& u = req.complaint_update();
+      d.set_member_id(u.member_id());
+      d.set_complaint_id(u.complaint_id());
+      d.set_kind(u.kind() == v1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED ? v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED
+                 : u.kind() == v1::COMPLAINT_UPDATE_KIND_RESOLVED   ? v1::MESSAGE_KIND_COMPLAINT_RESOLVED
+                                                                    : v1::MESSAGE_KIND_COMPLAINT_UPDATED);
+      break;
+    }
+    case v1::IngestEventRequest::kSatisfactionSurvey:
+      d.set_member_id(req.satisfaction_survey().member_id());
+      d.set_complaint_id(req.satisfaction_survey().complaint_id());
+      d.set_kind(v1::MESSAGE_KIND_SATISFACTION_SURVEY);
+      break;
+    case v1::IngestEventRequest::kProactiveCheckIn:
+      d.set_member_id(req.proactive_check_in().member_id());
+      d.set_complaint_id(req.proactive_check_in().complaint_id());
+      d.set_kind(v1::MESSAGE_KIND_PROACTIVE_CHECK_IN);
+      if (req.proactive_check_in().has_due_time()) {
+        send_after = std::max(now, FromTimestamp(req.proactive_check_in().due_time()));
+      }
+      break;
+    default:
+      return absl::OkStatus();
+  }
+  // One message per source event: the event id is the message key.
+  d.set_message_key(req.event_id());
+  d.set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+  d.set_delivery_id(DeliveryId(d.member_id(), d.message_key(), d.channel()));
+  d.set_category(v1::MESSAGE_CATEGORY_TRANSACTIONAL);
+  d.set_event_id(req.event_id());
+  d.set_source(req.source());
+  d.set_status(v1::DELIVERY_STATUS_PENDING);
+  *d.mutable_send_after() = ToTimestamp(send_after);
+  *d.mutable_create_time() = ToTimestamp(now);
+  *d.mutable_update_time() = ToTimestamp(now);
+  if (absl::Status s = tx.PutDeliveryEvent(d.delivery_id(), req); !s.ok()) return s;
+  auto inserted = tx.InsertDelivery(d);
+  if (!inserted.ok()) return inserted.status();
+  resp->set_outcome(v1::INGEST_OUTCOME_APPLIED);
+  resp->set_message_key(d.message_key());
   return absl::OkStatus();
 }
 
@@ -507,6 +561,19 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
   }
   std::string locale = m.preferences && !m.preferences->locale().empty() ? m.preferences->locale()
                                                                         : m.profile_locale;
+  if (d.schedule_id().empty()) {
+    auto event = tx.GetDeliveryEvent(d.delivery_id());
+    if (!event.ok()) return event.status();
+    if (*event) {
+      vars["complaint_id"] = d.complaint_id();
+      attributes["complaint_id"] = d.complaint_id();
+      if ((*event)->has_complaint_update()) vars["message"] = (*event)->complaint_update().message();
+      if ((*event)->has_satisfaction_survey()) {
+        vars["survey_token"] = (*event)->satisfaction_survey().survey_token();
+        attributes["survey_token"] = (*event)->satisfaction_survey().survey_token();
+      }
+    }
+  }
   std::optional<v1::Template> tmpl;
   // TODO(notification): stored templates (PutTemplate) come first.
   for (const std::string& l : LocaleChain(locale, settings.default_locale())) {

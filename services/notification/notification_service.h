@@ -99,6 +99,10 @@ class NotificationService final {
   absl::Status ApplyAlert(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
                           v1::IngestEventResponse* resp);
   absl::Status ApplyCancel(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
+  // Complaint updates, surveys and check-ins: one transactional in-app
+  // delivery to the member, rendered from the event at send time.
+  absl::Status ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, absl::Time now,
+                           v1::IngestEventResponse* resp);
   // Stores one batch of a schedule's audience: profiles, consents and one
   // delivery per channel, with the cursor, in one transaction.
   absl::Status StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,

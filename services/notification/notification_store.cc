@@ -311,6 +311,23 @@ class SqliteTxn final : public StoreTxn {
     return std::optional<MemberRow>(std::move(m));
   }
 
+  absl::Status PutDeliveryEvent(const std::string& delivery_id, const v1::IngestEventRequest& event) override {
+    return txn_.Exec("INSERT OR IGNORE INTO delivery_events (delivery_id, event) VALUES (?1, ?2)", delivery_id,
+                     Blob{event.SerializeAsString()})
+        .status();
+  }
+
+  absl::StatusOr<std::optional<v1::IngestEventRequest>> GetDeliveryEvent(const std::string& delivery_id) override {
+    auto stmt = txn_.Query("SELECT event FROM delivery_events WHERE delivery_id = ?1", delivery_id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::IngestEventRequest>();
+    v1::IngestEventRequest event;
+    if (!event.ParseFromString(stmt->Bytes(0))) return absl::InternalError("unreadable delivery event");
+    return std::optional<v1::IngestEventRequest>(std::move(event));
+  }
+
   absl::Status PutMember(const MemberRow& m) override {
     std::optional<Blob> prefs;
     std::string bytes;

@@ -123,6 +123,10 @@ class StoreTxn {
   virtual absl::Status AppendConsentRecord(const v1::ConsentRecord& record) = 0;
 
   // Inbox.
+  // The event a member-addressed delivery was made from.
+  virtual absl::Status PutDeliveryEvent(const std::string& delivery_id, const v1::IngestEventRequest& event) = 0;
+  virtual absl::StatusOr<std::optional<v1::IngestEventRequest>> GetDeliveryEvent(const std::string& delivery_id) = 0;
+
   virtual absl::Status InsertInbox(const v1::InboxMessage& message) = 0;
   virtual absl::StatusOr<std::optional<v1::InboxMessage>> GetInbox(const std::string& message_id) = 0;
   virtual absl::Status MarkInboxRead(const std::string& message_id, absl::Time at) = 0;

@@ -1,5 +1,7 @@
 #include "services/notification/templates.h"
 
+#include <map>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -111,6 +113,36 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
                   "{{member_name}}様、{{campaign_title}}は{{starts_at}}に始まります。{{campaign_description}}");
     }
   }
+  // Complaint messages: {subject, body} per language.
+  struct Text {
+    const char* subject;
+    const char* body;
+  };
+  static const std::map<std::pair<int, std::string>, Text> kComplaint = {
+      {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "en"}, {"We received your complaint", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "vi"}, {"Chúng tôi đã nhận được khiếu nại của bạn", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "ja"}, {"お問い合わせを受け付けました", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_UPDATED, "en"}, {"An update on your complaint", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_UPDATED, "vi"}, {"Cập nhật về khiếu nại của bạn", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_UPDATED, "ja"}, {"お問い合わせの進捗", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_RESOLVED, "en"}, {"Your complaint is resolved", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_RESOLVED, "vi"}, {"Khiếu nại của bạn đã được giải quyết", "{{message}}"}},
+      {{v1::MESSAGE_KIND_COMPLAINT_RESOLVED, "ja"}, {"お問い合わせは解決しました", "{{message}}"}},
+      {{v1::MESSAGE_KIND_SATISFACTION_SURVEY, "en"},
+       {"How did we do?", "Tell us how satisfied you are (1 to 5) with survey code {{survey_token}}."}},
+      {{v1::MESSAGE_KIND_SATISFACTION_SURVEY, "vi"},
+       {"Bạn có hài lòng không?", "Hãy chấm điểm (1 đến 5) với mã khảo sát {{survey_token}}."}},
+      {{v1::MESSAGE_KIND_SATISFACTION_SURVEY, "ja"},
+       {"ご満足いただけましたか?", "アンケートコード {{survey_token}} で満足度(1〜5)をお聞かせください。"}},
+      {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "en"},
+       {"Is everything all right now?", "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},
+      {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "vi"},
+       {"Mọi việc đã ổn chưa?", "Chào {{member_name}}, chúng tôi muốn hỏi thăm sau khi đã giải quyết khiếu nại của bạn."}},
+      {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "ja"},
+       {"その後いかがですか?", "{{member_name}}様、お問い合わせ解決後のご様子をお伺いします。"}},
+  };
+  auto it = kComplaint.find({kind, lang});
+  if (it != kComplaint.end()) return Make(kind, lang, it->second.subject, it->second.body);
   return std::nullopt;
 }
 

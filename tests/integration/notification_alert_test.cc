@@ -239,6 +239,43 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_EQ(history.deliveries(0).inbox_message_id(), Inbox("a-vi").messages(0).message_id());
 }
 
+TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
+  EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
+  nv1::IngestEventRequest survey;
+  survey.set_event_id("complaint:c-1:survey:abc");
+  survey.set_source("complaint");
+  *survey.mutable_occurred_at() = ToTimestamp(Base());
+  survey.mutable_satisfaction_survey()->set_member_id("c-vi");
+  survey.mutable_satisfaction_survey()->set_complaint_id("c-1");
+  survey.mutable_satisfaction_survey()->set_survey_token("tok-123");
+  EXPECT_EQ(Ingest(survey).outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_TRUE(Ingest(survey).duplicate());
+
+  nv1::IngestEventRequest check_in;
+  check_in.set_event_id("complaint:c-1:check-in:0");
+  check_in.set_source("complaint");
+  *check_in.mutable_occurred_at() = ToTimestamp(Base());
+  check_in.mutable_proactive_check_in()->set_member_id("c-vi");
+  check_in.mutable_proactive_check_in()->set_complaint_id("c-1");
+  *check_in.mutable_proactive_check_in()->mutable_due_time() = ToTimestamp(Base() + absl::Hours(72));
+  Ingest(check_in);
+
+  AdvanceNotif(absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return Inbox("c-vi").messages_size() == 1; })) << notif_->log();
+  nv1::InboxMessage m = Inbox("c-vi").messages(0);
+  EXPECT_EQ(m.kind(), nv1::MESSAGE_KIND_SATISFACTION_SURVEY);
+  EXPECT_EQ(m.category(), nv1::MESSAGE_CATEGORY_TRANSACTIONAL);
+  EXPECT_EQ(m.attributes().at("survey_token"), "tok-123");
+  EXPECT_NE(m.body().find("tok-123"), std::string::npos);
+
+  // The check-in is due three days later, not before.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Inbox("c-vi").messages_size(), 1);
+  AdvanceNotif(absl::Hours(72));
+  ASSERT_TRUE(Eventually([&] { return Inbox("c-vi").messages_size() == 2; }));
+  EXPECT_EQ(Inbox("c-vi").messages(0).kind(), nv1::MESSAGE_KIND_PROACTIVE_CHECK_IN);
+}
+
 TEST_F(NotificationTest, VersionsRetimeAndCancellationIsFinal) {
   EnrolAudience("m1", "vip", true, "en");
   const absl::Time start = Base() + absl::Hours(24 * 10);
