@@ -194,7 +194,8 @@ OutboxEvent NotificationEvent(const std::string& id, absl::Time now, nv1::Ingest
                      req.SerializeAsString()};
 }
 
-OutboxEvent CustomerUpdate(const v1::Complaint& c, int64_t sequence, nv1::ComplaintUpdateKind kind,
+// `what` makes the event id unique per message of the complaint.
+OutboxEvent CustomerUpdate(const v1::Complaint& c, const std::string& what, nv1::ComplaintUpdateKind kind,
                            const std::string& message, absl::Time now) {
   nv1::IngestEventRequest req;
   nv1::ComplaintUpdate* u = req.mutable_complaint_update();
@@ -203,7 +204,7 @@ OutboxEvent CustomerUpdate(const v1::Complaint& c, int64_t sequence, nv1::Compla
   u->set_kind(kind);
   u->set_message(message);
   u->set_locale_hint(c.locale());
-  return NotificationEvent(absl::StrCat(c.complaint_id(), ":update:", sequence), now, std::move(req));
+  return NotificationEvent(absl::StrCat(c.complaint_id(), ":", what), now, std::move(req));
 }
 
 v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor,
@@ -569,7 +570,7 @@ absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const v1::C
                                            "same member, order and category as an open complaint");
       if (absl::Status s = tx.AppendEvent(linked); !s.ok()) return s;
     }
-    if (absl::Status s = tx.Enqueue(CustomerUpdate(c, created.sequence(), nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(c, "received", nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
                                                    "We have received your complaint.", now));
         !s.ok()) {
       return s;
@@ -713,7 +714,7 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::R
     if (Open(c->status()) && next != c->status()) {
       if (absl::Status s = ChangeStatus(tx, *c, next, actor, "reply", now); !s.ok()) return s;
     }
-    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, e.sequence(), nv1::COMPLAINT_UPDATE_KIND_UPDATED, req.text(), now));
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, absl::StrCat("reply:", e.sequence()), nv1::COMPLAINT_UPDATE_KIND_UPDATED, req.text(), now));
         !s.ok()) {
       return s;
     }
@@ -838,7 +839,7 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
         return s;
       }
     }
-    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, c->version() + 1, nv1::COMPLAINT_UPDATE_KIND_RESOLVED,
+    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, absl::StrCat("resolved:", c->reopen_count()), nv1::COMPLAINT_UPDATE_KIND_RESOLVED,
                                                    req.resolution_summary(), now));
         !s.ok()) {
       return s;

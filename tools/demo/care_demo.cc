@@ -9,10 +9,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -456,8 +458,157 @@ class Demo final {
                      earned.points_balance()));
   }
 
-  void Complaint() {}
-  void Inboxes() {}
+  // ------------------------------------------------------------ complaint
+
+  void Complaint() {
+    Step("A complaint: special care for gold, an SLA breach escalates, goodwill, a survey");
+    kv1::CreateBusinessCalendarRequest cal;
+    cal.set_request_id(Id("calendar"));
+    cal.mutable_calendar()->set_calendar_id(Id("hcm-office"));
+    cal.mutable_calendar()->set_time_zone("Asia/Ho_Chi_Minh");
+    for (int d = kv1::WEEKDAY_MONDAY; d <= kv1::WEEKDAY_SATURDAY; ++d) {
+      kv1::BusinessHours* h = cal.mutable_calendar()->add_weekly_hours();
+      h->set_day(static_cast<kv1::Weekday>(d));
+      h->mutable_start()->set_hours(8);
+      h->mutable_end()->set_hours(20);
+    }
+    kv1::BusinessCalendar calendar;
+    Call("ComplaintService.CreateBusinessCalendar",
+         [&](auto* ctx) { return complaint_->CreateBusinessCalendar(ctx, cal, &calendar); });
+    for (auto [id, tier, hours] : {std::tuple<std::string, std::string, int>{"gold-care", "gold", 1},
+                                   {"standard", "", 4}}) {
+      kv1::CreateSlaPolicyRequest p;
+      p.set_request_id(Id("policy-" + id));
+      p.mutable_policy()->set_sla_policy_id(Id(id));
+      p.mutable_policy()->set_evaluation_order(tier.empty() ? 10 : 1);
+      p.mutable_policy()->set_enabled(true);
+      if (!tier.empty()) p.mutable_policy()->add_tier_ids(tier);
+      *p.mutable_policy()->mutable_first_response_target() = care::ToDurationProto(absl::Hours(hours));
+      *p.mutable_policy()->mutable_resolution_target() = care::ToDurationProto(absl::Hours(24));
+      p.mutable_policy()->set_calendar_id(calendar.calendar_id());
+      kv1::EscalationLevel* level = p.mutable_policy()->add_escalation_levels();
+      level->set_level(1);
+      level->set_target(kv1::SLA_TARGET_FIRST_RESPONSE);
+      level->add_actions(kv1::ESCALATION_ACTION_RAISE_PRIORITY);
+      level->add_actions(kv1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE);
+      level->set_supervisor_queue_team_id("supervisors");
+      kv1::SlaPolicy policy;
+      Call("ComplaintService.CreateSlaPolicy", [&](auto* ctx) { return complaint_->CreateSlaPolicy(ctx, p, &policy); });
+    }
+    kv1::PutForbiddenPhrasesRequest phrases;
+    phrases.set_request_id(Id("phrases-vi"));
+    phrases.mutable_list()->set_locale("vi");
+    phrases.mutable_list()->add_phrases("không thể");
+    phrases.mutable_list()->add_phrases("bình tĩnh");
+    kv1::ForbiddenPhraseList list;
+    Call("ComplaintService.PutForbiddenPhrases",
+         [&](auto* ctx) { return complaint_->PutForbiddenPhrases(ctx, phrases, &list); });
+    Say("Business hours Mon-Sat 08:00-20:00 in Ho Chi Minh City; gold members get a 1-hour first response,");
+    Say("others 4 hours; a breach raises the priority and moves the ticket to the supervisors' queue");
+
+    const Person& lan = people_[0];
+    kv1::CreateComplaintRequest file;
+    file.set_request_id(Id("complaint"));
+    file.set_member_id(lan.id);
+    file.set_channel(kv1::CHANNEL_CHAT);
+    file.set_category(kv1::CATEGORY_DELIVERY);
+    file.set_order_id(Id("order-lan-3"));
+    file.set_description("Áo dài giao bị rách");
+    file.set_locale("vi");
+    kv1::CreateComplaintResponse filed;
+    Call("ComplaintService.CreateComplaint", [&](auto* ctx) { return complaint_->CreateComplaint(ctx, file, &filed); });
+    const kv1::Complaint& c = filed.complaint();
+    complaint_id_ = c.complaint_id();
+    Say(absl::StrCat(lan.name, " complains over chat: ", c.complaint_id(), ", tier ", c.tier().tier_id(), ", priority ",
+                     kv1::Priority_Name(c.priority()), ", first response due ",
+                     Local(care::FromTimestamp(c.first_response_sla().due_time()), "Asia/Ho_Chi_Minh")));
+
+    Advance(absl::Hours(2), "nobody answered");
+    kv1::GetComplaintRequest get;
+    get.set_complaint_id(c.complaint_id());
+    kv1::Complaint escalated;
+    Eventually("the SLA job escalates the ticket", [&] {
+      return complaint_->GetComplaint(Ctx().get(), get, &escalated).ok() && escalated.escalations_size() == 1;
+    });
+    Check(escalated.first_response_sla().breached(), "the first response is breached");
+    Say(absl::StrCat("First response breached; escalated once: priority ", kv1::Priority_Name(escalated.priority()),
+                     ", team ", escalated.team_id()));
+
+    kv1::ReplyToComplaintRequest reply;
+    reply.set_request_id(Id("reply-rude"));
+    reply.set_complaint_id(c.complaint_id());
+    reply.set_text("Chị BÌNH TĨNH, chúng tôi không thể làm gì hơn");
+    kv1::ReplyToComplaintResponse replied;
+    grpc::Status refused = complaint_->ReplyToComplaint(Ctx().get(), reply, &replied);
+    Check(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT, "a reply with forbidden phrases is refused");
+    Say(absl::StrCat("An agent's draft is refused, ", care::ErrorReason(care::FromGrpcStatus(refused)), ": ",
+                     absl::StrReplaceAll(care::ErrorMetadataValue(care::FromGrpcStatus(refused), "phrases"),
+                                         {{"\n", ", "}}),
+                     " (nothing stored or sent)"));
+    reply.set_request_id(Id("reply"));
+    reply.set_text("Xin lỗi chị, chúng tôi sẽ đổi áo mới ngay hôm nay");
+    *reply.mutable_consultation_time() = care::ToDurationProto(absl::Minutes(6));
+    Call("ComplaintService.ReplyToComplaint", [&](auto* ctx) { return complaint_->ReplyToComplaint(ctx, reply, &replied); });
+    Say("The agent's apology goes out through the notification service");
+
+    lv1::GetBalanceRequest balance_req;
+    balance_req.set_member_id(lan.id);
+    lv1::PointsBalance before;
+    Call("LoyaltyService.GetBalance", [&](auto* ctx) { return loyalty_->GetBalance(ctx, balance_req, &before); });
+    kv1::ResolveComplaintRequest resolve;
+    resolve.set_request_id(Id("resolve"));
+    resolve.set_complaint_id(c.complaint_id());
+    resolve.set_resolution_summary("Đã đổi áo mới và tặng 200 điểm");
+    resolve.mutable_compensation()->set_points(200);
+    resolve.mutable_compensation()->set_reason_code("DAMAGED_ITEM");
+    kv1::ResolveComplaintResponse resolved;
+    Call("ComplaintService.ResolveComplaint",
+         [&](auto* ctx) { return complaint_->ResolveComplaint(ctx, resolve, &resolved); });
+    Eventually("the goodwill points in loyalty", [&] {
+      lv1::PointsBalance now;
+      return loyalty_->GetBalance(Ctx().get(), balance_req, &now).ok() && now.balance() == before.balance() + 200;
+    });
+    Say(absl::StrCat("Resolved with 200 goodwill points: loyalty's balance ", before.balance(), " -> ",
+                     before.balance() + 200, " (AdjustPoints through the outbox, exactly once)"));
+
+    nv1::ListInboxRequest inbox;
+    inbox.set_member_id(lan.id);
+    std::string token;
+    Eventually("the survey invitation in Lan's inbox", [&] {
+      nv1::ListInboxResponse r;
+      if (!notification_->ListInbox(Ctx().get(), inbox, &r).ok()) return false;
+      for (const auto& m : r.messages()) {
+        if (m.kind() == nv1::MESSAGE_KIND_SATISFACTION_SURVEY) token = m.attributes().at("survey_token");
+      }
+      return !token.empty();
+    });
+    kv1::SubmitSurveyResponseRequest answer;
+    answer.set_request_id(Id("survey"));
+    answer.set_survey_token(token);
+    answer.set_score(5);
+    answer.set_comment("Cảm ơn!");
+    kv1::SurveyResponse answered;
+    Call("ComplaintService.SubmitSurveyResponse",
+         [&](auto* ctx) { return complaint_->SubmitSurveyResponse(ctx, answer, &answered); });
+    answer.set_request_id(Id("survey-again"));
+    grpc::Status twice = complaint_->SubmitSurveyResponse(Ctx().get(), answer, &answered);
+    Check(twice.error_code() == grpc::StatusCode::ALREADY_EXISTS, "a survey is answered once");
+    Say("Lan answers the survey from her inbox: 5/5; a second answer is refused (ALREADY_EXISTS)");
+  }
+
+  void Inboxes() {
+    Step("The members' inboxes at the end");
+    for (const Person& p : people_) {
+      nv1::ListInboxRequest inbox;
+      inbox.set_member_id(p.id);
+      nv1::ListInboxResponse r;
+      Call("NotificationService.ListInbox", [&](auto* ctx) { return notification_->ListInbox(ctx, inbox, &r); });
+      Say(absl::StrCat(p.name, ": ", r.messages_size(), " message(s)"));
+      for (const auto& m : r.messages()) {
+        Say(absl::StrCat("  - [", nv1::MessageKind_Name(m.kind()).substr(13), "] ", m.subject()));
+      }
+    }
+  }
 
   std::string token_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
@@ -470,6 +621,7 @@ class Demo final {
   int step_ = 0;
   std::vector<Person> people_;
   std::string campaign_id_;
+  std::string complaint_id_;
   absl::Time starts_;
 };
 
