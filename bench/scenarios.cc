@@ -7,6 +7,8 @@ namespace care::bench {
 // Defined in loyalty_scenarios.cc.
 ScenarioInfo LoyaltyGetTierScenario();
 ScenarioInfo LoyaltyRecordPurchaseScenario();
+// Defined in complaint_scenarios.cc.
+ScenarioInfo ComplaintCreateScenario();
 // Defined in promotion_scenarios.cc.
 ScenarioInfo PromotionQuoteScenario(int campaigns);
 
@@ -42,6 +44,7 @@ const std::map<std::string, ScenarioInfo>& Scenarios() {
       {"ping", {"care.common.v1.Diagnostics/Ping: the empty-RPC baseline", Make<PingScenario>, nullptr}},
       {"loyalty_get_tier", LoyaltyGetTierScenario()},
       {"loyalty_record_purchase", LoyaltyRecordPurchaseScenario()},
+      {"complaint_create", ComplaintCreateScenario()},
       {"promotion_quote", PromotionQuoteScenario(100)},
       {"promotion_quote_10", PromotionQuoteScenario(10)},
       {"promotion_quote_1000", PromotionQuoteScenario(1000)},
