@@ -24,5 +24,24 @@ absl::Status Remember(Txn& txn, absl::string_view scope, absl::string_view key,
 // above and for page tokens.
 int64_t StableMessageHash(const google::protobuf::Message& message);
 
+// The SQLite side of IdempotencyTxn (common/store.h): a service's SqliteTxn
+// derives from SqliteTxnBase<StoreTxn> and uses `txn_` for its own queries.
+template <typename StoreTxn>
+class SqliteTxnBase : public StoreTxn {
+ public:
+  explicit SqliteTxnBase(Txn& txn) : txn_(txn) {}
+  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+                              google::protobuf::Message* response) override {
+    return care::Replay(txn_, scope, key, request, response);
+  }
+  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+                        const google::protobuf::Message& response) override {
+    return care::Remember(txn_, scope, key, request, response);
+  }
+
+ protected:
+  Txn& txn_;
+};
+
 
 }  // namespace care

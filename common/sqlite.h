@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/store.h"
 
 namespace care {
 
@@ -208,12 +209,10 @@ absl::StatusOr<std::vector<T>> Collect(absl::StatusOr<Statement> stmt, Fn read) 
   }
 }
 
-// A service's store over a Database. Each service declares its store as an
-// interface with Read/Write taking a function of its own transaction type
-// (`StoreTxn`); `View` is the SQLite implementation of StoreTxn, built from a
-// Txn. This class is the part every service's SQLite store would repeat.
-template <typename Store, typename StoreTxn, typename View>
-class SqliteStoreOf final : public Store {
+// A service's TransactionalStore (common/store.h) over a Database: `View` is
+// the service's SQLite implementation of its StoreTxn, built from a Txn.
+template <typename StoreTxn, typename View>
+class SqliteStoreOf final : public TransactionalStore<StoreTxn> {
  public:
   explicit SqliteStoreOf(Database& db) : db_(db) {}
   absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {

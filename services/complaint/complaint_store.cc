@@ -24,9 +24,9 @@ std::optional<int64_t> MetSeconds(const v1::SlaClock& clock) {
   return FromDurationProto(clock.elapsed()) / absl::Seconds(1);
 }
 
-class SqliteTxn final : public StoreTxn {
+class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
-  explicit SqliteTxn(Txn& txn) : txn_(txn) {}
+  using SqliteTxnBase::SqliteTxnBase;
 
   absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) override {
     return One<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id));
@@ -154,14 +154,6 @@ class SqliteTxn final : public StoreTxn {
         });
   }
 
-  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
-                              google::protobuf::Message* response) override {
-    return care::Replay(txn_, scope, key, request, response);
-  }
-  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
-                        const google::protobuf::Message& response) override {
-    return care::Remember(txn_, scope, key, request, response);
-  }
   absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
 
  private:
@@ -176,13 +168,12 @@ class SqliteTxn final : public StoreTxn {
     return out;
   }
 
-  Txn& txn_;
 };
 
 }  // namespace
 
 std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<ComplaintStore, StoreTxn, SqliteTxn>>(db);
+  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
 }
 
 }  // namespace care::complaint

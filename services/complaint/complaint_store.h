@@ -14,6 +14,7 @@
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/outbox.h"
 #include "common/sqlite.h"
+#include "common/store.h"
 
 namespace care {
 // The complaint schema, generated from services/complaint/migrations/.
@@ -42,10 +43,8 @@ struct MetricRow {
   std::optional<int> survey_score;
 };
 
-class StoreTxn {
+class StoreTxn : public IdempotencyTxn {
  public:
-  virtual ~StoreTxn() = default;
-
   virtual absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) = 0;
   // Writes the complaint; `sla_check` is when the SLA job must look at it
   // next (none: no clock or escalation pending).
@@ -71,22 +70,11 @@ class StoreTxn {
   // Tickets created in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
 
-  // AIP-155 replay of (scope, key) and the transactional outbox.
-  virtual absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
-                                      const google::protobuf::Message& request,
-                                      google::protobuf::Message* response) = 0;
-  virtual absl::Status Remember(absl::string_view scope, absl::string_view key,
-                                const google::protobuf::Message& request,
-                                const google::protobuf::Message& response) = 0;
+  // The transactional outbox.
   virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
 };
 
-class ComplaintStore {
- public:
-  virtual ~ComplaintStore() = default;
-  virtual absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-  virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-};
+using ComplaintStore = TransactionalStore<StoreTxn>;
 
 std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db);
 

@@ -169,9 +169,9 @@ std::string JsonArray(const std::vector<std::string>& values) {
   return out + "]";
 }
 
-class SqliteTxn final : public StoreTxn {
+class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
-  explicit SqliteTxn(Txn& txn) : txn_(txn) {}
+  using SqliteTxnBase::SqliteTxnBase;
 
   absl::StatusOr<std::optional<Program>> ProgramAt(absl::Time at) override {
     auto p = OneProgram(txn_.Query(
@@ -469,16 +469,6 @@ class SqliteTxn final : public StoreTxn {
         name, *value));
   }
 
-  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
-                              const google::protobuf::Message& request,
-                              google::protobuf::Message* response) override {
-    return care::Replay(txn_, scope, key, request, response);
-  }
-
-  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
-                        const google::protobuf::Message& response) override {
-    return care::Remember(txn_, scope, key, request, response);
-  }
 
  private:
   static Program ParseProgram(const std::string& bytes) {
@@ -509,13 +499,12 @@ class SqliteTxn final : public StoreTxn {
     return Collect<std::string>(std::move(stmt), [](const Statement& s) { return s.Text(0); });
   }
 
-  Txn& txn_;
 };
 
 }  // namespace
 
 std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<LoyaltyStore, StoreTxn, SqliteTxn>>(db);
+  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
 }
 
 }  // namespace care::loyalty

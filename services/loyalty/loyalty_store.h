@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/sqlite.h"
+#include "common/store.h"
 #include "google/protobuf/message.h"
 #include "services/loyalty/model.h"
 
@@ -51,10 +52,8 @@ struct MemberExpiry {
   int64_t points = 0;
 };
 
-class StoreTxn {
+class StoreTxn : public IdempotencyTxn {
  public:
-  virtual ~StoreTxn() = default;
-
   // Program versions. The version in force at `at` is the newest whose
   // effective time is not after `at`; before the first, the first.
   virtual absl::StatusOr<std::optional<Program>> ProgramAt(absl::Time at) = 0;
@@ -125,25 +124,9 @@ class StoreTxn {
   virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;
   virtual absl::Status SetJobState(const std::string& name, const std::optional<std::string>& value) = 0;
 
-  // AIP-155: the first answer to (scope, key), stored in the caller's wire
-  // format (see common/idempotency.h).
-  virtual absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
-                                      const google::protobuf::Message& request,
-                                      google::protobuf::Message* response) = 0;
-  virtual absl::Status Remember(absl::string_view scope, absl::string_view key,
-                                const google::protobuf::Message& request,
-                                const google::protobuf::Message& response) = 0;
 };
 
-class LoyaltyStore {
- public:
-  virtual ~LoyaltyStore() = default;
-  // Runs `fn` in a write transaction, answered once durable; a non-OK
-  // status from `fn` leaves nothing behind.
-  virtual absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-  // Runs `fn` on a consistent read-only snapshot.
-  virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-};
+using LoyaltyStore = TransactionalStore<StoreTxn>;
 
 std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db);
 

@@ -25,19 +25,10 @@ absl::StatusOr<M> Parse(const Statement& stmt, int col, absl::string_view what) 
 
 std::string IntList(const std::vector<int>& values) { return absl::StrJoin(values, ","); }
 
-class SqliteTxn final : public StoreTxn {
+class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
-  explicit SqliteTxn(Txn& txn) : txn_(txn) {}
+  using SqliteTxnBase::SqliteTxnBase;
 
-  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
-                              const google::protobuf::Message& request,
-                              google::protobuf::Message* response) override {
-    return care::Replay(txn_, scope, key, request, response);
-  }
-  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
-                        const google::protobuf::Message& response) override {
-    return care::Remember(txn_, scope, key, request, response);
-  }
 
   // ------------------------------------------------------------ schedules
 
@@ -453,13 +444,12 @@ class SqliteTxn final : public StoreTxn {
   }
 
  private:
-  Txn& txn_;
 };
 
 }  // namespace
 
 std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<NotificationStore, StoreTxn, SqliteTxn>>(db);
+  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
 }
 
 }  // namespace care::notification

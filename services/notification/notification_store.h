@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/sqlite.h"
+#include "common/store.h"
 #include "google/protobuf/message.h"
 
 namespace care {
@@ -70,17 +71,8 @@ struct InboxFilter {
   absl::Time now;  // expired messages are not listed
 };
 
-class StoreTxn {
+class StoreTxn : public IdempotencyTxn {
  public:
-  virtual ~StoreTxn() = default;
-
-  // AIP-155 / event-id idempotency (common/idempotency.h).
-  virtual absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key,
-                                      const google::protobuf::Message& request,
-                                      google::protobuf::Message* response) = 0;
-  virtual absl::Status Remember(absl::string_view scope, absl::string_view key,
-                                const google::protobuf::Message& request,
-                                const google::protobuf::Message& response) = 0;
 
   // Schedules.
   virtual absl::StatusOr<std::optional<ScheduleRow>> GetSchedule(const std::string& schedule_id) = 0;
@@ -141,12 +133,7 @@ class StoreTxn {
   virtual absl::Status PutSettings(const v1::Settings& settings) = 0;
 };
 
-class NotificationStore {
- public:
-  virtual ~NotificationStore() = default;
-  virtual absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-  virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
-};
+using NotificationStore = TransactionalStore<StoreTxn>;
 
 std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db);
 
