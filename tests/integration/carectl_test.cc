@@ -36,12 +36,7 @@ class CarectlTest : public LoyaltyTest {
     LoyaltyTest::SetUp();
     if (HasFatalFailure()) return;
     Configure();
-    std::vector<std::string> args{"--fake_clock",
-                                  "--redis_port=" + std::to_string(redis_.port()),
-                                  "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
-                                  "--job_interval=50ms",
-                                  "--log_level=warn"};
+    std::vector<std::string> args = NotificationArgs();
     notification_service_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN,
                                                              "care.notification.v1.NotificationService", args, tokens_);
     absl::Status started = notification_service_->Start();

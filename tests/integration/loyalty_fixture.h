@@ -158,6 +158,18 @@ class LoyaltyTest : public ::testing::Test {
   // More flags for care_loyalty, for fixtures that need them.
   virtual std::vector<std::string> ExtraArgs() { return {}; }
 
+  // Flags of a real care_notification reading this loyalty's members, plus `extra`.
+  std::vector<std::string> NotificationArgs(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--job_interval=50ms",
+                                  "--log_level=warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
   void Connect() {
     stub_ = lv1::LoyaltyService::NewStub(service_->channel());
     clock_ = care::common::v1::ClockControl::NewStub(service_->channel());

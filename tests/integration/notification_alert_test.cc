@@ -34,13 +34,7 @@ class NotificationTest : public LoyaltyTest {
   }
 
   void StartNotification(std::vector<std::string> extra) {
-    std::vector<std::string> args{"--fake_clock",
-                                  "--redis_port=" + std::to_string(redis_.port()),
-                                  "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
-                                  "--job_interval=50ms",
-                                  "--log_level=warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<std::string> args = NotificationArgs(extra);
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, kNotificationHealth, args, tokens_);
     absl::Status started = notif_->Start();
     ASSERT_TRUE(started.ok()) << started;

@@ -9,13 +9,7 @@ namespace {
 class PromotionAlertTest : public PromotionTest {
  protected:
   void StartNotification(std::vector<std::string> extra = {}, bool set_time = true) {
-    std::vector<std::string> args{"--fake_clock",
-                                  "--redis_port=" + std::to_string(redis_.port()),
-                                  "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
-                                  "--job_interval=50ms",
-                                  "--log_level=warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<std::string> args = NotificationArgs(extra);
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, kNotificationHealthName, args, tokens_);
     absl::Status started = notif_->Start();
     ASSERT_TRUE(started.ok()) << started;
