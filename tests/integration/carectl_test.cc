@@ -362,3 +362,88 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
 
 }  // namespace
 }  // namespace care::testing
+
+namespace care::testing {
+namespace {
+
+// carectl complaint ... against a real care_complaint (tier from care_loyalty).
+class CarectlComplaintTest : public CarectlTest {
+ protected:
+  void SetUp() override {
+    CarectlTest::SetUp();
+    if (HasFatalFailure()) return;
+    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--job_interval=50ms", "--outbox_interval=50ms", "--log_level=warn"};
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService", args,
+                                                  tokens_);
+    absl::Status started = complaint_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  Result Complaint(std::vector<std::string> args, const std::string& token = "") {
+    args.insert(args.begin(), {"--target=" + complaint_->address(), "--token=" + (token.empty() ? admin() : token),
+                               "complaint"});
+    return Run(args);
+  }
+  std::unique_ptr<ServiceProcess> complaint_;
+};
+
+TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
+  Enrol("m1");
+  Result filed = Complaint({"--json", "file", "m1", "--description=Broken parcel", "--channel=chat",
+                            "--category=delivery", "--order=o-1", "--request_id=file-1"});
+  ASSERT_EQ(filed.code, 0) << filed;
+  EXPECT_OUT(filed, "\"complaint_id\"");
+  std::string id = filed.out.substr(filed.out.find("c-"), 18);
+
+  Result shown = Complaint({"show", id});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_OUT(shown, "STATUS");
+  EXPECT_OUT(shown, "NEW");
+  EXPECT_OUT(shown, "DELIVERY");
+
+  Result dup = Complaint({"file", "m1", "--description=Again", "--category=delivery", "--order=o-1"});
+  ASSERT_EQ(dup.code, 0) << dup;
+  EXPECT_OUT(dup, "likely duplicate of " + id);
+
+  Result replied = Complaint({"reply", id, "We are sending a new one", "--wait"});
+  ASSERT_EQ(replied.code, 0) << replied;
+  EXPECT_OUT(replied, "WAITING_ON_CUSTOMER");
+
+  Result moved = Complaint({"move", id, "resolved"});
+  EXPECT_EQ(moved.code, 1) << moved;
+  EXPECT_ERR(moved, "INVALID_ARGUMENT");
+  Result moved_back = Complaint({"move", id, "in_progress", "--reason=customer answered"});
+  ASSERT_EQ(moved_back.code, 0) << moved_back;
+
+  Result resolved = Complaint({"resolve", id, "Replaced", "--points=900"}, tokens_.agent);
+  ASSERT_EQ(resolved.code, 0) << resolved;
+  EXPECT_OUT(resolved, "waits for a supervisor");
+  Result approved = Complaint({"approve", id, id + "-comp-1", "--reason=ok"}, tokens_.supervisor);
+  ASSERT_EQ(approved.code, 0) << approved;
+  EXPECT_OUT(approved, "900 points ISSUED");
+  ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 900; }));
+
+  Result history = Complaint({"history", id});
+  ASSERT_EQ(history.code, 0) << history;
+  EXPECT_OUT(history, "REPLY");
+  EXPECT_OUT(history, "COMPENSATION");
+
+  Result metrics = Complaint({"metrics", "--from=2031-01-01T00:00:00Z", "--to=2031-02-01T00:00:00Z"});
+  ASSERT_EQ(metrics.code, 0) << metrics;
+  EXPECT_OUT(metrics, "COMPLAINTS");
+
+  Result missing = Complaint({"show", "nope"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_ERR(missing, "COMPLAINT_NOT_FOUND");
+  Result usage = Complaint({"file", "m1"});
+  EXPECT_EQ(usage.code, 2) << usage;
+  EXPECT_ERR(usage, "--description");
+  Result help = Complaint({"resolve", "--help"});
+  EXPECT_EQ(help.code, 0) << help;
+  EXPECT_OUT(help, "--points");
+}
+
+}  // namespace
+}  // namespace care::testing

@@ -10,6 +10,7 @@
 
 namespace carectl {
 
+std::vector<Command> ComplaintCommands();
 std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
 
