@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/pagination.h"
 #include "common/proto_time.h"
 
 namespace care::complaint {
@@ -56,6 +57,45 @@ void ValidateCalendar(FieldErrors& errors, const v1::BusinessCalendar& c) {
       errors.Add(absl::StrCat("calendar.holidays[", i, "].date"), "is not a valid date");
     }
   }
+}
+
+void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
+  errors.RequireId("policy.sla_policy_id", p.sla_policy_id());
+  RequireDuration(errors, "policy.first_response_target", p.first_response_target(), false);
+  RequireDuration(errors, "policy.resolution_target", p.resolution_target(), false);
+  for (int i = 0; i < p.escalation_levels_size(); ++i) {
+    const auto& l = p.escalation_levels(i);
+    std::string f = absl::StrCat("policy.escalation_levels[", i, "]");
+    if (l.level() < 1) errors.Add(f + ".level", "must be 1 or more");
+    if (l.target() == v1::SLA_TARGET_UNSPECIFIED) errors.Add(f + ".target", "must be set");
+    if (l.actions_size() == 0) errors.Add(f + ".actions", "at least one");
+    for (int a : l.actions()) {
+      if (a == v1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE && l.supervisor_queue_team_id().empty()) {
+        errors.Add(f + ".supervisor_queue_team_id", "is required with REASSIGN_TO_SUPERVISOR_QUEUE");
+      }
+    }
+  }
+}
+
+// Offset paging over a short configuration list, the cursor bound to the
+// request's filters.
+template <typename Request, typename T, typename Add>
+absl::Status PageOf(const Request& req, const std::vector<T>& all, Add add, std::string* next_token) {
+  FieldErrors errors;
+  int size = PageSize(req.page_size(), errors);
+  if (!errors.empty()) return errors.ToStatus();
+  auto cursor = DecodePageToken(req, req.page_token());
+  if (!cursor.ok()) return cursor.status();
+  size_t start = 0;
+  if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &start)) return InvalidPageToken();
+  size_t end = std::min(all.size(), start + static_cast<size_t>(size));
+  for (size_t i = std::min(start, all.size()); i < end; ++i) add(all[i]);
+  if (end < all.size()) *next_token = EncodePageToken(req, absl::StrCat(end));
+  return absl::OkStatus();
+}
+
+std::vector<int> Ints(const google::protobuf::RepeatedField<int>& values) {
+  return std::vector<int>(values.begin(), values.end());
 }
 
 }  // namespace
@@ -272,22 +312,7 @@ Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaP
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
-    const v1::SlaPolicy& p = req->policy();
-    errors.RequireId("policy.sla_policy_id", p.sla_policy_id());
-    RequireDuration(errors, "policy.first_response_target", p.first_response_target(), false);
-    RequireDuration(errors, "policy.resolution_target", p.resolution_target(), false);
-    for (int i = 0; i < p.escalation_levels_size(); ++i) {
-      const auto& l = p.escalation_levels(i);
-      std::string f = absl::StrCat("policy.escalation_levels[", i, "]");
-      if (l.level() < 1) errors.Add(f + ".level", "must be 1 or more");
-      if (l.target() == v1::SLA_TARGET_UNSPECIFIED) errors.Add(f + ".target", "must be set");
-      if (l.actions_size() == 0) errors.Add(f + ".actions", "at least one");
-      for (int a : l.actions()) {
-        if (a == v1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE && l.supervisor_queue_team_id().empty()) {
-          errors.Add(f + ".supervisor_queue_team_id", "is required with REASSIGN_TO_SUPERVISOR_QUEUE");
-        }
-      }
-    }
+    ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
     return service_.CreatePolicy(*req);
   });
@@ -296,7 +321,8 @@ Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaP
 Reactor* ComplaintGrpc::GetSlaPolicy(ServerContext* ctx, const v1::GetSlaPolicyRequest* req, v1::SlaPolicy* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
     if (req->sla_policy_id().empty()) return InvalidField("sla_policy_id", "is required");
-    return service_.GetPolicy(req->sla_policy_id());
+    if (req->version() < 0) return InvalidField("version", "must not be negative");
+    return service_.GetPolicy(req->sla_policy_id(), req->version());
   });
 }
 
@@ -331,8 +357,337 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
     if (errors.empty() && FromTimestamp(req->end_time()) <= FromTimestamp(req->start_time())) {
       errors.Add("end_time", "must be after start_time");
     }
+    if (errors.empty() && FromTimestamp(req->end_time()) - FromTimestamp(req->start_time()) > absl::Hours(24 * 400)) {
+      errors.Add("end_time", "must be at most 400 days after start_time");
+    }
+    std::vector<v1::MetricsDimension> group_by;
+    for (int d : req->group_by()) {
+      auto dim = static_cast<v1::MetricsDimension>(d);
+      if (dim == v1::METRICS_DIMENSION_UNSPECIFIED || !v1::MetricsDimension_IsValid(d)) {
+        errors.Add("group_by", "must name a dimension");
+      } else if (std::find(group_by.begin(), group_by.end(), dim) != group_by.end()) {
+        errors.Add("group_by", "repeats a dimension");
+      }
+      group_by.push_back(dim);
+    }
+    for (int i = 0; i < req->order_counts_size(); ++i) {
+      if (req->order_counts(i).orders() < 0) errors.Add(absl::StrCat("order_counts[", i, "].orders"), "must be >= 0");
+    }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Metrics(FromTimestamp(req->start_time()), FromTimestamp(req->end_time()));
+    return service_.Metrics(FromTimestamp(req->start_time()), FromTimestamp(req->end_time()), group_by,
+                            {req->order_counts().begin(), req->order_counts().end()});
+  });
+}
+
+Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplaintsRequest* req,
+                                       v1::ListComplaintsResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListComplaintsResponse> {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    ComplaintService::ListFilter f;
+    ComplaintQuery& q = f.query;
+    if (req->order_by().empty() || req->order_by() == "receive_time desc") {
+      q.order = ComplaintQuery::Order::kNewestFirst;
+    } else if (req->order_by() == "receive_time") {
+      q.order = ComplaintQuery::Order::kOldestFirst;
+    } else if (req->order_by() == "due_time") {
+      q.order = ComplaintQuery::Order::kDueFirst;
+    } else {
+      errors.Add("order_by", "must be \"\", \"receive_time desc\", \"receive_time\" or \"due_time\"");
+    }
+    if (req->has_received_after()) q.received_after = FromTimestamp(req->received_after());
+    if (req->has_received_before()) q.received_before = FromTimestamp(req->received_before());
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    if (!cursor->empty()) {
+      // "<sort key>/<complaint id>"
+      size_t slash = cursor->find('/');
+      int64_t key = 0;
+      if (slash == std::string::npos || !absl::SimpleAtoi(cursor->substr(0, slash), &key)) return InvalidPageToken();
+      q.after = std::make_pair(key, cursor->substr(slash + 1));
+    }
+    q.statuses = Ints(req->statuses());
+    q.channels = Ints(req->channels());
+    q.categories = Ints(req->categories());
+    q.priorities = Ints(req->priorities());
+    q.member_id = req->member_id();
+    q.team_id = req->team_id();
+    q.assignee_agent_id = req->assignee_agent_id();
+    q.unassigned_only = req->unassigned_only();
+    q.order_id = req->order_id();
+    q.breached_only = req->breached_only();
+    f.compensation_statuses = Ints(req->compensation_statuses());
+    f.escalation_notified_agent_id = req->escalation_notified_agent_id();
+    auto page = service_.List(f, size);
+    if (!page.ok()) return page.status();
+    v1::ListComplaintsResponse out;
+    for (auto& c : page->complaints) *out.add_complaints() = std::move(c);
+    if (page->next) out.set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next->first, "/", page->next->second)));
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComplaintRequest* req, v1::Complaint* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint.complaint_id", req->complaint().complaint_id());
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
+    for (const std::string& path : req->update_mask().paths()) {
+      if (path != "category" && path != "priority" && path != "order_id" && path != "subject" && path != "locale") {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" cannot be updated"));
+      }
+      if (path == "category" && req->complaint().category() == v1::CATEGORY_UNSPECIFIED) {
+        errors.Add("complaint.category", "must be set");
+      }
+      if (path == "priority" && req->complaint().priority() == v1::PRIORITY_UNSPECIFIED) {
+        errors.Add("complaint.priority", "must be set");
+      }
+    }
+    errors.RequireMaxLength("complaint.subject", req->complaint().subject(), 200);
+    errors.RequireMaxLength("complaint.order_id", req->complaint().order_id(), 128);
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.Update(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComplaintRequest* req, v1::Complaint* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.Reopen(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComplaintRequest* req, v1::Complaint* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    if (req->agent_id().empty() && req->team_id().empty()) errors.Add("agent_id", "agent_id or team_id is required");
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.Assign(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::TransferComplaint(ServerContext* ctx, const v1::TransferComplaintRequest* req,
+                                          v1::Complaint* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    if (req->to_agent_id().empty() && req->to_team_id().empty()) {
+      errors.Add("to_agent_id", "to_agent_id or to_team_id is required");
+    }
+    if (errors.RequireNonEmpty("handover_note", req->handover_note())) {
+      errors.RequireMaxLength("handover_note", req->handover_note(), 5000);
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.Transfer(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::RecordCustomerMessage(ServerContext* ctx, const v1::RecordCustomerMessageRequest* req,
+                                              v1::RecordCustomerMessageResponse* resp) {
+  return Answer(ctx, *req, resp,
+                [this, req](const Caller& caller) -> absl::StatusOr<v1::RecordCustomerMessageResponse> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
+    if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+      errors.Add("channel", "must be set");
+    }
+    if (req->has_received_time() &&
+        (!ValidTimestamp(req->received_time()) || FromTimestamp(req->received_time()) > service_.Now())) {
+      errors.Add("received_time", "must be a valid time, not in the future");
+    }
+    if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.CustomerMessage(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::AddNote(ServerContext* ctx, const v1::AddNoteRequest* req, v1::AddNoteResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::AddNoteResponse> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
+    if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.AddNote(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::RejectCompensation(ServerContext* ctx, const v1::RejectCompensationRequest* req,
+                                           v1::Complaint* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("complaint_id", req->complaint_id());
+    errors.RequireNonEmpty("compensation_id", req->compensation_id());
+    if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.Reject(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::PutScript(ServerContext* ctx, const v1::PutScriptRequest* req, v1::Script* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Script> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    const v1::Script& sc = req->script();
+    if (sc.category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(sc.category())) {
+      errors.Add("script.category", "must be set");
+    }
+    if (!sc.locale().empty()) errors.RequireId("script.locale", sc.locale());
+    errors.RequireMaxLength("script.title", sc.title(), 200);
+    if (sc.steps_size() == 0 && sc.faqs_size() == 0) errors.Add("script.steps", "at least one step or FAQ");
+    for (int i = 0; i < sc.steps_size(); ++i) {
+      errors.RequireNonEmpty(absl::StrCat("script.steps[", i, "].title"), sc.steps(i).title());
+    }
+    for (int i = 0; i < sc.faqs_size(); ++i) {
+      errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].question"), sc.faqs(i).question());
+      errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].answer"), sc.faqs(i).answer());
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.PutScript(*req, ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::GetScript(ServerContext* ctx, const v1::GetScriptRequest* req, v1::Script* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::Script> {
+    if (req->category() == v1::CATEGORY_UNSPECIFIED) return InvalidField("category", "is required");
+    if (req->version() < 0) return InvalidField("version", "must not be negative");
+    return service_.GetScript(req->category(), req->locale(), req->version());
+  });
+}
+
+Reactor* ComplaintGrpc::GetScriptForComplaint(ServerContext* ctx, const v1::GetScriptForComplaintRequest* req,
+                                              v1::Script* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::Script> {
+    if (req->complaint_id().empty()) return InvalidField("complaint_id", "is required");
+    return service_.ScriptForComplaint(req->complaint_id());
+  });
+}
+
+Reactor* ComplaintGrpc::ListScripts(ServerContext* ctx, const v1::ListScriptsRequest* req,
+                                    v1::ListScriptsResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListScriptsResponse> {
+    auto all = service_.ListScripts(req->category());
+    if (!all.ok()) return all.status();
+    v1::ListScriptsResponse out;
+    absl::Status s = PageOf(*req, *all, [&](const v1::Script& x) { *out.add_scripts() = x; }, out.mutable_next_page_token());
+    if (!s.ok()) return s;
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::ListForbiddenPhrases(ServerContext* ctx, const v1::ListForbiddenPhrasesRequest* req,
+                                             v1::ListForbiddenPhrasesResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListForbiddenPhrasesResponse> {
+    auto all = service_.ListPhrases();
+    if (!all.ok()) return all.status();
+    v1::ListForbiddenPhrasesResponse out;
+    absl::Status s =
+        PageOf(*req, *all, [&](const v1::ForbiddenPhraseList& x) { *out.add_lists() = x; }, out.mutable_next_page_token());
+    if (!s.ok()) return s;
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::ListBusinessCalendars(ServerContext* ctx, const v1::ListBusinessCalendarsRequest* req,
+                                              v1::ListBusinessCalendarsResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListBusinessCalendarsResponse> {
+    auto all = service_.ListCalendars();
+    if (!all.ok()) return all.status();
+    v1::ListBusinessCalendarsResponse out;
+    absl::Status s = PageOf(*req, *all, [&](const v1::BusinessCalendar& x) { *out.add_calendars() = x; },
+                            out.mutable_next_page_token());
+    if (!s.ok()) return s;
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
+                                               v1::BusinessCalendar* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::BusinessCalendar> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("calendar.calendar_id", req->calendar().calendar_id());
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
+    for (const std::string& path : req->update_mask().paths()) {
+      if (path != "display_name" && path != "time_zone" && path != "weekly_hours" && path != "holidays") {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" cannot be updated"));
+      } else if (path == "time_zone") {
+        errors.RequireTimeZone("calendar.time_zone", req->calendar().time_zone());
+      }
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.UpdateCalendar(*req);
+  });
+}
+
+Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
+                                               v1::DeleteBusinessCalendarResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("calendar_id", req->calendar_id());
+    if (!errors.empty()) return errors.ToStatus();
+    absl::Status s = service_.DeleteCalendar(*req);
+    if (!s.ok()) return s;
+    return v1::DeleteBusinessCalendarResponse();
+  });
+}
+
+Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPoliciesRequest* req,
+                                        v1::ListSlaPoliciesResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListSlaPoliciesResponse> {
+    auto all = service_.ListPolicies();
+    if (!all.ok()) return all.status();
+    v1::ListSlaPoliciesResponse out;
+    absl::Status s =
+        PageOf(*req, *all, [&](const v1::SlaPolicy& x) { *out.add_policies() = x; }, out.mutable_next_page_token());
+    if (!s.ok()) return s;
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req,
+                                        v1::SlaPolicy* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
+    for (const std::string& path : req->update_mask().paths()) {
+      if (path == "sla_policy_id" || path == "version" || path == "create_time" || path == "update_time") {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" is output only or the identifier"));
+      } else if (!v1::SlaPolicy::descriptor()->FindFieldByName(path)) {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" is not a policy field"));
+      }
+    }
+    ValidatePolicy(errors, req->policy());
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.UpdatePolicy(*req);
+  });
+}
+
+Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaPolicyRequest* req,
+                                        v1::DeleteSlaPolicyResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteSlaPolicyResponse> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("sla_policy_id", req->sla_policy_id());
+    if (!errors.empty()) return errors.ToStatus();
+    absl::Status s = service_.DeletePolicy(*req);
+    if (!s.ok()) return s;
+    return v1::DeleteSlaPolicyResponse();
   });
 }
 

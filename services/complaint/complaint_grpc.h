@@ -2,8 +2,7 @@
 
 // The complaint service's gRPC adapter: validates each request (bad input is
 // INVALID_ARGUMENT naming the fields), looks up the member's tier for intake,
-// and hands plain values to ComplaintService. Methods not overridden answer
-// UNIMPLEMENTED (services/complaint/README.md lists them).
+// and hands plain values to ComplaintService.
 
 #include "care/complaint/v1/complaint.grpc.pb.h"
 #include "common/rpc.h"
@@ -50,6 +49,35 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
                                 v1::ComplaintSettings* resp) override;
   Reactor* UpdateComplaintSettings(ServerContext* ctx, const v1::UpdateComplaintSettingsRequest* req,
                                    v1::ComplaintSettings* resp) override;
+  Reactor* ListComplaints(ServerContext* ctx, const v1::ListComplaintsRequest* req,
+                          v1::ListComplaintsResponse* resp) override;
+  Reactor* UpdateComplaint(ServerContext* ctx, const v1::UpdateComplaintRequest* req, v1::Complaint* resp) override;
+  Reactor* ReopenComplaint(ServerContext* ctx, const v1::ReopenComplaintRequest* req, v1::Complaint* resp) override;
+  Reactor* AssignComplaint(ServerContext* ctx, const v1::AssignComplaintRequest* req, v1::Complaint* resp) override;
+  Reactor* TransferComplaint(ServerContext* ctx, const v1::TransferComplaintRequest* req, v1::Complaint* resp) override;
+  Reactor* RecordCustomerMessage(ServerContext* ctx, const v1::RecordCustomerMessageRequest* req,
+                                 v1::RecordCustomerMessageResponse* resp) override;
+  Reactor* AddNote(ServerContext* ctx, const v1::AddNoteRequest* req, v1::AddNoteResponse* resp) override;
+  Reactor* RejectCompensation(ServerContext* ctx, const v1::RejectCompensationRequest* req,
+                              v1::Complaint* resp) override;
+  Reactor* PutScript(ServerContext* ctx, const v1::PutScriptRequest* req, v1::Script* resp) override;
+  Reactor* GetScript(ServerContext* ctx, const v1::GetScriptRequest* req, v1::Script* resp) override;
+  Reactor* GetScriptForComplaint(ServerContext* ctx, const v1::GetScriptForComplaintRequest* req,
+                                 v1::Script* resp) override;
+  Reactor* ListScripts(ServerContext* ctx, const v1::ListScriptsRequest* req, v1::ListScriptsResponse* resp) override;
+  Reactor* ListForbiddenPhrases(ServerContext* ctx, const v1::ListForbiddenPhrasesRequest* req,
+                                v1::ListForbiddenPhrasesResponse* resp) override;
+  Reactor* ListBusinessCalendars(ServerContext* ctx, const v1::ListBusinessCalendarsRequest* req,
+                                 v1::ListBusinessCalendarsResponse* resp) override;
+  Reactor* UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
+                                  v1::BusinessCalendar* resp) override;
+  Reactor* DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
+                                  v1::DeleteBusinessCalendarResponse* resp) override;
+  Reactor* ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPoliciesRequest* req,
+                           v1::ListSlaPoliciesResponse* resp) override;
+  Reactor* UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req, v1::SlaPolicy* resp) override;
+  Reactor* DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaPolicyRequest* req,
+                           v1::DeleteSlaPolicyResponse* resp) override;
   Reactor* GetComplaintMetrics(ServerContext* ctx, const v1::GetComplaintMetricsRequest* req,
                                v1::ComplaintMetrics* resp) override;
 

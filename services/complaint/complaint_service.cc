@@ -15,16 +15,18 @@
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
+#include "services/complaint/metrics.h"
 #include "services/complaint/phrases.h"
+#include "services/complaint/service_internal.h"
 
 namespace care::complaint {
-namespace {
 
 using care::common::v1::Role;
 namespace nv1 = care::notification::v1;
 
-constexpr char kSettingsId[] = "current";
+namespace {
 constexpr int kSlaBatch = 200;
+}  // namespace
 
 // ------------------------------------------------------------- small helpers
 
@@ -33,16 +35,6 @@ v1::Actor ActorProto(const ActorInfo& a) {
   out.set_principal_id(a.principal);
   out.set_role(a.role);
   out.set_system(a.system);
-  return out;
-}
-
-template <typename T>
-absl::StatusOr<std::optional<T>> LoadDoc(StoreTxn& tx, DocKind kind, const std::string& id) {
-  auto bytes = tx.GetDocument(kind, id);
-  if (!bytes.ok()) return bytes.status();
-  if (!*bytes) return std::nullopt;
-  T out;
-  if (!out.ParseFromString(**bytes)) return absl::InternalError("unreadable stored document");
   return out;
 }
 
@@ -133,6 +125,11 @@ void StopClock(const Calendar& cal, v1::SlaClock* clock, absl::Time start, absl:
   } else if (!clock->paused()) {
     *clock->mutable_elapsed() = ToDurationProto(FromDurationProto(clock->target()) - Remaining(cal, *clock, now));
   }
+  // Met late, before the job noticed: still a breach.
+  if (clock->has_target() && !clock->breached() && FromDurationProto(clock->elapsed()) > FromDurationProto(clock->target())) {
+    clock->set_breached(true);
+    *clock->mutable_breach_time() = clock->due_time();
+  }
   clock->set_paused(false);
   *clock->mutable_met_time() = ToTimestamp(now);
 }
@@ -183,6 +180,8 @@ std::optional<absl::Time> NextCheck(const Calendar& cal, const v1::SlaPolicy* po
       if (at.ok()) consider(*at);
     }
   }
+  if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) consider(FromTimestamp(c.check_in().due_time()));
+  if (c.status() == v1::COMPLAINT_STATUS_RESOLVED && c.has_reopen_deadline()) consider(FromTimestamp(c.reopen_deadline()));
   return next;
 }
 
@@ -219,19 +218,36 @@ v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind,
   return e;
 }
 
-// Writes the complaint with its next SLA check, one more version.
+// The policy version whose targets and escalation levels the complaint
+// started with (the current one for complaints filed before versions were kept).
+absl::StatusOr<std::optional<v1::SlaPolicy>> PolicyOf(StoreTxn& tx, const v1::Complaint& c) {
+  if (c.sla_policy_id().empty()) return std::nullopt;
+  auto versioned =
+      LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicyVersion, PolicyVersionId(c.sla_policy_id(), c.sla_policy_version()));
+  if (!versioned.ok() || *versioned) return versioned;
+  return LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, c.sla_policy_id());
+}
+
+absl::Status Retime(const Calendar& before, const Calendar& after, v1::Complaint& c, absl::Time now) {
+  for (v1::SlaClock* clock : {c.mutable_first_response_sla(), c.mutable_resolution_sla()}) {
+    if (!Running(*clock)) continue;
+    absl::Duration left = Remaining(before, *clock, now);
+    if (left <= absl::ZeroDuration()) continue;  // already past due: the breach stands
+    auto due = AddBusinessTime(after, now, left);
+    if (!due.ok()) return due.status();
+    *clock->mutable_due_time() = ToTimestamp(*due);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Save(StoreTxn& tx, v1::Complaint& c, absl::Time now) {
   c.set_version(c.version() + 1);
   *c.mutable_update_time() = ToTimestamp(now);
   auto cal = CalendarOf(tx, c.calendar_id());
   if (!cal.ok()) return cal.status();
-  std::optional<v1::SlaPolicy> policy;
-  if (!c.sla_policy_id().empty()) {
-    auto p = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, c.sla_policy_id());
-    if (!p.ok()) return p.status();
-    policy = std::move(*p);
-  }
-  return tx.PutComplaint(c, NextCheck(*cal, policy ? &*policy : nullptr, c));
+  auto policy = PolicyOf(tx, c);
+  if (!policy.ok()) return policy.status();
+  return tx.PutComplaint(c, NextCheck(*cal, *policy ? &**policy : nullptr, c));
 }
 
 bool Open(v1::ComplaintStatus s) {
@@ -263,6 +279,32 @@ absl::Status InvalidTransition(v1::ComplaintStatus from, v1::ComplaintStatus to)
   return Error(absl::StatusCode::kFailedPrecondition, "INVALID_TRANSITION",
                absl::StrCat("cannot go from ", v1::ComplaintStatus_Name(from), " to ", v1::ComplaintStatus_Name(to)),
                {{"from", v1::ComplaintStatus_Name(from)}, {"to", v1::ComplaintStatus_Name(to)}});
+}
+
+// The first reply or acknowledgement stops the first-response clock.
+absl::Status FirstResponse(StoreTxn& tx, v1::Complaint& c, absl::Time now) {
+  if (c.has_first_response_time()) return absl::OkStatus();
+  auto cal = CalendarOf(tx, c.calendar_id());
+  if (!cal.ok()) return cal.status();
+  *c.mutable_first_response_time() = ToTimestamp(now);
+  StopClock(*cal, c.mutable_first_response_sla(), FromTimestamp(c.receive_time()), now);
+  return absl::OkStatus();
+}
+
+void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent) {
+  *c.mutable_total_consultation_time() =
+      ToDurationProto(FromDurationProto(c.total_consultation_time()) + FromDurationProto(spent));
+}
+
+absl::Status CheckVersion(const v1::Complaint& c, int64_t expected) {
+  if (expected != 0 && expected != c.version()) return VersionMismatch("the complaint");
+  return absl::OkStatus();
+}
+
+// Every change but a note is refused on a closed complaint.
+absl::Status RequireNotClosed(const v1::Complaint& c) {
+  if (c.status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+  return absl::OkStatus();
 }
 
 // The approval limit of `role` for points: from the settings, else defaults.
@@ -331,25 +373,25 @@ std::string NewToken() {
   return absl::BytesToHexString(bytes);
 }
 
-absl::Duration Percentile(std::vector<int64_t>& seconds, double q) {
-  if (seconds.empty()) return absl::ZeroDuration();
-  size_t k = static_cast<size_t>(q * static_cast<double>(seconds.size() - 1) + 0.5);
-  std::nth_element(seconds.begin(), seconds.begin() + k, seconds.end());
-  return absl::Seconds(seconds[k]);
-}
-
-}  // namespace
-
 bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   using S = v1::ComplaintStatus;
+  // The contract's table (ComplaintStatus); RESOLVED and REOPENED are entered
+  // through ResolveComplaint and ReopenComplaint.
   static const std::map<S, std::vector<S>> kAllowed = {
       {v1::COMPLAINT_STATUS_NEW,
-       {v1::COMPLAINT_STATUS_ACKNOWLEDGED, v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
-      {v1::COMPLAINT_STATUS_ACKNOWLEDGED, {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
-      {v1::COMPLAINT_STATUS_IN_PROGRESS, {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
-      {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER, {v1::COMPLAINT_STATUS_IN_PROGRESS}},
-      {v1::COMPLAINT_STATUS_REOPENED, {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER}},
-      {v1::COMPLAINT_STATUS_RESOLVED, {v1::COMPLAINT_STATUS_CLOSED}},
+       {v1::COMPLAINT_STATUS_ACKNOWLEDGED, v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER,
+        v1::COMPLAINT_STATUS_RESOLVED, v1::COMPLAINT_STATUS_CLOSED}},
+      {v1::COMPLAINT_STATUS_ACKNOWLEDGED,
+       {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER, v1::COMPLAINT_STATUS_RESOLVED,
+        v1::COMPLAINT_STATUS_CLOSED}},
+      {v1::COMPLAINT_STATUS_IN_PROGRESS,
+       {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER, v1::COMPLAINT_STATUS_RESOLVED, v1::COMPLAINT_STATUS_CLOSED}},
+      {v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER,
+       {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_RESOLVED, v1::COMPLAINT_STATUS_CLOSED}},
+      {v1::COMPLAINT_STATUS_REOPENED,
+       {v1::COMPLAINT_STATUS_IN_PROGRESS, v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER, v1::COMPLAINT_STATUS_RESOLVED,
+        v1::COMPLAINT_STATUS_CLOSED}},
+      {v1::COMPLAINT_STATUS_RESOLVED, {v1::COMPLAINT_STATUS_REOPENED, v1::COMPLAINT_STATUS_CLOSED}},
   };
   auto it = kAllowed.find(from);
   return it != kAllowed.end() && std::find(it->second.begin(), it->second.end(), to) != it->second.end();
@@ -357,148 +399,6 @@ bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
 
 ComplaintService::ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options)
     : store_(store), clock_(clock), options_(options) {}
-
-template <typename Response, typename Fn>
-absl::StatusOr<Response> ComplaintService::Mutate(absl::string_view scope, const std::string& request_id,
-                                                  const google::protobuf::Message& request, Fn fn) {
-  Response resp;
-  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
-    resp.Clear();
-    auto replayed = tx.Replay(scope, request_id, request, &resp);
-    if (!replayed.ok()) return replayed.status();
-    if (*replayed) return absl::OkStatus();
-    if (absl::Status done = fn(tx, resp); !done.ok()) return done;
-    return tx.Remember(scope, request_id, request, resp);
-  });
-  if (!s.ok()) return s;
-  return resp;
-}
-
-// ------------------------------------------------------------ configuration
-
-absl::StatusOr<v1::BusinessCalendar> ComplaintService::CreateCalendar(const v1::CreateBusinessCalendarRequest& req) {
-  Calendar rules = FromProto(req.calendar());
-  if (absl::Status s = ValidateCalendar(rules); !s.ok()) return s;
-  const absl::Time now = Now();
-  return Mutate<v1::BusinessCalendar>("CreateBusinessCalendar", req.request_id(), req,
-                                      [&](StoreTxn& tx, v1::BusinessCalendar& out) -> absl::Status {
-    auto existing = tx.GetDocument(DocKind::kCalendar, req.calendar().calendar_id());
-    if (!existing.ok()) return existing.status();
-    if (*existing) return AlreadyExists("CALENDAR_ALREADY_EXISTS", "a calendar with this id exists");
-    out = req.calendar();
-    out.set_version(1);
-    *out.mutable_create_time() = ToTimestamp(now);
-    *out.mutable_update_time() = ToTimestamp(now);
-    return tx.PutDocument(DocKind::kCalendar, out.calendar_id(), out.SerializeAsString());
-  });
-}
-
-absl::StatusOr<v1::BusinessCalendar> ComplaintService::GetCalendar(const std::string& id) {
-  std::optional<v1::BusinessCalendar> out;
-  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto c = LoadDoc<v1::BusinessCalendar>(tx, DocKind::kCalendar, id);
-    if (!c.ok()) return c.status();
-    out = std::move(*c);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (!out) return NotFound("CALENDAR_NOT_FOUND", "no such calendar");
-  return *out;
-}
-
-absl::StatusOr<v1::SlaPolicy> ComplaintService::CreatePolicy(const v1::CreateSlaPolicyRequest& req) {
-  const absl::Time now = Now();
-  return Mutate<v1::SlaPolicy>("CreateSlaPolicy", req.request_id(), req,
-                               [&](StoreTxn& tx, v1::SlaPolicy& out) -> absl::Status {
-    auto existing = tx.GetDocument(DocKind::kSlaPolicy, req.policy().sla_policy_id());
-    if (!existing.ok()) return existing.status();
-    if (*existing) return AlreadyExists("SLA_POLICY_ALREADY_EXISTS", "a policy with this id exists");
-    if (!req.policy().calendar_id().empty()) {
-      auto cal = tx.GetDocument(DocKind::kCalendar, req.policy().calendar_id());
-      if (!cal.ok()) return cal.status();
-      if (!*cal) return NotFound("CALENDAR_NOT_FOUND", "policy.calendar_id names no calendar");
-    }
-    out = req.policy();
-    out.set_version(1);
-    *out.mutable_create_time() = ToTimestamp(now);
-    *out.mutable_update_time() = ToTimestamp(now);
-    return tx.PutDocument(DocKind::kSlaPolicy, out.sla_policy_id(), out.SerializeAsString());
-  });
-}
-
-absl::StatusOr<v1::SlaPolicy> ComplaintService::GetPolicy(const std::string& id) {
-  std::optional<v1::SlaPolicy> out;
-  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto p = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, id);
-    if (!p.ok()) return p.status();
-    out = std::move(*p);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (!out) return NotFound("SLA_POLICY_NOT_FOUND", "no such SLA policy");
-  return *out;
-}
-
-absl::StatusOr<v1::ForbiddenPhraseList> ComplaintService::PutPhrases(const v1::PutForbiddenPhrasesRequest& req,
-                                                                     const ActorInfo& actor) {
-  const absl::Time now = Now();
-  return Mutate<v1::ForbiddenPhraseList>("PutForbiddenPhrases", req.request_id(), req,
-                                         [&](StoreTxn& tx, v1::ForbiddenPhraseList& out) -> absl::Status {
-    auto current = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, req.list().locale());
-    if (!current.ok()) return current.status();
-    int64_t version = *current ? (*current)->version() : 0;
-    if (req.expected_version() != 0 && req.expected_version() != version) {
-      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the list changed; re-read and retry");
-    }
-    out = req.list();
-    out.set_version(version + 1);
-    *out.mutable_updated_by() = ActorProto(actor);
-    *out.mutable_update_time() = ToTimestamp(now);
-    return tx.PutDocument(DocKind::kPhrases, out.locale(), out.SerializeAsString());
-  });
-}
-
-absl::StatusOr<v1::ForbiddenPhraseList> ComplaintService::GetPhrases(const std::string& locale) {
-  std::optional<v1::ForbiddenPhraseList> out;
-  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto l = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
-    if (!l.ok()) return l.status();
-    out = std::move(*l);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (!out) return NotFound("FORBIDDEN_PHRASES_NOT_FOUND", "no forbidden-phrase list for the locale");
-  return *out;
-}
-
-absl::StatusOr<v1::ComplaintSettings> ComplaintService::GetSettings() {
-  v1::ComplaintSettings out;
-  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto stored = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
-    if (!stored.ok()) return stored.status();
-    if (*stored) out = std::move(**stored);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::StatusOr<v1::ComplaintSettings> ComplaintService::UpdateSettings(const v1::UpdateComplaintSettingsRequest& req) {
-  const absl::Time now = Now();
-  return Mutate<v1::ComplaintSettings>("UpdateComplaintSettings", req.request_id(), req,
-                                       [&](StoreTxn& tx, v1::ComplaintSettings& out) -> absl::Status {
-    auto stored = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
-    if (!stored.ok()) return stored.status();
-    int64_t version = *stored ? (*stored)->version() : 0;
-    if (req.settings().version() != 0 && req.settings().version() != version) {
-      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the settings changed; re-read and retry");
-    }
-    out = req.settings();
-    out.set_version(version + 1);
-    *out.mutable_update_time() = ToTimestamp(now);
-    return tx.PutDocument(DocKind::kSettings, kSettingsId, out.SerializeAsString());
-  });
-}
 
 // ------------------------------------------------------------------ tickets
 
@@ -638,13 +538,30 @@ absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionC
                                [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, req.complaint_id());
     if (!c.ok()) return c.status();
-    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
-      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
-    }
-    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
     if (!TransitionAllowed(c->status(), req.to_status())) return InvalidTransition(c->status(), req.to_status());
+    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED && Open(c->status()) && req.reason().empty()) {
+      return InvalidField("reason", "is required to close an unresolved complaint");
+    }
     if (absl::Status s = ChangeStatus(tx, *c, req.to_status(), actor, req.reason(), now); !s.ok()) return s;
-    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED) *c->mutable_close_time() = ToTimestamp(now);
+    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED) {
+      *c->mutable_close_time() = ToTimestamp(now);
+      c->mutable_check_in()->set_status(c->check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED
+                                            ? v1::CHECK_IN_STATUS_CANCELLED
+                                            : c->check_in().status());
+    }
+    // Acknowledging is the first response: the customer hears of it.
+    if (req.to_status() == v1::COMPLAINT_STATUS_ACKNOWLEDGED) {
+      if (absl::Status s = FirstResponse(tx, *c, now); !s.ok()) return s;
+      if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, "acknowledged", nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
+                                                     req.reason().empty() ? "We are looking into your complaint."
+                                                                          : req.reason(),
+                                                     now));
+          !s.ok()) {
+        return s;
+      }
+    }
     if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
     out = *c;
     return absl::OkStatus();
@@ -658,7 +575,11 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::R
   auto check = [&](StoreTxn& tx, const v1::Complaint& c) -> absl::Status {
     std::vector<std::string> phrases;
     std::set<std::string> seen;
-    for (const std::string& locale : {c.locale(), std::string("*")}) {
+    // The complaint's locale, its base language ("vi" for "vi-VN"), and the
+    // lists for every locale ("" and the older "*").
+    std::vector<std::string> locales = {c.locale(), "", "*"};
+    if (size_t dash = c.locale().find('-'); dash != std::string::npos) locales.push_back(c.locale().substr(0, dash));
+    for (const std::string& locale : locales) {
       auto list = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
       if (!list.ok()) return list.status();
       if (!*list) continue;
@@ -688,20 +609,12 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::R
                                               [&](StoreTxn& tx, v1::ReplyToComplaintResponse& out) -> absl::Status {
     auto c = Require(tx, req.complaint_id());
     if (!c.ok()) return c.status();
-    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
-      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
-    }
-    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
     if (absl::Status bad = check(tx, *c); !bad.ok()) return bad;
-    auto cal = CalendarOf(tx, c->calendar_id());
-    if (!cal.ok()) return cal.status();
     bool first = !c->has_first_response_time();
-    if (first) {
-      *c->mutable_first_response_time() = ToTimestamp(now);
-      StopClock(*cal, c->mutable_first_response_sla(), FromTimestamp(c->receive_time()), now);
-    }
-    absl::Duration spent = req.has_consultation_time() ? FromDurationProto(req.consultation_time()) : absl::ZeroDuration();
-    *c->mutable_total_consultation_time() = ToDurationProto(FromDurationProto(c->total_consultation_time()) + spent);
+    if (absl::Status s = FirstResponse(tx, *c, now); !s.ok()) return s;
+    AddConsultation(*c, req.consultation_time());
     v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_REPLY, actor, now);
     e.mutable_reply()->set_text(req.text());
     e.mutable_reply()->set_locale(c->locale());
@@ -725,6 +638,73 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::R
   });
 }
 
+// Resolution itself: clocks stop, the customer is told, the survey goes out
+// and the check-in is scheduled. Also run when a parked resolution is approved.
+absl::Status ComplaintService::ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
+                                          const ActorInfo& actor, absl::Time now) {
+  auto cal = CalendarOf(tx, c.calendar_id());
+  if (!cal.ok()) return cal.status();
+  if (c.status() == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
+    if (absl::Status s = ResumeClock(*cal, c.mutable_resolution_sla(), now); !s.ok()) return s;
+    if (absl::Status s = ResumeClock(*cal, c.mutable_first_response_sla(), now); !s.ok()) return s;
+  }
+  if (!c.has_first_response_time()) *c.mutable_first_response_time() = ToTimestamp(now);
+  StopClock(*cal, c.mutable_first_response_sla(), FromTimestamp(c.receive_time()), now);
+  StopClock(*cal, c.mutable_resolution_sla(), FromTimestamp(c.receive_time()), now);
+  if (absl::Status s = ChangeStatus(tx, c, v1::COMPLAINT_STATUS_RESOLVED, actor, c.resolution_summary(), now); !s.ok()) {
+    return s;
+  }
+  *c.mutable_resolve_time() = ToTimestamp(now);
+  absl::Duration window = settings.has_reopen_window() ? FromDurationProto(settings.reopen_window()) : options_.reopen_window;
+  *c.mutable_reopen_deadline() = ToTimestamp(now + window);
+  bool survey = settings.has_survey() ? settings.survey().enabled() : options_.survey_enabled;
+  if (survey) {
+    std::string token = NewToken();
+    absl::Duration validity = settings.has_survey() && settings.survey().has_token_validity()
+                                  ? FromDurationProto(settings.survey().token_validity())
+                                  : options_.survey_validity;
+    if (c.survey().status() == v1::SURVEY_STATUS_SENT) c.mutable_survey()->set_status(v1::SURVEY_STATUS_SUPERSEDED);
+    v1::Survey* sv = c.mutable_survey();
+    sv->Clear();
+    sv->set_status(v1::SURVEY_STATUS_SENT);
+    *sv->mutable_send_time() = ToTimestamp(now);
+    *sv->mutable_expire_time() = ToTimestamp(now + validity);
+    if (absl::Status s = tx.PutSurveyToken(token, c.complaint_id()); !s.ok()) return s;
+    nv1::IngestEventRequest invite;
+    nv1::SatisfactionSurvey* ss = invite.mutable_satisfaction_survey();
+    ss->set_member_id(c.member_id());
+    ss->set_complaint_id(c.complaint_id());
+    ss->set_survey_token(token);
+    *ss->mutable_expire_time() = sv->expire_time();
+    if (absl::Status s = tx.Enqueue(NotificationEvent(absl::StrCat(c.complaint_id(), ":survey:", token.substr(0, 8)),
+                                                      now, std::move(invite)));
+        !s.ok()) {
+      return s;
+    }
+  }
+  bool check_in = (settings.has_check_in() ? settings.check_in().enabled() : options_.check_in_enabled) &&
+                  MatchesAny(settings.check_in().categories(), c.category());
+  if (check_in) {
+    absl::Duration delay = settings.has_check_in() && settings.check_in().has_delay_after_resolution()
+                               ? FromDurationProto(settings.check_in().delay_after_resolution())
+                               : options_.check_in_delay;
+    // Held here until due, so that a reopening can still cancel it; the
+    // SLA job hands it to the notification service then.
+    c.mutable_check_in()->Clear();
+    c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_SCHEDULED);
+    *c.mutable_check_in()->mutable_due_time() = ToTimestamp(now + delay);
+    v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now);
+    *e.mutable_check_in() = c.check_in();
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+  }
+  if (absl::Status s = tx.Enqueue(CustomerUpdate(c, absl::StrCat("resolved:", c.reopen_count()), nv1::COMPLAINT_UPDATE_KIND_RESOLVED,
+                                                 c.resolution_summary(), now));
+      !s.ok()) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1::ResolveComplaintRequest& req,
                                                                        const ActorInfo& actor) {
   const absl::Time now = Now();
@@ -732,40 +712,18 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
                                               [&](StoreTxn& tx, v1::ResolveComplaintResponse& out) -> absl::Status {
     auto c = Require(tx, req.complaint_id());
     if (!c.ok()) return c.status();
-    if (req.expected_version() != 0 && req.expected_version() != c->version()) {
-      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the complaint changed; re-read and retry");
-    }
-    if (c->status() == v1::COMPLAINT_STATUS_CLOSED) return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed");
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
     if (!Open(c->status())) return InvalidTransition(c->status(), v1::COMPLAINT_STATUS_RESOLVED);
     for (const v1::Compensation& existing : c->compensations()) {
       if (existing.status() == v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
         return FailedPrecondition("COMPENSATION_PENDING", "a compensation awaits approval");
       }
     }
-    auto settings_doc = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
-    if (!settings_doc.ok()) return settings_doc.status();
-    v1::ComplaintSettings settings = *settings_doc ? **settings_doc : v1::ComplaintSettings();
-
-    auto cal = CalendarOf(tx, c->calendar_id());
-    if (!cal.ok()) return cal.status();
-    if (c->status() == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
-      if (absl::Status s = ResumeClock(*cal, c->mutable_resolution_sla(), now); !s.ok()) return s;
-      if (absl::Status s = ResumeClock(*cal, c->mutable_first_response_sla(), now); !s.ok()) return s;
-    }
-    StopClock(*cal, c->mutable_first_response_sla(), FromTimestamp(c->receive_time()), now);
-    StopClock(*cal, c->mutable_resolution_sla(), FromTimestamp(c->receive_time()), now);
-    if (absl::Status s = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_RESOLVED, actor, req.resolution_summary(), now);
-        !s.ok()) {
-      return s;
-    }
+    auto settings = LoadSettings(tx);
+    if (!settings.ok()) return settings.status();
     c->set_resolution_summary(req.resolution_summary());
-    *c->mutable_resolve_time() = ToTimestamp(now);
-    absl::Duration window = settings.has_reopen_window() ? FromDurationProto(settings.reopen_window()) : options_.reopen_window;
-    *c->mutable_reopen_deadline() = ToTimestamp(now + window);
-    if (req.has_consultation_time()) {
-      *c->mutable_total_consultation_time() =
-          ToDurationProto(FromDurationProto(c->total_consultation_time()) + FromDurationProto(req.consultation_time()));
-    }
+    AddConsultation(*c, req.consultation_time());
 
     if (req.has_compensation()) {
       v1::Compensation comp;
@@ -781,10 +739,11 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
       comp.set_note(req.compensation().note());
       *comp.mutable_requested_by() = ActorProto(actor);
       *comp.mutable_request_time() = ToTimestamp(now);
-      if (WithinLimit(settings, actor.role, comp, options_.agent_points_limit)) {
+      if (WithinLimit(*settings, actor.role, comp, options_.agent_points_limit)) {
         if (absl::Status s = Issue(tx, *c, comp, now); !s.ok()) return s;
       } else {
-        // Above the requester's limit: nothing is issued until a supervisor approves.
+        // Above the requester's limit: nothing is issued and the resolution is
+        // parked (the summary kept) until a supervisor decides.
         comp.set_approval_required(true);
         comp.set_status(v1::COMPENSATION_STATUS_PENDING_APPROVAL);
         out.set_pending_approval(true);
@@ -795,54 +754,8 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
       *c->add_compensations() = comp;
       *out.mutable_compensation() = comp;
     }
-
-    bool survey = settings.has_survey() ? settings.survey().enabled() : options_.survey_enabled;
-    if (survey) {
-      std::string token = NewToken();
-      absl::Duration validity = settings.has_survey() && settings.survey().has_token_validity()
-                                    ? FromDurationProto(settings.survey().token_validity())
-                                    : options_.survey_validity;
-      if (c->survey().status() == v1::SURVEY_STATUS_SENT) c->mutable_survey()->set_status(v1::SURVEY_STATUS_SUPERSEDED);
-      v1::Survey* sv = c->mutable_survey();
-      sv->Clear();
-      sv->set_status(v1::SURVEY_STATUS_SENT);
-      *sv->mutable_send_time() = ToTimestamp(now);
-      *sv->mutable_expire_time() = ToTimestamp(now + validity);
-      if (absl::Status s = tx.PutSurveyToken(token, c->complaint_id()); !s.ok()) return s;
-      nv1::IngestEventRequest invite;
-      nv1::SatisfactionSurvey* ss = invite.mutable_satisfaction_survey();
-      ss->set_member_id(c->member_id());
-      ss->set_complaint_id(c->complaint_id());
-      ss->set_survey_token(token);
-      *ss->mutable_expire_time() = sv->expire_time();
-      if (absl::Status s = tx.Enqueue(NotificationEvent(absl::StrCat(c->complaint_id(), ":survey:", token.substr(0, 8)),
-                                                        now, std::move(invite)));
-          !s.ok()) {
-        return s;
-      }
-    }
-    bool check_in = settings.has_check_in() ? settings.check_in().enabled() : options_.check_in_enabled;
-    if (check_in) {
-      absl::Duration delay = settings.has_check_in() && settings.check_in().has_delay_after_resolution()
-                                 ? FromDurationProto(settings.check_in().delay_after_resolution())
-                                 : options_.check_in_delay;
-      c->mutable_check_in()->set_status(v1::CHECK_IN_STATUS_SCHEDULED);
-      *c->mutable_check_in()->mutable_due_time() = ToTimestamp(now + delay);
-      nv1::IngestEventRequest ev;
-      nv1::ProactiveCheckIn* ci = ev.mutable_proactive_check_in();
-      ci->set_member_id(c->member_id());
-      ci->set_complaint_id(c->complaint_id());
-      *ci->mutable_due_time() = ToTimestamp(now + delay);
-      if (absl::Status s = tx.Enqueue(NotificationEvent(absl::StrCat(c->complaint_id(), ":check-in:", c->reopen_count()),
-                                                        now, std::move(ev)));
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, absl::StrCat("resolved:", c->reopen_count()), nv1::COMPLAINT_UPDATE_KIND_RESOLVED,
-                                                   req.resolution_summary(), now));
-        !s.ok()) {
-      return s;
+    if (!out.pending_approval()) {
+      if (absl::Status s = ResolveNow(tx, *c, *settings, actor, now); !s.ok()) return s;
     }
     if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
     *out.mutable_complaint() = *c;
@@ -869,9 +782,9 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompens
       return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
                    "a compensation cannot be approved by who requested it");
     }
-    auto settings_doc = LoadDoc<v1::ComplaintSettings>(tx, DocKind::kSettings, kSettingsId);
-    if (!settings_doc.ok()) return settings_doc.status();
-    v1::ComplaintSettings settings = *settings_doc ? **settings_doc : v1::ComplaintSettings();
+    auto settings_or = LoadSettings(tx);
+    if (!settings_or.ok()) return settings_or.status();
+    const v1::ComplaintSettings& settings = *settings_or;
     if (!WithinLimit(settings, actor.role, *comp, options_.agent_points_limit)) {
       return Error(absl::StatusCode::kPermissionDenied, "APPROVAL_LIMIT_EXCEEDED",
                    "the compensation is above your approval limit");
@@ -883,6 +796,10 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompens
     v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, actor, now, req.reason());
     *e.mutable_compensation() = *comp;
     if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    // The parked resolution goes ahead now.
+    if (Open(c->status())) {
+      if (absl::Status s = ResolveNow(tx, *c, settings, actor, now); !s.ok()) return s;
+    }
     if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
     out = *c;
     return absl::OkStatus();
@@ -922,9 +839,278 @@ absl::StatusOr<v1::SurveyResponse> ComplaintService::AnswerSurvey(const v1::Subm
   });
 }
 
-// ------------------------------------------------------------------ metrics
+absl::StatusOr<v1::Complaint> ComplaintService::Reject(const v1::RejectCompensationRequest& req,
+                                                       const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("RejectCompensation", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    v1::Compensation* comp = nullptr;
+    for (auto& x : *c->mutable_compensations()) {
+      if (x.compensation_id() == req.compensation_id()) comp = &x;
+    }
+    if (comp == nullptr) return NotFound("COMPENSATION_NOT_FOUND", "no such compensation on the complaint");
+    if (comp->status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+      return FailedPrecondition("COMPENSATION_NOT_PENDING", "the compensation is not awaiting approval");
+    }
+    if (comp->requested_by().principal_id() == actor.principal) {
+      return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
+                   "a compensation cannot be rejected by who requested it");
+    }
+    comp->set_status(v1::COMPENSATION_STATUS_REJECTED);
+    *comp->mutable_decided_by() = ActorProto(actor);
+    comp->set_decision_reason(req.reason());
+    *comp->mutable_decide_time() = ToTimestamp(now);
+    // The parked resolution is dropped; the agent may resolve again.
+    if (Open(c->status())) c->clear_resolution_summary();
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, actor, now, req.reason());
+    *e.mutable_compensation() = *comp;
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
 
-absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, absl::Time to) {
+absl::StatusOr<v1::Complaint> ComplaintService::Reopen(const v1::ReopenComplaintRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("ReopenComplaint", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+    if (c->status() != v1::COMPLAINT_STATUS_RESOLVED) return InvalidTransition(c->status(), v1::COMPLAINT_STATUS_REOPENED);
+    if (now >= FromTimestamp(c->reopen_deadline())) {
+      return FailedPrecondition("REOPEN_WINDOW_EXPIRED", "the reopen window of this complaint has ended");
+    }
+    if (absl::Status s = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_REOPENED, actor, req.reason(), now); !s.ok()) return s;
+    c->set_reopen_count(c->reopen_count() + 1);
+    c->clear_reopen_deadline();
+    // A check-in not yet sent is no longer wanted.
+    if (c->check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
+      c->mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
+      v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now, "reopened");
+      *e.mutable_check_in() = c->check_in();
+      if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    }
+    // A new resolution clock, with the target of the policy version the
+    // complaint started with; its escalation levels may fire again.
+    auto policy = PolicyOf(tx, *c);
+    if (!policy.ok()) return policy.status();
+    c->clear_resolution_sla();
+    if (*policy) {
+      auto cal = CalendarOf(tx, c->calendar_id());
+      if (!cal.ok()) return cal.status();
+      if (absl::Status s = StartClock(*cal, c->mutable_resolution_sla(), FromDurationProto((*policy)->resolution_target()), now);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Assign(const v1::AssignComplaintRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("AssignComplaint", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_ASSIGNED, actor, now, req.reason());
+    v1::AssignmentDetails* a = e.mutable_assignment();
+    a->set_from_agent_id(c->assignee_agent_id());
+    a->set_from_team_id(c->team_id());
+    c->set_assignee_agent_id(req.agent_id());
+    if (!req.team_id().empty()) c->set_team_id(req.team_id());
+    a->set_to_agent_id(c->assignee_agent_id());
+    a->set_to_team_id(c->team_id());
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Transfer(const v1::TransferComplaintRequest& req,
+                                                         const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("TransferComplaint", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+    // The hand-over note is what the next agent sees first.
+    v1::Handover h;
+    h.set_from_agent_id(c->assignee_agent_id());
+    h.set_from_team_id(c->team_id());
+    h.set_to_agent_id(req.to_agent_id());
+    h.set_to_team_id(req.to_team_id());
+    h.set_note(req.handover_note());
+    *h.mutable_actor() = ActorProto(actor);
+    *h.mutable_create_time() = ToTimestamp(now);
+    c->set_assignee_agent_id(req.to_agent_id());
+    if (!req.to_team_id().empty()) c->set_team_id(req.to_team_id());
+    *c->mutable_handover() = h;
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_TRANSFERRED, actor, now, req.reason());
+    v1::AssignmentDetails* a = e.mutable_assignment();
+    a->set_from_agent_id(h.from_agent_id());
+    a->set_from_team_id(h.from_team_id());
+    a->set_to_agent_id(c->assignee_agent_id());
+    a->set_to_team_id(c->team_id());
+    a->set_handover_note(h.note());
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::RecordCustomerMessageResponse> ComplaintService::CustomerMessage(
+    const v1::RecordCustomerMessageRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::RecordCustomerMessageResponse>(
+      "RecordCustomerMessage", req.request_id(), req,
+      [&](StoreTxn& tx, v1::RecordCustomerMessageResponse& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+    AddConsultation(*c, req.consultation_time());
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CUSTOMER_MESSAGE, actor, now);
+    e.mutable_customer_message()->set_text(req.text());
+    e.mutable_customer_message()->set_channel(req.channel());
+    *e.mutable_customer_message()->mutable_receive_time() =
+        req.has_received_time() ? req.received_time() : ToTimestamp(now);
+    *e.mutable_customer_message()->mutable_consultation_time() = req.consultation_time();
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    // The customer answered: the ball is back with us and the clocks resume.
+    if (c->status() == v1::COMPLAINT_STATUS_WAITING_ON_CUSTOMER) {
+      if (absl::Status s = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_IN_PROGRESS, actor, "customer replied", now);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    *out.mutable_complaint() = *c;
+    *out.mutable_event() = e;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::AddNoteResponse> ComplaintService::AddNote(const v1::AddNoteRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::AddNoteResponse>("AddNote", req.request_id(), req,
+                                     [&](StoreTxn& tx, v1::AddNoteResponse& out) -> absl::Status {
+    auto c = Require(tx, req.complaint_id());
+    if (!c.ok()) return c.status();
+    AddConsultation(*c, req.consultation_time());
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_NOTE, actor, now);
+    e.mutable_note()->set_text(req.text());
+    *e.mutable_note()->mutable_consultation_time() = req.consultation_time();
+    if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    *out.mutable_complaint() = *c;
+    *out.mutable_event() = e;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Update(const v1::UpdateComplaintRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Mutate<v1::Complaint>("UpdateComplaint", req.request_id(), req,
+                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, req.complaint().complaint_id());
+    if (!c.ok()) return c.status();
+    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+    const v1::Complaint& in = req.complaint();
+    std::vector<std::string> changed;
+    for (const std::string& path : req.update_mask().paths()) {
+      if (path == "category" && c->category() != in.category()) {
+        c->set_category(in.category());
+      } else if (path == "order_id" && c->order_id() != in.order_id()) {
+        c->set_order_id(in.order_id());
+      } else if (path == "subject" && c->subject() != in.subject()) {
+        c->set_subject(in.subject());
+      } else if (path == "locale" && c->locale() != in.locale()) {
+        c->set_locale(in.locale());
+      } else if (path == "priority" && c->priority() != in.priority()) {
+        // A priority change has its own audit entry; the SLA clocks keep their targets.
+        v1::ComplaintEvent pe = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_PRIORITY_CHANGED, actor, now, req.reason());
+        pe.mutable_priority_changed()->set_from_priority(c->priority());
+        pe.mutable_priority_changed()->set_to_priority(in.priority());
+        if (absl::Status s = tx.AppendEvent(pe); !s.ok()) return s;
+        c->set_priority(in.priority());
+      } else {
+        continue;
+      }
+      changed.push_back(path);
+    }
+    if (!changed.empty()) {
+      v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_UPDATED, actor, now, req.reason());
+      for (const std::string& path : changed) e.mutable_updated()->add_paths(path);
+      if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+      if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    }
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<ComplaintService::Page> ComplaintService::List(const ListFilter& filter, int page_size) {
+  Page page;
+  const bool post_filtered = !filter.compensation_statuses.empty() || !filter.escalation_notified_agent_id.empty();
+  auto keep = [&](const v1::Complaint& c) {
+    if (!filter.compensation_statuses.empty()) {
+      bool any = false;
+      for (const auto& comp : c.compensations()) {
+        any = any || std::find(filter.compensation_statuses.begin(), filter.compensation_statuses.end(),
+                               static_cast<int>(comp.status())) != filter.compensation_statuses.end();
+      }
+      if (!any) return false;
+    }
+    if (!filter.escalation_notified_agent_id.empty()) {
+      bool any = false;
+      for (const auto& e : c.escalations()) any = any || e.notified_agent_id() == filter.escalation_notified_agent_id;
+      if (!any) return false;
+    }
+    return true;
+  };
+  ComplaintQuery query = filter.query;
+  // Filters the store does not index are applied to bounded chunks; a page
+  // may come back short with a cursor to continue from.
+  const int chunk = post_filtered ? std::max(page_size * 4, 500) : page_size + 1;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    for (int round = 0; round < 20; ++round) {
+      auto rows = tx.FindComplaints(query, chunk);
+      if (!rows.ok()) return rows.status();
+      for (ListedComplaint& row : *rows) {
+        if (static_cast<int>(page.complaints.size()) == page_size) {
+          // One more match exists beyond this page.
+          page.next = std::make_pair(query.after->first, query.after->second);
+          return absl::OkStatus();
+        }
+        query.after = std::make_pair(row.sort_key, row.complaint.complaint_id());
+        if (keep(row.complaint)) page.complaints.push_back(std::move(row.complaint));
+      }
+      if (static_cast<int>(rows->size()) < chunk) return absl::OkStatus();
+    }
+    page.next = query.after;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, absl::Time to,
+                                                               const std::vector<v1::MetricsDimension>& group_by,
+                                                               const std::vector<v1::OrderCount>& order_counts) {
   std::vector<MetricRow> rows;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto r = tx.MetricRows(from, to);
@@ -933,44 +1119,7 @@ absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, 
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  v1::ComplaintMetrics out;
-  v1::MetricsGroup* g = out.mutable_overall();
-  std::vector<int64_t> first, resolution;
-  std::vector<int64_t> scores(5, 0);
-  int64_t fr_met = 0, fr_breached = 0, res_met = 0, res_breached = 0, score_sum = 0, answered = 0;
-  for (const MetricRow& r : rows) {
-    g->set_complaint_count(g->complaint_count() + 1);
-    if (r.resolved) g->set_resolved_count(g->resolved_count() + 1);
-    if (r.reopened) g->set_reopened_count(g->reopened_count() + 1);
-    if (r.first_response_seconds) first.push_back(*r.first_response_seconds);
-    if (r.resolution_seconds) resolution.push_back(*r.resolution_seconds);
-    if (r.first_response_breached) ++fr_breached; else if (r.first_response_seconds) ++fr_met;
-    if (r.resolution_breached) ++res_breached; else if (r.resolution_seconds) ++res_met;
-    if (r.survey_score && *r.survey_score >= 1 && *r.survey_score <= 5) {
-      ++scores[*r.survey_score - 1];
-      score_sum += *r.survey_score;
-      ++answered;
-    }
-  }
-  auto stats = [](std::vector<int64_t>& v, v1::DurationStats* d) {
-    d->set_count(static_cast<int64_t>(v.size()));
-    *d->mutable_median() = ToDurationProto(Percentile(v, 0.5));
-    *d->mutable_p90() = ToDurationProto(Percentile(v, 0.9));
-  };
-  stats(first, g->mutable_first_response_time());
-  stats(resolution, g->mutable_resolution_time());
-  auto rate = [](int64_t a, int64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); };
-  g->set_resolution_rate(rate(g->resolved_count(), g->complaint_count()));
-  g->set_reopen_rate(rate(g->reopened_count(), g->resolved_count()));
-  g->mutable_first_response_sla()->set_met_count(fr_met);
-  g->mutable_first_response_sla()->set_breached_count(fr_breached);
-  g->mutable_first_response_sla()->set_compliance_rate(rate(fr_met, fr_met + fr_breached));
-  g->mutable_resolution_sla()->set_met_count(res_met);
-  g->mutable_resolution_sla()->set_breached_count(res_breached);
-  g->mutable_resolution_sla()->set_compliance_rate(rate(res_met, res_met + res_breached));
-  g->mutable_satisfaction()->set_response_count(answered);
-  g->mutable_satisfaction()->set_average_score(rate(score_sum, answered));
-  for (int64_t n : scores) g->mutable_satisfaction()->add_score_counts(n);
+  v1::ComplaintMetrics out = ComputeMetrics(rows, group_by, order_counts);
   *out.mutable_compute_time() = ToTimestamp(Now());
   return out;
 }
@@ -992,7 +1141,7 @@ bool ComplaintService::RunSlaChecks() {
       if (!c.ok()) return c.status();
       auto cal = CalendarOf(tx, c->calendar_id());
       if (!cal.ok()) return cal.status();
-      auto policy = LoadDoc<v1::SlaPolicy>(tx, DocKind::kSlaPolicy, c->sla_policy_id());
+      auto policy = PolicyOf(tx, *c);
       if (!policy.ok()) return policy.status();
       for (v1::SlaTarget target : {v1::SLA_TARGET_FIRST_RESPONSE, v1::SLA_TARGET_RESOLUTION}) {
         v1::SlaClock* clock =
@@ -1052,6 +1201,31 @@ bool ComplaintService::RunSlaChecks() {
           *ee.mutable_escalation() = record;
           if (absl::Status st = tx.AppendEvent(ee); !st.ok()) return st;
         }
+      }
+      if (c->check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED && FromTimestamp(c->check_in().due_time()) <= now) {
+        nv1::IngestEventRequest ev;
+        nv1::ProactiveCheckIn* ci = ev.mutable_proactive_check_in();
+        ci->set_member_id(c->member_id());
+        ci->set_complaint_id(c->complaint_id());
+        *ci->mutable_due_time() = c->check_in().due_time();
+        if (absl::Status st = tx.Enqueue(NotificationEvent(
+                absl::StrCat(c->complaint_id(), ":check-in:", c->reopen_count()), now, std::move(ev)));
+            !st.ok()) {
+          return st;
+        }
+        c->mutable_check_in()->set_status(v1::CHECK_IN_STATUS_SENT);
+        *c->mutable_check_in()->mutable_send_time() = ToTimestamp(now);
+        v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, system, now);
+        *e.mutable_check_in() = c->check_in();
+        if (absl::Status st = tx.AppendEvent(e); !st.ok()) return st;
+      }
+      if (c->status() == v1::COMPLAINT_STATUS_RESOLVED && c->has_reopen_deadline() &&
+          FromTimestamp(c->reopen_deadline()) <= now) {
+        if (absl::Status st = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_CLOSED, system, "reopen window ended", now);
+            !st.ok()) {
+          return st;
+        }
+        *c->mutable_close_time() = ToTimestamp(now);
       }
       if (absl::Status st = Save(tx, *c, now); !st.ok()) return st;
     }

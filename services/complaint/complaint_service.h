@@ -55,10 +55,24 @@ class ComplaintService final {
   absl::StatusOr<v1::BusinessCalendar> CreateCalendar(const v1::CreateBusinessCalendarRequest& req);
   absl::StatusOr<v1::BusinessCalendar> GetCalendar(const std::string& id);
   absl::StatusOr<v1::SlaPolicy> CreatePolicy(const v1::CreateSlaPolicyRequest& req);
-  absl::StatusOr<v1::SlaPolicy> GetPolicy(const std::string& id);
+  absl::StatusOr<std::vector<v1::BusinessCalendar>> ListCalendars();
+  absl::StatusOr<v1::BusinessCalendar> UpdateCalendar(const v1::UpdateBusinessCalendarRequest& req);
+  absl::Status DeleteCalendar(const v1::DeleteBusinessCalendarRequest& req);
+  // version 0: the current one.
+  absl::StatusOr<v1::SlaPolicy> GetPolicy(const std::string& id, int64_t version = 0);
+  absl::StatusOr<std::vector<v1::SlaPolicy>> ListPolicies();
+  absl::StatusOr<v1::SlaPolicy> UpdatePolicy(const v1::UpdateSlaPolicyRequest& req);
+  absl::Status DeletePolicy(const v1::DeleteSlaPolicyRequest& req);
   absl::StatusOr<v1::ForbiddenPhraseList> PutPhrases(const v1::PutForbiddenPhrasesRequest& req,
                                                      const ActorInfo& actor);
   absl::StatusOr<v1::ForbiddenPhraseList> GetPhrases(const std::string& locale);
+  absl::StatusOr<std::vector<v1::ForbiddenPhraseList>> ListPhrases();
+  absl::StatusOr<v1::Script> PutScript(const v1::PutScriptRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::Script> GetScript(v1::Category category, const std::string& locale, int64_t version);
+  // The latest script for the complaint's category: its locale, base
+  // language, then the default ("").
+  absl::StatusOr<v1::Script> ScriptForComplaint(const std::string& complaint_id);
+  absl::StatusOr<std::vector<v1::Script>> ListScripts(v1::Category category);
   absl::StatusOr<v1::ComplaintSettings> GetSettings();
   absl::StatusOr<v1::ComplaintSettings> UpdateSettings(const v1::UpdateComplaintSettingsRequest& req);
 
@@ -66,20 +80,47 @@ class ComplaintService final {
   absl::StatusOr<v1::CreateComplaintResponse> Create(const v1::CreateComplaintRequest& req, const TierAtIntake& tier,
                                                      const ActorInfo& actor);
   absl::StatusOr<v1::Complaint> Get(const std::string& id);
+  // One page of the complaints matching `query` and the filters the store
+  // does not index; `next` is the cursor of the following page, if any.
+  struct Page {
+    std::vector<v1::Complaint> complaints;
+    std::optional<std::pair<int64_t, std::string>> next;
+  };
+  struct ListFilter {
+    ComplaintQuery query;
+    std::vector<int> compensation_statuses;
+    std::string escalation_notified_agent_id;
+  };
+  absl::StatusOr<Page> List(const ListFilter& filter, int page_size);
+  absl::StatusOr<v1::Complaint> Update(const v1::UpdateComplaintRequest& req, const ActorInfo& actor);
   absl::StatusOr<v1::ListComplaintEventsResponse> Events(const std::string& id, int64_t after, int limit);
   absl::StatusOr<v1::Complaint> Transition(const v1::TransitionComplaintRequest& req, const ActorInfo& actor);
   absl::StatusOr<v1::ReplyToComplaintResponse> Reply(const v1::ReplyToComplaintRequest& req, const ActorInfo& actor);
   absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const v1::ResolveComplaintRequest& req,
                                                        const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Reopen(const v1::ReopenComplaintRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Assign(const v1::AssignComplaintRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Transfer(const v1::TransferComplaintRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::RecordCustomerMessageResponse> CustomerMessage(const v1::RecordCustomerMessageRequest& req,
+                                                                    const ActorInfo& actor);
+  absl::StatusOr<v1::AddNoteResponse> AddNote(const v1::AddNoteRequest& req, const ActorInfo& actor);
   absl::StatusOr<v1::Complaint> Approve(const v1::ApproveCompensationRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Reject(const v1::RejectCompensationRequest& req, const ActorInfo& actor);
   absl::StatusOr<v1::SurveyResponse> AnswerSurvey(const v1::SubmitSurveyResponseRequest& req);
-  absl::StatusOr<v1::ComplaintMetrics> Metrics(absl::Time from, absl::Time to);
+  absl::StatusOr<v1::ComplaintMetrics> Metrics(absl::Time from, absl::Time to,
+                                               const std::vector<v1::MetricsDimension>& group_by,
+                                               const std::vector<v1::OrderCount>& order_counts);
 
-  // The SLA job: marks breaches and fires escalation levels that are due.
+  // The SLA job: marks breaches, fires escalation levels that are due, hands
+  // due check-ins to the notification service and closes resolved complaints
+  // whose reopen window ended.
   // Returns true when more work may be waiting.
   bool RunSlaChecks();
 
  private:
+  absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
+                          const ActorInfo& actor, absl::Time now);
+
   template <typename Response, typename Fn>
   absl::StatusOr<Response> Mutate(absl::string_view scope, const std::string& request_id,
                                   const google::protobuf::Message& request, Fn fn);

@@ -1,5 +1,6 @@
 #include "services/complaint/complaint_store.h"
 
+#include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
 #include "common/proto_time.h"
@@ -11,6 +12,7 @@ const char* KindName(DocKind kind) {
   switch (kind) {
     case DocKind::kCalendar: return "calendar";
     case DocKind::kSlaPolicy: return "sla_policy";
+    case DocKind::kSlaPolicyVersion: return "sla_policy_version";
     case DocKind::kPhrases: return "phrases";
     case DocKind::kSettings: return "settings";
   }
@@ -22,6 +24,21 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 std::optional<int64_t> MetSeconds(const v1::SlaClock& clock) {
   if (!clock.has_met_time()) return std::nullopt;
   return FromDurationProto(clock.elapsed()) / absl::Seconds(1);
+}
+
+// The earliest due time of a running SLA clock: the work-queue order.
+std::optional<int64_t> RunningDue(const v1::Complaint& c) {
+  std::optional<int64_t> due;
+  for (const v1::SlaClock* clock : {&c.first_response_sla(), &c.resolution_sla()}) {
+    if (!clock->has_due_time() || clock->has_met_time() || clock->paused()) continue;
+    int64_t t = Micros(FromTimestamp(clock->due_time()));
+    if (!due || t < *due) due = t;
+  }
+  return due;
+}
+
+std::string IntList(const std::vector<int>& values) {
+  return absl::StrJoin(values, ",");
 }
 
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
@@ -40,16 +57,25 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return Run(txn_.Query(
         "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
         "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
-        "resolution_breached, reopened, survey_score, proto) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
-        "ON CONFLICT (complaint_id) DO UPDATE SET status = ?6, tier_id = ?7, team_id = ?8, sla_check_time = ?10, "
-        "first_response_seconds = ?11, resolution_seconds = ?12, first_response_breached = ?13, "
-        "resolution_breached = ?14, reopened = ?15, survey_score = ?16, proto = ?17",
+        "resolution_breached, reopened, survey_score, proto, assignee_agent_id, priority, receive_time, due_time, "
+        "breached, calendar_id, survey_sent) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+        "?22, ?23, ?24) "
+        "ON CONFLICT (complaint_id) DO UPDATE SET order_id = ?3, category = ?4, status = ?6, tier_id = ?7, "
+        "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
+        // Metrics count the first resolution: its time stays once reopened.
+        "resolution_seconds = CASE WHEN ?15 THEN COALESCE(resolution_seconds, ?12) ELSE ?12 END, "
+        "first_response_breached = ?13, resolution_breached = MAX(resolution_breached, ?14), reopened = ?15, survey_score = ?16, proto = ?17, "
+        "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
+        "survey_sent = ?24",
         c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
         static_cast<int64_t>(c.channel()), static_cast<int64_t>(c.status()), c.tier().tier_id(), c.team_id(),
         Micros(FromTimestamp(c.create_time())), check, MetSeconds(c.first_response_sla()),
         MetSeconds(c.resolution_sla()), c.first_response_sla().breached(), c.resolution_sla().breached(),
-        c.reopen_count() > 0, score, Blob{c.SerializeAsString()}));
+        c.reopen_count() > 0, score, Blob{c.SerializeAsString()}, c.assignee_agent_id(),
+        static_cast<int64_t>(c.priority()), Micros(FromTimestamp(c.receive_time())), RunningDue(c),
+        c.first_response_sla().breached() || c.resolution_sla().breached(), c.calendar_id(),
+        c.survey().status() != v1::SURVEY_STATUS_UNSPECIFIED));
   }
 
   absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id, const std::string& order_id,
@@ -70,6 +96,58 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return Collect<std::string>(
         txn_.Query("SELECT complaint_id FROM complaints WHERE sla_check_time <= ?1 ORDER BY sla_check_time LIMIT ?2",
                    Micros(now), static_cast<int64_t>(limit)),
+        [](const Statement& s) { return s.Text(0); });
+  }
+
+  absl::StatusOr<std::vector<ListedComplaint>> FindComplaints(const ComplaintQuery& q, int limit) override {
+    // Enum lists are integers and inlined; text values are bound. Only the
+    // conditions asked for are in the SQL, so SQLite can pick an index.
+    std::vector<std::string> where;
+    auto in = [&](const char* column, const std::vector<int>& values) {
+      if (!values.empty()) where.push_back(absl::StrCat(column, " IN (", IntList(values), ")"));
+    };
+    in("status", q.statuses);
+    in("channel", q.channels);
+    in("category", q.categories);
+    in("priority", q.priorities);
+    if (!q.member_id.empty()) where.push_back("member_id = ?1");
+    if (!q.team_id.empty()) where.push_back("team_id = ?2");
+    if (!q.assignee_agent_id.empty()) {
+      where.push_back("assignee_agent_id = ?3");
+    } else if (q.unassigned_only) {
+      where.push_back("assignee_agent_id = ''");
+    }
+    if (!q.order_id.empty()) where.push_back("order_id = ?4");
+    if (q.breached_only) where.push_back("breached = 1");
+    if (q.received_after) where.push_back("receive_time >= ?5");
+    if (q.received_before) where.push_back("receive_time < ?6");
+    // Complaints without a running clock sort last in the due order.
+    const char* key = q.order == ComplaintQuery::Order::kDueFirst ? "COALESCE(due_time, 9223372036854775807)"
+                                                                  : "receive_time";
+    const bool desc = q.order == ComplaintQuery::Order::kNewestFirst;
+    if (q.after) where.push_back(absl::StrCat("(", key, ", complaint_id) ", desc ? "<" : ">", " (?7, ?8)"));
+    std::string sql = absl::StrCat("SELECT ", key, ", proto FROM complaints",
+                                   where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "), " ORDER BY ",
+                                   key, desc ? " DESC" : "", ", complaint_id", desc ? " DESC" : "", " LIMIT ?9");
+    std::optional<int64_t> after_micros, before_micros, cursor_key;
+    if (q.received_after) after_micros = Micros(*q.received_after);
+    if (q.received_before) before_micros = Micros(*q.received_before);
+    std::string cursor_id;
+    if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
+    return Collect<ListedComplaint>(txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id,
+                                               after_micros, before_micros, cursor_key, cursor_id,
+                                               static_cast<int64_t>(limit)),
+                                    [](const Statement& s) {
+                                      ListedComplaint out;
+                                      out.sort_key = s.Int(0);
+                                      out.complaint.ParseFromString(s.Bytes(1));
+                                      return out;
+                                    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) override {
+    return Collect<std::string>(
+        txn_.Query("SELECT complaint_id FROM complaints WHERE calendar_id = ?1 AND due_time IS NOT NULL", calendar_id),
         [](const Statement& s) { return s.Text(0); });
   }
 
@@ -117,6 +195,40 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                                 [](const Statement& s) { return s.Bytes(0); });
   }
 
+  absl::Status DeleteDocument(DocKind kind, const std::string& id) override {
+    return Run(txn_.Query("DELETE FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id));
+  }
+
+  absl::Status PutScript(const v1::Script& script) override {
+    return Run(txn_.Query("INSERT INTO scripts (category, locale, version, proto) VALUES (?1, ?2, ?3, ?4)",
+                          static_cast<int64_t>(script.category()), script.locale(), script.version(),
+                          Blob{script.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::optional<v1::Script>> GetScript(int category, const std::string& locale,
+                                                      int64_t version) override {
+    if (version == 0) {
+      return One<v1::Script>(txn_.Query(
+          "SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 ORDER BY version DESC LIMIT 1",
+          static_cast<int64_t>(category), locale));
+    }
+    return One<v1::Script>(txn_.Query("SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 AND version = ?3",
+                                      static_cast<int64_t>(category), locale, version));
+  }
+
+  absl::StatusOr<std::vector<v1::Script>> LatestScripts(int category) override {
+    return Collect<v1::Script>(
+        txn_.Query("SELECT proto FROM scripts s WHERE (?1 = 0 OR category = ?1) AND version = "
+                   "(SELECT MAX(version) FROM scripts t WHERE t.category = s.category AND t.locale = s.locale) "
+                   "ORDER BY category, locale",
+                   static_cast<int64_t>(category)),
+        [](const Statement& s) {
+          v1::Script out;
+          out.ParseFromString(s.Bytes(0));
+          return out;
+        });
+  }
+
   absl::Status PutSurveyToken(const std::string& token, const std::string& complaint_id) override {
     return Run(txn_.Query("INSERT INTO survey_tokens (token, complaint_id) VALUES (?1, ?2)", token, complaint_id));
   }
@@ -133,8 +245,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) override {
     return Collect<MetricRow>(
         txn_.Query("SELECT channel, category, team_id, tier_id, first_response_seconds, resolution_seconds, "
-                   "status, first_response_breached, resolution_breached, reopened, survey_score FROM complaints "
-                   "WHERE create_time >= ?1 AND create_time < ?2",
+                   "status, first_response_breached, resolution_breached, reopened, survey_score, survey_sent "
+                   "FROM complaints WHERE receive_time >= ?1 AND receive_time < ?2",
                    Micros(from), Micros(to)),
         [](const Statement& s) {
           MetricRow r;
@@ -144,12 +256,13 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
           r.tier_id = s.Text(3);
           if (!s.IsNull(4)) r.first_response_seconds = s.Int(4);
           if (!s.IsNull(5)) r.resolution_seconds = s.Int(5);
-          int64_t status = s.Int(6);
-          r.resolved = status == v1::COMPLAINT_STATUS_RESOLVED || status == v1::COMPLAINT_STATUS_CLOSED;
+          // Resolved at least once: the first resolution's time is kept.
+          r.resolved = !s.IsNull(5);
           r.first_response_breached = s.Int(7) != 0;
           r.resolution_breached = s.Int(8) != 0;
           r.reopened = s.Int(9) != 0;
           if (!s.IsNull(10)) r.survey_score = static_cast<int>(s.Int(10));
+          r.survey_sent = s.Int(11) != 0;
           return r;
         });
   }

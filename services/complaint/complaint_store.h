@@ -26,7 +26,28 @@ namespace care::complaint {
 namespace v1 = care::complaint::v1;
 
 // Configuration documents, stored by kind and id.
-enum class DocKind { kCalendar, kSlaPolicy, kPhrases, kSettings };
+// kSlaPolicyVersion keeps every version of a policy under "<id>@<version>":
+// open complaints keep the targets of the version they started with.
+enum class DocKind { kCalendar, kSlaPolicy, kSlaPolicyVersion, kPhrases, kSettings };
+
+// A ListComplaints query on the stored columns. Rows come in `order` after
+// the keyset cursor (sort key, complaint id).
+struct ComplaintQuery {
+  enum class Order { kNewestFirst, kOldestFirst, kDueFirst };
+  std::vector<int> statuses, channels, categories, priorities;
+  std::string member_id, team_id, assignee_agent_id, order_id;
+  bool unassigned_only = false;
+  bool breached_only = false;
+  std::optional<absl::Time> received_after, received_before;
+  Order order = Order::kNewestFirst;
+  std::optional<std::pair<int64_t, std::string>> after;
+};
+
+// A listed complaint with its sort key (for the next page's cursor).
+struct ListedComplaint {
+  int64_t sort_key = 0;
+  v1::Complaint complaint;
+};
 
 // One finished ticket's figures, for metrics.
 struct MetricRow {
@@ -40,6 +61,7 @@ struct MetricRow {
   bool first_response_breached = false;
   bool resolution_breached = false;
   bool reopened = false;
+  bool survey_sent = false;
   std::optional<int> survey_score;
 };
 
@@ -54,6 +76,9 @@ class StoreTxn : public IdempotencyTxn {
                                                                    const std::string& order_id, int category) = 0;
   // Complaints whose SLA check is due at `now`, oldest first.
   virtual absl::StatusOr<std::vector<std::string>> DueForSla(absl::Time now, int limit) = 0;
+  virtual absl::StatusOr<std::vector<ListedComplaint>> FindComplaints(const ComplaintQuery& query, int limit) = 0;
+  // Complaints with a running SLA clock counted in `calendar_id`.
+  virtual absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) = 0;
 
   // Appends to the audit trail; sets the event's sequence.
   virtual absl::Status AppendEvent(v1::ComplaintEvent& event) = 0;
@@ -63,11 +88,20 @@ class StoreTxn : public IdempotencyTxn {
   virtual absl::StatusOr<std::optional<std::string>> GetDocument(DocKind kind, const std::string& id) = 0;
   virtual absl::Status PutDocument(DocKind kind, const std::string& id, const std::string& bytes) = 0;
   virtual absl::StatusOr<std::vector<std::string>> Documents(DocKind kind) = 0;
+  virtual absl::Status DeleteDocument(DocKind kind, const std::string& id) = 0;
+
+  // Scripts: every version kept; version 0 reads the latest.
+  virtual absl::Status PutScript(const v1::Script& script) = 0;
+  virtual absl::StatusOr<std::optional<v1::Script>> GetScript(int category, const std::string& locale,
+                                                              int64_t version) = 0;
+  // The latest version of each (category, locale), ordered by both; category
+  // 0 = all.
+  virtual absl::StatusOr<std::vector<v1::Script>> LatestScripts(int category) = 0;
 
   virtual absl::Status PutSurveyToken(const std::string& token, const std::string& complaint_id) = 0;
   virtual absl::StatusOr<std::optional<std::string>> SurveyComplaint(const std::string& token) = 0;
 
-  // Tickets created in [from, to), narrow columns only.
+  // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
 
   // The transactional outbox.

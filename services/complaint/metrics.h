@@ -1,0 +1,20 @@
+#pragma once
+
+// Complaint metrics over the narrow rows of a time range: counts, business
+// response and resolution times (median and p90 by nearest rank), SLA
+// compliance, reopen rate, satisfaction and complaints per 1,000 orders,
+// overall and grouped by channel, category, team and tier. Pure: rows in,
+// figures out.
+
+#include <vector>
+
+#include "care/complaint/v1/complaint.pb.h"
+#include "services/complaint/complaint_store.h"
+
+namespace care::complaint {
+
+v1::ComplaintMetrics ComputeMetrics(const std::vector<MetricRow>& rows,
+                                    const std::vector<v1::MetricsDimension>& group_by,
+                                    const std::vector<v1::OrderCount>& order_counts);
+
+}  // namespace care::complaint
