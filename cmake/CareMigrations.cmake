@@ -6,6 +6,8 @@
 function(care_embed_migrations target component dir function)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
   list(SORT sql_files)
+  # An edited migration re-runs the configure step, which re-embeds it.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${sql_files})
   set(body "")
   foreach(f ${sql_files})
     get_filename_component(name ${f} NAME_WE)

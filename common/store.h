@@ -39,4 +39,23 @@ class TransactionalStore {
   virtual absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) = 0;
 };
 
+// One idempotent mutation: in a single write transaction, replays the answer
+// stored for (scope, request_id) or runs `fn(tx, response)` and remembers
+// its answer. A retry therefore changes nothing and gets the first answer.
+template <typename Response, typename StoreTxn, typename Fn>
+absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, absl::string_view scope,
+                                   absl::string_view request_id, const google::protobuf::Message& request, Fn fn) {
+  Response response;
+  absl::Status s = store.Write([&](StoreTxn& tx) -> absl::Status {
+    response.Clear();
+    auto replayed = tx.Replay(scope, request_id, request, &response);
+    if (!replayed.ok()) return replayed.status();
+    if (*replayed) return absl::OkStatus();
+    if (absl::Status done = fn(tx, response); !done.ok()) return done;
+    return tx.Remember(scope, request_id, request, response);
+  });
+  if (!s.ok()) return s;
+  return response;
+}
+
 }  // namespace care

@@ -48,22 +48,11 @@ inline absl::Status VersionMismatch(absl::string_view what) {
   return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", absl::StrCat(what, " changed; re-read and retry"));
 }
 
-// Runs `fn(tx, response)` once per request id: a retry replays the stored
-// answer, all in one transaction with the change.
+// Idempotent by request id (common/store.h).
 template <typename Response, typename Fn>
 absl::StatusOr<Response> ComplaintService::Mutate(absl::string_view scope, const std::string& request_id,
                                                   const google::protobuf::Message& request, Fn fn) {
-  Response resp;
-  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
-    resp.Clear();
-    auto replayed = tx.Replay(scope, request_id, request, &resp);
-    if (!replayed.ok()) return replayed.status();
-    if (*replayed) return absl::OkStatus();
-    if (absl::Status done = fn(tx, resp); !done.ok()) return done;
-    return tx.Remember(scope, request_id, request, resp);
-  });
-  if (!s.ok()) return s;
-  return resp;
+  return WriteOnce<Response>(store_, scope, request_id, request, std::move(fn));
 }
 
 }  // namespace care::complaint
