@@ -74,7 +74,38 @@ class CreateComplaintScenario final : public Scenario {
   kv1::CreateComplaintResponse response_;
 };
 
+// GetComplaintMetrics over 2030 (the year complaint_seed fills), grouped by
+// channel and tier: every ticket of the year is read and aggregated per call.
+class ComplaintMetricsScenario final : public Scenario {
+ public:
+  explicit ComplaintMetricsScenario(const ScenarioContext& c) : stub_(kv1::ComplaintService::NewStub(c.channel)) {
+    absl::Time start = absl::FromCivil(absl::CivilDay(2030, 1, 1), absl::UTCTimeZone());
+    *request_.mutable_start_time() = ToTimestamp(start);
+    *request_.mutable_end_time() = ToTimestamp(start + absl::Hours(24 * 365));
+    request_.add_group_by(kv1::METRICS_DIMENSION_CHANNEL);
+    request_.add_group_by(kv1::METRICS_DIMENSION_TIER);
+  }
+
+  void Call(grpc::ClientContext* ctx, uint64_t, Done done) override {
+    stub_->async()->GetComplaintMetrics(ctx, &request_, &response_, std::move(done));
+  }
+
+ private:
+  std::unique_ptr<kv1::ComplaintService::Stub> stub_;
+  kv1::GetComplaintMetricsRequest request_;
+  kv1::ComplaintMetrics response_;
+};
+
 }  // namespace
+
+ScenarioInfo ComplaintMetricsScenarioInfo() {
+  return {"care.complaint.v1.ComplaintService/GetComplaintMetrics over 2030 grouped by channel and tier "
+          "(fill the database with complaint_seed first)",
+          [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
+            return std::make_unique<ComplaintMetricsScenario>(c);
+          },
+          nullptr};
+}
 
 ScenarioInfo ComplaintCreateScenario() {
   return {"care.complaint.v1.ComplaintService/CreateComplaint, a new ticket per call under an SLA policy; "

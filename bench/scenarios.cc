@@ -9,6 +9,7 @@ ScenarioInfo LoyaltyGetTierScenario();
 ScenarioInfo LoyaltyRecordPurchaseScenario();
 // Defined in complaint_scenarios.cc.
 ScenarioInfo ComplaintCreateScenario();
+ScenarioInfo ComplaintMetricsScenarioInfo();
 // Defined in promotion_scenarios.cc.
 ScenarioInfo PromotionQuoteScenario(int campaigns);
 
@@ -45,6 +46,7 @@ const std::map<std::string, ScenarioInfo>& Scenarios() {
       {"loyalty_get_tier", LoyaltyGetTierScenario()},
       {"loyalty_record_purchase", LoyaltyRecordPurchaseScenario()},
       {"complaint_create", ComplaintCreateScenario()},
+      {"complaint_metrics", ComplaintMetricsScenarioInfo()},
       {"promotion_quote", PromotionQuoteScenario(100)},
       {"promotion_quote_10", PromotionQuoteScenario(10)},
       {"promotion_quote_1000", PromotionQuoteScenario(1000)},
