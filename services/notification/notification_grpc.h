@@ -29,6 +29,13 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
   Reactor* GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) override;
   Reactor* ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                           v1::ListDeliveriesResponse* resp) override;
+  // Preferences and consent (preferences_grpc.cc).
+  Reactor* GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req, v1::Preferences* resp) override;
+  Reactor* UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
+                             v1::Preferences* resp) override;
+  Reactor* SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req, v1::ConsentRecord* resp) override;
+  Reactor* ListConsentHistory(ServerContext* ctx, const v1::ListConsentHistoryRequest* req,
+                              v1::ListConsentHistoryResponse* resp) override;
   Reactor* GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
                                     v1::CampaignDeliveryStats* resp) override;
 

@@ -91,6 +91,16 @@ class NotificationService final {
   absl::StatusOr<InboxPage> ListInbox(InboxFilter filter, int64_t before_seq, int limit);
   absl::StatusOr<v1::InboxMessage> MarkRead(const v1::MarkInboxMessageReadRequest& request);
 
+  // Preferences and consent (preferences.cc).
+  absl::StatusOr<v1::Preferences> GetPreferences(const std::string& member_id);
+  absl::StatusOr<v1::Preferences> UpdatePreferences(const v1::UpdatePreferencesRequest& request);
+  // `actor`: the caller's principal, kept in the record.
+  absl::StatusOr<v1::ConsentRecord> SetConsent(const v1::SetConsentRequest& request, const std::string& actor);
+  // Newest first; channel 0 = all; `before_seq` 0 = from the newest.
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
+                                                                                   int channel, int64_t before_seq,
+                                                                                   int limit);
+
   // Ids derived from natural keys, stable across restarts.
   static std::string DeliveryId(const std::string& member_id, const std::string& message_key, int channel);
   static std::string PromotionAlertKey(const std::string& campaign_id) { return "promotion-alert/" + campaign_id; }

@@ -358,6 +358,29 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         .status();
   }
 
+  absl::StatusOr<std::vector<std::pair<int, ConsentState>>> Consents(const std::string& member_id) override {
+    return Collect<std::pair<int, ConsentState>>(
+        txn_.Query("SELECT channel, granted, effective_at FROM consents WHERE member_id = ?1 ORDER BY channel",
+                   member_id),
+        [](const Statement& s) {
+          return std::make_pair(static_cast<int>(s.Int(0)), ConsentState{s.Int(1) != 0, FromMicros(s.Int(2))});
+        });
+  }
+
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
+                                                                                    int channel, int64_t before_seq,
+                                                                                    int limit) override {
+    return Collect<std::pair<int64_t, v1::ConsentRecord>>(
+        txn_.Query("SELECT seq, proto FROM consent_history WHERE member_id = ?1 AND (?2 = 0 OR channel = ?2) "
+                   "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+                   member_id, channel, before_seq, static_cast<int64_t>(limit)),
+        [](const Statement& s) {
+          v1::ConsentRecord r;
+          r.ParseFromString(s.Bytes(1));
+          return std::make_pair(s.Int(0), std::move(r));
+        });
+  }
+
   // ----------------------------------------------------------------- inbox
 
   absl::Status InsertInbox(const v1::InboxMessage& m) override {

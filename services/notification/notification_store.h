@@ -113,6 +113,11 @@ class StoreTxn : public IdempotencyTxn {
   virtual absl::StatusOr<std::optional<ConsentState>> GetConsent(const std::string& member_id, int channel) = 0;
   virtual absl::Status PutConsent(const std::string& member_id, int channel, const ConsentState& state) = 0;
   virtual absl::Status AppendConsentRecord(const v1::ConsentRecord& record) = 0;
+  // The current consent of every channel the member has one for.
+  virtual absl::StatusOr<std::vector<std::pair<int, ConsentState>>> Consents(const std::string& member_id) = 0;
+  // Newest first (by seq); `before_seq` 0 = from the newest; channel 0 = all.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(
+      const std::string& member_id, int channel, int64_t before_seq, int limit) = 0;
 
   // Inbox.
   // The event a member-addressed delivery was made from.

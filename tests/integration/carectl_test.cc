@@ -343,12 +343,6 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   EXPECT_OUT(inbox, "unread: 1");
 
   Result withdraw = Notification({"consent", "vip-1", "in_app", "withdraw", "--evidence=phone call"});
-  if (absl::StrContains(withdraw.err, "error: UNIMPLEMENTED")) {
-    // SetConsent comes with the rest of the notification service; until
-    // then carectl must report the status, not crash or succeed.
-    EXPECT_EQ(withdraw.code, 1) << withdraw;
-    return;
-  }
   ASSERT_EQ(withdraw.code, 0) << withdraw;
   EXPECT_OUT(withdraw, "GRANTED    no");
   EXPECT_OUT(withdraw, "CHANNEL    IN_APP");

@@ -233,6 +233,103 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_EQ(history.deliveries(0).inbox_message_id(), Inbox("a-vi").messages(0).message_id());
 }
 
+TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentChangeIsKept) {
+  EnrolAudience("m-stays", "vip", true, "en");
+  EnrolAudience("m-withdraws", "vip", true, "en");
+  EnrolAudience("m-mutes", "vip", true, "en");
+  Ingest(Alert("promotion-2", "autumn", 1, Base() + absl::Hours(72) + absl::Seconds(5)));
+  AdvanceNotif(absl::Seconds(1));
+
+  // After the alert is scheduled: one member withdraws consent, one turns
+  // marketing off in the app.
+  nv1::SetConsentRequest consent;
+  consent.set_request_id("consent-1");
+  consent.set_member_id("m-withdraws");
+  consent.set_channel(MESSAGE_CHANNEL_IN_APP);
+  consent.set_granted(false);
+  consent.set_source(nv1::CONSENT_SOURCE_MEMBER_SELF_SERVICE);
+  consent.set_legal_basis(nv1::LEGAL_BASIS_CONSENT);
+  consent.set_evidence("app settings screen v3");
+  nv1::ConsentRecord record;
+  ASSERT_TRUE(nstub_->SetConsent(Ctx(svc()).get(), consent, &record).ok());
+  EXPECT_TRUE(record.applied());
+  EXPECT_FALSE(record.actor().empty());
+  nv1::ConsentRecord retry;
+  ASSERT_TRUE(nstub_->SetConsent(Ctx(svc()).get(), consent, &retry).ok());
+  EXPECT_EQ(retry.consent_id(), record.consent_id());
+
+  nv1::UpdatePreferencesRequest mute;
+  mute.set_request_id("prefs-1");
+  mute.mutable_preferences()->set_member_id("m-mutes");
+  auto* off = mute.mutable_preferences()->add_channel_preferences();
+  off->set_channel(MESSAGE_CHANNEL_IN_APP);
+  off->set_category(nv1::MESSAGE_CATEGORY_MARKETING);
+  off->set_enabled(false);
+  mute.mutable_update_mask()->add_paths("channel_preferences");
+  nv1::Preferences prefs;
+  ASSERT_TRUE(nstub_->UpdatePreferences(Ctx(svc()).get(), mute, &prefs).ok());
+  EXPECT_EQ(prefs.version(), 1);
+  EXPECT_EQ(prefs.channel_preferences_size(), 6);
+
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(Eventually([&] { return Schedule("autumn").state() == nv1::SCHEDULE_STATE_COMPLETED; }));
+  ASSERT_TRUE(Eventually([&] { return Inbox("m-stays").messages_size() == 1; }));
+  auto status_of = [&](const std::string& member) {
+    nv1::GetDeliveryRequest get;
+    get.mutable_delivery_key()->set_member_id(member);
+    get.mutable_delivery_key()->set_message_key("promotion-alert/autumn");
+    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+    nv1::Delivery d;
+    EXPECT_TRUE(Eventually([&] {
+      return nstub_->GetDelivery(Ctx(svc()).get(), get, &d).ok() && d.status() != nv1::DELIVERY_STATUS_PENDING;
+    }));
+    return d;
+  };
+  EXPECT_EQ(status_of("m-withdraws").suppression_reason(), nv1::SUPPRESSION_REASON_NO_CONSENT);
+  EXPECT_EQ(status_of("m-mutes").suppression_reason(), nv1::SUPPRESSION_REASON_OPTED_OUT);
+  EXPECT_EQ(Inbox("m-withdraws").messages_size(), 0);
+  EXPECT_EQ(Inbox("m-mutes").messages_size(), 0);
+
+  // The withdrawal stands (loyalty's older opt-in does not undo it) and the
+  // history keeps every change with its source and legal basis.
+  nv1::GetPreferencesRequest get;
+  get.set_member_id("m-withdraws");
+  ASSERT_TRUE(nstub_->GetPreferences(Ctx(svc()).get(), get, &prefs).ok());
+  ASSERT_EQ(prefs.marketing_consents_size(), 1);
+  EXPECT_FALSE(prefs.marketing_consents(0).granted());
+  nv1::ListConsentHistoryRequest hist;
+  hist.set_member_id("m-withdraws");
+  nv1::ListConsentHistoryResponse history;
+  ASSERT_TRUE(nstub_->ListConsentHistory(Ctx(svc()).get(), hist, &history).ok());
+  ASSERT_GE(history.records_size(), 1);
+  bool self_service = false;
+  for (const auto& r : history.records()) {
+    if (r.source() == nv1::CONSENT_SOURCE_MEMBER_SELF_SERVICE) {
+      self_service = true;
+      EXPECT_FALSE(r.granted());
+      EXPECT_EQ(r.legal_basis(), nv1::LEGAL_BASIS_CONSENT);
+      EXPECT_EQ(r.evidence(), "app settings screen v3");
+      EXPECT_EQ(r.origin_id(), "consent-1");
+    }
+  }
+  EXPECT_TRUE(self_service);
+
+  // A member never heard of has the defaults; bad input names the field.
+  get.set_member_id("m-unknown");
+  ASSERT_TRUE(nstub_->GetPreferences(Ctx(svc()).get(), get, &prefs).ok());
+  EXPECT_EQ(prefs.version(), 0);
+  EXPECT_EQ(prefs.channel_preferences_size(), 6);
+  consent.set_request_id("consent-bad");
+  consent.set_source(nv1::CONSENT_SOURCE_LOYALTY_PROFILE);
+  grpc::Status bad = nstub_->SetConsent(Ctx(svc()).get(), consent, &record);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(bad), std::vector<std::string>{"source"});
+  mute.set_request_id("prefs-bad");
+  mute.mutable_update_mask()->add_paths("email");
+  EXPECT_EQ(BadFields(nstub_->UpdatePreferences(Ctx(svc()).get(), mute, &prefs)),
+            std::vector<std::string>{"update_mask"});
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;

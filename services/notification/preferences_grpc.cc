@@ -1,0 +1,126 @@
+// The gRPC side of preferences and consent: request validation (bad input is
+// INVALID_ARGUMENT naming the field), then NotificationService.
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/pagination.h"
+#include "common/proto_time.h"
+#include "services/notification/notification_grpc.h"
+
+namespace care::notification {
+namespace {
+
+void ValidateTime(FieldErrors& errors, const std::string& field, const v1::TimeOfDay& t) {
+  bool ok = t.hours() >= 0 && t.minutes() >= 0 && t.minutes() <= 59 &&
+            (t.hours() < 24 || (t.hours() == 24 && t.minutes() == 0));
+  if (!ok) errors.Add(field, "must be a time of day 00:00..24:00");
+}
+
+absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
+  FieldErrors errors;
+  errors.RequireId("request_id", r.request_id());
+  const v1::Preferences& p = r.preferences();
+  errors.RequireId("preferences.member_id", p.member_id());
+  for (const std::string& path : r.update_mask().paths()) {
+    if (path != "locale" && path != "time_zone" && path != "send_window" && path != "channel_preferences") {
+      errors.Add("update_mask", absl::StrCat("\"", path, "\" cannot be updated"));
+    }
+  }
+  if (!p.locale().empty()) errors.RequireId("preferences.locale", p.locale());
+  if (!p.time_zone().empty()) errors.RequireTimeZone("preferences.time_zone", p.time_zone());
+  if (p.has_send_window()) {
+    ValidateTime(errors, "preferences.send_window.start", p.send_window().start());
+    ValidateTime(errors, "preferences.send_window.end", p.send_window().end());
+  }
+  for (int i = 0; i < p.channel_preferences_size(); ++i) {
+    const auto& c = p.channel_preferences(i);
+    std::string f = absl::StrCat("preferences.channel_preferences[", i, "]");
+    if (c.channel() == 0 || !care::common::v1::MessageChannel_IsValid(c.channel())) errors.Add(f + ".channel", "unknown");
+    if (c.category() == 0 || !v1::MessageCategory_IsValid(c.category())) errors.Add(f + ".category", "unknown");
+  }
+  if (p.marketing_consents_size() > 0) errors.Add("preferences.marketing_consents", "is changed with SetConsent");
+  return errors.ToStatus();
+}
+
+absl::Status ValidateConsent(const v1::SetConsentRequest& r, absl::Time now) {
+  FieldErrors errors;
+  errors.RequireId("request_id", r.request_id());
+  errors.RequireId("member_id", r.member_id());
+  if (r.channel() == 0 || !care::common::v1::MessageChannel_IsValid(r.channel())) errors.Add("channel", "required");
+  if (r.source() == v1::CONSENT_SOURCE_UNSPECIFIED || !v1::ConsentSource_IsValid(r.source())) {
+    errors.Add("source", "required");
+  } else if (r.source() == v1::CONSENT_SOURCE_LOYALTY_PROFILE) {
+    errors.Add("source", "LOYALTY_PROFILE is set only by loyalty's events");
+  }
+  if (r.legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED || !v1::LegalBasis_IsValid(r.legal_basis())) {
+    errors.Add("legal_basis", "required");
+  }
+  errors.RequireMaxLength("evidence", r.evidence(), 500);
+  if (r.has_effective_time() && (!ValidTimestamp(r.effective_time()) || FromTimestamp(r.effective_time()) > now)) {
+    errors.Add("effective_time", "must be a valid time, not in the future");
+  }
+  return errors.ToStatus();
+}
+
+}  // namespace
+
+using Reactor = NotificationGrpc::Reactor;
+
+Reactor* NotificationGrpc::GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req,
+                                          v1::Preferences* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    if (req->member_id().empty()) return InvalidField("member_id", "is required");
+    auto p = service_.GetPreferences(req->member_id());
+    if (!p.ok()) return p.status();
+    *resp = std::move(*p);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
+                                             v1::Preferences* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    if (absl::Status bad = ValidatePreferences(*req); !bad.ok()) return bad;
+    auto p = service_.UpdatePreferences(*req);
+    if (!p.ok()) return p.status();
+    *resp = std::move(*p);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req,
+                                      v1::ConsentRecord* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller& caller) -> absl::Status {
+    if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
+    auto r = service_.SetConsent(*req, caller.principal->name);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::ListConsentHistory(ServerContext* ctx, const v1::ListConsentHistoryRequest* req,
+                                              v1::ListConsentHistoryResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("member_id", req->member_id());
+    if (req->channel() != 0 && !care::common::v1::MessageChannel_IsValid(req->channel())) {
+      errors.Add("channel", "unknown");
+    }
+    int size = PageSize(req->page_size(), errors);
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto page = service_.ConsentHistory(req->member_id(), req->channel(), before, size + 1);
+    if (!page.ok()) return page.status();
+    bool more = static_cast<int>(page->size()) > size;
+    if (more) page->resize(size);
+    for (auto& [seq, r] : *page) *resp->add_records() = std::move(r);
+    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->back().first)));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace care::notification
