@@ -29,6 +29,15 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
   Reactor* GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) override;
   Reactor* ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                           v1::ListDeliveriesResponse* resp) override;
+  // Templates (template_grpc.cc).
+  Reactor* PutTemplate(ServerContext* ctx, const v1::PutTemplateRequest* req, v1::Template* resp) override;
+  Reactor* GetTemplate(ServerContext* ctx, const v1::GetTemplateRequest* req, v1::Template* resp) override;
+  Reactor* ListTemplates(ServerContext* ctx, const v1::ListTemplatesRequest* req,
+                         v1::ListTemplatesResponse* resp) override;
+  Reactor* DeleteTemplate(ServerContext* ctx, const v1::DeleteTemplateRequest* req,
+                          google::protobuf::Empty* resp) override;
+  Reactor* RenderPreview(ServerContext* ctx, const v1::RenderPreviewRequest* req,
+                         v1::RenderPreviewResponse* resp) override;
   // Preferences and consent (preferences_grpc.cc).
   Reactor* GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req, v1::Preferences* resp) override;
   Reactor* UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
+#include "common/store.h"
 #include "services/notification/templates.h"
 
 namespace care::notification {
@@ -574,12 +575,13 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
       }
     }
   }
-  std::optional<v1::Template> tmpl;
-  // TODO(notification): stored templates (PutTemplate) come first.
-  for (const std::string& l : LocaleChain(locale, settings.default_locale())) {
-    tmpl = BuiltInTemplate(d.kind(), l);
-    if (tmpl) break;
-  }
+  v1::TemplateKey key;
+  key.set_kind(d.kind());
+  key.set_channel(d.channel());
+  key.set_locale(locale);
+  auto resolved = ResolveTemplate(tx, key, settings.default_locale());
+  if (!resolved.ok()) return resolved.status();
+  std::optional<v1::Template>& tmpl = *resolved;
   if (!tmpl) {
     d.set_status(v1::DELIVERY_STATUS_FAILED);
     d.set_last_error_code("TEMPLATE_NOT_FOUND");
@@ -772,12 +774,8 @@ absl::StatusOr<NotificationService::InboxPage> NotificationService::ListInbox(In
 
 absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const v1::MarkInboxMessageReadRequest& request) {
   const absl::Time now = clock_.Now();
-  v1::InboxMessage out;
-  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
-    out.Clear();
-    auto replayed = tx.Replay(kMarkReadScope, request.request_id(), request, &out);
-    if (!replayed.ok()) return replayed.status();
-    if (*replayed) return absl::OkStatus();
+  return WriteOnce<v1::InboxMessage>(store_, kMarkReadScope, request.request_id(), request,
+                                     [&](StoreTxn& tx, v1::InboxMessage& out) -> absl::Status {
     auto msg = tx.GetInbox(request.message_id());
     if (!msg.ok()) return msg.status();
     if (!*msg || (*msg)->member_id() != request.member_id()) {
@@ -788,10 +786,8 @@ absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const v1::MarkInb
       *(*msg)->mutable_read_time() = ToTimestamp(now);
     }
     out = **msg;
-    return tx.Remember(kMarkReadScope, request.request_id(), request, out);
+    return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 }  // namespace care::notification

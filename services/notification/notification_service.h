@@ -101,6 +101,14 @@ class NotificationService final {
                                                                                    int channel, int64_t before_seq,
                                                                                    int limit);
 
+  // Templates (template_admin.cc).
+  absl::StatusOr<v1::Template> PutTemplate(const v1::PutTemplateRequest& request, const std::string& actor);
+  absl::StatusOr<v1::Template> GetTemplate(const v1::TemplateKey& key, bool resolve_fallback);
+  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& filter,
+                                                          const std::optional<v1::TemplateKey>& after, int limit);
+  absl::Status DeleteTemplate(const v1::DeleteTemplateRequest& request);
+  absl::StatusOr<v1::RenderPreviewResponse> RenderPreview(const v1::RenderPreviewRequest& request);
+
   // Ids derived from natural keys, stable across restarts.
   static std::string DeliveryId(const std::string& member_id, const std::string& message_key, int channel);
   static std::string PromotionAlertKey(const std::string& campaign_id) { return "promotion-alert/" + campaign_id; }
@@ -128,6 +136,11 @@ class NotificationService final {
   AudienceSource* audience_;
   NotificationOptions options_;
 };
+
+// The template a member with `key.locale` gets: stored texts along the
+// locale chain first, then the built-in ones; nullopt when there is none.
+absl::StatusOr<std::optional<v1::Template>> ResolveTemplate(StoreTxn& tx, const v1::TemplateKey& key,
+                                                            const std::string& default_locale);
 
 // Window of a SendWindow message (default when unset).
 Window ToWindow(const v1::SendWindow& w);

@@ -450,6 +450,54 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   // -------------------------------------------------------------- settings
 
+  absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& k) override {
+    auto stmt = txn_.Query(
+        "SELECT proto FROM templates WHERE kind = ?1 AND template_key = ?2 AND channel = ?3 AND locale = ?4",
+        static_cast<int>(k.kind()), k.template_key(), static_cast<int>(k.channel()), k.locale());
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::Template>();
+    auto t = Parse<v1::Template>(*stmt, 0, "template");
+    if (!t.ok()) return t.status();
+    return std::optional<v1::Template>(std::move(*t));
+  }
+
+  absl::Status PutTemplate(const v1::Template& t) override {
+    return txn_
+        .Exec("INSERT OR REPLACE INTO templates (kind, template_key, channel, locale, version, proto) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+              static_cast<int>(t.kind()), t.template_key(), static_cast<int>(t.channel()), t.locale(), t.version(),
+              Blob{t.SerializeAsString()})
+        .status();
+  }
+
+  absl::Status DeleteTemplate(const v1::TemplateKey& k) override {
+    return txn_
+        .Exec("DELETE FROM templates WHERE kind = ?1 AND template_key = ?2 AND channel = ?3 AND locale = ?4",
+              static_cast<int>(k.kind()), k.template_key(), static_cast<int>(k.channel()), k.locale())
+        .status();
+  }
+
+  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& f,
+                                                          const std::optional<v1::TemplateKey>& after,
+                                                          int limit) override {
+    v1::TemplateKey a = after.value_or(v1::TemplateKey());
+    return Collect<v1::Template>(
+        txn_.Query("SELECT proto FROM templates WHERE (?1 = 0 OR kind = ?1) AND (?2 = '' OR template_key = ?2) "
+                   "AND (?3 = 0 OR channel = ?3) AND (?4 = '' OR locale = ?4) "
+                   "AND (?5 = 0 OR (kind, template_key, channel, locale) > (?6, ?7, ?8, ?9)) "
+                   "ORDER BY kind, template_key, channel, locale LIMIT ?10",
+                   static_cast<int>(f.kind()), f.template_key(), static_cast<int>(f.channel()), f.locale(),
+                   after.has_value(), static_cast<int>(a.kind()), a.template_key(), static_cast<int>(a.channel()),
+                   a.locale(), static_cast<int64_t>(limit)),
+        [](const Statement& s) {
+          v1::Template t;
+          t.ParseFromString(s.Bytes(0));
+          return t;
+        });
+  }
+
   absl::StatusOr<std::optional<v1::Settings>> GetSettings() override {
     auto stmt = txn_.Query("SELECT proto FROM settings WHERE id = 1");
     if (!stmt.ok()) return stmt.status();

@@ -133,6 +133,16 @@ class StoreTxn : public IdempotencyTxn {
                                                                                      int limit) = 0;
   virtual absl::StatusOr<int64_t> UnreadCount(const std::string& member_id, absl::Time now) = 0;
 
+  // Templates by (kind, template_key, channel, locale).
+  virtual absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& key) = 0;
+  virtual absl::Status PutTemplate(const v1::Template& t) = 0;
+  virtual absl::Status DeleteTemplate(const v1::TemplateKey& key) = 0;
+  // Matching `filter` (unset fields match anything), ordered by the key,
+  // after `after` (exclusive; unset = from the start).
+  virtual absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& filter,
+                                                                  const std::optional<v1::TemplateKey>& after,
+                                                                  int limit) = 0;
+
   // Settings (nullopt until first stored).
   virtual absl::StatusOr<std::optional<v1::Settings>> GetSettings() = 0;
   virtual absl::Status PutSettings(const v1::Settings& settings) = 0;

@@ -97,6 +97,104 @@ std::vector<std::string> LocaleChain(const std::string& locale, const std::strin
   return chain;
 }
 
+std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) {
+  using T = v1::VariableType;
+  const T kString = v1::VARIABLE_TYPE_STRING, kInt = v1::VARIABLE_TYPE_INTEGER, kTime = v1::VARIABLE_TYPE_TIMESTAMP;
+  std::map<std::string, T> out = {{"member_id", kString}, {"member_name", kString}};
+  auto add = [&](std::initializer_list<std::pair<const char*, T>> vars) {
+    for (const auto& [name, type] : vars) out[name] = type;
+  };
+  switch (kind) {
+    case v1::MESSAGE_KIND_PROMOTION_ALERT:
+      add({{"campaign_id", kString}, {"campaign_title", kString}, {"campaign_description", kString},
+           {"starts_at", kTime}, {"ends_at", kTime}});
+      break;
+    case v1::MESSAGE_KIND_TIER_CHANGED:
+      add({{"old_tier_id", kString}, {"new_tier_id", kString}, {"tier_display_name", kString}});
+      break;
+    case v1::MESSAGE_KIND_POINTS_EXPIRING:
+      add({{"points", kInt}, {"expire_time", kTime}});
+      break;
+    case v1::MESSAGE_KIND_BIRTHDAY_REWARD:
+      add({{"points", kInt}});
+      break;
+    case v1::MESSAGE_KIND_VISIT_REWARD:
+      add({{"visit_count", kInt}, {"reward", kString}});
+      break;
+    case v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED:
+    case v1::MESSAGE_KIND_COMPLAINT_UPDATED:
+    case v1::MESSAGE_KIND_COMPLAINT_RESOLVED:
+      add({{"complaint_id", kString}, {"message", kString}});
+      break;
+    case v1::MESSAGE_KIND_SATISFACTION_SURVEY:
+      add({{"complaint_id", kString}, {"survey_token", kString}, {"expire_time", kTime}});
+      break;
+    case v1::MESSAGE_KIND_PROACTIVE_CHECK_IN:
+      add({{"complaint_id", kString}, {"due_time", kTime}});
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+absl::Status ValidateTemplate(const v1::Template& t) {
+  FieldErrors errors;
+  if (t.kind() == v1::MESSAGE_KIND_UNSPECIFIED || !v1::MessageKind_IsValid(t.kind())) {
+    errors.Add("template.kind", "required");
+  }
+  if (t.kind() == v1::MESSAGE_KIND_TRANSACTIONAL) {
+    bool ok = !t.template_key().empty() && t.template_key().size() <= 100;
+    for (char c : t.template_key()) {
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-');
+    }
+    if (!ok) errors.Add("template.template_key", "required for TRANSACTIONAL: [a-z0-9][a-z0-9_.-]*, max 100");
+  } else if (!t.template_key().empty()) {
+    errors.Add("template.template_key", "only TRANSACTIONAL templates have a key");
+  }
+  if (t.channel() == 0 || !care::common::v1::MessageChannel_IsValid(t.channel())) {
+    errors.Add("template.channel", "required");
+  }
+  errors.RequireId("template.locale", t.locale());
+  if (errors.RequireNonEmpty("template.subject", t.subject())) errors.RequireMaxLength("template.subject", t.subject(), 200);
+  if (errors.RequireNonEmpty("template.body", t.body())) errors.RequireMaxLength("template.body", t.body(), 16384);
+  if (!t.html_body().empty() && t.channel() != care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+    errors.Add("template.html_body", "only EMAIL templates have an HTML body");
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  for (const auto& [field, text] : {std::pair<const char*, const std::string*>{"template.subject", &t.subject()},
+                                    {"template.body", &t.body()},
+                                    {"template.html_body", &t.html_body()}}) {
+    if (absl::StatusOr<std::string> r = RenderText(*text, {}, field); !r.ok()) return r.status();
+  }
+  const auto supplied = SuppliedVariables(t.kind());
+  std::map<std::string, v1::VariableType> declared;
+  for (int i = 0; i < t.variables_size(); ++i) {
+    const v1::TemplateVariable& v = t.variables(i);
+    std::string f = absl::StrCat("template.variables[", i, "]");
+    if (!ValidName(v.name())) errors.Add(f + ".name", "must match [a-z][a-z0-9_]*");
+    if (v.type() == v1::VARIABLE_TYPE_UNSPECIFIED || !v1::VariableType_IsValid(v.type())) errors.Add(f + ".type", "required");
+    if (!declared.emplace(v.name(), v.type()).second) errors.Add(f + ".name", "declared twice");
+    auto it = supplied.find(v.name());
+    // Promotion alerts carry their own extra variables; transactional
+    // templates declare theirs freely.
+    bool open_kind = t.kind() == v1::MESSAGE_KIND_PROMOTION_ALERT || t.kind() == v1::MESSAGE_KIND_TRANSACTIONAL;
+    if (it == supplied.end() && !open_kind) {
+      errors.Add(f + ".name", absl::StrCat("\"", v.name(), "\" is not supplied by ", v1::MessageKind_Name(t.kind())));
+    } else if (it != supplied.end() && it->second != v.type()) {
+      errors.Add(f + ".type", absl::StrCat("\"", v.name(), "\" is ", v1::VariableType_Name(it->second)));
+    }
+  }
+  for (const std::string* text : {&t.subject(), &t.body(), &t.html_body()}) {
+    for (const std::string& name : Placeholders(*text)) {
+      if (!declared.count(name)) {
+        errors.Add("template.variables", absl::StrCat("placeholder {{", name, "}} is not declared"));
+      }
+    }
+  }
+  return errors.ToStatus();
+}
+
 std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::string& locale) {
   const std::string lang = absl::AsciiStrToLower(locale);
   if (kind == v1::MESSAGE_KIND_PROMOTION_ALERT) {

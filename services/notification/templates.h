@@ -26,6 +26,16 @@ std::vector<std::string> Placeholders(const std::string& text);
 // "ja-JP" -> {"ja-JP", "ja", default_locale}, without repeats.
 std::vector<std::string> LocaleChain(const std::string& locale, const std::string& default_locale);
 
+// The variables a kind supplies to its templates (the MessageKind table);
+// every kind also supplies member_id and member_name.
+std::map<std::string, care::notification::v1::VariableType> SuppliedVariables(
+    care::notification::v1::MessageKind kind);
+
+// A template as PutTemplate and RenderPreview accept it: key fields, sizes,
+// syntax (TEMPLATE_SYNTAX_ERROR), every placeholder declared, and declared
+// variables the kind supplies with the same type (INVALID_FIELD).
+absl::Status ValidateTemplate(const care::notification::v1::Template& t);
+
 // The built-in template of a kind and channel in `locale` ("en", "vi",
 // "ja"), if there is one.
 std::optional<care::notification::v1::Template> BuiltInTemplate(care::notification::v1::MessageKind kind,

@@ -330,6 +330,92 @@ TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentC
             std::vector<std::string>{"update_mask"});
 }
 
+TEST_F(NotificationTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBuiltInTexts) {
+  auto put = [&](const std::string& request_id, nv1::Template t) {
+    nv1::PutTemplateRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_template_() = std::move(t);
+    nv1::Template out;
+    grpc::Status s = nstub_->PutTemplate(Ctx(admin()).get(), req, &out);
+    return std::make_pair(s, out);
+  };
+  nv1::Template t;
+  t.set_kind(nv1::MESSAGE_KIND_PROMOTION_ALERT);
+  t.set_channel(MESSAGE_CHANNEL_IN_APP);
+  t.set_locale("en");
+  t.set_subject("Don't miss {{campaign_title}}");
+  t.set_body("Dear {{member_name}}, it starts {{starts_at}}.");
+  auto declare = [](nv1::Template& x, const std::string& name, nv1::VariableType type) {
+    auto* v = x.add_variables();
+    v->set_name(name);
+    v->set_type(type);
+  };
+  // An undeclared placeholder, then a declared variable of the wrong type.
+  auto [undeclared, ignored1] = put("tmpl-1", t);
+  EXPECT_EQ(undeclared.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // One violation per undeclared placeholder.
+  EXPECT_EQ(BadFields(undeclared),
+            (std::vector<std::string>{"template.variables", "template.variables", "template.variables"}));
+  declare(t, "campaign_title", nv1::VARIABLE_TYPE_STRING);
+  declare(t, "member_name", nv1::VARIABLE_TYPE_STRING);
+  declare(t, "starts_at", nv1::VARIABLE_TYPE_STRING);
+  auto [wrong_type, ignored2] = put("tmpl-2", t);
+  EXPECT_EQ(BadFields(wrong_type), std::vector<std::string>{"template.variables[2].type"});
+  t.mutable_variables(2)->set_type(nv1::VARIABLE_TYPE_TIMESTAMP);
+  auto [saved, stored] = put("tmpl-3", t);
+  ASSERT_TRUE(saved.ok()) << Describe(saved);
+  EXPECT_EQ(stored.version(), 1);
+  nv1::Template complaint = t;
+  complaint.set_kind(nv1::MESSAGE_KIND_COMPLAINT_UPDATED);
+  auto [not_supplied, ignored3] = put("tmpl-4", complaint);
+  EXPECT_EQ(not_supplied.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The alert uses the stored text.
+  EnrolAudience("t-en", "vip", true, "en");
+  Ingest(Alert("promotion-3", "winter", 1, Base() + absl::Hours(72) + absl::Seconds(5)));
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(Eventually([&] { return Inbox("t-en").messages_size() == 1; }));
+  EXPECT_EQ(Inbox("t-en").messages(0).subject(), "Don't miss Spring sale");
+
+  // A ja-JP member would fall back to it; a draft previews without saving.
+  nv1::GetTemplateRequest get;
+  get.mutable_key()->set_kind(nv1::MESSAGE_KIND_PROMOTION_ALERT);
+  get.mutable_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+  get.mutable_key()->set_locale("ja-JP");
+  nv1::Template got;
+  grpc::Status exact = nstub_->GetTemplate(Ctx(admin()).get(), get, &got);
+  EXPECT_EQ(exact.error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_resolve_fallback(true);
+  ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &got).ok());
+  EXPECT_EQ(got.locale(), "en");
+  nv1::RenderPreviewRequest preview;
+  *preview.mutable_draft() = t;
+  preview.mutable_draft()->set_subject("Sắp có {{campaign_title}}");
+  (*preview.mutable_variables())["campaign_title"] = "Khuyến mãi mùa đông";
+  nv1::RenderPreviewResponse rendered;
+  ASSERT_TRUE(nstub_->RenderPreview(Ctx(admin()).get(), preview, &rendered).ok());
+  EXPECT_EQ(rendered.subject(), "Sắp có Khuyến mãi mùa đông");
+  EXPECT_EQ(rendered.template_version(), 0);
+
+  nv1::ListTemplatesRequest list;
+  nv1::ListTemplatesResponse listed;
+  ASSERT_TRUE(nstub_->ListTemplates(Ctx(admin()).get(), list, &listed).ok());
+  ASSERT_EQ(listed.templates_size(), 1);
+  nv1::DeleteTemplateRequest del;
+  del.set_request_id("tmpl-del-1");
+  *del.mutable_key() = get.key();
+  del.mutable_key()->set_locale("en");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(nstub_->DeleteTemplate(Ctx(admin()).get(), del, &empty).ok());
+  ASSERT_TRUE(nstub_->DeleteTemplate(Ctx(admin()).get(), del, &empty).ok());  // a retry
+  del.set_request_id("tmpl-del-2");
+  EXPECT_EQ(nstub_->DeleteTemplate(Ctx(admin()).get(), del, &empty).error_code(), grpc::StatusCode::NOT_FOUND);
+  // With nothing stored, the built-in text is back.
+  ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &got).ok());
+  EXPECT_EQ(got.version(), 0);
+  EXPECT_NE(got.subject().find("まもなく"), std::string::npos);
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;

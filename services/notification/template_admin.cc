@@ -1,0 +1,160 @@
+// Templates: stored per (kind, template_key, channel, locale) by admins,
+// validated on save, resolved along the member's locale chain at send time
+// (stored texts first, then the built-in en/vi/ja texts).
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/proto_time.h"
+#include "common/store.h"
+#include "services/notification/notification_service.h"
+#include "services/notification/templates.h"
+
+namespace care::notification {
+namespace {
+
+constexpr char kPutTemplateScope[] = "notification.PutTemplate";
+constexpr char kDeleteTemplateScope[] = "notification.DeleteTemplate";
+
+v1::TemplateKey KeyOf(const v1::Template& t) {
+  v1::TemplateKey k;
+  k.set_kind(t.kind());
+  k.set_template_key(t.template_key());
+  k.set_channel(t.channel());
+  k.set_locale(t.locale());
+  return k;
+}
+
+absl::Status TemplateNotFound() { return NotFound("TEMPLATE_NOT_FOUND", "no template for this key"); }
+
+}  // namespace
+
+absl::StatusOr<std::optional<v1::Template>> ResolveTemplate(StoreTxn& tx, const v1::TemplateKey& key,
+                                                            const std::string& default_locale) {
+  const std::vector<std::string> chain = LocaleChain(key.locale(), default_locale);
+  for (const std::string& locale : chain) {
+    v1::TemplateKey k = key;
+    k.set_locale(locale);
+    auto stored = tx.GetTemplate(k);
+    if (!stored.ok() || *stored) return stored;
+  }
+  for (const std::string& locale : chain) {
+    if (auto built_in = BuiltInTemplate(key.kind(), locale)) {
+      built_in->set_channel(key.channel());
+      return built_in;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<v1::Template> NotificationService::PutTemplate(const v1::PutTemplateRequest& req,
+                                                              const std::string& actor) {
+  if (absl::Status bad = ValidateTemplate(req.template_()); !bad.ok()) return bad;
+  const absl::Time now = clock_.Now();
+  return WriteOnce<v1::Template>(store_, kPutTemplateScope, req.request_id(), req,
+                                 [&](StoreTxn& tx, v1::Template& out) -> absl::Status {
+    auto stored = tx.GetTemplate(KeyOf(req.template_()));
+    if (!stored.ok()) return stored.status();
+    const int64_t version = *stored ? (*stored)->version() : 0;
+    if (req.template_().version() != 0 && req.template_().version() != version) {
+      return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the template changed; re-read and retry");
+    }
+    out = req.template_();
+    out.set_version(version + 1);
+    *out.mutable_create_time() = *stored ? (*stored)->create_time() : ToTimestamp(now);
+    *out.mutable_update_time() = ToTimestamp(now);
+    out.set_updated_by(actor);
+    return tx.PutTemplate(out);
+  });
+}
+
+absl::StatusOr<v1::Template> NotificationService::GetTemplate(const v1::TemplateKey& key, bool resolve_fallback) {
+  auto settings = CurrentSettings();
+  if (!settings.ok()) return settings.status();
+  std::optional<v1::Template> out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto t = resolve_fallback ? ResolveTemplate(tx, key, settings->default_locale()) : tx.GetTemplate(key);
+    if (!t.ok()) return t.status();
+    out = std::move(*t);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out) return TemplateNotFound();
+  return *out;
+}
+
+absl::StatusOr<std::vector<v1::Template>> NotificationService::ListTemplates(
+    const v1::ListTemplatesRequest& filter, const std::optional<v1::TemplateKey>& after, int limit) {
+  std::vector<v1::Template> out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto r = tx.ListTemplates(filter, after, limit);
+    if (!r.ok()) return r.status();
+    out = std::move(*r);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status NotificationService::DeleteTemplate(const v1::DeleteTemplateRequest& req) {
+  return WriteOnce<v1::DeleteTemplateRequest>(store_, kDeleteTemplateScope, req.request_id(), req,
+                                              [&](StoreTxn& tx, v1::DeleteTemplateRequest&) -> absl::Status {
+           auto stored = tx.GetTemplate(req.key());
+           if (!stored.ok()) return stored.status();
+           if (!*stored) return TemplateNotFound();
+           if (req.version() != 0 && req.version() != (*stored)->version()) {
+             return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the template changed; re-read and retry");
+           }
+           return tx.DeleteTemplate(req.key());
+         })
+      .status();
+}
+
+absl::StatusOr<v1::RenderPreviewResponse> NotificationService::RenderPreview(const v1::RenderPreviewRequest& req) {
+  auto settings = CurrentSettings();
+  if (!settings.ok()) return settings.status();
+  std::optional<v1::Template> tmpl;
+  std::map<std::string, std::string> vars(req.variables().begin(), req.variables().end());
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    v1::TemplateKey key = req.has_draft() ? KeyOf(req.draft()) : req.key();
+    if (!req.member_id().empty()) {
+      auto member = tx.GetMember(req.member_id());
+      if (!member.ok()) return member.status();
+      if (*member) {
+        vars.emplace("member_name", (*member)->name);
+        std::string locale = (*member)->preferences && !(*member)->preferences->locale().empty()
+                                 ? (*member)->preferences->locale()
+                                 : (*member)->profile_locale;
+        if (!locale.empty() && !req.has_draft()) key.set_locale(locale);
+      }
+      vars.emplace("member_id", req.member_id());
+    }
+    if (req.has_draft()) {
+      tmpl = req.draft();
+      tmpl->set_version(0);
+      return absl::OkStatus();
+    }
+    auto t = ResolveTemplate(tx, key, settings->default_locale());
+    if (!t.ok()) return t.status();
+    tmpl = std::move(*t);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!tmpl) return TemplateNotFound();
+  if (req.has_draft()) {
+    if (absl::Status bad = ValidateTemplate(*tmpl); !bad.ok()) return bad;
+  }
+  v1::RenderPreviewResponse out;
+  auto subject = RenderText(tmpl->subject(), vars, "subject");
+  if (!subject.ok()) return subject.status();
+  auto body = RenderText(tmpl->body(), vars, "body");
+  if (!body.ok()) return body.status();
+  auto html = RenderText(tmpl->html_body(), vars, "html_body");
+  if (!html.ok()) return html.status();
+  out.set_subject(*subject);
+  out.set_body(*body);
+  out.set_html_body(*html);
+  out.set_resolved_locale(tmpl->locale());
+  out.set_template_version(tmpl->version());
+  return out;
+}
+
+}  // namespace care::notification
