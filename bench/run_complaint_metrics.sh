@@ -15,16 +15,7 @@ build=${BUILD_DIR:-$repo/build}
 TICKETS=${TICKETS:-1000000}
 DURATION=${DURATION:-20s}
 
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-echo "$token bench admin,service,supervisor" >"$work/tokens"
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+source "$(dirname "$0")/common.sh" "admin,service,supervisor"
 
 seed=$("$build/bench/complaint_seed" --data_dir="$work/data" --tickets="$TICKETS")
 echo "seed: $seed" >&2

@@ -18,16 +18,7 @@ INFLIGHT=${INFLIGHT:-2}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-echo "$token bench admin,service" >"$work/tokens"
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+source "$(dirname "$0")/common.sh" "admin,service"
 
 echo "campaigns ping/s quote/s ratio ping_p99_ms quote_p99_ms quote_errors"
 for n in $COUNTS; do

@@ -110,6 +110,20 @@ grpc::ServerUnaryReactor* ComplaintGrpc::Answer(ServerContext* ctx, const Reques
   });
 }
 
+// A List RPC over a short configuration list, paged by offset.
+template <typename Request, typename Response, typename Fetch, typename Add>
+grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Request* req, Response* resp,
+                                                    Fetch fetch, Add add) {
+  return Answer(ctx, *req, resp, [req, fetch, add](const Caller&) -> absl::StatusOr<Response> {
+    auto all = fetch();
+    if (!all.ok()) return all.status();
+    Response out;
+    absl::Status s = PageOf(*req, *all, [&](const auto& x) { add(x, &out); }, out.mutable_next_page_token());
+    if (!s.ok()) return s;
+    return out;
+  });
+}
+
 using Reactor = ComplaintGrpc::Reactor;
 
 Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComplaintRequest* req,
@@ -578,40 +592,20 @@ Reactor* ComplaintGrpc::GetScriptForComplaint(ServerContext* ctx, const v1::GetS
 
 Reactor* ComplaintGrpc::ListScripts(ServerContext* ctx, const v1::ListScriptsRequest* req,
                                     v1::ListScriptsResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListScriptsResponse> {
-    auto all = service_.ListScripts(req->category());
-    if (!all.ok()) return all.status();
-    v1::ListScriptsResponse out;
-    absl::Status s = PageOf(*req, *all, [&](const v1::Script& x) { *out.add_scripts() = x; }, out.mutable_next_page_token());
-    if (!s.ok()) return s;
-    return out;
-  });
+  return AnswerList(ctx, req, resp, [this, req] { return service_.ListScripts(req->category()); },
+                    [](const v1::Script& x, v1::ListScriptsResponse* out) { *out->add_scripts() = x; });
 }
 
 Reactor* ComplaintGrpc::ListForbiddenPhrases(ServerContext* ctx, const v1::ListForbiddenPhrasesRequest* req,
                                              v1::ListForbiddenPhrasesResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListForbiddenPhrasesResponse> {
-    auto all = service_.ListPhrases();
-    if (!all.ok()) return all.status();
-    v1::ListForbiddenPhrasesResponse out;
-    absl::Status s =
-        PageOf(*req, *all, [&](const v1::ForbiddenPhraseList& x) { *out.add_lists() = x; }, out.mutable_next_page_token());
-    if (!s.ok()) return s;
-    return out;
-  });
+  return AnswerList(ctx, req, resp, [this, req] { return service_.ListPhrases(); },
+                    [](const v1::ForbiddenPhraseList& x, v1::ListForbiddenPhrasesResponse* out) { *out->add_lists() = x; });
 }
 
 Reactor* ComplaintGrpc::ListBusinessCalendars(ServerContext* ctx, const v1::ListBusinessCalendarsRequest* req,
                                               v1::ListBusinessCalendarsResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListBusinessCalendarsResponse> {
-    auto all = service_.ListCalendars();
-    if (!all.ok()) return all.status();
-    v1::ListBusinessCalendarsResponse out;
-    absl::Status s = PageOf(*req, *all, [&](const v1::BusinessCalendar& x) { *out.add_calendars() = x; },
-                            out.mutable_next_page_token());
-    if (!s.ok()) return s;
-    return out;
-  });
+  return AnswerList(ctx, req, resp, [this, req] { return service_.ListCalendars(); },
+                    [](const v1::BusinessCalendar& x, v1::ListBusinessCalendarsResponse* out) { *out->add_calendars() = x; });
 }
 
 Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
@@ -648,15 +642,8 @@ Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::Del
 
 Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPoliciesRequest* req,
                                         v1::ListSlaPoliciesResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListSlaPoliciesResponse> {
-    auto all = service_.ListPolicies();
-    if (!all.ok()) return all.status();
-    v1::ListSlaPoliciesResponse out;
-    absl::Status s =
-        PageOf(*req, *all, [&](const v1::SlaPolicy& x) { *out.add_policies() = x; }, out.mutable_next_page_token());
-    if (!s.ok()) return s;
-    return out;
-  });
+  return AnswerList(ctx, req, resp, [this, req] { return service_.ListPolicies(); },
+                    [](const v1::SlaPolicy& x, v1::ListSlaPoliciesResponse* out) { *out->add_policies() = x; });
 }
 
 Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req,

@@ -85,6 +85,8 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
   // Runs `fn()` (returning StatusOr<Response>) and copies its value to `resp`.
   template <typename Request, typename Response, typename Fn>
   Reactor* Answer(ServerContext* ctx, const Request& req, Response* resp, Fn fn);
+  template <typename Request, typename Response, typename Fetch, typename Add>
+  Reactor* AnswerList(ServerContext* ctx, const Request* req, Response* resp, Fetch fetch, Add add);
 
   RpcRuntime& rpc_;
   ComplaintService& service_;

@@ -308,6 +308,24 @@ absl::Status RequireNotClosed(const v1::Complaint& c) {
   return absl::OkStatus();
 }
 
+// The compensation a supervisor decides on: pending, and not their own.
+absl::StatusOr<v1::Compensation*> PendingCompensation(v1::Complaint& c, const std::string& id,
+                                                      const ActorInfo& actor) {
+  v1::Compensation* comp = nullptr;
+  for (auto& x : *c.mutable_compensations()) {
+    if (x.compensation_id() == id) comp = &x;
+  }
+  if (comp == nullptr) return NotFound("COMPENSATION_NOT_FOUND", "no such compensation on the complaint");
+  if (comp->status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+    return FailedPrecondition("COMPENSATION_NOT_PENDING", "the compensation is not awaiting approval");
+  }
+  if (comp->requested_by().principal_id() == actor.principal) {
+    return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
+                 "a compensation is decided by someone other than who requested it");
+  }
+  return comp;
+}
+
 // The approval limit of `role` for points: from the settings, else defaults.
 std::optional<int64_t> PointsLimit(const v1::ComplaintSettings& settings, Role role, int64_t agent_default) {
   for (const v1::ApprovalLimit& l : settings.approval_limits()) {
@@ -771,18 +789,9 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompens
                                [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, req.complaint_id());
     if (!c.ok()) return c.status();
-    v1::Compensation* comp = nullptr;
-    for (auto& x : *c->mutable_compensations()) {
-      if (x.compensation_id() == req.compensation_id()) comp = &x;
-    }
-    if (comp == nullptr) return NotFound("COMPENSATION_NOT_FOUND", "no such compensation on the complaint");
-    if (comp->status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
-      return FailedPrecondition("COMPENSATION_NOT_PENDING", "the compensation is not awaiting approval");
-    }
-    if (comp->requested_by().principal_id() == actor.principal) {
-      return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
-                   "a compensation cannot be approved by who requested it");
-    }
+    auto found = PendingCompensation(*c, req.compensation_id(), actor);
+    if (!found.ok()) return found.status();
+    v1::Compensation* comp = *found;
     auto settings_or = LoadSettings(tx);
     if (!settings_or.ok()) return settings_or.status();
     const v1::ComplaintSettings& settings = *settings_or;
@@ -847,18 +856,9 @@ absl::StatusOr<v1::Complaint> ComplaintService::Reject(const v1::RejectCompensat
                                [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, req.complaint_id());
     if (!c.ok()) return c.status();
-    v1::Compensation* comp = nullptr;
-    for (auto& x : *c->mutable_compensations()) {
-      if (x.compensation_id() == req.compensation_id()) comp = &x;
-    }
-    if (comp == nullptr) return NotFound("COMPENSATION_NOT_FOUND", "no such compensation on the complaint");
-    if (comp->status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
-      return FailedPrecondition("COMPENSATION_NOT_PENDING", "the compensation is not awaiting approval");
-    }
-    if (comp->requested_by().principal_id() == actor.principal) {
-      return Error(absl::StatusCode::kPermissionDenied, "SELF_APPROVAL_NOT_ALLOWED",
-                   "a compensation cannot be rejected by who requested it");
-    }
+    auto found = PendingCompensation(*c, req.compensation_id(), actor);
+    if (!found.ok()) return found.status();
+    v1::Compensation* comp = *found;
     comp->set_status(v1::COMPENSATION_STATUS_REJECTED);
     *comp->mutable_decided_by() = ActorProto(actor);
     comp->set_decision_reason(req.reason());

@@ -1,0 +1,14 @@
+# Sourced by the bench/run_*.sh scripts: a scratch directory removed on exit
+# (with the server in $pid stopped first), a fresh bearer token with `roles`
+# in $work/tokens, and field NAME JSON to read one number from care_load --json.
+#   source "$(dirname "$0")/common.sh" "admin,service"
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+echo "$token bench $1" >"$work/tokens"
+field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
