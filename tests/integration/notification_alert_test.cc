@@ -527,22 +527,23 @@ TEST_F(NotificationTest, ScheduleFarAheadSurvivesRestart) {
   ASSERT_TRUE(Eventually([&] { return Inbox("r1").messages_size() == 1; })) << notif_->log();
 }
 
-TEST_F(NotificationTest, KillDuringFanOutLeavesExactlyOneAlertPerMember) {
-  // Small batches so the fan-out spans many transactions.
+TEST_F(NotificationTest, KillDuringFanOutToTenThousandMembersLeavesExactlyOneAlertEach) {
+  // Batches of 100, so the fan-out spans a hundred transactions to land in.
   notif_->Kill();
   notif_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                           "--loyalty_target=" + service_->address(),
                           "--service_token_file=" + dir_.path() + "/service_token", "--job_interval=50ms",
-                          "--log_level=warn", "--fan_out_batch=20"});
+                          "--log_level=warn", "--fan_out_batch=100"});
   ASSERT_TRUE(notif_->Restart().ok());
   ConnectNotification();
   SetNotifTime(Base());  // a restarted fake clock starts at the real time again
-  constexpr int kMembers = 1000;
+  constexpr int kMembers = 10000;
   for (int i = 0; i < kMembers; ++i) EnrolAudience(absl::StrFormat("k%05d", i), "vip", true, "en");
   Ingest(Alert("promotion-40", "big", 1, Base() + absl::Hours(72)));
   AdvanceNotif(absl::Seconds(1));
   ASSERT_TRUE(Eventually([&] { return Schedule("big").members_resolved() > 0; })) << notif_->log();
-  notif_->Kill();  // kill -9 in the middle (or just after) the fan-out
+  const int64_t resolved_at_kill = Schedule("big").members_resolved();
+  notif_->Kill();  // kill -9 in the middle of the fan-out
   ASSERT_TRUE(notif_->Restart().ok()) << notif_->log();
   ConnectNotification();
   SetNotifTime(Base() + absl::Seconds(1));
@@ -552,9 +553,26 @@ TEST_F(NotificationTest, KillDuringFanOutLeavesExactlyOneAlertPerMember) {
         return st.schedule_state() == nv1::SCHEDULE_STATE_COMPLETED &&
                Count(st, nv1::DELIVERY_STATUS_SENT) == kMembers;
       },
-      absl::Seconds(60)))
+      absl::Seconds(120)))
       << notif_->log();
+  EXPECT_LT(resolved_at_kill, kMembers) << "the kill landed after the fan-out";
   EXPECT_EQ(Stats("big").total_deliveries(), kMembers);
+  // Every member, one SENT delivery each (paging through the campaign's deliveries).
+  std::set<std::string> members;
+  nv1::ListDeliveriesRequest list;
+  list.mutable_filter()->set_campaign_id("big");
+  list.set_page_size(1000);
+  for (int pages = 0; pages < 20; ++pages) {
+    nv1::ListDeliveriesResponse page;
+    ASSERT_TRUE(nstub_->ListDeliveries(Ctx(admin()).get(), list, &page).ok());
+    for (const auto& d : page.deliveries()) {
+      EXPECT_EQ(d.status(), nv1::DELIVERY_STATUS_SENT);
+      EXPECT_TRUE(members.insert(d.member_id()).second) << "two deliveries for " << d.member_id();
+    }
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(members.size(), static_cast<size_t>(kMembers));
   for (int i = 0; i < kMembers; i += 97) EXPECT_EQ(Inbox(absl::StrFormat("k%05d", i)).messages_size(), 1);
 }
 
