@@ -520,17 +520,17 @@ absl::StatusOr<v1::SuppressionReason> NotificationService::Check(StoreTxn& tx, c
     auto sent = tx.MarketingSentSince(d.member_id(),
                                       now - FromDurationProto(settings.frequency_cap().window()));
     if (!sent.ok()) return sent.status();
-    // The same message already sent on another channel does not count twice.
-    auto same = tx.GetDeliveryByKey(d.member_id(), d.message_key(), care::common::v1::MESSAGE_CHANNEL_IN_APP);
-    bool counted = false;
-    for (int c : {1, 2, 3}) {
-      if (c == d.channel()) continue;
-      auto other = tx.GetDeliveryByKey(d.member_id(), d.message_key(), c);
-      if (!other.ok()) return other.status();
-      if (*other && (*other)->status() == v1::DELIVERY_STATUS_SENT) counted = true;
+    if (*sent >= settings.frequency_cap().max_messages()) {
+      // The same message already sent on another channel does not count twice.
+      bool counted = false;
+      for (int c : {1, 2, 3}) {
+        if (c == d.channel()) continue;
+        auto other = tx.GetDeliveryByKey(d.member_id(), d.message_key(), c);
+        if (!other.ok()) return other.status();
+        if (*other && (*other)->status() == v1::DELIVERY_STATUS_SENT) counted = true;
+      }
+      if (!counted) return v1::SUPPRESSION_REASON_FREQUENCY_CAP;
     }
-    (void)same;
-    if (!counted && *sent >= settings.frequency_cap().max_messages()) return v1::SUPPRESSION_REASON_FREQUENCY_CAP;
   }
   return v1::SUPPRESSION_REASON_UNSPECIFIED;
 }

@@ -1,5 +1,7 @@
 #include "services/notification/notification_store.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/idempotency.h"
@@ -51,14 +53,21 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return std::optional<ScheduleRow>(std::move(r));
   }
 
+  // A transaction reads a schedule, member or template once: dispatching a
+  // batch touches the same few schedules and templates for every delivery,
+  // and each member twice (the checks, then the rendering).
   absl::StatusOr<std::optional<ScheduleRow>> GetSchedule(const std::string& id) override {
-    return OneSchedule("schedule_id = ?1", id);
+    if (auto hit = schedules_.find(id); hit != schedules_.end()) return hit->second;
+    auto r = OneSchedule("schedule_id = ?1", id);
+    if (r.ok()) schedules_[id] = *r;
+    return r;
   }
   absl::StatusOr<std::optional<ScheduleRow>> GetScheduleByCampaign(const std::string& campaign_id) override {
     return OneSchedule("campaign_id = ?1", campaign_id);
   }
 
   absl::Status PutSchedule(const ScheduleRow& r) override {
+    schedules_.erase(r.schedule.schedule_id());
     const v1::Schedule& s = r.schedule;
     std::optional<std::string> campaign, member;
     if (!s.campaign_id().empty()) campaign = s.campaign_id();
@@ -279,6 +288,13 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   // ------------------------------------------------------ members, consent
 
   absl::StatusOr<std::optional<MemberRow>> GetMember(const std::string& member_id) override {
+    if (auto hit = members_.find(member_id); hit != members_.end()) return hit->second;
+    auto r = ReadMember(member_id);
+    if (r.ok()) members_[member_id] = *r;
+    return r;
+  }
+
+  absl::StatusOr<std::optional<MemberRow>> ReadMember(const std::string& member_id) {
     auto stmt = txn_.Query("SELECT name, email, phone, profile_locale, profile_zone, profile_at, preferences "
                            "FROM members WHERE member_id = ?1",
                            member_id);
@@ -320,6 +336,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status PutMember(const MemberRow& m) override {
+    members_.erase(m.member_id);
     std::optional<Blob> prefs;
     std::string bytes;
     if (m.preferences) {
@@ -451,6 +468,14 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   // -------------------------------------------------------------- settings
 
   absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& k) override {
+    const std::string cache_key = k.SerializeAsString();
+    if (auto hit = templates_.find(cache_key); hit != templates_.end()) return hit->second;
+    auto r = ReadTemplate(k);
+    if (r.ok()) templates_[cache_key] = *r;
+    return r;
+  }
+
+  absl::StatusOr<std::optional<v1::Template>> ReadTemplate(const v1::TemplateKey& k) {
     auto stmt = txn_.Query(
         "SELECT proto FROM templates WHERE kind = ?1 AND template_key = ?2 AND channel = ?3 AND locale = ?4",
         static_cast<int>(k.kind()), k.template_key(), static_cast<int>(k.channel()), k.locale());
@@ -464,6 +489,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status PutTemplate(const v1::Template& t) override {
+    templates_.clear();
     return txn_
         .Exec("INSERT OR REPLACE INTO templates (kind, template_key, channel, locale, version, proto) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -473,6 +499,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status DeleteTemplate(const v1::TemplateKey& k) override {
+    templates_.clear();
     return txn_
         .Exec("DELETE FROM templates WHERE kind = ?1 AND template_key = ?2 AND channel = ?3 AND locale = ?4",
               static_cast<int>(k.kind()), k.template_key(), static_cast<int>(k.channel()), k.locale())
@@ -515,6 +542,11 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
  private:
+  // Rows read in this transaction (the view lives as long as one write or
+  // read), dropped when written.
+  std::map<std::string, std::optional<ScheduleRow>> schedules_;
+  std::map<std::string, std::optional<MemberRow>> members_;
+  std::map<std::string, std::optional<v1::Template>> templates_;
 };
 
 }  // namespace

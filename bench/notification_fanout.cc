@@ -1,0 +1,186 @@
+// notification_fanout: one promotion alert fanned out to N members' in-app
+// inboxes through the real NotificationService on a real SQLite store, end
+// to end from the due time to the last stored message, with the fan-out and
+// dispatch jobs running side by side as in care_notification. The audience is
+// synthetic (streamed in loyalty's batch shape, no loyalty process), so the
+// figure is the notification service's own cost.
+//
+// Baseline, same run: a raw SQLite insert of the same rows (one member, one
+// delivery and one inbox row per member, blobs of the service's sizes) in
+// transactions of the same batch size, through the same Database class.
+// Memory: peak RSS of the process (VmHWM), to compare between audience sizes.
+//
+//   notification_fanout --members=1000000 [--data_dir=DIR] [--batch=500]
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/proto_time.h"
+#include "common/sqlite.h"
+#include "services/notification/notification_service.h"
+#include "services/notification/notification_store.h"
+
+namespace {
+
+namespace v1 = care::notification::v1;
+using Clock = std::chrono::steady_clock;
+
+// Members m0000000.. with an IN_APP marketing opt-in, in member-id order.
+class SyntheticAudience final : public care::notification::AudienceSource {
+ public:
+  explicit SyntheticAudience(int64_t members) : members_(members) {}
+  absl::Status Stream(const care::notification::AudienceQuery& query, int batch_size,
+                      const std::function<absl::Status(std::vector<care::notification::AudienceMember>)>& on_batch)
+      override {
+    std::vector<care::notification::AudienceMember> batch;
+    for (int64_t i = 0; i < members_; ++i) {
+      std::string id = absl::StrFormat("m%07d", i);
+      if (id <= query.after_member_id) continue;
+      care::notification::AudienceMember m;
+      m.member_id = id;
+      m.name = absl::StrCat("Member ", i);
+      m.locale = "en";
+      m.time_zone = "UTC";
+      m.consents.push_back({care::common::v1::MESSAGE_CHANNEL_IN_APP, true, absl::UnixEpoch()});
+      batch.push_back(std::move(m));
+      if (static_cast<int>(batch.size()) == batch_size) {
+        if (absl::Status s = on_batch(std::move(batch)); !s.ok()) return s;
+        batch.clear();
+      }
+    }
+    return batch.empty() ? absl::OkStatus() : on_batch(std::move(batch));
+  }
+
+ private:
+  int64_t members_;
+};
+
+int64_t PeakRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// The baseline: the same number of rows, as plain inserts.
+double RawInsert(const std::string& path, int64_t members, int batch) {
+  auto db = care::Database::Open(path, {{"bench", 1, "raw",
+                                         "CREATE TABLE members (id TEXT PRIMARY KEY, proto BLOB);"
+                                         "CREATE TABLE deliveries (id TEXT PRIMARY KEY, member TEXT, proto BLOB);"
+                                         "CREATE TABLE inbox (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, member TEXT, "
+                                         "proto BLOB);"
+                                         "CREATE INDEX inbox_member ON inbox (member, seq);"}});
+  if (!db.ok()) return -1;
+  const std::string member_blob(60, 'm'), delivery_blob(220, 'd'), inbox_blob(260, 'i');
+  auto t0 = Clock::now();
+  for (int64_t done = 0; done < members; done += batch) {
+    absl::Status s = (*db)->Write([&](care::Txn& txn) -> absl::Status {
+      for (int64_t i = done; i < std::min(members, done + batch); ++i) {
+        std::string id = absl::StrFormat("m%07d", i);
+        for (auto r : {txn.Exec("INSERT INTO members VALUES (?1, ?2)", id, care::Blob{member_blob}),
+                       txn.Exec("INSERT INTO deliveries VALUES (?1, ?2, ?3)", "d" + id, id, care::Blob{delivery_blob}),
+                       txn.Exec("INSERT INTO inbox (id, member, proto) VALUES (?1, ?2, ?3)", "i" + id, id,
+                                care::Blob{inbox_blob})}) {
+          if (!r.ok()) return r.status();
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return -1;
+  }
+  return Seconds(t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  care::ConfigReader config(argc, argv, "notification_fanout: one alert to N in-app inboxes, end to end");
+  int64_t members = config.Int("members", 1000000, 1, 100000000, "audience size");
+  int64_t batch = config.Int("batch", 500, 1, 10000, "fan-out and dispatch batch (as --fan_out_batch)");
+  std::string dir = config.String("data_dir", "", "scratch directory (default: a new one under /tmp)");
+  bool baseline = config.Bool("baseline", true, "also time the raw insert baseline");
+  config.Finish();
+  if (dir.empty()) dir = absl::StrCat(std::filesystem::temp_directory_path().string(), "/fanout-", getpid());
+  std::filesystem::create_directories(dir);
+
+  std::vector<care::Migration> migrations = care::CommonMigrations();
+  for (auto& m : care::NotificationMigrations()) migrations.push_back(m);
+  auto db = care::Database::Open(dir + "/notification.db", migrations);
+  if (!db.ok()) {
+    std::fprintf(stderr, "open: %s\n", std::string(db.status().message()).c_str());
+    return 1;
+  }
+  auto store = care::notification::NewSqliteNotificationStore(**db);
+  // Noon UTC: every member's send window is open, nothing is deferred.
+  care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
+  SyntheticAudience audience(members);
+  care::notification::NotificationOptions options;
+  options.fan_out_batch = static_cast<int>(batch);
+  options.dispatch_batch = static_cast<int>(batch);
+  care::notification::NotificationService service(*store, clock, &audience, options);
+
+  v1::IngestEventRequest alert;
+  alert.set_event_id("bench-alert");
+  alert.set_source("bench");
+  *alert.mutable_occurred_at() = care::ToTimestamp(clock.Now());
+  v1::PromotionAlert* a = alert.mutable_promotion_alert();
+  a->set_campaign_id("bench");
+  a->set_campaign_version(1);
+  a->set_title("Spring sale");
+  a->set_description("15% off everything");
+  a->add_channels(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+  *a->mutable_starts_at() = care::ToTimestamp(clock.Now() + absl::Hours(72) + absl::Seconds(1));
+  *a->mutable_ends_at() = care::ToTimestamp(clock.Now() + absl::Hours(24 * 10));
+  *a->mutable_notice() = care::ToDurationProto(absl::Hours(72));
+  if (auto r = service.Ingest(alert); !r.ok()) {
+    std::fprintf(stderr, "ingest: %s\n", std::string(r.status().message()).c_str());
+    return 1;
+  }
+  clock.Advance(absl::Seconds(1));  // the alert is due now
+
+  // The two jobs side by side, as in care_notification.
+  auto t0 = Clock::now();
+  std::atomic<bool> fanning_out{true};
+  double fan_out_done_s = 0;
+  std::thread fan_out([&] {
+    while (service.RunFanOut()) {
+    }
+    fan_out_done_s = Seconds(t0);
+    fanning_out = false;
+  });
+  for (;;) {
+    bool more = service.RunDispatch();
+    if (!more && !fanning_out) {
+      if (!service.RunDispatch()) break;  // nothing stored after the last look
+    }
+  }
+  fan_out.join();
+  double fan_out_s = Seconds(t0);
+  auto stats = service.CampaignStats("bench");
+  int64_t sent = 0;
+  if (stats.ok()) {
+    for (const auto& c : stats->counts()) {
+      if (c.status() == v1::DELIVERY_STATUS_SENT) sent += c.count();
+    }
+  }
+  int64_t peak_kb = PeakRssKb();
+  double raw_s = baseline ? RawInsert(dir + "/raw.db", members, static_cast<int>(batch)) : 0;
+  std::printf("{\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"raw_insert_s\":%.1f,\"ratio\":%.2f,"
+              "\"peak_rss_mb\":%.0f}\n",
+              static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s, raw_s,
+              raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0);
+  std::filesystem::remove_all(dir);
+  return sent == members ? 0 : 1;
+}
