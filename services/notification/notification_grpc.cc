@@ -94,6 +94,35 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       RequireTime(errors, "event.proactive_check_in.due_time", r.proactive_check_in().has_due_time(),
                   r.proactive_check_in().due_time());
       break;
+    case v1::IngestEventRequest::kMemberProfileChanged: {
+      const auto& m = r.member_profile_changed();
+      errors.RequireId("event.member_profile_changed.member_id", m.member_id());
+      if (!m.time_zone().empty()) errors.RequireTimeZone("event.member_profile_changed.time_zone", m.time_zone());
+      for (int i = 0; i < m.consents_size(); ++i) {
+        if (!ValidChannel(m.consents(i).channel())) {
+          errors.Add(absl::StrCat("event.member_profile_changed.consents[", i, "].channel"), "unknown channel");
+        }
+      }
+      break;
+    }
+    case v1::IngestEventRequest::kTierChanged:
+      errors.RequireId("event.tier_changed.member_id", r.tier_changed().member_id());
+      errors.RequireNonEmpty("event.tier_changed.new_tier_id", r.tier_changed().new_tier_id());
+      break;
+    case v1::IngestEventRequest::kPointsExpiring:
+      errors.RequireId("event.points_expiring.member_id", r.points_expiring().member_id());
+      if (r.points_expiring().points() <= 0) errors.Add("event.points_expiring.points", "must be > 0");
+      RequireTime(errors, "event.points_expiring.expire_time", r.points_expiring().has_expire_time(),
+                  r.points_expiring().expire_time());
+      break;
+    case v1::IngestEventRequest::kBirthdayReward:
+      errors.RequireId("event.birthday_reward.member_id", r.birthday_reward().member_id());
+      if (r.birthday_reward().points() <= 0) errors.Add("event.birthday_reward.points", "must be > 0");
+      break;
+    case v1::IngestEventRequest::kVisitRewardEarned:
+      errors.RequireId("event.visit_reward_earned.member_id", r.visit_reward_earned().member_id());
+      if (r.visit_reward_earned().visit_count() <= 0) errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
+      break;
     default:
       break;
   }

@@ -36,6 +36,36 @@ std::string HexId(absl::string_view prefix, absl::string_view key) {
   return absl::StrFormat("%s%016x", prefix, Fnv(key));
 }
 
+// Loyalty's consents for a member: the newest effective time wins, and each
+// change is kept in the consent history with source LOYALTY_PROFILE.
+absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
+                                  const std::vector<AudienceMember::Consent>& consents, const std::string& origin,
+                                  absl::Time now) {
+  for (const auto& c : consents) {
+    auto held = tx.GetConsent(member_id, c.channel);
+    if (!held.ok()) return held.status();
+    if (*held && ((*held)->effective_at >= c.update_time || (*held)->granted == c.granted)) continue;
+    if (absl::Status st = tx.PutConsent(member_id, c.channel, ConsentState{c.granted, c.update_time}); !st.ok()) {
+      return st;
+    }
+    v1::ConsentRecord record;
+    record.set_consent_id(HexId("con-", absl::StrCat(member_id, "\n", c.channel, "\n",
+                                                      absl::ToUnixMicros(c.update_time), "\n", c.granted)));
+    record.set_member_id(member_id);
+    record.set_channel(static_cast<MessageChannel>(c.channel));
+    record.set_granted(c.granted);
+    record.set_source(v1::CONSENT_SOURCE_LOYALTY_PROFILE);
+    record.set_legal_basis(v1::LEGAL_BASIS_CONSENT);
+    record.set_actor("loyalty");
+    *record.mutable_effective_time() = ToTimestamp(c.update_time);
+    *record.mutable_record_time() = ToTimestamp(now);
+    record.set_applied(true);
+    record.set_origin_id(origin);
+    if (absl::Status st = tx.AppendConsentRecord(record); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 v1::MessageCategory CategoryOf(v1::MessageKind kind) {
   return kind == v1::MESSAGE_KIND_PROMOTION_ALERT ? v1::MESSAGE_CATEGORY_MARKETING
                                                   : v1::MESSAGE_CATEGORY_TRANSACTIONAL;
@@ -139,14 +169,20 @@ absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::In
       case v1::IngestEventRequest::kPromotionAlertCancelled:
         applied = ApplyCancel(tx, request, &resp);
         break;
+      case v1::IngestEventRequest::kMemberProfileChanged:
+        applied = ApplyProfile(tx, request, &resp);
+        break;
       case v1::IngestEventRequest::kComplaintUpdate:
       case v1::IngestEventRequest::kSatisfactionSurvey:
       case v1::IngestEventRequest::kProactiveCheckIn:
+      case v1::IngestEventRequest::kTierChanged:
+      case v1::IngestEventRequest::kPointsExpiring:
+      case v1::IngestEventRequest::kBirthdayReward:
+      case v1::IngestEventRequest::kVisitRewardEarned:
         applied = ApplyDirect(tx, request, clock_.Now(), &resp);
         break;
       default:
-        // TODO(notification): profile, tier, points and generic transactional
-        // events are accepted and recorded only.
+        // Generic transactional messages are not taken yet.
         resp.set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
         break;
     }
@@ -270,6 +306,7 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
                                               v1::IngestEventResponse* resp) {
   v1::Delivery d;
   absl::Time send_after = now;
+  std::string message_key;
   switch (req.event_case()) {
     case v1::IngestEventRequest::kComplaintUpdate: {
       const auto& u = req.complaint_update();
@@ -293,11 +330,31 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
         send_after = std::max(now, FromTimestamp(req.proactive_check_in().due_time()));
       }
       break;
+    case v1::IngestEventRequest::kTierChanged:
+      d.set_member_id(req.tier_changed().member_id());
+      d.set_kind(v1::MESSAGE_KIND_TIER_CHANGED);
+      // One message per tier version, whichever event carried it.
+      message_key = absl::StrCat("tier-changed/v", req.tier_changed().version());
+      break;
+    case v1::IngestEventRequest::kPointsExpiring:
+      d.set_member_id(req.points_expiring().member_id());
+      d.set_kind(v1::MESSAGE_KIND_POINTS_EXPIRING);
+      message_key = absl::StrCat("points-expiring/", absl::ToUnixSeconds(FromTimestamp(req.points_expiring().expire_time())));
+      break;
+    case v1::IngestEventRequest::kBirthdayReward:
+      d.set_member_id(req.birthday_reward().member_id());
+      d.set_kind(v1::MESSAGE_KIND_BIRTHDAY_REWARD);
+      break;
+    case v1::IngestEventRequest::kVisitRewardEarned:
+      d.set_member_id(req.visit_reward_earned().member_id());
+      d.set_kind(v1::MESSAGE_KIND_VISIT_REWARD);
+      message_key = absl::StrCat("visit-reward/", req.visit_reward_earned().visit_count());
+      break;
     default:
       return absl::OkStatus();
   }
-  // One message per source event: the event id is the message key.
-  d.set_message_key(req.event_id());
+  // One message per source event unless the event has a natural key.
+  d.set_message_key(message_key.empty() ? req.event_id() : message_key);
   d.set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
   d.set_delivery_id(DeliveryId(d.member_id(), d.message_key(), d.channel()));
   d.set_category(v1::MESSAGE_CATEGORY_TRANSACTIONAL);
@@ -312,6 +369,37 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
   if (!inserted.ok()) return inserted.status();
   resp->set_outcome(v1::INGEST_OUTCOME_APPLIED);
   resp->set_message_key(d.message_key());
+  return absl::OkStatus();
+}
+
+absl::Status NotificationService::ApplyProfile(StoreTxn& tx, const v1::IngestEventRequest& req,
+                                               v1::IngestEventResponse* resp) {
+  const v1::MemberProfileChanged& p = req.member_profile_changed();
+  const absl::Time occurred = FromTimestamp(req.occurred_at());
+  auto stored = tx.GetMember(p.member_id());
+  if (!stored.ok()) return stored.status();
+  MemberRow member = stored->value_or(MemberRow{});
+  // Events may arrive out of order: an older profile does not overwrite a newer one.
+  if (*stored && member.profile_at > occurred) {
+    resp->set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
+    return absl::OkStatus();
+  }
+  member.member_id = p.member_id();
+  member.name = p.name();
+  member.email = p.email();
+  member.phone = p.phone();
+  member.profile_locale = p.locale();
+  member.profile_zone = p.time_zone();
+  member.profile_at = occurred;
+  if (absl::Status s = tx.PutMember(member); !s.ok()) return s;
+  std::vector<AudienceMember::Consent> consents;
+  for (const auto& c : p.consents()) {
+    consents.push_back({c.channel(), c.granted(), c.has_update_time() ? FromTimestamp(c.update_time()) : occurred});
+  }
+  if (absl::Status s = ApplyLoyaltyConsents(tx, p.member_id(), consents, req.event_id(), clock_.Now()); !s.ok()) {
+    return s;
+  }
+  resp->set_outcome(v1::INGEST_OUTCOME_APPLIED);
   return absl::OkStatus();
 }
 
@@ -411,29 +499,8 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
       member.profile_zone = m.time_zone;
       member.profile_at = now;
       if (absl::Status st = tx.PutMember(member); !st.ok()) return st;
-      // Loyalty's consents: newest effective time wins; changes are recorded.
-      for (const auto& c : m.consents) {
-        auto held = tx.GetConsent(m.member_id, c.channel);
-        if (!held.ok()) return held.status();
-        if (*held && ((*held)->effective_at >= c.update_time || (*held)->granted == c.granted)) continue;
-        if (absl::Status st = tx.PutConsent(m.member_id, c.channel, ConsentState{c.granted, c.update_time});
-            !st.ok()) {
-          return st;
-        }
-        v1::ConsentRecord record;
-        record.set_consent_id(HexId("con-", absl::StrCat(m.member_id, "\n", c.channel, "\n",
-                                                          absl::ToUnixMicros(c.update_time), "\n", c.granted)));
-        record.set_member_id(m.member_id);
-        record.set_channel(static_cast<MessageChannel>(c.channel));
-        record.set_granted(c.granted);
-        record.set_source(v1::CONSENT_SOURCE_LOYALTY_PROFILE);
-        record.set_legal_basis(v1::LEGAL_BASIS_CONSENT);
-        record.set_actor("loyalty");
-        *record.mutable_effective_time() = ToTimestamp(c.update_time);
-        *record.mutable_record_time() = ToTimestamp(now);
-        record.set_applied(true);
-        record.set_origin_id(s.schedule_id());
-        if (absl::Status st = tx.AppendConsentRecord(record); !st.ok()) return st;
+      if (absl::Status st = ApplyLoyaltyConsents(tx, m.member_id, m.consents, s.schedule_id(), now); !st.ok()) {
+        return st;
       }
       // Recipient time.
       std::string zone_name = member.preferences && !member.preferences->time_zone().empty()
@@ -569,6 +636,22 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
       vars["complaint_id"] = d.complaint_id();
       attributes["complaint_id"] = d.complaint_id();
       if ((*event)->has_complaint_update()) vars["message"] = (*event)->complaint_update().message();
+      if ((*event)->has_tier_changed()) {
+        const v1::TierChanged& t = (*event)->tier_changed();
+        vars["old_tier_id"] = t.old_tier_id();
+        vars["new_tier_id"] = t.new_tier_id();
+        vars["tier_display_name"] = t.tier_display_name();
+      }
+      if ((*event)->has_points_expiring()) {
+        vars["points"] = absl::StrCat((*event)->points_expiring().points());
+        vars["expire_time"] =
+            absl::FormatTime("%Y-%m-%d %H:%M", FromTimestamp((*event)->points_expiring().expire_time()), zone);
+      }
+      if ((*event)->has_birthday_reward()) vars["points"] = absl::StrCat((*event)->birthday_reward().points());
+      if ((*event)->has_visit_reward_earned()) {
+        vars["visit_count"] = absl::StrCat((*event)->visit_reward_earned().visit_count());
+        vars["reward"] = (*event)->visit_reward_earned().reward();
+      }
       if ((*event)->has_satisfaction_survey()) {
         vars["survey_token"] = (*event)->satisfaction_survey().survey_token();
         attributes["survey_token"] = (*event)->satisfaction_survey().survey_token();

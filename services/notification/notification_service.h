@@ -117,8 +117,11 @@ class NotificationService final {
   absl::Status ApplyAlert(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
                           v1::IngestEventResponse* resp);
   absl::Status ApplyCancel(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
-  // Complaint updates, surveys and check-ins: one transactional in-app
-  // delivery to the member, rendered from the event at send time.
+  // Loyalty's MemberProfileChanged: profile and consents (newest wins).
+  absl::Status ApplyProfile(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
+  // Messages to one member (complaint updates, surveys, check-ins, tier
+  // changes, expiring points, birthday and visit rewards): one transactional
+  // in-app delivery, rendered from the event at send time.
   absl::Status ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, absl::Time now,
                            v1::IngestEventResponse* resp);
   // Stores one batch of a schedule's audience: profiles, consents and one

@@ -211,12 +211,12 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
                   "{{member_name}}様、{{campaign_title}}は{{starts_at}}に始まります。{{campaign_description}}");
     }
   }
-  // Complaint messages: {subject, body} per language.
+  // Messages to one member: {subject, body} per kind and language.
   struct Text {
     const char* subject;
     const char* body;
   };
-  static const std::map<std::pair<int, std::string>, Text> kComplaint = {
+  static const std::map<std::pair<int, std::string>, Text> kDirect = {
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "en"}, {"We received your complaint", "{{message}}"}},
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "vi"}, {"Chúng tôi đã nhận được khiếu nại của bạn", "{{message}}"}},
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "ja"}, {"お問い合わせを受け付けました", "{{message}}"}},
@@ -232,6 +232,30 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
        {"Bạn có hài lòng không?", "Hãy chấm điểm (1 đến 5) với mã khảo sát {{survey_token}}."}},
       {{v1::MESSAGE_KIND_SATISFACTION_SURVEY, "ja"},
        {"ご満足いただけましたか?", "アンケートコード {{survey_token}} で満足度(1〜5)をお聞かせください。"}},
+      {{v1::MESSAGE_KIND_TIER_CHANGED, "en"},
+       {"Welcome to {{tier_display_name}}", "Hi {{member_name}}, you are now a {{tier_display_name}} member."}},
+      {{v1::MESSAGE_KIND_TIER_CHANGED, "vi"},
+       {"Chào mừng bạn đến hạng {{tier_display_name}}", "Chào {{member_name}}, bạn đã lên hạng {{tier_display_name}}."}},
+      {{v1::MESSAGE_KIND_TIER_CHANGED, "ja"},
+       {"{{tier_display_name}}へようこそ", "{{member_name}}様、{{tier_display_name}}会員になりました。"}},
+      {{v1::MESSAGE_KIND_POINTS_EXPIRING, "en"},
+       {"Your points expire soon", "{{points}} points expire on {{expire_time}}. Use them before then."}},
+      {{v1::MESSAGE_KIND_POINTS_EXPIRING, "vi"},
+       {"Điểm của bạn sắp hết hạn", "{{points}} điểm sẽ hết hạn vào {{expire_time}}. Hãy dùng trước thời hạn."}},
+      {{v1::MESSAGE_KIND_POINTS_EXPIRING, "ja"},
+       {"ポイントの有効期限が近づいています", "{{points}}ポイントが{{expire_time}}に失効します。"}},
+      {{v1::MESSAGE_KIND_BIRTHDAY_REWARD, "en"},
+       {"Happy birthday!", "Happy birthday, {{member_name}}! We added {{points}} points to your account."}},
+      {{v1::MESSAGE_KIND_BIRTHDAY_REWARD, "vi"},
+       {"Chúc mừng sinh nhật!", "Chúc mừng sinh nhật {{member_name}}! Chúng tôi tặng bạn {{points}} điểm."}},
+      {{v1::MESSAGE_KIND_BIRTHDAY_REWARD, "ja"},
+       {"お誕生日おめでとうございます", "{{member_name}}様、お誕生日おめでとうございます。{{points}}ポイントを進呈しました。"}},
+      {{v1::MESSAGE_KIND_VISIT_REWARD, "en"},
+       {"Thanks for visit {{visit_count}}", "Your reward: {{reward}}."}},
+      {{v1::MESSAGE_KIND_VISIT_REWARD, "vi"},
+       {"Cảm ơn bạn đã ghé lần thứ {{visit_count}}", "Phần thưởng của bạn: {{reward}}."}},
+      {{v1::MESSAGE_KIND_VISIT_REWARD, "ja"},
+       {"{{visit_count}}回目のご来店ありがとうございます", "特典: {{reward}}"}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "en"},
        {"Is everything all right now?", "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "vi"},
@@ -239,8 +263,8 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "ja"},
        {"その後いかがですか?", "{{member_name}}様、お問い合わせ解決後のご様子をお伺いします。"}},
   };
-  auto it = kComplaint.find({kind, lang});
-  if (it != kComplaint.end()) return Make(kind, lang, it->second.subject, it->second.body);
+  auto it = kDirect.find({kind, lang});
+  if (it != kDirect.end()) return Make(kind, lang, it->second.subject, it->second.body);
   return std::nullopt;
 }
 

@@ -416,6 +416,73 @@ TEST_F(NotificationTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBuiltInT
   EXPECT_NE(got.subject().find("まもなく"), std::string::npos);
 }
 
+TEST_F(NotificationTest, LoyaltyEventsReachTheMembersInboxOnceInTheirLocale) {
+  auto event = [&](const std::string& id, absl::Time occurred, auto fill) {
+    nv1::IngestEventRequest req;
+    req.set_event_id(id);
+    req.set_source("loyalty");
+    *req.mutable_occurred_at() = ToTimestamp(occurred);
+    fill(req);
+    return Ingest(req);
+  };
+  event("profile-2", Base(), [](nv1::IngestEventRequest& r) {
+    auto* p = r.mutable_member_profile_changed();
+    p->set_member_id("lan");
+    p->set_name("Lan");
+    p->set_locale("vi");
+    p->set_time_zone("Asia/Ho_Chi_Minh");
+  });
+  // An older profile arriving late changes nothing.
+  nv1::IngestEventResponse stale = event("profile-1", Base() - absl::Hours(1), [](nv1::IngestEventRequest& r) {
+    auto* p = r.mutable_member_profile_changed();
+    p->set_member_id("lan");
+    p->set_name("Old name");
+    p->set_locale("en");
+  });
+  EXPECT_EQ(stale.outcome(), nv1::INGEST_OUTCOME_STALE_IGNORED);
+  for (const char* id : {"tier-event-a", "tier-event-b"}) {  // the same change told twice
+    event(id, Base(), [](nv1::IngestEventRequest& r) {
+      auto* t = r.mutable_tier_changed();
+      t->set_member_id("lan");
+      t->set_old_tier_id("silver");
+      t->set_new_tier_id("gold");
+      t->set_tier_display_name("Vàng");
+      t->set_version(2);
+    });
+  }
+  event("birthday-1", Base(), [](nv1::IngestEventRequest& r) {
+    r.mutable_birthday_reward()->set_member_id("lan");
+    r.mutable_birthday_reward()->set_points(500);
+  });
+  event("visit-10", Base(), [](nv1::IngestEventRequest& r) {
+    r.mutable_visit_reward_earned()->set_member_id("lan");
+    r.mutable_visit_reward_earned()->set_visit_count(10);
+    r.mutable_visit_reward_earned()->set_reward("Cà phê miễn phí");
+  });
+  ASSERT_TRUE(Eventually([&] { return Inbox("lan").messages_size() == 3; })) << notif_->log();
+  std::map<int, nv1::InboxMessage> by_kind;
+  nv1::ListInboxResponse inbox = Inbox("lan");
+  for (const auto& m : inbox.messages()) by_kind[m.kind()] = m;
+  EXPECT_EQ(by_kind[nv1::MESSAGE_KIND_TIER_CHANGED].locale(), "vi");
+  EXPECT_EQ(by_kind[nv1::MESSAGE_KIND_TIER_CHANGED].body(), "Chào Lan, bạn đã lên hạng Vàng.");
+  EXPECT_NE(by_kind[nv1::MESSAGE_KIND_BIRTHDAY_REWARD].body().find("500"), std::string::npos);
+  EXPECT_NE(by_kind[nv1::MESSAGE_KIND_VISIT_REWARD].body().find("Cà phê miễn phí"), std::string::npos);
+  AdvanceNotif(absl::Minutes(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Inbox("lan").messages_size(), 3);
+
+  nv1::IngestEventRequest bad;
+  bad.set_event_id("points-bad");
+  bad.set_source("loyalty");
+  *bad.mutable_occurred_at() = ToTimestamp(Base());
+  bad.mutable_points_expiring()->set_member_id("lan");
+  nv1::IngestEventResponse out;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), bad, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s),
+            (std::vector<std::string>{"event.points_expiring.points", "event.points_expiring.expire_time"}));
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;
