@@ -105,6 +105,21 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       }
       break;
     }
+    case v1::IngestEventRequest::kTransactional: {
+      const auto& t = r.transactional();
+      errors.RequireId("event.transactional.member_id", t.member_id());
+      errors.RequireNonEmpty("event.transactional.template_key", t.template_key());
+      for (int i = 0; i < t.channels_size(); ++i) {
+        if (!ValidChannel(t.channels(i))) errors.Add(absl::StrCat("event.transactional.channels[", i, "]"), "unknown");
+      }
+      for (const auto& [k, v] : t.variables()) {
+        if (!VariableKey(k)) {
+          errors.Add("event.transactional.variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+          break;
+        }
+      }
+      break;
+    }
     case v1::IngestEventRequest::kTierChanged:
       errors.RequireId("event.tier_changed.member_id", r.tier_changed().member_id());
       errors.RequireNonEmpty("event.tier_changed.new_tier_id", r.tier_changed().new_tier_id());

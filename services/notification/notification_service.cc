@@ -179,10 +179,10 @@ absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::In
       case v1::IngestEventRequest::kPointsExpiring:
       case v1::IngestEventRequest::kBirthdayReward:
       case v1::IngestEventRequest::kVisitRewardEarned:
+      case v1::IngestEventRequest::kTransactional:
         applied = ApplyDirect(tx, request, clock_.Now(), &resp);
         break;
       default:
-        // Generic transactional messages are not taken yet.
         resp.set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
         break;
     }
@@ -307,6 +307,7 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
   v1::Delivery d;
   absl::Time send_after = now;
   std::string message_key;
+  std::vector<int> channels;
   switch (req.event_case()) {
     case v1::IngestEventRequest::kComplaintUpdate: {
       const auto& u = req.complaint_update();
@@ -350,13 +351,29 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
       d.set_kind(v1::MESSAGE_KIND_VISIT_REWARD);
       message_key = absl::StrCat("visit-reward/", req.visit_reward_earned().visit_count());
       break;
+    case v1::IngestEventRequest::kTransactional: {
+      const v1::Transactional& t = req.transactional();
+      d.set_member_id(t.member_id());
+      d.set_kind(v1::MESSAGE_KIND_TRANSACTIONAL);
+      // The template must exist in some locale and channel before anything is queued.
+      v1::ListTemplatesRequest filter;
+      filter.set_kind(v1::MESSAGE_KIND_TRANSACTIONAL);
+      filter.set_template_key(t.template_key());
+      auto found = tx.ListTemplates(filter, std::nullopt, 1);
+      if (!found.ok()) return found.status();
+      if (found->empty()) {
+        return FailedPrecondition("TEMPLATE_NOT_FOUND", absl::StrCat("no template with key ", t.template_key()));
+      }
+      if (!t.message_key().empty()) message_key = absl::StrCat("transactional/", t.template_key(), "/", t.message_key());
+      for (int c : t.channels()) channels.push_back(c);
+      break;
+    }
     default:
       return absl::OkStatus();
   }
+  if (channels.empty()) channels.push_back(care::common::v1::MESSAGE_CHANNEL_IN_APP);
   // One message per source event unless the event has a natural key.
   d.set_message_key(message_key.empty() ? req.event_id() : message_key);
-  d.set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
-  d.set_delivery_id(DeliveryId(d.member_id(), d.message_key(), d.channel()));
   d.set_category(v1::MESSAGE_CATEGORY_TRANSACTIONAL);
   d.set_event_id(req.event_id());
   d.set_source(req.source());
@@ -364,9 +381,13 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
   *d.mutable_send_after() = ToTimestamp(send_after);
   *d.mutable_create_time() = ToTimestamp(now);
   *d.mutable_update_time() = ToTimestamp(now);
-  if (absl::Status s = tx.PutDeliveryEvent(d.delivery_id(), req); !s.ok()) return s;
-  auto inserted = tx.InsertDelivery(d);
-  if (!inserted.ok()) return inserted.status();
+  for (int channel : channels) {
+    d.set_channel(static_cast<MessageChannel>(channel));
+    d.set_delivery_id(DeliveryId(d.member_id(), d.message_key(), d.channel()));
+    if (absl::Status s = tx.PutDeliveryEvent(d.delivery_id(), req); !s.ok()) return s;
+    auto inserted = tx.InsertDelivery(d);
+    if (!inserted.ok()) return inserted.status();
+  }
   resp->set_outcome(v1::INGEST_OUTCOME_APPLIED);
   resp->set_message_key(d.message_key());
   return absl::OkStatus();
@@ -629,10 +650,12 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
   }
   std::string locale = m.preferences && !m.preferences->locale().empty() ? m.preferences->locale()
                                                                         : m.profile_locale;
+  std::string template_key;
   if (d.schedule_id().empty()) {
     auto event = tx.GetDeliveryEvent(d.delivery_id());
     if (!event.ok()) return event.status();
     if (*event) {
+      if ((*event)->has_transactional()) template_key = (*event)->transactional().template_key();
       vars["complaint_id"] = d.complaint_id();
       attributes["complaint_id"] = d.complaint_id();
       if ((*event)->has_complaint_update()) vars["message"] = (*event)->complaint_update().message();
@@ -648,6 +671,9 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
             absl::FormatTime("%Y-%m-%d %H:%M", FromTimestamp((*event)->points_expiring().expire_time()), zone);
       }
       if ((*event)->has_birthday_reward()) vars["points"] = absl::StrCat((*event)->birthday_reward().points());
+      if ((*event)->has_transactional()) {
+        for (const auto& [k, v] : (*event)->transactional().variables()) vars[k] = v;
+      }
       if ((*event)->has_visit_reward_earned()) {
         vars["visit_count"] = absl::StrCat((*event)->visit_reward_earned().visit_count());
         vars["reward"] = (*event)->visit_reward_earned().reward();
@@ -662,6 +688,7 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
   key.set_kind(d.kind());
   key.set_channel(d.channel());
   key.set_locale(locale);
+  key.set_template_key(template_key);
   auto resolved = ResolveTemplate(tx, key, settings.default_locale());
   if (!resolved.ok()) return resolved.status();
   std::optional<v1::Template>& tmpl = *resolved;

@@ -483,6 +483,53 @@ TEST_F(NotificationTest, LoyaltyEventsReachTheMembersInboxOnceInTheirLocale) {
             (std::vector<std::string>{"event.points_expiring.points", "event.points_expiring.expire_time"}));
 }
 
+TEST_F(NotificationTest, TransactionalMessagesUseTheirTemplateAndDeduplicateOnTheBusinessKey) {
+  auto send = [&](const std::string& event_id, const std::string& template_key, grpc::Status* status) {
+    nv1::IngestEventRequest req;
+    req.set_event_id(event_id);
+    req.set_source("orders");
+    *req.mutable_occurred_at() = ToTimestamp(Base());
+    auto* t = req.mutable_transactional();
+    t->set_member_id("buyer");
+    t->set_template_key(template_key);
+    t->set_message_key("order-123-shipped");
+    (*t->mutable_variables())["order_id"] = "123";
+    nv1::IngestEventResponse out;
+    *status = nstub_->IngestEvent(Ctx(svc()).get(), req, &out);
+  };
+  grpc::Status s;
+  send("orders-1", "order.shipped", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "TEMPLATE_NOT_FOUND");
+
+  nv1::PutTemplateRequest put;
+  put.set_request_id("tmpl-shipped");
+  nv1::Template* t = put.mutable_template_();
+  t->set_kind(nv1::MESSAGE_KIND_TRANSACTIONAL);
+  t->set_template_key("order.shipped");
+  t->set_channel(MESSAGE_CHANNEL_IN_APP);
+  t->set_locale("en");
+  t->set_subject("Order {{order_id}} is on its way");
+  t->set_body("We shipped order {{order_id}}.");
+  auto* v = t->add_variables();
+  v->set_name("order_id");
+  v->set_type(nv1::VARIABLE_TYPE_STRING);
+  nv1::Template saved;
+  ASSERT_TRUE(nstub_->PutTemplate(Ctx(admin()).get(), put, &saved).ok());
+
+  send("orders-1", "order.shipped", &s);  // the retry after the template exists
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  send("orders-2", "order.shipped", &s);  // another event, same business key
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(Eventually([&] { return Inbox("buyer").messages_size() == 1; })) << notif_->log();
+  AdvanceNotif(absl::Minutes(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  nv1::ListInboxResponse inbox = Inbox("buyer");
+  ASSERT_EQ(inbox.messages_size(), 1);
+  EXPECT_EQ(inbox.messages(0).subject(), "Order 123 is on its way");
+  EXPECT_EQ(inbox.messages(0).kind(), nv1::MESSAGE_KIND_TRANSACTIONAL);
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;
