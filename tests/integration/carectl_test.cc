@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "care/promotion/v1/promotion.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/integration/loyalty_fixture.h"
 
 extern char** environ;
@@ -115,7 +117,17 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
       {"notification", "schedules"},
       {"notification", "schedule"},
       {"notification", "deliveries"},
-      {"notification", "consent"}};
+      {"notification", "consent"},
+      {"promotion", "create"},
+      {"promotion", "show"},
+      {"promotion", "announce"},
+      {"promotion", "reschedule"},
+      {"promotion", "cancel"},
+      {"promotion", "report"},
+      {"promotion", "quote"},
+      {"promotion", "redeem"},
+      {"promotion", "cancel-redemption"},
+      {"promotion", "redemption"}};
   for (const auto& [group, name] : commands) {
     std::string full = group.empty() ? name : group + " " + name;
     EXPECT_OUT(all, "carectl " + full + " ");
@@ -437,6 +449,129 @@ TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
   Result help = Complaint({"resolve", "--help"});
   EXPECT_EQ(help.code, 0) << help;
   EXPECT_OUT(help, "--points");
+}
+
+}  // namespace
+}  // namespace care::testing
+
+namespace care::testing {
+namespace {
+
+namespace pv1 = ::care::promotion::v1;
+
+// carectl promotion ... against a real care_promotion (tiers from
+// care_loyalty, alerts to the real care_notification).
+class CarectlPromotionTest : public CarectlTest {
+ protected:
+  void SetUp() override {
+    CarectlTest::SetUp();
+    if (HasFatalFailure()) return;
+    std::ofstream(dir_.path() + "/quote_secret") << "carectl-test-secret\n";
+    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--notification_target=" + notification_service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--quote_token_secret_file=" + dir_.path() + "/quote_secret",
+                                  "--outbox_interval=50ms", "--log_level=warn"};
+    promotion_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService", args,
+                                                  tokens_);
+    absl::Status started = promotion_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto clock = care::common::v1::ClockControl::NewStub(promotion_->channel());
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(Base());
+    care::common::v1::GetTimeResponse r;
+    ASSERT_TRUE(clock->SetTime(Ctx(admin()).get(), req, &r).ok());
+  }
+
+  Result Promotion(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--target=" + promotion_->address(), "--token=" + admin(), "promotion"});
+    return Run(args);
+  }
+
+  // A 10%-off-the-cart campaign in USD over [starts, starts + 30 days), as a JSON file.
+  std::string CampaignFile(const std::string& name, absl::Time starts) {
+    pv1::Campaign c;
+    c.set_display_name(name);
+    c.set_time_zone("UTC");
+    c.set_currency_code("USD");
+    *c.mutable_starts_at() = ToTimestamp(starts);
+    *c.mutable_ends_at() = ToTimestamp(starts + absl::Hours(24 * 30));
+    c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value()->set_percent_off_bps(1000);
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(c, &json).ok());
+    std::string path = dir_.path() + "/" + name + ".json";
+    std::ofstream(path) << json;
+    return path;
+  }
+
+  std::unique_ptr<ServiceProcess> promotion_;
+};
+
+TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
+  // A campaign three and a half days out: announced, moved, cancelled.
+  Result created = Promotion({"create", CampaignFile("Autumn", Base() + absl::Hours(84)), "--id=autumn"});
+  ASSERT_EQ(created.code, 0) << created;
+  EXPECT_OUT(created, "CAMPAIGN   autumn");
+  EXPECT_OUT(created, "DRAFT");
+  Result announced = Promotion({"announce", "autumn"});
+  ASSERT_EQ(announced.code, 0) << announced;
+  EXPECT_OUT(announced, "ANNOUNCED");
+  EXPECT_OUT(announced, "ALERT DUE  " + absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", Base() + absl::Hours(12),
+                                                          absl::UTCTimeZone()));
+  Result moved = Promotion({"reschedule", "autumn",
+                            "--starts=" + absl::FormatTime(absl::RFC3339_full, Base() + absl::Hours(96), absl::UTCTimeZone())});
+  ASSERT_EQ(moved.code, 0) << moved;
+  EXPECT_OUT(moved, "VERSION    3");
+  Result shown = Promotion({"show", "autumn", "--version=1"});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_OUT(shown, "DRAFT");
+  Result cancelled = Promotion({"cancel", "autumn", "--reason=budget moved"});
+  ASSERT_EQ(cancelled.code, 0) << cancelled;
+  EXPECT_OUT(cancelled, "CANCELLED");
+
+  // A running campaign: quote, redeem, show, cancel the redemption, report.
+  Enrol("ann");
+  ASSERT_EQ(Promotion({"create", CampaignFile("Now", Base() - absl::Hours(1)), "--id=now"}).code, 0);
+  ASSERT_EQ(Promotion({"announce", "now", "--short_notice"}).code, 0);
+  Result quote = Promotion({"quote", "--member=ann", "--shipping=5", "SHOE-1:shoes:2:50.00", "SOCK-1::1:10"});
+  ASSERT_EQ(quote.code, 0) << quote;
+  EXPECT_OUT(quote, "now");
+  EXPECT_OUT(quote, "TOTAL         104.00 USD");  // 110 - 10% + 5 shipping
+  Result json = Run({"--json", "--target=" + promotion_->address(), "--token=" + admin(), "promotion", "quote",
+                     "--member=ann", "SHOE-1:shoes:2:50.00"});
+  ASSERT_EQ(json.code, 0) << json;
+  pv1::QuoteResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json;
+  ASSERT_FALSE(parsed.quote_token().empty());
+  Result redeemed = Promotion({"redeem", "order-1", parsed.quote_token()});
+  ASSERT_EQ(redeemed.code, 0) << redeemed;
+  EXPECT_OUT(redeemed, "REDEEMED");
+  Result shown_redemption = Promotion({"redemption", "order-1"});
+  ASSERT_EQ(shown_redemption.code, 0) << shown_redemption;
+  EXPECT_OUT(shown_redemption, "order-1");
+  EXPECT_OUT(shown_redemption, "DISCOUNT   10.00 USD");
+  Result report = Promotion({"report", "now"});
+  ASSERT_EQ(report.code, 0) << report;
+  EXPECT_OUT(report, "REDEMPTIONS       1");
+  Result undone = Promotion({"cancel-redemption", "order-1", "--reason=order cancelled"});
+  ASSERT_EQ(undone.code, 0) << undone;
+  EXPECT_OUT(undone, "CANCELLED");
+
+  // Errors: the status and reason, exit 1; bad arguments, exit 2.
+  Result missing = Promotion({"show", "nope"});
+  EXPECT_EQ(missing.code, 1) << missing;
+  EXPECT_ERR(missing, "NOT_FOUND");
+  Result twice = Promotion({"redeem", "order-1", "not-a-token"});
+  EXPECT_EQ(twice.code, 1) << twice;
+  Result bad_line = Promotion({"quote", "--member=ann", "SHOE-1:2:50"});
+  EXPECT_EQ(bad_line.code, 2) << bad_line;
+  EXPECT_ERR(bad_line, "must be SKU:CATEGORY:QTY:PRICE");
+  Result no_file = Promotion({"create", dir_.path() + "/absent.json"});
+  EXPECT_EQ(no_file.code, 2) << no_file;
+  EXPECT_ERR(no_file, "cannot read");
+  Result both = Promotion({"quote", "--member=ann", "--guest=g1", "SHOE-1:shoes:1:5"});
+  EXPECT_EQ(both.code, 2) << both;
 }
 
 }  // namespace

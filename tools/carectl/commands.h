@@ -13,5 +13,6 @@ namespace carectl {
 std::vector<Command> ComplaintCommands();
 std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
+std::vector<Command> PromotionCommands();
 
 }  // namespace carectl
