@@ -204,6 +204,36 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
   }
 }
 
+// Goodwill vouchers (phase 8): outside stacking, amounts first, then
+// percentages, spread over the lines' running totals.
+void GoodwillPhase(Ctx& c) {
+  for (bool amounts : {true, false}) {
+    for (const PricingInput::Goodwill& g : c.in.goodwill) {
+      if (g.value.has_amount_off() != amounts) continue;
+      std::vector<int64_t> weights;
+      for (const Running& l : c.lines) weights.push_back(l.amount);
+      std::vector<int64_t> parts(weights.size(), 0);
+      if (amounts) {
+        parts = SplitLargestRemainder(g.value.amount_off().amount_minor(), weights);
+      } else if (g.value.kind_case() == v1::DiscountValue::kPercentOffBps) {
+        for (size_t i = 0; i < weights.size(); ++i) parts[i] = PercentOf(weights[i], g.value.percent_off_bps());
+      }
+      for (size_t i = 0; i < parts.size(); ++i) {
+        int64_t amount = std::min(parts[i], c.lines[i].amount);
+        if (amount <= 0) continue;
+        c.lines[i].amount -= amount;
+        auto* adj = c.out->mutable_lines(static_cast<int>(i))->add_adjustments();
+        adj->set_source(v1::ADJUSTMENT_SOURCE_GOODWILL_VOUCHER);
+        adj->set_voucher_code(g.code);
+        adj->set_effect(v1::EFFECT_KIND_GOODWILL);
+        adj->mutable_amount()->set_amount_minor(amount);
+        adj->mutable_amount()->set_currency_code(c.in.currency_code);
+        adj->set_units(c.in.lines[i].quantity);
+      }
+    }
+  }
+}
+
 // Why a campaign cannot apply to this shopper now; UNSPECIFIED = it can.
 v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in, std::string* detail) {
   if (camp.state() == v1::CAMPAIGN_STATE_CANCELLED) return v1::REJECTION_REASON_CAMPAIGN_CANCELLED;
@@ -222,7 +252,7 @@ v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in
     return v1::REJECTION_REASON_TIER_NOT_TARGETED;
   }
   if (a.opted_in_only() && !who.opted_in) return v1::REJECTION_REASON_NOT_OPTED_IN;
-  if (camp.voucher_required()) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
+  if (camp.voucher_required() && !in.unlocked.count(camp.campaign_id())) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
   return v1::REJECTION_REASON_UNSPECIFIED;
 }
 
@@ -436,6 +466,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   }
   CartPhase(c, fired, 6, capped);  // P6 cart amounts off
   CartPhase(c, fired, 7, capped);  // P7 cart percentages
+  GoodwillPhase(c);                 // P8 goodwill vouchers
 
   // P9 shipping and returns.
   std::map<std::string, std::pair<bool, bool>> flags;  // free shipping, free returns per campaign
@@ -504,6 +535,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     ac->set_stacking(camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
                                                                                 : v1::STACKING_MODE_STACKABLE);
     ac->set_priority(camp->rights().priority());
+    if (auto v = in.unlocked.find(camp->campaign_id()); v != in.unlocked.end()) ac->set_voucher_code(v->second);
   }
   int64_t subtotal = 0, items_total = 0;
   bool all_free_returns = !c.lines.empty();

@@ -4,6 +4,8 @@
 // documented stacking order (promotion.proto header, "Quote evaluation").
 // Pure: no clock, no storage, no RPC; exact integer arithmetic in minor units.
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -20,6 +22,14 @@ struct PricingInput {
   int64_t shipping = 0;
   // Campaigns that may touch the cart (from the index); any order.
   std::vector<const care::promotion::v1::Campaign*> candidates;
+  // Voucher-based campaigns unlocked by a usable code of the request: id -> code.
+  std::map<std::string, std::string> unlocked;
+  // Usable goodwill vouchers of the request, in request order (phase P8).
+  struct Goodwill {
+    std::string code;
+    care::promotion::v1::DiscountValue value;
+  };
+  std::vector<Goodwill> goodwill;
 };
 
 // Fills lines, shipping, totals, applied/rejected campaigns, earns_points,

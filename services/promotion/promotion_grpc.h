@@ -29,6 +29,14 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
   Reactor* CancelRedemption(ServerContext* ctx, const v1::CancelRedemptionRequest* req,
                             v1::Redemption* resp) override;
   Reactor* GetRedemption(ServerContext* ctx, const v1::GetRedemptionRequest* req, v1::Redemption* resp) override;
+  // Vouchers (voucher_grpc.cc).
+  Reactor* GenerateVouchers(ServerContext* ctx, const v1::GenerateVouchersRequest* req,
+                            v1::GenerateVouchersResponse* resp) override;
+  Reactor* GetVoucher(ServerContext* ctx, const v1::GetVoucherRequest* req, v1::Voucher* resp) override;
+  Reactor* ValidateVoucher(ServerContext* ctx, const v1::ValidateVoucherRequest* req,
+                           v1::ValidateVoucherResponse* resp) override;
+  Reactor* IssueVoucher(ServerContext* ctx, const v1::IssueVoucherRequest* req, v1::Voucher* resp) override;
+  Reactor* RevokeVoucher(ServerContext* ctx, const v1::RevokeVoucherRequest* req, v1::Voucher* resp) override;
 
  private:
   RpcRuntime& rpc_;

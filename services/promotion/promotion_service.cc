@@ -357,7 +357,18 @@ absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest
   // Budgets: a campaign whose budget or redemptions are used up is rejected
   // here already; the exact check is RedeemQuote's.
   v1::QuoteResponse out;
+  if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
   Price(in, &out);
+  // A campaign voucher counts only if its campaign applied.
+  for (v1::VoucherResult& r : *out.mutable_vouchers()) {
+    if (!r.accepted() || r.kind() != v1::VOUCHER_KIND_CAMPAIGN) continue;
+    bool applied = false;
+    for (const auto& ac : out.applied_campaigns()) applied = applied || ac.campaign_id() == r.campaign_id();
+    if (!applied) {
+      r.set_accepted(false);
+      r.set_reason(v1::REJECTION_REASON_VOUCHER_CAMPAIGN_REJECTED);
+    }
+  }
   auto* cust = out.mutable_customer();
   cust->set_guest(in.shopper.guest);
   cust->set_member_id(in.shopper.member_id);
@@ -436,6 +447,7 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       absl::Status st = txn.AddUsage(ac.campaign_id(), customer, 1, ac.discount().amount_minor(), 0);
       if (!st.ok()) return st;
     }
+    if (absl::Status st = ConsumeVouchers(txn, *quote, now, out); !st.ok()) return st;
     out.set_redemption_id(absl::StrCat("r-", digest.substr(0, 16)));
     out.set_order_id(req.order_id());
     out.set_state(v1::REDEMPTION_STATE_REDEEMED);
@@ -471,6 +483,7 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::Canc
       if (!st.ok()) return st;
       released += ac.discount().amount_minor();
     }
+    if (absl::Status st = ReleaseVouchers(txn, out, now); !st.ok()) return st;
     out.set_state(v1::REDEMPTION_STATE_CANCELLED);
     out.mutable_discount_released()->set_amount_minor(released);
     out.mutable_discount_released()->set_currency_code(out.totals().total().currency_code());

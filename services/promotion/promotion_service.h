@@ -15,10 +15,14 @@
 #include "common/clock.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/model.h"
+#include "services/promotion/pricing.h"
 #include "services/promotion/promotion_store.h"
 #include "services/promotion/quote_token.h"
 
 namespace care::promotion {
+
+// Codes are compared upper-case, surrounding spaces trimmed.
+std::string NormalizeVoucherCode(const std::string& code);
 
 struct PromotionOptions {
   absl::Duration notice = absl::Hours(72);
@@ -57,9 +61,31 @@ class PromotionService final {
       const care::promotion::v1::CancelRedemptionRequest& req);
   absl::StatusOr<care::promotion::v1::Redemption> GetRedemption(const std::string& order_id);
 
+  // Vouchers (vouchers.cc).
+  absl::StatusOr<care::promotion::v1::GenerateVouchersResponse> GenerateVouchers(
+      const care::promotion::v1::GenerateVouchersRequest& req, const std::string& by);
+  absl::StatusOr<care::promotion::v1::Voucher> IssueVoucher(const care::promotion::v1::IssueVoucherRequest& req,
+                                                            const std::string& by);
+  absl::StatusOr<care::promotion::v1::Voucher> GetVoucher(const std::string& code);
+  absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(
+      const care::promotion::v1::ValidateVoucherRequest& req);
+  absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const care::promotion::v1::RevokeVoucherRequest& req);
+
   size_t indexed_campaigns() const { return index_.size(); }
 
  private:
+  // Why a voucher cannot be used by `member_id` now (UNSPECIFIED = it can).
+  care::promotion::v1::RejectionReason VoucherProblem(const care::promotion::v1::Voucher& v,
+                                                      const std::string& member_id, absl::Time now) const;
+  // The quote's codes: campaign vouchers unlock their campaign, goodwill
+  // vouchers join phase P8; one result per code.
+  absl::Status ResolveVouchers(const care::promotion::v1::QuoteRequest& req, PricingInput& in,
+                               google::protobuf::RepeatedPtrField<care::promotion::v1::VoucherResult>* results);
+  // Inside the redemption transaction: one use of each accepted voucher.
+  absl::Status ConsumeVouchers(RedemptionTxn& tx, const care::promotion::v1::QuoteResponse& quote, absl::Time now,
+                               care::promotion::v1::Redemption& out);
+  absl::Status ReleaseVouchers(RedemptionTxn& tx, const care::promotion::v1::Redemption& redemption, absl::Time now);
+
   // The state a reader sees: ANNOUNCED turns ACTIVE at starts_at and ENDED at
   // ends_at on the clock, without a write (no version change).
   v1Campaign WithClockState(v1Campaign c) const;

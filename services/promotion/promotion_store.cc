@@ -21,9 +21,32 @@ absl::StatusOr<std::optional<v1::Campaign>> Load(Txn& txn, const std::string& id
   return std::optional<v1::Campaign>(std::move(c));
 }
 
-class SqliteRedemptionTxn final : public RedemptionTxn {
+class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
  public:
-  explicit SqliteRedemptionTxn(Txn& txn) : txn_(txn) {}
+  using SqliteTxnBase::SqliteTxnBase;
+
+  absl::StatusOr<std::optional<v1::Voucher>> GetVoucher(const std::string& code) override {
+    auto stmt = txn_.Query("SELECT body FROM vouchers WHERE code = ?1", code);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::Voucher>();
+    v1::Voucher v;
+    if (!v.ParseFromString(stmt->Bytes(0))) return absl::DataLossError("voucher body unreadable");
+    return std::optional<v1::Voucher>(std::move(v));
+  }
+  absl::StatusOr<bool> InsertVoucher(const v1::Voucher& v) override {
+    auto n = txn_.Exec(
+        "INSERT OR IGNORE INTO vouchers (code, kind, campaign_id, member_id, batch_id, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        v.code(), static_cast<int64_t>(v.kind()), v.campaign_id(), v.member_id(), v.batch_id(),
+        Blob{v.SerializeAsString()});
+    if (!n.ok()) return n.status();
+    return *n > 0;
+  }
+  absl::Status UpdateVoucher(const v1::Voucher& v) override {
+    return Run(txn_.Query("UPDATE vouchers SET body = ?2 WHERE code = ?1", v.code(), Blob{v.SerializeAsString()}));
+  }
 
   absl::StatusOr<std::optional<std::pair<v1::Redemption, std::string>>> Find(const std::string& order_id) override {
     auto stmt = txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1", order_id);
@@ -90,8 +113,6 @@ class SqliteRedemptionTxn final : public RedemptionTxn {
     return u;
   }
 
- private:
-  Txn& txn_;
 };
 
 class SqliteStore final : public PromotionStore {
@@ -177,6 +198,16 @@ class SqliteStore final : public PromotionStore {
 
  absl::Status InRedemptionTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) override {
     return db_.Write([&](Txn& txn) {
+      SqliteRedemptionTxn view(txn);
+      return fn(view);
+    });
+  }
+
+  absl::Status Write(const std::function<absl::Status(RedemptionTxn&)>& fn) override { return InRedemptionTxn(fn); }
+  absl::Status Read(const std::function<absl::Status(RedemptionTxn&)>& fn) override { return InReadTxn(fn); }
+
+  absl::Status InReadTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) override {
+    return db_.Read([&](Txn& txn) {
       SqliteRedemptionTxn view(txn);
       return fn(view);
     });

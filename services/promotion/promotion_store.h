@@ -13,6 +13,7 @@
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/outbox.h"
 #include "common/sqlite.h"
+#include "common/store.h"
 
 namespace care {
 // The promotion schema, generated from services/promotion/migrations/.
@@ -40,9 +41,8 @@ struct CampaignUsage {
 
 // The view a redemption works on, inside one write transaction (the single
 // writer serializes them, so checks and consumption are atomic).
-class RedemptionTxn {
+class RedemptionTxn : public IdempotencyTxn {
  public:
-  virtual ~RedemptionTxn() = default;
   // The stored redemption of `order_id` and its token digest, if any.
   virtual absl::StatusOr<std::optional<std::pair<care::promotion::v1::Redemption, std::string>>> Find(
       const std::string& order_id) = 0;
@@ -53,9 +53,17 @@ class RedemptionTxn {
   virtual absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
                                 int64_t discount, int64_t cancelled) = 0;
   virtual absl::Status Save(const care::promotion::v1::Redemption& redemption, const std::string& token_digest) = 0;
+
+  // Vouchers by code. InsertVoucher returns false (and writes nothing) when
+  // the code is taken.
+  virtual absl::StatusOr<std::optional<care::promotion::v1::Voucher>> GetVoucher(const std::string& code) = 0;
+  virtual absl::StatusOr<bool> InsertVoucher(const care::promotion::v1::Voucher& voucher) = 0;
+  virtual absl::Status UpdateVoucher(const care::promotion::v1::Voucher& voucher) = 0;
 };
 
-class PromotionStore {
+// Write/Read run the redemption view (TransactionalStore), so shared helpers
+// such as WriteOnce work on it.
+class PromotionStore : public TransactionalStore<RedemptionTxn> {
  public:
   using Mutation = std::function<absl::StatusOr<CampaignChange>(const care::promotion::v1::Campaign* current)>;
   virtual ~PromotionStore() = default;
@@ -73,6 +81,8 @@ class PromotionStore {
   virtual absl::StatusOr<std::vector<care::promotion::v1::Campaign>> LiveCampaigns() = 0;
   // Runs `fn` in one write transaction; its error rolls everything back.
   virtual absl::Status InRedemptionTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) = 0;
+  // The same view on a read-only snapshot.
+  virtual absl::Status InReadTxn(const std::function<absl::Status(RedemptionTxn&)>& fn) = 0;
   virtual absl::StatusOr<CampaignUsage> GetUsage(const std::string& campaign_id) = 0;
 };
 

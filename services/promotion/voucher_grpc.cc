@@ -1,0 +1,125 @@
+// The gRPC side of vouchers: request checks (INVALID_ARGUMENT naming the
+// field), then PromotionService.
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/proto_time.h"
+#include "services/promotion/promotion_grpc.h"
+
+namespace care::promotion {
+namespace {
+
+namespace pv1 = ::care::promotion::v1;
+
+bool Charset(const std::string& s) {
+  if (s.size() < 2 || s.size() > 36) return false;
+  std::string seen;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) || seen.find(c) != std::string::npos) return false;
+    seen.push_back(c);
+  }
+  return true;
+}
+
+bool Prefix(const std::string& s) {
+  if (s.size() > 20) return false;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+using Reactor = PromotionGrpc::Reactor;
+
+Reactor* PromotionGrpc::GenerateVouchers(ServerContext* ctx, const pv1::GenerateVouchersRequest* req,
+                                         pv1::GenerateVouchersResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireId("campaign_id", req->campaign_id());
+    if (req->member_ids().empty()) {
+      errors.RequireRange("count", req->count(), 1, 10000);
+    } else {
+      if (req->count() != 0) errors.Add("count", "must be 0 when member_ids is set");
+      if (req->member_ids_size() > 10000) errors.Add("member_ids", "at most 10000");
+      for (const std::string& m : req->member_ids()) {
+        if (!errors.RequireId("member_ids", m)) break;
+      }
+    }
+    const auto& p = req->pattern();
+    if (!Prefix(p.prefix())) errors.Add("pattern.prefix", "[A-Z0-9-]{0,20}");
+    if (!p.charset().empty() && !Charset(p.charset())) errors.Add("pattern.charset", "2..36 distinct characters of [A-Z0-9]");
+    if (p.length() != 0) errors.RequireRange("pattern.length", p.length(), 6, 32);
+    if (req->max_uses() < 0) errors.Add("max_uses", "must be >= 1 (0 = 1)");
+    if (req->has_expire_time() && !ValidTimestamp(req->expire_time())) errors.Add("expire_time", "invalid");
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.GenerateVouchers(*req, caller.principal->name);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* PromotionGrpc::GetVoucher(ServerContext* ctx, const pv1::GetVoucherRequest* req, pv1::Voucher* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (req->code().empty()) return InvalidField("code", "is required");
+    auto r = promotion_.GetVoucher(req->code());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateVoucherRequest* req,
+                                        pv1::ValidateVoucherResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (req->code().empty()) return InvalidField("code", "is required");
+    auto r = promotion_.ValidateVoucher(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucherRequest* req, pv1::Voucher* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireId("member_id", req->member_id());
+    switch (req->benefit_case()) {
+      case pv1::IssueVoucherRequest::kValue:
+        if (req->value().amount_minor() <= 0) errors.Add("value.amount_minor", "must be > 0");
+        errors.RequireCurrency("value.currency_code", req->value().currency_code());
+        break;
+      case pv1::IssueVoucherRequest::kPercentOffBps:
+        errors.RequireRange("percent_off_bps", req->percent_off_bps(), 1, 10000);
+        break;
+      default:
+        errors.Add("value", "value or percent_off_bps is required");
+    }
+    if (req->has_validity() && req->validity().seconds() <= 0) errors.Add("validity", "must be positive");
+    errors.RequireMaxLength("note", req->note(), 1000);
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.IssueVoucher(*req, caller.principal->name);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* PromotionGrpc::RevokeVoucher(ServerContext* ctx, const pv1::RevokeVoucherRequest* req, pv1::Voucher* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireNonEmpty("code", req->code());
+    errors.RequireMaxLength("reason", req->reason(), 500);
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.RevokeVoucher(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace care::promotion

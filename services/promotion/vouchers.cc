@@ -1,0 +1,293 @@
+// Vouchers: unguessable codes generated for voucher-based campaigns or issued
+// one at a time as goodwill; checked when quoted, and consumed (uses) inside
+// the redemption transaction so a code is never used more than max_uses.
+#include <openssl/rand.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/proto_time.h"
+#include "common/store.h"
+#include "services/promotion/promotion_service.h"
+
+namespace care::promotion {
+namespace {
+
+namespace v1 = ::care::promotion::v1;
+
+constexpr char kDefaultCharset[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";  // no I, O, 0, 1
+
+// `length` characters of `charset` from the operating system's CSPRNG;
+// rejection sampling keeps every character equally likely.
+std::string RandomChars(const std::string& charset, int length) {
+  std::string out;
+  const unsigned limit = 256 - 256 % charset.size();
+  while (static_cast<int>(out.size()) < length) {
+    unsigned char bytes[64];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) continue;
+    for (unsigned char b : bytes) {
+      if (b >= limit) continue;
+      out.push_back(charset[b % charset.size()]);
+      if (static_cast<int>(out.size()) == length) break;
+    }
+  }
+  return out;
+}
+
+std::string NewId(absl::string_view prefix) { return absl::StrCat(prefix, absl::AsciiStrToLower(RandomChars("0123456789abcdef", 16))); }
+
+// Stores a voucher under a fresh code from `make_code`, drawing again on the
+// (astronomically rare) collision.
+absl::Status InsertWithFreshCode(RedemptionTxn& tx, v1::Voucher& v, const std::function<std::string()>& make_code) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    v.set_code(make_code());
+    auto inserted = tx.InsertVoucher(v);
+    if (!inserted.ok()) return inserted.status();
+    if (*inserted) return absl::OkStatus();
+  }
+  return Error(absl::StatusCode::kAborted, "CODE_SPACE_EXHAUSTED", "could not draw an unused code; widen the pattern");
+}
+
+}  // namespace
+
+std::string NormalizeVoucherCode(const std::string& code) {
+  return absl::AsciiStrToUpper(absl::StripAsciiWhitespace(code));
+}
+
+v1::RejectionReason PromotionService::VoucherProblem(const v1::Voucher& v, const std::string& member_id,
+                                                     absl::Time now) const {
+  if (v.state() == v1::VOUCHER_STATE_REVOKED) return v1::REJECTION_REASON_VOUCHER_REVOKED;
+  if (v.has_start_time() && now < FromTimestamp(v.start_time())) return v1::REJECTION_REASON_VOUCHER_NOT_YET_VALID;
+  if (v.has_expire_time() && now >= FromTimestamp(v.expire_time())) return v1::REJECTION_REASON_VOUCHER_EXPIRED;
+  if (v.uses() >= v.max_uses()) return v1::REJECTION_REASON_VOUCHER_EXHAUSTED;
+  if (!v.member_id().empty() && v.member_id() != member_id) {
+    return v1::REJECTION_REASON_VOUCHER_NOT_ASSIGNED_TO_CUSTOMER;
+  }
+  return v1::REJECTION_REASON_UNSPECIFIED;
+}
+
+absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
+    const v1::GenerateVouchersRequest& req, const std::string& by) {
+  const absl::Time now = clock_.Now();
+  return WriteOnce<v1::GenerateVouchersResponse>(
+      store_, "GenerateVouchers", req.request_id(), req,
+      [&](RedemptionTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
+        auto camp = tx.Campaign(req.campaign_id());
+        if (!camp.ok()) return camp.status();
+        if (!*camp) return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
+        const v1::Campaign& c = **camp;
+        if (!c.voucher_required()) {
+          return FailedPrecondition("CAMPAIGN_NOT_VOUCHER_BASED", "the campaign applies without vouchers");
+        }
+        if (c.state() == v1::CAMPAIGN_STATE_CANCELLED || c.state() == v1::CAMPAIGN_STATE_ENDED) {
+          return FailedPrecondition("INVALID_TRANSITION", "vouchers are generated for a live or draft campaign");
+        }
+        const std::string charset = req.pattern().charset().empty() ? kDefaultCharset : req.pattern().charset();
+        const int length = req.pattern().length() == 0 ? 12 : req.pattern().length();
+        absl::Time expire = FromTimestamp(c.ends_at());
+        if (req.has_expire_time()) expire = std::min(expire, FromTimestamp(req.expire_time()));
+        out.set_batch_id(NewId("b-"));
+        std::vector<std::string> owners(req.member_ids().begin(), req.member_ids().end());
+        if (owners.empty()) owners.assign(static_cast<size_t>(req.count()), "");
+        for (const std::string& member : owners) {
+          v1::Voucher v;
+          v.set_kind(v1::VOUCHER_KIND_CAMPAIGN);
+          v.set_campaign_id(c.campaign_id());
+          v.set_batch_id(out.batch_id());
+          v.set_member_id(member);
+          v.set_state(v1::VOUCHER_STATE_ACTIVE);
+          v.set_max_uses(req.max_uses() == 0 ? 1 : req.max_uses());
+          *v.mutable_start_time() = c.starts_at();
+          *v.mutable_expire_time() = ToTimestamp(expire);
+          v.set_issued_by(by);
+          *v.mutable_create_time() = ToTimestamp(now);
+          *v.mutable_update_time() = ToTimestamp(now);
+          absl::Status s = InsertWithFreshCode(
+              tx, v, [&] { return absl::StrCat(req.pattern().prefix(), RandomChars(charset, length)); });
+          if (!s.ok()) return s;
+          *out.add_vouchers() = std::move(v);
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVoucherRequest& req,
+                                                           const std::string& by) {
+  const absl::Time now = clock_.Now();
+  return WriteOnce<v1::Voucher>(store_, "IssueVoucher", req.request_id(), req,
+                                [&](RedemptionTxn& tx, v1::Voucher& v) -> absl::Status {
+    v.set_kind(v1::VOUCHER_KIND_GOODWILL);
+    v.set_member_id(req.member_id());
+    v.set_state(v1::VOUCHER_STATE_ACTIVE);
+    v.set_max_uses(1);
+    if (req.has_value()) {
+      *v.mutable_goodwill_value()->mutable_amount_off() = req.value();
+    } else {
+      v.mutable_goodwill_value()->set_percent_off_bps(req.percent_off_bps());
+    }
+    absl::Duration validity = req.has_validity() ? FromDurationProto(req.validity()) : absl::Hours(24 * 30);
+    *v.mutable_start_time() = ToTimestamp(now);
+    *v.mutable_expire_time() = ToTimestamp(now + validity);
+    v.set_reason_code(req.reason_code());
+    v.set_complaint_id(req.complaint_id());
+    v.set_note(req.note());
+    v.set_issued_by(req.issued_by().empty() ? by : req.issued_by());
+    *v.mutable_create_time() = ToTimestamp(now);
+    *v.mutable_update_time() = ToTimestamp(now);
+    return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomChars(kDefaultCharset, 12)); });
+  });
+}
+
+absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code) {
+  std::optional<v1::Voucher> out;
+  absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+    auto v = tx.GetVoucher(NormalizeVoucherCode(code));
+    if (!v.ok()) return v.status();
+    out = std::move(*v);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!out) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
+  return *out;
+}
+
+absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(const v1::ValidateVoucherRequest& req) {
+  const absl::Time now = clock_.Now();
+  v1::ValidateVoucherResponse out;
+  absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+    auto v = tx.GetVoucher(NormalizeVoucherCode(req.code()));
+    if (!v.ok()) return v.status();
+    if (!*v) {
+      out.set_reason(v1::REJECTION_REASON_VOUCHER_NOT_FOUND);
+      return absl::OkStatus();
+    }
+    *out.mutable_voucher() = **v;
+    out.set_uses_left(std::max(0, (*v)->max_uses() - (*v)->uses()));
+    out.set_reason(VoucherProblem(**v, req.customer().member_id(), now));
+    if ((*v)->kind() == v1::VOUCHER_KIND_CAMPAIGN && out.reason() == v1::REJECTION_REASON_UNSPECIFIED) {
+      auto c = tx.Campaign((*v)->campaign_id());
+      if (!c.ok()) return c.status();
+      if (*c) {
+        out.set_campaign_id((*c)->campaign_id());
+        out.set_campaign_version((*c)->version());
+        out.set_campaign_display_name((*c)->display_name());
+      }
+      if (!*c || (*c)->state() == v1::CAMPAIGN_STATE_CANCELLED || (*c)->state() == v1::CAMPAIGN_STATE_DRAFT) {
+        out.set_reason(v1::REJECTION_REASON_VOUCHER_CAMPAIGN_REJECTED);
+        out.set_detail("the voucher's campaign is not running");
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  out.set_valid(out.reason() == v1::REJECTION_REASON_UNSPECIFIED);
+  return out;
+}
+
+absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const v1::RevokeVoucherRequest& req) {
+  const absl::Time now = clock_.Now();
+  return WriteOnce<v1::Voucher>(store_, "RevokeVoucher", req.request_id(), req,
+                                [&](RedemptionTxn& tx, v1::Voucher& out) -> absl::Status {
+    auto v = tx.GetVoucher(NormalizeVoucherCode(req.code()));
+    if (!v.ok()) return v.status();
+    if (!*v) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
+    if ((*v)->state() == v1::VOUCHER_STATE_REVOKED) {
+      return FailedPrecondition("VOUCHER_REVOKED", "the voucher is already revoked");
+    }
+    out = **v;
+    out.set_state(v1::VOUCHER_STATE_REVOKED);
+    out.set_revoke_reason(req.reason());
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.UpdateVoucher(out);
+  });
+}
+
+absl::Status PromotionService::ResolveVouchers(const v1::QuoteRequest& req, PricingInput& in,
+                                               google::protobuf::RepeatedPtrField<v1::VoucherResult>* results) {
+  if (req.voucher_codes().empty()) return absl::OkStatus();
+  return store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+    std::set<std::string> seen;
+    for (const std::string& raw : req.voucher_codes()) {
+      v1::VoucherResult* r = results->Add();
+      r->set_code(NormalizeVoucherCode(raw));
+      auto refuse = [&](v1::RejectionReason reason, const std::string& detail = "") {
+        r->set_accepted(false);
+        r->set_reason(reason);
+        r->set_detail(detail);
+      };
+      if (!seen.insert(r->code()).second) {
+        refuse(v1::REJECTION_REASON_VOUCHER_DUPLICATE);
+        continue;
+      }
+      auto v = tx.GetVoucher(r->code());
+      if (!v.ok()) return v.status();
+      if (!*v) {
+        refuse(v1::REJECTION_REASON_VOUCHER_NOT_FOUND);
+        continue;
+      }
+      r->set_kind((*v)->kind());
+      r->set_campaign_id((*v)->campaign_id());
+      if (v1::RejectionReason why = VoucherProblem(**v, in.shopper.member_id, in.now);
+          why != v1::REJECTION_REASON_UNSPECIFIED) {
+        refuse(why);
+        continue;
+      }
+      if ((*v)->kind() == v1::VOUCHER_KIND_GOODWILL) {
+        const v1::DiscountValue& value = (*v)->goodwill_value();
+        if (value.has_amount_off() && value.amount_off().currency_code() != in.currency_code) {
+          refuse(v1::REJECTION_REASON_CURRENCY_MISMATCH);
+          continue;
+        }
+        in.goodwill.push_back({r->code(), value});
+      } else {
+        in.unlocked[(*v)->campaign_id()] = r->code();
+      }
+      r->set_accepted(true);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PromotionService::ConsumeVouchers(RedemptionTxn& tx, const v1::QuoteResponse& quote, absl::Time now,
+                                               v1::Redemption& out) {
+  for (const v1::VoucherResult& r : quote.vouchers()) {
+    if (!r.accepted()) continue;
+    auto v = tx.GetVoucher(r.code());
+    if (!v.ok()) return v.status();
+    ErrorMetadata md{{"voucher_code", r.code()}};
+    if (!*v) return Error(absl::StatusCode::kFailedPrecondition, "VOUCHER_NOT_FOUND", "a quoted voucher is gone", md);
+    v1::Voucher& voucher = **v;
+    if (voucher.state() == v1::VOUCHER_STATE_REVOKED) {
+      return Error(absl::StatusCode::kFailedPrecondition, "VOUCHER_REVOKED", "a quoted voucher was revoked", md);
+    }
+    if (voucher.has_expire_time() && now >= FromTimestamp(voucher.expire_time())) {
+      return Error(absl::StatusCode::kFailedPrecondition, "VOUCHER_EXPIRED", "a quoted voucher expired", md);
+    }
+    if (voucher.uses() >= voucher.max_uses()) {
+      return Error(absl::StatusCode::kFailedPrecondition, "VOUCHER_EXHAUSTED", "a quoted voucher has no use left", md);
+    }
+    voucher.set_uses(voucher.uses() + 1);
+    if (voucher.uses() == voucher.max_uses()) voucher.set_state(v1::VOUCHER_STATE_EXHAUSTED);
+    *voucher.mutable_update_time() = ToTimestamp(now);
+    if (absl::Status s = tx.UpdateVoucher(voucher); !s.ok()) return s;
+    out.add_voucher_codes(r.code());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PromotionService::ReleaseVouchers(RedemptionTxn& tx, const v1::Redemption& redemption, absl::Time now) {
+  for (const std::string& code : redemption.voucher_codes()) {
+    auto v = tx.GetVoucher(code);
+    if (!v.ok()) return v.status();
+    if (!*v) continue;
+    v1::Voucher& voucher = **v;
+    voucher.set_uses(std::max(0, voucher.uses() - 1));
+    if (voucher.state() == v1::VOUCHER_STATE_EXHAUSTED) voucher.set_state(v1::VOUCHER_STATE_ACTIVE);
+    *voucher.mutable_update_time() = ToTimestamp(now);
+    if (absl::Status s = tx.UpdateVoucher(voucher); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace care::promotion

@@ -1,0 +1,206 @@
+// Vouchers through the real binary: generated codes, validation, goodwill
+// vouchers, and a ten-use code redeemed by a hundred orders at once.
+#include <atomic>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "tests/integration/promotion_fixture.h"
+
+namespace care::testing {
+namespace {
+
+class PromotionVoucherTest : public PromotionTest {
+ protected:
+  void SetUp() override {
+    PromotionTest::SetUp();
+    if (HasFatalFailure()) return;
+    StartPromotion();
+  }
+
+  // A running voucher-based campaign: 10% off the cart with one of its codes.
+  void VoucherCampaign(const std::string& id) {
+    pv1::Campaign c = BaseCampaign(Base());
+    c.clear_starts_at();
+    c.set_voucher_required(true);
+    *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+    Live(id, c);
+  }
+
+  pv1::GenerateVouchersResponse Generate(const std::string& request_id, const std::string& campaign, int count,
+                                         int max_uses, std::vector<std::string> members = {}) {
+    pv1::GenerateVouchersRequest req;
+    req.set_request_id(request_id);
+    req.set_campaign_id(campaign);
+    req.set_count(count);
+    for (auto& m : members) req.add_member_ids(m);
+    req.set_max_uses(max_uses);
+    req.mutable_pattern()->set_prefix("SPRING-");
+    req.mutable_pattern()->set_length(10);
+    pv1::GenerateVouchersResponse out;
+    grpc::Status s = promo().GenerateVouchers(Ctx(admin()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  pv1::QuoteRequest WithCode(pv1::QuoteRequest req, const std::string& code) {
+    req.add_voucher_codes(code);
+    return req;
+  }
+
+  pv1::Voucher Get(const std::string& code) {
+    pv1::GetVoucherRequest req;
+    req.set_code(code);
+    pv1::Voucher out;
+    grpc::Status s = promo().GetVoucher(Ctx(svc()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+};
+
+TEST_F(PromotionVoucherTest, HundredConcurrentRedemptionsOfATenUseVoucherExactlyTenSucceed) {
+  VoucherCampaign("vip-code");
+  const std::string code = Generate("gen-1", "vip-code", 1, 10).vouchers(0).code();
+  // Without the code the campaign does not apply; with it, it does.
+  pv1::QuoteResponse without = Quote(Cart("", {CartLine("a", "X", "x", 1, 1000)}));
+  EXPECT_EQ(Rejection(without, "vip-code"), pv1::REJECTION_REASON_VOUCHER_REQUIRED);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 100; ++i) {
+    pv1::QuoteResponse q = Quote(WithCode(Cart("", {CartLine("a", "X", "x", 1, 1000 + i)}), code));
+    ASSERT_TRUE(Applied(q, "vip-code"));
+    ASSERT_TRUE(q.vouchers(0).accepted());
+    tokens.push_back(q.quote_token());
+  }
+  std::atomic<int> ok{0};
+  std::vector<grpc::Status> failures(tokens.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    threads.emplace_back([&, i] {
+      pv1::Redemption r;
+      grpc::Status s = Redeem(absl::StrCat("vorder-", i), tokens[i], &r);
+      if (s.ok()) ok.fetch_add(1); else failures[i] = s;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 10);
+  for (const auto& s : failures) {
+    if (!s.ok()) EXPECT_EQ(Reason(s), "VOUCHER_EXHAUSTED") << Describe(s);
+  }
+  pv1::Voucher used = Get(code);
+  EXPECT_EQ(used.uses(), 10);
+  EXPECT_EQ(used.state(), pv1::VOUCHER_STATE_EXHAUSTED);
+  // A quote now says so; cancelling one order gives its use back.
+  pv1::QuoteResponse refused = Quote(WithCode(Cart("", {CartLine("a", "X", "x", 1, 1000)}), code));
+  EXPECT_FALSE(refused.vouchers(0).accepted());
+  EXPECT_EQ(refused.vouchers(0).reason(), pv1::REJECTION_REASON_VOUCHER_EXHAUSTED);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!failures[i].ok()) continue;
+    pv1::CancelRedemptionRequest cancel;
+    cancel.set_order_id(absl::StrCat("vorder-", i));
+    pv1::Redemption r;
+    ASSERT_TRUE(promo().CancelRedemption(Ctx(svc()).get(), cancel, &r).ok());
+    EXPECT_EQ(r.voucher_codes(0), code);
+    break;
+  }
+  EXPECT_EQ(Get(code).uses(), 9);
+  EXPECT_EQ(Get(code).state(), pv1::VOUCHER_STATE_ACTIVE);
+}
+
+TEST_F(PromotionVoucherTest, GeneratedCodesAreUniqueFollowThePatternAndARetryReturnsTheSame) {
+  VoucherCampaign("batch");
+  pv1::GenerateVouchersResponse first = Generate("gen-batch", "batch", 200, 1);
+  ASSERT_EQ(first.vouchers_size(), 200);
+  std::set<std::string> codes;
+  const std::regex pattern("SPRING-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{10}");
+  for (const auto& v : first.vouchers()) {
+    EXPECT_TRUE(std::regex_match(v.code(), pattern)) << v.code();
+    codes.insert(v.code());
+    EXPECT_EQ(v.campaign_id(), "batch");
+    EXPECT_EQ(v.batch_id(), first.batch_id());
+  }
+  EXPECT_EQ(codes.size(), 200u);
+  pv1::GenerateVouchersResponse again = Generate("gen-batch", "batch", 200, 1);
+  EXPECT_EQ(again.batch_id(), first.batch_id());
+  EXPECT_EQ(again.vouchers(0).code(), first.vouchers(0).code());
+
+  // Codes assigned to members are theirs alone; lookups ignore case and spaces.
+  pv1::GenerateVouchersResponse mine = Generate("gen-members", "batch", 0, 1, {"ann", "bob"});
+  ASSERT_EQ(mine.vouchers_size(), 2);
+  pv1::ValidateVoucherRequest check;
+  check.set_code("  " + absl::AsciiStrToLower(mine.vouchers(0).code()) + " ");
+  check.mutable_customer()->set_member_id("bob");
+  pv1::ValidateVoucherResponse v;
+  ASSERT_TRUE(promo().ValidateVoucher(Ctx(svc()).get(), check, &v).ok());
+  EXPECT_FALSE(v.valid());
+  EXPECT_EQ(v.reason(), pv1::REJECTION_REASON_VOUCHER_NOT_ASSIGNED_TO_CUSTOMER);
+  check.mutable_customer()->set_member_id("ann");
+  ASSERT_TRUE(promo().ValidateVoucher(Ctx(svc()).get(), check, &v).ok());
+  EXPECT_TRUE(v.valid()) << pv1::RejectionReason_Name(v.reason());
+  EXPECT_EQ(v.campaign_id(), "batch");
+  EXPECT_EQ(v.uses_left(), 1);
+  check.set_code("NO-SUCH-CODE");
+  ASSERT_TRUE(promo().ValidateVoucher(Ctx(svc()).get(), check, &v).ok());
+  EXPECT_EQ(v.reason(), pv1::REJECTION_REASON_VOUCHER_NOT_FOUND);
+
+  // Revoked: refused by quotes; revoking again is FAILED_PRECONDITION.
+  pv1::RevokeVoucherRequest revoke;
+  revoke.set_request_id("revoke-1");
+  revoke.set_code(first.vouchers(1).code());
+  revoke.set_reason("leaked on a forum");
+  pv1::Voucher revoked;
+  ASSERT_TRUE(promo().RevokeVoucher(Ctx(admin()).get(), revoke, &revoked).ok());
+  EXPECT_EQ(revoked.state(), pv1::VOUCHER_STATE_REVOKED);
+  pv1::QuoteResponse q = Quote(WithCode(Cart("", {CartLine("a", "X", "x", 1, 1000)}), first.vouchers(1).code()));
+  EXPECT_EQ(q.vouchers(0).reason(), pv1::REJECTION_REASON_VOUCHER_REVOKED);
+  EXPECT_FALSE(Applied(q, "batch"));
+  revoke.set_request_id("revoke-2");
+  grpc::Status twice = promo().RevokeVoucher(Ctx(admin()).get(), revoke, &revoked);
+  EXPECT_EQ(twice.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(twice), "VOUCHER_REVOKED");
+
+  // Bad input names the field.
+  pv1::GenerateVouchersRequest bad;
+  bad.set_request_id("gen-bad");
+  bad.set_campaign_id("batch");
+  bad.set_count(0);
+  bad.mutable_pattern()->set_charset("AAB");
+  pv1::GenerateVouchersResponse out;
+  grpc::Status s = promo().GenerateVouchers(Ctx(admin()).get(), bad, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"count", "pattern.charset"}));
+}
+
+TEST_F(PromotionVoucherTest, AGoodwillVoucherIsIssuedOnceAndTakesItsAmountOffOneOrder) {
+  MakeTier("ann", "silver");
+  pv1::IssueVoucherRequest issue;
+  issue.set_request_id("complaint-c1-comp-1");  // the complaint service's compensation id
+  issue.set_member_id("ann");
+  *issue.mutable_value() = Usd(500);
+  issue.set_reason_code("LATE_DELIVERY");
+  issue.set_complaint_id("c1");
+  pv1::Voucher first, retry;
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &first).ok());
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &retry).ok());
+  EXPECT_EQ(retry.code(), first.code());
+  EXPECT_EQ(first.kind(), pv1::VOUCHER_KIND_GOODWILL);
+  EXPECT_EQ(first.max_uses(), 1);
+
+  // Another member cannot use it; Ann gets 5.00 off, on top of her tier's own discount.
+  MakeTier("bob", "silver");
+  pv1::QuoteResponse bobs = Quote(WithCode(Cart("bob", {CartLine("a", "X", "x", 1, 10000)}), first.code()));
+  EXPECT_EQ(bobs.vouchers(0).reason(), pv1::REJECTION_REASON_VOUCHER_NOT_ASSIGNED_TO_CUSTOMER);
+  pv1::QuoteResponse plain = Quote(Cart("ann", {CartLine("a", "X", "x", 1, 10000)}));
+  pv1::QuoteResponse with = Quote(WithCode(Cart("ann", {CartLine("a", "X", "x", 1, 10000)}), first.code()));
+  ASSERT_TRUE(with.vouchers(0).accepted());
+  EXPECT_EQ(plain.totals().total().amount_minor() - with.totals().total().amount_minor(), 500);
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("goodwill-order-1", with.quote_token(), &r).ok());
+  EXPECT_EQ(r.voucher_codes_size(), 1);
+  // Used once: a second order with a fresh quote is refused.
+  pv1::QuoteResponse again = Quote(WithCode(Cart("ann", {CartLine("a", "X", "x", 1, 10000)}), first.code()));
+  EXPECT_EQ(again.vouchers(0).reason(), pv1::REJECTION_REASON_VOUCHER_EXHAUSTED);
+}
+
+}  // namespace
+}  // namespace care::testing
