@@ -37,6 +37,8 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
                            v1::ValidateVoucherResponse* resp) override;
   Reactor* IssueVoucher(ServerContext* ctx, const v1::IssueVoucherRequest* req, v1::Voucher* resp) override;
   Reactor* RevokeVoucher(ServerContext* ctx, const v1::RevokeVoucherRequest* req, v1::Voucher* resp) override;
+  Reactor* ListVouchers(ServerContext* ctx, const v1::ListVouchersRequest* req,
+                        v1::ListVouchersResponse* resp) override;
 
  private:
   RpcRuntime& rpc_;

@@ -70,6 +70,13 @@ class PromotionService final {
   absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(
       const care::promotion::v1::ValidateVoucherRequest& req);
   absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const care::promotion::v1::RevokeVoucherRequest& req);
+  struct VoucherPage {
+    std::vector<care::promotion::v1::Voucher> vouchers;
+    int64_t last_seq = 0;
+    int64_t next_seq = 0;  // 0 = no further page
+  };
+  absl::StatusOr<VoucherPage> ListVouchers(const care::promotion::v1::ListVouchersRequest& filter, int64_t before_seq,
+                                           int page_size);
 
   size_t indexed_campaigns() const { return index_.size(); }
 

@@ -44,6 +44,20 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     if (!n.ok()) return n.status();
     return *n > 0;
   }
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Voucher>>> ListVouchers(const v1::ListVouchersRequest& f,
+                                                                          int64_t before_seq, int limit) override {
+    return Collect<std::pair<int64_t, v1::Voucher>>(
+        txn_.Query("SELECT rowid, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
+                   "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR rowid < ?5) "
+                   "ORDER BY rowid DESC LIMIT ?6",
+                   f.campaign_id(), f.batch_id(), f.member_id(), static_cast<int64_t>(f.kind()), before_seq,
+                   static_cast<int64_t>(limit)),
+        [](const Statement& st) {
+          v1::Voucher v;
+          v.ParseFromString(st.Bytes(1));
+          return std::make_pair(st.Int(0), std::move(v));
+        });
+  }
   absl::Status UpdateVoucher(const v1::Voucher& v) override {
     return Run(txn_.Query("UPDATE vouchers SET body = ?2 WHERE code = ?1", v.code(), Blob{v.SerializeAsString()}));
   }

@@ -59,6 +59,11 @@ class RedemptionTxn : public IdempotencyTxn {
   virtual absl::StatusOr<std::optional<care::promotion::v1::Voucher>> GetVoucher(const std::string& code) = 0;
   virtual absl::StatusOr<bool> InsertVoucher(const care::promotion::v1::Voucher& voucher) = 0;
   virtual absl::Status UpdateVoucher(const care::promotion::v1::Voucher& voucher) = 0;
+  // Newest first, matching the campaign, batch, member and kind of `filter`
+  // (empty = any), before `before_seq` (0 = from the newest); with each
+  // voucher's sequence for the next page.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, care::promotion::v1::Voucher>>> ListVouchers(
+      const care::promotion::v1::ListVouchersRequest& filter, int64_t before_seq, int limit) = 0;
 };
 
 // Write/Read run the redemption view (TransactionalStore), so shared helpers

@@ -1,7 +1,9 @@
 // The gRPC side of vouchers: request checks (INVALID_ARGUMENT naming the
 // field), then PromotionService.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "common/errors.h"
+#include "common/pagination.h"
 #include "common/proto_time.h"
 #include "services/promotion/promotion_grpc.h"
 
@@ -104,6 +106,24 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
     auto r = promotion_.IssueVoucher(*req, caller.principal->name);
     if (!r.ok()) return r.status();
     *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchersRequest* req,
+                                     pv1::ListVouchersResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto page = promotion_.ListVouchers(*req, before, size);
+    if (!page.ok()) return page.status();
+    for (auto& v : page->vouchers) *resp->add_vouchers() = std::move(v);
+    if (page->next_seq != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next_seq)));
     return absl::OkStatus();
   });
 }

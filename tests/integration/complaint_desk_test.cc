@@ -1,6 +1,7 @@
 // The agent desk through the real binaries: queues and pagination,
 // assignment and hand-over, the conversation, reopening and auto-close,
 // compensation rejection, scripts, configuration edits and grouped metrics.
+#include "care/promotion/v1/promotion.grpc.pb.h"
 #include "tests/integration/complaint_fixture.h"
 
 namespace care::testing {
@@ -539,6 +540,57 @@ TEST_F(ComplaintDeskTest, GroupedMetricsAndComplaintsPerThousandOrdersMatchHandC
   req.add_group_by(kv1::METRICS_DIMENSION_CHANNEL);
   EXPECT_EQ(BadFields(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m)),
             std::vector<std::string>{"group_by"});
+}
+
+TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItComesUp) {
+  // Complaint points at a promotion service that is not running yet.
+  const int promo_port = FreePort();
+  complaint_->Kill();
+  complaint_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+                              "--loyalty_target=" + service_->address(),
+                              "--promotion_target=127.0.0.1:" + std::to_string(promo_port),
+                              "--notification_target=" + notification_.address(),
+                              "--service_token_file=" + dir_.path() + "/service_token", "--job_interval=50ms",
+                              "--outbox_interval=50ms", "--log_level=warn"});
+  ASSERT_TRUE(complaint_->Restart().ok()) << complaint_->log();
+  cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+  cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+  SetBoth(Base());
+  Enrol("m1");
+  kv1::Complaint c = File("m1", "o-1");
+  kv1::ResolveComplaintRequest req = ResolveRequest(c.complaint_id(), 0);
+  auto* grant = req.mutable_compensation()->mutable_voucher();
+  grant->mutable_amount()->set_amount_minor(500);
+  grant->mutable_amount()->set_currency_code("USD");
+  req.mutable_compensation()->set_reason_code("LATE_DELIVERY");
+  kv1::ResolveComplaintResponse r;
+  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(supervisor()).get(), req, &r).ok());
+  EXPECT_FALSE(r.pending_approval());
+  LetJobsRun();  // the outbox retries against nothing
+
+  std::ofstream(dir_.path() + "/quote_secret") << "desk-test-secret\n";
+  ServiceProcess promotion(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
+                           {"--port=" + std::to_string(promo_port), "--fake_clock",
+                            "--redis_port=" + std::to_string(redis_.port()), "--loyalty_target=" + service_->address(),
+                            "--service_token_file=" + dir_.path() + "/service_token",
+                            "--quote_token_secret_file=" + dir_.path() + "/quote_secret", "--log_level=warn"},
+                           tokens_);
+  ASSERT_TRUE(promotion.Start().ok()) << promotion.log();
+  auto promo = care::promotion::v1::PromotionService::NewStub(promotion.channel());
+  care::promotion::v1::ListVouchersRequest list;
+  list.set_member_id("m1");
+  care::promotion::v1::ListVouchersResponse vouchers;
+  ASSERT_TRUE(Eventually([&] {
+    return promo->ListVouchers(Ctx(admin()).get(), list, &vouchers).ok() && vouchers.vouchers_size() > 0;
+  }, absl::Seconds(20))) << complaint_->log();
+  LetJobsRun();
+  ASSERT_TRUE(promo->ListVouchers(Ctx(admin()).get(), list, &vouchers).ok());
+  ASSERT_EQ(vouchers.vouchers_size(), 1);  // once, whatever the retries
+  const auto& v = vouchers.vouchers(0);
+  EXPECT_EQ(v.kind(), care::promotion::v1::VOUCHER_KIND_GOODWILL);
+  EXPECT_EQ(v.complaint_id(), c.complaint_id());
+  EXPECT_EQ(v.goodwill_value().amount_off().amount_minor(), 500);
+  EXPECT_EQ(v.reason_code(), "LATE_DELIVERY");
 }
 
 }  // namespace
