@@ -94,6 +94,17 @@ int64_t UnitDiscount(const v1::DiscountValue& value, int64_t unit, int phase) {
   }
 }
 
+// The phase a value acts in (1 fixed price, 3 amount off, 4 percentage):
+// item effects are matched against the cart only in their own phase.
+int PhaseOf(const v1::DiscountValue& value) {
+  switch (value.kind_case()) {
+    case v1::DiscountValue::kFixedPrice: return 1;
+    case v1::DiscountValue::kAmountOff: return 3;
+    case v1::DiscountValue::kPercentOffBps: return 4;
+    default: return 0;
+  }
+}
+
 struct Fired {
   const v1::Campaign* campaign;
   const v1::Rule* rule;
@@ -120,7 +131,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
       }
       if (e.has_item_discount()) {
         const v1::DiscountValue* v = Resolve(e.item_discount().value(), who);
-        if (v == nullptr) continue;
+        if (v == nullptr || PhaseOf(*v) != phase) continue;
         for (size_t i = 0; i < c.in.lines.size(); ++i) {
           const Line& l = c.in.lines[i];
           if (!Matches(e.item_discount().items(), l) || l.quantity == 0) continue;
@@ -134,7 +145,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
       if (e.has_nth_item_discount()) {
         const auto& nth = e.nth_item_discount();
         const v1::DiscountValue* v = Resolve(nth.value(), who);
-        if (v == nullptr || nth.nth() < 2) continue;
+        if (v == nullptr || nth.nth() < 2 || PhaseOf(*v) != phase) continue;
         // Per sku (or one group across the selector): every nth unit, the
         // cheaper units of each set first, i.e. the lowest-priced units.
         std::map<std::string, std::vector<size_t>> groups;

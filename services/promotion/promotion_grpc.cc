@@ -188,10 +188,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
     if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
     if (!errors.empty()) return errors.ToStatus();
-    auto q = promotion_.Quote(*req);
-    if (!q.ok()) return q.status();
-    *resp = std::move(*q);
-    return absl::OkStatus();
+    return promotion_.Quote(*req, resp);
   });
 }
 

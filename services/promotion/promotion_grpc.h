@@ -5,6 +5,7 @@
 // Methods not overridden answer UNIMPLEMENTED (see README "Left out").
 
 #include "care/promotion/v1/promotion.grpc.pb.h"
+#include "common/arena_allocator.h"
 #include "common/rpc.h"
 #include "services/promotion/promotion_service.h"
 
@@ -12,7 +13,9 @@ namespace care::promotion {
 
 class PromotionGrpc final : public care::promotion::v1::PromotionService::CallbackService {
  public:
-  PromotionGrpc(RpcRuntime& rpc, PromotionService& promotion) : rpc_(rpc), promotion_(promotion) {}
+  PromotionGrpc(RpcRuntime& rpc, PromotionService& promotion) : rpc_(rpc), promotion_(promotion) {
+    SetMessageAllocatorFor_Quote(&quote_messages_);
+  }
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -43,6 +46,8 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
  private:
   RpcRuntime& rpc_;
   PromotionService& promotion_;
+  // Quote, the hot path: a priced cart is built on the call's arena.
+  ArenaMessageAllocator<v1::QuoteRequest, v1::QuoteResponse> quote_messages_;
 };
 
 }  // namespace care::promotion

@@ -327,7 +327,7 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
   return r;
 }
 
-absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest& req) {
+absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr) {
   absl::Time now = clock_.Now();
   PricingInput in;
   in.now = now;
@@ -356,7 +356,7 @@ absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest
   }
   // Budgets: a campaign whose budget or redemptions are used up is rejected
   // here already; the exact check is RedeemQuote's.
-  v1::QuoteResponse out;
+  v1::QuoteResponse& out = *out_ptr;
   if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
   Price(in, &out);
   // A campaign voucher counts only if its campaign applied.
@@ -381,18 +381,23 @@ absl::StatusOr<v1::QuoteResponse> PromotionService::Quote(const v1::QuoteRequest
   // The token binds what redemption needs (customer, per-line amounts,
   // totals, applied campaign versions, expiry); the per-adjustment detail and
   // the rejections are for display only and would double the token's size.
-  // Swapped out and back (O(1)) rather than copying the response.
-  google::protobuf::RepeatedPtrField<v1::RejectedCampaign> rejected;
-  std::vector<google::protobuf::RepeatedPtrField<v1::Adjustment>> adjustments(out.lines_size() + 1);
-  rejected.Swap(out.mutable_rejected_campaigns());
-  for (int i = 0; i < out.lines_size(); ++i) adjustments[i].Swap(out.mutable_lines(i)->mutable_adjustments());
-  adjustments.back().Swap(out.mutable_shipping()->mutable_adjustments());
+  // Moved aside and back (O(1): the scratch message lives on the same arena
+  // as `out`) rather than copying the response.
+  v1::QuoteResponse* aside = google::protobuf::Arena::CreateMessage<v1::QuoteResponse>(out.GetArena());
+  std::unique_ptr<v1::QuoteResponse> owned(out.GetArena() == nullptr ? aside : nullptr);
+  auto swap_display = [&] {
+    aside->mutable_rejected_campaigns()->Swap(out.mutable_rejected_campaigns());
+    for (int i = 0; i < out.lines_size(); ++i) {
+      if (aside->lines_size() <= i) aside->add_lines();
+      aside->mutable_lines(i)->mutable_adjustments()->Swap(out.mutable_lines(i)->mutable_adjustments());
+    }
+    aside->mutable_shipping()->mutable_adjustments()->Swap(out.mutable_shipping()->mutable_adjustments());
+  };
+  swap_display();
   std::string token = signer_.Sign(out);
-  rejected.Swap(out.mutable_rejected_campaigns());
-  for (int i = 0; i < out.lines_size(); ++i) adjustments[i].Swap(out.mutable_lines(i)->mutable_adjustments());
-  adjustments.back().Swap(out.mutable_shipping()->mutable_adjustments());
+  swap_display();
   out.set_quote_token(std::move(token));
-  return out;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteRequest& req) {
