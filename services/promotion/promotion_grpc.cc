@@ -1,8 +1,11 @@
 #include "services/promotion/promotion_grpc.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/field_mask_util.h"
 
 namespace care::promotion {
 namespace {
@@ -146,6 +149,33 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelCampaign(ServerContext* ctx, cons
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
     auto c = promotion_.Cancel(*req, caller.principal->name);
+    if (!c.ok()) return c.status();
+    *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, const pv1::UpdateCampaignRequest* req,
+                                                        pv1::Campaign* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    if (!IsCampaignId(req->campaign().campaign_id())) errors.Add("campaign.campaign_id", "must match [a-z0-9-]{1,63}");
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
+    if (!google::protobuf::util::FieldMaskUtil::IsValidFieldMask<pv1::Campaign>(req->update_mask())) {
+      errors.Add("update_mask", "names a field the campaign does not have");
+    }
+    static const std::set<std::string> kOutputOnly = {"campaign_id", "state", "version", "short_notice",
+                                                      "alert_due_time", "announce_time", "cancel_time",
+                                                      "cancel_reason", "create_time", "update_time", "updated_by"};
+    for (const std::string& path : req->update_mask().paths()) {
+      std::string top = path.substr(0, path.find('.'));
+      if (kOutputOnly.count(top) || pv1::Campaign::descriptor()->FindFieldByName(top) == nullptr) {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" is output only or unknown"));
+      }
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto c = promotion_.Update(*req, caller.principal->name);
     if (!c.ok()) return c.status();
     *resp = std::move(*c);
     return absl::OkStatus();

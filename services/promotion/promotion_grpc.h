@@ -24,6 +24,7 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
   Reactor* AnnounceCampaign(ServerContext* ctx, const v1::AnnounceCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* RescheduleCampaign(ServerContext* ctx, const v1::RescheduleCampaignRequest* req,
                               v1::Campaign* resp) override;
+  Reactor* UpdateCampaign(ServerContext* ctx, const v1::UpdateCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* CancelCampaign(ServerContext* ctx, const v1::CancelCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* GetCampaignReport(ServerContext* ctx, const v1::GetCampaignReportRequest* req,
                              v1::CampaignReport* resp) override;

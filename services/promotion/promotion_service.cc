@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/errors.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "common/proto_time.h"
 #include "services/promotion/pricing.h"
 
@@ -266,6 +267,51 @@ absl::StatusOr<v1::Campaign> PromotionService::Reschedule(const v1::RescheduleCa
                       *c.mutable_alert_due_time() = ToTimestamp(short_notice ? now : starts - notice);
                     }
                     ch.events.push_back(AlertEvent(c, notice, now, false));
+                  }
+                  return ch;
+                });
+}
+
+absl::StatusOr<v1::Campaign> PromotionService::Update(const v1::UpdateCampaignRequest& req, const std::string& by) {
+  absl::Time now = clock_.Now();
+  const std::string& id = req.campaign().campaign_id();
+  return Mutate("UpdateCampaign", req.request_id(), req, id,
+                [&](const v1::Campaign* stored) -> absl::StatusOr<CampaignChange> {
+                  if (stored == nullptr) return NotFoundCampaign();
+                  v1::Campaign current = WithClockState(*stored);
+                  if (req.campaign().version() != 0 && req.campaign().version() != current.version()) {
+                    return VersionMismatch(req.campaign().version(), current.version());
+                  }
+                  auto state = current.state();
+                  if (state == v1::CAMPAIGN_STATE_ENDED || state == v1::CAMPAIGN_STATE_CANCELLED) {
+                    return Transition(current, "UpdateCampaign");
+                  }
+                  // Once announced, the dates move only through RescheduleCampaign
+                  // (which re-times the alert) and the currency never changes.
+                  for (const std::string& path : req.update_mask().paths()) {
+                    if (state != v1::CAMPAIGN_STATE_DRAFT &&
+                        (path == "starts_at" || path == "ends_at" || path == "currency_code" || path == "alert.notice")) {
+                      return Error(absl::StatusCode::kFailedPrecondition, "FIELD_IMMUTABLE",
+                                   absl::StrCat(path, " cannot change after announcement"), {{"field", path}});
+                    }
+                  }
+                  CampaignChange ch;
+                  ch.change = v1::CAMPAIGN_CHANGE_UPDATED;
+                  v1::Campaign& c = ch.campaign;
+                  c = *stored;
+                  google::protobuf::util::FieldMaskUtil::MergeOptions merge;
+                  merge.set_replace_repeated_fields(true);
+                  merge.set_replace_message_fields(true);
+                  google::protobuf::util::FieldMaskUtil::MergeMessageTo(req.campaign(), req.update_mask(), merge, &c);
+                  for (int i = 0; i < c.rules_size(); ++i) {
+                    if (c.rules(i).rule_id().empty()) c.mutable_rules(i)->set_rule_id(absl::StrCat("rule-", i + 1));
+                  }
+                  c.set_version(stored->version() + 1);
+                  *c.mutable_update_time() = ToTimestamp(now);
+                  c.set_updated_by(by);
+                  // Quotes use the new version at once; the alert carries it too.
+                  if (state != v1::CAMPAIGN_STATE_DRAFT && !c.alert().no_alert()) {
+                    ch.events.push_back(AlertEvent(c, Notice(c, options_.notice), now, false));
                   }
                   return ch;
                 });

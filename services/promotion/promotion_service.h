@@ -52,6 +52,7 @@ class PromotionService final {
   absl::StatusOr<v1Campaign> Announce(const care::promotion::v1::AnnounceCampaignRequest& req, const std::string& by);
   absl::StatusOr<v1Campaign> Reschedule(const care::promotion::v1::RescheduleCampaignRequest& req,
                                         const std::string& by);
+  absl::StatusOr<v1Campaign> Update(const care::promotion::v1::UpdateCampaignRequest& req, const std::string& by);
   absl::StatusOr<v1Campaign> Cancel(const care::promotion::v1::CancelCampaignRequest& req, const std::string& by);
   absl::StatusOr<care::promotion::v1::CampaignReport> Report(const std::string& campaign_id);
 

@@ -294,5 +294,54 @@ TEST_F(PromotionQuoteTest, CancelReleasesAndTheReportCountsIt) {
   ASSERT_TRUE(Redeem("o3", token(), &r).ok());  // the released use is available again
 }
 
+TEST_F(PromotionQuoteTest, AnEditAfterAnnouncementIsANewVersionThatOlderQuotesCannotRedeem) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  pv1::Campaign live = Live("edited", c);
+  pv1::QuoteResponse before = Quote(Cart("", {CartLine("a", "X", "x", 1, 10000)}));
+  ASSERT_EQ(before.applied_campaigns(0).discount().amount_minor(), 1000);
+
+  pv1::UpdateCampaignRequest update;
+  update.set_request_id("edit-1");
+  update.mutable_campaign()->set_campaign_id("edited");
+  *update.mutable_campaign()->add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() =
+      Percent(2000);
+  update.mutable_update_mask()->add_paths("rules");
+  pv1::Campaign edited;
+  ASSERT_TRUE(promo().UpdateCampaign(Ctx(admin()).get(), update, &edited).ok());
+  EXPECT_EQ(edited.version(), live.version() + 1);
+  EXPECT_EQ(edited.display_name(), live.display_name());  // not in the mask: kept
+
+  // The next quote uses the new version; the old token names the old one.
+  pv1::QuoteResponse after = Quote(Cart("", {CartLine("a", "X", "x", 1, 10000)}));
+  EXPECT_EQ(after.applied_campaigns(0).discount().amount_minor(), 2000);
+  EXPECT_EQ(after.applied_campaigns(0).campaign_version(), edited.version());
+  pv1::Redemption r;
+  grpc::Status stale = Redeem("order-stale", before.quote_token(), &r);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(stale), "CAMPAIGN_CHANGED");
+  ASSERT_TRUE(Redeem("order-fresh", after.quote_token(), &r).ok());
+  pv1::GetCampaignRequest old_version;
+  old_version.set_campaign_id("edited");
+  old_version.set_version(live.version());
+  pv1::Campaign v;
+  ASSERT_TRUE(promo().GetCampaign(Ctx(admin()).get(), old_version, &v).ok());
+  EXPECT_EQ(v.rules(0).effects(0).cart_discount().value().value().percent_off_bps(), 1000);
+
+  // Dates move only through RescheduleCampaign; output fields are not editable.
+  update.set_request_id("edit-2");
+  update.mutable_update_mask()->clear_paths();
+  update.mutable_update_mask()->add_paths("ends_at");
+  grpc::Status immutable = promo().UpdateCampaign(Ctx(admin()).get(), update, &edited);
+  EXPECT_EQ(immutable.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(immutable), "FIELD_IMMUTABLE");
+  update.set_request_id("edit-3");
+  update.mutable_update_mask()->clear_paths();
+  update.mutable_update_mask()->add_paths("version");
+  EXPECT_EQ(BadFields(promo().UpdateCampaign(Ctx(admin()).get(), update, &edited)),
+            std::vector<std::string>{"update_mask"});
+}
+
 }  // namespace
 }  // namespace care::testing
