@@ -251,6 +251,26 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelRedemption(ServerContext* ctx,
   });
 }
 
+grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx,
+                                                          const pv1::ReturnRedemptionRequest* req,
+                                                          pv1::ReturnRedemptionResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("order_id", req->order_id());
+    if (req->return_id().empty() || req->return_id().size() > 128) errors.Add("return_id", "required, 1..128 characters");
+    for (int i = 0; i < req->lines_size(); ++i) {
+      if (req->lines(i).line_id().empty()) errors.Add(absl::StrCat("lines[", i, "].line_id"), "required");
+      if (req->lines(i).quantity() < 1) errors.Add(absl::StrCat("lines[", i, "].quantity"), "must be >= 1");
+    }
+    errors.RequireMaxLength("reason", req->reason(), 500);
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = promotion_.Return(*req);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* PromotionGrpc::GetRedemption(ServerContext* ctx, const pv1::GetRedemptionRequest* req,
                                                        pv1::Redemption* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {

@@ -33,6 +33,8 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
   Reactor* CancelRedemption(ServerContext* ctx, const v1::CancelRedemptionRequest* req,
                             v1::Redemption* resp) override;
   Reactor* GetRedemption(ServerContext* ctx, const v1::GetRedemptionRequest* req, v1::Redemption* resp) override;
+  Reactor* ReturnRedemption(ServerContext* ctx, const v1::ReturnRedemptionRequest* req,
+                            v1::ReturnRedemptionResponse* resp) override;
   // Vouchers (voucher_grpc.cc).
   Reactor* GenerateVouchers(ServerContext* ctx, const v1::GenerateVouchersRequest* req,
                             v1::GenerateVouchersResponse* resp) override;

@@ -87,16 +87,16 @@ std::string Digest(const std::string& token) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(md), sizeof(md)));
 }
 
-std::string CustomerKey(const v1::QuoteCustomer& c) {
-  if (!c.member_id().empty()) return "m:" + c.member_id();
-  return c.guest_key().empty() ? "" : "g:" + c.guest_key();
-}
-
 absl::Status Refuse(absl::string_view reason, const std::string& message, const ErrorMetadata& md) {
   return Error(absl::StatusCode::kFailedPrecondition, reason, message, md);
 }
 
 }  // namespace
+
+std::string CustomerKey(const v1::QuoteCustomer& c) {
+  if (!c.member_id().empty()) return "m:" + c.member_id();
+  return c.guest_key().empty() ? "" : "g:" + c.guest_key();
+}
 
 PromotionService::PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers,
                                    OptInLookup opt_in, PromotionOptions options)

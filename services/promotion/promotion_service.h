@@ -23,6 +23,8 @@ namespace care::promotion {
 
 // Codes are compared upper-case, surrounding spaces trimmed.
 std::string NormalizeVoucherCode(const std::string& code);
+// Whose limits a redemption counts against: "m:<member>" or "g:<guest key>".
+std::string CustomerKey(const care::promotion::v1::QuoteCustomer& c);
 
 struct PromotionOptions {
   absl::Duration notice = absl::Hours(72);
@@ -62,6 +64,9 @@ class PromotionService final {
   absl::StatusOr<care::promotion::v1::Redemption> CancelRedemption(
       const care::promotion::v1::CancelRedemptionRequest& req);
   absl::StatusOr<care::promotion::v1::Redemption> GetRedemption(const std::string& order_id);
+  // Idempotent by return_id (returns.cc).
+  absl::StatusOr<care::promotion::v1::ReturnRedemptionResponse> Return(
+      const care::promotion::v1::ReturnRedemptionRequest& req);
 
   // Vouchers (vouchers.cc).
   absl::StatusOr<care::promotion::v1::GenerateVouchersResponse> GenerateVouchers(

@@ -83,12 +83,13 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     return *row ? stmt->Int(0) : 0;
   }
   absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
-                        int64_t discount, int64_t cancelled) override {
+                        int64_t discount, int64_t cancelled, int64_t returned) override {
     absl::Status s = Run(txn_.Query(
-        "INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled) VALUES (?1, ?2, ?3, ?4) "
+        "INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled, returned) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = redemptions + ?2, discount = discount + ?3, "
-        "cancelled = cancelled + ?4",
-        campaign_id, redemptions, discount, cancelled));
+        "cancelled = cancelled + ?4, returned = returned + ?5",
+        campaign_id, redemptions, discount, cancelled, returned));
     if (!s.ok() || customer.empty() || redemptions == 0) return s;
     s = Run(txn_.Query(
         "INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "

@@ -49,9 +49,10 @@ class RedemptionTxn : public IdempotencyTxn {
   virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> Campaign(const std::string& id) = 0;
   virtual absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) = 0;
   virtual absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) = 0;
-  // Adds (or, negative, releases) redemptions and discount.
+  // Adds (or, negative, releases) redemptions and discount; counts
+  // cancelled and fully returned orders.
   virtual absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
-                                int64_t discount, int64_t cancelled) = 0;
+                                int64_t discount, int64_t cancelled, int64_t returned = 0) = 0;
   virtual absl::Status Save(const care::promotion::v1::Redemption& redemption, const std::string& token_digest) = 0;
 
   // Vouchers by code. InsertVoucher returns false (and writes nothing) when

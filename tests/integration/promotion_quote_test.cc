@@ -343,5 +343,60 @@ TEST_F(PromotionQuoteTest, AnEditAfterAnnouncementIsANewVersionThatOlderQuotesCa
             std::vector<std::string>{"update_mask"});
 }
 
+TEST_F(PromotionQuoteTest, ReturnsReleaseTheDiscountOfTheReturnedUnitsAndTheLastOneTheRedemption) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_limits()->set_max_redemptions(5);
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("returns", c);
+  // 3 x 10.00 and 1 x 20.00: 10% off is 3.00 on the first line, 2.00 on the second.
+  pv1::QuoteResponse q = Quote(Cart("", {CartLine("a", "A", "x", 3, 1000), CartLine("b", "B", "x", 1, 2000)}));
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("order-r", q.quote_token(), &r).ok());
+  ASSERT_EQ(Report("returns").discount_given().amount_minor(), 500);
+
+  auto give_back = [&](const std::string& return_id, std::vector<std::pair<std::string, int>> lines,
+                       pv1::ReturnRedemptionResponse* out) {
+    pv1::ReturnRedemptionRequest req;
+    req.set_order_id("order-r");
+    req.set_return_id(return_id);
+    for (auto& [id, n] : lines) {
+      auto* l = req.add_lines();
+      l->set_line_id(id);
+      l->set_quantity(n);
+    }
+    return promo().ReturnRedemption(Ctx(svc()).get(), req, out);
+  };
+  pv1::ReturnRedemptionResponse one;
+  ASSERT_TRUE(give_back("ret-1", {{"a", 1}}, &one).ok());
+  EXPECT_EQ(one.return_record().discount_on_returned_units().amount_minor(), 100);  // a third of 3.00
+  EXPECT_EQ(one.return_record().discount_released().amount_minor(), 100);
+  EXPECT_EQ(one.redemption().state(), pv1::REDEMPTION_STATE_PARTIALLY_RETURNED);
+  pv1::CampaignReport rep = Report("returns");
+  EXPECT_EQ(rep.discount_given().amount_minor(), 400);
+  EXPECT_EQ(rep.redemptions(), 1);
+
+  pv1::ReturnRedemptionResponse again;
+  ASSERT_TRUE(give_back("ret-1", {{"a", 1}}, &again).ok());  // a retry: the first answer
+  EXPECT_EQ(again.return_record().create_time().seconds(), one.return_record().create_time().seconds());
+  EXPECT_EQ(Report("returns").discount_given().amount_minor(), 400);
+  EXPECT_EQ(Reason(give_back("ret-1", {{"b", 1}}, &again)), "RETURN_ID_CONFLICT");
+  EXPECT_EQ(Reason(give_back("ret-2", {{"a", 3}}, &again)), "RETURN_EXCEEDS_QUANTITY");
+
+  // The rest of the order: everything released, the redemption count too.
+  pv1::ReturnRedemptionResponse rest;
+  ASSERT_TRUE(give_back("ret-3", {}, &rest).ok());
+  EXPECT_EQ(rest.return_record().discount_on_returned_units().amount_minor(), 400);
+  EXPECT_TRUE(rest.return_record().usage_released());
+  EXPECT_EQ(rest.redemption().state(), pv1::REDEMPTION_STATE_RETURNED);
+  rep = Report("returns");
+  EXPECT_EQ(rep.discount_given().amount_minor(), 0);
+  EXPECT_EQ(rep.redemptions(), 0);
+  EXPECT_EQ(rep.returned_redemptions(), 1);
+  EXPECT_EQ(rep.redemptions_left(), 5);
+  grpc::Status done = give_back("ret-4", {}, &again);
+  EXPECT_EQ(done.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 }  // namespace
 }  // namespace care::testing
