@@ -38,7 +38,9 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
                           google::protobuf::Empty* resp) override;
   Reactor* RenderPreview(ServerContext* ctx, const v1::RenderPreviewRequest* req,
                          v1::RenderPreviewResponse* resp) override;
-  // Preferences and consent (preferences_grpc.cc).
+  // Settings, preferences and consent (preferences_grpc.cc).
+  Reactor* GetSettings(ServerContext* ctx, const v1::GetSettingsRequest* req, v1::Settings* resp) override;
+  Reactor* UpdateSettings(ServerContext* ctx, const v1::UpdateSettingsRequest* req, v1::Settings* resp) override;
   Reactor* GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req, v1::Preferences* resp) override;
   Reactor* UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
                              v1::Preferences* resp) override;

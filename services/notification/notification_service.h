@@ -64,6 +64,9 @@ class NotificationService final {
   // Settings in force (stored, else the defaults).
   absl::StatusOr<v1::Settings> CurrentSettings();
   static v1::Settings DefaultSettings();
+  // What callers see: secrets removed, their *_set flags filled (settings.cc).
+  static v1::Settings Redacted(v1::Settings settings);
+  absl::StatusOr<v1::Settings> UpdateSettings(const v1::UpdateSettingsRequest& request, const std::string& actor);
   // Business time (the injectable clock).
   absl::Time Now() const { return clock_.Now(); }
 

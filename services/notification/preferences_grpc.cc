@@ -1,10 +1,11 @@
-// The gRPC side of preferences and consent: request validation (bad input is
-// INVALID_ARGUMENT naming the field), then NotificationService.
+// The gRPC side of settings, preferences and consent: request validation
+// (bad input is INVALID_ARGUMENT naming the field), then NotificationService.
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "services/notification/notification_grpc.h"
 
 namespace care::notification {
@@ -65,6 +66,45 @@ absl::Status ValidateConsent(const v1::SetConsentRequest& r, absl::Time now) {
 }  // namespace
 
 using Reactor = NotificationGrpc::Reactor;
+
+Reactor* NotificationGrpc::GetSettings(ServerContext* ctx, const v1::GetSettingsRequest* req, v1::Settings* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+    auto s = service_.CurrentSettings();
+    if (!s.ok()) return s.status();
+    *resp = NotificationService::Redacted(std::move(*s));
+    return absl::OkStatus();
+  });
+}
+
+Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSettingsRequest* req,
+                                          v1::Settings* resp) {
+  return rpc_.Unary(ctx, *req, [=](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "name the paths to change");
+    if (!google::protobuf::util::FieldMaskUtil::IsValidFieldMask<v1::Settings>(req->update_mask())) {
+      errors.Add("update_mask", "names a field settings do not have");
+    }
+    for (const std::string& path : req->update_mask().paths()) {
+      if (path == "version" || path == "update_time" || path == "updated_by" ||
+          path == "webhook.signing_secret_set" || path == "email.password_set") {
+        errors.Add("update_mask", absl::StrCat("\"", path, "\" is output only"));
+      }
+    }
+    const v1::Settings& s = req->settings();
+    if (s.frequency_cap().max_messages() < 0) errors.Add("settings.frequency_cap.max_messages", "must be >= 0");
+    if (s.frequency_cap().max_messages() > 0 && s.frequency_cap().window().seconds() <= 0) {
+      errors.Add("settings.frequency_cap.window", "must be positive with a cap");
+    }
+    if (!s.default_time_zone().empty()) errors.RequireTimeZone("settings.default_time_zone", s.default_time_zone());
+    if (!s.default_locale().empty()) errors.RequireId("settings.default_locale", s.default_locale());
+    if (!errors.empty()) return errors.ToStatus();
+    auto r = service_.UpdateSettings(*req, caller.principal->name);
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  });
+}
 
 Reactor* NotificationGrpc::GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req,
                                           v1::Preferences* resp) {

@@ -530,6 +530,56 @@ TEST_F(NotificationTest, TransactionalMessagesUseTheirTemplateAndDeduplicateOnTh
   EXPECT_EQ(inbox.messages(0).kind(), nv1::MESSAGE_KIND_TRANSACTIONAL);
 }
 
+TEST_F(NotificationTest, AMemberOverTheFrequencyCapGetsNothingMoreAndTheReasonIsRecorded) {
+  nv1::UpdateSettingsRequest update;
+  update.set_request_id("settings-1");
+  update.mutable_settings()->mutable_frequency_cap()->set_max_messages(1);
+  *update.mutable_settings()->mutable_frequency_cap()->mutable_window() = ToDurationProto(absl::Hours(24 * 7));
+  update.mutable_settings()->mutable_webhook()->set_url("https://sms-gateway.example/hook");
+  update.mutable_settings()->mutable_webhook()->set_signing_secret("s3cret");
+  for (const char* path : {"frequency_cap", "webhook.url", "webhook.signing_secret"}) {
+    update.mutable_update_mask()->add_paths(path);
+  }
+  nv1::Settings saved;
+  ASSERT_TRUE(nstub_->UpdateSettings(Ctx(admin()).get(), update, &saved).ok());
+  EXPECT_EQ(saved.frequency_cap().max_messages(), 1);
+  EXPECT_TRUE(saved.webhook().signing_secret().empty());  // never returned
+  EXPECT_TRUE(saved.webhook().signing_secret_set());
+  // Changing the URL alone keeps the secret.
+  nv1::UpdateSettingsRequest url;
+  url.set_request_id("settings-2");
+  url.mutable_settings()->mutable_webhook()->set_url("https://sms-gateway.example/v2");
+  url.mutable_update_mask()->add_paths("webhook");
+  ASSERT_TRUE(nstub_->UpdateSettings(Ctx(admin()).get(), url, &saved).ok());
+  nv1::GetSettingsRequest get;
+  ASSERT_TRUE(nstub_->GetSettings(Ctx(admin()).get(), get, &saved).ok());
+  EXPECT_EQ(saved.webhook().url(), "https://sms-gateway.example/v2");
+  EXPECT_TRUE(saved.webhook().signing_secret_set());
+  EXPECT_EQ(saved.version(), 2);
+  url.set_request_id("settings-3");
+  url.mutable_update_mask()->clear_paths();
+  EXPECT_EQ(BadFields(nstub_->UpdateSettings(Ctx(admin()).get(), url, &saved)), std::vector<std::string>{"update_mask"});
+
+  EnrolAudience("busy", "vip", true, "en");
+  Ingest(Alert("promotion-cap-1", "first", 1, Base() + absl::Hours(72) + absl::Seconds(5)));
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(Eventually([&] { return Inbox("busy").messages_size() == 1; })) << notif_->log();
+  Ingest(Alert("promotion-cap-2", "second", 1, Base() + absl::Hours(73)));
+  AdvanceNotif(absl::Hours(1));
+  ASSERT_TRUE(Eventually([&] { return Stats("second").schedule_state() == nv1::SCHEDULE_STATE_COMPLETED; }));
+  nv1::GetDeliveryRequest d;
+  d.mutable_delivery_key()->set_member_id("busy");
+  d.mutable_delivery_key()->set_message_key("promotion-alert/second");
+  d.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+  nv1::Delivery delivery;
+  ASSERT_TRUE(Eventually([&] {
+    return nstub_->GetDelivery(Ctx(svc()).get(), d, &delivery).ok() &&
+           delivery.status() == nv1::DELIVERY_STATUS_SUPPRESSED;
+  }));
+  EXPECT_EQ(delivery.suppression_reason(), nv1::SUPPRESSION_REASON_FREQUENCY_CAP);
+  EXPECT_EQ(Inbox("busy").messages_size(), 1);
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;
