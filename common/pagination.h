@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -68,6 +70,33 @@ inline absl::StatusOr<std::string> DecodePageToken(const google::protobuf::Messa
     return bad();
   }
   return raw.substr(colon + 1);
+}
+
+// One page of the items that pass `keep`, read newest first in chunks:
+// `fetch(before_seq, limit)` returns up to `limit` (seq, item) pairs with seq
+// below `before_seq` (0 = from the newest), seq descending. Returns the page
+// and the seq to continue before (0 = nothing more). Reads at most
+// `max_scan` rows per call: a very selective filter gets a short page with a
+// cursor rather than an unbounded scan.
+template <typename T, typename Fetch, typename Keep>
+absl::StatusOr<std::pair<std::vector<T>, int64_t>> FilteredPage(int64_t before_seq, int page_size, Fetch fetch,
+                                                                Keep keep, int max_scan = 20000) {
+  std::vector<T> page;
+  int64_t cursor = before_seq;
+  int scanned = 0;
+  const int chunk = page_size + 1;
+  while (scanned < max_scan) {
+    absl::StatusOr<std::vector<std::pair<int64_t, T>>> rows = fetch(cursor, chunk);
+    if (!rows.ok()) return rows.status();
+    for (auto& [seq, item] : *rows) {
+      if (static_cast<int>(page.size()) == page_size) return std::make_pair(std::move(page), cursor);
+      cursor = seq;
+      ++scanned;
+      if (keep(item)) page.push_back(std::move(item));
+    }
+    if (static_cast<int>(rows->size()) < chunk) return std::make_pair(std::move(page), int64_t{0});
+  }
+  return std::make_pair(std::move(page), cursor);
 }
 
 }  // namespace care

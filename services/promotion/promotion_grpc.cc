@@ -3,7 +3,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "common/errors.h"
+#include "common/pagination.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
 
@@ -178,6 +180,65 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
     auto c = promotion_.Update(*req, caller.principal->name);
     if (!c.ok()) return c.status();
     *resp = std::move(*c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::ListCampaigns(ServerContext* ctx, const pv1::ListCampaignsRequest* req,
+                                                       pv1::ListCampaignsResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    if (req->has_active_at() && !ValidTimestamp(req->active_at())) errors.Add("active_at", "invalid");
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto page = promotion_.ListCampaigns(*req, before, size);
+    if (!page.ok()) return page.status();
+    for (auto& c : page->first) *resp->add_campaigns() = std::move(c);
+    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx,
+                                                              const pv1::ListCampaignVersionsRequest* req,
+                                                              pv1::ListCampaignVersionsResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
+    int size = PageSize(req->page_size(), errors);
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t after = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &after)) return InvalidPageToken();
+    auto versions = promotion_.ListVersions(req->campaign_id(), after, size + 1);
+    if (!versions.ok()) return versions.status();
+    bool more = static_cast<int>(versions->size()) > size;
+    if (more) versions->resize(size);
+    for (auto& v : *versions) *resp->add_versions() = std::move(v);
+    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(versions->back().version())));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PromotionGrpc::ListRedemptions(ServerContext* ctx, const pv1::ListRedemptionsRequest* req,
+                                                         pv1::ListRedemptionsResponse* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    int size = PageSize(req->page_size(), errors);
+    if (!errors.empty()) return errors.ToStatus();
+    auto cursor = DecodePageToken(*req, req->page_token());
+    if (!cursor.ok()) return cursor.status();
+    int64_t before = 0;
+    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
+    auto page = promotion_.ListRedemptions(*req, before, size);
+    if (!page.ok()) return page.status();
+    for (auto& r : page->first) *resp->add_redemptions() = std::move(r);
+    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
     return absl::OkStatus();
   });
 }

@@ -2,7 +2,7 @@
 
 // The promotion service's gRPC adapter: validates each request (bad input is
 // INVALID_ARGUMENT naming the fields) and hands it to PromotionService.
-// Methods not overridden answer UNIMPLEMENTED (see README "Left out").
+// Methods not overridden answer UNIMPLEMENTED.
 
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "common/arena_allocator.h"
@@ -24,6 +24,12 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
   Reactor* AnnounceCampaign(ServerContext* ctx, const v1::AnnounceCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* RescheduleCampaign(ServerContext* ctx, const v1::RescheduleCampaignRequest* req,
                               v1::Campaign* resp) override;
+  Reactor* ListCampaigns(ServerContext* ctx, const v1::ListCampaignsRequest* req,
+                         v1::ListCampaignsResponse* resp) override;
+  Reactor* ListCampaignVersions(ServerContext* ctx, const v1::ListCampaignVersionsRequest* req,
+                                v1::ListCampaignVersionsResponse* resp) override;
+  Reactor* ListRedemptions(ServerContext* ctx, const v1::ListRedemptionsRequest* req,
+                           v1::ListRedemptionsResponse* resp) override;
   Reactor* UpdateCampaign(ServerContext* ctx, const v1::UpdateCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* CancelCampaign(ServerContext* ctx, const v1::CancelCampaignRequest* req, v1::Campaign* resp) override;
   Reactor* GetCampaignReport(ServerContext* ctx, const v1::GetCampaignReportRequest* req,

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/clock.h"
+#include "common/pagination.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/model.h"
 #include "services/promotion/pricing.h"
@@ -77,17 +78,37 @@ class PromotionService final {
   absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(
       const care::promotion::v1::ValidateVoucherRequest& req);
   absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const care::promotion::v1::RevokeVoucherRequest& req);
-  struct VoucherPage {
-    std::vector<care::promotion::v1::Voucher> vouchers;
-    int64_t last_seq = 0;
-    int64_t next_seq = 0;  // 0 = no further page
-  };
-  absl::StatusOr<VoucherPage> ListVouchers(const care::promotion::v1::ListVouchersRequest& filter, int64_t before_seq,
-                                           int page_size);
+  // A page of a list, newest first, and the sequence to continue before
+  // (0 = the last page).
+  template <typename T>
+  using Page = std::pair<std::vector<T>, int64_t>;
+  absl::StatusOr<Page<care::promotion::v1::Voucher>> ListVouchers(
+      const care::promotion::v1::ListVouchersRequest& filter, int64_t before_seq, int page_size);
+  // Lists (queries.cc).
+  absl::StatusOr<Page<v1Campaign>> ListCampaigns(const care::promotion::v1::ListCampaignsRequest& filter,
+                                                 int64_t before_seq, int page_size);
+  absl::StatusOr<Page<care::promotion::v1::Redemption>> ListRedemptions(
+      const care::promotion::v1::ListRedemptionsRequest& filter, int64_t before_seq, int page_size);
+  // Versions after `after_version`, oldest first.
+  absl::StatusOr<std::vector<care::promotion::v1::CampaignVersion>> ListVersions(const std::string& campaign_id,
+                                                                                int64_t after_version, int limit);
 
   size_t indexed_campaigns() const { return index_.size(); }
 
  private:
+  // FilteredPage (common/pagination.h) over a read transaction.
+  template <typename T, typename Fetch, typename Keep>
+  absl::StatusOr<Page<T>> ReadPage(int64_t before_seq, int page_size, Fetch fetch, Keep keep) {
+    absl::StatusOr<Page<T>> out = absl::InternalError("not read");
+    absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+      out = FilteredPage<T>(before_seq, page_size, [&](int64_t before, int limit) { return fetch(tx, before, limit); },
+                            keep);
+      return out.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
   // Why a voucher cannot be used by `member_id` now (UNSPECIFIED = it can).
   care::promotion::v1::RejectionReason VoucherProblem(const care::promotion::v1::Voucher& v,
                                                       const std::string& member_id, absl::Time now) const;

@@ -46,17 +46,45 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
   }
   absl::StatusOr<std::vector<std::pair<int64_t, v1::Voucher>>> ListVouchers(const v1::ListVouchersRequest& f,
                                                                           int64_t before_seq, int limit) override {
-    return Collect<std::pair<int64_t, v1::Voucher>>(
-        txn_.Query("SELECT rowid, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
-                   "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR rowid < ?5) "
-                   "ORDER BY rowid DESC LIMIT ?6",
-                   f.campaign_id(), f.batch_id(), f.member_id(), static_cast<int64_t>(f.kind()), before_seq,
-                   static_cast<int64_t>(limit)),
+    return Rows<v1::Voucher>(txn_.Query(
+        "SELECT rowid, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
+        "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR rowid < ?5) "
+        "ORDER BY rowid DESC LIMIT ?6",
+        f.campaign_id(), f.batch_id(), f.member_id(), static_cast<int64_t>(f.kind()), before_seq,
+        static_cast<int64_t>(limit)));
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Campaign>>> CampaignsBefore(int64_t before_seq,
+                                                                             int limit) override {
+    return Rows<v1::Campaign>(txn_.Query(
+        "SELECT rowid, body FROM campaigns WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2", before_seq,
+        static_cast<int64_t>(limit)));
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Redemption>>> RedemptionsBefore(int64_t before_seq,
+                                                                                 int limit) override {
+    return Rows<v1::Redemption>(txn_.Query(
+        "SELECT rowid, body FROM redemptions WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2", before_seq,
+        static_cast<int64_t>(limit)));
+  }
+  absl::StatusOr<std::vector<std::pair<v1::CampaignChange, v1::Campaign>>> Versions(const std::string& id,
+                                                                                   int64_t after_version,
+                                                                                   int limit) override {
+    return Collect<std::pair<v1::CampaignChange, v1::Campaign>>(
+        txn_.Query("SELECT change, body FROM campaign_versions WHERE campaign_id = ?1 AND version > ?2 "
+                   "ORDER BY version LIMIT ?3",
+                   id, after_version, static_cast<int64_t>(limit)),
         [](const Statement& st) {
-          v1::Voucher v;
-          v.ParseFromString(st.Bytes(1));
-          return std::make_pair(st.Int(0), std::move(v));
+          v1::Campaign c;
+          c.ParseFromString(st.Bytes(1));
+          return std::make_pair(static_cast<v1::CampaignChange>(st.Int(0)), std::move(c));
         });
+  }
+  template <typename T>
+  static absl::StatusOr<std::vector<std::pair<int64_t, T>>> Rows(absl::StatusOr<Statement> stmt) {
+    return Collect<std::pair<int64_t, T>>(std::move(stmt), [](const Statement& st) {
+      T item;
+      item.ParseFromString(st.Bytes(1));
+      return std::make_pair(st.Int(0), std::move(item));
+    });
   }
   absl::Status UpdateVoucher(const v1::Voucher& v) override {
     return Run(txn_.Query("UPDATE vouchers SET body = ?2 WHERE code = ?1", v.code(), Blob{v.SerializeAsString()}));

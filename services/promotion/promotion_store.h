@@ -60,6 +60,14 @@ class RedemptionTxn : public IdempotencyTxn {
   virtual absl::StatusOr<std::optional<care::promotion::v1::Voucher>> GetVoucher(const std::string& code) = 0;
   virtual absl::StatusOr<bool> InsertVoucher(const care::promotion::v1::Voucher& voucher) = 0;
   virtual absl::Status UpdateVoucher(const care::promotion::v1::Voucher& voucher) = 0;
+  // Newest first (by insertion), before `before_seq` (0 = from the newest).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, care::promotion::v1::Campaign>>> CampaignsBefore(
+      int64_t before_seq, int limit) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, care::promotion::v1::Redemption>>> RedemptionsBefore(
+      int64_t before_seq, int limit) = 0;
+  // A campaign's versions after `after_version`, oldest first, with the change each made.
+  virtual absl::StatusOr<std::vector<std::pair<care::promotion::v1::CampaignChange, care::promotion::v1::Campaign>>>
+  Versions(const std::string& campaign_id, int64_t after_version, int limit) = 0;
   // Newest first, matching the campaign, batch, member and kind of `filter`
   // (empty = any), before `before_seq` (0 = from the newest); with each
   // voucher's sequence for the next page.

@@ -122,8 +122,8 @@ Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchers
     if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
     auto page = promotion_.ListVouchers(*req, before, size);
     if (!page.ok()) return page.status();
-    for (auto& v : page->vouchers) *resp->add_vouchers() = std::move(v);
-    if (page->next_seq != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next_seq)));
+    for (auto& v : page->first) *resp->add_vouchers() = std::move(v);
+    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
     return absl::OkStatus();
   });
 }

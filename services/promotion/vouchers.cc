@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
+#include "common/pagination.h"
 #include "common/store.h"
 #include "services/promotion/promotion_service.h"
 
@@ -185,32 +186,18 @@ absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(co
   return out;
 }
 
-absl::StatusOr<PromotionService::VoucherPage> PromotionService::ListVouchers(const v1::ListVouchersRequest& filter,
-                                                                            int64_t before_seq, int page_size) {
-  VoucherPage page;
-  absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-    auto rows = tx.ListVouchers(filter, before_seq, page_size + 1);
-    if (!rows.ok()) return rows.status();
-    for (auto& [seq, v] : *rows) {
-      if (static_cast<int>(page.vouchers.size()) == page_size) {
-        page.next_seq = page.last_seq;
-        break;
-      }
-      page.last_seq = seq;
-      // complaint and state are read from the voucher itself.
-      if (!filter.complaint_id().empty() && v.complaint_id() != filter.complaint_id()) continue;
-      if (!filter.states().empty() &&
-          std::find(filter.states().begin(), filter.states().end(), v.state()) == filter.states().end()) {
-        continue;
-      }
-      page.vouchers.push_back(std::move(v));
-    }
-    // Every row fetched was looked at but some were filtered out: more may follow.
-    if (page.next_seq == 0 && static_cast<int>(rows->size()) == page_size + 1) page.next_seq = page.last_seq;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return page;
+absl::StatusOr<PromotionService::Page<v1::Voucher>> PromotionService::ListVouchers(
+    const v1::ListVouchersRequest& filter, int64_t before_seq, int page_size) {
+  // Campaign, batch, member and kind are columns; complaint and state are
+  // read from the voucher itself.
+  auto keep = [&](const v1::Voucher& v) {
+    return (filter.complaint_id().empty() || v.complaint_id() == filter.complaint_id()) &&
+           (filter.states().empty() ||
+            std::find(filter.states().begin(), filter.states().end(), v.state()) != filter.states().end());
+  };
+  return ReadPage<v1::Voucher>(before_seq, page_size, [&](RedemptionTxn& tx, int64_t before, int limit) {
+    return tx.ListVouchers(filter, before, limit);
+  }, keep);
 }
 
 absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const v1::RevokeVoucherRequest& req) {

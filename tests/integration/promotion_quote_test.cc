@@ -398,5 +398,51 @@ TEST_F(PromotionQuoteTest, ReturnsReleaseTheDiscountOfTheReturnedUnitsAndTheLast
   EXPECT_EQ(done.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(PromotionQuoteTest, ListsPageThroughCampaignsTheirVersionsAndRedemptions) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(500);
+  for (const char* id : {"l-one", "l-two", "l-three"}) Live(id, c);
+  pv1::Campaign draft;
+  ASSERT_TRUE(Create("l-draft", BaseCampaign(Base() + absl::Hours(200)), &draft).ok());
+
+  // Active campaigns, newest first, two per page.
+  pv1::ListCampaignsRequest list;
+  list.add_states(pv1::CAMPAIGN_STATE_ACTIVE);
+  list.set_page_size(2);
+  std::vector<std::string> ids;
+  for (int pages = 0; pages < 5; ++pages) {
+    pv1::ListCampaignsResponse page;
+    ASSERT_TRUE(promo().ListCampaigns(Ctx(svc()).get(), list, &page).ok());
+    for (const auto& x : page.campaigns()) ids.push_back(x.campaign_id());
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"l-three", "l-two", "l-one"}));
+
+  pv1::ListCampaignVersionsRequest versions;
+  versions.set_campaign_id("l-one");
+  pv1::ListCampaignVersionsResponse vs;
+  ASSERT_TRUE(promo().ListCampaignVersions(Ctx(svc()).get(), versions, &vs).ok());
+  ASSERT_EQ(vs.versions_size(), 2);
+  EXPECT_EQ(vs.versions(0).change(), pv1::CAMPAIGN_CHANGE_CREATED);
+  EXPECT_EQ(vs.versions(1).change(), pv1::CAMPAIGN_CHANGE_ANNOUNCED);
+
+  MakeTier("lena", "silver");
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("l-order-1", Quote(Cart("lena", {CartLine("a", "X", "x", 1, 1000)})).quote_token(), &r).ok());
+  ASSERT_TRUE(Redeem("l-order-2", Quote(Cart("", {CartLine("a", "X", "x", 1, 1000)})).quote_token(), &r).ok());
+  pv1::ListRedemptionsRequest mine;
+  mine.set_member_id("lena");
+  pv1::ListRedemptionsResponse rs;
+  ASSERT_TRUE(promo().ListRedemptions(Ctx(svc()).get(), mine, &rs).ok());
+  ASSERT_EQ(rs.redemptions_size(), 1);
+  EXPECT_EQ(rs.redemptions(0).order_id(), "l-order-1");
+  mine.clear_member_id();
+  mine.set_campaign_id("l-two");
+  ASSERT_TRUE(promo().ListRedemptions(Ctx(svc()).get(), mine, &rs).ok());
+  EXPECT_EQ(rs.redemptions_size(), 2);
+}
+
 }  // namespace
 }  // namespace care::testing
