@@ -66,6 +66,20 @@ absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
   return absl::OkStatus();
 }
 
+bool Deferred(v1::MessageKind kind) {
+  switch (kind) {
+    case v1::MESSAGE_KIND_TIER_CHANGED:
+    case v1::MESSAGE_KIND_POINTS_EXPIRING:
+    case v1::MESSAGE_KIND_BIRTHDAY_REWARD:
+    case v1::MESSAGE_KIND_VISIT_REWARD:
+    case v1::MESSAGE_KIND_SATISFACTION_SURVEY:
+    case v1::MESSAGE_KIND_PROACTIVE_CHECK_IN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 v1::MessageCategory CategoryOf(v1::MessageKind kind) {
   return kind == v1::MESSAGE_KIND_PROMOTION_ALERT ? v1::MESSAGE_CATEGORY_MARKETING
                                                   : v1::MESSAGE_CATEGORY_TRANSACTIONAL;
@@ -180,7 +194,7 @@ absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::In
       case v1::IngestEventRequest::kBirthdayReward:
       case v1::IngestEventRequest::kVisitRewardEarned:
       case v1::IngestEventRequest::kTransactional:
-        applied = ApplyDirect(tx, request, clock_.Now(), &resp);
+        applied = ApplyDirect(tx, request, *settings, clock_.Now(), &resp);
         break;
       default:
         resp.set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
@@ -302,7 +316,8 @@ absl::Status NotificationService::ApplyCancel(StoreTxn& tx, const v1::IngestEven
   return absl::OkStatus();
 }
 
-absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, absl::Time now,
+absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req,
+                                              const v1::Settings& settings, absl::Time now,
                                               v1::IngestEventResponse* resp) {
   v1::Delivery d;
   absl::Time send_after = now;
@@ -372,6 +387,21 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const v1::IngestEven
       return absl::OkStatus();
   }
   if (channels.empty()) channels.push_back(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+  // Non-urgent kinds wait for the member's next send window ("defer");
+  // complaint news and generic transactional messages go at once.
+  if (Deferred(d.kind())) {
+    auto member = tx.GetMember(d.member_id());
+    if (!member.ok()) return member.status();
+    std::optional<v1::Preferences> prefs = *member ? (*member)->preferences : std::nullopt;
+    std::string zone = prefs && !prefs->time_zone().empty() ? prefs->time_zone()
+                       : *member && !(*member)->profile_zone.empty() ? (*member)->profile_zone
+                                                                     : settings.default_time_zone();
+    Window window = prefs && prefs->has_send_window() ? ToWindow(prefs->send_window())
+                                                      : ToWindow(settings.default_send_window());
+    SendTime when = DeferredSendTime(send_after, now, ZoneOrUtc(zone), window);
+    send_after = when.send_after;
+    d.set_quiet_hours_adjusted(when.adjusted);
+  }
   // One message per source event unless the event has a natural key.
   d.set_message_key(message_key.empty() ? req.event_id() : message_key);
   d.set_category(v1::MESSAGE_CATEGORY_TRANSACTIONAL);

@@ -125,8 +125,8 @@ class NotificationService final {
   // Messages to one member (complaint updates, surveys, check-ins, tier
   // changes, expiring points, birthday and visit rewards): one transactional
   // in-app delivery, rendered from the event at send time.
-  absl::Status ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, absl::Time now,
-                           v1::IngestEventResponse* resp);
+  absl::Status ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
+                           absl::Time now, v1::IngestEventResponse* resp);
   // Stores one batch of a schedule's audience: profiles, consents and one
   // delivery per channel, with the cursor, in one transaction.
   absl::Status StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,

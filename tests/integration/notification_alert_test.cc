@@ -580,6 +580,40 @@ TEST_F(NotificationTest, AMemberOverTheFrequencyCapGetsNothingMoreAndTheReasonIs
   EXPECT_EQ(Inbox("busy").messages_size(), 1);
 }
 
+TEST_F(NotificationTest, ABirthdayMessageAtNightWaitsForTheMembersMorning) {
+  // Base() is 10:00 UTC: 19:00 in Tokyo. Four hours on it is 23:00 there.
+  AdvanceNotif(absl::Hours(4));
+  for (const auto& [id, event] : std::vector<std::pair<std::string, std::string>>{{"profile-yuki", "profile"},
+                                                                                   {"birthday-yuki", "birthday"}}) {
+    nv1::IngestEventRequest req;
+    req.set_event_id(id);
+    req.set_source("loyalty");
+    *req.mutable_occurred_at() = ToTimestamp(Base() + absl::Hours(4));
+    if (event == "profile") {
+      req.mutable_member_profile_changed()->set_member_id("yuki");
+      req.mutable_member_profile_changed()->set_locale("ja");
+      req.mutable_member_profile_changed()->set_time_zone("Asia/Tokyo");
+    } else {
+      req.mutable_birthday_reward()->set_member_id("yuki");
+      req.mutable_birthday_reward()->set_points(300);
+    }
+    Ingest(req);
+  }
+  nv1::ListDeliveriesRequest list;
+  list.mutable_filter()->set_member_id("yuki");
+  nv1::ListDeliveriesResponse ds;
+  ASSERT_TRUE(nstub_->ListDeliveries(Ctx(svc()).get(), list, &ds).ok());
+  ASSERT_EQ(ds.deliveries_size(), 1);
+  // 08:00 the next morning in Tokyo is 23:00 UTC.
+  EXPECT_EQ(FromTimestamp(ds.deliveries(0).send_after()), Base() + absl::Hours(13));
+  EXPECT_TRUE(ds.deliveries(0).quiet_hours_adjusted());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Inbox("yuki").messages_size(), 0);
+  AdvanceNotif(absl::Hours(9));
+  ASSERT_TRUE(Eventually([&] { return Inbox("yuki").messages_size() == 1; }));
+  EXPECT_EQ(Inbox("yuki").messages(0).locale(), "ja");
+}
+
 TEST_F(NotificationTest, ComplaintMessagesReachTheMembersInboxOnceAndCheckInsWaitForTheirTime) {
   EnrolAudience("c-vi", "retail", false, "vi");  // transactional: no marketing consent needed
   nv1::IngestEventRequest survey;
