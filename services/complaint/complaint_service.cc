@@ -550,30 +550,45 @@ absl::StatusOr<v1::ListComplaintEventsResponse> ComplaintService::Events(const s
   return out;
 }
 
-absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionComplaintRequest& req,
-                                                           const ActorInfo& actor) {
-  const absl::Time now = Now();
-  return Mutate<v1::Complaint>("TransitionComplaint", req.request_id(), req,
-                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
-    auto c = Require(tx, req.complaint_id());
+// A change to one open complaint: idempotent by request id, its version
+// checked, refused once closed, saved with one more version and returned.
+template <typename Fn>
+absl::StatusOr<v1::Complaint> ComplaintService::Change(absl::string_view scope, const google::protobuf::Message& req,
+                                                       const std::string& complaint_id, int64_t expected_version,
+                                                       absl::Time now, Fn fn) {
+  const std::string& request_id =
+      req.GetReflection()->GetString(req, req.GetDescriptor()->FindFieldByName("request_id"));
+  return Mutate<v1::Complaint>(scope, request_id, req, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+    auto c = Require(tx, complaint_id);
     if (!c.ok()) return c.status();
-    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
+    if (absl::Status bad = CheckVersion(*c, expected_version); !bad.ok()) return bad;
     if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
-    if (!TransitionAllowed(c->status(), req.to_status())) return InvalidTransition(c->status(), req.to_status());
-    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED && Open(c->status()) && req.reason().empty()) {
+    if (absl::Status s = fn(tx, *c); !s.ok()) return s;
+    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
+    out = *c;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionComplaintRequest& req, const ActorInfo& actor) {
+  const absl::Time now = Now();
+  return Change("TransitionComplaint", req, req.complaint_id(), req.expected_version(), now,
+                [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
+    if (!TransitionAllowed(c.status(), req.to_status())) return InvalidTransition(c.status(), req.to_status());
+    if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED && Open(c.status()) && req.reason().empty()) {
       return InvalidField("reason", "is required to close an unresolved complaint");
     }
-    if (absl::Status s = ChangeStatus(tx, *c, req.to_status(), actor, req.reason(), now); !s.ok()) return s;
+    if (absl::Status s = ChangeStatus(tx, c, req.to_status(), actor, req.reason(), now); !s.ok()) return s;
     if (req.to_status() == v1::COMPLAINT_STATUS_CLOSED) {
-      *c->mutable_close_time() = ToTimestamp(now);
-      c->mutable_check_in()->set_status(c->check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED
+      *c.mutable_close_time() = ToTimestamp(now);
+      c.mutable_check_in()->set_status(c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED
                                             ? v1::CHECK_IN_STATUS_CANCELLED
-                                            : c->check_in().status());
+                                            : c.check_in().status());
     }
     // Acknowledging is the first response: the customer hears of it.
     if (req.to_status() == v1::COMPLAINT_STATUS_ACKNOWLEDGED) {
-      if (absl::Status s = FirstResponse(tx, *c, now); !s.ok()) return s;
-      if (absl::Status s = tx.Enqueue(CustomerUpdate(*c, "acknowledged", nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
+      if (absl::Status s = FirstResponse(tx, c, now); !s.ok()) return s;
+      if (absl::Status s = tx.Enqueue(CustomerUpdate(c, "acknowledged", nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
                                                      req.reason().empty() ? "We are looking into your complaint."
                                                                           : req.reason(),
                                                      now));
@@ -581,8 +596,6 @@ absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionC
         return s;
       }
     }
-    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
-    out = *c;
     return absl::OkStatus();
   });
 }
@@ -876,99 +889,80 @@ absl::StatusOr<v1::Complaint> ComplaintService::Reject(const v1::RejectCompensat
 
 absl::StatusOr<v1::Complaint> ComplaintService::Reopen(const v1::ReopenComplaintRequest& req, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return Mutate<v1::Complaint>("ReopenComplaint", req.request_id(), req,
-                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
-    auto c = Require(tx, req.complaint_id());
-    if (!c.ok()) return c.status();
-    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
-    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
-    if (c->status() != v1::COMPLAINT_STATUS_RESOLVED) return InvalidTransition(c->status(), v1::COMPLAINT_STATUS_REOPENED);
-    if (now >= FromTimestamp(c->reopen_deadline())) {
+  return Change("ReopenComplaint", req, req.complaint_id(), req.expected_version(), now,
+                [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
+    if (c.status() != v1::COMPLAINT_STATUS_RESOLVED) return InvalidTransition(c.status(), v1::COMPLAINT_STATUS_REOPENED);
+    if (now >= FromTimestamp(c.reopen_deadline())) {
       return FailedPrecondition("REOPEN_WINDOW_EXPIRED", "the reopen window of this complaint has ended");
     }
-    if (absl::Status s = ChangeStatus(tx, *c, v1::COMPLAINT_STATUS_REOPENED, actor, req.reason(), now); !s.ok()) return s;
-    c->set_reopen_count(c->reopen_count() + 1);
-    c->clear_reopen_deadline();
+    if (absl::Status s = ChangeStatus(tx, c, v1::COMPLAINT_STATUS_REOPENED, actor, req.reason(), now); !s.ok()) return s;
+    c.set_reopen_count(c.reopen_count() + 1);
+    c.clear_reopen_deadline();
     // A check-in not yet sent is no longer wanted.
-    if (c->check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
-      c->mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
-      v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now, "reopened");
-      *e.mutable_check_in() = c->check_in();
+    if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
+      c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
+      v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now, "reopened");
+      *e.mutable_check_in() = c.check_in();
       if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
     }
     // A new resolution clock, with the target of the policy version the
     // complaint started with; its escalation levels may fire again.
-    auto policy = PolicyOf(tx, *c);
+    auto policy = PolicyOf(tx, c);
     if (!policy.ok()) return policy.status();
-    c->clear_resolution_sla();
+    c.clear_resolution_sla();
     if (*policy) {
-      auto cal = CalendarOf(tx, c->calendar_id());
+      auto cal = CalendarOf(tx, c.calendar_id());
       if (!cal.ok()) return cal.status();
-      if (absl::Status s = StartClock(*cal, c->mutable_resolution_sla(), FromDurationProto((*policy)->resolution_target()), now);
+      if (absl::Status s = StartClock(*cal, c.mutable_resolution_sla(), FromDurationProto((*policy)->resolution_target()), now);
           !s.ok()) {
         return s;
       }
     }
-    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
-    out = *c;
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<v1::Complaint> ComplaintService::Assign(const v1::AssignComplaintRequest& req, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return Mutate<v1::Complaint>("AssignComplaint", req.request_id(), req,
-                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
-    auto c = Require(tx, req.complaint_id());
-    if (!c.ok()) return c.status();
-    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
-    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
-    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_ASSIGNED, actor, now, req.reason());
+  return Change("AssignComplaint", req, req.complaint_id(), req.expected_version(), now,
+                [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
+    v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_ASSIGNED, actor, now, req.reason());
     v1::AssignmentDetails* a = e.mutable_assignment();
-    a->set_from_agent_id(c->assignee_agent_id());
-    a->set_from_team_id(c->team_id());
-    c->set_assignee_agent_id(req.agent_id());
-    if (!req.team_id().empty()) c->set_team_id(req.team_id());
-    a->set_to_agent_id(c->assignee_agent_id());
-    a->set_to_team_id(c->team_id());
+    a->set_from_agent_id(c.assignee_agent_id());
+    a->set_from_team_id(c.team_id());
+    c.set_assignee_agent_id(req.agent_id());
+    if (!req.team_id().empty()) c.set_team_id(req.team_id());
+    a->set_to_agent_id(c.assignee_agent_id());
+    a->set_to_team_id(c.team_id());
     if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
-    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
-    out = *c;
     return absl::OkStatus();
   });
 }
 
-absl::StatusOr<v1::Complaint> ComplaintService::Transfer(const v1::TransferComplaintRequest& req,
-                                                         const ActorInfo& actor) {
+absl::StatusOr<v1::Complaint> ComplaintService::Transfer(const v1::TransferComplaintRequest& req, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return Mutate<v1::Complaint>("TransferComplaint", req.request_id(), req,
-                               [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
-    auto c = Require(tx, req.complaint_id());
-    if (!c.ok()) return c.status();
-    if (absl::Status bad = CheckVersion(*c, req.expected_version()); !bad.ok()) return bad;
-    if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+  return Change("TransferComplaint", req, req.complaint_id(), req.expected_version(), now,
+                [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
     // The hand-over note is what the next agent sees first.
     v1::Handover h;
-    h.set_from_agent_id(c->assignee_agent_id());
-    h.set_from_team_id(c->team_id());
+    h.set_from_agent_id(c.assignee_agent_id());
+    h.set_from_team_id(c.team_id());
     h.set_to_agent_id(req.to_agent_id());
     h.set_to_team_id(req.to_team_id());
     h.set_note(req.handover_note());
     *h.mutable_actor() = ActorProto(actor);
     *h.mutable_create_time() = ToTimestamp(now);
-    c->set_assignee_agent_id(req.to_agent_id());
-    if (!req.to_team_id().empty()) c->set_team_id(req.to_team_id());
-    *c->mutable_handover() = h;
-    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_TRANSFERRED, actor, now, req.reason());
+    c.set_assignee_agent_id(req.to_agent_id());
+    if (!req.to_team_id().empty()) c.set_team_id(req.to_team_id());
+    *c.mutable_handover() = h;
+    v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_TRANSFERRED, actor, now, req.reason());
     v1::AssignmentDetails* a = e.mutable_assignment();
     a->set_from_agent_id(h.from_agent_id());
     a->set_from_team_id(h.from_team_id());
-    a->set_to_agent_id(c->assignee_agent_id());
-    a->set_to_team_id(c->team_id());
+    a->set_to_agent_id(c.assignee_agent_id());
+    a->set_to_team_id(c.team_id());
     a->set_handover_note(h.note());
     if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
-    if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;
-    out = *c;
     return absl::OkStatus();
   });
 }

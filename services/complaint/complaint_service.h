@@ -121,6 +121,11 @@ class ComplaintService final {
   absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
                           const ActorInfo& actor, absl::Time now);
 
+  template <typename Fn>
+  absl::StatusOr<v1::Complaint> Change(absl::string_view scope, const google::protobuf::Message& req,
+                                       const std::string& complaint_id, int64_t expected_version, absl::Time now,
+                                       Fn fn);
+
   template <typename Response, typename Fn>
   absl::StatusOr<Response> Mutate(absl::string_view scope, const std::string& request_id,
                                   const google::protobuf::Message& request, Fn fn);
