@@ -72,6 +72,29 @@ inline absl::StatusOr<std::string> DecodePageToken(const google::protobuf::Messa
   return raw.substr(colon + 1);
 }
 
+// A List request's page size and numeric cursor (0 = from the start), with
+// INVALID_ARGUMENT for a bad size or a token not issued for these filters.
+struct PageRequest {
+  int size = 50;
+  int64_t cursor = 0;
+};
+inline absl::StatusOr<PageRequest> ReadPageRequest(const google::protobuf::Message& request, int64_t page_size,
+                                                   absl::string_view page_token) {
+  FieldErrors errors;
+  PageRequest out;
+  out.size = PageSize(page_size, errors);
+  if (!errors.empty()) return errors.ToStatus();
+  auto cursor = DecodePageToken(request, page_token);
+  if (!cursor.ok()) return cursor.status();
+  if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &out.cursor)) return InvalidPageToken();
+  return out;
+}
+
+// The token of the page after `cursor`; empty when `cursor` is 0 (the last page).
+inline std::string NextPageToken(const google::protobuf::Message& request, int64_t cursor) {
+  return cursor == 0 ? std::string() : EncodePageToken(request, absl::StrCat(cursor));
+}
+
 // One page of the items that pass `keep`, read newest first in chunks:
 // `fetch(before_seq, limit)` returns up to `limit` (seq, item) pairs with seq
 // below `before_seq` (0 = from the newest), seq descending. Returns the page

@@ -187,18 +187,13 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
 grpc::ServerUnaryReactor* PromotionGrpc::ListCampaigns(ServerContext* ctx, const pv1::ListCampaignsRequest* req,
                                                        pv1::ListCampaignsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    if (req->has_active_at() && !ValidTimestamp(req->active_at())) errors.Add("active_at", "invalid");
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto page = promotion_.ListCampaigns(*req, before, size);
+    if (req->has_active_at() && !ValidTimestamp(req->active_at())) return InvalidField("active_at", "invalid");
+    auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!paging.ok()) return paging.status();
+    auto page = promotion_.ListCampaigns(*req, paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& c : page->first) *resp->add_campaigns() = std::move(c);
-    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
+    resp->set_next_page_token(NextPageToken(*req, page->second));
     return absl::OkStatus();
   });
 }
@@ -228,17 +223,12 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx
 grpc::ServerUnaryReactor* PromotionGrpc::ListRedemptions(ServerContext* ctx, const pv1::ListRedemptionsRequest* req,
                                                          pv1::ListRedemptionsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto page = promotion_.ListRedemptions(*req, before, size);
+    auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!paging.ok()) return paging.status();
+    auto page = promotion_.ListRedemptions(*req, paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& r : page->first) *resp->add_redemptions() = std::move(r);
-    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
+    resp->set_next_page_token(NextPageToken(*req, page->second));
     return absl::OkStatus();
   });
 }

@@ -113,17 +113,12 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
 Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchersRequest* req,
                                      pv1::ListVouchersResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto page = promotion_.ListVouchers(*req, before, size);
+    auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!paging.ok()) return paging.status();
+    auto page = promotion_.ListVouchers(*req, paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& v : page->first) *resp->add_vouchers() = std::move(v);
-    if (page->second != 0) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->second)));
+    resp->set_next_page_token(NextPageToken(*req, page->second));
     return absl::OkStatus();
   });
 }
