@@ -150,7 +150,7 @@ using Reactor = NotificationGrpc::Reactor;
 
 Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEventRequest* req,
                                        v1::IngestEventResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status s = ValidateIngest(*req, service_.Now()); !s.ok()) return s;
     auto r = service_.Ingest(*req);
     if (!r.ok()) return r.status();
@@ -160,7 +160,7 @@ Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEvent
 }
 
 Reactor* NotificationGrpc::GetSchedule(ServerContext* ctx, const v1::GetScheduleRequest* req, v1::Schedule* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     if (req->key_case() == v1::GetScheduleRequest::kScheduleId) {
       errors.RequireId("schedule_id", req->schedule_id());
@@ -179,7 +179,7 @@ Reactor* NotificationGrpc::GetSchedule(ServerContext* ctx, const v1::GetSchedule
 
 Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSchedulesRequest* req,
                                          v1::ListSchedulesResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     ScheduleFilter f;
@@ -222,7 +222,7 @@ Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSched
 
 Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req,
                                      v1::ListInboxResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("member_id", req->member_id());
     int size = PageSize(req->page_size(), errors);
@@ -253,7 +253,7 @@ Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequ
 
 Reactor* NotificationGrpc::MarkInboxMessageRead(ServerContext* ctx, const v1::MarkInboxMessageReadRequest* req,
                                                 v1::InboxMessage* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());
@@ -267,7 +267,7 @@ Reactor* NotificationGrpc::MarkInboxMessageRead(ServerContext* ctx, const v1::Ma
 }
 
 Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     if (req->key_case() == v1::GetDeliveryRequest::kDeliveryId) {
       errors.RequireId("delivery_id", req->delivery_id());
@@ -288,7 +288,7 @@ Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDelivery
 
 Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                                           v1::ListDeliveriesResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     const v1::DeliveryFilter& f = req->filter();
@@ -325,7 +325,7 @@ Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeli
 
 Reactor* NotificationGrpc::GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
                                                     v1::CampaignDeliveryStats* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("campaign_id", req->campaign_id());
     if (!errors.empty()) return errors.ToStatus();

@@ -68,7 +68,7 @@ absl::Status ValidateConsent(const v1::SetConsentRequest& r, absl::Time now) {
 using Reactor = NotificationGrpc::Reactor;
 
 Reactor* NotificationGrpc::GetSettings(ServerContext* ctx, const v1::GetSettingsRequest* req, v1::Settings* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     auto s = service_.CurrentSettings();
     if (!s.ok()) return s.status();
     *resp = NotificationService::Redacted(std::move(*s));
@@ -78,7 +78,7 @@ Reactor* NotificationGrpc::GetSettings(ServerContext* ctx, const v1::GetSettings
 
 Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSettingsRequest* req,
                                           v1::Settings* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller& caller) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (req->update_mask().paths().empty()) errors.Add("update_mask", "name the paths to change");
@@ -108,7 +108,7 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
 
 Reactor* NotificationGrpc::GetPreferences(ServerContext* ctx, const v1::GetPreferencesRequest* req,
                                           v1::Preferences* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->member_id().empty()) return InvalidField("member_id", "is required");
     auto p = service_.GetPreferences(req->member_id());
     if (!p.ok()) return p.status();
@@ -119,7 +119,7 @@ Reactor* NotificationGrpc::GetPreferences(ServerContext* ctx, const v1::GetPrefe
 
 Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
                                              v1::Preferences* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status bad = ValidatePreferences(*req); !bad.ok()) return bad;
     auto p = service_.UpdatePreferences(*req);
     if (!p.ok()) return p.status();
@@ -130,7 +130,7 @@ Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::Updat
 
 Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req,
                                       v1::ConsentRecord* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller& caller) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
     auto r = service_.SetConsent(*req, caller.principal->name);
     if (!r.ok()) return r.status();
@@ -141,7 +141,7 @@ Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRe
 
 Reactor* NotificationGrpc::ListConsentHistory(ServerContext* ctx, const v1::ListConsentHistoryRequest* req,
                                               v1::ListConsentHistoryResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("member_id", req->member_id());
     if (req->channel() != 0 && !care::common::v1::MessageChannel_IsValid(req->channel())) {

@@ -19,7 +19,7 @@ void ValidateKey(FieldErrors& errors, const v1::TemplateKey& k) {
 using Reactor = NotificationGrpc::Reactor;
 
 Reactor* NotificationGrpc::PutTemplate(ServerContext* ctx, const v1::PutTemplateRequest* req, v1::Template* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller& caller) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (!errors.empty()) return errors.ToStatus();
@@ -31,7 +31,7 @@ Reactor* NotificationGrpc::PutTemplate(ServerContext* ctx, const v1::PutTemplate
 }
 
 Reactor* NotificationGrpc::GetTemplate(ServerContext* ctx, const v1::GetTemplateRequest* req, v1::Template* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     ValidateKey(errors, req->key());
     if (!errors.empty()) return errors.ToStatus();
@@ -44,7 +44,7 @@ Reactor* NotificationGrpc::GetTemplate(ServerContext* ctx, const v1::GetTemplate
 
 Reactor* NotificationGrpc::ListTemplates(ServerContext* ctx, const v1::ListTemplatesRequest* req,
                                          v1::ListTemplatesResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     if (!errors.empty()) return errors.ToStatus();
@@ -76,7 +76,7 @@ Reactor* NotificationGrpc::ListTemplates(ServerContext* ctx, const v1::ListTempl
 
 Reactor* NotificationGrpc::DeleteTemplate(ServerContext* ctx, const v1::DeleteTemplateRequest* req,
                                           google::protobuf::Empty* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidateKey(errors, req->key());
@@ -87,7 +87,7 @@ Reactor* NotificationGrpc::DeleteTemplate(ServerContext* ctx, const v1::DeleteTe
 
 Reactor* NotificationGrpc::RenderPreview(ServerContext* ctx, const v1::RenderPreviewRequest* req,
                                          v1::RenderPreviewResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     if (req->source_case() == v1::RenderPreviewRequest::SOURCE_NOT_SET) errors.Add("key", "a key or a draft is required");
     if (req->has_key()) ValidateKey(errors, req->key());
