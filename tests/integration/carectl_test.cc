@@ -118,6 +118,10 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
       {"notification", "schedule"},
       {"notification", "deliveries"},
       {"notification", "consent"},
+      {"complaint", "list"},
+      {"complaint", "assign"},
+      {"complaint", "transfer"},
+      {"complaint", "reopen"},
       {"promotion", "create"},
       {"promotion", "show"},
       {"promotion", "announce"},
@@ -430,6 +434,21 @@ TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
   ASSERT_EQ(approved.code, 0) << approved;
   EXPECT_OUT(approved, "900 points ISSUED");
   ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 900; }));
+
+  Result assigned = Complaint({"assign", id, "--agent=agent-7", "--team=delivery"});
+  ASSERT_EQ(assigned.code, 0) << assigned;
+  Result queue = Complaint({"list", "--agent=agent-7"});
+  ASSERT_EQ(queue.code, 0) << queue;
+  EXPECT_OUT(queue, id);
+  Result transferred = Complaint({"transfer", id, "Refund promised by Friday", "--agent=agent-9"});
+  ASSERT_EQ(transferred.code, 0) << transferred;
+  EXPECT_OUT(transferred, "hand-over note: Refund promised by Friday");
+  EXPECT_OUT(Complaint({"list", "--agent=agent-9"}), id);
+  Result reopened = Complaint({"reopen", id, "The new one is broken too"});
+  ASSERT_EQ(reopened.code, 0) << reopened;
+  EXPECT_OUT(reopened, "REOPENED");
+  Result no_note = Complaint({"transfer", id});
+  EXPECT_EQ(no_note.code, 2) << no_note;
 
   Result history = Complaint({"history", id});
   ASSERT_EQ(history.code, 0) << history;

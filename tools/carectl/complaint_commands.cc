@@ -1,6 +1,6 @@
 // carectl complaint ...: tickets for support staff (care.complaint.v1):
-// file, show, the audit trail, reply, move, resolve with goodwill, approve,
-// and the metrics.
+// file, show, list, the audit trail, reply, move, assign, transfer, resolve
+// with goodwill, approve, reopen, and the metrics.
 
 #include "absl/strings/str_cat.h"
 #include "care/complaint/v1/complaint.grpc.pb.h"
@@ -147,6 +147,70 @@ int Approve(Context& c, Args& a) {
   return c.Finish(Stub(c)->ApproveCompensation(c.NewCall().get(), req, &resp), resp, [&] { PrintComplaint(resp); });
 }
 
+int List(Context& c, Args& a) {
+  v1::ListComplaintsRequest req;
+  req.set_member_id(a.Flag("member"));
+  req.set_assignee_agent_id(a.Flag("agent"));
+  req.set_team_id(a.Flag("team"));
+  req.set_unassigned_only(a.BoolFlag("unassigned"));
+  req.set_breached_only(a.BoolFlag("breached"));
+  if (std::string status = a.Flag("status"); !status.empty()) {
+    req.add_statuses(static_cast<v1::ComplaintStatus>(ParseEnum(v1::ComplaintStatus_descriptor(), "--status", status)));
+  }
+  req.set_order_by(a.Flag("order_by"));
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListComplaintsResponse resp;
+  return c.Finish(Stub(c)->ListComplaints(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"COMPLAINT", "MEMBER", "STATUS", "PRIORITY", "AGENT", "TEAM", "RECEIVED"});
+    for (const auto& x : resp.complaints()) {
+      t.Row({x.complaint_id(), x.member_id(), EnumName(v1::ComplaintStatus_descriptor(), x.status()),
+             EnumName(v1::Priority_descriptor(), x.priority()), x.assignee_agent_id().empty() ? "-" : x.assignee_agent_id(),
+             x.team_id().empty() ? "-" : x.team_id(), Time(x.receive_time())});
+    }
+    t.Print("(no complaints)");
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+int Assign(Context& c, Args& a) {
+  v1::AssignComplaintRequest req;
+  req.set_complaint_id(a.Positional("complaint_id"));
+  req.set_agent_id(a.Flag("agent"));
+  req.set_team_id(a.Flag("team"));
+  req.set_reason(a.Flag("reason"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Complaint resp;
+  return c.Finish(Stub(c)->AssignComplaint(c.NewCall().get(), req, &resp), resp, [&] { PrintComplaint(resp); });
+}
+
+int Transfer(Context& c, Args& a) {
+  v1::TransferComplaintRequest req;
+  req.set_complaint_id(a.Positional("complaint_id"));
+  req.set_handover_note(a.Positional("handover_note"));
+  req.set_to_agent_id(a.Flag("agent"));
+  req.set_to_team_id(a.Flag("team"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Complaint resp;
+  return c.Finish(Stub(c)->TransferComplaint(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintComplaint(resp);
+    std::printf("hand-over note: %s\n", resp.handover().note().c_str());
+  });
+}
+
+int Reopen(Context& c, Args& a) {
+  v1::ReopenComplaintRequest req;
+  req.set_complaint_id(a.Positional("complaint_id"));
+  req.set_reason(a.Positional("reason"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Complaint resp;
+  return c.Finish(Stub(c)->ReopenComplaint(c.NewCall().get(), req, &resp), resp, [&] { PrintComplaint(resp); });
+}
+
 int Metrics(Context& c, Args& a) {
   v1::GetComplaintMetricsRequest req;
   *req.mutable_start_time() = ParseTime("--from", a.Flag("from"));
@@ -188,6 +252,15 @@ std::vector<Command> ComplaintCommands() {
        "resolves, with goodwill points if given (ResolveComplaint)", Resolve},
       {"complaint", "approve", "<complaint_id> <compensation_id> [--reason=] [--request_id=ID]",
        "approves a compensation above the requester's limit (ApproveCompensation)", Approve},
+      {"complaint", "list", "[--member=] [--agent=] [--team=] [--unassigned] [--breached] [--status=] "
+                            "[--order_by=due_time] [--page_size=50] [--page_token=]",
+       "lists complaints: a queue, a member's history (ListComplaints)", List},
+      {"complaint", "assign", "<complaint_id> [--agent=] [--team=] [--reason=] [--request_id=ID]",
+       "assigns to an agent and/or a team queue (AssignComplaint)", Assign},
+      {"complaint", "transfer", "<complaint_id> <handover_note> [--agent=] [--team=] [--request_id=ID]",
+       "hands over with a note the next agent sees first (TransferComplaint)", Transfer},
+      {"complaint", "reopen", "<complaint_id> <reason> [--request_id=ID]",
+       "reopens a resolved complaint within its reopen window (ReopenComplaint)", Reopen},
       {"complaint", "metrics", "--from=RFC3339 --to=RFC3339",
        "response and resolution times, SLA breaches, satisfaction (GetComplaintMetrics)", Metrics},
   };
