@@ -36,6 +36,10 @@ const v1::DiscountValue* Resolve(const v1::TieredValue& tv, const Shopper& shopp
 struct Running {
   int64_t amount = 0;  // line total after the adjustments so far
   bool free_returns = false;
+  // Units sold in bundle sets (P2) and their share of `amount`: later
+  // item-level effects see only the other units.
+  int32_t bundled = 0;
+  int64_t bundled_amount = 0;
 };
 
 struct Ctx {
@@ -134,10 +138,11 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
         if (v == nullptr || PhaseOf(*v) != phase) continue;
         for (size_t i = 0; i < c.in.lines.size(); ++i) {
           const Line& l = c.in.lines[i];
-          if (!Matches(e.item_discount().items(), l) || l.quantity == 0) continue;
-          int32_t units = l.quantity;
+          const int32_t free = l.quantity - c.lines[i].bundled;
+          if (!Matches(e.item_discount().items(), l) || free <= 0) continue;
+          int32_t units = free;
           if (e.item_discount().max_units() > 0) units = std::min(units, e.item_discount().max_units());
-          int64_t unit = c.lines[i].amount / l.quantity;
+          int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
           AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_ITEM_DISCOUNT,
                         UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
         }
@@ -156,7 +161,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
         }
         for (auto& [key, idx] : groups) {
           int64_t total_units = 0;
-          for (size_t i : idx) total_units += c.in.lines[i].quantity;
+          for (size_t i : idx) total_units += c.in.lines[i].quantity - c.lines[i].bundled;
           int64_t discounted = total_units / nth.nth();
           if (nth.max_applications() > 0) discounted = std::min<int64_t>(discounted, nth.max_applications());
           std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
@@ -164,13 +169,68 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
           });
           for (size_t i : idx) {
             if (discounted <= 0) break;
-            const Line& l = c.in.lines[i];
-            int32_t units = static_cast<int32_t>(std::min<int64_t>(discounted, l.quantity));
+            const int32_t free = c.in.lines[i].quantity - c.lines[i].bundled;
+            if (free <= 0) continue;
+            int32_t units = static_cast<int32_t>(std::min<int64_t>(discounted, free));
             discounted -= units;
-            int64_t unit = c.lines[i].amount / l.quantity;
+            int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
             AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_NTH_ITEM_DISCOUNT,
                           UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
           }
+        }
+      }
+    }
+  }
+}
+
+// Bundle prices (phase 2): whole sets of the components, each priced at the
+// bundle's fixed price; the units of a set take the discount in proportion
+// to their value and are left out of later item-level effects.
+void BundlePhase(Ctx& c, const std::vector<Fired>& fired, std::map<std::string, bool>& capped) {
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      if (!e.has_bundle_price()) continue;
+      const v1::BundlePrice& bp = e.bundle_price();
+      const v1::DiscountValue* v = Resolve(bp.price(), c.in.shopper);
+      if (v == nullptr || !v->has_fixed_price() || bp.components().empty()) continue;
+      for (int set = 0; bp.max_sets() == 0 || set < bp.max_sets(); ++set) {
+        // Take each component's units from the cheapest free units that match.
+        std::vector<int32_t> take(c.lines.size(), 0);
+        bool complete = true;
+        for (const v1::ComboComponent& comp : bp.components()) {
+          int32_t need = std::max(1, comp.quantity());
+          std::vector<size_t> idx;
+          for (size_t i = 0; i < c.lines.size(); ++i) {
+            if (Matches(comp.items(), c.in.lines[i])) idx.push_back(i);
+          }
+          std::sort(idx.begin(), idx.end(),
+                    [&](size_t a, size_t b) { return c.in.lines[a].unit_price < c.in.lines[b].unit_price; });
+          for (size_t i : idx) {
+            int32_t free = c.in.lines[i].quantity - c.lines[i].bundled - take[i];
+            int32_t n = std::min(need, std::max(0, free));
+            take[i] += n;
+            need -= n;
+          }
+          if (need > 0) complete = false;
+        }
+        if (!complete) break;
+        std::vector<int64_t> value(c.lines.size(), 0);
+        int64_t set_value = 0;
+        for (size_t i = 0; i < c.lines.size(); ++i) {
+          if (take[i] == 0) continue;
+          const int32_t free = c.in.lines[i].quantity - c.lines[i].bundled;
+          value[i] = (c.lines[i].amount - c.lines[i].bundled_amount) / free * take[i];
+          set_value += value[i];
+        }
+        std::vector<int64_t> parts =
+            SplitLargestRemainder(std::max<int64_t>(0, set_value - v->fixed_price().amount_minor()), value);
+        for (size_t i = 0; i < c.lines.size(); ++i) {
+          if (take[i] == 0) continue;
+          const int64_t before = c.lines[i].amount;
+          AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_BUNDLE_PRICE, parts[i], take[i],
+                        &capped[f.campaign->campaign_id()]);
+          c.lines[i].bundled += take[i];
+          c.lines[i].bundled_amount += value[i] - (before - c.lines[i].amount);
         }
       }
     }
@@ -459,6 +519,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   // Step 5: effects in phases.
   std::map<std::string, bool> capped;
   ItemPhase(c, fired, 1, capped);  // P1 member price / fixed prices
+  BundlePhase(c, fired, capped);    // P2 bundle prices
   ItemPhase(c, fired, 3, capped);  // P3 item amounts off
   ItemPhase(c, fired, 4, capped);  // P4 item percentages
   bool suppress_tier = false;

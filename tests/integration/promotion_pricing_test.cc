@@ -132,5 +132,37 @@ TEST(PromotionPricing, PerOrderCapCutsTheCampaign) {
   EXPECT_TRUE(out.applied_campaigns(0).capped());
 }
 
+TEST(PromotionPricing, ABundleSetIsPricedWholeAndItsUnitsSkipLaterItemDiscounts) {
+  // Shoe 100.00 + socks 10.00 as a set for 90.00; 10% off socks applies only
+  // to the sock that is not in the set.
+  v1::Campaign bundle = Camp("bundle", 1);
+  auto* bp = AddEffect(bundle)->mutable_bundle_price();
+  bp->add_components()->mutable_items()->add_skus("SHOE");
+  bp->add_components()->mutable_items()->add_skus("SOCK");
+  bp->mutable_price()->mutable_value()->mutable_fixed_price()->set_amount_minor(9000);
+  v1::Campaign socks = Camp("socks", 0);
+  auto* item = AddEffect(socks)->mutable_item_discount();
+  item->mutable_items()->add_skus("SOCK");
+  item->mutable_value()->mutable_value()->set_percent_off_bps(1000);
+  v1::QuoteResponse out;
+  Price(Input({{"s", "SHOE", "", 1, 10000}, {"k", "SOCK", "", 2, 1000}}, {&bundle, &socks}), &out);
+  // The set's 20.00 off is split 100:10 by largest remainder: 18.18 and 1.82.
+  EXPECT_EQ(out.lines(0).total().amount_minor(), 8182);
+  EXPECT_EQ(out.lines(1).total().amount_minor(), 818 + 900);
+  EXPECT_EQ(out.totals().items_total().amount_minor(), 9900);
+  ASSERT_EQ(out.applied_campaigns_size(), 2);
+  EXPECT_EQ(out.applied_campaigns(0).discount().amount_minor(), 2000);
+  EXPECT_EQ(out.applied_campaigns(1).discount().amount_minor(), 100);
+
+  // max_sets caps the sets; an incomplete set is not priced.
+  bp->set_max_sets(1);
+  v1::QuoteResponse two;
+  Price(Input({{"s", "SHOE", "", 2, 10000}, {"k", "SOCK", "", 2, 1000}}, {&bundle}), &two);
+  EXPECT_EQ(two.totals().items_discount().amount_minor(), 2000);
+  v1::QuoteResponse none;
+  Price(Input({{"s", "SHOE", "", 1, 10000}}, {&bundle}), &none);
+  EXPECT_EQ(none.totals().items_discount().amount_minor(), 0);
+}
+
 }  // namespace
 }  // namespace care::promotion
