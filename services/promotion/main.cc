@@ -42,12 +42,14 @@ care::promotion::PromotionService::ShopperLookup Shoppers(care::TierLookup* tier
   };
 }
 
-// Opt-in to special offers = a granted marketing consent on any channel in
-// loyalty's member record (the contract's definition).
-care::promotion::PromotionService::OptInLookup OptIn(std::optional<care::Peer> loyalty) {
+// From loyalty's member record: opt-in to special offers = a granted
+// marketing consent on any channel (the contract's definition), and the
+// customer segment.
+care::promotion::PromotionService::ProfileLookup Profiles(std::optional<care::Peer> loyalty) {
   std::shared_ptr<care::loyalty::v1::LoyaltyService::Stub> stub;
   if (loyalty) stub = care::loyalty::v1::LoyaltyService::NewStub(loyalty->channel);
-  return [stub, loyalty](const std::string& member_id) -> absl::StatusOr<bool> {
+  return [stub, loyalty](const std::string& member_id)
+             -> absl::StatusOr<care::promotion::PromotionService::Profile> {
     if (!stub) return care::Unavailable("TIER_UNAVAILABLE", "no loyalty service configured");
     care::loyalty::v1::GetMemberRequest req;
     req.set_member_id(member_id);
@@ -58,10 +60,10 @@ care::promotion::PromotionService::OptInLookup OptIn(std::optional<care::Peer> l
       if (s.error_code() == grpc::StatusCode::NOT_FOUND) return care::FromGrpcStatus(s);
       return care::Unavailable("TIER_UNAVAILABLE", "the member's opt-in cannot be read; retry");
     }
-    for (const auto& c : m.marketing_consents()) {
-      if (c.granted()) return true;
-    }
-    return false;
+    care::promotion::PromotionService::Profile p;
+    p.segment = m.segment();
+    for (const auto& c : m.marketing_consents()) p.opted_in = p.opted_in || c.granted();
+    return p;
   };
 }
 
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);
-  care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), OptIn(loyalty),
+  care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), Profiles(loyalty),
                                               options);
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
   care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);

@@ -29,6 +29,7 @@ struct Shopper {
   bool tier_free_shipping = false;
   bool tier_free_returns = false;
   bool opted_in = false;
+  std::string segment;  // loyalty's customer segment ("" = none)
 };
 
 }  // namespace care::promotion

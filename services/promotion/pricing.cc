@@ -322,6 +322,10 @@ v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in
     *detail = absl::StrCat("tier ", who.tier_id, " is not targeted");
     return v1::REJECTION_REASON_TIER_NOT_TARGETED;
   }
+  if (!a.segments().empty() && !Contains(a.segments(), who.segment)) {
+    *detail = absl::StrCat("segment \"", who.segment, "\" is not targeted");
+    return v1::REJECTION_REASON_SEGMENT_NOT_TARGETED;
+  }
   if (a.opted_in_only() && !who.opted_in) return v1::REJECTION_REASON_NOT_OPTED_IN;
   if (camp.voucher_required() && !in.unlocked.count(camp.campaign_id())) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
   return v1::REJECTION_REASON_UNSPECIFIED;

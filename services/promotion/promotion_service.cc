@@ -99,11 +99,11 @@ std::string CustomerKey(const v1::QuoteCustomer& c) {
 }
 
 PromotionService::PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers,
-                                   OptInLookup opt_in, PromotionOptions options)
+                                   ProfileLookup profiles, PromotionOptions options)
     : store_(store),
       clock_(clock),
       shoppers_(std::move(shoppers)),
-      opt_in_(std::move(opt_in)),
+      profiles_(std::move(profiles)),
       options_(std::move(options)),
       signer_(options_.token_secret) {}
 
@@ -390,15 +390,16 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
     in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
   std::vector<CampaignIndex::Ptr> hold = index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
-  bool need_opt_in = false;
+  bool need_profile = false;
   for (const auto& p : hold) {
     in.candidates.push_back(p.get());
-    need_opt_in = need_opt_in || p->audience().opted_in_only();
+    need_profile = need_profile || p->audience().opted_in_only() || !p->audience().segments().empty();
   }
-  if (need_opt_in && !in.shopper.guest) {
-    auto opted = opt_in_(in.shopper.member_id);
-    if (!opted.ok()) return opted.status();
-    in.shopper.opted_in = *opted;
+  if (need_profile && !in.shopper.guest) {
+    auto profile = profiles_(in.shopper.member_id);
+    if (!profile.ok()) return profile.status();
+    in.shopper.opted_in = profile->opted_in;
+    in.shopper.segment = profile->segment;
   }
   // Budgets: a campaign whose budget or redemptions are used up is rejected
   // here already; the exact check is RedeemQuote's.

@@ -39,11 +39,16 @@ class PromotionService final {
   // to loyalty). Errors are returned to the caller as is.
   using ShopperLookup = std::function<absl::StatusOr<Shopper>(const std::string& member_id)>;
 
-  // Whether a member opted in to special offers; asked only when a
-  // candidate campaign is opted_in_only.
-  using OptInLookup = std::function<absl::StatusOr<bool>(const std::string& member_id)>;
+  // What audiences look at beyond the tier: whether a member opted in to
+  // special offers, and their segment. Asked only when a candidate campaign
+  // is opted_in_only or targets segments.
+  struct Profile {
+    bool opted_in = false;
+    std::string segment;
+  };
+  using ProfileLookup = std::function<absl::StatusOr<Profile>(const std::string& member_id)>;
 
-  PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers, OptInLookup opt_in,
+  PromotionService(PromotionStore& store, const Clock& clock, ShopperLookup shoppers, ProfileLookup profiles,
                    PromotionOptions options);
 
   // Loads the live campaigns into the quote index; call once at start.
@@ -131,7 +136,7 @@ class PromotionService final {
   PromotionStore& store_;
   const Clock& clock_;
   ShopperLookup shoppers_;
-  OptInLookup opt_in_;
+  ProfileLookup profiles_;
   PromotionOptions options_;
   QuoteSigner signer_;
   CampaignIndex index_;

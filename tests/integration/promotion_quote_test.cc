@@ -444,5 +444,20 @@ TEST_F(PromotionQuoteTest, ListsPageThroughCampaignsTheirVersionsAndRedemptions)
   EXPECT_EQ(rs.redemptions_size(), 2);
 }
 
+TEST_F(PromotionQuoteTest, ASegmentCampaignReachesOnlyMembersOfThatSegment) {
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_audience()->add_segments("vip");
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("vip-only", c);
+  Enrol("seg-vip", [](lv1::Member* m) { m->set_segment("vip"); });
+  Enrol("seg-retail", [](lv1::Member* m) { m->set_segment("retail"); });
+  EXPECT_TRUE(Applied(Quote(Cart("seg-vip", {CartLine("a", "X", "x", 1, 1000)})), "vip-only"));
+  EXPECT_EQ(Rejection(Quote(Cart("seg-retail", {CartLine("a", "X", "x", 1, 1000)})), "vip-only"),
+            pv1::REJECTION_REASON_SEGMENT_NOT_TARGETED);
+  EXPECT_EQ(Rejection(Quote(Cart("", {CartLine("a", "X", "x", 1, 1000)})), "vip-only"),
+            pv1::REJECTION_REASON_GUEST_NOT_ELIGIBLE);
+}
+
 }  // namespace
 }  // namespace care::testing
