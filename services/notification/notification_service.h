@@ -111,6 +111,10 @@ class NotificationService final {
                                                                                    int channel, int64_t before_seq,
                                                                                    int limit);
 
+  // Dead and (with include_failed) failed deliveries back to PENDING with
+  // attempts 0 (dead_letters.cc); the request is validated by the adapter.
+  absl::StatusOr<v1::ReplayDeadLettersResponse> ReplayDeadLetters(const v1::ReplayDeadLettersRequest& request);
+
   // Templates (template_admin.cc).
   absl::StatusOr<v1::Template> PutTemplate(const v1::PutTemplateRequest& request, const std::string& actor);
   absl::StatusOr<v1::Template> GetTemplate(const v1::TemplateKey& key, bool resolve_fallback);
