@@ -16,9 +16,8 @@ namespace {
 using care::testing::HeaderValue;
 using care::testing::HttpRequest;
 using care::testing::LoopbackServer;
-using care::testing::ReadUntil;
+using care::testing::SmtpReceiver;
 using care::testing::WebhookReceiver;
-using care::testing::WriteAll;
 
 OutgoingMessage Message() {
   OutgoingMessage m;
@@ -80,45 +79,15 @@ TEST(NotificationChannels, WebhookAnswersMapToTransientOrPermanent) {
 }
 
 TEST(NotificationChannels, EmailIsDeliveredOverSmtpWithRecipientSubjectAndBody) {
-  std::string rcpt, mail_from, data;
-  LoopbackServer server([&](int fd) {
-    WriteAll(fd, "220 test ESMTP\r\n");
-    std::string buf;
-    for (;;) {
-      ReadUntil(fd, buf, [](const std::string& b) { return absl::StrContains(b, "\r\n"); });
-      auto eol = buf.find("\r\n");
-      if (eol == std::string::npos) return;
-      std::string line = buf.substr(0, eol);
-      buf.erase(0, eol + 2);
-      if (absl::StartsWith(line, "EHLO") || absl::StartsWith(line, "HELO")) {
-        WriteAll(fd, "250 test\r\n");
-      } else if (absl::StartsWith(line, "MAIL FROM:")) {
-        mail_from = line.substr(10);
-        WriteAll(fd, "250 ok\r\n");
-      } else if (absl::StartsWith(line, "RCPT TO:")) {
-        rcpt = line.substr(8);
-        WriteAll(fd, "250 ok\r\n");
-      } else if (line == "DATA") {
-        WriteAll(fd, "354 go\r\n");
-        ReadUntil(fd, buf, [](const std::string& b) { return absl::StrContains(b, "\r\n.\r\n"); });
-        auto end = buf.find("\r\n.\r\n");
-        data = buf.substr(0, end);
-        buf.erase(0, end + 5);
-        WriteAll(fd, "250 queued\r\n");
-      } else if (line == "QUIT") {
-        WriteAll(fd, "221 bye\r\n");
-        return;
-      } else {
-        WriteAll(fd, "502 no\r\n");
-      }
-    }
-  });
+  SmtpReceiver server;
   v1::EmailEndpoint endpoint;
   endpoint.set_smtp_url(absl::StrCat("smtp://127.0.0.1:", server.port()));
   endpoint.set_from_address("care@example.com");
   endpoint.set_from_name("CareSuite");
   SendResult r = MakeEmailChannel(endpoint)->Send(Message());
   EXPECT_EQ(r.outcome, SendResult::Outcome::kSent) << r.error_code << " " << r.error;
+  ASSERT_EQ(server.mails().size(), 1u);
+  const auto [mail_from, rcpt, data] = server.mails()[0];
   EXPECT_EQ(rcpt, "<ann@example.com>");
   EXPECT_EQ(mail_from, "<care@example.com>");
   EXPECT_TRUE(absl::StrContains(data, "Subject: Summer sale\r\n")) << data;

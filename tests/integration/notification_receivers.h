@@ -132,4 +132,62 @@ class WebhookReceiver {
   LoopbackServer server_;  // last: stopped before the requests it writes to
 };
 
+// Minimal SMTP receiver (RFC 5321, enough for libcurl): records each message.
+class SmtpReceiver {
+ public:
+  struct Mail {
+    std::string mail_from, rcpt, data;
+  };
+  SmtpReceiver() : server_([this](int fd) { Serve(fd); }) {}
+  int port() const { return server_.port(); }
+  std::vector<Mail> mails() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mails_;
+  }
+
+ private:
+  void Serve(int fd) {
+    WriteAll(fd, "220 test ESMTP\r\n");
+    std::string buf;
+    Mail mail;
+    for (;;) {
+      ReadUntil(fd, buf, [](const std::string& b) { return b.find("\r\n") != std::string::npos; });
+      auto eol = buf.find("\r\n");
+      if (eol == std::string::npos) return;
+      std::string line = buf.substr(0, eol);
+      buf.erase(0, eol + 2);
+      if (line.rfind("EHLO", 0) == 0 || line.rfind("HELO", 0) == 0) {
+        WriteAll(fd, "250 test\r\n");
+      } else if (line.rfind("MAIL FROM:", 0) == 0) {
+        mail.mail_from = line.substr(10);
+        WriteAll(fd, "250 ok\r\n");
+      } else if (line.rfind("RCPT TO:", 0) == 0) {
+        mail.rcpt = line.substr(8);
+        WriteAll(fd, "250 ok\r\n");
+      } else if (line == "DATA") {
+        WriteAll(fd, "354 go\r\n");
+        ReadUntil(fd, buf, [](const std::string& b) { return b.find("\r\n.\r\n") != std::string::npos; });
+        auto end = buf.find("\r\n.\r\n");
+        if (end == std::string::npos) return;
+        mail.data = buf.substr(0, end);
+        buf.erase(0, end + 5);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          mails_.push_back(mail);
+        }
+        WriteAll(fd, "250 queued\r\n");
+      } else if (line == "QUIT") {
+        WriteAll(fd, "221 bye\r\n");
+        return;
+      } else {
+        WriteAll(fd, "502 no\r\n");
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<Mail> mails_;
+  LoopbackServer server_;  // last: stopped before what it writes to
+};
+
 }  // namespace care::testing

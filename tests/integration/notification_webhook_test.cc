@@ -128,5 +128,34 @@ TEST_F(NotificationWebhookTest, AReceiverDownForGoodYieldsDeadLettersThatReplayD
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(NotificationWebhookTest, EmailReachesTheMemberThroughAnSmtpReceiver) {
+  SmtpReceiver smtp;
+  nv1::UpdateSettingsRequest req;
+  req.set_request_id("settings-email");
+  req.mutable_settings()->mutable_email()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp.port()));
+  req.mutable_settings()->mutable_email()->set_from_address("care@example.com");
+  for (const char* p : {"email.smtp_url", "email.from_address"}) req.mutable_update_mask()->add_paths(p);
+  nv1::Settings settings;
+  grpc::Status st = nstub_->UpdateSettings(Ctx(admin()).get(), req, &settings);
+  ASSERT_TRUE(st.ok()) << Describe(st);
+  Enrol("e-1", [](lv1::Member* m) {
+    m->set_segment("vip");
+    m->set_email("ann@example.com");
+    auto* c = m->add_marketing_consents();
+    c->set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+    c->set_granted(true);
+  });
+  Ingest(Alert("promotion-e", "spring-mail", 1, Base() + absl::Hours(72) + absl::Seconds(5), {"vip"},
+               {care::common::v1::MESSAGE_CHANNEL_EMAIL}));
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(Eventually([&] { return smtp.mails().size() == 1; })) << notif_->log();
+  SmtpReceiver::Mail mail = smtp.mails()[0];
+  EXPECT_EQ(mail.rcpt, "<ann@example.com>");
+  EXPECT_EQ(mail.mail_from, "<care@example.com>");
+  EXPECT_NE(mail.data.find("\r\nSubject: "), std::string::npos) << mail.data;
+  EXPECT_NE(mail.data.find("Spring sale"), std::string::npos) << mail.data;
+  EXPECT_NE(mail.data.find("To: <ann@example.com>"), std::string::npos) << mail.data;
+}
+
 }  // namespace
 }  // namespace care::testing
