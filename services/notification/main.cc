@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
         care::Peer{care::Dial(loyalty_target, loyalty_tls), *token});
   }
   care::notification::NotificationOptions options;
+  options.channels = [](int channel, const care::notification::v1::Settings& settings)
+      -> std::unique_ptr<care::notification::Channel> {
+    if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) return care::notification::MakeWebhookChannel(settings.webhook());
+    if (channel == care::common::v1::MESSAGE_CHANNEL_EMAIL) return care::notification::MakeEmailChannel(settings.email());
+    return nullptr;
+  };
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
   care::notification::NotificationGrpc adapter(runner.rpc(), notification);

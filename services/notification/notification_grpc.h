@@ -49,6 +49,9 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
                               v1::ListConsentHistoryResponse* resp) override;
   Reactor* GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
                                     v1::CampaignDeliveryStats* resp) override;
+  // Dead letters (dead_letters_grpc.cc).
+  Reactor* ReplayDeadLetters(ServerContext* ctx, const v1::ReplayDeadLettersRequest* req,
+                             v1::ReplayDeadLettersResponse* resp) override;
 
  private:
   RpcRuntime& rpc_;

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -653,8 +654,8 @@ absl::StatusOr<v1::SuppressionReason> NotificationService::Check(StoreTxn& tx, c
   return v1::SUPPRESSION_REASON_UNSPECIFIED;
 }
 
-absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings,
-                                            absl::Time now) {
+absl::StatusOr<bool> NotificationService::Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings,
+                                                OutgoingMessage& out) {
   auto member = tx.GetMember(d.member_id());
   if (!member.ok()) return member.status();
   MemberRow m = member->value_or(MemberRow{});
@@ -726,15 +727,41 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
     d.set_status(v1::DELIVERY_STATUS_FAILED);
     d.set_last_error_code("TEMPLATE_NOT_FOUND");
     d.set_last_error("no template for the kind, channel and locale chain");
-    return absl::OkStatus();
+    return false;
   }
   auto subject = RenderText(tmpl->subject(), vars, "subject");
   auto body = RenderText(tmpl->body(), vars, "body");
   if (!subject.ok() || !body.ok()) {
     d.set_status(v1::DELIVERY_STATUS_FAILED);
     d.set_last_error_code("TEMPLATE_SYNTAX_ERROR");
-    return absl::OkStatus();
+    return false;
   }
+  d.set_locale(tmpl->locale());
+  d.set_template_version(tmpl->version());
+  out.delivery_id = d.delivery_id();
+  out.message_key = d.message_key();
+  out.member_id = d.member_id();
+  out.kind = v1::MessageKind_Name(d.kind());
+  out.category = v1::MessageCategory_Name(d.category());
+  out.locale = tmpl->locale();
+  out.subject = *subject;
+  out.body = *body;
+  out.phone = m.phone;
+  out.email = m.email;
+  out.member_name = m.name;
+  out.campaign_id = d.campaign_id();
+  out.complaint_id = d.complaint_id();
+  out.attempt = d.attempts();
+  out.attributes = std::move(attributes);
+  return true;
+}
+
+absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings,
+                                            absl::Time now) {
+  OutgoingMessage rendered;
+  auto ok = Render(tx, d, settings, rendered);
+  if (!ok.ok()) return ok.status();
+  if (!*ok) return absl::OkStatus();
   v1::InboxMessage msg;
   msg.set_message_id("msg-" + d.delivery_id().substr(4));
   msg.set_member_id(d.member_id());
@@ -742,19 +769,109 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
   msg.set_message_key(d.message_key());
   msg.set_kind(d.kind());
   msg.set_category(d.category());
-  msg.set_subject(*subject);
-  msg.set_body(*body);
-  msg.set_locale(tmpl->locale());
-  for (const auto& [k, v] : attributes) (*msg.mutable_attributes())[k] = v;
+  msg.set_subject(rendered.subject);
+  msg.set_body(rendered.body);
+  msg.set_locale(rendered.locale);
+  for (const auto& [k, v] : rendered.attributes) (*msg.mutable_attributes())[k] = v;
   *msg.mutable_create_time() = ToTimestamp(now);
   *msg.mutable_expire_time() = ToTimestamp(now + FromDurationProto(settings.in_app().retention()));
   if (absl::Status st = tx.InsertInbox(msg); !st.ok()) return st;
   d.set_status(v1::DELIVERY_STATUS_SENT);
-  d.set_locale(tmpl->locale());
-  d.set_template_version(tmpl->version());
   d.set_inbox_message_id(msg.message_id());
   *d.mutable_sent_time() = ToTimestamp(now);
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Duration ChannelTimeout(const v1::Settings& settings, int channel) {
+  const google::protobuf::Duration& t = channel == care::common::v1::MESSAGE_CHANNEL_EMAIL
+                                            ? settings.email().timeout()
+                                            : settings.webhook().timeout();
+  absl::Duration d = FromDurationProto(t);
+  return d > absl::ZeroDuration() ? d : absl::Seconds(30);
+}
+
+// Exponential backoff with jitter: uniform in [delay/2, delay], delay =
+// initial * multiplier^(attempts-1) capped at max, so retries of one
+// receiver outage spread out instead of arriving together.
+absl::Duration RetryDelay(const v1::RetryPolicy& p, int attempts) {
+  absl::Duration initial = FromDurationProto(p.initial_backoff());
+  if (initial <= absl::ZeroDuration()) initial = absl::Seconds(10);
+  absl::Duration cap = FromDurationProto(p.max_backoff());
+  if (cap < initial) cap = std::max(initial, absl::Minutes(15));
+  const double multiplier = p.multiplier() >= 1.0 ? p.multiplier() : 2.0;
+  absl::Duration delay = initial;
+  for (int i = 1; i < attempts && delay < cap; ++i) delay = delay * multiplier;
+  delay = std::min(delay, cap);
+  thread_local absl::BitGen gen;
+  return delay * absl::Uniform(gen, 0.5, 1.0);
+}
+
+// Applies one attempt's result to a claimed delivery.
+void ApplySendResult(v1::Delivery& d, const SendResult& r, const v1::RetryPolicy& policy, absl::Time now) {
+  *d.mutable_update_time() = ToTimestamp(now);
+  d.clear_next_attempt_time();
+  if (r.outcome == SendResult::Outcome::kSent) {
+    d.set_status(v1::DELIVERY_STATUS_SENT);
+    d.set_provider_message_id(r.provider_message_id);
+    d.clear_last_error_code();
+    d.clear_last_error();
+    *d.mutable_sent_time() = ToTimestamp(now);
+    return;
+  }
+  d.set_last_error_code(r.error_code);
+  d.set_last_error(r.error.substr(0, 200));
+  const int max_attempts = policy.max_attempts() > 0 ? policy.max_attempts() : 8;
+  if (r.outcome == SendResult::Outcome::kPermanent) {
+    d.set_status(v1::DELIVERY_STATUS_FAILED);
+  } else if (d.attempts() >= max_attempts) {
+    d.set_status(v1::DELIVERY_STATUS_DEAD_LETTER);
+    *d.mutable_dead_letter_time() = ToTimestamp(now);
+  } else {
+    *d.mutable_next_attempt_time() = ToTimestamp(now + RetryDelay(policy, d.attempts()));
+  }
+}
+
+}  // namespace
+
+void NotificationService::SendClaimed(const v1::Settings& settings, const std::vector<OutgoingMessage>& claimed,
+                                      std::map<std::pair<int, int>, int64_t>& outcomes) {
+  std::map<int, std::unique_ptr<Channel>> channels;
+  for (const OutgoingMessage& m : claimed) {
+    std::unique_ptr<Channel>& channel = channels[m.channel];
+    if (!channel) channel = options_.channels(m.channel, settings);
+    SendResult r;
+    if (channel) {
+      r = channel->Send(m);
+    } else {
+      r.outcome = SendResult::Outcome::kTransient;
+      r.error_code = "CHANNEL_UNAVAILABLE";
+    }
+    const absl::Time now = clock_.Now();
+    int status = 0;
+    absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+      status = 0;
+      auto current = tx.GetDelivery(m.delivery_id);
+      if (!current.ok()) return current.status();
+      // Only the claim that made this attempt records it: a replay or a
+      // re-claim after an expired lease owns the delivery now.
+      if (!*current || (*current)->status() != v1::DELIVERY_STATUS_PENDING ||
+          (*current)->attempts() != m.attempt) {
+        return absl::OkStatus();
+      }
+      v1::Delivery d = **current;
+      ApplySendResult(d, r, settings.retry_policy(), now);
+      status = d.status();
+      return tx.UpdateDelivery(d);
+    });
+    if (!s.ok()) {
+      // The lease makes it due again; the receiver deduplicates on the id.
+      LogWarn(absl::StrCat("recording a send failed: ", s.message()));
+      continue;
+    }
+    if (status != 0) ++outcomes[{m.channel, status}];
+  }
 }
 
 bool NotificationService::RunDispatch() {
@@ -764,8 +881,10 @@ bool NotificationService::RunDispatch() {
   size_t handled = 0;
   // Outcomes by (channel, status), exported once the batch has committed.
   std::map<std::pair<int, int>, int64_t> outcomes;
+  std::vector<OutgoingMessage> claimed;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     outcomes.clear();
+    claimed.clear();
     auto due = tx.DueDeliveries(now, options_.dispatch_batch);
     if (!due.ok()) return due.status();
     handled = due->size();
@@ -781,14 +900,23 @@ bool NotificationService::RunDispatch() {
         d.set_suppression_reason(*reason);
       } else if (d.channel() == care::common::v1::MESSAGE_CHANNEL_IN_APP) {
         if (absl::Status st = SendInApp(tx, d, *settings, now); !st.ok()) return st;
-      } else {
-        // TODO(notification): WEBHOOK and EMAIL channels (Channel interface,
-        // retry with backoff, dead letters). Until then they are not sent.
+      } else if (!options_.channels) {
         d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
         d.set_suppression_reason(v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
+      } else {
+        OutgoingMessage m;
+        auto rendered = Render(tx, d, *settings, m);
+        if (!rendered.ok()) return rendered.status();
+        if (*rendered) {
+          // Claimed: still PENDING but not due again until the lease ends, so
+          // no other dispatch sends it meanwhile and a crash mid-send retries.
+          m.channel = d.channel();
+          *d.mutable_next_attempt_time() = ToTimestamp(now + options_.send_lease + ChannelTimeout(*settings, d.channel()));
+          claimed.push_back(std::move(m));
+        }
       }
       if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
-      ++outcomes[{d.channel(), d.status()}];
+      if (d.status() != v1::DELIVERY_STATUS_PENDING) ++outcomes[{d.channel(), d.status()}];
     }
     return absl::OkStatus();
   });
@@ -796,6 +924,7 @@ bool NotificationService::RunDispatch() {
     LogWarn(absl::StrCat("dispatch failed: ", s.message()));
     return false;
   }
+  if (!claimed.empty()) SendClaimed(*settings, claimed, outcomes);
   for (const auto& [key, n] : outcomes) {
     std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
     std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/clock.h"
+#include "services/notification/channels.h"
 #include "services/notification/notification_store.h"
 #include "services/notification/recipient_time.h"
 
@@ -53,6 +54,12 @@ struct NotificationOptions {
   int dispatch_batch = 500;
   // Wall-clock pause before a fan-out retries after loyalty failed.
   absl::Duration fan_out_retry = absl::Seconds(5);
+  // WEBHOOK / EMAIL transports, built from the settings in force at each
+  // dispatch; null = those deliveries wait (main.cc wires libcurl).
+  std::function<std::unique_ptr<Channel>(int channel, const v1::Settings& settings)> channels;
+  // Wall-clock lease of a claimed WEBHOOK/EMAIL delivery beyond the channel
+  // timeout: a crash mid-send makes it due again once the lease ends.
+  absl::Duration send_lease = absl::Seconds(30);
 };
 
 class NotificationService final {
@@ -104,6 +111,10 @@ class NotificationService final {
                                                                                    int channel, int64_t before_seq,
                                                                                    int limit);
 
+  // Dead and (with include_failed) failed deliveries back to PENDING with
+  // attempts 0 (dead_letters.cc); the request is validated by the adapter.
+  absl::StatusOr<v1::ReplayDeadLettersResponse> ReplayDeadLetters(const v1::ReplayDeadLettersRequest& request);
+
   // Templates (template_admin.cc).
   absl::StatusOr<v1::Template> PutTemplate(const v1::PutTemplateRequest& request, const std::string& actor);
   absl::StatusOr<v1::Template> GetTemplate(const v1::TemplateKey& key, bool resolve_fallback);
@@ -136,6 +147,13 @@ class NotificationService final {
   absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                               absl::Time now);
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
+  // Subject, body and addresses of `d`; false (and `d` FAILED) when it
+  // cannot be rendered.
+  absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out);
+  // WEBHOOK/EMAIL: sends the claimed messages outside any transaction, then
+  // records each outcome in a short one.
+  void SendClaimed(const v1::Settings& settings, const std::vector<OutgoingMessage>& claimed,
+                   std::map<std::pair<int, int>, int64_t>& outcomes);
 
   NotificationStore& store_;
   const Clock& clock_;
