@@ -1,11 +1,10 @@
 #include "services/promotion/quote_token.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "absl/strings/escaping.h"
 #include "common/errors.h"
+#include "common/hmac.h"
 
 namespace care::promotion {
 namespace {
@@ -16,13 +15,7 @@ absl::Status Invalid() {
 
 }  // namespace
 
-std::string QuoteSigner::Mac(const std::string& payload) const {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &len);
-  return std::string(reinterpret_cast<char*>(mac), len);
-}
+std::string QuoteSigner::Mac(const std::string& payload) const { return HmacSha256(secret_, payload); }
 
 std::string QuoteSigner::Sign(const care::promotion::v1::QuoteResponse& body) const {
   std::string payload;
