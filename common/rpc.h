@@ -79,6 +79,10 @@ class RpcRuntime final {
   WorkPool* pool() const { return pool_; }
   // Calls between Begin and End: what a graceful shutdown waits for.
   int64_t in_flight() const { return in_flight_.load(); }
+  // Set once a graceful shutdown starts: live streams end at their next
+  // pause (UNAVAILABLE, resume elsewhere) instead of holding the drain.
+  void StartDraining() { draining_ = true; }
+  bool draining() const { return draining_.load(); }
   const std::string& domain() const { return domain_; }
 
  private:
@@ -87,6 +91,7 @@ class RpcRuntime final {
   WorkPool* pool_;
   std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<MethodInfo>> methods_;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace care

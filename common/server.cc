@@ -289,6 +289,7 @@ int ServerRunner::Run() {
   // away, idle ones included, so it would always take the whole deadline.
   // Wait instead for the calls actually in flight, then shut down at once.
   absl::Time deadline = absl::Now() + config_.drain_deadline;
+  rpc_->StartDraining();
   while (rpc_->in_flight() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   if (rpc_->in_flight() > 0) LogWarn("drain deadline reached", {{"in_flight", rpc_->in_flight()}});
   server->Shutdown(std::chrono::system_clock::now());

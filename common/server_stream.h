@@ -1,14 +1,19 @@
 #pragma once
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/errors.h"
 #include "common/rpc.h"
 #include "google/protobuf/message.h"
 
@@ -31,6 +36,9 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   struct Batch {
     std::vector<Response> items;
     bool last = false;  // no more batches after this one
+    // A live feed with nothing new: fetch again after this pause, holding
+    // no thread meanwhile (a gRPC alarm); zero = at once.
+    absl::Duration idle = absl::ZeroDuration();
   };
   // Called repeatedly until it returns a batch marked `last` or an error;
   // it keeps its own cursor.
@@ -67,13 +75,23 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
 
   void OnCancel() override {
     Step step;
+    grpc::Alarm* alarm = nullptr;
     {
       std::lock_guard lock(mu_);
       cancelled_ = true;
       // A write in flight completes with ok=false and a fetch in flight
-      // sees the flag when it returns: each finishes the call then.
-      if (writing_ || fetching_ || finished_) return;
-      step = FinishLocked(absl::CancelledError("the client went away"));
+      // sees the flag when it returns: each finishes the call then; a
+      // pending alarm is cut short and does the same.
+      if (idling_) {
+        alarm = alarm_.get();
+      } else {
+        if (writing_ || fetching_ || finished_) return;
+        step = FinishLocked(absl::CancelledError("the client went away"));
+      }
+    }
+    if (alarm != nullptr) {
+      alarm->Cancel();
+      return;
     }
     Run(step);
   }
@@ -87,6 +105,8 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   struct Step {
     const Response* write = nullptr;
     bool fetch = false;
+    grpc::Alarm* alarm = nullptr;  // set: wait on it before fetching
+    absl::Duration idle = absl::ZeroDuration();
     bool finish = false;
     grpc::Status status;
   };
@@ -107,8 +127,15 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
     } else if (batch_.last) {
       step = FinishLocked(absl::OkStatus());
     } else {
+      step.idle = batch_.items.empty() ? batch_.idle : absl::ZeroDuration();
       batch_.items.clear();
-      fetching_ = true;
+      if (step.idle > absl::ZeroDuration()) {
+        idling_ = true;
+        alarm_ = std::make_unique<grpc::Alarm>();
+        step.alarm = alarm_.get();
+      } else {
+        fetching_ = true;
+      }
       step.fetch = true;
     }
     return step;
@@ -119,6 +146,9 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
       this->StartWrite(step.write);
     } else if (step.finish) {
       this->Finish(step.status);
+    } else if (step.alarm != nullptr) {
+      step.alarm->Set(std::chrono::system_clock::now() + absl::ToChronoMicroseconds(step.idle),
+                      [this](bool) { Woken(); });
     } else if (step.fetch) {
       if (!rpc_.pool()->TrySubmit([this] { Fetched(fetch_(call_.caller)); })) {
         Step refused;
@@ -130,6 +160,24 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
         Run(refused);
       }
     }
+  }
+
+  // The idle pause ended (or OnCancel cut it short).
+  void Woken() {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      idling_ = false;
+      if (cancelled_ || ctx_->IsCancelled()) {
+        step = FinishLocked(absl::CancelledError("the client went away"));
+      } else if (rpc_.draining()) {
+        step = FinishLocked(Unavailable("SHUTTING_DOWN", "the server is shutting down; resume with the last cursor"));
+      } else {
+        fetching_ = true;
+        step.fetch = true;
+      }
+    }
+    Run(step);
   }
 
   void Fetched(absl::StatusOr<Batch> batch) {
@@ -157,7 +205,9 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   std::mutex mu_;
   Batch batch_;
   size_t next_ = 0;
+  std::unique_ptr<grpc::Alarm> alarm_;  // the current idle pause
   bool fetching_ = false;
+  bool idling_ = false;
   bool writing_ = false;
   bool cancelled_ = false;
   bool finished_ = false;

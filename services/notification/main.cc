@@ -58,5 +58,6 @@ int main(int argc, char** argv) {
 
   runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });
   runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
+  runner.jobs().Add("notification.inbox_feed_prune", job_interval, [&] { return notification.RunInboxFeedPrune(); });
   return runner.Run();
 }

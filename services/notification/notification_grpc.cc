@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
+#include "common/server_stream.h"
 
 namespace care::notification {
 namespace {
@@ -264,6 +265,59 @@ Reactor* NotificationGrpc::MarkInboxMessageRead(ServerContext* ctx, const v1::Ma
     *resp = std::move(*r);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::SubscribeInbox(
+    ServerContext* ctx, const v1::SubscribeInboxRequest* req) {
+  using Writer = BatchedWriter<v1::SubscribeInboxResponse>;
+  constexpr int kMaxMembers = 10000;
+  constexpr int kWindow = 1000;
+  // Validated on the first fetch (on the work pool: it reads the feed).
+  auto fetch = [this, req, position = std::optional<int64_t>(),
+                query = NotificationService::InboxFeedQuery()](const Caller&) mutable -> absl::StatusOr<Writer::Batch> {
+    if (!position) {
+      FieldErrors errors;
+      if (req->member_ids_size() > kMaxMembers) errors.Add("member_ids", absl::StrCat("at most ", kMaxMembers));
+      for (int i = 0; i < req->member_ids_size(); ++i) {
+        errors.RequireId(absl::StrCat("member_ids[", i, "]"), req->member_ids(i));
+        query.member_ids.insert(req->member_ids(i));
+      }
+      for (int i = 0; i < req->kinds_size(); ++i) {
+        if (req->kinds(i) == 0 || !v1::MessageKind_IsValid(req->kinds(i))) {
+          errors.Add(absl::StrCat("kinds[", i, "]"), "unknown kind");
+        }
+        query.kinds.push_back(req->kinds(i));
+      }
+      std::optional<int64_t> cursor;
+      if (!req->cursor().empty()) {
+        int64_t c = 0;
+        if (!absl::SimpleAtoi(req->cursor(), &c)) {
+          errors.Add("cursor", "not a cursor of this feed");
+        } else {
+          cursor = c;
+        }
+      }
+      if (!errors.empty()) return errors.ToStatus();
+      auto start = service_.InboxFeedStart(cursor);
+      if (!start.ok()) return start.status();
+      position = *start;
+    }
+    auto page = service_.ReadInboxFeed(query, *position, kWindow);
+    if (!page.ok()) return page.status();
+    position = page->position;
+    Writer::Batch batch;
+    // Caught up: look again shortly (no thread is held meanwhile).
+    if (page->caught_up) batch.idle = absl::Milliseconds(200);
+    batch.items.reserve(page->events.size());
+    for (InboxEvent& e : page->events) {
+      v1::SubscribeInboxResponse& r = batch.items.emplace_back();
+      r.set_type(static_cast<v1::InboxEventType>(e.type));
+      *r.mutable_message() = std::move(e.message);
+      r.set_cursor(absl::StrCat(e.seq));
+    }
+    return batch;
+  };
+  return new Writer(rpc_, ctx, *req, std::move(fetch));
 }
 
 Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) {

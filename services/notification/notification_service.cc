@@ -81,11 +81,6 @@ bool Deferred(v1::MessageKind kind) {
   }
 }
 
-v1::MessageCategory CategoryOf(v1::MessageKind kind) {
-  return kind == v1::MESSAGE_KIND_PROMOTION_ALERT ? v1::MESSAGE_CATEGORY_MARKETING
-                                                  : v1::MESSAGE_CATEGORY_TRANSACTIONAL;
-}
-
 // An absent (channel, category) preference is enabled.
 bool PreferenceEnabled(const std::optional<v1::Preferences>& prefs, int channel, int category) {
   if (!prefs) return true;

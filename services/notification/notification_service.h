@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -100,6 +101,26 @@ class NotificationService final {
   };
   absl::StatusOr<InboxPage> ListInbox(InboxFilter filter, int64_t before_seq, int limit);
   absl::StatusOr<v1::InboxMessage> MarkRead(const v1::MarkInboxMessageReadRequest& request);
+
+  // SubscribeInbox's feed (inbox_feed.cc). A subscription reads the feed from
+  // a position in windows, so memory holds one window whatever the backlog.
+  struct InboxFeedQuery {
+    absl::flat_hash_set<std::string> member_ids;  // empty = every member
+    std::vector<int> kinds;                       // empty = every kind
+  };
+  struct InboxFeedPage {
+    std::vector<InboxEvent> events;
+    int64_t position = 0;  // read through here; the next read starts after it
+    bool caught_up = false;  // position is the newest event
+  };
+  // The position a subscription starts from: `cursor` (CURSOR_EXPIRED when
+  // its events were pruned) or, when unset, the newest event.
+  absl::StatusOr<int64_t> InboxFeedStart(std::optional<int64_t> cursor);
+  // Up to `window` feed positions after `after`; SUBSCRIBER_TOO_SLOW when the
+  // events after it were pruned while the subscriber lagged.
+  absl::StatusOr<InboxFeedPage> ReadInboxFeed(const InboxFeedQuery& query, int64_t after, int window);
+  // Job: drops feed events older than Settings.in_app.replay_window.
+  bool RunInboxFeedPrune();
 
   // Preferences and consent (preferences.cc).
   absl::StatusOr<v1::Preferences> GetPreferences(const std::string& member_id);

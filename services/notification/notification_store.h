@@ -71,6 +71,21 @@ struct InboxFilter {
   absl::Time now;  // expired messages are not listed
 };
 
+// SubscribeInbox's feed (inbox_events): changes in commit order.
+struct InboxEvent {
+  int64_t seq = 0;
+  int type = 0;  // InboxEventType
+  std::string member_id;
+  v1::InboxMessage message;
+};
+
+// Retained feed positions: events first..last are readable; first = last + 1
+// when none is retained; `last` is the newest position ever assigned.
+struct InboxFeedBounds {
+  int64_t first = 1;
+  int64_t last = 0;
+};
+
 class StoreTxn : public IdempotencyTxn {
  public:
 
@@ -132,6 +147,14 @@ class StoreTxn : public IdempotencyTxn {
                                                                                      int64_t before_seq,
                                                                                      int limit) = 0;
   virtual absl::StatusOr<int64_t> UnreadCount(const std::string& member_id, absl::Time now) = 0;
+  virtual absl::StatusOr<InboxFeedBounds> InboxFeedRange() = 0;
+  // Events with seq in (after, through] of the given kinds (empty = all),
+  // oldest first; messages no longer stored are skipped.
+  virtual absl::StatusOr<std::vector<InboxEvent>> InboxFeed(int64_t after, int64_t through,
+                                                           const std::vector<int>& kinds) = 0;
+  // Deletes up to `limit` of the oldest events that happened before `before`;
+  // returns how many.
+  virtual absl::StatusOr<int64_t> PruneInboxFeed(absl::Time before, int limit) = 0;
 
   // Templates by (kind, template_key, channel, locale).
   virtual absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& key) = 0;
