@@ -120,7 +120,11 @@ NotificationService::NotificationService(NotificationStore& store, const Clock& 
 
 std::string NotificationService::DeliveryId(const std::string& member_id, const std::string& message_key,
                                             int channel) {
-  return HexId("dlv-", absl::StrCat(member_id, "\n", message_key, "\n", channel));
+  // The message's hash first, then the member: one fan-out's deliveries
+  // (members streamed in id order) are appended side by side in the id
+  // indexes instead of landing on random pages of tables that hold millions.
+  return absl::StrFormat("dlv-%016x-%s", (Fnv(absl::StrCat(message_key, "\n", channel))),
+                         member_id);
 }
 
 v1::Settings NotificationService::DefaultSettings() {
@@ -522,7 +526,9 @@ absl::Status NotificationService::FanOut(const ScheduleRow& start, const v1::Set
 absl::Status NotificationService::StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,
                                              const v1::Settings& settings) {
   const absl::Time now = clock_.Now();
-  return store_.Write([&](StoreTxn& tx) -> absl::Status {
+  std::map<std::pair<int, int>, int64_t> outcomes;
+  absl::Status stored = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    outcomes.clear();
     auto row = tx.GetSchedule(schedule_id);
     if (!row.ok()) return row.status();
     if (!*row || (*row)->schedule.state() != v1::SCHEDULE_STATE_RUNNING) {
@@ -580,6 +586,18 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
         }
         *d.mutable_create_time() = ToTimestamp(now);
         *d.mutable_update_time() = ToTimestamp(now);
+        if (d.status() == v1::DELIVERY_STATUS_PENDING && channel == care::common::v1::MESSAGE_CHANNEL_IN_APP &&
+            when.send_after <= now) {
+          // Due already: delivered here, in the transaction that creates it,
+          // exactly as the dispatcher would at once; a million-member
+          // fan-out then writes each delivery once instead of twice.
+          auto existing = tx.GetDeliveryByKey(d.member_id(), d.message_key(), channel);
+          if (!existing.ok()) return existing.status();
+          if (*existing) continue;
+          std::vector<OutgoingMessage> none;  // IN_APP claims nothing
+          if (absl::Status st = Attempt(tx, d, settings, now, none); !st.ok()) return st;
+          ++outcomes[{channel, d.status()}];
+        }
         auto inserted = tx.InsertDelivery(d);
         if (!inserted.ok()) return inserted.status();
         if (*inserted) s.set_deliveries_created(s.deliveries_created() + 1);
@@ -591,6 +609,8 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
     *s.mutable_update_time() = ToTimestamp(now);
     return tx.PutSchedule(**row);
   });
+  if (stored.ok()) ExportOutcomes(outcomes);
+  return stored;
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -869,6 +889,47 @@ void NotificationService::SendClaimed(const v1::Settings& settings, const std::v
   }
 }
 
+absl::Status NotificationService::Attempt(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now,
+                                          std::vector<OutgoingMessage>& claimed) {
+  auto reason = Check(tx, d, settings, now);
+  if (!reason.ok()) return reason.status();
+  d.set_attempts(d.attempts() + 1);
+  *d.mutable_last_attempt_time() = ToTimestamp(now);
+  *d.mutable_update_time() = ToTimestamp(now);
+  d.clear_next_attempt_time();
+  if (*reason != v1::SUPPRESSION_REASON_UNSPECIFIED) {
+    d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
+    d.set_suppression_reason(*reason);
+  } else if (d.channel() == care::common::v1::MESSAGE_CHANNEL_IN_APP) {
+    return SendInApp(tx, d, settings, now);
+  } else if (!options_.channels) {
+    d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
+    d.set_suppression_reason(v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
+  } else {
+    OutgoingMessage m;
+    auto rendered = Render(tx, d, settings, m);
+    if (!rendered.ok()) return rendered.status();
+    if (*rendered) {
+      // Claimed: still PENDING but not due again until the lease ends, so
+      // no other dispatch sends it meanwhile and a crash mid-send retries.
+      m.channel = d.channel();
+      *d.mutable_next_attempt_time() = ToTimestamp(now + options_.send_lease + ChannelTimeout(settings, d.channel()));
+      claimed.push_back(std::move(m));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void NotificationService::ExportOutcomes(const std::map<std::pair<int, int>, int64_t>& outcomes) {
+  for (const auto& [key, n] : outcomes) {
+    std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
+    std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
+    metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
+                                           std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
+                                          static_cast<double>(n));
+  }
+}
+
 bool NotificationService::RunDispatch() {
   auto settings = CurrentSettings();
   if (!settings.ok()) return false;
@@ -884,32 +945,7 @@ bool NotificationService::RunDispatch() {
     if (!due.ok()) return due.status();
     handled = due->size();
     for (v1::Delivery& d : *due) {
-      auto reason = Check(tx, d, *settings, now);
-      if (!reason.ok()) return reason.status();
-      d.set_attempts(d.attempts() + 1);
-      *d.mutable_last_attempt_time() = ToTimestamp(now);
-      *d.mutable_update_time() = ToTimestamp(now);
-      d.clear_next_attempt_time();
-      if (*reason != v1::SUPPRESSION_REASON_UNSPECIFIED) {
-        d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
-        d.set_suppression_reason(*reason);
-      } else if (d.channel() == care::common::v1::MESSAGE_CHANNEL_IN_APP) {
-        if (absl::Status st = SendInApp(tx, d, *settings, now); !st.ok()) return st;
-      } else if (!options_.channels) {
-        d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
-        d.set_suppression_reason(v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
-      } else {
-        OutgoingMessage m;
-        auto rendered = Render(tx, d, *settings, m);
-        if (!rendered.ok()) return rendered.status();
-        if (*rendered) {
-          // Claimed: still PENDING but not due again until the lease ends, so
-          // no other dispatch sends it meanwhile and a crash mid-send retries.
-          m.channel = d.channel();
-          *d.mutable_next_attempt_time() = ToTimestamp(now + options_.send_lease + ChannelTimeout(*settings, d.channel()));
-          claimed.push_back(std::move(m));
-        }
-      }
+      if (absl::Status st = Attempt(tx, d, *settings, now, claimed); !st.ok()) return st;
       if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
       if (d.status() != v1::DELIVERY_STATUS_PENDING) ++outcomes[{d.channel(), d.status()}];
     }
@@ -920,13 +956,7 @@ bool NotificationService::RunDispatch() {
     return false;
   }
   if (!claimed.empty()) SendClaimed(*settings, claimed, outcomes);
-  for (const auto& [key, n] : outcomes) {
-    std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
-    std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
-    metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
-                                           std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
-                                          static_cast<double>(n));
-  }
+  ExportOutcomes(outcomes);
   return handled == static_cast<size_t>(options_.dispatch_batch);
 }
 

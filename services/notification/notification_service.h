@@ -168,6 +168,13 @@ class NotificationService final {
   absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                               absl::Time now);
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
+  // One attempt at a due delivery inside `tx`: suppressed with its reason,
+  // stored in the inbox, or (WEBHOOK/EMAIL) rendered and claimed into
+  // `claimed` for sending after the commit.
+  absl::Status Attempt(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now,
+                       std::vector<OutgoingMessage>& claimed);
+  // Committed outcomes by (channel, status) to the deliveries counter.
+  static void ExportOutcomes(const std::map<std::pair<int, int>, int64_t>& outcomes);
   // Subject, body and addresses of `d`; false (and `d` FAILED) when it
   // cannot be rendered.
   absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out);

@@ -343,15 +343,26 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       bytes = m.preferences->SerializeAsString();
       prefs = Blob{bytes};
     }
-    return txn_
+    absl::Status st = txn_
         .Exec("INSERT OR REPLACE INTO members (member_id, name, email, phone, profile_locale, profile_zone, "
               "profile_at, preferences) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
               m.member_id, m.name, m.email, m.phone, m.profile_locale, m.profile_zone,
               m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at), prefs)
         .status();
+    // Written through: the same transaction reads it back right away.
+    if (st.ok()) members_[m.member_id] = m;
+    return st;
   }
 
   absl::StatusOr<std::optional<ConsentState>> GetConsent(const std::string& member_id, int channel) override {
+    auto key = std::make_pair(member_id, channel);
+    if (auto hit = consents_.find(key); hit != consents_.end()) return hit->second;
+    auto r = ReadConsent(member_id, channel);
+    if (r.ok()) consents_[key] = *r;
+    return r;
+  }
+
+  absl::StatusOr<std::optional<ConsentState>> ReadConsent(const std::string& member_id, int channel) {
     auto stmt = txn_.Query("SELECT granted, effective_at FROM consents WHERE member_id = ?1 AND channel = ?2",
                            member_id, channel);
     if (!stmt.ok()) return stmt.status();
@@ -362,10 +373,13 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status PutConsent(const std::string& member_id, int channel, const ConsentState& state) override {
-    return txn_
-        .Exec("INSERT OR REPLACE INTO consents (member_id, channel, granted, effective_at) VALUES (?1,?2,?3,?4)",
-              member_id, channel, state.granted, Micros(state.effective_at))
-        .status();
+    consents_.erase({member_id, channel});
+    absl::Status st =
+        txn_.Exec("INSERT OR REPLACE INTO consents (member_id, channel, granted, effective_at) VALUES (?1,?2,?3,?4)",
+                  member_id, channel, state.granted, Micros(state.effective_at))
+            .status();
+    if (st.ok()) consents_[{member_id, channel}] = state;
+    return st;
   }
 
   absl::Status AppendConsentRecord(const v1::ConsentRecord& r) override {
@@ -585,10 +599,11 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
  private:
-  // Rows read in this transaction (the view lives as long as one write or
-  // read), dropped when written.
+  // Rows read or written in this transaction (the view lives as long as one
+  // write or read; a failed write fails the whole transaction with it).
   std::map<std::string, std::optional<ScheduleRow>> schedules_;
   std::map<std::string, std::optional<MemberRow>> members_;
+  std::map<std::pair<std::string, int>, std::optional<ConsentState>> consents_;
   std::map<std::string, std::optional<v1::Template>> templates_;
 };
 
