@@ -10,7 +10,13 @@
 // transactions of the same batch size, through the same Database class.
 // Memory: peak RSS of the process (VmHWM), to compare between audience sizes.
 //
+// --channel=webhook: the same alert as signed HTTP POSTs to a loopback sink
+// (bench/http_sink.h) through the service's WEBHOOK channel, end to end to
+// the last SENT delivery. Baseline, same run: the channel's transport alone
+// (the same POSTs, batch size and concurrency, no store, no claims).
+//
 //   notification_fanout --members=1000000 [--data_dir=DIR] [--batch=500]
+//   notification_fanout --members=100000 --channel=webhook
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +32,8 @@
 #include "common/proto_time.h"
 #include "common/sqlite.h"
 #include "services/notification/notification_service.h"
+#include "bench/http_sink.h"
+#include "services/notification/channels.h"
 #include "services/notification/notification_store.h"
 
 namespace {
@@ -36,7 +44,7 @@ using Clock = std::chrono::steady_clock;
 // Members m0000000.. with an IN_APP marketing opt-in, in member-id order.
 class SyntheticAudience final : public care::notification::AudienceSource {
  public:
-  explicit SyntheticAudience(int64_t members) : members_(members) {}
+  SyntheticAudience(int64_t members, int channel) : members_(members), channel_(channel) {}
   absl::Status Stream(const care::notification::AudienceQuery& query, int batch_size,
                       const std::function<absl::Status(std::vector<care::notification::AudienceMember>)>& on_batch)
       override {
@@ -49,7 +57,8 @@ class SyntheticAudience final : public care::notification::AudienceSource {
       m.name = absl::StrCat("Member ", i);
       m.locale = "en";
       m.time_zone = "UTC";
-      m.consents.push_back({care::common::v1::MESSAGE_CHANNEL_IN_APP, true, absl::UnixEpoch()});
+      m.phone = absl::StrFormat("+8190%08d", i);
+      m.consents.push_back({channel_, true, absl::UnixEpoch()});
       batch.push_back(std::move(m));
       if (static_cast<int>(batch.size()) == batch_size) {
         if (absl::Status s = on_batch(std::move(batch)); !s.ok()) return s;
@@ -61,6 +70,7 @@ class SyntheticAudience final : public care::notification::AudienceSource {
 
  private:
   int64_t members_;
+  int channel_;
 };
 
 int64_t PeakRssKb() {
@@ -73,6 +83,34 @@ int64_t PeakRssKb() {
 }
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// The webhook baseline: the channel's transport alone, the same POSTs in
+// batches of the same size.
+double RawPosts(const v1::WebhookEndpoint& endpoint, int64_t members, int batch) {
+  auto channel = care::notification::MakeWebhookChannel(endpoint);
+  auto t0 = Clock::now();
+  for (int64_t done = 0; done < members; done += batch) {
+    std::vector<care::notification::OutgoingMessage> messages;
+    for (int64_t i = done; i < std::min(members, done + batch); ++i) {
+      care::notification::OutgoingMessage& m = messages.emplace_back();
+      m.channel = care::common::v1::MESSAGE_CHANNEL_WEBHOOK;
+      m.member_id = absl::StrFormat("m%07d", i);
+      m.delivery_id = "raw-" + m.member_id;
+      m.message_key = "promotion-alert/bench";
+      m.kind = "MESSAGE_KIND_PROMOTION_ALERT";
+      m.category = "MESSAGE_CATEGORY_MARKETING";
+      m.locale = "en";
+      m.subject = "Spring sale starts soon";
+      m.body = "Spring sale: 15% off everything, from 18 Jan 2031 12:00 to 25 Jan 2031 12:00.";
+      m.phone = absl::StrFormat("+8190%08d", i);
+      m.attempt = 1;
+    }
+    for (const auto& r : channel->SendAll(messages)) {
+      if (r.outcome != care::notification::SendResult::Outcome::kSent) return -1;
+    }
+  }
+  return Seconds(t0);
+}
 
 // The baseline: the same number of rows, as plain inserts.
 double RawInsert(const std::string& path, int64_t members, int batch) {
@@ -111,7 +149,15 @@ int main(int argc, char** argv) {
   int64_t batch = config.Int("batch", 500, 1, 10000, "fan-out and dispatch batch (as --fan_out_batch)");
   std::string dir = config.String("data_dir", "", "scratch directory (default: a new one under /tmp)");
   bool baseline = config.Bool("baseline", true, "also time the raw insert baseline");
+  std::string channel_name = config.String("channel", "in_app", "in_app or webhook");
   config.Finish();
+  const bool webhook = channel_name == "webhook";
+  if (!webhook && channel_name != "in_app") {
+    std::fprintf(stderr, "--channel: in_app or webhook\n");
+    return 2;
+  }
+  const int channel = webhook ? care::common::v1::MESSAGE_CHANNEL_WEBHOOK : care::common::v1::MESSAGE_CHANNEL_IN_APP;
+  care::bench::HttpSink sink;
   if (dir.empty()) dir = absl::StrCat(std::filesystem::temp_directory_path().string(), "/fanout-", getpid());
   std::filesystem::create_directories(dir);
 
@@ -125,8 +171,12 @@ int main(int argc, char** argv) {
   auto store = care::notification::NewSqliteNotificationStore(**db);
   // Noon UTC: every member's send window is open, nothing is deferred.
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
-  SyntheticAudience audience(members);
+  SyntheticAudience audience(members, channel);
   care::notification::NotificationOptions options;
+  options.channels = [](int c, const v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
+    if (c == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) return care::notification::MakeWebhookChannel(settings.webhook());
+    return nullptr;
+  };
   options.fan_out_batch = static_cast<int>(batch);
   options.dispatch_batch = static_cast<int>(batch);
   care::notification::NotificationService service(*store, clock, &audience, options);
@@ -140,7 +190,21 @@ int main(int argc, char** argv) {
   a->set_campaign_version(1);
   a->set_title("Spring sale");
   a->set_description("15% off everything");
-  a->add_channels(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+  a->add_channels(static_cast<care::common::v1::MessageChannel>(channel));
+  v1::WebhookEndpoint endpoint;
+  endpoint.set_url(sink.url());
+  endpoint.set_signing_secret(std::string(32, 'k'));
+  if (webhook) {
+    v1::UpdateSettingsRequest update;
+    update.set_request_id("bench-settings");
+    *update.mutable_settings()->mutable_webhook() = endpoint;
+    update.mutable_update_mask()->add_paths("webhook.url");
+    update.mutable_update_mask()->add_paths("webhook.signing_secret");
+    if (auto r = service.UpdateSettings(update, "bench"); !r.ok()) {
+      std::fprintf(stderr, "settings: %s\n", std::string(r.status().message()).c_str());
+      return 1;
+    }
+  }
   *a->mutable_starts_at() = care::ToTimestamp(clock.Now() + absl::Hours(72) + absl::Seconds(1));
   *a->mutable_ends_at() = care::ToTimestamp(clock.Now() + absl::Hours(24 * 10));
   *a->mutable_notice() = care::ToDurationProto(absl::Hours(72));
@@ -176,11 +240,14 @@ int main(int argc, char** argv) {
     }
   }
   int64_t peak_kb = PeakRssKb();
-  double raw_s = baseline ? RawInsert(dir + "/raw.db", members, static_cast<int>(batch)) : 0;
-  std::printf("{\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"raw_insert_s\":%.1f,\"ratio\":%.2f,"
-              "\"peak_rss_mb\":%.0f}\n",
-              static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s, raw_s,
-              raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0);
+  double raw_s = !baseline ? 0
+                 : webhook ? RawPosts(endpoint, members, static_cast<int>(batch))
+                           : RawInsert(dir + "/raw.db", members, static_cast<int>(batch));
+  std::printf("{\"channel\":\"%s\",\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"baseline_s\":%.1f,\"ratio\":%.2f,"
+              "\"peak_rss_mb\":%.0f,\"per_s\":%.0f,\"raw_per_s\":%.0f,\"receiver_requests\":%lld}\n",
+              channel_name.c_str(), static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s, raw_s,
+              raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0, members / fan_out_s,
+              raw_s > 0 ? members / raw_s : 0.0, static_cast<long long>(sink.requests()));
   std::filesystem::remove_all(dir);
   return sent == members ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
@@ -38,8 +39,11 @@ struct SendResult {
 class Channel {
  public:
   virtual ~Channel() = default;
-  // Blocking; called outside any store transaction.
-  virtual SendResult Send(const OutgoingMessage& message) = 0;
+  // Blocking; called outside any store transaction. One result per message,
+  // in order; a transport may send them concurrently (up to its endpoint's
+  // max_in_flight) over reused connections.
+  virtual std::vector<SendResult> SendAll(const std::vector<OutgoingMessage>& messages) = 0;
+  SendResult Send(const OutgoingMessage& message) { return SendAll({message}).front(); }
 };
 
 // Transports over libcurl (channels_curl.cc).

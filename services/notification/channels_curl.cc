@@ -1,10 +1,13 @@
-// WEBHOOK and EMAIL over libcurl. Each Send is one blocking easy-handle
-// transfer; the dispatcher calls it outside any store transaction.
+// WEBHOOK and EMAIL over libcurl's multi interface: a batch is sent
+// concurrently over reused connections; the dispatcher calls it outside any
+// store transaction.
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
@@ -58,66 +61,160 @@ SendResult CurlFailure(CURLcode rc, absl::string_view prefix) {
   return r;
 }
 
-class WebhookChannel final : public Channel {
- public:
-  explicit WebhookChannel(v1::WebhookEndpoint endpoint) : endpoint_(std::move(endpoint)) { GlobalInit(); }
+// One message in flight: the easy handle and every buffer it points into,
+// alive until the transfer completes.
+struct Transfer {
+  const OutgoingMessage* message = nullptr;
+  size_t index = 0;
+  CURL* easy = nullptr;
+  curl_slist* list = nullptr;  // headers (webhook) or recipients (email)
+  std::string body, response, message_id;
+  struct {
+    std::string data;
+    size_t pos = 0;
+  } upload;
+};
 
-  SendResult Send(const OutgoingMessage& m) override {
-    const std::string body = WebhookJson(m);
+size_t ReadUpload(char* buf, size_t size, size_t n, void* in) {
+  auto* u = &static_cast<Transfer*>(in)->upload;
+  size_t len = std::min(size * n, u->data.size() - u->pos);
+  memcpy(buf, u->data.data() + u->pos, len);
+  u->pos += len;
+  return len;
+}
+
+// Runs transfers on one curl multi handle: up to `max_in_flight` at once
+// over a shared connection cache, so a batch to one receiver costs a few
+// connections and no thread per request. Subclasses set a transfer up and
+// read its outcome.
+class CurlChannel : public Channel {
+ public:
+  // `keep_connections`: idle connections stay open between batches (HTTP
+  // keep-alive); otherwise they are closed after each batch (SMTP sessions
+  // end with QUIT instead of idling on the server).
+  CurlChannel(int max_in_flight, bool keep_connections)
+      : max_in_flight_(std::max(1, max_in_flight)), keep_connections_(keep_connections) {
+    GlobalInit();
+    multi_ = curl_multi_init();
+  }
+  ~CurlChannel() override { CloseConnections(); }
+
+  std::vector<SendResult> SendAll(const std::vector<OutgoingMessage>& messages) override {
+    std::vector<SendResult> results(messages.size());
+    std::vector<std::unique_ptr<Transfer>> running;
+    size_t next = 0;
+    auto start = [&] {
+      while (next < messages.size() && running.size() < static_cast<size_t>(max_in_flight_)) {
+        auto t = std::make_unique<Transfer>();
+        t->message = &messages[next];
+        t->index = next++;
+        t->easy = idle_.empty() ? curl_easy_init() : idle_.back();
+        if (!idle_.empty()) idle_.pop_back();
+        if (t->easy == nullptr) {
+          results[t->index] = CurlFailure(CURLE_FAILED_INIT, Prefix());
+          continue;
+        }
+        curl_easy_reset(t->easy);
+        curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t.get());
+        Setup(*t);
+        curl_multi_add_handle(multi_, t->easy);
+        running.push_back(std::move(t));
+      }
+    };
+    start();
+    while (!running.empty()) {
+      int active = 0;
+      curl_multi_perform(multi_, &active);
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+        long code = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+        results[t->index] = Outcome(*t, msg->data.result, code);
+        curl_multi_remove_handle(multi_, t->easy);
+        curl_slist_free_all(t->list);
+        idle_.push_back(t->easy);  // keeps its connection for the next message
+        std::erase_if(running, [t](const std::unique_ptr<Transfer>& r) { return r.get() == t; });
+      }
+      start();
+      if (!running.empty()) curl_multi_poll(multi_, nullptr, 0, 100, nullptr);
+    }
+    if (!keep_connections_) {
+      CloseConnections();
+      multi_ = curl_multi_init();
+    }
+    return results;
+  }
+
+ protected:
+  virtual const char* Prefix() const = 0;
+  virtual void Setup(Transfer& t) = 0;
+  virtual SendResult Outcome(Transfer& t, CURLcode rc, long code) = 0;
+
+ private:
+  void CloseConnections() {
+    for (CURL* e : idle_) curl_easy_cleanup(e);
+    idle_.clear();
+    curl_multi_cleanup(multi_);
+    multi_ = nullptr;
+  }
+
+  int max_in_flight_;
+  bool keep_connections_;
+  CURLM* multi_ = nullptr;
+  std::vector<CURL*> idle_;
+};
+
+class WebhookChannel final : public CurlChannel {
+ public:
+  explicit WebhookChannel(v1::WebhookEndpoint endpoint)
+      : CurlChannel(endpoint.max_in_flight() > 0 ? std::min(endpoint.max_in_flight(), 1024) : 64, true),
+        endpoint_(std::move(endpoint)) {}
+
+ protected:
+  const char* Prefix() const override { return "WEBHOOK"; }
+
+  void Setup(Transfer& t) override {
+    const OutgoingMessage& m = *t.message;
+    t.body = WebhookJson(m);
     const std::string ts = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
-    const std::string sig = "v1=" + HmacSha256Hex(endpoint_.signing_secret(), absl::StrCat(ts, ".", body));
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return CurlFailure(CURLE_FAILED_INIT, "WEBHOOK");
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, ("X-Care-Delivery-Id: " + m.delivery_id).c_str());
-    headers = curl_slist_append(headers, ("X-Care-Timestamp: " + ts).c_str());
-    headers = curl_slist_append(headers, ("X-Care-Signature: " + sig).c_str());
-    std::string response, message_id;
+    const std::string sig = "v1=" + HmacSha256Hex(endpoint_.signing_secret(), absl::StrCat(ts, ".", t.body));
+    t.list = curl_slist_append(t.list, "Content-Type: application/json");
+    t.list = curl_slist_append(t.list, ("X-Care-Delivery-Id: " + m.delivery_id).c_str());
+    t.list = curl_slist_append(t.list, ("X-Care-Timestamp: " + ts).c_str());
+    t.list = curl_slist_append(t.list, ("X-Care-Signature: " + sig).c_str());
+    CURL* curl = t.easy;
     curl_easy_setopt(curl, CURLOPT_URL, endpoint_.url().c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, t.list);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, t.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(t.body.size()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TimeoutMs(endpoint_.timeout(), absl::Seconds(10)));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t.response);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &message_id);
-    CURLcode rc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t.message_id);
+  }
+
+  SendResult Outcome(Transfer& t, CURLcode rc, long code) override {
     if (rc != CURLE_OK) return CurlFailure(rc, "WEBHOOK");
     SendResult r;
     if (code >= 200 && code < 300) {
-      r.provider_message_id = message_id;
+      r.provider_message_id = t.message_id;
       return r;
     }
     r.outcome = code == 408 || code == 429 || code >= 500 ? SendResult::Outcome::kTransient
                                                           : SendResult::Outcome::kPermanent;
     r.error_code = absl::StrCat("WEBHOOK_HTTP_", code);
-    r.error = response.substr(0, 200);
+    r.error = t.response.substr(0, 200);
     return r;
   }
 
  private:
   v1::WebhookEndpoint endpoint_;
 };
-
-struct Upload {
-  std::string data;
-  size_t pos = 0;
-};
-
-size_t ReadUpload(char* buf, size_t size, size_t n, void* in) {
-  Upload* u = static_cast<Upload*>(in);
-  size_t len = std::min(size * n, u->data.size() - u->pos);
-  memcpy(buf, u->data.data() + u->pos, len);
-  u->pos += len;
-  return len;
-}
 
 // Header values are single-line: a subject with CR/LF must not inject headers.
 std::string OneLine(std::string s) {
@@ -127,28 +224,32 @@ std::string OneLine(std::string s) {
   return s;
 }
 
-class EmailChannel final : public Channel {
+class EmailChannel final : public CurlChannel {
  public:
-  explicit EmailChannel(v1::EmailEndpoint endpoint) : endpoint_(std::move(endpoint)) { GlobalInit(); }
+  explicit EmailChannel(v1::EmailEndpoint endpoint)
+      : CurlChannel(endpoint.max_in_flight() > 0 ? std::min(endpoint.max_in_flight(), 256) : 8, false),
+        endpoint_(std::move(endpoint)) {}
 
-  SendResult Send(const OutgoingMessage& m) override {
-    std::string domain(absl::StrContains(endpoint_.from_address(), '@')
-                           ? endpoint_.from_address().substr(endpoint_.from_address().find('@') + 1)
-                           : "caresuite.local");
-    const std::string message_id = absl::StrCat("<", m.delivery_id, ".", m.attempt, "@", domain, ">");
-    Upload upload;
-    upload.data = absl::StrCat(
+ protected:
+  const char* Prefix() const override { return "SMTP"; }
+
+  void Setup(Transfer& t) override {
+    const OutgoingMessage& m = *t.message;
+    const std::string& from = endpoint_.from_address();
+    std::string domain(absl::StrContains(from, '@') ? from.substr(from.find('@') + 1) : "caresuite.local");
+    t.message_id = absl::StrCat("<", m.delivery_id, ".", m.attempt, "@", domain, ">");
+    t.upload.data = absl::StrCat(
         "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(), absl::UTCTimeZone()), "\r\n",
         "From: ", endpoint_.from_name().empty() ? "" : absl::StrCat("\"", OneLine(endpoint_.from_name()), "\" "),
-        "<", endpoint_.from_address(), ">\r\n", "To: <", OneLine(m.email), ">\r\n", "Subject: ", OneLine(m.subject),
-        "\r\n", "Message-ID: ", message_id, "\r\n", "MIME-Version: 1.0\r\n",
-        "Content-Type: text/plain; charset=UTF-8\r\n", "Content-Transfer-Encoding: 8bit\r\n", "\r\n", m.body, "\r\n");
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return CurlFailure(CURLE_FAILED_INIT, "SMTP");
-    curl_slist* rcpt = curl_slist_append(nullptr, ("<" + m.email + ">").c_str());
+        "<", from, ">\r\n", "To: <", OneLine(m.email), ">\r\n", "Subject: ", OneLine(m.subject), "\r\n",
+        "Message-ID: ", t.message_id, "\r\n", "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=UTF-8\r\n",
+        "Content-Transfer-Encoding: 8bit\r\n", "\r\n", m.body, "\r\n");
+    t.body = "<" + from + ">";  // the envelope sender, kept alive with the transfer
+    t.list = curl_slist_append(t.list, ("<" + m.email + ">").c_str());
+    CURL* curl = t.easy;
     curl_easy_setopt(curl, CURLOPT_URL, endpoint_.smtp_url().c_str());
-    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, ("<" + endpoint_.from_address() + ">").c_str());
-    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, t.body.c_str());
+    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, t.list);
     if (!endpoint_.username().empty()) {
       curl_easy_setopt(curl, CURLOPT_USERNAME, endpoint_.username().c_str());
       curl_easy_setopt(curl, CURLOPT_PASSWORD, endpoint_.password().c_str());
@@ -156,17 +257,14 @@ class EmailChannel final : public Channel {
     curl_easy_setopt(curl, CURLOPT_USE_SSL, endpoint_.require_tls() ? CURLUSESSL_ALL : CURLUSESSL_TRY);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadUpload);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &t);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TimeoutMs(endpoint_.timeout(), absl::Seconds(30)));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(rcpt);
-    curl_easy_cleanup(curl);
+  }
+
+  SendResult Outcome(Transfer& t, CURLcode rc, long code) override {
     SendResult r;
     if (rc == CURLE_OK) {
-      r.provider_message_id = message_id;
+      r.provider_message_id = t.message_id;
       return r;
     }
     if (code >= 400) {

@@ -850,43 +850,62 @@ void ApplySendResult(v1::Delivery& d, const SendResult& r, const v1::RetryPolicy
 
 }  // namespace
 
+Channel* NotificationService::TransportFor(int channel, const v1::Settings& settings) {
+  const std::string config = channel == care::common::v1::MESSAGE_CHANNEL_EMAIL ? settings.email().SerializeAsString()
+                                                                                : settings.webhook().SerializeAsString();
+  Transport& t = transports_[channel];
+  if (!t.channel || t.config != config) {
+    t.channel = options_.channels(channel, settings);
+    t.config = config;
+  }
+  return t.channel.get();
+}
+
 void NotificationService::SendClaimed(const v1::Settings& settings, const std::vector<OutgoingMessage>& claimed,
                                       std::map<std::pair<int, int>, int64_t>& outcomes) {
-  std::map<int, std::unique_ptr<Channel>> channels;
-  for (const OutgoingMessage& m : claimed) {
-    std::unique_ptr<Channel>& channel = channels[m.channel];
-    if (!channel) channel = options_.channels(m.channel, settings);
-    SendResult r;
+  // Each channel's messages go out together (concurrently, over reused
+  // connections), then every outcome is recorded in one short transaction.
+  std::map<int, std::vector<OutgoingMessage>> by_channel;
+  for (const OutgoingMessage& m : claimed) by_channel[m.channel].push_back(m);
+  std::vector<std::pair<const OutgoingMessage*, SendResult>> sent;
+  for (const auto& [channel_id, messages] : by_channel) {
+    Channel* channel = TransportFor(channel_id, settings);
+    std::vector<SendResult> results;
     if (channel) {
-      r = channel->Send(m);
+      results = channel->SendAll(messages);
     } else {
-      r.outcome = SendResult::Outcome::kTransient;
-      r.error_code = "CHANNEL_UNAVAILABLE";
+      SendResult unavailable;
+      unavailable.outcome = SendResult::Outcome::kTransient;
+      unavailable.error_code = "CHANNEL_UNAVAILABLE";
+      results.assign(messages.size(), unavailable);
     }
-    const absl::Time now = clock_.Now();
-    int status = 0;
-    absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
-      status = 0;
-      auto current = tx.GetDelivery(m.delivery_id);
+    for (size_t i = 0; i < messages.size(); ++i) sent.emplace_back(&messages[i], std::move(results[i]));
+  }
+  const absl::Time now = clock_.Now();
+  std::map<std::pair<int, int>, int64_t> recorded;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    recorded.clear();
+    for (const auto& [m, r] : sent) {
+      auto current = tx.GetDelivery(m->delivery_id);
       if (!current.ok()) return current.status();
       // Only the claim that made this attempt records it: a replay or a
       // re-claim after an expired lease owns the delivery now.
-      if (!*current || (*current)->status() != v1::DELIVERY_STATUS_PENDING ||
-          (*current)->attempts() != m.attempt) {
-        return absl::OkStatus();
+      if (!*current || (*current)->status() != v1::DELIVERY_STATUS_PENDING || (*current)->attempts() != m->attempt) {
+        continue;
       }
       v1::Delivery d = **current;
       ApplySendResult(d, r, settings.retry_policy(), now);
-      status = d.status();
-      return tx.UpdateDelivery(d);
-    });
-    if (!s.ok()) {
-      // The lease makes it due again; the receiver deduplicates on the id.
-      LogWarn(absl::StrCat("recording a send failed: ", s.message()));
-      continue;
+      if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
+      if (d.status() != v1::DELIVERY_STATUS_PENDING) ++recorded[{m->channel, d.status()}];
     }
-    if (status != 0) ++outcomes[{m.channel, status}];
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    // The leases make them due again; receivers deduplicate on the id.
+    LogWarn(absl::StrCat("recording sends failed: ", s.message()));
+    return;
   }
+  for (const auto& [key, n] : recorded) outcomes[key] += n;
 }
 
 absl::Status NotificationService::Attempt(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now,

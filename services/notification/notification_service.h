@@ -182,6 +182,15 @@ class NotificationService final {
   // records each outcome in a short one.
   void SendClaimed(const v1::Settings& settings, const std::vector<OutgoingMessage>& claimed,
                    std::map<std::pair<int, int>, int64_t>& outcomes);
+  // The channel's transport, kept between dispatches (its connections stay
+  // open) and rebuilt when its endpoint settings change. Dispatch thread only.
+  Channel* TransportFor(int channel, const v1::Settings& settings);
+
+  struct Transport {
+    std::string config;  // the endpoint settings it was built from
+    std::unique_ptr<Channel> channel;
+  };
+  std::map<int, Transport> transports_;
 
   NotificationStore& store_;
   const Clock& clock_;
