@@ -2,7 +2,9 @@
 // (audience) and care_notification binaries under fake clocks, called only
 // through the generated stubs.
 #include <fstream>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_format.h"
 
@@ -560,6 +562,64 @@ TEST_F(NotificationTest, VersionsRetimeAndCancellationIsFinal) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(Inbox("m1").messages_size(), 0);
   EXPECT_EQ(Stats("c1").total_deliveries(), 0);
+}
+
+// Quiet hours through the binaries: an alert due in the middle of the night
+// for a member in Tokyo, and one due on the US spring-forward morning for a
+// member in New York, each go out at 20:45 local the evening before (the
+// end of the window minus the 15-minute margin), never later.
+TEST_F(NotificationTest, AlertsDueInQuietHoursGoOutTheEveningBeforeInTokyoAndNewYork) {
+  auto enrol_in = [&](const std::string& id, const std::string& segment, const std::string& zone) {
+    Enrol(id, [&](lv1::Member* m) {
+      m->set_segment(segment);
+      m->set_time_zone(zone);
+      auto* c = m->add_marketing_consents();
+      c->set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+      c->set_granted(true);
+    });
+  };
+  enrol_in("q-tokyo", "tokyo", "Asia/Tokyo");
+  enrol_in("q-ny", "newyork", "America/New_York");
+  absl::TimeZone tokyo, ny;
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Tokyo", &tokyo));
+  ASSERT_TRUE(absl::LoadTimeZone("America/New_York", &ny));
+  // Due 03:00 on 10 March in Tokyo; due 06:00 on 9 March in New York, the
+  // morning the clocks jump from 02:00 to 03:00 (the night is an hour short).
+  const absl::Time due_tokyo = absl::FromCivil(absl::CivilMinute(2031, 3, 10, 3, 0), tokyo);
+  const absl::Time due_ny = absl::FromCivil(absl::CivilMinute(2031, 3, 9, 6, 0), ny);
+  const absl::Time send_tokyo = absl::FromCivil(absl::CivilMinute(2031, 3, 9, 20, 45), tokyo);
+  const absl::Time send_ny = absl::FromCivil(absl::CivilMinute(2031, 3, 8, 20, 45), ny);
+  ASSERT_EQ(due_ny - send_ny, absl::Hours(8) + absl::Minutes(15));  // EST evening to EDT morning
+
+  SetNotifTime(absl::FromCivil(absl::CivilSecond(2031, 3, 1, 0, 0, 0), absl::UTCTimeZone()));
+  Ingest(Alert("quiet-tokyo", "night-tokyo", 1, due_tokyo + absl::Hours(72), {"tokyo"}));
+  Ingest(Alert("quiet-ny", "dst-ny", 1, due_ny + absl::Hours(72), {"newyork"}));
+
+  auto delivery = [&](const std::string& member, const std::string& campaign) {
+    nv1::GetDeliveryRequest get;
+    get.mutable_delivery_key()->set_member_id(member);
+    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
+    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+    nv1::Delivery d;
+    grpc::Status s = nstub_->GetDelivery(Ctx(svc()).get(), get, &d);
+    return s.ok() ? std::optional<nv1::Delivery>(d) : std::nullopt;
+  };
+  for (const auto& [member, campaign, send] :
+       {std::tuple<std::string, std::string, absl::Time>{"q-ny", "dst-ny", send_ny},
+        std::tuple<std::string, std::string, absl::Time>{"q-tokyo", "night-tokyo", send_tokyo}}) {
+    // A minute before: planned for the evening, nothing in the inbox yet.
+    SetNotifTime(send - absl::Minutes(1));
+    ASSERT_TRUE(Eventually([&] { return delivery(member, campaign).has_value(); })) << member << notif_->log();
+    nv1::Delivery d = *delivery(member, campaign);
+    EXPECT_EQ(d.status(), nv1::DELIVERY_STATUS_PENDING) << member;
+    EXPECT_TRUE(d.quiet_hours_adjusted()) << member;
+    EXPECT_EQ(FromTimestamp(d.send_after()), send) << member;
+    EXPECT_EQ(Inbox(member).messages_size(), 0) << member;
+    // At 20:45 local it is delivered.
+    AdvanceNotif(absl::Minutes(2));
+    ASSERT_TRUE(Eventually([&] { return Inbox(member).messages_size() == 1; })) << member << notif_->log();
+    EXPECT_LE(FromTimestamp(Inbox(member).messages(0).create_time()), send + absl::Minutes(1));
+  }
 }
 
 TEST_F(NotificationTest, InvalidEventsNameTheField) {
