@@ -89,6 +89,17 @@ void CampaignIndex::Load(const std::vector<v1::Campaign>& live) {
   for (const auto& c : live) Put(c);
 }
 
+std::vector<CampaignIndex::Ptr> CampaignIndex::All() const {
+  std::vector<Ptr> out;
+  {
+    std::shared_lock lock(mu_);
+    out.reserve(by_id_.size());
+    for (const auto& [id, e] : by_id_) out.push_back(e.campaign);
+  }
+  std::sort(out.begin(), out.end(), [](const Ptr& a, const Ptr& b) { return a->campaign_id() < b->campaign_id(); });
+  return out;
+}
+
 size_t CampaignIndex::size() const {
   std::shared_lock lock(mu_);
   return by_id_.size();

@@ -30,6 +30,8 @@ class CampaignIndex final {
   // Live campaigns that may touch `lines`, for a shopper in `tier_id` ("" =
   // guest); each once. Keeps the shared pointers alive in `hold`.
   std::vector<Ptr> Candidates(const std::vector<Line>& lines, const std::string& tier_id, bool guest) const;
+  // Every live campaign, by id (QuoteRequest.explain_all).
+  std::vector<Ptr> All() const;
   size_t size() const;
 
  private:

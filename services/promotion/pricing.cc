@@ -594,6 +594,24 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     c.shipping = 0;
   }
 
+  // A campaign whose conditions held but whose effects found nothing to
+  // discount (no matching line, a member price not lower...) did not apply:
+  // listed as NO_EFFECT and without a say on points, unless its rights
+  // already shaped the price by suppressing the tier discount.
+  std::vector<const v1::Campaign*> effective;
+  earns_points = true;
+  for (const v1::Campaign* camp : applied) {
+    const auto& [ship, returns] = flags[camp->campaign_id()];
+    const bool suppressed = camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies();
+    if (c.given[camp->campaign_id()] == 0 && !ship && !returns && !suppressed) {
+      reject(*camp, v1::REJECTION_REASON_NO_EFFECT, "", "", "");
+      continue;
+    }
+    effective.push_back(camp);
+    if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
+  }
+  applied = std::move(effective);
+
   // Applied campaigns, totals.
   for (const v1::Campaign* camp : applied) {
     auto* ac = out->add_applied_campaigns();

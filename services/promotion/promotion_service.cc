@@ -389,7 +389,11 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   for (const v1::CartLine& l : req.lines()) {
     in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
-  std::vector<CampaignIndex::Ptr> hold = index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
+  // explain_all: every live campaign goes through eligibility, so each one
+  // that cannot apply is listed with the step that stopped it.
+  std::vector<CampaignIndex::Ptr> hold = req.explain_all()
+                                             ? index_.All()
+                                             : index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
   bool need_profile = false;
   for (const auto& p : hold) {
     in.candidates.push_back(p.get());

@@ -106,6 +106,33 @@ TEST_F(PromotionQuoteTest, FreeReturnsForGoldOnly) {
   EXPECT_EQ(Rejection(silver, "gold-returns"), pv1::REJECTION_REASON_TIER_CONDITION_NOT_MET);
 }
 
+TEST_F(PromotionQuoteTest, ExplainAllListsTheCampaignsThatCouldNotTouchTheCartWithTheirReason) {
+  MakeTier("s1", "silver");
+  pv1::Campaign bags = BaseCampaign(Base());
+  bags.clear_starts_at();
+  auto* off = bags.add_rules()->add_effects()->mutable_item_discount();
+  off->mutable_items()->add_categories("bags");
+  *off->mutable_value()->mutable_value() = Percent(1000);
+  Live("bags-10", bags);
+  pv1::Campaign gold = TierCampaign();
+  gold.mutable_audience()->add_tier_ids("gold");
+  Live("gold-only", gold);
+  pv1::QuoteRequest req = Cart("s1", {CartLine("l1", "SHOE-1", "shoes", 1, 10000)});
+
+  // Normally neither is evaluated: one is for bags, the other for gold.
+  pv1::QuoteResponse plain = Quote(req);
+  EXPECT_EQ(plain.rejected_campaigns_size(), 0);
+  EXPECT_EQ(plain.applied_campaigns_size(), 0);
+
+  req.set_explain_all(true);
+  pv1::QuoteResponse explained = Quote(req);
+  EXPECT_EQ(Rejection(explained, "bags-10"), pv1::REJECTION_REASON_NO_EFFECT);
+  EXPECT_EQ(Rejection(explained, "gold-only"), pv1::REJECTION_REASON_TIER_NOT_TARGETED);
+  // The price is the same either way.
+  EXPECT_EQ(explained.totals().total().amount_minor(), plain.totals().total().amount_minor());
+  EXPECT_EQ(explained.applied_campaigns_size(), 0);
+}
+
 TEST_F(PromotionQuoteTest, MemberPriceOnlyForOptedInMembers) {
   Enrol("in", [](lv1::Member* m) {
     auto* consent = m->add_marketing_consents();
