@@ -1,7 +1,8 @@
 #include "services/promotion/campaign_index.h"
 
 #include <algorithm>
-#include <unordered_set>
+
+#include "absl/container/flat_hash_set.h"
 
 namespace care::promotion {
 namespace {
@@ -108,7 +109,9 @@ size_t CampaignIndex::size() const {
 std::vector<CampaignIndex::Ptr> CampaignIndex::Candidates(const std::vector<Line>& lines, const std::string& tier_id,
                                                           bool guest) const {
   std::vector<Ptr> out;
-  std::unordered_set<const v1::Campaign*> seen;
+  absl::flat_hash_set<const v1::Campaign*> seen;
+  seen.reserve(64);
+  out.reserve(64);
   auto add = [&](const Ptr& p) {
     // Tier-targeted campaigns for other tiers cannot apply: skip them here
     // (they are only listed with explain_all).

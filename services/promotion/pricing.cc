@@ -4,7 +4,9 @@
 #include <map>
 #include <numeric>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/proto_time.h"
 
@@ -42,20 +44,51 @@ struct Running {
   int64_t bundled_amount = 0;
 };
 
+template <typename T>
+using PerCampaign = absl::flat_hash_map<const v1::Campaign*, T>;
+
 struct Ctx {
   const PricingInput& in;
   v1::QuoteResponse* out;
   std::vector<Running> lines;
   int64_t shipping = 0;
   // Per applied campaign: discount given so far and its per-order cap.
-  std::map<std::string, int64_t> given;
+  PerCampaign<int64_t> given;
+  // The cart's lines by sku and by category, so a selector is tried only on
+  // the lines it names instead of on every line.
+  absl::flat_hash_map<absl::string_view, std::vector<size_t>> by_sku, by_category;
 };
+
+// Calls `fn(i)` for each line matching `s`, in line order.
+template <typename Fn>
+void ForMatching(const Ctx& c, const v1::ItemSelector& s, Fn fn) {
+  if (s.skus().empty() && s.categories().empty()) {
+    for (size_t i = 0; i < c.in.lines.size(); ++i) {
+      if (Matches(s, c.in.lines[i])) fn(i);
+    }
+    return;
+  }
+  std::vector<size_t> idx;
+  for (const std::string& sku : s.skus()) {
+    if (auto it = c.by_sku.find(sku); it != c.by_sku.end()) idx.insert(idx.end(), it->second.begin(), it->second.end());
+  }
+  for (const std::string& cat : s.categories()) {
+    if (auto it = c.by_category.find(cat); it != c.by_category.end()) {
+      idx.insert(idx.end(), it->second.begin(), it->second.end());
+    }
+  }
+  std::sort(idx.begin(), idx.end());
+  idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
+  for (size_t i : idx) {
+    if (Matches(s, c.in.lines[i])) fn(i);
+  }
+}
 
 int64_t Cap(Ctx& c, const v1::Campaign& camp, int64_t want, bool* capped) {
   if (want <= 0) return 0;
   int64_t cap = camp.limits().max_discount_per_order().amount_minor();
   if (cap <= 0) return want;
-  int64_t left = std::max<int64_t>(0, cap - c.given[camp.campaign_id()]);
+  int64_t left = std::max<int64_t>(0, cap - c.given[&camp]);
   if (want > left) {
     *capped = true;
     return left;
@@ -75,7 +108,7 @@ void AddAdjustment(Ctx& c, size_t line, const v1::Campaign* camp, const std::str
     adj->set_campaign_id(camp->campaign_id());
     adj->set_campaign_version(camp->version());
     adj->set_rule_id(rule_id);
-    c.given[camp->campaign_id()] += amount;
+    c.given[camp] += amount;
   }
   adj->set_effect(kind);
   adj->mutable_amount()->set_amount_minor(amount);
@@ -115,7 +148,7 @@ struct Fired {
 };
 
 // Item-level effects of one phase (1, 3 or 4).
-void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std::string, bool>& capped) {
+void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<bool>& capped) {
   const Shopper& who = c.in.shopper;
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
@@ -129,23 +162,22 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
             if (l.sku != p.sku()) continue;
             int64_t per_unit = UnitDiscount(*v, l.unit_price, 1);
             AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_MEMBER_PRICE, per_unit * l.quantity,
-                          l.quantity, &capped[id]);
+                          l.quantity, &capped[f.campaign]);
           }
         }
       }
       if (e.has_item_discount()) {
         const v1::DiscountValue* v = Resolve(e.item_discount().value(), who);
         if (v == nullptr || PhaseOf(*v) != phase) continue;
-        for (size_t i = 0; i < c.in.lines.size(); ++i) {
-          const Line& l = c.in.lines[i];
-          const int32_t free = l.quantity - c.lines[i].bundled;
-          if (!Matches(e.item_discount().items(), l) || free <= 0) continue;
+        ForMatching(c, e.item_discount().items(), [&](size_t i) {
+          const int32_t free = c.in.lines[i].quantity - c.lines[i].bundled;
+          if (free <= 0) return;
           int32_t units = free;
           if (e.item_discount().max_units() > 0) units = std::min(units, e.item_discount().max_units());
           int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
           AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_ITEM_DISCOUNT,
-                        UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
-        }
+                        UnitDiscount(*v, unit, phase) * units, units, &capped[f.campaign]);
+        });
       }
       if (e.has_nth_item_discount()) {
         const auto& nth = e.nth_item_discount();
@@ -154,11 +186,9 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
         // Per sku (or one group across the selector): every nth unit, the
         // cheaper units of each set first, i.e. the lowest-priced units.
         std::map<std::string, std::vector<size_t>> groups;
-        for (size_t i = 0; i < c.in.lines.size(); ++i) {
-          const Line& l = c.in.lines[i];
-          if (!Matches(nth.items(), l)) continue;
-          groups[nth.grouping() == v1::NTH_ITEM_GROUPING_ACROSS_SELECTOR ? "" : l.sku].push_back(i);
-        }
+        ForMatching(c, nth.items(), [&](size_t i) {
+          groups[nth.grouping() == v1::NTH_ITEM_GROUPING_ACROSS_SELECTOR ? "" : c.in.lines[i].sku].push_back(i);
+        });
         for (auto& [key, idx] : groups) {
           int64_t total_units = 0;
           for (size_t i : idx) total_units += c.in.lines[i].quantity - c.lines[i].bundled;
@@ -175,7 +205,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
             discounted -= units;
             int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
             AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_NTH_ITEM_DISCOUNT,
-                          UnitDiscount(*v, unit, phase) * units, units, &capped[id]);
+                          UnitDiscount(*v, unit, phase) * units, units, &capped[f.campaign]);
           }
         }
       }
@@ -186,7 +216,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
 // Bundle prices (phase 2): whole sets of the components, each priced at the
 // bundle's fixed price; the units of a set take the discount in proportion
 // to their value and are left out of later item-level effects.
-void BundlePhase(Ctx& c, const std::vector<Fired>& fired, std::map<std::string, bool>& capped) {
+void BundlePhase(Ctx& c, const std::vector<Fired>& fired, PerCampaign<bool>& capped) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_bundle_price()) continue;
@@ -228,7 +258,7 @@ void BundlePhase(Ctx& c, const std::vector<Fired>& fired, std::map<std::string, 
           if (take[i] == 0) continue;
           const int64_t before = c.lines[i].amount;
           AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_BUNDLE_PRICE, parts[i], take[i],
-                        &capped[f.campaign->campaign_id()]);
+                        &capped[f.campaign]);
           c.lines[i].bundled += take[i];
           c.lines[i].bundled_amount += value[i] - (before - c.lines[i].amount);
         }
@@ -238,7 +268,7 @@ void BundlePhase(Ctx& c, const std::vector<Fired>& fired, std::map<std::string, 
 }
 
 // Cart-level amounts (phase 6) or percentages (phase 7).
-void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std::string, bool>& capped) {
+void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<bool>& capped) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_cart_discount()) continue;
@@ -265,11 +295,11 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, std::map<std:
       int64_t sum = std::accumulate(parts.begin(), parts.end(), int64_t{0});
       if (effect_cap > 0 && sum > effect_cap) {
         parts = SplitLargestRemainder(effect_cap, parts);
-        capped[f.campaign->campaign_id()] = true;
+        capped[f.campaign] = true;
       }
       for (size_t k = 0; k < idx.size(); ++k) {
         AddAdjustment(c, idx[k], f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_CART_DISCOUNT, parts[k],
-                      c.in.lines[idx[k]].quantity, &capped[f.campaign->campaign_id()]);
+                      c.in.lines[idx[k]].quantity, &capped[f.campaign]);
       }
     }
   }
@@ -447,7 +477,11 @@ bool InsideWindows(const v1::Campaign& camp, absl::Time now) {
 }
 
 void Price(const PricingInput& in, v1::QuoteResponse* out) {
-  Ctx c{in, out, {}, in.shipping, {}};
+  Ctx c{in, out, {}, in.shipping, {}, {}, {}};
+  for (size_t i = 0; i < in.lines.size(); ++i) {
+    c.by_sku[in.lines[i].sku].push_back(i);
+    if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
+  }
   const std::string& cur = in.currency_code;
   for (const Line& l : in.lines) {
     c.lines.push_back(Running{l.unit_price * l.quantity, false});
@@ -521,7 +555,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   }
 
   // Step 5: effects in phases.
-  std::map<std::string, bool> capped;
+  PerCampaign<bool> capped;
   ItemPhase(c, fired, 1, capped);  // P1 member price / fixed prices
   BundlePhase(c, fired, capped);    // P2 bundle prices
   ItemPhase(c, fired, 3, capped);  // P3 item amounts off
@@ -545,7 +579,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   GoodwillPhase(c);                 // P8 goodwill vouchers
 
   // P9 shipping and returns.
-  std::map<std::string, std::pair<bool, bool>> flags;  // free shipping, free returns per campaign
+  PerCampaign<std::pair<bool, bool>> flags;  // free shipping, free returns per campaign
   bool free_shipping = !in.shopper.guest && in.shopper.tier_free_shipping;
   if (!in.shopper.guest && in.shopper.tier_free_returns) {
     for (auto& l : c.lines) l.free_returns = true;
@@ -558,7 +592,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
         if (c.shipping > 0) {
           bool cap_hit = false;
           int64_t d = Cap(c, *f.campaign, c.shipping, &cap_hit);
-          if (cap_hit) capped[f.campaign->campaign_id()] = true;
+          if (cap_hit) capped[f.campaign] = true;
           if (d > 0) {
             auto* adj = out->mutable_shipping()->add_adjustments();
             adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
@@ -568,10 +602,10 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
             adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
             SetMoney(adj->mutable_amount(), d, cur);
             c.shipping -= d;
-            c.given[f.campaign->campaign_id()] += d;
+            c.given[f.campaign] += d;
           }
         }
-        flags[f.campaign->campaign_id()].first = true;
+        flags[f.campaign].first = true;
         if (c.shipping == 0) free_shipping = true;
       }
       if (e.has_free_returns() &&
@@ -580,7 +614,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
         for (size_t i = 0; i < c.lines.size(); ++i) {
           if (!e.free_returns().has_items() || Matches(e.free_returns().items(), in.lines[i])) {
             c.lines[i].free_returns = true;
-            flags[f.campaign->campaign_id()].second = true;
+            flags[f.campaign].second = true;
           }
         }
       }
@@ -601,9 +635,9 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   std::vector<const v1::Campaign*> effective;
   earns_points = true;
   for (const v1::Campaign* camp : applied) {
-    const auto& [ship, returns] = flags[camp->campaign_id()];
+    const auto& [ship, returns] = flags[camp];
     const bool suppressed = camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies();
-    if (c.given[camp->campaign_id()] == 0 && !ship && !returns && !suppressed) {
+    if (c.given[camp] == 0 && !ship && !returns && !suppressed) {
       reject(*camp, v1::REJECTION_REASON_NO_EFFECT, "", "", "");
       continue;
     }
@@ -621,11 +655,11 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     for (const Fired& f : fired) {
       if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
     }
-    SetMoney(ac->mutable_discount(), c.given[camp->campaign_id()], cur);
-    ac->set_free_shipping(flags[camp->campaign_id()].first);
-    ac->set_free_returns(flags[camp->campaign_id()].second);
+    SetMoney(ac->mutable_discount(), c.given[camp], cur);
+    ac->set_free_shipping(flags[camp].first);
+    ac->set_free_returns(flags[camp].second);
     ac->set_earns_points(!camp->rights().has_earns_points() || camp->rights().earns_points());
-    ac->set_capped(capped[camp->campaign_id()]);
+    ac->set_capped(capped[camp]);
     ac->set_stacking(camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
                                                                                 : v1::STACKING_MODE_STACKABLE);
     ac->set_priority(camp->rights().priority());
