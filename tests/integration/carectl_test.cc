@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,10 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
       {"notification", "schedule"},
       {"notification", "deliveries"},
       {"notification", "consent"},
+      {"notification", "settings"},
+      {"notification", "set-webhook"},
+      {"notification", "set-email"},
+      {"notification", "replay"},
       {"complaint", "list"},
       {"complaint", "assign"},
       {"complaint", "transfer"},
@@ -368,6 +373,48 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   Result bad_member = Notification({"consent", "bad id!", "email", "grant"});
   EXPECT_EQ(bad_member.code, 1) << bad_member;
   EXPECT_ERR(bad_member, "error: INVALID_ARGUMENT");
+}
+
+TEST_F(CarectlTest, NotificationChannelsAreConfiguredWithoutShowingSecretsAndDeadLettersReplayed) {
+  Result before = Notification({"settings"});
+  ASSERT_EQ(before.code, 0) << before;
+  EXPECT_OUT(before, "WEBHOOK         not configured");
+  EXPECT_OUT(before, "SEND WINDOW     08:00-21:00");
+
+  const std::string secret = "s3cret-" + std::string(40, 'k');
+  const std::string secret_file = dir_.path() + "/webhook_secret";
+  {
+    std::ofstream out(secret_file);
+    out << secret << "\n";
+  }
+  Result hook = Notification({"set-webhook", "http://127.0.0.1:9/sms", "--secret_file=" + secret_file,
+                              "--max_in_flight=16"});
+  ASSERT_EQ(hook.code, 0) << hook;
+  EXPECT_OUT(hook, "WEBHOOK         http://127.0.0.1:9/sms");
+  EXPECT_OUT(hook, "WEBHOOK SECRET  set");
+  Result json = Notification({"settings", "--json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_EQ(json.out.find("s3cret"), std::string::npos) << "the secret is never returned";
+  nv1::Settings stored;
+  ASSERT_TRUE(nstub_->GetSettings(Ctx(admin()).get(), nv1::GetSettingsRequest(), &stored).ok());
+  EXPECT_EQ(stored.webhook().max_in_flight(), 16);
+  EXPECT_TRUE(stored.webhook().signing_secret_set());
+
+  Result mail = Notification({"set-email", "smtp://127.0.0.1:2525", "--from=care@example.com", "--from_name=Care"});
+  ASSERT_EQ(mail.code, 0) << mail;
+  EXPECT_OUT(mail, "EMAIL           smtp://127.0.0.1:2525 from care@example.com");
+  EXPECT_OUT(mail, "WEBHOOK SECRET  set");  // untouched by an email change
+
+  Result missing = Notification({"set-webhook", "http://x", "--secret_file=" + dir_.path() + "/nope"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_ERR(missing, "--secret_file: cannot read");
+
+  Result none = Notification({"replay", "--campaign=spring"});
+  ASSERT_EQ(none.code, 0) << none;
+  EXPECT_OUT(none, "REPLAYED   0");
+  Result unfiltered = Notification({"replay"});
+  EXPECT_EQ(unfiltered.code, 1) << unfiltered;
+  EXPECT_ERR(unfiltered, "error: INVALID_ARGUMENT");
 }
 
 }  // namespace

@@ -1,8 +1,15 @@
 // carectl notification ...: inboxes, schedules, deliveries and consent
 // (care.notification.v1).
 
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/proto_time.h"
 #include "care/notification/v1/notification.grpc.pb.h"
 #include "tools/carectl/commands.h"
 
@@ -155,6 +162,112 @@ int Consent(Context& c, Args& a) {
   });
 }
 
+// A secret from a file (never from the command line, where `ps` and shell
+// history would keep it); surrounding whitespace dropped.
+std::string ReadSecret(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(text.str()));
+}
+
+std::string Seconds(const google::protobuf::Duration& d) {
+  return absl::FormatDuration(care::FromDurationProto(d));
+}
+
+void PrintSettings(const v1::Settings& s) {
+  auto window = [](const v1::SendWindow& w) {
+    return absl::StrFormat("%02d:%02d-%02d:%02d", w.start().hours(), w.start().minutes(), w.end().hours(),
+                           w.end().minutes());
+  };
+  PrintFields({{"FREQUENCY CAP", s.frequency_cap().max_messages() == 0
+                                     ? "none"
+                                     : absl::StrCat(s.frequency_cap().max_messages(), " marketing per ",
+                                                    Seconds(s.frequency_cap().window()))},
+               {"RETRY", absl::StrCat(s.retry_policy().max_attempts(), " attempts, backoff ",
+                                      Seconds(s.retry_policy().initial_backoff()), " x", s.retry_policy().multiplier(),
+                                      " up to ", Seconds(s.retry_policy().max_backoff()))},
+               {"SEND WINDOW", window(s.default_send_window())},
+               {"TIME ZONE", s.default_time_zone()},
+               {"WEBHOOK", s.webhook().url().empty() ? "not configured" : s.webhook().url()},
+               {"WEBHOOK SECRET", s.webhook().signing_secret_set() ? "set" : "not set"},
+               {"EMAIL", s.email().smtp_url().empty() ? "not configured"
+                                                      : absl::StrCat(s.email().smtp_url(), " from ",
+                                                                     s.email().from_address())},
+               {"EMAIL PASSWORD", s.email().password_set() ? "set" : "not set"}});
+}
+
+int Settings(Context& c, Args& a) {
+  a.Done();
+  v1::Settings resp;
+  return c.Finish(Stub(c)->GetSettings(c.NewCall().get(), v1::GetSettingsRequest(), &resp), resp,
+                  [&] { PrintSettings(resp); });
+}
+
+int SetWebhook(Context& c, Args& a) {
+  v1::UpdateSettingsRequest req;
+  auto* w = req.mutable_settings()->mutable_webhook();
+  w->set_url(a.Positional("url"));
+  req.mutable_update_mask()->add_paths("webhook.url");
+  if (std::string path = a.Flag("secret_file"); !path.empty()) {
+    w->set_signing_secret(ReadSecret("--secret_file", path));
+    req.mutable_update_mask()->add_paths("webhook.signing_secret");
+  }
+  if (int64_t n = a.IntFlag("max_in_flight", 0); n != 0) {
+    w->set_max_in_flight(static_cast<int32_t>(n));
+    req.mutable_update_mask()->add_paths("webhook.max_in_flight");
+  }
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Settings resp;
+  return c.Finish(Stub(c)->UpdateSettings(c.NewCall().get(), req, &resp), resp, [&] { PrintSettings(resp); });
+}
+
+int SetEmail(Context& c, Args& a) {
+  v1::UpdateSettingsRequest req;
+  auto* e = req.mutable_settings()->mutable_email();
+  e->set_smtp_url(a.Positional("smtp_url"));
+  e->set_from_address(a.Flag("from"));
+  e->set_from_name(a.Flag("from_name"));
+  e->set_username(a.Flag("username"));
+  for (const char* p : {"email.smtp_url", "email.from_address", "email.from_name", "email.username"}) {
+    req.mutable_update_mask()->add_paths(p);
+  }
+  if (std::string path = a.Flag("password_file"); !path.empty()) {
+    e->set_password(ReadSecret("--password_file", path));
+    req.mutable_update_mask()->add_paths("email.password");
+  }
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Settings resp;
+  return c.Finish(Stub(c)->UpdateSettings(c.NewCall().get(), req, &resp), resp, [&] { PrintSettings(resp); });
+}
+
+int Replay(Context& c, Args& a) {
+  v1::ReplayDeadLettersRequest req;
+  if (std::string ids = a.Flag("ids"); !ids.empty()) {
+    for (absl::string_view id : absl::StrSplit(ids, ',', absl::SkipEmpty())) req.add_delivery_ids(std::string(id));
+  }
+  auto* f = req.mutable_filter();
+  f->set_member_id(a.Flag("member"));
+  f->set_campaign_id(a.Flag("campaign"));
+  f->set_schedule_id(a.Flag("schedule"));
+  if (std::string ch = a.Flag("channel"); !ch.empty()) {
+    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel", ch)));
+  }
+  req.set_include_failed(a.BoolFlag("include_failed"));
+  req.set_max_deliveries(static_cast<int32_t>(a.IntFlag("max", 0)));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::ReplayDeadLettersResponse resp;
+  return c.Finish(Stub(c)->ReplayDeadLetters(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"REPLAYED", absl::StrCat(resp.replayed_count())},
+                 {"SKIPPED", absl::StrCat(resp.skipped_count())},
+                 {"MORE LEFT", resp.more_remaining() ? "yes (run again)" : "no"}});
+  });
+}
+
 }  // namespace
 
 std::vector<Command> NotificationCommands() {
@@ -171,6 +284,16 @@ std::vector<Command> NotificationCommands() {
       {"notification", "consent", "<member_id> <in_app|webhook|email> <grant|withdraw> [--source=agent] "
                                   "[--legal_basis=consent] [--evidence=] [--request_id=ID]",
        "records a marketing consent decision (SetConsent)", Consent},
+      {"notification", "settings", "", "shows the service settings, secrets only as set / not set (GetSettings)",
+       Settings},
+      {"notification", "set-webhook", "<url> [--secret_file=PATH] [--max_in_flight=N] [--request_id=ID]",
+       "points the WEBHOOK channel at a gateway; the HMAC secret is read from a file (UpdateSettings)", SetWebhook},
+      {"notification", "set-email", "<smtp_url> --from=ADDRESS [--from_name=] [--username=] [--password_file=PATH] "
+                                    "[--request_id=ID]",
+       "points the EMAIL channel at an SMTP server (UpdateSettings)", SetEmail},
+      {"notification", "replay", "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
+                                 "[--include_failed] [--max=N] [--request_id=ID]",
+       "puts dead-lettered deliveries back to PENDING (ReplayDeadLetters)", Replay},
   };
 }
 
