@@ -118,7 +118,12 @@ class CurlChannel : public Channel {
         curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t.get());
         Setup(*t);
-        curl_multi_add_handle(multi_, t->easy);
+        if (curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+          results[t->index] = CurlFailure(CURLE_FAILED_INIT, Prefix());
+          curl_slist_free_all(t->list);
+          idle_.push_back(t->easy);
+          continue;
+        }
         running.push_back(std::move(t));
       }
     };
