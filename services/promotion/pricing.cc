@@ -152,7 +152,6 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
   const Shopper& who = c.in.shopper;
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
-      const std::string& id = f.campaign->campaign_id();
       if (e.has_member_price() && phase == 1 && !who.guest) {
         for (const v1::SkuPrice& p : e.member_price().prices()) {
           const v1::DiscountValue* v = Resolve(p.unit_price(), who);
