@@ -86,7 +86,11 @@ void ForMatching(const Ctx& c, const v1::ItemSelector& s, Fn fn) {
 
 int64_t Cap(Ctx& c, const v1::Campaign& camp, int64_t want, bool* capped) {
   if (want <= 0) return 0;
+  // The tighter of the per-order cap and the campaign's budget left.
   int64_t cap = camp.limits().max_discount_per_order().amount_minor();
+  if (auto l = c.in.left.find(camp.campaign_id()); l != c.in.left.end() && l->second.budget) {
+    cap = cap > 0 ? std::min(cap, *l->second.budget) : *l->second.budget;
+  }
   if (cap <= 0) return want;
   int64_t left = std::max<int64_t>(0, cap - c.given[&camp]);
   if (want > left) {
@@ -357,6 +361,12 @@ v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in
   }
   if (a.opted_in_only() && !who.opted_in) return v1::REJECTION_REASON_NOT_OPTED_IN;
   if (camp.voucher_required() && !in.unlocked.count(camp.campaign_id())) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
+  if (auto l = in.left.find(camp.campaign_id()); l != in.left.end()) {
+    if (l->second.redemptions && *l->second.redemptions <= 0) return v1::REJECTION_REASON_REDEMPTION_LIMIT_REACHED;
+    if (l->second.customer_unidentified) return v1::REJECTION_REASON_CUSTOMER_UNIDENTIFIED;
+    if (l->second.customer && *l->second.customer <= 0) return v1::REJECTION_REASON_CUSTOMER_LIMIT_REACHED;
+    if (l->second.budget && *l->second.budget <= 0) return v1::REJECTION_REASON_BUDGET_EXHAUSTED;
+  }
   return v1::REJECTION_REASON_UNSPECIFIED;
 }
 

@@ -5,6 +5,7 @@
 // Pure: no clock, no storage, no RPC; exact integer arithmetic in minor units.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct PricingInput {
     care::promotion::v1::DiscountValue value;
   };
   std::vector<Goodwill> goodwill;
+  // What the limits of a candidate leave as of now, for candidates that have
+  // limits (absent = none). Quote reads them; RedeemQuote checks exactly.
+  struct Left {
+    std::optional<int64_t> redemptions, budget, customer;
+    bool customer_unidentified = false;  // per-customer limit, guest without a key
+  };
+  std::map<std::string, Left> left;
 };
 
 // Fills lines, shipping, totals, applied/rejected campaigns, earns_points,

@@ -373,6 +373,41 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
   return r;
 }
 
+absl::Status PromotionService::ReadLimits(const v1::Customer& customer, PricingInput& in) {
+  std::vector<const v1::Campaign*> limited;
+  for (const v1::Campaign* c : in.candidates) {
+    const v1::Limits& l = c->limits();
+    if (l.max_redemptions() > 0 || l.max_discount_total().amount_minor() > 0 || l.max_redemptions_per_customer() > 0) {
+      limited.push_back(c);
+    }
+  }
+  if (limited.empty()) return absl::OkStatus();  // no read at all for campaigns without limits
+  v1::QuoteCustomer who;
+  who.set_member_id(in.shopper.guest ? "" : in.shopper.member_id);
+  who.set_guest_key(customer.guest().guest_key());
+  const std::string key = CustomerKey(who);
+  return store_.InReadTxn([&](RedemptionTxn& txn) -> absl::Status {
+    for (const v1::Campaign* c : limited) {
+      const v1::Limits& l = c->limits();
+      PricingInput::Left& left = in.left[c->campaign_id()];
+      auto usage = txn.Usage(c->campaign_id());
+      if (!usage.ok()) return usage.status();
+      if (l.max_redemptions() > 0) left.redemptions = l.max_redemptions() - usage->redemptions;
+      if (l.max_discount_total().amount_minor() > 0) left.budget = l.max_discount_total().amount_minor() - usage->discount;
+      if (l.max_redemptions_per_customer() > 0) {
+        if (key.empty()) {
+          left.customer_unidentified = true;
+          continue;
+        }
+        auto n = txn.CustomerCount(c->campaign_id(), key);
+        if (!n.ok()) return n.status();
+        left.customer = l.max_redemptions_per_customer() - *n;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr) {
   absl::Time now = clock_.Now();
   PricingInput in;
@@ -405,8 +440,9 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
     in.shopper.opted_in = profile->opted_in;
     in.shopper.segment = profile->segment;
   }
-  // Budgets: a campaign whose budget or redemptions are used up is rejected
-  // here already; the exact check is RedeemQuote's.
+  // Limits as of now: a campaign used up is rejected here already and a
+  // discount is capped at the budget left; the exact check is RedeemQuote's.
+  if (absl::Status s = ReadLimits(req.customer(), in); !s.ok()) return s;
   v1::QuoteResponse& out = *out_ptr;
   if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
   Price(in, &out);

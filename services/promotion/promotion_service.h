@@ -101,6 +101,9 @@ class PromotionService final {
   size_t indexed_campaigns() const { return index_.size(); }
 
  private:
+  // What the limits of the limited candidates in `in` leave for this
+  // customer (one read transaction; none when no candidate has limits).
+  absl::Status ReadLimits(const care::promotion::v1::Customer& customer, PricingInput& in);
   // FilteredPage (common/pagination.h) over a read transaction.
   template <typename T, typename Fetch, typename Keep>
   absl::StatusOr<Page<T>> ReadPage(int64_t before_seq, int page_size, Fetch fetch, Keep keep) {

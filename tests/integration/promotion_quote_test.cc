@@ -133,6 +133,50 @@ TEST_F(PromotionQuoteTest, ExplainAllListsTheCampaignsThatCouldNotTouchTheCartWi
   EXPECT_EQ(explained.applied_campaigns_size(), 0);
 }
 
+TEST_F(PromotionQuoteTest, QuotesHonourWhatTheLimitsLeaveBudgetsCapTheDiscount) {
+  // 10% off, at most 1,500 of budget in total and one order per customer.
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  *c.mutable_limits()->mutable_max_discount_total() = Usd(1500);
+  c.mutable_limits()->set_max_redemptions_per_customer(1);
+  Live("limited", c);
+  auto cart = [](const std::string& guest_key) {
+    pv1::QuoteRequest req = Cart("", {CartLine("l1", "BAG-1", "bags", 1, 10000)});
+    req.mutable_customer()->mutable_guest()->set_guest_key(guest_key);
+    return req;
+  };
+
+  pv1::QuoteResponse first = Quote(cart("g-1"));
+  EXPECT_EQ(first.totals().items_discount().amount_minor(), 1000);
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("limit-o1", first.quote_token(), &r).ok());
+
+  // The same guest has used the campaign up; another guest gets only the
+  // 500 the budget has left, marked capped.
+  EXPECT_EQ(Rejection(Quote(cart("g-1")), "limited"), pv1::REJECTION_REASON_CUSTOMER_LIMIT_REACHED);
+  pv1::QuoteResponse second = Quote(cart("g-2"));
+  ASSERT_TRUE(Applied(second, "limited"));
+  EXPECT_EQ(second.totals().items_discount().amount_minor(), 500);
+  EXPECT_TRUE(second.applied_campaigns(0).capped());
+  ASSERT_TRUE(Redeem("limit-o2", second.quote_token(), &r).ok());
+  EXPECT_EQ(Report("limited").discount_given().amount_minor(), 1500);
+
+  // Nothing left: the next quote says so instead of a discount RedeemQuote
+  // would refuse; a guest without a key cannot be counted at all.
+  EXPECT_EQ(Rejection(Quote(cart("g-3")), "limited"), pv1::REJECTION_REASON_BUDGET_EXHAUSTED);
+  EXPECT_EQ(Rejection(Quote(cart("")), "limited"), pv1::REJECTION_REASON_CUSTOMER_UNIDENTIFIED);
+
+  // Cancelling the first order gives its 1,000 back.
+  pv1::CancelRedemptionRequest cancel;
+  cancel.set_order_id("limit-o1");
+  cancel.set_request_id("cancel-limit-o1");
+  pv1::Redemption cancelled;
+  grpc::Status st = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
+  ASSERT_TRUE(st.ok()) << Describe(st);
+  EXPECT_EQ(Quote(cart("g-3")).totals().items_discount().amount_minor(), 1000);
+}
+
 TEST_F(PromotionQuoteTest, MemberPriceOnlyForOptedInMembers) {
   Enrol("in", [](lv1::Member* m) {
     auto* consent = m->add_marketing_consents();
@@ -294,10 +338,15 @@ TEST_F(PromotionQuoteTest, CancelReleasesAndTheReportCountsIt) {
   Live("limited", c);
   auto token = [&] { return Quote(Cart("", {CartLine("a", "X", "x", 1, 2500)})).quote_token(); };
   pv1::Redemption r;
-  ASSERT_TRUE(Redeem("o1", token(), &r).ok());
-  ASSERT_TRUE(Redeem("o2", token(), &r).ok());
-  grpc::Status s = Redeem("o3", token(), &r);
+  // Three quotes while two uses are left; the third order comes too late.
+  const std::string t1 = token(), t2 = token(), t3 = token();
+  ASSERT_TRUE(Redeem("o1", t1, &r).ok());
+  ASSERT_TRUE(Redeem("o2", t2, &r).ok());
+  grpc::Status s = Redeem("o3", t3, &r);
   EXPECT_EQ(Reason(s), "REDEMPTION_LIMIT_REACHED");
+  // A quote taken now already says so.
+  EXPECT_EQ(Rejection(Quote(Cart("", {CartLine("a", "X", "x", 1, 2500)})), "limited"),
+            pv1::REJECTION_REASON_REDEMPTION_LIMIT_REACHED);
 
   pv1::CampaignReport rep = Report("limited");
   EXPECT_EQ(rep.redemptions(), 2);
