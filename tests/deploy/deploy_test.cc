@@ -231,7 +231,9 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
       if (v["secret"]) secret = v["secret"]["secretName"].as<std::string>();
     }
     EXPECT_EQ(secret.rfind("care-tokens", 0), 0u) << name << " reads tokens from " << secret;
-    if (GetParam() == "dev") EXPECT_TRUE(Exists("Secret", secret)) << "dev generates " << secret;
+    if (GetParam() == "dev") {
+      EXPECT_TRUE(Exists("Secret", secret)) << "dev generates " << secret;
+    }
     // The grace period covers the preStop pause and the drain deadline.
     int64_t grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as<int64_t>(30);
     int64_t pause = 0;

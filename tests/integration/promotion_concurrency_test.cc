@@ -38,7 +38,9 @@ class PromotionConcurrencyTest : public PromotionTest {
     }
     for (auto& t : threads) t.join();
     for (const auto& s : failures) {
-      if (!s.ok()) EXPECT_EQ(Reason(s), refusal) << Describe(s);
+      if (!s.ok()) {
+        EXPECT_EQ(Reason(s), refusal) << Describe(s);
+      }
     }
     return ok.load();
   }

@@ -85,7 +85,9 @@ TEST_F(PromotionVoucherTest, HundredConcurrentRedemptionsOfATenUseVoucherExactly
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 10);
   for (const auto& s : failures) {
-    if (!s.ok()) EXPECT_EQ(Reason(s), "VOUCHER_EXHAUSTED") << Describe(s);
+    if (!s.ok()) {
+      EXPECT_EQ(Reason(s), "VOUCHER_EXHAUSTED") << Describe(s);
+    }
   }
   pv1::Voucher used = Get(code);
   EXPECT_EQ(used.uses(), 10);

@@ -225,9 +225,9 @@ class Demo final {
 
   void Members() {
     Step("Members enrol, with their language, time zone and marketing consent");
-    people_ = {{"lan", "Nguyen Thi Lan", "vi", "Asia/Ho_Chi_Minh"},
-               {"yuki", "Sato Yuki", "ja", "Asia/Tokyo"},
-               {"emma", "Emma Brown", "en", "America/New_York"}};
+    people_ = {{"lan", "Nguyen Thi Lan", "vi", "Asia/Ho_Chi_Minh", ""},
+               {"yuki", "Sato Yuki", "ja", "Asia/Tokyo", ""},
+               {"emma", "Emma Brown", "en", "America/New_York", ""}};
     for (Person& p : people_) {
       lv1::EnrolMemberRequest req;
       req.set_request_id(Id("enrol-" + p.key));
