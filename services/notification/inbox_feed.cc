@@ -61,6 +61,15 @@ bool NotificationService::RunInboxFeedPrune() {
   auto settings = CurrentSettings();
   if (!settings.ok()) return false;
   const absl::Time cutoff = clock_.Now() - FromDurationProto(settings->in_app().replay_window());
+  // A read first: most runs find nothing old enough and then write nothing.
+  std::optional<absl::Time> oldest;
+  absl::Status read = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto at = tx.OldestInboxEventAt();
+    if (!at.ok()) return at.status();
+    oldest = *at;
+    return absl::OkStatus();
+  });
+  if (!read.ok() || !oldest || *oldest >= cutoff) return false;
   int64_t pruned = 0;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     auto n = tx.PruneInboxFeed(cutoff, kPruneBatch);

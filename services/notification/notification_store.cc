@@ -513,6 +513,15 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return out;
   }
 
+  absl::StatusOr<std::optional<absl::Time>> OldestInboxEventAt() override {
+    auto stmt = txn_.Query("SELECT at FROM inbox_events ORDER BY seq LIMIT 1");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<absl::Time>();
+    return std::optional<absl::Time>(FromMicros(stmt->Int(0)));
+  }
+
   absl::StatusOr<int64_t> PruneInboxFeed(absl::Time before, int limit) override {
     // Only the head is looked at, so a feed with nothing to prune costs one
     // short index walk, not a scan.

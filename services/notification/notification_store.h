@@ -152,6 +152,8 @@ class StoreTxn : public IdempotencyTxn {
   // oldest first; messages no longer stored are skipped.
   virtual absl::StatusOr<std::vector<InboxEvent>> InboxFeed(int64_t after, int64_t through,
                                                            const std::vector<int>& kinds) = 0;
+  // When the oldest retained event happened (nullopt: none retained).
+  virtual absl::StatusOr<std::optional<absl::Time>> OldestInboxEventAt() = 0;
   // Deletes up to `limit` of the oldest events that happened before `before`;
   // returns how many.
   virtual absl::StatusOr<int64_t> PruneInboxFeed(absl::Time before, int limit) = 0;
