@@ -485,6 +485,15 @@ bool InsideWindows(const v1::Campaign& camp, absl::Time now) {
   return false;
 }
 
+void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
+  ac->set_campaign_id(camp.campaign_id());
+  ac->set_campaign_version(camp.version());
+  ac->set_display_name(camp.display_name());
+  ac->set_stacking(camp.rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
+                                                                            : v1::STACKING_MODE_STACKABLE);
+  ac->set_priority(camp.rights().priority());
+}
+
 void Price(const PricingInput& in, v1::QuoteResponse* out) {
   Ctx c{in, out, {}, in.shipping, {}, {}, {}};
   for (size_t i = 0; i < in.lines.size(); ++i) {
@@ -658,9 +667,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   // Applied campaigns, totals.
   for (const v1::Campaign* camp : applied) {
     auto* ac = out->add_applied_campaigns();
-    ac->set_campaign_id(camp->campaign_id());
-    ac->set_campaign_version(camp->version());
-    ac->set_display_name(camp->display_name());
+    Describe(*camp, ac);
     for (const Fired& f : fired) {
       if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
     }
@@ -669,9 +676,6 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     ac->set_free_returns(flags[camp].second);
     ac->set_earns_points(!camp->rights().has_earns_points() || camp->rights().earns_points());
     ac->set_capped(capped[camp]);
-    ac->set_stacking(camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
-                                                                                : v1::STACKING_MODE_STACKABLE);
-    ac->set_priority(camp->rights().priority());
     if (auto v = in.unlocked.find(camp->campaign_id()); v != in.unlocked.end()) ac->set_voucher_code(v->second);
   }
   int64_t subtotal = 0, items_total = 0;

@@ -44,6 +44,10 @@ struct PricingInput {
 // free_returns and tier_discount_suppressed of `out`.
 void Price(const PricingInput& in, care::promotion::v1::QuoteResponse* out);
 
+// What an applied campaign says of itself: id, version, display name,
+// stacking and priority.
+void Describe(const care::promotion::v1::Campaign& campaign, care::promotion::v1::AppliedCampaign* applied);
+
 // Whether `now` falls inside the campaign's recurring windows, read in
 // `zone` (empty windows = always).
 bool InsideWindows(const care::promotion::v1::Campaign& campaign, absl::Time now);

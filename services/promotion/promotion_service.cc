@@ -465,25 +465,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   cust->set_offers_opt_in(in.shopper.opted_in);
   *out.mutable_quote_time() = ToTimestamp(now);
   *out.mutable_expire_time() = ToTimestamp(now + options_.quote_ttl);
-  // The token binds what redemption needs (customer, per-line amounts,
-  // totals, applied campaign versions, expiry); the per-adjustment detail and
-  // the rejections are for display only and would double the token's size.
-  // Moved aside and back (O(1): the scratch message lives on the same arena
-  // as `out`) rather than copying the response.
-  v1::QuoteResponse* aside = google::protobuf::Arena::CreateMessage<v1::QuoteResponse>(out.GetArena());
-  std::unique_ptr<v1::QuoteResponse> owned(out.GetArena() == nullptr ? aside : nullptr);
-  auto swap_display = [&] {
-    aside->mutable_rejected_campaigns()->Swap(out.mutable_rejected_campaigns());
-    for (int i = 0; i < out.lines_size(); ++i) {
-      if (aside->lines_size() <= i) aside->add_lines();
-      aside->mutable_lines(i)->mutable_adjustments()->Swap(out.mutable_lines(i)->mutable_adjustments());
-    }
-    aside->mutable_shipping()->mutable_adjustments()->Swap(out.mutable_shipping()->mutable_adjustments());
-  };
-  swap_display();
-  std::string token = signer_.Sign(out);
-  swap_display();
-  out.set_quote_token(std::move(token));
+  out.set_quote_token(signer_.Sign(out));
   return absl::OkStatus();
 }
 
@@ -507,7 +489,7 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
     }
     std::string customer = CustomerKey(quote->customer());
-    for (const v1::AppliedCampaign& ac : quote->applied_campaigns()) {
+    for (v1::AppliedCampaign& ac : *quote->mutable_applied_campaigns()) {
       auto c = txn.Campaign(ac.campaign_id());
       if (!c.ok()) return c.status();
       ErrorMetadata md{{"campaign_id", ac.campaign_id()}};
@@ -538,6 +520,7 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       }
       absl::Status st = txn.AddUsage(ac.campaign_id(), customer, 1, ac.discount().amount_minor(), 0);
       if (!st.ok()) return st;
+      Describe(camp, &ac);  // the token leaves out what the bound version says
     }
     if (absl::Status st = ConsumeVouchers(txn, *quote, now, out); !st.ok()) return st;
     out.set_redemption_id(absl::StrCat("r-", digest.substr(0, 16)));

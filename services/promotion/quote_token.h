@@ -1,8 +1,10 @@
 #pragma once
 
-// Quote tokens: the quote's binding (customer, cart, campaign versions,
-// amounts, expiry) serialized and signed with HMAC-SHA256, so a client can
-// neither forge nor alter one. Format: base64url(payload) "." base64url(mac).
+// Quote tokens: what RedeemQuote needs of a quote (customer, cart, amounts,
+// applied campaign versions, vouchers used, expiry) in compact form
+// (care/promotion/internal/quote_binding.proto), signed with HMAC-SHA256 so
+// a client can neither forge nor alter one. Format: base64url(binding) "."
+// base64url(mac).
 
 #include <string>
 
@@ -14,8 +16,12 @@ namespace care::promotion {
 class QuoteSigner final {
  public:
   explicit QuoteSigner(std::string secret) : secret_(std::move(secret)) {}
-  std::string Sign(const care::promotion::v1::QuoteResponse& body) const;
-  // INVALID_ARGUMENT / QUOTE_TOKEN_INVALID when malformed or tampered with.
+  std::string Sign(const care::promotion::v1::QuoteResponse& quote) const;
+  // The quote as bound: customer, times, lines and shipping without their
+  // adjustments, totals, applied campaigns by id, version and amounts (no
+  // display name, stacking or priority: the bound version has them), the
+  // accepted vouchers and the overall flags. INVALID_ARGUMENT /
+  // QUOTE_TOKEN_INVALID when malformed or tampered with.
   absl::StatusOr<care::promotion::v1::QuoteResponse> Verify(const std::string& token) const;
 
  private:

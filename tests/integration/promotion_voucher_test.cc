@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/integration/promotion_fixture.h"
 
 namespace care::testing {
@@ -202,6 +204,80 @@ TEST_F(PromotionVoucherTest, AGoodwillVoucherIsIssuedOnceAndTakesItsAmountOffOne
   // Used once: a second order with a fresh quote is refused.
   pv1::QuoteResponse again = Quote(WithCode(Cart("ann", {CartLine("a", "X", "x", 1, 10000)}), first.code()));
   EXPECT_EQ(again.vouchers(0).reason(), pv1::REJECTION_REASON_VOUCHER_EXHAUSTED);
+}
+
+// The quote token carries the quote in compact form (amounts, not the
+// display detail); what RedeemQuote records must still be exactly what the
+// quote showed: customer, lines, shipping, totals, campaigns, vouchers.
+TEST_F(PromotionVoucherTest, ARedemptionRecordsExactlyWhatTheQuoteShowed) {
+  MakeTier("rec-1", "gold");
+  VoucherCampaign("rec-code");
+  pv1::Campaign shoes = BaseCampaign(Base());
+  shoes.clear_starts_at();
+  shoes.set_display_name("Half off shoes, at most 15.00");
+  shoes.mutable_rights()->set_priority(5);
+  pv1::ItemDiscount* half = shoes.add_rules()->add_effects()->mutable_item_discount();
+  half->mutable_items()->add_categories("shoes");
+  *half->mutable_value()->mutable_value() = Percent(5000);
+  *shoes.mutable_limits()->mutable_max_discount_per_order() = Usd(1500);
+  Live("rec-shoes", shoes);
+  pv1::Campaign perks = BaseCampaign(Base());
+  perks.clear_starts_at();
+  perks.mutable_rights()->set_earns_points(false);
+  pv1::Rule* rule = perks.add_rules();
+  rule->add_effects()->mutable_free_shipping();
+  rule->add_effects()->mutable_free_returns()->mutable_items()->add_categories("hats");
+  Live("rec-perks", perks);
+  const std::string code = Generate("rec-gen", "rec-code", 1, 1).vouchers(0).code();
+
+  pv1::QuoteResponse q = Quote(WithCode(Cart("rec-1",
+                                              {CartLine("a", "SHOE-1", "shoes", 2, 4999),
+                                               CartLine("b", "SOCK-1", "socks", 3, 333),
+                                               CartLine("c", "HAT-1", "hats", 1, 1250)},
+                                              700),
+                                         code));
+  ASSERT_TRUE(Applied(q, "rec-code") && Applied(q, "rec-shoes") && Applied(q, "rec-perks"));
+  ASSERT_EQ(q.customer().tier_id(), "gold");
+  EXPECT_LT(q.quote_token().size(), q.ByteSizeLong() / 2);  // the token is not a second copy of the quote
+  pv1::Redemption r;
+  grpc::Status s = Redeem("rec-order", q.quote_token(), &r);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  using google::protobuf::util::MessageDifferencer;
+  EXPECT_TRUE(MessageDifferencer::Equals(r.customer(), q.customer()));
+  ASSERT_EQ(r.lines_size(), q.lines_size());
+  for (int i = 0; i < q.lines_size(); ++i) {
+    pv1::LineResult want = q.lines(i);
+    want.clear_adjustments();  // display detail, not recorded
+    EXPECT_TRUE(MessageDifferencer::Equals(r.lines(i).line(), want)) << r.lines(i).line().DebugString();
+  }
+  pv1::ShippingResult ship = q.shipping();
+  ship.clear_adjustments();
+  EXPECT_TRUE(MessageDifferencer::Equals(r.shipping(), ship)) << r.shipping().DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(r.totals(), q.totals())) << r.totals().DebugString();
+  ASSERT_EQ(r.campaigns_size(), q.applied_campaigns_size());
+  for (int i = 0; i < q.applied_campaigns_size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(r.campaigns(i), q.applied_campaigns(i))) << r.campaigns(i).DebugString();
+  }
+  EXPECT_THAT(r.voucher_codes(), ::testing::ElementsAre(code));
+  EXPECT_EQ(r.earns_points(), q.earns_points());
+  EXPECT_FALSE(r.earns_points());
+  EXPECT_EQ(r.free_returns(), q.free_returns());
+  EXPECT_TRUE(MessageDifferencer::Equals(r.quote_time(), q.quote_time()));
+  // The values this cart was built to exercise, as the quote showed them.
+  EXPECT_TRUE(q.shipping().free_shipping());
+  EXPECT_TRUE(q.lines(2).free_returns());
+  for (const auto& ac : q.applied_campaigns()) {
+    if (ac.campaign_id() == "rec-shoes") {
+      EXPECT_TRUE(ac.capped());
+      EXPECT_EQ(ac.discount().amount_minor(), 1500);
+      EXPECT_EQ(ac.priority(), 5);
+      EXPECT_EQ(ac.display_name(), "Half off shoes, at most 15.00");
+    }
+    if (ac.campaign_id() == "rec-code") {
+      EXPECT_EQ(ac.voucher_code(), code);
+    }
+  }
 }
 
 }  // namespace
