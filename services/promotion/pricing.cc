@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -44,19 +45,31 @@ struct Running {
   int64_t bundled_amount = 0;
 };
 
-template <typename T>
-using PerCampaign = absl::flat_hash_map<const v1::Campaign*, T>;
+// What one campaign has done to the cart so far.
+struct Outcome {
+  int64_t given = 0;  // discount so far (lines and shipping)
+  bool capped = false;
+  bool free_shipping = false;
+  bool free_returns = false;
+};
+
+// A rule whose conditions held, of a campaign that stacks.
+struct Fired {
+  const v1::Campaign* campaign;
+  const v1::Rule* rule;
+  Outcome* outcome;
+};
+
+using LineIndex = absl::InlinedVector<size_t, 4>;
 
 struct Ctx {
   const PricingInput& in;
   v1::QuoteResponse* out;
   std::vector<Running> lines;
   int64_t shipping = 0;
-  // Per applied campaign: discount given so far and its per-order cap.
-  PerCampaign<int64_t> given;
   // The cart's lines by sku and by category, so a selector is tried only on
   // the lines it names instead of on every line.
-  absl::flat_hash_map<absl::string_view, std::vector<size_t>> by_sku, by_category;
+  absl::flat_hash_map<absl::string_view, LineIndex> by_sku, by_category;
 };
 
 // Calls `fn(i)` for each line matching `s`, in line order.
@@ -68,7 +81,15 @@ void ForMatching(const Ctx& c, const v1::ItemSelector& s, Fn fn) {
     }
     return;
   }
-  std::vector<size_t> idx;
+  if (s.skus_size() == 1 && s.categories().empty()) {  // the usual "this product"
+    if (auto it = c.by_sku.find(s.skus(0)); it != c.by_sku.end()) {
+      for (size_t i : it->second) {
+        if (Matches(s, c.in.lines[i])) fn(i);
+      }
+    }
+    return;
+  }
+  absl::InlinedVector<size_t, 16> idx;
   for (const std::string& sku : s.skus()) {
     if (auto it = c.by_sku.find(sku); it != c.by_sku.end()) idx.insert(idx.end(), it->second.begin(), it->second.end());
   }
@@ -84,7 +105,7 @@ void ForMatching(const Ctx& c, const v1::ItemSelector& s, Fn fn) {
   }
 }
 
-int64_t Cap(Ctx& c, const v1::Campaign& camp, int64_t want, bool* capped) {
+int64_t Cap(Ctx& c, const v1::Campaign& camp, Outcome& outcome, int64_t want) {
   if (want <= 0) return 0;
   // The tighter of the per-order cap and the campaign's budget left.
   int64_t cap = camp.limits().max_discount_per_order().amount_minor();
@@ -92,27 +113,27 @@ int64_t Cap(Ctx& c, const v1::Campaign& camp, int64_t want, bool* capped) {
     cap = cap > 0 ? std::min(cap, *l->second.budget) : *l->second.budget;
   }
   if (cap <= 0) return want;
-  int64_t left = std::max<int64_t>(0, cap - c.given[&camp]);
+  int64_t left = std::max<int64_t>(0, cap - outcome.given);
   if (want > left) {
-    *capped = true;
+    outcome.capped = true;
     return left;
   }
   return want;
 }
 
-void AddAdjustment(Ctx& c, size_t line, const v1::Campaign* camp, const std::string& rule_id, v1::EffectKind kind,
-                   int64_t amount, int32_t units, bool* capped) {
-  if (camp != nullptr) amount = Cap(c, *camp, amount, capped);
+// `f` is the rule that gives the discount (null: the tier's own).
+void AddAdjustment(Ctx& c, size_t line, const Fired* f, v1::EffectKind kind, int64_t amount, int32_t units) {
+  if (f != nullptr) amount = Cap(c, *f->campaign, *f->outcome, amount);
   amount = std::min(amount, c.lines[line].amount);  // never below zero
   if (amount <= 0) return;
   c.lines[line].amount -= amount;
   auto* adj = c.out->mutable_lines(static_cast<int>(line))->add_adjustments();
-  adj->set_source(camp ? v1::ADJUSTMENT_SOURCE_CAMPAIGN : v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
-  if (camp) {
-    adj->set_campaign_id(camp->campaign_id());
-    adj->set_campaign_version(camp->version());
-    adj->set_rule_id(rule_id);
-    c.given[camp] += amount;
+  adj->set_source(f ? v1::ADJUSTMENT_SOURCE_CAMPAIGN : v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
+  if (f) {
+    adj->set_campaign_id(f->campaign->campaign_id());
+    adj->set_campaign_version(f->campaign->version());
+    adj->set_rule_id(f->rule->rule_id());
+    f->outcome->given += amount;
   }
   adj->set_effect(kind);
   adj->mutable_amount()->set_amount_minor(amount);
@@ -146,13 +167,8 @@ int PhaseOf(const v1::DiscountValue& value) {
   }
 }
 
-struct Fired {
-  const v1::Campaign* campaign;
-  const v1::Rule* rule;
-};
-
 // Item-level effects of one phase (1, 3 or 4).
-void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<bool>& capped) {
+void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
   const Shopper& who = c.in.shopper;
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
@@ -164,8 +180,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
             const Line& l = c.in.lines[i];
             if (l.sku != p.sku()) continue;
             int64_t per_unit = UnitDiscount(*v, l.unit_price, 1);
-            AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_MEMBER_PRICE, per_unit * l.quantity,
-                          l.quantity, &capped[f.campaign]);
+            AddAdjustment(c, i, &f, v1::EFFECT_KIND_MEMBER_PRICE, per_unit * l.quantity, l.quantity);
           }
         }
       }
@@ -178,8 +193,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
           int32_t units = free;
           if (e.item_discount().max_units() > 0) units = std::min(units, e.item_discount().max_units());
           int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
-          AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_ITEM_DISCOUNT,
-                        UnitDiscount(*v, unit, phase) * units, units, &capped[f.campaign]);
+          AddAdjustment(c, i, &f, v1::EFFECT_KIND_ITEM_DISCOUNT, UnitDiscount(*v, unit, phase) * units, units);
         });
       }
       if (e.has_nth_item_discount()) {
@@ -207,8 +221,8 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
             int32_t units = static_cast<int32_t>(std::min<int64_t>(discounted, free));
             discounted -= units;
             int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
-            AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_NTH_ITEM_DISCOUNT,
-                          UnitDiscount(*v, unit, phase) * units, units, &capped[f.campaign]);
+            AddAdjustment(c, i, &f, v1::EFFECT_KIND_NTH_ITEM_DISCOUNT, UnitDiscount(*v, unit, phase) * units,
+                          units);
           }
         }
       }
@@ -219,7 +233,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
 // Bundle prices (phase 2): whole sets of the components, each priced at the
 // bundle's fixed price; the units of a set take the discount in proportion
 // to their value and are left out of later item-level effects.
-void BundlePhase(Ctx& c, const std::vector<Fired>& fired, PerCampaign<bool>& capped) {
+void BundlePhase(Ctx& c, const std::vector<Fired>& fired) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_bundle_price()) continue;
@@ -260,8 +274,7 @@ void BundlePhase(Ctx& c, const std::vector<Fired>& fired, PerCampaign<bool>& cap
         for (size_t i = 0; i < c.lines.size(); ++i) {
           if (take[i] == 0) continue;
           const int64_t before = c.lines[i].amount;
-          AddAdjustment(c, i, f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_BUNDLE_PRICE, parts[i], take[i],
-                        &capped[f.campaign]);
+          AddAdjustment(c, i, &f, v1::EFFECT_KIND_BUNDLE_PRICE, parts[i], take[i]);
           c.lines[i].bundled += take[i];
           c.lines[i].bundled_amount += value[i] - (before - c.lines[i].amount);
         }
@@ -271,7 +284,7 @@ void BundlePhase(Ctx& c, const std::vector<Fired>& fired, PerCampaign<bool>& cap
 }
 
 // Cart-level amounts (phase 6) or percentages (phase 7).
-void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<bool>& capped) {
+void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_cart_discount()) continue;
@@ -280,6 +293,8 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
       if (v == nullptr) continue;
       std::vector<size_t> idx;
       std::vector<int64_t> weights;
+      idx.reserve(c.lines.size());
+      weights.reserve(c.lines.size());
       for (size_t i = 0; i < c.in.lines.size(); ++i) {
         if (!cd.has_items() || Matches(cd.items(), c.in.lines[i])) {
           idx.push_back(i);
@@ -298,11 +313,10 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase, PerCampaign<b
       int64_t sum = std::accumulate(parts.begin(), parts.end(), int64_t{0});
       if (effect_cap > 0 && sum > effect_cap) {
         parts = SplitLargestRemainder(effect_cap, parts);
-        capped[f.campaign] = true;
+        f.outcome->capped = true;
       }
       for (size_t k = 0; k < idx.size(); ++k) {
-        AddAdjustment(c, idx[k], f.campaign, f.rule->rule_id(), v1::EFFECT_KIND_CART_DISCOUNT, parts[k],
-                      c.in.lines[idx[k]].quantity, &capped[f.campaign]);
+        AddAdjustment(c, idx[k], &f, v1::EFFECT_KIND_CART_DISCOUNT, parts[k], c.in.lines[idx[k]].quantity);
       }
     }
   }
@@ -495,7 +509,7 @@ void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
 }
 
 void Price(const PricingInput& in, v1::QuoteResponse* out) {
-  Ctx c{in, out, {}, in.shipping, {}, {}, {}};
+  Ctx c{in, out, {}, in.shipping, {}, {}};
   for (size_t i = 0; i < in.lines.size(); ++i) {
     c.by_sku[in.lines[i].sku].push_back(i);
     if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
@@ -517,8 +531,9 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     if (a->rights().priority() != b->rights().priority()) return a->rights().priority() > b->rights().priority();
     return a->campaign_id() < b->campaign_id();
   });
+  std::vector<Outcome> outcomes(sorted.size());  // by position in `sorted`; never resized
   std::vector<Fired> fired;
-  std::vector<const v1::Campaign*> applied;
+  std::vector<size_t> applied;
   std::string exclusive;
   auto reject = [&](const v1::Campaign& camp, v1::RejectionReason r, const std::string& detail,
                     const std::string& rule_id, const std::string& blocking) {
@@ -531,14 +546,15 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     rc->set_rule_id(rule_id);
     rc->set_blocking_campaign_id(blocking);
   };
-  for (const v1::Campaign* camp : sorted) {
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    const v1::Campaign* camp = sorted[k];
     std::string detail;
     v1::RejectionReason r = Eligibility(*camp, in, &detail);
     if (r != v1::REJECTION_REASON_UNSPECIFIED) {
       reject(*camp, r, detail, "", "");
       continue;
     }
-    std::vector<const v1::Rule*> rules;
+    absl::InlinedVector<const v1::Rule*, 4> rules;
     v1::RejectionReason first_fail = v1::REJECTION_REASON_UNSPECIFIED;
     std::string first_detail, first_rule;
     for (const v1::Rule& rule : camp->rules()) {
@@ -563,24 +579,24 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     }
     if (camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE) {
       if (!applied.empty()) {
-        reject(*camp, v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY, "", "", applied.front()->campaign_id());
+        reject(*camp, v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY, "", "", sorted[applied.front()]->campaign_id());
         continue;
       }
       exclusive = camp->campaign_id();
     }
-    applied.push_back(camp);
-    for (const v1::Rule* rule : rules) fired.push_back(Fired{camp, rule});
+    applied.push_back(k);
+    for (const v1::Rule* rule : rules) fired.push_back(Fired{camp, rule, &outcomes[k]});
   }
 
   // Step 5: effects in phases.
-  PerCampaign<bool> capped;
-  ItemPhase(c, fired, 1, capped);  // P1 member price / fixed prices
-  BundlePhase(c, fired, capped);    // P2 bundle prices
-  ItemPhase(c, fired, 3, capped);  // P3 item amounts off
-  ItemPhase(c, fired, 4, capped);  // P4 item percentages
+  ItemPhase(c, fired, 1);  // P1 member price / fixed prices
+  BundlePhase(c, fired);    // P2 bundle prices
+  ItemPhase(c, fired, 3);  // P3 item amounts off
+  ItemPhase(c, fired, 4);  // P4 item percentages
   bool suppress_tier = false;
   bool earns_points = true;
-  for (const v1::Campaign* camp : applied) {
+  for (size_t k : applied) {
+    const v1::Campaign* camp = sorted[k];
     if (camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies()) suppress_tier = true;
     if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
   }
@@ -589,15 +605,14 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     for (size_t i = 0; i < c.lines.size(); ++i) {
       int64_t d = PercentOf(c.lines[i].amount, in.shopper.tier_discount_bps);
       tier_discount += std::min(d, c.lines[i].amount);
-      AddAdjustment(c, i, nullptr, "", v1::EFFECT_KIND_TIER_DISCOUNT, d, in.lines[i].quantity, nullptr);
+      AddAdjustment(c, i, nullptr, v1::EFFECT_KIND_TIER_DISCOUNT, d, in.lines[i].quantity);
     }
   }
-  CartPhase(c, fired, 6, capped);  // P6 cart amounts off
-  CartPhase(c, fired, 7, capped);  // P7 cart percentages
+  CartPhase(c, fired, 6);  // P6 cart amounts off
+  CartPhase(c, fired, 7);  // P7 cart percentages
   GoodwillPhase(c);                 // P8 goodwill vouchers
 
   // P9 shipping and returns.
-  PerCampaign<std::pair<bool, bool>> flags;  // free shipping, free returns per campaign
   bool free_shipping = !in.shopper.guest && in.shopper.tier_free_shipping;
   if (!in.shopper.guest && in.shopper.tier_free_returns) {
     for (auto& l : c.lines) l.free_returns = true;
@@ -608,9 +623,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
           (e.free_shipping().tier_ids().empty() ||
            (!in.shopper.guest && Contains(e.free_shipping().tier_ids(), in.shopper.tier_id)))) {
         if (c.shipping > 0) {
-          bool cap_hit = false;
-          int64_t d = Cap(c, *f.campaign, c.shipping, &cap_hit);
-          if (cap_hit) capped[f.campaign] = true;
+          int64_t d = Cap(c, *f.campaign, *f.outcome, c.shipping);
           if (d > 0) {
             auto* adj = out->mutable_shipping()->add_adjustments();
             adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
@@ -620,10 +633,10 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
             adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
             SetMoney(adj->mutable_amount(), d, cur);
             c.shipping -= d;
-            c.given[f.campaign] += d;
+            f.outcome->given += d;
           }
         }
-        flags[f.campaign].first = true;
+        f.outcome->free_shipping = true;
         if (c.shipping == 0) free_shipping = true;
       }
       if (e.has_free_returns() &&
@@ -632,7 +645,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
         for (size_t i = 0; i < c.lines.size(); ++i) {
           if (!e.free_returns().has_items() || Matches(e.free_returns().items(), in.lines[i])) {
             c.lines[i].free_returns = true;
-            flags[f.campaign].second = true;
+            f.outcome->free_returns = true;
           }
         }
       }
@@ -650,32 +663,35 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   // discount (no matching line, a member price not lower...) did not apply:
   // listed as NO_EFFECT and without a say on points, unless its rights
   // already shaped the price by suppressing the tier discount.
-  std::vector<const v1::Campaign*> effective;
+  std::vector<size_t> effective;
   earns_points = true;
-  for (const v1::Campaign* camp : applied) {
-    const auto& [ship, returns] = flags[camp];
+  for (size_t k : applied) {
+    const v1::Campaign* camp = sorted[k];
+    const Outcome& o = outcomes[k];
     const bool suppressed = camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies();
-    if (c.given[camp] == 0 && !ship && !returns && !suppressed) {
+    if (o.given == 0 && !o.free_shipping && !o.free_returns && !suppressed) {
       reject(*camp, v1::REJECTION_REASON_NO_EFFECT, "", "", "");
       continue;
     }
-    effective.push_back(camp);
+    effective.push_back(k);
     if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
   }
   applied = std::move(effective);
 
   // Applied campaigns, totals.
-  for (const v1::Campaign* camp : applied) {
+  for (size_t k : applied) {
+    const v1::Campaign* camp = sorted[k];
+    const Outcome& o = outcomes[k];
     auto* ac = out->add_applied_campaigns();
     Describe(*camp, ac);
     for (const Fired& f : fired) {
       if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
     }
-    SetMoney(ac->mutable_discount(), c.given[camp], cur);
-    ac->set_free_shipping(flags[camp].first);
-    ac->set_free_returns(flags[camp].second);
+    SetMoney(ac->mutable_discount(), o.given, cur);
+    ac->set_free_shipping(o.free_shipping);
+    ac->set_free_returns(o.free_returns);
     ac->set_earns_points(!camp->rights().has_earns_points() || camp->rights().earns_points());
-    ac->set_capped(capped[camp]);
+    ac->set_capped(o.capped);
     if (auto v = in.unlocked.find(camp->campaign_id()); v != in.unlocked.end()) ac->set_voucher_code(v->second);
   }
   int64_t subtotal = 0, items_total = 0;
