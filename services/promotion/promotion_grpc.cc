@@ -259,12 +259,18 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
     for (int i = 0; i < req->lines_size(); ++i) {
       const auto& l = req->lines(i);
+      const auto& price = l.unit_price();
+      const bool ok = !l.line_id().empty() && l.line_id().size() <= 64 && !l.sku().empty() && l.sku().size() <= 128 &&
+                      l.quantity() >= 1 && l.quantity() <= 10000 && price.amount_minor() >= 0 &&
+                      price.amount_minor() <= int64_t{1} << 40 &&
+                      (price.currency_code().empty() || price.currency_code() == req->currency_code());
+      if (ok) continue;  // field paths are built only for a line that fails
       std::string f = absl::StrCat("lines[", i, "]");
       if (l.line_id().empty() || l.line_id().size() > 64) errors.Add(f + ".line_id", "required, 1..64 characters");
       if (l.sku().empty() || l.sku().size() > 128) errors.Add(f + ".sku", "required, 1..128 characters");
       errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
-      CheckMoney(errors, f + ".unit_price", l.unit_price(), req->currency_code());
-      if (l.unit_price().amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
+      CheckMoney(errors, f + ".unit_price", price, req->currency_code());
+      if (price.amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
     }
     CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
     if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");

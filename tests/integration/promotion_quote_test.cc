@@ -329,6 +329,19 @@ TEST_F(PromotionQuoteTest, RedeemIsIdempotentAndRefusesStaleTokens) {
   EXPECT_FALSE(Applied(Quote(cart), "ten-off"));
 }
 
+TEST_F(PromotionQuoteTest, ABadCartLineIsNamedByItsIndexAndField) {
+  pv1::QuoteRequest cart = Cart("", {CartLine("a", "X", "x", 1, 1000), CartLine("b", "Y", "y", 0, 500),
+                                     CartLine("", "Z", "z", 1, -1), CartLine("d", "W", "w", 2, 700)});
+  cart.mutable_lines(3)->mutable_unit_price()->set_currency_code("EUR");
+  pv1::QuoteResponse out;
+  grpc::Status s = promo().Quote(Ctx(svc()).get(), cart, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "INVALID_FIELD");
+  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"lines[1].quantity", "lines[2].line_id",
+                                                    "lines[2].unit_price.amount_minor",
+                                                    "lines[3].unit_price.currency_code"}));
+}
+
 TEST_F(PromotionQuoteTest, CancelReleasesAndTheReportCountsIt) {
   pv1::Campaign c = BaseCampaign(Base());
   c.clear_starts_at();
