@@ -515,6 +515,8 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
   }
   const std::string& cur = in.currency_code;
+  c.lines.reserve(in.lines.size());
+  out->mutable_lines()->Reserve(static_cast<int>(in.lines.size()));
   for (const Line& l : in.lines) {
     c.lines.push_back(Running{l.unit_price * l.quantity, false});
     auto* lr = out->add_lines();
