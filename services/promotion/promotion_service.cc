@@ -254,6 +254,8 @@ absl::StatusOr<v1::Campaign> PromotionService::Reschedule(const v1::RescheduleCa
                   }
                   CampaignChange ch;
                   ch.change = v1::CAMPAIGN_CHANGE_RESCHEDULED;
+                  if (starts != FromTimestamp(current.starts_at())) ch.changed_fields.push_back("starts_at");
+                  if (ends != FromTimestamp(current.ends_at())) ch.changed_fields.push_back("ends_at");
                   v1::Campaign& c = ch.campaign;
                   c = *stored;
                   c.set_version(c.version() + 1);
@@ -297,6 +299,7 @@ absl::StatusOr<v1::Campaign> PromotionService::Update(const v1::UpdateCampaignRe
                   }
                   CampaignChange ch;
                   ch.change = v1::CAMPAIGN_CHANGE_UPDATED;
+                  ch.changed_fields.assign(req.update_mask().paths().begin(), req.update_mask().paths().end());
                   v1::Campaign& c = ch.campaign;
                   c = *stored;
                   google::protobuf::util::FieldMaskUtil::MergeOptions merge;

@@ -1,5 +1,7 @@
 #include "services/promotion/promotion_store.h"
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
 
@@ -65,17 +67,21 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
         "SELECT rowid, body FROM redemptions WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2", before_seq,
         static_cast<int64_t>(limit)));
   }
-  absl::StatusOr<std::vector<std::pair<v1::CampaignChange, v1::Campaign>>> Versions(const std::string& id,
-                                                                                   int64_t after_version,
-                                                                                   int limit) override {
-    return Collect<std::pair<v1::CampaignChange, v1::Campaign>>(
-        txn_.Query("SELECT change, body FROM campaign_versions WHERE campaign_id = ?1 AND version > ?2 "
+  absl::StatusOr<std::vector<v1::CampaignVersion>> Versions(const std::string& id, int64_t after_version,
+                                                            int limit) override {
+    return Collect<v1::CampaignVersion>(
+        txn_.Query("SELECT change, body, changed_fields FROM campaign_versions WHERE campaign_id = ?1 AND version > ?2 "
                    "ORDER BY version LIMIT ?3",
                    id, after_version, static_cast<int64_t>(limit)),
         [](const Statement& st) {
-          v1::Campaign c;
-          c.ParseFromString(st.Bytes(1));
-          return std::make_pair(static_cast<v1::CampaignChange>(st.Int(0)), std::move(c));
+          v1::CampaignVersion v;
+          v.set_change(static_cast<v1::CampaignChange>(st.Int(0)));
+          v.mutable_campaign()->ParseFromString(st.Bytes(1));
+          v.set_version(v.campaign().version());
+          for (absl::string_view path : absl::StrSplit(st.Text(2), ',', absl::SkipEmpty())) {
+            v.mutable_changed_fields()->add_paths(std::string(path));
+          }
+          return v;
         });
   }
   template <typename T>
@@ -188,8 +194,11 @@ class SqliteStore final : public PromotionStore {
           "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
           c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
       if (!st.ok()) return st;
-      st = Run(txn.Query("INSERT INTO campaign_versions (campaign_id, version, change, body) VALUES (?1, ?2, ?3, ?4)",
-                         c.campaign_id(), c.version(), static_cast<int64_t>(change->change), Blob{body}));
+      st = Run(txn.Query(
+          "INSERT INTO campaign_versions (campaign_id, version, change, body, changed_fields) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)",
+          c.campaign_id(), c.version(), static_cast<int64_t>(change->change), Blob{body},
+          absl::StrJoin(change->changed_fields, ",")));
       if (!st.ok()) return st;
       for (const OutboxEvent& e : change->events) {
         st = EnqueueOutbox(txn, e);

@@ -27,6 +27,9 @@ namespace care::promotion {
 struct CampaignChange {
   care::promotion::v1::Campaign campaign;
   care::promotion::v1::CampaignChange change = care::promotion::v1::CAMPAIGN_CHANGE_UNSPECIFIED;
+  // Field paths the change set (UPDATED: the update mask; RESCHEDULED: the
+  // dates that moved); kept with the version.
+  std::vector<std::string> changed_fields;
   std::vector<OutboxEvent> events;
 };
 
@@ -65,9 +68,11 @@ class RedemptionTxn : public IdempotencyTxn {
       int64_t before_seq, int limit) = 0;
   virtual absl::StatusOr<std::vector<std::pair<int64_t, care::promotion::v1::Redemption>>> RedemptionsBefore(
       int64_t before_seq, int limit) = 0;
-  // A campaign's versions after `after_version`, oldest first, with the change each made.
-  virtual absl::StatusOr<std::vector<std::pair<care::promotion::v1::CampaignChange, care::promotion::v1::Campaign>>>
-  Versions(const std::string& campaign_id, int64_t after_version, int limit) = 0;
+  // A campaign's versions after `after_version`, oldest first: version,
+  // change, changed_fields and the campaign as it was.
+  virtual absl::StatusOr<std::vector<care::promotion::v1::CampaignVersion>> Versions(const std::string& campaign_id,
+                                                                                   int64_t after_version,
+                                                                                   int limit) = 0;
   // Newest first, matching the campaign, batch, member and kind of `filter`
   // (empty = any), before `before_seq` (0 = from the newest); with each
   // voucher's sequence for the next page.

@@ -71,13 +71,9 @@ absl::StatusOr<std::vector<v1::CampaignVersion>> PromotionService::ListVersions(
     if (!*current) return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
     auto rows = tx.Versions(campaign_id, after_version, limit);
     if (!rows.ok()) return rows.status();
-    for (auto& [change, c] : *rows) {
-      v1::CampaignVersion v;
-      v.set_version(c.version());
-      v.set_change(change);
-      *v.mutable_create_time() = c.update_time();
-      v.set_author(c.updated_by());
-      *v.mutable_campaign() = std::move(c);
+    for (v1::CampaignVersion& v : *rows) {
+      *v.mutable_create_time() = v.campaign().update_time();
+      v.set_author(v.campaign().updated_by());
       out.push_back(std::move(v));
     }
     return absl::OkStatus();

@@ -1,5 +1,6 @@
 // Quotes and redemptions through the real care_promotion, with tiers read
 // from the real care_loyalty through the shared Redis tier cache.
+#include "gmock/gmock.h"
 #include "tests/integration/promotion_fixture.h"
 
 namespace care::testing {
@@ -516,6 +517,31 @@ TEST_F(PromotionQuoteTest, ListsPageThroughCampaignsTheirVersionsAndRedemptions)
   ASSERT_EQ(vs.versions_size(), 2);
   EXPECT_EQ(vs.versions(0).change(), pv1::CAMPAIGN_CHANGE_CREATED);
   EXPECT_EQ(vs.versions(1).change(), pv1::CAMPAIGN_CHANGE_ANNOUNCED);
+  EXPECT_EQ(vs.versions(1).changed_fields().paths_size(), 0);
+
+  // Edits name what they changed: the update mask, the dates that moved.
+  pv1::UpdateCampaignRequest update;
+  update.set_request_id("l-edit");
+  update.mutable_campaign()->set_campaign_id("l-one");
+  update.mutable_campaign()->set_display_name("Spring sale, extended");
+  update.mutable_campaign()->set_description("Now with more days");
+  update.mutable_update_mask()->add_paths("display_name");
+  update.mutable_update_mask()->add_paths("description");
+  pv1::Campaign edited;
+  ASSERT_TRUE(promo().UpdateCampaign(Ctx(admin()).get(), update, &edited).ok());
+  pv1::RescheduleCampaignRequest move;
+  move.set_request_id("l-move");
+  move.set_campaign_id("l-one");
+  *move.mutable_starts_at() = edited.starts_at();  // unchanged: not a moved date
+  *move.mutable_ends_at() = ToTimestamp(FromTimestamp(edited.ends_at()) + absl::Hours(24));
+  ASSERT_TRUE(promo().RescheduleCampaign(Ctx(admin()).get(), move, &edited).ok());
+  pv1::ListCampaignVersionsResponse more;
+  ASSERT_TRUE(promo().ListCampaignVersions(Ctx(svc()).get(), versions, &more).ok());
+  ASSERT_EQ(more.versions_size(), 4);
+  EXPECT_EQ(more.versions(2).change(), pv1::CAMPAIGN_CHANGE_UPDATED);
+  EXPECT_THAT(more.versions(2).changed_fields().paths(), ::testing::ElementsAre("display_name", "description"));
+  EXPECT_EQ(more.versions(3).change(), pv1::CAMPAIGN_CHANGE_RESCHEDULED);
+  EXPECT_THAT(more.versions(3).changed_fields().paths(), ::testing::ElementsAre("ends_at"));
 
   MakeTier("lena", "silver");
   pv1::Redemption r;
