@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Quote cost as live campaigns grow: for each N, a fresh care_promotion, the
 # Ping baseline, then promotion_quote_N (20-line cart, 22 applicable
-# campaigns), both against the same process in the same run. Prints
-# N, Ping calls/s, Quote calls/s, ratio, Ping p99, Quote p99.
+# campaigns), both against the same process in the same run; "typical" is
+# 100 live campaigns of which 4 apply. Prints N, Ping calls/s, Quote calls/s,
+# ratio, Ping p99, Quote p99.
 #
 #   bash bench/run_promotion.sh     # after ninja -C build care_promotion care_load
 #
-# Settings (environment): COUNTS="10 100 1000 10000" CONNECTIONS=4 INFLIGHT=2
+# Settings (environment): COUNTS="10 100 typical 1000 10000" CONNECTIONS=4 INFLIGHT=2
 # DURATION=10s WARMUP=2s BUILD_DIR=<repo>/build
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/build}
-COUNTS=${COUNTS:-10 100 1000 10000}
+COUNTS=${COUNTS:-10 100 typical 1000 10000}
 CONNECTIONS=${CONNECTIONS:-4}
 INFLIGHT=${INFLIGHT:-2}
 DURATION=${DURATION:-10s}

@@ -11,7 +11,7 @@ ScenarioInfo LoyaltyRecordPurchaseScenario();
 ScenarioInfo ComplaintCreateScenario();
 ScenarioInfo ComplaintMetricsScenarioInfo();
 // Defined in promotion_scenarios.cc.
-ScenarioInfo PromotionQuoteScenario(int campaigns);
+ScenarioInfo PromotionQuoteScenario(int campaigns, int matching = -1);
 
 namespace {
 
@@ -51,6 +51,7 @@ const std::map<std::string, ScenarioInfo>& Scenarios() {
       {"promotion_quote_10", PromotionQuoteScenario(10)},
       {"promotion_quote_1000", PromotionQuoteScenario(1000)},
       {"promotion_quote_10000", PromotionQuoteScenario(10000)},
+      {"promotion_quote_typical", PromotionQuoteScenario(100, 2)},
   };
   return *scenarios;
 }
