@@ -39,6 +39,7 @@ struct Options {
   absl::Duration timeout;
   std::string scenario;
   bool json;
+  std::string run_id;  // names what setup creates; "" = a random one per run
 };
 
 // One call in flight at a time. Only its own completion callback touches it
@@ -62,7 +63,7 @@ class Runner {
   // calls still in flight. False if a channel could not connect.
   bool Run(const ScenarioInfo& info, std::string* error) {
     std::random_device random;
-    std::string run_id = absl::StrFormat("%08x%08x", random(), random());
+    std::string run_id = o_.run_id.empty() ? absl::StrFormat("%08x%08x", random(), random()) : o_.run_id;
     std::vector<std::shared_ptr<grpc::Channel>> channels;
     for (int c = 0; c < o_.connections; ++c) {
       grpc::ChannelArguments args;
@@ -222,6 +223,9 @@ int Main(int argc, char** argv) {
   o.timeout = config.Duration("timeout", absl::Seconds(5), "deadline of each call");
   o.scenario = config.String("scenario", "ping", "what each call does (see the list above)");
   o.json = config.Bool("json", false, "print one JSON line on stdout (the text report goes to stderr)");
+  o.run_id = config.String("run_id", "",
+                           "names what the scenario creates (setup data, request ids); a second run with the "
+                           "same id against the same server replays the setup instead of adding to it");
   auto it = Scenarios().find(o.scenario);
   if (it == Scenarios().end()) config.AddError(absl::StrCat("scenario \"", o.scenario, "\" is not one of:", names));
   if (o.duration <= absl::ZeroDuration()) config.AddError("duration must be positive");

@@ -48,8 +48,12 @@ std::string Slug(const std::string& s) {
 // Creates and announces (short notice, already running) campaign `i`.
 // `sku` is the index of the sku it discounts (unused when cart-wide).
 absl::Status AddCampaign(pv1::PromotionService::Stub& stub, const ScenarioContext& c, int i, bool cart_wide, int sku) {
-  pv1::CreateCampaignRequest create;
   std::string id = absl::StrCat("b", Slug(c.run_id), "-", cart_wide ? "all-" : "", i);
+  pv1::GetCampaignRequest get;
+  get.set_campaign_id(id);
+  pv1::Campaign existing;
+  if (stub.GetCampaign(SetupContext(c).get(), get, &existing).ok()) return absl::OkStatus();  // same --run_id
+  pv1::CreateCampaignRequest create;
   create.set_request_id("create-" + id);
   create.set_campaign_id(id);
   pv1::Campaign* camp = create.mutable_campaign();
