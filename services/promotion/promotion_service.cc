@@ -372,6 +372,22 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
     r.mutable_budget_left()->set_currency_code(c->currency_code());
   }
   if (c->limits().max_redemptions() > 0) r.set_redemptions_left(c->limits().max_redemptions() - u->redemptions);
+  auto money = [&](care::common::v1::Money* m, int64_t minor) {
+    m->set_amount_minor(minor);
+    m->set_currency_code(c->currency_code());
+  };
+  for (const CampaignUsage::Part& p : u->by_tier) {
+    v1::ReportBreakdown* b = r.add_by_tier();
+    b->set_tier_id(p.tier_id);
+    b->set_redemptions(p.redemptions);
+    money(b->mutable_discount_given(), p.discount);
+  }
+  for (const CampaignUsage::Part& p : u->by_version) {
+    v1::ReportBreakdown* b = r.add_by_version();
+    b->set_campaign_version(p.version);
+    b->set_redemptions(p.redemptions);
+    money(b->mutable_discount_given(), p.discount);
+  }
   *r.mutable_report_time() = ToTimestamp(clock_.Now());
   return r;
 }
@@ -521,7 +537,8 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
           return Refuse("CUSTOMER_LIMIT_REACHED", "the customer used this campaign up", md);
         }
       }
-      absl::Status st = txn.AddUsage(ac.campaign_id(), customer, 1, ac.discount().amount_minor(), 0);
+      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, quote->customer().tier_id(), ac.campaign_version()},
+                                     1, ac.discount().amount_minor(), 0);
       if (!st.ok()) return st;
       Describe(camp, &ac);  // the token leaves out what the bound version says
     }
@@ -557,7 +574,8 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::Canc
     std::string customer = CustomerKey(out.customer());
     int64_t released = 0;
     for (const v1::AppliedCampaign& ac : out.campaigns()) {
-      absl::Status st = txn.AddUsage(ac.campaign_id(), customer, -1, -ac.discount().amount_minor(), 1);
+      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()},
+                                     -1, -ac.discount().amount_minor(), 1);
       if (!st.ok()) return st;
       released += ac.discount().amount_minor();
     }

@@ -1,5 +1,6 @@
 #include "services/promotion/promotion_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
@@ -116,9 +117,17 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     if (!row.ok()) return row.status();
     return *row ? stmt->Int(0) : 0;
   }
-  absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
-                        int64_t discount, int64_t cancelled, int64_t returned) override {
+  absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
+                        int64_t returned) override {
+    const std::string& campaign_id = of.campaign_id;
+    const std::string& customer = of.customer;
     absl::Status s = Run(txn_.Query(
+        "INSERT INTO campaign_usage_by (campaign_id, tier_id, campaign_version, redemptions, discount) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, tier_id, campaign_version) "
+        "DO UPDATE SET redemptions = redemptions + ?4, discount = discount + ?5",
+        campaign_id, of.tier_id, of.version, redemptions, discount));
+    if (!s.ok()) return s;
+    s = Run(txn_.Query(
         "INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled, returned) "
         "VALUES (?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = redemptions + ?2, discount = discount + ?3, "
@@ -160,6 +169,31 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     if (!r2.ok()) return r2.status();
     if (*r2) u.customers = n->Int(0);
     return u;
+  }
+
+  // The report's breakdowns, largest discount first.
+  static absl::Status ReadBreakdowns(Txn& txn, const std::string& campaign_id, CampaignUsage& u) {
+    for (bool by_tier : {true, false}) {
+      const std::string key = by_tier ? "tier_id" : "campaign_version";
+      auto parts = Collect<CampaignUsage::Part>(
+          txn.Query(absl::StrCat("SELECT ", key, ", SUM(redemptions), SUM(discount) FROM campaign_usage_by "
+                                 "WHERE campaign_id = ?1 GROUP BY ", key, " ORDER BY 3 DESC, 1"),
+                    campaign_id),
+          [by_tier](const Statement& st) {
+            CampaignUsage::Part p;
+            if (by_tier) {
+              p.tier_id = st.Text(0);
+            } else {
+              p.version = st.Int(0);
+            }
+            p.redemptions = st.Int(1);
+            p.discount = st.Int(2);
+            return p;
+          });
+      if (!parts.ok()) return parts.status();
+      (by_tier ? u.by_tier : u.by_version) = std::move(*parts);
+    }
+    return absl::OkStatus();
   }
 
 };
@@ -271,7 +305,7 @@ class SqliteStore final : public PromotionStore {
       auto r = SqliteRedemptionTxn::ReadUsage(txn, campaign_id);
       if (!r.ok()) return r.status();
       u = *r;
-      return absl::OkStatus();
+      return SqliteRedemptionTxn::ReadBreakdowns(txn, campaign_id, u);
     });
     if (!s.ok()) return s;
     return u;

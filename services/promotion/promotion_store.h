@@ -40,6 +40,25 @@ struct CampaignUsage {
   int64_t cancelled = 0;
   int64_t returned = 0;
   int64_t customers = 0;
+  // Live redemptions and net discount by tier ('' = guests) and by version
+  // quoted; filled by GetUsage only (the report), not by the hot-path Usage.
+  struct Part {
+    std::string tier_id;
+    int64_t version = 0;
+    int64_t redemptions = 0;
+    int64_t discount = 0;
+  };
+  std::vector<Part> by_tier, by_version;
+};
+
+// Whose usage a redemption changes: the campaign, the customer key ("" = an
+// anonymous guest), the customer's tier at quote time ("" = guest) and the
+// campaign version quoted.
+struct UsageOf {
+  std::string campaign_id;
+  std::string customer;
+  std::string tier_id;
+  int64_t version = 0;
 };
 
 // The view a redemption works on, inside one write transaction (the single
@@ -54,8 +73,8 @@ class RedemptionTxn : public IdempotencyTxn {
   virtual absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) = 0;
   // Adds (or, negative, releases) redemptions and discount; counts
   // cancelled and fully returned orders.
-  virtual absl::Status AddUsage(const std::string& campaign_id, const std::string& customer, int64_t redemptions,
-                                int64_t discount, int64_t cancelled, int64_t returned = 0) = 0;
+  virtual absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
+                                int64_t returned = 0) = 0;
   virtual absl::Status Save(const care::promotion::v1::Redemption& redemption, const std::string& token_digest) = 0;
 
   // Vouchers by code. InsertVoucher returns false (and writes nothing) when

@@ -113,8 +113,9 @@ absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const v1::
     for (const auto& l : r.lines()) complete = complete && l.returned_quantity() == l.line().quantity();
     const std::string customer = CustomerKey(r.customer());
     for (int c = 0; c < r.campaigns_size(); ++c) {
-      absl::Status st = txn.AddUsage(r.campaigns(c).campaign_id(), customer, complete ? -1 : 0,
-                                     -released_by_campaign[c], 0, complete ? 1 : 0);
+      const v1::AppliedCampaign& ac = r.campaigns(c);
+      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, r.customer().tier_id(), ac.campaign_version()},
+                                     complete ? -1 : 0, -released_by_campaign[c], 0, complete ? 1 : 0);
       if (!st.ok()) return st;
     }
     if (complete) {

@@ -330,6 +330,53 @@ TEST_F(PromotionQuoteTest, RedeemIsIdempotentAndRefusesStaleTokens) {
   EXPECT_FALSE(Applied(Quote(cart), "ten-off"));
 }
 
+TEST_F(PromotionQuoteTest, TheReportSplitsRedemptionsByTierAndByVersionQuoted) {
+  MakeTier("bt-gold", "gold");
+  MakeTier("bt-silver", "silver");
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_rights()->set_tier_discount_applies(false);  // round figures: the campaign's discount only
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  pv1::Campaign live = Live("split", c);
+  auto quote = [&](const std::string& member) {
+    return Quote(Cart(member, {CartLine("a", "X", "x", 1, 2000)})).quote_token();
+  };
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("bt-1", quote("bt-gold"), &r).ok());
+  ASSERT_TRUE(Redeem("bt-2", quote("bt-gold"), &r).ok());
+  ASSERT_TRUE(Redeem("bt-3", quote(""), &r).ok());  // a guest
+  // A new version (15 % off); the next order is counted against it.
+  pv1::UpdateCampaignRequest update;
+  update.set_request_id("bt-edit");
+  update.mutable_campaign()->set_campaign_id("split");
+  *update.mutable_campaign()->add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() =
+      Percent(1500);
+  update.mutable_update_mask()->add_paths("rules");
+  pv1::Campaign edited;
+  ASSERT_TRUE(promo().UpdateCampaign(Ctx(admin()).get(), update, &edited).ok());
+  ASSERT_TRUE(Redeem("bt-4", quote("bt-silver"), &r).ok());
+  pv1::CancelRedemptionRequest cancel;
+  cancel.set_order_id("bt-2");
+  ASSERT_TRUE(promo().CancelRedemption(Ctx(svc()).get(), cancel, &r).ok());
+
+  auto figures = [](const google::protobuf::RepeatedPtrField<pv1::ReportBreakdown>& parts, bool by_tier) {
+    std::vector<std::string> out;
+    for (const auto& p : parts) {
+      out.push_back(absl::StrCat(by_tier ? p.tier_id() : absl::StrCat("v", p.campaign_version()), ":",
+                                 p.redemptions(), ":", p.discount_given().amount_minor()));
+    }
+    return out;
+  };
+  pv1::CampaignReport rep = Report("split");
+  EXPECT_EQ(rep.redemptions(), 3);
+  EXPECT_EQ(rep.discount_given().amount_minor(), 700);
+  // Largest discount first; guests under "".
+  EXPECT_THAT(figures(rep.by_tier(), true), ::testing::ElementsAre("silver:1:300", ":1:200", "gold:1:200"));
+  EXPECT_THAT(figures(rep.by_version(), false),
+              ::testing::ElementsAre(absl::StrCat("v", live.version(), ":2:400"),
+                                     absl::StrCat("v", edited.version(), ":1:300")));
+}
+
 TEST_F(PromotionQuoteTest, ABadCartLineIsNamedByItsIndexAndField) {
   pv1::QuoteRequest cart = Cart("", {CartLine("a", "X", "x", 1, 1000), CartLine("b", "Y", "y", 0, 500),
                                      CartLine("", "Z", "z", 1, -1), CartLine("d", "W", "w", 2, 700)});
