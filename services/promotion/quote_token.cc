@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "care/promotion/internal/quote_binding.pb.h"
 #include "common/errors.h"
 #include "common/hmac.h"
@@ -13,6 +16,11 @@ namespace {
 
 namespace v1 = ::care::promotion::v1;
 using internal::QuoteBinding;
+
+// Names the payload's format, so a token of another format (an earlier
+// release's, during a rolling update) is refused instead of being parsed as
+// this one.
+constexpr absl::string_view kFormat = "q2.";
 
 absl::Status Invalid() {
   return Error(absl::StatusCode::kInvalidArgument, "QUOTE_TOKEN_INVALID", "the quote token is malformed or altered");
@@ -145,15 +153,17 @@ std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   Bind(quote, binding);
   std::string payload;
   binding.SerializeToString(&payload);
-  return absl::WebSafeBase64Escape(payload) + "." + absl::WebSafeBase64Escape(Mac(payload));
+  return absl::StrCat(kFormat, absl::WebSafeBase64Escape(payload), ".", absl::WebSafeBase64Escape(Mac(payload)));
 }
 
 absl::StatusOr<v1::QuoteResponse> QuoteSigner::Verify(const std::string& token) const {
-  auto dot = token.find('.');
-  if (dot == std::string::npos || token.size() > 96 * 1024) return Invalid();
+  if (!absl::StartsWith(token, kFormat) || token.size() > 96 * 1024) return Invalid();
+  absl::string_view body = absl::string_view(token).substr(kFormat.size());
+  auto dot = body.find('.');
+  if (dot == absl::string_view::npos) return Invalid();
   std::string payload, mac;
-  if (!absl::WebSafeBase64Unescape(token.substr(0, dot), &payload) ||
-      !absl::WebSafeBase64Unescape(token.substr(dot + 1), &mac)) {
+  if (!absl::WebSafeBase64Unescape(body.substr(0, dot), &payload) ||
+      !absl::WebSafeBase64Unescape(body.substr(dot + 1), &mac)) {
     return Invalid();
   }
   std::string want = Mac(payload);

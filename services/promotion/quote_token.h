@@ -3,8 +3,8 @@
 // Quote tokens: what RedeemQuote needs of a quote (customer, cart, amounts,
 // applied campaign versions, vouchers used, expiry) in compact form
 // (care/promotion/internal/quote_binding.proto), signed with HMAC-SHA256 so
-// a client can neither forge nor alter one. Format: base64url(binding) "."
-// base64url(mac).
+// a client can neither forge nor alter one. Format: "q2." base64url(binding)
+// "." base64url(mac); the prefix names the binding's format.
 
 #include <string>
 
