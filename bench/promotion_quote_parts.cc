@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/promotion_cart.h"
 #include "common/proto_time.h"
 #include "google/protobuf/arena.h"
 #include "services/promotion/pricing.h"
@@ -25,7 +26,7 @@ namespace {
 namespace v1 = ::care::promotion::v1;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kLines = 20;
+constexpr int kLines = care::bench::kCartLines;
 
 std::vector<v1::Campaign> Campaigns(absl::Time now) {
   std::vector<v1::Campaign> out(kLines + 2);
@@ -53,24 +54,6 @@ std::vector<v1::Campaign> Campaigns(absl::Time now) {
   return out;
 }
 
-std::string RequestWire() {
-  v1::QuoteRequest req;
-  req.mutable_customer()->mutable_guest()->set_guest_key("bench-0");
-  req.set_currency_code("USD");
-  for (int i = 0; i < kLines; ++i) {
-    v1::CartLine* l = req.add_lines();
-    l->set_line_id(absl::StrCat("l", i));
-    l->set_sku(absl::StrCat("SKU-", i));
-    l->set_category("bench");
-    l->set_quantity(1 + i % 3);
-    l->mutable_unit_price()->set_amount_minor(1000 + 37 * i);
-    l->mutable_unit_price()->set_currency_code("USD");
-  }
-  req.mutable_shipping()->set_amount_minor(500);
-  req.mutable_shipping()->set_currency_code("USD");
-  return req.SerializeAsString();
-}
-
 double Micros(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
 
 }  // namespace
@@ -86,7 +69,7 @@ int main(int argc, char** argv) {
   }
   const absl::Time now = absl::Now();
   const std::vector<v1::Campaign> campaigns = Campaigns(now);
-  const std::string request_wire = RequestWire();
+  const std::string request_wire = care::bench::BenchCart("bench-0").SerializeAsString();
   const care::promotion::QuoteSigner signer("bench-secret-0123456789abcdef0123");
   google::protobuf::ArenaOptions options;  // as the server's Quote allocator
   options.start_block_size = 16 * 1024;

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/promotion_cart.h"
 #include "bench/scenario.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "common/grpc_status.h"
@@ -29,7 +30,7 @@ namespace {
 
 namespace pv1 = ::care::promotion::v1;
 
-constexpr int kLines = 20;
+constexpr int kLines = kCartLines;
 
 std::unique_ptr<grpc::ClientContext> SetupContext(const ScenarioContext& c) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -110,21 +111,8 @@ absl::Status Setup(const ScenarioContext& c, int campaigns, int matching) {
 
 class QuoteScenario final : public Scenario {
  public:
-  explicit QuoteScenario(const ScenarioContext& c) : stub_(pv1::PromotionService::NewStub(c.channel)) {
-    request_.mutable_customer()->mutable_guest()->set_guest_key(absl::StrCat("bench-", c.slot));
-    request_.set_currency_code("USD");
-    for (int i = 0; i < kLines; ++i) {
-      pv1::CartLine* l = request_.add_lines();
-      l->set_line_id(absl::StrCat("l", i));
-      l->set_sku(absl::StrCat("SKU-", i));
-      l->set_category("bench");
-      l->set_quantity(1 + i % 3);
-      l->mutable_unit_price()->set_amount_minor(1000 + 37 * i);
-      l->mutable_unit_price()->set_currency_code("USD");
-    }
-    request_.mutable_shipping()->set_amount_minor(500);
-    request_.mutable_shipping()->set_currency_code("USD");
-  }
+  explicit QuoteScenario(const ScenarioContext& c)
+      : stub_(pv1::PromotionService::NewStub(c.channel)), request_(BenchCart(absl::StrCat("bench-", c.slot))) {}
 
   void Call(grpc::ClientContext* ctx, uint64_t, Done done) override {
     response_.Clear();
