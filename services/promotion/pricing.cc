@@ -429,12 +429,12 @@ v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in
   return v1::REJECTION_REASON_UNSPECIFIED;
 }
 
+}  // namespace
+
 void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& currency) {
   m->set_amount_minor(minor);
   m->set_currency_code(currency);
 }
-
-}  // namespace
 
 int64_t PercentOf(int64_t amount, int32_t bps) {
   if (amount <= 0 || bps <= 0) return 0;

@@ -52,6 +52,9 @@ void Describe(const care::promotion::v1::Campaign& campaign, care::promotion::v1
 // `zone` (empty windows = always).
 bool InsideWindows(const care::promotion::v1::Campaign& campaign, absl::Time now);
 
+// `minor` units of `currency`.
+void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& currency);
+
 // floor(amount * bps / 10000) without overflow for realistic amounts.
 int64_t PercentOf(int64_t amount, int32_t bps);
 

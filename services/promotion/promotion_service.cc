@@ -364,29 +364,24 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
   r.set_cancelled_redemptions(u->cancelled);
   r.set_returned_redemptions(u->returned);
   r.set_unique_customers(u->customers);
-  r.mutable_discount_given()->set_amount_minor(u->discount);
-  r.mutable_discount_given()->set_currency_code(c->currency_code());
+  const std::string& cur = c->currency_code();
+  SetMoney(r.mutable_discount_given(), u->discount, cur);
   if (c->limits().max_discount_total().amount_minor() > 0) {
     *r.mutable_budget_total() = c->limits().max_discount_total();
-    r.mutable_budget_left()->set_amount_minor(c->limits().max_discount_total().amount_minor() - u->discount);
-    r.mutable_budget_left()->set_currency_code(c->currency_code());
+    SetMoney(r.mutable_budget_left(), c->limits().max_discount_total().amount_minor() - u->discount, cur);
   }
   if (c->limits().max_redemptions() > 0) r.set_redemptions_left(c->limits().max_redemptions() - u->redemptions);
-  auto money = [&](care::common::v1::Money* m, int64_t minor) {
-    m->set_amount_minor(minor);
-    m->set_currency_code(c->currency_code());
-  };
   for (const CampaignUsage::Part& p : u->by_tier) {
     v1::ReportBreakdown* b = r.add_by_tier();
     b->set_tier_id(p.tier_id);
     b->set_redemptions(p.redemptions);
-    money(b->mutable_discount_given(), p.discount);
+    SetMoney(b->mutable_discount_given(), p.discount, cur);
   }
   for (const CampaignUsage::Part& p : u->by_version) {
     v1::ReportBreakdown* b = r.add_by_version();
     b->set_campaign_version(p.version);
     b->set_redemptions(p.redemptions);
-    money(b->mutable_discount_given(), p.discount);
+    SetMoney(b->mutable_discount_given(), p.discount, cur);
   }
   *r.mutable_report_time() = ToTimestamp(clock_.Now());
   return r;

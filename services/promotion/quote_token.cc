@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/hmac.h"
 #include "common/proto_time.h"
+#include "services/promotion/pricing.h"
 
 namespace care::promotion {
 namespace {
@@ -74,10 +75,7 @@ void Bind(const v1::QuoteResponse& q, QuoteBinding& b) {
 v1::QuoteResponse Unbind(const QuoteBinding& b) {
   v1::QuoteResponse q;
   const std::string& cur = b.currency_code();
-  auto money = [&cur](care::common::v1::Money* m, int64_t minor) {
-    m->set_amount_minor(minor);
-    m->set_currency_code(cur);
-  };
+  auto money = [&cur](care::common::v1::Money* m, int64_t minor) { SetMoney(m, minor, cur); };
   *q.mutable_quote_time() = ToTimestamp(absl::FromUnixMicros(b.quote_time_micros()));
   *q.mutable_expire_time() = ToTimestamp(absl::FromUnixMicros(b.expire_time_micros()));
   v1::QuoteCustomer* who = q.mutable_customer();
