@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -137,6 +138,12 @@ class ServerRunner::ClockControl final : public care::common::v1::ClockControl::
 
 ServerRunner::ServerRunner(const ServerConfig& config, std::string health_service_name)
     : config_(config), health_name_(std::move(health_service_name)) {
+  // glibc hands free memory above 128 KiB at the top of a thread's heap back
+  // to the kernel at once. A call's arena blocks, freed together when it
+  // ends, often cross that line: the next call then paid madvise, a TLB
+  // flush and fresh page faults (about 8 % of a 20-line quote's server CPU
+  // under load). Keep up to 8 MiB per heap instead.
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
   sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   SetLogService(config_.service);
