@@ -127,13 +127,14 @@ void AddAdjustment(Ctx& c, size_t line, const Fired* f, v1::EffectKind kind, int
   amount = std::min(amount, c.lines[line].amount);  // never below zero
   if (amount <= 0) return;
   c.lines[line].amount -= amount;
+  if (f) f->outcome->given += amount;
+  if (!c.in.adjustments) return;
   auto* adj = c.out->mutable_lines(static_cast<int>(line))->add_adjustments();
   adj->set_source(f ? v1::ADJUSTMENT_SOURCE_CAMPAIGN : v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
   if (f) {
     adj->set_campaign_id(f->campaign->campaign_id());
     adj->set_campaign_version(f->campaign->version());
     adj->set_rule_id(f->rule->rule_id());
-    f->outcome->given += amount;
   }
   adj->set_effect(kind);
   adj->mutable_amount()->set_amount_minor(amount);
@@ -340,6 +341,7 @@ void GoodwillPhase(Ctx& c) {
         int64_t amount = std::min(parts[i], c.lines[i].amount);
         if (amount <= 0) continue;
         c.lines[i].amount -= amount;
+        if (!c.in.adjustments) continue;
         auto* adj = c.out->mutable_lines(static_cast<int>(i))->add_adjustments();
         adj->set_source(v1::ADJUSTMENT_SOURCE_GOODWILL_VOUCHER);
         adj->set_voucher_code(g.code);
@@ -627,13 +629,15 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
         if (c.shipping > 0) {
           int64_t d = Cap(c, *f.campaign, *f.outcome, c.shipping);
           if (d > 0) {
-            auto* adj = out->mutable_shipping()->add_adjustments();
-            adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
-            adj->set_campaign_id(f.campaign->campaign_id());
-            adj->set_campaign_version(f.campaign->version());
-            adj->set_rule_id(f.rule->rule_id());
-            adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
-            SetMoney(adj->mutable_amount(), d, cur);
+            if (in.adjustments) {
+              auto* adj = out->mutable_shipping()->add_adjustments();
+              adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
+              adj->set_campaign_id(f.campaign->campaign_id());
+              adj->set_campaign_version(f.campaign->version());
+              adj->set_rule_id(f.rule->rule_id());
+              adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
+              SetMoney(adj->mutable_amount(), d, cur);
+            }
             c.shipping -= d;
             f.outcome->given += d;
           }
@@ -654,10 +658,12 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     }
   }
   if (free_shipping && c.shipping > 0) {  // the tier's own free shipping
-    auto* adj = out->mutable_shipping()->add_adjustments();
-    adj->set_source(v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
-    adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
-    SetMoney(adj->mutable_amount(), c.shipping, cur);
+    if (in.adjustments) {
+      auto* adj = out->mutable_shipping()->add_adjustments();
+      adj->set_source(v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
+      adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
+      SetMoney(adj->mutable_amount(), c.shipping, cur);
+    }
     c.shipping = 0;
   }
 

@@ -21,6 +21,9 @@ struct PricingInput {
   Shopper shopper;
   std::vector<Line> lines;
   int64_t shipping = 0;
+  // Fill every Adjustment (QUOTE_VIEW_FULL). Amounts and outcomes are the
+  // same without; a big cart's adjustments cost more to build than to price.
+  bool adjustments = false;
   // Campaigns that may touch the cart (from the index); any order.
   std::vector<const care::promotion::v1::Campaign*> candidates;
   // Voucher-based campaigns unlocked by a usable code of the request: id -> code.

@@ -274,6 +274,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     }
     CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
     if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
+    if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
     if (!errors.empty()) return errors.ToStatus();
     return promotion_.Quote(*req, resp);
   });

@@ -428,6 +428,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   in.now = now;
   in.currency_code = req.currency_code();
   in.shipping = req.shipping().amount_minor();
+  in.adjustments = req.view() == v1::QUOTE_VIEW_FULL;
   if (req.customer().has_guest() || req.customer().member_id().empty()) {
     in.shopper.guest = true;
   } else {

@@ -1,6 +1,7 @@
 // Quotes and redemptions through the real care_promotion, with tiers read
 // from the real care_loyalty through the shared Redis tier cache.
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/integration/promotion_fixture.h"
 
 namespace care::testing {
@@ -82,10 +83,72 @@ TEST_F(PromotionQuoteTest, SecondItemDiscounted) {
   Live("second-half", c);
 
   // Three shirts: one unit (the second) is half price; a guest qualifies.
-  pv1::QuoteResponse q = Quote(Cart("", {CartLine("a", "TEE-1", "shirts", 3, 2001)}));
+  pv1::QuoteRequest req = Cart("", {CartLine("a", "TEE-1", "shirts", 3, 2001)});
+  req.set_view(pv1::QUOTE_VIEW_FULL);  // to see the units the adjustment touched
+  pv1::QuoteResponse q = Quote(req);
   EXPECT_EQ(q.totals().items_discount().amount_minor(), 1000);  // floor(2001 * 50%)
   EXPECT_EQ(q.lines(0).adjustments(0).units(), 1);
   EXPECT_EQ(q.lines(0).total().amount_minor(), 3 * 2001 - 1000);
+}
+
+TEST_F(PromotionQuoteTest, TheBasicViewIsTheFullQuoteWithoutItsAdjustments) {
+  pv1::Campaign shoes = BaseCampaign(Base());
+  shoes.clear_starts_at();
+  auto* off = shoes.add_rules()->add_effects()->mutable_item_discount();
+  off->mutable_items()->add_skus("SHOE-1");
+  *off->mutable_value()->mutable_value()->mutable_amount_off() = Usd(700);
+  Live("shoes-7", shoes);
+  pv1::Campaign cart = BaseCampaign(Base());
+  cart.clear_starts_at();
+  auto* rule = cart.add_rules();
+  *rule->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  rule->add_effects()->mutable_free_shipping();
+  Live("cart-10", cart);
+
+  pv1::QuoteRequest req = Cart("", {CartLine("a", "SHOE-1", "shoes", 2, 5000), CartLine("b", "SOCK-1", "socks", 3, 333)},
+                               700);
+  pv1::QuoteResponse basic = Quote(req);  // unset view = BASIC
+  req.set_view(pv1::QUOTE_VIEW_FULL);
+  pv1::QuoteResponse full = Quote(req);
+
+  // FULL explains every line's discount and the free shipping, rule by rule.
+  ASSERT_EQ(full.lines_size(), 2);
+  ASSERT_EQ(full.lines(0).adjustments_size(), 2);  // 7.00 off each shoe, then 10 %
+  for (const pv1::LineResult& l : full.lines()) {
+    int64_t sum = 0;
+    for (const pv1::Adjustment& a : l.adjustments()) sum += a.amount().amount_minor();
+    EXPECT_GT(l.discount().amount_minor(), 0) << l.line_id();
+    EXPECT_EQ(sum, l.discount().amount_minor()) << l.line_id();
+  }
+  EXPECT_EQ(full.lines(0).adjustments(0).campaign_id(), "shoes-7");
+  EXPECT_EQ(full.lines(0).adjustments(0).amount().amount_minor(), 1400);
+  ASSERT_EQ(full.shipping().adjustments_size(), 1);
+  EXPECT_EQ(full.shipping().adjustments(0).effect(), pv1::EFFECT_KIND_FREE_SHIPPING);
+
+  // BASIC is the same quote, amounts and token alike, without them.
+  for (const pv1::LineResult& l : basic.lines()) EXPECT_EQ(l.adjustments_size(), 0) << l.line_id();
+  EXPECT_EQ(basic.shipping().adjustments_size(), 0);
+  pv1::QuoteResponse stripped = full;
+  for (pv1::LineResult& l : *stripped.mutable_lines()) l.clear_adjustments();
+  stripped.mutable_shipping()->clear_adjustments();
+  for (pv1::QuoteResponse* q : {&stripped, &basic}) {  // two quotes, two quote times
+    q->clear_quote_token();
+    q->clear_quote_time();
+    q->clear_expire_time();
+  }
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(basic, stripped))
+      << basic.DebugString() << "\nvs\n" << stripped.DebugString();
+  EXPECT_EQ(basic.totals().total().amount_minor(), (10000 - 1400 + 999) - (8600 + 999) / 10);
+  pv1::Redemption r;
+  ASSERT_TRUE(Redeem("basic-1", Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 2, 5000)}, 700)).quote_token(), &r).ok());
+  EXPECT_EQ(r.totals().total().amount_minor(), 8600 - 860);
+
+  // An unknown view is refused by name.
+  req.set_view(static_cast<pv1::QuoteView>(7));
+  pv1::QuoteResponse out;
+  grpc::Status s = promo().Quote(Ctx(svc()).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"view"}));
 }
 
 TEST_F(PromotionQuoteTest, FreeReturnsForGoldOnly) {
