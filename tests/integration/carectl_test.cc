@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -604,6 +605,12 @@ TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
   ASSERT_EQ(quote.code, 0) << quote;
   EXPECT_OUT(quote, "now");
   EXPECT_OUT(quote, "TOTAL         104.00 USD");  // 110 - 10% + 5 shipping
+  EXPECT_FALSE(absl::StrContains(quote.out, "SOURCE")) << quote;  // adjustments only with --explain
+  Result explained = Promotion({"quote", "--member=ann", "--explain", "SHOE-1:shoes:2:50.00", "SOCK-1::1:10"});
+  ASSERT_EQ(explained.code, 0) << explained;
+  // One row per adjustment: line, source, campaign, rule, units, amount.
+  EXPECT_TRUE(std::regex_search(explained.out, std::regex("\\bl1 +CAMPAIGN +now +\\S+ +2 +10\\.00 USD"))) << explained;
+  EXPECT_TRUE(std::regex_search(explained.out, std::regex("\\bl2 +CAMPAIGN +now +\\S+ +1 +1\\.00 USD"))) << explained;
   Result json = Run({"--json", "--target=" + promotion_->address(), "--token=" + admin(), "promotion", "quote",
                      "--member=ann", "SHOE-1:shoes:2:50.00"});
   ASSERT_EQ(json.code, 0) << json;

@@ -148,7 +148,12 @@ int QuoteCart(Context& c, Args& a) {
     *req.mutable_shipping() = ParseMoney(shipping, req.currency_code());
   }
   if (std::string voucher = a.Flag("voucher"); !voucher.empty()) req.add_voucher_codes(voucher);
-  req.set_explain_all(a.BoolFlag("explain"));
+  // --explain: every campaign's verdict and every adjustment, for an agent
+  // explaining a price.
+  if (a.BoolFlag("explain")) {
+    req.set_explain_all(true);
+    req.set_view(v1::QUOTE_VIEW_FULL);
+  }
   for (std::string line = a.Positional("SKU:CATEGORY:QTY:PRICE"); !line.empty(); line = a.OptionalPositional("line")) {
     *req.add_lines() = ParseLine(line, req.currency_code(), req.lines_size() + 1);
   }
@@ -161,6 +166,18 @@ int QuoteCart(Context& c, Args& a) {
                  Money(l.total())});
     }
     lines.Print();
+    if (req.view() == v1::QUOTE_VIEW_FULL) {  // which rule took what off which line
+      Table adjustments({"LINE", "SOURCE", "CAMPAIGN", "RULE", "UNITS", "AMOUNT"});
+      auto add = [&](const std::string& line, const v1::Adjustment& adj) {
+        adjustments.Row({line, EnumName(v1::AdjustmentSource_descriptor(), adj.source()), adj.campaign_id(),
+                         adj.rule_id(), absl::StrCat(adj.units()), Money(adj.amount())});
+      };
+      for (const auto& l : resp.lines()) {
+        for (const auto& adj : l.adjustments()) add(l.line_id(), adj);
+      }
+      for (const auto& adj : resp.shipping().adjustments()) add("shipping", adj);
+      adjustments.Print("(no adjustment)");
+    }
     Table applied({"CAMPAIGN", "VERSION", "DISCOUNT", "FREE SHIPPING", "FREE RETURNS"});
     for (const auto& ac : resp.applied_campaigns()) {
       applied.Row({ac.campaign_id(), absl::StrCat(ac.campaign_version()), Money(ac.discount()),
@@ -236,7 +253,8 @@ std::vector<Command> PromotionCommands() {
       {"promotion", "quote",
        "(--member=ID | --guest=KEY) [--currency=USD] [--shipping=AMOUNT] [--voucher=CODE] [--explain] "
        "SKU:CATEGORY:QTY:PRICE...",
-       "prices a cart: applied and rejected campaigns, totals and a quote token (Quote)", QuoteCart},
+       "prices a cart: applied and rejected campaigns, totals and a quote token; --explain adds every live "
+       "campaign's verdict and each line's adjustments (Quote)", QuoteCart},
       {"promotion", "redeem", "<order_id> <quote_token> [--request_id=ID]",
        "redeems a quote for an order, consuming budgets and limits (RedeemQuote)", Redeem},
       {"promotion", "cancel-redemption", "<order_id> [--reason=] [--request_id=ID]",
