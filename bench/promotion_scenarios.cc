@@ -5,7 +5,9 @@
 // the applicable campaigns, not N. That is the heavy case: every line has its
 // own campaign and the response carries 60 adjustments. The typical variant
 // (100 live, only 2 sku campaigns on the cart's skus plus the two cart-wide)
-// is a cart that a handful of promotions touch. Run each against a fresh
+// is a cart that a handful of promotions touch. Quotes ask for the default
+// (BASIC) view, as checkout does; the _full variant asks for every
+// adjustment, as an agent explaining a price does. Run each against a fresh
 // care_promotion (setup adds its campaigns to whatever is already live).
 //
 // Setup needs a token with the admin role as well as service.
@@ -111,8 +113,10 @@ absl::Status Setup(const ScenarioContext& c, int campaigns, int matching) {
 
 class QuoteScenario final : public Scenario {
  public:
-  explicit QuoteScenario(const ScenarioContext& c)
-      : stub_(pv1::PromotionService::NewStub(c.channel)), request_(BenchCart(absl::StrCat("bench-", c.slot))) {}
+  QuoteScenario(const ScenarioContext& c, pv1::QuoteView view)
+      : stub_(pv1::PromotionService::NewStub(c.channel)), request_(BenchCart(absl::StrCat("bench-", c.slot))) {
+    request_.set_view(view);
+  }
 
   void Call(grpc::ClientContext* ctx, uint64_t, Done done) override {
     response_.Clear();
@@ -125,17 +129,20 @@ class QuoteScenario final : public Scenario {
   pv1::QuoteResponse response_;
 };
 
-ScenarioInfo QuoteWith(int campaigns, int matching) {
+ScenarioInfo QuoteWith(int campaigns, int matching, bool full) {
   const int apply = 2 + std::min(kLines, matching < 0 ? campaigns - 2 : matching);
+  const pv1::QuoteView view = full ? pv1::QUOTE_VIEW_FULL : pv1::QUOTE_VIEW_BASIC;
   return ScenarioInfo{
-      absl::StrCat("PromotionService/Quote: 20-line guest cart, ", campaigns, " live campaigns of which ", apply,
-                   " apply (setup adds them; use a fresh server)"),
-      [](const ScenarioContext& c) { return std::make_unique<QuoteScenario>(c); },
+      absl::StrCat("PromotionService/Quote (", pv1::QuoteView_Name(view), "): 20-line guest cart, ", campaigns,
+                   " live campaigns of which ", apply, " apply (setup adds them; use a fresh server)"),
+      [view](const ScenarioContext& c) { return std::make_unique<QuoteScenario>(c, view); },
       [campaigns, matching](const ScenarioContext& c) { return Setup(c, campaigns, matching); }};
 }
 
 }  // namespace
 
-ScenarioInfo PromotionQuoteScenario(int campaigns, int matching) { return QuoteWith(campaigns, matching); }
+ScenarioInfo PromotionQuoteScenario(int campaigns, int matching, bool full) {
+  return QuoteWith(campaigns, matching, full);
+}
 
 }  // namespace care::bench
