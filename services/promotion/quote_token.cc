@@ -8,7 +8,6 @@
 #include "absl/strings/string_view.h"
 #include "care/promotion/internal/quote_binding.pb.h"
 #include "common/errors.h"
-#include "common/hmac.h"
 #include "common/proto_time.h"
 #include "services/promotion/pricing.h"
 
@@ -141,8 +140,6 @@ v1::QuoteResponse Unbind(const QuoteBinding& b) {
 
 }  // namespace
 
-std::string QuoteSigner::Mac(const std::string& payload) const { return HmacSha256(secret_, payload); }
-
 std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   // One per thread, cleared and refilled: a cleared message keeps its lines
   // and strings, so signing allocates nothing once a thread has warmed up.
@@ -151,7 +148,7 @@ std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   Bind(quote, binding);
   std::string payload;
   binding.SerializeToString(&payload);
-  return absl::StrCat(kFormat, absl::WebSafeBase64Escape(payload), ".", absl::WebSafeBase64Escape(Mac(payload)));
+  return absl::StrCat(kFormat, absl::WebSafeBase64Escape(payload), ".", absl::WebSafeBase64Escape(key_.Mac(payload)));
 }
 
 absl::StatusOr<v1::QuoteResponse> QuoteSigner::Verify(const std::string& token) const {
@@ -164,7 +161,7 @@ absl::StatusOr<v1::QuoteResponse> QuoteSigner::Verify(const std::string& token) 
       !absl::WebSafeBase64Unescape(body.substr(dot + 1), &mac)) {
     return Invalid();
   }
-  std::string want = Mac(payload);
+  std::string want = key_.Mac(payload);
   if (mac.size() != want.size() || CRYPTO_memcmp(mac.data(), want.data(), want.size()) != 0) return Invalid();
   QuoteBinding binding;
   if (!binding.ParseFromString(payload)) return Invalid();

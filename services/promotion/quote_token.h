@@ -9,13 +9,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "care/promotion/v1/promotion.pb.h"
+#include "common/hmac.h"
 
 namespace care::promotion {
 
 class QuoteSigner final {
  public:
-  explicit QuoteSigner(std::string secret) : secret_(std::move(secret)) {}
+  explicit QuoteSigner(absl::string_view secret) : key_(secret) {}
   std::string Sign(const care::promotion::v1::QuoteResponse& quote) const;
   // The quote as bound: customer, times, lines and shipping without their
   // adjustments, totals, applied campaigns by id, version and amounts (no
@@ -25,8 +27,7 @@ class QuoteSigner final {
   absl::StatusOr<care::promotion::v1::QuoteResponse> Verify(const std::string& token) const;
 
  private:
-  std::string Mac(const std::string& payload) const;
-  std::string secret_;
+  HmacSha256Key key_;
 };
 
 }  // namespace care::promotion
