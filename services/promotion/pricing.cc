@@ -292,6 +292,8 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
       const auto& cd = e.cart_discount();
       const v1::DiscountValue* v = Resolve(cd.value(), c.in.shopper);
       if (v == nullptr) continue;
+      const bool amount = phase == 6 && v->has_amount_off();
+      if (!amount && !(phase == 7 && v->kind_case() == v1::DiscountValue::kPercentOffBps)) continue;
       std::vector<size_t> idx;
       std::vector<int64_t> weights;
       idx.reserve(c.lines.size());
@@ -302,13 +304,12 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
           weights.push_back(c.lines[i].amount);
         }
       }
-      std::vector<int64_t> parts(idx.size(), 0);
-      if (phase == 6 && v->has_amount_off()) {
+      std::vector<int64_t> parts;
+      if (amount) {
         parts = SplitLargestRemainder(v->amount_off().amount_minor(), weights);
-      } else if (phase == 7 && v->kind_case() == v1::DiscountValue::kPercentOffBps) {
-        for (size_t k = 0; k < idx.size(); ++k) parts[k] = PercentOf(weights[k], v->percent_off_bps());
       } else {
-        continue;
+        parts.resize(idx.size());
+        for (size_t k = 0; k < idx.size(); ++k) parts[k] = PercentOf(weights[k], v->percent_off_bps());
       }
       int64_t effect_cap = cd.max_discount().amount_minor();
       int64_t sum = std::accumulate(parts.begin(), parts.end(), int64_t{0});
@@ -512,6 +513,8 @@ void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
 
 void Price(const PricingInput& in, v1::QuoteResponse* out) {
   Ctx c{in, out, {}, in.shipping, {}, {}};
+  c.by_sku.reserve(in.lines.size());
+  c.by_category.reserve(in.lines.size());
   for (size_t i = 0; i < in.lines.size(); ++i) {
     c.by_sku[in.lines[i].sku].push_back(i);
     if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
@@ -538,6 +541,8 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   std::vector<Outcome> outcomes(sorted.size());  // by position in `sorted`; never resized
   std::vector<Fired> fired;
   std::vector<size_t> applied;
+  fired.reserve(sorted.size());
+  applied.reserve(sorted.size());
   std::string exclusive;
   auto reject = [&](const v1::Campaign& camp, v1::RejectionReason r, const std::string& detail,
                     const std::string& rule_id, const std::string& blocking) {

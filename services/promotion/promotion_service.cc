@@ -436,6 +436,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
     if (!s.ok()) return s.status();
     in.shopper = *s;
   }
+  in.lines.reserve(req.lines_size());
   for (const v1::CartLine& l : req.lines()) {
     in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
@@ -445,6 +446,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
                                              ? index_.All()
                                              : index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
   bool need_profile = false;
+  in.candidates.reserve(hold.size());
   for (const auto& p : hold) {
     in.candidates.push_back(p.get());
     need_profile = need_profile || p->audience().opted_in_only() || !p->audience().segments().empty();
