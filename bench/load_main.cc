@@ -3,6 +3,7 @@
 // latency percentiles and errors by status code.
 
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -136,6 +137,13 @@ class Runner {
     }
     double seconds = absl::ToDoubleSeconds(o_.duration);
     double rate = static_cast<double>(ok) / seconds;
+    // This process's CPU over the whole run (setup and warm-up included): on
+    // a machine where the load generator shares the cores with the server,
+    // what a call costs the client is part of what the figures mean.
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 
     // With --json the single JSON line owns stdout, for scripts.
     FILE* text = o_.json ? stderr : stdout;
@@ -151,11 +159,11 @@ class Runner {
           "{\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%d,\"inflight\":%d,"
           "\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ok\":%lld,\"errors\":%lld,\"calls_per_s\":%.1f,"
           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
-          "\"errors_by_code\":{%s},\"calls_total\":%lld}\n",
+          "\"errors_by_code\":{%s},\"calls_total\":%lld,\"cpu_s\":%.3f}\n",
           o_.scenario.c_str(), o_.target.c_str(), o_.connections, o_.inflight, seconds,
           absl::ToDoubleSeconds(o_.warmup), static_cast<long long>(ok), static_cast<long long>(failed),
           rate, pct(50), pct(99), pct(99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6,
-          by_code_json.c_str(), static_cast<long long>(completed));
+          by_code_json.c_str(), static_cast<long long>(completed), cpu_s);
     }
     std::fflush(stdout);
     return failed == 0 && ok > 0;

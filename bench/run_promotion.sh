@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Quote cost as live campaigns grow: for each N, a fresh care_promotion, then
 # ROUNDS rounds of the Ping baseline followed by promotion_quote_N (20-line
-# cart, 22 applicable campaigns), both against the same process; "typical" is
-# 100 live campaigns of which 4 apply. Prints per round N, Ping calls/s,
-# Quote calls/s, ratio, Ping p99, Quote p99, then the median ratio (this
-# machine is shared: one round's ratio moves by +-0.05).
+# cart, 22 applicable campaigns, the default BASIC view), both against the
+# same process; "typical" is 100 live campaigns of which 4 apply, "full" the
+# 100-campaign case asking for QUOTE_VIEW_FULL. Prints per round N, Ping calls/s,
+# Quote calls/s, ratio, Ping p99, Quote p99, then the CPU each call took in
+# the server and in the load generator (µs, setup and warm-up included) and
+# the CPU ratio (Ping's server+client CPU per call over Quote's), then the
+# medians. The client shares the cores with the server, so throughput
+# follows both; CPU per call is the steadier figure on a shared machine,
+# where one round's throughput ratio moves by +-0.05.
 #
 #   bash bench/run_promotion.sh     # after ninja -C build care_promotion care_load
 #
@@ -23,7 +28,14 @@ ROUNDS=${ROUNDS:-3}
 
 source "$(dirname "$0")/common.sh" "admin,service"
 
-echo "campaigns round ping/s quote/s ratio ping_p99_ms quote_p99_ms quote_errors"
+echo "campaigns round ping/s quote/s ratio ping_p99_ms quote_p99_ms quote_errors ping_cpu_us(server+client) quote_cpu_us(server+client) cpu_ratio"
+ticks=$(getconf CLK_TCK)
+server_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # utime + stime, clock ticks
+# µs of CPU per call: server ticks before and after, the run's JSON.
+per_call() {
+  awk -v a="$1" -v b="$2" -v t="$ticks" -v c="$(field calls_total "$3")" -v cl="$(field cpu_s "$3")" \
+      'BEGIN{printf "%.0f+%.0f", (b - a) / t / c * 1e6, cl / c * 1e6}'
+}
 for n in $COUNTS; do
   rm -rf "$work/data" && mkdir -p "$work/data"
   rm -f "$work/port"
@@ -38,15 +50,21 @@ for n in $COUNTS; do
   # campaigns, so every round measures the same N.
   common=(--target="$target" --token="$token" --connections="$CONNECTIONS" --inflight="$INFLIGHT"
           --duration="$DURATION" --warmup="$WARMUP" --json --run_id="r$n-$$")
-  ratios=()
+  ratios=() cpu_ratios=()
   for round in $(seq "$ROUNDS"); do
+    c0=$(server_cpu)
     ping=$("$build/bench/care_load" "${common[@]}" --scenario=ping 2>/dev/null)
+    c1=$(server_cpu)
     quote=$("$build/bench/care_load" "${common[@]}" --scenario="$scenario" 2>/dev/null)
+    c2=$(server_cpu)
     p=$(field calls_per_s "$ping"); q=$(field calls_per_s "$quote")
     r=$(awk -v a="$q" -v b="$p" 'BEGIN{printf "%.2f", a/b}')
-    ratios+=("$r")
-    echo "$n $round $p $q $r $(field p99_ms "$ping") $(field p99_ms "$quote") $(field errors "$quote")"
+    pc=$(per_call "$c0" "$c1" "$ping"); qc=$(per_call "$c1" "$c2" "$quote")
+    cr=$(awk -v p="$pc" -v q="$qc" 'BEGIN{split(p, a, "+"); split(q, b, "+"); printf "%.2f", (a[1] + a[2]) / (b[1] + b[2])}')
+    ratios+=("$r"); cpu_ratios+=("$cr")
+    echo "$n $round $p $q $r $(field p99_ms "$ping") $(field p99_ms "$quote") $(field errors "$quote") $pc $qc $cr"
   done
-  echo "$n median ratio $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
+  median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+  echo "$n median ratio $(median "${ratios[@]}") cpu_ratio $(median "${cpu_ratios[@]}")"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 done
