@@ -1,6 +1,7 @@
 # Sourced by the bench/run_*.sh scripts: a scratch directory removed on exit
 # (with the server in $pid stopped first), a fresh bearer token with `roles`
-# in $work/tokens, and field NAME JSON to read one number from care_load --json.
+# in $work/tokens, field NAME JSON to read one number from care_load --json,
+# and cpu_ticks PID (utime + stime, in units of $clk_tck per second).
 #   source "$(dirname "$0")/common.sh" "admin,service"
 work=$(mktemp -d)
 pid=""
@@ -12,3 +13,5 @@ trap cleanup EXIT
 token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 echo "$token bench $1" >"$work/tokens"
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

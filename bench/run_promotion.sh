@@ -29,11 +29,9 @@ ROUNDS=${ROUNDS:-3}
 source "$(dirname "$0")/common.sh" "admin,service"
 
 echo "campaigns round ping/s quote/s ratio ping_p99_ms quote_p99_ms quote_errors ping_cpu_us(server+client) quote_cpu_us(server+client) cpu_ratio"
-ticks=$(getconf CLK_TCK)
-server_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # utime + stime, clock ticks
 # µs of CPU per call: server ticks before and after, the run's JSON.
 per_call() {
-  awk -v a="$1" -v b="$2" -v t="$ticks" -v c="$(field calls_total "$3")" -v cl="$(field cpu_s "$3")" \
+  awk -v a="$1" -v b="$2" -v t="$clk_tck" -v c="$(field calls_total "$3")" -v cl="$(field cpu_s "$3")" \
       'BEGIN{printf "%.0f+%.0f", (b - a) / t / c * 1e6, cl / c * 1e6}'
 }
 for n in $COUNTS; do
@@ -53,11 +51,11 @@ for n in $COUNTS; do
   "$build/bench/care_load" "${common[@]}" --scenario="$scenario" --duration=1s --warmup=0s >/dev/null 2>&1
   ratios=() cpu_ratios=()
   for round in $(seq "$ROUNDS"); do
-    c0=$(server_cpu)
+    c0=$(cpu_ticks "$pid")
     ping=$("$build/bench/care_load" "${common[@]}" --scenario=ping 2>/dev/null)
-    c1=$(server_cpu)
+    c1=$(cpu_ticks "$pid")
     quote=$("$build/bench/care_load" "${common[@]}" --scenario="$scenario" --setup=false 2>/dev/null)
-    c2=$(server_cpu)
+    c2=$(cpu_ticks "$pid")
     p=$(field calls_per_s "$ping"); q=$(field calls_per_s "$quote")
     r=$(awk -v a="$q" -v b="$p" 'BEGIN{printf "%.2f", a/b}')
     pc=$(per_call "$c0" "$c1" "$ping"); qc=$(per_call "$c1" "$c2" "$quote")
