@@ -3,7 +3,7 @@
 // sku ("SKU-i"); the cart holds SKU-0..SKU-19, so 20 campaigns (at most N)
 // apply whatever N is, plus two cart-wide ones: the quote's cost must follow
 // the applicable campaigns, not N. That is the heavy case: every line has its
-// own campaign and the response carries 60 adjustments. The typical variant
+// own campaign, and a FULL response carries 60 adjustments. The typical variant
 // (100 live, only 2 sku campaigns on the cart's skus plus the two cart-wide)
 // is a cart that a handful of promotions touch. Quotes ask for the default
 // (BASIC) view, as checkout does; the _full variant asks for every
@@ -25,8 +25,8 @@
 #include "bench/scenario.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "common/grpc_status.h"
-#include "google/protobuf/arena.h"
 #include "common/proto_time.h"
+#include "google/protobuf/arena.h"
 
 namespace care::bench {
 namespace {
