@@ -1,5 +1,7 @@
 #include "common/errors.h"
 
+#include "common/bounds.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -115,9 +117,41 @@ bool FieldErrors::RequireCurrency(absl::string_view field, absl::string_view cod
   return ok;
 }
 
+std::optional<size_t> CodePoints(absl::string_view utf8) {
+  size_t count = 0;
+  size_t i = 0;
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(utf8[k]); };
+  while (i < utf8.size()) {
+    unsigned char c = byte(i);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > utf8.size()) return std::nullopt;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    i += len;
+    ++count;
+  }
+  return count;
+}
+
 bool FieldErrors::RequireMaxLength(absl::string_view field, absl::string_view value, size_t max) {
-  if (value.size() <= max) return true;
-  Add(field, absl::StrCat("must be at most ", max, " bytes"));
+  auto n = CodePoints(value);
+  if (!n) {
+    Add(field, "must be valid UTF-8");
+    return false;
+  }
+  if (*n <= max) return true;
+  Add(field, absl::StrCat("must be at most ", max, " characters"));
+  return false;
+}
+
+bool FieldErrors::RequireMoney(absl::string_view field, int64_t amount_minor) {
+  if (WithinMoneyBound(amount_minor)) return true;
+  Add(field, absl::StrCat("must be within +/-", kMaxMoneyMinor, " minor units"));
   return false;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +35,10 @@ std::string ErrorReason(const absl::Status& status);
 // ErrorInfo metadata value for `key`, or "".
 std::string ErrorMetadataValue(const absl::Status& status, absl::string_view key);
 
+// Number of Unicode code points in `utf8`, or nullopt when it is not valid
+// UTF-8 (overlong forms, surrogates and values past U+10FFFF included).
+std::optional<size_t> CodePoints(absl::string_view utf8);
+
 // Collects every bad field of a request, so one answer names them all.
 class FieldErrors final {
  public:
@@ -48,7 +54,11 @@ class FieldErrors final {
   bool RequireRange(absl::string_view field, int64_t value, int64_t min, int64_t max);
   bool RequireTimeZone(absl::string_view field, absl::string_view tz);
   bool RequireCurrency(absl::string_view field, absl::string_view code);
+  // At most `max` Unicode code points (contracts count characters, not bytes);
+  // invalid UTF-8 is refused too.
   bool RequireMaxLength(absl::string_view field, absl::string_view value, size_t max);
+  // |amount| within kMaxMoneyMinor (common/bounds.h).
+  bool RequireMoney(absl::string_view field, int64_t amount_minor);
 
  private:
   std::vector<std::pair<std::string, std::string>> violations_;
