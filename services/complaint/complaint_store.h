@@ -23,8 +23,6 @@ std::vector<Migration> ComplaintMigrations();
 
 namespace care::complaint {
 
-namespace v1 = care::complaint::v1;
-
 // Configuration documents, stored by kind and id.
 // kSlaPolicyVersion keeps every version of a policy under "<id>@<version>":
 // open complaints keep the targets of the version they started with.

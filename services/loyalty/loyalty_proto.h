@@ -17,8 +17,6 @@
 
 namespace care::loyalty {
 
-namespace v1 = ::care::loyalty::v1;
-
 care::common::v1::Money MoneyProto(int64_t minor, const std::string& currency);
 
 // Program. Amounts inside the program must be in its currency (or leave the

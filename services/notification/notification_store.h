@@ -29,8 +29,6 @@ std::vector<Migration> NotificationMigrations();
 
 namespace care::notification {
 
-namespace v1 = ::care::notification::v1;
-
 // A schedule with its fan-out cursor.
 struct ScheduleRow {
   v1::Schedule schedule;

@@ -8,7 +8,6 @@
 #include "common/errors.h"
 
 namespace care::notification {
-namespace v1 = ::care::notification::v1;
 namespace {
 
 bool ValidName(const std::string& s) {
