@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
+#include "services/complaint/request_checks.h"
 
 namespace care::complaint {
 namespace {
@@ -37,6 +38,8 @@ void RequireDuration(FieldErrors& errors, const std::string& field, const google
   if (!required && d.seconds() == 0 && d.nanos() == 0) return;
   if (d.seconds() <= 0 || d.seconds() > 365LL * 86400) errors.Add(field, "must be positive and at most a year");
 }
+
+}  // namespace
 
 void ValidateCalendar(FieldErrors& errors, const v1::BusinessCalendar& c) {
   errors.RequireId("calendar.calendar_id", c.calendar_id());
@@ -76,6 +79,8 @@ void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
     }
   }
 }
+
+namespace {
 
 // Offset paging over a short configuration list, the cursor bound to the
 // request's filters.
@@ -126,28 +131,32 @@ grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Re
 
 using Reactor = ComplaintGrpc::Reactor;
 
+absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
+  FieldErrors errors;
+  errors.RequireId("request_id", req->request_id());
+  errors.RequireId("member_id", req->member_id());
+  if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+    errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
+  }
+  if (req->category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(req->category())) {
+    errors.Add("category", "must be set");
+  }
+  if (!req->order_id().empty()) errors.RequireId("order_id", req->order_id());
+  if (errors.RequireNonEmpty("description", req->description())) {
+    errors.RequireMaxLength("description", req->description(), 10000);
+  }
+  errors.RequireMaxLength("subject", req->subject(), 200);
+  if (!v1::Priority_IsValid(req->priority())) errors.Add("priority", "is not a priority");
+  if (req->has_received_time() && !ValidTimestamp(req->received_time())) {
+    errors.Add("received_time", "is not a valid timestamp");
+  }
+  return errors.ToStatus();
+}
+
 Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComplaintRequest* req,
                                         v1::CreateComplaintResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::CreateComplaintResponse> {
-    FieldErrors errors;
-    errors.RequireId("request_id", req->request_id());
-    errors.RequireId("member_id", req->member_id());
-    if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
-      errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
-    }
-    if (req->category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(req->category())) {
-      errors.Add("category", "must be set");
-    }
-    if (!req->order_id().empty()) errors.RequireId("order_id", req->order_id());
-    if (errors.RequireNonEmpty("description", req->description())) {
-      errors.RequireMaxLength("description", req->description(), 10000);
-    }
-    errors.RequireMaxLength("subject", req->subject(), 200);
-    if (!v1::Priority_IsValid(req->priority())) errors.Add("priority", "is not a priority");
-    if (req->has_received_time() && !ValidTimestamp(req->received_time())) {
-      errors.Add("received_time", "is not a valid timestamp");
-    }
-    if (!errors.empty()) return errors.ToStatus();
+    if (absl::Status bad = CheckCreateComplaint(req); !bad.ok()) return bad;
     // The member's tier through the tier cache; without it the ticket is
     // still taken (untiered), never lost.
     TierAtIntake tier;

@@ -15,6 +15,7 @@
 #include "common/server_stream.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/loyalty/loyalty_proto.h"
+#include "services/loyalty/request_checks.h"
 
 namespace care::loyalty {
 namespace {
@@ -94,6 +95,8 @@ bool IsLocale(const std::string& s) {
   return !s.empty() && s.front() != '-' && s.back() != '-';
 }
 
+}  // namespace
+
 // Checks the profile fields of `m` that `paths` names (all when null).
 void ValidateProfile(FieldErrors& errors, const v1::Member& m, const std::set<std::string>* paths, absl::Time now) {
   auto want = [&](const char* f) { return paths == nullptr || paths->count(f) > 0; };
@@ -137,6 +140,8 @@ void ValidateProfile(FieldErrors& errors, const v1::Member& m, const std::set<st
     }
   }
 }
+
+namespace {
 
 absl::StatusOr<std::set<std::string>> MemberMaskPaths(const google::protobuf::FieldMask& mask) {
   FieldErrors errors;
@@ -522,41 +527,45 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
 
 // -------------------------------------------------------- points and tiers
 
+std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPurchaseRequest* req, absl::Time now) {
+  OptionalId(errors, "request_id", req->request_id());
+  errors.RequireId("member_id", req->member_id());
+  errors.RequireId("order_id", req->order_id());
+  RequireAmount(errors, "amount", req->has_amount(), req->amount());
+  auto purchase_time = RecentTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time(), now);
+  int64_t lines_total = 0;
+  std::set<std::string> line_ids;
+  for (int i = 0; i < req->lines_size(); ++i) {
+    const v1::PurchaseLine& l = req->lines(i);
+    std::string at = absl::StrCat("lines[", i, "]");
+    if (!l.line_id().empty() && !line_ids.insert(l.line_id()).second) errors.Add(at + ".line_id", "duplicate");
+    errors.RequireMaxLength(at + ".line_id", l.line_id(), 128);
+    errors.RequireMaxLength(at + ".sku", l.sku(), 128);
+    errors.RequireMaxLength(at + ".category", l.category(), 128);
+    if (l.quantity() < 1) errors.Add(at + ".quantity", "must be >= 1");
+    if (l.amount().amount_minor() < 0) errors.Add(at + ".amount.amount_minor", "must be >= 0");
+    if (l.amount().currency_code() != req->amount().currency_code()) {
+      errors.Add(at + ".amount.currency_code", "must be the currency of amount");
+    }
+    lines_total += l.amount().amount_minor();
+  }
+  if (req->lines_size() > 0 && lines_total != req->amount().amount_minor()) {
+    errors.Add("lines", "line amounts must add up to amount");
+  }
+  if (req->lines_size() > 500) errors.Add("lines", "at most 500 lines");
+  if (req->campaign_ids_size() > 50) errors.Add("campaign_ids", "at most 50");
+  for (int i = 0; i < req->campaign_ids_size(); ++i) {
+    errors.RequireId(absl::StrCat("campaign_ids[", i, "]"), req->campaign_ids(i));
+  }
+  errors.RequireMaxLength("store_id", req->store_id(), 128);
+  return purchase_time;
+}
+
 grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const v1::RecordPurchaseRequest* req,
                                                       v1::RecordPurchaseResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
-    OptionalId(errors, "request_id", req->request_id());
-    errors.RequireId("member_id", req->member_id());
-    errors.RequireId("order_id", req->order_id());
-    RequireAmount(errors, "amount", req->has_amount(), req->amount());
-    auto purchase_time = RecentTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time(),
-                                    loyalty_.Now());
-    int64_t lines_total = 0;
-    std::set<std::string> line_ids;
-    for (int i = 0; i < req->lines_size(); ++i) {
-      const v1::PurchaseLine& l = req->lines(i);
-      std::string at = absl::StrCat("lines[", i, "]");
-      if (!l.line_id().empty() && !line_ids.insert(l.line_id()).second) errors.Add(at + ".line_id", "duplicate");
-      errors.RequireMaxLength(at + ".line_id", l.line_id(), 128);
-      errors.RequireMaxLength(at + ".sku", l.sku(), 128);
-      errors.RequireMaxLength(at + ".category", l.category(), 128);
-      if (l.quantity() < 1) errors.Add(at + ".quantity", "must be >= 1");
-      if (l.amount().amount_minor() < 0) errors.Add(at + ".amount.amount_minor", "must be >= 0");
-      if (l.amount().currency_code() != req->amount().currency_code()) {
-        errors.Add(at + ".amount.currency_code", "must be the currency of amount");
-      }
-      lines_total += l.amount().amount_minor();
-    }
-    if (req->lines_size() > 0 && lines_total != req->amount().amount_minor()) {
-      errors.Add("lines", "line amounts must add up to amount");
-    }
-    if (req->lines_size() > 500) errors.Add("lines", "at most 500 lines");
-    if (req->campaign_ids_size() > 50) errors.Add("campaign_ids", "at most 50");
-    for (int i = 0; i < req->campaign_ids_size(); ++i) {
-      errors.RequireId(absl::StrCat("campaign_ids[", i, "]"), req->campaign_ids(i));
-    }
-    errors.RequireMaxLength("store_id", req->store_id(), 128);
+    auto purchase_time = CheckPurchase(errors, req, loyalty_.Now());
     if (!errors.empty()) return errors.ToStatus();
     if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
 

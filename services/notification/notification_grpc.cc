@@ -8,6 +8,7 @@
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
+#include "services/notification/request_checks.h"
 
 namespace care::notification {
 namespace {
@@ -58,6 +59,8 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
     }
   }
 }
+
+}  // namespace
 
 absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
   FieldErrors errors;
@@ -144,8 +147,6 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
   }
   return errors.ToStatus();
 }
-
-}  // namespace
 
 using Reactor = NotificationGrpc::Reactor;
 

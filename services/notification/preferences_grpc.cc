@@ -7,6 +7,7 @@
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/notification/notification_grpc.h"
+#include "services/notification/request_checks.h"
 
 namespace care::notification {
 namespace {
@@ -16,6 +17,8 @@ void ValidateTime(FieldErrors& errors, const std::string& field, const v1::TimeO
             (t.hours() < 24 || (t.hours() == 24 && t.minutes() == 0));
   if (!ok) errors.Add(field, "must be a time of day 00:00..24:00");
 }
+
+}  // namespace
 
 absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
   FieldErrors errors;
@@ -62,8 +65,6 @@ absl::Status ValidateConsent(const v1::SetConsentRequest& r, absl::Time now) {
   }
   return errors.ToStatus();
 }
-
-}  // namespace
 
 using Reactor = NotificationGrpc::Reactor;
 

@@ -8,6 +8,7 @@
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "services/promotion/request_checks.h"
 
 namespace care::promotion {
 namespace {
@@ -31,6 +32,8 @@ void CheckMoney(FieldErrors& errors, const std::string& field, const care::commo
     errors.Add(field + ".currency_code", "must be the campaign's currency");
   }
 }
+
+}  // namespace
 
 void CheckCampaign(FieldErrors& errors, const pv1::Campaign& c) {
   if (c.display_name().empty() || c.display_name().size() > 200) {
@@ -70,8 +73,6 @@ void CheckCampaign(FieldErrors& errors, const pv1::Campaign& c) {
     errors.Add("campaign.limits.max_redemptions_per_customer", "must be >= 0");
   }
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, const pv1::CreateCampaignRequest* req,
                                                         pv1::Campaign* resp) {
@@ -247,35 +248,39 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx,
   });
 }
 
+absl::Status CheckQuoteRequest(const pv1::QuoteRequest* req) {
+  FieldErrors errors;
+  const auto& cust = req->customer();
+  if (cust.identity_case() == pv1::Customer::IDENTITY_NOT_SET) errors.Add("customer", "member_id or guest required");
+  if (cust.has_member_id()) errors.RequireId("customer.member_id", cust.member_id());
+  if (cust.has_guest()) errors.RequireMaxLength("customer.guest.guest_key", cust.guest().guest_key(), 128);
+  errors.RequireCurrency("currency_code", req->currency_code());
+  if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
+  for (int i = 0; i < req->lines_size(); ++i) {
+    const auto& l = req->lines(i);
+    const auto& price = l.unit_price();
+    const bool ok = !l.line_id().empty() && l.line_id().size() <= 64 && !l.sku().empty() && l.sku().size() <= 128 &&
+                    l.quantity() >= 1 && l.quantity() <= 10000 && price.amount_minor() >= 0 &&
+                    price.amount_minor() <= int64_t{1} << 40 &&
+                    (price.currency_code().empty() || price.currency_code() == req->currency_code());
+    if (ok) continue;  // field paths are built only for a line that fails
+    std::string f = absl::StrCat("lines[", i, "]");
+    if (l.line_id().empty() || l.line_id().size() > 64) errors.Add(f + ".line_id", "required, 1..64 characters");
+    if (l.sku().empty() || l.sku().size() > 128) errors.Add(f + ".sku", "required, 1..128 characters");
+    errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
+    CheckMoney(errors, f + ".unit_price", price, req->currency_code());
+    if (price.amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
+  }
+  CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
+  if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
+  if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
+  return errors.ToStatus();
+}
+
 grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::QuoteRequest* req,
                                                pv1::QuoteResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    FieldErrors errors;
-    const auto& cust = req->customer();
-    if (cust.identity_case() == pv1::Customer::IDENTITY_NOT_SET) errors.Add("customer", "member_id or guest required");
-    if (cust.has_member_id()) errors.RequireId("customer.member_id", cust.member_id());
-    if (cust.has_guest()) errors.RequireMaxLength("customer.guest.guest_key", cust.guest().guest_key(), 128);
-    errors.RequireCurrency("currency_code", req->currency_code());
-    if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
-    for (int i = 0; i < req->lines_size(); ++i) {
-      const auto& l = req->lines(i);
-      const auto& price = l.unit_price();
-      const bool ok = !l.line_id().empty() && l.line_id().size() <= 64 && !l.sku().empty() && l.sku().size() <= 128 &&
-                      l.quantity() >= 1 && l.quantity() <= 10000 && price.amount_minor() >= 0 &&
-                      price.amount_minor() <= int64_t{1} << 40 &&
-                      (price.currency_code().empty() || price.currency_code() == req->currency_code());
-      if (ok) continue;  // field paths are built only for a line that fails
-      std::string f = absl::StrCat("lines[", i, "]");
-      if (l.line_id().empty() || l.line_id().size() > 64) errors.Add(f + ".line_id", "required, 1..64 characters");
-      if (l.sku().empty() || l.sku().size() > 128) errors.Add(f + ".sku", "required, 1..128 characters");
-      errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
-      CheckMoney(errors, f + ".unit_price", price, req->currency_code());
-      if (price.amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
-    }
-    CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
-    if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
-    if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
-    if (!errors.empty()) return errors.ToStatus();
+    if (absl::Status bad = CheckQuoteRequest(req); !bad.ok()) return bad;
     return promotion_.Quote(*req, resp);
   });
 }

@@ -1,0 +1,18 @@
+#pragma once
+
+// Request checks of the gRPC adapter that need no server, so fuzz/ can call
+// them directly. Bad fields are INVALID_ARGUMENT naming each of them.
+
+#include "absl/status/status.h"
+#include "care/complaint/v1/complaint.pb.h"
+#include "common/errors.h"
+
+namespace care::complaint {
+
+absl::Status CheckCreateComplaint(const care::complaint::v1::CreateComplaintRequest* req);
+// The contract form of a calendar and an SLA policy (Create/Update); adds
+// each bad field to `errors`.
+void ValidateCalendar(FieldErrors& errors, const care::complaint::v1::BusinessCalendar& c);
+void ValidatePolicy(FieldErrors& errors, const care::complaint::v1::SlaPolicy& p);
+
+}  // namespace care::complaint
