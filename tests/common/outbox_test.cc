@@ -85,8 +85,8 @@ class OutboxTest : public ::testing::Test {
   }
 
   void Enqueue(std::initializer_list<std::pair<std::string, std::string>> events) {
-    for (const auto& [id, destination] : events) {
-      ASSERT_TRUE(db_->Write([&](Txn& txn) { return EnqueueOutbox(txn, Event(id, destination)); }).ok());
+    for (const auto& e : events) {  // clang-14 cannot capture structured bindings
+      ASSERT_TRUE(db_->Write([&](Txn& txn) { return EnqueueOutbox(txn, Event(e.first, e.second)); }).ok());
     }
   }
 
