@@ -176,9 +176,9 @@ TEST(WorkPoolTest, RunsSubmittedTasks) {
 }
 
 TEST(WorkPoolTest, FullQueueIsRefusedAtOnce) {
-  WorkPool pool(1, 2);
   absl::Notification started, release;
   std::atomic<int> ran{0};
+  WorkPool pool(1, 2);  // after what its tasks use: destroyed (joined) first
   ASSERT_TRUE(pool.TrySubmit([&] {
     started.Notify();
     release.WaitForNotification();
@@ -198,9 +198,11 @@ TEST(WorkPoolTest, FullQueueIsRefusedAtOnce) {
 }
 
 TEST(WorkPoolTest, TasksRunConcurrently) {
-  WorkPool pool(4, 16);
   std::atomic<int> inside{0}, peak{0};
   absl::Notification release;
+  // Declared after what its tasks use, so it joins them before those go out
+  // of scope (ASan: stack-use-after-scope on `inside` otherwise).
+  WorkPool pool(4, 16);
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(pool.TrySubmit([&] {
       int now = ++inside;
