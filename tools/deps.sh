@@ -28,3 +28,8 @@ $sudo apt-get install -y -q --no-install-recommends libyaml-cpp-dev
 if ! command -v kubectl >/dev/null; then
   $sudo apt-get install -y -q --no-install-recommends kubernetes-client
 fi
+
+# --- issue 15: sanitizers and fuzzing (tools/sanitize.sh, docs/fuzzing.md) ---
+# clang-14 with its runtime libraries (ASan, UBSan, libFuzzer) and
+# llvm-symbolizer for readable stacks.
+$sudo apt-get install -y -q --no-install-recommends clang-14 libclang-rt-14-dev llvm-14
