@@ -11,6 +11,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/outbox_admin.h"
 #include "common/server.h"
 #include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
@@ -139,6 +140,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
   care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);
   runner.AddService(&adapter, PromotionService::service_full_name());
+  // Dead outbox events, listed and replayed by an admin.
+  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
+  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
 
   std::unique_ptr<care::GrpcOutboxSender> sender;
   std::unique_ptr<care::OutboxRelay> relay;
