@@ -253,7 +253,10 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
         default:
           errors.Add("compensation", "needs points or a voucher");
       }
-      errors.RequireMaxLength("compensation.note", c.note(), 1000);
+      // The receivers' limits (loyalty's ledger note 500, promotion's 1,000):
+      // a longer note would be refused for good after the resolution.
+      errors.RequireMaxLength("compensation.note", c.note(),
+                              c.grant_case() == v1::CompensationRequest::kPoints ? 500 : 1000);
       // Passed on to loyalty/promotion, which refuse anything else for good:
       // refused here, before anything is stored (empty: "GOODWILL").
       bool code_ok = c.reason_code().size() <= 64;

@@ -345,6 +345,15 @@ TEST_F(ComplaintGoodwillTest, TextLimitsCountCharactersNotBytes) {
   ack.set_reason(summary.substr(0, 3 * 2000));
   grpc::Status s = complaints().TransitionComplaint(Ctx(agent()).get(), ack, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
+  // A points note loyalty's ledger would refuse for good is refused here.
+  kv1::ResolveComplaintRequest long_note = ResolveRequest(c.complaint_id(), 100);
+  long_note.mutable_compensation()->set_note(summary.substr(0, 3 * 501));
+  EXPECT_EQ(BadFields(complaints().ResolveComplaint(Ctx(agent()).get(), long_note, &r)),
+            std::vector<std::string>{"compensation.note"});
+  long_note.mutable_compensation()->set_reason_code("late delivery");
+  long_note.mutable_compensation()->set_note("");
+  EXPECT_EQ(BadFields(complaints().ResolveComplaint(Ctx(agent()).get(), long_note, &r)),
+            std::vector<std::string>{"compensation.reason_code"});
   kv1::ResolveComplaintRequest fits = ResolveRequest(c.complaint_id(), 0);
   fits.set_resolution_summary(summary);
   s = complaints().ResolveComplaint(Ctx(agent()).get(), fits, &r);
