@@ -560,36 +560,6 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
   return out;
 }
 
-absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::CancelRedemptionRequest& req) {
-  absl::Time now = clock_.Now();
-  v1::Redemption out;
-  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
-    auto existing = txn.Find(req.order_id());
-    if (!existing.ok()) return existing.status();
-    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
-    out = (*existing)->first;
-    if (out.state() == v1::REDEMPTION_STATE_CANCELLED) return absl::OkStatus();  // idempotent by order_id
-    std::string customer = CustomerKey(out.customer());
-    int64_t released = 0;
-    for (const v1::AppliedCampaign& ac : out.campaigns()) {
-      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()},
-                                     -1, -ac.discount().amount_minor(), 1);
-      if (!st.ok()) return st;
-      released += ac.discount().amount_minor();
-    }
-    if (absl::Status st = ReleaseVouchers(txn, out, now); !st.ok()) return st;
-    out.set_state(v1::REDEMPTION_STATE_CANCELLED);
-    out.mutable_discount_released()->set_amount_minor(released);
-    out.mutable_discount_released()->set_currency_code(out.totals().total().currency_code());
-    *out.mutable_cancel_time() = ToTimestamp(now);
-    *out.mutable_update_time() = ToTimestamp(now);
-    out.set_cancel_reason(req.reason());
-    return txn.Save(out, (*existing)->second);
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
 absl::StatusOr<v1::Redemption> PromotionService::GetRedemption(const std::string& order_id) {
   v1::Redemption out;
   absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
