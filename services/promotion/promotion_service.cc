@@ -502,6 +502,14 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       out = (*existing)->first;
       return absl::OkStatus();
     }
+    // One token, one order: a quote is a price for one checkout, and its
+    // limits and vouchers were checked for one redemption.
+    auto used_by = txn.OrderOfToken(digest);
+    if (!used_by.ok()) return used_by.status();
+    if (used_by->has_value()) {
+      return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
+                   "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
+    }
     if (now >= FromTimestamp(quote->expire_time())) {
       return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
     }
@@ -541,7 +549,9 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       Describe(camp, &ac);  // the token leaves out what the bound version says
     }
     if (absl::Status st = ConsumeVouchers(txn, *quote, now, out); !st.ok()) return st;
-    out.set_redemption_id(absl::StrCat("r-", digest.substr(0, 16)));
+    // Unique per order (the order id is unique, and so is its digest with
+    // the token's), stable across retries of the same order.
+    out.set_redemption_id(absl::StrCat("r-", Digest(absl::StrCat(req.order_id(), "\n", digest)).substr(0, 20)));
     out.set_order_id(req.order_id());
     out.set_state(v1::REDEMPTION_STATE_REDEEMED);
     *out.mutable_customer() = quote->customer();
