@@ -12,7 +12,9 @@
 #include "common/errors.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "common/proto_time.h"
+#include "services/promotion/campaign_validation.h"
 #include "services/promotion/pricing.h"
+#include "services/promotion/rejections.h"
 
 namespace care::promotion {
 namespace {
@@ -171,6 +173,7 @@ absl::StatusOr<v1::Campaign> PromotionService::Create(const v1::CreateCampaignRe
                   *c.mutable_create_time() = ToTimestamp(now);
                   *c.mutable_update_time() = ToTimestamp(now);
                   c.set_updated_by(by);
+                  if (absl::Status bad = ValidateCampaign(c); !bad.ok()) return bad;
                   return ch;
                 });
 }
@@ -312,6 +315,9 @@ absl::StatusOr<v1::Campaign> PromotionService::Update(const v1::UpdateCampaignRe
                   c.set_version(stored->version() + 1);
                   *c.mutable_update_time() = ToTimestamp(now);
                   c.set_updated_by(by);
+                  // The merged campaign is what would be stored: the same
+                  // validation as CreateCampaign's, on every field.
+                  if (absl::Status bad = ValidateCampaign(c); !bad.ok()) return bad;
                   // Quotes use the new version at once; the alert carries it too.
                   if (state != v1::CAMPAIGN_STATE_DRAFT && !c.alert().no_alert()) {
                     ch.events.push_back(AlertEvent(c, Notice(c, options_.notice), now, false));
