@@ -370,6 +370,8 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
   r.set_cancelled_redemptions(u->cancelled);
   r.set_returned_redemptions(u->returned);
   r.set_unique_customers(u->customers);
+  r.set_vouchers_generated(u->vouchers_generated);
+  r.set_voucher_uses(u->voucher_uses);
   const std::string& cur = c->currency_code();
   SetMoney(r.mutable_discount_given(), u->discount, cur);
   if (c->limits().max_discount_total().amount_minor() > 0) {
@@ -469,6 +471,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   v1::QuoteResponse& out = *out_ptr;
   if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
   Price(in, &out);
+  ExplainRejections(in, &out);
   // A campaign voucher counts only if its campaign applied.
   for (v1::VoucherResult& r : *out.mutable_vouchers()) {
     if (!r.accepted() || r.kind() != v1::VOUCHER_KIND_CAMPAIGN) continue;
