@@ -1,6 +1,10 @@
 #include "services/promotion/quote_token.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -146,6 +150,15 @@ std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   thread_local QuoteBinding binding;
   binding.Clear();
   Bind(quote, binding);
+  // Random, or (should the CSPRNG ever fail) a per-process sequence, which
+  // still keeps this process's tokens distinct.
+  unsigned char nonce[8];
+  if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+    static std::atomic<uint64_t> sequence{0};
+    uint64_t n = sequence.fetch_add(1) + 1;
+    std::memcpy(nonce, &n, sizeof(nonce));
+  }
+  binding.set_nonce(nonce, sizeof(nonce));
   std::string payload;
   binding.SerializeToString(&payload);
   return absl::StrCat(kFormat, absl::WebSafeBase64Escape(payload), ".", absl::WebSafeBase64Escape(key_.Mac(payload)));
