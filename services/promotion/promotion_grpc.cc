@@ -1,9 +1,12 @@
 #include "services/promotion/promotion_grpc.h"
 
+#include <chrono>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
@@ -24,6 +27,18 @@ bool IsCampaignId(const std::string& s) {  // [a-z0-9-]{1,63}
 }
 
 void RequireRequestId(FieldErrors& errors, const std::string& id) { errors.RequireId("request_id", id); }
+
+// Whether the caller of `ctx` still waits: pricing a big cart stops once the
+// call's deadline passed or the client cancelled, instead of running on.
+std::function<absl::Status()> CallerWaits(grpc::CallbackServerContext* ctx) {
+  return [ctx, deadline = ctx->deadline()]() -> absl::Status {
+    if (std::chrono::system_clock::now() >= deadline) {
+      return absl::DeadlineExceededError("the call's deadline passed while pricing");
+    }
+    if (ctx->IsCancelled()) return absl::CancelledError("the call was cancelled while pricing");
+    return absl::OkStatus();
+  };
+}
 
 }  // namespace
 
@@ -210,24 +225,32 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     if (cust.has_guest()) errors.RequireMaxLength("customer.guest.guest_key", cust.guest().guest_key(), 128);
     errors.RequireCurrency("currency_code", req->currency_code());
     if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
+    absl::flat_hash_set<absl::string_view> line_ids;
+    line_ids.reserve(req->lines_size());
     for (int i = 0; i < req->lines_size(); ++i) {
       const auto& l = req->lines(i);
       const auto& price = l.unit_price();
-      // Byte sizes bound the code points from above: the fast path is exact
-      // for every line whose ids are short enough in bytes.
+      // Byte lengths within the limits are within them in characters too.
       const bool ok = !l.line_id().empty() && l.line_id().size() <= 64 && !l.sku().empty() && l.sku().size() <= 128 &&
-                      l.quantity() >= 1 && l.quantity() <= 10000 && price.amount_minor() >= 0 &&
-                      price.amount_minor() <= int64_t{1} << 40 &&
+                      l.category().size() <= 128 && l.quantity() >= 1 && l.quantity() <= 10000 &&
+                      price.amount_minor() >= 0 && price.amount_minor() <= kMaxMoneyMinor &&
                       (price.currency_code().empty() || price.currency_code() == req->currency_code());
-      if (ok) continue;  // field paths are built only for a line that fails
+      const bool unique = line_ids.insert(l.line_id()).second;
+      if (ok && unique) continue;  // field paths are built only for a line that fails
       std::string f = absl::StrCat("lines[", i, "]");
-      if (l.line_id().empty()) errors.Add(f + ".line_id", "required, 1..64 characters");
-      errors.RequireMaxLength(f + ".line_id", l.line_id(), 64);
-      if (l.sku().empty()) errors.Add(f + ".sku", "required, 1..128 characters");
-      errors.RequireMaxLength(f + ".sku", l.sku(), 128);
+      if (l.line_id().empty()) {
+        errors.Add(f + ".line_id", "required, 1..64 characters");
+      } else if (errors.RequireMaxLength(f + ".line_id", l.line_id(), 64) && !unique) {
+        errors.Add(f + ".line_id", "must be unique in the cart");
+      }
+      if (l.sku().empty()) {
+        errors.Add(f + ".sku", "required, 1..128 characters");
+      } else {
+        errors.RequireMaxLength(f + ".sku", l.sku(), 128);
+      }
+      errors.RequireMaxLength(f + ".category", l.category(), 128);
       errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
       if (!CheckAmount(errors, f + ".unit_price", price, req->currency_code())) ++mismatches;
-      if (price.amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
     }
     if (!CheckAmount(errors, "shipping", req->shipping(), req->currency_code())) ++mismatches;
     if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
@@ -236,7 +259,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     }
     if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
     if (!errors.empty()) return FieldStatus(errors, mismatches);
-    return promotion_.Quote(*req, resp);
+    // Sums over the lines and shipping are bounded by the domain
+    // (CheckCartBounds: "lines[i]", "lines", "shipping").
+    return promotion_.Quote(*req, resp, CallerWaits(ctx));
   });
 }
 

@@ -430,7 +430,8 @@ absl::Status PromotionService::ReadLimits(const v1::Customer& customer, PricingI
   });
 }
 
-absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr) {
+absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr,
+                                     std::function<absl::Status()> interrupted) {
   absl::Time now = clock_.Now();
   PricingInput in;
   in.now = now;
@@ -448,6 +449,9 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   for (const v1::CartLine& l : req.lines()) {
     in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
+  // A cart beyond the money bound is refused before any lookup.
+  if (absl::Status s = CheckCartBounds(in.lines, in.shipping); !s.ok()) return s;
+  in.interrupted = std::move(interrupted);
   // explain_all: every live campaign goes through eligibility, so each one
   // that cannot apply is listed with the step that stopped it.
   std::vector<CampaignIndex::Ptr> hold = req.explain_all()
@@ -470,7 +474,7 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   if (absl::Status s = ReadLimits(req.customer(), in); !s.ok()) return s;
   v1::QuoteResponse& out = *out_ptr;
   if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
-  Price(in, &out);
+  if (absl::Status s = Price(in, &out); !s.ok()) return s;
   ExplainRejections(in, &out);
   // A campaign voucher counts only if its campaign applied.
   for (v1::VoucherResult& r : *out.mutable_vouchers()) {
