@@ -33,9 +33,10 @@ namespace {
 using google::protobuf::util::MessageDifferencer;
 using property::Rng;
 using property::PropertyRun;
+using property::St;
 
 constexpr int kMultiplierBps = 12500;  // 1.25 points per 1.00 USD, floor
-constexpr int kDefaultSteps = 1500;
+constexpr int kDefaultSteps = 4000;
 
 // ---------------------------------------------------------------- model
 struct Lot {
@@ -285,6 +286,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
       return false;
     }
     m.ledger.push_back(Expected{kind, delta});
+    ++entries_by_kind_[lv1::LedgerEntryKind_Name(kind)];
     m.balance += delta;
     return true;
   }
@@ -414,13 +416,13 @@ class LoyaltyPropertyTest : public LoyaltyTest {
       case Call::kPurchase:
         break;
     }
-    return absl::StrCat(c.Text(), " refused with ", Describe(c.status), " although the model allows it");
+    return absl::StrCat(c.Text(), " refused with ", St(c.status), " although the model allows it");
   }
 
   // Answer of a repeated key: must be the first answer, byte for byte.
   bool SameAnswer(const Call& retry, const google::protobuf::Message& first) {
     return run_->Check(retry.status.ok() && MessageDifferencer::Equals(retry.answer(), first),
-                       absl::StrCat("retry of ", retry.Text(), " answered ", Describe(retry.status),
+                       absl::StrCat("retry of ", retry.Text(), " answered ", St(retry.status),
                                     retry.status.ok() ? " with another answer than the first" : "",
                                     "\n  first: ", first.ShortDebugString(),
                                     "\n  retry: ", retry.answer().ShortDebugString()),
@@ -530,7 +532,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     // redemption larger than the balance may say INSUFFICIENT_POINTS).
     bool removal = (c.kind == Call::kAdjust && c.adjust.points_delta() < 0) || c.kind == Call::kRedeem;
     run_->Check(invalid || (removal && insufficient),
-                absl::StrCat(c.Text(), " beyond the documented bound answered ", Describe(c.status),
+                absl::StrCat(c.Text(), " beyond the documented bound answered ", St(c.status),
                              c.status.ok() ? absl::StrCat(" and wrote ", c.answer().ShortDebugString()) : "",
                              "; expected INVALID_ARGUMENT"),
                 member);
@@ -622,14 +624,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         return;
       }
     }
-    for (const Call* c : refused) {
-      if (first.count(c->key)) {
-        run_->Violation(absl::StrCat("concurrent retry of ", c->Text(), " answered ", Describe(c->status),
-                                     " while another copy succeeded"),
-                        member);
-        return;
-      }
-    }
+    // A refused copy of a key another copy applied is fine when it ran
+    // first and was right to refuse (a failure is not remembered): it is
+    // judged like any refusal below.
     std::sort(applied.begin(), applied.end(),
               [](const Call* a, const Call* b) { return a->entry().sequence() < b->entry().sequence(); });
     std::vector<int64_t> balances{model_[member].balance};
@@ -685,6 +682,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         std::vector<std::string> ids;
         for (const auto& [id, o] : orders_) ids.push_back(id);
         const OrderModel& o = orders_[rng_->Pick(ids)];
+        // (CARE_PROPERTY_SKIP=late_retry looks past the back-dated retry
+        // refused by the purchase_time window, reported on issue 15.)
+        if (property::Skipped("late_retry") && o.request.has_purchase_time()) break;
         Call c{Call::kPurchase};
         c.key = o.request.order_id();
         c.purchase = o.request;
@@ -695,7 +695,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         if (reuse) {
           run_->Check(c.status.error_code() == grpc::StatusCode::ALREADY_EXISTS &&
                           Reason(c.status) == "REQUEST_ID_REUSED",
-                      absl::StrCat(c.Text(), " reusing order ", c.key, " answered ", Describe(c.status),
+                      absl::StrCat(c.Text(), " reusing order ", c.key, " answered ", St(c.status),
                                    "; expected ALREADY_EXISTS/REQUEST_ID_REUSED"),
                       o.member);
         } else {
@@ -745,6 +745,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps in "
               << absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))
               << (run.failed() ? " (violation)" : ", no violation") << std::endl;
+    std::vector<std::string> kinds;
+    for (const auto& [k, n] : entries_by_kind_) kinds.push_back(absl::StrCat(k, "=", n));
+    std::cout << "[property] entries written: " << absl::StrJoin(kinds, " ") << std::endl;
   }
 
   PropertyRun* run_ = nullptr;
@@ -755,6 +758,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
   std::map<std::string, MemberModel> model_;
   std::map<std::string, OrderModel> orders_;
   std::map<std::string, ReturnModel> returns_;
+  std::map<std::string, int> entries_by_kind_;  // what the run exercised
 };
 
 // The fixed seed every CI run replays (or CARE_PROPERTY_SEED).

@@ -24,8 +24,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace care::testing::property {
+
+// A status for the operation log: "OK", or the harness' description.
+inline std::string St(const grpc::Status& s) { return s.ok() ? "OK" : Describe(s); }
 
 // CARE_PROPERTY_SEED: replay this seed (decimal); unset = none.
 inline std::optional<uint64_t> EnvSeed() {
