@@ -540,7 +540,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
   }
 
   void Advance() {
-    absl::Duration d = absl::Hours(rng_->Uniform(1, 60 * 24));
+    absl::Duration d = absl::Hours(rng_->Uniform(1, 100 * 24));
     now_ += d;
     run_->Log(absl::StrCat("advance clock by ", absl::FormatDuration(d), " to ", absl::FormatTime(now_)), {"clock"});
     LoyaltyTest::Advance(d);
@@ -655,6 +655,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     const std::string& member = rng_->Pick(members_);
     int64_t balance = model_[member].balance;
     size_t op = rng_->Weighted({30, 14, 14, 10, 8, 6, 3, 2, 10});
+    // The first member mostly saves, so its points live to expire.
+    if ((op == 2 || op == 3) && member == members_[0] && rng_->Chance(0.8)) op = 0;
     switch (op) {
       case 0:
         Sequential(NewPurchase(member, rng_->Chance(0.05) ? 0 : rng_->Uniform(1, 40000)), rng_->Chance(0.2));
@@ -666,13 +668,16 @@ class LoyaltyPropertyTest : public LoyaltyTest {
       }
       case 2: {
         // Sometimes more than the balance: INSUFFICIENT_POINTS.
-        int64_t points = rng_->Chance(0.15) ? balance + rng_->Uniform(1, 100) : rng_->Uniform(1, std::max<int64_t>(1, balance));
+        // Mostly small, so some lots live long enough to expire.
+        int64_t points = rng_->Chance(0.15) ? balance + rng_->Uniform(1, 100)
+                                            : rng_->Uniform(1, std::max<int64_t>(1, balance / 6));
         Sequential(NewRedeem(member, points), rng_->Chance(0.25));
         break;
       }
       case 3: {
         int64_t delta = rng_->Chance(0.6) ? rng_->Uniform(1, 800)
-                                          : -(rng_->Chance(0.2) ? balance + 1 : rng_->Uniform(1, std::max<int64_t>(1, balance)));
+                                          : -(rng_->Chance(0.2) ? balance + 1
+                                                                : rng_->Uniform(1, std::max<int64_t>(1, balance / 6)));
         Sequential(NewAdjust(member, delta), rng_->Chance(0.25));
         break;
       }

@@ -376,7 +376,9 @@ class PromotionPropertyTest : public PromotionTest {
   void ProbeIndex(const std::string& id) {
     pv1::QuoteRequest req = Cart("", {CartLine("p1", "A", "food", 2, 1500), CartLine("p2", "C", "gear", 1, 4200)});
     req.mutable_customer()->mutable_guest()->set_guest_key("probe");
-    for (const std::string& code : campaigns_[id].codes) req.add_voucher_codes(code);
+    // A few of its codes (a quote takes at most 20).
+    const auto& codes = campaigns_[id].codes;
+    for (size_t i = codes.size() > 3 ? codes.size() - 3 : 0; i < codes.size(); ++i) req.add_voucher_codes(codes[i]);
     pv1::QuoteResponse q;
     grpc::Status s = promo().Quote(Ctx(svc()).get(), req, &q);
     if (!run_->Check(s.ok(), absl::StrCat("probe quote: ", St(s)), id)) return;
