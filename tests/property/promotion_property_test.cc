@@ -815,6 +815,40 @@ class PromotionPropertyTest : public PromotionTest {
     for (const auto& v : m.vouchers) CheckVoucher(v);
   }
 
+  // A retry long after the first answer (the quote may have expired, the
+  // order been returned or cancelled since): RedeemQuote returns the stored
+  // redemption, ReturnRedemption the first return record; nothing changes.
+  void LateRetry() {
+    auto order = PickRedemption([](const RedemptionModel&) { return true; });
+    if (!order) return;
+    const RedemptionModel& m = redemptions_[*order];
+    if (!m.returns.empty() && rng_->Chance(0.5)) {
+      std::vector<std::string> ids;
+      for (const auto& [id, r] : m.returns) ids.push_back(id);
+      const auto& [req, first] = m.returns.at(rng_->Pick(ids));
+      pv1::ReturnRedemptionResponse out;
+      grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), req, &out);
+      run_->Log("late retry " + ReturnText(req) + " -> " + St(s), {*order});
+      run_->Check(s.ok() && MessageDifferencer::Equals(out.return_record(), first),
+                  absl::StrCat("late retry of ", ReturnText(req), " answered ", St(s), " ",
+                               out.return_record().ShortDebugString(), " (first ", first.ShortDebugString(), ")"),
+                  *order);
+    } else {
+      pv1::Redemption out;
+      grpc::Status s = RedeemCall(*order, m.token, &out);
+      run_->Log(absl::StrCat("late retry RedeemQuote(", *order, ") on ", pv1::RedemptionState_Name(m.state), " -> ",
+                             St(s)),
+                {*order});
+      run_->Check(s.ok() && out.redemption_id() == m.redemption_id && out.order_id() == *order,
+                  absl::StrCat("late retry of RedeemQuote ", *order, " answered ", St(s), " ", out.redemption_id(),
+                               " (first ", m.redemption_id, ")"),
+                  *order);
+    }
+    CheckModelLimits(*order);
+    CheckRedemption(*order);
+    for (const auto& [c, d] : m.discount) CheckCampaign(c);
+  }
+
   // Applies a successful cancel; checks its answer.
   void ApplyCancel(const std::string& order, const pv1::Redemption& out) {
     RedemptionModel& m = redemptions_[order];
@@ -1230,7 +1264,7 @@ class PromotionPropertyTest : public PromotionTest {
 
   void Step() {
     if (LiveCampaigns().size() < 3 && campaigns_.size() < 60) NewCampaign();
-    size_t op = rng_->Weighted({26, 22, 10, 8, 3, 2, 3, 3, 2, 2, 1, 5, 3, 3, 3, 2});
+    size_t op = rng_->Weighted({26, 22, 10, 8, 3, 2, 3, 3, 2, 2, 1, 5, 3, 3, 3, 2, 3});
     switch (op) {
       case 0: QuoteStep(); break;
       case 1: RedeemStep(); break;
@@ -1270,7 +1304,8 @@ class PromotionPropertyTest : public PromotionTest {
         if (!property::Skipped("token_reuse")) DuplicateRedeemBatch(true);
         break;
       case 14: ReturnCancelBatch(); break;
-      default: UpdateCancelBatch(); break;
+      case 15: UpdateCancelBatch(); break;
+      default: LateRetry(); break;
     }
   }
 
