@@ -75,7 +75,6 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
                                    const google::protobuf::Message& request) {
   Call call;
   call.start = absl::Now();
-  ++in_flight_;
   static auto& in_flight = metrics::RpcInFlight().With({});
   in_flight.Add(1);
   auto it = methods_.find(request.GetDescriptor());
@@ -88,6 +87,16 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
     call.caller.request_id =
         request.GetReflection()->GetString(request, call.method->request_id_field);
   }
+  // Count first, then look at the flag (both sequentially consistent): the
+  // drain sets the flag, then reads the count. Either this call sees the
+  // flag and does nothing, or the drain sees the call and waits for it.
+  ++in_flight_;
+  if (draining_.load()) {
+    --in_flight_;
+    call.status = Unavailable("SHUTTING_DOWN", "the server is shutting down; retry (nothing was done)");
+    return call;
+  }
+  call.admitted = true;
   const auto& md = ctx->client_metadata();
   auto auth = md.find("authorization");
   absl::string_view header =
@@ -103,7 +112,6 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
 }
 
 grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
-  --in_flight_;
   grpc::Status out = ToGrpcStatus(status, domain_);
   absl::Duration elapsed = absl::Now() - call.start;
   // The code the client sees (an unexplained error goes out as INTERNAL).

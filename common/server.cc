@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -292,14 +293,23 @@ int ServerRunner::Run() {
   cv.notify_all();
   readiness.join();
   health->Shutdown();  // every service NOT_SERVING: load balancers stop sending
-  // grpc::Server::Shutdown(deadline) waits for every client connection to go
-  // away, idle ones included, so it would always take the whole deadline.
-  // Wait instead for the calls actually in flight, then shut down at once.
+  // From here a new call is refused before any work (UNAVAILABLE,
+  // SHUTTING_DOWN: nothing happened, retry elsewhere), and every call
+  // admitted before runs to its end: the drain waits until the reactor of
+  // each is done, i.e. its answer was written out, so no connection is
+  // closed under an answer (a write that committed is never reported to its
+  // client as failed). grpc::Server::Shutdown(deadline) would also wait for
+  // idle client connections to go away and so always take the whole
+  // deadline: it is called once nothing admitted is left.
   absl::Time deadline = absl::Now() + config_.drain_deadline;
   rpc_->StartDraining();
   while (rpc_->in_flight() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   if (rpc_->in_flight() > 0) LogWarn("drain deadline reached", {{"in_flight", rpc_->in_flight()}});
-  server->Shutdown(std::chrono::system_clock::now());
+  // A short grace for the GOAWAY: clients learn not to start new calls
+  // here, and retry the ones gRPC refused on their own, before the
+  // connections are cut.
+  absl::Duration grace = std::clamp(deadline - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(200));
+  server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server->Wait();
   jobs_.Stop();
   LogInfo("stopped");
