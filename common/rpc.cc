@@ -36,7 +36,12 @@ void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
   m.latency->Observe(seconds);
 }
 
+thread_local bool malformed_request = false;
+
 }  // namespace
+
+RpcRuntime::MalformedRequestScope::MalformedRequestScope() { malformed_request = true; }
+RpcRuntime::MalformedRequestScope::~MalformedRequestScope() { malformed_request = false; }
 
 RpcRuntime::RpcRuntime(std::string domain, TokenRegistry tokens, WorkPool* pool)
     : domain_(std::move(domain)), tokens_(std::move(tokens)), pool_(pool) {}
@@ -75,6 +80,8 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
                                    const google::protobuf::Message& request) {
   Call call;
   call.start = absl::Now();
+  bool malformed = malformed_request;
+  malformed_request = false;  // one call per scope
   static auto& in_flight = metrics::RpcInFlight().With({});
   in_flight.Add(1);
   auto it = methods_.find(request.GetDescriptor());
@@ -108,6 +115,10 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   }
   call.caller.principal = *principal;
   call.status = Authorize(*call.caller.principal, call.method->access, call.method->full_name);
+  if (call.status.ok() && malformed) {
+    call.status = Error(absl::StatusCode::kInvalidArgument, "MALFORMED_REQUEST",
+                        absl::StrCat("the request body is not a valid ", request.GetDescriptor()->full_name()));
+  }
   return call;
 }
 

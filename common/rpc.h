@@ -80,6 +80,17 @@ class RpcRuntime final {
   void Done(const Call& call) { Done(call.admitted); }
   static absl::Status Overloaded();
 
+  // While one of these lives on a thread, the call whose handler runs on it
+  // has a request body that did not parse: Begin answers INVALID_ARGUMENT
+  // (reason MALFORMED_REQUEST) once the caller is authenticated and
+  // authorized, and the handler never sees the request.
+  // ServerRunner sets it; see MalformedBodyHandler in server.cc.
+  class MalformedRequestScope final {
+   public:
+    MalformedRequestScope();
+    ~MalformedRequestScope();
+  };
+
   WorkPool* pool() const { return pool_; }
   // Calls admitted (Begin before the drain started) whose reactor is not
   // done yet, i.e. whose answer has not been written out: what a graceful
