@@ -81,8 +81,8 @@ class MalformedBodyHandler final : public grpc::internal::MethodHandler {
 
 // grpc::Service keeps its methods in a private member and offers no way to
 // wrap a handler (SetHandler deletes the one it replaces). An explicit
-// instantiation may name a private member (C++20 [temp.spec.general]/6):
-// this one defines ServiceMethods(), which returns that member.
+// instantiation may name a private member (C++20 [temp.spec]/6: access is
+// not checked there); this one defines ServiceMethods(), which returns it.
 using MethodList = std::vector<std::unique_ptr<grpc::internal::RpcServiceMethod>>;
 template <MethodList grpc::Service::*kMethods>
 struct ServiceMethodsAccess {
