@@ -26,7 +26,11 @@ std::string Describe(const absl::Status& s) {
 
 DeliveryVerdict ClassifyDelivery(const absl::Status& status) {
   if (status.ok()) return DeliveryVerdict::kDelivered;
-  if (status.code() != absl::StatusCode::kInvalidArgument && status.code() != absl::StatusCode::kFailedPrecondition) {
+  // NOT_FOUND with the receiver's reason (MEMBER_NOT_FOUND) is a domain
+  // refusal too: retrying it forever would hold back every later event for
+  // that destination, while a dead event is listed and can be replayed.
+  if (status.code() != absl::StatusCode::kInvalidArgument && status.code() != absl::StatusCode::kFailedPrecondition &&
+      status.code() != absl::StatusCode::kNotFound) {
     return DeliveryVerdict::kRetry;
   }
   // FromGrpcStatus names a reason-less peer error PEER_ERROR/PEER_UNAVAILABLE;

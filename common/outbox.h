@@ -41,10 +41,12 @@ class OutboxSender {
 // What the relay does with a delivery attempt's status.
 enum class DeliveryVerdict { kDelivered, kRetry, kDead };
 
-// Only a receiver's domain refusal is final: INVALID_ARGUMENT or
-// FAILED_PRECONDITION carrying the receiver's own ErrorInfo reason. Anything
-// else (the peer down, not configured yet, a wrong or rotated token, a method
-// it does not serve yet, NOT_FOUND, an error without a reason) can be fixed by
+// Only a receiver's domain refusal is final: INVALID_ARGUMENT,
+// FAILED_PRECONDITION or NOT_FOUND carrying the receiver's own ErrorInfo
+// reason (a dead event is listed and replayable; retrying it forever would
+// hold back the destination's later events). Anything else (the peer down,
+// not configured yet, a wrong or rotated token, a method it does not serve
+// yet, an error without a reason) can be fixed by
 // configuration or time, so the event waits and is retried with backoff.
 DeliveryVerdict ClassifyDelivery(const absl::Status& status);
 

@@ -281,6 +281,7 @@ TEST(ClassifyDeliveryTest, OnlyAReceiversDomainRefusalIsFinal) {
   // The receiver's domain refusal, with its reason: dead.
   EXPECT_EQ(ClassifyDelivery(InvalidField("event.member_id", "is required")), DeliveryVerdict::kDead);
   EXPECT_EQ(ClassifyDelivery(FailedPrecondition("MEMBER_CLOSED", "closed")), DeliveryVerdict::kDead);
+  EXPECT_EQ(ClassifyDelivery(NotFound("MEMBER_NOT_FOUND", "no such member")), DeliveryVerdict::kDead);
   // Configuration, credentials, versions, transport: fixable, so retried.
   for (const absl::Status& s :
        {Unavailable(kUnknownDestination, "no peer configured for promotion"),
@@ -288,7 +289,7 @@ TEST(ClassifyDeliveryTest, OnlyAReceiversDomainRefusalIsFinal) {
         Error(absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED", "no token"),
         Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE", "wrong token"),
         Error(absl::StatusCode::kUnimplemented, "PEER_ERROR", "unknown method"),
-        Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "not yet"),
+        absl::NotFoundError("no reason: a proxy's answer"),
         Unavailable("PEER_UNAVAILABLE", "connection refused"), absl::DeadlineExceededError("slow"),
         absl::InternalError("boom"), absl::ResourceExhaustedError("busy"), absl::AbortedError("conflict"),
         // No reason from the receiver (a proxy, a gRPC-level refusal).
