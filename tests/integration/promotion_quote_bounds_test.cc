@@ -84,6 +84,26 @@ TEST_F(PromotionQuoteBoundsTest, TheLargestAcceptedCartUnderABundleIsPricedWithO
   EXPECT_EQ(r.totals().total().amount_minor(), 7'250'000'000);
 }
 
+TEST_F(PromotionQuoteBoundsTest, TheLargestCartWithTheLongestIdsRedeems) {
+  // Every token the service signs must verify: 1000 lines whose line ids
+  // (64 characters) and skus (128) are 3-byte Japanese characters bind to
+  // about 600 KB, far past the 96 KiB a token was once capped at.
+  std::string id64, sku128;
+  for (int i = 0; i < 61; ++i) id64 += "\u30c6";  // テ
+  for (int i = 0; i < 128; ++i) sku128 += "\u5546";  // 商
+  std::vector<pv1::CartLine> lines;
+  for (int i = 0; i < 1000; ++i) {
+    std::string n = absl::StrCat(1000 + i).substr(1);  // 3 digits: 64 characters in all
+    lines.push_back(CartLine(id64 + n, sku128.substr(0, sku128.size() - 9) + n, "x", 1, 100));
+  }
+  pv1::QuoteResponse q = Quote(Cart("", lines));
+  ASSERT_GT(q.quote_token().size(), 96u * 1024);
+  pv1::Redemption r;
+  grpc::Status s = Redeem("order-longest-ids", q.quote_token(), &r);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(r.totals().total().amount_minor(), 100'000);
+}
+
 TEST_F(PromotionQuoteBoundsTest, AMaxInt64UnitPriceIsRefusedNamingTheLine) {
   grpc::Status s = QuoteStatus(Cart("", {CartLine("a", "A", "x", 1, 100),
                                          CartLine("b", "B", "x", 1, std::numeric_limits<int64_t>::max())}));
