@@ -53,19 +53,28 @@ void RequireAmount(FieldErrors& errors, const std::string& field, bool present, 
   errors.RequireCurrency(field + ".currency_code", m.currency_code());
 }
 
-// Business timestamps sent by callers: within 7 days before and 5 minutes
-// after the server clock.
-std::optional<absl::Time> RecentTime(FieldErrors& errors, const std::string& field, bool present,
-                                     const google::protobuf::Timestamp& t, absl::Time now) {
+// A business timestamp sent by a caller, when present and valid.
+std::optional<absl::Time> BusinessTime(FieldErrors& errors, const std::string& field, bool present,
+                                       const google::protobuf::Timestamp& t) {
   if (!present) return std::nullopt;
   if (!ValidTimestamp(t)) {
     errors.Add(field, "is not a valid timestamp");
     return std::nullopt;
   }
-  absl::Time at = FromTimestamp(t);
-  if (at > now + absl::Minutes(5)) errors.Add(field, "must not be more than 5 minutes ahead of the server clock");
-  if (at < now - absl::Hours(24 * 7)) errors.Add(field, "must not be more than 7 days in the past");
-  return at;
+  return FromTimestamp(t);
+}
+
+// Business timestamps must be within 7 days before and 5 minutes after the
+// server clock when first applied. Checked after the replay: a retry of a
+// write that was recent then is answered with the first answer, however late
+// it comes (a client is never told "invalid" for a write that happened).
+absl::Status RequireRecent(const std::string& field, std::optional<absl::Time> at, absl::Time now) {
+  if (!at) return absl::OkStatus();
+  if (*at > now + absl::Minutes(5)) {
+    return InvalidField(field, "must not be more than 5 minutes ahead of the server clock");
+  }
+  if (*at < now - absl::Hours(24 * 7)) return InvalidField(field, "must not be more than 7 days in the past");
+  return absl::OkStatus();
 }
 
 bool ValidDay(int year, int month, int day) {
@@ -533,8 +542,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
     errors.RequireId("member_id", req->member_id());
     errors.RequireId("order_id", req->order_id());
     RequireAmount(errors, "amount", req->has_amount(), req->amount());
-    auto purchase_time = RecentTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time(),
-                                    loyalty_.Now());
+    auto purchase_time = BusinessTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time());
     // Checked sums: a wrapped total once matched `amount` (issue 15).
     std::optional<int64_t> lines_total = 0;
     std::set<std::string> line_ids;
@@ -587,6 +595,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
     Actor actor{caller.principal->name, req->request_id()};
     return Mutate("RecordPurchase", req->order_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
+      if (absl::Status s = RequireRecent("purchase_time", purchase_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordPurchase(tx, fx, cmd, actor);
       if (!r.ok()) return r.status();
       resp->set_order_id(r->order_id);
@@ -627,7 +636,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
       RequireAmount(errors, "returned_amount", req->has_returned_amount(), req->returned_amount(),
                     req->kind() == v1::RETURN_KIND_PARTIAL);
     }
-    auto return_time = RecentTime(errors, "return_time", req->has_return_time(), req->return_time(), loyalty_.Now());
+    auto return_time = BusinessTime(errors, "return_time", req->has_return_time(), req->return_time());
     std::optional<int64_t> lines_total = 0;
     for (int i = 0; i < req->lines_size(); ++i) {
       const v1::ReturnLine& l = req->lines(i);
@@ -666,6 +675,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
     Actor actor{caller.principal->name, req->request_id()};
     return Mutate("RecordReturn", req->return_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
+      if (absl::Status s = RequireRecent("return_time", return_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordReturn(tx, fx, cmd, actor);
       if (!r.ok()) return r.status();
       resp->set_return_id(r->return_id);
