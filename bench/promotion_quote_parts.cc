@@ -100,7 +100,10 @@ int main(int argc, char** argv) {
       }
       for (const v1::Campaign& c : campaigns) in.candidates.push_back(&c);
       auto* out = google::protobuf::Arena::CreateMessage<v1::QuoteResponse>(&arena);
-      care::promotion::Price(in, out);
+      if (absl::Status priced = care::promotion::Price(in, out); !priced.ok()) {
+        std::fprintf(stderr, "pricing failed: %s\n", priced.ToString().c_str());
+        std::exit(1);
+      }
       const Clock::time_point t2 = Clock::now();
       out->set_quote_token(signer.Sign(*out));
       const Clock::time_point t3 = Clock::now();

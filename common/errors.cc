@@ -1,10 +1,11 @@
 #include "common/errors.h"
 
-#include "common/bounds.h"
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/bounds.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace care {
@@ -67,15 +68,24 @@ absl::Status FieldErrors::ToStatus() const {
   std::vector<std::string> parts;
   std::vector<std::string> fields;
   google::rpc::BadRequest bad;
-  for (const auto& [field, description] : violations_) {
+  size_t listed = std::min(violations_.size(), kMaxErrorViolations);
+  for (size_t i = 0; i < listed; ++i) {
+    std::string field = TruncateUtf8(violations_[i].first, kMaxViolationFieldBytes);
+    std::string description = TruncateUtf8(violations_[i].second, kMaxViolationDescriptionBytes);
     parts.push_back(absl::StrCat(field, ": ", description));
-    fields.push_back(field);
     auto* v = bad.add_field_violations();
     v->set_field(field);
     v->set_description(description);
+    fields.push_back(std::move(field));
   }
+  std::string message = absl::StrJoin(parts, "; ");
+  size_t omitted = violations_.size() - listed;
+  // The count goes first so that cutting the message never loses it.
+  if (omitted > 0) message = absl::StrCat(violations_.size(), " invalid fields, the first ", listed, ": ", message);
   absl::Status status = Error(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                              absl::StrJoin(parts, "; "), {{"field", absl::StrJoin(fields, ",")}});
+                              TruncateUtf8(message, kMaxErrorMessageBytes),
+                              {{"field", TruncateUtf8(absl::StrJoin(fields, ","), kMaxErrorMetadataValueBytes)},
+                               {"violation_count", absl::StrCat(violations_.size())}});
   status.SetPayload(kBadRequestUrl, absl::Cord(bad.SerializeAsString()));
   return status;
 }
@@ -117,25 +127,64 @@ bool FieldErrors::RequireCurrency(absl::string_view field, absl::string_view cod
   return ok;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at utf8[i], or 0 when the
+// bytes there are not one (overlong forms, surrogates and values past
+// U+10FFFF included).
+size_t Utf8SequenceAt(absl::string_view utf8, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(utf8[k]); };
+  unsigned char c = byte(i);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > utf8.size()) return 0;
+  uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
 std::optional<size_t> CodePoints(absl::string_view utf8) {
   size_t count = 0;
-  size_t i = 0;
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(utf8[k]); };
-  while (i < utf8.size()) {
-    unsigned char c = byte(i);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > utf8.size()) return std::nullopt;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      if ((byte(i + k) & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (byte(i + k) & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  for (size_t i = 0; i < utf8.size(); ++count) {
+    size_t len = Utf8SequenceAt(utf8, i);
+    if (len == 0) return std::nullopt;
     i += len;
-    ++count;
   }
   return count;
+}
+
+std::string TruncateUtf8(absl::string_view text, size_t max_bytes) {
+  constexpr absl::string_view kCut = "...";
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  // Ends of the characters copied so far, to cut between them.
+  std::vector<size_t> ends;
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceAt(text, i);
+    absl::string_view piece = len == 0 ? absl::string_view("?") : text.substr(i, len);
+    if (out.size() + piece.size() > max_bytes) {
+      while (!ends.empty() && ends.back() + kCut.size() > max_bytes) ends.pop_back();
+      out.resize(ends.empty() ? 0 : ends.back());
+      out.append(kCut.data(), std::min(kCut.size(), max_bytes - out.size()));
+      return out;
+    }
+    out.append(piece.data(), piece.size());
+    ends.push_back(out.size());
+    i += len == 0 ? 1 : len;
+  }
+  return out;
+}
+
+std::string EchoValue(absl::string_view value) {
+  std::string shown = TruncateUtf8(value, kMaxEchoedValueBytes);
+  if (shown.size() == value.size()) return absl::StrCat("\"", shown, "\"");
+  return absl::StrCat("\"", shown, "\" (", value.size(), " bytes)");
 }
 
 bool FieldErrors::RequireMaxLength(absl::string_view field, absl::string_view value, size_t max) {

@@ -39,13 +39,36 @@ std::string ErrorMetadataValue(const absl::Status& status, absl::string_view key
 // UTF-8 (overlong forms, surrogates and values past U+10FFFF included).
 std::optional<size_t> CodePoints(absl::string_view utf8);
 
+// What one error may carry. The status travels in response headers, and a
+// default gRPC client refuses headers over 8 KiB (RESOURCE_EXHAUSTED
+// "metadata size exceeds limit"), so a 40-line cart with a bad field per line
+// or a 1 MB bad value must still fit: a few KiB whatever the request.
+inline constexpr size_t kMaxErrorMessageBytes = 512;
+inline constexpr size_t kMaxErrorViolations = 20;           // listed; the rest are counted
+inline constexpr size_t kMaxViolationFieldBytes = 128;
+inline constexpr size_t kMaxViolationDescriptionBytes = 160;
+inline constexpr size_t kMaxErrorMetadataValueBytes = 256;
+inline constexpr size_t kMaxErrorMetadataEntries = 16;
+inline constexpr size_t kMaxErrorDetailsBytes = 3072;        // the serialized google.rpc.Status
+// Bytes of a caller's value an error may echo (EchoValue).
+inline constexpr size_t kMaxEchoedValueBytes = 48;
+
+// `text` as valid UTF-8 of at most `max_bytes` bytes (max_bytes >= 3):
+// invalid bytes become '?', and a cut, made between characters, ends in "...".
+std::string TruncateUtf8(absl::string_view text, size_t max_bytes);
+// A caller's value quoted for an error description: a short prefix only,
+// with its size when cut ("\"abc...\" (1048576 bytes)").
+std::string EchoValue(absl::string_view value);
+
 // Collects every bad field of a request, so one answer names them all.
 class FieldErrors final {
  public:
   void Add(absl::string_view field, absl::string_view description);
   bool empty() const { return violations_.empty(); }
   size_t size() const { return violations_.size(); }
-  // OK when nothing was added; otherwise INVALID_ARGUMENT naming each field.
+  // OK when nothing was added; otherwise INVALID_ARGUMENT naming the first
+  // kMaxErrorViolations fields (each cut to a short text) and counting the
+  // rest: ErrorInfo metadata "violation_count" holds the total.
   absl::Status ToStatus() const;
 
   // Common checks; each adds a violation and returns false on failure.

@@ -10,6 +10,30 @@ namespace {
 constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
 constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
 
+// Keeps what a status carries within the error-size bounds (errors.h),
+// whoever built it: every text is cut, then violations go from the end
+// until the whole fits.
+void CapDetails(google::rpc::Status& out, google::rpc::ErrorInfo& info, google::rpc::BadRequest* bad) {
+  out.set_message(TruncateUtf8(out.message(), kMaxErrorMessageBytes));
+  info.set_reason(TruncateUtf8(info.reason(), 64));
+  google::protobuf::Map<std::string, std::string> metadata;
+  for (const auto& [key, value] : info.metadata()) {
+    if (metadata.size() >= kMaxErrorMetadataEntries) break;
+    metadata[TruncateUtf8(key, 64)] = TruncateUtf8(value, kMaxErrorMetadataValueBytes);
+  }
+  info.mutable_metadata()->swap(metadata);
+  if (bad == nullptr) return;
+  auto* violations = bad->mutable_field_violations();
+  constexpr int kListed = static_cast<int>(kMaxErrorViolations);
+  if (violations->size() > kListed) violations->DeleteSubrange(kListed, violations->size() - kListed);
+  for (auto& v : *violations) {
+    v.set_field(TruncateUtf8(v.field(), kMaxViolationFieldBytes));
+    v.set_description(TruncateUtf8(v.description(), kMaxViolationDescriptionBytes));
+  }
+  size_t fixed = out.ByteSizeLong() + info.ByteSizeLong() + 64;  // 64: the Any wrappers
+  while (!violations->empty() && fixed + bad->ByteSizeLong() > kMaxErrorDetailsBytes) violations->RemoveLast();
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain) {
@@ -35,11 +59,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain) 
     info.set_reason("INTERNAL");
   }
   info.set_domain(std::string(domain));
+  google::rpc::BadRequest br;
+  bool has_bad = false;
+  if (auto bad = status.GetPayload(kBadRequestUrl)) has_bad = br.ParseFromString(std::string(*bad));
+  CapDetails(out, info, has_bad ? &br : nullptr);
   out.add_details()->PackFrom(info);
-  if (auto bad = status.GetPayload(kBadRequestUrl)) {
-    google::rpc::BadRequest br;
-    if (br.ParseFromString(std::string(*bad))) out.add_details()->PackFrom(br);
-  }
+  if (has_bad) out.add_details()->PackFrom(br);
   return grpc::Status(static_cast<grpc::StatusCode>(out.code()), out.message(),
                       out.SerializeAsString());
 }

@@ -410,6 +410,12 @@ metrics::Counter& OutboxDeliveries() {
   return f;
 }
 
+metrics::Gauge& OutboxDead() {
+  static auto& f = Registry::Global().Gauge(
+      "care_outbox_dead", "Outbox events refused for good by their receiver, waiting for an admin replay.");
+  return f;
+}
+
 metrics::Gauge& WorkPoolQueueDepth() {
   static auto& f = Registry::Global().Gauge("care_work_pool_queue_depth",
                                             "Tasks waiting for a work-pool thread.");
@@ -443,6 +449,7 @@ void DeclareAll() {
   TierCacheLookups();
   OutboxBacklog();
   OutboxDeliveries();
+  OutboxDead();
   WorkPoolQueueDepth();
   WorkPoolRejected();
   NotificationDeliveries();

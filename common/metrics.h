@@ -223,6 +223,9 @@ metrics::Counter& TierCacheLookups();
 metrics::Gauge& OutboxBacklog();
 // care_outbox_deliveries_total{destination,result=delivered|retry|dead}.
 metrics::Counter& OutboxDeliveries();
+// care_outbox_dead{}: events refused for good by their receiver, waiting for
+// an admin to replay them (read at scrape time).
+metrics::Gauge& OutboxDead();
 // care_work_pool_queue_depth: tasks waiting for a work-pool thread.
 metrics::Gauge& WorkPoolQueueDepth();
 // care_work_pool_rejected_total: tasks refused because the queue was full.

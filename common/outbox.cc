@@ -15,22 +15,6 @@
 namespace care {
 namespace {
 
-bool Retryable(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kUnknown:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kUnauthenticated:  // a token being rotated: retry, don't drop
-      return true;
-    default:
-      return false;
-  }
-}
-
 int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
 // "UNAVAILABLE: message [REASON]", without the binary payloads ToString() prints.
@@ -39,6 +23,24 @@ std::string Describe(const absl::Status& s) {
 }
 
 }  // namespace
+
+DeliveryVerdict ClassifyDelivery(const absl::Status& status) {
+  if (status.ok()) return DeliveryVerdict::kDelivered;
+  // NOT_FOUND with the receiver's reason (MEMBER_NOT_FOUND) is a domain
+  // refusal too: retrying it forever would hold back every later event for
+  // that destination, while a dead event is listed and can be replayed.
+  if (status.code() != absl::StatusCode::kInvalidArgument && status.code() != absl::StatusCode::kFailedPrecondition &&
+      status.code() != absl::StatusCode::kNotFound) {
+    return DeliveryVerdict::kRetry;
+  }
+  // FromGrpcStatus names a reason-less peer error PEER_ERROR/PEER_UNAVAILABLE;
+  // those, and what the sender says itself, are not the receiver's verdict.
+  std::string reason = ErrorReason(status);
+  if (reason.empty() || reason == "PEER_ERROR" || reason == "PEER_UNAVAILABLE" || reason == kUnknownDestination) {
+    return DeliveryVerdict::kRetry;
+  }
+  return DeliveryVerdict::kDead;
+}
 
 absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
   int64_t now = NowMicros();
@@ -66,11 +68,11 @@ GrpcOutboxSender::GrpcOutboxSender(std::map<std::string, Peer> peers, absl::Dura
   for (auto& [name, peer] : peers_) stubs_[name] = std::make_unique<grpc::GenericStub>(peer.channel);
 }
 
-absl::Status GrpcOutboxSender::Send(const OutboxEvent& event) {
+absl::Status GrpcOutboxSender::Send(const OutboxEvent& event, std::string* response_bytes) {
   auto it = peers_.find(event.destination);
   if (it == peers_.end()) {
-    return FailedPrecondition("UNKNOWN_DESTINATION",
-                              absl::StrCat("no peer configured for ", event.destination));
+    // Not configured yet: the event waits until the service is restarted with it.
+    return Unavailable(kUnknownDestination, absl::StrCat("no peer configured for ", event.destination));
   }
   auto ctx = PeerContext(it->second, timeout_);
   grpc::Slice slice(event.payload);
@@ -79,15 +81,45 @@ absl::Status GrpcOutboxSender::Send(const OutboxEvent& event) {
   std::promise<grpc::Status> done;
   stubs_[event.destination]->UnaryCall(ctx.get(), event.method, grpc::StubOptions(), &request,
                                        &response, [&done](grpc::Status s) { done.set_value(s); });
-  return FromGrpcStatus(done.get_future().get());
+  grpc::Status status = done.get_future().get();
+  if (status.ok() && response_bytes != nullptr) {
+    std::vector<grpc::Slice> slices;
+    if (response.Dump(&slices).ok()) {
+      response_bytes->clear();
+      for (const grpc::Slice& sl : slices) response_bytes->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+  }
+  return FromGrpcStatus(status);
 }
 
 OutboxRelay::OutboxRelay(Database& db, OutboxSender& sender, RelayOptions options)
     : db_(db), sender_(sender), options_(options) {
   backlog_metric_ = metrics::Registry::Global().OnCollect([this] {
     static auto& backlog = metrics::OutboxBacklog().With({});
+    static auto& dead = metrics::OutboxDead().With({});
     if (auto n = Backlog(); n.ok()) backlog.Set(static_cast<double>(*n));
+    int64_t d = -1;
+    absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+      auto stmt = txn.Query("SELECT COUNT(*) FROM outbox WHERE dead = 1");
+      if (!stmt.ok()) return stmt.status();
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      d = stmt->Int(0);
+      return absl::OkStatus();
+    });
+    if (s.ok()) dead.Set(static_cast<double>(d));
   });
+}
+
+void OutboxRelay::OnOutcome(const std::string& method, OutboxOutcomeHandler handler) {
+  handlers_[method] = std::move(handler);
+}
+
+absl::Status OutboxRelay::RunHandler(Txn& txn, const OutboxEvent& event, const absl::Status& result,
+                                     const std::string& response) {
+  auto it = handlers_.find(event.method);
+  if (it == handlers_.end()) return absl::OkStatus();
+  return it->second(txn, event, result, response);
 }
 
 absl::StatusOr<int64_t> OutboxRelay::Backlog() {
@@ -157,17 +189,23 @@ bool OutboxRelay::RunOnce() {
       held.insert(r.event.destination);
       continue;
     }
-    absl::Status sent = sender_.Send(r.event);
+    std::string response;
+    absl::Status sent = sender_.Send(r.event, &response);
     absl::Status w;
-    absl::string_view result = sent.ok() ? "delivered" : Retryable(sent.code()) ? "retry" : "dead";
+    const DeliveryVerdict verdict = ClassifyDelivery(sent);
+    absl::string_view result = verdict == DeliveryVerdict::kDelivered ? "delivered"
+                               : verdict == DeliveryVerdict::kRetry   ? "retry"
+                                                                      : "dead";
     metrics::OutboxDeliveries().Inc({r.event.destination, result});
-    if (sent.ok()) {
+    if (verdict == DeliveryVerdict::kDelivered) {
       ++delivered;
-      w = db_.Write([&](Txn& txn) {
-        return txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
-                        r.seq, NowMicros()).status();
+      w = db_.Write([&](Txn& txn) -> absl::Status {
+        auto done = txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
+                             r.seq, NowMicros());
+        if (!done.ok()) return done.status();
+        return RunHandler(txn, r.event, sent, response);
       });
-    } else if (Retryable(sent.code())) {
+    } else if (verdict == DeliveryVerdict::kRetry) {
       held.insert(r.event.destination);
       absl::Duration backoff = options_.initial_backoff * (int64_t{1} << std::min<int64_t>(r.attempts, 20));
       backoff = std::min(backoff, options_.max_backoff);
@@ -187,9 +225,11 @@ bool OutboxRelay::RunOnce() {
       LogError("outbox event refused by its receiver; marked dead",
                {{"event_id", r.event.event_id}, {"destination", r.event.destination},
                 {"method", r.event.method}, {"error", Describe(sent)}});
-      w = db_.Write([&](Txn& txn) {
-        return txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
-                        r.seq, Describe(sent)).status();
+      w = db_.Write([&](Txn& txn) -> absl::Status {
+        auto done = txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+                             r.seq, Describe(sent));
+        if (!done.ok()) return done.status();
+        return RunHandler(txn, r.event, sent, response);
       });
     }
     if (!w.ok()) {
@@ -201,6 +241,65 @@ bool OutboxRelay::RunOnce() {
   }
   // A full batch delivered means more may be waiting: run again at once.
   return delivered >= options_.batch;
+}
+
+absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination,
+                                                            int64_t after_seq, int limit) {
+  auto stmt = txn.Query(
+      "SELECT seq, event_id, destination, method, payload, attempts, COALESCE(last_error, ''), created_at "
+      "FROM outbox WHERE dead = 1 AND seq > ?1 AND (?2 = '' OR destination = ?2) ORDER BY seq LIMIT ?3",
+      after_seq, destination, limit);
+  if (!stmt.ok()) return stmt.status();
+  std::vector<DeadOutboxEvent> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    DeadOutboxEvent e;
+    e.seq = stmt->Int(0);
+    e.event = {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4)};
+    e.attempts = stmt->Int(5);
+    e.last_error = stmt->Text(6);
+    e.created_micros = stmt->Int(7);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ReplayDeadOutbox(Txn& txn, const std::vector<std::string>& event_ids,
+                                                          const std::string& destination) {
+  std::vector<std::string> replayed;
+  auto revive = [&](const std::string& id) -> absl::Status {
+    // attempts restart at 0 so the first retry comes at once, not after a
+    // backoff grown while the event was refused.
+    auto n = txn.Exec("UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ?2 WHERE event_id = ?1 AND dead = 1",
+                      id, NowMicros());
+    if (!n.ok()) return n.status();
+    if (*n > 0) replayed.push_back(id);
+    return absl::OkStatus();
+  };
+  if (!event_ids.empty()) {
+    for (const std::string& id : event_ids) {
+      if (absl::Status s = revive(id); !s.ok()) return s;
+    }
+    return replayed;
+  }
+  std::vector<std::string> ids;
+  {
+    auto stmt = txn.Query("SELECT event_id FROM outbox WHERE dead = 1 AND (?1 = '' OR destination = ?1) ORDER BY seq",
+                          destination);
+    if (!stmt.ok()) return stmt.status();
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ids.push_back(stmt->Text(0));
+    }
+  }
+  for (const std::string& id : ids) {
+    if (absl::Status s = revive(id); !s.ok()) return s;
+  }
+  return replayed;
 }
 
 }  // namespace care

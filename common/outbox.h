@@ -3,10 +3,12 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,11 +30,28 @@ struct OutboxEvent {
 absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event);
 
 // Delivers one event; the relay retries what fails with a retryable status.
+// On success `response` (when not null) receives the receiver's serialized
+// response, which an outcome handler may read (OutboxRelay::OnOutcome).
 class OutboxSender {
  public:
   virtual ~OutboxSender() = default;
-  virtual absl::Status Send(const OutboxEvent& event) = 0;
+  virtual absl::Status Send(const OutboxEvent& event, std::string* response) = 0;
 };
+
+// What the relay does with a delivery attempt's status.
+enum class DeliveryVerdict { kDelivered, kRetry, kDead };
+
+// Only a receiver's domain refusal is final: INVALID_ARGUMENT,
+// FAILED_PRECONDITION or NOT_FOUND carrying the receiver's own ErrorInfo
+// reason (a dead event is listed and replayable; retrying it forever would
+// hold back the destination's later events). Anything else (the peer down,
+// not configured yet, a wrong or rotated token, a method it does not serve
+// yet, an error without a reason) can be fixed by
+// configuration or time, so the event waits and is retried with backoff.
+DeliveryVerdict ClassifyDelivery(const absl::Status& status);
+
+// Reasons the sender makes up itself (not the receiver's): never final.
+inline constexpr char kUnknownDestination[] = "UNKNOWN_DESTINATION";
 
 // A peer service: its channel and the bearer token presented to it.
 struct Peer {
@@ -50,13 +69,20 @@ std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duratio
 class GrpcOutboxSender final : public OutboxSender {
  public:
   explicit GrpcOutboxSender(std::map<std::string, Peer> peers, absl::Duration timeout = absl::Seconds(5));
-  absl::Status Send(const OutboxEvent& event) override;
+  absl::Status Send(const OutboxEvent& event, std::string* response) override;
 
  private:
   std::map<std::string, Peer> peers_;
   std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   absl::Duration timeout_;
 };
+
+// Runs in the relay's write transaction when an event of a registered method
+// reaches its end: `result` OK with the receiver's `response`, or the
+// receiver's final refusal (the event is marked dead). A non-OK return rolls
+// the outcome back and the event is sent again (receivers deduplicate).
+using OutboxOutcomeHandler = std::function<absl::Status(Txn& txn, const OutboxEvent& event,
+                                                        const absl::Status& result, const std::string& response)>;
 
 struct RelayOptions {
   int batch = 200;
@@ -65,10 +91,11 @@ struct RelayOptions {
 };
 
 // Delivers pending events in order per destination. A retryable failure
-// (the peer is down, overloaded, timed out) holds that destination back with
-// exponential backoff and jitter; the event stays until delivered. A
-// permanent refusal (the receiver says the request is invalid) marks the
-// event dead and logs it, so one poisoned event cannot block the rest.
+// (see ClassifyDelivery) holds that destination back with exponential backoff
+// (capped at max_backoff) and jitter; the event stays until delivered. A
+// receiver's domain refusal marks the event dead and logs it, so one poisoned
+// event cannot block the rest; dead events are listed and replayed by an
+// admin (ListDeadOutbox, ReplayDeadOutbox; care.common.v1.OutboxAdmin).
 // Backoff uses the wall clock: it paces retries, it is not business time.
 class OutboxRelay final {
  public:
@@ -77,13 +104,41 @@ class OutboxRelay final {
   bool RunOnce();
   // Events not yet delivered (dead ones excluded).
   absl::StatusOr<int64_t> Backlog();
+  // Hands the outcome of every event of `method` back to the source service
+  // (e.g. the receiver's reference for what it created). Register before the
+  // relay runs.
+  void OnOutcome(const std::string& method, OutboxOutcomeHandler handler);
 
  private:
+  absl::Status RunHandler(Txn& txn, const OutboxEvent& event, const absl::Status& result,
+                          const std::string& response);
+
   Database& db_;
   OutboxSender& sender_;
   RelayOptions options_;
+  std::map<std::string, OutboxOutcomeHandler> handlers_;
   // Refreshes care_outbox_backlog at scrape time (one COUNT then, none per pass).
   std::unique_ptr<metrics::Registry::Collector> backlog_metric_;
 };
+
+// A dead event as an admin sees it.
+struct DeadOutboxEvent {
+  int64_t seq = 0;
+  OutboxEvent event;
+  int64_t attempts = 0;
+  std::string last_error;
+  int64_t created_micros = 0;
+};
+
+// Dead events with seq > `after_seq`, oldest first, at most `limit`;
+// `destination` empty = every destination.
+absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination,
+                                                            int64_t after_seq, int limit);
+// Puts dead events back in line, due now with a fresh backoff: the listed
+// `event_ids`, or every dead event of `destination` when none is listed
+// (both empty: every dead event). Returns the ids replayed; ids that are not
+// dead are skipped.
+absl::StatusOr<std::vector<std::string>> ReplayDeadOutbox(Txn& txn, const std::vector<std::string>& event_ids,
+                                                          const std::string& destination);
 
 }  // namespace care

@@ -36,7 +36,12 @@ void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
   m.latency->Observe(seconds);
 }
 
+thread_local bool malformed_request = false;
+
 }  // namespace
+
+RpcRuntime::MalformedRequestScope::MalformedRequestScope() { malformed_request = true; }
+RpcRuntime::MalformedRequestScope::~MalformedRequestScope() { malformed_request = false; }
 
 RpcRuntime::RpcRuntime(std::string domain, TokenRegistry tokens, WorkPool* pool)
     : domain_(std::move(domain)), tokens_(std::move(tokens)), pool_(pool) {}
@@ -75,7 +80,8 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
                                    const google::protobuf::Message& request) {
   Call call;
   call.start = absl::Now();
-  ++in_flight_;
+  bool malformed = malformed_request;
+  malformed_request = false;  // one call per scope
   static auto& in_flight = metrics::RpcInFlight().With({});
   in_flight.Add(1);
   auto it = methods_.find(request.GetDescriptor());
@@ -88,6 +94,16 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
     call.caller.request_id =
         request.GetReflection()->GetString(request, call.method->request_id_field);
   }
+  // Count first, then look at the flag (both sequentially consistent): the
+  // drain sets the flag, then reads the count. Either this call sees the
+  // flag and does nothing, or the drain sees the call and waits for it.
+  ++in_flight_;
+  if (draining_.load()) {
+    --in_flight_;
+    call.status = Unavailable("SHUTTING_DOWN", "the server is shutting down; retry (nothing was done)");
+    return call;
+  }
+  call.admitted = true;
   const auto& md = ctx->client_metadata();
   auto auth = md.find("authorization");
   absl::string_view header =
@@ -99,11 +115,14 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   }
   call.caller.principal = *principal;
   call.status = Authorize(*call.caller.principal, call.method->access, call.method->full_name);
+  if (call.status.ok() && malformed) {
+    call.status = Error(absl::StatusCode::kInvalidArgument, "MALFORMED_REQUEST",
+                        absl::StrCat("the request body is not a valid ", request.GetDescriptor()->full_name()));
+  }
   return call;
 }
 
 grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
-  --in_flight_;
   grpc::Status out = ToGrpcStatus(status, domain_);
   absl::Duration elapsed = absl::Now() - call.start;
   // The code the client sees (an unexplained error goes out as INTERNAL).

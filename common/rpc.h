@@ -51,8 +51,8 @@ class RpcRuntime final {
   template <typename Fn>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
                                   const google::protobuf::Message& request, Fn fn) {
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     Call call = Begin(ctx, request);
+    auto* reactor = new UnaryReactor(*this, call.admitted);
     if (!call.status.ok()) {
       reactor->Finish(End(call, call.status));
       return reactor;
@@ -65,27 +65,66 @@ class RpcRuntime final {
     return reactor;
   }
 
-  // For streaming handlers, which manage their own reactors.
+  // For streaming handlers, which manage their own reactors: Begin, End
+  // with the status to send, and Done from the reactor's OnDone when
+  // `admitted`.
   struct Call {
     const MethodInfo* method = nullptr;
     absl::Time start;
     Caller caller{nullptr, ""};
     absl::Status status;
+    bool admitted = false;  // counted in in_flight() until Done()
   };
   Call Begin(grpc::ServerContextBase* ctx, const google::protobuf::Message& request);
   grpc::Status End(const Call& call, const absl::Status& status);
+  void Done(const Call& call) { Done(call.admitted); }
   static absl::Status Overloaded();
 
+  // While one of these lives on a thread, the call whose handler runs on it
+  // has a request body that did not parse: Begin answers INVALID_ARGUMENT
+  // (reason MALFORMED_REQUEST) once the caller is authenticated and
+  // authorized, and the handler never sees the request.
+  // ServerRunner sets it; see MalformedBodyHandler in server.cc.
+  class MalformedRequestScope final {
+   public:
+    MalformedRequestScope();
+    ~MalformedRequestScope();
+  };
+
   WorkPool* pool() const { return pool_; }
-  // Calls between Begin and End: what a graceful shutdown waits for.
+  // Calls admitted (Begin before the drain started) whose reactor is not
+  // done yet, i.e. whose answer has not been written out: what a graceful
+  // shutdown waits for before it closes any connection.
   int64_t in_flight() const { return in_flight_.load(); }
-  // Set once a graceful shutdown starts: live streams end at their next
+  // Set once a graceful shutdown starts. From then on a new call is refused
+  // at Begin with UNAVAILABLE (reason SHUTTING_DOWN) before any work, so a
+  // refused call never changed anything; live streams end at their next
   // pause (UNAVAILABLE, resume elsewhere) instead of holding the drain.
   void StartDraining() { draining_ = true; }
   bool draining() const { return draining_.load(); }
   const std::string& domain() const { return domain_; }
 
  private:
+  // A unary call's reactor: it ends the call's count in in_flight() only
+  // once gRPC is done with the call, after its status was written out;
+  // counting up to Finish() let a drain close connections under answers
+  // still on their way (issue 15, defect 13).
+  class UnaryReactor final : public grpc::ServerUnaryReactor {
+   public:
+    UnaryReactor(RpcRuntime& rpc, bool admitted) : rpc_(rpc), admitted_(admitted) {}
+    void OnDone() override {
+      rpc_.Done(admitted_);
+      delete this;
+    }
+
+   private:
+    RpcRuntime& rpc_;
+    bool admitted_;
+  };
+  void Done(bool admitted) {
+    if (admitted) --in_flight_;
+  }
+
   std::string domain_;
   TokenRegistry tokens_;
   WorkPool* pool_;

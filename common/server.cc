@@ -2,10 +2,12 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/security/server_credentials.h>
 #include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -44,6 +46,65 @@ std::string ReadFileOrDie(const std::string& path, absl::string_view what) {
   auto text = ReadSecretFile(path);
   if (!text.ok()) Fatal(absl::StrCat(what, ": ", text.status().message()));
   return *text;
+}
+
+// gRPC 1.51's generated callback handler answers a unary call whose body
+// does not parse with UNIMPLEMENTED and an empty message, without calling
+// the service (server_callback_handlers.h). This wrapper hands such a call
+// to the service with an OK status instead, its request being the
+// half-parsed message the generated handler keeps in its own holder, and
+// marks it, so RpcRuntime::Begin answers INVALID_ARGUMENT before anything
+// reads the request. Streaming handlers destroy that message on failure:
+// they keep gRPC's answer.
+class MalformedBodyHandler final : public grpc::internal::MethodHandler {
+ public:
+  explicit MalformedBodyHandler(std::unique_ptr<grpc::internal::RpcServiceMethod> generated)
+      : generated_(std::move(generated)) {}
+
+  void RunHandler(const HandlerParameter& param) override {
+    if (param.status.ok()) {
+      generated_->handler()->RunHandler(param);
+      return;
+    }
+    RpcRuntime::MalformedRequestScope malformed;
+    generated_->handler()->RunHandler(HandlerParameter(param.call, param.server_context, param.request,
+                                                       grpc::Status::OK, param.internal_data,
+                                                       param.call_requester));
+  }
+  void* Deserialize(grpc_call* call, grpc_byte_buffer* req, grpc::Status* status, void** handler_data) override {
+    return generated_->handler()->Deserialize(call, req, status, handler_data);
+  }
+
+ private:
+  std::unique_ptr<grpc::internal::RpcServiceMethod> generated_;
+};
+
+// grpc::Service keeps its methods in a private member and offers no way to
+// wrap a handler (SetHandler deletes the one it replaces). An explicit
+// instantiation may name a private member (C++20 [temp.spec]/6: access is
+// not checked there); this one defines ServiceMethods(), which returns it.
+using MethodList = std::vector<std::unique_ptr<grpc::internal::RpcServiceMethod>>;
+template <MethodList grpc::Service::*kMethods>
+struct ServiceMethodsAccess {
+  friend MethodList& ServiceMethods(grpc::Service& service) { return service.*kMethods; }
+};
+template struct ServiceMethodsAccess<&grpc::Service::methods_>;
+MethodList& ServiceMethods(grpc::Service& service);
+
+void WrapUnaryCallbackMethods(grpc::Service* service) {
+  using grpc::internal::RpcMethod;
+  using grpc::internal::RpcServiceMethod;
+  for (std::unique_ptr<RpcServiceMethod>& method : ServiceMethods(*service)) {
+    if (!method || method->api_type() != RpcServiceMethod::ApiType::CALL_BACK ||
+        method->method_type() != RpcMethod::NORMAL_RPC) {
+      continue;
+    }
+    const char* name = method->name();
+    auto wrapped = std::make_unique<RpcServiceMethod>(name, RpcMethod::NORMAL_RPC,
+                                                      new MalformedBodyHandler(std::move(method)));
+    wrapped->SetServerApiType(RpcServiceMethod::ApiType::CALL_BACK);
+    method = std::move(wrapped);
+  }
 }
 
 }  // namespace
@@ -183,6 +244,7 @@ void ServerRunner::AddService(grpc::Service* service, absl::string_view full_nam
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(std::string(full_name));
   if (descriptor == nullptr) Fatal(absl::StrCat("no descriptor for service ", full_name));
   if (absl::Status s = rpc_->RegisterService(descriptor); !s.ok()) Fatal(s.message());
+  WrapUnaryCallbackMethods(service);
   services_.push_back(service);
 }
 
@@ -292,14 +354,23 @@ int ServerRunner::Run() {
   cv.notify_all();
   readiness.join();
   health->Shutdown();  // every service NOT_SERVING: load balancers stop sending
-  // grpc::Server::Shutdown(deadline) waits for every client connection to go
-  // away, idle ones included, so it would always take the whole deadline.
-  // Wait instead for the calls actually in flight, then shut down at once.
+  // From here a new call is refused before any work (UNAVAILABLE,
+  // SHUTTING_DOWN: nothing happened, retry elsewhere), and every call
+  // admitted before runs to its end: the drain waits until the reactor of
+  // each is done, i.e. its answer was written out, so no connection is
+  // closed under an answer (a write that committed is never reported to its
+  // client as failed). grpc::Server::Shutdown(deadline) would also wait for
+  // idle client connections to go away and so always take the whole
+  // deadline: it is called once nothing admitted is left.
   absl::Time deadline = absl::Now() + config_.drain_deadline;
   rpc_->StartDraining();
   while (rpc_->in_flight() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   if (rpc_->in_flight() > 0) LogWarn("drain deadline reached", {{"in_flight", rpc_->in_flight()}});
-  server->Shutdown(std::chrono::system_clock::now());
+  // A short grace for the GOAWAY: clients learn not to start new calls
+  // here, and retry the ones gRPC refused on their own, before the
+  // connections are cut.
+  absl::Duration grace = std::clamp(deadline - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(200));
+  server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server->Wait();
   jobs_.Stop();
   LogInfo("stopped");

@@ -96,7 +96,10 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
     Run(step);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    rpc_.Done(call_);
+    delete this;
+  }
 
  private:
   // What to do once the lock is released. gRPC operations are started

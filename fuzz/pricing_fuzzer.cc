@@ -21,6 +21,7 @@
 #include "common/bounds.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzz/money_bounds.h"
+#include "services/promotion/campaign_validation.h"
 #include "services/promotion/pricing.h"
 #include "services/promotion/request_checks.h"
 
@@ -136,15 +137,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     in.lines.push_back({l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
 
-  // Campaigns as CreateCampaign accepts them, within the money bounds, one
+  // Campaigns as CreateCampaign accepts them (ValidateCampaign), within the money bounds, one
   // per id (the index holds one version of each).
   if (pc.campaigns_size() > 32) return 0;
   std::map<std::string, const v1::Campaign*> by_id;
   for (int i = 0; i < pc.campaigns_size(); ++i) {
     const v1::Campaign& c = pc.campaigns(i);
-    care::FieldErrors errors;
-    care::promotion::CheckCampaign(errors, c);
-    if (!errors.empty() || !care::fuzz::MoneyOutOfBounds(c, c.currency_code()).empty()) continue;
+    if (!care::promotion::ValidateCampaign(c).ok()) continue;
+    if (!care::fuzz::MoneyOutOfBounds(c, c.currency_code()).empty()) continue;  // requests_fuzzer's subject
     if (!by_id.emplace(c.campaign_id(), &c).second) continue;
     in.candidates.push_back(&c);
     // What ReadLimits would find: a limit less what was used, never past it.
@@ -181,7 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   v1::QuoteResponse out;
-  care::promotion::Price(in, &out);
+  const absl::Status priced = care::promotion::Price(in, &out);
+  CARE_FUZZ_CHECK(priced.ok(), "a cart within the bounds is not priced: " + priced.ToString());
   CheckQuote(in, out, by_id);
   return 0;
 }

@@ -213,6 +213,7 @@ Reactor* ComplaintGrpc::TransitionComplaint(ServerContext* ctx, const v1::Transi
                req->to_status() == v1::COMPLAINT_STATUS_NEW) {
       errors.Add("to_status", "NEW cannot be re-entered; use ResolveComplaint and ReopenComplaint");
     }
+    errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
     return service_.Transition(*req, ActorOf(caller));
   });
@@ -237,7 +238,9 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
-    errors.RequireNonEmpty("resolution_summary", req->resolution_summary());
+    if (errors.RequireNonEmpty("resolution_summary", req->resolution_summary())) {
+      errors.RequireMaxLength("resolution_summary", req->resolution_summary(), 5000);
+    }
     if (req->has_compensation()) {
       const v1::CompensationRequest& c = req->compensation();
       switch (c.grant_case()) {
@@ -246,7 +249,11 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
           break;
         case v1::CompensationRequest::kVoucher:
           if (c.voucher().has_amount()) {
-            if (c.voucher().amount().amount_minor() <= 0) errors.Add("compensation.voucher.amount", "must be positive");
+            if (c.voucher().amount().amount_minor() <= 0) {
+              errors.Add("compensation.voucher.amount", "must be positive");
+            } else {
+              errors.RequireMoney("compensation.voucher.amount.amount_minor", c.voucher().amount().amount_minor());
+            }
             errors.RequireCurrency("compensation.voucher.amount.currency_code", c.voucher().amount().currency_code());
           } else {
             errors.RequireRange("compensation.voucher.percent_off_bps", c.voucher().percent_off_bps(), 1, 10000);
@@ -255,7 +262,15 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
         default:
           errors.Add("compensation", "needs points or a voucher");
       }
-      errors.RequireMaxLength("compensation.note", c.note(), 1000);
+      // The receivers' limits (loyalty's ledger note 500, promotion's 1,000):
+      // a longer note would be refused for good after the resolution.
+      errors.RequireMaxLength("compensation.note", c.note(),
+                              c.grant_case() == v1::CompensationRequest::kPoints ? 500 : 1000);
+      // Passed on to loyalty/promotion, which refuse anything else for good:
+      // refused here, before anything is stored (empty: "GOODWILL").
+      bool code_ok = c.reason_code().size() <= 64;
+      for (char ch : c.reason_code()) code_ok = code_ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
+      if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
     }
     if (!errors.empty()) return errors.ToStatus();
     return service_.Resolve(*req, ActorOf(caller));
@@ -281,7 +296,7 @@ Reactor* ComplaintGrpc::SubmitSurveyResponse(ServerContext* ctx, const v1::Submi
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("survey_token", req->survey_token());
     errors.RequireRange("score", req->score(), 1, 5);
-    errors.RequireMaxLength("comment", req->comment(), 2000);
+    errors.RequireMaxLength("comment", req->comment(), 5000);
     if (!errors.empty()) return errors.ToStatus();
     return service_.AnswerSurvey(*req);
   });

@@ -13,6 +13,7 @@
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "care/notification/v1/notification.pb.h"
 #include "care/promotion/v1/promotion.pb.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
@@ -335,10 +336,27 @@ std::optional<int64_t> PointsLimit(const v1::ComplaintSettings& settings, Role r
   return role == care::common::v1::ROLE_AGENT ? agent_default : 0;
 }
 
-bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Compensation& comp, int64_t agent_default) {
+// Points already granted on the complaint (issuing or issued), besides
+// `except`: approval limits count per complaint, so resolving, reopening and
+// resolving again cannot grant the limit twice.
+int64_t GrantedPoints(const v1::Complaint& c, const std::string& except) {
+  int64_t total = 0;
+  for (const v1::Compensation& x : c.compensations()) {
+    if (x.compensation_id() == except || x.kind() != v1::COMPENSATION_KIND_POINTS) continue;
+    if (x.status() != v1::COMPENSATION_STATUS_ISSUING && x.status() != v1::COMPENSATION_STATUS_ISSUED) continue;
+    // Each grant is bounded by the adapter; the sum saturates rather than wraps.
+    total = CheckedAdd(total, x.points(), kMaxPointsBalance).value_or(kMaxPointsBalance);
+  }
+  return total;
+}
+
+bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Complaint& c,
+                 const v1::Compensation& comp, int64_t agent_default) {
   if (comp.kind() == v1::COMPENSATION_KIND_POINTS) {
     std::optional<int64_t> limit = PointsLimit(settings, role, agent_default);
-    return !limit || comp.points() <= *limit;
+    if (!limit) return true;
+    std::optional<int64_t> total = CheckedAdd(GrantedPoints(c, comp.compensation_id()), comp.points(), kMaxPointsBalance);
+    return total && *total <= *limit;
   }
   // Vouchers: only roles the settings mark unlimited, or supervisors/admins.
   for (const v1::ApprovalLimit& l : settings.approval_limits()) {
@@ -349,7 +367,7 @@ bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Com
 
 // Hands the compensation to loyalty (points) or promotion (voucher) through
 // the outbox; its id is their request id, so it is applied exactly once.
-absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp, absl::Time now) {
+absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp) {
   OutboxEvent event;
   if (comp.kind() == v1::COMPENSATION_KIND_POINTS) {
     care::loyalty::v1::AdjustPointsRequest req;
@@ -359,9 +377,8 @@ absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp,
     req.set_reason_code(comp.reason_code().empty() ? "GOODWILL" : comp.reason_code());
     req.set_complaint_id(c.complaint_id());
     req.set_note(comp.note());
-    event = {absl::StrCat("complaint:", comp.compensation_id()), "loyalty",
-             "/care.loyalty.v1.LoyaltyService/AdjustPoints", req.SerializeAsString()};
-    comp.set_issued_reference(absl::StrCat("loyalty:AdjustPoints:", comp.compensation_id()));
+    event = {absl::StrCat("complaint:", comp.compensation_id()), "loyalty", kAdjustPointsMethod,
+             req.SerializeAsString()};
   } else {
     care::promotion::v1::IssueVoucherRequest req;
     req.set_request_id(comp.compensation_id());
@@ -376,13 +393,39 @@ absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp,
     req.set_complaint_id(c.complaint_id());
     req.set_note(comp.note());
     req.set_issued_by(comp.requested_by().principal_id());
-    event = {absl::StrCat("complaint:", comp.compensation_id()), "promotion",
-             "/care.promotion.v1.PromotionService/IssueVoucher", req.SerializeAsString()};
-    comp.set_issued_reference(absl::StrCat("promotion:IssueVoucher:", comp.compensation_id()));
+    event = {absl::StrCat("complaint:", comp.compensation_id()), "promotion", kIssueVoucherMethod,
+             req.SerializeAsString()};
   }
-  comp.set_status(v1::COMPENSATION_STATUS_ISSUED);
-  *comp.mutable_issue_time() = ToTimestamp(now);
+  // ISSUING until the receiver acknowledges (GoodwillOutcome): only then is
+  // there a reference the customer can be given.
+  comp.set_status(v1::COMPENSATION_STATUS_ISSUING);
   return tx.Enqueue(event);
+}
+
+// Agent-written text the customer will see (a reply, an acknowledgement, a
+// resolution summary) must hold none of the forbidden phrases of the
+// complaint's locale, its base language ("vi" for "vi-VN") and every locale
+// ("" and the older "*"). INVALID_ARGUMENT / FORBIDDEN_PHRASE naming `field`.
+absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field,
+                               absl::string_view text) {
+  if (text.empty()) return absl::OkStatus();
+  std::vector<std::string> phrases;
+  std::set<std::string> seen;
+  std::vector<std::string> locales = {c.locale(), "", "*"};
+  if (size_t dash = c.locale().find('-'); dash != std::string::npos) locales.push_back(c.locale().substr(0, dash));
+  for (const std::string& locale : locales) {
+    auto list = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
+    if (!list.ok()) return list.status();
+    if (!*list) continue;
+    for (const std::string& p : (*list)->phrases()) {
+      if (seen.insert(p).second) phrases.push_back(p);
+    }
+  }
+  std::vector<std::string> found = FindForbidden(phrases, text);
+  if (found.empty()) return absl::OkStatus();
+  return Error(absl::StatusCode::kInvalidArgument, "FORBIDDEN_PHRASE",
+               absl::StrCat(field, " contains forbidden phrases: ", absl::StrJoin(found, ", ")),
+               {{"field", std::string(field)}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
 }
 
 std::string NewToken() {
@@ -585,8 +628,10 @@ absl::StatusOr<v1::Complaint> ComplaintService::Transition(const v1::TransitionC
                                             ? v1::CHECK_IN_STATUS_CANCELLED
                                             : c.check_in().status());
     }
-    // Acknowledging is the first response: the customer hears of it.
+    // Acknowledging is the first response: the customer hears of it, with
+    // the agent's reason as the message.
     if (req.to_status() == v1::COMPLAINT_STATUS_ACKNOWLEDGED) {
+      if (absl::Status bad = CheckCustomerText(tx, c, "reason", req.reason()); !bad.ok()) return bad;
       if (absl::Status s = FirstResponse(tx, c, now); !s.ok()) return s;
       if (absl::Status s = tx.Enqueue(CustomerUpdate(c, "acknowledged", nv1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED,
                                                      req.reason().empty() ? "We are looking into your complaint."
@@ -604,27 +649,7 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const v1::R
                                                                      const ActorInfo& actor) {
   const absl::Time now = Now();
   // Checked before anything is stored or sent; a refused reply leaves no trace.
-  auto check = [&](StoreTxn& tx, const v1::Complaint& c) -> absl::Status {
-    std::vector<std::string> phrases;
-    std::set<std::string> seen;
-    // The complaint's locale, its base language ("vi" for "vi-VN"), and the
-    // lists for every locale ("" and the older "*").
-    std::vector<std::string> locales = {c.locale(), "", "*"};
-    if (size_t dash = c.locale().find('-'); dash != std::string::npos) locales.push_back(c.locale().substr(0, dash));
-    for (const std::string& locale : locales) {
-      auto list = LoadDoc<v1::ForbiddenPhraseList>(tx, DocKind::kPhrases, locale);
-      if (!list.ok()) return list.status();
-      if (!*list) continue;
-      for (const std::string& p : (*list)->phrases()) {
-        if (seen.insert(p).second) phrases.push_back(p);
-      }
-    }
-    std::vector<std::string> found = FindForbidden(phrases, req.text());
-    if (found.empty()) return absl::OkStatus();
-    return Error(absl::StatusCode::kInvalidArgument, "FORBIDDEN_PHRASE",
-                 absl::StrCat("text contains forbidden phrases: ", absl::StrJoin(found, ", ")),
-                 {{"field", "text"}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
-  };
+  auto check = [&](StoreTxn& tx, const v1::Complaint& c) { return CheckCustomerText(tx, c, "text", req.text()); };
   if (req.validate_only()) {
     v1::ReplyToComplaintResponse out;
     absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
@@ -752,6 +777,11 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
         return FailedPrecondition("COMPENSATION_PENDING", "a compensation awaits approval");
       }
     }
+    // The summary goes to the customer (now, or when a parked resolution is
+    // approved): checked like a reply.
+    if (absl::Status bad = CheckCustomerText(tx, *c, "resolution_summary", req.resolution_summary()); !bad.ok()) {
+      return bad;
+    }
     auto settings = LoadSettings(tx);
     if (!settings.ok()) return settings.status();
     c->set_resolution_summary(req.resolution_summary());
@@ -771,8 +801,8 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const v1:
       comp.set_note(req.compensation().note());
       *comp.mutable_requested_by() = ActorProto(actor);
       *comp.mutable_request_time() = ToTimestamp(now);
-      if (WithinLimit(*settings, actor.role, comp, options_.agent_points_limit)) {
-        if (absl::Status s = Issue(tx, *c, comp, now); !s.ok()) return s;
+      if (WithinLimit(*settings, actor.role, *c, comp, options_.agent_points_limit)) {
+        if (absl::Status s = Issue(tx, *c, comp); !s.ok()) return s;
       } else {
         // Above the requester's limit: nothing is issued and the resolution is
         // parked (the summary kept) until a supervisor decides.
@@ -808,14 +838,14 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompens
     auto settings_or = LoadSettings(tx);
     if (!settings_or.ok()) return settings_or.status();
     const v1::ComplaintSettings& settings = *settings_or;
-    if (!WithinLimit(settings, actor.role, *comp, options_.agent_points_limit)) {
+    if (!WithinLimit(settings, actor.role, *c, *comp, options_.agent_points_limit)) {
       return Error(absl::StatusCode::kPermissionDenied, "APPROVAL_LIMIT_EXCEEDED",
                    "the compensation is above your approval limit");
     }
     *comp->mutable_decided_by() = ActorProto(actor);
     comp->set_decision_reason(req.reason());
     *comp->mutable_decide_time() = ToTimestamp(now);
-    if (absl::Status s = Issue(tx, *c, *comp, now); !s.ok()) return s;
+    if (absl::Status s = Issue(tx, *c, *comp); !s.ok()) return s;
     v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, actor, now, req.reason());
     *e.mutable_compensation() = *comp;
     if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
@@ -827,6 +857,63 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const v1::ApproveCompens
     out = *c;
     return absl::OkStatus();
   });
+}
+
+absl::Status ComplaintService::GoodwillOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
+                                              const std::string& response) {
+  const absl::Time now = Now();
+  std::string complaint_id, compensation_id;
+  if (event.method == kAdjustPointsMethod) {
+    care::loyalty::v1::AdjustPointsRequest req;
+    if (!req.ParseFromString(event.payload)) return absl::OkStatus();  // not ours to fix; the relay goes on
+    complaint_id = req.complaint_id();
+    compensation_id = req.request_id();
+  } else if (event.method == kIssueVoucherMethod) {
+    care::promotion::v1::IssueVoucherRequest req;
+    if (!req.ParseFromString(event.payload)) return absl::OkStatus();
+    complaint_id = req.complaint_id();
+    compensation_id = req.request_id();
+  } else {
+    return absl::OkStatus();
+  }
+  auto found = tx.GetComplaint(complaint_id);
+  if (!found.ok()) return found.status();
+  if (!*found) return absl::OkStatus();
+  v1::Complaint c = **std::move(found);
+  v1::Compensation* comp = nullptr;
+  for (auto& x : *c.mutable_compensations()) {
+    if (x.compensation_id() == compensation_id) comp = &x;
+  }
+  // Only an issuing (or failed, then replayed) compensation moves.
+  if (comp == nullptr || (comp->status() != v1::COMPENSATION_STATUS_ISSUING &&
+                          comp->status() != v1::COMPENSATION_STATUS_FAILED)) {
+    return absl::OkStatus();
+  }
+  if (result.ok()) {
+    if (event.method == kAdjustPointsMethod) {
+      care::loyalty::v1::AdjustPointsResponse resp;
+      if (resp.ParseFromString(response)) comp->set_issued_reference(resp.entry().entry_id());
+    } else {
+      care::promotion::v1::Voucher resp;
+      if (resp.ParseFromString(response)) {
+        comp->set_issued_reference(resp.code());
+        comp->set_voucher_code(resp.code());
+      }
+    }
+    comp->set_status(v1::COMPENSATION_STATUS_ISSUED);
+    comp->clear_failure_reason();
+    *comp->mutable_issue_time() = ToTimestamp(now);
+  } else {
+    comp->set_status(v1::COMPENSATION_STATUS_FAILED);
+    comp->set_failure_reason(ErrorReason(result));
+  }
+  ActorInfo system{"system:outbox", care::common::v1::ROLE_UNSPECIFIED, true};
+  v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_COMPENSATION, system, now,
+                                  result.ok() ? "acknowledged by the receiving service"
+                                              : std::string(result.message()));
+  *e.mutable_compensation() = *comp;
+  if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+  return Save(tx, c, now);
 }
 
 absl::StatusOr<v1::SurveyResponse> ComplaintService::AnswerSurvey(const v1::SubmitSurveyResponseRequest& req) {

@@ -21,6 +21,11 @@
 
 namespace care::complaint {
 
+// The goodwill calls complaint hands to the outbox; their outcomes come back
+// through GoodwillOutcome.
+inline constexpr char kAdjustPointsMethod[] = "/care.loyalty.v1.LoyaltyService/AdjustPoints";
+inline constexpr char kIssueVoucherMethod[] = "/care.promotion.v1.PromotionService/IssueVoucher";
+
 struct ComplaintOptions {
   absl::Duration reopen_window = absl::Hours(24 * 7);
   absl::Duration survey_validity = absl::Hours(24 * 14);
@@ -110,6 +115,14 @@ class ComplaintService final {
   absl::StatusOr<v1::ComplaintMetrics> Metrics(absl::Time from, absl::Time to,
                                                const std::vector<v1::MetricsDimension>& group_by,
                                                const std::vector<v1::OrderCount>& order_counts);
+
+  // The outbox relay's report on a goodwill event, in its transaction:
+  // delivered (`response` is the receiver's AdjustPointsResponse or Voucher)
+  // makes the compensation ISSUED with the receiver's reference; a final
+  // refusal makes it FAILED with the receiver's reason. A FAILED one whose
+  // event an admin replays becomes ISSUED when it is delivered.
+  absl::Status GoodwillOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
+                               const std::string& response);
 
   // The SLA job: marks breaches, fires escalation levels that are due, hands
   // due check-ins to the notification service and closes resolved complaints

@@ -290,4 +290,6 @@ std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db) {
   return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
 }
 
+std::unique_ptr<StoreTxn> SqliteComplaintTxn(Txn& txn) { return std::make_unique<SqliteTxn>(txn); }
+
 }  // namespace care::complaint

@@ -109,5 +109,8 @@ class StoreTxn : public IdempotencyTxn {
 using ComplaintStore = TransactionalStore<StoreTxn>;
 
 std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db);
+// The store's view of a transaction someone else opened (the outbox relay's,
+// for OutboxRelay::OnOutcome handlers).
+std::unique_ptr<StoreTxn> SqliteComplaintTxn(Txn& txn);
 
 }  // namespace care::complaint

@@ -6,6 +6,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/outbox_admin.h"
 #include "common/server.h"
 #include "common/tier_cache.h"
 #include "services/complaint/complaint_grpc.h"
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());
+  // Dead outbox events, listed and replayed by an admin.
+  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
+  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
   runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
 
   // Goodwill and customer messages leave through the outbox; a peer that is
@@ -80,6 +84,13 @@ int main(int argc, char** argv) {
   if (!peers.empty()) {
     sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
     relay = std::make_unique<care::OutboxRelay>(db, *sender);
+    // A compensation is ISSUED only once loyalty/promotion acknowledged it.
+    for (const char* method : {care::complaint::kAdjustPointsMethod, care::complaint::kIssueVoucherMethod}) {
+      relay->OnOutcome(method, [&complaints](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
+                                             const std::string& response) {
+        return complaints.GoodwillOutcome(*care::complaint::SqliteComplaintTxn(txn), event, result, response);
+      });
+    }
     runner.jobs().Add("complaint.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
   }
   return runner.Run();

@@ -1,6 +1,7 @@
 #include "services/complaint/phrases.h"
 
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
 namespace care::complaint {
@@ -13,7 +14,23 @@ std::string FoldForMatch(absl::string_view text) {
   if (U_FAILURE(status)) return std::string(text);
   icu::UnicodeString folded = nfkc_cf->normalize(in, status);
   if (U_FAILURE(status)) return std::string(text);
-  folded.toUTF8String(out);
+  // Every run of white space (spaces, tabs, newlines, NBSP, ideographic
+  // space...) becomes one space and the ends are trimmed, so "calm  down"
+  // or "calm\ndown" matches the phrase "calm down".
+  icu::UnicodeString collapsed;
+  bool pending_space = false;
+  for (int32_t i = 0; i < folded.length();) {
+    UChar32 ch = folded.char32At(i);
+    i += U16_LENGTH(ch);
+    if (u_isUWhiteSpace(ch)) {
+      pending_space = !collapsed.isEmpty();
+      continue;
+    }
+    if (pending_space) collapsed.append(static_cast<UChar>(0x20));
+    pending_space = false;
+    collapsed.append(ch);
+  }
+  collapsed.toUTF8String(out);
   return out;
 }
 

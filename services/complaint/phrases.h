@@ -3,7 +3,8 @@
 // Forbidden-phrase matching that works for Vietnamese and Japanese: both
 // sides are NFKC-normalised and case-folded (ICU), so a phrase stored as
 // "không thể" matches "KHÔNG THỂ" typed with combining accents, and full-width
-// Latin matches its ASCII form.
+// Latin matches its ASCII form. White space is collapsed on both sides, so a
+// double space, a tab or a line break inside a phrase does not hide it.
 
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 namespace care::complaint {
 
+// NFKC + case folding, white-space runs as one space, ends trimmed.
 std::string FoldForMatch(absl::string_view text);
 
 // The phrases of `phrases` found in `text`, in the list's order.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
@@ -47,23 +48,34 @@ void RequireAmount(FieldErrors& errors, const std::string& field, bool present, 
   }
   if (positive ? m.amount_minor() <= 0 : m.amount_minor() < 0) {
     errors.Add(field + ".amount_minor", positive ? "must be > 0" : "must be >= 0");
+  } else {
+    errors.RequireMoney(field + ".amount_minor", m.amount_minor());
   }
   errors.RequireCurrency(field + ".currency_code", m.currency_code());
 }
 
-// Business timestamps sent by callers: within 7 days before and 5 minutes
-// after the server clock.
-std::optional<absl::Time> RecentTime(FieldErrors& errors, const std::string& field, bool present,
-                                     const google::protobuf::Timestamp& t, absl::Time now) {
+// A business timestamp sent by a caller, when present and valid.
+std::optional<absl::Time> BusinessTime(FieldErrors& errors, const std::string& field, bool present,
+                                       const google::protobuf::Timestamp& t) {
   if (!present) return std::nullopt;
   if (!ValidTimestamp(t)) {
     errors.Add(field, "is not a valid timestamp");
     return std::nullopt;
   }
-  absl::Time at = FromTimestamp(t);
-  if (at > now + absl::Minutes(5)) errors.Add(field, "must not be more than 5 minutes ahead of the server clock");
-  if (at < now - absl::Hours(24 * 7)) errors.Add(field, "must not be more than 7 days in the past");
-  return at;
+  return FromTimestamp(t);
+}
+
+// Business timestamps must be within 7 days before and 5 minutes after the
+// server clock when first applied. Checked after the replay: a retry of a
+// write that was recent then is answered with the first answer, however late
+// it comes (a client is never told "invalid" for a write that happened).
+absl::Status RequireRecent(const std::string& field, std::optional<absl::Time> at, absl::Time now) {
+  if (!at) return absl::OkStatus();
+  if (*at > now + absl::Minutes(5)) {
+    return InvalidField(field, "must not be more than 5 minutes ahead of the server clock");
+  }
+  if (*at < now - absl::Hours(24 * 7)) return InvalidField(field, "must not be more than 7 days in the past");
+  return absl::OkStatus();
 }
 
 bool ValidDay(int year, int month, int day) {
@@ -149,7 +161,7 @@ absl::StatusOr<std::set<std::string>> MemberMaskPaths(const google::protobuf::Fi
   if (mask.paths().empty()) errors.Add("update_mask", "required: the fields to update");
   for (const std::string& p : mask.paths()) {
     if (UpdatableProfileFields().count(p) == 0) {
-      errors.Add("update_mask", absl::StrCat("\"", p, "\" cannot be updated"));
+      errors.Add("update_mask", absl::StrCat(EchoValue(p), " cannot be updated"));
     } else {
       paths.insert(p);
     }
@@ -310,7 +322,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::UpdateProgram(ServerContext* ctx, const v
                                                     : kNested.count(head) > 0 &&
                                                           FieldMaskUtil::GetFieldDescriptors(
                                                               v1::Program::descriptor(), path, nullptr);
-      if (!ok) errors.Add("update_mask", absl::StrCat("\"", path, "\" is not an updatable program field"));
+      if (!ok) errors.Add("update_mask", absl::StrCat(EchoValue(path), " is not an updatable program field"));
     }
     if (!errors.empty()) return errors.ToStatus();
     Actor actor{caller.principal->name, req->request_id()};
@@ -527,13 +539,14 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
 
 // -------------------------------------------------------- points and tiers
 
-std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPurchaseRequest* req, absl::Time now) {
+std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPurchaseRequest* req) {
   OptionalId(errors, "request_id", req->request_id());
   errors.RequireId("member_id", req->member_id());
   errors.RequireId("order_id", req->order_id());
   RequireAmount(errors, "amount", req->has_amount(), req->amount());
-  auto purchase_time = RecentTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time(), now);
-  int64_t lines_total = 0;
+  auto purchase_time = BusinessTime(errors, "purchase_time", req->has_purchase_time(), req->purchase_time());
+  // Checked sums: a wrapped total once matched `amount` (issue 15).
+  std::optional<int64_t> lines_total = 0;
   std::set<std::string> line_ids;
   for (int i = 0; i < req->lines_size(); ++i) {
     const v1::PurchaseLine& l = req->lines(i);
@@ -542,15 +555,20 @@ std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPur
     errors.RequireMaxLength(at + ".line_id", l.line_id(), 128);
     errors.RequireMaxLength(at + ".sku", l.sku(), 128);
     errors.RequireMaxLength(at + ".category", l.category(), 128);
-    if (l.quantity() < 1) errors.Add(at + ".quantity", "must be >= 1");
-    if (l.amount().amount_minor() < 0) errors.Add(at + ".amount.amount_minor", "must be >= 0");
+    errors.RequireRange(at + ".quantity", l.quantity(), 1, kMaxLineQuantity);
+    if (l.amount().amount_minor() < 0) {
+      errors.Add(at + ".amount.amount_minor", "must be >= 0");
+    } else {
+      errors.RequireMoney(at + ".amount.amount_minor", l.amount().amount_minor());
+    }
     if (l.amount().currency_code() != req->amount().currency_code()) {
       errors.Add(at + ".amount.currency_code", "must be the currency of amount");
     }
-    lines_total += l.amount().amount_minor();
+    if (lines_total) lines_total = CheckedAdd(*lines_total, l.amount().amount_minor());
   }
   if (req->lines_size() > 0 && lines_total != req->amount().amount_minor()) {
-    errors.Add("lines", "line amounts must add up to amount");
+    errors.Add("lines", lines_total ? "line amounts must add up to amount"
+                                    : absl::StrCat("line amounts add up to more than ", kMaxMoneyMinor));
   }
   if (req->lines_size() > 500) errors.Add("lines", "at most 500 lines");
   if (req->campaign_ids_size() > 50) errors.Add("campaign_ids", "at most 50");
@@ -565,7 +583,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
                                                       v1::RecordPurchaseResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
-    auto purchase_time = CheckPurchase(errors, req, loyalty_.Now());
+    auto purchase_time = CheckPurchase(errors, req);
     if (!errors.empty()) return errors.ToStatus();
     if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
 
@@ -587,6 +605,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
     Actor actor{caller.principal->name, req->request_id()};
     return Mutate("RecordPurchase", req->order_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
+      if (absl::Status s = RequireRecent("purchase_time", purchase_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordPurchase(tx, fx, cmd, actor);
       if (!r.ok()) return r.status();
       resp->set_order_id(r->order_id);
@@ -627,16 +646,23 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
       RequireAmount(errors, "returned_amount", req->has_returned_amount(), req->returned_amount(),
                     req->kind() == v1::RETURN_KIND_PARTIAL);
     }
-    auto return_time = RecentTime(errors, "return_time", req->has_return_time(), req->return_time(), loyalty_.Now());
-    int64_t lines_total = 0;
+    auto return_time = BusinessTime(errors, "return_time", req->has_return_time(), req->return_time());
+    std::optional<int64_t> lines_total = 0;
     for (int i = 0; i < req->lines_size(); ++i) {
       const v1::ReturnLine& l = req->lines(i);
       std::string at = absl::StrCat("lines[", i, "]");
-      if (l.quantity() < 1) errors.Add(at + ".quantity", "must be >= 1");
-      if (l.amount().amount_minor() < 0) errors.Add(at + ".amount.amount_minor", "must be >= 0");
-      lines_total += l.amount().amount_minor();
+      errors.RequireRange(at + ".quantity", l.quantity(), 1, kMaxLineQuantity);
+      if (l.amount().amount_minor() < 0) {
+        errors.Add(at + ".amount.amount_minor", "must be >= 0");
+      } else {
+        errors.RequireMoney(at + ".amount.amount_minor", l.amount().amount_minor());
+      }
+      if (lines_total) lines_total = CheckedAdd(*lines_total, l.amount().amount_minor());
     }
-    if (req->lines_size() > 0 && req->has_returned_amount() && lines_total != req->returned_amount().amount_minor()) {
+    if (req->lines_size() > 0 && !lines_total) {
+      errors.Add("lines", absl::StrCat("line amounts add up to more than ", kMaxMoneyMinor));
+    } else if (req->lines_size() > 0 && req->has_returned_amount() &&
+               lines_total != req->returned_amount().amount_minor()) {
       errors.Add("lines", "line amounts must add up to returned_amount");
     }
     errors.RequireMaxLength("reason", req->reason(), 500);
@@ -659,6 +685,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
     Actor actor{caller.principal->name, req->request_id()};
     return Mutate("RecordReturn", req->return_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
+      if (absl::Status s = RequireRecent("return_time", return_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordReturn(tx, fx, cmd, actor);
       if (!r.ok()) return r.status();
       resp->set_return_id(r->return_id);
@@ -683,7 +710,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RedeemPoints(ServerContext* ctx, const v1
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());
-    if (req->points() <= 0) errors.Add("points", "must be > 0");
+    errors.RequireRange("points", req->points(), 1, kMaxPointsPerEntry);
     OptionalId(errors, "order_id", req->order_id());
     errors.RequireMaxLength("description", req->description(), 200);
     if (!errors.empty()) return errors.ToStatus();
@@ -709,7 +736,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::AdjustPoints(ServerContext* ctx, const v1
     if (req->points_delta() == 0) {
       errors.Add("points_delta", "must not be 0");
     } else {
-      errors.RequireRange("points_delta", req->points_delta(), -1000000000, 1000000000);
+      errors.RequireRange("points_delta", req->points_delta(), -kMaxPointsPerEntry, kMaxPointsPerEntry);
     }
     bool code_ok = !req->reason_code().empty() && req->reason_code().size() <= 64;
     for (char c : req->reason_code()) code_ok = code_ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "services/loyalty/program.h"
@@ -167,9 +168,16 @@ absl::StatusOr<Progress> LoyaltyService::ProgressOf(StoreTxn& tx, const Program&
 }
 
 absl::Status LoyaltyService::Append(StoreTxn& tx, Member& member, LedgerEntry& entry) {
+  // Every entry is within kMaxPointsPerEntry (checked where it is made), so
+  // only the balance bound can be crossed here: by the request that credits.
+  std::optional<int64_t> balance = CheckedAdd(member.points_balance, entry.points_delta, kMaxPointsBalance);
+  if (!balance) {
+    return InvalidField(entry.kind == EntryKind::kAdjust ? "points_delta" : "amount",
+                        absl::StrCat("would take the points balance past ", kMaxPointsBalance));
+  }
   entry.member_id = member.member_id;
   entry.sequence = ++member.ledger_sequence;
-  member.points_balance += entry.points_delta;
+  member.points_balance = *balance;
   entry.balance_after = member.points_balance;
   if (member.points_balance < 0) return absl::InternalError("balance would go negative");
   return tx.AppendEntry(entry);
@@ -495,7 +503,17 @@ absl::StatusOr<PurchaseResult> LoyaltyService::RecordPurchase(StoreTxn& tx, Effe
   } else if (const Tier* t2 = current->FindTier(m.tier.tier_id)) {
     multiplier = t2->benefits.points_multiplier_bps;
   }
-  int64_t points = cmd.no_points ? 0 : EarnPoints(cmd.amount, scoring.earn_rule, multiplier);
+  std::optional<int64_t> earned = cmd.no_points ? 0 : EarnPoints(cmd.amount, scoring.earn_rule, multiplier);
+  if (!earned) {
+    return InvalidField("amount", absl::StrCat("earns more than ", kMaxPointsPerEntry,
+                                               " points under the earn rule; split the order"));
+  }
+  int64_t points = *earned;
+  // Spend windows are sums of these: bounded like every amount.
+  std::optional<int64_t> lifetime_spend = CheckedAdd(m.lifetime_spend, cmd.amount);
+  if (!lifetime_spend) {
+    return InvalidField("amount", absl::StrCat("would take the member's lifetime spend past ", kMaxMoneyMinor));
+  }
   LedgerEntry earn;
   earn.kind = EntryKind::kEarn;
   earn.points_delta = points;
@@ -519,7 +537,7 @@ absl::StatusOr<PurchaseResult> LoyaltyService::RecordPurchase(StoreTxn& tx, Effe
   Purchase purchase{cmd.order_id, m.member_id, cmd.amount, purchase_time, 0, earn.sequence, points,
                     scoring.earn_rule.rounding, 0};
   if (absl::Status s = tx.InsertPurchase(purchase); !s.ok()) return s;
-  m.lifetime_spend += cmd.amount;
+  m.lifetime_spend = *lifetime_spend;
 
   // Visit: one per order, at most one per local day of the member.
   const std::optional<VisitReward>& visit = scoring.visit_reward;
@@ -980,7 +998,11 @@ bool LoyaltyService::GrantBirthdayBonuses() {
         if (!program->has_value()) return NotConfigured();
         absl::TimeZone zone = MemberZone(*m, **program);
         int year = static_cast<int>(zone.At(start).cs.year());
-        if (year > m->birthday_bonus_year && (*program)->birthday_points > 0) {
+        // A member at the balance bound gets no bonus rather than a job
+        // that fails on them forever.
+        bool room = CheckedAdd(m->points_balance, (*program)->birthday_points, kMaxPointsBalance).has_value();
+        if (!room) LogWarn("birthday bonus skipped: balance bound", {{"member_id", m->member_id}});
+        if (room && year > m->birthday_bonus_year && (*program)->birthday_points > 0) {
           LedgerEntry entry;
           entry.kind = EntryKind::kBonus;
           entry.points_delta = (*program)->birthday_points;

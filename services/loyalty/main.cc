@@ -7,6 +7,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/outbox_admin.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(),
                                      tier_memo_entries > 0 ? &memo : nullptr);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
+  // Dead outbox events, listed and replayed by an admin.
+  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
+  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
 
   care::JobRunner& jobs = runner.jobs();
   jobs.Add("loyalty.expiry_warnings", job_interval, [&] { return loyalty.WarnExpiringPoints(); });

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "common/bounds.h"
 
 namespace care::loyalty {
 namespace {
@@ -40,7 +41,11 @@ void ValidateTier(const Tier& t, const std::string& at, FieldErrors& errors) {
     if (errors.RequireNonEmpty(f, name)) errors.RequireMaxLength(f, name, 50);
   }
   if (t.rank < 0) errors.Add(at + ".rank", "must be >= 0");
-  if (t.qualifying_spend < 0) errors.Add(at + ".qualifying_spend", "must be >= 0");
+  if (t.qualifying_spend < 0) {
+    errors.Add(at + ".qualifying_spend", "must be >= 0");
+  } else {
+    errors.RequireMoney(at + ".qualifying_spend.amount_minor", t.qualifying_spend);
+  }
   errors.RequireMaxLength(at + ".description", t.description, 500);
   ValidateBenefits(t.benefits, at + ".benefits", errors);
 }
@@ -143,7 +148,11 @@ void ValidateProgram(Program& p, FieldErrors& errors) {
   }
 
   errors.RequireRange("program.earn_rule.points_per_unit", p.earn_rule.points_per_unit, 0, 1000000);
-  if (p.earn_rule.unit_amount <= 0) errors.Add("program.earn_rule.unit_amount", "must be > 0");
+  if (p.earn_rule.unit_amount <= 0) {
+    errors.Add("program.earn_rule.unit_amount", "must be > 0");
+  } else {
+    errors.RequireMoney("program.earn_rule.unit_amount.amount_minor", p.earn_rule.unit_amount);
+  }
 
   if (p.points_expiry) {
     errors.RequireRange("program.points_expiry.expire_after_months", p.points_expiry->expire_after_months, 0, 120);
@@ -157,6 +166,8 @@ void ValidateProgram(Program& p, FieldErrors& errors) {
     errors.RequireRange("program.visit_reward.every_n_visits", v.every_n_visits, 0, 1000);
     if (v.min_order_amount && *v.min_order_amount < 0) {
       errors.Add("program.visit_reward.min_order_amount", "must be >= 0");
+    } else if (v.min_order_amount) {
+      errors.RequireMoney("program.visit_reward.min_order_amount.amount_minor", *v.min_order_amount);
     }
     if (v.every_n_visits > 0 && errors.RequireNonEmpty("program.visit_reward.reward_name", v.reward_name)) {
       errors.RequireMaxLength("program.visit_reward.reward_name", v.reward_name, 100);
@@ -202,7 +213,7 @@ int64_t MulDivRound(int64_t a, int64_t b, int64_t c, Rounding rounding) {
   return static_cast<int64_t>(q);
 }
 
-int64_t EarnPoints(int64_t amount, const EarnRule& rule, int multiplier_bps) {
+std::optional<int64_t> EarnPoints(int64_t amount, const EarnRule& rule, int multiplier_bps) {
   if (amount <= 0 || rule.points_per_unit <= 0 || rule.unit_amount <= 0) return 0;
   __int128 n = static_cast<__int128>(amount) * rule.points_per_unit * multiplier_bps;
   __int128 d = static_cast<__int128>(rule.unit_amount) * 10000;
@@ -210,6 +221,7 @@ int64_t EarnPoints(int64_t amount, const EarnRule& rule, int multiplier_bps) {
   __int128 r = n % d;
   if (rule.rounding == Rounding::kCeiling && r != 0) ++q;
   if (rule.rounding == Rounding::kHalfUp && 2 * r >= d) ++q;
+  if (q > kMaxPointsPerEntry) return std::nullopt;
   return static_cast<int64_t>(q);
 }
 

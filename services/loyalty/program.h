@@ -30,8 +30,10 @@ bool ThresholdsLoosened(const Program& before, const Program& after);
 int64_t MulDivRound(int64_t a, int64_t b, int64_t c, Rounding rounding);
 
 // Points an order earns (see care.loyalty.v1.EarnRule):
-// ROUND(amount * points_per_unit * multiplier_bps / (unit_amount * 10000)).
-int64_t EarnPoints(int64_t amount, const EarnRule& rule, int multiplier_bps);
+// ROUND(amount * points_per_unit * multiplier_bps / (unit_amount * 10000)),
+// exact in 128 bits; nullopt when that is more than kMaxPointsPerEntry
+// (common/bounds.h), which the rule's maxima reach well before 2^63.
+std::optional<int64_t> EarnPoints(int64_t amount, const EarnRule& rule, int multiplier_bps);
 
 // Cumulative points to take back once `total_returned` of an order worth
 // `amount` came back: ROUND(earned * total_returned / amount) with the EARN

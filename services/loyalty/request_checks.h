@@ -17,9 +17,9 @@ namespace care::loyalty {
 // server clock (birthday year).
 void ValidateProfile(FieldErrors& errors, const care::loyalty::v1::Member& m, const std::set<std::string>* paths,
                      absl::Time now);
-// RecordPurchase: ids, amount, lines adding up to it, purchase_time near
-// `now`. Returns the purchase time when one was sent and valid.
-std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const care::loyalty::v1::RecordPurchaseRequest* req,
-                                        absl::Time now);
+// RecordPurchase: ids, amount, lines adding up to it (checked sums), a valid
+// purchase_time (its window is checked after the replay). Returns the
+// purchase time when one was sent and valid.
+std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const care::loyalty::v1::RecordPurchaseRequest* req);
 
 }  // namespace care::loyalty

@@ -69,10 +69,13 @@ void CampaignIndex::RemoveLocked(const std::string& id) {
   by_id_.erase(it);
 }
 
-void CampaignIndex::Put(const v1::Campaign& campaign) {
+bool CampaignIndex::Put(const v1::Campaign& campaign) {
   std::unique_lock lock(mu_);
+  int64_t& seen = seen_version_[campaign.campaign_id()];
+  if (seen != 0 && campaign.version() <= seen) return false;  // a late, older commit
+  seen = campaign.version();
   RemoveLocked(campaign.campaign_id());
-  if (campaign.state() != v1::CAMPAIGN_STATE_ANNOUNCED && campaign.state() != v1::CAMPAIGN_STATE_ACTIVE) return;
+  if (campaign.state() != v1::CAMPAIGN_STATE_ANNOUNCED && campaign.state() != v1::CAMPAIGN_STATE_ACTIVE) return true;
   Entry e;
   e.campaign = std::make_shared<const v1::Campaign>(campaign);
   for (const v1::Rule& r : campaign.rules()) e.any = RuleKeys(r, &e.skus, &e.categories) || e.any;
@@ -84,6 +87,7 @@ void CampaignIndex::Put(const v1::Campaign& campaign) {
   for (const auto& c : e.categories) by_category_[c].push_back(e.campaign);
   if (e.any) any_.push_back(e.campaign);
   by_id_[campaign.campaign_id()] = std::move(e);
+  return true;
 }
 
 void CampaignIndex::Load(const std::vector<v1::Campaign>& live) {

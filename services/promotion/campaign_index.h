@@ -5,7 +5,10 @@
 // their rules require or affect, with a separate "any line" bucket for
 // cart-wide rules. Rebuilt entries are swapped in after each committed
 // change; the service is the only writer of its database, so the index
-// never lags a commit that was acknowledged.
+// never lags a commit that was acknowledged. Commits of one campaign may
+// reach Put in any order (callers race after the group commit), so Put is
+// monotonic by version: an older version never replaces a newer one, and a
+// campaign that left the index (cancelled) keeps its version as a tombstone.
 
 #include <memory>
 #include <mutex>
@@ -23,8 +26,10 @@ class CampaignIndex final {
  public:
   using Ptr = std::shared_ptr<const care::promotion::v1::Campaign>;
 
-  // Adds, replaces or (when no longer live) removes a campaign.
-  void Put(const care::promotion::v1::Campaign& campaign);
+  // Adds, replaces or (when no longer live) removes a campaign, unless the
+  // index already saw this or a newer version of it (then nothing changes
+  // and false is returned).
+  bool Put(const care::promotion::v1::Campaign& campaign);
   void Load(const std::vector<care::promotion::v1::Campaign>& live);
 
   // Live campaigns that may touch `lines`, for a shopper in `tier_id` ("" =
@@ -44,6 +49,9 @@ class CampaignIndex final {
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_id_;
+  // Newest version seen per campaign, live or not (tombstones included): one
+  // integer per campaign ever changed while the process runs.
+  std::unordered_map<std::string, int64_t> seen_version_;
   std::unordered_map<std::string, std::vector<Ptr>> by_sku_, by_category_;
   std::vector<Ptr> any_;
 };

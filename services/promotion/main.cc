@@ -11,6 +11,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/outbox_admin.h"
 #include "common/server.h"
 #include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
@@ -19,17 +20,35 @@
 
 namespace {
 
+// A promotion without a loyalty service cannot know any member: a
+// configuration error, not a passing outage, so FAILED_PRECONDITION (a retry
+// cannot succeed until an operator acts).
+absl::Status LoyaltyNotConfigured() {
+  return care::FailedPrecondition("LOYALTY_NOT_CONFIGURED", "this promotion service has no loyalty_target");
+}
+
+// What a failed member lookup tells the caller: an unknown member is
+// NOT_FOUND as loyalty said; loyalty answering that it is not set up yet
+// (FAILED_PRECONDITION, e.g. PROGRAM_NOT_CONFIGURED) is a configuration
+// error and passes through with its reason; anything else (loyalty or Redis
+// down, a timeout) is UNAVAILABLE / TIER_UNAVAILABLE, worth a retry.
+absl::Status LookupError(const absl::Status& s, absl::string_view retry_message) {
+  if (s.code() == absl::StatusCode::kNotFound) return s;
+  if (s.code() == absl::StatusCode::kFailedPrecondition && !care::ErrorReason(s).empty()) {
+    return care::Error(absl::StatusCode::kFailedPrecondition, care::ErrorReason(s),
+                       absl::StrCat("loyalty is not set up: ", s.message()));
+  }
+  return care::Unavailable("TIER_UNAVAILABLE", retry_message);
+}
+
 // The member as a quote sees them: tier from the tier cache (Redis first,
 // then loyalty's GetTier). No local cache: an upgrade loyalty acknowledged is
 // in Redis already, so the next quote sees it.
 care::promotion::PromotionService::ShopperLookup Shoppers(care::TierLookup* tiers) {
   return [tiers](const std::string& member_id) -> absl::StatusOr<care::promotion::Shopper> {
-    if (tiers == nullptr) return care::Unavailable("TIER_UNAVAILABLE", "no loyalty service configured");
+    if (tiers == nullptr) return LoyaltyNotConfigured();
     auto snap = tiers->Get(member_id);
-    if (!snap.ok()) {
-      if (snap.status().code() == absl::StatusCode::kNotFound) return snap.status();
-      return care::Unavailable("TIER_UNAVAILABLE", "the member's tier cannot be read; retry");
-    }
+    if (!snap.ok()) return LookupError(snap.status(), "the member's tier cannot be read; retry");
     care::promotion::Shopper s;
     s.guest = false;
     s.member_id = member_id;
@@ -50,16 +69,13 @@ care::promotion::PromotionService::ProfileLookup Profiles(std::optional<care::Pe
   if (loyalty) stub = care::loyalty::v1::LoyaltyService::NewStub(loyalty->channel);
   return [stub, loyalty](const std::string& member_id)
              -> absl::StatusOr<care::promotion::PromotionService::Profile> {
-    if (!stub) return care::Unavailable("TIER_UNAVAILABLE", "no loyalty service configured");
+    if (!stub) return LoyaltyNotConfigured();
     care::loyalty::v1::GetMemberRequest req;
     req.set_member_id(member_id);
     care::loyalty::v1::Member m;
     auto ctx = care::PeerContext(*loyalty, absl::Seconds(2));
     grpc::Status s = stub->GetMember(ctx.get(), req, &m);
-    if (!s.ok()) {
-      if (s.error_code() == grpc::StatusCode::NOT_FOUND) return care::FromGrpcStatus(s);
-      return care::Unavailable("TIER_UNAVAILABLE", "the member's opt-in cannot be read; retry");
-    }
+    if (!s.ok()) return LookupError(care::FromGrpcStatus(s), "the member's opt-in cannot be read; retry");
     care::promotion::PromotionService::Profile p;
     p.segment = m.segment();
     for (const auto& c : m.marketing_consents()) p.opted_in = p.opted_in || c.granted();
@@ -139,6 +155,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
   care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);
   runner.AddService(&adapter, PromotionService::service_full_name());
+  // Dead outbox events, listed and replayed by an admin.
+  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
+  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
 
   std::unique_ptr<care::GrpcOutboxSender> sender;
   std::unique_ptr<care::OutboxRelay> relay;

@@ -1,14 +1,18 @@
 #include "services/promotion/pricing.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <numeric>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/bounds.h"
+#include "common/errors.h"
 #include "common/proto_time.h"
 
 namespace care::promotion {
@@ -33,6 +37,14 @@ const v1::DiscountValue* Resolve(const v1::TieredValue& tv, const Shopper& shopp
     if (it != tv.tier_values().end()) return &it->second;
   }
   return tv.has_value() ? &tv.value() : nullptr;
+}
+
+// A discount of `per_unit` on each of `units` units, saturated at the money
+// bound: every discount is then cut to the running amount it applies to,
+// which the cart's bound (CheckCartBounds) keeps below it.
+int64_t Times(int64_t per_unit, int64_t units) {
+  if (per_unit <= 0 || units <= 0) return 0;
+  return CheckedMul(per_unit, units).value_or(kMaxMoneyMinor);
 }
 
 // One line's running state.
@@ -70,6 +82,15 @@ struct Ctx {
   // The cart's lines by sku and by category, so a selector is tried only on
   // the lines it names instead of on every line.
   absl::flat_hash_map<absl::string_view, LineIndex> by_sku, by_category;
+  // Why pricing stopped early (the caller's deadline passed or it cancelled).
+  absl::Status stop;
+
+  // Asks the caller whether to go on; the first refusal sticks, so every
+  // step after it returns at once.
+  bool Interrupted() {
+    if (stop.ok() && in.interrupted) stop = in.interrupted();
+    return !stop.ok();
+  }
 };
 
 // Calls `fn(i)` for each line matching `s`, in line order.
@@ -173,15 +194,19 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
   const Shopper& who = c.in.shopper;
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
+      if (c.Interrupted()) return;
       if (e.has_member_price() && phase == 1 && !who.guest) {
+        // The first price listed for an sku: one adjustment per line and effect.
+        absl::flat_hash_set<absl::string_view> seen;
         for (const v1::SkuPrice& p : e.member_price().prices()) {
+          if (!seen.insert(p.sku()).second) continue;
           const v1::DiscountValue* v = Resolve(p.unit_price(), who);
-          if (v == nullptr) continue;
-          for (size_t i = 0; i < c.in.lines.size(); ++i) {
+          auto it = c.by_sku.find(p.sku());
+          if (v == nullptr || it == c.by_sku.end()) continue;
+          for (size_t i : it->second) {
             const Line& l = c.in.lines[i];
-            if (l.sku != p.sku()) continue;
-            int64_t per_unit = UnitDiscount(*v, l.unit_price, 1);
-            AddAdjustment(c, i, &f, v1::EFFECT_KIND_MEMBER_PRICE, per_unit * l.quantity, l.quantity);
+            AddAdjustment(c, i, &f, v1::EFFECT_KIND_MEMBER_PRICE, Times(UnitDiscount(*v, l.unit_price, 1), l.quantity),
+                          l.quantity);
           }
         }
       }
@@ -194,7 +219,7 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
           int32_t units = free;
           if (e.item_discount().max_units() > 0) units = std::min(units, e.item_discount().max_units());
           int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
-          AddAdjustment(c, i, &f, v1::EFFECT_KIND_ITEM_DISCOUNT, UnitDiscount(*v, unit, phase) * units, units);
+          AddAdjustment(c, i, &f, v1::EFFECT_KIND_ITEM_DISCOUNT, Times(UnitDiscount(*v, unit, phase), units), units);
         });
       }
       if (e.has_nth_item_discount()) {
@@ -222,12 +247,149 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
             int32_t units = static_cast<int32_t>(std::min<int64_t>(discounted, free));
             discounted -= units;
             int64_t unit = (c.lines[i].amount - c.lines[i].bundled_amount) / free;
-            AddAdjustment(c, i, &f, v1::EFFECT_KIND_NTH_ITEM_DISCOUNT, UnitDiscount(*v, unit, phase) * units,
+            AddAdjustment(c, i, &f, v1::EFFECT_KIND_NTH_ITEM_DISCOUNT, Times(UnitDiscount(*v, unit, phase), units),
                           units);
           }
         }
       }
     }
+  }
+}
+
+// The units one bundle component takes for all the sets, cheapest first, as
+// runs of units of one line each.
+struct Taken {
+  struct Run {
+    size_t line;
+    int64_t units;
+    int64_t unit_value;
+  };
+  std::vector<Run> runs;
+  std::vector<int64_t> units_after, value_after;  // cumulative, after each run
+
+  void Add(size_t line, int64_t units, int64_t unit_value) {
+    runs.push_back({line, units, unit_value});
+    units_after.push_back((units_after.empty() ? 0 : units_after.back()) + units);
+    // Within the cart's bound: the runs are units of the cart at their value.
+    value_after.push_back((value_after.empty() ? 0 : value_after.back()) + units * unit_value);
+  }
+  // Value of the `n` cheapest units (O(log runs)).
+  int64_t ValueOfFirst(int64_t n) const {
+    const size_t r = std::upper_bound(units_after.begin(), units_after.end(), n) - units_after.begin();
+    const int64_t units_before = r == 0 ? 0 : units_after[r - 1];
+    const int64_t value_before = r == 0 ? 0 : value_after[r - 1];
+    return r == runs.size() ? value_before : value_before + (n - units_before) * runs[r].unit_value;
+  }
+};
+
+// One BundlePrice effect, counted arithmetically (no loop over sets or
+// units, so the cost is lines x components x log(units)). The number of sets
+// is the largest S (at most max_sets) for which each component in turn can
+// take its S x quantity cheapest free units left by the components before
+// it; that is monotone in S, so it is found by bisection. Set j is made of
+// each component's units j*quantity .. (j+1)*quantity-1 in that cheapest-first
+// order, so set values only grow with j and the sets worth no more than
+// `price` (which get nothing) are the first ones. The discount of the others,
+// sum(value - price), is split over their units' lines by value (largest
+// remainder): one adjustment per line.
+void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
+  const size_t n = c.lines.size();
+  std::vector<int64_t> free(n), unit(n);
+  for (size_t i = 0; i < n; ++i) {
+    free[i] = c.in.lines[i].quantity - c.lines[i].bundled;
+    unit[i] = free[i] > 0 ? (c.lines[i].amount - c.lines[i].bundled_amount) / free[i] : 0;
+  }
+  const int k = bp.components_size();
+  std::vector<std::vector<size_t>> matching(k);  // by running unit value, then line order
+  std::vector<int64_t> per_set(k);
+  int64_t most = bp.max_sets() > 0 ? bp.max_sets() : std::numeric_limits<int64_t>::max();
+  for (int j = 0; j < k; ++j) {
+    per_set[j] = std::max(1, bp.components(j).quantity());
+    int64_t units = 0;
+    ForMatching(c, bp.components(j).items(), [&](size_t i) {
+      if (free[i] <= 0) return;
+      matching[j].push_back(i);
+      units += free[i];
+    });
+    std::stable_sort(matching[j].begin(), matching[j].end(), [&](size_t a, size_t b) { return unit[a] < unit[b]; });
+    most = std::min(most, units / per_set[j]);
+  }
+  // Whether `sets` sets can be made; fills `taken` (one per component) if given.
+  auto take = [&](int64_t sets, std::vector<Taken>* taken) {
+    std::vector<int64_t> left = free;
+    for (int j = 0; j < k; ++j) {
+      int64_t want = sets * per_set[j];  // <= the component's free units (most)
+      for (size_t i : matching[j]) {
+        if (want == 0) break;
+        const int64_t t = std::min(want, left[i]);
+        if (t == 0) continue;
+        left[i] -= t;
+        want -= t;
+        if (taken) (*taken)[j].Add(i, t, unit[i]);
+      }
+      if (want > 0) return false;
+    }
+    return true;
+  };
+  int64_t lo = 0, hi = most;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (take(mid, nullptr)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  const int64_t sets = lo;
+  if (sets == 0) return;
+  std::vector<Taken> taken(k);
+  take(sets, &taken);
+  auto set_value = [&](int64_t s) {
+    int64_t v = 0;
+    for (int j = 0; j < k; ++j) v += taken[j].ValueOfFirst((s + 1) * per_set[j]) - taken[j].ValueOfFirst(s * per_set[j]);
+    return v;
+  };
+  // The first set worth more than `price`.
+  int64_t first = 0, last = sets;
+  while (first < last) {
+    const int64_t mid = first + (last - first) / 2;
+    if (set_value(mid) > price) {
+      last = mid;
+    } else {
+      first = mid + 1;
+    }
+  }
+  // Units per line, and the value per line of the units in discounted sets.
+  std::vector<int64_t> units(n, 0), weight(n, 0);
+  int64_t discounted_value = 0;
+  for (int j = 0; j < k; ++j) {
+    const int64_t from = first * per_set[j], to = sets * per_set[j];
+    int64_t pos = 0;
+    for (const Taken::Run& r : taken[j].runs) {
+      units[r.line] += r.units;
+      const int64_t overlap = std::max<int64_t>(0, std::min(to, pos + r.units) - std::max(from, pos));
+      weight[r.line] += overlap * r.unit_value;
+      discounted_value += overlap * r.unit_value;
+      pos += r.units;
+    }
+  }
+  // Each discounted set is worth more than `price`, so (sets - first) x price
+  // < discounted_value <= the cart's bound: no overflow.
+  const int64_t discount = discounted_value - (sets - first) * price;
+  std::vector<size_t> idx;
+  std::vector<int64_t> weights;
+  for (size_t i = 0; i < n; ++i) {
+    if (units[i] == 0) continue;
+    idx.push_back(i);
+    weights.push_back(weight[i]);
+  }
+  const std::vector<int64_t> parts = SplitLargestRemainder(discount, weights);
+  for (size_t x = 0; x < idx.size(); ++x) {
+    const size_t i = idx[x];
+    const int64_t before = c.lines[i].amount;
+    AddAdjustment(c, i, &f, v1::EFFECT_KIND_BUNDLE_PRICE, parts[x], static_cast<int32_t>(units[i]));
+    c.lines[i].bundled += static_cast<int32_t>(units[i]);
+    c.lines[i].bundled_amount += units[i] * unit[i] - (before - c.lines[i].amount);
   }
 }
 
@@ -238,48 +400,11 @@ void BundlePhase(Ctx& c, const std::vector<Fired>& fired) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_bundle_price()) continue;
+      if (c.Interrupted()) return;
       const v1::BundlePrice& bp = e.bundle_price();
       const v1::DiscountValue* v = Resolve(bp.price(), c.in.shopper);
       if (v == nullptr || !v->has_fixed_price() || bp.components().empty()) continue;
-      for (int set = 0; bp.max_sets() == 0 || set < bp.max_sets(); ++set) {
-        // Take each component's units from the cheapest free units that match.
-        std::vector<int32_t> take(c.lines.size(), 0);
-        bool complete = true;
-        for (const v1::ComboComponent& comp : bp.components()) {
-          int32_t need = std::max(1, comp.quantity());
-          std::vector<size_t> idx;
-          for (size_t i = 0; i < c.lines.size(); ++i) {
-            if (Matches(comp.items(), c.in.lines[i])) idx.push_back(i);
-          }
-          std::sort(idx.begin(), idx.end(),
-                    [&](size_t a, size_t b) { return c.in.lines[a].unit_price < c.in.lines[b].unit_price; });
-          for (size_t i : idx) {
-            int32_t free = c.in.lines[i].quantity - c.lines[i].bundled - take[i];
-            int32_t n = std::min(need, std::max(0, free));
-            take[i] += n;
-            need -= n;
-          }
-          if (need > 0) complete = false;
-        }
-        if (!complete) break;
-        std::vector<int64_t> value(c.lines.size(), 0);
-        int64_t set_value = 0;
-        for (size_t i = 0; i < c.lines.size(); ++i) {
-          if (take[i] == 0) continue;
-          const int32_t free = c.in.lines[i].quantity - c.lines[i].bundled;
-          value[i] = (c.lines[i].amount - c.lines[i].bundled_amount) / free * take[i];
-          set_value += value[i];
-        }
-        std::vector<int64_t> parts =
-            SplitLargestRemainder(std::max<int64_t>(0, set_value - v->fixed_price().amount_minor()), value);
-        for (size_t i = 0; i < c.lines.size(); ++i) {
-          if (take[i] == 0) continue;
-          const int64_t before = c.lines[i].amount;
-          AddAdjustment(c, i, &f, v1::EFFECT_KIND_BUNDLE_PRICE, parts[i], take[i]);
-          c.lines[i].bundled += take[i];
-          c.lines[i].bundled_amount += value[i] - (before - c.lines[i].amount);
-        }
-      }
+      Bundle(c, f, bp, std::max<int64_t>(0, v->fixed_price().amount_minor()));
     }
   }
 }
@@ -289,6 +414,7 @@ void CartPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
   for (const Fired& f : fired) {
     for (const v1::Effect& e : f.rule->effects()) {
       if (!e.has_cart_discount()) continue;
+      if (c.Interrupted()) return;
       const auto& cd = e.cart_discount();
       const v1::DiscountValue* v = Resolve(cd.value(), c.in.shopper);
       if (v == nullptr) continue;
@@ -330,6 +456,7 @@ void GoodwillPhase(Ctx& c) {
   for (bool amounts : {true, false}) {
     for (const PricingInput::Goodwill& g : c.in.goodwill) {
       if (g.value.has_amount_off() != amounts) continue;
+      if (c.Interrupted()) return;
       std::vector<int64_t> weights;
       for (const Running& l : c.lines) weights.push_back(l.amount);
       std::vector<int64_t> parts(weights.size(), 0);
@@ -388,12 +515,14 @@ v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in
 }
 
 // The first failing condition of `rule` on the cart as sent.
-v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in, std::string* detail) {
+// `subtotals`: each line's unit_price x quantity (their sum within the bound).
+v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in,
+                                    const std::vector<int64_t>& subtotals, std::string* detail) {
   for (const v1::Condition& cond : rule.conditions()) {
     if (cond.has_min_spend()) {
       int64_t spend = 0;
-      for (const Line& l : in.lines) {
-        if (!cond.min_spend().has_items() || Matches(cond.min_spend().items(), l)) spend += l.unit_price * l.quantity;
+      for (size_t i = 0; i < in.lines.size(); ++i) {
+        if (!cond.min_spend().has_items() || Matches(cond.min_spend().items(), in.lines[i])) spend += subtotals[i];
       }
       if (spend < cond.min_spend().amount().amount_minor()) {
         *detail = absl::StrCat("rule ", rule.rule_id(), ": spend ", spend, " of ",
@@ -434,6 +563,27 @@ v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in
 
 }  // namespace
 
+absl::Status CheckCartBounds(const std::vector<Line>& lines, int64_t shipping, std::vector<int64_t>* subtotals) {
+  int64_t sum = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& l = lines[i];
+    std::optional<int64_t> sub;
+    if (l.quantity >= 1 && l.quantity <= kMaxLineQuantity && l.unit_price >= 0) sub = CheckedMul(l.unit_price, l.quantity);
+    if (!sub) {
+      return InvalidField(absl::StrCat("lines[", i, "]"),
+                          absl::StrCat("unit_price x quantity must be within 0..", kMaxMoneyMinor, " minor units"));
+    }
+    std::optional<int64_t> next = CheckedAdd(sum, *sub);
+    if (!next) return InvalidField("lines", absl::StrCat("the cart's subtotal is above ", kMaxMoneyMinor, " minor units"));
+    sum = *next;
+    if (subtotals) subtotals->push_back(*sub);
+  }
+  if (shipping < 0 || !CheckedAdd(sum, shipping)) {
+    return InvalidField("shipping", absl::StrCat("subtotal + shipping must be within 0..", kMaxMoneyMinor, " minor units"));
+  }
+  return absl::OkStatus();
+}
+
 void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& currency) {
   m->set_amount_minor(minor);
   m->set_currency_code(currency);
@@ -441,19 +591,22 @@ void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& curr
 
 int64_t PercentOf(int64_t amount, int32_t bps) {
   if (amount <= 0 || bps <= 0) return 0;
-  __int128 v = static_cast<__int128>(amount) * bps / 10000;
-  return static_cast<int64_t>(v);
+  if (bps >= 10000) return amount;
+  return static_cast<int64_t>(static_cast<__int128>(amount) * bps / 10000);
 }
 
 std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<int64_t>& weights) {
   std::vector<int64_t> parts(weights.size(), 0);
-  int64_t sum = std::accumulate(weights.begin(), weights.end(), int64_t{0});
+  // In 128 bits: the weights' sum and total x weight cannot overflow there.
+  __int128 sum = 0;
+  for (int64_t w : weights) sum += std::max<int64_t>(0, w);
   if (sum <= 0 || total <= 0) return parts;
-  total = std::min(total, sum);
+  if (total > sum) total = static_cast<int64_t>(sum);
   std::vector<std::pair<__int128, size_t>> rem;
+  rem.reserve(weights.size());
   int64_t assigned = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
-    __int128 num = static_cast<__int128>(total) * weights[i];
+    __int128 num = static_cast<__int128>(total) * std::max<int64_t>(0, weights[i]);
     parts[i] = static_cast<int64_t>(num / sum);
     assigned += parts[i];
     rem.push_back({num % sum, i});
@@ -511,8 +664,15 @@ void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
   ac->set_priority(camp.rights().priority());
 }
 
-void Price(const PricingInput& in, v1::QuoteResponse* out) {
-  Ctx c{in, out, {}, in.shipping, {}, {}};
+absl::Status Price(const PricingInput& in, v1::QuoteResponse* out) {
+  // Every amount below is a part of subtotal + shipping, which this bounds,
+  // or a discount cut to the running amount it applies to: none can leave
+  // the money bound, so sums and differences after this need no check.
+  std::vector<int64_t> subtotals;
+  subtotals.reserve(in.lines.size());
+  if (absl::Status s = CheckCartBounds(in.lines, in.shipping, &subtotals); !s.ok()) return s;
+  Ctx c{in, out, {}, in.shipping, {}, {}, absl::OkStatus()};
+  if (c.Interrupted()) return c.stop;
   c.by_sku.reserve(in.lines.size());
   c.by_category.reserve(in.lines.size());
   for (size_t i = 0; i < in.lines.size(); ++i) {
@@ -522,14 +682,15 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   const std::string& cur = in.currency_code;
   c.lines.reserve(in.lines.size());
   out->mutable_lines()->Reserve(static_cast<int>(in.lines.size()));
-  for (const Line& l : in.lines) {
-    c.lines.push_back(Running{l.unit_price * l.quantity, false});
+  for (size_t i = 0; i < in.lines.size(); ++i) {
+    const Line& l = in.lines[i];
+    c.lines.push_back(Running{subtotals[i], false});
     auto* lr = out->add_lines();
     lr->set_line_id(l.line_id);
     lr->set_sku(l.sku);
     lr->set_quantity(l.quantity);
     SetMoney(lr->mutable_unit_price(), l.unit_price, cur);
-    SetMoney(lr->mutable_subtotal(), l.unit_price * l.quantity, cur);
+    SetMoney(lr->mutable_subtotal(), subtotals[i], cur);
   }
 
   // Steps 3-4: eligibility, then stacking in (priority desc, id asc) order.
@@ -557,6 +718,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   };
   for (size_t k = 0; k < sorted.size(); ++k) {
     const v1::Campaign* camp = sorted[k];
+    if (c.Interrupted()) return c.stop;
     std::string detail;
     v1::RejectionReason r = Eligibility(*camp, in, &detail);
     if (r != v1::REJECTION_REASON_UNSPECIFIED) {
@@ -568,7 +730,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
     std::string first_detail, first_rule;
     for (const v1::Rule& rule : camp->rules()) {
       std::string d;
-      v1::RejectionReason f = FailedCondition(rule, in, &d);
+      v1::RejectionReason f = FailedCondition(rule, in, subtotals, &d);
       if (f == v1::REJECTION_REASON_UNSPECIFIED) {
         rules.push_back(&rule);
         if (camp->rule_matching() == v1::RULE_MATCHING_FIRST) break;
@@ -598,10 +760,12 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   }
 
   // Step 5: effects in phases.
+  // Each phase returns early once the caller gave up (c.stop).
   ItemPhase(c, fired, 1);  // P1 member price / fixed prices
-  BundlePhase(c, fired);    // P2 bundle prices
+  BundlePhase(c, fired);   // P2 bundle prices
   ItemPhase(c, fired, 3);  // P3 item amounts off
   ItemPhase(c, fired, 4);  // P4 item percentages
+  if (c.Interrupted()) return c.stop;
   bool suppress_tier = false;
   bool earns_points = true;
   for (size_t k : applied) {
@@ -619,7 +783,8 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   }
   CartPhase(c, fired, 6);  // P6 cart amounts off
   CartPhase(c, fired, 7);  // P7 cart percentages
-  GoodwillPhase(c);                 // P8 goodwill vouchers
+  GoodwillPhase(c);        // P8 goodwill vouchers
+  if (c.Interrupted()) return c.stop;
 
   // P9 shipping and returns.
   bool free_shipping = !in.shopper.guest && in.shopper.tier_free_shipping;
@@ -711,7 +876,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   bool all_free_returns = !c.lines.empty();
   for (size_t i = 0; i < c.lines.size(); ++i) {
     auto* lr = out->mutable_lines(static_cast<int>(i));
-    int64_t sub = in.lines[i].unit_price * in.lines[i].quantity;
+    const int64_t sub = subtotals[i];
     subtotal += sub;
     items_total += c.lines[i].amount;
     SetMoney(lr->mutable_discount(), sub - c.lines[i].amount, cur);
@@ -737,6 +902,7 @@ void Price(const PricingInput& in, v1::QuoteResponse* out) {
   out->set_earns_points(earns_points);
   out->set_free_returns(all_free_returns);
   out->set_tier_discount_suppressed(suppress_tier && !in.shopper.guest && in.shopper.tier_discount_bps > 0);
+  return absl::OkStatus();
 }
 
 }  // namespace care::promotion

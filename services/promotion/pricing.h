@@ -3,12 +3,16 @@
 // The pricing engine: evaluates candidate campaigns against one cart in the
 // documented stacking order (promotion.proto header, "Quote evaluation").
 // Pure: no clock, no storage, no RPC; exact integer arithmetic in minor units.
+// Cost: linear in lines x applicable effects (with log factors), whatever
+// the units: bundle sets and nth units are counted, never enumerated.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "care/promotion/v1/promotion.pb.h"
 #include "services/promotion/model.h"
@@ -41,11 +45,25 @@ struct PricingInput {
     bool customer_unidentified = false;  // per-customer limit, guest without a key
   };
   std::map<std::string, Left> left;
+  // Asked before each campaign and each effect: a non-OK status (the call's
+  // deadline passed: DEADLINE_EXCEEDED; it was cancelled: CANCELLED) stops
+  // pricing, and Price returns it. Unset: never stops.
+  std::function<absl::Status()> interrupted;
 };
 
+// OK when every line's unit_price x quantity, their sum and that sum plus
+// `shipping` stay within kMaxMoneyMinor (common/bounds.h), quantities within
+// 1..kMaxLineQuantity and amounts >= 0; otherwise INVALID_ARGUMENT naming
+// "lines[i]", "lines" or "shipping". Appends each line's subtotal to
+// `subtotals` if given.
+absl::Status CheckCartBounds(const std::vector<Line>& lines, int64_t shipping,
+                             std::vector<int64_t>* subtotals = nullptr);
+
 // Fills lines, shipping, totals, applied/rejected campaigns, earns_points,
-// free_returns and tier_discount_suppressed of `out`.
-void Price(const PricingInput& in, care::promotion::v1::QuoteResponse* out);
+// free_returns and tier_discount_suppressed of `out`. INVALID_ARGUMENT when
+// the cart is out of bounds (CheckCartBounds), or `in.interrupted`'s status;
+// then `out` is partly filled and must be dropped.
+absl::Status Price(const PricingInput& in, care::promotion::v1::QuoteResponse* out);
 
 // What an applied campaign says of itself: id, version, display name,
 // stacking and priority.
@@ -58,7 +76,7 @@ bool InsideWindows(const care::promotion::v1::Campaign& campaign, absl::Time now
 // `minor` units of `currency`.
 void SetMoney(care::common::v1::Money* m, int64_t minor, const std::string& currency);
 
-// floor(amount * bps / 10000) without overflow for realistic amounts.
+// floor(amount * bps / 10000), at most `amount`; no overflow for any input.
 int64_t PercentOf(int64_t amount, int32_t bps);
 
 // Splits `total` over `weights` in proportion, by largest remainder, ties to

@@ -1,13 +1,17 @@
 #include "services/promotion/promotion_grpc.h"
 
+#include <chrono>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "services/promotion/campaign_validation.h"
 #include "services/promotion/request_checks.h"
 
 namespace care::promotion {
@@ -25,54 +29,19 @@ bool IsCampaignId(const std::string& s) {  // [a-z0-9-]{1,63}
 
 void RequireRequestId(FieldErrors& errors, const std::string& id) { errors.RequireId("request_id", id); }
 
-void CheckMoney(FieldErrors& errors, const std::string& field, const care::common::v1::Money& m,
-                const std::string& currency) {
-  if (m.amount_minor() < 0) errors.Add(field + ".amount_minor", "must be >= 0");
-  if (!currency.empty() && !m.currency_code().empty() && m.currency_code() != currency) {
-    errors.Add(field + ".currency_code", "must be the campaign's currency");
-  }
+// Whether the caller of `ctx` still waits: pricing a big cart stops once the
+// call's deadline passed or the client cancelled, instead of running on.
+std::function<absl::Status()> CallerWaits(grpc::CallbackServerContext* ctx) {
+  return [ctx, deadline = ctx->deadline()]() -> absl::Status {
+    if (std::chrono::system_clock::now() >= deadline) {
+      return absl::DeadlineExceededError("the call's deadline passed while pricing");
+    }
+    if (ctx->IsCancelled()) return absl::CancelledError("the call was cancelled while pricing");
+    return absl::OkStatus();
+  };
 }
 
 }  // namespace
-
-void CheckCampaign(FieldErrors& errors, const pv1::Campaign& c) {
-  if (c.display_name().empty() || c.display_name().size() > 200) {
-    errors.Add("campaign.display_name", "required, 1..200 characters");
-  }
-  errors.RequireMaxLength("campaign.description", c.description(), 2000);
-  if (!c.time_zone().empty()) errors.RequireTimeZone("campaign.time_zone", c.time_zone());
-  if (!c.currency_code().empty()) errors.RequireCurrency("campaign.currency_code", c.currency_code());
-  if (c.has_starts_at() && !ValidTimestamp(c.starts_at())) errors.Add("campaign.starts_at", "is not a valid timestamp");
-  if (c.has_ends_at() && !ValidTimestamp(c.ends_at())) errors.Add("campaign.ends_at", "is not a valid timestamp");
-  if (c.has_starts_at() && c.has_ends_at() && FromTimestamp(c.ends_at()) <= FromTimestamp(c.starts_at())) {
-    errors.Add("campaign.ends_at", "must be after starts_at");
-  }
-  if (c.rules_size() > 100) errors.Add("campaign.rules", "at most 100");
-  for (int i = 0; i < c.rules_size(); ++i) {
-    const auto& r = c.rules(i);
-    std::string f = absl::StrCat("campaign.rules[", i, "]");
-    if (r.effects().empty()) errors.Add(f + ".effects", "at least one");
-    for (int j = 0; j < r.effects_size(); ++j) {
-      if (r.effects(j).effect_case() == pv1::Effect::EFFECT_NOT_SET) {
-        errors.Add(absl::StrCat(f, ".effects[", j, "]"), "exactly one effect");
-      }
-    }
-    for (int j = 0; j < r.conditions_size(); ++j) {
-      if (r.conditions(j).condition_case() == pv1::Condition::CONDITION_NOT_SET) {
-        errors.Add(absl::StrCat(f, ".conditions[", j, "]"), "exactly one condition");
-      }
-    }
-  }
-  if (c.alert().has_notice() && FromDurationProto(c.alert().notice()) > absl::Hours(24 * 30)) {
-    errors.Add("campaign.alert.notice", "at most 30 days");
-  }
-  CheckMoney(errors, "campaign.limits.max_discount_total", c.limits().max_discount_total(), c.currency_code());
-  CheckMoney(errors, "campaign.limits.max_discount_per_order", c.limits().max_discount_per_order(), c.currency_code());
-  if (c.limits().max_redemptions() < 0) errors.Add("campaign.limits.max_redemptions", "must be >= 0");
-  if (c.limits().max_redemptions_per_customer() < 0) {
-    errors.Add("campaign.limits.max_redemptions_per_customer", "must be >= 0");
-  }
-}
 
 grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, const pv1::CreateCampaignRequest* req,
                                                         pv1::Campaign* resp) {
@@ -82,11 +51,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, cons
     if (!req->campaign_id().empty() && !IsCampaignId(req->campaign_id())) {
       errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     }
-    if (!req->has_campaign()) {
-      errors.Add("campaign", "required");
-    } else {
-      CheckCampaign(errors, req->campaign());
-    }
+    // The campaign's content is checked by the domain (ValidateCampaign),
+    // the same way for create and for the merged result of an update.
+    if (!req->has_campaign()) errors.Add("campaign", "required");
     if (!errors.empty()) return errors.ToStatus();
     auto c = promotion_.Create(*req, caller.principal->name);
     if (!c.ok()) return c.status();
@@ -250,38 +217,56 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx,
 
 absl::Status CheckQuoteRequest(const pv1::QuoteRequest* req) {
   FieldErrors errors;
+  size_t mismatches = 0;  // amounts in another currency than the cart's
   const auto& cust = req->customer();
   if (cust.identity_case() == pv1::Customer::IDENTITY_NOT_SET) errors.Add("customer", "member_id or guest required");
   if (cust.has_member_id()) errors.RequireId("customer.member_id", cust.member_id());
   if (cust.has_guest()) errors.RequireMaxLength("customer.guest.guest_key", cust.guest().guest_key(), 128);
   errors.RequireCurrency("currency_code", req->currency_code());
   if (req->lines().empty() || req->lines_size() > 1000) errors.Add("lines", "1..1000 lines");
+  absl::flat_hash_set<absl::string_view> line_ids;
+  line_ids.reserve(req->lines_size());
   for (int i = 0; i < req->lines_size(); ++i) {
     const auto& l = req->lines(i);
     const auto& price = l.unit_price();
+    // Byte lengths within the limits are within them in characters too.
     const bool ok = !l.line_id().empty() && l.line_id().size() <= 64 && !l.sku().empty() && l.sku().size() <= 128 &&
-                    l.quantity() >= 1 && l.quantity() <= 10000 && price.amount_minor() >= 0 &&
-                    price.amount_minor() <= int64_t{1} << 40 &&
+                    l.category().size() <= 128 && l.quantity() >= 1 && l.quantity() <= 10000 &&
+                    price.amount_minor() >= 0 && price.amount_minor() <= kMaxMoneyMinor &&
                     (price.currency_code().empty() || price.currency_code() == req->currency_code());
-    if (ok) continue;  // field paths are built only for a line that fails
+    const bool unique = line_ids.insert(l.line_id()).second;
+    if (ok && unique) continue;  // field paths are built only for a line that fails
     std::string f = absl::StrCat("lines[", i, "]");
-    if (l.line_id().empty() || l.line_id().size() > 64) errors.Add(f + ".line_id", "required, 1..64 characters");
-    if (l.sku().empty() || l.sku().size() > 128) errors.Add(f + ".sku", "required, 1..128 characters");
+    if (l.line_id().empty()) {
+      errors.Add(f + ".line_id", "required, 1..64 characters");
+    } else if (errors.RequireMaxLength(f + ".line_id", l.line_id(), 64) && !unique) {
+      errors.Add(f + ".line_id", "must be unique in the cart");
+    }
+    if (l.sku().empty()) {
+      errors.Add(f + ".sku", "required, 1..128 characters");
+    } else {
+      errors.RequireMaxLength(f + ".sku", l.sku(), 128);
+    }
+    errors.RequireMaxLength(f + ".category", l.category(), 128);
     errors.RequireRange(f + ".quantity", l.quantity(), 1, 10000);
-    CheckMoney(errors, f + ".unit_price", price, req->currency_code());
-    if (price.amount_minor() > int64_t{1} << 40) errors.Add(f + ".unit_price.amount_minor", "too large");
+    if (!CheckAmount(errors, f + ".unit_price", price, req->currency_code())) ++mismatches;
   }
-  CheckMoney(errors, "shipping", req->shipping(), req->currency_code());
+  if (!CheckAmount(errors, "shipping", req->shipping(), req->currency_code())) ++mismatches;
   if (req->voucher_codes_size() > 20) errors.Add("voucher_codes", "at most 20");
+  for (int i = 0; i < req->voucher_codes_size() && i < 20; ++i) {
+    errors.RequireMaxLength(absl::StrCat("voucher_codes[", i, "]"), req->voucher_codes(i), 64);
+  }
   if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
-  return errors.ToStatus();
+  return FieldStatus(errors, mismatches);
 }
 
 grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::QuoteRequest* req,
                                                pv1::QuoteResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status bad = CheckQuoteRequest(req); !bad.ok()) return bad;
-    return promotion_.Quote(*req, resp);
+    // Sums over the lines and shipping are bounded by the domain
+    // (CheckCartBounds: "lines[i]", "lines", "shipping").
+    return promotion_.Quote(*req, resp, CallerWaits(ctx));
   });
 }
 
@@ -320,7 +305,8 @@ grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx,
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("order_id", req->order_id());
-    if (req->return_id().empty() || req->return_id().size() > 128) errors.Add("return_id", "required, 1..128 characters");
+    if (req->return_id().empty()) errors.Add("return_id", "required, 1..128 characters");
+    errors.RequireMaxLength("return_id", req->return_id(), 128);
     for (int i = 0; i < req->lines_size(); ++i) {
       if (req->lines(i).line_id().empty()) errors.Add(absl::StrCat("lines[", i, "].line_id"), "required");
       if (req->lines(i).quantity() < 1) errors.Add(absl::StrCat("lines[", i, "].quantity"), "must be >= 1");

@@ -12,7 +12,9 @@
 #include "common/errors.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "common/proto_time.h"
+#include "services/promotion/campaign_validation.h"
 #include "services/promotion/pricing.h"
+#include "services/promotion/rejections.h"
 
 namespace care::promotion {
 namespace {
@@ -171,6 +173,7 @@ absl::StatusOr<v1::Campaign> PromotionService::Create(const v1::CreateCampaignRe
                   *c.mutable_create_time() = ToTimestamp(now);
                   *c.mutable_update_time() = ToTimestamp(now);
                   c.set_updated_by(by);
+                  if (absl::Status bad = ValidateCampaign(c); !bad.ok()) return bad;
                   return ch;
                 });
 }
@@ -312,6 +315,9 @@ absl::StatusOr<v1::Campaign> PromotionService::Update(const v1::UpdateCampaignRe
                   c.set_version(stored->version() + 1);
                   *c.mutable_update_time() = ToTimestamp(now);
                   c.set_updated_by(by);
+                  // The merged campaign is what would be stored: the same
+                  // validation as CreateCampaign's, on every field.
+                  if (absl::Status bad = ValidateCampaign(c); !bad.ok()) return bad;
                   // Quotes use the new version at once; the alert carries it too.
                   if (state != v1::CAMPAIGN_STATE_DRAFT && !c.alert().no_alert()) {
                     ch.events.push_back(AlertEvent(c, Notice(c, options_.notice), now, false));
@@ -364,6 +370,8 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
   r.set_cancelled_redemptions(u->cancelled);
   r.set_returned_redemptions(u->returned);
   r.set_unique_customers(u->customers);
+  r.set_vouchers_generated(u->vouchers_generated);
+  r.set_voucher_uses(u->voucher_uses);
   const std::string& cur = c->currency_code();
   SetMoney(r.mutable_discount_given(), u->discount, cur);
   if (c->limits().max_discount_total().amount_minor() > 0) {
@@ -422,7 +430,8 @@ absl::Status PromotionService::ReadLimits(const v1::Customer& customer, PricingI
   });
 }
 
-absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr) {
+absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteResponse* out_ptr,
+                                     std::function<absl::Status()> interrupted) {
   absl::Time now = clock_.Now();
   PricingInput in;
   in.now = now;
@@ -440,6 +449,9 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   for (const v1::CartLine& l : req.lines()) {
     in.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
   }
+  // A cart beyond the money bound is refused before any lookup.
+  if (absl::Status s = CheckCartBounds(in.lines, in.shipping); !s.ok()) return s;
+  in.interrupted = std::move(interrupted);
   // explain_all: every live campaign goes through eligibility, so each one
   // that cannot apply is listed with the step that stopped it.
   std::vector<CampaignIndex::Ptr> hold = req.explain_all()
@@ -462,7 +474,8 @@ absl::Status PromotionService::Quote(const v1::QuoteRequest& req, v1::QuoteRespo
   if (absl::Status s = ReadLimits(req.customer(), in); !s.ok()) return s;
   v1::QuoteResponse& out = *out_ptr;
   if (absl::Status s = ResolveVouchers(req, in, out.mutable_vouchers()); !s.ok()) return s;
-  Price(in, &out);
+  if (absl::Status s = Price(in, &out); !s.ok()) return s;
+  ExplainRejections(in, &out);
   // A campaign voucher counts only if its campaign applied.
   for (v1::VoucherResult& r : *out.mutable_vouchers()) {
     if (!r.accepted() || r.kind() != v1::VOUCHER_KIND_CAMPAIGN) continue;
@@ -501,6 +514,14 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       }
       out = (*existing)->first;
       return absl::OkStatus();
+    }
+    // One token, one order: a quote is a price for one checkout, and its
+    // limits and vouchers were checked for one redemption.
+    auto used_by = txn.OrderOfToken(digest);
+    if (!used_by.ok()) return used_by.status();
+    if (used_by->has_value()) {
+      return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
+                   "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
     }
     if (now >= FromTimestamp(quote->expire_time())) {
       return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
@@ -541,7 +562,9 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
       Describe(camp, &ac);  // the token leaves out what the bound version says
     }
     if (absl::Status st = ConsumeVouchers(txn, *quote, now, out); !st.ok()) return st;
-    out.set_redemption_id(absl::StrCat("r-", digest.substr(0, 16)));
+    // Unique per order (the order id is unique, and so is its digest with
+    // the token's), stable across retries of the same order.
+    out.set_redemption_id(absl::StrCat("r-", Digest(absl::StrCat(req.order_id(), "\n", digest)).substr(0, 20)));
     out.set_order_id(req.order_id());
     out.set_state(v1::REDEMPTION_STATE_REDEEMED);
     *out.mutable_customer() = quote->customer();
@@ -555,36 +578,6 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const v1::RedeemQuoteReq
     *out.mutable_create_time() = ToTimestamp(now);
     *out.mutable_update_time() = ToTimestamp(now);
     return txn.Save(out, digest);
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::CancelRedemptionRequest& req) {
-  absl::Time now = clock_.Now();
-  v1::Redemption out;
-  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
-    auto existing = txn.Find(req.order_id());
-    if (!existing.ok()) return existing.status();
-    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
-    out = (*existing)->first;
-    if (out.state() == v1::REDEMPTION_STATE_CANCELLED) return absl::OkStatus();  // idempotent by order_id
-    std::string customer = CustomerKey(out.customer());
-    int64_t released = 0;
-    for (const v1::AppliedCampaign& ac : out.campaigns()) {
-      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()},
-                                     -1, -ac.discount().amount_minor(), 1);
-      if (!st.ok()) return st;
-      released += ac.discount().amount_minor();
-    }
-    if (absl::Status st = ReleaseVouchers(txn, out, now); !st.ok()) return st;
-    out.set_state(v1::REDEMPTION_STATE_CANCELLED);
-    out.mutable_discount_released()->set_amount_minor(released);
-    out.mutable_discount_released()->set_currency_code(out.totals().total().currency_code());
-    *out.mutable_cancel_time() = ToTimestamp(now);
-    *out.mutable_update_time() = ToTimestamp(now);
-    out.set_cancel_reason(req.reason());
-    return txn.Save(out, (*existing)->second);
   });
   if (!s.ok()) return s;
   return out;

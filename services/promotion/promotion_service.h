@@ -64,8 +64,11 @@ class PromotionService final {
   absl::StatusOr<v1Campaign> Cancel(const care::promotion::v1::CancelCampaignRequest& req, const std::string& by);
   absl::StatusOr<care::promotion::v1::CampaignReport> Report(const std::string& campaign_id);
 
-  // Fills `out` in place (it may live on the call's arena).
-  absl::Status Quote(const care::promotion::v1::QuoteRequest& req, care::promotion::v1::QuoteResponse* out);
+  // Fills `out` in place (it may live on the call's arena). `interrupted`
+  // (optional) is asked while pricing whether the caller still waits
+  // (PricingInput::interrupted); its non-OK status is returned.
+  absl::Status Quote(const care::promotion::v1::QuoteRequest& req, care::promotion::v1::QuoteResponse* out,
+                     std::function<absl::Status()> interrupted = {});
   absl::StatusOr<care::promotion::v1::Redemption> Redeem(const care::promotion::v1::RedeemQuoteRequest& req);
   absl::StatusOr<care::promotion::v1::Redemption> CancelRedemption(
       const care::promotion::v1::CancelRedemptionRequest& req);

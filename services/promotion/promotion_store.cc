@@ -107,6 +107,14 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     if (!r.ParseFromString(stmt->Bytes(0))) return absl::DataLossError("redemption body unreadable");
     return std::optional<std::pair<v1::Redemption, std::string>>(std::make_pair(std::move(r), stmt->Text(1)));
   }
+  absl::StatusOr<std::optional<std::string>> OrderOfToken(const std::string& token_digest) override {
+    auto stmt = txn_.Query("SELECT order_id FROM redemptions WHERE token_digest = ?1 LIMIT 1", token_digest);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->Text(0));
+  }
   absl::StatusOr<std::optional<v1::Campaign>> Campaign(const std::string& id) override { return Load(txn_, id, 0); }
   absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) override { return ReadUsage(txn_, campaign_id); }
   absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) override {
@@ -169,6 +177,25 @@ class SqliteRedemptionTxn final : public SqliteTxnBase<RedemptionTxn> {
     if (!r2.ok()) return r2.status();
     if (*r2) u.customers = n->Int(0);
     return u;
+  }
+
+  // The campaign's vouchers and their uses. Uses live in the voucher bodies
+  // (changed only in the redemption transaction), so they are summed from
+  // there: exact, and a report is not on the checkout path.
+  static absl::Status ReadVoucherUses(Txn& txn, const std::string& campaign_id, CampaignUsage& u) {
+    auto stmt = txn.Query("SELECT body FROM vouchers WHERE campaign_id = ?1 AND kind = ?2", campaign_id,
+                          static_cast<int64_t>(v1::VOUCHER_KIND_CAMPAIGN));
+    if (!stmt.ok()) return stmt.status();
+    v1::Voucher v;
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      if (!v.ParseFromString(stmt->Bytes(0))) return absl::DataLossError("voucher body unreadable");
+      ++u.vouchers_generated;
+      u.voucher_uses += v.uses();
+    }
+    return absl::OkStatus();
   }
 
   // The report's breakdowns, largest discount first.
@@ -305,7 +332,8 @@ class SqliteStore final : public PromotionStore {
       auto r = SqliteRedemptionTxn::ReadUsage(txn, campaign_id);
       if (!r.ok()) return r.status();
       u = *r;
-      return SqliteRedemptionTxn::ReadBreakdowns(txn, campaign_id, u);
+      if (absl::Status b = SqliteRedemptionTxn::ReadBreakdowns(txn, campaign_id, u); !b.ok()) return b;
+      return SqliteRedemptionTxn::ReadVoucherUses(txn, campaign_id, u);
     });
     if (!s.ok()) return s;
     return u;

@@ -49,6 +49,10 @@ struct CampaignUsage {
     int64_t discount = 0;
   };
   std::vector<Part> by_tier, by_version;
+  // The campaign's vouchers and the uses live redemptions hold of them;
+  // GetUsage only.
+  int64_t vouchers_generated = 0;
+  int64_t voucher_uses = 0;
 };
 
 // Whose usage a redemption changes: the campaign, the customer key ("" = an
@@ -68,6 +72,8 @@ class RedemptionTxn : public IdempotencyTxn {
   // The stored redemption of `order_id` and its token digest, if any.
   virtual absl::StatusOr<std::optional<std::pair<care::promotion::v1::Redemption, std::string>>> Find(
       const std::string& order_id) = 0;
+  // The order a quote token (by digest) was redeemed for, if any.
+  virtual absl::StatusOr<std::optional<std::string>> OrderOfToken(const std::string& token_digest) = 0;
   virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> Campaign(const std::string& id) = 0;
   virtual absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) = 0;
   virtual absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) = 0;

@@ -30,6 +30,19 @@ bool Prefix(const std::string& s) {
   return true;
 }
 
+// No code is longer (prefix 20 + 32 drawn characters); longer input is
+// refused before any lookup.
+constexpr size_t kMaxCodeLength = 64;
+
+// A goodwill reason code: [A-Z0-9_]{1,64} (e.g. "LATE_DELIVERY").
+bool ReasonCode(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 using Reactor = PromotionGrpc::Reactor;
@@ -66,6 +79,7 @@ Reactor* PromotionGrpc::GenerateVouchers(ServerContext* ctx, const pv1::Generate
 Reactor* PromotionGrpc::GetVoucher(ServerContext* ctx, const pv1::GetVoucherRequest* req, pv1::Voucher* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
+    if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
     auto r = promotion_.GetVoucher(req->code());
     if (!r.ok()) return r.status();
     *resp = std::move(*r);
@@ -77,6 +91,7 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
                                         pv1::ValidateVoucherResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
+    if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
     auto r = promotion_.ValidateVoucher(*req);
     if (!r.ok()) return r.status();
     *resp = std::move(*r);
@@ -92,6 +107,7 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
     switch (req->benefit_case()) {
       case pv1::IssueVoucherRequest::kValue:
         if (req->value().amount_minor() <= 0) errors.Add("value.amount_minor", "must be > 0");
+        errors.RequireMoney("value.amount_minor", req->value().amount_minor());
         errors.RequireCurrency("value.currency_code", req->value().currency_code());
         break;
       case pv1::IssueVoucherRequest::kPercentOffBps:
@@ -100,7 +116,15 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
       default:
         errors.Add("value", "value or percent_off_bps is required");
     }
-    if (req->has_validity() && req->validity().seconds() <= 0) errors.Add("validity", "must be positive");
+    if (req->has_validity()) {
+      absl::Duration validity = FromDurationProto(req->validity());
+      if (validity <= absl::ZeroDuration() || validity > absl::Hours(24 * 366)) {
+        errors.Add("validity", "must be more than 0 and at most 366 days");
+      }
+    }
+    if (!ReasonCode(req->reason_code())) errors.Add("reason_code", "required, 1..64 characters of [A-Z0-9_]");
+    errors.RequireMaxLength("complaint_id", req->complaint_id(), 128);
+    errors.RequireMaxLength("issued_by", req->issued_by(), 128);
     errors.RequireMaxLength("note", req->note(), 1000);
     if (!errors.empty()) return errors.ToStatus();
     auto r = promotion_.IssueVoucher(*req, caller.principal->name);
@@ -128,6 +152,7 @@ Reactor* PromotionGrpc::RevokeVoucher(ServerContext* ctx, const pv1::RevokeVouch
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("code", req->code());
+    errors.RequireMaxLength("code", req->code(), kMaxCodeLength);
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
     auto r = promotion_.RevokeVoucher(*req);

@@ -115,6 +115,34 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
 
 absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVoucherRequest& req,
                                                            const std::string& by) {
+  // A retry of an issued voucher gets it back whatever loyalty's state now
+  // (read first: the member lookup below is a network call and never runs
+  // on the single writer).
+  {
+    v1::Voucher first;
+    bool replayed = false;
+    absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+      auto r = tx.Replay("IssueVoucher", req.request_id(), req, &first);
+      if (!r.ok()) return r.status();
+      replayed = *r;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    if (replayed) return first;
+  }
+  // The member must exist (contract): loyalty's NOT_FOUND is final. When it
+  // cannot be verified (loyalty or Redis down, loyalty not set up yet) the
+  // answer is UNAVAILABLE, which the caller's outbox retries: a goodwill
+  // voucher is delayed, never refused for an outage.
+  if (auto member = shoppers_(req.member_id()); !member.ok()) {
+    if (member.status().code() == absl::StatusCode::kNotFound) {
+      return Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "loyalty has no such member",
+                   {{"member_id", req.member_id()}});
+    }
+    return Error(absl::StatusCode::kUnavailable, "MEMBER_UNVERIFIED",
+                 absl::StrCat("the member cannot be verified now (", member.status().message(), "); retry"),
+                 {{"member_id", req.member_id()}});
+  }
   const absl::Time now = clock_.Now();
   return WriteOnce<v1::Voucher>(store_, "IssueVoucher", req.request_id(), req,
                                 [&](RedemptionTxn& tx, v1::Voucher& v) -> absl::Status {

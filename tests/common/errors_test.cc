@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "google/rpc/error_details.pb.h"
@@ -112,6 +113,56 @@ TEST(ErrorsTest, RequireChecks) {
   EXPECT_THAT(fields, ElementsAre("b", "d", "e", "f", "h", "h2", "j", "j2", "l", "l2", "n"));
 }
 
+// Issue 15, defect 9: whatever the request, an error stays a few KiB.
+TEST(ErrorsTest, TruncateUtf8CutsBetweenCharactersAndRepairsBadBytes) {
+  EXPECT_EQ(TruncateUtf8("short", 10), "short");
+  EXPECT_EQ(TruncateUtf8("abcdefghijk", 10), "abcdefg...");
+  std::string japanese;
+  for (int i = 0; i < 100; ++i) japanese += "日本語";  // 3 bytes each
+  std::string cut = TruncateUtf8(japanese, 10);
+  EXPECT_EQ(cut, "日本...");
+  EXPECT_TRUE(CodePoints(cut).has_value());
+  EXPECT_EQ(TruncateUtf8("a\xff\xc0" "b", 10), "a??b");
+  EXPECT_TRUE(CodePoints(TruncateUtf8(std::string(1000, '\xe6'), 100)).has_value());
+  EXPECT_LE(TruncateUtf8(std::string(1000, 'x'), 3).size(), 3u);
+}
+
+TEST(ErrorsTest, EchoValueShowsOnlyAShortPrefix) {
+  EXPECT_EQ(EchoValue("abc"), "\"abc\"");
+  std::string huge(1 << 20, 'v');
+  std::string echoed = EchoValue(huge);
+  EXPECT_LT(echoed.size(), 80u);
+  EXPECT_THAT(echoed, HasSubstr("(1048576 bytes)"));
+}
+
+TEST(ErrorsTest, FieldErrorsListTheFirstViolationsAndCountTheRest) {
+  FieldErrors errors;
+  for (int i = 0; i < 1000; ++i) errors.Add(absl::StrCat("lines[", i, "].quantity"), "must be >= 1");
+  absl::Status s = errors.ToStatus();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LE(s.message().size(), kMaxErrorMessageBytes);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("1000 invalid fields"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("lines[0].quantity"));
+  EXPECT_EQ(ErrorMetadataValue(s, "violation_count"), "1000");
+  google::rpc::BadRequest bad = BadRequestOf(s);
+  ASSERT_EQ(bad.field_violations_size(), static_cast<int>(kMaxErrorViolations));
+  EXPECT_EQ(bad.field_violations(0).field(), "lines[0].quantity");
+  EXPECT_EQ(bad.field_violations(19).field(), "lines[19].quantity");
+}
+
+TEST(ErrorsTest, FieldErrorsCutHugeDescriptions) {
+  FieldErrors errors;
+  std::string huge(1 << 20, 'x');
+  errors.Add("name", absl::StrCat("bad value ", huge));
+  errors.Add(huge, "a huge field name");
+  absl::Status s = errors.ToStatus();
+  EXPECT_LE(s.message().size(), kMaxErrorMessageBytes);
+  google::rpc::BadRequest bad = BadRequestOf(s);
+  ASSERT_EQ(bad.field_violations_size(), 2);
+  EXPECT_LE(bad.field_violations(0).description().size(), kMaxViolationDescriptionBytes);
+  EXPECT_LE(bad.field_violations(1).field().size(), kMaxViolationFieldBytes);
+}
+
 // --- grpc_status ------------------------------------------------------------
 
 google::rpc::Status DetailsOf(const grpc::Status& s) {
@@ -217,6 +268,30 @@ TEST(GrpcStatusTest, FromGrpcStatusWithoutDetailsNamesTheCode) {
 }
 
 // --- log --------------------------------------------------------------------
+
+TEST(GrpcStatusTest, EveryErrorFitsADefaultClientsHeaders) {
+  // A status built anywhere (not only through FieldErrors) is capped too.
+  std::string huge(1 << 20, 'x');
+  absl::Status s = Error(absl::StatusCode::kFailedPrecondition, "SOMETHING", huge, {{"value", huge}});
+  google::rpc::BadRequest bad;
+  for (int i = 0; i < 500; ++i) {
+    auto* v = bad.add_field_violations();
+    v->set_field(absl::StrCat("lines[", i, "].sku"));
+    v->set_description(huge.substr(0, 1000));
+  }
+  s.SetPayload(kBadRequestUrl, absl::Cord(bad.SerializeAsString()));
+  grpc::Status out = ToGrpcStatus(s, "x.care");
+  EXPECT_EQ(out.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_LE(out.error_message().size(), kMaxErrorMessageBytes);
+  EXPECT_LE(out.error_details().size(), kMaxErrorDetailsBytes);
+  EXPECT_EQ(InfoOf(out).reason(), "SOMETHING");
+  EXPECT_LE(InfoOf(out).metadata().at("value").size(), kMaxErrorMetadataValueBytes);
+  google::rpc::BadRequest sent;
+  google::rpc::Status details = DetailsOf(out);
+  for (const auto& any : details.details()) any.UnpackTo(&sent);
+  EXPECT_GT(sent.field_violations_size(), 0);
+  EXPECT_EQ(sent.field_violations(0).field(), "lines[0].sku");
+}
 
 TEST(LogTest, JsonQuoteEscapes) {
   EXPECT_EQ(JsonQuote("plain"), "\"plain\"");

@@ -104,7 +104,7 @@ TEST(MetricsTest, CatalogDeclaresEveryFamilyInTheGlobalRegistry) {
   DeclareAll();
   auto names = Registry::Global().Names();
   for (const char* n : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_tier_cache_lookups_total",
-                        "care_outbox_backlog", "care_notification_deliveries_total",
+                        "care_outbox_backlog", "care_outbox_dead", "care_notification_deliveries_total",
                         "care_complaint_sla_breaches_total", "care_work_pool_queue_depth"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }

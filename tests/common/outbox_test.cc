@@ -23,13 +23,18 @@ using ::testing::ElementsAreArray;
 // Records deliveries; fails per destination or per event as told.
 class FakeSender final : public OutboxSender {
  public:
-  absl::Status Send(const OutboxEvent& event) override {
+  absl::Status Send(const OutboxEvent& event, std::string* response) override {
     std::lock_guard lock(mu_);
     ++attempts_[event.event_id];
     if (auto it = refuse_event_.find(event.event_id); it != refuse_event_.end()) return it->second;
     if (auto it = fail_destination_.find(event.destination); it != fail_destination_.end()) return it->second;
     delivered_.push_back(event);
+    if (response != nullptr) *response = "receipt of " + event.event_id;
     return absl::OkStatus();
+  }
+  void Forgive(const std::string& id) {
+    std::lock_guard lock(mu_);
+    refuse_event_.erase(id);
   }
 
   void FailDestination(const std::string& d, absl::Status s) {
@@ -269,6 +274,145 @@ TEST_F(OutboxTest, DownDestinationDoesNotStarveOthers) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_THAT(sender_.DeliveredTo("B"), ElementsAre("b1"));
+}
+
+TEST(ClassifyDeliveryTest, OnlyAReceiversDomainRefusalIsFinal) {
+  EXPECT_EQ(ClassifyDelivery(absl::OkStatus()), DeliveryVerdict::kDelivered);
+  // The receiver's domain refusal, with its reason: dead.
+  EXPECT_EQ(ClassifyDelivery(InvalidField("event.member_id", "is required")), DeliveryVerdict::kDead);
+  EXPECT_EQ(ClassifyDelivery(FailedPrecondition("MEMBER_CLOSED", "closed")), DeliveryVerdict::kDead);
+  EXPECT_EQ(ClassifyDelivery(NotFound("MEMBER_NOT_FOUND", "no such member")), DeliveryVerdict::kDead);
+  // Configuration, credentials, versions, transport: fixable, so retried.
+  for (const absl::Status& s :
+       {Unavailable(kUnknownDestination, "no peer configured for promotion"),
+        FailedPrecondition(kUnknownDestination, "an older sender's wording"),
+        Error(absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED", "no token"),
+        Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE", "wrong token"),
+        Error(absl::StatusCode::kUnimplemented, "PEER_ERROR", "unknown method"),
+        absl::NotFoundError("no reason: a proxy's answer"),
+        Unavailable("PEER_UNAVAILABLE", "connection refused"), absl::DeadlineExceededError("slow"),
+        absl::InternalError("boom"), absl::ResourceExhaustedError("busy"), absl::AbortedError("conflict"),
+        // No reason from the receiver (a proxy, a gRPC-level refusal).
+        absl::InvalidArgumentError("bad frame"), Error(absl::StatusCode::kFailedPrecondition, "PEER_ERROR", "?")}) {
+    EXPECT_EQ(ClassifyDelivery(s), DeliveryVerdict::kRetry) << s;
+  }
+}
+
+TEST(GrpcOutboxSenderTest, AnUnconfiguredPeerIsRetriedNotDead) {
+  GrpcOutboxSender sender(std::map<std::string, Peer>{});
+  std::string response;
+  absl::Status s = sender.Send(OutboxEvent{"e1", "promotion", "/x.Y/Z", ""}, &response);
+  EXPECT_EQ(ErrorReason(s), kUnknownDestination);
+  EXPECT_EQ(ClassifyDelivery(s), DeliveryVerdict::kRetry);
+}
+
+TEST_F(OutboxTest, ConfigurationErrorsWaitAndAreDeliveredOnceFixed) {
+  OutboxRelay relay(*db_, sender_, options_);
+  sender_.FailDestination("promotion", Unavailable(kUnknownDestination, "no peer configured"));
+  sender_.FailDestination("loyalty", Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE", "wrong token"));
+  sender_.FailDestination("notification", Error(absl::StatusCode::kUnimplemented, "PEER_ERROR", "no method"));
+  Enqueue({{"p1", "promotion"}, {"l1", "loyalty"}, {"n1", "notification"}});
+  for (int i = 0; i < 5; ++i) {
+    relay.RunOnce();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Backlog(relay), 3) << "a configuration error killed an event";
+  EXPECT_GE(sender_.attempts("p1"), 2);
+  sender_.Recover("promotion");
+  sender_.Recover("loyalty");
+  sender_.Recover("notification");
+  ASSERT_TRUE(Drain(relay));
+  EXPECT_THAT(sender_.DeliveredTo("promotion"), ElementsAre("p1"));
+  EXPECT_THAT(sender_.DeliveredTo("loyalty"), ElementsAre("l1"));
+  EXPECT_THAT(sender_.DeliveredTo("notification"), ElementsAre("n1"));
+}
+
+TEST_F(OutboxTest, BackoffIsCapped) {
+  options_.initial_backoff = absl::Milliseconds(10);
+  options_.max_backoff = absl::Milliseconds(40);
+  OutboxRelay relay(*db_, sender_, options_);
+  sender_.FailDestination("A", Unavailable(kUnknownDestination, "not configured"));
+  Enqueue({{"a1", "A"}});
+  // 10 * 2^n would reach seconds after a few tries; the cap keeps it at 40 ms.
+  absl::Time end = absl::Now() + absl::Milliseconds(800);
+  while (absl::Now() < end) {
+    relay.RunOnce();
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE(sender_.attempts("a1"), 12);
+}
+
+TEST_F(OutboxTest, OutcomeHandlerSeesTheReceiversResponseOrItsRefusalInTheSameTransaction) {
+  OutboxRelay relay(*db_, sender_, options_);
+  std::vector<std::string> outcomes;
+  relay.OnOutcome("/care.notification.v1.NotificationService/IngestEvent",
+                  [&](Txn& txn, const OutboxEvent& e, const absl::Status& result, const std::string& response) {
+                    outcomes.push_back(result.ok() ? e.event_id + " ok: " + response
+                                                   : e.event_id + " dead: " + ErrorReason(result));
+                    return absl::OkStatus();
+                  });
+  sender_.RefuseEvent("a2", FailedPrecondition("MEMBER_CLOSED", "closed"));
+  Enqueue({{"a1", "A"}, {"a2", "A"}});
+  ASSERT_TRUE(Drain(relay));
+  EXPECT_THAT(outcomes, ElementsAre("a1 ok: receipt of a1", "a2 dead: MEMBER_CLOSED"));
+}
+
+TEST_F(OutboxTest, AFailingOutcomeHandlerLeavesTheEventToBeSentAgain) {
+  OutboxRelay relay(*db_, sender_, options_);
+  int calls = 0;
+  relay.OnOutcome("/care.notification.v1.NotificationService/IngestEvent",
+                  [&](Txn&, const OutboxEvent&, const absl::Status&, const std::string&) -> absl::Status {
+                    return ++calls == 1 ? absl::InternalError("disk full") : absl::OkStatus();
+                  });
+  Enqueue({{"a1", "A"}});
+  relay.RunOnce();
+  EXPECT_EQ(Backlog(relay), 1) << "the outcome was not recorded, so the event must stay";
+  ASSERT_TRUE(Drain(relay));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(OutboxTest, DeadEventsAreListedAndReplayedByAnAdmin) {
+  OutboxRelay relay(*db_, sender_, options_);
+  sender_.RefuseEvent("a1", FailedPrecondition("MEMBER_CLOSED", "closed"));
+  sender_.RefuseEvent("b1", InvalidField("points", "too many"));
+  Enqueue({{"a1", "A"}, {"a2", "A"}, {"b1", "B"}});
+  ASSERT_TRUE(Drain(relay));
+  std::vector<DeadOutboxEvent> dead;
+  ASSERT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
+                  auto d = ListDeadOutbox(txn, "", 0, 10);
+                  if (!d.ok()) return d.status();
+                  dead = *d;
+                  return absl::OkStatus();
+                }).ok());
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].event.event_id, "a1");
+  EXPECT_THAT(dead[0].last_error, ::testing::HasSubstr("MEMBER_CLOSED"));
+  EXPECT_EQ(dead[1].event.event_id, "b1");
+  // Paging and the destination filter.
+  ASSERT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
+                  auto d = ListDeadOutbox(txn, "", dead[0].seq, 10);
+                  EXPECT_TRUE(d.ok() && d->size() == 1 && (*d)[0].event.event_id == "b1");
+                  auto b = ListDeadOutbox(txn, "A", 0, 10);
+                  EXPECT_TRUE(b.ok() && b->size() == 1 && (*b)[0].event.event_id == "a1");
+                  return absl::OkStatus();
+                }).ok());
+
+  sender_.Forgive("a1");
+  std::vector<std::string> replayed;
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> absl::Status {
+                  auto r = ReplayDeadOutbox(txn, {"a1", "a2", "nope"}, "");
+                  if (!r.ok()) return r.status();
+                  replayed = *r;
+                  return absl::OkStatus();
+                }).ok());
+  EXPECT_THAT(replayed, ElementsAre("a1")) << "only dead events are replayed";
+  ASSERT_TRUE(Drain(relay));
+  EXPECT_THAT(sender_.DeliveredTo("A"), ElementsAre("a2", "a1"));
+  // Replaying everything of B: still refused, dead again, never delivered.
+  ASSERT_TRUE(db_->Write([&](Txn& txn) { return ReplayDeadOutbox(txn, {}, "B").status(); }).ok());
+  ASSERT_TRUE(Drain(relay));
+  EXPECT_EQ(sender_.attempts("b1"), 2);
+  EXPECT_TRUE(sender_.DeliveredTo("B").empty());
 }
 
 }  // namespace

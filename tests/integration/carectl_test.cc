@@ -128,6 +128,9 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
       {"complaint", "assign"},
       {"complaint", "transfer"},
       {"complaint", "reopen"},
+      {"complaint", "outbox"},
+      {"loyalty", "outbox"},
+      {"promotion", "outbox"},
       {"promotion", "create"},
       {"promotion", "show"},
       {"promotion", "announce"},
@@ -480,7 +483,7 @@ TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
   EXPECT_OUT(resolved, "waits for a supervisor");
   Result approved = Complaint({"approve", id, id + "-comp-1", "--reason=ok"}, tokens_.supervisor);
   ASSERT_EQ(approved.code, 0) << approved;
-  EXPECT_OUT(approved, "900 points ISSUED");
+  EXPECT_OUT(approved, "900 points ISSUING");  // ISSUED once loyalty acknowledged
   ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 900; }));
 
   Result assigned = Complaint({"assign", id, "--agent=agent-7", "--team=delivery"});
@@ -516,6 +519,30 @@ TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
   Result help = Complaint({"resolve", "--help"});
   EXPECT_EQ(help.code, 0) << help;
   EXPECT_OUT(help, "--points");
+}
+
+// carectl complaint outbox dead|replay (care.common.v1.OutboxAdmin): admins
+// only; a replay names its events or says --all.
+TEST_F(CarectlComplaintTest, OutboxDeadEventsAreListedAndReplayedByAnAdmin) {
+  Result none = Complaint({"outbox", "dead"});
+  ASSERT_EQ(none.code, 0) << none;
+  EXPECT_OUT(none, "(no dead events)");
+  Result json = Complaint({"--json", "outbox", "dead", "--destination=loyalty"});
+  ASSERT_EQ(json.code, 0) << json;
+  Result agent = Complaint({"outbox", "dead"}, tokens_.agent);
+  EXPECT_EQ(agent.code, 1) << agent;
+  EXPECT_ERR(agent, "PERMISSION_DENIED");
+  Result nothing = Complaint({"outbox", "replay"});
+  EXPECT_EQ(nothing.code, 2) << nothing;
+  EXPECT_ERR(nothing, "--all");
+  Result all = Complaint({"outbox", "replay", "--all", "--request_id=r-1"});
+  ASSERT_EQ(all.code, 0) << all;
+  EXPECT_OUT(all, "replayed 0 event(s)");
+  Result named = Complaint({"outbox", "replay", "complaint:nope"});
+  ASSERT_EQ(named.code, 0) << named;
+  EXPECT_OUT(named, "replayed 0 event(s)");
+  Result bad = Complaint({"outbox", "frobnicate"});
+  EXPECT_EQ(bad.code, 2) << bad;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// Complaint rules without a server: business-time arithmetic for SLA clocks.
+// Complaint rules without a server: business-time arithmetic for SLA clocks,
+// forbidden-phrase matching.
 #include "gtest/gtest.h"
 #include "services/complaint/business_time.h"
+#include "services/complaint/phrases.h"
 
 namespace care::complaint {
 namespace {
@@ -76,6 +78,19 @@ TEST(BusinessTimeTest, ACalendarWithoutHoursIsRefused) {
   closed.hours.clear();  // never open: no due time, rather than a loop
   EXPECT_EQ(AddBusinessTime(closed, absl::UnixEpoch(), absl::Hours(1)).status().code(),
             absl::StatusCode::kOutOfRange);
+}
+
+TEST(PhrasesTest, WhiteSpaceInsideAPhraseDoesNotHideIt) {
+  const std::vector<std::string> phrases = {"calm down", "không thể"};
+  for (const char* text : {"please calm  down", "please CALM\ndown", "please calm\t\r\n down",
+                           "please calm\xC2\xA0" "down", "please calm\xE3\x80\x80" "down", "  calm down  "}) {
+    EXPECT_EQ(FindForbidden(phrases, text), std::vector<std::string>{"calm down"}) << text;
+  }
+  // A phrase stored with odd spacing still matches the plain text.
+  EXPECT_EQ(FindForbidden({" calm \n down "}, "calm down now"), std::vector<std::string>{" calm \n down "});
+  EXPECT_EQ(FindForbidden(phrases, "Chúng tôi KHÔNG\n\nTHỂ"), std::vector<std::string>{"không thể"});
+  EXPECT_TRUE(FindForbidden(phrases, "calmdown, please").empty());
+  EXPECT_EQ(FoldForMatch("  A\t\tB \n"), "a b");
 }
 
 }  // namespace

@@ -7,6 +7,9 @@
 #include <set>
 #include <thread>
 
+#include <grpcpp/impl/client_unary_call.h>
+#include <grpcpp/support/byte_buffer.h>
+
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
@@ -116,6 +119,33 @@ TEST_P(FoundationTest, AMalformedRequestIsInvalidArgumentNamingTheField) {
   care::common::v1::GetTimeResponse after;
   ASSERT_TRUE(stub->GetTime(Ctx(service_->tokens().admin).get(), {}, &after).ok());
   EXPECT_EQ(after.time().seconds(), before.time().seconds());
+}
+
+// Issue 15, defect 14: a body that is not the method's message reached the
+// client as UNIMPLEMENTED with an empty message (gRPC 1.51's generated
+// callback handler answers so without calling the service); the runner
+// hands it to the service, which answers INVALID_ARGUMENT.
+TEST_P(FoundationTest, ABodyThatDoesNotParseIsInvalidArgument) {
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"truncated", std::string("\x0a\x05he", 4)},           // payload: 5 bytes announced, 2 sent
+      {"invalid UTF-8", std::string("\x0a\x02\xff\xfe", 4)},  // proto3 strings are UTF-8
+      {"bad wire type", std::string("\x0f\x01", 2)},
+  };
+  grpc::internal::RpcMethod ping("/care.common.v1.Diagnostics/Ping", grpc::internal::RpcMethod::NORMAL_RPC);
+  for (const auto& [what, bytes] : bodies) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        service_->channel().get(), ping, Ctx(service_->tokens().service).get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what << ": " << Describe(status);
+    EXPECT_EQ(Reason(status), "MALFORMED_REQUEST") << what;
+    EXPECT_NE(status.error_message().find("care.common.v1.PingRequest"), std::string::npos) << what;
+  }
+  // The server is fine afterwards.
+  grpc::Status status;
+  EXPECT_EQ(Ping(service_->tokens().service, &status), "hello");
+  EXPECT_TRUE(status.ok()) << Describe(status);
 }
 
 TEST_P(FoundationTest, KeepsServingWhenRedisDies) {

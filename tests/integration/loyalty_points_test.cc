@@ -176,6 +176,43 @@ TEST_F(PointsTest, ReplayingAnyMutationReturnsTheFirstAnswerAndChangesNothing) {
   EXPECT_EQ(Ledger(id).size(), 4u);
 }
 
+TEST_F(PointsTest, ARetryOfABackDatedWriteIsAnsweredEvenOnceItIsOutsideTheWindow) {
+  // Found by the property test (seed 186869816629): a checkout retries a
+  // purchase stamped 6 days ago after a 2-day outage. The purchase happened,
+  // so the retry gets the first answer, not "more than 7 days in the past".
+  Configure();
+  Enrol("ida");
+  lv1::RecordPurchaseRequest purchase = PurchaseRequest("ida", "o-late", 50000);
+  *purchase.mutable_purchase_time() = ToTimestamp(Now() - absl::Hours(24 * 6));
+  lv1::RecordPurchaseResponse r1, r2;
+  ASSERT_TRUE(stub().RecordPurchase(Ctx(svc()).get(), purchase, &r1).ok());
+  lv1::RecordReturnRequest ret;
+  ret.set_return_id("ret-late");
+  ret.set_order_id("o-late");
+  ret.set_kind(lv1::RETURN_KIND_PARTIAL);
+  *ret.mutable_returned_amount() = Usd(1000);
+  *ret.mutable_return_time() = ToTimestamp(Now() - absl::Hours(24 * 6));
+  lv1::RecordReturnResponse t1, t2;
+  ASSERT_TRUE(stub().RecordReturn(Ctx(svc()).get(), ret, &t1).ok());
+
+  Advance(absl::Hours(48));
+  grpc::Status s = stub().RecordPurchase(Ctx(svc()).get(), purchase, &r2);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(r1.SerializeAsString(), r2.SerializeAsString());
+  s = stub().RecordReturn(Ctx(svc()).get(), ret, &t2);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(t1.SerializeAsString(), t2.SerializeAsString());
+  EXPECT_EQ(Ledger("ida").size(), 2u);
+
+  // A new order with that time is outside the window now.
+  lv1::RecordPurchaseRequest fresh = purchase;
+  fresh.set_order_id("o-late-2");
+  s = stub().RecordPurchase(Ctx(svc()).get(), fresh, &r2);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"purchase_time"});
+  EXPECT_EQ(Ledger("ida").size(), 2u);
+}
+
 TEST_F(PointsTest, APartialReturnReversesWhatTheOrderEarnedEvenAfterTheRateChanged) {
   lv1::Program v1 = Configure();
   Enrol("dee");

@@ -2,6 +2,10 @@
 // reversals, calendar arithmetic, program validation, tier qualification
 // and reviews. The integration tests cover the same through the binary;
 // these pin the edge cases cheaply.
+#include <limits>
+#include <optional>
+
+#include "common/bounds.h"
 #include "gtest/gtest.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/program.h"
@@ -24,9 +28,20 @@ TEST(EarnTest, RoundsOncePerOrderInExactArithmetic) {
   rule.rounding = Rounding::kCeiling;
   EXPECT_EQ(EarnPoints(1001, rule, 10000), 11);
   EXPECT_EQ(EarnPoints(0, rule, 10000), 0);
-  // 1 point per 10,000 VND, huge amounts: no overflow.
-  EarnRule vnd{1000000, 10000, Rounding::kFloor};
-  EXPECT_EQ(EarnPoints(int64_t{1000000000000000}, vnd, 100000), int64_t{1000000000000000} * 1000);
+  // 1 point per 10,000 VND at 10x, huge amounts: exact up to the bound.
+  EarnRule vnd{1, 10000, Rounding::kFloor};
+  EXPECT_EQ(EarnPoints(kMaxPointsPerEntry * 1000, vnd, 100000), kMaxPointsPerEntry);
+}
+
+// Issue 15, defect 5: the rule's maxima earned 10^22 points, wrapped modulo
+// 2^64; past kMaxPointsPerEntry there is no answer, never a wrapped one.
+TEST(EarnTest, PastThePerEntryBoundThereIsNoValue) {
+  EarnRule max{1000000, 1, Rounding::kCeiling};
+  EXPECT_EQ(EarnPoints(kMaxMoneyMinor, max, 100000), std::nullopt);
+  EXPECT_EQ(EarnPoints(std::numeric_limits<int64_t>::max(), max, 100000), std::nullopt);
+  EarnRule one{1, 1, Rounding::kFloor};
+  EXPECT_EQ(EarnPoints(kMaxPointsPerEntry, one, 10000), kMaxPointsPerEntry);
+  EXPECT_EQ(EarnPoints(kMaxPointsPerEntry + 1, one, 10000), std::nullopt);
 }
 
 TEST(EarnTest, ReversalsAreCumulativeAndNeverExceedWhatWasEarned) {

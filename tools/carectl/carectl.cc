@@ -43,7 +43,8 @@ int Ping(Context& c, Args& a) {
 std::vector<Command> AllCommands() {
   std::vector<Command> all = {
       {"", "ping", "[payload]", "calls Diagnostics/Ping on any service: checks the target and the token", Ping}};
-  for (auto group : {LoyaltyCommands(), PromotionCommands(), ComplaintCommands(), NotificationCommands()}) {
+  for (auto group : {LoyaltyCommands(), PromotionCommands(), ComplaintCommands(), NotificationCommands(),
+                     OutboxCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;

@@ -13,6 +13,8 @@ namespace carectl {
 std::vector<Command> ComplaintCommands();
 std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
+// `outbox dead|replay` for every service with an outbox.
+std::vector<Command> OutboxCommands();
 std::vector<Command> PromotionCommands();
 
 }  // namespace carectl
