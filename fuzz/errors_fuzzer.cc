@@ -1,6 +1,7 @@
 // common/errors and common/bounds: CodePoints against an independent UTF-8
 // decoder (the well-formed byte sequences of Unicode's table 3-7), each
-// FieldErrors check against its definition, the status FieldErrors builds,
+// FieldErrors check against its definition, the status FieldErrors builds
+// (small whatever it holds),
 // and the checked arithmetic against 128-bit arithmetic.
 
 #include <cstdint>
@@ -127,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Arbitrary field names and descriptions (the adapters pass user input
   // through descriptions, e.g. an unknown mask path).
-  const int extra = static_cast<int>(r.Range(0, 8));
+  const int extra = static_cast<int>(r.Range(0, 40));  // past kMaxErrorViolations
   for (int i = 0; i < extra; ++i) {
     std::string field = r.String(80);
     errors.Add(field, r.String(200));
@@ -138,6 +139,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::Status s = errors.ToStatus();
   CARE_FUZZ_CHECK(s.ok() == (expected == 0), "ToStatus is OK exactly when nothing was added");
   care::fuzz::CheckValidationStatus(s, "FieldErrors::ToStatus");
-  if (!s.ok()) CARE_FUZZ_CHECK(care::ErrorReason(s) == "INVALID_FIELD", care::ErrorReason(s));
+  if (!s.ok()) {
+    CARE_FUZZ_CHECK(care::ErrorReason(s) == "INVALID_FIELD", care::ErrorReason(s));
+    // However many violations, the status lists a few and counts them all.
+    CARE_FUZZ_CHECK(care::ErrorMetadataValue(s, "violation_count") == std::to_string(expected), "violation_count");
+  }
   return 0;
 }

@@ -77,6 +77,9 @@ inline void CheckValidationStatus(const absl::Status& s, const char* what) {
   if (s.ok()) return;
   CARE_FUZZ_CHECK(s.code() == absl::StatusCode::kInvalidArgument, std::string(what) + ": " + s.ToString());
   CARE_FUZZ_CHECK(!care::ErrorReason(s).empty(), std::string(what) + " without a reason: " + s.ToString());
+  // Errors stay small for any input (issue 15 #9).
+  CARE_FUZZ_CHECK(s.message().size() <= care::kMaxErrorMessageBytes,
+                  std::string(what) + ": a message of " + std::to_string(s.message().size()) + " bytes");
 }
 
 }  // namespace care::fuzz
