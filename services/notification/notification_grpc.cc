@@ -37,6 +37,7 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
   errors.RequireId(p + "campaign_id", a.campaign_id());
   if (a.campaign_version() <= 0) errors.Add(p + "campaign_version", "must be > 0");
   if (errors.RequireNonEmpty(p + "title", a.title())) errors.RequireMaxLength(p + "title", a.title(), 500);
+  errors.RequireMaxLength(p + "description", a.description(), 2000);  // promotion's own bound
   RequireTime(errors, p + "starts_at", a.has_starts_at(), a.starts_at());
   RequireTime(errors, p + "ends_at", a.has_ends_at(), a.ends_at());
   if (a.has_starts_at() && a.has_ends_at() && FromTimestamp(a.starts_at()) >= FromTimestamp(a.ends_at())) {

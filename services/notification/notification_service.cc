@@ -853,7 +853,7 @@ void ApplySendResult(v1::Delivery& d, const SendResult& r, const v1::RetryPolicy
     return;
   }
   d.set_last_error_code(r.error_code);
-  d.set_last_error(r.error.substr(0, 200));
+  d.set_last_error(ReceiverText(r.error, 200));
   const int max_attempts = policy.max_attempts() > 0 ? policy.max_attempts() : 8;
   if (r.outcome == SendResult::Outcome::kPermanent) {
     d.set_status(v1::DELIVERY_STATUS_FAILED);

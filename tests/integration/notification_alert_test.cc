@@ -748,6 +748,23 @@ TEST_F(NotificationTest, SettingsRefuseAMarginOutsideZeroToTwoHoursAndABadDefaul
   EXPECT_EQ(FromDurationProto(out.quiet_hours_margin()), absl::Hours(2));
 }
 
+// Text limits count characters: 2000 Vietnamese characters (6000 bytes) are
+// a valid description, 2001 are not.
+TEST_F(NotificationTest, AlertDescriptionIsLimitedInCharactersNotBytes) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "\xE1\xBB\x87";
+  nv1::IngestEventRequest ok = Alert("desc-ok", "desc", 1, Base() + absl::Hours(100));
+  ok.mutable_promotion_alert()->set_description(text);
+  nv1::IngestEventResponse resp;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), ok, &resp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  nv1::IngestEventRequest over = Alert("desc-over", "desc-2", 1, Base() + absl::Hours(100));
+  over.mutable_promotion_alert()->set_description(text + "a");
+  s = nstub_->IngestEvent(Ctx(svc()).get(), over, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.description"});
+}
+
 TEST_F(NotificationTest, InvalidEventsNameTheField) {
   nv1::IngestEventRequest req = Alert("promotion-x", "c3", 0, Base() + absl::Hours(72));
   req.mutable_promotion_alert()->clear_title();
