@@ -54,7 +54,7 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
   if (a.variables_size() > 50) errors.Add(p + "variables", "at most 50 entries");
   for (const auto& [k, v] : a.variables()) {
     if (!VariableKey(k)) {
-      errors.Add(p + "variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+      errors.Add(p + "variables", absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
       break;
     }
   }
@@ -116,7 +116,7 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       }
       for (const auto& [k, v] : t.variables()) {
         if (!VariableKey(k)) {
-          errors.Add("event.transactional.variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+          errors.Add("event.transactional.variables", absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
           break;
         }
       }

@@ -763,6 +763,13 @@ TEST_F(NotificationTest, AlertDescriptionIsLimitedInCharactersNotBytes) {
   s = nstub_->IngestEvent(Ctx(svc()).get(), over, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.description"});
+  // A bad variable key is echoed as a prefix of whole characters (it was
+  // cut at 60 bytes, inside a character, and the error did not decode).
+  nv1::IngestEventRequest key = Alert("key-bad", "desc-3", 1, Base() + absl::Hours(100));
+  (*key.mutable_promotion_alert()->mutable_variables())["a" + text.substr(0, 90)] = "x";
+  s = nstub_->IngestEvent(Ctx(svc()).get(), key, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.variables"});
 }
 
 TEST_F(NotificationTest, InvalidEventsNameTheField) {
