@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
 
@@ -52,5 +53,11 @@ std::unique_ptr<Channel> MakeEmailChannel(const v1::EmailEndpoint& endpoint);
 
 // The JSON body the proto documents for WEBHOOK.
 std::string WebhookJson(const OutgoingMessage& message);
+
+// A receiver's text as kept in a Delivery (last_error, provider_message_id):
+// at most `max_chars` code points, as the contract counts, and each byte that
+// is not part of valid UTF-8 replaced by U+FFFD, so a cut never splits a
+// character and the Delivery always serializes.
+std::string ReceiverText(absl::string_view text, size_t max_chars);
 
 }  // namespace care::notification

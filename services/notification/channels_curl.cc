@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
 #include "common/hmac.h"
 #include "common/proto_time.h"
 #include "google/protobuf/struct.pb.h"
@@ -40,7 +41,7 @@ size_t Header(char* data, size_t size, size_t n, void* out) {
   absl::string_view line(data, size * n);
   if (absl::StartsWithIgnoreCase(line, "x-message-id:")) {
     line.remove_prefix(13);
-    *static_cast<std::string*>(out) = std::string(absl::StripAsciiWhitespace(line));
+    *static_cast<std::string*>(out) = ReceiverText(absl::StripAsciiWhitespace(line), 200);
   }
   return size * n;
 }
@@ -213,7 +214,7 @@ class WebhookChannel final : public CurlChannel {
     r.outcome = code == 408 || code == 429 || code >= 500 ? SendResult::Outcome::kTransient
                                                           : SendResult::Outcome::kPermanent;
     r.error_code = absl::StrCat("WEBHOOK_HTTP_", code);
-    r.error = t.response.substr(0, 200);
+    r.error = ReceiverText(t.response, 200);
     return r;
   }
 
@@ -308,6 +309,24 @@ std::string WebhookJson(const OutgoingMessage& m) {
   for (const auto& [k, v] : m.attributes) attrs[k].set_string_value(v);
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(s, &out);
+  return out;
+}
+
+std::string ReceiverText(absl::string_view text, size_t max_chars) {
+  std::string out;
+  size_t i = 0;
+  for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t len = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    const absl::string_view one = text.substr(i, len);
+    if (one.size() == len && CodePoints(one) == 1u) {
+      out.append(one.data(), one.size());
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD for one stray byte
+      ++i;
+    }
+  }
   return out;
 }
 

@@ -38,6 +38,7 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
   errors.RequireId(p + "campaign_id", a.campaign_id());
   if (a.campaign_version() <= 0) errors.Add(p + "campaign_version", "must be > 0");
   if (errors.RequireNonEmpty(p + "title", a.title())) errors.RequireMaxLength(p + "title", a.title(), 500);
+  errors.RequireMaxLength(p + "description", a.description(), 2000);  // promotion's own bound
   RequireTime(errors, p + "starts_at", a.has_starts_at(), a.starts_at());
   RequireTime(errors, p + "ends_at", a.has_ends_at(), a.ends_at());
   if (a.has_starts_at() && a.has_ends_at() && FromTimestamp(a.starts_at()) >= FromTimestamp(a.ends_at())) {
@@ -54,7 +55,7 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
   if (a.variables_size() > 50) errors.Add(p + "variables", "at most 50 entries");
   for (const auto& [k, v] : a.variables()) {
     if (!VariableKey(k)) {
-      errors.Add(p + "variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+      errors.Add(p + "variables", absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
       break;
     }
   }
@@ -118,7 +119,7 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       }
       for (const auto& [k, v] : t.variables()) {
         if (!VariableKey(k)) {
-          errors.Add("event.transactional.variables", absl::StrCat("key \"", k.substr(0, 60), "\" must match [a-z][a-z0-9_]*"));
+          errors.Add("event.transactional.variables", absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
           break;
         }
       }

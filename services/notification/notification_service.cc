@@ -108,6 +108,16 @@ std::vector<int> AlertChannels(const v1::PromotionAlert& alert, const v1::Settin
   return {care::common::v1::MESSAGE_CHANNEL_IN_APP, care::common::v1::MESSAGE_CHANNEL_EMAIL};
 }
 
+// True when the alert's due time is a promise to keep (starts_at - notice):
+// nothing is sent after it. Not after short notice or an event that came
+// after its due time: then due is the ingest time and the alert goes at
+// once, within the member's window.
+bool KeepsNotice(const v1::Schedule& s) {
+  const v1::PromotionAlert& a = s.promotion_alert();
+  return s.has_promotion_alert() && !a.short_notice() &&
+         FromTimestamp(s.due_time()) == FromTimestamp(a.starts_at()) - FromDurationProto(a.notice());
+}
+
 }  // namespace
 
 Window ToWindow(const v1::SendWindow& w) {
@@ -249,8 +259,10 @@ absl::Status NotificationService::ApplyAlert(StoreTxn& tx, const v1::IngestEvent
   if (s.state() == v1::SCHEDULE_STATE_SCHEDULED) {
     absl::Time due = FromTimestamp(alert.starts_at()) - FromDurationProto(alert.notice());
     if (alert.short_notice() || due < now) due = now;
-    absl::Duration lead = std::min(absl::Hours(24), QuietSpan(ToWindow(settings.default_send_window())) +
-                                                        FromDurationProto(settings.quiet_hours_margin()));
+    // Members' own windows may be as short as a minute, so the fan-out
+    // starts a whole (daylight-saving-lengthened) night ahead: every
+    // member's previous window is then still to come.
+    absl::Duration lead = kMaxQuietSpan + std::max(absl::ZeroDuration(), FromDurationProto(settings.quiet_hours_margin()));
     *s.mutable_due_time() = ToTimestamp(due);
     *s.mutable_fan_out_time() = ToTimestamp(due - lead);
   }
@@ -536,8 +548,12 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
     }
     v1::Schedule& s = (*row)->schedule;
     const v1::PromotionAlert& alert = s.promotion_alert();
-    const absl::Time due = FromTimestamp(s.due_time());
-    const absl::Duration margin = FromDurationProto(settings.quiet_hours_margin());
+    MarketingDue due;
+    due.due = FromTimestamp(s.due_time());
+    due.keep_notice = KeepsNotice(s);
+    due.margin = FromDurationProto(settings.quiet_hours_margin());
+    if (alert.has_ends_at()) due.ends_at = FromTimestamp(alert.ends_at());
+    due.grace = kFanOutGrace;
     for (const AudienceMember& m : batch) {
       if (m.member_id <= (*row)->after_member_id) continue;  // already stored before a restart
       // Loyalty's profile as of now; the member's own preferences stay.
@@ -564,7 +580,7 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
       Window window = member.preferences && member.preferences->has_send_window()
                           ? ToWindow(member.preferences->send_window())
                           : ToWindow(settings.default_send_window());
-      SendTime when = MarketingSendTime(due, now, ZoneOrUtc(zone_name), window, margin, FromTimestamp(alert.ends_at()));
+      SendTime when = MarketingSendTime(due, now, ZoneOrUtc(zone_name), window);
       for (int channel : s.channels()) {
         v1::Delivery d;
         d.set_delivery_id(DeliveryId(m.member_id, s.message_key(), channel));
@@ -580,9 +596,10 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
         d.set_status(v1::DELIVERY_STATUS_PENDING);
         *d.mutable_send_after() = ToTimestamp(when.send_after);
         d.set_quiet_hours_adjusted(when.adjusted);
-        if (when.expired) {
+        if (when.suppress != NoSendTime::kNone) {
           d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
-          d.set_suppression_reason(v1::SUPPRESSION_REASON_EXPIRED);
+          d.set_suppression_reason(when.suppress == NoSendTime::kExpired ? v1::SUPPRESSION_REASON_EXPIRED
+                                                                         : v1::SUPPRESSION_REASON_NO_WINDOW_BEFORE_DUE);
         }
         *d.mutable_create_time() = ToTimestamp(now);
         *d.mutable_update_time() = ToTimestamp(now);
@@ -836,7 +853,7 @@ void ApplySendResult(v1::Delivery& d, const SendResult& r, const v1::RetryPolicy
     return;
   }
   d.set_last_error_code(r.error_code);
-  d.set_last_error(r.error.substr(0, 200));
+  d.set_last_error(ReceiverText(r.error, 200));
   const int max_attempts = policy.max_attempts() > 0 ? policy.max_attempts() : 8;
   if (r.outcome == SendResult::Outcome::kPermanent) {
     d.set_status(v1::DELIVERY_STATUS_FAILED);

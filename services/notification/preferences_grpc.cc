@@ -18,6 +18,16 @@ void ValidateTime(FieldErrors& errors, const std::string& field, const v1::TimeO
   if (!ok) errors.Add(field, "must be a time of day 00:00..24:00");
 }
 
+// 24:00-00:00 wraps from midnight to the same midnight: a window that never
+// opens, so nothing could ever be sent.
+void ValidateWindow(FieldErrors& errors, const std::string& field, const v1::SendWindow& w) {
+  ValidateTime(errors, field + ".start", w.start());
+  ValidateTime(errors, field + ".end", w.end());
+  if (w.start().hours() == 24 && w.end().hours() == 0 && w.end().minutes() == 0) {
+    errors.Add(field, "24:00-00:00 never opens; 00:00-00:00 means no quiet hours");
+  }
+}
+
 }  // namespace
 
 absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
@@ -33,8 +43,7 @@ absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
   if (!p.locale().empty()) errors.RequireId("preferences.locale", p.locale());
   if (!p.time_zone().empty()) errors.RequireTimeZone("preferences.time_zone", p.time_zone());
   if (p.has_send_window()) {
-    ValidateTime(errors, "preferences.send_window.start", p.send_window().start());
-    ValidateTime(errors, "preferences.send_window.end", p.send_window().end());
+    ValidateWindow(errors, "preferences.send_window", p.send_window());
   }
   for (int i = 0; i < p.channel_preferences_size(); ++i) {
     const auto& c = p.channel_preferences(i);
@@ -98,6 +107,16 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
       errors.Add("settings.frequency_cap.window", "must be positive with a cap");
     }
     if (!s.default_time_zone().empty()) errors.RequireTimeZone("settings.default_time_zone", s.default_time_zone());
+    // The margin moves alerts earlier; a negative one would move them past
+    // the window's end, towards or past due.
+    const google::protobuf::Duration& margin = s.quiet_hours_margin();
+    if (margin.seconds() < 0 || margin.nanos() < 0 || margin.nanos() > 999999999 ||
+        FromDurationProto(margin) > absl::Hours(2)) {
+      errors.Add("settings.quiet_hours_margin", "must be 0..2h");
+    }
+    if (s.has_default_send_window()) {
+      ValidateWindow(errors, "settings.default_send_window", s.default_send_window());
+    }
     if (!s.default_locale().empty()) errors.RequireId("settings.default_locale", s.default_locale());
     if (!errors.empty()) return errors.ToStatus();
     auto r = service_.UpdateSettings(*req, caller.principal->name);

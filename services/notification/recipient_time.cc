@@ -42,7 +42,7 @@ absl::Time NextWindowStart(absl::Time t, const absl::TimeZone& zone, const Windo
   if (InWindow(t, zone, window)) return t;
   absl::Time best = absl::InfiniteFuture();
   for (const auto& [start, end] : Intervals(t, zone, window)) {
-    if (start >= t) best = std::min(best, start);
+    if (start >= t && start < end) best = std::min(best, start);
   }
   return best;
 }
@@ -50,36 +50,72 @@ absl::Time NextWindowStart(absl::Time t, const absl::TimeZone& zone, const Windo
 absl::Time PreviousWindowEnd(absl::Time t, const absl::TimeZone& zone, const Window& window) {
   absl::Time best = absl::InfinitePast();
   for (const auto& [start, end] : Intervals(t, zone, window)) {
-    if (end <= t) best = std::max(best, end);
+    if (end <= t && start < end) best = std::max(best, end);
   }
   return best;
 }
 
-SendTime MarketingSendTime(absl::Time due, absl::Time now, const absl::TimeZone& zone, const Window& window,
-                           absl::Duration margin, std::optional<absl::Time> deadline) {
-  SendTime out{due};
-  if (InWindow(due, zone, window)) {
-    out.send_after = due;
+SendTime MarketingSendTime(const MarketingDue& alert, absl::Time now, const absl::TimeZone& zone,
+                           const Window& window) {
+  SendTime out{alert.due};
+  if (!alert.keep_notice) {
+    absl::Time from = std::max(alert.due, now);
+    out.send_after = NextWindowStart(from, zone, window);
+    out.adjusted = out.send_after != from;
+    if (out.send_after == absl::InfiniteFuture()) {
+      out.send_after = from;  // a window that never opens
+      out.suppress = NoSendTime::kNoWindowBeforeDue;
+    }
+  } else if (window.always()) {
+    if (alert.due < now) {
+      if (now <= alert.due + alert.grace) {
+        out.send_after = now;
+      } else {
+        out.suppress = NoSendTime::kNoWindowBeforeDue;
+      }
+    }
   } else {
-    out.adjusted = true;
-    absl::Time earlier = PreviousWindowEnd(due, zone, window) - margin;
-    // Still inside the previous window (a margin longer than the window
-    // would push it out): otherwise the window's start.
-    if (!InWindow(earlier, zone, window)) earlier = PreviousWindowEnd(due, zone, window) - absl::Minutes(1);
-    out.send_after = earlier >= now ? earlier : NextWindowStart(now, zone, window);
+    // The last window that opened at or before due (days whose window a
+    // daylight-saving gap swallowed are empty and skipped).
+    std::optional<std::pair<absl::Time, absl::Time>> last;
+    for (const auto& interval : Intervals(alert.due, zone, window)) {
+      if (interval.first <= alert.due && interval.first < interval.second && (!last || interval.first > last->first)) {
+        last = interval;
+      }
+    }
+    if (!last) {
+      out.suppress = NoSendTime::kNoWindowBeforeDue;
+    } else {
+      const auto [start, end] = *last;
+      if (alert.due >= end) {
+        out.adjusted = true;
+        // The window excludes its end: at least its last minute.
+        out.send_after = std::max(end - std::max(alert.margin, absl::Minutes(1)), start);
+      }
+      if (out.send_after < now) {
+        // The planned moment passed: still fine while that window is open
+        // and due (plus the grace) has not passed; later would shorten the
+        // notice.
+        if (now < end && now <= alert.due + alert.grace) {
+          out.send_after = now;
+          out.adjusted = true;
+        } else {
+          out.suppress = NoSendTime::kNoWindowBeforeDue;
+        }
+      }
+    }
   }
-  if (out.send_after < now && !InWindow(now, zone, window)) {
-    out.send_after = NextWindowStart(now, zone, window);
-    out.adjusted = true;
+  if (out.suppress == NoSendTime::kNone && alert.ends_at && out.send_after >= *alert.ends_at) {
+    out.suppress = NoSendTime::kExpired;
   }
-  if (deadline && out.send_after >= *deadline) out.expired = true;
   return out;
 }
 
 SendTime DeferredSendTime(absl::Time due, absl::Time now, const absl::TimeZone& zone, const Window& window) {
   absl::Time from = std::max(due, now);
   absl::Time at = NextWindowStart(from, zone, window);
-  return SendTime{at, at != from, false};
+  if (at == absl::InfiniteFuture()) at = from;  // a window that never opens (refused on input)
+  return SendTime{at, at != from};
 }
 
 absl::Duration QuietSpan(const Window& w) {

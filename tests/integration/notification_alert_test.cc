@@ -622,6 +622,156 @@ TEST_F(NotificationTest, AlertsDueInQuietHoursGoOutTheEveningBeforeInTokyoAndNew
   }
 }
 
+// Issue 15, defect 12: alerts went out 30 min to 7 h after due on the US
+// fall-back night and for a member with a 10:00-12:00 window, because the
+// fan-out started only "the default window's quiet span" ahead and a passed
+// send moment moved to the next window. Now the fan-out starts a whole night
+// ahead, each delivery is planned no later than due, and when no moment of
+// the member's window is left before due the delivery is suppressed with a
+// reason instead of going late.
+TEST_F(NotificationTest, AlertsOnTheFallBackNightAndInAShortWindowGoOutNoLaterThanDue) {
+  absl::TimeZone ny;
+  ASSERT_TRUE(absl::LoadTimeZone("America/New_York", &ny));
+  auto enrol_ny = [&](const std::string& id, const std::string& segment, bool late_morning) {
+    Enrol(id, [&](lv1::Member* m) {
+      m->set_segment(segment);
+      m->set_time_zone("America/New_York");
+      auto* c = m->add_marketing_consents();
+      c->set_channel(MESSAGE_CHANNEL_IN_APP);
+      c->set_granted(true);
+    });
+    if (!late_morning) return;
+    nv1::UpdatePreferencesRequest req;
+    req.set_request_id("window-" + id);
+    req.mutable_preferences()->set_member_id(id);
+    req.mutable_preferences()->mutable_send_window()->mutable_start()->set_hours(10);
+    req.mutable_preferences()->mutable_send_window()->mutable_end()->set_hours(12);
+    req.mutable_update_mask()->add_paths("send_window");
+    nv1::Preferences prefs;
+    grpc::Status s = nstub_->UpdatePreferences(Ctx(svc()).get(), req, &prefs);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  };
+  enrol_ny("fb-ny", "fallback", false);      // default window 08:00-21:00
+  enrol_ny("win-ny", "window", true);        // 10:00-12:00
+  enrol_ny("win-late", "window-late", true);  // 10:00-12:00, event too late
+  auto local = [&](int d, int h, int mi) { return absl::FromCivil(absl::CivilMinute(2031, 11, d, h, mi), ny); };
+  // Sunday 2 Nov 2031, 01:00-02:00 happens twice. 07:30 EST is in the
+  // default quiet hours; 09:30 is before the 10:00-12:00 window.
+  const absl::Time due_fb = local(2, 7, 30), due_win = local(2, 9, 30);
+  auto delivery = [&](const std::string& member, const std::string& campaign) {
+    nv1::GetDeliveryRequest get;
+    get.mutable_delivery_key()->set_member_id(member);
+    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
+    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+    nv1::Delivery d;
+    grpc::Status s = nstub_->GetDelivery(Ctx(svc()).get(), get, &d);
+    return s.ok() ? std::optional<nv1::Delivery>(d) : std::nullopt;
+  };
+
+  SetNotifTime(absl::FromCivil(absl::CivilMinute(2031, 10, 20, 0, 0), ny));
+  Ingest(Alert("fb-1", "fallback-ny", 1, due_fb + absl::Hours(72), {"fallback"}));
+  Ingest(Alert("win-1", "window-ny", 1, due_win + absl::Hours(72), {"window"}));
+  struct Case {
+    std::string member, campaign;
+    absl::Time due, expected;
+  };
+  const std::vector<Case> cases = {
+      {"fb-ny", "fallback-ny", due_fb, local(1, 20, 45)},  // the evening before, EDT
+      {"win-ny", "window-ny", due_win, local(1, 11, 45)},  // the end of Saturday's window
+  };
+  // Each fan-out runs exactly at its scheduled time.
+  for (const Case& c : cases) {
+    const nv1::Schedule sched = Schedule(c.campaign);
+    EXPECT_EQ(FromTimestamp(sched.due_time()), c.due) << c.campaign;
+    SetNotifTime(FromTimestamp(sched.fan_out_time()));
+    ASSERT_TRUE(Eventually([&] { return delivery(c.member, c.campaign).has_value(); })) << c.member << notif_->log();
+    const nv1::Delivery d = *delivery(c.member, c.campaign);
+    EXPECT_EQ(d.status(), nv1::DELIVERY_STATUS_PENDING) << c.member;
+    EXPECT_LE(FromTimestamp(d.send_after()), c.due) << c.member << " planned after due";
+    EXPECT_EQ(FromTimestamp(d.send_after()), c.expected) << c.member;
+  }
+  // Then each is sent at its planned moment (in time order).
+  for (const Case& c : {cases[1], cases[0]}) {
+    SetNotifTime(FromTimestamp(delivery(c.member, c.campaign)->send_after()));
+    ASSERT_TRUE(Eventually([&] { return Inbox(c.member).messages_size() == 1; })) << c.member << notif_->log();
+    EXPECT_LE(FromTimestamp(Inbox(c.member).messages(0).create_time()), c.due) << c.member;
+    const nv1::Delivery d = *delivery(c.member, c.campaign);
+    EXPECT_EQ(d.status(), nv1::DELIVERY_STATUS_SENT) << c.member;
+  }
+
+  // An alert due Monday 09:30 arrives Sunday 12:30, after that day's
+  // 10:00-12:00 window closed: Monday 10:00 would be late, so it is
+  // suppressed with the reason, and nothing reaches the inbox.
+  SetNotifTime(local(2, 12, 30));
+  const absl::Time due_late = local(3, 9, 30);
+  Ingest(Alert("late-1", "window-late", 1, due_late + absl::Hours(72), {"window-late"}));
+  ASSERT_TRUE(Eventually([&] { return delivery("win-late", "window-late").has_value(); })) << notif_->log();
+  nv1::Delivery late = *delivery("win-late", "window-late");
+  EXPECT_EQ(late.status(), nv1::DELIVERY_STATUS_SUPPRESSED);
+  EXPECT_EQ(late.suppression_reason(), nv1::SUPPRESSION_REASON_NO_WINDOW_BEFORE_DUE);
+  EXPECT_EQ(Count(Stats("window-late"), nv1::DELIVERY_STATUS_SUPPRESSED, nv1::SUPPRESSION_REASON_NO_WINDOW_BEFORE_DUE),
+            1);
+  SetNotifTime(local(3, 10, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(Inbox("win-late").messages_size(), 0);
+}
+
+// A negative margin moved the planned send past the window's end (towards
+// or past due); the contract's 0..2h and valid times of day are enforced.
+TEST_F(NotificationTest, SettingsRefuseAMarginOutsideZeroToTwoHoursAndABadDefaultWindow) {
+  for (absl::Duration margin : {absl::Minutes(-15), absl::Hours(2) + absl::Seconds(1)}) {
+    nv1::UpdateSettingsRequest req;
+    req.set_request_id(absl::StrCat("margin-", absl::FormatDuration(margin)));
+    *req.mutable_settings()->mutable_quiet_hours_margin() = ToDurationProto(margin);
+    req.mutable_update_mask()->add_paths("quiet_hours_margin");
+    nv1::Settings out;
+    grpc::Status s = nstub_->UpdateSettings(Ctx(admin()).get(), req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << absl::FormatDuration(margin);
+    EXPECT_EQ(BadFields(s), std::vector<std::string>{"settings.quiet_hours_margin"});
+  }
+  nv1::UpdateSettingsRequest req;
+  req.set_request_id("window-25h");
+  req.mutable_settings()->mutable_default_send_window()->mutable_start()->set_hours(8);
+  req.mutable_settings()->mutable_default_send_window()->mutable_end()->set_hours(25);
+  req.mutable_update_mask()->add_paths("default_send_window");
+  nv1::Settings out;
+  grpc::Status s = nstub_->UpdateSettings(Ctx(admin()).get(), req, &out);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"settings.default_send_window.end"});
+  // Within bounds: accepted.
+  req.set_request_id("margin-2h");
+  req.mutable_settings()->clear_default_send_window();
+  *req.mutable_settings()->mutable_quiet_hours_margin() = ToDurationProto(absl::Hours(2));
+  req.mutable_update_mask()->Clear();
+  req.mutable_update_mask()->add_paths("quiet_hours_margin");
+  s = nstub_->UpdateSettings(Ctx(admin()).get(), req, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(FromDurationProto(out.quiet_hours_margin()), absl::Hours(2));
+}
+
+// Text limits count characters: 2000 Vietnamese characters (6000 bytes) are
+// a valid description, 2001 are not.
+TEST_F(NotificationTest, AlertDescriptionIsLimitedInCharactersNotBytes) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "\xE1\xBB\x87";
+  nv1::IngestEventRequest ok = Alert("desc-ok", "desc", 1, Base() + absl::Hours(100));
+  ok.mutable_promotion_alert()->set_description(text);
+  nv1::IngestEventResponse resp;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), ok, &resp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  nv1::IngestEventRequest over = Alert("desc-over", "desc-2", 1, Base() + absl::Hours(100));
+  over.mutable_promotion_alert()->set_description(text + "a");
+  s = nstub_->IngestEvent(Ctx(svc()).get(), over, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.description"});
+  // A bad variable key is echoed as a prefix of whole characters (it was
+  // cut at 60 bytes, inside a character, and the error did not decode).
+  nv1::IngestEventRequest key = Alert("key-bad", "desc-3", 1, Base() + absl::Hours(100));
+  (*key.mutable_promotion_alert()->mutable_variables())["a" + text.substr(0, 90)] = "x";
+  s = nstub_->IngestEvent(Ctx(svc()).get(), key, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.variables"});
+}
+
 TEST_F(NotificationTest, InvalidEventsNameTheField) {
   nv1::IngestEventRequest req = Alert("promotion-x", "c3", 0, Base() + absl::Hours(72));
   req.mutable_promotion_alert()->clear_title();

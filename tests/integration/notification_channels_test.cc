@@ -35,6 +35,19 @@ OutgoingMessage Message() {
 
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 
+TEST(NotificationChannels, ReceiverTextCountsCharactersAndNeverSplitsOne) {
+  const std::string viet = "Kh\xC3\xB4ng h\xE1\xBB\xA3p l\xE1\xBB\x87";  // "Không hợp lệ", 12 characters
+  EXPECT_EQ(ReceiverText(viet, 200), viet);
+  EXPECT_EQ(ReceiverText(viet, 11), viet.substr(0, viet.size() - 3));  // the last character whole, or not at all
+  EXPECT_EQ(ReceiverText("\xE6\x97\xA5\xE6\x9C\xAC", 1), "\xE6\x97\xA5");
+  // Bytes that are not UTF-8 (a cut sequence, a stray continuation, an
+  // overlong form) become U+FFFD, one per byte.
+  EXPECT_EQ(ReceiverText("a\xE1\xBB", 10), "a\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ReceiverText("\x80z", 10), "\xEF\xBF\xBDz");
+  EXPECT_EQ(ReceiverText("\xC0\xAF", 1), "\xEF\xBF\xBD");
+  EXPECT_EQ(ReceiverText("", 5), "");
+}
+
 TEST(NotificationChannels, WebhookPostsSignedJsonOnceAndReadsTheReceiversId) {
   WebhookReceiver server([](int) { return 200; });
   v1::WebhookEndpoint endpoint;

@@ -23,12 +23,12 @@ TEST(RecipientTime, MarketingDueInTokyoQuietHoursGoesAtEndOfPreviousWindow) {
   Window w;  // 08:00-21:00
   absl::Time due = At(tokyo, 2031, 3, 10, 3, 0);  // 03:00 local: quiet
   absl::Time now = due - absl::Hours(24);
-  SendTime t = MarketingSendTime(due, now, tokyo, w, absl::Minutes(15), std::nullopt);
+  SendTime t = MarketingSendTime(MarketingDue{due}, now, tokyo, w);
   EXPECT_TRUE(t.adjusted);
   EXPECT_EQ(t.send_after, At(tokyo, 2031, 3, 9, 20, 45));
   EXPECT_LE(t.send_after, due);  // never less notice
   // Inside the window: unchanged.
-  SendTime in = MarketingSendTime(At(tokyo, 2031, 3, 10, 12, 0), now, tokyo, w, absl::Minutes(15), std::nullopt);
+  SendTime in = MarketingSendTime(MarketingDue{At(tokyo, 2031, 3, 10, 12, 0)}, now, tokyo, w);
   EXPECT_FALSE(in.adjusted);
   EXPECT_EQ(in.send_after, At(tokyo, 2031, 3, 10, 12, 0));
 }
@@ -39,7 +39,7 @@ TEST(RecipientTime, NewYorkAcrossDaylightSavingChange) {
   // 2031-03-09 is the spring-forward Sunday in the US; due at 06:00 local
   // that day: the previous window ended at 21:00 EST the day before.
   absl::Time due = At(ny, 2031, 3, 9, 6, 0);
-  SendTime t = MarketingSendTime(due, due - absl::Hours(48), ny, w, absl::Minutes(15), std::nullopt);
+  SendTime t = MarketingSendTime(MarketingDue{due}, due - absl::Hours(48), ny, w);
   EXPECT_EQ(t.send_after, At(ny, 2031, 3, 8, 20, 45));
   EXPECT_EQ(due - t.send_after, absl::Hours(8) + absl::Minutes(15));  // one hour lost in the night
   // A window starting at a non-existent local time (02:30 on that day)
@@ -48,15 +48,25 @@ TEST(RecipientTime, NewYorkAcrossDaylightSavingChange) {
   EXPECT_EQ(NextWindowStart(At(ny, 2031, 3, 9, 1, 0), ny, night), At(ny, 2031, 3, 9, 3, 0));
 }
 
-TEST(RecipientTime, PassedEarlierMomentGoesAtNextWindowOrExpires) {
+TEST(RecipientTime, PassedEarlierMomentIsSuppressedOrWithoutNoticeGoesAtNextWindow) {
   absl::TimeZone utc = absl::UTCTimeZone();
   Window w;
   absl::Time due = At(utc, 2031, 1, 2, 3, 0);
   absl::Time now = At(utc, 2031, 1, 1, 22, 0);  // past the previous window's end
-  SendTime t = MarketingSendTime(due, now, utc, w, absl::Minutes(15), std::nullopt);
+  // With notice: 08:00 would be after due, so nothing is sent.
+  SendTime t = MarketingSendTime(MarketingDue{due}, now, utc, w);
+  EXPECT_EQ(t.suppress, NoSendTime::kNoWindowBeforeDue);
+  // Still inside the previous window: at once.
+  t = MarketingSendTime(MarketingDue{due}, At(utc, 2031, 1, 1, 20, 50), utc, w);
+  EXPECT_EQ(t.suppress, NoSendTime::kNone);
+  EXPECT_EQ(t.send_after, At(utc, 2031, 1, 1, 20, 50));
+  // Short notice: the start of the next window, unless the campaign ended.
+  t = MarketingSendTime(MarketingDue{now, false}, now, utc, w);
   EXPECT_EQ(t.send_after, At(utc, 2031, 1, 2, 8, 0));
-  EXPECT_FALSE(t.expired);
-  EXPECT_TRUE(MarketingSendTime(due, now, utc, w, absl::Minutes(15), At(utc, 2031, 1, 2, 7, 0)).expired);
+  EXPECT_EQ(t.suppress, NoSendTime::kNone);
+  EXPECT_EQ(MarketingSendTime(MarketingDue{now, false, absl::Minutes(15), At(utc, 2031, 1, 2, 7, 0)}, now, utc, w)
+                .suppress,
+            NoSendTime::kExpired);
   // Wrapping window 22:00-06:00 and no quiet hours at all.
   Window wrap{22 * 60, 6 * 60};
   EXPECT_TRUE(InWindow(At(utc, 2031, 1, 2, 23, 0), utc, wrap));

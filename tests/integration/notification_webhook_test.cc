@@ -89,6 +89,29 @@ TEST_F(NotificationWebhookTest, OneSignedPostPerMemberSurvivesTwoFailures) {
   EXPECT_EQ(WebhookDelivery("w-retail", "autumn").delivery_id(), "");  // not targeted
 }
 
+// A receiver's refusal is kept as last_error, at most 200 characters. It was
+// cut at 200 bytes, which splits a Vietnamese character: the Delivery then
+// held invalid UTF-8 and could not be serialized for the caller.
+TEST_F(NotificationWebhookTest, AReceiversLongAnswerIsKeptAsTwoHundredWholeCharacters) {
+  std::string answer;
+  for (int i = 0; i < 300; ++i) answer += "\xE1\xBB\x87";  // U+1EC7, 3 bytes each
+  LoopbackServer receiver([&](int fd) {
+    ReadHttpRequest(fd);
+    WriteAll(fd, absl::StrCat("HTTP/1.1 400 X\r\nContent-Length: ", answer.size(),
+                              "\r\nConnection: close\r\n\r\n", answer));
+  });
+  ConfigureWebhook(receiver.port(), 3);
+  EnrolWebhookMember("u-1", "vip");
+  Ingest(Alert("promotion-u", "utf8", 1, Base() + absl::Hours(72) + absl::Seconds(5), {"vip"},
+               {MESSAGE_CHANNEL_WEBHOOK}));
+  AdvanceNotif(absl::Seconds(10));
+  ASSERT_TRUE(AdvanceUntil([&] { return WebhookDelivery("u-1", "utf8").status() == nv1::DELIVERY_STATUS_FAILED; }))
+      << WebhookDelivery("u-1", "utf8").DebugString() << notif_->log();
+  nv1::Delivery d = WebhookDelivery("u-1", "utf8");
+  EXPECT_EQ(d.last_error_code(), "WEBHOOK_HTTP_400");
+  EXPECT_EQ(d.last_error(), answer.substr(0, 200 * 3));
+}
+
 TEST_F(NotificationWebhookTest, AReceiverDownForGoodYieldsDeadLettersThatReplayDelivers) {
   int port = 0;
   { LoopbackServer gone([](int) {}); port = gone.port(); }  // nothing listens there now
