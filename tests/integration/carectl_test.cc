@@ -324,7 +324,9 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   a->set_description("15% off");
   a->add_target_segments("vip");
   a->add_channels(MESSAGE_CHANNEL_IN_APP);
-  absl::Time starts = Base() + absl::Hours(72 + 24);
+  // Due in 48 h: still SCHEDULED, as the fan-out starts 26 h (plus the
+  // quiet-hours margin) before due.
+  absl::Time starts = Base() + absl::Hours(72 + 48);
   *a->mutable_starts_at() = ToTimestamp(starts);
   *a->mutable_ends_at() = ToTimestamp(starts + absl::Hours(24));
   *a->mutable_notice() = ToDurationProto(absl::Hours(72));
@@ -348,6 +350,13 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   EXPECT_EQ(unknown.code, 1) << unknown;
   EXPECT_ERR(unknown, "error: NOT_FOUND");
 
+  // A day on, the fan-out has planned each member's delivery (for no later
+  // than due); a day more, it is sent.
+  MoveNotificationClock({}, absl::Hours(24));
+  ASSERT_TRUE(Eventually([&] {
+    Result r = Notification({"deliveries", "--campaign=spring"});
+    return r.code == 0 && absl::StrContains(r.out, "vip-1");
+  })) << notification_service_->log();
   MoveNotificationClock({}, absl::Hours(25));
   ASSERT_TRUE(Eventually([&] {
     Result r = Notification({"deliveries", "--campaign=spring", "--status=sent"});

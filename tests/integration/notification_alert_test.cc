@@ -34,8 +34,11 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_TRUE(again.duplicate());
   EXPECT_EQ(again.schedule_id(), first.schedule_id());
 
+  // Due in 5 s, so already inside the fan-out's 26 h lead: the fan-out may
+  // have started (it plans each member's send time, never after due).
   nv1::Schedule sched = Schedule("spring");
-  EXPECT_EQ(sched.state(), nv1::SCHEDULE_STATE_SCHEDULED);
+  EXPECT_TRUE(sched.state() == nv1::SCHEDULE_STATE_SCHEDULED || sched.state() == nv1::SCHEDULE_STATE_RUNNING)
+      << nv1::ScheduleState_Name(sched.state());
   EXPECT_EQ(FromTimestamp(sched.due_time()), Base() + absl::Seconds(5));
 
   AdvanceNotif(absl::Seconds(10));
