@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh
 bash tools/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" --timeout 600
+# The property tests' seeds (the fresh one differs every run) and outcomes:
+# ctest keeps a passing test's output only in its log.
+grep -h '^\[property\]' "${BUILD_DIR:-build}/Testing/Temporary/LastTest.log" || true
 bash tools/sanitize.sh
