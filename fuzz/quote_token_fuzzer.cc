@@ -23,7 +23,7 @@ namespace v1 = ::care::promotion::v1;
 using care::fuzz::ByteReader;
 
 const care::promotion::QuoteSigner& Signer() {
-  static const auto* signer = new care::promotion::QuoteSigner("fuzz-secret-0123456789abcdef0123456789");
+  static const auto* signer = new care::promotion::QuoteSigner({{"fuzz", "fuzz-secret-0123456789abcdef0123456789"}});
   return *signer;
 }
 
