@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   const absl::Time now = absl::Now();
   const std::vector<v1::Campaign> campaigns = Campaigns(now);
   const std::string request_wire = care::bench::BenchCart("bench-0").SerializeAsString();
-  const care::promotion::QuoteSigner signer("bench-secret-0123456789abcdef0123");
+  const care::promotion::QuoteSigner signer(
+      std::vector<care::promotion::QuoteKey>{{"bench", "bench-secret-0123456789abcdef0123"}});
   google::protobuf::ArenaOptions options;  // as the server's Quote allocator
   options.start_block_size = 16 * 1024;
   options.max_block_size = 256 * 1024;

@@ -1,13 +1,19 @@
 #include "common/auth.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 namespace care {
 namespace {
@@ -36,10 +42,21 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return diff == 0;
 }
 
+// Why a tokens file's permissions expose it, or "" when they do not. Group
+// read alone is fine when the group is how this process reads a file it does
+// not own (a Kubernetes Secret: root-owned, mode 0440, the pod's fsGroup).
+absl::string_view TokenFileExposure(mode_t mode, bool owned_by_this_user) {
+  if (mode & (S_IROTH | S_IWOTH)) return "readable or writable by every user (chmod 600)";
+  if (mode & S_IWGRP) return "writable by its group (chmod 600)";
+  if ((mode & S_IRGRP) && owned_by_this_user) return "readable by its group (chmod 600)";
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<TokenRegistry> TokenRegistry::FromText(absl::string_view text) {
   TokenRegistry registry;
+  std::map<std::string, int, std::less<>> first_line;  // token -> the line that listed it
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
@@ -50,6 +67,13 @@ absl::StatusOr<TokenRegistry> TokenRegistry::FromText(absl::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat(
           "token file line ", line_no, ": want `<token of 16+ chars> <principal> <roles>`"));
     }
+    // A token listed twice would silently take the later line's principal
+    // and roles; the message names the lines, never the token.
+    if (auto it = first_line.find(parts[0]); it != first_line.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token file line ", line_no, ": the same token as line ", it->second));
+    }
+    first_line.emplace(std::string(parts[0]), line_no);
     Principal p{std::string(parts[1]), {}};
     for (absl::string_view r : absl::StrSplit(parts[2], ',')) {
       Role role;
@@ -72,16 +96,26 @@ absl::StatusOr<TokenRegistry> TokenRegistry::FromFile(const std::string& path) {
   ss << in.rdbuf();
   auto registry = FromText(ss.str());
   if (!registry.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", registry.status().message()));
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    absl::string_view why = TokenFileExposure(st.st_mode, st.st_uid == ::geteuid());
+    if (!why.empty()) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      LogWarn("the tokens file is open to more than this service", {{"file", path}, {"mode", mode}, {"why", why}});
+    }
+  }
   return registry;
 }
 
 absl::StatusOr<const Principal*> TokenRegistry::Authenticate(absl::string_view header) const {
+  // RFC 6750 (by RFC 7235): the scheme name is case-insensitive.
   constexpr absl::string_view kPrefix = "Bearer ";
   if (header.empty()) {
     return Error(absl::StatusCode::kUnauthenticated, "MISSING_TOKEN",
                  "missing `authorization: Bearer <token>` metadata");
   }
-  if (header.substr(0, kPrefix.size()) != kPrefix) {
+  if (!absl::StartsWithIgnoreCase(header, kPrefix)) {
     return Error(absl::StatusCode::kUnauthenticated, "INVALID_TOKEN",
                  "authorization metadata must be `Bearer <token>`");
   }

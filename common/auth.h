@@ -20,13 +20,16 @@ struct Principal {
 // Maps bearer tokens to principals. The file (a mounted Kubernetes Secret in
 // production) holds one token per line: `<token> <principal> <role>[,<role>]`
 // with roles named service, agent, supervisor, admin; `#` starts a comment.
+// A token listed twice is an error naming both lines. FromFile logs a warning
+// when others may read the file (world-readable, group-writable, or
+// group-readable while this user owns it).
 class TokenRegistry final {
  public:
   static absl::StatusOr<TokenRegistry> FromFile(const std::string& path);
   static absl::StatusOr<TokenRegistry> FromText(absl::string_view text);
 
   // UNAUTHENTICATED (reason MISSING_TOKEN / INVALID_TOKEN) unless `header`
-  // is "Bearer <known token>".
+  // is "Bearer <known token>" (the scheme in any case, RFC 6750).
   // The principal lives as long as the registry.
   absl::StatusOr<const Principal*> Authenticate(absl::string_view authorization_header) const;
 

@@ -213,7 +213,13 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
   SetLogLevel(level);
 
   auto tokens = TokenRegistry::FromFile(config_.tokens_file);
-  if (!tokens.ok()) Fatal(tokens.status().message());
+  if (!tokens.ok()) {
+    // A configuration error, reported and ended like ConfigReader's: exit 2.
+    std::string message = absl::StrCat("tokens_file: ", tokens.status().message());
+    LogError("configuration error", {{"error", message}});
+    std::fprintf(stderr, "configuration error: %s\n", message.c_str());
+    std::exit(2);
+  }
   if (config_.fake_clock) {
     auto manual = std::make_unique<ManualClock>(absl::Now());
     manual_clock_ = manual.get();

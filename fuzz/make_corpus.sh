@@ -159,8 +159,8 @@ T
 
 # --------------------------------------------------------------- quote_token
 mkdir -p $out/quote_token
-{ be 1 0; printf 'q2.CgQIARAB.AAAA'; } > $out/quote_token/client-garbage
-{ be 1 0; printf 'q2..'; } > $out/quote_token/client-empty
+{ be 1 0; printf 'q3.fuzz.CgQIARAB.AAAA'; } > $out/quote_token/client-garbage
+{ be 1 0; printf 'q3.fuzz..'; } > $out/quote_token/client-empty
 { be 1 1; head -c 300 /dev/zero | tr '\0' '\7'; } > $out/quote_token/signed-lines
 { be 1 1; printf 'vnd-and-some-lines-with-discounts-and-applied-campaigns-%.0s' 1 2 3 4; } > $out/quote_token/signed-text
 

@@ -9,6 +9,7 @@
 //    one altered character must not verify to a different quote.
 
 #include <string>
+#include <vector>
 
 #include "common/bounds.h"
 #include "common/errors.h"
@@ -23,7 +24,8 @@ namespace v1 = ::care::promotion::v1;
 using care::fuzz::ByteReader;
 
 const care::promotion::QuoteSigner& Signer() {
-  static const auto* signer = new care::promotion::QuoteSigner("fuzz-secret-0123456789abcdef0123456789");
+  static const auto* signer = new care::promotion::QuoteSigner(
+      std::vector<care::promotion::QuoteKey>{{"fuzz", "fuzz-secret-0123456789abcdef0123456789"}});
   return *signer;
 }
 

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
@@ -17,6 +18,7 @@
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
 #include "services/promotion/promotion_store.h"
+#include "services/promotion/quote_token.h"
 
 namespace {
 
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
   absl::Duration quote_ttl = config.Duration("quote_ttl", absl::Minutes(15), "how long a quote token is valid");
   std::string secret_file = config.String(
       "quote_token_secret_file", "",
-      "file holding the HMAC key signing quote tokens; empty = a random key per process (tokens die on restart)");
+      "file of quote token HMAC keys, one `<key_id> <key>` per line (id: 1-32 of A-Za-z0-9_-; key: 32+ bytes); "
+      "the first signs, all verify; empty = a random key per process (dev only: tokens die on restart)");
   absl::Duration outbox_interval =
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
   if ((!notification_target.empty() || !loyalty_target.empty()) && service_token_file.empty()) {
@@ -115,6 +118,19 @@ int main(int argc, char** argv) {
   if (quote_ttl < absl::Seconds(1) || quote_ttl > absl::Hours(24)) config.AddError("quote_ttl must be 1s..24h");
   if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
     config.AddError("outbox_interval must be between 10ms and 1m");
+  }
+  // Read before Finish(): a missing, empty or short key is a configuration
+  // error (exit 2), never a weak signer.
+  std::vector<care::promotion::QuoteKey> quote_keys;
+  if (!secret_file.empty()) {
+    auto text = care::ReadSecretFile(secret_file);
+    auto keys = text.ok() ? care::promotion::ParseQuoteKeys(*text)
+                          : absl::StatusOr<std::vector<care::promotion::QuoteKey>>(text.status());
+    if (keys.ok()) {
+      quote_keys = *std::move(keys);
+    } else {
+      config.AddError(absl::StrCat("quote_token_secret_file ", secret_file, ": ", keys.status().message()));
+    }
   }
   config.Finish();
 
@@ -130,14 +146,15 @@ int main(int argc, char** argv) {
   care::promotion::PromotionOptions options;
   options.notice = notice;
   options.quote_ttl = quote_ttl;
-  if (!secret_file.empty()) {
-    auto s = care::ReadSecretFile(secret_file);
-    if (!s.ok()) care::Fatal(absl::StrCat("quote_token_secret_file: ", s.status().message()));
-    options.token_secret = *s;
+  if (!quote_keys.empty()) {
+    options.token_keys = std::move(quote_keys);
   } else {
+    care::LogWarn(
+        "no quote_token_secret_file: quote tokens are signed with a random per-process key and die on restart "
+        "(and are not accepted by other replicas); set it in production");
     unsigned char key[32];
     if (RAND_bytes(key, sizeof(key)) != 1) care::Fatal("no random source for the quote token key");
-    options.token_secret.assign(reinterpret_cast<char*>(key), sizeof(key));
+    options.token_keys.push_back({"ephemeral", std::string(reinterpret_cast<char*>(key), sizeof(key))});
   }
 
   std::optional<care::Peer> loyalty;

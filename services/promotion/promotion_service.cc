@@ -107,7 +107,7 @@ PromotionService::PromotionService(PromotionStore& store, const Clock& clock, Sh
       shoppers_(std::move(shoppers)),
       profiles_(std::move(profiles)),
       options_(std::move(options)),
-      signer_(options_.token_secret) {}
+      signer_(options_.token_keys) {}
 
 absl::Status PromotionService::Init() {
   auto live = store_.LiveCampaigns();

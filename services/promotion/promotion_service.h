@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,7 +31,8 @@ std::string CustomerKey(const care::promotion::v1::QuoteCustomer& c);
 struct PromotionOptions {
   absl::Duration notice = absl::Hours(72);
   absl::Duration quote_ttl = absl::Minutes(15);
-  std::string token_secret;
+  // Quote token keys (ParseQuoteKeys); the first signs. Never empty.
+  std::vector<QuoteKey> token_keys;
 };
 
 class PromotionService final {

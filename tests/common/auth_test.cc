@@ -4,8 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/errors.h"
@@ -108,7 +110,7 @@ TEST(TokenRegistryTest, InvalidHeadersAreUnauthenticated) {
   TokenRegistry r = Registry();
   std::string admin = kAdminToken;
   for (const std::string& header :
-       {std::string("Bearer wrong-token-0123456789"), "Basic " + admin, "bearer " + admin, admin,
+       {std::string("Bearer wrong-token-0123456789"), "Basic " + admin, "Bearer" + admin, "bearer:" + admin, admin,
         "Bearer " + admin.substr(0, admin.size() - 1), "Bearer " + admin + "x", std::string("Bearer "),
         "Bearer  " + admin}) {
     auto p = r.Authenticate(header);
@@ -119,6 +121,64 @@ TEST(TokenRegistryTest, InvalidHeadersAreUnauthenticated) {
       // The message must not echo the presented token back.
       EXPECT_THAT(std::string(p.status().message()), ::testing::Not(HasSubstr(admin.substr(0, 12))));
     }
+  }
+}
+
+// Issue 16, defect 9: RFC 6750's scheme name is case-insensitive.
+TEST(TokenRegistryTest, TheBearerSchemeIsCaseInsensitive) {
+  TokenRegistry r = Registry();
+  for (const std::string& scheme : {"Bearer", "bearer", "BEARER", "bEaReR"}) {
+    auto p = r.Authenticate(absl::StrCat(scheme, " ", kAdminToken));
+    ASSERT_TRUE(p.ok()) << scheme << ": " << p.status();
+    EXPECT_EQ((*p)->name, "admin:root");
+  }
+  // The token itself is not: it is a secret compared byte for byte.
+  std::string upper = kAdminToken;
+  for (char& c : upper) c = absl::ascii_toupper(static_cast<unsigned char>(c));
+  EXPECT_FALSE(r.Authenticate("Bearer " + upper).ok());
+}
+
+// Issue 16, defect 9: a token listed twice is refused, naming both lines and
+// never the token.
+TEST(TokenRegistryTest, RefusesATokenListedTwice) {
+  auto r = TokenRegistry::FromText(absl::StrCat(kAdminToken, " admin:root admin\n", "# comment\n", kMixedToken,
+                                                " agent:alice agent\n", kAdminToken, " agent:bob agent\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("line 4: the same token as line 1"));
+  EXPECT_THAT(std::string(r.status().message()), ::testing::Not(HasSubstr(kAdminToken)));
+
+  testing::TempDir dir;
+  std::string path = dir.path() + "/tokens";
+  std::ofstream(path) << kAdminToken << " admin:root admin\n" << kAdminToken << " admin:root admin\n";
+  auto from_file = TokenRegistry::FromFile(path);
+  ASSERT_FALSE(from_file.ok());
+  EXPECT_THAT(std::string(from_file.status().message()), HasSubstr(path + ": token file line 2"));
+}
+
+// Issue 16, defect 9: a tokens file others can read is worth a warning; one
+// only its owner reads, or a Kubernetes Secret read through its group, is not.
+TEST(TokenRegistryTest, WarnsWhenTheFileIsOpenToOthers) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/tokens";
+  std::ofstream(path) << kAdminToken << " admin:root admin\n";
+  auto load = [&](std::filesystem::perms perms) {
+    std::filesystem::permissions(path, perms);
+    ::testing::internal::CaptureStderr();
+    auto r = TokenRegistry::FromFile(path);
+    std::string logged = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(r.ok()) << r.status();
+    return logged;
+  };
+  using P = std::filesystem::perms;
+  EXPECT_EQ(load(P::owner_read | P::owner_write), "");
+  EXPECT_EQ(load(P::owner_read), "");
+  for (P open : {P::owner_read | P::owner_write | P::group_read | P::others_read, P::owner_read | P::others_read,
+                 P::owner_read | P::group_read, P::owner_read | P::group_write}) {
+    std::string logged = load(open);
+    EXPECT_THAT(logged, HasSubstr("the tokens file is open to more than this service")) << static_cast<int>(open);
+    EXPECT_THAT(logged, HasSubstr(path));
+    EXPECT_THAT(logged, ::testing::Not(HasSubstr(kAdminToken)));
   }
 }
 

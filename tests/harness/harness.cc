@@ -303,6 +303,8 @@ Tokens WriteTokens(const std::string& dir) {
       << t.no_role_holder << " limited:test agent\n";
   out.close();
   if (!out) Die(absl::StrCat("cannot write ", t.file));
+  // As an operator should keep it: a more open file is warned about.
+  std::filesystem::permissions(t.file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return t;
 }
 

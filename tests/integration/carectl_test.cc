@@ -569,7 +569,7 @@ class CarectlPromotionTest : public CarectlTest {
   void SetUp() override {
     CarectlTest::SetUp();
     if (HasFatalFailure()) return;
-    std::ofstream(dir_.path() + "/quote_secret") << "carectl-test-secret\n";
+    std::ofstream(dir_.path() + "/quote_secret") << "carectl-1 carectl-test-secret-0123456789abcdef0123\n";
     std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--notification_target=" + notification_service_->address(),

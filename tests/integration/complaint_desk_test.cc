@@ -568,7 +568,7 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
   EXPECT_FALSE(r.pending_approval());
   LetJobsRun();  // the outbox retries against nothing
 
-  std::ofstream(dir_.path() + "/quote_secret") << "desk-test-secret\n";
+  std::ofstream(dir_.path() + "/quote_secret") << "desk-1 desk-test-secret-0123456789abcdef0123456\n";
   ServiceProcess promotion(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
                            {"--port=" + std::to_string(promo_port), "--fake_clock",
                             "--redis_port=" + std::to_string(redis_.port()), "--loyalty_target=" + service_->address(),

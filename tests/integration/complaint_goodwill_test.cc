@@ -38,7 +38,7 @@ class ComplaintGoodwillTest : public ComplaintTest {
   }
 
   std::unique_ptr<ServiceProcess> StartPromotion(int port) {
-    std::ofstream(dir_.path() + "/quote_secret") << "goodwill-test-secret\n";
+    std::ofstream(dir_.path() + "/quote_secret") << "goodwill-1 goodwill-test-secret-0123456789abcdef0123\n";
     auto p = std::make_unique<ServiceProcess>(
         CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
         std::vector<std::string>{"--port=" + std::to_string(port), "--fake_clock",

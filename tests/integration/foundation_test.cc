@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -220,6 +221,27 @@ TEST_P(FoundationTest, BadConfigurationStopsTheProcessNamingTheSetting) {
   std::string text = ReadFile(log);
   EXPECT_NE(text.find("--threads=\"many\""), std::string::npos) << text;
   EXPECT_NE(text.find("unknown flag --no_such_flag"), std::string::npos) << text;
+}
+
+// Issue 16, defect 9: a tokens file listing a token twice is a
+// configuration error naming the file and the line, not a silent override.
+TEST_P(FoundationTest, ATokenListedTwiceStopsTheProcessNamingTheLine) {
+  TempDir dir;
+  const std::string tokens = dir.path() + "/tokens";
+  std::ofstream(tokens) << "0123456789abcdef-first admin:a admin\n"
+                        << "fedcba9876543210-other agent:b agent\n"
+                        << "0123456789abcdef-first agent:c agent\n";
+  ChildProcess child;
+  std::string log = dir.path() + "/log";
+  ASSERT_TRUE(child.Spawn({GetParam().path, "--tokens_file=" + tokens, "--port=0", "--listen_host=127.0.0.1",
+                           "--data_dir=" + dir.path()},
+                          log)
+                  .ok());
+  EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find("configuration error: tokens_file: " + tokens + ": token file line 3: the same token as line 1"),
+            std::string::npos)
+      << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Services, FoundationTest, ::testing::ValuesIn(Binaries()),

@@ -30,9 +30,7 @@ class PromotionTest : public LoyaltyTest {
   // none).
   void StartPromotion(const std::string& notification = "", std::vector<std::string> extra = {}) {
     std::string token_file = dir_.path() + "/service_token";
-    {
-      std::ofstream(dir_.path() + "/quote_secret") << "test-quote-secret\n";
-    }
+    WriteQuoteKeys(quote_keys_);
     std::vector<std::string> args{"--fake_clock",
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
@@ -45,6 +43,24 @@ class PromotionTest : public LoyaltyTest {
     promo_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, kPromotionHealth, args, tokens_);
     absl::Status started = promo_->Start();
     ASSERT_TRUE(started.ok()) << started;
+    pstub_ = pv1::PromotionService::NewStub(promo_->channel());
+    pclock_ = care::common::v1::ClockControl::NewStub(promo_->channel());
+    if (promo_start_time_ != absl::InfinitePast()) SetPromoTime(promo_start_time_);
+  }
+
+  // Writes the --quote_token_secret_file (`<key_id> <key>` per line).
+  void WriteQuoteKeys(const std::string& text) {
+    std::ofstream(dir_.path() + "/quote_secret", std::ios::trunc) << text;
+  }
+
+  // Restarts care_promotion on its own data with the same flags (and the key
+  // file as it is now), its clock set again. Pass a short --drain_deadline
+  // to StartPromotion: the restart waits for the drain.
+  void RestartPromotion() {
+    pstub_.reset();
+    pclock_.reset();
+    absl::Status restarted = promo_->Restart();
+    ASSERT_TRUE(restarted.ok()) << restarted;
     pstub_ = pv1::PromotionService::NewStub(promo_->channel());
     pclock_ = care::common::v1::ClockControl::NewStub(promo_->channel());
     if (promo_start_time_ != absl::InfinitePast()) SetPromoTime(promo_start_time_);
@@ -181,6 +197,8 @@ class PromotionTest : public LoyaltyTest {
   // the real time, where a fresh fake clock starts (tests whose peer starts
   // later, with its own fresh fake clock).
   absl::Time promo_start_time_ = Base();
+  // What StartPromotion writes to the quote key file.
+  std::string quote_keys_ = "test-1 test-quote-secret-0123456789abcdef0123456789\n";
   std::unique_ptr<ServiceProcess> promo_;
   std::unique_ptr<pv1::PromotionService::Stub> pstub_;
   std::unique_ptr<care::common::v1::ClockControl::Stub> pclock_;

@@ -363,7 +363,7 @@ TEST_F(PromotionQuoteTest, RedeemIsIdempotentAndRefusesStaleTokens) {
   EXPECT_EQ(Reason(s), "QUOTE_TOKEN_INVALID");
   // A correctly signed payload in another format (no format prefix, as an
   // earlier release wrote them) is refused, not read as this one.
-  ASSERT_EQ(q.quote_token().substr(0, 3), "q2.");
+  ASSERT_EQ(q.quote_token().substr(0, 3), "q3.");
   s = Redeem("order-old-format", q.quote_token().substr(3), &again);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Reason(s), "QUOTE_TOKEN_INVALID");

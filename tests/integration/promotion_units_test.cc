@@ -1,9 +1,12 @@
 // Pure pieces of the promotion service, without the binary: the quote
-// index's ordering rule and the one campaign validation.
+// index's ordering rule, the one campaign validation and the quote token
+// key file.
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/errors.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/campaign_validation.h"
+#include "services/promotion/quote_token.h"
 
 namespace care::promotion {
 namespace {
@@ -69,6 +72,61 @@ TEST(CampaignValidationTest, EveryAmountIsBoundedAndTierValuesAreChecked) {
   EXPECT_THAT(std::string(s.message()),
               ::testing::HasSubstr("campaign.rules[0].effects[0].cart_discount.value.tier_values[\"gold\"]"
                                    ".amount_off.amount_minor"));
+}
+
+// Defect 16.2: a short or missing key is refused, never used.
+TEST(QuoteKeysTest, RefusesMissingShortAndMalformedKeys) {
+  const std::string k32(32, 'k');
+  struct Case {
+    std::string text;
+    std::string why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "no key"},
+           {"\n\n", "no key"},
+           {"a " + std::string(31, 'k'), "31 bytes"},
+           {k32, "want `<key_id> <key>`"},  // a bare key: no id
+           {"a.b " + k32, "key id"},
+           {std::string(33, 'i') + " " + k32, "key id"},
+           {"a " + k32 + "\nb " + k32 + "\na " + k32, "line 3: key id \"a\" is listed twice"},
+           {"a " + k32 + "\n\nb short", "line 3"},
+       }) {
+    auto keys = ParseQuoteKeys(c.text);
+    EXPECT_FALSE(keys.ok()) << "accepted: " << c.text;
+    if (!keys.ok()) EXPECT_THAT(std::string(keys.status().message()), ::testing::HasSubstr(c.why)) << c.text;
+  }
+}
+
+TEST(QuoteKeysTest, ParsesIdsAndKeysInOrder) {
+  auto keys = ParseQuoteKeys("\n  new-2  " + std::string(40, 'n') + " x \nold_1\t" + std::string(32, 'o') + "\n");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].id, "new-2");
+  EXPECT_EQ((*keys)[0].secret, std::string(40, 'n') + " x");  // the rest of the line
+  EXPECT_EQ((*keys)[1].id, "old_1");
+  EXPECT_EQ((*keys)[1].secret, std::string(32, 'o'));
+}
+
+// The first key signs and names itself in the token; any listed key
+// verifies; a key no longer listed does not.
+TEST(QuoteKeysTest, TheFirstKeySignsAndAnyListedKeyVerifies) {
+  const QuoteKey a{"a", std::string(32, 'a')}, b{"b", std::string(32, 'b')};
+  v1::QuoteResponse quote;
+  quote.mutable_customer()->set_guest_key("g1");
+  const std::string by_a = QuoteSigner({a}).Sign(quote);
+  EXPECT_EQ(by_a.substr(0, 5), "q3.a.");
+  const QuoteSigner rotated({b, a});
+  EXPECT_EQ(rotated.Sign(quote).substr(0, 5), "q3.b.");
+  auto verified = rotated.Verify(by_a);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->customer().guest_key(), "g1");
+
+  const QuoteSigner only_b({b});
+  for (const std::string& token : {by_a, "q3.b." + by_a.substr(5), "q3.x." + by_a.substr(5), by_a.substr(0, 4)}) {
+    auto refused = only_b.Verify(token);
+    EXPECT_FALSE(refused.ok()) << token;
+    EXPECT_EQ(ErrorReason(refused.status()), "QUOTE_TOKEN_INVALID") << token;
+  }
 }
 
 }  // namespace
