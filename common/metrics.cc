@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace care::metrics {
 namespace {
@@ -326,13 +328,22 @@ void HttpExporter::Loop() {
 }
 
 void HttpExporter::Serve(int client) {
-  // A slow or silent client must not hold the exporter: 2 s to send headers.
-  timeval tv{2, 0};
-  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  // A slow or silent client must not hold the one-thread exporter: 2 s in
+  // all to send the headers and take the answer. A per-call socket timeout
+  // alone would let a client that sends one byte a second hold it for hours.
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  const auto time_left = [&]() -> bool {
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    timeval tv = absl::ToTimeval(left);
+    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return true;
+  };
   std::string request;
   char buf[2048];
   while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
+    if (!time_left()) return;
     ssize_t n = ::recv(client, buf, sizeof(buf), 0);
     if (n <= 0) return;
     request.append(buf, static_cast<size_t>(n));
@@ -362,6 +373,7 @@ void HttpExporter::Serve(int client) {
   if (!head) response += body;
   size_t sent = 0;
   while (sent < response.size()) {
+    if (!time_left()) return;
     ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
     sent += static_cast<size_t>(n);

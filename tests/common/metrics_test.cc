@@ -3,9 +3,15 @@
 
 #include "common/metrics.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/scrape.h"
 
@@ -124,6 +130,38 @@ TEST(MetricsTest, HttpExporterServesMetricsAnd404sTheRest) {
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(std::string(missing.status().message()).find("404"), std::string::npos);
   EXPECT_FALSE(HttpExporter::Start("not-an-ip", 0, &r).ok());
+}
+
+TEST(MetricsTest, AClientSendingOneByteAtATimeIsCutOffAndScrapesGoOn) {
+  // Slowloris: one header byte every 250 ms would renew a per-read timeout
+  // for hours; the exporter gives a client 2 s in all, then serves the next.
+  Registry r;
+  r.Counter("care_slow_total", "x").Inc({});
+  auto exporter = HttpExporter::Start("127.0.0.1", 0, &r);
+  ASSERT_TRUE(exporter.ok()) << exporter.status();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*exporter)->port()));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  bool cut_off = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (!cut_off && absl::Now() < give_up) {
+    if (::send(fd, "G", 1, MSG_NOSIGNAL) != 1) {
+      cut_off = true;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+    char c;
+    cut_off = ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;  // the server closed it
+  }
+  ::close(fd);
+  EXPECT_TRUE(cut_off) << "a client trickling bytes held the exporter for 20 s";
+  auto body = care::testing::HttpGet((*exporter)->port(), "/metrics");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_NE(body->find("care_slow_total 1\n"), std::string::npos) << *body;
 }
 
 }  // namespace
