@@ -41,7 +41,22 @@ std::string JsonQuote(absl::string_view s) {
   return out;
 }
 
-LogValue::LogValue(absl::string_view s) : json_(JsonQuote(s)) {}
+namespace {
+
+// A logged string keeps its first 1 KiB (never half a character) and its
+// size: a caller's 3 MB request id must not become a 3 MB log line.
+constexpr size_t kMaxLoggedBytes = 1024;
+
+std::string Bounded(absl::string_view s) {
+  if (s.size() <= kMaxLoggedBytes) return std::string(s);
+  size_t cut = kMaxLoggedBytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(s.substr(0, cut), "...(", s.size(), " bytes)");
+}
+
+}  // namespace
+
+LogValue::LogValue(absl::string_view s) : json_(JsonQuote(Bounded(s))) {}
 LogValue::LogValue(int64_t v) : json_(absl::StrCat(v)) {}
 LogValue::LogValue(double v) : json_(absl::StrFormat("%.3f", v)) {}
 

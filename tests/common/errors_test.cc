@@ -293,6 +293,20 @@ TEST(GrpcStatusTest, EveryErrorFitsADefaultClientsHeaders) {
   EXPECT_EQ(sent.field_violations(0).field(), "lines[0].sku");
 }
 
+TEST(LogTest, ALoggedValueIsBoundedAndNeverCutInsideACharacter) {
+  // A 3 MB request id from an unauthenticated caller is logged as a prefix
+  // and its size, not as a 3 MB line.
+  const std::string huge(3 * 1024 * 1024, 'x');
+  const std::string logged = LogValue(huge).json();
+  EXPECT_LT(logged.size(), 1100u);
+  EXPECT_NE(logged.find("(3145728 bytes)"), std::string::npos) << logged;
+  std::string vietnamese;
+  for (int i = 0; i < 500; ++i) vietnamese += "\xe1\xbb\x87";  // ệ, 3 bytes each
+  const std::string cut = LogValue(vietnamese).json();
+  EXPECT_TRUE(CodePoints(cut).has_value()) << "cut inside a character";
+  EXPECT_EQ(LogValue("short").json(), "\"short\"");
+}
+
 TEST(LogTest, JsonQuoteEscapes) {
   EXPECT_EQ(JsonQuote("plain"), "\"plain\"");
   EXPECT_EQ(JsonQuote("a\"b\\c\nd\te\r"), "\"a\\\"b\\\\c\\nd\\te\\r\"");
