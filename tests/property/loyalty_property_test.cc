@@ -740,16 +740,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     Rng rng(seed);
     run_ = &run;
     rng_ = &rng;
-    absl::Time started = absl::Now();
-    for (int i = 1; i <= run.steps() && !run.failed(); ++i) {
-      run.set_step(i);
-      Step();
-      if (i % 100 == 0) CheckAll();
-    }
-    if (!run.failed()) CheckAll();
+    const absl::Duration took = run.Drive(100, [&] { Step(); }, [&] { CheckAll(); });
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps in "
-              << absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))
-              << (run.failed() ? " (violation)" : ", no violation") << std::endl;
+              << absl::FormatDuration(took) << run.outcome() << std::endl;
     std::vector<std::string> kinds;
     for (const auto& [k, n] : entries_by_kind_) kinds.push_back(absl::StrCat(k, "=", n));
     std::cout << "[property] entries written: " << absl::StrJoin(kinds, " ") << std::endl;

@@ -1314,17 +1314,10 @@ class PromotionPropertyTest : public PromotionTest {
     Rng rng(seed);
     run_ = &run;
     rng_ = &rng;
-    absl::Time started = absl::Now();
-    for (int i = 1; i <= run.steps() && !run.failed(); ++i) {
-      run.set_step(i);
-      Step();
-      if (i % 50 == 0) CheckAll();
-    }
-    if (!run.failed()) CheckAll();
+    const absl::Duration took = run.Drive(50, [&] { Step(); }, [&] { CheckAll(); });
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps, " << quotes_.size()
               << " quotes, " << redemptions_.size() << " redemptions, " << campaigns_.size() << " campaigns in "
-              << absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))
-              << (run.failed() ? " (violation)" : ", no violation") << std::endl;
+              << absl::FormatDuration(took) << run.outcome() << std::endl;
   }
 
   PropertyRun* run_ = nullptr;

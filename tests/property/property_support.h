@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -23,6 +24,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 
@@ -147,6 +150,20 @@ class PropertyRun {
   void Log(std::string text, std::set<std::string> keys = {}) { log_.Add(step_, std::move(text), std::move(keys)); }
 
   bool failed() const { return failed_; }
+  const char* outcome() const { return failed_ ? " (violation)" : ", no violation"; }
+
+  // Runs `step` once per step until the first violation, `check` every
+  // `check_every` steps and once more at the end; returns how long it took.
+  absl::Duration Drive(int check_every, const std::function<void()>& step, const std::function<void()>& check) {
+    const absl::Time started = absl::Now();
+    for (int i = 1; i <= steps_ && !failed_; ++i) {
+      step_ = i;
+      step();
+      if (i % check_every == 0) check();
+    }
+    if (!failed_) check();
+    return absl::Trunc(absl::Now() - started, absl::Milliseconds(1));
+  }
 
   // Records the violation (the first one only: later ones are usually its
   // consequences) and fails the test with everything needed to replay it.
