@@ -7,7 +7,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "care/promotion/v1/promotion.pb.h"
+#include "common/proto_time.h"
 
 namespace care::bench {
 
@@ -29,6 +31,22 @@ inline care::promotion::v1::QuoteRequest BenchCart(const std::string& guest_key)
   req.mutable_shipping()->set_amount_minor(500);
   req.mutable_shipping()->set_currency_code("USD");
   return req;
+}
+
+// A live USD campaign, in UTC, that started an hour before `now`, with one
+// empty rule "rule-1" for the benchmark to fill.
+inline care::promotion::v1::Campaign BenchCampaign(const std::string& id, int64_t version, absl::Time now) {
+  care::promotion::v1::Campaign c;
+  c.set_campaign_id(id);
+  c.set_display_name(id);
+  c.set_version(version);
+  c.set_state(care::promotion::v1::CAMPAIGN_STATE_ACTIVE);
+  c.set_time_zone("UTC");
+  c.set_currency_code("USD");
+  *c.mutable_starts_at() = care::ToTimestamp(now - absl::Hours(1));
+  *c.mutable_ends_at() = care::ToTimestamp(now + absl::Hours(100));
+  c.add_rules()->set_rule_id("rule-1");
+  return c;
 }
 
 }  // namespace care::bench

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/promotion_cart.h"
 #include "common/proto_time.h"
 #include "google/protobuf/arena.h"
 #include "services/promotion/pricing.h"
@@ -44,18 +45,8 @@ v1::QuoteRequest Cart(int lines, int units) {
 
 // Any 2 units of the category for 15.00.
 v1::Campaign Bundle(absl::Time now) {
-  v1::Campaign c;
-  c.set_campaign_id("bench-any-two");
-  c.set_display_name(c.campaign_id());
-  c.set_version(1);
-  c.set_state(v1::CAMPAIGN_STATE_ACTIVE);
-  c.set_time_zone("UTC");
-  c.set_currency_code("USD");
-  *c.mutable_starts_at() = care::ToTimestamp(now - absl::Hours(1));
-  *c.mutable_ends_at() = care::ToTimestamp(now + absl::Hours(100));
-  v1::Rule* rule = c.add_rules();
-  rule->set_rule_id("rule-1");
-  v1::BundlePrice* bp = rule->add_effects()->mutable_bundle_price();
+  v1::Campaign c = care::bench::BenchCampaign("bench-any-two", 1, now);
+  v1::BundlePrice* bp = c.mutable_rules(0)->add_effects()->mutable_bundle_price();
   v1::ComboComponent* comp = bp->add_components();
   comp->mutable_items()->add_categories("bench");
   comp->set_quantity(2);

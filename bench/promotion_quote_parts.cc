@@ -32,18 +32,11 @@ constexpr int kLines = care::bench::kCartLines;
 std::vector<v1::Campaign> Campaigns(absl::Time now) {
   std::vector<v1::Campaign> out(kLines + 2);
   for (int i = 0; i < kLines + 2; ++i) {
-    v1::Campaign& c = out[i];
     const bool cart_wide = i >= kLines;
-    c.set_campaign_id(absl::StrCat(cart_wide ? "bench-cart-campaign-" : "bench-sku-campaign-", i));
-    c.set_display_name(c.campaign_id());
-    c.set_version(2);
-    c.set_state(v1::CAMPAIGN_STATE_ACTIVE);
-    c.set_time_zone("UTC");
-    c.set_currency_code("USD");
-    *c.mutable_starts_at() = care::ToTimestamp(now - absl::Hours(1));
-    *c.mutable_ends_at() = care::ToTimestamp(now + absl::Hours(100));
-    v1::Rule* rule = c.add_rules();
-    rule->set_rule_id("rule-1");
+    out[i] = care::bench::BenchCampaign(
+        absl::StrCat(cart_wide ? "bench-cart-campaign-" : "bench-sku-campaign-", i), 2, now);
+    v1::Campaign& c = out[i];
+    v1::Rule* rule = c.mutable_rules(0);
     v1::Effect* e = rule->add_effects();
     if (cart_wide) {
       e->mutable_cart_discount()->mutable_value()->mutable_value()->set_percent_off_bps(100);
