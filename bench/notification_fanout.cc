@@ -84,10 +84,17 @@ int64_t PeakRssKb() {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
+// The sink listens on 127.0.0.1 over plain http.
+care::notification::EgressOptions LoopbackEgress() {
+  care::notification::EgressOptions egress;
+  egress.policy = *care::EgressPolicy::Parse("127.0.0.1/32");
+  return egress;
+}
+
 // The webhook baseline: the channel's transport alone, the same POSTs in
 // batches of the same size.
 double RawPosts(const v1::WebhookEndpoint& endpoint, int64_t members, int batch) {
-  auto channel = care::notification::MakeWebhookChannel(endpoint);
+  auto channel = care::notification::MakeWebhookChannel(endpoint, LoopbackEgress());
   auto t0 = Clock::now();
   for (int64_t done = 0; done < members; done += batch) {
     std::vector<care::notification::OutgoingMessage> messages;
@@ -173,8 +180,11 @@ int main(int argc, char** argv) {
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
   SyntheticAudience audience(members, channel);
   care::notification::NotificationOptions options;
+  options.egress = LoopbackEgress().policy;
   options.channels = [](int c, const v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
-    if (c == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) return care::notification::MakeWebhookChannel(settings.webhook());
+    if (c == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+      return care::notification::MakeWebhookChannel(settings.webhook(), LoopbackEgress());
+    }
     return nullptr;
   };
   options.fan_out_batch = static_cast<int>(batch);

@@ -46,6 +46,9 @@ export CARE_TOKENS_FILE=$data/tokens CARE_SERVICE_TOKEN_FILE=$data/service_token
 export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
+# Notification may reach webhook / SMTP receivers on this machine (a local
+# suite only; production lists its gateways, see services/notification/README.md).
+export CARE_EGRESS_ALLOWLIST=127.0.0.1/32
 declare -A ports=([loyalty]=50051 [promotion]=50052 [complaint]=50053 [notification]=50054)
 declare -A metrics=([loyalty]=9091 [promotion]=9092 [complaint]=9093 [notification]=9094)
 # --fake_clock: the demo moves the services' clocks (ClockControl) instead of

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
+#include "common/egress.h"
 
 namespace care::notification {
 
@@ -47,9 +49,39 @@ class Channel {
   SendResult Send(const OutgoingMessage& message) { return SendAll({message}).front(); }
 };
 
-// Transports over libcurl (channels_curl.cc).
-std::unique_ptr<Channel> MakeWebhookChannel(const v1::WebhookEndpoint& endpoint);
-std::unique_ptr<Channel> MakeEmailChannel(const v1::EmailEndpoint& endpoint);
+// Where the transports may connect (issue 16, defects 1 and 8).
+struct EgressOptions {
+  // Schemes and addresses (common/egress.h), from --egress_allowlist and
+  // --egress_cluster_cidrs.
+  EgressPolicy policy;
+  // --smtp_allow_plaintext (tests, local development): SMTP falls back to
+  // plaintext when the server offers no STARTTLS, unless the endpoint sets
+  // require_tls. Off: every SMTP session is TLS (smtps, or smtp + STARTTLS).
+  bool smtp_allow_plaintext = false;
+};
+
+// Transports over libcurl (channels_curl.cc). Each checks its URL against
+// the policy before every batch and every address it connects to (after
+// DNS, so a name that resolves to a refused address later is refused too);
+// a refusal is a permanent failure with error_code EGRESS_REFUSED.
+std::unique_ptr<Channel> MakeWebhookChannel(const v1::WebhookEndpoint& endpoint, const EgressOptions& egress);
+std::unique_ptr<Channel> MakeEmailChannel(const v1::EmailEndpoint& endpoint, const EgressOptions& egress);
+
+// Longest channel URL accepted.
+inline constexpr size_t kMaxChannelUrlBytes = 2048;
+
+// A channel URL (`channel` is care.common.v1.MessageChannel WEBHOOK or EMAIL)
+// as libcurl reads it, against the scheme rule and, for an address literal,
+// the address rule: OK, or INVALID_ARGUMENT naming `field` with reason
+// URL_MALFORMED, URL_CREDENTIALS_NOT_ALLOWED, URL_SCHEME_NOT_ALLOWED or
+// EGRESS_ADDRESS_NOT_ALLOWED.
+absl::Status CheckChannelUrl(int channel, absl::string_view url, const EgressPolicy& policy,
+                             absl::string_view field);
+
+// "scheme://host:port" of `url` as libcurl reads it (default port filled
+// in), or `url` itself when it does not parse: a gateway's secret belongs to
+// this origin and is dropped when it changes.
+std::string UrlOrigin(absl::string_view url);
 
 // The JSON body the proto documents for WEBHOOK.
 std::string WebhookJson(const OutgoingMessage& message);

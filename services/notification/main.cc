@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/egress.h"
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/server.h"
@@ -23,6 +24,26 @@ int main(int argc, char** argv) {
   absl::Duration job_interval =
       config.Duration("job_interval", absl::Seconds(1), "how often due schedules and deliveries are looked for");
   int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");
+  std::string egress_allowlist = config.String(
+      "egress_allowlist", "",
+      "comma-separated CIDRs (10.1.2.0/24), addresses and host names (smtp.internal, *.corp.example) that "
+      "webhooks and SMTP may reach although private, loopback, link-local or in the cluster's ranges; "
+      "http webhooks are allowed only to these hosts; at most 64 entries, 4096 bytes");
+  std::string egress_cluster_cidrs = config.String(
+      "egress_cluster_cidrs", "",
+      "comma-separated CIDRs of the cluster (pods, services, nodes) refused to webhooks and SMTP like private "
+      "addresses, for clusters on public ranges; at most 64 entries, 4096 bytes");
+  bool smtp_allow_plaintext = config.Bool(
+      "smtp_allow_plaintext", false,
+      "tests and local development only: SMTP falls back to plaintext when the server offers no STARTTLS "
+      "(an endpoint with require_tls still refuses); off, every SMTP session is TLS");
+  auto egress_policy = care::EgressPolicy::Parse(egress_allowlist, egress_cluster_cidrs);
+  if (!egress_policy.ok()) {
+    // Parse reports the first bad entry of either list; name the flag that holds it.
+    const bool in_allowlist = care::EgressPolicy::Parse(egress_allowlist).status().code() != absl::StatusCode::kOk;
+    config.AddError(absl::StrCat(in_allowlist ? "egress_allowlist" : "egress_cluster_cidrs", ": ",
+                                 egress_policy.status().message()));
+  }
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -45,10 +66,16 @@ int main(int argc, char** argv) {
         care::Peer{care::Dial(loyalty_target, loyalty_tls), *token});
   }
   care::notification::NotificationOptions options;
-  options.channels = [](int channel, const care::notification::v1::Settings& settings)
+  care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};
+  options.egress = egress.policy;
+  options.channels = [egress](int channel, const care::notification::v1::Settings& settings)
       -> std::unique_ptr<care::notification::Channel> {
-    if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) return care::notification::MakeWebhookChannel(settings.webhook());
-    if (channel == care::common::v1::MESSAGE_CHANNEL_EMAIL) return care::notification::MakeEmailChannel(settings.email());
+    if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+      return care::notification::MakeWebhookChannel(settings.webhook(), egress);
+    }
+    if (channel == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+      return care::notification::MakeEmailChannel(settings.email(), egress);
+    }
     return nullptr;
   };
   options.fan_out_batch = static_cast<int>(fan_out_batch);

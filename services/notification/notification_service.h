@@ -58,6 +58,9 @@ struct NotificationOptions {
   // WEBHOOK / EMAIL transports, built from the settings in force at each
   // dispatch; null = those deliveries wait (main.cc wires libcurl).
   std::function<std::unique_ptr<Channel>(int channel, const v1::Settings& settings)> channels;
+  // Rules a WEBHOOK or EMAIL URL must meet when UpdateSettings sets it
+  // (the transports check them again at send time).
+  EgressPolicy egress;
   // Wall-clock lease of a claimed WEBHOOK/EMAIL delivery beyond the channel
   // timeout: a crash mid-send makes it due again once the lease ends.
   absl::Duration send_lease = absl::Seconds(30);

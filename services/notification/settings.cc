@@ -19,6 +19,12 @@ bool Named(const google::protobuf::FieldMask& mask, absl::string_view path) {
   return false;
 }
 
+// Whether a secret given for `before` may stay with `after`. A secret set
+// while no URL was (first configuration) goes with the first URL.
+bool SameOrigin(const std::string& before, const std::string& after) {
+  return before.empty() || UrlOrigin(before) == UrlOrigin(after);
+}
+
 }  // namespace
 
 v1::Settings NotificationService::Redacted(v1::Settings s) {
@@ -44,12 +50,36 @@ absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const v1::Updat
     google::protobuf::util::FieldMaskUtil::MergeOptions options;
     options.set_replace_repeated_fields(true);
     google::protobuf::util::FieldMaskUtil::MergeMessageTo(req.settings(), req.update_mask(), options, &merged);
-    // A secret changes only when its own path is named, so that updating
-    // "webhook" for its URL cannot blank the signing secret.
-    if (!Named(req.update_mask(), "webhook.signing_secret")) {
-      merged.mutable_webhook()->set_signing_secret(current.webhook().signing_secret());
+    // A changed address must meet the egress rules (issue 16, defect 1); an
+    // unchanged one is not judged again here, so an unrelated update still
+    // goes through (the transports refuse a bad stored URL at send time).
+    if (merged.webhook().url() != current.webhook().url() && !merged.webhook().url().empty()) {
+      if (absl::Status s = CheckChannelUrl(care::common::v1::MESSAGE_CHANNEL_WEBHOOK, merged.webhook().url(),
+                                           options_.egress, "settings.webhook.url");
+          !s.ok()) {
+        return s;
+      }
     }
-    if (!Named(req.update_mask(), "email.password")) merged.mutable_email()->set_password(current.email().password());
+    if (merged.email().smtp_url() != current.email().smtp_url() && !merged.email().smtp_url().empty()) {
+      if (absl::Status s = CheckChannelUrl(care::common::v1::MESSAGE_CHANNEL_EMAIL, merged.email().smtp_url(),
+                                           options_.egress, "settings.email.smtp_url");
+          !s.ok()) {
+        return s;
+      }
+    }
+    // A secret changes only when its own path is named, so that updating
+    // "webhook" for its URL cannot blank the signing secret; but a secret
+    // belongs to the host it was given for: when the URL moves to another
+    // origin (scheme, host or port) without the secret given again, it is
+    // dropped, never sent to the new host (issue 16, defect 8).
+    if (!Named(req.update_mask(), "webhook.signing_secret")) {
+      merged.mutable_webhook()->set_signing_secret(
+          SameOrigin(current.webhook().url(), merged.webhook().url()) ? current.webhook().signing_secret() : "");
+    }
+    if (!Named(req.update_mask(), "email.password")) {
+      merged.mutable_email()->set_password(
+          SameOrigin(current.email().smtp_url(), merged.email().smtp_url()) ? current.email().password() : "");
+    }
     merged.set_version(current.version() + 1);
     *merged.mutable_update_time() = ToTimestamp(now);
     merged.set_updated_by(by);

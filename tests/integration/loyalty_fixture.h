@@ -165,7 +165,9 @@ class LoyaltyTest : public ::testing::Test {
                                   "--loyalty_target=" + service_->address(),
                                   "--service_token_file=" + dir_.path() + "/service_token",
                                   "--job_interval=50ms",
-                                  "--log_level=warn"};
+                                  "--log_level=warn",
+                                  // The tests' webhook and SMTP receivers listen on loopback.
+                                  "--egress_allowlist=127.0.0.1/32"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }

@@ -138,11 +138,18 @@ class SmtpReceiver {
   struct Mail {
     std::string mail_from, rcpt, data;
   };
-  SmtpReceiver() : server_([this](int fd) { Serve(fd); }) {}
+  // `offer_auth`: EHLO advertises AUTH PLAIN LOGIN and every AUTH exchange
+  // is kept (auths()), to see which credentials a client sends.
+  explicit SmtpReceiver(bool offer_auth = false) : offer_auth_(offer_auth), server_([this](int fd) { Serve(fd); }) {}
   int port() const { return server_.port(); }
   std::vector<Mail> mails() {
     std::lock_guard<std::mutex> lock(mu_);
     return mails_;
+  }
+  // The AUTH command lines and the client's answers to 334, as received.
+  std::vector<std::string> auths() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return auths_;
   }
 
  private:
@@ -157,7 +164,25 @@ class SmtpReceiver {
       std::string line = buf.substr(0, eol);
       buf.erase(0, eol + 2);
       if (line.rfind("EHLO", 0) == 0 || line.rfind("HELO", 0) == 0) {
-        WriteAll(fd, "250 test\r\n");
+        WriteAll(fd, offer_auth_ ? "250-test\r\n250 AUTH PLAIN LOGIN\r\n" : "250 test\r\n");
+      } else if (offer_auth_ && line.rfind("AUTH", 0) == 0) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auths_.push_back(line);
+        }
+        // Challenge until the client has answered twice (LOGIN: user, then
+        // password; PLAIN without an initial response: one answer).
+        const bool plain_with_response = line.rfind("AUTH PLAIN ", 0) == 0;
+        for (int i = 0; i < (plain_with_response ? 0 : line.rfind("AUTH LOGIN", 0) == 0 ? 2 : 1); ++i) {
+          WriteAll(fd, "334 \r\n");
+          ReadUntil(fd, buf, [](const std::string& b) { return b.find("\r\n") != std::string::npos; });
+          auto end = buf.find("\r\n");
+          if (end == std::string::npos) return;
+          std::lock_guard<std::mutex> lock(mu_);
+          auths_.push_back(buf.substr(0, end));
+          buf.erase(0, end + 2);
+        }
+        WriteAll(fd, "235 ok\r\n");
       } else if (line.rfind("MAIL FROM:", 0) == 0) {
         mail.mail_from = line.substr(10);
         WriteAll(fd, "250 ok\r\n");
@@ -185,8 +210,10 @@ class SmtpReceiver {
     }
   }
 
+  const bool offer_auth_;
   std::mutex mu_;
   std::vector<Mail> mails_;
+  std::vector<std::string> auths_;
   LoopbackServer server_;  // last: stopped before what it writes to
 };
 
