@@ -257,6 +257,23 @@ TEST_F(NotificationEgressTest, MovingTheSmtpUrlToAnotherHostDropsThePassword) {
   }
 }
 
+TEST_F(NotificationEgressTest, TheWebhookSecretStaysWithItsOrigin) {
+  nv1::UpdateSettingsRequest req;
+  req.set_request_id("egress-webhook-secret");
+  req.mutable_settings()->mutable_webhook()->set_url("https://hooks.example.com/a");
+  req.mutable_settings()->mutable_webhook()->set_signing_secret(kSecret);
+  for (const char* p : {"webhook.url", "webhook.signing_secret"}) req.mutable_update_mask()->add_paths(p);
+  nv1::Settings out;
+  grpc::Status s = nstub_->UpdateSettings(Ctx(admin()).get(), req, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  // Another path on the same origin keeps it ...
+  ASSERT_TRUE(SetUrl("webhook.url", "https://HOOKS.example.com:443/b", &out).ok());
+  EXPECT_TRUE(out.webhook().signing_secret_set());
+  // ... another host drops it, as does another port or scheme.
+  ASSERT_TRUE(SetUrl("webhook.url", "https://elsewhere.example.net/b", &out).ok());
+  EXPECT_FALSE(out.webhook().signing_secret_set());
+}
+
 TEST(NotificationEgressFlags, AMalformedAllowListStopsStartUpNamingTheFlag) {
   TempDir dir;
   Tokens tokens = WriteTokens(dir.path());
