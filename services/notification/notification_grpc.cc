@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/pagination.h"
@@ -98,6 +99,13 @@ absl::Status CheckEventSender(const v1::IngestEventRequest& r, const Principal& 
   if (sender.name != owner) {
     return Error(absl::StatusCode::kPermissionDenied, "EVENT_SOURCE_MISMATCH",
                  absl::StrCat(sender.name, " may not send this kind of event (", owner, " owns it)"),
+                 {{"principal", sender.name}, {"owner", std::string(owner)}});
+  }
+  // `source` is recorded on deliveries: it must name the sender, not another.
+  if (r.source() != absl::StripPrefix(owner, "svc:")) {
+    return Error(absl::StatusCode::kPermissionDenied, "EVENT_SOURCE_MISMATCH",
+                 absl::StrCat(sender.name, " must send its events with source \"", absl::StripPrefix(owner, "svc:"),
+                              "\""),
                  {{"principal", sender.name}, {"owner", std::string(owner)}});
   }
   return absl::OkStatus();

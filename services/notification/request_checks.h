@@ -16,7 +16,8 @@ absl::Status ValidateIngest(const care::notification::v1::IngestEventRequest& r,
 // principal owns it (PromotionAlert* from svc:promotion, loyalty's events from
 // svc:loyalty, complaint's from svc:complaint), Transactional from any caller
 // the method admits. PERMISSION_DENIED / MISSING_ROLE for a caller without
-// ROLE_PEER, EVENT_SOURCE_MISMATCH for another peer.
+// ROLE_PEER, EVENT_SOURCE_MISMATCH for another peer or a `source` that does
+// not name the sender ("promotion" for svc:promotion).
 absl::Status CheckEventSender(const care::notification::v1::IngestEventRequest& r, const Principal& sender);
 // The principal that owns an event kind; "" when any caller may send it.
 absl::string_view EventOwner(care::notification::v1::IngestEventRequest::EventCase kind);

@@ -816,6 +816,11 @@ TEST_F(NotificationTest, EachEventKindIsAcceptedOnlyFromTheServiceThatOwnsIt) {
   s = nstub_->IngestEvent(Ctx(svc()).get(), tier, &resp);
   EXPECT_EQ(Reason(s), "MISSING_ROLE") << Describe(s);
 
+  // The owner must also name itself as the source (recorded on deliveries).
+  nv1::IngestEventRequest disguised = Alert("real-0", "real", 1, start);
+  disguised.set_source("loyalty");
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), disguised, &resp);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH") << Describe(s);
   // The owners are accepted.
   s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), Alert("real-1", "real", 1, start), &resp);
   EXPECT_TRUE(s.ok()) << Describe(s);
