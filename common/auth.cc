@@ -26,6 +26,7 @@ bool ParseRole(absl::string_view name, Role* role) {
       {"agent", care::common::v1::ROLE_AGENT},
       {"supervisor", care::common::v1::ROLE_SUPERVISOR},
       {"admin", care::common::v1::ROLE_ADMIN},
+      {"peer", care::common::v1::ROLE_PEER},
   };
   auto it = kRoles.find(name);
   if (it == kRoles.end()) return false;

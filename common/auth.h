@@ -19,7 +19,8 @@ struct Principal {
 
 // Maps bearer tokens to principals. The file (a mounted Kubernetes Secret in
 // production) holds one token per line: `<token> <principal> <role>[,<role>]`
-// with roles named service, agent, supervisor, admin; `#` starts a comment.
+// with roles named service, agent, supervisor, admin, peer (the suite's own
+// services: `svc:loyalty peer` and so on); `#` starts a comment.
 // A token listed twice is an error naming both lines. FromFile logs a warning
 // when others may read the file (world-readable, group-writable, or
 // group-readable while this user owns it).

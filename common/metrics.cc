@@ -454,6 +454,19 @@ metrics::Counter& ComplaintSlaBreaches() {
   return f;
 }
 
+metrics::Counter& LoyaltyMemberExports() {
+  static auto& f = Registry::Global().Counter(
+      "care_loyalty_member_exports_total", "ExportMembers streams ended, by the calling principal.", {"principal"});
+  return f;
+}
+
+metrics::Counter& LoyaltyMembersExported() {
+  static auto& f = Registry::Global().Counter(
+      "care_loyalty_members_exported_total", "Members sent by ExportMembers, by the calling principal.",
+      {"principal"});
+  return f;
+}
+
 void DeclareAll() {
   RpcCalls();
   RpcLatency();
@@ -466,6 +479,8 @@ void DeclareAll() {
   WorkPoolRejected();
   NotificationDeliveries();
   ComplaintSlaBreaches();
+  LoyaltyMemberExports();
+  LoyaltyMembersExported();
 }
 
 }  // namespace care::metrics

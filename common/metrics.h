@@ -234,6 +234,11 @@ metrics::Counter& WorkPoolRejected();
 metrics::Counter& NotificationDeliveries();
 // care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
 metrics::Counter& ComplaintSlaBreaches();
+// care_loyalty_member_exports_total{principal}: ExportMembers streams ended
+// (the audit of who exports members' personal data), and
+// care_loyalty_members_exported_total{principal}: the members they sent.
+metrics::Counter& LoyaltyMemberExports();
+metrics::Counter& LoyaltyMembersExported();
 
 // Declares every catalog family in the Global registry.
 void DeclareAll();

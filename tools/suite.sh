@@ -15,15 +15,24 @@ build=${BUILD_DIR:-build}
 
 data=$PWD/data
 mkdir -p "$data/logs"
-# One local token with every role; generated once, never committed.
-if [ ! -s "$data/tokens" ]; then
-  token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  echo "$token local-admin admin,service,agent,supervisor" > "$data/tokens"
-  chmod 600 "$data/tokens"
+# One local operator token with every human/backend role, and one peer token
+# per service (its own principal, role `peer`: only the suite's services may
+# ingest events, issue goodwill or export members). Generated once, never
+# committed; a tokens file from before the peer role is regenerated.
+if [ ! -s "$data/tokens" ] || ! grep -q ' peer$' "$data/tokens"; then
+  new_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+  (umask 077
+   echo "$(new_token) local-admin admin,service,agent,supervisor" > "$data/tokens"
+   for service in loyalty promotion complaint notification; do
+     echo "$(new_token) svc:$service peer" >> "$data/tokens"
+   done)
 fi
-token=$(cut -d' ' -f1 "$data/tokens")
-# What a service presents when it calls another: the bare token.
-(umask 077; echo "$token" > "$data/service_token")
+token=$(head -n 1 "$data/tokens" | cut -d' ' -f1)
+# What each service presents when it calls another: its own bare peer token.
+for service in loyalty promotion complaint notification; do
+  (umask 077; grep " svc:$service peer$" "$data/tokens" | cut -d' ' -f1 > "$data/${service}_token")
+done
+rm -f "$data/service_token"
 
 pids=()
 cleanup() {
@@ -42,7 +51,7 @@ pids+=($!)
 
 # Shared settings as environment variables: a service reads the ones it
 # declares and ignores the rest (unknown flags, by contrast, stop it).
-export CARE_TOKENS_FILE=$data/tokens CARE_SERVICE_TOKEN_FILE=$data/service_token
+export CARE_TOKENS_FILE=$data/tokens
 export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
@@ -55,7 +64,8 @@ declare -A metrics=([loyalty]=9091 [promotion]=9092 [complaint]=9093 [notificati
 # waiting three days for a campaign or a weekend for an SLA breach.
 for service in loyalty promotion complaint notification; do
   "$build/services/$service/care_$service" --port="${ports[$service]}" --data_dir="$data/$service" \
-    --fake_clock --metrics_port="${metrics[$service]}" >"$data/logs/$service.log" 2>&1 &
+    --service_token_file="$data/${service}_token" --fake_clock --metrics_port="${metrics[$service]}" \
+    >"$data/logs/$service.log" 2>&1 &
   pids+=($!)
 done
 

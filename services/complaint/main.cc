@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
       config.Target("notification_target", "host:port of notification (customer updates, surveys, check-ins)");
   bool peers_tls = config.Bool("peers_tls", false, "call loyalty, promotion and notification over TLS");
   std::string service_token_file =
-      config.String("service_token_file", "", "file holding the bearer token presented to the other services");
+      config.String("service_token_file", "", "file holding this service's peer token (principal svc:complaint, role peer), presented to the others");
   absl::Duration job_interval =
       config.Duration("job_interval", absl::Seconds(30), "how often SLA clocks are checked for breaches");
   absl::Duration outbox_interval =

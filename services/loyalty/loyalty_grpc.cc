@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "common/bounds.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
@@ -500,10 +501,30 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListMembers(ServerContext* ctx, const v1:
 grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* ctx,
                                                                  const v1::ExportMembersRequest* req) {
   using Writer = BatchedWriter<v1::Member>;
+  // Exports carry every member's personal data, so each one is audited when
+  // the stream ends, however it ends (the writer drops `fetch` with it): a
+  // log line with who, the filters and how many members, and two counters.
+  struct ExportAudit {
+    std::string principal;
+    std::string filters;
+    int64_t rows = 0;
+    ~ExportAudit() {
+      if (principal.empty()) return;  // refused before the first batch
+      // Warn level: an audit line must survive --log_level=warn.
+      LogWarn("member export", {{"principal", principal}, {"filters", filters}, {"rows", rows}});
+      metrics::LoyaltyMemberExports().Inc({principal});
+      metrics::LoyaltyMembersExported().Inc({principal}, static_cast<double>(rows));
+    }
+  };
+  auto audit = std::make_shared<ExportAudit>();
   // Keyset paging: each batch starts after the last member sent, so a
   // member is sent once and memory holds one batch, however many match.
-  auto fetch = [this, req, cursor = req->after_member_id(), filter = std::optional<MemberFilter>()](
-                   const Caller&) mutable -> absl::StatusOr<Writer::Batch> {
+  auto fetch = [this, req, audit, cursor = req->after_member_id(), filter = std::optional<MemberFilter>()](
+                   const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+    if (audit->principal.empty()) {
+      audit->principal = caller.principal->name;
+      audit->filters = req->ShortDebugString();
+    }
     if (!filter) {
       FieldErrors errors;
       MemberFilter f;
@@ -527,6 +548,7 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
       if (!currency.ok()) return currency.status();
       batch.items.reserve(members->size());
       for (const MemberView& v : *members) batch.items.push_back(MemberViewToProto(v, *currency));
+      audit->rows += static_cast<int64_t>(members->size());
       batch.last = static_cast<int>(members->size()) < kExportBatch;
       if (!members->empty()) cursor = members->back().member.member_id;
       return absl::OkStatus();

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
   std::string service_token_file = config.String(
-      "service_token_file", "", "file holding the bearer token presented to the notification service");
+      "service_token_file", "", "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification");
   absl::Duration job_interval = config.Duration(
       "job_interval", absl::Seconds(30), "how often expiry, tier reviews and birthdays are checked");
   absl::Duration outbox_interval =

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
       "loyalty_target", "host:port of the loyalty service (audiences); empty = due schedules wait");
   bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
   std::string service_token_file = config.String(
-      "service_token_file", "", "file holding the bearer token presented to the loyalty service");
+      "service_token_file", "", "file holding this service's peer token (principal svc:notification, role peer), presented to loyalty");
   absl::Duration job_interval =
       config.Duration("job_interval", absl::Seconds(1), "how often due schedules and deliveries are looked for");
   int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/pagination.h"
@@ -62,6 +63,53 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
 }
 
 }  // namespace
+
+absl::string_view EventOwner(v1::IngestEventRequest::EventCase kind) {
+  switch (kind) {
+    case v1::IngestEventRequest::kPromotionAlert:
+    case v1::IngestEventRequest::kPromotionAlertCancelled:
+      return "svc:promotion";
+    case v1::IngestEventRequest::kMemberProfileChanged:
+    case v1::IngestEventRequest::kTierChanged:
+    case v1::IngestEventRequest::kPointsExpiring:
+    case v1::IngestEventRequest::kBirthdayReward:
+    case v1::IngestEventRequest::kVisitRewardEarned:
+      return "svc:loyalty";
+    case v1::IngestEventRequest::kComplaintUpdate:
+    case v1::IngestEventRequest::kSatisfactionSurvey:
+    case v1::IngestEventRequest::kProactiveCheckIn:
+      return "svc:complaint";
+    case v1::IngestEventRequest::kTransactional:
+    case v1::IngestEventRequest::EVENT_NOT_SET:
+      return "";
+  }
+  return "";
+}
+
+absl::Status CheckEventSender(const v1::IngestEventRequest& r, const Principal& sender) {
+  absl::string_view owner = EventOwner(r.event_case());
+  if (owner.empty()) return absl::OkStatus();
+  // A backend's token may send Transactional only; every other kind moves
+  // value or speaks for a CareSuite service (alerts, tiers, complaint mail).
+  if (!sender.roles.count(care::common::v1::ROLE_PEER)) {
+    return Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE",
+                 absl::StrCat(sender.name, " may send only transactional events (", owner, " sends this kind)"),
+                 {{"principal", sender.name}, {"owner", std::string(owner)}});
+  }
+  if (sender.name != owner) {
+    return Error(absl::StatusCode::kPermissionDenied, "EVENT_SOURCE_MISMATCH",
+                 absl::StrCat(sender.name, " may not send this kind of event (", owner, " owns it)"),
+                 {{"principal", sender.name}, {"owner", std::string(owner)}});
+  }
+  // `source` is recorded on deliveries: it must name the sender, not another.
+  if (r.source() != absl::StripPrefix(owner, "svc:")) {
+    return Error(absl::StatusCode::kPermissionDenied, "EVENT_SOURCE_MISMATCH",
+                 absl::StrCat(sender.name, " must send its events with source \"", absl::StripPrefix(owner, "svc:"),
+                              "\""),
+                 {{"principal", sender.name}, {"owner", std::string(owner)}});
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
   FieldErrors errors;
@@ -153,7 +201,9 @@ using Reactor = NotificationGrpc::Reactor;
 
 Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEventRequest* req,
                                        v1::IngestEventResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    // Who may send this kind first: a forger learns nothing from validation.
+    if (absl::Status s = CheckEventSender(*req, *caller.principal); !s.ok()) return s;
     if (absl::Status s = ValidateIngest(*req, service_.Now()); !s.ok()) return s;
     auto r = service_.Ingest(*req);
     if (!r.ok()) return r.status();

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
       "host:port of the notification service; empty = alerts wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
   std::string service_token_file = config.String(
-      "service_token_file", "", "file holding the bearer token presented to loyalty and notification");
+      "service_token_file", "", "file holding this service's peer token (principal svc:promotion, role peer), presented to loyalty and notification");
   absl::Duration notice = config.Duration("announce_notice", absl::Hours(72),
                                           "least time between announcing a campaign and its start");
   absl::Duration quote_ttl = config.Duration("quote_ttl", absl::Minutes(15), "how long a quote token is valid");

@@ -102,6 +102,7 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
           *v.mutable_start_time() = c.starts_at();
           *v.mutable_expire_time() = ToTimestamp(expire);
           v.set_issued_by(by);
+          v.set_issued_by_principal(by);
           *v.mutable_create_time() = ToTimestamp(now);
           *v.mutable_update_time() = ToTimestamp(now);
           absl::Status s = InsertWithFreshCode(
@@ -162,6 +163,8 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVouche
     v.set_complaint_id(req.complaint_id());
     v.set_note(req.note());
     v.set_issued_by(req.issued_by().empty() ? by : req.issued_by());
+    // issued_by is the caller's word; the token's principal is the fact.
+    v.set_issued_by_principal(by);
     *v.mutable_create_time() = ToTimestamp(now);
     *v.mutable_update_time() = ToTimestamp(now);
     return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomChars(kDefaultCharset, 12)); });

@@ -55,6 +55,17 @@ TEST(TokenRegistryTest, ParsesPrincipalsAndRoles) {
   EXPECT_THAT((*mixed)->roles, UnorderedElementsAre(ROLE_AGENT, ROLE_SUPERVISOR));
 }
 
+// issue 16, defect 3: the suite's own services hold `peer`, a role of its own.
+TEST(TokenRegistryTest, ParsesThePeerRole) {
+  auto r = TokenRegistry::FromText("0123456789abcdef-peer svc:promotion peer\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto p = r->Authenticate("Bearer 0123456789abcdef-peer");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->name, "svc:promotion");
+  EXPECT_THAT((*p)->roles, UnorderedElementsAre(care::common::v1::ROLE_PEER));
+  EXPECT_FALSE(Authorize(**p, Allow({ROLE_SERVICE}), "M").ok());
+}
+
 TEST(TokenRegistryTest, RejectsMalformedFiles) {
   struct Case {
     std::string text;
@@ -229,6 +240,10 @@ TEST(HarnessTokensTest, WriteTokensProducesAValidRegistry) {
   EXPECT_THAT(roles(t.no_role_holder), UnorderedElementsAre(ROLE_AGENT));
   std::set<std::string> distinct = {t.admin, t.service, t.agent, t.supervisor, t.no_role_holder};
   EXPECT_EQ(distinct.size(), 5u);
+  for (const std::string* peer : {&t.peer_loyalty, &t.peer_promotion, &t.peer_complaint, &t.peer_notification}) {
+    EXPECT_THAT(roles(*peer), UnorderedElementsAre(care::common::v1::ROLE_PEER));
+    EXPECT_TRUE(distinct.insert(*peer).second);
+  }
 }
 
 }  // namespace

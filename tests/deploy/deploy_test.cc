@@ -253,6 +253,32 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
   }
 }
 
+// issue 16, defect 3: each service presents its own peer token (principal
+// svc:<name>, role peer), never a token shared with the backends.
+TEST_P(OverlayTest, EachServicePresentsItsOwnPeerToken) {
+  for (const auto& [name, health] : kHealth) {
+    for (const auto& s : OfKind("StatefulSet")) {
+      if (Name(s) != name) continue;
+      std::string want = "--service_token_file=/etc/care/tokens/" + name + "-peer-token";
+      bool found = false;
+      for (const auto& arg : s["spec"]["template"]["spec"]["containers"][0]["args"]) {
+        found |= arg.as<std::string>() == want;
+      }
+      EXPECT_TRUE(found) << name << " lacks " << want;
+    }
+  }
+  for (const auto& cm : OfKind("ConfigMap")) EXPECT_FALSE(cm["data"]["CARE_SERVICE_TOKEN_FILE"]) << Name(cm);
+  if (GetParam() != "dev") return;
+  for (const auto& secret : OfKind("Secret")) {
+    if (Name(secret).rfind("care-tokens", 0) != 0) continue;
+    std::string tokens = secret["data"]["tokens"].as<std::string>("");
+    EXPECT_FALSE(tokens.empty());
+    for (const auto& [name, health] : kHealth) {
+      EXPECT_TRUE(secret["data"][name + "-peer-token"]) << "dev Secret lacks " << name << "-peer-token";
+    }
+  }
+}
+
 TEST_P(OverlayTest, EveryServicePortIsNamedAndEveryServiceSelectsPods) {
   for (const auto& s : OfKind("Service")) {
     std::set<std::string> names;

@@ -293,6 +293,10 @@ Tokens WriteTokens(const std::string& dir) {
   t.agent = RandomToken();
   t.supervisor = RandomToken();
   t.no_role_holder = RandomToken();
+  t.peer_loyalty = RandomToken();
+  t.peer_promotion = RandomToken();
+  t.peer_complaint = RandomToken();
+  t.peer_notification = RandomToken();
   t.file = absl::StrCat(dir, "/tokens");
   std::ofstream out(t.file);
   out << "# Written by care::testing::WriteTokens: <token> <principal> <roles>\n"
@@ -300,12 +304,26 @@ Tokens WriteTokens(const std::string& dir) {
       << t.service << " svc:test service\n"
       << t.agent << " agent:test agent\n"
       << t.supervisor << " supervisor:test supervisor\n"
-      << t.no_role_holder << " limited:test agent\n";
+      << t.no_role_holder << " limited:test agent\n"
+      << t.peer_loyalty << " svc:loyalty peer\n"
+      << t.peer_promotion << " svc:promotion peer\n"
+      << t.peer_complaint << " svc:complaint peer\n"
+      << t.peer_notification << " svc:notification peer\n";
   out.close();
   if (!out) Die(absl::StrCat("cannot write ", t.file));
   // As an operator should keep it: a more open file is warned about.
   std::filesystem::permissions(t.file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return t;
+}
+
+std::string WriteTokenFile(const std::string& dir, const std::string& name, const std::string& token) {
+  std::string path = absl::StrCat(dir, "/", name, "_token");
+  std::ofstream out(path);
+  out << token << "\n";
+  out.close();
+  if (!out) Die(absl::StrCat("cannot write ", path));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
 }
 
 // ---------------------------------------------------------------------------

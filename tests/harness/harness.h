@@ -112,8 +112,18 @@ struct Tokens {
   // A valid token that holds only the agent role: for methods agents may not
   // call it must get PERMISSION_DENIED (reason MISSING_ROLE).
   std::string no_role_holder;
+  // The suite's own services (issue 16, defect 3): role peer, principals
+  // svc:loyalty, svc:promotion, svc:complaint, svc:notification.
+  std::string peer_loyalty;
+  std::string peer_promotion;
+  std::string peer_complaint;
+  std::string peer_notification;
   std::string file;
 };
+
+// Writes `token` to <dir>/<name>_token (mode 0600) and returns the path: the
+// file a service reads with --service_token_file.
+std::string WriteTokenFile(const std::string& dir, const std::string& name, const std::string& token);
 
 // Writes <dir>/tokens with fresh random tokens.
 Tokens WriteTokens(const std::string& dir);

@@ -72,8 +72,9 @@ class CarectlTest : public LoyaltyTest {
     r.err = ReadFile(err);
     return r;
   }
-  Result Loyalty(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--target=" + service_->address(), "--token=" + svc(), "loyalty"});
+  Result Loyalty(std::vector<std::string> args, const std::string& token = "") {
+    args.insert(args.begin(), {"--target=" + service_->address(), "--token=" + (token.empty() ? svc() : token),
+                               "loyalty"});
     return Run(args);
   }
   Result Notification(std::vector<std::string> args) {
@@ -217,7 +218,8 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   EXPECT_OUT(redeem, "POINTS   -100");
   EXPECT_OUT(redeem, "BALANCE  900");
 
-  Result adjust = Loyalty({"adjust", "ann", "25", "--reason_code=GOODWILL", "--note=late parcel"});
+  // Points by hand are a supervisor's (a backend's `service` token cannot mint them).
+  Result adjust = Loyalty({"adjust", "ann", "25", "--reason_code=GOODWILL", "--note=late parcel"}, tokens_.supervisor);
   ASSERT_EQ(adjust.code, 0) << adjust;
   EXPECT_OUT(adjust, "BALANCE  925");
 
@@ -331,7 +333,7 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   *a->mutable_ends_at() = ToTimestamp(starts + absl::Hours(24));
   *a->mutable_notice() = ToDurationProto(absl::Hours(72));
   nv1::IngestEventResponse ingested;
-  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), alert, &ingested);
+  grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(alert)).get(), alert, &ingested);
   ASSERT_TRUE(s.ok()) << Describe(s);
 
   Result schedules = Notification({"schedules", "--state=scheduled"});
@@ -444,7 +446,7 @@ class CarectlComplaintTest : public CarectlTest {
     if (HasFatalFailure()) return;
     std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--service_token_file=" + dir_.path() + "/complaint_token",
                                   "--job_interval=50ms", "--outbox_interval=50ms", "--log_level=warn"};
     complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService", args,
                                                   tokens_);
@@ -573,7 +575,7 @@ class CarectlPromotionTest : public CarectlTest {
     std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--notification_target=" + notification_service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--service_token_file=" + dir_.path() + "/promotion_token",
                                   "--quote_token_secret_file=" + dir_.path() + "/quote_secret",
                                   "--outbox_interval=50ms", "--log_level=warn"};
     promotion_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService", args,

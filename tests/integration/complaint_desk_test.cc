@@ -550,7 +550,7 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
                               "--loyalty_target=" + service_->address(),
                               "--promotion_target=127.0.0.1:" + std::to_string(promo_port),
                               "--notification_target=" + notification_.address(),
-                              "--service_token_file=" + dir_.path() + "/service_token", "--job_interval=50ms",
+                              "--service_token_file=" + dir_.path() + "/complaint_token", "--job_interval=50ms",
                               "--outbox_interval=50ms", "--log_level=warn"});
   ASSERT_TRUE(complaint_->Restart().ok()) << complaint_->log();
   cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
@@ -572,7 +572,7 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
   ServiceProcess promotion(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
                            {"--port=" + std::to_string(promo_port), "--fake_clock",
                             "--redis_port=" + std::to_string(redis_.port()), "--loyalty_target=" + service_->address(),
-                            "--service_token_file=" + dir_.path() + "/service_token",
+                            "--service_token_file=" + dir_.path() + "/promotion_token",
                             "--quote_token_secret_file=" + dir_.path() + "/quote_secret", "--log_level=warn"},
                            tokens_);
   ASSERT_TRUE(promotion.Start().ok()) << promotion.log();

@@ -37,7 +37,7 @@ class ComplaintTest : public LoyaltyTest {
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--notification_target=" + notification_.address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--service_token_file=" + dir_.path() + "/complaint_token",
                                   "--job_interval=50ms",
                                   "--outbox_interval=50ms",
                                   "--log_level=warn"};

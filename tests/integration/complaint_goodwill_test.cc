@@ -24,7 +24,7 @@ class ComplaintGoodwillTest : public ComplaintTest {
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--notification_target=" + notification_.address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--service_token_file=" + dir_.path() + "/complaint_token",
                                   "--job_interval=50ms",
                                   "--outbox_interval=50ms",
                                   "--log_level=warn"};
@@ -44,7 +44,7 @@ class ComplaintGoodwillTest : public ComplaintTest {
         std::vector<std::string>{"--port=" + std::to_string(port), "--fake_clock",
                                  "--redis_port=" + std::to_string(redis_.port()),
                                  "--loyalty_target=" + service_->address(),
-                                 "--service_token_file=" + dir_.path() + "/service_token",
+                                 "--service_token_file=" + dir_.path() + "/promotion_token",
                                  "--quote_token_secret_file=" + dir_.path() + "/quote_secret", "--log_level=warn"},
         tokens_);
     absl::Status s = p->Start();
@@ -182,7 +182,7 @@ TEST_F(ComplaintGoodwillTest, ADomainRefusalIsDeadListedAndReplayedByAnAdmin) {
       CARE_LOYALTY_BIN, kLoyaltyHealth,
       std::vector<std::string>{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                "--notification_target=" + notification_.address(),
-                               "--service_token_file=" + dir_.path() + "/service_token", "--log_level=warn"},
+                               "--service_token_file=" + dir_.path() + "/loyalty_token", "--log_level=warn"},
       tokens_);
   ASSERT_TRUE(fresh->Start().ok()) << fresh->log();
   RestartComplaint({"--loyalty_target=" + fresh->address()});

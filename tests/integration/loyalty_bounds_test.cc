@@ -155,7 +155,7 @@ TEST_F(BoundsTest, PointsInputsAreBoundedAndTheBalanceStopsAtItsBound) {
   adjust.set_reason_code("GOODWILL");
   adjust.set_points_delta(kMaxPointsPerEntry + 1);
   lv1::AdjustPointsResponse ar;
-  grpc::Status s = stub().AdjustPoints(Ctx(svc()).get(), adjust, &ar);
+  grpc::Status s = stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &ar);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"points_delta"}) << Describe(s);
   lv1::RedeemPointsResponse rr;
   s = Redeem("ann", "redeem-huge", kInt64Max, &rr);
@@ -175,7 +175,7 @@ TEST_F(BoundsTest, PointsInputsAreBoundedAndTheBalanceStopsAtItsBound) {
         req.set_reason_code("GOODWILL");
         req.set_points_delta(kMaxPointsPerEntry);
         lv1::AdjustPointsResponse resp;
-        if (!stub->AdjustPoints(Ctx(svc(), absl::Seconds(30)).get(), req, &resp).ok()) ++failed;
+        if (!stub->AdjustPoints(Ctx(goodwill(), absl::Seconds(30)).get(), req, &resp).ok()) ++failed;
       }
     });
   }
@@ -184,7 +184,7 @@ TEST_F(BoundsTest, PointsInputsAreBoundedAndTheBalanceStopsAtItsBound) {
   EXPECT_EQ(Balance("ann").balance(), kMaxPointsBalance);
   adjust.set_request_id("adj-one-more");
   adjust.set_points_delta(1);
-  s = stub().AdjustPoints(Ctx(svc()).get(), adjust, &ar);
+  s = stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &ar);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"points_delta"}) << Describe(s);
   lv1::RecordPurchaseResponse pr;
@@ -274,7 +274,7 @@ TEST_F(BoundsTest, TextLimitsCountCharactersNotBytes) {
   adjust.set_points_delta(10);
   adjust.set_note(Repeat("ありがとう", 100));  // 500 characters, the limit
   lv1::AdjustPointsResponse ar;
-  s = stub().AdjustPoints(Ctx(svc()).get(), adjust, &ar);
+  s = stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &ar);
   EXPECT_TRUE(s.ok()) << Describe(s);
   lv1::RedeemPointsResponse rr;
   lv1::RedeemPointsRequest redeem;

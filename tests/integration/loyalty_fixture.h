@@ -139,10 +139,11 @@ class LoyaltyTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(redis_.ok()) << redis_.status();
     tokens_ = WriteTokens(dir_.path());
-    std::string token_file = dir_.path() + "/service_token";
-    {
-      std::ofstream(token_file) << tokens_.service << "\n";
-    }
+    // Each service presents its own peer token (issue 16, defect 3).
+    std::string token_file = WriteTokenFile(dir_.path(), "loyalty", tokens_.peer_loyalty);
+    WriteTokenFile(dir_.path(), "promotion", tokens_.peer_promotion);
+    WriteTokenFile(dir_.path(), "complaint", tokens_.peer_complaint);
+    WriteTokenFile(dir_.path(), "notification", tokens_.peer_notification);
     std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                   "--notification_target=" + notification_.address(),
                                   "--service_token_file=" + token_file, "--outbox_interval=50ms",
@@ -163,7 +164,7 @@ class LoyaltyTest : public ::testing::Test {
     std::vector<std::string> args{"--fake_clock",
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/service_token",
+                                  "--service_token_file=" + dir_.path() + "/notification_token",
                                   "--job_interval=50ms",
                                   "--log_level=warn",
                                   // The tests' webhook and SMTP receivers listen on loopback.
@@ -179,6 +180,26 @@ class LoyaltyTest : public ::testing::Test {
 
   lv1::LoyaltyService::Stub& stub() { return *stub_; }
   const std::string& svc() const { return tokens_.service; }
+  // The peer that owns an event kind (issue 16, defect 3): notification takes
+  // each kind only from its service; Transactional from any backend.
+  const std::string& PeerFor(const nv1::IngestEventRequest& req) const {
+    switch (req.event_case()) {
+      case nv1::IngestEventRequest::kPromotionAlert:
+      case nv1::IngestEventRequest::kPromotionAlertCancelled:
+        return tokens_.peer_promotion;
+      case nv1::IngestEventRequest::kComplaintUpdate:
+      case nv1::IngestEventRequest::kSatisfactionSurvey:
+      case nv1::IngestEventRequest::kProactiveCheckIn:
+        return tokens_.peer_complaint;
+      case nv1::IngestEventRequest::kTransactional:
+      case nv1::IngestEventRequest::EVENT_NOT_SET:
+        return tokens_.service;
+      default:
+        return tokens_.peer_loyalty;
+    }
+  }
+  // Goodwill (AdjustPoints, IssueVoucher) comes from the complaint service.
+  const std::string& goodwill() const { return tokens_.peer_complaint; }
   const std::string& admin() const { return tokens_.admin; }
 
   // ------------------------------------------------------------- clock
@@ -329,7 +350,7 @@ class LoyaltyTest : public ::testing::Test {
     req.set_points_delta(delta);
     req.set_reason_code("GOODWILL");
     lv1::AdjustPointsResponse out;
-    grpc::Status s = stub().AdjustPoints(Ctx(svc()).get(), req, &out);
+    grpc::Status s = stub().AdjustPoints(Ctx(goodwill()).get(), req, &out);
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
   }

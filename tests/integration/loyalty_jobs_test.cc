@@ -136,7 +136,7 @@ TEST_F(JobsTest, EventsWaitInTheOutboxWhileNotificationIsDownAndArriveOnce) {
     EXPECT_EQ(e.event_id().rfind("loyalty:", 0), 0u) << e.event_id();
     EXPECT_TRUE(e.has_occurred_at());
   }
-  EXPECT_EQ(notification_.authorization(), "Bearer " + tokens_.service);
+  EXPECT_EQ(notification_.authorization(), "Bearer " + tokens_.peer_loyalty);
 
   // A profile change that matters to notification is sent; one that does
   // not (occupation) is not.

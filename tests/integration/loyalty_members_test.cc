@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "tests/harness/scrape.h"
 #include "tests/integration/loyalty_fixture.h"
 
 namespace care::testing {
@@ -241,7 +242,7 @@ TEST_F(MemberTest, ExportStreamsEveryMatchingMemberOnceInOrderAcrossBatches) {
 
   auto export_ids = [&](const lv1::ExportMembersRequest& req) {
     std::vector<std::string> ids;
-    auto ctx = Ctx(svc(), absl::Seconds(30));
+    auto ctx = Ctx(tokens_.peer_notification, absl::Seconds(30));
     auto reader = stub().ExportMembers(ctx.get(), req);
     lv1::Member m;
     while (reader->Read(&m)) ids.push_back(m.member_id());
@@ -280,7 +281,7 @@ TEST_F(MemberTest, ExportStreamsEveryMatchingMemberOnceInOrderAcrossBatches) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
   lv1::ExportMembersRequest bad;
   bad.add_tier_ids("Not A Tier");
-  auto ctx2 = Ctx(svc());
+  auto ctx2 = Ctx(tokens_.peer_notification);
   auto reader2 = stub().ExportMembers(ctx2.get(), bad);
   EXPECT_FALSE(reader2->Read(&m));
   grpc::Status s = reader2->Finish();
@@ -291,7 +292,7 @@ TEST_F(MemberTest, AClientThatStopsReadingDoesNotStallTheServer) {
   Configure();
   for (int i = 0; i < 30; ++i) Enrol(absl::StrCat("y", i));
   {
-    auto ctx = Ctx(svc());
+    auto ctx = Ctx(tokens_.peer_notification);
     auto reader = stub().ExportMembers(ctx.get(), lv1::ExportMembersRequest());
     lv1::Member m;
     ASSERT_TRUE(reader->Read(&m));
@@ -301,6 +302,53 @@ TEST_F(MemberTest, AClientThatStopsReadingDoesNotStallTheServer) {
     reader->Finish();
   }
   EXPECT_EQ(GetMember("y3").member_id(), "y3");
+}
+
+// issue 16, defect 3: exporting every member's personal data takes a peer
+// (notification, for audiences) or an admin, and each export is audited.
+class ExportAuditTest : public LoyaltyTest {
+ protected:
+  std::vector<std::string> ExtraArgs() override {
+    return {"--metrics_port=0", "--metrics_port_file=" + dir_.path() + "/metrics_port"};
+  }
+  double Sampled(const std::string& series) {
+    auto body = HttpGet(std::stoi(ReadFile(dir_.path() + "/metrics_port")), "/metrics");
+    EXPECT_TRUE(body.ok()) << body.status();
+    return Sample(ParseExposition(body.ok() ? *body : ""), series);
+  }
+};
+
+TEST_F(ExportAuditTest, ABackendCannotExportMembersAndEveryExportIsAudited) {
+  Configure();
+  for (int i = 0; i < 7; ++i) Enrol(absl::StrCat("e", i));
+  lv1::Member m;
+  {
+    auto ctx = Ctx(svc());
+    auto reader = stub().ExportMembers(ctx.get(), lv1::ExportMembersRequest());
+    EXPECT_FALSE(reader->Read(&m));
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+    EXPECT_EQ(Reason(s), "MISSING_ROLE");
+  }
+  int rows = 0;
+  {
+    auto ctx = Ctx(tokens_.peer_notification);
+    auto reader = stub().ExportMembers(ctx.get(), lv1::ExportMembersRequest());
+    while (reader->Read(&m)) ++rows;
+    grpc::Status s = reader->Finish();
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  EXPECT_EQ(rows, 7);
+  // The audit is written as the stream is torn down, just after Finish.
+  ASSERT_TRUE(Eventually([&] {
+    return Sampled("care_loyalty_member_exports_total{principal=\"svc:notification\"}") == 1;
+  }));
+  EXPECT_EQ(Sampled("care_loyalty_members_exported_total{principal=\"svc:notification\"}"), 7);
+  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"svc:test\"}"), 0);
+  std::string log = service_->log();
+  EXPECT_NE(log.find("\"member export\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"principal\":\"svc:notification\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"rows\":7"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -75,9 +75,33 @@ TEST_F(PointsTest, RedeemingMoreThanTheBalanceChangesNothing) {
   take.set_points_delta(-11);
   take.set_reason_code("CORRECTION");
   lv1::AdjustPointsResponse out;
-  s = stub().AdjustPoints(Ctx(svc()).get(), take, &out);
+  s = stub().AdjustPoints(Ctx(goodwill()).get(), take, &out);
   EXPECT_EQ(Reason(s), "INSUFFICIENT_POINTS");
   ExpectLedgerConsistent("bob");
+}
+
+// issue 16, defect 3: a backend's `service` token cannot mint points; the
+// complaint service (its peer token) and supervisors can.
+TEST_F(PointsTest, OnlyAPeerOrASupervisorAdjustsPoints) {
+  Configure();
+  Enrol("cid");
+  lv1::AdjustPointsRequest mint;
+  mint.set_request_id("mint");
+  mint.set_member_id("cid");
+  mint.set_points_delta(1000);
+  mint.set_reason_code("GOODWILL");
+  lv1::AdjustPointsResponse out;
+  grpc::Status s = stub().AdjustPoints(Ctx(svc()).get(), mint, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE");
+  EXPECT_EQ(Ledger("cid").size(), 0u);
+  s = stub().AdjustPoints(Ctx(tokens_.peer_complaint).get(), mint, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.entry().actor(), "svc:complaint");
+  mint.set_request_id("mint-2");
+  s = stub().AdjustPoints(Ctx(tokens_.supervisor).get(), mint, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.entry().actor(), "supervisor:test");
 }
 
 TEST_F(PointsTest, ReplayingAnyMutationReturnsTheFirstAnswerAndChangesNothing) {
@@ -172,7 +196,7 @@ TEST_F(PointsTest, ReplayingAnyMutationReturnsTheFirstAnswerAndChangesNothing) {
   adjust.set_member_id(id);
   adjust.set_points_delta(4);
   adjust.set_reason_code("GOODWILL");
-  expect_reused(stub().AdjustPoints(Ctx(svc()).get(), adjust, &a2), "a-1");
+  expect_reused(stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &a2), "a-1");
   EXPECT_EQ(Ledger(id).size(), 4u);
 }
 

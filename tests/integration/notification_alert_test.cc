@@ -355,7 +355,7 @@ TEST_F(NotificationTest, LoyaltyEventsReachTheMembersInboxOnceInTheirLocale) {
   *bad.mutable_occurred_at() = ToTimestamp(Base());
   bad.mutable_points_expiring()->set_member_id("lan");
   nv1::IngestEventResponse out;
-  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), bad, &out);
+  grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(bad)).get(), bad, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s),
             (std::vector<std::string>{"event.points_expiring.points", "event.points_expiring.expire_time"}));
@@ -373,7 +373,7 @@ TEST_F(NotificationTest, TransactionalMessagesUseTheirTemplateAndDeduplicateOnTh
     t->set_message_key("order-123-shipped");
     (*t->mutable_variables())["order_id"] = "123";
     nv1::IngestEventResponse out;
-    *status = nstub_->IngestEvent(Ctx(svc()).get(), req, &out);
+    *status = nstub_->IngestEvent(Ctx(PeerFor(req)).get(), req, &out);
   };
   grpc::Status s;
   send("orders-1", "order.shipped", &s);
@@ -759,27 +759,80 @@ TEST_F(NotificationTest, AlertDescriptionIsLimitedInCharactersNotBytes) {
   nv1::IngestEventRequest ok = Alert("desc-ok", "desc", 1, Base() + absl::Hours(100));
   ok.mutable_promotion_alert()->set_description(text);
   nv1::IngestEventResponse resp;
-  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), ok, &resp);
+  grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(ok)).get(), ok, &resp);
   EXPECT_TRUE(s.ok()) << Describe(s);
   nv1::IngestEventRequest over = Alert("desc-over", "desc-2", 1, Base() + absl::Hours(100));
   over.mutable_promotion_alert()->set_description(text + "a");
-  s = nstub_->IngestEvent(Ctx(svc()).get(), over, &resp);
+  s = nstub_->IngestEvent(Ctx(PeerFor(over)).get(), over, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.description"});
   // A bad variable key is echoed as a prefix of whole characters (it was
   // cut at 60 bytes, inside a character, and the error did not decode).
   nv1::IngestEventRequest key = Alert("key-bad", "desc-3", 1, Base() + absl::Hours(100));
   (*key.mutable_promotion_alert()->mutable_variables())["a" + text.substr(0, 90)] = "x";
-  s = nstub_->IngestEvent(Ctx(svc()).get(), key, &resp);
+  s = nstub_->IngestEvent(Ctx(PeerFor(key)).get(), key, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"event.promotion_alert.variables"});
+}
+
+// issue 16, defect 3: each event kind only from the service that owns it.
+// A backend's `service` token could broadcast a fake PromotionAlert (or
+// pre-empt a real one with a high-version cancellation); loyalty's peer token
+// cannot speak for promotion, nor promotion's for loyalty.
+TEST_F(NotificationTest, EachEventKindIsAcceptedOnlyFromTheServiceThatOwnsIt) {
+  const absl::Time start = Base() + absl::Hours(100);
+  nv1::IngestEventResponse resp;
+  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), Alert("fake-1", "fake", 1, start), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE");
+  nv1::IngestEventRequest cancel;
+  cancel.set_event_id("fake-cancel-1");
+  cancel.set_source("promotion");
+  *cancel.mutable_occurred_at() = ToTimestamp(Base());
+  cancel.mutable_promotion_alert_cancelled()->set_campaign_id("real");
+  cancel.mutable_promotion_alert_cancelled()->set_campaign_version(1000000);
+  s = nstub_->IngestEvent(Ctx(svc()).get(), cancel, &resp);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE") << Describe(s);
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_loyalty).get(), Alert("fake-2", "fake", 1, start), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH");
+  EXPECT_EQ(ReasonMetadata(s, "owner"), "svc:promotion");
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_loyalty).get(), cancel, &resp);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH") << Describe(s);
+  nv1::GetScheduleRequest get;
+  get.set_campaign_id("fake");
+  nv1::Schedule schedule;
+  EXPECT_EQ(Reason(nstub_->GetSchedule(Ctx(admin()).get(), get, &schedule)), "CAMPAIGN_NOT_FOUND");
+
+  nv1::IngestEventRequest tier;
+  tier.set_event_id("tier-forged");
+  tier.set_source("loyalty");
+  *tier.mutable_occurred_at() = ToTimestamp(Base());
+  tier.mutable_tier_changed()->set_member_id("lan");
+  tier.mutable_tier_changed()->set_new_tier_id("gold");
+  tier.mutable_tier_changed()->set_version(99);
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), tier, &resp);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH") << Describe(s);
+  s = nstub_->IngestEvent(Ctx(svc()).get(), tier, &resp);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE") << Describe(s);
+
+  // The owner must also name itself as the source (recorded on deliveries).
+  nv1::IngestEventRequest disguised = Alert("real-0", "real", 1, start);
+  disguised.set_source("loyalty");
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), disguised, &resp);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH") << Describe(s);
+  // The owners are accepted.
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), Alert("real-1", "real", 1, start), &resp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_loyalty).get(), tier, &resp);
+  EXPECT_TRUE(s.ok()) << Describe(s);
 }
 
 TEST_F(NotificationTest, InvalidEventsNameTheField) {
   nv1::IngestEventRequest req = Alert("promotion-x", "c3", 0, Base() + absl::Hours(72));
   req.mutable_promotion_alert()->clear_title();
   nv1::IngestEventResponse resp;
-  grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), req, &resp);
+  grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(req)).get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   std::vector<std::string> fields = BadFields(s);
   std::set<std::string> got(fields.begin(), fields.end());
@@ -816,7 +869,7 @@ TEST_F(NotificationTest, KillDuringFanOutToTenThousandMembersLeavesExactlyOneAle
   notif_->Kill();
   notif_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                           "--loyalty_target=" + service_->address(),
-                          "--service_token_file=" + dir_.path() + "/service_token", "--job_interval=50ms",
+                          "--service_token_file=" + dir_.path() + "/notification_token", "--job_interval=50ms",
                           "--log_level=warn", "--fan_out_batch=100"});
   ASSERT_TRUE(notif_->Restart().ok());
   ConnectNotification();

@@ -95,7 +95,7 @@ class NotificationTest : public LoyaltyTest {
 
   nv1::IngestEventResponse Ingest(const nv1::IngestEventRequest& req) {
     nv1::IngestEventResponse resp;
-    grpc::Status s = nstub_->IngestEvent(Ctx(svc()).get(), req, &resp);
+    grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(req)).get(), req, &resp);
     EXPECT_TRUE(s.ok()) << Describe(s);
     return resp;
   }

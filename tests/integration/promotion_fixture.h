@@ -29,7 +29,7 @@ class PromotionTest : public LoyaltyTest {
   // Starts care_promotion; `notification` = its --notification_target ("" =
   // none).
   void StartPromotion(const std::string& notification = "", std::vector<std::string> extra = {}) {
-    std::string token_file = dir_.path() + "/service_token";
+    std::string token_file = dir_.path() + "/promotion_token";
     WriteQuoteKeys(quote_keys_);
     std::vector<std::string> args{"--fake_clock",
                                   "--redis_port=" + std::to_string(redis_.port()),

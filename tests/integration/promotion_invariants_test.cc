@@ -315,17 +315,17 @@ TEST_F(PromotionInvariantsTest, GoodwillVouchersFollowTheContract) {
   issue.set_reason_code("late delivery");
   issue.mutable_validity()->set_seconds(int64_t{367} * 24 * 3600);
   pv1::Voucher v;
-  grpc::Status s = promo().IssueVoucher(Ctx(svc()).get(), issue, &v);
+  grpc::Status s = promo().IssueVoucher(Ctx(goodwill()).get(), issue, &v);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(BadFields(s), ::testing::UnorderedElementsAre("validity", "reason_code"));
   issue.set_reason_code("LATE_DELIVERY");
   issue.mutable_validity()->set_seconds(int64_t{366} * 24 * 3600);
-  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &v).ok());
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(goodwill()).get(), issue, &v).ok());
 
   // A member loyalty does not know is refused for good.
   issue.set_request_id("comp-2");
   issue.set_member_id("gw-nobody");
-  s = promo().IssueVoucher(Ctx(svc()).get(), issue, &v);
+  s = promo().IssueVoucher(Ctx(goodwill()).get(), issue, &v);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
   EXPECT_EQ(Reason(s), "MEMBER_NOT_FOUND");
 
@@ -334,7 +334,7 @@ TEST_F(PromotionInvariantsTest, GoodwillVouchersFollowTheContract) {
   service_->Kill();
   issue.set_request_id("comp-3");
   issue.set_member_id("gw-bob");
-  s = promo().IssueVoucher(Ctx(svc()).get(), issue, &v);
+  s = promo().IssueVoucher(Ctx(goodwill()).get(), issue, &v);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(s);
   EXPECT_EQ(Reason(s), "MEMBER_UNVERIFIED");
   ASSERT_TRUE(service_->Restart().ok());
@@ -342,8 +342,8 @@ TEST_F(PromotionInvariantsTest, GoodwillVouchersFollowTheContract) {
   SetTime(Base());
   Enrol("gw-bob");
   pv1::Voucher first, again;
-  ASSERT_TRUE(Eventually([&] { return promo().IssueVoucher(Ctx(svc()).get(), issue, &first).ok(); }));
-  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &again).ok());
+  ASSERT_TRUE(Eventually([&] { return promo().IssueVoucher(Ctx(goodwill()).get(), issue, &first).ok(); }));
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(goodwill()).get(), issue, &again).ok());
   EXPECT_EQ(again.code(), first.code());
 }
 

@@ -175,6 +175,39 @@ TEST_F(PromotionVoucherTest, GeneratedCodesAreUniqueFollowThePatternAndARetryRet
   EXPECT_EQ(BadFields(s), (std::vector<std::string>{"count", "pattern.charset"}));
 }
 
+// issue 16, defect 3: a backend's `service` token cannot mint goodwill
+// vouchers, and the caller's issued_by is stored beside the real principal.
+TEST_F(PromotionVoucherTest, OnlyAPeerIssuesGoodwillAndTheRealIssuerIsRecorded) {
+  MakeTier("ann", "silver");
+  pv1::IssueVoucherRequest issue;
+  issue.set_request_id("forged-1");
+  issue.set_member_id("ann");
+  *issue.mutable_value() = Usd(500);
+  issue.set_reason_code("LATE_DELIVERY");
+  issue.set_issued_by("supervisor:boss");  // claimed, not proven
+  pv1::Voucher v;
+  grpc::Status s = promo().IssueVoucher(Ctx(svc()).get(), issue, &v);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE");
+  pv1::ListVouchersRequest list;
+  list.set_member_id("ann");
+  pv1::ListVouchersResponse none;
+  ASSERT_TRUE(promo().ListVouchers(Ctx(admin()).get(), list, &none).ok());
+  EXPECT_EQ(none.vouchers_size(), 0);
+
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(goodwill()).get(), issue, &v).ok());
+  EXPECT_EQ(v.issued_by(), "supervisor:boss");
+  EXPECT_EQ(v.issued_by_principal(), "svc:complaint");
+  pv1::Voucher stored = Get(v.code());
+  EXPECT_EQ(stored.issued_by(), "supervisor:boss");
+  EXPECT_EQ(stored.issued_by_principal(), "svc:complaint");
+  // A supervisor issuing in person is recorded as such.
+  issue.set_request_id("by-hand-1");
+  issue.clear_issued_by();
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(tokens_.supervisor).get(), issue, &v).ok());
+  EXPECT_EQ(Get(v.code()).issued_by_principal(), "supervisor:test");
+}
+
 TEST_F(PromotionVoucherTest, AGoodwillVoucherIsIssuedOnceAndTakesItsAmountOffOneOrder) {
   MakeTier("ann", "silver");
   pv1::IssueVoucherRequest issue;
@@ -184,8 +217,8 @@ TEST_F(PromotionVoucherTest, AGoodwillVoucherIsIssuedOnceAndTakesItsAmountOffOne
   issue.set_reason_code("LATE_DELIVERY");
   issue.set_complaint_id("c1");
   pv1::Voucher first, retry;
-  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &first).ok());
-  ASSERT_TRUE(promo().IssueVoucher(Ctx(svc()).get(), issue, &retry).ok());
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(goodwill()).get(), issue, &first).ok());
+  ASSERT_TRUE(promo().IssueVoucher(Ctx(goodwill()).get(), issue, &retry).ok());
   EXPECT_EQ(retry.code(), first.code());
   EXPECT_EQ(first.kind(), pv1::VOUCHER_KIND_GOODWILL);
   EXPECT_EQ(first.max_uses(), 1);

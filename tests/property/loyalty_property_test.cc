@@ -173,7 +173,7 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         c.status = stub().RedeemPoints(Ctx(svc()).get(), c.redeem, &c.redeem_out);
         break;
       case Call::kAdjust:
-        c.status = stub().AdjustPoints(Ctx(svc()).get(), c.adjust, &c.adjust_out);
+        c.status = stub().AdjustPoints(Ctx(goodwill()).get(), c.adjust, &c.adjust_out);
         break;
     }
   }

@@ -247,14 +247,14 @@ class PromotionPropertyTest : public PromotionTest {
     }
     req.set_reason_code("GOODWILL");
     pv1::Voucher out, again;
-    grpc::Status s = promo().IssueVoucher(Ctx(svc()).get(), req, &out);
+    grpc::Status s = promo().IssueVoucher(Ctx(goodwill()).get(), req, &out);
     run_->Log(absl::StrCat("IssueVoucher(", req.member_id(), " ", req.has_value() ? "amount " : "bps ",
                            req.has_value() ? req.value().amount_minor() : req.percent_off_bps(), ") -> ",
                            s.ok() ? out.code() : St(s)),
               {req.member_id(), out.code()});
     if (!run_->Check(s.ok(), absl::StrCat("IssueVoucher: ", St(s)))) return;
     if (rng_->Chance(0.3)) {
-      s = promo().IssueVoucher(Ctx(svc()).get(), req, &again);
+      s = promo().IssueVoucher(Ctx(goodwill()).get(), req, &again);
       if (!run_->Check(s.ok() && again.code() == out.code(),
                        absl::StrCat("retry of IssueVoucher ", req.request_id(), " answered ", St(s), " code ",
                                     again.code(), " (first ", out.code(), ")"),

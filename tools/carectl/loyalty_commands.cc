@@ -202,7 +202,7 @@ std::vector<Command> LoyaltyCommands() {
       {"loyalty", "redeem", "<member_id> <points> [--order=] [--description=]" + id,
        "spends points (RedeemPoints)", Redeem},
       {"loyalty", "adjust", "<member_id> <points_delta> --reason_code=CODE [--complaint=] [--note=]" + id,
-       "adds (> 0) or removes (< 0) points, e.g. goodwill (AdjustPoints)", Adjust},
+       "adds (> 0) or removes (< 0) points, e.g. goodwill (AdjustPoints; a supervisor or admin token)", Adjust},
       {"loyalty", "tier", "<member_id>", "shows the member's tier snapshot (GetTier)", GetTier},
       {"loyalty", "balance", "<member_id>", "shows the points balance and lifetime totals (GetBalance)", Balance},
       {"loyalty", "ledger", "<member_id> [--order=] [--page_size=50] [--page_token=]",
