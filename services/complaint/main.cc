@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
     tiers = std::make_unique<care::TierLookup>(
-        &runner.redis(), care::LoyaltyGetTier(care::Peer{care::Dial(loyalty_target, peers_tls), token}));
+        &runner.redis(),
+        care::LoyaltyGetTier(care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(peers_tls)), token}));
   }
 
   std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, target] : {std::pair<std::string, std::string>{"loyalty", loyalty_target},
                                      {"promotion", promotion_target},
                                      {"notification", notification_target}}) {
-    if (!target.empty()) peers[name] = care::Peer{care::Dial(target, peers_tls), token};
+    if (!target.empty()) peers[name] = care::Peer{care::DialPeer(target, server_config.PeerChannel(peers_tls)), token};
   }
   std::unique_ptr<care::GrpcOutboxSender> sender;
   std::unique_ptr<care::OutboxRelay> relay;

@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     auto token = care::ReadSecretFile(service_token_file);
     if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     std::map<std::string, care::Peer> peers;
-    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), *token};
+    peers["notification"] =
+        care::Peer{care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), *token};
     sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
     relay = std::make_unique<care::OutboxRelay>(db, *sender);
     jobs.Add("loyalty.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });

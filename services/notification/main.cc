@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     auto token = care::ReadSecretFile(service_token_file);
     if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     audience = std::make_unique<care::notification::LoyaltyAudience>(
-        care::Peer{care::Dial(loyalty_target, loyalty_tls), *token});
+        care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), *token});
   }
   care::notification::NotificationOptions options;
   options.channels = [](int channel, const care::notification::v1::Settings& settings)

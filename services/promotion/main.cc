@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
-    loyalty = care::Peer{care::Dial(loyalty_target, loyalty_tls), token};
+    loyalty = care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), token};
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), care::LoyaltyGetTier(*loyalty));
   }
 
@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
     care::LogWarn("no notification_target: alerts are kept in the outbox and not delivered");
   } else {
     std::map<std::string, care::Peer> peers;
-    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), token};
+    peers["notification"] =
+        care::Peer{care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), token};
     sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
     relay = std::make_unique<care::OutboxRelay>(db, *sender);
     runner.jobs().Add("promotion.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
