@@ -358,7 +358,7 @@ TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
 
 // Issue 16, defect 8: a pod reads only the Secret keys it needs. The tokens
 // Secret is mounted key by key: the tokens file every server checks callers
-// against, the pod's own peer token (as service-token), and the quote
+// against, the pod's own peer token (<service>-peer-token), and the quote
 // signing key in promotion alone. Before, every pod mounted the whole Secret.
 TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
   for (const auto& [name, health] : kHealth) {
@@ -374,7 +374,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
       for (const auto& item : v["secret"]["items"]) {
         keys.insert(item["key"].as<std::string>(""));
         if (item["key"].as<std::string>("") == name + "-peer-token") {
-          EXPECT_EQ(item["path"].as<std::string>(""), "service-token") << name;
+          EXPECT_EQ(item["path"].as<std::string>(""), name + "-peer-token") << name;
         }
       }
     }
