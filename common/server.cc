@@ -131,7 +131,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.peer_tls = ReadPeerTls(c, s.tls_reload_interval);
   s.tokens_file = c.String("tokens_file", "", "bearer tokens: `<token> <principal> <roles>` per line (required)");
   s.tokens_reload_interval = c.Duration("tokens_reload_interval", absl::Seconds(10),
-                                        "how often tokens_file is checked for changes (100ms..1h)");
+                                        "how often tokens_file (and service_token_file) are checked for changes (100ms..1h)");
   s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
   s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20, "calls waiting for the work pool before RESOURCE_EXHAUSTED"));

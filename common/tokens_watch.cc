@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -26,6 +27,25 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+ReloadingSecret::ReloadingSecret(std::string path, std::string initial, absl::Duration interval)
+    : path_(std::move(path)), interval_(interval), value_(std::move(initial)), next_check_(absl::Now() + interval) {}
+
+std::string ReloadingSecret::Get() {
+  std::lock_guard lock(mu_);
+  absl::Time now = absl::Now();
+  if (now >= next_check_) {
+    next_check_ = now + interval_;
+    auto text = ReadSecretFile(path_);
+    if (text.ok() && !text->empty()) {
+      if (*text != value_) LogInfo("peer token reloaded", {{"file", path_}});
+      value_ = *std::move(text);
+    } else {
+      LogError("peer token file unreadable or empty: presenting the previous token", {{"file", path_}});
+    }
+  }
+  return value_;
 }
 
 TokensFileWatcher::TokensFileWatcher(std::string path, std::string loaded_text, absl::Duration interval,

@@ -41,6 +41,23 @@ class TokensFileWatcher final {
   std::thread thread_;
 };
 
+// The bearer token a service presents to its peers, re-read from its file
+// (at most once per `interval`, by the caller asking for it) so a rotated
+// Secret is presented without a restart. An unreadable or empty file keeps
+// the last good token.
+class ReloadingSecret final {
+ public:
+  ReloadingSecret(std::string path, std::string initial, absl::Duration interval);
+  std::string Get();
+
+ private:
+  const std::string path_;
+  const absl::Duration interval_;
+  std::mutex mu_;
+  std::string value_;
+  absl::Time next_check_;
+};
+
 // The whole file, or NotFound.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,16 +139,53 @@ class TransportTest : public ::testing::Test {
   }
 
   // care_loyalty serving mutual TLS with its certificate and the CA.
-  std::unique_ptr<ServiceProcess> StartLoyalty(std::vector<std::string> extra = {}) {
+  std::unique_ptr<ServiceProcess> StartLoyalty(std::vector<std::string> extra = {},
+                                               std::optional<Tokens> tokens = std::nullopt) {
     std::vector<std::string> args = pki_.ServerFlags("loyalty", "ca");
     args.push_back("--redis_port=" + std::to_string(redis_.port()));
     args.push_back("--log_level=warn");
     args.insert(args.end(), extra.begin(), extra.end());
-    auto p = std::make_unique<ServiceProcess>(CARE_LOYALTY_BIN, kLoyaltyHealth, args, tokens_);
+    auto p = std::make_unique<ServiceProcess>(CARE_LOYALTY_BIN, kLoyaltyHealth, args, tokens.value_or(tokens_));
     p->set_channel_credentials(pki_.Client("ca", "client"));
     absl::Status s = p->Start();
     EXPECT_TRUE(s.ok()) << s;
     return s.ok() ? std::move(p) : nullptr;
+  }
+
+  // A quote for a member unknown to promotion: it asks loyalty for the tier.
+  grpc::Status QuoteForAMember(ServiceProcess& promotion) {
+    care::promotion::v1::QuoteRequest req;
+    req.mutable_customer()->set_member_id("nobody");
+    req.set_currency_code("USD");
+    auto* line = req.add_lines();
+    line->set_line_id("l1");
+    line->set_sku("sku-1");
+    line->set_category("shoes");
+    line->set_quantity(1);
+    line->mutable_unit_price()->set_amount_minor(1000);
+    line->mutable_unit_price()->set_currency_code("USD");
+    care::promotion::v1::QuoteResponse resp;
+    auto stub = care::promotion::v1::PromotionService::NewStub(promotion.channel());
+    return stub->Quote(Ctx(tokens_.service).get(), req, &resp);
+  }
+
+  // care_promotion (mutual TLS) calling `loyalty` with the token in `token_file`.
+  std::unique_ptr<ServiceProcess> StartPromotion(const ServiceProcess& loyalty, const std::string& token_file,
+                                                 std::vector<std::string> extra) {
+    std::vector<std::string> args = pki_.ServerFlags("promotion", "ca");
+    args.insert(args.end(), {"--redis_port=" + std::to_string(redis_.port()), "--log_level=warn",
+                             "--loyalty_target=" + loyalty.address(), "--service_token_file=" + token_file});
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, kPromotionHealth, args, tokens_);
+    p->set_channel_credentials(pki_.Client("ca", "client"));
+    absl::Status s = p->Start();
+    EXPECT_TRUE(s.ok()) << s;
+    return s.ok() ? std::move(p) : nullptr;
+  }
+
+  std::vector<std::string> PeerFlags() const {
+    return {"--peer_ca_file=" + pki_.Path("ca", "crt"), "--peer_cert_file=" + pki_.Path("promotion", "crt"),
+            "--peer_key_file=" + pki_.Path("promotion", "key")};
   }
 
   // Exit code and log of a binary that should refuse to start.
@@ -255,45 +293,16 @@ TEST_F(TransportTest, ServiceToServiceCallsUseMutualTls) {
   const std::string token_file = tokens_dir_.path() + "/service_token";
   std::ofstream(token_file) << tokens_.service << "\n";
 
-  auto quote = [&](ServiceProcess& promotion) {
-    care::promotion::v1::QuoteRequest req;
-    req.mutable_customer()->set_member_id("nobody");
-    req.set_currency_code("USD");
-    auto* line = req.add_lines();
-    line->set_line_id("l1");
-    line->set_sku("sku-1");
-    line->set_category("shoes");
-    line->set_quantity(1);
-    line->mutable_unit_price()->set_amount_minor(1000);
-    line->mutable_unit_price()->set_currency_code("USD");
-    care::promotion::v1::QuoteResponse resp;
-    auto stub = care::promotion::v1::PromotionService::NewStub(promotion.channel());
-    return stub->Quote(Ctx(tokens_.service).get(), req, &resp);
-  };
-  auto start_promotion = [&](std::vector<std::string> peer_flags) {
-    std::vector<std::string> args = pki_.ServerFlags("promotion", "ca");
-    args.insert(args.end(), {"--redis_port=" + std::to_string(redis_.port()), "--log_level=warn",
-                             "--loyalty_target=" + loyalty->address(), "--service_token_file=" + token_file});
-    args.insert(args.end(), peer_flags.begin(), peer_flags.end());
-    auto p = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, kPromotionHealth, args, tokens_);
-    p->set_channel_credentials(pki_.Client("ca", "client"));
-    absl::Status s = p->Start();
-    EXPECT_TRUE(s.ok()) << s;
-    return s.ok() ? std::move(p) : nullptr;
-  };
-
-  auto promotion = start_promotion({"--peer_ca_file=" + pki_.Path("ca", "crt"),
-                                    "--peer_cert_file=" + pki_.Path("promotion", "crt"),
-                                    "--peer_key_file=" + pki_.Path("promotion", "key")});
+  auto promotion = StartPromotion(*loyalty, token_file, PeerFlags());
   ASSERT_NE(promotion, nullptr);
   // Loyalty's own answer (it has no program yet) came back through promotion.
-  grpc::Status through = quote(*promotion);
+  grpc::Status through = QuoteForAMember(*promotion);
   EXPECT_EQ(through.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(through);
   EXPECT_EQ(Reason(through), "PROGRAM_NOT_CONFIGURED") << Describe(through);
 
-  auto no_cert = start_promotion({"--peer_ca_file=" + pki_.Path("ca", "crt")});
+  auto no_cert = StartPromotion(*loyalty, token_file, {"--peer_ca_file=" + pki_.Path("ca", "crt")});
   ASSERT_NE(no_cert, nullptr);
-  grpc::Status refused = quote(*no_cert);
+  grpc::Status refused = QuoteForAMember(*no_cert);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(refused);
   EXPECT_EQ(Reason(refused), "TIER_UNAVAILABLE") << Describe(refused);
 }
@@ -387,6 +396,40 @@ TEST_F(TransportTest, TheTokensFileReloadsWithoutARestart) {
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_TRUE(Ping(channel, fresh).ok());
   EXPECT_EQ(loyalty->pid(), pid);
+}
+
+// A service's own peer token rotates without a restart: loyalty accepts
+// old and new, promotion's token file changes, loyalty drops the old one,
+// and promotion's calls keep getting through (it re-reads its token file).
+TEST_F(TransportTest, APeerTokenRotatesWithoutARestart) {
+  Tokens loyalty_tokens = tokens_;
+  loyalty_tokens.file = tokens_dir_.path() + "/loyalty_tokens";
+  const std::string base = ReadFile(tokens_.file);
+  const std::string old_token = "old-promotion-peer-token-0123456789";
+  const std::string new_token = "new-promotion-peer-token-0123456789";
+  auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream(path + ".tmp", std::ios::trunc) << text;
+    std::filesystem::rename(path + ".tmp", path);
+  };
+  write(loyalty_tokens.file, base + old_token + " svc:promotion service\n");
+  auto loyalty = StartLoyalty({"--tokens_reload_interval=100ms"}, loyalty_tokens);
+  ASSERT_NE(loyalty, nullptr);
+  const std::string token_file = tokens_dir_.path() + "/promotion_token";
+  write(token_file, old_token + "\n");
+  std::vector<std::string> flags = PeerFlags();
+  flags.push_back("--tokens_reload_interval=100ms");
+  auto promotion = StartPromotion(*loyalty, token_file, flags);
+  ASSERT_NE(promotion, nullptr);
+  ASSERT_EQ(Reason(QuoteForAMember(*promotion)), "PROGRAM_NOT_CONFIGURED");
+
+  write(loyalty_tokens.file, base + old_token + " svc:promotion service\n" + new_token + " svc:promotion service\n");
+  write(token_file, new_token + "\n");
+  absl::SleepFor(absl::Milliseconds(500));  // both re-read their files
+  write(loyalty_tokens.file, base + new_token + " svc:promotion service\n");
+  absl::SleepFor(absl::Milliseconds(500));
+  // Before the fix promotion kept presenting the old token: TIER_UNAVAILABLE.
+  grpc::Status after = QuoteForAMember(*promotion);
+  EXPECT_EQ(Reason(after), "PROGRAM_NOT_CONFIGURED") << Describe(after);
 }
 
 // carectl against a mutual-TLS service: the token from --token_file or
