@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/tokens_watch.h"
 
 namespace care {
 namespace {
@@ -58,7 +59,8 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& target, bool tls) {
 
 std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", peer.token));
+  ctx->AddMetadata("authorization",
+                   absl::StrCat("Bearer ", peer.token_source ? peer.token_source->Get() : peer.token));
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
   return ctx;
 }

@@ -18,6 +18,8 @@
 
 namespace care {
 
+class ReloadingSecret;  // common/tokens_watch.h
+
 struct OutboxEvent {
   std::string event_id;     // unique; the receiver deduplicates on it
   std::string destination;  // a peer name known to the relay's sender
@@ -53,10 +55,12 @@ DeliveryVerdict ClassifyDelivery(const absl::Status& status);
 // Reasons the sender makes up itself (not the receiver's): never final.
 inline constexpr char kUnknownDestination[] = "UNKNOWN_DESTINATION";
 
-// A peer service: its channel and the bearer token presented to it.
+// A peer service: its channel and the bearer token presented to it (from
+// `token_source` when set: the token file re-read, so rotation needs no restart).
 struct Peer {
   std::shared_ptr<grpc::Channel> channel;
   std::string token;
+  std::shared_ptr<ReloadingSecret> token_source = nullptr;
 };
 
 // Creates a channel to `target` ("host:port"); TLS when `tls` is set.

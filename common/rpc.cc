@@ -44,7 +44,12 @@ RpcRuntime::MalformedRequestScope::MalformedRequestScope() { malformed_request =
 RpcRuntime::MalformedRequestScope::~MalformedRequestScope() { malformed_request = false; }
 
 RpcRuntime::RpcRuntime(std::string domain, TokenRegistry tokens, WorkPool* pool)
-    : domain_(std::move(domain)), tokens_(std::move(tokens)), pool_(pool) {}
+    : domain_(std::move(domain)), tokens_(std::make_shared<const TokenRegistry>(std::move(tokens))), pool_(pool) {}
+
+void RpcRuntime::ReplaceTokens(std::shared_ptr<const TokenRegistry> tokens) {
+  std::lock_guard lock(tokens_mu_);
+  tokens_ = std::move(tokens);
+}
 
 absl::Status RpcRuntime::RegisterService(const google::protobuf::ServiceDescriptor* service) {
   for (int i = 0; i < service->method_count(); ++i) {
@@ -108,7 +113,8 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   auto auth = md.find("authorization");
   absl::string_view header =
       auth == md.end() ? absl::string_view() : absl::string_view(auth->second.data(), auth->second.size());
-  auto principal = tokens_.Authenticate(header);
+  call.tokens = tokens();
+  auto principal = call.tokens->Authenticate(header);
   if (!principal.ok()) {
     call.status = principal.status();
     return call;

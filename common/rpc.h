@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -43,6 +44,10 @@ class RpcRuntime final {
  public:
   RpcRuntime(std::string domain, TokenRegistry tokens, WorkPool* pool);
 
+  // Swaps the tokens every later call is authenticated against (a reloaded
+  // tokens file); calls already admitted keep the registry they began with.
+  void ReplaceTokens(std::shared_ptr<const TokenRegistry> tokens);
+
   // Indexes `service`'s methods. Fails (and the process must stop) if a
   // method lacks the access option or shares its request type.
   absl::Status RegisterService(const google::protobuf::ServiceDescriptor* service);
@@ -72,6 +77,9 @@ class RpcRuntime final {
     const MethodInfo* method = nullptr;
     absl::Time start;
     Caller caller{nullptr, ""};
+    // Keeps caller.principal alive while the call runs, even if the
+    // tokens file is reloaded meanwhile.
+    std::shared_ptr<const TokenRegistry> tokens;
     absl::Status status;
     bool admitted = false;  // counted in in_flight() until Done()
   };
@@ -125,8 +133,14 @@ class RpcRuntime final {
     if (admitted) --in_flight_;
   }
 
+  std::shared_ptr<const TokenRegistry> tokens() const {
+    std::lock_guard lock(tokens_mu_);
+    return tokens_;
+  }
+
   std::string domain_;
-  TokenRegistry tokens_;
+  mutable std::mutex tokens_mu_;
+  std::shared_ptr<const TokenRegistry> tokens_;
   WorkPool* pool_;
   std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<MethodInfo>> methods_;
   std::atomic<int64_t> in_flight_{0};

@@ -23,6 +23,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/tokens_watch.h"
 
 namespace care {
 namespace {
@@ -40,12 +41,6 @@ void WritePortFile(const std::string& path, int port) {
   std::string tmp = path + ".tmp";
   std::ofstream(tmp) << port << "\n";
   std::rename(tmp.c_str(), path.c_str());
-}
-
-std::string ReadFileOrDie(const std::string& path, absl::string_view what) {
-  auto text = ReadSecretFile(path);
-  if (!text.ok()) Fatal(absl::StrCat(what, ": ", text.status().message()));
-  return *text;
 }
 
 // gRPC 1.51's generated callback handler answers a unary call whose body
@@ -121,9 +116,22 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
   s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
   s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
+  s.health_port = static_cast<int>(c.Int(
+      "health_port", -1, -1, 65535,
+      "plaintext port serving only grpc.health.v1 (kubelet gRPC probes cannot present a client certificate); "
+      "-1 = off, 0 picks a free one"));
+  s.health_port_file = c.String("health_port_file", "", "file to write the bound health port to");
   s.tls_cert_file = c.String("tls_cert_file", "", "PEM certificate: with tls_key_file, serve TLS");
   s.tls_key_file = c.String("tls_key_file", "", "PEM private key for tls_cert_file");
+  s.tls_client_ca_file = c.String(
+      "tls_client_ca_file", "",
+      "PEM CA bundle: set, every client must present a certificate signed by it (mutual TLS; needs tls_cert_file)");
+  s.tls_reload_interval = c.Duration("tls_reload_interval", absl::Seconds(60),
+                                     "how often certificate files (tls_*, peer_*) are re-read (1s..1h)");
+  s.peer_tls = ReadPeerTls(c, s.tls_reload_interval);
   s.tokens_file = c.String("tokens_file", "", "bearer tokens: `<token> <principal> <roles>` per line (required)");
+  s.tokens_reload_interval = c.Duration("tokens_reload_interval", absl::Seconds(10),
+                                        "how often tokens_file (and service_token_file) are checked for changes (100ms..1h)");
   s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
   s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20, "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
@@ -138,7 +146,27 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   LogLevel level;
   if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
-  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) c.AddError("tls_cert_file and tls_key_file go together");
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
+    c.AddError("tls_cert_file and tls_key_file go together");
+  } else if (!s.tls_cert_file.empty()) {
+    if (absl::Status st = CheckKeyPair(s.tls_cert_file, s.tls_key_file); !st.ok()) {
+      c.AddError(absl::StrCat("tls_cert_file/tls_key_file: ", st.message()));
+    }
+  }
+  if (!s.tls_client_ca_file.empty()) {
+    if (s.tls_cert_file.empty()) {
+      c.AddError("tls_client_ca_file needs tls_cert_file and tls_key_file (mutual TLS is TLS first)");
+    } else if (absl::Status st = CheckCertificatesFile(s.tls_client_ca_file); !st.ok()) {
+      c.AddError(absl::StrCat("tls_client_ca_file: ", st.message()));
+    }
+  }
+  if (s.tls_reload_interval < absl::Seconds(1) || s.tls_reload_interval > absl::Hours(1)) {
+    c.AddError("tls_reload_interval must be between 1s and 1h");
+  }
+  s.peer_tls.reload_interval = s.tls_reload_interval;
+  if (s.tokens_reload_interval < absl::Milliseconds(100) || s.tokens_reload_interval > absl::Hours(1)) {
+    c.AddError("tokens_reload_interval must be between 100ms and 1h");
+  }
   return s;
 }
 
@@ -212,6 +240,8 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
   ParseLogLevel(config_.log_level, &level);
   SetLogLevel(level);
 
+  // The text first: the watcher reloads when it changes from this.
+  std::string tokens_text = ReadWholeFile(config_.tokens_file).value_or("");
   auto tokens = TokenRegistry::FromFile(config_.tokens_file);
   if (!tokens.ok()) {
     // A configuration error, reported and ended like ConfigReader's: exit 2.
@@ -230,6 +260,9 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
   }
   pool_ = std::make_unique<WorkPool>(config_.threads, static_cast<size_t>(config_.queue));
   rpc_ = std::make_unique<RpcRuntime>(absl::StrCat(config_.service, ".care"), std::move(*tokens), pool_.get());
+  tokens_watcher_ = std::make_unique<TokensFileWatcher>(
+      config_.tokens_file, std::move(tokens_text), config_.tokens_reload_interval,
+      [rpc = rpc_.get()](std::shared_ptr<const TokenRegistry> next) { rpc->ReplaceTokens(std::move(next)); });
 
   diagnostics_ = std::make_unique<Diagnostics>(*rpc_, *clock_);
   AddService(diagnostics_.get(), care::common::v1::Diagnostics::service_full_name());
@@ -240,6 +273,7 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
 }
 
 ServerRunner::~ServerRunner() {
+  tokens_watcher_.reset();
   // Jobs and queued calls use the database and Redis: stop them first.
   jobs_.Stop();
   pool_.reset();
@@ -289,13 +323,8 @@ int ServerRunner::Run() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
-  if (!config_.tls_cert_file.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({ReadFileOrDie(config_.tls_key_file, "tls_key_file"),
-                                      ReadFileOrDie(config_.tls_cert_file, "tls_cert_file")});
-    creds = grpc::SslServerCredentials(ssl);
-  }
+  std::shared_ptr<grpc::ServerCredentials> creds = MakeServerCredentials(
+      ServerTls{config_.tls_cert_file, config_.tls_key_file, config_.tls_client_ca_file, config_.tls_reload_interval});
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.port), creds, &bound_port);
   // Keepalive: find dead peers behind NATs and load balancers, and let
@@ -321,6 +350,23 @@ int ServerRunner::Run() {
   }
   if (!config_.port_file.empty()) WritePortFile(config_.port_file, bound_port);
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  // Probes only: no CareSuite service is registered here, so nothing but
+  // health (and reflection of it) answers without TLS.
+  std::unique_ptr<grpc::Server> health_server;
+  grpc::HealthCheckServiceInterface* plain_health = nullptr;
+  if (config_.health_port >= 0) {
+    grpc::ServerBuilder health_builder;
+    int health_bound = 0;
+    health_builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.health_port),
+                                    grpc::InsecureServerCredentials(), &health_bound);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_bound == 0) {
+      Fatal(absl::StrCat("cannot listen on ", config_.listen_host, ":", config_.health_port, " (health_port)"));
+    }
+    plain_health = health_server->GetHealthCheckService();
+    if (!config_.health_port_file.empty()) WritePortFile(config_.health_port_file, health_bound);
+    LogInfo("health", {{"port", health_bound}});
+  }
   jobs_.Start();
 
   std::mutex mu;
@@ -339,8 +385,11 @@ int ServerRunner::Run() {
         }
       }
       if (ready != last || first) {
-        health->SetServingStatus(health_name_, ready);
-        health->SetServingStatus("", true);
+        for (grpc::HealthCheckServiceInterface* h : {health, plain_health}) {
+          if (h == nullptr) continue;
+          h->SetServingStatus(health_name_, ready);
+          h->SetServingStatus("", true);
+        }
         if (ready) LogInfo("serving", {{"port", bound_port}, {"health", health_name_}});
       }
       last = ready;
@@ -360,6 +409,7 @@ int ServerRunner::Run() {
   cv.notify_all();
   readiness.join();
   health->Shutdown();  // every service NOT_SERVING: load balancers stop sending
+  if (plain_health) plain_health->Shutdown();
   // From here a new call is refused before any work (UNAVAILABLE,
   // SHUTTING_DOWN: nothing happened, retry elsewhere), and every call
   // admitted before runs to its end: the drain waits until the reactor of
@@ -378,6 +428,10 @@ int ServerRunner::Run() {
   absl::Duration grace = std::clamp(deadline - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(200));
   server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server->Wait();
+  if (health_server) {
+    health_server->Shutdown(std::chrono::system_clock::now());
+    health_server->Wait();
+  }
   jobs_.Stop();
   LogInfo("stopped");
   return 0;

@@ -16,6 +16,7 @@
 #include "common/redis.h"
 #include "common/rpc.h"
 #include "common/sqlite.h"
+#include "common/tls.h"
 #include "common/work_pool.h"
 
 namespace care {
@@ -26,8 +27,14 @@ struct ServerConfig {
   std::string listen_host;
   int port;
   std::string port_file;  // where the bound port is written (port 0 picks a free one)
+  int health_port;        // plaintext grpc.health.v1 only (kubelet probes under mTLS); -1 = off
+  std::string health_port_file;
   std::string tls_cert_file, tls_key_file;  // both set: the port speaks TLS
+  std::string tls_client_ca_file;           // set: mutual TLS (client certificates required)
+  absl::Duration tls_reload_interval;       // how often certificate files are re-read
+  PeerTls peer_tls;                         // calls to other services (--peer_*)
   std::string tokens_file;
+  absl::Duration tokens_reload_interval;    // how often the tokens file is re-read
   std::string data_dir;
   int threads;
   int queue;
@@ -42,6 +49,14 @@ struct ServerConfig {
   // Declares the shared options on `config`; the caller adds its own, then
   // calls config.Finish().
   static ServerConfig Read(ConfigReader& config, absl::string_view service, int default_port);
+
+  // How to call another service: --peer_* as given, TLS also when the
+  // service's own per-peer switch (e.g. --loyalty_tls) is set.
+  PeerTls PeerChannel(bool tls) const {
+    PeerTls p = peer_tls;
+    p.enabled = p.enabled || tls;
+    return p;
+  }
 };
 
 // Stops the process with a message: for broken invariants at start-up.
@@ -51,6 +66,8 @@ struct ServerConfig {
 // clock, background jobs, and the gRPC server with health, reflection,
 // keepalive and graceful shutdown. Construct it first thing in main(): it
 // blocks SIGTERM/SIGINT before any thread starts, so Run() alone handles them.
+class TokensFileWatcher;
+
 class ServerRunner final {
  public:
   ServerRunner(const ServerConfig& config, std::string health_service_name);
@@ -98,6 +115,7 @@ class ServerRunner final {
   std::unique_ptr<RedisPool> redis_;
   std::unique_ptr<Diagnostics> diagnostics_;
   std::unique_ptr<ClockControl> clock_control_;
+  std::unique_ptr<TokensFileWatcher> tokens_watcher_;
 };
 
 }  // namespace care

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libhiredis-dev libsqlite3-dev libgtest-dev libgmock-dev
-  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libicu-dev
+  libcurl4-openssl-dev libssl-dev openssl nlohmann-json3-dev libicu-dev
   redis-server sqlite3
 )
 

@@ -72,7 +72,7 @@ done
 carectl="$build/tools/carectl/carectl"
 for service in loyalty promotion complaint notification; do
   for _ in $(seq 1 100); do
-    "$carectl" --target="127.0.0.1:${ports[$service]}" --token="$token" ping >/dev/null 2>&1 && break
+    CARE_TOKEN="$token" "$carectl" --target="127.0.0.1:${ports[$service]}" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
   echo "suite: $service answering on 127.0.0.1:${ports[$service]}, metrics on :${metrics[$service]}/metrics (log: data/logs/$service.log)"
@@ -83,7 +83,7 @@ if [ -x "$build/tools/demo/care_demo" ]; then
     --promotion=127.0.0.1:50052 --complaint=127.0.0.1:50053 --notification=127.0.0.1:50054
 else
   for service in loyalty promotion complaint notification; do
-    "$carectl" --target="127.0.0.1:${ports[$service]}" --token="$token" ping "hello from $service"
+    CARE_TOKEN="$token" "$carectl" --target="127.0.0.1:${ports[$service]}" ping "hello from $service"
   done
 fi
 

@@ -8,6 +8,7 @@
 #include "common/outbox.h"
 #include "common/outbox_admin.h"
 #include "common/server.h"
+#include "common/tokens_watch.h"
 #include "common/tier_cache.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
@@ -51,13 +52,18 @@ int main(int argc, char** argv) {
     if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
     token = *t;
   }
+  // Re-read on the tokens' interval: a rotated peer token needs no restart.
+  auto token_source =
+      std::make_shared<care::ReloadingSecret>(service_token_file, token, server_config.tokens_reload_interval);
 
   std::unique_ptr<care::TierLookup> tiers;
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
     tiers = std::make_unique<care::TierLookup>(
-        &runner.redis(), care::LoyaltyGetTier(care::Peer{care::Dial(loyalty_target, peers_tls), token}));
+        &runner.redis(),
+        care::LoyaltyGetTier(
+            care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(peers_tls)), token, token_source}));
   }
 
   std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
@@ -77,7 +83,9 @@ int main(int argc, char** argv) {
   for (const auto& [name, target] : {std::pair<std::string, std::string>{"loyalty", loyalty_target},
                                      {"promotion", promotion_target},
                                      {"notification", notification_target}}) {
-    if (!target.empty()) peers[name] = care::Peer{care::Dial(target, peers_tls), token};
+    if (!target.empty()) {
+      peers[name] = care::Peer{care::DialPeer(target, server_config.PeerChannel(peers_tls)), token, token_source};
+    }
   }
   std::unique_ptr<care::GrpcOutboxSender> sender;
   std::unique_ptr<care::OutboxRelay> relay;

@@ -9,6 +9,7 @@
 #include "common/outbox.h"
 #include "common/outbox_admin.h"
 #include "common/server.h"
+#include "common/tokens_watch.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/loyalty_store.h"
@@ -70,7 +71,11 @@ int main(int argc, char** argv) {
     auto token = care::ReadSecretFile(service_token_file);
     if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     std::map<std::string, care::Peer> peers;
-    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), *token};
+    // Re-read on the tokens' interval: a rotated peer token needs no restart.
+    auto token_source =
+        std::make_shared<care::ReloadingSecret>(service_token_file, *token, server_config.tokens_reload_interval);
+    peers["notification"] = care::Peer{
+        care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), *token, token_source};
     sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
     relay = std::make_unique<care::OutboxRelay>(db, *sender);
     jobs.Add("loyalty.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/server.h"
+#include "common/tokens_watch.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/notification_store.h"
@@ -63,7 +64,10 @@ int main(int argc, char** argv) {
     auto token = care::ReadSecretFile(service_token_file);
     if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     audience = std::make_unique<care::notification::LoyaltyAudience>(
-        care::Peer{care::Dial(loyalty_target, loyalty_tls), *token});
+        care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), *token,
+                   // Re-read on the tokens' interval: a rotated peer token needs no restart.
+                   std::make_shared<care::ReloadingSecret>(service_token_file, *token,
+                                                           server_config.tokens_reload_interval)});
   }
   care::notification::NotificationOptions options;
   care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};

@@ -14,6 +14,7 @@
 #include "common/outbox.h"
 #include "common/outbox_admin.h"
 #include "common/server.h"
+#include "common/tokens_watch.h"
 #include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
@@ -143,6 +144,9 @@ int main(int argc, char** argv) {
     if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
     token = *t;
   }
+  // Re-read on the tokens' interval: a rotated peer token needs no restart.
+  auto token_source =
+      std::make_shared<care::ReloadingSecret>(service_token_file, token, server_config.tokens_reload_interval);
   care::promotion::PromotionOptions options;
   options.notice = notice;
   options.quote_ttl = quote_ttl;
@@ -162,7 +166,7 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
-    loyalty = care::Peer{care::Dial(loyalty_target, loyalty_tls), token};
+    loyalty = care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), token, token_source};
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), care::LoyaltyGetTier(*loyalty));
   }
 
@@ -182,7 +186,8 @@ int main(int argc, char** argv) {
     care::LogWarn("no notification_target: alerts are kept in the outbox and not delivered");
   } else {
     std::map<std::string, care::Peer> peers;
-    peers["notification"] = care::Peer{care::Dial(notification_target, notification_tls), token};
+    peers["notification"] = care::Peer{
+        care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), token, token_source};
     sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
     relay = std::make_unique<care::OutboxRelay>(db, *sender);
     runner.jobs().Add("promotion.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });

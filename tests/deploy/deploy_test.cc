@@ -160,6 +160,27 @@ class OverlayTest : public ::testing::TestWithParam<std::string> {
     ADD_FAILURE() << "no pods of " << app;
     return {};
   }
+  YAML::Node Workload(const std::string& name) const {
+    for (const auto& w : Workloads()) {
+      if (Name(w) == name) return w;
+    }
+    return YAML::Node();
+  }
+  // The environment of a workload's first container: its ConfigMaps, then
+  // its own `env` values.
+  std::map<std::string, std::string> Env(const YAML::Node& workload) const {
+    std::map<std::string, std::string> env;
+    const YAML::Node c = workload["spec"]["template"]["spec"]["containers"][0];
+    for (const auto& from : c["envFrom"]) {
+      std::string cm_name = from["configMapRef"]["name"].as<std::string>("");
+      for (const auto& cm : OfKind("ConfigMap")) {
+        if (Name(cm) != cm_name) continue;
+        for (const auto& kv : cm["data"]) env[kv.first.as<std::string>()] = kv.second.as<std::string>("");
+      }
+    }
+    for (const auto& e : c["env"]) env[e["name"].as<std::string>()] = e["value"].as<std::string>("");
+    return env;
+  }
   // The drain deadline the services are configured with (the ConfigMap).
   absl::Duration DrainDeadline() const {
     for (const auto& cm : OfKind("ConfigMap")) {
@@ -228,7 +249,7 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
     EXPECT_TRUE(Exists("ConfigMap", config)) << name << " reads ConfigMap " << config;
     std::string secret;
     for (const auto& v : sts["spec"]["template"]["spec"]["volumes"]) {
-      if (v["secret"]) secret = v["secret"]["secretName"].as<std::string>();
+      if (v["name"].as<std::string>("") == "tokens") secret = v["secret"]["secretName"].as<std::string>("");
     }
     EXPECT_EQ(secret.rfind("care-tokens", 0), 0u) << name << " reads tokens from " << secret;
     if (GetParam() == "dev") {
@@ -357,6 +378,109 @@ TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
       } else {
         EXPECT_FALSE(egress && ingress) << from << " -> " << to << " is allowed but is no dependency";
       }
+    }
+  }
+}
+
+// Issue 16, defect 8: a pod reads only the Secret keys it needs. The tokens
+// Secret is mounted key by key: the tokens file every server checks callers
+// against, the pod's own peer token (<service>-peer-token), and the quote
+// signing key in promotion alone. Before, every pod mounted the whole Secret.
+TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node sts = Workload(name);
+    ASSERT_TRUE(sts.IsDefined()) << name;
+    std::set<std::string> keys;
+    bool whole_secret = false;
+    for (const auto& v : sts["spec"]["template"]["spec"]["volumes"]) {
+      if (!v["secret"]) continue;
+      std::string secret = v["secret"]["secretName"].as<std::string>("");
+      if (secret.rfind("care-tokens", 0) != 0) continue;
+      if (!v["secret"]["items"]) whole_secret = true;
+      for (const auto& item : v["secret"]["items"]) {
+        keys.insert(item["key"].as<std::string>(""));
+        if (item["key"].as<std::string>("") == name + "-peer-token") {
+          EXPECT_EQ(item["path"].as<std::string>(""), name + "-peer-token") << name;
+        }
+      }
+    }
+    EXPECT_FALSE(whole_secret) << name << " mounts every key of the tokens Secret";
+    std::set<std::string> want = {"tokens", name + "-peer-token"};
+    if (name == "promotion") want.insert("quote-secret");
+    EXPECT_EQ(keys, want) << name;
+    // The quote key's path is configured for promotion alone.
+    std::map<std::string, std::string> env = Env(sts);
+    EXPECT_EQ(env.count("CARE_QUOTE_TOKEN_SECRET_FILE"), name == "promotion" ? 1u : 0u) << name;
+  }
+  if (GetParam() == "dev") {
+    // The generated Secret holds each key the pods mount.
+    for (const auto& secret : OfKind("Secret")) {
+      if (Name(secret).rfind("care-tokens", 0) != 0) continue;
+      for (const auto& [name, health] : kHealth) {
+        EXPECT_TRUE(secret["data"][name + "-peer-token"].IsDefined()) << name;
+      }
+      EXPECT_TRUE(secret["data"]["tokens"].IsDefined());
+      EXPECT_TRUE(secret["data"]["quote-secret"].IsDefined());
+    }
+  }
+}
+
+// Issue 16, defect 6: prod serves mutual TLS on every service with the
+// service's own certificate Secret (a cert-manager Certificate with an
+// Issuer), calls the others with it, and keeps kubelet's gRPC probes on the
+// plaintext health port.
+TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
+  if (GetParam() != "prod") GTEST_SKIP() << "dev runs plaintext";
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node sts = Workload(name);
+    ASSERT_TRUE(sts.IsDefined()) << name;
+    std::map<std::string, std::string> env = Env(sts);
+    for (const char* flag : {"CARE_TLS_CERT_FILE", "CARE_TLS_KEY_FILE", "CARE_TLS_CLIENT_CA_FILE",
+                             "CARE_PEER_CA_FILE", "CARE_PEER_CERT_FILE", "CARE_PEER_KEY_FILE"}) {
+      EXPECT_FALSE(env[flag].empty()) << name << " lacks " << flag;
+    }
+    // Each file lies in a mounted key of this service's own certificate Secret.
+    std::map<std::string, std::string> mounted;  // file path -> "secret/key"
+    const YAML::Node pod = sts["spec"]["template"]["spec"];
+    for (const auto& m : pod["containers"][0]["volumeMounts"]) {
+      for (const auto& v : pod["volumes"]) {
+        if (v["name"].as<std::string>("") != m["name"].as<std::string>("") || !v["secret"]) continue;
+        for (const auto& item : v["secret"]["items"]) {
+          mounted[m["mountPath"].as<std::string>() + "/" + item["path"].as<std::string>()] =
+              v["secret"]["secretName"].as<std::string>() + "/" + item["key"].as<std::string>();
+        }
+      }
+    }
+    const std::string own = name + "-tls/";
+    EXPECT_EQ(mounted[env["CARE_TLS_CERT_FILE"]], own + "tls.crt") << name;
+    EXPECT_EQ(mounted[env["CARE_TLS_KEY_FILE"]], own + "tls.key") << name;
+    EXPECT_EQ(mounted[env["CARE_TLS_CLIENT_CA_FILE"]], own + "ca.crt") << name;
+    EXPECT_EQ(mounted[env["CARE_PEER_CA_FILE"]], own + "ca.crt") << name;
+    EXPECT_EQ(mounted[env["CARE_PEER_CERT_FILE"]], own + "tls.crt") << name;
+    EXPECT_EQ(mounted[env["CARE_PEER_KEY_FILE"]], own + "tls.key") << name;
+    // No pod mounts another service's certificate.
+    for (const auto& [file, source] : mounted) {
+      if (absl::EndsWith(source, "/tls.key")) EXPECT_EQ(source, own + "tls.key") << name;
+    }
+    // A Certificate writes that Secret, for the service's name, from an Issuer.
+    bool certified = false;
+    for (const auto& cert : OfKind("Certificate")) {
+      if (cert["spec"]["secretName"].as<std::string>("") != name + "-tls") continue;
+      certified = true;
+      EXPECT_FALSE(cert["spec"]["issuerRef"]["name"].as<std::string>("").empty()) << name;
+      std::set<std::string> dns;
+      for (const auto& d : cert["spec"]["dnsNames"]) dns.insert(d.as<std::string>());
+      EXPECT_TRUE(dns.count(name)) << name << ": peers dial " << name << ":<port>";
+      std::set<std::string> usages;
+      for (const auto& u : cert["spec"]["usages"]) usages.insert(u.as<std::string>());
+      EXPECT_TRUE(usages.count("server auth") && usages.count("client auth")) << name;
+    }
+    EXPECT_TRUE(certified) << "no Certificate writes " << name << "-tls";
+    // Kubelet's probes cannot present a certificate: they use the health port.
+    int health_port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(env["CARE_HEALTH_PORT"], &health_port)) << name;
+    for (const char* probe : {"startupProbe", "livenessProbe", "readinessProbe"}) {
+      EXPECT_EQ(pod["containers"][0][probe]["grpc"]["port"].as<int>(0), health_port) << name << " " << probe;
     }
   }
 }

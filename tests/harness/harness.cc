@@ -392,7 +392,8 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
         channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
         channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
         channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-        channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), channel_args);
+        channel_ = grpc::CreateCustomChannel(
+            address(), credentials_ ? credentials_ : grpc::InsecureChannelCredentials(), channel_args);
       }
     }
     if (channel_) {

@@ -177,6 +177,11 @@ class ServiceProcess final {
   std::string log() const;
   std::string log_path() const;
   void set_extra_args(std::vector<std::string> extra_args) { extra_args_ = std::move(extra_args); }
+  // How channel() connects (and the start-up health check): insecure unless
+  // set, e.g. TLS credentials for a binary started with --tls_cert_file.
+  void set_channel_credentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    credentials_ = std::move(credentials);
+  }
 
  private:
   std::string binary_;
@@ -188,6 +193,7 @@ class ServiceProcess final {
   ChildProcess process_;
   int port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
 };
 
 // A client context carrying `authorization: Bearer <token>` (nothing when

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
-#include "common/outbox.h"
+#include "common/tls.h"
 #include "tools/carectl/commands.h"
 
 namespace carectl {
@@ -51,9 +51,14 @@ std::vector<Command> AllCommands() {
 }
 
 constexpr char kGlobalUsage[] =
-    "usage: carectl [--target=host:port] [--token=T | --token_file=F] [--json] [--timeout=10s] <group> <command> [args]\n"
+    "usage: carectl [--target=host:port] [--token_file=F] [--tls] [--ca_file=F] [--cert_file=F --key_file=F]\n"
+    "               [--json] [--timeout=10s] <group> <command> [args]\n"
     "  --target      the service; default CARE_<GROUP>_TARGET, CARE_TARGET, else 127.0.0.1:5005x\n"
-    "  --token       bearer token (CARE_TOKEN); --token_file reads it from a file (CARE_TOKEN_FILE)\n"
+    "  --token_file  file holding the bearer token (CARE_TOKEN_FILE), or the token itself in CARE_TOKEN;\n"
+    "                keep tokens off the command line (other users see it in ps and shell history)\n"
+    "  --tls         call over TLS with the system roots (CARE_TLS=1); implied by --ca_file or --cert_file\n"
+    "  --ca_file     PEM CA bundle the service's certificate must chain to (CARE_CA_FILE)\n"
+    "  --cert_file   PEM client certificate for mutual TLS, with --key_file (CARE_CERT_FILE, CARE_KEY_FILE)\n"
     "  --json        print the response as JSON instead of a table\n"
     "  --help        after any command: its usage\n"
     "exit codes: 0 ok, 1 the call failed (status code and reason on stderr), 2 bad usage\n";
@@ -78,6 +83,11 @@ int Main(int argc, char** argv) {
   Options options;
   options.token = Env("CARE_TOKEN");
   std::string token_file = Env("CARE_TOKEN_FILE");
+  care::PeerTls tls;
+  tls.enabled = Env("CARE_TLS") == "1" || Env("CARE_TLS") == "true";
+  tls.ca_file = Env("CARE_CA_FILE");
+  tls.cert_file = Env("CARE_CERT_FILE");
+  tls.key_file = Env("CARE_KEY_FILE");
   bool help = false;
   std::vector<std::string> words;  // group, command and the command's own arguments
   for (int i = 1; i < argc; ++i) {
@@ -89,7 +99,16 @@ int Main(int argc, char** argv) {
     } else if (absl::StartsWith(arg, "--target=")) {
       options.target = arg.substr(9);
     } else if (absl::StartsWith(arg, "--token=")) {
+      // Still accepted for old scripts, never required: --token_file or CARE_TOKEN.
       options.token = arg.substr(8);
+    } else if (arg == "--tls") {
+      tls.enabled = true;
+    } else if (absl::StartsWith(arg, "--ca_file=")) {
+      tls.ca_file = arg.substr(10);
+    } else if (absl::StartsWith(arg, "--cert_file=")) {
+      tls.cert_file = arg.substr(12);
+    } else if (absl::StartsWith(arg, "--key_file=")) {
+      tls.key_file = arg.substr(11);
     } else if (absl::StartsWith(arg, "--token_file=")) {
       token_file = arg.substr(13);
     } else if (absl::StartsWith(arg, "--timeout=")) {
@@ -155,7 +174,25 @@ int Main(int argc, char** argv) {
     std::string env = command->group.empty() ? "" : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command->group), "_TARGET").c_str());
     options.target = !env.empty() ? env : !Env("CARE_TARGET").empty() ? Env("CARE_TARGET") : kDefaultTargets.at(command->group);
   }
-  Context context(options, care::Dial(options.target));
+  // Bad TLS files are a usage error (nothing sent), not a handshake failure.
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    std::fprintf(stderr, "carectl: --cert_file and --key_file go together\n");
+    return kUsage;
+  }
+  if (!tls.cert_file.empty()) {
+    if (absl::Status s = care::CheckKeyPair(tls.cert_file, tls.key_file); !s.ok()) {
+      std::fprintf(stderr, "carectl: --cert_file/--key_file: %s\n", std::string(s.message()).c_str());
+      return kUsage;
+    }
+  }
+  if (!tls.ca_file.empty()) {
+    if (absl::Status s = care::CheckCertificatesFile(tls.ca_file); !s.ok()) {
+      std::fprintf(stderr, "carectl: --ca_file: %s\n", std::string(s.message()).c_str());
+      return kUsage;
+    }
+  }
+  tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty();
+  Context context(options, care::DialPeer(options.target, tls));
   Args args(std::vector<std::string>(words.begin() + consumed, words.end()));
   try {
     return command->run(context, args);
