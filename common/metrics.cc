@@ -454,6 +454,13 @@ metrics::Counter& ComplaintSlaBreaches() {
   return f;
 }
 
+metrics::Counter& RetentionPurged() {
+  static auto& f = Registry::Global().Counter(
+      "care_retention_purged_total",
+      "Rows deleted by the retention purge: expired idempotency records, delivered outbox events.", {"table"});
+  return f;
+}
+
 void DeclareAll() {
   RpcCalls();
   RpcLatency();
@@ -466,6 +473,7 @@ void DeclareAll() {
   WorkPoolRejected();
   NotificationDeliveries();
   ComplaintSlaBreaches();
+  RetentionPurged();
 }
 
 }  // namespace care::metrics

@@ -235,6 +235,10 @@ metrics::Counter& NotificationDeliveries();
 // care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
 metrics::Counter& ComplaintSlaBreaches();
 
+// care_retention_purged_total{table=idempotency|outbox}: expired idempotency
+// records and delivered outbox events deleted by the retention purge.
+metrics::Counter& RetentionPurged();
+
 // Declares every catalog family in the Global registry.
 void DeclareAll();
 
