@@ -1,6 +1,19 @@
 #include "common/clock.h"
 
 namespace care {
+namespace {
+
+std::atomic<const Clock*> record_clock{nullptr};
+
+}  // namespace
+
+const Clock& RecordClock() {
+  static const SystemClock system;
+  const Clock* c = record_clock.load();
+  return c != nullptr ? *c : system;
+}
+
+void SetRecordClock(const Clock* clock) { record_clock.store(clock); }
 
 bool ManualClock::Set(absl::Time t) {
   int64_t want = absl::ToUnixNanos(t);

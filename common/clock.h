@@ -34,4 +34,13 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// The clock that dates records kept only for a retention (idempotency
+// records, delivered outbox events) and ages them: the process's clock once
+// ServerRunner sets it, so a test that moves a fake clock ages them too (a
+// wall-clock stamp would look years old to a clock set ahead); the system
+// clock until then. `clock` must outlive its use; nullptr restores the
+// system clock.
+const Clock& RecordClock();
+void SetRecordClock(const Clock* clock);
+
 }  // namespace care

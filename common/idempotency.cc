@@ -1,55 +1,119 @@
 #include "common/idempotency.h"
 
-#include "absl/time/clock.h"
+#include <openssl/evp.h>
+
+#include <cstdlib>
+
+#include "common/clock.h"
 #include "common/errors.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace care {
+namespace {
 
-int64_t StableMessageHash(const google::protobuf::Message& request) {
+std::string DeterministicBytes(const google::protobuf::Message& message) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream out(&bytes);
     google::protobuf::io::CodedOutputStream coded(&out);
     coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
+    message.SerializeToCodedStream(&coded);
   }
+  return bytes;
+}
+
+thread_local const std::string* current_caller = nullptr;
+
+absl::Status Reused(const IdempotencyKey& key) {
+  return Error(absl::StatusCode::kAlreadyExists, "REQUEST_ID_REUSED",
+               "this request id was already used for a different request", {{"key", std::string(key.key)}});
+}
+
+absl::StatusOr<bool> ParseStored(const std::string& bytes, google::protobuf::Message* response) {
+  if (!response->ParseFromString(bytes)) return absl::InternalError("stored response unreadable");
+  return true;
+}
+
+}  // namespace
+
+CallerIdentity::CallerIdentity(const std::string& principal) : previous_(current_caller) {
+  current_caller = &principal;
+}
+
+CallerIdentity::~CallerIdentity() { current_caller = previous_; }
+
+const std::string& CallerIdentity::Current() {
+  static const std::string none;
+  return current_caller != nullptr ? *current_caller : none;
+}
+
+std::string RequestFingerprint(const google::protobuf::Message& message) {
+  const std::string bytes = DeterministicBytes(message);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    std::abort();  // only if OpenSSL has no SHA-256: nothing could be compared
+  }
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+int64_t StableMessageHash(const google::protobuf::Message& message) {
   uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
+  for (unsigned char c : DeterministicBytes(message)) {
     h ^= c;
     h *= 1099511628211ULL;
   }
   return static_cast<int64_t>(h);
 }
 
-absl::StatusOr<bool> Replay(Txn& txn, absl::string_view scope, absl::string_view key,
-                            const google::protobuf::Message& request,
+absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
                             google::protobuf::Message* response) {
-  auto stmt = txn.Query("SELECT request_hash, response FROM idempotency WHERE scope = ?1 AND key = ?2",
-                        scope, key);
+  auto stmt = txn.Query(
+      "SELECT request_sha256, legacy_hash, response FROM idempotency_records "
+      "WHERE owner = ?1 AND scope = ?2 AND key = ?3",
+      key.owner, key.scope, key.key);
   if (!stmt.ok()) return stmt.status();
   auto row = stmt->Step();
   if (!row.ok()) return row.status();
-  if (!*row) return false;
-  if (stmt->Int(0) != StableMessageHash(request)) {
-    return Error(absl::StatusCode::kAlreadyExists, "REQUEST_ID_REUSED",
-                 "this request id was already used for a different request",
-                 {{"key", std::string(key)}});
+  if (*row) {
+    const bool same = stmt->IsNull(0) ? stmt->Int(1) == StableMessageHash(request)
+                                      : stmt->Bytes(0) == RequestFingerprint(request);
+    if (!same) return Reused(key);
+    return ParseStored(stmt->Bytes(2), response);
   }
-  if (!response->ParseFromString(stmt->Bytes(1))) return absl::InternalError("stored response unreadable");
-  return true;
+  if (key.owner == kSharedKeys) return false;
+  // A pre-upgrade row does not say whose it was: the same request under its
+  // key is a retry made across the upgrade and gets its answer; any other
+  // request is someone else's business, neither refused nor told.
+  auto legacy = txn.Query(
+      "SELECT legacy_hash, response FROM idempotency_records "
+      "WHERE owner = '' AND scope = ?1 AND key = ?2 AND legacy_hash IS NOT NULL",
+      key.scope, key.key);
+  if (!legacy.ok()) return legacy.status();
+  auto old = legacy->Step();
+  if (!old.ok()) return old.status();
+  if (!*old || legacy->Int(0) != StableMessageHash(request)) return false;
+  return ParseStored(legacy->Bytes(1), response);
 }
 
-absl::Status Remember(Txn& txn, absl::string_view scope, absl::string_view key,
-                      const google::protobuf::Message& request,
+absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
                       const google::protobuf::Message& response) {
   return txn
-      .Exec("INSERT INTO idempotency (scope, key, request_hash, response, created_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5)",
-            scope, key, StableMessageHash(request), Blob{response.SerializeAsString()},
-            absl::ToUnixMicros(absl::Now()))
+      .Exec("INSERT INTO idempotency_records (owner, scope, key, request_sha256, response, created_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            key.owner, key.scope, key.key, Blob{RequestFingerprint(request)}, Blob{response.SerializeAsString()},
+            absl::ToUnixMicros(RecordClock().Now()))
       .status();
+}
+
+absl::StatusOr<int64_t> PurgeIdempotencyBefore(Txn& txn, absl::Time cutoff, int limit) {
+  // `owner != ''` as in the partial index idempotency_records_age, which
+  // keeps each batch a range scan.
+  return txn.Exec(
+      "DELETE FROM idempotency_records WHERE rowid IN (SELECT rowid FROM idempotency_records "
+      "WHERE owner != '' AND created_at < ?1 LIMIT ?2)",
+      absl::ToUnixMicros(cutoff), static_cast<int64_t>(limit));
 }
 
 }  // namespace care

@@ -1,27 +1,38 @@
 #pragma once
 
+#include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/sqlite.h"
+#include "common/store.h"
 #include "google/protobuf/message.h"
 
 namespace care {
 
 // Idempotent mutations (AIP-155): inside a write transaction, Replay fills
-// `response` with the first answer given for (scope, key) and returns true;
-// Remember stores the answer after the mutation. A key reused with a
-// different request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
-absl::StatusOr<bool> Replay(Txn& txn, absl::string_view scope, absl::string_view key,
-                            const google::protobuf::Message& request,
+// `response` with the first answer given for `key` (owner, scope, key; see
+// IdempotencyKey in common/store.h) and returns true; Remember stores the
+// answer after the mutation. A key reused by its owner with a different
+// request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
                             google::protobuf::Message* response);
-absl::Status Remember(Txn& txn, absl::string_view scope, absl::string_view key,
-                      const google::protobuf::Message& request,
+absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
                       const google::protobuf::Message& response);
 
+// Deletes at most `limit` principal-owned records created before `cutoff`
+// (natural keys are kept); returns how many went.
+absl::StatusOr<int64_t> PurgeIdempotencyBefore(Txn& txn, absl::Time cutoff, int limit);
+
+// SHA-256 (32 raw bytes) of the deterministic serialization of `message`:
+// what a stored answer is checked against, so a different request under the
+// same key is told apart (a 64-bit FNV hash could be collided on purpose).
+std::string RequestFingerprint(const google::protobuf::Message& message);
+
 // FNV-1a over the deterministic serialization of `message`: stable across
-// restarts and builds (std::hash is not). Fingerprints requests for the
-// above and for page tokens.
+// restarts and builds (std::hash is not). Binds page tokens to their filters
+// (not a security boundary) and reads pre-upgrade idempotency rows.
 int64_t StableMessageHash(const google::protobuf::Message& message);
 
 // The SQLite side of IdempotencyTxn (common/store.h): a service's SqliteTxn
@@ -30,18 +41,17 @@ template <typename StoreTxn>
 class SqliteTxnBase : public StoreTxn {
  public:
   explicit SqliteTxnBase(Txn& txn) : txn_(txn) {}
-  absl::StatusOr<bool> Replay(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+  absl::StatusOr<bool> Replay(const IdempotencyKey& key, const google::protobuf::Message& request,
                               google::protobuf::Message* response) override {
-    return care::Replay(txn_, scope, key, request, response);
+    return care::Replay(txn_, key, request, response);
   }
-  absl::Status Remember(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request,
+  absl::Status Remember(const IdempotencyKey& key, const google::protobuf::Message& request,
                         const google::protobuf::Message& response) override {
-    return care::Remember(txn_, scope, key, request, response);
+    return care::Remember(txn_, key, request, response);
   }
 
  protected:
   Txn& txn_;
 };
-
 
 }  // namespace care

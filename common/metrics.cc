@@ -467,6 +467,13 @@ metrics::Counter& LoyaltyMembersExported() {
   return f;
 }
 
+metrics::Counter& RetentionPurged() {
+  static auto& f = Registry::Global().Counter(
+      "care_retention_purged_total",
+      "Rows deleted by the retention purge: expired idempotency records, delivered outbox events.", {"table"});
+  return f;
+}
+
 void DeclareAll() {
   RpcCalls();
   RpcLatency();
@@ -481,6 +488,7 @@ void DeclareAll() {
   ComplaintSlaBreaches();
   LoyaltyMemberExports();
   LoyaltyMembersExported();
+  RetentionPurged();
 }
 
 }  // namespace care::metrics

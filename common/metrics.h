@@ -240,6 +240,10 @@ metrics::Counter& ComplaintSlaBreaches();
 metrics::Counter& LoyaltyMemberExports();
 metrics::Counter& LoyaltyMembersExported();
 
+// care_retention_purged_total{table=idempotency|outbox}: expired idempotency
+// records and delivered outbox events deleted by the retention purge.
+metrics::Counter& RetentionPurged();
+
 // Declares every catalog family in the Global registry.
 void DeclareAll();
 

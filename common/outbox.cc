@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -202,8 +203,9 @@ bool OutboxRelay::RunOnce() {
     if (verdict == DeliveryVerdict::kDelivered) {
       ++delivered;
       w = db_.Write([&](Txn& txn) -> absl::Status {
+        // Dated by RecordClock: the retention purge ages it by that clock.
         auto done = txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
-                             r.seq, NowMicros());
+                             r.seq, absl::ToUnixMicros(RecordClock().Now()));
         if (!done.ok()) return done.status();
         return RunHandler(txn, r.event, sent, response);
       });
@@ -266,6 +268,14 @@ absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std:
     out.push_back(std::move(e));
   }
   return out;
+}
+
+absl::StatusOr<int64_t> PurgeDeliveredOutboxBefore(Txn& txn, absl::Time cutoff, int limit) {
+  // The conditions of the partial index outbox_delivered_age.
+  return txn.Exec(
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+      "WHERE delivered_at IS NOT NULL AND dead = 0 AND delivered_at < ?1 LIMIT ?2)",
+      absl::ToUnixMicros(cutoff), static_cast<int64_t>(limit));
 }
 
 absl::StatusOr<std::vector<std::string>> ReplayDeadOutbox(Txn& txn, const std::vector<std::string>& event_ids,

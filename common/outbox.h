@@ -125,6 +125,11 @@ class OutboxRelay final {
   std::unique_ptr<metrics::Registry::Collector> backlog_metric_;
 };
 
+// Deletes at most `limit` events delivered before `cutoff` (their
+// delivered_at, stamped by RecordClock); pending and dead events are never
+// purged. Returns how many went.
+absl::StatusOr<int64_t> PurgeDeliveredOutboxBefore(Txn& txn, absl::Time cutoff, int limit);
+
 // A dead event as an admin sees it.
 struct DeadOutboxEvent {
   int64_t seq = 0;

@@ -53,7 +53,7 @@ grpc::ServerUnaryReactor* OutboxAdminService::ListDeadEvents(grpc::CallbackServe
 grpc::ServerUnaryReactor* OutboxAdminService::ReplayDeadEvents(grpc::CallbackServerContext* ctx,
                                                                const cv1::ReplayDeadEventsRequest* req,
                                                                cv1::ReplayDeadEventsResponse* resp) {
-  return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [this, req, resp](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireMaxLength("destination", req->destination(), kMaxDestinationLength);
@@ -64,15 +64,16 @@ grpc::ServerUnaryReactor* OutboxAdminService::ReplayDeadEvents(grpc::CallbackSer
       errors.RequireMaxLength(absl::StrCat("event_ids[", i, "]"), req->event_ids(i), 256);
     }
     if (!errors.empty()) return errors.ToStatus();
+    const IdempotencyKey key{caller.principal->name, "ReplayDeadEvents", req->request_id()};
     absl::Status s = db_.Write([&](Txn& txn) -> absl::Status {
       resp->Clear();
-      auto replayed = Replay(txn, "ReplayDeadEvents", req->request_id(), *req, resp);
+      auto replayed = Replay(txn, key, *req, resp);
       if (!replayed.ok()) return replayed.status();
       if (*replayed) return absl::OkStatus();
       auto ids = ReplayDeadOutbox(txn, {req->event_ids().begin(), req->event_ids().end()}, req->destination());
       if (!ids.ok()) return ids.status();
       for (const std::string& id : *ids) resp->add_event_ids(id);
-      return Remember(txn, "ReplayDeadEvents", req->request_id(), *req, *resp);
+      return Remember(txn, key, *req, *resp);
     });
     if (s.ok() && jobs_ != nullptr && resp->event_ids_size() > 0) jobs_->Kick();
     return s;

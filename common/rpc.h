@@ -14,6 +14,7 @@
 #include "care/common/v1/common.pb.h"
 #include "common/auth.h"
 #include "common/errors.h"
+#include "common/store.h"
 #include "common/work_pool.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -63,6 +64,8 @@ class RpcRuntime final {
       return reactor;
     }
     bool queued = pool_->TrySubmit([this, reactor, ctx, call, fn = std::move(fn)]() mutable {
+      // Idempotency records of this call are the principal's (store.h).
+      CallerIdentity identity(call.caller.principal->name);
       absl::Status s = ctx->IsCancelled() ? absl::CancelledError() : fn(call.caller);
       reactor->Finish(End(call, s));
     });

@@ -145,6 +145,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.metrics_port_file = c.String("metrics_port_file", "", "file to write the bound metrics port to");
   LogLevel level;
   if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
+  s.retention = RetentionOptions::Read(c);
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
   if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
     c.AddError("tls_cert_file and tls_key_file go together");
@@ -258,6 +259,7 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
   } else {
     clock_ = std::make_unique<SystemClock>();
   }
+  SetRecordClock(clock_.get());
   pool_ = std::make_unique<WorkPool>(config_.threads, static_cast<size_t>(config_.queue));
   rpc_ = std::make_unique<RpcRuntime>(absl::StrCat(config_.service, ".care"), std::move(*tokens), pool_.get());
   tokens_watcher_ = std::make_unique<TokensFileWatcher>(
@@ -277,6 +279,7 @@ ServerRunner::~ServerRunner() {
   // Jobs and queued calls use the database and Redis: stop them first.
   jobs_.Stop();
   pool_.reset();
+  SetRecordClock(nullptr);
 }
 
 void ServerRunner::AddService(grpc::Service* service, absl::string_view full_name) {
@@ -301,6 +304,10 @@ Database& ServerRunner::OpenDatabase(const std::vector<Migration>& service_migra
   if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
   database_ = std::move(*db);
   AddReadinessCheck("sqlite", [d = database_.get()] { return d->Probe().ok(); });
+  // Kicked with the other jobs when a test moves the fake clock.
+  jobs_.Add("retention_purge", absl::Minutes(1), [this] {
+    return PurgeExpired(*database_, clock_->Now(), config_.retention);
+  });
   return *database_;
 }
 

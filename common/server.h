@@ -14,6 +14,7 @@
 #include "common/jobs.h"
 #include "common/metrics.h"
 #include "common/redis.h"
+#include "common/retention.h"
 #include "common/rpc.h"
 #include "common/sqlite.h"
 #include "common/tls.h"
@@ -45,6 +46,7 @@ struct ServerConfig {
   std::string log_level;
   int metrics_port;  // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
+  RetentionOptions retention;  // idempotency records, delivered outbox events
 
   // Declares the shared options on `config`; the caller adds its own, then
   // calls config.Finish().
@@ -84,8 +86,8 @@ class ServerRunner final {
   // access option).
   void AddService(grpc::Service* service, absl::string_view full_name);
   // Opens <data_dir>/<service>.db with the common and the service's
-  // migrations (stopping the process if that fails) and makes readiness
-  // depend on it.
+  // migrations (stopping the process if that fails), makes readiness depend
+  // on it and runs the retention purge on it as a job.
   Database& OpenDatabase(const std::vector<Migration>& service_migrations);
   // The Redis pool, one connection per work-pool thread. Redis is a cache:
   // it is not part of readiness.

@@ -262,14 +262,28 @@ LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* re
 template <typename Fn>
 absl::Status LoyaltyGrpc::Mutate(absl::string_view scope, const std::string& key,
                                  const google::protobuf::Message& request, google::protobuf::Message* resp, Fn fn) {
+  const std::string owner = CallerIdentity::Current();
+  return MutateUnder(IdempotencyKey{owner, scope, key}, request, resp, std::move(fn));
+}
+
+template <typename Fn>
+absl::Status LoyaltyGrpc::MutateByNaturalKey(absl::string_view scope, const std::string& key,
+                                             const google::protobuf::Message& request,
+                                             google::protobuf::Message* resp, Fn fn) {
+  return MutateUnder(IdempotencyKey{kSharedKeys, scope, key}, request, resp, std::move(fn));
+}
+
+template <typename Fn>
+absl::Status LoyaltyGrpc::MutateUnder(const IdempotencyKey& key, const google::protobuf::Message& request,
+                                      google::protobuf::Message* resp, Fn fn) {
   Effects fx;
   absl::Status s = loyalty_.store().Write([&](StoreTxn& tx) -> absl::Status {
     fx = Effects{};
-    auto replayed = tx.Replay(scope, key, request, resp);
+    auto replayed = tx.Replay(key, request, resp);
     if (!replayed.ok()) return replayed.status();
     if (*replayed) return absl::OkStatus();
     if (absl::Status done = fn(tx, fx); !done.ok()) return done;
-    return tx.Remember(scope, key, request, *resp);
+    return tx.Remember(key, request, *resp);
   });
   if (s.ok()) loyalty_.Apply(fx);
   return s;
@@ -625,7 +639,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
     v1::RecordPurchaseRequest fingerprint = *req;
     fingerprint.clear_request_id();
     Actor actor{caller.principal->name, req->request_id()};
-    return Mutate("RecordPurchase", req->order_id(), fingerprint, resp,
+    return MutateByNaturalKey("RecordPurchase", req->order_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
       if (absl::Status s = RequireRecent("purchase_time", purchase_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordPurchase(tx, fx, cmd, actor);
@@ -705,7 +719,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
     v1::RecordReturnRequest fingerprint = *req;
     fingerprint.clear_request_id();
     Actor actor{caller.principal->name, req->request_id()};
-    return Mutate("RecordReturn", req->return_id(), fingerprint, resp,
+    return MutateByNaturalKey("RecordReturn", req->return_id(), fingerprint, resp,
                   [&](StoreTxn& tx, Effects& fx) -> absl::Status {
       if (absl::Status s = RequireRecent("return_time", return_time, loyalty_.Now()); !s.ok()) return s;
       auto r = loyalty_.RecordReturn(tx, fx, cmd, actor);

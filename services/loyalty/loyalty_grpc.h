@@ -94,12 +94,20 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
 
  private:
   // Runs `fn(StoreTxn&, Effects&)` (which fills `resp`) in one write
-  // transaction with the idempotency record of (scope, key): a replay
-  // returns the stored answer; a key reused for another request is
+  // transaction with the idempotency record of (caller, scope, key): a
+  // replay returns the stored answer; a key reused for another request is
   // REQUEST_ID_REUSED. Then writes tier snapshots through to the cache.
   template <typename Fn>
   absl::Status Mutate(absl::string_view scope, const std::string& key, const google::protobuf::Message& request,
                       google::protobuf::Message* resp, Fn fn);
+  // The same for a natural key (an order id, a return id): one record
+  // whoever the caller, kept for good (kSharedKeys, common/store.h).
+  template <typename Fn>
+  absl::Status MutateByNaturalKey(absl::string_view scope, const std::string& key,
+                                  const google::protobuf::Message& request, google::protobuf::Message* resp, Fn fn);
+  template <typename Fn>
+  absl::Status MutateUnder(const IdempotencyKey& key, const google::protobuf::Message& request,
+                           google::protobuf::Message* resp, Fn fn);
   // Runs `fn(StoreTxn&)` on a read snapshot.
   template <typename Fn>
   absl::Status Read(Fn fn);

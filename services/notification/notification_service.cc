@@ -172,13 +172,16 @@ absl::StatusOr<v1::Settings> NotificationService::CurrentSettings() {
 absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::IngestEventRequest& request) {
   auto settings = CurrentSettings();
   if (!settings.ok()) return settings.status();
-  // Deduplicated on event_id alone: the fingerprint covers only the id.
-  v1::IngestEventRequest key;
-  key.set_event_id(request.event_id());
+  // Deduplicated on event_id alone (the fingerprint covers only the id),
+  // within the sending service's own ids: its principal owns them.
+  v1::IngestEventRequest fingerprint;
+  fingerprint.set_event_id(request.event_id());
+  const std::string sender = CallerIdentity::Current();
+  const IdempotencyKey key{sender, kIngestScope, request.event_id()};
   v1::IngestEventResponse resp;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     resp.Clear();
-    auto replayed = tx.Replay(kIngestScope, request.event_id(), key, &resp);
+    auto replayed = tx.Replay(key, fingerprint, &resp);
     if (!replayed.ok()) return replayed.status();
     if (*replayed) {
       resp.set_duplicate(true);
@@ -211,7 +214,7 @@ absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const v1::In
         break;
     }
     if (!applied.ok()) return applied;
-    return tx.Remember(kIngestScope, request.event_id(), key, resp);
+    return tx.Remember(key, fingerprint, resp);
   });
   if (!s.ok()) return s;
   return resp;

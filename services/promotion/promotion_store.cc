@@ -235,9 +235,12 @@ class SqliteStore final : public PromotionStore {
                                               bool* replayed) override {
     v1::Campaign out;
     *replayed = false;
+    // Read on the caller's thread: the transaction runs on the writer's.
+    const std::string owner = CallerIdentity::Current();
+    const IdempotencyKey key{owner, method, request_id};
     absl::Status s = db_.Write([&](Txn& txn) -> absl::Status {
       if (!request_id.empty()) {
-        auto seen = Replay(txn, method, request_id, request, &out);
+        auto seen = Replay(txn, key, request, &out);
         if (!seen.ok()) return seen.status();
         if (*seen) {
           *replayed = true;
@@ -266,7 +269,7 @@ class SqliteStore final : public PromotionStore {
         if (!st.ok()) return st;
       }
       out = c;
-      return request_id.empty() ? absl::OkStatus() : Remember(txn, method, request_id, request, out);
+      return request_id.empty() ? absl::OkStatus() : Remember(txn, key, request, out);
     });
     if (!s.ok()) return s;
     return out;

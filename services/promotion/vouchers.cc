@@ -120,10 +120,11 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVouche
   // (read first: the member lookup below is a network call and never runs
   // on the single writer).
   {
+    const std::string caller = CallerIdentity::Current();
     v1::Voucher first;
     bool replayed = false;
     absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-      auto r = tx.Replay("IssueVoucher", req.request_id(), req, &first);
+      auto r = tx.Replay(IdempotencyKey{caller, "IssueVoucher", req.request_id()}, req, &first);
       if (!r.ok()) return r.status();
       replayed = *r;
       return absl::OkStatus();
