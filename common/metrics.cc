@@ -440,6 +440,12 @@ metrics::Counter& WorkPoolRejected() {
   return f;
 }
 
+metrics::Gauge& SqlStatementsCached() {
+  static auto& f = Registry::Global().Gauge(
+      "care_sql_statements_cached", "SQLite statements kept prepared by the connections of this process.");
+  return f;
+}
+
 metrics::Counter& NotificationDeliveries() {
   static auto& f = Registry::Global().Counter(
       "care_notification_deliveries_total", "Notification deliveries by channel and status.",
@@ -484,6 +490,7 @@ void DeclareAll() {
   OutboxDead();
   WorkPoolQueueDepth();
   WorkPoolRejected();
+  SqlStatementsCached();
   NotificationDeliveries();
   ComplaintSlaBreaches();
   LoyaltyMemberExports();

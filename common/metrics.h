@@ -230,6 +230,9 @@ metrics::Gauge& OutboxDead();
 metrics::Gauge& WorkPoolQueueDepth();
 // care_work_pool_rejected_total: tasks refused because the queue was full.
 metrics::Counter& WorkPoolRejected();
+// care_sql_statements_cached: SQLite statements kept prepared by every
+// connection of the process (bounded per connection; issue 16, defect 5).
+metrics::Gauge& SqlStatementsCached();
 // care_notification_deliveries_total{channel,status}: deliveries by outcome.
 metrics::Counter& NotificationDeliveries();
 // care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.

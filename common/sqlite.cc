@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace care {
 
@@ -14,11 +15,22 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
       absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
+namespace {
+
+// Statements kept prepared by every connection of the process.
+metrics::GaugeCell& CachedGauge() {
+  static metrics::GaugeCell& cell = metrics::SqlStatementsCached().With({});
+  return cell;
+}
+
+}  // namespace
+
 Statement::~Statement() {
   if (stmt_) {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
+  if (borrowed_) --*borrowed_;
 }
 
 absl::StatusOr<bool> Statement::Step() {
@@ -42,19 +54,42 @@ std::string Statement::Bytes(int col) const {
 }
 
 Txn::~Txn() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  for (auto& entry : lru_) sqlite3_finalize(entry.stmt);
+  CachedGauge().Add(-static_cast<double>(lru_.size()));
 }
 
 absl::StatusOr<Statement> Txn::Prepare(absl::string_view sql) {
-  auto it = cache_.find(std::string(sql));
-  if (it == cache_.end()) {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return SqliteError(db_, rc, absl::StrCat("prepare [", sql, "]"));
-    it = cache_.emplace(std::string(sql), stmt).first;
+  auto it = index_.find(std::string_view(sql.data(), sql.size()));
+  if (it != index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return Statement(it->second->stmt, db_, &it->second->borrowed);
   }
-  return Statement(it->second, db_);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return SqliteError(db_, rc, absl::StrCat("prepare [", sql, "]"));
+  }
+  lru_.push_front(CachedStatement{std::string(sql), stmt, 0});
+  index_.emplace(std::string_view(lru_.front().sql), lru_.begin());
+  CachedGauge().Add(1);
+  // Borrowed before evicting, so the new statement is never the one evicted.
+  Statement handle(stmt, db_, &lru_.front().borrowed);
+  EvictOverCapacity();
+  return handle;
+}
+
+void Txn::EvictOverCapacity() {
+  auto it = lru_.end();
+  while (index_.size() > capacity_ && it != lru_.begin()) {
+    --it;
+    if (it->borrowed > 0) continue;
+    sqlite3_finalize(it->stmt);
+    index_.erase(std::string_view(it->sql));
+    it = lru_.erase(it);
+    CachedGauge().Add(-1);
+  }
 }
 
 absl::Status Txn::ExecScript(absl::string_view sql) {
@@ -80,7 +115,7 @@ absl::StatusOr<Database::Connection> Database::Connect(const std::string& path,
     return s;
   }
   sqlite3_busy_timeout(c.db, options.busy_timeout_ms);
-  c.txn = std::make_unique<Txn>(c.db);
+  c.txn = std::make_unique<Txn>(c.db, std::max<size_t>(options.statement_cache_capacity, 1));
   absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
                                                   options.synchronous,
                                                   "; PRAGMA foreign_keys=ON;"));
@@ -241,6 +276,41 @@ absl::Status Database::Read(const std::function<absl::Status(Txn&)>& fn) {
   }
   readers_cv_.notify_one();
   return s;
+}
+
+namespace {
+
+void AppendJsonString(absl::string_view value, std::string* out) {
+  out->push_back('"');
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (u < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::string JsonArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ",";
+    AppendJsonString(values[i], &out);
+  }
+  return out + "]";
+}
+
+std::string JsonArray(const std::vector<int>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i]);
+  return out + "]";
 }
 
 absl::Status Database::Probe() {

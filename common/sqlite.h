@@ -7,10 +7,12 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -35,11 +37,17 @@ struct Blob {
 };
 
 // A prepared statement borrowed from its connection's cache; reset when the
-// handle goes away.
+// handle goes away. The cache never evicts a statement while it is borrowed.
 class Statement final {
  public:
-  Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
-  Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) { other.stmt_ = nullptr; }
+  Statement(sqlite3_stmt* stmt, sqlite3* db, int* borrowed = nullptr)
+      : stmt_(stmt), db_(db), borrowed_(borrowed) {
+    if (borrowed_) ++*borrowed_;
+  }
+  Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_), borrowed_(other.borrowed_) {
+    other.stmt_ = nullptr;
+    other.borrowed_ = nullptr;
+  }
   Statement& operator=(Statement&&) = delete;
   ~Statement();
 
@@ -73,13 +81,23 @@ class Statement final {
  private:
   sqlite3_stmt* stmt_;
   sqlite3* db_;
+  int* borrowed_;  // the cache entry's count of live handles
 };
 
+// Statements one connection keeps prepared by default. The suite's stores
+// have a few hundred statement texts in all, each connection uses a subset,
+// and every value is bound, so the texts are fixed; the bound only matters
+// should a future query build its text from values again (issue 16, defect 5).
+inline constexpr size_t kDefaultStatementCacheCapacity = 256;
+
 // One connection inside a transaction. Statements are prepared once per
-// connection and reused.
+// connection and reused, at most `statement_capacity` of them: past that the
+// least recently used statement not in use is finalized. SQL text must not
+// carry values (bind them, lists as one JSON array: see JsonArray below).
 class Txn final {
  public:
-  explicit Txn(sqlite3* db) : db_(db) {}
+  explicit Txn(sqlite3* db, size_t statement_capacity = kDefaultStatementCacheCapacity)
+      : db_(db), capacity_(statement_capacity) {}
   ~Txn();
 
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
@@ -111,9 +129,23 @@ class Txn final {
   absl::Status ExecScript(absl::string_view sql);
   int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
+  // Statements prepared and kept by this connection now.
+  size_t cached_statements() const { return index_.size(); }
+
  private:
+  struct CachedStatement {
+    std::string sql;
+    sqlite3_stmt* stmt = nullptr;
+    int borrowed = 0;  // live Statement handles
+  };
+  // Finalizes least recently used statements not in use until the cache is
+  // within its capacity (or only borrowed ones are left).
+  void EvictOverCapacity();
+
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  size_t capacity_;
+  std::list<CachedStatement> lru_;  // most recently used first; nodes never move
+  std::unordered_map<std::string_view, std::list<CachedStatement>::iterator> index_;  // keys view lru_'s sql
   friend class Database;
 };
 
@@ -125,6 +157,8 @@ struct DatabaseOptions {
   std::string synchronous = "FULL";
   // Most writes committed together by the group-commit writer.
   int max_batch = 256;
+  // Prepared statements each connection keeps (Txn).
+  size_t statement_cache_capacity = kDefaultStatementCacheCapacity;
 };
 
 // An SQLite database in WAL mode. Writes go through one writer thread that
@@ -231,6 +265,12 @@ class SqliteStoreOf final : public TransactionalStore<StoreTxn> {
  private:
   Database& db_;
 };
+
+// A JSON array of the values, to bind as ONE parameter of
+// "col IN (SELECT value FROM json_each(?N))": the statement text stays the
+// same whatever the number of values, so it is prepared once.
+std::string JsonArray(const std::vector<std::string>& values);
+std::string JsonArray(const std::vector<int>& values);
 
 // The migrations every service database carries (outbox, idempotency),
 // generated from common/migrations/.

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/filter_limits.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "services/complaint/request_checks.h"
@@ -188,6 +189,7 @@ Reactor* ComplaintGrpc::GetComplaint(ServerContext* ctx, const v1::GetComplaintR
 Reactor* ComplaintGrpc::ListComplaintEvents(ServerContext* ctx, const v1::ListComplaintEventsRequest* req,
                                             v1::ListComplaintEventsResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListComplaintEventsResponse> {
+    if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (req->page_size() < 0) errors.Add("page_size", "must not be negative");
@@ -389,6 +391,7 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
 Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetComplaintMetricsRequest* req,
                                             v1::ComplaintMetrics* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ComplaintMetrics> {
+    if (absl::Status s = CheckFilterValues("group_by", req->group_by_size()); !s.ok()) return s;
     FieldErrors errors;
     if (!req->has_start_time() || !ValidTimestamp(req->start_time())) errors.Add("start_time", "is required");
     if (!req->has_end_time() || !ValidTimestamp(req->end_time())) errors.Add("end_time", "is required");
@@ -420,6 +423,14 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
 Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplaintsRequest* req,
                                        v1::ListComplaintsResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListComplaintsResponse> {
+    if (absl::Status s = CheckFilterValues({{"statuses", req->statuses_size()},
+                                            {"channels", req->channels_size()},
+                                            {"categories", req->categories_size()},
+                                            {"priorities", req->priorities_size()},
+                                            {"compensation_statuses", req->compensation_statuses_size()}});
+        !s.ok()) {
+      return s;
+    }
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     ComplaintService::ListFilter f;

@@ -37,10 +37,6 @@ std::optional<int64_t> RunningDue(const v1::Complaint& c) {
   return due;
 }
 
-std::string IntList(const std::vector<int>& values) {
-  return absl::StrJoin(values, ",");
-}
-
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
   using SqliteTxnBase::SqliteTxnBase;
@@ -100,16 +96,18 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::vector<ListedComplaint>> FindComplaints(const ComplaintQuery& q, int limit) override {
-    // Enum lists are integers and inlined; text values are bound. Only the
-    // conditions asked for are in the SQL, so SQLite can pick an index.
+    // Every value is bound (an enum list as one JSON array), so the text
+    // depends only on which conditions are asked for: a fixed, small set of
+    // statements. Only those conditions are in the SQL, so SQLite can pick an
+    // index.
     std::vector<std::string> where;
-    auto in = [&](const char* column, const std::vector<int>& values) {
-      if (!values.empty()) where.push_back(absl::StrCat(column, " IN (", IntList(values), ")"));
+    auto in = [&](const char* column, const std::vector<int>& values, int param) {
+      if (!values.empty()) where.push_back(absl::StrCat(column, " IN (SELECT value FROM json_each(?", param, "))"));
     };
-    in("status", q.statuses);
-    in("channel", q.channels);
-    in("category", q.categories);
-    in("priority", q.priorities);
+    in("status", q.statuses, 10);
+    in("channel", q.channels, 11);
+    in("category", q.categories, 12);
+    in("priority", q.priorities, 13);
     if (!q.member_id.empty()) where.push_back("member_id = ?1");
     if (!q.team_id.empty()) where.push_back("team_id = ?2");
     if (!q.assignee_agent_id.empty()) {
@@ -136,7 +134,9 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
     return Collect<ListedComplaint>(txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id,
                                                after_micros, before_micros, cursor_key, cursor_id,
-                                               static_cast<int64_t>(limit)),
+                                               static_cast<int64_t>(limit), JsonArray(q.statuses),
+                                               JsonArray(q.channels), JsonArray(q.categories),
+                                               JsonArray(q.priorities)),
                                     [](const Statement& s) {
                                       ListedComplaint out;
                                       out.sort_key = s.Int(0);

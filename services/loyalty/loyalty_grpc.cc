@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "common/bounds.h"
 #include "common/errors.h"
+#include "common/filter_limits.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
@@ -467,6 +468,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::UpdateMember(ServerContext* ctx, const v1
 
 namespace {
 
+// The caller checks the sizes first (CheckFilterValues).
 void ValidateMemberFilter(FieldErrors& errors, const google::protobuf::RepeatedPtrField<std::string>& tiers,
                           const google::protobuf::RepeatedPtrField<std::string>& segments, MemberFilter* filter) {
   for (int i = 0; i < tiers.size(); ++i) {
@@ -477,8 +479,6 @@ void ValidateMemberFilter(FieldErrors& errors, const google::protobuf::RepeatedP
     if (!IsSlug(segments[i])) errors.Add(absl::StrCat("segments[", i, "]"), "must match [a-z0-9_-]{1,32}");
     filter->segments.push_back(segments[i]);
   }
-  if (tiers.size() > 100) errors.Add("tier_ids", "at most 100");
-  if (segments.size() > 100) errors.Add("segments", "at most 100");
 }
 
 }  // namespace
@@ -486,6 +486,10 @@ void ValidateMemberFilter(FieldErrors& errors, const google::protobuf::RepeatedP
 grpc::ServerUnaryReactor* LoyaltyGrpc::ListMembers(ServerContext* ctx, const v1::ListMembersRequest* req,
                                                    v1::ListMembersResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues({{"tier_ids", req->tier_ids_size()}, {"segments", req->segments_size()}});
+        !s.ok()) {
+      return s;
+    }
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     MemberFilter filter;
@@ -540,6 +544,10 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
       audit->filters = req->ShortDebugString();
     }
     if (!filter) {
+      if (absl::Status s = CheckFilterValues({{"tier_ids", req->tier_ids_size()}, {"segments", req->segments_size()}});
+          !s.ok()) {
+        return s;
+      }
       FieldErrors errors;
       MemberFilter f;
       ValidateMemberFilter(errors, req->tier_ids(), req->segments(), &f);
@@ -796,6 +804,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::AdjustPoints(ServerContext* ctx, const v1
 grpc::ServerUnaryReactor* LoyaltyGrpc::ListLedgerEntries(ServerContext* ctx, const v1::ListLedgerEntriesRequest* req,
                                                          v1::ListLedgerEntriesResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     errors.RequireId("member_id", req->member_id());

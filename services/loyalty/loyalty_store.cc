@@ -153,22 +153,6 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, Micros(m.tier.DueTime()));
 }
 
-// A JSON array of strings, for "IN (SELECT value FROM json_each(?))": one
-// statement text whatever the number of values.
-std::string JsonArray(const std::vector<std::string>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ",";
-    out += "\"";
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += "\"";
-  }
-  return out + "]";
-}
-
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
   using SqliteTxnBase::SqliteTxnBase;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/errors.h"
+#include "common/filter_limits.h"
 #include "common/grpc_status.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
@@ -233,6 +234,7 @@ Reactor* NotificationGrpc::GetSchedule(ServerContext* ctx, const v1::GetSchedule
 Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSchedulesRequest* req,
                                          v1::ListSchedulesResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
     ScheduleFilter f;
@@ -276,6 +278,7 @@ Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSched
 Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req,
                                      v1::ListInboxResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireId("member_id", req->member_id());
     int size = PageSize(req->page_size(), errors);
@@ -328,8 +331,10 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
   auto fetch = [this, req, position = std::optional<int64_t>(),
                 query = NotificationService::InboxFeedQuery()](const Caller&) mutable -> absl::StatusOr<Writer::Batch> {
     if (!position) {
+      // Member ids are matched in memory (a set), so they get a larger bound.
+      if (absl::Status s = CheckFilterValues("member_ids", req->member_ids_size(), kMaxMembers); !s.ok()) return s;
+      if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
       FieldErrors errors;
-      if (req->member_ids_size() > kMaxMembers) errors.Add("member_ids", absl::StrCat("at most ", kMaxMembers));
       for (int i = 0; i < req->member_ids_size(); ++i) {
         errors.RequireId(absl::StrCat("member_ids[", i, "]"), req->member_ids(i));
         query.member_ids.insert(req->member_ids(i));
@@ -395,9 +400,15 @@ Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDelivery
 Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                                           v1::ListDeliveriesResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    const v1::DeliveryFilter& f = req->filter();
+    if (absl::Status s = CheckFilterValues({{"filter.statuses", f.statuses_size()},
+                                            {"filter.channels", f.channels_size()},
+                                            {"filter.kinds", f.kinds_size()}});
+        !s.ok()) {
+      return s;
+    }
     FieldErrors errors;
     int size = PageSize(req->page_size(), errors);
-    const v1::DeliveryFilter& f = req->filter();
     for (int i = 0; i < f.statuses_size(); ++i) {
       if (f.statuses(i) == 0 || !v1::DeliveryStatus_IsValid(f.statuses(i))) {
         errors.Add(absl::StrCat("filter.statuses[", i, "]"), "unknown status");

@@ -25,8 +25,6 @@ absl::StatusOr<M> Parse(const Statement& stmt, int col, absl::string_view what) 
   return m;
 }
 
-std::string IntList(const std::vector<int>& values) { return absl::StrJoin(values, ","); }
-
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
   using SqliteTxnBase::SqliteTxnBase;
@@ -102,17 +100,21 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(const ScheduleFilter& f,
                                                           const std::optional<ScheduleCursor>& after,
                                                           int limit) override {
+    // Every value is bound: the text depends only on which filters are set
+    // (a fixed, small set of texts), so SQLite can still pick an index.
     std::string sql = "SELECT proto FROM schedules WHERE 1=1";
-    if (!f.states.empty()) absl::StrAppend(&sql, " AND state IN (", IntList(f.states), ")");
-    if (f.kind != 0) absl::StrAppend(&sql, " AND kind = ", f.kind);
+    if (!f.states.empty()) absl::StrAppend(&sql, " AND state IN (SELECT value FROM json_each(?6))");
+    if (f.kind != 0) absl::StrAppend(&sql, " AND kind = ?7");
     if (!f.campaign_id.empty()) absl::StrAppend(&sql, " AND campaign_id = ?1");
     if (!f.member_id.empty()) absl::StrAppend(&sql, " AND member_id = ?2");
-    if (f.due_after) absl::StrAppend(&sql, " AND due_at >= ", Micros(*f.due_after));
-    if (f.due_before) absl::StrAppend(&sql, " AND due_at < ", Micros(*f.due_before));
+    if (f.due_after) absl::StrAppend(&sql, " AND due_at >= ?8");
+    if (f.due_before) absl::StrAppend(&sql, " AND due_at < ?9");
     if (after) absl::StrAppend(&sql, " AND (due_at, schedule_id) > (?3, ?4)");
     absl::StrAppend(&sql, " ORDER BY due_at, schedule_id LIMIT ?5");
     auto stmt = txn_.Query(sql, f.campaign_id, f.member_id, after ? after->due_at : int64_t{0},
-                           after ? after->schedule_id : std::string(), limit);
+                           after ? after->schedule_id : std::string(), limit, JsonArray(f.states), f.kind,
+                           f.due_after ? Micros(*f.due_after) : int64_t{0},
+                           f.due_before ? Micros(*f.due_before) : int64_t{0});
     if (!stmt.ok()) return stmt.status();
     std::vector<v1::Schedule> out;
     for (;;) {
@@ -225,20 +227,20 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (!f.message_key().empty()) absl::StrAppend(&sql, " AND message_key = ?3");
     if (!f.schedule_id().empty()) absl::StrAppend(&sql, " AND schedule_id = ?4");
     if (!f.complaint_id().empty()) absl::StrAppend(&sql, " AND complaint_id = ?5");
-    auto ints = [](const auto& repeated) {
-      std::vector<int> v(repeated.begin(), repeated.end());
-      return IntList(v);
-    };
-    if (!f.statuses().empty()) absl::StrAppend(&sql, " AND status IN (", ints(f.statuses()), ")");
-    if (f.suppression_reason() != 0) absl::StrAppend(&sql, " AND suppression_reason = ", f.suppression_reason());
-    if (!f.channels().empty()) absl::StrAppend(&sql, " AND channel IN (", ints(f.channels()), ")");
-    if (!f.kinds().empty()) absl::StrAppend(&sql, " AND kind IN (", ints(f.kinds()), ")");
-    if (f.has_created_after()) absl::StrAppend(&sql, " AND create_at >= ", Micros(f.created_after()));
-    if (f.has_created_before()) absl::StrAppend(&sql, " AND create_at < ", Micros(f.created_before()));
-    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ", before_seq);
+    auto ints = [](const auto& repeated) { return JsonArray(std::vector<int>(repeated.begin(), repeated.end())); };
+    // Values are bound (lists as one JSON array), never part of the text.
+    if (!f.statuses().empty()) absl::StrAppend(&sql, " AND status IN (SELECT value FROM json_each(?7))");
+    if (f.suppression_reason() != 0) absl::StrAppend(&sql, " AND suppression_reason = ?8");
+    if (!f.channels().empty()) absl::StrAppend(&sql, " AND channel IN (SELECT value FROM json_each(?9))");
+    if (!f.kinds().empty()) absl::StrAppend(&sql, " AND kind IN (SELECT value FROM json_each(?10))");
+    if (f.has_created_after()) absl::StrAppend(&sql, " AND create_at >= ?11");
+    if (f.has_created_before()) absl::StrAppend(&sql, " AND create_at < ?12");
+    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ?13");
     absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?6");
     auto stmt = txn_.Query(sql, f.member_id(), f.campaign_id(), f.message_key(), f.schedule_id(), f.complaint_id(),
-                           limit);
+                           limit, ints(f.statuses()), static_cast<int>(f.suppression_reason()), ints(f.channels()),
+                           ints(f.kinds()), f.has_created_after() ? Micros(f.created_after()) : int64_t{0},
+                           f.has_created_before() ? Micros(f.created_before()) : int64_t{0}, before_seq);
     if (!stmt.ok()) return stmt.status();
     return SeqDeliveries(*stmt);
   }
@@ -453,10 +455,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                                                                              int limit) override {
     std::string sql = "SELECT seq, proto, read_at FROM inbox WHERE member_id = ?1 AND expire_at > ?2";
     if (f.unread_only) absl::StrAppend(&sql, " AND read_at IS NULL");
-    if (!f.kinds.empty()) absl::StrAppend(&sql, " AND kind IN (", IntList(f.kinds), ")");
-    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ", before_seq);
+    if (!f.kinds.empty()) absl::StrAppend(&sql, " AND kind IN (SELECT value FROM json_each(?4))");
+    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ?5");
     absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?3");
-    auto stmt = txn_.Query(sql, f.member_id, Micros(f.now), limit);
+    auto stmt = txn_.Query(sql, f.member_id, Micros(f.now), limit, JsonArray(f.kinds), before_seq);
     if (!stmt.ok()) return stmt.status();
     std::vector<std::pair<int64_t, v1::InboxMessage>> out;
     for (;;) {
@@ -497,9 +499,9 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     std::string sql =
         "SELECT e.seq, e.type, e.member_id, i.proto, i.read_at FROM inbox_events e "
         "JOIN inbox i ON i.message_id = e.message_id WHERE e.seq > ?1 AND e.seq <= ?2";
-    if (!kinds.empty()) absl::StrAppend(&sql, " AND e.kind IN (", IntList(kinds), ")");
+    if (!kinds.empty()) absl::StrAppend(&sql, " AND e.kind IN (SELECT value FROM json_each(?3))");
     absl::StrAppend(&sql, " ORDER BY e.seq");
-    auto stmt = txn_.Query(sql, after, through);
+    auto stmt = txn_.Query(sql, after, through, JsonArray(kinds));
     if (!stmt.ok()) return stmt.status();
     std::vector<InboxEvent> out;
     for (;;) {

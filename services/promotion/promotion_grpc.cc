@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "common/bounds.h"
 #include "common/errors.h"
+#include "common/filter_limits.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -155,6 +156,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
 grpc::ServerUnaryReactor* PromotionGrpc::ListCampaigns(ServerContext* ctx, const pv1::ListCampaignsRequest* req,
                                                        pv1::ListCampaignsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     if (req->has_active_at() && !ValidTimestamp(req->active_at())) return InvalidField("active_at", "invalid");
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
@@ -191,6 +193,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx
 grpc::ServerUnaryReactor* PromotionGrpc::ListRedemptions(ServerContext* ctx, const pv1::ListRedemptionsRequest* req,
                                                          pv1::ListRedemptionsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
     auto page = promotion_.ListRedemptions(*req, paging->cursor, paging->size);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "common/errors.h"
+#include "common/filter_limits.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "services/promotion/promotion_grpc.h"
@@ -137,6 +138,7 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
 Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchersRequest* req,
                                      pv1::ListVouchersResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
     auto page = promotion_.ListVouchers(*req, paging->cursor, paging->size);

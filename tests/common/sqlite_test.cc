@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/metrics.h"
 #include "tests/harness/harness.h"
 
 namespace care {
@@ -350,6 +351,94 @@ TEST_F(SqliteTest, BlobsRoundTrip) {
                   EXPECT_TRUE(stmt->IsNull(1));
                   return absl::OkStatus();
                 }).ok());
+}
+
+// Issue 16, defect 5: a connection keeps at most its capacity of prepared
+// statements however many distinct texts it is given, and the process gauge
+// follows.
+TEST_F(SqliteTest, StatementCacheStaysWithinItsCapacity) {
+  DatabaseOptions options;
+  options.readers = 1;
+  options.statement_cache_capacity = 8;
+  auto db = OpenOrDie(DbPath(), TestMigrations(), options);
+  ASSERT_NE(db, nullptr);
+  auto& gauge = metrics::SqlStatementsCached().With({});
+  const double before = gauge.value();
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(db->Write([&](Txn& txn) {
+                    return txn.Exec(absl::StrCat("INSERT INTO items (name, n) VALUES ('w", i, "', ", i, ")")).status();
+                  }).ok());
+    ASSERT_EQ(Count(*db, absl::StrCat("SELECT ", i, " + COUNT(*) FROM items")), i + i + 1);
+  }
+  size_t reader = 0, writer = 0;
+  ASSERT_TRUE(db->Read([&](Txn& txn) {
+                  reader = txn.cached_statements();
+                  return absl::OkStatus();
+                }).ok());
+  ASSERT_TRUE(db->Write([&](Txn& txn) {
+                  writer = txn.cached_statements();
+                  return absl::OkStatus();
+                }).ok());
+  EXPECT_LE(reader, 8u);
+  EXPECT_LE(writer, 8u);
+  EXPECT_LE(gauge.value() - before, 16);
+  db.reset();
+  EXPECT_LE(gauge.value(), before);  // closing finalizes them all
+}
+
+// A statement still being stepped is never finalized under its handle, even
+// when the cache is full of statements prepared after it.
+TEST_F(SqliteTest, BorrowedStatementIsNotEvicted) {
+  DatabaseOptions options;
+  options.readers = 1;
+  options.statement_cache_capacity = 2;
+  auto db = OpenOrDie(DbPath(), TestMigrations(), options);
+  ASSERT_NE(db, nullptr);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Insert(*db, absl::StrCat("i", i), i).ok());
+  ASSERT_TRUE(db->Read([&](Txn& txn) -> absl::Status {
+                  auto outer = txn.Query("SELECT n FROM items ORDER BY n");
+                  if (!outer.ok()) return outer.status();
+                  int64_t sum = 0;
+                  for (int round = 0;; ++round) {
+                    auto row = outer->Step();
+                    if (!row.ok()) return row.status();
+                    if (!*row) break;
+                    sum += outer->Int(0);
+                    // Three new texts per row: more than the capacity.
+                    for (int k = 0; k < 3; ++k) {
+                      auto inner = txn.Query(absl::StrCat("SELECT ", round * 10 + k, " + ?1"), int64_t{1});
+                      if (!inner.ok()) return inner.status();
+                      auto r = inner->Step();
+                      if (!r.ok()) return r.status();
+                      EXPECT_EQ(inner->Int(0), round * 10 + k + 1);
+                    }
+                    EXPECT_LE(txn.cached_statements(), 3u);  // the borrowed one may stay over
+                  }
+                  EXPECT_EQ(sum, 0 + 1 + 2 + 3 + 4);
+                  return absl::OkStatus();
+                }).ok());
+}
+
+// A list is bound as one JSON array: any number of values, one statement
+// text, and values with quotes, backslashes and control characters intact.
+TEST_F(SqliteTest, JsonArrayBindsAListAsOneValue) {
+  auto db = OpenOrDie(DbPath(), TestMigrations());
+  ASSERT_NE(db, nullptr);
+  const std::vector<std::string> names = {"plain", "quo\"te", "back\\slash", "new\nline", "tab\tx", "\x01"};
+  for (size_t i = 0; i < names.size(); ++i) ASSERT_TRUE(Insert(*db, names[i], static_cast<int64_t>(i)).ok());
+  ASSERT_TRUE(Insert(*db, "other", 99).ok());
+  ASSERT_TRUE(db->Read([&](Txn& txn) -> absl::Status {
+                  auto stmt = txn.Query("SELECT COUNT(*) FROM items WHERE name IN (SELECT value FROM json_each(?1)) "
+                                        "AND n IN (SELECT value FROM json_each(?2))",
+                                        JsonArray(names), JsonArray(std::vector<int>{0, 1, 2, 3, 4, 5, 99}));
+                  if (!stmt.ok()) return stmt.status();
+                  auto row = stmt->Step();
+                  if (!row.ok()) return row.status();
+                  EXPECT_EQ(stmt->Int(0), static_cast<int64_t>(names.size()));
+                  return absl::OkStatus();
+                }).ok());
+  EXPECT_EQ(JsonArray(std::vector<int>{}), "[]");
+  EXPECT_EQ(JsonArray(std::vector<std::string>{}), "[]");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // compensation rejection, scripts, configuration edits and grouped metrics.
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "tests/integration/complaint_fixture.h"
+#include "tests/integration/filter_bounds.h"
 
 namespace care::testing {
 namespace {
@@ -591,6 +592,41 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
   EXPECT_EQ(v.complaint_id(), c.complaint_id());
   EXPECT_EQ(v.goodwill_value().amount_off().amount_minor(), 500);
   EXPECT_EQ(v.reason_code(), "LATE_DELIVERY");
+}
+
+// Issue 16, defect 5: a filter list is bound as one value whatever its
+// length (so any length is one statement), and over the bound it is refused.
+TEST_F(ComplaintDeskTest, FiltersOverTheBoundAreRefusedNamingTheField) {
+  {
+    kv1::ListComplaintsRequest req;
+    for (int k = 0; k < kFilterBound; ++k) req.add_statuses(static_cast<kv1::ComplaintStatus>(1 + k % 3));
+    std::vector<std::string> ids;
+    grpc::Status s = List(req, &ids);
+    EXPECT_TRUE(s.ok()) << "100 values are within the bound: " << Describe(s);
+    req.add_statuses(static_cast<kv1::ComplaintStatus>(1));
+    ExpectTooManyValues(List(req, &ids), "statuses");
+    req.clear_statuses();
+    for (int k = 0; k < 200000; ++k) req.add_priorities(kv1::PRIORITY_LOW);
+    ExpectTooManyValues(List(req, &ids), "priorities");
+    req.clear_priorities();
+    for (int k = 0; k <= kFilterBound; ++k) req.add_compensation_statuses(static_cast<kv1::CompensationStatus>(1));
+    ExpectTooManyValues(List(req, &ids), "compensation_statuses");
+  }
+  {
+    kv1::ListComplaintEventsRequest req;
+    req.set_complaint_id("c-1");
+    for (int k = 0; k <= kFilterBound; ++k) req.add_kinds(static_cast<kv1::ComplaintEventKind>(1));
+    kv1::ListComplaintEventsResponse out;
+    ExpectTooManyValues(complaints().ListComplaintEvents(Ctx(agent()).get(), req, &out), "kinds");
+  }
+  {
+    kv1::GetComplaintMetricsRequest req;
+    *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(24));
+    *req.mutable_end_time() = ToTimestamp(Base());
+    for (int k = 0; k <= kFilterBound; ++k) req.add_group_by(kv1::METRICS_DIMENSION_CHANNEL);
+    kv1::ComplaintMetrics out;
+    ExpectTooManyValues(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &out), "group_by");
+  }
 }
 
 }  // namespace

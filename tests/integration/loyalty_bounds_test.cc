@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "common/bounds.h"
 #include "common/errors.h"
+#include "tests/integration/filter_bounds.h"
 #include "tests/integration/loyalty_fixture.h"
 
 namespace care::testing {
@@ -287,6 +288,42 @@ TEST_F(BoundsTest, TextLimitsCountCharactersNotBytes) {
   redeem.set_description(Repeat("Phiếu giảm giá ", 13) + "quà");  // 198 characters, 263 bytes
   s = stub().RedeemPoints(Ctx(svc()).get(), redeem, &rr);
   EXPECT_TRUE(s.ok()) << Describe(s);
+}
+
+// ------------------------------------------- issue 16, defect 5: filters
+
+TEST_F(BoundsTest, MemberAndLedgerFiltersOverTheBoundAreRefusedNamingTheField) {
+  Configure();
+  Enrol("ann");
+  {
+    lv1::ListMembersRequest req;
+    for (int k = 0; k < kFilterBound; ++k) req.add_tier_ids(absl::StrCat("t", k));
+    lv1::ListMembersResponse resp;
+    grpc::Status s = stub().ListMembers(Ctx(svc()).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << "100 values are within the bound: " << Describe(s);
+    req.add_tier_ids("one-more");
+    ExpectTooManyValues(stub().ListMembers(Ctx(svc()).get(), req, &resp), "tier_ids");
+    req.clear_tier_ids();
+    for (int k = 0; k < 200000; ++k) req.add_segments("vip");
+    ExpectTooManyValues(stub().ListMembers(Ctx(svc()).get(), req, &resp), "segments");
+  }
+  {
+    lv1::ExportMembersRequest req;
+    for (int k = 0; k <= kFilterBound; ++k) req.add_segments(absl::StrCat("s", k));
+    auto ctx = Ctx(svc());
+    auto reader = stub().ExportMembers(ctx.get(), req);
+    lv1::Member m;
+    while (reader->Read(&m)) {
+    }
+    ExpectTooManyValues(reader->Finish(), "segments");
+  }
+  {
+    lv1::ListLedgerEntriesRequest req;
+    req.set_member_id("ann");
+    for (int k = 0; k <= kFilterBound; ++k) req.add_kinds(static_cast<lv1::LedgerEntryKind>(1));
+    lv1::ListLedgerEntriesResponse resp;
+    ExpectTooManyValues(stub().ListLedgerEntries(Ctx(svc()).get(), req, &resp), "kinds");
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "tests/integration/filter_bounds.h"
 #include "tests/integration/promotion_fixture.h"
 
 namespace care::testing {
@@ -310,6 +311,31 @@ TEST_F(PromotionVoucherTest, ARedemptionRecordsExactlyWhatTheQuoteShowed) {
     if (ac.campaign_id() == "rec-code") {
       EXPECT_EQ(ac.voucher_code(), code);
     }
+  }
+}
+
+// Issue 16, defect 5: repeated state filters of the list calls are bounded.
+TEST_F(PromotionVoucherTest, StateFiltersOverTheBoundAreRefusedNamingTheField) {
+  {
+    pv1::ListVouchersRequest req;
+    for (int k = 0; k < kFilterBound; ++k) req.add_states(static_cast<pv1::VoucherState>(1));
+    pv1::ListVouchersResponse out;
+    grpc::Status s = promo().ListVouchers(Ctx(svc()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << "100 values are within the bound: " << Describe(s);
+    req.add_states(static_cast<pv1::VoucherState>(1));
+    ExpectTooManyValues(promo().ListVouchers(Ctx(svc()).get(), req, &out), "states");
+  }
+  {
+    pv1::ListCampaignsRequest req;
+    for (int k = 0; k < 200000; ++k) req.add_states(static_cast<pv1::CampaignState>(1));
+    pv1::ListCampaignsResponse out;
+    ExpectTooManyValues(promo().ListCampaigns(Ctx(svc()).get(), req, &out), "states");
+  }
+  {
+    pv1::ListRedemptionsRequest req;
+    for (int k = 0; k <= kFilterBound; ++k) req.add_states(static_cast<pv1::RedemptionState>(1));
+    pv1::ListRedemptionsResponse out;
+    ExpectTooManyValues(promo().ListRedemptions(Ctx(svc()).get(), req, &out), "states");
   }
 }
 
