@@ -5,7 +5,6 @@
 #include <map>
 #include <set>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +16,7 @@
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
+#include "common/random.h"
 #include "services/complaint/metrics.h"
 #include "services/complaint/phrases.h"
 #include "services/complaint/service_internal.h"
@@ -428,12 +428,8 @@ absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::strin
                {{"field", std::string(field)}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
 }
 
-std::string NewToken() {
-  std::string bytes(16, '\0');
-  absl::BitGen gen;
-  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
-  return absl::BytesToHexString(bytes);
-}
+// 128 bits from the CSPRNG: survey tokens are bearer secrets.
+std::string NewToken() { return RandomToken(32, kLowerHex); }
 
 bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   using S = v1::ComplaintStatus;
