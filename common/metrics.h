@@ -232,6 +232,9 @@ metrics::Gauge& WorkPoolQueueDepth();
 metrics::Counter& WorkPoolRejected();
 // care_notification_deliveries_total{channel,status}: deliveries by outcome.
 metrics::Counter& NotificationDeliveries();
+// care_notification_inbox_feed_reads_total: SubscribeInbox reads of the feed
+// (an idle stream makes none until a change for its members commits).
+metrics::Counter& NotificationInboxFeedReads();
 // care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
 metrics::Counter& ComplaintSlaBreaches();
 
