@@ -453,6 +453,12 @@ metrics::Counter& NotificationDeliveries() {
   return f;
 }
 
+metrics::Counter& NotificationInboxFeedReads() {
+  static auto& f = Registry::Global().Counter(
+      "care_notification_inbox_feed_reads_total", "SubscribeInbox reads of the inbox feed (database queries).");
+  return f;
+}
+
 metrics::Counter& ComplaintSlaBreaches() {
   static auto& f = Registry::Global().Counter(
       "care_complaint_sla_breaches_total", "Complaint SLA clocks breached, by priority and SLA target (FIRST_RESPONSE, RESOLUTION).",
@@ -492,6 +498,7 @@ void DeclareAll() {
   WorkPoolRejected();
   SqlStatementsCached();
   NotificationDeliveries();
+  NotificationInboxFeedReads();
   ComplaintSlaBreaches();
   LoyaltyMemberExports();
   LoyaltyMembersExported();

@@ -235,6 +235,9 @@ metrics::Counter& WorkPoolRejected();
 metrics::Gauge& SqlStatementsCached();
 // care_notification_deliveries_total{channel,status}: deliveries by outcome.
 metrics::Counter& NotificationDeliveries();
+// care_notification_inbox_feed_reads_total: SubscribeInbox reads of the feed
+// (an idle stream makes none until a change for its members commits).
+metrics::Counter& NotificationInboxFeedReads();
 // care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
 metrics::Counter& ComplaintSlaBreaches();
 // care_loyalty_member_exports_total{principal}: ExportMembers streams ended

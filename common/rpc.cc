@@ -95,10 +95,6 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
     return call;
   }
   call.method = it->second.get();
-  if (call.method->request_id_field) {
-    call.caller.request_id =
-        request.GetReflection()->GetString(request, call.method->request_id_field);
-  }
   // Count first, then look at the flag (both sequentially consistent): the
   // drain sets the flag, then reads the count. Either this call sees the
   // flag and does nothing, or the drain sees the call and waits for it.
@@ -120,6 +116,12 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
     return call;
   }
   call.caller.principal = *principal;
+  // Only an authenticated caller's request id reaches the log: before this
+  // point anyone who can open a connection could write into it.
+  if (call.method->request_id_field) {
+    call.caller.request_id =
+        request.GetReflection()->GetString(request, call.method->request_id_field);
+  }
   call.status = Authorize(*call.caller.principal, call.method->access, call.method->full_name);
   if (call.status.ok() && malformed) {
     call.status = Error(absl::StatusCode::kInvalidArgument, "MALFORMED_REQUEST",

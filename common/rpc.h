@@ -3,11 +3,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -111,7 +113,17 @@ class RpcRuntime final {
   // at Begin with UNAVAILABLE (reason SHUTTING_DOWN) before any work, so a
   // refused call never changed anything; live streams end at their next
   // pause (UNAVAILABLE, resume elsewhere) instead of holding the drain.
-  void StartDraining() { draining_ = true; }
+  void StartDraining() {
+    draining_ = true;
+    std::lock_guard lock(drain_mu_);
+    for (const auto& fn : on_draining_) fn();
+  }
+  // Runs `fn` when a graceful shutdown starts: a feed that pauses long
+  // between reads (woken by its own notifier) is woken so it ends now.
+  void OnDraining(std::function<void()> fn) {
+    std::lock_guard lock(drain_mu_);
+    on_draining_.push_back(std::move(fn));
+  }
   bool draining() const { return draining_.load(); }
   const std::string& domain() const { return domain_; }
 
@@ -148,6 +160,8 @@ class RpcRuntime final {
   std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<MethodInfo>> methods_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> draining_{false};
+  std::mutex drain_mu_;
+  std::vector<std::function<void()>> on_draining_;
 };
 
 }  // namespace care

@@ -136,7 +136,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
   s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20, "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
   s.drain_deadline = c.Duration("drain_deadline", absl::Seconds(10), "on SIGTERM, how long in-flight calls may finish");
-  s.fake_clock = c.Bool("fake_clock", false, "tests only: a clock moved through care.common.v1.ClockControl");
+  s.fake_clock = c.Bool("fake_clock", false, "tests only, command line only: a clock moved through care.common.v1.ClockControl (otherwise not served)");
   s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
   s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
   s.log_level = c.String("log_level", "info", "debug, info, warn or error");
@@ -147,6 +147,12 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   s.retention = RetentionOptions::Read(c);
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
+  // The fake clock serves ClockControl, which moves every deadline of the
+  // process: only a test's command line may turn it on, never an inherited
+  // or injected environment (a ConfigMap's envFrom, a stray shell export).
+  if (std::getenv("CARE_FAKE_CLOCK") != nullptr) {
+    c.AddError("fake_clock: CARE_FAKE_CLOCK is refused; the test clock is enabled only by --fake_clock on the command line");
+  }
   if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
     c.AddError("tls_cert_file and tls_key_file go together");
   } else if (!s.tls_cert_file.empty()) {

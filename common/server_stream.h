@@ -19,6 +19,38 @@
 
 namespace care {
 
+template <typename Response>
+class BatchedWriter;
+
+// Lets code outside a live feed end the feed's idle pause early, e.g. when
+// something it may want was committed, so an idle feed need not poll.
+// Shared between the writer and whoever wakes it: it outlives the writer,
+// and Wake() does nothing once the call is done.
+class FeedWaker final {
+ public:
+  // Thread-safe; cheap when the feed is busy (it re-reads once after).
+  void Wake() {
+    std::lock_guard lock(mu_);
+    if (wake_) wake_();
+  }
+
+ private:
+  template <typename Response>
+  friend class BatchedWriter;
+  void Attach(std::function<void()> wake) {
+    std::lock_guard lock(mu_);
+    wake_ = std::move(wake);
+  }
+  // Waits for a Wake() under way, so the writer outlives it.
+  void Detach() {
+    std::lock_guard lock(mu_);
+    wake_ = nullptr;
+  }
+
+  std::mutex mu_;
+  std::function<void()> wake_;
+};
+
 // A server-streaming call answered in batches, for results too large to hold
 // in memory (e.g. an audience of a million members). `fetch` runs on the
 // work pool (it may block on the database) and is called again only after
@@ -44,9 +76,12 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   // it keeps its own cursor.
   using Fetch = std::function<absl::StatusOr<Batch>(const Caller&)>;
 
+  // With a `waker`, the feed's idle pauses also end when it is woken (see
+  // FeedWaker), so they can be long.
   BatchedWriter(RpcRuntime& rpc, grpc::CallbackServerContext* ctx, const google::protobuf::Message& request,
-                Fetch fetch)
-      : rpc_(rpc), ctx_(ctx), fetch_(std::move(fetch)) {
+                Fetch fetch, std::shared_ptr<FeedWaker> waker = nullptr)
+      : rpc_(rpc), ctx_(ctx), fetch_(std::move(fetch)), waker_(std::move(waker)) {
+    if (waker_) waker_->Attach([this] { Wake(); });
     call_ = rpc_.Begin(ctx, request);
     Step step;
     {
@@ -97,6 +132,7 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   }
 
   void OnDone() override {
+    if (waker_) waker_->Detach();
     rpc_.Done(call_);
     delete this;
   }
@@ -129,19 +165,39 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
       step.write = &batch_.items[next_++];
     } else if (batch_.last) {
       step = FinishLocked(absl::OkStatus());
+    } else if (waker_ && rpc_.draining()) {
+      // A woken feed may skip its pause (wake_pending_): end here instead.
+      step = FinishLocked(Unavailable("SHUTTING_DOWN", "the server is shutting down; resume with the last cursor"));
     } else {
       step.idle = batch_.items.empty() ? batch_.idle : absl::ZeroDuration();
       batch_.items.clear();
+      // Woken while it read or wrote: what woke it may not be in this batch.
+      if (wake_pending_) step.idle = absl::ZeroDuration();
       if (step.idle > absl::ZeroDuration()) {
         idling_ = true;
+        armed_ = false;
         alarm_ = std::make_unique<grpc::Alarm>();
         step.alarm = alarm_.get();
       } else {
         fetching_ = true;
+        wake_pending_ = false;
       }
       step.fetch = true;
     }
     return step;
+  }
+
+  // FeedWaker's target: ends an armed idle pause now; otherwise the next
+  // pause ends at once (so a change committed during a read is not left
+  // waiting for the fallback poll).
+  void Wake() {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    if (idling_ && armed_) {
+      alarm_->Cancel();  // see Run: safe under the lock
+    } else {
+      wake_pending_ = true;
+    }
   }
 
   void Run(const Step& step) {
@@ -150,8 +206,16 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
     } else if (step.finish) {
       this->Finish(step.status);
     } else if (step.alarm != nullptr) {
+      // Armed under the lock so that a Wake() or OnCancel() that came in
+      // since AdvanceLocked is not lost. gRPC (1.51) runs an alarm's
+      // callback on its executor, never inside Set or Cancel, so holding
+      // mu_ here cannot deadlock with Woken; and until the alarm fires
+      // nothing can finish the call, so `this` is alive.
+      std::lock_guard lock(mu_);
       step.alarm->Set(std::chrono::system_clock::now() + absl::ToChronoMicroseconds(step.idle),
                       [this](bool) { Woken(); });
+      armed_ = true;
+      if (cancelled_ || wake_pending_) step.alarm->Cancel();
     } else if (step.fetch) {
       if (!rpc_.pool()->TrySubmit([this] { Fetched(fetch_(call_.caller)); })) {
         Step refused;
@@ -171,12 +235,14 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
     {
       std::lock_guard lock(mu_);
       idling_ = false;
+      armed_ = false;
       if (cancelled_ || ctx_->IsCancelled()) {
         step = FinishLocked(absl::CancelledError("the client went away"));
       } else if (rpc_.draining()) {
         step = FinishLocked(Unavailable("SHUTTING_DOWN", "the server is shutting down; resume with the last cursor"));
       } else {
         fetching_ = true;
+        wake_pending_ = false;
         step.fetch = true;
       }
     }
@@ -204,6 +270,7 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   RpcRuntime& rpc_;
   grpc::CallbackServerContext* ctx_;
   Fetch fetch_;
+  std::shared_ptr<FeedWaker> waker_;
   RpcRuntime::Call call_;
   std::mutex mu_;
   Batch batch_;
@@ -211,6 +278,8 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
   std::unique_ptr<grpc::Alarm> alarm_;  // the current idle pause
   bool fetching_ = false;
   bool idling_ = false;
+  bool armed_ = false;         // idling_ and its alarm is set
+  bool wake_pending_ = false;  // woken since the last read started
   bool writing_ = false;
   bool cancelled_ = false;
   bool finished_ = false;

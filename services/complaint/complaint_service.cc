@@ -5,7 +5,6 @@
 #include <map>
 #include <set>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +16,7 @@
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
+#include "common/random.h"
 #include "services/complaint/metrics.h"
 #include "services/complaint/phrases.h"
 #include "services/complaint/service_internal.h"
@@ -428,12 +428,8 @@ absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::strin
                {{"field", std::string(field)}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
 }
 
-std::string NewToken() {
-  std::string bytes(16, '\0');
-  absl::BitGen gen;
-  for (char& b : bytes) b = static_cast<char>(absl::Uniform<uint8_t>(gen));
-  return absl::BytesToHexString(bytes);
-}
+// 128 bits from the CSPRNG: survey tokens are bearer secrets.
+std::string NewToken() { return RandomToken(32, kLowerHex); }
 
 bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   using S = v1::ComplaintStatus;
@@ -459,8 +455,18 @@ bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   return it != kAllowed.end() && std::find(it->second.begin(), it->second.end(), to) != it->second.end();
 }
 
+namespace {
+// A year of tickets is a million index entries: the range is read in
+// slices on parallel reader connections (the scan is the cost).
+constexpr int kMetricSlices = 4;
+}  // namespace
+
 ComplaintService::ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      metrics_pool_(std::make_unique<WorkPool>(
+          kMetricSlices, static_cast<size_t>(std::max(1, options_.metrics_concurrency) * kMetricSlices))) {}
 
 // ------------------------------------------------------------------ tickets
 
@@ -1193,14 +1199,24 @@ absl::StatusOr<ComplaintService::Page> ComplaintService::List(const ListFilter& 
 absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, absl::Time to,
                                                                const std::vector<v1::MetricsDimension>& group_by,
                                                                const std::vector<v1::OrderCount>& order_counts) {
-  // A year of tickets is a million index entries: the range is read in
-  // slices on parallel reader connections (the scan is the cost).
-  constexpr int kSlices = 4;
-  std::vector<std::future<absl::StatusOr<std::vector<MetricRow>>>> parts;
-  const absl::Duration step = (to - from) / kSlices;
-  for (int i = 0; i < kSlices; ++i) {
-    absl::Time a = from + step * i, b = i + 1 == kSlices ? to : from + step * (i + 1);
-    parts.push_back(std::async(std::launch::async, [this, a, b]() -> absl::StatusOr<std::vector<MetricRow>> {
+  // Heavy scans are bounded: a caller beyond the limit is told to retry
+  // rather than queued (a queued call would hold a work-pool thread).
+  if (metrics_running_.fetch_add(1) >= std::max(1, options_.metrics_concurrency)) {
+    --metrics_running_;
+    return Error(absl::StatusCode::kResourceExhausted, "METRICS_BUSY",
+                 absl::StrCat(options_.metrics_concurrency,
+                              " metric computations are running; retry with backoff"));
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { --n; }
+  } release{metrics_running_};
+  using Part = absl::StatusOr<std::vector<MetricRow>>;
+  std::vector<std::future<Part>> parts;
+  const absl::Duration step = (to - from) / kMetricSlices;
+  for (int i = 0; i < kMetricSlices; ++i) {
+    absl::Time a = from + step * i, b = i + 1 == kMetricSlices ? to : from + step * (i + 1);
+    auto task = std::make_shared<std::packaged_task<Part()>>([this, a, b]() -> Part {
       std::vector<MetricRow> rows;
       absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
         auto r = tx.MetricRows(a, b);
@@ -1210,8 +1226,14 @@ absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, 
       });
       if (!s.ok()) return s;
       return rows;
-    }));
+    });
+    parts.push_back(task->get_future());
+    // The queue holds every slice of the admitted computations; should it
+    // refuse anyway (stopping), the slice runs here.
+    if (!metrics_pool_->TrySubmit([task] { (*task)(); })) (*task)();
   }
+  // Every slice ends before this call does (they use the slot it holds).
+  for (auto& part : parts) part.wait();
   std::vector<MetricRow> rows;
   for (auto& part : parts) {
     auto r = part.get();

@@ -8,6 +8,8 @@
 // Tickets are kept in their contract form (v1::Complaint) to stay one
 // representation; the rules are in the functions below.
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/time/time.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/clock.h"
+#include "common/work_pool.h"
 #include "services/complaint/business_time.h"
 #include "services/complaint/complaint_store.h"
 
@@ -35,6 +38,9 @@ struct ComplaintOptions {
   // Approval limit of an agent when the settings name none (supervisors and
   // admins are unlimited unless the settings say otherwise).
   int64_t agent_points_limit = 500;
+  // Metric computations (each a scan of up to 400 days of the index) that
+  // may run at once; more are refused with RESOURCE_EXHAUSTED.
+  int metrics_concurrency = 2;
 };
 
 // Who acts: recorded in the audit trail and checked against approval limits.
@@ -146,6 +152,10 @@ class ComplaintService final {
   ComplaintStore& store_;
   const Clock& clock_;
   ComplaintOptions options_;
+  std::atomic<int> metrics_running_{0};
+  // The slices of a metrics scan run here: a fixed set of threads made
+  // once, not four new threads per call. Last member: it joins first.
+  std::unique_ptr<WorkPool> metrics_pool_;
 };
 
 // Exposed for the rules test: which status changes TransitionComplaint allows.

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
   int64_t agent_points_limit = config.Int("agent_points_limit", 500, 0, 100000000,
                                           "goodwill points an agent may grant without approval (settings override)");
+  int64_t metrics_concurrency = config.Int("metrics_concurrency", 2, 1, 16,
+                                           "GetComplaintMetrics scans that may run at once; more get RESOURCE_EXHAUSTED");
   bool any_peer = !loyalty_target.empty() || !promotion_target.empty() || !notification_target.empty();
   if (any_peer && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target, promotion_target or notification_target");
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
   care::complaint::ComplaintOptions options;
   options.agent_points_limit = agent_points_limit;
+  options.metrics_concurrency = static_cast<int>(metrics_concurrency);
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());

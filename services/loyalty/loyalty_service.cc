@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +10,7 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/random.h"
 #include "services/loyalty/program.h"
 
 namespace care::loyalty {
@@ -45,8 +45,9 @@ std::optional<absl::Time> LotExpiry(const Program& program, absl::Time credited)
 }
 
 std::string NewMemberId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrCat("m-", absl::Hex(rng(), absl::kZeroPad16));
+  // A member id is a capability-like handle: it must not be predictable
+  // from ids seen before (a seeded generator is).
+  return absl::StrCat("m-", RandomToken(16, kLowerHex));
 }
 
 bool SameProfileForNotification(const Profile& a, const Profile& b) {

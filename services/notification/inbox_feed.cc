@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/notification/notification_service.h"
 
@@ -14,8 +15,62 @@ constexpr int kPruneBatch = 5000;
 
 }  // namespace
 
+std::shared_ptr<void> InboxWatch::Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake) {
+  auto watcher = std::make_shared<const Watcher>(Watcher{std::move(members), std::move(wake)});
+  int64_t id;
+  {
+    std::lock_guard lock(mu_);
+    id = next_id_++;
+    watchers_.emplace(id, std::move(watcher));
+  }
+  // Non-null (callers test the handle); the deleter only unregisters.
+  return std::shared_ptr<void>(static_cast<void*>(this), [this, id](void*) {
+    std::lock_guard lock(mu_);
+    watchers_.erase(id);
+  });
+}
+
+std::vector<std::function<void()>> InboxWatch::Matching(const std::vector<std::string>* members) {
+  std::vector<std::function<void()>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, w] : watchers_) {
+    bool wanted = members == nullptr || w->members.empty();
+    for (size_t i = 0; !wanted && i < members->size(); ++i) wanted = w->members.contains((*members)[i]);
+    if (wanted) out.push_back(w->wake);
+  }
+  return out;
+}
+
+// The wakes run outside the lock: a stream ending meanwhile only makes its
+// wake a no-op (FeedWaker), never blocks a commit on a stream.
+void InboxWatch::Changed(const std::vector<std::string>& members) {
+  if (members.empty()) return;
+  for (const auto& wake : Matching(&members)) wake();
+}
+
+void InboxWatch::WakeAll() {
+  for (const auto& wake : Matching(nullptr)) wake();
+}
+
+std::shared_ptr<void> PerPrincipalLimit::TryAcquire(const std::string& principal) {
+  {
+    std::lock_guard lock(mu_);
+    int& held = held_[principal];
+    if (held >= limit_) {
+      if (held == 0) held_.erase(principal);
+      return nullptr;
+    }
+    ++held;
+  }
+  return std::shared_ptr<void>(static_cast<void*>(this), [this, principal](void*) {
+    std::lock_guard lock(mu_);
+    if (--held_[principal] == 0) held_.erase(principal);
+  });
+}
+
 absl::StatusOr<int64_t> NotificationService::InboxFeedStart(std::optional<int64_t> cursor) {
   InboxFeedBounds bounds;
+  metrics::NotificationInboxFeedReads().Inc({});
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto b = tx.InboxFeedRange();
     if (!b.ok()) return b.status();
@@ -36,6 +91,7 @@ absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInbo
                                                                                      int64_t after, int window) {
   InboxFeedPage page;
   page.position = after;
+  metrics::NotificationInboxFeedReads().Inc({});
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto bounds = tx.InboxFeedRange();
     if (!bounds.ok()) return bounds.status();

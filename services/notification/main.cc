@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     config.AddError(absl::StrCat(in_allowlist ? "egress_allowlist" : "egress_cluster_cidrs", ": ",
                                  egress_policy.status().message()));
   }
+  int64_t inbox_streams_per_principal =
+      config.Int("inbox_streams_per_principal", 8, 1, 1000,
+                 "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -84,7 +87,11 @@ int main(int argc, char** argv) {
   };
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
-  care::notification::NotificationGrpc adapter(runner.rpc(), notification);
+  care::notification::NotificationGrpc adapter(runner.rpc(), notification,
+                                               static_cast<int>(inbox_streams_per_principal));
+  // Idle inbox streams pause long between reads: a shutdown wakes them so
+  // they end at once instead of holding the drain.
+  runner.rpc().OnDraining([&notification] { notification.inbox_watch().WakeAll(); });
   runner.AddService(&adapter, NotificationService::service_full_name());
 
   runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });

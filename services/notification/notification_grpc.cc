@@ -327,9 +327,13 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
   using Writer = BatchedWriter<v1::SubscribeInboxResponse>;
   constexpr int kMaxMembers = 10000;
   constexpr int kWindow = 1000;
-  // Validated on the first fetch (on the work pool: it reads the feed).
-  auto fetch = [this, req, position = std::optional<int64_t>(),
-                query = NotificationService::InboxFeedQuery()](const Caller&) mutable -> absl::StatusOr<Writer::Batch> {
+  auto waker = std::make_shared<FeedWaker>();
+  // Validated on the first fetch (on the work pool: it reads the feed). The
+  // stream slot and the watch live as long as the call (they are released
+  // with this function, when the writer is gone).
+  auto fetch = [this, req, waker, position = std::optional<int64_t>(), query = NotificationService::InboxFeedQuery(),
+                slot = std::shared_ptr<void>(), watch = std::shared_ptr<void>()](
+                   const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     if (!position) {
       // Member ids are matched in memory (a set), so they get a larger bound.
       if (absl::Status s = CheckFilterValues("member_ids", req->member_ids_size(), kMaxMembers); !s.ok()) return s;
@@ -355,6 +359,15 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
         }
       }
       if (!errors.empty()) return errors.ToStatus();
+      slot = inbox_streams_.TryAcquire(caller.principal->name);
+      if (slot == nullptr) {
+        return Error(absl::StatusCode::kResourceExhausted, "TOO_MANY_STREAMS",
+                     absl::StrCat("this principal already holds ", inbox_streams_.limit(),
+                                  " SubscribeInbox streams; close one first"),
+                     {{"limit", absl::StrCat(inbox_streams_.limit())}});
+      }
+      // Watching before the first read: whatever commits after it wakes us.
+      watch = service_.inbox_watch().Watch(query.member_ids, [waker] { waker->Wake(); });
       auto start = service_.InboxFeedStart(cursor);
       if (!start.ok()) return start.status();
       position = *start;
@@ -363,8 +376,9 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
     if (!page.ok()) return page.status();
     position = page->position;
     Writer::Batch batch;
-    // Caught up: look again shortly (no thread is held meanwhile).
-    if (page->caught_up) batch.idle = absl::Milliseconds(200);
+    // Caught up: wait (holding no thread) until InboxWatch wakes the stream
+    // for a change to its members; this long pause only backs that up.
+    if (page->caught_up) batch.idle = absl::Seconds(30);
     batch.items.reserve(page->events.size());
     for (InboxEvent& e : page->events) {
       v1::SubscribeInboxResponse& r = batch.items.emplace_back();
@@ -374,7 +388,7 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
     }
     return batch;
   };
-  return new Writer(rpc_, ctx, *req, std::move(fetch));
+  return new Writer(rpc_, ctx, *req, std::move(fetch), std::move(waker));
 }
 
 Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) {

@@ -14,7 +14,10 @@ namespace care::notification {
 // here answer UNIMPLEMENTED (see services/notification/README.md).
 class NotificationGrpc final : public care::notification::v1::NotificationService::CallbackService {
  public:
-  NotificationGrpc(RpcRuntime& rpc, NotificationService& service) : rpc_(rpc), service_(service) {}
+  // `inbox_streams_per_principal`: live SubscribeInbox streams one
+  // principal may hold (--inbox_streams_per_principal).
+  NotificationGrpc(RpcRuntime& rpc, NotificationService& service, int inbox_streams_per_principal = 8)
+      : rpc_(rpc), service_(service), inbox_streams_(inbox_streams_per_principal) {}
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -58,6 +61,7 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
  private:
   RpcRuntime& rpc_;
   NotificationService& service_;
+  PerPrincipalLimit inbox_streams_;
 };
 
 // The audience from loyalty's ExportMembers stream.

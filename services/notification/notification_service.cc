@@ -542,8 +542,10 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
                                              const v1::Settings& settings) {
   const absl::Time now = clock_.Now();
   std::map<std::pair<int, int>, int64_t> outcomes;
+  std::vector<std::string> inboxes;  // members given an inbox message
   absl::Status stored = store_.Write([&](StoreTxn& tx) -> absl::Status {
     outcomes.clear();
+    inboxes.clear();
     auto row = tx.GetSchedule(schedule_id);
     if (!row.ok()) return row.status();
     if (!*row || (*row)->schedule.state() != v1::SCHEDULE_STATE_RUNNING) {
@@ -617,6 +619,7 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
           std::vector<OutgoingMessage> none;  // IN_APP claims nothing
           if (absl::Status st = Attempt(tx, d, settings, now, none); !st.ok()) return st;
           ++outcomes[{channel, d.status()}];
+          if (!d.inbox_message_id().empty() && d.status() == v1::DELIVERY_STATUS_SENT) inboxes.push_back(m.member_id);
         }
         auto inserted = tx.InsertDelivery(d);
         if (!inserted.ok()) return inserted.status();
@@ -629,7 +632,10 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
     *s.mutable_update_time() = ToTimestamp(now);
     return tx.PutSchedule(**row);
   });
-  if (stored.ok()) ExportOutcomes(outcomes);
+  if (stored.ok()) {
+    ExportOutcomes(outcomes);
+    inbox_watch_.Changed(inboxes);  // committed: their subscribers read now
+  }
   return stored;
 }
 
@@ -977,9 +983,11 @@ bool NotificationService::RunDispatch() {
   // Outcomes by (channel, status), exported once the batch has committed.
   std::map<std::pair<int, int>, int64_t> outcomes;
   std::vector<OutgoingMessage> claimed;
+  std::vector<std::string> inboxes;  // members with a new inbox message
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     outcomes.clear();
     claimed.clear();
+    inboxes.clear();
     auto due = tx.DueDeliveries(now, options_.dispatch_batch);
     if (!due.ok()) return due.status();
     handled = due->size();
@@ -987,6 +995,7 @@ bool NotificationService::RunDispatch() {
       if (absl::Status st = Attempt(tx, d, *settings, now, claimed); !st.ok()) return st;
       if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
       if (d.status() != v1::DELIVERY_STATUS_PENDING) ++outcomes[{d.channel(), d.status()}];
+      if (!d.inbox_message_id().empty() && d.status() == v1::DELIVERY_STATUS_SENT) inboxes.push_back(d.member_id());
     }
     return absl::OkStatus();
   });
@@ -994,6 +1003,8 @@ bool NotificationService::RunDispatch() {
     LogWarn(absl::StrCat("dispatch failed: ", s.message()));
     return false;
   }
+  // Committed: subscribers of these inboxes read the feed now.
+  inbox_watch_.Changed(inboxes);
   if (!claimed.empty()) SendClaimed(*settings, claimed, outcomes);
   ExportOutcomes(outcomes);
   return handled == static_cast<size_t>(options_.dispatch_batch);
@@ -1107,7 +1118,7 @@ absl::StatusOr<NotificationService::InboxPage> NotificationService::ListInbox(In
 
 absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const v1::MarkInboxMessageReadRequest& request) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::InboxMessage>(store_, kMarkReadScope, request.request_id(), request,
+  auto read = WriteOnce<v1::InboxMessage>(store_, kMarkReadScope, request.request_id(), request,
                                      [&](StoreTxn& tx, v1::InboxMessage& out) -> absl::Status {
     auto msg = tx.GetInbox(request.message_id());
     if (!msg.ok()) return msg.status();
@@ -1121,6 +1132,9 @@ absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const v1::MarkInb
     out = **msg;
     return absl::OkStatus();
   });
+  // A replayed request wakes its subscribers once more: harmless (one read).
+  if (read.ok()) inbox_watch_.Changed({request.member_id()});
+  return read;
 }
 
 }  // namespace care::notification

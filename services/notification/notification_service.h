@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,48 @@ class AudienceSource {
                               const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) = 0;
 };
 
+// Tells SubscribeInbox streams that a change for one of their members was
+// committed, so an idle stream reads the feed only then (plus a long
+// fallback), not on a short poll: N idle streams cost no queries.
+class InboxWatch final {
+ public:
+  // Calls `wake` (from any thread, cheap, possibly more often than needed)
+  // after each commit that changed an inbox of `members` (empty = every
+  // member), until the returned handle is destroyed.
+  std::shared_ptr<void> Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake);
+  // After a commit that changed these members' inboxes.
+  void Changed(const std::vector<std::string>& members);
+  // Every stream (e.g. a shutdown started).
+  void WakeAll();
+
+ private:
+  struct Watcher {
+    absl::flat_hash_set<std::string> members;
+    std::function<void()> wake;
+  };
+  std::vector<std::function<void()>> Matching(const std::vector<std::string>* members);
+
+  std::mutex mu_;
+  std::map<int64_t, std::shared_ptr<const Watcher>> watchers_;
+  int64_t next_id_ = 0;
+};
+
+// At most `limit` things at once per principal (live SubscribeInbox
+// streams): one caller cannot hold every connection slot.
+class PerPrincipalLimit final {
+ public:
+  explicit PerPrincipalLimit(int limit) : limit_(limit) {}
+  // A slot, released when the handle is destroyed; null when `principal`
+  // already holds `limit`.
+  std::shared_ptr<void> TryAcquire(const std::string& principal);
+  int limit() const { return limit_; }
+
+ private:
+  const int limit_;
+  std::mutex mu_;
+  std::map<std::string, int> held_;
+};
+
 struct NotificationOptions {
   int fan_out_batch = 500;
   int dispatch_batch = 500;
@@ -80,6 +123,8 @@ class NotificationService final {
   absl::StatusOr<v1::Settings> UpdateSettings(const v1::UpdateSettingsRequest& request, const std::string& actor);
   // Business time (the injectable clock).
   absl::Time Now() const { return clock_.Now(); }
+  // Woken after every commit that changed an inbox.
+  InboxWatch& inbox_watch() { return inbox_watch_; }
 
   // IngestEvent; the request is already validated.
   absl::StatusOr<v1::IngestEventResponse> Ingest(const v1::IngestEventRequest& request);
@@ -199,6 +244,7 @@ class NotificationService final {
   const Clock& clock_;
   AudienceSource* audience_;
   NotificationOptions options_;
+  InboxWatch inbox_watch_;
 };
 
 // The template a member with `key.locale` gets: stored texts along the

@@ -1,13 +1,12 @@
 // Vouchers: unguessable codes generated for voucher-based campaigns or issued
 // one at a time as goodwill; checked when quoted, and consumed (uses) inside
 // the redemption transaction so a code is never used more than max_uses.
-#include <openssl/rand.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
+#include "common/random.h"
 #include "common/pagination.h"
 #include "common/store.h"
 #include "services/promotion/promotion_service.h"
@@ -19,24 +18,7 @@ namespace v1 = ::care::promotion::v1;
 
 constexpr char kDefaultCharset[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";  // no I, O, 0, 1
 
-// `length` characters of `charset` from the operating system's CSPRNG;
-// rejection sampling keeps every character equally likely.
-std::string RandomChars(const std::string& charset, int length) {
-  std::string out;
-  const unsigned limit = 256 - 256 % charset.size();
-  while (static_cast<int>(out.size()) < length) {
-    unsigned char bytes[64];
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1) continue;
-    for (unsigned char b : bytes) {
-      if (b >= limit) continue;
-      out.push_back(charset[b % charset.size()]);
-      if (static_cast<int>(out.size()) == length) break;
-    }
-  }
-  return out;
-}
-
-std::string NewId(absl::string_view prefix) { return absl::StrCat(prefix, absl::AsciiStrToLower(RandomChars("0123456789abcdef", 16))); }
+std::string NewId(absl::string_view prefix) { return absl::StrCat(prefix, RandomToken(16, kLowerHex)); }
 
 // Stores a voucher under a fresh code from `make_code`, drawing again on the
 // (astronomically rare) collision.
@@ -106,7 +88,7 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
           *v.mutable_create_time() = ToTimestamp(now);
           *v.mutable_update_time() = ToTimestamp(now);
           absl::Status s = InsertWithFreshCode(
-              tx, v, [&] { return absl::StrCat(req.pattern().prefix(), RandomChars(charset, length)); });
+              tx, v, [&] { return absl::StrCat(req.pattern().prefix(), RandomToken(length, charset)); });
           if (!s.ok()) return s;
           *out.add_vouchers() = std::move(v);
         }
@@ -168,7 +150,7 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVouche
     v.set_issued_by_principal(by);
     *v.mutable_create_time() = ToTimestamp(now);
     *v.mutable_update_time() = ToTimestamp(now);
-    return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomChars(kDefaultCharset, 12)); });
+    return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
   });
 }
 

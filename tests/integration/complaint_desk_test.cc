@@ -1,6 +1,11 @@
 // The agent desk through the real binaries: queues and pagination,
 // assignment and hand-over, the conversation, reopening and auto-close,
 // compensation rejection, scripts, configuration edits and grouped metrics.
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "tests/integration/complaint_fixture.h"
 #include "tests/integration/filter_bounds.h"
@@ -541,6 +546,67 @@ TEST_F(ComplaintDeskTest, GroupedMetricsAndComplaintsPerThousandOrdersMatchHandC
   req.add_group_by(kv1::METRICS_DIMENSION_CHANNEL);
   EXPECT_EQ(BadFields(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m)),
             std::vector<std::string>{"group_by"});
+}
+
+// The ids of the process' threads now (/proc/<pid>/task).
+std::set<std::string> ThreadIds(pid_t pid) {
+  std::set<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    ids.insert(e.path().filename().string());
+  }
+  return ids;
+}
+
+// Issue 16, defect 9: each GetComplaintMetrics started four threads for its
+// scan (std::async), so many concurrent calls meant hundreds of threads.
+// Slices now run on a fixed pool and at most --metrics_concurrency scans run
+// at once; the rest are refused with METRICS_BUSY. Counted as distinct
+// thread ids seen while 16 callers ask 6 times each: no thread is made.
+TEST_F(ComplaintDeskTest, ConcurrentMetricsCallsMakeNoThreadsAndAreAnsweredOrRefusedWithAReason) {
+  kv1::GetComplaintMetricsRequest req;
+  *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(24 * 390));
+  *req.mutable_end_time() = ToTimestamp(Base() + absl::Hours(1));
+  req.add_group_by(kv1::METRICS_DIMENSION_CHANNEL);
+  kv1::ComplaintMetrics warm;
+  ASSERT_TRUE(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &warm).ok());
+
+  const pid_t pid = complaint_->pid();
+  std::set<std::string> before = ThreadIds(pid);
+  std::set<std::string> seen = before;
+  std::atomic<bool> stop{false};
+  std::thread sampler([&] {
+    while (!stop) {
+      for (const std::string& id : ThreadIds(pid)) seen.insert(id);
+    }
+  });
+  std::atomic<int> answered{0}, busy{0}, other{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 16; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 6; ++i) {
+        kv1::ComplaintMetrics m;
+        grpc::Status s = complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m);
+        if (s.ok()) {
+          ++answered;
+        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && Reason(s) == "METRICS_BUSY") {
+          ++busy;
+        } else {
+          ++other;
+          ADD_FAILURE() << Describe(s);
+        }
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  stop = true;
+  sampler.join();
+  EXPECT_EQ(answered + busy, 16 * 6);
+  EXPECT_EQ(other, 0);
+  EXPECT_GE(answered, 1);
+  // gRPC may add a thread or two of its own under load; four per call (384
+  // here) is what must not happen.
+  EXPECT_LE(seen.size(), before.size() + 8) << before.size() << " threads before the calls";
 }
 
 TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItComesUp) {

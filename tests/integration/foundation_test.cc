@@ -2,7 +2,9 @@
 // reflection, authentication and roles, field-naming errors, surviving a
 // dead Redis, refusing bad configuration, and a clean drain on SIGTERM.
 #include <signal.h>
+#include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <set>
@@ -11,6 +13,7 @@
 #include <grpcpp/impl/client_unary_call.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
@@ -25,14 +28,19 @@ struct Binary {
   const char* name;
   const char* path;
   const char* health;
+  // A method whose request's field 1 is `string request_id`.
+  const char* request_id_method;
 };
 
 std::vector<Binary> Binaries() {
   return {
-      {"loyalty", CARE_LOYALTY_BIN, "care.loyalty.v1.LoyaltyService"},
-      {"promotion", CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService"},
-      {"complaint", CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService"},
-      {"notification", CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService"},
+      {"loyalty", CARE_LOYALTY_BIN, "care.loyalty.v1.LoyaltyService", "/care.common.v1.OutboxAdmin/ReplayDeadEvents"},
+      {"promotion", CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
+       "/care.common.v1.OutboxAdmin/ReplayDeadEvents"},
+      {"complaint", CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService",
+       "/care.common.v1.OutboxAdmin/ReplayDeadEvents"},
+      {"notification", CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
+       "/care.notification.v1.NotificationService/DeleteTemplate"},
   };
 }
 
@@ -120,6 +128,43 @@ TEST_P(FoundationTest, AMalformedRequestIsInvalidArgumentNamingTheField) {
   care::common::v1::GetTimeResponse after;
   ASSERT_TRUE(stub->GetTime(Ctx(service_->tokens().admin).get(), {}, &after).ok());
   EXPECT_EQ(after.time().seconds(), before.time().seconds());
+}
+
+// Issue 16, defect 9: the request id of a call that did not authenticate
+// never reaches the log (it was logged before the token was checked, so
+// anyone who could connect wrote what they liked into it); an
+// authenticated caller's still does.
+TEST_P(FoundationTest, AnUnauthenticatedCallsRequestIdIsNotLogged) {
+  grpc::internal::RpcMethod method(GetParam().request_id_method, grpc::internal::RpcMethod::NORMAL_RPC);
+  auto call = [&](const std::string& token, const std::string& request_id) {
+    std::string body = "\x0a";  // field 1, length-delimited
+    for (uint64_t n = request_id.size(); ; n >>= 7) {  // varint length
+      body += static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+      if (n < 0x80) break;
+    }
+    body += request_id;
+    grpc::Slice slice(body);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        service_->channel().get(), method, Ctx(token).get(), request, &response);
+  };
+  const std::string marker = "unauthenticated-marker-7f3a";
+  const std::string odd = marker + "\"}\n{\"level\":\"error\"\x01" + std::string(64 << 10, 'x');
+  grpc::Status none = call("", odd);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(none);
+  grpc::Status wrong = call("not-a-token-anyone-was-given", odd);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(wrong);
+  // The control: an authenticated caller's id is logged (whatever the answer).
+  call(service_->tokens().agent, "signed-in-control-9b1c");
+  std::string log;
+  for (int i = 0; i < 50 && log.find("signed-in-control-9b1c") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    log = service_->log();
+  }
+  EXPECT_NE(log.find("\"request_id\":\"signed-in-control-9b1c\""), std::string::npos) << log;
+  EXPECT_EQ(log.find(marker), std::string::npos) << log.substr(0, 4096);
+  EXPECT_NE(log.find("\"code\":\"UNAUTHENTICATED\""), std::string::npos);
 }
 
 // Issue 15, defect 14: a body that is not the method's message reached the
@@ -242,6 +287,41 @@ TEST_P(FoundationTest, ATokenListedTwiceStopsTheProcessNamingTheLine) {
   EXPECT_NE(text.find("configuration error: tokens_file: " + tokens + ": token file line 3: the same token as line 1"),
             std::string::npos)
       << text;
+}
+
+// Issue 16, defect 9: ClockControl exists only in a process a test started
+// with --fake_clock on its command line. Without it the service is neither
+// served nor listed by reflection; CARE_FAKE_CLOCK in the environment (which
+// a ConfigMap could inject) stops the process naming the flag.
+TEST_P(FoundationTest, ClockControlOnlyUnderTheCommandLineFlag) {
+  auto listed = ListServices(service_->channel());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_NE(std::find(listed->begin(), listed->end(), "care.common.v1.ClockControl"), listed->end());
+
+  ServiceProcess plain(GetParam().path, GetParam().health,
+                       {"--redis_port=" + std::to_string(redis_.port())}, service_->tokens());
+  ASSERT_TRUE(plain.Start().ok()) << plain.log();
+  care::common::v1::GetTimeResponse response;
+  grpc::Status status = ClockControl::NewStub(plain.channel())
+                            ->GetTime(Ctx(plain.tokens().admin).get(), {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << Describe(status);
+  listed = ListServices(plain.channel());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(std::find(listed->begin(), listed->end(), "care.common.v1.ClockControl"), listed->end());
+  EXPECT_NE(std::find(listed->begin(), listed->end(), GetParam().health), listed->end());
+
+  TempDir dir;
+  ChildProcess child;
+  std::string log = dir.path() + "/log";
+  setenv("CARE_FAKE_CLOCK", "true", 1);
+  absl::Status spawned = child.Spawn({GetParam().path, "--tokens_file=" + service_->tokens().file, "--port=0",
+                                      "--listen_host=127.0.0.1", "--data_dir=" + dir.path()},
+                                     log);
+  unsetenv("CARE_FAKE_CLOCK");
+  ASSERT_TRUE(spawned.ok()) << spawned;
+  EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find("fake_clock: CARE_FAKE_CLOCK is refused"), std::string::npos) << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Services, FoundationTest, ::testing::ValuesIn(Binaries()),

@@ -27,6 +27,33 @@ class InboxFeedTest : public NotificationTest {
     return out;
   }
 
+  // An open subscription, read by the test itself.
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<Event>> reader;
+  };
+  Stream Open(const nv1::SubscribeInboxRequest& req, absl::Duration deadline = absl::Seconds(30)) {
+    Stream s;
+    s.ctx = Ctx(svc(), deadline);
+    s.reader = nstub_->SubscribeInbox(s.ctx.get(), req);
+    return s;
+  }
+  // Hangs up; the status the stream ended with.
+  static grpc::Status Close(Stream& s) {
+    s.ctx->TryCancel();
+    return s.reader->Finish();
+  }
+  double FeedReads() {
+    auto body = HttpGet(std::stoi(ReadFile(MetricsPortFile())), "/metrics");
+    EXPECT_TRUE(body.ok()) << body.status();
+    return Sample(ParseExposition(body.ok() ? *body : ""), "care_notification_inbox_feed_reads_total");
+  }
+  // A promotion alert to the "vip" segment, delivered to the inboxes.
+  void Deliver(const std::string& event_id, const std::string& campaign) {
+    Ingest(Alert(event_id, campaign, 1, Base() + absl::Hours(72) + absl::Seconds(5)));
+    AdvanceNotif(absl::Seconds(10));
+  }
+
   void MarkRead(const std::string& member, const std::string& message_id) {
     nv1::MarkInboxMessageReadRequest mark;
     mark.set_request_id("read-" + message_id);
@@ -138,6 +165,77 @@ TEST_F(InboxFeedTest, BadAndExpiredCursorsAreRefusedWithTheirReason) {
   ReadFeed(current, 1, absl::Seconds(1), &s);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << "open and quiet until our deadline";
   EXPECT_EQ(Inbox("g-en").messages_size(), 1);
+}
+
+// Issue 16, defect 9: one principal may hold --inbox_streams_per_principal
+// live streams; one more is RESOURCE_EXHAUSTED / TOO_MANY_STREAMS, and a
+// stream that ends frees its slot. The admitted streams still get messages.
+TEST_F(InboxFeedTest, APrincipalsStreamsAreCappedAndAClosedOneFreesItsSlot) {
+  notif_->Kill();
+  StartNotification({"--inbox_streams_per_principal=2", "--metrics_port=0", "--metrics_port_file=" + MetricsPortFile()});
+  EnrolAudience("cap-en", "vip", true, "en");
+  Stream a = Open({}), b = Open({});
+  // Both admitted (each read the feed once it started) before the third.
+  ASSERT_TRUE(Eventually([&] { return FeedReads() >= 4; })) << FeedReads();
+  Stream c = Open({});
+  Event e;
+  EXPECT_FALSE(c.reader->Read(&e));
+  grpc::Status refused = c.reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(refused);
+  EXPECT_EQ(Reason(refused), "TOO_MANY_STREAMS");
+  EXPECT_EQ(ReasonMetadata(refused, "limit"), "2");
+
+  // The two open streams are served.
+  Deliver("cap-1", "cap-spring");
+  ASSERT_TRUE(a.reader->Read(&e)) << notif_->log();
+  EXPECT_EQ(e.message().member_id(), "cap-en");
+  ASSERT_TRUE(b.reader->Read(&e));
+  EXPECT_EQ(e.message().member_id(), "cap-en");
+
+  // Hanging up one frees its slot: a new stream stays open (here until its
+  // own short deadline) instead of being refused.
+  EXPECT_EQ(Close(a).error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] {
+    Stream d = Open({}, absl::Seconds(1));
+    Event ignored;
+    while (d.reader->Read(&ignored)) {
+    }
+    return d.reader->Finish().error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  }));
+  Close(b);
+}
+
+// Issue 16, defect 9: a caught-up stream read the feed every 200 ms, so N
+// idle subscribers cost 5N queries a second. Now it reads when a change for
+// its members commits (and on a 30 s fallback): idle streams add no reads,
+// and a new message still reaches every open stream.
+TEST_F(InboxFeedTest, IdleStreamsDoNotReadTheFeedAndAreWokenByANewMessage) {
+  EnrolAudience("idle-en", "vip", true, "en");
+  std::vector<Stream> streams;
+  for (int i = 0; i < 3; ++i) streams.push_back(Open({}));
+  nv1::SubscribeInboxRequest other;
+  other.add_member_ids("someone-else");
+  streams.push_back(Open(other));
+  ASSERT_TRUE(Eventually([&] { return FeedReads() >= 8; })) << FeedReads();
+  absl::SleepFor(absl::Milliseconds(300));  // any first read still under way
+  const double settled = FeedReads();
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_EQ(FeedReads(), settled) << "idle streams read the feed";
+
+  Deliver("idle-1", "idle-spring");
+  for (int i = 0; i < 3; ++i) {
+    Event e;
+    ASSERT_TRUE(streams[i].reader->Read(&e)) << i << notif_->log();
+    EXPECT_EQ(e.type(), nv1::INBOX_EVENT_TYPE_CREATED);
+    EXPECT_EQ(e.message().member_id(), "idle-en");
+  }
+  // Each woken stream read once or a few times (the wake, the follow-up
+  // after writing, once more if woken mid-read); polling would have added
+  // about five a second per stream meanwhile.
+  const double after = FeedReads();
+  EXPECT_GE(after - settled, 3);
+  EXPECT_LE(after - settled, 11);
+  for (Stream& s : streams) Close(s);
 }
 
 TEST_F(InboxFeedTest, AnOpenSubscriptionDoesNotHoldUpAGracefulShutdown) {
