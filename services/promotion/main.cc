@@ -9,6 +9,7 @@
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "common/auth.h"
 #include "common/errors.h"
+#include "common/key_file.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/outbox.h"
@@ -123,13 +124,11 @@ int main(int argc, char** argv) {
   // error (exit 2), never a weak signer.
   std::vector<care::promotion::QuoteKey> quote_keys;
   if (!secret_file.empty()) {
-    auto text = care::ReadSecretFile(secret_file);
-    auto keys = text.ok() ? care::promotion::ParseQuoteKeys(*text)
-                          : absl::StatusOr<std::vector<care::promotion::QuoteKey>>(text.status());
+    auto keys = care::ReadKeyFile(secret_file);
     if (keys.ok()) {
       quote_keys = *std::move(keys);
     } else {
-      config.AddError(absl::StrCat("quote_token_secret_file ", secret_file, ": ", keys.status().message()));
+      config.AddError(absl::StrCat("quote_token_secret_file: ", keys.status().message()));
     }
   }
   config.Finish();
