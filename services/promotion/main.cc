@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
       "the first signs, all verify; empty = a random key per process (dev only: tokens die on restart)");
   absl::Duration outbox_interval =
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  // Members' tiers come from the signed tier cache (or loyalty itself).
+  if (!loyalty_target.empty()) server_config.RequireTierCacheKey(config);
   if ((!notification_target.empty() || !loyalty_target.empty()) && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target or notification_target");
   }
@@ -162,7 +164,8 @@ int main(int argc, char** argv) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
     loyalty = care::Peer{care::Dial(loyalty_target, loyalty_tls), token};
-    tiers = std::make_unique<care::TierLookup>(&runner.redis(), care::LoyaltyGetTier(*loyalty));
+    tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(),
+                                               care::LoyaltyGetTier(*loyalty));
   }
 
   std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);
