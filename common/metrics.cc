@@ -403,8 +403,18 @@ metrics::Gauge& RpcInFlight() {
 metrics::Counter& TierCacheLookups() {
   static auto& f = Registry::Global().Counter(
       "care_tier_cache_lookups_total",
-      "Tier lookups by result: hit (Redis), miss (fallback used), error (Redis unavailable).",
+      "Tier lookups by result: hit (Redis), miss (fallback used), invalid (entry with a bad or missing "
+      "signature, fallback used), error (Redis unavailable).",
       {"result"});
+  return f;
+}
+
+metrics::Counter& TierCacheRepairs() {
+  static auto& f = Registry::Global().Counter(
+      "care_tier_cache_repairs_total",
+      "Tier cache entries the loyalty audit fixed, by why: bad_signature, ahead (of the database), behind, "
+      "no_member, old_key (re-signed with the current key).",
+      {"reason"});
   return f;
 }
 
@@ -491,6 +501,7 @@ void DeclareAll() {
   RpcLatency();
   RpcInFlight();
   TierCacheLookups();
+  TierCacheRepairs();
   OutboxBacklog();
   OutboxDeliveries();
   OutboxDead();

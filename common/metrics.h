@@ -216,9 +216,13 @@ metrics::Counter& RpcCalls();
 metrics::Histogram& RpcLatency();
 // care_rpc_in_flight: calls being served now.
 metrics::Gauge& RpcInFlight();
-// care_tier_cache_lookups_total{result=hit|miss|error|memo}: tier cache reads
-// (memo: answered by loyalty's in-memory copy before Redis).
+// care_tier_cache_lookups_total{result=hit|miss|invalid|error|memo}: tier
+// cache reads (memo: answered by loyalty's in-memory copy before Redis;
+// invalid: an entry whose signature did not verify, treated as a miss).
 metrics::Counter& TierCacheLookups();
+// care_tier_cache_repairs_total{reason=bad_signature|ahead|behind|no_member|old_key}:
+// entries loyalty's tier cache audit overwrote or deleted.
+metrics::Counter& TierCacheRepairs();
 // care_outbox_backlog{}: events not yet delivered (read at scrape time).
 metrics::Gauge& OutboxBacklog();
 // care_outbox_deliveries_total{destination,result=delivered|retry|dead}.

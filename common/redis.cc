@@ -1,5 +1,6 @@
 #include "common/redis.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -8,14 +9,45 @@
 namespace care {
 namespace {
 
-// KEYS[1] = key; ARGV = version, value. A hash holds {v: version, d: data}.
+// KEYS[1] = key; ARGV = version, value, signature. A hash holds
+// {v: version, d: data, s: signature}. A key of another type, or a version
+// that is not a number, was not written by this script: it is replaced.
 constexpr char kSetIfNewerLua[] = R"lua(
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'hash' then
+  local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
+  if cur and cur >= tonumber(ARGV[1]) then return 0 end
+elseif t ~= 'none' then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[3])
 return 1
 )lua";
 
+// KEYS[1] = key; ARGV = seen v, d, s ("" = absent), then "1", v, d, s to
+// write or "0" to delete. Replaces only what the caller saw.
+constexpr char kReplaceLua[] = R"lua(
+local t = redis.call('TYPE', KEYS[1]).ok
+local v, d, s = '', '', ''
+if t == 'hash' then
+  local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 's')
+  v, d, s = cur[1] or '', cur[2] or '', cur[3] or ''
+end
+if v ~= ARGV[1] or d ~= ARGV[2] or s ~= ARGV[3] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'v', ARGV[5], 'd', ARGV[6], 's', ARGV[7]) end
+return 1
+)lua";
+
+// Replies meaning this connection may not run commands: a Redis that wants
+// a password we did not send (or a wrong one), or an ACL user without the
+// right. The cache is then as good as down.
+bool IsAuthError(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ERROR) return false;
+  absl::string_view e(r->str, r->len);
+  return absl::StartsWith(e, "NOAUTH") || absl::StartsWith(e, "WRONGPASS") || absl::StartsWith(e, "NOPERM") ||
+         absl::StartsWith(e, "ERR AUTH") || absl::StartsWith(e, "ERR invalid password");
+}
 
 absl::Status Down(absl::string_view what) {
   return Unavailable("REDIS_UNAVAILABLE", absl::StrCat("redis unavailable: ", what));
@@ -53,7 +85,38 @@ redisContext* RedisPool::Acquire() {
   }
   timeval cmd = absl::ToTimeval(options_.command_timeout);
   redisSetTimeout(c, cmd);
+  if (!options_.password.empty() && !Authenticate(c)) {
+    redisFree(c);
+    Release(nullptr, true);
+    return nullptr;
+  }
   return c;
+}
+
+bool RedisPool::Authenticate(redisContext* c) {
+  std::vector<std::string> args = {"AUTH"};
+  if (!options_.user.empty()) args.push_back(options_.user);
+  args.push_back(options_.password);
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* raw = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  if (raw == nullptr) return false;  // connection trouble: Release logs it
+  ReplyPtr reply(raw, freeReplyObject);
+  if (reply->type == REDIS_REPLY_STATUS) {
+    auth_refused_logged_.store(false);
+    return true;
+  }
+  // Logged once per outage, not per connection attempt; never the password.
+  if (!auth_refused_logged_.exchange(true)) {
+    LogWarn("redis refused AUTH; serving without the cache",
+            {{"user", options_.user.empty() ? "default" : options_.user},
+             {"error", reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "unexpected reply"}});
+  }
+  return false;
 }
 
 void RedisPool::Release(redisContext* c, bool broken) {
@@ -91,8 +154,47 @@ absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Command(const std::vector<std::st
     return Down("command failed");
   }
   ReplyPtr reply(raw, freeReplyObject);
+  if (IsAuthError(reply.get())) {
+    if (!auth_refused_logged_.exchange(true)) {
+      LogWarn("redis refused a command (authentication); serving without the cache",
+              {{"error", std::string(reply->str, reply->len)}});
+    }
+    Release(c, true);
+    return Down("not authenticated");
+  }
   Release(c, false);
   return reply;
+}
+
+absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Eval(const char* script, std::string* sha,
+                                                    const std::vector<std::string>& keys_and_args) {
+  auto run = [&](const std::string& with) {
+    std::vector<std::string> args = {"EVALSHA", with, "1"};
+    args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
+    return Command(args);
+  };
+  std::string known;
+  {
+    std::lock_guard lock(mu_);
+    known = *sha;
+  }
+  if (!known.empty()) {
+    auto r = run(known);
+    if (!r.ok()) return r.status();
+    // NOSCRIPT after a Redis restart: load it again below.
+    if ((*r)->type != REDIS_REPLY_ERROR || !absl::StartsWith(absl::string_view((*r)->str, (*r)->len), "NOSCRIPT")) {
+      return r;
+    }
+  }
+  auto load = Command({"SCRIPT", "LOAD", script});
+  if (!load.ok()) return load.status();
+  if ((*load)->type != REDIS_REPLY_STRING) return Down("SCRIPT LOAD failed");
+  {
+    std::lock_guard lock(mu_);
+    sha->assign((*load)->str, (*load)->len);
+    known = *sha;
+  }
+  return run(known);
 }
 
 absl::StatusOr<std::optional<std::string>> RedisPool::Get(const std::string& key) {
@@ -119,43 +221,66 @@ absl::Status RedisPool::Ping() {
   return r.status();
 }
 
-absl::StatusOr<bool> RedisPool::SetIfNewer(const std::string& key, int64_t version,
-                                           const std::string& value) {
-  std::string sha;
-  {
-    std::lock_guard lock(mu_);
-    sha = cas_sha_;
+absl::StatusOr<bool> RedisPool::SetIfNewer(const std::string& key, int64_t version, const std::string& value,
+                                           const std::string& signature) {
+  auto r = Eval(kSetIfNewerLua, &cas_sha_, {key, absl::StrCat(version), value, signature});
+  if (!r.ok()) return r.status();
+  if ((*r)->type != REDIS_REPLY_INTEGER) return Down("unexpected reply to EVALSHA");
+  return (*r)->integer == 1;
+}
+
+absl::StatusOr<bool> RedisPool::ReplaceIfUnchanged(const std::string& key, const Versioned& seen,
+                                                   const std::optional<Versioned>& replacement) {
+  std::vector<std::string> args = {key, seen.raw_version, seen.value, seen.signature};
+  if (replacement.has_value()) {
+    args.insert(args.end(), {"1", absl::StrCat(replacement->version), replacement->value, replacement->signature});
+  } else {
+    args.push_back("0");
   }
-  if (!sha.empty()) {
-    auto r = Command({"EVALSHA", sha, "1", key, absl::StrCat(version), value});
-    if (!r.ok()) return r.status();
-    if ((*r)->type == REDIS_REPLY_INTEGER) return (*r)->integer == 1;
-    // NOSCRIPT after a Redis restart: load it again below.
-  }
-  auto load = Command({"SCRIPT", "LOAD", kSetIfNewerLua});
-  if (!load.ok()) return load.status();
-  if ((*load)->type != REDIS_REPLY_STRING) return Down("SCRIPT LOAD failed");
-  {
-    std::lock_guard lock(mu_);
-    cas_sha_.assign((*load)->str, (*load)->len);
-    sha = cas_sha_;
-  }
-  auto r = Command({"EVALSHA", sha, "1", key, absl::StrCat(version), value});
+  auto r = Eval(kReplaceLua, &replace_sha_, args);
   if (!r.ok()) return r.status();
   if ((*r)->type != REDIS_REPLY_INTEGER) return Down("unexpected reply to EVALSHA");
   return (*r)->integer == 1;
 }
 
 absl::StatusOr<std::optional<RedisPool::Versioned>> RedisPool::GetVersioned(const std::string& key) {
-  auto r = Command({"HMGET", key, "v", "d"});
+  auto r = Command({"HMGET", key, "v", "d", "s"});
   if (!r.ok()) return r.status();
-  if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != 2) return Down("unexpected reply to HMGET");
-  redisReply* v = (*r)->element[0];
-  redisReply* d = (*r)->element[1];
-  if (v->type != REDIS_REPLY_STRING || d->type != REDIS_REPLY_STRING) return std::nullopt;
+  // WRONGTYPE: something else sits at the key; not an entry of ours.
+  if ((*r)->type == REDIS_REPLY_ERROR) return Versioned{};
+  if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != 3) return Down("unexpected reply to HMGET");
+  auto field = [&](size_t i) {
+    redisReply* e = (*r)->element[i];
+    return e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : std::string();
+  };
   Versioned out;
-  if (!absl::SimpleAtoi(absl::string_view(v->str, v->len), &out.version)) return std::nullopt;
-  out.value.assign(d->str, d->len);
+  out.raw_version = field(0);
+  out.value = field(1);
+  out.signature = field(2);
+  if ((*r)->element[0]->type != REDIS_REPLY_STRING && (*r)->element[1]->type != REDIS_REPLY_STRING) {
+    return std::nullopt;  // no entry
+  }
+  if (!absl::SimpleAtoi(out.raw_version, &out.version)) out.version = 0;
+  return out;
+}
+
+absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> RedisPool::Scan(uint64_t cursor,
+                                                                              const std::string& pattern,
+                                                                              int count) {
+  auto r = Command({"SCAN", absl::StrCat(cursor), "MATCH", pattern, "COUNT", absl::StrCat(count)});
+  if (!r.ok()) return r.status();
+  if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != 2 || (*r)->element[0]->type != REDIS_REPLY_STRING ||
+      (*r)->element[1]->type != REDIS_REPLY_ARRAY) {
+    return Down("unexpected reply to SCAN");
+  }
+  std::pair<uint64_t, std::vector<std::string>> out;
+  if (!absl::SimpleAtoi(absl::string_view((*r)->element[0]->str, (*r)->element[0]->len), &out.first)) {
+    return Down("unexpected SCAN cursor");
+  }
+  redisReply* keys = (*r)->element[1];
+  for (size_t i = 0; i < keys->elements; ++i) {
+    if (keys->element[i]->type == REDIS_REPLY_STRING) out.second.emplace_back(keys->element[i]->str, keys->element[i]->len);
+  }
   return out;
 }
 

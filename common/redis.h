@@ -19,6 +19,10 @@ namespace care {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // AUTH on every (re)connect when `password` is set: `AUTH user password`
+  // for a Redis 6+ ACL user, `AUTH password` (requirepass) when `user` is "".
+  std::string user;
+  std::string password;
   int pool_size = 4;  // sized to the work pool's threads by the server
   absl::Duration connect_timeout = absl::Milliseconds(200);
   absl::Duration command_timeout = absl::Milliseconds(200);
@@ -29,7 +33,9 @@ struct RedisOptions {
 
 // A small pool of blocking hiredis connections. Redis is a cache here: every
 // failure is UNAVAILABLE (reason REDIS_UNAVAILABLE) and callers fall back to
-// their database. Broken connections are re-made on a later call.
+// their database. Broken connections are re-made on a later call. A refused
+// AUTH (wrong password) or a server asking for one (NOAUTH) counts as Redis
+// being down: the service keeps answering from its database.
 class RedisPool final {
  public:
   explicit RedisPool(RedisOptions options);
@@ -40,16 +46,33 @@ class RedisPool final {
   absl::Status Delete(const std::string& key);
   absl::Status Ping();
 
-  // Writes `value` at `key` only if `version` is newer than the version
-  // stored there (atomically, in a Lua script), so a slow writer can never
-  // put an older value back. Returns whether it was written.
-  absl::StatusOr<bool> SetIfNewer(const std::string& key, int64_t version, const std::string& value);
-  // Reads a value written by SetIfNewer, with its version.
+  // Writes `value` (with its `signature`) at `key` only if `version` is
+  // newer than the version stored there (atomically, in a Lua script), so a
+  // slow writer can never put an older value back. Returns whether it was
+  // written.
+  absl::StatusOr<bool> SetIfNewer(const std::string& key, int64_t version, const std::string& value,
+                                  const std::string& signature = "");
+  // An entry written by SetIfNewer as stored: the raw fields ("" when
+  // absent), so a caller can check them and replace exactly what it saw.
   struct Versioned {
-    int64_t version;
+    int64_t version = 0;
     std::string value;
+    std::string signature;
+    std::string raw_version;  // the stored "v" field, unparsed
   };
   absl::StatusOr<std::optional<Versioned>> GetVersioned(const std::string& key);
+  // Replaces the entry at `key` only if it still holds exactly `seen` (its
+  // raw version, value and signature; std::nullopt = no usable entry:
+  // absent fields compare as ""), writing `replacement` or, when that is
+  // std::nullopt, deleting the key. For repairing an entry that is ahead of
+  // the database without undoing a write made since it was read. Returns
+  // whether it replaced.
+  absl::StatusOr<bool> ReplaceIfUnchanged(const std::string& key, const Versioned& seen,
+                                          const std::optional<Versioned>& replacement);
+  // One SCAN step over keys matching `pattern`: the keys and the cursor to
+  // pass next (0 when the walk is complete).
+  absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> Scan(uint64_t cursor, const std::string& pattern,
+                                                                     int count);
 
   // The server's run id: it changes when Redis restarts (and so was emptied).
   absl::StatusOr<std::string> RunId();
@@ -60,6 +83,10 @@ class RedisPool final {
   class Lease;
   using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
   absl::StatusOr<ReplyPtr> Command(const std::vector<std::string>& args);
+  // EVALSHA of a script cached in `*sha` (loaded again after NOSCRIPT).
+  absl::StatusOr<ReplyPtr> Eval(const char* script, std::string* sha, const std::vector<std::string>& keys_and_args);
+  // Sends AUTH on a fresh connection; false (logged) when refused.
+  bool Authenticate(redisContext* c);
   redisContext* Acquire();
   void Release(redisContext* c, bool broken);
 
@@ -70,7 +97,8 @@ class RedisPool final {
   int outstanding_ = 0;
   absl::Time down_until_ = absl::InfinitePast();
   std::atomic<bool> healthy_{false};
-  std::string cas_sha_;
+  std::string cas_sha_, replace_sha_;
+  std::atomic<bool> auth_refused_logged_{false};
 };
 
 }  // namespace care

@@ -139,6 +139,13 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.fake_clock = c.Bool("fake_clock", false, "tests only, command line only: a clock moved through care.common.v1.ClockControl (otherwise not served)");
   s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
   s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
+  s.redis_user = c.String("redis_user", "", "Redis ACL user to AUTH as (needs redis_password_file); empty = default user");
+  const std::string password_file =
+      c.String("redis_password_file", "", "file holding the Redis password (requirepass or the ACL user's), sent with AUTH");
+  const std::string tier_key_file = c.String(
+      "tier_cache_key_file", "",
+      "tier cache HMAC keys, one `<key_id> <key>` per line (key: 32+ bytes); the first signs, all verify; "
+      "shared by loyalty and every tier reader");
   s.log_level = c.String("log_level", "info", "debug, info, warn or error");
   s.metrics_port = static_cast<int>(c.Int("metrics_port", -1, -1, 65535,
                                           "Prometheus /metrics HTTP port; -1 = off, 0 picks a free one"));
@@ -174,7 +181,39 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   if (s.tokens_reload_interval < absl::Milliseconds(100) || s.tokens_reload_interval > absl::Hours(1)) {
     c.AddError("tokens_reload_interval must be between 100ms and 1h");
   }
+  // Secrets are read now, so a missing or empty file stops start-up (exit 2)
+  // instead of silently running without AUTH or signatures.
+  if (!password_file.empty()) {
+    auto password = ReadSecretFile(password_file);
+    if (!password.ok()) {
+      c.AddError(absl::StrCat("redis_password_file: ", password.status().message()));
+    } else if (password->empty()) {
+      c.AddError(absl::StrCat("redis_password_file: ", password_file, " is empty"));
+    } else if (password->size() > 512 || password->find_first_of("\r\n") != std::string::npos) {
+      c.AddError("redis_password_file: the password must be one line of at most 512 bytes");
+    } else {
+      s.redis_password = *std::move(password);
+    }
+  }
+  if (!s.redis_user.empty() && password_file.empty()) c.AddError("redis_user needs redis_password_file");
+  if (s.redis_user.size() > 128) c.AddError("redis_user must be at most 128 bytes");
+  if (!tier_key_file.empty()) {
+    auto keys = ReadKeyFile(tier_key_file);
+    if (keys.ok()) {
+      s.tier_cache_keys = *std::move(keys);
+    } else {
+      c.AddError(absl::StrCat("tier_cache_key_file: ", keys.status().message()));
+    }
+  }
+  s.tier_cache_key_file = tier_key_file;
   return s;
+}
+
+void ServerConfig::RequireTierCacheKey(ConfigReader& c) const {
+  // A set but bad file was reported by Read already.
+  if (tier_cache_key_file.empty()) {
+    c.AddError("tier_cache_key_file is required: tier snapshots in Redis are signed (CARE_TIER_CACHE_KEY_FILE)");
+  }
 }
 
 class ServerRunner::Diagnostics final : public care::common::v1::Diagnostics::CallbackService {
@@ -323,9 +362,19 @@ RedisPool& ServerRunner::redis() {
     options.host = config_.redis_host;
     options.port = config_.redis_port;
     options.pool_size = config_.threads;
+    options.user = config_.redis_user;
+    options.password = config_.redis_password;
     redis_ = std::make_unique<RedisPool>(options);
   }
   return *redis_;
+}
+
+const HmacKeyRing& ServerRunner::tier_cache_keys() {
+  if (!tier_cache_keys_) {
+    if (config_.tier_cache_keys.empty()) Fatal("tier_cache_key_file is required for the tier cache");
+    tier_cache_keys_ = std::make_unique<HmacKeyRing>(config_.tier_cache_keys);
+  }
+  return *tier_cache_keys_;
 }
 
 void ServerRunner::AddReadinessCheck(std::string name, std::function<bool()> check) {

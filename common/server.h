@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/jobs.h"
+#include "common/key_file.h"
 #include "common/metrics.h"
 #include "common/redis.h"
 #include "common/retention.h"
@@ -43,6 +44,11 @@ struct ServerConfig {
   bool fake_clock;
   std::string redis_host;
   int redis_port;
+  std::string redis_user;      // Redis ACL user ("" = the default user)
+  std::string redis_password;  // read from --redis_password_file ("" = no AUTH)
+  // Tier cache signing keys from --tier_cache_key_file (empty = not set).
+  std::vector<NamedKey> tier_cache_keys;
+  std::string tier_cache_key_file;
   std::string log_level;
   int metrics_port;  // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
@@ -59,6 +65,10 @@ struct ServerConfig {
     p.enabled = p.enabled || tls;
     return p;
   }
+  // For a service that reads or writes the tier cache: without
+  // --tier_cache_key_file it may not start (fail closed: an unsigned cache
+  // would let whoever reaches Redis set prices).
+  void RequireTierCacheKey(ConfigReader& config) const;
 };
 
 // Stops the process with a message: for broken invariants at start-up.
@@ -92,6 +102,9 @@ class ServerRunner final {
   // The Redis pool, one connection per work-pool thread. Redis is a cache:
   // it is not part of readiness.
   RedisPool& redis();
+  // The tier cache keys (--tier_cache_key_file); stops the process if none
+  // were configured (RequireTierCacheKey prevents that).
+  const HmacKeyRing& tier_cache_keys();
 
   // Readiness (health of the service name) is the AND of these checks.
   void AddReadinessCheck(std::string name, std::function<bool()> check);
@@ -115,6 +128,7 @@ class ServerRunner final {
   std::vector<std::pair<std::string, std::function<bool()>>> readiness_;
   std::unique_ptr<Database> database_;
   std::unique_ptr<RedisPool> redis_;
+  std::unique_ptr<HmacKeyRing> tier_cache_keys_;
   std::unique_ptr<Diagnostics> diagnostics_;
   std::unique_ptr<ClockControl> clock_control_;
   std::unique_ptr<TokensFileWatcher> tokens_watcher_;

@@ -44,8 +44,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Redis wants a password (in a config file, not on the command line where
+# ps shows it) and tier snapshots in it are signed with a key the services
+# share; both generated once, never committed.
+if [ ! -s "$data/redis_password" ]; then
+  (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$data/redis_password")
+fi
+if [ ! -s "$data/tier_cache_key" ]; then
+  (umask 077; echo "k1 $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$data/tier_cache_key")
+fi
+(umask 077; echo "requirepass $(cat "$data/redis_password")" > "$data/redis.conf")
 redis_port=${REDIS_PORT:-6390}
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+redis-server "$data/redis.conf" --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$data" >"$data/logs/redis.log" 2>&1 &
 pids+=($!)
 
@@ -53,6 +63,7 @@ pids+=($!)
 # declares and ignores the rest (unknown flags, by contrast, stop it).
 export CARE_TOKENS_FILE=$data/tokens
 export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
+export CARE_REDIS_PASSWORD_FILE=$data/redis_password CARE_TIER_CACHE_KEY_FILE=$data/tier_cache_key
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
 # Notification may reach webhook / SMTP receivers on this machine (a local

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   if (any_peer && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target, promotion_target or notification_target");
   }
+  // Members' tiers come from the signed tier cache (or loyalty itself).
+  if (!loyalty_target.empty()) server_config.RequireTierCacheKey(config);
   if (job_interval < absl::Milliseconds(10) || job_interval > absl::Hours(1)) {
     config.AddError("job_interval must be between 10ms and 1h");
   }
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
     tiers = std::make_unique<care::TierLookup>(
-        &runner.redis(),
+        &runner.redis(), &runner.tier_cache_keys(),
         care::LoyaltyGetTier(
             care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(peers_tls)), token, token_source}));
   }

@@ -213,6 +213,29 @@ absl::StatusOr<std::string> Currency(LoyaltyService& loyalty, StoreTxn& tx) {
 
 absl::Status RedisTierCache::Put(const TierSnapshot& snapshot) { return writer_.Put(SnapshotToProto(snapshot)); }
 
+absl::StatusOr<uint64_t> RedisTierCache::Audit(uint64_t cursor, const SnapshotsOf& truth) {
+  // Small steps: each reads one database snapshot per key in one read
+  // transaction, between the other jobs.
+  constexpr int kAuditBatch = 200;
+  auto step = writer_.Audit(cursor, kAuditBatch, [&truth](const std::vector<std::string>& ids) {
+    auto snapshots = truth(ids);
+    using Out = std::vector<std::optional<v1::TierSnapshot>>;
+    if (!snapshots.ok()) return absl::StatusOr<Out>(snapshots.status());
+    Out out;
+    out.reserve(snapshots->size());
+    for (const auto& s : *snapshots) {
+      out.push_back(s.has_value() ? std::optional<v1::TierSnapshot>(SnapshotToProto(*s)) : std::nullopt);
+    }
+    return absl::StatusOr<Out>(std::move(out));
+  });
+  if (!step.ok()) return step.status();
+  if (step->repaired > 0) {
+    LogWarn("tier cache audit repaired entries that disagreed with the database",
+            {{"checked", step->checked}, {"repaired", step->repaired}});
+  }
+  return step->next_cursor;
+}
+
 TierSnapshotMemo::Shard& TierSnapshotMemo::ShardFor(absl::string_view member_id) const {
   return shards_[absl::HashOf(member_id) % kShards];
 }
@@ -242,11 +265,11 @@ std::shared_ptr<const v1::TierSnapshot> TierSnapshotMemo::Find(absl::string_view
   return it == shard.entries.end() ? nullptr : it->second;
 }
 
-LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis,
+LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const HmacKeyRing* keys,
                          const TierSnapshotMemo* memo)
     : rpc_(rpc),
       loyalty_(loyalty),
-      lookup_(redis, [this](absl::string_view member_id) -> absl::StatusOr<v1::TierSnapshot> {
+      lookup_(redis, keys, [this](absl::string_view member_id) -> absl::StatusOr<v1::TierSnapshot> {
         // A miss (or Redis down): the database, then refill the cache
         // (compare-and-set: a concurrent newer write is never undone).
         absl::StatusOr<TierSnapshot> snapshot = absl::InternalError("unset");

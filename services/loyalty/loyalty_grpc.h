@@ -21,11 +21,13 @@
 
 namespace care::loyalty {
 
-// The Redis tier cache behind the domain's TierCache interface.
+// The Redis tier cache behind the domain's TierCache interface: entries
+// signed with `keys` (the first signs).
 class RedisTierCache final : public TierCache {
  public:
-  explicit RedisTierCache(RedisPool& redis) : writer_(redis) {}
+  RedisTierCache(RedisPool& redis, const HmacKeyRing& keys) : writer_(redis, keys) {}
   absl::Status Put(const TierSnapshot& snapshot) override;
+  absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override;
 
  private:
   TierCacheWriter writer_;
@@ -42,6 +44,11 @@ class TierSnapshotMemo final : public TierCache {
   // `next` receives every Put (Redis); `capacity` 0 turns the memo off.
   TierSnapshotMemo(TierCache* next, size_t capacity) : next_(next), per_shard_(capacity / kShards) {}
   absl::Status Put(const TierSnapshot& snapshot) override;
+  // The memo holds only loyalty's own writes: there is nothing in it to
+  // audit; the audit is Redis's.
+  absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override {
+    return next_ == nullptr ? uint64_t{0} : next_->Audit(cursor, truth);
+  }
   std::shared_ptr<const v1::TierSnapshot> Find(absl::string_view member_id) const;
 
  private:
@@ -59,9 +66,11 @@ class TierSnapshotMemo final : public TierCache {
 
 class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {
  public:
-  // `redis` may be null (no cache: GetTier reads the database); `memo` may
-  // be null (every GetTier asks Redis first).
-  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const TierSnapshotMemo* memo);
+  // `redis` may be null (no cache: GetTier reads the database), otherwise
+  // `keys` verify its entries; `memo` may be null (every GetTier asks Redis
+  // first).
+  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const HmacKeyRing* keys,
+              const TierSnapshotMemo* memo);
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;

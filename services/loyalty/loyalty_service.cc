@@ -1119,4 +1119,34 @@ bool LoyaltyService::RepairTierCache() {
   return s.ok() && done == snapshots.size() && dirty.size() == static_cast<size_t>(kJobBatch);
 }
 
+bool LoyaltyService::AuditTierCache() {
+  if (cache_ == nullptr) return false;
+  auto next = cache_->Audit(audit_cursor_, [this](const std::vector<std::string>& ids) {
+    std::vector<std::optional<TierSnapshot>> out;
+    absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+      for (const std::string& id : ids) {
+        auto snapshot = LoadSnapshot(tx, id);
+        if (snapshot.ok()) {
+          out.push_back(*std::move(snapshot));
+        } else if (absl::IsNotFound(snapshot.status())) {
+          out.push_back(std::nullopt);
+        } else {
+          return snapshot.status();
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return absl::StatusOr<std::vector<std::optional<TierSnapshot>>>(s);
+    return absl::StatusOr<std::vector<std::optional<TierSnapshot>>>(std::move(out));
+  });
+  if (!next.ok()) {
+    // Redis down: start over at the next interval (a restarted Redis has
+    // new cursors).
+    audit_cursor_ = 0;
+    return false;
+  }
+  audit_cursor_ = *next;
+  return audit_cursor_ != 0;
+}
+
 }  // namespace care::loyalty

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +32,16 @@ class TierCache {
   // Stores `snapshot` unless a newer version is there; UNAVAILABLE when the
   // cache is down (the database stays the truth).
   virtual absl::Status Put(const TierSnapshot& snapshot) = 0;
+
+  // The database's snapshots of `member_ids`, in order (std::nullopt: no
+  // such member).
+  using SnapshotsOf = std::function<absl::StatusOr<std::vector<std::optional<TierSnapshot>>>(
+      const std::vector<std::string>& member_ids)>;
+  // One step of the audit that walks the whole cache from `cursor` and
+  // repairs every entry that disagrees with `truth` (unsigned, forged, or
+  // ahead of the database after a restore); returns the next cursor, 0 when
+  // the walk is complete. A cache with nothing to audit returns 0.
+  virtual absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) { return uint64_t{0}; }
 };
 
 // Who asked: recorded on ledger entries and program versions.
@@ -229,6 +240,9 @@ class LoyaltyService final {
   bool GrantBirthdayBonuses();
   bool ReevaluateAfterProgramChange();
   bool RepairTierCache();
+  // One step of the tier cache audit (TierCache::Audit): true while the
+  // walk over the cache is not complete.
+  bool AuditTierCache();
 
  private:
   absl::StatusOr<Member> LoadMember(StoreTxn& tx, const std::string& member_id);
@@ -258,6 +272,7 @@ class LoyaltyService final {
   LoyaltyStore& store_;
   const Clock& clock_;
   TierCache* cache_;  // may be null (no Redis configured)
+  uint64_t audit_cursor_ = 0;  // the job thread's only
   std::atomic<bool> configured_{false};
 };
 

@@ -31,6 +31,14 @@ int main(int argc, char** argv) {
   int64_t tier_memo_entries = config.Int(
       "tier_memo_entries", 200000, 0, 100000000,
       "tier snapshots loyalty keeps in memory in front of Redis (0 = every GetTier asks Redis)");
+  absl::Duration audit_interval = config.Duration(
+      "tier_cache_audit_interval", absl::Minutes(10),
+      "how often every tier cache entry is checked against the database (forged, unsigned or ahead of it "
+      "after a restore: overwritten)");
+  server_config.RequireTierCacheKey(config);
+  if (audit_interval < absl::Seconds(1) || audit_interval > absl::Hours(24)) {
+    config.AddError("tier_cache_audit_interval must be between 1s and 24h");
+  }
   if (!notification_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -45,10 +53,10 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, LoyaltyService::service_full_name());
   care::Database& db = runner.OpenDatabase(care::LoyaltyMigrations());
   std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqliteLoyaltyStore(db);
-  care::loyalty::RedisTierCache redis_cache(runner.redis());
+  care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
-  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(),
+  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(), &runner.tier_cache_keys(),
                                      tier_memo_entries > 0 ? &memo : nullptr);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
   // Dead outbox events, listed and replayed by an admin.
@@ -62,6 +70,7 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
+  jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
 
   std::unique_ptr<care::GrpcOutboxSender> sender;
   std::unique_ptr<care::OutboxRelay> relay;

@@ -9,6 +9,7 @@
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "common/auth.h"
 #include "common/errors.h"
+#include "common/key_file.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/outbox.h"
@@ -110,6 +111,8 @@ int main(int argc, char** argv) {
       "the first signs, all verify; empty = a random key per process (dev only: tokens die on restart)");
   absl::Duration outbox_interval =
       config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  // Members' tiers come from the signed tier cache (or loyalty itself).
+  if (!loyalty_target.empty()) server_config.RequireTierCacheKey(config);
   if ((!notification_target.empty() || !loyalty_target.empty()) && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target or notification_target");
   }
@@ -124,13 +127,11 @@ int main(int argc, char** argv) {
   // error (exit 2), never a weak signer.
   std::vector<care::promotion::QuoteKey> quote_keys;
   if (!secret_file.empty()) {
-    auto text = care::ReadSecretFile(secret_file);
-    auto keys = text.ok() ? care::promotion::ParseQuoteKeys(*text)
-                          : absl::StatusOr<std::vector<care::promotion::QuoteKey>>(text.status());
+    auto keys = care::ReadKeyFile(secret_file);
     if (keys.ok()) {
       quote_keys = *std::move(keys);
     } else {
-      config.AddError(absl::StrCat("quote_token_secret_file ", secret_file, ": ", keys.status().message()));
+      config.AddError(absl::StrCat("quote_token_secret_file: ", keys.status().message()));
     }
   }
   config.Finish();
@@ -167,7 +168,8 @@ int main(int argc, char** argv) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
     loyalty = care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), token, token_source};
-    tiers = std::make_unique<care::TierLookup>(&runner.redis(), care::LoyaltyGetTier(*loyalty));
+    tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(),
+                                               care::LoyaltyGetTier(*loyalty));
   }
 
   std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);

@@ -31,7 +31,7 @@ std::string CustomerKey(const care::promotion::v1::QuoteCustomer& c);
 struct PromotionOptions {
   absl::Duration notice = absl::Hours(72);
   absl::Duration quote_ttl = absl::Minutes(15);
-  // Quote token keys (ParseQuoteKeys); the first signs. Never empty.
+  // Quote token keys (care::ParseKeyFile); the first signs. Never empty.
   std::vector<QuoteKey> token_keys;
 };
 

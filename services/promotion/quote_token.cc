@@ -1,6 +1,5 @@
 #include "services/promotion/quote_token.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <atomic>
@@ -8,11 +7,9 @@
 #include <cstring>
 #include <memory>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "care/promotion/internal/quote_binding.pb.h"
 #include "common/errors.h"
@@ -29,16 +26,6 @@ using internal::QuoteBinding;
 // release's, during a rolling update) is refused instead of being parsed as
 // this one. q2 had no key id.
 constexpr absl::string_view kFormat = "q3.";
-constexpr size_t kMaxKeyIdBytes = 32;
-
-// [A-Za-z0-9_-]{1,32}: never contains the token's '.' separator.
-bool ValidKeyId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxKeyIdBytes) return false;
-  for (char c : id) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
-  }
-  return true;
-}
 
 absl::Status Invalid() {
   return Error(absl::StatusCode::kInvalidArgument, "QUOTE_TOKEN_INVALID", "the quote token is malformed or altered");
@@ -156,54 +143,9 @@ v1::QuoteResponse Unbind(const QuoteBinding& b) {
   return q;
 }
 
-absl::Status BadKeyLine(int line_no, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", why));
-}
-
 }  // namespace
 
-absl::StatusOr<std::vector<QuoteKey>> ParseQuoteKeys(absl::string_view text) {
-  std::vector<QuoteKey> keys;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty()) continue;
-    const size_t space = line.find_first_of(" \t");
-    if (space == absl::string_view::npos) {
-      return BadKeyLine(line_no, "want `<key_id> <key>` (a key id, a space, then the key)");
-    }
-    absl::string_view id = line.substr(0, space);
-    absl::string_view secret = absl::StripLeadingAsciiWhitespace(line.substr(space));
-    if (!ValidKeyId(id)) return BadKeyLine(line_no, "the key id must be 1 to 32 of A-Z a-z 0-9 _ -");
-    if (secret.size() < kMinQuoteKeyBytes || secret.size() > kMaxQuoteKeyBytes) {
-      return BadKeyLine(line_no, absl::StrCat("key \"", id, "\" is ", secret.size(), " bytes; it must be ",
-                                              kMinQuoteKeyBytes, " to ", kMaxQuoteKeyBytes));
-    }
-    for (const QuoteKey& k : keys) {
-      if (k.id == id) return BadKeyLine(line_no, absl::StrCat("key id \"", id, "\" is listed twice"));
-    }
-    if (keys.size() == kMaxQuoteKeys) return BadKeyLine(line_no, absl::StrCat("more than ", kMaxQuoteKeys, " keys"));
-    keys.push_back(QuoteKey{std::string(id), std::string(secret)});
-  }
-  if (keys.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no key: want `<key_id> <key of ", kMinQuoteKeyBytes, "+ bytes>` per line"));
-  }
-  return keys;
-}
-
-QuoteSigner::QuoteSigner(const std::vector<QuoteKey>& keys) {
-  for (const QuoteKey& k : keys) keys_.push_back(Keyed{k.id, std::make_unique<HmacSha256Key>(k.secret)});
-  if (keys_.empty()) std::abort();  // a programming error: main refuses to start without a key
-}
-
-const QuoteSigner::Keyed* QuoteSigner::Find(absl::string_view id) const {
-  for (const Keyed& k : keys_) {
-    if (k.id == id) return &k;
-  }
-  return nullptr;
-}
+QuoteSigner::QuoteSigner(const std::vector<QuoteKey>& keys) : keys_(keys) {}
 
 std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   // One per thread, cleared and refilled: a cleared message keeps its lines
@@ -222,9 +164,8 @@ std::string QuoteSigner::Sign(const v1::QuoteResponse& quote) const {
   binding.set_nonce(nonce, sizeof(nonce));
   std::string payload;
   binding.SerializeToString(&payload);
-  const Keyed& signing = keys_.front();
-  return absl::StrCat(kFormat, signing.id, ".", absl::WebSafeBase64Escape(payload), ".",
-                      absl::WebSafeBase64Escape(signing.key->Mac(payload)));
+  return absl::StrCat(kFormat, keys_.signing_id(), ".", absl::WebSafeBase64Escape(payload), ".",
+                      absl::WebSafeBase64Escape(keys_.Sign(payload)));
 }
 
 // The largest cart the contract accepts (1,000 lines, ids of 64 and skus of
@@ -236,12 +177,9 @@ constexpr size_t kMaxQuoteTokenBytes = 2 * 1024 * 1024;
 absl::StatusOr<v1::QuoteResponse> QuoteSigner::Verify(const std::string& token) const {
   if (!absl::StartsWith(token, kFormat) || token.size() > kMaxQuoteTokenBytes) return Invalid();
   absl::string_view body = absl::string_view(token).substr(kFormat.size());
-  // The key id is not secret (it is in every token): looking it up may take
-  // any time; only the MAC comparison below must be constant-time.
   auto id_end = body.find('.');
   if (id_end == absl::string_view::npos) return Invalid();
-  const Keyed* signer = Find(body.substr(0, id_end));
-  if (signer == nullptr) return Invalid();  // malformed, or a key no longer listed
+  const absl::string_view key_id = body.substr(0, id_end);
   body.remove_prefix(id_end + 1);
   auto dot = body.find('.');
   if (dot == absl::string_view::npos) return Invalid();
@@ -250,8 +188,8 @@ absl::StatusOr<v1::QuoteResponse> QuoteSigner::Verify(const std::string& token) 
       !absl::WebSafeBase64Unescape(body.substr(dot + 1), &mac)) {
     return Invalid();
   }
-  std::string want = signer->key->Mac(payload);
-  if (mac.size() != want.size() || CRYPTO_memcmp(mac.data(), want.data(), want.size()) != 0) return Invalid();
+  // Unknown (malformed, or no longer listed) key ids fail here too.
+  if (!keys_.Verify(key_id, payload, mac)) return Invalid();
   QuoteBinding binding;
   if (!binding.ParseFromString(payload)) return Invalid();
   return Unbind(binding);

@@ -15,33 +15,19 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "care/promotion/v1/promotion.pb.h"
-#include "common/hmac.h"
+#include "common/key_file.h"
 
 namespace care::promotion {
 
-// The shortest signing key accepted: HMAC-SHA256's own output size, so a
-// key is no easier to guess than a MAC.
-inline constexpr size_t kMinQuoteKeyBytes = 32;
-// Bounds of the key file: up to 16 keys (the one signing, the ones still
-// verifying), each up to 1 KiB.
-inline constexpr size_t kMaxQuoteKeys = 16;
-inline constexpr size_t kMaxQuoteKeyBytes = 1024;
-
-struct QuoteKey {
-  std::string id;      // [A-Za-z0-9_-]{1,32}, carried in every token it signs
-  std::string secret;  // kMinQuoteKeyBytes..kMaxQuoteKeyBytes bytes
-};
-
-// Parses the --quote_token_secret_file text: one key per line,
-// `<key_id> <key>` (the key is the rest of the line, surrounding whitespace
-// trimmed); blank lines are skipped. The FIRST key signs, every listed key
-// verifies. INVALID_ARGUMENT naming the line when a line is malformed, an id
-// repeats, a key is shorter than kMinQuoteKeyBytes or there is no key.
-absl::StatusOr<std::vector<QuoteKey>> ParseQuoteKeys(absl::string_view text);
+// Quote token keys come from --quote_token_secret_file, parsed by the shared
+// ParseKeyFile (common/key_file.h): `<key_id> <key>` per line, keys of
+// kMinHmacKeyBytes..kMaxHmacKeyBytes, the first signs, every listed key
+// verifies.
+using QuoteKey = ::care::NamedKey;
 
 class QuoteSigner final {
  public:
-  // `keys` must not be empty and must be valid as ParseQuoteKeys returns
+  // `keys` must not be empty and must be valid as ParseKeyFile returns
   // them; keys[0] signs.
   explicit QuoteSigner(const std::vector<QuoteKey>& keys);
   std::string Sign(const care::promotion::v1::QuoteResponse& quote) const;
@@ -54,13 +40,7 @@ class QuoteSigner final {
   absl::StatusOr<care::promotion::v1::QuoteResponse> Verify(const std::string& token) const;
 
  private:
-  struct Keyed {
-    std::string id;
-    std::unique_ptr<HmacSha256Key> key;
-  };
-  const Keyed* Find(absl::string_view id) const;
-
-  std::vector<Keyed> keys_;  // keys_[0] signs
+  HmacKeyRing keys_;
 };
 
 }  // namespace care::promotion

@@ -23,6 +23,7 @@ class RedisTest : public ::testing::Test {
     ASSERT_TRUE(server_.ok()) << server_.status();
     RedisOptions options;
     options.port = server_.port();
+    options.password = server_.password();
     options.pool_size = 4;
     pool_ = std::make_unique<RedisPool>(options);
   }
@@ -167,6 +168,85 @@ TEST_F(RedisTest, ConcurrentCallersFailFastWhileDown) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(succeeded.load(), 0);
   EXPECT_EQ(slow.load(), 0);
+}
+
+// Issue 16, defect 7: a wrong password (or none, against requirepass) is
+// Redis down, never an error of the caller's; an ACL user authenticates
+// with its own password.
+TEST_F(RedisTest, AWrongOrMissingPasswordIsRedisDown) {
+  for (const std::string& password : {std::string(), std::string("wrong")}) {
+    RedisOptions options;
+    options.port = server_.port();
+    options.password = password;
+    RedisPool pool(options);
+    EXPECT_EQ(ErrorReason(pool.Get("k").status()), "REDIS_UNAVAILABLE") << "password \"" << password << "\"";
+    EXPECT_EQ(ErrorReason(pool.GetVersioned("k").status()), "REDIS_UNAVAILABLE");
+    EXPECT_EQ(ErrorReason(pool.SetIfNewer("k", 1, "x").status()), "REDIS_UNAVAILABLE");
+    EXPECT_FALSE(pool.healthy());
+  }
+  // ACL SETUSER through the authenticated pool's connection: a raw command.
+  RedisOptions admin;
+  admin.port = server_.port();
+  admin.password = server_.password();
+  RedisPool admin_pool(admin);
+  ASSERT_TRUE(admin_pool.SetIfNewer("care:tier:v1:m", 1, "x", "sig").ok());
+  timeval tv{2, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", server_.port(), tv);
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  freeReplyObject(redisCommand(c, "AUTH %s", server_.password().c_str()));
+  auto* set = static_cast<redisReply*>(
+      redisCommand(c, "ACL SETUSER care on >care-password ~care:* +@all"));
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(set->type, REDIS_REPLY_STATUS);
+  freeReplyObject(set);
+  redisFree(c);
+  RedisOptions user;
+  user.port = server_.port();
+  user.user = "care";
+  user.password = "care-password";
+  RedisPool user_pool(user);
+  auto got = user_pool.GetVersioned("care:tier:v1:m");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->signature, "sig");
+  user.password = "wrong";
+  RedisPool wrong_user(user);
+  EXPECT_EQ(ErrorReason(wrong_user.Get("care:tier:v1:m").status()), "REDIS_UNAVAILABLE");
+}
+
+// The audit's replace: only what was read is replaced, so a write made in
+// between is never undone; a non-hash value is replaced too.
+TEST_F(RedisTest, ReplaceIfUnchangedReplacesOnlyWhatWasSeen) {
+  ASSERT_TRUE(*pool_->SetIfNewer("t", 9, "forged", ""));
+  auto seen = pool_->GetVersioned("t");
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  RedisPool::Versioned fresh;
+  fresh.version = 3;
+  fresh.value = "truth";
+  fresh.signature = "k.sig";
+  ASSERT_TRUE(*pool_->SetIfNewer("t", 10, "newer", "s10"));  // a write after the read
+  auto replaced = pool_->ReplaceIfUnchanged("t", **seen, fresh);
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_FALSE(*replaced);
+  EXPECT_EQ((*pool_->GetVersioned("t"))->value, "newer");
+  seen = pool_->GetVersioned("t");
+  replaced = pool_->ReplaceIfUnchanged("t", **seen, fresh);
+  ASSERT_TRUE(replaced.ok() && *replaced);
+  auto now = pool_->GetVersioned("t");
+  EXPECT_EQ((*now)->version, 3);
+  EXPECT_EQ((*now)->value, "truth");
+  EXPECT_EQ((*now)->signature, "k.sig");
+  // Deleting; and a plain string at the key reads as an empty entry that
+  // both the replace and the compare-and-set overwrite.
+  replaced = pool_->ReplaceIfUnchanged("t", **now, std::nullopt);
+  ASSERT_TRUE(replaced.ok() && *replaced);
+  EXPECT_FALSE(pool_->GetVersioned("t")->has_value());
+  ASSERT_TRUE(pool_->Set("t", "gold").ok());
+  auto odd = pool_->GetVersioned("t");
+  ASSERT_TRUE(odd.ok() && odd->has_value());
+  EXPECT_TRUE((*odd)->value.empty());
+  ASSERT_TRUE(*pool_->SetIfNewer("t", 1, "v1", "s1"));
+  EXPECT_EQ((*pool_->GetVersioned("t"))->value, "v1");
 }
 
 TEST_F(RedisTest, RecoversAfterRestart) {

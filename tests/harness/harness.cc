@@ -18,11 +18,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -228,16 +231,55 @@ int ChildProcess::Signal(int sig, absl::Duration timeout) {
 // ---------------------------------------------------------------------------
 // RedisServer
 
+namespace {
+
+// The running RedisServers by port, so a ServiceProcess pointed at one gets
+// its password and tier cache key files.
+struct RedisSecrets {
+  std::string password_file, tier_key_file;
+};
+std::mutex& RedisRegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<int, RedisSecrets>& RedisRegistry() {
+  static auto* registry = new std::map<int, RedisSecrets>();
+  return *registry;
+}
+
+void WriteSecret(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text << "\n";
+  out.close();
+  if (!out) Die(absl::StrCat("cannot write ", path));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+}  // namespace
+
 RedisServer::RedisServer() {
+  password_ = RandomToken();
+  tier_key_ = RandomToken() + RandomToken();
+  WriteSecret(password_file(), password_);
+  WriteSecret(tier_key_file(), absl::StrCat(tier_key_id_, " ", tier_key_));
   // Another process may take the free port before redis binds it: retry.
   for (int attempt = 0; attempt < 3; ++attempt) {
     port_ = FreePort();
     status_ = Start();
-    if (status_.ok()) return;
+    if (status_.ok()) break;
   }
+  std::lock_guard lock(RedisRegistryMutex());
+  RedisRegistry()[port_] = RedisSecrets{password_file(), tier_key_file()};
 }
 
-RedisServer::~RedisServer() { process_.Kill(); }
+RedisServer::~RedisServer() {
+  process_.Kill();
+  std::lock_guard lock(RedisRegistryMutex());
+  RedisRegistry().erase(port_);
+}
+
+std::string RedisServer::password_file() const { return absl::StrCat(dir_.path(), "/redis_password"); }
+std::string RedisServer::tier_key_file() const { return absl::StrCat(dir_.path(), "/tier_cache_key"); }
 
 absl::Status RedisServer::Start() {
   std::string binary = Resolve("redis-server");
@@ -245,7 +287,7 @@ absl::Status RedisServer::Start() {
   std::vector<std::string> args = {binary,   "--port",       absl::StrCat(port_), "--bind",
                                    "127.0.0.1", "--save",     "",                 "--appendonly",
                                    "no",     "--daemonize",  "no",               "--dir",
-                                   dir_.path()};
+                                   dir_.path(), "--requirepass", password_};
   if (absl::Status s = process_.Spawn(args, log_path()); !s.ok()) return s;
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
@@ -256,6 +298,8 @@ absl::Status RedisServer::Start() {
     timeval tv{0, 200000};
     redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
     if (c != nullptr && c->err == 0) {
+      auto* auth = static_cast<redisReply*>(redisCommand(c, "AUTH %s", password_.c_str()));
+      if (auth) freeReplyObject(auth);
       auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
       bool pong = reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
                   std::string(reply->str, reply->len) == "PONG";
@@ -356,6 +400,26 @@ std::string ServiceProcess::HealthStatus(const std::string& service, absl::Durat
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
+// A service pointed at a harness RedisServer gets its password and tier
+// cache key files, unless the test set those flags itself.
+void ServiceProcess::AddRedisSecrets(std::vector<std::string>& args) {
+  std::optional<RedisSecrets> secrets;
+  bool has_password = false, has_key = false;
+  for (const std::string& a : args) {
+    has_password |= absl::StartsWith(a, "--redis_password_file=");
+    has_key |= absl::StartsWith(a, "--tier_cache_key_file=");
+    int port = 0;
+    if (absl::StartsWith(a, "--redis_port=") && absl::SimpleAtoi(a.substr(13), &port)) {
+      std::lock_guard lock(RedisRegistryMutex());
+      auto it = RedisRegistry().find(port);
+      if (it != RedisRegistry().end()) secrets = it->second;
+    }
+  }
+  if (!secrets) return;
+  if (!has_password) args.push_back("--redis_password_file=" + secrets->password_file);
+  if (!has_key) args.push_back("--tier_cache_key_file=" + secrets->tier_key_file);
+}
+
 absl::Status ServiceProcess::Start(absl::Duration timeout) {
   if (process_.running()) return absl::FailedPreconditionError(absl::StrCat(name_, " is already running"));
   std::string port_file = absl::StrCat(dir_.path(), "/port");
@@ -369,6 +433,7 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
                                    absl::StrCat("--data_dir=", dir_.path()),
                                    absl::StrCat("--tokens_file=", tokens_.file)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  AddRedisSecrets(args);
   {
     std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n";
   }

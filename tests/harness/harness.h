@@ -74,7 +74,12 @@ class ChildProcess final {
   std::optional<int> exit_status_;
 };
 
-// A private redis-server on a free port: no persistence, its own folder.
+// A private redis-server on a free port: no persistence, its own folder,
+// and (as in production) a password (requirepass). It also writes a tier
+// cache key file for the services that share it. A ServiceProcess started
+// with --redis_port=<this port> gets --redis_password_file and
+// --tier_cache_key_file added unless its arguments set them (an explicit
+// `--redis_password_file=` runs a service without the password).
 class RedisServer final {
  public:
   // Starts it and waits until PING answers; see status().
@@ -85,6 +90,13 @@ class RedisServer final {
   const absl::Status& status() const { return status_; }
   bool ok() const { return status_.ok(); }
   int port() const { return port_; }
+  // The requirepass password, and the file holding it.
+  const std::string& password() const { return password_; }
+  std::string password_file() const;
+  // `<key_id> <key>`: the tier cache key file's one line, and the file.
+  const std::string& tier_key_id() const { return tier_key_id_; }
+  const std::string& tier_key() const { return tier_key_; }
+  std::string tier_key_file() const;
 
   // SIGKILL: the cache disappears at once, like a crashed pod.
   void Kill();
@@ -98,6 +110,7 @@ class RedisServer final {
 
   TempDir dir_;
   int port_ = 0;
+  std::string password_, tier_key_id_ = "test", tier_key_;
   ChildProcess process_;
   absl::Status status_;
 };
@@ -184,6 +197,8 @@ class ServiceProcess final {
   }
 
  private:
+  static void AddRedisSecrets(std::vector<std::string>& args);
+
   std::string binary_;
   std::string name_;
   std::string health_name_;

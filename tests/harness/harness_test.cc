@@ -141,6 +141,7 @@ TEST(RedisServerTest, StartsKillsAndRestartsOnTheSamePort) {
   ASSERT_TRUE(redis.ok()) << redis.status();
   RedisOptions options;
   options.port = redis.port();
+  options.password = redis.password();
   RedisPool pool(options);
   ASSERT_TRUE(pool.Set("k", "v").ok());
   int port = redis.port();

@@ -276,10 +276,13 @@ TEST_P(FoundationTest, ATokenListedTwiceStopsTheProcessNamingTheLine) {
   std::ofstream(tokens) << "0123456789abcdef-first admin:a admin\n"
                         << "fedcba9876543210-other agent:b agent\n"
                         << "0123456789abcdef-first agent:c agent\n";
+  // Loyalty refuses to start without its tier cache key before it reads tokens.
+  const std::string tier_key = dir.path() + "/tier_cache_key";
+  std::ofstream(tier_key) << "k1 " << std::string(32, 'k') << "\n";
   ChildProcess child;
   std::string log = dir.path() + "/log";
   ASSERT_TRUE(child.Spawn({GetParam().path, "--tokens_file=" + tokens, "--port=0", "--listen_host=127.0.0.1",
-                           "--data_dir=" + dir.path()},
+                           "--data_dir=" + dir.path(), "--tier_cache_key_file=" + tier_key},
                           log)
                   .ok());
   EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);

@@ -413,6 +413,7 @@ class LoyaltyTest : public ::testing::Test {
     if (!redis_client_) {
       RedisOptions options;
       options.port = redis_.port();
+      options.password = redis_.password();
       options.pool_size = 1;
       options.retry_after = absl::ZeroDuration();
       redis_client_ = std::make_unique<RedisPool>(options);

@@ -91,14 +91,14 @@ TEST(QuoteKeysTest, RefusesMissingShortAndMalformedKeys) {
            {"a " + k32 + "\nb " + k32 + "\na " + k32, "line 3: key id \"a\" is listed twice"},
            {"a " + k32 + "\n\nb short", "line 3"},
        }) {
-    auto keys = ParseQuoteKeys(c.text);
+    auto keys = care::ParseKeyFile(c.text);
     EXPECT_FALSE(keys.ok()) << "accepted: " << c.text;
     if (!keys.ok()) EXPECT_THAT(std::string(keys.status().message()), ::testing::HasSubstr(c.why)) << c.text;
   }
 }
 
 TEST(QuoteKeysTest, ParsesIdsAndKeysInOrder) {
-  auto keys = ParseQuoteKeys("\n  new-2  " + std::string(40, 'n') + " x \nold_1\t" + std::string(32, 'o') + "\n");
+  auto keys = care::ParseKeyFile("\n  new-2  " + std::string(40, 'n') + " x \nold_1\t" + std::string(32, 'o') + "\n");
   ASSERT_TRUE(keys.ok()) << keys.status();
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].id, "new-2");
