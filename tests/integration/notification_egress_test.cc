@@ -157,6 +157,7 @@ TEST_F(NotificationEgressTest, AStoredGopherUrlNeverSpeaksToRedis) {
   EXPECT_EQ(d.last_error_code(), "EGRESS_REFUSED");
   RedisOptions options;
   options.port = redis_.port();
+  options.password = redis_.password();
   RedisPool redis(options);
   auto probe = redis.Get("egress-probe");
   ASSERT_TRUE(probe.ok()) << probe.status();

@@ -207,7 +207,7 @@ TEST_F(PromotionTierCacheTest, WithoutThePasswordServicesDegradeButAnswerCorrect
   ServiceProcess promo2(CARE_PROMOTION_BIN, kPromotionHealth,
                         {"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                          "--redis_password_file=" + wrong, "--loyalty_target=" + service_->address(),
-                         "--service_token_file=" + dir_.path() + "/service_token", "--log_level=warn"},
+                         "--service_token_file=" + dir_.path() + "/promotion_token", "--log_level=warn"},
                         tokens_);
   ASSERT_TRUE(promo2.Start().ok()) << promo2.log();
   auto stub2 = pv1::PromotionService::NewStub(promo2.channel());
