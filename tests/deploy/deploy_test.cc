@@ -407,9 +407,26 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
     EXPECT_FALSE(whole_secret) << name << " mounts every key of the tokens Secret";
     std::set<std::string> want = {"tokens", name + "-peer-token"};
     if (name == "promotion") want.insert("quote-secret");
+    // Redis AUTH and the tier cache key: the three services that use the cache.
+    if (name != "notification") want.insert({"redis-password", "tier-cache-key"});
     EXPECT_EQ(keys, want) << name;
-    // The quote key's path is configured for promotion alone.
+    // Every secret file the container is told to read is one it mounts (a
+    // path to an unmounted key stops the pod at start-up).
     std::map<std::string, std::string> env = Env(sts);
+    std::vector<std::string> paths;
+    for (const auto& [var, value] : env) paths.push_back(value);
+    for (const auto& c : sts["spec"]["template"]["spec"]["containers"]) {
+      for (const auto& arg : c["args"]) {
+        std::string a = arg.as<std::string>("");
+        if (auto eq = a.find('='); eq != std::string::npos) paths.push_back(a.substr(eq + 1));
+      }
+    }
+    const std::string dir = "/etc/care/tokens/";
+    for (const std::string& path : paths) {
+      if (path.rfind(dir, 0) != 0) continue;
+      EXPECT_TRUE(keys.count(path.substr(dir.size())) == 1) << name << " reads " << path << " but does not mount it";
+    }
+    // The quote key's path is configured for promotion alone.
     EXPECT_EQ(env.count("CARE_QUOTE_TOKEN_SECRET_FILE"), name == "promotion" ? 1u : 0u) << name;
   }
   if (GetParam() == "dev") {
