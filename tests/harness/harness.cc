@@ -228,6 +228,26 @@ int ChildProcess::Signal(int sig, absl::Duration timeout) {
   return exit_status_.value_or(-SIGKILL);
 }
 
+Exited RunToExit(const std::vector<std::string>& argv, absl::Duration timeout) {
+  TempDir dir;
+  const std::string log = dir.path() + "/log";
+  ChildProcess child;
+  absl::Status spawned = child.Spawn(argv, log);
+  if (!spawned.ok()) return {-1, std::string(spawned.message())};
+  Exited exited;
+  exited.code = child.Signal(0, timeout);
+  exited.log = ReadFile(log);
+  return exited;
+}
+
+std::vector<std::string> ServiceArgv(const std::string& binary, const std::string& tokens_file,
+                                     const std::string& data_dir, const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {binary,  "--tokens_file=" + tokens_file, "--port=0", "--listen_host=127.0.0.1",
+                                   "--data_dir=" + data_dir, "--log_level=warn"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+
 // ---------------------------------------------------------------------------
 // RedisServer
 

@@ -74,6 +74,19 @@ class ChildProcess final {
   std::optional<int> exit_status_;
 };
 
+// A binary run until it exits by itself, as a start-up refusal does: its exit
+// code (or -9 when it was still running after `timeout`) and all it logged.
+struct Exited {
+  int code = 0;
+  std::string log;
+};
+Exited RunToExit(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(10));
+
+// The argv that starts a service binary on its own: `tokens_file`, a free port
+// on loopback, `data_dir`, warnings only, then `flags`.
+std::vector<std::string> ServiceArgv(const std::string& binary, const std::string& tokens_file,
+                                     const std::string& data_dir, const std::vector<std::string>& flags = {});
+
 // A private redis-server on a free port: no persistence, its own folder,
 // and (as in production) a password (requirepass). It also writes a tier
 // cache key file for the services that share it. A ServiceProcess started

@@ -279,14 +279,9 @@ TEST_P(FoundationTest, ATokenListedTwiceStopsTheProcessNamingTheLine) {
   // Loyalty refuses to start without its tier cache key before it reads tokens.
   const std::string tier_key = dir.path() + "/tier_cache_key";
   std::ofstream(tier_key) << "k1 " << std::string(32, 'k') << "\n";
-  ChildProcess child;
-  std::string log = dir.path() + "/log";
-  ASSERT_TRUE(child.Spawn({GetParam().path, "--tokens_file=" + tokens, "--port=0", "--listen_host=127.0.0.1",
-                           "--data_dir=" + dir.path(), "--tier_cache_key_file=" + tier_key},
-                          log)
-                  .ok());
-  EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
-  std::string text = ReadFile(log);
+  Exited run = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(), {"--tier_cache_key_file=" + tier_key}));
+  EXPECT_EQ(run.code, 2);
+  const std::string& text = run.log;
   EXPECT_NE(text.find("configuration error: tokens_file: " + tokens + ": token file line 3: the same token as line 1"),
             std::string::npos)
       << text;
@@ -314,16 +309,11 @@ TEST_P(FoundationTest, ClockControlOnlyUnderTheCommandLineFlag) {
   EXPECT_NE(std::find(listed->begin(), listed->end(), GetParam().health), listed->end());
 
   TempDir dir;
-  ChildProcess child;
-  std::string log = dir.path() + "/log";
   setenv("CARE_FAKE_CLOCK", "true", 1);
-  absl::Status spawned = child.Spawn({GetParam().path, "--tokens_file=" + service_->tokens().file, "--port=0",
-                                      "--listen_host=127.0.0.1", "--data_dir=" + dir.path()},
-                                     log);
+  Exited run = RunToExit(ServiceArgv(GetParam().path, service_->tokens().file, dir.path()));
   unsetenv("CARE_FAKE_CLOCK");
-  ASSERT_TRUE(spawned.ok()) << spawned;
-  EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
-  std::string text = ReadFile(log);
+  EXPECT_EQ(run.code, 2);
+  const std::string& text = run.log;
   EXPECT_NE(text.find("fake_clock: CARE_FAKE_CLOCK is refused"), std::string::npos) << text;
 }
 

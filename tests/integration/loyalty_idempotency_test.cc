@@ -106,21 +106,13 @@ TEST(IdempotencyRetentionFlagTest, RefusesToStartWithLessThan24Hours) {
   Tokens tokens = WriteTokens(dir.path());
   for (const std::string flag : {"--idempotency_retention=23h", "--outbox_retention=1h",
                                  "--idempotency_retention=9000h"}) {
-    const std::string log = dir.path() + "/log";
-    std::filesystem::remove(log);
-    ChildProcess child;
-    ASSERT_TRUE(child
-                    .Spawn({CARE_LOYALTY_BIN, "--tokens_file=" + tokens.file, "--port=0", "--listen_host=127.0.0.1",
-                            "--data_dir=" + dir.path(), "--log_level=warn", flag},
-                           log)
-                    .ok());
+    Exited run = RunToExit(ServiceArgv(CARE_LOYALTY_BIN, tokens.file, dir.path(), {flag}));
     // Before the fix the flag did not exist: also exit 2, but naming it as
     // unknown; the message below is what the fix adds.
-    EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2) << flag;
+    EXPECT_EQ(run.code, 2) << flag;
     const std::string name = flag.substr(2, flag.find('=') - 2);
-    const std::string out = ReadFile(log);
-    EXPECT_NE(out.find(absl::StrCat("configuration error: ", name, " must be between 24h")), std::string::npos)
-        << out;
+    EXPECT_NE(run.log.find(absl::StrCat("configuration error: ", name, " must be between 24h")), std::string::npos)
+        << run.log;
   }
 }
 

@@ -283,18 +283,9 @@ TEST(NotificationEgressFlags, AMalformedAllowListStopsStartUpNamingTheFlag) {
            {"egress_allowlist", "127.0.0.1/32,http://hooks.example.com"},
            {"egress_allowlist", std::string(5000, 'a')},
            {"egress_cluster_cidrs", "cluster.local"}}) {
-    const std::string log = dir.path() + "/log";
-    std::filesystem::remove(log);
-    ChildProcess child;
-    ASSERT_TRUE(child
-                    .Spawn({CARE_NOTIFICATION_BIN, "--tokens_file=" + tokens.file, "--port=0",
-                            "--listen_host=127.0.0.1", "--data_dir=" + dir.path(), "--log_level=warn",
-                            "--" + flag + "=" + value},
-                           log)
-                    .ok());
-    EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2) << flag << "=" << value;
-    const std::string text = ReadFile(log);
-    EXPECT_NE(text.find("configuration error: " + flag), std::string::npos) << text;
+    Exited run = RunToExit(ServiceArgv(CARE_NOTIFICATION_BIN, tokens.file, dir.path(), {"--" + flag + "=" + value}));
+    EXPECT_EQ(run.code, 2) << flag << "=" << value;
+    EXPECT_NE(run.log.find("configuration error: " + flag), std::string::npos) << run.log;
   }
 }
 

@@ -23,18 +23,11 @@ TEST(PromotionQuoteKeyFileTest, RefusesToStartWithAnEmptyOrShortKey) {
   for (const std::string& text : {std::string(), std::string("\n"), "k1 " + std::string(31, 'x') + "\n",
                                   std::string(31, 'x') + "\n", std::string(40, 'x') + "\n"}) {
     std::ofstream(key_file, std::ios::trunc) << text;
-    const std::string log = dir.path() + "/log";
-    std::filesystem::remove(log);
-    ChildProcess child;
-    ASSERT_TRUE(child
-                    .Spawn({CARE_PROMOTION_BIN, "--tokens_file=" + tokens.file, "--port=0",
-                            "--listen_host=127.0.0.1", "--data_dir=" + dir.path(), "--log_level=warn",
-                            "--quote_token_secret_file=" + key_file},
-                           log)
-                    .ok());
-    // Before the fix it served (Signal then kills it after the timeout: -9).
-    EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2) << "key file: \"" << text << "\"";
-    const std::string out = ReadFile(log);
+    Exited run =
+        RunToExit(ServiceArgv(CARE_PROMOTION_BIN, tokens.file, dir.path(), {"--quote_token_secret_file=" + key_file}));
+    // Before the fix it served (RunToExit then kills it after the timeout: -9).
+    EXPECT_EQ(run.code, 2) << "key file: \"" << text << "\"";
+    const std::string& out = run.log;
     EXPECT_NE(out.find("configuration error: quote_token_secret_file"), std::string::npos) << out;
     // The refusal never echoes key material.
     EXPECT_EQ(out.find("xxxxxxxx"), std::string::npos) << out;

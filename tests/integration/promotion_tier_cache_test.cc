@@ -302,15 +302,9 @@ TEST(TierCacheSecretsTest, RefuseToStartWithoutUsableSecrets) {
              "--tier_cache_key_file=" + good_key, "--redis_password_file=" + empty},
             "redis_password_file"},
        }) {
-    const std::string log = dir.path() + "/log";
-    std::filesystem::remove(log);
-    std::vector<std::string> argv = {c.binary, "--tokens_file=" + tokens.file, "--port=0", "--listen_host=127.0.0.1",
-                                     "--data_dir=" + dir.path(), "--log_level=warn"};
-    argv.insert(argv.end(), c.args.begin(), c.args.end());
-    ChildProcess child;
-    ASSERT_TRUE(child.Spawn(argv, log).ok());
-    EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2) << c.binary << " " << c.flag;
-    const std::string out = ReadFile(log);
+    Exited run = RunToExit(ServiceArgv(c.binary, tokens.file, dir.path(), c.args));
+    EXPECT_EQ(run.code, 2) << c.binary << " " << c.flag;
+    const std::string& out = run.log;
     EXPECT_NE(out.find("configuration error: " + c.flag), std::string::npos) << out;
     EXPECT_EQ(out.find("xxxxxxxx"), std::string::npos) << "key material echoed: " << out;
   }

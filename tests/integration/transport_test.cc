@@ -191,15 +191,9 @@ class TransportTest : public ::testing::Test {
   // Exit code and log of a binary that should refuse to start.
   int StartRefused(const std::string& binary, std::vector<std::string> flags, std::string* log) {
     TempDir dir;
-    std::vector<std::string> argv = {binary, "--tokens_file=" + tokens_.file, "--port=0", "--listen_host=127.0.0.1",
-                                     "--data_dir=" + dir.path()};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    ChildProcess child;
-    std::string log_path = dir.path() + "/log";
-    EXPECT_TRUE(child.Spawn(argv, log_path).ok());
-    int code = child.Signal(0, absl::Seconds(10));
-    *log = ReadFile(log_path);
-    return code;
+    Exited run = RunToExit(ServiceArgv(binary, tokens_.file, dir.path(), flags));
+    *log = run.log;
+    return run.code;
   }
 
   Pki pki_;
