@@ -95,6 +95,18 @@ class PromotionTest : public LoyaltyTest {
     return v;
   }
 
+  // 20% off for gold, 10% for silver, nothing for others, already started;
+  // the tier's own discount does not stack with it.
+  pv1::Campaign TierCampaign() {
+    pv1::Campaign c = BaseCampaign(Base());
+    c.clear_starts_at();
+    c.mutable_rights()->set_tier_discount_applies(false);
+    auto* value = c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value();
+    (*value->mutable_tier_values())["gold"] = Percent(2000);
+    (*value->mutable_tier_values())["silver"] = Percent(1000);
+    return c;
+  }
+
   grpc::Status Create(const std::string& id, const pv1::Campaign& c, pv1::Campaign* out) {
     pv1::CreateCampaignRequest req;
     req.set_request_id("create-" + id);

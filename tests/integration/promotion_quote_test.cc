@@ -14,18 +14,6 @@ class PromotionQuoteTest : public PromotionTest {
     if (HasFatalFailure()) return;
     StartPromotion();
   }
-
-  // 20% off for gold, 10% for silver, nothing for others; the tier's own
-  // discount does not stack with it.
-  pv1::Campaign TierCampaign() {
-    pv1::Campaign c = BaseCampaign(Base());
-    c.clear_starts_at();
-    c.mutable_rights()->set_tier_discount_applies(false);
-    auto* value = c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value();
-    (*value->mutable_tier_values())["gold"] = Percent(2000);
-    (*value->mutable_tier_values())["silver"] = Percent(1000);
-    return c;
-  }
 };
 
 TEST_F(PromotionQuoteTest, GoldAndSilverGetTheirTiersDiscountAndAnUpgradeShowsAtOnce) {

@@ -27,14 +27,7 @@ class PromotionTierCacheTest : public PromotionTest {
     if (HasFatalFailure()) return;
     StartPromotion("", {"--metrics_port=0", "--metrics_port_file=" + dir_.path() + "/promo_metrics_port"});
     if (HasFatalFailure()) return;
-    // 20% off for gold, 10% for silver.
-    pv1::Campaign c = BaseCampaign(Base());
-    c.clear_starts_at();
-    c.mutable_rights()->set_tier_discount_applies(false);
-    auto* value = c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value();
-    (*value->mutable_tier_values())["gold"] = Percent(2000);
-    (*value->mutable_tier_values())["silver"] = Percent(1000);
-    Live("tiers", c);
+    Live("tiers", TierCampaign());
   }
 
   static pv1::QuoteRequest ShoeCart(const std::string& member_id) {
