@@ -213,6 +213,35 @@ TEST(AuthorizeTest, DeniesWithoutARole) {
   EXPECT_EQ(Authorize(*mixed, Access(), "/m").code(), absl::StatusCode::kPermissionDenied);
 }
 
+// issue 16, defect 3: a peer may call a peer method only when it is the
+// service that legitimately calls it; other roles pass to their own checks.
+TEST(AuthorizePeerTest, AllowsOnlyTheListedPeers) {
+  Principal complaint{"svc:complaint", {care::common::v1::ROLE_PEER}};
+  Principal notification{"svc:notification", {care::common::v1::ROLE_PEER}};
+  EXPECT_TRUE(AuthorizePeer(complaint, {"svc:complaint"}, "AdjustPoints").ok());
+  EXPECT_TRUE(AuthorizePeer(notification, {"svc:complaint", "svc:notification"}, "M").ok());
+  Principal promotion{"svc:promotion", {care::common::v1::ROLE_PEER}};
+  absl::Status s = AuthorizePeer(promotion, {"svc:complaint"}, "AdjustPoints");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(s), "PEER_NOT_ALLOWED");
+  EXPECT_EQ(ErrorMetadataValue(s, "method"), "AdjustPoints");
+  EXPECT_EQ(ErrorMetadataValue(s, "principal"), "svc:promotion");
+  EXPECT_EQ(ErrorMetadataValue(s, "allowed"), "svc:complaint");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("svc:complaint"));
+  // No allowed peer: every peer is refused.
+  EXPECT_EQ(ErrorReason(AuthorizePeer(complaint, {}, "M")), "PEER_NOT_ALLOWED");
+}
+
+TEST(AuthorizePeerTest, PassesPrincipalsWithoutThePeerRole) {
+  Principal supervisor{"supervisor:sam", {ROLE_SUPERVISOR}};
+  Principal backend{"svc:complaint", {ROLE_SERVICE}};  // the name alone grants nothing
+  EXPECT_TRUE(AuthorizePeer(supervisor, {"svc:complaint"}, "AdjustPoints").ok());
+  EXPECT_TRUE(AuthorizePeer(backend, {}, "AdjustPoints").ok());
+  // A peer token that also lists a human role is still judged as a peer.
+  Principal both{"svc:promotion", {care::common::v1::ROLE_PEER, ROLE_ADMIN}};
+  EXPECT_EQ(ErrorReason(AuthorizePeer(both, {"svc:complaint"}, "AdjustPoints")), "PEER_NOT_ALLOWED");
+}
+
 TEST(ReadSecretFileTest, TrimsTheContent) {
   testing::TempDir dir;
   std::string path = dir.path() + "/secret";
