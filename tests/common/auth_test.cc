@@ -269,6 +269,10 @@ TEST(HarnessTokensTest, WriteTokensProducesAValidRegistry) {
   EXPECT_THAT(roles(t.no_role_holder), UnorderedElementsAre(ROLE_AGENT));
   std::set<std::string> distinct = {t.admin, t.service, t.agent, t.supervisor, t.no_role_holder};
   EXPECT_EQ(distinct.size(), 5u);
+  // `svc:` names the suite's own services; a test backend is not one of them.
+  auto service = r->Authenticate("Bearer " + t.service);
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ((*service)->name, "backend:test");
   for (const std::string* peer : {&t.peer_loyalty, &t.peer_promotion, &t.peer_complaint, &t.peer_notification}) {
     EXPECT_THAT(roles(*peer), UnorderedElementsAre(care::common::v1::ROLE_PEER));
     EXPECT_TRUE(distinct.insert(*peer).second);

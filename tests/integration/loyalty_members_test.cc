@@ -344,7 +344,7 @@ TEST_F(ExportAuditTest, ABackendCannotExportMembersAndEveryExportIsAudited) {
     return Sampled("care_loyalty_member_exports_total{principal=\"svc:notification\"}") == 1;
   }));
   EXPECT_EQ(Sampled("care_loyalty_members_exported_total{principal=\"svc:notification\"}"), 7);
-  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"svc:test\"}"), 0);
+  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"backend:test\"}"), 0);
   std::string log = service_->log();
   EXPECT_NE(log.find("\"member export\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"principal\":\"svc:notification\""), std::string::npos) << log;
