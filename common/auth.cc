@@ -142,6 +142,20 @@ absl::Status Authorize(const Principal& principal, const care::common::v1::Acces
                {{"method", std::string(method)}, {"principal", principal.name}});
 }
 
+absl::Status AuthorizePeer(const Principal& principal, std::initializer_list<absl::string_view> allowed_principals,
+                           absl::string_view method) {
+  // A peer is judged by its principal even if its token also lists a human
+  // role: peer tokens are machine credentials and must not widen by accident.
+  if (!principal.roles.count(care::common::v1::ROLE_PEER)) return absl::OkStatus();
+  for (absl::string_view allowed : allowed_principals) {
+    if (principal.name == allowed) return absl::OkStatus();
+  }
+  std::string names = absl::StrJoin(allowed_principals, ", ");
+  return Error(absl::StatusCode::kPermissionDenied, "PEER_NOT_ALLOWED",
+               absl::StrCat(principal.name, " may not call ", method, " (only ", names, " among peers)"),
+               {{"method", std::string(method)}, {"principal", principal.name}, {"allowed", names}});
+}
+
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
@@ -41,6 +42,15 @@ class TokenRegistry final {
 // PERMISSION_DENIED (reason MISSING_ROLE) unless the principal holds one of `allowed`.
 absl::Status Authorize(const Principal& principal, const care::common::v1::Access& allowed,
                        absl::string_view method);
+
+// Ties a method a peer may call to the CareSuite services that legitimately
+// call it (issue 16, defect 3): a principal holding ROLE_PEER must be one of
+// `allowed_principals` (e.g. {"svc:complaint"}), else PERMISSION_DENIED with
+// reason PEER_NOT_ALLOWED naming the method and the allowed principals, so a
+// compromised peer cannot use another's path. Principals without ROLE_PEER
+// pass (their roles were checked by Authorize). Call after Authorize.
+absl::Status AuthorizePeer(const Principal& principal, std::initializer_list<absl::string_view> allowed_principals,
+                           absl::string_view method);
 
 // Reads a token file's single line or the whole file, trimmed: how a service
 // finds the token it presents when calling another service.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "common/auth.h"
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
@@ -562,6 +563,9 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
   // member is sent once and memory holds one batch, however many match.
   auto fetch = [this, req, audit, cursor = req->after_member_id(), filter = std::optional<MemberFilter>()](
                    const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+    // Among peers only notification exports (campaign audiences); a refused
+    // caller is not counted as an export.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:notification"}, "ExportMembers"); !s.ok()) return s;
     if (audit->principal.empty()) {
       audit->principal = caller.principal->name;
       audit->filters = req->ShortDebugString();
@@ -797,6 +801,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RedeemPoints(ServerContext* ctx, const v1
 grpc::ServerUnaryReactor* LoyaltyGrpc::AdjustPoints(ServerContext* ctx, const v1::AdjustPointsRequest* req,
                                                     v1::AdjustPointsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    // Among peers only complaint adjusts points (goodwill); humans keep theirs.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:complaint"}, "AdjustPoints"); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());

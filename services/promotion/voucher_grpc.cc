@@ -2,6 +2,7 @@
 // field), then PromotionService.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "common/auth.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
 #include "common/pagination.h"
@@ -102,6 +103,8 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
 
 Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucherRequest* req, pv1::Voucher* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    // Among peers only complaint issues vouchers (goodwill); humans keep theirs.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:complaint"}, "IssueVoucher"); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());

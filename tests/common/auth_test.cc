@@ -213,6 +213,35 @@ TEST(AuthorizeTest, DeniesWithoutARole) {
   EXPECT_EQ(Authorize(*mixed, Access(), "/m").code(), absl::StatusCode::kPermissionDenied);
 }
 
+// issue 16, defect 3: a peer may call a peer method only when it is the
+// service that legitimately calls it; other roles pass to their own checks.
+TEST(AuthorizePeerTest, AllowsOnlyTheListedPeers) {
+  Principal complaint{"svc:complaint", {care::common::v1::ROLE_PEER}};
+  Principal notification{"svc:notification", {care::common::v1::ROLE_PEER}};
+  EXPECT_TRUE(AuthorizePeer(complaint, {"svc:complaint"}, "AdjustPoints").ok());
+  EXPECT_TRUE(AuthorizePeer(notification, {"svc:complaint", "svc:notification"}, "M").ok());
+  Principal promotion{"svc:promotion", {care::common::v1::ROLE_PEER}};
+  absl::Status s = AuthorizePeer(promotion, {"svc:complaint"}, "AdjustPoints");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(s), "PEER_NOT_ALLOWED");
+  EXPECT_EQ(ErrorMetadataValue(s, "method"), "AdjustPoints");
+  EXPECT_EQ(ErrorMetadataValue(s, "principal"), "svc:promotion");
+  EXPECT_EQ(ErrorMetadataValue(s, "allowed"), "svc:complaint");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("svc:complaint"));
+  // No allowed peer: every peer is refused.
+  EXPECT_EQ(ErrorReason(AuthorizePeer(complaint, {}, "M")), "PEER_NOT_ALLOWED");
+}
+
+TEST(AuthorizePeerTest, PassesPrincipalsWithoutThePeerRole) {
+  Principal supervisor{"supervisor:sam", {ROLE_SUPERVISOR}};
+  Principal backend{"svc:complaint", {ROLE_SERVICE}};  // the name alone grants nothing
+  EXPECT_TRUE(AuthorizePeer(supervisor, {"svc:complaint"}, "AdjustPoints").ok());
+  EXPECT_TRUE(AuthorizePeer(backend, {}, "AdjustPoints").ok());
+  // A peer token that also lists a human role is still judged as a peer.
+  Principal both{"svc:promotion", {care::common::v1::ROLE_PEER, ROLE_ADMIN}};
+  EXPECT_EQ(ErrorReason(AuthorizePeer(both, {"svc:complaint"}, "AdjustPoints")), "PEER_NOT_ALLOWED");
+}
+
 TEST(ReadSecretFileTest, TrimsTheContent) {
   testing::TempDir dir;
   std::string path = dir.path() + "/secret";
@@ -240,6 +269,10 @@ TEST(HarnessTokensTest, WriteTokensProducesAValidRegistry) {
   EXPECT_THAT(roles(t.no_role_holder), UnorderedElementsAre(ROLE_AGENT));
   std::set<std::string> distinct = {t.admin, t.service, t.agent, t.supervisor, t.no_role_holder};
   EXPECT_EQ(distinct.size(), 5u);
+  // `svc:` names the suite's own services; a test backend is not one of them.
+  auto service = r->Authenticate("Bearer " + t.service);
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ((*service)->name, "backend:test");
   for (const std::string* peer : {&t.peer_loyalty, &t.peer_promotion, &t.peer_complaint, &t.peer_notification}) {
     EXPECT_THAT(roles(*peer), UnorderedElementsAre(care::common::v1::ROLE_PEER));
     EXPECT_TRUE(distinct.insert(*peer).second);

@@ -365,7 +365,7 @@ Tokens WriteTokens(const std::string& dir) {
   std::ofstream out(t.file);
   out << "# Written by care::testing::WriteTokens: <token> <principal> <roles>\n"
       << t.admin << " admin:test admin\n"
-      << t.service << " svc:test service\n"
+      << t.service << " backend:test service\n"
       << t.agent << " agent:test agent\n"
       << t.supervisor << " supervisor:test supervisor\n"
       << t.no_role_holder << " limited:test agent\n"

@@ -344,11 +344,43 @@ TEST_F(ExportAuditTest, ABackendCannotExportMembersAndEveryExportIsAudited) {
     return Sampled("care_loyalty_member_exports_total{principal=\"svc:notification\"}") == 1;
   }));
   EXPECT_EQ(Sampled("care_loyalty_members_exported_total{principal=\"svc:notification\"}"), 7);
-  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"svc:test\"}"), 0);
+  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"backend:test\"}"), 0);
   std::string log = service_->log();
   EXPECT_NE(log.find("\"member export\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"principal\":\"svc:notification\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"rows\":7"), std::string::npos) << log;
+}
+
+// issue 16, defect 3: among peers only notification exports members; a
+// compromised promotion, loyalty or complaint peer gets nothing, and its
+// refused attempt is not counted as an export. Admins keep theirs.
+TEST_F(ExportAuditTest, AmongPeersOnlyNotificationExportsMembers) {
+  Configure();
+  for (int i = 0; i < 3; ++i) Enrol(absl::StrCat("p", i));
+  lv1::Member m;
+  for (const std::string* peer : {&tokens_.peer_promotion, &tokens_.peer_loyalty, &tokens_.peer_complaint}) {
+    auto ctx = Ctx(*peer);
+    auto reader = stub().ExportMembers(ctx.get(), lv1::ExportMembersRequest());
+    EXPECT_FALSE(reader->Read(&m));
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+    EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED") << Describe(s);
+    EXPECT_EQ(ReasonMetadata(s, "allowed"), "svc:notification");
+    EXPECT_NE(ReasonMetadata(s, "method").find("ExportMembers"), std::string::npos) << Describe(s);
+  }
+  for (const std::string* allowed : {&tokens_.peer_notification, &tokens_.admin}) {
+    auto ctx = Ctx(*allowed);
+    auto reader = stub().ExportMembers(ctx.get(), lv1::ExportMembersRequest());
+    int rows = 0;
+    while (reader->Read(&m)) ++rows;
+    grpc::Status s = reader->Finish();
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    EXPECT_EQ(rows, 3);
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return Sampled("care_loyalty_member_exports_total{principal=\"admin:test\"}") == 1;
+  }));
+  EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"svc:promotion\"}"), 0);
 }
 
 }  // namespace

@@ -104,6 +104,31 @@ TEST_F(PointsTest, OnlyAPeerOrASupervisorAdjustsPoints) {
   EXPECT_EQ(out.entry().actor(), "supervisor:test");
 }
 
+// issue 16, defect 3: among peers only complaint (goodwill) adjusts points; a
+// compromised promotion, loyalty or notification peer is refused.
+TEST_F(PointsTest, AmongPeersOnlyComplaintAdjustsPoints) {
+  Configure();
+  Enrol("dan");
+  lv1::AdjustPointsRequest mint;
+  mint.set_request_id("peer-mint");
+  mint.set_member_id("dan");
+  mint.set_points_delta(1000);
+  mint.set_reason_code("GOODWILL");
+  lv1::AdjustPointsResponse out;
+  for (const std::string* peer : {&tokens_.peer_promotion, &tokens_.peer_loyalty, &tokens_.peer_notification}) {
+    grpc::Status s = stub().AdjustPoints(Ctx(*peer).get(), mint, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+    EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED") << Describe(s);
+    EXPECT_EQ(ReasonMetadata(s, "allowed"), "svc:complaint");
+    EXPECT_NE(ReasonMetadata(s, "method").find("AdjustPoints"), std::string::npos) << Describe(s);
+  }
+  EXPECT_EQ(Ledger("dan").size(), 0u);
+  grpc::Status s = stub().AdjustPoints(Ctx(tokens_.peer_complaint).get(), mint, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.points_balance(), 1000);
+  EXPECT_EQ(out.entry().actor(), "svc:complaint");
+}
+
 TEST_F(PointsTest, ReplayingAnyMutationReturnsTheFirstAnswerAndChangesNothing) {
   lv1::Program program = DefaultProgram();
   lv1::UpdateProgramRequest up;

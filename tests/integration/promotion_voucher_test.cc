@@ -209,6 +209,35 @@ TEST_F(PromotionVoucherTest, OnlyAPeerIssuesGoodwillAndTheRealIssuerIsRecorded) 
   EXPECT_EQ(Get(v.code()).issued_by_principal(), "supervisor:test");
 }
 
+// issue 16, defect 3: holding a peer token is not enough; goodwill vouchers
+// come from the complaint service only, so a compromised promotion (or
+// loyalty) peer cannot mint them through this path.
+TEST_F(PromotionVoucherTest, AmongPeersOnlyComplaintIssuesVouchers) {
+  MakeTier("ann", "silver");
+  pv1::IssueVoucherRequest issue;
+  issue.set_request_id("peer-1");
+  issue.set_member_id("ann");
+  *issue.mutable_value() = Usd(500);
+  issue.set_reason_code("LATE_DELIVERY");
+  pv1::Voucher v;
+  for (const std::string* peer : {&tokens_.peer_promotion, &tokens_.peer_loyalty, &tokens_.peer_notification}) {
+    grpc::Status s = promo().IssueVoucher(Ctx(*peer).get(), issue, &v);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+    EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED") << Describe(s);
+    EXPECT_EQ(ReasonMetadata(s, "allowed"), "svc:complaint");
+    EXPECT_NE(ReasonMetadata(s, "method").find("IssueVoucher"), std::string::npos) << Describe(s);
+  }
+  pv1::ListVouchersRequest list;
+  list.set_member_id("ann");
+  pv1::ListVouchersResponse none;
+  ASSERT_TRUE(promo().ListVouchers(Ctx(admin()).get(), list, &none).ok());
+  EXPECT_EQ(none.vouchers_size(), 0);
+  // The same request id then belongs to complaint's first issue, not a refusal.
+  grpc::Status s = promo().IssueVoucher(Ctx(tokens_.peer_complaint).get(), issue, &v);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(v.issued_by_principal(), "svc:complaint");
+}
+
 TEST_F(PromotionVoucherTest, AGoodwillVoucherIsIssuedOnceAndTakesItsAmountOffOneOrder) {
   MakeTier("ann", "silver");
   pv1::IssueVoucherRequest issue;
