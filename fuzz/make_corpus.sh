@@ -207,4 +207,16 @@ er() {  # er <name> <a> <b> <max length> <text> <id>
 er vietnamese 1000 3 20 "Nguyễn Thị Minh Khai" "member-1"
 er japanese 999999999999999 2 5 "日本語のテキスト" "bad id!"
 er overflow 9223372036854775807 9223372036854775807 0 $'\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80' ""
+# -------------------------------------------------------------------- egress
+mkdir -p $out/egress
+eg() {  # eg <name> <allowlist> <cluster cidrs> <address text> <host> <scheme> <v6 0|1> <raw address bytes as \x..>
+  { str 2 "$2"; str 2 "$3"; str 1 "$4"; str 1 "$5"; str 1 "$6"; be 1 "$7"; printf "$8"; } > "$out/egress/$1"
+}
+eg loopback-allowed "127.0.0.1/32" "" "127.0.0.1" "127.0.0.1" https 0 '\x7f\x00\x00\x01'
+eg metadata "" "" "169.254.169.254" "metadata.internal" http 0 '\xa9\xfe\xa9\xfe'
+eg named-host "smtp-relay.mail.svc.cluster.local,*.corp.example,10.20.0.0/24" "203.0.113.0/24" "10.20.0.0/24" "hooks.corp.example" smtp 0 '\x0a\x14\x00\x05'
+eg mapped-v6 "fd00::/8" "" "::ffff:10.0.0.1" "[::1]" gopher 1 '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x0a\x00\x00\x01'
+eg public-v6 "" "" "2001:4860::8888" "example.com" https 1 '\x20\x01\x48\x60\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x88\x88'
+eg bad-list "10.0.0.1/8,http://x" "cluster.local" "1.2.3" "" file 0 '\x08\x08\x08\x08'
+
 echo "corpus written to $out/"

@@ -15,7 +15,7 @@ build_dir=${SANITIZE_BUILD_DIR:-build-sanitize}
 fuzz_seconds=${FUZZ_SECONDS:-20}
 jobs=${JOBS:-$(( $(nproc) + 1 ))}
 cxx=${SANITIZE_CXX:-clang++-14}
-fuzzers=(errors requests pricing quote_token business_time templates)
+fuzzers=(errors requests pricing quote_token business_time templates egress)
 
 launcher=()
 if command -v ccache >/dev/null; then
