@@ -598,15 +598,7 @@ TEST_F(NotificationTest, AlertsDueInQuietHoursGoOutTheEveningBeforeInTokyoAndNew
   Ingest(Alert("quiet-tokyo", "night-tokyo", 1, due_tokyo + absl::Hours(72), {"tokyo"}));
   Ingest(Alert("quiet-ny", "dst-ny", 1, due_ny + absl::Hours(72), {"newyork"}));
 
-  auto delivery = [&](const std::string& member, const std::string& campaign) {
-    nv1::GetDeliveryRequest get;
-    get.mutable_delivery_key()->set_member_id(member);
-    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
-    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
-    nv1::Delivery d;
-    grpc::Status s = nstub_->GetDelivery(Ctx(svc()).get(), get, &d);
-    return s.ok() ? std::optional<nv1::Delivery>(d) : std::nullopt;
-  };
+  auto delivery = [&](const std::string& member, const std::string& campaign) { return AlertDelivery(member, campaign); };
   for (const auto& [member, campaign, send] :
        {std::tuple<std::string, std::string, absl::Time>{"q-ny", "dst-ny", send_ny},
         std::tuple<std::string, std::string, absl::Time>{"q-tokyo", "night-tokyo", send_tokyo}}) {
@@ -661,15 +653,7 @@ TEST_F(NotificationTest, AlertsOnTheFallBackNightAndInAShortWindowGoOutNoLaterTh
   // Sunday 2 Nov 2031, 01:00-02:00 happens twice. 07:30 EST is in the
   // default quiet hours; 09:30 is before the 10:00-12:00 window.
   const absl::Time due_fb = local(2, 7, 30), due_win = local(2, 9, 30);
-  auto delivery = [&](const std::string& member, const std::string& campaign) {
-    nv1::GetDeliveryRequest get;
-    get.mutable_delivery_key()->set_member_id(member);
-    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
-    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
-    nv1::Delivery d;
-    grpc::Status s = nstub_->GetDelivery(Ctx(svc()).get(), get, &d);
-    return s.ok() ? std::optional<nv1::Delivery>(d) : std::nullopt;
-  };
+  auto delivery = [&](const std::string& member, const std::string& campaign) { return AlertDelivery(member, campaign); };
 
   SetNotifTime(absl::FromCivil(absl::CivilMinute(2031, 10, 20, 0, 0), ny));
   Ingest(Alert("fb-1", "fallback-ny", 1, due_fb + absl::Hours(72), {"fallback"}));

@@ -4,6 +4,7 @@
 // binaries under fake clocks, called only through the generated stubs.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,17 @@ class NotificationTest : public LoyaltyTest {
     grpc::Status s = nstub_->GetSchedule(Ctx(admin()).get(), req, &out);
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
+  }
+
+  // The in-app delivery of `campaign`'s alert to `member`, if there is one.
+  std::optional<nv1::Delivery> AlertDelivery(const std::string& member, const std::string& campaign) {
+    nv1::GetDeliveryRequest get;
+    get.mutable_delivery_key()->set_member_id(member);
+    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
+    get.mutable_delivery_key()->set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+    nv1::Delivery d;
+    grpc::Status s = nstub_->GetDelivery(Ctx(svc()).get(), get, &d);
+    return s.ok() ? std::optional<nv1::Delivery>(d) : std::nullopt;
   }
 
   nv1::CampaignDeliveryStats Stats(const std::string& campaign) {
