@@ -52,7 +52,7 @@ ninja -C "$build_dir" -j "$jobs" "${targets[@]}" "${property_targets[@]}"
 step "built"
 
 # 1. Unit tests of common/ (one process; the harness starts its own redis).
-"$build_dir/tests/common_test" --gtest_brief=1
+"$build_dir/tests/unit/common_test" --gtest_brief=1
 step "unit tests passed"
 
 # 2. Fuzz targets: the checked-in corpus (CTest, label fuzz), then a short

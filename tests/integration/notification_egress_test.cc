@@ -15,7 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/redis.h"
 #include "tests/integration/notification_fixture.h"
-#include "tests/integration/notification_receivers.h"
+#include "tests/harness/receivers.h"
 
 namespace care::testing {
 namespace {

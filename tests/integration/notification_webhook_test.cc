@@ -3,7 +3,7 @@
 // and their replay.
 #include "common/hmac.h"
 #include "tests/integration/notification_fixture.h"
-#include "tests/integration/notification_receivers.h"
+#include "tests/harness/receivers.h"
 
 namespace care::testing {
 namespace {

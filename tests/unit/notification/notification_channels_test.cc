@@ -10,7 +10,7 @@
 #include "common/hmac.h"
 #include "gtest/gtest.h"
 #include "services/notification/channels.h"
-#include "tests/integration/notification_receivers.h"
+#include "tests/harness/receivers.h"
 
 namespace care::notification {
 namespace {
