@@ -153,8 +153,8 @@ class RpcRuntime final {
  private:
   // A unary call's reactor: it ends the call's count in in_flight() only
   // once gRPC is done with the call, after its status was written out;
-  // counting up to Finish() let a drain close connections under answers
-  // still on their way (issue 15, defect 13).
+  // counting up to Finish() would let a drain close connections under
+  // answers still on their way.
   class UnaryReactor final : public grpc::ServerUnaryReactor {
    public:
     UnaryReactor(RpcRuntime& rpc, bool admitted) : rpc_(rpc), admitted_(admitted) {}
