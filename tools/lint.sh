@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --base) scope=base; base=${2:?--base needs a git ref}; shift ;;
     --format-only) run_tidy=0 ;;
     --tidy-only) run_format=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lint.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -89,6 +89,11 @@ fi
 if [ "$run_tidy" = 1 ]; then
   db="$build_dir/compile_commands.json"
   [ -f "$db" ] || { echo "lint.sh: $db is missing: run tools/build.sh first" >&2; exit 2; }
+  # A changed .clang-tidy changes the verdict on every file.
+  if [ "$scope" != all ] && git diff --name-only "$(git merge-base "$base" HEAD)" -- .clang-tidy | grep -q .; then
+    echo "lint.sh: .clang-tidy changed since $base: clang-tidy checks every file"
+    all_cxx >"$tmp/changed"
+  fi
   { grep '\.cc$' "$tmp/changed" || true
     { grep '\.h$' "$tmp/changed" || true; } | while read -r header; do
       git grep -l -F "#include \"$header\"" -- "${dirs[@]/%//*.cc}" || true
