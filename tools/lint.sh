@@ -112,8 +112,8 @@ if [ "$run_tidy" = 1 ]; then
     mkdir "$tmp/tidy.out"
     # One log per file; a file's non-zero exit (a finding or a compile error) is counted below.
     tr '\n' '\0' <"$tmp/tidy" | xargs -0 -n 1 -P "$jobs" sh -c '
-      log="$2/$(printf %s "$3" | tr / _).log"
-      "$1" -p "$4" --quiet "$3" >"$log" 2>&1 || echo "$3" >>"$2/failed"' sh "$clang_tidy" "$tmp/tidy.out" \
+      log="$3/$(printf %s "$4" | tr / _).log"
+      "$1" -p "$2" --quiet "$4" >"$log" 2>&1 || echo "$4" >>"$3/failed"' sh "$clang_tidy" "$build_dir" "$tmp/tidy.out" \
       || true
     # A header's finding shows once per file that includes it: print each once.
     cat "$tmp/tidy.out"/*.log | sed "s|$PWD/||" >"$tmp/tidy.all"
@@ -125,6 +125,8 @@ if [ "$run_tidy" = 1 ]; then
       echo "clang-tidy: $(grep -c . "$tmp/findings") findings by check:"
       grep -o '\[[a-z0-9.,_-]*\]$' "$tmp/findings" | tr -d '[]' | sed 's/,-warnings-as-errors//' \
         | sort | uniq -c | sort -rn | sed 's/^/  /'
+      echo "clang-tidy: findings by file:"
+      cut -d: -f1 "$tmp/findings" | sort | uniq -c | sort -rn | sed 's/^/  /'
       status=1
     elif [ -s "$tmp/tidy.out/failed" ]; then
       echo "clang-tidy failed on:"; sed 's/^/  /' "$tmp/tidy.out/failed"
