@@ -33,3 +33,6 @@ fi
 # clang-14 with its runtime libraries (ASan, UBSan, libFuzzer) and
 # llvm-symbolizer for readable stacks.
 $sudo apt-get install -y -q --no-install-recommends clang-14 libclang-rt-14-dev llvm-14
+
+# --- issue 17: format and lint (tools/lint.sh, docs/style.md) ---
+$sudo apt-get install -y -q --no-install-recommends clang-format-14 clang-tidy-14
