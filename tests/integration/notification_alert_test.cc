@@ -599,9 +599,12 @@ TEST_F(NotificationTest, AlertsDueInQuietHoursGoOutTheEveningBeforeInTokyoAndNew
   Ingest(Alert("quiet-ny", "dst-ny", 1, due_ny + absl::Hours(72), {"newyork"}));
 
   auto delivery = [&](const std::string& member, const std::string& campaign) { return AlertDelivery(member, campaign); };
-  for (const auto& [member, campaign, send] :
+  for (const auto& [member_, campaign_, send] :
        {std::tuple<std::string, std::string, absl::Time>{"q-ny", "dst-ny", send_ny},
         std::tuple<std::string, std::string, absl::Time>{"q-tokyo", "night-tokyo", send_tokyo}}) {
+    // Named copies: a lambda may not capture a structured binding (C++20; clang refuses).
+    const std::string& member = member_;
+    const std::string& campaign = campaign_;
     // A minute before: planned for the evening, nothing in the inbox yet.
     SetNotifTime(send - absl::Minutes(1));
     ASSERT_TRUE(Eventually([&] { return delivery(member, campaign).has_value(); })) << member << notif_->log();
