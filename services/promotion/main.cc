@@ -19,7 +19,7 @@
 #include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
-#include "services/promotion/promotion_store.h"
+#include "services/promotion/sqlite_promotion_store.h"
 #include "services/promotion/quote_token.h"
 
 namespace {
