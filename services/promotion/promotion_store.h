@@ -16,7 +16,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "care/promotion/v1/promotion.pb.h"
-#include "common/outbox.h"
 #include "common/store.h"
 
 namespace care::promotion {
@@ -80,7 +79,7 @@ struct VoucherFilter {
 template <typename T>
 using SeqRows = std::vector<std::pair<int64_t, T>>;
 
-class StoreTxn : public IdempotencyTxn {
+class StoreTxn : public ServiceTxn {
  public:
   // A campaign's current version, and one of its versions.
   virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> Campaign(const std::string& campaign_id) = 0;
@@ -128,10 +127,6 @@ class StoreTxn : public IdempotencyTxn {
   // newest); with each voucher's sequence for the next page.
   virtual absl::StatusOr<SeqRows<care::promotion::v1::Voucher>> VouchersBefore(const VoucherFilter& filter,
                                                                                int64_t before_seq, int limit) = 0;
-
-  // Adds `event` to the outbox in this transaction: it leaves if and only if
-  // the change it announces commits.
-  virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
 };
 
 // Write runs a StoreTxn on the single writer (a non-OK status leaves
