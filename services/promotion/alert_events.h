@@ -7,7 +7,7 @@
 
 #include "absl/time/time.h"
 #include "care/promotion/v1/promotion.pb.h"
-#include "common/outbox.h"
+#include "common/store.h"
 
 namespace care::promotion {
 

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "common/proto_time.h"
-#include "common/random.h"
 #include "common/store.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/promotion/alert_events.h"
@@ -151,22 +151,21 @@ v1::Campaign PromotionService::WithClockState(v1::Campaign c) const {
 absl::StatusOr<v1::Campaign> PromotionService::EditCampaign(const Once& once, const std::string& campaign_id,
                                                             absl::Time now, const EditFn& fn) {
   bool changed = false;
-  auto stored = WriteOnce<v1::Campaign>(
-      store_, once.scope, once.key, *once.request, [&](StoreTxn& tx, v1::Campaign& out) -> absl::Status {
-        auto current = tx.Campaign(campaign_id);
-        if (!current.ok()) return current.status();
-        auto edit = fn(current->has_value() ? &**current : nullptr);
-        if (!edit.ok()) return edit.status();
-        if (absl::Status s = tx.SaveCampaign(edit->change); !s.ok()) return s;
-        const v1::Campaign& c = edit->change.campaign;
-        if (edit->alert != Alert::kNone) {
-          absl::Status s = tx.Enqueue(AlertEvent(c, edit->notice, now, edit->alert == Alert::kCancel));
-          if (!s.ok()) return s;
-        }
-        out = c;
-        changed = true;
-        return absl::OkStatus();
-      });
+  auto stored = WriteOnce<v1::Campaign>(store_, once, [&](StoreTxn& tx, v1::Campaign& out) -> absl::Status {
+    auto current = tx.Campaign(campaign_id);
+    if (!current.ok()) return current.status();
+    auto edit = fn(current->has_value() ? &**current : nullptr);
+    if (!edit.ok()) return edit.status();
+    if (absl::Status s = tx.SaveCampaign(edit->change); !s.ok()) return s;
+    const v1::Campaign& c = edit->change.campaign;
+    if (edit->alert != Alert::kNone) {
+      absl::Status s = tx.Enqueue(AlertEvent(c, edit->notice, now, edit->alert == Alert::kCancel));
+      if (!s.ok()) return s;
+    }
+    out = c;
+    changed = true;
+    return absl::OkStatus();
+  });
   if (!stored.ok()) return stored.status();
   // Only a committed new version reaches the index (the store is our only writer).
   if (changed) index_.Put(*stored);
@@ -175,7 +174,7 @@ absl::StatusOr<v1::Campaign> PromotionService::EditCampaign(const Once& once, co
 
 absl::StatusOr<v1::Campaign> PromotionService::Create(const Once& once, const std::string& campaign_id,
                                                       const v1::Campaign& campaign, const std::string& by) {
-  const std::string id = campaign_id.empty() ? absl::StrCat("cmp-", RandomToken(16, kLowerHex)) : campaign_id;
+  const std::string id = campaign_id.empty() ? NewId("cmp-") : campaign_id;
   const absl::Time now = clock_.Now();
   return EditCampaign(once, id, now, [&](const v1::Campaign* stored) -> absl::StatusOr<Edit> {
     if (stored != nullptr) return AlreadyExists("CAMPAIGN_ALREADY_EXISTS", absl::StrCat("campaign ", id, " exists"));

@@ -112,11 +112,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, cons
     // the same way for create and for the merged result of an update.
     if (!req->has_campaign()) errors.Add("campaign", "required");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Create(Once{"CreateCampaign", req->request_id(), req}, req->campaign_id(), req->campaign(),
-                               caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Create(OnceFor(caller, "CreateCampaign", req->request_id(), *req), req->campaign_id(),
+                                     req->campaign(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -127,10 +125,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetCampaign(ServerContext* ctx, const p
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (req->version() < 0) errors.Add("version", "must be >= 0");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Get(req->campaign_id(), req->version());
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Get(req->campaign_id(), req->version()), resp);
   });
 }
 
@@ -142,11 +137,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::AnnounceCampaign(ServerContext* ctx, co
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (req->expected_version() < 0) errors.Add("expected_version", "must be >= 0");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Announce(Once{"AnnounceCampaign", req->request_id(), req}, req->campaign_id(),
-                                 req->expected_version(), req->allow_short_notice(), caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Announce(OnceFor(caller, "AnnounceCampaign", req->request_id(), *req), req->campaign_id(),
+                                       req->expected_version(), req->allow_short_notice(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -158,14 +151,12 @@ grpc::ServerUnaryReactor* PromotionGrpc::RescheduleCampaign(ServerContext* ctx,
     RequireRequestId(errors, req->request_id());
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (!req->has_starts_at() && !req->has_ends_at()) errors.Add("starts_at", "starts_at or ends_at required");
-    if (req->has_starts_at() && !ValidTimestamp(req->starts_at())) errors.Add("starts_at", "is not a valid timestamp");
-    if (req->has_ends_at() && !ValidTimestamp(req->ends_at())) errors.Add("ends_at", "is not a valid timestamp");
+    CheckOptionalTimestamp(errors, "starts_at", req->has_starts_at(), req->starts_at());
+    CheckOptionalTimestamp(errors, "ends_at", req->has_ends_at(), req->ends_at());
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Reschedule(Once{"RescheduleCampaign", req->request_id(), req}, ScheduleOf(*req),
-                                   caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Reschedule(OnceFor(caller, "RescheduleCampaign", req->request_id(), *req),
+                                         ScheduleOf(*req), caller.principal->name),
+                   resp);
   });
 }
 
@@ -177,11 +168,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelCampaign(ServerContext* ctx, cons
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Cancel(Once{"CancelCampaign", req->request_id(), req}, req->campaign_id(),
-                               req->expected_version(), req->reason(), caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Cancel(OnceFor(caller, "CancelCampaign", req->request_id(), *req), req->campaign_id(),
+                                     req->expected_version(), req->reason(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -205,11 +194,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Update(Once{"UpdateCampaign", req->request_id(), req}, req->campaign(), req->update_mask(),
-                               caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Update(OnceFor(caller, "UpdateCampaign", req->request_id(), *req), req->campaign(),
+                                     req->update_mask(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -217,7 +204,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaigns(ServerContext* ctx, const
                                                        pv1::ListCampaignsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
-    if (req->has_active_at() && !ValidTimestamp(req->active_at())) return InvalidField("active_at", "invalid");
+    FieldErrors errors;
+    CheckOptionalTimestamp(errors, "active_at", req->has_active_at(), req->active_at());
+    if (!errors.empty()) return errors.ToStatus();
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
     auto page = promotion_.ListCampaigns(CampaignFilterOf(*req), paging->cursor, paging->size);
@@ -242,10 +231,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx
     if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &after)) return InvalidPageToken();
     auto versions = promotion_.ListVersions(req->campaign_id(), after, size + 1);
     if (!versions.ok()) return versions.status();
-    bool more = static_cast<int>(versions->size()) > size;
-    if (more) versions->resize(size);
+    resp->set_next_page_token(
+        TrimPage(*versions, size, *req, [](const pv1::CampaignVersion& v) { return v.version(); }));
     for (auto& v : *versions) *resp->add_versions() = std::move(v);
-    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(versions->back().version())));
     return absl::OkStatus();
   });
 }
@@ -270,10 +258,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx, c
     FieldErrors errors;
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Report(req->campaign_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Report(req->campaign_id()), resp);
   });
 }
 
@@ -339,10 +324,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::RedeemQuote(ServerContext* ctx, const p
     errors.RequireId("order_id", req->order_id());
     errors.RequireNonEmpty("quote_token", req->quote_token());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Redeem(req->order_id(), req->quote_token());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Redeem(req->order_id(), req->quote_token()), resp);
   });
 }
 
@@ -353,10 +335,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelRedemption(ServerContext* ctx, co
     errors.RequireId("order_id", req->order_id());
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.CancelRedemption(req->order_id(), req->reason());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.CancelRedemption(req->order_id(), req->reason()), resp);
   });
 }
 
@@ -373,10 +352,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx, co
     }
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Return(ReturnOf(*req));
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Return(ReturnOf(*req)), resp);
   });
 }
 
@@ -386,10 +362,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetRedemption(ServerContext* ctx, const
     FieldErrors errors;
     errors.RequireId("order_id", req->order_id());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.GetRedemption(req->order_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GetRedemption(req->order_id()), resp);
   });
 }
 

@@ -19,6 +19,7 @@
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/clock.h"
 #include "common/pagination.h"
+#include "common/store.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/model.h"
@@ -38,14 +39,6 @@ struct PromotionOptions {
   absl::Duration quote_ttl = absl::Minutes(15);
   // Quote token keys (care::ParseKeyFile); the first signs. Never empty.
   std::vector<QuoteKey> token_keys;
-};
-
-// The idempotency key of a mutation: its scope (the method), the caller's
-// request id and the request it came with (a retry must be the same request).
-struct Once {
-  std::string scope;
-  std::string key;
-  const google::protobuf::Message* request = nullptr;
 };
 
 // RescheduleCampaign: the dates that move (at least one).

@@ -10,11 +10,11 @@ namespace {
 
 namespace v1 = ::care::promotion::v1;
 
-// A stored blob as a message; DATA_LOSS when it does not parse.
+// A stored blob as a message (ParseBlob: DATA_LOSS when it does not parse).
 template <typename T>
 absl::StatusOr<T> Parse(const Statement& st, int col, absl::string_view what) {
   T out;
-  if (!out.ParseFromString(st.Bytes(col))) return absl::DataLossError(absl::StrCat("stored ", what, " is unreadable"));
+  if (absl::Status s = ParseBlob(st, col, out, what); !s.ok()) return s;
   return out;
 }
 
@@ -244,8 +244,6 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
             static_cast<int64_t>(limit)),
         "voucher");
   }
-
-  absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
 
  private:
   // The report's breakdowns by tier and by version, largest discount first.

@@ -108,13 +108,11 @@ Reactor* PromotionGrpc::GenerateVouchers(ServerContext* ctx, const pv1::Generate
       errors.Add("pattern.charset", "2..36 distinct characters of [A-Z0-9]");
     if (p.length() != 0) errors.RequireRange("pattern.length", p.length(), 6, 32);
     if (req->max_uses() < 0) errors.Add("max_uses", "must be >= 1 (0 = 1)");
-    if (req->has_expire_time() && !ValidTimestamp(req->expire_time())) errors.Add("expire_time", "invalid");
+    CheckOptionalTimestamp(errors, "expire_time", req->has_expire_time(), req->expire_time());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.GenerateVouchers(Once{"GenerateVouchers", req->request_id(), req}, BatchOf(*req),
-                                         caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GenerateVouchers(OnceFor(caller, "GenerateVouchers", req->request_id(), *req),
+                                               BatchOf(*req), caller.principal->name),
+                   resp);
   });
 }
 
@@ -122,10 +120,7 @@ Reactor* PromotionGrpc::GetVoucher(ServerContext* ctx, const pv1::GetVoucherRequ
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
     if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
-    auto r = promotion_.GetVoucher(req->code());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GetVoucher(req->code()), resp);
   });
 }
 
@@ -134,10 +129,7 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
     if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
-    auto r = promotion_.ValidateVoucher(req->code(), req->customer().member_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.ValidateVoucher(req->code(), req->customer().member_id()), resp);
   });
 }
 
@@ -171,11 +163,9 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
     errors.RequireMaxLength("issued_by", req->issued_by(), 128);
     errors.RequireMaxLength("note", req->note(), 1000);
     if (!errors.empty()) return errors.ToStatus();
-    auto r =
-        promotion_.IssueVoucher(Once{"IssueVoucher", req->request_id(), req}, GrantOf(*req), caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.IssueVoucher(OnceFor(caller, "IssueVoucher", req->request_id(), *req), GrantOf(*req),
+                                           caller.principal->name),
+                   resp);
   });
 }
 
@@ -194,17 +184,16 @@ Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchers
 }
 
 Reactor* PromotionGrpc::RevokeVoucher(ServerContext* ctx, const pv1::RevokeVoucherRequest* req, pv1::Voucher* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("code", req->code());
     errors.RequireMaxLength("code", req->code(), kMaxCodeLength);
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.RevokeVoucher(Once{"RevokeVoucher", req->request_id(), req}, req->code(), req->reason());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(
+        promotion_.RevokeVoucher(OnceFor(caller, "RevokeVoucher", req->request_id(), *req), req->code(), req->reason()),
+        resp);
   });
 }
 

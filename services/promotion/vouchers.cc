@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "common/proto_time.h"
 #include "common/random.h"
 #include "common/store.h"
@@ -19,8 +20,6 @@ namespace {
 namespace v1 = ::care::promotion::v1;
 
 constexpr char kDefaultCharset[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";  // no I, O, 0, 1
-
-std::string NewId(absl::string_view prefix) { return absl::StrCat(prefix, RandomToken(16, kLowerHex)); }
 
 // Stores a voucher under a fresh code from `make_code`, drawing again on the
 // (astronomically rare) collision.
@@ -101,8 +100,7 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
                                                                                 const std::string& by) {
   const absl::Time now = clock_.Now();
   return WriteOnce<v1::GenerateVouchersResponse>(
-      store_, once.scope, once.key, *once.request,
-      [&](StoreTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
+      store_, once, [&](StoreTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
         auto camp = tx.Campaign(batch.campaign_id);
         if (!camp.ok()) return camp.status();
         if (!*camp) return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
@@ -151,11 +149,10 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const Once& once, con
   // (read first: the member lookup is a network call and never runs on the
   // single writer).
   {
-    const std::string caller = CallerIdentity::Current();
     v1::Voucher first;
     bool replayed = false;
     absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-      auto r = tx.Replay(IdempotencyKey{caller, once.scope, once.key}, *once.request, &first);
+      auto r = tx.Replay(once, &first);
       if (!r.ok()) return r.status();
       replayed = *r;
       return absl::OkStatus();
@@ -165,11 +162,10 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const Once& once, con
   }
   if (absl::Status s = CheckMember(grant.member_id); !s.ok()) return s;
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(
-      store_, once.scope, once.key, *once.request, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
-        v = GoodwillVoucher(grant, now, by);
-        return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
-      });
+  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
+    v = GoodwillVoucher(grant, now, by);
+    return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
+  });
 }
 
 absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code) {
@@ -236,20 +232,19 @@ absl::StatusOr<PromotionService::Page<v1::Voucher>> PromotionService::ListVouche
 absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const Once& once, const std::string& code,
                                                             const std::string& reason) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(store_, once.scope, once.key, *once.request,
-                                [&](StoreTxn& tx, v1::Voucher& out) -> absl::Status {
-                                  auto v = tx.Voucher(NormalizeVoucherCode(code));
-                                  if (!v.ok()) return v.status();
-                                  if (!*v) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
-                                  if ((*v)->state() == v1::VOUCHER_STATE_REVOKED) {
-                                    return FailedPrecondition("VOUCHER_REVOKED", "the voucher is already revoked");
-                                  }
-                                  out = **v;
-                                  out.set_state(v1::VOUCHER_STATE_REVOKED);
-                                  out.set_revoke_reason(reason);
-                                  *out.mutable_update_time() = ToTimestamp(now);
-                                  return tx.UpdateVoucher(out);
-                                });
+  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& out) -> absl::Status {
+    auto v = tx.Voucher(NormalizeVoucherCode(code));
+    if (!v.ok()) return v.status();
+    if (!*v) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
+    if ((*v)->state() == v1::VOUCHER_STATE_REVOKED) {
+      return FailedPrecondition("VOUCHER_REVOKED", "the voucher is already revoked");
+    }
+    out = **v;
+    out.set_state(v1::VOUCHER_STATE_REVOKED);
+    out.set_revoke_reason(reason);
+    *out.mutable_update_time() = ToTimestamp(now);
+    return tx.UpdateVoucher(out);
+  });
 }
 
 absl::Status PromotionService::ResolveVouchers(const std::vector<std::string>& codes, PricingInput& in,
