@@ -48,8 +48,8 @@ void WalkMoney(const Message& m, const std::string& path, const std::string& cur
       for (int i = 0; i < refl->FieldSize(m, f); ++i) {
         const Message& entry = refl->GetRepeatedMessage(m, f, i);
         const auto* er = entry.GetReflection();
-        std::string k =
-            key->cpp_type() == FieldDescriptor::CPPTYPE_STRING ? er->GetString(entry, key) : absl::StrCat(i);
+        std::string k = key->cpp_type() == FieldDescriptor::CPPTYPE_STRING ? er->GetString(entry, key)
+                                                                           : absl::StrCat(i);
         WalkMoney(er->GetMessage(entry, value), absl::StrCat(base, "[\"", k.substr(0, 64), "\"]"), currency, errors,
                   mismatches);
       }

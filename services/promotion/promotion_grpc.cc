@@ -231,8 +231,8 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx
     if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &after)) return InvalidPageToken();
     auto versions = promotion_.ListVersions(req->campaign_id(), after, size + 1);
     if (!versions.ok()) return versions.status();
-    resp->set_next_page_token(
-        TrimPage(*versions, size, *req, [](const pv1::CampaignVersion& v) { return v.version(); }));
+    resp->set_next_page_token(TrimPage(*versions, size, *req,
+                                       [](const pv1::CampaignVersion& v) { return v.version(); }));
     for (auto& v : *versions) *resp->add_versions() = std::move(v);
     return absl::OkStatus();
   });

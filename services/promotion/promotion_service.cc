@@ -188,8 +188,9 @@ absl::Status PromotionService::Quote(Cart cart, v1::QuoteResponse* out, std::fun
   in.interrupted = std::move(interrupted);
   // explain_all: every live campaign goes through eligibility, so each one
   // that cannot apply is listed with the step that stopped it.
-  std::vector<CampaignIndex::Ptr> hold =
-      cart.explain_all ? index_.All() : index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
+  std::vector<CampaignIndex::Ptr> hold = cart.explain_all
+                                             ? index_.All()
+                                             : index_.Candidates(in.lines, in.shopper.tier_id, in.shopper.guest);
   in.candidates.reserve(hold.size());
   for (const auto& p : hold) in.candidates.push_back(p.get());
   if (absl::Status s = ResolveProfile(in); !s.ok()) return s;

@@ -76,10 +76,10 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   absl::Status SaveCampaign(const CampaignChange& change) override {
     const v1::Campaign& c = change.campaign;
     const std::string body = c.SerializeAsString();
-    absl::Status s =
-        Run(txn_.Query("INSERT INTO campaigns (campaign_id, version, state, body) VALUES (?1, ?2, ?3, ?4) "
-                       "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
-                       c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
+    absl::Status s = Run(
+        txn_.Query("INSERT INTO campaigns (campaign_id, version, state, body) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
+                   c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
     if (!s.ok()) return s;
     return Run(
         txn_.Query("INSERT INTO campaign_versions (campaign_id, version, change, body, changed_fields) VALUES (?1, ?2, "
@@ -89,10 +89,10 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::vector<v1::Campaign>> LiveCampaigns() override {
-    return AllRows<v1::Campaign>(
-        txn_.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
-                   static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED), static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
-        ReadCampaign);
+    return AllRows<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
+                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED),
+                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
+                                 ReadCampaign);
   }
 
   absl::StatusOr<SeqRows<v1::Campaign>> CampaignsBefore(int64_t before_seq, int limit) override {
@@ -123,19 +123,19 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::optional<StoredRedemption>> Redemption(const std::string& order_id) override {
-    return FirstRow<StoredRedemption>(
-        txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1", order_id),
-        [](const Statement& st) -> absl::StatusOr<StoredRedemption> {
-          auto r = Parse<v1::Redemption>(st, 0, "redemption");
-          if (!r.ok()) return r.status();
-          return StoredRedemption{std::move(*r), st.Text(1)};
-        });
+    return FirstRow<StoredRedemption>(txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1",
+                                                 order_id),
+                                      [](const Statement& st) -> absl::StatusOr<StoredRedemption> {
+                                        auto r = Parse<v1::Redemption>(st, 0, "redemption");
+                                        if (!r.ok()) return r.status();
+                                        return StoredRedemption{std::move(*r), st.Text(1)};
+                                      });
   }
 
   absl::StatusOr<std::optional<std::string>> OrderOfToken(const std::string& token_digest) override {
-    return FirstRow<std::string>(
-        txn_.Query("SELECT order_id FROM redemptions WHERE token_digest = ?1 LIMIT 1", token_digest),
-        [](const Statement& st) -> absl::StatusOr<std::string> { return st.Text(0); });
+    return FirstRow<std::string>(txn_.Query("SELECT order_id FROM redemptions WHERE token_digest = ?1 LIMIT 1",
+                                            token_digest),
+                                 [](const Statement& st) -> absl::StatusOr<std::string> { return st.Text(0); });
   }
 
   absl::Status SaveRedemption(const v1::Redemption& r, const std::string& token_digest) override {
@@ -192,11 +192,11 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
                         int64_t returned) override {
-    absl::Status s =
-        Run(txn_.Query("INSERT INTO campaign_usage_by (campaign_id, tier_id, campaign_version, redemptions, discount) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, tier_id, campaign_version) "
-                       "DO UPDATE SET redemptions = redemptions + ?4, discount = discount + ?5",
-                       of.campaign_id, of.tier_id, of.version, redemptions, discount));
+    absl::Status s = Run(
+        txn_.Query("INSERT INTO campaign_usage_by (campaign_id, tier_id, campaign_version, redemptions, discount) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, tier_id, campaign_version) "
+                   "DO UPDATE SET redemptions = redemptions + ?4, discount = discount + ?5",
+                   of.campaign_id, of.tier_id, of.version, redemptions, discount));
     if (!s.ok()) return s;
     s = Run(
         txn_.Query("INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled, returned) "
@@ -205,10 +205,10 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
                    "cancelled = cancelled + ?4, returned = returned + ?5",
                    of.campaign_id, redemptions, discount, cancelled, returned));
     if (!s.ok() || of.customer.empty() || redemptions == 0) return s;
-    s =
-        Run(txn_.Query("INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
-                       "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = redemptions + ?3",
-                       of.campaign_id, of.customer, redemptions));
+    s = Run(
+        txn_.Query("INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = redemptions + ?3",
+                   of.campaign_id, of.customer, redemptions));
     if (!s.ok()) return s;
     return Run(
         txn_.Query("DELETE FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2 AND redemptions <= 0",

@@ -191,9 +191,9 @@ Reactor* PromotionGrpc::RevokeVoucher(ServerContext* ctx, const pv1::RevokeVouch
     errors.RequireMaxLength("code", req->code(), kMaxCodeLength);
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(
-        promotion_.RevokeVoucher(OnceFor(caller, "RevokeVoucher", req->request_id(), *req), req->code(), req->reason()),
-        resp);
+    return Respond(promotion_.RevokeVoucher(OnceFor(caller, "RevokeVoucher", req->request_id(), *req), req->code(),
+                                            req->reason()),
+                   resp);
   });
 }
 

@@ -118,8 +118,9 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
         if (owners.empty()) owners.assign(static_cast<size_t>(batch.count), "");
         for (const std::string& member : owners) {
           v1::Voucher v = BatchVoucher(c, batch, out.batch_id(), member, now, by);
-          absl::Status s =
-              InsertWithFreshCode(tx, v, [&] { return absl::StrCat(batch.prefix, RandomToken(length, charset)); });
+          absl::Status s = InsertWithFreshCode(tx, v, [&] {
+            return absl::StrCat(batch.prefix, RandomToken(length, charset));
+          });
           if (!s.ok()) return s;
           *out.add_vouchers() = std::move(v);
         }
