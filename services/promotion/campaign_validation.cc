@@ -50,8 +50,8 @@ void WalkMoney(const Message& m, const std::string& path, const std::string& cur
         const auto* er = entry.GetReflection();
         std::string k = key->cpp_type() == FieldDescriptor::CPPTYPE_STRING ? er->GetString(entry, key)
                                                                            : absl::StrCat(i);
-        WalkMoney(er->GetMessage(entry, value), absl::StrCat(base, "[\"", k.substr(0, 64), "\"]"), currency,
-                  errors, mismatches);
+        WalkMoney(er->GetMessage(entry, value), absl::StrCat(base, "[\"", k.substr(0, 64), "\"]"), currency, errors,
+                  mismatches);
       }
     } else if (f->is_repeated()) {
       for (int i = 0; i < refl->FieldSize(m, f); ++i) {
@@ -246,8 +246,8 @@ absl::Status ValidateCampaign(const v1::Campaign& c) {
   errors.RequireMaxLength("campaign.description", c.description(), 2000);
   if (!c.time_zone().empty()) errors.RequireTimeZone("campaign.time_zone", c.time_zone());
   if (!c.currency_code().empty()) errors.RequireCurrency("campaign.currency_code", c.currency_code());
-  if (c.has_starts_at() && !ValidTimestamp(c.starts_at())) errors.Add("campaign.starts_at", "is not a valid timestamp");
-  if (c.has_ends_at() && !ValidTimestamp(c.ends_at())) errors.Add("campaign.ends_at", "is not a valid timestamp");
+  CheckOptionalTimestamp(errors, "campaign.starts_at", c.has_starts_at(), c.starts_at());
+  CheckOptionalTimestamp(errors, "campaign.ends_at", c.has_ends_at(), c.ends_at());
   if (c.has_starts_at() && c.has_ends_at() && FromTimestamp(c.ends_at()) <= FromTimestamp(c.starts_at())) {
     errors.Add("campaign.ends_at", "must be after starts_at");
   }

@@ -14,7 +14,7 @@
 #include "common/server.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
-#include "services/promotion/promotion_store.h"
+#include "services/promotion/sqlite_promotion_store.h"
 #include "services/promotion/quote_token.h"
 
 namespace {

@@ -14,21 +14,12 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
+#include "services/promotion/eligibility.h"
 
 namespace care::promotion {
 namespace {
 
 namespace v1 = ::care::promotion::v1;
-
-bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list, const std::string& v) {
-  return std::find(list.begin(), list.end(), v) != list.end();
-}
-
-bool Matches(const v1::ItemSelector& s, const Line& l) {
-  if (Contains(s.exclude_skus(), l.sku) || Contains(s.exclude_categories(), l.category)) return false;
-  if (s.skus().empty() && s.categories().empty()) return true;
-  return Contains(s.skus(), l.sku) || (!l.category.empty() && Contains(s.categories(), l.category));
-}
 
 // The value for this shopper: the tier's own value, else the default.
 const v1::DiscountValue* Resolve(const v1::TieredValue& tv, const Shopper& shopper) {
@@ -182,10 +173,14 @@ int64_t UnitDiscount(const v1::DiscountValue& value, int64_t unit, int phase) {
 // item effects are matched against the cart only in their own phase.
 int PhaseOf(const v1::DiscountValue& value) {
   switch (value.kind_case()) {
-    case v1::DiscountValue::kFixedPrice: return 1;
-    case v1::DiscountValue::kAmountOff: return 3;
-    case v1::DiscountValue::kPercentOffBps: return 4;
-    default: return 0;
+    case v1::DiscountValue::kFixedPrice:
+      return 1;
+    case v1::DiscountValue::kAmountOff:
+      return 3;
+    case v1::DiscountValue::kPercentOffBps:
+      return 4;
+    default:
+      return 0;
   }
 }
 
@@ -237,9 +232,8 @@ void ItemPhase(Ctx& c, const std::vector<Fired>& fired, int phase) {
           for (size_t i : idx) total_units += c.in.lines[i].quantity - c.lines[i].bundled;
           int64_t discounted = total_units / nth.nth();
           if (nth.max_applications() > 0) discounted = std::min<int64_t>(discounted, nth.max_applications());
-          std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-            return c.in.lines[a].unit_price < c.in.lines[b].unit_price;
-          });
+          std::sort(idx.begin(), idx.end(),
+                    [&](size_t a, size_t b) { return c.in.lines[a].unit_price < c.in.lines[b].unit_price; });
           for (size_t i : idx) {
             if (discounted <= 0) break;
             const int32_t free = c.in.lines[i].quantity - c.lines[i].bundled;
@@ -282,42 +276,43 @@ struct Taken {
   }
 };
 
-// One BundlePrice effect, counted arithmetically (no loop over sets or
-// units, so the cost is lines x components x log(units)). The number of sets
-// is the largest S (at most max_sets) for which each component in turn can
-// take its S x quantity cheapest free units left by the components before
-// it; that is monotone in S, so it is found by bisection. Set j is made of
-// each component's units j*quantity .. (j+1)*quantity-1 in that cheapest-first
-// order, so set values only grow with j and the sets worth no more than
-// `price` (which get nothing) are the first ones. The discount of the others,
-// sum(value - price), is split over their units' lines by value (largest
-// remainder): one adjustment per line.
-void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
-  const size_t n = c.lines.size();
-  std::vector<int64_t> free(n), unit(n);
-  for (size_t i = 0; i < n; ++i) {
-    free[i] = c.in.lines[i].quantity - c.lines[i].bundled;
-    unit[i] = free[i] > 0 ? (c.lines[i].amount - c.lines[i].bundled_amount) / free[i] : 0;
-  }
-  const int k = bp.components_size();
-  std::vector<std::vector<size_t>> matching(k);  // by running unit value, then line order
-  std::vector<int64_t> per_set(k);
-  int64_t most = bp.max_sets() > 0 ? bp.max_sets() : std::numeric_limits<int64_t>::max();
-  for (int j = 0; j < k; ++j) {
-    per_set[j] = std::max(1, bp.components(j).quantity());
-    int64_t units = 0;
-    ForMatching(c, bp.components(j).items(), [&](size_t i) {
-      if (free[i] <= 0) return;
-      matching[j].push_back(i);
-      units += free[i];
-    });
-    std::stable_sort(matching[j].begin(), matching[j].end(), [&](size_t a, size_t b) { return unit[a] < unit[b]; });
-    most = std::min(most, units / per_set[j]);
-  }
-  // Whether `sets` sets can be made; fills `taken` (one per component) if given.
-  auto take = [&](int64_t sets, std::vector<Taken>* taken) {
-    std::vector<int64_t> left = free;
+// The free units of a bundle's components: each line's free units and
+// running unit value, the lines each component can take (cheapest first,
+// then line order), its units per set, and an upper bound on the sets.
+struct BundleSupply {
+  std::vector<int64_t> free, unit;
+  std::vector<std::vector<size_t>> matching;
+  std::vector<int64_t> per_set;
+  int64_t most = 0;
+
+  BundleSupply(const Ctx& c, const v1::BundlePrice& bp) : free(c.lines.size()), unit(c.lines.size()) {
+    for (size_t i = 0; i < c.lines.size(); ++i) {
+      free[i] = c.in.lines[i].quantity - c.lines[i].bundled;
+      unit[i] = free[i] > 0 ? (c.lines[i].amount - c.lines[i].bundled_amount) / free[i] : 0;
+    }
+    const int k = bp.components_size();
+    matching.resize(k);
+    per_set.resize(k);
+    most = bp.max_sets() > 0 ? bp.max_sets() : std::numeric_limits<int64_t>::max();
     for (int j = 0; j < k; ++j) {
+      per_set[j] = std::max(1, bp.components(j).quantity());
+      int64_t units = 0;
+      ForMatching(c, bp.components(j).items(), [&](size_t i) {
+        if (free[i] <= 0) return;
+        matching[j].push_back(i);
+        units += free[i];
+      });
+      std::stable_sort(matching[j].begin(), matching[j].end(), [&](size_t a, size_t b) { return unit[a] < unit[b]; });
+      most = std::min(most, units / per_set[j]);
+    }
+  }
+
+  // Whether `sets` sets can be made, each component in turn taking its
+  // cheapest units left by the components before it; fills `taken` (one
+  // per component) if given.
+  bool Take(int64_t sets, std::vector<Taken>* taken) const {
+    std::vector<int64_t> left = free;
+    for (size_t j = 0; j < matching.size(); ++j) {
       int64_t want = sets * per_set[j];  // <= the component's free units (most)
       for (size_t i : matching[j]) {
         if (want == 0) break;
@@ -330,26 +325,33 @@ void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
       if (want > 0) return false;
     }
     return true;
-  };
-  int64_t lo = 0, hi = most;
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo + 1) / 2;
-    if (take(mid, nullptr)) {
-      lo = mid;
-    } else {
-      hi = mid - 1;
-    }
   }
-  const int64_t sets = lo;
-  if (sets == 0) return;
-  std::vector<Taken> taken(k);
-  take(sets, &taken);
+
+  // The most sets that can be made (Take is monotone in the sets: bisection).
+  int64_t Sets() const {
+    int64_t lo = 0, hi = most;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo + 1) / 2;
+      if (Take(mid, nullptr)) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
+  }
+};
+
+// The first of `sets` sets worth more than `price` (set values only grow).
+int64_t FirstDearerSet(const std::vector<Taken>& taken, const std::vector<int64_t>& per_set, int64_t sets,
+                       int64_t price) {
   auto set_value = [&](int64_t s) {
     int64_t v = 0;
-    for (int j = 0; j < k; ++j) v += taken[j].ValueOfFirst((s + 1) * per_set[j]) - taken[j].ValueOfFirst(s * per_set[j]);
+    for (size_t j = 0; j < taken.size(); ++j) {
+      v += taken[j].ValueOfFirst((s + 1) * per_set[j]) - taken[j].ValueOfFirst(s * per_set[j]);
+    }
     return v;
   };
-  // The first set worth more than `price`.
   int64_t first = 0, last = sets;
   while (first < last) {
     const int64_t mid = first + (last - first) / 2;
@@ -359,11 +361,32 @@ void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
       first = mid + 1;
     }
   }
+  return first;
+}
+
+// One BundlePrice effect, counted arithmetically (no loop over sets or
+// units, so the cost is lines x components x log(units)). The number of sets
+// is the largest S (at most max_sets) for which each component in turn can
+// take its S x quantity cheapest free units left by the components before
+// it; that is monotone in S, so it is found by bisection. Set j is made of
+// each component's units j*quantity .. (j+1)*quantity-1 in that cheapest-first
+// order, so set values only grow with j and the sets worth no more than
+// `price` (which get nothing) are the first ones. The discount of the others,
+// sum(value - price), is split over their units' lines by value (largest
+// remainder): one adjustment per line.
+void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
+  const BundleSupply supply(c, bp);
+  const int64_t sets = supply.Sets();
+  if (sets == 0) return;
+  std::vector<Taken> taken(supply.matching.size());
+  supply.Take(sets, &taken);
+  const int64_t first = FirstDearerSet(taken, supply.per_set, sets, price);
   // Units per line, and the value per line of the units in discounted sets.
+  const size_t n = c.lines.size();
   std::vector<int64_t> units(n, 0), weight(n, 0);
   int64_t discounted_value = 0;
-  for (int j = 0; j < k; ++j) {
-    const int64_t from = first * per_set[j], to = sets * per_set[j];
+  for (size_t j = 0; j < taken.size(); ++j) {
+    const int64_t from = first * supply.per_set[j], to = sets * supply.per_set[j];
     int64_t pos = 0;
     for (const Taken::Run& r : taken[j].runs) {
       units[r.line] += r.units;
@@ -389,7 +412,7 @@ void Bundle(Ctx& c, const Fired& f, const v1::BundlePrice& bp, int64_t price) {
     const int64_t before = c.lines[i].amount;
     AddAdjustment(c, i, &f, v1::EFFECT_KIND_BUNDLE_PRICE, parts[x], static_cast<int32_t>(units[i]));
     c.lines[i].bundled += static_cast<int32_t>(units[i]);
-    c.lines[i].bundled_amount += units[i] * unit[i] - (before - c.lines[i].amount);
+    c.lines[i].bundled_amount += units[i] * supply.unit[i] - (before - c.lines[i].amount);
   }
 }
 
@@ -482,85 +505,6 @@ void GoodwillPhase(Ctx& c) {
   }
 }
 
-// Why a campaign cannot apply to this shopper now; UNSPECIFIED = it can.
-v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in, std::string* detail) {
-  if (camp.state() == v1::CAMPAIGN_STATE_CANCELLED) return v1::REJECTION_REASON_CAMPAIGN_CANCELLED;
-  if (camp.state() == v1::CAMPAIGN_STATE_DRAFT) return v1::REJECTION_REASON_CAMPAIGN_NOT_ANNOUNCED;
-  if (in.now < FromTimestamp(camp.starts_at())) return v1::REJECTION_REASON_CAMPAIGN_NOT_STARTED;
-  if (in.now >= FromTimestamp(camp.ends_at())) return v1::REJECTION_REASON_CAMPAIGN_ENDED;
-  if (camp.currency_code() != in.currency_code) return v1::REJECTION_REASON_CURRENCY_MISMATCH;
-  if (!InsideWindows(camp, in.now)) return v1::REJECTION_REASON_OUTSIDE_WINDOW;
-  const auto& a = camp.audience();
-  const Shopper& who = in.shopper;
-  if (who.guest && (a.members_only() || a.opted_in_only() || !a.tier_ids().empty() || !a.segments().empty())) {
-    return v1::REJECTION_REASON_GUEST_NOT_ELIGIBLE;
-  }
-  if (!a.tier_ids().empty() && !Contains(a.tier_ids(), who.tier_id)) {
-    *detail = absl::StrCat("tier ", who.tier_id, " is not targeted");
-    return v1::REJECTION_REASON_TIER_NOT_TARGETED;
-  }
-  if (!a.segments().empty() && !Contains(a.segments(), who.segment)) {
-    *detail = absl::StrCat("segment \"", who.segment, "\" is not targeted");
-    return v1::REJECTION_REASON_SEGMENT_NOT_TARGETED;
-  }
-  if (a.opted_in_only() && !who.opted_in) return v1::REJECTION_REASON_NOT_OPTED_IN;
-  if (camp.voucher_required() && !in.unlocked.count(camp.campaign_id())) return v1::REJECTION_REASON_VOUCHER_REQUIRED;
-  if (auto l = in.left.find(camp.campaign_id()); l != in.left.end()) {
-    if (l->second.redemptions && *l->second.redemptions <= 0) return v1::REJECTION_REASON_REDEMPTION_LIMIT_REACHED;
-    if (l->second.customer_unidentified) return v1::REJECTION_REASON_CUSTOMER_UNIDENTIFIED;
-    if (l->second.customer && *l->second.customer <= 0) return v1::REJECTION_REASON_CUSTOMER_LIMIT_REACHED;
-    if (l->second.budget && *l->second.budget <= 0) return v1::REJECTION_REASON_BUDGET_EXHAUSTED;
-  }
-  return v1::REJECTION_REASON_UNSPECIFIED;
-}
-
-// The first failing condition of `rule` on the cart as sent.
-// `subtotals`: each line's unit_price x quantity (their sum within the bound).
-v1::RejectionReason FailedCondition(const v1::Rule& rule, const PricingInput& in,
-                                    const std::vector<int64_t>& subtotals, std::string* detail) {
-  for (const v1::Condition& cond : rule.conditions()) {
-    if (cond.has_min_spend()) {
-      int64_t spend = 0;
-      for (size_t i = 0; i < in.lines.size(); ++i) {
-        if (!cond.min_spend().has_items() || Matches(cond.min_spend().items(), in.lines[i])) spend += subtotals[i];
-      }
-      if (spend < cond.min_spend().amount().amount_minor()) {
-        *detail = absl::StrCat("rule ", rule.rule_id(), ": spend ", spend, " of ",
-                               cond.min_spend().amount().amount_minor(), " minor units");
-        return v1::REJECTION_REASON_MIN_SPEND_NOT_MET;
-      }
-    } else if (cond.has_min_quantity()) {
-      int64_t units = 0;
-      for (const Line& l : in.lines) {
-        if (Matches(cond.min_quantity().items(), l)) units += l.quantity;
-      }
-      if (units < cond.min_quantity().quantity()) return v1::REJECTION_REASON_MIN_QUANTITY_NOT_MET;
-    } else if (cond.has_combo()) {
-      // A unit counts toward one component only.
-      std::vector<int64_t> left;
-      for (const Line& l : in.lines) left.push_back(l.quantity);
-      for (const v1::ComboComponent& comp : cond.combo().components()) {
-        int64_t need = std::max(1, comp.quantity());
-        for (size_t i = 0; i < in.lines.size() && need > 0; ++i) {
-          if (!Matches(comp.items(), in.lines[i])) continue;
-          int64_t take = std::min(need, left[i]);
-          left[i] -= take;
-          need -= take;
-        }
-        if (need > 0) {
-          *detail = absl::StrCat("rule ", rule.rule_id(), ": combo component missing");
-          return v1::REJECTION_REASON_COMBO_INCOMPLETE;
-        }
-      }
-    } else if (cond.has_customer_tier()) {
-      if (in.shopper.guest || !Contains(cond.customer_tier().tier_ids(), in.shopper.tier_id)) {
-        return v1::REJECTION_REASON_TIER_CONDITION_NOT_MET;
-      }
-    }
-  }
-  return v1::REJECTION_REASON_UNSPECIFIED;
-}
-
 }  // namespace
 
 absl::Status CheckCartBounds(const std::vector<Line>& lines, int64_t shipping, std::vector<int64_t>* subtotals) {
@@ -568,18 +512,21 @@ absl::Status CheckCartBounds(const std::vector<Line>& lines, int64_t shipping, s
   for (size_t i = 0; i < lines.size(); ++i) {
     const Line& l = lines[i];
     std::optional<int64_t> sub;
-    if (l.quantity >= 1 && l.quantity <= kMaxLineQuantity && l.unit_price >= 0) sub = CheckedMul(l.unit_price, l.quantity);
+    if (l.quantity >= 1 && l.quantity <= kMaxLineQuantity && l.unit_price >= 0)
+      sub = CheckedMul(l.unit_price, l.quantity);
     if (!sub) {
       return InvalidField(absl::StrCat("lines[", i, "]"),
                           absl::StrCat("unit_price x quantity must be within 0..", kMaxMoneyMinor, " minor units"));
     }
     std::optional<int64_t> next = CheckedAdd(sum, *sub);
-    if (!next) return InvalidField("lines", absl::StrCat("the cart's subtotal is above ", kMaxMoneyMinor, " minor units"));
+    if (!next)
+      return InvalidField("lines", absl::StrCat("the cart's subtotal is above ", kMaxMoneyMinor, " minor units"));
     sum = *next;
     if (subtotals) subtotals->push_back(*sub);
   }
   if (shipping < 0 || !CheckedAdd(sum, shipping)) {
-    return InvalidField("shipping", absl::StrCat("subtotal + shipping must be within 0..", kMaxMoneyMinor, " minor units"));
+    return InvalidField("shipping",
+                        absl::StrCat("subtotal + shipping must be within 0..", kMaxMoneyMinor, " minor units"));
   }
   return absl::OkStatus();
 }
@@ -616,53 +563,281 @@ std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<int6
   return parts;
 }
 
-bool InsideWindows(const v1::Campaign& camp, absl::Time now) {
-  if (camp.windows().empty()) return true;
-  absl::TimeZone zone;
-  if (!absl::LoadTimeZone(camp.time_zone(), &zone)) return false;
-  absl::CivilSecond local = absl::ToCivilSecond(now, zone);
-  for (const v1::ValidityWindow& w : camp.windows()) {
-    int start_min = w.start_time().hours() * 60 + w.start_time().minutes();
-    int end_min = w.end_time().hours() * 60 + w.end_time().minutes();
-    if (end_min == 0) end_min = 24 * 60;
-    int now_min = local.hour() * 60 + local.minute();
-    // The day the window opened on: today, or yesterday for the part of an
-    // overnight window after midnight.
-    absl::CivilDay opened = absl::CivilDay(local);
-    bool inside;
-    if (end_min > start_min) {
-      inside = now_min >= start_min && now_min < end_min;
-    } else if (now_min >= start_min) {
-      inside = true;
-    } else {
-      inside = now_min < end_min;
-      opened -= 1;
-    }
-    if (!inside) continue;
-    if (!w.weekdays().empty()) {
-      int iso = static_cast<int>(absl::GetWeekday(opened));  // Monday = 0
-      if (std::find(w.weekdays().begin(), w.weekdays().end(), iso + 1) == w.weekdays().end()) continue;
-    }
-    if (w.has_start_date() &&
-        opened < absl::CivilDay(w.start_date().year(), w.start_date().month(), w.start_date().day())) {
-      continue;
-    }
-    if (w.has_end_date() && opened > absl::CivilDay(w.end_date().year(), w.end_date().month(), w.end_date().day())) {
-      continue;
-    }
-    return true;
-  }
-  return false;
-}
-
 void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
   ac->set_campaign_id(camp.campaign_id());
   ac->set_campaign_version(camp.version());
   ac->set_display_name(camp.display_name());
   ac->set_stacking(camp.rights().stacking() == v1::STACKING_MODE_EXCLUSIVE ? v1::STACKING_MODE_EXCLUSIVE
-                                                                            : v1::STACKING_MODE_STACKABLE);
+                                                                           : v1::STACKING_MODE_STACKABLE);
   ac->set_priority(camp.rights().priority());
 }
+
+namespace {
+
+// Each line's subtotal on `out` and the running state before any discount;
+// the cart's lines indexed by sku and category.
+void OpenLines(Ctx& c, const std::vector<int64_t>& subtotals) {
+  const PricingInput& in = c.in;
+  c.by_sku.reserve(in.lines.size());
+  c.by_category.reserve(in.lines.size());
+  for (size_t i = 0; i < in.lines.size(); ++i) {
+    c.by_sku[in.lines[i].sku].push_back(i);
+    if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
+  }
+  c.lines.reserve(in.lines.size());
+  c.out->mutable_lines()->Reserve(static_cast<int>(in.lines.size()));
+  for (size_t i = 0; i < in.lines.size(); ++i) {
+    const Line& l = in.lines[i];
+    c.lines.push_back(Running{subtotals[i], false});
+    auto* lr = c.out->add_lines();
+    lr->set_line_id(l.line_id);
+    lr->set_sku(l.sku);
+    lr->set_quantity(l.quantity);
+    SetMoney(lr->mutable_unit_price(), l.unit_price, in.currency_code);
+    SetMoney(lr->mutable_subtotal(), subtotals[i], in.currency_code);
+  }
+}
+
+void Reject(v1::QuoteResponse* out, const v1::Campaign& camp, v1::RejectionReason reason,
+            const std::string& detail = "", const std::string& rule_id = "", const std::string& blocking = "") {
+  auto* rc = out->add_rejected_campaigns();
+  rc->set_campaign_id(camp.campaign_id());
+  rc->set_campaign_version(camp.version());
+  rc->set_display_name(camp.display_name());
+  rc->set_reason(reason);
+  rc->set_detail(detail);
+  rc->set_rule_id(rule_id);
+  rc->set_blocking_campaign_id(blocking);
+}
+
+using Rules = absl::InlinedVector<const v1::Rule*, 4>;
+
+// The rules of an eligible campaign whose conditions hold (RULE_MATCHING_FIRST:
+// the first such); none = rejected for the first failure.
+Rules MatchingRules(const v1::Campaign& camp, const PricingInput& in, const std::vector<int64_t>& subtotals,
+                    v1::QuoteResponse* out) {
+  Rules rules;
+  v1::RejectionReason first_fail = v1::REJECTION_REASON_UNSPECIFIED;
+  std::string first_detail, first_rule;
+  for (const v1::Rule& rule : camp.rules()) {
+    std::string d;
+    v1::RejectionReason f = FailedCondition(rule, in, subtotals, &d);
+    if (f == v1::REJECTION_REASON_UNSPECIFIED) {
+      rules.push_back(&rule);
+      if (camp.rule_matching() == v1::RULE_MATCHING_FIRST) break;
+    } else if (first_fail == v1::REJECTION_REASON_UNSPECIFIED) {
+      first_fail = f;
+      first_detail = d;
+      first_rule = rule.rule_id();
+    }
+  }
+  if (rules.empty()) Reject(out, camp, first_fail, first_detail, first_rule);
+  return rules;
+}
+
+// The campaigns that apply, in stacking order, and their fired rules.
+struct Stacking {
+  std::vector<const v1::Campaign*> sorted;  // by priority desc, then id
+  std::vector<Outcome> outcomes;            // by position in `sorted`; never resized
+  std::vector<Fired> fired;
+  std::vector<size_t> applied;  // positions in `sorted`
+};
+
+// Steps 1-2: eligibility, then stacking in (priority desc, id asc) order;
+// an EXCLUSIVE campaign applies only first and then blocks every later one.
+// Every campaign that does not apply is rejected on `out` with its reason.
+absl::Status Stack(Ctx& c, const std::vector<int64_t>& subtotals, Stacking& s) {
+  s.sorted = c.in.candidates;
+  std::sort(s.sorted.begin(), s.sorted.end(), [](const v1::Campaign* a, const v1::Campaign* b) {
+    if (a->rights().priority() != b->rights().priority()) return a->rights().priority() > b->rights().priority();
+    return a->campaign_id() < b->campaign_id();
+  });
+  s.outcomes.assign(s.sorted.size(), Outcome{});
+  s.fired.reserve(s.sorted.size());
+  s.applied.reserve(s.sorted.size());
+  std::string exclusive;
+  for (size_t k = 0; k < s.sorted.size(); ++k) {
+    const v1::Campaign& camp = *s.sorted[k];
+    if (c.Interrupted()) return c.stop;
+    std::string detail;
+    if (v1::RejectionReason r = Eligibility(camp, c.in, &detail); r != v1::REJECTION_REASON_UNSPECIFIED) {
+      Reject(c.out, camp, r, detail);
+      continue;
+    }
+    const Rules rules = MatchingRules(camp, c.in, subtotals, c.out);
+    if (rules.empty()) continue;
+    if (!exclusive.empty()) {
+      Reject(c.out, camp, v1::REJECTION_REASON_EXCLUDED_BY_EXCLUSIVE, "", "", exclusive);
+      continue;
+    }
+    if (camp.rights().stacking() == v1::STACKING_MODE_EXCLUSIVE) {
+      if (!s.applied.empty()) {
+        Reject(c.out, camp, v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY, "", "",
+               s.sorted[s.applied.front()]->campaign_id());
+        continue;
+      }
+      exclusive = camp.campaign_id();
+    }
+    s.applied.push_back(k);
+    for (const v1::Rule* rule : rules) s.fired.push_back(Fired{&camp, rule, &s.outcomes[k]});
+  }
+  return absl::OkStatus();
+}
+
+bool SuppressesTier(const v1::Campaign& camp) {
+  return camp.rights().has_tier_discount_applies() && !camp.rights().tier_discount_applies();
+}
+
+bool KeepsPoints(const v1::Campaign& camp) { return !camp.rights().has_earns_points() || camp.rights().earns_points(); }
+
+// P5: the member's tier discount on each line's running amount, unless an
+// applied campaign suppresses it. Returns the discount given.
+int64_t TierPhase(Ctx& c, bool suppressed) {
+  const Shopper& who = c.in.shopper;
+  int64_t given = 0;
+  if (who.guest || suppressed || who.tier_discount_bps <= 0) return given;
+  for (size_t i = 0; i < c.lines.size(); ++i) {
+    const int64_t d = PercentOf(c.lines[i].amount, who.tier_discount_bps);
+    given += std::min(d, c.lines[i].amount);
+    AddAdjustment(c, i, nullptr, v1::EFFECT_KIND_TIER_DISCOUNT, d, c.in.lines[i].quantity);
+  }
+  return given;
+}
+
+bool ForShopper(const google::protobuf::RepeatedPtrField<std::string>& tier_ids, const Shopper& who) {
+  return tier_ids.empty() || (!who.guest && Contains(tier_ids, who.tier_id));
+}
+
+void AddShippingAdjustment(Ctx& c, const Fired* f, int64_t amount) {
+  if (!c.in.adjustments) return;
+  auto* adj = c.out->mutable_shipping()->add_adjustments();
+  adj->set_source(f ? v1::ADJUSTMENT_SOURCE_CAMPAIGN : v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
+  if (f) {
+    adj->set_campaign_id(f->campaign->campaign_id());
+    adj->set_campaign_version(f->campaign->version());
+    adj->set_rule_id(f->rule->rule_id());
+  }
+  adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
+  SetMoney(adj->mutable_amount(), amount, c.in.currency_code);
+}
+
+// One FreeShipping effect: the shipping left, within the campaign's caps.
+// Returns whether the shipping is now free.
+bool FreeShipping(Ctx& c, const Fired& f) {
+  if (c.shipping > 0) {
+    const int64_t d = Cap(c, *f.campaign, *f.outcome, c.shipping);
+    if (d > 0) {
+      AddShippingAdjustment(c, &f, d);
+      c.shipping -= d;
+      f.outcome->given += d;
+    }
+  }
+  f.outcome->free_shipping = true;
+  return c.shipping == 0;
+}
+
+void FreeReturns(Ctx& c, const Fired& f, const v1::FreeReturns& fr) {
+  for (size_t i = 0; i < c.lines.size(); ++i) {
+    if (!fr.has_items() || Matches(fr.items(), c.in.lines[i])) {
+      c.lines[i].free_returns = true;
+      f.outcome->free_returns = true;
+    }
+  }
+}
+
+// P9: free shipping and free returns, the tier's own and the campaigns'.
+// Returns whether shipping is free.
+bool ShippingPhase(Ctx& c, const std::vector<Fired>& fired) {
+  const Shopper& who = c.in.shopper;
+  bool free_shipping = !who.guest && who.tier_free_shipping;
+  if (!who.guest && who.tier_free_returns) {
+    for (auto& l : c.lines) l.free_returns = true;
+  }
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      if (e.has_free_shipping() && ForShopper(e.free_shipping().tier_ids(), who) && FreeShipping(c, f)) {
+        free_shipping = true;
+      }
+      if (e.has_free_returns() && ForShopper(e.free_returns().tier_ids(), who)) FreeReturns(c, f, e.free_returns());
+    }
+  }
+  if (free_shipping && c.shipping > 0) {  // the tier's own free shipping
+    AddShippingAdjustment(c, nullptr, c.shipping);
+    c.shipping = 0;
+  }
+  return free_shipping;
+}
+
+// A campaign whose conditions held but whose effects found nothing to
+// discount (no matching line, a member price not lower...) did not apply:
+// listed as NO_EFFECT and without a say on points, unless its rights
+// already shaped the price by suppressing the tier discount.
+void DropNoEffect(Ctx& c, Stacking& s) {
+  std::vector<size_t> effective;
+  for (size_t k : s.applied) {
+    const v1::Campaign& camp = *s.sorted[k];
+    const Outcome& o = s.outcomes[k];
+    if (o.given == 0 && !o.free_shipping && !o.free_returns && !SuppressesTier(camp)) {
+      Reject(c.out, camp, v1::REJECTION_REASON_NO_EFFECT);
+      continue;
+    }
+    effective.push_back(k);
+  }
+  s.applied = std::move(effective);
+}
+
+void FillApplied(Ctx& c, const Stacking& s) {
+  for (size_t k : s.applied) {
+    const v1::Campaign* camp = s.sorted[k];
+    const Outcome& o = s.outcomes[k];
+    auto* ac = c.out->add_applied_campaigns();
+    Describe(*camp, ac);
+    for (const Fired& f : s.fired) {
+      if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
+    }
+    SetMoney(ac->mutable_discount(), o.given, c.in.currency_code);
+    ac->set_free_shipping(o.free_shipping);
+    ac->set_free_returns(o.free_returns);
+    ac->set_earns_points(KeepsPoints(*camp));
+    ac->set_capped(o.capped);
+    if (auto v = c.in.unlocked.find(camp->campaign_id()); v != c.in.unlocked.end()) ac->set_voucher_code(v->second);
+  }
+}
+
+// Each line's discount and total, shipping, and the cart's totals.
+void FillTotals(Ctx& c, const std::vector<int64_t>& subtotals, bool free_shipping, int64_t tier_discount) {
+  const std::string& cur = c.in.currency_code;
+  const int64_t shipping = c.in.shipping;
+  int64_t subtotal = 0, items_total = 0;
+  bool all_free_returns = !c.lines.empty();
+  for (size_t i = 0; i < c.lines.size(); ++i) {
+    auto* lr = c.out->mutable_lines(static_cast<int>(i));
+    subtotal += subtotals[i];
+    items_total += c.lines[i].amount;
+    SetMoney(lr->mutable_discount(), subtotals[i] - c.lines[i].amount, cur);
+    SetMoney(lr->mutable_total(), c.lines[i].amount, cur);
+    lr->set_free_returns(c.lines[i].free_returns);
+    all_free_returns = all_free_returns && c.lines[i].free_returns;
+  }
+  auto* ship = c.out->mutable_shipping();
+  SetMoney(ship->mutable_amount(), shipping, cur);
+  SetMoney(ship->mutable_discount(), shipping - c.shipping, cur);
+  SetMoney(ship->mutable_total(), c.shipping, cur);
+  ship->set_free_shipping(shipping > 0 ? c.shipping == 0 : free_shipping);
+  auto* t = c.out->mutable_totals();
+  SetMoney(t->mutable_subtotal(), subtotal, cur);
+  SetMoney(t->mutable_items_discount(), subtotal - items_total, cur);
+  SetMoney(t->mutable_items_total(), items_total, cur);
+  SetMoney(t->mutable_shipping(), shipping, cur);
+  SetMoney(t->mutable_shipping_discount(), shipping - c.shipping, cur);
+  SetMoney(t->mutable_shipping_total(), c.shipping, cur);
+  SetMoney(t->mutable_total_discount(), subtotal - items_total + shipping - c.shipping, cur);
+  SetMoney(t->mutable_total(), items_total + c.shipping, cur);
+  SetMoney(t->mutable_tier_discount(), tier_discount, cur);
+  c.out->set_free_returns(all_free_returns);
+}
+
+}  // namespace
 
 absl::Status Price(const PricingInput& in, v1::QuoteResponse* out) {
   // Every amount below is a part of subtotal + shipping, which this bounds,
@@ -673,234 +848,29 @@ absl::Status Price(const PricingInput& in, v1::QuoteResponse* out) {
   if (absl::Status s = CheckCartBounds(in.lines, in.shipping, &subtotals); !s.ok()) return s;
   Ctx c{in, out, {}, in.shipping, {}, {}, absl::OkStatus()};
   if (c.Interrupted()) return c.stop;
-  c.by_sku.reserve(in.lines.size());
-  c.by_category.reserve(in.lines.size());
-  for (size_t i = 0; i < in.lines.size(); ++i) {
-    c.by_sku[in.lines[i].sku].push_back(i);
-    if (!in.lines[i].category.empty()) c.by_category[in.lines[i].category].push_back(i);
-  }
-  const std::string& cur = in.currency_code;
-  c.lines.reserve(in.lines.size());
-  out->mutable_lines()->Reserve(static_cast<int>(in.lines.size()));
-  for (size_t i = 0; i < in.lines.size(); ++i) {
-    const Line& l = in.lines[i];
-    c.lines.push_back(Running{subtotals[i], false});
-    auto* lr = out->add_lines();
-    lr->set_line_id(l.line_id);
-    lr->set_sku(l.sku);
-    lr->set_quantity(l.quantity);
-    SetMoney(lr->mutable_unit_price(), l.unit_price, cur);
-    SetMoney(lr->mutable_subtotal(), subtotals[i], cur);
-  }
-
-  // Steps 3-4: eligibility, then stacking in (priority desc, id asc) order.
-  std::vector<const v1::Campaign*> sorted = in.candidates;
-  std::sort(sorted.begin(), sorted.end(), [](const v1::Campaign* a, const v1::Campaign* b) {
-    if (a->rights().priority() != b->rights().priority()) return a->rights().priority() > b->rights().priority();
-    return a->campaign_id() < b->campaign_id();
-  });
-  std::vector<Outcome> outcomes(sorted.size());  // by position in `sorted`; never resized
-  std::vector<Fired> fired;
-  std::vector<size_t> applied;
-  fired.reserve(sorted.size());
-  applied.reserve(sorted.size());
-  std::string exclusive;
-  auto reject = [&](const v1::Campaign& camp, v1::RejectionReason r, const std::string& detail,
-                    const std::string& rule_id, const std::string& blocking) {
-    auto* rc = out->add_rejected_campaigns();
-    rc->set_campaign_id(camp.campaign_id());
-    rc->set_campaign_version(camp.version());
-    rc->set_display_name(camp.display_name());
-    rc->set_reason(r);
-    rc->set_detail(detail);
-    rc->set_rule_id(rule_id);
-    rc->set_blocking_campaign_id(blocking);
-  };
-  for (size_t k = 0; k < sorted.size(); ++k) {
-    const v1::Campaign* camp = sorted[k];
-    if (c.Interrupted()) return c.stop;
-    std::string detail;
-    v1::RejectionReason r = Eligibility(*camp, in, &detail);
-    if (r != v1::REJECTION_REASON_UNSPECIFIED) {
-      reject(*camp, r, detail, "", "");
-      continue;
-    }
-    absl::InlinedVector<const v1::Rule*, 4> rules;
-    v1::RejectionReason first_fail = v1::REJECTION_REASON_UNSPECIFIED;
-    std::string first_detail, first_rule;
-    for (const v1::Rule& rule : camp->rules()) {
-      std::string d;
-      v1::RejectionReason f = FailedCondition(rule, in, subtotals, &d);
-      if (f == v1::REJECTION_REASON_UNSPECIFIED) {
-        rules.push_back(&rule);
-        if (camp->rule_matching() == v1::RULE_MATCHING_FIRST) break;
-      } else if (first_fail == v1::REJECTION_REASON_UNSPECIFIED) {
-        first_fail = f;
-        first_detail = d;
-        first_rule = rule.rule_id();
-      }
-    }
-    if (rules.empty()) {
-      reject(*camp, first_fail, first_detail, first_rule, "");
-      continue;
-    }
-    if (!exclusive.empty()) {
-      reject(*camp, v1::REJECTION_REASON_EXCLUDED_BY_EXCLUSIVE, "", "", exclusive);
-      continue;
-    }
-    if (camp->rights().stacking() == v1::STACKING_MODE_EXCLUSIVE) {
-      if (!applied.empty()) {
-        reject(*camp, v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY, "", "", sorted[applied.front()]->campaign_id());
-        continue;
-      }
-      exclusive = camp->campaign_id();
-    }
-    applied.push_back(k);
-    for (const v1::Rule* rule : rules) fired.push_back(Fired{camp, rule, &outcomes[k]});
-  }
-
-  // Step 5: effects in phases.
-  // Each phase returns early once the caller gave up (c.stop).
-  ItemPhase(c, fired, 1);  // P1 member price / fixed prices
-  BundlePhase(c, fired);   // P2 bundle prices
-  ItemPhase(c, fired, 3);  // P3 item amounts off
-  ItemPhase(c, fired, 4);  // P4 item percentages
+  OpenLines(c, subtotals);
+  Stacking s;
+  if (absl::Status st = Stack(c, subtotals, s); !st.ok()) return st;
+  // Effects in phases; each returns early once the caller gave up (c.stop).
+  ItemPhase(c, s.fired, 1);  // P1 member price / fixed prices
+  BundlePhase(c, s.fired);   // P2 bundle prices
+  ItemPhase(c, s.fired, 3);  // P3 item amounts off
+  ItemPhase(c, s.fired, 4);  // P4 item percentages
   if (c.Interrupted()) return c.stop;
   bool suppress_tier = false;
-  bool earns_points = true;
-  for (size_t k : applied) {
-    const v1::Campaign* camp = sorted[k];
-    if (camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies()) suppress_tier = true;
-    if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
-  }
-  int64_t tier_discount = 0;
-  if (!in.shopper.guest && !suppress_tier && in.shopper.tier_discount_bps > 0) {  // P5
-    for (size_t i = 0; i < c.lines.size(); ++i) {
-      int64_t d = PercentOf(c.lines[i].amount, in.shopper.tier_discount_bps);
-      tier_discount += std::min(d, c.lines[i].amount);
-      AddAdjustment(c, i, nullptr, v1::EFFECT_KIND_TIER_DISCOUNT, d, in.lines[i].quantity);
-    }
-  }
-  CartPhase(c, fired, 6);  // P6 cart amounts off
-  CartPhase(c, fired, 7);  // P7 cart percentages
-  GoodwillPhase(c);        // P8 goodwill vouchers
+  for (size_t k : s.applied) suppress_tier = suppress_tier || SuppressesTier(*s.sorted[k]);
+  const int64_t tier_discount = TierPhase(c, suppress_tier);  // P5
+  CartPhase(c, s.fired, 6);                                   // P6 cart amounts off
+  CartPhase(c, s.fired, 7);                                   // P7 cart percentages
+  GoodwillPhase(c);                                           // P8 goodwill vouchers
   if (c.Interrupted()) return c.stop;
-
-  // P9 shipping and returns.
-  bool free_shipping = !in.shopper.guest && in.shopper.tier_free_shipping;
-  if (!in.shopper.guest && in.shopper.tier_free_returns) {
-    for (auto& l : c.lines) l.free_returns = true;
-  }
-  for (const Fired& f : fired) {
-    for (const v1::Effect& e : f.rule->effects()) {
-      if (e.has_free_shipping() &&
-          (e.free_shipping().tier_ids().empty() ||
-           (!in.shopper.guest && Contains(e.free_shipping().tier_ids(), in.shopper.tier_id)))) {
-        if (c.shipping > 0) {
-          int64_t d = Cap(c, *f.campaign, *f.outcome, c.shipping);
-          if (d > 0) {
-            if (in.adjustments) {
-              auto* adj = out->mutable_shipping()->add_adjustments();
-              adj->set_source(v1::ADJUSTMENT_SOURCE_CAMPAIGN);
-              adj->set_campaign_id(f.campaign->campaign_id());
-              adj->set_campaign_version(f.campaign->version());
-              adj->set_rule_id(f.rule->rule_id());
-              adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
-              SetMoney(adj->mutable_amount(), d, cur);
-            }
-            c.shipping -= d;
-            f.outcome->given += d;
-          }
-        }
-        f.outcome->free_shipping = true;
-        if (c.shipping == 0) free_shipping = true;
-      }
-      if (e.has_free_returns() &&
-          (e.free_returns().tier_ids().empty() ||
-           (!in.shopper.guest && Contains(e.free_returns().tier_ids(), in.shopper.tier_id)))) {
-        for (size_t i = 0; i < c.lines.size(); ++i) {
-          if (!e.free_returns().has_items() || Matches(e.free_returns().items(), in.lines[i])) {
-            c.lines[i].free_returns = true;
-            f.outcome->free_returns = true;
-          }
-        }
-      }
-    }
-  }
-  if (free_shipping && c.shipping > 0) {  // the tier's own free shipping
-    if (in.adjustments) {
-      auto* adj = out->mutable_shipping()->add_adjustments();
-      adj->set_source(v1::ADJUSTMENT_SOURCE_TIER_BENEFIT);
-      adj->set_effect(v1::EFFECT_KIND_FREE_SHIPPING);
-      SetMoney(adj->mutable_amount(), c.shipping, cur);
-    }
-    c.shipping = 0;
-  }
-
-  // A campaign whose conditions held but whose effects found nothing to
-  // discount (no matching line, a member price not lower...) did not apply:
-  // listed as NO_EFFECT and without a say on points, unless its rights
-  // already shaped the price by suppressing the tier discount.
-  std::vector<size_t> effective;
-  earns_points = true;
-  for (size_t k : applied) {
-    const v1::Campaign* camp = sorted[k];
-    const Outcome& o = outcomes[k];
-    const bool suppressed = camp->rights().has_tier_discount_applies() && !camp->rights().tier_discount_applies();
-    if (o.given == 0 && !o.free_shipping && !o.free_returns && !suppressed) {
-      reject(*camp, v1::REJECTION_REASON_NO_EFFECT, "", "", "");
-      continue;
-    }
-    effective.push_back(k);
-    if (camp->rights().has_earns_points() && !camp->rights().earns_points()) earns_points = false;
-  }
-  applied = std::move(effective);
-
-  // Applied campaigns, totals.
-  for (size_t k : applied) {
-    const v1::Campaign* camp = sorted[k];
-    const Outcome& o = outcomes[k];
-    auto* ac = out->add_applied_campaigns();
-    Describe(*camp, ac);
-    for (const Fired& f : fired) {
-      if (f.campaign == camp) ac->add_rule_ids(f.rule->rule_id());
-    }
-    SetMoney(ac->mutable_discount(), o.given, cur);
-    ac->set_free_shipping(o.free_shipping);
-    ac->set_free_returns(o.free_returns);
-    ac->set_earns_points(!camp->rights().has_earns_points() || camp->rights().earns_points());
-    ac->set_capped(o.capped);
-    if (auto v = in.unlocked.find(camp->campaign_id()); v != in.unlocked.end()) ac->set_voucher_code(v->second);
-  }
-  int64_t subtotal = 0, items_total = 0;
-  bool all_free_returns = !c.lines.empty();
-  for (size_t i = 0; i < c.lines.size(); ++i) {
-    auto* lr = out->mutable_lines(static_cast<int>(i));
-    const int64_t sub = subtotals[i];
-    subtotal += sub;
-    items_total += c.lines[i].amount;
-    SetMoney(lr->mutable_discount(), sub - c.lines[i].amount, cur);
-    SetMoney(lr->mutable_total(), c.lines[i].amount, cur);
-    lr->set_free_returns(c.lines[i].free_returns);
-    all_free_returns = all_free_returns && c.lines[i].free_returns;
-  }
-  auto* ship = out->mutable_shipping();
-  SetMoney(ship->mutable_amount(), in.shipping, cur);
-  SetMoney(ship->mutable_discount(), in.shipping - c.shipping, cur);
-  SetMoney(ship->mutable_total(), c.shipping, cur);
-  ship->set_free_shipping(in.shipping > 0 ? c.shipping == 0 : free_shipping);
-  auto* t = out->mutable_totals();
-  SetMoney(t->mutable_subtotal(), subtotal, cur);
-  SetMoney(t->mutable_items_discount(), subtotal - items_total, cur);
-  SetMoney(t->mutable_items_total(), items_total, cur);
-  SetMoney(t->mutable_shipping(), in.shipping, cur);
-  SetMoney(t->mutable_shipping_discount(), in.shipping - c.shipping, cur);
-  SetMoney(t->mutable_shipping_total(), c.shipping, cur);
-  SetMoney(t->mutable_total_discount(), subtotal - items_total + in.shipping - c.shipping, cur);
-  SetMoney(t->mutable_total(), items_total + c.shipping, cur);
-  SetMoney(t->mutable_tier_discount(), tier_discount, cur);
+  const bool free_shipping = ShippingPhase(c, s.fired);  // P9
+  DropNoEffect(c, s);
+  FillApplied(c, s);
+  FillTotals(c, subtotals, free_shipping, tier_discount);
+  bool earns_points = true;
+  for (size_t k : s.applied) earns_points = earns_points && KeepsPoints(*s.sorted[k]);
   out->set_earns_points(earns_points);
-  out->set_free_returns(all_free_returns);
   out->set_tier_discount_suppressed(suppress_tier && !in.shopper.guest && in.shopper.tier_discount_bps > 0);
   return absl::OkStatus();
 }

@@ -69,8 +69,8 @@ absl::Status Price(const PricingInput& in, care::promotion::v1::QuoteResponse* o
 // stacking and priority.
 void Describe(const care::promotion::v1::Campaign& campaign, care::promotion::v1::AppliedCampaign* applied);
 
-// Whether `now` falls inside the campaign's recurring windows, read in
-// `zone` (empty windows = always).
+// Whether `now` falls inside the campaign's recurring windows, read in the
+// campaign's time_zone (no windows = always; an unknown zone = never).
 bool InsideWindows(const care::promotion::v1::Campaign& campaign, absl::Time now);
 
 // `minor` units of `currency`.

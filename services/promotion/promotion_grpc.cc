@@ -4,8 +4,8 @@
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
@@ -42,6 +42,62 @@ std::function<absl::Status()> CallerWaits(grpc::CallbackServerContext* ctx) {
   };
 }
 
+// The wire requests as the domain's values.
+Schedule ScheduleOf(const pv1::RescheduleCampaignRequest& req) {
+  Schedule s;
+  s.campaign_id = req.campaign_id();
+  s.expected_version = req.expected_version();
+  if (req.has_starts_at()) s.starts_at = FromTimestamp(req.starts_at());
+  if (req.has_ends_at()) s.ends_at = FromTimestamp(req.ends_at());
+  s.allow_short_notice = req.allow_short_notice();
+  return s;
+}
+
+CampaignFilter CampaignFilterOf(const pv1::ListCampaignsRequest& req) {
+  CampaignFilter f;
+  for (int state : req.states()) f.states.push_back(static_cast<pv1::CampaignState>(state));
+  f.tier_id = req.tier_id();
+  if (req.has_voucher_required()) f.voucher_required = req.voucher_required();
+  if (req.has_active_at()) f.active_at = FromTimestamp(req.active_at());
+  return f;
+}
+
+RedemptionFilter RedemptionFilterOf(const pv1::ListRedemptionsRequest& req) {
+  RedemptionFilter f;
+  f.member_id = req.member_id();
+  for (int state : req.states()) f.states.push_back(static_cast<pv1::RedemptionState>(state));
+  f.voucher_code = req.voucher_code();
+  f.campaign_id = req.campaign_id();
+  if (req.has_create_time_from()) f.created_from = FromTimestamp(req.create_time_from());
+  if (req.has_create_time_to()) f.created_to = FromTimestamp(req.create_time_to());
+  return f;
+}
+
+Cart CartOf(const pv1::QuoteRequest& req) {
+  Cart cart;
+  cart.member_id = req.customer().member_id();
+  cart.guest_key = req.customer().guest().guest_key();
+  cart.currency_code = req.currency_code();
+  cart.shipping = req.shipping().amount_minor();
+  cart.full_view = req.view() == pv1::QUOTE_VIEW_FULL;
+  cart.explain_all = req.explain_all();
+  cart.lines.reserve(req.lines_size());
+  for (const pv1::CartLine& l : req.lines()) {
+    cart.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
+  }
+  cart.voucher_codes.assign(req.voucher_codes().begin(), req.voucher_codes().end());
+  return cart;
+}
+
+OrderReturn ReturnOf(const pv1::ReturnRedemptionRequest& req) {
+  OrderReturn r;
+  r.order_id = req.order_id();
+  r.return_id = req.return_id();
+  for (const pv1::ReturnLine& l : req.lines()) r.lines.push_back({l.line_id(), l.quantity()});
+  r.reason = req.reason();
+  return r;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, const pv1::CreateCampaignRequest* req,
@@ -56,10 +112,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, cons
     // the same way for create and for the merged result of an update.
     if (!req->has_campaign()) errors.Add("campaign", "required");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Create(*req, caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Create(OnceFor(caller, "CreateCampaign", req->request_id(), *req), req->campaign_id(),
+                                     req->campaign(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -70,15 +125,11 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetCampaign(ServerContext* ctx, const p
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (req->version() < 0) errors.Add("version", "must be >= 0");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Get(req->campaign_id(), req->version());
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Get(req->campaign_id(), req->version()), resp);
   });
 }
 
-grpc::ServerUnaryReactor* PromotionGrpc::AnnounceCampaign(ServerContext* ctx,
-                                                          const pv1::AnnounceCampaignRequest* req,
+grpc::ServerUnaryReactor* PromotionGrpc::AnnounceCampaign(ServerContext* ctx, const pv1::AnnounceCampaignRequest* req,
                                                           pv1::Campaign* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
@@ -86,10 +137,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::AnnounceCampaign(ServerContext* ctx,
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (req->expected_version() < 0) errors.Add("expected_version", "must be >= 0");
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Announce(*req, caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Announce(OnceFor(caller, "AnnounceCampaign", req->request_id(), *req), req->campaign_id(),
+                                       req->expected_version(), req->allow_short_notice(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -101,13 +151,12 @@ grpc::ServerUnaryReactor* PromotionGrpc::RescheduleCampaign(ServerContext* ctx,
     RequireRequestId(errors, req->request_id());
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (!req->has_starts_at() && !req->has_ends_at()) errors.Add("starts_at", "starts_at or ends_at required");
-    if (req->has_starts_at() && !ValidTimestamp(req->starts_at())) errors.Add("starts_at", "is not a valid timestamp");
-    if (req->has_ends_at() && !ValidTimestamp(req->ends_at())) errors.Add("ends_at", "is not a valid timestamp");
+    CheckOptionalTimestamp(errors, "starts_at", req->has_starts_at(), req->starts_at());
+    CheckOptionalTimestamp(errors, "ends_at", req->has_ends_at(), req->ends_at());
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Reschedule(*req, caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Reschedule(OnceFor(caller, "RescheduleCampaign", req->request_id(), *req),
+                                         ScheduleOf(*req), caller.principal->name),
+                   resp);
   });
 }
 
@@ -119,10 +168,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelCampaign(ServerContext* ctx, cons
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Cancel(*req, caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Cancel(OnceFor(caller, "CancelCampaign", req->request_id(), *req), req->campaign_id(),
+                                     req->expected_version(), req->reason(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -136,9 +184,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
     if (!google::protobuf::util::FieldMaskUtil::IsValidFieldMask<pv1::Campaign>(req->update_mask())) {
       errors.Add("update_mask", "names a field the campaign does not have");
     }
-    static const std::set<std::string> kOutputOnly = {"campaign_id", "state", "version", "short_notice",
-                                                      "alert_due_time", "announce_time", "cancel_time",
-                                                      "cancel_reason", "create_time", "update_time", "updated_by"};
+    static const std::set<std::string> kOutputOnly = {"campaign_id",    "state",         "version",     "short_notice",
+                                                      "alert_due_time", "announce_time", "cancel_time", "cancel_reason",
+                                                      "create_time",    "update_time",   "updated_by"};
     for (const std::string& path : req->update_mask().paths()) {
       std::string top = path.substr(0, path.find('.'));
       if (kOutputOnly.count(top) || pv1::Campaign::descriptor()->FindFieldByName(top) == nullptr) {
@@ -146,10 +194,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto c = promotion_.Update(*req, caller.principal->name);
-    if (!c.ok()) return c.status();
-    *resp = std::move(*c);
-    return absl::OkStatus();
+    return Respond(promotion_.Update(OnceFor(caller, "UpdateCampaign", req->request_id(), *req), req->campaign(),
+                                     req->update_mask(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -157,10 +204,12 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaigns(ServerContext* ctx, const
                                                        pv1::ListCampaignsResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
-    if (req->has_active_at() && !ValidTimestamp(req->active_at())) return InvalidField("active_at", "invalid");
+    FieldErrors errors;
+    CheckOptionalTimestamp(errors, "active_at", req->has_active_at(), req->active_at());
+    if (!errors.empty()) return errors.ToStatus();
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
-    auto page = promotion_.ListCampaigns(*req, paging->cursor, paging->size);
+    auto page = promotion_.ListCampaigns(CampaignFilterOf(*req), paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& c : page->first) *resp->add_campaigns() = std::move(c);
     resp->set_next_page_token(NextPageToken(*req, page->second));
@@ -182,10 +231,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListCampaignVersions(ServerContext* ctx
     if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &after)) return InvalidPageToken();
     auto versions = promotion_.ListVersions(req->campaign_id(), after, size + 1);
     if (!versions.ok()) return versions.status();
-    bool more = static_cast<int>(versions->size()) > size;
-    if (more) versions->resize(size);
+    resp->set_next_page_token(TrimPage(*versions, size, *req,
+                                       [](const pv1::CampaignVersion& v) { return v.version(); }));
     for (auto& v : *versions) *resp->add_versions() = std::move(v);
-    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(versions->back().version())));
     return absl::OkStatus();
   });
 }
@@ -196,7 +244,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListRedemptions(ServerContext* ctx, con
     if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
-    auto page = promotion_.ListRedemptions(*req, paging->cursor, paging->size);
+    auto page = promotion_.ListRedemptions(RedemptionFilterOf(*req), paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& r : page->first) *resp->add_redemptions() = std::move(r);
     resp->set_next_page_token(NextPageToken(*req, page->second));
@@ -204,17 +252,13 @@ grpc::ServerUnaryReactor* PromotionGrpc::ListRedemptions(ServerContext* ctx, con
   });
 }
 
-grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx,
-                                                           const pv1::GetCampaignReportRequest* req,
+grpc::ServerUnaryReactor* PromotionGrpc::GetCampaignReport(ServerContext* ctx, const pv1::GetCampaignReportRequest* req,
                                                            pv1::CampaignReport* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Report(req->campaign_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Report(req->campaign_id()), resp);
   });
 }
 
@@ -269,7 +313,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::Quote(ServerContext* ctx, const pv1::Qu
     if (absl::Status bad = CheckQuoteRequest(req); !bad.ok()) return bad;
     // Sums over the lines and shipping are bounded by the domain
     // (CheckCartBounds: "lines[i]", "lines", "shipping").
-    return promotion_.Quote(*req, resp, CallerWaits(ctx));
+    return promotion_.Quote(CartOf(*req), resp, CallerWaits(ctx));
   });
 }
 
@@ -280,30 +324,22 @@ grpc::ServerUnaryReactor* PromotionGrpc::RedeemQuote(ServerContext* ctx, const p
     errors.RequireId("order_id", req->order_id());
     errors.RequireNonEmpty("quote_token", req->quote_token());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Redeem(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Redeem(req->order_id(), req->quote_token()), resp);
   });
 }
 
-grpc::ServerUnaryReactor* PromotionGrpc::CancelRedemption(ServerContext* ctx,
-                                                          const pv1::CancelRedemptionRequest* req,
+grpc::ServerUnaryReactor* PromotionGrpc::CancelRedemption(ServerContext* ctx, const pv1::CancelRedemptionRequest* req,
                                                           pv1::Redemption* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("order_id", req->order_id());
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.CancelRedemption(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.CancelRedemption(req->order_id(), req->reason()), resp);
   });
 }
 
-grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx,
-                                                          const pv1::ReturnRedemptionRequest* req,
+grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx, const pv1::ReturnRedemptionRequest* req,
                                                           pv1::ReturnRedemptionResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
@@ -316,10 +352,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx,
     }
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.Return(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.Return(ReturnOf(*req)), resp);
   });
 }
 
@@ -329,10 +362,7 @@ grpc::ServerUnaryReactor* PromotionGrpc::GetRedemption(ServerContext* ctx, const
     FieldErrors errors;
     errors.RequireId("order_id", req->order_id());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.GetRedemption(req->order_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GetRedemption(req->order_id()), resp);
   });
 }
 

@@ -4,9 +4,13 @@
 // periods and alert events, quotes through the pricing engine over the
 // in-memory campaign index, and redemptions that consume limits exactly.
 // No gRPC and no SQL: storage is PromotionStore, tiers come through
-// ShopperLookup, time from the injectable clock.
+// ShopperLookup, time from the injectable clock. Every mutation runs in one
+// store transaction opened here; campaign and voucher edits are idempotent
+// by their request id (WriteOnce), redemptions by their natural keys
+// (order id, token digest, return id) kept with the redemption.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,8 @@
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/clock.h"
 #include "common/pagination.h"
+#include "common/store.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/model.h"
 #include "services/promotion/pricing.h"
@@ -33,6 +39,82 @@ struct PromotionOptions {
   absl::Duration quote_ttl = absl::Minutes(15);
   // Quote token keys (care::ParseKeyFile); the first signs. Never empty.
   std::vector<QuoteKey> token_keys;
+};
+
+// RescheduleCampaign: the dates that move (at least one).
+struct Schedule {
+  std::string campaign_id;
+  int64_t expected_version = 0;  // 0 = any
+  std::optional<absl::Time> starts_at, ends_at;
+  bool allow_short_notice = false;
+};
+
+// A cart to price.
+struct Cart {
+  std::string member_id;  // "" = a guest
+  std::string guest_key;  // a guest's key for per-customer limits ("" = anonymous)
+  std::string currency_code;
+  std::vector<Line> lines;
+  int64_t shipping = 0;      // minor units
+  bool full_view = false;    // every Adjustment (QUOTE_VIEW_FULL)
+  bool explain_all = false;  // every live campaign, each rejected one with its reason
+  std::vector<std::string> voucher_codes;
+};
+
+// ReturnRedemption: units of some lines, or (none listed) everything not yet
+// returned.
+struct OrderReturn {
+  std::string order_id;
+  std::string return_id;
+  struct Units {
+    std::string line_id;
+    int32_t quantity = 0;
+  };
+  std::vector<Units> lines;
+  std::string reason;
+};
+
+// GenerateVouchers: one voucher per member, or `count` unassigned ones.
+struct VoucherBatch {
+  std::string campaign_id;
+  int32_t count = 0;
+  std::vector<std::string> member_ids;
+  std::string prefix;
+  std::string charset;                    // "" = the default unambiguous set
+  int32_t length = 0;                     // 0 = 12
+  int32_t max_uses = 0;                   // 0 = 1
+  std::optional<absl::Time> expire_time;  // capped at the campaign's end
+};
+
+// IssueVoucher: a single-use goodwill voucher for a member.
+struct GoodwillGrant {
+  std::string member_id;
+  care::promotion::v1::DiscountValue value;  // amount_off or percent_off_bps
+  std::optional<absl::Duration> validity;    // default 30 days
+  std::string reason_code;
+  std::string complaint_id;
+  std::string note;
+  std::string issued_by;  // the caller's word; "" = the principal
+};
+
+// List filters; empty = any.
+struct CampaignFilter {
+  std::vector<care::promotion::v1::CampaignState> states;
+  std::string tier_id;
+  std::optional<bool> voucher_required;
+  std::optional<absl::Time> active_at;
+};
+struct RedemptionFilter {
+  std::string member_id;
+  std::vector<care::promotion::v1::RedemptionState> states;
+  std::string voucher_code;
+  std::string campaign_id;
+  std::optional<absl::Time> created_from, created_to;  // [from, to)
+};
+struct VoucherQuery {
+  VoucherFilter stored;  // the columns the store matches
+  std::string complaint_id;
+  std::vector<care::promotion::v1::VoucherState> states;
 };
 
 class PromotionService final {
@@ -57,89 +139,120 @@ class PromotionService final {
   absl::Status Init();
 
   using v1Campaign = care::promotion::v1::Campaign;
-  absl::StatusOr<v1Campaign> Create(const care::promotion::v1::CreateCampaignRequest& req, const std::string& by);
+  // Campaigns; `by` is the caller's principal. An empty `campaign_id` is
+  // generated.
+  absl::StatusOr<v1Campaign> Create(const Once& once, const std::string& campaign_id, const v1Campaign& campaign,
+                                    const std::string& by);
   absl::StatusOr<v1Campaign> Get(const std::string& campaign_id, int64_t version);
-  absl::StatusOr<v1Campaign> Announce(const care::promotion::v1::AnnounceCampaignRequest& req, const std::string& by);
-  absl::StatusOr<v1Campaign> Reschedule(const care::promotion::v1::RescheduleCampaignRequest& req,
-                                        const std::string& by);
-  absl::StatusOr<v1Campaign> Update(const care::promotion::v1::UpdateCampaignRequest& req, const std::string& by);
-  absl::StatusOr<v1Campaign> Cancel(const care::promotion::v1::CancelCampaignRequest& req, const std::string& by);
+  absl::StatusOr<v1Campaign> Announce(const Once& once, const std::string& campaign_id, int64_t expected_version,
+                                      bool allow_short_notice, const std::string& by);
+  absl::StatusOr<v1Campaign> Reschedule(const Once& once, const Schedule& schedule, const std::string& by);
+  // Merges the fields of `campaign` named in `mask` into a new version;
+  // campaign.version (0 = any) is the expected one.
+  absl::StatusOr<v1Campaign> Update(const Once& once, const v1Campaign& campaign,
+                                    const google::protobuf::FieldMask& mask, const std::string& by);
+  absl::StatusOr<v1Campaign> Cancel(const Once& once, const std::string& campaign_id, int64_t expected_version,
+                                    const std::string& reason, const std::string& by);
   absl::StatusOr<care::promotion::v1::CampaignReport> Report(const std::string& campaign_id);
 
   // Fills `out` in place (it may live on the call's arena). `interrupted`
   // (optional) is asked while pricing whether the caller still waits
   // (PricingInput::interrupted); its non-OK status is returned.
-  absl::Status Quote(const care::promotion::v1::QuoteRequest& req, care::promotion::v1::QuoteResponse* out,
+  absl::Status Quote(Cart cart, care::promotion::v1::QuoteResponse* out,
                      std::function<absl::Status()> interrupted = {});
-  absl::StatusOr<care::promotion::v1::Redemption> Redeem(const care::promotion::v1::RedeemQuoteRequest& req);
-  absl::StatusOr<care::promotion::v1::Redemption> CancelRedemption(
-      const care::promotion::v1::CancelRedemptionRequest& req);
+  // Redemptions, idempotent by order id (returns.cc: cancel and return).
+  absl::StatusOr<care::promotion::v1::Redemption> Redeem(const std::string& order_id, const std::string& quote_token);
+  absl::StatusOr<care::promotion::v1::Redemption> CancelRedemption(const std::string& order_id,
+                                                                   const std::string& reason);
   absl::StatusOr<care::promotion::v1::Redemption> GetRedemption(const std::string& order_id);
-  // Idempotent by return_id (returns.cc).
-  absl::StatusOr<care::promotion::v1::ReturnRedemptionResponse> Return(
-      const care::promotion::v1::ReturnRedemptionRequest& req);
+  // Idempotent by return_id.
+  absl::StatusOr<care::promotion::v1::ReturnRedemptionResponse> Return(const OrderReturn& order_return);
 
   // Vouchers (vouchers.cc).
-  absl::StatusOr<care::promotion::v1::GenerateVouchersResponse> GenerateVouchers(
-      const care::promotion::v1::GenerateVouchersRequest& req, const std::string& by);
-  absl::StatusOr<care::promotion::v1::Voucher> IssueVoucher(const care::promotion::v1::IssueVoucherRequest& req,
+  absl::StatusOr<care::promotion::v1::GenerateVouchersResponse> GenerateVouchers(const Once& once,
+                                                                                 const VoucherBatch& batch,
+                                                                                 const std::string& by);
+  absl::StatusOr<care::promotion::v1::Voucher> IssueVoucher(const Once& once, const GoodwillGrant& grant,
                                                             const std::string& by);
   absl::StatusOr<care::promotion::v1::Voucher> GetVoucher(const std::string& code);
-  absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(
-      const care::promotion::v1::ValidateVoucherRequest& req);
-  absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const care::promotion::v1::RevokeVoucherRequest& req);
+  // Whether `member_id` ("" = a guest) could use the code now.
+  absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(const std::string& code,
+                                                                               const std::string& member_id);
+  absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const Once& once, const std::string& code,
+                                                             const std::string& reason);
   // A page of a list, newest first, and the sequence to continue before
   // (0 = the last page).
   template <typename T>
   using Page = std::pair<std::vector<T>, int64_t>;
-  absl::StatusOr<Page<care::promotion::v1::Voucher>> ListVouchers(
-      const care::promotion::v1::ListVouchersRequest& filter, int64_t before_seq, int page_size);
+  absl::StatusOr<Page<care::promotion::v1::Voucher>> ListVouchers(const VoucherQuery& query, int64_t before_seq,
+                                                                  int page_size);
   // Lists (queries.cc).
-  absl::StatusOr<Page<v1Campaign>> ListCampaigns(const care::promotion::v1::ListCampaignsRequest& filter,
-                                                 int64_t before_seq, int page_size);
-  absl::StatusOr<Page<care::promotion::v1::Redemption>> ListRedemptions(
-      const care::promotion::v1::ListRedemptionsRequest& filter, int64_t before_seq, int page_size);
+  absl::StatusOr<Page<v1Campaign>> ListCampaigns(const CampaignFilter& filter, int64_t before_seq, int page_size);
+  absl::StatusOr<Page<care::promotion::v1::Redemption>> ListRedemptions(const RedemptionFilter& filter,
+                                                                        int64_t before_seq, int page_size);
   // Versions after `after_version`, oldest first.
   absl::StatusOr<std::vector<care::promotion::v1::CampaignVersion>> ListVersions(const std::string& campaign_id,
-                                                                                int64_t after_version, int limit);
-
-  size_t indexed_campaigns() const { return index_.size(); }
+                                                                                 int64_t after_version, int limit);
 
  private:
+  // A campaign edit decided on the stored version: the new version to
+  // store, and which alert (if any) tells notification about it.
+  enum class Alert { kNone, kSend, kCancel };
+  struct Edit {
+    CampaignChange change;
+    Alert alert = Alert::kNone;
+    absl::Duration notice;
+  };
+  using EditFn = std::function<absl::StatusOr<Edit>(const v1Campaign* stored)>;
+  // In one idempotent write: loads the campaign (null when absent), runs
+  // `fn`, stores the new version and enqueues its alert (occurred at `now`).
+  // The index sees only a committed new version (never a replayed answer).
+  absl::StatusOr<v1Campaign> EditCampaign(const Once& once, const std::string& campaign_id, absl::Time now,
+                                          const EditFn& fn);
+
   // What the limits of the limited candidates in `in` leave for this
   // customer (one read transaction; none when no candidate has limits).
-  absl::Status ReadLimits(const care::promotion::v1::Customer& customer, PricingInput& in);
+  absl::Status ReadLimits(const std::string& guest_key, PricingInput& in);
+  // The shopper and, when a candidate needs it, their profile.
+  absl::Status ResolveShopper(const std::string& member_id, PricingInput& in);
+  absl::Status ResolveProfile(PricingInput& in);
+  // After pricing: campaign vouchers whose campaign did not apply are
+  // refused; the customer, times and the signed token are set.
+  void FinishQuote(const Cart& cart, const PricingInput& in, care::promotion::v1::QuoteResponse& out);
   // FilteredPage (common/pagination.h) over a read transaction.
   template <typename T, typename Fetch, typename Keep>
   absl::StatusOr<Page<T>> ReadPage(int64_t before_seq, int page_size, Fetch fetch, Keep keep) {
     absl::StatusOr<Page<T>> out = absl::InternalError("not read");
-    absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-      out = FilteredPage<T>(before_seq, page_size, [&](int64_t before, int limit) { return fetch(tx, before, limit); },
-                            keep);
+    absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+      out = FilteredPage<T>(
+          before_seq, page_size, [&](int64_t before, int limit) { return fetch(tx, before, limit); }, keep);
       return out.status();
     });
     if (!s.ok()) return s;
     return out;
   }
 
+  // Redemption steps (in the redemption's write transaction): the checks
+  // and usage of each quoted campaign, and the redemption as stored.
+  absl::Status ConsumeCampaigns(StoreTxn& tx, care::promotion::v1::QuoteResponse& quote);
   // Why a voucher cannot be used by `member_id` now (UNSPECIFIED = it can).
   care::promotion::v1::RejectionReason VoucherProblem(const care::promotion::v1::Voucher& v,
                                                       const std::string& member_id, absl::Time now) const;
   // The quote's codes: campaign vouchers unlock their campaign, goodwill
   // vouchers join phase P8; one result per code.
-  absl::Status ResolveVouchers(const care::promotion::v1::QuoteRequest& req, PricingInput& in,
+  absl::Status ResolveVouchers(const std::vector<std::string>& codes, PricingInput& in,
                                google::protobuf::RepeatedPtrField<care::promotion::v1::VoucherResult>* results);
   // Inside the redemption transaction: one use of each accepted voucher.
-  absl::Status ConsumeVouchers(RedemptionTxn& tx, const care::promotion::v1::QuoteResponse& quote, absl::Time now,
+  absl::Status ConsumeVouchers(StoreTxn& tx, const care::promotion::v1::QuoteResponse& quote, absl::Time now,
                                care::promotion::v1::Redemption& out);
-  absl::Status ReleaseVouchers(RedemptionTxn& tx, const care::promotion::v1::Redemption& redemption, absl::Time now);
+  absl::Status ReleaseVouchers(StoreTxn& tx, const care::promotion::v1::Redemption& redemption, absl::Time now);
+  // Whether the member exists (loyalty's NOT_FOUND is final; an outage is
+  // UNAVAILABLE so that complaint's outbox retries).
+  absl::Status CheckMember(const std::string& member_id);
 
   // The state a reader sees: ANNOUNCED turns ACTIVE at starts_at and ENDED at
   // ends_at on the clock, without a write (no version change).
   v1Campaign WithClockState(v1Campaign c) const;
-  absl::StatusOr<v1Campaign> Mutate(const std::string& method, const std::string& request_id,
-                                    const google::protobuf::Message& request, const std::string& campaign_id,
-                                    const PromotionStore::Mutation& fn);
 
   PromotionStore& store_;
   const Clock& clock_;

@@ -23,11 +23,11 @@ int64_t ShareOf(int64_t total, int64_t part, int64_t whole) {
   return static_cast<int64_t>((static_cast<__int128>(total) * part) / whole);
 }
 
-bool SameLines(const google::protobuf::RepeatedPtrField<v1::ReturnLine>& a,
-               const google::protobuf::RepeatedPtrField<v1::ReturnLine>& b) {
-  if (a.size() != b.size()) return false;
-  for (int i = 0; i < a.size(); ++i) {
-    if (a[i].line_id() != b[i].line_id() || a[i].quantity() != b[i].quantity()) return false;
+bool SameLines(const google::protobuf::RepeatedPtrField<v1::ReturnLine>& done,
+               const std::vector<OrderReturn::Units>& asked) {
+  if (done.size() != static_cast<int>(asked.size())) return false;
+  for (int i = 0; i < done.size(); ++i) {
+    if (done[i].line_id() != asked[i].line_id || done[i].quantity() != asked[i].quantity) return false;
   }
   return true;
 }
@@ -80,136 +80,182 @@ std::vector<int64_t> DiscountHeld(const v1::Redemption& r) {
   return held;
 }
 
+// Units per line a return takes (`units`, by line of `r`) and the lines of
+// its record: as asked, or everything not yet returned.
+absl::Status UnitsToReturn(const v1::Redemption& r, const OrderReturn& ask, std::vector<int32_t>& units,
+                           v1::ReturnRecord& record) {
+  units.assign(r.lines_size(), 0);
+  if (ask.lines.empty()) {
+    for (int i = 0; i < r.lines_size(); ++i) {
+      units[i] = r.lines(i).line().quantity() - r.lines(i).returned_quantity();
+      if (units[i] == 0) continue;
+      v1::ReturnLine* l = record.add_lines();
+      l->set_line_id(r.lines(i).line().line_id());
+      l->set_quantity(units[i]);
+    }
+    return absl::OkStatus();
+  }
+  for (size_t k = 0; k < ask.lines.size(); ++k) {
+    const OrderReturn::Units& want = ask.lines[k];
+    int found = -1;
+    for (int i = 0; i < r.lines_size(); ++i) {
+      if (r.lines(i).line().line_id() == want.line_id) found = i;
+    }
+    if (found < 0) return InvalidField(absl::StrCat("lines[", k, "].line_id"), "is not a line of the order");
+    // Compared before adding, so repeated lines cannot overflow the sum.
+    if (want.quantity > r.lines(found).line().quantity() - r.lines(found).returned_quantity() - units[found]) {
+      return Error(absl::StatusCode::kFailedPrecondition, "RETURN_EXCEEDS_QUANTITY",
+                   "more units than remain unreturned", {{"line_id", want.line_id}});
+    }
+    units[found] += want.quantity;
+    v1::ReturnLine* l = record.add_lines();
+    l->set_line_id(want.line_id);
+    l->set_quantity(want.quantity);
+  }
+  return absl::OkStatus();
+}
+
+// What one return releases.
+struct Release {
+  int64_t on_units = 0;  // the discount the returned units carried
+  int64_t released = 0;  // what goes back to the campaigns' budgets
+  std::vector<int64_t> by_campaign;
+  bool complete = false;  // the last unit: the counts and uses go back too
+};
+
+// Marks `units` of each line of `r` returned and works out what that
+// releases of each campaign: the released share after it less the share
+// before it (never more than the campaign still holds); the last unit
+// releases everything still held, such as a campaign's part of the shipping
+// discount, which no line carries.
+Release ReturnUnits(v1::Redemption& r, const std::vector<int32_t>& units) {
+  std::vector<int32_t> before = ReturnedUnits(r), after = before;
+  for (int i = 0; i < r.lines_size(); ++i) after[i] += units[i];
+  const std::vector<std::vector<int64_t>> was = ReleasedBy(r, before), now_released = ReleasedBy(r, after);
+  const std::vector<int64_t> held = DiscountHeld(r);
+  Release out;
+  out.by_campaign.assign(r.campaigns_size(), 0);
+  for (int i = 0; i < r.lines_size(); ++i) {
+    if (units[i] == 0) continue;
+    v1::RedemptionLine* line = r.mutable_lines(i);
+    const int64_t qty = line->line().quantity(), line_discount = line->line().discount().amount_minor();
+    out.on_units += ShareOf(line_discount, after[i], qty) - ShareOf(line_discount, before[i], qty);
+    int64_t line_released = 0;
+    for (int c = 0; c < r.campaigns_size(); ++c) {
+      const int64_t d = std::max<int64_t>(0, std::min(now_released[c][i] - was[c][i], held[c] - out.by_campaign[c]));
+      out.by_campaign[c] += d;
+      line_released += d;
+    }
+    line->set_returned_quantity(after[i]);
+    line->mutable_discount_released()->set_amount_minor(line->discount_released().amount_minor() + line_released);
+    line->mutable_discount_released()->set_currency_code(r.totals().total().currency_code());
+    out.released += line_released;
+  }
+  out.complete = true;
+  for (const auto& l : r.lines()) out.complete = out.complete && l.returned_quantity() == l.line().quantity();
+  if (out.complete) {
+    for (int c = 0; c < r.campaigns_size(); ++c) {
+      out.released += held[c] - out.by_campaign[c];
+      out.by_campaign[c] = held[c];
+    }
+  }
+  return out;
+}
+
+// The return's record and the redemption after it.
+void RecordReturn(v1::Redemption& r, v1::ReturnRecord& record, const OrderReturn& ask, const Release& release,
+                  absl::Time now) {
+  const std::string& currency = r.totals().total().currency_code();
+  SetMoney(record.mutable_discount_on_returned_units(), release.on_units, currency);
+  SetMoney(record.mutable_discount_released(), release.released, currency);
+  record.set_usage_released(release.complete);
+  record.set_reason(ask.reason);
+  *record.mutable_create_time() = ToTimestamp(now);
+  *r.add_returns() = record;
+  r.set_state(release.complete ? v1::REDEMPTION_STATE_RETURNED : v1::REDEMPTION_STATE_PARTIALLY_RETURNED);
+  SetMoney(r.mutable_discount_released(), r.discount_released().amount_minor() + release.released, currency);
+  *r.mutable_update_time() = ToTimestamp(now);
+}
+
+// The record of an earlier return with this return_id, if any; the same id
+// for other lines is RETURN_ID_CONFLICT.
+absl::StatusOr<const v1::ReturnRecord*> EarlierReturn(const v1::Redemption& r, const OrderReturn& ask) {
+  for (const v1::ReturnRecord& done : r.returns()) {
+    if (done.return_id() != ask.return_id) continue;
+    if (!ask.lines.empty() && !SameLines(done.lines(), ask.lines)) {
+      return AlreadyExists("RETURN_ID_CONFLICT", "this return_id was used for other lines");
+    }
+    return &done;
+  }
+  return nullptr;
+}
+
+absl::Status CheckReturnable(const v1::Redemption& r) {
+  if (r.state() == v1::REDEMPTION_STATE_CANCELLED) {
+    return FailedPrecondition("REDEMPTION_CANCELLED", "the order's redemption was cancelled");
+  }
+  if (r.state() == v1::REDEMPTION_STATE_RETURNED) {
+    return Error(absl::StatusCode::kFailedPrecondition, "RETURN_EXCEEDS_QUANTITY", "every unit is already returned");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NoRedemption() { return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order"); }
+
 }  // namespace
 
-absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const v1::ReturnRedemptionRequest& req) {
+absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const OrderReturn& ask) {
   const absl::Time now = clock_.Now();
   v1::ReturnRedemptionResponse out;
-  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
-    auto existing = txn.Find(req.order_id());
-    if (!existing.ok()) return existing.status();
-    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
-    v1::Redemption r = (*existing)->first;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    out.Clear();
+    auto stored = tx.Redemption(ask.order_id);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return NoRedemption();
+    v1::Redemption r = (*stored)->redemption;
     // Idempotent by return_id.
-    for (const v1::ReturnRecord& done : r.returns()) {
-      if (done.return_id() != req.return_id()) continue;
-      if (!req.lines().empty() && !SameLines(done.lines(), req.lines())) {
-        return AlreadyExists("RETURN_ID_CONFLICT", "this return_id was used for other lines");
-      }
-      *out.mutable_redemption() = r;
-      *out.mutable_return_record() = done;
+    auto earlier = EarlierReturn(r, ask);
+    if (!earlier.ok()) return earlier.status();
+    if (*earlier != nullptr) {
+      *out.mutable_return_record() = **earlier;
+      *out.mutable_redemption() = std::move(r);
       return absl::OkStatus();
     }
-    if (r.state() == v1::REDEMPTION_STATE_CANCELLED) {
-      return FailedPrecondition("REDEMPTION_CANCELLED", "the order's redemption was cancelled");
-    }
-    if (r.state() == v1::REDEMPTION_STATE_RETURNED) {
-      return Error(absl::StatusCode::kFailedPrecondition, "RETURN_EXCEEDS_QUANTITY", "every unit is already returned");
-    }
-    // Units per line: as asked, or everything not yet returned.
-    std::vector<int32_t> units(r.lines_size(), 0);
+    if (absl::Status st = CheckReturnable(r); !st.ok()) return st;
+    std::vector<int32_t> units;
     v1::ReturnRecord record;
-    record.set_return_id(req.return_id());
-    if (req.lines().empty()) {
-      for (int i = 0; i < r.lines_size(); ++i) {
-        units[i] = r.lines(i).line().quantity() - r.lines(i).returned_quantity();
-        if (units[i] == 0) continue;
-        v1::ReturnLine* l = record.add_lines();
-        l->set_line_id(r.lines(i).line().line_id());
-        l->set_quantity(units[i]);
-      }
-    } else {
-      for (int k = 0; k < req.lines_size(); ++k) {
-        const v1::ReturnLine& want = req.lines(k);
-        int found = -1;
-        for (int i = 0; i < r.lines_size(); ++i) {
-          if (r.lines(i).line().line_id() == want.line_id()) found = i;
-        }
-        if (found < 0) return InvalidField(absl::StrCat("lines[", k, "].line_id"), "is not a line of the order");
-        // Compared before adding, so repeated lines cannot overflow the sum.
-        if (want.quantity() > r.lines(found).line().quantity() - r.lines(found).returned_quantity() - units[found]) {
-          return Error(absl::StatusCode::kFailedPrecondition, "RETURN_EXCEEDS_QUANTITY",
-                       "more units than remain unreturned", {{"line_id", want.line_id()}});
-        }
-        units[found] += want.quantity();
-        *record.add_lines() = want;
-      }
-    }
-    // What this return releases of each campaign: the released share after
-    // it less the share before it (never more than the campaign still holds).
-    std::vector<int32_t> before = ReturnedUnits(r), after = before;
-    for (int i = 0; i < r.lines_size(); ++i) after[i] += units[i];
-    const std::vector<std::vector<int64_t>> was = ReleasedBy(r, before), now_released = ReleasedBy(r, after);
-    const std::vector<int64_t> held = DiscountHeld(r);
-    int64_t on_units = 0, released = 0;
-    std::vector<int64_t> released_by_campaign(r.campaigns_size(), 0);
-    for (int i = 0; i < r.lines_size(); ++i) {
-      if (units[i] == 0) continue;
-      v1::RedemptionLine* line = r.mutable_lines(i);
-      const int64_t qty = line->line().quantity(), line_discount = line->line().discount().amount_minor();
-      on_units += ShareOf(line_discount, after[i], qty) - ShareOf(line_discount, before[i], qty);
-      int64_t line_released = 0;
-      for (int c = 0; c < r.campaigns_size(); ++c) {
-        int64_t d = std::min(now_released[c][i] - was[c][i], held[c] - released_by_campaign[c]);
-        d = std::max<int64_t>(0, d);
-        released_by_campaign[c] += d;
-        line_released += d;
-      }
-      line->set_returned_quantity(after[i]);
-      line->mutable_discount_released()->set_amount_minor(line->discount_released().amount_minor() + line_released);
-      line->mutable_discount_released()->set_currency_code(r.totals().total().currency_code());
-      released += line_released;
-    }
-    bool complete = true;
-    for (const auto& l : r.lines()) complete = complete && l.returned_quantity() == l.line().quantity();
-    if (complete) {
-      // The last unit releases everything still held, such as a campaign's
-      // part of the shipping discount, which no line carries.
-      for (int c = 0; c < r.campaigns_size(); ++c) {
-        released += held[c] - released_by_campaign[c];
-        released_by_campaign[c] = held[c];
-      }
-    }
+    record.set_return_id(ask.return_id);
+    if (absl::Status st = UnitsToReturn(r, ask, units, record); !st.ok()) return st;
+    const Release release = ReturnUnits(r, units);
     const std::string customer = CustomerKey(r.customer());
     for (int c = 0; c < r.campaigns_size(); ++c) {
       const v1::AppliedCampaign& ac = r.campaigns(c);
-      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, r.customer().tier_id(), ac.campaign_version()},
-                                     complete ? -1 : 0, -released_by_campaign[c], 0, complete ? 1 : 0);
+      absl::Status st = tx.AddUsage({ac.campaign_id(), customer, r.customer().tier_id(), ac.campaign_version()},
+                                    release.complete ? -1 : 0, -release.by_campaign[c], 0, release.complete ? 1 : 0);
       if (!st.ok()) return st;
     }
-    if (complete) {
-      if (absl::Status st = ReleaseVouchers(txn, r, now); !st.ok()) return st;
+    if (release.complete) {
+      if (absl::Status st = ReleaseVouchers(tx, r, now); !st.ok()) return st;
     }
-    const std::string& currency = r.totals().total().currency_code();
-    record.mutable_discount_on_returned_units()->set_amount_minor(on_units);
-    record.mutable_discount_on_returned_units()->set_currency_code(currency);
-    record.mutable_discount_released()->set_amount_minor(released);
-    record.mutable_discount_released()->set_currency_code(currency);
-    record.set_usage_released(complete);
-    record.set_reason(req.reason());
-    *record.mutable_create_time() = ToTimestamp(now);
-    *r.add_returns() = record;
-    r.set_state(complete ? v1::REDEMPTION_STATE_RETURNED : v1::REDEMPTION_STATE_PARTIALLY_RETURNED);
-    r.mutable_discount_released()->set_amount_minor(r.discount_released().amount_minor() + released);
-    r.mutable_discount_released()->set_currency_code(currency);
-    *r.mutable_update_time() = ToTimestamp(now);
-    if (absl::Status st = txn.Save(r, (*existing)->second); !st.ok()) return st;
-    *out.mutable_redemption() = r;
-    *out.mutable_return_record() = record;
+    RecordReturn(r, record, ask, release, now);
+    if (absl::Status st = tx.SaveRedemption(r, (*stored)->token_digest); !st.ok()) return st;
+    *out.mutable_redemption() = std::move(r);
+    *out.mutable_return_record() = std::move(record);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return out;
 }
 
-absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::CancelRedemptionRequest& req) {
+absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const std::string& order_id,
+                                                                  const std::string& reason) {
   const absl::Time now = clock_.Now();
   v1::Redemption out;
-  absl::Status s = store_.InRedemptionTxn([&](RedemptionTxn& txn) -> absl::Status {
-    auto existing = txn.Find(req.order_id());
-    if (!existing.ok()) return existing.status();
-    if (!existing->has_value()) return NotFound("REDEMPTION_NOT_FOUND", "no redemption for this order");
-    out = (*existing)->first;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    auto stored = tx.Redemption(order_id);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return NoRedemption();
+    out = (*stored)->redemption;
     // Idempotent by order_id; a fully returned order has nothing left to
     // release and is answered unchanged too.
     if (!HoldsUsage(out)) return absl::OkStatus();
@@ -218,19 +264,19 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const v1::Canc
     int64_t released = 0;
     for (int c = 0; c < out.campaigns_size(); ++c) {
       const v1::AppliedCampaign& ac = out.campaigns(c);
-      absl::Status st = txn.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()},
-                                     -1, -held[c], 1);
+      absl::Status st = tx.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()}, -1,
+                                    -held[c], 1);
       if (!st.ok()) return st;
       released += held[c];
     }
-    if (absl::Status st = ReleaseVouchers(txn, out, now); !st.ok()) return st;
+    if (absl::Status st = ReleaseVouchers(tx, out, now); !st.ok()) return st;
     out.set_state(v1::REDEMPTION_STATE_CANCELLED);
     out.mutable_discount_released()->set_amount_minor(out.discount_released().amount_minor() + released);
     out.mutable_discount_released()->set_currency_code(out.totals().total().currency_code());
     *out.mutable_cancel_time() = ToTimestamp(now);
     *out.mutable_update_time() = ToTimestamp(now);
-    out.set_cancel_reason(req.reason());
-    return txn.Save(out, (*existing)->second);
+    out.set_cancel_reason(reason);
+    return tx.SaveRedemption(out, (*stored)->token_digest);
   });
   if (!s.ok()) return s;
   return out;

@@ -1,7 +1,7 @@
 // The gRPC side of vouchers: request checks (INVALID_ARGUMENT naming the
 // field), then PromotionService.
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
@@ -45,6 +45,44 @@ bool ReasonCode(const std::string& s) {
   return true;
 }
 
+// The wire requests as the domain's values.
+VoucherBatch BatchOf(const pv1::GenerateVouchersRequest& req) {
+  VoucherBatch b;
+  b.campaign_id = req.campaign_id();
+  b.count = req.count();
+  b.member_ids.assign(req.member_ids().begin(), req.member_ids().end());
+  b.prefix = req.pattern().prefix();
+  b.charset = req.pattern().charset();
+  b.length = req.pattern().length();
+  b.max_uses = req.max_uses();
+  if (req.has_expire_time()) b.expire_time = FromTimestamp(req.expire_time());
+  return b;
+}
+
+GoodwillGrant GrantOf(const pv1::IssueVoucherRequest& req) {
+  GoodwillGrant g;
+  g.member_id = req.member_id();
+  if (req.has_value()) {
+    *g.value.mutable_amount_off() = req.value();
+  } else {
+    g.value.set_percent_off_bps(req.percent_off_bps());
+  }
+  if (req.has_validity()) g.validity = FromDurationProto(req.validity());
+  g.reason_code = req.reason_code();
+  g.complaint_id = req.complaint_id();
+  g.note = req.note();
+  g.issued_by = req.issued_by();
+  return g;
+}
+
+VoucherQuery VoucherQueryOf(const pv1::ListVouchersRequest& req) {
+  VoucherQuery q;
+  q.stored = {req.campaign_id(), req.batch_id(), req.member_id(), req.kind()};
+  q.complaint_id = req.complaint_id();
+  for (int state : req.states()) q.states.push_back(static_cast<pv1::VoucherState>(state));
+  return q;
+}
+
 }  // namespace
 
 using Reactor = PromotionGrpc::Reactor;
@@ -66,15 +104,15 @@ Reactor* PromotionGrpc::GenerateVouchers(ServerContext* ctx, const pv1::Generate
     }
     const auto& p = req->pattern();
     if (!Prefix(p.prefix())) errors.Add("pattern.prefix", "[A-Z0-9-]{0,20}");
-    if (!p.charset().empty() && !Charset(p.charset())) errors.Add("pattern.charset", "2..36 distinct characters of [A-Z0-9]");
+    if (!p.charset().empty() && !Charset(p.charset()))
+      errors.Add("pattern.charset", "2..36 distinct characters of [A-Z0-9]");
     if (p.length() != 0) errors.RequireRange("pattern.length", p.length(), 6, 32);
     if (req->max_uses() < 0) errors.Add("max_uses", "must be >= 1 (0 = 1)");
-    if (req->has_expire_time() && !ValidTimestamp(req->expire_time())) errors.Add("expire_time", "invalid");
+    CheckOptionalTimestamp(errors, "expire_time", req->has_expire_time(), req->expire_time());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.GenerateVouchers(*req, caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GenerateVouchers(OnceFor(caller, "GenerateVouchers", req->request_id(), *req),
+                                               BatchOf(*req), caller.principal->name),
+                   resp);
   });
 }
 
@@ -82,10 +120,7 @@ Reactor* PromotionGrpc::GetVoucher(ServerContext* ctx, const pv1::GetVoucherRequ
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
     if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
-    auto r = promotion_.GetVoucher(req->code());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.GetVoucher(req->code()), resp);
   });
 }
 
@@ -94,10 +129,7 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
     if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
-    auto r = promotion_.ValidateVoucher(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.ValidateVoucher(req->code(), req->customer().member_id()), resp);
   });
 }
 
@@ -131,10 +163,9 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
     errors.RequireMaxLength("issued_by", req->issued_by(), 128);
     errors.RequireMaxLength("note", req->note(), 1000);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.IssueVoucher(*req, caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.IssueVoucher(OnceFor(caller, "IssueVoucher", req->request_id(), *req), GrantOf(*req),
+                                           caller.principal->name),
+                   resp);
   });
 }
 
@@ -144,7 +175,7 @@ Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchers
     if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     auto paging = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!paging.ok()) return paging.status();
-    auto page = promotion_.ListVouchers(*req, paging->cursor, paging->size);
+    auto page = promotion_.ListVouchers(VoucherQueryOf(*req), paging->cursor, paging->size);
     if (!page.ok()) return page.status();
     for (auto& v : page->first) *resp->add_vouchers() = std::move(v);
     resp->set_next_page_token(NextPageToken(*req, page->second));
@@ -153,17 +184,16 @@ Reactor* PromotionGrpc::ListVouchers(ServerContext* ctx, const pv1::ListVouchers
 }
 
 Reactor* PromotionGrpc::RevokeVoucher(ServerContext* ctx, const pv1::RevokeVoucherRequest* req, pv1::Voucher* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("code", req->code());
     errors.RequireMaxLength("code", req->code(), kMaxCodeLength);
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    auto r = promotion_.RevokeVoucher(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(promotion_.RevokeVoucher(OnceFor(caller, "RevokeVoucher", req->request_id(), *req), req->code(),
+                                            req->reason()),
+                   resp);
   });
 }
 

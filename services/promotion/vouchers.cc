@@ -1,13 +1,16 @@
 // Vouchers: unguessable codes generated for voucher-based campaigns or issued
 // one at a time as goodwill; checked when quoted, and consumed (uses) inside
 // the redemption transaction so a code is never used more than max_uses.
+#include <algorithm>
+#include <functional>
+#include <set>
+
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "common/proto_time.h"
 #include "common/random.h"
-#include "common/pagination.h"
 #include "common/store.h"
 #include "services/promotion/promotion_service.h"
 
@@ -18,11 +21,9 @@ namespace v1 = ::care::promotion::v1;
 
 constexpr char kDefaultCharset[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";  // no I, O, 0, 1
 
-std::string NewId(absl::string_view prefix) { return absl::StrCat(prefix, RandomToken(16, kLowerHex)); }
-
 // Stores a voucher under a fresh code from `make_code`, drawing again on the
 // (astronomically rare) collision.
-absl::Status InsertWithFreshCode(RedemptionTxn& tx, v1::Voucher& v, const std::function<std::string()>& make_code) {
+absl::Status InsertWithFreshCode(StoreTxn& tx, v1::Voucher& v, const std::function<std::string()>& make_code) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     v.set_code(make_code());
     auto inserted = tx.InsertVoucher(v);
@@ -30,6 +31,50 @@ absl::Status InsertWithFreshCode(RedemptionTxn& tx, v1::Voucher& v, const std::f
     if (*inserted) return absl::OkStatus();
   }
   return Error(absl::StatusCode::kAborted, "CODE_SPACE_EXHAUSTED", "could not draw an unused code; widen the pattern");
+}
+
+// One voucher of a batch for `member` ("" = unassigned): valid from the
+// campaign's start until its end or the batch's expiry, whichever is first.
+v1::Voucher BatchVoucher(const v1::Campaign& c, const VoucherBatch& batch, const std::string& batch_id,
+                         const std::string& member, absl::Time now, const std::string& by) {
+  absl::Time expire = FromTimestamp(c.ends_at());
+  if (batch.expire_time) expire = std::min(expire, *batch.expire_time);
+  v1::Voucher v;
+  v.set_kind(v1::VOUCHER_KIND_CAMPAIGN);
+  v.set_campaign_id(c.campaign_id());
+  v.set_batch_id(batch_id);
+  v.set_member_id(member);
+  v.set_state(v1::VOUCHER_STATE_ACTIVE);
+  v.set_max_uses(batch.max_uses == 0 ? 1 : batch.max_uses);
+  *v.mutable_start_time() = c.starts_at();
+  *v.mutable_expire_time() = ToTimestamp(expire);
+  v.set_issued_by(by);
+  v.set_issued_by_principal(by);
+  *v.mutable_create_time() = ToTimestamp(now);
+  *v.mutable_update_time() = ToTimestamp(now);
+  return v;
+}
+
+// A single-use goodwill voucher (its code is drawn when stored).
+v1::Voucher GoodwillVoucher(const GoodwillGrant& grant, absl::Time now, const std::string& by) {
+  v1::Voucher v;
+  v.set_kind(v1::VOUCHER_KIND_GOODWILL);
+  v.set_member_id(grant.member_id);
+  v.set_state(v1::VOUCHER_STATE_ACTIVE);
+  v.set_max_uses(1);
+  *v.mutable_goodwill_value() = grant.value;
+  const absl::Duration validity = grant.validity.value_or(absl::Hours(24 * 30));
+  *v.mutable_start_time() = ToTimestamp(now);
+  *v.mutable_expire_time() = ToTimestamp(now + validity);
+  v.set_reason_code(grant.reason_code);
+  v.set_complaint_id(grant.complaint_id);
+  v.set_note(grant.note);
+  v.set_issued_by(grant.issued_by.empty() ? by : grant.issued_by);
+  // issued_by is the caller's word; the token's principal is the fact.
+  v.set_issued_by_principal(by);
+  *v.mutable_create_time() = ToTimestamp(now);
+  *v.mutable_update_time() = ToTimestamp(now);
+  return v;
 }
 
 }  // namespace
@@ -50,13 +95,13 @@ v1::RejectionReason PromotionService::VoucherProblem(const v1::Voucher& v, const
   return v1::REJECTION_REASON_UNSPECIFIED;
 }
 
-absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
-    const v1::GenerateVouchersRequest& req, const std::string& by) {
+absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(const Once& once,
+                                                                                const VoucherBatch& batch,
+                                                                                const std::string& by) {
   const absl::Time now = clock_.Now();
   return WriteOnce<v1::GenerateVouchersResponse>(
-      store_, "GenerateVouchers", req.request_id(), req,
-      [&](RedemptionTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
-        auto camp = tx.Campaign(req.campaign_id());
+      store_, once, [&](StoreTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
+        auto camp = tx.Campaign(batch.campaign_id);
         if (!camp.ok()) return camp.status();
         if (!*camp) return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
         const v1::Campaign& c = **camp;
@@ -66,29 +111,16 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
         if (c.state() == v1::CAMPAIGN_STATE_CANCELLED || c.state() == v1::CAMPAIGN_STATE_ENDED) {
           return FailedPrecondition("INVALID_TRANSITION", "vouchers are generated for a live or draft campaign");
         }
-        const std::string charset = req.pattern().charset().empty() ? kDefaultCharset : req.pattern().charset();
-        const int length = req.pattern().length() == 0 ? 12 : req.pattern().length();
-        absl::Time expire = FromTimestamp(c.ends_at());
-        if (req.has_expire_time()) expire = std::min(expire, FromTimestamp(req.expire_time()));
+        const std::string charset = batch.charset.empty() ? kDefaultCharset : batch.charset;
+        const int length = batch.length == 0 ? 12 : batch.length;
         out.set_batch_id(NewId("b-"));
-        std::vector<std::string> owners(req.member_ids().begin(), req.member_ids().end());
-        if (owners.empty()) owners.assign(static_cast<size_t>(req.count()), "");
+        std::vector<std::string> owners = batch.member_ids;
+        if (owners.empty()) owners.assign(static_cast<size_t>(batch.count), "");
         for (const std::string& member : owners) {
-          v1::Voucher v;
-          v.set_kind(v1::VOUCHER_KIND_CAMPAIGN);
-          v.set_campaign_id(c.campaign_id());
-          v.set_batch_id(out.batch_id());
-          v.set_member_id(member);
-          v.set_state(v1::VOUCHER_STATE_ACTIVE);
-          v.set_max_uses(req.max_uses() == 0 ? 1 : req.max_uses());
-          *v.mutable_start_time() = c.starts_at();
-          *v.mutable_expire_time() = ToTimestamp(expire);
-          v.set_issued_by(by);
-          v.set_issued_by_principal(by);
-          *v.mutable_create_time() = ToTimestamp(now);
-          *v.mutable_update_time() = ToTimestamp(now);
-          absl::Status s = InsertWithFreshCode(
-              tx, v, [&] { return absl::StrCat(req.pattern().prefix(), RandomToken(length, charset)); });
+          v1::Voucher v = BatchVoucher(c, batch, out.batch_id(), member, now, by);
+          absl::Status s = InsertWithFreshCode(tx, v, [&] {
+            return absl::StrCat(batch.prefix, RandomToken(length, charset));
+          });
           if (!s.ok()) return s;
           *out.add_vouchers() = std::move(v);
         }
@@ -96,17 +128,32 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
       });
 }
 
-absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVoucherRequest& req,
+absl::Status PromotionService::CheckMember(const std::string& member_id) {
+  // The member must exist (contract): loyalty's NOT_FOUND is final. When it
+  // cannot be verified (loyalty or Redis down, loyalty not set up yet) the
+  // answer is UNAVAILABLE, which the caller's outbox retries: a goodwill
+  // voucher is delayed, never refused for an outage.
+  auto member = shoppers_(member_id);
+  if (member.ok()) return absl::OkStatus();
+  if (member.status().code() == absl::StatusCode::kNotFound) {
+    return Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "loyalty has no such member",
+                 {{"member_id", member_id}});
+  }
+  return Error(absl::StatusCode::kUnavailable, "MEMBER_UNVERIFIED",
+               absl::StrCat("the member cannot be verified now (", member.status().message(), "); retry"),
+               {{"member_id", member_id}});
+}
+
+absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const Once& once, const GoodwillGrant& grant,
                                                            const std::string& by) {
   // A retry of an issued voucher gets it back whatever loyalty's state now
-  // (read first: the member lookup below is a network call and never runs
-  // on the single writer).
+  // (read first: the member lookup is a network call and never runs on the
+  // single writer).
   {
-    const std::string caller = CallerIdentity::Current();
     v1::Voucher first;
     bool replayed = false;
-    absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-      auto r = tx.Replay(IdempotencyKey{caller, "IssueVoucher", req.request_id()}, req, &first);
+    absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+      auto r = tx.Replay(once, &first);
       if (!r.ok()) return r.status();
       replayed = *r;
       return absl::OkStatus();
@@ -114,50 +161,18 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const v1::IssueVouche
     if (!s.ok()) return s;
     if (replayed) return first;
   }
-  // The member must exist (contract): loyalty's NOT_FOUND is final. When it
-  // cannot be verified (loyalty or Redis down, loyalty not set up yet) the
-  // answer is UNAVAILABLE, which the caller's outbox retries: a goodwill
-  // voucher is delayed, never refused for an outage.
-  if (auto member = shoppers_(req.member_id()); !member.ok()) {
-    if (member.status().code() == absl::StatusCode::kNotFound) {
-      return Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "loyalty has no such member",
-                   {{"member_id", req.member_id()}});
-    }
-    return Error(absl::StatusCode::kUnavailable, "MEMBER_UNVERIFIED",
-                 absl::StrCat("the member cannot be verified now (", member.status().message(), "); retry"),
-                 {{"member_id", req.member_id()}});
-  }
+  if (absl::Status s = CheckMember(grant.member_id); !s.ok()) return s;
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(store_, "IssueVoucher", req.request_id(), req,
-                                [&](RedemptionTxn& tx, v1::Voucher& v) -> absl::Status {
-    v.set_kind(v1::VOUCHER_KIND_GOODWILL);
-    v.set_member_id(req.member_id());
-    v.set_state(v1::VOUCHER_STATE_ACTIVE);
-    v.set_max_uses(1);
-    if (req.has_value()) {
-      *v.mutable_goodwill_value()->mutable_amount_off() = req.value();
-    } else {
-      v.mutable_goodwill_value()->set_percent_off_bps(req.percent_off_bps());
-    }
-    absl::Duration validity = req.has_validity() ? FromDurationProto(req.validity()) : absl::Hours(24 * 30);
-    *v.mutable_start_time() = ToTimestamp(now);
-    *v.mutable_expire_time() = ToTimestamp(now + validity);
-    v.set_reason_code(req.reason_code());
-    v.set_complaint_id(req.complaint_id());
-    v.set_note(req.note());
-    v.set_issued_by(req.issued_by().empty() ? by : req.issued_by());
-    // issued_by is the caller's word; the token's principal is the fact.
-    v.set_issued_by_principal(by);
-    *v.mutable_create_time() = ToTimestamp(now);
-    *v.mutable_update_time() = ToTimestamp(now);
+  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
+    v = GoodwillVoucher(grant, now, by);
     return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
   });
 }
 
 absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code) {
   std::optional<v1::Voucher> out;
-  absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-    auto v = tx.GetVoucher(NormalizeVoucherCode(code));
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto v = tx.Voucher(NormalizeVoucherCode(code));
     if (!v.ok()) return v.status();
     out = std::move(*v);
     return absl::OkStatus();
@@ -167,11 +182,12 @@ absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code
   return *out;
 }
 
-absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(const v1::ValidateVoucherRequest& req) {
+absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(const std::string& code,
+                                                                              const std::string& member_id) {
   const absl::Time now = clock_.Now();
   v1::ValidateVoucherResponse out;
-  absl::Status s = store_.Read([&](RedemptionTxn& tx) -> absl::Status {
-    auto v = tx.GetVoucher(NormalizeVoucherCode(req.code()));
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto v = tx.Voucher(NormalizeVoucherCode(code));
     if (!v.ok()) return v.status();
     if (!*v) {
       out.set_reason(v1::REJECTION_REASON_VOUCHER_NOT_FOUND);
@@ -179,7 +195,7 @@ absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(co
     }
     *out.mutable_voucher() = **v;
     out.set_uses_left(std::max(0, (*v)->max_uses() - (*v)->uses()));
-    out.set_reason(VoucherProblem(**v, req.customer().member_id(), now));
+    out.set_reason(VoucherProblem(**v, member_id, now));
     if ((*v)->kind() == v1::VOUCHER_KIND_CAMPAIGN && out.reason() == v1::REJECTION_REASON_UNSPECIFIED) {
       auto c = tx.Campaign((*v)->campaign_id());
       if (!c.ok()) return c.status();
@@ -200,25 +216,25 @@ absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(co
   return out;
 }
 
-absl::StatusOr<PromotionService::Page<v1::Voucher>> PromotionService::ListVouchers(
-    const v1::ListVouchersRequest& filter, int64_t before_seq, int page_size) {
+absl::StatusOr<PromotionService::Page<v1::Voucher>> PromotionService::ListVouchers(const VoucherQuery& query,
+                                                                                   int64_t before_seq, int page_size) {
   // Campaign, batch, member and kind are columns; complaint and state are
   // read from the voucher itself.
   auto keep = [&](const v1::Voucher& v) {
-    return (filter.complaint_id().empty() || v.complaint_id() == filter.complaint_id()) &&
-           (filter.states().empty() ||
-            std::find(filter.states().begin(), filter.states().end(), v.state()) != filter.states().end());
+    return (query.complaint_id.empty() || v.complaint_id() == query.complaint_id) &&
+           (query.states.empty() ||
+            std::find(query.states.begin(), query.states.end(), v.state()) != query.states.end());
   };
-  return ReadPage<v1::Voucher>(before_seq, page_size, [&](RedemptionTxn& tx, int64_t before, int limit) {
-    return tx.ListVouchers(filter, before, limit);
-  }, keep);
+  return ReadPage<v1::Voucher>(
+      before_seq, page_size,
+      [&](StoreTxn& tx, int64_t before, int limit) { return tx.VouchersBefore(query.stored, before, limit); }, keep);
 }
 
-absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const v1::RevokeVoucherRequest& req) {
+absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const Once& once, const std::string& code,
+                                                            const std::string& reason) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(store_, "RevokeVoucher", req.request_id(), req,
-                                [&](RedemptionTxn& tx, v1::Voucher& out) -> absl::Status {
-    auto v = tx.GetVoucher(NormalizeVoucherCode(req.code()));
+  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& out) -> absl::Status {
+    auto v = tx.Voucher(NormalizeVoucherCode(code));
     if (!v.ok()) return v.status();
     if (!*v) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
     if ((*v)->state() == v1::VOUCHER_STATE_REVOKED) {
@@ -226,18 +242,18 @@ absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const v1::RevokeVouc
     }
     out = **v;
     out.set_state(v1::VOUCHER_STATE_REVOKED);
-    out.set_revoke_reason(req.reason());
+    out.set_revoke_reason(reason);
     *out.mutable_update_time() = ToTimestamp(now);
     return tx.UpdateVoucher(out);
   });
 }
 
-absl::Status PromotionService::ResolveVouchers(const v1::QuoteRequest& req, PricingInput& in,
+absl::Status PromotionService::ResolveVouchers(const std::vector<std::string>& codes, PricingInput& in,
                                                google::protobuf::RepeatedPtrField<v1::VoucherResult>* results) {
-  if (req.voucher_codes().empty()) return absl::OkStatus();
-  return store_.Read([&](RedemptionTxn& tx) -> absl::Status {
+  if (codes.empty()) return absl::OkStatus();
+  return store_.Read([&](StoreTxn& tx) -> absl::Status {
     std::set<std::string> seen;
-    for (const std::string& raw : req.voucher_codes()) {
+    for (const std::string& raw : codes) {
       v1::VoucherResult* r = results->Add();
       r->set_code(NormalizeVoucherCode(raw));
       auto refuse = [&](v1::RejectionReason reason, const std::string& detail = "") {
@@ -249,7 +265,7 @@ absl::Status PromotionService::ResolveVouchers(const v1::QuoteRequest& req, Pric
         refuse(v1::REJECTION_REASON_VOUCHER_DUPLICATE);
         continue;
       }
-      auto v = tx.GetVoucher(r->code());
+      auto v = tx.Voucher(r->code());
       if (!v.ok()) return v.status();
       if (!*v) {
         refuse(v1::REJECTION_REASON_VOUCHER_NOT_FOUND);
@@ -278,11 +294,11 @@ absl::Status PromotionService::ResolveVouchers(const v1::QuoteRequest& req, Pric
   });
 }
 
-absl::Status PromotionService::ConsumeVouchers(RedemptionTxn& tx, const v1::QuoteResponse& quote, absl::Time now,
+absl::Status PromotionService::ConsumeVouchers(StoreTxn& tx, const v1::QuoteResponse& quote, absl::Time now,
                                                v1::Redemption& out) {
   for (const v1::VoucherResult& r : quote.vouchers()) {
     if (!r.accepted()) continue;
-    auto v = tx.GetVoucher(r.code());
+    auto v = tx.Voucher(r.code());
     if (!v.ok()) return v.status();
     ErrorMetadata md{{"voucher_code", r.code()}};
     if (!*v) return Error(absl::StatusCode::kFailedPrecondition, "VOUCHER_NOT_FOUND", "a quoted voucher is gone", md);
@@ -305,9 +321,9 @@ absl::Status PromotionService::ConsumeVouchers(RedemptionTxn& tx, const v1::Quot
   return absl::OkStatus();
 }
 
-absl::Status PromotionService::ReleaseVouchers(RedemptionTxn& tx, const v1::Redemption& redemption, absl::Time now) {
+absl::Status PromotionService::ReleaseVouchers(StoreTxn& tx, const v1::Redemption& redemption, absl::Time now) {
   for (const std::string& code : redemption.voucher_codes()) {
-    auto v = tx.GetVoucher(code);
+    auto v = tx.Voucher(code);
     if (!v.ok()) return v.status();
     if (!*v) continue;
     v1::Voucher& voucher = **v;

@@ -1,0 +1,298 @@
+#include "services/promotion/sqlite_promotion_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/idempotency.h"
+
+namespace care::promotion {
+namespace {
+
+namespace v1 = ::care::promotion::v1;
+
+// A stored blob as a message (ParseBlob: DATA_LOSS when it does not parse).
+template <typename T>
+absl::StatusOr<T> Parse(const Statement& st, int col, absl::string_view what) {
+  T out;
+  if (absl::Status s = ParseBlob(st, col, out, what); !s.ok()) return s;
+  return out;
+}
+
+// The first row of `stmt` read by `read(const Statement&) -> StatusOr<T>`,
+// or nothing when there is none.
+template <typename T, typename Fn>
+absl::StatusOr<std::optional<T>> FirstRow(absl::StatusOr<Statement> stmt, Fn read) {
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<T>();
+  absl::StatusOr<T> value = read(*stmt);
+  if (!value.ok()) return value.status();
+  return std::optional<T>(std::move(*value));
+}
+
+// Every row of `stmt` read by `read`; the first error stops.
+template <typename T, typename Fn>
+absl::StatusOr<std::vector<T>> AllRows(absl::StatusOr<Statement> stmt, Fn read) {
+  if (!stmt.ok()) return stmt.status();
+  std::vector<T> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    absl::StatusOr<T> value = read(*stmt);
+    if (!value.ok()) return value.status();
+    out.push_back(std::move(*value));
+  }
+}
+
+// Rows of (rowid, body): a newest-first page of stored messages.
+template <typename T>
+absl::StatusOr<SeqRows<T>> SeqBodies(absl::StatusOr<Statement> stmt, absl::string_view what) {
+  return AllRows<std::pair<int64_t, T>>(std::move(stmt),
+                                        [what](const Statement& st) -> absl::StatusOr<std::pair<int64_t, T>> {
+                                          auto body = Parse<T>(st, 1, what);
+                                          if (!body.ok()) return body.status();
+                                          return std::make_pair(st.Int(0), std::move(*body));
+                                        });
+}
+
+absl::StatusOr<v1::Campaign> ReadCampaign(const Statement& st) { return Parse<v1::Campaign>(st, 0, "campaign"); }
+
+class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
+ public:
+  using SqliteTxnBase::SqliteTxnBase;
+
+  absl::StatusOr<std::optional<v1::Campaign>> Campaign(const std::string& id) override {
+    return FirstRow<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE campaign_id = ?1", id), ReadCampaign);
+  }
+
+  absl::StatusOr<std::optional<v1::Campaign>> CampaignVersion(const std::string& id, int64_t version) override {
+    return FirstRow<v1::Campaign>(
+        txn_.Query("SELECT body FROM campaign_versions WHERE campaign_id = ?1 AND version = ?2", id, version),
+        ReadCampaign);
+  }
+
+  absl::Status SaveCampaign(const CampaignChange& change) override {
+    const v1::Campaign& c = change.campaign;
+    const std::string body = c.SerializeAsString();
+    absl::Status s = Run(
+        txn_.Query("INSERT INTO campaigns (campaign_id, version, state, body) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
+                   c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
+    if (!s.ok()) return s;
+    return Run(
+        txn_.Query("INSERT INTO campaign_versions (campaign_id, version, change, body, changed_fields) VALUES (?1, ?2, "
+                   "?3, ?4, ?5)",
+                   c.campaign_id(), c.version(), static_cast<int64_t>(change.change), Blob{body},
+                   absl::StrJoin(change.changed_fields, ",")));
+  }
+
+  absl::StatusOr<std::vector<v1::Campaign>> LiveCampaigns() override {
+    return AllRows<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
+                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED),
+                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
+                                 ReadCampaign);
+  }
+
+  absl::StatusOr<SeqRows<v1::Campaign>> CampaignsBefore(int64_t before_seq, int limit) override {
+    return SeqBodies<v1::Campaign>(
+        txn_.Query("SELECT rowid, body FROM campaigns WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2",
+                   before_seq, static_cast<int64_t>(limit)),
+        "campaign");
+  }
+
+  absl::StatusOr<std::vector<v1::CampaignVersion>> Versions(const std::string& id, int64_t after_version,
+                                                            int limit) override {
+    return AllRows<v1::CampaignVersion>(
+        txn_.Query("SELECT change, body, changed_fields FROM campaign_versions WHERE campaign_id = ?1 AND version > ?2 "
+                   "ORDER BY version LIMIT ?3",
+                   id, after_version, static_cast<int64_t>(limit)),
+        [](const Statement& st) -> absl::StatusOr<v1::CampaignVersion> {
+          auto campaign = Parse<v1::Campaign>(st, 1, "campaign version");
+          if (!campaign.ok()) return campaign.status();
+          v1::CampaignVersion v;
+          v.set_change(static_cast<v1::CampaignChange>(st.Int(0)));
+          *v.mutable_campaign() = std::move(*campaign);
+          v.set_version(v.campaign().version());
+          for (absl::string_view path : absl::StrSplit(st.Text(2), ',', absl::SkipEmpty())) {
+            v.mutable_changed_fields()->add_paths(std::string(path));
+          }
+          return v;
+        });
+  }
+
+  absl::StatusOr<std::optional<StoredRedemption>> Redemption(const std::string& order_id) override {
+    return FirstRow<StoredRedemption>(txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1",
+                                                 order_id),
+                                      [](const Statement& st) -> absl::StatusOr<StoredRedemption> {
+                                        auto r = Parse<v1::Redemption>(st, 0, "redemption");
+                                        if (!r.ok()) return r.status();
+                                        return StoredRedemption{std::move(*r), st.Text(1)};
+                                      });
+  }
+
+  absl::StatusOr<std::optional<std::string>> OrderOfToken(const std::string& token_digest) override {
+    return FirstRow<std::string>(txn_.Query("SELECT order_id FROM redemptions WHERE token_digest = ?1 LIMIT 1",
+                                            token_digest),
+                                 [](const Statement& st) -> absl::StatusOr<std::string> { return st.Text(0); });
+  }
+
+  absl::Status SaveRedemption(const v1::Redemption& r, const std::string& token_digest) override {
+    return Run(
+        txn_.Query("INSERT INTO redemptions (order_id, token_digest, state, body) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (order_id) DO UPDATE SET state = ?3, body = ?4",
+                   r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()}));
+  }
+
+  absl::StatusOr<SeqRows<v1::Redemption>> RedemptionsBefore(int64_t before_seq, int limit) override {
+    return SeqBodies<v1::Redemption>(
+        txn_.Query("SELECT rowid, body FROM redemptions WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2",
+                   before_seq, static_cast<int64_t>(limit)),
+        "redemption");
+  }
+
+  absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) override {
+    CampaignUsage u;
+    auto stmt = txn_.Query(
+        "SELECT redemptions, discount, cancelled, returned FROM campaign_usage WHERE campaign_id = ?1", campaign_id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      u.redemptions = stmt->Int(0);
+      u.discount = stmt->Int(1);
+      u.cancelled = stmt->Int(2);
+      u.returned = stmt->Int(3);
+    }
+    auto n = txn_.Query("SELECT COUNT(*) FROM customer_usage WHERE campaign_id = ?1 AND redemptions > 0", campaign_id);
+    if (!n.ok()) return n.status();
+    auto counted = n->Step();
+    if (!counted.ok()) return counted.status();
+    if (*counted) u.customers = n->Int(0);
+    return u;
+  }
+
+  absl::StatusOr<int64_t> CustomerCount(const std::string& campaign_id, const std::string& customer) override {
+    auto stmt = txn_.Query("SELECT redemptions FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2",
+                           campaign_id, customer);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    return *row ? stmt->Int(0) : 0;
+  }
+
+  absl::StatusOr<CampaignUsage> UsageReport(const std::string& campaign_id) override {
+    auto u = Usage(campaign_id);
+    if (!u.ok()) return u.status();
+    if (absl::Status s = ReadBreakdowns(campaign_id, *u); !s.ok()) return s;
+    if (absl::Status s = ReadVoucherUses(campaign_id, *u); !s.ok()) return s;
+    return u;
+  }
+
+  absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
+                        int64_t returned) override {
+    absl::Status s = Run(
+        txn_.Query("INSERT INTO campaign_usage_by (campaign_id, tier_id, campaign_version, redemptions, discount) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, tier_id, campaign_version) "
+                   "DO UPDATE SET redemptions = redemptions + ?4, discount = discount + ?5",
+                   of.campaign_id, of.tier_id, of.version, redemptions, discount));
+    if (!s.ok()) return s;
+    s = Run(
+        txn_.Query("INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled, returned) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = redemptions + ?2, discount = discount + ?3, "
+                   "cancelled = cancelled + ?4, returned = returned + ?5",
+                   of.campaign_id, redemptions, discount, cancelled, returned));
+    if (!s.ok() || of.customer.empty() || redemptions == 0) return s;
+    s = Run(
+        txn_.Query("INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = redemptions + ?3",
+                   of.campaign_id, of.customer, redemptions));
+    if (!s.ok()) return s;
+    return Run(
+        txn_.Query("DELETE FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2 AND redemptions <= 0",
+                   of.campaign_id, of.customer));
+  }
+
+  absl::StatusOr<std::optional<v1::Voucher>> Voucher(const std::string& code) override {
+    return FirstRow<v1::Voucher>(txn_.Query("SELECT body FROM vouchers WHERE code = ?1", code),
+                                 [](const Statement& st) { return Parse<v1::Voucher>(st, 0, "voucher"); });
+  }
+
+  absl::StatusOr<bool> InsertVoucher(const v1::Voucher& v) override {
+    auto n = txn_.Exec(
+        "INSERT INTO vouchers (code, kind, campaign_id, member_id, batch_id, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (code) DO NOTHING",
+        v.code(), static_cast<int64_t>(v.kind()), v.campaign_id(), v.member_id(), v.batch_id(),
+        Blob{v.SerializeAsString()});
+    if (!n.ok()) return n.status();
+    return *n > 0;
+  }
+
+  absl::Status UpdateVoucher(const v1::Voucher& v) override {
+    return Run(txn_.Query("UPDATE vouchers SET body = ?2 WHERE code = ?1", v.code(), Blob{v.SerializeAsString()}));
+  }
+
+  absl::StatusOr<SeqRows<v1::Voucher>> VouchersBefore(const VoucherFilter& f, int64_t before_seq, int limit) override {
+    return SeqBodies<v1::Voucher>(
+        txn_.Query(
+            "SELECT rowid, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
+            "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR rowid < ?5) "
+            "ORDER BY rowid DESC LIMIT ?6",
+            f.campaign_id, f.batch_id, f.member_id, static_cast<int64_t>(f.kind), before_seq,
+            static_cast<int64_t>(limit)),
+        "voucher");
+  }
+
+ private:
+  // The report's breakdowns by tier and by version, largest discount first.
+  absl::Status ReadBreakdowns(const std::string& campaign_id, CampaignUsage& u) {
+    for (bool by_tier : {true, false}) {
+      const std::string key = by_tier ? "tier_id" : "campaign_version";
+      auto parts = AllRows<CampaignUsage::Part>(
+          txn_.Query(absl::StrCat("SELECT ", key,
+                                  ", SUM(redemptions), SUM(discount) FROM campaign_usage_by "
+                                  "WHERE campaign_id = ?1 GROUP BY ",
+                                  key, " ORDER BY 3 DESC, 1"),
+                     campaign_id),
+          [by_tier](const Statement& st) -> absl::StatusOr<CampaignUsage::Part> {
+            CampaignUsage::Part p;
+            if (by_tier) {
+              p.tier_id = st.Text(0);
+            } else {
+              p.version = st.Int(0);
+            }
+            p.redemptions = st.Int(1);
+            p.discount = st.Int(2);
+            return p;
+          });
+      if (!parts.ok()) return parts.status();
+      (by_tier ? u.by_tier : u.by_version) = std::move(*parts);
+    }
+    return absl::OkStatus();
+  }
+
+  // Uses live in the voucher bodies (changed only in the redemption
+  // transaction), so they are summed from there: exact, and a report is not
+  // on the checkout path.
+  absl::Status ReadVoucherUses(const std::string& campaign_id, CampaignUsage& u) {
+    auto vouchers = AllRows<v1::Voucher>(txn_.Query("SELECT body FROM vouchers WHERE campaign_id = ?1 AND kind = ?2",
+                                                    campaign_id, static_cast<int64_t>(v1::VOUCHER_KIND_CAMPAIGN)),
+                                         [](const Statement& st) { return Parse<v1::Voucher>(st, 0, "voucher"); });
+    if (!vouchers.ok()) return vouchers.status();
+    for (const v1::Voucher& v : *vouchers) {
+      ++u.vouchers_generated;
+      u.voucher_uses += v.uses();
+    }
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<PromotionStore> NewSqlitePromotionStore(Database& db) {
+  return std::make_unique<SqliteStoreOf<StoreTxn, SqlitePromotionTxn>>(db);
+}
+
+}  // namespace care::promotion
