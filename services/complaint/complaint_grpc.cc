@@ -83,25 +83,54 @@ void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
 
 namespace {
 
-// Offset paging over a short configuration list, the cursor bound to the
-// request's filters.
-template <typename Request, typename T, typename Add>
-absl::Status PageOf(const Request& req, const std::vector<T>& all, Add add, std::string* next_token) {
-  FieldErrors errors;
-  int size = PageSize(req.page_size(), errors);
-  if (!errors.empty()) return errors.ToStatus();
-  auto cursor = DecodePageToken(req, req.page_token());
-  if (!cursor.ok()) return cursor.status();
-  size_t start = 0;
-  if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &start)) return InvalidPageToken();
-  size_t end = std::min(all.size(), start + static_cast<size_t>(size));
-  for (size_t i = std::min(start, all.size()); i < end; ++i) add(all[i]);
-  if (end < all.size()) *next_token = EncodePageToken(req, absl::StrCat(end));
-  return absl::OkStatus();
-}
-
 std::vector<int> Ints(const google::protobuf::RepeatedField<int>& values) {
   return std::vector<int>(values.begin(), values.end());
+}
+
+// The idempotency key of a mutation: the caller, the method and the request id.
+Once OnceOf(const Caller& caller, absl::string_view scope, const std::string& key,
+            const google::protobuf::Message& request) {
+  return Once{caller.principal->name, std::string(scope), key, &request};
+}
+
+std::optional<absl::Time> OptionalTime(bool has, const google::protobuf::Timestamp& t) {
+  if (!has) return std::nullopt;
+  return FromTimestamp(t);
+}
+
+NewComplaint NewComplaintOf(const v1::CreateComplaintRequest& req) {
+  NewComplaint cmd;
+  cmd.member_id = req.member_id();
+  cmd.channel = req.channel();
+  cmd.category = req.category();
+  cmd.order_id = req.order_id();
+  cmd.subject = req.subject();
+  cmd.description = req.description();
+  cmd.locale = req.locale();
+  cmd.priority = req.priority();
+  cmd.team_id = req.team_id();
+  cmd.assignee_agent_id = req.assignee_agent_id();
+  cmd.received_time = OptionalTime(req.has_received_time(), req.received_time());
+  return cmd;
+}
+
+Resolution ResolutionOf(const v1::ResolveComplaintRequest& req) {
+  Resolution cmd{req.complaint_id(), req.expected_version(), req.resolution_summary(), req.consultation_time()};
+  if (req.has_compensation()) {
+    const v1::CompensationRequest& in = req.compensation();
+    GoodwillGrant grant;
+    if (in.grant_case() == v1::CompensationRequest::kPoints) {
+      grant.kind = v1::COMPENSATION_KIND_POINTS;
+      grant.points = in.points();
+    } else {
+      grant.kind = v1::COMPENSATION_KIND_VOUCHER;
+      grant.voucher = in.voucher();
+    }
+    grant.reason_code = in.reason_code();
+    grant.note = in.note();
+    cmd.compensation = std::move(grant);
+  }
+  return cmd;
 }
 
 }  // namespace
@@ -116,16 +145,22 @@ grpc::ServerUnaryReactor* ComplaintGrpc::Answer(ServerContext* ctx, const Reques
   });
 }
 
-// A List RPC over a short configuration list, paged by offset.
+// A List RPC over a short configuration list, paged by position (the cursor
+// is the index of the next item).
 template <typename Request, typename Response, typename Fetch, typename Add>
 grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Request* req, Response* resp,
                                                     Fetch fetch, Add add) {
   return Answer(ctx, *req, resp, [req, fetch, add](const Caller&) -> absl::StatusOr<Response> {
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    if (page->cursor < 0) return InvalidPageToken();
     auto all = fetch();
     if (!all.ok()) return all.status();
     Response out;
-    absl::Status s = PageOf(*req, *all, [&](const auto& x) { add(x, &out); }, out.mutable_next_page_token());
-    if (!s.ok()) return s;
+    const size_t start = std::min(static_cast<size_t>(page->cursor), all->size());
+    const size_t end = std::min(all->size(), start + static_cast<size_t>(page->size));
+    for (size_t i = start; i < end; ++i) add((*all)[i], &out);
+    if (end < all->size()) out.set_next_page_token(EncodePageToken(*req, absl::StrCat(end)));
     return out;
   });
 }
@@ -175,7 +210,8 @@ Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComp
         return NotFound("MEMBER_NOT_FOUND", "loyalty has no such member");
       }
     }
-    return service_.Create(*req, tier, ActorOf(caller));
+    return service_.Create(OnceOf(caller, "CreateComplaint", req->request_id(), *req), NewComplaintOf(*req), tier,
+                           ActorOf(caller));
   });
 }
 
@@ -192,14 +228,19 @@ Reactor* ComplaintGrpc::ListComplaintEvents(ServerContext* ctx, const v1::ListCo
     if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
-    if (req->page_size() < 0) errors.Add("page_size", "must not be negative");
-    int64_t after = 0;
-    if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &after)) {
-      return Error(absl::StatusCode::kInvalidArgument, "INVALID_PAGE_TOKEN", "page_token is not one we issued");
-    }
+    PageSize(req->page_size(), errors);
     if (!errors.empty()) return errors.ToStatus();
-    int size = req->page_size() == 0 ? 50 : std::min(req->page_size(), 1000);
-    return service_.Events(req->complaint_id(), after, size);
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    auto events = service_.Events(req->complaint_id(), page->cursor, page->size + 1);
+    if (!events.ok()) return events.status();
+    v1::ListComplaintEventsResponse out;
+    if (static_cast<int>(events->size()) > page->size) {
+      events->resize(page->size);
+      out.set_next_page_token(EncodePageToken(*req, absl::StrCat(events->back().sequence())));
+    }
+    for (auto& e : *events) *out.add_events() = std::move(e);
+    return out;
   });
 }
 
@@ -217,7 +258,9 @@ Reactor* ComplaintGrpc::TransitionComplaint(ServerContext* ctx, const v1::Transi
     }
     errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Transition(*req, ActorOf(caller));
+    return service_.Transition(OnceOf(caller, "TransitionComplaint", req->request_id(), *req),
+                               {req->complaint_id(), req->expected_version(), req->to_status(), req->reason()},
+                               ActorOf(caller));
   });
 }
 
@@ -230,7 +273,10 @@ Reactor* ComplaintGrpc::ReplyToComplaint(ServerContext* ctx, const v1::ReplyToCo
     if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reply(*req, ActorOf(caller));
+    if (req->validate_only()) return service_.CheckReply(req->complaint_id(), req->text());
+    AgentReply cmd{req->complaint_id(), req->expected_version(), req->text(), std::nullopt, req->wait_for_customer()};
+    if (req->has_consultation_time()) cmd.consultation_time = req->consultation_time();
+    return service_.Reply(OnceOf(caller, "ReplyToComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -275,7 +321,8 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
       if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Resolve(*req, ActorOf(caller));
+    return service_.Resolve(OnceOf(caller, "ResolveComplaint", req->request_id(), *req), ResolutionOf(*req),
+                            ActorOf(caller));
   });
 }
 
@@ -287,20 +334,22 @@ Reactor* ComplaintGrpc::ApproveCompensation(ServerContext* ctx, const v1::Approv
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Approve(*req, ActorOf(caller));
+    return service_.Approve(OnceOf(caller, "ApproveCompensation", req->request_id(), *req),
+                            {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
 
 Reactor* ComplaintGrpc::SubmitSurveyResponse(ServerContext* ctx, const v1::SubmitSurveyResponseRequest* req,
                                              v1::SurveyResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SurveyResponse> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SurveyResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("survey_token", req->survey_token());
     errors.RequireRange("score", req->score(), 1, 5);
     errors.RequireMaxLength("comment", req->comment(), 5000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AnswerSurvey(*req);
+    return service_.AnswerSurvey(OnceOf(caller, "SubmitSurveyResponse", req->request_id(), *req),
+                                 {req->survey_token(), req->score(), req->comment()});
   });
 }
 
@@ -316,7 +365,8 @@ Reactor* ComplaintGrpc::PutForbiddenPhrases(ServerContext* ctx, const v1::PutFor
       if (errors.RequireNonEmpty(f, req->list().phrases(i))) errors.RequireMaxLength(f, req->list().phrases(i), 200);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutPhrases(*req, ActorOf(caller));
+    return service_.PutPhrases(OnceOf(caller, "PutForbiddenPhrases", req->request_id(), *req), req->list(),
+                               req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -330,12 +380,12 @@ Reactor* ComplaintGrpc::GetForbiddenPhrases(ServerContext* ctx, const v1::GetFor
 
 Reactor* ComplaintGrpc::CreateBusinessCalendar(ServerContext* ctx, const v1::CreateBusinessCalendarRequest* req,
                                                v1::BusinessCalendar* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::BusinessCalendar> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::BusinessCalendar> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidateCalendar(errors, req->calendar());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreateCalendar(*req);
+    return service_.CreateCalendar(OnceOf(caller, "CreateBusinessCalendar", req->request_id(), *req), req->calendar());
   });
 }
 
@@ -349,12 +399,12 @@ Reactor* ComplaintGrpc::GetBusinessCalendar(ServerContext* ctx, const v1::GetBus
 
 Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaPolicyRequest* req,
                                         v1::SlaPolicy* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SlaPolicy> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreatePolicy(*req);
+    return service_.CreatePolicy(OnceOf(caller, "CreateSlaPolicy", req->request_id(), *req), req->policy());
   });
 }
 
@@ -373,7 +423,7 @@ Reactor* ComplaintGrpc::GetComplaintSettings(ServerContext* ctx, const v1::GetCo
 
 Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::UpdateComplaintSettingsRequest* req,
                                                 v1::ComplaintSettings* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ComplaintSettings> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::ComplaintSettings> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     const v1::ComplaintSettings& s = req->settings();
@@ -384,7 +434,8 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateSettings(*req);
+    return service_.UpdateSettings(OnceOf(caller, "UpdateComplaintSettings", req->request_id(), *req), req->settings(),
+                                   req->update_mask());
   });
 }
 
@@ -497,7 +548,9 @@ Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComp
     errors.RequireMaxLength("complaint.subject", req->complaint().subject(), 200);
     errors.RequireMaxLength("complaint.order_id", req->complaint().order_id(), 128);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Update(*req, ActorOf(caller));
+    ComplaintEdit cmd{req->complaint().complaint_id(), req->expected_version(), req->complaint(),
+                      {req->update_mask().paths().begin(), req->update_mask().paths().end()}, req->reason()};
+    return service_.Update(OnceOf(caller, "UpdateComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -508,7 +561,8 @@ Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reopen(*req, ActorOf(caller));
+    return service_.Reopen(OnceOf(caller, "ReopenComplaint", req->request_id(), *req),
+                           {req->complaint_id(), req->expected_version(), req->reason()}, ActorOf(caller));
   });
 }
 
@@ -519,7 +573,9 @@ Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (req->agent_id().empty() && req->team_id().empty()) errors.Add("agent_id", "agent_id or team_id is required");
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Assign(*req, ActorOf(caller));
+    return service_.Assign(OnceOf(caller, "AssignComplaint", req->request_id(), *req),
+                           {req->complaint_id(), req->expected_version(), req->agent_id(), req->team_id(), req->reason()},
+                           ActorOf(caller));
   });
 }
 
@@ -536,7 +592,9 @@ Reactor* ComplaintGrpc::TransferComplaint(ServerContext* ctx, const v1::Transfer
       errors.RequireMaxLength("handover_note", req->handover_note(), 5000);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Transfer(*req, ActorOf(caller));
+    Handover cmd{req->complaint_id(), req->expected_version(), req->to_agent_id(), req->to_team_id(),
+                 req->handover_note(), req->reason()};
+    return service_.Transfer(OnceOf(caller, "TransferComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -557,7 +615,10 @@ Reactor* ComplaintGrpc::RecordCustomerMessage(ServerContext* ctx, const v1::Reco
     }
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CustomerMessage(*req, ActorOf(caller));
+    CustomerContact cmd{req->complaint_id(), req->text(), req->channel(),
+                        OptionalTime(req->has_received_time(), req->received_time()), req->consultation_time()};
+    return service_.CustomerMessage(OnceOf(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
+                                    ActorOf(caller));
   });
 }
 
@@ -569,7 +630,8 @@ Reactor* ComplaintGrpc::AddNote(ServerContext* ctx, const v1::AddNoteRequest* re
     if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AddNote(*req, ActorOf(caller));
+    return service_.AddNote(OnceOf(caller, "AddNote", req->request_id(), *req),
+                            {req->complaint_id(), req->text(), req->consultation_time()}, ActorOf(caller));
   });
 }
 
@@ -582,7 +644,8 @@ Reactor* ComplaintGrpc::RejectCompensation(ServerContext* ctx, const v1::RejectC
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reject(*req, ActorOf(caller));
+    return service_.Reject(OnceOf(caller, "RejectCompensation", req->request_id(), *req),
+                           {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
 
@@ -605,7 +668,8 @@ Reactor* ComplaintGrpc::PutScript(ServerContext* ctx, const v1::PutScriptRequest
       errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].answer"), sc.faqs(i).answer());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutScript(*req, ActorOf(caller));
+    return service_.PutScript(OnceOf(caller, "PutScript", req->request_id(), *req), req->script(),
+                              req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -645,7 +709,7 @@ Reactor* ComplaintGrpc::ListBusinessCalendars(ServerContext* ctx, const v1::List
 
 Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
                                                v1::BusinessCalendar* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::BusinessCalendar> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::BusinessCalendar> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("calendar.calendar_id", req->calendar().calendar_id());
@@ -658,18 +722,21 @@ Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::Upd
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateCalendar(*req);
+    return service_.UpdateCalendar(OnceOf(caller, "UpdateBusinessCalendar", req->request_id(), *req), req->calendar(),
+                                   req->update_mask());
   });
 }
 
 Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
                                                v1::DeleteBusinessCalendarResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
+  return Answer(ctx, *req, resp,
+                [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("calendar_id", req->calendar_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeleteCalendar(*req);
+    absl::Status s = service_.DeleteCalendar(OnceOf(caller, "DeleteBusinessCalendar", req->request_id(), *req),
+                                             req->calendar_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteBusinessCalendarResponse();
   });
@@ -683,7 +750,7 @@ Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPol
 
 Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req,
                                         v1::SlaPolicy* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SlaPolicy> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
@@ -696,18 +763,20 @@ Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaP
     }
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdatePolicy(*req);
+    return service_.UpdatePolicy(OnceOf(caller, "UpdateSlaPolicy", req->request_id(), *req), req->policy(),
+                                 req->update_mask());
   });
 }
 
 Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaPolicyRequest* req,
                                         v1::DeleteSlaPolicyResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteSlaPolicyResponse> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteSlaPolicyResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("sla_policy_id", req->sla_policy_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeletePolicy(*req);
+    absl::Status s = service_.DeletePolicy(OnceOf(caller, "DeleteSlaPolicy", req->request_id(), *req),
+                                           req->sla_policy_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteSlaPolicyResponse();
   });

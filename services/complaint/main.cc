@@ -12,7 +12,7 @@
 #include "common/tier_cache.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
-#include "services/complaint/complaint_store.h"
+#include "services/complaint/sqlite_complaint_store.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
