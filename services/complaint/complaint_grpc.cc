@@ -87,12 +87,6 @@ std::vector<int> Ints(const google::protobuf::RepeatedField<int>& values) {
   return std::vector<int>(values.begin(), values.end());
 }
 
-// The idempotency key of a mutation: the caller, the method and the request id.
-Once OnceOf(const Caller& caller, absl::string_view scope, const std::string& key,
-            const google::protobuf::Message& request) {
-  return Once{caller.principal->name, std::string(scope), key, &request};
-}
-
 std::optional<absl::Time> OptionalTime(bool has, const google::protobuf::Timestamp& t) {
   if (!has) return std::nullopt;
   return FromTimestamp(t);
@@ -137,12 +131,7 @@ Resolution ResolutionOf(const v1::ResolveComplaintRequest& req) {
 
 template <typename Request, typename Response, typename Fn>
 grpc::ServerUnaryReactor* ComplaintGrpc::Answer(ServerContext* ctx, const Request& req, Response* resp, Fn fn) {
-  return rpc_.Unary(ctx, req, [this, resp, fn](const Caller& caller) -> absl::Status {
-    auto r = fn(caller);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
-  });
+  return rpc_.Unary(ctx, req, [resp, fn](const Caller& caller) { return Respond(fn(caller), resp); });
 }
 
 // A List RPC over a short configuration list, paged by position (the cursor
@@ -156,11 +145,15 @@ grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Re
     if (page->cursor < 0) return InvalidPageToken();
     auto all = fetch();
     if (!all.ok()) return all.status();
+    // One more than the page, each with its position, to learn whether more follow.
+    std::vector<std::pair<size_t, const typename decltype(all)::value_type::value_type*>> rows;
+    for (size_t i = static_cast<size_t>(page->cursor); i < all->size() && rows.size() <= static_cast<size_t>(page->size);
+         ++i) {
+      rows.emplace_back(i, &(*all)[i]);
+    }
     Response out;
-    const size_t start = std::min(static_cast<size_t>(page->cursor), all->size());
-    const size_t end = std::min(all->size(), start + static_cast<size_t>(page->size));
-    for (size_t i = start; i < end; ++i) add((*all)[i], &out);
-    if (end < all->size()) out.set_next_page_token(EncodePageToken(*req, absl::StrCat(end)));
+    out.set_next_page_token(TrimPage(rows, page->size, *req, [](const auto& row) { return row.first + 1; }));
+    for (const auto& row : rows) add(*row.second, &out);
     return out;
   });
 }
@@ -183,9 +176,7 @@ absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
   }
   errors.RequireMaxLength("subject", req->subject(), 200);
   if (!v1::Priority_IsValid(req->priority())) errors.Add("priority", "is not a priority");
-  if (req->has_received_time() && !ValidTimestamp(req->received_time())) {
-    errors.Add("received_time", "is not a valid timestamp");
-  }
+  CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
   return errors.ToStatus();
 }
 
@@ -210,7 +201,7 @@ Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComp
         return NotFound("MEMBER_NOT_FOUND", "loyalty has no such member");
       }
     }
-    return service_.Create(OnceOf(caller, "CreateComplaint", req->request_id(), *req), NewComplaintOf(*req), tier,
+    return service_.Create(OnceFor(caller, "CreateComplaint", req->request_id(), *req), NewComplaintOf(*req), tier,
                            ActorOf(caller));
   });
 }
@@ -235,10 +226,8 @@ Reactor* ComplaintGrpc::ListComplaintEvents(ServerContext* ctx, const v1::ListCo
     auto events = service_.Events(req->complaint_id(), page->cursor, page->size + 1);
     if (!events.ok()) return events.status();
     v1::ListComplaintEventsResponse out;
-    if (static_cast<int>(events->size()) > page->size) {
-      events->resize(page->size);
-      out.set_next_page_token(EncodePageToken(*req, absl::StrCat(events->back().sequence())));
-    }
+    out.set_next_page_token(
+        TrimPage(*events, page->size, *req, [](const v1::ComplaintEvent& e) { return e.sequence(); }));
     for (auto& e : *events) *out.add_events() = std::move(e);
     return out;
   });
@@ -258,7 +247,7 @@ Reactor* ComplaintGrpc::TransitionComplaint(ServerContext* ctx, const v1::Transi
     }
     errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Transition(OnceOf(caller, "TransitionComplaint", req->request_id(), *req),
+    return service_.Transition(OnceFor(caller, "TransitionComplaint", req->request_id(), *req),
                                {req->complaint_id(), req->expected_version(), req->to_status(), req->reason()},
                                ActorOf(caller));
   });
@@ -276,7 +265,7 @@ Reactor* ComplaintGrpc::ReplyToComplaint(ServerContext* ctx, const v1::ReplyToCo
     if (req->validate_only()) return service_.CheckReply(req->complaint_id(), req->text());
     AgentReply cmd{req->complaint_id(), req->expected_version(), req->text(), std::nullopt, req->wait_for_customer()};
     if (req->has_consultation_time()) cmd.consultation_time = req->consultation_time();
-    return service_.Reply(OnceOf(caller, "ReplyToComplaint", req->request_id(), *req), cmd, ActorOf(caller));
+    return service_.Reply(OnceFor(caller, "ReplyToComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -321,7 +310,7 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
       if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Resolve(OnceOf(caller, "ResolveComplaint", req->request_id(), *req), ResolutionOf(*req),
+    return service_.Resolve(OnceFor(caller, "ResolveComplaint", req->request_id(), *req), ResolutionOf(*req),
                             ActorOf(caller));
   });
 }
@@ -334,7 +323,7 @@ Reactor* ComplaintGrpc::ApproveCompensation(ServerContext* ctx, const v1::Approv
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Approve(OnceOf(caller, "ApproveCompensation", req->request_id(), *req),
+    return service_.Approve(OnceFor(caller, "ApproveCompensation", req->request_id(), *req),
                             {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
@@ -348,7 +337,7 @@ Reactor* ComplaintGrpc::SubmitSurveyResponse(ServerContext* ctx, const v1::Submi
     errors.RequireRange("score", req->score(), 1, 5);
     errors.RequireMaxLength("comment", req->comment(), 5000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AnswerSurvey(OnceOf(caller, "SubmitSurveyResponse", req->request_id(), *req),
+    return service_.AnswerSurvey(OnceFor(caller, "SubmitSurveyResponse", req->request_id(), *req),
                                  {req->survey_token(), req->score(), req->comment()});
   });
 }
@@ -365,7 +354,7 @@ Reactor* ComplaintGrpc::PutForbiddenPhrases(ServerContext* ctx, const v1::PutFor
       if (errors.RequireNonEmpty(f, req->list().phrases(i))) errors.RequireMaxLength(f, req->list().phrases(i), 200);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutPhrases(OnceOf(caller, "PutForbiddenPhrases", req->request_id(), *req), req->list(),
+    return service_.PutPhrases(OnceFor(caller, "PutForbiddenPhrases", req->request_id(), *req), req->list(),
                                req->expected_version(), ActorOf(caller));
   });
 }
@@ -385,7 +374,7 @@ Reactor* ComplaintGrpc::CreateBusinessCalendar(ServerContext* ctx, const v1::Cre
     errors.RequireId("request_id", req->request_id());
     ValidateCalendar(errors, req->calendar());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreateCalendar(OnceOf(caller, "CreateBusinessCalendar", req->request_id(), *req), req->calendar());
+    return service_.CreateCalendar(OnceFor(caller, "CreateBusinessCalendar", req->request_id(), *req), req->calendar());
   });
 }
 
@@ -404,7 +393,7 @@ Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaP
     errors.RequireId("request_id", req->request_id());
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreatePolicy(OnceOf(caller, "CreateSlaPolicy", req->request_id(), *req), req->policy());
+    return service_.CreatePolicy(OnceFor(caller, "CreateSlaPolicy", req->request_id(), *req), req->policy());
   });
 }
 
@@ -434,7 +423,7 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateSettings(OnceOf(caller, "UpdateComplaintSettings", req->request_id(), *req), req->settings(),
+    return service_.UpdateSettings(OnceFor(caller, "UpdateComplaintSettings", req->request_id(), *req), req->settings(),
                                    req->update_mask());
   });
 }
@@ -444,8 +433,15 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ComplaintMetrics> {
     if (absl::Status s = CheckFilterValues("group_by", req->group_by_size()); !s.ok()) return s;
     FieldErrors errors;
-    if (!req->has_start_time() || !ValidTimestamp(req->start_time())) errors.Add("start_time", "is required");
-    if (!req->has_end_time() || !ValidTimestamp(req->end_time())) errors.Add("end_time", "is required");
+    auto required_time = [&errors](const char* field, bool has, const google::protobuf::Timestamp& t) {
+      if (has) {
+        CheckTimestamp(errors, field, t);
+      } else {
+        errors.Add(field, "is required");
+      }
+    };
+    required_time("start_time", req->has_start_time(), req->start_time());
+    required_time("end_time", req->has_end_time(), req->end_time());
     if (errors.empty() && FromTimestamp(req->end_time()) <= FromTimestamp(req->start_time())) {
       errors.Add("end_time", "must be after start_time");
     }
@@ -471,6 +467,54 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
   });
 }
 
+namespace {
+
+// The queue a ListComplaints request asks for; bad filters name their fields.
+absl::StatusOr<ComplaintService::ListFilter> ListFilterOf(const v1::ListComplaintsRequest& req) {
+  FieldErrors errors;
+  PageSize(req.page_size(), errors);
+  ComplaintService::ListFilter f;
+  ComplaintQuery& q = f.query;
+  if (req.order_by().empty() || req.order_by() == "receive_time desc") {
+    q.order = ComplaintQuery::Order::kNewestFirst;
+  } else if (req.order_by() == "receive_time") {
+    q.order = ComplaintQuery::Order::kOldestFirst;
+  } else if (req.order_by() == "due_time") {
+    q.order = ComplaintQuery::Order::kDueFirst;
+  } else {
+    errors.Add("order_by", "must be \"\", \"receive_time desc\", \"receive_time\" or \"due_time\"");
+  }
+  CheckOptionalTimestamp(errors, "received_after", req.has_received_after(), req.received_after());
+  CheckOptionalTimestamp(errors, "received_before", req.has_received_before(), req.received_before());
+  if (!errors.empty()) return errors.ToStatus();
+  q.received_after = OptionalTime(req.has_received_after(), req.received_after());
+  q.received_before = OptionalTime(req.has_received_before(), req.received_before());
+  q.statuses = Ints(req.statuses());
+  q.channels = Ints(req.channels());
+  q.categories = Ints(req.categories());
+  q.priorities = Ints(req.priorities());
+  q.member_id = req.member_id();
+  q.team_id = req.team_id();
+  q.assignee_agent_id = req.assignee_agent_id();
+  q.unassigned_only = req.unassigned_only();
+  q.order_id = req.order_id();
+  q.breached_only = req.breached_only();
+  f.compensation_statuses = Ints(req.compensation_statuses());
+  f.escalation_notified_agent_id = req.escalation_notified_agent_id();
+  return f;
+}
+
+// A ListComplaints cursor is "<sort key>/<complaint id>" ("" from the start).
+absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> ComplaintCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::nullopt;
+  size_t slash = cursor.find('/');
+  int64_t key = 0;
+  if (slash == std::string::npos || !absl::SimpleAtoi(cursor.substr(0, slash), &key)) return InvalidPageToken();
+  return std::make_pair(key, cursor.substr(slash + 1));
+}
+
+}  // namespace
+
 Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplaintsRequest* req,
                                        v1::ListComplaintsResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListComplaintsResponse> {
@@ -482,48 +526,20 @@ Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplai
         !s.ok()) {
       return s;
     }
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    ComplaintService::ListFilter f;
-    ComplaintQuery& q = f.query;
-    if (req->order_by().empty() || req->order_by() == "receive_time desc") {
-      q.order = ComplaintQuery::Order::kNewestFirst;
-    } else if (req->order_by() == "receive_time") {
-      q.order = ComplaintQuery::Order::kOldestFirst;
-    } else if (req->order_by() == "due_time") {
-      q.order = ComplaintQuery::Order::kDueFirst;
-    } else {
-      errors.Add("order_by", "must be \"\", \"receive_time desc\", \"receive_time\" or \"due_time\"");
-    }
-    if (req->has_received_after()) q.received_after = FromTimestamp(req->received_after());
-    if (req->has_received_before()) q.received_before = FromTimestamp(req->received_before());
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    if (!cursor->empty()) {
-      // "<sort key>/<complaint id>"
-      size_t slash = cursor->find('/');
-      int64_t key = 0;
-      if (slash == std::string::npos || !absl::SimpleAtoi(cursor->substr(0, slash), &key)) return InvalidPageToken();
-      q.after = std::make_pair(key, cursor->substr(slash + 1));
-    }
-    q.statuses = Ints(req->statuses());
-    q.channels = Ints(req->channels());
-    q.categories = Ints(req->categories());
-    q.priorities = Ints(req->priorities());
-    q.member_id = req->member_id();
-    q.team_id = req->team_id();
-    q.assignee_agent_id = req->assignee_agent_id();
-    q.unassigned_only = req->unassigned_only();
-    q.order_id = req->order_id();
-    q.breached_only = req->breached_only();
-    f.compensation_statuses = Ints(req->compensation_statuses());
-    f.escalation_notified_agent_id = req->escalation_notified_agent_id();
-    auto page = service_.List(f, size);
+    auto filter = ListFilterOf(*req);
+    if (!filter.ok()) return filter.status();
+    auto page_request = ReadPageCursor(*req, req->page_size(), req->page_token());
+    if (!page_request.ok()) return page_request.status();
+    auto after = ComplaintCursor(page_request->cursor);
+    if (!after.ok()) return after.status();
+    filter->query.after = *after;
+    auto page = service_.List(*filter, page_request->size);
     if (!page.ok()) return page.status();
     v1::ListComplaintsResponse out;
     for (auto& c : page->complaints) *out.add_complaints() = std::move(c);
-    if (page->next) out.set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next->first, "/", page->next->second)));
+    if (page->next) {
+      out.set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next->first, "/", page->next->second)));
+    }
     return out;
   });
 }
@@ -550,7 +566,7 @@ Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComp
     if (!errors.empty()) return errors.ToStatus();
     ComplaintEdit cmd{req->complaint().complaint_id(), req->expected_version(), req->complaint(),
                       {req->update_mask().paths().begin(), req->update_mask().paths().end()}, req->reason()};
-    return service_.Update(OnceOf(caller, "UpdateComplaint", req->request_id(), *req), cmd, ActorOf(caller));
+    return service_.Update(OnceFor(caller, "UpdateComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -561,7 +577,7 @@ Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reopen(OnceOf(caller, "ReopenComplaint", req->request_id(), *req),
+    return service_.Reopen(OnceFor(caller, "ReopenComplaint", req->request_id(), *req),
                            {req->complaint_id(), req->expected_version(), req->reason()}, ActorOf(caller));
   });
 }
@@ -573,7 +589,7 @@ Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (req->agent_id().empty() && req->team_id().empty()) errors.Add("agent_id", "agent_id or team_id is required");
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Assign(OnceOf(caller, "AssignComplaint", req->request_id(), *req),
+    return service_.Assign(OnceFor(caller, "AssignComplaint", req->request_id(), *req),
                            {req->complaint_id(), req->expected_version(), req->agent_id(), req->team_id(), req->reason()},
                            ActorOf(caller));
   });
@@ -594,7 +610,7 @@ Reactor* ComplaintGrpc::TransferComplaint(ServerContext* ctx, const v1::Transfer
     if (!errors.empty()) return errors.ToStatus();
     Handover cmd{req->complaint_id(), req->expected_version(), req->to_agent_id(), req->to_team_id(),
                  req->handover_note(), req->reason()};
-    return service_.Transfer(OnceOf(caller, "TransferComplaint", req->request_id(), *req), cmd, ActorOf(caller));
+    return service_.Transfer(OnceFor(caller, "TransferComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -609,15 +625,16 @@ Reactor* ComplaintGrpc::RecordCustomerMessage(ServerContext* ctx, const v1::Reco
     if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
       errors.Add("channel", "must be set");
     }
-    if (req->has_received_time() &&
-        (!ValidTimestamp(req->received_time()) || FromTimestamp(req->received_time()) > service_.Now())) {
-      errors.Add("received_time", "must be a valid time, not in the future");
+    CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
+    if (req->has_received_time() && ValidTimestamp(req->received_time()) &&
+        FromTimestamp(req->received_time()) > service_.Now()) {
+      errors.Add("received_time", "must not be in the future");
     }
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
     CustomerContact cmd{req->complaint_id(), req->text(), req->channel(),
                         OptionalTime(req->has_received_time(), req->received_time()), req->consultation_time()};
-    return service_.CustomerMessage(OnceOf(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
+    return service_.CustomerMessage(OnceFor(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
                                     ActorOf(caller));
   });
 }
@@ -630,7 +647,7 @@ Reactor* ComplaintGrpc::AddNote(ServerContext* ctx, const v1::AddNoteRequest* re
     if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AddNote(OnceOf(caller, "AddNote", req->request_id(), *req),
+    return service_.AddNote(OnceFor(caller, "AddNote", req->request_id(), *req),
                             {req->complaint_id(), req->text(), req->consultation_time()}, ActorOf(caller));
   });
 }
@@ -644,7 +661,7 @@ Reactor* ComplaintGrpc::RejectCompensation(ServerContext* ctx, const v1::RejectC
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reject(OnceOf(caller, "RejectCompensation", req->request_id(), *req),
+    return service_.Reject(OnceFor(caller, "RejectCompensation", req->request_id(), *req),
                            {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
@@ -668,7 +685,7 @@ Reactor* ComplaintGrpc::PutScript(ServerContext* ctx, const v1::PutScriptRequest
       errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].answer"), sc.faqs(i).answer());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutScript(OnceOf(caller, "PutScript", req->request_id(), *req), req->script(),
+    return service_.PutScript(OnceFor(caller, "PutScript", req->request_id(), *req), req->script(),
                               req->expected_version(), ActorOf(caller));
   });
 }
@@ -722,7 +739,7 @@ Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::Upd
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateCalendar(OnceOf(caller, "UpdateBusinessCalendar", req->request_id(), *req), req->calendar(),
+    return service_.UpdateCalendar(OnceFor(caller, "UpdateBusinessCalendar", req->request_id(), *req), req->calendar(),
                                    req->update_mask());
   });
 }
@@ -735,7 +752,7 @@ Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::Del
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("calendar_id", req->calendar_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeleteCalendar(OnceOf(caller, "DeleteBusinessCalendar", req->request_id(), *req),
+    absl::Status s = service_.DeleteCalendar(OnceFor(caller, "DeleteBusinessCalendar", req->request_id(), *req),
                                              req->calendar_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteBusinessCalendarResponse();
@@ -763,7 +780,7 @@ Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaP
     }
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdatePolicy(OnceOf(caller, "UpdateSlaPolicy", req->request_id(), *req), req->policy(),
+    return service_.UpdatePolicy(OnceFor(caller, "UpdateSlaPolicy", req->request_id(), *req), req->policy(),
                                  req->update_mask());
   });
 }
@@ -775,7 +792,7 @@ Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaP
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("sla_policy_id", req->sla_policy_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeletePolicy(OnceOf(caller, "DeleteSlaPolicy", req->request_id(), *req),
+    absl::Status s = service_.DeletePolicy(OnceFor(caller, "DeleteSlaPolicy", req->request_id(), *req),
                                            req->sla_policy_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteSlaPolicyResponse();

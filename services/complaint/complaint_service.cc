@@ -11,7 +11,6 @@
 
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
-#include "common/random.h"
 #include "services/complaint/desk_metrics.h"
 #include "services/complaint/phrases.h"
 #include "services/complaint/service_internal.h"
@@ -146,8 +145,6 @@ absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::strin
                absl::StrCat(field, " contains forbidden phrases: ", absl::StrJoin(found, ", ")),
                {{"field", std::string(field)}, {"phrases", absl::StrJoin(found, "\n")}, {"locale", c.locale()}});
 }
-
-std::string NewSurveyToken() { return RandomToken(32, kLowerHex); }
 
 bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   using S = v1::ComplaintStatus;

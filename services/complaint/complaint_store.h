@@ -5,7 +5,8 @@
 // forbidden phrases, scripts, settings), survey tokens and metric rows. A
 // method returns rows and optionals and storage errors only (a stored blob
 // that does not parse is DATA_LOSS); the domain chooses every API reason.
-// SQLite implements it in sqlite_complaint_store.*.
+// Events leave through Enqueue (ServiceTxn), in the transaction of the change
+// they report. SQLite implements it in sqlite_complaint_store.*.
 
 #include <optional>
 #include <string>
@@ -15,7 +16,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "care/complaint/v1/complaint.pb.h"
-#include "common/outbox.h"
 #include "common/store.h"
 
 namespace care::complaint {
@@ -116,18 +116,8 @@ class StoreTxn : public ServiceTxn {
 
   // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
-
-  // The transactional outbox: the one way an event leaves.
-  virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
 };
 
 using ComplaintStore = TransactionalStore<StoreTxn>;
-
-// TEMPORARY until common/store.h has Once (the foundation): who asks, for
-// which method and key, and the request it is fingerprinted by.
-struct Once {
-  std::string owner, scope, key;
-  const google::protobuf::Message* request = nullptr;
-};
 
 }  // namespace care::complaint

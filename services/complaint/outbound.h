@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/complaint/v1/complaint.pb.h"
-#include "common/outbox.h"
+#include "common/store.h"  // OutboxEvent
 
 namespace care::complaint {
 

@@ -12,16 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "services/complaint/business_time.h"
 #include "services/complaint/complaint_service.h"
 
 namespace care::complaint {
-
-// TEMPORARY until common/store.h has WriteOnce(store, once, fn) (the foundation).
-template <typename Response, typename Fn>
-absl::StatusOr<Response> WriteOnce(ComplaintStore& store, const Once& once, Fn fn) {
-  return care::WriteOnce<Response>(store, once.scope, once.key, *once.request, std::move(fn));
-}
 
 v1::Actor ActorProto(const ActorInfo& a);
 
@@ -61,7 +56,7 @@ absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::strin
                                absl::string_view text);
 
 // Survey tokens are bearer secrets: 128 bits from the CSPRNG.
-std::string NewSurveyToken();
+inline std::string NewSurveyToken() { return NewId("", 32); }
 
 inline bool Open(v1::ComplaintStatus s) {
   return s != v1::COMPLAINT_STATUS_RESOLVED && s != v1::COMPLAINT_STATUS_CLOSED;

@@ -4,7 +4,7 @@
 // and closes resolved complaints whose reopen window ended.
 
 #include "absl/strings/strip.h"
-#include "common/log.h"
+#include "common/jobs.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
@@ -183,7 +183,7 @@ bool ComplaintService::RunSlaChecks() {
     return CheckSla(tx, now, round);
   });
   if (!s.ok()) {
-    LogError("job failed", {{"job", kSlaJob}, {"code", absl::StatusCodeToString(s.code())}, {"message", s.message()}});
+    LogJobFailure(kSlaJob, s);
     return false;
   }
   CountBreaches(round.breaches);

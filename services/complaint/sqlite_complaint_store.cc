@@ -44,14 +44,10 @@ std::optional<int64_t> RunningDue(const v1::Complaint& c) {
   return due;
 }
 
-// The stored proto in column `col` of the current row; DATA_LOSS when it
-// does not parse.
 template <typename T>
 absl::StatusOr<T> ParseStored(const Statement& s, int col, absl::string_view what) {
   T out;
-  if (!out.ParseFromString(s.Bytes(col))) {
-    return absl::DataLossError(absl::StrCat("stored ", what, " is unreadable"));
-  }
+  if (absl::Status bad = ParseBlob(s, col, out, what); !bad.ok()) return bad;
   return out;
 }
 
@@ -331,8 +327,6 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
           return r;
         });
   }
-
-  absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
 
  private:
   template <typename T>

@@ -14,7 +14,7 @@ namespace {
 
 v1::Complaint NewTicket(const NewComplaint& cmd, const TierAtIntake& tier, const ActorInfo& actor, absl::Time now) {
   v1::Complaint c;
-  c.set_complaint_id(absl::StrCat("c-", NewSurveyToken().substr(0, 16)));
+  c.set_complaint_id(NewId("c-"));
   c.set_member_id(cmd.member_id);
   c.set_channel(cmd.channel);
   c.set_category(cmd.category);
