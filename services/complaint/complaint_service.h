@@ -23,6 +23,7 @@
 #include "common/work_pool.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "services/complaint/complaint_store.h"
 #include "services/complaint/outbound.h"
 
@@ -134,7 +135,7 @@ struct CustomerContact {
   std::string complaint_id;
   std::string text;
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
-  std::optional<absl::Time> received_time;  // none: now
+  std::optional<google::protobuf::Timestamp> received_time;  // none: now; kept as sent
   google::protobuf::Duration consultation_time;
 };
 

@@ -117,7 +117,7 @@ absl::Status ComplaintService::SendSurvey(StoreTxn& tx, v1::Complaint& c, const 
   *sv->mutable_send_time() = ToTimestamp(now);
   *sv->mutable_expire_time() = ToTimestamp(now + validity);
   if (absl::Status s = tx.PutSurveyToken(token, c.complaint_id()); !s.ok()) return s;
-  return tx.Enqueue(outbound_->InviteToSurvey(c, token, now + validity, now));
+  return tx.Enqueue(outbound_->InviteToSurvey(c, token, FromTimestamp(sv->expire_time()), now));
 }
 
 absl::Status ComplaintService::ScheduleCheckIn(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,

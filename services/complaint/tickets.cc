@@ -416,7 +416,7 @@ absl::StatusOr<v1::RecordCustomerMessageResponse> ComplaintService::CustomerMess
         v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CUSTOMER_MESSAGE, actor, now);
         e.mutable_customer_message()->set_text(cmd.text);
         e.mutable_customer_message()->set_channel(cmd.channel);
-        *e.mutable_customer_message()->mutable_receive_time() = ToTimestamp(cmd.received_time.value_or(now));
+        *e.mutable_customer_message()->mutable_receive_time() = cmd.received_time.value_or(ToTimestamp(now));
         *e.mutable_customer_message()->mutable_consultation_time() = cmd.consultation_time;
         if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
         // The customer answered: the ball is back with us and the clocks resume.
