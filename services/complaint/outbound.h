@@ -16,10 +16,10 @@
 
 namespace care::complaint {
 
-// The goodwill calls complaint hands to the outbox; their outcomes come back
-// through ComplaintService::GoodwillOutcome.
-inline constexpr char kAdjustPointsMethod[] = "/care.loyalty.v1.LoyaltyService/AdjustPoints";
-inline constexpr char kIssueVoucherMethod[] = "/care.promotion.v1.PromotionService/IssueVoucher";
+// The methods of the goodwill events complaint hands to the outbox (named by
+// clients/); their outcomes come back through ComplaintService::GoodwillOutcome.
+extern const char* const kAdjustPointsMethod;
+extern const char* const kIssueVoucherMethod;
 
 // What the member is told about their complaint.
 enum class MemberUpdate { kAcknowledged, kUpdated, kResolved };
@@ -56,8 +56,8 @@ class Outbound {
   virtual std::optional<GoodwillReceipt> ReadGoodwill(const OutboxEvent& event, const std::string& response) const = 0;
 };
 
-// Events carrying the receivers' own request messages (loyalty AdjustPoints,
-// promotion IssueVoucher, notification IngestEvent).
+// Events built by clients/<receiver>/ (loyalty AdjustPoints, promotion
+// IssueVoucher, notification IngestEvent).
 std::unique_ptr<Outbound> NewOutbound();
 
 }  // namespace care::complaint
