@@ -20,7 +20,7 @@
 #include "common/config.h"
 #include "common/proto_time.h"
 #include "common/sqlite.h"
-#include "services/complaint/complaint_store.h"
+#include "services/complaint/sqlite_complaint_store.h"
 
 namespace {
 

@@ -34,125 +34,83 @@ v1::Priority FromSupport(care::loyalty::v1::SupportPriority p) {
   }
 }
 
-void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d,
-                     bool required) {
-  if (!required && d.seconds() == 0 && d.nanos() == 0) return;
-  if (d.seconds() <= 0 || d.seconds() > 365LL * 86400) errors.Add(field, "must be positive and at most a year");
-}
-
-}  // namespace
-
-void ValidateCalendar(FieldErrors& errors, const v1::BusinessCalendar& c) {
-  errors.RequireId("calendar.calendar_id", c.calendar_id());
-  errors.RequireTimeZone("calendar.time_zone", c.time_zone());
-  for (int i = 0; i < c.weekly_hours_size(); ++i) {
-    const auto& h = c.weekly_hours(i);
-    std::string f = absl::StrCat("calendar.weekly_hours[", i, "]");
-    if (h.day() < v1::WEEKDAY_MONDAY || h.day() > v1::WEEKDAY_SUNDAY) errors.Add(f + ".day", "must be a weekday");
-    for (const auto* t : {&h.start(), &h.end()}) {
-      if (t->hours() < 0 || t->hours() > 23 || t->minutes() < 0 || t->minutes() > 59) {
-        errors.Add(f, "times must be 00:00..23:59");
-      }
-    }
-  }
-  for (int i = 0; i < c.holidays_size(); ++i) {
-    const auto& d = c.holidays(i).date();
-    if (d.year() < 1970 || d.month() < 1 || d.month() > 12 || d.day() < 1 || d.day() > 31) {
-      errors.Add(absl::StrCat("calendar.holidays[", i, "].date"), "is not a valid date");
-    }
-  }
-}
-
-void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
-  errors.RequireId("policy.sla_policy_id", p.sla_policy_id());
-  RequireDuration(errors, "policy.first_response_target", p.first_response_target(), false);
-  RequireDuration(errors, "policy.resolution_target", p.resolution_target(), false);
-  for (int i = 0; i < p.escalation_levels_size(); ++i) {
-    const auto& l = p.escalation_levels(i);
-    std::string f = absl::StrCat("policy.escalation_levels[", i, "]");
-    if (l.level() < 1) errors.Add(f + ".level", "must be 1 or more");
-    if (l.target() == v1::SLA_TARGET_UNSPECIFIED) errors.Add(f + ".target", "must be set");
-    if (l.actions_size() == 0) errors.Add(f + ".actions", "at least one");
-    for (int a : l.actions()) {
-      if (a == v1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE && l.supervisor_queue_team_id().empty()) {
-        errors.Add(f + ".supervisor_queue_team_id", "is required with REASSIGN_TO_SUPERVISOR_QUEUE");
-      }
-    }
-  }
-}
-
-namespace {
-
-// Offset paging over a short configuration list, the cursor bound to the
-// request's filters.
-template <typename Request, typename T, typename Add>
-absl::Status PageOf(const Request& req, const std::vector<T>& all, Add add, std::string* next_token) {
-  FieldErrors errors;
-  int size = PageSize(req.page_size(), errors);
-  if (!errors.empty()) return errors.ToStatus();
-  auto cursor = DecodePageToken(req, req.page_token());
-  if (!cursor.ok()) return cursor.status();
-  size_t start = 0;
-  if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &start)) return InvalidPageToken();
-  size_t end = std::min(all.size(), start + static_cast<size_t>(size));
-  for (size_t i = std::min(start, all.size()); i < end; ++i) add(all[i]);
-  if (end < all.size()) *next_token = EncodePageToken(req, absl::StrCat(end));
-  return absl::OkStatus();
-}
-
 std::vector<int> Ints(const google::protobuf::RepeatedField<int>& values) {
   return std::vector<int>(values.begin(), values.end());
+}
+
+std::optional<absl::Time> OptionalTime(bool has, const google::protobuf::Timestamp& t) {
+  if (!has) return std::nullopt;
+  return FromTimestamp(t);
+}
+
+NewComplaint NewComplaintOf(const v1::CreateComplaintRequest& req) {
+  NewComplaint cmd;
+  cmd.member_id = req.member_id();
+  cmd.channel = req.channel();
+  cmd.category = req.category();
+  cmd.order_id = req.order_id();
+  cmd.subject = req.subject();
+  cmd.description = req.description();
+  cmd.locale = req.locale();
+  cmd.priority = req.priority();
+  cmd.team_id = req.team_id();
+  cmd.assignee_agent_id = req.assignee_agent_id();
+  cmd.received_time = OptionalTime(req.has_received_time(), req.received_time());
+  return cmd;
+}
+
+Resolution ResolutionOf(const v1::ResolveComplaintRequest& req) {
+  Resolution cmd{req.complaint_id(), req.expected_version(), req.resolution_summary(), req.consultation_time()};
+  if (req.has_compensation()) {
+    const v1::CompensationRequest& in = req.compensation();
+    GoodwillGrant grant;
+    if (in.grant_case() == v1::CompensationRequest::kPoints) {
+      grant.kind = v1::COMPENSATION_KIND_POINTS;
+      grant.points = in.points();
+    } else {
+      grant.kind = v1::COMPENSATION_KIND_VOUCHER;
+      grant.voucher = in.voucher();
+    }
+    grant.reason_code = in.reason_code();
+    grant.note = in.note();
+    cmd.compensation = std::move(grant);
+  }
+  return cmd;
 }
 
 }  // namespace
 
 template <typename Request, typename Response, typename Fn>
 grpc::ServerUnaryReactor* ComplaintGrpc::Answer(ServerContext* ctx, const Request& req, Response* resp, Fn fn) {
-  return rpc_.Unary(ctx, req, [this, resp, fn](const Caller& caller) -> absl::Status {
-    auto r = fn(caller);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
-  });
+  return rpc_.Unary(ctx, req, [resp, fn](const Caller& caller) { return Respond(fn(caller), resp); });
 }
 
-// A List RPC over a short configuration list, paged by offset.
+// A List RPC over a short configuration list, paged by position (the cursor
+// is the index of the next item).
 template <typename Request, typename Response, typename Fetch, typename Add>
 grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Request* req, Response* resp,
                                                     Fetch fetch, Add add) {
   return Answer(ctx, *req, resp, [req, fetch, add](const Caller&) -> absl::StatusOr<Response> {
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    if (page->cursor < 0) return InvalidPageToken();
     auto all = fetch();
     if (!all.ok()) return all.status();
+    // One more than the page, each with its position, to learn whether more follow.
+    using Item = typename decltype(all)::value_type::value_type;
+    std::vector<std::pair<size_t, const Item*>> rows;
+    for (size_t i = static_cast<size_t>(page->cursor); i < all->size() && rows.size() <= static_cast<size_t>(page->size);
+         ++i) {
+      rows.emplace_back(i, &(*all)[i]);
+    }
     Response out;
-    absl::Status s = PageOf(*req, *all, [&](const auto& x) { add(x, &out); }, out.mutable_next_page_token());
-    if (!s.ok()) return s;
+    out.set_next_page_token(TrimPage(rows, page->size, *req, [](const auto& row) { return row.first + 1; }));
+    for (const auto& row : rows) add(*row.second, &out);
     return out;
   });
 }
 
 using Reactor = ComplaintGrpc::Reactor;
-
-absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
-  FieldErrors errors;
-  errors.RequireId("request_id", req->request_id());
-  errors.RequireId("member_id", req->member_id());
-  if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
-    errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
-  }
-  if (req->category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(req->category())) {
-    errors.Add("category", "must be set");
-  }
-  if (!req->order_id().empty()) errors.RequireId("order_id", req->order_id());
-  if (errors.RequireNonEmpty("description", req->description())) {
-    errors.RequireMaxLength("description", req->description(), 10000);
-  }
-  errors.RequireMaxLength("subject", req->subject(), 200);
-  if (!v1::Priority_IsValid(req->priority())) errors.Add("priority", "is not a priority");
-  if (req->has_received_time() && !ValidTimestamp(req->received_time())) {
-    errors.Add("received_time", "is not a valid timestamp");
-  }
-  return errors.ToStatus();
-}
 
 Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComplaintRequest* req,
                                         v1::CreateComplaintResponse* resp) {
@@ -175,7 +133,8 @@ Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComp
         return NotFound("MEMBER_NOT_FOUND", "loyalty has no such member");
       }
     }
-    return service_.Create(*req, tier, ActorOf(caller));
+    return service_.Create(OnceFor(caller, "CreateComplaint", req->request_id(), *req), NewComplaintOf(*req), tier,
+                           ActorOf(caller));
   });
 }
 
@@ -192,14 +151,17 @@ Reactor* ComplaintGrpc::ListComplaintEvents(ServerContext* ctx, const v1::ListCo
     if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
-    if (req->page_size() < 0) errors.Add("page_size", "must not be negative");
-    int64_t after = 0;
-    if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &after)) {
-      return Error(absl::StatusCode::kInvalidArgument, "INVALID_PAGE_TOKEN", "page_token is not one we issued");
-    }
+    PageSize(req->page_size(), errors);
     if (!errors.empty()) return errors.ToStatus();
-    int size = req->page_size() == 0 ? 50 : std::min(req->page_size(), 1000);
-    return service_.Events(req->complaint_id(), after, size);
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    auto events = service_.Events(req->complaint_id(), page->cursor, page->size + 1);
+    if (!events.ok()) return events.status();
+    v1::ListComplaintEventsResponse out;
+    out.set_next_page_token(
+        TrimPage(*events, page->size, *req, [](const v1::ComplaintEvent& e) { return e.sequence(); }));
+    for (auto& e : *events) *out.add_events() = std::move(e);
+    return out;
   });
 }
 
@@ -217,7 +179,9 @@ Reactor* ComplaintGrpc::TransitionComplaint(ServerContext* ctx, const v1::Transi
     }
     errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Transition(*req, ActorOf(caller));
+    return service_.Transition(OnceFor(caller, "TransitionComplaint", req->request_id(), *req),
+                               {req->complaint_id(), req->expected_version(), req->to_status(), req->reason()},
+                               ActorOf(caller));
   });
 }
 
@@ -230,7 +194,10 @@ Reactor* ComplaintGrpc::ReplyToComplaint(ServerContext* ctx, const v1::ReplyToCo
     if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reply(*req, ActorOf(caller));
+    if (req->validate_only()) return service_.CheckReply(req->complaint_id(), req->text());
+    AgentReply cmd{req->complaint_id(), req->expected_version(), req->text(), std::nullopt, req->wait_for_customer()};
+    if (req->has_consultation_time()) cmd.consultation_time = req->consultation_time();
+    return service_.Reply(OnceFor(caller, "ReplyToComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -243,39 +210,10 @@ Reactor* ComplaintGrpc::ResolveComplaint(ServerContext* ctx, const v1::ResolveCo
     if (errors.RequireNonEmpty("resolution_summary", req->resolution_summary())) {
       errors.RequireMaxLength("resolution_summary", req->resolution_summary(), 5000);
     }
-    if (req->has_compensation()) {
-      const v1::CompensationRequest& c = req->compensation();
-      switch (c.grant_case()) {
-        case v1::CompensationRequest::kPoints:
-          errors.RequireRange("compensation.points", c.points(), 1, 1000000);
-          break;
-        case v1::CompensationRequest::kVoucher:
-          if (c.voucher().has_amount()) {
-            if (c.voucher().amount().amount_minor() <= 0) {
-              errors.Add("compensation.voucher.amount", "must be positive");
-            } else {
-              errors.RequireMoney("compensation.voucher.amount.amount_minor", c.voucher().amount().amount_minor());
-            }
-            errors.RequireCurrency("compensation.voucher.amount.currency_code", c.voucher().amount().currency_code());
-          } else {
-            errors.RequireRange("compensation.voucher.percent_off_bps", c.voucher().percent_off_bps(), 1, 10000);
-          }
-          break;
-        default:
-          errors.Add("compensation", "needs points or a voucher");
-      }
-      // The receivers' limits (loyalty's ledger note 500, promotion's 1,000):
-      // a longer note would be refused for good after the resolution.
-      errors.RequireMaxLength("compensation.note", c.note(),
-                              c.grant_case() == v1::CompensationRequest::kPoints ? 500 : 1000);
-      // Passed on to loyalty/promotion, which refuse anything else for good:
-      // refused here, before anything is stored (empty: "GOODWILL").
-      bool code_ok = c.reason_code().size() <= 64;
-      for (char ch : c.reason_code()) code_ok = code_ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
-      if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
-    }
+    if (req->has_compensation()) CheckCompensation(errors, req->compensation());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Resolve(*req, ActorOf(caller));
+    return service_.Resolve(OnceFor(caller, "ResolveComplaint", req->request_id(), *req), ResolutionOf(*req),
+                            ActorOf(caller));
   });
 }
 
@@ -287,20 +225,22 @@ Reactor* ComplaintGrpc::ApproveCompensation(ServerContext* ctx, const v1::Approv
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Approve(*req, ActorOf(caller));
+    return service_.Approve(OnceFor(caller, "ApproveCompensation", req->request_id(), *req),
+                            {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
 
 Reactor* ComplaintGrpc::SubmitSurveyResponse(ServerContext* ctx, const v1::SubmitSurveyResponseRequest* req,
                                              v1::SurveyResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SurveyResponse> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SurveyResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("survey_token", req->survey_token());
     errors.RequireRange("score", req->score(), 1, 5);
     errors.RequireMaxLength("comment", req->comment(), 5000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AnswerSurvey(*req);
+    return service_.AnswerSurvey(OnceFor(caller, "SubmitSurveyResponse", req->request_id(), *req),
+                                 {req->survey_token(), req->score(), req->comment()});
   });
 }
 
@@ -316,7 +256,8 @@ Reactor* ComplaintGrpc::PutForbiddenPhrases(ServerContext* ctx, const v1::PutFor
       if (errors.RequireNonEmpty(f, req->list().phrases(i))) errors.RequireMaxLength(f, req->list().phrases(i), 200);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutPhrases(*req, ActorOf(caller));
+    return service_.PutPhrases(OnceFor(caller, "PutForbiddenPhrases", req->request_id(), *req), req->list(),
+                               req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -330,12 +271,12 @@ Reactor* ComplaintGrpc::GetForbiddenPhrases(ServerContext* ctx, const v1::GetFor
 
 Reactor* ComplaintGrpc::CreateBusinessCalendar(ServerContext* ctx, const v1::CreateBusinessCalendarRequest* req,
                                                v1::BusinessCalendar* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::BusinessCalendar> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::BusinessCalendar> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidateCalendar(errors, req->calendar());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreateCalendar(*req);
+    return service_.CreateCalendar(OnceFor(caller, "CreateBusinessCalendar", req->request_id(), *req), req->calendar());
   });
 }
 
@@ -349,12 +290,12 @@ Reactor* ComplaintGrpc::GetBusinessCalendar(ServerContext* ctx, const v1::GetBus
 
 Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaPolicyRequest* req,
                                         v1::SlaPolicy* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SlaPolicy> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreatePolicy(*req);
+    return service_.CreatePolicy(OnceFor(caller, "CreateSlaPolicy", req->request_id(), *req), req->policy());
   });
 }
 
@@ -373,7 +314,7 @@ Reactor* ComplaintGrpc::GetComplaintSettings(ServerContext* ctx, const v1::GetCo
 
 Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::UpdateComplaintSettingsRequest* req,
                                                 v1::ComplaintSettings* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ComplaintSettings> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::ComplaintSettings> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     const v1::ComplaintSettings& s = req->settings();
@@ -384,7 +325,8 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateSettings(*req);
+    return service_.UpdateSettings(OnceFor(caller, "UpdateComplaintSettings", req->request_id(), *req), req->settings(),
+                                   req->update_mask());
   });
 }
 
@@ -393,8 +335,15 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ComplaintMetrics> {
     if (absl::Status s = CheckFilterValues("group_by", req->group_by_size()); !s.ok()) return s;
     FieldErrors errors;
-    if (!req->has_start_time() || !ValidTimestamp(req->start_time())) errors.Add("start_time", "is required");
-    if (!req->has_end_time() || !ValidTimestamp(req->end_time())) errors.Add("end_time", "is required");
+    auto required_time = [&errors](const char* field, bool has, const google::protobuf::Timestamp& t) {
+      if (has) {
+        CheckTimestamp(errors, field, t);
+      } else {
+        errors.Add(field, "is required");
+      }
+    };
+    required_time("start_time", req->has_start_time(), req->start_time());
+    required_time("end_time", req->has_end_time(), req->end_time());
     if (errors.empty() && FromTimestamp(req->end_time()) <= FromTimestamp(req->start_time())) {
       errors.Add("end_time", "must be after start_time");
     }
@@ -420,6 +369,54 @@ Reactor* ComplaintGrpc::GetComplaintMetrics(ServerContext* ctx, const v1::GetCom
   });
 }
 
+namespace {
+
+// The queue a ListComplaints request asks for; bad filters name their fields.
+absl::StatusOr<ComplaintService::ListFilter> ListFilterOf(const v1::ListComplaintsRequest& req) {
+  FieldErrors errors;
+  PageSize(req.page_size(), errors);
+  ComplaintService::ListFilter f;
+  ComplaintQuery& q = f.query;
+  if (req.order_by().empty() || req.order_by() == "receive_time desc") {
+    q.order = ComplaintQuery::Order::kNewestFirst;
+  } else if (req.order_by() == "receive_time") {
+    q.order = ComplaintQuery::Order::kOldestFirst;
+  } else if (req.order_by() == "due_time") {
+    q.order = ComplaintQuery::Order::kDueFirst;
+  } else {
+    errors.Add("order_by", "must be \"\", \"receive_time desc\", \"receive_time\" or \"due_time\"");
+  }
+  CheckOptionalTimestamp(errors, "received_after", req.has_received_after(), req.received_after());
+  CheckOptionalTimestamp(errors, "received_before", req.has_received_before(), req.received_before());
+  if (!errors.empty()) return errors.ToStatus();
+  q.received_after = OptionalTime(req.has_received_after(), req.received_after());
+  q.received_before = OptionalTime(req.has_received_before(), req.received_before());
+  q.statuses = Ints(req.statuses());
+  q.channels = Ints(req.channels());
+  q.categories = Ints(req.categories());
+  q.priorities = Ints(req.priorities());
+  q.member_id = req.member_id();
+  q.team_id = req.team_id();
+  q.assignee_agent_id = req.assignee_agent_id();
+  q.unassigned_only = req.unassigned_only();
+  q.order_id = req.order_id();
+  q.breached_only = req.breached_only();
+  f.compensation_statuses = Ints(req.compensation_statuses());
+  f.escalation_notified_agent_id = req.escalation_notified_agent_id();
+  return f;
+}
+
+// A ListComplaints cursor is "<sort key>/<complaint id>" ("" from the start).
+absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> ComplaintCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::nullopt;
+  size_t slash = cursor.find('/');
+  int64_t key = 0;
+  if (slash == std::string::npos || !absl::SimpleAtoi(cursor.substr(0, slash), &key)) return InvalidPageToken();
+  return std::make_pair(key, cursor.substr(slash + 1));
+}
+
+}  // namespace
+
 Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplaintsRequest* req,
                                        v1::ListComplaintsResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListComplaintsResponse> {
@@ -431,48 +428,20 @@ Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplai
         !s.ok()) {
       return s;
     }
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    ComplaintService::ListFilter f;
-    ComplaintQuery& q = f.query;
-    if (req->order_by().empty() || req->order_by() == "receive_time desc") {
-      q.order = ComplaintQuery::Order::kNewestFirst;
-    } else if (req->order_by() == "receive_time") {
-      q.order = ComplaintQuery::Order::kOldestFirst;
-    } else if (req->order_by() == "due_time") {
-      q.order = ComplaintQuery::Order::kDueFirst;
-    } else {
-      errors.Add("order_by", "must be \"\", \"receive_time desc\", \"receive_time\" or \"due_time\"");
-    }
-    if (req->has_received_after()) q.received_after = FromTimestamp(req->received_after());
-    if (req->has_received_before()) q.received_before = FromTimestamp(req->received_before());
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    if (!cursor->empty()) {
-      // "<sort key>/<complaint id>"
-      size_t slash = cursor->find('/');
-      int64_t key = 0;
-      if (slash == std::string::npos || !absl::SimpleAtoi(cursor->substr(0, slash), &key)) return InvalidPageToken();
-      q.after = std::make_pair(key, cursor->substr(slash + 1));
-    }
-    q.statuses = Ints(req->statuses());
-    q.channels = Ints(req->channels());
-    q.categories = Ints(req->categories());
-    q.priorities = Ints(req->priorities());
-    q.member_id = req->member_id();
-    q.team_id = req->team_id();
-    q.assignee_agent_id = req->assignee_agent_id();
-    q.unassigned_only = req->unassigned_only();
-    q.order_id = req->order_id();
-    q.breached_only = req->breached_only();
-    f.compensation_statuses = Ints(req->compensation_statuses());
-    f.escalation_notified_agent_id = req->escalation_notified_agent_id();
-    auto page = service_.List(f, size);
+    auto filter = ListFilterOf(*req);
+    if (!filter.ok()) return filter.status();
+    auto page_request = ReadPageCursor(*req, req->page_size(), req->page_token());
+    if (!page_request.ok()) return page_request.status();
+    auto after = ComplaintCursor(page_request->cursor);
+    if (!after.ok()) return after.status();
+    filter->query.after = *after;
+    auto page = service_.List(*filter, page_request->size);
     if (!page.ok()) return page.status();
     v1::ListComplaintsResponse out;
     for (auto& c : page->complaints) *out.add_complaints() = std::move(c);
-    if (page->next) out.set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next->first, "/", page->next->second)));
+    if (page->next) {
+      out.set_next_page_token(EncodePageToken(*req, absl::StrCat(page->next->first, "/", page->next->second)));
+    }
     return out;
   });
 }
@@ -497,7 +466,9 @@ Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComp
     errors.RequireMaxLength("complaint.subject", req->complaint().subject(), 200);
     errors.RequireMaxLength("complaint.order_id", req->complaint().order_id(), 128);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Update(*req, ActorOf(caller));
+    ComplaintEdit cmd{req->complaint().complaint_id(), req->expected_version(), req->complaint(),
+                      {req->update_mask().paths().begin(), req->update_mask().paths().end()}, req->reason()};
+    return service_.Update(OnceFor(caller, "UpdateComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -508,7 +479,8 @@ Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reopen(*req, ActorOf(caller));
+    return service_.Reopen(OnceFor(caller, "ReopenComplaint", req->request_id(), *req),
+                           {req->complaint_id(), req->expected_version(), req->reason()}, ActorOf(caller));
   });
 }
 
@@ -519,7 +491,9 @@ Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComp
     errors.RequireNonEmpty("complaint_id", req->complaint_id());
     if (req->agent_id().empty() && req->team_id().empty()) errors.Add("agent_id", "agent_id or team_id is required");
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Assign(*req, ActorOf(caller));
+    return service_.Assign(OnceFor(caller, "AssignComplaint", req->request_id(), *req),
+                           {req->complaint_id(), req->expected_version(), req->agent_id(), req->team_id(), req->reason()},
+                           ActorOf(caller));
   });
 }
 
@@ -536,7 +510,9 @@ Reactor* ComplaintGrpc::TransferComplaint(ServerContext* ctx, const v1::Transfer
       errors.RequireMaxLength("handover_note", req->handover_note(), 5000);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Transfer(*req, ActorOf(caller));
+    Handover cmd{req->complaint_id(), req->expected_version(), req->to_agent_id(), req->to_team_id(),
+                 req->handover_note(), req->reason()};
+    return service_.Transfer(OnceFor(caller, "TransferComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
@@ -551,13 +527,17 @@ Reactor* ComplaintGrpc::RecordCustomerMessage(ServerContext* ctx, const v1::Reco
     if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
       errors.Add("channel", "must be set");
     }
-    if (req->has_received_time() &&
-        (!ValidTimestamp(req->received_time()) || FromTimestamp(req->received_time()) > service_.Now())) {
-      errors.Add("received_time", "must be a valid time, not in the future");
+    CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
+    if (req->has_received_time() && ValidTimestamp(req->received_time()) &&
+        FromTimestamp(req->received_time()) > service_.Now()) {
+      errors.Add("received_time", "must not be in the future");
     }
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CustomerMessage(*req, ActorOf(caller));
+    CustomerContact cmd{req->complaint_id(), req->text(), req->channel(), std::nullopt, req->consultation_time()};
+    if (req->has_received_time()) cmd.received_time = req->received_time();
+    return service_.CustomerMessage(OnceFor(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
+                                    ActorOf(caller));
   });
 }
 
@@ -569,7 +549,8 @@ Reactor* ComplaintGrpc::AddNote(ServerContext* ctx, const v1::AddNoteRequest* re
     if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
     if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.AddNote(*req, ActorOf(caller));
+    return service_.AddNote(OnceFor(caller, "AddNote", req->request_id(), *req),
+                            {req->complaint_id(), req->text(), req->consultation_time()}, ActorOf(caller));
   });
 }
 
@@ -582,7 +563,8 @@ Reactor* ComplaintGrpc::RejectCompensation(ServerContext* ctx, const v1::RejectC
     errors.RequireNonEmpty("compensation_id", req->compensation_id());
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 2000);
     if (!errors.empty()) return errors.ToStatus();
-    return service_.Reject(*req, ActorOf(caller));
+    return service_.Reject(OnceFor(caller, "RejectCompensation", req->request_id(), *req),
+                           {req->complaint_id(), req->compensation_id(), req->reason()}, ActorOf(caller));
   });
 }
 
@@ -605,7 +587,8 @@ Reactor* ComplaintGrpc::PutScript(ServerContext* ctx, const v1::PutScriptRequest
       errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].answer"), sc.faqs(i).answer());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutScript(*req, ActorOf(caller));
+    return service_.PutScript(OnceFor(caller, "PutScript", req->request_id(), *req), req->script(),
+                              req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -645,7 +628,7 @@ Reactor* ComplaintGrpc::ListBusinessCalendars(ServerContext* ctx, const v1::List
 
 Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
                                                v1::BusinessCalendar* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::BusinessCalendar> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::BusinessCalendar> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("calendar.calendar_id", req->calendar().calendar_id());
@@ -658,18 +641,21 @@ Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::Upd
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateCalendar(*req);
+    return service_.UpdateCalendar(OnceFor(caller, "UpdateBusinessCalendar", req->request_id(), *req), req->calendar(),
+                                   req->update_mask());
   });
 }
 
 Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
                                                v1::DeleteBusinessCalendarResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
+  return Answer(ctx, *req, resp,
+                [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("calendar_id", req->calendar_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeleteCalendar(*req);
+    absl::Status s = service_.DeleteCalendar(OnceFor(caller, "DeleteBusinessCalendar", req->request_id(), *req),
+                                             req->calendar_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteBusinessCalendarResponse();
   });
@@ -683,7 +669,7 @@ Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPol
 
 Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req,
                                         v1::SlaPolicy* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::SlaPolicy> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::SlaPolicy> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
@@ -696,18 +682,20 @@ Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaP
     }
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdatePolicy(*req);
+    return service_.UpdatePolicy(OnceFor(caller, "UpdateSlaPolicy", req->request_id(), *req), req->policy(),
+                                 req->update_mask());
   });
 }
 
 Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaPolicyRequest* req,
                                         v1::DeleteSlaPolicyResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::DeleteSlaPolicyResponse> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteSlaPolicyResponse> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("sla_policy_id", req->sla_policy_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeletePolicy(*req);
+    absl::Status s = service_.DeletePolicy(OnceFor(caller, "DeleteSlaPolicy", req->request_id(), *req),
+                                           req->sla_policy_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteSlaPolicyResponse();
   });

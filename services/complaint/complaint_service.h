@@ -4,9 +4,11 @@
 // the lifecycle, SLA clocks in business time with escalation levels, replies
 // checked for forbidden phrases, goodwill compensation within approval
 // limits, surveys and metrics. No gRPC and no SQL here: storage is the
-// ComplaintStore interface, other services are reached through outbox events.
-// Tickets are kept in their contract form (v1::Complaint) to stay one
-// representation; the rules are in the functions below.
+// ComplaintStore interface, other services are told through Outbound and the
+// outbox. Tickets are kept in their contract form (v1::Complaint) to stay one
+// representation. Every mutation is one WriteOnce with the Once the adapter
+// built. The concerns live in their own files: tickets.cc, goodwill.cc,
+// config.cc, sla_job.cc, sla_clock.cc, outbound.cc.
 
 #include <atomic>
 #include <memory>
@@ -19,15 +21,13 @@
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/clock.h"
 #include "common/work_pool.h"
-#include "services/complaint/business_time.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "services/complaint/complaint_store.h"
+#include "services/complaint/outbound.h"
 
 namespace care::complaint {
-
-// The goodwill calls complaint hands to the outbox; their outcomes come back
-// through GoodwillOutcome.
-inline constexpr char kAdjustPointsMethod[] = "/care.loyalty.v1.LoyaltyService/AdjustPoints";
-inline constexpr char kIssueVoucherMethod[] = "/care.promotion.v1.PromotionService/IssueVoucher";
 
 struct ComplaintOptions {
   absl::Duration reopen_window = absl::Hours(24 * 7);
@@ -56,40 +56,148 @@ struct TierAtIntake {
   v1::Priority support_priority = v1::PRIORITY_NORMAL;
 };
 
+// ----------------------------------------------------------------- commands
+// What the adapter hands over once a request's shape was checked. A change to
+// one complaint names it and the version it expects (0: any).
+
+struct NewComplaint {
+  std::string member_id;
+  v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  v1::Category category = v1::CATEGORY_UNSPECIFIED;
+  std::string order_id, subject, description, locale;
+  v1::Priority priority = v1::PRIORITY_UNSPECIFIED;  // unspecified: the tier's support priority
+  std::string team_id, assignee_agent_id;
+  std::optional<absl::Time> received_time;  // none: now
+};
+
+// The fields of `values` named in `paths` (category, order_id, subject,
+// locale, priority).
+struct ComplaintEdit {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  v1::Complaint values;
+  std::vector<std::string> paths;
+  std::string reason;
+};
+
+struct StatusChange {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  v1::ComplaintStatus to_status = v1::COMPLAINT_STATUS_UNSPECIFIED;
+  std::string reason;
+};
+
+struct AgentReply {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  std::string text;
+  std::optional<google::protobuf::Duration> consultation_time;
+  bool wait_for_customer = false;
+};
+
+// Goodwill asked for with a resolution: points or a voucher.
+struct GoodwillGrant {
+  v1::CompensationKind kind = v1::COMPENSATION_KIND_POINTS;
+  int64_t points = 0;
+  v1::VoucherGrant voucher;
+  std::string reason_code, note;
+};
+
+struct Resolution {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  std::string summary;
+  google::protobuf::Duration consultation_time;
+  std::optional<GoodwillGrant> compensation;
+};
+
+struct Reopening {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  std::string reason;
+};
+
+struct Assignment {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  std::string agent_id, team_id;  // an empty team keeps the current one
+  std::string reason;
+};
+
+struct Handover {
+  std::string complaint_id;
+  int64_t expected_version = 0;
+  std::string to_agent_id, to_team_id;  // an empty team keeps the current one
+  std::string handover_note, reason;
+};
+
+struct CustomerContact {
+  std::string complaint_id;
+  std::string text;
+  v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  std::optional<google::protobuf::Timestamp> received_time;  // none: now; kept as sent
+  google::protobuf::Duration consultation_time;
+};
+
+struct Note {
+  std::string complaint_id;
+  std::string text;
+  google::protobuf::Duration consultation_time;
+};
+
+// A supervisor's decision on a compensation awaiting approval.
+struct Decision {
+  std::string complaint_id, compensation_id, reason;
+};
+
+struct SurveyAnswer {
+  std::string token;
+  int32_t score = 0;
+  std::string comment;
+};
+
 class ComplaintService final {
  public:
-  ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options);
+  ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options,
+                   std::unique_ptr<Outbound> outbound = NewOutbound());
+  ~ComplaintService();
 
   absl::Time Now() const { return clock_.Now(); }
 
-  // Configuration.
-  absl::StatusOr<v1::BusinessCalendar> CreateCalendar(const v1::CreateBusinessCalendarRequest& req);
+  // Configuration (config.cc). Versions checked are 0 for "any".
+  absl::StatusOr<v1::BusinessCalendar> CreateCalendar(const Once& once, const v1::BusinessCalendar& calendar);
   absl::StatusOr<v1::BusinessCalendar> GetCalendar(const std::string& id);
-  absl::StatusOr<v1::SlaPolicy> CreatePolicy(const v1::CreateSlaPolicyRequest& req);
   absl::StatusOr<std::vector<v1::BusinessCalendar>> ListCalendars();
-  absl::StatusOr<v1::BusinessCalendar> UpdateCalendar(const v1::UpdateBusinessCalendarRequest& req);
-  absl::Status DeleteCalendar(const v1::DeleteBusinessCalendarRequest& req);
+  // Re-times the running clocks of the open complaints counting in it.
+  absl::StatusOr<v1::BusinessCalendar> UpdateCalendar(const Once& once, const v1::BusinessCalendar& calendar,
+                                                      const google::protobuf::FieldMask& mask);
+  absl::Status DeleteCalendar(const Once& once, const std::string& id, int64_t expected_version);
+  absl::StatusOr<v1::SlaPolicy> CreatePolicy(const Once& once, const v1::SlaPolicy& policy);
   // version 0: the current one.
   absl::StatusOr<v1::SlaPolicy> GetPolicy(const std::string& id, int64_t version = 0);
   absl::StatusOr<std::vector<v1::SlaPolicy>> ListPolicies();
-  absl::StatusOr<v1::SlaPolicy> UpdatePolicy(const v1::UpdateSlaPolicyRequest& req);
-  absl::Status DeletePolicy(const v1::DeleteSlaPolicyRequest& req);
-  absl::StatusOr<v1::ForbiddenPhraseList> PutPhrases(const v1::PutForbiddenPhrasesRequest& req,
-                                                     const ActorInfo& actor);
+  absl::StatusOr<v1::SlaPolicy> UpdatePolicy(const Once& once, const v1::SlaPolicy& policy,
+                                             const google::protobuf::FieldMask& mask);
+  absl::Status DeletePolicy(const Once& once, const std::string& id, int64_t expected_version);
+  absl::StatusOr<v1::ForbiddenPhraseList> PutPhrases(const Once& once, const v1::ForbiddenPhraseList& list,
+                                                     int64_t expected_version, const ActorInfo& actor);
   absl::StatusOr<v1::ForbiddenPhraseList> GetPhrases(const std::string& locale);
   absl::StatusOr<std::vector<v1::ForbiddenPhraseList>> ListPhrases();
-  absl::StatusOr<v1::Script> PutScript(const v1::PutScriptRequest& req, const ActorInfo& actor);
+  absl::StatusOr<v1::Script> PutScript(const Once& once, const v1::Script& script, int64_t expected_version,
+                                       const ActorInfo& actor);
   absl::StatusOr<v1::Script> GetScript(v1::Category category, const std::string& locale, int64_t version);
   // The latest script for the complaint's category: its locale, base
   // language, then the default ("").
   absl::StatusOr<v1::Script> ScriptForComplaint(const std::string& complaint_id);
   absl::StatusOr<std::vector<v1::Script>> ListScripts(v1::Category category);
   absl::StatusOr<v1::ComplaintSettings> GetSettings();
-  absl::StatusOr<v1::ComplaintSettings> UpdateSettings(const v1::UpdateComplaintSettingsRequest& req);
+  // An empty mask replaces the settings whole.
+  absl::StatusOr<v1::ComplaintSettings> UpdateSettings(const Once& once, const v1::ComplaintSettings& settings,
+                                                       const google::protobuf::FieldMask& mask);
 
-  // Tickets.
-  absl::StatusOr<v1::CreateComplaintResponse> Create(const v1::CreateComplaintRequest& req, const TierAtIntake& tier,
-                                                     const ActorInfo& actor);
+  // Tickets (tickets.cc).
+  absl::StatusOr<v1::CreateComplaintResponse> Create(const Once& once, const NewComplaint& cmd,
+                                                     const TierAtIntake& tier, const ActorInfo& actor);
   absl::StatusOr<v1::Complaint> Get(const std::string& id);
   // One page of the complaints matching `query` and the filters the store
   // does not index; `next` is the cursor of the following page, if any.
@@ -103,62 +211,81 @@ class ComplaintService final {
     std::string escalation_notified_agent_id;
   };
   absl::StatusOr<Page> List(const ListFilter& filter, int page_size);
-  absl::StatusOr<v1::Complaint> Update(const v1::UpdateComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::ListComplaintEventsResponse> Events(const std::string& id, int64_t after, int limit);
-  absl::StatusOr<v1::Complaint> Transition(const v1::TransitionComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::ReplyToComplaintResponse> Reply(const v1::ReplyToComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const v1::ResolveComplaintRequest& req,
-                                                       const ActorInfo& actor);
-  absl::StatusOr<v1::Complaint> Reopen(const v1::ReopenComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::Complaint> Assign(const v1::AssignComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::Complaint> Transfer(const v1::TransferComplaintRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::RecordCustomerMessageResponse> CustomerMessage(const v1::RecordCustomerMessageRequest& req,
+  // Up to `limit` events of the complaint after sequence `after`, in order.
+  absl::StatusOr<std::vector<v1::ComplaintEvent>> Events(const std::string& id, int64_t after, int limit);
+  absl::StatusOr<v1::Complaint> Update(const Once& once, const ComplaintEdit& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Transition(const Once& once, const StatusChange& cmd, const ActorInfo& actor);
+  // Checks a reply's text without storing or sending anything.
+  absl::StatusOr<v1::ReplyToComplaintResponse> CheckReply(const std::string& complaint_id, const std::string& text);
+  absl::StatusOr<v1::ReplyToComplaintResponse> Reply(const Once& once, const AgentReply& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Reopen(const Once& once, const Reopening& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Assign(const Once& once, const Assignment& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Transfer(const Once& once, const Handover& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::RecordCustomerMessageResponse> CustomerMessage(const Once& once, const CustomerContact& cmd,
                                                                     const ActorInfo& actor);
-  absl::StatusOr<v1::AddNoteResponse> AddNote(const v1::AddNoteRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::Complaint> Approve(const v1::ApproveCompensationRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::Complaint> Reject(const v1::RejectCompensationRequest& req, const ActorInfo& actor);
-  absl::StatusOr<v1::SurveyResponse> AnswerSurvey(const v1::SubmitSurveyResponseRequest& req);
+  absl::StatusOr<v1::AddNoteResponse> AddNote(const Once& once, const Note& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::SurveyResponse> AnswerSurvey(const Once& once, const SurveyAnswer& cmd);
+
+  // Resolution and goodwill (goodwill.cc).
+  absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const Once& once, const Resolution& cmd,
+                                                       const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Approve(const Once& once, const Decision& cmd, const ActorInfo& actor);
+  absl::StatusOr<v1::Complaint> Reject(const Once& once, const Decision& cmd, const ActorInfo& actor);
+  // The outbox relay's report on a goodwill event, in its transaction:
+  // delivered (`response` is the receiver's answer) makes the compensation
+  // ISSUED with the receiver's reference; a final refusal makes it FAILED
+  // with the receiver's reason. A FAILED one whose event an admin replays
+  // becomes ISSUED when it is delivered.
+  absl::Status GoodwillOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
+                               const std::string& response);
+
   absl::StatusOr<v1::ComplaintMetrics> Metrics(absl::Time from, absl::Time to,
                                                const std::vector<v1::MetricsDimension>& group_by,
                                                const std::vector<v1::OrderCount>& order_counts);
 
-  // The outbox relay's report on a goodwill event, in its transaction:
-  // delivered (`response` is the receiver's AdjustPointsResponse or Voucher)
-  // makes the compensation ISSUED with the receiver's reference; a final
-  // refusal makes it FAILED with the receiver's reason. A FAILED one whose
-  // event an admin replays becomes ISSUED when it is delivered.
-  absl::Status GoodwillOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
-                               const std::string& response);
-
-  // The SLA job: marks breaches, fires escalation levels that are due, hands
-  // due check-ins to the notification service and closes resolved complaints
-  // whose reopen window ended.
-  // Returns true when more work may be waiting.
+  // The SLA job (sla_job.cc): marks breaches, fires escalation levels that
+  // are due, hands due check-ins to the notification service and closes
+  // resolved complaints whose reopen window ended. A failure is logged
+  // (LogJobFailure). Returns true when more work may be waiting.
   bool RunSlaChecks();
 
  private:
+  // Resolution itself: clocks stop, the customer is told, the survey goes out
+  // and the check-in is scheduled.
   absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
                           const ActorInfo& actor, absl::Time now);
+  absl::Status SendSurvey(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings, absl::Time now);
+  absl::Status ScheduleCheckIn(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
+                               const ActorInfo& actor, absl::Time now);
+  // Goodwill within the requester's limit is issued, above it parked.
+  absl::Status Compensate(StoreTxn& tx, v1::Complaint& c, const GoodwillGrant& grant,
+                          const v1::ComplaintSettings& settings, const ActorInfo& actor, absl::Time now,
+                          v1::ResolveComplaintResponse& out);
+  // Hands the compensation to its receiver through the outbox: ISSUING.
+  absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp);
 
+  // A change to one open complaint: its version checked, refused once
+  // closed, saved with one more version and returned; idempotent by `once`.
   template <typename Fn>
-  absl::StatusOr<v1::Complaint> Change(absl::string_view scope, const google::protobuf::Message& req,
-                                       const std::string& complaint_id, int64_t expected_version, absl::Time now,
-                                       Fn fn);
+  absl::StatusOr<v1::Complaint> ChangeOpen(const Once& once, const std::string& complaint_id,
+                                           int64_t expected_version, absl::Time now, Fn fn);
 
-  template <typename Response, typename Fn>
-  absl::StatusOr<Response> Mutate(absl::string_view scope, const std::string& request_id,
-                                  const google::protobuf::Message& request, Fn fn);
+  // One round of the SLA job in `tx`; the breaches it marked, for metrics.
+  struct SlaRound;
+  absl::Status CheckSla(StoreTxn& tx, absl::Time now, SlaRound& round);
+  absl::Status CheckDue(StoreTxn& tx, v1::Complaint& c, absl::Time now, SlaRound& round);
 
   ComplaintStore& store_;
   const Clock& clock_;
   ComplaintOptions options_;
+  std::unique_ptr<Outbound> outbound_;
   std::atomic<int> metrics_running_{0};
   // The slices of a metrics scan run here: a fixed set of threads made
   // once, not four new threads per call. Last member: it joins first.
   std::unique_ptr<WorkPool> metrics_pool_;
 };
 
-// Exposed for the rules test: which status changes TransitionComplaint allows.
+// Which status changes TransitionComplaint allows.
 bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to);
 
 }  // namespace care::complaint

@@ -1,32 +1,24 @@
 #pragma once
 
-// Storage of the complaint service behind a small interface; SQLite in
-// production (the service is the only writer of its database).
+// Storage of the complaint service in the domain's terms: tickets with their
+// audit trail, configuration (calendars, SLA policies with every version,
+// forbidden phrases, scripts, settings), survey tokens and metric rows. A
+// method returns rows and optionals and storage errors only (a stored blob
+// that does not parse is DATA_LOSS); the domain chooses every API reason.
+// Events leave through Enqueue (ServiceTxn), in the transaction of the change
+// they report. SQLite implements it in sqlite_complaint_store.*.
 
-#include <functional>
-#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "care/complaint/v1/complaint.pb.h"
-#include "common/outbox.h"
-#include "common/sqlite.h"
 #include "common/store.h"
 
-namespace care {
-// The complaint schema, generated from services/complaint/migrations/.
-std::vector<Migration> ComplaintMigrations();
-}  // namespace care
-
 namespace care::complaint {
-
-// Configuration documents, stored by kind and id.
-// kSlaPolicyVersion keeps every version of a policy under "<id>@<version>":
-// open complaints keep the targets of the version they started with.
-enum class DocKind { kCalendar, kSlaPolicy, kSlaPolicyVersion, kPhrases, kSettings };
 
 // A ListComplaints query on the stored columns. Rows come in `order` after
 // the keyset cursor (sort key, complaint id).
@@ -83,10 +75,33 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::vector<v1::ComplaintEvent>> Events(const std::string& complaint_id, int64_t after,
                                                                  int limit) = 0;
 
-  virtual absl::StatusOr<std::optional<std::string>> GetDocument(DocKind kind, const std::string& id) = 0;
-  virtual absl::Status PutDocument(DocKind kind, const std::string& id, const std::string& bytes) = 0;
-  virtual absl::StatusOr<std::vector<std::string>> Documents(DocKind kind) = 0;
-  virtual absl::Status DeleteDocument(DocKind kind, const std::string& id) = 0;
+  // Business calendars, by id.
+  virtual absl::StatusOr<std::optional<v1::BusinessCalendar>> GetCalendar(const std::string& id) = 0;
+  virtual absl::Status PutCalendar(const v1::BusinessCalendar& calendar) = 0;
+  // Every calendar, ordered by id.
+  virtual absl::StatusOr<std::vector<v1::BusinessCalendar>> Calendars() = 0;
+  virtual absl::Status DeleteCalendar(const std::string& id) = 0;
+
+  // SLA policies: the current version by id, and every version ever put
+  // (open complaints keep the targets of the version they started with).
+  virtual absl::StatusOr<std::optional<v1::SlaPolicy>> GetPolicy(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<v1::SlaPolicy>> GetPolicyVersion(const std::string& id, int64_t version) = 0;
+  // Makes `policy` the current version and keeps it as its version.
+  virtual absl::Status PutPolicy(const v1::SlaPolicy& policy) = 0;
+  // Every current policy, ordered by id.
+  virtual absl::StatusOr<std::vector<v1::SlaPolicy>> Policies() = 0;
+  // Removes the current version; the versions stay.
+  virtual absl::Status DeletePolicy(const std::string& id) = 0;
+
+  // Forbidden phrases, one list per locale ("*" and "" for every locale).
+  virtual absl::StatusOr<std::optional<v1::ForbiddenPhraseList>> GetPhrases(const std::string& locale) = 0;
+  virtual absl::Status PutPhrases(const v1::ForbiddenPhraseList& list) = 0;
+  // Every list, ordered by locale.
+  virtual absl::StatusOr<std::vector<v1::ForbiddenPhraseList>> PhraseLists() = 0;
+
+  // The settings; none before the first update.
+  virtual absl::StatusOr<std::optional<v1::ComplaintSettings>> GetSettings() = 0;
+  virtual absl::Status PutSettings(const v1::ComplaintSettings& settings) = 0;
 
   // Scripts: every version kept; version 0 reads the latest.
   virtual absl::Status PutScript(const v1::Script& script) = 0;
@@ -101,16 +116,8 @@ class StoreTxn : public ServiceTxn {
 
   // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
-
-  // The transactional outbox.
-  virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
 };
 
 using ComplaintStore = TransactionalStore<StoreTxn>;
-
-std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db);
-// The store's view of a transaction someone else opened (the outbox relay's,
-// for OutboxRelay::OnOutcome handlers).
-std::unique_ptr<StoreTxn> SqliteComplaintTxn(Txn& txn);
 
 }  // namespace care::complaint

@@ -10,7 +10,7 @@
 #include "common/server.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
-#include "services/complaint/complaint_store.h"
+#include "services/complaint/sqlite_complaint_store.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;

@@ -3,9 +3,12 @@
 // Request checks of the gRPC adapter that need no server, so fuzz/ can call
 // them directly. Bad fields are INVALID_ARGUMENT naming each of them.
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/errors.h"
+#include "google/protobuf/duration.pb.h"
 
 namespace care::complaint {
 
@@ -14,5 +17,11 @@ absl::Status CheckCreateComplaint(const care::complaint::v1::CreateComplaintRequ
 // each bad field to `errors`.
 void ValidateCalendar(FieldErrors& errors, const care::complaint::v1::BusinessCalendar& c);
 void ValidatePolicy(FieldErrors& errors, const care::complaint::v1::SlaPolicy& p);
+// Goodwill asked for with a resolution: points or a voucher within the
+// receivers' limits, a reason code they accept.
+void CheckCompensation(FieldErrors& errors, const care::complaint::v1::CompensationRequest& c);
+// A positive duration of at most a year; an unset one passes unless `required`.
+void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d,
+                     bool required);
 
 }  // namespace care::complaint

@@ -1,9 +1,10 @@
 #pragma once
 
-// Helpers shared by the complaint service's translation units (tickets in
-// complaint_service.cc, configuration in complaint_config.cc). Not part of
-// the service's interface.
+// Helpers shared by the complaint domain's files (tickets.cc, goodwill.cc,
+// config.cc, sla_job.cc, complaint_service.cc). Not part of the service's
+// interface.
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -11,48 +12,66 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "services/complaint/business_time.h"
 #include "services/complaint/complaint_service.h"
 
 namespace care::complaint {
 
-inline constexpr char kSettingsId[] = "current";
-
 v1::Actor ActorProto(const ActorInfo& a);
 
 template <typename T>
-absl::StatusOr<std::optional<T>> LoadDoc(StoreTxn& tx, DocKind kind, const std::string& id) {
-  auto bytes = tx.GetDocument(kind, id);
-  if (!bytes.ok()) return bytes.status();
-  if (!*bytes) return std::nullopt;
-  T out;
-  if (!out.ParseFromString(**bytes)) return absl::InternalError("unreadable stored document");
-  return out;
+bool MatchesAny(const google::protobuf::RepeatedField<int>& list, T value) {
+  return list.empty() || std::find(list.begin(), list.end(), static_cast<int>(value)) != list.end();
 }
 
+// NOT_FOUND / COMPLAINT_NOT_FOUND when there is none.
+absl::StatusOr<v1::Complaint> Require(StoreTxn& tx, const std::string& id);
 // The stored settings, or the defaults (an empty message) before any update.
 absl::StatusOr<v1::ComplaintSettings> LoadSettings(StoreTxn& tx);
-// Where every version of a policy is kept.
-std::string PolicyVersionId(const std::string& id, int64_t version);
-
-absl::StatusOr<v1::Complaint> Require(StoreTxn& tx, const std::string& id);
-Calendar FromProto(const v1::BusinessCalendar& c);
+// The calendar a complaint's clocks count in; round the clock without one
+// (also when it was deleted since: keep counting rather than stop).
 absl::StatusOr<Calendar> CalendarOf(StoreTxn& tx, const std::string& calendar_id);
+// The policy version whose targets and escalation levels the complaint
+// started with (the current one for complaints filed before versions were kept).
+absl::StatusOr<std::optional<v1::SlaPolicy>> PolicyOf(StoreTxn& tx, const v1::Complaint& c);
 // Writes the complaint with its next SLA check, one more version.
 absl::Status Save(StoreTxn& tx, v1::Complaint& c, absl::Time now);
-// The running clocks of `c`, counted so far in `before`, re-timed to finish
-// in `after` (a calendar edit).
-absl::Status Retime(const Calendar& before, const Calendar& after, v1::Complaint& c, absl::Time now);
+
+v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor,
+                            absl::Time now, const std::string& reason = "");
+// Moves `c` to `to` with its audit event; the clocks pause while we wait on
+// the customer and resume after.
+absl::Status ChangeStatus(StoreTxn& tx, v1::Complaint& c, v1::ComplaintStatus to, const ActorInfo& actor,
+                          const std::string& reason, absl::Time now);
+// The first reply or acknowledgement stops the first-response clock.
+absl::Status FirstResponse(StoreTxn& tx, v1::Complaint& c, absl::Time now);
+void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent);
+
+// Agent-written text the customer will see (a reply, an acknowledgement, a
+// resolution summary) must hold none of the forbidden phrases of the
+// complaint's locale, its base language ("vi" for "vi-VN") and every locale
+// ("" and the older "*"). INVALID_ARGUMENT / FORBIDDEN_PHRASE naming `field`.
+absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field,
+                               absl::string_view text);
+
+// Survey tokens are bearer secrets: 128 bits from the CSPRNG.
+inline std::string NewSurveyToken() { return NewId("", 32); }
+
+inline bool Open(v1::ComplaintStatus s) {
+  return s != v1::COMPLAINT_STATUS_RESOLVED && s != v1::COMPLAINT_STATUS_CLOSED;
+}
 
 inline absl::Status VersionMismatch(absl::string_view what) {
   return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", absl::StrCat(what, " changed; re-read and retry"));
 }
-
-// Idempotent by request id (common/store.h).
-template <typename Response, typename Fn>
-absl::StatusOr<Response> ComplaintService::Mutate(absl::string_view scope, const std::string& request_id,
-                                                  const google::protobuf::Message& request, Fn fn) {
-  return WriteOnce<Response>(store_, scope, request_id, request, std::move(fn));
+// ABORTED / VERSION_MISMATCH unless `expected` is 0 or `actual`.
+inline absl::Status CheckVersion(int64_t actual, int64_t expected, absl::string_view what) {
+  if (expected != 0 && expected != actual) return VersionMismatch(what);
+  return absl::OkStatus();
 }
+// Every change but a note is refused on a closed complaint.
+absl::Status RequireNotClosed(const v1::Complaint& c);
+absl::Status InvalidTransition(v1::ComplaintStatus from, v1::ComplaintStatus to);
 
 }  // namespace care::complaint

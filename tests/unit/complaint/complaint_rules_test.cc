@@ -1,8 +1,12 @@
 // Complaint rules without a server: business-time arithmetic for SLA clocks,
-// forbidden-phrase matching.
+// the SLA clock engine, forbidden-phrase matching, the events complaint sends.
+#include "care/notification/v1/notification.pb.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/complaint/business_time.h"
+#include "services/complaint/outbound.h"
 #include "services/complaint/phrases.h"
+#include "services/complaint/sla_clock.h"
 
 namespace care::complaint {
 namespace {
@@ -91,6 +95,67 @@ TEST(PhrasesTest, WhiteSpaceInsideAPhraseDoesNotHideIt) {
   EXPECT_EQ(FindForbidden(phrases, "Chúng tôi KHÔNG\n\nTHỂ"), std::vector<std::string>{"không thể"});
   EXPECT_TRUE(FindForbidden(phrases, "calmdown, please").empty());
   EXPECT_EQ(FoldForMatch("  A\t\tB \n"), "a b");
+}
+
+TEST(SlaClockTest, APausedClockKeepsTheTimeItUsedAndResumesWithTheRest) {
+  Calendar cal = AlwaysOpen();
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  v1::SlaClock clock;
+  ASSERT_TRUE(StartClock(cal, &clock, absl::Hours(4), t0).ok());
+  EXPECT_EQ(FromTimestamp(clock.due_time()), t0 + absl::Hours(4));
+  PauseClock(cal, &clock, t0 + absl::Hours(1));
+  EXPECT_TRUE(clock.paused());
+  EXPECT_FALSE(Running(clock));
+  EXPECT_EQ(FromDurationProto(clock.elapsed()), absl::Hours(1));
+  ASSERT_TRUE(ResumeClock(cal, &clock, t0 + absl::Hours(10)).ok());
+  EXPECT_EQ(FromTimestamp(clock.due_time()), t0 + absl::Hours(13));
+  StopClock(cal, &clock, t0, t0 + absl::Hours(14));
+  EXPECT_TRUE(clock.breached()) << "met after its due time";
+  EXPECT_TRUE(clock.has_met_time());
+}
+
+TEST(SlaClockTest, NextCheckIsTheEarliestOfDueTimeAndEscalationLevels) {
+  Calendar cal = AlwaysOpen();
+  absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  v1::Complaint c;
+  *c.mutable_receive_time() = ToTimestamp(t0);
+  ASSERT_TRUE(StartClock(cal, c.mutable_resolution_sla(), absl::Hours(8), t0).ok());
+  EXPECT_EQ(NextCheck(cal, nullptr, c), t0 + absl::Hours(8));
+  v1::SlaPolicy policy;
+  v1::EscalationLevel* warn = policy.add_escalation_levels();
+  warn->set_level(1);
+  warn->set_target(v1::SLA_TARGET_RESOLUTION);
+  *warn->mutable_offset() = ToDurationProto(-absl::Hours(2));
+  EXPECT_EQ(NextCheck(cal, &policy, c), t0 + absl::Hours(6));
+  c.mutable_resolution_sla()->set_escalation_level(1);
+  EXPECT_EQ(NextCheck(cal, &policy, c), t0 + absl::Hours(8)) << "a level fires once";
+}
+
+TEST(OutboundTest, MemberMessagesAndGoodwillCarryStableEventIds) {
+  std::unique_ptr<Outbound> out = NewOutbound();
+  v1::Complaint c;
+  c.set_complaint_id("c-1");
+  c.set_member_id("m-1");
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  OutboxEvent update = out->NotifyMember(c, "received", MemberUpdate::kAcknowledged, "hello", now);
+  EXPECT_EQ(update.event_id, "complaint:c-1:received");
+  EXPECT_EQ(update.destination, "notification");
+  care::notification::v1::IngestEventRequest req;
+  ASSERT_TRUE(req.ParseFromString(update.payload));
+  EXPECT_EQ(req.complaint_update().kind(), care::notification::v1::COMPLAINT_UPDATE_KIND_ACKNOWLEDGED);
+
+  v1::Compensation comp;
+  comp.set_compensation_id("c-1-comp-1");
+  comp.set_kind(v1::COMPENSATION_KIND_POINTS);
+  comp.set_points(100);
+  OutboxEvent goodwill = out->RequestGoodwill(c, comp);
+  EXPECT_EQ(goodwill.event_id, "complaint:c-1-comp-1");
+  EXPECT_EQ(goodwill.method, kAdjustPointsMethod);
+  std::optional<GoodwillReceipt> receipt = out->ReadGoodwill(goodwill, "");
+  ASSERT_TRUE(receipt.has_value());
+  EXPECT_EQ(receipt->complaint_id, "c-1");
+  EXPECT_EQ(receipt->compensation_id, "c-1-comp-1");
+  EXPECT_FALSE(out->ReadGoodwill(update, "").has_value()) << "not a goodwill event";
 }
 
 }  // namespace

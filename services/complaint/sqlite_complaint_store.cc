@@ -1,5 +1,6 @@
-#include "services/complaint/complaint_store.h"
+#include "services/complaint/sqlite_complaint_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
@@ -7,6 +8,12 @@
 
 namespace care::complaint {
 namespace {
+
+// Configuration is one `documents` table of protos by kind and id.
+enum class DocKind { kCalendar, kSlaPolicy, kSlaPolicyVersion, kPhrases, kSettings };
+// Every version of a policy is kept under "<id>@<version>".
+std::string PolicyVersionId(const std::string& id, int64_t version) { return absl::StrCat(id, "@", version); }
+constexpr char kSettingsId[] = "current";
 
 const char* KindName(DocKind kind) {
   switch (kind) {
@@ -37,12 +44,51 @@ std::optional<int64_t> RunningDue(const v1::Complaint& c) {
   return due;
 }
 
+template <typename T>
+absl::StatusOr<T> ParseStored(const Statement& s, int col, absl::string_view what) {
+  T out;
+  if (absl::Status bad = ParseBlob(s, col, out, what); !bad.ok()) return bad;
+  return out;
+}
+
+// Every row of `stmt`, each read by `read(const Statement&) -> StatusOr<T>`.
+template <typename T, typename Fn>
+absl::StatusOr<std::vector<T>> CollectRows(absl::StatusOr<Statement> stmt, Fn read) {
+  if (!stmt.ok()) return stmt.status();
+  std::vector<T> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    absl::StatusOr<T> item = read(*stmt);
+    if (!item.ok()) return item.status();
+    out.push_back(*std::move(item));
+  }
+}
+
+// The proto of the first row, if any.
+template <typename T>
+absl::StatusOr<std::optional<T>> OneProto(absl::StatusOr<Statement> stmt, absl::string_view what) {
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  auto out = ParseStored<T>(*stmt, 0, what);
+  if (!out.ok()) return out.status();
+  return *std::move(out);
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> Protos(absl::StatusOr<Statement> stmt, absl::string_view what) {
+  return CollectRows<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
+}
+
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
   using SqliteTxnBase::SqliteTxnBase;
 
   absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) override {
-    return One<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id));
+    return OneProto<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id), "complaint");
   }
 
   absl::Status PutComplaint(const v1::Complaint& c, std::optional<absl::Time> sla_check) override {
@@ -132,17 +178,16 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (q.received_before) before_micros = Micros(*q.received_before);
     std::string cursor_id;
     if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
-    return Collect<ListedComplaint>(txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id,
+    return CollectRows<ListedComplaint>(txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id,
                                                after_micros, before_micros, cursor_key, cursor_id,
                                                static_cast<int64_t>(limit), JsonArray(q.statuses),
                                                JsonArray(q.channels), JsonArray(q.categories),
                                                JsonArray(q.priorities)),
-                                    [](const Statement& s) {
-                                      ListedComplaint out;
-                                      out.sort_key = s.Int(0);
-                                      out.complaint.ParseFromString(s.Bytes(1));
-                                      return out;
-                                    });
+                                        [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
+                                          auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
+                                          if (!c.ok()) return c.status();
+                                          return ListedComplaint{s.Int(0), *std::move(c)};
+                                        });
   }
 
   absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) override {
@@ -165,38 +210,54 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::StatusOr<std::vector<v1::ComplaintEvent>> Events(const std::string& complaint_id, int64_t after,
                                                          int limit) override {
-    return Collect<v1::ComplaintEvent>(
+    return Protos<v1::ComplaintEvent>(
         txn_.Query("SELECT proto FROM complaint_events WHERE complaint_id = ?1 AND sequence > ?2 "
                    "ORDER BY sequence LIMIT ?3",
                    complaint_id, after, static_cast<int64_t>(limit)),
-        [](const Statement& s) {
-          v1::ComplaintEvent e;
-          e.ParseFromString(s.Bytes(0));
-          return e;
-        });
+        "complaint event");
   }
 
-  absl::StatusOr<std::optional<std::string>> GetDocument(DocKind kind, const std::string& id) override {
-    auto stmt = txn_.Query("SELECT proto FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id);
-    if (!stmt.ok()) return stmt.status();
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return stmt->Bytes(0);
+  absl::StatusOr<std::optional<v1::BusinessCalendar>> GetCalendar(const std::string& id) override {
+    return GetDocument<v1::BusinessCalendar>(DocKind::kCalendar, id);
+  }
+  absl::Status PutCalendar(const v1::BusinessCalendar& calendar) override {
+    return PutDocument(DocKind::kCalendar, calendar.calendar_id(), calendar);
+  }
+  absl::StatusOr<std::vector<v1::BusinessCalendar>> Calendars() override {
+    return Documents<v1::BusinessCalendar>(DocKind::kCalendar);
+  }
+  absl::Status DeleteCalendar(const std::string& id) override { return DeleteDocument(DocKind::kCalendar, id); }
+
+  absl::StatusOr<std::optional<v1::SlaPolicy>> GetPolicy(const std::string& id) override {
+    return GetDocument<v1::SlaPolicy>(DocKind::kSlaPolicy, id);
+  }
+  absl::StatusOr<std::optional<v1::SlaPolicy>> GetPolicyVersion(const std::string& id, int64_t version) override {
+    return GetDocument<v1::SlaPolicy>(DocKind::kSlaPolicyVersion, PolicyVersionId(id, version));
+  }
+  absl::Status PutPolicy(const v1::SlaPolicy& p) override {
+    if (absl::Status s = PutDocument(DocKind::kSlaPolicy, p.sla_policy_id(), p); !s.ok()) return s;
+    return PutDocument(DocKind::kSlaPolicyVersion, PolicyVersionId(p.sla_policy_id(), p.version()), p);
+  }
+  absl::StatusOr<std::vector<v1::SlaPolicy>> Policies() override {
+    return Documents<v1::SlaPolicy>(DocKind::kSlaPolicy);
+  }
+  absl::Status DeletePolicy(const std::string& id) override { return DeleteDocument(DocKind::kSlaPolicy, id); }
+
+  absl::StatusOr<std::optional<v1::ForbiddenPhraseList>> GetPhrases(const std::string& locale) override {
+    return GetDocument<v1::ForbiddenPhraseList>(DocKind::kPhrases, locale);
+  }
+  absl::Status PutPhrases(const v1::ForbiddenPhraseList& list) override {
+    return PutDocument(DocKind::kPhrases, list.locale(), list);
+  }
+  absl::StatusOr<std::vector<v1::ForbiddenPhraseList>> PhraseLists() override {
+    return Documents<v1::ForbiddenPhraseList>(DocKind::kPhrases);
   }
 
-  absl::Status PutDocument(DocKind kind, const std::string& id, const std::string& bytes) override {
-    return Run(txn_.Query("INSERT OR REPLACE INTO documents (kind, id, proto) VALUES (?1, ?2, ?3)", KindName(kind),
-                          id, Blob{bytes}));
+  absl::StatusOr<std::optional<v1::ComplaintSettings>> GetSettings() override {
+    return GetDocument<v1::ComplaintSettings>(DocKind::kSettings, kSettingsId);
   }
-
-  absl::StatusOr<std::vector<std::string>> Documents(DocKind kind) override {
-    return Collect<std::string>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 ORDER BY id", KindName(kind)),
-                                [](const Statement& s) { return s.Bytes(0); });
-  }
-
-  absl::Status DeleteDocument(DocKind kind, const std::string& id) override {
-    return Run(txn_.Query("DELETE FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id));
+  absl::Status PutSettings(const v1::ComplaintSettings& settings) override {
+    return PutDocument(DocKind::kSettings, kSettingsId, settings);
   }
 
   absl::Status PutScript(const v1::Script& script) override {
@@ -208,25 +269,24 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   absl::StatusOr<std::optional<v1::Script>> GetScript(int category, const std::string& locale,
                                                       int64_t version) override {
     if (version == 0) {
-      return One<v1::Script>(txn_.Query(
-          "SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 ORDER BY version DESC LIMIT 1",
-          static_cast<int64_t>(category), locale));
+      return OneProto<v1::Script>(
+          txn_.Query("SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 ORDER BY version DESC LIMIT 1",
+                     static_cast<int64_t>(category), locale),
+          "script");
     }
-    return One<v1::Script>(txn_.Query("SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 AND version = ?3",
-                                      static_cast<int64_t>(category), locale, version));
+    return OneProto<v1::Script>(
+        txn_.Query("SELECT proto FROM scripts WHERE category = ?1 AND locale = ?2 AND version = ?3",
+                   static_cast<int64_t>(category), locale, version),
+        "script");
   }
 
   absl::StatusOr<std::vector<v1::Script>> LatestScripts(int category) override {
-    return Collect<v1::Script>(
+    return Protos<v1::Script>(
         txn_.Query("SELECT proto FROM scripts s WHERE (?1 = 0 OR category = ?1) AND version = "
                    "(SELECT MAX(version) FROM scripts t WHERE t.category = s.category AND t.locale = s.locale) "
                    "ORDER BY category, locale",
                    static_cast<int64_t>(category)),
-        [](const Statement& s) {
-          v1::Script out;
-          out.ParseFromString(s.Bytes(0));
-          return out;
-        });
+        "script");
   }
 
   absl::Status PutSurveyToken(const std::string& token, const std::string& complaint_id) override {
@@ -268,20 +328,29 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         });
   }
 
-  absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
-
  private:
   template <typename T>
-  static absl::StatusOr<std::optional<T>> One(absl::StatusOr<Statement> stmt) {
-    if (!stmt.ok()) return stmt.status();
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    T out;
-    if (!out.ParseFromString(stmt->Bytes(0))) return absl::InternalError("unreadable stored record");
-    return out;
+  absl::StatusOr<std::optional<T>> GetDocument(DocKind kind, const std::string& id) {
+    return OneProto<T>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id),
+                       KindName(kind));
   }
 
+  absl::Status PutDocument(DocKind kind, const std::string& id, const google::protobuf::Message& doc) {
+    return Run(txn_.Query("INSERT INTO documents (kind, id, proto) VALUES (?1, ?2, ?3) "
+                          "ON CONFLICT (kind, id) DO UPDATE SET proto = excluded.proto",
+                          KindName(kind), id, Blob{doc.SerializeAsString()}));
+  }
+
+  // Ordered by id.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> Documents(DocKind kind) {
+    return Protos<T>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 ORDER BY id", KindName(kind)),
+                     KindName(kind));
+  }
+
+  absl::Status DeleteDocument(DocKind kind, const std::string& id) {
+    return Run(txn_.Query("DELETE FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id));
+  }
 };
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "services/complaint/metrics.h"
+#include "services/complaint/desk_metrics.h"
 
 #include <algorithm>
 #include <cmath>

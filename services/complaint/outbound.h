@@ -1,0 +1,63 @@
+#pragma once
+
+// What complaint tells other services, in the domain's terms: goodwill for
+// loyalty (points) and promotion (vouchers), messages for the member through
+// notification. The domain asks Outbound for the event and enqueues it in its
+// own transaction (the outbox); Outbound alone knows the receivers' messages.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "care/complaint/v1/complaint.pb.h"
+#include "common/store.h"  // OutboxEvent
+
+namespace care::complaint {
+
+// The methods of the goodwill events complaint hands to the outbox (named by
+// clients/); their outcomes come back through ComplaintService::GoodwillOutcome.
+extern const char* const kAdjustPointsMethod;
+extern const char* const kIssueVoucherMethod;
+
+// What the member is told about their complaint.
+enum class MemberUpdate { kAcknowledged, kUpdated, kResolved };
+
+// A receiver's answer to a goodwill event: which compensation it was for and
+// the receiver's reference (loyalty's ledger entry id, the voucher code),
+// when its answer could be read.
+struct GoodwillReceipt {
+  std::string complaint_id;
+  std::string compensation_id;
+  std::optional<std::string> reference;
+  std::optional<std::string> voucher_code;
+};
+
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+
+  // The compensation (points or voucher) for loyalty or promotion; its id is
+  // their request id, so it is applied once however often it is delivered.
+  virtual OutboxEvent RequestGoodwill(const v1::Complaint& c, const v1::Compensation& comp) const = 0;
+  // A ComplaintUpdate for the member; `what` makes the event id unique per
+  // message of the complaint.
+  virtual OutboxEvent NotifyMember(const v1::Complaint& c, absl::string_view what, MemberUpdate kind,
+                                   const std::string& message, absl::Time now) const = 0;
+  // The satisfaction survey invitation with its single-use token.
+  virtual OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time,
+                                     absl::Time now) const = 0;
+  // The proactive check-in, when it is due.
+  virtual OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now) const = 0;
+
+  // The goodwill event `event` was and, once delivered, the receiver's
+  // `response` read; nullopt when it is not a goodwill event complaint sent.
+  virtual std::optional<GoodwillReceipt> ReadGoodwill(const OutboxEvent& event, const std::string& response) const = 0;
+};
+
+// Events built by clients/<receiver>/ (loyalty AdjustPoints, promotion
+// IssueVoucher, notification IngestEvent).
+std::unique_ptr<Outbound> NewOutbound();
+
+}  // namespace care::complaint

@@ -1,0 +1,108 @@
+// The request checks of the gRPC adapter that need no server.
+
+#include "services/complaint/request_checks.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+
+namespace care::complaint {
+
+void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d,
+                     bool required) {
+  if (!required && d.seconds() == 0 && d.nanos() == 0) return;
+  if (d.seconds() <= 0 || d.seconds() > 365LL * 86400) errors.Add(field, "must be positive and at most a year");
+}
+
+void ValidateCalendar(FieldErrors& errors, const v1::BusinessCalendar& c) {
+  errors.RequireId("calendar.calendar_id", c.calendar_id());
+  errors.RequireTimeZone("calendar.time_zone", c.time_zone());
+  for (int i = 0; i < c.weekly_hours_size(); ++i) {
+    const auto& h = c.weekly_hours(i);
+    std::string f = absl::StrCat("calendar.weekly_hours[", i, "]");
+    if (h.day() < v1::WEEKDAY_MONDAY || h.day() > v1::WEEKDAY_SUNDAY) errors.Add(f + ".day", "must be a weekday");
+    for (const auto* t : {&h.start(), &h.end()}) {
+      if (t->hours() < 0 || t->hours() > 23 || t->minutes() < 0 || t->minutes() > 59) {
+        errors.Add(f, "times must be 00:00..23:59");
+      }
+    }
+  }
+  for (int i = 0; i < c.holidays_size(); ++i) {
+    const auto& d = c.holidays(i).date();
+    if (d.year() < 1970 || d.month() < 1 || d.month() > 12 || d.day() < 1 || d.day() > 31) {
+      errors.Add(absl::StrCat("calendar.holidays[", i, "].date"), "is not a valid date");
+    }
+  }
+}
+
+void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
+  errors.RequireId("policy.sla_policy_id", p.sla_policy_id());
+  RequireDuration(errors, "policy.first_response_target", p.first_response_target(), false);
+  RequireDuration(errors, "policy.resolution_target", p.resolution_target(), false);
+  for (int i = 0; i < p.escalation_levels_size(); ++i) {
+    const auto& l = p.escalation_levels(i);
+    std::string f = absl::StrCat("policy.escalation_levels[", i, "]");
+    if (l.level() < 1) errors.Add(f + ".level", "must be 1 or more");
+    if (l.target() == v1::SLA_TARGET_UNSPECIFIED) errors.Add(f + ".target", "must be set");
+    if (l.actions_size() == 0) errors.Add(f + ".actions", "at least one");
+    for (int a : l.actions()) {
+      if (a == v1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE && l.supervisor_queue_team_id().empty()) {
+        errors.Add(f + ".supervisor_queue_team_id", "is required with REASSIGN_TO_SUPERVISOR_QUEUE");
+      }
+    }
+  }
+}
+
+absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
+  FieldErrors errors;
+  errors.RequireId("request_id", req->request_id());
+  errors.RequireId("member_id", req->member_id());
+  if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+    errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
+  }
+  if (req->category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(req->category())) {
+    errors.Add("category", "must be set");
+  }
+  if (!req->order_id().empty()) errors.RequireId("order_id", req->order_id());
+  if (errors.RequireNonEmpty("description", req->description())) {
+    errors.RequireMaxLength("description", req->description(), 10000);
+  }
+  errors.RequireMaxLength("subject", req->subject(), 200);
+  if (!v1::Priority_IsValid(req->priority())) errors.Add("priority", "is not a priority");
+  CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
+  return errors.ToStatus();
+}
+
+void CheckCompensation(FieldErrors& errors, const v1::CompensationRequest& c) {
+  switch (c.grant_case()) {
+    case v1::CompensationRequest::kPoints:
+      errors.RequireRange("compensation.points", c.points(), 1, 1000000);
+      break;
+    case v1::CompensationRequest::kVoucher:
+      if (c.voucher().has_amount()) {
+        if (c.voucher().amount().amount_minor() <= 0) {
+          errors.Add("compensation.voucher.amount", "must be positive");
+        } else {
+          errors.RequireMoney("compensation.voucher.amount.amount_minor", c.voucher().amount().amount_minor());
+        }
+        errors.RequireCurrency("compensation.voucher.amount.currency_code", c.voucher().amount().currency_code());
+      } else {
+        errors.RequireRange("compensation.voucher.percent_off_bps", c.voucher().percent_off_bps(), 1, 10000);
+      }
+      break;
+    default:
+      errors.Add("compensation", "needs points or a voucher");
+  }
+  // The receivers' limits (loyalty's ledger note 500, promotion's 1,000):
+  // a longer note would be refused for good after the resolution.
+  errors.RequireMaxLength("compensation.note", c.note(),
+                          c.grant_case() == v1::CompensationRequest::kPoints ? 500 : 1000);
+  // Passed on to loyalty/promotion, which refuse anything else for good:
+  // refused here, before anything is stored (empty: "GOODWILL").
+  bool code_ok = c.reason_code().size() <= 64;
+  for (char ch : c.reason_code()) code_ok = code_ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
+  if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
+}
+
+}  // namespace care::complaint
