@@ -76,7 +76,8 @@ struct MarketingDue {
 };
 
 // The grace the fan-out uses: one job tick and a batch, far below the
-// half-hour-and-more lateness issue 15 found; beyond it, suppressed.
+// half-hour-and-more lateness planning at dispatch time gave; beyond it,
+// suppressed.
 inline constexpr absl::Duration kFanOutGrace = absl::Minutes(1);
 
 // MARKETING ("send earlier"). keep_notice: `due` when inside the window;
