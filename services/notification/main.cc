@@ -11,7 +11,7 @@
 #include "common/tokens_watch.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
-#include "services/notification/notification_store.h"
+#include "services/notification/sqlite_notification_store.h"
 
 int main(int argc, char** argv) {
   using care::notification::v1::NotificationService;

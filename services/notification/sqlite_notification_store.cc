@@ -15,14 +15,11 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 int64_t Micros(const google::protobuf::Timestamp& t) { return Micros(FromTimestamp(t)); }
 
-absl::Status Corrupt(absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("stored ", what, " does not parse"));
-}
-
+// The message in column `col`; DATA_LOSS when it does not parse.
 template <typename M>
 absl::StatusOr<M> Parse(const Statement& stmt, int col, absl::string_view what) {
   M m;
-  if (!m.ParseFromString(stmt.Bytes(col))) return Corrupt(what);
+  if (absl::Status s = ParseBlob(stmt, col, m, what); !s.ok()) return s;
   return m;
 }
 
