@@ -151,8 +151,9 @@ absl::Status NotificationService::SendInApp(StoreTxn& tx, v1::Delivery& d, const
 }
 
 Channel* NotificationService::TransportFor(int channel, const v1::Settings& settings) {
-  const std::string config = channel == care::common::v1::MESSAGE_CHANNEL_EMAIL ? settings.email().SerializeAsString()
-                                                                                : settings.webhook().SerializeAsString();
+  const std::string config = channel == care::common::v1::MESSAGE_CHANNEL_EMAIL
+                                 ? settings.email().SerializeAsString()
+                                 : settings.webhook().SerializeAsString();
   Transport& t = transports_[channel];
   if (!t.channel || t.config != config) {
     t.channel = options_.channels(channel, settings);
@@ -241,7 +242,8 @@ absl::Status NotificationService::Attempt(StoreTxn& tx, v1::Delivery& d, const v
 
 void NotificationService::ExportOutcomes(const std::map<std::pair<int, int>, int64_t>& outcomes) {
   for (const auto& [key, n] : outcomes) {
-    std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
+    std::string channel(
+        care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
     std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
     metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
                                            std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},

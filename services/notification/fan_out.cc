@@ -169,7 +169,8 @@ absl::Status NotificationService::StoreMember(StoreTxn& tx, ScheduleRow& row, co
   // The member's own zone first, then the campaign's.
   const std::string zone = MemberZone(
       *member, !alert.campaign_time_zone().empty() ? alert.campaign_time_zone() : settings.default_time_zone());
-  SendTime when = MarketingSendTime(DueOf(s, settings), now, ZoneOrUtc(zone), MemberWindow(member->preferences, settings));
+  SendTime when =
+      MarketingSendTime(DueOf(s, settings), now, ZoneOrUtc(zone), MemberWindow(member->preferences, settings));
   for (int channel : s.channels()) {
     v1::Delivery d = AlertDelivery(s, m.member_id, channel, when, now);
     if (d.status() == v1::DELIVERY_STATUS_PENDING && channel == care::common::v1::MESSAGE_CHANNEL_IN_APP &&

@@ -39,7 +39,9 @@ std::vector<int> AlertChannels(const v1::PromotionAlert& alert, const v1::Settin
   }
   if (!out.empty()) return out;
   for (const auto& kc : settings.kind_channels()) {
-    if (kc.kind() == v1::MESSAGE_KIND_PROMOTION_ALERT) return std::vector<int>(kc.channels().begin(), kc.channels().end());
+    if (kc.kind() == v1::MESSAGE_KIND_PROMOTION_ALERT) {
+      return std::vector<int>(kc.channels().begin(), kc.channels().end());
+    }
   }
   return {care::common::v1::MESSAGE_CHANNEL_IN_APP, care::common::v1::MESSAGE_CHANNEL_EMAIL};
 }
@@ -151,7 +153,9 @@ std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
   }
   if (const auto* t = std::get_if<v1::Transactional>(&p)) {
     DirectMessage m = Direct(t->member_id(), v1::MESSAGE_KIND_TRANSACTIONAL);
-    if (!t->message_key().empty()) m.message_key = absl::StrCat("transactional/", t->template_key(), "/", t->message_key());
+    if (!t->message_key().empty()) {
+      m.message_key = absl::StrCat("transactional/", t->template_key(), "/", t->message_key());
+    }
     m.channels.assign(t->channels().begin(), t->channels().end());
     return m;
   }

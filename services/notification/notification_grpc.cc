@@ -191,7 +191,9 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       break;
     case v1::IngestEventRequest::kVisitRewardEarned:
       errors.RequireId("event.visit_reward_earned.member_id", r.visit_reward_earned().member_id());
-      if (r.visit_reward_earned().visit_count() <= 0) errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
+      if (r.visit_reward_earned().visit_count() <= 0) {
+        errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
+      }
       break;
     default:
       break;

@@ -48,7 +48,9 @@ absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
   for (int i = 0; i < p.channel_preferences_size(); ++i) {
     const auto& c = p.channel_preferences(i);
     std::string f = absl::StrCat("preferences.channel_preferences[", i, "]");
-    if (c.channel() == 0 || !care::common::v1::MessageChannel_IsValid(c.channel())) errors.Add(f + ".channel", "unknown");
+    if (c.channel() == 0 || !care::common::v1::MessageChannel_IsValid(c.channel())) {
+      errors.Add(f + ".channel", "unknown");
+    }
     if (c.category() == 0 || !v1::MessageCategory_IsValid(c.category())) errors.Add(f + ".category", "unknown");
   }
   if (p.marketing_consents_size() > 0) errors.Add("preferences.marketing_consents", "is changed with SetConsent");

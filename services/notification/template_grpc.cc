@@ -9,7 +9,9 @@ namespace care::notification {
 namespace {
 
 void ValidateKey(FieldErrors& errors, const v1::TemplateKey& k) {
-  if (k.kind() == v1::MESSAGE_KIND_UNSPECIFIED || !v1::MessageKind_IsValid(k.kind())) errors.Add("key.kind", "required");
+  if (k.kind() == v1::MESSAGE_KIND_UNSPECIFIED || !v1::MessageKind_IsValid(k.kind())) {
+    errors.Add("key.kind", "required");
+  }
   if (k.channel() == 0 || !care::common::v1::MessageChannel_IsValid(k.channel())) errors.Add("key.channel", "required");
   errors.RequireId("key.locale", k.locale());
 }
@@ -105,7 +107,9 @@ Reactor* NotificationGrpc::RenderPreview(ServerContext* ctx, const v1::RenderPre
                                          v1::RenderPreviewResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
-    if (req->source_case() == v1::RenderPreviewRequest::SOURCE_NOT_SET) errors.Add("key", "a key or a draft is required");
+    if (req->source_case() == v1::RenderPreviewRequest::SOURCE_NOT_SET) {
+      errors.Add("key", "a key or a draft is required");
+    }
     if (req->has_key()) ValidateKey(errors, req->key());
     if (!req->time_zone().empty()) errors.RequireTimeZone("time_zone", req->time_zone());
     if (!errors.empty()) return errors.ToStatus();
