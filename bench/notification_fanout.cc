@@ -34,7 +34,8 @@
 #include "services/notification/notification_service.h"
 #include "bench/http_sink.h"
 #include "services/notification/channels.h"
-#include "services/notification/notification_store.h"
+#include "services/notification/event_wire.h"
+#include "services/notification/sqlite_notification_store.h"
 
 namespace {
 
@@ -210,7 +211,8 @@ int main(int argc, char** argv) {
     *update.mutable_settings()->mutable_webhook() = endpoint;
     update.mutable_update_mask()->add_paths("webhook.url");
     update.mutable_update_mask()->add_paths("webhook.signing_secret");
-    if (auto r = service.UpdateSettings(update, "bench"); !r.ok()) {
+    const care::Once once{"bench", "notification.UpdateSettings", update.request_id(), care::FingerprintOf(update)};
+    if (auto r = service.UpdateSettings(once, update.settings(), update.update_mask(), "bench"); !r.ok()) {
       std::fprintf(stderr, "settings: %s\n", std::string(r.status().message()).c_str());
       return 1;
     }
@@ -218,7 +220,8 @@ int main(int argc, char** argv) {
   *a->mutable_starts_at() = care::ToTimestamp(clock.Now() + absl::Hours(72) + absl::Seconds(1));
   *a->mutable_ends_at() = care::ToTimestamp(clock.Now() + absl::Hours(24 * 10));
   *a->mutable_notice() = care::ToDurationProto(absl::Hours(72));
-  if (auto r = service.Ingest(alert); !r.ok()) {
+  const care::Once once{"bench", "notification.IngestEvent", alert.event_id(), care::FingerprintOf(alert)};
+  if (auto r = service.Ingest(once, care::notification::EventFromWire(alert)); !r.ok()) {
     std::fprintf(stderr, "ingest: %s\n", std::string(r.status().message()).c_str());
     return 1;
   }

@@ -49,7 +49,7 @@ class Channel {
   SendResult Send(const OutgoingMessage& message) { return SendAll({message}).front(); }
 };
 
-// Where the transports may connect (issue 16, defects 1 and 8).
+// Where the transports may connect.
 struct EgressOptions {
   // Schemes and addresses (common/egress.h), from --egress_allowlist and
   // --egress_cluster_cidrs.

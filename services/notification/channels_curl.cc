@@ -1,6 +1,6 @@
 // WEBHOOK and EMAIL over libcurl's multi interface: a batch is sent
 // concurrently over reused connections; the dispatcher calls it outside any
-// store transaction. Egress (issue 16, defect 1): libcurl speaks only the
+// store transaction. Egress: libcurl speaks only the
 // URL's allowed scheme, follows no redirect, uses no proxy from the
 // environment, and every socket it opens is checked against the policy
 // first, with the address it is about to connect to.

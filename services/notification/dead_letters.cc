@@ -8,7 +8,6 @@
 namespace care::notification {
 namespace {
 
-constexpr char kReplayScope[] = "notification.ReplayDeadLetters";
 constexpr int kMaxReplay = 100000;
 constexpr int kPage = 1000;
 
@@ -19,12 +18,12 @@ bool Replayable(const v1::Delivery& d, bool include_failed) {
 
 }  // namespace
 
-absl::StatusOr<v1::ReplayDeadLettersResponse> NotificationService::ReplayDeadLetters(
-    const v1::ReplayDeadLettersRequest& req) {
+absl::StatusOr<v1::ReplayDeadLettersResponse> NotificationService::ReplayDeadLetters(const Once& once,
+                                                                                   const DeadLetterReplay& what) {
   const absl::Time now = clock_.Now();
-  const int max = req.max_deliveries() > 0 && req.max_deliveries() < kMaxReplay ? req.max_deliveries() : kMaxReplay;
+  const int max = what.max_deliveries > 0 && what.max_deliveries < kMaxReplay ? what.max_deliveries : kMaxReplay;
   return WriteOnce<v1::ReplayDeadLettersResponse>(
-      store_, kReplayScope, req.request_id(), req, [&](StoreTxn& tx, v1::ReplayDeadLettersResponse& out) {
+      store_, once, [&](StoreTxn& tx, v1::ReplayDeadLettersResponse& out) {
         auto replay = [&](v1::Delivery d) -> absl::Status {
           d.set_status(v1::DELIVERY_STATUS_PENDING);
           d.set_attempts(0);
@@ -36,11 +35,11 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> NotificationService::ReplayDeadLet
           out.set_replayed_count(out.replayed_count() + 1);
           return tx.UpdateDelivery(d);
         };
-        if (req.delivery_ids_size() > 0) {
-          for (const std::string& id : req.delivery_ids()) {
+        if (!what.delivery_ids.empty()) {
+          for (const std::string& id : what.delivery_ids) {
             auto d = tx.GetDelivery(id);
             if (!d.ok()) return d.status();
-            if (!*d || !Replayable(**d, req.include_failed()) || out.replayed_count() >= max) {
+            if (!*d || !Replayable(**d, what.include_failed) || out.replayed_count() >= max) {
               out.set_skipped_count(out.skipped_count() + 1);
               continue;
             }
@@ -48,10 +47,10 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> NotificationService::ReplayDeadLet
           }
           return absl::OkStatus();
         }
-        v1::DeliveryFilter filter = req.filter();
+        v1::DeliveryFilter filter = what.filter;
         filter.clear_statuses();
         filter.add_statuses(v1::DELIVERY_STATUS_DEAD_LETTER);
-        if (req.include_failed()) filter.add_statuses(v1::DELIVERY_STATUS_FAILED);
+        if (what.include_failed) filter.add_statuses(v1::DELIVERY_STATUS_FAILED);
         int64_t before = 0;
         for (;;) {
           auto page = tx.ListDeliveries(filter, before, kPage);

@@ -7,13 +7,23 @@ namespace care::notification {
 namespace {
 
 constexpr int kMaxReplayIds = 1000;
+constexpr char kReplayScope[] = "notification.ReplayDeadLetters";
+
+DeadLetterReplay ReplayOf(const v1::ReplayDeadLettersRequest& r) {
+  DeadLetterReplay replay;
+  replay.delivery_ids.assign(r.delivery_ids().begin(), r.delivery_ids().end());
+  replay.filter = r.filter();
+  replay.include_failed = r.include_failed();
+  replay.max_deliveries = r.max_deliveries();
+  return replay;
+}
 
 }  // namespace
 
 NotificationGrpc::Reactor* NotificationGrpc::ReplayDeadLetters(ServerContext* ctx,
                                                                const v1::ReplayDeadLettersRequest* req,
                                                                v1::ReplayDeadLettersResponse* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     const v1::DeliveryFilter& f = req->filter();
     // Ids are looked up one by one: bounded like the outbox's event_ids.
     if (absl::Status s = CheckFilterValues("delivery_ids", req->delivery_ids_size(), kMaxReplayIds); !s.ok()) {
@@ -35,10 +45,8 @@ NotificationGrpc::Reactor* NotificationGrpc::ReplayDeadLetters(ServerContext* ct
                            "created_after");
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.ReplayDeadLetters(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.ReplayDeadLetters(OnceFor(caller, kReplayScope, req->request_id(), *req), ReplayOf(*req)),
+                   resp);
   });
 }
 

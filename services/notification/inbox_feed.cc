@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "common/jobs.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/notification/notification_service.h"
@@ -12,6 +13,7 @@ namespace care::notification {
 namespace {
 
 constexpr int kPruneBatch = 5000;
+constexpr char kPruneJob[] = "notification.inbox_feed_prune";
 
 }  // namespace
 
@@ -115,7 +117,10 @@ absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInbo
 
 bool NotificationService::RunInboxFeedPrune() {
   auto settings = CurrentSettings();
-  if (!settings.ok()) return false;
+  if (!settings.ok()) {
+    LogJobFailure(kPruneJob, settings.status());
+    return false;
+  }
   const absl::Time cutoff = clock_.Now() - FromDurationProto(settings->in_app().replay_window());
   // A read first: most runs find nothing old enough and then write nothing.
   std::optional<absl::Time> oldest;
@@ -125,6 +130,7 @@ bool NotificationService::RunInboxFeedPrune() {
     oldest = *at;
     return absl::OkStatus();
   });
+  if (!read.ok()) LogJobFailure(kPruneJob, read);
   if (!read.ok() || !oldest || *oldest >= cutoff) return false;
   int64_t pruned = 0;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
@@ -133,6 +139,7 @@ bool NotificationService::RunInboxFeedPrune() {
     pruned = *n;
     return absl::OkStatus();
   });
+  if (!s.ok()) LogJobFailure(kPruneJob, s);
   return s.ok() && pruned == kPruneBatch;
 }
 

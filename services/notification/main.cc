@@ -8,7 +8,7 @@
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
-#include "services/notification/notification_store.h"
+#include "services/notification/sqlite_notification_store.h"
 
 int main(int argc, char** argv) {
   using care::notification::v1::NotificationService;

@@ -10,6 +10,7 @@
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
+#include "services/notification/event_wire.h"
 #include "services/notification/request_checks.h"
 
 namespace care::notification {
@@ -30,8 +31,8 @@ bool VariableKey(const std::string& s) {
 void RequireTime(FieldErrors& errors, const std::string& field, bool present, const google::protobuf::Timestamp& t) {
   if (!present) {
     errors.Add(field, "required");
-  } else if (!ValidTimestamp(t)) {
-    errors.Add(field, "is not a valid timestamp");
+  } else {
+    CheckTimestamp(errors, field, t);
   }
 }
 
@@ -112,15 +113,35 @@ absl::Status CheckEventSender(const v1::IngestEventRequest& r, const Principal& 
   return absl::OkStatus();
 }
 
-absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
-  FieldErrors errors;
-  errors.RequireId("event_id", r.event_id());
-  if (errors.RequireNonEmpty("source", r.source())) errors.RequireMaxLength("source", r.source(), 100);
-  RequireTime(errors, "occurred_at", r.has_occurred_at(), r.occurred_at());
-  if (r.has_occurred_at() && ValidTimestamp(r.occurred_at()) &&
-      FromTimestamp(r.occurred_at()) > now + absl::Minutes(5)) {
-    errors.Add("occurred_at", "must not be more than 5 minutes ahead of the server clock");
+namespace {
+
+void ValidateProfile(FieldErrors& errors, const v1::MemberProfileChanged& m) {
+  errors.RequireId("event.member_profile_changed.member_id", m.member_id());
+  if (!m.time_zone().empty()) errors.RequireTimeZone("event.member_profile_changed.time_zone", m.time_zone());
+  for (int i = 0; i < m.consents_size(); ++i) {
+    if (!ValidChannel(m.consents(i).channel())) {
+      errors.Add(absl::StrCat("event.member_profile_changed.consents[", i, "].channel"), "unknown channel");
+    }
   }
+}
+
+void ValidateTransactional(FieldErrors& errors, const v1::Transactional& t) {
+  errors.RequireId("event.transactional.member_id", t.member_id());
+  errors.RequireNonEmpty("event.transactional.template_key", t.template_key());
+  for (int i = 0; i < t.channels_size(); ++i) {
+    if (!ValidChannel(t.channels(i))) errors.Add(absl::StrCat("event.transactional.channels[", i, "]"), "unknown");
+  }
+  for (const auto& [k, v] : t.variables()) {
+    if (!VariableKey(k)) {
+      errors.Add("event.transactional.variables",
+                 absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
+      break;
+    }
+  }
+}
+
+// The event of each kind: its own required fields and bounds.
+void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
   switch (r.event_case()) {
     case v1::IngestEventRequest::EVENT_NOT_SET:
       errors.Add("event", "exactly one event is required");
@@ -148,32 +169,12 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       RequireTime(errors, "event.proactive_check_in.due_time", r.proactive_check_in().has_due_time(),
                   r.proactive_check_in().due_time());
       break;
-    case v1::IngestEventRequest::kMemberProfileChanged: {
-      const auto& m = r.member_profile_changed();
-      errors.RequireId("event.member_profile_changed.member_id", m.member_id());
-      if (!m.time_zone().empty()) errors.RequireTimeZone("event.member_profile_changed.time_zone", m.time_zone());
-      for (int i = 0; i < m.consents_size(); ++i) {
-        if (!ValidChannel(m.consents(i).channel())) {
-          errors.Add(absl::StrCat("event.member_profile_changed.consents[", i, "].channel"), "unknown channel");
-        }
-      }
+    case v1::IngestEventRequest::kMemberProfileChanged:
+      ValidateProfile(errors, r.member_profile_changed());
       break;
-    }
-    case v1::IngestEventRequest::kTransactional: {
-      const auto& t = r.transactional();
-      errors.RequireId("event.transactional.member_id", t.member_id());
-      errors.RequireNonEmpty("event.transactional.template_key", t.template_key());
-      for (int i = 0; i < t.channels_size(); ++i) {
-        if (!ValidChannel(t.channels(i))) errors.Add(absl::StrCat("event.transactional.channels[", i, "]"), "unknown");
-      }
-      for (const auto& [k, v] : t.variables()) {
-        if (!VariableKey(k)) {
-          errors.Add("event.transactional.variables", absl::StrCat("key \"", ReceiverText(k, 60), "\" must match [a-z][a-z0-9_]*"));
-          break;
-        }
-      }
+    case v1::IngestEventRequest::kTransactional:
+      ValidateTransactional(errors, r.transactional());
       break;
-    }
     case v1::IngestEventRequest::kTierChanged:
       errors.RequireId("event.tier_changed.member_id", r.tier_changed().member_id());
       errors.RequireNonEmpty("event.tier_changed.new_tier_id", r.tier_changed().new_tier_id());
@@ -190,15 +191,52 @@ absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
       break;
     case v1::IngestEventRequest::kVisitRewardEarned:
       errors.RequireId("event.visit_reward_earned.member_id", r.visit_reward_earned().member_id());
-      if (r.visit_reward_earned().visit_count() <= 0) errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
+      if (r.visit_reward_earned().visit_count() <= 0) {
+        errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
+      }
       break;
     default:
       break;
   }
+}
+
+}  // namespace
+
+absl::Status ValidateIngest(const v1::IngestEventRequest& r, absl::Time now) {
+  FieldErrors errors;
+  errors.RequireId("event_id", r.event_id());
+  if (errors.RequireNonEmpty("source", r.source())) errors.RequireMaxLength("source", r.source(), 100);
+  RequireTime(errors, "occurred_at", r.has_occurred_at(), r.occurred_at());
+  if (r.has_occurred_at() && ValidTimestamp(r.occurred_at()) &&
+      FromTimestamp(r.occurred_at()) > now + absl::Minutes(5)) {
+    errors.Add("occurred_at", "must not be more than 5 minutes ahead of the server clock");
+  }
+  ValidateEvent(errors, r);
   return errors.ToStatus();
 }
 
 using Reactor = NotificationGrpc::Reactor;
+
+namespace {
+
+constexpr char kIngestScope[] = "notification.IngestEvent";
+constexpr char kMarkReadScope[] = "notification.MarkInboxMessageRead";
+
+// Schedules are listed by (due time, id): the cursor is "<due micros>|<id>".
+std::string ScheduleCursorOf(const v1::Schedule& s) {
+  return absl::StrCat(absl::ToUnixMicros(FromTimestamp(s.due_time())), "|", s.schedule_id());
+}
+
+absl::StatusOr<std::optional<ScheduleCursor>> ParseScheduleCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::nullopt;
+  std::pair<std::string, std::string> parts = absl::StrSplit(cursor, absl::MaxSplits('|', 1));
+  ScheduleCursor c;
+  if (!absl::SimpleAtoi(parts.first, &c.due_at)) return InvalidPageToken();
+  c.schedule_id = parts.second;
+  return c;
+}
+
+}  // namespace
 
 Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEventRequest* req,
                                        v1::IngestEventResponse* resp) {
@@ -206,10 +244,12 @@ Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEvent
     // Who may send this kind first: a forger learns nothing from validation.
     if (absl::Status s = CheckEventSender(*req, *caller.principal); !s.ok()) return s;
     if (absl::Status s = ValidateIngest(*req, service_.Now()); !s.ok()) return s;
-    auto r = service_.Ingest(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    // Deduplicated on event_id alone (the fingerprint covers only the id),
+    // within the sending service's own ids: its principal owns them.
+    v1::IngestEventRequest id_only;
+    id_only.set_event_id(req->event_id());
+    return Respond(service_.Ingest(OnceFor(caller, kIngestScope, req->event_id(), id_only), EventFromWire(*req)),
+                   resp);
   });
 }
 
@@ -224,10 +264,7 @@ Reactor* NotificationGrpc::GetSchedule(ServerContext* ctx, const v1::GetSchedule
       errors.Add("key", "schedule_id or campaign_id is required");
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.GetSchedule(req->schedule_id(), req->campaign_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.GetSchedule(req->schedule_id(), req->campaign_id()), resp);
   });
 }
 
@@ -236,7 +273,6 @@ Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSched
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status s = CheckFilterValues("states", req->states_size()); !s.ok()) return s;
     FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
     ScheduleFilter f;
     for (int i = 0; i < req->states_size(); ++i) {
       if (req->states(i) == 0 || !v1::ScheduleState_IsValid(req->states(i))) {
@@ -251,26 +287,14 @@ Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSched
     if (req->has_due_after()) f.due_after = FromTimestamp(req->due_after());
     if (req->has_due_before()) f.due_before = FromTimestamp(req->due_before());
     if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    std::optional<ScheduleCursor> after;
-    if (!cursor->empty()) {
-      std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('|', 1));
-      ScheduleCursor c;
-      if (!absl::SimpleAtoi(parts.first, &c.due_at)) return InvalidPageToken();
-      c.schedule_id = parts.second;
-      after = c;
-    }
-    auto rows = service_.ListSchedules(f, after, size + 1);
+    auto page = ReadPageCursor(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    auto after = ParseScheduleCursor(page->cursor);
+    if (!after.ok()) return after.status();
+    auto rows = service_.ListSchedules(f, *after, page->size + 1);
     if (!rows.ok()) return rows.status();
-    bool more = static_cast<int>(rows->size()) > size;
-    if (more) rows->resize(size);
+    resp->set_next_page_token(TrimPage(*rows, page->size, *req, ScheduleCursorOf));
     for (auto& s : *rows) *resp->add_schedules() = std::move(s);
-    if (more) {
-      const v1::Schedule& last = resp->schedules(resp->schedules_size() - 1);
-      resp->set_next_page_token(EncodePageToken(
-          *req, absl::StrCat(absl::ToUnixMicros(FromTimestamp(last.due_time())), "|", last.schedule_id())));
-    }
     return absl::OkStatus();
   });
 }
@@ -281,7 +305,6 @@ Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequ
     if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireId("member_id", req->member_id());
-    int size = PageSize(req->page_size(), errors);
     InboxFilter f;
     f.member_id = req->member_id();
     f.unread_only = req->unread_only();
@@ -292,33 +315,28 @@ Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequ
       f.kinds.push_back(req->kinds(i));
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto page = service_.ListInbox(f, before, size + 1);
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!page.ok()) return page.status();
-    bool more = static_cast<int>(page->messages.size()) > size;
-    if (more) page->messages.resize(size);
-    for (auto& [seq, m] : page->messages) *resp->add_messages() = std::move(m);
-    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->messages.back().first)));
-    resp->set_unread_count(page->unread_count);
+    auto inbox = service_.ListInbox(f, page->cursor, page->size + 1);
+    if (!inbox.ok()) return inbox.status();
+    resp->set_next_page_token(TrimPage(inbox->messages, page->size, *req, [](const auto& row) { return row.first; }));
+    for (auto& [seq, m] : inbox->messages) *resp->add_messages() = std::move(m);
+    resp->set_unread_count(inbox->unread_count);
     return absl::OkStatus();
   });
 }
 
 Reactor* NotificationGrpc::MarkInboxMessageRead(ServerContext* ctx, const v1::MarkInboxMessageReadRequest* req,
                                                 v1::InboxMessage* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());
     errors.RequireId("message_id", req->message_id());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.MarkRead(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.MarkRead(OnceFor(caller, kMarkReadScope, req->request_id(), *req), req->member_id(),
+                                     req->message_id()),
+                   resp);
   });
 }
 
@@ -404,10 +422,8 @@ Reactor* NotificationGrpc::GetDelivery(ServerContext* ctx, const v1::GetDelivery
       errors.Add("key", "delivery_id or delivery_key is required");
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.GetDelivery(req->delivery_id(), req->has_delivery_key() ? &req->delivery_key() : nullptr);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.GetDelivery(req->delivery_id(), req->has_delivery_key() ? &req->delivery_key() : nullptr),
+                   resp);
   });
 }
 
@@ -422,7 +438,6 @@ Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeli
       return s;
     }
     FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
     for (int i = 0; i < f.statuses_size(); ++i) {
       if (f.statuses(i) == 0 || !v1::DeliveryStatus_IsValid(f.statuses(i))) {
         errors.Add(absl::StrCat("filter.statuses[", i, "]"), "unknown status");
@@ -440,16 +455,12 @@ Reactor* NotificationGrpc::ListDeliveries(ServerContext* ctx, const v1::ListDeli
       errors.Add("filter.suppression_reason", "unknown reason");
     }
     if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto rows = service_.ListDeliveries(f, before, size + 1);
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    auto rows = service_.ListDeliveries(f, page->cursor, page->size + 1);
     if (!rows.ok()) return rows.status();
-    bool more = static_cast<int>(rows->size()) > size;
-    if (more) rows->resize(size);
+    resp->set_next_page_token(TrimPage(*rows, page->size, *req, [](const auto& row) { return row.first; }));
     for (auto& [seq, d] : *rows) *resp->add_deliveries() = std::move(d);
-    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(rows->back().first)));
     return absl::OkStatus();
   });
 }
@@ -460,10 +471,7 @@ Reactor* NotificationGrpc::GetCampaignDeliveryStats(ServerContext* ctx, const v1
     FieldErrors errors;
     errors.RequireId("campaign_id", req->campaign_id());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.CampaignStats(req->campaign_id());
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.CampaignStats(req->campaign_id()), resp);
   });
 }
 

@@ -18,6 +18,8 @@
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/clock.h"
+#include "common/store.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "services/notification/channels.h"
 #include "services/notification/notification_store.h"
 #include "services/notification/recipient_time.h"
@@ -93,6 +95,36 @@ class PerPrincipalLimit final {
   std::map<std::string, int> held_;
 };
 
+// SetConsent's change, as a member or an agent gives it.
+struct ConsentChange {
+  std::string member_id;
+  int channel = 0;
+  bool granted = false;
+  v1::ConsentSource source = v1::CONSENT_SOURCE_UNSPECIFIED;
+  v1::LegalBasis legal_basis = v1::LEGAL_BASIS_UNSPECIFIED;
+  std::string evidence;
+  std::optional<absl::Time> effective_time;  // unset: now
+  std::string origin_id;                     // the request that made it, kept in the record
+};
+
+// Which deliveries ReplayDeadLetters puts back: the ids, or (none given)
+// those matching the filter.
+struct DeadLetterReplay {
+  std::vector<std::string> delivery_ids;
+  v1::DeliveryFilter filter;
+  bool include_failed = false;
+  int max_deliveries = 0;  // 0 = the service's cap
+};
+
+// RenderPreview: a draft, or the stored template of `key` (in the member's
+// locale when `member_id` names a known member).
+struct Preview {
+  std::optional<v1::Template> draft;
+  v1::TemplateKey key;
+  std::string member_id;
+  std::map<std::string, std::string> variables;
+};
+
 struct NotificationOptions {
   int fan_out_batch = 500;
   int dispatch_batch = 500;
@@ -120,14 +152,21 @@ class NotificationService final {
   static v1::Settings DefaultSettings();
   // What callers see: secrets removed, their *_set flags filled (settings.cc).
   static v1::Settings Redacted(v1::Settings settings);
-  absl::StatusOr<v1::Settings> UpdateSettings(const v1::UpdateSettingsRequest& request, const std::string& actor);
+  // The settings in force as callers see them.
+  absl::StatusOr<v1::Settings> RedactedSettings();
+  // The `mask` paths of `settings` (secrets only when named; a secret is
+  // dropped when its URL moves to another origin), by `actor`.
+  absl::StatusOr<v1::Settings> UpdateSettings(const Once& once, const v1::Settings& settings,
+                                              const google::protobuf::FieldMask& mask, const std::string& actor);
   // Business time (the injectable clock).
   absl::Time Now() const { return clock_.Now(); }
   // Woken after every commit that changed an inbox.
   InboxWatch& inbox_watch() { return inbox_watch_; }
 
-  // IngestEvent; the request is already validated.
-  absl::StatusOr<v1::IngestEventResponse> Ingest(const v1::IngestEventRequest& request);
+  // IngestEvent (already validated). `once` is keyed by the event id within
+  // the sending service's ids (its principal owns them) and fingerprints the
+  // id alone; a replay answers the first response marked duplicate.
+  absl::StatusOr<v1::IngestEventResponse> Ingest(const Once& once, const Event& event);
 
   // Jobs. Each returns true when it left work that is due right away.
   bool RunFanOut();
@@ -148,7 +187,8 @@ class NotificationService final {
     int64_t unread_count = 0;
   };
   absl::StatusOr<InboxPage> ListInbox(InboxFilter filter, int64_t before_seq, int limit);
-  absl::StatusOr<v1::InboxMessage> MarkRead(const v1::MarkInboxMessageReadRequest& request);
+  absl::StatusOr<v1::InboxMessage> MarkRead(const Once& once, const std::string& member_id,
+                                            const std::string& message_id);
 
   // SubscribeInbox's feed (inbox_feed.cc). A subscription reads the feed from
   // a position in windows, so memory holds one window whatever the backlog.
@@ -172,49 +212,67 @@ class NotificationService final {
 
   // Preferences and consent (preferences.cc).
   absl::StatusOr<v1::Preferences> GetPreferences(const std::string& member_id);
-  absl::StatusOr<v1::Preferences> UpdatePreferences(const v1::UpdatePreferencesRequest& request);
+  // The `paths` of `preferences` (empty = all four); version 0 = any.
+  absl::StatusOr<v1::Preferences> UpdatePreferences(const Once& once, const v1::Preferences& preferences,
+                                                    std::vector<std::string> paths);
   // `actor`: the caller's principal, kept in the record.
-  absl::StatusOr<v1::ConsentRecord> SetConsent(const v1::SetConsentRequest& request, const std::string& actor);
+  absl::StatusOr<v1::ConsentRecord> SetConsent(const Once& once, const ConsentChange& change,
+                                               const std::string& actor);
   // Newest first; channel 0 = all; `before_seq` 0 = from the newest.
   absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
                                                                                    int channel, int64_t before_seq,
                                                                                    int limit);
 
   // Dead and (with include_failed) failed deliveries back to PENDING with
-  // attempts 0 (dead_letters.cc); the request is validated by the adapter.
-  absl::StatusOr<v1::ReplayDeadLettersResponse> ReplayDeadLetters(const v1::ReplayDeadLettersRequest& request);
+  // attempts 0 (dead_letters.cc).
+  absl::StatusOr<v1::ReplayDeadLettersResponse> ReplayDeadLetters(const Once& once, const DeadLetterReplay& replay);
 
   // Templates (template_admin.cc).
-  absl::StatusOr<v1::Template> PutTemplate(const v1::PutTemplateRequest& request, const std::string& actor);
+  absl::StatusOr<v1::Template> PutTemplate(const Once& once, const v1::Template& tmpl, const std::string& actor);
   absl::StatusOr<v1::Template> GetTemplate(const v1::TemplateKey& key, bool resolve_fallback);
-  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& filter,
+  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const TemplateFilter& filter,
                                                           const std::optional<v1::TemplateKey>& after, int limit);
-  absl::Status DeleteTemplate(const v1::DeleteTemplateRequest& request);
-  absl::StatusOr<v1::RenderPreviewResponse> RenderPreview(const v1::RenderPreviewRequest& request);
+  // `version` 0 = whatever is stored.
+  absl::Status DeleteTemplate(const Once& once, const v1::TemplateKey& key, int64_t version);
+  absl::StatusOr<v1::RenderPreviewResponse> RenderPreview(const Preview& preview);
 
   // Ids derived from natural keys, stable across restarts.
   static std::string DeliveryId(const std::string& member_id, const std::string& message_key, int channel);
   static std::string PromotionAlertKey(const std::string& campaign_id) { return "promotion-alert/" + campaign_id; }
 
  private:
-  absl::Status ApplyAlert(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
-                          v1::IngestEventResponse* resp);
-  absl::Status ApplyCancel(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
+  // Ingest's steps, inside its transaction: the event's kind decides.
+  absl::Status Apply(StoreTxn& tx, const Event& event, const v1::Settings& settings, v1::IngestEventResponse& resp);
+  absl::Status ApplyAlert(StoreTxn& tx, const std::string& event_id, const v1::PromotionAlert& alert,
+                          const v1::Settings& settings, v1::IngestEventResponse& resp);
+  absl::Status ApplyCancel(StoreTxn& tx, const std::string& event_id, const v1::PromotionAlertCancelled& cancel,
+                           v1::IngestEventResponse& resp);
   // Loyalty's MemberProfileChanged: profile and consents (newest wins).
-  absl::Status ApplyProfile(StoreTxn& tx, const v1::IngestEventRequest& req, v1::IngestEventResponse* resp);
+  absl::Status ApplyProfile(StoreTxn& tx, const Event& event, const v1::MemberProfileChanged& profile,
+                            v1::IngestEventResponse& resp);
   // Messages to one member (complaint updates, surveys, check-ins, tier
-  // changes, expiring points, birthday and visit rewards): one transactional
-  // in-app delivery, rendered from the event at send time.
-  absl::Status ApplyDirect(StoreTxn& tx, const v1::IngestEventRequest& req, const v1::Settings& settings,
-                           absl::Time now, v1::IngestEventResponse* resp);
+  // changes, expiring points, birthday and visit rewards, transactional):
+  // one delivery per channel, rendered from the event at send time.
+  absl::Status ApplyDirect(StoreTxn& tx, const Event& event, const v1::Settings& settings,
+                           v1::IngestEventResponse& resp);
+
+  // What a fan-out batch delivered at once, reported after its commit.
+  struct BatchOutcome {
+    std::map<std::pair<int, int>, int64_t> outcomes;  // (channel, status) -> count
+    std::vector<std::string> inboxes;                 // members given an inbox message
+  };
   // Stores one batch of a schedule's audience: profiles, consents and one
   // delivery per channel, with the cursor, in one transaction.
   absl::Status StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,
                           const v1::Settings& settings);
+  // One member of a batch: profile, consents, deliveries; advances the cursor.
+  absl::Status StoreMember(StoreTxn& tx, ScheduleRow& row, const AudienceMember& m, const v1::Settings& settings,
+                           absl::Time now, BatchOutcome& outcome);
   absl::Status FanOut(const ScheduleRow& row, const v1::Settings& settings);
-  // Why `d` must not be sent now (UNSPECIFIED = send it).
-  absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
-                                              absl::Time now);
+  // Schedule state `from` -> `to` (durably); nothing when it is no longer `from`.
+  absl::Status MoveSchedule(const std::string& schedule_id, v1::ScheduleState from, v1::ScheduleState to);
+  // After a failed fan-out: the error and a wall-clock pause before the retry.
+  void PauseFanOut(const std::string& schedule_id, const std::string& error);
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
   // One attempt at a due delivery inside `tx`: suppressed with its reason,
   // stored in the inbox, or (WEBHOOK/EMAIL) rendered and claimed into
@@ -223,9 +281,6 @@ class NotificationService final {
                        std::vector<OutgoingMessage>& claimed);
   // Committed outcomes by (channel, status) to the deliveries counter.
   static void ExportOutcomes(const std::map<std::pair<int, int>, int64_t>& outcomes);
-  // Subject, body and addresses of `d`; false (and `d` FAILED) when it
-  // cannot be rendered.
-  absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out);
   // WEBHOOK/EMAIL: sends the claimed messages outside any transaction, then
   // records each outcome in a short one.
   void SendClaimed(const v1::Settings& settings, const std::vector<OutgoingMessage>& claimed,

@@ -1,16 +1,19 @@
 #pragma once
 
-// Notification's storage behind a small interface. A StoreTxn is one
-// transaction; writes are serialized (one writer) and group-committed by the
-// common Database, and a failed write leaves nothing behind. Resources are
-// the contract's messages (plain data: no gRPC here); the SQLite
-// implementation keeps them as blobs beside the columns queries need.
+// Notification's storage, in the domain's terms: an interface with no SQL
+// in it (the SQLite implementation is sqlite_notification_store.*). A
+// StoreTxn is one transaction; writes are serialized (one writer) and a
+// failed write leaves nothing behind. Resources are the contract's messages
+// (plain data: no gRPC here). Methods return storage errors only (no API
+// reasons: the domain chooses those) and nullopt for "absent"; a stored
+// blob that does not parse is DATA_LOSS.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,16 +21,30 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
-#include "common/sqlite.h"
 #include "common/store.h"
-#include "google/protobuf/message.h"
-
-namespace care {
-// The notification schema, compiled in from migrations/.
-std::vector<Migration> NotificationMigrations();
-}  // namespace care
 
 namespace care::notification {
+
+// An event another service sent: its envelope and its one payload, as the
+// contract's messages (IngestEvent's wire request stops at the adapter).
+struct Event {
+  using Payload = std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled,
+                               v1::MemberProfileChanged, v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward,
+                               v1::VisitRewardEarned, v1::ComplaintUpdate, v1::SatisfactionSurvey,
+                               v1::ProactiveCheckIn, v1::Transactional>;
+  std::string event_id;
+  std::string source;  // the sending service, recorded on deliveries
+  absl::Time occurred_at = absl::UnixEpoch();
+  Payload payload;
+};
+
+// ListTemplates' filter: an unset field matches anything.
+struct TemplateFilter {
+  int kind = 0;
+  std::string template_key;
+  int channel = 0;
+  std::string locale;
+};
 
 // A schedule with its fan-out cursor.
 struct ScheduleRow {
@@ -134,8 +151,8 @@ class StoreTxn : public ServiceTxn {
 
   // Inbox.
   // The event a member-addressed delivery was made from.
-  virtual absl::Status PutDeliveryEvent(const std::string& delivery_id, const v1::IngestEventRequest& event) = 0;
-  virtual absl::StatusOr<std::optional<v1::IngestEventRequest>> GetDeliveryEvent(const std::string& delivery_id) = 0;
+  virtual absl::Status PutDeliveryEvent(const std::string& delivery_id, const Event& event) = 0;
+  virtual absl::StatusOr<std::optional<Event>> GetDeliveryEvent(const std::string& delivery_id) = 0;
 
   virtual absl::Status InsertInbox(const v1::InboxMessage& message) = 0;
   virtual absl::StatusOr<std::optional<v1::InboxMessage>> GetInbox(const std::string& message_id) = 0;
@@ -162,7 +179,7 @@ class StoreTxn : public ServiceTxn {
   virtual absl::Status DeleteTemplate(const v1::TemplateKey& key) = 0;
   // Matching `filter` (unset fields match anything), ordered by the key,
   // after `after` (exclusive; unset = from the start).
-  virtual absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& filter,
+  virtual absl::StatusOr<std::vector<v1::Template>> ListTemplates(const TemplateFilter& filter,
                                                                   const std::optional<v1::TemplateKey>& after,
                                                                   int limit) = 0;
 
@@ -172,7 +189,5 @@ class StoreTxn : public ServiceTxn {
 };
 
 using NotificationStore = TransactionalStore<StoreTxn>;
-
-std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db);
 
 }  // namespace care::notification

@@ -14,9 +14,6 @@ namespace {
 
 using care::common::v1::MessageChannel;
 
-constexpr char kPreferencesScope[] = "notification.UpdatePreferences";
-constexpr char kConsentScope[] = "notification.SetConsent";
-
 // Every (channel, category) pair, the stored switch or the default (on).
 void FillChannelPreferences(v1::Preferences& p) {
   v1::Preferences filled;
@@ -54,6 +51,34 @@ absl::StatusOr<v1::Preferences> Load(StoreTxn& tx, const std::string& member_id)
   return p;
 }
 
+// One path of an update mask from `in` into `p`.
+void MergePath(v1::Preferences& p, const v1::Preferences& in, const std::string& path) {
+  if (path == "locale") {
+    p.set_locale(in.locale());
+  } else if (path == "time_zone") {
+    p.set_time_zone(in.time_zone());
+  } else if (path == "send_window") {
+    if (in.has_send_window()) {
+      *p.mutable_send_window() = in.send_window();
+    } else {
+      p.clear_send_window();
+    }
+  } else if (path == "channel_preferences") {
+    // Each pair given replaces the stored one; pairs not given stay.
+    for (const auto& given : in.channel_preferences()) {
+      auto* list = p.mutable_channel_preferences();
+      auto same = std::find_if(list->begin(), list->end(), [&](const v1::ChannelPreference& x) {
+        return x.channel() == given.channel() && x.category() == given.category();
+      });
+      if (same != list->end()) {
+        *same = given;
+      } else {
+        *list->Add() = given;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Preferences> NotificationService::GetPreferences(const std::string& member_id) {
@@ -68,11 +93,11 @@ absl::StatusOr<v1::Preferences> NotificationService::GetPreferences(const std::s
   return out;
 }
 
-absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const v1::UpdatePreferencesRequest& req) {
+absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const Once& once, const v1::Preferences& in,
+                                                                        std::vector<std::string> paths) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Preferences>(store_, kPreferencesScope, req.request_id(), req,
-                                    [&](StoreTxn& tx, v1::Preferences& out) -> absl::Status {
-    const v1::Preferences& in = req.preferences();
+  if (paths.empty()) paths = {"locale", "time_zone", "send_window", "channel_preferences"};
+  return WriteOnce<v1::Preferences>(store_, once, [&](StoreTxn& tx, v1::Preferences& out) -> absl::Status {
     auto stored = tx.GetMember(in.member_id());
     if (!stored.ok()) return stored.status();
     MemberRow member = stored->value_or(MemberRow{});
@@ -81,26 +106,7 @@ absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const v1:
     if (in.version() != 0 && in.version() != p.version()) {
       return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the preferences changed; re-read and retry");
     }
-    std::vector<std::string> paths(req.update_mask().paths().begin(), req.update_mask().paths().end());
-    if (paths.empty()) paths = {"locale", "time_zone", "send_window", "channel_preferences"};
-    for (const std::string& path : paths) {
-      if (path == "locale") {
-        p.set_locale(in.locale());
-      } else if (path == "time_zone") {
-        p.set_time_zone(in.time_zone());
-      } else if (path == "send_window") {
-        if (in.has_send_window()) *p.mutable_send_window() = in.send_window(); else p.clear_send_window();
-      } else if (path == "channel_preferences") {
-        // Each pair given replaces the stored one; pairs not given stay.
-        for (const auto& given : in.channel_preferences()) {
-          auto* list = p.mutable_channel_preferences();
-          auto same = std::find_if(list->begin(), list->end(), [&](const v1::ChannelPreference& x) {
-            return x.channel() == given.channel() && x.category() == given.category();
-          });
-          if (same != list->end()) *same = given; else *list->Add() = given;
-        }
-      }
-    }
+    for (const std::string& path : paths) MergePath(p, in, path);
     p.set_member_id(in.member_id());
     p.clear_marketing_consents();
     p.set_version(p.version() + 1);
@@ -114,34 +120,33 @@ absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const v1:
   });
 }
 
-absl::StatusOr<v1::ConsentRecord> NotificationService::SetConsent(const v1::SetConsentRequest& req,
+absl::StatusOr<v1::ConsentRecord> NotificationService::SetConsent(const Once& once, const ConsentChange& change,
                                                                   const std::string& actor) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::ConsentRecord>(store_, kConsentScope, req.request_id(), req,
-                                      [&](StoreTxn& tx, v1::ConsentRecord& out) -> absl::Status {
-    const absl::Time effective = req.has_effective_time() ? FromTimestamp(req.effective_time()) : now;
-    auto held = tx.GetConsent(req.member_id(), req.channel());
+  return WriteOnce<v1::ConsentRecord>(store_, once, [&](StoreTxn& tx, v1::ConsentRecord& out) -> absl::Status {
+    const absl::Time effective = change.effective_time.value_or(now);
+    auto held = tx.GetConsent(change.member_id, change.channel);
     if (!held.ok()) return held.status();
     // The newest effective time wins; an older change is kept as history only.
     const bool applied = !*held || (*held)->effective_at <= effective;
     if (applied) {
-      if (absl::Status st = tx.PutConsent(req.member_id(), req.channel(), ConsentState{req.granted(), effective});
+      if (absl::Status st = tx.PutConsent(change.member_id, change.channel, ConsentState{change.granted, effective});
           !st.ok()) {
         return st;
       }
     }
-    out.set_consent_id(absl::StrCat("con-", req.member_id(), "-", absl::ToUnixMicros(now), "-", req.channel()));
-    out.set_member_id(req.member_id());
-    out.set_channel(req.channel());
-    out.set_granted(req.granted());
-    out.set_source(req.source());
-    out.set_legal_basis(req.legal_basis());
-    out.set_evidence(req.evidence());
+    out.set_consent_id(absl::StrCat("con-", change.member_id, "-", absl::ToUnixMicros(now), "-", change.channel));
+    out.set_member_id(change.member_id);
+    out.set_channel(static_cast<MessageChannel>(change.channel));
+    out.set_granted(change.granted);
+    out.set_source(change.source);
+    out.set_legal_basis(change.legal_basis);
+    out.set_evidence(change.evidence);
     out.set_actor(actor);
     *out.mutable_effective_time() = ToTimestamp(effective);
     *out.mutable_record_time() = ToTimestamp(now);
     out.set_applied(applied);
-    out.set_origin_id(req.request_id());
+    out.set_origin_id(change.origin_id);
     return tx.AppendConsentRecord(out);
   });
 }

@@ -48,7 +48,9 @@ absl::Status ValidatePreferences(const v1::UpdatePreferencesRequest& r) {
   for (int i = 0; i < p.channel_preferences_size(); ++i) {
     const auto& c = p.channel_preferences(i);
     std::string f = absl::StrCat("preferences.channel_preferences[", i, "]");
-    if (c.channel() == 0 || !care::common::v1::MessageChannel_IsValid(c.channel())) errors.Add(f + ".channel", "unknown");
+    if (c.channel() == 0 || !care::common::v1::MessageChannel_IsValid(c.channel())) {
+      errors.Add(f + ".channel", "unknown");
+    }
     if (c.category() == 0 || !v1::MessageCategory_IsValid(c.category())) errors.Add(f + ".category", "unknown");
   }
   if (p.marketing_consents_size() > 0) errors.Add("preferences.marketing_consents", "is changed with SetConsent");
@@ -69,20 +71,39 @@ absl::Status ValidateConsent(const v1::SetConsentRequest& r, absl::Time now) {
     errors.Add("legal_basis", "required");
   }
   errors.RequireMaxLength("evidence", r.evidence(), 500);
-  if (r.has_effective_time() && (!ValidTimestamp(r.effective_time()) || FromTimestamp(r.effective_time()) > now)) {
-    errors.Add("effective_time", "must be a valid time, not in the future");
+  CheckOptionalTimestamp(errors, "effective_time", r.has_effective_time(), r.effective_time());
+  if (r.has_effective_time() && ValidTimestamp(r.effective_time()) && FromTimestamp(r.effective_time()) > now) {
+    errors.Add("effective_time", "must not be in the future");
   }
   return errors.ToStatus();
 }
 
 using Reactor = NotificationGrpc::Reactor;
 
+namespace {
+
+constexpr char kSettingsScope[] = "notification.UpdateSettings";
+constexpr char kPreferencesScope[] = "notification.UpdatePreferences";
+constexpr char kConsentScope[] = "notification.SetConsent";
+
+ConsentChange ChangeOf(const v1::SetConsentRequest& r) {
+  ConsentChange c;
+  c.member_id = r.member_id();
+  c.channel = r.channel();
+  c.granted = r.granted();
+  c.source = r.source();
+  c.legal_basis = r.legal_basis();
+  c.evidence = r.evidence();
+  if (r.has_effective_time()) c.effective_time = FromTimestamp(r.effective_time());
+  c.origin_id = r.request_id();
+  return c;
+}
+
+}  // namespace
+
 Reactor* NotificationGrpc::GetSettings(ServerContext* ctx, const v1::GetSettingsRequest* req, v1::Settings* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    auto s = service_.CurrentSettings();
-    if (!s.ok()) return s.status();
-    *resp = NotificationService::Redacted(std::move(*s));
-    return absl::OkStatus();
+    return Respond(service_.RedactedSettings(), resp);
   });
 }
 
@@ -119,10 +140,9 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
     }
     if (!s.default_locale().empty()) errors.RequireId("settings.default_locale", s.default_locale());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.UpdateSettings(*req, caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.UpdateSettings(OnceFor(caller, kSettingsScope, req->request_id(), *req), req->settings(),
+                                           req->update_mask(), caller.principal->name),
+                   resp);
   });
 }
 
@@ -130,21 +150,18 @@ Reactor* NotificationGrpc::GetPreferences(ServerContext* ctx, const v1::GetPrefe
                                           v1::Preferences* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->member_id().empty()) return InvalidField("member_id", "is required");
-    auto p = service_.GetPreferences(req->member_id());
-    if (!p.ok()) return p.status();
-    *resp = std::move(*p);
-    return absl::OkStatus();
+    return Respond(service_.GetPreferences(req->member_id()), resp);
   });
 }
 
 Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
                                              v1::Preferences* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidatePreferences(*req); !bad.ok()) return bad;
-    auto p = service_.UpdatePreferences(*req);
-    if (!p.ok()) return p.status();
-    *resp = std::move(*p);
-    return absl::OkStatus();
+    std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
+    return Respond(service_.UpdatePreferences(OnceFor(caller, kPreferencesScope, req->request_id(), *req),
+                                              req->preferences(), std::move(paths)),
+                   resp);
   });
 }
 
@@ -152,10 +169,9 @@ Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRe
                                       v1::ConsentRecord* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
-    auto r = service_.SetConsent(*req, caller.principal->name);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.SetConsent(OnceFor(caller, kConsentScope, req->request_id(), *req), ChangeOf(*req),
+                                       caller.principal->name),
+                   resp);
   });
 }
 
@@ -167,18 +183,13 @@ Reactor* NotificationGrpc::ListConsentHistory(ServerContext* ctx, const v1::List
     if (req->channel() != 0 && !care::common::v1::MessageChannel_IsValid(req->channel())) {
       errors.Add("channel", "unknown");
     }
-    int size = PageSize(req->page_size(), errors);
     if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    int64_t before = 0;
-    if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &before)) return InvalidPageToken();
-    auto page = service_.ConsentHistory(req->member_id(), req->channel(), before, size + 1);
+    auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!page.ok()) return page.status();
-    bool more = static_cast<int>(page->size()) > size;
-    if (more) page->resize(size);
-    for (auto& [seq, r] : *page) *resp->add_records() = std::move(r);
-    if (more) resp->set_next_page_token(EncodePageToken(*req, absl::StrCat(page->back().first)));
+    auto rows = service_.ConsentHistory(req->member_id(), req->channel(), page->cursor, page->size + 1);
+    if (!rows.ok()) return rows.status();
+    resp->set_next_page_token(TrimPage(*rows, page->size, *req, [](const auto& row) { return row.first; }));
+    for (auto& [seq, r] : *rows) *resp->add_records() = std::move(r);
     return absl::OkStatus();
   });
 }

@@ -76,13 +76,15 @@ struct MarketingDue {
 };
 
 // The grace the fan-out uses: one job tick and a batch, far below the
-// half-hour-and-more lateness issue 15 found; beyond it, suppressed.
+// half-hour-and-more lateness planning at dispatch time gave; beyond it,
+// suppressed.
 inline constexpr absl::Duration kFanOutGrace = absl::Minutes(1);
 
 // MARKETING ("send earlier"). keep_notice: `due` when inside the window;
 // otherwise the end of the previous window minus `margin` (at least a
-// minute, as the window excludes its end; not before that window's start); `now` if that moment passed but the window is still open;
-// otherwise kNoWindowBeforeDue. Never after `due` (+ `grace`, only when the
+// minute, as the window excludes its end; not before that window's start);
+// `now` if that moment passed but the window is still open; otherwise
+// kNoWindowBeforeDue. Never after `due` (+ `grace`, only when the
 // fan-out itself ran after the planned moment), never before `now`, always
 // inside the window. Without keep_notice: the start of the next window at or
 // after max(due, now). kExpired when the send time is not before ends_at.

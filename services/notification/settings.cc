@@ -10,8 +10,6 @@
 namespace care::notification {
 namespace {
 
-constexpr char kSettingsScope[] = "notification.UpdateSettings";
-
 bool Named(const google::protobuf::FieldMask& mask, absl::string_view path) {
   for (const std::string& p : mask.paths()) {
     if (p == path) return true;
@@ -35,24 +33,30 @@ v1::Settings NotificationService::Redacted(v1::Settings s) {
   return s;
 }
 
-absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const v1::UpdateSettingsRequest& req,
+absl::StatusOr<v1::Settings> NotificationService::RedactedSettings() {
+  auto s = CurrentSettings();
+  if (!s.ok()) return s.status();
+  return Redacted(std::move(*s));
+}
+
+absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const Once& once, const v1::Settings& given,
+                                                                 const google::protobuf::FieldMask& mask,
                                                                  const std::string& by) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Settings>(store_, kSettingsScope, req.request_id(), req,
-                                 [&](StoreTxn& tx, v1::Settings& out) -> absl::Status {
+  return WriteOnce<v1::Settings>(store_, once, [&](StoreTxn& tx, v1::Settings& out) -> absl::Status {
     auto stored = tx.GetSettings();
     if (!stored.ok()) return stored.status();
     v1::Settings current = stored->value_or(DefaultSettings());
-    if (req.settings().version() != 0 && req.settings().version() != current.version()) {
+    if (given.version() != 0 && given.version() != current.version()) {
       return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the settings changed; re-read and retry");
     }
     v1::Settings merged = current;
     google::protobuf::util::FieldMaskUtil::MergeOptions options;
     options.set_replace_repeated_fields(true);
-    google::protobuf::util::FieldMaskUtil::MergeMessageTo(req.settings(), req.update_mask(), options, &merged);
-    // A changed address must meet the egress rules (issue 16, defect 1); an
-    // unchanged one is not judged again here, so an unrelated update still
-    // goes through (the transports refuse a bad stored URL at send time).
+    google::protobuf::util::FieldMaskUtil::MergeMessageTo(given, mask, options, &merged);
+    // A changed address must meet the egress rules; an unchanged one is not
+    // judged again here, so an unrelated update still goes through (the
+    // transports refuse a bad stored URL at send time).
     if (merged.webhook().url() != current.webhook().url() && !merged.webhook().url().empty()) {
       if (absl::Status s = CheckChannelUrl(care::common::v1::MESSAGE_CHANNEL_WEBHOOK, merged.webhook().url(),
                                            options_.egress, "settings.webhook.url");
@@ -71,12 +75,12 @@ absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const v1::Updat
     // "webhook" for its URL cannot blank the signing secret; but a secret
     // belongs to the host it was given for: when the URL moves to another
     // origin (scheme, host or port) without the secret given again, it is
-    // dropped, never sent to the new host (issue 16, defect 8).
-    if (!Named(req.update_mask(), "webhook.signing_secret")) {
+    // dropped, never sent to the new host.
+    if (!Named(mask, "webhook.signing_secret")) {
       merged.mutable_webhook()->set_signing_secret(
           SameOrigin(current.webhook().url(), merged.webhook().url()) ? current.webhook().signing_secret() : "");
     }
-    if (!Named(req.update_mask(), "email.password")) {
+    if (!Named(mask, "email.password")) {
       merged.mutable_email()->set_password(
           SameOrigin(current.email().smtp_url(), merged.email().smtp_url()) ? current.email().password() : "");
     }

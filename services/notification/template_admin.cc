@@ -5,14 +5,12 @@
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "common/store.h"
+#include "google/protobuf/empty.pb.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/templates.h"
 
 namespace care::notification {
 namespace {
-
-constexpr char kPutTemplateScope[] = "notification.PutTemplate";
-constexpr char kDeleteTemplateScope[] = "notification.DeleteTemplate";
 
 v1::TemplateKey KeyOf(const v1::Template& t) {
   v1::TemplateKey k;
@@ -45,19 +43,18 @@ absl::StatusOr<std::optional<v1::Template>> ResolveTemplate(StoreTxn& tx, const 
   return std::nullopt;
 }
 
-absl::StatusOr<v1::Template> NotificationService::PutTemplate(const v1::PutTemplateRequest& req,
+absl::StatusOr<v1::Template> NotificationService::PutTemplate(const Once& once, const v1::Template& given,
                                                               const std::string& actor) {
-  if (absl::Status bad = ValidateTemplate(req.template_()); !bad.ok()) return bad;
+  if (absl::Status bad = ValidateTemplate(given); !bad.ok()) return bad;
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Template>(store_, kPutTemplateScope, req.request_id(), req,
-                                 [&](StoreTxn& tx, v1::Template& out) -> absl::Status {
-    auto stored = tx.GetTemplate(KeyOf(req.template_()));
+  return WriteOnce<v1::Template>(store_, once, [&](StoreTxn& tx, v1::Template& out) -> absl::Status {
+    auto stored = tx.GetTemplate(KeyOf(given));
     if (!stored.ok()) return stored.status();
     const int64_t version = *stored ? (*stored)->version() : 0;
-    if (req.template_().version() != 0 && req.template_().version() != version) {
+    if (given.version() != 0 && given.version() != version) {
       return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the template changed; re-read and retry");
     }
-    out = req.template_();
+    out = given;
     out.set_version(version + 1);
     *out.mutable_create_time() = *stored ? (*stored)->create_time() : ToTimestamp(now);
     *out.mutable_update_time() = ToTimestamp(now);
@@ -82,7 +79,7 @@ absl::StatusOr<v1::Template> NotificationService::GetTemplate(const v1::Template
 }
 
 absl::StatusOr<std::vector<v1::Template>> NotificationService::ListTemplates(
-    const v1::ListTemplatesRequest& filter, const std::optional<v1::TemplateKey>& after, int limit) {
+    const TemplateFilter& filter, const std::optional<v1::TemplateKey>& after, int limit) {
   std::vector<v1::Template> out;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto r = tx.ListTemplates(filter, after, limit);
@@ -94,41 +91,42 @@ absl::StatusOr<std::vector<v1::Template>> NotificationService::ListTemplates(
   return out;
 }
 
-absl::Status NotificationService::DeleteTemplate(const v1::DeleteTemplateRequest& req) {
-  return WriteOnce<v1::DeleteTemplateRequest>(store_, kDeleteTemplateScope, req.request_id(), req,
-                                              [&](StoreTxn& tx, v1::DeleteTemplateRequest&) -> absl::Status {
-           auto stored = tx.GetTemplate(req.key());
-           if (!stored.ok()) return stored.status();
-           if (!*stored) return TemplateNotFound();
-           if (req.version() != 0 && req.version() != (*stored)->version()) {
-             return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH", "the template changed; re-read and retry");
-           }
-           return tx.DeleteTemplate(req.key());
-         })
+absl::Status NotificationService::DeleteTemplate(const Once& once, const v1::TemplateKey& key, int64_t version) {
+  return WriteOnce<google::protobuf::Empty>(store_, once,
+                                            [&](StoreTxn& tx, google::protobuf::Empty&) -> absl::Status {
+                                              auto stored = tx.GetTemplate(key);
+                                              if (!stored.ok()) return stored.status();
+                                              if (!*stored) return TemplateNotFound();
+                                              if (version != 0 && version != (*stored)->version()) {
+                                                return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH",
+                                                             "the template changed; re-read and retry");
+                                              }
+                                              return tx.DeleteTemplate(key);
+                                            })
       .status();
 }
 
-absl::StatusOr<v1::RenderPreviewResponse> NotificationService::RenderPreview(const v1::RenderPreviewRequest& req) {
+absl::StatusOr<v1::RenderPreviewResponse> NotificationService::RenderPreview(const Preview& preview) {
   auto settings = CurrentSettings();
   if (!settings.ok()) return settings.status();
   std::optional<v1::Template> tmpl;
-  std::map<std::string, std::string> vars(req.variables().begin(), req.variables().end());
+  std::map<std::string, std::string> vars = preview.variables;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    v1::TemplateKey key = req.has_draft() ? KeyOf(req.draft()) : req.key();
-    if (!req.member_id().empty()) {
-      auto member = tx.GetMember(req.member_id());
+    v1::TemplateKey key = preview.draft ? KeyOf(*preview.draft) : preview.key;
+    if (!preview.member_id.empty()) {
+      auto member = tx.GetMember(preview.member_id);
       if (!member.ok()) return member.status();
       if (*member) {
         vars.emplace("member_name", (*member)->name);
         std::string locale = (*member)->preferences && !(*member)->preferences->locale().empty()
                                  ? (*member)->preferences->locale()
                                  : (*member)->profile_locale;
-        if (!locale.empty() && !req.has_draft()) key.set_locale(locale);
+        if (!locale.empty() && !preview.draft) key.set_locale(locale);
       }
-      vars.emplace("member_id", req.member_id());
+      vars.emplace("member_id", preview.member_id);
     }
-    if (req.has_draft()) {
-      tmpl = req.draft();
+    if (preview.draft) {
+      tmpl = *preview.draft;
       tmpl->set_version(0);
       return absl::OkStatus();
     }
@@ -139,7 +137,7 @@ absl::StatusOr<v1::RenderPreviewResponse> NotificationService::RenderPreview(con
   });
   if (!s.ok()) return s;
   if (!tmpl) return TemplateNotFound();
-  if (req.has_draft()) {
+  if (preview.draft) {
     if (absl::Status bad = ValidateTemplate(*tmpl); !bad.ok()) return bad;
   }
   v1::RenderPreviewResponse out;

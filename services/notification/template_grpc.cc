@@ -9,9 +9,42 @@ namespace care::notification {
 namespace {
 
 void ValidateKey(FieldErrors& errors, const v1::TemplateKey& k) {
-  if (k.kind() == v1::MESSAGE_KIND_UNSPECIFIED || !v1::MessageKind_IsValid(k.kind())) errors.Add("key.kind", "required");
+  if (k.kind() == v1::MESSAGE_KIND_UNSPECIFIED || !v1::MessageKind_IsValid(k.kind())) {
+    errors.Add("key.kind", "required");
+  }
   if (k.channel() == 0 || !care::common::v1::MessageChannel_IsValid(k.channel())) errors.Add("key.channel", "required");
   errors.RequireId("key.locale", k.locale());
+}
+
+constexpr char kPutTemplateScope[] = "notification.PutTemplate";
+constexpr char kDeleteTemplateScope[] = "notification.DeleteTemplate";
+
+// Templates are listed by their key: the cursor is the key's serialized
+// bytes, web-safe base64.
+std::string TemplateCursorOf(const v1::Template& t) {
+  v1::TemplateKey key;
+  key.set_kind(t.kind());
+  key.set_template_key(t.template_key());
+  key.set_channel(t.channel());
+  key.set_locale(t.locale());
+  return absl::WebSafeBase64Escape(key.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<v1::TemplateKey>> ParseTemplateCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::nullopt;
+  std::string bytes;
+  v1::TemplateKey key;
+  if (!absl::WebSafeBase64Unescape(cursor, &bytes) || !key.ParseFromString(bytes)) return InvalidPageToken();
+  return key;
+}
+
+Preview PreviewOf(const v1::RenderPreviewRequest& r) {
+  Preview p;
+  if (r.has_draft()) p.draft = r.draft();
+  p.key = r.key();
+  p.member_id = r.member_id();
+  p.variables.insert(r.variables().begin(), r.variables().end());
+  return p;
 }
 
 }  // namespace
@@ -23,10 +56,9 @@ Reactor* NotificationGrpc::PutTemplate(ServerContext* ctx, const v1::PutTemplate
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (!errors.empty()) return errors.ToStatus();
-    auto t = service_.PutTemplate(*req, caller.principal->name);
-    if (!t.ok()) return t.status();
-    *resp = std::move(*t);
-    return absl::OkStatus();
+    return Respond(service_.PutTemplate(OnceFor(caller, kPutTemplateScope, req->request_id(), *req), req->template_(),
+                                        caller.principal->name),
+                   resp);
   });
 }
 
@@ -35,53 +67,39 @@ Reactor* NotificationGrpc::GetTemplate(ServerContext* ctx, const v1::GetTemplate
     FieldErrors errors;
     ValidateKey(errors, req->key());
     if (!errors.empty()) return errors.ToStatus();
-    auto t = service_.GetTemplate(req->key(), req->resolve_fallback());
-    if (!t.ok()) return t.status();
-    *resp = std::move(*t);
-    return absl::OkStatus();
+    return Respond(service_.GetTemplate(req->key(), req->resolve_fallback()), resp);
   });
 }
 
 Reactor* NotificationGrpc::ListTemplates(ServerContext* ctx, const v1::ListTemplatesRequest* req,
                                          v1::ListTemplatesResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
-    if (!errors.empty()) return errors.ToStatus();
-    auto cursor = DecodePageToken(*req, req->page_token());
-    if (!cursor.ok()) return cursor.status();
-    std::optional<v1::TemplateKey> after;
-    if (!cursor->empty()) {
-      std::string bytes;
-      after.emplace();
-      if (!absl::WebSafeBase64Unescape(*cursor, &bytes) || !after->ParseFromString(bytes)) return InvalidPageToken();
-    }
-    auto page = service_.ListTemplates(*req, after, size + 1);
+    auto page = ReadPageCursor(*req, req->page_size(), req->page_token());
     if (!page.ok()) return page.status();
-    bool more = static_cast<int>(page->size()) > size;
-    if (more) page->resize(size);
-    for (auto& t : *page) *resp->add_templates() = std::move(t);
-    if (more) {
-      const v1::Template& last = resp->templates(resp->templates_size() - 1);
-      v1::TemplateKey key;
-      key.set_kind(last.kind());
-      key.set_template_key(last.template_key());
-      key.set_channel(last.channel());
-      key.set_locale(last.locale());
-      resp->set_next_page_token(EncodePageToken(*req, absl::WebSafeBase64Escape(key.SerializeAsString())));
-    }
+    auto after = ParseTemplateCursor(page->cursor);
+    if (!after.ok()) return after.status();
+    TemplateFilter filter;
+    filter.kind = req->kind();
+    filter.template_key = req->template_key();
+    filter.channel = req->channel();
+    filter.locale = req->locale();
+    auto rows = service_.ListTemplates(filter, *after, page->size + 1);
+    if (!rows.ok()) return rows.status();
+    resp->set_next_page_token(TrimPage(*rows, page->size, *req, TemplateCursorOf));
+    for (auto& t : *rows) *resp->add_templates() = std::move(t);
     return absl::OkStatus();
   });
 }
 
 Reactor* NotificationGrpc::DeleteTemplate(ServerContext* ctx, const v1::DeleteTemplateRequest* req,
                                           google::protobuf::Empty* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     ValidateKey(errors, req->key());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.DeleteTemplate(*req);
+    return service_.DeleteTemplate(OnceFor(caller, kDeleteTemplateScope, req->request_id(), *req), req->key(),
+                                   req->version());
   });
 }
 
@@ -89,14 +107,13 @@ Reactor* NotificationGrpc::RenderPreview(ServerContext* ctx, const v1::RenderPre
                                          v1::RenderPreviewResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     FieldErrors errors;
-    if (req->source_case() == v1::RenderPreviewRequest::SOURCE_NOT_SET) errors.Add("key", "a key or a draft is required");
+    if (req->source_case() == v1::RenderPreviewRequest::SOURCE_NOT_SET) {
+      errors.Add("key", "a key or a draft is required");
+    }
     if (req->has_key()) ValidateKey(errors, req->key());
     if (!req->time_zone().empty()) errors.RequireTimeZone("time_zone", req->time_zone());
     if (!errors.empty()) return errors.ToStatus();
-    auto r = service_.RenderPreview(*req);
-    if (!r.ok()) return r.status();
-    *resp = std::move(*r);
-    return absl::OkStatus();
+    return Respond(service_.RenderPreview(PreviewOf(*req)), resp);
   });
 }
 

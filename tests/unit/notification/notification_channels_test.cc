@@ -119,8 +119,8 @@ TEST(NotificationChannels, EmailIsDeliveredOverSmtpWithRecipientSubjectAndBody) 
   EXPECT_TRUE(absl::StrContains(data, "Message-ID: " + r.provider_message_id)) << data;
 }
 
-// Issue 16, defect 1: a URL the rules refuse is never fetched, whatever
-// was stored; the refusal is a short permanent failure.
+// A URL the egress rules refuse is never fetched, whatever was stored; the
+// refusal is a short permanent failure.
 TEST(NotificationChannels, AFileOrGopherUrlIsNeverFetched) {
   std::atomic<int> connections = 0;
   LoopbackServer probe([&](int) { ++connections; });

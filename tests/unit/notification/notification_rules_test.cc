@@ -1,7 +1,11 @@
 // Notification rules that need no server: recipient time (quiet hours across
-// zones and daylight-saving changes) and template text.
+// zones and daylight-saving changes), template text, ids derived from
+// natural keys and the event's wire form.
 #include "absl/time/civil_time.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "services/notification/event_wire.h"
+#include "services/notification/notification_service.h"
 #include "services/notification/recipient_time.h"
 #include "services/notification/templates.h"
 
@@ -89,6 +93,29 @@ TEST(Templates, RenderFallbackAndSyntax) {
   for (const char* l : {"en", "vi", "ja"}) {
     EXPECT_TRUE(BuiltInTemplate(care::notification::v1::MESSAGE_KIND_PROMOTION_ALERT, l).has_value()) << l;
   }
+}
+
+// Stored rows and tests hold these ids: they must never change.
+TEST(Ids, DeliveryIdIsStable) {
+  EXPECT_EQ(NotificationService::DeliveryId("m-1", "promotion-alert/c-1", 1), "dlv-348f306ba37d0abe-m-1");
+}
+
+// A delivery's event is stored in IngestEventRequest's form and read back.
+TEST(EventWire, RoundTripKeepsEnvelopeAndPayload) {
+  v1::IngestEventRequest request;
+  request.set_event_id("loyalty-42");
+  request.set_source("loyalty");
+  *request.mutable_occurred_at() = ToTimestamp(absl::FromUnixSeconds(1900000000));
+  request.mutable_tier_changed()->set_member_id("m-1");
+  request.mutable_tier_changed()->set_new_tier_id("gold");
+  Event event = EventFromWire(request);
+  EXPECT_EQ(event.event_id, "loyalty-42");
+  EXPECT_EQ(event.source, "loyalty");
+  EXPECT_EQ(event.occurred_at, absl::FromUnixSeconds(1900000000));
+  ASSERT_TRUE(std::holds_alternative<v1::TierChanged>(event.payload));
+  EXPECT_EQ(std::get<v1::TierChanged>(event.payload).new_tier_id(), "gold");
+  EXPECT_EQ(EventToWire(event).SerializeAsString(), request.SerializeAsString());
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(EventFromWire(v1::IngestEventRequest()).payload));
 }
 
 }  // namespace

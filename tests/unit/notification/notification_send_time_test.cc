@@ -1,6 +1,6 @@
-// The send time of a promotion alert as an invariant, not examples (issue 15,
-// defect 12): for due times across whole years (every 15 minutes around every
-// daylight-saving change), zones with odd rules and seeded random windows,
+// The send time of a promotion alert as an invariant, not examples: for due
+// times across whole years (every 15 minutes around every daylight-saving
+// change), zones with odd rules and seeded random windows,
 // MarketingSendTime either picks a moment inside the member's window that is
 // not after due, or suppresses the alert with a reason, and suppresses it only
 // when no window moment is left. The expected answers come from a reference

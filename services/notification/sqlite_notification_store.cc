@@ -1,4 +1,4 @@
-#include "services/notification/notification_store.h"
+#include "services/notification/sqlite_notification_store.h"
 
 #include <map>
 
@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/idempotency.h"
 #include "common/proto_time.h"
+#include "services/notification/event_wire.h"
 
 namespace care::notification {
 namespace {
@@ -14,15 +15,27 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 int64_t Micros(const google::protobuf::Timestamp& t) { return Micros(FromTimestamp(t)); }
 
-absl::Status Corrupt(absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("stored ", what, " does not parse"));
-}
-
+// The message in column `col`; DATA_LOSS when it does not parse.
 template <typename M>
 absl::StatusOr<M> Parse(const Statement& stmt, int col, absl::string_view what) {
   M m;
-  if (!m.ParseFromString(stmt.Bytes(col))) return Corrupt(what);
+  if (absl::Status s = ParseBlob(stmt, col, m, what); !s.ok()) return s;
   return m;
+}
+
+// Every row of `stmt` through `read`, which fails on a corrupt blob.
+template <typename T, typename Fn>
+absl::StatusOr<std::vector<T>> CollectParsed(absl::StatusOr<Statement> stmt, Fn read) {
+  if (!stmt.ok()) return stmt.status();
+  std::vector<T> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    absl::StatusOr<T> item = read(*stmt);
+    if (!item.ok()) return item.status();
+    out.push_back(std::move(*item));
+  }
 }
 
 class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
@@ -320,21 +333,22 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return std::optional<MemberRow>(std::move(m));
   }
 
-  absl::Status PutDeliveryEvent(const std::string& delivery_id, const v1::IngestEventRequest& event) override {
+  // Kept in IngestEventRequest's serialized form.
+  absl::Status PutDeliveryEvent(const std::string& delivery_id, const Event& event) override {
     return txn_.Exec("INSERT OR IGNORE INTO delivery_events (delivery_id, event) VALUES (?1, ?2)", delivery_id,
-                     Blob{event.SerializeAsString()})
+                     Blob{EventToWire(event).SerializeAsString()})
         .status();
   }
 
-  absl::StatusOr<std::optional<v1::IngestEventRequest>> GetDeliveryEvent(const std::string& delivery_id) override {
+  absl::StatusOr<std::optional<Event>> GetDeliveryEvent(const std::string& delivery_id) override {
     auto stmt = txn_.Query("SELECT event FROM delivery_events WHERE delivery_id = ?1", delivery_id);
     if (!stmt.ok()) return stmt.status();
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
-    if (!*row) return std::optional<v1::IngestEventRequest>();
-    v1::IngestEventRequest event;
-    if (!event.ParseFromString(stmt->Bytes(0))) return absl::InternalError("unreadable delivery event");
-    return std::optional<v1::IngestEventRequest>(std::move(event));
+    if (!*row) return std::optional<Event>();
+    auto event = Parse<v1::IngestEventRequest>(*stmt, 0, "delivery event");
+    if (!event.ok()) return event.status();
+    return std::optional<Event>(EventFromWire(*event));
   }
 
   absl::Status PutMember(const MemberRow& m) override {
@@ -403,14 +417,14 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
                                                                                     int channel, int64_t before_seq,
                                                                                     int limit) override {
-    return Collect<std::pair<int64_t, v1::ConsentRecord>>(
+    return CollectParsed<std::pair<int64_t, v1::ConsentRecord>>(
         txn_.Query("SELECT seq, proto FROM consent_history WHERE member_id = ?1 AND (?2 = 0 OR channel = ?2) "
                    "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
                    member_id, channel, before_seq, static_cast<int64_t>(limit)),
-        [](const Statement& s) {
-          v1::ConsentRecord r;
-          r.ParseFromString(s.Bytes(1));
-          return std::make_pair(s.Int(0), std::move(r));
+        [](const Statement& s) -> absl::StatusOr<std::pair<int64_t, v1::ConsentRecord>> {
+          auto r = Parse<v1::ConsentRecord>(s, 1, "consent record");
+          if (!r.ok()) return r.status();
+          return std::make_pair(s.Int(0), std::move(*r));
         });
   }
 
@@ -574,23 +588,19 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         .status();
   }
 
-  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const v1::ListTemplatesRequest& f,
+  absl::StatusOr<std::vector<v1::Template>> ListTemplates(const TemplateFilter& f,
                                                           const std::optional<v1::TemplateKey>& after,
                                                           int limit) override {
     v1::TemplateKey a = after.value_or(v1::TemplateKey());
-    return Collect<v1::Template>(
+    return CollectParsed<v1::Template>(
         txn_.Query("SELECT proto FROM templates WHERE (?1 = 0 OR kind = ?1) AND (?2 = '' OR template_key = ?2) "
                    "AND (?3 = 0 OR channel = ?3) AND (?4 = '' OR locale = ?4) "
                    "AND (?5 = 0 OR (kind, template_key, channel, locale) > (?6, ?7, ?8, ?9)) "
                    "ORDER BY kind, template_key, channel, locale LIMIT ?10",
-                   static_cast<int>(f.kind()), f.template_key(), static_cast<int>(f.channel()), f.locale(),
+                   f.kind, f.template_key, f.channel, f.locale,
                    after.has_value(), static_cast<int>(a.kind()), a.template_key(), static_cast<int>(a.channel()),
                    a.locale(), static_cast<int64_t>(limit)),
-        [](const Statement& s) {
-          v1::Template t;
-          t.ParseFromString(s.Bytes(0));
-          return t;
-        });
+        [](const Statement& s) { return Parse<v1::Template>(s, 0, "template"); });
   }
 
   absl::StatusOr<std::optional<v1::Settings>> GetSettings() override {

@@ -1,0 +1,49 @@
+#pragma once
+
+// Helpers the notification domain's concern files share (ingest, fan-out,
+// dispatch, rendering); not part of the service's API.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "care/notification/v1/notification.pb.h"
+#include "services/notification/notification_service.h"
+#include "services/notification/notification_store.h"
+#include "services/notification/recipient_time.h"
+
+namespace care::notification {
+
+// Loyalty's consents for a member: the newest effective time wins, and each
+// change is kept in the consent history with source LOYALTY_PROFILE.
+absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
+                                  const std::vector<AudienceMember::Consent>& consents, const std::string& origin,
+                                  absl::Time now);
+
+// An absent (channel, category) preference is enabled.
+bool PreferenceEnabled(const std::optional<v1::Preferences>& prefs, int channel, int category);
+
+// The named zone; UTC when it is empty or unknown.
+absl::TimeZone ZoneOrUtc(const std::string& name);
+
+// The member's zone name: their own preference, else their profile's zone,
+// else `fallback`.
+std::string MemberZone(const MemberRow& member, const std::string& fallback);
+
+// The member's send window: their own preference, else the default.
+Window MemberWindow(const std::optional<v1::Preferences>& prefs, const v1::Settings& settings);
+
+// Why `d` must not be sent now (UNSPECIFIED = send it): cancelled or ended
+// campaign, preference off, no consent, channel or address missing,
+// frequency cap.
+absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
+                                            absl::Time now);
+
+// Subject, body and addresses of `d` (render.cc); false (and `d` FAILED)
+// when it cannot be rendered.
+absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out);
+
+}  // namespace care::notification

@@ -1,0 +1,136 @@
+// A delivery's text: the member's locale and zone, the variables of the
+// alert or event it came from, the template resolved along the locale chain.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "services/notification/notification_internal.h"
+#include "services/notification/templates.h"
+
+namespace care::notification {
+namespace {
+
+constexpr char kTimeFormat[] = "%Y-%m-%d %H:%M";
+
+// What a delivery's templates are rendered with.
+struct RenderInputs {
+  std::map<std::string, std::string> vars;
+  std::map<std::string, std::string> attributes;  // passed to webhooks beside the text
+  std::string template_key;                       // transactional messages name theirs
+};
+
+void AddAlertVariables(const v1::PromotionAlert& a, const absl::TimeZone& zone, RenderInputs& in) {
+  for (const auto& [k, v] : a.variables()) in.vars[k] = v;
+  in.vars["campaign_id"] = a.campaign_id();
+  in.vars["campaign_title"] = a.title();
+  in.vars["campaign_description"] = a.description();
+  in.vars["starts_at"] = absl::FormatTime(kTimeFormat, FromTimestamp(a.starts_at()), zone);
+  in.vars["ends_at"] = absl::FormatTime(kTimeFormat, FromTimestamp(a.ends_at()), zone);
+  in.attributes["campaign_id"] = a.campaign_id();
+}
+
+// The variables each member-addressed event kind supplies.
+void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZone& zone, RenderInputs& in) {
+  const Event::Payload& p = e.payload;
+  in.vars["complaint_id"] = d.complaint_id();
+  in.attributes["complaint_id"] = d.complaint_id();
+  if (const auto* u = std::get_if<v1::ComplaintUpdate>(&p)) in.vars["message"] = u->message();
+  if (const auto* t = std::get_if<v1::TierChanged>(&p)) {
+    in.vars["old_tier_id"] = t->old_tier_id();
+    in.vars["new_tier_id"] = t->new_tier_id();
+    in.vars["tier_display_name"] = t->tier_display_name();
+  }
+  if (const auto* x = std::get_if<v1::PointsExpiring>(&p)) {
+    in.vars["points"] = absl::StrCat(x->points());
+    in.vars["expire_time"] = absl::FormatTime(kTimeFormat, FromTimestamp(x->expire_time()), zone);
+  }
+  if (const auto* b = std::get_if<v1::BirthdayReward>(&p)) in.vars["points"] = absl::StrCat(b->points());
+  if (const auto* t = std::get_if<v1::Transactional>(&p)) {
+    in.template_key = t->template_key();
+    for (const auto& [k, v] : t->variables()) in.vars[k] = v;
+  }
+  if (const auto* v = std::get_if<v1::VisitRewardEarned>(&p)) {
+    in.vars["visit_count"] = absl::StrCat(v->visit_count());
+    in.vars["reward"] = v->reward();
+  }
+  if (const auto* s = std::get_if<v1::SatisfactionSurvey>(&p)) {
+    in.vars["survey_token"] = s->survey_token();
+    in.attributes["survey_token"] = s->survey_token();
+  }
+}
+
+// The variables of what `d` was made from: its schedule's alert or its event.
+absl::Status AddSourceVariables(StoreTxn& tx, const v1::Delivery& d, const absl::TimeZone& zone, RenderInputs& in) {
+  if (!d.schedule_id().empty()) {
+    auto sched = tx.GetSchedule(d.schedule_id());
+    if (!sched.ok()) return sched.status();
+    if (*sched && (*sched)->schedule.has_promotion_alert()) {
+      AddAlertVariables((*sched)->schedule.promotion_alert(), zone, in);
+    }
+    return absl::OkStatus();
+  }
+  auto event = tx.GetDeliveryEvent(d.delivery_id());
+  if (!event.ok()) return event.status();
+  if (*event) AddEventVariables(**event, d, zone, in);
+  return absl::OkStatus();
+}
+
+void Fail(v1::Delivery& d, const std::string& code, const std::string& error) {
+  d.set_status(v1::DELIVERY_STATUS_FAILED);
+  d.set_last_error_code(code);
+  if (!error.empty()) d.set_last_error(error);
+}
+
+void FillMessage(const v1::Delivery& d, const MemberRow& m, const v1::Template& tmpl, RenderInputs& in,
+                 std::string subject, std::string body, OutgoingMessage& out) {
+  out.delivery_id = d.delivery_id();
+  out.message_key = d.message_key();
+  out.member_id = d.member_id();
+  out.kind = v1::MessageKind_Name(d.kind());
+  out.category = v1::MessageCategory_Name(d.category());
+  out.locale = tmpl.locale();
+  out.subject = std::move(subject);
+  out.body = std::move(body);
+  out.phone = m.phone;
+  out.email = m.email;
+  out.member_name = m.name;
+  out.campaign_id = d.campaign_id();
+  out.complaint_id = d.complaint_id();
+  out.attempt = d.attempts();
+  out.attributes = std::move(in.attributes);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out) {
+  auto member = tx.GetMember(d.member_id());
+  if (!member.ok()) return member.status();
+  const MemberRow m = member->value_or(MemberRow{});
+  RenderInputs in;
+  in.vars = {{"member_id", d.member_id()}, {"member_name", m.name}};
+  const absl::TimeZone zone = ZoneOrUtc(MemberZone(m, settings.default_time_zone()));
+  if (absl::Status s = AddSourceVariables(tx, d, zone, in); !s.ok()) return s;
+  v1::TemplateKey key;
+  key.set_kind(d.kind());
+  key.set_channel(d.channel());
+  key.set_locale(m.preferences && !m.preferences->locale().empty() ? m.preferences->locale() : m.profile_locale);
+  key.set_template_key(in.template_key);
+  auto tmpl = ResolveTemplate(tx, key, settings.default_locale());
+  if (!tmpl.ok()) return tmpl.status();
+  if (!*tmpl) {
+    Fail(d, "TEMPLATE_NOT_FOUND", "no template for the kind, channel and locale chain");
+    return false;
+  }
+  auto subject = RenderText((*tmpl)->subject(), in.vars, "subject");
+  auto body = RenderText((*tmpl)->body(), in.vars, "body");
+  if (!subject.ok() || !body.ok()) {
+    Fail(d, "TEMPLATE_SYNTAX_ERROR", "");
+    return false;
+  }
+  d.set_locale((*tmpl)->locale());
+  d.set_template_version((*tmpl)->version());
+  FillMessage(d, m, **tmpl, in, std::move(*subject), std::move(*body), out);
+  return true;
+}
+
+}  // namespace care::notification
