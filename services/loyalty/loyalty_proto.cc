@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/field_mask_util.h"
 
 namespace care::loyalty {
 namespace {
@@ -411,6 +412,126 @@ v1::TierProjection ProjectionToProto(const Projection& pr, const std::string& cu
   if (pr.window_start) SetTime(*pr.window_start, p.mutable_window_start());
   p.set_achieved(pr.achieved());
   return p;
+}
+
+namespace {
+
+// Amounts of a stored version without their currency code ("the program's"),
+// so that a mask changing only currency_code (allowed before any purchase)
+// re-denominates them instead of failing on each.
+void ClearProgramCurrencies(v1::Program* p) {
+  for (auto& t : *p->mutable_tiers()) t.mutable_qualifying_spend()->clear_currency_code();
+  if (p->has_earn_rule()) p->mutable_earn_rule()->mutable_unit_amount()->clear_currency_code();
+  if (p->visit_reward().has_min_order_amount()) {
+    p->mutable_visit_reward()->mutable_min_order_amount()->clear_currency_code();
+  }
+}
+
+// Both purchase and return answers carry the member's tier after the change
+// and the progress to the next tier.
+template <typename Result, typename Response>
+void SetTierOutcome(const Result& r, Response* resp) {
+  *resp->mutable_tier() = SnapshotToProto(r.tier);
+  resp->set_tier_changed(r.change.changed);
+  if (r.change.changed) resp->set_previous_tier_id(r.change.previous_tier_id);
+  const Progress& p = r.progress;
+  if (p.next_tier) *resp->mutable_next_tier_progress() = ProjectionToProto(*p.next_tier, r.currency);
+  if (p.keep_tier) *resp->mutable_keep_tier_progress() = ProjectionToProto(*p.keep_tier, r.currency);
+}
+
+}  // namespace
+
+absl::StatusOr<Program> MergeProgram(const Program* latest, const ProgramUpdate& update) {
+  using google::protobuf::util::FieldMaskUtil;
+  v1::Program merged;
+  if (update.replace_all) {
+    merged = update.program;
+  } else {
+    if (latest == nullptr) return InvalidField("update_mask", "must be empty or \"*\" for the first program version");
+    merged = ProgramToProto(*latest);
+    ClearProgramCurrencies(&merged);
+    FieldMaskUtil::MergeOptions options;
+    options.set_replace_message_fields(true);
+    options.set_replace_repeated_fields(true);
+    FieldMaskUtil::MergeMessageTo(update.program, update.mask, options, &merged);
+  }
+  FieldErrors errors;
+  Program next = ProgramFromProto(merged, errors);
+  if (!errors.empty()) return errors.ToStatus();
+  return next;
+}
+
+v1::Member MemberViewToProto(const MemberView& view, const std::string& currency) {
+  return MemberToProto(view.member, view.snapshot, currency);
+}
+
+v1::RecordPurchaseResponse PurchaseResponse(const PurchaseResult& r) {
+  v1::RecordPurchaseResponse resp;
+  resp.set_order_id(r.order_id);
+  resp.set_member_id(r.member_id);
+  resp.set_program_version(r.program_version);
+  resp.set_points_earned(r.points_earned);
+  resp.set_points_balance(r.points_balance);
+  SetTierOutcome(r, &resp);
+  resp.set_visit_counted(r.visit_outcome == VisitOutcome::kCounted);
+  resp.set_visit_outcome(static_cast<v1::VisitOutcome>(r.visit_outcome));
+  resp.set_visit_count(r.visit_count);
+  resp.set_visits_until_reward(r.visits_until_reward);
+  if (r.visit_reward) {
+    v1::VisitRewardGrant* g = resp.mutable_visit_reward();
+    g->set_reward_name(r.visit_reward->reward_name);
+    g->set_points(r.visit_reward_points);
+    g->set_visit_count(r.visit_reward->visit_count);
+    g->set_entry_id(r.visit_reward->entry_id);
+  }
+  for (const LedgerEntry& e : r.entries) *resp.add_entries() = EntryToProto(e, r.currency);
+  return resp;
+}
+
+v1::RecordReturnResponse ReturnResponse(const ReturnResult& r) {
+  v1::RecordReturnResponse resp;
+  resp.set_return_id(r.return_id);
+  resp.set_order_id(r.order_id);
+  resp.set_member_id(r.member_id);
+  *resp.mutable_returned_amount() = MoneyProto(r.returned_amount, r.currency);
+  *resp.mutable_total_returned() = MoneyProto(r.total_returned, r.currency);
+  resp.set_order_fully_returned(r.fully_returned);
+  resp.set_points_reversed(r.points_reversed);
+  resp.set_points_unrecovered(r.points_unrecovered);
+  resp.set_points_balance(r.points_balance);
+  SetTierOutcome(r, &resp);
+  *resp.mutable_entry() = EntryToProto(r.entry, r.currency);
+  return resp;
+}
+
+v1::PointsBalance BalanceToProto(const Balance& b) {
+  v1::PointsBalance resp;
+  resp.set_member_id(b.member_id);
+  resp.set_balance(b.balance);
+  resp.set_lifetime_earned(b.lifetime_earned);
+  resp.set_lifetime_bonus(b.lifetime_bonus);
+  resp.set_lifetime_adjusted(b.lifetime_adjusted);
+  resp.set_lifetime_redeemed(b.lifetime_redeemed);
+  resp.set_lifetime_reversed(b.lifetime_reversed);
+  resp.set_lifetime_expired(b.lifetime_expired);
+  resp.set_points_expiring_soon(b.expiring_soon);
+  *resp.mutable_expiring_soon_until() = ToTimestamp(b.expiring_soon_until);
+  for (const MemberExpiry& e : b.upcoming) {
+    v1::ExpiringPoints* p = resp.add_upcoming_expiries();
+    *p->mutable_expire_time() = ToTimestamp(e.expire_time);
+    p->set_points(e.points);
+  }
+  *resp.mutable_as_of() = ToTimestamp(b.as_of);
+  return resp;
+}
+
+v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& r) {
+  v1::ProjectTierResponse resp;
+  *resp.mutable_tier() = SnapshotToProto(r.member.snapshot);
+  *resp.mutable_standing() = MemberViewToProto(r.member, r.currency).tier();
+  for (const Projection& p : r.projections) *resp.add_projections() = ProjectionToProto(p, r.currency);
+  *resp.mutable_as_of() = ToTimestamp(r.as_of);
+  return resp;
 }
 
 OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {

@@ -1,4 +1,4 @@
-#include "services/loyalty/loyalty_store.h"
+#include "services/loyalty/sqlite_loyalty_store.h"
 
 #include <limits>
 
