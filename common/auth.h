@@ -44,7 +44,7 @@ absl::Status Authorize(const Principal& principal, const care::common::v1::Acces
                        absl::string_view method);
 
 // Ties a method a peer may call to the CareSuite services that legitimately
-// call it (issue 16, defect 3): a principal holding ROLE_PEER must be one of
+// call it: a principal holding ROLE_PEER must be one of
 // `allowed_principals` (e.g. {"svc:complaint"}), else PERMISSION_DENIED with
 // reason PEER_NOT_ALLOWED naming the method and the allowed principals, so a
 // compromised peer cannot use another's path. Principals without ROLE_PEER

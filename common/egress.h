@@ -1,6 +1,6 @@
 #pragma once
 
-// Outbound-connection policy (issue 16, defect 1): which URL schemes a
+// Outbound-connection policy: which URL schemes a
 // channel may use and which resolved addresses it may connect to. Pure
 // logic, no sockets or libcurl, so the rules are unit-tested here and the
 // transports (services/notification/channels_curl.cc) only apply them.

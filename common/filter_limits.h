@@ -12,8 +12,8 @@
 // The bound on repeated filter fields of list, search and subscribe requests
 // (ListMembersRequest.tier_ids, DeliveryFilter.statuses, ...): every value
 // becomes part of a query, so a request with 200,000 of them costs the
-// service memory and time out of all proportion to its answer (issue 16,
-// defect 5). docs/invariants.md lists the fields.
+// service memory and time out of all proportion to its answer.
+// docs/invariants.md lists the fields.
 
 namespace care {
 

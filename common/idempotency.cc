@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/errors.h"
+#include "common/hash.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -25,9 +26,9 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
 
 thread_local const std::string* current_caller = nullptr;
 
-absl::Status Reused(const IdempotencyKey& key) {
+absl::Status Reused(const Once& once) {
   return Error(absl::StatusCode::kAlreadyExists, "REQUEST_ID_REUSED",
-               "this request id was already used for a different request", {{"key", std::string(key.key)}});
+               "this request id was already used for a different request", {{"key", once.key}});
 }
 
 absl::StatusOr<bool> ParseStored(const std::string& bytes, google::protobuf::Message* response) {
@@ -48,7 +49,7 @@ const std::string& CallerIdentity::Current() {
   return current_caller != nullptr ? *current_caller : none;
 }
 
-std::string RequestFingerprint(const google::protobuf::Message& message) {
+std::string RequestSha256(const google::protobuf::Message& message) {
   const std::string bytes = DeterministicBytes(message);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -59,50 +60,46 @@ std::string RequestFingerprint(const google::protobuf::Message& message) {
 }
 
 int64_t StableMessageHash(const google::protobuf::Message& message) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : DeterministicBytes(message)) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return static_cast<int64_t>(h);
+  return static_cast<int64_t>(StableHash64(DeterministicBytes(message)));
 }
 
-absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                            google::protobuf::Message* response) {
+RequestFingerprint FingerprintOf(const google::protobuf::Message& request) {
+  return RequestFingerprint{RequestSha256(request), StableMessageHash(request)};
+}
+
+absl::StatusOr<bool> Replay(Txn& txn, const Once& once, google::protobuf::Message* response) {
   auto stmt = txn.Query(
       "SELECT request_sha256, legacy_hash, response FROM idempotency_records "
       "WHERE owner = ?1 AND scope = ?2 AND key = ?3",
-      key.owner, key.scope, key.key);
+      once.owner, once.scope, once.key);
   if (!stmt.ok()) return stmt.status();
   auto row = stmt->Step();
   if (!row.ok()) return row.status();
   if (*row) {
-    const bool same = stmt->IsNull(0) ? stmt->Int(1) == StableMessageHash(request)
-                                      : stmt->Bytes(0) == RequestFingerprint(request);
-    if (!same) return Reused(key);
+    const bool same = stmt->IsNull(0) ? stmt->Int(1) == once.request.legacy : stmt->Bytes(0) == once.request.sha256;
+    if (!same) return Reused(once);
     return ParseStored(stmt->Bytes(2), response);
   }
-  if (key.owner == kSharedKeys) return false;
+  if (once.owner == kSharedKeys) return false;
   // A pre-upgrade row does not say whose it was: the same request under its
   // key is a retry made across the upgrade and gets its answer; any other
   // request is someone else's business, neither refused nor told.
   auto legacy = txn.Query(
       "SELECT legacy_hash, response FROM idempotency_records "
       "WHERE owner = '' AND scope = ?1 AND key = ?2 AND legacy_hash IS NOT NULL",
-      key.scope, key.key);
+      once.scope, once.key);
   if (!legacy.ok()) return legacy.status();
   auto old = legacy->Step();
   if (!old.ok()) return old.status();
-  if (!*old || legacy->Int(0) != StableMessageHash(request)) return false;
+  if (!*old || legacy->Int(0) != once.request.legacy) return false;
   return ParseStored(legacy->Bytes(1), response);
 }
 
-absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                      const google::protobuf::Message& response) {
+absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Message& response) {
   return txn
       .Exec("INSERT INTO idempotency_records (owner, scope, key, request_sha256, response, created_at) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            key.owner, key.scope, key.key, Blob{RequestFingerprint(request)}, Blob{response.SerializeAsString()},
+            once.owner, once.scope, once.key, Blob{once.request.sha256}, Blob{response.SerializeAsString()},
             absl::ToUnixMicros(RecordClock().Now()))
       .status();
 }

@@ -11,15 +11,26 @@
 
 namespace care {
 
-// Idempotent mutations (AIP-155): inside a write transaction, Replay fills
-// `response` with the first answer given for `key` (owner, scope, key; see
-// IdempotencyKey in common/store.h) and returns true; Remember stores the
-// answer after the mutation. A key reused by its owner with a different
-// request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
-absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                            google::protobuf::Message* response);
-absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                      const google::protobuf::Message& response);
+// Idempotent mutations (AIP-155) on SQLite: inside a write transaction,
+// Replay fills `response` with the first answer given for `once` and returns
+// true; Remember stores the answer after the mutation. A key reused by its
+// owner with a different request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+absl::StatusOr<bool> Replay(Txn& txn, const Once& once, google::protobuf::Message* response);
+absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Message& response);
+// Transitional forms.
+inline absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
+                                   google::protobuf::Message* response) {
+  return Replay(txn, OnceOf(key, request), response);
+}
+inline absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
+                             const google::protobuf::Message& response) {
+  return Remember(txn, OnceOf(key, request), response);
+}
+
+// Adds `event` to the outbox inside the caller's write transaction, so the
+// event exists if and only if the state change it announces committed
+// (outbox.cc; the relay is in outbox.h).
+absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event);
 
 // Deletes at most `limit` principal-owned records created before `cutoff`
 // (natural keys are kept); returns how many went.
@@ -28,27 +39,28 @@ absl::StatusOr<int64_t> PurgeIdempotencyBefore(Txn& txn, absl::Time cutoff, int 
 // SHA-256 (32 raw bytes) of the deterministic serialization of `message`:
 // what a stored answer is checked against, so a different request under the
 // same key is told apart (a 64-bit FNV hash could be collided on purpose).
-std::string RequestFingerprint(const google::protobuf::Message& message);
+std::string RequestSha256(const google::protobuf::Message& message);
 
 // FNV-1a over the deterministic serialization of `message`: stable across
 // restarts and builds (std::hash is not). Binds page tokens to their filters
 // (not a security boundary) and reads pre-upgrade idempotency rows.
 int64_t StableMessageHash(const google::protobuf::Message& message);
 
-// The SQLite side of IdempotencyTxn (common/store.h): a service's SqliteTxn
+// The SQLite side of ServiceTxn (common/store.h): a service's SqliteTxn
 // derives from SqliteTxnBase<StoreTxn> and uses `txn_` for its own queries.
 template <typename StoreTxn>
 class SqliteTxnBase : public StoreTxn {
  public:
   explicit SqliteTxnBase(Txn& txn) : txn_(txn) {}
-  absl::StatusOr<bool> Replay(const IdempotencyKey& key, const google::protobuf::Message& request,
-                              google::protobuf::Message* response) override {
-    return care::Replay(txn_, key, request, response);
+  using StoreTxn::Remember;
+  using StoreTxn::Replay;
+  absl::StatusOr<bool> Replay(const Once& once, google::protobuf::Message* response) override {
+    return care::Replay(txn_, once, response);
   }
-  absl::Status Remember(const IdempotencyKey& key, const google::protobuf::Message& request,
-                        const google::protobuf::Message& response) override {
-    return care::Remember(txn_, key, request, response);
+  absl::Status Remember(const Once& once, const google::protobuf::Message& response) override {
+    return care::Remember(txn_, once, response);
   }
+  absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
 
  protected:
   Txn& txn_;

@@ -5,6 +5,11 @@
 
 namespace care {
 
+void LogJobFailure(absl::string_view job, const absl::Status& status) {
+  LogWarn("job failed; retried at its next run",
+          {{"job", job}, {"code", absl::StatusCodeToString(status.code())}, {"error", status.message()}});
+}
+
 JobRunner::~JobRunner() { Stop(); }
 
 void JobRunner::Add(std::string name, absl::Duration interval, std::function<bool()> fn) {

@@ -7,9 +7,16 @@
 #include <thread>
 #include <list>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace care {
+
+// How every job reports a failed run: one JSON line (warn) with the job, the
+// status code and its message. The job is retried at its next run; a failure
+// is never silent.
+void LogJobFailure(absl::string_view job, const absl::Status& status);
 
 // Runs background jobs (outbox relays, expiry, SLA checks...) each on its own
 // cadence, on one thread. Kick() runs them all at once: the fake clock calls

@@ -15,17 +15,11 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "common/sqlite.h"
+#include "common/store.h"  // OutboxEvent
 
 namespace care {
 
 class ReloadingSecret;  // common/tokens_watch.h
-
-struct OutboxEvent {
-  std::string event_id;     // unique; the receiver deduplicates on it
-  std::string destination;  // a peer name known to the relay's sender
-  std::string method;       // "/care.notification.v1.NotificationService/IngestEvent"
-  std::string payload;      // the serialized request
-};
 
 // Adds `event` to the outbox inside the caller's write transaction, so the
 // event exists if and only if the state change it announces committed.

@@ -90,6 +90,36 @@ inline absl::StatusOr<PageRequest> ReadPageRequest(const google::protobuf::Messa
   return out;
 }
 
+// The same with the cursor as the text it was encoded from ("" = from the
+// start), for lists ordered by a key that is not a number.
+struct PageCursor {
+  int size = 50;
+  std::string cursor;
+};
+inline absl::StatusOr<PageCursor> ReadPageCursor(const google::protobuf::Message& request, int64_t page_size,
+                                                 absl::string_view page_token) {
+  FieldErrors errors;
+  PageCursor out;
+  out.size = PageSize(page_size, errors);
+  if (!errors.empty()) return errors.ToStatus();
+  auto cursor = DecodePageToken(request, page_token);
+  if (!cursor.ok()) return cursor.status();
+  out.cursor = std::move(*cursor);
+  return out;
+}
+
+// `rows` were read with one more than `size` to learn whether more follow:
+// drops the extra row and returns the token of the next page, made from
+// `cursor_of(last row kept)` (anything absl::StrCat takes); "" when there is
+// no more.
+template <typename T, typename CursorOf>
+std::string TrimPage(std::vector<T>& rows, int size, const google::protobuf::Message& request, CursorOf cursor_of) {
+  if (static_cast<int>(rows.size()) <= size) return std::string();
+  rows.resize(size);
+  if (rows.empty()) return std::string();
+  return EncodePageToken(request, absl::StrCat(cursor_of(rows.back())));
+}
+
 // The token of the page after `cursor`; empty when `cursor` is 0 (the last page).
 inline std::string NextPageToken(const google::protobuf::Message& request, int64_t cursor) {
   return cursor == 0 ? std::string() : EncodePageToken(request, absl::StrCat(cursor));

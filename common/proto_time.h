@@ -3,7 +3,9 @@
 // Conversions between absl time and google.protobuf.Timestamp / Duration,
 // the only time types on the wire.
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/errors.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -32,6 +34,17 @@ inline absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
 inline bool ValidTimestamp(const google::protobuf::Timestamp& t) {
   return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 && t.nanos() >= 0 &&
          t.nanos() < 1000000000;
+}
+
+// A request's timestamp field: "is not a valid timestamp" on `field` when
+// out of range.
+inline void CheckTimestamp(FieldErrors& errors, absl::string_view field, const google::protobuf::Timestamp& t) {
+  if (!ValidTimestamp(t)) errors.Add(field, "is not a valid timestamp");
+}
+// The same for an optional field: checked only when set (`has`).
+inline void CheckOptionalTimestamp(FieldErrors& errors, absl::string_view field, bool has,
+                                   const google::protobuf::Timestamp& t) {
+  if (has) CheckTimestamp(errors, field, t);
 }
 
 inline google::protobuf::Duration ToDurationProto(absl::Duration d) {

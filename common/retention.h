@@ -1,9 +1,9 @@
 #pragma once
 
-// How long records kept only for retries and diagnosis live (issue 16,
-// defect 4): idempotency records of principals' request and event ids, and
-// delivered outbox events. Natural keys (an order id), pending and dead
-// events are never purged.
+// How long records kept only for retries and diagnosis live: idempotency
+// records of principals' request and event ids, and delivered outbox
+// events. Natural keys (an order id), pending and dead events are never
+// purged.
 
 #include "absl/time/time.h"
 #include "common/config.h"

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/common/v1/common.pb.h"
 #include "common/auth.h"
@@ -37,6 +39,27 @@ struct Caller {
   const Principal* principal;
   std::string request_id;
 };
+
+// The idempotency identity of a mutation (store.h): the caller's own
+// request id (or event id) under `scope`, fingerprinted from the request.
+inline Once OnceFor(const Caller& caller, absl::string_view scope, absl::string_view key,
+                    const google::protobuf::Message& request) {
+  return Once{caller.principal->name, std::string(scope), std::string(key), FingerprintOf(request)};
+}
+// A natural key (an order id names the same order whoever reports it):
+// shared by every caller and kept for good.
+inline Once SharedOnce(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request) {
+  return Once{std::string(kSharedKeys), std::string(scope), std::string(key), FingerprintOf(request)};
+}
+
+// The end of most handlers: the domain's result becomes the response, or its
+// error the call's status.
+template <typename T, typename Response>
+absl::Status Respond(absl::StatusOr<T> result, Response* response) {
+  if (!result.ok()) return result.status();
+  *response = std::move(*result);
+  return absl::OkStatus();
+}
 
 // Runs every unary call the same way: authenticate the bearer token,
 // authorize against the method's `access` option, hop onto the work pool
@@ -130,8 +153,8 @@ class RpcRuntime final {
  private:
   // A unary call's reactor: it ends the call's count in in_flight() only
   // once gRPC is done with the call, after its status was written out;
-  // counting up to Finish() let a drain close connections under answers
-  // still on their way (issue 15, defect 13).
+  // counting up to Finish() would let a drain close connections under
+  // answers still on their way.
   class UnaryReactor final : public grpc::ServerUnaryReactor {
    public:
     UnaryReactor(RpcRuntime& rpc, bool admitted) : rpc_(rpc), admitted_(admitted) {}

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "google/protobuf/message.h"
 
 namespace care {
 
@@ -317,6 +318,11 @@ absl::Status Database::Probe() {
   absl::Status s = Read([](Txn& txn) { return txn.Exec("SELECT 1").status(); });
   healthy_ = s.ok();
   return s;
+}
+
+absl::Status ParseBlob(const Statement& s, int col, google::protobuf::Message& out, absl::string_view what) {
+  if (!out.ParseFromString(s.Bytes(col))) return absl::DataLossError(absl::StrCat("stored ", what, " is unreadable"));
+  return absl::OkStatus();
 }
 
 }  // namespace care

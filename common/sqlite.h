@@ -22,6 +22,10 @@
 #include "absl/status/statusor.h"
 #include "common/store.h"
 
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+
 namespace care {
 
 // A schema change shipped inside the binary (see cmake/CareMigrations.cmake).
@@ -84,10 +88,15 @@ class Statement final {
   int* borrowed_;  // the cache entry's count of live handles
 };
 
+// The protobuf message stored in column `col` of `s` into `out`; DATA_LOSS
+// "stored <what> is unreadable" when it does not parse: the one way a store
+// reports a corrupt blob (never skipped, never half-read).
+absl::Status ParseBlob(const Statement& s, int col, google::protobuf::Message& out, absl::string_view what);
+
 // Statements one connection keeps prepared by default. The suite's stores
 // have a few hundred statement texts in all, each connection uses a subset,
 // and every value is bound, so the texts are fixed; the bound only matters
-// should a future query build its text from values again (issue 16, defect 5).
+// should a future query build its text from values again.
 inline constexpr size_t kDefaultStatementCacheCapacity = 256;
 
 // One connection inside a transaction. Statements are prepared once per

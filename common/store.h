@@ -2,12 +2,14 @@
 
 // The storage shape every service shares, with no SQL in it: a service
 // declares its own transaction interface (`StoreTxn`, deriving from
-// IdempotencyTxn) and its store is a TransactionalStore of it. The SQLite
+// ServiceTxn) and its store is a TransactionalStore of it. The SQLite
 // implementations are SqliteStoreOf (sqlite.h) and SqliteTxnBase
 // (idempotency.h).
 
 #include <functional>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -16,25 +18,48 @@
 
 namespace care {
 
-// Whose keys an idempotency record is filed under (issue 16, defect 4). A
-// request id or an event id is chosen by its caller, so it is the caller's
-// own: `owner` is the authenticated principal's name and two principals
-// never see each other's ids (no pre-claiming, no REQUEST_ID_REUSED telling
-// one that the other used an id). Events arrive under the sending service's
-// principal, so event ids are scoped by source service. kSharedKeys is for
-// natural keys (an order id names the same order whoever reports it): those
-// stay shared and are kept for good.
+// Whose keys an idempotency record is filed under. A request id or an event
+// id is chosen by its caller, so it is the caller's own: `owner` is the
+// authenticated principal's name and two principals never see each other's
+// ids (no pre-claiming, no REQUEST_ID_REUSED telling one that the other used
+// an id). Events arrive under the sending service's principal, so event ids
+// are scoped by source service. kSharedKeys is for natural keys (an order id
+// names the same order whoever reports it): those stay shared and are kept
+// for good.
 inline constexpr absl::string_view kSharedKeys = "";
+
+// What a retry must repeat: the request, fingerprinted by the adapter so
+// that the domain never needs the wire request.
+struct RequestFingerprint {
+  std::string sha256;  // SHA-256 (32 raw bytes) of the deterministic serialization
+  int64_t legacy = 0;  // its 64-bit FNV-1a hash: only to read pre-upgrade records
+};
+RequestFingerprint FingerprintOf(const google::protobuf::Message& request);  // idempotency.cc
+
+// One idempotent mutation: who asks (owner), what (scope, usually the
+// method name), under which id (request id, event id or natural key), and
+// the request's fingerprint. The adapter builds it (OnceFor / SharedOnce in
+// rpc.h); the domain passes it to WriteOnce.
+struct Once {
+  std::string owner;
+  std::string scope;
+  std::string key;
+  RequestFingerprint request;
+};
+
+// Transitional: the (owner, scope, key) triple of the older API below.
 struct IdempotencyKey {
   absl::string_view owner;
   absl::string_view scope;  // usually the method name
   absl::string_view key;    // request id, event id or natural key
 };
+inline Once OnceOf(const IdempotencyKey& key, const google::protobuf::Message& request) {
+  return Once{std::string(key.owner), std::string(key.scope), std::string(key.key), FingerprintOf(request)};
+}
 
-// The authenticated principal of the call this thread serves ("" on a
-// thread serving none: jobs). RpcRuntime sets it around a unary handler. Read
-// it on that thread, before a store transaction: transactions run on the
-// database's writer thread, which serves no call.
+// Transitional, until every service passes a Once built by its adapter: the
+// authenticated principal of the call this thread serves ("" on a thread
+// serving none).
 class CallerIdentity final {
  public:
   explicit CallerIdentity(const std::string& principal);
@@ -48,15 +73,46 @@ class CallerIdentity final {
 };
 
 // AIP-155 inside a write transaction: Replay fills `response` with the first
-// answer given for `key` and returns true; Remember stores the answer.
+// answer given for `once` and returns true (ALREADY_EXISTS, reason
+// REQUEST_ID_REUSED, when the key was used for a different request);
+// Remember stores the answer.
 class IdempotencyTxn {
  public:
   virtual ~IdempotencyTxn() = default;
-  virtual absl::StatusOr<bool> Replay(const IdempotencyKey& key, const google::protobuf::Message& request,
-                                      google::protobuf::Message* response) = 0;
-  virtual absl::Status Remember(const IdempotencyKey& key, const google::protobuf::Message& request,
-                                const google::protobuf::Message& response) = 0;
+  virtual absl::StatusOr<bool> Replay(const Once& once, google::protobuf::Message* response) = 0;
+  virtual absl::Status Remember(const Once& once, const google::protobuf::Message& response) = 0;
+
+  // Transitional forms of the two above.
+  absl::StatusOr<bool> Replay(const IdempotencyKey& key, const google::protobuf::Message& request,
+                              google::protobuf::Message* response) {
+    return Replay(OnceOf(key, request), response);
+  }
+  absl::Status Remember(const IdempotencyKey& key, const google::protobuf::Message& request,
+                        const google::protobuf::Message& response) {
+    return Remember(OnceOf(key, request), response);
+  }
 };
+
+// An event for another service, written in the sender's transaction and
+// delivered by the OutboxRelay (outbox.h) as a gRPC call whose request is
+// `payload`. Payloads are built by clients/<receiver>/.
+struct OutboxEvent {
+  std::string event_id;     // unique; the receiver deduplicates on it
+  std::string destination;  // a peer name known to the relay's sender
+  std::string method;       // "/care.notification.v1.NotificationService/IngestEvent"
+  std::string payload;      // the serialized request
+};
+
+// The one way an event leaves a service: Enqueue, in the transaction that
+// made the change it reports, so both commit or neither does.
+class OutboxTxn {
+ public:
+  virtual ~OutboxTxn() = default;
+  virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
+};
+
+// What every service's transaction interface (`StoreTxn`) derives from.
+class ServiceTxn : public IdempotencyTxn, public OutboxTxn {};
 
 template <typename StoreTxn>
 class TransactionalStore {
@@ -70,26 +126,30 @@ class TransactionalStore {
 };
 
 // One idempotent mutation: in a single write transaction, replays the answer
-// stored for (caller, scope, request_id) or runs `fn(tx, response)` and
-// remembers its answer. A retry therefore changes nothing and gets the first
-// answer. The caller is CallerIdentity::Current(), read here on the calling
-// thread.
+// stored for `once` or runs `fn(tx, response)` and remembers its answer. A
+// retry therefore changes nothing and gets the first answer; a failing `fn`
+// leaves nothing behind.
 template <typename Response, typename StoreTxn, typename Fn>
-absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, absl::string_view scope,
-                                   absl::string_view request_id, const google::protobuf::Message& request, Fn fn) {
-  const std::string owner = CallerIdentity::Current();
-  const IdempotencyKey key{owner, scope, request_id};
+absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, const Once& once, Fn fn) {
   Response response;
   absl::Status s = store.Write([&](StoreTxn& tx) -> absl::Status {
     response.Clear();
-    auto replayed = tx.Replay(key, request, &response);
+    auto replayed = tx.Replay(once, &response);
     if (!replayed.ok()) return replayed.status();
     if (*replayed) return absl::OkStatus();
     if (absl::Status done = fn(tx, response); !done.ok()) return done;
-    return tx.Remember(key, request, response);
+    return tx.Remember(once, response);
   });
   if (!s.ok()) return s;
   return response;
+}
+
+// Transitional form: the caller is CallerIdentity::Current().
+template <typename Response, typename StoreTxn, typename Fn>
+absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, absl::string_view scope,
+                                   absl::string_view request_id, const google::protobuf::Message& request, Fn fn) {
+  return WriteOnce<Response>(store, OnceOf(IdempotencyKey{CallerIdentity::Current(), scope, request_id}, request),
+                             std::move(fn));
 }
 
 }  // namespace care

@@ -63,7 +63,7 @@ struct MetricRow {
   std::optional<int> survey_score;
 };
 
-class StoreTxn : public IdempotencyTxn {
+class StoreTxn : public ServiceTxn {
  public:
   virtual absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) = 0;
   // Writes the complaint; `sla_check` is when the SLA job must look at it

@@ -47,7 +47,7 @@ struct MemberExpiry {
   int64_t points = 0;
 };
 
-class StoreTxn : public IdempotencyTxn {
+class StoreTxn : public ServiceTxn {
  public:
   // Program versions. The version in force at `at` is the newest whose
   // effective time is not after `at`; before the first, the first.

@@ -84,7 +84,7 @@ struct InboxFeedBounds {
   int64_t last = 0;
 };
 
-class StoreTxn : public IdempotencyTxn {
+class StoreTxn : public ServiceTxn {
  public:
 
   // Schedules.

@@ -67,7 +67,7 @@ struct UsageOf {
 
 // The view a redemption works on, inside one write transaction (the single
 // writer serializes them, so checks and consumption are atomic).
-class RedemptionTxn : public IdempotencyTxn {
+class RedemptionTxn : public ServiceTxn {
  public:
   // The stored redemption of `order_id` and its token digest, if any.
   virtual absl::StatusOr<std::optional<std::pair<care::promotion::v1::Redemption, std::string>>> Find(

@@ -1,7 +1,6 @@
 // common/idempotency.h: a retried mutation gets its first answer; a request
 // id reused for another request is refused; ids are the caller's own
-// (issue 16, defect 4), fingerprinted with SHA-256 and purged after their
-// retention.
+// fingerprinted with SHA-256 and purged after their retention.
 #include "common/idempotency.h"
 
 #include <gtest/gtest.h>
@@ -40,15 +39,15 @@ class IdempotencyTest : public ::testing::Test {
                                                        const std::string& owner = "agent:alice") {
     PingResponse response;
     bool replayed = false;
-    const IdempotencyKey k{owner, scope, key};
+    const Once k{owner, scope, key, FingerprintOf(request)};
     absl::Status s = db_->Write([&](Txn& txn) -> absl::Status {
-      auto r = Replay(txn, k, request, &response);
+      auto r = Replay(txn, k, &response);
       if (!r.ok()) return r.status();
       replayed = *r;
       if (replayed) return absl::OkStatus();
       response.set_payload(answer);
       ++mutations_;
-      return Remember(txn, k, request, response);
+      return Remember(txn, k, response);
     });
     if (!s.ok()) return s;
     return std::make_pair(response, replayed);
@@ -101,11 +100,11 @@ TEST_F(IdempotencyTest, KeysAreScopedAndIndependent) {
 TEST_F(IdempotencyTest, FailedMutationIsNotRemembered) {
   absl::Status s = db_->Write([&](Txn& txn) -> absl::Status {
     PingResponse response;
-    const IdempotencyKey k{"agent:alice", "/svc/Earn", "req-1"};
-    auto r = Replay(txn, k, Req("x"), &response);
+    const Once k{"agent:alice", "/svc/Earn", "req-1", FingerprintOf(Req("x"))};
+    auto r = Replay(txn, k, &response);
     if (!r.ok()) return r.status();
     response.set_payload("never");
-    if (absl::Status m = Remember(txn, k, Req("x"), response); !m.ok()) return m;
+    if (absl::Status m = Remember(txn, k, response); !m.ok()) return m;
     return FailedPrecondition("INSUFFICIENT_POINTS", "later check failed");
   });
   ASSERT_EQ(ErrorReason(s), "INSUFFICIENT_POINTS");
@@ -171,11 +170,11 @@ TEST_F(IdempotencyTest, NaturalKeysAreSharedByEveryCaller) {
 
 TEST(RequestFingerprintTest, IsTheSha256OfTheDeterministicSerialization) {
   // The empty message serializes to no bytes: SHA-256("").
-  EXPECT_EQ(absl::BytesToHexString(RequestFingerprint(PingRequest())),
+  EXPECT_EQ(absl::BytesToHexString(RequestSha256(PingRequest())),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   PingRequest abc;
   abc.set_payload("abc");  // field 1, length 3: 0a 03 61 62 63
-  EXPECT_EQ(absl::BytesToHexString(RequestFingerprint(abc)),
+  EXPECT_EQ(absl::BytesToHexString(RequestSha256(abc)),
             "8ab7a6c5e74737878ac73863cb76739d15d4666de44e5756bf55a2f9e9ab5f44");
 }
 
@@ -216,11 +215,13 @@ TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
   }
   auto db = Database::Open(path, CommonMigrations());
   ASSERT_TRUE(db.ok()) << db.status();
-  auto replay = [&](const IdempotencyKey& key, const PingRequest& req) -> absl::StatusOr<std::string> {
+  auto replay = [&](std::string owner, std::string scope, std::string key,
+                    const PingRequest& req) -> absl::StatusOr<std::string> {
     PingResponse out;
     bool hit = false;
+    const Once once{std::move(owner), std::move(scope), std::move(key), FingerprintOf(req)};
     absl::Status s = (*db)->Write([&](Txn& txn) -> absl::Status {
-      auto r = Replay(txn, key, req, &out);
+      auto r = Replay(txn, once, &out);
       if (!r.ok()) return r.status();
       hit = *r;
       return absl::OkStatus();
@@ -229,14 +230,14 @@ TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
     return hit ? out.payload() : std::string("(not seen)");
   };
   // A retry made across the upgrade gets its answer: not applied twice.
-  EXPECT_EQ(*replay({"agent:alice", "/svc/Earn", "req-old"}, earn), "pre-upgrade answer");
+  EXPECT_EQ(*replay("agent:alice", "/svc/Earn", "req-old", earn), "pre-upgrade answer");
   // Another request under that id is nobody's business now: not refused.
   PingRequest other;
   other.set_payload("earn 99");
-  EXPECT_EQ(*replay({"agent:bob", "/svc/Earn", "req-old"}, other), "(not seen)");
+  EXPECT_EQ(*replay("agent:bob", "/svc/Earn", "req-old", other), "(not seen)");
   // A natural key keeps refusing another request, as before.
-  EXPECT_EQ(*replay({kSharedKeys, "/svc/RecordPurchase", "order-old"}, earn), "pre-upgrade answer");
-  EXPECT_EQ(ErrorReason(replay({kSharedKeys, "/svc/RecordPurchase", "order-old"}, other).status()),
+  EXPECT_EQ(*replay(std::string(kSharedKeys), "/svc/RecordPurchase", "order-old", earn), "pre-upgrade answer");
+  EXPECT_EQ(ErrorReason(replay(std::string(kSharedKeys), "/svc/RecordPurchase", "order-old", other).status()),
             "REQUEST_ID_REUSED");
 }
 
