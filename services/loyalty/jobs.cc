@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/bounds.h"
+#include "common/jobs.h"
 #include "common/log.h"
+#include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"
 
@@ -28,7 +30,7 @@ bool LoyaltyService::RunJob(const char* name, Fn fn) {
     return absl::OkStatus();
   });
   if (!s.ok()) {
-    LogWarn("loyalty job failed; retrying later", {{"job", name}, {"error", s.message()}});
+    LogJobFailure(name, s);
     return false;
   }
   Apply(fx);
@@ -80,7 +82,8 @@ bool LoyaltyService::WarnExpiringPoints() {
       auto fresh = tx.MarkWarned(e.member_id, e.expire_time);
       if (!fresh.ok()) return fresh.status();
       if (!*fresh) continue;
-      if (absl::Status s = tx.Publish(PointsExpiring{e.member_id, e.points, e.expire_time}, now); !s.ok()) {
+      if (absl::Status s = tx.Enqueue(EventToOutbox(PointsExpiring{e.member_id, e.points, e.expire_time}, now));
+          !s.ok()) {
         return s;
       }
     }
@@ -157,7 +160,8 @@ bool LoyaltyService::GrantBirthdayBonuses() {
           entry.actor = kSystem;
           entry.cause = BirthdayCause{year};
           if (absl::Status s = Post(tx, *m, entry, LotExpiry(**program, now)); !s.ok()) return s;
-          if (absl::Status s = tx.Publish(BirthdayRewarded{m->member_id, entry.points_delta, year}, now); !s.ok()) {
+          if (absl::Status s = tx.Enqueue(EventToOutbox(BirthdayRewarded{m->member_id, entry.points_delta, year}, now));
+              !s.ok()) {
             return s;
           }
         }
@@ -248,7 +252,11 @@ bool LoyaltyService::RepairTierCache() {
     }
     return absl::OkStatus();
   });
-  if (!s.ok() || dirty.empty()) return false;
+  if (!s.ok()) {
+    LogJobFailure("tier_cache_repair", s);
+    return false;
+  }
+  if (dirty.empty()) return false;
   size_t done = 0;
   for (; done < snapshots.size(); ++done) {
     if (!cache_->Put(snapshots[done]).ok()) break;  // Redis down: later
@@ -260,7 +268,11 @@ bool LoyaltyService::RepairTierCache() {
     }
     return absl::OkStatus();
   });
-  return s.ok() && done == snapshots.size() && dirty.size() == static_cast<size_t>(kJobBatch);
+  if (!s.ok()) {
+    LogJobFailure("tier_cache_repair", s);
+    return false;
+  }
+  return done == snapshots.size() && dirty.size() == static_cast<size_t>(kJobBatch);
 }
 
 bool LoyaltyService::AuditTierCache() {
@@ -286,6 +298,7 @@ bool LoyaltyService::AuditTierCache() {
   if (!next.ok()) {
     // Redis down: start over at the next interval (a restarted Redis has
     // new cursors).
+    LogJobFailure("tier_cache_audit", next.status());
     audit_cursor_ = 0;
     return false;
   }

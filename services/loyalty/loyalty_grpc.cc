@@ -20,34 +20,6 @@ namespace {
 
 constexpr int kExportBatch = 500;
 
-// The idempotency record of a mutation: the caller's own request id, or a
-// natural key (an order id, a return id) shared by every caller and kept
-// for good (kSharedKeys, common/store.h).
-Once OnceFor(const Caller& caller, absl::string_view scope, absl::string_view key,
-             const google::protobuf::Message& request) {
-  return Once{caller.principal->name, std::string(scope), std::string(key), &request};
-}
-Once SharedOnce(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request) {
-  return Once{std::string(kSharedKeys), std::string(scope), std::string(key), &request};
-}
-
-template <typename T, typename R>
-absl::Status Respond(absl::StatusOr<T> result, R* response) {
-  if (!result.ok()) return result.status();
-  *response = std::move(*result);
-  return absl::OkStatus();
-}
-
-// `rows` were read with `size + 1`: keeps `size` and returns the token of
-// the next page ("" when there is none).
-template <typename T, typename CursorOf>
-std::string TrimPage(std::vector<T>& rows, int size, const google::protobuf::Message& request,
-                     CursorOf cursor_of) {
-  if (static_cast<int>(rows.size()) <= size) return "";
-  rows.resize(size);
-  return EncodePageToken(request, cursor_of(rows.back()));
-}
-
 Actor ActorOf(const Caller& caller, const std::string& request_id) {
   return Actor{caller.principal->name, request_id};
 }
@@ -161,7 +133,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListProgramVersions(ServerContext* ctx,
     auto programs = loyalty_.ListPrograms(page->cursor, page->size + 1);
     if (!programs.ok()) return programs.status();
     resp->set_next_page_token(
-        TrimPage(*programs, page->size, *req, [](const v1::Program& p) { return absl::StrCat(p.version()); }));
+        TrimPage(*programs, page->size, *req, [](const v1::Program& p) { return p.version(); }));
     for (v1::Program& p : *programs) *resp->add_programs() = std::move(p);
     return absl::OkStatus();
   });
@@ -224,7 +196,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListMembers(ServerContext* ctx, const v1:
       return s;
     }
     FieldErrors errors;
-    int size = PageSize(req->page_size(), errors);
+    PageSize(req->page_size(), errors);
     MemberFilter filter;
     ValidateMemberFilter(errors, req->tier_ids(), req->segments(), &filter);
     if (!req->email().empty() && !IsEmail(req->email())) errors.Add("email", "must be an e-mail address");
@@ -232,11 +204,11 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListMembers(ServerContext* ctx, const v1:
     if (!errors.empty()) return errors.ToStatus();
     filter.email = req->email();
     filter.phone = req->phone();
-    auto after = DecodePageToken(*req, req->page_token());
-    if (!after.ok()) return after.status();
-    auto members = loyalty_.ListMembers(filter, *after, size + 1);
+    auto page = ReadPageCursor(*req, req->page_size(), req->page_token());
+    if (!page.ok()) return page.status();
+    auto members = loyalty_.ListMembers(filter, page->cursor, page->size + 1);
     if (!members.ok()) return members.status();
-    resp->set_next_page_token(TrimPage(*members, size, *req, [](const v1::Member& m) { return m.member_id(); }));
+    resp->set_next_page_token(TrimPage(*members, page->size, *req, [](const v1::Member& m) { return m.member_id(); }));
     for (v1::Member& m : *members) *resp->add_members() = std::move(m);
     return absl::OkStatus();
   });
@@ -297,8 +269,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordPurchase(ServerContext* ctx, const 
     FieldErrors errors;
     auto purchase_time = CheckPurchase(errors, req);
     if (!errors.empty()) return errors.ToStatus();
-    const v1::RecordPurchaseRequest fingerprint = WithoutRequestId(*req);
-    return Respond(loyalty_.RecordPurchase(SharedOnce("RecordPurchase", req->order_id(), fingerprint),
+    return Respond(loyalty_.RecordPurchase(SharedOnce("RecordPurchase", req->order_id(), WithoutRequestId(*req)),
                                            PurchaseCommandOf(*req, purchase_time), ActorOf(caller, req->request_id())),
                    resp);
   });
@@ -310,8 +281,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::RecordReturn(ServerContext* ctx, const v1
     FieldErrors errors;
     auto return_time = CheckReturn(errors, *req);
     if (!errors.empty()) return errors.ToStatus();
-    const v1::RecordReturnRequest fingerprint = WithoutRequestId(*req);
-    return Respond(loyalty_.RecordReturn(SharedOnce("RecordReturn", req->return_id(), fingerprint),
+    return Respond(loyalty_.RecordReturn(SharedOnce("RecordReturn", req->return_id(), WithoutRequestId(*req)),
                                          ReturnCommandOf(*req, return_time), ActorOf(caller, req->request_id())),
                    resp);
   });
@@ -362,7 +332,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListLedgerEntries(ServerContext* ctx, con
     auto entries = loyalty_.ListEntries(filter, page->cursor, page->size + 1);
     if (!entries.ok()) return entries.status();
     resp->set_next_page_token(
-        TrimPage(*entries, page->size, *req, [](const v1::LedgerEntry& e) { return absl::StrCat(e.sequence()); }));
+        TrimPage(*entries, page->size, *req, [](const v1::LedgerEntry& e) { return e.sequence(); }));
     for (v1::LedgerEntry& e : *entries) *resp->add_entries() = std::move(e);
     return absl::OkStatus();
   });

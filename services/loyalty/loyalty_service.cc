@@ -6,6 +6,7 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"
 
@@ -148,9 +149,9 @@ absl::Status LoyaltyService::ChangeTier(StoreTxn& tx, Effects* fx, Member& membe
   member.tier.version += 1;
   member.tier.program_version = program.version;
   member.tier.snapshot_time = clock_.Now();
-  if (absl::Status s = tx.Publish(TierChanged{member.member_id, old_tier, tier.tier_id, tier.display_name,
+  if (absl::Status s = tx.Enqueue(EventToOutbox(TierChanged{member.member_id, old_tier, tier.tier_id, tier.display_name,
                                               member.tier.version},
-                                  clock_.Now());
+                                  clock_.Now()));
       !s.ok()) {
     return s;
   }

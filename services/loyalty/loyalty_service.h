@@ -21,7 +21,7 @@
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/clock.h"
-#include "google/protobuf/message.h"
+#include "common/store.h"
 #include "services/loyalty/commands.h"
 #include "services/loyalty/loyalty_store.h"
 #include "services/loyalty/model.h"
@@ -56,14 +56,6 @@ struct Effects {
 
 // Profile fields UpdateMember may change (paths of care.loyalty.v1.Member).
 const std::set<std::string>& UpdatableProfileFields();
-
-// The interim form of common/store.h's Once: whose idempotency record a
-// mutation is (owner: the caller's principal, or kSharedKeys for a natural
-// key), for which method (scope) and key, and the request it fingerprints.
-struct Once {
-  std::string owner, scope, key;
-  const google::protobuf::Message* request = nullptr;
-};
 
 class LoyaltyService final {
  public:

@@ -106,10 +106,9 @@ class StoreTxn : public ServiceTxn {
   // One member's upcoming expiries, earliest first.
   virtual absl::StatusOr<std::vector<MemberExpiry>> UpcomingExpiries(const std::string& member_id, int limit) = 0;
 
-  // Effects. Publish adds the event to the outbox (delivered to the
-  // notification service); MarkCacheDirty records that the member's tier
-  // snapshot at `version` must reach the Redis cache.
-  virtual absl::Status Publish(const Event& event, absl::Time occurred) = 0;
+  // The tier cache: MarkCacheDirty records that the member's tier snapshot
+  // at `version` must reach the Redis cache. (Events to other services leave
+  // through ServiceTxn::Enqueue.)
   virtual absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) = 0;
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> DirtyCacheEntries(int limit) = 0;
   // Forgets the entry unless a newer version was marked meanwhile.

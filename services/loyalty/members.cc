@@ -5,19 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
-#include "common/random.h"
+#include "common/ids.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/service_internal.h"
 
 namespace care::loyalty {
 namespace {
-
-std::string NewMemberId() {
-  // A member id is a capability-like handle: it must not be predictable
-  // from ids seen before (a seeded generator is).
-  return absl::StrCat("m-", RandomToken(16, kLowerHex));
-}
 
 bool SameProfileForNotification(const Profile& a, const Profile& b) {
   if (a.name != b.name || a.locale != b.locale || a.time_zone != b.time_zone || a.email != b.email ||
@@ -124,7 +118,9 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
   m.version = 1;
   RecomputeBirthday(m, *program, now);
   for (int attempt = 0;; ++attempt) {
-    m.member_id = chosen ? member_id : NewMemberId();
+    // A member id is a capability-like handle: it must not be predictable
+    // from ids seen before.
+    m.member_id = chosen ? member_id : NewId("m-");
     auto inserted = tx.InsertMember(m);
     if (!inserted.ok()) return inserted.status();
     if (*inserted) break;
@@ -133,8 +129,10 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
     }
   }
   const Tier& base = program->BaseTier();
-  if (absl::Status s = tx.Publish(ProfileChanged{m.member_id, m.profile, m.version}, now); !s.ok()) return s;
-  if (absl::Status s = tx.Publish(TierChanged{m.member_id, "", base.tier_id, base.display_name, 1}, now); !s.ok()) {
+  if (absl::Status s = tx.Enqueue(EventToOutbox(ProfileChanged{m.member_id, m.profile, m.version}, now)); !s.ok())
+    return s;
+  if (absl::Status s = tx.Enqueue(EventToOutbox(TierChanged{m.member_id, "", base.tier_id, base.display_name, 1}, now));
+      !s.ok()) {
     return s;
   }
   if (absl::Status s = tx.MarkCacheDirty(m.member_id, 1); !s.ok()) return s;
@@ -203,7 +201,9 @@ absl::StatusOr<MemberView> LoyaltyService::UpdateMemberIn(StoreTxn& tx, const st
     }
     if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
     if (notify) {
-      if (absl::Status s = tx.Publish(ProfileChanged{m->member_id, m->profile, m->version}, now); !s.ok()) return s;
+      if (absl::Status s = tx.Enqueue(EventToOutbox(ProfileChanged{m->member_id, m->profile, m->version}, now));
+          !s.ok())
+        return s;
     }
   }
   auto snapshot = SnapshotOf(tx, *m);

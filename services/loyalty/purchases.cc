@@ -175,7 +175,7 @@ absl::Status LoyaltyService::GrantVisitReward(StoreTxn& tx, PurchaseContext& c, 
   if (absl::Status s = Post(tx, m, reward, LotExpiry(c.scoring, c.now)); !s.ok()) return s;
   m.visits_since_reward = 0;
   VisitRewarded event{m.member_id, m.visit_count, visit.reward_name, reward.entry_id()};
-  if (absl::Status s = tx.Publish(event, c.now); !s.ok()) return s;
+  if (absl::Status s = tx.Enqueue(EventToOutbox(event, c.now)); !s.ok()) return s;
   r.visit_reward = event;
   r.visit_reward_points = visit.bonus_points;
   r.entries.push_back(reward);

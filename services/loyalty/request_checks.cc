@@ -61,11 +61,8 @@ void RequireAmount(FieldErrors& errors, const std::string& field, bool present, 
 // A business timestamp sent by a caller, when present and valid.
 std::optional<absl::Time> BusinessTime(FieldErrors& errors, const std::string& field, bool present,
                                        const google::protobuf::Timestamp& t) {
-  if (!present) return std::nullopt;
-  if (!ValidTimestamp(t)) {
-    errors.Add(field, "is not a valid timestamp");
-    return std::nullopt;
-  }
+  CheckOptionalTimestamp(errors, field, present, t);
+  if (!present || !ValidTimestamp(t)) return std::nullopt;
   return FromTimestamp(t);
 }
 
@@ -280,14 +277,10 @@ EntryFilter LedgerFilter(FieldErrors& errors, const v1::ListLedgerEntriesRequest
   }
   OptionalId(errors, "order_id", req.order_id());
   filter.order_id = req.order_id();
-  if (req.has_start_time()) {
-    if (!ValidTimestamp(req.start_time())) errors.Add("start_time", "is not a valid timestamp");
-    filter.start_time = FromTimestamp(req.start_time());
-  }
-  if (req.has_end_time()) {
-    if (!ValidTimestamp(req.end_time())) errors.Add("end_time", "is not a valid timestamp");
-    filter.end_time = FromTimestamp(req.end_time());
-  }
+  CheckOptionalTimestamp(errors, "start_time", req.has_start_time(), req.start_time());
+  CheckOptionalTimestamp(errors, "end_time", req.has_end_time(), req.end_time());
+  if (req.has_start_time()) filter.start_time = FromTimestamp(req.start_time());
+  if (req.has_end_time()) filter.end_time = FromTimestamp(req.end_time());
   if (filter.start_time && filter.end_time && *filter.end_time <= *filter.start_time) {
     errors.Add("end_time", "must be after start_time");
   }

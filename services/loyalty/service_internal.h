@@ -51,20 +51,12 @@ inline std::optional<absl::Time> LotExpiry(const Program& program, absl::Time cr
 
 template <typename Response, typename Fn>
 absl::StatusOr<Response> LoyaltyService::WriteOnceAndCache(const Once& once, Fn fn) {
-  const IdempotencyKey key{once.owner, once.scope, once.key};
   Effects fx;
-  Response response;
-  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+  auto response = WriteOnce<Response>(store_, once, [&](StoreTxn& tx, Response& r) -> absl::Status {
     fx = Effects{};
-    response.Clear();
-    auto replayed = tx.Replay(key, *once.request, &response);
-    if (!replayed.ok()) return replayed.status();
-    if (*replayed) return absl::OkStatus();
-    if (absl::Status done = fn(tx, fx, response); !done.ok()) return done;
-    return tx.Remember(key, *once.request, response);
+    return fn(tx, fx, r);
   });
-  if (!s.ok()) return s;
-  Apply(fx);
+  if (response.ok()) Apply(fx);
   return response;
 }
 
