@@ -139,16 +139,10 @@ absl::StatusOr<int64_t> OutboxRelay::Backlog() {
   return n;
 }
 
-bool OutboxRelay::RunOnce() {
-  struct Row {
-    int64_t seq;
-    OutboxEvent event;
-    int64_t attempts;
-    int64_t next_attempt_at;
-  };
+absl::StatusOr<std::vector<OutboxRelay::Pending>> OutboxRelay::ReadPending() {
   // Each destination's oldest events, read separately, so a peer that is
   // down with a long backlog cannot starve the others.
-  std::vector<Row> rows;
+  std::vector<Pending> rows;
   absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
     std::vector<std::string> destinations;
     {
@@ -171,77 +165,111 @@ bool OutboxRelay::RunOnce() {
         auto row = stmt->Step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        rows.push_back(Row{stmt->Int(0),
-                           {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4)},
-                           stmt->Int(5),
-                           stmt->Int(6)});
+        rows.push_back(Pending{stmt->Int(0),
+                               {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4)},
+                               stmt->Int(5),
+                               stmt->Int(6)});
       }
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) {
-    LogWarn("outbox read failed", {{"error", s.message()}});
+  if (!s.ok()) return s;
+  return rows;
+}
+
+absl::Duration OutboxRelay::Backoff(int64_t attempts) const {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  absl::Duration backoff = options_.initial_backoff * (int64_t{1} << std::min<int64_t>(attempts, 20));
+  backoff = std::min(backoff, options_.max_backoff);
+  // Full jitter: peers recovering from an outage are not hit in lockstep.
+  return absl::Microseconds(std::uniform_int_distribution<int64_t>(absl::ToInt64Microseconds(backoff) / 2,
+                                                                   absl::ToInt64Microseconds(backoff))(rng));
+}
+
+absl::Status OutboxRelay::MarkDelivered(const Pending& r, const absl::Status& sent, const std::string& response) {
+  return db_.Write([&](Txn& txn) -> absl::Status {
+    // Dated by RecordClock: the retention purge ages it by that clock.
+    auto done = txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1", r.seq,
+                         absl::ToUnixMicros(RecordClock().Now()));
+    if (!done.ok()) return done.status();
+    return RunHandler(txn, r.event, sent, response);
+  });
+}
+
+absl::Status OutboxRelay::ScheduleRetry(const Pending& r, const absl::Status& sent) {
+  const absl::Duration backoff = Backoff(r.attempts);
+  if (r.attempts == 0 || r.attempts % 10 == 0) {
+    LogWarn("outbox delivery failed; will retry",
+            {{"event_id", r.event.event_id}, {"destination", r.event.destination},
+             {"attempts", r.attempts + 1}, {"error", sent.message()}});
+  }
+  return db_.Write([&](Txn& txn) {
+    return txn
+        .Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE seq = ?1",
+              r.seq, NowMicros() + absl::ToInt64Microseconds(backoff), Describe(sent))
+        .status();
+  });
+}
+
+absl::Status OutboxRelay::MarkDead(const Pending& r, const absl::Status& sent, const std::string& response) {
+  LogError("outbox event refused by its receiver; marked dead",
+           {{"event_id", r.event.event_id}, {"destination", r.event.destination},
+            {"method", r.event.method}, {"error", Describe(sent)}});
+  return db_.Write([&](Txn& txn) -> absl::Status {
+    auto done = txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+                         r.seq, Describe(sent));
+    if (!done.ok()) return done.status();
+    return RunHandler(txn, r.event, sent, response);
+  });
+}
+
+absl::StatusOr<DeliveryVerdict> OutboxRelay::Deliver(const Pending& r) {
+  std::string response;
+  absl::Status sent = sender_.Send(r.event, &response);
+  const DeliveryVerdict verdict = ClassifyDelivery(sent);
+  absl::string_view result = verdict == DeliveryVerdict::kDelivered ? "delivered"
+                             : verdict == DeliveryVerdict::kRetry   ? "retry"
+                                                                    : "dead";
+  metrics::OutboxDeliveries().Inc({r.event.destination, result});
+  absl::Status recorded;
+  switch (verdict) {
+    case DeliveryVerdict::kDelivered:
+      recorded = MarkDelivered(r, sent, response);
+      break;
+    case DeliveryVerdict::kRetry:
+      recorded = ScheduleRetry(r, sent);
+      break;
+    case DeliveryVerdict::kDead:
+      recorded = MarkDead(r, sent, response);
+      break;
+  }
+  if (!recorded.ok()) return recorded;
+  return verdict;
+}
+
+bool OutboxRelay::RunOnce() {
+  auto rows = ReadPending();
+  if (!rows.ok()) {
+    LogWarn("outbox read failed", {{"error", rows.status().message()}});
     return false;
   }
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::set<std::string> held;  // destinations waiting on a failed head event
   int delivered = 0;
-  for (const Row& r : rows) {
+  for (const Pending& r : *rows) {
     if (held.count(r.event.destination)) continue;
     if (r.next_attempt_at > NowMicros()) {
       held.insert(r.event.destination);
       continue;
     }
-    std::string response;
-    absl::Status sent = sender_.Send(r.event, &response);
-    absl::Status w;
-    const DeliveryVerdict verdict = ClassifyDelivery(sent);
-    absl::string_view result = verdict == DeliveryVerdict::kDelivered ? "delivered"
-                               : verdict == DeliveryVerdict::kRetry   ? "retry"
-                                                                      : "dead";
-    metrics::OutboxDeliveries().Inc({r.event.destination, result});
-    if (verdict == DeliveryVerdict::kDelivered) {
-      ++delivered;
-      w = db_.Write([&](Txn& txn) -> absl::Status {
-        // Dated by RecordClock: the retention purge ages it by that clock.
-        auto done = txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
-                             r.seq, absl::ToUnixMicros(RecordClock().Now()));
-        if (!done.ok()) return done.status();
-        return RunHandler(txn, r.event, sent, response);
-      });
-    } else if (verdict == DeliveryVerdict::kRetry) {
-      held.insert(r.event.destination);
-      absl::Duration backoff = options_.initial_backoff * (int64_t{1} << std::min<int64_t>(r.attempts, 20));
-      backoff = std::min(backoff, options_.max_backoff);
-      // Full jitter: peers recovering from an outage are not hit in lockstep.
-      backoff = absl::Microseconds(std::uniform_int_distribution<int64_t>(
-          absl::ToInt64Microseconds(backoff) / 2, absl::ToInt64Microseconds(backoff))(rng));
-      if (r.attempts == 0 || r.attempts % 10 == 0) {
-        LogWarn("outbox delivery failed; will retry",
-                {{"event_id", r.event.event_id}, {"destination", r.event.destination},
-                 {"attempts", r.attempts + 1}, {"error", sent.message()}});
-      }
-      w = db_.Write([&](Txn& txn) {
-        return txn.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE seq = ?1",
-                        r.seq, NowMicros() + absl::ToInt64Microseconds(backoff), Describe(sent)).status();
-      });
-    } else {
-      LogError("outbox event refused by its receiver; marked dead",
-               {{"event_id", r.event.event_id}, {"destination", r.event.destination},
-                {"method", r.event.method}, {"error", Describe(sent)}});
-      w = db_.Write([&](Txn& txn) -> absl::Status {
-        auto done = txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
-                             r.seq, Describe(sent));
-        if (!done.ok()) return done.status();
-        return RunHandler(txn, r.event, sent, response);
-      });
-    }
-    if (!w.ok()) {
+    auto verdict = Deliver(r);
+    if (!verdict.ok()) {
       // Delivered but not marked: it will be sent again, and the receiver
       // deduplicates by event id. Nothing is lost.
-      LogWarn("outbox update failed", {{"error", w.message()}});
+      LogWarn("outbox update failed", {{"error", verdict.status().message()}});
       return false;
     }
+    if (*verdict == DeliveryVerdict::kDelivered) ++delivered;
+    if (*verdict == DeliveryVerdict::kRetry) held.insert(r.event.destination);
   }
   // A full batch delivered means more may be waiting: run again at once.
   return delivered >= options_.batch;

@@ -108,6 +108,22 @@ class OutboxRelay final {
   void OnOutcome(const std::string& method, OutboxOutcomeHandler handler);
 
  private:
+  struct Pending {
+    int64_t seq;
+    OutboxEvent event;
+    int64_t attempts;
+    int64_t next_attempt_at;  // unix micros
+  };
+  // Each destination's oldest undelivered events (at most `batch` each).
+  absl::StatusOr<std::vector<Pending>> ReadPending();
+  // Sends `r` and records the verdict; an error is the record's failure.
+  absl::StatusOr<DeliveryVerdict> Deliver(const Pending& r);
+  absl::Status MarkDelivered(const Pending& r, const absl::Status& sent, const std::string& response);
+  absl::Status ScheduleRetry(const Pending& r, const absl::Status& sent);
+  absl::Status MarkDead(const Pending& r, const absl::Status& sent, const std::string& response);
+  // The wait before retrying an event tried `attempts` times: exponential,
+  // capped at max_backoff, with jitter.
+  absl::Duration Backoff(int64_t attempts) const;
   absl::Status RunHandler(Txn& txn, const OutboxEvent& event, const absl::Status& result,
                           const std::string& response);
 

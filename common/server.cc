@@ -22,6 +22,7 @@
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/outbox_admin.h"
 #include "common/proto_time.h"
 #include "common/tokens_watch.h"
 
@@ -375,6 +376,28 @@ const HmacKeyRing& ServerRunner::tier_cache_keys() {
     tier_cache_keys_ = std::make_unique<HmacKeyRing>(config_.tier_cache_keys);
   }
   return *tier_cache_keys_;
+}
+
+Peer ServerRunner::DialPeer(const std::string& target, bool tls, const std::string& token_file) {
+  std::shared_ptr<ReloadingSecret>& source = peer_tokens_[token_file];
+  if (!source) {
+    auto token = ReadSecretFile(token_file);
+    if (!token.ok()) Fatal(absl::StrCat("service_token_file: ", token.status().message()));
+    source = std::make_shared<ReloadingSecret>(token_file, *token, config_.tokens_reload_interval);
+  }
+  return Peer{care::DialPeer(target, config_.PeerChannel(tls)), source->Get(), source};
+}
+
+OutboxRelay* ServerRunner::StartOutbox(std::map<std::string, Peer> peers, absl::Duration interval) {
+  if (!database_) Fatal("StartOutbox before OpenDatabase");
+  outbox_admin_ = std::make_unique<OutboxAdminService>(*rpc_, *database_, &jobs_);
+  AddService(outbox_admin_.get(), care::common::v1::OutboxAdmin::service_full_name());
+  if (peers.empty()) return nullptr;
+  outbox_sender_ = std::make_unique<GrpcOutboxSender>(std::move(peers));
+  outbox_relay_ = std::make_unique<OutboxRelay>(*database_, *outbox_sender_);
+  jobs_.Add(absl::StrCat(config_.service, ".outbox_relay"), interval,
+            [relay = outbox_relay_.get()] { return relay->RunOnce(); });
+  return outbox_relay_.get();
 }
 
 void ServerRunner::AddReadinessCheck(std::string name, std::function<bool()> check) {

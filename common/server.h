@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/jobs.h"
 #include "common/key_file.h"
 #include "common/metrics.h"
+#include "common/outbox.h"
 #include "common/redis.h"
 #include "common/retention.h"
 #include "common/rpc.h"
@@ -79,6 +81,8 @@ struct ServerConfig {
 // keepalive and graceful shutdown. Construct it first thing in main(): it
 // blocks SIGTERM/SIGINT before any thread starts, so Run() alone handles them.
 class TokensFileWatcher;
+class OutboxAdminService;
+class ReloadingSecret;
 
 class ServerRunner final {
  public:
@@ -106,6 +110,19 @@ class ServerRunner final {
   // were configured (RequireTierCacheKey prevents that).
   const HmacKeyRing& tier_cache_keys();
 
+  // A peer at `target` ("host:port"; TLS as PeerChannel(tls) says) that is
+  // presented the token of `token_file`, re-read on the tokens' interval so a
+  // rotated token needs no restart. Stops the process when the file cannot
+  // be read.
+  Peer DialPeer(const std::string& target, bool tls, const std::string& token_file);
+
+  // The outbox of the database OpenDatabase opened: serves OutboxAdmin (dead
+  // events listed and replayed) and, when `peers` is not empty, delivers the
+  // events to them as the job "<service>.outbox_relay" every `interval`.
+  // Returns that relay (to register OnOutcome handlers on before Run()), or
+  // null without peers: events then wait in the outbox.
+  OutboxRelay* StartOutbox(std::map<std::string, Peer> peers, absl::Duration interval);
+
   // Readiness (health of the service name) is the AND of these checks.
   void AddReadinessCheck(std::string name, std::function<bool()> check);
 
@@ -132,6 +149,10 @@ class ServerRunner final {
   std::unique_ptr<Diagnostics> diagnostics_;
   std::unique_ptr<ClockControl> clock_control_;
   std::unique_ptr<TokensFileWatcher> tokens_watcher_;
+  std::map<std::string, std::shared_ptr<ReloadingSecret>> peer_tokens_;  // by file
+  std::unique_ptr<OutboxAdminService> outbox_admin_;
+  std::unique_ptr<OutboxSender> outbox_sender_;
+  std::unique_ptr<OutboxRelay> outbox_relay_;
 };
 
 }  // namespace care

@@ -6,7 +6,7 @@
 
 #include "care/complaint/v1/complaint.grpc.pb.h"
 #include "common/rpc.h"
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 #include "services/complaint/complaint_service.h"
 
 namespace care::complaint {

@@ -3,13 +3,11 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/auth.h"
+#include "clients/loyalty/loyalty_client.h"
+#include "clients/loyalty/tier_cache.h"
 #include "common/log.h"
 #include "common/outbox.h"
-#include "common/outbox_admin.h"
 #include "common/server.h"
-#include "common/tokens_watch.h"
-#include "common/tier_cache.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/complaint_store.h"
@@ -50,24 +48,15 @@ int main(int argc, char** argv) {
 
   care::ServerRunner runner(server_config, ComplaintService::service_full_name());
   care::Database& db = runner.OpenDatabase(care::ComplaintMigrations());
-  std::string token;
-  if (any_peer) {
-    auto t = care::ReadSecretFile(service_token_file);
-    if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
-    token = *t;
-  }
-  // Re-read on the tokens' interval: a rotated peer token needs no restart.
-  auto token_source =
-      std::make_shared<care::ReloadingSecret>(service_token_file, token, server_config.tokens_reload_interval);
 
+  std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
-    tiers = std::make_unique<care::TierLookup>(
-        &runner.redis(), &runner.tier_cache_keys(),
-        care::LoyaltyGetTier(
-            care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(peers_tls)), token, token_source}));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
+        runner.DialPeer(loyalty_target, peers_tls, service_token_file));
+    tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
   std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
@@ -77,9 +66,6 @@ int main(int argc, char** argv) {
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());
-  // Dead outbox events, listed and replayed by an admin.
-  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
-  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
   runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
 
   // Goodwill and customer messages leave through the outbox; a peer that is
@@ -88,15 +74,9 @@ int main(int argc, char** argv) {
   for (const auto& [name, target] : {std::pair<std::string, std::string>{"loyalty", loyalty_target},
                                      {"promotion", promotion_target},
                                      {"notification", notification_target}}) {
-    if (!target.empty()) {
-      peers[name] = care::Peer{care::DialPeer(target, server_config.PeerChannel(peers_tls)), token, token_source};
-    }
+    if (!target.empty()) peers[name] = runner.DialPeer(target, peers_tls, service_token_file);
   }
-  std::unique_ptr<care::GrpcOutboxSender> sender;
-  std::unique_ptr<care::OutboxRelay> relay;
-  if (!peers.empty()) {
-    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
-    relay = std::make_unique<care::OutboxRelay>(db, *sender);
+  if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
     // A compensation is ISSUED only once loyalty/promotion acknowledged it.
     for (const char* method : {care::complaint::kAdjustPointsMethod, care::complaint::kIssueVoucherMethod}) {
       relay->OnOutcome(method, [&complaints](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
@@ -104,7 +84,6 @@ int main(int argc, char** argv) {
         return complaints.GoodwillOutcome(*care::complaint::SqliteComplaintTxn(txn), event, result, response);
       });
     }
-    runner.jobs().Add("complaint.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
   }
   return runner.Run();
 }

@@ -8,7 +8,7 @@
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "common/redis.h"
 #include "common/rpc.h"
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/redis_tier_cache.h"
 

@@ -4,12 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/auth.h"
 #include "common/log.h"
-#include "common/outbox.h"
-#include "common/outbox_admin.h"
 #include "common/server.h"
-#include "common/tokens_watch.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/sqlite_loyalty_store.h"
@@ -59,9 +55,6 @@ int main(int argc, char** argv) {
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(), &runner.tier_cache_keys(),
                                      tier_memo_entries > 0 ? &memo : nullptr);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
-  // Dead outbox events, listed and replayed by an admin.
-  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
-  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
 
   care::JobRunner& jobs = runner.jobs();
   jobs.Add("loyalty.expiry_warnings", job_interval, [&] { return loyalty.WarnExpiringPoints(); });
@@ -72,22 +65,12 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
 
-  std::unique_ptr<care::GrpcOutboxSender> sender;
-  std::unique_ptr<care::OutboxRelay> relay;
+  std::map<std::string, care::Peer> peers;
   if (notification_target.empty()) {
     care::LogWarn("no notification_target: events are kept in the outbox and not delivered");
   } else {
-    auto token = care::ReadSecretFile(service_token_file);
-    if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
-    std::map<std::string, care::Peer> peers;
-    // Re-read on the tokens' interval: a rotated peer token needs no restart.
-    auto token_source =
-        std::make_shared<care::ReloadingSecret>(service_token_file, *token, server_config.tokens_reload_interval);
-    peers["notification"] = care::Peer{
-        care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), *token, token_source};
-    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
-    relay = std::make_unique<care::OutboxRelay>(db, *sender);
-    jobs.Add("loyalty.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
+    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file);
   }
+  runner.StartOutbox(std::move(peers), outbox_interval);
   return runner.Run();
 }

@@ -3,12 +3,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/auth.h"
 #include "common/egress.h"
 #include "common/log.h"
-#include "common/outbox.h"
 #include "common/server.h"
-#include "common/tokens_watch.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/notification_store.h"
@@ -64,13 +61,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: due promotion alerts wait until it is set");
   } else {
-    auto token = care::ReadSecretFile(service_token_file);
-    if (!token.ok()) care::Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     audience = std::make_unique<care::notification::LoyaltyAudience>(
-        care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), *token,
-                   // Re-read on the tokens' interval: a rotated peer token needs no restart.
-                   std::make_shared<care::ReloadingSecret>(service_token_file, *token,
-                                                           server_config.tokens_reload_interval)});
+        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file));
   }
   care::notification::NotificationOptions options;
   care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};

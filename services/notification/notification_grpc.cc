@@ -471,43 +471,28 @@ Reactor* NotificationGrpc::GetCampaignDeliveryStats(ServerContext* ctx, const v1
 
 absl::Status LoyaltyAudience::Stream(const AudienceQuery& query, int batch_size,
                                      const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) {
-  care::loyalty::v1::ExportMembersRequest req;
-  for (const auto& t : query.tier_ids) req.add_tier_ids(t);
-  for (const auto& s : query.segments) req.add_segments(s);
-  req.set_after_member_id(query.after_member_id);
-  auto ctx = PeerContext(peer_, absl::Hours(1));
-  auto reader = stub_->ExportMembers(ctx.get(), req);
   std::vector<AudienceMember> batch;
-  care::loyalty::v1::Member m;
-  absl::Status stopped;
-  while (reader->Read(&m)) {
-    AudienceMember a;
-    a.member_id = m.member_id();
-    a.name = m.name();
-    a.email = m.email();
-    a.phone = m.phone();
-    a.locale = m.locale();
-    a.time_zone = m.time_zone();
-    for (const auto& c : m.marketing_consents()) {
-      a.consents.push_back(
-          {static_cast<int>(c.channel()), c.granted(),
-           c.has_update_time() ? FromTimestamp(c.update_time()) : absl::UnixEpoch()});
-    }
-    batch.push_back(std::move(a));
-    if (static_cast<int>(batch.size()) >= batch_size) {
-      stopped = on_batch(std::move(batch));
-      batch.clear();
-      if (!stopped.ok()) {
-        ctx->TryCancel();
-        break;
-      }
-    }
-  }
-  grpc::Status finished = reader->Finish();
-  if (!stopped.ok()) return stopped;
-  if (!finished.ok()) {
-    return absl::UnavailableError(absl::StrCat("loyalty ExportMembers: ", finished.error_message()));
-  }
+  absl::Status streamed = loyalty_.ExportMembers(
+      {query.tier_ids, query.segments, query.after_member_id},
+      [&](const care::loyalty::v1::Member& m) -> absl::Status {
+        AudienceMember a;
+        a.member_id = m.member_id();
+        a.name = m.name();
+        a.email = m.email();
+        a.phone = m.phone();
+        a.locale = m.locale();
+        a.time_zone = m.time_zone();
+        for (const auto& c : m.marketing_consents()) {
+          a.consents.push_back({static_cast<int>(c.channel()), c.granted(),
+                                c.has_update_time() ? FromTimestamp(c.update_time()) : absl::UnixEpoch()});
+        }
+        batch.push_back(std::move(a));
+        if (static_cast<int>(batch.size()) < batch_size) return absl::OkStatus();
+        absl::Status s = on_batch(std::move(batch));
+        batch.clear();
+        return s;
+      });
+  if (!streamed.ok()) return streamed;
   if (!batch.empty()) return on_batch(std::move(batch));
   return absl::OkStatus();
 }

@@ -2,8 +2,8 @@
 
 #include <memory>
 
-#include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "care/notification/v1/notification.grpc.pb.h"
+#include "clients/loyalty/loyalty_client.h"
 #include "common/outbox.h"
 #include "common/rpc.h"
 #include "services/notification/notification_service.h"
@@ -67,13 +67,12 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
 // The audience from loyalty's ExportMembers stream.
 class LoyaltyAudience final : public AudienceSource {
  public:
-  explicit LoyaltyAudience(Peer peer) : peer_(std::move(peer)), stub_(care::loyalty::v1::LoyaltyService::NewStub(peer_.channel)) {}
+  explicit LoyaltyAudience(Peer peer) : loyalty_(std::move(peer)) {}
   absl::Status Stream(const AudienceQuery& query, int batch_size,
                       const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) override;
 
  private:
-  Peer peer_;
-  std::unique_ptr<care::loyalty::v1::LoyaltyService::Stub> stub_;
+  clients::loyalty::LoyaltyClient loyalty_;
 };
 
 }  // namespace care::notification

@@ -6,17 +6,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "care/loyalty/v1/loyalty.grpc.pb.h"
-#include "common/auth.h"
+#include "clients/loyalty/loyalty_client.h"
+#include "clients/loyalty/tier_cache.h"
 #include "common/errors.h"
 #include "common/key_file.h"
-#include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/outbox.h"
-#include "common/outbox_admin.h"
 #include "common/server.h"
-#include "common/tokens_watch.h"
-#include "common/tier_cache.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
 #include "services/promotion/promotion_store.h"
@@ -68,21 +63,14 @@ care::promotion::PromotionService::ShopperLookup Shoppers(care::TierLookup* tier
 // From loyalty's member record: opt-in to special offers = a granted
 // marketing consent on any channel (the contract's definition), and the
 // customer segment.
-care::promotion::PromotionService::ProfileLookup Profiles(std::optional<care::Peer> loyalty) {
-  std::shared_ptr<care::loyalty::v1::LoyaltyService::Stub> stub;
-  if (loyalty) stub = care::loyalty::v1::LoyaltyService::NewStub(loyalty->channel);
-  return [stub, loyalty](const std::string& member_id)
-             -> absl::StatusOr<care::promotion::PromotionService::Profile> {
-    if (!stub) return LoyaltyNotConfigured();
-    care::loyalty::v1::GetMemberRequest req;
-    req.set_member_id(member_id);
-    care::loyalty::v1::Member m;
-    auto ctx = care::PeerContext(*loyalty, absl::Seconds(2));
-    grpc::Status s = stub->GetMember(ctx.get(), req, &m);
-    if (!s.ok()) return LookupError(care::FromGrpcStatus(s), "the member's opt-in cannot be read; retry");
+care::promotion::PromotionService::ProfileLookup Profiles(const care::clients::loyalty::LoyaltyClient* loyalty) {
+  return [loyalty](const std::string& member_id) -> absl::StatusOr<care::promotion::PromotionService::Profile> {
+    if (loyalty == nullptr) return LoyaltyNotConfigured();
+    auto m = loyalty->GetMember(member_id);
+    if (!m.ok()) return LookupError(m.status(), "the member's opt-in cannot be read; retry");
     care::promotion::PromotionService::Profile p;
-    p.segment = m.segment();
-    for (const auto& c : m.marketing_consents()) p.opted_in = p.opted_in || c.granted();
+    p.segment = m->segment();
+    for (const auto& c : m->marketing_consents()) p.opted_in = p.opted_in || c.granted();
     return p;
   };
 }
@@ -139,15 +127,6 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, PromotionService::service_full_name());
   care::Database& db = runner.OpenDatabase(care::PromotionMigrations());
 
-  std::string token;
-  if (!service_token_file.empty()) {
-    auto t = care::ReadSecretFile(service_token_file);
-    if (!t.ok()) care::Fatal(absl::StrCat("service_token_file: ", t.status().message()));
-    token = *t;
-  }
-  // Re-read on the tokens' interval: a rotated peer token needs no restart.
-  auto token_source =
-      std::make_shared<care::ReloadingSecret>(service_token_file, token, server_config.tokens_reload_interval);
   care::promotion::PromotionOptions options;
   options.notice = notice;
   options.quote_ttl = quote_ttl;
@@ -162,37 +141,29 @@ int main(int argc, char** argv) {
     options.token_keys.push_back({"ephemeral", std::string(reinterpret_cast<char*>(key), sizeof(key))});
   }
 
-  std::optional<care::Peer> loyalty;
+  std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
-    loyalty = care::Peer{care::DialPeer(loyalty_target, server_config.PeerChannel(loyalty_tls)), token, token_source};
-    tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(),
-                                               care::LoyaltyGetTier(*loyalty));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
+        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file));
+    tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
   std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);
-  care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), Profiles(loyalty),
+  care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), Profiles(loyalty.get()),
                                               options);
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
   care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);
   runner.AddService(&adapter, PromotionService::service_full_name());
-  // Dead outbox events, listed and replayed by an admin.
-  care::OutboxAdminService outbox_admin(runner.rpc(), db, &runner.jobs());
-  runner.AddService(&outbox_admin, care::common::v1::OutboxAdmin::service_full_name());
 
-  std::unique_ptr<care::GrpcOutboxSender> sender;
-  std::unique_ptr<care::OutboxRelay> relay;
+  std::map<std::string, care::Peer> peers;
   if (notification_target.empty()) {
     care::LogWarn("no notification_target: alerts are kept in the outbox and not delivered");
   } else {
-    std::map<std::string, care::Peer> peers;
-    peers["notification"] = care::Peer{
-        care::DialPeer(notification_target, server_config.PeerChannel(notification_tls)), token, token_source};
-    sender = std::make_unique<care::GrpcOutboxSender>(std::move(peers));
-    relay = std::make_unique<care::OutboxRelay>(db, *sender);
-    runner.jobs().Add("promotion.outbox_relay", outbox_interval, [&] { return relay->RunOnce(); });
+    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file);
   }
+  runner.StartOutbox(std::move(peers), outbox_interval);
   return runner.Run();
 }

@@ -27,7 +27,7 @@
 #include "care/notification/v1/notification.grpc.pb.h"
 #include "common/proto_time.h"
 #include "common/redis.h"
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/key_file.h"
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 #include "gtest/gtest.h"
 #include "tests/harness/scrape.h"
 #include "tests/integration/promotion_fixture.h"

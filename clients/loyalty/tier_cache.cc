@@ -1,10 +1,8 @@
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "care/loyalty/v1/loyalty.grpc.pb.h"
-#include "common/grpc_status.h"
 #include "common/metrics.h"
 
 namespace care {
@@ -143,18 +141,8 @@ absl::StatusOr<TierSnapshot> TierLookup::Get(absl::string_view member_id) {
   return fallback_(member_id);
 }
 
-TierLookup::Fallback LoyaltyGetTier(Peer loyalty, absl::Duration timeout) {
-  auto stub = std::shared_ptr<care::loyalty::v1::LoyaltyService::Stub>(
-      care::loyalty::v1::LoyaltyService::NewStub(loyalty.channel));
-  return [stub, loyalty, timeout](absl::string_view member_id) -> absl::StatusOr<TierSnapshot> {
-    care::loyalty::v1::GetTierRequest request;
-    request.set_member_id(std::string(member_id));
-    TierSnapshot snapshot;
-    auto ctx = PeerContext(loyalty, timeout);
-    grpc::Status s = stub->GetTier(ctx.get(), request, &snapshot);
-    if (!s.ok()) return FromGrpcStatus(s);
-    return snapshot;
-  };
+TierLookup::Fallback GetTierFrom(const clients::loyalty::LoyaltyClient& loyalty) {
+  return [&loyalty](absl::string_view member_id) { return loyalty.GetTier(member_id); };
 }
 
 }  // namespace care

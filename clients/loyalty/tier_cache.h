@@ -10,10 +10,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
+#include "clients/loyalty/loyalty_client.h"
 #include "common/key_file.h"
-#include "common/outbox.h"
 #include "common/redis.h"
 
+// Loyalty writes the tier cache (TierCacheWriter); promotion, complaint and
+// loyalty's own GetTier read it (TierLookup).
 namespace care {
 
 // The tier cache (design flow 2): each member's TierSnapshot lives in Redis
@@ -94,7 +96,8 @@ class TierLookup final {
   std::atomic<int64_t> hits_{0}, misses_{0}, redis_errors_{0}, invalid_{0};
 };
 
-// The fallback other services use: LoyaltyService.GetTier over gRPC.
-TierLookup::Fallback LoyaltyGetTier(Peer loyalty, absl::Duration timeout = absl::Seconds(2));
+// The fallback other services use: loyalty's GetTier through `loyalty`,
+// which must outlive the lookup.
+TierLookup::Fallback GetTierFrom(const clients::loyalty::LoyaltyClient& loyalty);
 
 }  // namespace care

@@ -1,0 +1,140 @@
+#include "clients/notification/ingest_events.h"
+
+#include "care/notification/v1/notification.pb.h"
+#include "clients/timestamps.h"
+#include "common/proto_time.h"
+
+namespace care::clients::notification {
+namespace {
+
+namespace nv1 = ::care::notification::v1;
+using ::care::common::v1::MessageChannel;
+
+nv1::IngestEventRequest Request(const EventHeader& header) {
+  nv1::IngestEventRequest request;
+  request.set_event_id(header.event_id);
+  request.set_source(header.source);
+  *request.mutable_occurred_at() = ToTimestamp(header.occurred);
+  return request;
+}
+
+OutboxEvent Event(const nv1::IngestEventRequest& request) {
+  return OutboxEvent{request.event_id(), "notification", kIngestEventMethod, request.SerializeAsString()};
+}
+
+}  // namespace
+
+OutboxEvent IngestEvent(const EventHeader& header, const MemberProfileChange& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::MemberProfileChanged* m = request.mutable_member_profile_changed();
+  m->set_member_id(e.member_id);
+  m->set_name(e.name);
+  m->set_locale(e.locale);
+  m->set_time_zone(e.time_zone);
+  m->set_email(e.email);
+  m->set_phone(e.phone);
+  for (const MemberProfileChange::Consent& c : e.consents) {
+    nv1::MarketingConsent* pc = m->add_consents();
+    pc->set_channel(static_cast<MessageChannel>(c.channel));
+    pc->set_granted(c.granted);
+    if (c.update_time != absl::InfinitePast()) *pc->mutable_update_time() = ToTimestamp(c.update_time);
+  }
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const TierChange& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::TierChanged* m = request.mutable_tier_changed();
+  m->set_member_id(e.member_id);
+  m->set_old_tier_id(e.old_tier_id);
+  m->set_new_tier_id(e.new_tier_id);
+  m->set_tier_display_name(e.tier_display_name);
+  m->set_version(e.version);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const PointsExpiry& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::PointsExpiring* m = request.mutable_points_expiring();
+  m->set_member_id(e.member_id);
+  m->set_points(e.points);
+  *m->mutable_expire_time() = ToTimestamp(e.expire_time);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const BirthdayReward& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::BirthdayReward* m = request.mutable_birthday_reward();
+  m->set_member_id(e.member_id);
+  m->set_points(e.points);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::VisitRewardEarned* m = request.mutable_visit_reward_earned();
+  m->set_member_id(e.member_id);
+  m->set_visit_count(e.visit_count);
+  m->set_reward(e.reward);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::PromotionAlert* a = request.mutable_promotion_alert();
+  a->set_campaign_id(e.campaign_id);
+  a->set_campaign_version(e.campaign_version);
+  a->set_title(e.title);
+  a->set_description(e.description);
+  for (const std::string& t : e.target_tier_ids) a->add_target_tier_ids(t);
+  for (const std::string& s : e.target_segments) a->add_target_segments(s);
+  for (int c : e.channels) a->add_channels(static_cast<MessageChannel>(c));
+  // The campaign's own times, to the nanosecond it was given.
+  *a->mutable_starts_at() = ExactTimestamp(e.starts_at);
+  *a->mutable_ends_at() = ExactTimestamp(e.ends_at);
+  *a->mutable_notice() = ToDurationProto(e.notice);
+  a->set_short_notice(e.short_notice);
+  a->set_campaign_time_zone(e.campaign_time_zone);
+  for (const auto& [k, v] : e.variables) (*a->mutable_variables())[k] = v;
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::PromotionAlertCancelled* a = request.mutable_promotion_alert_cancelled();
+  a->set_campaign_id(e.campaign_id);
+  a->set_campaign_version(e.campaign_version);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::ComplaintUpdate* u = request.mutable_complaint_update();
+  u->set_member_id(e.member_id);
+  u->set_complaint_id(e.complaint_id);
+  u->set_kind(static_cast<nv1::ComplaintUpdateKind>(e.kind));
+  u->set_message(e.message);
+  u->set_locale_hint(e.locale_hint);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const SatisfactionSurvey& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::SatisfactionSurvey* s = request.mutable_satisfaction_survey();
+  s->set_member_id(e.member_id);
+  s->set_complaint_id(e.complaint_id);
+  s->set_survey_token(e.survey_token);
+  *s->mutable_expire_time() = ExactTimestamp(e.expire_time);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::ProactiveCheckIn* c = request.mutable_proactive_check_in();
+  c->set_member_id(e.member_id);
+  c->set_complaint_id(e.complaint_id);
+  *c->mutable_due_time() = ExactTimestamp(e.due_time);
+  return Event(request);
+}
+
+}  // namespace care::clients::notification

@@ -1,0 +1,101 @@
+#pragma once
+
+// The payloads services send to notification's IngestEvent through their
+// outbox. Each builder takes plain values and returns the OutboxEvent to
+// enqueue (destination "notification"); the sender names the event id, on
+// which notification deduplicates.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/outbox.h"
+
+namespace care::clients::notification {
+
+inline constexpr char kIngestEventMethod[] = "/care.notification.v1.NotificationService/IngestEvent";
+
+// Who sends the event, when it happened, and its unique id.
+struct EventHeader {
+  std::string event_id;
+  std::string source;  // "loyalty", "promotion", "complaint"
+  absl::Time occurred;
+};
+
+// Loyalty's events.
+struct MemberProfileChange {
+  std::string member_id, name, locale, time_zone, email, phone;
+  struct Consent {
+    int channel = 0;  // care.common.v1.MessageChannel
+    bool granted = false;
+    absl::Time update_time = absl::InfinitePast();  // InfinitePast: not known
+  };
+  std::vector<Consent> consents;
+};
+struct TierChange {
+  std::string member_id, old_tier_id, new_tier_id, tier_display_name;
+  int64_t version = 0;
+};
+struct PointsExpiry {
+  std::string member_id;
+  int64_t points = 0;
+  absl::Time expire_time;
+};
+struct BirthdayReward {
+  std::string member_id;
+  int64_t points = 0;
+};
+struct VisitReward {
+  std::string member_id;
+  int32_t visit_count = 0;
+  std::string reward;
+};
+
+// Promotion's events: a campaign's alert, and its cancellation.
+struct PromotionAlert {
+  std::string campaign_id;
+  int64_t campaign_version = 0;
+  std::string title, description;
+  std::vector<std::string> target_tier_ids, target_segments;
+  std::vector<int> channels;  // care.common.v1.MessageChannel
+  absl::Time starts_at, ends_at;
+  absl::Duration notice;
+  bool short_notice = false;
+  std::string campaign_time_zone;
+  std::map<std::string, std::string> variables;
+};
+struct PromotionAlertCancel {
+  std::string campaign_id;
+  int64_t campaign_version = 0;
+};
+
+// Complaint's events.
+enum class ComplaintUpdateKind { kUnspecified = 0, kAcknowledged = 1, kUpdated = 2, kResolved = 3 };
+struct ComplaintUpdate {
+  std::string member_id, complaint_id;
+  ComplaintUpdateKind kind = ComplaintUpdateKind::kUnspecified;
+  std::string message, locale_hint;
+};
+struct SatisfactionSurvey {
+  std::string member_id, complaint_id, survey_token;
+  absl::Time expire_time;
+};
+struct ProactiveCheckIn {
+  std::string member_id, complaint_id;
+  absl::Time due_time;
+};
+
+OutboxEvent IngestEvent(const EventHeader& header, const MemberProfileChange& event);
+OutboxEvent IngestEvent(const EventHeader& header, const TierChange& event);
+OutboxEvent IngestEvent(const EventHeader& header, const PointsExpiry& event);
+OutboxEvent IngestEvent(const EventHeader& header, const BirthdayReward& event);
+OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& event);
+OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& event);
+OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& event);
+OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& event);
+OutboxEvent IngestEvent(const EventHeader& header, const SatisfactionSurvey& event);
+OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& event);
+
+}  // namespace care::clients::notification
