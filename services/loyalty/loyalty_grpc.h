@@ -6,9 +6,9 @@
 // its answer. It opens no transaction; everything else is the domain's.
 
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
+#include "clients/loyalty/tier_cache.h"
 #include "common/redis.h"
 #include "common/rpc.h"
-#include "clients/loyalty/tier_cache.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/redis_tier_cache.h"
 

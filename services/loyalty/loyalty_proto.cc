@@ -1,14 +1,12 @@
 #include "services/loyalty/loyalty_proto.h"
 
 #include "absl/strings/str_cat.h"
-#include "care/notification/v1/notification.pb.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
 
 namespace care::loyalty {
 namespace {
 
-namespace nv1 = ::care::notification::v1;
 using care::common::v1::Money;
 
 // Amounts inside a program: the program's currency or no code at all.
@@ -532,64 +530,6 @@ v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& r) {
   for (const Projection& p : r.projections) *resp.add_projections() = ProjectionToProto(p, r.currency);
   *resp.mutable_as_of() = ToTimestamp(r.as_of);
   return resp;
-}
-
-OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
-  nv1::IngestEventRequest request;
-  request.set_source("loyalty");
-  SetTime(occurred, request.mutable_occurred_at());
-  std::string id;
-  std::visit(
-      [&](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        // Ids end with a number or an entry id, so a member id holding ':'
-        // cannot make two ids collide.
-        if constexpr (std::is_same_v<T, ProfileChanged>) {
-          id = absl::StrCat("loyalty:profile:", e.member_id, ":", e.version);
-          nv1::MemberProfileChanged* m = request.mutable_member_profile_changed();
-          m->set_member_id(e.member_id);
-          m->set_name(e.profile.name);
-          m->set_locale(e.profile.locale);
-          m->set_time_zone(e.profile.time_zone);
-          m->set_email(e.profile.email);
-          m->set_phone(e.profile.phone);
-          for (const Consent& c : e.profile.consents) {
-            nv1::MarketingConsent* pc = m->add_consents();
-            pc->set_channel(static_cast<care::common::v1::MessageChannel>(c.channel));
-            pc->set_granted(c.granted);
-            if (c.update_time != absl::InfinitePast()) SetTime(c.update_time, pc->mutable_update_time());
-          }
-        } else if constexpr (std::is_same_v<T, TierChanged>) {
-          id = absl::StrCat("loyalty:tier:", e.member_id, ":", e.version);
-          nv1::TierChanged* m = request.mutable_tier_changed();
-          m->set_member_id(e.member_id);
-          m->set_old_tier_id(e.old_tier_id);
-          m->set_new_tier_id(e.new_tier_id);
-          m->set_tier_display_name(e.tier_display_name);
-          m->set_version(e.version);
-        } else if constexpr (std::is_same_v<T, PointsExpiring>) {
-          id = absl::StrCat("loyalty:expiring:", e.member_id, ":", absl::ToUnixSeconds(e.expire_time));
-          nv1::PointsExpiring* m = request.mutable_points_expiring();
-          m->set_member_id(e.member_id);
-          m->set_points(e.points);
-          SetTime(e.expire_time, m->mutable_expire_time());
-        } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
-          id = absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
-          nv1::BirthdayReward* m = request.mutable_birthday_reward();
-          m->set_member_id(e.member_id);
-          m->set_points(e.points);
-        } else if constexpr (std::is_same_v<T, VisitRewarded>) {
-          id = absl::StrCat("loyalty:visit:", e.entry_id);
-          nv1::VisitRewardEarned* m = request.mutable_visit_reward_earned();
-          m->set_member_id(e.member_id);
-          m->set_visit_count(e.visit_count);
-          m->set_reward(e.reward_name);
-        }
-      },
-      event);
-  request.set_event_id(id);
-  return OutboxEvent{id, "notification", "/care.notification.v1.NotificationService/IngestEvent",
-                     request.SerializeAsString()};
 }
 
 }  // namespace care::loyalty

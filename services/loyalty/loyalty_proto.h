@@ -1,12 +1,12 @@
 #pragma once
 
 // Maps the plain domain values to and from the contract's messages
-// (care.loyalty.v1, and care.notification.v1 for outgoing events). No gRPC:
+// (care.loyalty.v1). No gRPC:
 // the domain builds its answers with it (a mutation's answer is stored in
 // its wire form for retries, so it is made inside the transaction), the
 // adapter reads requests with it, the store keeps program versions and
 // ledger entries in their contract form (which protobuf evolves
-// compatibly), and outbox payloads are made here.
+// compatibly). Events to notification are events.h's.
 
 #include <string>
 
@@ -14,7 +14,6 @@
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/errors.h"
-#include "common/outbox.h"
 #include "services/loyalty/commands.h"
 #include "services/loyalty/model.h"
 #include "services/loyalty/tiers.h"
@@ -62,10 +61,5 @@ Response PointsResponse(const PointsResult& result) {
 }
 v1::PointsBalance BalanceToProto(const Balance& balance);
 v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& result);
-
-// An event as the notification service's IngestEvent request, in an outbox
-// envelope; its id is unique across services ("loyalty:..."), and stable, so
-// a re-enqueue after a retry is the same event.
-OutboxEvent EventToOutbox(const Event& event, absl::Time occurred);
 
 }  // namespace care::loyalty

@@ -6,6 +6,7 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"

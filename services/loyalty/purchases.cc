@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/bounds.h"
 #include "common/errors.h"
+#include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/program.h"

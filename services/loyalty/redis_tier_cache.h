@@ -14,7 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/redis.h"
-#include "common/tier_cache.h"
+#include "clients/loyalty/tier_cache.h"
 #include "services/loyalty/loyalty_service.h"
 
 namespace care::loyalty {
