@@ -1,13 +1,12 @@
 #include "services/loyalty/loyalty_proto.h"
 
 #include "absl/strings/str_cat.h"
-#include "care/notification/v1/notification.pb.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/field_mask_util.h"
 
 namespace care::loyalty {
 namespace {
 
-namespace nv1 = ::care::notification::v1;
 using care::common::v1::Money;
 
 // Amounts inside a program: the program's currency or no code at all.
@@ -413,62 +412,124 @@ v1::TierProjection ProjectionToProto(const Projection& pr, const std::string& cu
   return p;
 }
 
-OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
-  nv1::IngestEventRequest request;
-  request.set_source("loyalty");
-  SetTime(occurred, request.mutable_occurred_at());
-  std::string id;
-  std::visit(
-      [&](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        // Ids end with a number or an entry id, so a member id holding ':'
-        // cannot make two ids collide.
-        if constexpr (std::is_same_v<T, ProfileChanged>) {
-          id = absl::StrCat("loyalty:profile:", e.member_id, ":", e.version);
-          nv1::MemberProfileChanged* m = request.mutable_member_profile_changed();
-          m->set_member_id(e.member_id);
-          m->set_name(e.profile.name);
-          m->set_locale(e.profile.locale);
-          m->set_time_zone(e.profile.time_zone);
-          m->set_email(e.profile.email);
-          m->set_phone(e.profile.phone);
-          for (const Consent& c : e.profile.consents) {
-            nv1::MarketingConsent* pc = m->add_consents();
-            pc->set_channel(static_cast<care::common::v1::MessageChannel>(c.channel));
-            pc->set_granted(c.granted);
-            if (c.update_time != absl::InfinitePast()) SetTime(c.update_time, pc->mutable_update_time());
-          }
-        } else if constexpr (std::is_same_v<T, TierChanged>) {
-          id = absl::StrCat("loyalty:tier:", e.member_id, ":", e.version);
-          nv1::TierChanged* m = request.mutable_tier_changed();
-          m->set_member_id(e.member_id);
-          m->set_old_tier_id(e.old_tier_id);
-          m->set_new_tier_id(e.new_tier_id);
-          m->set_tier_display_name(e.tier_display_name);
-          m->set_version(e.version);
-        } else if constexpr (std::is_same_v<T, PointsExpiring>) {
-          id = absl::StrCat("loyalty:expiring:", e.member_id, ":", absl::ToUnixSeconds(e.expire_time));
-          nv1::PointsExpiring* m = request.mutable_points_expiring();
-          m->set_member_id(e.member_id);
-          m->set_points(e.points);
-          SetTime(e.expire_time, m->mutable_expire_time());
-        } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
-          id = absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
-          nv1::BirthdayReward* m = request.mutable_birthday_reward();
-          m->set_member_id(e.member_id);
-          m->set_points(e.points);
-        } else if constexpr (std::is_same_v<T, VisitRewarded>) {
-          id = absl::StrCat("loyalty:visit:", e.entry_id);
-          nv1::VisitRewardEarned* m = request.mutable_visit_reward_earned();
-          m->set_member_id(e.member_id);
-          m->set_visit_count(e.visit_count);
-          m->set_reward(e.reward_name);
-        }
-      },
-      event);
-  request.set_event_id(id);
-  return OutboxEvent{id, "notification", "/care.notification.v1.NotificationService/IngestEvent",
-                     request.SerializeAsString()};
+namespace {
+
+// Amounts of a stored version without their currency code ("the program's"),
+// so that a mask changing only currency_code (allowed before any purchase)
+// re-denominates them instead of failing on each.
+void ClearProgramCurrencies(v1::Program* p) {
+  for (auto& t : *p->mutable_tiers()) t.mutable_qualifying_spend()->clear_currency_code();
+  if (p->has_earn_rule()) p->mutable_earn_rule()->mutable_unit_amount()->clear_currency_code();
+  if (p->visit_reward().has_min_order_amount()) {
+    p->mutable_visit_reward()->mutable_min_order_amount()->clear_currency_code();
+  }
+}
+
+// Both purchase and return answers carry the member's tier after the change
+// and the progress to the next tier.
+template <typename Result, typename Response>
+void SetTierOutcome(const Result& r, Response* resp) {
+  *resp->mutable_tier() = SnapshotToProto(r.tier);
+  resp->set_tier_changed(r.change.changed);
+  if (r.change.changed) resp->set_previous_tier_id(r.change.previous_tier_id);
+  const Progress& p = r.progress;
+  if (p.next_tier) *resp->mutable_next_tier_progress() = ProjectionToProto(*p.next_tier, r.currency);
+  if (p.keep_tier) *resp->mutable_keep_tier_progress() = ProjectionToProto(*p.keep_tier, r.currency);
+}
+
+}  // namespace
+
+absl::StatusOr<Program> MergeProgram(const Program* latest, const ProgramUpdate& update) {
+  using google::protobuf::util::FieldMaskUtil;
+  v1::Program merged;
+  if (update.replace_all) {
+    merged = update.program;
+  } else {
+    if (latest == nullptr) return InvalidField("update_mask", "must be empty or \"*\" for the first program version");
+    merged = ProgramToProto(*latest);
+    ClearProgramCurrencies(&merged);
+    FieldMaskUtil::MergeOptions options;
+    options.set_replace_message_fields(true);
+    options.set_replace_repeated_fields(true);
+    FieldMaskUtil::MergeMessageTo(update.program, update.mask, options, &merged);
+  }
+  FieldErrors errors;
+  Program next = ProgramFromProto(merged, errors);
+  if (!errors.empty()) return errors.ToStatus();
+  return next;
+}
+
+v1::Member MemberViewToProto(const MemberView& view, const std::string& currency) {
+  return MemberToProto(view.member, view.snapshot, currency);
+}
+
+v1::RecordPurchaseResponse PurchaseResponse(const PurchaseResult& r) {
+  v1::RecordPurchaseResponse resp;
+  resp.set_order_id(r.order_id);
+  resp.set_member_id(r.member_id);
+  resp.set_program_version(r.program_version);
+  resp.set_points_earned(r.points_earned);
+  resp.set_points_balance(r.points_balance);
+  SetTierOutcome(r, &resp);
+  resp.set_visit_counted(r.visit_outcome == VisitOutcome::kCounted);
+  resp.set_visit_outcome(static_cast<v1::VisitOutcome>(r.visit_outcome));
+  resp.set_visit_count(r.visit_count);
+  resp.set_visits_until_reward(r.visits_until_reward);
+  if (r.visit_reward) {
+    v1::VisitRewardGrant* g = resp.mutable_visit_reward();
+    g->set_reward_name(r.visit_reward->reward_name);
+    g->set_points(r.visit_reward_points);
+    g->set_visit_count(r.visit_reward->visit_count);
+    g->set_entry_id(r.visit_reward->entry_id);
+  }
+  for (const LedgerEntry& e : r.entries) *resp.add_entries() = EntryToProto(e, r.currency);
+  return resp;
+}
+
+v1::RecordReturnResponse ReturnResponse(const ReturnResult& r) {
+  v1::RecordReturnResponse resp;
+  resp.set_return_id(r.return_id);
+  resp.set_order_id(r.order_id);
+  resp.set_member_id(r.member_id);
+  *resp.mutable_returned_amount() = MoneyProto(r.returned_amount, r.currency);
+  *resp.mutable_total_returned() = MoneyProto(r.total_returned, r.currency);
+  resp.set_order_fully_returned(r.fully_returned);
+  resp.set_points_reversed(r.points_reversed);
+  resp.set_points_unrecovered(r.points_unrecovered);
+  resp.set_points_balance(r.points_balance);
+  SetTierOutcome(r, &resp);
+  *resp.mutable_entry() = EntryToProto(r.entry, r.currency);
+  return resp;
+}
+
+v1::PointsBalance BalanceToProto(const Balance& b) {
+  v1::PointsBalance resp;
+  resp.set_member_id(b.member_id);
+  resp.set_balance(b.balance);
+  resp.set_lifetime_earned(b.lifetime_earned);
+  resp.set_lifetime_bonus(b.lifetime_bonus);
+  resp.set_lifetime_adjusted(b.lifetime_adjusted);
+  resp.set_lifetime_redeemed(b.lifetime_redeemed);
+  resp.set_lifetime_reversed(b.lifetime_reversed);
+  resp.set_lifetime_expired(b.lifetime_expired);
+  resp.set_points_expiring_soon(b.expiring_soon);
+  *resp.mutable_expiring_soon_until() = ToTimestamp(b.expiring_soon_until);
+  for (const MemberExpiry& e : b.upcoming) {
+    v1::ExpiringPoints* p = resp.add_upcoming_expiries();
+    *p->mutable_expire_time() = ToTimestamp(e.expire_time);
+    p->set_points(e.points);
+  }
+  *resp.mutable_as_of() = ToTimestamp(b.as_of);
+  return resp;
+}
+
+v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& r) {
+  v1::ProjectTierResponse resp;
+  *resp.mutable_tier() = SnapshotToProto(r.member.snapshot);
+  *resp.mutable_standing() = MemberViewToProto(r.member, r.currency).tier();
+  for (const Projection& p : r.projections) *resp.add_projections() = ProjectionToProto(p, r.currency);
+  *resp.mutable_as_of() = ToTimestamp(r.as_of);
+  return resp;
 }
 
 }  // namespace care::loyalty

@@ -1,17 +1,20 @@
 #pragma once
 
 // Maps the plain domain values to and from the contract's messages
-// (care.loyalty.v1, and care.notification.v1 for outgoing events). Used by
-// the gRPC adapter, by the store (program versions and ledger entries are
-// kept in their contract form, which protobuf evolves compatibly) and for
-// outbox payloads.
+// (care.loyalty.v1). No gRPC:
+// the domain builds its answers with it (a mutation's answer is stored in
+// its wire form for retries, so it is made inside the transaction), the
+// adapter reads requests with it, the store keeps program versions and
+// ledger entries in their contract form (which protobuf evolves
+// compatibly). Events to notification are events.h's.
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/errors.h"
-#include "common/outbox.h"
+#include "services/loyalty/commands.h"
 #include "services/loyalty/model.h"
 #include "services/loyalty/tiers.h"
 
@@ -38,9 +41,25 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& proto);
 
 v1::TierProjection ProjectionToProto(const Projection& projection, const std::string& currency);
 
-// An event as the notification service's IngestEvent request, in an outbox
-// envelope; its id is unique across services ("loyalty:..."), and stable, so
-// a re-enqueue after a retry is the same event.
-OutboxEvent EventToOutbox(const Event& event, absl::Time occurred);
+// The program an UpdateProgram makes: `update.program` whole, or `latest`
+// (null: none yet) with the fields `update.mask` names taken from it.
+// INVALID_ARGUMENT for a mask on the first version or amounts in another
+// currency; the values are ValidateProgram's to check.
+absl::StatusOr<Program> MergeProgram(const Program* latest, const ProgramUpdate& update);
+
+// The answers of the operations.
+v1::Member MemberViewToProto(const MemberView& view, const std::string& currency);
+v1::RecordPurchaseResponse PurchaseResponse(const PurchaseResult& result);
+v1::RecordReturnResponse ReturnResponse(const ReturnResult& result);
+// Redemptions and adjustments: entries carry no currency.
+template <typename Response>
+Response PointsResponse(const PointsResult& result) {
+  Response response;
+  *response.mutable_entry() = EntryToProto(result.entry, "");
+  response.set_points_balance(result.points_balance);
+  return response;
+}
+v1::PointsBalance BalanceToProto(const Balance& balance);
+v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& result);
 
 }  // namespace care::loyalty

@@ -1,11 +1,12 @@
 #pragma once
 
 // The loyalty domain service: members, purchases and returns, redemptions
-// and adjustments, tiers, and the jobs on the injectable clock. Each
-// operation is a transaction script over a StoreTxn (the caller opens the
-// transaction, so it can put idempotency records in the same one); jobs open
-// their own. No gRPC, no SQL: the adapter maps requests to the commands
-// below, the store keeps the data.
+// and adjustments, tiers, and the jobs on the injectable clock. It owns its
+// transactions and idempotency records; each operation is a transaction
+// script over a StoreTxn. No gRPC, no SQL: the adapter maps requests to the
+// commands of commands.h, the store keeps the data. The operations live in
+// files by concern: members.cc, purchases.cc, points.cc,
+// program_versions.cc, jobs.cc; loyalty_service.cc has what they share.
 
 #include <atomic>
 #include <cstdint>
@@ -18,7 +19,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "care/loyalty/v1/loyalty.pb.h"
 #include "common/clock.h"
+#include "common/store.h"
+#include "services/loyalty/commands.h"
 #include "services/loyalty/loyalty_store.h"
 #include "services/loyalty/model.h"
 #include "services/loyalty/tiers.h"
@@ -44,131 +48,10 @@ class TierCache {
   virtual absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) { return uint64_t{0}; }
 };
 
-// Who asked: recorded on ledger entries and program versions.
-struct Actor {
-  std::string name;  // principal, or "system" for jobs
-  std::string request_id;
-};
-
 // What a committed mutation still has to do: tier snapshots to write
 // through to the cache before the caller is answered.
 struct Effects {
   std::vector<TierSnapshot> snapshots;
-};
-
-// A member with the snapshot of its tier (names, rank, benefits).
-struct MemberView {
-  Member member;
-  TierSnapshot snapshot;
-};
-
-struct PurchaseCommand {
-  std::string member_id;
-  std::string order_id;
-  int64_t amount = 0;
-  std::string currency;  // of amount (and lines): must be the program's
-  std::optional<absl::Time> purchase_time;  // unset = now
-  std::vector<PurchaseLine> lines;
-  bool no_points = false;
-  std::vector<std::string> campaign_ids;
-  std::string store_id;
-};
-
-enum class VisitOutcome { kCounted = 1, kSameDay = 2, kBelowMinimum = 3 };
-
-struct TierChange {
-  bool changed = false;
-  std::string previous_tier_id;
-};
-
-// Progress toward the next tier up and for keeping the current one.
-struct Progress {
-  std::optional<Projection> next_tier;
-  std::optional<Projection> keep_tier;
-};
-
-struct PurchaseResult {
-  std::string order_id;
-  std::string member_id;
-  int64_t program_version = 0;
-  int64_t points_earned = 0;
-  int64_t points_balance = 0;
-  TierSnapshot tier;
-  TierChange change;
-  Progress progress;
-  VisitOutcome visit_outcome = VisitOutcome::kCounted;
-  int visit_count = 0;
-  int visits_until_reward = 0;
-  std::optional<VisitRewarded> visit_reward;
-  int64_t visit_reward_points = 0;
-  std::vector<LedgerEntry> entries;
-  std::string currency;
-};
-
-struct ReturnCommand {
-  std::string return_id;
-  std::string order_id;
-  std::string member_id;  // optional check
-  ReturnKind kind = ReturnKind::kFull;
-  std::optional<int64_t> returned_amount;  // required for PARTIAL
-  std::string currency;                    // of returned_amount, when set
-  std::optional<absl::Time> return_time;
-  std::string reason;
-};
-
-struct ReturnResult {
-  std::string return_id;
-  std::string order_id;
-  std::string member_id;
-  int64_t returned_amount = 0;
-  int64_t total_returned = 0;
-  bool fully_returned = false;
-  int64_t points_reversed = 0;
-  int64_t points_unrecovered = 0;
-  int64_t points_balance = 0;
-  TierSnapshot tier;
-  TierChange change;
-  Progress progress;
-  LedgerEntry entry;
-  std::string currency;
-};
-
-struct RedeemCommand {
-  std::string member_id;
-  int64_t points = 0;
-  std::string order_id;
-  std::string description;
-};
-
-struct AdjustCommand {
-  std::string member_id;
-  int64_t points_delta = 0;
-  std::string reason_code;
-  std::string complaint_id;
-  std::string note;
-};
-
-struct PointsResult {
-  LedgerEntry entry;
-  int64_t points_balance = 0;
-};
-
-struct Balance {
-  std::string member_id;
-  int64_t balance = 0;
-  int64_t lifetime_earned = 0, lifetime_bonus = 0, lifetime_adjusted = 0;
-  int64_t lifetime_redeemed = 0, lifetime_reversed = 0, lifetime_expired = 0;
-  int64_t expiring_soon = 0;
-  absl::Time expiring_soon_until;
-  std::vector<MemberExpiry> upcoming;
-  absl::Time as_of;
-};
-
-struct TierProjectionResult {
-  MemberView member;
-  std::vector<Projection> projections;  // KEEP first, then REACH
-  std::string currency;
-  absl::Time as_of;
 };
 
 // Profile fields UpdateMember may change (paths of care.loyalty.v1.Member).
@@ -178,58 +61,54 @@ class LoyaltyService final {
  public:
   LoyaltyService(LoyaltyStore& store, const Clock& clock, TierCache* cache);
 
-  LoyaltyStore& store() { return store_; }
+  // The business clock (request checks such as "not in the past").
   absl::Time Now() const { return clock_.Now(); }
 
   // FAILED_PRECONDITION / PROGRAM_NOT_CONFIGURED until the first version
   // exists (cheap: checked on every call).
   absl::Status RequireProgram();
 
+  // Every operation below opens its own transaction. A mutation is one
+  // WriteOnce under `once` (a retry gets the first answer, stored in its
+  // wire form) and writes the tier snapshots it changed through to the cache
+  // after its commit. Answers are contract messages built by loyalty_proto.h.
+
   // ------------------------------------------------------------- program
-  // The version in force now; PROGRAM_NOT_CONFIGURED when none.
-  absl::StatusOr<Program> CurrentProgram(StoreTxn& tx);
   // A given version (0: in force at `as_of`, else now).
-  absl::StatusOr<Program> GetProgram(StoreTxn& tx, int64_t version, std::optional<absl::Time> as_of);
-  absl::StatusOr<std::vector<Program>> ListPrograms(StoreTxn& tx, int64_t before, int limit);
-  // Validates and stores `next` as the new version in force from now.
-  // `expected_version` must be the version in force (0 when none).
-  absl::StatusOr<Program> UpdateProgram(StoreTxn& tx, Program next, int64_t expected_version,
-                                        const std::string& change_note, const Actor& actor);
-  // Call after the transaction of UpdateProgram committed.
-  void ProgramCommitted() { configured_ = true; }
+  absl::StatusOr<v1::Program> GetProgram(int64_t version, std::optional<absl::Time> as_of);
+  // Newest first, versions below `before` (0 = from the newest).
+  absl::StatusOr<std::vector<v1::Program>> ListPrograms(int64_t before, int limit);
+  // Validates and stores the new version, in force from now;
+  // `update.program.version` must be the version in force (0 when none).
+  absl::StatusOr<v1::Program> UpdateProgram(const Once& once, const ProgramUpdate& update, const Actor& actor);
 
   // ------------------------------------------------------------- members
-  absl::StatusOr<MemberView> Enrol(StoreTxn& tx, Effects& fx, std::string member_id, Profile profile);
-  absl::StatusOr<MemberView> GetMember(StoreTxn& tx, const std::string& member_id);
+  absl::StatusOr<v1::Member> Enrol(const Once& once, const std::string& member_id, const Profile& profile);
+  absl::StatusOr<v1::Member> GetMember(const std::string& member_id);
   // Sets the profile fields named in `paths` from `patch`; consents merge
   // by channel. `expected_version` 0 = unchecked.
-  absl::StatusOr<MemberView> UpdateMember(StoreTxn& tx, const std::string& member_id, const Profile& patch,
+  absl::StatusOr<v1::Member> UpdateMember(const Once& once, const std::string& member_id, const Profile& patch,
                                           const std::set<std::string>& paths, int64_t expected_version);
-  absl::StatusOr<std::vector<MemberView>> ListMembers(StoreTxn& tx, const MemberFilter& filter,
-                                                      const std::string& after, int limit);
+  // Ordered by member_id, after `after`.
+  absl::StatusOr<std::vector<v1::Member>> ListMembers(const MemberFilter& filter, const std::string& after,
+                                                      int limit);
 
   // ------------------------------------------------------ points and tiers
-  absl::StatusOr<PurchaseResult> RecordPurchase(StoreTxn& tx, Effects& fx, const PurchaseCommand& cmd,
-                                                const Actor& actor);
-  absl::StatusOr<ReturnResult> RecordReturn(StoreTxn& tx, Effects& fx, const ReturnCommand& cmd,
-                                            const Actor& actor);
-  absl::StatusOr<PointsResult> Redeem(StoreTxn& tx, const RedeemCommand& cmd, const Actor& actor);
-  absl::StatusOr<PointsResult> Adjust(StoreTxn& tx, const AdjustCommand& cmd, const Actor& actor);
-  absl::StatusOr<std::vector<LedgerEntry>> ListEntries(StoreTxn& tx, const EntryFilter& filter, int64_t before,
-                                                       int limit);
-  absl::StatusOr<Balance> GetBalance(StoreTxn& tx, const std::string& member_id,
-                                     std::optional<absl::Duration> horizon);
-  // The member's snapshot from the database (the cache's fallback).
-  absl::StatusOr<TierSnapshot> LoadSnapshot(StoreTxn& tx, const std::string& member_id);
+  absl::StatusOr<v1::RecordPurchaseResponse> RecordPurchase(const Once& once, const PurchaseCommand& cmd,
+                                                            const Actor& actor);
+  absl::StatusOr<v1::RecordReturnResponse> RecordReturn(const Once& once, const ReturnCommand& cmd,
+                                                        const Actor& actor);
+  absl::StatusOr<v1::RedeemPointsResponse> Redeem(const Once& once, const RedeemCommand& cmd, const Actor& actor);
+  absl::StatusOr<v1::AdjustPointsResponse> Adjust(const Once& once, const AdjustCommand& cmd, const Actor& actor);
+  // Newest first, sequence below `before` (0 = from the newest).
+  absl::StatusOr<std::vector<v1::LedgerEntry>> ListEntries(const EntryFilter& filter, int64_t before, int limit);
+  absl::StatusOr<v1::PointsBalance> GetBalance(const std::string& member_id, std::optional<absl::Duration> horizon);
+  // The member's snapshot from the database, put back into the cache (a
+  // cache miss of GetTier).
+  absl::StatusOr<v1::TierSnapshot> ReadTier(const std::string& member_id);
   // `target` empty: KEEP of the current tier and REACH of the next one.
-  absl::StatusOr<TierProjectionResult> ProjectTier(StoreTxn& tx, const std::string& member_id,
-                                                   const std::string& target, std::optional<absl::Time> by_time);
-
-  // Writes the snapshots of a committed mutation through to the cache. A
-  // cache failure is logged, not returned: the repair job retries.
-  void Apply(const Effects& fx);
-  // Puts `snapshot` into the cache (a GetTier miss refilling it).
-  void Refill(const TierSnapshot& snapshot);
+  absl::StatusOr<v1::ProjectTierResponse> ProjectTier(const std::string& member_id, const std::string& target,
+                                                      std::optional<absl::Time> by_time);
 
   // ---------------------------------------------------------------- jobs
   // Each does one bounded batch in its own transaction and returns true
@@ -245,6 +124,45 @@ class LoyaltyService final {
   bool AuditTierCache();
 
  private:
+  // WriteOnce under `once`; `fn(tx, fx, response)` runs unless `once` was
+  // answered before. The snapshots in `fx` go to the cache after the commit.
+  template <typename Response, typename Fn>
+  absl::StatusOr<Response> WriteOnceAndCache(const Once& once, Fn fn);
+  // Runs `fn(tx)` on a read snapshot and returns what it made.
+  template <typename T, typename Fn>
+  absl::StatusOr<T> ReadValue(Fn fn);
+
+  // The transaction scripts of the operations above.
+  absl::StatusOr<Program> StoreProgram(StoreTxn& tx, Program next, int64_t expected_version,
+                                       const std::string& change_note, const Actor& actor);
+  absl::StatusOr<MemberView> EnrolIn(StoreTxn& tx, Effects& fx, const std::string& member_id,
+                                     const Profile& profile);
+  absl::StatusOr<MemberView> UpdateMemberIn(StoreTxn& tx, const std::string& member_id, const Profile& patch,
+                                            const std::set<std::string>& paths, int64_t expected_version);
+  absl::StatusOr<MemberView> LoadMemberView(StoreTxn& tx, const std::string& member_id);
+  // `view` as the answer, or its error.
+  absl::Status MemberAnswer(StoreTxn& tx, const absl::StatusOr<MemberView>& view, v1::Member& response);
+  absl::StatusOr<std::vector<MemberView>> MemberViews(StoreTxn& tx, const MemberFilter& filter,
+                                                      const std::string& after, int limit);
+  absl::StatusOr<PurchaseResult> RecordPurchaseIn(StoreTxn& tx, Effects& fx, const PurchaseCommand& cmd,
+                                                  const Actor& actor);
+  absl::StatusOr<ReturnResult> RecordReturnIn(StoreTxn& tx, Effects& fx, const ReturnCommand& cmd,
+                                              const Actor& actor);
+  absl::StatusOr<PointsResult> RedeemIn(StoreTxn& tx, const RedeemCommand& cmd, const Actor& actor);
+  absl::StatusOr<PointsResult> AdjustIn(StoreTxn& tx, const AdjustCommand& cmd, const Actor& actor);
+  absl::StatusOr<Balance> BalanceIn(StoreTxn& tx, const std::string& member_id,
+                                    std::optional<absl::Duration> horizon);
+  absl::StatusOr<TierProjectionResult> ProjectTierIn(StoreTxn& tx, const std::string& member_id,
+                                                     const std::string& target, std::optional<absl::Time> by_time);
+
+  // The version in force now; PROGRAM_NOT_CONFIGURED when none.
+  absl::StatusOr<Program> CurrentProgram(StoreTxn& tx);
+  // The member's snapshot from the database.
+  absl::StatusOr<TierSnapshot> LoadSnapshot(StoreTxn& tx, const std::string& member_id);
+  // Writes the snapshots of a committed mutation through to the cache. A
+  // cache failure is logged, not returned: the repair job retries.
+  void Apply(const Effects& fx);
+
   absl::StatusOr<Member> LoadMember(StoreTxn& tx, const std::string& member_id);
   absl::StatusOr<Program> ProgramByVersion(StoreTxn& tx, int64_t version);
   absl::StatusOr<TierSnapshot> SnapshotOf(StoreTxn& tx, const Member& member);
@@ -265,6 +183,27 @@ class LoyaltyService final {
   absl::Status ChangeTier(StoreTxn& tx, Effects* fx, Member& member, const Program& program, const Tier& tier,
                           absl::Time at);
   void RecomputeBirthday(Member& member, const Program& program, absl::Time from);
+  // Saves the member and fills in what purchase and return answers carry:
+  // the balance, the tier snapshot and the progress toward tiers.
+  absl::Status SaveAndDescribe(StoreTxn& tx, const Program& current, const Member& m, int64_t& balance,
+                               TierSnapshot& tier, Progress& progress);
+
+  // The steps of RecordPurchase (purchases.cc).
+  struct PurchaseContext;
+  absl::StatusOr<PurchaseContext> LoadPurchaseContext(StoreTxn& tx, const PurchaseCommand& cmd);
+  absl::Status EarnPurchasePoints(StoreTxn& tx, PurchaseContext& c, const PurchaseCommand& cmd, const Actor& actor,
+                                  PurchaseResult& r);
+  absl::Status CountVisit(StoreTxn& tx, PurchaseContext& c, const PurchaseCommand& cmd, const Actor& actor,
+                          PurchaseResult& r);
+  absl::Status GrantVisitReward(StoreTxn& tx, PurchaseContext& c, const VisitReward& visit,
+                                const std::string& order_id, const Actor& actor, PurchaseResult& r);
+  absl::StatusOr<TierChange> UpgradeAfterPurchase(StoreTxn& tx, Effects& fx, Member& m, const Program& current,
+                                                  absl::Time now);
+  // The steps of RecordReturn (purchases.cc).
+  struct ReturnContext;
+  absl::StatusOr<ReturnContext> LoadReturnContext(StoreTxn& tx, const ReturnCommand& cmd);
+  absl::Status ReversePoints(StoreTxn& tx, ReturnContext& c, const ReturnCommand& cmd, const Actor& actor,
+                             ReturnResult& r);
 
   template <typename Fn>
   bool RunJob(const char* name, Fn fn);

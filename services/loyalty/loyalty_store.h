@@ -1,15 +1,17 @@
 #pragma once
 
-// Loyalty's storage behind a small interface. A StoreTxn is one transaction:
-// every point and tier change of a member is read, decided and written in
-// one, and writes are serialized (one writer), so concurrent requests never
-// see or leave a half-applied change. The SQLite implementation uses the
-// common Database (group commit; a failed write leaves nothing behind).
+// Loyalty's storage as an interface in the domain's terms: methods take and
+// return the values of model.h (rows, std::optional for "may be absent",
+// filter structs), never wire requests, and return storage errors only (no
+// API reasons: those are the domain's). A StoreTxn is one transaction: every
+// point and tier change of a member is read, decided and written in one, and
+// writes are serialized (one writer), so concurrent requests never see or
+// leave a half-applied change. The SQLite implementation is
+// sqlite_loyalty_store.h; another engine is another class behind this one.
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,15 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/sqlite.h"
 #include "common/store.h"
-#include "google/protobuf/message.h"
 #include "services/loyalty/model.h"
-
-namespace care {
-// The loyalty schema, compiled in from migrations/ (cmake/CareMigrations.cmake).
-std::vector<Migration> LoyaltyMigrations();
-}  // namespace care
 
 namespace care::loyalty {
 
@@ -111,10 +106,9 @@ class StoreTxn : public ServiceTxn {
   // One member's upcoming expiries, earliest first.
   virtual absl::StatusOr<std::vector<MemberExpiry>> UpcomingExpiries(const std::string& member_id, int limit) = 0;
 
-  // Effects. Publish adds the event to the outbox (delivered to the
-  // notification service); MarkCacheDirty records that the member's tier
-  // snapshot at `version` must reach the Redis cache.
-  virtual absl::Status Publish(const Event& event, absl::Time occurred) = 0;
+  // The tier cache: MarkCacheDirty records that the member's tier snapshot
+  // at `version` must reach the Redis cache. (Events to other services leave
+  // through ServiceTxn::Enqueue.)
   virtual absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) = 0;
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> DirtyCacheEntries(int limit) = 0;
   // Forgets the entry unless a newer version was marked meanwhile.
@@ -123,11 +117,8 @@ class StoreTxn : public ServiceTxn {
   // Small named values for background jobs (cursors).
   virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;
   virtual absl::Status SetJobState(const std::string& name, const std::optional<std::string>& value) = 0;
-
 };
 
 using LoyaltyStore = TransactionalStore<StoreTxn>;
-
-std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db);
 
 }  // namespace care::loyalty

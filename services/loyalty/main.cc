@@ -8,7 +8,7 @@
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
-#include "services/loyalty/loyalty_store.h"
+#include "services/loyalty/sqlite_loyalty_store.h"
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;

@@ -93,15 +93,11 @@ const Tier* Program::NextTierDown(const std::string& tier_id) const {
   return nullptr;
 }
 
-void ValidateProgram(Program& p, FieldErrors& errors) {
-  if (errors.RequireNonEmpty("program.display_name", p.display_name)) {
-    errors.RequireMaxLength("program.display_name", p.display_name, 100);
-  }
-  errors.RequireCurrency("program.currency_code", p.currency_code);
-  if (errors.RequireNonEmpty("program.time_zone", p.time_zone)) {
-    errors.RequireTimeZone("program.time_zone", p.time_zone);
-  }
+namespace {
 
+// The tier ladder: each tier, unique ids and ranks, thresholds rising with
+// rank; a valid ladder is sorted by rank and its base tier normalized.
+void ValidateTierLadder(Program& p, FieldErrors& errors) {
   bool tiers_ok = true;
   if (p.tiers.empty() || p.tiers.size() > 20) {
     errors.Add("program.tiers", "between 1 and 20 tiers");
@@ -146,7 +142,10 @@ void ValidateProgram(Program& p, FieldErrors& errors) {
     p.tiers.front().window = QualificationWindow{WindowKind::kLifetime, 0};
     p.tiers.front().retention = RetentionRule{};
   }
+}
 
+// Earn rule, expiry, visit reward and birthday bonus.
+void ValidateRewards(const Program& p, FieldErrors& errors) {
   errors.RequireRange("program.earn_rule.points_per_unit", p.earn_rule.points_per_unit, 0, 1000000);
   if (p.earn_rule.unit_amount <= 0) {
     errors.Add("program.earn_rule.unit_amount", "must be > 0");
@@ -175,6 +174,21 @@ void ValidateProgram(Program& p, FieldErrors& errors) {
     errors.RequireRange("program.visit_reward.bonus_points", v.bonus_points, 0, 1000000);
   }
   errors.RequireRange("program.birthday_bonus.points", p.birthday_points, 0, 1000000);
+}
+
+}  // namespace
+
+void ValidateProgram(Program& p, FieldErrors& errors) {
+  if (errors.RequireNonEmpty("program.display_name", p.display_name)) {
+    errors.RequireMaxLength("program.display_name", p.display_name, 100);
+  }
+  errors.RequireCurrency("program.currency_code", p.currency_code);
+  if (errors.RequireNonEmpty("program.time_zone", p.time_zone)) {
+    errors.RequireTimeZone("program.time_zone", p.time_zone);
+  }
+
+  ValidateTierLadder(p, errors);
+  ValidateRewards(p, errors);
 }
 
 bool TierDisplayChanged(const Program& before, const Program& after, const std::string& tier_id) {

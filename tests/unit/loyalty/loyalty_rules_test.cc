@@ -7,7 +7,7 @@
 
 #include "common/bounds.h"
 #include "gtest/gtest.h"
-#include "services/loyalty/loyalty_grpc.h"
+#include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/tiers.h"
 

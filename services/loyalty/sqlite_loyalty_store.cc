@@ -1,4 +1,4 @@
-#include "services/loyalty/loyalty_store.h"
+#include "services/loyalty/sqlite_loyalty_store.h"
 
 #include <limits>
 
@@ -172,16 +172,18 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::StatusOr<std::vector<Program>> ProgramVersions(int64_t before, int limit) override {
     if (before <= 0) before = std::numeric_limits<int64_t>::max();
-    return Collect<Program>(
+    return CollectParsed<Program>(
         txn_.Query("SELECT body FROM program_versions WHERE version < ?1 ORDER BY version DESC LIMIT ?2", before,
                    limit),
-        [](const Statement& s) { return ParseProgram(s.Bytes(0)); });
+        ParseProgram);
   }
 
   absl::Status InsertProgram(const Program& program) override {
+    auto superseded = SupersededBody(program);
+    if (!superseded.ok()) return superseded.status();
     absl::Status s = Run(txn_.Query(
         "UPDATE program_versions SET superseded_at = ?1, body = ?3 WHERE version = ?2 AND superseded_at IS NULL",
-        Micros(program.effective_time), program.version - 1, Blob{SupersededBody(program)}));
+        Micros(program.effective_time), program.version - 1, Blob{*superseded}));
     if (!s.ok()) return s;
     return Run(txn_.Query("INSERT INTO program_versions (version, effective_at, body) VALUES (?1, ?2, ?3)",
                           program.version, Micros(program.effective_time),
@@ -340,18 +342,15 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (before <= 0) before = std::numeric_limits<int64_t>::max();
     std::vector<std::string> kinds;
     for (EntryKind k : f.kinds) kinds.push_back(absl::StrCat(static_cast<int>(k)));
-    return Collect<LedgerEntry>(
+    return CollectParsed<LedgerEntry>(
         txn_.Query("SELECT body FROM ledger WHERE member_id = ?1 AND seq < ?2"
                    " AND (?3 = '[]' OR kind IN (SELECT CAST(value AS INTEGER) FROM json_each(?3)))"
                    " AND (?4 = '' OR order_id = ?4) AND create_time >= ?5 AND create_time < ?6"
                    " ORDER BY seq DESC LIMIT ?7",
-                   f.member_id, before, JsonArray(kinds), f.order_id, Micros(f.start_time.value_or(absl::InfinitePast())),
+                   f.member_id, before, JsonArray(kinds), f.order_id,
+                   Micros(f.start_time.value_or(absl::InfinitePast())),
                    Micros(f.end_time.value_or(absl::InfiniteFuture())), limit),
-        [](const Statement& s) {
-          v1::LedgerEntry proto;
-          proto.ParseFromString(s.Bytes(0));
-          return EntryFromProto(proto);
-        });
+        ParseEntry);
   }
 
   absl::StatusOr<std::map<EntryKind, int64_t>> SumByKind(const std::string& member_id) override {
@@ -416,10 +415,6 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         [](const Statement& s) { return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)}; });
   }
 
-  absl::Status Publish(const Event& event, absl::Time occurred) override {
-    return EnqueueOutbox(txn_, EventToOutbox(event, occurred));
-  }
-
   absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) override {
     return Run(txn_.Query(
         "INSERT INTO tier_cache_dirty (member_id, version) VALUES (?1, ?2) "
@@ -453,19 +448,43 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         name, *value));
   }
 
-
  private:
-  static Program ParseProgram(const std::string& bytes) {
+  // Stored versions were validated when written: only an unreadable blob
+  // is an error here.
+  static absl::StatusOr<Program> ParseProgram(const Statement& s, int col) {
     v1::Program proto;
-    proto.ParseFromString(bytes);
-    FieldErrors ignored;  // stored versions were validated when written
+    if (absl::Status parsed = ParseBlob(s, col, proto, "program version"); !parsed.ok()) return parsed;
+    FieldErrors ignored;
     return ProgramFromProto(proto, ignored);
   }
 
-  // The body of the version before `next`, marked superseded by it.
-  std::string SupersededBody(const Program& next) {
+  static absl::StatusOr<LedgerEntry> ParseEntry(const Statement& s, int col) {
+    v1::LedgerEntry proto;
+    if (absl::Status parsed = ParseBlob(s, col, proto, "ledger entry"); !parsed.ok()) return parsed;
+    return EntryFromProto(proto);
+  }
+
+  // Every row of `stmt` through `read`, which may find a row unreadable.
+  template <typename T, typename Fn>
+  static absl::StatusOr<std::vector<T>> CollectParsed(absl::StatusOr<Statement> stmt, Fn read) {
+    if (!stmt.ok()) return stmt.status();
+    std::vector<T> out;
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      absl::StatusOr<T> value = read(*stmt, 0);
+      if (!value.ok()) return value.status();
+      out.push_back(std::move(*value));
+    }
+  }
+
+  // The body of the version before `next`, marked superseded by it (empty
+  // when there is none: the update then changes no row).
+  absl::StatusOr<std::string> SupersededBody(const Program& next) {
     auto prev = ProgramVersion(next.version - 1);
-    if (!prev.ok() || !prev->has_value()) return std::string();
+    if (!prev.ok()) return prev.status();
+    if (!prev->has_value()) return std::string();
     Program p = **prev;
     p.superseded_time = next.effective_time;
     return ProgramToProto(p).SerializeAsString();
@@ -476,13 +495,12 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::nullopt;
-    return ParseProgram(stmt->Bytes(0));
+    return ParseProgram(*stmt, 0);
   }
 
   static absl::StatusOr<std::vector<std::string>> Ids(absl::StatusOr<Statement> stmt) {
     return Collect<std::string>(std::move(stmt), [](const Statement& s) { return s.Text(0); });
   }
-
 };
 
 }  // namespace

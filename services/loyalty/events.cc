@@ -1,0 +1,55 @@
+#include "services/loyalty/events.h"
+
+#include <type_traits>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "clients/notification/ingest_events.h"
+
+namespace care::loyalty {
+namespace {
+
+namespace notify = ::care::clients::notification;
+
+// Ids end with a number or an entry id, so a member id holding ':' cannot
+// make two ids collide.
+std::string EventId(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, ProfileChanged>) {
+          return absl::StrCat("loyalty:profile:", e.member_id, ":", e.version);
+        } else if constexpr (std::is_same_v<T, TierChanged>) {
+          return absl::StrCat("loyalty:tier:", e.member_id, ":", e.version);
+        } else if constexpr (std::is_same_v<T, PointsExpiring>) {
+          return absl::StrCat("loyalty:expiring:", e.member_id, ":", absl::ToUnixSeconds(e.expire_time));
+        } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
+          return absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
+        } else {
+          return absl::StrCat("loyalty:visit:", e.entry_id);
+        }
+      },
+      event);
+}
+
+notify::MemberProfileChange Payload(const ProfileChanged& e) {
+  notify::MemberProfileChange out{e.member_id, e.profile.name, e.profile.locale, e.profile.time_zone,
+                                  e.profile.email, e.profile.phone, {}};
+  for (const Consent& c : e.profile.consents) out.consents.push_back({c.channel, c.granted, c.update_time});
+  return out;
+}
+notify::TierChange Payload(const TierChanged& e) {
+  return {e.member_id, e.old_tier_id, e.new_tier_id, e.tier_display_name, e.version};
+}
+notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.points, e.expire_time}; }
+notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
+notify::VisitReward Payload(const VisitRewarded& e) { return {e.member_id, e.visit_count, e.reward_name}; }
+
+}  // namespace
+
+OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
+  const notify::EventHeader header{EventId(event), "loyalty", occurred};
+  return std::visit([&](const auto& e) { return notify::IngestEvent(header, Payload(e)); }, event);
+}
+
+}  // namespace care::loyalty
