@@ -24,8 +24,6 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
   return bytes;
 }
 
-thread_local const std::string* current_caller = nullptr;
-
 absl::Status Reused(const Once& once) {
   return Error(absl::StatusCode::kAlreadyExists, "REQUEST_ID_REUSED",
                "this request id was already used for a different request", {{"key", once.key}});
@@ -37,17 +35,6 @@ absl::StatusOr<bool> ParseStored(const std::string& bytes, google::protobuf::Mes
 }
 
 }  // namespace
-
-CallerIdentity::CallerIdentity(const std::string& principal) : previous_(current_caller) {
-  current_caller = &principal;
-}
-
-CallerIdentity::~CallerIdentity() { current_caller = previous_; }
-
-const std::string& CallerIdentity::Current() {
-  static const std::string none;
-  return current_caller != nullptr ? *current_caller : none;
-}
 
 std::string RequestSha256(const google::protobuf::Message& message) {
   const std::string bytes = DeterministicBytes(message);

@@ -17,15 +17,6 @@ namespace care {
 // owner with a different request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
 absl::StatusOr<bool> Replay(Txn& txn, const Once& once, google::protobuf::Message* response);
 absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Message& response);
-// Transitional forms.
-inline absl::StatusOr<bool> Replay(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                                   google::protobuf::Message* response) {
-  return Replay(txn, OnceOf(key, request), response);
-}
-inline absl::Status Remember(Txn& txn, const IdempotencyKey& key, const google::protobuf::Message& request,
-                             const google::protobuf::Message& response) {
-  return Remember(txn, OnceOf(key, request), response);
-}
 
 // Adds `event` to the outbox inside the caller's write transaction, so the
 // event exists if and only if the state change it announces committed
@@ -52,8 +43,6 @@ template <typename StoreTxn>
 class SqliteTxnBase : public StoreTxn {
  public:
   explicit SqliteTxnBase(Txn& txn) : txn_(txn) {}
-  using StoreTxn::Remember;
-  using StoreTxn::Replay;
   absl::StatusOr<bool> Replay(const Once& once, google::protobuf::Message* response) override {
     return care::Replay(txn_, once, response);
   }

@@ -89,8 +89,6 @@ class RpcRuntime final {
       return reactor;
     }
     bool queued = pool_->TrySubmit([this, reactor, ctx, call, fn = std::move(fn)]() mutable {
-      // Idempotency records of this call are the principal's (store.h).
-      CallerIdentity identity(call.caller.principal->name);
       absl::Status s = ctx->IsCancelled() ? absl::CancelledError() : fn(call.caller);
       reactor->Finish(End(call, s));
     });

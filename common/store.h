@@ -47,31 +47,6 @@ struct Once {
   RequestFingerprint request;
 };
 
-// Transitional: the (owner, scope, key) triple of the older API below.
-struct IdempotencyKey {
-  absl::string_view owner;
-  absl::string_view scope;  // usually the method name
-  absl::string_view key;    // request id, event id or natural key
-};
-inline Once OnceOf(const IdempotencyKey& key, const google::protobuf::Message& request) {
-  return Once{std::string(key.owner), std::string(key.scope), std::string(key.key), FingerprintOf(request)};
-}
-
-// Transitional, until every service passes a Once built by its adapter: the
-// authenticated principal of the call this thread serves ("" on a thread
-// serving none).
-class CallerIdentity final {
- public:
-  explicit CallerIdentity(const std::string& principal);
-  ~CallerIdentity();
-  CallerIdentity(const CallerIdentity&) = delete;
-  CallerIdentity& operator=(const CallerIdentity&) = delete;
-  static const std::string& Current();
-
- private:
-  const std::string* previous_;
-};
-
 // AIP-155 inside a write transaction: Replay fills `response` with the first
 // answer given for `once` and returns true (ALREADY_EXISTS, reason
 // REQUEST_ID_REUSED, when the key was used for a different request);
@@ -81,16 +56,6 @@ class IdempotencyTxn {
   virtual ~IdempotencyTxn() = default;
   virtual absl::StatusOr<bool> Replay(const Once& once, google::protobuf::Message* response) = 0;
   virtual absl::Status Remember(const Once& once, const google::protobuf::Message& response) = 0;
-
-  // Transitional forms of the two above.
-  absl::StatusOr<bool> Replay(const IdempotencyKey& key, const google::protobuf::Message& request,
-                              google::protobuf::Message* response) {
-    return Replay(OnceOf(key, request), response);
-  }
-  absl::Status Remember(const IdempotencyKey& key, const google::protobuf::Message& request,
-                        const google::protobuf::Message& response) {
-    return Remember(OnceOf(key, request), response);
-  }
 };
 
 // An event for another service, written in the sender's transaction and
@@ -142,14 +107,6 @@ absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, const On
   });
   if (!s.ok()) return s;
   return response;
-}
-
-// Transitional form: the caller is CallerIdentity::Current().
-template <typename Response, typename StoreTxn, typename Fn>
-absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, absl::string_view scope,
-                                   absl::string_view request_id, const google::protobuf::Message& request, Fn fn) {
-  return WriteOnce<Response>(store, OnceOf(IdempotencyKey{CallerIdentity::Current(), scope, request_id}, request),
-                             std::move(fn));
 }
 
 }  // namespace care

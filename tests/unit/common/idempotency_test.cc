@@ -178,19 +178,6 @@ TEST(RequestFingerprintTest, IsTheSha256OfTheDeterministicSerialization) {
             "8ab7a6c5e74737878ac73863cb76739d15d4666de44e5756bf55a2f9e9ab5f44");
 }
 
-TEST(CallerIdentityTest, IsTheCallsPrincipalOnItsThreadOnly) {
-  EXPECT_EQ(CallerIdentity::Current(), "");
-  const std::string alice = "agent:alice";
-  {
-    CallerIdentity outer(alice);
-    EXPECT_EQ(CallerIdentity::Current(), "agent:alice");
-    std::string elsewhere = "unset";
-    std::thread([&] { elsewhere = CallerIdentity::Current(); }).join();
-    EXPECT_EQ(elsewhere, "");
-  }
-  EXPECT_EQ(CallerIdentity::Current(), "");
-}
-
 // A database written by the binary before issue 16: common migration 1 only.
 TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
   testing::TempDir dir;
