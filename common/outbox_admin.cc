@@ -64,16 +64,16 @@ grpc::ServerUnaryReactor* OutboxAdminService::ReplayDeadEvents(grpc::CallbackSer
       errors.RequireMaxLength(absl::StrCat("event_ids[", i, "]"), req->event_ids(i), 256);
     }
     if (!errors.empty()) return errors.ToStatus();
-    const IdempotencyKey key{caller.principal->name, "ReplayDeadEvents", req->request_id()};
+    const Once once = OnceFor(caller, "ReplayDeadEvents", req->request_id(), *req);
     absl::Status s = db_.Write([&](Txn& txn) -> absl::Status {
       resp->Clear();
-      auto replayed = Replay(txn, key, *req, resp);
+      auto replayed = Replay(txn, once, resp);
       if (!replayed.ok()) return replayed.status();
       if (*replayed) return absl::OkStatus();
       auto ids = ReplayDeadOutbox(txn, {req->event_ids().begin(), req->event_ids().end()}, req->destination());
       if (!ids.ok()) return ids.status();
       for (const std::string& id : *ids) resp->add_event_ids(id);
-      return Remember(txn, key, *req, *resp);
+      return Remember(txn, once, *resp);
     });
     if (s.ok() && jobs_ != nullptr && resp->event_ids_size() > 0) jobs_->Kick();
     return s;
