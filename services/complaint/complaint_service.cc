@@ -19,6 +19,7 @@
 #include "common/random.h"
 #include "services/complaint/metrics.h"
 #include "services/complaint/phrases.h"
+#include "services/complaint/prometheus.h"
 #include "services/complaint/service_internal.h"
 
 namespace care::complaint {
@@ -1360,7 +1361,7 @@ bool ComplaintService::RunSlaChecks() {
   for (const auto& [priority, target] : breaches) {
     std::string p(absl::StripPrefix(v1::Priority_Name(priority), "PRIORITY_"));
     std::string t(absl::StripPrefix(v1::SlaTarget_Name(target), "SLA_TARGET_"));
-    metrics::ComplaintSlaBreaches().Inc({p, t});
+    SlaBreachesMetric().Inc({p, t});
   }
   return handled == static_cast<size_t>(kSlaBatch);
 }

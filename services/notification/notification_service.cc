@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "common/store.h"
+#include "services/notification/prometheus.h"
 #include "services/notification/templates.h"
 
 namespace care::notification {
@@ -969,7 +970,7 @@ void NotificationService::ExportOutcomes(const std::map<std::pair<int, int>, int
   for (const auto& [key, n] : outcomes) {
     std::string channel(care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
     std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
-    metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
+    DeliveriesMetric().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
                                            std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
                                           static_cast<double>(n));
   }
