@@ -400,24 +400,6 @@ metrics::Gauge& RpcInFlight() {
   return f;
 }
 
-metrics::Counter& TierCacheLookups() {
-  static auto& f = Registry::Global().Counter(
-      "care_tier_cache_lookups_total",
-      "Tier lookups by result: hit (Redis), miss (fallback used), invalid (entry with a bad or missing "
-      "signature, fallback used), error (Redis unavailable).",
-      {"result"});
-  return f;
-}
-
-metrics::Counter& TierCacheRepairs() {
-  static auto& f = Registry::Global().Counter(
-      "care_tier_cache_repairs_total",
-      "Tier cache entries the loyalty audit fixed, by why: bad_signature, ahead (of the database), behind, "
-      "no_member, old_key (re-signed with the current key).",
-      {"reason"});
-  return f;
-}
-
 metrics::Gauge& OutboxBacklog() {
   static auto& f = Registry::Global().Gauge(
       "care_outbox_backlog", "Outbox events not yet delivered (dead events excluded).");
@@ -456,39 +438,6 @@ metrics::Gauge& SqlStatementsCached() {
   return f;
 }
 
-metrics::Counter& NotificationDeliveries() {
-  static auto& f = Registry::Global().Counter(
-      "care_notification_deliveries_total", "Notification deliveries by channel and status.",
-      {"channel", "status"});
-  return f;
-}
-
-metrics::Counter& NotificationInboxFeedReads() {
-  static auto& f = Registry::Global().Counter(
-      "care_notification_inbox_feed_reads_total", "SubscribeInbox reads of the inbox feed (database queries).");
-  return f;
-}
-
-metrics::Counter& ComplaintSlaBreaches() {
-  static auto& f = Registry::Global().Counter(
-      "care_complaint_sla_breaches_total", "Complaint SLA clocks breached, by priority and SLA target (FIRST_RESPONSE, RESOLUTION).",
-      {"priority", "target"});
-  return f;
-}
-
-metrics::Counter& LoyaltyMemberExports() {
-  static auto& f = Registry::Global().Counter(
-      "care_loyalty_member_exports_total", "ExportMembers streams ended, by the calling principal.", {"principal"});
-  return f;
-}
-
-metrics::Counter& LoyaltyMembersExported() {
-  static auto& f = Registry::Global().Counter(
-      "care_loyalty_members_exported_total", "Members sent by ExportMembers, by the calling principal.",
-      {"principal"});
-  return f;
-}
-
 metrics::Counter& RetentionPurged() {
   static auto& f = Registry::Global().Counter(
       "care_retention_purged_total",
@@ -496,24 +445,38 @@ metrics::Counter& RetentionPurged() {
   return f;
 }
 
+namespace {
+
+std::mutex catalog_mu;
+std::vector<void (*)()>& Added() {
+  static auto* added = new std::vector<void (*)()>();
+  return *added;
+}
+
+}  // namespace
+
+void AddToCatalog(void (*declare)()) {
+  std::lock_guard lock(catalog_mu);
+  Added().push_back(declare);
+}
+
 void DeclareAll() {
+  std::vector<void (*)()> added;
+  {
+    std::lock_guard lock(catalog_mu);
+    added = Added();
+  }
   RpcCalls();
   RpcLatency();
   RpcInFlight();
-  TierCacheLookups();
-  TierCacheRepairs();
   OutboxBacklog();
   OutboxDeliveries();
   OutboxDead();
   WorkPoolQueueDepth();
   WorkPoolRejected();
   SqlStatementsCached();
-  NotificationDeliveries();
-  NotificationInboxFeedReads();
-  ComplaintSlaBreaches();
-  LoyaltyMemberExports();
-  LoyaltyMembersExported();
   RetentionPurged();
+  for (auto declare : added) declare();
 }
 
 }  // namespace care::metrics

@@ -29,9 +29,10 @@
 //       {"channel", "status"});
 //   deliveries.Inc({"IN_APP", "SENT"});
 //
-// The families the suite exports are declared once in the catalog at the end
-// of this file, so names live in one place (the Grafana dashboard test checks
-// its expressions against them).
+// Each family is declared once, by its owner: the runtime's in the catalog
+// at the end of this file, a service's in its own prometheus.h (added with
+// AddToCatalog). The Grafana dashboard test checks its expressions against
+// their union.
 namespace care::metrics {
 
 using Labels = std::initializer_list<absl::string_view>;
@@ -206,9 +207,10 @@ class HttpExporter final {
 };
 
 // ---------------------------------------------------------------------------
-// The catalog: every family CareSuite exports. Defined on first use and
-// declared by DeclareAll() at start-up, so a scrape lists them all (with HELP
-// and TYPE) even before their first sample, and dashboards can bind to them.
+// The runtime's catalog: the families every binary exports. Defined on first
+// use and declared by DeclareAll() at start-up, so a scrape lists them all
+// (with HELP and TYPE) even before their first sample, and dashboards can
+// bind to them. Services add their own (AddToCatalog).
 
 // care_rpc_calls_total{service,method,code}: finished unary calls.
 metrics::Counter& RpcCalls();
@@ -216,13 +218,6 @@ metrics::Counter& RpcCalls();
 metrics::Histogram& RpcLatency();
 // care_rpc_in_flight: calls being served now.
 metrics::Gauge& RpcInFlight();
-// care_tier_cache_lookups_total{result=hit|miss|invalid|error|memo}: tier
-// cache reads (memo: answered by loyalty's in-memory copy before Redis;
-// invalid: an entry whose signature did not verify, treated as a miss).
-metrics::Counter& TierCacheLookups();
-// care_tier_cache_repairs_total{reason=bad_signature|ahead|behind|no_member|old_key}:
-// entries loyalty's tier cache audit overwrote or deleted.
-metrics::Counter& TierCacheRepairs();
 // care_outbox_backlog{}: events not yet delivered (read at scrape time).
 metrics::Gauge& OutboxBacklog();
 // care_outbox_deliveries_total{destination,result=delivered|retry|dead}.
@@ -235,26 +230,21 @@ metrics::Gauge& WorkPoolQueueDepth();
 // care_work_pool_rejected_total: tasks refused because the queue was full.
 metrics::Counter& WorkPoolRejected();
 // care_sql_statements_cached: SQLite statements kept prepared by every
-// connection of the process (bounded per connection; issue 16, defect 5).
+// connection of the process (bounded per connection).
 metrics::Gauge& SqlStatementsCached();
-// care_notification_deliveries_total{channel,status}: deliveries by outcome.
-metrics::Counter& NotificationDeliveries();
-// care_notification_inbox_feed_reads_total: SubscribeInbox reads of the feed
-// (an idle stream makes none until a change for its members commits).
-metrics::Counter& NotificationInboxFeedReads();
-// care_complaint_sla_breaches_total{priority,target}: SLA clocks breached.
-metrics::Counter& ComplaintSlaBreaches();
-// care_loyalty_member_exports_total{principal}: ExportMembers streams ended
-// (the audit of who exports members' personal data), and
-// care_loyalty_members_exported_total{principal}: the members they sent.
-metrics::Counter& LoyaltyMemberExports();
-metrics::Counter& LoyaltyMembersExported();
-
 // care_retention_purged_total{table=idempotency|outbox}: expired idempotency
 // records and delivered outbox events deleted by the retention purge.
 metrics::Counter& RetentionPurged();
 
-// Declares every catalog family in the Global registry.
+// A component's own families (a service's, the tier cache's) are declared
+// by the component, in one function that defines each of them; main() adds
+// it here before Run(), and DeclareAll() then declares them with the
+// runtime's, so a scrape lists them before their first sample. The catalog
+// of a binary is the runtime's plus what it added.
+void AddToCatalog(void (*declare)());
+
+// Declares every catalog family (the runtime's and the added ones) in the
+// Global registry.
 void DeclareAll();
 
 }  // namespace care::metrics

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "common/outbox.h"
+#include "common/store.h"  // OutboxEvent
 
 namespace care::clients::loyalty {
 

@@ -3,7 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/metrics.h"
+#include "clients/loyalty/tier_cache_metrics.h"
 
 namespace care {
 
@@ -63,7 +63,7 @@ absl::Status TierCacheWriter::Put(const TierSnapshot& snapshot) {
 }
 
 absl::StatusOr<TierCacheWriter::AuditStep> TierCacheWriter::Audit(uint64_t cursor, int batch, const Truth& truth) {
-  static auto& repaired_metric = metrics::TierCacheRepairs();
+  static auto& repaired_metric = TierCacheRepairsMetric();
   auto scanned = redis_.Scan(cursor, absl::StrCat(kKeyPrefix, "*"), batch);
   if (!scanned.ok()) return scanned.status();
   AuditStep step;
@@ -116,10 +116,10 @@ absl::StatusOr<TierSnapshot> TierLookup::Get(absl::string_view member_id) {
   // Exported as one exclusive result per lookup: hit, miss, invalid (an
   // entry whose signature did not verify: a miss, fallback used) or error
   // (Redis unavailable, fallback used).
-  static auto& hit = metrics::TierCacheLookups().With({"hit"});
-  static auto& miss = metrics::TierCacheLookups().With({"miss"});
-  static auto& invalid = metrics::TierCacheLookups().With({"invalid"});
-  static auto& error = metrics::TierCacheLookups().With({"error"});
+  static auto& hit = TierCacheLookupsMetric().With({"hit"});
+  static auto& miss = TierCacheLookupsMetric().With({"miss"});
+  static auto& invalid = TierCacheLookupsMetric().With({"invalid"});
+  static auto& error = TierCacheLookupsMetric().With({"error"});
   auto* result = &miss;
   if (redis_ != nullptr) {
     auto cached = redis_->GetVersioned(TierCacheKey(member_id));

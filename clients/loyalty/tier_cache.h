@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "clients/loyalty/loyalty_client.h"
+#include "clients/loyalty/tier_cache_metrics.h"
 #include "common/key_file.h"
 #include "common/redis.h"
 

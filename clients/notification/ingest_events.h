@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "common/outbox.h"
+#include "common/store.h"  // OutboxEvent
 
 namespace care::clients::notification {
 

@@ -10,7 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/outbox.h"
+#include "common/store.h"  // OutboxEvent
 
 namespace care::clients::promotion {
 

@@ -11,6 +11,7 @@
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/sqlite_complaint_store.h"
+#include "services/complaint/prometheus.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   config.Finish();
 
   care::ServerRunner runner(server_config, ComplaintService::service_full_name());
+  care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
+  care::metrics::AddToCatalog(care::complaint::DeclareMetrics);
   care::Database& db = runner.OpenDatabase(care::ComplaintMigrations());
 
   std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;

@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
+#include "services/complaint/prometheus.h"
 #include "services/complaint/service_internal.h"
 #include "services/complaint/sla_clock.h"
 
@@ -130,7 +131,7 @@ void CountBreaches(const std::vector<std::pair<v1::Priority, v1::SlaTarget>>& br
   for (const auto& [priority, target] : breaches) {
     std::string p(absl::StripPrefix(v1::Priority_Name(priority), "PRIORITY_"));
     std::string t(absl::StripPrefix(v1::SlaTarget_Name(target), "SLA_TARGET_"));
-    metrics::ComplaintSlaBreaches().Inc({p, t});
+    SlaBreachesMetric().Inc({p, t});
   }
 }
 

@@ -13,6 +13,7 @@
 #include "common/proto_time.h"
 #include "common/server_stream.h"
 #include "services/loyalty/loyalty_proto.h"
+#include "services/loyalty/prometheus.h"
 #include "services/loyalty/request_checks.h"
 
 namespace care::loyalty {
@@ -228,8 +229,8 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
       if (principal.empty()) return;  // refused before the first batch
       // Warn level: an audit line must survive --log_level=warn.
       LogWarn("member export", {{"principal", principal}, {"filters", filters}, {"rows", rows}});
-      metrics::LoyaltyMemberExports().Inc({principal});
-      metrics::LoyaltyMembersExported().Inc({principal}, static_cast<double>(rows));
+      MemberExportsMetric().Inc({principal});
+      MembersExportedMetric().Inc({principal}, static_cast<double>(rows));
     }
   };
   auto audit = std::make_shared<ExportAudit>();
@@ -364,7 +365,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::GetTier(ServerContext* ctx, const v1::Get
     if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
     if (memo_ != nullptr) {
       if (auto known = memo_->Find(req->member_id())) {
-        static auto& memo_hit = metrics::TierCacheLookups().With({"memo"});
+        static auto& memo_hit = TierCacheLookupsMetric().With({"memo"});
         memo_hit.Inc();
         *resp = *known;
         return absl::OkStatus();

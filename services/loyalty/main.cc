@@ -4,11 +4,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "clients/loyalty/tier_cache_metrics.h"
 #include "common/log.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/sqlite_loyalty_store.h"
+#include "services/loyalty/prometheus.h"
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
   config.Finish();
 
   care::ServerRunner runner(server_config, LoyaltyService::service_full_name());
+  care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
+  care::metrics::AddToCatalog(care::loyalty::DeclareMetrics);
   care::Database& db = runner.OpenDatabase(care::LoyaltyMigrations());
   std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqliteLoyaltyStore(db);
   care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());

@@ -12,6 +12,7 @@
 #include "common/proto_time.h"
 #include "services/notification/notification_internal.h"
 #include "services/notification/notification_service.h"
+#include "services/notification/prometheus.h"
 
 namespace care::notification {
 
@@ -245,7 +246,7 @@ void NotificationService::ExportOutcomes(const std::map<std::pair<int, int>, int
     std::string channel(
         care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
     std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
-    metrics::NotificationDeliveries().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
+    DeliveriesMetric().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
                                            std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
                                           static_cast<double>(n));
   }

@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "services/notification/notification_service.h"
+#include "services/notification/prometheus.h"
 
 namespace care::notification {
 namespace {
@@ -72,7 +73,7 @@ std::shared_ptr<void> PerPrincipalLimit::TryAcquire(const std::string& principal
 
 absl::StatusOr<int64_t> NotificationService::InboxFeedStart(std::optional<int64_t> cursor) {
   InboxFeedBounds bounds;
-  metrics::NotificationInboxFeedReads().Inc({});
+  InboxFeedReadsMetric().Inc({});
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto b = tx.InboxFeedRange();
     if (!b.ok()) return b.status();
@@ -93,7 +94,7 @@ absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInbo
                                                                                      int64_t after, int window) {
   InboxFeedPage page;
   page.position = after;
-  metrics::NotificationInboxFeedReads().Inc({});
+  InboxFeedReadsMetric().Inc({});
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto bounds = tx.InboxFeedRange();
     if (!bounds.ok()) return bounds.status();

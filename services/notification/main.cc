@@ -9,6 +9,33 @@
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/sqlite_notification_store.h"
+#include "services/notification/prometheus.h"
+
+namespace {
+
+// --egress_allowlist and --egress_cluster_cidrs; a bad entry is a
+// configuration error naming the flag that holds it.
+absl::StatusOr<care::EgressPolicy> ReadEgressPolicy(care::ConfigReader& config) {
+  std::string egress_allowlist = config.String(
+      "egress_allowlist", "",
+      "comma-separated CIDRs (10.1.2.0/24), addresses and host names (smtp.internal, *.corp.example) that "
+      "webhooks and SMTP may reach although private, loopback, link-local or in the cluster's ranges; "
+      "http webhooks are allowed only to these hosts; at most 64 entries, 4096 bytes");
+  std::string egress_cluster_cidrs = config.String(
+      "egress_cluster_cidrs", "",
+      "comma-separated CIDRs of the cluster (pods, services, nodes) refused to webhooks and SMTP like private "
+      "addresses, for clusters on public ranges; at most 64 entries, 4096 bytes");
+  auto egress_policy = care::EgressPolicy::Parse(egress_allowlist, egress_cluster_cidrs);
+  if (!egress_policy.ok()) {
+    // Parse reports the first bad entry of either list; name the flag that holds it.
+    const bool in_allowlist = care::EgressPolicy::Parse(egress_allowlist).status().code() != absl::StatusCode::kOk;
+    config.AddError(absl::StrCat(in_allowlist ? "egress_allowlist" : "egress_cluster_cidrs", ": ",
+                                 egress_policy.status().message()));
+  }
+  return egress_policy;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using care::notification::v1::NotificationService;
@@ -22,26 +49,11 @@ int main(int argc, char** argv) {
   absl::Duration job_interval =
       config.Duration("job_interval", absl::Seconds(1), "how often due schedules and deliveries are looked for");
   int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");
-  std::string egress_allowlist = config.String(
-      "egress_allowlist", "",
-      "comma-separated CIDRs (10.1.2.0/24), addresses and host names (smtp.internal, *.corp.example) that "
-      "webhooks and SMTP may reach although private, loopback, link-local or in the cluster's ranges; "
-      "http webhooks are allowed only to these hosts; at most 64 entries, 4096 bytes");
-  std::string egress_cluster_cidrs = config.String(
-      "egress_cluster_cidrs", "",
-      "comma-separated CIDRs of the cluster (pods, services, nodes) refused to webhooks and SMTP like private "
-      "addresses, for clusters on public ranges; at most 64 entries, 4096 bytes");
+  auto egress_policy = ReadEgressPolicy(config);
   bool smtp_allow_plaintext = config.Bool(
       "smtp_allow_plaintext", false,
       "tests and local development only: SMTP falls back to plaintext when the server offers no STARTTLS "
       "(an endpoint with require_tls still refuses); off, every SMTP session is TLS");
-  auto egress_policy = care::EgressPolicy::Parse(egress_allowlist, egress_cluster_cidrs);
-  if (!egress_policy.ok()) {
-    // Parse reports the first bad entry of either list; name the flag that holds it.
-    const bool in_allowlist = care::EgressPolicy::Parse(egress_allowlist).status().code() != absl::StatusCode::kOk;
-    config.AddError(absl::StrCat(in_allowlist ? "egress_allowlist" : "egress_cluster_cidrs", ": ",
-                                 egress_policy.status().message()));
-  }
   int64_t inbox_streams_per_principal =
       config.Int("inbox_streams_per_principal", 8, 1, 1000,
                  "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
@@ -54,6 +66,7 @@ int main(int argc, char** argv) {
   config.Finish();
 
   care::ServerRunner runner(server_config, NotificationService::service_full_name());
+  care::metrics::AddToCatalog(care::notification::DeclareMetrics);
   care::Database& db = runner.OpenDatabase(care::NotificationMigrations());
   std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqliteNotificationStore(db);
 

@@ -75,6 +75,29 @@ care::promotion::PromotionService::ProfileLookup Profiles(const care::clients::l
   };
 }
 
+// The quote token keys of `secret_file` (none when it is empty). Read
+// before Finish(): a missing, empty or short key is a configuration error
+// (exit 2), never a weak signer.
+std::vector<care::promotion::QuoteKey> ReadQuoteKeys(care::ConfigReader& config, const std::string& secret_file) {
+  if (secret_file.empty()) return {};
+  auto keys = care::ReadKeyFile(secret_file);
+  if (!keys.ok()) {
+    config.AddError(absl::StrCat("quote_token_secret_file: ", keys.status().message()));
+    return {};
+  }
+  return *std::move(keys);
+}
+
+// Without a key file (development only): a random key per process.
+std::vector<care::promotion::QuoteKey> EphemeralQuoteKey() {
+  care::LogWarn(
+      "no quote_token_secret_file: quote tokens are signed with a random per-process key and die on restart "
+      "(and are not accepted by other replicas); set it in production");
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof(key)) != 1) care::Fatal("no random source for the quote token key");
+  return {{"ephemeral", std::string(reinterpret_cast<char*>(key), sizeof(key))}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,35 +134,17 @@ int main(int argc, char** argv) {
   if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
     config.AddError("outbox_interval must be between 10ms and 1m");
   }
-  // Read before Finish(): a missing, empty or short key is a configuration
-  // error (exit 2), never a weak signer.
-  std::vector<care::promotion::QuoteKey> quote_keys;
-  if (!secret_file.empty()) {
-    auto keys = care::ReadKeyFile(secret_file);
-    if (keys.ok()) {
-      quote_keys = *std::move(keys);
-    } else {
-      config.AddError(absl::StrCat("quote_token_secret_file: ", keys.status().message()));
-    }
-  }
+  std::vector<care::promotion::QuoteKey> quote_keys = ReadQuoteKeys(config, secret_file);
   config.Finish();
 
   care::ServerRunner runner(server_config, PromotionService::service_full_name());
+  care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
   care::Database& db = runner.OpenDatabase(care::PromotionMigrations());
 
   care::promotion::PromotionOptions options;
   options.notice = notice;
   options.quote_ttl = quote_ttl;
-  if (!quote_keys.empty()) {
-    options.token_keys = std::move(quote_keys);
-  } else {
-    care::LogWarn(
-        "no quote_token_secret_file: quote tokens are signed with a random per-process key and die on restart "
-        "(and are not accepted by other replicas); set it in production");
-    unsigned char key[32];
-    if (RAND_bytes(key, sizeof(key)) != 1) care::Fatal("no random source for the quote token key");
-    options.token_keys.push_back({"ephemeral", std::string(reinterpret_cast<char*>(key), sizeof(key))});
-  }
+  options.token_keys = quote_keys.empty() ? EphemeralQuoteKey() : std::move(quote_keys);
 
   std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;
