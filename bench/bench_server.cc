@@ -34,8 +34,8 @@ using care::common::v1::PingResponse;
 // The same answer as ServerRunner's Diagnostics.Ping.
 void Answer(const PingRequest& req, PingResponse* resp) {
   resp->set_payload(req.payload());
-  *resp->mutable_server_time() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *resp->mutable_server_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(absl::Now()));
 }
 
 class InlinePing final : public care::common::v1::Diagnostics::CallbackService {
@@ -92,8 +92,8 @@ int ServeAlone(const ServerConfig& config, const std::string& api, const SyncOpt
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.port),
-                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.port), grpc::InsecureServerCredentials(),
+                           &bound_port);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -143,8 +143,10 @@ int Main(int argc, char** argv) {
   // gRPC's own defaults: one completion queue, 1 to 2 polling threads.
   SyncOptions sync;
   sync.cqs = static_cast<int>(reader.Int("sync_cqs", 1, 1, 64, "sync API: completion queues"));
-  sync.min_pollers = static_cast<int>(reader.Int("sync_min_pollers", 1, 1, 256, "sync API: minimum polling threads per queue"));
-  sync.max_pollers = static_cast<int>(reader.Int("sync_max_pollers", 2, 1, 256, "sync API: maximum polling threads per queue"));
+  sync.min_pollers = static_cast<int>(reader.Int("sync_min_pollers", 1, 1, 256,
+                                                 "sync API: minimum polling threads per queue"));
+  sync.max_pollers = static_cast<int>(reader.Int("sync_max_pollers", 2, 1, 256,
+                                                 "sync API: maximum polling threads per queue"));
   if (api != "callback_pool" && api != "callback_inline" && api != "sync") {
     reader.AddError(absl::StrCat("api \"", api, "\" is not callback_pool, callback_inline or sync"));
   }

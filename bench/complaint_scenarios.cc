@@ -99,21 +99,23 @@ class ComplaintMetricsScenario final : public Scenario {
 }  // namespace
 
 ScenarioInfo ComplaintMetricsScenarioInfo() {
-  return {"care.complaint.v1.ComplaintService/GetComplaintMetrics over 2030 grouped by channel and tier "
-          "(fill the database with complaint_seed first)",
-          [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
-            return std::make_unique<ComplaintMetricsScenario>(c);
-          },
-          nullptr};
+  return {
+      "care.complaint.v1.ComplaintService/GetComplaintMetrics over 2030 grouped by channel and tier "
+      "(fill the database with complaint_seed first)",
+      [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
+        return std::make_unique<ComplaintMetricsScenario>(c);
+      },
+      nullptr};
 }
 
 ScenarioInfo ComplaintCreateScenario() {
-  return {"care.complaint.v1.ComplaintService/CreateComplaint, a new ticket per call under an SLA policy; "
-          "setup needs admin",
-          [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
-            return std::make_unique<CreateComplaintScenario>(c);
-          },
-          Setup};
+  return {
+      "care.complaint.v1.ComplaintService/CreateComplaint, a new ticket per call under an SLA policy; "
+      "setup needs admin",
+      [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
+        return std::make_unique<CreateComplaintScenario>(c);
+      },
+      Setup};
 }
 
 }  // namespace care::bench

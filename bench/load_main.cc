@@ -73,8 +73,7 @@ class Runner {
       // with equal arguments share one subchannel, i.e. one connection.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt("care.bench.channel", c);
-      auto creds = o_.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                          : grpc::InsecureChannelCredentials();
+      auto creds = o_.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
       auto channel = grpc::CreateCustomChannel(o_.target, creds, args);
       if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
         *error = absl::StrCat("cannot connect to ", o_.target);
@@ -92,8 +91,7 @@ class Runner {
     for (int c = 0; c < o_.connections; ++c) {
       for (int i = 0; i < o_.inflight; ++i) {
         auto slot = std::make_unique<Slot>();
-        slot->scenario = info.create(
-            ScenarioContext{channels[c], o_.token, run_id, static_cast<int>(slots_.size())});
+        slot->scenario = info.create(ScenarioContext{channels[c], o_.token, run_id, static_cast<int>(slots_.size())});
         slots_.push_back(std::move(slot));
       }
     }
@@ -150,8 +148,8 @@ class Runner {
                  o_.scenario.c_str(), o_.target.c_str(), o_.connections, o_.inflight,
                  absl::FormatDuration(o_.duration).c_str(), absl::FormatDuration(o_.warmup).c_str());
     std::fprintf(text, "  throughput  %.0f calls/s (%lld ok)\n", rate, static_cast<long long>(ok));
-    std::fprintf(text, "  latency     p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n", pct(50),
-                 pct(99), pct(99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
+    std::fprintf(text, "  latency     p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n", pct(50), pct(99),
+                 pct(99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
     std::fprintf(text, "  errors      %lld%s\n", static_cast<long long>(failed), by_code_text.c_str());
     if (o_.json) {
       std::printf(
@@ -160,9 +158,9 @@ class Runner {
           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
           "\"errors_by_code\":{%s},\"calls_total\":%lld,\"cpu_s\":%.3f}\n",
           o_.scenario.c_str(), o_.target.c_str(), o_.connections, o_.inflight, seconds,
-          absl::ToDoubleSeconds(o_.warmup), static_cast<long long>(ok), static_cast<long long>(failed),
-          rate, pct(50), pct(99), pct(99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6,
-          by_code_json.c_str(), static_cast<long long>(completed), cpu_s);
+          absl::ToDoubleSeconds(o_.warmup), static_cast<long long>(ok), static_cast<long long>(failed), rate, pct(50),
+          pct(99), pct(99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6, by_code_json.c_str(),
+          static_cast<long long>(completed), cpu_s);
     }
     std::fflush(stdout);
     return failed == 0 && ok > 0;
@@ -198,8 +196,7 @@ class Runner {
     ++slot.completed;
     if (now >= window_start_ && now < window_end_) {
       if (status.ok()) {
-        slot.latencies_ns.push_back(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.started).count());
+        slot.latencies_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.started).count());
       } else {
         size_t code = static_cast<size_t>(status.error_code());
         ++slot.errors[code < slot.errors.size() ? code : 2 /* UNKNOWN */];

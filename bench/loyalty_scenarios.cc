@@ -93,8 +93,7 @@ class GetTierScenario final : public Scenario {
 
 class RecordPurchaseScenario final : public Scenario {
  public:
-  explicit RecordPurchaseScenario(const ScenarioContext& c)
-      : c_(c), stub_(lv1::LoyaltyService::NewStub(c.channel)) {
+  explicit RecordPurchaseScenario(const ScenarioContext& c) : c_(c), stub_(lv1::LoyaltyService::NewStub(c.channel)) {
     request_.mutable_amount()->set_currency_code("USD");
   }
 
@@ -121,12 +120,11 @@ ScenarioInfo LoyaltyGetTierScenario() {
 }
 
 ScenarioInfo LoyaltyRecordPurchaseScenario() {
-  return {"care.loyalty.v1.LoyaltyService/RecordPurchase, a new order per call over 256 members; setup needs "
-          "admin+service",
-          [](const ScenarioContext& c) -> std::unique_ptr<Scenario> {
-            return std::make_unique<RecordPurchaseScenario>(c);
-          },
-          Setup};
+  return {
+      "care.loyalty.v1.LoyaltyService/RecordPurchase, a new order per call over 256 members; setup needs "
+      "admin+service",
+      [](const ScenarioContext& c) -> std::unique_ptr<Scenario> { return std::make_unique<RecordPurchaseScenario>(c); },
+      Setup};
 }
 
 }  // namespace care::bench

@@ -27,14 +27,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/http_sink.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/proto_time.h"
 #include "common/sqlite.h"
-#include "services/notification/notification_service.h"
-#include "bench/http_sink.h"
 #include "services/notification/channels.h"
 #include "services/notification/event_wire.h"
+#include "services/notification/notification_service.h"
 #include "services/notification/sqlite_notification_store.h"
 
 namespace {
@@ -46,9 +46,9 @@ using Clock = std::chrono::steady_clock;
 class SyntheticAudience final : public care::notification::AudienceSource {
  public:
   SyntheticAudience(int64_t members, int channel) : members_(members), channel_(channel) {}
-  absl::Status Stream(const care::notification::AudienceQuery& query, int batch_size,
-                      const std::function<absl::Status(std::vector<care::notification::AudienceMember>)>& on_batch)
-      override {
+  absl::Status Stream(
+      const care::notification::AudienceQuery& query, int batch_size,
+      const std::function<absl::Status(std::vector<care::notification::AudienceMember>)>& on_batch) override {
     std::vector<care::notification::AudienceMember> batch;
     for (int64_t i = 0; i < members_; ++i) {
       std::string id = absl::StrFormat("m%07d", i);
@@ -256,11 +256,13 @@ int main(int argc, char** argv) {
   double raw_s = !baseline ? 0
                  : webhook ? RawPosts(endpoint, members, static_cast<int>(batch))
                            : RawInsert(dir + "/raw.db", members, static_cast<int>(batch));
-  std::printf("{\"channel\":\"%s\",\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"baseline_s\":%.1f,\"ratio\":%.2f,"
-              "\"peak_rss_mb\":%.0f,\"per_s\":%.0f,\"raw_per_s\":%.0f,\"receiver_requests\":%lld}\n",
-              channel_name.c_str(), static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s, raw_s,
-              raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0, members / fan_out_s,
-              raw_s > 0 ? members / raw_s : 0.0, static_cast<long long>(sink.requests()));
+  std::printf(
+      "{\"channel\":\"%s\",\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"baseline_s\":"
+      "%.1f,\"ratio\":%.2f,"
+      "\"peak_rss_mb\":%.0f,\"per_s\":%.0f,\"raw_per_s\":%.0f,\"receiver_requests\":%lld}\n",
+      channel_name.c_str(), static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s,
+      raw_s, raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0, members / fan_out_s,
+      raw_s > 0 ? members / raw_s : 0.0, static_cast<long long>(sink.requests()));
   std::filesystem::remove_all(dir);
   return sent == members ? 0 : 1;
 }

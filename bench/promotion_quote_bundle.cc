@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/promotion_cart.h"
@@ -54,7 +54,9 @@ v1::Campaign Bundle(absl::Time now) {
   return c;
 }
 
-double Micros(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
+double Micros(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
 
 }  // namespace
 
@@ -116,8 +118,8 @@ int main(int argc, char** argv) {
     quote_once(true, full);
   }
   const double base = (basic.parse_request + full.parse_request) / 2 / iterations;
-  std::printf("cart: %d lines x %d units, one \"any 2 for 15.00\" bundle campaign; %d iterations of each view\n",
-              lines, units, iterations);
+  std::printf("cart: %d lines x %d units, one \"any 2 for 15.00\" bundle campaign; %d iterations of each view\n", lines,
+              units, iterations);
   std::printf("%-32s %11s %11s %12s %12s\n", "piece", "basic ms", "full ms", "basic x base", "full x base");
   auto row = [&](const char* name, double Parts::*piece) {
     const double b = basic.*piece / iterations, f = full.*piece / iterations;

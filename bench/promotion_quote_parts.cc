@@ -33,8 +33,8 @@ std::vector<v1::Campaign> Campaigns(absl::Time now) {
   std::vector<v1::Campaign> out(kLines + 2);
   for (int i = 0; i < kLines + 2; ++i) {
     const bool cart_wide = i >= kLines;
-    out[i] = care::bench::BenchCampaign(
-        absl::StrCat(cart_wide ? "bench-cart-campaign-" : "bench-sku-campaign-", i), 2, now);
+    out[i] = care::bench::BenchCampaign(absl::StrCat(cart_wide ? "bench-cart-campaign-" : "bench-sku-campaign-", i), 2,
+                                        now);
     v1::Campaign& c = out[i];
     v1::Rule* rule = c.mutable_rules(0);
     v1::Effect* e = rule->add_effects();
@@ -48,7 +48,9 @@ std::vector<v1::Campaign> Campaigns(absl::Time now) {
   return out;
 }
 
-double Micros(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
+double Micros(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
 
 }  // namespace
 
@@ -64,8 +66,8 @@ int main(int argc, char** argv) {
   const absl::Time now = absl::Now();
   const std::vector<v1::Campaign> campaigns = Campaigns(now);
   const std::string request_wire = care::bench::BenchCart("bench-0").SerializeAsString();
-  const care::promotion::QuoteSigner signer(
-      std::vector<care::promotion::QuoteKey>{{"bench", "bench-secret-0123456789abcdef0123"}});
+  const care::promotion::QuoteSigner signer(std::vector<care::promotion::QuoteKey>{
+      {"bench", "bench-secret-0123456789abcdef0123"}});
   google::protobuf::ArenaOptions options;  // as the server's Quote allocator
   options.start_block_size = 16 * 1024;
   options.max_block_size = 256 * 1024;

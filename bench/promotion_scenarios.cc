@@ -146,11 +146,11 @@ class QuoteScenario final : public Scenario {
 ScenarioInfo QuoteWith(int campaigns, int matching, bool full) {
   const int apply = 2 + std::min(kLines, matching < 0 ? campaigns - 2 : matching);
   const pv1::QuoteView view = full ? pv1::QUOTE_VIEW_FULL : pv1::QUOTE_VIEW_BASIC;
-  return ScenarioInfo{
-      absl::StrCat("PromotionService/Quote (", pv1::QuoteView_Name(view), "): 20-line guest cart, ", campaigns,
-                   " live campaigns of which ", apply, " apply (setup adds them; use a fresh server)"),
-      [view](const ScenarioContext& c) { return std::make_unique<QuoteScenario>(c, view); },
-      [campaigns, matching](const ScenarioContext& c) { return Setup(c, campaigns, matching); }};
+  return ScenarioInfo{absl::StrCat("PromotionService/Quote (", pv1::QuoteView_Name(view), "): 20-line guest cart, ",
+                                   campaigns, " live campaigns of which ", apply,
+                                   " apply (setup adds them; use a fresh server)"),
+                      [view](const ScenarioContext& c) { return std::make_unique<QuoteScenario>(c, view); },
+                      [campaigns, matching](const ScenarioContext& c) { return Setup(c, campaigns, matching); }};
 }
 
 }  // namespace

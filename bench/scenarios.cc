@@ -1,5 +1,4 @@
 #include "bench/scenario.h"
-
 #include "care/common/v1/runtime.grpc.pb.h"
 
 namespace care::bench {
@@ -20,8 +19,7 @@ namespace {
 // baseline can be measured against the very process being benchmarked.
 class PingScenario final : public Scenario {
  public:
-  explicit PingScenario(const ScenarioContext& c)
-      : stub_(care::common::v1::Diagnostics::NewStub(c.channel)) {}
+  explicit PingScenario(const ScenarioContext& c) : stub_(care::common::v1::Diagnostics::NewStub(c.channel)) {}
 
   void Call(grpc::ClientContext* ctx, uint64_t call_id, Done done) override {
     stub_->async()->Ping(ctx, &request_, &response_, std::move(done));

@@ -65,22 +65,21 @@ absl::StatusOr<TokenRegistry> TokenRegistry::FromText(absl::string_view text) {
     if (line.empty()) continue;
     std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipWhitespace());
     if (parts.size() != 3 || parts[0].size() < 16) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "token file line ", line_no, ": want `<token of 16+ chars> <principal> <roles>`"));
+      return absl::InvalidArgumentError(absl::StrCat("token file line ", line_no,
+                                                     ": want `<token of 16+ chars> <principal> <roles>`"));
     }
     // A token listed twice would silently take the later line's principal
     // and roles; the message names the lines, never the token.
     if (auto it = first_line.find(parts[0]); it != first_line.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token file line ", line_no, ": the same token as line ", it->second));
+      return absl::InvalidArgumentError(absl::StrCat("token file line ", line_no, ": the same token as line ",
+                                                     it->second));
     }
     first_line.emplace(std::string(parts[0]), line_no);
     Principal p{std::string(parts[1]), {}};
     for (absl::string_view r : absl::StrSplit(parts[2], ',')) {
       Role role;
       if (!ParseRole(r, &role)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("token file line ", line_no, ": unknown role \"", r, "\""));
+        return absl::InvalidArgumentError(absl::StrCat("token file line ", line_no, ": unknown role \"", r, "\""));
       }
       p.roles.insert(role);
     }
@@ -129,16 +128,15 @@ absl::StatusOr<const Principal*> TokenRegistry::Authenticate(absl::string_view h
   return found;
 }
 
-absl::Status Authorize(const Principal& principal, const care::common::v1::Access& allowed,
-                       absl::string_view method) {
+absl::Status Authorize(const Principal& principal, const care::common::v1::Access& allowed, absl::string_view method) {
   std::vector<std::string> names;
   for (int r : allowed.roles()) {
     if (principal.roles.count(static_cast<Role>(r))) return absl::OkStatus();
     names.push_back(care::common::v1::Role_Name(static_cast<Role>(r)));
   }
   return Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE",
-               absl::StrCat(principal.name, " may not call ", method, " (needs one of ",
-                            absl::StrJoin(names, ", "), ")"),
+               absl::StrCat(principal.name, " may not call ", method, " (needs one of ", absl::StrJoin(names, ", "),
+                            ")"),
                {{"method", std::string(method)}, {"principal", principal.name}});
 }
 

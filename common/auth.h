@@ -5,9 +5,9 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "care/common/v1/common.pb.h"
 
 namespace care {
@@ -40,8 +40,7 @@ class TokenRegistry final {
 };
 
 // PERMISSION_DENIED (reason MISSING_ROLE) unless the principal holds one of `allowed`.
-absl::Status Authorize(const Principal& principal, const care::common::v1::Access& allowed,
-                       absl::string_view method);
+absl::Status Authorize(const Principal& principal, const care::common::v1::Access& allowed, absl::string_view method);
 
 // Ties a method a peer may call to the CareSuite services that legitimately
 // call it: a principal holding ROLE_PEER must be one of

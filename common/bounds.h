@@ -37,8 +37,7 @@ inline std::optional<int64_t> CheckedMul(int64_t a, int64_t b, int64_t limit = k
 
 // a * num / den rounded toward zero, computed in 128 bits; nullopt when the
 // result is outside [-limit, limit] or den is 0.
-inline std::optional<int64_t> CheckedMulDiv(int64_t a, int64_t num, int64_t den,
-                                            int64_t limit = kMaxMoneyMinor) {
+inline std::optional<int64_t> CheckedMulDiv(int64_t a, int64_t num, int64_t den, int64_t limit = kMaxMoneyMinor) {
   if (den == 0) return std::nullopt;
   __int128 r = static_cast<__int128>(a) * num / den;
   if (r > limit || r < -limit) return std::nullopt;
@@ -46,8 +45,6 @@ inline std::optional<int64_t> CheckedMulDiv(int64_t a, int64_t num, int64_t den,
 }
 
 // True when |amount| is within the money bound.
-inline constexpr bool WithinMoneyBound(int64_t amount) {
-  return amount <= kMaxMoneyMinor && amount >= -kMaxMoneyMinor;
-}
+inline constexpr bool WithinMoneyBound(int64_t amount) { return amount <= kMaxMoneyMinor && amount >= -kMaxMoneyMinor; }
 
 }  // namespace care

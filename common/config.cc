@@ -9,8 +9,7 @@
 
 namespace care {
 
-ConfigReader::ConfigReader(int argc, char** argv, absl::string_view program_help)
-    : program_help_(program_help) {
+ConfigReader::ConfigReader(int argc, char** argv, absl::string_view program_help) : program_help_(program_help) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -45,14 +44,12 @@ bool ConfigReader::Lookup(absl::string_view name, std::string* value, std::strin
   return false;
 }
 
-void ConfigReader::Describe(absl::string_view name, absl::string_view default_text,
-                            absl::string_view help) {
-  help_lines_.push_back(absl::StrCat("  --", name, " (env CARE_", absl::AsciiStrToUpper(name),
-                                     ", default \"", default_text, "\")\n      ", help));
+void ConfigReader::Describe(absl::string_view name, absl::string_view default_text, absl::string_view help) {
+  help_lines_.push_back(absl::StrCat("  --", name, " (env CARE_", absl::AsciiStrToUpper(name), ", default \"",
+                                     default_text, "\")\n      ", help));
 }
 
-std::string ConfigReader::String(absl::string_view name, absl::string_view default_value,
-                                 absl::string_view help) {
+std::string ConfigReader::String(absl::string_view name, absl::string_view default_value, absl::string_view help) {
   Describe(name, default_value, help);
   std::string value, source;
   return Lookup(name, &value, &source) ? value : std::string(default_value);
@@ -83,8 +80,7 @@ bool ConfigReader::Bool(absl::string_view name, bool default_value, absl::string
   return parsed;
 }
 
-absl::Duration ConfigReader::Duration(absl::string_view name, absl::Duration default_value,
-                                      absl::string_view help) {
+absl::Duration ConfigReader::Duration(absl::string_view name, absl::Duration default_value, absl::string_view help) {
   Describe(name, absl::FormatDuration(default_value), help);
   std::string value, source;
   if (!Lookup(name, &value, &source)) return default_value;
@@ -101,8 +97,7 @@ std::string ConfigReader::Target(absl::string_view name, absl::string_view help)
   auto colon = target.rfind(':');
   int port = 0;
   bool valid = colon != std::string::npos && colon > 0 &&
-               absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 &&
-               port <= 65535;
+               absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 && port <= 65535;
   if (!target.empty() && !valid) AddError(absl::StrCat(name, " \"", target, "\" is not host:port"));
   return target;
 }

@@ -18,12 +18,10 @@ class ConfigReader final {
   ConfigReader(int argc, char** argv, absl::string_view program_help);
 
   std::string String(absl::string_view name, absl::string_view default_value, absl::string_view help);
-  int64_t Int(absl::string_view name, int64_t default_value, int64_t min, int64_t max,
-              absl::string_view help);
+  int64_t Int(absl::string_view name, int64_t default_value, int64_t min, int64_t max, absl::string_view help);
   bool Bool(absl::string_view name, bool default_value, absl::string_view help);
   // Accepts absl durations: "250ms", "3s", "72h".
-  absl::Duration Duration(absl::string_view name, absl::Duration default_value,
-                          absl::string_view help);
+  absl::Duration Duration(absl::string_view name, absl::Duration default_value, absl::string_view help);
 
   // A peer address "host:port" (port 1..65535), or "" when not set.
   std::string Target(absl::string_view name, absl::string_view help);

@@ -47,14 +47,12 @@ std::string V4Kind(const IpAddress& ip) {
   };
   // RFC 6890 special-purpose IPv4 ranges; 255.255.255.255 before 240/4.
   static constexpr Range kRanges[] = {
-      {"0.0.0.0/8", "unspecified"},         {"10.0.0.0/8", "private"},
-      {"100.64.0.0/10", "shared (CGNAT)"},  {"127.0.0.0/8", "loopback"},
-      {"169.254.0.0/16", "link-local"},     {"172.16.0.0/12", "private"},
-      {"192.0.0.0/24", "reserved"},         {"192.0.2.0/24", "reserved"},
-      {"192.88.99.0/24", "reserved"},       {"192.168.0.0/16", "private"},
-      {"198.18.0.0/15", "reserved"},        {"198.51.100.0/24", "reserved"},
-      {"203.0.113.0/24", "reserved"},       {"224.0.0.0/4", "multicast"},
-      {"255.255.255.255/32", "broadcast"},  {"240.0.0.0/4", "reserved"},
+      {"0.0.0.0/8", "unspecified"},   {"10.0.0.0/8", "private"},        {"100.64.0.0/10", "shared (CGNAT)"},
+      {"127.0.0.0/8", "loopback"},    {"169.254.0.0/16", "link-local"}, {"172.16.0.0/12", "private"},
+      {"192.0.0.0/24", "reserved"},   {"192.0.2.0/24", "reserved"},     {"192.88.99.0/24", "reserved"},
+      {"192.168.0.0/16", "private"},  {"198.18.0.0/15", "reserved"},    {"198.51.100.0/24", "reserved"},
+      {"203.0.113.0/24", "reserved"}, {"224.0.0.0/4", "multicast"},     {"255.255.255.255/32", "broadcast"},
+      {"240.0.0.0/4", "reserved"},
   };
   for (const Range& r : kRanges) {
     if (InRange(ip, r.cidr)) return r.kind;
@@ -73,10 +71,9 @@ std::string V6Kind(const IpAddress& ip) {
     const char* kind;
   };
   static constexpr Range kRanges[] = {
-      {"::/128", "unspecified"},     {"::1/128", "loopback"},       {"fe80::/10", "link-local"},
-      {"fec0::/10", "private"},      {"fc00::/7", "private"},       {"ff00::/8", "multicast"},
-      {"64:ff9b:1::/48", "private"}, {"100::/64", "reserved"},      {"2001::/23", "reserved"},
-      {"2001:db8::/32", "reserved"}, {"3fff::/20", "reserved"},
+      {"::/128", "unspecified"}, {"::1/128", "loopback"},       {"fe80::/10", "link-local"},   {"fec0::/10", "private"},
+      {"fc00::/7", "private"},   {"ff00::/8", "multicast"},     {"64:ff9b:1::/48", "private"}, {"100::/64", "reserved"},
+      {"2001::/23", "reserved"}, {"2001:db8::/32", "reserved"}, {"3fff::/20", "reserved"},
   };
   for (const Range& r : kRanges) {
     if (InRange(ip, r.cidr)) return r.kind;
@@ -206,9 +203,7 @@ bool Cidr::Contains(const IpAddress& address) const {
   return true;
 }
 
-std::string NonPublicKind(const IpAddress& address) {
-  return address.v6 ? V6Kind(address) : V4Kind(address);
-}
+std::string NonPublicKind(const IpAddress& address) { return address.v6 ? V6Kind(address) : V4Kind(address); }
 
 absl::StatusOr<EgressPolicy> EgressPolicy::Parse(absl::string_view allowlist, absl::string_view cluster_cidrs) {
   EgressPolicy policy;
@@ -222,8 +217,8 @@ absl::StatusOr<EgressPolicy> EgressPolicy::Parse(absl::string_view allowlist, ab
     const std::string name = CanonicalHost(entry);
     const absl::string_view base = absl::StartsWith(name, "*.") ? absl::string_view(name).substr(2) : name;
     if (absl::StrContains(entry, '/') || absl::StrContains(entry, ':') || !ValidHostName(base)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("entry ", EchoValue(entry), " is not a CIDR (10.0.0.0/8), an address or a host name"));
+      return absl::InvalidArgumentError(absl::StrCat("entry ", EchoValue(entry),
+                                                     " is not a CIDR (10.0.0.0/8), an address or a host name"));
     }
     policy.allowed_names_.push_back(name);
   }
@@ -255,16 +250,15 @@ bool EgressPolicy::AllowsHost(absl::string_view host) const {
 
 std::optional<EgressRefusal> EgressPolicy::CheckUrl(EgressUrlKind kind, absl::string_view scheme,
                                                     absl::string_view host) const {
-  const bool allowed = kind == EgressUrlKind::kSmtp
-                           ? scheme == "smtp" || scheme == "smtps"
-                           : scheme == "https" || (scheme == "http" && AllowsHost(host));
+  const bool allowed = kind == EgressUrlKind::kSmtp ? scheme == "smtp" || scheme == "smtps"
+                                                    : scheme == "https" || (scheme == "http" && AllowsHost(host));
   if (!allowed) {
-    return EgressRefusal{
-        "URL_SCHEME_NOT_ALLOWED",
-        kind == EgressUrlKind::kSmtp
-            ? absl::StrCat("scheme ", EchoValue(scheme), " is not allowed for SMTP (smtp or smtps)")
-            : absl::StrCat("scheme ", EchoValue(scheme),
-                           " is not allowed for webhooks (https; http only for hosts on --egress_allowlist)")};
+    return EgressRefusal{"URL_SCHEME_NOT_ALLOWED",
+                         kind == EgressUrlKind::kSmtp
+                             ? absl::StrCat("scheme ", EchoValue(scheme), " is not allowed for SMTP (smtp or smtps)")
+                             : absl::StrCat(
+                                   "scheme ", EchoValue(scheme),
+                                   " is not allowed for webhooks (https; http only for hosts on --egress_allowlist)")};
   }
   if (auto ip = IpAddress::Parse(host)) return CheckAddress(*ip, host);
   return std::nullopt;

@@ -100,8 +100,8 @@ bool FieldErrors::RequireId(absl::string_view field, absl::string_view value) {
   if (!RequireNonEmpty(field, value)) return false;
   bool ok = value.size() <= 128;
   for (char c : value) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == ':' || c == '-');
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                c == ':' || c == '-');
   }
   if (!ok) Add(field, "must be 1 to 128 characters of [A-Za-z0-9._:-]");
   return ok;

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace care {
 
@@ -44,12 +44,12 @@ std::optional<size_t> CodePoints(absl::string_view utf8);
 // "metadata size exceeds limit"), so a 40-line cart with a bad field per line
 // or a 1 MB bad value must still fit: a few KiB whatever the request.
 inline constexpr size_t kMaxErrorMessageBytes = 512;
-inline constexpr size_t kMaxErrorViolations = 20;           // listed; the rest are counted
+inline constexpr size_t kMaxErrorViolations = 20;  // listed; the rest are counted
 inline constexpr size_t kMaxViolationFieldBytes = 128;
 inline constexpr size_t kMaxViolationDescriptionBytes = 160;
 inline constexpr size_t kMaxErrorMetadataValueBytes = 256;
 inline constexpr size_t kMaxErrorMetadataEntries = 16;
-inline constexpr size_t kMaxErrorDetailsBytes = 3072;        // the serialized google.rpc.Status
+inline constexpr size_t kMaxErrorDetailsBytes = 3072;  // the serialized google.rpc.Status
 // Bytes of a caller's value an error may echo (EchoValue).
 inline constexpr size_t kMaxEchoedValueBytes = 48;
 

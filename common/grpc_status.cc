@@ -46,11 +46,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain) 
   if (known) {
     out.set_code(static_cast<int>(status.code()));
     out.set_message(std::string(status.message()));
-  } else if (status.code() == absl::StatusCode::kCancelled ||
-             status.code() == absl::StatusCode::kDeadlineExceeded) {
+  } else if (status.code() == absl::StatusCode::kCancelled || status.code() == absl::StatusCode::kDeadlineExceeded) {
     out.set_code(static_cast<int>(status.code()));
-    out.set_message(std::string(status.code() == absl::StatusCode::kCancelled ? "cancelled"
-                                                                               : "deadline exceeded"));
+    out.set_message(std::string(status.code() == absl::StatusCode::kCancelled ? "cancelled" : "deadline exceeded"));
     info.set_reason(status.code() == absl::StatusCode::kCancelled ? "CANCELLED" : "DEADLINE_EXCEEDED");
   } else {
     out.set_code(static_cast<int>(absl::StatusCode::kInternal));
@@ -65,8 +63,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain) 
   CapDetails(out, info, has_bad ? &br : nullptr);
   out.add_details()->PackFrom(info);
   if (has_bad) out.add_details()->PackFrom(br);
-  return grpc::Status(static_cast<grpc::StatusCode>(out.code()), out.message(),
-                      out.SerializeAsString());
+  return grpc::Status(static_cast<grpc::StatusCode>(out.code()), out.message(), out.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

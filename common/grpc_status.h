@@ -1,10 +1,9 @@
 #pragma once
 
-
 #include <grpcpp/support/status.h>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace care {
 

@@ -2,10 +2,10 @@
 
 #include <condition_variable>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <list>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

@@ -51,8 +51,8 @@ absl::StatusOr<std::vector<NamedKey>> ParseKeyFile(absl::string_view text) {
     keys.push_back(NamedKey{std::string(id), std::string(secret)});
   }
   if (keys.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no key: want `<key_id> <key of ", kMinHmacKeyBytes, "+ bytes>` per line"));
+    return absl::InvalidArgumentError(absl::StrCat("no key: want `<key_id> <key of ", kMinHmacKeyBytes,
+                                                   "+ bytes>` per line"));
   }
   return keys;
 }

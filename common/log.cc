@@ -24,11 +24,21 @@ std::string JsonQuote(absl::string_view s) {
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -80,10 +90,10 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
 
 void Log(LogLevel level, absl::string_view message, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line = absl::StrCat(
-      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"service\":",
-      JsonQuote(*g_service), ",\"msg\":", JsonQuote(message));
+  std::string line = absl::StrCat("{\"ts\":\"",
+                                  absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                                  "\",\"level\":\"", kLevelNames[static_cast<int>(level)],
+                                  "\",\"service\":", JsonQuote(*g_service), ",\"msg\":", JsonQuote(message));
   for (const auto& f : fields) absl::StrAppend(&line, ",", JsonQuote(f.key), ":", f.value.json());
   line += "}\n";
   // One fwrite per line keeps lines whole when threads log at once.

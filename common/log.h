@@ -18,12 +18,12 @@ class LogValue final {
  public:
   LogValue(absl::string_view s);  // NOLINT: implicit on purpose, for brevity at call sites
   LogValue(const std::string& s) : LogValue(absl::string_view(s)) {}  // NOLINT
-  LogValue(const char* s) : LogValue(absl::string_view(s)) {}          // NOLINT
-  LogValue(int64_t v);                                                 // NOLINT
-  LogValue(int v) : LogValue(static_cast<int64_t>(v)) {}               // NOLINT
-  LogValue(uint64_t v) : LogValue(static_cast<int64_t>(v)) {}          // NOLINT
-  LogValue(double v);                                                  // NOLINT
-  LogValue(bool v) : json_(v ? "true" : "false") {}                    // NOLINT
+  LogValue(const char* s) : LogValue(absl::string_view(s)) {}         // NOLINT
+  LogValue(int64_t v);                                                // NOLINT
+  LogValue(int v) : LogValue(static_cast<int64_t>(v)) {}              // NOLINT
+  LogValue(uint64_t v) : LogValue(static_cast<int64_t>(v)) {}         // NOLINT
+  LogValue(double v);                                                 // NOLINT
+  LogValue(bool v) : json_(v ? "true" : "false") {}                   // NOLINT
   const std::string& json() const { return json_; }
 
  private:

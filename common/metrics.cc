@@ -162,25 +162,23 @@ void Family::Render(std::string* out) const {
   for (const Cell* cell : cells) {
     switch (type_) {
       case Type::kCounter:
-        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ",
-                        FormatValue(cell->counter.value()), "\n");
+        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ", FormatValue(cell->counter.value()),
+                        "\n");
         break;
       case Type::kGauge:
-        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ",
-                        FormatValue(cell->gauge.value()), "\n");
+        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ", FormatValue(cell->gauge.value()), "\n");
         break;
       case Type::kHistogram: {
         std::vector<uint64_t> cumulative = cell->histogram->Cumulative();
         for (size_t i = 0; i < cumulative.size(); ++i) {
           std::string le = i < bounds_.size() ? FormatValue(bounds_[i]) : "+Inf";
-          absl::StrAppend(out, name_, "_bucket", LabelSet(label_names_, cell->values, "le", le), " ",
-                          cumulative[i], "\n");
+          absl::StrAppend(out, name_, "_bucket", LabelSet(label_names_, cell->values, "le", le), " ", cumulative[i],
+                          "\n");
         }
         // Count is the +Inf bucket, so the three always agree within a scrape.
         absl::StrAppend(out, name_, "_sum", LabelSet(label_names_, cell->values), " ",
                         FormatValue(cell->histogram->sum()), "\n");
-        absl::StrAppend(out, name_, "_count", LabelSet(label_names_, cell->values), " ",
-                        cumulative.back(), "\n");
+        absl::StrAppend(out, name_, "_count", LabelSet(label_names_, cell->values), " ", cumulative.back(), "\n");
         break;
       }
     }
@@ -188,8 +186,8 @@ void Family::Render(std::string* out) const {
 }
 
 const std::vector<double>& LatencyBuckets() {
-  static const auto* buckets = new std::vector<double>{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
+  static const auto* buckets = new std::vector<double>{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                       0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   return *buckets;
 }
 
@@ -204,8 +202,8 @@ Family& Registry::Get(absl::string_view name, absl::string_view help, Type type,
   auto it = families_.find(name);
   if (it != families_.end()) {
     Family& f = *it->second;
-    if (f.type() != type || !std::equal(f.label_names().begin(), f.label_names().end(),
-                                        label_names.begin(), label_names.end())) {
+    if (f.type() != type ||
+        !std::equal(f.label_names().begin(), f.label_names().end(), label_names.begin(), label_names.end())) {
       Misuse(absl::StrCat(name, " was declared before with another type or labels"));
     }
     return f;
@@ -242,8 +240,8 @@ metrics::Gauge& Registry::Gauge(absl::string_view name, absl::string_view help, 
   return static_cast<metrics::Gauge&>(Get(name, help, Type::kGauge, label_names, {}));
 }
 
-metrics::Histogram& Registry::Histogram(absl::string_view name, absl::string_view help,
-                                        Labels label_names, const std::vector<double>& bounds) {
+metrics::Histogram& Registry::Histogram(absl::string_view name, absl::string_view help, Labels label_names,
+                                        const std::vector<double>& bounds) {
   return static_cast<metrics::Histogram&>(Get(name, help, Type::kHistogram, label_names, bounds));
 }
 
@@ -383,15 +381,15 @@ void HttpExporter::Serve(int client) {
 // --- Catalog ----------------------------------------------------------------
 
 metrics::Counter& RpcCalls() {
-  static auto& f = Registry::Global().Counter(
-      "care_rpc_calls_total", "Finished unary calls by service, method and gRPC status code.",
-      {"service", "method", "code"});
+  static auto& f = Registry::Global().Counter("care_rpc_calls_total",
+                                              "Finished unary calls by service, method and gRPC status code.",
+                                              {"service", "method", "code"});
   return f;
 }
 
 metrics::Histogram& RpcLatency() {
-  static auto& f = Registry::Global().Histogram(
-      "care_rpc_latency_seconds", "Unary call latency, from arrival to answer.", {"service", "method"});
+  static auto& f = Registry::Global().Histogram("care_rpc_latency_seconds",
+                                                "Unary call latency, from arrival to answer.", {"service", "method"});
   return f;
 }
 
@@ -401,15 +399,14 @@ metrics::Gauge& RpcInFlight() {
 }
 
 metrics::Gauge& OutboxBacklog() {
-  static auto& f = Registry::Global().Gauge(
-      "care_outbox_backlog", "Outbox events not yet delivered (dead events excluded).");
+  static auto& f = Registry::Global().Gauge("care_outbox_backlog",
+                                            "Outbox events not yet delivered (dead events excluded).");
   return f;
 }
 
 metrics::Counter& OutboxDeliveries() {
   static auto& f = Registry::Global().Counter(
-      "care_outbox_deliveries_total",
-      "Outbox delivery attempts by destination and result (delivered, retry, dead).",
+      "care_outbox_deliveries_total", "Outbox delivery attempts by destination and result (delivered, retry, dead).",
       {"destination", "result"});
   return f;
 }
@@ -421,20 +418,19 @@ metrics::Gauge& OutboxDead() {
 }
 
 metrics::Gauge& WorkPoolQueueDepth() {
-  static auto& f = Registry::Global().Gauge("care_work_pool_queue_depth",
-                                            "Tasks waiting for a work-pool thread.");
+  static auto& f = Registry::Global().Gauge("care_work_pool_queue_depth", "Tasks waiting for a work-pool thread.");
   return f;
 }
 
 metrics::Counter& WorkPoolRejected() {
-  static auto& f = Registry::Global().Counter(
-      "care_work_pool_rejected_total", "Tasks refused because the work-pool queue was full.");
+  static auto& f = Registry::Global().Counter("care_work_pool_rejected_total",
+                                              "Tasks refused because the work-pool queue was full.");
   return f;
 }
 
 metrics::Gauge& SqlStatementsCached() {
-  static auto& f = Registry::Global().Gauge(
-      "care_sql_statements_cached", "SQLite statements kept prepared by the connections of this process.");
+  static auto& f = Registry::Global().Gauge("care_sql_statements_cached",
+                                            "SQLite statements kept prepared by the connections of this process.");
   return f;
 }
 

@@ -1,10 +1,10 @@
 #include "common/outbox.h"
 
+#include <grpcpp/security/credentials.h>
+
 #include <future>
 #include <random>
 #include <set>
-
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -47,9 +47,10 @@ DeliveryVerdict ClassifyDelivery(const absl::Status& status) {
 absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
   int64_t now = NowMicros();
   return txn
-      .Exec("INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            event.event_id, event.destination, event.method, Blob{event.payload}, now)
+      .Exec(
+          "INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+          event.event_id, event.destination, event.method, Blob{event.payload}, now)
       .status();
 }
 
@@ -60,8 +61,7 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& target, bool tls) {
 
 std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->AddMetadata("authorization",
-                   absl::StrCat("Bearer ", peer.token_source ? peer.token_source->Get() : peer.token));
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", peer.token_source ? peer.token_source->Get() : peer.token));
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
   return ctx;
 }
@@ -82,8 +82,8 @@ absl::Status GrpcOutboxSender::Send(const OutboxEvent& event, std::string* respo
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
-  stubs_[event.destination]->UnaryCall(ctx.get(), event.method, grpc::StubOptions(), &request,
-                                       &response, [&done](grpc::Status s) { done.set_value(s); });
+  stubs_[event.destination]->UnaryCall(ctx.get(), event.method, grpc::StubOptions(), &request, &response,
+                                       [&done](grpc::Status s) { done.set_value(s); });
   grpc::Status status = done.get_future().get();
   if (status.ok() && response_bytes != nullptr) {
     std::vector<grpc::Slice> slices;
@@ -199,25 +199,27 @@ absl::Status OutboxRelay::MarkDelivered(const Pending& r, const absl::Status& se
 absl::Status OutboxRelay::ScheduleRetry(const Pending& r, const absl::Status& sent) {
   const absl::Duration backoff = Backoff(r.attempts);
   if (r.attempts == 0 || r.attempts % 10 == 0) {
-    LogWarn("outbox delivery failed; will retry",
-            {{"event_id", r.event.event_id}, {"destination", r.event.destination},
-             {"attempts", r.attempts + 1}, {"error", sent.message()}});
+    LogWarn("outbox delivery failed; will retry", {{"event_id", r.event.event_id},
+                                                   {"destination", r.event.destination},
+                                                   {"attempts", r.attempts + 1},
+                                                   {"error", sent.message()}});
   }
   return db_.Write([&](Txn& txn) {
     return txn
-        .Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE seq = ?1",
-              r.seq, NowMicros() + absl::ToInt64Microseconds(backoff), Describe(sent))
+        .Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE seq = ?1", r.seq,
+              NowMicros() + absl::ToInt64Microseconds(backoff), Describe(sent))
         .status();
   });
 }
 
 absl::Status OutboxRelay::MarkDead(const Pending& r, const absl::Status& sent, const std::string& response) {
-  LogError("outbox event refused by its receiver; marked dead",
-           {{"event_id", r.event.event_id}, {"destination", r.event.destination},
-            {"method", r.event.method}, {"error", Describe(sent)}});
+  LogError("outbox event refused by its receiver; marked dead", {{"event_id", r.event.event_id},
+                                                                 {"destination", r.event.destination},
+                                                                 {"method", r.event.method},
+                                                                 {"error", Describe(sent)}});
   return db_.Write([&](Txn& txn) -> absl::Status {
-    auto done = txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
-                         r.seq, Describe(sent));
+    auto done = txn.Exec("UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?2 WHERE seq = ?1", r.seq,
+                         Describe(sent));
     if (!done.ok()) return done.status();
     return RunHandler(txn, r.event, sent, response);
   });
@@ -275,8 +277,8 @@ bool OutboxRelay::RunOnce() {
   return delivered >= options_.batch;
 }
 
-absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination,
-                                                            int64_t after_seq, int limit) {
+absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination, int64_t after_seq,
+                                                            int limit) {
   auto stmt = txn.Query(
       "SELECT seq, event_id, destination, method, payload, attempts, COALESCE(last_error, ''), created_at "
       "FROM outbox WHERE dead = 1 AND seq > ?1 AND (?2 = '' OR destination = ?2) ORDER BY seq LIMIT ?3",

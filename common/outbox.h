@@ -79,8 +79,8 @@ class GrpcOutboxSender final : public OutboxSender {
 // reaches its end: `result` OK with the receiver's `response`, or the
 // receiver's final refusal (the event is marked dead). A non-OK return rolls
 // the outcome back and the event is sent again (receivers deduplicate).
-using OutboxOutcomeHandler = std::function<absl::Status(Txn& txn, const OutboxEvent& event,
-                                                        const absl::Status& result, const std::string& response)>;
+using OutboxOutcomeHandler = std::function<absl::Status(Txn& txn, const OutboxEvent& event, const absl::Status& result,
+                                                        const std::string& response)>;
 
 struct RelayOptions {
   int batch = 200;
@@ -124,8 +124,7 @@ class OutboxRelay final {
   // The wait before retrying an event tried `attempts` times: exponential,
   // capped at max_backoff, with jitter.
   absl::Duration Backoff(int64_t attempts) const;
-  absl::Status RunHandler(Txn& txn, const OutboxEvent& event, const absl::Status& result,
-                          const std::string& response);
+  absl::Status RunHandler(Txn& txn, const OutboxEvent& event, const absl::Status& result, const std::string& response);
 
   Database& db_;
   OutboxSender& sender_;
@@ -151,8 +150,8 @@ struct DeadOutboxEvent {
 
 // Dead events with seq > `after_seq`, oldest first, at most `limit`;
 // `destination` empty = every destination.
-absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination,
-                                                            int64_t after_seq, int limit);
+absl::StatusOr<std::vector<DeadOutboxEvent>> ListDeadOutbox(Txn& txn, const std::string& destination, int64_t after_seq,
+                                                            int limit);
 // Puts dead events back in line, due now with a fresh backoff: the listed
 // `event_ids`, or every dead event of `destination` when none is listed
 // (both empty: every dead event). Returns the ids replayed; ids that are not

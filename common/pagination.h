@@ -45,8 +45,7 @@ inline int64_t PageFilterFingerprint(const google::protobuf::Message& request) {
 // An opaque token: where the next page starts (`cursor`), bound to the
 // filters of `request`.
 inline std::string EncodePageToken(const google::protobuf::Message& request, absl::string_view cursor) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(static_cast<uint64_t>(PageFilterFingerprint(request)), ":", cursor));
+  return absl::WebSafeBase64Escape(absl::StrCat(static_cast<uint64_t>(PageFilterFingerprint(request)), ":", cursor));
 }
 
 // INVALID_ARGUMENT / INVALID_PAGE_TOKEN.
@@ -57,8 +56,7 @@ inline absl::Status InvalidPageToken() {
 
 // The cursor of `token` ("" for an empty token); InvalidPageToken() when it
 // is malformed or was issued for other filters.
-inline absl::StatusOr<std::string> DecodePageToken(const google::protobuf::Message& request,
-                                                   absl::string_view token) {
+inline absl::StatusOr<std::string> DecodePageToken(const google::protobuf::Message& request, absl::string_view token) {
   if (token.empty()) return std::string();
   auto bad = [] { return InvalidPageToken(); };
   std::string raw;

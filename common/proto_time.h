@@ -32,8 +32,7 @@ inline absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
 // False for values outside google.protobuf.Timestamp's range
 // (0001-01-01 .. 9999-12-31) or with nanos outside [0, 1e9).
 inline bool ValidTimestamp(const google::protobuf::Timestamp& t) {
-  return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 && t.nanos() >= 0 &&
-         t.nanos() < 1000000000;
+  return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 && t.nanos() >= 0 && t.nanos() < 1000000000;
 }
 
 // A request's timestamp field: "is not a valid timestamp" on `field` when

@@ -147,8 +147,7 @@ absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Command(const std::vector<std::st
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* raw = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  auto* raw = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
   if (raw == nullptr) {
     Release(c, true);
     return Down("command failed");
@@ -265,8 +264,7 @@ absl::StatusOr<std::optional<RedisPool::Versioned>> RedisPool::GetVersioned(cons
 }
 
 absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> RedisPool::Scan(uint64_t cursor,
-                                                                              const std::string& pattern,
-                                                                              int count) {
+                                                                              const std::string& pattern, int count) {
   auto r = Command({"SCAN", absl::StrCat(cursor), "MATCH", pattern, "COUNT", absl::StrCat(count)});
   if (!r.ok()) return r.status();
   if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != 2 || (*r)->element[0]->type != REDIS_REPLY_STRING ||
@@ -279,7 +277,8 @@ absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> RedisPool::Scan(ui
   }
   redisReply* keys = (*r)->element[1];
   for (size_t i = 0; i < keys->elements; ++i) {
-    if (keys->element[i]->type == REDIS_REPLY_STRING) out.second.emplace_back(keys->element[i]->str, keys->element[i]->len);
+    if (keys->element[i]->type == REDIS_REPLY_STRING)
+      out.second.emplace_back(keys->element[i]->str, keys->element[i]->len);
   }
   return out;
 }

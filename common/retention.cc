@@ -43,8 +43,9 @@ RetentionOptions RetentionOptions::Read(ConfigReader& c) {
   o.idempotency = Bounded(c, "idempotency_retention",
                           "how long the first answer to a request id or event id is kept for retries "
                           "(24h..366d; natural keys such as order ids are kept for good)");
-  o.outbox = Bounded(c, "outbox_retention", "how long delivered outbox events are kept (24h..366d; "
-                                            "pending and dead events are never purged)");
+  o.outbox = Bounded(c, "outbox_retention",
+                     "how long delivered outbox events are kept (24h..366d; "
+                     "pending and dead events are never purged)");
   return o;
 }
 

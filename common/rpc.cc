@@ -56,17 +56,16 @@ absl::Status RpcRuntime::RegisterService(const google::protobuf::ServiceDescript
     const auto* m = service->method(i);
     if (!m->options().HasExtension(care::common::v1::access) ||
         m->options().GetExtension(care::common::v1::access).roles().empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(m->full_name(), " has no (care.common.v1.access) option"));
+      return absl::FailedPreconditionError(absl::StrCat(m->full_name(), " has no (care.common.v1.access) option"));
     }
     if (methods_.count(m->input_type())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          m->full_name(), " shares its request type ", m->input_type()->full_name()));
+      return absl::FailedPreconditionError(absl::StrCat(m->full_name(), " shares its request type ",
+                                                        m->input_type()->full_name()));
     }
-    methods_[m->input_type()] = std::make_unique<MethodInfo>(MethodInfo{
-        absl::StrCat("/", service->full_name(), "/", m->name()),
-        m->options().GetExtension(care::common::v1::access),
-        m->input_type()->FindFieldByName("request_id")});
+    methods_[m->input_type()] = std::make_unique<MethodInfo>(
+        MethodInfo{absl::StrCat("/", service->full_name(), "/", m->name()),
+                   m->options().GetExtension(care::common::v1::access),
+                   m->input_type()->FindFieldByName("request_id")});
     auto mm = std::make_shared<MethodMetrics>();
     mm->service = service->full_name();
     mm->method = m->name();
@@ -77,12 +76,10 @@ absl::Status RpcRuntime::RegisterService(const google::protobuf::ServiceDescript
 }
 
 absl::Status RpcRuntime::Overloaded() {
-  return Error(absl::StatusCode::kResourceExhausted, "OVERLOADED",
-               "the service is at capacity; retry with backoff");
+  return Error(absl::StatusCode::kResourceExhausted, "OVERLOADED", "the service is at capacity; retry with backoff");
 }
 
-RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
-                                   const google::protobuf::Message& request) {
+RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx, const google::protobuf::Message& request) {
   Call call;
   call.start = absl::Now();
   bool malformed = malformed_request;
@@ -107,8 +104,8 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   call.admitted = true;
   const auto& md = ctx->client_metadata();
   auto auth = md.find("authorization");
-  absl::string_view header =
-      auth == md.end() ? absl::string_view() : absl::string_view(auth->second.data(), auth->second.size());
+  absl::string_view header = auth == md.end() ? absl::string_view()
+                                              : absl::string_view(auth->second.data(), auth->second.size());
   call.tokens = tokens();
   auto principal = call.tokens->Authenticate(header);
   if (!principal.ok()) {
@@ -119,8 +116,7 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx,
   // Only an authenticated caller's request id reaches the log: before this
   // point anyone who can open a connection could write into it.
   if (call.method->request_id_field) {
-    call.caller.request_id =
-        request.GetReflection()->GetString(request, call.method->request_id_field);
+    call.caller.request_id = request.GetReflection()->GetString(request, call.method->request_id_field);
   }
   call.status = Authorize(*call.caller.principal, call.method->access, call.method->full_name);
   if (call.status.ok() && malformed) {
@@ -139,12 +135,11 @@ grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
   LogLevel level = failed ? LogLevel::kError : LogLevel::kInfo;
   if (LogEnabled(level)) {
     std::string reason = ErrorReason(status);
-    std::vector<LogField> fields = {
-        {"method", call.method ? call.method->full_name : "?"},
-        {"request_id", call.caller.request_id},
-        {"principal", call.caller.principal ? call.caller.principal->name : ""},
-        {"code", absl::StatusCodeToString(status.code())},
-        {"ms", absl::ToDoubleMilliseconds(elapsed)}};
+    std::vector<LogField> fields = {{"method", call.method ? call.method->full_name : "?"},
+                                    {"request_id", call.caller.request_id},
+                                    {"principal", call.caller.principal ? call.caller.principal->name : ""},
+                                    {"code", absl::StatusCodeToString(status.code())},
+                                    {"ms", absl::ToDoubleMilliseconds(elapsed)}};
     if (!reason.empty()) fields.push_back({"reason", reason});
     // The real cause of an internal error stays in our log only.
     if (failed) fields.push_back({"error", status.message()});

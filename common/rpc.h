@@ -80,8 +80,7 @@ class RpcRuntime final {
 
   // `fn(const Caller&)` fills the response and returns its status.
   template <typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
-                                  const google::protobuf::Message& request, Fn fn) {
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const google::protobuf::Message& request, Fn fn) {
     Call call = Begin(ctx, request);
     auto* reactor = new UnaryReactor(*this, call.admitted);
     if (!call.status.ok()) {

@@ -64,8 +64,7 @@ class MalformedBodyHandler final : public grpc::internal::MethodHandler {
     }
     RpcRuntime::MalformedRequestScope malformed;
     generated_->handler()->RunHandler(HandlerParameter(param.call, param.server_context, param.request,
-                                                       grpc::Status::OK, param.internal_data,
-                                                       param.call_requester));
+                                                       grpc::Status::OK, param.internal_data, param.call_requester));
   }
   void* Deserialize(grpc_call* call, grpc_byte_buffer* req, grpc::Status* status, void** handler_data) override {
     return generated_->handler()->Deserialize(call, req, status, handler_data);
@@ -117,10 +116,10 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
   s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
   s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
-  s.health_port = static_cast<int>(c.Int(
-      "health_port", -1, -1, 65535,
-      "plaintext port serving only grpc.health.v1 (kubelet gRPC probes cannot present a client certificate); "
-      "-1 = off, 0 picks a free one"));
+  s.health_port = static_cast<int>(
+      c.Int("health_port", -1, -1, 65535,
+            "plaintext port serving only grpc.health.v1 (kubelet gRPC probes cannot present a client certificate); "
+            "-1 = off, 0 picks a free one"));
   s.health_port_file = c.String("health_port_file", "", "file to write the bound health port to");
   s.tls_cert_file = c.String("tls_cert_file", "", "PEM certificate: with tls_key_file, serve TLS");
   s.tls_key_file = c.String("tls_key_file", "", "PEM private key for tls_cert_file");
@@ -131,18 +130,23 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
                                      "how often certificate files (tls_*, peer_*) are re-read (1s..1h)");
   s.peer_tls = ReadPeerTls(c, s.tls_reload_interval);
   s.tokens_file = c.String("tokens_file", "", "bearer tokens: `<token> <principal> <roles>` per line (required)");
-  s.tokens_reload_interval = c.Duration("tokens_reload_interval", absl::Seconds(10),
-                                        "how often tokens_file (and service_token_file) are checked for changes (100ms..1h)");
+  s.tokens_reload_interval = c.Duration(
+      "tokens_reload_interval", absl::Seconds(10),
+      "how often tokens_file (and service_token_file) are checked for changes (100ms..1h)");
   s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
-  s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20, "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
+  s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20,
+                                   "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
   s.drain_deadline = c.Duration("drain_deadline", absl::Seconds(10), "on SIGTERM, how long in-flight calls may finish");
-  s.fake_clock = c.Bool("fake_clock", false, "tests only, command line only: a clock moved through care.common.v1.ClockControl (otherwise not served)");
+  s.fake_clock = c.Bool(
+      "fake_clock", false,
+      "tests only, command line only: a clock moved through care.common.v1.ClockControl (otherwise not served)");
   s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
   s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
-  s.redis_user = c.String("redis_user", "", "Redis ACL user to AUTH as (needs redis_password_file); empty = default user");
-  const std::string password_file =
-      c.String("redis_password_file", "", "file holding the Redis password (requirepass or the ACL user's), sent with AUTH");
+  s.redis_user = c.String("redis_user", "",
+                          "Redis ACL user to AUTH as (needs redis_password_file); empty = default user");
+  const std::string password_file = c.String(
+      "redis_password_file", "", "file holding the Redis password (requirepass or the ACL user's), sent with AUTH");
   const std::string tier_key_file = c.String(
       "tier_cache_key_file", "",
       "tier cache HMAC keys, one `<key_id> <key>` per line (key: 32+ bytes); the first signs, all verify; "
@@ -152,14 +156,16 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
                                           "Prometheus /metrics HTTP port; -1 = off, 0 picks a free one"));
   s.metrics_port_file = c.String("metrics_port_file", "", "file to write the bound metrics port to");
   LogLevel level;
-  if (!ParseLogLevel(s.log_level, &level)) c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
+  if (!ParseLogLevel(s.log_level, &level))
+    c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   s.retention = RetentionOptions::Read(c);
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
   // The fake clock serves ClockControl, which moves every deadline of the
   // process: only a test's command line may turn it on, never an inherited
   // or injected environment (a ConfigMap's envFrom, a stray shell export).
   if (std::getenv("CARE_FAKE_CLOCK") != nullptr) {
-    c.AddError("fake_clock: CARE_FAKE_CLOCK is refused; the test clock is enabled only by --fake_clock on the command line");
+    c.AddError(
+        "fake_clock: CARE_FAKE_CLOCK is refused; the test clock is enabled only by --fake_clock on the command line");
   }
   if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
     c.AddError("tls_cert_file and tls_key_file go together");
@@ -220,8 +226,7 @@ void ServerConfig::RequireTierCacheKey(ConfigReader& c) const {
 class ServerRunner::Diagnostics final : public care::common::v1::Diagnostics::CallbackService {
  public:
   Diagnostics(RpcRuntime& rpc, Clock& clock) : rpc_(rpc), clock_(clock) {}
-  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* ctx,
-                                 const care::common::v1::PingRequest* req,
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* ctx, const care::common::v1::PingRequest* req,
                                  care::common::v1::PingResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) {
       resp->set_payload(req->payload());
@@ -238,16 +243,14 @@ class ServerRunner::Diagnostics final : public care::common::v1::Diagnostics::Ca
 class ServerRunner::ClockControl final : public care::common::v1::ClockControl::CallbackService {
  public:
   ClockControl(RpcRuntime& rpc, ManualClock& clock, JobRunner& jobs) : rpc_(rpc), clock_(clock), jobs_(jobs) {}
-  grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* ctx,
-                                    const care::common::v1::GetTimeRequest* req,
+  grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* ctx, const care::common::v1::GetTimeRequest* req,
                                     care::common::v1::GetTimeResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, resp](const Caller&) {
       *resp->mutable_time() = ToTimestamp(clock_.Now());
       return absl::OkStatus();
     });
   }
-  grpc::ServerUnaryReactor* SetTime(grpc::CallbackServerContext* ctx,
-                                    const care::common::v1::SetTimeRequest* req,
+  grpc::ServerUnaryReactor* SetTime(grpc::CallbackServerContext* ctx, const care::common::v1::SetTimeRequest* req,
                                     care::common::v1::GetTimeResponse* resp) override {
     return rpc_.Unary(ctx, *req, [this, req, resp](const Caller&) -> absl::Status {
       if (req->has_time()) {
@@ -329,8 +332,8 @@ ServerRunner::~ServerRunner() {
 }
 
 void ServerRunner::AddService(grpc::Service* service, absl::string_view full_name) {
-  const auto* descriptor =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(std::string(full_name));
+  const auto* descriptor = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+      std::string(full_name));
   if (descriptor == nullptr) Fatal(absl::StrCat("no descriptor for service ", full_name));
   if (absl::Status s = rpc_->RegisterService(descriptor); !s.ok()) Fatal(s.message());
   WrapUnaryCallbackMethods(service);
@@ -351,9 +354,8 @@ Database& ServerRunner::OpenDatabase(const std::vector<Migration>& service_migra
   database_ = std::move(*db);
   AddReadinessCheck("sqlite", [d = database_.get()] { return d->Probe().ok(); });
   // Kicked with the other jobs when a test moves the fake clock.
-  jobs_.Add("retention_purge", absl::Minutes(1), [this] {
-    return PurgeExpired(*database_, clock_->Now(), config_.retention);
-  });
+  jobs_.Add("retention_purge", absl::Minutes(1),
+            [this] { return PurgeExpired(*database_, clock_->Now(), config_.retention); });
   return *database_;
 }
 

@@ -38,7 +38,7 @@ struct ServerConfig {
   absl::Duration tls_reload_interval;       // how often certificate files are re-read
   PeerTls peer_tls;                         // calls to other services (--peer_*)
   std::string tokens_file;
-  absl::Duration tokens_reload_interval;    // how often the tokens file is re-read
+  absl::Duration tokens_reload_interval;  // how often the tokens file is re-read
   std::string data_dir;
   int threads;
   int queue;
@@ -52,9 +52,9 @@ struct ServerConfig {
   std::vector<NamedKey> tier_cache_keys;
   std::string tier_cache_key_file;
   std::string log_level;
-  int metrics_port;  // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
+  int metrics_port;               // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
-  RetentionOptions retention;  // idempotency records, delivered outbox events
+  RetentionOptions retention;     // idempotency records, delivered outbox events
 
   // Declares the shared options on `config`; the caller adds its own, then
   // calls config.Finish().

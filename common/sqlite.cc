@@ -12,8 +12,7 @@ namespace care {
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   // No ErrorInfo reason: the gRPC boundary answers INTERNAL without this text.
-  return absl::InternalError(
-      absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  return absl::InternalError(absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
 namespace {
@@ -66,8 +65,7 @@ absl::StatusOr<Statement> Txn::Prepare(absl::string_view sql) {
     return Statement(it->second->stmt, db_, &it->second->borrowed);
   }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return SqliteError(db_, rc, absl::StrCat("prepare [", sql, "]"));
@@ -104,11 +102,9 @@ absl::Status Txn::ExecScript(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Database::Connection> Database::Connect(const std::string& path,
-                                                       const DatabaseOptions& options) {
+absl::StatusOr<Database::Connection> Database::Connect(const std::string& path, const DatabaseOptions& options) {
   Connection c;
-  int rc = sqlite3_open_v2(path.c_str(), &c.db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  int rc = sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
     absl::Status s = SqliteError(c.db, rc, absl::StrCat("open ", path));
@@ -117,8 +113,7 @@ absl::StatusOr<Database::Connection> Database::Connect(const std::string& path,
   }
   sqlite3_busy_timeout(c.db, options.busy_timeout_ms);
   c.txn = std::make_unique<Txn>(c.db, std::max<size_t>(options.statement_cache_capacity, 1));
-  absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-                                                  options.synchronous,
+  absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.synchronous,
                                                   "; PRAGMA foreign_keys=ON;"));
   if (!s.ok()) return s;
   return c;
@@ -178,15 +173,15 @@ absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
       if (!*row) break;
       std::string component = stmt->Text(0);
       if (stmt->Int(1) > known_max[component]) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "database schema of ", component, " is at version ", stmt->Int(1),
-            ", newer than this binary knows (", known_max[component], "): refusing to start"));
+        return absl::FailedPreconditionError(absl::StrCat("database schema of ", component, " is at version ",
+                                                          stmt->Int(1), ", newer than this binary knows (",
+                                                          known_max[component], "): refusing to start"));
       }
     }
   }
   for (const auto& m : migrations) {
-    auto applied = txn.Query("SELECT 1 FROM schema_migrations WHERE component = ?1 AND version = ?2",
-                             m.component, m.version);
+    auto applied = txn.Query("SELECT 1 FROM schema_migrations WHERE component = ?1 AND version = ?2", m.component,
+                             m.version);
     if (!applied.ok()) return applied.status();
     auto row = applied->Step();
     if (!row.ok()) return row.status();
@@ -195,8 +190,8 @@ absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
     s = txn.ExecScript("BEGIN IMMEDIATE");
     if (s.ok()) s = txn.ExecScript(m.sql);
     if (s.ok()) {
-      auto rec = txn.Exec("INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)",
-                          m.component, m.version, m.name);
+      auto rec = txn.Exec("INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)", m.component,
+                          m.version, m.name);
       s = rec.status();
     }
     if (s.ok()) s = txn.ExecScript("COMMIT");

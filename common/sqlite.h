@@ -17,9 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/store.h"
 
 namespace google::protobuf {
@@ -44,8 +44,7 @@ struct Blob {
 // handle goes away. The cache never evicts a statement while it is borrowed.
 class Statement final {
  public:
-  Statement(sqlite3_stmt* stmt, sqlite3* db, int* borrowed = nullptr)
-      : stmt_(stmt), db_(db), borrowed_(borrowed) {
+  Statement(sqlite3_stmt* stmt, sqlite3* db, int* borrowed = nullptr) : stmt_(stmt), db_(db), borrowed_(borrowed) {
     if (borrowed_) ++*borrowed_;
   }
   Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_), borrowed_(other.borrowed_) {
@@ -70,7 +69,10 @@ class Statement final {
   void Bind(int index, std::nullptr_t) { sqlite3_bind_null(stmt_, index); }
   template <typename T>
   void Bind(int index, const std::optional<T>& v) {
-    if (v) Bind(index, *v); else sqlite3_bind_null(stmt_, index);
+    if (v)
+      Bind(index, *v);
+    else
+      sqlite3_bind_null(stmt_, index);
   }
 
   // True when a row is ready to read; false when done.

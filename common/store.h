@@ -6,8 +6,8 @@
 // implementations are SqliteStoreOf (sqlite.h) and SqliteTxnBase
 // (idempotency.h).
 
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 

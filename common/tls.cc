@@ -102,8 +102,9 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTls& 
   auto provider = tls.client_ca_file.empty()
                       ? std::make_shared<FileWatcherCertificateProvider>(tls.key_file, tls.cert_file,
                                                                          Seconds(tls.reload_interval))
-                      : std::make_shared<FileWatcherCertificateProvider>(
-                            tls.key_file, tls.cert_file, tls.client_ca_file, Seconds(tls.reload_interval));
+                      : std::make_shared<FileWatcherCertificateProvider>(tls.key_file, tls.cert_file,
+                                                                         tls.client_ca_file,
+                                                                         Seconds(tls.reload_interval));
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();
   if (tls.client_ca_file.empty()) {

@@ -29,8 +29,8 @@ struct ServerTls {
 // How this process calls another service.
 struct PeerTls {
   bool enabled = false;
-  std::string ca_file;               // empty: the system roots
-  std::string cert_file, key_file;   // both set: the client certificate presented
+  std::string ca_file;              // empty: the system roots
+  std::string cert_file, key_file;  // both set: the client certificate presented
   absl::Duration reload_interval = absl::Seconds(60);
 };
 

@@ -40,8 +40,8 @@ inline std::string MoneyOutOfBounds(const google::protobuf::Message& m, const st
     const std::string sub = path + "." + f->name();
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        std::string bad =
-            MoneyOutOfBounds(r->GetRepeatedMessage(m, f, i), currency, sub + "[" + std::to_string(i) + "]");
+        std::string bad = MoneyOutOfBounds(r->GetRepeatedMessage(m, f, i), currency,
+                                           sub + "[" + std::to_string(i) + "]");
         if (!bad.empty()) return bad;
       }
     } else {

@@ -70,13 +70,13 @@ void CheckQuote(const care::promotion::PricingInput& in, const v1::QuoteResponse
   CARE_FUZZ_CHECK(t.shipping_discount().amount_minor() == ship.discount().amount_minor(), "totals.shipping_discount");
   CARE_FUZZ_CHECK(t.shipping_total().amount_minor() == ship.total().amount_minor(), "totals.shipping_total");
   CARE_FUZZ_CHECK(t.total().amount_minor() == items_total + ship.total().amount_minor(), "total");
-  CARE_FUZZ_CHECK(
-      t.total_discount().amount_minor() == t.items_discount().amount_minor() + t.shipping_discount().amount_minor(),
-      "total_discount");
+  CARE_FUZZ_CHECK(t.total_discount().amount_minor() ==
+                      t.items_discount().amount_minor() + t.shipping_discount().amount_minor(),
+                  "total_discount");
   CARE_FUZZ_CHECK(t.total().amount_minor() >= 0, "negative total " + Money(t.total()));
-  CARE_FUZZ_CHECK(
-      t.tier_discount().amount_minor() >= 0 && t.tier_discount().amount_minor() <= t.items_discount().amount_minor(),
-      "tier discount " + Money(t.tier_discount()) + " outside [0, items_discount]");
+  CARE_FUZZ_CHECK(t.tier_discount().amount_minor() >= 0 &&
+                      t.tier_discount().amount_minor() <= t.items_discount().amount_minor(),
+                  "tier discount " + Money(t.tier_discount()) + " outside [0, items_discount]");
 
   int64_t campaigns = 0;
   std::set<std::string> seen;
@@ -161,8 +161,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (guest && req.customer().guest().guest_key().empty()) {
           left.customer_unidentified = true;
         } else {
-          left.customer =
-              l.max_redemptions_per_customer() - Clamp(used.customer(), 0, l.max_redemptions_per_customer());
+          left.customer = l.max_redemptions_per_customer() -
+                          Clamp(used.customer(), 0, l.max_redemptions_per_customer());
         }
       }
     }

@@ -24,8 +24,8 @@ namespace v1 = ::care::promotion::v1;
 using care::fuzz::ByteReader;
 
 const care::promotion::QuoteSigner& Signer() {
-  static const auto* signer = new care::promotion::QuoteSigner(
-      std::vector<care::promotion::QuoteKey>{{"fuzz", "fuzz-secret-0123456789abcdef0123456789"}});
+  static const auto* signer = new care::promotion::QuoteSigner(std::vector<care::promotion::QuoteKey>{
+      {"fuzz", "fuzz-secret-0123456789abcdef0123456789"}});
   return *signer;
 }
 
@@ -122,9 +122,9 @@ void CheckTotals(const v1::QuoteResponse& q) {
                   "items_total = subtotal - items_discount");
   CARE_FUZZ_CHECK(t.total().amount_minor() == t.items_total().amount_minor() + t.shipping_total().amount_minor(),
                   "total = items_total + shipping_total");
-  CARE_FUZZ_CHECK(
-      t.total_discount().amount_minor() == t.items_discount().amount_minor() + t.shipping_discount().amount_minor(),
-      "total_discount = items_discount + shipping_discount");
+  CARE_FUZZ_CHECK(t.total_discount().amount_minor() ==
+                      t.items_discount().amount_minor() + t.shipping_discount().amount_minor(),
+                  "total_discount = items_discount + shipping_discount");
   for (const auto& l : q.lines()) {
     CARE_FUZZ_CHECK(l.total().amount_minor() >= 0, "line total >= 0");
   }

@@ -104,8 +104,8 @@ void Program(const std::string& bytes) {
   for (const care::loyalty::Tier& t : p.tiers) {
     for (int64_t amount : {int64_t{0}, int64_t{1}, int64_t{999'999}, care::kMaxMoneyMinor}) {
       // nullopt: beyond the points bound, which the caller refuses.
-      const std::optional<int64_t> points =
-          care::loyalty::EarnPoints(amount, p.earn_rule, t.benefits.points_multiplier_bps);
+      const std::optional<int64_t> points = care::loyalty::EarnPoints(amount, p.earn_rule,
+                                                                      t.benefits.points_multiplier_bps);
       CARE_FUZZ_CHECK(!points || *points >= 0,
                       "a valid program earns " + std::to_string(*points) + " points on " + std::to_string(amount));
     }

@@ -20,7 +20,7 @@ OutboxEvent AdjustPointsEvent(std::string event_id, const PointsAdjustment& a) {
 std::optional<PointsAdjustment> ParsePointsAdjustment(absl::string_view payload) {
   v1::AdjustPointsRequest request;
   if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return std::nullopt;
-  return PointsAdjustment{request.request_id(), request.member_id(),    request.points_delta(),
+  return PointsAdjustment{request.request_id(),  request.member_id(),    request.points_delta(),
                           request.reason_code(), request.complaint_id(), request.note()};
 }
 

@@ -22,9 +22,7 @@ std::string SignedBytes(absl::string_view member_id, int64_t version, absl::stri
 
 }  // namespace
 
-std::string TierCacheKey(absl::string_view member_id) {
-  return absl::StrCat(kKeyPrefix, member_id);
-}
+std::string TierCacheKey(absl::string_view member_id) { return absl::StrCat(kKeyPrefix, member_id); }
 
 std::string SignTierEntry(const HmacKeyRing& keys, absl::string_view member_id, int64_t version,
                           absl::string_view payload) {

@@ -77,8 +77,7 @@ class TierCacheWriter final {
 // loyalty's own database).
 class TierLookup final {
  public:
-  using Fallback =
-      std::function<absl::StatusOr<care::loyalty::v1::TierSnapshot>(absl::string_view member_id)>;
+  using Fallback = std::function<absl::StatusOr<care::loyalty::v1::TierSnapshot>(absl::string_view member_id)>;
   // `redis` may be null (no cache configured); otherwise `keys` must not be.
   TierLookup(RedisPool* redis, const HmacKeyRing* keys, Fallback fallback)
       : redis_(redis), keys_(keys), fallback_(std::move(fallback)) {}

@@ -28,9 +28,12 @@ ActorInfo ActorOf(const Caller& caller) {
 
 v1::Priority FromSupport(care::loyalty::v1::SupportPriority p) {
   switch (p) {
-    case care::loyalty::v1::SUPPORT_PRIORITY_HIGH: return v1::PRIORITY_HIGH;
-    case care::loyalty::v1::SUPPORT_PRIORITY_URGENT: return v1::PRIORITY_URGENT;
-    default: return v1::PRIORITY_NORMAL;
+    case care::loyalty::v1::SUPPORT_PRIORITY_HIGH:
+      return v1::PRIORITY_HIGH;
+    case care::loyalty::v1::SUPPORT_PRIORITY_URGENT:
+      return v1::PRIORITY_URGENT;
+    default:
+      return v1::PRIORITY_NORMAL;
   }
 }
 
@@ -88,8 +91,8 @@ grpc::ServerUnaryReactor* ComplaintGrpc::Answer(ServerContext* ctx, const Reques
 // A List RPC over a short configuration list, paged by position (the cursor
 // is the index of the next item).
 template <typename Request, typename Response, typename Fetch, typename Add>
-grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Request* req, Response* resp,
-                                                    Fetch fetch, Add add) {
+grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Request* req, Response* resp, Fetch fetch,
+                                                    Add add) {
   return Answer(ctx, *req, resp, [req, fetch, add](const Caller&) -> absl::StatusOr<Response> {
     auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!page.ok()) return page.status();
@@ -99,8 +102,8 @@ grpc::ServerUnaryReactor* ComplaintGrpc::AnswerList(ServerContext* ctx, const Re
     // One more than the page, each with its position, to learn whether more follow.
     using Item = typename decltype(all)::value_type::value_type;
     std::vector<std::pair<size_t, const Item*>> rows;
-    for (size_t i = static_cast<size_t>(page->cursor); i < all->size() && rows.size() <= static_cast<size_t>(page->size);
-         ++i) {
+    for (size_t i = static_cast<size_t>(page->cursor);
+         i < all->size() && rows.size() <= static_cast<size_t>(page->size); ++i) {
       rows.emplace_back(i, &(*all)[i]);
     }
     Response out;
@@ -158,8 +161,8 @@ Reactor* ComplaintGrpc::ListComplaintEvents(ServerContext* ctx, const v1::ListCo
     auto events = service_.Events(req->complaint_id(), page->cursor, page->size + 1);
     if (!events.ok()) return events.status();
     v1::ListComplaintEventsResponse out;
-    out.set_next_page_token(
-        TrimPage(*events, page->size, *req, [](const v1::ComplaintEvent& e) { return e.sequence(); }));
+    out.set_next_page_token(TrimPage(*events, page->size, *req,
+                                     [](const v1::ComplaintEvent& e) { return e.sequence(); }));
     for (auto& e : *events) *out.add_events() = std::move(e);
     return out;
   });
@@ -446,7 +449,8 @@ Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplai
   });
 }
 
-Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComplaintRequest* req, v1::Complaint* resp) {
+Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComplaintRequest* req,
+                                        v1::Complaint* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
@@ -466,13 +470,17 @@ Reactor* ComplaintGrpc::UpdateComplaint(ServerContext* ctx, const v1::UpdateComp
     errors.RequireMaxLength("complaint.subject", req->complaint().subject(), 200);
     errors.RequireMaxLength("complaint.order_id", req->complaint().order_id(), 128);
     if (!errors.empty()) return errors.ToStatus();
-    ComplaintEdit cmd{req->complaint().complaint_id(), req->expected_version(), req->complaint(),
-                      {req->update_mask().paths().begin(), req->update_mask().paths().end()}, req->reason()};
+    ComplaintEdit cmd{req->complaint().complaint_id(),
+                      req->expected_version(),
+                      req->complaint(),
+                      {req->update_mask().paths().begin(), req->update_mask().paths().end()},
+                      req->reason()};
     return service_.Update(OnceFor(caller, "UpdateComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
-Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComplaintRequest* req, v1::Complaint* resp) {
+Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComplaintRequest* req,
+                                        v1::Complaint* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
@@ -484,7 +492,8 @@ Reactor* ComplaintGrpc::ReopenComplaint(ServerContext* ctx, const v1::ReopenComp
   });
 }
 
-Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComplaintRequest* req, v1::Complaint* resp) {
+Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComplaintRequest* req,
+                                        v1::Complaint* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Complaint> {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
@@ -492,7 +501,8 @@ Reactor* ComplaintGrpc::AssignComplaint(ServerContext* ctx, const v1::AssignComp
     if (req->agent_id().empty() && req->team_id().empty()) errors.Add("agent_id", "agent_id or team_id is required");
     if (!errors.empty()) return errors.ToStatus();
     return service_.Assign(OnceFor(caller, "AssignComplaint", req->request_id(), *req),
-                           {req->complaint_id(), req->expected_version(), req->agent_id(), req->team_id(), req->reason()},
+                           {req->complaint_id(), req->expected_version(), req->agent_id(), req->team_id(),
+                            req->reason()},
                            ActorOf(caller));
   });
 }
@@ -510,35 +520,35 @@ Reactor* ComplaintGrpc::TransferComplaint(ServerContext* ctx, const v1::Transfer
       errors.RequireMaxLength("handover_note", req->handover_note(), 5000);
     }
     if (!errors.empty()) return errors.ToStatus();
-    Handover cmd{req->complaint_id(), req->expected_version(), req->to_agent_id(), req->to_team_id(),
-                 req->handover_note(), req->reason()};
+    Handover cmd{req->complaint_id(), req->expected_version(), req->to_agent_id(),
+                 req->to_team_id(),   req->handover_note(),    req->reason()};
     return service_.Transfer(OnceFor(caller, "TransferComplaint", req->request_id(), *req), cmd, ActorOf(caller));
   });
 }
 
 Reactor* ComplaintGrpc::RecordCustomerMessage(ServerContext* ctx, const v1::RecordCustomerMessageRequest* req,
                                               v1::RecordCustomerMessageResponse* resp) {
-  return Answer(ctx, *req, resp,
-                [this, req](const Caller& caller) -> absl::StatusOr<v1::RecordCustomerMessageResponse> {
-    FieldErrors errors;
-    errors.RequireId("request_id", req->request_id());
-    errors.RequireNonEmpty("complaint_id", req->complaint_id());
-    if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
-    if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
-      errors.Add("channel", "must be set");
-    }
-    CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
-    if (req->has_received_time() && ValidTimestamp(req->received_time()) &&
-        FromTimestamp(req->received_time()) > service_.Now()) {
-      errors.Add("received_time", "must not be in the future");
-    }
-    if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
-    if (!errors.empty()) return errors.ToStatus();
-    CustomerContact cmd{req->complaint_id(), req->text(), req->channel(), std::nullopt, req->consultation_time()};
-    if (req->has_received_time()) cmd.received_time = req->received_time();
-    return service_.CustomerMessage(OnceFor(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
-                                    ActorOf(caller));
-  });
+  return Answer(
+      ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::RecordCustomerMessageResponse> {
+        FieldErrors errors;
+        errors.RequireId("request_id", req->request_id());
+        errors.RequireNonEmpty("complaint_id", req->complaint_id());
+        if (errors.RequireNonEmpty("text", req->text())) errors.RequireMaxLength("text", req->text(), 10000);
+        if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+          errors.Add("channel", "must be set");
+        }
+        CheckOptionalTimestamp(errors, "received_time", req->has_received_time(), req->received_time());
+        if (req->has_received_time() && ValidTimestamp(req->received_time()) &&
+            FromTimestamp(req->received_time()) > service_.Now()) {
+          errors.Add("received_time", "must not be in the future");
+        }
+        if (req->has_consultation_time()) RequireDuration(errors, "consultation_time", req->consultation_time(), false);
+        if (!errors.empty()) return errors.ToStatus();
+        CustomerContact cmd{req->complaint_id(), req->text(), req->channel(), std::nullopt, req->consultation_time()};
+        if (req->has_received_time()) cmd.received_time = req->received_time();
+        return service_.CustomerMessage(OnceFor(caller, "RecordCustomerMessage", req->request_id(), *req), cmd,
+                                        ActorOf(caller));
+      });
 }
 
 Reactor* ComplaintGrpc::AddNote(ServerContext* ctx, const v1::AddNoteRequest* req, v1::AddNoteResponse* resp) {
@@ -610,20 +620,23 @@ Reactor* ComplaintGrpc::GetScriptForComplaint(ServerContext* ctx, const v1::GetS
 
 Reactor* ComplaintGrpc::ListScripts(ServerContext* ctx, const v1::ListScriptsRequest* req,
                                     v1::ListScriptsResponse* resp) {
-  return AnswerList(ctx, req, resp, [this, req] { return service_.ListScripts(req->category()); },
-                    [](const v1::Script& x, v1::ListScriptsResponse* out) { *out->add_scripts() = x; });
+  return AnswerList(
+      ctx, req, resp, [this, req] { return service_.ListScripts(req->category()); },
+      [](const v1::Script& x, v1::ListScriptsResponse* out) { *out->add_scripts() = x; });
 }
 
 Reactor* ComplaintGrpc::ListForbiddenPhrases(ServerContext* ctx, const v1::ListForbiddenPhrasesRequest* req,
                                              v1::ListForbiddenPhrasesResponse* resp) {
-  return AnswerList(ctx, req, resp, [this, req] { return service_.ListPhrases(); },
-                    [](const v1::ForbiddenPhraseList& x, v1::ListForbiddenPhrasesResponse* out) { *out->add_lists() = x; });
+  return AnswerList(
+      ctx, req, resp, [this, req] { return service_.ListPhrases(); },
+      [](const v1::ForbiddenPhraseList& x, v1::ListForbiddenPhrasesResponse* out) { *out->add_lists() = x; });
 }
 
 Reactor* ComplaintGrpc::ListBusinessCalendars(ServerContext* ctx, const v1::ListBusinessCalendarsRequest* req,
                                               v1::ListBusinessCalendarsResponse* resp) {
-  return AnswerList(ctx, req, resp, [this, req] { return service_.ListCalendars(); },
-                    [](const v1::BusinessCalendar& x, v1::ListBusinessCalendarsResponse* out) { *out->add_calendars() = x; });
+  return AnswerList(
+      ctx, req, resp, [this, req] { return service_.ListCalendars(); },
+      [](const v1::BusinessCalendar& x, v1::ListBusinessCalendarsResponse* out) { *out->add_calendars() = x; });
 }
 
 Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::UpdateBusinessCalendarRequest* req,
@@ -648,23 +661,24 @@ Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::Upd
 
 Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
                                                v1::DeleteBusinessCalendarResponse* resp) {
-  return Answer(ctx, *req, resp,
-                [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
-    FieldErrors errors;
-    errors.RequireId("request_id", req->request_id());
-    errors.RequireNonEmpty("calendar_id", req->calendar_id());
-    if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeleteCalendar(OnceFor(caller, "DeleteBusinessCalendar", req->request_id(), *req),
-                                             req->calendar_id(), req->expected_version());
-    if (!s.ok()) return s;
-    return v1::DeleteBusinessCalendarResponse();
-  });
+  return Answer(
+      ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
+        FieldErrors errors;
+        errors.RequireId("request_id", req->request_id());
+        errors.RequireNonEmpty("calendar_id", req->calendar_id());
+        if (!errors.empty()) return errors.ToStatus();
+        absl::Status s = service_.DeleteCalendar(OnceFor(caller, "DeleteBusinessCalendar", req->request_id(), *req),
+                                                 req->calendar_id(), req->expected_version());
+        if (!s.ok()) return s;
+        return v1::DeleteBusinessCalendarResponse();
+      });
 }
 
 Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPoliciesRequest* req,
                                         v1::ListSlaPoliciesResponse* resp) {
-  return AnswerList(ctx, req, resp, [this, req] { return service_.ListPolicies(); },
-                    [](const v1::SlaPolicy& x, v1::ListSlaPoliciesResponse* out) { *out->add_policies() = x; });
+  return AnswerList(
+      ctx, req, resp, [this, req] { return service_.ListPolicies(); },
+      [](const v1::SlaPolicy& x, v1::ListSlaPoliciesResponse* out) { *out->add_policies() = x; });
 }
 
 Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaPolicyRequest* req,

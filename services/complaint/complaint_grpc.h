@@ -5,8 +5,8 @@
 // and hands plain values to ComplaintService.
 
 #include "care/complaint/v1/complaint.grpc.pb.h"
-#include "common/rpc.h"
 #include "clients/loyalty/tier_cache.h"
+#include "common/rpc.h"
 #include "services/complaint/complaint_service.h"
 
 namespace care::complaint {

@@ -64,8 +64,8 @@ absl::Status Save(StoreTxn& tx, v1::Complaint& c, absl::Time now) {
   return tx.PutComplaint(c, NextCheck(*cal, *policy ? &**policy : nullptr, c));
 }
 
-v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor,
-                            absl::Time now, const std::string& reason) {
+v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor, absl::Time now,
+                            const std::string& reason) {
   v1::ComplaintEvent e;
   e.set_complaint_id(c.complaint_id());
   e.set_kind(kind);
@@ -113,8 +113,8 @@ absl::Status FirstResponse(StoreTxn& tx, v1::Complaint& c, absl::Time now) {
 }
 
 void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent) {
-  *c.mutable_total_consultation_time() =
-      ToDurationProto(FromDurationProto(c.total_consultation_time()) + FromDurationProto(spent));
+  *c.mutable_total_consultation_time() = ToDurationProto(FromDurationProto(c.total_consultation_time()) +
+                                                         FromDurationProto(spent));
 }
 
 absl::Status RequireNotClosed(const v1::Complaint& c) {
@@ -124,8 +124,7 @@ absl::Status RequireNotClosed(const v1::Complaint& c) {
   return absl::OkStatus();
 }
 
-absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field,
-                               absl::string_view text) {
+absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field, absl::string_view text) {
   if (text.empty()) return absl::OkStatus();
   std::vector<std::string> phrases;
   std::set<std::string> seen;

@@ -227,8 +227,7 @@ class ComplaintService final {
   absl::StatusOr<v1::SurveyResponse> AnswerSurvey(const Once& once, const SurveyAnswer& cmd);
 
   // Resolution and goodwill (goodwill.cc).
-  absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const Once& once, const Resolution& cmd,
-                                                       const ActorInfo& actor);
+  absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const Once& once, const Resolution& cmd, const ActorInfo& actor);
   absl::StatusOr<v1::Complaint> Approve(const Once& once, const Decision& cmd, const ActorInfo& actor);
   absl::StatusOr<v1::Complaint> Reject(const Once& once, const Decision& cmd, const ActorInfo& actor);
   // The outbox relay's report on a goodwill event, in its transaction:
@@ -252,8 +251,8 @@ class ComplaintService final {
  private:
   // Resolution itself: clocks stop, the customer is told, the survey goes out
   // and the check-in is scheduled.
-  absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
-                          const ActorInfo& actor, absl::Time now);
+  absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings, const ActorInfo& actor,
+                          absl::Time now);
   absl::Status SendSurvey(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings, absl::Time now);
   absl::Status ScheduleCheckIn(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
                                const ActorInfo& actor, absl::Time now);
@@ -267,8 +266,8 @@ class ComplaintService final {
   // A change to one open complaint: its version checked, refused once
   // closed, saved with one more version and returned; idempotent by `once`.
   template <typename Fn>
-  absl::StatusOr<v1::Complaint> ChangeOpen(const Once& once, const std::string& complaint_id,
-                                           int64_t expected_version, absl::Time now, Fn fn);
+  absl::StatusOr<v1::Complaint> ChangeOpen(const Once& once, const std::string& complaint_id, int64_t expected_version,
+                                           absl::Time now, Fn fn);
 
   // One round of the SLA job in `tx`; the breaches it marked, for metrics.
   struct SlaRound;

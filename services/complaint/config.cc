@@ -76,8 +76,9 @@ absl::StatusOr<v1::BusinessCalendar> ComplaintService::CreateCalendar(const Once
 }
 
 absl::StatusOr<v1::BusinessCalendar> ComplaintService::GetCalendar(const std::string& id) {
-  return ReadValue<v1::BusinessCalendar>(
-      store_, [&](StoreTxn& tx) { return Found(tx.GetCalendar(id), "CALENDAR_NOT_FOUND", "no such calendar"); });
+  return ReadValue<v1::BusinessCalendar>(store_, [&](StoreTxn& tx) {
+    return Found(tx.GetCalendar(id), "CALENDAR_NOT_FOUND", "no such calendar");
+  });
 }
 
 absl::StatusOr<std::vector<v1::BusinessCalendar>> ComplaintService::ListCalendars() {
@@ -203,8 +204,7 @@ absl::Status ComplaintService::DeletePolicy(const Once& once, const std::string&
 
 absl::StatusOr<v1::ForbiddenPhraseList> ComplaintService::PutPhrases(const Once& once,
                                                                      const v1::ForbiddenPhraseList& list,
-                                                                     int64_t expected_version,
-                                                                     const ActorInfo& actor) {
+                                                                     int64_t expected_version, const ActorInfo& actor) {
   const absl::Time now = Now();
   return WriteOnce<v1::ForbiddenPhraseList>(
       store_, once, [&](StoreTxn& tx, v1::ForbiddenPhraseList& out) -> absl::Status {

@@ -25,8 +25,14 @@ struct Tally {
     if (r.first_response_seconds) first.push_back(*r.first_response_seconds);
     if (r.resolved && r.resolution_seconds) resolution.push_back(*r.resolution_seconds);
     // Finished clocks only: a running, unbreached clock is not counted yet.
-    if (r.first_response_breached) ++fr_breached; else if (r.first_response_seconds) ++fr_met;
-    if (r.resolution_breached) ++res_breached; else if (r.resolution_seconds) ++res_met;
+    if (r.first_response_breached)
+      ++fr_breached;
+    else if (r.first_response_seconds)
+      ++fr_met;
+    if (r.resolution_breached)
+      ++res_breached;
+    else if (r.resolution_seconds)
+      ++res_met;
     if (r.survey_sent) ++surveys_sent;
     if (r.survey_score && *r.survey_score >= 1 && *r.survey_score <= 5) {
       ++scores[*r.survey_score - 1];
@@ -126,7 +132,8 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<MetricRow>& rows,
     k->set_tier_id(std::get<3>(key));
     Fill(tally, g);
     // Order counts exist per channel and/or tier only.
-    if ((by_channel || by_tier) && !by_category && !by_team) PerThousand(OrdersFor(order_counts, by_channel, by_tier, *k), g);
+    if ((by_channel || by_tier) && !by_category && !by_team)
+      PerThousand(OrdersFor(order_counts, by_channel, by_tier, *k), g);
   }
   return out;
 }

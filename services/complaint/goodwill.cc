@@ -14,8 +14,7 @@ namespace {
 using care::common::v1::Role;
 
 // The compensation a supervisor decides on: pending, and not their own.
-absl::StatusOr<v1::Compensation*> PendingCompensation(v1::Complaint& c, const std::string& id,
-                                                      const ActorInfo& actor) {
+absl::StatusOr<v1::Compensation*> PendingCompensation(v1::Complaint& c, const std::string& id, const ActorInfo& actor) {
   v1::Compensation* comp = nullptr;
   for (auto& x : *c.mutable_compensations()) {
     if (x.compensation_id() == id) comp = &x;
@@ -54,13 +53,13 @@ int64_t GrantedPoints(const v1::Complaint& c, const std::string& except) {
   return total;
 }
 
-bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Complaint& c,
-                 const v1::Compensation& comp, int64_t agent_default) {
+bool WithinLimit(const v1::ComplaintSettings& settings, Role role, const v1::Complaint& c, const v1::Compensation& comp,
+                 int64_t agent_default) {
   if (comp.kind() == v1::COMPENSATION_KIND_POINTS) {
     std::optional<int64_t> limit = PointsLimit(settings, role, agent_default);
     if (!limit) return true;
-    std::optional<int64_t> total =
-        CheckedAdd(GrantedPoints(c, comp.compensation_id()), comp.points(), kMaxPointsBalance);
+    std::optional<int64_t> total = CheckedAdd(GrantedPoints(c, comp.compensation_id()), comp.points(),
+                                              kMaxPointsBalance);
     return total && *total <= *limit;
   }
   // Vouchers: only roles the settings mark unlimited, or supervisors/admins.
@@ -152,8 +151,8 @@ absl::Status ComplaintService::ResolveNow(StoreTxn& tx, v1::Complaint& c, const 
   absl::Status s = ChangeStatus(tx, c, v1::COMPLAINT_STATUS_RESOLVED, actor, c.resolution_summary(), now);
   if (!s.ok()) return s;
   *c.mutable_resolve_time() = ToTimestamp(now);
-  absl::Duration window =
-      settings.has_reopen_window() ? FromDurationProto(settings.reopen_window()) : options_.reopen_window;
+  absl::Duration window = settings.has_reopen_window() ? FromDurationProto(settings.reopen_window())
+                                                       : options_.reopen_window;
   *c.mutable_reopen_deadline() = ToTimestamp(now + window);
   if (absl::Status s = SendSurvey(tx, c, settings, now); !s.ok()) return s;
   if (absl::Status s = ScheduleCheckIn(tx, c, settings, actor, now); !s.ok()) return s;
@@ -162,8 +161,8 @@ absl::Status ComplaintService::ResolveNow(StoreTxn& tx, v1::Complaint& c, const 
 }
 
 absl::Status ComplaintService::Compensate(StoreTxn& tx, v1::Complaint& c, const GoodwillGrant& grant,
-                                          const v1::ComplaintSettings& settings, const ActorInfo& actor,
-                                          absl::Time now, v1::ResolveComplaintResponse& out) {
+                                          const v1::ComplaintSettings& settings, const ActorInfo& actor, absl::Time now,
+                                          v1::ResolveComplaintResponse& out) {
   v1::Compensation comp = NewCompensation(c, grant, actor, now);
   if (WithinLimit(settings, actor.role, c, comp, options_.agent_points_limit)) {
     if (absl::Status s = Issue(tx, c, comp); !s.ok()) return s;
@@ -216,8 +215,7 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const Onc
       });
 }
 
-absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const Decision& cmd,
-                                                        const ActorInfo& actor) {
+absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const Decision& cmd, const ActorInfo& actor) {
   const absl::Time now = Now();
   return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
@@ -246,8 +244,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const 
   });
 }
 
-absl::StatusOr<v1::Complaint> ComplaintService::Reject(const Once& once, const Decision& cmd,
-                                                       const ActorInfo& actor) {
+absl::StatusOr<v1::Complaint> ComplaintService::Reject(const Once& once, const Decision& cmd, const ActorInfo& actor) {
   const absl::Time now = Now();
   return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
@@ -283,8 +280,8 @@ absl::Status ComplaintService::GoodwillOutcome(StoreTxn& tx, const OutboxEvent& 
     if (x.compensation_id() == receipt->compensation_id) comp = &x;
   }
   // Only an issuing (or failed, then replayed) compensation moves.
-  if (comp == nullptr || (comp->status() != v1::COMPENSATION_STATUS_ISSUING &&
-                          comp->status() != v1::COMPENSATION_STATUS_FAILED)) {
+  if (comp == nullptr ||
+      (comp->status() != v1::COMPENSATION_STATUS_ISSUING && comp->status() != v1::COMPENSATION_STATUS_FAILED)) {
     return absl::OkStatus();
   }
   if (result.ok()) {

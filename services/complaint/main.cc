@@ -10,8 +10,8 @@
 #include "common/server.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
-#include "services/complaint/sqlite_complaint_store.h"
 #include "services/complaint/prometheus.h"
+#include "services/complaint/sqlite_complaint_store.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
@@ -20,19 +20,20 @@ int main(int argc, char** argv) {
   care::ServerConfig server_config = care::ServerConfig::Read(config, "complaint", 50053);
   std::string loyalty_target = config.Target("loyalty_target", "host:port of loyalty (tiers, goodwill points)");
   std::string promotion_target = config.Target("promotion_target", "host:port of promotion (goodwill vouchers)");
-  std::string notification_target =
-      config.Target("notification_target", "host:port of notification (customer updates, surveys, check-ins)");
+  std::string notification_target = config.Target("notification_target",
+                                                  "host:port of notification (customer updates, surveys, check-ins)");
   bool peers_tls = config.Bool("peers_tls", false, "call loyalty, promotion and notification over TLS");
-  std::string service_token_file =
-      config.String("service_token_file", "", "file holding this service's peer token (principal svc:complaint, role peer), presented to the others");
-  absl::Duration job_interval =
-      config.Duration("job_interval", absl::Seconds(30), "how often SLA clocks are checked for breaches");
-  absl::Duration outbox_interval =
-      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  std::string service_token_file = config.String(
+      "service_token_file", "",
+      "file holding this service's peer token (principal svc:complaint, role peer), presented to the others");
+  absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(30),
+                                                "how often SLA clocks are checked for breaches");
+  absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
+                                                   "how often the outbox relay looks for events");
   int64_t agent_points_limit = config.Int("agent_points_limit", 500, 0, 100000000,
                                           "goodwill points an agent may grant without approval (settings override)");
-  int64_t metrics_concurrency = config.Int("metrics_concurrency", 2, 1, 16,
-                                           "GetComplaintMetrics scans that may run at once; more get RESOURCE_EXHAUSTED");
+  int64_t metrics_concurrency = config.Int(
+      "metrics_concurrency", 2, 1, 16, "GetComplaintMetrics scans that may run at once; more get RESOURCE_EXHAUSTED");
   bool any_peer = !loyalty_target.empty() || !promotion_target.empty() || !notification_target.empty();
   if (any_peer && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target, promotion_target or notification_target");
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
-    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
-        runner.DialPeer(loyalty_target, peers_tls, service_token_file));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(runner.DialPeer(loyalty_target, peers_tls,
+                                                                                      service_token_file));
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 

@@ -19,9 +19,7 @@ std::string ReasonCode(const v1::Compensation& comp) {
   return comp.reason_code().empty() ? "GOODWILL" : comp.reason_code();
 }
 
-std::string GoodwillEventId(const v1::Compensation& comp) {
-  return absl::StrCat("complaint:", comp.compensation_id());
-}
+std::string GoodwillEventId(const v1::Compensation& comp) { return absl::StrCat("complaint:", comp.compensation_id()); }
 
 OutboxEvent AdjustPoints(const v1::Complaint& c, const v1::Compensation& comp) {
   care::clients::loyalty::PointsAdjustment a;
@@ -58,9 +56,12 @@ notify::EventHeader Header(const v1::Complaint& c, absl::string_view what, absl:
 
 notify::ComplaintUpdateKind UpdateKind(MemberUpdate kind) {
   switch (kind) {
-    case MemberUpdate::kAcknowledged: return notify::ComplaintUpdateKind::kAcknowledged;
-    case MemberUpdate::kUpdated: return notify::ComplaintUpdateKind::kUpdated;
-    case MemberUpdate::kResolved: return notify::ComplaintUpdateKind::kResolved;
+    case MemberUpdate::kAcknowledged:
+      return notify::ComplaintUpdateKind::kAcknowledged;
+    case MemberUpdate::kUpdated:
+      return notify::ComplaintUpdateKind::kUpdated;
+    case MemberUpdate::kResolved:
+      return notify::ComplaintUpdateKind::kResolved;
   }
   return notify::ComplaintUpdateKind::kUnspecified;
 }
@@ -73,9 +74,8 @@ class ClientsOutbound final : public Outbound {
 
   OutboxEvent NotifyMember(const v1::Complaint& c, absl::string_view what, MemberUpdate kind,
                            const std::string& message, absl::Time now) const override {
-    return notify::IngestEvent(Header(c, what, now),
-                               notify::ComplaintUpdate{c.member_id(), c.complaint_id(), UpdateKind(kind), message,
-                                                       c.locale()});
+    return notify::IngestEvent(Header(c, what, now), notify::ComplaintUpdate{c.member_id(), c.complaint_id(),
+                                                                             UpdateKind(kind), message, c.locale()});
   }
 
   OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time,

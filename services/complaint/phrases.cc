@@ -9,7 +9,8 @@ namespace care::complaint {
 std::string FoldForMatch(absl::string_view text) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* nfkc_cf = icu::Normalizer2::getNFKCCasefoldInstance(status);
-  icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(),
+                                                                        static_cast<int32_t>(text.size())));
   std::string out;
   if (U_FAILURE(status)) return std::string(text);
   icu::UnicodeString folded = nfkc_cf->normalize(in, status);

@@ -101,7 +101,8 @@ void CheckCompensation(FieldErrors& errors, const v1::CompensationRequest& c) {
   // Passed on to loyalty/promotion, which refuse anything else for good:
   // refused here, before anything is stored (empty: "GOODWILL").
   bool code_ok = c.reason_code().size() <= 64;
-  for (char ch : c.reason_code()) code_ok = code_ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
+  for (char ch : c.reason_code())
+    code_ok = code_ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
   if (!code_ok) errors.Add("compensation.reason_code", "must match [A-Z0-9_]{1,64}");
 }
 

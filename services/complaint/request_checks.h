@@ -21,7 +21,6 @@ void ValidatePolicy(FieldErrors& errors, const care::complaint::v1::SlaPolicy& p
 // receivers' limits, a reason code they accept.
 void CheckCompensation(FieldErrors& errors, const care::complaint::v1::CompensationRequest& c);
 // A positive duration of at most a year; an unset one passes unless `required`.
-void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d,
-                     bool required);
+void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d, bool required);
 
 }  // namespace care::complaint

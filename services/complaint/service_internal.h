@@ -38,8 +38,8 @@ absl::StatusOr<std::optional<v1::SlaPolicy>> PolicyOf(StoreTxn& tx, const v1::Co
 // Writes the complaint with its next SLA check, one more version.
 absl::Status Save(StoreTxn& tx, v1::Complaint& c, absl::Time now);
 
-v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor,
-                            absl::Time now, const std::string& reason = "");
+v1::ComplaintEvent NewEvent(const v1::Complaint& c, v1::ComplaintEventKind kind, const ActorInfo& actor, absl::Time now,
+                            const std::string& reason = "");
 // Moves `c` to `to` with its audit event; the clocks pause while we wait on
 // the customer and resume after.
 absl::Status ChangeStatus(StoreTxn& tx, v1::Complaint& c, v1::ComplaintStatus to, const ActorInfo& actor,
@@ -52,8 +52,7 @@ void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent);
 // resolution summary) must hold none of the forbidden phrases of the
 // complaint's locale, its base language ("vi" for "vi-VN") and every locale
 // ("" and the older "*"). INVALID_ARGUMENT / FORBIDDEN_PHRASE naming `field`.
-absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field,
-                               absl::string_view text);
+absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field, absl::string_view text);
 
 // Survey tokens are bearer secrets: 128 bits from the CSPRNG.
 inline std::string NewSurveyToken() { return NewId("", 32); }

@@ -8,10 +8,9 @@ namespace care::complaint {
 namespace {
 
 absl::Weekday ToWeekday(v1::Weekday d) {
-  static constexpr absl::Weekday kDays[] = {absl::Weekday::monday,   absl::Weekday::monday,
-                                            absl::Weekday::tuesday,  absl::Weekday::wednesday,
-                                            absl::Weekday::thursday, absl::Weekday::friday,
-                                            absl::Weekday::saturday, absl::Weekday::sunday};
+  static constexpr absl::Weekday kDays[] = {absl::Weekday::monday,    absl::Weekday::monday,   absl::Weekday::tuesday,
+                                            absl::Weekday::wednesday, absl::Weekday::thursday, absl::Weekday::friday,
+                                            absl::Weekday::saturday,  absl::Weekday::sunday};
   return kDays[std::clamp(static_cast<int>(d), 0, 7)];
 }
 
@@ -122,8 +121,8 @@ void ShowTimeToBreach(const Calendar& cal, v1::Complaint& c, absl::Time now) {
   for (v1::SlaClock* clock : {c.mutable_first_response_sla(), c.mutable_resolution_sla()}) {
     if (!clock->has_target() || clock->has_met_time()) continue;
     if (clock->paused()) {
-      *clock->mutable_time_to_breach() =
-          ToDurationProto(FromDurationProto(clock->target()) - FromDurationProto(clock->elapsed()));
+      *clock->mutable_time_to_breach() = ToDurationProto(FromDurationProto(clock->target()) -
+                                                         FromDurationProto(clock->elapsed()));
       continue;
     }
     *clock->mutable_time_to_breach() = ToDurationProto(Remaining(cal, *clock, now));

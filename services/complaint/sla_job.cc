@@ -143,8 +143,8 @@ absl::Status ComplaintService::CheckDue(StoreTxn& tx, v1::Complaint& c, absl::Ti
   auto policy = PolicyOf(tx, c);
   if (!policy.ok()) return policy.status();
   for (v1::SlaTarget target : {v1::SLA_TARGET_FIRST_RESPONSE, v1::SLA_TARGET_RESOLUTION}) {
-    v1::SlaClock& clock =
-        target == v1::SLA_TARGET_FIRST_RESPONSE ? *c.mutable_first_response_sla() : *c.mutable_resolution_sla();
+    v1::SlaClock& clock = target == v1::SLA_TARGET_FIRST_RESPONSE ? *c.mutable_first_response_sla()
+                                                                  : *c.mutable_resolution_sla();
     if (!Running(clock)) continue;
     auto breached = MarkBreach(tx, c, clock, target, now);
     if (!breached.ok()) return breached.status();

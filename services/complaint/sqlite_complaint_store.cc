@@ -17,11 +17,16 @@ constexpr char kSettingsId[] = "current";
 
 const char* KindName(DocKind kind) {
   switch (kind) {
-    case DocKind::kCalendar: return "calendar";
-    case DocKind::kSlaPolicy: return "sla_policy";
-    case DocKind::kSlaPolicyVersion: return "sla_policy_version";
-    case DocKind::kPhrases: return "phrases";
-    case DocKind::kSettings: return "settings";
+    case DocKind::kCalendar:
+      return "calendar";
+    case DocKind::kSlaPolicy:
+      return "sla_policy";
+    case DocKind::kSlaPolicyVersion:
+      return "sla_policy_version";
+    case DocKind::kPhrases:
+      return "phrases";
+    case DocKind::kSettings:
+      return "settings";
   }
   return "unknown";
 }
@@ -107,7 +112,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
         // Metrics count the first resolution: its time stays once reopened.
         "resolution_seconds = CASE WHEN ?15 THEN COALESCE(resolution_seconds, ?12) ELSE ?12 END, "
-        "first_response_breached = ?13, resolution_breached = MAX(resolution_breached, ?14), reopened = ?15, survey_score = ?16, proto = ?17, "
+        "first_response_breached = ?13, resolution_breached = MAX(resolution_breached, ?14), reopened = ?15, "
+        "survey_score = ?16, proto = ?17, "
         "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
         "survey_sent = ?24",
         c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
@@ -170,24 +176,23 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                                                                   : "receive_time";
     const bool desc = q.order == ComplaintQuery::Order::kNewestFirst;
     if (q.after) where.push_back(absl::StrCat("(", key, ", complaint_id) ", desc ? "<" : ">", " (?7, ?8)"));
-    std::string sql = absl::StrCat("SELECT ", key, ", proto FROM complaints",
-                                   where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "), " ORDER BY ",
-                                   key, desc ? " DESC" : "", ", complaint_id", desc ? " DESC" : "", " LIMIT ?9");
+    std::string sql = absl::StrCat("SELECT ", key, ", proto FROM complaints", where.empty() ? "" : " WHERE ",
+                                   absl::StrJoin(where, " AND "), " ORDER BY ", key, desc ? " DESC" : "",
+                                   ", complaint_id", desc ? " DESC" : "", " LIMIT ?9");
     std::optional<int64_t> after_micros, before_micros, cursor_key;
     if (q.received_after) after_micros = Micros(*q.received_after);
     if (q.received_before) before_micros = Micros(*q.received_before);
     std::string cursor_id;
     if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
-    return CollectRows<ListedComplaint>(txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id,
-                                               after_micros, before_micros, cursor_key, cursor_id,
-                                               static_cast<int64_t>(limit), JsonArray(q.statuses),
-                                               JsonArray(q.channels), JsonArray(q.categories),
-                                               JsonArray(q.priorities)),
-                                        [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
-                                          auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
-                                          if (!c.ok()) return c.status();
-                                          return ListedComplaint{s.Int(0), *std::move(c)};
-                                        });
+    return CollectRows<ListedComplaint>(
+        txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id, after_micros, before_micros,
+                   cursor_key, cursor_id, static_cast<int64_t>(limit), JsonArray(q.statuses), JsonArray(q.channels),
+                   JsonArray(q.categories), JsonArray(q.priorities)),
+        [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
+          auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
+          if (!c.ok()) return c.status();
+          return ListedComplaint{s.Int(0), *std::move(c)};
+        });
   }
 
   absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) override {
@@ -336,9 +341,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status PutDocument(DocKind kind, const std::string& id, const google::protobuf::Message& doc) {
-    return Run(txn_.Query("INSERT INTO documents (kind, id, proto) VALUES (?1, ?2, ?3) "
-                          "ON CONFLICT (kind, id) DO UPDATE SET proto = excluded.proto",
-                          KindName(kind), id, Blob{doc.SerializeAsString()}));
+    return Run(
+        txn_.Query("INSERT INTO documents (kind, id, proto) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (kind, id) DO UPDATE SET proto = excluded.proto",
+                   KindName(kind), id, Blob{doc.SerializeAsString()}));
   }
 
   // Ordered by id.

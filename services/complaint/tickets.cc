@@ -49,8 +49,8 @@ absl::Status StartSla(StoreTxn& tx, v1::Complaint& c) {
     c.set_calendar_id(p.calendar_id());
     auto cal = CalendarOf(tx, p.calendar_id());
     if (!cal.ok()) return cal.status();
-    absl::Status s =
-        StartClock(*cal, c.mutable_first_response_sla(), FromDurationProto(p.first_response_target()), received);
+    absl::Status s = StartClock(*cal, c.mutable_first_response_sla(), FromDurationProto(p.first_response_target()),
+                                received);
     if (!s.ok()) return s;
     return StartClock(*cal, c.mutable_resolution_sla(), FromDurationProto(p.resolution_target()), received);
   }
@@ -75,7 +75,7 @@ absl::Status RecordIntake(StoreTxn& tx, const v1::Complaint& c, const ActorInfo&
 // The fields of an edit that differ, applied to `c`; a priority change has
 // its own audit entry (the SLA clocks keep their targets).
 absl::StatusOr<std::vector<std::string>> ApplyEdit(StoreTxn& tx, v1::Complaint& c, const ComplaintEdit& cmd,
-                                                  const ActorInfo& actor, absl::Time now) {
+                                                   const ActorInfo& actor, absl::Time now) {
   const v1::Complaint& in = cmd.values;
   std::vector<std::string> changed;
   for (const std::string& path : cmd.paths) {
@@ -137,8 +137,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::ChangeOpen(const Once& once, con
 }
 
 absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const Once& once, const NewComplaint& cmd,
-                                                                     const TierAtIntake& tier,
-                                                                     const ActorInfo& actor) {
+                                                                     const TierAtIntake& tier, const ActorInfo& actor) {
   const absl::Time now = Now();
   return WriteOnce<v1::CreateComplaintResponse>(
       store_, once, [&](StoreTxn& tx, v1::CreateComplaintResponse& out) -> absl::Status {
@@ -247,27 +246,27 @@ absl::StatusOr<v1::Complaint> ComplaintService::Update(const Once& once, const C
 absl::StatusOr<v1::Complaint> ComplaintService::Transition(const Once& once, const StatusChange& cmd,
                                                            const ActorInfo& actor) {
   const absl::Time now = Now();
-  return ChangeOpen(once, cmd.complaint_id, cmd.expected_version, now,
-                    [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
-    if (!TransitionAllowed(c.status(), cmd.to_status)) return InvalidTransition(c.status(), cmd.to_status);
-    if (cmd.to_status == v1::COMPLAINT_STATUS_CLOSED && Open(c.status()) && cmd.reason.empty()) {
-      return InvalidField("reason", "is required to close an unresolved complaint");
-    }
-    if (absl::Status s = ChangeStatus(tx, c, cmd.to_status, actor, cmd.reason, now); !s.ok()) return s;
-    if (cmd.to_status == v1::COMPLAINT_STATUS_CLOSED) {
-      *c.mutable_close_time() = ToTimestamp(now);
-      c.mutable_check_in()->set_status(c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED
-                                           ? v1::CHECK_IN_STATUS_CANCELLED
-                                           : c.check_in().status());
-    }
-    if (cmd.to_status != v1::COMPLAINT_STATUS_ACKNOWLEDGED) return absl::OkStatus();
-    // Acknowledging is the first response: the customer hears of it, with
-    // the agent's reason as the message.
-    if (absl::Status bad = CheckCustomerText(tx, c, "reason", cmd.reason); !bad.ok()) return bad;
-    if (absl::Status s = FirstResponse(tx, c, now); !s.ok()) return s;
-    const std::string message = cmd.reason.empty() ? "We are looking into your complaint." : cmd.reason;
-    return tx.Enqueue(outbound_->NotifyMember(c, "acknowledged", MemberUpdate::kAcknowledged, message, now));
-  });
+  return ChangeOpen(
+      once, cmd.complaint_id, cmd.expected_version, now, [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
+        if (!TransitionAllowed(c.status(), cmd.to_status)) return InvalidTransition(c.status(), cmd.to_status);
+        if (cmd.to_status == v1::COMPLAINT_STATUS_CLOSED && Open(c.status()) && cmd.reason.empty()) {
+          return InvalidField("reason", "is required to close an unresolved complaint");
+        }
+        if (absl::Status s = ChangeStatus(tx, c, cmd.to_status, actor, cmd.reason, now); !s.ok()) return s;
+        if (cmd.to_status == v1::COMPLAINT_STATUS_CLOSED) {
+          *c.mutable_close_time() = ToTimestamp(now);
+          c.mutable_check_in()->set_status(c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED
+                                               ? v1::CHECK_IN_STATUS_CANCELLED
+                                               : c.check_in().status());
+        }
+        if (cmd.to_status != v1::COMPLAINT_STATUS_ACKNOWLEDGED) return absl::OkStatus();
+        // Acknowledging is the first response: the customer hears of it, with
+        // the agent's reason as the message.
+        if (absl::Status bad = CheckCustomerText(tx, c, "reason", cmd.reason); !bad.ok()) return bad;
+        if (absl::Status s = FirstResponse(tx, c, now); !s.ok()) return s;
+        const std::string message = cmd.reason.empty() ? "We are looking into your complaint." : cmd.reason;
+        return tx.Enqueue(outbound_->NotifyMember(c, "acknowledged", MemberUpdate::kAcknowledged, message, now));
+      });
 }
 
 absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::CheckReply(const std::string& complaint_id,
@@ -325,37 +324,37 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const Once&
       });
 }
 
-absl::StatusOr<v1::Complaint> ComplaintService::Reopen(const Once& once, const Reopening& cmd,
-                                                       const ActorInfo& actor) {
+absl::StatusOr<v1::Complaint> ComplaintService::Reopen(const Once& once, const Reopening& cmd, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return ChangeOpen(once, cmd.complaint_id, cmd.expected_version, now,
-                    [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
-    if (c.status() != v1::COMPLAINT_STATUS_RESOLVED) return InvalidTransition(c.status(), v1::COMPLAINT_STATUS_REOPENED);
-    if (now >= FromTimestamp(c.reopen_deadline())) {
-      return FailedPrecondition("REOPEN_WINDOW_EXPIRED", "the reopen window of this complaint has ended");
-    }
-    if (absl::Status s = ChangeStatus(tx, c, v1::COMPLAINT_STATUS_REOPENED, actor, cmd.reason, now); !s.ok()) {
-      return s;
-    }
-    c.set_reopen_count(c.reopen_count() + 1);
-    c.clear_reopen_deadline();
-    // A check-in not yet sent is no longer wanted.
-    if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
-      c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
-      v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now, "reopened");
-      *e.mutable_check_in() = c.check_in();
-      if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
-    }
-    // A new resolution clock, with the target of the policy version the
-    // complaint started with; its escalation levels may fire again.
-    auto policy = PolicyOf(tx, c);
-    if (!policy.ok()) return policy.status();
-    c.clear_resolution_sla();
-    if (!*policy) return absl::OkStatus();
-    auto cal = CalendarOf(tx, c.calendar_id());
-    if (!cal.ok()) return cal.status();
-    return StartClock(*cal, c.mutable_resolution_sla(), FromDurationProto((*policy)->resolution_target()), now);
-  });
+  return ChangeOpen(
+      once, cmd.complaint_id, cmd.expected_version, now, [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
+        if (c.status() != v1::COMPLAINT_STATUS_RESOLVED)
+          return InvalidTransition(c.status(), v1::COMPLAINT_STATUS_REOPENED);
+        if (now >= FromTimestamp(c.reopen_deadline())) {
+          return FailedPrecondition("REOPEN_WINDOW_EXPIRED", "the reopen window of this complaint has ended");
+        }
+        if (absl::Status s = ChangeStatus(tx, c, v1::COMPLAINT_STATUS_REOPENED, actor, cmd.reason, now); !s.ok()) {
+          return s;
+        }
+        c.set_reopen_count(c.reopen_count() + 1);
+        c.clear_reopen_deadline();
+        // A check-in not yet sent is no longer wanted.
+        if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
+          c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
+          v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, actor, now, "reopened");
+          *e.mutable_check_in() = c.check_in();
+          if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
+        }
+        // A new resolution clock, with the target of the policy version the
+        // complaint started with; its escalation levels may fire again.
+        auto policy = PolicyOf(tx, c);
+        if (!policy.ok()) return policy.status();
+        c.clear_resolution_sla();
+        if (!*policy) return absl::OkStatus();
+        auto cal = CalendarOf(tx, c.calendar_id());
+        if (!cal.ok()) return cal.status();
+        return StartClock(*cal, c.mutable_resolution_sla(), FromDurationProto((*policy)->resolution_target()), now);
+      });
 }
 
 absl::StatusOr<v1::Complaint> ComplaintService::Assign(const Once& once, const Assignment& cmd,
@@ -363,16 +362,16 @@ absl::StatusOr<v1::Complaint> ComplaintService::Assign(const Once& once, const A
   const absl::Time now = Now();
   return ChangeOpen(once, cmd.complaint_id, cmd.expected_version, now,
                     [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
-    v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_ASSIGNED, actor, now, cmd.reason);
-    v1::AssignmentDetails* a = e.mutable_assignment();
-    a->set_from_agent_id(c.assignee_agent_id());
-    a->set_from_team_id(c.team_id());
-    c.set_assignee_agent_id(cmd.agent_id);
-    if (!cmd.team_id.empty()) c.set_team_id(cmd.team_id);
-    a->set_to_agent_id(c.assignee_agent_id());
-    a->set_to_team_id(c.team_id());
-    return tx.AppendEvent(e);
-  });
+                      v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_ASSIGNED, actor, now, cmd.reason);
+                      v1::AssignmentDetails* a = e.mutable_assignment();
+                      a->set_from_agent_id(c.assignee_agent_id());
+                      a->set_from_team_id(c.team_id());
+                      c.set_assignee_agent_id(cmd.agent_id);
+                      if (!cmd.team_id.empty()) c.set_team_id(cmd.team_id);
+                      a->set_to_agent_id(c.assignee_agent_id());
+                      a->set_to_team_id(c.team_id());
+                      return tx.AppendEvent(e);
+                    });
 }
 
 absl::StatusOr<v1::Complaint> ComplaintService::Transfer(const Once& once, const Handover& cmd,
@@ -380,27 +379,27 @@ absl::StatusOr<v1::Complaint> ComplaintService::Transfer(const Once& once, const
   const absl::Time now = Now();
   return ChangeOpen(once, cmd.complaint_id, cmd.expected_version, now,
                     [&](StoreTxn& tx, v1::Complaint& c) -> absl::Status {
-    // The hand-over note is what the next agent sees first.
-    v1::Handover h;
-    h.set_from_agent_id(c.assignee_agent_id());
-    h.set_from_team_id(c.team_id());
-    h.set_to_agent_id(cmd.to_agent_id);
-    h.set_to_team_id(cmd.to_team_id);
-    h.set_note(cmd.handover_note);
-    *h.mutable_actor() = ActorProto(actor);
-    *h.mutable_create_time() = ToTimestamp(now);
-    c.set_assignee_agent_id(cmd.to_agent_id);
-    if (!cmd.to_team_id.empty()) c.set_team_id(cmd.to_team_id);
-    *c.mutable_handover() = h;
-    v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_TRANSFERRED, actor, now, cmd.reason);
-    v1::AssignmentDetails* a = e.mutable_assignment();
-    a->set_from_agent_id(h.from_agent_id());
-    a->set_from_team_id(h.from_team_id());
-    a->set_to_agent_id(c.assignee_agent_id());
-    a->set_to_team_id(c.team_id());
-    a->set_handover_note(h.note());
-    return tx.AppendEvent(e);
-  });
+                      // The hand-over note is what the next agent sees first.
+                      v1::Handover h;
+                      h.set_from_agent_id(c.assignee_agent_id());
+                      h.set_from_team_id(c.team_id());
+                      h.set_to_agent_id(cmd.to_agent_id);
+                      h.set_to_team_id(cmd.to_team_id);
+                      h.set_note(cmd.handover_note);
+                      *h.mutable_actor() = ActorProto(actor);
+                      *h.mutable_create_time() = ToTimestamp(now);
+                      c.set_assignee_agent_id(cmd.to_agent_id);
+                      if (!cmd.to_team_id.empty()) c.set_team_id(cmd.to_team_id);
+                      *c.mutable_handover() = h;
+                      v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_TRANSFERRED, actor, now, cmd.reason);
+                      v1::AssignmentDetails* a = e.mutable_assignment();
+                      a->set_from_agent_id(h.from_agent_id());
+                      a->set_from_team_id(h.from_team_id());
+                      a->set_to_agent_id(c.assignee_agent_id());
+                      a->set_to_team_id(c.team_id());
+                      a->set_handover_note(h.note());
+                      return tx.AppendEvent(e);
+                    });
 }
 
 absl::StatusOr<v1::RecordCustomerMessageResponse> ComplaintService::CustomerMessage(const Once& once,

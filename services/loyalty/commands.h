@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "google/protobuf/field_mask.pb.h"
 #include "care/loyalty/v1/loyalty.pb.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "services/loyalty/loyalty_store.h"
 #include "services/loyalty/model.h"
 #include "services/loyalty/tiers.h"
@@ -34,7 +34,7 @@ struct PurchaseCommand {
   std::string member_id;
   std::string order_id;
   int64_t amount = 0;
-  std::string currency;  // of amount (and lines): must be the program's
+  std::string currency;                     // of amount (and lines): must be the program's
   std::optional<absl::Time> purchase_time;  // unset = now
   std::vector<PurchaseLine> lines;
   bool no_points = false;

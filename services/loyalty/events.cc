@@ -33,8 +33,8 @@ std::string EventId(const Event& event) {
 }
 
 notify::MemberProfileChange Payload(const ProfileChanged& e) {
-  notify::MemberProfileChange out{e.member_id, e.profile.name, e.profile.locale, e.profile.time_zone,
-                                  e.profile.email, e.profile.phone, {}};
+  notify::MemberProfileChange out{
+      e.member_id, e.profile.name, e.profile.locale, e.profile.time_zone, e.profile.email, e.profile.phone, {}};
   for (const Consent& c : e.profile.consents) out.consents.push_back({c.channel, c.granted, c.update_time});
   return out;
 }

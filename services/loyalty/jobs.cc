@@ -1,4 +1,4 @@
-#include "services/loyalty/loyalty_service.h"
+#include "common/jobs.h"
 
 #include <algorithm>
 #include <map>
@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/bounds.h"
-#include "common/jobs.h"
 #include "common/log.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
+#include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"
 
@@ -231,8 +231,8 @@ bool LoyaltyService::ReevaluateAfterProgramChange() {
     }
     bool more = ids->size() == static_cast<size_t>(kJobBatch);
     absl::Status s = tx.SetJobState(
-        kReevaluateJob, more ? std::optional<std::string>(absl::StrCat(version, "|", parts[1], "|", ids->back()))
-                             : std::nullopt);
+        kReevaluateJob,
+        more ? std::optional<std::string>(absl::StrCat(version, "|", parts[1], "|", ids->back())) : std::nullopt);
     if (!s.ok()) return s;
     return more;
   });

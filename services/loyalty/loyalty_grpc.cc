@@ -21,9 +21,7 @@ namespace {
 
 constexpr int kExportBatch = 500;
 
-Actor ActorOf(const Caller& caller, const std::string& request_id) {
-  return Actor{caller.principal->name, request_id};
-}
+Actor ActorOf(const Caller& caller, const std::string& request_id) { return Actor{caller.principal->name, request_id}; }
 
 PurchaseCommand PurchaseCommandOf(const v1::RecordPurchaseRequest& req, std::optional<absl::Time> purchase_time) {
   PurchaseCommand cmd;
@@ -133,8 +131,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListProgramVersions(ServerContext* ctx,
     if (!page.ok()) return page.status();
     auto programs = loyalty_.ListPrograms(page->cursor, page->size + 1);
     if (!programs.ok()) return programs.status();
-    resp->set_next_page_token(
-        TrimPage(*programs, page->size, *req, [](const v1::Program& p) { return p.version(); }));
+    resp->set_next_page_token(TrimPage(*programs, page->size, *req, [](const v1::Program& p) { return p.version(); }));
     for (v1::Program& p : *programs) *resp->add_programs() = std::move(p);
     return absl::OkStatus();
   });
@@ -154,8 +151,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::EnrolMember(ServerContext* ctx, const v1:
       ValidateProfile(errors, req->member(), nullptr, loyalty_.Now());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(loyalty_.Enrol(OnceFor(caller, "EnrolMember", req->request_id(), *req),
-                                  req->member().member_id(), ProfileFromProto(req->member())),
+    return Respond(loyalty_.Enrol(OnceFor(caller, "EnrolMember", req->request_id(), *req), req->member().member_id(),
+                                  ProfileFromProto(req->member())),
                    resp);
   });
 }
@@ -236,8 +233,8 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
   auto audit = std::make_shared<ExportAudit>();
   // Keyset paging: each batch starts after the last member sent, so a
   // member is sent once and memory holds one batch, however many match.
-  auto fetch = [this, req, audit, cursor = req->after_member_id(), filter = std::optional<MemberFilter>()](
-                   const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+  auto fetch = [this, req, audit, cursor = req->after_member_id(),
+                filter = std::optional<MemberFilter>()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     // Among peers only notification exports (campaign audiences); a refused
     // caller is not counted as an export.
     if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:notification"}, "ExportMembers"); !s.ok()) return s;
@@ -332,8 +329,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ListLedgerEntries(ServerContext* ctx, con
     if (!page.ok()) return page.status();
     auto entries = loyalty_.ListEntries(filter, page->cursor, page->size + 1);
     if (!entries.ok()) return entries.status();
-    resp->set_next_page_token(
-        TrimPage(*entries, page->size, *req, [](const v1::LedgerEntry& e) { return e.sequence(); }));
+    resp->set_next_page_token(TrimPage(*entries, page->size, *req,
+                                       [](const v1::LedgerEntry& e) { return e.sequence(); }));
     for (v1::LedgerEntry& e : *entries) *resp->add_entries() = std::move(e);
     return absl::OkStatus();
   });

@@ -32,10 +32,8 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
   Reactor* EnrolMember(ServerContext* ctx, const v1::EnrolMemberRequest* req, v1::Member* resp) override;
   Reactor* GetMember(ServerContext* ctx, const v1::GetMemberRequest* req, v1::Member* resp) override;
   Reactor* UpdateMember(ServerContext* ctx, const v1::UpdateMemberRequest* req, v1::Member* resp) override;
-  Reactor* ListMembers(ServerContext* ctx, const v1::ListMembersRequest* req,
-                       v1::ListMembersResponse* resp) override;
-  grpc::ServerWriteReactor<v1::Member>* ExportMembers(ServerContext* ctx,
-                                                      const v1::ExportMembersRequest* req) override;
+  Reactor* ListMembers(ServerContext* ctx, const v1::ListMembersRequest* req, v1::ListMembersResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Member>* ExportMembers(ServerContext* ctx, const v1::ExportMembersRequest* req) override;
   Reactor* RecordPurchase(ServerContext* ctx, const v1::RecordPurchaseRequest* req,
                           v1::RecordPurchaseResponse* resp) override;
   Reactor* RecordReturn(ServerContext* ctx, const v1::RecordReturnRequest* req,
@@ -48,8 +46,7 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
                              v1::ListLedgerEntriesResponse* resp) override;
   Reactor* GetBalance(ServerContext* ctx, const v1::GetBalanceRequest* req, v1::PointsBalance* resp) override;
   Reactor* GetTier(ServerContext* ctx, const v1::GetTierRequest* req, v1::TierSnapshot* resp) override;
-  Reactor* ProjectTier(ServerContext* ctx, const v1::ProjectTierRequest* req,
-                       v1::ProjectTierResponse* resp) override;
+  Reactor* ProjectTier(ServerContext* ctx, const v1::ProjectTierRequest* req, v1::ProjectTierResponse* resp) override;
 
  private:
   RpcRuntime& rpc_;

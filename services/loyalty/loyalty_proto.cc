@@ -10,8 +10,7 @@ namespace {
 using care::common::v1::Money;
 
 // Amounts inside a program: the program's currency or no code at all.
-int64_t ProgramAmount(const Money& m, const std::string& currency, const std::string& field,
-                      FieldErrors& errors) {
+int64_t ProgramAmount(const Money& m, const std::string& currency, const std::string& field, FieldErrors& errors) {
   if (!m.currency_code().empty() && m.currency_code() != currency) {
     errors.Add(field, absl::StrCat("must be in the program currency ", currency));
   }
@@ -156,8 +155,8 @@ Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
   if (!p.earn_rule().has_unit_amount()) {
     if (p.has_earn_rule()) errors.Add("program.earn_rule.unit_amount", "required");
   } else {
-    program.earn_rule.unit_amount =
-        ProgramAmount(p.earn_rule().unit_amount(), program.currency_code, "program.earn_rule.unit_amount", errors);
+    program.earn_rule.unit_amount = ProgramAmount(p.earn_rule().unit_amount(), program.currency_code,
+                                                  "program.earn_rule.unit_amount", errors);
   }
   switch (p.earn_rule().rounding()) {
     case v1::ROUNDING_MODE_HALF_UP:
@@ -357,9 +356,12 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       cause.campaign_ids.assign(c.campaign_ids().begin(), c.campaign_ids().end());
       cause.store_id = c.store_id();
       const auto& k = c.calculation();
-      cause.calculation = EarnCalculation{k.amount().amount_minor(), k.points_per_unit(),
-                                          k.unit_amount().amount_minor(), k.tier_id(),
-                                          k.points_multiplier_bps(), static_cast<Rounding>(k.rounding()),
+      cause.calculation = EarnCalculation{k.amount().amount_minor(),
+                                          k.points_per_unit(),
+                                          k.unit_amount().amount_minor(),
+                                          k.tier_id(),
+                                          k.points_multiplier_bps(),
+                                          static_cast<Rounding>(k.rounding()),
                                           k.no_points()};
       e.order_id = cause.order_id;
       e.cause = std::move(cause);
@@ -368,9 +370,14 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
     case v1::LedgerEntry::kProductReturn: {
       const auto& c = p.product_return();
       e.order_id = c.order_id();
-      e.cause = ReturnCause{c.return_id(), c.order_id(), static_cast<ReturnKind>(c.kind()),
-                            c.returned_amount().amount_minor(), c.total_returned().amount_minor(),
-                            c.reversed_entry_id(), c.points_unrecovered(), c.reason()};
+      e.cause = ReturnCause{c.return_id(),
+                            c.order_id(),
+                            static_cast<ReturnKind>(c.kind()),
+                            c.returned_amount().amount_minor(),
+                            c.total_returned().amount_minor(),
+                            c.reversed_entry_id(),
+                            c.points_unrecovered(),
+                            c.reason()};
       break;
     }
     case v1::LedgerEntry::kRedemption:

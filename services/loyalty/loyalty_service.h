@@ -90,14 +90,12 @@ class LoyaltyService final {
   absl::StatusOr<v1::Member> UpdateMember(const Once& once, const std::string& member_id, const Profile& patch,
                                           const std::set<std::string>& paths, int64_t expected_version);
   // Ordered by member_id, after `after`.
-  absl::StatusOr<std::vector<v1::Member>> ListMembers(const MemberFilter& filter, const std::string& after,
-                                                      int limit);
+  absl::StatusOr<std::vector<v1::Member>> ListMembers(const MemberFilter& filter, const std::string& after, int limit);
 
   // ------------------------------------------------------ points and tiers
   absl::StatusOr<v1::RecordPurchaseResponse> RecordPurchase(const Once& once, const PurchaseCommand& cmd,
                                                             const Actor& actor);
-  absl::StatusOr<v1::RecordReturnResponse> RecordReturn(const Once& once, const ReturnCommand& cmd,
-                                                        const Actor& actor);
+  absl::StatusOr<v1::RecordReturnResponse> RecordReturn(const Once& once, const ReturnCommand& cmd, const Actor& actor);
   absl::StatusOr<v1::RedeemPointsResponse> Redeem(const Once& once, const RedeemCommand& cmd, const Actor& actor);
   absl::StatusOr<v1::AdjustPointsResponse> Adjust(const Once& once, const AdjustCommand& cmd, const Actor& actor);
   // Newest first, sequence below `before` (0 = from the newest).
@@ -135,8 +133,7 @@ class LoyaltyService final {
   // The transaction scripts of the operations above.
   absl::StatusOr<Program> StoreProgram(StoreTxn& tx, Program next, int64_t expected_version,
                                        const std::string& change_note, const Actor& actor);
-  absl::StatusOr<MemberView> EnrolIn(StoreTxn& tx, Effects& fx, const std::string& member_id,
-                                     const Profile& profile);
+  absl::StatusOr<MemberView> EnrolIn(StoreTxn& tx, Effects& fx, const std::string& member_id, const Profile& profile);
   absl::StatusOr<MemberView> UpdateMemberIn(StoreTxn& tx, const std::string& member_id, const Profile& patch,
                                             const std::set<std::string>& paths, int64_t expected_version);
   absl::StatusOr<MemberView> LoadMemberView(StoreTxn& tx, const std::string& member_id);
@@ -146,12 +143,10 @@ class LoyaltyService final {
                                                       const std::string& after, int limit);
   absl::StatusOr<PurchaseResult> RecordPurchaseIn(StoreTxn& tx, Effects& fx, const PurchaseCommand& cmd,
                                                   const Actor& actor);
-  absl::StatusOr<ReturnResult> RecordReturnIn(StoreTxn& tx, Effects& fx, const ReturnCommand& cmd,
-                                              const Actor& actor);
+  absl::StatusOr<ReturnResult> RecordReturnIn(StoreTxn& tx, Effects& fx, const ReturnCommand& cmd, const Actor& actor);
   absl::StatusOr<PointsResult> RedeemIn(StoreTxn& tx, const RedeemCommand& cmd, const Actor& actor);
   absl::StatusOr<PointsResult> AdjustIn(StoreTxn& tx, const AdjustCommand& cmd, const Actor& actor);
-  absl::StatusOr<Balance> BalanceIn(StoreTxn& tx, const std::string& member_id,
-                                    std::optional<absl::Duration> horizon);
+  absl::StatusOr<Balance> BalanceIn(StoreTxn& tx, const std::string& member_id, std::optional<absl::Duration> horizon);
   absl::StatusOr<TierProjectionResult> ProjectTierIn(StoreTxn& tx, const std::string& member_id,
                                                      const std::string& target, std::optional<absl::Time> by_time);
 
@@ -195,8 +190,8 @@ class LoyaltyService final {
                                   PurchaseResult& r);
   absl::Status CountVisit(StoreTxn& tx, PurchaseContext& c, const PurchaseCommand& cmd, const Actor& actor,
                           PurchaseResult& r);
-  absl::Status GrantVisitReward(StoreTxn& tx, PurchaseContext& c, const VisitReward& visit,
-                                const std::string& order_id, const Actor& actor, PurchaseResult& r);
+  absl::Status GrantVisitReward(StoreTxn& tx, PurchaseContext& c, const VisitReward& visit, const std::string& order_id,
+                                const Actor& actor, PurchaseResult& r);
   absl::StatusOr<TierChange> UpgradeAfterPurchase(StoreTxn& tx, Effects& fx, Member& m, const Program& current,
                                                   absl::Time now);
   // The steps of RecordReturn (purchases.cc).
@@ -210,7 +205,7 @@ class LoyaltyService final {
 
   LoyaltyStore& store_;
   const Clock& clock_;
-  TierCache* cache_;  // may be null (no Redis configured)
+  TierCache* cache_;           // may be null (no Redis configured)
   uint64_t audit_cursor_ = 0;  // the job thread's only
   std::atomic<bool> configured_{false};
 };

@@ -35,8 +35,8 @@ struct MemberFilter {
 
 struct EntryFilter {
   std::string member_id;
-  std::vector<EntryKind> kinds;  // empty = all
-  std::string order_id;          // empty = all
+  std::vector<EntryKind> kinds;                    // empty = all
+  std::string order_id;                            // empty = all
   std::optional<absl::Time> start_time, end_time;  // create_time in [start, end)
 };
 

@@ -9,8 +9,8 @@
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
-#include "services/loyalty/sqlite_loyalty_store.h"
 #include "services/loyalty/prometheus.h"
+#include "services/loyalty/sqlite_loyalty_store.h"
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
@@ -21,11 +21,12 @@ int main(int argc, char** argv) {
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
   std::string service_token_file = config.String(
-      "service_token_file", "", "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification");
-  absl::Duration job_interval = config.Duration(
-      "job_interval", absl::Seconds(30), "how often expiry, tier reviews and birthdays are checked");
-  absl::Duration outbox_interval =
-      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+      "service_token_file", "",
+      "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification");
+  absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(30),
+                                                "how often expiry, tier reviews and birthdays are checked");
+  absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
+                                                   "how often the outbox relay looks for events");
   int64_t tier_memo_entries = config.Int(
       "tier_memo_entries", 200000, 0, 100000000,
       "tier snapshots loyalty keeps in memory in front of Redis (0 = every GetTier asks Redis)");

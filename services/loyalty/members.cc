@@ -40,16 +40,15 @@ bool SameProfile(const Profile& a, const Profile& b) {
 }  // namespace
 
 const std::set<std::string>& UpdatableProfileFields() {
-  static const auto* fields = new std::set<std::string>{
-      "name", "email", "phone", "locale", "time_zone", "birthday",
-      "segment", "gender", "age_band", "occupation", "marketing_consents"};
+  static const auto* fields =
+      new std::set<std::string>{"name",    "email",  "phone",    "locale",     "time_zone",         "birthday",
+                                "segment", "gender", "age_band", "occupation", "marketing_consents"};
   return *fields;
 }
 
 // Members answer with amounts in the program currency, which is the same for
 // every version once a purchase exists.
-absl::Status LoyaltyService::MemberAnswer(StoreTxn& tx, const absl::StatusOr<MemberView>& view,
-                                          v1::Member& response) {
+absl::Status LoyaltyService::MemberAnswer(StoreTxn& tx, const absl::StatusOr<MemberView>& view, v1::Member& response) {
   if (!view.ok()) return view.status();
   auto program = CurrentProgram(tx);
   if (!program.ok()) return program.status();

@@ -257,8 +257,8 @@ struct VisitRewardCause {
   std::string reward_name;
 };
 
-using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause,
-                           ExpiryCause, BirthdayCause, VisitRewardCause>;
+using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause, ExpiryCause, BirthdayCause,
+                           VisitRewardCause>;
 
 struct LedgerEntry {
   std::string member_id;

@@ -12,9 +12,8 @@ namespace {
 
 bool IsTierId(const std::string& id) {
   if (id.empty() || id.size() > 32) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; });
 }
 
 void ValidateBenefits(const TierBenefits& b, const std::string& at, FieldErrors& errors) {
@@ -64,8 +63,7 @@ void ValidateQualification(const Tier& t, const std::string& at, FieldErrors& er
     default:
       errors.Add(at + ".qualification_window.kind", "required: LIFETIME or ROLLING");
   }
-  if (t.retention.grace_period < absl::ZeroDuration() ||
-      t.retention.grace_period > absl::Hours(24 * 366)) {
+  if (t.retention.grace_period < absl::ZeroDuration() || t.retention.grace_period > absl::Hours(24 * 366)) {
     errors.Add(at + ".retention.grace_period", "must be between 0 and 366 days");
   }
 }
@@ -294,9 +292,7 @@ BirthdayInstant NextBirthday(const BirthDate& b, absl::Time from, absl::TimeZone
   return {start, year};
 }
 
-std::string EntryId(const std::string& member_id, int64_t sequence) {
-  return absl::StrCat(member_id, "/", sequence);
-}
+std::string EntryId(const std::string& member_id, int64_t sequence) { return absl::StrCat(member_id, "/", sequence); }
 
 std::string LedgerEntry::entry_id() const { return EntryId(member_id, sequence); }
 

@@ -45,17 +45,17 @@ absl::StatusOr<std::vector<v1::Program>> LoyaltyService::ListPrograms(int64_t be
 
 absl::StatusOr<v1::Program> LoyaltyService::UpdateProgram(const Once& once, const ProgramUpdate& update,
                                                           const Actor& actor) {
-  auto stored = WriteOnceAndCache<v1::Program>(once, [&](StoreTxn& tx, Effects&,
-                                                          v1::Program& response) -> absl::Status {
-    auto latest = tx.ProgramVersions(0, 1);
-    if (!latest.ok()) return latest.status();
-    auto next = MergeProgram(latest->empty() ? nullptr : &latest->front(), update);
-    if (!next.ok()) return next.status();
-    auto program = StoreProgram(tx, std::move(*next), update.program.version(), update.change_note, actor);
-    if (!program.ok()) return program.status();
-    response = ProgramToProto(*program);
-    return absl::OkStatus();
-  });
+  auto stored = WriteOnceAndCache<v1::Program>(
+      once, [&](StoreTxn& tx, Effects&, v1::Program& response) -> absl::Status {
+        auto latest = tx.ProgramVersions(0, 1);
+        if (!latest.ok()) return latest.status();
+        auto next = MergeProgram(latest->empty() ? nullptr : &latest->front(), update);
+        if (!next.ok()) return next.status();
+        auto program = StoreProgram(tx, std::move(*next), update.program.version(), update.change_note, actor);
+        if (!program.ok()) return program.status();
+        response = ProgramToProto(*program);
+        return absl::OkStatus();
+      });
   if (stored.ok()) configured_ = true;
   return stored;
 }
@@ -73,8 +73,8 @@ absl::StatusOr<Program> LoyaltyService::StoreProgram(StoreTxn& tx, Program next,
   int64_t current_version = latest ? latest->version : 0;
   if (expected_version != current_version) {
     return Error(absl::StatusCode::kAborted, "VERSION_MISMATCH",
-                 absl::StrCat("program.version is ", expected_version, " but the version in force is ",
-                              current_version, ": re-read and retry"),
+                 absl::StrCat("program.version is ", expected_version, " but the version in force is ", current_version,
+                              ": re-read and retry"),
                  {{"current_version", absl::StrCat(current_version)}});
   }
   bool reevaluate = false;

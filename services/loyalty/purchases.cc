@@ -31,8 +31,7 @@ absl::Status RequireRecent(const std::string& field, std::optional<absl::Time> a
 
 }  // namespace
 
-absl::StatusOr<v1::RecordPurchaseResponse> LoyaltyService::RecordPurchase(const Once& once,
-                                                                          const PurchaseCommand& cmd,
+absl::StatusOr<v1::RecordPurchaseResponse> LoyaltyService::RecordPurchase(const Once& once, const PurchaseCommand& cmd,
                                                                           const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
   return WriteOnceAndCache<v1::RecordPurchaseResponse>(
@@ -69,7 +68,7 @@ struct LoyaltyService::PurchaseContext {
 };
 
 absl::StatusOr<LoyaltyService::PurchaseContext> LoyaltyService::LoadPurchaseContext(StoreTxn& tx,
-                                                                                     const PurchaseCommand& cmd) {
+                                                                                    const PurchaseCommand& cmd) {
   PurchaseContext c;
   c.now = clock_.Now();
   auto member = LoadMember(tx, cmd.member_id);
@@ -128,8 +127,8 @@ absl::Status LoyaltyService::EarnPurchasePoints(StoreTxn& tx, PurchaseContext& c
   if (absl::Status s = Post(tx, m, earn, LotExpiry(scoring, c.purchase_time)); !s.ok()) return s;
   r.points_earned = *earned;
   r.entries.push_back(earn);
-  Purchase purchase{cmd.order_id, m.member_id, cmd.amount, c.purchase_time, 0, earn.sequence, *earned,
-                    scoring.earn_rule.rounding, 0};
+  Purchase purchase{
+      cmd.order_id, m.member_id, cmd.amount, c.purchase_time, 0, earn.sequence, *earned, scoring.earn_rule.rounding, 0};
   if (absl::Status s = tx.InsertPurchase(purchase); !s.ok()) return s;
   m.lifetime_spend = *lifetime_spend;
   return absl::OkStatus();
@@ -184,7 +183,7 @@ absl::Status LoyaltyService::GrantVisitReward(StoreTxn& tx, PurchaseContext& c, 
 }
 
 absl::StatusOr<TierChange> LoyaltyService::UpgradeAfterPurchase(StoreTxn& tx, Effects& fx, Member& m,
-                                                                 const Program& current, absl::Time now) {
+                                                                const Program& current, absl::Time now) {
   // Upgrade at once when a threshold is met (rules in force now).
   SpendFn spend = SpendOf(tx, m);
   auto qualified = QualifiedTier(current, now, absl::InfiniteFuture(), spend);
@@ -208,8 +207,8 @@ absl::StatusOr<TierChange> LoyaltyService::UpgradeAfterPurchase(StoreTxn& tx, Ef
   return TierChange{};
 }
 
-absl::Status LoyaltyService::SaveAndDescribe(StoreTxn& tx, const Program& current, const Member& m,
-                                             int64_t& balance, TierSnapshot& tier, Progress& progress) {
+absl::Status LoyaltyService::SaveAndDescribe(StoreTxn& tx, const Program& current, const Member& m, int64_t& balance,
+                                             TierSnapshot& tier, Progress& progress) {
   if (absl::Status s = tx.SaveMember(m); !s.ok()) return s;
   balance = m.points_balance;
   auto snapshot = SnapshotOf(tx, m);
@@ -221,8 +220,8 @@ absl::Status LoyaltyService::SaveAndDescribe(StoreTxn& tx, const Program& curren
   return absl::OkStatus();
 }
 
-absl::StatusOr<PurchaseResult> LoyaltyService::RecordPurchaseIn(StoreTxn& tx, Effects& fx,
-                                                                const PurchaseCommand& cmd, const Actor& actor) {
+absl::StatusOr<PurchaseResult> LoyaltyService::RecordPurchaseIn(StoreTxn& tx, Effects& fx, const PurchaseCommand& cmd,
+                                                                const Actor& actor) {
   auto c = LoadPurchaseContext(tx, cmd);
   if (!c.ok()) return c.status();
   PurchaseResult r;
@@ -280,7 +279,7 @@ struct LoyaltyService::ReturnContext {
 };
 
 absl::StatusOr<LoyaltyService::ReturnContext> LoyaltyService::LoadReturnContext(StoreTxn& tx,
-                                                                                 const ReturnCommand& cmd) {
+                                                                                const ReturnCommand& cmd) {
   ReturnContext c;
   c.now = clock_.Now();
   auto purchase = tx.GetPurchase(cmd.order_id);
@@ -311,8 +310,8 @@ absl::StatusOr<LoyaltyService::ReturnContext> LoyaltyService::LoadReturnContext(
   return c;
 }
 
-absl::Status LoyaltyService::ReversePoints(StoreTxn& tx, ReturnContext& c, const ReturnCommand& cmd,
-                                           const Actor& actor, ReturnResult& r) {
+absl::Status LoyaltyService::ReversePoints(StoreTxn& tx, ReturnContext& c, const ReturnCommand& cmd, const Actor& actor,
+                                           ReturnResult& r) {
   Member& m = c.member;
   Purchase& purchase = c.purchase;
   // Reverse what the EARN entry earned for the returned part, cumulatively,
@@ -337,8 +336,9 @@ absl::Status LoyaltyService::ReversePoints(StoreTxn& tx, ReturnContext& c, const
   entry.actor = actor.name;
   entry.request_id = actor.request_id;
   entry.order_id = cmd.order_id;
-  entry.cause = ReturnCause{cmd.return_id, cmd.order_id, cmd.kind, c.amount, total,
-                            EntryId(m.member_id, purchase.earn_sequence), reverse - recovered, cmd.reason};
+  entry.cause = ReturnCause{
+      cmd.return_id,       cmd.order_id, cmd.kind, c.amount, total, EntryId(m.member_id, purchase.earn_sequence),
+      reverse - recovered, cmd.reason};
   // The order's own points go first, then the oldest.
   if (absl::Status s = Post(tx, m, entry, std::nullopt, purchase.earn_sequence); !s.ok()) return s;
   r.returned_amount = c.amount;

@@ -13,8 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "care/loyalty/v1/loyalty.pb.h"
-#include "common/redis.h"
 #include "clients/loyalty/tier_cache.h"
+#include "common/redis.h"
 #include "services/loyalty/loyalty_service.h"
 
 namespace care::loyalty {

@@ -192,8 +192,8 @@ std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPur
 
 bool CheckProgramMask(FieldErrors& errors, const v1::UpdateProgramRequest& req) {
   using google::protobuf::util::FieldMaskUtil;
-  static const std::set<std::string> kTop = {"display_name", "currency_code", "time_zone", "tiers",
-                                             "earn_rule", "points_expiry", "visit_reward", "birthday_bonus"};
+  static const std::set<std::string> kTop = {"display_name", "currency_code", "time_zone",    "tiers",
+                                             "earn_rule",    "points_expiry", "visit_reward", "birthday_bonus"};
   static const std::set<std::string> kNested = {"earn_rule", "points_expiry", "visit_reward", "birthday_bonus"};
   bool replace_all = req.update_mask().paths().empty();
   for (const std::string& path : req.update_mask().paths()) {
@@ -238,8 +238,7 @@ std::optional<absl::Time> CheckReturn(FieldErrors& errors, const v1::RecordRetur
   }
   if (req.lines_size() > 0 && !lines_total) {
     errors.Add("lines", absl::StrCat("line amounts add up to more than ", kMaxMoneyMinor));
-  } else if (req.lines_size() > 0 && req.has_returned_amount() &&
-             lines_total != req.returned_amount().amount_minor()) {
+  } else if (req.lines_size() > 0 && req.has_returned_amount() && lines_total != req.returned_amount().amount_minor()) {
     errors.Add("lines", "line amounts must add up to returned_amount");
   }
   errors.RequireMaxLength("reason", req.reason(), 500);

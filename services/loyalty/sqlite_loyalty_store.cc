@@ -190,9 +190,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                           Blob{ProgramToProto(program).SerializeAsString()}));
   }
 
-  absl::StatusOr<bool> AnyPurchase() override {
-    return Exists(txn_.Query("SELECT 1 FROM purchases LIMIT 1"));
-  }
+  absl::StatusOr<bool> AnyPurchase() override { return Exists(txn_.Query("SELECT 1 FROM purchases LIMIT 1")); }
 
   absl::StatusOr<bool> TierHeld(const std::string& tier_id) override {
     return Exists(txn_.Query("SELECT 1 FROM members WHERE tier_id = ?1 LIMIT 1", tier_id));
@@ -238,19 +236,17 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return Run(std::move(stmt));
   }
 
-  absl::StatusOr<std::vector<Member>> ListMembers(const MemberFilter& f, const std::string& after,
-                                                  int limit) override {
+  absl::StatusOr<std::vector<Member>> ListMembers(const MemberFilter& f, const std::string& after, int limit) override {
     // One statement for every filter combination: an empty filter matches
     // all. Keyset paging on the primary key keeps each page cheap.
     return Collect<Member>(
-        txn_.Query(absl::StrCat(
-                       "SELECT ", kMemberColumns,
-                       " FROM members WHERE member_id > ?1"
-                       " AND (?2 = '[]' OR tier_id IN (SELECT value FROM json_each(?2)))"
-                       " AND (?3 = '[]' OR segment IN (SELECT value FROM json_each(?3)))"
-                       " AND (?4 = '' OR email_lc = ?4) AND (?5 = '' OR phone = ?5)"
-                       " AND (?6 = 0 OR (consent_mask & ?6) != 0)"
-                       " ORDER BY member_id LIMIT ?7"),
+        txn_.Query(absl::StrCat("SELECT ", kMemberColumns,
+                                " FROM members WHERE member_id > ?1"
+                                " AND (?2 = '[]' OR tier_id IN (SELECT value FROM json_each(?2)))"
+                                " AND (?3 = '[]' OR segment IN (SELECT value FROM json_each(?3)))"
+                                " AND (?4 = '' OR email_lc = ?4) AND (?5 = '' OR phone = ?5)"
+                                " AND (?6 = 0 OR (consent_mask & ?6) != 0)"
+                                " ORDER BY member_id LIMIT ?7"),
                    after, JsonArray(f.tier_ids), JsonArray(f.segments), absl::AsciiStrToLower(f.email), f.phone,
                    f.consent_channel > 0 && f.consent_channel < 63 ? int64_t{1} << f.consent_channel : int64_t{0},
                    limit),
@@ -265,10 +261,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::vector<std::string>> MembersDueForBirthday(absl::Time now, int limit) override {
-    return Ids(txn_.Query(
-        "SELECT member_id FROM members WHERE next_birthday_at IS NOT NULL AND next_birthday_at <= ?1 "
-        "ORDER BY next_birthday_at LIMIT ?2",
-        Micros(now), limit));
+    return Ids(
+        txn_.Query("SELECT member_id FROM members WHERE next_birthday_at IS NOT NULL AND next_birthday_at <= ?1 "
+                   "ORDER BY next_birthday_at LIMIT ?2",
+                   Micros(now), limit));
   }
 
   absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) override {
@@ -302,13 +298,13 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return Run(txn_.Query(
         "INSERT INTO purchases (order_id, member_id, amount, purchase_at, returned, earn_seq, points_earned, "
         "rounding, points_reversed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        p.order_id, p.member_id, p.amount, Micros(p.purchase_time), p.returned_amount, p.earn_sequence,
-        p.points_earned, static_cast<int>(p.rounding), p.points_reversed));
+        p.order_id, p.member_id, p.amount, Micros(p.purchase_time), p.returned_amount, p.earn_sequence, p.points_earned,
+        static_cast<int>(p.rounding), p.points_reversed));
   }
 
   absl::Status SavePurchase(const Purchase& p) override {
-    return Run(txn_.Query("UPDATE purchases SET returned = ?2, points_reversed = ?3 WHERE order_id = ?1",
-                          p.order_id, p.returned_amount, p.points_reversed));
+    return Run(txn_.Query("UPDATE purchases SET returned = ?2, points_reversed = ?3 WHERE order_id = ?1", p.order_id,
+                          p.returned_amount, p.points_reversed));
   }
 
   absl::StatusOr<int64_t> Spend(const std::string& member_id, absl::Time start, absl::Time end) override {
@@ -362,16 +358,17 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::Status AddLot(const std::string& member_id, const Lot& lot) override {
-    return Run(txn_.Query("INSERT INTO lots (member_id, seq, expire_at, remaining) VALUES (?1, ?2, ?3, ?4)",
-                          member_id, lot.sequence, Micros(lot.expire_time), lot.remaining));
+    return Run(txn_.Query("INSERT INTO lots (member_id, seq, expire_at, remaining) VALUES (?1, ?2, ?3, ?4)", member_id,
+                          lot.sequence, Micros(lot.expire_time), lot.remaining));
   }
 
   absl::StatusOr<std::vector<Lot>> OpenLots(const std::string& member_id) override {
-    return Collect<Lot>(
-        txn_.Query("SELECT seq, expire_at, remaining FROM lots WHERE member_id = ?1 AND remaining > 0 "
-                   "ORDER BY expire_at IS NULL, expire_at, seq",
-                   member_id),
-        [](const Statement& s) { return Lot{s.Int(0), OptTime(s, 1), s.Int(2)}; });
+    return Collect<Lot>(txn_.Query("SELECT seq, expire_at, remaining FROM lots WHERE member_id = ?1 AND remaining > 0 "
+                                   "ORDER BY expire_at IS NULL, expire_at, seq",
+                                   member_id),
+                        [](const Statement& s) {
+                          return Lot{s.Int(0), OptTime(s, 1), s.Int(2)};
+                        });
   }
 
   absl::Status SetLotRemaining(const std::string& member_id, int64_t sequence, int64_t remaining) override {
@@ -385,7 +382,9 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                    "expire_at IS NOT NULL AND expire_at <= ?1 GROUP BY expire_at, member_id "
                    "ORDER BY expire_at, member_id LIMIT ?2",
                    Micros(now), limit),
-        [](const Statement& s) { return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)}; });
+        [](const Statement& s) {
+          return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)};
+        });
   }
 
   absl::StatusOr<std::vector<MemberExpiry>> DueWarnings(absl::Time now, absl::Time until, int limit) override {
@@ -394,15 +393,17 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                    "expire_at IS NOT NULL AND expire_at > ?1 AND expire_at <= ?2 GROUP BY expire_at, member_id "
                    "ORDER BY expire_at, member_id LIMIT ?3",
                    Micros(now), Micros(until), limit),
-        [](const Statement& s) { return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)}; });
+        [](const Statement& s) {
+          return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)};
+        });
   }
 
   absl::StatusOr<bool> MarkWarned(const std::string& member_id, absl::Time expire_time) override {
     absl::Status s = Run(txn_.Query("UPDATE lots SET warned = 1 WHERE member_id = ?1 AND expire_at = ?2 AND warned = 0",
                                     member_id, Micros(expire_time)));
     if (!s.ok()) return s;
-    auto added = txn_.Exec("INSERT OR IGNORE INTO expiry_warnings (member_id, expire_at) VALUES (?1, ?2)",
-                           member_id, Micros(expire_time));
+    auto added = txn_.Exec("INSERT OR IGNORE INTO expiry_warnings (member_id, expire_at) VALUES (?1, ?2)", member_id,
+                           Micros(expire_time));
     if (!added.ok()) return added.status();
     return *added == 1;
   }
@@ -412,14 +413,16 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         txn_.Query("SELECT member_id, expire_at, SUM(remaining) FROM lots WHERE member_id = ?1 AND remaining > 0 "
                    "AND expire_at IS NOT NULL GROUP BY expire_at ORDER BY expire_at LIMIT ?2",
                    member_id, limit),
-        [](const Statement& s) { return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)}; });
+        [](const Statement& s) {
+          return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)};
+        });
   }
 
   absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) override {
-    return Run(txn_.Query(
-        "INSERT INTO tier_cache_dirty (member_id, version) VALUES (?1, ?2) "
-        "ON CONFLICT (member_id) DO UPDATE SET version = MAX(version, excluded.version)",
-        member_id, version));
+    return Run(
+        txn_.Query("INSERT INTO tier_cache_dirty (member_id, version) VALUES (?1, ?2) "
+                   "ON CONFLICT (member_id) DO UPDATE SET version = MAX(version, excluded.version)",
+                   member_id, version));
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> DirtyCacheEntries(int limit) override {

@@ -18,8 +18,8 @@ absl::Time WindowStart(const Tier& tier, absl::Time end, absl::TimeZone zone) {
   return AddMonths(end, -tier.window.rolling_months, zone);
 }
 
-absl::StatusOr<int64_t> TierSpend(const Tier& tier, absl::Time end, absl::Time books_end,
-                                  absl::TimeZone zone, const SpendFn& spend) {
+absl::StatusOr<int64_t> TierSpend(const Tier& tier, absl::Time end, absl::Time books_end, absl::TimeZone zone,
+                                  const SpendFn& spend) {
   return spend(WindowStart(tier, end, zone), books_end);
 }
 
@@ -85,8 +85,8 @@ absl::StatusOr<ReviewDecision> ReviewTier(const Program& program, const Standing
   return d;
 }
 
-absl::StatusOr<const Tier*> DowngradeAfterReturn(const Program& program, const Standing& standing,
-                                                 absl::Time now, const SpendFn& spend) {
+absl::StatusOr<const Tier*> DowngradeAfterReturn(const Program& program, const Standing& standing, absl::Time now,
+                                                 const SpendFn& spend) {
   const Tier* tier = program.FindTier(standing.tier_id);
   if (tier == nullptr || tier->rank == program.BaseTier().rank ||
       tier->retention.return_downgrade != ReturnDowngrade::kImmediate) {

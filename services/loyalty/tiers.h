@@ -5,9 +5,9 @@
 // lands, and projections ("spend X more by D to reach or keep T"). Spend
 // comes from a callback, so the rules need no storage.
 
+#include <climits>
 #include <cstdint>
 #include <functional>
-#include <climits>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -29,8 +29,8 @@ absl::Time WindowStart(const Tier& tier, absl::Time end, absl::TimeZone zone);
 // Qualifying spend for `tier` in its window ending at `end`. Pass
 // InfiniteFuture as `books_end` to count everything on the books (a
 // purchase may be stamped a few minutes ahead of the server clock).
-absl::StatusOr<int64_t> TierSpend(const Tier& tier, absl::Time end, absl::Time books_end,
-                                  absl::TimeZone zone, const SpendFn& spend);
+absl::StatusOr<int64_t> TierSpend(const Tier& tier, absl::Time end, absl::Time books_end, absl::TimeZone zone,
+                                  const SpendFn& spend);
 
 // The highest tier whose qualifying spend (each in its own window ending at
 // `at`) meets its threshold; the base tier at least. Tiers above `max_rank`
@@ -47,9 +47,9 @@ Standing EnterTier(const Program& program, const Tier& tier, absl::Time at, Stan
 struct ReviewDecision {
   enum class Kind { kKeep, kEnterGrace, kDowngrade };
   Kind kind = Kind::kKeep;
-  const Tier* downgrade_to = nullptr;  // kDowngrade
+  const Tier* downgrade_to = nullptr;     // kDowngrade
   std::optional<absl::Time> next_review;  // kKeep; unset: no more reviews
-  absl::Time grace_end;                // kEnterGrace
+  absl::Time grace_end;                   // kEnterGrace
 };
 
 // Decides the standing's review due at `due` (its review_time, or its
@@ -60,8 +60,8 @@ absl::StatusOr<ReviewDecision> ReviewTier(const Program& program, const Standing
 // Where a return that takes the spend below the current tier's threshold
 // lands under RETURN_DOWNGRADE_IMMEDIATE; null when the tier is still met or
 // the rule is AT_REVIEW.
-absl::StatusOr<const Tier*> DowngradeAfterReturn(const Program& program, const Standing& standing,
-                                                 absl::Time now, const SpendFn& spend);
+absl::StatusOr<const Tier*> DowngradeAfterReturn(const Program& program, const Standing& standing, absl::Time now,
+                                                 const SpendFn& spend);
 
 struct Projection {
   Tier tier;

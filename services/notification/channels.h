@@ -75,8 +75,7 @@ inline constexpr size_t kMaxChannelUrlBytes = 2048;
 // the address rule: OK, or INVALID_ARGUMENT naming `field` with reason
 // URL_MALFORMED, URL_CREDENTIALS_NOT_ALLOWED, URL_SCHEME_NOT_ALLOWED or
 // EGRESS_ADDRESS_NOT_ALLOWED.
-absl::Status CheckChannelUrl(int channel, absl::string_view url, const EgressPolicy& policy,
-                             absl::string_view field);
+absl::Status CheckChannelUrl(int channel, absl::string_view url, const EgressPolicy& policy, absl::string_view field);
 
 // "scheme://host:port" of `url` as libcurl reads it (default port filled
 // in), or `url` itself when it does not parse: a gateway's secret belongs to

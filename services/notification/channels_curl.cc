@@ -58,9 +58,9 @@ SendResult CurlFailure(CURLcode rc, absl::string_view prefix) {
   SendResult r;
   r.outcome = SendResult::Outcome::kTransient;
   r.error_code = rc == CURLE_OPERATION_TIMEDOUT ? absl::StrCat(prefix, "_TIMEOUT")
-                 : rc == CURLE_COULDNT_CONNECT   ? std::string("CONNECT_FAILED")
-                 : rc == CURLE_USE_SSL_FAILED    ? absl::StrCat(prefix, "_TLS_UNAVAILABLE")
-                                                 : absl::StrCat(prefix, "_CURL_", static_cast<int>(rc));
+                 : rc == CURLE_COULDNT_CONNECT  ? std::string("CONNECT_FAILED")
+                 : rc == CURLE_USE_SSL_FAILED   ? absl::StrCat(prefix, "_TLS_UNAVAILABLE")
+                                                : absl::StrCat(prefix, "_CURL_", static_cast<int>(rc));
   r.error = curl_easy_strerror(rc);
   return r;
 }
@@ -179,7 +179,9 @@ class CurlChannel : public Channel {
   // end with QUIT instead of idling on the server).
   CurlChannel(int max_in_flight, bool keep_connections, EgressUrlKind kind, const std::string& url,
               const EgressPolicy& policy)
-      : max_in_flight_(std::max(1, max_in_flight)), keep_connections_(keep_connections), policy_(policy),
+      : max_in_flight_(std::max(1, max_in_flight)),
+        keep_connections_(keep_connections),
+        policy_(policy),
         url_(nullptr, curl_url_cleanup) {
     GlobalInit();
     multi_ = curl_multi_init();
@@ -234,9 +236,8 @@ class CurlChannel : public Channel {
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
         long code = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-        results[t->index] = msg->data.result != CURLE_OK && !t->refused.empty()
-                                ? Refused(t->refused)
-                                : Outcome(*t, msg->data.result, code);
+        results[t->index] = msg->data.result != CURLE_OK && !t->refused.empty() ? Refused(t->refused)
+                                                                                : Outcome(*t, msg->data.result, code);
         curl_multi_remove_handle(multi_, t->easy);
         curl_slist_free_all(t->list);
         idle_.push_back(t->easy);  // keeps its connection for the next message
@@ -368,8 +369,8 @@ class EmailChannel final : public CurlChannel {
     t.message_id = absl::StrCat("<", m.delivery_id, ".", m.attempt, "@", domain, ">");
     t.upload.data = absl::StrCat(
         "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(), absl::UTCTimeZone()), "\r\n",
-        "From: ", endpoint_.from_name().empty() ? "" : absl::StrCat("\"", OneLine(endpoint_.from_name()), "\" "),
-        "<", from, ">\r\n", "To: <", OneLine(m.email), ">\r\n", "Subject: ", OneLine(m.subject), "\r\n",
+        "From: ", endpoint_.from_name().empty() ? "" : absl::StrCat("\"", OneLine(endpoint_.from_name()), "\" "), "<",
+        from, ">\r\n", "To: <", OneLine(m.email), ">\r\n", "Subject: ", OneLine(m.subject), "\r\n",
         "Message-ID: ", t.message_id, "\r\n", "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=UTF-8\r\n",
         "Content-Transfer-Encoding: 8bit\r\n", "\r\n", m.body, "\r\n");
     t.body = "<" + from + ">";  // the envelope sender, kept alive with the transfer
@@ -462,11 +463,10 @@ std::unique_ptr<Channel> MakeEmailChannel(const v1::EmailEndpoint& endpoint, con
   return std::make_unique<EmailChannel>(endpoint, egress);
 }
 
-absl::Status CheckChannelUrl(int channel, absl::string_view url, const EgressPolicy& policy,
-                             absl::string_view field) {
+absl::Status CheckChannelUrl(int channel, absl::string_view url, const EgressPolicy& policy, absl::string_view field) {
   GlobalInit();
-  const EgressUrlKind kind =
-      channel == care::common::v1::MESSAGE_CHANNEL_EMAIL ? EgressUrlKind::kSmtp : EgressUrlKind::kWebhook;
+  const EgressUrlKind kind = channel == care::common::v1::MESSAGE_CHANNEL_EMAIL ? EgressUrlKind::kSmtp
+                                                                                : EgressUrlKind::kWebhook;
   auto refusal = UrlRefusal(kind, url, policy);
   if (!refusal) return absl::OkStatus();
   // The field as a BadRequest violation, like every INVALID_ARGUMENT, with

@@ -39,10 +39,11 @@ NotificationGrpc::Reactor* NotificationGrpc::ReplayDeadLetters(ServerContext* ct
     errors.RequireId("request_id", req->request_id());
     if (req->max_deliveries() < 0) errors.Add("max_deliveries", "must be >= 0");
     // A whole-table replay must be deliberate.
-    if (req->delivery_ids_size() == 0 && f.campaign_id().empty() && f.message_key().empty() &&
-        f.member_id().empty() && f.channels_size() == 0 && f.kinds_size() == 0 && !f.has_created_after()) {
-      errors.Add("filter", "name delivery_ids or one of campaign_id, message_key, member_id, channels, kinds, "
-                           "created_after");
+    if (req->delivery_ids_size() == 0 && f.campaign_id().empty() && f.message_key().empty() && f.member_id().empty() &&
+        f.channels_size() == 0 && f.kinds_size() == 0 && !f.has_created_after()) {
+      errors.Add("filter",
+                 "name delivery_ids or one of campaign_id, message_key, member_id, channels, kinds, "
+                 "created_after");
     }
     if (!errors.empty()) return errors.ToStatus();
     return Respond(service_.ReplayDeadLetters(OnceFor(caller, kReplayScope, req->request_id(), *req), ReplayOf(*req)),

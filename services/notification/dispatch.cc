@@ -52,8 +52,7 @@ absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d,
       break;
   }
   if (d.category() == v1::MESSAGE_CATEGORY_MARKETING && settings.frequency_cap().max_messages() > 0) {
-    auto sent = tx.MarketingSentSince(d.member_id(),
-                                      now - FromDurationProto(settings.frequency_cap().window()));
+    auto sent = tx.MarketingSentSince(d.member_id(), now - FromDurationProto(settings.frequency_cap().window()));
     if (!sent.ok()) return sent.status();
     if (*sent >= settings.frequency_cap().max_messages()) {
       // The same message already sent on another channel does not count twice.
@@ -247,8 +246,8 @@ void NotificationService::ExportOutcomes(const std::map<std::pair<int, int>, int
         care::common::v1::MessageChannel_Name(static_cast<care::common::v1::MessageChannel>(key.first)));
     std::string status(v1::DeliveryStatus_Name(static_cast<v1::DeliveryStatus>(key.second)));
     DeliveriesMetric().Inc({std::string(absl::StripPrefix(channel, "MESSAGE_CHANNEL_")),
-                                           std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
-                                          static_cast<double>(n));
+                            std::string(absl::StripPrefix(status, "DELIVERY_STATUS_"))},
+                           static_cast<double>(n));
   }
 }
 

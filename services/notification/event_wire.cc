@@ -33,8 +33,8 @@ Event EventFromWire(const v1::IngestEventRequest& request) {
   event.event_id = request.event_id();
   event.source = request.source();
   event.occurred_at = FromTimestamp(request.occurred_at());
-  const google::protobuf::FieldDescriptor* set =
-      request.GetReflection()->GetOneofFieldDescriptor(request, &EventOneof());
+  const google::protobuf::FieldDescriptor* set = request.GetReflection()->GetOneofFieldDescriptor(request,
+                                                                                                  &EventOneof());
   if (set != nullptr) SetPayload(request.GetReflection()->GetMessage(request, set), event.payload);
   return event;
 }

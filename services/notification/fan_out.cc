@@ -101,9 +101,9 @@ bool NotificationService::RunFanOut() {
   if (!s.ok() || due.empty()) return false;
   absl::Status done = FanOut(due.front(), *settings);
   if (!done.ok()) {
-    LogJobFailure(kFanOutJob, absl::Status(done.code(), absl::StrCat("fan-out of schedule ",
-                                                                     due.front().schedule.schedule_id(),
-                                                                     " stopped: ", done.message())));
+    LogJobFailure(kFanOutJob,
+                  absl::Status(done.code(), absl::StrCat("fan-out of schedule ", due.front().schedule.schedule_id(),
+                                                         " stopped: ", done.message())));
     PauseFanOut(due.front().schedule.schedule_id(), absl::IsCancelled(done) ? "" : "loyalty unavailable, retrying");
     return false;
   }
@@ -167,10 +167,10 @@ absl::Status NotificationService::StoreMember(StoreTxn& tx, ScheduleRow& row, co
   if (!member.ok()) return member.status();
   if (absl::Status st = ApplyLoyaltyConsents(tx, m.member_id, m.consents, s.schedule_id(), now); !st.ok()) return st;
   // The member's own zone first, then the campaign's.
-  const std::string zone = MemberZone(
-      *member, !alert.campaign_time_zone().empty() ? alert.campaign_time_zone() : settings.default_time_zone());
-  SendTime when =
-      MarketingSendTime(DueOf(s, settings), now, ZoneOrUtc(zone), MemberWindow(member->preferences, settings));
+  const std::string zone = MemberZone(*member, !alert.campaign_time_zone().empty() ? alert.campaign_time_zone()
+                                                                                   : settings.default_time_zone());
+  SendTime when = MarketingSendTime(DueOf(s, settings), now, ZoneOrUtc(zone),
+                                    MemberWindow(member->preferences, settings));
   for (int channel : s.channels()) {
     v1::Delivery d = AlertDelivery(s, m.member_id, channel, when, now);
     if (d.status() == v1::DELIVERY_STATUS_PENDING && channel == care::common::v1::MESSAGE_CHANNEL_IN_APP &&

@@ -23,7 +23,7 @@ absl::StatusOr<NotificationService::InboxPage> NotificationService::ListInbox(In
 }
 
 absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const Once& once, const std::string& member_id,
-                                                              const std::string& message_id) {
+                                                               const std::string& message_id) {
   const absl::Time now = clock_.Now();
   auto read = WriteOnce<v1::InboxMessage>(store_, once, [&](StoreTxn& tx, v1::InboxMessage& out) -> absl::Status {
     auto msg = tx.GetInbox(message_id);
@@ -44,4 +44,3 @@ absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const Once& once,
 }
 
 }  // namespace care::notification
-

@@ -85,13 +85,13 @@ absl::StatusOr<int64_t> NotificationService::InboxFeedStart(std::optional<int64_
   if (*cursor < 0 || *cursor > bounds.last) return InvalidField("cursor", "not a cursor of this feed");
   if (*cursor + 1 < bounds.first) {
     return Error(absl::StatusCode::kOutOfRange, "CURSOR_EXPIRED",
-                  "the cursor is older than the replay window; subscribe without a cursor and reconcile");
+                 "the cursor is older than the replay window; subscribe without a cursor and reconcile");
   }
   return *cursor;
 }
 
 absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInboxFeed(const InboxFeedQuery& query,
-                                                                                     int64_t after, int window) {
+                                                                                      int64_t after, int window) {
   InboxFeedPage page;
   page.position = after;
   InboxFeedReadsMetric().Inc({});
@@ -100,7 +100,7 @@ absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInbo
     if (!bounds.ok()) return bounds.status();
     if (after + 1 < bounds->first) {
       return Error(absl::StatusCode::kResourceExhausted, "SUBSCRIBER_TOO_SLOW",
-                    "events after the last cursor were pruned before they were read");
+                   "events after the last cursor were pruned before they were read");
     }
     const int64_t through = std::min(bounds->last, after + window);
     auto events = tx.InboxFeed(after, through, query.kinds);

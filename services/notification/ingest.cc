@@ -64,8 +64,8 @@ ScheduleRow NewAlertSchedule(const std::string& campaign_id, absl::Time now) {
 void TimeAlert(v1::Schedule& s, const v1::PromotionAlert& alert, const v1::Settings& settings, absl::Time now) {
   absl::Time due = FromTimestamp(alert.starts_at()) - FromDurationProto(alert.notice());
   if (alert.short_notice() || due < now) due = now;
-  absl::Duration lead =
-      kMaxQuietSpan + std::max(absl::ZeroDuration(), FromDurationProto(settings.quiet_hours_margin()));
+  absl::Duration lead = kMaxQuietSpan +
+                        std::max(absl::ZeroDuration(), FromDurationProto(settings.quiet_hours_margin()));
   *s.mutable_due_time() = ToTimestamp(due);
   *s.mutable_fan_out_time() = ToTimestamp(due - lead);
 }
@@ -358,8 +358,8 @@ absl::Status NotificationService::ApplyProfile(StoreTxn& tx, const Event& event,
   if (absl::Status s = tx.PutMember(member); !s.ok()) return s;
   std::vector<AudienceMember::Consent> consents;
   for (const auto& c : p.consents()) {
-    consents.push_back(
-        {c.channel(), c.granted(), c.has_update_time() ? FromTimestamp(c.update_time()) : event.occurred_at});
+    consents.push_back({c.channel(), c.granted(),
+                        c.has_update_time() ? FromTimestamp(c.update_time()) : event.occurred_at});
   }
   if (absl::Status s = ApplyLoyaltyConsents(tx, p.member_id(), consents, event.event_id, clock_.Now()); !s.ok()) {
     return s;

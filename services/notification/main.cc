@@ -8,8 +8,8 @@
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
-#include "services/notification/sqlite_notification_store.h"
 #include "services/notification/prometheus.h"
+#include "services/notification/sqlite_notification_store.h"
 
 namespace {
 
@@ -39,24 +39,26 @@ absl::StatusOr<care::EgressPolicy> ReadEgressPolicy(care::ConfigReader& config) 
 
 int main(int argc, char** argv) {
   using care::notification::v1::NotificationService;
-  care::ConfigReader config(argc, argv, "care_notification: durable schedules, templates, consent and exactly-once delivery");
+  care::ConfigReader config(argc, argv,
+                            "care_notification: durable schedules, templates, consent and exactly-once delivery");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "notification", 50054);
   std::string loyalty_target = config.Target(
       "loyalty_target", "host:port of the loyalty service (audiences); empty = due schedules wait");
   bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
   std::string service_token_file = config.String(
-      "service_token_file", "", "file holding this service's peer token (principal svc:notification, role peer), presented to loyalty");
-  absl::Duration job_interval =
-      config.Duration("job_interval", absl::Seconds(1), "how often due schedules and deliveries are looked for");
+      "service_token_file", "",
+      "file holding this service's peer token (principal svc:notification, role peer), presented to loyalty");
+  absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(1),
+                                                "how often due schedules and deliveries are looked for");
   int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");
   auto egress_policy = ReadEgressPolicy(config);
   bool smtp_allow_plaintext = config.Bool(
       "smtp_allow_plaintext", false,
       "tests and local development only: SMTP falls back to plaintext when the server offers no STARTTLS "
       "(an endpoint with require_tls still refuses); off, every SMTP session is TLS");
-  int64_t inbox_streams_per_principal =
-      config.Int("inbox_streams_per_principal", 8, 1, 1000,
-                 "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
+  int64_t inbox_streams_per_principal = config.Int(
+      "inbox_streams_per_principal", 8, 1, 1000,
+      "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -74,14 +76,15 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: due promotion alerts wait until it is set");
   } else {
-    audience = std::make_unique<care::notification::LoyaltyAudience>(
-        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file));
+    audience = std::make_unique<care::notification::LoyaltyAudience>(runner.DialPeer(loyalty_target, loyalty_tls,
+                                                                                     service_token_file));
   }
   care::notification::NotificationOptions options;
   care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};
   options.egress = egress.policy;
-  options.channels = [egress](int channel, const care::notification::v1::Settings& settings)
-      -> std::unique_ptr<care::notification::Channel> {
+  options.channels =
+      [egress](int channel,
+               const care::notification::v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
     if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
       return care::notification::MakeWebhookChannel(settings.webhook(), egress);
     }

@@ -16,9 +16,7 @@
 namespace care::notification {
 namespace {
 
-bool ValidChannel(int c) {
-  return c != 0 && care::common::v1::MessageChannel_IsValid(c);
-}
+bool ValidChannel(int c) { return c != 0 && care::common::v1::MessageChannel_IsValid(c); }
 
 bool VariableKey(const std::string& s) {
   if (s.empty() || !(s[0] >= 'a' && s[0] <= 'z')) return false;
@@ -248,8 +246,7 @@ Reactor* NotificationGrpc::IngestEvent(ServerContext* ctx, const v1::IngestEvent
     // within the sending service's own ids: its principal owns them.
     v1::IngestEventRequest id_only;
     id_only.set_event_id(req->event_id());
-    return Respond(service_.Ingest(OnceFor(caller, kIngestScope, req->event_id(), id_only), EventFromWire(*req)),
-                   resp);
+    return Respond(service_.Ingest(OnceFor(caller, kIngestScope, req->event_id(), id_only), EventFromWire(*req)), resp);
   });
 }
 
@@ -299,8 +296,7 @@ Reactor* NotificationGrpc::ListSchedules(ServerContext* ctx, const v1::ListSched
   });
 }
 
-Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req,
-                                     v1::ListInboxResponse* resp) {
+Reactor* NotificationGrpc::ListInbox(ServerContext* ctx, const v1::ListInboxRequest* req, v1::ListInboxResponse* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (absl::Status s = CheckFilterValues("kinds", req->kinds_size()); !s.ok()) return s;
     FieldErrors errors;
@@ -350,8 +346,8 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
   // stream slot and the watch live as long as the call (they are released
   // with this function, when the writer is gone).
   auto fetch = [this, req, waker, position = std::optional<int64_t>(), query = NotificationService::InboxFeedQuery(),
-                slot = std::shared_ptr<void>(), watch = std::shared_ptr<void>()](
-                   const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+                slot = std::shared_ptr<void>(),
+                watch = std::shared_ptr<void>()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     if (!position) {
       // Member ids are matched in memory (a set), so they get a larger bound.
       if (absl::Status s = CheckFilterValues("member_ids", req->member_ids_size(), kMaxMembers); !s.ok()) return s;
@@ -481,8 +477,7 @@ absl::Status LoyaltyAudience::Stream(const AudienceQuery& query, int batch_size,
                                      const std::function<absl::Status(std::vector<AudienceMember>)>& on_batch) {
   std::vector<AudienceMember> batch;
   absl::Status streamed = loyalty_.ExportMembers(
-      {query.tier_ids, query.segments, query.after_member_id},
-      [&](const care::loyalty::v1::Member& m) -> absl::Status {
+      {query.tier_ids, query.segments, query.after_member_id}, [&](const care::loyalty::v1::Member& m) -> absl::Status {
         AudienceMember a;
         a.member_id = m.member_id();
         a.name = m.name();

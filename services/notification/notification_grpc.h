@@ -30,7 +30,7 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
   Reactor* MarkInboxMessageRead(ServerContext* ctx, const v1::MarkInboxMessageReadRequest* req,
                                 v1::InboxMessage* resp) override;
   grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* SubscribeInbox(ServerContext* ctx,
-                                                                      const v1::SubscribeInboxRequest* req) override;
+                                                                       const v1::SubscribeInboxRequest* req) override;
   Reactor* GetDelivery(ServerContext* ctx, const v1::GetDeliveryRequest* req, v1::Delivery* resp) override;
   Reactor* ListDeliveries(ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                           v1::ListDeliveriesResponse* resp) override;

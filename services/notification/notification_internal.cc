@@ -17,7 +17,7 @@ absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
     }
     v1::ConsentRecord record;
     record.set_consent_id(StableId("con-", absl::StrCat(member_id, "\n", c.channel, "\n",
-                                                         absl::ToUnixMicros(c.update_time), "\n", c.granted)));
+                                                        absl::ToUnixMicros(c.update_time), "\n", c.granted)));
     record.set_member_id(member_id);
     record.set_channel(static_cast<care::common::v1::MessageChannel>(c.channel));
     record.set_granted(c.granted);

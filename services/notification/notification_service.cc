@@ -21,8 +21,7 @@ NotificationService::NotificationService(NotificationStore& store, const Clock& 
                                          NotificationOptions options)
     : store_(store), clock_(clock), audience_(audience), options_(options) {}
 
-std::string NotificationService::DeliveryId(const std::string& member_id, const std::string& message_key,
-                                            int channel) {
+std::string NotificationService::DeliveryId(const std::string& member_id, const std::string& message_key, int channel) {
   // The message's hash first, then the member: one fan-out's deliveries
   // (members streamed in id order) are appended side by side in the id
   // indexes instead of landing on random pages of tables that hold millions.
@@ -76,8 +75,9 @@ absl::StatusOr<v1::Schedule> NotificationService::GetSchedule(const std::string&
   return row->schedule;
 }
 
-absl::StatusOr<std::vector<v1::Schedule>> NotificationService::ListSchedules(
-    const ScheduleFilter& filter, const std::optional<ScheduleCursor>& after, int limit) {
+absl::StatusOr<std::vector<v1::Schedule>> NotificationService::ListSchedules(const ScheduleFilter& filter,
+                                                                             const std::optional<ScheduleCursor>& after,
+                                                                             int limit) {
   std::vector<v1::Schedule> out;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
     auto r = tx.ListSchedules(filter, after, limit);
@@ -143,6 +143,5 @@ absl::StatusOr<v1::CampaignDeliveryStats> NotificationService::CampaignStats(con
   if (!found) return NotFound("CAMPAIGN_NOT_FOUND", "no alert was ever ingested for the campaign");
   return stats;
 }
-
 
 }  // namespace care::notification

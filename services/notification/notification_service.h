@@ -198,7 +198,7 @@ class NotificationService final {
   };
   struct InboxFeedPage {
     std::vector<InboxEvent> events;
-    int64_t position = 0;  // read through here; the next read starts after it
+    int64_t position = 0;    // read through here; the next read starts after it
     bool caught_up = false;  // position is the newest event
   };
   // The position a subscription starts from: `cursor` (CURSOR_EXPIRED when
@@ -216,12 +216,11 @@ class NotificationService final {
   absl::StatusOr<v1::Preferences> UpdatePreferences(const Once& once, const v1::Preferences& preferences,
                                                     std::vector<std::string> paths);
   // `actor`: the caller's principal, kept in the record.
-  absl::StatusOr<v1::ConsentRecord> SetConsent(const Once& once, const ConsentChange& change,
-                                               const std::string& actor);
+  absl::StatusOr<v1::ConsentRecord> SetConsent(const Once& once, const ConsentChange& change, const std::string& actor);
   // Newest first; channel 0 = all; `before_seq` 0 = from the newest.
   absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
-                                                                                   int channel, int64_t before_seq,
-                                                                                   int limit);
+                                                                                    int channel, int64_t before_seq,
+                                                                                    int limit);
 
   // Dead and (with include_failed) failed deliveries back to PENDING with
   // attempts 0 (dead_letters.cc).

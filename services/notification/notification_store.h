@@ -28,10 +28,10 @@ namespace care::notification {
 // An event another service sent: its envelope and its one payload, as the
 // contract's messages (IngestEvent's wire request stops at the adapter).
 struct Event {
-  using Payload = std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled,
-                               v1::MemberProfileChanged, v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward,
-                               v1::VisitRewardEarned, v1::ComplaintUpdate, v1::SatisfactionSurvey,
-                               v1::ProactiveCheckIn, v1::Transactional>;
+  using Payload =
+      std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled, v1::MemberProfileChanged,
+                   v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward, v1::VisitRewardEarned, v1::ComplaintUpdate,
+                   v1::SatisfactionSurvey, v1::ProactiveCheckIn, v1::Transactional>;
   std::string event_id;
   std::string source;  // the sending service, recorded on deliveries
   absl::Time occurred_at = absl::UnixEpoch();
@@ -49,7 +49,7 @@ struct TemplateFilter {
 // A schedule with its fan-out cursor.
 struct ScheduleRow {
   v1::Schedule schedule;
-  std::string after_member_id;  // last member whose deliveries are stored
+  std::string after_member_id;                 // last member whose deliveries are stored
   absl::Time retry_at = absl::InfinitePast();  // wall clock
 };
 
@@ -103,15 +103,13 @@ struct InboxFeedBounds {
 
 class StoreTxn : public ServiceTxn {
  public:
-
   // Schedules.
   virtual absl::StatusOr<std::optional<ScheduleRow>> GetSchedule(const std::string& schedule_id) = 0;
   virtual absl::StatusOr<std::optional<ScheduleRow>> GetScheduleByCampaign(const std::string& campaign_id) = 0;
   virtual absl::Status PutSchedule(const ScheduleRow& row) = 0;  // insert or replace
   // SCHEDULED or RUNNING schedules whose fan_out_time is not after `now`
   // and whose retry_at is not after `wall_now`, soonest first.
-  virtual absl::StatusOr<std::vector<ScheduleRow>> DueSchedules(absl::Time now, absl::Time wall_now,
-                                                                int limit) = 0;
+  virtual absl::StatusOr<std::vector<ScheduleRow>> DueSchedules(absl::Time now, absl::Time wall_now, int limit) = 0;
   virtual absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(const ScheduleFilter& filter,
                                                                   const std::optional<ScheduleCursor>& after,
                                                                   int limit) = 0;
@@ -122,16 +120,16 @@ class StoreTxn : public ServiceTxn {
   virtual absl::Status UpdateDelivery(const v1::Delivery& delivery) = 0;
   virtual absl::StatusOr<std::optional<v1::Delivery>> GetDelivery(const std::string& delivery_id) = 0;
   virtual absl::StatusOr<std::optional<v1::Delivery>> GetDeliveryByKey(const std::string& member_id,
-                                                                      const std::string& message_key,
-                                                                      int channel) = 0;
+                                                                       const std::string& message_key, int channel) = 0;
   // PENDING deliveries whose send_after (or next attempt) is not after `now`.
   virtual absl::StatusOr<std::vector<v1::Delivery>> DueDeliveries(absl::Time now, int limit) = 0;
   // PENDING deliveries of a schedule (for cancellation), after seq `after`.
   virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> PendingOfSchedule(
       const std::string& schedule_id, int64_t after, int limit) = 0;
   // Newest first (by seq); `before_seq` 0 = from the newest.
-  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(
-      const v1::DeliveryFilter& filter, int64_t before_seq, int limit) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const v1::DeliveryFilter& filter,
+                                                                                       int64_t before_seq,
+                                                                                       int limit) = 0;
   // Counts by (channel, status, suppression_reason) of a campaign.
   virtual absl::StatusOr<std::vector<v1::DeliveryCount>> CampaignCounts(const std::string& campaign_id) = 0;
   // SENT marketing messages (distinct message keys) of a member since `since`.
@@ -159,14 +157,14 @@ class StoreTxn : public ServiceTxn {
   virtual absl::Status MarkInboxRead(const std::string& message_id, absl::Time at) = 0;
   // Newest first; `before_seq` 0 = from the newest.
   virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::InboxMessage>>> ListInbox(const InboxFilter& filter,
-                                                                                     int64_t before_seq,
-                                                                                     int limit) = 0;
+                                                                                      int64_t before_seq,
+                                                                                      int limit) = 0;
   virtual absl::StatusOr<int64_t> UnreadCount(const std::string& member_id, absl::Time now) = 0;
   virtual absl::StatusOr<InboxFeedBounds> InboxFeedRange() = 0;
   // Events with seq in (after, through] of the given kinds (empty = all),
   // oldest first; messages no longer stored are skipped.
   virtual absl::StatusOr<std::vector<InboxEvent>> InboxFeed(int64_t after, int64_t through,
-                                                           const std::vector<int>& kinds) = 0;
+                                                            const std::vector<int>& kinds) = 0;
   // When the oldest retained event happened (nullopt: none retained).
   virtual absl::StatusOr<std::optional<absl::Time>> OldestInboxEventAt() = 0;
   // Deletes up to `limit` of the oldest events that happened before `before`;

@@ -94,7 +94,7 @@ absl::StatusOr<v1::Preferences> NotificationService::GetPreferences(const std::s
 }
 
 absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const Once& once, const v1::Preferences& in,
-                                                                        std::vector<std::string> paths) {
+                                                                       std::vector<std::string> paths) {
   const absl::Time now = clock_.Now();
   if (paths.empty()) paths = {"locale", "time_zone", "send_window", "channel_preferences"};
   return WriteOnce<v1::Preferences>(store_, once, [&](StoreTxn& tx, v1::Preferences& out) -> absl::Status {

@@ -102,9 +102,8 @@ ConsentChange ChangeOf(const v1::SetConsentRequest& r) {
 }  // namespace
 
 Reactor* NotificationGrpc::GetSettings(ServerContext* ctx, const v1::GetSettingsRequest* req, v1::Settings* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
-    return Respond(service_.RedactedSettings(), resp);
-  });
+  return rpc_.Unary(ctx, *req,
+                    [=, this](const Caller&) -> absl::Status { return Respond(service_.RedactedSettings(), resp); });
 }
 
 Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSettingsRequest* req,
@@ -117,8 +116,8 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
       errors.Add("update_mask", "names a field settings do not have");
     }
     for (const std::string& path : req->update_mask().paths()) {
-      if (path == "version" || path == "update_time" || path == "updated_by" ||
-          path == "webhook.signing_secret_set" || path == "email.password_set") {
+      if (path == "version" || path == "update_time" || path == "updated_by" || path == "webhook.signing_secret_set" ||
+          path == "email.password_set") {
         errors.Add("update_mask", absl::StrCat("\"", path, "\" is output only"));
       }
     }
@@ -165,8 +164,7 @@ Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::Updat
   });
 }
 
-Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req,
-                                      v1::ConsentRecord* resp) {
+Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req, v1::ConsentRecord* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
     return Respond(service_.SetConsent(OnceFor(caller, kConsentScope, req->request_id(), *req), ChangeOf(*req),

@@ -9,16 +9,17 @@ namespace care::notification {
 
 // care_notification_deliveries_total{channel,status}: deliveries by outcome.
 inline metrics::Counter& DeliveriesMetric() {
-  static auto& f = metrics::Registry::Global().Counter(
-      "care_notification_deliveries_total", "Notification deliveries by channel and status.", {"channel", "status"});
+  static auto& f = metrics::Registry::Global().Counter("care_notification_deliveries_total",
+                                                       "Notification deliveries by channel and status.",
+                                                       {"channel", "status"});
   return f;
 }
 
 // care_notification_inbox_feed_reads_total: SubscribeInbox reads of the feed
 // (an idle stream makes none until a change for its members commits).
 inline metrics::Counter& InboxFeedReadsMetric() {
-  static auto& f = metrics::Registry::Global().Counter(
-      "care_notification_inbox_feed_reads_total", "SubscribeInbox reads of the inbox feed (database queries).");
+  static auto& f = metrics::Registry::Global().Counter("care_notification_inbox_feed_reads_total",
+                                                       "SubscribeInbox reads of the inbox feed (database queries).");
   return f;
 }
 

@@ -10,8 +10,7 @@ namespace care::notification {
 namespace {
 
 // The window intervals of the local days around `t`.
-std::vector<std::pair<absl::Time, absl::Time>> Intervals(absl::Time t, const absl::TimeZone& zone,
-                                                         const Window& w) {
+std::vector<std::pair<absl::Time, absl::Time>> Intervals(absl::Time t, const absl::TimeZone& zone, const Window& w) {
   std::vector<std::pair<absl::Time, absl::Time>> out;
   absl::CivilDay today = absl::ToCivilDay(t, zone);
   for (int offset = -2; offset <= 2; ++offset) {

@@ -88,8 +88,7 @@ inline constexpr absl::Duration kFanOutGrace = absl::Minutes(1);
 // fan-out itself ran after the planned moment), never before `now`, always
 // inside the window. Without keep_notice: the start of the next window at or
 // after max(due, now). kExpired when the send time is not before ends_at.
-SendTime MarketingSendTime(const MarketingDue& alert, absl::Time now, const absl::TimeZone& zone,
-                           const Window& window);
+SendTime MarketingSendTime(const MarketingDue& alert, absl::Time now, const absl::TimeZone& zone, const Window& window);
 
 // Non-urgent TRANSACTIONAL ("defer"): the start of the next window at or
 // after max(due, now).

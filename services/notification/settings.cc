@@ -77,12 +77,14 @@ absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const Once& onc
     // origin (scheme, host or port) without the secret given again, it is
     // dropped, never sent to the new host.
     if (!Named(mask, "webhook.signing_secret")) {
-      merged.mutable_webhook()->set_signing_secret(
-          SameOrigin(current.webhook().url(), merged.webhook().url()) ? current.webhook().signing_secret() : "");
+      merged.mutable_webhook()->set_signing_secret(SameOrigin(current.webhook().url(), merged.webhook().url())
+                                                       ? current.webhook().signing_secret()
+                                                       : "");
     }
     if (!Named(mask, "email.password")) {
-      merged.mutable_email()->set_password(
-          SameOrigin(current.email().smtp_url(), merged.email().smtp_url()) ? current.email().password() : "");
+      merged.mutable_email()->set_password(SameOrigin(current.email().smtp_url(), merged.email().smtp_url())
+                                               ? current.email().password()
+                                               : "");
     }
     merged.set_version(current.version() + 1);
     *merged.mutable_update_time() = ToTimestamp(now);

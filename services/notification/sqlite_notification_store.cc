@@ -42,7 +42,6 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  public:
   using SqliteTxnBase::SqliteTxnBase;
 
-
   // ------------------------------------------------------------ schedules
 
   absl::StatusOr<std::optional<ScheduleRow>> OneSchedule(absl::string_view where, const std::string& arg) {
@@ -84,11 +83,12 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (!s.campaign_id().empty()) campaign = s.campaign_id();
     if (!s.member_id().empty()) member = s.member_id();
     return txn_
-        .Exec("INSERT OR REPLACE INTO schedules (schedule_id, kind, campaign_id, member_id, state, campaign_version, "
-              "due_at, fan_out_at, after_member_id, retry_at, proto) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-              s.schedule_id(), static_cast<int>(s.kind()), campaign, member, static_cast<int>(s.state()),
-              s.campaign_version(), Micros(s.due_time()), Micros(s.fan_out_time()), r.after_member_id,
-              r.retry_at == absl::InfinitePast() ? int64_t{0} : Micros(r.retry_at), Blob{s.SerializeAsString()})
+        .Exec(
+            "INSERT OR REPLACE INTO schedules (schedule_id, kind, campaign_id, member_id, state, campaign_version, "
+            "due_at, fan_out_at, after_member_id, retry_at, proto) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            s.schedule_id(), static_cast<int>(s.kind()), campaign, member, static_cast<int>(s.state()),
+            s.campaign_version(), Micros(s.due_time()), Micros(s.fan_out_time()), r.after_member_id,
+            r.retry_at == absl::InfinitePast() ? int64_t{0} : Micros(r.retry_at), Blob{s.SerializeAsString()})
         .status();
   }
 
@@ -150,8 +150,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
         d.delivery_id(), d.member_id(), d.message_key(), static_cast<int>(d.channel()), static_cast<int>(d.kind()),
         static_cast<int>(d.category()), d.schedule_id(), d.campaign_id(), d.complaint_id(),
-        static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d),
-        Micros(d.create_time()), Blob{d.SerializeAsString()});
+        static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d), Micros(d.create_time()),
+        Blob{d.SerializeAsString()});
     if (!n.ok()) return n.status();
     return *n > 0;
   }
@@ -163,10 +163,11 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::Status UpdateDelivery(const v1::Delivery& d) override {
     return txn_
-        .Exec("UPDATE deliveries SET status = ?2, suppression_reason = ?3, send_after = ?4, proto = ?5 "
-              "WHERE delivery_id = ?1",
-              d.delivery_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d),
-              Blob{d.SerializeAsString()})
+        .Exec(
+            "UPDATE deliveries SET status = ?2, suppression_reason = ?3, send_after = ?4, proto = ?5 "
+            "WHERE delivery_id = ?1",
+            d.delivery_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d),
+            Blob{d.SerializeAsString()})
         .status();
   }
 
@@ -186,15 +187,15 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return OneDelivery("delivery_id = ?1 AND ?2 = ?2 AND ?3 = ?3", id);
   }
   absl::StatusOr<std::optional<v1::Delivery>> GetDeliveryByKey(const std::string& member_id,
-                                                              const std::string& message_key,
-                                                              int channel) override {
+                                                               const std::string& message_key, int channel) override {
     return OneDelivery("member_id = ?1 AND message_key = ?2 AND channel = ?3", member_id, message_key, channel);
   }
 
   absl::StatusOr<std::vector<v1::Delivery>> DueDeliveries(absl::Time now, int limit) override {
-    auto stmt = txn_.Query("SELECT proto FROM deliveries WHERE status = 1 AND send_after <= ?1 "
-                           "ORDER BY send_after LIMIT ?2",
-                           Micros(now), limit);
+    auto stmt = txn_.Query(
+        "SELECT proto FROM deliveries WHERE status = 1 AND send_after <= ?1 "
+        "ORDER BY send_after LIMIT ?2",
+        Micros(now), limit);
     if (!stmt.ok()) return stmt.status();
     std::vector<v1::Delivery> out;
     for (;;) {
@@ -222,18 +223,17 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> PendingOfSchedule(const std::string& schedule_id,
-                                                                                  int64_t after,
-                                                                                  int limit) override {
-    auto stmt = txn_.Query("SELECT seq, proto FROM deliveries WHERE schedule_id = ?1 AND status = 1 AND seq > ?2 "
-                           "ORDER BY seq LIMIT ?3",
-                           schedule_id, after, limit);
+                                                                                  int64_t after, int limit) override {
+    auto stmt = txn_.Query(
+        "SELECT seq, proto FROM deliveries WHERE schedule_id = ?1 AND status = 1 AND seq > ?2 "
+        "ORDER BY seq LIMIT ?3",
+        schedule_id, after, limit);
     if (!stmt.ok()) return stmt.status();
     return SeqDeliveries(*stmt);
   }
 
   absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const v1::DeliveryFilter& f,
-                                                                               int64_t before_seq,
-                                                                               int limit) override {
+                                                                               int64_t before_seq, int limit) override {
     std::string sql = "SELECT seq, proto FROM deliveries WHERE 1=1";
     if (!f.member_id().empty()) absl::StrAppend(&sql, " AND member_id = ?1");
     if (!f.campaign_id().empty()) absl::StrAppend(&sql, " AND campaign_id = ?2");
@@ -283,9 +283,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     // The send time lives in the blob; deliveries of a member are few, so
     // filter on create_at (a message is sent no earlier than created) and
     // check sent_time in C++.
-    auto stmt = txn_.Query("SELECT message_key, proto FROM deliveries WHERE member_id = ?1 AND category = 2 "
-                           "AND status = 2",
-                           member_id);
+    auto stmt = txn_.Query(
+        "SELECT message_key, proto FROM deliveries WHERE member_id = ?1 AND category = 2 "
+        "AND status = 2",
+        member_id);
     if (!stmt.ok()) return stmt.status();
     std::vector<std::string> keys;
     for (;;) {
@@ -310,9 +311,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::optional<MemberRow>> ReadMember(const std::string& member_id) {
-    auto stmt = txn_.Query("SELECT name, email, phone, profile_locale, profile_zone, profile_at, preferences "
-                           "FROM members WHERE member_id = ?1",
-                           member_id);
+    auto stmt = txn_.Query(
+        "SELECT name, email, phone, profile_locale, profile_zone, profile_at, preferences "
+        "FROM members WHERE member_id = ?1",
+        member_id);
     if (!stmt.ok()) return stmt.status();
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
@@ -335,8 +337,9 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   // Kept in IngestEventRequest's serialized form.
   absl::Status PutDeliveryEvent(const std::string& delivery_id, const Event& event) override {
-    return txn_.Exec("INSERT OR IGNORE INTO delivery_events (delivery_id, event) VALUES (?1, ?2)", delivery_id,
-                     Blob{EventToWire(event).SerializeAsString()})
+    return txn_
+        .Exec("INSERT OR IGNORE INTO delivery_events (delivery_id, event) VALUES (?1, ?2)", delivery_id,
+              Blob{EventToWire(event).SerializeAsString()})
         .status();
   }
 
@@ -359,12 +362,13 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       bytes = m.preferences->SerializeAsString();
       prefs = Blob{bytes};
     }
-    absl::Status st = txn_
-        .Exec("INSERT OR REPLACE INTO members (member_id, name, email, phone, profile_locale, profile_zone, "
-              "profile_at, preferences) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-              m.member_id, m.name, m.email, m.phone, m.profile_locale, m.profile_zone,
-              m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at), prefs)
-        .status();
+    absl::Status st =
+        txn_.Exec(
+                "INSERT OR REPLACE INTO members (member_id, name, email, phone, profile_locale, profile_zone, "
+                "profile_at, preferences) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                m.member_id, m.name, m.email, m.phone, m.profile_locale, m.profile_zone,
+                m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at), prefs)
+            .status();
     // Written through: the same transaction reads it back right away.
     if (st.ok()) members_[m.member_id] = m;
     return st;
@@ -400,8 +404,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::Status AppendConsentRecord(const v1::ConsentRecord& r) override {
     return txn_
-        .Exec("INSERT INTO consent_history (member_id, channel, record_at, proto) VALUES (?1,?2,?3,?4)",
-              r.member_id(), static_cast<int>(r.channel()), Micros(r.record_time()), Blob{r.SerializeAsString()})
+        .Exec("INSERT INTO consent_history (member_id, channel, record_at, proto) VALUES (?1,?2,?3,?4)", r.member_id(),
+              static_cast<int>(r.channel()), Micros(r.record_time()), Blob{r.SerializeAsString()})
         .status();
   }
 
@@ -434,10 +438,11 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     v1::InboxMessage stored = m;
     stored.clear_read_time();
     return txn_
-        .Exec("INSERT OR IGNORE INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto) "
-              "VALUES (?1,?2,?3,?4,?5,?6,?7)",
-              m.message_id(), m.member_id(), m.delivery_id(), static_cast<int>(m.kind()), Micros(m.create_time()),
-              Micros(m.expire_time()), Blob{stored.SerializeAsString()})
+        .Exec(
+            "INSERT OR IGNORE INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            m.message_id(), m.member_id(), m.delivery_id(), static_cast<int>(m.kind()), Micros(m.create_time()),
+            Micros(m.expire_time()), Blob{stored.SerializeAsString()})
         .status();
   }
 
@@ -464,9 +469,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
         .status();
   }
 
-  absl::StatusOr<std::vector<std::pair<int64_t, v1::InboxMessage>>> ListInbox(const InboxFilter& f,
-                                                                             int64_t before_seq,
-                                                                             int limit) override {
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::InboxMessage>>> ListInbox(const InboxFilter& f, int64_t before_seq,
+                                                                              int limit) override {
     std::string sql = "SELECT seq, proto, read_at FROM inbox WHERE member_id = ?1 AND expire_at > ?2";
     if (f.unread_only) absl::StrAppend(&sql, " AND read_at IS NULL");
     if (!f.kinds.empty()) absl::StrAppend(&sql, " AND kind IN (SELECT value FROM json_each(?4))");
@@ -573,10 +577,11 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   absl::Status PutTemplate(const v1::Template& t) override {
     templates_.clear();
     return txn_
-        .Exec("INSERT OR REPLACE INTO templates (kind, template_key, channel, locale, version, proto) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-              static_cast<int>(t.kind()), t.template_key(), static_cast<int>(t.channel()), t.locale(), t.version(),
-              Blob{t.SerializeAsString()})
+        .Exec(
+            "INSERT OR REPLACE INTO templates (kind, template_key, channel, locale, version, proto) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            static_cast<int>(t.kind()), t.template_key(), static_cast<int>(t.channel()), t.locale(), t.version(),
+            Blob{t.SerializeAsString()})
         .status();
   }
 
@@ -597,9 +602,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                    "AND (?3 = 0 OR channel = ?3) AND (?4 = '' OR locale = ?4) "
                    "AND (?5 = 0 OR (kind, template_key, channel, locale) > (?6, ?7, ?8, ?9)) "
                    "ORDER BY kind, template_key, channel, locale LIMIT ?10",
-                   f.kind, f.template_key, f.channel, f.locale,
-                   after.has_value(), static_cast<int>(a.kind()), a.template_key(), static_cast<int>(a.channel()),
-                   a.locale(), static_cast<int64_t>(limit)),
+                   f.kind, f.template_key, f.channel, f.locale, after.has_value(), static_cast<int>(a.kind()),
+                   a.template_key(), static_cast<int>(a.channel()), a.locale(), static_cast<int64_t>(limit)),
         [](const Statement& s) { return Parse<v1::Template>(s, 0, "template"); });
   }
 

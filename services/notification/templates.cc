@@ -105,8 +105,11 @@ std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) 
   };
   switch (kind) {
     case v1::MESSAGE_KIND_PROMOTION_ALERT:
-      add({{"campaign_id", kString}, {"campaign_title", kString}, {"campaign_description", kString},
-           {"starts_at", kTime}, {"ends_at", kTime}});
+      add({{"campaign_id", kString},
+           {"campaign_title", kString},
+           {"campaign_description", kString},
+           {"starts_at", kTime},
+           {"ends_at", kTime}});
       break;
     case v1::MESSAGE_KIND_TIER_CHANGED:
       add({{"old_tier_id", kString}, {"new_tier_id", kString}, {"tier_display_name", kString}});
@@ -155,7 +158,8 @@ absl::Status ValidateTemplate(const v1::Template& t) {
     errors.Add("template.channel", "required");
   }
   errors.RequireId("template.locale", t.locale());
-  if (errors.RequireNonEmpty("template.subject", t.subject())) errors.RequireMaxLength("template.subject", t.subject(), 200);
+  if (errors.RequireNonEmpty("template.subject", t.subject()))
+    errors.RequireMaxLength("template.subject", t.subject(), 200);
   if (errors.RequireNonEmpty("template.body", t.body())) errors.RequireMaxLength("template.body", t.body(), 16384);
   if (!t.html_body().empty() && t.channel() != care::common::v1::MESSAGE_CHANNEL_EMAIL) {
     errors.Add("template.html_body", "only EMAIL templates have an HTML body");
@@ -172,7 +176,8 @@ absl::Status ValidateTemplate(const v1::Template& t) {
     const v1::TemplateVariable& v = t.variables(i);
     std::string f = absl::StrCat("template.variables[", i, "]");
     if (!ValidName(v.name())) errors.Add(f + ".name", "must match [a-z][a-z0-9_]*");
-    if (v.type() == v1::VARIABLE_TYPE_UNSPECIFIED || !v1::VariableType_IsValid(v.type())) errors.Add(f + ".type", "required");
+    if (v.type() == v1::VARIABLE_TYPE_UNSPECIFIED || !v1::VariableType_IsValid(v.type()))
+      errors.Add(f + ".type", "required");
     if (!declared.emplace(v.name(), v.type()).second) errors.Add(f + ".name", "declared twice");
     auto it = supplied.find(v.name());
     // Promotion alerts carry their own extra variables; transactional
@@ -234,7 +239,8 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_TIER_CHANGED, "en"},
        {"Welcome to {{tier_display_name}}", "Hi {{member_name}}, you are now a {{tier_display_name}} member."}},
       {{v1::MESSAGE_KIND_TIER_CHANGED, "vi"},
-       {"Chào mừng bạn đến hạng {{tier_display_name}}", "Chào {{member_name}}, bạn đã lên hạng {{tier_display_name}}."}},
+       {"Chào mừng bạn đến hạng {{tier_display_name}}",
+        "Chào {{member_name}}, bạn đã lên hạng {{tier_display_name}}."}},
       {{v1::MESSAGE_KIND_TIER_CHANGED, "ja"},
        {"{{tier_display_name}}へようこそ", "{{member_name}}様、{{tier_display_name}}会員になりました。"}},
       {{v1::MESSAGE_KIND_POINTS_EXPIRING, "en"},
@@ -248,17 +254,18 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_BIRTHDAY_REWARD, "vi"},
        {"Chúc mừng sinh nhật!", "Chúc mừng sinh nhật {{member_name}}! Chúng tôi tặng bạn {{points}} điểm."}},
       {{v1::MESSAGE_KIND_BIRTHDAY_REWARD, "ja"},
-       {"お誕生日おめでとうございます", "{{member_name}}様、お誕生日おめでとうございます。{{points}}ポイントを進呈しました。"}},
-      {{v1::MESSAGE_KIND_VISIT_REWARD, "en"},
-       {"Thanks for visit {{visit_count}}", "Your reward: {{reward}}."}},
+       {"お誕生日おめでとうございます",
+        "{{member_name}}様、お誕生日おめでとうございます。{{points}}ポイントを進呈しました。"}},
+      {{v1::MESSAGE_KIND_VISIT_REWARD, "en"}, {"Thanks for visit {{visit_count}}", "Your reward: {{reward}}."}},
       {{v1::MESSAGE_KIND_VISIT_REWARD, "vi"},
        {"Cảm ơn bạn đã ghé lần thứ {{visit_count}}", "Phần thưởng của bạn: {{reward}}."}},
-      {{v1::MESSAGE_KIND_VISIT_REWARD, "ja"},
-       {"{{visit_count}}回目のご来店ありがとうございます", "特典: {{reward}}"}},
+      {{v1::MESSAGE_KIND_VISIT_REWARD, "ja"}, {"{{visit_count}}回目のご来店ありがとうございます", "特典: {{reward}}"}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "en"},
-       {"Is everything all right now?", "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},
+       {"Is everything all right now?",
+        "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "vi"},
-       {"Mọi việc đã ổn chưa?", "Chào {{member_name}}, chúng tôi muốn hỏi thăm sau khi đã giải quyết khiếu nại của bạn."}},
+       {"Mọi việc đã ổn chưa?",
+        "Chào {{member_name}}, chúng tôi muốn hỏi thăm sau khi đã giải quyết khiếu nại của bạn."}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "ja"},
        {"その後いかがですか?", "{{member_name}}様、お問い合わせ解決後のご様子をお伺いします。"}},
   };

@@ -28,8 +28,7 @@ std::vector<std::string> LocaleChain(const std::string& locale, const std::strin
 
 // The variables a kind supplies to its templates (the MessageKind table);
 // every kind also supplies member_id and member_name.
-std::map<std::string, care::notification::v1::VariableType> SuppliedVariables(
-    care::notification::v1::MessageKind kind);
+std::map<std::string, care::notification::v1::VariableType> SuppliedVariables(care::notification::v1::MessageKind kind);
 
 // A template as PutTemplate and RenderPreview accept it: key fields, sizes,
 // syntax (TEMPLATE_SYNTAX_ERROR), every placeholder declared, and declared
@@ -39,6 +38,6 @@ absl::Status ValidateTemplate(const care::notification::v1::Template& t);
 // The built-in template of a kind and channel in `locale` ("en", "vi",
 // "ja"), if there is one.
 std::optional<care::notification::v1::Template> BuiltInTemplate(care::notification::v1::MessageKind kind,
-                                                                 const std::string& locale);
+                                                                const std::string& locale);
 
 }  // namespace care::notification

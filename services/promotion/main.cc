@@ -14,8 +14,8 @@
 #include "common/server.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
-#include "services/promotion/sqlite_promotion_store.h"
 #include "services/promotion/quote_token.h"
+#include "services/promotion/sqlite_promotion_store.h"
 
 namespace {
 
@@ -104,15 +104,16 @@ int main(int argc, char** argv) {
   using care::promotion::v1::PromotionService;
   care::ConfigReader config(argc, argv, "care_promotion: campaigns, vouchers, budgets and cart quotes");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "promotion", 50052);
-  std::string loyalty_target =
-      config.Target("loyalty_target", "host:port of the loyalty service (tiers on a cache miss, opt-in)");
+  std::string loyalty_target = config.Target("loyalty_target",
+                                             "host:port of the loyalty service (tiers on a cache miss, opt-in)");
   bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
   std::string notification_target = config.Target(
       "notification_target",
       "host:port of the notification service; empty = alerts wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  std::string service_token_file = config.String(
-      "service_token_file", "", "file holding this service's peer token (principal svc:promotion, role peer), presented to loyalty and notification");
+  std::string service_token_file = config.String("service_token_file", "",
+                                                 "file holding this service's peer token (principal svc:promotion, "
+                                                 "role peer), presented to loyalty and notification");
   absl::Duration notice = config.Duration("announce_notice", absl::Hours(72),
                                           "least time between announcing a campaign and its start");
   absl::Duration quote_ttl = config.Duration("quote_ttl", absl::Minutes(15), "how long a quote token is valid");
@@ -120,8 +121,8 @@ int main(int argc, char** argv) {
       "quote_token_secret_file", "",
       "file of quote token HMAC keys, one `<key_id> <key>` per line (id: 1-32 of A-Za-z0-9_-; key: 32+ bytes); "
       "the first signs, all verify; empty = a random key per process (dev only: tokens die on restart)");
-  absl::Duration outbox_interval =
-      config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
+                                                   "how often the outbox relay looks for events");
   // Members' tiers come from the signed tier cache (or loyalty itself).
   if (!loyalty_target.empty()) server_config.RequireTierCacheKey(config);
   if ((!notification_target.empty() || !loyalty_target.empty()) && service_token_file.empty()) {
@@ -151,8 +152,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
-    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
-        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(runner.DialPeer(loyalty_target, loyalty_tls,
+                                                                                      service_token_file));
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 

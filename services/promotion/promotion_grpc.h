@@ -36,8 +36,7 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
                              v1::CampaignReport* resp) override;
   Reactor* Quote(ServerContext* ctx, const v1::QuoteRequest* req, v1::QuoteResponse* resp) override;
   Reactor* RedeemQuote(ServerContext* ctx, const v1::RedeemQuoteRequest* req, v1::Redemption* resp) override;
-  Reactor* CancelRedemption(ServerContext* ctx, const v1::CancelRedemptionRequest* req,
-                            v1::Redemption* resp) override;
+  Reactor* CancelRedemption(ServerContext* ctx, const v1::CancelRedemptionRequest* req, v1::Redemption* resp) override;
   Reactor* GetRedemption(ServerContext* ctx, const v1::GetRedemptionRequest* req, v1::Redemption* resp) override;
   Reactor* ReturnRedemption(ServerContext* ctx, const v1::ReturnRedemptionRequest* req,
                             v1::ReturnRedemptionResponse* resp) override;

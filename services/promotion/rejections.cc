@@ -49,12 +49,15 @@ std::string RejectionDetail(const v1::RejectedCampaign& r, const v1::Campaign* c
     case v1::REJECTION_REASON_GUEST_NOT_ELIGIBLE:
       return "the campaign is for identified members only and the customer is a guest";
     case v1::REJECTION_REASON_TIER_NOT_TARGETED:
-      return absl::StrCat("tier ", in.shopper.tier_id.empty() ? "(none)" : in.shopper.tier_id,
-                          " is not targeted",
-                          c == nullptr ? "" : absl::StrCat(" (targets: ", absl::StrJoin(c->audience().tier_ids(), ", "), ")"));
+      return absl::StrCat("tier ", in.shopper.tier_id.empty() ? "(none)" : in.shopper.tier_id, " is not targeted",
+                          c == nullptr
+                              ? ""
+                              : absl::StrCat(" (targets: ", absl::StrJoin(c->audience().tier_ids(), ", "), ")"));
     case v1::REJECTION_REASON_SEGMENT_NOT_TARGETED:
       return absl::StrCat("the member is in no targeted segment",
-                          c == nullptr ? "" : absl::StrCat(" (targets: ", absl::StrJoin(c->audience().segments(), ", "), ")"));
+                          c == nullptr
+                              ? ""
+                              : absl::StrCat(" (targets: ", absl::StrJoin(c->audience().segments(), ", "), ")"));
     case v1::REJECTION_REASON_NOT_OPTED_IN:
       return "the member has not opted in to special offers";
     case v1::REJECTION_REASON_VOUCHER_REQUIRED:
@@ -93,8 +96,7 @@ std::string RejectionDetail(const v1::RejectedCampaign& r, const v1::Campaign* c
     case v1::REJECTION_REASON_EXCLUDED_BY_EXCLUSIVE:
       return absl::StrCat("the exclusive campaign ", r.blocking_campaign_id(), " applied first");
     case v1::REJECTION_REASON_BLOCKED_BY_HIGHER_PRIORITY:
-      return absl::StrCat("this campaign is exclusive and ", r.blocking_campaign_id(),
-                          " already applied before it");
+      return absl::StrCat("this campaign is exclusive and ", r.blocking_campaign_id(), " already applied before it");
     default:
       return absl::StrCat("rejected: ", v1::RejectionReason_Name(r.reason()));
   }

@@ -8,8 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -25,27 +25,26 @@
 #include "absl/time/time.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "common/metrics.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "services/complaint/prometheus.h"
 #include "services/loyalty/prometheus.h"
 #include "services/notification/prometheus.h"
-#include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 
 namespace {
 
 const std::string kSource = CARE_SOURCE_DIR;
 
 // The four services: health name, and whom each calls (design notes).
-const std::map<std::string, std::string> kHealth = {
-    {"loyalty", "care.loyalty.v1.LoyaltyService"},
-    {"promotion", "care.promotion.v1.PromotionService"},
-    {"complaint", "care.complaint.v1.ComplaintService"},
-    {"notification", "care.notification.v1.NotificationService"}};
-const std::vector<std::pair<std::string, std::string>> kCalls = {
-    {"promotion", "loyalty"},     {"complaint", "loyalty"},   {"complaint", "promotion"},
-    {"complaint", "notification"}, {"loyalty", "notification"}, {"promotion", "notification"},
-    {"notification", "loyalty"},  {"loyalty", "redis"},       {"promotion", "redis"},
-    {"complaint", "redis"},       {"notification", "redis"}};
+const std::map<std::string, std::string> kHealth = {{"loyalty", "care.loyalty.v1.LoyaltyService"},
+                                                    {"promotion", "care.promotion.v1.PromotionService"},
+                                                    {"complaint", "care.complaint.v1.ComplaintService"},
+                                                    {"notification", "care.notification.v1.NotificationService"}};
+const std::vector<std::pair<std::string, std::string>> kCalls =
+    {{"promotion", "loyalty"},      {"complaint", "loyalty"},    {"complaint", "promotion"},
+     {"complaint", "notification"}, {"loyalty", "notification"}, {"promotion", "notification"},
+     {"notification", "loyalty"},   {"loyalty", "redis"},        {"promotion", "redis"},
+     {"complaint", "redis"},        {"notification", "redis"}};
 
 bool HaveKubectl() { return std::system("command -v kubectl >/dev/null 2>&1") == 0; }
 
@@ -212,7 +211,8 @@ TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContex
       }
       for (const char* section : {"requests", "limits"}) {
         for (const char* resource : {"cpu", "memory"}) {
-          EXPECT_TRUE(c["resources"][section][resource].IsDefined()) << where << " lacks " << section << "." << resource;
+          EXPECT_TRUE(c["resources"][section][resource].IsDefined())
+              << where << " lacks " << section << "." << resource;
         }
       }
       const YAML::Node sc = c["securityContext"];
@@ -224,7 +224,8 @@ TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContex
         for (const auto& d : sc["capabilities"]["drop"]) drops_all |= d.as<std::string>() == "ALL";
       }
       EXPECT_TRUE(drops_all) << where << " must drop ALL capabilities";
-      std::string seccomp = sc["seccompProfile"]["type"].as<std::string>(pod_sc["seccompProfile"]["type"].as<std::string>(""));
+      std::string seccomp = sc["seccompProfile"]["type"].as<std::string>(
+          pod_sc["seccompProfile"]["type"].as<std::string>(""));
       EXPECT_EQ(seccomp, "RuntimeDefault") << where;
       EXPECT_TRUE(c["lifecycle"]["preStop"].IsDefined()) << where << " lacks a preStop pause";
     }
@@ -456,8 +457,8 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
     YAML::Node sts = Workload(name);
     ASSERT_TRUE(sts.IsDefined()) << name;
     std::map<std::string, std::string> env = Env(sts);
-    for (const char* flag : {"CARE_TLS_CERT_FILE", "CARE_TLS_KEY_FILE", "CARE_TLS_CLIENT_CA_FILE",
-                             "CARE_PEER_CA_FILE", "CARE_PEER_CERT_FILE", "CARE_PEER_KEY_FILE"}) {
+    for (const char* flag : {"CARE_TLS_CERT_FILE", "CARE_TLS_KEY_FILE", "CARE_TLS_CLIENT_CA_FILE", "CARE_PEER_CA_FILE",
+                             "CARE_PEER_CERT_FILE", "CARE_PEER_KEY_FILE"}) {
       EXPECT_FALSE(env[flag].empty()) << name << " lacks " << flag;
     }
     // Each file lies in a mounted key of this service's own certificate Secret.
@@ -552,8 +553,8 @@ TEST(DashboardTest, PanelsAreValidAndBoundToExportedMetrics) {
         for (const char* suffix : {"_bucket", "_sum", "_count"}) {
           if (!exported.count(name) && absl::EndsWith(name, suffix)) name.resize(name.size() - strlen(suffix));
         }
-        EXPECT_TRUE(exported.count(name)) << "panel \"" << panel["title"].get<std::string>() << "\" uses "
-                                          << it->str() << ", which no service exports";
+        EXPECT_TRUE(exported.count(name)) << "panel \"" << panel["title"].get<std::string>() << "\" uses " << it->str()
+                                          << ", which no service exports";
         used.insert(name);
       }
       EXPECT_GT(found, 0) << "panel " << panel["title"] << " queries no CareSuite metric";
@@ -561,9 +562,9 @@ TEST(DashboardTest, PanelsAreValidAndBoundToExportedMetrics) {
   }
   EXPECT_GE(bound_panels, 8);
   // What the issue asks to see, each on the dashboard.
-  for (const char* must : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_tier_cache_lookups_total",
-                           "care_outbox_backlog", "care_notification_deliveries_total",
-                           "care_complaint_sla_breaches_total"}) {
+  for (const char* must :
+       {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_tier_cache_lookups_total", "care_outbox_backlog",
+        "care_notification_deliveries_total", "care_complaint_sla_breaches_total"}) {
     EXPECT_TRUE(used.count(must)) << must << " is on no panel";
   }
 }

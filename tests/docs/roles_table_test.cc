@@ -56,8 +56,7 @@ std::vector<std::string> ExpectedRows() {
         std::vector<std::string> roles;
         for (int r : access.roles()) roles.push_back(RoleName(r));
         rows.push_back(absl::StrCat("| ", service->full_name(), " | ", method->name(), " | ",
-                                    roles.empty() ? "(none: refused at start-up)" : absl::StrJoin(roles, ", "),
-                                    " |"));
+                                    roles.empty() ? "(none: refused at start-up)" : absl::StrJoin(roles, ", "), " |"));
       }
     }
   }

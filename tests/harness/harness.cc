@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,9 +31,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "care/testing/reflection_wire.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "care/testing/reflection_wire.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace care::testing {
@@ -242,8 +242,12 @@ Exited RunToExit(const std::vector<std::string>& argv, absl::Duration timeout) {
 
 std::vector<std::string> ServiceArgv(const std::string& binary, const std::string& tokens_file,
                                      const std::string& data_dir, const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {binary,  "--tokens_file=" + tokens_file, "--port=0", "--listen_host=127.0.0.1",
-                                   "--data_dir=" + data_dir, "--log_level=warn"};
+  std::vector<std::string> argv = {binary,
+                                   "--tokens_file=" + tokens_file,
+                                   "--port=0",
+                                   "--listen_host=127.0.0.1",
+                                   "--data_dir=" + data_dir,
+                                   "--log_level=warn"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
 }
@@ -304,10 +308,10 @@ std::string RedisServer::tier_key_file() const { return absl::StrCat(dir_.path()
 absl::Status RedisServer::Start() {
   std::string binary = Resolve("redis-server");
   if (binary.empty()) binary = "/usr/bin/redis-server";
-  std::vector<std::string> args = {binary,   "--port",       absl::StrCat(port_), "--bind",
-                                   "127.0.0.1", "--save",     "",                 "--appendonly",
-                                   "no",     "--daemonize",  "no",               "--dir",
-                                   dir_.path(), "--requirepass", password_};
+  std::vector<std::string> args =
+      {binary,         "--port", absl::StrCat(port_), "--bind", "127.0.0.1", "--save",    "",
+       "--appendonly", "no",     "--daemonize",       "no",     "--dir",     dir_.path(), "--requirepass",
+       password_};
   if (absl::Status s = process_.Spawn(args, log_path()); !s.ok()) return s;
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
@@ -332,8 +336,7 @@ absl::Status RedisServer::Start() {
     absl::SleepFor(absl::Milliseconds(10));
   }
   process_.Kill();
-  return absl::DeadlineExceededError(
-      absl::StrCat("redis-server did not answer PING within 10s:\n", Tail(log())));
+  return absl::DeadlineExceededError(absl::StrCat("redis-server did not answer PING within 10s:\n", Tail(log())));
 }
 
 void RedisServer::Kill() { process_.Kill(); }
@@ -393,8 +396,8 @@ std::string WriteTokenFile(const std::string& dir, const std::string& name, cons
 // ---------------------------------------------------------------------------
 // ServiceProcess
 
-ServiceProcess::ServiceProcess(std::string binary, std::string health_name,
-                               std::vector<std::string> extra_args, std::optional<Tokens> tokens)
+ServiceProcess::ServiceProcess(std::string binary, std::string health_name, std::vector<std::string> extra_args,
+                               std::optional<Tokens> tokens)
     : binary_(std::move(binary)),
       name_(std::filesystem::path(binary_).filename().string()),
       health_name_(std::move(health_name)),
@@ -454,9 +457,7 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
                                    absl::StrCat("--tokens_file=", tokens_.file)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   AddRedisSecrets(args);
-  {
-    std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n";
-  }
+  { std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n"; }
   if (absl::Status s = process_.Spawn(args, log_path()); !s.ok()) return s;
 
   absl::Time deadline = absl::Now() + timeout;
@@ -477,8 +478,9 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
         channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
         channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
         channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-        channel_ = grpc::CreateCustomChannel(
-            address(), credentials_ ? credentials_ : grpc::InsecureChannelCredentials(), channel_args);
+        channel_ = grpc::CreateCustomChannel(address(),
+                                             credentials_ ? credentials_ : grpc::InsecureChannelCredentials(),
+                                             channel_args);
       }
     }
     if (channel_) {
@@ -558,9 +560,8 @@ absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc
                                                       absl::Duration timeout) {
   using care::testing::wire::ServerReflectionRequest;
   using care::testing::wire::ServerReflectionResponse;
-  static const grpc::internal::RpcMethod kMethod(
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      grpc::internal::RpcMethod::BIDI_STREAMING);
+  static const grpc::internal::RpcMethod kMethod("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                                 grpc::internal::RpcMethod::BIDI_STREAMING);
   auto ctx = Ctx("", timeout);
   std::unique_ptr<grpc::ClientReaderWriter<ServerReflectionRequest, ServerReflectionResponse>> stream(
       grpc::internal::ClientReaderWriterFactory<ServerReflectionRequest, ServerReflectionResponse>::Create(

@@ -226,8 +226,7 @@ class ServiceProcess final {
 
 // A client context carrying `authorization: Bearer <token>` (nothing when
 // `token` is empty) and a deadline `timeout` from now.
-std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token,
-                                         absl::Duration timeout = absl::Seconds(10));
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, absl::Duration timeout = absl::Seconds(10));
 
 // The google.rpc.ErrorInfo reason in the status' details, or "".
 std::string Reason(const grpc::Status& status);

@@ -215,8 +215,8 @@ TEST(ServiceProcessTest, CallsWithoutAValidTokenAreUnauthenticated) {
   grpc::Status wrong = Ping(*server, "not-a-known-token-at-all", &response);
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(wrong);
   EXPECT_EQ(Reason(wrong), "INVALID_TOKEN");
-  for (const std::string& token : {server->tokens().admin, server->tokens().service,
-                                   server->tokens().agent, server->tokens().supervisor}) {
+  for (const std::string& token :
+       {server->tokens().admin, server->tokens().service, server->tokens().agent, server->tokens().supervisor}) {
     grpc::Status ok = Ping(*server, token, &response);
     EXPECT_TRUE(ok.ok()) << Describe(ok);
   }
@@ -277,8 +277,7 @@ TEST(ServiceProcessTest, FakeClockIsAdminOnlyAndValidated) {
     grpc::Status s = clock->SetTime(ctx.get(), advance, &after);
     ASSERT_TRUE(s.ok()) << Describe(s);
   }
-  EXPECT_EQ(TimeUtil::TimestampToSeconds(after.time()) - TimeUtil::TimestampToSeconds(before.time()),
-            72 * 3600);
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(after.time()) - TimeUtil::TimestampToSeconds(before.time()), 72 * 3600);
   // Every call sees the moved clock.
   PingResponse ping;
   ASSERT_TRUE(Ping(*server, tokens.agent, &ping).ok());

@@ -73,8 +73,8 @@ class CarectlTest : public LoyaltyTest {
     return r;
   }
   Result Loyalty(std::vector<std::string> args, const std::string& token = "") {
-    args.insert(args.begin(), {"--target=" + service_->address(), "--token=" + (token.empty() ? svc() : token),
-                               "loyalty"});
+    args.insert(args.begin(),
+                {"--target=" + service_->address(), "--token=" + (token.empty() ? svc() : token), "loyalty"});
     return Run(args);
   }
   Result Notification(std::vector<std::string> args) {
@@ -105,43 +105,42 @@ class CarectlTest : public LoyaltyTest {
 TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
   Result all = Run({"--help"});
   ASSERT_EQ(all.code, 0) << all;
-  std::vector<std::pair<std::string, std::string>> commands = {
-      {"", "ping"},
-      {"loyalty", "enrol"},
-      {"loyalty", "get-member"},
-      {"loyalty", "purchase"},
-      {"loyalty", "return"},
-      {"loyalty", "redeem"},
-      {"loyalty", "adjust"},
-      {"loyalty", "tier"},
-      {"loyalty", "balance"},
-      {"loyalty", "ledger"},
-      {"notification", "inbox"},
-      {"notification", "schedules"},
-      {"notification", "schedule"},
-      {"notification", "deliveries"},
-      {"notification", "consent"},
-      {"notification", "settings"},
-      {"notification", "set-webhook"},
-      {"notification", "set-email"},
-      {"notification", "replay"},
-      {"complaint", "list"},
-      {"complaint", "assign"},
-      {"complaint", "transfer"},
-      {"complaint", "reopen"},
-      {"complaint", "outbox"},
-      {"loyalty", "outbox"},
-      {"promotion", "outbox"},
-      {"promotion", "create"},
-      {"promotion", "show"},
-      {"promotion", "announce"},
-      {"promotion", "reschedule"},
-      {"promotion", "cancel"},
-      {"promotion", "report"},
-      {"promotion", "quote"},
-      {"promotion", "redeem"},
-      {"promotion", "cancel-redemption"},
-      {"promotion", "redemption"}};
+  std::vector<std::pair<std::string, std::string>> commands = {{"", "ping"},
+                                                               {"loyalty", "enrol"},
+                                                               {"loyalty", "get-member"},
+                                                               {"loyalty", "purchase"},
+                                                               {"loyalty", "return"},
+                                                               {"loyalty", "redeem"},
+                                                               {"loyalty", "adjust"},
+                                                               {"loyalty", "tier"},
+                                                               {"loyalty", "balance"},
+                                                               {"loyalty", "ledger"},
+                                                               {"notification", "inbox"},
+                                                               {"notification", "schedules"},
+                                                               {"notification", "schedule"},
+                                                               {"notification", "deliveries"},
+                                                               {"notification", "consent"},
+                                                               {"notification", "settings"},
+                                                               {"notification", "set-webhook"},
+                                                               {"notification", "set-email"},
+                                                               {"notification", "replay"},
+                                                               {"complaint", "list"},
+                                                               {"complaint", "assign"},
+                                                               {"complaint", "transfer"},
+                                                               {"complaint", "reopen"},
+                                                               {"complaint", "outbox"},
+                                                               {"loyalty", "outbox"},
+                                                               {"promotion", "outbox"},
+                                                               {"promotion", "create"},
+                                                               {"promotion", "show"},
+                                                               {"promotion", "announce"},
+                                                               {"promotion", "reschedule"},
+                                                               {"promotion", "cancel"},
+                                                               {"promotion", "report"},
+                                                               {"promotion", "quote"},
+                                                               {"promotion", "redeem"},
+                                                               {"promotion", "cancel-redemption"},
+                                                               {"promotion", "redemption"}};
   for (const auto& [group, name] : commands) {
     std::string full = group.empty() ? name : group + " " + name;
     EXPECT_OUT(all, "carectl " + full + " ");
@@ -444,18 +443,21 @@ class CarectlComplaintTest : public CarectlTest {
   void SetUp() override {
     CarectlTest::SetUp();
     if (HasFatalFailure()) return;
-    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--service_token_file=" + dir_.path() + "/complaint_token",
-                                  "--job_interval=50ms", "--outbox_interval=50ms", "--log_level=warn"};
+                                  "--job_interval=50ms",
+                                  "--outbox_interval=50ms",
+                                  "--log_level=warn"};
     complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, "care.complaint.v1.ComplaintService", args,
                                                   tokens_);
     absl::Status started = complaint_->Start();
     ASSERT_TRUE(started.ok()) << started;
   }
   Result Complaint(std::vector<std::string> args, const std::string& token = "") {
-    args.insert(args.begin(), {"--target=" + complaint_->address(), "--token=" + (token.empty() ? admin() : token),
-                               "complaint"});
+    args.insert(args.begin(),
+                {"--target=" + complaint_->address(), "--token=" + (token.empty() ? admin() : token), "complaint"});
     return Run(args);
   }
   std::unique_ptr<ServiceProcess> complaint_;
@@ -572,12 +574,14 @@ class CarectlPromotionTest : public CarectlTest {
     CarectlTest::SetUp();
     if (HasFatalFailure()) return;
     std::ofstream(dir_.path() + "/quote_secret") << "carectl-1 carectl-test-secret-0123456789abcdef0123\n";
-    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--notification_target=" + notification_service_->address(),
                                   "--service_token_file=" + dir_.path() + "/promotion_token",
                                   "--quote_token_secret_file=" + dir_.path() + "/quote_secret",
-                                  "--outbox_interval=50ms", "--log_level=warn"};
+                                  "--outbox_interval=50ms",
+                                  "--log_level=warn"};
     promotion_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService", args,
                                                   tokens_);
     absl::Status started = promotion_->Start();
@@ -622,10 +626,11 @@ TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
   Result announced = Promotion({"announce", "autumn"});
   ASSERT_EQ(announced.code, 0) << announced;
   EXPECT_OUT(announced, "ANNOUNCED");
-  EXPECT_OUT(announced, "ALERT DUE  " + absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", Base() + absl::Hours(12),
-                                                          absl::UTCTimeZone()));
+  EXPECT_OUT(announced,
+             "ALERT DUE  " + absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", Base() + absl::Hours(12), absl::UTCTimeZone()));
   Result moved = Promotion({"reschedule", "autumn",
-                            "--starts=" + absl::FormatTime(absl::RFC3339_full, Base() + absl::Hours(96), absl::UTCTimeZone())});
+                            "--starts=" +
+                                absl::FormatTime(absl::RFC3339_full, Base() + absl::Hours(96), absl::UTCTimeZone())});
   ASSERT_EQ(moved.code, 0) << moved;
   EXPECT_OUT(moved, "VERSION    3");
   Result shown = Promotion({"show", "autumn", "--version=1"});
@@ -642,7 +647,7 @@ TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
   Result quote = Promotion({"quote", "--member=ann", "--shipping=5", "SHOE-1:shoes:2:50.00", "SOCK-1::1:10"});
   ASSERT_EQ(quote.code, 0) << quote;
   EXPECT_OUT(quote, "now");
-  EXPECT_OUT(quote, "TOTAL         104.00 USD");  // 110 - 10% + 5 shipping
+  EXPECT_OUT(quote, "TOTAL         104.00 USD");                  // 110 - 10% + 5 shipping
   EXPECT_FALSE(absl::StrContains(quote.out, "SOURCE")) << quote;  // adjustments only with --explain
   Result explained = Promotion({"quote", "--member=ann", "--explain", "SHOE-1:shoes:2:50.00", "SOCK-1::1:10"});
   ASSERT_EQ(explained.code, 0) << explained;

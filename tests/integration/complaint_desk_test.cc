@@ -613,12 +613,11 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
   // Complaint points at a promotion service that is not running yet.
   const int promo_port = FreePort();
   complaint_->Kill();
-  complaint_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
-                              "--loyalty_target=" + service_->address(),
-                              "--promotion_target=127.0.0.1:" + std::to_string(promo_port),
-                              "--notification_target=" + notification_.address(),
-                              "--service_token_file=" + dir_.path() + "/complaint_token", "--job_interval=50ms",
-                              "--outbox_interval=50ms", "--log_level=warn"});
+  complaint_->set_extra_args(
+      {"--fake_clock", "--redis_port=" + std::to_string(redis_.port()), "--loyalty_target=" + service_->address(),
+       "--promotion_target=127.0.0.1:" + std::to_string(promo_port), "--notification_target=" + notification_.address(),
+       "--service_token_file=" + dir_.path() + "/complaint_token", "--job_interval=50ms", "--outbox_interval=50ms",
+       "--log_level=warn"});
   ASSERT_TRUE(complaint_->Restart().ok()) << complaint_->log();
   cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
   cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
@@ -647,9 +646,10 @@ TEST_F(ComplaintDeskTest, AGoodwillVoucherReachesThePromotionServiceOnceWhenItCo
   care::promotion::v1::ListVouchersRequest list;
   list.set_member_id("m1");
   care::promotion::v1::ListVouchersResponse vouchers;
-  ASSERT_TRUE(Eventually([&] {
-    return promo->ListVouchers(Ctx(admin()).get(), list, &vouchers).ok() && vouchers.vouchers_size() > 0;
-  }, absl::Seconds(20))) << complaint_->log();
+  ASSERT_TRUE(Eventually(
+      [&] { return promo->ListVouchers(Ctx(admin()).get(), list, &vouchers).ok() && vouchers.vouchers_size() > 0; },
+      absl::Seconds(20)))
+      << complaint_->log();
   LetJobsRun();
   ASSERT_TRUE(promo->ListVouchers(Ctx(admin()).get(), list, &vouchers).ok());
   ASSERT_EQ(vouchers.vouchers_size(), 1);  // once, whatever the retries

@@ -280,7 +280,8 @@ TEST_F(ComplaintGoodwillTest, ForbiddenPhrasesAreCheckedInEveryTextTheCustomerSe
 
   kv1::ReplyToComplaintResponse reply;
   for (const std::string& text : {"Please calm  down.", "Please CALM\ndown.", "Please calm\t \r\n down.",
-                                  "Please calm\xC2\xA0" "down."}) {
+                                  "Please calm\xC2\xA0"
+                                  "down."}) {
     grpc::Status s = Reply(c.complaint_id(), text, &reply);
     EXPECT_EQ(Reason(s), "FORBIDDEN_PHRASE") << text;
     EXPECT_EQ(ReasonMetadata(s, "phrases"), "calm down") << text;

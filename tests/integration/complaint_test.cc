@@ -142,7 +142,8 @@ TEST_F(ComplaintTest, GoodwillPointsReachLoyaltyExactlyOnceEvenWhenLoyaltyWasDow
   // ISSUING until loyalty acknowledged it (issue 15, defect 11).
   EXPECT_EQ(r1.compensation().status(), kv1::COMPENSATION_STATUS_ISSUING);
   kv1::ResolveComplaintResponse again;
-  ASSERT_TRUE(complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(first.complaint_id(), 100), &again).ok());
+  ASSERT_TRUE(
+      complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(first.complaint_id(), 100), &again).ok());
   EXPECT_EQ(again.compensation().compensation_id(), r1.compensation().compensation_id());
   ASSERT_TRUE(Eventually([&] { return Balance("m1").balance() == 100; }));
 
@@ -185,7 +186,12 @@ TEST_F(ComplaintTest, AboveTheAgentsLimitNothingIsIssuedUntilASupervisorApproves
     return Get(c.complaint_id()).compensations(0).status() == kv1::COMPENSATION_STATUS_ISSUED;
   }));
   grpc::Status twice = complaints().ApproveCompensation(
-      Ctx(supervisor()).get(), [&] { approve.set_request_id("approve-2"); return approve; }(), &out);
+      Ctx(supervisor()).get(),
+      [&] {
+        approve.set_request_id("approve-2");
+        return approve;
+      }(),
+      &out);
   EXPECT_EQ(Reason(twice), "COMPENSATION_NOT_PENDING");
 }
 

@@ -1,6 +1,8 @@
 // The foundation's promises, checked on every service binary: health and
 // reflection, authentication and roles, field-naming errors, surviving a
 // dead Redis, refusing bad configuration, and a clean drain on SIGTERM.
+#include <grpcpp/impl/client_unary_call.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -9,9 +11,6 @@
 #include <fstream>
 #include <set>
 #include <thread>
-
-#include <grpcpp/impl/client_unary_call.h>
-#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
@@ -48,10 +47,10 @@ class FoundationTest : public ::testing::TestWithParam<Binary> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.ok()) << redis_.status();
-    service_ = std::make_unique<ServiceProcess>(
-        GetParam().path, GetParam().health,
-        std::vector<std::string>{"--fake_clock", "--drain_deadline=5s",
-                                 "--redis_port=" + std::to_string(redis_.port())});
+    service_ = std::make_unique<ServiceProcess>(GetParam().path, GetParam().health,
+                                                std::vector<std::string>{"--fake_clock", "--drain_deadline=5s",
+                                                                         "--redis_port=" +
+                                                                             std::to_string(redis_.port())});
     absl::Status started = service_->Start();
     ASSERT_TRUE(started.ok()) << started;
   }
@@ -137,8 +136,8 @@ TEST_P(FoundationTest, AMalformedRequestIsInvalidArgumentNamingTheField) {
 TEST_P(FoundationTest, AnUnauthenticatedCallsRequestIdIsNotLogged) {
   grpc::internal::RpcMethod method(GetParam().request_id_method, grpc::internal::RpcMethod::NORMAL_RPC);
   auto call = [&](const std::string& token, const std::string& request_id) {
-    std::string body = "\x0a";  // field 1, length-delimited
-    for (uint64_t n = request_id.size(); ; n >>= 7) {  // varint length
+    std::string body = "\x0a";                        // field 1, length-delimited
+    for (uint64_t n = request_id.size();; n >>= 7) {  // varint length
       body += static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
       if (n < 0x80) break;
     }
@@ -146,8 +145,8 @@ TEST_P(FoundationTest, AnUnauthenticatedCallsRequestIdIsNotLogged) {
     grpc::Slice slice(body);
     grpc::ByteBuffer request(&slice, 1);
     grpc::ByteBuffer response;
-    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-        service_->channel().get(), method, Ctx(token).get(), request, &response);
+    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(service_->channel().get(), method,
+                                                                                 Ctx(token).get(), request, &response);
   };
   const std::string marker = "unauthenticated-marker-7f3a";
   const std::string odd = marker + "\"}\n{\"level\":\"error\"\x01" + std::string(64 << 10, 'x');
@@ -173,7 +172,7 @@ TEST_P(FoundationTest, AnUnauthenticatedCallsRequestIdIsNotLogged) {
 // hands it to the service, which answers INVALID_ARGUMENT.
 TEST_P(FoundationTest, ABodyThatDoesNotParseIsInvalidArgument) {
   const std::vector<std::pair<std::string, std::string>> bodies = {
-      {"truncated", std::string("\x0a\x05he", 4)},           // payload: 5 bytes announced, 2 sent
+      {"truncated", std::string("\x0a\x05he", 4)},            // payload: 5 bytes announced, 2 sent
       {"invalid UTF-8", std::string("\x0a\x02\xff\xfe", 4)},  // proto3 strings are UTF-8
       {"bad wire type", std::string("\x0f\x01", 2)},
   };
@@ -222,8 +221,7 @@ TEST_P(FoundationTest, SigtermDrainsInFlightCallsAndExitsZero) {
       grpc::Status s = stub->Ping(Ctx(service_->tokens().service, absl::Seconds(2)).get(), request, &response);
       if (s.ok()) {
         ++ok;
-      } else if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
-                 s.error_code() != grpc::StatusCode::CANCELLED) {
+      } else if (s.error_code() != grpc::StatusCode::UNAVAILABLE && s.error_code() != grpc::StatusCode::CANCELLED) {
         ++bad;
         last_bad = Describe(s);
       }
@@ -258,9 +256,10 @@ TEST_P(FoundationTest, BadConfigurationStopsTheProcessNamingTheSetting) {
   TempDir dir;
   ChildProcess child;
   std::string log = dir.path() + "/log";
-  ASSERT_TRUE(child.Spawn({GetParam().path, "--tokens_file=" + service_->tokens().file,
-                           "--threads=many", "--no_such_flag=1"},
-                          log)
+  ASSERT_TRUE(child
+                  .Spawn({GetParam().path, "--tokens_file=" + service_->tokens().file, "--threads=many",
+                          "--no_such_flag=1"},
+                         log)
                   .ok());
   EXPECT_EQ(child.Signal(0, absl::Seconds(10)), 2);
   std::string text = ReadFile(log);
@@ -296,12 +295,11 @@ TEST_P(FoundationTest, ClockControlOnlyUnderTheCommandLineFlag) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_NE(std::find(listed->begin(), listed->end(), "care.common.v1.ClockControl"), listed->end());
 
-  ServiceProcess plain(GetParam().path, GetParam().health,
-                       {"--redis_port=" + std::to_string(redis_.port())}, service_->tokens());
+  ServiceProcess plain(GetParam().path, GetParam().health, {"--redis_port=" + std::to_string(redis_.port())},
+                       service_->tokens());
   ASSERT_TRUE(plain.Start().ok()) << plain.log();
   care::common::v1::GetTimeResponse response;
-  grpc::Status status = ClockControl::NewStub(plain.channel())
-                            ->GetTime(Ctx(plain.tokens().admin).get(), {}, &response);
+  grpc::Status status = ClockControl::NewStub(plain.channel())->GetTime(Ctx(plain.tokens().admin).get(), {}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << Describe(status);
   listed = ListServices(plain.channel());
   ASSERT_TRUE(listed.ok()) << listed.status();

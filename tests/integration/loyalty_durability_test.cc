@@ -3,11 +3,12 @@
 // call only once its batch is durable), and the balance equals the ledger.
 // SIGTERM in the middle of one: every acknowledged purchase is in the
 // ledger and no purchase the client was told failed is.
+#include <signal.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
-#include <signal.h>
 
 #include "tests/integration/loyalty_fixture.h"
 
@@ -127,8 +128,7 @@ TEST_F(DrainTest, SigtermNeverReportsACommittedWriteAsFailed) {
       EXPECT_TRUE(in_ledger.count(order)) << order << " was answered OK but is not in the ledger";
     } else {
       ++failed;
-      EXPECT_FALSE(in_ledger.count(order))
-          << order << " is in the ledger but its client was told " << Describe(status);
+      EXPECT_FALSE(in_ledger.count(order)) << order << " is in the ledger but its client was told " << Describe(status);
     }
   }
   EXPECT_GT(ok, 0);

@@ -25,9 +25,9 @@
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "care/notification/v1/notification.grpc.pb.h"
+#include "clients/loyalty/tier_cache.h"
 #include "common/proto_time.h"
 #include "common/redis.h"
-#include "clients/loyalty/tier_cache.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 
@@ -40,9 +40,7 @@ constexpr char kLoyaltyHealth[] = "care.loyalty.v1.LoyaltyService";
 
 // Fixed business time, far enough ahead of any real clock that the fake
 // clock (which starts at the real time) can be set to it.
-inline absl::Time Base() {
-  return absl::FromCivil(absl::CivilSecond(2031, 1, 15, 10, 0, 0), absl::UTCTimeZone());
-}
+inline absl::Time Base() { return absl::FromCivil(absl::CivilSecond(2031, 1, 15, 10, 0, 0), absl::UTCTimeZone()); }
 
 inline care::common::v1::Money Usd(int64_t minor) {
   care::common::v1::Money m;
@@ -144,9 +142,11 @@ class LoyaltyTest : public ::testing::Test {
     WriteTokenFile(dir_.path(), "promotion", tokens_.peer_promotion);
     WriteTokenFile(dir_.path(), "complaint", tokens_.peer_complaint);
     WriteTokenFile(dir_.path(), "notification", tokens_.peer_notification);
-    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
                                   "--notification_target=" + notification_.address(),
-                                  "--service_token_file=" + token_file, "--outbox_interval=50ms",
+                                  "--service_token_file=" + token_file,
+                                  "--outbox_interval=50ms",
                                   "--log_level=warn"};
     for (auto& a : ExtraArgs()) args.push_back(std::move(a));
     service_ = std::make_unique<ServiceProcess>(CARE_LOYALTY_BIN, kLoyaltyHealth, args, tokens_);
@@ -161,11 +161,9 @@ class LoyaltyTest : public ::testing::Test {
 
   // Flags of a real care_notification reading this loyalty's members, plus `extra`.
   std::vector<std::string> NotificationArgs(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--fake_clock",
-                                  "--redis_port=" + std::to_string(redis_.port()),
+    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + dir_.path() + "/notification_token",
-                                  "--job_interval=50ms",
+                                  "--service_token_file=" + dir_.path() + "/notification_token", "--job_interval=50ms",
                                   "--log_level=warn",
                                   // The tests' webhook and SMTP receivers listen on loopback.
                                   "--egress_allowlist=127.0.0.1/32"};
@@ -237,8 +235,7 @@ class LoyaltyTest : public ::testing::Test {
     }
     t.mutable_benefits()->set_points_multiplier_bps(multiplier_bps);
     t.mutable_benefits()->set_discount_bps(rank * 500);
-    t.mutable_benefits()->set_support_priority(rank == 0 ? lv1::SUPPORT_PRIORITY_STANDARD
-                                                         : lv1::SUPPORT_PRIORITY_HIGH);
+    t.mutable_benefits()->set_support_priority(rank == 0 ? lv1::SUPPORT_PRIORITY_STANDARD : lv1::SUPPORT_PRIORITY_HIGH);
     return t;
   }
 

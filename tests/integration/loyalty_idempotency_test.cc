@@ -43,7 +43,7 @@ class IdempotencyScopeTest : public LoyaltyTest {
     return m.count(kPurgedIdempotency) ? m[kPurgedIdempotency] : 0;
   }
 
-  const std::string& alice() const { return tokens_.agent; }        // agent:test
+  const std::string& alice() const { return tokens_.agent; }         // agent:test
   const std::string& bob() const { return tokens_.no_role_holder; }  // limited:test, also an agent
 };
 
@@ -104,8 +104,8 @@ TEST_F(IdempotencyScopeTest, ARequestIdIsKeptForTheRetentionThenPurged) {
 TEST(IdempotencyRetentionFlagTest, RefusesToStartWithLessThan24Hours) {
   TempDir dir;
   Tokens tokens = WriteTokens(dir.path());
-  for (const std::string flag : {"--idempotency_retention=23h", "--outbox_retention=1h",
-                                 "--idempotency_retention=9000h"}) {
+  for (const std::string flag :
+       {"--idempotency_retention=23h", "--outbox_retention=1h", "--idempotency_retention=9000h"}) {
     Exited run = RunToExit(ServiceArgv(CARE_LOYALTY_BIN, tokens.file, dir.path(), {flag}));
     // Before the fix the flag did not exist: also exit 2, but naming it as
     // unknown; the message below is what the fix adds.

@@ -32,9 +32,7 @@ TEST_F(JobsTest, PointsExpireOldestFirstWithOneWarningPerExpiry) {
 
   // 30 days ahead of the first expiry: a warning for the 70 points only.
   SetTime(Utc(2032, 1, 5));
-  ASSERT_TRUE(Eventually([&] {
-    return notification_.Events(nv1::IngestEventRequest::kPointsExpiring).size() == 1;
-  }));
+  ASSERT_TRUE(Eventually([&] { return notification_.Events(nv1::IngestEventRequest::kPointsExpiring).size() == 1; }));
   auto warning = notification_.Events(nv1::IngestEventRequest::kPointsExpiring)[0];
   EXPECT_EQ(warning.points_expiring().member_id(), "ann");
   EXPECT_EQ(warning.points_expiring().points(), 70);
@@ -47,9 +45,7 @@ TEST_F(JobsTest, PointsExpireOldestFirstWithOneWarningPerExpiry) {
   // At the instant: January's 70 expire; February's 50 get their warning.
   SetTime(Utc(2032, 2, 1));
   ASSERT_TRUE(Eventually([&] { return Balance("ann").balance() == 50; }));
-  ASSERT_TRUE(Eventually([&] {
-    return notification_.Events(nv1::IngestEventRequest::kPointsExpiring).size() == 2;
-  }));
+  ASSERT_TRUE(Eventually([&] { return notification_.Events(nv1::IngestEventRequest::kPointsExpiring).size() == 2; }));
   EXPECT_EQ(notification_.Events(nv1::IngestEventRequest::kPointsExpiring)[1].points_expiring().points(), 50);
 
   SetTime(Utc(2032, 3, 1));
@@ -99,9 +95,7 @@ TEST_F(JobsTest, BirthdayBonusOncePerYearOnTheLocalDay) {
   EXPECT_EQ(ledger[0].birthday().year(), 2031);
   EXPECT_EQ(ledger[1].birthday().year(), 2032);
 
-  ASSERT_TRUE(Eventually([&] {
-    return notification_.Events(nv1::IngestEventRequest::kBirthdayReward).size() == 3;
-  }));
+  ASSERT_TRUE(Eventually([&] { return notification_.Events(nv1::IngestEventRequest::kBirthdayReward).size() == 3; }));
   for (const auto& e : notification_.Events(nv1::IngestEventRequest::kBirthdayReward)) {
     EXPECT_EQ(e.birthday_reward().points(), 100);
   }

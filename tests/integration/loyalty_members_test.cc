@@ -27,8 +27,8 @@ TEST_F(ProgramTest, IsValidatedVersionedAndGuardedByItsVersion) {
   lv1::Program out;
   s = UpdateProgram(bad, 0, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"program.time_zone",
-                                                    "program.tiers[2].benefits.points_multiplier_bps"}));
+  EXPECT_EQ(BadFields(s),
+            (std::vector<std::string>{"program.time_zone", "program.tiers[2].benefits.points_multiplier_bps"}));
   bad = DefaultProgram();
   bad.mutable_tiers(1)->mutable_qualifying_spend()->set_amount_minor(600000);
   s = UpdateProgram(bad, 0, &out);
@@ -131,8 +131,7 @@ TEST_F(MemberTest, EnrolUpdateWithAMaskAndOptimisticVersions) {
   invalid.mutable_member()->mutable_birthday()->set_month(2);
   invalid.mutable_member()->mutable_birthday()->set_day(30);
   s = stub().EnrolMember(Ctx(svc()).get(), invalid, &out);
-  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"member.name", "member.email", "member.phone",
-                                                    "member.birthday"}));
+  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"member.name", "member.email", "member.phone", "member.birthday"}));
 
   Advance(absl::Hours(2));
   lv1::UpdateMemberRequest update;
@@ -377,9 +376,7 @@ TEST_F(ExportAuditTest, AmongPeersOnlyNotificationExportsMembers) {
     ASSERT_TRUE(s.ok()) << Describe(s);
     EXPECT_EQ(rows, 3);
   }
-  ASSERT_TRUE(Eventually([&] {
-    return Sampled("care_loyalty_member_exports_total{principal=\"admin:test\"}") == 1;
-  }));
+  ASSERT_TRUE(Eventually([&] { return Sampled("care_loyalty_member_exports_total{principal=\"admin:test\"}") == 1; }));
   EXPECT_EQ(Sampled("care_loyalty_member_exports_total{principal=\"svc:promotion\"}"), 0);
 }
 

@@ -96,9 +96,7 @@ TEST_F(TierTest, FailedReviewGivesGraceThenDowngradesAtItsEnd) {
   EXPECT_EQ(after.tier().version(), 3);
   EXPECT_EQ(CachedTier("bob")->tier_id(), "member");
   // The TierChanged events reach notification through the outbox.
-  ASSERT_TRUE(Eventually([&] {
-    return notification_.Events(nv1::IngestEventRequest::kTierChanged).size() == 3;
-  }));
+  ASSERT_TRUE(Eventually([&] { return notification_.Events(nv1::IngestEventRequest::kTierChanged).size() == 3; }));
   auto changes = notification_.Events(nv1::IngestEventRequest::kTierChanged);
   EXPECT_EQ(changes[2].tier_changed().old_tier_id(), "silver");
   EXPECT_EQ(changes[2].tier_changed().new_tier_id(), "member");

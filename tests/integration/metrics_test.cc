@@ -16,8 +16,7 @@ namespace {
 constexpr char kService[] = "care.loyalty.v1.LoyaltyService";
 
 std::string Calls(const std::string& method, const std::string& code) {
-  return absl::StrCat("care_rpc_calls_total{service=\"", kService, "\",method=\"", method, "\",code=\"", code,
-                      "\"}");
+  return absl::StrCat("care_rpc_calls_total{service=\"", kService, "\",method=\"", method, "\",code=\"", code, "\"}");
 }
 std::string LatencyCount(const std::string& method) {
   return absl::StrCat("care_rpc_latency_seconds_count{service=\"", kService, "\",method=\"", method, "\"}");
@@ -94,8 +93,7 @@ TEST_F(MetricsTest, CallsCacheLookupsAndLatencyMoveWithTraffic) {
   EXPECT_EQ(delta(Lookups("error")), 0);
   EXPECT_EQ(delta(LatencyCount("GetTier")), 2);
   EXPECT_EQ(delta(LatencyCount("GetMember")), 2);
-  EXPECT_GT(Sample(after, absl::StrCat("care_rpc_latency_seconds_sum{service=\"", kService,
-                                       "\",method=\"GetTier\"}")),
+  EXPECT_GT(Sample(after, absl::StrCat("care_rpc_latency_seconds_sum{service=\"", kService, "\",method=\"GetTier\"}")),
             0);
   // Cumulative buckets: the +Inf bucket is the count.
   EXPECT_EQ(Sample(after, absl::StrCat("care_rpc_latency_seconds_bucket{service=\"", kService,
@@ -134,11 +132,11 @@ TEST_F(MetricsTest, ExpositionDeclaresEveryFamilyWithHelpAndType) {
   std::string text = ScrapeText();
   // The runtime's families, the tier cache's and loyalty's own are declared
   // before their first sample, so dashboards bind.
-  for (const char* family : {"care_rpc_calls_total counter", "care_rpc_latency_seconds histogram",
-                             "care_rpc_in_flight gauge", "care_tier_cache_lookups_total counter",
-                             "care_outbox_backlog gauge", "care_outbox_deliveries_total counter",
-                             "care_work_pool_queue_depth gauge", "care_work_pool_rejected_total counter",
-                             "care_loyalty_member_exports_total counter"}) {
+  for (const char* family :
+       {"care_rpc_calls_total counter", "care_rpc_latency_seconds histogram", "care_rpc_in_flight gauge",
+        "care_tier_cache_lookups_total counter", "care_outbox_backlog gauge", "care_outbox_deliveries_total counter",
+        "care_work_pool_queue_depth gauge", "care_work_pool_rejected_total counter",
+        "care_loyalty_member_exports_total counter"}) {
     EXPECT_NE(text.find(absl::StrCat("# TYPE ", family, "\n")), std::string::npos) << family << "\n" << text;
   }
   EXPECT_NE(text.find("# HELP care_rpc_calls_total "), std::string::npos);

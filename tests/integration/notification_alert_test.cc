@@ -7,7 +7,6 @@
 #include <tuple>
 
 #include "absl/strings/str_format.h"
-
 #include "tests/harness/scrape.h"
 #include "tests/integration/notification_fixture.h"
 
@@ -42,9 +41,10 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_EQ(FromTimestamp(sched.due_time()), Base() + absl::Seconds(5));
 
   AdvanceNotif(absl::Seconds(10));
-  ASSERT_TRUE(Eventually([&] { return Inbox("a-ja").messages_size() == 1 && Inbox("a-vi").messages_size() == 1 &&
-                                      Inbox("a-en").messages_size() == 1; }))
-      << notif_->log();
+  ASSERT_TRUE(Eventually([&] {
+    return Inbox("a-ja").messages_size() == 1 && Inbox("a-vi").messages_size() == 1 &&
+           Inbox("a-en").messages_size() == 1;
+  })) << notif_->log();
   EXPECT_EQ(Inbox("a-ja").messages(0).locale(), "ja");
   EXPECT_NE(Inbox("a-ja").messages(0).subject().find("Spring sale"), std::string::npos);
   EXPECT_NE(Inbox("a-ja").messages(0).subject().find("まもなく"), std::string::npos);
@@ -436,7 +436,8 @@ TEST_F(NotificationTest, AMemberOverTheFrequencyCapGetsNothingMoreAndTheReasonIs
   EXPECT_EQ(saved.version(), 2);
   url.set_request_id("settings-3");
   url.mutable_update_mask()->clear_paths();
-  EXPECT_EQ(BadFields(nstub_->UpdateSettings(Ctx(admin()).get(), url, &saved)), std::vector<std::string>{"update_mask"});
+  EXPECT_EQ(BadFields(nstub_->UpdateSettings(Ctx(admin()).get(), url, &saved)),
+            std::vector<std::string>{"update_mask"});
 
   EnrolAudience("busy", "vip", true, "en");
   Ingest(Alert("promotion-cap-1", "first", 1, Base() + absl::Hours(72) + absl::Seconds(5)));
@@ -461,8 +462,8 @@ TEST_F(NotificationTest, AMemberOverTheFrequencyCapGetsNothingMoreAndTheReasonIs
 TEST_F(NotificationTest, ABirthdayMessageAtNightWaitsForTheMembersMorning) {
   // Base() is 10:00 UTC: 19:00 in Tokyo. Four hours on it is 23:00 there.
   AdvanceNotif(absl::Hours(4));
-  for (const auto& [id, event] : std::vector<std::pair<std::string, std::string>>{{"profile-yuki", "profile"},
-                                                                                   {"birthday-yuki", "birthday"}}) {
+  for (const auto& [id, event] :
+       std::vector<std::pair<std::string, std::string>>{{"profile-yuki", "profile"}, {"birthday-yuki", "birthday"}}) {
     nv1::IngestEventRequest req;
     req.set_event_id(id);
     req.set_source("loyalty");
@@ -535,12 +536,10 @@ TEST_F(NotificationTest, VersionsRetimeAndCancellationIsFinal) {
   EXPECT_EQ(Ingest(Alert("promotion-10", "c1", 2, start)).outcome(), nv1::INGEST_OUTCOME_APPLIED);
   EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(72));
   // An older version arriving late is ignored.
-  EXPECT_EQ(Ingest(Alert("promotion-9", "c1", 1, start + absl::Hours(1))).outcome(),
-            nv1::INGEST_OUTCOME_STALE_IGNORED);
+  EXPECT_EQ(Ingest(Alert("promotion-9", "c1", 1, start + absl::Hours(1))).outcome(), nv1::INGEST_OUTCOME_STALE_IGNORED);
   EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(72));
   // Moved: re-timed.
-  EXPECT_EQ(Ingest(Alert("promotion-11", "c1", 3, start + absl::Hours(48))).outcome(),
-            nv1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(Ingest(Alert("promotion-11", "c1", 3, start + absl::Hours(48))).outcome(), nv1::INGEST_OUTCOME_APPLIED);
   EXPECT_EQ(FromTimestamp(Schedule("c1").due_time()), start - absl::Hours(24));
   EXPECT_EQ(Schedule("c1").campaign_version(), 3);
 
@@ -598,7 +597,9 @@ TEST_F(NotificationTest, AlertsDueInQuietHoursGoOutTheEveningBeforeInTokyoAndNew
   Ingest(Alert("quiet-tokyo", "night-tokyo", 1, due_tokyo + absl::Hours(72), {"tokyo"}));
   Ingest(Alert("quiet-ny", "dst-ny", 1, due_ny + absl::Hours(72), {"newyork"}));
 
-  auto delivery = [&](const std::string& member, const std::string& campaign) { return AlertDelivery(member, campaign); };
+  auto delivery = [&](const std::string& member, const std::string& campaign) {
+    return AlertDelivery(member, campaign);
+  };
   for (const auto& [member_, campaign_, send] :
        {std::tuple<std::string, std::string, absl::Time>{"q-ny", "dst-ny", send_ny},
         std::tuple<std::string, std::string, absl::Time>{"q-tokyo", "night-tokyo", send_tokyo}}) {
@@ -649,14 +650,16 @@ TEST_F(NotificationTest, AlertsOnTheFallBackNightAndInAShortWindowGoOutNoLaterTh
     grpc::Status s = nstub_->UpdatePreferences(Ctx(svc()).get(), req, &prefs);
     ASSERT_TRUE(s.ok()) << Describe(s);
   };
-  enrol_ny("fb-ny", "fallback", false);      // default window 08:00-21:00
-  enrol_ny("win-ny", "window", true);        // 10:00-12:00
+  enrol_ny("fb-ny", "fallback", false);       // default window 08:00-21:00
+  enrol_ny("win-ny", "window", true);         // 10:00-12:00
   enrol_ny("win-late", "window-late", true);  // 10:00-12:00, event too late
   auto local = [&](int d, int h, int mi) { return absl::FromCivil(absl::CivilMinute(2031, 11, d, h, mi), ny); };
   // Sunday 2 Nov 2031, 01:00-02:00 happens twice. 07:30 EST is in the
   // default quiet hours; 09:30 is before the 10:00-12:00 window.
   const absl::Time due_fb = local(2, 7, 30), due_win = local(2, 9, 30);
-  auto delivery = [&](const std::string& member, const std::string& campaign) { return AlertDelivery(member, campaign); };
+  auto delivery = [&](const std::string& member, const std::string& campaign) {
+    return AlertDelivery(member, campaign);
+  };
 
   SetNotifTime(absl::FromCivil(absl::CivilMinute(2031, 10, 20, 0, 0), ny));
   Ingest(Alert("fb-1", "fallback-ny", 1, due_fb + absl::Hours(72), {"fallback"}));
@@ -874,8 +877,7 @@ TEST_F(NotificationTest, KillDuringFanOutToTenThousandMembersLeavesExactlyOneAle
   ASSERT_TRUE(Eventually(
       [&] {
         nv1::CampaignDeliveryStats st = Stats("big");
-        return st.schedule_state() == nv1::SCHEDULE_STATE_COMPLETED &&
-               Count(st, nv1::DELIVERY_STATUS_SENT) == kMembers;
+        return st.schedule_state() == nv1::SCHEDULE_STATE_COMPLETED && Count(st, nv1::DELIVERY_STATUS_SENT) == kMembers;
       },
       absl::Seconds(120)))
       << notif_->log();

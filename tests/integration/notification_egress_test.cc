@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/redis.h"
-#include "tests/integration/notification_fixture.h"
 #include "tests/harness/receivers.h"
+#include "tests/integration/notification_fixture.h"
 
 namespace care::testing {
 namespace {
@@ -107,17 +107,18 @@ class NotificationEgressTest : public NotificationTest {
     EXPECT_TRUE(Eventually([&] {
       return nstub_->GetDelivery(Ctx(svc()).get(), get, &d).ok() &&
              (d.status() != nv1::DELIVERY_STATUS_PENDING || !d.last_error_code().empty());
-    })) << d.DebugString() << notif_->log();
+    })) << d.DebugString()
+        << notif_->log();
     return d;
   }
 };
 
 TEST_F(NotificationEgressTest, FileAndGopherUrlsAreRefusedWhenConfigured) {
   nv1::Settings out;
-  for (const std::string& url : {std::string("file:///etc/passwd"),
-                                absl::StrCat("gopher://127.0.0.1:", redis_.port(), "/_SET%20egress-probe%20x%0D%0A"),
-                                std::string("dict://127.0.0.1:6379/info"),
-                                std::string("http://hooks.example.com/not-on-the-allow-list")}) {
+  for (const std::string& url :
+       {std::string("file:///etc/passwd"),
+        absl::StrCat("gopher://127.0.0.1:", redis_.port(), "/_SET%20egress-probe%20x%0D%0A"),
+        std::string("dict://127.0.0.1:6379/info"), std::string("http://hooks.example.com/not-on-the-allow-list")}) {
     grpc::Status s = SetUrl("webhook.url", url, &out);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << url;
     EXPECT_EQ(Reason(s), "URL_SCHEME_NOT_ALLOWED") << url << ": " << Describe(s);
@@ -278,11 +279,11 @@ TEST_F(NotificationEgressTest, TheWebhookSecretStaysWithItsOrigin) {
 TEST(NotificationEgressFlags, AMalformedAllowListStopsStartUpNamingTheFlag) {
   TempDir dir;
   Tokens tokens = WriteTokens(dir.path());
-  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
-           {"egress_allowlist", "10.0.0.1/8"},
-           {"egress_allowlist", "127.0.0.1/32,http://hooks.example.com"},
-           {"egress_allowlist", std::string(5000, 'a')},
-           {"egress_cluster_cidrs", "cluster.local"}}) {
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"egress_allowlist", "10.0.0.1/8"},
+                                                        {"egress_allowlist", "127.0.0.1/32,http://hooks.example.com"},
+                                                        {"egress_allowlist", std::string(5000, 'a')},
+                                                        {"egress_cluster_cidrs", "cluster.local"}}) {
     Exited run = RunToExit(ServiceArgv(CARE_NOTIFICATION_BIN, tokens.file, dir.path(), {"--" + flag + "=" + value}));
     EXPECT_EQ(run.code, 2) << flag << "=" << value;
     EXPECT_NE(run.log.find("configuration error: " + flag), std::string::npos) << run.log;

@@ -13,8 +13,8 @@ using Event = nv1::SubscribeInboxResponse;
 class InboxFeedTest : public NotificationTest {
  protected:
   // Reads until `n` events arrived or `wait` passed, then hangs up.
-  std::vector<Event> ReadFeed(const nv1::SubscribeInboxRequest& req, size_t n,
-                              absl::Duration wait = absl::Seconds(10), grpc::Status* end = nullptr) {
+  std::vector<Event> ReadFeed(const nv1::SubscribeInboxRequest& req, size_t n, absl::Duration wait = absl::Seconds(10),
+                              grpc::Status* end = nullptr) {
     auto ctx = Ctx(svc(), wait);
     auto reader = nstub_->SubscribeInbox(ctx.get(), req);
     std::vector<Event> out;
@@ -172,7 +172,8 @@ TEST_F(InboxFeedTest, BadAndExpiredCursorsAreRefusedWithTheirReason) {
 // stream that ends frees its slot. The admitted streams still get messages.
 TEST_F(InboxFeedTest, APrincipalsStreamsAreCappedAndAClosedOneFreesItsSlot) {
   notif_->Kill();
-  StartNotification({"--inbox_streams_per_principal=2", "--metrics_port=0", "--metrics_port_file=" + MetricsPortFile()});
+  StartNotification({"--inbox_streams_per_principal=2", "--metrics_port=0",
+                     "--metrics_port_file=" + MetricsPortFile()});
   EnrolAudience("cap-en", "vip", true, "en");
   Stream a = Open({}), b = Open({});
   // Both admitted (each read the feed once it started) before the third.

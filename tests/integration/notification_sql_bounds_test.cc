@@ -101,8 +101,8 @@ TEST_F(NotificationSqlBoundsTest, DistinctListCallsDoNotGrowThePreparedStatement
   }
   const double after = Statements();
   const int64_t rss_after = RssKib(notif_->pid());
-  std::cout << "[figures] " << kCalls << " list calls with distinct values: " << kStatements << " " << before
-            << " -> " << after << ", VmRSS " << rss_before << " KiB -> " << rss_after << " KiB" << std::endl;
+  std::cout << "[figures] " << kCalls << " list calls with distinct values: " << kStatements << " " << before << " -> "
+            << after << ", VmRSS " << rss_before << " KiB -> " << rss_after << " KiB" << std::endl;
   EXPECT_GT(before, 0);
   // A background job may still prepare one of its own fixed texts; a text
   // per call would add thousands.

@@ -2,8 +2,8 @@
 // to a receiver in the test, with retries on the fake clock, dead letters
 // and their replay.
 #include "common/hmac.h"
-#include "tests/integration/notification_fixture.h"
 #include "tests/harness/receivers.h"
+#include "tests/integration/notification_fixture.h"
 
 namespace care::testing {
 namespace {
@@ -34,7 +34,8 @@ class NotificationWebhookTest : public NotificationTest {
     *s->mutable_retry_policy()->mutable_initial_backoff() = ToDurationProto(absl::Seconds(10));
     *s->mutable_retry_policy()->mutable_max_backoff() = ToDurationProto(absl::Minutes(1));
     s->mutable_retry_policy()->set_multiplier(2.0);
-    for (const char* p : {"webhook.url", "webhook.signing_secret", "retry_policy"}) req.mutable_update_mask()->add_paths(p);
+    for (const char* p : {"webhook.url", "webhook.signing_secret", "retry_policy"})
+      req.mutable_update_mask()->add_paths(p);
     nv1::Settings out;
     grpc::Status st = nstub_->UpdateSettings(Ctx(admin()).get(), req, &out);
     ASSERT_TRUE(st.ok()) << Describe(st);
@@ -97,8 +98,8 @@ TEST_F(NotificationWebhookTest, AReceiversAnswerIsNeverKeptOnlyItsStatus) {
   for (int i = 0; i < 300; ++i) answer += "\xE1\xBB\x87";  // U+1EC7, 3 bytes each
   LoopbackServer receiver([&](int fd) {
     ReadHttpRequest(fd);
-    WriteAll(fd, absl::StrCat("HTTP/1.1 400 X\r\nContent-Length: ", answer.size(),
-                              "\r\nConnection: close\r\n\r\n", answer));
+    WriteAll(fd, absl::StrCat("HTTP/1.1 400 X\r\nContent-Length: ", answer.size(), "\r\nConnection: close\r\n\r\n",
+                              answer));
   });
   ConfigureWebhook(receiver.port(), 3);
   EnrolWebhookMember("u-1", "vip");
@@ -114,7 +115,10 @@ TEST_F(NotificationWebhookTest, AReceiversAnswerIsNeverKeptOnlyItsStatus) {
 
 TEST_F(NotificationWebhookTest, AReceiverDownForGoodYieldsDeadLettersThatReplayDelivers) {
   int port = 0;
-  { LoopbackServer gone([](int) {}); port = gone.port(); }  // nothing listens there now
+  {
+    LoopbackServer gone([](int) {});
+    port = gone.port();
+  }  // nothing listens there now
   ConfigureWebhook(port, 3);
   EnrolWebhookMember("d-1", "vip");
   EnrolWebhookMember("d-2", "vip");

@@ -131,12 +131,14 @@ TEST_F(PromotionAlertTest, NoticePeriodIsEnforcedAndTheAlertFollowsTheCampaign) 
   s = promo().CancelCampaign(Ctx(admin()).get(), cancel, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(out.state(), pv1::CAMPAIGN_STATE_CANCELLED);
-  EXPECT_TRUE(Eventually([&] {
-    nv1::GetScheduleRequest req;
-    req.set_campaign_id("summer");
-    nv1::Schedule sc;
-    return nstub_->GetSchedule(Ctx(admin()).get(), req, &sc).ok() && sc.state() == nv1::SCHEDULE_STATE_CANCELLED;
-  }, absl::Seconds(20)));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        nv1::GetScheduleRequest req;
+        req.set_campaign_id("summer");
+        nv1::Schedule sc;
+        return nstub_->GetSchedule(Ctx(admin()).get(), req, &sc).ok() && sc.state() == nv1::SCHEDULE_STATE_CANCELLED;
+      },
+      absl::Seconds(20)));
 
   // A cancelled campaign cannot be announced again.
   s = Announce("summer", true, &out);

@@ -281,8 +281,8 @@ TEST_F(PromotionInvariantsTest, UpdateValidatesTheMergedCampaignLikeCreate) {
   amount->mutable_value()->mutable_value()->mutable_amount_off()->set_currency_code("EUR");
   s = Update("u-rule-eur", rule, {"rules"}, &out);
   EXPECT_EQ(Reason(s), "CURRENCY_MISMATCH");
-  EXPECT_THAT(BadFields(s),
-              ::testing::ElementsAre("campaign.rules[0].effects[0].item_discount.value.value.amount_off.currency_code"));
+  EXPECT_THAT(BadFields(s), ::testing::ElementsAre(
+                                "campaign.rules[0].effects[0].item_discount.value.value.amount_off.currency_code"));
   pv1::Campaign created = TenPercent();
   *created.mutable_rules(0)->add_conditions()->mutable_min_spend()->mutable_amount() = Usd(100);
   created.mutable_rules(0)->mutable_conditions(0)->mutable_min_spend()->mutable_amount()->set_currency_code("EUR");

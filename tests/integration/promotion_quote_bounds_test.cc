@@ -89,7 +89,7 @@ TEST_F(PromotionQuoteBoundsTest, TheLargestCartWithTheLongestIdsRedeems) {
   // (64 characters) and skus (128) are 3-byte Japanese characters bind to
   // about 600 KB, far past the 96 KiB a token was once capped at.
   std::string id64, sku128;
-  for (int i = 0; i < 61; ++i) id64 += "\u30c6";  // テ
+  for (int i = 0; i < 61; ++i) id64 += "\u30c6";     // テ
   for (int i = 0; i < 128; ++i) sku128 += "\u5546";  // 商
   std::vector<pv1::CartLine> lines;
   for (int i = 0; i < 1000; ++i) {
@@ -142,7 +142,8 @@ TEST_F(PromotionQuoteBoundsTest, LinesWhoseSumIsJustOverTheBoundAreRefused) {
   pv1::QuoteResponse at = Quote(Cart("", {CartLine("a", "A", "x", 10000, kMaxMoney / 10000)}));
   EXPECT_EQ(at.totals().total().amount_minor(), kMaxMoney);
 
-  grpc::Status s = QuoteStatus(Cart("", {CartLine("a", "A", "x", 10000, kMaxMoney / 10000), CartLine("b", "B", "x", 1, 1)}));
+  grpc::Status s = QuoteStatus(Cart("", {CartLine("a", "A", "x", 10000, kMaxMoney / 10000),
+                                         CartLine("b", "B", "x", 1, 1)}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
   EXPECT_EQ(Reason(s), "INVALID_FIELD");
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"lines"});

@@ -23,8 +23,8 @@ TEST(PromotionQuoteKeyFileTest, RefusesToStartWithAnEmptyOrShortKey) {
   for (const std::string& text : {std::string(), std::string("\n"), "k1 " + std::string(31, 'x') + "\n",
                                   std::string(31, 'x') + "\n", std::string(40, 'x') + "\n"}) {
     std::ofstream(key_file, std::ios::trunc) << text;
-    Exited run =
-        RunToExit(ServiceArgv(CARE_PROMOTION_BIN, tokens.file, dir.path(), {"--quote_token_secret_file=" + key_file}));
+    Exited run = RunToExit(ServiceArgv(CARE_PROMOTION_BIN, tokens.file, dir.path(),
+                                       {"--quote_token_secret_file=" + key_file}));
     // Before the fix it served (RunToExit then kills it after the timeout: -9).
     EXPECT_EQ(run.code, 2) << "key file: \"" << text << "\"";
     const std::string& out = run.log;

@@ -49,8 +49,8 @@ TEST_F(PromotionQuoteTest, FreeShippingOnACombo) {
   rule->add_effects()->mutable_free_shipping();
   Live("combo-ship", c);
 
-  pv1::QuoteResponse both = Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 1, 5000),
-                                            CartLine("b", "SOCK-1", "socks", 1, 500)}, 700));
+  pv1::QuoteResponse both = Quote(
+      Cart("", {CartLine("a", "SHOE-1", "shoes", 1, 5000), CartLine("b", "SOCK-1", "socks", 1, 500)}, 700));
   EXPECT_TRUE(both.shipping().free_shipping());
   EXPECT_EQ(both.totals().shipping_total().amount_minor(), 0);
   EXPECT_EQ(both.totals().total().amount_minor(), 5500);
@@ -93,7 +93,8 @@ TEST_F(PromotionQuoteTest, TheBasicViewIsTheFullQuoteWithoutItsAdjustments) {
   rule->add_effects()->mutable_free_shipping();
   Live("cart-10", cart);
 
-  pv1::QuoteRequest req = Cart("", {CartLine("a", "SHOE-1", "shoes", 2, 5000), CartLine("b", "SOCK-1", "socks", 3, 333)},
+  pv1::QuoteRequest req = Cart("",
+                               {CartLine("a", "SHOE-1", "shoes", 2, 5000), CartLine("b", "SOCK-1", "socks", 3, 333)},
                                700);
   pv1::QuoteResponse basic = Quote(req);  // unset view = BASIC
   req.set_view(pv1::QUOTE_VIEW_FULL);
@@ -124,11 +125,12 @@ TEST_F(PromotionQuoteTest, TheBasicViewIsTheFullQuoteWithoutItsAdjustments) {
     q->clear_quote_time();
     q->clear_expire_time();
   }
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(basic, stripped))
-      << basic.DebugString() << "\nvs\n" << stripped.DebugString();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(basic, stripped)) << basic.DebugString() << "\nvs\n"
+                                                                                   << stripped.DebugString();
   EXPECT_EQ(basic.totals().total().amount_minor(), (10000 - 1400 + 999) - (8600 + 999) / 10);
   pv1::Redemption r;
-  ASSERT_TRUE(Redeem("basic-1", Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 2, 5000)}, 700)).quote_token(), &r).ok());
+  ASSERT_TRUE(
+      Redeem("basic-1", Quote(Cart("", {CartLine("a", "SHOE-1", "shoes", 2, 5000)}, 700)).quote_token(), &r).ok());
   EXPECT_EQ(r.totals().total().amount_minor(), 8600 - 860);
 
   // An unknown view is refused by name.
@@ -419,8 +421,8 @@ TEST_F(PromotionQuoteTest, TheReportSplitsRedemptionsByTierAndByVersionQuoted) {
   auto figures = [](const google::protobuf::RepeatedPtrField<pv1::ReportBreakdown>& parts, bool by_tier) {
     std::vector<std::string> out;
     for (const auto& p : parts) {
-      out.push_back(absl::StrCat(by_tier ? p.tier_id() : absl::StrCat("v", p.campaign_version()), ":",
-                                 p.redemptions(), ":", p.discount_given().amount_minor()));
+      out.push_back(absl::StrCat(by_tier ? p.tier_id() : absl::StrCat("v", p.campaign_version()), ":", p.redemptions(),
+                                 ":", p.discount_given().amount_minor()));
     }
     return out;
   };
@@ -429,9 +431,8 @@ TEST_F(PromotionQuoteTest, TheReportSplitsRedemptionsByTierAndByVersionQuoted) {
   EXPECT_EQ(rep.discount_given().amount_minor(), 700);
   // Largest discount first; guests under "".
   EXPECT_THAT(figures(rep.by_tier(), true), ::testing::ElementsAre("silver:1:300", ":1:200", "gold:1:200"));
-  EXPECT_THAT(figures(rep.by_version(), false),
-              ::testing::ElementsAre(absl::StrCat("v", live.version(), ":2:400"),
-                                     absl::StrCat("v", edited.version(), ":1:300")));
+  EXPECT_THAT(figures(rep.by_version(), false), ::testing::ElementsAre(absl::StrCat("v", live.version(), ":2:400"),
+                                                                       absl::StrCat("v", edited.version(), ":1:300")));
 }
 
 TEST_F(PromotionQuoteTest, ABadCartLineIsNamedByItsIndexAndField) {
@@ -442,9 +443,9 @@ TEST_F(PromotionQuoteTest, ABadCartLineIsNamedByItsIndexAndField) {
   grpc::Status s = promo().Quote(Ctx(svc()).get(), cart, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Reason(s), "INVALID_FIELD");
-  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"lines[1].quantity", "lines[2].line_id",
-                                                    "lines[2].unit_price.amount_minor",
-                                                    "lines[3].unit_price.currency_code"}));
+  EXPECT_EQ(BadFields(s),
+            (std::vector<std::string>{"lines[1].quantity", "lines[2].line_id", "lines[2].unit_price.amount_minor",
+                                      "lines[3].unit_price.currency_code"}));
 }
 
 TEST_F(PromotionQuoteTest, CancelReleasesAndTheReportCountsIt) {

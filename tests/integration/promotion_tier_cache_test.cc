@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "common/key_file.h"
 #include "clients/loyalty/tier_cache.h"
+#include "common/key_file.h"
 #include "gtest/gtest.h"
 #include "tests/harness/scrape.h"
 #include "tests/integration/promotion_fixture.h"
@@ -268,8 +268,7 @@ TEST_F(PromotionTierCacheTest, WithoutThePasswordServicesDegradeButAnswerCorrect
 TEST(TierCacheSecretsTest, RefuseToStartWithoutUsableSecrets) {
   TempDir dir;
   Tokens tokens = WriteTokens(dir.path());
-  const std::string empty = dir.path() + "/empty", short_key = dir.path() + "/short",
-                    good_key = dir.path() + "/key";
+  const std::string empty = dir.path() + "/empty", short_key = dir.path() + "/short", good_key = dir.path() + "/key";
   std::ofstream(empty) << "\n";
   std::ofstream(short_key) << "k1 " << std::string(31, 'x') << "\n";
   std::ofstream(good_key) << "k1 " << std::string(40, 'k') << "\n";
@@ -283,16 +282,18 @@ TEST(TierCacheSecretsTest, RefuseToStartWithoutUsableSecrets) {
            {CARE_LOYALTY_BIN, {"--tier_cache_key_file=" + empty}, "tier_cache_key_file"},
            {CARE_LOYALTY_BIN, {"--tier_cache_key_file=" + short_key}, "tier_cache_key_file"},
            {CARE_LOYALTY_BIN, {}, "tier_cache_key_file is required"},
-           {CARE_LOYALTY_BIN, {"--tier_cache_key_file=" + good_key, "--redis_password_file=" + empty},
+           {CARE_LOYALTY_BIN,
+            {"--tier_cache_key_file=" + good_key, "--redis_password_file=" + empty},
             "redis_password_file"},
-           {CARE_LOYALTY_BIN, {"--tier_cache_key_file=" + good_key, "--redis_password_file=" + missing},
+           {CARE_LOYALTY_BIN,
+            {"--tier_cache_key_file=" + good_key, "--redis_password_file=" + missing},
             "redis_password_file"},
            {CARE_PROMOTION_BIN,
             {"--loyalty_target=127.0.0.1:1", "--service_token_file=" + tokens.file},
             "tier_cache_key_file is required"},
            {CARE_PROMOTION_BIN,
-            {"--loyalty_target=127.0.0.1:1", "--service_token_file=" + tokens.file,
-             "--tier_cache_key_file=" + good_key, "--redis_password_file=" + empty},
+            {"--loyalty_target=127.0.0.1:1", "--service_token_file=" + tokens.file, "--tier_cache_key_file=" + good_key,
+             "--redis_password_file=" + empty},
             "redis_password_file"},
        }) {
     Exited run = RunToExit(ServiceArgv(c.binary, tokens.file, dir.path(), c.args));

@@ -82,7 +82,10 @@ TEST_F(PromotionVoucherTest, HundredConcurrentRedemptionsOfATenUseVoucherExactly
     threads.emplace_back([&, i] {
       pv1::Redemption r;
       grpc::Status s = Redeem(absl::StrCat("vorder-", i), tokens[i], &r);
-      if (s.ok()) ok.fetch_add(1); else failures[i] = s;
+      if (s.ok())
+        ok.fetch_add(1);
+      else
+        failures[i] = s;
     });
   }
   for (auto& t : threads) t.join();
@@ -294,11 +297,11 @@ TEST_F(PromotionVoucherTest, ARedemptionRecordsExactlyWhatTheQuoteShowed) {
   const std::string code = Generate("rec-gen", "rec-code", 1, 1).vouchers(0).code();
 
   pv1::QuoteResponse q = Quote(WithCode(Cart("rec-1",
-                                              {CartLine("a", "SHOE-1", "shoes", 2, 4999),
-                                               CartLine("b", "SOCK-1", "socks", 3, 333),
-                                               CartLine("c", "HAT-1", "hats", 1, 1250)},
-                                              700),
-                                         code));
+                                             {CartLine("a", "SHOE-1", "shoes", 2, 4999),
+                                              CartLine("b", "SOCK-1", "socks", 3, 333),
+                                              CartLine("c", "HAT-1", "hats", 1, 1250)},
+                                             700),
+                                        code));
   ASSERT_TRUE(Applied(q, "rec-code") && Applied(q, "rec-shoes") && Applied(q, "rec-perks"));
   ASSERT_EQ(q.customer().tier_id(), "gold");
   EXPECT_LT(q.quote_token().size(), q.ByteSizeLong() / 2);  // the token is not a second copy of the quote

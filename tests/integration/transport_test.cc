@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
@@ -218,8 +218,7 @@ TEST_F(TransportTest, MutualTlsAdmitsOnlyClientsWithACertificateFromTheCa) {
   EXPECT_EQ(no_cert.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(no_cert);
   grpc::Status stranger = Ping(FreshChannel(loyalty->address(), pki_.Client("ca", "stranger")), tokens_.service);
   EXPECT_EQ(stranger.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(stranger);
-  grpc::Status plain =
-      Ping(FreshChannel(loyalty->address(), grpc::InsecureChannelCredentials()), tokens_.service);
+  grpc::Status plain = Ping(FreshChannel(loyalty->address(), grpc::InsecureChannelCredentials()), tokens_.service);
   EXPECT_EQ(plain.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(plain);
   // A client certificate is not a bearer token: the call still needs one.
   grpc::Status no_token = Ping(FreshChannel(loyalty->address(), pki_.Client("ca", "client")), "");
@@ -458,8 +457,7 @@ TEST_F(TransportTest, CarectlCallsWithAClientCertificateAndATokenFromAFileOrTheE
   EXPECT_NE(out.find("UNAVAILABLE"), std::string::npos) << out;
   ::unsetenv("CARE_TOKEN");
   // Mismatched files are a usage error: nothing is sent.
-  EXPECT_EQ(run({ca, cert, "--key_file=" + pki_.Path("loyalty", "key"), "--token_file=" + token_file, "ping"}, &out),
-            2)
+  EXPECT_EQ(run({ca, cert, "--key_file=" + pki_.Path("loyalty", "key"), "--token_file=" + token_file, "ping"}, &out), 2)
       << out;
   EXPECT_NE(out.find("--cert_file/--key_file"), std::string::npos) << out;
 }

@@ -31,8 +31,8 @@ namespace care::testing {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
-using property::Rng;
 using property::PropertyRun;
+using property::Rng;
 using property::St;
 
 constexpr int kMultiplierBps = 12500;  // 1.25 points per 1.00 USD, floor
@@ -92,29 +92,41 @@ struct Call {
 
   std::string member() const {
     switch (kind) {
-      case kPurchase: return purchase.member_id();
-      case kReturn: return ret.member_id();
-      case kRedeem: return redeem.member_id();
-      case kAdjust: return adjust.member_id();
+      case kPurchase:
+        return purchase.member_id();
+      case kReturn:
+        return ret.member_id();
+      case kRedeem:
+        return redeem.member_id();
+      case kAdjust:
+        return adjust.member_id();
     }
     return "";
   }
   // The first ledger entry the call wrote (for ordering a batch).
   const lv1::LedgerEntry& entry() const {
     switch (kind) {
-      case kPurchase: return purchase_out.entries(0);
-      case kReturn: return return_out.entry();
-      case kRedeem: return redeem_out.entry();
-      case kAdjust: return adjust_out.entry();
+      case kPurchase:
+        return purchase_out.entries(0);
+      case kReturn:
+        return return_out.entry();
+      case kRedeem:
+        return redeem_out.entry();
+      case kAdjust:
+        return adjust_out.entry();
     }
     return redeem_out.entry();
   }
   const google::protobuf::Message& answer() const {
     switch (kind) {
-      case kPurchase: return purchase_out;
-      case kReturn: return return_out;
-      case kRedeem: return redeem_out;
-      case kAdjust: return adjust_out;
+      case kPurchase:
+        return purchase_out;
+      case kReturn:
+        return return_out;
+      case kRedeem:
+        return redeem_out;
+      case kAdjust:
+        return adjust_out;
     }
     return redeem_out;
   }
@@ -126,8 +138,8 @@ struct Call {
                             purchase.has_purchase_time() ? " purchase_time=past" : "",
                             purchase.no_points() ? " no_points" : "", ")");
       case kReturn:
-        return absl::StrCat("RecordReturn(return=", ret.return_id(), " order=", ret.order_id(), " kind=",
-                            ret.kind() == lv1::RETURN_KIND_FULL ? "FULL" : "PARTIAL",
+        return absl::StrCat("RecordReturn(return=", ret.return_id(), " order=", ret.order_id(),
+                            " kind=", ret.kind() == lv1::RETURN_KIND_FULL ? "FULL" : "PARTIAL",
                             " amount=", ret.returned_amount().amount_minor(), ")");
       case kRedeem:
         return absl::StrCat("RedeemPoints(member=", redeem.member_id(), " request=", redeem.request_id(),
@@ -277,11 +289,11 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     int64_t seq = static_cast<int64_t>(m.ledger.size()) + 1;
     if (!run_->Check(e.kind() == kind && e.points_delta() == delta && e.sequence() == seq &&
                          e.balance_after() == m.balance + delta,
-                     absl::StrCat(what, ": the service wrote entry seq=", e.sequence(), " kind=",
-                                  lv1::LedgerEntryKind_Name(e.kind()), " delta=", e.points_delta(),
-                                  " balance_after=", e.balance_after(), "; the model expects seq=", seq, " kind=",
-                                  lv1::LedgerEntryKind_Name(kind), " delta=", delta, " balance_after=",
-                                  m.balance + delta),
+                     absl::StrCat(what, ": the service wrote entry seq=", e.sequence(),
+                                  " kind=", lv1::LedgerEntryKind_Name(e.kind()), " delta=", e.points_delta(),
+                                  " balance_after=", e.balance_after(), "; the model expects seq=", seq,
+                                  " kind=", lv1::LedgerEntryKind_Name(kind), " delta=", delta,
+                                  " balance_after=", m.balance + delta),
                      member)) {
       return false;
     }
@@ -329,22 +341,21 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         const auto& r = c.return_out;
         OrderModel& o = orders_[c.ret.order_id()];
         int64_t amount = c.ret.kind() == lv1::RETURN_KIND_FULL ? o.amount - o.returned
-                                                                : c.ret.returned_amount().amount_minor();
+                                                               : c.ret.returned_amount().amount_minor();
         int64_t total = o.returned + amount;
-        int64_t target =
-            o.amount == 0 ? o.earned : static_cast<int64_t>(static_cast<__int128>(o.earned) * total / o.amount);
+        int64_t target = o.amount == 0 ? o.earned
+                                       : static_cast<int64_t>(static_cast<__int128>(o.earned) * total / o.amount);
         int64_t due = std::max<int64_t>(0, target - o.target);
         int64_t recovered = std::min(due, m.balance);
-        if (!run_->Check(r.points_reversed() == recovered && r.points_unrecovered() == due - recovered &&
-                             r.returned_amount().amount_minor() == amount &&
-                             r.total_returned().amount_minor() == total &&
-                             r.order_fully_returned() == (total == o.amount),
-                         absl::StrCat(c.Text(), ": reversed ", r.points_reversed(), " unrecovered ",
-                                      r.points_unrecovered(), " returned ", r.returned_amount().amount_minor(), "/",
-                                      r.total_returned().amount_minor(), "; the model expects reversed ", recovered,
-                                      " unrecovered ", due - recovered, " returned ", amount, "/", total,
-                                      " (order amount ", o.amount, ", earned ", o.earned, ")"),
-                         c.ret.order_id())) {
+        if (!run_->Check(
+                r.points_reversed() == recovered && r.points_unrecovered() == due - recovered &&
+                    r.returned_amount().amount_minor() == amount && r.total_returned().amount_minor() == total &&
+                    r.order_fully_returned() == (total == o.amount),
+                absl::StrCat(c.Text(), ": reversed ", r.points_reversed(), " unrecovered ", r.points_unrecovered(),
+                             " returned ", r.returned_amount().amount_minor(), "/", r.total_returned().amount_minor(),
+                             "; the model expects reversed ", recovered, " unrecovered ", due - recovered, " returned ",
+                             amount, "/", total, " (order amount ", o.amount, ", earned ", o.earned, ")"),
+                c.ret.order_id())) {
           return;
         }
         if (!Append(member, r.entry(), lv1::LEDGER_ENTRY_KIND_REVERSE, -recovered, c.Text())) return;
@@ -423,9 +434,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
   bool SameAnswer(const Call& retry, const google::protobuf::Message& first) {
     return run_->Check(retry.status.ok() && MessageDifferencer::Equals(retry.answer(), first),
                        absl::StrCat("retry of ", retry.Text(), " answered ", St(retry.status),
-                                    retry.status.ok() ? " with another answer than the first" : "",
-                                    "\n  first: ", first.ShortDebugString(),
-                                    "\n  retry: ", retry.answer().ShortDebugString()),
+                                    retry.status.ok() ? " with another answer than the first" : "", "\n  first: ",
+                                    first.ShortDebugString(), "\n  retry: ", retry.answer().ShortDebugString()),
                        retry.member());
   }
 
@@ -446,9 +456,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
                            e.kind() == m.ledger[i].kind && e.points_delta() == m.ledger[i].delta,
                        absl::StrCat("ledger of ", member, " entry ", i + 1, ": seq=", e.sequence(),
                                     " kind=", lv1::LedgerEntryKind_Name(e.kind()), " delta=", e.points_delta(),
-                                    " balance_after=", e.balance_after(), "; expected kind=",
-                                    lv1::LedgerEntryKind_Name(m.ledger[i].kind), " delta=", m.ledger[i].delta,
-                                    " running sum=", sum),
+                                    " balance_after=", e.balance_after(),
+                                    "; expected kind=", lv1::LedgerEntryKind_Name(m.ledger[i].kind),
+                                    " delta=", m.ledger[i].delta, " running sum=", sum),
                        member);
     }
     if (!ok) return;
@@ -457,8 +467,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     int64_t breakdown = b.lifetime_earned() + b.lifetime_bonus() + b.lifetime_adjusted() - b.lifetime_redeemed() -
                         b.lifetime_reversed() - b.lifetime_expired();
     if (!run_->Check(b.balance() == sum && member_balance == sum && sum == m.balance && breakdown == sum,
-                     absl::StrCat(member, ": sum(ledger)=", sum, " GetBalance=", b.balance(), " GetMember=",
-                                  member_balance, " breakdown=", breakdown, " model=", m.balance),
+                     absl::StrCat(member, ": sum(ledger)=", sum, " GetBalance=", b.balance(),
+                                  " GetMember=", member_balance, " breakdown=", breakdown, " model=", m.balance),
                      member)) {
       return;
     }
@@ -472,8 +482,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
       if (want.size() < 12) want.push_back(absl::StrCat(absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()), ":", p));
     }
     for (const auto& x : b.upcoming_expiries()) {
-      got.push_back(absl::StrCat(absl::FormatTime("%Y-%m-%d", FromTimestamp(x.expire_time()), absl::UTCTimeZone()),
-                                 ":", x.points()));
+      got.push_back(absl::StrCat(absl::FormatTime("%Y-%m-%d", FromTimestamp(x.expire_time()), absl::UTCTimeZone()), ":",
+                                 x.points()));
     }
     run_->Check(want == got,
                 absl::StrCat(member, ": upcoming expiries [", absl::StrJoin(got, " "), "]; the model's lots give [",
@@ -644,8 +654,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
       for (auto& [order, v] : left) v.push_back(orders_[order].amount - orders_[order].returned);
     }
     for (const Call* c : refused) {
-      std::string wrong =
-          RefusalWrong(*c, balances, c->kind == Call::kReturn ? left[c->ret.order_id()] : std::vector<int64_t>{});
+      std::string wrong = RefusalWrong(*c, balances,
+                                       c->kind == Call::kReturn ? left[c->ret.order_id()] : std::vector<int64_t>{});
       if (!run_->Check(wrong.empty(), wrong, member)) return;
     }
     CheckMember(member);
@@ -675,9 +685,9 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         break;
       }
       case 3: {
-        int64_t delta = rng_->Chance(0.6) ? rng_->Uniform(1, 800)
-                                          : -(rng_->Chance(0.2) ? balance + 1
-                                                                : rng_->Uniform(1, std::max<int64_t>(1, balance / 6)));
+        int64_t delta = rng_->Chance(0.6)
+                            ? rng_->Uniform(1, 800)
+                            : -(rng_->Chance(0.2) ? balance + 1 : rng_->Uniform(1, std::max<int64_t>(1, balance / 6)));
         Sequential(NewAdjust(member, delta), rng_->Chance(0.25));
         break;
       }
@@ -740,7 +750,8 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     Rng rng(seed);
     run_ = &run;
     rng_ = &rng;
-    const absl::Duration took = run.Drive(100, [&] { Step(); }, [&] { CheckAll(); });
+    const absl::Duration took = run.Drive(
+        100, [&] { Step(); }, [&] { CheckAll(); });
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps in "
               << absl::FormatDuration(took) << run.outcome() << std::endl;
     std::vector<std::string> kinds;

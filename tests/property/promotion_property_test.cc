@@ -37,8 +37,8 @@ namespace care::testing {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
-using property::Rng;
 using property::PropertyRun;
+using property::Rng;
 using property::St;
 
 constexpr int kDefaultSteps = 3000;
@@ -200,8 +200,8 @@ class PromotionPropertyTest : public PromotionTest {
     }
     m.version = out.version();
     run_->Log(absl::StrCat("create+announce ", m.id, " kind=", m.kind, " max_redemptions=", m.max_redemptions,
-                           " budget=", m.budget, " per_customer=", m.per_customer, " per_order=", m.per_order,
-                           " -> v", m.version),
+                           " budget=", m.budget, " per_customer=", m.per_customer, " per_order=", m.per_order, " -> v",
+                           m.version),
               {m.id});
     campaigns_[m.id] = m;
     given_[m.id] = 0;
@@ -216,8 +216,8 @@ class PromotionPropertyTest : public PromotionTest {
     req.set_max_uses(static_cast<int>(rng_->Uniform(1, 3)));
     pv1::GenerateVouchersResponse out, again;
     grpc::Status s = promo().GenerateVouchers(Ctx(admin()).get(), req, &out);
-    run_->Log(absl::StrCat("GenerateVouchers(", campaign, " count=", req.count(), " max_uses=", req.max_uses(),
-                           ") -> ", St(s)),
+    run_->Log(absl::StrCat("GenerateVouchers(", campaign, " count=", req.count(), " max_uses=", req.max_uses(), ") -> ",
+                           St(s)),
               {campaign});
     if (!run_->Check(s.ok(), absl::StrCat("GenerateVouchers for ", campaign, ": ", St(s)), campaign)) return;
     if (rng_->Chance(0.3)) {
@@ -274,7 +274,8 @@ class PromotionPropertyTest : public PromotionTest {
       req.mutable_campaign()->mutable_limits()->set_max_redemptions(c.max_redemptions + rng_->Uniform(1, 3));
       req.mutable_update_mask()->add_paths("limits.max_redemptions");
     } else if (limits && c.budget > 0) {
-      *req.mutable_campaign()->mutable_limits()->mutable_max_discount_total() = Usd(c.budget + rng_->Uniform(300, 2000));
+      *req.mutable_campaign()->mutable_limits()->mutable_max_discount_total() = Usd(c.budget +
+                                                                                    rng_->Uniform(300, 2000));
       req.mutable_update_mask()->add_paths("limits.max_discount_total");
     } else {
       req.mutable_campaign()->set_description(absl::StrCat("Edited at step ", run_->step(), " #", serial_));
@@ -315,7 +316,8 @@ class PromotionPropertyTest : public PromotionTest {
       run_->Log("retry UpdateCampaign " + req.request_id(), {c.id});
       run_->Check(s.ok() && MessageDifferencer::Equals(out, again),
                   absl::StrCat("retry of UpdateCampaign ", req.request_id(), " answered ", St(s),
-                               s.ok() ? absl::StrCat(" version ", again.version(), " (first ", out.version(), ")") : ""),
+                               s.ok() ? absl::StrCat(" version ", again.version(), " (first ", out.version(), ")")
+                                      : ""),
                   c.id);
     }
     CheckCampaign(c.id);
@@ -355,8 +357,8 @@ class PromotionPropertyTest : public PromotionTest {
     grpc::Status s = promo().CancelCampaign(Ctx(admin()).get(), req, &out);
     run_->Log(absl::StrCat("CancelCampaign(", c.id, ") -> ", St(s)), {c.id});
     if (!run_->Check(s.ok() && out.state() == pv1::CAMPAIGN_STATE_CANCELLED && out.version() == c.version + 1,
-                     absl::StrCat("CancelCampaign ", c.id, ": ", St(s), " state ",
-                                  pv1::CampaignState_Name(out.state()), " version ", out.version()),
+                     absl::StrCat("CancelCampaign ", c.id, ": ", St(s), " state ", pv1::CampaignState_Name(out.state()),
+                                  " version ", out.version()),
                      c.id)) {
       return;
     }
@@ -393,8 +395,10 @@ class PromotionPropertyTest : public PromotionTest {
 
   // -------------------------------------------------------------- quotes
   pv1::QuoteRequest RandomCart(std::string* customer) {
-    static const std::vector<std::tuple<std::string, std::string, int64_t>> kCatalog = {
-        {"A", "food", 1500}, {"B", "drink", 800}, {"C", "gear", 4200}, {"D", "food", 650}};
+    static const std::vector<std::tuple<std::string, std::string, int64_t>> kCatalog = {{"A", "food", 1500},
+                                                                                        {"B", "drink", 800},
+                                                                                        {"C", "gear", 4200},
+                                                                                        {"D", "food", 650}};
     std::vector<pv1::CartLine> lines;
     int n = static_cast<int>(rng_->Uniform(1, 3));
     for (int i = 0; i < n; ++i) {
@@ -452,10 +456,10 @@ class PromotionPropertyTest : public PromotionTest {
       subtotal += l.subtotal().amount_minor();
       discount += l.discount().amount_minor();
     }
-    std::vector<int64_t> all{t.subtotal().amount_minor(),   t.items_discount().amount_minor(),
-                             t.items_total().amount_minor(), t.shipping().amount_minor(),
+    std::vector<int64_t> all{t.subtotal().amount_minor(),          t.items_discount().amount_minor(),
+                             t.items_total().amount_minor(),       t.shipping().amount_minor(),
                              t.shipping_discount().amount_minor(), t.shipping_total().amount_minor(),
-                             t.total_discount().amount_minor(), t.total().amount_minor()};
+                             t.total_discount().amount_minor(),    t.total().amount_minor()};
     for (int64_t v : all) ok = ok && v >= 0 && v <= kMaxMoneyMinor;
     auto v = [](const care::common::v1::Money& m) { return static_cast<__int128>(m.amount_minor()); };
     ok = ok && v(t.subtotal()) == subtotal && v(t.items_discount()) == discount &&
@@ -484,8 +488,8 @@ class PromotionPropertyTest : public PromotionTest {
     }
     int id = static_cast<int>(quotes_.size());
     keys.insert(absl::StrCat("quote", id));
-    run_->Log(absl::StrCat("Quote#", id, " ", CartText(m.request), " -> ", St(s), " {",
-                           absl::StrJoin(applied, " "), "}"),
+    run_->Log(absl::StrCat("Quote#", id, " ", CartText(m.request), " -> ", St(s), " {", absl::StrJoin(applied, " "),
+                           "}"),
               keys);
     if (!run_->Check(s.ok(), absl::StrCat("Quote ", CartText(m.request), ": ", St(s)))) return;
     if (!CheckTotals(m.response, "Quote#" + std::to_string(id))) return;
@@ -502,8 +506,7 @@ class PromotionPropertyTest : public PromotionTest {
                        absl::StrCat(what, " above its budget left ", c.budget - given_[c.id]), c.id) ||
           !run_->Check(c.max_redemptions == 0 || LiveCount(c.id) < c.max_redemptions,
                        absl::StrCat(what, " with its ", c.max_redemptions, " redemptions used up"), c.id) ||
-          !run_->Check(c.per_customer == 0 ||
-                           (!m.customer.empty() && CustomerCount(c.id, m.customer) < c.per_customer),
+          !run_->Check(c.per_customer == 0 || (!m.customer.empty() && CustomerCount(c.id, m.customer) < c.per_customer),
                        absl::StrCat(what, " to customer '", m.customer, "' past the per-customer limit ",
                                     c.per_customer),
                        c.id)) {
@@ -547,8 +550,9 @@ class PromotionPropertyTest : public PromotionTest {
     grpc::Status s = promo().Quote(Ctx(svc()).get(), req, &q);
     run_->Log(absl::StrCat("huge Quote ", CartText(req), " -> ", St(s)), {"huge"});
     if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return;
-    if (!run_->Check(s.ok(), absl::StrCat("huge Quote ", CartText(req), " answered ", St(s),
-                                          "; expected INVALID_ARGUMENT naming the field"),
+    if (!run_->Check(s.ok(),
+                     absl::StrCat("huge Quote ", CartText(req), " answered ", St(s),
+                                  "; expected INVALID_ARGUMENT naming the field"),
                      "huge")) {
       return;
     }
@@ -671,22 +675,24 @@ class PromotionPropertyTest : public PromotionTest {
     pv1::Redemption r;
     grpc::Status s = RedeemCall(order, q.response.quote_token(), &r);
     run_->Log(absl::StrCat("RedeemQuote(", order, ", token of Quote#", *qi, ") -> ", St(s),
-                           s.ok() ? " " + r.redemption_id() : "", expect.empty() ? "" : " [model: refuse " + expect + "]"),
+                           s.ok() ? " " + r.redemption_id() : "",
+                           expect.empty() ? "" : " [model: refuse " + expect + "]"),
               KeysOf(*qi, order));
     if (!expect.empty()) {
       run_->Check(!s.ok() && s.error_code() != grpc::StatusCode::INTERNAL &&
                       s.error_code() != grpc::StatusCode::UNKNOWN,
                   absl::StrCat("RedeemQuote ", order, " with the token of Quote#", *qi, " answered ", St(s),
-                               s.ok() ? " (redemption " + r.redemption_id() + ")" : "", "; the model expects a refusal (",
-                               expect, ")"),
+                               s.ok() ? " (redemption " + r.redemption_id() + ")" : "",
+                               "; the model expects a refusal (", expect, ")"),
                   order);
       if (s.ok()) ApplyRedeem(q, order, r);
       CheckModelLimits(order);
       for (const auto& ac : q.response.applied_campaigns()) CheckCampaign(ac.campaign_id());
       return;
     }
-    if (!run_->Check(s.ok(), absl::StrCat("RedeemQuote ", order, " refused with ", St(s),
-                                          " although the model's limits allow it"),
+    if (!run_->Check(s.ok(),
+                     absl::StrCat("RedeemQuote ", order, " refused with ", St(s),
+                                  " although the model's limits allow it"),
                      order)) {
       return;
     }
@@ -696,8 +702,7 @@ class PromotionPropertyTest : public PromotionTest {
       s = RedeemCall(order, q.response.quote_token(), &again);
       run_->Log("retry RedeemQuote " + order, {order});
       run_->Check(s.ok() && again.redemption_id() == r.redemption_id() && again.order_id() == order,
-                  absl::StrCat("retry of RedeemQuote ", order, " answered ", St(s), " ", again.redemption_id()),
-                  order);
+                  absl::StrCat("retry of RedeemQuote ", order, " answered ", St(s), " ", again.redemption_id()), order);
     }
     CheckModelLimits(order);
     CheckRedemption(order);
@@ -791,8 +796,8 @@ class PromotionPropertyTest : public PromotionTest {
     if (m.state == pv1::REDEMPTION_STATE_CANCELLED || m.state == pv1::REDEMPTION_STATE_RETURNED || exceed) {
       run_->Check(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION,
                   absl::StrCat(ReturnText(req), " on a ", pv1::RedemptionState_Name(m.state),
-                               exceed ? " redemption, more units than remain," : " redemption", " answered ",
-                               St(s), "; expected FAILED_PRECONDITION"),
+                               exceed ? " redemption, more units than remain," : " redemption", " answered ", St(s),
+                               "; expected FAILED_PRECONDITION"),
                   *order);
       CheckRedemption(*order);
       return;
@@ -885,8 +890,8 @@ class PromotionPropertyTest : public PromotionTest {
     std::set<std::string> keys{*order};
     for (const auto& [c, d] : m.discount) keys.insert(c);
     for (const auto& v : m.vouchers) keys.insert(v);
-    run_->Log(absl::StrCat("CancelRedemption(", *order, ") on ", pv1::RedemptionState_Name(m.state), " -> ",
-                           St(s), s.ok() ? " released " + Money(out.discount_released()) : ""),
+    run_->Log(absl::StrCat("CancelRedemption(", *order, ") on ", pv1::RedemptionState_Name(m.state), " -> ", St(s),
+                           s.ok() ? " released " + Money(out.discount_released()) : ""),
               keys);
     if (!run_->Check(s.ok(), absl::StrCat("CancelRedemption ", *order, ": ", St(s)), *order)) return;
     ApplyCancel(*order, out);
@@ -934,7 +939,9 @@ class PromotionPropertyTest : public PromotionTest {
     for (size_t i = 0; i < picked.size(); ++i) before[i] = MustRefuse(quotes_[picked[i]]);
     std::vector<std::thread> threads;
     for (size_t i = 0; i < picked.size(); ++i) {
-      threads.emplace_back([&, i] { status[i] = RedeemCall(orders[i], quotes_[picked[i]].response.quote_token(), &out[i]); });
+      threads.emplace_back([&, i] {
+        status[i] = RedeemCall(orders[i], quotes_[picked[i]].response.quote_token(), &out[i]);
+      });
     }
     for (auto& t : threads) t.join();
     std::vector<std::string> texts;
@@ -952,8 +959,9 @@ class PromotionPropertyTest : public PromotionTest {
     }
     for (size_t i = 0; i < picked.size() && !run_->failed(); ++i) {
       if (status[i].ok()) {
-        run_->Check(before[i].empty(), absl::StrCat("concurrent RedeemQuote ", orders[i], " succeeded; the model ",
-                                                    "refused it before the batch (", before[i], ")"),
+        run_->Check(before[i].empty(),
+                    absl::StrCat("concurrent RedeemQuote ", orders[i], " succeeded; the model ",
+                                 "refused it before the batch (", before[i], ")"),
                     orders[i]);
         continue;
       }
@@ -994,7 +1002,8 @@ class PromotionPropertyTest : public PromotionTest {
     auto keys = KeysOf(*qi, shared);
     for (const auto& o : orders) keys.insert(o);
     run_->Log(absl::StrCat("concurrent RedeemQuote of Quote#", *qi, other_orders ? " for 3 orders" : " x3 same order",
-                           " {", absl::StrJoin(texts, " | "), "}", expect.empty() ? "" : " [model: refuse " + expect + "]"),
+                           " {", absl::StrJoin(texts, " | "), "}",
+                           expect.empty() ? "" : " [model: refuse " + expect + "]"),
               keys);
     if (other_orders) {
       // One token, one order.
@@ -1009,8 +1018,8 @@ class PromotionPropertyTest : public PromotionTest {
       for (int i = 1; i < n; ++i) {
         if (!run_->Check(status[i].error_code() == status[0].error_code() &&
                              out[i].redemption_id() == out[0].redemption_id(),
-                         absl::StrCat("the same RedeemQuote ", shared, " sent 3 times at once answered differently: ",
-                                      absl::StrJoin(texts, " | ")),
+                         absl::StrCat("the same RedeemQuote ", shared,
+                                      " sent 3 times at once answered differently: ", absl::StrJoin(texts, " | ")),
                          shared)) {
           return;
         }
@@ -1053,15 +1062,15 @@ class PromotionPropertyTest : public PromotionTest {
     for (const auto& [c, d] : m.discount) keys.insert(c);
     for (const auto& v : m.vouchers) keys.insert(v);
     run_->Log(absl::StrCat("concurrent {", ReturnText(req), " x2", with_cancel ? " | CancelRedemption" : "", "} on ",
-                           pv1::RedemptionState_Name(m.state), " -> return ", St(rs[0]), " / ",
-                           St(rs[1]), with_cancel ? " cancel " + St(cs) : "",
+                           pv1::RedemptionState_Name(m.state), " -> return ", St(rs[0]), " / ", St(rs[1]),
+                           with_cancel ? " cancel " + St(cs) : "",
                            with_cancel && cs.ok() ? " released " + Money(cout.discount_released()) : ""),
               keys);
     // The same return twice: one answer.
     if (!run_->Check(rs[0].error_code() == rs[1].error_code() &&
                          (!rs[0].ok() || MessageDifferencer::Equals(rout[0].return_record(), rout[1].return_record())),
-                     absl::StrCat("the same return ", req.return_id(), " sent twice at once answered ",
-                                  St(rs[0]), " and ", St(rs[1])),
+                     absl::StrCat("the same return ", req.return_id(), " sent twice at once answered ", St(rs[0]),
+                                  " and ", St(rs[1])),
                      *order)) {
       return;
     }
@@ -1107,16 +1116,15 @@ class PromotionPropertyTest : public PromotionTest {
     if (with_cancel) threads.emplace_back([&] { sc = promo().CancelCampaign(Ctx(admin()).get(), cancel, &oc); });
     for (auto& t : threads) t.join();
     run_->Log(absl::StrCat("concurrent {UpdateCampaign ", a.request_id(), " x3 | UpdateCampaign ", b.request_id(),
-                           with_cancel ? " | CancelCampaign" : "", "} on ", c.id, " v", c.version, " -> ",
-                           St(sa[0]), " v", oa[0].version(), " / ", St(sa[1]), " v", oa[1].version(),
-                           " / ", St(sa[2]), " v", oa[2].version(), " / ", St(sb), " v", ob.version(),
+                           with_cancel ? " | CancelCampaign" : "", "} on ", c.id, " v", c.version, " -> ", St(sa[0]),
+                           " v", oa[0].version(), " / ", St(sa[1]), " v", oa[1].version(), " / ", St(sa[2]), " v",
+                           oa[2].version(), " / ", St(sb), " v", ob.version(),
                            with_cancel ? absl::StrCat(" / cancel ", St(sc), " v", oc.version()) : ""),
               {c.id});
     for (int i = 1; i < 3; ++i) {
-      if (!run_->Check(sa[i].error_code() == sa[0].error_code() &&
-                           (!sa[0].ok() || MessageDifferencer::Equals(oa[i], oa[0])),
-                       absl::StrCat("UpdateCampaign ", a.request_id(), " sent 3 times at once answered differently"),
-                       c.id)) {
+      if (!run_->Check(
+              sa[i].error_code() == sa[0].error_code() && (!sa[0].ok() || MessageDifferencer::Equals(oa[i], oa[0])),
+              absl::StrCat("UpdateCampaign ", a.request_id(), " sent 3 times at once answered differently"), c.id)) {
         return;
       }
     }
@@ -1125,8 +1133,7 @@ class PromotionPropertyTest : public PromotionTest {
     };
     if (!run_->Check(refused_ok(sa[0]) && refused_ok(sb) && (!with_cancel || sc.ok()) &&
                          (with_cancel || (sa[0].ok() && sb.ok())),
-                     absl::StrCat("concurrent update/cancel of ", c.id, ": ", St(sa[0]), " / ", St(sb),
-                                  " / ", St(sc)),
+                     absl::StrCat("concurrent update/cancel of ", c.id, ": ", St(sa[0]), " / ", St(sb), " / ", St(sc)),
                      c.id)) {
       return;
     }
@@ -1207,10 +1214,11 @@ class PromotionPropertyTest : public PromotionTest {
     int64_t given = r.discount_given().amount_minor();
     int64_t uses = 0;
     for (const auto& code : c.codes) uses += Uses(code);
-    std::string what = absl::StrCat("report of ", id, ": redemptions=", r.redemptions(), " cancelled=",
-                                    r.cancelled_redemptions(), " returned=", r.returned_redemptions(), " given=", given,
-                                    " budget=", Money(r.budget_total()), " left=", Money(r.budget_left()),
-                                    " voucher_uses=", r.voucher_uses(), " vouchers_generated=", r.vouchers_generated(), "; the model: live=", LiveCount(id),
+    std::string what = absl::StrCat("report of ", id, ": redemptions=", r.redemptions(),
+                                    " cancelled=", r.cancelled_redemptions(), " returned=", r.returned_redemptions(),
+                                    " given=", given, " budget=", Money(r.budget_total()),
+                                    " left=", Money(r.budget_left()), " voucher_uses=", r.voucher_uses(),
+                                    " vouchers_generated=", r.vouchers_generated(), "; the model: live=", LiveCount(id),
                                     " cancelled=", StateCount(id, pv1::REDEMPTION_STATE_CANCELLED),
                                     " returned=", StateCount(id, pv1::REDEMPTION_STATE_RETURNED), " given in [", lo,
                                     ", ", hi, "] budget=", c.budget, " max_redemptions=", c.max_redemptions,
@@ -1224,17 +1232,15 @@ class PromotionPropertyTest : public PromotionTest {
                      id)) {
       return given;
     }
-    if (c.budget > 0 &&
-        !run_->Check(r.budget_total().amount_minor() == c.budget &&
-                         given + r.budget_left().amount_minor() == c.budget && given <= c.budget &&
-                         r.budget_left().amount_minor() >= 0,
-                     "budget given + left != budget, or outside [0, budget]: " + what, id)) {
+    if (c.budget > 0 && !run_->Check(r.budget_total().amount_minor() == c.budget &&
+                                         given + r.budget_left().amount_minor() == c.budget && given <= c.budget &&
+                                         r.budget_left().amount_minor() >= 0,
+                                     "budget given + left != budget, or outside [0, budget]: " + what, id)) {
       return given;
     }
-    if (c.max_redemptions > 0 &&
-        !run_->Check(r.redemptions() <= c.max_redemptions && r.has_redemptions_left() &&
-                         r.redemptions_left() == c.max_redemptions - r.redemptions(),
-                     "redemptions outside [0, max_redemptions]: " + what, id)) {
+    if (c.max_redemptions > 0 && !run_->Check(r.redemptions() <= c.max_redemptions && r.has_redemptions_left() &&
+                                                  r.redemptions_left() == c.max_redemptions - r.redemptions(),
+                                              "redemptions outside [0, max_redemptions]: " + what, id)) {
       return given;
     }
     // (CARE_PROPERTY_SKIP=report_voucher_uses looks past issue 15 item 14.)
@@ -1258,20 +1264,32 @@ class PromotionPropertyTest : public PromotionTest {
       held += m.held - m.released;
     }
     CheckModelLimits("");
-    run_->Check(given == held, absl::StrCat("the campaigns' reports give ", given,
-                                            " in total; the redemptions hold ", held, " (held - released)"));
+    run_->Check(given == held, absl::StrCat("the campaigns' reports give ", given, " in total; the redemptions hold ",
+                                            held, " (held - released)"));
   }
 
   void Step() {
     if (LiveCampaigns().size() < 3 && campaigns_.size() < 60) NewCampaign();
     size_t op = rng_->Weighted({26, 22, 10, 8, 3, 2, 3, 3, 2, 2, 1, 5, 3, 3, 3, 2, 3});
     switch (op) {
-      case 0: QuoteStep(); break;
-      case 1: RedeemStep(); break;
-      case 2: ReturnStep(); break;
-      case 3: CancelStep(); break;
-      case 4: Update(); break;
-      case 5: CancelCampaign(); break;
+      case 0:
+        QuoteStep();
+        break;
+      case 1:
+        RedeemStep();
+        break;
+      case 2:
+        ReturnStep();
+        break;
+      case 3:
+        CancelStep();
+        break;
+      case 4:
+        Update();
+        break;
+      case 5:
+        CancelCampaign();
+        break;
       case 6: {
         std::vector<std::string> ids;
         for (const auto& [id, c] : campaigns_) {
@@ -1280,7 +1298,9 @@ class PromotionPropertyTest : public PromotionTest {
         if (!ids.empty()) GenerateVouchers(rng_->Pick(ids));
         break;
       }
-      case 7: IssueGoodwill(); break;
+      case 7:
+        IssueGoodwill();
+        break;
       case 8: {
         absl::Duration d = absl::Minutes(rng_->Uniform(5, 20));
         now_ += d;
@@ -1298,14 +1318,24 @@ class PromotionPropertyTest : public PromotionTest {
       case 10:
         if (!property::Skipped("huge")) HugeQuote();
         break;
-      case 11: RaceBatch(); break;
-      case 12: DuplicateRedeemBatch(false); break;
+      case 11:
+        RaceBatch();
+        break;
+      case 12:
+        DuplicateRedeemBatch(false);
+        break;
       case 13:
         if (!property::Skipped("token_reuse")) DuplicateRedeemBatch(true);
         break;
-      case 14: ReturnCancelBatch(); break;
-      case 15: UpdateCancelBatch(); break;
-      default: LateRetry(); break;
+      case 14:
+        ReturnCancelBatch();
+        break;
+      case 15:
+        UpdateCancelBatch();
+        break;
+      default:
+        LateRetry();
+        break;
     }
   }
 
@@ -1314,7 +1344,8 @@ class PromotionPropertyTest : public PromotionTest {
     Rng rng(seed);
     run_ = &run;
     rng_ = &rng;
-    const absl::Duration took = run.Drive(50, [&] { Step(); }, [&] { CheckAll(); });
+    const absl::Duration took = run.Drive(
+        50, [&] { Step(); }, [&] { CheckAll(); });
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps, " << quotes_.size()
               << " quotes, " << redemptions_.size() << " redemptions, " << campaigns_.size() << " campaigns in "
               << absl::FormatDuration(took) << run.outcome() << std::endl;

@@ -43,8 +43,8 @@ int Ping(Context& c, Args& a) {
 std::vector<Command> AllCommands() {
   std::vector<Command> all = {
       {"", "ping", "[payload]", "calls Diagnostics/Ping on any service: checks the target and the token", Ping}};
-  for (auto group : {LoyaltyCommands(), PromotionCommands(), ComplaintCommands(), NotificationCommands(),
-                     OutboxCommands()}) {
+  for (auto group :
+       {LoyaltyCommands(), PromotionCommands(), ComplaintCommands(), NotificationCommands(), OutboxCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;
@@ -156,7 +156,8 @@ int Main(int argc, char** argv) {
     PrintCommands(stderr, commands, group);
     return kUsage;
   }
-  std::string usage = absl::StrCat("usage: carectl ", FullName(*command), " ", command->usage, "\n  ", command->help, "\n");
+  std::string usage = absl::StrCat("usage: carectl ", FullName(*command), " ", command->usage, "\n  ", command->help,
+                                   "\n");
   if (help) {
     std::printf("%s", usage.c_str());
     return kOk;
@@ -171,8 +172,12 @@ int Main(int argc, char** argv) {
     options.token = *token;
   }
   if (options.target.empty()) {
-    std::string env = command->group.empty() ? "" : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command->group), "_TARGET").c_str());
-    options.target = !env.empty() ? env : !Env("CARE_TARGET").empty() ? Env("CARE_TARGET") : kDefaultTargets.at(command->group);
+    std::string env = command->group.empty()
+                          ? ""
+                          : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command->group), "_TARGET").c_str());
+    options.target = !env.empty()                  ? env
+                     : !Env("CARE_TARGET").empty() ? Env("CARE_TARGET")
+                                                   : kDefaultTargets.at(command->group);
   }
   // Bad TLS files are a usage error (nothing sent), not a handshake failure.
   if (tls.cert_file.empty() != tls.key_file.empty()) {

@@ -22,8 +22,9 @@ Args::Args(std::vector<std::string> raw) {
   for (auto& a : raw) {
     if (absl::StartsWith(a, "--") && a.size() > 2) {
       size_t eq = a.find('=');
-      flags_[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
-          eq == std::string::npos ? "" : a.substr(eq + 1);
+      flags_[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] = eq == std::string::npos
+                                                                                      ? ""
+                                                                                      : a.substr(eq + 1);
     } else {
       positionals_.push_back(std::move(a));
     }
@@ -43,7 +44,8 @@ std::string Args::OptionalPositional(const std::string& name, const std::string&
 int64_t Args::IntPositional(const std::string& name) {
   std::string text = Positional(name);
   int64_t v;
-  if (!absl::SimpleAtoi(text, &v)) throw UsageError(absl::StrCat("<", name, "> must be an integer, not \"", text, "\""));
+  if (!absl::SimpleAtoi(text, &v))
+    throw UsageError(absl::StrCat("<", name, "> must be an integer, not \"", text, "\""));
   return v;
 }
 
@@ -59,7 +61,8 @@ int64_t Args::IntFlag(const std::string& name, int64_t fallback) {
   std::string text = Flag(name);
   if (text.empty()) return fallback;
   int64_t v;
-  if (!absl::SimpleAtoi(text, &v)) throw UsageError(absl::StrCat("--", name, " must be an integer, not \"", text, "\""));
+  if (!absl::SimpleAtoi(text, &v))
+    throw UsageError(absl::StrCat("--", name, " must be an integer, not \"", text, "\""));
   return v;
 }
 
@@ -90,11 +93,11 @@ namespace {
 
 // "NOT_FOUND" for grpc::StatusCode::NOT_FOUND.
 std::string CodeName(grpc::StatusCode code) {
-  static const char* kNames[] = {"OK",           "CANCELLED",        "UNKNOWN",           "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",    "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",       "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
+  static const char* kNames[] =
+      {"OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+       "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+       "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+       "DATA_LOSS", "UNAUTHENTICATED"};
   int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("CODE_", i);
 }

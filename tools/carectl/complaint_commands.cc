@@ -42,7 +42,8 @@ void PrintComplaint(const v1::Complaint& c) {
                {"DUPLICATE OF", c.duplicate_of_complaint_id().empty() ? "-" : c.duplicate_of_complaint_id()}});
   for (const auto& comp : c.compensations()) {
     std::printf("compensation %s: %s %s\n", comp.compensation_id().c_str(),
-                comp.kind() == v1::COMPENSATION_KIND_POINTS ? absl::StrCat(comp.points(), " points").c_str() : "voucher",
+                comp.kind() == v1::COMPENSATION_KIND_POINTS ? absl::StrCat(comp.points(), " points").c_str()
+                                                            : "voucher",
                 EnumName(v1::CompensationStatus_descriptor(), comp.status()).c_str());
   }
 }
@@ -50,9 +51,10 @@ void PrintComplaint(const v1::Complaint& c) {
 int File(Context& c, Args& a) {
   v1::CreateComplaintRequest req;
   req.set_member_id(a.Positional("member_id"));
-  req.set_channel(static_cast<v1::Channel>(ParseEnum(v1::Channel_descriptor(), "--channel", a.Flag("channel", "phone"))));
-  req.set_category(
-      static_cast<v1::Category>(ParseEnum(v1::Category_descriptor(), "--category", a.Flag("category", "other"))));
+  req.set_channel(static_cast<v1::Channel>(ParseEnum(v1::Channel_descriptor(), "--channel",
+                                                     a.Flag("channel", "phone"))));
+  req.set_category(static_cast<v1::Category>(ParseEnum(v1::Category_descriptor(), "--category",
+                                                       a.Flag("category", "other"))));
   req.set_order_id(a.Flag("order"));
   req.set_description(a.Flag("description"));
   req.set_locale(a.Flag("locale"));
@@ -62,7 +64,8 @@ int File(Context& c, Args& a) {
   v1::CreateComplaintResponse resp;
   return c.Finish(Stub(c)->CreateComplaint(c.NewCall().get(), req, &resp), resp, [&] {
     PrintComplaint(resp.complaint());
-    if (!resp.likely_duplicate_of().empty()) std::printf("likely duplicate of %s\n", resp.likely_duplicate_of().c_str());
+    if (!resp.likely_duplicate_of().empty())
+      std::printf("likely duplicate of %s\n", resp.likely_duplicate_of().c_str());
   });
 }
 
@@ -110,8 +113,8 @@ int Reply(Context& c, Args& a) {
 int Move(Context& c, Args& a) {
   v1::TransitionComplaintRequest req;
   req.set_complaint_id(a.Positional("complaint_id"));
-  req.set_to_status(static_cast<v1::ComplaintStatus>(
-      ParseEnum(v1::ComplaintStatus_descriptor(), "status", a.Positional("status"))));
+  req.set_to_status(static_cast<v1::ComplaintStatus>(ParseEnum(v1::ComplaintStatus_descriptor(), "status",
+                                                               a.Positional("status"))));
   req.set_reason(a.Flag("reason"));
   req.set_request_id(RequestId(a));
   a.Done();
@@ -166,8 +169,9 @@ int List(Context& c, Args& a) {
     Table t({"COMPLAINT", "MEMBER", "STATUS", "PRIORITY", "AGENT", "TEAM", "RECEIVED"});
     for (const auto& x : resp.complaints()) {
       t.Row({x.complaint_id(), x.member_id(), EnumName(v1::ComplaintStatus_descriptor(), x.status()),
-             EnumName(v1::Priority_descriptor(), x.priority()), x.assignee_agent_id().empty() ? "-" : x.assignee_agent_id(),
-             x.team_id().empty() ? "-" : x.team_id(), Time(x.receive_time())});
+             EnumName(v1::Priority_descriptor(), x.priority()),
+             x.assignee_agent_id().empty() ? "-" : x.assignee_agent_id(), x.team_id().empty() ? "-" : x.team_id(),
+             Time(x.receive_time())});
     }
     t.Print("(no complaints)");
     PrintNextPage(resp.next_page_token());
@@ -219,16 +223,19 @@ int Metrics(Context& c, Args& a) {
   v1::ComplaintMetrics resp;
   return c.Finish(Stub(c)->GetComplaintMetrics(c.NewCall().get(), req, &resp), resp, [&] {
     const auto& g = resp.overall();
-    PrintFields({{"COMPLAINTS", absl::StrCat(g.complaint_count())},
-                 {"RESOLVED", absl::StrCat(g.resolved_count(), " (", static_cast<int>(g.resolution_rate() * 100), "%)")},
-                 {"FIRST RESPONSE", absl::StrCat("median ", absl::FormatDuration(care::FromDurationProto(g.first_response_time().median())),
-                                                 ", p90 ", absl::FormatDuration(care::FromDurationProto(g.first_response_time().p90())))},
-                 {"RESOLUTION", absl::StrCat("median ", absl::FormatDuration(care::FromDurationProto(g.resolution_time().median())),
-                                             ", p90 ", absl::FormatDuration(care::FromDurationProto(g.resolution_time().p90())))},
-                 {"SLA BREACHES", absl::StrCat(g.first_response_sla().breached_count(), " first response, ",
-                                               g.resolution_sla().breached_count(), " resolution")},
-                 {"SATISFACTION", absl::StrCat(g.satisfaction().average_score(), " from ", g.satisfaction().response_count(),
-                                               " answers")}});
+    PrintFields(
+        {{"COMPLAINTS", absl::StrCat(g.complaint_count())},
+         {"RESOLVED", absl::StrCat(g.resolved_count(), " (", static_cast<int>(g.resolution_rate() * 100), "%)")},
+         {"FIRST RESPONSE",
+          absl::StrCat("median ", absl::FormatDuration(care::FromDurationProto(g.first_response_time().median())),
+                       ", p90 ", absl::FormatDuration(care::FromDurationProto(g.first_response_time().p90())))},
+         {"RESOLUTION",
+          absl::StrCat("median ", absl::FormatDuration(care::FromDurationProto(g.resolution_time().median())), ", p90 ",
+                       absl::FormatDuration(care::FromDurationProto(g.resolution_time().p90())))},
+         {"SLA BREACHES", absl::StrCat(g.first_response_sla().breached_count(), " first response, ",
+                                       g.resolution_sla().breached_count(), " resolution")},
+         {"SATISFACTION",
+          absl::StrCat(g.satisfaction().average_score(), " from ", g.satisfaction().response_count(), " answers")}});
   });
 }
 
@@ -236,8 +243,9 @@ int Metrics(Context& c, Args& a) {
 
 std::vector<Command> ComplaintCommands() {
   return {
-      {"complaint", "file", "<member_id> --description=TEXT [--channel=phone] [--category=other] [--order=] "
-                            "[--locale=] [--request_id=ID]",
+      {"complaint", "file",
+       "<member_id> --description=TEXT [--channel=phone] [--category=other] [--order=] "
+       "[--locale=] [--request_id=ID]",
        "files a complaint; its tier comes from loyalty and its SLA clocks start (CreateComplaint)", File},
       {"complaint", "show", "<complaint_id>", "shows a complaint with its SLA clocks (GetComplaint)", Show},
       {"complaint", "history", "<complaint_id> [--page_size=50] [--page_token=]",
@@ -245,15 +253,17 @@ std::vector<Command> ComplaintCommands() {
       {"complaint", "reply", "<complaint_id> <text> [--wait] [--check] [--request_id=ID]",
        "replies to the customer; refused if it holds a forbidden phrase; --check only checks (ReplyToComplaint)",
        Reply},
-      {"complaint", "move", "<complaint_id> <acknowledged|in_progress|waiting_on_customer|closed> [--reason=] "
-                            "[--request_id=ID]",
+      {"complaint", "move",
+       "<complaint_id> <acknowledged|in_progress|waiting_on_customer|closed> [--reason=] "
+       "[--request_id=ID]",
        "changes the status (TransitionComplaint)", Move},
       {"complaint", "resolve", "<complaint_id> <summary> [--points=N --reason_code=GOODWILL] [--request_id=ID]",
        "resolves, with goodwill points if given (ResolveComplaint)", Resolve},
       {"complaint", "approve", "<complaint_id> <compensation_id> [--reason=] [--request_id=ID]",
        "approves a compensation above the requester's limit (ApproveCompensation)", Approve},
-      {"complaint", "list", "[--member=] [--agent=] [--team=] [--unassigned] [--breached] [--status=] "
-                            "[--order_by=due_time] [--page_size=50] [--page_token=]",
+      {"complaint", "list",
+       "[--member=] [--agent=] [--team=] [--unassigned] [--breached] [--status=] "
+       "[--order_by=due_time] [--page_size=50] [--page_token=]",
        "lists complaints: a queue, a member's history (ListComplaints)", List},
       {"complaint", "assign", "<complaint_id> [--agent=] [--team=] [--reason=] [--request_id=ID]",
        "assigns to an agent and/or a team queue (AssignComplaint)", Assign},

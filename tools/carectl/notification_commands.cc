@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/proto_time.h"
 #include "care/notification/v1/notification.grpc.pb.h"
+#include "common/proto_time.h"
 #include "tools/carectl/commands.h"
 
 namespace carectl {
@@ -40,8 +40,8 @@ int Inbox(Context& c, Args& a) {
   return c.Finish(Stub(c)->ListInbox(c.NewCall().get(), req, &resp), resp, [&] {
     Table t({"TIME", "KIND", "READ", "SUBJECT", "MESSAGE"});
     for (const auto& m : resp.messages()) {
-      t.Row({Time(m.create_time()), EnumName(v1::MessageKind_descriptor(), m.kind()),
-             m.has_read_time() ? "yes" : "no", m.subject(), m.message_id()});
+      t.Row({Time(m.create_time()), EnumName(v1::MessageKind_descriptor(), m.kind()), m.has_read_time() ? "yes" : "no",
+             m.subject(), m.message_id()});
     }
     t.Print("(inbox empty)");
     std::printf("unread: %lld\n", static_cast<long long>(resp.unread_count()));
@@ -111,7 +111,8 @@ int Deliveries(Context& c, Args& a) {
     f->add_statuses(static_cast<v1::DeliveryStatus>(ParseEnum(v1::DeliveryStatus_descriptor(), "--status", s)));
   }
   if (std::string ch = a.Flag("channel"); !ch.empty()) {
-    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel", ch)));
+    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel",
+                                                                            ch)));
   }
   req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
   req.set_page_token(a.Flag("page_token"));
@@ -122,7 +123,8 @@ int Deliveries(Context& c, Args& a) {
     for (const auto& d : resp.deliveries()) {
       std::string detail = d.suppression_reason() != v1::SUPPRESSION_REASON_UNSPECIFIED
                                ? EnumName(v1::SuppressionReason_descriptor(), d.suppression_reason())
-                               : d.last_error_code().empty() ? "-" : d.last_error_code();
+                           : d.last_error_code().empty() ? "-"
+                                                         : d.last_error_code();
       t.Row({d.member_id(), d.message_key(), EnumName(MessageChannel_descriptor(), d.channel()),
              EnumName(v1::DeliveryStatus_descriptor(), d.status()), detail, absl::StrCat(d.attempts()),
              Time(d.create_time())});
@@ -135,17 +137,17 @@ int Deliveries(Context& c, Args& a) {
 int Consent(Context& c, Args& a) {
   v1::SetConsentRequest req;
   req.set_member_id(a.Positional("member_id"));
-  req.set_channel(static_cast<care::common::v1::MessageChannel>(
-      ParseEnum(MessageChannel_descriptor(), "<channel>", a.Positional("channel"))));
+  req.set_channel(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "<channel>",
+                                                                          a.Positional("channel"))));
   std::string decision = a.Positional("grant|withdraw");
   if (decision != "grant" && decision != "withdraw") {
     throw UsageError(absl::StrCat("\"", decision, "\" is neither grant nor withdraw"));
   }
   req.set_granted(decision == "grant");
-  req.set_source(static_cast<v1::ConsentSource>(
-      ParseEnum(v1::ConsentSource_descriptor(), "--source", a.Flag("source", "agent"))));
-  req.set_legal_basis(static_cast<v1::LegalBasis>(
-      ParseEnum(v1::LegalBasis_descriptor(), "--legal_basis", a.Flag("legal_basis", "consent"))));
+  req.set_source(static_cast<v1::ConsentSource>(ParseEnum(v1::ConsentSource_descriptor(), "--source",
+                                                          a.Flag("source", "agent"))));
+  req.set_legal_basis(static_cast<v1::LegalBasis>(ParseEnum(v1::LegalBasis_descriptor(), "--legal_basis",
+                                                            a.Flag("legal_basis", "consent"))));
   req.set_evidence(a.Flag("evidence"));
   req.set_request_id(RequestId(a));
   a.Done();
@@ -172,9 +174,7 @@ std::string ReadSecret(const std::string& flag, const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(text.str()));
 }
 
-std::string Seconds(const google::protobuf::Duration& d) {
-  return absl::FormatDuration(care::FromDurationProto(d));
-}
+std::string Seconds(const google::protobuf::Duration& d) { return absl::FormatDuration(care::FromDurationProto(d)); }
 
 void PrintSettings(const v1::Settings& s) {
   auto window = [](const v1::SendWindow& w) {
@@ -192,9 +192,9 @@ void PrintSettings(const v1::Settings& s) {
                {"TIME ZONE", s.default_time_zone()},
                {"WEBHOOK", s.webhook().url().empty() ? "not configured" : s.webhook().url()},
                {"WEBHOOK SECRET", s.webhook().signing_secret_set() ? "set" : "not set"},
-               {"EMAIL", s.email().smtp_url().empty() ? "not configured"
-                                                      : absl::StrCat(s.email().smtp_url(), " from ",
-                                                                     s.email().from_address())},
+               {"EMAIL", s.email().smtp_url().empty()
+                             ? "not configured"
+                             : absl::StrCat(s.email().smtp_url(), " from ", s.email().from_address())},
                {"EMAIL PASSWORD", s.email().password_set() ? "set" : "not set"}});
 }
 
@@ -254,7 +254,8 @@ int Replay(Context& c, Args& a) {
   f->set_campaign_id(a.Flag("campaign"));
   f->set_schedule_id(a.Flag("schedule"));
   if (std::string ch = a.Flag("channel"); !ch.empty()) {
-    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel", ch)));
+    f->add_channels(static_cast<care::common::v1::MessageChannel>(ParseEnum(MessageChannel_descriptor(), "--channel",
+                                                                            ch)));
   }
   req.set_include_failed(a.BoolFlag("include_failed"));
   req.set_max_deliveries(static_cast<int32_t>(a.IntFlag("max", 0)));
@@ -274,25 +275,30 @@ std::vector<Command> NotificationCommands() {
   return {
       {"notification", "inbox", "<member_id> [--unread] [--page_size=50] [--page_token=]",
        "lists a member's in-app inbox, newest first (ListInbox)", Inbox},
-      {"notification", "schedules", "[--state=scheduled|running|completed|cancelled] [--campaign=] [--member=] "
-                                    "[--page_size=50] [--page_token=]",
+      {"notification", "schedules",
+       "[--state=scheduled|running|completed|cancelled] [--campaign=] [--member=] "
+       "[--page_size=50] [--page_token=]",
        "lists scheduled messages such as promotion alerts (ListSchedules)", Schedules},
       {"notification", "schedule", "<schedule_id> | --campaign=ID", "shows one schedule (GetSchedule)", Schedule},
-      {"notification", "deliveries", "[--member=] [--campaign=] [--schedule=] [--status=] [--channel=] "
-                                     "[--page_size=50] [--page_token=]",
+      {"notification", "deliveries",
+       "[--member=] [--campaign=] [--schedule=] [--status=] [--channel=] "
+       "[--page_size=50] [--page_token=]",
        "lists deliveries and their outcome (ListDeliveries)", Deliveries},
-      {"notification", "consent", "<member_id> <in_app|webhook|email> <grant|withdraw> [--source=agent] "
-                                  "[--legal_basis=consent] [--evidence=] [--request_id=ID]",
+      {"notification", "consent",
+       "<member_id> <in_app|webhook|email> <grant|withdraw> [--source=agent] "
+       "[--legal_basis=consent] [--evidence=] [--request_id=ID]",
        "records a marketing consent decision (SetConsent)", Consent},
       {"notification", "settings", "", "shows the service settings, secrets only as set / not set (GetSettings)",
        Settings},
       {"notification", "set-webhook", "<url> [--secret_file=PATH] [--max_in_flight=N] [--request_id=ID]",
        "points the WEBHOOK channel at a gateway; the HMAC secret is read from a file (UpdateSettings)", SetWebhook},
-      {"notification", "set-email", "<smtp_url> --from=ADDRESS [--from_name=] [--username=] [--password_file=PATH] "
-                                    "[--request_id=ID]",
+      {"notification", "set-email",
+       "<smtp_url> --from=ADDRESS [--from_name=] [--username=] [--password_file=PATH] "
+       "[--request_id=ID]",
        "points the EMAIL channel at an SMTP server (UpdateSettings)", SetEmail},
-      {"notification", "replay", "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
-                                 "[--include_failed] [--max=N] [--request_id=ID]",
+      {"notification", "replay",
+       "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
+       "[--include_failed] [--max=N] [--request_id=ID]",
        "puts dead-lettered deliveries back to PENDING (ReplayDeadLetters)", Replay},
   };
 }

@@ -65,8 +65,7 @@ std::vector<Command> OutboxCommands() {
     out.push_back({group, "outbox",
                    "dead [--destination=] [--page_size=50] [--page_token=] | "
                    "replay <event_id>... | replay --all [--destination=] [--request_id=ID]",
-                   "lists the events a receiver refused for good, or sends them again (OutboxAdmin; admin)",
-                   Outbox});
+                   "lists the events a receiver refused for good, or sends them again (OutboxAdmin; admin)", Outbox});
   }
   return out;
 }

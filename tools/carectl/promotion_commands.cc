@@ -242,8 +242,7 @@ std::vector<Command> PromotionCommands() {
       {"promotion", "show", "<campaign_id> [--version=N]", "shows a campaign, or one of its versions (GetCampaign)",
        Show},
       {"promotion", "announce", "<campaign_id> [--short_notice] [--expected_version=N] [--request_id=ID]",
-       "announces a campaign; its alert is scheduled the notice period before it starts (AnnounceCampaign)",
-       Announce},
+       "announces a campaign; its alert is scheduled the notice period before it starts (AnnounceCampaign)", Announce},
       {"promotion", "reschedule",
        "<campaign_id> --starts=RFC3339 [--ends=RFC3339] [--short_notice] [--expected_version=N] [--request_id=ID]",
        "moves a campaign's dates; its alert moves too (RescheduleCampaign)", Reschedule},
@@ -254,7 +253,8 @@ std::vector<Command> PromotionCommands() {
        "(--member=ID | --guest=KEY) [--currency=USD] [--shipping=AMOUNT] [--voucher=CODE] [--explain] "
        "SKU:CATEGORY:QTY:PRICE...",
        "prices a cart: applied and rejected campaigns, totals and a quote token; --explain adds every live "
-       "campaign's verdict and each line's adjustments (Quote)", QuoteCart},
+       "campaign's verdict and each line's adjustments (Quote)",
+       QuoteCart},
       {"promotion", "redeem", "<order_id> <quote_token> [--request_id=ID]",
        "redeems a quote for an order, consuming budgets and limits (RedeemQuote)", Redeem},
       {"promotion", "cancel-redemption", "<order_id> [--reason=] [--request_id=ID]",

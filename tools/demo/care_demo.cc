@@ -92,8 +92,8 @@ class Demo final {
     grpc::Status s = call(Ctx().get());
     if (!s.ok()) {
       absl::Status status = care::FromGrpcStatus(s);
-      throw DemoFailure{absl::StrCat(what, ": ", absl::StatusCodeToString(status.code()), " ",
-                                     status.message(), " (reason ", care::ErrorReason(status), ")")};
+      throw DemoFailure{absl::StrCat(what, ": ", absl::StatusCodeToString(status.code()), " ", status.message(),
+                                     " (reason ", care::ErrorReason(status), ")")};
     }
   }
 
@@ -117,9 +117,7 @@ class Demo final {
 
   // ---------------------------------------------------------------- clocks
 
-  std::unique_ptr<cv1::ClockControl::Stub> ClockOf(size_t i) const {
-    return cv1::ClockControl::NewStub(channels_[i]);
-  }
+  std::unique_ptr<cv1::ClockControl::Stub> ClockOf(size_t i) const { return cv1::ClockControl::NewStub(channels_[i]); }
 
   // The four services' clocks start at their own start-up instants: bring
   // them to the latest, so business time agrees across the suite.
@@ -164,8 +162,8 @@ class Demo final {
     return m;
   }
 
-  static lv1::Tier Tier(const std::string& id, const std::string& name, int rank, int64_t spend,
-                        int multiplier_bps, int discount_bps) {
+  static lv1::Tier Tier(const std::string& id, const std::string& name, int rank, int64_t spend, int multiplier_bps,
+                        int discount_bps) {
     lv1::Tier t;
     t.set_tier_id(id);
     t.set_display_name(name);
@@ -177,7 +175,7 @@ class Demo final {
     }
     t.mutable_benefits()->set_points_multiplier_bps(multiplier_bps);
     t.mutable_benefits()->set_discount_bps(discount_bps);
-    t.mutable_benefits()->set_support_priority(rank >= 2 ? lv1::SUPPORT_PRIORITY_URGENT
+    t.mutable_benefits()->set_support_priority(rank >= 2   ? lv1::SUPPORT_PRIORITY_URGENT
                                                : rank == 1 ? lv1::SUPPORT_PRIORITY_HIGH
                                                            : lv1::SUPPORT_PRIORITY_STANDARD);
     return t;
@@ -213,8 +211,8 @@ class Demo final {
     req.set_change_note("demo");
     lv1::Program out;
     Call("LoyaltyService.UpdateProgram", [&](auto* ctx) { return loyalty_->UpdateProgram(ctx, req, &out); });
-    Say(absl::StrCat("Program version ", out.version(), ": Member -> Silver at ", Vnd(2000000),
-                     " -> Gold at ", Vnd(5000000), " spent over 12 months; 1 point per 10,000 VND"));
+    Say(absl::StrCat("Program version ", out.version(), ": Member -> Silver at ", Vnd(2000000), " -> Gold at ",
+                     Vnd(5000000), " spent over 12 months; 1 point per 10,000 VND"));
     Say("Gold: x1.5 points, 10% discount, free returns, 'special care', urgent support priority");
   }
 
@@ -339,7 +337,8 @@ class Demo final {
     create_early.set_request_id(Id("create-early"));
     create_early.set_campaign_id(Id("too-soon"));
     *create_early.mutable_campaign() = early;
-    Call("PromotionService.CreateCampaign", [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create_early, &out); });
+    Call("PromotionService.CreateCampaign",
+         [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create_early, &out); });
     pv1::AnnounceCampaignRequest announce_early;
     announce_early.set_request_id(Id("announce-early"));
     announce_early.set_campaign_id(Id("too-soon"));
@@ -351,10 +350,11 @@ class Demo final {
     pv1::AnnounceCampaignRequest announce;
     announce.set_request_id(Id("announce"));
     announce.set_campaign_id(campaign_id_);
-    Call("PromotionService.AnnounceCampaign", [&](auto* ctx) { return promotion_->AnnounceCampaign(ctx, announce, &out); });
+    Call("PromotionService.AnnounceCampaign",
+         [&](auto* ctx) { return promotion_->AnnounceCampaign(ctx, announce, &out); });
     absl::Time due = care::FromTimestamp(out.alert_due_time());
-    Say(absl::StrCat("'", out.display_name(), "' starts ", Local(starts_, "Asia/Ho_Chi_Minh"), ": announced; alert due ",
-                     Local(due, "Asia/Ho_Chi_Minh")));
+    Say(absl::StrCat("'", out.display_name(), "' starts ", Local(starts_, "Asia/Ho_Chi_Minh"),
+                     ": announced; alert due ", Local(due, "Asia/Ho_Chi_Minh")));
 
     nv1::ListSchedulesRequest list;
     list.set_campaign_id(campaign_id_);
@@ -441,7 +441,8 @@ class Demo final {
     redeem.set_quote_token(gold.quote_token());
     pv1::Redemption redemption;
     Call("PromotionService.RedeemQuote", [&](auto* ctx) { return promotion_->RedeemQuote(ctx, redeem, &redemption); });
-    Call("PromotionService.RedeemQuote (retry)", [&](auto* ctx) { return promotion_->RedeemQuote(ctx, redeem, &redemption); });
+    Call("PromotionService.RedeemQuote (retry)",
+         [&](auto* ctx) { return promotion_->RedeemQuote(ctx, redeem, &redemption); });
     Say(absl::StrCat("Lan places the order: redemption ", redemption.redemption_id(),
                      "; checkout's retry returns the same redemption, the budget is charged once"));
 
@@ -475,8 +476,8 @@ class Demo final {
     kv1::BusinessCalendar calendar;
     Call("ComplaintService.CreateBusinessCalendar",
          [&](auto* ctx) { return complaint_->CreateBusinessCalendar(ctx, cal, &calendar); });
-    for (auto [id, tier, hours] : {std::tuple<std::string, std::string, int>{"gold-care", "gold", 1},
-                                   {"standard", "", 4}}) {
+    for (auto [id, tier, hours] :
+         {std::tuple<std::string, std::string, int>{"gold-care", "gold", 1}, {"standard", "", 4}}) {
       kv1::CreateSlaPolicyRequest p;
       p.set_request_id(Id("policy-" + id));
       p.mutable_policy()->set_sla_policy_id(Id(id));
@@ -548,7 +549,8 @@ class Demo final {
     reply.set_request_id(Id("reply"));
     reply.set_text("Xin lỗi chị, chúng tôi sẽ đổi áo mới ngay hôm nay");
     *reply.mutable_consultation_time() = care::ToDurationProto(absl::Minutes(6));
-    Call("ComplaintService.ReplyToComplaint", [&](auto* ctx) { return complaint_->ReplyToComplaint(ctx, reply, &replied); });
+    Call("ComplaintService.ReplyToComplaint",
+         [&](auto* ctx) { return complaint_->ReplyToComplaint(ctx, reply, &replied); });
     Say("The agent's apology goes out through the notification service");
 
     lv1::GetBalanceRequest balance_req;

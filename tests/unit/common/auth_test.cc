@@ -9,7 +9,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-
 #include "common/errors.h"
 #include "tests/harness/harness.h"
 
@@ -28,11 +27,11 @@ constexpr char kAdminToken[] = "admin-token-0123456789";
 constexpr char kMixedToken[] = "mixed-token-0123456789";
 
 TokenRegistry Registry() {
-  auto r = TokenRegistry::FromText(absl::StrCat(
-      "# comment line\n"
-      "\n",
-      kAdminToken, " admin:root admin   # trailing comment\n",
-      "   ", kMixedToken, "   agent:alice   agent,supervisor  \n"));
+  auto r = TokenRegistry::FromText(
+      absl::StrCat("# comment line\n"
+                   "\n",
+                   kAdminToken, " admin:root admin   # trailing comment\n", "   ", kMixedToken,
+                   "   agent:alice   agent,supervisor  \n"));
   EXPECT_TRUE(r.ok()) << r.status();
   return *std::move(r);
 }
@@ -73,7 +72,7 @@ TEST(TokenRegistryTest, RejectsMalformedFiles) {
   };
   for (const Case& c : std::vector<Case>{
            {"short-token p admin\n", "token of 16"},
-           {"0123456789abcdef-long p\n", "token of 16"},            // no roles
+           {"0123456789abcdef-long p\n", "token of 16"},              // no roles
            {"0123456789abcdef-long p admin extra\n", "token of 16"},  // too many parts
            {"0123456789abcdef-long p root\n", "unknown role"},
            {"0123456789abcdef-long p admin,\n", "unknown role"},
@@ -120,10 +119,9 @@ TEST(TokenRegistryTest, MissingHeaderIsUnauthenticated) {
 TEST(TokenRegistryTest, InvalidHeadersAreUnauthenticated) {
   TokenRegistry r = Registry();
   std::string admin = kAdminToken;
-  for (const std::string& header :
-       {std::string("Bearer wrong-token-0123456789"), "Basic " + admin, "Bearer" + admin, "bearer:" + admin, admin,
-        "Bearer " + admin.substr(0, admin.size() - 1), "Bearer " + admin + "x", std::string("Bearer "),
-        "Bearer  " + admin}) {
+  for (const std::string& header : {std::string("Bearer wrong-token-0123456789"), "Basic " + admin, "Bearer" + admin,
+                                    "bearer:" + admin, admin, "Bearer " + admin.substr(0, admin.size() - 1),
+                                    "Bearer " + admin + "x", std::string("Bearer "), "Bearer  " + admin}) {
     auto p = r.Authenticate(header);
     EXPECT_FALSE(p.ok()) << "accepted header: " << header;
     if (!p.ok()) {

@@ -76,8 +76,7 @@ TEST_F(ConfigTest, ParsesEveryType) {
 
 TEST_F(ConfigTest, BadValuesFallBackToDefaultsAndAreAllReported) {
   ScopedEnv env("CARE_CFGT_BADENV", "lots");
-  Args a{"--cfgt_port=99999", "--cfgt_workers=abc", "--cfgt_flag=maybe", "--cfgt_wait=-3s",
-         "--cfgt_wait2=3"};
+  Args a{"--cfgt_port=99999", "--cfgt_workers=abc", "--cfgt_flag=maybe", "--cfgt_wait=-3s", "--cfgt_wait2=3"};
   EXPECT_EXIT(
       {
         ConfigReader c(a.argc(), a.argv(), "help");

@@ -105,8 +105,8 @@ TEST(Egress, TheAllowListParsesCidrsAddressesAndNames) {
 }
 
 TEST(Egress, AMalformedOrOversizedAllowListIsRefusedNamingTheEntry) {
-  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/40", "999.1.1.1", "1.2.3", "host name", "-bad.example",
-                          "a..b", "http://x", "x:80", "*.", "*", "a/b", "fd00::/200", "exa$mple.com"}) {
+  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/40", "999.1.1.1", "1.2.3", "host name", "-bad.example", "a..b",
+                          "http://x", "x:80", "*.", "*", "a/b", "fd00::/200", "exa$mple.com"}) {
     auto p = EgressPolicy::Parse(bad);
     EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(p.status().message().find("entry"), std::string::npos) << p.status();

@@ -122,7 +122,10 @@ TEST(ErrorsTest, TruncateUtf8CutsBetweenCharactersAndRepairsBadBytes) {
   std::string cut = TruncateUtf8(japanese, 10);
   EXPECT_EQ(cut, "日本...");
   EXPECT_TRUE(CodePoints(cut).has_value());
-  EXPECT_EQ(TruncateUtf8("a\xff\xc0" "b", 10), "a??b");
+  EXPECT_EQ(TruncateUtf8("a\xff\xc0"
+                         "b",
+                         10),
+            "a??b");
   EXPECT_TRUE(CodePoints(TruncateUtf8(std::string(1000, '\xe6'), 100)).has_value());
   EXPECT_LE(TruncateUtf8(std::string(1000, 'x'), 3).size(), 3u);
 }
@@ -210,8 +213,8 @@ TEST(GrpcStatusTest, UnknownCodeIsNeverSent) {
 }
 
 TEST(GrpcStatusTest, ReasonedStatusKeepsCodeMessageAndErrorInfo) {
-  absl::Status in = Error(absl::StatusCode::kFailedPrecondition, "INSUFFICIENT_POINTS",
-                          "balance 10 is below 50", {{"balance", "10"}});
+  absl::Status in = Error(absl::StatusCode::kFailedPrecondition, "INSUFFICIENT_POINTS", "balance 10 is below 50",
+                          {{"balance", "10"}});
   grpc::Status s = ToGrpcStatus(in, "loyalty.care");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(s.error_message(), "balance 10 is below 50");
@@ -244,8 +247,7 @@ TEST(GrpcStatusTest, CancelledAndDeadlineKeepTheirCodes) {
 }
 
 TEST(GrpcStatusTest, FromGrpcStatusRoundTrip) {
-  absl::Status in = Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "no member m-1",
-                          {{"member_id", "m-1"}});
+  absl::Status in = Error(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "no member m-1", {{"member_id", "m-1"}});
   absl::Status out = FromGrpcStatus(ToGrpcStatus(in, "loyalty.care"));
   EXPECT_EQ(out.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(out.message(), "no member m-1");

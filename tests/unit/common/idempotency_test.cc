@@ -191,14 +191,17 @@ TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
     v1.resize(1);
     auto db = Database::Open(path, v1);
     ASSERT_TRUE(db.ok()) << db.status();
-    ASSERT_TRUE((*db)->Write([&](Txn& txn) {
-                       return txn
-                           .Exec("INSERT INTO idempotency (scope, key, request_hash, response, created_at) "
-                                 "VALUES ('/svc/Earn', 'req-old', ?1, ?2, 1), "
-                                 "('/svc/RecordPurchase', 'order-old', ?1, ?2, 1)",
-                                 StableMessageHash(earn), Blob{first.SerializeAsString()})
-                           .status();
-                     }).ok());
+    ASSERT_TRUE((*db)
+                    ->Write([&](Txn& txn) {
+                      return txn
+                          .Exec(
+                              "INSERT INTO idempotency (scope, key, request_hash, response, created_at) "
+                              "VALUES ('/svc/Earn', 'req-old', ?1, ?2, 1), "
+                              "('/svc/RecordPurchase', 'order-old', ?1, ?2, 1)",
+                              StableMessageHash(earn), Blob{first.SerializeAsString()})
+                          .status();
+                    })
+                    .ok());
   }
   auto db = Database::Open(path, CommonMigrations());
   ASSERT_TRUE(db.ok()) << db.status();
@@ -242,7 +245,8 @@ class RetentionTest : public IdempotencyTest {
                      if (!row.ok()) return row.status();
                      n = stmt->Int(0);
                      return absl::OkStatus();
-                   }).ok());
+                   })
+                    .ok());
     return n;
   }
 };
@@ -286,7 +290,8 @@ TEST_F(RetentionTest, OnlyDeliveredOutboxEventsArePurged) {
                                      absl::ToUnixMicros(clock_.Now()));
                    if (!s.ok()) return s.status();
                    return txn.Exec("UPDATE outbox SET dead = 1 WHERE event_id = 'dead'").status();
-                 }).ok());
+                 })
+                  .ok());
   RetentionOptions options;
   clock_.Advance(absl::Hours(24 * 365));
   PurgeExpired(*db_, clock_.Now(), options);

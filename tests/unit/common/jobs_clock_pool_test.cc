@@ -29,8 +29,14 @@ bool Eventually(Fn fn, absl::Duration timeout = absl::Seconds(5)) {
 TEST(JobRunnerTest, RunsEachJobAtStart) {
   JobRunner jobs;
   std::atomic<int> a{0}, b{0};
-  jobs.Add("a", absl::Hours(1), [&] { ++a; return false; });
-  jobs.Add("b", absl::Hours(1), [&] { ++b; return false; });
+  jobs.Add("a", absl::Hours(1), [&] {
+    ++a;
+    return false;
+  });
+  jobs.Add("b", absl::Hours(1), [&] {
+    ++b;
+    return false;
+  });
   jobs.Start();
   EXPECT_TRUE(Eventually([&] { return a.load() == 1 && b.load() == 1; }));
   absl::SleepFor(absl::Milliseconds(100));
@@ -40,7 +46,10 @@ TEST(JobRunnerTest, RunsEachJobAtStart) {
 TEST(JobRunnerTest, KickRunsJobsAtOnce) {
   JobRunner jobs;
   std::atomic<int> runs{0};
-  jobs.Add("hourly", absl::Hours(1), [&] { ++runs; return false; });
+  jobs.Add("hourly", absl::Hours(1), [&] {
+    ++runs;
+    return false;
+  });
   jobs.Start();
   ASSERT_TRUE(Eventually([&] { return runs.load() == 1; }));
   for (int expected = 2; expected <= 4; ++expected) {
@@ -55,7 +64,10 @@ TEST(JobRunnerTest, KickRunsJobsAtOnce) {
 TEST(JobRunnerTest, RepeatsOnItsInterval) {
   JobRunner jobs;
   std::atomic<int> runs{0};
-  jobs.Add("fast", absl::Milliseconds(20), [&] { ++runs; return false; });
+  jobs.Add("fast", absl::Milliseconds(20), [&] {
+    ++runs;
+    return false;
+  });
   jobs.Start();
   EXPECT_TRUE(Eventually([&] { return runs.load() >= 5; }, absl::Seconds(3)));
 }
@@ -75,7 +87,10 @@ TEST(JobRunnerTest, AJobThatThrowsDoesNotStopTheOthers) {
   JobRunner jobs;
   std::atomic<int> runs{0};
   jobs.Add("throws", absl::Milliseconds(10), []() -> bool { throw std::runtime_error("boom"); });
-  jobs.Add("counts", absl::Milliseconds(10), [&] { ++runs; return false; });
+  jobs.Add("counts", absl::Milliseconds(10), [&] {
+    ++runs;
+    return false;
+  });
   jobs.Start();
   EXPECT_TRUE(Eventually([&] { return runs.load() >= 3; }));
 }

@@ -112,8 +112,8 @@ TEST(MetricsTest, CatalogDeclaresEveryFamilyInTheGlobalRegistry) {
   AddToCatalog(DeclareTestFamilies);
   DeclareAll();
   auto names = Registry::Global().Names();
-  for (const char* n : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_outbox_backlog",
-                        "care_outbox_dead", "care_work_pool_queue_depth", "care_test_added_total"}) {
+  for (const char* n : {"care_rpc_calls_total", "care_rpc_latency_seconds", "care_outbox_backlog", "care_outbox_dead",
+                        "care_work_pool_queue_depth", "care_test_added_total"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
 }

@@ -210,16 +210,17 @@ TEST_F(OutboxTest, PermanentFailureIsMarkedDeadAndDoesNotBlock) {
   int64_t dead = -1;
   std::string last_error;
   ASSERT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
-                  auto stmt = txn.Query("SELECT dead, last_error FROM outbox WHERE event_id = 'a1'");
-                  if (!stmt.ok()) return stmt.status();
-                  auto row = stmt->Step();
-                  if (!row.ok()) return row.status();
-                  if (*row) {
-                    dead = stmt->Int(0);
-                    last_error = stmt->Text(1);
-                  }
-                  return absl::OkStatus();
-                }).ok());
+                   auto stmt = txn.Query("SELECT dead, last_error FROM outbox WHERE event_id = 'a1'");
+                   if (!stmt.ok()) return stmt.status();
+                   auto row = stmt->Step();
+                   if (!row.ok()) return row.status();
+                   if (*row) {
+                     dead = stmt->Int(0);
+                     last_error = stmt->Text(1);
+                   }
+                   return absl::OkStatus();
+                 })
+                  .ok());
   EXPECT_EQ(dead, 1);
   EXPECT_THAT(last_error, ::testing::HasSubstr("member_id"));
 }
@@ -289,9 +290,9 @@ TEST(ClassifyDeliveryTest, OnlyAReceiversDomainRefusalIsFinal) {
         Error(absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED", "no token"),
         Error(absl::StatusCode::kPermissionDenied, "MISSING_ROLE", "wrong token"),
         Error(absl::StatusCode::kUnimplemented, "PEER_ERROR", "unknown method"),
-        absl::NotFoundError("no reason: a proxy's answer"),
-        Unavailable("PEER_UNAVAILABLE", "connection refused"), absl::DeadlineExceededError("slow"),
-        absl::InternalError("boom"), absl::ResourceExhaustedError("busy"), absl::AbortedError("conflict"),
+        absl::NotFoundError("no reason: a proxy's answer"), Unavailable("PEER_UNAVAILABLE", "connection refused"),
+        absl::DeadlineExceededError("slow"), absl::InternalError("boom"), absl::ResourceExhaustedError("busy"),
+        absl::AbortedError("conflict"),
         // No reason from the receiver (a proxy, a gRPC-level refusal).
         absl::InvalidArgumentError("bad frame"), Error(absl::StatusCode::kFailedPrecondition, "PEER_ERROR", "?")}) {
     EXPECT_EQ(ClassifyDelivery(s), DeliveryVerdict::kRetry) << s;
@@ -379,32 +380,35 @@ TEST_F(OutboxTest, DeadEventsAreListedAndReplayedByAnAdmin) {
   ASSERT_TRUE(Drain(relay));
   std::vector<DeadOutboxEvent> dead;
   ASSERT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
-                  auto d = ListDeadOutbox(txn, "", 0, 10);
-                  if (!d.ok()) return d.status();
-                  dead = *d;
-                  return absl::OkStatus();
-                }).ok());
+                   auto d = ListDeadOutbox(txn, "", 0, 10);
+                   if (!d.ok()) return d.status();
+                   dead = *d;
+                   return absl::OkStatus();
+                 })
+                  .ok());
   ASSERT_EQ(dead.size(), 2u);
   EXPECT_EQ(dead[0].event.event_id, "a1");
   EXPECT_THAT(dead[0].last_error, ::testing::HasSubstr("MEMBER_CLOSED"));
   EXPECT_EQ(dead[1].event.event_id, "b1");
   // Paging and the destination filter.
   ASSERT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
-                  auto d = ListDeadOutbox(txn, "", dead[0].seq, 10);
-                  EXPECT_TRUE(d.ok() && d->size() == 1 && (*d)[0].event.event_id == "b1");
-                  auto b = ListDeadOutbox(txn, "A", 0, 10);
-                  EXPECT_TRUE(b.ok() && b->size() == 1 && (*b)[0].event.event_id == "a1");
-                  return absl::OkStatus();
-                }).ok());
+                   auto d = ListDeadOutbox(txn, "", dead[0].seq, 10);
+                   EXPECT_TRUE(d.ok() && d->size() == 1 && (*d)[0].event.event_id == "b1");
+                   auto b = ListDeadOutbox(txn, "A", 0, 10);
+                   EXPECT_TRUE(b.ok() && b->size() == 1 && (*b)[0].event.event_id == "a1");
+                   return absl::OkStatus();
+                 })
+                  .ok());
 
   sender_.Forgive("a1");
   std::vector<std::string> replayed;
   ASSERT_TRUE(db_->Write([&](Txn& txn) -> absl::Status {
-                  auto r = ReplayDeadOutbox(txn, {"a1", "a2", "nope"}, "");
-                  if (!r.ok()) return r.status();
-                  replayed = *r;
-                  return absl::OkStatus();
-                }).ok());
+                   auto r = ReplayDeadOutbox(txn, {"a1", "a2", "nope"}, "");
+                   if (!r.ok()) return r.status();
+                   replayed = *r;
+                   return absl::OkStatus();
+                 })
+                  .ok());
   EXPECT_THAT(replayed, ElementsAre("a1")) << "only dead events are replayed";
   ASSERT_TRUE(Drain(relay));
   EXPECT_THAT(sender_.DeliveredTo("A"), ElementsAre("a2", "a1"));

@@ -106,8 +106,10 @@ TEST_F(RedisTest, SetIfNewerUnderConcurrentWriters) {
     threads.emplace_back([&] {
       for (int i; (i = next++) < kVersions;) {
         auto w = pool_->SetIfNewer("tier:race", versions[i], absl::StrCat("v", versions[i]));
-        if (!w.ok()) errors++;
-        else if (*w) written++;
+        if (!w.ok())
+          errors++;
+        else if (*w)
+          written++;
       }
     });
   }
@@ -194,8 +196,7 @@ TEST_F(RedisTest, AWrongOrMissingPasswordIsRedisDown) {
   redisContext* c = redisConnectWithTimeout("127.0.0.1", server_.port(), tv);
   ASSERT_TRUE(c != nullptr && c->err == 0);
   freeReplyObject(redisCommand(c, "AUTH %s", server_.password().c_str()));
-  auto* set = static_cast<redisReply*>(
-      redisCommand(c, "ACL SETUSER care on >care-password ~care:* +@all"));
+  auto* set = static_cast<redisReply*>(redisCommand(c, "ACL SETUSER care on >care-password ~care:* +@all"));
   ASSERT_NE(set, nullptr);
   EXPECT_EQ(set->type, REDIS_REPLY_STATUS);
   freeReplyObject(set);

@@ -145,7 +145,8 @@ TEST_F(StoredRowsTest, WriteOnceAnswersARetryFromItsOwnerOnlyAndEnqueuesInTheSam
                    if (auto row = n->Step(); !row.ok()) return row.status();
                    events = n->Int(0);
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   EXPECT_EQ(events, 2);
 }
 

@@ -21,8 +21,9 @@ using ::testing::HasSubstr;
 std::vector<Migration> TestMigrations(int upto = 2) {
   std::vector<Migration> all = {
       {"test", 1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER);"},
-      {"test", 2, "tags", "CREATE TABLE tags (item INTEGER NOT NULL, tag TEXT NOT NULL);"
-                          "CREATE INDEX tags_item ON tags (item);"},
+      {"test", 2, "tags",
+       "CREATE TABLE tags (item INTEGER NOT NULL, tag TEXT NOT NULL);"
+       "CREATE INDEX tags_item ON tags (item);"},
   };
   all.resize(upto);
   std::vector<Migration> out = CommonMigrations();
@@ -428,9 +429,10 @@ TEST_F(SqliteTest, JsonArrayBindsAListAsOneValue) {
   for (size_t i = 0; i < names.size(); ++i) ASSERT_TRUE(Insert(*db, names[i], static_cast<int64_t>(i)).ok());
   ASSERT_TRUE(Insert(*db, "other", 99).ok());
   ASSERT_TRUE(db->Read([&](Txn& txn) -> absl::Status {
-                  auto stmt = txn.Query("SELECT COUNT(*) FROM items WHERE name IN (SELECT value FROM json_each(?1)) "
-                                        "AND n IN (SELECT value FROM json_each(?2))",
-                                        JsonArray(names), JsonArray(std::vector<int>{0, 1, 2, 3, 4, 5, 99}));
+                  auto stmt = txn.Query(
+                      "SELECT COUNT(*) FROM items WHERE name IN (SELECT value FROM json_each(?1)) "
+                      "AND n IN (SELECT value FROM json_each(?2))",
+                      JsonArray(names), JsonArray(std::vector<int>{0, 1, 2, 3, 4, 5, 99}));
                   if (!stmt.ok()) return stmt.status();
                   auto row = stmt->Step();
                   if (!row.ok()) return row.status();

@@ -64,8 +64,7 @@ TEST(BusinessTimeTest, StartingOutsideHoursCountsFromTheNextOpening) {
   auto due = AddBusinessTime(c, Local(c, 2026, 11, 28, 3, 0), absl::Minutes(30));  // Saturday
   ASSERT_TRUE(due.ok());
   EXPECT_EQ(*due, Local(c, 2026, 11, 30, 9, 30));
-  EXPECT_EQ(BusinessTimeBetween(c, Local(c, 2026, 11, 28, 0, 0), Local(c, 2026, 11, 29, 23, 0)),
-            absl::ZeroDuration());
+  EXPECT_EQ(BusinessTimeBetween(c, Local(c, 2026, 11, 28, 0, 0), Local(c, 2026, 11, 29, 23, 0)), absl::ZeroDuration());
 }
 
 TEST(BusinessTimeTest, ACalendarWithoutHoursIsRefused) {
@@ -80,14 +79,17 @@ TEST(BusinessTimeTest, ACalendarWithoutHoursIsRefused) {
   EXPECT_TRUE(ValidateCalendar(c).ok());
   Calendar closed = c;
   closed.hours.clear();  // never open: no due time, rather than a loop
-  EXPECT_EQ(AddBusinessTime(closed, absl::UnixEpoch(), absl::Hours(1)).status().code(),
-            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(AddBusinessTime(closed, absl::UnixEpoch(), absl::Hours(1)).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 TEST(PhrasesTest, WhiteSpaceInsideAPhraseDoesNotHideIt) {
   const std::vector<std::string> phrases = {"calm down", "không thể"};
   for (const char* text : {"please calm  down", "please CALM\ndown", "please calm\t\r\n down",
-                           "please calm\xC2\xA0" "down", "please calm\xE3\x80\x80" "down", "  calm down  "}) {
+                           "please calm\xC2\xA0"
+                           "down",
+                           "please calm\xE3\x80\x80"
+                           "down",
+                           "  calm down  "}) {
     EXPECT_EQ(FindForbidden(phrases, text), std::vector<std::string>{"calm down"}) << text;
   }
   // A phrase stored with odd spacing still matches the plain text.

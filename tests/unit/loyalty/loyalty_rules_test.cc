@@ -7,8 +7,8 @@
 
 #include "common/bounds.h"
 #include "gtest/gtest.h"
-#include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/program.h"
+#include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/tiers.h"
 
 namespace care::loyalty {
@@ -121,7 +121,7 @@ TEST(ProgramRulesTest, ValidationNamesEveryBadFieldAndSortsTheLadder) {
 
   Program bad = Ladder();
   bad.tiers[0].window.kind = WindowKind::kUnspecified;  // gold
-  bad.tiers[2].tier_id = "member";                       // duplicate
+  bad.tiers[2].tier_id = "member";                      // duplicate
   bad.earn_rule.unit_amount = 0;
   FieldErrors errors;
   ValidateProgram(bad, errors);

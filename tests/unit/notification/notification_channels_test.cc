@@ -95,7 +95,10 @@ TEST(NotificationChannels, WebhookAnswersMapToTransientOrPermanent) {
     EXPECT_EQ(r.error, "HTTP 400");  // the status, never the receiver's body
   }
   int port = 0;
-  { LoopbackServer closed([](int) {}); port = closed.port(); }  // nothing listens there any more
+  {
+    LoopbackServer closed([](int) {});
+    port = closed.port();
+  }  // nothing listens there any more
   endpoint.set_url(absl::StrCat("http://127.0.0.1:", port, "/"));
   SendResult down = MakeWebhookChannel(endpoint, Loopback())->Send(Message());
   EXPECT_EQ(down.outcome, SendResult::Outcome::kTransient);
@@ -124,10 +127,10 @@ TEST(NotificationChannels, EmailIsDeliveredOverSmtpWithRecipientSubjectAndBody) 
 TEST(NotificationChannels, AFileOrGopherUrlIsNeverFetched) {
   std::atomic<int> connections = 0;
   LoopbackServer probe([&](int) { ++connections; });
-  for (const std::string& url : {std::string("file:///etc/passwd"),
-                                absl::StrCat("gopher://127.0.0.1:", probe.port(), "/_SET%20k%20v%0D%0A"),
-                                absl::StrCat("dict://127.0.0.1:", probe.port(), "/info"),
-                                absl::StrCat("ftp://127.0.0.1:", probe.port(), "/")}) {
+  for (const std::string& url :
+       {std::string("file:///etc/passwd"), absl::StrCat("gopher://127.0.0.1:", probe.port(), "/_SET%20k%20v%0D%0A"),
+        absl::StrCat("dict://127.0.0.1:", probe.port(), "/info"),
+        absl::StrCat("ftp://127.0.0.1:", probe.port(), "/")}) {
     v1::WebhookEndpoint endpoint;
     endpoint.set_url(url);
     SendResult r = MakeWebhookChannel(endpoint, Loopback())->Send(Message());

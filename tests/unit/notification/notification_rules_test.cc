@@ -24,7 +24,7 @@ absl::Time At(const absl::TimeZone& z, int y, int mo, int d, int h, int mi) {
 
 TEST(RecipientTime, MarketingDueInTokyoQuietHoursGoesAtEndOfPreviousWindow) {
   absl::TimeZone tokyo = Zone("Asia/Tokyo");
-  Window w;  // 08:00-21:00
+  Window w;                                       // 08:00-21:00
   absl::Time due = At(tokyo, 2031, 3, 10, 3, 0);  // 03:00 local: quiet
   absl::Time now = due - absl::Hours(24);
   SendTime t = MarketingSendTime(MarketingDue{due}, now, tokyo, w);
@@ -68,9 +68,9 @@ TEST(RecipientTime, PassedEarlierMomentIsSuppressedOrWithoutNoticeGoesAtNextWind
   t = MarketingSendTime(MarketingDue{now, false}, now, utc, w);
   EXPECT_EQ(t.send_after, At(utc, 2031, 1, 2, 8, 0));
   EXPECT_EQ(t.suppress, NoSendTime::kNone);
-  EXPECT_EQ(MarketingSendTime(MarketingDue{now, false, absl::Minutes(15), At(utc, 2031, 1, 2, 7, 0)}, now, utc, w)
-                .suppress,
-            NoSendTime::kExpired);
+  EXPECT_EQ(
+      MarketingSendTime(MarketingDue{now, false, absl::Minutes(15), At(utc, 2031, 1, 2, 7, 0)}, now, utc, w).suppress,
+      NoSendTime::kExpired);
   // Wrapping window 22:00-06:00 and no quiet hours at all.
   Window wrap{22 * 60, 6 * 60};
   EXPECT_TRUE(InWindow(At(utc, 2031, 1, 2, 23, 0), utc, wrap));

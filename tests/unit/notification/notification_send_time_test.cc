@@ -32,9 +32,8 @@ struct ZoneYear {
 // does not exist on 4 Nov), Apia in 2011 (two changes and a skipped day,
 // 30 Dec) and Apia in 2031 (no changes any more).
 constexpr ZoneYear kZoneYears[] = {
-    {"America/New_York", 2031}, {"Europe/London", 2031},    {"Australia/Lord_Howe", 2031},
-    {"Asia/Tokyo", 2031},       {"America/Sao_Paulo", 2018}, {"Pacific/Apia", 2011},
-    {"Pacific/Apia", 2031},
+    {"America/New_York", 2031},  {"Europe/London", 2031}, {"Australia/Lord_Howe", 2031}, {"Asia/Tokyo", 2031},
+    {"America/Sao_Paulo", 2018}, {"Pacific/Apia", 2011},  {"Pacific/Apia", 2031},
 };
 
 struct Interval {
@@ -142,8 +141,8 @@ std::vector<Window> RandomWindows(std::mt19937_64& rng) {
   // The default, the 10:00-12:00, wrapping, tiny, full, always, one
   // that never opens (24:00-00:00), nearly always, and windows starting or
   // ending inside the hours clocks skip or repeat.
-  std::vector<Window> out = {{480, 1260}, {600, 720}, {1320, 360}, {600, 615}, {0, 1440},  {0, 0},
-                             {1440, 0},   {61, 60},   {120, 150},  {60, 120},  {90, 180},  {150, 240},
+  std::vector<Window> out = {{480, 1260}, {600, 720}, {1320, 360},  {600, 615}, {0, 1440},   {0, 0},
+                             {1440, 0},   {61, 60},   {120, 150},   {60, 120},  {90, 180},   {150, 240},
                              {0, 60},     {1410, 30}, {1439, 1440}, {0, 1},     {1380, 1439}};
   std::uniform_int_distribution<int> minute(0, 1440), coin(0, 3), tiny(1, 15), quarter(0, 96);
   for (int i = 0; i < 40; ++i) {
@@ -327,10 +326,11 @@ TEST(SendTimeInvariant, NeverAfterDueAlwaysInsideTheWindowOrSuppressedWithAReaso
         }
       }
     }
-    std::printf("checked %lld send times: %lld adjusted, %lld suppressed (%lld at fan-out time, windows a skipped "
-                "hour swallowed)\n",
-                static_cast<long long>(counts.checked), static_cast<long long>(counts.adjusted),
-                static_cast<long long>(counts.suppressed), static_cast<long long>(swallowed));
+    std::printf(
+        "checked %lld send times: %lld adjusted, %lld suppressed (%lld at fan-out time, windows a skipped "
+        "hour swallowed)\n",
+        static_cast<long long>(counts.checked), static_cast<long long>(counts.adjusted),
+        static_cast<long long>(counts.suppressed), static_cast<long long>(swallowed));
     EXPECT_GT(counts.adjusted, 0);
     EXPECT_GT(counts.suppressed, 0);
   }

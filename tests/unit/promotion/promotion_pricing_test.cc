@@ -1,7 +1,5 @@
 // The pricing engine alone (pure domain): stacking order, exact rounding in
 // minor units, never below zero.
-#include "services/promotion/pricing.h"
-
 #include <algorithm>
 #include <limits>
 #include <random>
@@ -10,6 +8,7 @@
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "services/promotion/pricing.h"
 
 namespace care::promotion {
 namespace {

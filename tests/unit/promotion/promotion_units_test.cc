@@ -1,9 +1,9 @@
 // Pure pieces of the promotion service, without the binary: the quote
 // index's ordering rule, the one campaign validation and the quote token
 // key file.
+#include "common/errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/errors.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/campaign_validation.h"
 #include "services/promotion/quote_token.h"
