@@ -110,17 +110,61 @@ void Fatal(absl::string_view message) {
   std::exit(1);
 }
 
-ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int default_port) {
-  ServerConfig s;
-  s.service = std::string(service);
-  s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
-  s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
-  s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
-  s.health_port = static_cast<int>(
-      c.Int("health_port", -1, -1, 65535,
-            "plaintext port serving only grpc.health.v1 (kubelet gRPC probes cannot present a client certificate); "
-            "-1 = off, 0 picks a free one"));
-  s.health_port_file = c.String("health_port_file", "", "file to write the bound health port to");
+namespace {
+
+// The TLS flags belong together: a key without its certificate, mutual TLS
+// without TLS, or files that do not hold what they should stop start-up.
+void CheckTls(ConfigReader& c, ServerConfig& s) {
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
+    c.AddError("tls_cert_file and tls_key_file go together");
+  } else if (!s.tls_cert_file.empty()) {
+    if (absl::Status st = CheckKeyPair(s.tls_cert_file, s.tls_key_file); !st.ok()) {
+      c.AddError(absl::StrCat("tls_cert_file/tls_key_file: ", st.message()));
+    }
+  }
+  if (!s.tls_client_ca_file.empty()) {
+    if (s.tls_cert_file.empty()) {
+      c.AddError("tls_client_ca_file needs tls_cert_file and tls_key_file (mutual TLS is TLS first)");
+    } else if (absl::Status st = CheckCertificatesFile(s.tls_client_ca_file); !st.ok()) {
+      c.AddError(absl::StrCat("tls_client_ca_file: ", st.message()));
+    }
+  }
+  if (s.tls_reload_interval < absl::Seconds(1) || s.tls_reload_interval > absl::Hours(1)) {
+    c.AddError("tls_reload_interval must be between 1s and 1h");
+  }
+  s.peer_tls.reload_interval = s.tls_reload_interval;
+}
+
+// Secrets are read now, so a missing or empty file stops start-up (exit 2)
+// instead of silently running without AUTH or signatures.
+void ReadRedisSecrets(ConfigReader& c, ServerConfig& s, const std::string& password_file,
+                      const std::string& tier_key_file) {
+  if (!password_file.empty()) {
+    auto password = ReadSecretFile(password_file);
+    if (!password.ok()) {
+      c.AddError(absl::StrCat("redis_password_file: ", password.status().message()));
+    } else if (password->empty()) {
+      c.AddError(absl::StrCat("redis_password_file: ", password_file, " is empty"));
+    } else if (password->size() > 512 || password->find_first_of("\r\n") != std::string::npos) {
+      c.AddError("redis_password_file: the password must be one line of at most 512 bytes");
+    } else {
+      s.redis_password = *std::move(password);
+    }
+  }
+  if (!s.redis_user.empty() && password_file.empty()) c.AddError("redis_user needs redis_password_file");
+  if (s.redis_user.size() > 128) c.AddError("redis_user must be at most 128 bytes");
+  if (!tier_key_file.empty()) {
+    auto keys = ReadKeyFile(tier_key_file);
+    if (keys.ok()) {
+      s.tier_cache_keys = *std::move(keys);
+    } else {
+      c.AddError(absl::StrCat("tier_cache_key_file: ", keys.status().message()));
+    }
+  }
+  s.tier_cache_key_file = tier_key_file;
+}
+
+void ReadTransport(ConfigReader& c, ServerConfig& s) {
   s.tls_cert_file = c.String("tls_cert_file", "", "PEM certificate: with tls_key_file, serve TLS");
   s.tls_key_file = c.String("tls_key_file", "", "PEM private key for tls_cert_file");
   s.tls_client_ca_file = c.String(
@@ -133,6 +177,22 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   s.tokens_reload_interval = c.Duration(
       "tokens_reload_interval", absl::Seconds(10),
       "how often tokens_file (and service_token_file) are checked for changes (100ms..1h)");
+}
+
+}  // namespace
+
+ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int default_port) {
+  ServerConfig s;
+  s.service = std::string(service);
+  s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
+  s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
+  s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
+  s.health_port = static_cast<int>(
+      c.Int("health_port", -1, -1, 65535,
+            "plaintext port serving only grpc.health.v1 (kubelet gRPC probes cannot present a client certificate); "
+            "-1 = off, 0 picks a free one"));
+  s.health_port_file = c.String("health_port_file", "", "file to write the bound health port to");
+  ReadTransport(c, s);
   s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
   s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20,
@@ -167,52 +227,11 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
     c.AddError(
         "fake_clock: CARE_FAKE_CLOCK is refused; the test clock is enabled only by --fake_clock on the command line");
   }
-  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
-    c.AddError("tls_cert_file and tls_key_file go together");
-  } else if (!s.tls_cert_file.empty()) {
-    if (absl::Status st = CheckKeyPair(s.tls_cert_file, s.tls_key_file); !st.ok()) {
-      c.AddError(absl::StrCat("tls_cert_file/tls_key_file: ", st.message()));
-    }
-  }
-  if (!s.tls_client_ca_file.empty()) {
-    if (s.tls_cert_file.empty()) {
-      c.AddError("tls_client_ca_file needs tls_cert_file and tls_key_file (mutual TLS is TLS first)");
-    } else if (absl::Status st = CheckCertificatesFile(s.tls_client_ca_file); !st.ok()) {
-      c.AddError(absl::StrCat("tls_client_ca_file: ", st.message()));
-    }
-  }
-  if (s.tls_reload_interval < absl::Seconds(1) || s.tls_reload_interval > absl::Hours(1)) {
-    c.AddError("tls_reload_interval must be between 1s and 1h");
-  }
-  s.peer_tls.reload_interval = s.tls_reload_interval;
+  CheckTls(c, s);
   if (s.tokens_reload_interval < absl::Milliseconds(100) || s.tokens_reload_interval > absl::Hours(1)) {
     c.AddError("tokens_reload_interval must be between 100ms and 1h");
   }
-  // Secrets are read now, so a missing or empty file stops start-up (exit 2)
-  // instead of silently running without AUTH or signatures.
-  if (!password_file.empty()) {
-    auto password = ReadSecretFile(password_file);
-    if (!password.ok()) {
-      c.AddError(absl::StrCat("redis_password_file: ", password.status().message()));
-    } else if (password->empty()) {
-      c.AddError(absl::StrCat("redis_password_file: ", password_file, " is empty"));
-    } else if (password->size() > 512 || password->find_first_of("\r\n") != std::string::npos) {
-      c.AddError("redis_password_file: the password must be one line of at most 512 bytes");
-    } else {
-      s.redis_password = *std::move(password);
-    }
-  }
-  if (!s.redis_user.empty() && password_file.empty()) c.AddError("redis_user needs redis_password_file");
-  if (s.redis_user.size() > 128) c.AddError("redis_user must be at most 128 bytes");
-  if (!tier_key_file.empty()) {
-    auto keys = ReadKeyFile(tier_key_file);
-    if (keys.ok()) {
-      s.tier_cache_keys = *std::move(keys);
-    } else {
-      c.AddError(absl::StrCat("tier_cache_key_file: ", keys.status().message()));
-    }
-  }
-  s.tier_cache_key_file = tier_key_file;
+  ReadRedisSecrets(c, s, password_file, tier_key_file);
   return s;
 }
 
@@ -406,105 +425,153 @@ void ServerRunner::AddReadinessCheck(std::string name, std::function<bool()> che
   readiness_.emplace_back(std::move(name), std::move(check));
 }
 
-int ServerRunner::Run() {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+namespace {
+
+// The service's gRPC server, with keepalive: find dead peers behind NATs and
+// load balancers, and let clients ping idle connections without being
+// disconnected. Exits the process when it cannot listen.
+std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, const std::vector<grpc::Service*>& services,
+                                          int* bound_port) {
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds = MakeServerCredentials(
-      ServerTls{config_.tls_cert_file, config_.tls_key_file, config_.tls_client_ca_file, config_.tls_reload_interval});
-  int bound_port = 0;
-  builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.port), creds, &bound_port);
-  // Keepalive: find dead peers behind NATs and load balancers, and let
-  // clients ping idle connections without being disconnected.
+      ServerTls{config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file, config.tls_reload_interval});
+  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.port), creds, bound_port);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  for (grpc::Service* service : services_) builder.RegisterService(service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || bound_port == 0) {
-    Fatal(absl::StrCat("cannot listen on ", config_.listen_host, ":", config_.port));
-  }
-  std::unique_ptr<metrics::HttpExporter> exporter;
-  if (config_.metrics_port >= 0) {
-    metrics::DeclareAll();
-    auto started = metrics::HttpExporter::Start(config_.listen_host, config_.metrics_port);
-    if (!started.ok()) Fatal(started.status().message());
-    exporter = std::move(*started);
-    if (!config_.metrics_port_file.empty()) WritePortFile(config_.metrics_port_file, exporter->port());
-    LogInfo("metrics", {{"port", exporter->port()}, {"path", "/metrics"}});
-  }
-  if (!config_.port_file.empty()) WritePortFile(config_.port_file, bound_port);
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  // Probes only: no CareSuite service is registered here, so nothing but
-  // health (and reflection of it) answers without TLS.
-  std::unique_ptr<grpc::Server> health_server;
-  grpc::HealthCheckServiceInterface* plain_health = nullptr;
-  if (config_.health_port >= 0) {
-    grpc::ServerBuilder health_builder;
-    int health_bound = 0;
-    health_builder.AddListeningPort(absl::StrCat(config_.listen_host, ":", config_.health_port),
-                                    grpc::InsecureServerCredentials(), &health_bound);
-    health_server = health_builder.BuildAndStart();
-    if (!health_server || health_bound == 0) {
-      Fatal(absl::StrCat("cannot listen on ", config_.listen_host, ":", config_.health_port, " (health_port)"));
-    }
-    plain_health = health_server->GetHealthCheckService();
-    if (!config_.health_port_file.empty()) WritePortFile(config_.health_port_file, health_bound);
-    LogInfo("health", {{"port", health_bound}});
-  }
-  jobs_.Start();
+  if (!server || *bound_port == 0) Fatal(absl::StrCat("cannot listen on ", config.listen_host, ":", config.port));
+  return server;
+}
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread readiness([&] {
+// /metrics over HTTP, when --metrics_port is set.
+std::unique_ptr<metrics::HttpExporter> StartMetrics(const ServerConfig& config) {
+  if (config.metrics_port < 0) return nullptr;
+  metrics::DeclareAll();
+  auto started = metrics::HttpExporter::Start(config.listen_host, config.metrics_port);
+  if (!started.ok()) Fatal(started.status().message());
+  if (!config.metrics_port_file.empty()) WritePortFile(config.metrics_port_file, (*started)->port());
+  LogInfo("metrics", {{"port", (*started)->port()}, {"path", "/metrics"}});
+  return *std::move(started);
+}
+
+// The plaintext health port for probes, when --health_port is set. No
+// CareSuite service is registered there, so nothing but health (and
+// reflection of it) answers without TLS.
+std::unique_ptr<grpc::Server> StartHealthServer(const ServerConfig& config) {
+  if (config.health_port < 0) return nullptr;
+  grpc::ServerBuilder builder;
+  int bound = 0;
+  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.health_port), grpc::InsecureServerCredentials(),
+                           &bound);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound == 0) {
+    Fatal(absl::StrCat("cannot listen on ", config.listen_host, ":", config.health_port, " (health_port)"));
+  }
+  if (!config.health_port_file.empty()) WritePortFile(config.health_port_file, bound);
+  LogInfo("health", {{"port", bound}});
+  return server;
+}
+
+// Polls the readiness checks every 500 ms and publishes the result as the
+// health of `health_name` on every health service, until Stop().
+class ReadinessLoop final {
+ public:
+  using Checks = std::vector<std::pair<std::string, std::function<bool()>>>;
+  ReadinessLoop(const Checks& checks, std::vector<grpc::HealthCheckServiceInterface*> healths, std::string health_name,
+                int port)
+      : thread_([this, &checks, healths = std::move(healths), health_name = std::move(health_name), port] {
+          Loop(checks, healths, health_name, port);
+        }) {}
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop(const Checks& checks, const std::vector<grpc::HealthCheckServiceInterface*>& healths,
+            const std::string& health_name, int port) {
     bool last = false;
     bool first = true;
-    std::unique_lock lock(mu);
-    while (!stopping) {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
       bool ready = true;
-      for (auto& [name, check] : readiness_) {
+      for (const auto& [name, check] : checks) {
         if (!check()) {
           if (last || first) LogWarn("not ready", {{"check", name}});
           ready = false;
         }
       }
       if (ready != last || first) {
-        for (grpc::HealthCheckServiceInterface* h : {health, plain_health}) {
-          if (h == nullptr) continue;
-          h->SetServingStatus(health_name_, ready);
+        for (grpc::HealthCheckServiceInterface* h : healths) {
+          h->SetServingStatus(health_name, ready);
           h->SetServingStatus("", true);
         }
-        if (ready) LogInfo("serving", {{"port", bound_port}, {"health", health_name_}});
+        if (ready) LogInfo("serving", {{"port", port}, {"health", health_name}});
       }
       last = ready;
       first = false;
-      cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping; });
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
     }
-  });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_; declared before thread_, which reads it
+  std::thread thread_;
+};
+
+}  // namespace
+
+int ServerRunner::Run() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  int bound_port = 0;
+  std::unique_ptr<grpc::Server> server = StartServer(config_, services_, &bound_port);
+  std::unique_ptr<metrics::HttpExporter> exporter = StartMetrics(config_);
+  // Written once metrics listen too: a script that waits for it finds both.
+  if (!config_.port_file.empty()) WritePortFile(config_.port_file, bound_port);
+  std::unique_ptr<grpc::Server> health_server = StartHealthServer(config_);
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* plain_health = health_server ? health_server->GetHealthCheckService() : nullptr;
+  jobs_.Start();
+  std::vector<grpc::HealthCheckServiceInterface*> healths = {health};
+  if (plain_health != nullptr) healths.push_back(plain_health);
+  ReadinessLoop readiness(readiness_, healths, health_name_, bound_port);
 
   sigset_t signals = TerminationSignals();
   int sig = 0;
   sigwait(&signals, &sig);
   LogInfo("draining", {{"signal", sig}, {"deadline_s", absl::ToDoubleSeconds(config_.drain_deadline)}});
-  {
-    std::lock_guard lock(mu);
-    stopping = true;
-  }
-  cv.notify_all();
-  readiness.join();
+  readiness.Stop();
   health->Shutdown();  // every service NOT_SERVING: load balancers stop sending
   if (plain_health) plain_health->Shutdown();
-  // From here a new call is refused before any work (UNAVAILABLE,
-  // SHUTTING_DOWN: nothing happened, retry elsewhere), and every call
-  // admitted before runs to its end: the drain waits until the reactor of
-  // each is done, i.e. its answer was written out, so no connection is
-  // closed under an answer (a write that committed is never reported to its
-  // client as failed). grpc::Server::Shutdown(deadline) would also wait for
-  // idle client connections to go away and so always take the whole
-  // deadline: it is called once nothing admitted is left.
+  Drain(*server);
+  if (health_server) {
+    health_server->Shutdown(std::chrono::system_clock::now());
+    health_server->Wait();
+  }
+  jobs_.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
+// From here a new call is refused before any work (UNAVAILABLE,
+// SHUTTING_DOWN: nothing happened, retry elsewhere), and every call admitted
+// before runs to its end: the drain waits until the reactor of each is done,
+// i.e. its answer was written out, so no connection is closed under an
+// answer (a write that committed is never reported to its client as failed).
+// grpc::Server::Shutdown(deadline) would also wait for idle client
+// connections to go away and so always take the whole deadline: it is
+// called once nothing admitted is left.
+void ServerRunner::Drain(grpc::Server& server) {
   absl::Time deadline = absl::Now() + config_.drain_deadline;
   rpc_->StartDraining();
   while (rpc_->in_flight() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
@@ -513,15 +580,8 @@ int ServerRunner::Run() {
   // here, and retry the ones gRPC refused on their own, before the
   // connections are cut.
   absl::Duration grace = std::clamp(deadline - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(200));
-  server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
-  server->Wait();
-  if (health_server) {
-    health_server->Shutdown(std::chrono::system_clock::now());
-    health_server->Wait();
-  }
-  jobs_.Stop();
-  LogInfo("stopped");
-  return 0;
+  server.Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server.Wait();
 }
 
 }  // namespace care

@@ -134,6 +134,9 @@ class ServerRunner final {
   class Diagnostics;
   class ClockControl;
 
+  // Lets every admitted call finish (up to --drain_deadline), then stops `server`.
+  void Drain(grpc::Server& server);
+
   ServerConfig config_;
   std::string health_name_;
   std::unique_ptr<Clock> clock_;
