@@ -30,14 +30,15 @@ absl::Status LoyaltyNotConfigured() {
 // NOT_FOUND as loyalty said; loyalty answering that it is not set up yet
 // (FAILED_PRECONDITION, e.g. PROGRAM_NOT_CONFIGURED) is a configuration
 // error and passes through with its reason; anything else (loyalty or Redis
-// down, a timeout) is UNAVAILABLE / TIER_UNAVAILABLE, worth a retry.
-absl::Status LookupError(const absl::Status& s, absl::string_view retry_message) {
+// down, a timeout) is UNAVAILABLE with `unavailable_reason` (what could not
+// be read), worth a retry.
+absl::Status LookupError(const absl::Status& s, absl::string_view unavailable_reason, absl::string_view retry_message) {
   if (s.code() == absl::StatusCode::kNotFound) return s;
   if (s.code() == absl::StatusCode::kFailedPrecondition && !care::ErrorReason(s).empty()) {
     return care::Error(absl::StatusCode::kFailedPrecondition, care::ErrorReason(s),
                        absl::StrCat("loyalty is not set up: ", s.message()));
   }
-  return care::Unavailable("TIER_UNAVAILABLE", retry_message);
+  return care::Unavailable(unavailable_reason, retry_message);
 }
 
 // The member as a quote sees them: tier from the tier cache (Redis first,
@@ -47,7 +48,7 @@ care::promotion::PromotionService::ShopperLookup Shoppers(care::TierLookup* tier
   return [tiers](const std::string& member_id) -> absl::StatusOr<care::promotion::Shopper> {
     if (tiers == nullptr) return LoyaltyNotConfigured();
     auto snap = tiers->Get(member_id);
-    if (!snap.ok()) return LookupError(snap.status(), "the member's tier cannot be read; retry");
+    if (!snap.ok()) return LookupError(snap.status(), "TIER_UNAVAILABLE", "the member's tier cannot be read; retry");
     care::promotion::Shopper s;
     s.guest = false;
     s.member_id = member_id;
@@ -67,7 +68,8 @@ care::promotion::PromotionService::ProfileLookup Profiles(const care::clients::l
   return [loyalty](const std::string& member_id) -> absl::StatusOr<care::promotion::PromotionService::Profile> {
     if (loyalty == nullptr) return LoyaltyNotConfigured();
     auto m = loyalty->GetMember(member_id);
-    if (!m.ok()) return LookupError(m.status(), "the member's opt-in cannot be read; retry");
+    if (!m.ok())
+      return LookupError(m.status(), "MEMBER_PROFILE_UNAVAILABLE", "the member's opt-in cannot be read; retry");
     care::promotion::PromotionService::Profile p;
     p.segment = m->segment();
     for (const auto& c : m->marketing_consents()) p.opted_in = p.opted_in || c.granted();
