@@ -1,9 +1,8 @@
 #pragma once
 
 // The outbox events that tell notification about a campaign's alert
-// (IngestEvent with PromotionAlert or PromotionAlertCancelled). Their payload
-// is notification's request; it is built here until clients/notification/
-// provides the builders.
+// (IngestEvent with PromotionAlert or PromotionAlertCancelled), built by
+// clients/notification from the campaign version.
 
 #include "absl/time/time.h"
 #include "care/promotion/v1/promotion.pb.h"

@@ -234,7 +234,7 @@ absl::Status PromotionService::ConsumeCampaigns(StoreTxn& tx, v1::QuoteResponse&
     if (!c.ok()) return c.status();
     if (absl::Status s = CheckQuotedCampaign(tx, *c, ac, customer); !s.ok()) return s;
     absl::Status s = tx.AddUsage({ac.campaign_id(), customer, quote.customer().tier_id(), ac.campaign_version()}, 1,
-                                 ac.discount().amount_minor(), 0);
+                                 ac.discount().amount_minor(), 0, 0);
     if (!s.ok()) return s;
     Describe(**c, &ac);  // the token leaves out what the bound version says
   }

@@ -116,7 +116,7 @@ class StoreTxn : public ServiceTxn {
   // Adds (or, negative, releases) redemptions and discount; counts
   // cancelled and fully returned orders.
   virtual absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
-                                int64_t returned = 0) = 0;
+                                int64_t returned) = 0;
 
   // Vouchers by code. InsertVoucher returns false (and writes nothing) when
   // the code is taken.

@@ -265,7 +265,7 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const std::str
     for (int c = 0; c < out.campaigns_size(); ++c) {
       const v1::AppliedCampaign& ac = out.campaigns(c);
       absl::Status st = tx.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()}, -1,
-                                    -held[c], 1);
+                                    -held[c], 1, 0);
       if (!st.ok()) return st;
       released += held[c];
     }
