@@ -20,7 +20,7 @@
 #include "common/config.h"
 #include "common/proto_time.h"
 #include "common/sqlite.h"
-#include "services/complaint/sqlite_complaint_store.h"
+#include "services/complaint/sql_complaint_store.h"
 
 namespace {
 
@@ -70,12 +70,12 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(data_dir);
   std::vector<care::Migration> migrations = care::CommonMigrations();
   for (auto& m : care::ComplaintMigrations()) migrations.push_back(m);
-  auto db = care::Database::Open(data_dir + "/complaint.db", migrations);
+  auto db = care::SqliteDatabase::Open(data_dir + "/complaint.db", migrations);
   if (!db.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(db.status().message()).c_str());
     return 1;
   }
-  auto store = care::complaint::NewSqliteComplaintStore(**db);
+  auto store = care::complaint::NewSqlComplaintStore(**db);
   const absl::Time year_start = absl::FromCivil(absl::CivilDay(2030, 1, 1), absl::UTCTimeZone());
   std::mt19937_64 rng(42);
   auto t0 = std::chrono::steady_clock::now();

@@ -35,7 +35,7 @@
 #include "services/notification/channels.h"
 #include "services/notification/event_wire.h"
 #include "services/notification/notification_service.h"
-#include "services/notification/sqlite_notification_store.h"
+#include "services/notification/sql_notification_store.h"
 
 namespace {
 
@@ -122,7 +122,8 @@ double RawPosts(const v1::WebhookEndpoint& endpoint, int64_t members, int batch)
 
 // The baseline: the same number of rows, as plain inserts.
 double RawInsert(const std::string& path, int64_t members, int batch) {
-  auto db = care::Database::Open(path, {{"bench", 1, "raw",
+  auto db = care::SqliteDatabase::Open(path,
+                                       {{"bench", 1, "raw",
                                          "CREATE TABLE members (id TEXT PRIMARY KEY, proto BLOB);"
                                          "CREATE TABLE deliveries (id TEXT PRIMARY KEY, member TEXT, proto BLOB);"
                                          "CREATE TABLE inbox (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, member TEXT, "
@@ -171,12 +172,12 @@ int main(int argc, char** argv) {
 
   std::vector<care::Migration> migrations = care::CommonMigrations();
   for (auto& m : care::NotificationMigrations()) migrations.push_back(m);
-  auto db = care::Database::Open(dir + "/notification.db", migrations);
+  auto db = care::SqliteDatabase::Open(dir + "/notification.db", migrations);
   if (!db.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(db.status().message()).c_str());
     return 1;
   }
-  auto store = care::notification::NewSqliteNotificationStore(**db);
+  auto store = care::notification::NewSqlNotificationStore(**db);
   // Noon UTC: every member's send window is open, nothing is deferred.
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
   SyntheticAudience audience(members, channel);

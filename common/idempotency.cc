@@ -93,11 +93,11 @@ absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Messag
 }
 
 absl::StatusOr<int64_t> PurgeIdempotencyBefore(Txn& txn, absl::Time cutoff, int limit) {
-  // `owner != ''` as in the partial index idempotency_records_age, which
+  // `owner <> ''` as in the partial index idempotency_records_age, which
   // keeps each batch a range scan.
   return txn.Exec(
-      "DELETE FROM idempotency_records WHERE rowid IN (SELECT rowid FROM idempotency_records "
-      "WHERE owner != '' AND created_at < ?1 LIMIT ?2)",
+      "DELETE FROM idempotency_records WHERE (owner, scope, key) IN (SELECT owner, scope, key "
+      "FROM idempotency_records WHERE owner <> '' AND created_at < ?1 LIMIT ?2)",
       absl::ToUnixMicros(cutoff), static_cast<int64_t>(limit));
 }
 

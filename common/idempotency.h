@@ -5,13 +5,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/store.h"
 #include "google/protobuf/message.h"
 
 namespace care {
 
-// Idempotent mutations (AIP-155) on SQLite: inside a write transaction,
+// Idempotent mutations (AIP-155) in SQL: inside a write transaction,
 // Replay fills `response` with the first answer given for `once` and returns
 // true; Remember stores the answer after the mutation. A key reused by its
 // owner with a different request is ALREADY_EXISTS, reason REQUEST_ID_REUSED.
@@ -37,12 +37,13 @@ std::string RequestSha256(const google::protobuf::Message& message);
 // (not a security boundary) and reads pre-upgrade idempotency rows.
 int64_t StableMessageHash(const google::protobuf::Message& message);
 
-// The SQLite side of ServiceTxn (common/store.h): a service's SqliteTxn
-// derives from SqliteTxnBase<StoreTxn> and uses `txn_` for its own queries.
+// The SQL side of ServiceTxn (common/store.h), on either engine: a service's
+// store transaction derives from SqlTxnBase<StoreTxn> and uses `txn_` for its
+// own queries.
 template <typename StoreTxn>
-class SqliteTxnBase : public StoreTxn {
+class SqlTxnBase : public StoreTxn {
  public:
-  explicit SqliteTxnBase(Txn& txn) : txn_(txn) {}
+  explicit SqlTxnBase(Txn& txn) : txn_(txn) {}
   absl::StatusOr<bool> Replay(const Once& once, google::protobuf::Message* response) override {
     return care::Replay(txn_, once, response);
   }

@@ -430,7 +430,15 @@ metrics::Counter& WorkPoolRejected() {
 
 metrics::Gauge& SqlStatementsCached() {
   static auto& f = Registry::Global().Gauge("care_sql_statements_cached",
-                                            "SQLite statements kept prepared by the connections of this process.");
+                                            "SQL statements kept prepared by the connections of this process.");
+  return f;
+}
+
+metrics::Counter& SqlConflictRetries() {
+  static auto& f = Registry::Global().Counter(
+      "care_sql_conflict_retries_total",
+      "PostgreSQL write transactions run again after a serialization conflict, and those out of attempts.",
+      {"outcome"});
   return f;
 }
 
@@ -471,6 +479,7 @@ void DeclareAll() {
   WorkPoolQueueDepth();
   WorkPoolRejected();
   SqlStatementsCached();
+  SqlConflictRetries();
   RetentionPurged();
   for (auto declare : added) declare();
 }

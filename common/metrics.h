@@ -229,9 +229,13 @@ metrics::Gauge& OutboxDead();
 metrics::Gauge& WorkPoolQueueDepth();
 // care_work_pool_rejected_total: tasks refused because the queue was full.
 metrics::Counter& WorkPoolRejected();
-// care_sql_statements_cached: SQLite statements kept prepared by every
+// care_sql_statements_cached: statements kept prepared by every
 // connection of the process (bounded per connection).
 metrics::Gauge& SqlStatementsCached();
+// care_sql_conflict_retries_total{outcome=retried|exhausted}: PostgreSQL write
+// transactions run again after losing a serialization conflict, and those
+// that lost every attempt (answered ABORTED).
+metrics::Counter& SqlConflictRetries();
 // care_retention_purged_total{table=idempotency|outbox}: expired idempotency
 // records and delivered outbox events deleted by the retention purge.
 metrics::Counter& RetentionPurged();

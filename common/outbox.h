@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/store.h"  // OutboxEvent
 
 namespace care {

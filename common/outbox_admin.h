@@ -7,7 +7,7 @@
 #include "care/common/v1/outbox_admin.grpc.pb.h"
 #include "common/jobs.h"
 #include "common/rpc.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 
 namespace care {
 

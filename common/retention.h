@@ -7,7 +7,7 @@
 
 #include "absl/time/time.h"
 #include "common/config.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 
 namespace care {
 

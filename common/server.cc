@@ -17,13 +17,16 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/outbox_admin.h"
+#include "common/postgres.h"
 #include "common/proto_time.h"
+#include "common/sqlite.h"
 #include "common/tokens_watch.h"
 
 namespace care {
@@ -164,6 +167,41 @@ void ReadRedisSecrets(ConfigReader& c, ServerConfig& s, const std::string& passw
   s.tier_cache_key_file = tier_key_file;
 }
 
+// PostgreSQL when --database_url is set, SQLite under --data_dir otherwise.
+// The password comes from a file (a Kubernetes Secret), read now so a
+// missing one stops start-up.
+void ReadDatabase(ConfigReader& c, ServerConfig& s) {
+  s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database (without database_url)");
+  s.database.url = c.String(
+      "database_url", "",
+      "PostgreSQL URI (postgresql://user@host:5432/db?sslmode=verify-full): one database per service; "
+      "empty = SQLite under data_dir");
+  const std::string password_file = c.String("database_password_file", "",
+                                             "file holding the PostgreSQL password (instead of one in the URL)");
+  s.database.pool_size = static_cast<int>(c.Int("database_pool", 0, 0, 256,
+                                                "PostgreSQL connections; 0 = one per work-pool thread"));
+  s.database.statement_timeout = c.Duration("database_statement_timeout", absl::Seconds(10),
+                                            "PostgreSQL statement timeout (100ms..10m)");
+  if (s.database.statement_timeout < absl::Milliseconds(100) || s.database.statement_timeout > absl::Minutes(10)) {
+    c.AddError("database_statement_timeout must be between 100ms and 10m");
+  }
+  const std::string& url = s.database.url;
+  if (!url.empty() && !absl::StartsWith(url, "postgresql://") && !absl::StartsWith(url, "postgres://")) {
+    c.AddError("database_url must be a postgresql:// URI");
+  }
+  if (!password_file.empty()) {
+    if (url.empty()) c.AddError("database_password_file needs database_url");
+    auto password = ReadSecretFile(password_file);
+    if (!password.ok()) {
+      c.AddError(absl::StrCat("database_password_file: ", password.status().message()));
+    } else if (password->empty() || password->find_first_of("\r\n") != std::string::npos) {
+      c.AddError("database_password_file: the password must be one non-empty line");
+    } else {
+      s.database.password = *std::move(password);
+    }
+  }
+}
+
 void ReadTransport(ConfigReader& c, ServerConfig& s) {
   s.tls_cert_file = c.String("tls_cert_file", "", "PEM certificate: with tls_key_file, serve TLS");
   s.tls_key_file = c.String("tls_key_file", "", "PEM private key for tls_cert_file");
@@ -193,7 +231,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
             "-1 = off, 0 picks a free one"));
   s.health_port_file = c.String("health_port_file", "", "file to write the bound health port to");
   ReadTransport(c, s);
-  s.data_dir = c.String("data_dir", "./data", "folder for this service's SQLite database");
+  ReadDatabase(c, s);
   s.threads = static_cast<int>(c.Int("threads", 8, 1, 256, "work pool threads for blocking work"));
   s.queue = static_cast<int>(c.Int("queue", 4096, 1, 1 << 20,
                                    "calls waiting for the work pool before RESOURCE_EXHAUSTED"));
@@ -232,6 +270,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
     c.AddError("tokens_reload_interval must be between 100ms and 1h");
   }
   ReadRedisSecrets(c, s, password_file, tier_key_file);
+  if (s.database.pool_size == 0) s.database.pool_size = s.threads;
   return s;
 }
 
@@ -359,19 +398,29 @@ void ServerRunner::AddService(grpc::Service* service, absl::string_view full_nam
   services_.push_back(service);
 }
 
-Database& ServerRunner::OpenDatabase(const std::vector<Migration>& service_migrations) {
-  std::error_code ec;
-  std::filesystem::create_directories(config_.data_dir, ec);
-  if (ec) Fatal(absl::StrCat("cannot create data_dir ", config_.data_dir, ": ", ec.message()));
-  std::vector<Migration> migrations = CommonMigrations();
-  migrations.insert(migrations.end(), service_migrations.begin(), service_migrations.end());
-  std::string path = absl::StrCat(config_.data_dir, "/", config_.service, ".db");
-  DatabaseOptions options;
-  options.readers = std::max(2, config_.threads / 2);
-  auto db = Database::Open(path, migrations, options);
-  if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
-  database_ = std::move(*db);
-  AddReadinessCheck("sqlite", [d = database_.get()] { return d->Probe().ok(); });
+Database& ServerRunner::OpenDatabase(const Schema& schema) {
+  if (!config_.database.url.empty()) {
+    std::vector<Migration> migrations = CommonPostgresMigrations();
+    migrations.insert(migrations.end(), schema.postgres.begin(), schema.postgres.end());
+    PostgresOptions options = config_.database;
+    options.application_name = absl::StrCat("care_", config_.service);
+    auto db = PostgresDatabase::Open(options, migrations);
+    if (!db.ok()) Fatal(absl::StrCat("database ", RedactedDatabaseUrl(options.url), ": ", db.status().message()));
+    database_ = std::move(*db);
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.data_dir, ec);
+    if (ec) Fatal(absl::StrCat("cannot create data_dir ", config_.data_dir, ": ", ec.message()));
+    std::vector<Migration> migrations = CommonMigrations();
+    migrations.insert(migrations.end(), schema.sqlite.begin(), schema.sqlite.end());
+    std::string path = absl::StrCat(config_.data_dir, "/", config_.service, ".db");
+    SqliteOptions options;
+    options.readers = std::max(2, config_.threads / 2);
+    auto db = SqliteDatabase::Open(path, migrations, options);
+    if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
+    database_ = std::move(*db);
+  }
+  AddReadinessCheck("database", [d = database_.get()] { return d->Probe().ok(); });
   // Kicked with the other jobs when a test moves the fake clock.
   jobs_.Add("retention_purge", absl::Minutes(1),
             [this] { return PurgeExpired(*database_, clock_->Now(), config_.retention); });

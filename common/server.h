@@ -16,10 +16,11 @@
 #include "common/key_file.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
+#include "common/postgres.h"
 #include "common/redis.h"
 #include "common/retention.h"
 #include "common/rpc.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/tls.h"
 #include "common/work_pool.h"
 
@@ -39,7 +40,8 @@ struct ServerConfig {
   PeerTls peer_tls;                         // calls to other services (--peer_*)
   std::string tokens_file;
   absl::Duration tokens_reload_interval;  // how often the tokens file is re-read
-  std::string data_dir;
+  std::string data_dir;                   // SQLite, when database.url is empty
+  PostgresOptions database;               // --database_url and friends
   int threads;
   int queue;
   absl::Duration drain_deadline;
@@ -99,10 +101,11 @@ class ServerRunner final {
   // stops the process if its contract is incomplete (a method without an
   // access option).
   void AddService(grpc::Service* service, absl::string_view full_name);
-  // Opens <data_dir>/<service>.db with the common and the service's
-  // migrations (stopping the process if that fails), makes readiness depend
-  // on it and runs the retention purge on it as a job.
-  Database& OpenDatabase(const std::vector<Migration>& service_migrations);
+  // Opens the service's database: PostgreSQL at --database_url, else
+  // <data_dir>/<service>.db, with the common and the service's migrations
+  // for that engine (stopping the process if that fails), makes readiness
+  // depend on it and runs the retention purge on it as a job.
+  Database& OpenDatabase(const Schema& schema);
   // The Redis pool, one connection per work-pool thread. Redis is a cache:
   // it is not part of readiness.
   RedisPool& redis();

@@ -25,15 +25,13 @@ metrics::GaugeCell& CachedGauge() {
 
 }  // namespace
 
-Statement::~Statement() {
-  if (stmt_) {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  if (borrowed_) --*borrowed_;
+SqliteStatement::~SqliteStatement() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  --*borrowed_;
 }
 
-absl::StatusOr<bool> Statement::Step() {
+absl::StatusOr<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -43,26 +41,26 @@ absl::StatusOr<bool> Statement::Step() {
   return SqliteError(db_, rc, "step");
 }
 
-std::string Statement::Text(int col) const {
+std::string SqliteStatement::Text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
-std::string Statement::Bytes(int col) const {
+std::string SqliteStatement::Bytes(int col) const {
   const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
-Txn::~Txn() {
+SqliteTxn::~SqliteTxn() {
   for (auto& entry : lru_) sqlite3_finalize(entry.stmt);
   CachedGauge().Add(-static_cast<double>(lru_.size()));
 }
 
-absl::StatusOr<Statement> Txn::Prepare(absl::string_view sql) {
+absl::StatusOr<Statement> SqliteTxn::Prepare(absl::string_view sql) {
   auto it = index_.find(std::string_view(sql.data(), sql.size()));
   if (it != index_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
-    return Statement(it->second->stmt, db_, &it->second->borrowed);
+    return Statement(std::make_unique<SqliteStatement>(it->second->stmt, db_, &it->second->borrowed));
   }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
@@ -74,12 +72,12 @@ absl::StatusOr<Statement> Txn::Prepare(absl::string_view sql) {
   index_.emplace(std::string_view(lru_.front().sql), lru_.begin());
   CachedGauge().Add(1);
   // Borrowed before evicting, so the new statement is never the one evicted.
-  Statement handle(stmt, db_, &lru_.front().borrowed);
+  Statement handle(std::make_unique<SqliteStatement>(stmt, db_, &lru_.front().borrowed));
   EvictOverCapacity();
   return handle;
 }
 
-void Txn::EvictOverCapacity() {
+void SqliteTxn::EvictOverCapacity() {
   auto it = lru_.end();
   while (index_.size() > capacity_ && it != lru_.begin()) {
     --it;
@@ -91,7 +89,7 @@ void Txn::EvictOverCapacity() {
   }
 }
 
-absl::Status Txn::ExecScript(absl::string_view sql) {
+absl::Status SqliteTxn::ExecScript(absl::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -102,7 +100,8 @@ absl::Status Txn::ExecScript(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Database::Connection> Database::Connect(const std::string& path, const DatabaseOptions& options) {
+absl::StatusOr<SqliteDatabase::Connection> SqliteDatabase::Connect(const std::string& path,
+                                                                   const SqliteOptions& options) {
   Connection c;
   int rc = sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
@@ -112,17 +111,17 @@ absl::StatusOr<Database::Connection> Database::Connect(const std::string& path, 
     return s;
   }
   sqlite3_busy_timeout(c.db, options.busy_timeout_ms);
-  c.txn = std::make_unique<Txn>(c.db, std::max<size_t>(options.statement_cache_capacity, 1));
+  c.txn = std::make_unique<SqliteTxn>(c.db, std::max<size_t>(options.statement_cache_capacity, 1));
   absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.synchronous,
                                                   "; PRAGMA foreign_keys=ON;"));
   if (!s.ok()) return s;
   return c;
 }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                         const std::vector<Migration>& migrations,
-                                                         const DatabaseOptions& options) {
-  std::unique_ptr<Database> db(new Database());
+absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::string& path,
+                                                                     const std::vector<Migration>& migrations,
+                                                                     const SqliteOptions& options) {
+  std::unique_ptr<SqliteDatabase> db(new SqliteDatabase());
   db->options_ = options;
   auto writer = Connect(path, options);
   if (!writer.ok()) return writer.status();
@@ -138,7 +137,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   return db;
 }
 
-Database::~Database() {
+SqliteDatabase::~SqliteDatabase() {
   {
     std::lock_guard lock(write_mu_);
     stopping_ = true;
@@ -153,8 +152,8 @@ Database::~Database() {
   close(writer_);
 }
 
-absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
-  Txn& txn = *writer_.txn;
+absl::Status SqliteDatabase::Migrate(const std::vector<Migration>& migrations) {
+  SqliteTxn& txn = *writer_.txn;
   absl::Status s = txn.ExecScript(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
@@ -205,7 +204,7 @@ absl::Status Database::Migrate(const std::vector<Migration>& migrations) {
   return absl::OkStatus();
 }
 
-absl::Status Database::Write(std::function<absl::Status(Txn&)> fn) {
+absl::Status SqliteDatabase::Write(std::function<absl::Status(Txn&)> fn) {
   PendingWrite w{std::move(fn), {}};
   auto done = w.done.get_future();
   {
@@ -217,8 +216,8 @@ absl::Status Database::Write(std::function<absl::Status(Txn&)> fn) {
   return done.get();
 }
 
-void Database::WriterLoop() {
-  Txn& txn = *writer_.txn;
+void SqliteDatabase::WriterLoop() {
+  SqliteTxn& txn = *writer_.txn;
   for (;;) {
     std::vector<PendingWrite> batch;
     {
@@ -253,7 +252,7 @@ void Database::WriterLoop() {
   }
 }
 
-absl::Status Database::Read(const std::function<absl::Status(Txn&)>& fn) {
+absl::Status SqliteDatabase::Read(const std::function<absl::Status(Txn&)>& fn) {
   Connection* c;
   {
     std::unique_lock lock(readers_mu_);
@@ -274,50 +273,10 @@ absl::Status Database::Read(const std::function<absl::Status(Txn&)>& fn) {
   return s;
 }
 
-namespace {
-
-void AppendJsonString(absl::string_view value, std::string* out) {
-  out->push_back('"');
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      absl::StrAppend(out, "\\u00", absl::Hex(u, absl::kZeroPad2));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
-}  // namespace
-
-std::string JsonArray(const std::vector<std::string>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ",";
-    AppendJsonString(values[i], &out);
-  }
-  return out + "]";
-}
-
-std::string JsonArray(const std::vector<int>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i]);
-  return out + "]";
-}
-
-absl::Status Database::Probe() {
+absl::Status SqliteDatabase::Probe() {
   absl::Status s = Read([](Txn& txn) { return txn.Exec("SELECT 1").status(); });
   healthy_ = s.ok();
   return s;
-}
-
-absl::Status ParseBlob(const Statement& s, int col, google::protobuf::Message& out, absl::string_view what) {
-  if (!out.ParseFromString(s.Bytes(col))) return absl::DataLossError(absl::StrCat("stored ", what, " is unreadable"));
-  return absl::OkStatus();
 }
 
 }  // namespace care

@@ -2,9 +2,9 @@
 
 // The storage shape every service shares, with no SQL in it: a service
 // declares its own transaction interface (`StoreTxn`, deriving from
-// ServiceTxn) and its store is a TransactionalStore of it. The SQLite
-// implementations are SqliteStoreOf (sqlite.h) and SqliteTxnBase
-// (idempotency.h).
+// ServiceTxn) and its store is a TransactionalStore of it. The SQL
+// implementations, for SQLite and PostgreSQL alike, are SqlStoreOf (sql.h)
+// and SqlTxnBase (idempotency.h).
 
 #include <cstdint>
 #include <functional>

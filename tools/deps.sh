@@ -9,6 +9,7 @@ packages=(
   libhiredis-dev libsqlite3-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev openssl nlohmann-json3-dev libicu-dev
   redis-server sqlite3
+  libpq-dev postgresql-15
 )
 
 sudo=""

@@ -11,7 +11,7 @@
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/prometheus.h"
-#include "services/complaint/sqlite_complaint_store.h"
+#include "services/complaint/sql_complaint_store.h"
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, ComplaintService::service_full_name());
   care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
   care::metrics::AddToCatalog(care::complaint::DeclareMetrics);
-  care::Database& db = runner.OpenDatabase(care::ComplaintMigrations());
+  care::Database& db = runner.OpenDatabase(care::ComplaintSchema());
 
   std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqliteComplaintStore(db);
+  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(db);
   care::complaint::ComplaintOptions options;
   options.agent_points_limit = agent_points_limit;
   options.metrics_concurrency = static_cast<int>(metrics_concurrency);
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     for (const char* method : {care::complaint::kAdjustPointsMethod, care::complaint::kIssueVoucherMethod}) {
       relay->OnOutcome(method, [&complaints](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
                                              const std::string& response) {
-        return complaints.GoodwillOutcome(*care::complaint::SqliteComplaintTxn(txn), event, result, response);
+        return complaints.GoodwillOutcome(*care::complaint::SqlComplaintTxn(txn), event, result, response);
       });
     }
   }

@@ -7,7 +7,7 @@
 // point and tier change of a member is read, decided and written in one, and
 // writes are serialized (one writer), so concurrent requests never see or
 // leave a half-applied change. The SQLite implementation is
-// sqlite_loyalty_store.h; another engine is another class behind this one.
+// sql_loyalty_store.h; another engine is another class behind this one.
 
 #include <cstdint>
 #include <functional>

@@ -10,7 +10,7 @@
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/prometheus.h"
-#include "services/loyalty/sqlite_loyalty_store.h"
+#include "services/loyalty/sql_loyalty_store.h"
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, LoyaltyService::service_full_name());
   care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
   care::metrics::AddToCatalog(care::loyalty::DeclareMetrics);
-  care::Database& db = runner.OpenDatabase(care::LoyaltyMigrations());
-  std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqliteLoyaltyStore(db);
+  care::Database& db = runner.OpenDatabase(care::LoyaltySchema());
+  std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqlLoyaltyStore(db);
   care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);

@@ -9,7 +9,7 @@
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/prometheus.h"
-#include "services/notification/sqlite_notification_store.h"
+#include "services/notification/sql_notification_store.h"
 
 namespace {
 
@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
 
   care::ServerRunner runner(server_config, NotificationService::service_full_name());
   care::metrics::AddToCatalog(care::notification::DeclareMetrics);
-  care::Database& db = runner.OpenDatabase(care::NotificationMigrations());
-  std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqliteNotificationStore(db);
+  care::Database& db = runner.OpenDatabase(care::NotificationSchema());
+  std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqlNotificationStore(db);
 
   std::unique_ptr<care::notification::LoyaltyAudience> audience;
   if (loyalty_target.empty()) {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Notification's storage, in the domain's terms: an interface with no SQL
-// in it (the SQLite implementation is sqlite_notification_store.*). A
+// in it (the SQLite implementation is sql_notification_store.*). A
 // StoreTxn is one transaction; writes are serialized (one writer) and a
 // failed write leaves nothing behind. Resources are the contract's messages
 // (plain data: no gRPC here). Methods return storage errors only (no API

@@ -15,7 +15,7 @@
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
 #include "services/promotion/quote_token.h"
-#include "services/promotion/sqlite_promotion_store.h"
+#include "services/promotion/sql_promotion_store.h"
 
 namespace {
 
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
 
   care::ServerRunner runner(server_config, PromotionService::service_full_name());
   care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
-  care::Database& db = runner.OpenDatabase(care::PromotionMigrations());
+  care::Database& db = runner.OpenDatabase(care::PromotionSchema());
 
   care::promotion::PromotionOptions options;
   options.notice = notice;
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlitePromotionStore(db);
+  std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlPromotionStore(db);
   care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), Profiles(loyalty.get()),
                                               options);
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));

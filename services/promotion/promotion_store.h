@@ -6,7 +6,7 @@
 // redemption's checks and its consumption are atomic. Methods return rows,
 // std::optional for what may be absent, and storage errors only (no API
 // reasons: the domain chooses those). The SQLite implementation is
-// sqlite_promotion_store.h.
+// sql_promotion_store.h.
 
 #include <cstdint>
 #include <optional>

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +27,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -394,6 +397,76 @@ std::string WriteTokenFile(const std::string& dir, const std::string& name, cons
 }
 
 // ---------------------------------------------------------------------------
+// PostgreSQL
+
+std::optional<PostgresCluster> TestPostgres() {
+  const char* dir = std::getenv("CARE_TEST_POSTGRES");
+  if (dir == nullptr || *dir == '\0') return std::nullopt;
+  PostgresCluster c{dir, std::string(absl::StripAsciiWhitespace(ReadFile(absl::StrCat(dir, "/url")))),
+                    absl::StrCat(dir, "/password")};
+  if (c.url.empty()) return std::nullopt;
+  return c;
+}
+
+namespace {
+
+// Runs one statement outside a transaction (CREATE / DROP DATABASE) on the
+// cluster's maintenance database.
+absl::Status AdminStatement(const PostgresCluster& cluster, const std::string& sql) {
+  const std::string url = cluster.url + "/postgres";
+  const std::string password(absl::StripAsciiWhitespace(ReadFile(cluster.password_file)));
+  const char* keys[] = {"dbname", "password", "connect_timeout", nullptr};
+  const char* values[] = {url.c_str(), password.c_str(), "10", nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  absl::Status out = absl::OkStatus();
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out = absl::UnavailableError(absl::StrCat("postgres: ", PQerrorMessage(conn)));
+  } else {
+    PGresult* r = PQexec(conn, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      out = absl::InternalError(absl::StrCat("postgres [", sql, "]: ", PQresultErrorMessage(r)));
+    }
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CreateTestDatabase(const PostgresCluster& cluster) {
+  static std::atomic<int> next{0};
+  const std::string name = absl::StrCat("t", getpid(), "_", next++, "_", absl::ToUnixMicros(absl::Now()) % 1000000);
+  if (absl::Status s = AdminStatement(cluster, absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s;
+  return absl::StrCat(cluster.url, "/", name);
+}
+
+void DropTestDatabase(const PostgresCluster& cluster, const std::string& database_url) {
+  const std::string name = database_url.substr(database_url.rfind('/') + 1);
+  AdminStatement(cluster, absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)")).IgnoreError();
+}
+
+absl::Status RestartTestPostgres(const PostgresCluster& cluster) {
+  Exited done = RunToExit({"/bin/bash", CARE_TEST_POSTGRES_SCRIPT, "restart", cluster.dir}, absl::Seconds(90));
+  if (done.code != 0) return absl::InternalError(absl::StrCat("postgres restart failed: ", done.log));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PostgresCluster> StartPrivatePostgres() {
+  static std::atomic<int> next{0};
+  // Not under a TempDir: as root the server runs as `postgres`, which must
+  // reach the folder.
+  const std::string dir = absl::StrCat("/tmp/care-pg-", getpid(), "-", next++);
+  Exited done = RunToExit({"/bin/bash", CARE_TEST_POSTGRES_SCRIPT, "start", dir}, absl::Seconds(120));
+  if (done.code != 0) return absl::InternalError(absl::StrCat("postgres start failed: ", done.log));
+  return PostgresCluster{dir, std::string(absl::StripAsciiWhitespace(ReadFile(dir + "/url"))), dir + "/password"};
+}
+
+void StopPrivatePostgres(const PostgresCluster& cluster) {
+  RunToExit({"/bin/bash", CARE_TEST_POSTGRES_SCRIPT, "stop", cluster.dir}, absl::Seconds(60));
+}
+
+// ---------------------------------------------------------------------------
 // ServiceProcess
 
 ServiceProcess::ServiceProcess(std::string binary, std::string health_name, std::vector<std::string> extra_args,
@@ -405,7 +478,10 @@ ServiceProcess::ServiceProcess(std::string binary, std::string health_name, std:
   tokens_ = tokens ? *std::move(tokens) : WriteTokens(dir_.path());
 }
 
-ServiceProcess::~ServiceProcess() { process_.Kill(); }
+ServiceProcess::~ServiceProcess() {
+  process_.Kill();
+  if (auto cluster = TestPostgres(); cluster && !database_url_.empty()) DropTestDatabase(*cluster, database_url_);
+}
 
 std::string ServiceProcess::log_path() const { return absl::StrCat(dir_.path(), "/", name_, ".log"); }
 std::string ServiceProcess::log() const { return ReadFile(log_path()); }
@@ -443,6 +519,27 @@ void ServiceProcess::AddRedisSecrets(std::vector<std::string>& args) {
   if (!has_key) args.push_back("--tier_cache_key_file=" + secrets->tier_key_file);
 }
 
+absl::Status ServiceProcess::AddDatabase(std::vector<std::string>& args) {
+  auto cluster = TestPostgres();
+  if (!cluster) return absl::OkStatus();
+  // Only the services whose store runs on PostgreSQL (tests/CMakeLists.txt).
+  const std::vector<std::string> ready = absl::StrSplit(CARE_TEST_POSTGRES_SERVICES, ',', absl::SkipEmpty());
+  if (std::find(ready.begin(), ready.end(), absl::StripPrefix(name_, "care_")) == ready.end()) {
+    return absl::OkStatus();
+  }
+  for (const std::string& a : args) {
+    if (absl::StartsWith(a, "--database_url=")) return absl::OkStatus();
+  }
+  if (database_url_.empty()) {
+    auto url = CreateTestDatabase(*cluster);
+    if (!url.ok()) return url.status();
+    database_url_ = *std::move(url);
+  }
+  args.push_back("--database_url=" + database_url_);
+  args.push_back("--database_password_file=" + cluster->password_file);
+  return absl::OkStatus();
+}
+
 absl::Status ServiceProcess::Start(absl::Duration timeout) {
   if (process_.running()) return absl::FailedPreconditionError(absl::StrCat(name_, " is already running"));
   std::string port_file = absl::StrCat(dir_.path(), "/port");
@@ -457,6 +554,7 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
                                    absl::StrCat("--tokens_file=", tokens_.file)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   AddRedisSecrets(args);
+  if (absl::Status s = AddDatabase(args); !s.ok()) return s;
   { std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n"; }
   if (absl::Status s = process_.Spawn(args, log_path()); !s.ok()) return s;
 

@@ -128,6 +128,30 @@ class RedisServer final {
   absl::Status status_;
 };
 
+// The test run's private PostgreSQL cluster (tests/harness/postgres.sh, the
+// CTest fixture "postgres"), when the test runs on that backend: the pg.*
+// tests have CARE_TEST_POSTGRES set to the fixture folder. A ServiceProcess
+// then gets a fresh database of its own (--database_url and
+// --database_password_file) unless its arguments name one; SQLite otherwise.
+struct PostgresCluster {
+  std::string dir;
+  std::string url;            // postgresql://care@127.0.0.1:<port> (no database)
+  std::string password_file;  // what services read with --database_password_file
+};
+std::optional<PostgresCluster> TestPostgres();
+// Creates a new, empty database on the cluster; returns its URL.
+absl::StatusOr<std::string> CreateTestDatabase(const PostgresCluster& cluster);
+// Drops a database made by CreateTestDatabase (its URL), cutting connections.
+void DropTestDatabase(const PostgresCluster& cluster, const std::string& database_url);
+// Restarts the cluster's server (postgres.sh restart): every connection drops.
+// Only for a cluster of the test's own (StartPrivatePostgres): the run's
+// shared cluster serves tests running in parallel.
+absl::Status RestartTestPostgres(const PostgresCluster& cluster);
+// A cluster of the test's own, in a fresh folder; stopped and removed by
+// StopPrivatePostgres.
+absl::StatusOr<PostgresCluster> StartPrivatePostgres();
+void StopPrivatePostgres(const PostgresCluster& cluster);
+
 // Bearer tokens for each role, and the file that declares them (the format
 // TokenRegistry reads: `<token> <principal> <roles>` per line).
 struct Tokens {
@@ -211,6 +235,8 @@ class ServiceProcess final {
 
  private:
   static void AddRedisSecrets(std::vector<std::string>& args);
+  // On the PostgreSQL backend: this process's database (made on first Start).
+  absl::Status AddDatabase(std::vector<std::string>& args);
 
   std::string binary_;
   std::string name_;
@@ -222,6 +248,7 @@ class ServiceProcess final {
   int port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::string database_url_;  // PostgreSQL backend only
 };
 
 // A client context carrying `authorization: Bearer <token>` (nothing when

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/outbox.h"
 #include "common/retention.h"
+#include "common/sqlite.h"
 #include "tests/harness/harness.h"
 
 namespace care {
@@ -27,7 +28,7 @@ class IdempotencyTest : public ::testing::Test {
   void SetUp() override { Open(); }
   void Open() {
     db_.reset();
-    auto db = Database::Open(dir_.path() + "/idem.db", CommonMigrations());
+    auto db = SqliteDatabase::Open(dir_.path() + "/idem.db", CommonMigrations());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
   }
@@ -189,7 +190,7 @@ TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
   {
     std::vector<Migration> v1 = CommonMigrations();
     v1.resize(1);
-    auto db = Database::Open(path, v1);
+    auto db = SqliteDatabase::Open(path, v1);
     ASSERT_TRUE(db.ok()) << db.status();
     ASSERT_TRUE((*db)
                     ->Write([&](Txn& txn) {
@@ -203,7 +204,7 @@ TEST(IdempotencyUpgradeTest, PreUpgradeAnswersStayReadableAndNeverLeak) {
                     })
                     .ok());
   }
-  auto db = Database::Open(path, CommonMigrations());
+  auto db = SqliteDatabase::Open(path, CommonMigrations());
   ASSERT_TRUE(db.ok()) << db.status();
   auto replay = [&](std::string owner, std::string scope, std::string key,
                     const PingRequest& req) -> absl::StatusOr<std::string> {

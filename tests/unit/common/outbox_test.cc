@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/sqlite.h"
 #include "tests/harness/harness.h"
 
 namespace care {
@@ -77,7 +78,7 @@ class FakeSender final : public OutboxSender {
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = Database::Open(dir_.path() + "/outbox.db", CommonMigrations());
+    auto db = SqliteDatabase::Open(dir_.path() + "/outbox.db", CommonMigrations());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
     options_.initial_backoff = absl::Milliseconds(5);
@@ -251,7 +252,7 @@ TEST_F(OutboxTest, RunOnceAsksForMoreWhenABatchIsFull) {
 TEST_F(OutboxTest, EventsSurviveRestart) {
   Enqueue({{"e1", "A"}, {"e2", "A"}});
   db_.reset();
-  auto db = Database::Open(dir_.path() + "/outbox.db", CommonMigrations());
+  auto db = SqliteDatabase::Open(dir_.path() + "/outbox.db", CommonMigrations());
   ASSERT_TRUE(db.ok()) << db.status();
   db_ = *std::move(db);
   OutboxRelay relay(*db_, sender_, options_);

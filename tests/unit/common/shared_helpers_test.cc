@@ -82,7 +82,7 @@ TEST(TrimPageTest, KeepsThePageSizeAndPointsPastTheLastRowKept) {
 class StoredRowsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = Database::Open(dir_.path() + "/rows.db", CommonMigrations());
+    auto db = SqliteDatabase::Open(dir_.path() + "/rows.db", CommonMigrations());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
   }
@@ -108,7 +108,7 @@ TEST_F(StoredRowsTest, ACorruptBlobIsDataLossNamingWhatItHeld) {
 }
 
 // A store of nothing but the shared ServiceTxn, as a service's would be.
-using PlainStore = SqliteStoreOf<ServiceTxn, SqliteTxnBase<ServiceTxn>>;
+using PlainStore = SqlStoreOf<ServiceTxn, SqlTxnBase<ServiceTxn>>;
 
 TEST_F(StoredRowsTest, WriteOnceAnswersARetryFromItsOwnerOnlyAndEnqueuesInTheSameTransaction) {
   PlainStore store(*db_);

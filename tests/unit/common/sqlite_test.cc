@@ -32,8 +32,8 @@ std::vector<Migration> TestMigrations(int upto = 2) {
 }
 
 std::unique_ptr<Database> OpenOrDie(const std::string& path, const std::vector<Migration>& migrations,
-                                    DatabaseOptions options = {}) {
-  auto db = Database::Open(path, migrations, options);
+                                    SqliteOptions options = {}) {
+  auto db = SqliteDatabase::Open(path, migrations, options);
   EXPECT_TRUE(db.ok()) << db.status();
   return db.ok() ? *std::move(db) : nullptr;
 }
@@ -91,7 +91,7 @@ TEST_F(SqliteTest, NewMigrationsApplyOnUpgrade) {
 
 TEST_F(SqliteTest, NewerSchemaIsRefused) {
   { ASSERT_NE(OpenOrDie(DbPath(), TestMigrations(2)), nullptr); }
-  auto db = Database::Open(DbPath(), TestMigrations(1));
+  auto db = SqliteDatabase::Open(DbPath(), TestMigrations(1));
   ASSERT_FALSE(db.ok()) << "an older binary opened a newer schema";
   EXPECT_EQ(db.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(db.status().message()), HasSubstr("test"));
@@ -100,7 +100,7 @@ TEST_F(SqliteTest, NewerSchemaIsRefused) {
 TEST_F(SqliteTest, FailedMigrationLeavesNothing) {
   std::vector<Migration> migrations = TestMigrations(2);
   migrations.push_back({"test", 3, "broken", "CREATE TABLE half (x); THIS IS NOT SQL;"});
-  auto db = Database::Open(DbPath(), migrations);
+  auto db = SqliteDatabase::Open(DbPath(), migrations);
   ASSERT_FALSE(db.ok());
   EXPECT_THAT(std::string(db.status().message()), HasSubstr("broken"));
   // The earlier migrations committed; the broken one left no table, no record.
@@ -248,9 +248,13 @@ TEST_F(SqliteTest, GroupCommitUnderConcurrency) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kWrites; ++i) {
         absl::Status s = db->Write([&](Txn& txn) -> absl::Status {
-          auto r = txn.Exec("INSERT INTO items (name, n) VALUES (?1, ?2)", absl::StrCat(t, "-", i), t);
+          auto r = txn.Query("INSERT INTO items (name, n) VALUES (?1, ?2) RETURNING id", absl::StrCat(t, "-", i), t);
           if (!r.ok()) return r.status();
-          return txn.Exec("INSERT INTO tags (item, tag) VALUES (?1, 'x')", txn.LastInsertRowId()).status();
+          auto row = r->Step();
+          if (!row.ok()) return row.status();
+          const int64_t id = r->Int(0);
+          if (absl::Status done = care::Run(std::move(r)); !done.ok()) return done;
+          return txn.Exec("INSERT INTO tags (item, tag) VALUES (?1, 'x')", id).status();
         });
         if (!s.ok()) {
           ADD_FAILURE() << s;
@@ -300,7 +304,7 @@ TEST_F(SqliteTest, ReadStatusIsReturned) {
 }
 
 TEST_F(SqliteTest, ConcurrentReadersAndWriter) {
-  auto db = OpenOrDie(DbPath(), TestMigrations(), DatabaseOptions{.readers = 2});
+  auto db = OpenOrDie(DbPath(), TestMigrations(), SqliteOptions{.readers = 2});
   ASSERT_NE(db, nullptr);
   std::atomic<bool> done{false};
   std::atomic<int> bad_reads{0};
@@ -358,7 +362,7 @@ TEST_F(SqliteTest, BlobsRoundTrip) {
 // statements however many distinct texts it is given, and the process gauge
 // follows.
 TEST_F(SqliteTest, StatementCacheStaysWithinItsCapacity) {
-  DatabaseOptions options;
+  SqliteOptions options;
   options.readers = 1;
   options.statement_cache_capacity = 8;
   auto db = OpenOrDie(DbPath(), TestMigrations(), options);
@@ -390,7 +394,7 @@ TEST_F(SqliteTest, StatementCacheStaysWithinItsCapacity) {
 // A statement still being stepped is never finalized under its handle, even
 // when the cache is full of statements prepared after it.
 TEST_F(SqliteTest, BorrowedStatementIsNotEvicted) {
-  DatabaseOptions options;
+  SqliteOptions options;
   options.readers = 1;
   options.statement_cache_capacity = 2;
   auto db = OpenOrDie(DbPath(), TestMigrations(), options);

@@ -1,4 +1,4 @@
-#include "services/promotion/sqlite_promotion_store.h"
+#include "services/promotion/sql_promotion_store.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,58 +10,22 @@ namespace {
 
 namespace v1 = ::care::promotion::v1;
 
-// A stored blob as a message (ParseBlob: DATA_LOSS when it does not parse).
-template <typename T>
-absl::StatusOr<T> Parse(const Statement& st, int col, absl::string_view what) {
-  T out;
-  if (absl::Status s = ParseBlob(st, col, out, what); !s.ok()) return s;
-  return out;
-}
-
-// The first row of `stmt` read by `read(const Statement&) -> StatusOr<T>`,
-// or nothing when there is none.
-template <typename T, typename Fn>
-absl::StatusOr<std::optional<T>> FirstRow(absl::StatusOr<Statement> stmt, Fn read) {
-  if (!stmt.ok()) return stmt.status();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return std::optional<T>();
-  absl::StatusOr<T> value = read(*stmt);
-  if (!value.ok()) return value.status();
-  return std::optional<T>(std::move(*value));
-}
-
-// Every row of `stmt` read by `read`; the first error stops.
-template <typename T, typename Fn>
-absl::StatusOr<std::vector<T>> AllRows(absl::StatusOr<Statement> stmt, Fn read) {
-  if (!stmt.ok()) return stmt.status();
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return out;
-    absl::StatusOr<T> value = read(*stmt);
-    if (!value.ok()) return value.status();
-    out.push_back(std::move(*value));
-  }
-}
-
 // Rows of (rowid, body): a newest-first page of stored messages.
 template <typename T>
 absl::StatusOr<SeqRows<T>> SeqBodies(absl::StatusOr<Statement> stmt, absl::string_view what) {
-  return AllRows<std::pair<int64_t, T>>(std::move(stmt),
-                                        [what](const Statement& st) -> absl::StatusOr<std::pair<int64_t, T>> {
-                                          auto body = Parse<T>(st, 1, what);
-                                          if (!body.ok()) return body.status();
-                                          return std::make_pair(st.Int(0), std::move(*body));
-                                        });
+  return CollectParsed<std::pair<int64_t, T>>(std::move(stmt),
+                                              [what](const Statement& st) -> absl::StatusOr<std::pair<int64_t, T>> {
+                                                auto body = ParseStored<T>(st, 1, what);
+                                                if (!body.ok()) return body.status();
+                                                return std::make_pair(st.Int(0), std::move(*body));
+                                              });
 }
 
-absl::StatusOr<v1::Campaign> ReadCampaign(const Statement& st) { return Parse<v1::Campaign>(st, 0, "campaign"); }
+absl::StatusOr<v1::Campaign> ReadCampaign(const Statement& st) { return ParseStored<v1::Campaign>(st, 0, "campaign"); }
 
-class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
+class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqliteTxnBase::SqliteTxnBase;
+  using SqlTxnBase::SqlTxnBase;
 
   absl::StatusOr<std::optional<v1::Campaign>> Campaign(const std::string& id) override {
     return FirstRow<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE campaign_id = ?1", id), ReadCampaign);
@@ -89,10 +53,10 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::vector<v1::Campaign>> LiveCampaigns() override {
-    return AllRows<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
-                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED),
-                                            static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
-                                 ReadCampaign);
+    return CollectParsed<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE state IN (?1, ?2)",
+                                                  static_cast<int64_t>(v1::CAMPAIGN_STATE_ANNOUNCED),
+                                                  static_cast<int64_t>(v1::CAMPAIGN_STATE_ACTIVE)),
+                                       ReadCampaign);
   }
 
   absl::StatusOr<SeqRows<v1::Campaign>> CampaignsBefore(int64_t before_seq, int limit) override {
@@ -104,12 +68,12 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::StatusOr<std::vector<v1::CampaignVersion>> Versions(const std::string& id, int64_t after_version,
                                                             int limit) override {
-    return AllRows<v1::CampaignVersion>(
+    return CollectParsed<v1::CampaignVersion>(
         txn_.Query("SELECT change, body, changed_fields FROM campaign_versions WHERE campaign_id = ?1 AND version > ?2 "
                    "ORDER BY version LIMIT ?3",
                    id, after_version, static_cast<int64_t>(limit)),
         [](const Statement& st) -> absl::StatusOr<v1::CampaignVersion> {
-          auto campaign = Parse<v1::Campaign>(st, 1, "campaign version");
+          auto campaign = ParseStored<v1::Campaign>(st, 1, "campaign version");
           if (!campaign.ok()) return campaign.status();
           v1::CampaignVersion v;
           v.set_change(static_cast<v1::CampaignChange>(st.Int(0)));
@@ -126,7 +90,7 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
     return FirstRow<StoredRedemption>(txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1",
                                                  order_id),
                                       [](const Statement& st) -> absl::StatusOr<StoredRedemption> {
-                                        auto r = Parse<v1::Redemption>(st, 0, "redemption");
+                                        auto r = ParseStored<v1::Redemption>(st, 0, "redemption");
                                         if (!r.ok()) return r.status();
                                         return StoredRedemption{std::move(*r), st.Text(1)};
                                       });
@@ -217,7 +181,7 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
 
   absl::StatusOr<std::optional<v1::Voucher>> Voucher(const std::string& code) override {
     return FirstRow<v1::Voucher>(txn_.Query("SELECT body FROM vouchers WHERE code = ?1", code),
-                                 [](const Statement& st) { return Parse<v1::Voucher>(st, 0, "voucher"); });
+                                 [](const Statement& st) { return ParseStored<v1::Voucher>(st, 0, "voucher"); });
   }
 
   absl::StatusOr<bool> InsertVoucher(const v1::Voucher& v) override {
@@ -250,7 +214,7 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   absl::Status ReadBreakdowns(const std::string& campaign_id, CampaignUsage& u) {
     for (bool by_tier : {true, false}) {
       const std::string key = by_tier ? "tier_id" : "campaign_version";
-      auto parts = AllRows<CampaignUsage::Part>(
+      auto parts = CollectParsed<CampaignUsage::Part>(
           txn_.Query(absl::StrCat("SELECT ", key,
                                   ", SUM(redemptions), SUM(discount) FROM campaign_usage_by "
                                   "WHERE campaign_id = ?1 GROUP BY ",
@@ -277,9 +241,10 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
   // transaction), so they are summed from there: exact, and a report is not
   // on the checkout path.
   absl::Status ReadVoucherUses(const std::string& campaign_id, CampaignUsage& u) {
-    auto vouchers = AllRows<v1::Voucher>(txn_.Query("SELECT body FROM vouchers WHERE campaign_id = ?1 AND kind = ?2",
-                                                    campaign_id, static_cast<int64_t>(v1::VOUCHER_KIND_CAMPAIGN)),
-                                         [](const Statement& st) { return Parse<v1::Voucher>(st, 0, "voucher"); });
+    auto vouchers = CollectParsed<v1::Voucher>(
+        txn_.Query("SELECT body FROM vouchers WHERE campaign_id = ?1 AND kind = ?2", campaign_id,
+                   static_cast<int64_t>(v1::VOUCHER_KIND_CAMPAIGN)),
+        [](const Statement& st) { return ParseStored<v1::Voucher>(st, 0, "voucher"); });
     if (!vouchers.ok()) return vouchers.status();
     for (const v1::Voucher& v : *vouchers) {
       ++u.vouchers_generated;
@@ -291,8 +256,8 @@ class SqlitePromotionTxn final : public SqliteTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<PromotionStore> NewSqlitePromotionStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<StoreTxn, SqlitePromotionTxn>>(db);
+std::unique_ptr<PromotionStore> NewSqlPromotionStore(Database& db) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
 }
 
 }  // namespace care::promotion

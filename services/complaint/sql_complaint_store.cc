@@ -1,4 +1,4 @@
-#include "services/complaint/sqlite_complaint_store.h"
+#include "services/complaint/sql_complaint_store.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -49,48 +49,20 @@ std::optional<int64_t> RunningDue(const v1::Complaint& c) {
   return due;
 }
 
-template <typename T>
-absl::StatusOr<T> ParseStored(const Statement& s, int col, absl::string_view what) {
-  T out;
-  if (absl::Status bad = ParseBlob(s, col, out, what); !bad.ok()) return bad;
-  return out;
-}
-
-// Every row of `stmt`, each read by `read(const Statement&) -> StatusOr<T>`.
-template <typename T, typename Fn>
-absl::StatusOr<std::vector<T>> CollectRows(absl::StatusOr<Statement> stmt, Fn read) {
-  if (!stmt.ok()) return stmt.status();
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return out;
-    absl::StatusOr<T> item = read(*stmt);
-    if (!item.ok()) return item.status();
-    out.push_back(*std::move(item));
-  }
-}
-
 // The proto of the first row, if any.
 template <typename T>
 absl::StatusOr<std::optional<T>> OneProto(absl::StatusOr<Statement> stmt, absl::string_view what) {
-  if (!stmt.ok()) return stmt.status();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return std::nullopt;
-  auto out = ParseStored<T>(*stmt, 0, what);
-  if (!out.ok()) return out.status();
-  return *std::move(out);
+  return FirstRow<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
 }
 
 template <typename T>
 absl::StatusOr<std::vector<T>> Protos(absl::StatusOr<Statement> stmt, absl::string_view what) {
-  return CollectRows<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
+  return CollectParsed<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
 }
 
-class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
+class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqliteTxnBase::SqliteTxnBase;
+  using SqlTxnBase::SqlTxnBase;
 
   absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) override {
     return OneProto<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id), "complaint");
@@ -184,7 +156,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     if (q.received_before) before_micros = Micros(*q.received_before);
     std::string cursor_id;
     if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
-    return CollectRows<ListedComplaint>(
+    return CollectParsed<ListedComplaint>(
         txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id, after_micros, before_micros,
                    cursor_key, cursor_id, static_cast<int64_t>(limit), JsonArray(q.statuses), JsonArray(q.channels),
                    JsonArray(q.categories), JsonArray(q.priorities)),
@@ -361,10 +333,10 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<ComplaintStore> NewSqliteComplaintStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
+std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
 }
 
-std::unique_ptr<StoreTxn> SqliteComplaintTxn(Txn& txn) { return std::make_unique<SqliteTxn>(txn); }
+std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn) { return std::make_unique<SqlStoreTxn>(txn); }
 
 }  // namespace care::complaint

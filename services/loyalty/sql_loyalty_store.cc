@@ -1,4 +1,4 @@
-#include "services/loyalty/sqlite_loyalty_store.h"
+#include "services/loyalty/sql_loyalty_store.h"
 
 #include <limits>
 
@@ -153,9 +153,9 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, Micros(m.tier.DueTime()));
 }
 
-class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
+class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqliteTxnBase::SqliteTxnBase;
+  using SqlTxnBase::SqlTxnBase;
 
   absl::StatusOr<std::optional<Program>> ProgramAt(absl::Time at) override {
     auto p = OneProgram(txn_.Query(
@@ -454,32 +454,17 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
  private:
   // Stored versions were validated when written: only an unreadable blob
   // is an error here.
-  static absl::StatusOr<Program> ParseProgram(const Statement& s, int col) {
+  static absl::StatusOr<Program> ParseProgram(const Statement& s) {
     v1::Program proto;
-    if (absl::Status parsed = ParseBlob(s, col, proto, "program version"); !parsed.ok()) return parsed;
+    if (absl::Status parsed = ParseBlob(s, 0, proto, "program version"); !parsed.ok()) return parsed;
     FieldErrors ignored;
     return ProgramFromProto(proto, ignored);
   }
 
-  static absl::StatusOr<LedgerEntry> ParseEntry(const Statement& s, int col) {
+  static absl::StatusOr<LedgerEntry> ParseEntry(const Statement& s) {
     v1::LedgerEntry proto;
-    if (absl::Status parsed = ParseBlob(s, col, proto, "ledger entry"); !parsed.ok()) return parsed;
+    if (absl::Status parsed = ParseBlob(s, 0, proto, "ledger entry"); !parsed.ok()) return parsed;
     return EntryFromProto(proto);
-  }
-
-  // Every row of `stmt` through `read`, which may find a row unreadable.
-  template <typename T, typename Fn>
-  static absl::StatusOr<std::vector<T>> CollectParsed(absl::StatusOr<Statement> stmt, Fn read) {
-    if (!stmt.ok()) return stmt.status();
-    std::vector<T> out;
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return out;
-      absl::StatusOr<T> value = read(*stmt, 0);
-      if (!value.ok()) return value.status();
-      out.push_back(std::move(*value));
-    }
   }
 
   // The body of the version before `next`, marked superseded by it (empty
@@ -493,12 +478,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     return ProgramToProto(p).SerializeAsString();
   }
 
-  absl::StatusOr<std::optional<Program>> OneProgram(absl::StatusOr<Statement> stmt) {
-    if (!stmt.ok()) return stmt.status();
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return ParseProgram(*stmt, 0);
+  static absl::StatusOr<std::optional<Program>> OneProgram(absl::StatusOr<Statement> stmt) {
+    return FirstRow<Program>(std::move(stmt), ParseProgram);
   }
 
   static absl::StatusOr<std::vector<std::string>> Ids(absl::StatusOr<Statement> stmt) {
@@ -508,8 +489,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<LoyaltyStore> NewSqliteLoyaltyStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
+std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
 }
 
 }  // namespace care::loyalty

@@ -1,4 +1,4 @@
-#include "services/notification/sqlite_notification_store.h"
+#include "services/notification/sql_notification_store.h"
 
 #include <map>
 
@@ -15,32 +15,9 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 int64_t Micros(const google::protobuf::Timestamp& t) { return Micros(FromTimestamp(t)); }
 
-// The message in column `col`; DATA_LOSS when it does not parse.
-template <typename M>
-absl::StatusOr<M> Parse(const Statement& stmt, int col, absl::string_view what) {
-  M m;
-  if (absl::Status s = ParseBlob(stmt, col, m, what); !s.ok()) return s;
-  return m;
-}
-
-// Every row of `stmt` through `read`, which fails on a corrupt blob.
-template <typename T, typename Fn>
-absl::StatusOr<std::vector<T>> CollectParsed(absl::StatusOr<Statement> stmt, Fn read) {
-  if (!stmt.ok()) return stmt.status();
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return out;
-    absl::StatusOr<T> item = read(*stmt);
-    if (!item.ok()) return item.status();
-    out.push_back(std::move(*item));
-  }
-}
-
-class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
+class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqliteTxnBase::SqliteTxnBase;
+  using SqlTxnBase::SqlTxnBase;
 
   // ------------------------------------------------------------ schedules
 
@@ -54,7 +31,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   static absl::StatusOr<std::optional<ScheduleRow>> ScheduleFrom(const Statement& stmt) {
-    auto s = Parse<v1::Schedule>(stmt, 0, "schedule");
+    auto s = ParseStored<v1::Schedule>(stmt, 0, "schedule");
     if (!s.ok()) return s.status();
     ScheduleRow r;
     r.schedule = std::move(*s);
@@ -134,7 +111,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       auto row = stmt->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      auto s = Parse<v1::Schedule>(*stmt, 0, "schedule");
+      auto s = ParseStored<v1::Schedule>(*stmt, 0, "schedule");
       if (!s.ok()) return s.status();
       out.push_back(std::move(*s));
     }
@@ -178,7 +155,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<v1::Delivery>();
-    auto d = Parse<v1::Delivery>(*stmt, 0, "delivery");
+    auto d = ParseStored<v1::Delivery>(*stmt, 0, "delivery");
     if (!d.ok()) return d.status();
     return std::optional<v1::Delivery>(std::move(*d));
   }
@@ -202,7 +179,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       auto row = stmt->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      auto d = Parse<v1::Delivery>(*stmt, 0, "delivery");
+      auto d = ParseStored<v1::Delivery>(*stmt, 0, "delivery");
       if (!d.ok()) return d.status();
       out.push_back(std::move(*d));
     }
@@ -215,7 +192,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       auto row = stmt.Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      auto d = Parse<v1::Delivery>(stmt, 1, "delivery");
+      auto d = ParseStored<v1::Delivery>(stmt, 1, "delivery");
       if (!d.ok()) return d.status();
       out.emplace_back(stmt.Int(0), std::move(*d));
     }
@@ -293,7 +270,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
       auto row = stmt->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      auto d = Parse<v1::Delivery>(*stmt, 1, "delivery");
+      auto d = ParseStored<v1::Delivery>(*stmt, 1, "delivery");
       if (!d.ok()) return d.status();
       if (FromTimestamp(d->sent_time()) >= since) keys.push_back(d->message_key());
     }
@@ -328,7 +305,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     m.profile_zone = stmt->Text(4);
     m.profile_at = stmt->Int(5) == 0 ? absl::InfinitePast() : FromMicros(stmt->Int(5));
     if (!stmt->IsNull(6)) {
-      auto p = Parse<v1::Preferences>(*stmt, 6, "preferences");
+      auto p = ParseStored<v1::Preferences>(*stmt, 6, "preferences");
       if (!p.ok()) return p.status();
       m.preferences = std::move(*p);
     }
@@ -349,7 +326,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Event>();
-    auto event = Parse<v1::IngestEventRequest>(*stmt, 0, "delivery event");
+    auto event = ParseStored<v1::IngestEventRequest>(*stmt, 0, "delivery event");
     if (!event.ok()) return event.status();
     return std::optional<Event>(EventFromWire(*event));
   }
@@ -426,7 +403,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                    "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
                    member_id, channel, before_seq, static_cast<int64_t>(limit)),
         [](const Statement& s) -> absl::StatusOr<std::pair<int64_t, v1::ConsentRecord>> {
-          auto r = Parse<v1::ConsentRecord>(s, 1, "consent record");
+          auto r = ParseStored<v1::ConsentRecord>(s, 1, "consent record");
           if (!r.ok()) return r.status();
           return std::make_pair(s.Int(0), std::move(*r));
         });
@@ -447,7 +424,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
   }
 
   static absl::StatusOr<v1::InboxMessage> InboxFrom(const Statement& stmt, int proto_col, int read_col) {
-    auto m = Parse<v1::InboxMessage>(stmt, proto_col, "inbox message");
+    auto m = ParseStored<v1::InboxMessage>(stmt, proto_col, "inbox message");
     if (!m.ok()) return m.status();
     if (!stmt.IsNull(read_col)) *m->mutable_read_time() = ToTimestamp(FromMicros(stmt.Int(read_col)));
     return m;
@@ -569,7 +546,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<v1::Template>();
-    auto t = Parse<v1::Template>(*stmt, 0, "template");
+    auto t = ParseStored<v1::Template>(*stmt, 0, "template");
     if (!t.ok()) return t.status();
     return std::optional<v1::Template>(std::move(*t));
   }
@@ -604,7 +581,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
                    "ORDER BY kind, template_key, channel, locale LIMIT ?10",
                    f.kind, f.template_key, f.channel, f.locale, after.has_value(), static_cast<int>(a.kind()),
                    a.template_key(), static_cast<int>(a.channel()), a.locale(), static_cast<int64_t>(limit)),
-        [](const Statement& s) { return Parse<v1::Template>(s, 0, "template"); });
+        [](const Statement& s) { return ParseStored<v1::Template>(s, 0, "template"); });
   }
 
   absl::StatusOr<std::optional<v1::Settings>> GetSettings() override {
@@ -613,7 +590,7 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<v1::Settings>();
-    auto s = Parse<v1::Settings>(*stmt, 0, "settings");
+    auto s = ParseStored<v1::Settings>(*stmt, 0, "settings");
     if (!s.ok()) return s.status();
     return std::optional<v1::Settings>(std::move(*s));
   }
@@ -634,8 +611,8 @@ class SqliteTxn final : public SqliteTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<NotificationStore> NewSqliteNotificationStore(Database& db) {
-  return std::make_unique<SqliteStoreOf<StoreTxn, SqliteTxn>>(db);
+std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
 }
 
 }  // namespace care::notification

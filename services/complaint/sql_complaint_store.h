@@ -1,0 +1,27 @@
+#pragma once
+
+// The complaint store in SQL, one implementation for SQLite and PostgreSQL
+// (common/sql.h). The schema is in migrations/ and migrations/postgres/.
+
+#include <memory>
+#include <vector>
+
+#include "common/sql.h"
+#include "services/complaint/complaint_store.h"
+
+namespace care {
+// The complaint schema, generated from services/complaint/migrations/.
+std::vector<Migration> ComplaintMigrations();
+std::vector<Migration> ComplaintPostgresMigrations();
+// Both, for ServerRunner::OpenDatabase.
+inline Schema ComplaintSchema() { return {ComplaintMigrations(), ComplaintPostgresMigrations()}; }
+}  // namespace care
+
+namespace care::complaint {
+
+std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db);
+// The store's view of a transaction someone else opened (the outbox relay's,
+// for OutboxRelay::OnOutcome handlers).
+std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn);
+
+}  // namespace care::complaint
