@@ -144,6 +144,7 @@ absl::StatusOr<std::vector<OutboxRelay::Pending>> OutboxRelay::ReadPending() {
   // down with a long backlog cannot starve the others.
   std::vector<Pending> rows;
   absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
+    rows.clear();  // a read may run again after a lost connection
     std::vector<std::string> destinations;
     {
       auto stmt = txn.Query("SELECT DISTINCT destination FROM outbox WHERE delivered_at IS NULL AND dead = 0");

@@ -27,6 +27,7 @@ grpc::ServerUnaryReactor* OutboxAdminService::ListDeadEvents(grpc::CallbackServe
     auto page = ReadPageRequest(*req, req->page_size(), req->page_token());
     if (!page.ok()) return page.status();
     return db_.Read([&](Txn& txn) -> absl::Status {
+      resp->Clear();  // a read may run again after a lost connection
       // One more than the page: whether a next page exists.
       auto dead = ListDeadOutbox(txn, req->destination(), page->cursor, page->size + 1);
       if (!dead.ok()) return dead.status();

@@ -2,12 +2,21 @@
 # The README's first command: installs dependencies, builds, starts a private
 # redis-server and the four services on embedded defaults (SQLite files under
 # ./data), shows them working, then stops everything it started.
-#   bash tools/suite.sh          run, demo, stop
-#   bash tools/suite.sh --keep   keep serving until Ctrl-C
+#   bash tools/suite.sh              run, demo, stop
+#   bash tools/suite.sh --keep       keep serving until Ctrl-C
+#   bash tools/suite.sh --postgres   the same on a local PostgreSQL 15 (a private cluster under
+#                                    data/postgres, one database per service) instead of SQLite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=false
-[ "${1:-}" = "--keep" ] && keep=true
+postgres=false
+for arg in "$@"; do
+  case $arg in
+    --keep) keep=true ;;
+    --postgres) postgres=true ;;
+    *) echo "suite.sh: unknown argument $arg (--keep, --postgres)" >&2; exit 2 ;;
+  esac
+done
 
 if [ "${SKIP_DEPS:-}" != 1 ]; then bash tools/deps.sh; fi
 bash tools/build.sh
@@ -39,6 +48,7 @@ cleanup() {
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $postgres; then bash tests/harness/postgres.sh stop "$data/postgres"; fi
   echo "suite: stopped everything it started"
 }
 trap cleanup EXIT
@@ -59,6 +69,19 @@ redis-server "$data/redis.conf" --port "$redis_port" --bind 127.0.0.1 --save "" 
   --dir "$data" >"$data/logs/redis.log" 2>&1 &
 pids+=($!)
 
+# --postgres: a private cluster (the one the tests use, tests/harness/postgres.sh)
+# and one database per service; each service gets its URL and the password file.
+declare -A database_flags=()
+if $postgres; then
+  bash tests/harness/postgres.sh start "$data/postgres"
+  pg_url=$(cat "$data/postgres/url")
+  for service in loyalty promotion complaint notification; do
+    PGPASSWORD=$(cat "$data/postgres/password") psql -q "$pg_url/postgres" -c "CREATE DATABASE $service" >/dev/null
+    database_flags[$service]="--database_url=$pg_url/$service --database_password_file=$data/postgres/password"
+  done
+  echo "suite: PostgreSQL on $pg_url (one database per service)"
+fi
+
 # Shared settings as environment variables: a service reads the ones it
 # declares and ignores the rest (unknown flags, by contrast, stop it).
 export CARE_TOKENS_FILE=$data/tokens
@@ -76,6 +99,7 @@ declare -A metrics=([loyalty]=9091 [promotion]=9092 [complaint]=9093 [notificati
 for service in loyalty promotion complaint notification; do
   "$build/services/$service/care_$service" --port="${ports[$service]}" --data_dir="$data/$service" \
     --service_token_file="$data/${service}_token" --fake_clock --metrics_port="${metrics[$service]}" \
+    ${database_flags[$service]:-} \
     >"$data/logs/$service.log" 2>&1 &
   pids+=($!)
 done
