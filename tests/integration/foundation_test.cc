@@ -315,6 +315,37 @@ TEST_P(FoundationTest, ClockControlOnlyUnderTheCommandLineFlag) {
   EXPECT_NE(text.find("fake_clock: CARE_FAKE_CLOCK is refused"), std::string::npos) << text;
 }
 
+// Fail closed on the database settings: a URL that is not PostgreSQL, a
+// password file that cannot be read, or a server that cannot be reached
+// stops start-up, and the log never shows a password given in the URL.
+TEST_P(FoundationTest, BadDatabaseSettingsStopStartUp) {
+  TempDir dir;
+  const std::string tier_key = dir.path() + "/tier_cache_key";
+  std::ofstream(tier_key) << "k1 " << std::string(32, 'k') << "\n";
+  const std::string key_flag = "--tier_cache_key_file=" + tier_key;
+  const std::string& tokens = service_->tokens().file;
+
+  Exited wrong_scheme = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(),
+                                              {key_flag, "--database_url=mysql://db/x"}));
+  EXPECT_EQ(wrong_scheme.code, 2);
+  EXPECT_NE(wrong_scheme.log.find("database_url must be a postgresql:// URI"), std::string::npos) << wrong_scheme.log;
+
+  Exited no_password = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(),
+                                             {key_flag, "--database_url=postgresql://care@127.0.0.1:1/x",
+                                              "--database_password_file=" + dir.path() + "/missing"}));
+  EXPECT_EQ(no_password.code, 2);
+  EXPECT_NE(no_password.log.find("database_password_file:"), std::string::npos) << no_password.log;
+
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  Exited unreachable = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(),
+                                             {key_flag, "--database_url=postgresql://care:hunter2@127.0.0.1:1/x"}),
+                                 absl::Seconds(30));
+  EXPECT_NE(unreachable.code, 0);
+  EXPECT_NE(unreachable.log.find("cannot connect to postgresql://care:***@127.0.0.1:1/x"), std::string::npos)
+      << unreachable.log;
+  EXPECT_EQ(unreachable.log.find("hunter2"), std::string::npos) << "the password reached the log";
+}
+
 INSTANTIATE_TEST_SUITE_P(Services, FoundationTest, ::testing::ValuesIn(Binaries()),
                          [](const auto& info) { return std::string(info.param.name); });
 
