@@ -187,7 +187,7 @@ class Runner {
     slot.ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(o_.timeout));
     slot.started = now;
     slot.scenario->Call(slot.ctx.get(), next_call_id_.fetch_add(1, std::memory_order_relaxed),
-                        [this, &slot](grpc::Status status) { Completed(slot, status); });
+                        [this, &slot](const grpc::Status& status) { Completed(slot, status); });
   }
 
   // Counts a call that completed inside the measured window, then goes on.

@@ -136,10 +136,11 @@ double RawInsert(const std::string& path, int64_t members, int batch) {
     absl::Status s = (*db)->Write([&](care::Txn& txn) -> absl::Status {
       for (int64_t i = done; i < std::min(members, done + batch); ++i) {
         std::string id = absl::StrFormat("m%07d", i);
-        for (auto r : {txn.Exec("INSERT INTO members VALUES (?1, ?2)", id, care::Blob{member_blob}),
-                       txn.Exec("INSERT INTO deliveries VALUES (?1, ?2, ?3)", "d" + id, id, care::Blob{delivery_blob}),
-                       txn.Exec("INSERT INTO inbox (id, member, proto) VALUES (?1, ?2, ?3)", "i" + id, id,
-                                care::Blob{inbox_blob})}) {
+        for (const auto& r :
+             {txn.Exec("INSERT INTO members VALUES (?1, ?2)", id, care::Blob{member_blob}),
+              txn.Exec("INSERT INTO deliveries VALUES (?1, ?2, ?3)", "d" + id, id, care::Blob{delivery_blob}),
+              txn.Exec("INSERT INTO inbox (id, member, proto) VALUES (?1, ?2, ?3)", "i" + id, id,
+                       care::Blob{inbox_blob})}) {
           if (!r.ok()) return r.status();
         }
       }
@@ -148,6 +149,89 @@ double RawInsert(const std::string& path, int64_t members, int batch) {
     if (!s.ok()) return -1;
   }
   return Seconds(t0);
+}
+
+// The service as care_notification runs it, with fan-out and dispatch batches of `batch` and webhooks to
+// the loopback sink.
+care::notification::NotificationOptions ServiceOptions(int64_t batch) {
+  care::notification::NotificationOptions options;
+  options.egress = LoopbackEgress().policy;
+  options.channels = [](int c, const v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
+    if (c == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+      return care::notification::MakeWebhookChannel(settings.webhook(), LoopbackEgress());
+    }
+    return nullptr;
+  };
+  options.fan_out_batch = static_cast<int>(batch);
+  options.dispatch_batch = static_cast<int>(batch);
+  return options;
+}
+
+// Points the WEBHOOK channel at `endpoint`.
+absl::Status UseWebhook(care::notification::NotificationService& service, const v1::WebhookEndpoint& endpoint) {
+  v1::UpdateSettingsRequest update;
+  update.set_request_id("bench-settings");
+  *update.mutable_settings()->mutable_webhook() = endpoint;
+  update.mutable_update_mask()->add_paths("webhook.url");
+  update.mutable_update_mask()->add_paths("webhook.signing_secret");
+  const care::Once once{"bench", "notification.UpdateSettings", update.request_id(), care::FingerprintOf(update)};
+  return service.UpdateSettings(once, update.settings(), update.update_mask(), "bench").status();
+}
+
+// A promotion alert on `channel`, announced at `now` with three days' notice (so due a second later).
+v1::IngestEventRequest AlertEvent(absl::Time now, int channel) {
+  v1::IngestEventRequest alert;
+  alert.set_event_id("bench-alert");
+  alert.set_source("bench");
+  *alert.mutable_occurred_at() = care::ToTimestamp(now);
+  v1::PromotionAlert* a = alert.mutable_promotion_alert();
+  a->set_campaign_id("bench");
+  a->set_campaign_version(1);
+  a->set_title("Spring sale");
+  a->set_description("15% off everything");
+  a->add_channels(static_cast<care::common::v1::MessageChannel>(channel));
+  *a->mutable_starts_at() = care::ToTimestamp(now + absl::Hours(72) + absl::Seconds(1));
+  *a->mutable_ends_at() = care::ToTimestamp(now + absl::Hours(24 * 10));
+  *a->mutable_notice() = care::ToDurationProto(absl::Hours(72));
+  return alert;
+}
+
+struct JobTimes {
+  double fan_out_done_s = 0;  // the last member stored
+  double all_done_s = 0;      // the last delivery made
+};
+
+// The two jobs side by side, as in care_notification, until neither has work left.
+JobTimes RunJobs(care::notification::NotificationService& service) {
+  JobTimes times;
+  auto t0 = Clock::now();
+  std::atomic<bool> fanning_out{true};
+  std::thread fan_out([&] {
+    while (service.RunFanOut()) {
+    }
+    times.fan_out_done_s = Seconds(t0);
+    fanning_out = false;
+  });
+  for (;;) {
+    bool more = service.RunDispatch();
+    if (!more && !fanning_out) {
+      if (!service.RunDispatch()) break;  // nothing stored after the last look
+    }
+  }
+  fan_out.join();
+  times.all_done_s = Seconds(t0);
+  return times;
+}
+
+int64_t SentCount(care::notification::NotificationService& service) {
+  auto stats = service.CampaignStats("bench");
+  int64_t sent = 0;
+  if (stats.ok()) {
+    for (const auto& c : stats->counts()) {
+      if (c.status() == v1::DELIVERY_STATUS_SENT) sent += c.count();
+    }
+  }
+  return sent;
 }
 
 }  // namespace
@@ -181,46 +265,18 @@ int main(int argc, char** argv) {
   // Noon UTC: every member's send window is open, nothing is deferred.
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
   SyntheticAudience audience(members, channel);
-  care::notification::NotificationOptions options;
-  options.egress = LoopbackEgress().policy;
-  options.channels = [](int c, const v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
-    if (c == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
-      return care::notification::MakeWebhookChannel(settings.webhook(), LoopbackEgress());
-    }
-    return nullptr;
-  };
-  options.fan_out_batch = static_cast<int>(batch);
-  options.dispatch_batch = static_cast<int>(batch);
-  care::notification::NotificationService service(*store, clock, &audience, options);
+  care::notification::NotificationService service(*store, clock, &audience, ServiceOptions(batch));
 
-  v1::IngestEventRequest alert;
-  alert.set_event_id("bench-alert");
-  alert.set_source("bench");
-  *alert.mutable_occurred_at() = care::ToTimestamp(clock.Now());
-  v1::PromotionAlert* a = alert.mutable_promotion_alert();
-  a->set_campaign_id("bench");
-  a->set_campaign_version(1);
-  a->set_title("Spring sale");
-  a->set_description("15% off everything");
-  a->add_channels(static_cast<care::common::v1::MessageChannel>(channel));
   v1::WebhookEndpoint endpoint;
   endpoint.set_url(sink.url());
   endpoint.set_signing_secret(std::string(32, 'k'));
   if (webhook) {
-    v1::UpdateSettingsRequest update;
-    update.set_request_id("bench-settings");
-    *update.mutable_settings()->mutable_webhook() = endpoint;
-    update.mutable_update_mask()->add_paths("webhook.url");
-    update.mutable_update_mask()->add_paths("webhook.signing_secret");
-    const care::Once once{"bench", "notification.UpdateSettings", update.request_id(), care::FingerprintOf(update)};
-    if (auto r = service.UpdateSettings(once, update.settings(), update.update_mask(), "bench"); !r.ok()) {
-      std::fprintf(stderr, "settings: %s\n", std::string(r.status().message()).c_str());
+    if (absl::Status s = UseWebhook(service, endpoint); !s.ok()) {
+      std::fprintf(stderr, "settings: %s\n", std::string(s.message()).c_str());
       return 1;
     }
   }
-  *a->mutable_starts_at() = care::ToTimestamp(clock.Now() + absl::Hours(72) + absl::Seconds(1));
-  *a->mutable_ends_at() = care::ToTimestamp(clock.Now() + absl::Hours(24 * 10));
-  *a->mutable_notice() = care::ToDurationProto(absl::Hours(72));
+  v1::IngestEventRequest alert = AlertEvent(clock.Now(), channel);
   const care::Once once{"bench", "notification.IngestEvent", alert.event_id(), care::FingerprintOf(alert)};
   if (auto r = service.Ingest(once, care::notification::EventFromWire(alert)); !r.ok()) {
     std::fprintf(stderr, "ingest: %s\n", std::string(r.status().message()).c_str());
@@ -228,31 +284,9 @@ int main(int argc, char** argv) {
   }
   clock.Advance(absl::Seconds(1));  // the alert is due now
 
-  // The two jobs side by side, as in care_notification.
-  auto t0 = Clock::now();
-  std::atomic<bool> fanning_out{true};
-  double fan_out_done_s = 0;
-  std::thread fan_out([&] {
-    while (service.RunFanOut()) {
-    }
-    fan_out_done_s = Seconds(t0);
-    fanning_out = false;
-  });
-  for (;;) {
-    bool more = service.RunDispatch();
-    if (!more && !fanning_out) {
-      if (!service.RunDispatch()) break;  // nothing stored after the last look
-    }
-  }
-  fan_out.join();
-  double fan_out_s = Seconds(t0);
-  auto stats = service.CampaignStats("bench");
-  int64_t sent = 0;
-  if (stats.ok()) {
-    for (const auto& c : stats->counts()) {
-      if (c.status() == v1::DELIVERY_STATUS_SENT) sent += c.count();
-    }
-  }
+  JobTimes times = RunJobs(service);
+  double fan_out_s = times.all_done_s;
+  int64_t sent = SentCount(service);
   int64_t peak_kb = PeakRssKb();
   double raw_s = !baseline ? 0
                  : webhook ? RawPosts(endpoint, members, static_cast<int>(batch))
@@ -261,9 +295,10 @@ int main(int argc, char** argv) {
       "{\"channel\":\"%s\",\"members\":%lld,\"sent\":%lld,\"audience_stored_s\":%.1f,\"fan_out_s\":%.1f,\"baseline_s\":"
       "%.1f,\"ratio\":%.2f,"
       "\"peak_rss_mb\":%.0f,\"per_s\":%.0f,\"raw_per_s\":%.0f,\"receiver_requests\":%lld}\n",
-      channel_name.c_str(), static_cast<long long>(members), static_cast<long long>(sent), fan_out_done_s, fan_out_s,
-      raw_s, raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0, members / fan_out_s,
-      raw_s > 0 ? members / raw_s : 0.0, static_cast<long long>(sink.requests()));
+      channel_name.c_str(), static_cast<long long>(members), static_cast<long long>(sent), times.fan_out_done_s,
+      fan_out_s, raw_s, raw_s > 0 ? fan_out_s / raw_s : 0.0, static_cast<double>(peak_kb) / 1024.0,
+      static_cast<double>(members) / fan_out_s, raw_s > 0 ? static_cast<double>(members) / raw_s : 0.0,
+      static_cast<long long>(sink.requests()));
   std::filesystem::remove_all(dir);
   return sent == members ? 0 : 1;
 }

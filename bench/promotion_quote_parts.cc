@@ -52,56 +52,49 @@ double Micros(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-}  // namespace
+// Microseconds summed over the iterations, per piece of a quote.
+struct Parts {
+  double parse_request = 0, price = 0, sign = 0, serialize = 0, parse_response = 0;
+  size_t response_bytes = 0, token_bytes = 0;
+};
 
-int main(int argc, char** argv) {
-  int iterations = 20000;
-  for (int i = 1; i < argc; ++i) {
-    if (absl::StartsWith(argv[i], "--iterations=")) iterations = std::atoi(argv[i] + 13);
+// The quote scenario's cart against its campaigns, as the server prices it.
+class QuoteParts final {
+ public:
+  QuoteParts()
+      : now_(absl::Now()),
+        campaigns_(Campaigns(now_)),
+        request_wire_(care::bench::BenchCart("bench-0").SerializeAsString()),
+        signer_(std::vector<care::promotion::QuoteKey>{{"bench", "bench-secret-0123456789abcdef0123"}}) {
+    options_.start_block_size = 16 * 1024;  // as the server's Quote allocator
+    options_.max_block_size = 256 * 1024;
   }
-  if (iterations <= 0) {
-    std::fprintf(stderr, "usage: promotion_quote_parts [--iterations=N>0]\n");
-    return 2;
-  }
-  const absl::Time now = absl::Now();
-  const std::vector<v1::Campaign> campaigns = Campaigns(now);
-  const std::string request_wire = care::bench::BenchCart("bench-0").SerializeAsString();
-  const care::promotion::QuoteSigner signer(std::vector<care::promotion::QuoteKey>{
-      {"bench", "bench-secret-0123456789abcdef0123"}});
-  google::protobuf::ArenaOptions options;  // as the server's Quote allocator
-  options.start_block_size = 16 * 1024;
-  options.max_block_size = 256 * 1024;
 
-  struct Parts {
-    double parse_request = 0, price = 0, sign = 0, serialize = 0, parse_response = 0;
-    size_t response_bytes = 0, token_bytes = 0;
-  };
-  // One quote of the cart, timed piece by piece; `full`: QUOTE_VIEW_FULL.
-  v1::QuoteResponse client;  // reused, as a client's stub call would
-  auto quote_once = [&](bool full, Parts& p) {
+  // One quote of the cart, timed piece by piece into `p`; `full`: QUOTE_VIEW_FULL.
+  void QuoteOnce(bool full, Parts& p) {
     std::string wire;
     {
-      google::protobuf::Arena arena(options);
+      google::protobuf::Arena arena(options_);
       const Clock::time_point t0 = Clock::now();
       auto* req = google::protobuf::Arena::CreateMessage<v1::QuoteRequest>(&arena);
-      req->ParseFromString(request_wire);
+      req->ParseFromString(request_wire_);
       const Clock::time_point t1 = Clock::now();
       care::promotion::PricingInput in;
-      in.now = now;
+      in.now = now_;
       in.currency_code = req->currency_code();
       in.shipping = req->shipping().amount_minor();
       in.adjustments = full;
       for (const v1::CartLine& l : req->lines()) {
         in.lines.push_back({l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
       }
-      for (const v1::Campaign& c : campaigns) in.candidates.push_back(&c);
+      for (const v1::Campaign& c : campaigns_) in.candidates.push_back(&c);
       auto* out = google::protobuf::Arena::CreateMessage<v1::QuoteResponse>(&arena);
       if (absl::Status priced = care::promotion::Price(in, out); !priced.ok()) {
         std::fprintf(stderr, "pricing failed: %s\n", priced.ToString().c_str());
         std::exit(1);
       }
       const Clock::time_point t2 = Clock::now();
-      out->set_quote_token(signer.Sign(*out));
+      out->set_quote_token(signer_.Sign(*out));
       const Clock::time_point t3 = Clock::now();
       out->SerializeToString(&wire);
       const Clock::time_point t4 = Clock::now();
@@ -112,17 +105,23 @@ int main(int argc, char** argv) {
       p.token_bytes = out->quote_token().size();
     }
     const Clock::time_point t5 = Clock::now();
-    client.Clear();
-    client.ParseFromString(wire);
+    client_.Clear();
+    client_.ParseFromString(wire);
     p.parse_response += Micros(t5, Clock::now());
     p.response_bytes = wire.size();
-  };
-  // Alternated, so both views see the same machine.
-  Parts basic, full;
-  for (int it = 0; it < iterations; ++it) {
-    quote_once(false, basic);
-    quote_once(true, full);
   }
+
+ private:
+  const absl::Time now_;
+  const std::vector<v1::Campaign> campaigns_;
+  const std::string request_wire_;
+  const care::promotion::QuoteSigner signer_;
+  google::protobuf::ArenaOptions options_;
+  v1::QuoteResponse client_;  // reused, as a client's stub call would
+};
+
+// Each piece per quote, in microseconds and as a multiple of parsing the request.
+void PrintParts(const Parts& basic, const Parts& full, int iterations) {
   const double base = (basic.parse_request + full.parse_request) / 2 / iterations;
   std::printf("%-34s %9s %9s %12s %12s\n", "piece (one 20-line quote)", "basic us", "full us", "basic x base",
               "full x base");
@@ -137,5 +136,26 @@ int main(int argc, char** argv) {
   row("parse the response (client)", &Parts::parse_response);
   std::printf("response bytes: basic %zu, full %zu (token %zu); %d iterations of each view\n", basic.response_bytes,
               full.response_bytes, basic.token_bytes, iterations);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int iterations = 20000;
+  for (int i = 1; i < argc; ++i) {
+    if (absl::StartsWith(argv[i], "--iterations=")) iterations = std::atoi(argv[i] + 13);
+  }
+  if (iterations <= 0) {
+    std::fprintf(stderr, "usage: promotion_quote_parts [--iterations=N>0]\n");
+    return 2;
+  }
+  QuoteParts quote;
+  // Alternated, so both views see the same machine.
+  Parts basic, full;
+  for (int it = 0; it < iterations; ++it) {
+    quote.QuoteOnce(false, basic);
+    quote.QuoteOnce(true, full);
+  }
+  PrintParts(basic, full, iterations);
   return 0;
 }

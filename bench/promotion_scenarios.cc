@@ -45,7 +45,10 @@ std::unique_ptr<grpc::ClientContext> SetupContext(const ScenarioContext& c) {
 // Campaign ids allow [a-z0-9-] only.
 std::string Slug(const std::string& s) {
   std::string out;
-  for (char ch : s) out += (std::isalnum(static_cast<unsigned char>(ch)) ? std::tolower(ch) : '-');
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    out += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
+  }
   return out.substr(0, 30);
 }
 
@@ -94,6 +97,7 @@ absl::Status Setup(const ScenarioContext& c, int campaigns, int matching) {
   std::atomic<int> next{0};
   std::vector<absl::Status> errors(8);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = next++; i < campaigns - 2; i = next++) {

@@ -10,13 +10,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 namespace care::testing {
 
@@ -68,7 +72,7 @@ inline std::string HeaderValue(const std::string& head, const std::string& name)
 // port lets a test bring a receiver "back" where it was) until destroyed.
 class LoopbackServer {
  public:
-  LoopbackServer(std::function<void(int fd)> serve, int port = 0) {
+  explicit LoopbackServer(std::function<void(int fd)> serve, int port = 0) {
     listen_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -76,12 +80,14 @@ class LoopbackServer {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
-    bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ADD_FAILURE() << "LoopbackServer: bind to 127.0.0.1:" << port << ": " << std::strerror(errno);
+    }
     listen(listen_, 64);
     socklen_t len = sizeof addr;
     getsockname(listen_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this, serve] {
+    thread_ = std::thread([this, serve = std::move(serve)] {
       for (;;) {
         int fd = accept(listen_, nullptr, nullptr);
         if (fd < 0) return;
@@ -109,7 +115,7 @@ class WebhookReceiver {
  public:
   explicit WebhookReceiver(std::function<int(int)> status, int port = 0)
       : server_(
-            [this, status](int fd) {
+            [this, status = std::move(status)](int fd) {
               HttpRequest r = ReadHttpRequest(fd);
               int n;
               {

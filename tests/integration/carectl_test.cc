@@ -59,6 +59,7 @@ class CarectlTest : public LoyaltyTest {
     posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     args.insert(args.begin(), CARECTL_BIN);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t pid;
@@ -92,6 +93,27 @@ class CarectlTest : public LoyaltyTest {
     care::common::v1::GetTimeResponse r;
     grpc::Status s = nclock_->SetTime(Ctx(admin()).get(), req, &r);
     ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // Campaign "spring"'s alert to the vip segment in the app, due in 48 h: still SCHEDULED, as the
+  // fan-out starts 26 h (plus the quiet-hours margin) before due.
+  nv1::IngestEventRequest SpringAlertDueIn48Hours() {
+    nv1::IngestEventRequest alert;
+    alert.set_event_id("promotion-carectl-1");
+    alert.set_source("promotion");
+    *alert.mutable_occurred_at() = ToTimestamp(Base());
+    auto* a = alert.mutable_promotion_alert();
+    a->set_campaign_id("spring");
+    a->set_campaign_version(1);
+    a->set_title("Spring sale");
+    a->set_description("15% off");
+    a->add_target_segments("vip");
+    a->add_channels(MESSAGE_CHANNEL_IN_APP);
+    absl::Time starts = Base() + absl::Hours(72 + 48);
+    *a->mutable_starts_at() = ToTimestamp(starts);
+    *a->mutable_ends_at() = ToTimestamp(starts + absl::Hours(24));
+    *a->mutable_notice() = ToDurationProto(absl::Hours(72));
+    return alert;
   }
 
   std::unique_ptr<ServiceProcess> notification_service_;
@@ -143,7 +165,7 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"promotion", "redemption"}};
   for (const auto& [group, name] : commands) {
     std::string full = group.empty() ? name : group + " " + name;
-    EXPECT_OUT(all, "carectl " + full + " ");
+    EXPECT_OUT(all, absl::StrCat("carectl ", full, " "));
     std::vector<std::string> args;
     if (!group.empty()) args.push_back(group);
     args.push_back(name);
@@ -313,24 +335,8 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   ASSERT_EQ(no_schedules.code, 0) << no_schedules;
   EXPECT_OUT(no_schedules, "(no schedules)");
 
-  // A promotion alert due in a day (as the promotion service's outbox sends it).
-  nv1::IngestEventRequest alert;
-  alert.set_event_id("promotion-carectl-1");
-  alert.set_source("promotion");
-  *alert.mutable_occurred_at() = ToTimestamp(Base());
-  auto* a = alert.mutable_promotion_alert();
-  a->set_campaign_id("spring");
-  a->set_campaign_version(1);
-  a->set_title("Spring sale");
-  a->set_description("15% off");
-  a->add_target_segments("vip");
-  a->add_channels(MESSAGE_CHANNEL_IN_APP);
-  // Due in 48 h: still SCHEDULED, as the fan-out starts 26 h (plus the
-  // quiet-hours margin) before due.
-  absl::Time starts = Base() + absl::Hours(72 + 48);
-  *a->mutable_starts_at() = ToTimestamp(starts);
-  *a->mutable_ends_at() = ToTimestamp(starts + absl::Hours(24));
-  *a->mutable_notice() = ToDurationProto(absl::Hours(72));
+  // A promotion alert due in 48 h (as the promotion service's outbox sends it).
+  nv1::IngestEventRequest alert = SpringAlertDueIn48Hours();
   nv1::IngestEventResponse ingested;
   grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(alert)).get(), alert, &ingested);
   ASSERT_TRUE(s.ok()) << Describe(s);

@@ -11,7 +11,26 @@
 namespace care::testing {
 namespace {
 
-using ProgramTest = LoyaltyTest;
+class ProgramTest : public LoyaltyTest {
+ protected:
+  // Versions 2 and 1, a page of one each, version 1 superseded an hour after Base().
+  void ExpectTwoVersionsNewestFirst() {
+    lv1::ListProgramVersionsRequest list;
+    list.set_page_size(1);
+    lv1::ListProgramVersionsResponse page;
+    ASSERT_TRUE(stub().ListProgramVersions(Ctx(admin()).get(), list, &page).ok());
+    ASSERT_EQ(page.programs_size(), 1);
+    EXPECT_EQ(page.programs(0).version(), 2);
+    ASSERT_FALSE(page.next_page_token().empty());
+    list.set_page_token(page.next_page_token());
+    ASSERT_TRUE(stub().ListProgramVersions(Ctx(admin()).get(), list, &page).ok());
+    ASSERT_EQ(page.programs_size(), 1);
+    EXPECT_EQ(page.programs(0).version(), 1);
+    EXPECT_EQ(FromTimestamp(page.programs(0).superseded_time()), Base() + absl::Hours(1));
+    EXPECT_TRUE(page.next_page_token().empty());
+  }
+};
+
 using MemberTest = LoyaltyTest;
 
 TEST_F(ProgramTest, IsValidatedVersionedAndGuardedByItsVersion) {
@@ -66,19 +85,7 @@ TEST_F(ProgramTest, IsValidatedVersionedAndGuardedByItsVersion) {
   s = UpdateProgram(usd_to_eur, 2, &out, {"currency_code"});
   EXPECT_EQ(Reason(s), "PROGRAM_CHANGE_NOT_ALLOWED");
 
-  lv1::ListProgramVersionsRequest list;
-  list.set_page_size(1);
-  lv1::ListProgramVersionsResponse page;
-  ASSERT_TRUE(stub().ListProgramVersions(Ctx(admin()).get(), list, &page).ok());
-  ASSERT_EQ(page.programs_size(), 1);
-  EXPECT_EQ(page.programs(0).version(), 2);
-  ASSERT_FALSE(page.next_page_token().empty());
-  list.set_page_token(page.next_page_token());
-  ASSERT_TRUE(stub().ListProgramVersions(Ctx(admin()).get(), list, &page).ok());
-  ASSERT_EQ(page.programs_size(), 1);
-  EXPECT_EQ(page.programs(0).version(), 1);
-  EXPECT_EQ(FromTimestamp(page.programs(0).superseded_time()), Base() + absl::Hours(1));
-  EXPECT_TRUE(page.next_page_token().empty());
+  ASSERT_NO_FATAL_FAILURE(ExpectTwoVersionsNewestFirst());
 
   get.set_version(1);
   ASSERT_TRUE(stub().GetProgram(Ctx(svc()).get(), get, &got).ok());
@@ -212,6 +219,7 @@ TEST_F(MemberTest, ExportStreamsEveryMatchingMemberOnceInOrderAcrossBatches) {
   constexpr int kMembers = 1300;  // several server batches of 500
   std::atomic<int> next{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = next++; i < kMembers; i = next++) {

@@ -8,7 +8,52 @@
 namespace care::testing {
 namespace {
 
-using PointsTest = LoyaltyTest;
+// The requests of the mutations the replay test sends, to send their keys again with other content.
+struct Mutations {
+  lv1::UpdateProgramRequest program;
+  lv1::EnrolMemberRequest enrol;
+  lv1::UpdateMemberRequest update;
+  lv1::RecordPurchaseRequest purchase;
+  lv1::RecordReturnRequest ret;
+};
+
+class PointsTest : public LoyaltyTest {
+ protected:
+  static void ExpectReused(const grpc::Status& s, const std::string& key) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << Describe(s);
+    EXPECT_EQ(Reason(s), "REQUEST_ID_REUSED");
+    EXPECT_EQ(ReasonMetadata(s, "key"), key);
+  }
+
+  // Every key of `sent`, and member `id`'s redemption d-1 and adjustment a-1, sent again with other
+  // content: refused, naming the key.
+  void ExpectReusedKeysRefused(Mutations sent, const std::string& id) {
+    lv1::RedeemPointsResponse d3;
+    ExpectReused(Redeem(id, "d-1", 8, &d3), "d-1");
+    sent.purchase.mutable_amount()->set_amount_minor(999);
+    lv1::RecordPurchaseResponse r2;
+    ExpectReused(stub().RecordPurchase(Ctx(svc()).get(), sent.purchase, &r2), "order-1");
+    sent.ret.mutable_returned_amount()->set_amount_minor(2000);
+    lv1::RecordReturnResponse t2;
+    ExpectReused(stub().RecordReturn(Ctx(svc()).get(), sent.ret, &t2), "ret-1");
+    sent.enrol.mutable_member()->set_name("Someone else");
+    lv1::Member m2;
+    ExpectReused(stub().EnrolMember(Ctx(svc()).get(), sent.enrol, &m2), "e-1");
+    sent.update.mutable_member()->set_locale("ja");
+    lv1::Member u2;
+    ExpectReused(stub().UpdateMember(Ctx(svc()).get(), sent.update, &u2), "u-1");
+    sent.program.mutable_program()->set_display_name("Other");
+    lv1::Program p2;
+    ExpectReused(stub().UpdateProgram(Ctx(admin()).get(), sent.program, &p2), "p-1");
+    lv1::AdjustPointsRequest adjust;
+    adjust.set_request_id("a-1");
+    adjust.set_member_id(id);
+    adjust.set_points_delta(4);
+    adjust.set_reason_code("GOODWILL");
+    lv1::AdjustPointsResponse a2;
+    ExpectReused(stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &a2), "a-1");
+  }
+};
 
 TEST_F(PointsTest, ExactlyFiftyOfTwoHundredConcurrentRedemptionsSucceed) {
   Configure();
@@ -17,6 +62,7 @@ TEST_F(PointsTest, ExactlyFiftyOfTwoHundredConcurrentRedemptionsSucceed) {
 
   std::atomic<int> ok{0}, insufficient{0}, other{0};
   std::vector<std::thread> threads;
+  threads.reserve(200);
   std::atomic<bool> go{false};
   for (int i = 0; i < 200; ++i) {
     threads.emplace_back([&, i] {
@@ -199,29 +245,7 @@ TEST_F(PointsTest, ReplayingAnyMutationReturnsTheFirstAnswerAndChangesNothing) {
   ExpectLedgerConsistent(id);
 
   // The same key with different content is refused, naming the key.
-  auto expect_reused = [](const grpc::Status& s, const std::string& key) {
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << Describe(s);
-    EXPECT_EQ(Reason(s), "REQUEST_ID_REUSED");
-    EXPECT_EQ(ReasonMetadata(s, "key"), key);
-  };
-  lv1::RedeemPointsResponse d3;
-  expect_reused(Redeem(id, "d-1", 8, &d3), "d-1");
-  purchase.mutable_amount()->set_amount_minor(999);
-  expect_reused(stub().RecordPurchase(Ctx(svc()).get(), purchase, &r2), "order-1");
-  ret.mutable_returned_amount()->set_amount_minor(2000);
-  expect_reused(stub().RecordReturn(Ctx(svc()).get(), ret, &t2), "ret-1");
-  enrol.mutable_member()->set_name("Someone else");
-  expect_reused(stub().EnrolMember(Ctx(svc()).get(), enrol, &m2), "e-1");
-  update.mutable_member()->set_locale("ja");
-  expect_reused(stub().UpdateMember(Ctx(svc()).get(), update, &u2), "u-1");
-  up.mutable_program()->set_display_name("Other");
-  expect_reused(stub().UpdateProgram(Ctx(admin()).get(), up, &p2), "p-1");
-  lv1::AdjustPointsRequest adjust;
-  adjust.set_request_id("a-1");
-  adjust.set_member_id(id);
-  adjust.set_points_delta(4);
-  adjust.set_reason_code("GOODWILL");
-  expect_reused(stub().AdjustPoints(Ctx(goodwill()).get(), adjust, &a2), "a-1");
+  ExpectReusedKeysRefused({up, enrol, update, purchase, ret}, id);
   EXPECT_EQ(Ledger(id).size(), 4u);
 }
 

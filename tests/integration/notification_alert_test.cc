@@ -13,10 +13,87 @@
 namespace care::testing {
 namespace {
 
-using care::common::v1::MESSAGE_CHANNEL_EMAIL;
 using care::common::v1::MESSAGE_CHANNEL_IN_APP;
 
-TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale) {
+// The notification fixture with the steps the longer alert tests share.
+class NotificationAlertTest : public NotificationTest {
+ protected:
+  // a-ja's alert is marked read (it had been unread); a-vi cannot mark a-ja's message.
+  void MarkReadOnlyByItsMember() {
+    nv1::ListInboxResponse inbox = Inbox("a-ja");
+    EXPECT_EQ(inbox.unread_count(), 1);
+    nv1::MarkInboxMessageReadRequest mark;
+    mark.set_request_id("read-1");
+    mark.set_member_id("a-ja");
+    mark.set_message_id(inbox.messages(0).message_id());
+    nv1::InboxMessage read;
+    ASSERT_TRUE(nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read).ok());
+    EXPECT_TRUE(read.has_read_time());
+    EXPECT_EQ(Inbox("a-ja").unread_count(), 0);
+    mark.set_member_id("a-vi");
+    mark.set_request_id("read-2");
+    grpc::Status other = nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read);
+    EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Reason(other), "INBOX_MESSAGE_NOT_FOUND");
+  }
+
+  // `member` withdraws IN_APP consent in the app's settings screen.
+  static nv1::SetConsentRequest InAppWithdrawal(const std::string& member) {
+    nv1::SetConsentRequest consent;
+    consent.set_request_id("consent-1");
+    consent.set_member_id(member);
+    consent.set_channel(MESSAGE_CHANNEL_IN_APP);
+    consent.set_granted(false);
+    consent.set_source(nv1::CONSENT_SOURCE_MEMBER_SELF_SERVICE);
+    consent.set_legal_basis(nv1::LEGAL_BASIS_CONSENT);
+    consent.set_evidence("app settings screen v3");
+    return consent;
+  }
+
+  // `member` turns marketing off on IN_APP.
+  static nv1::UpdatePreferencesRequest InAppMarketingOff(const std::string& member) {
+    nv1::UpdatePreferencesRequest mute;
+    mute.set_request_id("prefs-1");
+    mute.mutable_preferences()->set_member_id(member);
+    auto* off = mute.mutable_preferences()->add_channel_preferences();
+    off->set_channel(MESSAGE_CHANNEL_IN_APP);
+    off->set_category(nv1::MESSAGE_CATEGORY_MARKETING);
+    off->set_enabled(false);
+    mute.mutable_update_mask()->add_paths("channel_preferences");
+    return mute;
+  }
+
+  // The in-app delivery of `campaign`'s alert to `member` once it is no longer pending.
+  nv1::Delivery SettledAlertDelivery(const std::string& member, const std::string& campaign) {
+    nv1::GetDeliveryRequest get;
+    get.mutable_delivery_key()->set_member_id(member);
+    get.mutable_delivery_key()->set_message_key("promotion-alert/" + campaign);
+    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
+    nv1::Delivery d;
+    EXPECT_TRUE(Eventually([&] {
+      return nstub_->GetDelivery(Ctx(svc()).get(), get, &d).ok() && d.status() != nv1::DELIVERY_STATUS_PENDING;
+    }));
+    return d;
+  }
+
+  // PutTemplate as an admin: its status and the stored template.
+  std::pair<grpc::Status, nv1::Template> PutTemplate(const std::string& request_id, nv1::Template t) {
+    nv1::PutTemplateRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_template_() = std::move(t);
+    nv1::Template out;
+    grpc::Status s = nstub_->PutTemplate(Ctx(admin()).get(), req, &out);
+    return std::make_pair(s, out);
+  }
+
+  static void Declare(nv1::Template& t, const std::string& name, nv1::VariableType type) {
+    auto* v = t.add_variables();
+    v->set_name(name);
+    v->set_type(type);
+  }
+};
+
+TEST_F(NotificationAlertTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale) {
   EnrolAudience("a-ja", "vip", true, "ja");
   EnrolAudience("a-vi", "vip", true, "vi");
   EnrolAudience("a-en", "vip", true, "");
@@ -85,21 +162,7 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_EQ(Stats("spring").total_deliveries(), 4);
 
   // Mark read; again is fine and keeps the first read time.
-  nv1::ListInboxResponse inbox = Inbox("a-ja");
-  EXPECT_EQ(inbox.unread_count(), 1);
-  nv1::MarkInboxMessageReadRequest mark;
-  mark.set_request_id("read-1");
-  mark.set_member_id("a-ja");
-  mark.set_message_id(inbox.messages(0).message_id());
-  nv1::InboxMessage read;
-  ASSERT_TRUE(nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read).ok());
-  EXPECT_TRUE(read.has_read_time());
-  EXPECT_EQ(Inbox("a-ja").unread_count(), 0);
-  mark.set_member_id("a-vi");
-  mark.set_request_id("read-2");
-  grpc::Status other = nstub_->MarkInboxMessageRead(Ctx(svc()).get(), mark, &read);
-  EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Reason(other), "INBOX_MESSAGE_NOT_FOUND");
+  ASSERT_NO_FATAL_FAILURE(MarkReadOnlyByItsMember());
 
   // Member history.
   nv1::ListDeliveriesRequest list;
@@ -111,7 +174,7 @@ TEST_F(NotificationTest, AlertReachesTargetedConsentingMembersOnceInTheirLocale)
   EXPECT_EQ(history.deliveries(0).inbox_message_id(), Inbox("a-vi").messages(0).message_id());
 }
 
-TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentChangeIsKept) {
+TEST_F(NotificationAlertTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentChangeIsKept) {
   EnrolAudience("m-stays", "vip", true, "en");
   EnrolAudience("m-withdraws", "vip", true, "en");
   EnrolAudience("m-mutes", "vip", true, "en");
@@ -120,14 +183,7 @@ TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentC
 
   // After the alert is scheduled: one member withdraws consent, one turns
   // marketing off in the app.
-  nv1::SetConsentRequest consent;
-  consent.set_request_id("consent-1");
-  consent.set_member_id("m-withdraws");
-  consent.set_channel(MESSAGE_CHANNEL_IN_APP);
-  consent.set_granted(false);
-  consent.set_source(nv1::CONSENT_SOURCE_MEMBER_SELF_SERVICE);
-  consent.set_legal_basis(nv1::LEGAL_BASIS_CONSENT);
-  consent.set_evidence("app settings screen v3");
+  nv1::SetConsentRequest consent = InAppWithdrawal("m-withdraws");
   nv1::ConsentRecord record;
   ASSERT_TRUE(nstub_->SetConsent(Ctx(svc()).get(), consent, &record).ok());
   EXPECT_TRUE(record.applied());
@@ -136,14 +192,7 @@ TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentC
   ASSERT_TRUE(nstub_->SetConsent(Ctx(svc()).get(), consent, &retry).ok());
   EXPECT_EQ(retry.consent_id(), record.consent_id());
 
-  nv1::UpdatePreferencesRequest mute;
-  mute.set_request_id("prefs-1");
-  mute.mutable_preferences()->set_member_id("m-mutes");
-  auto* off = mute.mutable_preferences()->add_channel_preferences();
-  off->set_channel(MESSAGE_CHANNEL_IN_APP);
-  off->set_category(nv1::MESSAGE_CATEGORY_MARKETING);
-  off->set_enabled(false);
-  mute.mutable_update_mask()->add_paths("channel_preferences");
+  nv1::UpdatePreferencesRequest mute = InAppMarketingOff("m-mutes");
   nv1::Preferences prefs;
   ASSERT_TRUE(nstub_->UpdatePreferences(Ctx(svc()).get(), mute, &prefs).ok());
   EXPECT_EQ(prefs.version(), 1);
@@ -152,19 +201,8 @@ TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentC
   AdvanceNotif(absl::Seconds(10));
   ASSERT_TRUE(Eventually([&] { return Schedule("autumn").state() == nv1::SCHEDULE_STATE_COMPLETED; }));
   ASSERT_TRUE(Eventually([&] { return Inbox("m-stays").messages_size() == 1; }));
-  auto status_of = [&](const std::string& member) {
-    nv1::GetDeliveryRequest get;
-    get.mutable_delivery_key()->set_member_id(member);
-    get.mutable_delivery_key()->set_message_key("promotion-alert/autumn");
-    get.mutable_delivery_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
-    nv1::Delivery d;
-    EXPECT_TRUE(Eventually([&] {
-      return nstub_->GetDelivery(Ctx(svc()).get(), get, &d).ok() && d.status() != nv1::DELIVERY_STATUS_PENDING;
-    }));
-    return d;
-  };
-  EXPECT_EQ(status_of("m-withdraws").suppression_reason(), nv1::SUPPRESSION_REASON_NO_CONSENT);
-  EXPECT_EQ(status_of("m-mutes").suppression_reason(), nv1::SUPPRESSION_REASON_OPTED_OUT);
+  EXPECT_EQ(SettledAlertDelivery("m-withdraws", "autumn").suppression_reason(), nv1::SUPPRESSION_REASON_NO_CONSENT);
+  EXPECT_EQ(SettledAlertDelivery("m-mutes", "autumn").suppression_reason(), nv1::SUPPRESSION_REASON_OPTED_OUT);
   EXPECT_EQ(Inbox("m-withdraws").messages_size(), 0);
   EXPECT_EQ(Inbox("m-mutes").messages_size(), 0);
 
@@ -208,44 +246,31 @@ TEST_F(NotificationTest, OptOutAfterSchedulingSuppressesTheAlertAndEveryConsentC
             std::vector<std::string>{"update_mask"});
 }
 
-TEST_F(NotificationTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBuiltInTexts) {
-  auto put = [&](const std::string& request_id, nv1::Template t) {
-    nv1::PutTemplateRequest req;
-    req.set_request_id(request_id);
-    *req.mutable_template_() = std::move(t);
-    nv1::Template out;
-    grpc::Status s = nstub_->PutTemplate(Ctx(admin()).get(), req, &out);
-    return std::make_pair(s, out);
-  };
+TEST_F(NotificationAlertTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBuiltInTexts) {
   nv1::Template t;
   t.set_kind(nv1::MESSAGE_KIND_PROMOTION_ALERT);
   t.set_channel(MESSAGE_CHANNEL_IN_APP);
   t.set_locale("en");
   t.set_subject("Don't miss {{campaign_title}}");
   t.set_body("Dear {{member_name}}, it starts {{starts_at}}.");
-  auto declare = [](nv1::Template& x, const std::string& name, nv1::VariableType type) {
-    auto* v = x.add_variables();
-    v->set_name(name);
-    v->set_type(type);
-  };
   // An undeclared placeholder, then a declared variable of the wrong type.
-  auto [undeclared, ignored1] = put("tmpl-1", t);
+  auto [undeclared, ignored1] = PutTemplate("tmpl-1", t);
   EXPECT_EQ(undeclared.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   // One violation per undeclared placeholder.
   EXPECT_EQ(BadFields(undeclared),
             (std::vector<std::string>{"template.variables", "template.variables", "template.variables"}));
-  declare(t, "campaign_title", nv1::VARIABLE_TYPE_STRING);
-  declare(t, "member_name", nv1::VARIABLE_TYPE_STRING);
-  declare(t, "starts_at", nv1::VARIABLE_TYPE_STRING);
-  auto [wrong_type, ignored2] = put("tmpl-2", t);
+  Declare(t, "campaign_title", nv1::VARIABLE_TYPE_STRING);
+  Declare(t, "member_name", nv1::VARIABLE_TYPE_STRING);
+  Declare(t, "starts_at", nv1::VARIABLE_TYPE_STRING);
+  auto [wrong_type, ignored2] = PutTemplate("tmpl-2", t);
   EXPECT_EQ(BadFields(wrong_type), std::vector<std::string>{"template.variables[2].type"});
   t.mutable_variables(2)->set_type(nv1::VARIABLE_TYPE_TIMESTAMP);
-  auto [saved, stored] = put("tmpl-3", t);
+  auto [saved, stored] = PutTemplate("tmpl-3", t);
   ASSERT_TRUE(saved.ok()) << Describe(saved);
   EXPECT_EQ(stored.version(), 1);
   nv1::Template complaint = t;
   complaint.set_kind(nv1::MESSAGE_KIND_COMPLAINT_UPDATED);
-  auto [not_supplied, ignored3] = put("tmpl-4", complaint);
+  auto [not_supplied, ignored3] = PutTemplate("tmpl-4", complaint);
   EXPECT_EQ(not_supplied.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   // The alert uses the stored text.

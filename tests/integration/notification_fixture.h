@@ -31,7 +31,7 @@ class NotificationTest : public LoyaltyTest {
                   "care_notification_deliveries_total{channel=\"IN_APP\",status=\"" + status + "\"}");
   }
 
-  void StartNotification(std::vector<std::string> extra) {
+  void StartNotification(const std::vector<std::string>& extra) {
     std::vector<std::string> args = NotificationArgs(extra);
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, kNotificationHealth, args, tokens_);
     absl::Status started = notif_->Start();
@@ -74,8 +74,8 @@ class NotificationTest : public LoyaltyTest {
   }
 
   nv1::IngestEventRequest Alert(const std::string& event_id, const std::string& campaign, int64_t version,
-                                absl::Time starts_at, std::vector<std::string> segments = {"vip"},
-                                std::vector<care::common::v1::MessageChannel> channels = {
+                                absl::Time starts_at, const std::vector<std::string>& segments = {"vip"},
+                                const std::vector<care::common::v1::MessageChannel>& channels = {
                                     care::common::v1::MESSAGE_CHANNEL_IN_APP}) {
     nv1::IngestEventRequest req;
     req.set_event_id(event_id);

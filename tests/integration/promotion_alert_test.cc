@@ -8,7 +8,7 @@ namespace {
 
 class PromotionAlertTest : public PromotionTest {
  protected:
-  void StartNotification(std::vector<std::string> extra = {}, bool set_time = true) {
+  void StartNotification(const std::vector<std::string>& extra = {}, bool set_time = true) {
     std::vector<std::string> args = NotificationArgs(extra);
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, kNotificationHealthName, args, tokens_);
     absl::Status started = notif_->Start();
@@ -55,6 +55,20 @@ class PromotionAlertTest : public PromotionTest {
     return out;
   }
 
+  // A draft starting in 71 h cannot be announced (the notice is 72 h) and stays a draft.
+  void ExpectAnnouncingAt71HoursRefused() {
+    Draft("early", Base() + absl::Hours(71));
+    pv1::Campaign out;
+    grpc::Status s = Announce("early", false, &out);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(s);
+    EXPECT_EQ(Reason(s), "NOTICE_TOO_SHORT");
+    EXPECT_EQ(ReasonMetadata(s, "notice"), "259200s");
+    pv1::GetCampaignRequest get;
+    get.set_campaign_id("early");
+    ASSERT_TRUE(promo().GetCampaign(Ctx(admin()).get(), get, &out).ok());
+    EXPECT_EQ(out.state(), pv1::CAMPAIGN_STATE_DRAFT);  // nothing changed
+  }
+
   std::unique_ptr<ServiceProcess> notif_;
   std::unique_ptr<nv1::NotificationService::Stub> nstub_;
 };
@@ -64,21 +78,13 @@ TEST_F(PromotionAlertTest, NoticePeriodIsEnforcedAndTheAlertFollowsTheCampaign) 
   StartPromotion(notif_->address());
 
   // 71 hours ahead: refused, with the earliest acceptable start.
-  Draft("early", Base() + absl::Hours(71));
-  pv1::Campaign out;
-  grpc::Status s = Announce("early", false, &out);
-  ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(s);
-  EXPECT_EQ(Reason(s), "NOTICE_TOO_SHORT");
-  EXPECT_EQ(ReasonMetadata(s, "notice"), "259200s");
-  pv1::GetCampaignRequest get;
-  get.set_campaign_id("early");
-  ASSERT_TRUE(promo().GetCampaign(Ctx(admin()).get(), get, &out).ok());
-  EXPECT_EQ(out.state(), pv1::CAMPAIGN_STATE_DRAFT);  // nothing changed
+  ASSERT_NO_FATAL_FAILURE(ExpectAnnouncingAt71HoursRefused());
 
   // 72 hours ahead: accepted; the alert is due at start - 72 h, i.e. now.
   absl::Time starts = Base() + absl::Hours(72);
   Draft("spring", starts);
-  s = Announce("spring", false, &out);
+  pv1::Campaign out;
+  grpc::Status s = Announce("spring", false, &out);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(out.state(), pv1::CAMPAIGN_STATE_ANNOUNCED);
   EXPECT_FALSE(out.short_notice());

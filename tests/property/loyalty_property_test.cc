@@ -308,89 +308,105 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     const std::string member = c.member();
     MemberModel& m = model_[member];
     switch (c.kind) {
-      case Call::kPurchase: {
-        const auto& r = c.purchase_out;
-        int64_t amount = c.purchase.amount().amount_minor();
-        int64_t earned = c.purchase.no_points() ? 0 : Earn(amount);
-        if (!run_->Check(r.points_earned() == earned && r.entries_size() >= 1,
-                         absl::StrCat(c.Text(), " earned ", r.points_earned(), " points; the model expects ", earned,
-                                      " (floor(amount * ", kMultiplierBps, " / 1000000))"),
-                         member)) {
-          return;
-        }
-        if (!Append(member, r.entries(0), lv1::LEDGER_ENTRY_KIND_EARN, earned, c.Text())) return;
-        absl::Time at = c.purchase.has_purchase_time() ? FromTimestamp(c.purchase.purchase_time()) : now_;
-        if (earned > 0) {
-          m.lots.push_back(Lot{r.entries(0).sequence(), LotExpiry(at), earned});
-          run_->Check(r.entries(0).has_expire_time() && FromTimestamp(r.entries(0).expire_time()) == LotExpiry(at),
-                      absl::StrCat(c.Text(), ": EARN entry expires at ",
-                                   absl::FormatTime(FromTimestamp(r.entries(0).expire_time())), "; the model expects ",
-                                   absl::FormatTime(LotExpiry(at))),
-                      member);
-        }
-        OrderModel& o = orders_[c.purchase.order_id()];
-        o.member = member;
-        o.amount = amount;
-        o.earned = earned;
-        o.earn_seq = r.entries(0).sequence();
-        o.request = c.purchase;
-        o.answer = r;
+      case Call::kPurchase:
+        ApplyPurchase(c, member, m);
         break;
-      }
-      case Call::kReturn: {
-        const auto& r = c.return_out;
-        OrderModel& o = orders_[c.ret.order_id()];
-        int64_t amount = c.ret.kind() == lv1::RETURN_KIND_FULL ? o.amount - o.returned
-                                                               : c.ret.returned_amount().amount_minor();
-        int64_t total = o.returned + amount;
-        int64_t target = o.amount == 0 ? o.earned
-                                       : static_cast<int64_t>(static_cast<__int128>(o.earned) * total / o.amount);
-        int64_t due = std::max<int64_t>(0, target - o.target);
-        int64_t recovered = std::min(due, m.balance);
-        if (!run_->Check(
-                r.points_reversed() == recovered && r.points_unrecovered() == due - recovered &&
-                    r.returned_amount().amount_minor() == amount && r.total_returned().amount_minor() == total &&
-                    r.order_fully_returned() == (total == o.amount),
-                absl::StrCat(c.Text(), ": reversed ", r.points_reversed(), " unrecovered ", r.points_unrecovered(),
-                             " returned ", r.returned_amount().amount_minor(), "/", r.total_returned().amount_minor(),
-                             "; the model expects reversed ", recovered, " unrecovered ", due - recovered, " returned ",
-                             amount, "/", total, " (order amount ", o.amount, ", earned ", o.earned, ")"),
-                c.ret.order_id())) {
-          return;
-        }
-        if (!Append(member, r.entry(), lv1::LEDGER_ENTRY_KIND_REVERSE, -recovered, c.Text())) return;
-        Consume(m, recovered, o.earn_seq);
-        o.returned = total;
-        o.target = target;
-        o.recovered += recovered;
-        o.unrecovered += due - recovered;
-        // A return never reverses more than the order earned; the full
-        // return reverses exactly that.
-        run_->Check(o.recovered + o.unrecovered <= o.earned &&
-                        (total < o.amount || o.recovered + o.unrecovered == o.earned),
-                    absl::StrCat("order ", c.ret.order_id(), ": reversed+written off ", o.recovered + o.unrecovered,
-                                 " of ", o.earned, " earned (returned ", total, " of ", o.amount, ")"),
-                    c.ret.order_id());
-        returns_[c.ret.return_id()] = ReturnModel{c.ret, r};
+      case Call::kReturn:
+        ApplyReturn(c, member, m);
         break;
-      }
-      case Call::kRedeem: {
-        if (!Append(member, c.redeem_out.entry(), lv1::LEDGER_ENTRY_KIND_REDEEM, -c.redeem.points(), c.Text())) {
-          return;
-        }
-        Consume(m, c.redeem.points());
+      case Call::kRedeem:
+        ApplyRedeem(c, member, m);
         break;
-      }
-      case Call::kAdjust: {
-        int64_t d = c.adjust.points_delta();
-        if (!Append(member, c.adjust_out.entry(), lv1::LEDGER_ENTRY_KIND_ADJUST, d, c.Text())) return;
-        if (d > 0) {
-          m.lots.push_back(Lot{c.adjust_out.entry().sequence(), LotExpiry(now_), d});
-        } else {
-          Consume(m, -d);
-        }
+      case Call::kAdjust:
+        ApplyAdjust(c, member, m);
         break;
-      }
+    }
+  }
+
+  // The order earns floor(amount * multiplier) points in a lot expiring 13 months on.
+  void ApplyPurchase(const Call& c, const std::string& member, MemberModel& m) {
+    const auto& r = c.purchase_out;
+    int64_t amount = c.purchase.amount().amount_minor();
+    int64_t earned = c.purchase.no_points() ? 0 : Earn(amount);
+    if (!run_->Check(r.points_earned() == earned && r.entries_size() >= 1,
+                     absl::StrCat(c.Text(), " earned ", r.points_earned(), " points; the model expects ", earned,
+                                  " (floor(amount * ", kMultiplierBps, " / 1000000))"),
+                     member)) {
+      return;
+    }
+    if (!Append(member, r.entries(0), lv1::LEDGER_ENTRY_KIND_EARN, earned, c.Text())) return;
+    absl::Time at = c.purchase.has_purchase_time() ? FromTimestamp(c.purchase.purchase_time()) : now_;
+    if (earned > 0) {
+      m.lots.push_back(Lot{r.entries(0).sequence(), LotExpiry(at), earned});
+      run_->Check(r.entries(0).has_expire_time() && FromTimestamp(r.entries(0).expire_time()) == LotExpiry(at),
+                  absl::StrCat(c.Text(), ": EARN entry expires at ",
+                               absl::FormatTime(FromTimestamp(r.entries(0).expire_time())), "; the model expects ",
+                               absl::FormatTime(LotExpiry(at))),
+                  member);
+    }
+    OrderModel& o = orders_[c.purchase.order_id()];
+    o.member = member;
+    o.amount = amount;
+    o.earned = earned;
+    o.earn_seq = r.entries(0).sequence();
+    o.request = c.purchase;
+    o.answer = r;
+  }
+
+  // The return takes back the order's share of its points, from the order's own lot first, as far as the
+  // balance allows; the rest is written off.
+  void ApplyReturn(const Call& c, const std::string& member, MemberModel& m) {
+    const auto& r = c.return_out;
+    OrderModel& o = orders_[c.ret.order_id()];
+    int64_t amount = c.ret.kind() == lv1::RETURN_KIND_FULL ? o.amount - o.returned
+                                                           : c.ret.returned_amount().amount_minor();
+    int64_t total = o.returned + amount;
+    int64_t target = o.amount == 0 ? o.earned
+                                   : static_cast<int64_t>(static_cast<__int128>(o.earned) * total / o.amount);
+    int64_t due = std::max<int64_t>(0, target - o.target);
+    int64_t recovered = std::min(due, m.balance);
+    if (!run_->Check(r.points_reversed() == recovered && r.points_unrecovered() == due - recovered &&
+                         r.returned_amount().amount_minor() == amount && r.total_returned().amount_minor() == total &&
+                         r.order_fully_returned() == (total == o.amount),
+                     absl::StrCat(c.Text(), ": reversed ", r.points_reversed(), " unrecovered ", r.points_unrecovered(),
+                                  " returned ", r.returned_amount().amount_minor(), "/",
+                                  r.total_returned().amount_minor(), "; the model expects reversed ", recovered,
+                                  " unrecovered ", due - recovered, " returned ", amount, "/", total, " (order amount ",
+                                  o.amount, ", earned ", o.earned, ")"),
+                     c.ret.order_id())) {
+      return;
+    }
+    if (!Append(member, r.entry(), lv1::LEDGER_ENTRY_KIND_REVERSE, -recovered, c.Text())) return;
+    Consume(m, recovered, o.earn_seq);
+    o.returned = total;
+    o.target = target;
+    o.recovered += recovered;
+    o.unrecovered += due - recovered;
+    // A return never reverses more than the order earned; the full
+    // return reverses exactly that.
+    run_->Check(o.recovered + o.unrecovered <= o.earned &&
+                    (total < o.amount || o.recovered + o.unrecovered == o.earned),
+                absl::StrCat("order ", c.ret.order_id(), ": reversed+written off ", o.recovered + o.unrecovered, " of ",
+                             o.earned, " earned (returned ", total, " of ", o.amount, ")"),
+                c.ret.order_id());
+    returns_[c.ret.return_id()] = ReturnModel{c.ret, r};
+  }
+
+  void ApplyRedeem(const Call& c, const std::string& member, MemberModel& m) {
+    if (!Append(member, c.redeem_out.entry(), lv1::LEDGER_ENTRY_KIND_REDEEM, -c.redeem.points(), c.Text())) {
+      return;
+    }
+    Consume(m, c.redeem.points());
+  }
+
+  // A credit is a lot of its own; a debit is spent like a redemption.
+  void ApplyAdjust(const Call& c, const std::string& member, MemberModel& m) {
+    int64_t d = c.adjust.points_delta();
+    if (!Append(member, c.adjust_out.entry(), lv1::LEDGER_ENTRY_KIND_ADJUST, d, c.Text())) return;
+    if (d > 0) {
+      m.lots.push_back(Lot{c.adjust_out.entry().sequence(), LotExpiry(now_), d});
+    } else {
+      Consume(m, -d);
     }
   }
 
@@ -613,9 +629,11 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     if (calls.empty()) return;
     std::set<std::string> keys{member};
     std::vector<std::string> texts;
+    texts.reserve(calls.size());
     for (const Call& c : calls) texts.push_back(c.Text());
     run_->Log(absl::StrCat("concurrent batch {", absl::StrJoin(texts, " | "), "}"), keys);
     std::vector<std::thread> threads;
+    threads.reserve(calls.size());
     for (Call& c : calls) threads.emplace_back([this, &c] { Issue(c); });
     for (auto& t : threads) t.join();
 
@@ -661,6 +679,49 @@ class LoyaltyPropertyTest : public LoyaltyTest {
     CheckMember(member);
   }
 
+  // An earlier order's key again: the same request must get the first answer back, another body
+  // REQUEST_ID_REUSED.
+  void LateOrderRetry() {
+    if (orders_.empty()) return;
+    std::vector<std::string> ids;
+    for (const auto& [id, o] : orders_) ids.push_back(id);
+    const OrderModel& o = orders_[rng_->Pick(ids)];
+    // (CARE_PROPERTY_SKIP=late_retry looks past the back-dated retry
+    // refused by the purchase_time window, reported on issue 15.)
+    if (property::Skipped("late_retry") && o.request.has_purchase_time()) return;
+    Call c{Call::kPurchase};
+    c.key = o.request.order_id();
+    c.purchase = o.request;
+    bool reuse = rng_->Chance(0.3);
+    if (reuse) c.purchase.mutable_amount()->set_amount_minor(o.request.amount().amount_minor() + 1);
+    run_->Log((reuse ? "reuse order_id with another amount " : "late retry ") + c.Text(), {o.member, c.key});
+    Issue(c);
+    if (reuse) {
+      run_->Check(c.status.error_code() == grpc::StatusCode::ALREADY_EXISTS && Reason(c.status) == "REQUEST_ID_REUSED",
+                  absl::StrCat(c.Text(), " reusing order ", c.key, " answered ", St(c.status),
+                               "; expected ALREADY_EXISTS/REQUEST_ID_REUSED"),
+                  o.member);
+    } else {
+      SameAnswer(c, o.answer);
+    }
+    CheckMember(o.member);
+  }
+
+  // An earlier return sent again gets the first answer back.
+  void LateReturnRetry() {
+    if (returns_.empty()) return;
+    std::vector<std::string> ids;
+    for (const auto& [id, r] : returns_) ids.push_back(id);
+    const ReturnModel& r = returns_[rng_->Pick(ids)];
+    Call c{Call::kReturn};
+    c.key = r.request.return_id();
+    c.ret = r.request;
+    run_->Log("late retry " + c.Text(), {r.request.member_id(), r.request.order_id()});
+    Issue(c);
+    SameAnswer(c, r.answer);
+    CheckMember(orders_[r.request.order_id()].member);
+  }
+
   void Step() {
     const std::string& member = rng_->Pick(members_);
     int64_t balance = model_[member].balance;
@@ -691,48 +752,12 @@ class LoyaltyPropertyTest : public LoyaltyTest {
         Sequential(NewAdjust(member, delta), rng_->Chance(0.25));
         break;
       }
-      case 4: {
-        // A late retry of an earlier key, or the key reused for another body.
-        if (orders_.empty()) break;
-        std::vector<std::string> ids;
-        for (const auto& [id, o] : orders_) ids.push_back(id);
-        const OrderModel& o = orders_[rng_->Pick(ids)];
-        // (CARE_PROPERTY_SKIP=late_retry looks past the back-dated retry
-        // refused by the purchase_time window, reported on issue 15.)
-        if (property::Skipped("late_retry") && o.request.has_purchase_time()) break;
-        Call c{Call::kPurchase};
-        c.key = o.request.order_id();
-        c.purchase = o.request;
-        bool reuse = rng_->Chance(0.3);
-        if (reuse) c.purchase.mutable_amount()->set_amount_minor(o.request.amount().amount_minor() + 1);
-        run_->Log((reuse ? "reuse order_id with another amount " : "late retry ") + c.Text(), {o.member, c.key});
-        Issue(c);
-        if (reuse) {
-          run_->Check(c.status.error_code() == grpc::StatusCode::ALREADY_EXISTS &&
-                          Reason(c.status) == "REQUEST_ID_REUSED",
-                      absl::StrCat(c.Text(), " reusing order ", c.key, " answered ", St(c.status),
-                                   "; expected ALREADY_EXISTS/REQUEST_ID_REUSED"),
-                      o.member);
-        } else {
-          SameAnswer(c, o.answer);
-        }
-        CheckMember(o.member);
+      case 4:
+        LateOrderRetry();
         break;
-      }
-      case 5: {
-        if (returns_.empty()) break;
-        std::vector<std::string> ids;
-        for (const auto& [id, r] : returns_) ids.push_back(id);
-        const ReturnModel& r = returns_[rng_->Pick(ids)];
-        Call c{Call::kReturn};
-        c.key = r.request.return_id();
-        c.ret = r.request;
-        run_->Log("late retry " + c.Text(), {r.request.member_id(), r.request.order_id()});
-        Issue(c);
-        SameAnswer(c, r.answer);
-        CheckMember(orders_[r.request.order_id()].member);
+      case 5:
+        LateReturnRetry();
         break;
-      }
       case 6:
         Advance();
         break;

@@ -5,6 +5,7 @@
 // Tables by default, the response as JSON with --json. Exit codes scripts can
 // rely on: 0 ok, 1 the call failed (code, message, reason and field errors on
 // stderr), 2 bad usage (nothing was sent).
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -78,24 +79,31 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-int Main(int argc, char** argv) {
-  std::vector<Command> commands = AllCommands();
+// What the global flags and the environment say, before a command is chosen.
+struct GlobalFlags {
   Options options;
-  options.token = Env("CARE_TOKEN");
-  std::string token_file = Env("CARE_TOKEN_FILE");
+  std::string token_file;
   care::PeerTls tls;
+  bool help = false;
+  std::vector<std::string> words;  // group, command and the command's own arguments
+};
+
+// The environment's defaults, then the global flags over them. False (after printing why) on a bad flag.
+bool ParseGlobalFlags(int argc, char** argv, GlobalFlags& flags) {
+  Options& options = flags.options;
+  care::PeerTls& tls = flags.tls;
+  options.token = Env("CARE_TOKEN");
+  flags.token_file = Env("CARE_TOKEN_FILE");
   tls.enabled = Env("CARE_TLS") == "1" || Env("CARE_TLS") == "true";
   tls.ca_file = Env("CARE_CA_FILE");
   tls.cert_file = Env("CARE_CERT_FILE");
   tls.key_file = Env("CARE_KEY_FILE");
-  bool help = false;
-  std::vector<std::string> words;  // group, command and the command's own arguments
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--json") {
       options.json = true;
-    } else if (arg == "--help" || arg == "-h" || (words.empty() && arg == "help")) {
-      help = true;
+    } else if (arg == "--help" || arg == "-h" || (flags.words.empty() && arg == "help")) {
+      flags.help = true;
     } else if (absl::StartsWith(arg, "--target=")) {
       options.target = arg.substr(9);
     } else if (absl::StartsWith(arg, "--token=")) {
@@ -110,99 +118,131 @@ int Main(int argc, char** argv) {
     } else if (absl::StartsWith(arg, "--key_file=")) {
       tls.key_file = arg.substr(11);
     } else if (absl::StartsWith(arg, "--token_file=")) {
-      token_file = arg.substr(13);
+      flags.token_file = arg.substr(13);
     } else if (absl::StartsWith(arg, "--timeout=")) {
       if (!absl::ParseDuration(arg.substr(10), &options.timeout) || options.timeout <= absl::ZeroDuration()) {
         std::fprintf(stderr, "carectl: --timeout \"%s\" is not a duration like 5s\n", arg.substr(10).c_str());
-        return kUsage;
+        return false;
       }
     } else {
-      words.push_back(arg);
+      flags.words.push_back(arg);
     }
   }
+  return true;
+}
 
-  // Find the command: "<name>" for top-level ones, else "<group> <name>".
-  const Command* command = nullptr;
-  size_t consumed = 0;
-  bool known_group = false;
+// The command `words` names: "<name>" for top-level ones, else "<group> <name>".
+struct Lookup {
+  const Command* command = nullptr;  // null: not found
+  size_t consumed = 0;               // how many words named it
+  bool known_group = false;          // words[0] is a group
+};
+
+Lookup FindCommand(const std::vector<Command>& commands, const std::vector<std::string>& words) {
+  Lookup found;
   for (const auto& c : commands) {
     if (c.group.empty() && !words.empty() && words[0] == c.name) {
-      command = &c;
-      consumed = 1;
+      found.command = &c;
+      found.consumed = 1;
     }
     if (!c.group.empty() && !words.empty() && words[0] == c.group) {
-      known_group = true;
+      found.known_group = true;
       if (words.size() > 1 && words[1] == c.name) {
-        command = &c;
-        consumed = 2;
+        found.command = &c;
+        found.consumed = 2;
       }
     }
   }
-  if (command == nullptr) {
-    std::string group = known_group ? words[0] : "";
-    if (help && (words.empty() || (known_group && words.size() == 1))) {
-      PrintCommands(stdout, commands, group);
-      return kOk;
-    }
-    if (words.empty()) {
-      std::fprintf(stderr, "carectl: no command given\n");
-    } else if (!known_group) {
-      std::fprintf(stderr, "carectl: unknown command \"%s\"\n", words[0].c_str());
-    } else if (words.size() == 1) {
-      std::fprintf(stderr, "carectl: %s needs a command\n", group.c_str());
-    } else {
-      std::fprintf(stderr, "carectl: unknown command \"%s %s\"\n", group.c_str(), words[1].c_str());
-    }
-    PrintCommands(stderr, commands, group);
-    return kUsage;
-  }
-  std::string usage = absl::StrCat("usage: carectl ", FullName(*command), " ", command->usage, "\n  ", command->help,
-                                   "\n");
-  if (help) {
-    std::printf("%s", usage.c_str());
+  return found;
+}
+
+// No command found: the list asked for (kOk), or why not and the list (kUsage).
+int NoCommand(const std::vector<Command>& commands, const GlobalFlags& flags, bool known_group) {
+  const std::vector<std::string>& words = flags.words;
+  std::string group = known_group ? words[0] : "";
+  if (flags.help && (words.empty() || (known_group && words.size() == 1))) {
+    PrintCommands(stdout, commands, group);
     return kOk;
   }
+  if (words.empty()) {
+    std::fprintf(stderr, "carectl: no command given\n");
+  } else if (!known_group) {
+    std::fprintf(stderr, "carectl: unknown command \"%s\"\n", words[0].c_str());
+  } else if (words.size() == 1) {
+    std::fprintf(stderr, "carectl: %s needs a command\n", group.c_str());
+  } else {
+    std::fprintf(stderr, "carectl: unknown command \"%s %s\"\n", group.c_str(), words[1].c_str());
+  }
+  PrintCommands(stderr, commands, group);
+  return kUsage;
+}
 
-  if (!token_file.empty()) {
-    auto token = care::ReadSecretFile(token_file);
+// The token from --token_file and the target for `command`'s group. False (after printing why) on an
+// unreadable token file.
+bool ResolveTokenAndTarget(const Command& command, GlobalFlags& flags) {
+  Options& options = flags.options;
+  if (!flags.token_file.empty()) {
+    auto token = care::ReadSecretFile(flags.token_file);
     if (!token.ok()) {
       std::fprintf(stderr, "carectl: %s\n", std::string(token.status().message()).c_str());
-      return kUsage;
+      return false;
     }
     options.token = *token;
   }
   if (options.target.empty()) {
-    std::string env = command->group.empty()
+    std::string env = command.group.empty()
                           ? ""
-                          : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command->group), "_TARGET").c_str());
+                          : Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(command.group), "_TARGET").c_str());
     options.target = !env.empty()                  ? env
                      : !Env("CARE_TARGET").empty() ? Env("CARE_TARGET")
-                                                   : kDefaultTargets.at(command->group);
+                                                   : kDefaultTargets.at(command.group);
   }
-  // Bad TLS files are a usage error (nothing sent), not a handshake failure.
+  return true;
+}
+
+// Bad TLS files are a usage error (nothing sent), not a handshake failure. False after printing why.
+bool CheckTlsFiles(care::PeerTls& tls) {
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     std::fprintf(stderr, "carectl: --cert_file and --key_file go together\n");
-    return kUsage;
+    return false;
   }
   if (!tls.cert_file.empty()) {
     if (absl::Status s = care::CheckKeyPair(tls.cert_file, tls.key_file); !s.ok()) {
       std::fprintf(stderr, "carectl: --cert_file/--key_file: %s\n", std::string(s.message()).c_str());
-      return kUsage;
+      return false;
     }
   }
   if (!tls.ca_file.empty()) {
     if (absl::Status s = care::CheckCertificatesFile(tls.ca_file); !s.ok()) {
       std::fprintf(stderr, "carectl: --ca_file: %s\n", std::string(s.message()).c_str());
-      return kUsage;
+      return false;
     }
   }
   tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty();
-  Context context(options, care::DialPeer(options.target, tls));
-  Args args(std::vector<std::string>(words.begin() + consumed, words.end()));
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<Command> commands = AllCommands();
+  GlobalFlags flags;
+  if (!ParseGlobalFlags(argc, argv, flags)) return kUsage;
+  Lookup found = FindCommand(commands, flags.words);
+  if (found.command == nullptr) return NoCommand(commands, flags, found.known_group);
+  const Command& command = *found.command;
+  std::string usage = absl::StrCat("usage: carectl ", FullName(command), " ", command.usage, "\n  ", command.help,
+                                   "\n");
+  if (flags.help) {
+    std::printf("%s", usage.c_str());
+    return kOk;
+  }
+  if (!ResolveTokenAndTarget(command, flags) || !CheckTlsFiles(flags.tls)) return kUsage;
+  Context context(flags.options, care::DialPeer(flags.options.target, flags.tls));
+  Args args(std::vector<std::string>(flags.words.begin() + static_cast<std::ptrdiff_t>(found.consumed),
+                                     flags.words.end()));
   try {
-    return command->run(context, args);
+    return command.run(context, args);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "carectl %s: %s\n%s", FullName(*command).c_str(), e.what(), usage.c_str());
+    std::fprintf(stderr, "carectl %s: %s\n%s", FullName(command).c_str(), e.what(), usage.c_str());
     return kUsage;
   }
 }

@@ -298,10 +298,8 @@ class Demo final {
     return v;
   }
 
-  void Campaign() {
-    Step("A campaign for silver and gold, announced three days ahead (seed 000)");
-    campaign_id_ = Id("tet-week");
-    starts_ = now_ + absl::Hours(72) + absl::Hours(1);
+  // Silver saves 5%, gold 15% and ships free, from starts_ for a week, alerted in the app.
+  pv1::Campaign TetWeek() const {
     pv1::Campaign c;
     c.set_display_name("Tet week for our members");
     c.set_description("Silver members save 5%, gold members 15% and ship for free");
@@ -321,31 +319,21 @@ class Demo final {
     shipping->add_conditions()->mutable_customer_tier()->add_tier_ids("gold");
     shipping->add_effects()->mutable_free_shipping();
     c.mutable_alert()->add_channels(cv1::MESSAGE_CHANNEL_IN_APP);
+    return c;
+  }
 
+  void Campaign() {
+    Step("A campaign for silver and gold, announced three days ahead (seed 000)");
+    campaign_id_ = Id("tet-week");
+    starts_ = now_ + absl::Hours(72) + absl::Hours(1);
+    pv1::Campaign c = TetWeek();
     pv1::CreateCampaignRequest create;
     create.set_request_id(Id("create-campaign"));
     create.set_campaign_id(campaign_id_);
     *create.mutable_campaign() = c;
     pv1::Campaign out;
     Call("PromotionService.CreateCampaign", [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create, &out); });
-
-    // Too early first: with 71 h left the service refuses (notice period).
-    pv1::Campaign early = c;
-    *early.mutable_starts_at() = care::ToTimestamp(now_ + absl::Hours(71));
-    *early.mutable_ends_at() = care::ToTimestamp(now_ + absl::Hours(100));
-    pv1::CreateCampaignRequest create_early;
-    create_early.set_request_id(Id("create-early"));
-    create_early.set_campaign_id(Id("too-soon"));
-    *create_early.mutable_campaign() = early;
-    Call("PromotionService.CreateCampaign",
-         [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create_early, &out); });
-    pv1::AnnounceCampaignRequest announce_early;
-    announce_early.set_request_id(Id("announce-early"));
-    announce_early.set_campaign_id(Id("too-soon"));
-    grpc::Status refused = promotion_->AnnounceCampaign(Ctx().get(), announce_early, &out);
-    Check(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION, "a campaign 71 h away cannot be announced");
-    Say(absl::StrCat("Announcing a campaign that starts in 71 h: refused, ",
-                     care::ErrorReason(care::FromGrpcStatus(refused)), " (customers get three days' notice)"));
+    RefuseShortNotice(c);
 
     pv1::AnnounceCampaignRequest announce;
     announce.set_request_id(Id("announce"));
@@ -369,6 +357,32 @@ class Demo final {
     });
 
     Advance(due - now_ + absl::Minutes(1), "to the alert's due time");
+    AlertsDelivered();
+  }
+
+  // `c` moved to start in 71 h: the service refuses to announce it (notice period).
+  void RefuseShortNotice(const pv1::Campaign& c) {
+    pv1::Campaign early = c;
+    *early.mutable_starts_at() = care::ToTimestamp(now_ + absl::Hours(71));
+    *early.mutable_ends_at() = care::ToTimestamp(now_ + absl::Hours(100));
+    pv1::CreateCampaignRequest create_early;
+    create_early.set_request_id(Id("create-early"));
+    create_early.set_campaign_id(Id("too-soon"));
+    *create_early.mutable_campaign() = early;
+    pv1::Campaign out;
+    Call("PromotionService.CreateCampaign",
+         [&](auto* ctx) { return promotion_->CreateCampaign(ctx, create_early, &out); });
+    pv1::AnnounceCampaignRequest announce_early;
+    announce_early.set_request_id(Id("announce-early"));
+    announce_early.set_campaign_id(Id("too-soon"));
+    grpc::Status refused = promotion_->AnnounceCampaign(Ctx().get(), announce_early, &out);
+    Check(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION, "a campaign 71 h away cannot be announced");
+    Say(absl::StrCat("Announcing a campaign that starts in 71 h: refused, ",
+                     care::ErrorReason(care::FromGrpcStatus(refused)), " (customers get three days' notice)"));
+  }
+
+  // At the due time the alert reaches every member who accepts marketing, and not Emma.
+  void AlertsDelivered() {
     for (const Person& p : people_) {
       bool expect = p.key != "emma";  // Emma is gold but declined marketing
       nv1::ListInboxRequest inbox;
@@ -463,6 +477,17 @@ class Demo final {
 
   void Complaint() {
     Step("A complaint: special care for gold, an SLA breach escalates, goodwill, a survey");
+    ComplaintRules();
+    const Person& lan = people_[0];
+    kv1::Complaint c = FileComplaint(lan);
+    Escalation(c);
+    Replies(c);
+    Goodwill(lan, c);
+    Survey(lan);
+  }
+
+  // Office hours, an SLA policy for gold and one for everyone else, and the phrases agents may not use.
+  void ComplaintRules() {
     kv1::CreateBusinessCalendarRequest cal;
     cal.set_request_id(Id("calendar"));
     cal.mutable_calendar()->set_calendar_id(Id("hcm-office"));
@@ -506,8 +531,9 @@ class Demo final {
          [&](auto* ctx) { return complaint_->PutForbiddenPhrases(ctx, phrases, &list); });
     Say("Business hours Mon-Sat 08:00-20:00 in Ho Chi Minh City; gold members get a 1-hour first response,");
     Say("others 4 hours; a breach raises the priority and moves the ticket to the supervisors' queue");
+  }
 
-    const Person& lan = people_[0];
+  kv1::Complaint FileComplaint(const Person& lan) {
     kv1::CreateComplaintRequest file;
     file.set_request_id(Id("complaint"));
     file.set_member_id(lan.id);
@@ -523,7 +549,11 @@ class Demo final {
     Say(absl::StrCat(lan.name, " complains over chat: ", c.complaint_id(), ", tier ", c.tier().tier_id(), ", priority ",
                      kv1::Priority_Name(c.priority()), ", first response due ",
                      Local(care::FromTimestamp(c.first_response_sla().due_time()), "Asia/Ho_Chi_Minh")));
+    return c;
+  }
 
+  // Two hours without an answer breach the first response: the SLA job escalates once.
+  void Escalation(const kv1::Complaint& c) {
     Advance(absl::Hours(2), "nobody answered");
     kv1::GetComplaintRequest get;
     get.set_complaint_id(c.complaint_id());
@@ -534,7 +564,10 @@ class Demo final {
     Check(escalated.first_response_sla().breached(), "the first response is breached");
     Say(absl::StrCat("First response breached; escalated once: priority ", kv1::Priority_Name(escalated.priority()),
                      ", team ", escalated.team_id()));
+  }
 
+  // A draft with forbidden phrases is refused; the apology goes out.
+  void Replies(const kv1::Complaint& c) {
     kv1::ReplyToComplaintRequest reply;
     reply.set_request_id(Id("reply-rude"));
     reply.set_complaint_id(c.complaint_id());
@@ -552,7 +585,10 @@ class Demo final {
     Call("ComplaintService.ReplyToComplaint",
          [&](auto* ctx) { return complaint_->ReplyToComplaint(ctx, reply, &replied); });
     Say("The agent's apology goes out through the notification service");
+  }
 
+  // Resolving with 200 goodwill points adds them to loyalty's balance, once.
+  void Goodwill(const Person& lan, const kv1::Complaint& c) {
     lv1::GetBalanceRequest balance_req;
     balance_req.set_member_id(lan.id);
     lv1::PointsBalance before;
@@ -572,7 +608,10 @@ class Demo final {
     });
     Say(absl::StrCat("Resolved with 200 goodwill points: loyalty's balance ", before.balance(), " -> ",
                      before.balance() + 200, " (AdjustPoints through the outbox, exactly once)"));
+  }
 
+  // The survey invitation arrives in the inbox; it takes one answer, not two.
+  void Survey(const Person& lan) {
     nv1::ListInboxRequest inbox;
     inbox.set_member_id(lan.id);
     std::string token;

@@ -19,7 +19,6 @@ namespace care {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
 
 // Records deliveries; fails per destination or per event as told.
 class FakeSender final : public OutboxSender {
