@@ -149,7 +149,8 @@ class PromotionTest : public LoyaltyTest {
     return l;
   }
 
-  static pv1::QuoteRequest Cart(const std::string& member_id, std::vector<pv1::CartLine> lines, int64_t shipping = 0) {
+  static pv1::QuoteRequest Cart(const std::string& member_id, const std::vector<pv1::CartLine>& lines,
+                                int64_t shipping = 0) {
     pv1::QuoteRequest req;
     if (member_id.empty()) {
       req.mutable_customer()->mutable_guest()->set_guest_key("guest-1");
@@ -157,7 +158,7 @@ class PromotionTest : public LoyaltyTest {
       req.mutable_customer()->set_member_id(member_id);
     }
     req.set_currency_code("USD");
-    for (auto& l : lines) *req.add_lines() = l;
+    for (const auto& l : lines) *req.add_lines() = l;
     if (shipping > 0) *req.mutable_shipping() = Usd(shipping);
     return req;
   }

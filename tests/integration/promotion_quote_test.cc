@@ -580,12 +580,12 @@ TEST_F(PromotionQuoteTest, ReturnsReleaseTheDiscountOfTheReturnedUnitsAndTheLast
   ASSERT_TRUE(Redeem("order-r", q.quote_token(), &r).ok());
   ASSERT_EQ(Report("returns").discount_given().amount_minor(), 500);
 
-  auto give_back = [&](const std::string& return_id, std::vector<std::pair<std::string, int>> lines,
+  auto give_back = [&](const std::string& return_id, const std::vector<std::pair<std::string, int>>& lines,
                        pv1::ReturnRedemptionResponse* out) {
     pv1::ReturnRedemptionRequest req;
     req.set_order_id("order-r");
     req.set_return_id(return_id);
-    for (auto& [id, n] : lines) {
+    for (const auto& [id, n] : lines) {
       auto* l = req.add_lines();
       l->set_line_id(id);
       l->set_quantity(n);
