@@ -85,13 +85,7 @@ absl::StatusOr<MemberFilter> ExportFilter(const v1::ExportMembersRequest& req) {
 
 }  // namespace
 
-LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const HmacKeyRing* keys,
-                         const TierSnapshotMemo* memo)
-    : rpc_(rpc),
-      loyalty_(loyalty),
-      // A miss (or Redis down): the database, which refills the cache.
-      lookup_(redis, keys, [this](absl::string_view member_id) { return loyalty_.ReadTier(std::string(member_id)); }),
-      memo_(memo) {}
+LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty) : rpc_(rpc), loyalty_(loyalty) {}
 
 // ------------------------------------------------------------------ program
 
@@ -359,16 +353,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::GetTier(ServerContext* ctx, const v1::Get
     FieldErrors errors;
     errors.RequireId("member_id", req->member_id());
     if (!errors.empty()) return errors.ToStatus();
-    if (absl::Status s = loyalty_.RequireProgram(); !s.ok()) return s;
-    if (memo_ != nullptr) {
-      if (auto known = memo_->Find(req->member_id())) {
-        static auto& memo_hit = TierCacheLookupsMetric().With({"memo"});
-        memo_hit.Inc();
-        *resp = *known;
-        return absl::OkStatus();
-      }
-    }
-    return Respond(lookup_.Get(req->member_id()), resp);
+    return Respond(loyalty_.GetTier(req->member_id()), resp);
   });
 }
 

@@ -6,21 +6,14 @@
 // its answer. It opens no transaction; everything else is the domain's.
 
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
-#include "clients/loyalty/tier_cache.h"
-#include "common/redis.h"
 #include "common/rpc.h"
 #include "services/loyalty/loyalty_service.h"
-#include "services/loyalty/redis_tier_cache.h"
 
 namespace care::loyalty {
 
 class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {
  public:
-  // `redis` may be null (no cache: GetTier reads the database), otherwise
-  // `keys` verify its entries; `memo` may be null (every GetTier asks Redis
-  // first).
-  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, RedisPool* redis, const HmacKeyRing* keys,
-              const TierSnapshotMemo* memo);
+  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty);
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -51,8 +44,6 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
  private:
   RpcRuntime& rpc_;
   LoyaltyService& loyalty_;
-  TierLookup lookup_;
-  const TierSnapshotMemo* memo_;
 };
 
 }  // namespace care::loyalty

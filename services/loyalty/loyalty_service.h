@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/clock.h"
@@ -46,6 +47,15 @@ class TierCache {
   // ahead of the database after a restore); returns the next cursor, 0 when
   // the walk is complete. A cache with nothing to audit returns 0.
   virtual absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) { return uint64_t{0}; }
+
+  // The database's snapshot of a member, in contract form.
+  using Read = std::function<absl::StatusOr<v1::TierSnapshot>(absl::string_view member_id)>;
+  // The member's snapshot for a reader: the cache's copy when it holds a
+  // valid one, otherwise `read`'s (also when the cache is down). A cache
+  // that keeps no copy answers with `read`.
+  virtual absl::StatusOr<v1::TierSnapshot> Get(absl::string_view member_id, const Read& read) {
+    return read(member_id);
+  }
 };
 
 // What a committed mutation still has to do: tier snapshots to write
@@ -101,9 +111,9 @@ class LoyaltyService final {
   // Newest first, sequence below `before` (0 = from the newest).
   absl::StatusOr<std::vector<v1::LedgerEntry>> ListEntries(const EntryFilter& filter, int64_t before, int limit);
   absl::StatusOr<v1::PointsBalance> GetBalance(const std::string& member_id, std::optional<absl::Duration> horizon);
-  // The member's snapshot from the database, put back into the cache (a
-  // cache miss of GetTier).
-  absl::StatusOr<v1::TierSnapshot> ReadTier(const std::string& member_id);
+  // The member's snapshot: from the cache, or on a miss from the database,
+  // which puts it back into the cache.
+  absl::StatusOr<v1::TierSnapshot> GetTier(const std::string& member_id);
   // `target` empty: KEEP of the current tier and REACH of the next one.
   absl::StatusOr<v1::ProjectTierResponse> ProjectTier(const std::string& member_id, const std::string& target,
                                                       std::optional<absl::Time> by_time);
@@ -150,6 +160,9 @@ class LoyaltyService final {
   absl::StatusOr<TierProjectionResult> ProjectTierIn(StoreTxn& tx, const std::string& member_id,
                                                      const std::string& target, std::optional<absl::Time> by_time);
 
+  // The member's snapshot from the database, put back into the cache (a
+  // cache miss of GetTier).
+  absl::StatusOr<v1::TierSnapshot> ReadTier(const std::string& member_id);
   // The version in force now; PROGRAM_NOT_CONFIGURED when none.
   absl::StatusOr<Program> CurrentProgram(StoreTxn& tx);
   // The member's snapshot from the database.

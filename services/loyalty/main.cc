@@ -10,6 +10,7 @@
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/prometheus.h"
+#include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/sql_loyalty_store.h"
 
 int main(int argc, char** argv) {
@@ -57,8 +58,7 @@ int main(int argc, char** argv) {
   care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
-  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, &runner.redis(), &runner.tier_cache_keys(),
-                                     tier_memo_entries > 0 ? &memo : nullptr);
+  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
   care::JobRunner& jobs = runner.jobs();

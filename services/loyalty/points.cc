@@ -60,6 +60,12 @@ absl::StatusOr<v1::PointsBalance> LoyaltyService::GetBalance(const std::string& 
   });
 }
 
+absl::StatusOr<v1::TierSnapshot> LoyaltyService::GetTier(const std::string& member_id) {
+  if (absl::Status s = RequireProgram(); !s.ok()) return s;
+  if (cache_ == nullptr) return ReadTier(member_id);
+  return cache_->Get(member_id, [this](absl::string_view id) { return ReadTier(std::string(id)); });
+}
+
 absl::StatusOr<v1::TierSnapshot> LoyaltyService::ReadTier(const std::string& member_id) {
   auto snapshot = ReadValue<TierSnapshot>([&](StoreTxn& tx) { return LoadSnapshot(tx, member_id); });
   if (!snapshot.ok()) return snapshot.status();

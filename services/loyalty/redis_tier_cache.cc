@@ -30,6 +30,12 @@ absl::StatusOr<uint64_t> RedisTierCache::Audit(uint64_t cursor, const SnapshotsO
   return step->next_cursor;
 }
 
+absl::StatusOr<v1::TierSnapshot> RedisTierCache::Get(absl::string_view member_id, const Read& read) {
+  // A lookup per call: its fallback is this call's `read`; the counts that
+  // matter are the process-wide metrics it reports to.
+  return TierLookup(&redis_, &keys_, read).Get(member_id);
+}
+
 TierSnapshotMemo::Shard& TierSnapshotMemo::ShardFor(absl::string_view member_id) const {
   return shards_[absl::HashOf(member_id) % kShards];
 }
@@ -49,6 +55,15 @@ absl::Status TierSnapshotMemo::Put(const TierSnapshot& snapshot) {
     }
   }
   return next_ == nullptr ? absl::OkStatus() : next_->Put(snapshot);
+}
+
+absl::StatusOr<v1::TierSnapshot> TierSnapshotMemo::Get(absl::string_view member_id, const Read& read) {
+  if (auto known = Find(member_id)) {
+    static auto& memo_hit = TierCacheLookupsMetric().With({"memo"});
+    memo_hit.Inc();
+    return *known;
+  }
+  return next_ == nullptr ? read(member_id) : next_->Get(member_id, read);
 }
 
 std::shared_ptr<const v1::TierSnapshot> TierSnapshotMemo::Find(absl::string_view member_id) const {

@@ -23,11 +23,15 @@ namespace care::loyalty {
 // signed with `keys` (the first signs).
 class RedisTierCache final : public TierCache {
  public:
-  RedisTierCache(RedisPool& redis, const HmacKeyRing& keys) : writer_(redis, keys) {}
+  RedisTierCache(RedisPool& redis, const HmacKeyRing& keys) : redis_(redis), keys_(keys), writer_(redis, keys) {}
   absl::Status Put(const TierSnapshot& snapshot) override;
   absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override;
+  // Redis's entry if its signature verifies, otherwise `read` (TierLookup).
+  absl::StatusOr<v1::TierSnapshot> Get(absl::string_view member_id, const Read& read) override;
 
  private:
+  RedisPool& redis_;
+  const HmacKeyRing& keys_;
   TierCacheWriter writer_;
 };
 
@@ -47,6 +51,9 @@ class TierSnapshotMemo final : public TierCache {
   absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override {
     return next_ == nullptr ? uint64_t{0} : next_->Audit(cursor, truth);
   }
+  // The memo's copy (counted as a "memo" lookup), otherwise the next cache's
+  // answer, or `read`'s when there is no next cache.
+  absl::StatusOr<v1::TierSnapshot> Get(absl::string_view member_id, const Read& read) override;
   std::shared_ptr<const v1::TierSnapshot> Find(absl::string_view member_id) const;
 
  private:

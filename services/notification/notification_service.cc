@@ -5,6 +5,8 @@
 // settings, templates and dead letters have their own files.
 #include "services/notification/notification_service.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
@@ -19,7 +21,7 @@ Window ToWindow(const v1::SendWindow& w) {
 
 NotificationService::NotificationService(NotificationStore& store, const Clock& clock, AudienceSource* audience,
                                          NotificationOptions options)
-    : store_(store), clock_(clock), audience_(audience), options_(options) {}
+    : store_(store), clock_(clock), audience_(audience), options_(std::move(options)) {}
 
 std::string NotificationService::DeliveryId(const std::string& member_id, const std::string& message_key, int channel) {
   // The message's hash first, then the member: one fan-out's deliveries

@@ -5,11 +5,6 @@
 #include "common/proto_time.h"
 
 namespace care::promotion {
-namespace {
-
-namespace v1 = ::care::promotion::v1;
-
-}  // namespace
 
 v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in, std::string* detail) {
   if (camp.state() == v1::CAMPAIGN_STATE_CANCELLED) return v1::REJECTION_REASON_CAMPAIGN_CANCELLED;

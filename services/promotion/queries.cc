@@ -9,8 +9,6 @@
 namespace care::promotion {
 namespace {
 
-namespace v1 = ::care::promotion::v1;
-
 template <typename List, typename Value>
 bool AnyOf(const List& list, const Value& v) {
   return list.empty() || std::find(list.begin(), list.end(), v) != list.end();

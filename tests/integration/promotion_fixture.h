@@ -158,7 +158,7 @@ class PromotionTest : public LoyaltyTest {
       req.mutable_customer()->set_member_id(member_id);
     }
     req.set_currency_code("USD");
-    for (auto& l : lines) *req.add_lines() = l;
+    for (const auto& l : lines) *req.add_lines() = l;
     if (shipping > 0) *req.mutable_shipping() = Usd(shipping);
     return req;
   }

@@ -254,6 +254,36 @@ TEST_F(PromotionQuoteTest, MemberPriceOnlyForOptedInMembers) {
   EXPECT_EQ(Rejection(Quote(cart("")), "member-price"), pv1::REJECTION_REASON_GUEST_NOT_ELIGIBLE);
 }
 
+// Loyalty down: a member whose tier is in the tier cache is still tiered,
+// but an opt-in-only campaign needs their opt-in, which only loyalty has. The
+// quote says that it is the opt-in that could not be read; a member the cache
+// does not hold cannot even be tiered.
+TEST_F(PromotionQuoteTest, AnUnreadableOptInIsMemberProfileUnavailable) {
+  Enrol("in", [](lv1::Member* m) {
+    auto* consent = m->add_marketing_consents();
+    consent->set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+    consent->set_granted(true);
+  });
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_audience()->set_opted_in_only(true);
+  auto* price = c.add_rules()->add_effects()->mutable_member_price()->add_prices();
+  price->set_sku("TEA-1");
+  price->mutable_unit_price()->mutable_value()->mutable_fixed_price()->CopyFrom(Usd(800));
+  Live("member-price", c);
+  auto cart = [](const std::string& m) { return Cart(m, {CartLine("l1", "TEA-1", "tea", 2, 1000)}); };
+  ASSERT_TRUE(Quote(cart("in")).customer().offers_opt_in());
+
+  service_->Kill();
+  pv1::QuoteResponse out;
+  grpc::Status s = promo().Quote(Ctx(svc()).get(), cart("in"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(s);
+  EXPECT_EQ(Reason(s), "MEMBER_PROFILE_UNAVAILABLE") << Describe(s);
+  s = promo().Quote(Ctx(svc()).get(), cart("never-enrolled"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(s);
+  EXPECT_EQ(Reason(s), "TIER_UNAVAILABLE") << Describe(s);
+}
+
 TEST_F(PromotionQuoteTest, CampaignThatEarnsNoPoints) {
   pv1::Campaign c = BaseCampaign(Base());
   c.clear_starts_at();
@@ -550,12 +580,12 @@ TEST_F(PromotionQuoteTest, ReturnsReleaseTheDiscountOfTheReturnedUnitsAndTheLast
   ASSERT_TRUE(Redeem("order-r", q.quote_token(), &r).ok());
   ASSERT_EQ(Report("returns").discount_given().amount_minor(), 500);
 
-  auto give_back = [&](const std::string& return_id, std::vector<std::pair<std::string, int>> lines,
+  auto give_back = [&](const std::string& return_id, const std::vector<std::pair<std::string, int>>& lines,
                        pv1::ReturnRedemptionResponse* out) {
     pv1::ReturnRedemptionRequest req;
     req.set_order_id("order-r");
     req.set_return_id(return_id);
-    for (auto& [id, n] : lines) {
+    for (const auto& [id, n] : lines) {
       auto* l = req.add_lines();
       l->set_line_id(id);
       l->set_quantity(n);

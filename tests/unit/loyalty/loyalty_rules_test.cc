@@ -202,6 +202,29 @@ TEST(TierSnapshotMemoTest, KeepsTheNewestVersionWhateverTheOrderOfPuts) {
   EXPECT_EQ(memo.Find("m2"), nullptr);
 }
 
+// GetTier's path: the memo's copy, else the next cache's answer, which for a
+// cache that keeps no copy is the database's.
+TEST(TierSnapshotMemoTest, GetAnswersFromTheMemoBeforeTheNextCacheAndTheDatabase) {
+  RecordingCache redis;
+  TierSnapshotMemo memo(&redis, 1600);
+  ASSERT_TRUE(memo.Put(Snapshot("m1", "gold", 3)).ok());
+  std::vector<std::string> reads;
+  auto database = [&reads](absl::string_view member_id) -> absl::StatusOr<v1::TierSnapshot> {
+    reads.emplace_back(member_id);
+    v1::TierSnapshot s;
+    s.set_member_id(std::string(member_id));
+    s.set_tier_id("base");
+    return s;
+  };
+  auto cached = memo.Get("m1", database);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(cached->tier_id(), "gold");
+  auto missed = memo.Get("m2", database);
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  EXPECT_EQ(missed->tier_id(), "base");
+  EXPECT_EQ(reads, (std::vector<std::string>{"m2"}));
+}
+
 TEST(TierSnapshotMemoTest, StaysBoundedAndCanBeTurnedOff) {
   TierSnapshotMemo memo(nullptr, 160);  // 10 per shard
   for (int i = 0; i < 5000; ++i) ASSERT_TRUE(memo.Put(Snapshot("m" + std::to_string(i), "t", 1)).ok());
