@@ -25,7 +25,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
       ca-certificates libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9 libc-ares2 \
-      libhiredis0.14 libsqlite3-0 libssl3 zlib1g \
+      libhiredis0.14 libpq5 libsqlite3-0 libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 care \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin care \

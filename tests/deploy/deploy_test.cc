@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -184,6 +186,25 @@ class OverlayTest : public ::testing::TestWithParam<std::string> {
     for (const auto& e : c["env"]) env[e["name"].as<std::string>()] = e["value"].as<std::string>("");
     return env;
   }
+  // Files of Secret volumes the workload's first container mounts: path ->
+  // "<secretName>/<key>".
+  std::map<std::string, std::string> MountedSecretFiles(const YAML::Node& workload) const {
+    std::map<std::string, std::string> mounted;
+    const YAML::Node pod = workload["spec"]["template"]["spec"];
+    for (const auto& m : pod["containers"][0]["volumeMounts"]) {
+      for (const auto& v : pod["volumes"]) {
+        if (v["name"].as<std::string>("") != m["name"].as<std::string>("") || !v["secret"]) continue;
+        for (const auto& item : v["secret"]["items"]) {
+          mounted[m["mountPath"].as<std::string>() + "/" + item["path"].as<std::string>()] =
+              v["secret"]["secretName"].as<std::string>() + "/" + item["key"].as<std::string>();
+        }
+      }
+    }
+    return mounted;
+  }
+  // The overlays that generate their Secrets from placeholder values.
+  bool GeneratesSecrets() const { return GetParam() != "prod"; }
+  bool OnPostgres() const { return GetParam() == "postgres-dev"; }
   // The drain deadline the services are configured with (the ConfigMap).
   absl::Duration DrainDeadline() const {
     for (const auto& cm : OfKind("ConfigMap")) {
@@ -199,7 +220,7 @@ class OverlayTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContext) {
-  ASSERT_EQ(Workloads().size(), 5u) << "four services and redis";
+  ASSERT_EQ(Workloads().size(), OnPostgres() ? 6u : 5u) << "four services, redis (and postgres)";
   for (const auto& w : Workloads()) {
     const YAML::Node pod = w["spec"]["template"]["spec"];
     const YAML::Node pod_sc = pod["securityContext"];
@@ -240,7 +261,9 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
       if (Name(s) == name) sts = s;
     }
     ASSERT_TRUE(sts.IsDefined() && sts.IsMap()) << "no StatefulSet " << name;
-    EXPECT_EQ(sts["spec"]["replicas"].as<int>(0), 1) << name << ": SQLite has one writer";
+    // SQLite has one writer; on PostgreSQL the jobs do not share work
+    // between replicas yet (docs/operations.md, "How it scales").
+    EXPECT_EQ(sts["spec"]["replicas"].as<int>(0), 1) << name << ": one replica";
     ASSERT_TRUE(sts["spec"]["volumeClaimTemplates"].IsDefined()) << name;
     const YAML::Node c = sts["spec"]["template"]["spec"]["containers"][0];
     EXPECT_EQ(c["livenessProbe"]["grpc"]["service"].as<std::string>("?"), "") << name;
@@ -257,8 +280,8 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
       if (v["name"].as<std::string>("") == "tokens") secret = v["secret"]["secretName"].as<std::string>("");
     }
     EXPECT_EQ(secret.rfind("care-tokens", 0), 0u) << name << " reads tokens from " << secret;
-    if (GetParam() == "dev") {
-      EXPECT_TRUE(Exists("Secret", secret)) << "dev generates " << secret;
+    if (GeneratesSecrets()) {
+      EXPECT_TRUE(Exists("Secret", secret)) << GetParam() << " generates " << secret;
     }
     // The grace period covers the preStop pause and the drain deadline.
     int64_t grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as<int64_t>(30);
@@ -294,7 +317,7 @@ TEST_P(OverlayTest, EachServicePresentsItsOwnPeerToken) {
     }
   }
   for (const auto& cm : OfKind("ConfigMap")) EXPECT_FALSE(cm["data"]["CARE_SERVICE_TOKEN_FILE"]) << Name(cm);
-  if (GetParam() != "dev") return;
+  if (!GeneratesSecrets()) return;
   for (const auto& secret : OfKind("Secret")) {
     if (Name(secret).rfind("care-tokens", 0) != 0) continue;
     std::string tokens = secret["data"]["tokens"].as<std::string>("");
@@ -372,6 +395,10 @@ TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
   };
   std::set<std::pair<std::string, std::string>> expected(kCalls.begin(), kCalls.end());
   std::vector<std::string> apps = {"loyalty", "promotion", "complaint", "notification", "redis"};
+  if (OnPostgres()) {
+    apps.push_back("postgres");
+    for (const auto& [name, health] : kHealth) expected.insert({name, "postgres"});
+  }
   for (const auto& from : apps) {
     for (const auto& to : apps) {
       if (from == to) continue;
@@ -419,6 +446,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
     // path to an unmounted key stops the pod at start-up).
     std::map<std::string, std::string> env = Env(sts);
     std::vector<std::string> paths;
+    paths.reserve(env.size());
     for (const auto& [var, value] : env) paths.push_back(value);
     for (const auto& c : sts["spec"]["template"]["spec"]["containers"]) {
       for (const auto& arg : c["args"]) {
@@ -434,7 +462,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
     // The quote key's path is configured for promotion alone.
     EXPECT_EQ(env.count("CARE_QUOTE_TOKEN_SECRET_FILE"), name == "promotion" ? 1u : 0u) << name;
   }
-  if (GetParam() == "dev") {
+  if (GeneratesSecrets()) {
     // The generated Secret holds each key the pods mount.
     for (const auto& secret : OfKind("Secret")) {
       if (Name(secret).rfind("care-tokens", 0) != 0) continue;
@@ -452,7 +480,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
 // Issuer), calls the others with it, and keeps kubelet's gRPC probes on the
 // plaintext health port.
 TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
-  if (GetParam() != "prod") GTEST_SKIP() << "dev runs plaintext";
+  if (GetParam() != "prod") GTEST_SKIP() << GetParam() << " runs plaintext";
   for (const auto& [name, health] : kHealth) {
     YAML::Node sts = Workload(name);
     ASSERT_TRUE(sts.IsDefined()) << name;
@@ -462,17 +490,8 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
       EXPECT_FALSE(env[flag].empty()) << name << " lacks " << flag;
     }
     // Each file lies in a mounted key of this service's own certificate Secret.
-    std::map<std::string, std::string> mounted;  // file path -> "secret/key"
+    std::map<std::string, std::string> mounted = MountedSecretFiles(sts);
     const YAML::Node pod = sts["spec"]["template"]["spec"];
-    for (const auto& m : pod["containers"][0]["volumeMounts"]) {
-      for (const auto& v : pod["volumes"]) {
-        if (v["name"].as<std::string>("") != m["name"].as<std::string>("") || !v["secret"]) continue;
-        for (const auto& item : v["secret"]["items"]) {
-          mounted[m["mountPath"].as<std::string>() + "/" + item["path"].as<std::string>()] =
-              v["secret"]["secretName"].as<std::string>() + "/" + item["key"].as<std::string>();
-        }
-      }
-    }
     const std::string own = name + "-tls/";
     EXPECT_EQ(mounted[env["CARE_TLS_CERT_FILE"]], own + "tls.crt") << name;
     EXPECT_EQ(mounted[env["CARE_TLS_KEY_FILE"]], own + "tls.key") << name;
@@ -482,7 +501,9 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
     EXPECT_EQ(mounted[env["CARE_PEER_KEY_FILE"]], own + "tls.key") << name;
     // No pod mounts another service's certificate.
     for (const auto& [file, source] : mounted) {
-      if (absl::EndsWith(source, "/tls.key")) EXPECT_EQ(source, own + "tls.key") << name;
+      if (absl::EndsWith(source, "/tls.key")) {
+        EXPECT_EQ(source, own + "tls.key") << name;
+      }
     }
     // A Certificate writes that Secret, for the service's name, from an Issuer.
     bool certified = false;
@@ -507,8 +528,130 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::Values("dev", "prod"),
-                         [](const auto& info) { return info.param; });
+// Issue 19: on PostgreSQL each service connects to its own database with a
+// URL that holds no password; the password is a file from a Secret (the one
+// the dev database is initialised with), never in a ConfigMap.
+TEST_P(OverlayTest, PostgresDevGivesEachServiceItsDatabaseAndAPasswordFileFromASecret) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  std::set<std::string> passwords;
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node sts = Workload(name);
+    ASSERT_TRUE(sts.IsDefined()) << name;
+    std::map<std::string, std::string> env = Env(sts);
+    const std::string url = env["CARE_DATABASE_URL"];
+    // postgresql://<user>@<host>:5432/<service>?sslmode=...
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(url, m, std::regex(R"(postgresql://([^@/]+)@([a-z0-9.-]+):(\d+)/([a-z_]+)\?(.*))")))
+        << name << ": CARE_DATABASE_URL " << url;
+    EXPECT_EQ(m[1].str().find(':'), std::string::npos) << name << ": a password in the URL";
+    EXPECT_TRUE(Exists("Service", m[2].str())) << name << " connects to " << m[2].str() << ", no Service";
+    EXPECT_EQ(m[3].str(), "5432") << name;
+    EXPECT_EQ(m[4].str(), name) << name << ": one database per service";
+    EXPECT_TRUE(absl::StrContains(m[5].str(), "sslmode=")) << name << ": sslmode is explicit";
+    EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(m[5].str()), "password")) << name;
+    // The password file is a mounted key of a generated Secret.
+    const std::string file = env["CARE_DATABASE_PASSWORD_FILE"];
+    ASSERT_FALSE(file.empty()) << name << " lacks CARE_DATABASE_PASSWORD_FILE";
+    std::map<std::string, std::string> mounted = MountedSecretFiles(sts);
+    ASSERT_TRUE(mounted.count(file)) << name << " reads " << file << " but mounts no Secret key there";
+    const std::string secret_name = mounted[file].substr(0, mounted[file].find('/'));
+    const std::string key = mounted[file].substr(secret_name.size() + 1);
+    for (const auto& secret : OfKind("Secret")) {
+      if (Name(secret) != secret_name) continue;
+      std::string b64 = secret["data"][key].as<std::string>("");
+      b64.erase(std::remove_if(b64.begin(), b64.end(), [](unsigned char c) { return absl::ascii_isspace(c); }),
+                b64.end());
+      std::string password;
+      ASSERT_TRUE(absl::Base64Unescape(b64, &password)) << secret_name << "/" << key;
+      EXPECT_TRUE(absl::StrContains(password, "dev-only")) << "the dev password is marked dev-only";
+      passwords.insert(password);
+    }
+    EXPECT_EQ(env.count("CARE_DATABASE_PASSWORD"), 0u) << name;
+    // The database's own password comes from the same Secret key.
+    YAML::Node pg = Workload("postgres");
+    ASSERT_TRUE(pg.IsDefined());
+    std::map<std::string, std::string> pg_env = Env(pg);
+    EXPECT_EQ(MountedSecretFiles(pg)[pg_env["POSTGRES_PASSWORD_FILE"]], mounted[file]) << name;
+  }
+  ASSERT_EQ(passwords.size(), 1u) << "the services' password Secret is generated in postgres-dev";
+  const std::string& password = *passwords.begin();
+  for (const auto& cm : OfKind("ConfigMap")) {
+    for (const auto& kv : cm["data"]) {
+      EXPECT_FALSE(absl::StrContains(kv.second.as<std::string>(""), password))
+          << "the password is in ConfigMap " << Name(cm);
+    }
+  }
+  for (const auto& w : Workloads()) {
+    for (const auto& e : w["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      EXPECT_FALSE(absl::StrContains(e["value"].as<std::string>(""), password)) << Name(w) << " env " << e["name"];
+    }
+  }
+}
+
+// Whether `rule` (a NetworkPolicy ingress or egress rule) opens `port` of a
+// container with `ports` (names resolve against it); no `ports` opens all.
+bool RuleOpensPort(const YAML::Node& rule, int port, const YAML::Node& container) {
+  if (!rule["ports"]) return true;
+  for (const auto& p : rule["ports"]) {
+    std::string value = p["port"].as<std::string>("");
+    int n = 0;
+    if (absl::SimpleAtoi(value, &n) && n == port) return true;
+    for (const auto& cp : container["ports"]) {
+      if (cp["name"].as<std::string>("") == value && cp["containerPort"].as<int>(0) == port) return true;
+    }
+  }
+  return false;
+}
+
+TEST_P(OverlayTest, PostgresDevLetsOnlyTheServicesReachPostgresOn5432) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  YAML::Node pg = Workload("postgres");
+  ASSERT_TRUE(pg.IsDefined());
+  const YAML::Node pg_container = pg["spec"]["template"]["spec"]["containers"][0];
+  const LabelMap pg_pod = PodOf("postgres");
+  for (const auto& [name, health] : kHealth) {
+    const LabelMap pod = PodOf(name);
+    bool egress = false;
+    bool ingress = false;
+    for (const auto& np : OfKind("NetworkPolicy")) {
+      for (const auto& rule : np["spec"]["egress"]) {
+        if (!Matches(np["spec"]["podSelector"], pod) || !RuleOpensPort(rule, 5432, pg_container)) continue;
+        for (const auto& peer : rule["to"])
+          egress |= !peer["namespaceSelector"] && Matches(peer["podSelector"], pg_pod);
+      }
+      for (const auto& rule : np["spec"]["ingress"]) {
+        if (!Matches(np["spec"]["podSelector"], pg_pod) || !RuleOpensPort(rule, 5432, pg_container)) continue;
+        for (const auto& peer : rule["from"])
+          ingress |= !peer["namespaceSelector"] && Matches(peer["podSelector"], pod);
+      }
+    }
+    EXPECT_TRUE(egress) << name << " may not reach postgres:5432 (egress)";
+    EXPECT_TRUE(ingress) << "postgres does not accept " << name << " on 5432 (ingress)";
+  }
+  // Nothing else gets in: every ingress peer of postgres is a pod of this
+  // namespace that is one of the four services.
+  for (const auto& np : OfKind("NetworkPolicy")) {
+    if (!Matches(np["spec"]["podSelector"], pg_pod)) continue;
+    for (const auto& rule : np["spec"]["ingress"]) {
+      ASSERT_TRUE(rule["from"]) << Name(np) << " lets anyone reach postgres";
+      for (const auto& peer : rule["from"]) {
+        EXPECT_TRUE(peer["podSelector"] && !peer["namespaceSelector"] && !peer["ipBlock"]) << Name(np);
+        for (const auto& other : Pods()) {
+          auto app = other.find("app.kubernetes.io/name");
+          if (Matches(peer["podSelector"], other) && app != other.end()) {
+            EXPECT_TRUE(kHealth.count(app->second)) << Name(np) << " lets " << app->second << " reach postgres";
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::Values("dev", "prod", "postgres-dev"), [](const auto& info) {
+  std::string name = info.param;
+  std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
+  return name;
+});
 
 // --- Grafana -----------------------------------------------------------------
 
