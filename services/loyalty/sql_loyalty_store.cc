@@ -328,9 +328,14 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::Status AppendEntry(const LedgerEntry& e) override {
     // The currency is carried by the program; entries keep amounts in it.
-    // e.sequence comes from members.ledger_seq, bumped in this transaction:
-    // writers of one member conflict on that row, so sequences are given in
-    // commit order on PostgreSQL too and paging by seq skips no entry.
+    // e.sequence comes from members.ledger_seq. Claiming it on the member
+    // row before the insert makes two writers of one member conflict on that
+    // row: on PostgreSQL the loser is re-run (a serialization failure) rather
+    // than failing on the ledger key, and sequences follow commit order, so
+    // paging by seq skips no entry.
+    absl::Status claimed = Run(txn_.Query("UPDATE members SET ledger_seq = ?2 WHERE member_id = ?1", e.member_id,
+                                          e.sequence));
+    if (!claimed.ok()) return claimed;
     return Run(txn_.Query(
         "INSERT INTO ledger (member_id, seq, kind, delta, balance_after, create_time, order_id, body) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
