@@ -33,6 +33,7 @@ std::optional<absl::Time> OptTime(const Statement& s, int col) {
 // Consents as "channel:granted:micros;..." (a handful per member).
 std::string EncodeConsents(const std::vector<Consent>& consents) {
   std::vector<std::string> parts;
+  parts.reserve(consents.size());
   for (const Consent& c : consents) {
     parts.push_back(absl::StrCat(c.channel, ":", c.granted ? 1 : 0, ":", Micros(c.update_time)));
   }
