@@ -243,6 +243,7 @@ bool LoyaltyService::RepairTierCache() {
   std::vector<std::pair<std::string, int64_t>> dirty;
   std::vector<TierSnapshot> snapshots;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    snapshots.clear();  // a read may run again (a lost connection)
     auto entries = tx.DirtyCacheEntries(kJobBatch);
     if (!entries.ok()) return entries.status();
     dirty = std::move(*entries);
@@ -281,6 +282,7 @@ bool LoyaltyService::AuditTierCache() {
   auto next = cache_->Audit(audit_cursor_, [this](const std::vector<std::string>& ids) {
     std::vector<std::optional<TierSnapshot>> out;
     absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+      out.clear();  // a read may run again (a lost connection)
       for (const std::string& id : ids) {
         auto snapshot = LoadSnapshot(tx, id);
         if (snapshot.ok()) {

@@ -33,6 +33,7 @@ std::optional<absl::Time> OptTime(const Statement& s, int col) {
 // Consents as "channel:granted:micros;..." (a handful per member).
 std::string EncodeConsents(const std::vector<Consent>& consents) {
   std::vector<std::string> parts;
+  parts.reserve(consents.size());
   for (const Consent& c : consents) {
     parts.push_back(absl::StrCat(c.channel, ":", c.granted ? 1 : 0, ":", Micros(c.update_time)));
   }
@@ -238,12 +239,13 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<std::vector<Member>> ListMembers(const MemberFilter& f, const std::string& after, int limit) override {
     // One statement for every filter combination: an empty filter matches
-    // all. Keyset paging on the primary key keeps each page cheap.
+    // all. Keyset paging on the primary key keeps each page cheap. The lists
+    // are tested with json_array_length so that PostgreSQL types them json.
     return Collect<Member>(
         txn_.Query(absl::StrCat("SELECT ", kMemberColumns,
                                 " FROM members WHERE member_id > ?1"
-                                " AND (?2 = '[]' OR tier_id IN (SELECT value FROM json_each(?2)))"
-                                " AND (?3 = '[]' OR segment IN (SELECT value FROM json_each(?3)))"
+                                " AND (json_array_length(?2) = 0 OR tier_id IN (SELECT value FROM json_each(?2)))"
+                                " AND (json_array_length(?3) = 0 OR segment IN (SELECT value FROM json_each(?3)))"
                                 " AND (?4 = '' OR email_lc = ?4) AND (?5 = '' OR phone = ?5)"
                                 " AND (?6 = 0 OR (consent_mask & ?6) != 0)"
                                 " ORDER BY member_id LIMIT ?7"),
@@ -319,13 +321,22 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<bool> AddVisitDay(const std::string& member_id, int64_t day) override {
-    auto changed = txn_.Exec("INSERT OR IGNORE INTO visits (member_id, day) VALUES (?1, ?2)", member_id, day);
+    auto changed = txn_.Exec("INSERT INTO visits (member_id, day) VALUES (?1, ?2) ON CONFLICT DO NOTHING", member_id,
+                             day);
     if (!changed.ok()) return changed.status();
     return *changed == 1;
   }
 
   absl::Status AppendEntry(const LedgerEntry& e) override {
     // The currency is carried by the program; entries keep amounts in it.
+    // e.sequence comes from members.ledger_seq. Claiming it on the member
+    // row before the insert makes two writers of one member conflict on that
+    // row: on PostgreSQL the loser is re-run (a serialization failure) rather
+    // than failing on the ledger key, and sequences follow commit order, so
+    // paging by seq skips no entry.
+    absl::Status claimed = Run(txn_.Query("UPDATE members SET ledger_seq = ?2 WHERE member_id = ?1", e.member_id,
+                                          e.sequence));
+    if (!claimed.ok()) return claimed;
     return Run(txn_.Query(
         "INSERT INTO ledger (member_id, seq, kind, delta, balance_after, create_time, order_id, body) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -340,7 +351,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     for (EntryKind k : f.kinds) kinds.push_back(absl::StrCat(static_cast<int>(k)));
     return CollectParsed<LedgerEntry>(
         txn_.Query("SELECT body FROM ledger WHERE member_id = ?1 AND seq < ?2"
-                   " AND (?3 = '[]' OR kind IN (SELECT CAST(value AS INTEGER) FROM json_each(?3)))"
+                   " AND (json_array_length(?3) = 0 OR kind IN (SELECT CAST(value AS BIGINT) FROM json_each(?3)))"
                    " AND (?4 = '' OR order_id = ?4) AND create_time >= ?5 AND create_time < ?6"
                    " ORDER BY seq DESC LIMIT ?7",
                    f.member_id, before, JsonArray(kinds), f.order_id,
@@ -402,8 +413,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     absl::Status s = Run(txn_.Query("UPDATE lots SET warned = 1 WHERE member_id = ?1 AND expire_at = ?2 AND warned = 0",
                                     member_id, Micros(expire_time)));
     if (!s.ok()) return s;
-    auto added = txn_.Exec("INSERT OR IGNORE INTO expiry_warnings (member_id, expire_at) VALUES (?1, ?2)", member_id,
-                           Micros(expire_time));
+    auto added = txn_.Exec("INSERT INTO expiry_warnings (member_id, expire_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                           member_id, Micros(expire_time));
     if (!added.ok()) return added.status();
     return *added == 1;
   }
@@ -411,7 +422,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<MemberExpiry>> UpcomingExpiries(const std::string& member_id, int limit) override {
     return Collect<MemberExpiry>(
         txn_.Query("SELECT member_id, expire_at, SUM(remaining) FROM lots WHERE member_id = ?1 AND remaining > 0 "
-                   "AND expire_at IS NOT NULL GROUP BY expire_at ORDER BY expire_at LIMIT ?2",
+                   "AND expire_at IS NOT NULL GROUP BY member_id, expire_at ORDER BY expire_at LIMIT ?2",
                    member_id, limit),
         [](const Statement& s) {
           return MemberExpiry{s.Text(0), TimeAt(s.Int(1)), s.Int(2)};
@@ -421,7 +432,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::Status MarkCacheDirty(const std::string& member_id, int64_t version) override {
     return Run(
         txn_.Query("INSERT INTO tier_cache_dirty (member_id, version) VALUES (?1, ?2) "
-                   "ON CONFLICT (member_id) DO UPDATE SET version = MAX(version, excluded.version)",
+                   "ON CONFLICT (member_id) DO UPDATE SET version = CASE WHEN excluded.version > "
+                   "tier_cache_dirty.version THEN excluded.version ELSE tier_cache_dirty.version END",
                    member_id, version));
   }
 
