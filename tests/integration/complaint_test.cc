@@ -59,6 +59,7 @@ TEST_F(ComplaintTest, ConcurrentNotesKeepTheAuditTrailInOrderWhileEachLevelEscal
   constexpr int kWriters = 8, kNotes = 5;
   std::atomic<int> failed{0};
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int n = 0; n < kNotes; ++n) {
