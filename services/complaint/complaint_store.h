@@ -6,7 +6,7 @@
 // method returns rows and optionals and storage errors only (a stored blob
 // that does not parse is DATA_LOSS); the domain chooses every API reason.
 // Events leave through Enqueue (ServiceTxn), in the transaction of the change
-// they report. SQLite implements it in sql_complaint_store.*.
+// they report. sql_complaint_store.* implements it on SQLite and PostgreSQL.
 
 #include <optional>
 #include <string>

@@ -1,5 +1,7 @@
 #include "services/complaint/sql_complaint_store.h"
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
@@ -60,6 +62,25 @@ absl::StatusOr<std::vector<T>> Protos(absl::StatusOr<Statement> stmt, absl::stri
   return CollectParsed<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
 }
 
+// The parameters of a statement composed at run time, numbered in the
+// order the SQL uses them.
+class QueryParams {
+ public:
+  template <typename T>
+  std::string Add(T value) {
+    binds_.push_back([value = std::move(value)](Statement& s, int index) { s.Bind(index, value); });
+    return absl::StrCat("?", binds_.size());
+  }
+  absl::StatusOr<Statement> BindTo(absl::StatusOr<Statement> stmt) const {
+    if (!stmt.ok()) return stmt;
+    for (size_t i = 0; i < binds_.size(); ++i) binds_[i](*stmt, static_cast<int>(i + 1));
+    return stmt;
+  }
+
+ private:
+  std::vector<std::function<void(Statement&, int)>> binds_;
+};
+
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
   using SqlTxnBase::SqlTxnBase;
@@ -83,8 +104,10 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "ON CONFLICT (complaint_id) DO UPDATE SET order_id = ?3, category = ?4, status = ?6, tier_id = ?7, "
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
         // Metrics count the first resolution: its time stays once reopened.
-        "resolution_seconds = CASE WHEN ?15 THEN COALESCE(resolution_seconds, ?12) ELSE ?12 END, "
-        "first_response_breached = ?13, resolution_breached = MAX(resolution_breached, ?14), reopened = ?15, "
+        "resolution_seconds = CASE WHEN ?15 <> 0 THEN COALESCE(complaints.resolution_seconds, ?12) ELSE ?12 END, "
+        // Once breached, the resolution stays breached.
+        "first_response_breached = ?13, "
+        "resolution_breached = CASE WHEN ?14 <> 0 THEN 1 ELSE complaints.resolution_breached END, reopened = ?15, "
         "survey_score = ?16, proto = ?17, "
         "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
         "survey_sent = ?24",
@@ -122,49 +145,50 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<ListedComplaint>> FindComplaints(const ComplaintQuery& q, int limit) override {
     // Every value is bound (an enum list as one JSON array), so the text
     // depends only on which conditions are asked for: a fixed, small set of
-    // statements. Only those conditions are in the SQL, so SQLite can pick an
-    // index.
+    // statements. Only those conditions and their parameters are in the SQL
+    // (numbered in order: PostgreSQL cannot type a parameter no condition
+    // uses), so the engine can pick an index.
+    QueryParams params;
     std::vector<std::string> where;
-    auto in = [&](const char* column, const std::vector<int>& values, int param) {
-      if (!values.empty()) where.push_back(absl::StrCat(column, " IN (SELECT value FROM json_each(?", param, "))"));
+    auto in = [&](const char* column, const std::vector<int>& values) {
+      // json_each yields text on PostgreSQL: cast to compare with integers.
+      if (values.empty()) return;
+      where.push_back(absl::StrCat(column, " IN (SELECT CAST(value AS BIGINT) FROM json_each(",
+                                   params.Add(JsonArray(values)), "))"));
     };
-    in("status", q.statuses, 10);
-    in("channel", q.channels, 11);
-    in("category", q.categories, 12);
-    in("priority", q.priorities, 13);
-    if (!q.member_id.empty()) where.push_back("member_id = ?1");
-    if (!q.team_id.empty()) where.push_back("team_id = ?2");
+    in("status", q.statuses);
+    in("channel", q.channels);
+    in("category", q.categories);
+    in("priority", q.priorities);
+    if (!q.member_id.empty()) where.push_back("member_id = " + params.Add(q.member_id));
+    if (!q.team_id.empty()) where.push_back("team_id = " + params.Add(q.team_id));
     if (!q.assignee_agent_id.empty()) {
-      where.push_back("assignee_agent_id = ?3");
+      where.push_back("assignee_agent_id = " + params.Add(q.assignee_agent_id));
     } else if (q.unassigned_only) {
       where.push_back("assignee_agent_id = ''");
     }
-    if (!q.order_id.empty()) where.push_back("order_id = ?4");
+    if (!q.order_id.empty()) where.push_back("order_id = " + params.Add(q.order_id));
     if (q.breached_only) where.push_back("breached = 1");
-    if (q.received_after) where.push_back("receive_time >= ?5");
-    if (q.received_before) where.push_back("receive_time < ?6");
+    if (q.received_after) where.push_back("receive_time >= " + params.Add(Micros(*q.received_after)));
+    if (q.received_before) where.push_back("receive_time < " + params.Add(Micros(*q.received_before)));
     // Complaints without a running clock sort last in the due order.
     const char* key = q.order == ComplaintQuery::Order::kDueFirst ? "COALESCE(due_time, 9223372036854775807)"
                                                                   : "receive_time";
     const bool desc = q.order == ComplaintQuery::Order::kNewestFirst;
-    if (q.after) where.push_back(absl::StrCat("(", key, ", complaint_id) ", desc ? "<" : ">", " (?7, ?8)"));
+    if (q.after) {
+      where.push_back(absl::StrCat("(", key, ", complaint_id) ", desc ? "<" : ">", " (", params.Add(q.after->first),
+                                   ", ", params.Add(q.after->second), ")"));
+    }
     std::string sql = absl::StrCat("SELECT ", key, ", proto FROM complaints", where.empty() ? "" : " WHERE ",
                                    absl::StrJoin(where, " AND "), " ORDER BY ", key, desc ? " DESC" : "",
-                                   ", complaint_id", desc ? " DESC" : "", " LIMIT ?9");
-    std::optional<int64_t> after_micros, before_micros, cursor_key;
-    if (q.received_after) after_micros = Micros(*q.received_after);
-    if (q.received_before) before_micros = Micros(*q.received_before);
-    std::string cursor_id;
-    if (q.after) std::tie(cursor_key, cursor_id) = *q.after;
-    return CollectParsed<ListedComplaint>(
-        txn_.Query(sql, q.member_id, q.team_id, q.assignee_agent_id, q.order_id, after_micros, before_micros,
-                   cursor_key, cursor_id, static_cast<int64_t>(limit), JsonArray(q.statuses), JsonArray(q.channels),
-                   JsonArray(q.categories), JsonArray(q.priorities)),
-        [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
-          auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
-          if (!c.ok()) return c.status();
-          return ListedComplaint{s.Int(0), *std::move(c)};
-        });
+                                   ", complaint_id", desc ? " DESC" : "", " LIMIT ",
+                                   params.Add(static_cast<int64_t>(limit)));
+    return CollectParsed<ListedComplaint>(params.BindTo(txn_.Prepare(sql)),
+                                          [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
+                                            auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
+                                            if (!c.ok()) return c.status();
+                                            return ListedComplaint{s.Int(0), *std::move(c)};
+                                          });
   }
 
   absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) override {
@@ -282,9 +306,12 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) override {
     return Collect<MetricRow>(
         // Served by the covering index complaints_metrics: no table row is read.
-        txn_.Query("SELECT channel, category, team_id, tier_id, first_response_seconds, resolution_seconds, "
-                   "first_response_breached, resolution_breached, reopened, survey_score, survey_sent "
-                   "FROM complaints INDEXED BY complaints_metrics WHERE receive_time >= ?1 AND receive_time < ?2",
+        // PostgreSQL has no INDEXED BY: its planner picks the index.
+        txn_.Query(absl::StrCat("SELECT channel, category, team_id, tier_id, first_response_seconds, "
+                                "resolution_seconds, first_response_breached, resolution_breached, reopened, "
+                                "survey_score, survey_sent FROM complaints",
+                                txn_.engine() == SqlEngine::kSqlite ? " INDEXED BY complaints_metrics" : "",
+                                " WHERE receive_time >= ?1 AND receive_time < ?2"),
                    Micros(from), Micros(to)),
         [](const Statement& s) {
           MetricRow r;

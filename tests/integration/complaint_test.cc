@@ -1,6 +1,9 @@
 // Complaint service end to end: the real care_complaint and care_loyalty
 // binaries under fake clocks with a private redis-server; customer messages
 // go to a recording notification service. Only generated stubs are used.
+#include <atomic>
+#include <thread>
+
 #include "tests/integration/complaint_fixture.h"
 
 namespace care::testing {
@@ -37,6 +40,50 @@ TEST_F(ComplaintTest, FridayEveningComplaintBreachesMondayAtHalfPastTwelveAndEsc
   EXPECT_EQ(after.escalations_size(), 2);
   EXPECT_EQ(after.team_id(), "supervisors");
   EXPECT_GT(after.priority(), c.priority());
+  EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_SLA_BREACHED), 1);
+  EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_ESCALATED), 2);
+}
+
+// Many writers on one ticket while the SLA job escalates it: every note
+// keeps its own place in the audit trail (no sequence taken twice, none
+// skipped) and each escalation level still fires once. On PostgreSQL the
+// writers run as concurrent transactions and the losers are re-run.
+TEST_F(ComplaintTest, ConcurrentNotesKeepTheAuditTrailInOrderWhileEachLevelEscalatesOnce) {
+  Calendar("office");
+  Policy("standard", 10, absl::Hours(4), "office");
+  Enrol("m1");
+  SetBoth(HanoiTime(2031, 1, 17, 17, 30));  // a Friday
+  kv1::Complaint c = File("m1", "o-1");
+  // Both levels are due (12:30 and 13:30) while the notes come in.
+  SetBoth(HanoiTime(2031, 1, 20, 13, 31));
+  constexpr int kWriters = 8, kNotes = 5;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  writers.reserve(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int n = 0; n < kNotes; ++n) {
+        kv1::AddNoteRequest req;
+        req.set_request_id(absl::StrCat("note-", w, "-", n));
+        req.set_complaint_id(c.complaint_id());
+        req.set_text(absl::StrCat("note ", w, "/", n));
+        kv1::AddNoteResponse out;
+        grpc::Status s = complaints().AddNote(Ctx(agent()).get(), req, &out);
+        if (!s.ok()) {
+          ADD_FAILURE() << Describe(s);
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_TRUE(Eventually([&] { return Get(c.complaint_id()).escalations_size() == 2; }));
+  LetJobsRun();
+  EXPECT_EQ(Get(c.complaint_id()).escalations_size(), 2);
+  std::vector<kv1::ComplaintEvent> events = Events(c.complaint_id());
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence(), static_cast<int64_t>(i + 1));
+  EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_NOTE), kWriters * kNotes);
   EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_SLA_BREACHED), 1);
   EXPECT_EQ(CountEvents(c.complaint_id(), kv1::COMPLAINT_EVENT_KIND_ESCALATED), 2);
 }
