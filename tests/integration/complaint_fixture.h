@@ -64,7 +64,7 @@ class ComplaintTest : public LoyaltyTest {
   const std::string& supervisor() const { return tokens_.supervisor; }
 
   // Mon-Fri 09:00-18:00 in Asia/Ho_Chi_Minh, with optional holidays.
-  void Calendar(const std::string& id, std::vector<kv1::Date> holidays = {}) {
+  void Calendar(const std::string& id, const std::vector<kv1::Date>& holidays = {}) {
     kv1::CreateBusinessCalendarRequest req;
     req.set_request_id("cal-" + id);
     kv1::BusinessCalendar* c = req.mutable_calendar();
@@ -84,7 +84,7 @@ class ComplaintTest : public LoyaltyTest {
 
   // A policy with a first-response target and two escalation levels on it.
   void Policy(const std::string& id, int order, absl::Duration first_response, const std::string& calendar,
-              std::vector<std::string> tiers = {}) {
+              const std::vector<std::string>& tiers = {}) {
     kv1::CreateSlaPolicyRequest req;
     req.set_request_id("policy-" + id);
     kv1::SlaPolicy* p = req.mutable_policy();
