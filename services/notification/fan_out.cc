@@ -152,9 +152,10 @@ absl::Status NotificationService::FanOut(const ScheduleRow& start, const v1::Set
     absl::Status s = MoveSchedule(id, v1::SCHEDULE_STATE_SCHEDULED, v1::SCHEDULE_STATE_RUNNING);
     if (!s.ok()) return s;
   }
-  absl::Status streamed = audience_->Stream(query, options_.fan_out_batch, [&](std::vector<AudienceMember> batch) {
-    return StoreBatch(id, batch, settings);
-  });
+  absl::Status streamed = audience_->Stream(query, options_.fan_out_batch,
+                                            [&](const std::vector<AudienceMember>& batch) {
+                                              return StoreBatch(id, batch, settings);
+                                            });
   if (!streamed.ok()) return streamed;
   return MoveSchedule(id, v1::SCHEDULE_STATE_RUNNING, v1::SCHEDULE_STATE_COMPLETED);
 }

@@ -150,10 +150,12 @@ TEST_F(InboxFeedTest, ConcurrentChangesReachALiveSubscriberEachOnce) {
   std::vector<Event> seen;
   std::thread reader([&] { seen = ReadFeed(nv1::SubscribeInboxRequest(), kMembers, absl::Seconds(20)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  constexpr int kWriters = 6;
   std::vector<std::thread> writers;
-  for (int w = 0; w < 6; ++w) {
+  writers.reserve(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
-      for (int i = w; i < kMembers; i += 6) MarkRead(ids[i], messages[i]);
+      for (int i = w; i < kMembers; i += kWriters) MarkRead(ids[i], messages[i]);
     });
   }
   for (std::thread& t : writers) t.join();
