@@ -715,7 +715,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     std::vector<const MemberRow*> rows;
     rows.reserve(pending_members_.size());
     for (const auto& [id, m] : pending_members_) rows.push_back(&m);
-    auto without = std::stable_partition(rows.begin(), rows.end(), [](const MemberRow* m) { return m->preferences.has_value(); });
+    auto without = std::stable_partition(rows.begin(), rows.end(),
+                                         [](const MemberRow* m) { return m->preferences.has_value(); });
     std::vector<std::string> prefs(rows.size());
     for (size_t i = 0; i < rows.size() && rows[i]->preferences; ++i)
       prefs[i] = rows[i]->preferences->SerializeAsString();
