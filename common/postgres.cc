@@ -35,7 +35,8 @@ absl::Status StatementError(absl::string_view sqlstate, absl::string_view messag
   if (sqlstate.size() == 5 && sqlstate.substr(0, 2) == "23") {
     return absl::AlreadyExistsError(absl::StrCat("constraint: ", message));
   }
-  if (IsConflict(sqlstate)) return Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE", "a concurrent change won; retry with the same id");
+  if (IsConflict(sqlstate))
+    return Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE", "a concurrent change won; retry with the same id");
   if (sqlstate.substr(0, 2) == "08" || sqlstate.substr(0, 2) == "57") {
     return Unavailable("DATABASE_UNAVAILABLE", "the database is unavailable");
   }
@@ -121,7 +122,7 @@ class PostgresDatabase::Connection final : public Txn {
 
  private:
   PGconn* conn_;
-  std::unordered_map<std::string, std::string> prepared_;  // sql + type signature -> statement name
+  std::unordered_map<std::string, std::string> prepared_;                 // sql + type signature -> statement name
   std::unordered_map<std::string, std::pair<std::string, int>> dialect_;  // suite SQL -> server SQL, params
   std::string failed_sqlstate_;
   friend class PgStatement;
@@ -241,8 +242,8 @@ absl::StatusOr<Statement> PostgresDatabase::Connection::Prepare(absl::string_vie
 }
 
 PGresult* PostgresDatabase::Connection::Execute(const std::string& sql, int params, const std::vector<Oid>& types,
-                                                const std::vector<const char*>& values,
-                                                const std::vector<int>& lengths, const std::vector<int>& formats) {
+                                                const std::vector<const char*>& values, const std::vector<int>& lengths,
+                                                const std::vector<int>& formats) {
   // A statement is prepared per parameter-type signature: the server infers
   // each parameter's type once, from the first types it is prepared with.
   std::string key = sql;
@@ -281,8 +282,8 @@ PGconn* Connect(const PostgresOptions& o) {
   // stuck query fails instead of holding a pool connection for good.
   const std::string session = absl::StrCat(
       "-c TimeZone=UTC -c statement_timeout=", absl::ToInt64Milliseconds(o.statement_timeout),
-      " -c lock_timeout=", absl::ToInt64Milliseconds(o.lock_timeout), " -c idle_in_transaction_session_timeout=",
-      absl::ToInt64Milliseconds(o.statement_timeout) * 6);
+      " -c lock_timeout=", absl::ToInt64Milliseconds(o.lock_timeout),
+      " -c idle_in_transaction_session_timeout=", absl::ToInt64Milliseconds(o.statement_timeout) * 6);
   const std::string timeout = absl::StrCat(o.connect_timeout_seconds);
   std::vector<const char*> keys = {"dbname", "connect_timeout", "options", "application_name"};
   std::vector<const char*> values = {o.url.c_str(), timeout.c_str(), session.c_str(), o.application_name.c_str()};
@@ -467,8 +468,8 @@ absl::Status PostgresDatabase::Migrate(const std::vector<Migration>& migrations)
   }
   for (const auto& m : migrations) {
     if (!s.ok()) break;
-    auto applied = Exists(
-        c.Query("SELECT 1 FROM schema_migrations WHERE component = ?1 AND version = ?2", m.component, m.version));
+    auto applied = Exists(c.Query("SELECT 1 FROM schema_migrations WHERE component = ?1 AND version = ?2", m.component,
+                                  m.version));
     if (!applied.ok()) {
       s = applied.status();
       break;
@@ -476,13 +477,13 @@ absl::Status PostgresDatabase::Migrate(const std::vector<Migration>& migrations)
     if (*applied) continue;
     s = c.ExecScript(m.sql);
     if (s.ok()) {
-      s = c.Exec("INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)", m.component,
-                 m.version, m.name)
+      s = c.Exec("INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)", m.component, m.version,
+                 m.name)
               .status();
     }
     if (!s.ok()) {
-      s = absl::InternalError(absl::StrCat("migration ", m.component, "/", m.version, " ", m.name, " failed: ",
-                                           s.message()));
+      s = absl::InternalError(absl::StrCat("migration ", m.component, "/", m.version, " ", m.name,
+                                           " failed: ", s.message()));
       break;
     }
     LogInfo("migration applied", {{"component", m.component}, {"version", m.version}, {"name", m.name}});

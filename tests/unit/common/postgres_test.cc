@@ -122,8 +122,9 @@ TEST_F(PostgresTest, NewerSchemaIsRefused) {
 TEST_F(PostgresTest, ConcurrentReadModifyWriteIsExact) {
   auto db = OpenOrDie();
   ASSERT_NE(db, nullptr);
-  ASSERT_TRUE(db->Write([](Txn& txn) { return txn.Exec("INSERT INTO items (name) VALUES ('counter')").status(); })
-                  .ok());
+  ASSERT_TRUE(db->Write([](Txn& txn) {
+                  return txn.Exec("INSERT INTO items (name) VALUES ('counter')").status();
+                }).ok());
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 20; ++t) {
@@ -244,12 +245,12 @@ TEST(PostgresRestartTest, WritesGoOnAfterTheServerRestarts) {
   auto opened = PostgresDatabase::Open(o, TestMigrations());
   ASSERT_TRUE(opened.ok()) << opened.status();
   auto& db = *opened;
-  ASSERT_TRUE(db->Write([](Txn& txn) { return txn.Exec("INSERT INTO items (name) VALUES ('before')").status(); })
-                  .ok());
+  ASSERT_TRUE(db->Write([](Txn& txn) { return txn.Exec("INSERT INTO items (name) VALUES ('before')").status(); }).ok());
   ASSERT_TRUE(testing::RestartTestPostgres(*cluster).ok());
   for (int i = 0; i < 8; ++i) {  // more writes than connections: every one is reconnected
-    absl::Status s = db->Write(
-        [i](Txn& txn) { return txn.Exec("INSERT INTO items (name) VALUES (?1)", absl::StrCat("after", i)).status(); });
+    absl::Status s = db->Write([i](Txn& txn) {
+      return txn.Exec("INSERT INTO items (name) VALUES (?1)", absl::StrCat("after", i)).status();
+    });
     EXPECT_TRUE(s.ok()) << s;
   }
   EXPECT_TRUE(db->Probe().ok());
