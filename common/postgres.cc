@@ -85,6 +85,7 @@ class PostgresDatabase::Connection final : public Txn {
  public:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   ~Connection() override {
+    metrics::SqlStatementsCached().With({}).Add(-static_cast<double>(prepared_.size()));
     if (conn_) PQfinish(conn_);
   }
 
@@ -97,6 +98,7 @@ class PostgresDatabase::Connection final : public Txn {
   // Reconnects a broken connection; its prepared statements went with it.
   absl::Status Reset(const std::function<PGconn*()>& connect) {
     if (conn_) PQfinish(conn_);
+    metrics::SqlStatementsCached().With({}).Add(-static_cast<double>(prepared_.size()));
     prepared_.clear();
     conn_ = connect();
     if (broken()) return Unavailable("DATABASE_UNAVAILABLE", "cannot connect to the database");
@@ -253,6 +255,7 @@ PGresult* PostgresDatabase::Connection::Execute(const std::string& sql, int para
     if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK) return prep;
     PQclear(prep);
     it = prepared_.emplace(std::move(key), std::move(name)).first;
+    metrics::SqlStatementsCached().With({}).Add(1);  // every connection's, as for SQLite
   }
   return PQexecPrepared(conn_, it->second.c_str(), params, values.data(), lengths.data(), formats.data(), 0);
 }

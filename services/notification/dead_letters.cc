@@ -3,6 +3,7 @@
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "common/store.h"
+#include "services/notification/notification_internal.h"
 #include "services/notification/notification_service.h"
 
 namespace care::notification {
@@ -45,10 +46,9 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> NotificationService::ReplayDeadLet
       }
       return absl::OkStatus();
     }
-    v1::DeliveryFilter filter = what.filter;
-    filter.clear_statuses();
-    filter.add_statuses(v1::DELIVERY_STATUS_DEAD_LETTER);
-    if (what.include_failed) filter.add_statuses(v1::DELIVERY_STATUS_FAILED);
+    DeliveryFilter filter = DeliveryFilterOf(what.filter);
+    filter.statuses = {v1::DELIVERY_STATUS_DEAD_LETTER};
+    if (what.include_failed) filter.statuses.push_back(v1::DELIVERY_STATUS_FAILED);
     int64_t before = 0;
     for (;;) {
       auto page = tx.ListDeliveries(filter, before, kPage);

@@ -207,8 +207,13 @@ absl::Status NotificationService::StoreBatch(const std::string& schedule_id, con
     if (!*row || (*row)->schedule.state() != v1::SCHEDULE_STATE_RUNNING) {
       return absl::CancelledError("schedule no longer running");
     }
+    std::vector<std::string> ids;
     for (const AudienceMember& m : batch) {
-      if (m.member_id <= (*row)->after_member_id) continue;  // already stored before a restart
+      if (m.member_id > (*row)->after_member_id) ids.push_back(m.member_id);  // else stored before a restart
+    }
+    if (absl::Status st = tx.PrefetchMembers(ids); !st.ok()) return st;
+    for (const AudienceMember& m : batch) {
+      if (m.member_id <= (*row)->after_member_id) continue;
       if (absl::Status st = StoreMember(tx, **row, m, settings, now, outcome); !st.ok()) return st;
     }
     (*row)->schedule.clear_last_error();

@@ -1,6 +1,6 @@
 // SubscribeInbox's feed: inbox changes in commit order (inbox_events, written
-// by triggers), read in windows of positions and pruned after the replay
-// window.
+// by the store with each inbox change), read in windows of positions and
+// pruned after the replay window.
 #include <algorithm>
 
 #include "common/errors.h"

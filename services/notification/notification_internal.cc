@@ -5,6 +5,23 @@
 #include "common/proto_time.h"
 
 namespace care::notification {
+
+DeliveryFilter DeliveryFilterOf(const v1::DeliveryFilter& f) {
+  DeliveryFilter out;
+  out.member_id = f.member_id();
+  out.campaign_id = f.campaign_id();
+  out.message_key = f.message_key();
+  out.schedule_id = f.schedule_id();
+  out.complaint_id = f.complaint_id();
+  out.statuses.assign(f.statuses().begin(), f.statuses().end());
+  out.suppression_reason = f.suppression_reason();
+  out.channels.assign(f.channels().begin(), f.channels().end());
+  out.kinds.assign(f.kinds().begin(), f.kinds().end());
+  if (f.has_created_after()) out.created_after = FromTimestamp(f.created_after());
+  if (f.has_created_before()) out.created_before = FromTimestamp(f.created_before());
+  return out;
+}
+
 absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
                                   const std::vector<AudienceMember::Consent>& consents, const std::string& origin,
                                   absl::Time now) {

@@ -23,6 +23,9 @@ absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,
                                   const std::vector<AudienceMember::Consent>& consents, const std::string& origin,
                                   absl::Time now);
 
+// The contract's delivery filter in the store's terms.
+DeliveryFilter DeliveryFilterOf(const v1::DeliveryFilter& filter);
+
 // An absent (channel, category) preference is enabled.
 bool PreferenceEnabled(const std::optional<v1::Preferences>& prefs, int channel, int category);
 

@@ -110,7 +110,7 @@ absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> NotificationServic
     const v1::DeliveryFilter& filter, int64_t before_seq, int limit) {
   std::vector<std::pair<int64_t, v1::Delivery>> out;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto r = tx.ListDeliveries(filter, before_seq, limit);
+    auto r = tx.ListDeliveries(DeliveryFilterOf(filter), before_seq, limit);
     if (!r.ok()) return r.status();
     out = std::move(*r);
     return absl::OkStatus();

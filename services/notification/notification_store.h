@@ -1,9 +1,9 @@
 #pragma once
 
 // Notification's storage, in the domain's terms: an interface with no SQL
-// in it (the SQLite implementation is sql_notification_store.*). A
-// StoreTxn is one transaction; writes are serialized (one writer) and a
-// failed write leaves nothing behind. Resources are the contract's messages
+// in it (the SQL implementation is sql_notification_store.*). A StoreTxn is
+// one transaction; writes are serializable, a failed write leaves nothing
+// behind, and a write may run more than once (a lost conflict is retried). Resources are the contract's messages
 // (plain data: no gRPC here). Methods return storage errors only (no API
 // reasons: the domain chooses those) and nullopt for "absent"; a stored
 // blob that does not parse is DATA_LOSS.
@@ -44,6 +44,17 @@ struct TemplateFilter {
   std::string template_key;
   int channel = 0;
   std::string locale;
+};
+
+// ListDeliveries' filter: an unset field (empty, 0, nullopt) matches
+// anything; create time in [created_after, created_before).
+struct DeliveryFilter {
+  std::string member_id, campaign_id, message_key, schedule_id, complaint_id;
+  std::vector<int> statuses;  // DeliveryStatus
+  int suppression_reason = 0;
+  std::vector<int> channels;  // MessageChannel
+  std::vector<int> kinds;     // MessageKind
+  std::optional<absl::Time> created_after, created_before;
 };
 
 // A schedule with its fan-out cursor.
@@ -127,7 +138,7 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> PendingOfSchedule(
       const std::string& schedule_id, int64_t after, int limit) = 0;
   // Newest first (by seq); `before_seq` 0 = from the newest.
-  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const v1::DeliveryFilter& filter,
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const DeliveryFilter& filter,
                                                                                        int64_t before_seq,
                                                                                        int limit) = 0;
   // Counts by (channel, status, suppression_reason) of a campaign.
@@ -138,6 +149,9 @@ class StoreTxn : public ServiceTxn {
   // Members, preferences and consent.
   virtual absl::StatusOr<std::optional<MemberRow>> GetMember(const std::string& member_id) = 0;
   virtual absl::Status PutMember(const MemberRow& member) = 0;
+  // Reads these members and their consents at once, for a batch of the
+  // fan-out: GetMember and GetConsent of them then cost no query.
+  virtual absl::Status PrefetchMembers(const std::vector<std::string>& member_ids) = 0;
   virtual absl::StatusOr<std::optional<ConsentState>> GetConsent(const std::string& member_id, int channel) = 0;
   virtual absl::Status PutConsent(const std::string& member_id, int channel, const ConsentState& state) = 0;
   virtual absl::Status AppendConsentRecord(const v1::ConsentRecord& record) = 0;

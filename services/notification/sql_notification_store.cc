@@ -1,6 +1,9 @@
 #include "services/notification/sql_notification_store.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,6 +17,59 @@ namespace {
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 int64_t Micros(const google::protobuf::Timestamp& t) { return Micros(FromTimestamp(t)); }
+
+// A query whose conditions depend on which filters are set. Each `?` of a
+// condition becomes the next ?N: every parameter of the text is used (the
+// server infers each one's type from its use), values are bound, never part
+// of the text, and the text depends only on which filters are set (a fixed,
+// small set of texts, each prepared once).
+class FilteredQuery {
+ public:
+  explicit FilteredQuery(std::string head) : sql_(std::move(head)) {}
+
+  template <typename... Values>
+  void Add(absl::string_view condition, const Values&... values) {
+    for (char c : condition) {
+      if (c == '?') {
+        absl::StrAppend(&sql_, "?", ++params_);
+      } else {
+        sql_.push_back(c);
+      }
+    }
+    (values_.emplace_back(Value(values)), ...);
+  }
+
+  absl::StatusOr<Statement> Query(Txn& txn) const {
+    auto stmt = txn.Prepare(sql_);
+    if (!stmt.ok()) return stmt;
+    for (size_t i = 0; i < values_.size(); ++i) {
+      std::visit([&](const auto& v) { stmt->Bind(static_cast<int>(i + 1), v); }, values_[i]);
+    }
+    return stmt;
+  }
+
+ private:
+  using Param = std::variant<int64_t, std::string>;
+  static Param Value(int64_t v) { return v; }
+  static Param Value(const std::string& v) { return v; }
+
+  std::string sql_;
+  int params_ = 0;
+  std::vector<Param> values_;
+};
+
+constexpr char kInAnyOf[] = " IN (SELECT CAST(value AS BIGINT) FROM json_each(?))";
+
+// One inbox change for SubscribeInbox's feed (inbox_events).
+struct FeedChange {
+  int64_t type;  // InboxEventType: 1 created, 2 read
+  std::string message_id, member_id;
+  int64_t kind, at;
+};
+
+// Rows per multi-row INSERT (feed rows, member rows): a batch in a few
+// round trips.
+constexpr int kRowsPerInsert = 16;
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
@@ -61,8 +117,12 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (!s.member_id().empty()) member = s.member_id();
     return txn_
         .Exec(
-            "INSERT OR REPLACE INTO schedules (schedule_id, kind, campaign_id, member_id, state, campaign_version, "
-            "due_at, fan_out_at, after_member_id, retry_at, proto) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            "INSERT INTO schedules (schedule_id, kind, campaign_id, member_id, state, campaign_version, "
+            "due_at, fan_out_at, after_member_id, retry_at, proto) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) "
+            "ON CONFLICT (schedule_id) DO UPDATE SET kind = excluded.kind, campaign_id = excluded.campaign_id, "
+            "member_id = excluded.member_id, state = excluded.state, campaign_version = excluded.campaign_version, "
+            "due_at = excluded.due_at, fan_out_at = excluded.fan_out_at, after_member_id = excluded.after_member_id, "
+            "retry_at = excluded.retry_at, proto = excluded.proto",
             s.schedule_id(), static_cast<int>(s.kind()), campaign, member, static_cast<int>(s.state()),
             s.campaign_version(), Micros(s.due_time()), Micros(s.fan_out_time()), r.after_member_id,
             r.retry_at == absl::InfinitePast() ? int64_t{0} : Micros(r.retry_at), Blob{s.SerializeAsString()})
@@ -90,41 +150,29 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(const ScheduleFilter& f,
                                                           const std::optional<ScheduleCursor>& after,
                                                           int limit) override {
-    // Every value is bound: the text depends only on which filters are set
-    // (a fixed, small set of texts), so SQLite can still pick an index.
-    std::string sql = "SELECT proto FROM schedules WHERE 1=1";
-    if (!f.states.empty()) absl::StrAppend(&sql, " AND state IN (SELECT value FROM json_each(?6))");
-    if (f.kind != 0) absl::StrAppend(&sql, " AND kind = ?7");
-    if (!f.campaign_id.empty()) absl::StrAppend(&sql, " AND campaign_id = ?1");
-    if (!f.member_id.empty()) absl::StrAppend(&sql, " AND member_id = ?2");
-    if (f.due_after) absl::StrAppend(&sql, " AND due_at >= ?8");
-    if (f.due_before) absl::StrAppend(&sql, " AND due_at < ?9");
-    if (after) absl::StrAppend(&sql, " AND (due_at, schedule_id) > (?3, ?4)");
-    absl::StrAppend(&sql, " ORDER BY due_at, schedule_id LIMIT ?5");
-    auto stmt = txn_.Query(sql, f.campaign_id, f.member_id, after ? after->due_at : int64_t{0},
-                           after ? after->schedule_id : std::string(), limit, JsonArray(f.states), f.kind,
-                           f.due_after ? Micros(*f.due_after) : int64_t{0},
-                           f.due_before ? Micros(*f.due_before) : int64_t{0});
-    if (!stmt.ok()) return stmt.status();
-    std::vector<v1::Schedule> out;
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      auto s = ParseStored<v1::Schedule>(*stmt, 0, "schedule");
-      if (!s.ok()) return s.status();
-      out.push_back(std::move(*s));
-    }
-    return out;
+    // The text depends only on which filters are set, so SQLite can still
+    // pick an index.
+    FilteredQuery q("SELECT proto FROM schedules WHERE 1=1");
+    if (!f.states.empty()) q.Add(absl::StrCat(" AND state", kInAnyOf), JsonArray(f.states));
+    if (f.kind != 0) q.Add(" AND kind = ?", int64_t{f.kind});
+    if (!f.campaign_id.empty()) q.Add(" AND campaign_id = ?", f.campaign_id);
+    if (!f.member_id.empty()) q.Add(" AND member_id = ?", f.member_id);
+    if (f.due_after) q.Add(" AND due_at >= ?", Micros(*f.due_after));
+    if (f.due_before) q.Add(" AND due_at < ?", Micros(*f.due_before));
+    if (after) q.Add(" AND (due_at, schedule_id) > (?, ?)", after->due_at, after->schedule_id);
+    q.Add(" ORDER BY due_at, schedule_id LIMIT ?", int64_t{limit});
+    return CollectParsed<v1::Schedule>(q.Query(txn_), [](const Statement& st) {
+      return ParseStored<v1::Schedule>(st, 0, "schedule");
+    });
   }
 
   // ----------------------------------------------------------- deliveries
 
   absl::StatusOr<bool> InsertDelivery(const v1::Delivery& d) override {
     auto n = txn_.Exec(
-        "INSERT OR IGNORE INTO deliveries (delivery_id, member_id, message_key, channel, kind, category, schedule_id, "
+        "INSERT INTO deliveries (delivery_id, member_id, message_key, channel, kind, category, schedule_id, "
         "campaign_id, complaint_id, status, suppression_reason, send_after, create_at, proto) "
-        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) ON CONFLICT DO NOTHING",
         d.delivery_id(), d.member_id(), d.message_key(), static_cast<int>(d.channel()), static_cast<int>(d.kind()),
         static_cast<int>(d.category()), d.schedule_id(), d.campaign_id(), d.complaint_id(),
         static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d), Micros(d.create_time()),
@@ -148,24 +196,19 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         .status();
   }
 
-  absl::StatusOr<std::optional<v1::Delivery>> OneDelivery(absl::string_view where, const std::string& a,
-                                                          const std::string& b = "", int c = 0) {
-    auto stmt = txn_.Query(absl::StrCat("SELECT proto FROM deliveries WHERE ", where), a, b, c);
-    if (!stmt.ok()) return stmt.status();
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::optional<v1::Delivery>();
-    auto d = ParseStored<v1::Delivery>(*stmt, 0, "delivery");
-    if (!d.ok()) return d.status();
-    return std::optional<v1::Delivery>(std::move(*d));
+  static absl::StatusOr<std::optional<v1::Delivery>> OneDelivery(absl::StatusOr<Statement> stmt) {
+    return FirstRow<v1::Delivery>(std::move(stmt),
+                                  [](const Statement& st) { return ParseStored<v1::Delivery>(st, 0, "delivery"); });
   }
 
   absl::StatusOr<std::optional<v1::Delivery>> GetDelivery(const std::string& id) override {
-    return OneDelivery("delivery_id = ?1 AND ?2 = ?2 AND ?3 = ?3", id);
+    return OneDelivery(txn_.Query("SELECT proto FROM deliveries WHERE delivery_id = ?1", id));
   }
   absl::StatusOr<std::optional<v1::Delivery>> GetDeliveryByKey(const std::string& member_id,
                                                                const std::string& message_key, int channel) override {
-    return OneDelivery("member_id = ?1 AND message_key = ?2 AND channel = ?3", member_id, message_key, channel);
+    return OneDelivery(
+        txn_.Query("SELECT proto FROM deliveries WHERE member_id = ?1 AND message_key = ?2 AND channel = ?3", member_id,
+                   message_key, channel));
   }
 
   absl::StatusOr<std::vector<v1::Delivery>> DueDeliveries(absl::Time now, int limit) override {
@@ -209,28 +252,23 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return SeqDeliveries(*stmt);
   }
 
-  absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const v1::DeliveryFilter& f,
+  absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> ListDeliveries(const DeliveryFilter& f,
                                                                                int64_t before_seq, int limit) override {
-    std::string sql = "SELECT seq, proto FROM deliveries WHERE 1=1";
-    if (!f.member_id().empty()) absl::StrAppend(&sql, " AND member_id = ?1");
-    if (!f.campaign_id().empty()) absl::StrAppend(&sql, " AND campaign_id = ?2");
-    if (!f.message_key().empty()) absl::StrAppend(&sql, " AND message_key = ?3");
-    if (!f.schedule_id().empty()) absl::StrAppend(&sql, " AND schedule_id = ?4");
-    if (!f.complaint_id().empty()) absl::StrAppend(&sql, " AND complaint_id = ?5");
-    auto ints = [](const auto& repeated) { return JsonArray(std::vector<int>(repeated.begin(), repeated.end())); };
-    // Values are bound (lists as one JSON array), never part of the text.
-    if (!f.statuses().empty()) absl::StrAppend(&sql, " AND status IN (SELECT value FROM json_each(?7))");
-    if (f.suppression_reason() != 0) absl::StrAppend(&sql, " AND suppression_reason = ?8");
-    if (!f.channels().empty()) absl::StrAppend(&sql, " AND channel IN (SELECT value FROM json_each(?9))");
-    if (!f.kinds().empty()) absl::StrAppend(&sql, " AND kind IN (SELECT value FROM json_each(?10))");
-    if (f.has_created_after()) absl::StrAppend(&sql, " AND create_at >= ?11");
-    if (f.has_created_before()) absl::StrAppend(&sql, " AND create_at < ?12");
-    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ?13");
-    absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?6");
-    auto stmt = txn_.Query(sql, f.member_id(), f.campaign_id(), f.message_key(), f.schedule_id(), f.complaint_id(),
-                           limit, ints(f.statuses()), static_cast<int>(f.suppression_reason()), ints(f.channels()),
-                           ints(f.kinds()), f.has_created_after() ? Micros(f.created_after()) : int64_t{0},
-                           f.has_created_before() ? Micros(f.created_before()) : int64_t{0}, before_seq);
+    FilteredQuery q("SELECT seq, proto FROM deliveries WHERE 1=1");
+    if (!f.member_id.empty()) q.Add(" AND member_id = ?", f.member_id);
+    if (!f.campaign_id.empty()) q.Add(" AND campaign_id = ?", f.campaign_id);
+    if (!f.message_key.empty()) q.Add(" AND message_key = ?", f.message_key);
+    if (!f.schedule_id.empty()) q.Add(" AND schedule_id = ?", f.schedule_id);
+    if (!f.complaint_id.empty()) q.Add(" AND complaint_id = ?", f.complaint_id);
+    if (!f.statuses.empty()) q.Add(absl::StrCat(" AND status", kInAnyOf), JsonArray(f.statuses));
+    if (f.suppression_reason != 0) q.Add(" AND suppression_reason = ?", int64_t{f.suppression_reason});
+    if (!f.channels.empty()) q.Add(absl::StrCat(" AND channel", kInAnyOf), JsonArray(f.channels));
+    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInAnyOf), JsonArray(f.kinds));
+    if (f.created_after) q.Add(" AND create_at >= ?", Micros(*f.created_after));
+    if (f.created_before) q.Add(" AND create_at < ?", Micros(*f.created_before));
+    if (before_seq > 0) q.Add(" AND seq < ?", before_seq);
+    q.Add(" ORDER BY seq DESC LIMIT ?", int64_t{limit});
+    auto stmt = q.Query(txn_);
     if (!stmt.ok()) return stmt.status();
     return SeqDeliveries(*stmt);
   }
@@ -287,35 +325,65 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return r;
   }
 
+  static constexpr char kMemberColumns[] =
+      "member_id, name, email, phone, profile_locale, profile_zone, profile_at, preferences";
+
   absl::StatusOr<std::optional<MemberRow>> ReadMember(const std::string& member_id) {
-    auto stmt = txn_.Query(
-        "SELECT name, email, phone, profile_locale, profile_zone, profile_at, preferences "
-        "FROM members WHERE member_id = ?1",
-        member_id);
-    if (!stmt.ok()) return stmt.status();
-    auto row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::optional<MemberRow>();
+    return FirstRow<MemberRow>(txn_.Query(absl::StrCat("SELECT ", kMemberColumns, " FROM members WHERE member_id = ?1"),
+                                          member_id),
+                               MemberFrom);
+  }
+
+  static absl::StatusOr<MemberRow> MemberFrom(const Statement& st) {
     MemberRow m;
-    m.member_id = member_id;
-    m.name = stmt->Text(0);
-    m.email = stmt->Text(1);
-    m.phone = stmt->Text(2);
-    m.profile_locale = stmt->Text(3);
-    m.profile_zone = stmt->Text(4);
-    m.profile_at = stmt->Int(5) == 0 ? absl::InfinitePast() : FromMicros(stmt->Int(5));
-    if (!stmt->IsNull(6)) {
-      auto p = ParseStored<v1::Preferences>(*stmt, 6, "preferences");
+    m.member_id = st.Text(0);
+    m.name = st.Text(1);
+    m.email = st.Text(2);
+    m.phone = st.Text(3);
+    m.profile_locale = st.Text(4);
+    m.profile_zone = st.Text(5);
+    m.profile_at = st.Int(6) == 0 ? absl::InfinitePast() : FromMicros(st.Int(6));
+    if (!st.IsNull(7)) {
+      auto p = ParseStored<v1::Preferences>(st, 7, "preferences");
       if (!p.ok()) return p.status();
       m.preferences = std::move(*p);
     }
-    return std::optional<MemberRow>(std::move(m));
+    return m;
+  }
+
+  // Two queries for a whole fan-out batch instead of two or more per member.
+  absl::Status PrefetchMembers(const std::vector<std::string>& ids) override {
+    if (ids.empty()) return absl::OkStatus();
+    const std::string json = JsonArray(ids);
+    auto members = CollectParsed<MemberRow>(
+        txn_.Query(absl::StrCat("SELECT ", kMemberColumns,
+                                " FROM members WHERE member_id IN (SELECT value FROM json_each(?1))"),
+                   json),
+        MemberFrom);
+    if (!members.ok()) return members.status();
+    // emplace: what this transaction wrote already stays.
+    for (const std::string& id : ids) members_.emplace(id, std::nullopt);
+    for (MemberRow& m : *members) {
+      auto& cached = members_[m.member_id];
+      if (!cached && !pending_members_.contains(m.member_id)) cached = std::move(m);
+    }
+    auto consents = Collect<bool>(txn_.Query("SELECT member_id, channel, granted, effective_at FROM consents "
+                                             "WHERE member_id IN (SELECT value FROM json_each(?1))",
+                                             json),
+                                  [this](const Statement& st) {
+                                    consents_.emplace(std::make_pair(st.Text(0), static_cast<int>(st.Int(1))),
+                                                      ConsentState{st.Int(2) != 0, FromMicros(st.Int(3))});
+                                    return true;
+                                  });
+    if (!consents.ok()) return consents.status();
+    consents_known_.insert(ids.begin(), ids.end());
+    return absl::OkStatus();
   }
 
   // Kept in IngestEventRequest's serialized form.
   absl::Status PutDeliveryEvent(const std::string& delivery_id, const Event& event) override {
     return txn_
-        .Exec("INSERT OR IGNORE INTO delivery_events (delivery_id, event) VALUES (?1, ?2)", delivery_id,
+        .Exec("INSERT INTO delivery_events (delivery_id, event) VALUES (?1, ?2) ON CONFLICT DO NOTHING", delivery_id,
               Blob{EventToWire(event).SerializeAsString()})
         .status();
   }
@@ -331,29 +399,19 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return std::optional<Event>(EventFromWire(*event));
   }
 
+  // Written through to this transaction's reads at once and to the table
+  // by FlushPending, many rows per statement (a fan-out batch writes one
+  // member row per member). Only this view reads the members table.
   absl::Status PutMember(const MemberRow& m) override {
-    members_.erase(m.member_id);
-    std::optional<Blob> prefs;
-    std::string bytes;
-    if (m.preferences) {
-      bytes = m.preferences->SerializeAsString();
-      prefs = Blob{bytes};
-    }
-    absl::Status st =
-        txn_.Exec(
-                "INSERT OR REPLACE INTO members (member_id, name, email, phone, profile_locale, profile_zone, "
-                "profile_at, preferences) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                m.member_id, m.name, m.email, m.phone, m.profile_locale, m.profile_zone,
-                m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at), prefs)
-            .status();
-    // Written through: the same transaction reads it back right away.
-    if (st.ok()) members_[m.member_id] = m;
-    return st;
+    members_[m.member_id] = m;
+    pending_members_[m.member_id] = m;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<ConsentState>> GetConsent(const std::string& member_id, int channel) override {
     auto key = std::make_pair(member_id, channel);
     if (auto hit = consents_.find(key); hit != consents_.end()) return hit->second;
+    if (consents_known_.contains(member_id)) return std::optional<ConsentState>();  // prefetched: none
     auto r = ReadConsent(member_id, channel);
     if (r.ok()) consents_[key] = *r;
     return r;
@@ -371,10 +429,12 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::Status PutConsent(const std::string& member_id, int channel, const ConsentState& state) override {
     consents_.erase({member_id, channel});
-    absl::Status st =
-        txn_.Exec("INSERT OR REPLACE INTO consents (member_id, channel, granted, effective_at) VALUES (?1,?2,?3,?4)",
-                  member_id, channel, state.granted, Micros(state.effective_at))
-            .status();
+    absl::Status st = txn_.Exec(
+                              "INSERT INTO consents (member_id, channel, granted, effective_at) VALUES (?1,?2,?3,?4) "
+                              "ON CONFLICT (member_id, channel) DO UPDATE SET granted = excluded.granted, "
+                              "effective_at = excluded.effective_at",
+                              member_id, channel, state.granted, Micros(state.effective_at))
+                          .status();
     if (st.ok()) consents_[{member_id, channel}] = state;
     return st;
   }
@@ -414,13 +474,14 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::Status InsertInbox(const v1::InboxMessage& m) override {
     v1::InboxMessage stored = m;
     stored.clear_read_time();
-    return txn_
-        .Exec(
-            "INSERT OR IGNORE INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto) "
-            "VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            m.message_id(), m.member_id(), m.delivery_id(), static_cast<int>(m.kind()), Micros(m.create_time()),
-            Micros(m.expire_time()), Blob{stored.SerializeAsString()})
-        .status();
+    auto n = txn_.Exec(
+        "INSERT INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO NOTHING",
+        m.message_id(), m.member_id(), m.delivery_id(), static_cast<int>(m.kind()), Micros(m.create_time()),
+        Micros(m.expire_time()), Blob{stored.SerializeAsString()});
+    if (!n.ok()) return n.status();
+    if (*n > 0) feed_.push_back(FeedChange{1, m.message_id(), m.member_id(), m.kind(), Micros(m.create_time())});
+    return absl::OkStatus();
   }
 
   static absl::StatusOr<v1::InboxMessage> InboxFrom(const Statement& stmt, int proto_col, int read_col) {
@@ -442,18 +503,26 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::Status MarkInboxRead(const std::string& message_id, absl::Time at) override {
-    return txn_.Exec("UPDATE inbox SET read_at = ?2 WHERE message_id = ?1 AND read_at IS NULL", message_id, Micros(at))
-        .status();
+    auto read = FirstRow<FeedChange>(
+        txn_.Query("UPDATE inbox SET read_at = ?2 WHERE message_id = ?1 AND read_at IS NULL RETURNING member_id, kind",
+                   message_id, Micros(at)),
+        [&](const Statement& st) -> absl::StatusOr<FeedChange> {
+          return FeedChange{2, message_id, st.Text(0), st.Int(1), Micros(at)};
+        });
+    if (!read.ok()) return read.status();
+    if (*read) feed_.push_back(**read);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<std::pair<int64_t, v1::InboxMessage>>> ListInbox(const InboxFilter& f, int64_t before_seq,
                                                                               int limit) override {
-    std::string sql = "SELECT seq, proto, read_at FROM inbox WHERE member_id = ?1 AND expire_at > ?2";
-    if (f.unread_only) absl::StrAppend(&sql, " AND read_at IS NULL");
-    if (!f.kinds.empty()) absl::StrAppend(&sql, " AND kind IN (SELECT value FROM json_each(?4))");
-    if (before_seq > 0) absl::StrAppend(&sql, " AND seq < ?5");
-    absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?3");
-    auto stmt = txn_.Query(sql, f.member_id, Micros(f.now), limit, JsonArray(f.kinds), before_seq);
+    FilteredQuery q("SELECT seq, proto, read_at FROM inbox WHERE");
+    q.Add(" member_id = ? AND expire_at > ?", f.member_id, Micros(f.now));
+    if (f.unread_only) q.Add(" AND read_at IS NULL");
+    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInAnyOf), JsonArray(f.kinds));
+    if (before_seq > 0) q.Add(" AND seq < ?", before_seq);
+    q.Add(" ORDER BY seq DESC LIMIT ?", int64_t{limit});
+    auto stmt = q.Query(txn_);
     if (!stmt.ok()) return stmt.status();
     std::vector<std::pair<int64_t, v1::InboxMessage>> out;
     for (;;) {
@@ -479,7 +548,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<InboxFeedBounds> InboxFeedRange() override {
     auto stmt = txn_.Query(
         "SELECT (SELECT MIN(seq) FROM inbox_events), "
-        "(SELECT seq FROM sqlite_sequence WHERE name = 'inbox_events')");
+        "(SELECT last_seq FROM inbox_feed_head WHERE id = 1)");
     if (!stmt.ok()) return stmt.status();
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
@@ -494,7 +563,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     std::string sql =
         "SELECT e.seq, e.type, e.member_id, i.proto, i.read_at FROM inbox_events e "
         "JOIN inbox i ON i.message_id = e.message_id WHERE e.seq > ?1 AND e.seq <= ?2";
-    if (!kinds.empty()) absl::StrAppend(&sql, " AND e.kind IN (SELECT value FROM json_each(?3))");
+    if (!kinds.empty()) absl::StrAppend(&sql, " AND e.kind IN (SELECT CAST(value AS BIGINT) FROM json_each(?3))");
     absl::StrAppend(&sql, " ORDER BY e.seq");
     auto stmt = txn_.Query(sql, after, through, JsonArray(kinds));
     if (!stmt.ok()) return stmt.status();
@@ -524,7 +593,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     // short index walk, not a scan.
     return txn_.Exec(
         "DELETE FROM inbox_events WHERE seq IN (SELECT seq FROM "
-        "(SELECT seq, at FROM inbox_events ORDER BY seq LIMIT ?2) WHERE at < ?1)",
+        "(SELECT seq, at FROM inbox_events ORDER BY seq LIMIT ?2) AS head WHERE at < ?1)",
         Micros(before), limit);
   }
 
@@ -555,8 +624,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     templates_.clear();
     return txn_
         .Exec(
-            "INSERT OR REPLACE INTO templates (kind, template_key, channel, locale, version, proto) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO templates (kind, template_key, channel, locale, version, proto) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, template_key, channel, locale) DO UPDATE SET "
+            "version = excluded.version, proto = excluded.proto",
             static_cast<int>(t.kind()), t.template_key(), static_cast<int>(t.channel()), t.locale(), t.version(),
             Blob{t.SerializeAsString()})
         .status();
@@ -596,11 +666,121 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::Status PutSettings(const v1::Settings& s) override {
-    return txn_.Exec("INSERT OR REPLACE INTO settings (id, proto) VALUES (1, ?1)", Blob{s.SerializeAsString()})
+    return txn_
+        .Exec("INSERT INTO settings (id, proto) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
+              Blob{s.SerializeAsString()})
         .status();
   }
 
+  // Writes what this transaction kept back: its member rows, then its inbox
+  // changes with their feed positions, as its last statements. Positions come
+  // from one counter row (inbox_feed_head) that the same transaction bumps,
+  // not from a sequence: a sequence hands out numbers at insert time, so a
+  // transaction that took 7 and commits after the one that took 8 would let a
+  // subscriber that read 8 move its cursor past 7 for good. Two transactions
+  // that bump the row cannot both commit concurrently (a row lock; at
+  // SERIALIZABLE the later one is re-run after the first commits), so
+  // positions follow commit order and a snapshot that sees the head sees
+  // every event up to it. Bumping it last keeps the lock short.
+  absl::Status FlushPending() {
+    if (absl::Status st = FlushMembers(); !st.ok()) return st;
+    if (feed_.empty()) return absl::OkStatus();
+    auto head = FirstRow<int64_t>(
+        txn_.Query("UPDATE inbox_feed_head SET last_seq = last_seq + ?1 WHERE id = 1 RETURNING last_seq",
+                   static_cast<int64_t>(feed_.size())),
+        [](const Statement& st) -> absl::StatusOr<int64_t> { return st.Int(0); });
+    if (!head.ok()) return head.status();
+    if (!*head) return absl::InternalError("inbox_feed_head has no row");
+    const int64_t first = **head - static_cast<int64_t>(feed_.size());
+    absl::Status st = InsertRows("INSERT INTO inbox_events (seq, type, message_id, member_id, kind, at) VALUES ", 6, "",
+                                 feed_.size(), [&](Statement& stmt, int p, size_t i) {
+                                   const FeedChange& c = feed_[i];
+                                   stmt.Bind(p + 1, first + 1 + static_cast<int64_t>(i));
+                                   stmt.Bind(p + 2, c.type);
+                                   stmt.Bind(p + 3, c.message_id);
+                                   stmt.Bind(p + 4, c.member_id);
+                                   stmt.Bind(p + 5, c.kind);
+                                   stmt.Bind(p + 6, c.at);
+                                 });
+    feed_.clear();
+    return st;
+  }
+
  private:
+  absl::Status FlushMembers() {
+    if (pending_members_.empty()) return absl::OkStatus();
+    // Rows with preferences first, then those without: a statement's
+    // parameter types stay the same for all its rows (PostgreSQL prepares one
+    // statement per type signature; NULL and a blob differ).
+    std::vector<const MemberRow*> rows;
+    rows.reserve(pending_members_.size());
+    for (const auto& [id, m] : pending_members_) rows.push_back(&m);
+    auto without = std::stable_partition(rows.begin(), rows.end(),
+                                         [](const MemberRow* m) { return m->preferences.has_value(); });
+    std::vector<std::string> prefs(rows.size());
+    for (size_t i = 0; i < rows.size() && rows[i]->preferences; ++i)
+      prefs[i] = rows[i]->preferences->SerializeAsString();
+    auto write = [&](size_t from, size_t to) {
+      return InsertRows(
+          "INSERT INTO members (member_id, name, email, phone, profile_locale, profile_zone, profile_at, preferences) "
+          "VALUES ",
+          8,
+          " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, email = excluded.email, "
+          "phone = excluded.phone, profile_locale = excluded.profile_locale, profile_zone = excluded.profile_zone, "
+          "profile_at = excluded.profile_at, preferences = excluded.preferences",
+          to - from, [&](Statement& stmt, int p, size_t k) {
+            const size_t i = from + k;
+            const MemberRow& m = *rows[i];
+            stmt.Bind(p + 1, m.member_id);
+            stmt.Bind(p + 2, m.name);
+            stmt.Bind(p + 3, m.email);
+            stmt.Bind(p + 4, m.phone);
+            stmt.Bind(p + 5, m.profile_locale);
+            stmt.Bind(p + 6, m.profile_zone);
+            stmt.Bind(p + 7, m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at));
+            if (m.preferences) {
+              stmt.Bind(p + 8, Blob{prefs[i]});
+            } else {
+              stmt.Bind(p + 8, nullptr);
+            }
+          });
+    };
+    const size_t split = static_cast<size_t>(without - rows.begin());
+    absl::Status st = write(0, split);
+    if (st.ok()) st = write(split, rows.size());
+    pending_members_.clear();
+    return st;
+  }
+
+  // `head` VALUES (...), (...) `tail` for `count` rows of `columns` values:
+  // kRowsPerInsert rows per statement, the rest one by one (two statement
+  // texts, each prepared once). bind(stmt, p, i) binds row i to ?p+1...
+  template <typename BindRow>
+  absl::Status InsertRows(absl::string_view head, int columns, absl::string_view tail, size_t count, BindRow bind) {
+    for (size_t i = 0; i < count;) {
+      const int n = count - i >= static_cast<size_t>(kRowsPerInsert) ? kRowsPerInsert : 1;
+      std::string sql(head);
+      for (int r = 0; r < n; ++r) {
+        absl::StrAppend(&sql, r ? ",(" : "(");
+        for (int c = 1; c <= columns; ++c) absl::StrAppend(&sql, c > 1 ? ",?" : "?", r * columns + c);
+        absl::StrAppend(&sql, ")");
+      }
+      absl::StrAppend(&sql, tail);
+      auto stmt = txn_.Prepare(sql);
+      if (!stmt.ok()) return stmt.status();
+      for (int r = 0; r < n; ++r) bind(*stmt, r * columns, i + r);
+      if (absl::Status st = Run(std::move(stmt)); !st.ok()) return st;
+      i += n;
+    }
+    return absl::OkStatus();
+  }
+
+  // Members written by this transaction, not yet in the table.
+  std::map<std::string, MemberRow> pending_members_;
+  // Members whose every consent is in consents_ (PrefetchMembers).
+  std::set<std::string> consents_known_;
+  // Inbox changes of this transaction, written to the feed by FlushPending.
+  std::vector<FeedChange> feed_;
   // Rows read or written in this transaction (the view lives as long as one
   // write or read; a failed write fails the whole transaction with it).
   std::map<std::string, std::optional<ScheduleRow>> schedules_;
@@ -609,10 +789,32 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   std::map<std::string, std::optional<v1::Template>> templates_;
 };
 
+// SqlStoreOf (common/sql.h), plus FlushPending last in every write.
+class SqlNotificationStore final : public NotificationStore {
+ public:
+  explicit SqlNotificationStore(Database& db) : db_(db) {}
+  absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
+    return db_.Write([&fn](Txn& txn) -> absl::Status {
+      SqlStoreTxn view(txn);
+      if (absl::Status s = fn(view); !s.ok()) return s;
+      return view.FlushPending();
+    });
+  }
+  absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
+    return db_.Read([&fn](Txn& txn) {
+      SqlStoreTxn view(txn);
+      return fn(view);
+    });
+  }
+
+ private:
+  Database& db_;
+};
+
 }  // namespace
 
 std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db) {
-  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
+  return std::make_unique<SqlNotificationStore>(db);
 }
 
 }  // namespace care::notification

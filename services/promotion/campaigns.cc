@@ -152,6 +152,7 @@ absl::StatusOr<v1::Campaign> PromotionService::EditCampaign(const Once& once, co
                                                             absl::Time now, const EditFn& fn) {
   bool changed = false;
   auto stored = WriteOnce<v1::Campaign>(store_, once, [&](StoreTxn& tx, v1::Campaign& out) -> absl::Status {
+    changed = false;  // the transaction may run again (a lost conflict); only its last run counts
     auto current = tx.Campaign(campaign_id);
     if (!current.ok()) return current.status();
     auto edit = fn(current->has_value() ? &**current : nullptr);
@@ -167,7 +168,8 @@ absl::StatusOr<v1::Campaign> PromotionService::EditCampaign(const Once& once, co
     return absl::OkStatus();
   });
   if (!stored.ok()) return stored.status();
-  // Only a committed new version reaches the index (the store is our only writer).
+  // Only a committed new version reaches the index, after the commit (the
+  // store is our only writer; Put ignores a version older than one it saw).
   if (changed) index_.Put(*stored);
   return WithClockState(*stored);
 }

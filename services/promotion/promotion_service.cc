@@ -248,7 +248,10 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
   const std::string digest = Digest(quote_token);
   v1::Redemption out;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    // The transaction may run again (a lost conflict): each run starts from
+    // the verified quote, not from what an earlier run made of it.
     out.Clear();
+    v1::QuoteResponse q = *quote;
     auto existing = tx.Redemption(order_id);
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) {
@@ -266,11 +269,10 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
       return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
                    "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
     }
-    if (now >= FromTimestamp(quote->expire_time()))
-      return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
-    if (absl::Status st = ConsumeCampaigns(tx, *quote); !st.ok()) return st;
-    if (absl::Status st = ConsumeVouchers(tx, *quote, now, out); !st.ok()) return st;
-    FillRedemption(*quote, order_id, digest, now, out);
+    if (now >= FromTimestamp(q.expire_time())) return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
+    if (absl::Status st = ConsumeCampaigns(tx, q); !st.ok()) return st;
+    if (absl::Status st = ConsumeVouchers(tx, q, now, out); !st.ok()) return st;
+    FillRedemption(q, order_id, digest, now, out);
     return tx.SaveRedemption(out, digest);
   });
   if (!s.ok()) return s;

@@ -10,7 +10,7 @@ namespace {
 
 namespace v1 = ::care::promotion::v1;
 
-// Rows of (rowid, body): a newest-first page of stored messages.
+// Rows of (seq, body): a newest-first page of stored messages.
 template <typename T>
 absl::StatusOr<SeqRows<T>> SeqBodies(absl::StatusOr<Statement> stmt, absl::string_view what) {
   return CollectParsed<std::pair<int64_t, T>>(std::move(stmt),
@@ -61,11 +61,14 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<SeqRows<v1::Campaign>> CampaignsBefore(int64_t before_seq, int limit) override {
     return SeqBodies<v1::Campaign>(
-        txn_.Query("SELECT rowid, body FROM campaigns WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2",
-                   before_seq, static_cast<int64_t>(limit)),
+        txn_.Query("SELECT seq, body FROM campaigns WHERE (?1 = 0 OR seq < ?1) ORDER BY seq DESC LIMIT ?2", before_seq,
+                   static_cast<int64_t>(limit)),
         "campaign");
   }
 
+  // A cursor by version is safe on both engines: a campaign's versions are
+  // numbered in the transaction that updates its `campaigns` row, so they
+  // commit one after another, in order (a concurrent edit loses and re-runs).
   absl::StatusOr<std::vector<v1::CampaignVersion>> Versions(const std::string& id, int64_t after_version,
                                                             int limit) override {
     return CollectParsed<v1::CampaignVersion>(
@@ -111,7 +114,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<SeqRows<v1::Redemption>> RedemptionsBefore(int64_t before_seq, int limit) override {
     return SeqBodies<v1::Redemption>(
-        txn_.Query("SELECT rowid, body FROM redemptions WHERE (?1 = 0 OR rowid < ?1) ORDER BY rowid DESC LIMIT ?2",
+        txn_.Query("SELECT seq, body FROM redemptions WHERE (?1 = 0 OR seq < ?1) ORDER BY seq DESC LIMIT ?2",
                    before_seq, static_cast<int64_t>(limit)),
         "redemption");
   }
@@ -154,25 +157,30 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return u;
   }
 
+  // Counters change by increments inside the redemption transaction (exact
+  // under SQLite's single writer and PostgreSQL's SERIALIZABLE). The SET
+  // expressions name the table: PostgreSQL finds a bare column ambiguous.
   absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
                         int64_t returned) override {
     absl::Status s = Run(
         txn_.Query("INSERT INTO campaign_usage_by (campaign_id, tier_id, campaign_version, redemptions, discount) "
                    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, tier_id, campaign_version) "
-                   "DO UPDATE SET redemptions = redemptions + ?4, discount = discount + ?5",
+                   "DO UPDATE SET redemptions = campaign_usage_by.redemptions + ?4, "
+                   "discount = campaign_usage_by.discount + ?5",
                    of.campaign_id, of.tier_id, of.version, redemptions, discount));
     if (!s.ok()) return s;
     s = Run(
         txn_.Query("INSERT INTO campaign_usage (campaign_id, redemptions, discount, cancelled, returned) "
                    "VALUES (?1, ?2, ?3, ?4, ?5) "
-                   "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = redemptions + ?2, discount = discount + ?3, "
-                   "cancelled = cancelled + ?4, returned = returned + ?5",
+                   "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = campaign_usage.redemptions + ?2, "
+                   "discount = campaign_usage.discount + ?3, cancelled = campaign_usage.cancelled + ?4, "
+                   "returned = campaign_usage.returned + ?5",
                    of.campaign_id, redemptions, discount, cancelled, returned));
     if (!s.ok() || of.customer.empty() || redemptions == 0) return s;
-    s = Run(
-        txn_.Query("INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
-                   "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = redemptions + ?3",
-                   of.campaign_id, of.customer, redemptions));
+    s = Run(txn_.Query(
+        "INSERT INTO customer_usage (campaign_id, customer_key, redemptions) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (campaign_id, customer_key) DO UPDATE SET redemptions = customer_usage.redemptions + ?3",
+        of.campaign_id, of.customer, redemptions));
     if (!s.ok()) return s;
     return Run(
         txn_.Query("DELETE FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2 AND redemptions <= 0",
@@ -200,12 +208,11 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<SeqRows<v1::Voucher>> VouchersBefore(const VoucherFilter& f, int64_t before_seq, int limit) override {
     return SeqBodies<v1::Voucher>(
-        txn_.Query(
-            "SELECT rowid, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
-            "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR rowid < ?5) "
-            "ORDER BY rowid DESC LIMIT ?6",
-            f.campaign_id, f.batch_id, f.member_id, static_cast<int64_t>(f.kind), before_seq,
-            static_cast<int64_t>(limit)),
+        txn_.Query("SELECT seq, body FROM vouchers WHERE (?1 = '' OR campaign_id = ?1) AND (?2 = '' OR batch_id = ?2) "
+                   "AND (?3 = '' OR member_id = ?3) AND (?4 = 0 OR kind = ?4) AND (?5 = 0 OR seq < ?5) "
+                   "ORDER BY seq DESC LIMIT ?6",
+                   f.campaign_id, f.batch_id, f.member_id, static_cast<int64_t>(f.kind), before_seq,
+                   static_cast<int64_t>(limit)),
         "voucher");
   }
 

@@ -522,11 +522,6 @@ void ServiceProcess::AddRedisSecrets(std::vector<std::string>& args) {
 absl::Status ServiceProcess::AddDatabase(std::vector<std::string>& args) {
   auto cluster = TestPostgres();
   if (!cluster) return absl::OkStatus();
-  // Only the services whose store runs on PostgreSQL (tests/CMakeLists.txt).
-  const std::vector<std::string> ready = absl::StrSplit(CARE_TEST_POSTGRES_SERVICES, ',', absl::SkipEmpty());
-  if (std::find(ready.begin(), ready.end(), absl::StripPrefix(name_, "care_")) == ready.end()) {
-    return absl::OkStatus();
-  }
   for (const std::string& a : args) {
     if (absl::StartsWith(a, "--database_url=")) return absl::OkStatus();
   }

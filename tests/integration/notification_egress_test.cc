@@ -3,16 +3,19 @@
 // (a stored file:// or gopher:// URL is never fetched), addresses outside the
 // allow-list are refused, a gateway's secret stays with its host, and SMTP is
 // TLS unless plaintext was allowed for development.
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/redis.h"
 #include "tests/harness/receivers.h"
 #include "tests/integration/notification_fixture.h"
@@ -45,13 +48,38 @@ class NotificationEgressTest : public NotificationTest {
   void StoreWebhookUrlDirectly(const std::string& webhook_url) {
     nv1::Settings settings;  // the defaults in force, then the URL
     ASSERT_TRUE(nstub_->GetSettings(Ctx(admin()).get(), nv1::GetSettingsRequest(), &settings).ok());
+    // The database the harness gave this process, when on PostgreSQL.
+    const std::string url = FlagOf(notif_->pid(), "--database_url=");
+    const std::string password_file = FlagOf(notif_->pid(), "--database_password_file=");
     notif_->Kill();
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((notif_->data_dir() + "/notification.db").c_str(), &db), SQLITE_OK);
     settings.set_version(1);
     settings.mutable_webhook()->set_url(webhook_url);
     settings.mutable_webhook()->set_signing_secret(kSecret);
     const std::string blob = settings.SerializeAsString();
+    if (TestPostgres()) {
+      ASSERT_FALSE(url.empty()) << "notification runs on PostgreSQL but has no --database_url";
+      PutSettingsRowPostgres(url, password_file, blob);
+    } else {
+      PutSettingsRowSqlite(notif_->data_dir() + "/notification.db", blob);
+    }
+    absl::Status started = notif_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    ConnectNotification();
+    SetNotifTime(Base());
+  }
+
+  // The value of `--<name>=` on a running process's command line ("" when absent).
+  static std::string FlagOf(pid_t pid, absl::string_view prefix) {
+    const std::string cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+    for (absl::string_view arg : absl::StrSplit(cmdline, '\0')) {
+      if (absl::ConsumePrefix(&arg, prefix)) return std::string(arg);
+    }
+    return "";
+  }
+
+  static void PutSettingsRowSqlite(const std::string& path, const std::string& blob) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO settings (id, proto) VALUES (1, ?1)", -1, &stmt, nullptr),
               SQLITE_OK)
@@ -60,10 +88,26 @@ class NotificationEgressTest : public NotificationTest {
     EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
-    absl::Status started = notif_->Start();
-    ASSERT_TRUE(started.ok()) << started;
-    ConnectNotification();
-    SetNotifTime(Base());
+  }
+
+  static void PutSettingsRowPostgres(const std::string& url, const std::string& password_file,
+                                     const std::string& blob) {
+    const std::string password(absl::StripAsciiWhitespace(ReadFile(password_file)));
+    const char* keys[] = {"dbname", "password", "connect_timeout", nullptr};
+    const char* values[] = {url.c_str(), password.c_str(), "10", nullptr};
+    PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    if (PQstatus(conn) == CONNECTION_OK) {
+      const char* params[] = {blob.data()};
+      const int lengths[] = {static_cast<int>(blob.size())};
+      const int formats[] = {1};  // binary: the bytea as is
+      PGresult* r = PQexecParams(
+          conn, "INSERT INTO settings (id, proto) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
+          1, nullptr, params, lengths, formats, 0);
+      EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+      PQclear(r);
+    }
+    PQfinish(conn);
   }
 
   grpc::Status SetUrl(const std::string& path, const std::string& url, nv1::Settings* out) {

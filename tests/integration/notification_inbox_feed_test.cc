@@ -1,6 +1,8 @@
 // SubscribeInbox: the inbox change feed for backend consumers, through the
 // generated client against the real care_loyalty and care_notification.
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/notification_fixture.h"
@@ -123,6 +125,51 @@ TEST_F(InboxFeedTest, ASubscriberSeesEveryChangeOnceAndResumesAfterItsCursorWith
   // A kind filter that matches nothing.
   one.add_kinds(nv1::MESSAGE_KIND_BIRTHDAY_REWARD);
   EXPECT_EQ(ReadFeed(one, 1, absl::Seconds(1)).size(), 0u);
+}
+
+// Inbox changes committed concurrently (on PostgreSQL: many transactions at
+// once) reach a live subscriber each exactly once, in increasing positions:
+// a change that took its position before another but committed after it is
+// not skipped by a subscriber that already read the other.
+TEST_F(InboxFeedTest, ConcurrentChangesReachALiveSubscriberEachOnce) {
+  constexpr int kMembers = 24;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kMembers; ++i) {
+    ids.push_back("c-" + std::to_string(i));
+    EnrolAudience(ids.back(), "vip", true, "en");
+  }
+  Ingest(Alert("feed-c", "feed-concurrent", 1, Base() + absl::Hours(72) + absl::Seconds(5)));
+  AdvanceNotif(absl::Seconds(10));
+  std::vector<std::string> messages;
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(Eventually([&] { return Inbox(id).messages_size() == 1; })) << notif_->log();
+    messages.push_back(Inbox(id).messages(0).message_id());
+  }
+
+  // Subscribed from now on, reading while the reads commit.
+  std::vector<Event> seen;
+  std::thread reader([&] { seen = ReadFeed(nv1::SubscribeInboxRequest(), kMembers, absl::Seconds(20)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  constexpr int kWriters = 6;
+  std::vector<std::thread> writers;
+  writers.reserve(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = w; i < kMembers; i += kWriters) MarkRead(ids[i], messages[i]);
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  reader.join();
+
+  std::set<std::string> members;
+  int64_t last = 0;
+  for (const Event& e : seen) {
+    EXPECT_EQ(e.type(), nv1::INBOX_EVENT_TYPE_READ);
+    EXPECT_TRUE(members.insert(e.message().member_id()).second) << "twice: " << e.message().member_id();
+    EXPECT_GT(std::stoll(e.cursor()), last);
+    last = std::stoll(e.cursor());
+  }
+  EXPECT_EQ(members.size(), static_cast<size_t>(kMembers)) << "a committed change was skipped";
 }
 
 TEST_F(InboxFeedTest, BadAndExpiredCursorsAreRefusedWithTheirReason) {
