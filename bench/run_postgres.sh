@@ -160,7 +160,7 @@ for round in $(seq "$ROUNDS"); do
   # machine's load does not always favour the same one.
   engines="sqlite postgres"
   ((round % 2 == 0)) && engines="postgres sqlite"
-  for engine in $engines; do run_raw "$round" "$engine"; done
+  [[ -n $SERVICES ]] && for engine in $engines; do run_raw "$round" "$engine"; done
   for svc in $SERVICES; do
     for engine in $engines; do run_service "$round" "$svc" "$engine"; done
   done
