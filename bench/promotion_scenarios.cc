@@ -10,6 +10,11 @@
 // adjustment, as an agent explaining a price does. Run each against a fresh
 // care_promotion (setup adds its campaigns to whatever is already live).
 //
+// promotion_redeem is checkout's durable path: Quote, then RedeemQuote of
+// that quote for a new order, per call (10 live campaigns, 4 apply: each
+// redemption records usage of all 4, so concurrent redemptions update the
+// same campaign rows).
+//
 // Setup needs a token with the admin role as well as service.
 
 #include <algorithm>
@@ -147,6 +152,43 @@ class QuoteScenario final : public Scenario {
   google::protobuf::Arena arena_{ArenaOn(block_, sizeof block_)};
 };
 
+// Quote, then RedeemQuote of its token for order <run_id>-<call_id>; the
+// call's latency covers both.
+class RedeemScenario final : public Scenario {
+ public:
+  explicit RedeemScenario(const ScenarioContext& c)
+      : c_(c),
+        stub_(pv1::PromotionService::NewStub(c.channel)),
+        quote_request_(BenchCart(absl::StrCat("bench-", c.slot))) {}
+
+  void Call(grpc::ClientContext* ctx, uint64_t call_id, Done done) override {
+    quote_.Clear();
+    stub_->async()->Quote(ctx, &quote_request_, &quote_,
+                          [this, ctx, call_id, done = std::move(done)](const grpc::Status& s) mutable {
+                            if (!s.ok()) {
+                              done(s);
+                              return;
+                            }
+                            // The previous redemption finished before this call started.
+                            redeem_ctx_ = std::make_unique<grpc::ClientContext>();
+                            redeem_ctx_->AddMetadata("authorization", absl::StrCat("Bearer ", c_.token));
+                            redeem_ctx_->set_deadline(ctx->deadline());
+                            redeem_.set_order_id(absl::StrCat("bench-", c_.run_id, "-", call_id));
+                            redeem_.set_quote_token(quote_.quote_token());
+                            stub_->async()->RedeemQuote(redeem_ctx_.get(), &redeem_, &redemption_, std::move(done));
+                          });
+  }
+
+ private:
+  ScenarioContext c_;
+  std::unique_ptr<pv1::PromotionService::Stub> stub_;
+  pv1::QuoteRequest quote_request_;
+  pv1::QuoteResponse quote_;
+  std::unique_ptr<grpc::ClientContext> redeem_ctx_;
+  pv1::RedeemQuoteRequest redeem_;
+  pv1::Redemption redemption_;
+};
+
 ScenarioInfo QuoteWith(int campaigns, int matching, bool full) {
   const int apply = 2 + std::min(kLines, matching < 0 ? campaigns - 2 : matching);
   const pv1::QuoteView view = full ? pv1::QUOTE_VIEW_FULL : pv1::QUOTE_VIEW_BASIC;
@@ -161,6 +203,14 @@ ScenarioInfo QuoteWith(int campaigns, int matching, bool full) {
 
 ScenarioInfo PromotionQuoteScenario(int campaigns, int matching, bool full) {
   return QuoteWith(campaigns, matching, full);
+}
+
+ScenarioInfo PromotionRedeemScenario() {
+  return ScenarioInfo{
+      "PromotionService/Quote then RedeemQuote for a new order, 20-line guest cart, 10 live campaigns of which 4 "
+      "apply (setup adds them; use a fresh server)",
+      [](const ScenarioContext& c) { return std::make_unique<RedeemScenario>(c); },
+      [](const ScenarioContext& c) { return Setup(c, 10, 2); }};
 }
 
 }  // namespace care::bench

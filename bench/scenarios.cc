@@ -11,6 +11,7 @@ ScenarioInfo ComplaintCreateScenario();
 ScenarioInfo ComplaintMetricsScenarioInfo();
 // Defined in promotion_scenarios.cc.
 ScenarioInfo PromotionQuoteScenario(int campaigns, int matching = -1, bool full = false);
+ScenarioInfo PromotionRedeemScenario();
 
 namespace {
 
@@ -51,6 +52,7 @@ const std::map<std::string, ScenarioInfo>& Scenarios() {
       {"promotion_quote_10000", PromotionQuoteScenario(10000)},
       {"promotion_quote_typical", PromotionQuoteScenario(100, 2)},
       {"promotion_quote_full", PromotionQuoteScenario(100, -1, true)},
+      {"promotion_redeem", PromotionRedeemScenario()},
   };
   return *scenarios;
 }

@@ -10,6 +10,10 @@
 #   postgres.sh restart <dir> pg_ctl restart on the same port (a database server restart)
 #
 # As root, the server runs as the `postgres` user (initdb refuses root).
+#
+# Tests run without durability (fsync, synchronous_commit and full_page_writes
+# off): a test cluster is thrown away. PG_DURABLE=1 keeps PostgreSQL's durable
+# defaults, for benchmarks that compare with SQLite at synchronous=FULL.
 set -euo pipefail
 
 cmd=${1:?start, stop or restart}
@@ -32,12 +36,13 @@ case $cmd in
     as_owner "$bin/initdb" -D "$data" -U care --pwfile="$dir/password" --auth=scram-sha-256 \
       --encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    if [ "${PG_DURABLE:-0}" = 1 ]; then durability=""; fi
     for _ in $(seq 1 20); do
       port=$((20000 + RANDOM % 30000))
       if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-          -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='$dir' -c fsync=off \
-              -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
-              -c shared_buffers=64MB" start >"$dir/pg_ctl.log" 2>&1; then
+          -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='$dir' $durability \
+              -c max_connections=400 -c shared_buffers=64MB" start >"$dir/pg_ctl.log" 2>&1; then
         echo "postgresql://care@127.0.0.1:$port" >"$dir/url"
         echo "$port" >"$dir/port"
         chmod 644 "$dir/url" "$dir/port"
