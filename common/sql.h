@@ -14,10 +14,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/store.h"
 
@@ -234,6 +236,51 @@ absl::StatusOr<M> ParseStored(const Statement& s, int col, absl::string_view wha
   if (absl::Status parsed = ParseBlob(s, col, out, what); !parsed.ok()) return parsed;
   return out;
 }
+
+// A query whose conditions depend on which filters are set. Each `?` of a
+// condition becomes the next ?N: every parameter of the text is used (the
+// server infers each one's type from its use), values are bound, never part
+// of the text, and the text depends only on which filters are set (a fixed,
+// small set of texts, each prepared once).
+class FilteredQuery {
+ public:
+  explicit FilteredQuery(std::string head) : sql_(std::move(head)) {}
+
+  template <typename... Values>
+  void Add(absl::string_view condition, const Values&... values) {
+    for (char c : condition) {
+      if (c == '?') {
+        absl::StrAppend(&sql_, "?", ++params_);
+      } else {
+        sql_.push_back(c);
+      }
+    }
+    (values_.emplace_back(Value(values)), ...);
+  }
+
+  absl::StatusOr<Statement> Query(Txn& txn) const {
+    auto stmt = txn.Prepare(sql_);
+    if (!stmt.ok()) return stmt;
+    for (size_t i = 0; i < values_.size(); ++i) {
+      std::visit([&](const auto& v) { stmt->Bind(static_cast<int>(i + 1), v); }, values_[i]);
+    }
+    return stmt;
+  }
+
+ private:
+  using Param = std::variant<int64_t, std::string>;
+  static Param Value(int64_t v) { return v; }
+  static Param Value(const std::string& v) { return v; }
+
+  std::string sql_;
+  int params_ = 0;
+  std::vector<Param> values_;
+};
+
+// The condition " <column>" + kIntegerList + filters on a list of integers
+// bound as one JSON array (JsonArray): json_each yields text on PostgreSQL,
+// hence the cast.
+inline constexpr char kInIntegerList[] = " IN (SELECT CAST(value AS BIGINT) FROM json_each(?))";
 
 // A service's TransactionalStore (common/store.h) over a Database: `View` is
 // the service's implementation of its StoreTxn, built from a Txn.

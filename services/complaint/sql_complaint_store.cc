@@ -62,25 +62,6 @@ absl::StatusOr<std::vector<T>> Protos(absl::StatusOr<Statement> stmt, absl::stri
   return CollectParsed<T>(std::move(stmt), [what](const Statement& s) { return ParseStored<T>(s, 0, what); });
 }
 
-// The parameters of a statement composed at run time, numbered in the
-// order the SQL uses them.
-class QueryParams {
- public:
-  template <typename T>
-  std::string Add(T value) {
-    binds_.push_back([value = std::move(value)](Statement& s, int index) { s.Bind(index, value); });
-    return absl::StrCat("?", binds_.size());
-  }
-  absl::StatusOr<Statement> BindTo(absl::StatusOr<Statement> stmt) const {
-    if (!stmt.ok()) return stmt;
-    for (size_t i = 0; i < binds_.size(); ++i) binds_[i](*stmt, static_cast<int>(i + 1));
-    return stmt;
-  }
-
- private:
-  std::vector<std::function<void(Statement&, int)>> binds_;
-};
-
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
   using SqlTxnBase::SqlTxnBase;
@@ -148,47 +129,39 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     // statements. Only those conditions and their parameters are in the SQL
     // (numbered in order: PostgreSQL cannot type a parameter no condition
     // uses), so the engine can pick an index.
-    QueryParams params;
-    std::vector<std::string> where;
+    const char* key = q.order == ComplaintQuery::Order::kDueFirst ? "COALESCE(due_time, 9223372036854775807)"
+                                                                  : "receive_time";
+    const bool desc = q.order == ComplaintQuery::Order::kNewestFirst;
+    FilteredQuery sql(absl::StrCat("SELECT ", key, ", proto FROM complaints WHERE 1 = 1"));
     auto in = [&](const char* column, const std::vector<int>& values) {
-      // json_each yields text on PostgreSQL: cast to compare with integers.
-      if (values.empty()) return;
-      where.push_back(absl::StrCat(column, " IN (SELECT CAST(value AS BIGINT) FROM json_each(",
-                                   params.Add(JsonArray(values)), "))"));
+      if (!values.empty()) sql.Add(absl::StrCat(" AND ", column, kInIntegerList), JsonArray(values));
     };
     in("status", q.statuses);
     in("channel", q.channels);
     in("category", q.categories);
     in("priority", q.priorities);
-    if (!q.member_id.empty()) where.push_back("member_id = " + params.Add(q.member_id));
-    if (!q.team_id.empty()) where.push_back("team_id = " + params.Add(q.team_id));
+    if (!q.member_id.empty()) sql.Add(" AND member_id = ?", q.member_id);
+    if (!q.team_id.empty()) sql.Add(" AND team_id = ?", q.team_id);
     if (!q.assignee_agent_id.empty()) {
-      where.push_back("assignee_agent_id = " + params.Add(q.assignee_agent_id));
+      sql.Add(" AND assignee_agent_id = ?", q.assignee_agent_id);
     } else if (q.unassigned_only) {
-      where.push_back("assignee_agent_id = ''");
+      sql.Add(" AND assignee_agent_id = ''");
     }
-    if (!q.order_id.empty()) where.push_back("order_id = " + params.Add(q.order_id));
-    if (q.breached_only) where.push_back("breached = 1");
-    if (q.received_after) where.push_back("receive_time >= " + params.Add(Micros(*q.received_after)));
-    if (q.received_before) where.push_back("receive_time < " + params.Add(Micros(*q.received_before)));
-    // Complaints without a running clock sort last in the due order.
-    const char* key = q.order == ComplaintQuery::Order::kDueFirst ? "COALESCE(due_time, 9223372036854775807)"
-                                                                  : "receive_time";
-    const bool desc = q.order == ComplaintQuery::Order::kNewestFirst;
+    if (!q.order_id.empty()) sql.Add(" AND order_id = ?", q.order_id);
+    if (q.breached_only) sql.Add(" AND breached = 1");
+    if (q.received_after) sql.Add(" AND receive_time >= ?", Micros(*q.received_after));
+    if (q.received_before) sql.Add(" AND receive_time < ?", Micros(*q.received_before));
     if (q.after) {
-      where.push_back(absl::StrCat("(", key, ", complaint_id) ", desc ? "<" : ">", " (", params.Add(q.after->first),
-                                   ", ", params.Add(q.after->second), ")"));
+      sql.Add(absl::StrCat(" AND (", key, ", complaint_id) ", desc ? "<" : ">", " (?, ?)"), q.after->first,
+              q.after->second);
     }
-    std::string sql = absl::StrCat("SELECT ", key, ", proto FROM complaints", where.empty() ? "" : " WHERE ",
-                                   absl::StrJoin(where, " AND "), " ORDER BY ", key, desc ? " DESC" : "",
-                                   ", complaint_id", desc ? " DESC" : "", " LIMIT ",
-                                   params.Add(static_cast<int64_t>(limit)));
-    return CollectParsed<ListedComplaint>(params.BindTo(txn_.Prepare(sql)),
-                                          [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
-                                            auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
-                                            if (!c.ok()) return c.status();
-                                            return ListedComplaint{s.Int(0), *std::move(c)};
-                                          });
+    sql.Add(absl::StrCat(" ORDER BY ", key, desc ? " DESC" : "", ", complaint_id", desc ? " DESC" : "", " LIMIT ?"),
+            static_cast<int64_t>(limit));
+    return CollectParsed<ListedComplaint>(sql.Query(txn_), [](const Statement& s) -> absl::StatusOr<ListedComplaint> {
+      auto c = ParseStored<v1::Complaint>(s, 1, "complaint");
+      if (!c.ok()) return c.status();
+      return ListedComplaint{s.Int(0), *std::move(c)};
+    });
   }
 
   absl::StatusOr<std::vector<std::string>> RunningOnCalendar(const std::string& calendar_id) override {

@@ -18,48 +18,6 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 int64_t Micros(const google::protobuf::Timestamp& t) { return Micros(FromTimestamp(t)); }
 
-// A query whose conditions depend on which filters are set. Each `?` of a
-// condition becomes the next ?N: every parameter of the text is used (the
-// server infers each one's type from its use), values are bound, never part
-// of the text, and the text depends only on which filters are set (a fixed,
-// small set of texts, each prepared once).
-class FilteredQuery {
- public:
-  explicit FilteredQuery(std::string head) : sql_(std::move(head)) {}
-
-  template <typename... Values>
-  void Add(absl::string_view condition, const Values&... values) {
-    for (char c : condition) {
-      if (c == '?') {
-        absl::StrAppend(&sql_, "?", ++params_);
-      } else {
-        sql_.push_back(c);
-      }
-    }
-    (values_.emplace_back(Value(values)), ...);
-  }
-
-  absl::StatusOr<Statement> Query(Txn& txn) const {
-    auto stmt = txn.Prepare(sql_);
-    if (!stmt.ok()) return stmt;
-    for (size_t i = 0; i < values_.size(); ++i) {
-      std::visit([&](const auto& v) { stmt->Bind(static_cast<int>(i + 1), v); }, values_[i]);
-    }
-    return stmt;
-  }
-
- private:
-  using Param = std::variant<int64_t, std::string>;
-  static Param Value(int64_t v) { return v; }
-  static Param Value(const std::string& v) { return v; }
-
-  std::string sql_;
-  int params_ = 0;
-  std::vector<Param> values_;
-};
-
-constexpr char kInAnyOf[] = " IN (SELECT CAST(value AS BIGINT) FROM json_each(?))";
-
 // One inbox change for SubscribeInbox's feed (inbox_events).
 struct FeedChange {
   int64_t type;  // InboxEventType: 1 created, 2 read
@@ -153,7 +111,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     // The text depends only on which filters are set, so SQLite can still
     // pick an index.
     FilteredQuery q("SELECT proto FROM schedules WHERE 1=1");
-    if (!f.states.empty()) q.Add(absl::StrCat(" AND state", kInAnyOf), JsonArray(f.states));
+    if (!f.states.empty()) q.Add(absl::StrCat(" AND state", kInIntegerList), JsonArray(f.states));
     if (f.kind != 0) q.Add(" AND kind = ?", int64_t{f.kind});
     if (!f.campaign_id.empty()) q.Add(" AND campaign_id = ?", f.campaign_id);
     if (!f.member_id.empty()) q.Add(" AND member_id = ?", f.member_id);
@@ -260,10 +218,10 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (!f.message_key.empty()) q.Add(" AND message_key = ?", f.message_key);
     if (!f.schedule_id.empty()) q.Add(" AND schedule_id = ?", f.schedule_id);
     if (!f.complaint_id.empty()) q.Add(" AND complaint_id = ?", f.complaint_id);
-    if (!f.statuses.empty()) q.Add(absl::StrCat(" AND status", kInAnyOf), JsonArray(f.statuses));
+    if (!f.statuses.empty()) q.Add(absl::StrCat(" AND status", kInIntegerList), JsonArray(f.statuses));
     if (f.suppression_reason != 0) q.Add(" AND suppression_reason = ?", int64_t{f.suppression_reason});
-    if (!f.channels.empty()) q.Add(absl::StrCat(" AND channel", kInAnyOf), JsonArray(f.channels));
-    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInAnyOf), JsonArray(f.kinds));
+    if (!f.channels.empty()) q.Add(absl::StrCat(" AND channel", kInIntegerList), JsonArray(f.channels));
+    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInIntegerList), JsonArray(f.kinds));
     if (f.created_after) q.Add(" AND create_at >= ?", Micros(*f.created_after));
     if (f.created_before) q.Add(" AND create_at < ?", Micros(*f.created_before));
     if (before_seq > 0) q.Add(" AND seq < ?", before_seq);
@@ -519,7 +477,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     FilteredQuery q("SELECT seq, proto, read_at FROM inbox WHERE");
     q.Add(" member_id = ? AND expire_at > ?", f.member_id, Micros(f.now));
     if (f.unread_only) q.Add(" AND read_at IS NULL");
-    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInAnyOf), JsonArray(f.kinds));
+    if (!f.kinds.empty()) q.Add(absl::StrCat(" AND kind", kInIntegerList), JsonArray(f.kinds));
     if (before_seq > 0) q.Add(" AND seq < ?", before_seq);
     q.Add(" ORDER BY seq DESC LIMIT ?", int64_t{limit});
     auto stmt = q.Query(txn_);

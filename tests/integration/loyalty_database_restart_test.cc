@@ -46,6 +46,7 @@ TEST_F(DatabaseRestartTest, NoAcknowledgedPurchaseIsLostOrDoubledAcrossServerRes
   std::atomic<bool> stop{false};
   std::atomic<int> acks{0}, refusals{0};
   std::vector<std::thread> writers;
+  writers.reserve(4);
   for (int w = 0; w < 4; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; !stop; ++i) {

@@ -93,6 +93,7 @@ class PostgresTest : public ::testing::Test {
 
 TEST_F(PostgresTest, ReplicasStartingTogetherApplyEachMigrationOnce) {
   std::vector<std::thread> replicas;
+  replicas.reserve(4);
   std::atomic<int> opened{0};
   for (int i = 0; i < 4; ++i) {
     replicas.emplace_back([&] {
@@ -127,6 +128,7 @@ TEST_F(PostgresTest, ConcurrentReadModifyWriteIsExact) {
                 }).ok());
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int t = 0; t < 20; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
