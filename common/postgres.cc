@@ -385,8 +385,9 @@ absl::Status PostgresDatabase::Write(std::function<absl::Status(Txn&)> fn) {
     if (!c.ok()) return c.status();
     bool retry = false;
     s = RunOnce(**c, fn, /*write=*/true, &retry);
-    Release(*c);
+    // Read before Release: once back in the pool, another thread owns it.
     healthy_ = s.ok() || !(*c)->broken();
+    Release(*c);
     if (!retry) return s;
     metrics::SqlConflictRetries().Inc({"retried"});
     // Back off a little, at random, so the losers of a hot row do not all
@@ -405,8 +406,9 @@ absl::Status PostgresDatabase::Read(const std::function<absl::Status(Txn&)>& fn)
     if (!c.ok()) return c.status();
     bool retry = false;
     s = RunOnce(**c, fn, /*write=*/false, &retry);
-    Release(*c);
+    // Read before Release: once back in the pool, another thread owns it.
     healthy_ = s.ok() || !(*c)->broken();
+    Release(*c);
     if (!retry) return s;
   }
   return s;
