@@ -1,9 +1,10 @@
 // Several care_complaint replicas on one PostgreSQL database, each under its
 // own fake clock with its SLA job running every 50 ms: whichever replica's
 // job reaches a ticket first, each breach and each escalation level is
-// recorded once. Nothing here relies on one replica at a time running the
-// job (a job lease can lapse while its old holder still runs), so every
-// replica runs it at once. SQLite keeps one writer per file: skipped there.
+// recorded once. Nothing may rely on one replica at a time running the job
+// (a job lease can lapse while its old holder still runs), so the replicas
+// share one --replica_id: each takes the job's lease as its own, and all run
+// the job at once. SQLite keeps one writer per file: skipped there.
 #include "tests/integration/complaint_fixture.h"
 
 namespace care::testing {
@@ -18,7 +19,8 @@ class ComplaintReplicasTest : public ComplaintTest {
     if (!pg_) GTEST_SKIP() << "replicas share a PostgreSQL database; SQLite has one writer per file";
     auto url = CreateTestDatabase(*pg_);
     ASSERT_TRUE(url.ok()) << url.status();
-    database_args_ = {"--database_url=" + *url, "--database_password_file=" + pg_->password_file};
+    database_args_ = {"--database_url=" + *url, "--database_password_file=" + pg_->password_file,
+                      "--replica_id=complaint-sla-holder"};
     ComplaintTest::SetUp();
     if (HasFatalFailure()) return;
     stubs_.push_back(kv1::ComplaintService::NewStub(complaint_->channel()));
