@@ -19,7 +19,8 @@
 #   bash bench/run_replicas.sh
 #
 # Settings (environment): ROUNDS=2 REPLICAS="1 2 3" DURATION=5s WARMUP=1s
-# CONNECTIONS=6 INFLIGHT=4 SERVICES="loyalty promotion" BUILD_DIR=<repo>/build
+# CONNECTIONS=6 INFLIGHT=4 SERVICES="loyalty promotion" SERVER_ARGS= (more flags
+# for every replica, e.g. "--threads=24 --database_pool=24") BUILD_DIR=<repo>/build
 # PG_BIN=/usr/lib/postgresql/15/bin. The machine is shared: compare ratios
 # within one run, not calls/s across runs.
 set -euo pipefail
@@ -33,6 +34,7 @@ WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-6}
 INFLIGHT=${INFLIGHT:-4}
 SERVICES=${SERVICES-loyalty promotion}
+SERVER_ARGS=${SERVER_ARGS:-}
 
 for bin in bench/care_load services/loyalty/care_loyalty services/promotion/care_promotion; do
   [[ -x $build/$bin ]] || { echo "missing $build/$bin: see the ninja line at the top of $0" >&2; exit 1; }
@@ -83,6 +85,7 @@ echo "# PostgreSQL $(psql_do 'SHOW server_version'): fsync=$(psql_do 'SHOW fsync
   "synchronous_commit=$(psql_do 'SHOW synchronous_commit') shared_buffers=$(psql_do 'SHOW shared_buffers')" \
   "max_connections=$(psql_do 'SHOW max_connections')"
 echo "# load: $CONNECTIONS connections x $INFLIGHT in flight, round-robin over the replicas; $DURATION after $WARMUP warm-up"
+echo "# replica flags: ${SERVER_ARGS:-(defaults)}"
 
 scenario_of() {
   case $1 in
@@ -98,6 +101,8 @@ start_replica() {
   local args=(--port=0 --port_file="$work/port-$i" --listen_host=127.0.0.1 --tokens_file="$work/tokens"
               --log_level=warn --database_url="$db" --database_password_file="$pwfile")
   [[ $svc == loyalty ]] && args+=(--redis_port="$redis_port" --tier_cache_key_file="$work/tier_key")
+  # shellcheck disable=SC2206 # SERVER_ARGS is a list of flags
+  args+=($SERVER_ARGS)
   rm -f "$work/port-$i"
   "$build/services/$svc/care_$svc" "${args[@]}" >"$work/$svc-$i.log" 2>&1 &
   pids+=($!)
