@@ -73,6 +73,9 @@ class Runner {
       // with equal arguments share one subchannel, i.e. one connection.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt("care.bench.channel", c);
+      // A target naming several servers (ipv4:127.0.0.1:p1,127.0.0.1:p2 or a
+      // dns:/// name with several addresses) spreads calls over all of them.
+      args.SetLoadBalancingPolicyName("round_robin");
       auto creds = o_.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
       auto channel = grpc::CreateCustomChannel(o_.target, creds, args);
       if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
@@ -225,7 +228,9 @@ int Main(int argc, char** argv) {
                                    "percentiles and errors by status code.\nScenarios:",
                                    names));
   Options o;
-  o.target = config.String("target", "127.0.0.1:50051", "server address host:port");
+  o.target = config.String("target", "127.0.0.1:50051",
+                           "server address host:port, or a gRPC target URI; several addresses "
+                           "(ipv4:127.0.0.1:p1,127.0.0.1:p2) are balanced round-robin");
   o.token = config.String("token", "", "bearer token sent as `authorization: Bearer <token>`");
   o.tls = config.Bool("tls", false, "speak TLS (system roots) instead of plaintext");
   o.connections = static_cast<int>(config.Int("connections", 16, 1, 1024, "channels, each its own TCP connection"));
