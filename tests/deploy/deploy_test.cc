@@ -779,6 +779,14 @@ TEST_P(OverlayTest, OnPostgresEachServiceIsADeploymentOfSeveralReplicas) {
     EXPECT_FALSE(Env(w)["CARE_DATABASE_URL"].empty()) << name << " is not on PostgreSQL";
     EXPECT_FALSE(w["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"].IsDefined())
         << name << ": the SQLite variant's one-pod rule would keep the other replicas Pending";
+    // Job leases name their holder: the pod's name (the downward API).
+    std::string replica_id;
+    for (const auto& e : w["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      if (e["name"].as<std::string>("") == "CARE_REPLICA_ID") {
+        replica_id = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
+      }
+    }
+    EXPECT_EQ(replica_id, "metadata.name") << name << ": CARE_REPLICA_ID is not the pod's name";
   }
 }
 
