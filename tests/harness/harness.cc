@@ -538,6 +538,11 @@ absl::Status ServiceProcess::AddDatabase(std::vector<std::string>& args) {
 }
 
 absl::Status ServiceProcess::Start(absl::Duration timeout) {
+  if (absl::Status s = Launch(); !s.ok()) return s;
+  return AwaitServing(timeout);
+}
+
+absl::Status ServiceProcess::Launch() {
   if (process_.running()) return absl::FailedPreconditionError(absl::StrCat(name_, " is already running"));
   std::string port_file = absl::StrCat(dir_.path(), "/port");
   std::filesystem::remove(port_file);
@@ -562,8 +567,11 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
   AddRedisSecrets(args);
   if (absl::Status s = AddDatabase(args); !s.ok()) return s;
   { std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n"; }
-  if (absl::Status s = process_.Spawn(args, log_path()); !s.ok()) return s;
+  return process_.Spawn(args, log_path());
+}
 
+absl::Status ServiceProcess::AwaitServing(absl::Duration timeout) {
+  std::string port_file = absl::StrCat(dir_.path(), "/port");
   absl::Time deadline = absl::Now() + timeout;
   std::string last_health = "no port file yet";
   while (absl::Now() < deadline) {
@@ -650,11 +658,16 @@ Replicas::~Replicas() {
 
 absl::Status Replicas::StartAll(absl::Duration timeout) {
   if (!setup_.ok()) return setup_;
+  // Launched from this thread: a child dies with the thread that started
+  // it (PR_SET_PDEATHSIG), so only the waiting runs on threads.
+  for (auto& r : replicas_) {
+    if (absl::Status s = r->Launch(); !s.ok()) return s;
+  }
   std::vector<absl::Status> results(replicas_.size());
   std::vector<std::thread> threads;
   threads.reserve(replicas_.size());
   for (size_t i = 0; i < replicas_.size(); ++i) {
-    threads.emplace_back([&, i] { results[i] = replicas_[i]->Start(timeout); });
+    threads.emplace_back([&, i] { results[i] = replicas_[i]->AwaitServing(timeout); });
   }
   for (auto& t : threads) t.join();
   for (const absl::Status& s : results) {

@@ -197,6 +197,10 @@ class ServiceProcess final {
   // Health/Check(health_name) answers SERVING. On failure the process is
   // killed and the status carries the end of its log.
   absl::Status Start(absl::Duration timeout = absl::Seconds(30));
+  // Start's two halves: spawn the binary (from the thread that will outlive
+  // it: a child dies with the thread that started it), then wait.
+  absl::Status Launch();
+  absl::Status AwaitServing(absl::Duration timeout = absl::Seconds(30));
   // Same data folder and tokens; the port may change.
   absl::Status Restart(absl::Duration timeout = absl::Seconds(30));
   // SIGKILL and reap: a crash. Drops channel().
