@@ -4,6 +4,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/egress.h"
+#include "common/jobs.h"
+#include "common/lease.h"
 #include "common/log.h"
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   };
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   options.fan_out_lease = fan_out_lease;
+  options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
   care::notification::NotificationGrpc adapter(runner.rpc(), notification,
                                                static_cast<int>(inbox_streams_per_principal));
@@ -109,7 +112,9 @@ int main(int argc, char** argv) {
   runner.rpc().OnDraining([&notification] { notification.inbox_watch().WakeAll(); });
   runner.AddService(&adapter, NotificationService::service_full_name());
 
-  runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });
+  // Every replica fans out: they share an alert through its leased ranges.
+  runner.jobs().Add(
+      "notification.fan_out", job_interval, [&] { return notification.RunFanOut(); }, care::JobScope::kEveryReplica);
   runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
   runner.jobs().Add("notification.inbox_feed_prune", job_interval, [&] { return notification.RunInboxFeedPrune(); });
   return runner.Run();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tests/integration/notification_fixture.h"
 
@@ -15,20 +16,13 @@ namespace {
 
 class NotificationReplicasTest : public NotificationTest {
  protected:
-  // A replica of care_notification on `database_url`, its metrics on a
-  // port of its own.
-  std::unique_ptr<ServiceProcess> StartReplica(const PostgresCluster& pg, const std::string& database_url,
-                                               const std::string& name) {
-    auto replica = std::make_unique<ServiceProcess>(
-        CARE_NOTIFICATION_BIN, kNotificationHealth,
-        NotificationArgs({"--database_url=" + database_url, "--database_password_file=" + pg.password_file,
-                          "--fan_out_batch=10", "--fan_out_lease=2s", "--metrics_port=0",
-                          "--metrics_port_file=" + dir_.path() + "/" + name + "_metrics_port"}),
-        tokens_);
-    absl::Status started = replica->Start();
-    EXPECT_TRUE(started.ok()) << started;
-    return replica;
+  // Replica `i` of `replicas`, with its metrics on a port of its own.
+  std::vector<std::string> ReplicaArgs(const Replicas& replicas, const PostgresCluster& pg, size_t i) {
+    return NotificationArgs({"--database_url=" + replicas.database_url(),
+                             "--database_password_file=" + pg.password_file, "--fan_out_batch=10", "--fan_out_lease=2s",
+                             "--metrics_port=0", "--metrics_port_file=" + MetricsFile(i)});
   }
+  std::string MetricsFile(size_t i) { return absl::StrCat(dir_.path(), "/replica", i, "_metrics_port"); }
 
   // Points the fixture's stubs at `replica` with its clock at `t`.
   void Use(ServiceProcess& replica, absl::Time t) {
@@ -37,9 +31,9 @@ class NotificationReplicasTest : public NotificationTest {
     SetNotifTime(t);
   }
 
-  // IN_APP deliveries SENT by one replica's own fan-out (its metrics).
-  double SentBy(const std::string& name) {
-    auto body = HttpGet(std::stoi(ReadFile(dir_.path() + "/" + name + "_metrics_port")), "/metrics");
+  // IN_APP deliveries SENT by replica `i`'s own fan-out (its metrics).
+  double SentBy(size_t i) {
+    auto body = HttpGet(std::stoi(ReadFile(MetricsFile(i))), "/metrics");
     return Sample(ParseExposition(body.ok() ? *body : ""),
                   "care_notification_deliveries_total{channel=\"IN_APP\",status=\"SENT\"}");
   }
@@ -52,25 +46,30 @@ TEST_F(NotificationReplicasTest, TwoReplicasShareAFanOutAndOneKilledMidwayLeaves
   std::optional<PostgresCluster> pg = TestPostgres();
   if (!pg) GTEST_SKIP() << "several writers on one database: PostgreSQL only";
   notif_->Kill();  // the fixture's own replica, on a database of its own
-  auto database = CreateTestDatabase(*pg);
-  ASSERT_TRUE(database.ok()) << database.status();
-  std::unique_ptr<ServiceProcess> a = StartReplica(*pg, *database, "a");
-  std::unique_ptr<ServiceProcess> b = StartReplica(*pg, *database, "b");
-  ASSERT_FALSE(HasFailure());
+  Replicas replicas(CARE_NOTIFICATION_BIN, kNotificationHealth, 2, {}, tokens_);
+  // Started from this thread, one after the other: a child is killed when
+  // the thread that started it ends (PR_SET_PDEATHSIG), and StartAll starts
+  // each on a thread of its own.
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    replicas[i].set_extra_args(ReplicaArgs(replicas, *pg, i));
+    absl::Status started = replicas[i].Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  ServiceProcess& a = replicas[0];
+  ServiceProcess& b = replicas[1];
 
   constexpr int kMembers = 3000;
   for (int i = 0; i < kMembers; ++i) EnrolAudience(MemberId(i), "vip", true, "en");
-  Use(*a, Base());
+  Use(a, Base());
   Ingest(Alert("promotion-replicas", "shared", 1, Base() + absl::Hours(72)));
   // Due on both replicas at once.
-  Use(*b, Base() + absl::Seconds(1));
-  Use(*a, Base() + absl::Seconds(1));
+  Use(b, Base() + absl::Seconds(1));
+  Use(a, Base() + absl::Seconds(1));
 
   // Once both have stored some, B dies mid-range.
-  ASSERT_TRUE(Eventually([&] { return SentBy("a") > 0 && SentBy("b") > 0; }, absl::Seconds(60)))
-      << a->log() << b->log();
+  ASSERT_TRUE(Eventually([&] { return SentBy(0) > 0 && SentBy(1) > 0; }, absl::Seconds(60))) << a.log() << b.log();
   const int64_t resolved_at_kill = Schedule("shared").members_resolved();
-  b->Kill();
+  b.Kill();
 
   ASSERT_TRUE(Eventually(
       [&] {
@@ -78,7 +77,7 @@ TEST_F(NotificationReplicasTest, TwoReplicasShareAFanOutAndOneKilledMidwayLeaves
         return st.schedule_state() == nv1::SCHEDULE_STATE_COMPLETED && Count(st, nv1::DELIVERY_STATUS_SENT) == kMembers;
       },
       absl::Seconds(180)))
-      << a->log();
+      << a.log();
   EXPECT_LT(resolved_at_kill, kMembers) << "the kill landed after the fan-out";
   EXPECT_EQ(Schedule("shared").members_resolved(), kMembers);
   EXPECT_EQ(Stats("shared").total_deliveries(), kMembers);
