@@ -41,8 +41,13 @@ FANOUT_MEMBERS=${FANOUT_MEMBERS:-20000}
 TICKETS=${TICKETS:-100000}
 METRICS_DURATION=${METRICS_DURATION:-10s}
 
-for bin in bench/care_load bench/raw_insert bench/notification_fanout bench/complaint_seed \
-    services/loyalty/care_loyalty services/promotion/care_promotion services/complaint/care_complaint; do
+# Only the binaries the chosen figures need.
+bins=()
+[[ -n $SERVICES ]] && bins+=(bench/care_load bench/raw_insert)
+for svc in $SERVICES; do bins+=("services/$svc/care_$svc"); done
+((FANOUT_MEMBERS > 0)) && bins+=(bench/notification_fanout)
+((TICKETS > 0)) && bins+=(bench/care_load bench/complaint_seed services/complaint/care_complaint)
+for bin in "${bins[@]}"; do
   [[ -x $build/$bin ]] || { echo "missing $build/$bin: see the ninja line at the top of $0" >&2; exit 1; }
 done
 

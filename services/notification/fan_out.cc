@@ -1,6 +1,7 @@
 // The fan-out job: a due promotion alert's audience, streamed from loyalty,
 // becomes one delivery per member and channel, batch by batch, resumable
 // after the stored cursor.
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,9 @@ namespace {
 using care::common::v1::MessageChannel;
 
 constexpr char kFanOutJob[] = "notification.fan_out";
+// Due schedules looked at per run: those whose chunks are all held by other
+// replicas are passed over.
+constexpr int kDueSchedulesLooked = 8;
 
 // True when the alert's due time is a promise to keep (starts_at - notice):
 // nothing is sent after it. Not after short notice or an event that came
@@ -83,6 +87,25 @@ v1::Delivery AlertDelivery(const v1::Schedule& s, const std::string& member_id, 
 
 }  // namespace
 
+std::vector<FanOutChunk> SplitAudience(const std::string& schedule_id, const std::string& after, int count) {
+  // Loyalty's generated ids are "m-" and hex digits: cuts after "m-" at
+  // evenly spaced leading digits give ranges of about equal size; any other
+  // id falls in the first range or the last.
+  count = std::clamp(count, 1, 16);
+  std::vector<FanOutChunk> chunks(count);
+  for (int i = 0; i < count; ++i) {
+    FanOutChunk& c = chunks[i];
+    c.schedule_id = schedule_id;
+    c.chunk = i;
+    if (i > 0) c.lo = absl::StrCat("m-", absl::Hex(i * 16 / count));
+    if (i + 1 < count) c.hi = absl::StrCat("m-", absl::Hex((i + 1) * 16 / count));
+    // Members up to `after` were stored before the ranges existed.
+    if (after > c.lo) c.after_member_id = after;
+    c.done = !c.hi.empty() && after >= c.hi;
+  }
+  return chunks;
+}
+
 bool NotificationService::RunFanOut() {
   if (audience_ == nullptr) return false;
   auto settings = CurrentSettings();
@@ -92,22 +115,31 @@ bool NotificationService::RunFanOut() {
   }
   std::vector<ScheduleRow> due;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto rows = tx.DueSchedules(clock_.Now(), absl::Now(), 1);
+    auto rows = tx.DueSchedules(clock_.Now(), absl::Now(), kDueSchedulesLooked);
     if (!rows.ok()) return rows.status();
     due = std::move(*rows);
     return absl::OkStatus();
   });
   if (!s.ok()) LogJobFailure(kFanOutJob, s);
-  if (!s.ok() || due.empty()) return false;
-  absl::Status done = FanOut(due.front(), *settings);
-  if (!done.ok()) {
+  if (!s.ok()) return false;
+  // The first due schedule with a chunk for this replica: the others' chunks
+  // are held by replicas that are alive (their leases run).
+  for (const ScheduleRow& row : due) {
+    const std::string& id = row.schedule.schedule_id();
+    auto chunk = ClaimChunk(id);
+    if (!chunk.ok()) {
+      LogJobFailure(kFanOutJob, chunk.status());
+      return false;
+    }
+    if (!chunk->has_value()) continue;
+    absl::Status done = RunChunk(**chunk, *settings);
+    if (done.ok() || absl::IsAborted(done)) return true;  // Aborted: another replica took the chunk over
     LogJobFailure(kFanOutJob,
-                  absl::Status(done.code(), absl::StrCat("fan-out of schedule ", due.front().schedule.schedule_id(),
-                                                         " stopped: ", done.message())));
-    PauseFanOut(due.front().schedule.schedule_id(), absl::IsCancelled(done) ? "" : "loyalty unavailable, retrying");
+                  absl::Status(done.code(), absl::StrCat("fan-out of schedule ", id, " stopped: ", done.message())));
+    PauseFanOut(id, absl::IsCancelled(done) ? "" : "loyalty unavailable, retrying");
     return false;
   }
-  return true;  // maybe another schedule is due
+  return false;
 }
 
 void NotificationService::PauseFanOut(const std::string& schedule_id, const std::string& error) {
@@ -122,40 +154,103 @@ void NotificationService::PauseFanOut(const std::string& schedule_id, const std:
   if (!s.ok()) LogJobFailure(kFanOutJob, s);
 }
 
-absl::Status NotificationService::MoveSchedule(const std::string& schedule_id, v1::ScheduleState from,
-                                               v1::ScheduleState to) {
-  return store_.Write([&](StoreTxn& tx) -> absl::Status {
+void NotificationService::SetScheduleState(ScheduleRow& row, v1::ScheduleState to) {
+  v1::Schedule& s = row.schedule;
+  s.set_state(to);
+  if (to == v1::SCHEDULE_STATE_RUNNING) *s.mutable_start_time() = ToTimestamp(clock_.Now());
+  if (to == v1::SCHEDULE_STATE_COMPLETED) {
+    s.clear_last_error();
+    *s.mutable_complete_time() = ToTimestamp(clock_.Now());
+  }
+  s.set_version(s.version() + 1);
+}
+
+absl::StatusOr<std::optional<FanOutChunk>> NotificationService::ClaimChunk(const std::string& schedule_id) {
+  std::optional<FanOutChunk> claimed;
+  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    claimed.reset();
     auto row = tx.GetSchedule(schedule_id);
     if (!row.ok()) return row.status();
-    if (!*row || (*row)->schedule.state() != from) return absl::OkStatus();
-    v1::Schedule& s = (*row)->schedule;
-    s.set_state(to);
-    if (to == v1::SCHEDULE_STATE_RUNNING) *s.mutable_start_time() = ToTimestamp(clock_.Now());
-    if (to == v1::SCHEDULE_STATE_COMPLETED) {
-      s.clear_last_error();
-      *s.mutable_complete_time() = ToTimestamp(clock_.Now());
+    if (!*row) return absl::OkStatus();
+    const v1::ScheduleState state = (*row)->schedule.state();
+    if (state != v1::SCHEDULE_STATE_SCHEDULED && state != v1::SCHEDULE_STATE_RUNNING) return absl::OkStatus();
+    auto chunks = tx.Chunks(schedule_id);
+    if (!chunks.ok()) return chunks.status();
+    if (chunks->empty()) {
+      // RUNNING (durably) before the audience is read; the ranges keep the
+      // cursor of a fan-out that started before they existed.
+      if (state == v1::SCHEDULE_STATE_SCHEDULED) SetScheduleState(**row, v1::SCHEDULE_STATE_RUNNING);
+      *chunks = SplitAudience(schedule_id, (*row)->after_member_id, options_.fan_out_chunks);
+      for (const FanOutChunk& c : *chunks) {
+        if (absl::Status st = tx.PutChunk(c); !st.ok()) return st;
+      }
     }
-    s.set_version(s.version() + 1);
-    return tx.PutSchedule(**row);
+    const absl::Time wall_now = absl::Now();
+    auto chunk = tx.ClaimableChunk(schedule_id, options_.replica_id, wall_now);
+    if (!chunk.ok()) return chunk.status();
+    if (!*chunk) {
+      if (std::all_of(chunks->begin(), chunks->end(), [](const FanOutChunk& c) { return c.done; })) {
+        SetScheduleState(**row, v1::SCHEDULE_STATE_COMPLETED);
+        return tx.PutSchedule(**row);
+      }
+      return state == v1::SCHEDULE_STATE_SCHEDULED ? tx.PutSchedule(**row) : absl::OkStatus();
+    }
+    (*chunk)->holder = options_.replica_id;
+    (*chunk)->lease_until = wall_now + options_.fan_out_lease;
+    if (absl::Status st = tx.PutChunk(**chunk); !st.ok()) return st;
+    claimed = **chunk;
+    return state == v1::SCHEDULE_STATE_SCHEDULED ? tx.PutSchedule(**row) : absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+absl::Status NotificationService::RunChunk(const FanOutChunk& chunk, const v1::Settings& settings) {
+  auto schedule = GetScheduleRow(chunk.schedule_id);
+  if (!schedule.ok()) return schedule.status();
+  AudienceQuery query;
+  const v1::PromotionAlert& alert = schedule->schedule.promotion_alert();
+  query.tier_ids.assign(alert.target_tier_ids().begin(), alert.target_tier_ids().end());
+  query.segments.assign(alert.target_segments().begin(), alert.target_segments().end());
+  query.after_member_id = std::max(chunk.lo, chunk.after_member_id);
+  // The audience comes in member-id order: the chunk ends at the first
+  // member after `hi`.
+  bool past_end = false;
+  absl::Status stored = absl::OkStatus();
+  auto store = [&](std::vector<AudienceMember> batch) -> absl::Status {
+    auto end = std::find_if(batch.begin(), batch.end(),
+                            [&](const AudienceMember& m) { return !chunk.hi.empty() && m.member_id > chunk.hi; });
+    past_end = end != batch.end();
+    batch.erase(end, batch.end());
+    if (!batch.empty()) stored = StoreBatch(chunk, batch, settings);
+    if (!stored.ok()) return stored;
+    return past_end ? absl::CancelledError("past the chunk's last member") : absl::OkStatus();
+  };
+  absl::Status streamed = audience_->Stream(query, options_.fan_out_batch, store);
+  if (!stored.ok()) return stored;
+  if (!streamed.ok() && !past_end) return streamed;
+  return store_.Write([&](StoreTxn& tx) -> absl::Status {
+    auto current = tx.GetChunk(chunk.schedule_id, chunk.chunk);
+    if (!current.ok()) return current.status();
+    if (!*current || (*current)->done || (*current)->holder != options_.replica_id) return absl::OkStatus();
+    (*current)->done = true;
+    (*current)->holder.clear();
+    (*current)->lease_until = absl::InfinitePast();
+    return tx.PutChunk(**current);
   });
 }
 
-absl::Status NotificationService::FanOut(const ScheduleRow& start, const v1::Settings& settings) {
-  const std::string id = start.schedule.schedule_id();
-  AudienceQuery query;
-  const v1::PromotionAlert& alert = start.schedule.promotion_alert();
-  query.tier_ids.assign(alert.target_tier_ids().begin(), alert.target_tier_ids().end());
-  query.segments.assign(alert.target_segments().begin(), alert.target_segments().end());
-  query.after_member_id = start.after_member_id;
-  // Enter RUNNING (durably) before reading the audience.
-  if (start.schedule.state() == v1::SCHEDULE_STATE_SCHEDULED) {
-    absl::Status s = MoveSchedule(id, v1::SCHEDULE_STATE_SCHEDULED, v1::SCHEDULE_STATE_RUNNING);
-    if (!s.ok()) return s;
-  }
-  auto store = [&](const std::vector<AudienceMember>& batch) { return StoreBatch(id, batch, settings); };
-  absl::Status streamed = audience_->Stream(query, options_.fan_out_batch, store);
-  if (!streamed.ok()) return streamed;
-  return MoveSchedule(id, v1::SCHEDULE_STATE_RUNNING, v1::SCHEDULE_STATE_COMPLETED);
+absl::StatusOr<ScheduleRow> NotificationService::GetScheduleRow(const std::string& schedule_id) {
+  ScheduleRow out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto row = tx.GetSchedule(schedule_id);
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::CancelledError("schedule gone");
+    out = std::move(**row);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::Status NotificationService::StoreMember(StoreTxn& tx, ScheduleRow& row, const AudienceMember& m,
@@ -192,30 +287,41 @@ absl::Status NotificationService::StoreMember(StoreTxn& tx, ScheduleRow& row, co
     if (*inserted) s.set_deliveries_created(s.deliveries_created() + 1);
   }
   s.set_members_resolved(s.members_resolved() + 1);
-  row.after_member_id = m.member_id;
   return absl::OkStatus();
 }
 
-absl::Status NotificationService::StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,
+absl::Status NotificationService::StoreBatch(const FanOutChunk& chunk, const std::vector<AudienceMember>& batch,
                                              const v1::Settings& settings) {
   const absl::Time now = clock_.Now();
   BatchOutcome outcome;
   absl::Status stored = store_.Write([&](StoreTxn& tx) -> absl::Status {
     outcome = BatchOutcome{};
-    auto row = tx.GetSchedule(schedule_id);
+    auto row = tx.GetSchedule(chunk.schedule_id);
     if (!row.ok()) return row.status();
     if (!*row || (*row)->schedule.state() != v1::SCHEDULE_STATE_RUNNING) {
       return absl::CancelledError("schedule no longer running");
     }
+    // Only while this replica holds the chunk: after its lease ended another
+    // may have claimed it, and that one goes on from the stored cursor.
+    auto held = tx.GetChunk(chunk.schedule_id, chunk.chunk);
+    if (!held.ok()) return held.status();
+    if (!*held || (*held)->done || (*held)->holder != options_.replica_id) {
+      return absl::AbortedError("the fan-out chunk was taken over by another replica");
+    }
+    FanOutChunk& cursor = **held;
     std::vector<std::string> ids;
     for (const AudienceMember& m : batch) {
-      if (m.member_id > (*row)->after_member_id) ids.push_back(m.member_id);  // else stored before a restart
+      if (m.member_id > cursor.after_member_id) ids.push_back(m.member_id);  // else stored before a restart
     }
     if (absl::Status st = tx.PrefetchMembers(ids); !st.ok()) return st;
+    if (absl::Status st = tx.PrefetchDeliveries(ids, (*row)->schedule.message_key()); !st.ok()) return st;
     for (const AudienceMember& m : batch) {
-      if (m.member_id <= (*row)->after_member_id) continue;
+      if (m.member_id <= cursor.after_member_id) continue;
       if (absl::Status st = StoreMember(tx, **row, m, settings, now, outcome); !st.ok()) return st;
+      cursor.after_member_id = m.member_id;
     }
+    cursor.lease_until = absl::Now() + options_.fan_out_lease;
+    if (absl::Status st = tx.PutChunk(cursor); !st.ok()) return st;
     (*row)->schedule.clear_last_error();
     *(*row)->schedule.mutable_update_time() = ToTimestamp(now);
     return tx.PutSchedule(**row);

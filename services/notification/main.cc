@@ -4,6 +4,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/egress.h"
+#include "common/jobs.h"
+#include "common/lease.h"
 #include "common/log.h"
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
   absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(1),
                                                 "how often due schedules and deliveries are looked for");
   int64_t fan_out_batch = config.Int("fan_out_batch", 500, 1, 10000, "members stored per fan-out transaction");
+  absl::Duration fan_out_lease = config.Duration(
+      "fan_out_lease", absl::Seconds(30),
+      "how long a replica holds a fan-out chunk without storing a batch before another replica may take it over");
   auto egress_policy = ReadEgressPolicy(config);
   bool smtp_allow_plaintext = config.Bool(
       "smtp_allow_plaintext", false,
@@ -61,6 +66,9 @@ int main(int argc, char** argv) {
       "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
+  }
+  if (fan_out_lease < absl::Seconds(1) || fan_out_lease > absl::Hours(1)) {
+    config.AddError("fan_out_lease must be between 1s and 1h");
   }
   if (job_interval < absl::Milliseconds(10) || job_interval > absl::Minutes(10)) {
     config.AddError("job_interval must be between 10ms and 10m");
@@ -94,6 +102,8 @@ int main(int argc, char** argv) {
     return nullptr;
   };
   options.fan_out_batch = static_cast<int>(fan_out_batch);
+  options.fan_out_lease = fan_out_lease;
+  options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
   care::notification::NotificationGrpc adapter(runner.rpc(), notification,
                                                static_cast<int>(inbox_streams_per_principal));
@@ -102,7 +112,9 @@ int main(int argc, char** argv) {
   runner.rpc().OnDraining([&notification] { notification.inbox_watch().WakeAll(); });
   runner.AddService(&adapter, NotificationService::service_full_name());
 
-  runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });
+  // Every replica fans out: they share an alert through its leased ranges.
+  runner.jobs().Add(
+      "notification.fan_out", job_interval, [&] { return notification.RunFanOut(); }, care::JobScope::kEveryReplica);
   runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
   runner.jobs().Add("notification.inbox_feed_prune", job_interval, [&] { return notification.RunInboxFeedPrune(); });
   // Replicas share a PostgreSQL database: another replica's inbox commits

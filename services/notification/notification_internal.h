@@ -17,6 +17,10 @@
 
 namespace care::notification {
 
+// The member-id ranges (chunks) a new fan-out's audience is split in;
+// members up to `after` count as stored.
+std::vector<FanOutChunk> SplitAudience(const std::string& schedule_id, const std::string& after, int count);
+
 // Loyalty's consents for a member: the newest effective time wins, and each
 // change is kept in the consent history with source LOYALTY_PROFILE.
 absl::Status ApplyLoyaltyConsents(StoreTxn& tx, const std::string& member_id,

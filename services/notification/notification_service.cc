@@ -21,7 +21,9 @@ Window ToWindow(const v1::SendWindow& w) {
 
 NotificationService::NotificationService(NotificationStore& store, const Clock& clock, AudienceSource* audience,
                                          NotificationOptions options)
-    : store_(store), clock_(clock), audience_(audience), options_(std::move(options)) {}
+    : store_(store), clock_(clock), audience_(audience), options_(std::move(options)) {
+  if (options_.replica_id.empty()) options_.replica_id = NewId("replica-");
+}
 
 std::string NotificationService::DeliveryId(const std::string& member_id, const std::string& message_key, int channel) {
   // The message's hash first, then the member: one fan-out's deliveries

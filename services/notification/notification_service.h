@@ -146,6 +146,15 @@ struct NotificationOptions {
   // Wall-clock lease of a claimed WEBHOOK/EMAIL delivery beyond the channel
   // timeout: a crash mid-send makes it due again once the lease ends.
   absl::Duration send_lease = absl::Seconds(30);
+  // A fan-out's audience is split in this many member-id ranges (1 to 16),
+  // each worked on by one replica at a time under a wall-clock lease that
+  // every stored batch renews: replicas share an alert, and a crashed
+  // one's range is taken over once its lease ends.
+  int fan_out_chunks = 16;
+  absl::Duration fan_out_lease = absl::Seconds(30);
+  // This process among the replicas (holder of its leases); empty = a new
+  // random id.
+  std::string replica_id;
 };
 
 class NotificationService final {
@@ -271,16 +280,22 @@ class NotificationService final {
     std::map<std::pair<int, int>, int64_t> outcomes;  // (channel, status) -> count
     std::vector<std::string> inboxes;                 // members given an inbox message
   };
-  // Stores one batch of a schedule's audience: profiles, consents and one
-  // delivery per channel, with the cursor, in one transaction.
-  absl::Status StoreBatch(const std::string& schedule_id, const std::vector<AudienceMember>& batch,
+  // Stores one batch of a chunk of a schedule's audience: profiles, consents
+  // and one delivery per channel, with the chunk's cursor and lease, in one
+  // transaction; ABORTED when another replica holds the chunk now.
+  absl::Status StoreBatch(const FanOutChunk& chunk, const std::vector<AudienceMember>& batch,
                           const v1::Settings& settings);
-  // One member of a batch: profile, consents, deliveries; advances the cursor.
+  // One member of a batch: profile, consents, deliveries.
   absl::Status StoreMember(StoreTxn& tx, ScheduleRow& row, const AudienceMember& m, const v1::Settings& settings,
                            absl::Time now, BatchOutcome& outcome);
-  absl::Status FanOut(const ScheduleRow& row, const v1::Settings& settings);
-  // Schedule state `from` -> `to` (durably); nothing when it is no longer `from`.
-  absl::Status MoveSchedule(const std::string& schedule_id, v1::ScheduleState from, v1::ScheduleState to);
+  // A chunk of a due schedule for this replica (leased to it), starting the
+  // fan-out (RUNNING, chunks stored) if it has not started; nullopt when
+  // other replicas hold every chunk left, or none is left (then COMPLETED).
+  absl::StatusOr<std::optional<FanOutChunk>> ClaimChunk(const std::string& schedule_id);
+  // Streams and stores a claimed chunk's members, then marks it done.
+  absl::Status RunChunk(const FanOutChunk& chunk, const v1::Settings& settings);
+  absl::StatusOr<ScheduleRow> GetScheduleRow(const std::string& schedule_id);
+  void SetScheduleState(ScheduleRow& row, v1::ScheduleState to);
   // After a failed fan-out: the error and a wall-clock pause before the retry.
   void PauseFanOut(const std::string& schedule_id, const std::string& error);
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);

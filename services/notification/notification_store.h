@@ -64,6 +64,18 @@ struct ScheduleRow {
   absl::Time retry_at = absl::InfinitePast();  // wall clock
 };
 
+// One member-id range of a schedule's fan-out, worked on by one replica at
+// a time: the one whose lease (wall clock) has not ended.
+struct FanOutChunk {
+  std::string schedule_id;
+  int chunk = 0;
+  std::string lo, hi;           // members in (lo, hi]; hi "" = no upper bound
+  std::string after_member_id;  // last member whose deliveries are stored
+  bool done = false;
+  std::string holder;
+  absl::Time lease_until = absl::InfinitePast();
+};
+
 // Loyalty's view of a member plus the member's own preferences.
 struct MemberRow {
   std::string member_id;
@@ -125,6 +137,17 @@ class StoreTxn : public ServiceTxn {
                                                                   const std::optional<ScheduleCursor>& after,
                                                                   int limit) = 0;
 
+  // The fan-out's chunks of a schedule, by chunk number.
+  virtual absl::StatusOr<std::vector<FanOutChunk>> Chunks(const std::string& schedule_id) = 0;
+  // The lowest chunk not done whose lease ended before `wall_now` or is
+  // `holder`'s (any chunk not done where one process writes the database:
+  // another holder is then this process before a restart); engines with row
+  // locks skip a chunk another transaction is claiming instead of waiting.
+  virtual absl::StatusOr<std::optional<FanOutChunk>> ClaimableChunk(const std::string& schedule_id,
+                                                                    const std::string& holder, absl::Time wall_now) = 0;
+  virtual absl::StatusOr<std::optional<FanOutChunk>> GetChunk(const std::string& schedule_id, int chunk) = 0;
+  virtual absl::Status PutChunk(const FanOutChunk& chunk) = 0;  // insert or replace
+
   // Deliveries. InsertDelivery is a no-op returning false when the
   // (member, message key, channel) already has one.
   virtual absl::StatusOr<bool> InsertDelivery(const v1::Delivery& delivery) = 0;
@@ -132,6 +155,13 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::optional<v1::Delivery>> GetDelivery(const std::string& delivery_id) = 0;
   virtual absl::StatusOr<std::optional<v1::Delivery>> GetDeliveryByKey(const std::string& member_id,
                                                                        const std::string& message_key, int channel) = 0;
+  // Reads at once what GetDeliveryByKey(member, message_key, any channel)
+  // and MarketingSentSince(member, ...) need for these members, for a batch
+  // of the fan-out: those then cost no query, and InsertDelivery of these
+  // members may be written with the batch's others at the end of the
+  // transaction (reads of deliveries see them all the same).
+  virtual absl::Status PrefetchDeliveries(const std::vector<std::string>& member_ids,
+                                          const std::string& message_key) = 0;
   // PENDING deliveries whose send_after (or next attempt) is not after `now`.
   virtual absl::StatusOr<std::vector<v1::Delivery>> DueDeliveries(absl::Time now, int limit) = 0;
   // PENDING deliveries of a schedule (for cancellation), after seq `after`.

@@ -885,7 +885,7 @@ TEST_F(NotificationTest, KillDuringFanOutToTenThousandMembersLeavesExactlyOneAle
   notif_->set_extra_args({"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
                           "--loyalty_target=" + service_->address(),
                           "--service_token_file=" + dir_.path() + "/notification_token", "--job_interval=50ms",
-                          "--log_level=warn", "--fan_out_batch=100"});
+                          "--log_level=warn", "--fan_out_batch=100", "--fan_out_lease=2s"});
   ASSERT_TRUE(notif_->Restart().ok());
   ConnectNotification();
   SetNotifTime(Base());  // a restarted fake clock starts at the real time again

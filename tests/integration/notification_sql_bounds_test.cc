@@ -111,9 +111,10 @@ TEST_F(NotificationSqlBoundsTest, DistinctListCallsDoNotGrowThePreparedStatement
   std::cout << "[figures] " << kCalls << " list calls with distinct values: " << kStatements << " " << before << " -> "
             << after << ", VmRSS " << rss_before << " KiB -> " << rss_after << " KiB" << std::endl;
   EXPECT_GT(before, 0);
-  // A background job may still prepare one of its own fixed texts; a text
-  // per call would add thousands.
-  EXPECT_LE(after - before, 10) << "prepared statements grew with distinct list calls";
+  // Background jobs may still prepare their own fixed texts on pool
+  // connections the warm-up did not reach (on PostgreSQL each job's lease
+  // texts, on any of 8 connections); a text per call would add thousands.
+  EXPECT_LE(after - before, 40) << "prepared statements grew with distinct list calls";
 }
 
 TEST_F(NotificationSqlBoundsTest, FiltersOverTheBoundAreRefusedNamingTheField) {
