@@ -82,5 +82,31 @@ TEST_F(PromotionConcurrencyTest, BudgetIsNeverExceededByOneMinorUnit) {
   EXPECT_EQ(rep.budget_left().amount_minor(), 10);
 }
 
+TEST_F(PromotionConcurrencyTest, FourHundredRedemptionsOfOneHotCampaignQueueAndStayExact) {
+  // Every redemption updates the same usage row: on PostgreSQL they queue
+  // on its lock; none may give up (ABORTED / CONCURRENT_UPDATE). Budget
+  // 100,000 at 333 an order: exactly 300 fit (99,900).
+  pv1::Campaign c = BaseCampaign(Base());
+  c.clear_starts_at();
+  c.mutable_limits()->mutable_max_discount_total()->CopyFrom(Usd(100000));
+  c.mutable_limits()->set_max_redemptions_per_customer(1);
+  *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("hot", c);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 400; ++i) {
+    pv1::QuoteRequest req = Cart("", {CartLine("a", "X", "x", 1, 3333)});
+    req.mutable_customer()->mutable_guest()->set_guest_key(absl::StrCat("guest-", i));
+    pv1::QuoteResponse q = Quote(req);
+    ASSERT_EQ(q.applied_campaigns_size(), 1);
+    ASSERT_EQ(q.applied_campaigns(0).discount().amount_minor(), 333);
+    tokens.push_back(q.quote_token());
+  }
+  EXPECT_EQ(RedeemAll(tokens, "BUDGET_EXHAUSTED"), 300);
+  pv1::CampaignReport rep = Report("hot");
+  EXPECT_EQ(rep.redemptions(), 300);
+  EXPECT_EQ(rep.discount_given().amount_minor(), 99900);
+  EXPECT_EQ(rep.budget_left().amount_minor(), 100);
+}
+
 }  // namespace
 }  // namespace care::testing
