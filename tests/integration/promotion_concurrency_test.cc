@@ -53,6 +53,7 @@ TEST_F(PromotionConcurrencyTest, HundredRedemptionsOfATenUseCampaignExactlyTenSu
   *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
   Live("ten-uses", c);
   std::vector<std::string> tokens;
+  tokens.reserve(100);
   for (int i = 0; i < 100; ++i) {
     tokens.push_back(Quote(Cart("", {CartLine("a", "X", "x", 1, 1000 + i)})).quote_token());
   }

@@ -129,6 +129,7 @@ TEST_F(PromotionReplicasTest, RedemptionsSpreadOverBothReplicasShareTheBudgetExa
   *c.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
   Live("shared", c);
   std::vector<std::string> tokens;
+  tokens.reserve(160);
   for (int i = 0; i < 160; ++i) tokens.push_back(Quote(Cart("", {CartLine("a", "X", "x", 1, 10000)})).quote_token());
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
