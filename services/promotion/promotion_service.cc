@@ -76,20 +76,26 @@ absl::Status CheckQuotedCampaign(StoreTxn& tx, const std::optional<v1::Campaign>
 // the token used for another order, the quote's expiry.
 absl::StatusOr<bool> FindRedeemed(StoreTxn& tx, const std::string& order_id, const std::string& digest,
                                   const v1::QuoteResponse& q, absl::Time now, v1::Redemption& out) {
-  auto existing = tx.Redemption(order_id);
-  if (!existing.ok()) return existing.status();
-  if (existing->has_value()) {
-    if ((*existing)->token_digest != digest) {
-      return AlreadyExists("ORDER_ALREADY_REDEEMED", "the order was redeemed with another quote");
+  // Twice at most: each read sees the rows committed before it (READ
+  // COMMITTED on PostgreSQL), so this order may be redeemed, with this
+  // token, between the two lookups; then it is read again.
+  for (int read = 0; read < 2; ++read) {
+    auto existing = tx.Redemption(order_id);
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      if ((*existing)->token_digest != digest) {
+        return AlreadyExists("ORDER_ALREADY_REDEEMED", "the order was redeemed with another quote");
+      }
+      out = (*existing)->redemption;
+      return true;
     }
-    out = (*existing)->redemption;
-    return true;
-  }
-  // One token, one order: a quote is a price for one checkout, and its
-  // limits and vouchers were checked for one redemption.
-  auto used_by = tx.OrderOfToken(digest);
-  if (!used_by.ok()) return used_by.status();
-  if (used_by->has_value()) {
+    if (read == 1) return absl::InternalError("a token's order has no redemption");
+    // One token, one order: a quote is a price for one checkout, and its
+    // limits and vouchers were checked for one redemption.
+    auto used_by = tx.OrderOfToken(digest);
+    if (!used_by.ok()) return used_by.status();
+    if (!used_by->has_value()) break;
+    if (**used_by == order_id) continue;
     return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
                  "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
   }
@@ -193,16 +199,16 @@ absl::Status PromotionService::RefreshIndexLocked() {
 
 void PromotionService::FreshenIndex() {
   const int64_t interval = absl::ToInt64Nanoseconds(options_.index_refresh);
-  const int64_t age = SteadyNanos() - index_read_at_.load();
-  if (age < interval) return;
+  const int64_t now = SteadyNanos();
+  // Fresh enough, or another quote is refreshing it (or failed to a moment
+  // ago): this quote goes on with the index it has, never waits.
+  if (now - index_read_at_.load() < interval || now - refresh_tried_at_.load() < interval) return;
   std::unique_lock lock(refresh_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    if (age < 4 * interval) return;  // another quote is refreshing it
-    lock.lock();
-  }
-  if (SteadyNanos() - index_read_at_.load() < interval) return;  // refreshed while we waited
-  // A database that cannot be read: the quote goes on with the index it has
-  // (its limits read, or RedeemQuote, will report the outage).
+  if (!lock.owns_lock() || SteadyNanos() - index_read_at_.load() < interval) return;
+  refresh_tried_at_ = SteadyNanos();
+  // A database that cannot be read: quotes go on with the index they have
+  // (their limits read, or RedeemQuote, reports the outage), and the next
+  // attempt is an interval later, so an outage never queues quotes here.
   if (absl::Status s = RefreshIndexLocked(); !s.ok())
     LogWarn("campaign index refresh failed", {{"error", s.ToString()}});
 }
@@ -340,8 +346,8 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
   for (const auto& ac : quote->applied_campaigns()) campaign_ids.push_back(ac.campaign_id());
   v1::Redemption out;
   // A redemption of the same order or token committed between our lookups
-  // and our insert (possible only when the two share no campaign lock):
-  // everything is rolled back and the next run answers as a retry would.
+  // and our insert, or while we waited for a lock it held: everything is
+  // rolled back and the next run answers as a retry would.
   bool raced = false;
   for (int run = 0; run < 3; ++run) {
     absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
@@ -353,8 +359,17 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
       v1::QuoteResponse q = *quote;
       auto redeemed = FindRedeemed(tx, order_id, digest, q, now, out);
       if (!redeemed.ok() || *redeemed) return redeemed.status();
-      if (absl::Status st = ConsumeCampaigns(tx, q); !st.ok()) return st;
-      if (absl::Status st = ConsumeVouchers(tx, q, now, out); !st.ok()) return st;
+      absl::Status consumed = ConsumeCampaigns(tx, q);
+      if (consumed.ok()) consumed = ConsumeVouchers(tx, q, now, out);
+      if (absl::IsFailedPrecondition(consumed)) {
+        // A refusal after waiting for a lock held by a redemption of this
+        // very order or token (now committed) is that one's answer instead.
+        v1::Redemption earlier;
+        auto meanwhile = FindRedeemed(tx, order_id, digest, q, now, earlier);
+        raced = !meanwhile.ok() || *meanwhile;
+        if (raced) return absl::AbortedError("redeemed meanwhile");
+      }
+      if (!consumed.ok()) return consumed;
       FillRedemption(q, order_id, digest, now, out);
       auto inserted = tx.InsertRedemption(out, digest);
       if (!inserted.ok()) return inserted.status();

@@ -41,10 +41,9 @@ struct PromotionOptions {
   absl::Duration quote_ttl = absl::Minutes(15);
   // Quote token keys (care::ParseKeyFile); the first signs. Never empty.
   std::vector<QuoteKey> token_keys;
-  // How often a quote looks for campaigns changed through other replicas
-  // (the campaign change sequence); an index older than 4x this is brought
-  // up to date before the quote, so a change reaches every replica's quotes
-  // within 1 second.
+  // How often quotes look for campaigns changed through other replicas (the
+  // campaign change sequence): a change reaches every replica's quotes
+  // within this plus one read of the changes (the contract says 1 second).
   absl::Duration index_refresh = absl::Milliseconds(250);
 };
 
@@ -264,7 +263,7 @@ class PromotionService final {
   absl::Status CheckMember(const std::string& member_id);
 
   // On the quote path: RefreshIndex when the index is options_.index_refresh
-  // old (by one quote, the others go on), or waits for it when 4x that old.
+  // old, by one quote at a time (the others go on with the index as it is).
   void FreshenIndex();
   absl::Status RefreshIndexLocked();  // holding refresh_mu_
 
@@ -284,6 +283,7 @@ class PromotionService final {
   std::mutex refresh_mu_;
   int64_t index_seq_ = 0;
   std::atomic<int64_t> index_read_at_{0};
+  std::atomic<int64_t> refresh_tried_at_{0};  // the last attempt's start, failed or not
 };
 
 }  // namespace care::promotion
