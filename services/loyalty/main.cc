@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
   absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
                                                    "how often the outbox relay looks for events");
   int64_t tier_memo_entries = config.Int(
-      "tier_memo_entries", 200000, 0, 100000000,
-      "tier snapshots loyalty keeps in memory in front of Redis (0 = every GetTier asks Redis)");
+      "tier_memo_entries", -1, -1, 100000000,
+      "tier snapshots loyalty keeps in memory in front of Redis (0 = every GetTier asks Redis; -1 = 200000 on "
+      "SQLite, 0 on PostgreSQL, where other replicas write tiers this memo would not see)");
   absl::Duration audit_interval = config.Duration(
       "tier_cache_audit_interval", absl::Minutes(10),
       "how often every tier cache entry is checked against the database (forged, unsigned or ahead of it "
@@ -56,6 +57,13 @@ int main(int argc, char** argv) {
   care::Database& db = runner.OpenDatabase(care::LoyaltySchema());
   std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqlLoyaltyStore(db);
   care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());
+  // The memo holds only this process's writes: right for SQLite's one
+  // writer, stale as soon as another replica changes a tier.
+  const bool shared_database = db.engine() == care::SqlEngine::kPostgres;
+  if (tier_memo_entries < 0) tier_memo_entries = shared_database ? 0 : 200000;
+  if (shared_database && tier_memo_entries > 0) {
+    care::LogWarn("tier_memo_entries > 0 on PostgreSQL: GetTier is right only while this is the one loyalty replica");
+  }
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty);

@@ -7,11 +7,13 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/proto_time.h"
 #include "services/promotion/pricing.h"
 #include "services/promotion/rejections.h"
@@ -69,6 +71,38 @@ absl::Status CheckQuotedCampaign(StoreTxn& tx, const std::optional<v1::Campaign>
   return absl::OkStatus();
 }
 
+// The checks before anything is consumed: the order's redemption (a retry:
+// true, and `out` is the stored one; another token: ORDER_ALREADY_REDEEMED),
+// the token used for another order, the quote's expiry.
+absl::StatusOr<bool> FindRedeemed(StoreTxn& tx, const std::string& order_id, const std::string& digest,
+                                  const v1::QuoteResponse& q, absl::Time now, v1::Redemption& out) {
+  // Twice at most: each read sees the rows committed before it (READ
+  // COMMITTED on PostgreSQL), so this order may be redeemed, with this
+  // token, between the two lookups; then it is read again.
+  for (int read = 0; read < 2; ++read) {
+    auto existing = tx.Redemption(order_id);
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      if ((*existing)->token_digest != digest) {
+        return AlreadyExists("ORDER_ALREADY_REDEEMED", "the order was redeemed with another quote");
+      }
+      out = (*existing)->redemption;
+      return true;
+    }
+    if (read == 1) return absl::InternalError("a token's order has no redemption");
+    // One token, one order: a quote is a price for one checkout, and its
+    // limits and vouchers were checked for one redemption.
+    auto used_by = tx.OrderOfToken(digest);
+    if (!used_by.ok()) return used_by.status();
+    if (!used_by->has_value()) break;
+    if (**used_by == order_id) continue;
+    return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
+                 "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
+  }
+  if (now >= FromTimestamp(q.expire_time())) return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
+  return false;
+}
+
 // The redemption of `order_id` as the verified quote describes it.
 void FillRedemption(const v1::QuoteResponse& quote, const std::string& order_id, const std::string& digest,
                     absl::Time now, v1::Redemption& out) {
@@ -105,17 +139,78 @@ PromotionService::PromotionService(PromotionStore& store, const Clock& clock, Sh
       options_(std::move(options)),
       signer_(options_.token_keys) {}
 
+namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 absl::Status PromotionService::Init() {
   std::vector<v1::Campaign> live;
+  int64_t seq = 0;
+  const int64_t read_at = SteadyNanos();
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto at = tx.ChangeSeq();  // the same snapshot as the campaigns
+    if (!at.ok()) return at.status();
+    seq = *at;
     auto rows = tx.LiveCampaigns();
     if (!rows.ok()) return rows.status();
     live = std::move(*rows);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  std::lock_guard lock(refresh_mu_);
   index_.Load(live);
+  index_seq_ = seq;
+  index_read_at_ = read_at;
   return absl::OkStatus();
+}
+
+absl::Status PromotionService::RefreshIndex() {
+  std::lock_guard lock(refresh_mu_);
+  return RefreshIndexLocked();
+}
+
+absl::Status PromotionService::RefreshIndexLocked() {
+  const int64_t read_at = SteadyNanos();
+  int64_t seq = index_seq_;
+  std::vector<v1::Campaign> changed;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto at = tx.ChangeSeq();
+    if (!at.ok()) return at.status();
+    seq = *at;
+    if (seq == index_seq_) return absl::OkStatus();
+    auto rows = tx.ChangedAfter(index_seq_);
+    if (!rows.ok()) return rows.status();
+    changed = std::move(*rows);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  // Put keeps the newest version it saw (this replica's own edits are put
+  // after their commit already) and drops campaigns no longer live.
+  for (const v1::Campaign& c : changed) index_.Put(c);
+  index_seq_ = seq;
+  index_read_at_ = read_at;
+  return absl::OkStatus();
+}
+
+void PromotionService::FreshenIndex() {
+  const int64_t interval = absl::ToInt64Nanoseconds(options_.index_refresh);
+  const int64_t now = SteadyNanos();
+  // Fresh enough, or another quote is refreshing it (or failed to a moment
+  // ago): this quote goes on with the index it has, never waits.
+  if (now - index_read_at_.load() < interval || now - refresh_tried_at_.load() < interval) return;
+  std::unique_lock lock(refresh_mu_, std::try_to_lock);
+  if (!lock.owns_lock() || SteadyNanos() - index_read_at_.load() < interval) return;
+  refresh_tried_at_ = SteadyNanos();
+  // A database that cannot be read: quotes go on with the index they have
+  // (their limits read, or RedeemQuote, reports the outage), and the next
+  // attempt is an interval later, so an outage never queues quotes here.
+  if (absl::Status s = RefreshIndexLocked(); !s.ok())
+    LogWarn("campaign index refresh failed", {{"error", s.ToString()}});
 }
 
 absl::Status PromotionService::ReadLimits(const std::string& guest_key, PricingInput& in) {
@@ -186,6 +281,7 @@ absl::Status PromotionService::Quote(Cart cart, v1::QuoteResponse* out, std::fun
   // A cart beyond the money bound is refused before any lookup.
   if (absl::Status s = CheckCartBounds(in.lines, in.shipping); !s.ok()) return s;
   in.interrupted = std::move(interrupted);
+  FreshenIndex();
   // explain_all: every live campaign goes through eligibility, so each one
   // that cannot apply is listed with the step that stopped it.
   std::vector<CampaignIndex::Ptr> hold = cart.explain_all
@@ -246,37 +342,45 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
   if (!quote.ok()) return quote.status();
   const absl::Time now = clock_.Now();
   const std::string digest = Digest(quote_token);
+  std::vector<std::string> campaign_ids;
+  for (const auto& ac : quote->applied_campaigns()) campaign_ids.push_back(ac.campaign_id());
   v1::Redemption out;
-  absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
-    // The transaction may run again (a lost conflict): each run starts from
-    // the verified quote, not from what an earlier run made of it.
-    out.Clear();
-    v1::QuoteResponse q = *quote;
-    auto existing = tx.Redemption(order_id);
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value()) {
-      if ((*existing)->token_digest != digest) {
-        return AlreadyExists("ORDER_ALREADY_REDEEMED", "the order was redeemed with another quote");
+  // A redemption of the same order or token committed between our lookups
+  // and our insert, or while we waited for a lock it held: everything is
+  // rolled back and the next run answers as a retry would.
+  bool raced = false;
+  for (int run = 0; run < 3; ++run) {
+    absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+      // The transaction may run again (a lost conflict): each run starts
+      // from the verified quote, not from what an earlier run made of it.
+      out.Clear();
+      raced = false;
+      if (absl::Status st = tx.LockUsage(campaign_ids); !st.ok()) return st;
+      v1::QuoteResponse q = *quote;
+      auto redeemed = FindRedeemed(tx, order_id, digest, q, now, out);
+      if (!redeemed.ok() || *redeemed) return redeemed.status();
+      absl::Status consumed = ConsumeCampaigns(tx, q);
+      if (consumed.ok()) consumed = ConsumeVouchers(tx, q, now, out);
+      if (absl::IsFailedPrecondition(consumed)) {
+        // A refusal after waiting for a lock held by a redemption of this
+        // very order or token (now committed) is that one's answer instead.
+        v1::Redemption earlier;
+        auto meanwhile = FindRedeemed(tx, order_id, digest, q, now, earlier);
+        raced = !meanwhile.ok() || *meanwhile;
+        if (raced) return absl::AbortedError("redeemed meanwhile");
       }
-      out = (*existing)->redemption;
-      return absl::OkStatus();
-    }
-    // One token, one order: a quote is a price for one checkout, and its
-    // limits and vouchers were checked for one redemption.
-    auto used_by = tx.OrderOfToken(digest);
-    if (!used_by.ok()) return used_by.status();
-    if (used_by->has_value()) {
-      return Error(absl::StatusCode::kAlreadyExists, "QUOTE_TOKEN_USED",
-                   "this quote was already redeemed for another order; quote again", {{"order_id", **used_by}});
-    }
-    if (now >= FromTimestamp(q.expire_time())) return Refuse("QUOTE_EXPIRED", "the quote expired; quote again", {});
-    if (absl::Status st = ConsumeCampaigns(tx, q); !st.ok()) return st;
-    if (absl::Status st = ConsumeVouchers(tx, q, now, out); !st.ok()) return st;
-    FillRedemption(q, order_id, digest, now, out);
-    return tx.SaveRedemption(out, digest);
-  });
-  if (!s.ok()) return s;
-  return out;
+      if (!consumed.ok()) return consumed;
+      FillRedemption(q, order_id, digest, now, out);
+      auto inserted = tx.InsertRedemption(out, digest);
+      if (!inserted.ok()) return inserted.status();
+      raced = !*inserted;
+      return raced ? absl::AbortedError("redeemed meanwhile") : absl::OkStatus();
+    });
+    if (raced) continue;
+    if (!s.ok()) return s;
+    return out;
+  }
+  return Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE", "the order was being redeemed concurrently; retry");
 }
 
 absl::StatusOr<v1::Redemption> PromotionService::GetRedemption(const std::string& order_id) {

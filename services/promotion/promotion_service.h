@@ -9,7 +9,9 @@
 // by their request id (WriteOnce), redemptions by their natural keys
 // (order id, token digest, return id) kept with the redemption.
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +41,10 @@ struct PromotionOptions {
   absl::Duration quote_ttl = absl::Minutes(15);
   // Quote token keys (care::ParseKeyFile); the first signs. Never empty.
   std::vector<QuoteKey> token_keys;
+  // How often quotes look for campaigns changed through other replicas (the
+  // campaign change sequence): a change reaches every replica's quotes
+  // within this plus one read of the changes (the contract says 1 second).
+  absl::Duration index_refresh = absl::Milliseconds(250);
 };
 
 // RescheduleCampaign: the dates that move (at least one).
@@ -137,6 +143,9 @@ class PromotionService final {
 
   // Loads the live campaigns into the quote index; call once at start.
   absl::Status Init();
+  // Applies the campaigns changed (through any replica) since the index was
+  // last brought up to date: one single-row read when nothing changed.
+  absl::Status RefreshIndex();
 
   using v1Campaign = care::promotion::v1::Campaign;
   // Campaigns; `by` is the caller's principal. An empty `campaign_id` is
@@ -235,6 +244,9 @@ class PromotionService final {
   // Redemption steps (in the redemption's write transaction): the checks
   // and usage of each quoted campaign, and the redemption as stored.
   absl::Status ConsumeCampaigns(StoreTxn& tx, care::promotion::v1::QuoteResponse& quote);
+  // The campaigns a stored redemption holds usage of (REDEMPTION_NOT_FOUND
+  // when there is none): what its return or cancellation locks first.
+  absl::StatusOr<std::vector<std::string>> CampaignsOfOrder(const std::string& order_id);
   // Why a voucher cannot be used by `member_id` now (UNSPECIFIED = it can).
   care::promotion::v1::RejectionReason VoucherProblem(const care::promotion::v1::Voucher& v,
                                                       const std::string& member_id, absl::Time now) const;
@@ -250,6 +262,11 @@ class PromotionService final {
   // UNAVAILABLE so that complaint's outbox retries).
   absl::Status CheckMember(const std::string& member_id);
 
+  // On the quote path: RefreshIndex when the index is options_.index_refresh
+  // old, by one quote at a time (the others go on with the index as it is).
+  void FreshenIndex();
+  absl::Status RefreshIndexLocked();  // holding refresh_mu_
+
   // The state a reader sees: ANNOUNCED turns ACTIVE at starts_at and ENDED at
   // ends_at on the clock, without a write (no version change).
   v1Campaign WithClockState(v1Campaign c) const;
@@ -261,6 +278,12 @@ class PromotionService final {
   PromotionOptions options_;
   QuoteSigner signer_;
   CampaignIndex index_;
+  // The change sequence the index reflects (refresh_mu_), and when the read
+  // that brought it there started (steady clock, nanoseconds).
+  std::mutex refresh_mu_;
+  int64_t index_seq_ = 0;
+  std::atomic<int64_t> index_read_at_{0};
+  std::atomic<int64_t> refresh_tried_at_{0};  // the last attempt's start, failed or not
 };
 
 }  // namespace care::promotion

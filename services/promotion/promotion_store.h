@@ -2,8 +2,10 @@
 
 // Promotion's storage behind an interface in the domain's terms. A StoreTxn
 // is one transaction: campaigns and their versions, redemptions with the
-// usage they hold, and vouchers. Writes are serialized (one writer), so a
-// redemption's checks and its consumption are atomic. Methods return rows,
+// usage they hold, and vouchers. Writes are serializable (SQLite's one
+// writer, PostgreSQL's SERIALIZABLE), or, for the transactions that change
+// usage, serialized per campaign by LockUsage, so a redemption's checks and
+// its consumption are atomic. Methods return rows,
 // std::optional for what may be absent, and storage errors only (no API
 // reasons: the domain chooses those). The SQLite implementation is
 // sql_promotion_store.h.
@@ -81,12 +83,29 @@ using SeqRows = std::vector<std::pair<int64_t, T>>;
 
 class StoreTxn : public ServiceTxn {
  public:
+  // Queues this write transaction behind every other one that changes the
+  // usage of these campaigns (redemptions, returns, cancellations), so those
+  // of one hot campaign wait their turn instead of failing at commit. Must
+  // be the transaction's first call. From then on every read sees the latest
+  // committed rows, and what it reads and then writes is serialized: usage
+  // and customer counts by these locks, redemptions and vouchers read for
+  // update until the commit, a new redemption inserted under its unique keys
+  // (InsertRedemption). On PostgreSQL the transaction runs at READ COMMITTED
+  // with row locks taken in campaign id order; SQLite's single writer
+  // already serializes everything.
+  virtual absl::Status LockUsage(std::vector<std::string> campaign_ids) = 0;
+
   // A campaign's current version, and one of its versions.
   virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> Campaign(const std::string& campaign_id) = 0;
   virtual absl::StatusOr<std::optional<care::promotion::v1::Campaign>> CampaignVersion(const std::string& campaign_id,
                                                                                        int64_t version) = 0;
-  // Stores the new current version and keeps it in the campaign's versions.
+  // Stores the new current version and keeps it in the campaign's versions,
+  // stamped with the next value of the campaign change sequence.
   virtual absl::Status SaveCampaign(const CampaignChange& change) = 0;
+  // The campaign change sequence (one single-row read), and the campaigns
+  // (current versions, live or not) stamped after `after_seq`, in order.
+  virtual absl::StatusOr<int64_t> ChangeSeq() = 0;
+  virtual absl::StatusOr<std::vector<care::promotion::v1::Campaign>> ChangedAfter(int64_t after_seq) = 0;
   // Every campaign in ANNOUNCED or ACTIVE (stored state): the quote index.
   virtual absl::StatusOr<std::vector<care::promotion::v1::Campaign>> LiveCampaigns() = 0;
   // Newest first (by creation), before `before_seq` (0 = from the newest).
@@ -101,6 +120,10 @@ class StoreTxn : public ServiceTxn {
   // redeemed for.
   virtual absl::StatusOr<std::optional<StoredRedemption>> Redemption(const std::string& order_id) = 0;
   virtual absl::StatusOr<std::optional<std::string>> OrderOfToken(const std::string& token_digest) = 0;
+  // Inserts a new redemption; false (and nothing written) when its order or
+  // token digest was redeemed by a transaction that committed meanwhile.
+  virtual absl::StatusOr<bool> InsertRedemption(const care::promotion::v1::Redemption& redemption,
+                                                const std::string& token_digest) = 0;
   // Inserts or replaces the redemption of its order.
   virtual absl::Status SaveRedemption(const care::promotion::v1::Redemption& redemption,
                                       const std::string& token_digest) = 0;

@@ -204,11 +204,29 @@ absl::Status NoRedemption() { return NotFound("REDEMPTION_NOT_FOUND", "no redemp
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> PromotionService::CampaignsOfOrder(const std::string& order_id) {
+  std::vector<std::string> ids;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    ids.clear();
+    auto stored = tx.Redemption(order_id);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return NoRedemption();
+    for (const auto& ac : (*stored)->redemption.campaigns()) ids.push_back(ac.campaign_id());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return ids;
+}
+
 absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const OrderReturn& ask) {
   const absl::Time now = clock_.Now();
+  // A redemption's campaigns never change: read once, locked first.
+  auto campaign_ids = CampaignsOfOrder(ask.order_id);
+  if (!campaign_ids.ok()) return campaign_ids.status();
   v1::ReturnRedemptionResponse out;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     out.Clear();
+    if (absl::Status st = tx.LockUsage(*campaign_ids); !st.ok()) return st;
     auto stored = tx.Redemption(ask.order_id);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) return NoRedemption();
@@ -250,8 +268,11 @@ absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const Orde
 absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const std::string& order_id,
                                                                   const std::string& reason) {
   const absl::Time now = clock_.Now();
+  auto campaign_ids = CampaignsOfOrder(order_id);
+  if (!campaign_ids.ok()) return campaign_ids.status();
   v1::Redemption out;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
+    if (absl::Status st = tx.LockUsage(*campaign_ids); !st.ok()) return st;
     auto stored = tx.Redemption(order_id);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) return NoRedemption();

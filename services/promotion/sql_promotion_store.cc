@@ -1,5 +1,7 @@
 #include "services/promotion/sql_promotion_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -27,6 +29,27 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
   using SqlTxnBase::SqlTxnBase;
 
+  absl::Status LockUsage(std::vector<std::string> campaign_ids) override {
+    if (txn_.engine() != SqlEngine::kPostgres) return absl::OkStatus();  // one writer: nothing runs alongside
+    // Before any query: the snapshot of a SERIALIZABLE transaction predates
+    // a lock it waits for, so the waiters of a hot row would all fail when
+    // its holder commits. At READ COMMITTED each statement reads after the
+    // locks it waited for.
+    if (absl::Status s = txn_.ExecScript("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"); !s.ok()) return s;
+    locking_ = true;
+    std::sort(campaign_ids.begin(), campaign_ids.end());  // one order: no deadlock between two redemptions
+    campaign_ids.erase(std::unique(campaign_ids.begin(), campaign_ids.end()), campaign_ids.end());
+    for (const std::string& id : campaign_ids) {
+      // The upsert locks the row, creating it for a campaign's first use.
+      absl::Status s = Run(
+          txn_.Query("INSERT INTO campaign_usage (campaign_id) VALUES (?1) "
+                     "ON CONFLICT (campaign_id) DO UPDATE SET redemptions = campaign_usage.redemptions",
+                     id));
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::optional<v1::Campaign>> Campaign(const std::string& id) override {
     return FirstRow<v1::Campaign>(txn_.Query("SELECT body FROM campaigns WHERE campaign_id = ?1", id), ReadCampaign);
   }
@@ -40,16 +63,33 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::Status SaveCampaign(const CampaignChange& change) override {
     const v1::Campaign& c = change.campaign;
     const std::string body = c.SerializeAsString();
+    auto stamp = FirstRow<int64_t>(
+        txn_.Query("UPDATE campaign_change_seq SET seq = campaign_change_seq.seq + 1 WHERE id = 1 RETURNING seq"),
+        [](const Statement& st) -> absl::StatusOr<int64_t> { return st.Int(0); });
+    if (!stamp.ok()) return stamp.status();
+    if (!stamp->has_value()) return absl::InternalError("campaign_change_seq has no row");
     absl::Status s = Run(
-        txn_.Query("INSERT INTO campaigns (campaign_id, version, state, body) VALUES (?1, ?2, ?3, ?4) "
-                   "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4",
-                   c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}));
+        txn_.Query("INSERT INTO campaigns (campaign_id, version, state, body, change_seq) VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT (campaign_id) DO UPDATE SET version = ?2, state = ?3, body = ?4, change_seq = ?5",
+                   c.campaign_id(), c.version(), static_cast<int64_t>(c.state()), Blob{body}, **stamp));
     if (!s.ok()) return s;
     return Run(
         txn_.Query("INSERT INTO campaign_versions (campaign_id, version, change, body, changed_fields) VALUES (?1, ?2, "
                    "?3, ?4, ?5)",
                    c.campaign_id(), c.version(), static_cast<int64_t>(change.change), Blob{body},
                    absl::StrJoin(change.changed_fields, ",")));
+  }
+
+  absl::StatusOr<int64_t> ChangeSeq() override {
+    auto seq = FirstRow<int64_t>(txn_.Query("SELECT seq FROM campaign_change_seq WHERE id = 1"),
+                                 [](const Statement& st) -> absl::StatusOr<int64_t> { return st.Int(0); });
+    if (!seq.ok()) return seq.status();
+    return seq->value_or(0);
+  }
+
+  absl::StatusOr<std::vector<v1::Campaign>> ChangedAfter(int64_t after_seq) override {
+    return CollectParsed<v1::Campaign>(
+        txn_.Query("SELECT body FROM campaigns WHERE change_seq > ?1 ORDER BY change_seq", after_seq), ReadCampaign);
   }
 
   absl::StatusOr<std::vector<v1::Campaign>> LiveCampaigns() override {
@@ -90,7 +130,10 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::optional<StoredRedemption>> Redemption(const std::string& order_id) override {
-    return FirstRow<StoredRedemption>(txn_.Query("SELECT body, token_digest FROM redemptions WHERE order_id = ?1",
+    return FirstRow<StoredRedemption>(txn_.Query(locking_ ? "SELECT body, token_digest FROM redemptions WHERE "
+                                                            "order_id = ?1 FOR UPDATE"
+                                                          : "SELECT body, token_digest FROM redemptions WHERE "
+                                                            "order_id = ?1",
                                                  order_id),
                                       [](const Statement& st) -> absl::StatusOr<StoredRedemption> {
                                         auto r = ParseStored<v1::Redemption>(st, 0, "redemption");
@@ -103,6 +146,15 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return FirstRow<std::string>(txn_.Query("SELECT order_id FROM redemptions WHERE token_digest = ?1 LIMIT 1",
                                             token_digest),
                                  [](const Statement& st) -> absl::StatusOr<std::string> { return st.Text(0); });
+  }
+
+  absl::StatusOr<bool> InsertRedemption(const v1::Redemption& r, const std::string& token_digest) override {
+    auto n = txn_.Exec(
+        "INSERT INTO redemptions (order_id, token_digest, state, body) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT DO NOTHING",
+        r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()});
+    if (!n.ok()) return n.status();
+    return *n > 0;
   }
 
   absl::Status SaveRedemption(const v1::Redemption& r, const std::string& token_digest) override {
@@ -158,7 +210,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   // Counters change by increments inside the redemption transaction (exact
-  // under SQLite's single writer and PostgreSQL's SERIALIZABLE). The SET
+  // under SQLite's single writer and PostgreSQL's usage locks). The SET
   // expressions name the table: PostgreSQL finds a bare column ambiguous.
   absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
                         int64_t returned) override {
@@ -188,7 +240,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<std::optional<v1::Voucher>> Voucher(const std::string& code) override {
-    return FirstRow<v1::Voucher>(txn_.Query("SELECT body FROM vouchers WHERE code = ?1", code),
+    return FirstRow<v1::Voucher>(txn_.Query(locking_ ? "SELECT body FROM vouchers WHERE code = ?1 FOR UPDATE"
+                                                     : "SELECT body FROM vouchers WHERE code = ?1",
+                                            code),
                                  [](const Statement& st) { return ParseStored<v1::Voucher>(st, 0, "voucher"); });
   }
 
@@ -259,6 +313,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     }
     return absl::OkStatus();
   }
+
+  // Set by LockUsage on PostgreSQL: rows read to be written are locked.
+  bool locking_ = false;
 };
 
 }  // namespace

@@ -29,23 +29,28 @@ class PromotionTest : public LoyaltyTest {
   // Starts care_promotion; `notification` = its --notification_target ("" =
   // none).
   void StartPromotion(const std::string& notification = "", std::vector<std::string> extra = {}) {
-    std::string token_file = dir_.path() + "/promotion_token";
     WriteQuoteKeys(quote_keys_);
-    std::vector<std::string> args{"--fake_clock",
-                                  "--redis_port=" + std::to_string(redis_.port()),
-                                  "--loyalty_target=" + service_->address(),
-                                  "--service_token_file=" + token_file,
-                                  "--quote_token_secret_file=" + dir_.path() + "/quote_secret",
-                                  "--outbox_interval=50ms",
-                                  "--log_level=warn"};
-    if (!notification.empty()) args.push_back("--notification_target=" + notification);
-    args.insert(args.end(), extra.begin(), extra.end());
-    promo_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, kPromotionHealth, args, tokens_);
+    promo_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, kPromotionHealth,
+                                              PromotionArgs(notification, std::move(extra)), tokens_);
     absl::Status started = promo_->Start();
     ASSERT_TRUE(started.ok()) << started;
     pstub_ = pv1::PromotionService::NewStub(promo_->channel());
     pclock_ = care::common::v1::ClockControl::NewStub(promo_->channel());
     if (promo_start_time_ != absl::InfinitePast()) SetPromoTime(promo_start_time_);
+  }
+
+  // care_promotion's flags: this test's Redis, loyalty and quote keys.
+  std::vector<std::string> PromotionArgs(const std::string& notification, std::vector<std::string> extra) {
+    std::vector<std::string> args{"--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
+                                  "--loyalty_target=" + service_->address(),
+                                  "--service_token_file=" + dir_.path() + "/promotion_token",
+                                  "--quote_token_secret_file=" + dir_.path() + "/quote_secret",
+                                  "--outbox_interval=50ms",
+                                  "--log_level=warn"};
+    if (!notification.empty()) args.push_back("--notification_target=" + notification);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
   }
 
   // Writes the --quote_token_secret_file (`<key_id> <key>` per line).
