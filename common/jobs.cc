@@ -12,9 +12,25 @@ void LogJobFailure(absl::string_view job, const absl::Status& status) {
 
 JobRunner::~JobRunner() { Stop(); }
 
-void JobRunner::Add(std::string name, absl::Duration interval, std::function<bool()> fn) {
+void JobRunner::Add(std::string name, absl::Duration interval, std::function<bool()> fn, JobScope scope) {
   std::lock_guard lock(mu_);
-  jobs_.push_back(Job{std::move(name), interval, std::move(fn)});
+  jobs_.push_back(Job{std::move(name), interval, std::move(fn), scope});
+}
+
+void JobRunner::SetGate(Gate gate, Release release) {
+  std::lock_guard lock(mu_);
+  gate_ = std::move(gate);
+  release_ = std::move(release);
+}
+
+bool JobRunner::MayRun(const Job& job) {
+  if (job.scope == JobScope::kEveryReplica || !gate_) return true;
+  try {
+    return gate_(job.name, job.interval);
+  } catch (const std::exception& e) {
+    LogError("job lease check failed", {{"job", job.name}, {"error", e.what()}});
+    return false;
+  }
 }
 
 void JobRunner::Start() {
@@ -36,6 +52,12 @@ void JobRunner::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  if (!release_) return;
+  for (const Job& job : jobs_) {
+    if (job.scope == JobScope::kOneReplica) release_(job.name);
+  }
+  release_ = nullptr;  // once, whether Stop() runs again or not
 }
 
 void JobRunner::Loop() {
@@ -52,7 +74,8 @@ void JobRunner::Loop() {
         lock.unlock();
         bool again = false;
         try {
-          again = job.fn();
+          // Another replica holds the job: wait for the interval, then ask again.
+          if (MayRun(job)) again = job.fn();
         } catch (const std::exception& e) {
           LogError("job failed", {{"job", job.name}, {"error", e.what()}});
         }

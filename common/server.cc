@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
+#include "common/lease.h"
 #include "common/log.h"
 #include "common/outbox_admin.h"
 #include "common/postgres.h"
@@ -287,6 +288,15 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   if (!ParseLogLevel(s.log_level, &level))
     c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   s.retention = RetentionOptions::Read(c);
+  s.replica_id = c.String("replica_id", "",
+                          "this process among replicas sharing a database (e.g. the pod name); "
+                          "empty = <hostname>-<pid>-<random>");
+  s.lease_ttl = c.Duration("lease_ttl", absl::Seconds(15),
+                           "how long a replica's job lease outlives its last renewal: a dead replica's jobs "
+                           "move to another after at most their interval plus this (1s..10m)");
+  if (s.lease_ttl < absl::Seconds(1) || s.lease_ttl > absl::Minutes(10)) {
+    c.AddError("lease_ttl must be between 1s and 10m");
+  }
   if (s.tokens_file.empty()) c.AddError("tokens_file is required (CARE_TOKENS_FILE)");
   // The fake clock serves ClockControl, which moves every deadline of the
   // process: only a test's command line may turn it on, never an inherited
@@ -437,6 +447,7 @@ Database& ServerRunner::OpenDatabase(const Schema& schema) {
     auto db = PostgresDatabase::Open(options, migrations);
     if (!db.ok()) Fatal(absl::StrCat("database ", RedactedDatabaseUrl(options.url), ": ", db.status().message()));
     database_ = std::move(*db);
+    LeaseJobs();
   } else {
     std::error_code ec;
     std::filesystem::create_directories(config_.data_dir, ec);
@@ -455,6 +466,12 @@ Database& ServerRunner::OpenDatabase(const Schema& schema) {
   jobs_.Add("retention_purge", absl::Minutes(1),
             [this] { return PurgeExpired(*database_, clock_->Now(), config_.retention); });
   return *database_;
+}
+
+void ServerRunner::LeaseJobs() {
+  if (!config_.replica_id.empty()) SetReplicaId(config_.replica_id);
+  care::LeaseJobs(jobs_, *database_, ReplicaId(), config_.lease_ttl);
+  LogInfo("job leases on", {{"replica_id", ReplicaId()}});
 }
 
 RedisPool& ServerRunner::redis() {

@@ -61,6 +61,10 @@ struct ServerConfig {
   int metrics_port;               // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
   RetentionOptions retention;     // idempotency records, delivered outbox events
+  // Replicas on one database (PostgreSQL): who this process is among them,
+  // and how long a job lease outlives its holder's last renewal.
+  std::string replica_id;
+  absl::Duration lease_ttl;
 
   // Declares the shared options on `config`; the caller adds its own, then
   // calls config.Finish().
@@ -144,6 +148,9 @@ class ServerRunner final {
   class Diagnostics;
   class ClockControl;
 
+  // On a shared database: each kOneReplica job runs on the replica that
+  // holds its lease.
+  void LeaseJobs();
   // Lets every admitted call finish (up to --drain_deadline), then stops `server`.
   void Drain(grpc::Server& server);
 

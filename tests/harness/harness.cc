@@ -31,6 +31,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -476,6 +477,7 @@ ServiceProcess::ServiceProcess(std::string binary, std::string health_name, std:
       health_name_(std::move(health_name)),
       extra_args_(std::move(extra_args)) {
   tokens_ = tokens ? *std::move(tokens) : WriteTokens(dir_.path());
+  replica_id_ = absl::StrCat(name_, "-", RandomToken().substr(0, 8));
 }
 
 ServiceProcess::~ServiceProcess() {
@@ -548,6 +550,15 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
                                    absl::StrCat("--data_dir=", dir_.path()),
                                    absl::StrCat("--tokens_file=", tokens_.file)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  // Job leases (PostgreSQL): a stable holder, and a short ttl so a killed
+  // replica's jobs move within a test's patience.
+  bool has_replica_id = false, has_lease_ttl = false;
+  for (const std::string& a : args) {
+    has_replica_id |= absl::StartsWith(a, "--replica_id=");
+    has_lease_ttl |= absl::StartsWith(a, "--lease_ttl=");
+  }
+  if (!has_replica_id) args.push_back("--replica_id=" + replica_id_);
+  if (!has_lease_ttl) args.push_back("--lease_ttl=2s");
   AddRedisSecrets(args);
   if (absl::Status s = AddDatabase(args); !s.ok()) return s;
   { std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n"; }
@@ -603,6 +614,61 @@ int ServiceProcess::Terminate(absl::Duration timeout) {
   // drain deadline (see harness.h); callers' stubs still hold theirs.
   channel_.reset();
   return process_.Signal(SIGTERM, timeout);
+}
+
+// ---------------------------------------------------------------------------
+// Replicas
+
+Replicas::Replicas(const std::string& binary, const std::string& health_name, int count,
+                   const std::vector<std::string>& extra_args, std::optional<Tokens> tokens)
+    : cluster_(TestPostgres()) {
+  std::vector<std::string> args = extra_args;
+  if (cluster_) {
+    auto url = CreateTestDatabase(*cluster_);
+    if (url.ok()) {
+      database_url_ = *url;
+      args.push_back("--database_url=" + database_url_);
+      args.push_back("--database_password_file=" + cluster_->password_file);
+    } else {
+      setup_ = url.status();
+    }
+  } else if (count > 1) {
+    setup_ = absl::FailedPreconditionError("several replicas need the PostgreSQL backend (SQLite: one writer)");
+  }
+  for (int i = 0; i < count; ++i) {
+    replicas_.push_back(std::make_unique<ServiceProcess>(binary, health_name, args, tokens));
+    if (!tokens) tokens = replicas_.front()->tokens();  // one set for all
+  }
+  tokens_ = replicas_.front()->tokens();
+}
+
+Replicas::~Replicas() {
+  for (auto& r : replicas_) r->Kill();
+  replicas_.clear();
+  if (cluster_ && !database_url_.empty()) DropTestDatabase(*cluster_, database_url_);
+}
+
+absl::Status Replicas::StartAll(absl::Duration timeout) {
+  if (!setup_.ok()) return setup_;
+  std::vector<absl::Status> results(replicas_.size());
+  std::vector<std::thread> threads;
+  threads.reserve(replicas_.size());
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = replicas_[i]->Start(timeout); });
+  }
+  for (auto& t : threads) t.join();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::string Replicas::target() const {
+  std::vector<std::string> addresses;
+  for (const auto& r : replicas_) {
+    if (r->port() != 0 && r->channel()) addresses.push_back(r->address());
+  }
+  return absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
 }
 
 // ---------------------------------------------------------------------------

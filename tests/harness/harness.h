@@ -249,6 +249,40 @@ class ServiceProcess final {
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::string database_url_;  // PostgreSQL backend only
+  // Kept across restarts: a restarted replica resumes its own job leases at
+  // once, as a restarted container of the same pod does.
+  std::string replica_id_;
+};
+
+// Several processes of one service on ONE database: replicas as Kubernetes
+// runs them on PostgreSQL. Each has its own port, data folder, replica id
+// and (with --fake_clock) clock; they share the tokens and one fresh
+// database. SQLite allows one process per file, so on that backend only a
+// single replica starts (StartAll refuses more).
+class Replicas final {
+ public:
+  Replicas(const std::string& binary, const std::string& health_name, int count,
+           const std::vector<std::string>& extra_args, std::optional<Tokens> tokens = std::nullopt);
+  ~Replicas();
+  Replicas(const Replicas&) = delete;
+  Replicas& operator=(const Replicas&) = delete;
+
+  // Starts every replica at the same moment and waits until all serve.
+  absl::Status StartAll(absl::Duration timeout = absl::Seconds(60));
+  ServiceProcess& operator[](size_t i) { return *replicas_.at(i); }
+  size_t size() const { return replicas_.size(); }
+  // A gRPC target over the running replicas, "ipv4:127.0.0.1:p1,127.0.0.1:p2",
+  // for a channel that balances over them.
+  std::string target() const;
+  const Tokens& tokens() const { return tokens_; }
+  const std::string& database_url() const { return database_url_; }
+
+ private:
+  Tokens tokens_;
+  std::optional<PostgresCluster> cluster_;
+  std::string database_url_;
+  std::vector<std::unique_ptr<ServiceProcess>> replicas_;
+  absl::Status setup_;
 };
 
 // A client context carrying `authorization: Bearer <token>` (nothing when
