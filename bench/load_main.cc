@@ -229,7 +229,8 @@ int Main(int argc, char** argv) {
                                    names));
   Options o;
   o.target = config.String("target", "127.0.0.1:50051",
-                           "server host:port, or a target URI listing replicas (ipv4:a:p,b:p, dns:///name:p)");
+                           "server address host:port, or a gRPC target URI; several addresses "
+                           "(ipv4:127.0.0.1:p1,127.0.0.1:p2) are balanced round-robin");
   o.token = config.String("token", "", "bearer token sent as `authorization: Bearer <token>`");
   o.tls = config.Bool("tls", false, "speak TLS (system roots) instead of plaintext");
   o.connections = static_cast<int>(config.Int("connections", 16, 1, 1024, "channels, each its own TCP connection"));

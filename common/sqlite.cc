@@ -1,5 +1,11 @@
 #include "common/sqlite.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -123,6 +129,7 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
                                                                      const SqliteOptions& options) {
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase());
   db->options_ = options;
+  if (absl::Status s = db->LockFile(path); !s.ok()) return s;
   auto writer = Connect(path, options);
   if (!writer.ok()) return writer.status();
   db->writer_ = std::move(*writer);
@@ -150,6 +157,25 @@ SqliteDatabase::~SqliteDatabase() {
   };
   for (auto& r : readers_) close(r);
   close(writer_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+absl::Status SqliteDatabase::LockFile(const std::string& path) {
+  if (path.empty() || path == ":memory:") return absl::OkStatus();
+  const std::string lock_path = path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot open lock file ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0) return absl::OkStatus();
+  const int err = errno;
+  if (err == EWOULDBLOCK) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is already open in another process (it holds ", lock_path,
+                     "): SQLite allows one writer, so a service on SQLite runs as exactly one replica; stop the "
+                     "other process, or run several replicas on PostgreSQL (--database_url)"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(err)));
 }
 
 absl::Status SqliteDatabase::Migrate(const std::vector<Migration>& migrations) {

@@ -111,6 +111,13 @@ struct SqliteOptions {
 // own savepoint, so a write that fails leaves nothing behind, and a caller is
 // answered only after the batch is durable. Reads run concurrently on a pool
 // of reader connections.
+//
+// One process per file: Open takes an exclusive lock on "<path>.lock", held
+// until the object is destroyed, and fails with FAILED_PRECONDITION while
+// another process holds it (a second replica, or a leftover process sharing
+// the volume). flock(2) is reliable on local filesystems only: two containers
+// on one node sharing a volume are stopped, two nodes on a network filesystem
+// may not be.
 class SqliteDatabase final : public Database {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteDatabase>> Open(const std::string& path,
@@ -139,6 +146,7 @@ class SqliteDatabase final : public Database {
 
   SqliteDatabase() = default;
   static absl::StatusOr<Connection> Connect(const std::string& path, const SqliteOptions& options);
+  absl::Status LockFile(const std::string& path);
   absl::Status Migrate(const std::vector<Migration>& migrations);
   void WriterLoop();
 
@@ -155,6 +163,7 @@ class SqliteDatabase final : public Database {
   bool stopping_ = false;
   std::thread writer_thread_;
   std::atomic<bool> healthy_{true};
+  int lock_fd_ = -1;  // the single-writer lock, closed (released) last
 };
 
 // Turns an SQLite result code into a status whose text stays in our logs.

@@ -223,13 +223,13 @@ absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, 
   }
   // Every slice ends before this call does (they use the slot it holds).
   for (auto& part : parts) part.wait();
-  std::vector<MetricRow> rows;
+  std::vector<std::vector<MetricRow>> slices;
   for (auto& part : parts) {
     auto r = part.get();
     if (!r.ok()) return r.status();
-    rows.insert(rows.end(), std::make_move_iterator(r->begin()), std::make_move_iterator(r->end()));
+    slices.push_back(*std::move(r));
   }
-  v1::ComplaintMetrics out = ComputeMetrics(rows, group_by, order_counts);
+  v1::ComplaintMetrics out = ComputeMetrics(slices, group_by, order_counts);
   *out.mutable_compute_time() = ToTimestamp(Now());
   return out;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/proto_time.h"
 
 namespace care::complaint {
@@ -105,21 +106,26 @@ void PerThousand(const std::optional<int64_t>& orders, v1::MetricsGroup* g) {
 
 }  // namespace
 
-v1::ComplaintMetrics ComputeMetrics(const std::vector<MetricRow>& rows,
+v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& slices,
                                     const std::vector<v1::MetricsDimension>& group_by,
                                     const std::vector<v1::OrderCount>& order_counts) {
   auto has = [&](v1::MetricsDimension d) { return std::find(group_by.begin(), group_by.end(), d) != group_by.end(); };
   const bool by_channel = has(v1::METRICS_DIMENSION_CHANNEL), by_category = has(v1::METRICS_DIMENSION_CATEGORY),
              by_team = has(v1::METRICS_DIMENSION_TEAM), by_tier = has(v1::METRICS_DIMENSION_TIER);
   Tally overall;
-  std::map<Key, Tally> groups;
-  for (const MetricRow& r : rows) {
-    overall.Add(r);
-    if (group_by.empty()) continue;
-    groups[Key{by_channel ? r.channel : 0, by_category ? r.category : 0, by_team ? r.team_id : "",
-               by_tier ? r.tier_id : ""}]
-        .Add(r);
+  // A million rows: hashed while counting, ordered once at the end.
+  absl::flat_hash_map<Key, Tally> tallies;
+  for (const std::vector<MetricRow>& rows : slices) {
+    for (const MetricRow& r : rows) {
+      overall.Add(r);
+      if (group_by.empty()) continue;
+      tallies[Key{by_channel ? r.channel : 0, by_category ? r.category : 0, by_team ? r.team_id : "",
+                  by_tier ? r.tier_id : ""}]
+          .Add(r);
+    }
   }
+  std::map<Key, Tally> groups;
+  for (auto& [key, tally] : tallies) groups.emplace(key, std::move(tally));
   v1::ComplaintMetrics out;
   Fill(overall, out.mutable_overall());
   PerThousand(OrdersFor(order_counts, false, false, v1::MetricsKey()), out.mutable_overall());

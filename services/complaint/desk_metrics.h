@@ -4,7 +4,7 @@
 // response and resolution times (median and p90 by nearest rank), SLA
 // compliance, reopen rate, satisfaction and complaints per 1,000 orders,
 // overall and grouped by channel, category, team and tier. Pure: rows in,
-// figures out.
+// figures out. The rows come in slices (one per parallel read).
 
 #include <vector>
 
@@ -13,7 +13,7 @@
 
 namespace care::complaint {
 
-v1::ComplaintMetrics ComputeMetrics(const std::vector<MetricRow>& rows,
+v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& slices,
                                     const std::vector<v1::MetricsDimension>& group_by,
                                     const std::vector<v1::OrderCount>& order_counts);
 

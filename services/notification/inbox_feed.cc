@@ -18,8 +18,9 @@ constexpr char kPruneJob[] = "notification.inbox_feed_prune";
 
 }  // namespace
 
-std::shared_ptr<void> InboxWatch::Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake) {
-  auto watcher = std::make_shared<const Watcher>(Watcher{std::move(members), std::move(wake)});
+std::shared_ptr<void> InboxWatch::Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake,
+                                        std::function<int64_t()> read_through) {
+  auto watcher = std::make_shared<const Watcher>(Watcher{std::move(members), std::move(wake), std::move(read_through)});
   int64_t id;
   {
     std::lock_guard lock(mu_);
@@ -49,6 +50,17 @@ std::vector<std::function<void()>> InboxWatch::Matching(const std::vector<std::s
 void InboxWatch::Changed(const std::vector<std::string>& members) {
   if (members.empty()) return;
   for (const auto& wake : Matching(&members)) wake();
+}
+
+void InboxWatch::Advanced(int64_t head) {
+  std::vector<std::function<void()>> behind;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, w] : watchers_) {
+      if (!w->read_through || w->read_through() < head) behind.push_back(w->wake);
+    }
+  }
+  for (const auto& wake : behind) wake();
 }
 
 void InboxWatch::WakeAll() {
@@ -88,6 +100,24 @@ absl::StatusOr<int64_t> NotificationService::InboxFeedStart(std::optional<int64_
                  "the cursor is older than the replay window; subscribe without a cursor and reconcile");
   }
   return *cursor;
+}
+
+bool NotificationService::WatchFeedHead() {
+  int64_t head = 0;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto b = tx.InboxFeedRange();
+    if (!b.ok()) return b.status();
+    head = b->last;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    LogJobFailure("notification.feed_head", s);
+    return false;
+  }
+  // Streams that already read this far (woken by this replica's own
+  // commits) are left alone.
+  if (seen_feed_head_.exchange(head) < head) inbox_watch_.Advanced(head);
+  return false;
 }
 
 absl::StatusOr<NotificationService::InboxFeedPage> NotificationService::ReadInboxFeed(const InboxFeedQuery& query,

@@ -106,5 +106,12 @@ int main(int argc, char** argv) {
   runner.jobs().Add("notification.fan_out", job_interval, [&] { return notification.RunFanOut(); });
   runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
   runner.jobs().Add("notification.inbox_feed_prune", job_interval, [&] { return notification.RunInboxFeedPrune(); });
+  // Replicas share a PostgreSQL database: another replica's inbox commits
+  // reach this replica's streams through the feed head.
+  if (!runner.config().database.url.empty()) {
+    runner.jobs().Add(
+        "notification.feed_head", absl::Milliseconds(250), [&] { return notification.WatchFeedHead(); },
+        care::JobScope::kEveryReplica);
+  }
   return runner.Run();
 }

@@ -1,5 +1,7 @@
 #include "services/notification/notification_grpc.h"
 
+#include <atomic>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -342,11 +344,14 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
   constexpr int kMaxMembers = 10000;
   constexpr int kWindow = 1000;
   auto waker = std::make_shared<FeedWaker>();
+  // How far this stream has read: a feed head another replica moved wakes
+  // it only when it is behind.
+  auto read_through = std::make_shared<std::atomic<int64_t>>(-1);
   // Validated on the first fetch (on the work pool: it reads the feed). The
   // stream slot and the watch live as long as the call (they are released
   // with this function, when the writer is gone).
-  auto fetch = [this, req, waker, position = std::optional<int64_t>(), query = NotificationService::InboxFeedQuery(),
-                slot = std::shared_ptr<void>(),
+  auto fetch = [this, req, waker, read_through, position = std::optional<int64_t>(),
+                query = NotificationService::InboxFeedQuery(), slot = std::shared_ptr<void>(),
                 watch = std::shared_ptr<void>()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     if (!position) {
       // Member ids are matched in memory (a set), so they get a larger bound.
@@ -381,7 +386,8 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
                      {{"limit", absl::StrCat(inbox_streams_.limit())}});
       }
       // Watching before the first read: whatever commits after it wakes us.
-      watch = service_.inbox_watch().Watch(query.member_ids, [waker] { waker->Wake(); });
+      watch = service_.inbox_watch().Watch(
+          query.member_ids, [waker] { waker->Wake(); }, [read_through] { return read_through->load(); });
       auto start = service_.InboxFeedStart(cursor);
       if (!start.ok()) return start.status();
       position = *start;
@@ -389,6 +395,7 @@ grpc::ServerWriteReactor<v1::SubscribeInboxResponse>* NotificationGrpc::Subscrib
     auto page = service_.ReadInboxFeed(query, *position, kWindow);
     if (!page.ok()) return page.status();
     position = page->position;
+    read_through->store(*position);
     Writer::Batch batch;
     // Caught up: wait (holding no thread) until InboxWatch wakes the stream
     // for a change to its members; this long pause only backs that up.

@@ -4,6 +4,7 @@
 // consent, recipient time and delivery. Plain C++: no gRPC, no SQL (storage
 // is NotificationStore, the audience is AudienceSource).
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,9 +62,14 @@ class InboxWatch final {
   // Calls `wake` (from any thread, cheap, possibly more often than needed)
   // after each commit that changed an inbox of `members` (empty = every
   // member), until the returned handle is destroyed.
-  std::shared_ptr<void> Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake);
+  // `read_through` (when set) says how far the watcher has read the feed.
+  std::shared_ptr<void> Watch(absl::flat_hash_set<std::string> members, std::function<void()> wake,
+                              std::function<int64_t()> read_through = nullptr);
   // After a commit that changed these members' inboxes.
   void Changed(const std::vector<std::string>& members);
+  // The feed reached `head` (possibly through another replica's commits):
+  // wakes every watcher that has not read that far.
+  void Advanced(int64_t head);
   // Every stream (e.g. a shutdown started).
   void WakeAll();
 
@@ -71,6 +77,7 @@ class InboxWatch final {
   struct Watcher {
     absl::flat_hash_set<std::string> members;
     std::function<void()> wake;
+    std::function<int64_t()> read_through;
   };
   std::vector<std::function<void()>> Matching(const std::vector<std::string>* members);
 
@@ -209,6 +216,10 @@ class NotificationService final {
   absl::StatusOr<InboxFeedPage> ReadInboxFeed(const InboxFeedQuery& query, int64_t after, int window);
   // Job: drops feed events older than Settings.in_app.replay_window.
   bool RunInboxFeedPrune();
+  // Job on every replica sharing the database: wakes this replica's streams
+  // when the feed grew through another replica's commits (its own commits
+  // wake them directly), so a stream sees them within this job's interval.
+  bool WatchFeedHead();
 
   // Preferences and consent (preferences.cc).
   absl::StatusOr<v1::Preferences> GetPreferences(const std::string& member_id);
@@ -299,6 +310,7 @@ class NotificationService final {
   AudienceSource* audience_;
   NotificationOptions options_;
   InboxWatch inbox_watch_;
+  std::atomic<int64_t> seen_feed_head_{-1};  // WatchFeedHead's last look
 };
 
 // The template a member with `key.locale` gets: stored texts along the

@@ -1,14 +1,17 @@
 // Deployment artefacts: every kustomize overlay renders with
-// `kubectl kustomize`, and the rendered objects follow the operating rules
+// `kubectl kustomize` (CARE_KUBECTL names another kubectl, e.g. Debian's 1.20
+// with kustomize v2), and the rendered objects follow the operating rules
 // (probes, requests and limits, security context, named ports, network
 // policies that select real pods and allow each caller by name, a grace
-// period longer than the drain). The Grafana dashboard binds only to metrics
-// the services export.
+// period longer than the drain; on SQLite one replica per service, on
+// PostgreSQL several behind headless Services with budgets, spread and
+// HPAs). The Grafana dashboard binds only to metrics the services export.
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -23,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "clients/loyalty/tier_cache_metrics.h"
@@ -48,7 +52,12 @@ const std::vector<std::pair<std::string, std::string>> kCalls =
      {"notification", "loyalty"},   {"loyalty", "redis"},        {"promotion", "redis"},
      {"complaint", "redis"},        {"notification", "redis"}};
 
-bool HaveKubectl() { return std::system("command -v kubectl >/dev/null 2>&1") == 0; }
+std::string Kubectl() {
+  const char* kubectl = std::getenv("CARE_KUBECTL");
+  return kubectl != nullptr && *kubectl != '\0' ? kubectl : "kubectl";
+}
+
+bool HaveKubectl() { return std::system(("command -v " + Kubectl() + " >/dev/null 2>&1").c_str()) == 0; }
 
 std::string ReadAll(FILE* f) {
   std::string out;
@@ -66,7 +75,7 @@ struct Rendered {
 Rendered Render(const std::string& overlay) {
   Rendered r;
   std::string err = ::testing::TempDir() + "/kustomize." + overlay + ".err";
-  std::string cmd = absl::StrCat("kubectl kustomize ", kSource, "/deploy/k8s/overlays/", overlay, " 2>", err);
+  std::string cmd = absl::StrCat(Kubectl(), " kustomize ", kSource, "/deploy/k8s/overlays/", overlay, " 2>", err);
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string yaml = ReadAll(p);
   int rc = ::pclose(p);
@@ -203,8 +212,16 @@ class OverlayTest : public ::testing::TestWithParam<std::string> {
     return mounted;
   }
   // The overlays that generate their Secrets from placeholder values.
-  bool GeneratesSecrets() const { return GetParam() != "prod"; }
-  bool OnPostgres() const { return GetParam() == "postgres-dev"; }
+  bool GeneratesSecrets() const { return GetParam() == "dev" || GetParam() == "postgres-dev"; }
+  bool OnPostgres() const { return GetParam() == "postgres-dev" || GetParam() == "prod-postgres"; }
+  // A PostgreSQL of the overlay's own (dev only); prod's is external.
+  bool DatabaseInCluster() const { return GetParam() == "postgres-dev"; }
+  // How many replicas of each service the overlay runs.
+  int Replicas() const {
+    if (GetParam() == "prod-postgres") return 3;
+    return OnPostgres() ? 2 : 1;
+  }
+  std::string Namespace() const { return rendered_.objects[0]["metadata"]["namespace"].as<std::string>(""); }
   // The drain deadline the services are configured with (the ConfigMap).
   absl::Duration DrainDeadline() const {
     for (const auto& cm : OfKind("ConfigMap")) {
@@ -220,7 +237,7 @@ class OverlayTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContext) {
-  ASSERT_EQ(Workloads().size(), OnPostgres() ? 6u : 5u) << "four services, redis (and postgres)";
+  ASSERT_EQ(Workloads().size(), DatabaseInCluster() ? 6u : 5u) << "four services, redis (and postgres)";
   for (const auto& w : Workloads()) {
     const YAML::Node pod = w["spec"]["template"]["spec"];
     const YAML::Node pod_sc = pod["securityContext"];
@@ -251,20 +268,23 @@ TEST_P(OverlayTest, EveryContainerHasProbesResourcesAndALockedDownSecurityContex
       EXPECT_TRUE(c["lifecycle"]["preStop"].IsDefined()) << where << " lacks a preStop pause";
     }
     EXPECT_TRUE(Exists("ServiceAccount", pod["serviceAccountName"].as<std::string>(""))) << Name(w);
+    // Every mounted volume is declared (a StatefulSet's claim templates count).
+    std::set<std::string> volumes;
+    for (const auto& v : pod["volumes"]) volumes.insert(v["name"].as<std::string>(""));
+    for (const auto& t : w["spec"]["volumeClaimTemplates"]) volumes.insert(Name(t));
+    for (const auto& c : pod["containers"]) {
+      for (const auto& m : c["volumeMounts"]) {
+        EXPECT_TRUE(volumes.count(m["name"].as<std::string>("")))
+            << Name(w) << " mounts an undeclared volume " << m["name"];
+      }
+    }
   }
 }
 
-TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume) {
+TEST_P(OverlayTest, ServicesHaveGrpcProbesTheirDataFolderConfigTokensAndABudget) {
   for (const auto& [name, health] : kHealth) {
-    YAML::Node sts;
-    for (const auto& s : OfKind("StatefulSet")) {
-      if (Name(s) == name) sts = s;
-    }
-    ASSERT_TRUE(sts.IsDefined() && sts.IsMap()) << "no StatefulSet " << name;
-    // SQLite has one writer; on PostgreSQL the jobs do not share work
-    // between replicas yet (docs/operations.md, "How it scales").
-    EXPECT_EQ(sts["spec"]["replicas"].as<int>(0), 1) << name << ": one replica";
-    ASSERT_TRUE(sts["spec"]["volumeClaimTemplates"].IsDefined()) << name;
+    YAML::Node sts = Workload(name);
+    ASSERT_TRUE(sts.IsDefined() && sts.IsMap()) << "no workload " << name;
     const YAML::Node c = sts["spec"]["template"]["spec"]["containers"][0];
     EXPECT_EQ(c["livenessProbe"]["grpc"]["service"].as<std::string>("?"), "") << name;
     EXPECT_EQ(c["readinessProbe"]["grpc"]["service"].as<std::string>(""), health) << name;
@@ -306,7 +326,7 @@ TEST_P(OverlayTest, ServicesAreSingleReplicaStatefulSetsWithGrpcProbesAndAVolume
 // svc:<name>, role peer), never a token shared with the backends.
 TEST_P(OverlayTest, EachServicePresentsItsOwnPeerToken) {
   for (const auto& [name, health] : kHealth) {
-    for (const auto& s : OfKind("StatefulSet")) {
+    for (const auto& s : Workloads()) {
       if (Name(s) != name) continue;
       std::string want = "--service_token_file=/etc/care/tokens/" + name + "-peer-token";
       bool found = false;
@@ -395,7 +415,7 @@ TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
   };
   std::set<std::pair<std::string, std::string>> expected(kCalls.begin(), kCalls.end());
   std::vector<std::string> apps = {"loyalty", "promotion", "complaint", "notification", "redis"};
-  if (OnPostgres()) {
+  if (DatabaseInCluster()) {
     apps.push_back("postgres");
     for (const auto& [name, health] : kHealth) expected.insert({name, "postgres"});
   }
@@ -480,7 +500,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
 // Issuer), calls the others with it, and keeps kubelet's gRPC probes on the
 // plaintext health port.
 TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
-  if (GetParam() != "prod") GTEST_SKIP() << GetParam() << " runs plaintext";
+  if (GetParam() != "prod" && GetParam() != "prod-postgres") GTEST_SKIP() << GetParam() << " runs plaintext";
   for (const auto& [name, health] : kHealth) {
     YAML::Node sts = Workload(name);
     ASSERT_TRUE(sts.IsDefined()) << name;
@@ -514,6 +534,10 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
       std::set<std::string> dns;
       for (const auto& d : cert["spec"]["dnsNames"]) dns.insert(d.as<std::string>());
       EXPECT_TRUE(dns.count(name)) << name << ": peers dial " << name << ":<port>";
+      if (OnPostgres()) {
+        const std::string headless = name + "-headless." + Namespace() + ".svc.cluster.local";
+        EXPECT_TRUE(dns.count(headless)) << name << ": callers balancing over the replicas dial " << headless;
+      }
       std::set<std::string> usages;
       for (const auto& u : cert["spec"]["usages"]) usages.insert(u.as<std::string>());
       EXPECT_TRUE(usages.count("server auth") && usages.count("client auth")) << name;
@@ -532,7 +556,7 @@ TEST_P(OverlayTest, ProdRunsMutualTlsWithACertificatePerService) {
 // URL that holds no password; the password is a file from a Secret (the one
 // the dev database is initialised with), never in a ConfigMap.
 TEST_P(OverlayTest, PostgresDevGivesEachServiceItsDatabaseAndAPasswordFileFromASecret) {
-  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  if (!DatabaseInCluster()) GTEST_SKIP() << GetParam() << " has no database of its own";
   std::set<std::string> passwords;
   for (const auto& [name, health] : kHealth) {
     YAML::Node sts = Workload(name);
@@ -603,8 +627,68 @@ bool RuleOpensPort(const YAML::Node& rule, int port, const YAML::Node& container
   return false;
 }
 
+// Production on PostgreSQL: each service connects as its own role to its
+// own database of an external server, with TLS that checks the server's name
+// against a CA mounted from the same out-of-band Secret as its password.
+TEST_P(OverlayTest, ProdPostgresConnectsWithVerifyFullAndItsOwnPasswordFromASecret) {
+  if (GetParam() != "prod-postgres") GTEST_SKIP() << GetParam() << " is not production on PostgreSQL";
+  std::set<std::string> password_keys;
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node w = Workload(name);
+    ASSERT_TRUE(w.IsMap()) << "no workload " << name;
+    std::map<std::string, std::string> env = Env(w);
+    const std::string url = env["CARE_DATABASE_URL"];
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(url, m, std::regex(R"(postgresql://([a-z_]+)@([a-z0-9.-]+):5432/([a-z_]+)\?(.*))")))
+        << name << ": CARE_DATABASE_URL " << url;
+    EXPECT_EQ(m[1].str(), name) << name << " connects as its own role";
+    EXPECT_EQ(m[3].str(), name) << name << ": one database per service";
+    EXPECT_FALSE(Exists("Service", m[2].str())) << name << ": the database is external, not in this overlay";
+    std::map<std::string, std::string> params;
+    for (absl::string_view kv : absl::StrSplit(m[4].str(), '&')) {
+      std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+      params[p.first] = p.second;
+    }
+    EXPECT_EQ(params["sslmode"], "verify-full") << name;
+    std::map<std::string, std::string> mounted = MountedSecretFiles(w);
+    ASSERT_FALSE(params["sslrootcert"].empty()) << name << ": verify-full needs the server's CA";
+    EXPECT_EQ(mounted[params["sslrootcert"]], "care-database/ca.crt") << name << " reads the CA from the Secret";
+    const std::string file = env["CARE_DATABASE_PASSWORD_FILE"];
+    ASSERT_FALSE(file.empty()) << name;
+    EXPECT_EQ(mounted[file], "care-database/" + name + "-password") << name << " reads its own password";
+    password_keys.insert(mounted[file]);
+    // Nothing else of the Secret: no other role's password.
+    for (const auto& [path, source] : mounted) {
+      if (absl::StartsWith(source, "care-database/")) {
+        EXPECT_TRUE(path == file || path == params["sslrootcert"]) << name << " mounts " << source;
+      }
+    }
+  }
+  EXPECT_EQ(password_keys.size(), kHealth.size());
+  EXPECT_FALSE(Exists("Secret", "care-database")) << "production creates the database Secret out of band";
+}
+
+// With an external database every replica of each service may open
+// connections to it on 5432 (to another namespace or an address block).
+TEST_P(OverlayTest, ProdPostgresLetsEveryServiceReachTheExternalDatabase) {
+  if (GetParam() != "prod-postgres") GTEST_SKIP() << GetParam() << " is not production on PostgreSQL";
+  for (const auto& [name, health] : kHealth) {
+    const LabelMap pod = PodOf(name);
+    const YAML::Node container = Workload(name)["spec"]["template"]["spec"]["containers"][0];
+    bool egress = false;
+    for (const auto& np : OfKind("NetworkPolicy")) {
+      if (!Matches(np["spec"]["podSelector"], pod)) continue;
+      for (const auto& rule : np["spec"]["egress"]) {
+        if (!rule["ports"] || !RuleOpensPort(rule, 5432, container)) continue;
+        for (const auto& peer : rule["to"]) egress |= peer["namespaceSelector"] || peer["ipBlock"];
+      }
+    }
+    EXPECT_TRUE(egress) << name << " may not reach the database on 5432";
+  }
+}
+
 TEST_P(OverlayTest, PostgresDevLetsOnlyTheServicesReachPostgresOn5432) {
-  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  if (!DatabaseInCluster()) GTEST_SKIP() << GetParam() << " has no database of its own";
   YAML::Node pg = Workload("postgres");
   ASSERT_TRUE(pg.IsDefined());
   const YAML::Node pg_container = pg["spec"]["template"]["spec"]["containers"][0];
@@ -647,11 +731,189 @@ TEST_P(OverlayTest, PostgresDevLetsOnlyTheServicesReachPostgresOn5432) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::Values("dev", "prod", "postgres-dev"), [](const auto& info) {
-  std::string name = info.param;
-  std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
-  return name;
-});
+// --- Replicas ----------------------------------------------------------------
+
+// SQLite has one writer per file (the database refuses a second process): on
+// SQLite each service stays a single-replica StatefulSet with its volume and
+// nothing scales it.
+TEST_P(OverlayTest, OnSqliteEachServiceIsOneStatefulSetReplicaThatNothingScales) {
+  if (OnPostgres()) GTEST_SKIP() << GetParam() << " runs on PostgreSQL";
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node w = Workload(name);
+    ASSERT_TRUE(w.IsMap()) << "no workload " << name;
+    EXPECT_EQ(Kind(w), "StatefulSet") << name;
+    EXPECT_EQ(w["spec"]["replicas"].as<int>(0), 1) << name << ": one replica";
+    EXPECT_TRUE(w["spec"]["volumeClaimTemplates"].IsDefined()) << name << ": its SQLite file on a volume";
+    // `kubectl scale` would give a second pod a claim (and a database) of its
+    // own: a required anti-affinity to its own pods on a key every node
+    // carries keeps it Pending.
+    bool one_per_cluster = false;
+    const YAML::Node rules =
+        w["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
+    for (const auto& rule : rules) {
+      one_per_cluster |= rule["topologyKey"].as<std::string>("") == "kubernetes.io/os" &&
+                         Matches(rule["labelSelector"], PodOf(name)) && !rule["namespaceSelector"];
+    }
+    EXPECT_TRUE(one_per_cluster) << name << ": nothing keeps a second SQLite pod from running";
+  }
+  for (const auto& hpa : OfKind("HorizontalPodAutoscaler")) {
+    EXPECT_FALSE(kHealth.count(hpa["spec"]["scaleTargetRef"]["name"].as<std::string>("")))
+        << "HPA " << Name(hpa) << " scales a service on SQLite";
+  }
+}
+
+// On PostgreSQL each service is a Deployment of several replicas that never
+// rolls below its count, with no volume claim.
+TEST_P(OverlayTest, OnPostgresEachServiceIsADeploymentOfSeveralReplicas) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node w = Workload(name);
+    ASSERT_TRUE(w.IsMap()) << "no workload " << name;
+    EXPECT_EQ(Kind(w), "Deployment") << name;
+    EXPECT_GE(w["spec"]["replicas"].as<int>(0), 2) << name;
+    EXPECT_EQ(w["spec"]["replicas"].as<int>(0), Replicas()) << name;
+    EXPECT_FALSE(w["spec"]["volumeClaimTemplates"].IsDefined()) << name;
+    EXPECT_FALSE(w["spec"]["serviceName"].IsDefined()) << name << ": a StatefulSet field";
+    EXPECT_TRUE(Matches(w["spec"]["selector"], PodOf(name))) << name << "'s selector misses its pods";
+    EXPECT_EQ(w["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"].as<std::string>("?"), "0") << name;
+    EXPECT_FALSE(Env(w)["CARE_DATABASE_URL"].empty()) << name << " is not on PostgreSQL";
+    EXPECT_FALSE(w["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"].IsDefined())
+        << name << ": the SQLite variant's one-pod rule would keep the other replicas Pending";
+    // Job leases name their holder: the pod's name (the downward API).
+    std::string replica_id;
+    for (const auto& e : w["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      if (e["name"].as<std::string>("") == "CARE_REPLICA_ID") {
+        replica_id = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
+      }
+    }
+    EXPECT_EQ(replica_id, "metadata.name") << name << ": CARE_REPLICA_ID is not the pod's name";
+  }
+}
+
+// Callers balance over the replicas themselves: a headless Service per
+// Deployment selecting its pods, and every peer target a dns:/// URI of it.
+TEST_P(OverlayTest, OnPostgresCallersBalanceOverHeadlessServices) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  const std::map<std::string, std::string> target_var = {{"loyalty", "CARE_LOYALTY_TARGET"},
+                                                         {"promotion", "CARE_PROMOTION_TARGET"},
+                                                         {"complaint", "CARE_COMPLAINT_TARGET"},
+                                                         {"notification", "CARE_NOTIFICATION_TARGET"}};
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node headless;
+    for (const auto& svc : OfKind("Service")) {
+      if (Name(svc) == name + "-headless") headless = svc;
+    }
+    ASSERT_TRUE(headless.IsMap()) << "no Service " << name << "-headless";
+    EXPECT_EQ(headless["spec"]["clusterIP"].as<std::string>(""), "None") << name;
+    EXPECT_FALSE(headless["spec"]["publishNotReadyAddresses"].as<bool>(false)) << name << ": ready pods only";
+    LabelMap selector = Labels(headless["spec"]["selector"]);
+    LabelMap pod = PodOf(name);
+    ASSERT_FALSE(selector.empty()) << name;
+    for (const auto& [k, v] : selector) EXPECT_EQ(pod[k], v) << name << "-headless misses its pods";
+    int port = 0;
+    for (const auto& p : headless["spec"]["ports"]) {
+      if (p["name"].as<std::string>("") == "grpc") port = p["port"].as<int>(0);
+    }
+    int container_port = 0;
+    for (const auto& p : Workload(name)["spec"]["template"]["spec"]["containers"][0]["ports"]) {
+      if (p["name"].as<std::string>("") == "grpc") container_port = p["containerPort"].as<int>(0);
+    }
+    EXPECT_EQ(port, container_port) << name << "-headless: DNS gives pod addresses, callers dial the pod port";
+    const std::string want = absl::StrCat("dns:///", name, "-headless.", Namespace(), ".svc.cluster.local:", port);
+    for (const auto& [caller, h] : kHealth) {
+      if (caller == name) continue;
+      EXPECT_EQ(Env(Workload(caller))[target_var.at(name)], want) << caller << "'s target for " << name;
+    }
+  }
+}
+
+// Every caller's egress and the callee's ingress open the pod port itself:
+// with client-side balancing the connections go to the pods, not a Service.
+TEST_P(OverlayTest, OnPostgresPeersReachEveryReplicaOnItsPodPort) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  for (const auto& [from, to] : kCalls) {
+    if (!kHealth.count(to)) continue;
+    const YAML::Node callee = Workload(to)["spec"]["template"]["spec"]["containers"][0];
+    int port = 0;
+    for (const auto& p : callee["ports"]) {
+      if (p["name"].as<std::string>("") == "grpc") port = p["containerPort"].as<int>(0);
+    }
+    bool egress = false, ingress = false;
+    for (const auto& np : OfKind("NetworkPolicy")) {
+      for (const auto& rule : np["spec"]["egress"]) {
+        if (!Matches(np["spec"]["podSelector"], PodOf(from)) || !RuleOpensPort(rule, port, callee)) continue;
+        for (const auto& peer : rule["to"])
+          egress |= !peer["namespaceSelector"] && Matches(peer["podSelector"], PodOf(to));
+      }
+      for (const auto& rule : np["spec"]["ingress"]) {
+        if (!Matches(np["spec"]["podSelector"], PodOf(to)) || !RuleOpensPort(rule, port, callee)) continue;
+        for (const auto& peer : rule["from"])
+          ingress |= !peer["namespaceSelector"] && Matches(peer["podSelector"], PodOf(from));
+      }
+    }
+    EXPECT_TRUE(egress && ingress) << from << " cannot reach " << to << "'s pods on " << port;
+  }
+}
+
+// A drain or a zone outage leaves replicas serving: a budget per Deployment
+// that lets one pod go at a time, replicas on different nodes (a hard rule)
+// and zones (a preference), and an HPA on CPU per Deployment that never goes
+// below its replicas.
+TEST_P(OverlayTest, OnPostgresEachDeploymentHasABudgetSpreadAndAnHpa) {
+  if (!OnPostgres()) GTEST_SKIP() << GetParam() << " runs on SQLite";
+  for (const auto& [name, health] : kHealth) {
+    YAML::Node w = Workload(name);
+    ASSERT_TRUE(w.IsMap()) << "no workload " << name;
+    const int replicas = w["spec"]["replicas"].as<int>(0);
+    int budgets = 0;
+    for (const auto& pdb : OfKind("PodDisruptionBudget")) {
+      if (!Matches(pdb["spec"]["selector"], PodOf(name))) continue;
+      ++budgets;
+      if (pdb["spec"]["maxUnavailable"]) {
+        EXPECT_EQ(pdb["spec"]["maxUnavailable"].as<int>(0), 1) << Name(pdb);
+      } else {
+        int min = pdb["spec"]["minAvailable"].as<int>(0);
+        EXPECT_TRUE(min >= 1 && min < replicas) << Name(pdb) << ": minAvailable " << min;
+      }
+    }
+    EXPECT_EQ(budgets, 1) << name << ": one PodDisruptionBudget selecting its pods";
+
+    std::map<std::string, std::string> spread;  // topology key -> whenUnsatisfiable
+    for (const auto& c : w["spec"]["template"]["spec"]["topologySpreadConstraints"]) {
+      EXPECT_TRUE(Matches(c["labelSelector"], PodOf(name))) << name << ": spreads other pods";
+      EXPECT_EQ(c["maxSkew"].as<int>(0), 1) << name;
+      spread[c["topologyKey"].as<std::string>("")] = c["whenUnsatisfiable"].as<std::string>("");
+    }
+    EXPECT_EQ(spread["kubernetes.io/hostname"], "DoNotSchedule") << name;
+    EXPECT_EQ(spread["topology.kubernetes.io/zone"], "ScheduleAnyway") << name;
+
+    int hpas = 0;
+    for (const auto& hpa : OfKind("HorizontalPodAutoscaler")) {
+      const YAML::Node ref = hpa["spec"]["scaleTargetRef"];
+      if (ref["name"].as<std::string>("") != name) continue;
+      ++hpas;
+      EXPECT_EQ(hpa["apiVersion"].as<std::string>(""), "autoscaling/v2") << Name(hpa);
+      EXPECT_EQ(ref["kind"].as<std::string>(""), "Deployment") << Name(hpa);
+      EXPECT_EQ(ref["apiVersion"].as<std::string>(""), "apps/v1") << Name(hpa);
+      EXPECT_EQ(hpa["spec"]["minReplicas"].as<int>(0), replicas) << Name(hpa);
+      EXPECT_GT(hpa["spec"]["maxReplicas"].as<int>(0), replicas) << Name(hpa);
+      bool cpu = false;
+      for (const auto& m : hpa["spec"]["metrics"]) {
+        cpu |= m["type"].as<std::string>("") == "Resource" && m["resource"]["name"].as<std::string>("") == "cpu" &&
+               m["resource"]["target"]["averageUtilization"].as<int>(0) > 0;
+      }
+      EXPECT_TRUE(cpu) << Name(hpa) << " does not scale on CPU utilization";
+    }
+    EXPECT_EQ(hpas, 1) << name << ": one HPA targeting its Deployment";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::Values("dev", "prod", "postgres-dev", "prod-postgres"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
+                           return name;
+                         });
 
 // --- Grafana -----------------------------------------------------------------
 

@@ -33,6 +33,16 @@ class ComplaintTest : public LoyaltyTest {
     LoyaltyTest::SetUp();
     if (HasFatalFailure()) return;
     Configure();
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
+    absl::Status started = complaint_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+    SetBoth(Base());
+  }
+
+  // The flags of care_complaint (every replica of a test gets the same).
+  std::vector<std::string> ComplaintArgs() {
     std::vector<std::string> args{"--fake_clock",
                                   "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
@@ -41,13 +51,11 @@ class ComplaintTest : public LoyaltyTest {
                                   "--job_interval=50ms",
                                   "--outbox_interval=50ms",
                                   "--log_level=warn"};
-    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, args, tokens_);
-    absl::Status started = complaint_->Start();
-    ASSERT_TRUE(started.ok()) << started;
-    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
-    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
-    SetBoth(Base());
+    for (auto& a : ExtraComplaintArgs()) args.push_back(std::move(a));
+    return args;
   }
+  // More flags for care_complaint, for fixtures that need them.
+  virtual std::vector<std::string> ExtraComplaintArgs() { return {}; }
 
   // Moves both services' clocks (the SLA job runs on complaint's).
   void SetBoth(absl::Time t) {

@@ -133,7 +133,8 @@ TEST_F(LeaseTest, GatedJobsRunOnOneReplicaAndMoveWhenItStops) {
     runners[i]->Start();
   }
   auto wait_for = [](const std::function<bool()>& done) {
-    for (absl::Time end = absl::Now() + absl::Seconds(20); absl::Now() < end && !done();) absl::SleepFor(absl::Milliseconds(20));
+    for (absl::Time end = absl::Now() + absl::Seconds(20); absl::Now() < end && !done();)
+      absl::SleepFor(absl::Milliseconds(20));
     return done();
   };
   ASSERT_TRUE(wait_for([&] { return runs[0] + runs[1] >= 10 && everywhere[0] > 0 && everywhere[1] > 0; }));

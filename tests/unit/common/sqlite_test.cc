@@ -32,7 +32,7 @@ std::vector<Migration> TestMigrations(int upto = 2) {
 }
 
 std::unique_ptr<Database> OpenOrDie(const std::string& path, const std::vector<Migration>& migrations,
-                                    SqliteOptions options = {}) {
+                                    const SqliteOptions& options = {}) {
   auto db = SqliteDatabase::Open(path, migrations, options);
   EXPECT_TRUE(db.ok()) << db.status();
   return db.ok() ? *std::move(db) : nullptr;
@@ -110,6 +110,29 @@ TEST_F(SqliteTest, FailedMigrationLeavesNothing) {
   EXPECT_EQ(Count(*again, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'"), 0);
 }
 
+// One writer per file: while one SqliteDatabase holds the file, another open
+// of it (a second replica on the same volume) is refused naming the file, and
+// the first keeps working; once it is closed the file opens again.
+TEST_F(SqliteTest, ASecondOpenOfTheSameFileIsRefusedWhileTheFirstHoldsIt) {
+  auto first = OpenOrDie(DbPath(), TestMigrations());
+  ASSERT_NE(first, nullptr);
+  auto second = SqliteDatabase::Open(DbPath(), TestMigrations());
+  ASSERT_FALSE(second.ok()) << "two writers opened " << DbPath();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(DbPath() + " is already open in another process"));
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("exactly one replica"));
+  ASSERT_TRUE(Insert(*first, "still-writable").ok());
+  EXPECT_EQ(Count(*first, "SELECT COUNT(*) FROM items"), 1);
+
+  // Another file in the same folder is not affected.
+  ASSERT_NE(OpenOrDie(dir_.path() + "/other.db", TestMigrations()), nullptr);
+
+  first.reset();
+  auto reopened = OpenOrDie(DbPath(), TestMigrations());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM items"), 1);
+}
+
 TEST_F(SqliteTest, WalModeIsOn) {
   auto db = OpenOrDie(DbPath(), TestMigrations());
   ASSERT_NE(db, nullptr);
@@ -176,6 +199,7 @@ TEST_F(SqliteTest, FailingWriteInABatchLeavesTheOthers) {
   entered.WaitForNotification();
   // These queue up behind the blocked writer and go in one batch.
   std::vector<std::thread> writers;
+  writers.reserve(6);
   std::atomic<int> ok{0}, failed{0};
   for (int i = 0; i < 6; ++i) {
     writers.emplace_back([&, i] {
@@ -219,6 +243,7 @@ TEST_F(SqliteTest, QueuedWritesCommitTogether) {
   constexpr int kQueued = 7;
   std::vector<int64_t> seen(kQueued, -1);
   std::vector<std::thread> writers;
+  writers.reserve(kQueued);
   for (int i = 0; i < kQueued; ++i) {
     writers.emplace_back([&, i] {
       EXPECT_TRUE(db->Write([&, i](Txn& txn) -> absl::Status {
@@ -243,6 +268,7 @@ TEST_F(SqliteTest, GroupCommitUnderConcurrency) {
   constexpr int kWrites = 500;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   absl::Time start = absl::Now();
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -309,6 +335,7 @@ TEST_F(SqliteTest, ConcurrentReadersAndWriter) {
   std::atomic<bool> done{false};
   std::atomic<int> bad_reads{0};
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int r = 0; r < 4; ++r) {  // more threads than reader connections
     readers.emplace_back([&] {
       int64_t last = 0;
