@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "bench/scenario.h"
 #include "common/config.h"
+#include "common/tls.h"
 
 namespace care::bench {
 namespace {
@@ -68,16 +69,15 @@ class Runner {
     std::string run_id = o_.run_id.empty() ? absl::StrFormat("%08x%08x", random(), random()) : o_.run_id;
     std::vector<std::shared_ptr<grpc::Channel>> channels;
     for (int c = 0; c < o_.connections; ++c) {
-      grpc::ChannelArguments args;
+      care::PeerTls tls;
+      tls.enabled = o_.tls;
+      // Balanced over the replicas a target URI names, as the services call each other.
+      grpc::ChannelArguments args = care::PeerChannelArguments(tls, "");
       // Each channel gets its own TCP connection: without these, channels
       // with equal arguments share one subchannel, i.e. one connection.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt("care.bench.channel", c);
-      // A target naming several servers (ipv4:127.0.0.1:p1,127.0.0.1:p2 or a
-      // dns:/// name with several addresses) spreads calls over all of them.
-      args.SetLoadBalancingPolicyName("round_robin");
-      auto creds = o_.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
-      auto channel = grpc::CreateCustomChannel(o_.target, creds, args);
+      auto channel = grpc::CreateCustomChannel(o_.target, care::MakeChannelCredentials(tls), args);
       if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
         *error = absl::StrCat("cannot connect to ", o_.target);
         return false;

@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace care {
 
@@ -92,13 +94,44 @@ absl::Duration ConfigReader::Duration(absl::string_view name, absl::Duration def
   return parsed;
 }
 
+namespace {
+
+// "host:port" with a port 1..65535 (an IPv6 host in brackets).
+bool IsHostPort(absl::string_view address) {
+  auto colon = address.rfind(':');
+  int port = 0;
+  return colon != absl::string_view::npos && colon > 0 && absl::SimpleAtoi(address.substr(colon + 1), &port) &&
+         port > 0 && port <= 65535;
+}
+
+// What gRPC's resolvers take: host:port, dns:[//authority/]host:port, or
+// ipv4:/ipv6: followed by a comma-separated list of addresses.
+bool IsTarget(absl::string_view target) {
+  if (absl::ConsumePrefix(&target, "dns:")) {
+    if (absl::ConsumePrefix(&target, "//")) {
+      auto slash = target.find('/');
+      if (slash == absl::string_view::npos) return false;
+      target.remove_prefix(slash + 1);
+    }
+    return IsHostPort(target);
+  }
+  if (absl::ConsumePrefix(&target, "ipv4:") || absl::ConsumePrefix(&target, "ipv6:")) {
+    for (absl::string_view address : absl::StrSplit(target, ',')) {
+      if (!IsHostPort(address)) return false;
+    }
+    return true;
+  }
+  return IsHostPort(target);
+}
+
+}  // namespace
+
 std::string ConfigReader::Target(absl::string_view name, absl::string_view help) {
   std::string target = String(name, "", help);
-  auto colon = target.rfind(':');
-  int port = 0;
-  bool valid = colon != std::string::npos && colon > 0 &&
-               absl::SimpleAtoi(absl::string_view(target).substr(colon + 1), &port) && port > 0 && port <= 65535;
-  if (!target.empty() && !valid) AddError(absl::StrCat(name, " \"", target, "\" is not host:port"));
+  if (!target.empty() && !IsTarget(target)) {
+    AddError(absl::StrCat(name, " \"", target,
+                          "\" is not host:port, dns:///host:port or ipv4:/ipv6: followed by host:port,host:port"));
+  }
   return target;
 }
 

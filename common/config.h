@@ -23,7 +23,9 @@ class ConfigReader final {
   // Accepts absl durations: "250ms", "3s", "72h".
   absl::Duration Duration(absl::string_view name, absl::Duration default_value, absl::string_view help);
 
-  // A peer address "host:port" (port 1..65535), or "" when not set.
+  // A peer: "host:port" (port 1..65535) or a gRPC target URI naming its
+  // replicas ("dns:///loyalty-headless:50051", "ipv4:10.0.0.1:50051,10.0.0.2:50051");
+  // "" when not set.
   std::string Target(absl::string_view name, absl::string_view help);
 
   // Records an error found by a cross-field check of the caller.

@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/tokens_watch.h"
 
 namespace care {
@@ -55,8 +56,9 @@ absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
 }
 
 std::shared_ptr<grpc::Channel> Dial(const std::string& target, bool tls) {
-  auto creds = tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
-  return grpc::CreateChannel(target, creds);
+  PeerTls peer;
+  peer.enabled = tls;  // the system roots
+  return DialPeer(target, peer);
 }
 
 std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duration timeout) {

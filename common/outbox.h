@@ -57,7 +57,8 @@ struct Peer {
   std::shared_ptr<ReloadingSecret> token_source = nullptr;
 };
 
-// Creates a channel to `target` ("host:port"); TLS when `tls` is set.
+// Creates a channel to `target` ("host:port" or a target URI listing
+// replicas, balanced as DialPeer does); TLS with the system roots when `tls` is set.
 std::shared_ptr<grpc::Channel> Dial(const std::string& target, bool tls = false);
 // A client context carrying the bearer token and a deadline.
 std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duration timeout);

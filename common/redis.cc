@@ -49,6 +49,31 @@ bool IsAuthError(const redisReply* r) {
          absl::StartsWith(e, "ERR AUTH") || absl::StartsWith(e, "ERR invalid password");
 }
 
+// A write refused by a replica: the master we knew was demoted.
+bool IsReadOnly(const redisReply* r) {
+  return r->type == REDIS_REPLY_ERROR && absl::StartsWith(absl::string_view(r->str, r->len), "READONLY");
+}
+
+// One command on `c`; null on a connection failure.
+redisReply* RunCommand(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+}
+
+// Whether `c` talks to a master (INFO replication says role:master).
+bool IsMaster(redisContext* c) {
+  auto* raw = RunCommand(c, {"INFO", "replication"});
+  if (raw == nullptr) return false;
+  std::unique_ptr<redisReply, void (*)(void*)> reply(raw, freeReplyObject);
+  return reply->type == REDIS_REPLY_STRING &&
+         absl::StrContains(absl::string_view(reply->str, reply->len), "role:master\r\n");
+}
+
 absl::Status Down(absl::string_view what) {
   return Unavailable("REDIS_UNAVAILABLE", absl::StrCat("redis unavailable: ", what));
 }
@@ -65,45 +90,111 @@ redisContext* RedisPool::Acquire() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !idle_.empty() || outstanding_ < options_.pool_size; });
   ++outstanding_;
+  const bool sentinel = !options_.sentinels.empty();
+  if (sentinel) RefreshMaster(lock);
   if (!idle_.empty()) {
     redisContext* c = idle_.back();
     idle_.pop_back();
     return c;
   }
-  if (absl::Now() < down_until_) {
+  if (absl::Now() < down_until_ || (sentinel && master_port_ == 0)) {
     --outstanding_;
     cv_.notify_one();
     return nullptr;
   }
+  std::string host = sentinel ? master_host_ : options_.host;
+  int port = sentinel ? master_port_ : options_.port;
+  uint64_t generation = generation_;
   lock.unlock();
+  redisContext* c = Connect(host, port);
+  if (c == nullptr) {
+    Release(nullptr, true);
+    return nullptr;
+  }
+  lock.lock();
+  born_[c] = generation;
+  return c;
+}
+
+redisContext* RedisPool::Connect(const std::string& host, int port) {
   timeval tv = absl::ToTimeval(options_.connect_timeout);
-  redisContext* c = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
+  redisContext* c = redisConnectWithTimeout(host.c_str(), port, tv);
   if (c == nullptr || c->err) {
     if (c) redisFree(c);
-    Release(nullptr, true);
     return nullptr;
   }
   timeval cmd = absl::ToTimeval(options_.command_timeout);
   redisSetTimeout(c, cmd);
   if (!options_.password.empty() && !Authenticate(c)) {
     redisFree(c);
-    Release(nullptr, true);
+    return nullptr;
+  }
+  if (!options_.sentinels.empty() && !IsMaster(c)) {
+    // A sentinel behind the failover (or a partitioned one) named a replica:
+    // writing there would fail, reading there could be stale.
+    if (!not_master_logged_.exchange(true)) {
+      LogWarn("redis server named by the sentinels is not a master; asking again", {{"host", host}, {"port", port}});
+    }
+    redisFree(c);
     return nullptr;
   }
   return c;
+}
+
+void RedisPool::RefreshMaster(std::unique_lock<std::mutex>& lock) {
+  if (checking_master_ || absl::Now() < next_master_check_) return;
+  checking_master_ = true;
+  lock.unlock();
+  std::optional<std::pair<std::string, int>> found = AskSentinels();
+  lock.lock();
+  checking_master_ = false;
+  next_master_check_ = absl::Now() + (found ? options_.master_check_interval : options_.retry_after);
+  if (!found || (found->first == master_host_ && found->second == master_port_)) return;
+  LogInfo("redis master", {{"master_name", options_.master_name}, {"host", found->first}, {"port", found->second}});
+  if (master_port_ != 0) reads_held_until_ = absl::Now() + options_.failover_read_hold;  // a failover
+  master_host_ = found->first;
+  master_port_ = found->second;
+  ++generation_;
+  for (auto* i : idle_) FreeLocked(i);
+  idle_.clear();
+  down_until_ = absl::InfinitePast();  // a new master: try it now
+}
+
+std::optional<std::pair<std::string, int>> RedisPool::AskSentinels() {
+  const size_t n = options_.sentinels.size();
+  for (size_t i = 0; i < n; ++i) {
+    size_t at = (first_sentinel_ + i) % n;
+    const auto& [host, port] = options_.sentinels[at];
+    timeval tv = absl::ToTimeval(options_.connect_timeout);
+    redisContext* c = redisConnectWithTimeout(host.c_str(), port, tv);
+    if (c == nullptr || c->err) {
+      if (c) redisFree(c);
+      continue;
+    }
+    redisSetTimeout(c, absl::ToTimeval(options_.command_timeout));
+    ReplyPtr reply(RunCommand(c, {"SENTINEL", "get-master-addr-by-name", options_.master_name}), freeReplyObject);
+    redisFree(c);
+    int master_port = 0;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING &&
+        absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len), &master_port)) {
+      first_sentinel_ = at;
+      sentinels_logged_.store(false);
+      return std::make_pair(std::string(reply->element[0]->str, reply->element[0]->len), master_port);
+    }
+  }
+  if (!sentinels_logged_.exchange(true)) {
+    LogWarn("no redis sentinel named the master; serving without the cache",
+            {{"master_name", options_.master_name}, {"sentinels", static_cast<int64_t>(n)}});
+  }
+  return std::nullopt;
 }
 
 bool RedisPool::Authenticate(redisContext* c) {
   std::vector<std::string> args = {"AUTH"};
   if (!options_.user.empty()) args.push_back(options_.user);
   args.push_back(options_.password);
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  auto* raw = RunCommand(c, args);
   if (raw == nullptr) return false;  // connection trouble: Release logs it
   ReplyPtr reply(raw, freeReplyObject);
   if (reply->type == REDIS_REPLY_STATUS) {
@@ -119,35 +210,54 @@ bool RedisPool::Authenticate(redisContext* c) {
   return false;
 }
 
+bool RedisPool::ReadsHeld() {
+  std::lock_guard lock(mu_);
+  return absl::Now() < reads_held_until_;
+}
+
+void RedisPool::FreeLocked(redisContext* c) {
+  if (c == nullptr) return;
+  born_.erase(c);
+  redisFree(c);
+}
+
 void RedisPool::Release(redisContext* c, bool broken) {
   {
     std::lock_guard lock(mu_);
     --outstanding_;
     if (broken) {
-      if (c) redisFree(c);
+      FreeLocked(c);
       if (healthy_.exchange(false)) LogWarn("redis connection lost; serving without the cache");
       down_until_ = absl::Now() + options_.retry_after;
+      // The master may have moved: ask the sentinels again at once.
+      next_master_check_ = absl::InfinitePast();
       // Drop idle connections too: after a failure they are likely dead.
-      for (auto* i : idle_) redisFree(i);
+      for (auto* i : idle_) FreeLocked(i);
       idle_.clear();
     } else {
-      idle_.push_back(c);
-      if (!healthy_.exchange(true)) LogInfo("redis connected");
+      auto it = born_.find(c);
+      if (it != born_.end() && it->second != generation_) {
+        FreeLocked(c);  // made for a previous master
+      } else {
+        idle_.push_back(c);
+      }
+      if (!healthy_.exchange(true)) {
+        not_master_logged_.store(false);
+        LogInfo("redis connected");
+      }
     }
   }
   cv_.notify_one();
 }
 
-absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Command(const std::vector<std::string>& args) {
+absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Command(const std::vector<std::string>& args, bool read) {
   redisContext* c = Acquire();
   if (c == nullptr) return Down("cannot connect");
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+  if (read && ReadsHeld()) {
+    Release(c, false);
+    return Down("reads held after a failover");
   }
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  auto* raw = RunCommand(c, args);
   if (raw == nullptr) {
     Release(c, true);
     return Down("command failed");
@@ -160,6 +270,11 @@ absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Command(const std::vector<std::st
     }
     Release(c, true);
     return Down("not authenticated");
+  }
+  if (IsReadOnly(reply.get())) {
+    // This master became a replica (a failover): find the new one.
+    Release(c, true);
+    return Down("the server is a replica now");
   }
   Release(c, false);
   return reply;
@@ -197,7 +312,7 @@ absl::StatusOr<RedisPool::ReplyPtr> RedisPool::Eval(const char* script, std::str
 }
 
 absl::StatusOr<std::optional<std::string>> RedisPool::Get(const std::string& key) {
-  auto r = Command({"GET", key});
+  auto r = Command({"GET", key}, /*read=*/true);
   if (!r.ok()) return r.status();
   if ((*r)->type == REDIS_REPLY_NIL) return std::nullopt;
   if ((*r)->type != REDIS_REPLY_STRING) return Down("unexpected reply to GET");
@@ -243,7 +358,7 @@ absl::StatusOr<bool> RedisPool::ReplaceIfUnchanged(const std::string& key, const
 }
 
 absl::StatusOr<std::optional<RedisPool::Versioned>> RedisPool::GetVersioned(const std::string& key) {
-  auto r = Command({"HMGET", key, "v", "d", "s"});
+  auto r = Command({"HMGET", key, "v", "d", "s"}, /*read=*/true);
   if (!r.ok()) return r.status();
   // WRONGTYPE: something else sits at the key; not an entry of ours.
   if ((*r)->type == REDIS_REPLY_ERROR) return Versioned{};
@@ -265,7 +380,7 @@ absl::StatusOr<std::optional<RedisPool::Versioned>> RedisPool::GetVersioned(cons
 
 absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> RedisPool::Scan(uint64_t cursor,
                                                                               const std::string& pattern, int count) {
-  auto r = Command({"SCAN", absl::StrCat(cursor), "MATCH", pattern, "COUNT", absl::StrCat(count)});
+  auto r = Command({"SCAN", absl::StrCat(cursor), "MATCH", pattern, "COUNT", absl::StrCat(count)}, /*read=*/true);
   if (!r.ok()) return r.status();
   if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != 2 || (*r)->element[0]->type != REDIS_REPLY_STRING ||
       (*r)->element[1]->type != REDIS_REPLY_ARRAY) {

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,13 +31,30 @@ struct RedisOptions {
   // After a failure, calls fail fast for this long instead of each waiting
   // for a connect timeout against a Redis that is down.
   absl::Duration retry_after = absl::Milliseconds(500);
+  // Redis Sentinel: when `sentinels` is not empty, host and port are not
+  // used; the master of `master_name` is asked of the sentinels (in turn,
+  // the last one that answered first), again every `master_check_interval`
+  // and at once after a failure or a READONLY reply, and connections to a
+  // previous master are dropped. A server that is not a master
+  // (INFO replication) is never used, whatever a sentinel says.
+  std::vector<std::pair<std::string, int>> sentinels;
+  std::string master_name;
+  absl::Duration master_check_interval = absl::Seconds(1);
+  // After a failover the new master may lack the last writes (replication
+  // is asynchronous, and writes made while no master was reachable failed):
+  // for this long reads (Get, GetVersioned, Scan) answer UNAVAILABLE, so
+  // readers use their fallback, while writes go through and the writer's
+  // repair job re-writes what was missed. Longer than that job's interval.
+  absl::Duration failover_read_hold = absl::Seconds(3);
 };
 
 // A small pool of blocking hiredis connections. Redis is a cache here: every
 // failure is UNAVAILABLE (reason REDIS_UNAVAILABLE) and callers fall back to
 // their database. Broken connections are re-made on a later call. A refused
 // AUTH (wrong password) or a server asking for one (NOAUTH) counts as Redis
-// being down: the service keeps answering from its database.
+// being down: the service keeps answering from its database. With
+// sentinels, a failover is the same: calls fail (UNAVAILABLE) until the new
+// master is found, then go to it.
 class RedisPool final {
  public:
   explicit RedisPool(RedisOptions options);
@@ -82,13 +101,25 @@ class RedisPool final {
  private:
   class Lease;
   using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
-  absl::StatusOr<ReplyPtr> Command(const std::vector<std::string>& args);
+  // `read`: refused while reads are held after a failover.
+  absl::StatusOr<ReplyPtr> Command(const std::vector<std::string>& args, bool read = false);
   // EVALSHA of a script cached in `*sha` (loaded again after NOSCRIPT).
   absl::StatusOr<ReplyPtr> Eval(const char* script, std::string* sha, const std::vector<std::string>& keys_and_args);
   // Sends AUTH on a fresh connection; false (logged) when refused.
   bool Authenticate(redisContext* c);
+  // A fresh connection to the current master, authenticated (and checked to
+  // be a master with sentinels); null on failure.
+  redisContext* Connect(const std::string& host, int port);
+  // With sentinels: asks them for the master when due, switching to it.
+  void RefreshMaster(std::unique_lock<std::mutex>& lock);
+  // The master's address from the first sentinel that answers.
+  std::optional<std::pair<std::string, int>> AskSentinels();
   redisContext* Acquire();
   void Release(redisContext* c, bool broken);
+  // Whether reads are held after a failover (failover_read_hold).
+  bool ReadsHeld();
+  // Closes `c` (may be null) under mu_.
+  void FreeLocked(redisContext* c);
 
   RedisOptions options_;
   std::mutex mu_;
@@ -98,7 +129,19 @@ class RedisPool final {
   absl::Time down_until_ = absl::InfinitePast();
   std::atomic<bool> healthy_{false};
   std::string cas_sha_, replace_sha_;
+  // Sentinel mode: the master connections go to, and the generation of it
+  // each open connection was made for (a connection to an old master is
+  // closed instead of reused).
+  std::string master_host_;
+  int master_port_ = 0;
+  uint64_t generation_ = 0;
+  std::map<redisContext*, uint64_t> born_;
+  absl::Time next_master_check_ = absl::InfinitePast();
+  absl::Time reads_held_until_ = absl::InfinitePast();
+  bool checking_master_ = false;
+  size_t first_sentinel_ = 0;  // only the thread holding checking_master_ uses it
   std::atomic<bool> auth_refused_logged_{false};
+  std::atomic<bool> sentinels_logged_{false}, not_master_logged_{false};
 };
 
 }  // namespace care

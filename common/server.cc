@@ -17,8 +17,11 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "common/auth.h"
@@ -168,6 +171,32 @@ void ReadRedisSecrets(ConfigReader& c, ServerConfig& s, const std::string& passw
   s.tier_cache_key_file = tier_key_file;
 }
 
+// "host:port,host:port" of the sentinels that know the master's address.
+void ReadSentinels(ConfigReader& c, ServerConfig& s) {
+  const std::string sentinels = c.String(
+      "redis_sentinels", "",
+      "Redis Sentinel addresses host:port,host:port (3 or more for a quorum): the master is asked of them and "
+      "followed through failovers; redis_host/redis_port are then not used");
+  s.redis_master_name = c.String("redis_master_name", "", "the master's name in the sentinels (with redis_sentinels)");
+  for (absl::string_view item : absl::StrSplit(sentinels, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    auto colon = item.rfind(':');
+    int port = 0;
+    if (colon == absl::string_view::npos || colon == 0 || !absl::SimpleAtoi(item.substr(colon + 1), &port) ||
+        port <= 0 || port > 65535) {
+      c.AddError(absl::StrCat("redis_sentinels: \"", item, "\" is not host:port"));
+      continue;
+    }
+    s.redis_sentinels.emplace_back(std::string(item.substr(0, colon)), port);
+  }
+  if (!s.redis_sentinels.empty() && s.redis_master_name.empty()) {
+    c.AddError("redis_master_name is required with redis_sentinels");
+  }
+  if (sentinels.empty() && !s.redis_master_name.empty()) {
+    c.AddError("redis_master_name needs redis_sentinels");
+  }
+}
+
 // PostgreSQL when --database_url is set, SQLite under --data_dir otherwise.
 // The password comes from a file (a Kubernetes Secret), read now so a
 // missing one stops start-up.
@@ -242,6 +271,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
       "tests only, command line only: a clock moved through care.common.v1.ClockControl (otherwise not served)");
   s.redis_host = c.String("redis_host", "127.0.0.1", "Redis host (tier cache)");
   s.redis_port = static_cast<int>(c.Int("redis_port", 6379, 1, 65535, "Redis port"));
+  ReadSentinels(c, s);
   s.redis_user = c.String("redis_user", "",
                           "Redis ACL user to AUTH as (needs redis_password_file); empty = default user");
   const std::string password_file = c.String(
@@ -452,6 +482,8 @@ RedisPool& ServerRunner::redis() {
     options.pool_size = config_.threads;
     options.user = config_.redis_user;
     options.password = config_.redis_password;
+    options.sentinels = config_.redis_sentinels;
+    options.master_name = config_.redis_master_name;
     redis_ = std::make_unique<RedisPool>(options);
   }
   return *redis_;
@@ -465,14 +497,15 @@ const HmacKeyRing& ServerRunner::tier_cache_keys() {
   return *tier_cache_keys_;
 }
 
-Peer ServerRunner::DialPeer(const std::string& target, bool tls, const std::string& token_file) {
+Peer ServerRunner::DialPeer(const std::string& target, bool tls, const std::string& token_file,
+                            const std::string& health_service) {
   std::shared_ptr<ReloadingSecret>& source = peer_tokens_[token_file];
   if (!source) {
     auto token = ReadSecretFile(token_file);
     if (!token.ok()) Fatal(absl::StrCat("service_token_file: ", token.status().message()));
     source = std::make_shared<ReloadingSecret>(token_file, *token, config_.tokens_reload_interval);
   }
-  return Peer{care::DialPeer(target, config_.PeerChannel(tls)), source->Get(), source};
+  return Peer{care::DialPeer(target, config_.PeerChannel(tls), health_service), source->Get(), source};
 }
 
 OutboxRelay* ServerRunner::StartOutbox(std::map<std::string, Peer> peers, absl::Duration interval) {
@@ -507,6 +540,10 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, const std:
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Clients balance over the replicas they resolved: closing each connection
+  // after a while (calls in flight finish) makes them resolve again and
+  // spread onto replicas added since.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || *bound_port == 0) Fatal(absl::StrCat("cannot listen on ", config.listen_host, ":", config.port));

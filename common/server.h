@@ -48,6 +48,10 @@ struct ServerConfig {
   bool fake_clock;
   std::string redis_host;
   int redis_port;
+  // Redis Sentinel (--redis_sentinels, --redis_master_name): when set, the
+  // master is asked of these and redis_host/redis_port are not used.
+  std::vector<std::pair<std::string, int>> redis_sentinels;
+  std::string redis_master_name;
   std::string redis_user;      // Redis ACL user ("" = the default user)
   std::string redis_password;  // read from --redis_password_file ("" = no AUTH)
   // Tier cache signing keys from --tier_cache_key_file (empty = not set).
@@ -117,11 +121,14 @@ class ServerRunner final {
   // were configured (RequireTierCacheKey prevents that).
   const HmacKeyRing& tier_cache_keys();
 
-  // A peer at `target` ("host:port"; TLS as PeerChannel(tls) says) that is
-  // presented the token of `token_file`, re-read on the tokens' interval so a
-  // rotated token needs no restart. Stops the process when the file cannot
-  // be read.
-  Peer DialPeer(const std::string& target, bool tls, const std::string& token_file);
+  // A peer at `target` ("host:port", or a target URI naming its replicas:
+  // see care::DialPeer; TLS as PeerChannel(tls) says) that is presented the
+  // token of `token_file`, re-read on the tokens' interval so a rotated token
+  // needs no restart. Calls go only to replicas whose health of
+  // `health_service` (the peer's service name; "" = the process) is SERVING.
+  // Stops the process when the file cannot be read.
+  Peer DialPeer(const std::string& target, bool tls, const std::string& token_file,
+                const std::string& health_service = "");
 
   // The outbox of the database OpenDatabase opened: serves OutboxAdmin (dead
   // events listed and replayed) and, when `peers` is not empty, delivers the

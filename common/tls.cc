@@ -80,6 +80,9 @@ PeerTls ReadPeerTls(ConfigReader& c, absl::Duration reload_interval) {
   tls.cert_file = c.String("peer_cert_file", "",
                            "PEM client certificate presented to other services (mutual TLS); with peer_key_file");
   tls.key_file = c.String("peer_key_file", "", "PEM private key of peer_cert_file");
+  tls.server_name = c.String("peer_tls_server_name", "",
+                             "name every peer's certificate is checked against instead of the target's host "
+                             "(for targets listing addresses, such as ipv4:10.0.0.1:50051,10.0.0.2:50051)");
   tls.enabled = !tls.ca_file.empty() || !tls.cert_file.empty();
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     c.AddError("peer_cert_file and peer_key_file go together");
@@ -140,8 +143,39 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const PeerTls& 
   return grpc::experimental::TlsCredentials(options);
 }
 
-std::shared_ptr<grpc::Channel> DialPeer(const std::string& target, const PeerTls& tls) {
-  return grpc::CreateChannel(target, MakeChannelCredentials(tls));
+grpc::ChannelArguments PeerChannelArguments(const PeerTls& tls, const std::string& health_service) {
+  std::string name;
+  for (char ch : health_service) {
+    if (ch == '"' || ch == '\\') name.push_back('\\');
+    name.push_back(ch);
+  }
+  // Retries are spaced 50..500ms: a replica that died is left by the next
+  // attempt, while all replicas down still fails the call within a second.
+  std::string config = absl::StrCat(
+      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":")", name,
+      R"("},"methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.05s",)",
+      R"("maxBackoff":"0.5s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(config);
+  // Ours, not one a DNS TXT record might carry.
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  // A replica that comes back (a restarted pod) is called again within
+  // seconds, not after gRPC's default backoff of up to two minutes; a
+  // dns:/// target is resolved again (pods replaced) on a replica's failure,
+  // at most this often.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 5000);
+  if (tls.enabled && !tls.server_name.empty()) {
+    args.SetSslTargetNameOverride(tls.server_name);
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, tls.server_name);
+  }
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> DialPeer(const std::string& target, const PeerTls& tls,
+                                        const std::string& health_service) {
+  return grpc::CreateCustomChannel(target, MakeChannelCredentials(tls), PeerChannelArguments(tls, health_service));
 }
 
 }  // namespace care

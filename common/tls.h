@@ -31,6 +31,10 @@ struct PeerTls {
   bool enabled = false;
   std::string ca_file;              // empty: the system roots
   std::string cert_file, key_file;  // both set: the client certificate presented
+  // Checked against the peer's certificate (and sent as :authority) instead
+  // of the target's host: needed when the target lists addresses
+  // ("ipv4:10.0.0.1:50051,10.0.0.2:50051") rather than a name. "" = the target's.
+  std::string server_name;
   absl::Duration reload_interval = absl::Seconds(60);
 };
 
@@ -41,7 +45,8 @@ absl::Status CheckCertificatesFile(const std::string& path);
 // A certificate file and the private key that belongs to its first certificate.
 absl::Status CheckKeyPair(const std::string& cert_file, const std::string& key_file);
 
-// Declares --peer_ca_file, --peer_cert_file, --peer_key_file (and uses
+// Declares --peer_ca_file, --peer_cert_file, --peer_key_file,
+// --peer_tls_server_name (and uses
 // `reload_interval`), records configuration errors on `config`.
 PeerTls ReadPeerTls(ConfigReader& config, absl::Duration reload_interval);
 
@@ -49,7 +54,16 @@ PeerTls ReadPeerTls(ConfigReader& config, absl::Duration reload_interval);
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTls& tls);
 // Insecure when `!tls.enabled`; the system roots when no CA file is given.
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const PeerTls& tls);
-// A channel to "host:port" with MakeChannelCredentials(tls).
-std::shared_ptr<grpc::Channel> DialPeer(const std::string& target, const PeerTls& tls);
+// The arguments of every channel to a peer. The target may name several
+// replicas ("dns:///loyalty-headless:50051" re-resolved as pods come and go,
+// "ipv4:10.0.0.1:50051,10.0.0.2:50051", or one "host:port"): calls are spread
+// round-robin over those whose grpc.health.v1 status of `health_service`
+// is SERVING ("" = the server as a whole), so a dead, draining or not-ready
+// replica gets none, and a call failing UNAVAILABLE (its replica died under
+// it) is retried on another: every CareSuite mutation is idempotent.
+grpc::ChannelArguments PeerChannelArguments(const PeerTls& tls, const std::string& health_service);
+// A channel to `target` with MakeChannelCredentials(tls) and PeerChannelArguments.
+std::shared_ptr<grpc::Channel> DialPeer(const std::string& target, const PeerTls& tls,
+                                        const std::string& health_service = "");
 
 }  // namespace care

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libhiredis-dev libsqlite3-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libssl-dev openssl nlohmann-json3-dev libicu-dev
-  redis-server sqlite3
+  redis-server redis-sentinel sqlite3
   libpq-dev postgresql-15
 )
 

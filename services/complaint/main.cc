@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/loyalty_client.h"
 #include "clients/loyalty/tier_cache.h"
+#include "clients/peer_health.h"
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/server.h"
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: complaints are filed without the member's tier");
   } else {
-    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(runner.DialPeer(loyalty_target, peers_tls,
-                                                                                      service_token_file));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
+        runner.DialPeer(loyalty_target, peers_tls, service_token_file, care::clients::PeerHealthService("loyalty")));
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, target] : {std::pair<std::string, std::string>{"loyalty", loyalty_target},
                                      {"promotion", promotion_target},
                                      {"notification", notification_target}}) {
-    if (!target.empty()) peers[name] = runner.DialPeer(target, peers_tls, service_token_file);
+    if (!target.empty())
+      peers[name] = runner.DialPeer(target, peers_tls, service_token_file, care::clients::PeerHealthService(name));
   }
   if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
     // A compensation is ISSUED only once loyalty/promotion acknowledged it.

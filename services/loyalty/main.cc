@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
+#include "clients/peer_health.h"
 #include "common/log.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
   if (notification_target.empty()) {
     care::LogWarn("no notification_target: events are kept in the outbox and not delivered");
   } else {
-    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file);
+    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file,
+                                            care::clients::PeerHealthService("notification"));
   }
   runner.StartOutbox(std::move(peers), outbox_interval);
   return runner.Run();

@@ -3,6 +3,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "clients/peer_health.h"
 #include "common/egress.h"
 #include "common/jobs.h"
 #include "common/lease.h"
@@ -84,8 +85,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: due promotion alerts wait until it is set");
   } else {
-    audience = std::make_unique<care::notification::LoyaltyAudience>(runner.DialPeer(loyalty_target, loyalty_tls,
-                                                                                     service_token_file));
+    audience = std::make_unique<care::notification::LoyaltyAudience>(
+        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file, care::clients::PeerHealthService("loyalty")));
   }
   care::notification::NotificationOptions options;
   care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/loyalty_client.h"
 #include "clients/loyalty/tier_cache.h"
+#include "clients/peer_health.h"
 #include "common/errors.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
   if (loyalty_target.empty()) {
     care::LogWarn("no loyalty_target: quotes for members fail with TIER_UNAVAILABLE");
   } else {
-    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(runner.DialPeer(loyalty_target, loyalty_tls,
-                                                                                      service_token_file));
+    loyalty = std::make_unique<care::clients::loyalty::LoyaltyClient>(
+        runner.DialPeer(loyalty_target, loyalty_tls, service_token_file, care::clients::PeerHealthService("loyalty")));
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
@@ -170,7 +171,8 @@ int main(int argc, char** argv) {
   if (notification_target.empty()) {
     care::LogWarn("no notification_target: alerts are kept in the outbox and not delivered");
   } else {
-    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file);
+    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file,
+                                            care::clients::PeerHealthService("notification"));
   }
   runner.StartOutbox(std::move(peers), outbox_interval);
   return runner.Run();

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "care/common/v1/runtime.grpc.pb.h"
+#include "clients/peer_health.h"
 #include "common/auth.h"
 #include "common/tls.h"
 #include "tools/carectl/commands.h"
@@ -53,13 +54,15 @@ std::vector<Command> AllCommands() {
 
 constexpr char kGlobalUsage[] =
     "usage: carectl [--target=host:port] [--token_file=F] [--tls] [--ca_file=F] [--cert_file=F --key_file=F]\n"
-    "               [--json] [--timeout=10s] <group> <command> [args]\n"
-    "  --target      the service; default CARE_<GROUP>_TARGET, CARE_TARGET, else 127.0.0.1:5005x\n"
+    "               [--server_name=N] [--json] [--timeout=10s] <group> <command> [args]\n"
+    "  --target      the service; default CARE_<GROUP>_TARGET, CARE_TARGET, else 127.0.0.1:5005x; also\n"
+    "                dns:///host:port or ipv4:10.0.0.1:50051,10.0.0.2:50051 (replicas, balanced)\n"
     "  --token_file  file holding the bearer token (CARE_TOKEN_FILE), or the token itself in CARE_TOKEN;\n"
     "                keep tokens off the command line (other users see it in ps and shell history)\n"
     "  --tls         call over TLS with the system roots (CARE_TLS=1); implied by --ca_file or --cert_file\n"
     "  --ca_file     PEM CA bundle the service's certificate must chain to (CARE_CA_FILE)\n"
     "  --cert_file   PEM client certificate for mutual TLS, with --key_file (CARE_CERT_FILE, CARE_KEY_FILE)\n"
+    "  --server_name name the certificate is checked against instead of the target's host (CARE_SERVER_NAME)\n"
     "  --json        print the response as JSON instead of a table\n"
     "  --help        after any command: its usage\n"
     "exit codes: 0 ok, 1 the call failed (status code and reason on stderr), 2 bad usage\n";
@@ -98,6 +101,7 @@ bool ParseGlobalFlags(int argc, char** argv, GlobalFlags& flags) {
   tls.ca_file = Env("CARE_CA_FILE");
   tls.cert_file = Env("CARE_CERT_FILE");
   tls.key_file = Env("CARE_KEY_FILE");
+  tls.server_name = Env("CARE_SERVER_NAME");
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--json") {
@@ -117,6 +121,8 @@ bool ParseGlobalFlags(int argc, char** argv, GlobalFlags& flags) {
       tls.cert_file = arg.substr(12);
     } else if (absl::StartsWith(arg, "--key_file=")) {
       tls.key_file = arg.substr(11);
+    } else if (absl::StartsWith(arg, "--server_name=")) {
+      tls.server_name = arg.substr(14);
     } else if (absl::StartsWith(arg, "--token_file=")) {
       flags.token_file = arg.substr(13);
     } else if (absl::StartsWith(arg, "--timeout=")) {
@@ -236,7 +242,9 @@ int Main(int argc, char** argv) {
     return kOk;
   }
   if (!ResolveTokenAndTarget(command, flags) || !CheckTlsFiles(flags.tls)) return kUsage;
-  Context context(flags.options, care::DialPeer(flags.options.target, flags.tls));
+  // Only replicas serving the group's service get the call (any live one for ping).
+  Context context(flags.options,
+                  care::DialPeer(flags.options.target, flags.tls, care::clients::PeerHealthService(command.group)));
   Args args(std::vector<std::string>(flags.words.begin() + static_cast<std::ptrdiff_t>(found.consumed),
                                      flags.words.end()));
   try {
