@@ -85,7 +85,7 @@ absl::Status GrpcOutboxSender::Send(const OutboxEvent& event, std::string* respo
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
   stubs_[event.destination]->UnaryCall(ctx.get(), event.method, grpc::StubOptions(), &request, &response,
-                                       [&done](grpc::Status s) { done.set_value(s); });
+                                       [&done](const grpc::Status& s) { done.set_value(s); });
   grpc::Status status = done.get_future().get();
   if (status.ok() && response_bytes != nullptr) {
     std::vector<grpc::Slice> slices;
