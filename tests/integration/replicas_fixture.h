@@ -85,6 +85,7 @@ class ParkedStarter final {
 
 inline std::vector<ServiceProcess*> Processes(Replicas& replicas) {
   std::vector<ServiceProcess*> out;
+  out.reserve(replicas.size());
   for (size_t i = 0; i < replicas.size(); ++i) out.push_back(&replicas[i]);
   return out;
 }
@@ -92,11 +93,13 @@ inline std::vector<ServiceProcess*> Processes(Replicas& replicas) {
 // `count` ports free a moment ago, and the gRPC target naming them all.
 inline std::vector<int> FreePorts(size_t count) {
   std::vector<int> ports;
+  ports.reserve(count);
   for (size_t i = 0; i < count; ++i) ports.push_back(FreePort());
   return ports;
 }
 inline std::string TargetOf(const std::vector<int>& ports) {
   std::vector<std::string> addresses;
+  addresses.reserve(ports.size());
   for (int port : ports) addresses.push_back(absl::StrCat("127.0.0.1:", port));
   return absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
 }
@@ -143,6 +146,7 @@ inline void SetClocks(Replicas& replicas, absl::Time t, const std::string& admin
 template <typename Service>
 std::vector<std::unique_ptr<typename Service::Stub>> StubsOf(Replicas& replicas) {
   std::vector<std::unique_ptr<typename Service::Stub>> stubs;
+  stubs.reserve(replicas.size());
   for (size_t i = 0; i < replicas.size(); ++i) stubs.push_back(Service::NewStub(replicas[i].channel()));
   return stubs;
 }
