@@ -8,15 +8,19 @@
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "care/notification/v1/notification.grpc.pb.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
+#include "tests/integration/loyalty_fixture.h"
 #include "tests/integration/replicas_fixture.h"
 
 namespace care::testing {
 namespace {
 
-namespace lv1 = ::care::loyalty::v1;
 namespace pv1 = ::care::promotion::v1;
 namespace kv1 = ::care::complaint::v1;
-namespace nv1 = ::care::notification::v1;
+
+// The loyalty tests' program (a protected helper of their fixture).
+struct Programs : LoyaltyTest {
+  using LoyaltyTest::DefaultProgram;
+};
 
 class ReplicasStartupTest : public ::testing::Test {
  protected:
@@ -73,6 +77,12 @@ TEST_F(ReplicasStartupTest, AllReplicasOfAllServicesStartedAtOnceOnEmptyDatabase
   // Each replica writes; every replica reads what each wrote.
   auto loyalty_stubs = StubsOf<lv1::LoyaltyService>(loyalty);
   auto complaint_stubs = StubsOf<kv1::ComplaintService>(complaint);
+  lv1::UpdateProgramRequest program;
+  program.set_request_id("program-1");
+  *program.mutable_program() = Programs::DefaultProgram();
+  lv1::Program configured;
+  grpc::Status configure = loyalty_stubs[0]->UpdateProgram(Ctx(tokens_.admin).get(), program, &configured);
+  ASSERT_TRUE(configure.ok()) << Describe(configure);
   for (int i = 0; i < kReplicaCount; ++i) {
     lv1::EnrolMemberRequest enrol;
     enrol.set_request_id(absl::StrCat("enrol-", i));
