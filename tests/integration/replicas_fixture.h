@@ -1,0 +1,180 @@
+#pragma once
+
+// Set-up shared by the replica tests: several processes of one service on
+// one PostgreSQL database (harness Replicas), each with its own port, data
+// folder, replica id and fake clock, called only through generated stubs.
+// SQLite allows one writer per file, so these tests skip on that backend.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "care/common/v1/runtime.grpc.pb.h"
+#include "common/proto_time.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace care::testing {
+
+constexpr int kReplicaCount = 3;
+constexpr char kSkipOnSqlite[] = "several replicas share one database only on PostgreSQL";
+
+// Starts processes at the same moment, each from a thread that then stays
+// parked until this object goes away. A child is killed when the thread that
+// spawned it ends (PR_SET_PDEATHSIG is per thread), so replicas started from
+// short-lived threads (as Replicas::StartAll does) die as soon as those
+// threads return. Declare it before the Replicas it starts: the replicas are
+// killed first, then the threads are let go.
+class ParkedStarter final {
+ public:
+  ParkedStarter() = default;
+  ~ParkedStarter() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  ParkedStarter(const ParkedStarter&) = delete;
+  ParkedStarter& operator=(const ParkedStarter&) = delete;
+
+  // Starts each of `processes` and waits until all serve (or one failed).
+  absl::Status Start(const std::vector<ServiceProcess*>& processes, absl::Duration timeout = absl::Seconds(90)) {
+    auto batch = std::make_shared<Batch>();
+    batch->results.resize(processes.size());
+    for (size_t i = 0; i < processes.size(); ++i) {
+      threads_.emplace_back([this, batch, i, p = processes[i], timeout] {
+        absl::Status s = p->Start(timeout);
+        std::unique_lock lock(mu_);
+        batch->results[i] = std::move(s);
+        ++batch->finished;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return released_; });
+      });
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return batch->finished == processes.size(); });
+    for (const absl::Status& s : batch->results) {
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Batch {
+    std::vector<absl::Status> results;
+    size_t finished = 0;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  std::vector<std::thread> threads_;
+};
+
+inline std::vector<ServiceProcess*> Processes(Replicas& replicas) {
+  std::vector<ServiceProcess*> out;
+  out.reserve(replicas.size());
+  for (size_t i = 0; i < replicas.size(); ++i) out.push_back(&replicas[i]);
+  return out;
+}
+
+// `count` ports free a moment ago, and the gRPC target naming them all.
+inline std::vector<int> FreePorts(size_t count) {
+  std::vector<int> ports;
+  ports.reserve(count);
+  for (size_t i = 0; i < count; ++i) ports.push_back(FreePort());
+  return ports;
+}
+inline std::string TargetOf(const std::vector<int>& ports) {
+  std::vector<std::string> addresses;
+  addresses.reserve(ports.size());
+  for (int port : ports) addresses.push_back(absl::StrCat("127.0.0.1:", port));
+  return absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
+}
+
+// Gives replica i the fixed port ports[i] and `args` on the replicas'
+// shared database, so a restarted replica comes back where callers'
+// multi-address targets name it.
+inline void PinPorts(Replicas& replicas, const std::vector<int>& ports, const std::vector<std::string>& args) {
+  auto cluster = TestPostgres();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    std::vector<std::string> own = args;
+    if (cluster) {
+      own.push_back("--database_url=" + replicas.database_url());
+      own.push_back("--database_password_file=" + cluster->password_file);
+    }
+    own.push_back(absl::StrCat("--port=", ports.at(i)));
+    replicas[i].set_extra_args(own);
+  }
+}
+// The same on fresh ports; returns "ipv4:127.0.0.1:p1,127.0.0.1:p2,...".
+inline std::string PinPorts(Replicas& replicas, const std::vector<std::string>& args) {
+  std::vector<int> ports = FreePorts(replicas.size());
+  PinPorts(replicas, ports, args);
+  return TargetOf(ports);
+}
+
+// Sets one process's fake clock to `t`.
+inline void SetClock(const ServiceProcess& process, absl::Time t, const std::string& admin_token) {
+  auto clock = care::common::v1::ClockControl::NewStub(process.channel());
+  care::common::v1::SetTimeRequest req;
+  *req.mutable_time() = ToTimestamp(t);
+  care::common::v1::GetTimeResponse r;
+  grpc::Status s = clock->SetTime(Ctx(admin_token).get(), req, &r);
+  ASSERT_TRUE(s.ok()) << process.name() << ": " << Describe(s);
+}
+
+// Sets every replica's fake clock to `t` (jobs run on whichever replica
+// holds their lease, on that replica's clock).
+inline void SetClocks(Replicas& replicas, absl::Time t, const std::string& admin_token) {
+  for (size_t i = 0; i < replicas.size(); ++i) SetClock(replicas[i], t, admin_token);
+}
+
+// A stub of `Service` on each replica, in replica order.
+template <typename Service>
+std::vector<std::unique_ptr<typename Service::Stub>> StubsOf(Replicas& replicas) {
+  std::vector<std::unique_ptr<typename Service::Stub>> stubs;
+  stubs.reserve(replicas.size());
+  for (size_t i = 0; i < replicas.size(); ++i) stubs.push_back(Service::NewStub(replicas[i].channel()));
+  return stubs;
+}
+
+// Calls `call(attempt)` again while it answers ABORTED: a concurrent change
+// won on the database and the service asks for a retry with the same id, as
+// a client does (each attempt may go to another replica).
+template <typename Call>
+grpc::Status RetryAborted(Call call, int attempts = 5) {
+  grpc::Status s;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    s = call(attempt);
+    if (s.error_code() != grpc::StatusCode::ABORTED) break;
+  }
+  return s;
+}
+
+// Runs `op(0..count-1)` on `threads` threads at once.
+inline void RunConcurrently(int count, int threads, const std::function<void(int)>& op) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next.fetch_add(1); i < count; i = next.fetch_add(1)) op(i);
+    });
+  }
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace care::testing
