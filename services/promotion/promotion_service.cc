@@ -199,18 +199,25 @@ absl::Status PromotionService::RefreshIndexLocked() {
 
 void PromotionService::FreshenIndex() {
   const int64_t interval = absl::ToInt64Nanoseconds(options_.index_refresh);
-  const int64_t now = SteadyNanos();
-  // Fresh enough, or another quote is refreshing it (or failed to a moment
-  // ago): this quote goes on with the index it has, never waits.
-  if (now - index_read_at_.load() < interval || now - refresh_tried_at_.load() < interval) return;
+  auto fresh = [&] { return SteadyNanos() - index_read_at_.load() < interval; };
+  // A database that could not be read a moment ago: quotes go on with the
+  // index they have (their limits read, or RedeemQuote, reports the
+  // outage), and the next attempt is an interval later, so an outage never
+  // queues quotes here.
+  auto failed_lately = [&] { return SteadyNanos() - refresh_failed_at_.load() < interval; };
+  if (fresh() || failed_lately()) return;
   std::unique_lock lock(refresh_mu_, std::try_to_lock);
-  if (!lock.owns_lock() || SteadyNanos() - index_read_at_.load() < interval) return;
-  refresh_tried_at_ = SteadyNanos();
-  // A database that cannot be read: quotes go on with the index they have
-  // (their limits read, or RedeemQuote, reports the outage), and the next
-  // attempt is an interval later, so an outage never queues quotes here.
-  if (absl::Status s = RefreshIndexLocked(); !s.ok())
+  if (!lock.owns_lock()) {
+    // Another quote is refreshing: go on with the index while it is within
+    // the contract's bound (1 s, four intervals), else wait for that read.
+    if (SteadyNanos() - index_read_at_.load() < 3 * interval) return;
+    lock.lock();
+  }
+  if (fresh() || failed_lately()) return;
+  if (absl::Status s = RefreshIndexLocked(); !s.ok()) {
+    refresh_failed_at_ = SteadyNanos();
     LogWarn("campaign index refresh failed", {{"error", s.ToString()}});
+  }
 }
 
 absl::Status PromotionService::ReadLimits(const std::string& guest_key, PricingInput& in) {

@@ -283,7 +283,7 @@ class PromotionService final {
   std::mutex refresh_mu_;
   int64_t index_seq_ = 0;
   std::atomic<int64_t> index_read_at_{0};
-  std::atomic<int64_t> refresh_tried_at_{0};  // the last attempt's start, failed or not
+  std::atomic<int64_t> refresh_failed_at_{0};  // when the last failed attempt ended
 };
 
 }  // namespace care::promotion
