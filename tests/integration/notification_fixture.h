@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,27 @@ class NotificationTest : public LoyaltyTest {
     grpc::Status s = nstub_->GetCampaignDeliveryStats(Ctx(admin()).get(), req, &out);
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
+  }
+
+  // The members `campaign` was delivered to, paging through its deliveries;
+  // fails the test for a delivery not SENT or a member delivered twice.
+  std::set<std::string> SentMembers(const std::string& campaign) {
+    std::set<std::string> members;
+    nv1::ListDeliveriesRequest list;
+    list.mutable_filter()->set_campaign_id(campaign);
+    list.set_page_size(1000);
+    for (int pages = 0; pages < 100; ++pages) {
+      nv1::ListDeliveriesResponse page;
+      grpc::Status s = nstub_->ListDeliveries(Ctx(admin()).get(), list, &page);
+      EXPECT_TRUE(s.ok()) << Describe(s);
+      for (const auto& d : page.deliveries()) {
+        EXPECT_EQ(d.status(), nv1::DELIVERY_STATUS_SENT);
+        EXPECT_TRUE(members.insert(d.member_id()).second) << "two deliveries for " << d.member_id();
+      }
+      if (!s.ok() || page.next_page_token().empty()) break;
+      list.set_page_token(page.next_page_token());
+    }
+    return members;
   }
 
   int64_t Count(const nv1::CampaignDeliveryStats& stats, nv1::DeliveryStatus status,
