@@ -29,7 +29,7 @@ class ReplicasComplaintTest : public ComplaintTest {
                                   "--outbox_interval=50ms",
                                   "--log_level=warn"};
     complaints_ = std::make_unique<Replicas>(CARE_COMPLAINT_BIN, kComplaintHealth, kReplicaCount, args, tokens_);
-    absl::Status started = starter_.Start(Processes(*complaints_));
+    absl::Status started = StartTogether(Processes(*complaints_));
     ASSERT_TRUE(started.ok()) << started;
     cstubs_ = StubsOf<kv1::ComplaintService>(*complaints_);
     cstub_ = kv1::ComplaintService::NewStub((*complaints_)[0].channel());
@@ -49,7 +49,7 @@ class ReplicasComplaintTest : public ComplaintTest {
                                   "--drain_deadline=1s", "--log_level=warn"};
     loyalty_ = std::make_unique<Replicas>(CARE_LOYALTY_BIN, kLoyaltyHealth, kReplicaCount, args, tokens_);
     loyalty_target_ = PinPorts(*loyalty_, args);
-    absl::Status started = starter_.Start(Processes(*loyalty_));
+    absl::Status started = StartTogether(Processes(*loyalty_));
     ASSERT_TRUE(started.ok()) << started;
     Reconnect();
   }
@@ -89,7 +89,6 @@ class ReplicasComplaintTest : public ComplaintTest {
     return out;
   }
 
-  ParkedStarter starter_;  // before the replicas: outlives them
   std::unique_ptr<Replicas> loyalty_;
   std::unique_ptr<Replicas> complaints_;
   std::string loyalty_target_;

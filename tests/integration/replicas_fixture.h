@@ -8,10 +8,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,58 +28,26 @@ namespace care::testing {
 constexpr int kReplicaCount = 3;
 constexpr char kSkipOnSqlite[] = "several replicas share one database only on PostgreSQL";
 
-// Starts processes at the same moment, each from a thread that then stays
-// parked until this object goes away. A child is killed when the thread that
-// spawned it ends (PR_SET_PDEATHSIG is per thread), so replicas started from
-// short-lived threads (as Replicas::StartAll does) die as soon as those
-// threads return. Declare it before the Replicas it starts: the replicas are
-// killed first, then the threads are let go.
-class ParkedStarter final {
- public:
-  ParkedStarter() = default;
-  ~ParkedStarter() {
-    {
-      std::lock_guard lock(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
+// Starts `processes` at the same moment and waits until all serve (or one
+// failed). They are launched from this thread, since a child dies with the
+// thread that spawned it (PR_SET_PDEATHSIG), and only waited for on threads.
+inline absl::Status StartTogether(const std::vector<ServiceProcess*>& processes,
+                                  absl::Duration timeout = absl::Seconds(90)) {
+  for (ServiceProcess* p : processes) {
+    if (absl::Status s = p->Launch(); !s.ok()) return s;
   }
-  ParkedStarter(const ParkedStarter&) = delete;
-  ParkedStarter& operator=(const ParkedStarter&) = delete;
-
-  // Starts each of `processes` and waits until all serve (or one failed).
-  absl::Status Start(const std::vector<ServiceProcess*>& processes, absl::Duration timeout = absl::Seconds(90)) {
-    auto batch = std::make_shared<Batch>();
-    batch->results.resize(processes.size());
-    for (size_t i = 0; i < processes.size(); ++i) {
-      threads_.emplace_back([this, batch, i, p = processes[i], timeout] {
-        absl::Status s = p->Start(timeout);
-        std::unique_lock lock(mu_);
-        batch->results[i] = std::move(s);
-        ++batch->finished;
-        cv_.notify_all();
-        cv_.wait(lock, [this] { return released_; });
-      });
-    }
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return batch->finished == processes.size(); });
-    for (const absl::Status& s : batch->results) {
-      if (!s.ok()) return s;
-    }
-    return absl::OkStatus();
+  std::vector<absl::Status> results(processes.size());
+  std::vector<std::thread> threads;
+  threads.reserve(processes.size());
+  for (size_t i = 0; i < processes.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = processes[i]->AwaitServing(timeout); });
   }
-
- private:
-  struct Batch {
-    std::vector<absl::Status> results;
-    size_t finished = 0;
-  };
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  std::vector<std::thread> threads_;
-};
+  for (auto& t : threads) t.join();
+  for (const absl::Status& r : results) {
+    if (!r.ok()) return r;
+  }
+  return absl::OkStatus();
+}
 
 inline std::vector<ServiceProcess*> Processes(Replicas& replicas) {
   std::vector<ServiceProcess*> out;

@@ -27,7 +27,7 @@ class ReplicasLoyaltyTest : public LoyaltyTest {
                                   "--job_interval=1s",
                                   "--log_level=warn"};
     loyalty_ = std::make_unique<Replicas>(CARE_LOYALTY_BIN, kLoyaltyHealth, kReplicaCount, args, tokens_);
-    absl::Status started = starter_.Start(Processes(*loyalty_));
+    absl::Status started = StartTogether(Processes(*loyalty_));
     ASSERT_TRUE(started.ok()) << started;
     stubs_ = StubsOf<lv1::LoyaltyService>(*loyalty_);
     stub_ = lv1::LoyaltyService::NewStub((*loyalty_)[0].channel());
@@ -57,7 +57,6 @@ class ReplicasLoyaltyTest : public LoyaltyTest {
     return n;
   }
 
-  ParkedStarter starter_;  // before loyalty_: outlives the replicas it started
   std::unique_ptr<Replicas> loyalty_;
   std::vector<std::unique_ptr<lv1::LoyaltyService::Stub>> stubs_;
 };

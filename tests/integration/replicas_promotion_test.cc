@@ -24,7 +24,7 @@ class ReplicasPromotionTest : public PromotionTest {
     promos_ = std::make_unique<Replicas>(CARE_PROMOTION_BIN, kPromotionHealth, kReplicaCount, args, tokens_);
     // Replica 0 first: the campaigns are made before the others start and
     // load them (how a change reaches running replicas is another test's).
-    absl::Status started = starter_.Start({&(*promos_)[0]});
+    absl::Status started = StartTogether({&(*promos_)[0]});
     ASSERT_TRUE(started.ok()) << started;
     pstub_ = pv1::PromotionService::NewStub((*promos_)[0].channel());
     pclock_ = care::common::v1::ClockControl::NewStub((*promos_)[0].channel());
@@ -35,7 +35,7 @@ class ReplicasPromotionTest : public PromotionTest {
   void StartOthers() {
     std::vector<ServiceProcess*> others;
     for (size_t i = 1; i < promos_->size(); ++i) others.push_back(&(*promos_)[i]);
-    absl::Status started = starter_.Start(others);
+    absl::Status started = StartTogether(others);
     ASSERT_TRUE(started.ok()) << started;
     SetClocks(*promos_, Base(), admin());
     stubs_ = StubsOf<pv1::PromotionService>(*promos_);
@@ -92,7 +92,6 @@ class ReplicasPromotionTest : public PromotionTest {
     return out;
   }
 
-  ParkedStarter starter_;  // before promos_: outlives the replicas it started
   std::unique_ptr<Replicas> promos_;
   std::vector<std::unique_ptr<pv1::PromotionService::Stub>> stubs_;
 };

@@ -44,7 +44,6 @@ class ReplicasStartupTest : public ::testing::Test {
   TempDir dir_;
   Tokens tokens_;
   RedisServer redis_;
-  ParkedStarter starter_;  // before the replicas: outlives them
 };
 
 TEST_F(ReplicasStartupTest, AllReplicasOfAllServicesStartedAtOnceOnEmptyDatabasesComeUpAndAnswer) {
@@ -71,7 +70,7 @@ TEST_F(ReplicasStartupTest, AllReplicasOfAllServicesStartedAtOnceOnEmptyDatabase
   for (Replicas* r : {&loyalty, &promotion, &complaint, &notification}) {
     for (ServiceProcess* p : Processes(*r)) all.push_back(p);
   }
-  absl::Status started = starter_.Start(all, absl::Seconds(100));
+  absl::Status started = StartTogether(all, absl::Seconds(100));
   ASSERT_TRUE(started.ok()) << started;
 
   // Each replica writes; every replica reads what each wrote.
