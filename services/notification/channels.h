@@ -25,6 +25,8 @@ struct OutgoingMessage {
   std::string subject, body;
   std::string phone, email, member_name;
   std::string campaign_id, complaint_id;
+  // MARKETING e-mail: the signed one-click unsubscribe link (RFC 8058).
+  std::string unsubscribe_url;
   int attempt = 0;
   std::map<std::string, std::string> attributes;
 };

@@ -351,6 +351,14 @@ std::string OneLine(std::string s) {
   return s;
 }
 
+// RFC 8058 one-click unsubscribe: the POST variant lets mail providers offer
+// a button without following the link themselves on a scan.
+std::string UnsubscribeHeaders(const OutgoingMessage& m) {
+  if (m.unsubscribe_url.empty()) return "";
+  return absl::StrCat("List-Unsubscribe: <", OneLine(m.unsubscribe_url), ">\r\n",
+                      "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+}
+
 class EmailChannel final : public CurlChannel {
  public:
   EmailChannel(v1::EmailEndpoint endpoint, const EgressOptions& egress)
@@ -371,8 +379,8 @@ class EmailChannel final : public CurlChannel {
         "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(), absl::UTCTimeZone()), "\r\n",
         "From: ", endpoint_.from_name().empty() ? "" : absl::StrCat("\"", OneLine(endpoint_.from_name()), "\" "), "<",
         from, ">\r\n", "To: <", OneLine(m.email), ">\r\n", "Subject: ", OneLine(m.subject), "\r\n",
-        "Message-ID: ", t.message_id, "\r\n", "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=UTF-8\r\n",
-        "Content-Transfer-Encoding: 8bit\r\n", "\r\n", m.body, "\r\n");
+        "Message-ID: ", t.message_id, "\r\n", UnsubscribeHeaders(m), "MIME-Version: 1.0\r\n",
+        "Content-Type: text/plain; charset=UTF-8\r\n", "Content-Transfer-Encoding: 8bit\r\n", "\r\n", m.body, "\r\n");
     t.body = "<" + from + ">";  // the envelope sender, kept alive with the transfer
     t.list = curl_slist_append(t.list, ("<" + m.email + ">").c_str());
     CURL* curl = t.easy;

@@ -13,11 +13,12 @@
 #include "services/notification/notification_internal.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/prometheus.h"
+#include "services/notification/unsubscribe.h"
 
 namespace care::notification {
 
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
-                                            absl::Time now) {
+                                            absl::Time now, bool unsubscribe) {
   if (!d.schedule_id().empty()) {
     auto sched = tx.GetSchedule(d.schedule_id());
     if (!sched.ok()) return sched.status();
@@ -46,6 +47,11 @@ absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d,
       break;
     case care::common::v1::MESSAGE_CHANNEL_EMAIL:
       if (settings.email().smtp_url().empty()) return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+      // Marketing e-mail goes out only with a working unsubscribe link.
+      if (d.category() == v1::MESSAGE_CATEGORY_MARKETING &&
+          (settings.email().unsubscribe_url().empty() || !unsubscribe)) {
+        return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+      }
       if (!*member || (*member)->email.empty()) return v1::SUPPRESSION_REASON_NO_ADDRESS;
       break;
     default:
@@ -211,7 +217,7 @@ void NotificationService::SendClaimed(const v1::Settings& settings, const std::v
 
 absl::Status NotificationService::Attempt(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now,
                                           std::vector<OutgoingMessage>& claimed) {
-  auto reason = Check(tx, d, settings, now);
+  auto reason = Check(tx, d, settings, now, options_.unsubscribe != nullptr);
   if (!reason.ok()) return reason.status();
   d.set_attempts(d.attempts() + 1);
   *d.mutable_last_attempt_time() = ToTimestamp(now);
@@ -233,6 +239,11 @@ absl::Status NotificationService::Attempt(StoreTxn& tx, v1::Delivery& d, const v
       // Claimed: still PENDING but not due again until the lease ends, so
       // no other dispatch sends it meanwhile and a crash mid-send retries.
       m.channel = d.channel();
+      if (m.channel == care::common::v1::MESSAGE_CHANNEL_EMAIL && d.category() == v1::MESSAGE_CATEGORY_MARKETING) {
+        m.unsubscribe_url = UnsubscribeLink(settings.email().unsubscribe_url(),
+                                            options_.unsubscribe->Mint({d.member_id(), d.delivery_id(), d.channel(),
+                                                                        FromTimestamp(d.create_time())}));
+      }
       *d.mutable_next_attempt_time() = ToTimestamp(now + options_.send_lease + ChannelTimeout(settings, d.channel()));
       claimed.push_back(std::move(m));
     }

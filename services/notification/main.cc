@@ -1,11 +1,13 @@
 // care_notification: durable schedules, templates, consent and exactly-once delivery.
 #include <memory>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "clients/peer_health.h"
 #include "common/egress.h"
 #include "common/jobs.h"
+#include "common/key_file.h"
 #include "common/lease.h"
 #include "common/log.h"
 #include "common/server.h"
@@ -38,6 +40,51 @@ absl::StatusOr<care::EgressPolicy> ReadEgressPolicy(care::ConfigReader& config) 
   return egress_policy;
 }
 
+// The WEBHOOK and EMAIL transports over libcurl, held to the egress flags
+// (a bad flag is reported on `config`).
+void ReadTransports(care::ConfigReader& config, care::notification::NotificationOptions& options) {
+  auto egress_policy = ReadEgressPolicy(config);
+  bool smtp_allow_plaintext = config.Bool(
+      "smtp_allow_plaintext", false,
+      "tests and local development only: SMTP falls back to plaintext when the server offers no STARTTLS "
+      "(an endpoint with require_tls still refuses); off, every SMTP session is TLS");
+  if (!egress_policy.ok()) return;
+  care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};
+  options.egress = egress.policy;
+  options.channels =
+      [egress](int channel,
+               const care::notification::v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
+    if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+      return care::notification::MakeWebhookChannel(settings.webhook(), egress);
+    }
+    if (channel == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+      return care::notification::MakeEmailChannel(settings.email(), egress);
+    }
+    return nullptr;
+  };
+}
+
+// --unsubscribe_key_file and --unsubscribe_token_ttl: the signer of
+// List-Unsubscribe links, or null without a key file (no MARKETING e-mail).
+std::shared_ptr<const care::notification::UnsubscribeTokens> ReadUnsubscribeTokens(care::ConfigReader& config) {
+  std::string key_file = config.String(
+      "unsubscribe_key_file", "",
+      "file of List-Unsubscribe token HMAC keys, one `<key_id> <key>` per line (id: 1-32 of A-Za-z0-9_-; key: "
+      "32+ bytes); the first signs, all verify; empty = MARKETING e-mail is not sent (no unsubscribe link)");
+  absl::Duration ttl = config.Duration("unsubscribe_token_ttl", absl::Hours(24 * 365),
+                                       "how long after its e-mail an unsubscribe link still works; 7 days to 10 years");
+  if (ttl < absl::Hours(24 * 7) || ttl > absl::Hours(24 * 3653)) {
+    config.AddError("unsubscribe_token_ttl must be between 7 days and 10 years");
+  }
+  if (key_file.empty()) return nullptr;
+  auto keys = care::ReadKeyFile(key_file);
+  if (!keys.ok()) {
+    config.AddError(absl::StrCat("unsubscribe_key_file: ", keys.status().message()));
+    return nullptr;
+  }
+  return std::make_shared<care::notification::UnsubscribeTokens>(*keys, ttl);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,14 +104,12 @@ int main(int argc, char** argv) {
   absl::Duration fan_out_lease = config.Duration(
       "fan_out_lease", absl::Seconds(30),
       "how long a replica holds a fan-out chunk without storing a batch before another replica may take it over");
-  auto egress_policy = ReadEgressPolicy(config);
-  bool smtp_allow_plaintext = config.Bool(
-      "smtp_allow_plaintext", false,
-      "tests and local development only: SMTP falls back to plaintext when the server offers no STARTTLS "
-      "(an endpoint with require_tls still refuses); off, every SMTP session is TLS");
+  care::notification::NotificationOptions options;
+  ReadTransports(config, options);
   int64_t inbox_streams_per_principal = config.Int(
       "inbox_streams_per_principal", 8, 1, 1000,
       "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
+  options.unsubscribe = ReadUnsubscribeTokens(config);
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -88,20 +133,6 @@ int main(int argc, char** argv) {
     audience = std::make_unique<care::notification::LoyaltyAudience>(
         runner.DialPeer(loyalty_target, loyalty_tls, service_token_file, care::clients::PeerHealthService("loyalty")));
   }
-  care::notification::NotificationOptions options;
-  care::notification::EgressOptions egress{*egress_policy, smtp_allow_plaintext};
-  options.egress = egress.policy;
-  options.channels =
-      [egress](int channel,
-               const care::notification::v1::Settings& settings) -> std::unique_ptr<care::notification::Channel> {
-    if (channel == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
-      return care::notification::MakeWebhookChannel(settings.webhook(), egress);
-    }
-    if (channel == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
-      return care::notification::MakeEmailChannel(settings.email(), egress);
-    }
-    return nullptr;
-  };
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   options.fan_out_lease = fan_out_lease;
   options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set

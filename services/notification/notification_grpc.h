@@ -50,6 +50,7 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
   Reactor* UpdatePreferences(ServerContext* ctx, const v1::UpdatePreferencesRequest* req,
                              v1::Preferences* resp) override;
   Reactor* SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req, v1::ConsentRecord* resp) override;
+  Reactor* Unsubscribe(ServerContext* ctx, const v1::UnsubscribeRequest* req, v1::ConsentRecord* resp) override;
   Reactor* ListConsentHistory(ServerContext* ctx, const v1::ListConsentHistoryRequest* req,
                               v1::ListConsentHistoryResponse* resp) override;
   Reactor* GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,

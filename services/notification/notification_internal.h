@@ -45,9 +45,10 @@ Window MemberWindow(const std::optional<v1::Preferences>& prefs, const v1::Setti
 
 // Why `d` must not be sent now (UNSPECIFIED = send it): cancelled or ended
 // campaign, preference off, no consent, channel or address missing,
-// frequency cap.
+// frequency cap. `unsubscribe`: whether this service can sign unsubscribe
+// links (MARKETING e-mail needs one).
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
-                                            absl::Time now);
+                                            absl::Time now, bool unsubscribe);
 
 // Subject, body and addresses of `d` (render.cc); false (and `d` FAILED)
 // when it cannot be rendered.

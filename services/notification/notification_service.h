@@ -24,6 +24,7 @@
 #include "services/notification/channels.h"
 #include "services/notification/notification_store.h"
 #include "services/notification/recipient_time.h"
+#include "services/notification/unsubscribe.h"
 
 namespace care::notification {
 
@@ -155,6 +156,9 @@ struct NotificationOptions {
   // This process among the replicas (holder of its leases); empty = a new
   // random id.
   std::string replica_id;
+  // Signs and checks List-Unsubscribe links (--unsubscribe_key_file); null:
+  // MARKETING e-mail is not sent and Unsubscribe is refused.
+  std::shared_ptr<const UnsubscribeTokens> unsubscribe;
 };
 
 class NotificationService final {
@@ -237,6 +241,11 @@ class NotificationService final {
                                                     std::vector<std::string> paths);
   // `actor`: the caller's principal, kept in the record.
   absl::StatusOr<v1::ConsentRecord> SetConsent(const Once& once, const ConsentChange& change, const std::string& actor);
+  // The e-mail consent withdrawal an unsubscribe link's token asks for,
+  // with `evidence` from the gateway; its origin_id names the delivery, the
+  // natural key that makes the link idempotent. FAILED_PRECONDITION
+  // (UNSUBSCRIBE_KEY_NOT_CONFIGURED) without --unsubscribe_key_file.
+  absl::StatusOr<ConsentChange> UnsubscribeChange(absl::string_view token, absl::string_view evidence) const;
   // Newest first; channel 0 = all; `before_seq` 0 = from the newest.
   absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> ConsentHistory(const std::string& member_id,
                                                                                     int channel, int64_t before_seq,

@@ -151,6 +151,26 @@ absl::StatusOr<v1::ConsentRecord> NotificationService::SetConsent(const Once& on
   });
 }
 
+absl::StatusOr<ConsentChange> NotificationService::UnsubscribeChange(absl::string_view token,
+                                                                     absl::string_view evidence) const {
+  if (!options_.unsubscribe) {
+    return FailedPrecondition("UNSUBSCRIBE_KEY_NOT_CONFIGURED",
+                              "this service signs no unsubscribe links (no --unsubscribe_key_file)");
+  }
+  auto claim = options_.unsubscribe->Verify(token, clock_.Now());
+  if (!claim.ok()) return claim.status();
+  ConsentChange change;
+  change.member_id = claim->member_id;
+  change.channel = claim->channel;
+  change.granted = false;
+  change.source = v1::CONSENT_SOURCE_UNSUBSCRIBE_REQUEST;
+  change.legal_basis = v1::LEGAL_BASIS_CONSENT;
+  change.evidence = absl::StrCat("List-Unsubscribe one-click, delivery ", claim->delivery_id,
+                                 evidence.empty() ? "" : "; ", evidence);
+  change.origin_id = absl::StrCat("unsubscribe/", claim->delivery_id);
+  return change;
+}
+
 absl::StatusOr<std::vector<std::pair<int64_t, v1::ConsentRecord>>> NotificationService::ConsentHistory(
     const std::string& member_id, int channel, int64_t before_seq, int limit) {
   std::vector<std::pair<int64_t, v1::ConsentRecord>> out;

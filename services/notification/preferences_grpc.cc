@@ -85,6 +85,10 @@ namespace {
 constexpr char kSettingsScope[] = "notification.UpdateSettings";
 constexpr char kPreferencesScope[] = "notification.UpdatePreferences";
 constexpr char kConsentScope[] = "notification.SetConsent";
+constexpr char kUnsubscribeScope[] = "notification.Unsubscribe";
+// Evidence a gateway adds to an unsubscribe; the record's evidence (500)
+// also holds the delivery it came from.
+constexpr size_t kMaxUnsubscribeEvidence = 300;
 
 ConsentChange ChangeOf(const v1::SetConsentRequest& r) {
   ConsentChange c;
@@ -138,6 +142,9 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
       ValidateWindow(errors, "settings.default_send_window", s.default_send_window());
     }
     if (!s.default_locale().empty()) errors.RequireId("settings.default_locale", s.default_locale());
+    if (std::string problem = UnsubscribeUrlProblem(s.email().unsubscribe_url()); !problem.empty()) {
+      errors.Add("settings.email.unsubscribe_url", problem);
+    }
     if (!errors.empty()) return errors.ToStatus();
     return Respond(service_.UpdateSettings(OnceFor(caller, kSettingsScope, req->request_id(), *req), req->settings(),
                                            req->update_mask(), caller.principal->name),
@@ -168,6 +175,30 @@ Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRe
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
     return Respond(service_.SetConsent(OnceFor(caller, kConsentScope, req->request_id(), *req), ChangeOf(*req),
+                                       caller.principal->name),
+                   resp);
+  });
+}
+
+Reactor* NotificationGrpc::Unsubscribe(ServerContext* ctx, const v1::UnsubscribeRequest* req, v1::ConsentRecord* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    if (req->token().empty()) errors.Add("token", "is required");
+    if (req->token().size() > kMaxUnsubscribeTokenBytes) {
+      errors.Add("token", absl::StrCat("is longer than ", kMaxUnsubscribeTokenBytes, " bytes"));
+    }
+    errors.RequireMaxLength("evidence", req->evidence(), kMaxUnsubscribeEvidence);
+    if (!errors.empty()) return errors.ToStatus();
+    auto change = service_.UnsubscribeChange(req->token(), req->evidence());
+    if (!change.ok()) return change.status();
+    // One link, one withdrawal: the delivery is the natural key, and the
+    // gateway's evidence (a timestamp, an address) is not part of the
+    // request a retry must repeat.
+    v1::SetConsentRequest same;
+    same.set_request_id(change->origin_id);
+    same.set_member_id(change->member_id);
+    same.set_channel(static_cast<care::common::v1::MessageChannel>(change->channel));
+    return Respond(service_.SetConsent(SharedOnce(kUnsubscribeScope, change->origin_id, same), *change,
                                        caller.principal->name),
                    resp);
   });

@@ -71,6 +71,11 @@ absl::StatusOr<v1::Settings> NotificationService::UpdateSettings(const Once& onc
         return s;
       }
     }
+    if (merged.email().unsubscribe_url() != current.email().unsubscribe_url() &&
+        !merged.email().unsubscribe_url().empty() && !options_.unsubscribe) {
+      return FailedPrecondition("UNSUBSCRIBE_KEY_NOT_CONFIGURED",
+                                "settings.email.unsubscribe_url needs the server's --unsubscribe_key_file");
+    }
     // A secret changes only when its own path is named, so that updating
     // "webhook" for its URL cannot blank the signing secret; but a secret
     // belongs to the host it was given for: when the URL moves to another

@@ -161,7 +161,11 @@ class LoyaltyTest : public ::testing::Test {
 
   // Flags of a real care_notification reading this loyalty's members, plus `extra`.
   std::vector<std::string> NotificationArgs(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
+    // Marketing e-mail goes out only with an unsubscribe link, signed with this.
+    const std::string unsubscribe_keys = dir_.path() + "/unsubscribe_keys";
+    std::ofstream(unsubscribe_keys) << "u1 " << std::string(40, 'k') << "\n";
+    std::vector<std::string> args{"--unsubscribe_key_file=" + unsubscribe_keys, "--fake_clock",
+                                  "--redis_port=" + std::to_string(redis_.port()),
                                   "--loyalty_target=" + service_->address(),
                                   "--service_token_file=" + dir_.path() + "/notification_token", "--job_interval=50ms",
                                   "--log_level=warn",

@@ -119,7 +119,9 @@ class NotificationEgressTest : public NotificationTest {
     } else {
       req.mutable_settings()->mutable_email()->set_smtp_url(url);
       req.mutable_settings()->mutable_email()->set_from_address("care@example.com");
+      req.mutable_settings()->mutable_email()->set_unsubscribe_url("https://shop.example/unsubscribe");
       req.mutable_update_mask()->add_paths("email.from_address");
+      req.mutable_update_mask()->add_paths("email.unsubscribe_url");
     }
     req.mutable_update_mask()->add_paths(path);
     return nstub_->UpdateSettings(Ctx(admin()).get(), req, out);
@@ -273,7 +275,9 @@ TEST_F(NotificationEgressTest, MovingTheSmtpUrlToAnotherHostDropsThePassword) {
   e->set_from_address("care@example.com");
   e->set_username("care");
   e->set_password(password);
-  for (const char* p : {"email.smtp_url", "email.from_address", "email.username", "email.password"}) {
+  e->set_unsubscribe_url("https://shop.example/unsubscribe");
+  for (const char* p :
+       {"email.smtp_url", "email.from_address", "email.username", "email.password", "email.unsubscribe_url"}) {
     req.mutable_update_mask()->add_paths(p);
   }
   nv1::Settings out;

@@ -168,7 +168,10 @@ TEST_F(NotificationWebhookTest, EmailReachesTheMemberThroughAnSmtpReceiver) {
   req.set_request_id("settings-email");
   req.mutable_settings()->mutable_email()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp.port()));
   req.mutable_settings()->mutable_email()->set_from_address("care@example.com");
-  for (const char* p : {"email.smtp_url", "email.from_address"}) req.mutable_update_mask()->add_paths(p);
+  req.mutable_settings()->mutable_email()->set_unsubscribe_url("https://shop.example/unsubscribe");
+  for (const char* p : {"email.smtp_url", "email.from_address", "email.unsubscribe_url"}) {
+    req.mutable_update_mask()->add_paths(p);
+  }
   nv1::Settings settings;
   grpc::Status st = nstub_->UpdateSettings(Ctx(admin()).get(), req, &settings);
   ASSERT_TRUE(st.ok()) << Describe(st);
