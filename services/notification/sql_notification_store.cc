@@ -238,8 +238,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   // A delivery of a member whose rows PrefetchDeliveries read is kept back
   // and written by FlushPending with the batch's others (the view knows it
-  // is new: a concurrent insert of the same key fails this transaction at
-  // SERIALIZABLE, and the re-run sees it); any other goes in at once.
+  // is new: a row of the same key it could not see fails this transaction,
+  // and the next run reads it); any other goes in at once.
   absl::StatusOr<bool> InsertDelivery(const v1::Delivery& d) override {
     if (auto view = delivery_view_.find(d.member_id());
         view != delivery_view_.end() && d.message_key() == prefetched_key_) {
