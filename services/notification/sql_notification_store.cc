@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,55 @@ struct FeedChange {
 // once per connection). 256 rows of 14 columns stay far below either
 // engine's parameter limit.
 constexpr int kRowsPerInsert[] = {256, 64, 16, 4, 1};
+
+// One column of a batch as a PostgreSQL array literal ({...}), bound as one
+// text parameter and cast in the statement (?1::text[]): a batch's rows go
+// in one INSERT ... SELECT FROM unnest(...) per table.
+class ArrayLiteral {
+ public:
+  ArrayLiteral() { s_.push_back('{'); }
+  template <typename Int>
+  requires std::is_integral_v<Int>
+  void Put(Int v) {
+    Next();
+    absl::StrAppend(&s_, static_cast<int64_t>(v));
+  }
+  void Put(absl::string_view v) {
+    Next();
+    s_.push_back('"');
+    for (char c : v) {
+      if (c == '"' || c == '\\') s_.push_back('\\');
+      s_.push_back(c);
+    }
+    s_.push_back('"');
+  }
+  void Put(const std::string& v) { Put(absl::string_view(v)); }
+  // bytea in hex form; the array's own escape doubles the backslash.
+  void Put(Blob v) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    Next();
+    s_.append("\"\\\\x");
+    for (unsigned char c : v.bytes) {
+      s_.push_back(kHex[c >> 4]);
+      s_.push_back(kHex[c & 15]);
+    }
+    s_.push_back('"');
+  }
+  void Put(std::nullptr_t) {
+    Next();
+    s_.append("NULL");
+  }
+  std::string Take() {
+    s_.push_back('}');
+    return std::move(s_);
+  }
+
+ private:
+  void Next() {
+    if (s_.size() > 1) s_.push_back(',');
+  }
+  std::string s_;
+};
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
@@ -188,8 +238,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   // A delivery of a member whose rows PrefetchDeliveries read is kept back
   // and written by FlushPending with the batch's others (the view knows it
-  // is new: a concurrent insert of the same key fails this transaction at
-  // SERIALIZABLE, and the re-run sees it); any other goes in at once.
+  // is new: a row of the same key it could not see fails this transaction,
+  // and the next run reads it); any other goes in at once.
   absl::StatusOr<bool> InsertDelivery(const v1::Delivery& d) override {
     if (auto view = delivery_view_.find(d.member_id());
         view != delivery_view_.end() && d.message_key() == prefetched_key_) {
@@ -764,15 +814,16 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (!head.ok()) return head.status();
     if (!*head) return absl::InternalError("inbox_feed_head has no row");
     const int64_t first = **head - static_cast<int64_t>(feed_.size());
-    absl::Status st = InsertRows("INSERT INTO inbox_events (seq, type, message_id, member_id, kind, at) VALUES ", 6, "",
-                                 feed_.size(), [&](Statement& stmt, int p, size_t i) {
+    absl::Status st = InsertRows("INSERT INTO inbox_events (seq, type, message_id, member_id, kind, at)",
+                                 {"bigint", "bigint", "text", "text", "bigint", "bigint"}, "", feed_.size(),
+                                 [&](auto put, size_t i) {
                                    const FeedChange& c = feed_[i];
-                                   stmt.Bind(p + 1, first + 1 + static_cast<int64_t>(i));
-                                   stmt.Bind(p + 2, c.type);
-                                   stmt.Bind(p + 3, c.message_id);
-                                   stmt.Bind(p + 4, c.member_id);
-                                   stmt.Bind(p + 5, c.kind);
-                                   stmt.Bind(p + 6, c.at);
+                                   put(1, first + 1 + static_cast<int64_t>(i));
+                                   put(2, c.type);
+                                   put(3, c.message_id);
+                                   put(4, c.member_id);
+                                   put(5, c.kind);
+                                   put(6, c.at);
                                  });
     feed_.clear();
     return st;
@@ -780,56 +831,52 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
  private:
   absl::Status FlushMembers() {
-    if (pending_members_.empty()) return absl::OkStatus();
-    // Rows with preferences first, then those without: a statement's
-    // parameter types stay the same for all its rows (PostgreSQL prepares one
-    // statement per type signature; NULL and a blob differ).
     std::vector<const MemberRow*> rows;
     rows.reserve(pending_members_.size());
     for (const auto& [id, m] : pending_members_) rows.push_back(&m);
-    auto without = std::stable_partition(rows.begin(), rows.end(),
-                                         [](const MemberRow* m) { return m->preferences.has_value(); });
     std::vector<std::string> prefs(rows.size());
-    for (size_t i = 0; i < rows.size() && rows[i]->preferences; ++i)
-      prefs[i] = rows[i]->preferences->SerializeAsString();
-    auto write = [&](size_t from, size_t to) {
-      return InsertRows(
-          "INSERT INTO members (member_id, name, email, phone, profile_locale, profile_zone, profile_at, preferences) "
-          "VALUES ",
-          8,
-          " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, email = excluded.email, "
-          "phone = excluded.phone, profile_locale = excluded.profile_locale, profile_zone = excluded.profile_zone, "
-          "profile_at = excluded.profile_at, preferences = excluded.preferences",
-          to - from, [&](Statement& stmt, int p, size_t k) {
-            const size_t i = from + k;
-            const MemberRow& m = *rows[i];
-            stmt.Bind(p + 1, m.member_id);
-            stmt.Bind(p + 2, m.name);
-            stmt.Bind(p + 3, m.email);
-            stmt.Bind(p + 4, m.phone);
-            stmt.Bind(p + 5, m.profile_locale);
-            stmt.Bind(p + 6, m.profile_zone);
-            stmt.Bind(p + 7, m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at));
-            if (m.preferences) {
-              stmt.Bind(p + 8, Blob{prefs[i]});
-            } else {
-              stmt.Bind(p + 8, nullptr);
-            }
-          });
-    };
-    const size_t split = static_cast<size_t>(without - rows.begin());
-    absl::Status st = write(0, split);
-    if (st.ok()) st = write(split, rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i]->preferences) prefs[i] = rows[i]->preferences->SerializeAsString();
+    }
+    absl::Status st = InsertRows(
+        "INSERT INTO members (member_id, name, email, phone, profile_locale, profile_zone, profile_at, preferences)",
+        {"text", "text", "text", "text", "text", "text", "bigint", "bytea"},
+        " ON CONFLICT (member_id) DO UPDATE SET name = excluded.name, email = excluded.email, "
+        "phone = excluded.phone, profile_locale = excluded.profile_locale, profile_zone = excluded.profile_zone, "
+        "profile_at = excluded.profile_at, preferences = excluded.preferences",
+        rows.size(), [&](auto put, size_t i) {
+          const MemberRow& m = *rows[i];
+          put(1, m.member_id);
+          put(2, m.name);
+          put(3, m.email);
+          put(4, m.phone);
+          put(5, m.profile_locale);
+          put(6, m.profile_zone);
+          put(7, m.profile_at == absl::InfinitePast() ? int64_t{0} : Micros(m.profile_at));
+          if (m.preferences) {
+            put(8, Blob{prefs[i]});
+          } else {
+            put(8, nullptr);
+          }
+        });
     pending_members_.clear();
     return st;
   }
 
-  // `head` VALUES (...), (...) `tail` for `count` rows of `columns` values,
-  // in statements of kRowsPerInsert rows. bind(stmt, p, i) binds row i to
-  // ?p+1...; returned(stmt) reads each row a RETURNING tail yields.
-  template <typename BindRow, typename Returned>
-  absl::Status InsertRows(absl::string_view head, int columns, absl::string_view tail, size_t count, BindRow bind,
-                          Returned returned) {
+  // `head` rows `tail` for `count` rows of columns of the given PostgreSQL
+  // types. add(put, i) gives row i's values as put(column, value), columns
+  // from 1; returned(stmt) reads each row a RETURNING tail yields. On
+  // PostgreSQL the rows go in one statement, each column one array
+  // parameter (`head` SELECT * FROM unnest(?1::text[], ...) `tail`: one
+  // round trip per table and batch, one statement text whatever the count;
+  // CockroachDB and YugabyteDB run it too). On SQLite, in process, multi-row
+  // VALUES of kRowsPerInsert rows.
+  template <typename AddRow, typename Returned>
+  absl::Status InsertRows(absl::string_view head, const std::vector<absl::string_view>& types, absl::string_view tail,
+                          size_t count, AddRow add, Returned returned) {
+    if (count == 0) return absl::OkStatus();
+    if (txn_.engine() == SqlEngine::kPostgres) return InsertArrays(head, types, tail, count, add, returned);
+    const int columns = static_cast<int>(types.size());
     for (size_t i = 0; i < count;) {
       int n = 1;
       for (int size : kRowsPerInsert) {
@@ -838,7 +885,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
           break;
         }
       }
-      std::string sql(head);
+      std::string sql = absl::StrCat(head, " VALUES ");
       for (int r = 0; r < n; ++r) {
         absl::StrAppend(&sql, r ? ",(" : "(");
         for (int c = 1; c <= columns; ++c) absl::StrAppend(&sql, c > 1 ? ",?" : "?", r * columns + c);
@@ -847,47 +894,73 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
       absl::StrAppend(&sql, tail);
       auto stmt = txn_.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
-      for (int r = 0; r < n; ++r) bind(*stmt, r * columns, i + r);
-      for (;;) {
-        auto row = stmt->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        returned(*stmt);
+      for (int r = 0; r < n; ++r) {
+        const int p = r * columns;
+        add([&](int column, const auto& v) { stmt->Bind(p + column, v); }, i + r);
       }
+      if (absl::Status st = ReadReturned(*stmt, returned); !st.ok()) return st;
       i += n;
     }
     return absl::OkStatus();
   }
-  template <typename BindRow>
-  absl::Status InsertRows(absl::string_view head, int columns, absl::string_view tail, size_t count, BindRow bind) {
-    return InsertRows(head, columns, tail, count, bind, [](const Statement&) {});
+  template <typename AddRow>
+  absl::Status InsertRows(absl::string_view head, const std::vector<absl::string_view>& types, absl::string_view tail,
+                          size_t count, AddRow add) {
+    return InsertRows(head, types, tail, count, add, [](const Statement&) {});
+  }
+
+  template <typename AddRow, typename Returned>
+  absl::Status InsertArrays(absl::string_view head, const std::vector<absl::string_view>& types, absl::string_view tail,
+                            size_t count, AddRow add, Returned returned) {
+    std::vector<ArrayLiteral> arrays(types.size());
+    for (size_t i = 0; i < count; ++i) {
+      add([&](int column, const auto& v) { arrays[column - 1].Put(v); }, i);
+    }
+    std::string sql = absl::StrCat(head, " SELECT * FROM unnest(");
+    for (size_t c = 0; c < types.size(); ++c) absl::StrAppend(&sql, c ? "," : "", "?", c + 1, "::", types[c], "[]");
+    absl::StrAppend(&sql, ")", tail);
+    auto stmt = txn_.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    for (size_t c = 0; c < arrays.size(); ++c) stmt->Bind(static_cast<int>(c + 1), arrays[c].Take());
+    return ReadReturned(*stmt, returned);
+  }
+
+  template <typename Returned>
+  static absl::Status ReadReturned(Statement& stmt, Returned& returned) {
+    for (;;) {
+      auto row = stmt.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::OkStatus();
+      returned(stmt);
+    }
   }
 
   absl::Status FlushConsents() {
     std::vector<std::pair<const std::pair<std::string, int>*, const ConsentState*>> rows;
     for (const auto& [key, state] : pending_consents_) rows.emplace_back(&key, &state);
-    absl::Status st = InsertRows("INSERT INTO consents (member_id, channel, granted, effective_at) VALUES ", 4,
+    absl::Status st = InsertRows("INSERT INTO consents (member_id, channel, granted, effective_at)",
+                                 {"text", "bigint", "bigint", "bigint"},
                                  " ON CONFLICT (member_id, channel) DO UPDATE SET granted = excluded.granted, "
                                  "effective_at = excluded.effective_at",
-                                 rows.size(), [&](Statement& stmt, int p, size_t i) {
-                                   stmt.Bind(p + 1, rows[i].first->first);
-                                   stmt.Bind(p + 2, rows[i].first->second);
-                                   stmt.Bind(p + 3, rows[i].second->granted);
-                                   stmt.Bind(p + 4, Micros(rows[i].second->effective_at));
+                                 rows.size(), [&](auto put, size_t i) {
+                                   put(1, rows[i].first->first);
+                                   put(2, rows[i].first->second);
+                                   put(3, rows[i].second->granted);
+                                   put(4, Micros(rows[i].second->effective_at));
                                  });
     pending_consents_.clear();
     if (!st.ok()) return st;
-    // In the order they were appended: seq follows the VALUES order.
+    // In the order they were appended: seq follows the rows' order.
     std::vector<std::string> blobs;
     blobs.reserve(pending_records_.size());
     for (const v1::ConsentRecord& r : pending_records_) blobs.push_back(r.SerializeAsString());
-    st = InsertRows("INSERT INTO consent_history (member_id, channel, record_at, proto) VALUES ", 4, "",
-                    pending_records_.size(), [&](Statement& stmt, int p, size_t i) {
+    st = InsertRows("INSERT INTO consent_history (member_id, channel, record_at, proto)",
+                    {"text", "bigint", "bigint", "bytea"}, "", pending_records_.size(), [&](auto put, size_t i) {
                       const v1::ConsentRecord& r = pending_records_[i];
-                      stmt.Bind(p + 1, r.member_id());
-                      stmt.Bind(p + 2, static_cast<int>(r.channel()));
-                      stmt.Bind(p + 3, Micros(r.record_time()));
-                      stmt.Bind(p + 4, Blob{blobs[i]});
+                      put(1, r.member_id());
+                      put(2, static_cast<int>(r.channel()));
+                      put(3, Micros(r.record_time()));
+                      put(4, Blob{blobs[i]});
                     });
     pending_records_.clear();
     return st;
@@ -898,62 +971,71 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     std::vector<std::string> blobs;
     blobs.reserve(pending_deliveries_.size());
     for (const v1::Delivery& d : pending_deliveries_) blobs.push_back(d.SerializeAsString());
-    size_t inserted = 0;
     absl::Status st = InsertRows(
         "INSERT INTO deliveries (delivery_id, member_id, message_key, channel, kind, category, schedule_id, "
-        "campaign_id, complaint_id, status, suppression_reason, send_after, create_at, proto) VALUES ",
-        14, " ON CONFLICT DO NOTHING RETURNING delivery_id", pending_deliveries_.size(),
-        [&](Statement& stmt, int p, size_t i) {
+        "campaign_id, complaint_id, status, suppression_reason, send_after, create_at, proto)",
+        {"text", "text", "text", "bigint", "bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint",
+         "bigint", "bytea"},
+        "", pending_deliveries_.size(), [&](auto put, size_t i) {
           const v1::Delivery& d = pending_deliveries_[i];
-          stmt.Bind(p + 1, d.delivery_id());
-          stmt.Bind(p + 2, d.member_id());
-          stmt.Bind(p + 3, d.message_key());
-          stmt.Bind(p + 4, static_cast<int>(d.channel()));
-          stmt.Bind(p + 5, static_cast<int>(d.kind()));
-          stmt.Bind(p + 6, static_cast<int>(d.category()));
-          stmt.Bind(p + 7, d.schedule_id());
-          stmt.Bind(p + 8, d.campaign_id());
-          stmt.Bind(p + 9, d.complaint_id());
-          stmt.Bind(p + 10, static_cast<int>(d.status()));
-          stmt.Bind(p + 11, static_cast<int>(d.suppression_reason()));
-          stmt.Bind(p + 12, NextTry(d));
-          stmt.Bind(p + 13, Micros(d.create_time()));
-          stmt.Bind(p + 14, Blob{blobs[i]});
-        },
-        [&](const Statement&) { ++inserted; });
-    const size_t expected = pending_deliveries_.size();
-    pending_deliveries_.clear();
-    if (!st.ok()) return st;
-    // The view said each was new; a row this transaction cannot see would
-    // have failed it (SERIALIZABLE), so a shortfall is a broken view.
-    if (inserted != expected) {
-      return absl::InternalError(absl::StrCat("deliveries: ", expected - inserted, " of ", expected,
-                                              " already stored"));
+          put(1, d.delivery_id());
+          put(2, d.member_id());
+          put(3, d.message_key());
+          put(4, static_cast<int>(d.channel()));
+          put(5, static_cast<int>(d.kind()));
+          put(6, static_cast<int>(d.category()));
+          put(7, d.schedule_id());
+          put(8, d.campaign_id());
+          put(9, d.complaint_id());
+          put(10, static_cast<int>(d.status()));
+          put(11, static_cast<int>(d.suppression_reason()));
+          put(12, NextTry(d));
+          put(13, Micros(d.create_time()));
+          put(14, Blob{blobs[i]});
+        });
+    // The view said each was new, so a plain INSERT: a row it missed (a
+    // broken view, or one this transaction cannot see) fails the statement
+    // on the unique key, and no speculative insertion is paid per row.
+    if (st.ok()) {
+      for (const v1::Delivery& d : pending_deliveries_) new_deliveries_.insert(d.delivery_id());
     }
-    return absl::OkStatus();
+    pending_deliveries_.clear();
+    return st;
   }
 
-  // Inserted messages join the feed in the order they were stored.
+  // Inserted messages join the feed in the order they were stored. The
+  // message of a delivery this transaction stored is new as well (one
+  // message per delivery): a plain INSERT, like the delivery's; any other
+  // may be a repeat and is skipped.
   absl::Status FlushInbox() {
     if (pending_inbox_.empty()) return absl::OkStatus();
     std::vector<std::string> blobs;
     blobs.reserve(pending_inbox_.size());
     for (const v1::InboxMessage& m : pending_inbox_) blobs.push_back(m.SerializeAsString());
+    std::vector<size_t> fresh, other;
+    for (size_t i = 0; i < pending_inbox_.size(); ++i) {
+      (new_deliveries_.contains(pending_inbox_[i].delivery_id()) ? fresh : other).push_back(i);
+    }
     std::set<std::string> inserted;
-    absl::Status st = InsertRows(
-        "INSERT INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto) VALUES ", 7,
-        " ON CONFLICT DO NOTHING RETURNING message_id", pending_inbox_.size(),
-        [&](Statement& stmt, int p, size_t i) {
-          const v1::InboxMessage& m = pending_inbox_[i];
-          stmt.Bind(p + 1, m.message_id());
-          stmt.Bind(p + 2, m.member_id());
-          stmt.Bind(p + 3, m.delivery_id());
-          stmt.Bind(p + 4, static_cast<int>(m.kind()));
-          stmt.Bind(p + 5, Micros(m.create_time()));
-          stmt.Bind(p + 6, Micros(m.expire_time()));
-          stmt.Bind(p + 7, Blob{blobs[i]});
-        },
-        [&](const Statement& stmt) { inserted.insert(stmt.Text(0)); });
+    auto write = [&](const std::vector<size_t>& rows, absl::string_view tail) {
+      return InsertRows(
+          "INSERT INTO inbox (message_id, member_id, delivery_id, kind, created_at, expire_at, proto)",
+          {"text", "text", "text", "bigint", "bigint", "bigint", "bytea"}, tail, rows.size(),
+          [&](auto put, size_t k) {
+            const v1::InboxMessage& m = pending_inbox_[rows[k]];
+            put(1, m.message_id());
+            put(2, m.member_id());
+            put(3, m.delivery_id());
+            put(4, static_cast<int>(m.kind()));
+            put(5, Micros(m.create_time()));
+            put(6, Micros(m.expire_time()));
+            put(7, Blob{blobs[rows[k]]});
+          },
+          [&](const Statement& stmt) { inserted.insert(stmt.Text(0)); });
+    };
+    absl::Status st = write(fresh, "");
+    for (size_t i : fresh) inserted.insert(pending_inbox_[i].message_id());
+    if (st.ok()) st = write(other, " ON CONFLICT DO NOTHING RETURNING message_id");
     if (st.ok()) {
       for (const v1::InboxMessage& m : pending_inbox_) {
         if (inserted.erase(m.message_id()) > 0) {
@@ -970,6 +1052,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   std::vector<v1::ConsentRecord> pending_records_;
   std::vector<v1::Delivery> pending_deliveries_;
   std::vector<v1::InboxMessage> pending_inbox_;
+  // Deliveries this transaction inserted from pending_deliveries_.
+  std::set<std::string> new_deliveries_;
   // PrefetchDeliveries: per member, its deliveries with prefetched_key_ and
   // its SENT marketing ones, including this transaction's.
   std::map<std::string, std::vector<v1::Delivery>> delivery_view_;
