@@ -77,7 +77,7 @@ while [ ${#queue[@]} -gt 0 ]; do
   while read -r dep; do
     dep=${dep%%:*}
     [ -n "$dep" ] && [ -z "${closure[$dep]:-}" ] && queue+=("$dep")
-  done < <(tr ',|' '\n\n' <<<"$deps" | sed -e 's/([^)]*)//g' -e 's/^ *//' -e 's/ *$//')
+  done < <(tr ',|' '\n' <<<"$deps" | sed -e 's/([^)]*)//g' -e 's/^ *//' -e 's/ *$//')
 done
 
 declare -A base=()
