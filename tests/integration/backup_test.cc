@@ -78,6 +78,7 @@ TEST_F(BackupTest, ABackupTakenUnderLoadRestoresEveryAcknowledgedWrite) {
   std::map<std::string, std::pair<std::string, absl::Time>> acked;  // request id -> member, answered at
   std::atomic<bool> stop{false};
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; !stop; ++i) {
