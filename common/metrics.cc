@@ -19,6 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/backup.h"
+#include "common/database_ops.h"
 
 namespace care::metrics {
 namespace {
@@ -481,6 +483,8 @@ void DeclareAll() {
   SqlStatementsCached();
   SqlConflictRetries();
   RetentionPurged();
+  DeclareDatabaseOpsMetrics();
+  DeclareBackupMetrics();
   for (auto declare : added) declare();
 }
 

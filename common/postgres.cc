@@ -420,6 +420,20 @@ absl::Status PostgresDatabase::Probe() {
   return s;
 }
 
+absl::StatusOr<int64_t> PostgresDatabase::SizeBytes() {
+  int64_t bytes = 0;
+  absl::Status s = Read([&](Txn& txn) -> absl::Status {
+    auto stmt = txn.Query("SELECT pg_database_size(current_database())");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) bytes = stmt->Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return bytes;
+}
+
 absl::Status PostgresDatabase::Migrate(const std::vector<Migration>& migrations) {
   auto acquired = Acquire();
   if (!acquired.ok()) return acquired.status();

@@ -56,6 +56,7 @@ class PostgresDatabase final : public Database {
   absl::Status Read(const std::function<absl::Status(Txn&)>& fn) override;
   bool Healthy() const override { return healthy_.load(); }
   absl::Status Probe() override;
+  absl::StatusOr<int64_t> SizeBytes() override;
   SqlEngine engine() const override { return SqlEngine::kPostgres; }
 
   class Connection;

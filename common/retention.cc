@@ -1,6 +1,7 @@
 #include "common/retention.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/idempotency.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -54,6 +55,11 @@ bool PurgeExpired(Database& db, absl::Time now, const RetentionOptions& o) {
                          [&](Txn& txn) { return PurgeIdempotencyBefore(txn, now - o.idempotency, o.batch); });
   more |= PurgeBatch(db, "outbox", o.batch,
                      [&](Txn& txn) { return PurgeDeliveredOutboxBefore(txn, now - o.outbox, o.batch); });
+  // Rows of replicas gone for a day (each new pod name leaves one): a live
+  // replica rewrites its own every few seconds. Wall clock, as they are.
+  more |= PurgeBatch(db, "write_probe", o.batch, [&](Txn& txn) {
+    return txn.Exec("DELETE FROM write_probe WHERE at < ?1", absl::ToUnixMicros(absl::Now() - absl::Hours(24)));
+  });
   return more;
 }
 

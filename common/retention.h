@@ -24,7 +24,8 @@ struct RetentionOptions {
   static RetentionOptions Read(ConfigReader& config);
 };
 
-// One pass of the purge job at `now`: one bounded batch of each kind.
+// One pass of the purge job at `now`: one bounded batch of each kind (and
+// of write_probe rows of replicas gone for a day).
 // Returns true when a batch was full (more is due right away). Counts what
 // went in care_retention_purged_total{table}.
 bool PurgeExpired(Database& db, absl::Time now, const RetentionOptions& options);

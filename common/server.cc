@@ -288,6 +288,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
   if (!ParseLogLevel(s.log_level, &level))
     c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   s.retention = RetentionOptions::Read(c);
+  s.backup = BackupOptions::Read(c, !s.database.url.empty());
   s.replica_id = c.String("replica_id", "",
                           "this process among replicas sharing a database (e.g. the pod name); "
                           "empty = <hostname>-<pid>-<random>");
@@ -461,11 +462,23 @@ Database& ServerRunner::OpenDatabase(const Schema& schema) {
     if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
     database_ = std::move(*db);
   }
-  AddReadinessCheck("database", [d = database_.get()] { return d->Probe().ok(); });
+  StartDatabaseOps();
+  return *database_;
+}
+
+void ServerRunner::StartDatabaseOps() {
+  // A write, at most every few seconds: a read stays green on a full volume.
+  write_probe_ = std::make_unique<WriteProbe>(*database_, ReplicaId());
+  AddReadinessCheck("database", [p = write_probe_.get()] { return p->Ready(); });
   // Kicked with the other jobs when a test moves the fake clock.
   jobs_.Add("retention_purge", absl::Minutes(1),
             [this] { return PurgeExpired(*database_, clock_->Now(), config_.retention); });
-  return *database_;
+  jobs_.Add(
+      "database_size", absl::Seconds(30), [this] { return RefreshDatabaseSize(*database_); }, JobScope::kEveryReplica);
+  // Read refuses backup_dir with database_url: backups are SQLite's.
+  if (auto* sqlite = dynamic_cast<SqliteDatabase*>(database_.get()); sqlite != nullptr && config_.backup.enabled()) {
+    backups_ = std::make_unique<BackupScheduler>(*sqlite, config_.service, config_.backup);
+  }
 }
 
 void ServerRunner::LeaseJobs() {

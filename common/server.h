@@ -10,8 +10,10 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/backup.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/database_ops.h"
 #include "common/jobs.h"
 #include "common/key_file.h"
 #include "common/metrics.h"
@@ -61,6 +63,7 @@ struct ServerConfig {
   int metrics_port;               // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
   RetentionOptions retention;     // idempotency records, delivered outbox events
+  BackupOptions backup;           // --backup_*: SQLite online backups
   // Replicas on one database (PostgreSQL): who this process is among them,
   // and how long a job lease outlives its holder's last renewal.
   std::string replica_id;
@@ -112,7 +115,8 @@ class ServerRunner final {
   // Opens the service's database: PostgreSQL at --database_url, else
   // <data_dir>/<service>.db, with the common and the service's migrations
   // for that engine (stopping the process if that fails), makes readiness
-  // depend on it and runs the retention purge on it as a job.
+  // depend on it taking writes (WriteProbe), runs the retention purge and
+  // the size metric on it as jobs, and on SQLite the scheduled backups.
   Database& OpenDatabase(const Schema& schema);
   // The Redis pool, one connection per work-pool thread. Redis is a cache:
   // it is not part of readiness.
@@ -151,6 +155,8 @@ class ServerRunner final {
   // On a shared database: each kOneReplica job runs on the replica that
   // holds its lease.
   void LeaseJobs();
+  // The database's readiness write probe, retention and size jobs, backups.
+  void StartDatabaseOps();
   // Lets every admitted call finish (up to --drain_deadline), then stops `server`.
   void Drain(grpc::Server& server);
 
@@ -164,6 +170,8 @@ class ServerRunner final {
   std::vector<grpc::Service*> services_;
   std::vector<std::pair<std::string, std::function<bool()>>> readiness_;
   std::unique_ptr<Database> database_;
+  std::unique_ptr<WriteProbe> write_probe_;   // before database_ goes
+  std::unique_ptr<BackupScheduler> backups_;  // stopped before database_ goes
   std::unique_ptr<RedisPool> redis_;
   std::unique_ptr<HmacKeyRing> tier_cache_keys_;
   std::unique_ptr<Diagnostics> diagnostics_;

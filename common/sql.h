@@ -161,7 +161,12 @@ class Database {
   virtual absl::Status Read(const std::function<absl::Status(Txn&)>& fn) = 0;
   // True while the last write or probe succeeded; feeds readiness.
   virtual bool Healthy() const = 0;
+  // A read of the database: whether it answers (it may still refuse writes;
+  // WriteProbe in common/database_ops.h tells that).
   virtual absl::Status Probe() = 0;
+  // Bytes the database takes on disk: SQLite its pages plus the WAL file,
+  // PostgreSQL pg_database_size of the current database.
+  virtual absl::StatusOr<int64_t> SizeBytes() = 0;
   virtual SqlEngine engine() const = 0;
 };
 

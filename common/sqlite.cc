@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -129,6 +130,7 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
                                                                      const SqliteOptions& options) {
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase());
   db->options_ = options;
+  db->path_ = path;
   if (absl::Status s = db->LockFile(path); !s.ok()) return s;
   auto writer = Connect(path, options);
   if (!writer.ok()) return writer.status();
@@ -302,6 +304,39 @@ absl::Status SqliteDatabase::Read(const std::function<absl::Status(Txn&)>& fn) {
 absl::Status SqliteDatabase::Probe() {
   absl::Status s = Read([](Txn& txn) { return txn.Exec("SELECT 1").status(); });
   healthy_ = s.ok();
+  return s;
+}
+
+absl::StatusOr<int64_t> SqliteDatabase::SizeBytes() {
+  int64_t pages = 0;
+  absl::Status s = Read([&](Txn& txn) -> absl::Status {
+    auto stmt = txn.Query("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) pages = stmt->Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  // Committed pages not yet checkpointed live in the WAL, which is never
+  // shrunk below its largest size: both take room on the volume.
+  struct stat wal {};
+  if (!path_.empty() && ::stat((path_ + "-wal").c_str(), &wal) == 0) pages += wal.st_size;
+  return pages;
+}
+
+absl::Status SqliteDatabase::BackupInto(const std::string& dest) {
+  // Not the writer: VACUUM INTO reads a snapshot like any reader, and the
+  // group-commit writer keeps committing while it copies.
+  auto c = Connect(path_, options_);
+  if (!c.ok()) return c.status();
+  absl::Status s;
+  {
+    auto stmt = c->txn->Query("VACUUM INTO ?1", dest);
+    s = Run(std::move(stmt));
+  }
+  c->txn.reset();
+  sqlite3_close(c->db);
   return s;
 }
 

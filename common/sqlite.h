@@ -132,7 +132,15 @@ class SqliteDatabase final : public Database {
   absl::Status Read(const std::function<absl::Status(Txn&)>& fn) override;
   bool Healthy() const override { return healthy_.load(); }
   absl::Status Probe() override;
+  absl::StatusOr<int64_t> SizeBytes() override;
   SqlEngine engine() const override { return SqlEngine::kSqlite; }
+  const std::string& path() const { return path_; }
+
+  // An online backup: a consistent snapshot of the database (what was
+  // committed when it started) written to `dest` with VACUUM INTO, from a
+  // connection of its own, so writes go on meanwhile. `dest` must not exist.
+  // Not synced: the caller fsyncs before it publishes the file.
+  absl::Status BackupInto(const std::string& dest);
 
  private:
   struct Connection {
@@ -151,6 +159,7 @@ class SqliteDatabase final : public Database {
   void WriterLoop();
 
   SqliteOptions options_;
+  std::string path_;
   Connection writer_;
   std::vector<Connection> readers_;
   std::vector<Connection*> idle_readers_;
