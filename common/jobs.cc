@@ -2,10 +2,24 @@
 
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace care {
+namespace {
+
+// Set by LogJobFailure while a job runs on the runner's thread: the run is
+// counted as failed.
+thread_local bool run_failed = false;
+
+void CountRun(const std::string& job, bool ok) {
+  metrics::JobRuns().Inc({job, ok ? "ok" : "failed"});
+  if (ok) metrics::JobLastSuccess().Set({job}, absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+}
+
+}  // namespace
 
 void LogJobFailure(absl::string_view job, const absl::Status& status) {
+  run_failed = true;
   LogWarn("job failed; retried at its next run",
           {{"job", job}, {"code", absl::StatusCodeToString(status.code())}, {"error", status.message()}});
 }
@@ -75,9 +89,14 @@ void JobRunner::Loop() {
         bool again = false;
         try {
           // Another replica holds the job: wait for the interval, then ask again.
-          if (MayRun(job)) again = job.fn();
+          if (MayRun(job)) {
+            run_failed = false;
+            again = job.fn();
+            CountRun(job.name, !run_failed);
+          }
         } catch (const std::exception& e) {
           LogError("job failed", {{"job", job.name}, {"error", e.what()}});
+          CountRun(job.name, false);
         }
         lock.lock();
         job.next = again ? absl::Now() : absl::Now() + job.interval;

@@ -15,7 +15,9 @@ namespace care {
 
 // How every job reports a failed run: one JSON line (warn) with the job, the
 // status code and its message. The job is retried at its next run; a failure
-// is never silent.
+// is never silent. Called from the job's own run (the runner's thread), it
+// also makes the run count as failed in care_job_runs_total, and not as a
+// success in care_job_last_success_timestamp_seconds.
 void LogJobFailure(absl::string_view job, const absl::Status& status);
 
 // Where a job runs when several replicas share a database.
@@ -25,7 +27,9 @@ enum class JobScope {
 };
 
 // Runs background jobs (outbox relays, expiry, SLA checks...) each on its own
-// cadence, on one thread. Kick() runs them all at once: the fake clock calls
+// cadence, on one thread, counting each run (care_job_runs_total{care_job,
+// result}) and its last success (care_job_last_success_timestamp_seconds):
+// a run fails when it throws or calls LogJobFailure. Kick() runs them all at once: the fake clock calls
 // it after moving time, so a test sees the effect of a jump immediately.
 class JobRunner final {
  public:

@@ -1,8 +1,10 @@
 #include "common/metrics.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,13 +16,17 @@
 #include <cstring>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/backup.h"
 #include "common/database_ops.h"
+#include "common/build_info.h"
 
 namespace care::metrics {
 namespace {
@@ -74,10 +80,13 @@ std::string FormatValue(double v) {
   return absl::StrFormat("%.17g", v);
 }
 
-// `{a="x",b="y"}` plus an optional extra pair (the histogram's `le`).
-std::string LabelSet(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                     absl::string_view extra_name = "", absl::string_view extra_value = "") {
+// `{c="k",a="x",b="y"}`: the registry's constant pairs (rendered), the
+// family's, and an optional extra pair (the histogram's `le`).
+std::string LabelSet(absl::string_view constant, const std::vector<std::string>& names,
+                     const std::vector<std::string>& values, absl::string_view extra_name = "",
+                     absl::string_view extra_value = "") {
   std::vector<std::string> parts;
+  if (!constant.empty()) parts.emplace_back(constant);
   for (size_t i = 0; i < names.size(); ++i) {
     parts.push_back(absl::StrCat(names[i], "=\"", EscapeLabel(values[i]), "\""));
   }
@@ -150,7 +159,7 @@ Family::Cell& Family::Find(Labels values) {
   return *cell;
 }
 
-void Family::Render(std::string* out) const {
+void Family::Render(std::string* out, absl::string_view constant) const {
   static constexpr const char* kTypeNames[] = {"counter", "gauge", "histogram"};
   absl::StrAppend(out, "# HELP ", name_, " ", EscapeHelp(help_), "\n# TYPE ", name_, " ",
                   kTypeNames[static_cast<int>(type_)], "\n");
@@ -164,23 +173,25 @@ void Family::Render(std::string* out) const {
   for (const Cell* cell : cells) {
     switch (type_) {
       case Type::kCounter:
-        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ", FormatValue(cell->counter.value()),
-                        "\n");
+        absl::StrAppend(out, name_, LabelSet(constant, label_names_, cell->values), " ",
+                        FormatValue(cell->counter.value()), "\n");
         break;
       case Type::kGauge:
-        absl::StrAppend(out, name_, LabelSet(label_names_, cell->values), " ", FormatValue(cell->gauge.value()), "\n");
+        absl::StrAppend(out, name_, LabelSet(constant, label_names_, cell->values), " ",
+                        FormatValue(cell->gauge.value()), "\n");
         break;
       case Type::kHistogram: {
         std::vector<uint64_t> cumulative = cell->histogram->Cumulative();
         for (size_t i = 0; i < cumulative.size(); ++i) {
           std::string le = i < bounds_.size() ? FormatValue(bounds_[i]) : "+Inf";
-          absl::StrAppend(out, name_, "_bucket", LabelSet(label_names_, cell->values, "le", le), " ", cumulative[i],
-                          "\n");
+          absl::StrAppend(out, name_, "_bucket", LabelSet(constant, label_names_, cell->values, "le", le), " ",
+                          cumulative[i], "\n");
         }
         // Count is the +Inf bucket, so the three always agree within a scrape.
-        absl::StrAppend(out, name_, "_sum", LabelSet(label_names_, cell->values), " ",
+        absl::StrAppend(out, name_, "_sum", LabelSet(constant, label_names_, cell->values), " ",
                         FormatValue(cell->histogram->sum()), "\n");
-        absl::StrAppend(out, name_, "_count", LabelSet(label_names_, cell->values), " ", cumulative.back(), "\n");
+        absl::StrAppend(out, name_, "_count", LabelSet(constant, label_names_, cell->values), " ", cumulative.back(),
+                        "\n");
         break;
       }
     }
@@ -190,6 +201,12 @@ void Family::Render(std::string* out) const {
 const std::vector<double>& LatencyBuckets() {
   static const auto* buckets = new std::vector<double>{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return *buckets;
+}
+
+const std::vector<double>& StreamDurationBuckets() {
+  static const auto* buckets = new std::vector<double>{0.01, 0.1, 0.5, 1,    5,    10,   30,
+                                                       60,   300, 900, 1800, 3600, 7200, 14400};
   return *buckets;
 }
 
@@ -214,6 +231,9 @@ Family& Registry::Get(absl::string_view name, absl::string_view help, Type type,
   std::vector<std::string> labels;
   for (absl::string_view l : label_names) {
     if (!ValidName(l) || l == "le") Misuse(absl::StrCat(name, ": invalid label name \"", l, "\""));
+    for (const auto& [constant, value] : constant_) {
+      if (l == constant) Misuse(absl::StrCat(name, ": label \"", l, "\" is the registry's constant label"));
+    }
     labels.emplace_back(l);
   }
   if (!std::is_sorted(bounds.begin(), bounds.end())) Misuse(absl::StrCat(name, ": unsorted buckets"));
@@ -259,18 +279,39 @@ std::unique_ptr<Registry::Collector> Registry::OnCollect(std::function<void()> r
   return std::make_unique<Collector>(this, id);
 }
 
+void Registry::SetConstantLabel(absl::string_view name, absl::string_view value) {
+  std::lock_guard lock(mu_);
+  if (!ValidName(name) || name == "le") Misuse(absl::StrCat("invalid constant label name \"", name, "\""));
+  for (const auto& [family_name, family] : families_) {
+    const auto& names = family->label_names();
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      Misuse(absl::StrCat(family_name, " already has a label \"", name, "\""));
+    }
+  }
+  for (auto& [n, v] : constant_) {
+    if (n == name) {
+      v = std::string(value);
+      return;
+    }
+  }
+  constant_.emplace_back(name, value);
+}
+
 std::string Registry::Render() {
   {
     std::lock_guard lock(collect_mu_);
     for (auto& [id, refresh] : collectors_) refresh();
   }
   std::vector<const Family*> families;
+  std::vector<std::string> constant;
   {
     std::lock_guard lock(mu_);
     for (const auto& [name, family] : families_) families.push_back(family.get());
+    for (const auto& [name, value] : constant_) constant.push_back(absl::StrCat(name, "=\"", EscapeLabel(value), "\""));
   }
+  std::string prefix = absl::StrJoin(constant, ",");
   std::string out;
-  for (const Family* f : families) f->Render(&out);
+  for (const Family* f : families) f->Render(&out, prefix);
   return out;
 }
 
@@ -283,27 +324,75 @@ std::vector<std::string> Registry::Names() const {
 
 // --- HTTP ------------------------------------------------------------------
 
-absl::StatusOr<std::unique_ptr<HttpExporter>> HttpExporter::Start(const std::string& host, int port,
-                                                                  Registry* registry) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+namespace {
+
+// A listening TCP socket on `addr`, or -1 with the errno of the step that
+// failed in `*error`. `dual_stack`: an IPv6 wildcard that takes IPv4 too,
+// whatever net.ipv6.bindv6only says.
+int ListenOn(const sockaddr* addr, socklen_t len, bool dual_stack, int* error) {
+  int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = errno;
+    return -1;
+  }
   int one = 1;
+  int v6only = dual_stack ? 0 : 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+  if ((addr->sa_family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0) ||
+      ::bind(fd, addr, len) != 0 || ::listen(fd, 16) != 0) {
+    *error = errno;
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("metrics: listen_host ", host, " is not an IPv4 address"));
+    return -1;
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 16) != 0) {
-    std::string error = std::strerror(errno);
-    ::close(fd);
-    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", host, ":", port, ": ", error));
-  }
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<HttpExporter>(new HttpExporter(fd, ntohs(addr.sin_port), registry));
+  return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpExporter>> HttpExporter::Start(const std::string& host, int port,
+                                                                  Registry* registry) {
+  absl::string_view literal = host;
+  if (literal.size() >= 2 && literal.front() == '[' && literal.back() == ']') {
+    literal = literal.substr(1, literal.size() - 2);
+  }
+  const std::string text(literal);
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(static_cast<uint16_t>(port));
+  bool is_v4 = ::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1;
+  bool is_v6 = !is_v4 && ::inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1;
+  if (!is_v4 && !is_v6) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics: listen_host ", host, " is not an IPv4 or IPv6 address"));
+  }
+  bool wildcard = is_v4 ? v4.sin_addr.s_addr == htonl(INADDR_ANY) : IN6_IS_ADDR_UNSPECIFIED(&v6.sin6_addr);
+  int error = 0;
+  int fd = -1;
+  if (is_v6 || wildcard) {
+    v6.sin6_addr = wildcard ? in6addr_any : v6.sin6_addr;
+    fd = ListenOn(reinterpret_cast<sockaddr*>(&v6), sizeof(v6), wildcard, &error);
+    // No IPv6 on this host: the wildcard listens on IPv4 alone.
+    if (fd < 0 && wildcard && (error == EAFNOSUPPORT || error == EADDRNOTAVAIL)) is_v4 = true;
+  }
+  if (fd < 0 && is_v4) {
+    v4.sin_addr.s_addr = wildcard ? htonl(INADDR_ANY) : v4.sin_addr.s_addr;
+    fd = ListenOn(reinterpret_cast<sockaddr*>(&v4), sizeof(v4), false, &error);
+  }
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", host, " port ", port, ": ",
+                                               std::strerror(error)));
+  }
+  return std::unique_ptr<HttpExporter>(new HttpExporter(fd, BoundPort(fd), registry));
 }
 
 HttpExporter::HttpExporter(int fd, int port, Registry* registry)
@@ -384,19 +473,69 @@ void HttpExporter::Serve(int client) {
 
 metrics::Counter& RpcCalls() {
   static auto& f = Registry::Global().Counter("care_rpc_calls_total",
-                                              "Finished unary calls by service, method and gRPC status code.",
-                                              {"service", "method", "code"});
+                                              "Finished unary calls by method and gRPC status code.",
+                                              {"method", "code"});
   return f;
 }
 
 metrics::Histogram& RpcLatency() {
   static auto& f = Registry::Global().Histogram("care_rpc_latency_seconds",
-                                                "Unary call latency, from arrival to answer.", {"service", "method"});
+                                                "Unary call latency, from arrival to answer.", {"method"});
   return f;
 }
 
 metrics::Gauge& RpcInFlight() {
   static auto& f = Registry::Global().Gauge("care_rpc_in_flight", "Unary calls being served now.");
+  return f;
+}
+
+metrics::Counter& RpcStreamCalls() {
+  static auto& f = Registry::Global().Counter("care_rpc_stream_calls_total",
+                                              "Finished server-streaming calls by method and gRPC status code.",
+                                              {"method", "code"});
+  return f;
+}
+
+metrics::Histogram& RpcStreamDuration() {
+  static auto& f = Registry::Global().Histogram("care_rpc_stream_duration_seconds",
+                                                "Server-streaming call lifetime, from arrival to the final status.",
+                                                {"method"}, StreamDurationBuckets());
+  return f;
+}
+
+metrics::Counter& RpcStreamMessagesSent() {
+  static auto& f = Registry::Global().Counter("care_rpc_stream_messages_sent_total",
+                                              "Messages written to server streams, by method.", {"method"});
+  return f;
+}
+
+metrics::Gauge& RpcStreamsOpen() {
+  static auto& f = Registry::Global().Gauge("care_rpc_streams_open", "Server-streaming calls open now.");
+  return f;
+}
+
+metrics::Gauge& BuildInfo() {
+  static auto& f = []() -> metrics::Gauge& {
+    auto& g = Registry::Global().Gauge("care_build_info",
+                                       "Always 1: the version and commit this binary was built from.",
+                                       {"version", "commit"});
+    g.Set({build_info::kVersion, build_info::kCommit}, 1);
+    return g;
+  }();
+  return f;
+}
+
+metrics::Counter& JobRuns() {
+  static auto& f = Registry::Global().Counter("care_job_runs_total",
+                                              "Background job runs on this replica by job and result (ok, failed).",
+                                              {"care_job", "result"});
+  return f;
+}
+
+metrics::Gauge& JobLastSuccess() {
+  static auto& f = Registry::Global().Gauge("care_job_last_success_timestamp_seconds",
+                                            "Unix time of the job's last successful run on this replica.",
+                                            {"care_job"});
   return f;
 }
 
@@ -451,6 +590,91 @@ metrics::Counter& RetentionPurged() {
   return f;
 }
 
+// --- Process ----------------------------------------------------------------
+
+namespace {
+
+std::string ReadWhole(const char* path) {
+  std::string out;
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+// Fields of /proc/self/stat after the command name (which may hold spaces
+// and parentheses: everything up to the last ')' is skipped). fields[0] is
+// field 3 of proc(5), so field N is fields[N - 3].
+std::vector<absl::string_view> StatFields(const std::string& stat) {
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return {};
+  return absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
+}
+
+double Field(const std::vector<absl::string_view>& fields, size_t n) {
+  double v = 0;
+  if (n - 3 < fields.size()) (void)absl::SimpleAtod(fields[n - 3], &v);
+  return v;
+}
+
+// Unix time the process started: boot time (/proc/stat btime) plus its
+// start in clock ticks since boot (field 22). Fixed for the process's life.
+double StartTime() {
+  double btime = 0;
+  for (absl::string_view line : absl::StrSplit(ReadWhole("/proc/stat"), '\n')) {
+    if (absl::ConsumePrefix(&line, "btime ")) (void)absl::SimpleAtod(line, &btime);
+  }
+  return btime + Field(StatFields(ReadWhole("/proc/self/stat")), 22) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double OpenFds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  double n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n - 1;  // the directory's own descriptor
+}
+
+double MaxFds() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  return static_cast<double>(limit.rlim_cur);
+}
+
+}  // namespace
+
+void DeclareProcessMetrics() {
+  // Registered once and kept for the process's life, as the registry is.
+  static Registry::Collector* const collector = [] {
+    Registry& r = Registry::Global();
+    auto& cpu = r.Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.").With({});
+    auto& rss = r.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.").With({});
+    auto& open = r.Gauge("process_open_fds", "Number of open file descriptors.").With({});
+    auto& max = r.Gauge("process_max_fds", "Maximum number of open file descriptors.").With({});
+    auto& start = r.Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
+    start.Set({}, StartTime());
+    const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+    return r
+        .OnCollect([&cpu, &rss, &open, &max, tick, page] {
+          const std::string stat = ReadWhole("/proc/self/stat");
+          const auto fields = StatFields(stat);
+          cpu.Set((Field(fields, 14) + Field(fields, 15)) / tick);  // utime + stime
+          rss.Set(Field(fields, 24) * page);
+          open.Set(OpenFds());
+          max.Set(MaxFds());
+        })
+        .release();
+  }();
+  (void)collector;
+}
+
 namespace {
 
 std::mutex catalog_mu;
@@ -475,6 +699,14 @@ void DeclareAll() {
   RpcCalls();
   RpcLatency();
   RpcInFlight();
+  RpcStreamCalls();
+  RpcStreamDuration();
+  RpcStreamMessagesSent();
+  RpcStreamsOpen();
+  BuildInfo();
+  JobRuns();
+  JobLastSuccess();
+  DeclareProcessMetrics();
   OutboxBacklog();
   OutboxDeliveries();
   OutboxDead();

@@ -40,6 +40,9 @@ using Labels = std::initializer_list<absl::string_view>;
 class CounterCell final {
  public:
   void Inc(double v = 1) { value_.fetch_add(v, std::memory_order_relaxed); }
+  // For a counter kept elsewhere and read at scrape time (the process's CPU
+  // seconds from /proc): the source is monotonic, so the counter stays so.
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -88,8 +91,9 @@ class Family {
   Type type() const { return type_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
 
-  // Appends this family in the text format (HELP, TYPE, one line per sample).
-  void Render(std::string* out) const;
+  // Appends this family in the text format (HELP, TYPE, one line per sample);
+  // `constant` (`a="x"`, already escaped) goes first in every label set.
+  void Render(std::string* out, absl::string_view constant = "") const;
 
  protected:
   struct Cell {
@@ -135,6 +139,8 @@ class Histogram final : public Family {
 
 // Latency buckets in seconds, 0.5 ms .. 10 s.
 const std::vector<double>& LatencyBuckets();
+// Stream lifetimes in seconds, 10 ms .. 4 h (a live feed stays open for hours).
+const std::vector<double>& StreamDurationBuckets();
 
 class Registry final {
  public:
@@ -169,6 +175,14 @@ class Registry final {
   };
   std::unique_ptr<Collector> OnCollect(std::function<void()> refresh);
 
+  // A label every sample of this registry carries, first: the process's own
+  // identity (care_service="loyalty"). Prometheus renames a metric's label
+  // that collides with a target label (job, instance, service, pod...) and
+  // each way of scraping sets other target labels, so dashboards and alerts
+  // select by this one. Set at start-up; no family may declare the name
+  // (a programming error: aborts), and setting it again replaces the value.
+  void SetConstantLabel(absl::string_view name, absl::string_view value);
+
   // Every family in the text exposition format 0.0.4, sorted by name.
   std::string Render();
   std::vector<std::string> Names() const;
@@ -179,7 +193,8 @@ class Registry final {
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Family>, std::less<>> families_;
-  std::mutex collect_mu_;  // held while refreshers run, and to unregister one
+  std::vector<std::pair<std::string, std::string>> constant_;  // name, value
+  std::mutex collect_mu_;                                      // held while refreshers run, and to unregister one
   std::map<int, std::function<void()>> collectors_;
   int next_collector_ = 0;
 };
@@ -189,7 +204,10 @@ class Registry final {
 class HttpExporter final {
  public:
   ~HttpExporter();  // Stops serving.
-  // Listens on host:port (0 picks a free port).
+  // Listens on host:port (0 picks a free port). `host` is an IPv4 or IPv6
+  // literal (brackets allowed: "[::1]"); a wildcard ("::" or "0.0.0.0")
+  // listens on every address of both stacks, as gRPC does, or on IPv4 alone
+  // where the host has no IPv6.
   static absl::StatusOr<std::unique_ptr<HttpExporter>> Start(const std::string& host, int port,
                                                              Registry* registry = &Registry::Global());
   int port() const { return port_; }
@@ -212,12 +230,36 @@ class HttpExporter final {
 // (with HELP and TYPE) even before their first sample, and dashboards can
 // bind to them. Services add their own (AddToCatalog).
 
-// care_rpc_calls_total{service,method,code}: finished unary calls.
+// Every family below also carries care_service (the process's constant
+// label, set by ServerRunner). `method` is the gRPC method's full name,
+// "/care.loyalty.v1.LoyaltyService/GetTier", as in the log lines.
+//
+// care_rpc_calls_total{method,code}: finished unary calls.
 metrics::Counter& RpcCalls();
-// care_rpc_latency_seconds{service,method}: time from arrival to answer.
+// care_rpc_latency_seconds{method}: time from arrival to answer (unary only).
 metrics::Histogram& RpcLatency();
-// care_rpc_in_flight: calls being served now.
+// care_rpc_in_flight: unary calls being served now.
 metrics::Gauge& RpcInFlight();
+// care_rpc_stream_calls_total{method,code}: finished server-streaming calls.
+metrics::Counter& RpcStreamCalls();
+// care_rpc_stream_duration_seconds{method}: a stream's life, arrival to end.
+metrics::Histogram& RpcStreamDuration();
+// care_rpc_stream_messages_sent_total{method}: messages written to streams.
+metrics::Counter& RpcStreamMessagesSent();
+// care_rpc_streams_open: server streams open now.
+metrics::Gauge& RpcStreamsOpen();
+// care_build_info{version,commit} 1: what this binary was built from.
+metrics::Gauge& BuildInfo();
+// care_job_runs_total{care_job,result=ok|failed}: background job runs on
+// this replica (a job another replica holds the lease of does not run).
+metrics::Counter& JobRuns();
+// care_job_last_success_timestamp_seconds{care_job}: Unix time of the job's
+// last successful run on this replica (none before the first).
+metrics::Gauge& JobLastSuccess();
+// process_cpu_seconds_total, process_resident_memory_bytes,
+// process_open_fds, process_max_fds, process_start_time_seconds: the
+// Prometheus client conventions, read from /proc/self at scrape time.
+void DeclareProcessMetrics();
 // care_outbox_backlog{}: events not yet delivered (read at scrape time).
 metrics::Gauge& OutboxBacklog();
 // care_outbox_deliveries_total{destination,result=delivered|retry|dead}.

@@ -9,27 +9,39 @@ namespace care {
 
 // Cells resolved at registration, so a call touches only atomics: the
 // latency histogram, and a counter per status code made on first use.
+// Streaming calls have families of their own: a stream open for an hour is
+// no unary latency.
 struct MethodMetrics {
-  std::string service, method;
-  metrics::HistogramCell* latency;
+  std::string method;  // the full name
+  bool stream;
+  metrics::HistogramCell* latency;  // care_rpc_latency_seconds or care_rpc_stream_duration_seconds
+  metrics::CounterCell* messages;   // streams: care_rpc_stream_messages_sent_total
   std::atomic<metrics::CounterCell*> calls[17] = {};
 };
 
 namespace {
 
-void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
+bool IsStream(const MethodInfo* info) { return info != nullptr && info->metrics != nullptr && info->metrics->stream; }
+
+// Unary calls in care_rpc_in_flight, streams in care_rpc_streams_open.
+metrics::GaugeCell& OpenGauge(const MethodInfo* info) {
   static auto& in_flight = metrics::RpcInFlight().With({});
-  in_flight.Add(-1);
+  static auto& streams = metrics::RpcStreamsOpen().With({});
+  return IsStream(info) ? streams : in_flight;
+}
+
+void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
+  OpenGauge(info).Add(-1);
   std::string code_name = absl::StatusCodeToString(code);
   if (info == nullptr || info->metrics == nullptr || static_cast<int>(code) > 16) {
-    metrics::RpcCalls().Inc({"?", "?", code_name});
+    metrics::RpcCalls().Inc({"?", code_name});
     return;
   }
   MethodMetrics& m = *info->metrics;
   auto& slot = m.calls[static_cast<int>(code)];
   metrics::CounterCell* calls = slot.load(std::memory_order_acquire);
   if (calls == nullptr) {
-    calls = &metrics::RpcCalls().With({m.service, m.method, code_name});
+    calls = &(m.stream ? metrics::RpcStreamCalls() : metrics::RpcCalls()).With({m.method, code_name});
     slot.store(calls, std::memory_order_release);
   }
   calls->Inc();
@@ -39,6 +51,10 @@ void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
 thread_local bool malformed_request = false;
 
 }  // namespace
+
+void RpcRuntime::StreamMessageSent(const Call& call) {
+  if (IsStream(call.method)) call.method->metrics->messages->Inc();
+}
 
 RpcRuntime::MalformedRequestScope::MalformedRequestScope() { malformed_request = true; }
 RpcRuntime::MalformedRequestScope::~MalformedRequestScope() { malformed_request = false; }
@@ -67,9 +83,11 @@ absl::Status RpcRuntime::RegisterService(const google::protobuf::ServiceDescript
                    m->options().GetExtension(care::common::v1::access),
                    m->input_type()->FindFieldByName("request_id")});
     auto mm = std::make_shared<MethodMetrics>();
-    mm->service = service->full_name();
-    mm->method = m->name();
-    mm->latency = &metrics::RpcLatency().With({mm->service, mm->method});
+    mm->method = methods_[m->input_type()]->full_name;
+    mm->stream = m->server_streaming() || m->client_streaming();
+    mm->latency = mm->stream ? &metrics::RpcStreamDuration().With({mm->method})
+                             : &metrics::RpcLatency().With({mm->method});
+    mm->messages = mm->stream ? &metrics::RpcStreamMessagesSent().With({mm->method}) : nullptr;
     methods_[m->input_type()]->metrics = std::move(mm);
   }
   return absl::OkStatus();
@@ -84,14 +102,14 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx, const google::p
   call.start = absl::Now();
   bool malformed = malformed_request;
   malformed_request = false;  // one call per scope
-  static auto& in_flight = metrics::RpcInFlight().With({});
-  in_flight.Add(1);
   auto it = methods_.find(request.GetDescriptor());
   if (it == methods_.end()) {
+    OpenGauge(nullptr).Add(1);
     call.status = absl::InternalError("method not registered with RpcRuntime");
     return call;
   }
   call.method = it->second.get();
+  OpenGauge(call.method).Add(1);
   // Count first, then look at the flag (both sequentially consistent): the
   // drain sets the flag, then reads the count. Either this call sees the
   // flag and does nothing, or the drain sees the call and waits for it.

@@ -111,6 +111,9 @@ class RpcRuntime final {
   Call Begin(grpc::ServerContextBase* ctx, const google::protobuf::Message& request);
   grpc::Status End(const Call& call, const absl::Status& status);
   void Done(const Call& call) { Done(call.admitted); }
+  // A streaming handler wrote one message of `call` (counted in
+  // care_rpc_stream_messages_sent_total).
+  static void StreamMessageSent(const Call& call);
   static absl::Status Overloaded();
 
   // While one of these lives on a thread, the call whose handler runs on it

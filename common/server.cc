@@ -252,7 +252,9 @@ void ReadTransport(ConfigReader& c, ServerConfig& s) {
 ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int default_port) {
   ServerConfig s;
   s.service = std::string(service);
-  s.listen_host = c.String("listen_host", "0.0.0.0", "address to listen on");
+  s.listen_host = c.String("listen_host", "::",
+                           "address to listen on (gRPC, health and metrics ports): an IPv4 or IPv6 literal; "
+                           "a wildcard (:: or 0.0.0.0) is every address of both stacks, or of IPv4 without IPv6");
   s.port = static_cast<int>(c.Int("port", default_port, 0, 65535, "gRPC port; 0 picks a free one"));
   s.port_file = c.String("port_file", "", "file to write the bound port to (for tests and scripts)");
   s.health_port = static_cast<int>(
@@ -539,6 +541,12 @@ void ServerRunner::AddReadinessCheck(std::string name, std::function<bool()> che
 
 namespace {
 
+// "host:port" for gRPC, with an IPv6 literal in brackets ("[::1]:50051").
+std::string ListenAddress(const std::string& host, int port) {
+  bool bare_v6 = host.find(':') != std::string::npos && !absl::StartsWith(host, "[");
+  return bare_v6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
+}
+
 // The service's gRPC server, with keepalive: find dead peers behind NATs and
 // load balancers, and let clients ping idle connections without being
 // disconnected. Exits the process when it cannot listen.
@@ -547,7 +555,7 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, const std:
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds = MakeServerCredentials(
       ServerTls{config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file, config.tls_reload_interval});
-  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.port), creds, bound_port);
+  builder.AddListeningPort(ListenAddress(config.listen_host, config.port), creds, bound_port);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -559,13 +567,17 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, const std:
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || *bound_port == 0) Fatal(absl::StrCat("cannot listen on ", config.listen_host, ":", config.port));
+  if (!server || *bound_port == 0) {
+    Fatal(absl::StrCat("cannot listen on ", ListenAddress(config.listen_host, config.port)));
+  }
   return server;
 }
 
 // /metrics over HTTP, when --metrics_port is set.
 std::unique_ptr<metrics::HttpExporter> StartMetrics(const ServerConfig& config) {
   if (config.metrics_port < 0) return nullptr;
+  // On every sample: dashboards and alerts select a service by it.
+  metrics::Registry::Global().SetConstantLabel("care_service", config.service);
   metrics::DeclareAll();
   auto started = metrics::HttpExporter::Start(config.listen_host, config.metrics_port);
   if (!started.ok()) Fatal(started.status().message());
@@ -581,11 +593,11 @@ std::unique_ptr<grpc::Server> StartHealthServer(const ServerConfig& config) {
   if (config.health_port < 0) return nullptr;
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort(absl::StrCat(config.listen_host, ":", config.health_port), grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(ListenAddress(config.listen_host, config.health_port), grpc::InsecureServerCredentials(),
                            &bound);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound == 0) {
-    Fatal(absl::StrCat("cannot listen on ", config.listen_host, ":", config.health_port, " (health_port)"));
+    Fatal(absl::StrCat("cannot listen on ", ListenAddress(config.listen_host, config.health_port), " (health_port)"));
   }
   if (!config.health_port_file.empty()) WritePortFile(config.health_port_file, bound);
   LogInfo("health", {{"port", bound}});

@@ -101,6 +101,7 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
     {
       std::lock_guard lock(mu_);
       writing_ = false;
+      if (ok) RpcRuntime::StreamMessageSent(call_);
       if (finished_) return;
       step = ok && !cancelled_ && !ctx_->IsCancelled() ? AdvanceLocked()
                                                        : FinishLocked(absl::CancelledError("the client went away"));

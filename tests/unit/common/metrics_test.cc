@@ -5,13 +5,17 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/jobs.h"
 #include "gtest/gtest.h"
 #include "tests/harness/scrape.h"
 
@@ -74,11 +78,40 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithSumAndCount) {
             "care_latency_seconds_count{method=\"Get\"} 4\n");
 }
 
+TEST(MetricsTest, TheConstantLabelComesFirstOnEverySample) {
+  Registry r;
+  r.Counter("care_plain_total", "x").Inc({});
+  r.Histogram("care_h_seconds", "x", {"method"}, {1}).Observe({"Get"}, 0.5);
+  r.SetConstantLabel("care_service", "loy\"alty");
+  EXPECT_EQ(r.Render(),
+            "# HELP care_h_seconds x\n"
+            "# TYPE care_h_seconds histogram\n"
+            "care_h_seconds_bucket{care_service=\"loy\\\"alty\",method=\"Get\",le=\"1\"} 1\n"
+            "care_h_seconds_bucket{care_service=\"loy\\\"alty\",method=\"Get\",le=\"+Inf\"} 1\n"
+            "care_h_seconds_sum{care_service=\"loy\\\"alty\",method=\"Get\"} 0.5\n"
+            "care_h_seconds_count{care_service=\"loy\\\"alty\",method=\"Get\"} 1\n"
+            "# HELP care_plain_total x\n"
+            "# TYPE care_plain_total counter\n"
+            "care_plain_total{care_service=\"loy\\\"alty\"} 1\n");
+  r.SetConstantLabel("care_service", "loyalty");  // replaces, not adds
+  EXPECT_NE(r.Render().find("care_plain_total{care_service=\"loyalty\"} 1\n"), std::string::npos);
+}
+
+TEST(MetricsDeathTest, AFamilyCannotDeclareTheConstantLabel) {
+  Registry r;
+  r.SetConstantLabel("care_service", "loyalty");
+  EXPECT_DEATH(r.Counter("care_y_total", "x", {"care_service"}), "constant label");
+  Registry s;
+  s.Counter("care_z_total", "x", {"care_service"});
+  EXPECT_DEATH(s.SetConstantLabel("care_service", "loyalty"), "already has a label");
+}
+
 TEST(MetricsTest, ConcurrentIncrementsAreAllCounted) {
   Registry r;
   auto& c = r.Counter("care_concurrent_total", "x", {"k"});
   auto& h = r.Histogram("care_concurrent_seconds", "x", {});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10000; ++i) {
@@ -132,6 +165,95 @@ TEST(MetricsTest, HttpExporterServesMetricsAnd404sTheRest) {
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(std::string(missing.status().message()).find("404"), std::string::npos);
   EXPECT_FALSE(HttpExporter::Start("not-an-ip", 0, &r).ok());
+}
+
+bool HaveIpv6() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+TEST(MetricsTest, HttpExporterListensOnIpv6LiteralsAndTheWildcardTakesBothStacks) {
+  if (!HaveIpv6()) GTEST_SKIP() << "this host has no IPv6 (::1 cannot be bound)";
+  Registry r;
+  r.Counter("care_v6_total", "x").Inc({});
+  for (const char* host : {"::1", "[::1]"}) {
+    auto exporter = HttpExporter::Start(host, 0, &r);
+    ASSERT_TRUE(exporter.ok()) << host << ": " << exporter.status();
+    auto body = care::testing::HttpGet("::1", (*exporter)->port(), "/metrics");
+    ASSERT_TRUE(body.ok()) << host << ": " << body.status();
+    EXPECT_NE(body->find("care_v6_total 1\n"), std::string::npos);
+    // An IPv6 literal is that address only.
+    EXPECT_FALSE(care::testing::HttpGet("127.0.0.1", (*exporter)->port(), "/metrics").ok()) << host;
+  }
+  for (const char* host : {"::", "0.0.0.0"}) {
+    auto exporter = HttpExporter::Start(host, 0, &r);
+    ASSERT_TRUE(exporter.ok()) << host << ": " << exporter.status();
+    EXPECT_TRUE(care::testing::HttpGet("::1", (*exporter)->port(), "/metrics").ok()) << host;
+    EXPECT_TRUE(care::testing::HttpGet("127.0.0.1", (*exporter)->port(), "/metrics").ok()) << host;
+  }
+  EXPECT_FALSE(HttpExporter::Start("::1::2", 0, &r).ok());
+  EXPECT_FALSE(HttpExporter::Start("[127.0.0.1", 0, &r).ok());
+}
+
+// One sample of the Global registry's exposition, or -1.
+double GlobalSample(const std::string& series) {
+  auto samples = care::testing::ParseExposition(Registry::Global().Render());
+  auto it = samples.find(series);
+  return it == samples.end() ? -1 : it->second;
+}
+
+TEST(MetricsTest, ProcessMetricsDescribeThisProcess) {
+  DeclareProcessMetrics();
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  EXPECT_GT(GlobalSample("process_start_time_seconds"), now - 3600);
+  EXPECT_LE(GlobalSample("process_start_time_seconds"), now + 1);
+  EXPECT_GT(GlobalSample("process_resident_memory_bytes"), 1 << 20);
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(GlobalSample("process_max_fds"), static_cast<double>(limit.rlim_cur));
+  double fds = GlobalSample("process_open_fds");
+  int extra = ::dup(0);
+  ASSERT_GE(extra, 0);
+  EXPECT_EQ(GlobalSample("process_open_fds"), fds + 1);
+  ::close(extra);
+  double cpu = GlobalSample("process_cpu_seconds_total");
+  const absl::Time until = absl::Now() + absl::Milliseconds(200);
+  volatile uint64_t spin = 0;
+  while (absl::Now() < until) spin = spin + 1;
+  EXPECT_GT(GlobalSample("process_cpu_seconds_total"), cpu + 0.05);
+}
+
+TEST(MetricsTest, JobRunsCountOkAndFailedRunsAndTheLastSuccess) {
+  JobRunner jobs;
+  std::atomic<int> runs{0};
+  jobs.Add("test.flaky", absl::Hours(1), [&] {
+    // Fails every other run, the way jobs report it.
+    if (runs++ % 2 == 0) LogJobFailure("test.flaky", absl::UnavailableError("down"));
+    return false;
+  });
+  jobs.Add("test.throws", absl::Hours(1), []() -> bool { throw std::runtime_error("bug"); });
+  const double before = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  jobs.Start();
+  auto ok = [] { return JobRuns().With({"test.flaky", "ok"}).value(); };
+  auto failed = [] { return JobRuns().With({"test.flaky", "failed"}).value(); };
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (failed() < 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(failed(), 1);
+  EXPECT_EQ(ok(), 0);
+  EXPECT_EQ(JobLastSuccess().With({"test.flaky"}).value(), 0);  // none yet
+  jobs.Kick();
+  while (ok() < 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  jobs.Stop();
+  EXPECT_EQ(ok(), 1);
+  EXPECT_GE(JobLastSuccess().With({"test.flaky"}).value(), before);
+  EXPECT_GE(JobRuns().With({"test.throws", "failed"}).value(), 1);
+  EXPECT_EQ(JobRuns().With({"test.throws", "ok"}).value(), 0);
 }
 
 TEST(MetricsTest, AClientSendingOneByteAtATimeIsCutOffAndScrapesGoOn) {
