@@ -2,6 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 namespace care {
 
@@ -75,7 +76,10 @@ void JobRunner::Loop() {
         bool again = false;
         try {
           // Another replica holds the job: wait for the interval, then ask again.
-          if (MayRun(job)) again = job.fn();
+          if (MayRun(job)) {
+            JobSpan span(job.name);  // each run is the root of its own trace
+            again = job.fn();
+          }
         } catch (const std::exception& e) {
           LogError("job failed", {{"job", job.name}, {"error", e.what()}});
         }

@@ -22,6 +22,7 @@
 #include "common/rpc.h"
 #include "common/sql.h"
 #include "common/tls.h"
+#include "common/trace.h"
 #include "common/work_pool.h"
 
 namespace care {
@@ -61,6 +62,7 @@ struct ServerConfig {
   int metrics_port;               // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
   RetentionOptions retention;     // idempotency records, delivered outbox events
+  TraceOptions trace;             // --otlp_endpoint, --trace_sample_ratio
   // Replicas on one database (PostgreSQL): who this process is among them,
   // and how long a job lease outlives its holder's last renewal.
   std::string replica_id;
@@ -91,6 +93,7 @@ struct ServerConfig {
 // keepalive and graceful shutdown. Construct it first thing in main(): it
 // blocks SIGTERM/SIGINT before any thread starts, so Run() alone handles them.
 class TokensFileWatcher;
+class OtlpExporter;
 class OutboxAdminService;
 class ReloadingSecret;
 
@@ -173,6 +176,7 @@ class ServerRunner final {
   std::unique_ptr<OutboxAdminService> outbox_admin_;
   std::unique_ptr<OutboxSender> outbox_sender_;
   std::unique_ptr<OutboxRelay> outbox_relay_;
+  std::unique_ptr<OtlpExporter> tracing_;  // null unless --otlp_endpoint
 };
 
 }  // namespace care
