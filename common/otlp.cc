@@ -116,7 +116,7 @@ std::string OtlpJson(absl::string_view service, const std::vector<SpanData>& spa
   return out;
 }
 
-OtlpExporter::OtlpExporter(std::string endpoint, std::string service, OtlpExporterOptions options)
+OtlpExporter::OtlpExporter(const std::string& endpoint, std::string service, OtlpExporterOptions options)
     : url_(absl::StrCat(absl::StripSuffix(endpoint, "/"), "/v1/traces")),
       service_(std::move(service)),
       options_(options) {

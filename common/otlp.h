@@ -46,7 +46,7 @@ struct OtlpExporterOptions {
 class OtlpExporter final : public SpanSink {
  public:
   // Starts the background thread and becomes the process's span sink.
-  OtlpExporter(std::string endpoint, std::string service, OtlpExporterOptions options = {});
+  OtlpExporter(const std::string& endpoint, std::string service, OtlpExporterOptions options = {});
   // No longer the sink; sends what is queued (within options.timeout), then stops.
   ~OtlpExporter() override;
   OtlpExporter(const OtlpExporter&) = delete;
