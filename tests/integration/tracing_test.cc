@@ -80,8 +80,10 @@ std::string Field(const std::string& line, const std::string& key) {
 
 class TracingTest : public ComplaintTest {
  protected:
+  // ComplaintTest's own SetUp starts complaint at once; here it starts
+  // last, once the peers it is pointed at run.
   void SetUp() override {
-    LoyaltyTest::SetUp();
+    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call)
     if (HasFatalFailure()) return;
     Configure();
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
