@@ -23,8 +23,13 @@ WORKDIR /src
 COPY tools/deps.sh tools/deps.sh
 RUN bash tools/deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
+# .git is not copied: `docker build --build-arg CARE_COMMIT=$(git rev-parse --short=12 HEAD)`
+# names the commit in care_build_info and `carectl version`.
+ARG CARE_VERSION=0.1.0-dev
+ARG CARE_COMMIT=unknown
 RUN rm -rf build data \
  && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCARE_VERSION="$CARE_VERSION" -DCARE_COMMIT="$CARE_COMMIT" \
  && targets=$(ninja -C /build -t targets all \
       | grep -oE '^(care_(loyalty|promotion|complaint|notification)|carectl):' | tr -d ':') \
  && ninja -C /build $targets \

@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/trace.h"
 
 namespace care {
 namespace {
@@ -90,6 +91,7 @@ void JobRunner::Loop() {
         try {
           // Another replica holds the job: wait for the interval, then ask again.
           if (MayRun(job)) {
+            JobSpan span(job.name);  // each run is the root of its own trace
             run_failed = false;
             again = job.fn();
             CountRun(job.name, !run_failed);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/trace.h"
 
 namespace care {
 namespace {
@@ -95,6 +96,11 @@ void Log(LogLevel level, absl::string_view message, absl::Span<const LogField> f
                                   "\",\"level\":\"", kLevelNames[static_cast<int>(level)],
                                   "\",\"service\":", JsonQuote(*g_service), ",\"msg\":", JsonQuote(message));
   for (const auto& f : fields) absl::StrAppend(&line, ",", JsonQuote(f.key), ":", f.value.json());
+  // The call or event this thread works for: its trace and its own span.
+  if (const TraceContext* trace = CurrentTrace()) {
+    absl::StrAppend(&line, ",\"trace_id\":\"", HexId(trace->span.trace_id), "\",\"span_id\":\"",
+                    HexId(trace->span.span_id), "\"");
+  }
   line += "}\n";
   // One fwrite per line keeps lines whole when threads log at once.
   std::fwrite(line.data(), 1, line.size(), stderr);

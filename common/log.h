@@ -10,7 +10,9 @@
 namespace care {
 
 // Structured logging: one JSON object per line on stderr, so log collectors
-// (and people with jq) can filter by method, request id or code.
+// (and people with jq) can filter by method, request id or code. A line
+// written while a thread works for a call, an outbox delivery or a job run
+// (common/trace.h) also carries its trace_id and span_id.
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // A field value, rendered as JSON.

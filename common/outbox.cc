@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/tokens_watch.h"
+#include "common/trace.h"
 
 namespace care {
 namespace {
@@ -23,6 +24,22 @@ int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 // "UNAVAILABLE: message [REASON]", without the binary payloads ToString() prints.
 std::string Describe(const absl::Status& s) {
   return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message(), " [", ErrorReason(s), "]");
+}
+
+void ExportDeliverySpan(const TraceContext& trace, const OutboxEvent& event, const absl::Status& sent,
+                        int64_t attempts) {
+  if (!trace.span.sampled() || !TraceExporting()) return;
+  SpanData span = SpanFrom(trace, "", SpanData::kClient);
+  const int code = static_cast<int>(sent.code());
+  SetRpcAttributes(span, event.method, code);
+  span.string_attributes.emplace_back("care.outbox.event_id", event.event_id);
+  span.string_attributes.emplace_back("care.outbox.destination", event.destination);
+  span.int_attributes.emplace_back("care.outbox.attempt", attempts + 1);
+  if (!sent.ok()) {
+    span.status = SpanData::kError;
+    span.status_message = Describe(sent);
+  }
+  ExportSpan(std::move(span));
 }
 
 }  // namespace
@@ -47,11 +64,13 @@ DeliveryVerdict ClassifyDelivery(const absl::Status& status) {
 
 absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
   int64_t now = NowMicros();
+  // The span that made the change: the receiver's span continues its trace.
+  std::string traceparent = event.traceparent.empty() ? CurrentTraceparent() : event.traceparent;
   return txn
       .Exec(
-          "INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-          event.event_id, event.destination, event.method, Blob{event.payload}, now)
+          "INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at, traceparent) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+          event.event_id, event.destination, event.method, Blob{event.payload}, now, traceparent)
       .status();
 }
 
@@ -65,6 +84,11 @@ std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer, absl::Duratio
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->AddMetadata("authorization", absl::StrCat("Bearer ", peer.token_source ? peer.token_source->Get() : peer.token));
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  // The peer's span continues the trace this thread works for.
+  if (const TraceContext* trace = CurrentTrace()) {
+    ctx->AddMetadata("traceparent", CurrentTraceparent());
+    if (!trace->tracestate.empty()) ctx->AddMetadata("tracestate", trace->tracestate);
+  }
   return ctx;
 }
 
@@ -160,7 +184,7 @@ absl::StatusOr<std::vector<OutboxRelay::Pending>> OutboxRelay::ReadPending() {
     }
     for (const auto& destination : destinations) {
       auto stmt = txn.Query(
-          "SELECT seq, event_id, destination, method, payload, attempts, next_attempt_at FROM outbox "
+          "SELECT seq, event_id, destination, method, payload, attempts, next_attempt_at, traceparent FROM outbox "
           "WHERE destination = ?1 AND delivered_at IS NULL AND dead = 0 ORDER BY seq LIMIT ?2",
           destination, options_.batch);
       if (!stmt.ok()) return stmt.status();
@@ -169,7 +193,7 @@ absl::StatusOr<std::vector<OutboxRelay::Pending>> OutboxRelay::ReadPending() {
         if (!row.ok()) return row.status();
         if (!*row) break;
         rows.push_back(Pending{stmt->Int(0),
-                               {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4)},
+                               {stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Bytes(4), stmt->Text(7)},
                                stmt->Int(5),
                                stmt->Int(6)});
       }
@@ -229,8 +253,14 @@ absl::Status OutboxRelay::MarkDead(const Pending& r, const absl::Status& sent, c
 }
 
 absl::StatusOr<DeliveryVerdict> OutboxRelay::Deliver(const Pending& r) {
+  // Each attempt is a client span, a child of the span that enqueued the
+  // event (a new trace for rows stored without one); the receiver's call is
+  // its child, and what is logged about the attempt carries its ids.
+  TraceContext trace = StartChildSpan(r.event.traceparent);
+  TraceScope scope(trace);
   std::string response;
   absl::Status sent = sender_.Send(r.event, &response);
+  ExportDeliverySpan(trace, r.event, sent, r.attempts);
   const DeliveryVerdict verdict = ClassifyDelivery(sent);
   absl::string_view result = verdict == DeliveryVerdict::kDelivered ? "delivered"
                              : verdict == DeliveryVerdict::kRetry   ? "retry"

@@ -50,6 +50,36 @@ void Record(const MethodInfo* info, absl::StatusCode code, double seconds) {
 
 thread_local bool malformed_request = false;
 
+using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
+absl::string_view View(const grpc::string_ref& s) { return {s.data(), s.size()}; }
+
+// The call's span from its traceparent and tracestate headers. Two
+// traceparents are invalid (a new trace); several tracestate headers are
+// one list, joined in order.
+TraceContext TraceOf(const Metadata& md) {
+  auto [first, end] = md.equal_range("traceparent");
+  absl::string_view parent;
+  if (first != end && std::next(first) == end) parent = View(first->second);
+  auto [state, state_end] = md.equal_range("tracestate");
+  if (state == state_end || std::next(state) == state_end) {
+    return StartServerSpan(parent, state == state_end ? absl::string_view() : View(state->second));
+  }
+  std::string joined;
+  for (auto it = state; it != state_end; ++it) absl::StrAppend(&joined, joined.empty() ? "" : ",", View(it->second));
+  return StartServerSpan(parent, joined);
+}
+
+// The call's server span, when exported.
+void ExportServerSpan(const RpcRuntime::Call& call, const grpc::Status& out) {
+  if (!call.trace.span.sampled() || !TraceExporting()) return;
+  SpanData span = SpanFrom(call.trace, "", SpanData::kServer);
+  SetRpcAttributes(span, call.method ? absl::string_view(call.method->full_name) : "/?/?", out.error_code());
+  span.status = ServerSpanStatus(out.error_code());
+  if (span.status == SpanData::kError) span.status_message = out.error_message();
+  ExportSpan(std::move(span));
+}
+
 }  // namespace
 
 void RpcRuntime::StreamMessageSent(const Call& call) {
@@ -100,6 +130,7 @@ absl::Status RpcRuntime::Overloaded() {
 RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx, const google::protobuf::Message& request) {
   Call call;
   call.start = absl::Now();
+  call.trace = TraceOf(ctx->client_metadata());
   bool malformed = malformed_request;
   malformed_request = false;  // one call per scope
   auto it = methods_.find(request.GetDescriptor());
@@ -145,6 +176,7 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx, const google::p
 }
 
 grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
+  TraceScope trace(call.trace);
   grpc::Status out = ToGrpcStatus(status, domain_);
   absl::Duration elapsed = absl::Now() - call.start;
   // The code the client sees (an unexplained error goes out as INTERNAL).
@@ -163,6 +195,7 @@ grpc::Status RpcRuntime::End(const Call& call, const absl::Status& status) {
     if (failed) fields.push_back({"error", status.message()});
     Log(level, "rpc", fields);
   }
+  ExportServerSpan(call, out);
   return out;
 }
 

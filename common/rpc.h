@@ -19,6 +19,7 @@
 #include "common/auth.h"
 #include "common/errors.h"
 #include "common/store.h"
+#include "common/trace.h"
 #include "common/work_pool.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -88,6 +89,7 @@ class RpcRuntime final {
       return reactor;
     }
     bool queued = pool_->TrySubmit([this, reactor, ctx, call, fn = std::move(fn)]() mutable {
+      TraceScope trace(call.trace);  // the handler's log lines and peer calls
       absl::Status s = ctx->IsCancelled() ? absl::CancelledError() : fn(call.caller);
       reactor->Finish(End(call, s));
     });
@@ -107,6 +109,9 @@ class RpcRuntime final {
     std::shared_ptr<const TokenRegistry> tokens;
     absl::Status status;
     bool admitted = false;  // counted in in_flight() until Done()
+    // The call's server span (a child of the caller's traceparent): make
+    // it current (TraceScope) wherever the handler runs.
+    TraceContext trace;
   };
   Call Begin(grpc::ServerContextBase* ctx, const google::protobuf::Message& request);
   grpc::Status End(const Call& call, const absl::Status& status);

@@ -27,6 +27,7 @@
 #include "common/auth.h"
 #include "common/lease.h"
 #include "common/log.h"
+#include "common/otlp.h"
 #include "common/outbox_admin.h"
 #include "common/postgres.h"
 #include "common/proto_time.h"
@@ -291,6 +292,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
     c.AddError(absl::StrCat("log_level \"", s.log_level, "\" is not debug, info, warn or error"));
   s.retention = RetentionOptions::Read(c);
   s.backup = BackupOptions::Read(c, !s.database.url.empty());
+  s.trace = TraceOptions::Read(c);
   s.replica_id = c.String("replica_id", "",
                           "this process among replicas sharing a database (e.g. the pod name); "
                           "empty = <hostname>-<pid>-<random>");
@@ -390,6 +392,7 @@ ServerRunner::ServerRunner(const ServerConfig& config, std::string health_servic
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(config_.log_level, &level);
   SetLogLevel(level);
+  tracing_ = StartTracing(config_.trace, config_.service);
 
   // The text first: the watcher reloads when it changes from this.
   std::string tokens_text = ReadWholeFile(config_.tokens_file).value_or("");
@@ -429,6 +432,7 @@ ServerRunner::~ServerRunner() {
   // Jobs and queued calls use the database and Redis: stop them first.
   jobs_.Stop();
   pool_.reset();
+  tracing_.reset();  // last: sends the spans of what ran until here
   SetRecordClock(nullptr);
 }
 

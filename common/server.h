@@ -24,6 +24,7 @@
 #include "common/rpc.h"
 #include "common/sql.h"
 #include "common/tls.h"
+#include "common/trace.h"
 #include "common/work_pool.h"
 
 namespace care {
@@ -64,6 +65,7 @@ struct ServerConfig {
   std::string metrics_port_file;  // where the bound metrics port is written
   RetentionOptions retention;     // idempotency records, delivered outbox events
   BackupOptions backup;           // --backup_*: SQLite online backups
+  TraceOptions trace;             // --otlp_endpoint, --trace_sample_ratio
   // Replicas on one database (PostgreSQL): who this process is among them,
   // and how long a job lease outlives its holder's last renewal.
   std::string replica_id;
@@ -94,6 +96,7 @@ struct ServerConfig {
 // keepalive and graceful shutdown. Construct it first thing in main(): it
 // blocks SIGTERM/SIGINT before any thread starts, so Run() alone handles them.
 class TokensFileWatcher;
+class OtlpExporter;
 class OutboxAdminService;
 class ReloadingSecret;
 
@@ -181,6 +184,7 @@ class ServerRunner final {
   std::unique_ptr<OutboxAdminService> outbox_admin_;
   std::unique_ptr<OutboxSender> outbox_sender_;
   std::unique_ptr<OutboxRelay> outbox_relay_;
+  std::unique_ptr<OtlpExporter> tracing_;  // null unless --otlp_endpoint
 };
 
 }  // namespace care

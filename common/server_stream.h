@@ -218,7 +218,10 @@ class BatchedWriter final : public grpc::ServerWriteReactor<Response> {
       armed_ = true;
       if (cancelled_ || wake_pending_) step.alarm->Cancel();
     } else if (step.fetch) {
-      if (!rpc_.pool()->TrySubmit([this] { Fetched(fetch_(call_.caller)); })) {
+      if (!rpc_.pool()->TrySubmit([this] {
+            TraceScope trace(call_.trace);
+            Fetched(fetch_(call_.caller));
+          })) {
         Step refused;
         {
           std::lock_guard lock(mu_);

@@ -233,7 +233,7 @@ absl::Status SqliteDatabase::Migrate(const std::vector<Migration>& migrations) {
 }
 
 absl::Status SqliteDatabase::Write(std::function<absl::Status(Txn&)> fn) {
-  PendingWrite w{std::move(fn), {}};
+  PendingWrite w{std::move(fn), {}, CurrentTrace()};
   auto done = w.done.get_future();
   {
     std::lock_guard lock(write_mu_);
@@ -263,7 +263,11 @@ void SqliteDatabase::WriterLoop() {
       if (!batch_status.ok()) break;
       batch_status = txn.ExecScript("SAVEPOINT w");
       if (!batch_status.ok()) break;
-      absl::Status s = w.fn(txn);
+      absl::Status s;
+      {
+        TraceScope trace(w.trace);
+        s = w.fn(txn);
+      }
       if (!s.ok()) batch_status = txn.ExecScript("ROLLBACK TO w");
       if (batch_status.ok()) batch_status = txn.ExecScript("RELEASE w");
       results.push_back(std::move(s));

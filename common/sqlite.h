@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/sql.h"
+#include "common/trace.h"
 
 namespace care {
 
@@ -150,6 +151,9 @@ class SqliteDatabase final : public Database {
   struct PendingWrite {
     std::function<absl::Status(Txn&)> fn;
     std::promise<absl::Status> done;
+    // The writer's trace context (common/trace.h), current while fn runs on
+    // the writer thread: an outbox row stores it. Write() waits, so it lives.
+    const TraceContext* trace = nullptr;
   };
 
   SqliteDatabase() = default;

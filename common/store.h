@@ -66,6 +66,9 @@ struct OutboxEvent {
   std::string destination;  // a peer name known to the relay's sender
   std::string method;       // "/care.notification.v1.NotificationService/IngestEvent"
   std::string payload;      // the serialized request
+  // The W3C traceparent the event continues; empty = the context current
+  // when it is enqueued (common/trace.h). Sent with the delivery.
+  std::string traceparent = {};
 };
 
 // The one way an event leaves a service: Enqueue, in the transaction that

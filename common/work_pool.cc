@@ -33,7 +33,8 @@ bool WorkPool::TrySubmit(std::function<void()> task) {
       rejected.Inc();
       return false;
     }
-    queue_.push_back(std::move(task));
+    const TraceContext* trace = CurrentTrace();
+    queue_.push_back(Task{std::move(task), trace ? std::optional<TraceContext>(*trace) : std::nullopt});
     QueueDepth().Set(static_cast<double>(queue_.size()));
   }
   cv_.notify_one();
@@ -42,7 +43,7 @@ bool WorkPool::TrySubmit(std::function<void()> task) {
 
 void WorkPool::Loop() {
   for (;;) {
-    std::function<void()> task;
+    Task task;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -51,7 +52,12 @@ void WorkPool::Loop() {
       queue_.pop_front();
       QueueDepth().Set(static_cast<double>(queue_.size()));
     }
-    task();
+    if (task.trace) {
+      TraceScope scope(*task.trace);
+      task.fn();
+    } else {
+      task.fn();
+    }
   }
 }
 

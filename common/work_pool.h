@@ -4,8 +4,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include "common/trace.h"
 
 namespace care {
 
@@ -28,7 +31,13 @@ class WorkPool final {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  // A task runs in the trace context it was submitted from (if any), so
+  // work handed on by a handler logs under the handler's span.
+  struct Task {
+    std::function<void()> fn;
+    std::optional<TraceContext> trace;
+  };
+  std::deque<Task> queue_;
   size_t max_queue_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
