@@ -573,6 +573,7 @@ TEST_F(CarectlTest, LoyaltyProgramIsReadEditedAndSetAndMembersListed) {
   program.set_version(before + 1);
   program.set_display_name("Care Rewards");
   program.set_time_zone("Asia/Tokyo");
+  text.clear();  // MessageToJsonString appends
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(program, &text).ok());
   std::ofstream(file) << text;
   Result only = Loyalty({"program", "set", "--file", file, "--only", "display_name"}, admin());
@@ -581,7 +582,7 @@ TEST_F(CarectlTest, LoyaltyProgramIsReadEditedAndSetAndMembersListed) {
   EXPECT_EQ(stored.display_name(), "Care Rewards");
   EXPECT_NE(stored.time_zone(), "Asia/Tokyo");
 
-  Result versions = Loyalty({"program", "versions"});
+  Result versions = Loyalty({"program", "versions"}, admin());
   ASSERT_EQ(versions.code, 0) << versions;
   EXPECT_OUT(versions, "rename");
   Result no_file = Loyalty({"program", "set"}, admin());
@@ -594,11 +595,11 @@ TEST_F(CarectlTest, LoyaltyProgramIsReadEditedAndSetAndMembersListed) {
 
   Enrol("vip-1", [](lv1::Member* m) { m->set_segment("vip"); });
   Enrol("reg-1");
-  Result vips = Loyalty({"member", "list", "--segment", "vip"});
+  Result vips = Loyalty({"member", "list", "--segment", "vip"}, admin());
   ASSERT_EQ(vips.code, 0) << vips;
   EXPECT_OUT(vips, "vip-1");
   EXPECT_FALSE(absl::StrContains(vips.out, "reg-1")) << vips;
-  Result all = Loyalty({"member", "list", "-o", "json"});
+  Result all = Loyalty({"member", "list", "-o", "json"}, admin());
   ASSERT_EQ(all.code, 0) << all;
   lv1::ListMembersResponse listed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(all.out, &listed).ok()) << all;

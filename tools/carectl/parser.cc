@@ -53,11 +53,12 @@ struct Bound {
 // One flag of a usage string: `--page_size=50` takes a value, `--unread` does not.
 void AddFlag(CLI::App* sub, const std::string& token, Bound& b) {
   size_t eq = token.find('=');
-  std::string name = token.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-  std::string key = name;
-  std::replace(key.begin(), key.end(), '_', '-');
+  std::string key = token.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
   if (b.flags.count(key)) return;  // named twice, e.g. in two alternatives
-  std::string names = absl::StrCat(key == "file" ? "-f," : "", "--", key, key != name ? ",--" + name : "");
+  // The snake_case spelling older scripts use stays accepted.
+  std::string snake = key;
+  std::replace(snake.begin(), snake.end(), '-', '_');
+  std::string names = absl::StrCat(key == "file" ? "-f," : "", "--", key, key != snake ? ",--" + snake : "");
   b.flags[key] = eq == std::string::npos ? sub->add_flag(names, b.bools[key]) : sub->add_option(names, b.values[key]);
 }
 
