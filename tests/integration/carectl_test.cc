@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "care/complaint/v1/complaint.grpc.pb.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
+#include "common/tls.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/integration/loyalty_fixture.h"
 #include "yaml-cpp/yaml.h"
@@ -1040,6 +1041,91 @@ TEST_F(CarectlPromotionTest, CampaignsAreListedAndVouchersGeneratedIssuedAndRevo
   EXPECT_ERR(yen, "is not a JPY amount like 1500");
   Result neither = Promotion({"voucher", "issue", "ann"});
   EXPECT_EQ(neither.code, 2) << neither;
+}
+
+}  // namespace
+}  // namespace care::testing
+
+namespace care::testing {
+namespace {
+
+// carectl against a care_loyalty that takes only mutual TLS: the kebab-case
+// TLS flags, their CARE_* variables, and a flag beating a wrong variable.
+class CarectlTlsTest : public CarectlTest {
+ protected:
+  void SetUp() override {
+    CarectlTest::SetUp();
+    if (HasFatalFailure()) return;
+    Openssl(absl::StrCat("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=ca",
+                         " -keyout ", Path("ca.key"), " -out ", Path("ca.crt")));
+    Openssl(absl::StrCat("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=other",
+                         " -keyout ", Path("other.key"), " -out ", Path("other.crt")));
+    for (const char* name : {"loyalty", "client"}) {
+      Openssl(absl::StrCat("req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=", name,
+                           " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout ", Path(name, ".key"), " -out ",
+                           Path(name, ".csr")));
+      Openssl(absl::StrCat("x509 -req -days 2 -copy_extensions copy -in ", Path(name, ".csr"), " -CA ", Path("ca.crt"),
+                           " -CAkey ", Path("ca.key"), " -CAcreateserial -out ", Path(name, ".crt")));
+    }
+    if (HasFatalFailure()) return;
+    tls_loyalty_ = std::make_unique<ServiceProcess>(
+        CARE_LOYALTY_BIN, "care.loyalty.v1.LoyaltyService",
+        std::vector<std::string>{"--tls_cert_file=" + Path("loyalty.crt"), "--tls_key_file=" + Path("loyalty.key"),
+                                 "--tls_client_ca_file=" + Path("ca.crt"),
+                                 "--redis_port=" + std::to_string(redis_.port()), "--log_level=warn"},
+        tokens_);
+    care::PeerTls tls{.enabled = true,
+                      .ca_file = Path("ca.crt"),
+                      .cert_file = Path("client.crt"),
+                      .key_file = Path("client.key"),
+                      .server_name = "localhost"};
+    tls_loyalty_->set_channel_credentials(care::MakeChannelCredentials(tls));
+    absl::Status started = tls_loyalty_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  std::string Path(const std::string& name, const std::string& ext = "") const {
+    return absl::StrCat(dir_.path(), "/", name, ext);
+  }
+  void Openssl(const std::string& args) {
+    std::string command = absl::StrCat("openssl ", args, " >>", Path("openssl.log"), " 2>&1");
+    ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << ReadFile(Path("openssl.log"));
+  }
+  Result Ping(std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--target", "ipv4:" + tls_loyalty_->address(), "--token", svc(), "--timeout", "3s",
+                               "ping", "over-mtls"});
+    return Run(flags);
+  }
+  std::unique_ptr<ServiceProcess> tls_loyalty_;
+};
+
+TEST_F(CarectlTlsTest, TlsFlagsAndTheirVariablesWithTheFlagWinning) {
+  const std::vector<std::string> client = {"--cert-file", Path("client.crt"), "--key-file", Path("client.key")};
+  std::vector<std::string> flags = client;
+  flags.insert(flags.end(), {"--ca-file", Path("ca.crt"), "--tls-server-name", "localhost"});
+  Result ok = Ping(flags);
+  ASSERT_EQ(ok.code, 0) << ok;
+  EXPECT_OUT(ok, "over-mtls");
+  // The certificate names localhost, not the one asked for: refused at the handshake.
+  std::vector<std::string> wrong_name = client;
+  wrong_name.insert(wrong_name.end(), {"--ca-file", Path("ca.crt"), "--tls-server-name", "loyalty.elsewhere.test"});
+  EXPECT_EQ(Ping(wrong_name).code, 1);
+
+  ::setenv("CARE_CA_FILE", Path("ca.crt").c_str(), 1);
+  ::setenv("CARE_CERT_FILE", Path("client.crt").c_str(), 1);
+  ::setenv("CARE_KEY_FILE", Path("client.key").c_str(), 1);
+  ::setenv("CARE_SERVER_NAME", "localhost", 1);
+  Result from_env = Ping({});
+  EXPECT_EQ(from_env.code, 0) << from_env;
+  // A CA the service's certificate does not chain to in the environment; the flag names the right one.
+  ::setenv("CARE_CA_FILE", Path("other.crt").c_str(), 1);
+  EXPECT_EQ(Ping({}).code, 1);
+  Result flag_wins = Ping({"--ca-file", Path("ca.crt")});
+  EXPECT_EQ(flag_wins.code, 0) << flag_wins;
+  for (const char* v : {"CARE_CA_FILE", "CARE_CERT_FILE", "CARE_KEY_FILE", "CARE_SERVER_NAME"}) ::unsetenv(v);
+
+  Result half = Ping({"--cert-file", Path("client.crt"), "--ca-file", Path("ca.crt")});
+  EXPECT_EQ(half.code, 2) << half;
+  EXPECT_ERR(half, "--cert-file and --key-file go together");
 }
 
 }  // namespace
