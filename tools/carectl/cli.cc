@@ -33,7 +33,7 @@ std::string FlagKey(std::string name) {
 
 Args::Args(std::vector<std::string> positionals, std::map<std::string, std::string> flags)
     : positionals_(std::move(positionals)) {
-  for (auto& [name, value] : flags) flags_[FlagKey(name)] = std::move(value);
+  for (auto& [name, value] : flags) flags_[FlagKey(name)].swap(value);
 }
 
 std::string Args::Positional(const std::string& name) {

@@ -2,6 +2,8 @@
 // operator runs and the codes they hand out (care.promotion.v1): generate a
 // batch for a campaign, issue a goodwill voucher, list, show, revoke.
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -139,7 +141,7 @@ int Issue(Context& c, Args& a) {
     if (!absl::SimpleAtod(percent, &pct) || pct <= 0 || pct > 100) {
       throw UsageError(absl::StrCat("--percent \"", percent, "\" is not a percentage in (0, 100]"));
     }
-    req.set_percent_off_bps(static_cast<int32_t>(pct * 100 + 0.5));
+    req.set_percent_off_bps(static_cast<int32_t>(std::lround(pct * 100)));
   }
   if (std::string valid = a.Flag("valid_for"); !valid.empty()) {
     absl::Duration validity;
