@@ -183,7 +183,7 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"promotion", "cancel-redemption"},
                                                                {"promotion", "redemption"}};
   for (const auto& [group, name] : commands) {
-    std::string full = group.empty() ? name : group + " " + name;
+    std::string full = group.empty() ? name : absl::StrCat(group, " ", name);
     EXPECT_OUT(all, absl::StrCat("carectl ", full, " "));
     std::vector<std::string> args = absl::StrSplit(full, ' ');
     args.push_back("--help");

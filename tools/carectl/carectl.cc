@@ -146,7 +146,7 @@ int Main(int argc, char** argv) {
   std::string service = command.group.substr(0, command.group.find(' '));
   // Only replicas serving the group's service get the call (any live one for ping).
   Context context(options, care::DialPeer(options.target, flags.tls, care::clients::PeerHealthService(service)));
-  Args args(std::move(parsed.positionals), std::move(parsed.flags));
+  Args args(std::move(parsed.positionals), parsed.flags);
   try {
     return command.run(context, args);
   } catch (const UsageError& e) {

@@ -31,9 +31,9 @@ std::string FlagKey(std::string name) {
 
 }  // namespace
 
-Args::Args(std::vector<std::string> positionals, std::map<std::string, std::string> flags)
+Args::Args(std::vector<std::string> positionals, const std::map<std::string, std::string>& flags)
     : positionals_(std::move(positionals)) {
-  for (auto& [name, value] : flags) flags_[FlagKey(name)].swap(value);
+  for (const auto& [name, value] : flags) flags_[FlagKey(name)] = value;
 }
 
 std::string Args::Positional(const std::string& name) {

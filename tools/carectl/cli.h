@@ -45,7 +45,7 @@ class UsageError final : public std::runtime_error {
 // flag the command ignores fails its test rather than passing silently.
 class Args final {
  public:
-  Args(std::vector<std::string> positionals, std::map<std::string, std::string> flags);
+  Args(std::vector<std::string> positionals, const std::map<std::string, std::string>& flags);
 
   std::string Positional(const std::string& name);  // required
   std::string OptionalPositional(const std::string& name, const std::string& fallback = "");
