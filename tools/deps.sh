@@ -35,5 +35,8 @@ fi
 # llvm-symbolizer for readable stacks.
 $sudo apt-get install -y -q --no-install-recommends clang-14 libclang-rt-14-dev llvm-14
 
+# --- issue 18: carectl parses its command line with CLI11 (header-only) ---
+$sudo apt-get install -y -q --no-install-recommends libcli11-dev
+
 # --- issue 17: format and lint (tools/lint.sh, docs/style.md) ---
 $sudo apt-get install -y -q --no-install-recommends clang-format-14 clang-tidy-14

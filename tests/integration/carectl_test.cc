@@ -14,9 +14,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "care/complaint/v1/complaint.grpc.pb.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
+#include "common/tls.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/integration/loyalty_fixture.h"
+#include "yaml-cpp/yaml.h"
 
 extern char** environ;
 
@@ -150,9 +154,24 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"complaint", "assign"},
                                                                {"complaint", "transfer"},
                                                                {"complaint", "reopen"},
-                                                               {"complaint", "outbox"},
-                                                               {"loyalty", "outbox"},
-                                                               {"promotion", "outbox"},
+                                                               {"complaint outbox", "dead"},
+                                                               {"complaint outbox", "replay"},
+                                                               {"loyalty outbox", "dead"},
+                                                               {"promotion outbox", "replay"},
+                                                               {"loyalty member", "list"},
+                                                               {"loyalty program", "get"},
+                                                               {"loyalty program", "set"},
+                                                               {"loyalty program", "versions"},
+                                                               {"complaint sla-policy", "create"},
+                                                               {"complaint sla-policy", "delete"},
+                                                               {"complaint calendar", "update"},
+                                                               {"complaint phrases", "set"},
+                                                               {"notification template", "put"},
+                                                               {"notification dead-letter", "list"},
+                                                               {"notification dead-letter", "replay"},
+                                                               {"promotion campaign", "list"},
+                                                               {"promotion voucher", "generate"},
+                                                               {"promotion voucher", "issue"},
                                                                {"promotion", "create"},
                                                                {"promotion", "show"},
                                                                {"promotion", "announce"},
@@ -164,11 +183,9 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"promotion", "cancel-redemption"},
                                                                {"promotion", "redemption"}};
   for (const auto& [group, name] : commands) {
-    std::string full = group.empty() ? name : group + " " + name;
+    std::string full = group.empty() ? name : absl::StrCat(group, " ", name);
     EXPECT_OUT(all, absl::StrCat("carectl ", full, " "));
-    std::vector<std::string> args;
-    if (!group.empty()) args.push_back(group);
-    args.push_back(name);
+    std::vector<std::string> args = absl::StrSplit(full, ' ');
     args.push_back("--help");
     Result one = Run(args);
     EXPECT_EQ(one.code, 0) << full << "\n" << one;
@@ -197,7 +214,7 @@ TEST_F(CarectlTest, PingChecksTargetAndToken) {
   EXPECT_OUT(ok, "PAYLOAD  hello");
   Result json = Run({"--target=" + service_->address(), "--token=" + svc(), "--json", "ping", "hi"});
   ASSERT_EQ(json.code, 0) << json;
-  EXPECT_OUT(json, "\"payload\":\"hi\"");
+  EXPECT_OUT(json, "\"payload\": \"hi\"");
   Result no_token = Run({"--target=" + service_->address(), "ping"});
   EXPECT_EQ(no_token.code, 1) << no_token;
   EXPECT_ERR(no_token, "error: UNAUTHENTICATED");
@@ -221,8 +238,8 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   EXPECT_OUT(member, "ann@example.com");
   Result json = Run({"--json", "--target=" + service_->address(), "--token=" + svc(), "loyalty", "get-member", "ann"});
   ASSERT_EQ(json.code, 0) << json;
-  EXPECT_OUT(json, "\"member_id\":\"ann\"");
-  EXPECT_OUT(json, "\"name\":\"Ann Lee\"");
+  EXPECT_OUT(json, "\"member_id\": \"ann\"");
+  EXPECT_OUT(json, "\"name\": \"Ann Lee\"");
 
   Result purchase = Loyalty({"purchase", "ann", "o-1", "1000.00"});
   ASSERT_EQ(purchase.code, 0) << purchase;
@@ -260,7 +277,7 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   for (const char* kind : {"EARN", "REDEEM", "ADJUST", "REVERSE"}) EXPECT_OUT(ledger, kind);
   Result page = Loyalty({"ledger", "ann", "--page_size=1"});
   ASSERT_EQ(page.code, 0) << page;
-  EXPECT_OUT(page, "more: --page_token=");
+  EXPECT_OUT(page, "more: --page-token=");
   // Without an amount a return is the full remainder of the order.
   Result full = Loyalty({"return", "ann", "o-1", "r-2"});
   ASSERT_EQ(full.code, 0) << full;
@@ -292,14 +309,15 @@ TEST_F(CarectlTest, BadArgumentsPrintAUsefulMessageAndExit2) {
   };
   std::vector<Case> cases = {
       {{"get-member"}, "missing <member_id>"},
-      {{"get-member", "ann", "extra"}, "unexpected argument \"extra\""},
-      {{"get-member", "ann", "--bogus=1"}, "unknown flag --bogus"},
+      {{"get-member", "ann", "extra"}, "not expected: extra"},
+      {{"get-member", "ann", "--bogus=1"}, "not expected: --bogus=1"},
       {{"enrol", "ann"}, "--name is required"},
       {{"purchase", "ann", "o-1", "12.345"}, "amount \"12.345\" is not a USD amount like 125.50"},
       {{"purchase", "ann", "o-1", "10", "--time=yesterday"}, "--time \"yesterday\" is not an RFC 3339 time"},
       {{"redeem", "ann", "lots"}, "<points> must be an integer, not \"lots\""},
-      {{"adjust", "ann", "5"}, "--reason_code is required"},
-      {{"ledger", "ann", "--page_size=many"}, "--page_size must be an integer"},
+      {{"adjust", "ann", "5"}, "--reason-code is required"},
+      {{"ledger", "ann", "--page_size=many"}, "--page-size must be an integer"},
+      {{"ledger", "ann", "--page-size"}, "--page-size"},
   };
   for (const auto& c : cases) {
     Result r = Loyalty(c.args);
@@ -376,7 +394,7 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   Result json = Run({"--json", "--target=" + notification_service_->address(), "--token=" + admin(), "notification",
                      "deliveries", "--member=vip-1"});
   ASSERT_EQ(json.code, 0) << json;
-  EXPECT_OUT(json, "\"status\":\"DELIVERY_STATUS_SENT\"");
+  EXPECT_OUT(json, "\"status\": \"DELIVERY_STATUS_SENT\"");
 
   Result inbox = Notification({"inbox", "vip-1"});
   ASSERT_EQ(inbox.code, 0) << inbox;
@@ -427,7 +445,7 @@ TEST_F(CarectlTest, NotificationChannelsAreConfiguredWithoutShowingSecretsAndDea
 
   Result missing = Notification({"set-webhook", "http://x", "--secret_file=" + dir_.path() + "/nope"});
   EXPECT_EQ(missing.code, 2) << missing;
-  EXPECT_ERR(missing, "--secret_file: cannot read");
+  EXPECT_ERR(missing, "--secret-file: cannot read");
 
   Result none = Notification({"replay", "--campaign=spring"});
   ASSERT_EQ(none.code, 0) << none;
@@ -437,6 +455,199 @@ TEST_F(CarectlTest, NotificationChannelsAreConfiguredWithoutShowingSecretsAndDea
   EXPECT_ERR(unfiltered, "error: INVALID_ARGUMENT");
 }
 
+// kubectl/gh conventions: `--flag value` and `--flag=value`, global flags
+// before or after the command, -o json|yaml|table with zero values shown,
+// `carectl version`, and a short usage (not the whole manual) on a usage error.
+TEST_F(CarectlTest, FlagsGoAnywhereOutputIsJsonYamlOrTableAndUsageErrorsAreShort) {
+  Result spaced = Run({"ping", "hi", "--target", service_->address(), "--token", svc()});
+  ASSERT_EQ(spaced.code, 0) << spaced;
+  EXPECT_OUT(spaced, "PAYLOAD  hi");
+
+  Enrol("zed");  // no points, no spend, no visits: zero values
+  Result yaml = Loyalty({"get-member", "zed", "-o", "yaml"});
+  ASSERT_EQ(yaml.code, 0) << yaml;
+  YAML::Node doc = YAML::Load(yaml.out);
+  EXPECT_EQ(doc["member_id"].as<std::string>(), "zed") << yaml;
+  EXPECT_EQ(doc["points_balance"].as<std::string>(), "0") << yaml;
+  EXPECT_EQ(doc["visit_count"].as<int>(), 0) << yaml;
+  EXPECT_EQ(doc["lifetime_spend"]["currency_code"].as<std::string>(), "USD") << yaml;
+  Result json = Loyalty({"get-member", "zed", "--output=json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_OUT(json, "\"points_balance\": \"0\"");
+  EXPECT_OUT(json, "\"visit_count\": 0");
+  lv1::Member parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json;
+  EXPECT_EQ(parsed.member_id(), "zed");
+  Result xml = Loyalty({"get-member", "zed", "-o", "xml"});
+  EXPECT_EQ(xml.code, 2) << xml;
+  EXPECT_ERR(xml, "xml");
+
+  Result version = Run({"version"});
+  ASSERT_EQ(version.code, 0) << version;
+  EXPECT_TRUE(std::regex_search(version.out, std::regex("^carectl \\S+ \\(commit [0-9a-f]{7,}"))) << version;
+  Result version_json = Run({"version", "-o", "json"});
+  ASSERT_EQ(version_json.code, 0) << version_json;
+  EXPECT_OUT(version_json, "\"commit\": \"");
+
+  // A usage error: what was wrong and the command's usage line, not every command.
+  Result missing = Loyalty({"get-member"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_ERR(missing, "missing <member_id>");
+  EXPECT_ERR(missing, "usage: carectl loyalty get-member <member_id>");
+  EXPECT_FALSE(absl::StrContains(missing.err, "carectl loyalty enrol")) << missing;
+  Result unknown = Run({"loyalty", "frobnicate"});
+  EXPECT_EQ(unknown.code, 2) << unknown;
+  EXPECT_ERR(unknown, "unknown command \"loyalty frobnicate\"");
+  EXPECT_ERR(unknown, "enrol, get-member");
+  EXPECT_FALSE(absl::StrContains(unknown.err, "--tls-server-name")) << unknown;
+}
+
+// An explicit flag beats the environment: --token over CARE_TOKEN_FILE (it
+// used to be the other way round), --token-file over CARE_TOKEN, --target over
+// CARE_TARGET; the environment still serves when no flag is given.
+TEST_F(CarectlTest, AnExplicitFlagBeatsTheEnvironment) {
+  const std::string bad = dir_.path() + "/bad_token", good = dir_.path() + "/good_token";
+  std::ofstream(bad) << "not-a-token\n";
+  std::ofstream(good) << svc() << "\n";
+  const std::string target = "--target=" + service_->address();
+
+  ::setenv("CARE_TOKEN_FILE", bad.c_str(), 1);
+  Result env_only = Run({target, "ping"});
+  EXPECT_EQ(env_only.code, 1) << env_only;
+  EXPECT_ERR(env_only, "UNAUTHENTICATED");
+  Result token_flag = Run({target, "--token", svc(), "ping"});
+  EXPECT_EQ(token_flag.code, 0) << token_flag;
+  Result file_flag = Run({target, "--token-file", good, "ping"});
+  EXPECT_EQ(file_flag.code, 0) << file_flag;
+  ::setenv("CARE_TOKEN_FILE", good.c_str(), 1);
+  Result env_good = Run({target, "ping"});
+  EXPECT_EQ(env_good.code, 0) << env_good;
+  ::unsetenv("CARE_TOKEN_FILE");
+
+  ::setenv("CARE_TOKEN", "not-a-token", 1);
+  Result over_token = Run({target, "--token_file=" + good, "ping"});
+  EXPECT_EQ(over_token.code, 0) << over_token;
+  ::unsetenv("CARE_TOKEN");
+
+  ::setenv("CARE_TARGET", "127.0.0.1:1", 1);
+  Result over_target = Run({target, "--token=" + svc(), "ping"});
+  EXPECT_EQ(over_target.code, 0) << over_target;
+  ::unsetenv("CARE_TARGET");
+
+  Result both = Run({target, "--token=" + svc(), "--token-file=" + good, "ping"});
+  EXPECT_EQ(both.code, 2) << both;
+  EXPECT_ERR(both, "not both");
+}
+
+// carectl loyalty program get|set|versions and member list.
+TEST_F(CarectlTest, LoyaltyProgramIsReadEditedAndSetAndMembersListed) {
+  Result got = Loyalty({"program", "get"});
+  ASSERT_EQ(got.code, 0) << got;
+  EXPECT_TRUE(std::regex_search(got.out, std::regex("CURRENCY +USD"))) << got;
+  Result json = Loyalty({"program", "get", "-o", "json"});
+  ASSERT_EQ(json.code, 0) << json;
+  lv1::Program program;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &program).ok()) << json;
+  const int64_t before = program.version();
+  ASSERT_GT(before, 0);
+
+  // The operator's round trip: get -o json, edit, set --file.
+  program.set_display_name("Care Rewards Plus");
+  std::string text;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(program, &text).ok());
+  const std::string file = dir_.path() + "/program.json";
+  std::ofstream(file) << text;
+  Result set = Loyalty({"program", "set", "--file", file, "--note", "rename"}, admin());
+  ASSERT_EQ(set.code, 0) << set;
+  EXPECT_OUT(set, "Care Rewards Plus");
+  lv1::Program stored;
+  ASSERT_TRUE(stub().GetProgram(Ctx(svc()).get(), lv1::GetProgramRequest(), &stored).ok());
+  EXPECT_EQ(stored.display_name(), "Care Rewards Plus");
+  EXPECT_EQ(stored.version(), before + 1);
+  EXPECT_EQ(stored.change_note(), "rename");
+  // The same file again names a version no longer in force.
+  Result stale = Loyalty({"program", "set", "--file=" + file}, admin());
+  EXPECT_EQ(stale.code, 1) << stale;
+  EXPECT_ERR(stale, "error: ABORTED");
+
+  // --only takes just those fields of the file.
+  program.set_version(before + 1);
+  program.set_display_name("Care Rewards");
+  program.set_time_zone("Asia/Tokyo");
+  text.clear();  // MessageToJsonString appends
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(program, &text).ok());
+  std::ofstream(file) << text;
+  Result only = Loyalty({"program", "set", "--file", file, "--only", "display_name"}, admin());
+  ASSERT_EQ(only.code, 0) << only;
+  ASSERT_TRUE(stub().GetProgram(Ctx(svc()).get(), lv1::GetProgramRequest(), &stored).ok());
+  EXPECT_EQ(stored.display_name(), "Care Rewards");
+  EXPECT_NE(stored.time_zone(), "Asia/Tokyo");
+
+  Result versions = Loyalty({"program", "versions"}, admin());
+  ASSERT_EQ(versions.code, 0) << versions;
+  EXPECT_OUT(versions, "rename");
+  Result no_file = Loyalty({"program", "set"}, admin());
+  EXPECT_EQ(no_file.code, 2) << no_file;
+  EXPECT_ERR(no_file, "--file is required");
+  std::ofstream(dir_.path() + "/bogus.json") << "{\"bogus\": 1}";
+  Result bogus = Loyalty({"program", "set", "--file", dir_.path() + "/bogus.json"}, admin());
+  EXPECT_EQ(bogus.code, 2) << bogus;
+  EXPECT_ERR(bogus, "is not a Program");
+
+  Enrol("vip-1", [](lv1::Member* m) { m->set_segment("vip"); });
+  Enrol("reg-1");
+  Result vips = Loyalty({"member", "list", "--segment", "vip"}, admin());
+  ASSERT_EQ(vips.code, 0) << vips;
+  EXPECT_OUT(vips, "vip-1");
+  EXPECT_FALSE(absl::StrContains(vips.out, "reg-1")) << vips;
+  Result all = Loyalty({"member", "list", "-o", "json"}, admin());
+  ASSERT_EQ(all.code, 0) << all;
+  lv1::ListMembersResponse listed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(all.out, &listed).ok()) << all;
+  EXPECT_EQ(listed.members_size(), 2);
+}
+
+// carectl notification template put|list|get|delete and dead-letter list.
+TEST_F(CarectlTest, NotificationTemplatesArePutShownAndDeletedAndDeadLettersListed) {
+  const std::string file = dir_.path() + "/template.json";
+  std::ofstream(file) << R"({"kind": "MESSAGE_KIND_TRANSACTIONAL", "template_key": "order.shipped",
+    "channel": "MESSAGE_CHANNEL_EMAIL", "locale": "en", "subject": "Order {{order_id}} shipped",
+    "body": "Your order {{order_id}} is on its way.",
+    "variables": [{"name": "order_id", "type": "VARIABLE_TYPE_STRING", "required": true}]})";
+  Result put = Notification({"template", "put", "--file", file});
+  ASSERT_EQ(put.code, 0) << put;
+  EXPECT_OUT(put, "order.shipped");
+  nv1::GetTemplateRequest get;
+  get.mutable_key()->set_kind(nv1::MESSAGE_KIND_TRANSACTIONAL);
+  get.mutable_key()->set_template_key("order.shipped");
+  get.mutable_key()->set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+  get.mutable_key()->set_locale("en");
+  nv1::Template stored;
+  ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &stored).ok());
+  EXPECT_EQ(stored.subject(), "Order {{order_id}} shipped");
+
+  Result listed = Notification({"template", "list", "--kind", "transactional"});
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_OUT(listed, "order.shipped");
+  Result shown = Notification({"template", "get", "transactional", "email", "en", "--key", "order.shipped"});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_OUT(shown, "Your order {{order_id}} is on its way.");
+  Result deleted = Notification({"template", "delete", "transactional", "email", "en", "--key=order.shipped"});
+  ASSERT_EQ(deleted.code, 0) << deleted;
+  EXPECT_OUT(deleted, "deleted template TRANSACTIONAL EMAIL en");
+  grpc::Status gone = nstub_->GetTemplate(Ctx(admin()).get(), get, &stored);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(gone);
+  Result bad_kind = Notification({"template", "get", "memo", "email", "en"});
+  EXPECT_EQ(bad_kind.code, 2) << bad_kind;
+
+  Result dead = Notification({"dead-letter", "list"});
+  ASSERT_EQ(dead.code, 0) << dead;
+  EXPECT_OUT(dead, "(no deliveries)");
+  Result replay = Notification({"dead-letter", "replay", "--campaign", "spring"});
+  ASSERT_EQ(replay.code, 0) << replay;
+  EXPECT_OUT(replay, "REPLAYED   0");
+}
+
 }  // namespace
 }  // namespace care::testing
 
@@ -444,6 +655,8 @@ namespace care::testing {
 namespace {
 
 // carectl complaint ... against a real care_complaint (tier from care_loyalty).
+namespace cv1 = ::care::complaint::v1;
+
 class CarectlComplaintTest : public CarectlTest {
  protected:
   void SetUp() override {
@@ -564,6 +777,84 @@ TEST_F(CarectlComplaintTest, OutboxDeadEventsAreListedAndReplayedByAnAdmin) {
   EXPECT_EQ(bad.code, 2) << bad;
 }
 
+// carectl complaint calendar|sla-policy|phrases: what an operator sets up
+// before the first complaint, from JSON files, checked through the stubs and
+// by the effect (a reply with a forbidden phrase is refused).
+TEST_F(CarectlComplaintTest, CalendarsSlaPoliciesAndForbiddenPhrasesAreSetUp) {
+  auto cstub = cv1::ComplaintService::NewStub(complaint_->channel());
+  const std::string calendar = dir_.path() + "/calendar.json";
+  std::ofstream(calendar) << R"({"calendar_id": "uk-office", "display_name": "UK office",
+    "time_zone": "Europe/London", "weekly_hours": [
+      {"day": "WEEKDAY_MONDAY", "start": {"hours": 9}, "end": {"hours": 17}},
+      {"day": "WEEKDAY_TUESDAY", "start": {"hours": 9}, "end": {"hours": 17, "minutes": 30}}]})";
+  Result created = Complaint({"calendar", "create", "--file", calendar});
+  ASSERT_EQ(created.code, 0) << created;
+  EXPECT_OUT(created, "MONDAY 09:00-17:00, TUESDAY 09:00-17:30");
+  EXPECT_OUT(Complaint({"calendar", "list"}), "uk-office");
+  // An update takes the fields the file sets: the holidays, not the hours.
+  std::ofstream(calendar) << R"({"calendar_id": "uk-office",
+    "holidays": [{"date": {"year": 2031, "month": 12, "day": 25}, "display_name": "Christmas"}]})";
+  Result updated = Complaint({"calendar", "update", "--file=" + calendar});
+  ASSERT_EQ(updated.code, 0) << updated;
+  EXPECT_OUT(updated, "2031-12-25 Christmas");
+  cv1::GetBusinessCalendarRequest get_calendar;
+  get_calendar.set_calendar_id("uk-office");
+  cv1::BusinessCalendar stored_calendar;
+  ASSERT_TRUE(cstub->GetBusinessCalendar(Ctx(admin()).get(), get_calendar, &stored_calendar).ok());
+  EXPECT_EQ(stored_calendar.weekly_hours_size(), 2);
+  EXPECT_EQ(stored_calendar.holidays_size(), 1);
+
+  const std::string policy = dir_.path() + "/policy.json";
+  std::ofstream(policy) << R"({"sla_policy_id": "gold-fast", "display_name": "Gold, fast", "evaluation_order": 1,
+    "enabled": true, "tier_ids": ["gold"], "first_response_target": "3600s", "resolution_target": "86400s",
+    "calendar_id": "uk-office"})";
+  Result made = Complaint({"sla-policy", "create", "--file", policy});
+  ASSERT_EQ(made.code, 0) << made;
+  EXPECT_TRUE(std::regex_search(made.out, std::regex("FIRST RESPONSE +1h\n"))) << made;
+  EXPECT_TRUE(std::regex_search(made.out, std::regex("TIERS +gold\n"))) << made;
+  EXPECT_OUT(Complaint({"sla-policy", "list"}), "gold-fast");
+  // false is a zero value the file cannot show as set: --only names the field.
+  std::ofstream(policy) << R"({"sla_policy_id": "gold-fast", "enabled": false})";
+  Result off = Complaint({"sla-policy", "update", "--file", policy, "--only", "enabled"});
+  ASSERT_EQ(off.code, 0) << off;
+  Result shown = Complaint({"sla-policy", "get", "gold-fast", "-o", "json"});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_OUT(shown, "\"enabled\": false");
+  cv1::GetSlaPolicyRequest get_policy;
+  get_policy.set_sla_policy_id("gold-fast");
+  cv1::SlaPolicy stored_policy;
+  ASSERT_TRUE(cstub->GetSlaPolicy(Ctx(admin()).get(), get_policy, &stored_policy).ok());
+  EXPECT_FALSE(stored_policy.enabled());
+  EXPECT_EQ(stored_policy.display_name(), "Gold, fast");
+  // A calendar a policy uses stays; once the policy is gone it can go.
+  EXPECT_EQ(Complaint({"calendar", "delete", "uk-office"}).code, 1);
+  Result dropped = Complaint({"sla-policy", "delete", "gold-fast"});
+  ASSERT_EQ(dropped.code, 0) << dropped;
+  EXPECT_OUT(dropped, "deleted SLA policy gold-fast");
+  EXPECT_EQ(cstub->GetSlaPolicy(Ctx(admin()).get(), get_policy, &stored_policy).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  Result calendar_gone = Complaint({"calendar", "delete", "uk-office"});
+  EXPECT_EQ(calendar_gone.code, 0) << calendar_gone;
+
+  Enrol("m1");
+  Result filed = Complaint({"-o", "json", "file", "m1", "--description", "Rude agent", "--locale", "en"});
+  ASSERT_EQ(filed.code, 0) << filed;
+  cv1::CreateComplaintResponse complaint;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(filed.out, &complaint).ok()) << filed;
+  const std::string id = complaint.complaint().complaint_id();
+  Result phrases = Complaint({"phrases", "set", "en", "calm down", "you people"});
+  ASSERT_EQ(phrases.code, 0) << phrases;
+  EXPECT_OUT(phrases, "  calm down\n");
+  EXPECT_OUT(Complaint({"phrases", "get", "en"}), "  you people\n");
+  EXPECT_OUT(Complaint({"phrases", "list"}), "en ");
+  Result refused = Complaint({"reply", id, "Please calm down", "--check"});
+  EXPECT_EQ(refused.code, 1) << refused;
+  EXPECT_ERR(refused, "reason: FORBIDDEN_PHRASE");
+  ASSERT_EQ(Complaint({"phrases", "set", "en"}).code, 0);  // none: cleared
+  Result passes = Complaint({"reply", id, "Please calm down", "--check"});
+  EXPECT_EQ(passes.code, 0) << passes;
+}
+
 }  // namespace
 }  // namespace care::testing
 
@@ -605,8 +896,9 @@ class CarectlPromotionTest : public CarectlTest {
   }
 
   // A 10%-off-the-cart campaign in USD over [starts, starts + 30 days), as a JSON file.
-  std::string CampaignFile(const std::string& name, absl::Time starts) {
+  std::string CampaignFile(const std::string& name, absl::Time starts, bool voucher_required = false) {
     pv1::Campaign c;
+    c.set_voucher_required(voucher_required);
     c.set_display_name(name);
     c.set_time_zone("UTC");
     c.set_currency_code("USD");
@@ -694,6 +986,146 @@ TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
   EXPECT_ERR(no_file, "cannot read");
   Result both = Promotion({"quote", "--member=ann", "--guest=g1", "SHOE-1:shoes:1:5"});
   EXPECT_EQ(both.code, 2) << both;
+}
+
+// carectl promotion campaign list and voucher generate|list|get|revoke|issue;
+// money in the currency's own minor units (ICU): 3 digits for KWD, none for JPY.
+TEST_F(CarectlPromotionTest, CampaignsAreListedAndVouchersGeneratedIssuedAndRevoked) {
+  ASSERT_EQ(Promotion({"create", CampaignFile("Codes", Base() - absl::Hours(1), true), "--id=codes"}).code, 0);
+  ASSERT_EQ(Promotion({"announce", "codes", "--short-notice"}).code, 0);
+  Result listed = Promotion({"campaign", "list"});
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_TRUE(std::regex_search(listed.out, std::regex("codes +Codes +\\S+ .* required"))) << listed;
+  Result cancelled = Promotion({"campaign", "list", "--state", "cancelled"});
+  ASSERT_EQ(cancelled.code, 0) << cancelled;
+  EXPECT_OUT(cancelled, "(no campaigns)");
+
+  Result generated = Promotion({"voucher", "generate", "codes", "--count", "3", "--prefix", "SPRING"});
+  ASSERT_EQ(generated.code, 0) << generated;
+  EXPECT_OUT(generated, "3 voucher(s)");
+  Result json = Promotion({"voucher", "list", "--campaign=codes", "-o", "json"});
+  ASSERT_EQ(json.code, 0) << json;
+  pv1::ListVouchersResponse vouchers;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &vouchers).ok()) << json;
+  ASSERT_EQ(vouchers.vouchers_size(), 3);
+  const std::string code = vouchers.vouchers(0).code();
+  EXPECT_TRUE(absl::StartsWith(code, "SPRING")) << code;
+  Result shown = Promotion({"voucher", "get", code});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex("STATE +ACTIVE"))) << shown;
+  Result revoked = Promotion({"voucher", "revoke", code, "--reason", "leaked"});
+  ASSERT_EQ(revoked.code, 0) << revoked;
+  auto pstub = pv1::PromotionService::NewStub(promotion_->channel());
+  pv1::GetVoucherRequest get;
+  get.set_code(code);
+  pv1::Voucher stored;
+  ASSERT_TRUE(pstub->GetVoucher(Ctx(admin()).get(), get, &stored).ok());
+  EXPECT_EQ(stored.state(), pv1::VOUCHER_STATE_REVOKED);
+  EXPECT_EQ(stored.revoke_reason(), "leaked");
+
+  Enrol("ann");
+  Result kwd = Promotion({"voucher", "issue", "ann", "--amount", "1.250", "--currency", "KWD", "--reason-code",
+                          "LATE_DELIVERY"});
+  ASSERT_EQ(kwd.code, 0) << kwd;
+  EXPECT_OUT(kwd, "1.250 KWD off");
+  Result kwd_json = Promotion({"voucher", "list", "--member", "ann", "-o", "json"});
+  ASSERT_EQ(kwd_json.code, 0) << kwd_json;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(kwd_json.out, &vouchers).ok()) << kwd_json;
+  ASSERT_EQ(vouchers.vouchers_size(), 1);
+  EXPECT_EQ(vouchers.vouchers(0).goodwill_value().amount_off().amount_minor(), 1250);
+  Result too_fine = Promotion({"voucher", "issue", "ann", "--amount", "1.2345", "--currency", "KWD"});
+  EXPECT_EQ(too_fine.code, 2) << too_fine;
+  EXPECT_ERR(too_fine, "is not a KWD amount like 125.500");
+  Result yen = Promotion({"voucher", "issue", "ann", "--amount", "10.5", "--currency", "JPY"});
+  EXPECT_EQ(yen.code, 2) << yen;
+  EXPECT_ERR(yen, "is not a JPY amount like 1500");
+  Result neither = Promotion({"voucher", "issue", "ann"});
+  EXPECT_EQ(neither.code, 2) << neither;
+}
+
+}  // namespace
+}  // namespace care::testing
+
+namespace care::testing {
+namespace {
+
+// carectl against a care_loyalty that takes only mutual TLS: the kebab-case
+// TLS flags, their CARE_* variables, and a flag beating a wrong variable.
+class CarectlTlsTest : public CarectlTest {
+ protected:
+  void SetUp() override {
+    CarectlTest::SetUp();
+    if (HasFatalFailure()) return;
+    Openssl(absl::StrCat("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=ca",
+                         " -keyout ", Path("ca.key"), " -out ", Path("ca.crt")));
+    Openssl(absl::StrCat("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=other",
+                         " -keyout ", Path("other.key"), " -out ", Path("other.crt")));
+    for (const char* name : {"loyalty", "client"}) {
+      Openssl(absl::StrCat("req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=", name,
+                           " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout ", Path(name, ".key"), " -out ",
+                           Path(name, ".csr")));
+      Openssl(absl::StrCat("x509 -req -days 2 -copy_extensions copy -in ", Path(name, ".csr"), " -CA ", Path("ca.crt"),
+                           " -CAkey ", Path("ca.key"), " -CAcreateserial -out ", Path(name, ".crt")));
+    }
+    if (HasFatalFailure()) return;
+    tls_loyalty_ = std::make_unique<ServiceProcess>(
+        CARE_LOYALTY_BIN, "care.loyalty.v1.LoyaltyService",
+        std::vector<std::string>{"--tls_cert_file=" + Path("loyalty.crt"), "--tls_key_file=" + Path("loyalty.key"),
+                                 "--tls_client_ca_file=" + Path("ca.crt"),
+                                 "--redis_port=" + std::to_string(redis_.port()), "--log_level=warn"},
+        tokens_);
+    care::PeerTls tls{.enabled = true,
+                      .ca_file = Path("ca.crt"),
+                      .cert_file = Path("client.crt"),
+                      .key_file = Path("client.key"),
+                      .server_name = "localhost"};
+    tls_loyalty_->set_channel_credentials(care::MakeChannelCredentials(tls));
+    absl::Status started = tls_loyalty_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  std::string Path(const std::string& name, const std::string& ext = "") const {
+    return absl::StrCat(dir_.path(), "/", name, ext);
+  }
+  void Openssl(const std::string& args) {
+    std::string command = absl::StrCat("openssl ", args, " >>", Path("openssl.log"), " 2>&1");
+    ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << ReadFile(Path("openssl.log"));
+  }
+  Result Ping(std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--target", "ipv4:" + tls_loyalty_->address(), "--token", svc(), "--timeout", "3s",
+                               "ping", "over-mtls"});
+    return Run(flags);
+  }
+  std::unique_ptr<ServiceProcess> tls_loyalty_;
+};
+
+TEST_F(CarectlTlsTest, TlsFlagsAndTheirVariablesWithTheFlagWinning) {
+  const std::vector<std::string> client = {"--cert-file", Path("client.crt"), "--key-file", Path("client.key")};
+  std::vector<std::string> flags = client;
+  flags.insert(flags.end(), {"--ca-file", Path("ca.crt"), "--tls-server-name", "localhost"});
+  Result ok = Ping(flags);
+  ASSERT_EQ(ok.code, 0) << ok;
+  EXPECT_OUT(ok, "over-mtls");
+  // The certificate names localhost, not the one asked for: refused at the handshake.
+  std::vector<std::string> wrong_name = client;
+  wrong_name.insert(wrong_name.end(), {"--ca-file", Path("ca.crt"), "--tls-server-name", "loyalty.elsewhere.test"});
+  EXPECT_EQ(Ping(wrong_name).code, 1);
+
+  ::setenv("CARE_CA_FILE", Path("ca.crt").c_str(), 1);
+  ::setenv("CARE_CERT_FILE", Path("client.crt").c_str(), 1);
+  ::setenv("CARE_KEY_FILE", Path("client.key").c_str(), 1);
+  ::setenv("CARE_SERVER_NAME", "localhost", 1);
+  Result from_env = Ping({});
+  EXPECT_EQ(from_env.code, 0) << from_env;
+  // A CA the service's certificate does not chain to in the environment; the flag names the right one.
+  ::setenv("CARE_CA_FILE", Path("other.crt").c_str(), 1);
+  EXPECT_EQ(Ping({}).code, 1);
+  Result flag_wins = Ping({"--ca-file", Path("ca.crt")});
+  EXPECT_EQ(flag_wins.code, 0) << flag_wins;
+  for (const char* v : {"CARE_CA_FILE", "CARE_CERT_FILE", "CARE_KEY_FILE", "CARE_SERVER_NAME"}) ::unsetenv(v);
+
+  Result half = Ping({"--cert-file", Path("client.crt"), "--ca-file", Path("ca.crt")});
+  EXPECT_EQ(half.code, 2) << half;
+  EXPECT_ERR(half, "--cert-file and --key-file go together");
 }
 
 }  // namespace

@@ -459,7 +459,7 @@ TEST_F(TransportTest, CarectlCallsWithAClientCertificateAndATokenFromAFileOrTheE
   // Mismatched files are a usage error: nothing is sent.
   EXPECT_EQ(run({ca, cert, "--key_file=" + pki_.Path("loyalty", "key"), "--token_file=" + token_file, "ping"}, &out), 2)
       << out;
-  EXPECT_NE(out.find("--cert_file/--key_file"), std::string::npos) << out;
+  EXPECT_NE(out.find("--cert-file/--key-file"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "tools/carectl/cli.h"
 
+#include <unicode/ucurr.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <random>
 
@@ -18,17 +21,19 @@
 
 namespace carectl {
 
-Args::Args(std::vector<std::string> raw) {
-  for (auto& a : raw) {
-    if (absl::StartsWith(a, "--") && a.size() > 2) {
-      size_t eq = a.find('=');
-      flags_[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] = eq == std::string::npos
-                                                                                      ? ""
-                                                                                      : a.substr(eq + 1);
-    } else {
-      positionals_.push_back(std::move(a));
-    }
-  }
+namespace {
+
+// Flags are looked up by their kebab-case name; `request_id` and `request-id` are one flag.
+std::string FlagKey(std::string name) {
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+}  // namespace
+
+Args::Args(std::vector<std::string> positionals, const std::map<std::string, std::string>& flags)
+    : positionals_(std::move(positionals)) {
+  for (const auto& [name, value] : flags) flags_[FlagKey(name)] = value;
 }
 
 std::string Args::Positional(const std::string& name) {
@@ -41,6 +46,12 @@ std::string Args::OptionalPositional(const std::string& name, const std::string&
   return next_ < positionals_.size() ? positionals_[next_++] : fallback;
 }
 
+std::vector<std::string> Args::RestPositionals() {
+  std::vector<std::string> rest(positionals_.begin() + static_cast<std::ptrdiff_t>(next_), positionals_.end());
+  next_ = positionals_.size();
+  return rest;
+}
+
 int64_t Args::IntPositional(const std::string& name) {
   std::string text = Positional(name);
   int64_t v;
@@ -50,10 +61,11 @@ int64_t Args::IntPositional(const std::string& name) {
 }
 
 std::string Args::Flag(const std::string& name, const std::string& fallback) {
-  used_.insert(name);
-  auto it = flags_.find(name);
+  std::string key = FlagKey(name);
+  used_.insert(key);
+  auto it = flags_.find(key);
   if (it == flags_.end()) return fallback;
-  if (it->second.empty()) throw UsageError(absl::StrCat("--", name, " needs a value (--", name, "=...)"));
+  if (it->second.empty()) throw UsageError(absl::StrCat("--", key, " needs a value (--", key, " VALUE)"));
   return it->second;
 }
 
@@ -62,17 +74,15 @@ int64_t Args::IntFlag(const std::string& name, int64_t fallback) {
   if (text.empty()) return fallback;
   int64_t v;
   if (!absl::SimpleAtoi(text, &v))
-    throw UsageError(absl::StrCat("--", name, " must be an integer, not \"", text, "\""));
+    throw UsageError(absl::StrCat("--", FlagKey(name), " must be an integer, not \"", text, "\""));
   return v;
 }
 
 bool Args::BoolFlag(const std::string& name) {
-  used_.insert(name);
-  auto it = flags_.find(name);
-  if (it == flags_.end()) return false;
-  if (it->second.empty() || it->second == "true") return true;
-  if (it->second == "false") return false;
-  throw UsageError(absl::StrCat("--", name, " is true or false, not \"", it->second, "\""));
+  std::string key = FlagKey(name);
+  used_.insert(key);
+  auto it = flags_.find(key);
+  return it != flags_.end() && it->second == "true";
 }
 
 void Args::Done() {
@@ -125,14 +135,10 @@ int Context::Finish(const grpc::Status& status, const google::protobuf::Message&
     for (const auto& f : fields) std::fprintf(stderr, "field %s\n", f.c_str());
     return kRpcError;
   }
-  if (options_.json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions json;
-    json.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(response, &out, json);
-    std::printf("%s\n", out.c_str());
-  } else {
+  if (options_.output == Output::kTable) {
     human();
+  } else {
+    PrintMessage(response, options_.output);
   }
   return kOk;
 }
@@ -174,7 +180,7 @@ void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields)
 }
 
 void PrintNextPage(const std::string& next_page_token) {
-  if (!next_page_token.empty()) std::printf("more: --page_token=%s\n", next_page_token.c_str());
+  if (!next_page_token.empty()) std::printf("more: --page-token=%s\n", next_page_token.c_str());
 }
 
 std::string Time(const google::protobuf::Timestamp& t) {
@@ -182,40 +188,54 @@ std::string Time(const google::protobuf::Timestamp& t) {
   return google::protobuf::util::TimeUtil::ToString(t);
 }
 
+int CurrencyDigits(const std::string& currency) {
+  if (currency.size() != 3) return 2;  // the service refuses it; show the amount as cents meanwhile
+  std::array<UChar, 4> code = {static_cast<UChar>(currency[0]), static_cast<UChar>(currency[1]),
+                               static_cast<UChar>(currency[2]), 0};
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t digits = ucurr_getDefaultFractionDigits(code.data(), &status);
+  return U_SUCCESS(status) && digits >= 0 && digits <= 4 ? digits : 2;
+}
+
 namespace {
 
-// Minor-unit digits of a currency: the few without cents, else two.
-int Exponent(const std::string& currency) {
-  static const std::set<std::string> kZero = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"};
-  return kZero.count(currency) ? 0 : 2;
+int64_t Pow10(int digits) {
+  int64_t p = 1;
+  for (int i = 0; i < digits; ++i) p *= 10;
+  return p;
 }
 
 }  // namespace
 
 std::string Money(const care::common::v1::Money& m) {
-  int e = Exponent(m.currency_code());
-  if (e == 0) return absl::StrCat(m.amount_minor(), " ", m.currency_code());
+  int e = CurrencyDigits(m.currency_code());
   int64_t a = m.amount_minor();
   std::string sign = a < 0 ? "-" : "";
-  a = a < 0 ? -a : a;
-  return absl::StrFormat("%s%d.%02d %s", sign, a / 100, a % 100, m.currency_code());
+  uint64_t abs = a < 0 ? 0 - static_cast<uint64_t>(a) : static_cast<uint64_t>(a);
+  auto unit = static_cast<uint64_t>(Pow10(e));
+  if (e == 0) return absl::StrCat(sign, abs, " ", m.currency_code());
+  return absl::StrFormat("%s%d.%0*d %s", sign, abs / unit, e, abs % unit, m.currency_code());
 }
 
 care::common::v1::Money ParseMoney(const std::string& text, const std::string& currency) {
-  int e = Exponent(currency);
+  int e = CurrencyDigits(currency);
   std::vector<std::string> parts = absl::StrSplit(text, '.');
   int64_t major = 0, minor = 0;
-  bool ok = parts.size() <= 2 && !parts[0].empty() && absl::SimpleAtoi(parts[0], &major) && major >= 0;
+  auto digits = [](const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
+  };
+  // At most 12 major digits, so that major * 10^e cannot overflow.
+  bool ok = parts.size() <= 2 && digits(parts[0]) && parts[0].size() <= 12 && absl::SimpleAtoi(parts[0], &major);
   if (ok && parts.size() == 2) {
-    ok = !parts[1].empty() && static_cast<int>(parts[1].size()) <= e && absl::SimpleAtoi(parts[1], &minor);
-    if (ok && parts[1].size() == 1) minor *= 10;
+    ok = digits(parts[1]) && static_cast<int>(parts[1].size()) <= e && absl::SimpleAtoi(parts[1], &minor);
+    if (ok) minor *= Pow10(e - static_cast<int>(parts[1].size()));
   }
   if (!ok) {
-    throw UsageError(absl::StrCat("amount \"", text, "\" is not a ", currency, " amount like ",
-                                  e == 0 ? "1500" : "125.50"));
+    std::string example = e == 0 ? "1500" : absl::StrCat("125.5", std::string(static_cast<size_t>(e - 1), '0'));
+    throw UsageError(absl::StrCat("amount \"", text, "\" is not a ", currency, " amount like ", example));
   }
   care::common::v1::Money m;
-  m.set_amount_minor(e == 0 ? major : major * 100 + minor);
+  m.set_amount_minor(major * Pow10(e) + minor);
   m.set_currency_code(currency);
   return m;
 }

@@ -1,9 +1,11 @@
 #pragma once
 
-// carectl's small framework: argument parsing, the call context, output as
-// tables or JSON, and error reporting. A command is one entry in a group's
-// table (commands.h) plus one function that builds the request, calls the
-// stub through Context::Finish and prints the answer.
+// carectl's small framework: the call context, output as a table, JSON or
+// YAML, and error reporting. A command is one entry in a group's table
+// (commands.h) plus one function that builds the request, calls the stub
+// through Context::Finish and prints the answer. CLI11 parses the command
+// line (parser.cc): each command's options and positionals come from its
+// usage string, so the help shown and what is accepted cannot drift apart.
 
 #include <grpcpp/grpcpp.h>
 
@@ -36,12 +38,14 @@ class UsageError final : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A command's own arguments: positionals in order and `--name=value` flags.
-// Every accessor records what the command understands, and Done() refuses
-// anything left over, so a typo never passes silently.
+// A command's own arguments as CLI11 parsed them: the positionals given, in
+// order, and the flags given (`--name value` or `--name=value`; a bare bool
+// flag is "true"). Flag names are looked up with `_` or `-` alike. Done()
+// refuses anything the command did not read, so a usage string naming a
+// flag the command ignores fails its test rather than passing silently.
 class Args final {
  public:
-  explicit Args(std::vector<std::string> raw);
+  Args(std::vector<std::string> positionals, const std::map<std::string, std::string>& flags);
 
   std::string Positional(const std::string& name);  // required
   std::string OptionalPositional(const std::string& name, const std::string& fallback = "");
@@ -49,6 +53,8 @@ class Args final {
   std::string Flag(const std::string& name, const std::string& fallback = "");
   int64_t IntFlag(const std::string& name, int64_t fallback);
   bool BoolFlag(const std::string& name);  // `--name` or `--name=true|false`
+  // Every value of a repeatable positional from here on (`<event_id>...`).
+  std::vector<std::string> RestPositionals();
   // Throws on unknown flags and extra positionals.
   void Done();
 
@@ -59,10 +65,12 @@ class Args final {
   std::set<std::string> used_;
 };
 
+enum class Output { kTable, kJson, kYaml };
+
 struct Options {
   std::string target;  // empty: CARE_<GROUP>_TARGET, CARE_TARGET, then the group's default
   std::string token;
-  bool json = false;
+  Output output = Output::kTable;
   absl::Duration timeout = absl::Seconds(10);
 };
 
@@ -78,7 +86,7 @@ class Context final {
 
   // Ends a command: on error prints the status (code, message, reason,
   // field violations) and returns kRpcError; otherwise prints `response` as
-  // JSON under --json, else calls `human`, and returns kOk.
+  // JSON or YAML under -o json|yaml, else calls `human`, and returns kOk.
   int Finish(const grpc::Status& status, const google::protobuf::Message& response,
              const std::function<void()>& human) const;
 
@@ -90,6 +98,16 @@ class Context final {
 // `--request_id` if given, else a fresh one (retry with the same id to get
 // the first answer back, AIP-155).
 std::string RequestId(Args& args);
+
+// `response` as JSON (every field, zero values too, proto field names) or YAML.
+void PrintMessage(const google::protobuf::Message& response, Output output);
+// The JSON form of `message` above, as YAML (block style, strings quoted only where YAML needs it).
+std::string JsonToYaml(const std::string& json);
+// Reads a resource from a JSON file ("-": stdin) into `message`; UsageError when it cannot.
+void ReadMessageFile(const std::string& path, google::protobuf::Message* message);
+// The top-level fields `message` sets, but not those in `skip` (ids, versions, output-only
+// times): the update mask of "apply this file".
+std::vector<std::string> SetFieldPaths(const google::protobuf::Message& message, const std::set<std::string>& skip);
 
 // Output helpers.
 class Table final {
@@ -108,8 +126,10 @@ void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields)
 void PrintNextPage(const std::string& next_page_token);
 
 std::string Time(const google::protobuf::Timestamp& t);  // RFC 3339 UTC, "-" when unset
-std::string Money(const care::common::v1::Money& m);     // "125.00 USD"
-// Parses "125", "125.5" or "125.50" in `currency`'s major units.
+std::string Money(const care::common::v1::Money& m);     // "125.00 USD", "1.250 KWD", "1500 JPY"
+// The currency's minor-unit digits from ICU's ISO 4217 data: 2 for USD, 3 for KWD, 0 for JPY.
+int CurrencyDigits(const std::string& currency);
+// Parses "125", "125.5" or "125.50" in `currency`'s major units (up to its minor-unit digits).
 care::common::v1::Money ParseMoney(const std::string& text, const std::string& currency);
 google::protobuf::Timestamp ParseTime(const std::string& flag, const std::string& text);  // RFC 3339
 // An enum value without its type prefix: DELIVERY_STATUS_SENT -> "SENT".
@@ -119,9 +139,12 @@ int ParseEnum(const google::protobuf::EnumDescriptor* type, const std::string& f
 
 // One command of a group.
 struct Command {
-  std::string group;  // "loyalty"; "" for top-level commands (ping)
+  std::string group;  // "loyalty" or "loyalty outbox"; "" for top-level commands (ping)
   std::string name;   // "get-member"
-  std::string usage;  // arguments after the name
+  // Arguments after the name; also what the parser accepts: `<x>` and `[<x>]`
+  // positionals, `X...` or `<x>...` repeated ones, `--name=VALUE` options and
+  // `--name` bool flags (all optional to the parser: commands say what is missing).
+  std::string usage;
   std::string help;
   std::function<int(Context&, Args&)> run;
 };

@@ -11,10 +11,16 @@
 namespace carectl {
 
 std::vector<Command> ComplaintCommands();
+// `complaint sla-policy|calendar|phrases ...`: what an operator sets up.
+std::vector<Command> ComplaintSetupCommands();
 std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
-// `outbox dead|replay` for every service with an outbox.
+// `<service> outbox dead|replay` for every service with an outbox.
 std::vector<Command> OutboxCommands();
 std::vector<Command> PromotionCommands();
+// `notification template ...`.
+std::vector<Command> TemplateCommands();
+// `promotion campaign list`, `promotion voucher ...`.
+std::vector<Command> VoucherCommands();
 
 }  // namespace carectl

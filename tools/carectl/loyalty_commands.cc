@@ -1,6 +1,7 @@
 // carectl loyalty ...: members, points and tiers (care.loyalty.v1).
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "tools/carectl/commands.h"
 
@@ -133,7 +134,7 @@ int Adjust(Context& c, Args& a) {
   req.set_member_id(a.Positional("member_id"));
   req.set_points_delta(a.IntPositional("points_delta"));
   req.set_reason_code(a.Flag("reason_code"));
-  if (req.reason_code().empty()) throw UsageError("--reason_code is required (e.g. GOODWILL, CORRECTION)");
+  if (req.reason_code().empty()) throw UsageError("--reason-code is required (e.g. GOODWILL, CORRECTION)");
   req.set_complaint_id(a.Flag("complaint"));
   req.set_note(a.Flag("note"));
   req.set_request_id(RequestId(a));
@@ -186,27 +187,119 @@ int Balance(Context& c, Args& a) {
   });
 }
 
+void PrintProgram(const v1::Program& p) {
+  PrintFields({{"PROGRAM", p.display_name()},
+               {"VERSION", absl::StrCat(p.version())},
+               {"CURRENCY", p.currency_code()},
+               {"TIME ZONE", p.time_zone()},
+               {"EARN",
+                absl::StrCat(p.earn_rule().points_per_unit(), " point(s) per ", Money(p.earn_rule().unit_amount()))},
+               {"EFFECTIVE", Time(p.effective_time())},
+               {"BY", p.actor().empty() ? "-" : p.actor()},
+               {"NOTE", p.change_note().empty() ? "-" : p.change_note()}});
+  Table t({"RANK", "TIER", "NAME", "QUALIFYING SPEND", "MULTIPLIER"});
+  for (const auto& tier : p.tiers()) {
+    t.Row({absl::StrCat(tier.rank()), tier.tier_id(), tier.display_name(), Money(tier.qualifying_spend()),
+           absl::StrCat("x", tier.benefits().points_multiplier_bps() / 10000.0)});
+  }
+  t.Print("(no tiers)");
+}
+
+int ProgramGet(Context& c, Args& a) {
+  v1::GetProgramRequest req;
+  req.set_version(a.IntFlag("version", 0));
+  a.Done();
+  v1::Program resp;
+  return c.Finish(Stub(c)->GetProgram(c.NewCall().get(), req, &resp), resp, [&] { PrintProgram(resp); });
+}
+
+int ProgramSet(Context& c, Args& a) {
+  v1::UpdateProgramRequest req;
+  std::string file = a.Flag("file");
+  if (file.empty()) throw UsageError("--file is required: the program as JSON (carectl loyalty program get -o json)");
+  ReadMessageFile(file, req.mutable_program());
+  for (absl::string_view path : absl::StrSplit(a.Flag("only"), ',', absl::SkipEmpty())) {
+    req.mutable_update_mask()->add_paths(std::string(path));
+  }
+  req.set_change_note(a.Flag("note"));
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Program resp;
+  return c.Finish(Stub(c)->UpdateProgram(c.NewCall().get(), req, &resp), resp, [&] { PrintProgram(resp); });
+}
+
+int ProgramVersions(Context& c, Args& a) {
+  v1::ListProgramVersionsRequest req;
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListProgramVersionsResponse resp;
+  return c.Finish(Stub(c)->ListProgramVersions(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"VERSION", "EFFECTIVE", "SUPERSEDED", "BY", "NOTE"});
+    for (const auto& p : resp.programs()) {
+      t.Row({absl::StrCat(p.version()), Time(p.effective_time()), Time(p.superseded_time()),
+             p.actor().empty() ? "-" : p.actor(), p.change_note().empty() ? "-" : p.change_note()});
+    }
+    t.Print("(no program yet)");
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
+int MemberList(Context& c, Args& a) {
+  v1::ListMembersRequest req;
+  for (absl::string_view t : absl::StrSplit(a.Flag("tier"), ',', absl::SkipEmpty())) req.add_tier_ids(std::string(t));
+  for (absl::string_view s : absl::StrSplit(a.Flag("segment"), ',', absl::SkipEmpty())) {
+    req.add_segments(std::string(s));
+  }
+  req.set_email(a.Flag("email"));
+  req.set_phone(a.Flag("phone"));
+  req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
+  req.set_page_token(a.Flag("page_token"));
+  a.Done();
+  v1::ListMembersResponse resp;
+  return c.Finish(Stub(c)->ListMembers(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"MEMBER", "NAME", "TIER", "POINTS", "SEGMENT", "ENROLLED"});
+    for (const auto& m : resp.members()) {
+      t.Row({m.member_id(), m.name(), m.tier().tier_id(), absl::StrCat(m.points_balance()),
+             m.segment().empty() ? "-" : m.segment(), Time(m.create_time())});
+    }
+    t.Print("(no members)");
+    PrintNextPage(resp.next_page_token());
+  });
+}
+
 }  // namespace
 
 std::vector<Command> LoyaltyCommands() {
-  const std::string id = " [--request_id=ID]";
+  const std::string id = " [--request-id=ID]";
   return {
-      {"loyalty", "enrol", "<member_id> --name=NAME [--email=] [--phone=] [--locale=] [--time_zone=] [--segment=]" + id,
+      {"loyalty", "enrol", "<member_id> --name=NAME [--email=] [--phone=] [--locale=] [--time-zone=] [--segment=]" + id,
        "enrols a member (EnrolMember)", Enrol},
       {"loyalty", "get-member", "<member_id>", "shows a member's profile, tier and points (GetMember)", GetMember},
       {"loyalty", "purchase",
-       "<member_id> <order_id> <amount> [--currency=USD] [--time=RFC3339] [--store=] [--no_points]" + id,
+       "<member_id> <order_id> <amount> [--currency=USD] [--time=RFC3339] [--store=] [--no-points]" + id,
        "records a purchase; amount in major units, e.g. 125.50 (RecordPurchase)", Purchase},
       {"loyalty", "return", "<member_id> <order_id> <return_id> [<amount>] [--currency=USD] [--reason=]" + id,
        "records a return: full without an amount, partial with one (RecordReturn)", Return},
       {"loyalty", "redeem", "<member_id> <points> [--order=] [--description=]" + id, "spends points (RedeemPoints)",
        Redeem},
-      {"loyalty", "adjust", "<member_id> <points_delta> --reason_code=CODE [--complaint=] [--note=]" + id,
+      {"loyalty", "adjust", "<member_id> <points_delta> --reason-code=CODE [--complaint=] [--note=]" + id,
        "adds (> 0) or removes (< 0) points, e.g. goodwill (AdjustPoints; a supervisor or admin token)", Adjust},
       {"loyalty", "tier", "<member_id>", "shows the member's tier snapshot (GetTier)", GetTier},
       {"loyalty", "balance", "<member_id>", "shows the points balance and lifetime totals (GetBalance)", Balance},
-      {"loyalty", "ledger", "<member_id> [--order=] [--page_size=50] [--page_token=]",
+      {"loyalty", "ledger", "<member_id> [--order=] [--page-size=50] [--page-token=]",
        "lists ledger entries, newest first (ListLedgerEntries)", Ledger},
+      {"loyalty member", "list",
+       "[--tier=T1,T2] [--segment=S1,S2] [--email=] [--phone=] [--page-size=50] [--page-token=]",
+       "lists members, filtered by tier, segment, email or phone (ListMembers)", MemberList},
+      {"loyalty program", "get", "[--version=N]", "shows the program in force, or an earlier version (GetProgram)",
+       ProgramGet},
+      {"loyalty program", "set", "--file=PROGRAM.json [--only=PATH,...] [--note=]" + id,
+       "sets the program from its JSON form; its version must be the one in force (0 for the first); --only "
+       "takes just those fields, e.g. earn_rule,tiers (UpdateProgram; admin)",
+       ProgramSet},
+      {"loyalty program", "versions", "[--page-size=50] [--page-token=]",
+       "lists the program's versions, newest first (ListProgramVersions)", ProgramVersions},
   };
 }
 

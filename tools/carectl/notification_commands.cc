@@ -101,13 +101,14 @@ int Schedule(Context& c, Args& a) {
   return c.Finish(Stub(c)->GetSchedule(c.NewCall().get(), req, &resp), resp, [&] { PrintSchedule(resp); });
 }
 
-int Deliveries(Context& c, Args& a) {
+// ListDeliveries with `status` ("" = any) and the filter flags.
+int ListDeliveries(Context& c, Args& a, const std::string& status) {
   v1::ListDeliveriesRequest req;
   auto* f = req.mutable_filter();
   f->set_member_id(a.Flag("member"));
   f->set_campaign_id(a.Flag("campaign"));
   f->set_schedule_id(a.Flag("schedule"));
-  if (std::string s = a.Flag("status"); !s.empty()) {
+  if (const std::string& s = status; !s.empty()) {
     f->add_statuses(static_cast<v1::DeliveryStatus>(ParseEnum(v1::DeliveryStatus_descriptor(), "--status", s)));
   }
   if (std::string ch = a.Flag("channel"); !ch.empty()) {
@@ -134,6 +135,10 @@ int Deliveries(Context& c, Args& a) {
   });
 }
 
+int Deliveries(Context& c, Args& a) { return ListDeliveries(c, a, a.Flag("status")); }
+
+int DeadLetters(Context& c, Args& a) { return ListDeliveries(c, a, "dead_letter"); }
+
 int Consent(Context& c, Args& a) {
   v1::SetConsentRequest req;
   req.set_member_id(a.Positional("member_id"));
@@ -146,7 +151,7 @@ int Consent(Context& c, Args& a) {
   req.set_granted(decision == "grant");
   req.set_source(static_cast<v1::ConsentSource>(ParseEnum(v1::ConsentSource_descriptor(), "--source",
                                                           a.Flag("source", "agent"))));
-  req.set_legal_basis(static_cast<v1::LegalBasis>(ParseEnum(v1::LegalBasis_descriptor(), "--legal_basis",
+  req.set_legal_basis(static_cast<v1::LegalBasis>(ParseEnum(v1::LegalBasis_descriptor(), "--legal-basis",
                                                             a.Flag("legal_basis", "consent"))));
   req.set_evidence(a.Flag("evidence"));
   req.set_request_id(RequestId(a));
@@ -211,7 +216,7 @@ int SetWebhook(Context& c, Args& a) {
   w->set_url(a.Positional("url"));
   req.mutable_update_mask()->add_paths("webhook.url");
   if (std::string path = a.Flag("secret_file"); !path.empty()) {
-    w->set_signing_secret(ReadSecret("--secret_file", path));
+    w->set_signing_secret(ReadSecret("--secret-file", path));
     req.mutable_update_mask()->add_paths("webhook.signing_secret");
   }
   if (int64_t n = a.IntFlag("max_in_flight", 0); n != 0) {
@@ -235,7 +240,7 @@ int SetEmail(Context& c, Args& a) {
     req.mutable_update_mask()->add_paths(p);
   }
   if (std::string path = a.Flag("password_file"); !path.empty()) {
-    e->set_password(ReadSecret("--password_file", path));
+    e->set_password(ReadSecret("--password-file", path));
     req.mutable_update_mask()->add_paths("email.password");
   }
   req.set_request_id(RequestId(a));
@@ -273,33 +278,40 @@ int Replay(Context& c, Args& a) {
 
 std::vector<Command> NotificationCommands() {
   return {
-      {"notification", "inbox", "<member_id> [--unread] [--page_size=50] [--page_token=]",
+      {"notification", "inbox", "<member_id> [--unread] [--page-size=50] [--page-token=]",
        "lists a member's in-app inbox, newest first (ListInbox)", Inbox},
       {"notification", "schedules",
        "[--state=scheduled|running|completed|cancelled] [--campaign=] [--member=] "
-       "[--page_size=50] [--page_token=]",
+       "[--page-size=50] [--page-token=]",
        "lists scheduled messages such as promotion alerts (ListSchedules)", Schedules},
       {"notification", "schedule", "<schedule_id> | --campaign=ID", "shows one schedule (GetSchedule)", Schedule},
       {"notification", "deliveries",
        "[--member=] [--campaign=] [--schedule=] [--status=] [--channel=] "
-       "[--page_size=50] [--page_token=]",
+       "[--page-size=50] [--page-token=]",
        "lists deliveries and their outcome (ListDeliveries)", Deliveries},
       {"notification", "consent",
        "<member_id> <in_app|webhook|email> <grant|withdraw> [--source=agent] "
-       "[--legal_basis=consent] [--evidence=] [--request_id=ID]",
+       "[--legal-basis=consent] [--evidence=] [--request-id=ID]",
        "records a marketing consent decision (SetConsent)", Consent},
       {"notification", "settings", "", "shows the service settings, secrets only as set / not set (GetSettings)",
        Settings},
-      {"notification", "set-webhook", "<url> [--secret_file=PATH] [--max_in_flight=N] [--request_id=ID]",
+      {"notification", "set-webhook", "<url> [--secret-file=PATH] [--max-in-flight=N] [--request-id=ID]",
        "points the WEBHOOK channel at a gateway; the HMAC secret is read from a file (UpdateSettings)", SetWebhook},
       {"notification", "set-email",
-       "<smtp_url> --from=ADDRESS [--from_name=] [--username=] [--password_file=PATH] "
-       "[--request_id=ID]",
+       "<smtp_url> --from=ADDRESS [--from-name=] [--username=] [--password-file=PATH] "
+       "[--request-id=ID]",
        "points the EMAIL channel at an SMTP server (UpdateSettings)", SetEmail},
       {"notification", "replay",
        "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
-       "[--include_failed] [--max=N] [--request_id=ID]",
+       "[--include-failed] [--max=N] [--request-id=ID]",
        "puts dead-lettered deliveries back to PENDING (ReplayDeadLetters)", Replay},
+      {"notification dead-letter", "list",
+       "[--member=] [--campaign=] [--schedule=] [--channel=] [--page-size=50] [--page-token=]",
+       "lists the deliveries that ended DEAD_LETTER, with their last error (ListDeliveries)", DeadLetters},
+      {"notification dead-letter", "replay",
+       "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
+       "[--include-failed] [--max=N] [--request-id=ID]",
+       "puts dead-lettered deliveries back to PENDING once the cause is fixed (ReplayDeadLetters)", Replay},
   };
 }
 

@@ -35,11 +35,7 @@ int Replay(Context& c, Args& a) {
   req.set_all(a.BoolFlag("all"));
   req.set_destination(a.Flag("destination"));
   req.set_request_id(RequestId(a));
-  for (;;) {
-    std::string id = a.OptionalPositional("event_id");
-    if (id.empty()) break;
-    req.add_event_ids(id);
-  }
+  for (const auto& id : a.RestPositionals()) req.add_event_ids(id);
   a.Done();
   if (req.event_ids().empty() && !req.all()) throw UsageError("name the events to replay, or pass --all");
   cv1::ReplayDeadEventsResponse resp;
@@ -50,22 +46,17 @@ int Replay(Context& c, Args& a) {
   });
 }
 
-int Outbox(Context& c, Args& a) {
-  std::string what = a.Positional("dead|replay");
-  if (what == "dead") return Dead(c, a);
-  if (what == "replay") return Replay(c, a);
-  throw UsageError(absl::StrCat("unknown outbox command \"", what, "\": dead or replay"));
-}
-
 }  // namespace
 
 std::vector<Command> OutboxCommands() {
   std::vector<Command> out;
-  for (const char* group : {"loyalty", "promotion", "complaint"}) {
-    out.push_back({group, "outbox",
-                   "dead [--destination=] [--page_size=50] [--page_token=] | "
-                   "replay <event_id>... | replay --all [--destination=] [--request_id=ID]",
-                   "lists the events a receiver refused for good, or sends them again (OutboxAdmin; admin)", Outbox});
+  for (const char* service : {"loyalty", "promotion", "complaint"}) {
+    std::string group = absl::StrCat(service, " outbox");
+    out.push_back({group, "dead", "[--destination=] [--page-size=50] [--page-token=]",
+                   "lists the events a receiver refused for good (OutboxAdmin.ListDeadEvents; admin)", Dead});
+    out.push_back({group, "replay", "[<event_id>...] [--all] [--destination=] [--request-id=ID]",
+                   "sends dead events again once the cause is fixed: the named ones, or --all (of --destination)",
+                   Replay});
   }
   return out;
 }

@@ -2,15 +2,10 @@
 // (care.promotion.v1): create from a JSON file, show, announce, reschedule,
 // cancel, report, quote a cart, redeem, cancel a redemption, show it.
 
-#include <fstream>
-#include <iostream>
-#include <sstream>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "tools/carectl/commands.h"
 
 namespace carectl {
@@ -34,25 +29,9 @@ void PrintCampaign(const v1::Campaign& c) {
                {"ALERT DUE", Time(c.alert_due_time())}});
 }
 
-// A Campaign from a JSON file ("-" = standard input), in the proto's JSON form.
-v1::Campaign ReadCampaign(const std::string& path) {
-  std::stringstream text;
-  if (path == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path);
-    if (!in) throw UsageError(absl::StrCat("cannot read ", path));
-    text << in.rdbuf();
-  }
-  v1::Campaign c;
-  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &c);
-  if (!parsed.ok()) throw UsageError(absl::StrCat(path, " is not a Campaign in JSON: ", parsed.message().ToString()));
-  return c;
-}
-
 int Create(Context& c, Args& a) {
   v1::CreateCampaignRequest req;
-  *req.mutable_campaign() = ReadCampaign(a.Positional("campaign.json"));
+  ReadMessageFile(a.Positional("campaign.json"), req.mutable_campaign());
   req.set_campaign_id(a.Flag("id"));
   req.set_request_id(RequestId(a));
   a.Done();
@@ -237,16 +216,16 @@ int ShowRedemption(Context& c, Args& a) {
 
 std::vector<Command> PromotionCommands() {
   return {
-      {"promotion", "create", "<campaign.json|-> [--id=] [--request_id=ID]",
+      {"promotion", "create", "<campaign.json|-> [--id=] [--request-id=ID]",
        "creates a DRAFT campaign from its JSON form (CreateCampaign)", Create},
       {"promotion", "show", "<campaign_id> [--version=N]", "shows a campaign, or one of its versions (GetCampaign)",
        Show},
-      {"promotion", "announce", "<campaign_id> [--short_notice] [--expected_version=N] [--request_id=ID]",
+      {"promotion", "announce", "<campaign_id> [--short-notice] [--expected-version=N] [--request-id=ID]",
        "announces a campaign; its alert is scheduled the notice period before it starts (AnnounceCampaign)", Announce},
       {"promotion", "reschedule",
-       "<campaign_id> --starts=RFC3339 [--ends=RFC3339] [--short_notice] [--expected_version=N] [--request_id=ID]",
+       "<campaign_id> --starts=RFC3339 [--ends=RFC3339] [--short-notice] [--expected-version=N] [--request-id=ID]",
        "moves a campaign's dates; its alert moves too (RescheduleCampaign)", Reschedule},
-      {"promotion", "cancel", "<campaign_id> [--reason=] [--expected_version=N] [--request_id=ID]",
+      {"promotion", "cancel", "<campaign_id> [--reason=] [--expected-version=N] [--request-id=ID]",
        "cancels a campaign and its alert (CancelCampaign)", Cancel},
       {"promotion", "report", "<campaign_id>", "redemptions, discount given, budget left (GetCampaignReport)", Report},
       {"promotion", "quote",
@@ -255,9 +234,9 @@ std::vector<Command> PromotionCommands() {
        "prices a cart: applied and rejected campaigns, totals and a quote token; --explain adds every live "
        "campaign's verdict and each line's adjustments (Quote)",
        QuoteCart},
-      {"promotion", "redeem", "<order_id> <quote_token> [--request_id=ID]",
+      {"promotion", "redeem", "<order_id> <quote_token> [--request-id=ID]",
        "redeems a quote for an order, consuming budgets and limits (RedeemQuote)", Redeem},
-      {"promotion", "cancel-redemption", "<order_id> [--reason=] [--request_id=ID]",
+      {"promotion", "cancel-redemption", "<order_id> [--reason=] [--request-id=ID]",
        "cancels an order's redemption and releases what it held (CancelRedemption)", CancelRedemption},
       {"promotion", "redemption", "<order_id>", "shows an order's redemption (GetRedemption)", ShowRedemption},
   };
