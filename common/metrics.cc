@@ -25,8 +25,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/backup.h"
-#include "common/database_ops.h"
 #include "common/build_info.h"
+#include "common/database_ops.h"
 
 namespace care::metrics {
 namespace {

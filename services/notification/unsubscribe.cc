@@ -30,10 +30,9 @@ std::string Signed(absl::string_view payload) { return absl::StrCat(kPurpose, "\
 
 std::string UnsubscribeTokens::Mint(const UnsubscribeClaim& claim) const {
   // Ids never hold '\n' (they are validated ids), so the fields split back.
-  const std::string payload = absl::StrJoin(
-      {claim.member_id, claim.delivery_id, std::to_string(claim.channel),
-       std::to_string(absl::ToUnixSeconds(claim.issued))},
-      "\n");
+  const std::string payload = absl::StrJoin({claim.member_id, claim.delivery_id, std::to_string(claim.channel),
+                                             std::to_string(absl::ToUnixSeconds(claim.issued))},
+                                            "\n");
   return absl::StrCat(kFormat, ".", keys_.signing_id(), ".", absl::WebSafeBase64Escape(payload), ".",
                       absl::WebSafeBase64Escape(keys_.Sign(Signed(payload))));
 }

@@ -190,8 +190,7 @@ TEST_F(NotificationUnsubscribeTest, WithoutAKeyMarketingEmailIsNeverSentAndTheLi
   ASSERT_TRUE(Eventually([&] {
     return EmailDelivery("e-3", "winter-mail").status() == nv1::DELIVERY_STATUS_SUPPRESSED;
   })) << notif_->log();
-  EXPECT_EQ(EmailDelivery("e-3", "winter-mail").suppression_reason(),
-            nv1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
+  EXPECT_EQ(EmailDelivery("e-3", "winter-mail").suppression_reason(), nv1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED);
   EXPECT_TRUE(smtp_.mails().empty());
   nv1::ConsentRecord rec;
   st = Unsubscribe(svc(), "u1.k.x.y", &rec);
@@ -200,7 +199,8 @@ TEST_F(NotificationUnsubscribeTest, WithoutAKeyMarketingEmailIsNeverSentAndTheLi
 
 TEST_F(NotificationUnsubscribeTest, OnlyAPlainHttpsPageIsAcceptedAsTheLink) {
   Restart(true);
-  for (const std::string bad : {"http://shop.example/u", "https://user:pw@shop.example/u", "https://shop.example/u\r\nBcc: x"}) {
+  for (const std::string bad :
+       {"http://shop.example/u", "https://user:pw@shop.example/u", "https://shop.example/u\r\nBcc: x"}) {
     grpc::Status st = ConfigureEmail(bad);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_NE(Describe(st).find("settings.email.unsubscribe_url"), std::string::npos) << Describe(st);

@@ -18,10 +18,10 @@
 #include "care/common/v1/runtime.grpc.pb.h"
 #include "clients/peer_health.h"
 #include "common/auth.h"
+#include "common/build_info.h"
 #include "common/tls.h"
 #include "tools/carectl/commands.h"
 #include "tools/carectl/parser.h"
-#include "tools/carectl/version.h"
 
 namespace carectl {
 namespace {
@@ -61,10 +61,11 @@ std::string Env(const char* name) {
 
 int Version(const Options& options) {
   if (options.output == Output::kTable) {
-    std::printf("carectl %s (commit %s)\n", kCarectlVersion, kCarectlCommit);
+    std::printf("carectl %s (commit %s)\n", care::build_info::kVersion, care::build_info::kCommit);
     return kOk;
   }
-  std::string json = absl::StrCat("{\"version\": \"", kCarectlVersion, "\", \"commit\": \"", kCarectlCommit, "\"}");
+  std::string json = absl::StrCat("{\"version\": \"", care::build_info::kVersion, "\", \"commit\": \"",
+                                  care::build_info::kCommit, "\"}");
   std::printf("%s", options.output == Output::kJson ? (json + "\n").c_str() : JsonToYaml(json).c_str());
   return kOk;
 }

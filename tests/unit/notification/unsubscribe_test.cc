@@ -50,8 +50,8 @@ TEST(UnsubscribeTokens, EveryAlteredByteIsRefused) {
     if (bad == token) continue;
     EXPECT_FALSE(tokens.Verify(bad, kIssued).ok()) << "byte " << i << ": " << bad;
   }
-  for (const std::string& bad : {std::string(), std::string("u1"), std::string("u1.k2.."), token + ".x",
-                                 std::string(2000, 'a')}) {
+  for (const std::string& bad :
+       {std::string(), std::string("u1"), std::string("u1.k2.."), token + ".x", std::string(2000, 'a')}) {
     EXPECT_EQ(tokens.Verify(bad, kIssued).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -85,9 +85,9 @@ TEST(UnsubscribeUrlProblem, OnlyPlainHttpsUrlsAreAccepted) {
   EXPECT_EQ(UnsubscribeUrlProblem(""), "");
   EXPECT_EQ(UnsubscribeUrlProblem("https://shop.example/unsubscribe"), "");
   EXPECT_EQ(UnsubscribeUrlProblem("HTTPS://shop.example/u?x={token}"), "");
-  for (const char* bad : {"http://shop.example/u", "https://", "https://user:pw@shop.example/u",
-                          "https://shop.example/u#top", "https://shop.example/u v", "https://shop.example/u>\r\nBcc: x",
-                          "mailto:unsubscribe@shop.example"}) {
+  for (const char* bad :
+       {"http://shop.example/u", "https://", "https://user:pw@shop.example/u", "https://shop.example/u#top",
+        "https://shop.example/u v", "https://shop.example/u>\r\nBcc: x", "mailto:unsubscribe@shop.example"}) {
     EXPECT_NE(UnsubscribeUrlProblem(bad), "") << bad;
   }
   EXPECT_NE(UnsubscribeUrlProblem("https://shop.example/" + std::string(3000, 'a')), "");
