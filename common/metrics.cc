@@ -545,6 +545,13 @@ metrics::Gauge& OutboxBacklog() {
   return f;
 }
 
+metrics::Gauge& OutboxOldestPendingAge() {
+  static auto& f = Registry::Global().Gauge("care_outbox_oldest_pending_age_seconds",
+                                            "Seconds the oldest undelivered outbox event has waited (0: none waits); a "
+                                            "receiver down or refusing shows here.");
+  return f;
+}
+
 metrics::Counter& OutboxDeliveries() {
   static auto& f = Registry::Global().Counter(
       "care_outbox_deliveries_total", "Outbox delivery attempts by destination and result (delivered, retry, dead).",
@@ -708,6 +715,7 @@ void DeclareAll() {
   JobLastSuccess();
   DeclareProcessMetrics();
   OutboxBacklog();
+  OutboxOldestPendingAge();
   OutboxDeliveries();
   OutboxDead();
   WorkPoolQueueDepth();

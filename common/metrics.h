@@ -262,6 +262,9 @@ metrics::Gauge& JobLastSuccess();
 void DeclareProcessMetrics();
 // care_outbox_backlog{}: events not yet delivered (read at scrape time).
 metrics::Gauge& OutboxBacklog();
+// Seconds the oldest undelivered (not dead) outbox event has waited; 0 when
+// none waits.
+metrics::Gauge& OutboxOldestPendingAge();
 // care_outbox_deliveries_total{destination,result=delivered|retry|dead}.
 metrics::Counter& OutboxDeliveries();
 // care_outbox_dead{}: events refused for good by their receiver, waiting for

@@ -125,8 +125,15 @@ OutboxRelay::OutboxRelay(Database& db, OutboxSender& sender, RelayOptions option
     : db_(db), sender_(sender), options_(options) {
   backlog_metric_ = metrics::Registry::Global().OnCollect([this] {
     static auto& backlog = metrics::OutboxBacklog().With({});
+    static auto& oldest_age = metrics::OutboxOldestPendingAge().With({});
     static auto& dead = metrics::OutboxDead().With({});
-    if (auto n = Backlog(); n.ok()) backlog.Set(static_cast<double>(*n));
+    if (auto pending = PendingStats(); pending.ok()) {
+      backlog.Set(static_cast<double>(pending->count));
+      // Both times are the wall clock (EnqueueOutbox stamps NowMicros()).
+      oldest_age.Set(pending->count == 0
+                         ? 0.0
+                         : std::max(0.0, static_cast<double>(NowMicros() - pending->oldest_micros) / 1e6));
+    }
     int64_t d = -1;
     absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
       auto stmt = txn.Query("SELECT COUNT(*) FROM outbox WHERE dead = 1");
@@ -151,18 +158,26 @@ absl::Status OutboxRelay::RunHandler(Txn& txn, const OutboxEvent& event, const a
   return it->second(txn, event, result, response);
 }
 
-absl::StatusOr<int64_t> OutboxRelay::Backlog() {
-  int64_t n = 0;
+absl::StatusOr<OutboxRelay::PendingOutbox> OutboxRelay::PendingStats() {
+  PendingOutbox stats;
   absl::Status s = db_.Read([&](Txn& txn) -> absl::Status {
-    auto stmt = txn.Query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND dead = 0");
+    auto stmt = txn.Query(
+        "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM outbox WHERE delivered_at IS NULL AND dead = 0");
     if (!stmt.ok()) return stmt.status();
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
-    n = stmt->Int(0);
+    stats.count = stmt->Int(0);
+    stats.oldest_micros = stmt->Int(1);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return n;
+  return stats;
+}
+
+absl::StatusOr<int64_t> OutboxRelay::Backlog() {
+  auto stats = PendingStats();
+  if (!stats.ok()) return stats.status();
+  return stats->count;
 }
 
 absl::StatusOr<std::vector<OutboxRelay::Pending>> OutboxRelay::ReadPending() {

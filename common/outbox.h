@@ -117,6 +117,12 @@ class OutboxRelay final {
   };
   // Each destination's oldest undelivered events (at most `batch` each).
   absl::StatusOr<std::vector<Pending>> ReadPending();
+  // How many events wait, and when the oldest was written (unix micros).
+  struct PendingOutbox {
+    int64_t count = 0;
+    int64_t oldest_micros = 0;
+  };
+  absl::StatusOr<PendingOutbox> PendingStats();
   // Sends `r` and records the verdict; an error is the record's failure.
   absl::StatusOr<DeliveryVerdict> Deliver(const Pending& r);
   absl::Status MarkDelivered(const Pending& r, const absl::Status& sent, const std::string& response);

@@ -447,8 +447,9 @@ TEST_P(OverlayTest, NetworkPoliciesDenyAllThenAllowEachCallerByName) {
 
 // Issue 16, defect 8: a pod reads only the Secret keys it needs. The tokens
 // Secret is mounted key by key: the tokens file every server checks callers
-// against, the pod's own peer token (<service>-peer-token), and the quote
-// signing key in promotion alone. Before, every pod mounted the whole Secret.
+// against, the pod's own peer token (<service>-peer-token), the quote
+// signing key in promotion alone and the unsubscribe link key in notification
+// alone. Before, every pod mounted the whole Secret.
 TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
   for (const auto& [name, health] : kHealth) {
     YAML::Node sts = Workload(name);
@@ -470,6 +471,8 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
     EXPECT_FALSE(whole_secret) << name << " mounts every key of the tokens Secret";
     std::set<std::string> want = {"tokens", name + "-peer-token"};
     if (name == "promotion") want.insert("quote-secret");
+    // The List-Unsubscribe link key: notification alone signs and checks them.
+    if (name == "notification") want.insert("unsubscribe-key");
     // Redis AUTH and the tier cache key: the three services that use the cache.
     if (name != "notification") want.insert({"redis-password", "tier-cache-key"});
     EXPECT_EQ(keys, want) << name;
@@ -1147,7 +1150,7 @@ TEST_P(OverlayTest, ProdHasAPodMonitorForEveryServiceAndTheAlerts) {
   const std::vector<std::pair<std::string, std::string>> wanted =
       {{"error rate", "care_rpc_calls_total"},
        {"p99 latency", "histogram_quantile(0.99"},
-       {"outbox age", "min_over_time(care_outbox_backlog"},
+       {"outbox age", "care_outbox_oldest_pending_age_seconds"},
        {"dead outbox events", "care_outbox_dead"},
        {"job last-success age", "care_job_last_success_timestamp_seconds"},
        {"DLQ growth", "increase(care_notification_deliveries_total{status=\"DEAD_LETTER\"}"},

@@ -271,9 +271,14 @@ TEST_F(MetricsTest, OutboxDeliveriesAndBacklogAreExported) {
     return Sample(m, "care_outbox_deliveries_total{destination=\"notification\",result=\"retry\"}") >= 1 &&
            Sample(m, "care_outbox_backlog") >= 1;
   })) << ScrapeText();
+  // The oldest waiting event ages while the receiver stays down.
+  ASSERT_TRUE(Eventually([&] { return Sample(Scrape(), "care_outbox_oldest_pending_age_seconds") >= 1; }))
+      << ScrapeText();
+  EXPECT_LT(Sample(Scrape(), "care_outbox_oldest_pending_age_seconds"), 60) << ScrapeText();
   notification_.set_down(false);
   ASSERT_TRUE(Eventually([&] { return Sample(Scrape(), "care_outbox_backlog") == 0; }, absl::Seconds(30)))
       << ScrapeText();
+  EXPECT_EQ(Sample(Scrape(), "care_outbox_oldest_pending_age_seconds"), 0) << ScrapeText();
 }
 
 TEST_F(MetricsTest, ExpositionDeclaresEveryFamilyWithHelpAndType) {
@@ -297,6 +302,7 @@ TEST_F(MetricsTest, ExpositionDeclaresEveryFamilyWithHelpAndType) {
                              "process_start_time_seconds gauge",
                              "care_tier_cache_lookups_total counter",
                              "care_outbox_backlog gauge",
+                             "care_outbox_oldest_pending_age_seconds gauge",
                              "care_outbox_deliveries_total counter",
                              "care_work_pool_queue_depth gauge",
                              "care_work_pool_rejected_total counter",
