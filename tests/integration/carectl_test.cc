@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -19,6 +20,7 @@
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "common/tls.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/harness/receivers.h"
 #include "tests/integration/loyalty_fixture.h"
 #include "yaml-cpp/yaml.h"
 
@@ -28,6 +30,7 @@ namespace care::testing {
 namespace {
 
 using care::common::v1::MESSAGE_CHANNEL_IN_APP;
+using care::common::v1::MESSAGE_CHANNEL_WEBHOOK;
 
 struct Result {
   int code = -1;
@@ -438,9 +441,11 @@ TEST_F(CarectlTest, NotificationChannelsAreConfiguredWithoutShowingSecretsAndDea
   EXPECT_EQ(stored.webhook().max_in_flight(), 16);
   EXPECT_TRUE(stored.webhook().signing_secret_set());
 
-  Result mail = Notification({"set-email", "smtp://127.0.0.1:2525", "--from=care@example.com", "--from_name=Care"});
+  Result mail = Notification({"set-email", "smtp://127.0.0.1:2525", "--from=care@example.com", "--from_name=Care",
+                              "--unsubscribe-url", "https://shop.example/unsubscribe"});
   ASSERT_EQ(mail.code, 0) << mail;
   EXPECT_OUT(mail, "EMAIL           smtp://127.0.0.1:2525 from care@example.com");
+  EXPECT_OUT(mail, "UNSUBSCRIBE     https://shop.example/unsubscribe");
   EXPECT_OUT(mail, "WEBHOOK SECRET  set");  // untouched by an email change
 
   Result missing = Notification({"set-webhook", "http://x", "--secret_file=" + dir_.path() + "/nope"});
@@ -453,6 +458,72 @@ TEST_F(CarectlTest, NotificationChannelsAreConfiguredWithoutShowingSecretsAndDea
   Result unfiltered = Notification({"replay"});
   EXPECT_EQ(unfiltered.code, 1) << unfiltered;
   EXPECT_ERR(unfiltered, "error: INVALID_ARGUMENT");
+}
+
+// A receiver that answers 503 until it is fixed: the alert's webhook
+// delivery ends DEAD_LETTER, `dead-letter list` shows it with its last error,
+// and once the receiver is back `dead-letter replay` delivers it, once.
+TEST_F(CarectlTest, DeadLettersAreListedWithTheirErrorAndReplayedOnceTheCauseIsFixed) {
+  std::atomic<bool> fixed{false};
+  WebhookReceiver receiver([&](int) { return fixed ? 200 : 503; });
+  const std::string secret_file = dir_.path() + "/dead_letter_secret";
+  std::ofstream(secret_file) << std::string(40, 's') << "\n";
+  Result hook = Notification({"set-webhook", absl::StrCat("http://127.0.0.1:", receiver.port(), "/hook"),
+                              "--secret-file", secret_file});
+  ASSERT_EQ(hook.code, 0) << hook;
+  nv1::UpdateSettingsRequest retry;
+  retry.set_request_id("dead-letter-retry");
+  retry.mutable_settings()->mutable_retry_policy()->set_max_attempts(2);
+  *retry.mutable_settings()->mutable_retry_policy()->mutable_initial_backoff() = ToDurationProto(absl::Seconds(10));
+  *retry.mutable_settings()->mutable_retry_policy()->mutable_max_backoff() = ToDurationProto(absl::Minutes(1));
+  retry.mutable_settings()->mutable_retry_policy()->set_multiplier(2.0);
+  retry.mutable_update_mask()->add_paths("retry_policy");
+  nv1::Settings settings;
+  ASSERT_TRUE(nstub_->UpdateSettings(Ctx(admin()).get(), retry, &settings).ok());
+  Enrol("hook-1", [](lv1::Member* m) {
+    m->set_segment("vip");
+    m->set_phone("+84901234567");
+    auto* c = m->add_marketing_consents();
+    c->set_channel(MESSAGE_CHANNEL_WEBHOOK);
+    c->set_granted(true);
+  });
+  nv1::IngestEventRequest alert = SpringAlertDueIn48Hours();
+  alert.mutable_promotion_alert()->clear_channels();
+  alert.mutable_promotion_alert()->add_channels(MESSAGE_CHANNEL_WEBHOOK);
+  nv1::IngestEventResponse ingested;
+  grpc::Status s = nstub_->IngestEvent(Ctx(PeerFor(alert)).get(), alert, &ingested);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  MoveNotificationClock({}, absl::Hours(24));
+  ASSERT_TRUE(Eventually([&] {
+    Result r = Notification({"deliveries", "--campaign=spring"});
+    return r.code == 0 && absl::StrContains(r.out, "hook-1");
+  })) << notification_service_->log();
+  MoveNotificationClock({}, absl::Hours(25));
+  // Past each backoff until the attempts are spent.
+  Result dead;
+  for (int i = 0; i < 20; ++i) {
+    dead = Notification({"dead-letter", "list"});
+    if (absl::StrContains(dead.out, "hook-1")) break;
+    MoveNotificationClock({}, absl::Minutes(1));
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(dead.code, 0) << dead;
+  EXPECT_OUT(dead, "hook-1");
+  EXPECT_OUT(dead, "503");
+  EXPECT_EQ(receiver.requests().size(), 2u);
+
+  fixed = true;
+  Result replay = Notification({"dead-letter", "replay", "--campaign", "spring"});
+  ASSERT_EQ(replay.code, 0) << replay;
+  EXPECT_OUT(replay, "REPLAYED   1");
+  ASSERT_TRUE(Eventually([&] {
+    Result r = Notification({"deliveries", "--campaign=spring", "--status=sent"});
+    return r.code == 0 && absl::StrContains(r.out, "hook-1");
+  })) << notification_service_->log();
+  EXPECT_EQ(receiver.requests().size(), 3u);
+  Result after = Notification({"dead-letter", "list"});
+  ASSERT_EQ(after.code, 0) << after;
+  EXPECT_OUT(after, "(no deliveries)");
 }
 
 // kubectl/gh conventions: `--flag value` and `--flag=value`, global flags

@@ -200,7 +200,9 @@ void PrintSettings(const v1::Settings& s) {
                {"EMAIL", s.email().smtp_url().empty()
                              ? "not configured"
                              : absl::StrCat(s.email().smtp_url(), " from ", s.email().from_address())},
-               {"EMAIL PASSWORD", s.email().password_set() ? "set" : "not set"}});
+               {"EMAIL PASSWORD", s.email().password_set() ? "set" : "not set"},
+               {"UNSUBSCRIBE",
+                s.email().unsubscribe_url().empty() ? "not set (no marketing e-mail)" : s.email().unsubscribe_url()}});
 }
 
 int Settings(Context& c, Args& a) {
@@ -236,7 +238,9 @@ int SetEmail(Context& c, Args& a) {
   e->set_from_address(a.Flag("from"));
   e->set_from_name(a.Flag("from_name"));
   e->set_username(a.Flag("username"));
-  for (const char* p : {"email.smtp_url", "email.from_address", "email.from_name", "email.username"}) {
+  e->set_unsubscribe_url(a.Flag("unsubscribe_url"));
+  for (const char* p :
+       {"email.smtp_url", "email.from_address", "email.from_name", "email.username", "email.unsubscribe_url"}) {
     req.mutable_update_mask()->add_paths(p);
   }
   if (std::string path = a.Flag("password_file"); !path.empty()) {
@@ -299,7 +303,7 @@ std::vector<Command> NotificationCommands() {
        "points the WEBHOOK channel at a gateway; the HMAC secret is read from a file (UpdateSettings)", SetWebhook},
       {"notification", "set-email",
        "<smtp_url> --from=ADDRESS [--from-name=] [--username=] [--password-file=PATH] "
-       "[--request-id=ID]",
+       "[--unsubscribe-url=https://...] [--request-id=ID]",
        "points the EMAIL channel at an SMTP server (UpdateSettings)", SetEmail},
       {"notification", "replay",
        "--ids=D1,D2 | [--campaign=] [--member=] [--schedule=] [--channel=] "
