@@ -39,6 +39,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/harness/postgres_admin.h"
 
 namespace care::testing {
 namespace {
@@ -132,6 +133,7 @@ absl::Status ChildProcess::Spawn(const std::vector<std::string>& args, const std
   // Everything the child needs is prepared before fork: between fork and
   // exec only async-signal-safe calls are allowed.
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -199,15 +201,10 @@ bool ChildProcess::Reap(bool block) {
     r = ::waitpid(pid_, &st, block ? 0 : WNOHANG);
   } while (r < 0 && errno == EINTR);
   if (r == 0) return false;  // still running
-  if (r < 0) {
-    exit_status_ = -1;  // not our child any more (ECHILD)
-  } else if (WIFEXITED(st)) {
-    exit_status_ = WEXITSTATUS(st);
-  } else if (WIFSIGNALED(st)) {
-    exit_status_ = -WTERMSIG(st);
-  } else {
-    exit_status_ = -1;
-  }
+  // -1: not our child any more (ECHILD), or neither exited nor signalled.
+  exit_status_ = -1;
+  if (r > 0 && WIFEXITED(st)) exit_status_ = WEXITSTATUS(st);
+  if (r > 0 && WIFSIGNALED(st)) exit_status_ = -WTERMSIG(st);
   pid_ = -1;
   return true;
 }
@@ -409,11 +406,7 @@ std::optional<PostgresCluster> TestPostgres() {
   return c;
 }
 
-namespace {
-
-// Runs one statement outside a transaction (CREATE / DROP DATABASE) on the
-// cluster's maintenance database.
-absl::Status AdminStatement(const PostgresCluster& cluster, const std::string& sql) {
+absl::Status PostgresAdminStatement(const PostgresCluster& cluster, const std::string& sql) {
   const std::string url = cluster.url + "/postgres";
   const std::string password(absl::StripAsciiWhitespace(ReadFile(cluster.password_file)));
   const char* keys[] = {"dbname", "password", "connect_timeout", nullptr};
@@ -424,7 +417,7 @@ absl::Status AdminStatement(const PostgresCluster& cluster, const std::string& s
     out = absl::UnavailableError(absl::StrCat("postgres: ", PQerrorMessage(conn)));
   } else {
     PGresult* r = PQexec(conn, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
       out = absl::InternalError(absl::StrCat("postgres [", sql, "]: ", PQresultErrorMessage(r)));
     }
     PQclear(r);
@@ -433,18 +426,16 @@ absl::Status AdminStatement(const PostgresCluster& cluster, const std::string& s
   return out;
 }
 
-}  // namespace
-
 absl::StatusOr<std::string> CreateTestDatabase(const PostgresCluster& cluster) {
   static std::atomic<int> next{0};
   const std::string name = absl::StrCat("t", getpid(), "_", next++, "_", absl::ToUnixMicros(absl::Now()) % 1000000);
-  if (absl::Status s = AdminStatement(cluster, absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s;
+  if (absl::Status s = PostgresAdminStatement(cluster, absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s;
   return absl::StrCat(cluster.url, "/", name);
 }
 
 void DropTestDatabase(const PostgresCluster& cluster, const std::string& database_url) {
   const std::string name = database_url.substr(database_url.rfind('/') + 1);
-  AdminStatement(cluster, absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)")).IgnoreError();
+  PostgresAdminStatement(cluster, absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)")).IgnoreError();
 }
 
 absl::Status RestartTestPostgres(const PostgresCluster& cluster) {

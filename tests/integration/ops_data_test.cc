@@ -8,7 +8,6 @@
 // fails with EFBIG as on a full volume instead of killing it); on PostgreSQL
 // the database turns read-only (default_transaction_read_only, sessions cut
 // so the service reconnects into it), as after a failover to a standby.
-#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -18,7 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "tests/harness/postgres_admin.h"
 #include "tests/harness/scrape.h"
 #include "tests/integration/loyalty_fixture.h"
 
@@ -35,27 +34,6 @@ double Metric(const std::map<std::string, double>& samples, const std::string& n
     sum += value;
   }
   return sum;
-}
-
-// One statement on the cluster's maintenance database (any result).
-absl::Status Admin(const PostgresCluster& cluster, const std::string& sql) {
-  const std::string url = cluster.url + "/postgres";
-  const std::string password(absl::StripAsciiWhitespace(ReadFile(cluster.password_file)));
-  const char* keys[] = {"dbname", "password", "connect_timeout", nullptr};
-  const char* values[] = {url.c_str(), password.c_str(), "10", nullptr};
-  PGconn* conn = PQconnectdbParams(keys, values, 1);
-  absl::Status out = absl::OkStatus();
-  if (PQstatus(conn) != CONNECTION_OK) {
-    out = absl::UnavailableError(absl::StrCat("postgres: ", PQerrorMessage(conn)));
-  } else {
-    PGresult* r = PQexec(conn, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-      out = absl::InternalError(absl::StrCat("postgres [", sql, "]: ", PQresultErrorMessage(r)));
-    }
-    PQclear(r);
-  }
-  PQfinish(conn);
-  return out;
 }
 
 class OpsDataTest : public LoyaltyTest {
@@ -102,13 +80,15 @@ class OpsDataTest : public LoyaltyTest {
   void SetWritable(bool writable) {
     if (cluster_) {
       const std::string name = url_.substr(url_.rfind('/') + 1);
-      ASSERT_TRUE(Admin(*cluster_, absl::StrCat("ALTER DATABASE ", name, writable ? " RESET" : " SET",
-                                                " default_transaction_read_only", writable ? "" : " = on"))
+      ASSERT_TRUE(PostgresAdminStatement(*cluster_,
+                                         absl::StrCat("ALTER DATABASE ", name, writable ? " RESET" : " SET",
+                                                      " default_transaction_read_only", writable ? "" : " = on"))
                       .ok());
       // The setting applies to new sessions: cut the service's.
-      ASSERT_TRUE(Admin(*cluster_, absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                                "WHERE datname = '",
-                                                name, "'"))
+      ASSERT_TRUE(PostgresAdminStatement(*cluster_,
+                                         absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                                      "WHERE datname = '",
+                                                      name, "'"))
                       .ok());
       return;
     }
