@@ -85,10 +85,10 @@ absl::StatusOr<bool> Replay(Txn& txn, const Once& once, google::protobuf::Messag
 absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Message& response) {
   return txn
       .Exec(
-          "INSERT INTO idempotency_records (owner, scope, key, request_sha256, response, created_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+          "INSERT INTO idempotency_records (owner, scope, key, request_sha256, response, created_at, subject) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
           once.owner, once.scope, once.key, Blob{once.request.sha256}, Blob{response.SerializeAsString()},
-          absl::ToUnixMicros(RecordClock().Now()))
+          absl::ToUnixMicros(RecordClock().Now()), once.subject)
       .status();
 }
 

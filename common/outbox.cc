@@ -68,9 +68,10 @@ absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event) {
   std::string traceparent = event.traceparent.empty() ? CurrentTraceparent() : event.traceparent;
   return txn
       .Exec(
-          "INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at, traceparent) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-          event.event_id, event.destination, event.method, Blob{event.payload}, now, traceparent)
+          "INSERT INTO outbox (event_id, destination, method, payload, created_at, next_attempt_at, traceparent, "
+          "subject, scrub_when_delivered) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+          event.event_id, event.destination, event.method, Blob{event.payload}, now, traceparent, event.subject,
+          event.scrub_when_delivered)
       .status();
 }
 
@@ -231,8 +232,10 @@ absl::Duration OutboxRelay::Backoff(int64_t attempts) const {
 absl::Status OutboxRelay::MarkDelivered(const Pending& r, const absl::Status& sent, const std::string& response) {
   return db_.Write([&](Txn& txn) -> absl::Status {
     // Dated by RecordClock: the retention purge ages it by that clock.
-    auto done = txn.Exec("UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1 WHERE seq = ?1", r.seq,
-                         absl::ToUnixMicros(RecordClock().Now()));
+    auto done = txn.Exec(
+        "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, "
+        "payload = CASE WHEN scrub_when_delivered = 1 THEN ?3 ELSE payload END WHERE seq = ?1",
+        r.seq, absl::ToUnixMicros(RecordClock().Now()), Blob{""});
     if (!done.ok()) return done.status();
     return RunHandler(txn, r.event, sent, response);
   });

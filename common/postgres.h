@@ -57,6 +57,7 @@ class PostgresDatabase final : public Database {
   bool Healthy() const override { return healthy_.load(); }
   absl::Status Probe() override;
   absl::StatusOr<int64_t> SizeBytes() override;
+  absl::Status Scrub() override { return absl::OkStatus(); }  // see Database::Scrub
   SqlEngine engine() const override { return SqlEngine::kPostgres; }
 
   class Connection;

@@ -167,6 +167,13 @@ class Database {
   // Bytes the database takes on disk: SQLite its pages plus the WAL file,
   // PostgreSQL pg_database_size of the current database.
   virtual absl::StatusOr<int64_t> SizeBytes() = 0;
+  // After an erasure: leaves no copy of deleted rows in the database's own
+  // files. SQLite zeroes deleted content as it goes (secure_delete); this
+  // checkpoints the WAL and truncates it, UNAVAILABLE (reason
+  // CHECKPOINT_BUSY) while a reader still needs old frames, so the caller
+  // retries. PostgreSQL: nothing to do here; dead tuples stay until VACUUM
+  // and its WAL until recycled (docs/privacy.md).
+  virtual absl::Status Scrub() = 0;
   virtual SqlEngine engine() const = 0;
 };
 

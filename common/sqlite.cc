@@ -120,7 +120,10 @@ absl::StatusOr<SqliteDatabase::Connection> SqliteDatabase::Connect(const std::st
   sqlite3_busy_timeout(c.db, options.busy_timeout_ms);
   c.txn = std::make_unique<SqliteTxn>(c.db, std::max<size_t>(options.statement_cache_capacity, 1));
   absl::Status s = c.txn->ExecScript(absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.synchronous,
-                                                  "; PRAGMA foreign_keys=ON;"));
+                                                  "; PRAGMA foreign_keys=ON;"
+                                                  // Deleted rows are zeroed, not left in free space: an
+                                                  // erased person stays erased on disk (docs/privacy.md).
+                                                  " PRAGMA secure_delete=ON;"));
   if (!s.ok()) return s;
   return c;
 }
@@ -327,6 +330,26 @@ absl::StatusOr<int64_t> SqliteDatabase::SizeBytes() {
   struct stat wal {};
   if (!path_.empty() && ::stat((path_ + "-wal").c_str(), &wal) == 0) pages += wal.st_size;
   return pages;
+}
+
+absl::Status SqliteDatabase::Scrub() {
+  // Its own connection, as BackupInto: the writer keeps committing meanwhile.
+  auto c = Connect(path_, options_);
+  if (!c.ok()) return c.status();
+  int64_t busy = 1;
+  absl::Status s = [&]() -> absl::Status {
+    auto stmt = c->txn->Query("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) busy = stmt->Int(0);
+    return absl::OkStatus();
+  }();
+  c->txn.reset();
+  sqlite3_close(c->db);
+  if (!s.ok()) return s;
+  if (busy != 0) return Unavailable("CHECKPOINT_BUSY", "a reader still uses the write-ahead log; retry");
+  return absl::OkStatus();
 }
 
 absl::Status SqliteDatabase::BackupInto(const std::string& dest) {

@@ -134,6 +134,7 @@ class SqliteDatabase final : public Database {
   bool Healthy() const override { return healthy_.load(); }
   absl::Status Probe() override;
   absl::StatusOr<int64_t> SizeBytes() override;
+  absl::Status Scrub() override;
   SqlEngine engine() const override { return SqlEngine::kSqlite; }
   const std::string& path() const { return path_; }
 

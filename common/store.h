@@ -45,6 +45,10 @@ struct Once {
   std::string scope;
   std::string key;
   RequestFingerprint request;
+  // The person the stored answer is about (common/privacy.h: MemberSubject,
+  // EmailSubject, PhoneSubject), so erasure finds and deletes it; empty when
+  // it names nobody.
+  std::string subject = {};
 };
 
 // AIP-155 inside a write transaction: Replay fills `response` with the first
@@ -69,6 +73,12 @@ struct OutboxEvent {
   // The W3C traceparent the event continues; empty = the context current
   // when it is enqueued (common/trace.h). Sent with the delivery.
   std::string traceparent = {};
+  // The person the payload is about (common/privacy.h), so erasure deletes
+  // the row; empty when it names nobody.
+  std::string subject = {};
+  // Blank the payload once delivered: for a payload that must travel but not
+  // stay (an erasure request names the person it erases).
+  bool scrub_when_delivered = false;
 };
 
 // The one way an event leaves a service: Enqueue, in the transaction that

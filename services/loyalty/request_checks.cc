@@ -66,20 +66,6 @@ std::optional<absl::Time> BusinessTime(FieldErrors& errors, const std::string& f
   return FromTimestamp(t);
 }
 
-bool IsEmail(const std::string& s) {
-  auto at = s.find('@');
-  return s.size() <= 254 && at != std::string::npos && at > 0 && at + 1 < s.size() &&
-         s.find_first_of(" \t\r\n") == std::string::npos;
-}
-
-bool IsE164(const std::string& s) {
-  if (s.size() < 3 || s.size() > 16 || s[0] != '+' || s[1] == '0') return false;
-  for (size_t i = 1; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  return true;
-}
-
 void ValidateProfile(FieldErrors& errors, const v1::Member& m, const std::set<std::string>* paths, absl::Time now) {
   auto want = [&](const char* f) { return paths == nullptr || paths->count(f) > 0; };
   if (want("name") && errors.RequireNonEmpty("member.name", m.name())) {

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/errors.h"
+#include "common/privacy.h"  // IsEmail, IsE164
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "services/loyalty/loyalty_store.h"
@@ -19,8 +20,6 @@ namespace care::loyalty {
 
 // [a-z0-9_-]{1,32}: tier ids and segments.
 bool IsSlug(const std::string& s);
-bool IsEmail(const std::string& s);
-bool IsE164(const std::string& s);
 // `value` when it is not empty must be an id.
 void OptionalId(FieldErrors& errors, const std::string& field, const std::string& value);
 // A Money that must be present, non-negative (`positive`: > 0) and in a
