@@ -4,10 +4,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
+#include "common/log.h"
 #include "common/pagination.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
+#include "common/server_stream.h"
 #include "services/complaint/request_checks.h"
 
 namespace care::complaint {
@@ -119,6 +123,8 @@ Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComp
                                         v1::CreateComplaintResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::CreateComplaintResponse> {
     if (absl::Status bad = CheckCreateComplaint(req); !bad.ok()) return bad;
+    // Before the tier lookup: loyalty no longer knows an erased member.
+    if (absl::Status gone = service_.RefuseErased(req->member_id()); !gone.ok()) return gone;
     // The member's tier through the tier cache; without it the ticket is
     // still taken (untiered), never lost.
     TierAtIntake tier;
@@ -712,6 +718,66 @@ Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaP
                                            req->sla_policy_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteSlaPolicyResponse();
+  });
+}
+
+// ------------------------------------------------------------ personal data
+
+namespace {
+// Items of one export batch: a slow reader holds at most this many.
+constexpr int kExportBatch = 200;
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPersonalData(
+    ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
+  using Writer = BatchedWriter<v1::ComplaintPersonalData>;
+  // A read of one person's data is audited when the stream ends, however it
+  // ends: who, about whom (a digest, not the key), why and how many items.
+  struct ExportAudit {
+    std::string principal, subject, reason;
+    int64_t items = 0;
+    ~ExportAudit() {
+      if (principal.empty()) return;  // refused before the first batch
+      // Warn level: an audit line must survive --log_level=warn.
+      LogWarn("personal data export",
+              {{"principal", principal}, {"subject", subject}, {"reason", reason}, {"items", items}});
+    }
+  };
+  auto audit = std::make_shared<ExportAudit>();
+  auto fetch = [this, req, audit,
+                cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+    if (absl::Status bad = CheckExportRequest(*req); !bad.ok()) return bad;
+    if (audit->principal.empty()) {
+      audit->principal = caller.principal->name;
+      audit->subject = SubjectDigest(SubjectKeys(req->subject()).front());
+      audit->reason = req->reason();
+    }
+    Writer::Batch batch;
+    // Tickets are filed by member id: an e-mail or phone alone finds none.
+    if (!req->subject().member_id().empty()) {
+      auto items = service_.ExportPersonalData(req->subject().member_id(), cursor, kExportBatch);
+      if (!items.ok()) return items.status();
+      batch.items = std::move(*items);
+    }
+    batch.last = req->subject().member_id().empty() || cursor.done;
+    audit->items += static_cast<int64_t>(batch.items.size());
+    return batch;
+  };
+  return new Writer(rpc_, ctx, *req, std::move(fetch));
+}
+
+Reactor* ComplaintGrpc::ErasePersonalData(ServerContext* ctx, const care::common::v1::ErasePersonalDataRequest* req,
+                                          care::common::v1::ErasureReceipt* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<care::common::v1::ErasureReceipt> {
+    // Erasure reaches complaint from loyalty's ErasePerson alone.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "ErasePersonalData"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status bad = CheckErasureRequest(*req); !bad.ok()) return bad;
+    Erasure cmd{req->erasure_id(), req->subject().member_id(), SubjectKeys(req->subject()), req->pseudonym()};
+    LogWarn("personal data erasure",
+            {{"principal", caller.principal->name}, {"erasure_id", req->erasure_id()}, {"reason", req->reason()}});
+    return service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), cmd);
   });
 }
 

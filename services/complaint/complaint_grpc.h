@@ -80,6 +80,10 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
                            v1::DeleteSlaPolicyResponse* resp) override;
   Reactor* GetComplaintMetrics(ServerContext* ctx, const v1::GetComplaintMetricsRequest* req,
                                v1::ComplaintMetrics* resp) override;
+  grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ExportPersonalData(
+      ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
+  Reactor* ErasePersonalData(ServerContext* ctx, const care::common::v1::ErasePersonalDataRequest* req,
+                             care::common::v1::ErasureReceipt* resp) override;
 
  private:
   // Runs `fn()` (returning StatusOr<Response>) and copies its value to `resp`.

@@ -11,6 +11,7 @@
 // config.cc, sla_job.cc, sla_clock.cc, outbound.cc.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/clock.h"
 #include "common/work_pool.h"
@@ -41,6 +43,9 @@ struct ComplaintOptions {
   // Metric computations (each a scan of up to 400 days of the index) that
   // may run at once; more are refused with RESOURCE_EXHAUSTED.
   int metrics_concurrency = 2;
+  // Run after an erasure commits, so that what it deleted or blanked is gone
+  // from the database files too (Database::Scrub); none: nothing to run.
+  std::function<absl::Status()> scrub;
 };
 
 // Who acts: recorded in the audit trail and checked against approval limits.
@@ -156,6 +161,25 @@ struct SurveyAnswer {
   std::string comment;
 };
 
+// Where an export of one member's data resumes: after the complaint sent
+// last and, within it, after the event sent last.
+struct ExportCursor {
+  std::string complaint_id;  // "": before the first
+  int64_t after_event = 0;
+  bool events_sent = true;  // every event of `complaint_id` went out
+  bool done = false;
+};
+
+// An erasure of one person (ErasePersonalData): the member id (tickets are
+// filed by member), every subject key of the request (tombstoned) and the
+// pseudonym that replaces the member id on the tickets kept for metrics.
+struct Erasure {
+  std::string erasure_id;
+  std::string member_id;
+  std::vector<std::string> keys;
+  std::string pseudonym;
+};
+
 class ComplaintService final {
  public:
   ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options,
@@ -237,6 +261,21 @@ class ComplaintService final {
   // becomes ISSUED when it is delivered.
   absl::Status GoodwillOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
                                const std::string& response);
+
+  // Personal data (personal_data.cc). Up to about `limit` items of the
+  // member's data after `cursor` (advanced): each complaint (with its
+  // compensations), then its events, then its survey answer; cursor.done
+  // once everything went.
+  absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportPersonalData(const std::string& member_id,
+                                                                            ExportCursor& cursor, int limit);
+  // In one write transaction, idempotent by `once`: every text of the
+  // member's tickets blanked, the tickets re-keyed to the pseudonym with
+  // their facts (times, status, category, SLA outcome, score, compensation
+  // amounts) intact, survey tokens deleted, a scheduled check-in cancelled,
+  // then the common records and tombstones. Scrubs the files after.
+  absl::StatusOr<care::common::v1::ErasureReceipt> ErasePersonalData(const Once& once, const Erasure& cmd);
+  // FAILED_PRECONDITION / SUBJECT_ERASED when the member was erased here.
+  absl::Status RefuseErased(const std::string& member_id);
 
   absl::StatusOr<v1::ComplaintMetrics> Metrics(absl::Time from, absl::Time to,
                                                const std::vector<v1::MetricsDimension>& group_by,

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/store.h"
 
@@ -116,6 +117,22 @@ class StoreTxn : public ServiceTxn {
 
   // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
+
+  // Personal data. The member's complaints after complaint id `after`, by id.
+  virtual absl::StatusOr<std::vector<v1::Complaint>> MemberComplaints(const std::string& member_id,
+                                                                      const std::string& after, int limit) = 0;
+  // Overwrites a stored event (same complaint and sequence): erasure blanks
+  // its text; the audit trail keeps its place.
+  virtual absl::Status ReplaceEvent(const v1::ComplaintEvent& event) = 0;
+  // Deletes the complaint's survey tokens; returns how many went.
+  virtual absl::StatusOr<int64_t> DeleteSurveyTokens(const std::string& complaint_id) = 0;
+  // FAILED_PRECONDITION / SUBJECT_ERASED when any of the subject keys
+  // (common/privacy.h) was erased here.
+  virtual absl::Status RefuseIfErased(const std::vector<std::string>& keys) = 0;
+  // What every service erases the same way: idempotency answers and outbox
+  // events tagged with `keys`, and a tombstone per key (common/privacy.h).
+  virtual absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                          care::common::v1::ErasureReceipt& receipt) = 0;
 };
 
 using ComplaintStore = TransactionalStore<StoreTxn>;

@@ -182,7 +182,7 @@ absl::Status ComplaintService::Compensate(StoreTxn& tx, v1::Complaint& c, const 
 absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const Once& once, const Resolution& cmd,
                                                                        const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::ResolveComplaintResponse>(
+  return WriteTicket<v1::ResolveComplaintResponse>(
       store_, once, [&](StoreTxn& tx, v1::ResolveComplaintResponse& out) -> absl::Status {
         auto c = Require(tx, cmd.complaint_id);
         if (!c.ok()) return c.status();
@@ -217,7 +217,7 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const Onc
 
 absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const Decision& cmd, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+  return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
     auto found = PendingCompensation(*c, cmd.compensation_id, actor);
@@ -246,7 +246,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const 
 
 absl::StatusOr<v1::Complaint> ComplaintService::Reject(const Once& once, const Decision& cmd, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+  return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
     auto found = PendingCompensation(*c, cmd.compensation_id, actor);

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   care::complaint::ComplaintOptions options;
   options.agent_points_limit = agent_points_limit;
   options.metrics_concurrency = static_cast<int>(metrics_concurrency);
+  options.scrub = [&db] { return db.Scrub(); };
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());

@@ -8,12 +8,20 @@
 #include "clients/loyalty/points_adjustment.h"
 #include "clients/notification/ingest_events.h"
 #include "clients/promotion/goodwill_voucher.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 
 namespace care::complaint {
 namespace {
 
 namespace notify = care::clients::notification;
+
+// Every event complaint sends names the member: tagged so that erasing them
+// deletes it from the outbox, delivered or not.
+OutboxEvent About(const v1::Complaint& c, OutboxEvent event) {
+  event.subject = MemberSubject(c.member_id());
+  return event;
+}
 
 std::string ReasonCode(const v1::Compensation& comp) {
   return comp.reason_code().empty() ? "GOODWILL" : comp.reason_code();
@@ -69,25 +77,27 @@ notify::ComplaintUpdateKind UpdateKind(MemberUpdate kind) {
 class ClientsOutbound final : public Outbound {
  public:
   OutboxEvent RequestGoodwill(const v1::Complaint& c, const v1::Compensation& comp) const override {
-    return comp.kind() == v1::COMPENSATION_KIND_POINTS ? AdjustPoints(c, comp) : IssueVoucher(c, comp);
+    return About(c, comp.kind() == v1::COMPENSATION_KIND_POINTS ? AdjustPoints(c, comp) : IssueVoucher(c, comp));
   }
 
   OutboxEvent NotifyMember(const v1::Complaint& c, absl::string_view what, MemberUpdate kind,
                            const std::string& message, absl::Time now) const override {
-    return notify::IngestEvent(Header(c, what, now), notify::ComplaintUpdate{c.member_id(), c.complaint_id(),
-                                                                             UpdateKind(kind), message, c.locale()});
+    return About(c, notify::IngestEvent(Header(c, what, now),
+                                        notify::ComplaintUpdate{c.member_id(), c.complaint_id(), UpdateKind(kind),
+                                                                message, c.locale()}));
   }
 
   OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time,
                              absl::Time now) const override {
-    return notify::IngestEvent(Header(c, absl::StrCat("survey:", token.substr(0, 8)), now),
-                               notify::SatisfactionSurvey{c.member_id(), c.complaint_id(), token, expire_time});
+    return About(c,
+                 notify::IngestEvent(Header(c, absl::StrCat("survey:", token.substr(0, 8)), now),
+                                     notify::SatisfactionSurvey{c.member_id(), c.complaint_id(), token, expire_time}));
   }
 
   OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now) const override {
-    return notify::IngestEvent(Header(c, absl::StrCat("check-in:", c.reopen_count()), now),
-                               notify::ProactiveCheckIn{c.member_id(), c.complaint_id(),
-                                                        FromTimestamp(c.check_in().due_time())});
+    return About(c, notify::IngestEvent(Header(c, absl::StrCat("check-in:", c.reopen_count()), now),
+                                        notify::ProactiveCheckIn{c.member_id(), c.complaint_id(),
+                                                                 FromTimestamp(c.check_in().due_time())}));
   }
 
   std::optional<GoodwillReceipt> ReadGoodwill(const OutboxEvent& event, const std::string& response) const override {

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/privacy.h"
 #include "services/complaint/business_time.h"
 #include "services/complaint/complaint_service.h"
 
@@ -53,6 +54,35 @@ void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent);
 // complaint's locale, its base language ("vi" for "vi-VN") and every locale
 // ("" and the older "*"). INVALID_ARGUMENT / FORBIDDEN_PHRASE naming `field`.
 absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field, absl::string_view text);
+
+// The member a ticket command's answer is about.
+inline const std::string& TicketMember(const v1::Complaint& c) { return c.member_id(); }
+inline const std::string& TicketMember(const v1::SurveyResponse& r) { return r.member_id(); }
+template <typename Response>
+const std::string& TicketMember(const Response& r) {
+  return r.complaint().member_id();
+}
+
+// WriteOnce for a command on a ticket: the stored answer holds the ticket
+// (its text, the member id), so it is filed under the member (Once::subject)
+// for erasure to find. The member is known once `fn` ran; WriteOnce
+// remembers the answer with `tagged` after that.
+template <typename Response, typename Fn>
+absl::StatusOr<Response> WriteTicket(ComplaintStore& store, const Once& once, Fn fn) {
+  Once tagged = once;
+  return WriteOnce<Response>(store, tagged, [&](StoreTxn& tx, Response& out) -> absl::Status {
+    absl::Status s = fn(tx, out);
+    if (s.ok() && !TicketMember(out).empty()) tagged.subject = MemberSubject(TicketMember(out));
+    return s;
+  });
+}
+
+// FAILED_PRECONDITION / SUBJECT_ERASED when the ticket's member was erased
+// (its member id is then the pseudonym, itself a tombstone): nothing the
+// person says or is told is recorded again.
+inline absl::Status RefuseErasedTicket(StoreTxn& tx, const v1::Complaint& c) {
+  return tx.RefuseIfErased({MemberSubject(c.member_id())});
+}
 
 // Survey tokens are bearer secrets: 128 bits from the CSPRNG.
 inline std::string NewSurveyToken() { return NewId("", 32); }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 
 namespace care::complaint {
@@ -113,7 +114,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "breached, calendar_id, survey_sent) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
         "?22, ?23, ?24) "
-        "ON CONFLICT (complaint_id) DO UPDATE SET order_id = ?3, category = ?4, status = ?6, tier_id = ?7, "
+        "ON CONFLICT (complaint_id) DO UPDATE SET member_id = ?2, order_id = ?3, category = ?4, status = ?6, tier_id = "
+        "?7, "
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
         // Metrics count the first resolution: its time stays once reopened.
         "resolution_seconds = CASE WHEN ?15 <> 0 THEN COALESCE(complaints.resolution_seconds, ?12) ELSE ?12 END, "
@@ -343,6 +345,32 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
           r.survey_sent = s.Int(10) != 0;
           return r;
         });
+  }
+
+  absl::StatusOr<std::vector<v1::Complaint>> MemberComplaints(const std::string& member_id, const std::string& after,
+                                                              int limit) override {
+    return Protos<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE member_id = ?1 AND complaint_id > ?2 "
+                                            "ORDER BY complaint_id LIMIT ?3",
+                                            member_id, after, static_cast<int64_t>(limit)),
+                                 "complaint");
+  }
+
+  absl::Status ReplaceEvent(const v1::ComplaintEvent& event) override {
+    return Run(txn_.Query("UPDATE complaint_events SET proto = ?3 WHERE complaint_id = ?1 AND sequence = ?2",
+                          event.complaint_id(), event.sequence(), Blob{event.SerializeAsString()}));
+  }
+
+  absl::StatusOr<int64_t> DeleteSurveyTokens(const std::string& complaint_id) override {
+    return txn_.Exec("DELETE FROM survey_tokens WHERE complaint_id = ?1", complaint_id);
+  }
+
+  absl::Status RefuseIfErased(const std::vector<std::string>& keys) override {
+    return care::RefuseIfErased(txn_, keys);
+  }
+
+  absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                  care::common::v1::ErasureReceipt& receipt) override {
+    return care::EraseCommonRecords(txn_, keys, now, receipt);
   }
 
  private:

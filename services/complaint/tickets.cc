@@ -124,7 +124,7 @@ bool Keep(const ComplaintService::ListFilter& filter, const v1::Complaint& c) {
 template <typename Fn>
 absl::StatusOr<v1::Complaint> ComplaintService::ChangeOpen(const Once& once, const std::string& complaint_id,
                                                            int64_t expected_version, absl::Time now, Fn fn) {
-  return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+  return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, complaint_id);
     if (!c.ok()) return c.status();
     if (absl::Status bad = CheckVersion(c->version(), expected_version, "the complaint"); !bad.ok()) return bad;
@@ -139,8 +139,10 @@ absl::StatusOr<v1::Complaint> ComplaintService::ChangeOpen(const Once& once, con
 absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const Once& once, const NewComplaint& cmd,
                                                                      const TierAtIntake& tier, const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::CreateComplaintResponse>(
+  return WriteTicket<v1::CreateComplaintResponse>(
       store_, once, [&](StoreTxn& tx, v1::CreateComplaintResponse& out) -> absl::Status {
+        // An erased member is not re-created by a later ticket.
+        if (absl::Status gone = tx.RefuseIfErased({MemberSubject(cmd.member_id)}); !gone.ok()) return gone;
         v1::Complaint c = NewTicket(cmd, tier, actor, now);
         if (absl::Status s = StartSla(tx, c); !s.ok()) return s;
         if (!c.order_id().empty()) {
@@ -225,7 +227,7 @@ absl::StatusOr<ComplaintService::Page> ComplaintService::List(const ListFilter& 
 absl::StatusOr<v1::Complaint> ComplaintService::Update(const Once& once, const ComplaintEdit& cmd,
                                                        const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
+  return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
     if (absl::Status bad = CheckVersion(c->version(), cmd.expected_version, "the complaint"); !bad.ok()) return bad;
@@ -286,7 +288,7 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::CheckReply(const 
 absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const Once& once, const AgentReply& cmd,
                                                                      const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::ReplyToComplaintResponse>(
+  return WriteTicket<v1::ReplyToComplaintResponse>(
       store_, once, [&](StoreTxn& tx, v1::ReplyToComplaintResponse& out) -> absl::Status {
         auto c = Require(tx, cmd.complaint_id);
         if (!c.ok()) return c.status();
@@ -294,6 +296,7 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const Once&
           return bad;
         }
         if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+        if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
         // Checked before anything is stored or sent; a refused reply leaves no trace.
         if (absl::Status bad = CheckCustomerText(tx, *c, "text", cmd.text); !bad.ok()) return bad;
         bool first = !c->has_first_response_time();
@@ -406,11 +409,12 @@ absl::StatusOr<v1::RecordCustomerMessageResponse> ComplaintService::CustomerMess
                                                                                     const CustomerContact& cmd,
                                                                                     const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::RecordCustomerMessageResponse>(
+  return WriteTicket<v1::RecordCustomerMessageResponse>(
       store_, once, [&](StoreTxn& tx, v1::RecordCustomerMessageResponse& out) -> absl::Status {
         auto c = Require(tx, cmd.complaint_id);
         if (!c.ok()) return c.status();
         if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
+        if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
         AddConsultation(*c, cmd.consultation_time);
         v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_CUSTOMER_MESSAGE, actor, now);
         e.mutable_customer_message()->set_text(cmd.text);
@@ -433,9 +437,10 @@ absl::StatusOr<v1::RecordCustomerMessageResponse> ComplaintService::CustomerMess
 absl::StatusOr<v1::AddNoteResponse> ComplaintService::AddNote(const Once& once, const Note& cmd,
                                                               const ActorInfo& actor) {
   const absl::Time now = Now();
-  return WriteOnce<v1::AddNoteResponse>(store_, once, [&](StoreTxn& tx, v1::AddNoteResponse& out) -> absl::Status {
+  return WriteTicket<v1::AddNoteResponse>(store_, once, [&](StoreTxn& tx, v1::AddNoteResponse& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     AddConsultation(*c, cmd.consultation_time);
     v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_NOTE, actor, now);
     e.mutable_note()->set_text(cmd.text);
@@ -450,12 +455,13 @@ absl::StatusOr<v1::AddNoteResponse> ComplaintService::AddNote(const Once& once, 
 
 absl::StatusOr<v1::SurveyResponse> ComplaintService::AnswerSurvey(const Once& once, const SurveyAnswer& cmd) {
   const absl::Time now = Now();
-  return WriteOnce<v1::SurveyResponse>(store_, once, [&](StoreTxn& tx, v1::SurveyResponse& out) -> absl::Status {
+  return WriteTicket<v1::SurveyResponse>(store_, once, [&](StoreTxn& tx, v1::SurveyResponse& out) -> absl::Status {
     auto id = tx.SurveyComplaint(cmd.token);
     if (!id.ok()) return id.status();
     if (!*id) return NotFound("SURVEY_NOT_FOUND", "unknown survey token");
     auto c = Require(tx, **id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     v1::Survey* sv = c->mutable_survey();
     if (sv->status() == v1::SURVEY_STATUS_ANSWERED) {
       return AlreadyExists("SURVEY_ALREADY_ANSWERED", "this survey has been answered");
