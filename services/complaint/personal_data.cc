@@ -5,15 +5,12 @@
 // blanked.
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/errors.h"
-#include "common/log.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/service_internal.h"
@@ -143,21 +140,6 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
   }
 }
 
-// Checkpointing waits for readers of older frames: a few tries, then the
-// failure is logged (the rows are gone already; the next checkpoint frees
-// the frames).
-void ScrubFiles(const std::function<absl::Status()>& scrub, const std::string& erasure_id) {
-  if (!scrub) return;
-  absl::Status s;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    s = scrub();
-    if (s.ok() || ErrorReason(s) != "CHECKPOINT_BUSY") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!s.ok())
-    LogError("erasure: scrubbing the database files failed", {{"erasure_id", erasure_id}, {"error", s.ToString()}});
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportPersonalData(
@@ -212,7 +194,7 @@ absl::StatusOr<care::common::v1::ErasureReceipt> ComplaintService::ErasePersonal
         keys.push_back(MemberSubject(cmd.pseudonym));
         return tx.EraseCommonRecords(keys, now, out);
       });
-  if (receipt.ok()) ScrubFiles(options_.scrub, cmd.erasure_id);
+  if (receipt.ok()) ScrubAfterErasure(options_.scrub, cmd.erasure_id);
   return receipt;
 }
 
