@@ -17,7 +17,6 @@
 namespace care::promotion {
 namespace {
 
-namespace v1 = ::care::promotion::v1;
 using care::common::v1::ErasureReceipt;
 
 // Rows read per statement while an erasure walks a member's records.
