@@ -149,6 +149,7 @@ int main(int argc, char** argv) {
   options.notice = notice;
   options.quote_ttl = quote_ttl;
   options.token_keys = quote_keys.empty() ? EphemeralQuoteKey() : std::move(quote_keys);
+  options.scrub = [&db] { return db.Scrub(); };
 
   std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;

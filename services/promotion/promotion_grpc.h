@@ -50,6 +50,11 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
   Reactor* RevokeVoucher(ServerContext* ctx, const v1::RevokeVoucherRequest* req, v1::Voucher* resp) override;
   Reactor* ListVouchers(ServerContext* ctx, const v1::ListVouchersRequest* req,
                         v1::ListVouchersResponse* resp) override;
+  // Personal data (privacy_grpc.cc).
+  grpc::ServerWriteReactor<v1::PromotionPersonalData>* ExportPersonalData(
+      ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
+  Reactor* ErasePersonalData(ServerContext* ctx, const care::common::v1::ErasePersonalDataRequest* req,
+                             care::common::v1::ErasureReceipt* resp) override;
 
  private:
   RpcRuntime& rpc_;

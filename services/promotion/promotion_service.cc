@@ -258,6 +258,10 @@ absl::Status PromotionService::ResolveShopper(const std::string& member_id, Pric
     in.shopper.guest = true;
     return absl::OkStatus();
   }
+  // An erased member is refused before loyalty is asked: their tier may
+  // still be cached, and a quote would carry their id into a redemption.
+  absl::Status erased = store_.Read([&](StoreTxn& tx) { return RefuseErased(tx, member_id); });
+  if (!erased.ok()) return erased;
   auto s = shoppers_(member_id);
   if (!s.ok()) return s.status();
   in.shopper = *s;
@@ -366,6 +370,8 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
       v1::QuoteResponse q = *quote;
       auto redeemed = FindRedeemed(tx, order_id, digest, q, now, out);
       if (!redeemed.ok() || *redeemed) return redeemed.status();
+      // A quote made before its member was erased redeems nothing after.
+      if (absl::Status st = RefuseErased(tx, q.customer().member_id()); !st.ok()) return st;
       absl::Status consumed = ConsumeCampaigns(tx, q);
       if (consumed.ok()) consumed = ConsumeVouchers(tx, q, now, out);
       if (absl::IsFailedPrecondition(consumed)) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/clock.h"
 #include "common/pagination.h"
@@ -35,6 +36,9 @@ namespace care::promotion {
 std::string NormalizeVoucherCode(const std::string& code);
 // Whose limits a redemption counts against: "m:<member>" or "g:<guest key>".
 std::string CustomerKey(const care::promotion::v1::QuoteCustomer& c);
+// What a GenerateVouchers answer naming several members is filed under
+// (Once::subject): an erasure of any of them deletes it.
+std::string BatchSubject(const std::string& batch_id);
 
 struct PromotionOptions {
   absl::Duration notice = absl::Hours(72);
@@ -45,6 +49,26 @@ struct PromotionOptions {
   // campaign change sequence): a change reaches every replica's quotes
   // within this plus one read of the changes (the contract says 1 second).
   absl::Duration index_refresh = absl::Milliseconds(250);
+  // After an erasure commits: leaves no copy of the deleted rows in the
+  // database's files (Database::Scrub); null = nothing to do.
+  std::function<absl::Status()> scrub;
+};
+
+// ErasePersonalData: who is erased here and the pseudonym their money
+// records keep.
+struct Erasure {
+  std::string erasure_id;
+  std::string member_id;          // "" = the subject has no member id
+  std::vector<std::string> keys;  // every subject key (common/privacy.h)
+  std::string pseudonym;
+};
+
+// Where a personal data export stands: redemptions first, then vouchers,
+// each newest first before `before` (0 = from the newest).
+struct ExportCursor {
+  bool vouchers = false;
+  int64_t before = 0;
+  bool done = false;
 };
 
 // RescheduleCampaign: the dates that move (at least one).
@@ -199,6 +223,16 @@ class PromotionService final {
   absl::StatusOr<Page<v1Campaign>> ListCampaigns(const CampaignFilter& filter, int64_t before_seq, int page_size);
   absl::StatusOr<Page<care::promotion::v1::Redemption>> ListRedemptions(const RedemptionFilter& filter,
                                                                         int64_t before_seq, int page_size);
+  // Personal data (privacy.cc). Promotion keeps a person's data under their
+  // member id only (a guest is an opaque guest_key). The next items of a
+  // member's export (at most about `limit`), advancing `cursor`.
+  absl::StatusOr<std::vector<care::promotion::v1::PromotionPersonalData>> ExportBatch(const std::string& member_id,
+                                                                                      ExportCursor& cursor, int limit);
+  // Erases a person in one write transaction, idempotent by `once` (the
+  // erasure id): redemptions and vouchers re-keyed to the pseudonym with
+  // their amounts, the free text on them blanked, the member's live vouchers
+  // revoked, stored answers and events about them deleted, tombstones left.
+  absl::StatusOr<care::common::v1::ErasureReceipt> ErasePersonalData(const Once& once, const Erasure& erasure);
   // Versions after `after_version`, oldest first.
   absl::StatusOr<std::vector<care::promotion::v1::CampaignVersion>> ListVersions(const std::string& campaign_id,
                                                                                  int64_t after_version, int limit);
@@ -258,6 +292,14 @@ class PromotionService final {
   absl::Status ConsumeVouchers(StoreTxn& tx, const care::promotion::v1::QuoteResponse& quote, absl::Time now,
                                care::promotion::v1::Redemption& out);
   absl::Status ReleaseVouchers(StoreTxn& tx, const care::promotion::v1::Redemption& redemption, absl::Time now);
+  // FAILED_PRECONDITION / SUBJECT_ERASED when `member_id` was erased here
+  // (in `tx`: a write checks it atomically with what it creates).
+  static absl::Status RefuseErased(StoreTxn& tx, const std::string& member_id);
+  // Erasure steps, in its write transaction.
+  absl::Status EraseRedemptions(StoreTxn& tx, const Erasure& e, care::common::v1::ErasureReceipt& receipt);
+  absl::StatusOr<std::vector<std::string>> EraseVouchers(StoreTxn& tx, const Erasure& e, absl::Time now,
+                                                         care::common::v1::ErasureReceipt& receipt);
+  void Scrub();
   // Whether the member exists (loyalty's NOT_FOUND is final; an outage is
   // UNAVAILABLE so that complaint's outbox retries).
   absl::Status CheckMember(const std::string& member_id);

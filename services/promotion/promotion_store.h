@@ -17,6 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/store.h"
 
@@ -150,6 +152,30 @@ class StoreTxn : public ServiceTxn {
   // newest); with each voucher's sequence for the next page.
   virtual absl::StatusOr<SeqRows<care::promotion::v1::Voucher>> VouchersBefore(const VoucherFilter& filter,
                                                                                int64_t before_seq, int limit) = 0;
+
+  // Personal data (docs/privacy.md). A member's redemptions, newest first,
+  // before `before_seq` (0 = from the newest): those filed under the member
+  // id, and those written before redemptions were filed by member, which the
+  // caller filters by Redemption.customer.
+  virtual absl::StatusOr<SeqRows<care::promotion::v1::Redemption>> MemberRedemptionsBefore(const std::string& member_id,
+                                                                                           int64_t before_seq,
+                                                                                           int limit) = 0;
+  // Rewrites a stored redemption's body (and the member it is filed under)
+  // without touching its usage: an erasure re-keying it.
+  virtual absl::Status RewriteRedemption(const care::promotion::v1::Redemption& redemption) = 0;
+  // Moves a customer's per-campaign counts to another customer key; the
+  // rows moved.
+  virtual absl::StatusOr<int64_t> RekeyCustomer(const std::string& from, const std::string& to) = 0;
+  // Deletes the stored answers filed under `subject` (Once::subject); how
+  // many.
+  virtual absl::StatusOr<int64_t> ForgetAnswers(const std::string& subject) = 0;
+  // Whether any of these subject keys (common/privacy.h) was erased here.
+  virtual absl::StatusOr<bool> Erased(const std::vector<std::string>& keys) = 0;
+  // In an erasure: the idempotency answers and outbox events tagged with
+  // `keys` are deleted and a tombstone of each key is left (counted in
+  // `receipt`).
+  virtual absl::Status EraseCommon(const std::vector<std::string>& keys, absl::Time now,
+                                   care::common::v1::ErasureReceipt& receipt) = 0;
 };
 
 // Write runs a StoreTxn on the single writer (a non-OK status leaves

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/idempotency.h"
+#include "common/privacy.h"
 
 namespace care::promotion {
 namespace {
@@ -150,18 +151,20 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<bool> InsertRedemption(const v1::Redemption& r, const std::string& token_digest) override {
     auto n = txn_.Exec(
-        "INSERT INTO redemptions (order_id, token_digest, state, body) VALUES (?1, ?2, ?3, ?4) "
+        "INSERT INTO redemptions (order_id, token_digest, state, body, member_id) VALUES (?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT DO NOTHING",
-        r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()});
+        r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()},
+        r.customer().member_id());
     if (!n.ok()) return n.status();
     return *n > 0;
   }
 
   absl::Status SaveRedemption(const v1::Redemption& r, const std::string& token_digest) override {
     return Run(
-        txn_.Query("INSERT INTO redemptions (order_id, token_digest, state, body) VALUES (?1, ?2, ?3, ?4) "
-                   "ON CONFLICT (order_id) DO UPDATE SET state = ?3, body = ?4",
-                   r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()}));
+        txn_.Query("INSERT INTO redemptions (order_id, token_digest, state, body, member_id) VALUES (?1, ?2, ?3, ?4, "
+                   "?5) ON CONFLICT (order_id) DO UPDATE SET state = ?3, body = ?4, member_id = ?5",
+                   r.order_id(), token_digest, static_cast<int64_t>(r.state()), Blob{r.SerializeAsString()},
+                   r.customer().member_id()));
   }
 
   absl::StatusOr<SeqRows<v1::Redemption>> RedemptionsBefore(int64_t before_seq, int limit) override {
@@ -257,7 +260,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::Status UpdateVoucher(const v1::Voucher& v) override {
-    return Run(txn_.Query("UPDATE vouchers SET body = ?2 WHERE code = ?1", v.code(), Blob{v.SerializeAsString()}));
+    return Run(txn_.Query("UPDATE vouchers SET body = ?2, member_id = ?3 WHERE code = ?1", v.code(),
+                          Blob{v.SerializeAsString()}, v.member_id()));
   }
 
   absl::StatusOr<SeqRows<v1::Voucher>> VouchersBefore(const VoucherFilter& f, int64_t before_seq, int limit) override {
@@ -268,6 +272,38 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
                    f.campaign_id, f.batch_id, f.member_id, static_cast<int64_t>(f.kind), before_seq,
                    static_cast<int64_t>(limit)),
         "voucher");
+  }
+
+  absl::StatusOr<SeqRows<v1::Redemption>> MemberRedemptionsBefore(const std::string& member_id, int64_t before_seq,
+                                                                  int limit) override {
+    return SeqBodies<v1::Redemption>(
+        // Two index range scans merged (an OR would make SQLite walk the
+        // whole table in seq order).
+        txn_.Query("SELECT seq, body FROM redemptions WHERE member_id = ?1 AND (?2 = 0 OR seq < ?2) "
+                   "UNION ALL SELECT seq, body FROM redemptions WHERE member_id IS NULL AND (?2 = 0 OR seq < ?2) "
+                   "ORDER BY 1 DESC LIMIT ?3",
+                   member_id, before_seq, static_cast<int64_t>(limit)),
+        "redemption");
+  }
+
+  absl::Status RewriteRedemption(const v1::Redemption& r) override {
+    return Run(txn_.Query("UPDATE redemptions SET body = ?2, member_id = ?3 WHERE order_id = ?1", r.order_id(),
+                          Blob{r.SerializeAsString()}, r.customer().member_id()));
+  }
+
+  absl::StatusOr<int64_t> RekeyCustomer(const std::string& from, const std::string& to) override {
+    return txn_.Exec("UPDATE customer_usage SET customer_key = ?2 WHERE customer_key = ?1", from, to);
+  }
+
+  absl::StatusOr<int64_t> ForgetAnswers(const std::string& subject) override {
+    return txn_.Exec("DELETE FROM idempotency_records WHERE subject = ?1", subject);
+  }
+
+  absl::StatusOr<bool> Erased(const std::vector<std::string>& keys) override { return IsErased(txn_, keys); }
+
+  absl::Status EraseCommon(const std::vector<std::string>& keys, absl::Time now,
+                           care::common::v1::ErasureReceipt& receipt) override {
+    return EraseCommonRecords(txn_, keys, now, receipt);
   }
 
  private:

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/random.h"
 #include "common/store.h"
@@ -99,8 +100,16 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
                                                                                 const VoucherBatch& batch,
                                                                                 const std::string& by) {
   const absl::Time now = clock_.Now();
+  // The answer names the batch's members: filed under the one member, or
+  // under the batch (known once drawn) when there are several, so that an
+  // erasure finds it. WriteOnce remembers `tagged` as it is after `fn`.
+  Once tagged = once;
+  if (batch.member_ids.size() == 1) tagged.subject = MemberSubject(batch.member_ids.front());
   return WriteOnce<v1::GenerateVouchersResponse>(
-      store_, once, [&](StoreTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
+      store_, tagged, [&](StoreTxn& tx, v1::GenerateVouchersResponse& out) -> absl::Status {
+        for (const std::string& member : batch.member_ids) {
+          if (absl::Status st = RefuseErased(tx, member); !st.ok()) return st;
+        }
         auto camp = tx.Campaign(batch.campaign_id);
         if (!camp.ok()) return camp.status();
         if (!*camp) return NotFound("CAMPAIGN_NOT_FOUND", "no such campaign");
@@ -114,6 +123,7 @@ absl::StatusOr<v1::GenerateVouchersResponse> PromotionService::GenerateVouchers(
         const std::string charset = batch.charset.empty() ? kDefaultCharset : batch.charset;
         const int length = batch.length == 0 ? 12 : batch.length;
         out.set_batch_id(NewId("b-"));
+        if (batch.member_ids.size() > 1) tagged.subject = BatchSubject(out.batch_id());
         std::vector<std::string> owners = batch.member_ids;
         if (owners.empty()) owners.assign(static_cast<size_t>(batch.count), "");
         for (const std::string& member : owners) {
@@ -156,14 +166,19 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const Once& once, con
       auto r = tx.Replay(once, &first);
       if (!r.ok()) return r.status();
       replayed = *r;
-      return absl::OkStatus();
+      // An erased member's answer was deleted with them: refused, not
+      // re-issued (and loyalty, which forgot them too, is not asked).
+      return replayed ? absl::OkStatus() : RefuseErased(tx, grant.member_id);
     });
     if (!s.ok()) return s;
     if (replayed) return first;
   }
   if (absl::Status s = CheckMember(grant.member_id); !s.ok()) return s;
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
+  Once tagged = once;
+  tagged.subject = MemberSubject(grant.member_id);
+  return WriteOnce<v1::Voucher>(store_, tagged, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
+    if (absl::Status st = RefuseErased(tx, grant.member_id); !st.ok()) return st;
     v = GoodwillVoucher(grant, now, by);
     return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
   });
@@ -233,10 +248,14 @@ absl::StatusOr<PromotionService::Page<v1::Voucher>> PromotionService::ListVouche
 absl::StatusOr<v1::Voucher> PromotionService::RevokeVoucher(const Once& once, const std::string& code,
                                                             const std::string& reason) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::Voucher>(store_, once, [&](StoreTxn& tx, v1::Voucher& out) -> absl::Status {
+  // The answer is the voucher, naming its member: filed under them (known
+  // once read; WriteOnce remembers `tagged` as it is after `fn`).
+  Once tagged = once;
+  return WriteOnce<v1::Voucher>(store_, tagged, [&](StoreTxn& tx, v1::Voucher& out) -> absl::Status {
     auto v = tx.Voucher(NormalizeVoucherCode(code));
     if (!v.ok()) return v.status();
     if (!*v) return NotFound("VOUCHER_NOT_FOUND", "no such voucher");
+    if (!(*v)->member_id().empty()) tagged.subject = MemberSubject((*v)->member_id());
     if ((*v)->state() == v1::VOUCHER_STATE_REVOKED) {
       return FailedPrecondition("VOUCHER_REVOKED", "the voucher is already revoked");
     }
