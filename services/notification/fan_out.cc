@@ -315,8 +315,16 @@ absl::Status NotificationService::StoreBatch(const FanOutChunk& chunk, const std
     }
     if (absl::Status st = tx.PrefetchMembers(ids); !st.ok()) return st;
     if (absl::Status st = tx.PrefetchDeliveries(ids, (*row)->schedule.message_key()); !st.ok()) return st;
+    // Erased members get nothing (loyalty may still list one whose erasure
+    // has not reached it); the cursor moves past them all the same.
+    auto erased = tx.ErasedMembers(ids);
+    if (!erased.ok()) return erased.status();
     for (const AudienceMember& m : batch) {
       if (m.member_id <= cursor.after_member_id) continue;
+      if (erased->contains(m.member_id)) {
+        cursor.after_member_id = m.member_id;
+        continue;
+      }
       if (absl::Status st = StoreMember(tx, **row, m, settings, now, outcome); !st.ok()) return st;
       cursor.after_member_id = m.member_id;
     }

@@ -1,5 +1,6 @@
 // The member's inbox: listing with the unread count, marking read.
 #include "common/errors.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/store.h"
 #include "services/notification/notification_service.h"
@@ -25,7 +26,9 @@ absl::StatusOr<NotificationService::InboxPage> NotificationService::ListInbox(In
 absl::StatusOr<v1::InboxMessage> NotificationService::MarkRead(const Once& once, const std::string& member_id,
                                                                const std::string& message_id) {
   const absl::Time now = clock_.Now();
-  auto read = WriteOnce<v1::InboxMessage>(store_, once, [&](StoreTxn& tx, v1::InboxMessage& out) -> absl::Status {
+  Once tagged = once;  // its answer is the message, text and all
+  tagged.subject = MemberSubject(member_id);
+  auto read = WriteOnce<v1::InboxMessage>(store_, tagged, [&](StoreTxn& tx, v1::InboxMessage& out) -> absl::Status {
     auto msg = tx.GetInbox(message_id);
     if (!msg.ok()) return msg.status();
     if (!*msg || (*msg)->member_id() != member_id) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/store.h"
 #include "services/notification/notification_internal.h"
@@ -192,23 +193,48 @@ absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, v1::Delivery& d, absl::
   return when.send_after;
 }
 
+// The subject keys of the person an event is about (common/privacy.h):
+// the member of a profile change (and its addresses) or of a message to one
+// member; none for campaign events.
+std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
+  if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) {
+    std::vector<std::string> keys{MemberSubject(profile->member_id())};
+    if (!profile->email().empty()) keys.push_back(EmailSubject(profile->email()));
+    if (!profile->phone().empty()) keys.push_back(PhoneSubject(profile->phone()));
+    return keys;
+  }
+  if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
+  return {};
+}
+
 }  // namespace
 
 absl::StatusOr<v1::IngestEventResponse> NotificationService::Ingest(const Once& once, const Event& event) {
   auto settings = CurrentSettings();
   if (!settings.ok()) return settings.status();
+  const std::vector<std::string> subject = EventSubjectKeys(event.payload);
+  Once tagged = once;
+  if (!subject.empty()) tagged.subject = subject.front();
   v1::IngestEventResponse resp;
   absl::Status s = store_.Write([&](StoreTxn& tx) -> absl::Status {
     resp.Clear();
-    auto replayed = tx.Replay(once, &resp);
+    auto replayed = tx.Replay(tagged, &resp);
     if (!replayed.ok()) return replayed.status();
     if (*replayed) {
       resp.set_duplicate(true);
       return absl::OkStatus();
     }
     resp.set_event_id(event.event_id);
+    // An event for an erased person is acknowledged (the sender's outbox
+    // stops retrying it) and dropped: it must not re-create them.
+    auto erased = tx.IsErased(subject);
+    if (!erased.ok()) return erased.status();
+    if (*erased) {
+      resp.set_outcome(v1::INGEST_OUTCOME_SUBJECT_ERASED);
+      return tx.Remember(tagged, resp);
+    }
     if (absl::Status applied = Apply(tx, event, *settings, resp); !applied.ok()) return applied;
-    return tx.Remember(once, resp);
+    return tx.Remember(tagged, resp);
   });
   if (!s.ok()) return s;
   return resp;

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   options.fan_out_lease = fan_out_lease;
   options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set
+  options.scrub = [&db] { return db.Scrub(); };
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
   care::notification::NotificationGrpc adapter(runner.rpc(), notification,
                                                static_cast<int>(inbox_streams_per_principal));

@@ -55,6 +55,11 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
                               v1::ListConsentHistoryResponse* resp) override;
   Reactor* GetCampaignDeliveryStats(ServerContext* ctx, const v1::GetCampaignDeliveryStatsRequest* req,
                                     v1::CampaignDeliveryStats* resp) override;
+  // Personal data (privacy_grpc.cc).
+  grpc::ServerWriteReactor<v1::NotificationPersonalData>* ExportPersonalData(
+      ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
+  Reactor* ErasePersonalData(ServerContext* ctx, const care::common::v1::ErasePersonalDataRequest* req,
+                             care::common::v1::ErasureReceipt* resp) override;
   // Dead letters (dead_letters_grpc.cc).
   Reactor* ReplayDeadLetters(ServerContext* ctx, const v1::ReplayDeadLettersRequest* req,
                              v1::ReplayDeadLettersResponse* resp) override;

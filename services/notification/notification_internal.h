@@ -50,6 +50,10 @@ Window MemberWindow(const std::optional<v1::Preferences>& prefs, const v1::Setti
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                             absl::Time now, bool unsubscribe);
 
+// FAILED_PRECONDITION, reason SUBJECT_ERASED, when the member was erased
+// here (privacy.cc): a call must not re-create them.
+absl::Status RefuseErasedMember(StoreTxn& tx, const std::string& member_id);
+
 // Subject, body and addresses of `d` (render.cc); false (and `d` FAILED)
 // when it cannot be rendered.
 absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/clock.h"
 #include "common/store.h"
@@ -159,6 +160,20 @@ struct NotificationOptions {
   // Signs and checks List-Unsubscribe links (--unsubscribe_key_file); null:
   // MARKETING e-mail is not sent and Unsubscribe is refused.
   std::shared_ptr<const UnsubscribeTokens> unsubscribe;
+  // Zeroes what an erasure deleted from the database files (Database::Scrub);
+  // null = nothing to do.
+  std::function<absl::Status()> scrub;
+};
+
+// Where an export (ExportPersonalData) is in a person's data: the members
+// it is about (found on the first read), the one being read, which part of
+// it, and the position within that part.
+struct PersonalDataCursor {
+  std::optional<std::vector<std::string>> members;
+  size_t member = 0;
+  int part = 0;
+  int64_t before_seq = 0;
+  std::optional<ScheduleCursor> after_schedule;
 };
 
 class NotificationService final {
@@ -251,6 +266,15 @@ class NotificationService final {
                                                                                     int channel, int64_t before_seq,
                                                                                     int limit);
 
+  // Personal data (privacy.cc, docs/privacy.md). The next items of the
+  // subject's data, about `limit` at most per read; empty once complete.
+  absl::StatusOr<std::vector<v1::NotificationPersonalData>> ExportPersonalData(
+      const care::common::v1::DataSubject& subject, PersonalDataCursor& cursor, int limit);
+  // Erases the subject here in one transaction, idempotent by `once` (a
+  // retry answers the first receipt), then scrubs the database files.
+  absl::StatusOr<care::common::v1::ErasureReceipt> ErasePersonalData(
+      const Once& once, const care::common::v1::ErasePersonalDataRequest& request);
+
   // Dead and (with include_failed) failed deliveries back to PENDING with
   // attempts 0 (dead_letters.cc).
   absl::StatusOr<v1::ReplayDeadLettersResponse> ReplayDeadLetters(const Once& once, const DeadLetterReplay& replay);
@@ -307,6 +331,11 @@ class NotificationService final {
   void SetScheduleState(ScheduleRow& row, v1::ScheduleState to);
   // After a failed fan-out: the error and a wall-clock pause before the retry.
   void PauseFanOut(const std::string& schedule_id, const std::string& error);
+  // One member's part of an erasure, re-keyed to `pseudonym`.
+  absl::Status EraseMember(StoreTxn& tx, const std::string& member_id, const std::string& pseudonym, absl::Time now,
+                           care::common::v1::ErasureReceipt& receipt);
+  // Database::Scrub, retried while a reader holds old WAL frames.
+  void ScrubFiles();
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
   // One attempt at a due delivery inside `tx`: suppressed with its reason,
   // stored in the inbox, or (WEBHOOK/EMAIL) rendered and claimed into

@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/store.h"
 
@@ -228,6 +231,29 @@ class StoreTxn : public ServiceTxn {
   // Settings (nullopt until first stored).
   virtual absl::StatusOr<std::optional<v1::Settings>> GetSettings() = 0;
   virtual absl::Status PutSettings(const v1::Settings& settings) = 0;
+
+  // Personal data (privacy.cc, docs/privacy.md).
+  // Members whose stored e-mail is `email` (any case) or whose phone is
+  // `phone`; an empty one matches nothing.
+  virtual absl::StatusOr<std::vector<std::string>> MembersWithContact(const std::string& email,
+                                                                      const std::string& phone) = 0;
+  // Deletes what is only about the member: profile and preferences, current
+  // consents, inbox messages, the events behind their deliveries; their
+  // inbox feed events keep their positions (other subscribers' cursors) but
+  // name no member or message any more. Counts by kind of data.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> DeleteMemberData(const std::string& member_id) = 0;
+  // Deletes the member's whole consent history; returns how many records.
+  virtual absl::StatusOr<int64_t> DeleteConsentHistory(const std::string& member_id) = 0;
+  // Stores `delivery` under its member id, which differs from the stored
+  // one (a delivery re-keyed to a pseudonym).
+  virtual absl::Status RekeyDelivery(const v1::Delivery& delivery) = 0;
+  // common/privacy.h in this transaction: whether any key was erased; the
+  // members of `member_ids` that were; the records common/ keeps about the
+  // keys deleted and their tombstones written.
+  virtual absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) = 0;
+  virtual absl::StatusOr<std::set<std::string>> ErasedMembers(const std::vector<std::string>& member_ids) = 0;
+  virtual absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                          care::common::v1::ErasureReceipt& receipt) = 0;
 };
 
 using NotificationStore = TransactionalStore<StoreTxn>;

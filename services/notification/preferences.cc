@@ -5,8 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/store.h"
+#include "services/notification/notification_internal.h"
 #include "services/notification/notification_service.h"
 
 namespace care::notification {
@@ -97,7 +99,10 @@ absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const Onc
                                                                        std::vector<std::string> paths) {
   const absl::Time now = clock_.Now();
   if (paths.empty()) paths = {"locale", "time_zone", "send_window", "channel_preferences"};
-  return WriteOnce<v1::Preferences>(store_, once, [&](StoreTxn& tx, v1::Preferences& out) -> absl::Status {
+  Once tagged = once;
+  tagged.subject = MemberSubject(in.member_id());
+  return WriteOnce<v1::Preferences>(store_, tagged, [&](StoreTxn& tx, v1::Preferences& out) -> absl::Status {
+    if (absl::Status st = RefuseErasedMember(tx, in.member_id()); !st.ok()) return st;
     auto stored = tx.GetMember(in.member_id());
     if (!stored.ok()) return stored.status();
     MemberRow member = stored->value_or(MemberRow{});
@@ -123,7 +128,10 @@ absl::StatusOr<v1::Preferences> NotificationService::UpdatePreferences(const Onc
 absl::StatusOr<v1::ConsentRecord> NotificationService::SetConsent(const Once& once, const ConsentChange& change,
                                                                   const std::string& actor) {
   const absl::Time now = clock_.Now();
-  return WriteOnce<v1::ConsentRecord>(store_, once, [&](StoreTxn& tx, v1::ConsentRecord& out) -> absl::Status {
+  Once tagged = once;
+  tagged.subject = MemberSubject(change.member_id);
+  return WriteOnce<v1::ConsentRecord>(store_, tagged, [&](StoreTxn& tx, v1::ConsentRecord& out) -> absl::Status {
+    if (absl::Status st = RefuseErasedMember(tx, change.member_id); !st.ok()) return st;
     const absl::Time effective = change.effective_time.value_or(now);
     auto held = tx.GetConsent(change.member_id, change.channel);
     if (!held.ok()) return held.status();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/idempotency.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "services/notification/event_wire.h"
 
@@ -788,6 +789,101 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         .Exec("INSERT INTO settings (id, proto) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
               Blob{s.SerializeAsString()})
         .status();
+  }
+
+  // --------------------------------------------------------- personal data
+
+  absl::StatusOr<std::vector<std::string>> MembersWithContact(const std::string& email,
+                                                              const std::string& phone) override {
+    if (absl::Status st = FlushMembers(); !st.ok()) return st;
+    auto text = [](const Statement& st) -> std::string { return st.Text(0); };
+    std::set<std::string> ids;
+    // One query per address, so each can use its index (migration 0006).
+    if (!email.empty()) {
+      auto rows = Collect<std::string>(
+          txn_.Query("SELECT member_id FROM members WHERE lower(email) = lower(?1) AND email <> ''", email), text);
+      if (!rows.ok()) return rows.status();
+      ids.insert(rows->begin(), rows->end());
+    }
+    if (!phone.empty()) {
+      auto rows = Collect<std::string>(
+          txn_.Query("SELECT member_id FROM members WHERE phone = ?1 AND phone <> ''", phone), text);
+      if (!rows.ok()) return rows.status();
+      ids.insert(rows->begin(), rows->end());
+    }
+    return std::vector<std::string>(ids.begin(), ids.end());
+  }
+
+  absl::StatusOr<std::map<std::string, int64_t>> DeleteMemberData(const std::string& member_id) override {
+    for (absl::Status (SqlStoreTxn::*flush)() : {&SqlStoreTxn::FlushMembers, &SqlStoreTxn::FlushConsents,
+                                                 &SqlStoreTxn::FlushDeliveries, &SqlStoreTxn::FlushInbox}) {
+      if (absl::Status st = (this->*flush)(); !st.ok()) return st;
+    }
+    members_.erase(member_id);
+    consents_known_.erase(member_id);
+    delivery_view_.erase(member_id);
+    std::erase_if(consents_, [&](const auto& kv) { return kv.first.first == member_id; });
+    // The feed's rows stay where they are (a subscriber's cursor is a
+    // position in it) but name nothing; the join with the inbox skips them.
+    static constexpr std::pair<const char*, const char*> kStatements[] = {
+        {"profile", "DELETE FROM members WHERE member_id = ?1"},
+        {"consent_state", "DELETE FROM consents WHERE member_id = ?1"},
+        {"delivery_payload",
+         "DELETE FROM delivery_events WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE member_id = ?1)"},
+        {"inbox_message", "DELETE FROM inbox WHERE member_id = ?1"},
+        {"inbox_feed_event", "UPDATE inbox_events SET member_id = '', message_id = '' WHERE member_id = ?1"},
+    };
+    std::map<std::string, int64_t> counts;
+    for (const auto& [kind, sql] : kStatements) {
+      auto n = txn_.Exec(sql, member_id);
+      if (!n.ok()) return n.status();
+      counts[kind] = *n;
+    }
+    return counts;
+  }
+
+  absl::StatusOr<int64_t> DeleteConsentHistory(const std::string& member_id) override {
+    if (absl::Status st = FlushConsents(); !st.ok()) return st;
+    return txn_.Exec("DELETE FROM consent_history WHERE member_id = ?1", member_id);
+  }
+
+  absl::Status RekeyDelivery(const v1::Delivery& d) override {
+    if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
+    delivery_view_.clear();
+    return txn_
+        .Exec(
+            "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6 "
+            "WHERE delivery_id = ?1",
+            d.delivery_id(), d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
+            NextTry(d), Blob{d.SerializeAsString()})
+        .status();
+  }
+
+  absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) override { return care::IsErased(txn_, keys); }
+
+  // One query for a whole fan-out batch.
+  absl::StatusOr<std::set<std::string>> ErasedMembers(const std::vector<std::string>& member_ids) override {
+    std::map<std::string, std::string> by_digest;
+    std::vector<std::string> digests;
+    for (const std::string& id : member_ids) {
+      std::string digest = SubjectDigest(MemberSubject(id));
+      digests.push_back(digest);
+      by_digest[std::move(digest)] = id;
+    }
+    std::set<std::string> erased;
+    if (digests.empty()) return erased;
+    auto rows = Collect<std::string>(
+        txn_.Query("SELECT digest FROM erased_subjects WHERE digest IN (SELECT value FROM json_each(?1))",
+                   JsonArray(digests)),
+        [](const Statement& st) -> std::string { return st.Text(0); });
+    if (!rows.ok()) return rows.status();
+    for (const std::string& d : *rows) erased.insert(by_digest[d]);
+    return erased;
+  }
+
+  absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                  care::common::v1::ErasureReceipt& receipt) override {
+    return care::EraseCommonRecords(txn_, keys, now, receipt);
   }
 
   // Writes what this transaction kept back: its member, consent, delivery and

@@ -1,0 +1,65 @@
+// ExportPersonalData and ErasePersonalData: checks, the audit line, the
+// stream; the work is the domain's (privacy.cc).
+#include <memory>
+
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/privacy.h"
+#include "common/server_stream.h"
+#include "services/notification/notification_grpc.h"
+
+namespace care::notification {
+
+using care::common::v1::ErasePersonalDataRequest;
+using care::common::v1::ErasureReceipt;
+using care::common::v1::ExportPersonalDataRequest;
+
+grpc::ServerWriteReactor<v1::NotificationPersonalData>* NotificationGrpc::ExportPersonalData(
+    ServerContext* ctx, const ExportPersonalDataRequest* req) {
+  using Writer = BatchedWriter<v1::NotificationPersonalData>;
+  constexpr int kBatch = 500;
+  // Every export is audited when the stream ends, however it ends (the
+  // writer drops `fetch` with it): who, whom (a digest), why, how many items.
+  struct ExportAudit {
+    std::string principal, subject, reason;
+    int64_t items = 0;
+    ~ExportAudit() {
+      if (principal.empty()) return;  // refused before the first batch
+      // Warn level: an audit line must survive --log_level=warn.
+      LogWarn("personal data export",
+              {{"principal", principal}, {"subject", subject}, {"reason", reason}, {"items", items}});
+    }
+  };
+  auto audit = std::make_shared<ExportAudit>();
+  auto fetch = [this, req, audit, checked = false,
+                cursor = PersonalDataCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+    if (!checked) {
+      if (absl::Status s = CheckExportRequest(*req); !s.ok()) return s;
+      checked = true;
+      audit->principal = caller.principal->name;
+      audit->subject = SubjectDigest(SubjectKeys(req->subject()).front());
+      audit->reason = req->reason();
+    }
+    auto items = service_.ExportPersonalData(req->subject(), cursor, kBatch);
+    if (!items.ok()) return items.status();
+    Writer::Batch batch;
+    batch.last = items->empty();
+    audit->items += static_cast<int64_t>(items->size());
+    batch.items = std::move(*items);
+    return batch;
+  };
+  return new Writer(rpc_, ctx, *req, std::move(fetch));
+}
+
+NotificationGrpc::Reactor* NotificationGrpc::ErasePersonalData(ServerContext* ctx, const ErasePersonalDataRequest* req,
+                                                               ErasureReceipt* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    // Erasure comes from loyalty's ErasePerson alone (one entry point, its
+    // progress tracked there).
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "ErasePersonalData"); !s.ok()) return s;
+    if (absl::Status s = CheckErasureRequest(*req); !s.ok()) return s;
+    return Respond(service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), *req), resp);
+  });
+}
+
+}  // namespace care::notification
