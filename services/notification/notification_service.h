@@ -334,8 +334,6 @@ class NotificationService final {
   // One member's part of an erasure, re-keyed to `pseudonym`.
   absl::Status EraseMember(StoreTxn& tx, const std::string& member_id, const std::string& pseudonym, absl::Time now,
                            care::common::v1::ErasureReceipt& receipt);
-  // Database::Scrub, retried while a reader holds old WAL frames.
-  void ScrubFiles();
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
   // One attempt at a due delivery inside `tx`: suppressed with its reason,
   // stored in the inbox, or (WEBHOOK/EMAIL) rendered and claimed into

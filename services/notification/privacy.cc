@@ -5,7 +5,6 @@
 #include "common/privacy.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -277,23 +276,8 @@ absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once
     }
     return tx.EraseCommonRecords(keys, now, out);
   });
-  if (receipt.ok()) ScrubFiles();
+  if (receipt.ok()) ScrubAfterErasure(options_.scrub, request.erasure_id());
   return receipt;
-}
-
-void NotificationService::ScrubFiles() {
-  if (!options_.scrub) return;
-  constexpr int kAttempts = 5;
-  for (int attempt = 1;; ++attempt) {
-    absl::Status s = options_.scrub();
-    if (s.ok()) return;
-    if (attempt == kAttempts || ErrorReason(s) != "CHECKPOINT_BUSY") {
-      // The rows are gone; their old bytes leave the WAL at a later checkpoint.
-      LogWarn("erasure: database scrub failed", {{"error", s.ToString()}});
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
 }
 
 }  // namespace care::notification

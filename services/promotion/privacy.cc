@@ -6,7 +6,6 @@
 #include "common/privacy.h"
 
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -147,21 +146,8 @@ absl::StatusOr<ErasureReceipt> PromotionService::ErasePersonalData(const Once& o
     }
     return tx.EraseCommon(e.keys, now, out);
   });
-  if (receipt.ok()) Scrub();
+  if (receipt.ok()) ScrubAfterErasure(options_.scrub, e.erasure_id);
   return receipt;
-}
-
-void PromotionService::Scrub() {
-  if (!options_.scrub) return;
-  // A reader holding old WAL frames makes the checkpoint busy for a moment;
-  // a failure is logged, not returned: the rows are gone already.
-  absl::Status s;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    s = options_.scrub();
-    if (s.ok() || ErrorReason(s) != "CHECKPOINT_BUSY") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!s.ok()) LogWarn("erasure: the database could not be scrubbed", {{"error", s.ToString()}});
 }
 
 }  // namespace care::promotion

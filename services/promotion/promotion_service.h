@@ -299,7 +299,6 @@ class PromotionService final {
   absl::Status EraseRedemptions(StoreTxn& tx, const Erasure& e, care::common::v1::ErasureReceipt& receipt);
   absl::StatusOr<std::vector<std::string>> EraseVouchers(StoreTxn& tx, const Erasure& e, absl::Time now,
                                                          care::common::v1::ErasureReceipt& receipt);
-  void Scrub();
   // Whether the member exists (loyalty's NOT_FOUND is final; an outage is
   // UNAVAILABLE so that complaint's outbox retries).
   absl::Status CheckMember(const std::string& member_id);
