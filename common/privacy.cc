@@ -8,6 +8,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/random.h"
 
 namespace care {
@@ -17,12 +19,6 @@ using care::common::v1::DataSubject;
 
 constexpr size_t kMaxReason = 500;
 constexpr absl::string_view kPseudonymPrefix = "erased-";
-
-bool IsPseudonym(absl::string_view s) {
-  if (!absl::StartsWith(s, kPseudonymPrefix)) return false;
-  absl::string_view hex = s.substr(kPseudonymPrefix.size());
-  return hex.size() == 32 && hex.find_first_not_of(kLowerHex) == absl::string_view::npos;
-}
 
 void CheckReason(FieldErrors& errors, const std::string& reason) {
   if (errors.RequireNonEmpty("reason", reason) && reason.size() > kMaxReason) {
@@ -82,6 +78,12 @@ absl::Status CheckErasureRequest(const care::common::v1::ErasePersonalDataReques
   return errors.ToStatus();
 }
 
+bool IsPseudonym(absl::string_view s) {
+  if (!absl::StartsWith(s, kPseudonymPrefix)) return false;
+  absl::string_view hex = s.substr(kPseudonymPrefix.size());
+  return hex.size() == 32 && hex.find_first_not_of(kLowerHex) == absl::string_view::npos;
+}
+
 std::string NewPseudonym() { return absl::StrCat(kPseudonymPrefix, RandomToken(32, kLowerHex)); }
 
 std::string SubjectDigest(absl::string_view key) {
@@ -124,6 +126,20 @@ absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys) {
   if (!erased.ok()) return erased.status();
   if (*erased) return FailedPrecondition("SUBJECT_ERASED", "this person's data was erased; it is not re-created");
   return absl::OkStatus();
+}
+
+}  // namespace care
+
+namespace care {
+
+void ScrubAfterErasure(Database& db) {
+  absl::Status scrubbed;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    scrubbed = db.Scrub();
+    if (scrubbed.ok() || ErrorReason(scrubbed) != "CHECKPOINT_BUSY") break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!scrubbed.ok()) LogWarn("erasure: the database scrub did not complete", {{"error", scrubbed.ToString()}});
 }
 
 }  // namespace care

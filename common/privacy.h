@@ -45,6 +45,8 @@ absl::Status CheckExportRequest(const care::common::v1::ExportPersonalDataReques
 absl::Status CheckErasureRequest(const care::common::v1::ErasePersonalDataRequest& request);
 // "erased-" and 32 lowercase hex digits from the CSPRNG.
 std::string NewPseudonym();
+// Whether `s` has that shape.
+bool IsPseudonym(absl::string_view s);
 
 // What a tombstone keeps: the SHA-256 of a subject key, in lowercase hex.
 std::string SubjectDigest(absl::string_view key);
@@ -63,5 +65,15 @@ absl::Status EraseCommonRecords(Txn& txn, const std::vector<std::string>& keys, 
 absl::StatusOr<bool> IsErased(Txn& txn, const std::vector<std::string>& keys);
 // FAILED_PRECONDITION, reason SUBJECT_ERASED, when IsErased.
 absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys);
+
+}  // namespace care
+
+namespace care {
+
+// After an erasure committed: Database::Scrub, retried (5 times, 100 ms
+// apart) while a reader holds old WAL frames. A failure is logged, not
+// returned: the rows are gone already, only old copies of pages wait for
+// the next checkpoint.
+void ScrubAfterErasure(Database& db);
 
 }  // namespace care

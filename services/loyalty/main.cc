@@ -7,6 +7,7 @@
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
 #include "common/log.h"
+#include "common/privacy.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
@@ -22,9 +23,17 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
+  // Erasures (ErasePerson) reach promotion and complaint too.
+  std::string promotion_target = config.Target(
+      "promotion_target", "host:port of the promotion service; empty = erasure requests wait in the outbox");
+  bool promotion_tls = config.Bool("promotion_tls", false, "call the promotion service over TLS");
+  std::string complaint_target = config.Target(
+      "complaint_target", "host:port of the complaint service; empty = erasure requests wait in the outbox");
+  bool complaint_tls = config.Bool("complaint_tls", false, "call the complaint service over TLS");
   std::string service_token_file = config.String(
       "service_token_file", "",
-      "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification");
+      "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
+      "promotion and complaint");
   absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(30),
                                                 "how often expiry, tier reviews and birthdays are checked");
   absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
@@ -41,8 +50,11 @@ int main(int argc, char** argv) {
   if (audit_interval < absl::Seconds(1) || audit_interval > absl::Hours(24)) {
     config.AddError("tier_cache_audit_interval must be between 1s and 24h");
   }
-  if (!notification_target.empty() && service_token_file.empty()) {
-    config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
+  if ((!notification_target.empty() || !promotion_target.empty() || !complaint_target.empty()) &&
+      service_token_file.empty()) {
+    config.AddError(
+        "service_token_file is required with notification_target, promotion_target or complaint_target "
+        "(CARE_SERVICE_TOKEN_FILE)");
   }
   if (job_interval < absl::Seconds(1) || job_interval > absl::Hours(1)) {
     config.AddError("job_interval must be between 1s and 1h");
@@ -67,6 +79,8 @@ int main(int argc, char** argv) {
   }
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
+  // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
+  loyalty.SetAfterErasure([&db] { care::ScrubAfterErasure(db); });
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
@@ -78,14 +92,32 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
+  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterDeliveries(); });
 
   std::map<std::string, care::Peer> peers;
-  if (notification_target.empty()) {
-    care::LogWarn("no notification_target: events are kept in the outbox and not delivered");
-  } else {
-    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file,
-                                            care::clients::PeerHealthService("notification"));
+  struct PeerFlags {
+    const char* name;
+    const std::string& target;
+    bool tls;
+  };
+  for (const PeerFlags& peer : {PeerFlags{"notification", notification_target, notification_tls},
+                                PeerFlags{"promotion", promotion_target, promotion_tls},
+                                PeerFlags{"complaint", complaint_target, complaint_tls}}) {
+    if (peer.target.empty()) {
+      care::LogWarn(absl::StrCat("no ", peer.name, "_target: its events are kept in the outbox and not delivered"));
+    } else {
+      peers[peer.name] = runner.DialPeer(peer.target, peer.tls, service_token_file,
+                                         care::clients::PeerHealthService(peer.name));
+    }
   }
-  runner.StartOutbox(std::move(peers), outbox_interval);
+  if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
+    // Each service's receipt (or final refusal) is kept on its erasure.
+    for (const std::string& method : care::loyalty::ErasureMethods()) {
+      relay->OnOutcome(method, [&loyalty](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
+                                          const std::string& response) {
+        return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn), event, result, response);
+      });
+    }
+  }
   return runner.Run();
 }
