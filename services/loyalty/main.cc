@@ -1,6 +1,8 @@
 // care_loyalty: members, points, tiers and rewards.
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,49 @@
 #include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/sql_loyalty_store.h"
 
+namespace {
+
+struct PeerFlags {
+  std::string name;
+  std::string target;
+  bool tls = false;
+};
+
+// --<name>_target and --<name>_tls of a peer that only erasures reach.
+PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name) {
+  std::string target = config.Target(
+      absl::StrCat(name, "_target"),
+      absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait in the outbox until it is set"));
+  bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
+  return {name, target, tls};
+}
+
+// Events leave for the peers that are configured (the others' wait in the
+// outbox until they are); each erasure request's outcome is kept on its
+// erasure.
+void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loyalty,
+                 const std::vector<PeerFlags>& peer_flags, const std::string& token_file, absl::Duration interval) {
+  std::map<std::string, care::Peer> peers;
+  for (const PeerFlags& peer : peer_flags) {
+    if (peer.target.empty()) {
+      care::LogWarn(absl::StrCat("no ", peer.name, "_target: its events are kept in the outbox and not delivered"));
+    } else {
+      peers[peer.name] = runner.DialPeer(peer.target, peer.tls, token_file,
+                                         care::clients::PeerHealthService(peer.name));
+    }
+  }
+  care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), interval);
+  if (relay == nullptr) return;
+  for (const std::string& method : care::loyalty::ErasureMethods()) {
+    relay->OnOutcome(method, [&loyalty](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
+                                        const std::string& response) {
+      return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn), event, result, response);
+    });
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
   care::ConfigReader config(argc, argv, "care_loyalty: members, points, tiers and rewards");
@@ -24,12 +69,8 @@ int main(int argc, char** argv) {
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
   // Erasures (ErasePerson) reach promotion and complaint too.
-  std::string promotion_target = config.Target(
-      "promotion_target", "host:port of the promotion service; empty = erasure requests wait in the outbox");
-  bool promotion_tls = config.Bool("promotion_tls", false, "call the promotion service over TLS");
-  std::string complaint_target = config.Target(
-      "complaint_target", "host:port of the complaint service; empty = erasure requests wait in the outbox");
-  bool complaint_tls = config.Bool("complaint_tls", false, "call the complaint service over TLS");
+  const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
+  const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
@@ -50,7 +91,7 @@ int main(int argc, char** argv) {
   if (audit_interval < absl::Seconds(1) || audit_interval > absl::Hours(24)) {
     config.AddError("tier_cache_audit_interval must be between 1s and 24h");
   }
-  if ((!notification_target.empty() || !promotion_target.empty() || !complaint_target.empty()) &&
+  if ((!notification_target.empty() || !promotion.target.empty() || !complaint.target.empty()) &&
       service_token_file.empty()) {
     config.AddError(
         "service_token_file is required with notification_target, promotion_target or complaint_target "
@@ -94,30 +135,7 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
   jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterDeliveries(); });
 
-  std::map<std::string, care::Peer> peers;
-  struct PeerFlags {
-    const char* name;
-    const std::string& target;
-    bool tls;
-  };
-  for (const PeerFlags& peer : {PeerFlags{"notification", notification_target, notification_tls},
-                                PeerFlags{"promotion", promotion_target, promotion_tls},
-                                PeerFlags{"complaint", complaint_target, complaint_tls}}) {
-    if (peer.target.empty()) {
-      care::LogWarn(absl::StrCat("no ", peer.name, "_target: its events are kept in the outbox and not delivered"));
-    } else {
-      peers[peer.name] = runner.DialPeer(peer.target, peer.tls, service_token_file,
-                                         care::clients::PeerHealthService(peer.name));
-    }
-  }
-  if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
-    // Each service's receipt (or final refusal) is kept on its erasure.
-    for (const std::string& method : care::loyalty::ErasureMethods()) {
-      relay->OnOutcome(method, [&loyalty](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
-                                          const std::string& response) {
-        return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn), event, result, response);
-      });
-    }
-  }
+  StartOutbox(runner, loyalty, {{"notification", notification_target, notification_tls}, promotion, complaint},
+              service_token_file, outbox_interval);
   return runner.Run();
 }
