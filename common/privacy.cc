@@ -21,12 +21,6 @@ using care::common::v1::DataSubject;
 constexpr size_t kMaxReason = 500;
 constexpr absl::string_view kPseudonymPrefix = "erased-";
 
-bool IsPseudonym(absl::string_view s) {
-  if (!absl::StartsWith(s, kPseudonymPrefix)) return false;
-  absl::string_view hex = s.substr(kPseudonymPrefix.size());
-  return hex.size() == 32 && hex.find_first_not_of(kLowerHex) == absl::string_view::npos;
-}
-
 void CheckReason(FieldErrors& errors, const std::string& reason) {
   if (errors.RequireNonEmpty("reason", reason) && reason.size() > kMaxReason) {
     errors.Add("reason", "must be at most 500 characters");
@@ -83,6 +77,12 @@ absl::Status CheckErasureRequest(const care::common::v1::ErasePersonalDataReques
   if (!IsPseudonym(request.pseudonym())) errors.Add("pseudonym", "must be \"erased-\" and 32 lowercase hex digits");
   CheckReason(errors, request.reason());
   return errors.ToStatus();
+}
+
+bool IsPseudonym(absl::string_view s) {
+  if (!absl::StartsWith(s, kPseudonymPrefix)) return false;
+  absl::string_view hex = s.substr(kPseudonymPrefix.size());
+  return hex.size() == 32 && hex.find_first_not_of(kLowerHex) == absl::string_view::npos;
 }
 
 std::string NewPseudonym() { return absl::StrCat(kPseudonymPrefix, RandomToken(32, kLowerHex)); }

@@ -46,6 +46,8 @@ absl::Status CheckExportRequest(const care::common::v1::ExportPersonalDataReques
 absl::Status CheckErasureRequest(const care::common::v1::ErasePersonalDataRequest& request);
 // "erased-" and 32 lowercase hex digits from the CSPRNG.
 std::string NewPseudonym();
+// Whether `s` has that shape.
+bool IsPseudonym(absl::string_view s);
 
 // What a tombstone keeps: the SHA-256 of a subject key, in lowercase hex.
 std::string SubjectDigest(absl::string_view key);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/notification/ingest_events.h"
+#include "common/privacy.h"
 
 namespace care::loyalty {
 namespace {
@@ -49,7 +50,14 @@ notify::VisitReward Payload(const VisitRewarded& e) { return {e.member_id, e.vis
 
 OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
   const notify::EventHeader header{EventId(event), "loyalty", occurred};
-  return std::visit([&](const auto& e) { return notify::IngestEvent(header, Payload(e)); }, event);
+  return std::visit(
+      [&](const auto& e) {
+        OutboxEvent out = notify::IngestEvent(header, Payload(e));
+        // Every payload names the member: an erasure deletes it, pending or not.
+        out.subject = MemberSubject(e.member_id);
+        return out;
+      },
+      event);
 }
 
 }  // namespace care::loyalty

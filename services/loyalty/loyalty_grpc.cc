@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
 #include "services/loyalty/loyalty_proto.h"
@@ -369,6 +370,69 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ProjectTier(ServerContext* ctx, const v1:
     if (by_time && *by_time < loyalty_.Now()) errors.Add("by_time", "must not be in the past");
     if (!errors.empty()) return errors.ToStatus();
     return Respond(loyalty_.ProjectTier(req->member_id(), req->target_tier_id(), by_time), resp);
+  });
+}
+
+// ------------------------------------------------------------ personal data
+
+grpc::ServerWriteReactor<v1::LoyaltyPersonalData>* LoyaltyGrpc::ExportPersonalData(
+    ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
+  using Writer = BatchedWriter<v1::LoyaltyPersonalData>;
+  // A person's export is audited when the stream ends, however it ends: who,
+  // the digest of the subject (not the subject), the reason, items sent.
+  struct ExportAudit {
+    std::string principal;
+    std::string subject_digest;
+    std::string reason;
+    int64_t items = 0;
+    ~ExportAudit() {
+      if (principal.empty()) return;  // refused before the first batch
+      LogWarn("personal data export",
+              {{"principal", principal}, {"subject_digest", subject_digest}, {"reason", reason}, {"items", items}});
+    }
+  };
+  auto audit = std::make_shared<ExportAudit>();
+  auto fetch = [this, req, audit, cursor = LoyaltyService::ExportCursor()](
+                   const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+    if (audit->principal.empty()) {
+      if (absl::Status s = CheckExportRequest(*req); !s.ok()) return s;
+      audit->principal = caller.principal->name;
+      audit->subject_digest = SubjectDigest(SubjectKeys(req->subject()).front());
+      audit->reason = req->reason();
+    }
+    auto items = loyalty_.ExportPersonalData(req->subject(), cursor, kExportBatch);
+    if (!items.ok()) return items.status();
+    Writer::Batch batch;
+    audit->items += static_cast<int64_t>(items->size());
+    batch.items = std::move(*items);
+    batch.last = cursor.done();
+    return batch;
+  };
+  return new Writer(rpc_, ctx, *req, std::move(fetch));
+}
+
+grpc::ServerUnaryReactor* LoyaltyGrpc::ErasePerson(ServerContext* ctx, const v1::ErasePersonRequest* req,
+                                                   v1::Erasure* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    CheckSubject(errors, "subject", req->subject());
+    if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 500);
+    if (!errors.empty()) return errors.ToStatus();
+    // The stored answer (an Erasure) names no one: it is not tagged.
+    return Respond(loyalty_.ErasePerson(OnceFor(caller, "ErasePerson", req->request_id(), *req), req->subject(),
+                                        req->reason(), ActorOf(caller, req->request_id())),
+                   resp);
+  });
+}
+
+grpc::ServerUnaryReactor* LoyaltyGrpc::GetErasure(ServerContext* ctx, const v1::GetErasureRequest* req,
+                                                  v1::Erasure* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    errors.RequireId("erasure_id", req->erasure_id());
+    if (!errors.empty()) return errors.ToStatus();
+    return Respond(loyalty_.GetErasure(req->erasure_id()), resp);
   });
 }
 

@@ -40,6 +40,10 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
   Reactor* GetBalance(ServerContext* ctx, const v1::GetBalanceRequest* req, v1::PointsBalance* resp) override;
   Reactor* GetTier(ServerContext* ctx, const v1::GetTierRequest* req, v1::TierSnapshot* resp) override;
   Reactor* ProjectTier(ServerContext* ctx, const v1::ProjectTierRequest* req, v1::ProjectTierResponse* resp) override;
+  grpc::ServerWriteReactor<v1::LoyaltyPersonalData>* ExportPersonalData(
+      ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
+  Reactor* ErasePerson(ServerContext* ctx, const v1::ErasePersonRequest* req, v1::Erasure* resp) override;
+  Reactor* GetErasure(ServerContext* ctx, const v1::GetErasureRequest* req, v1::Erasure* resp) override;
 
  private:
   RpcRuntime& rpc_;

@@ -36,7 +36,7 @@ absl::Status LoyaltyService::RequireProgram() {
 absl::StatusOr<Member> LoyaltyService::LoadMember(StoreTxn& tx, const std::string& member_id) {
   auto member = tx.GetMember(member_id);
   if (!member.ok()) return member.status();
-  if (!member->has_value()) return MemberNotFound(member_id);
+  if (!member->has_value()) return MissingMember(tx, member_id);
   return std::move(**member);
 }
 

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/clock.h"
 #include "common/store.h"
@@ -37,6 +38,9 @@ class TierCache {
   // Stores `snapshot` unless a newer version is there; UNAVAILABLE when the
   // cache is down (the database stays the truth).
   virtual absl::Status Put(const TierSnapshot& snapshot) = 0;
+  // Removes the member's snapshot (an erased member: the key and the value
+  // name them); UNAVAILABLE when the cache is down.
+  virtual absl::Status Forget(const std::string& member_id) { return absl::OkStatus(); }
 
   // The database's snapshots of `member_ids`, in order (std::nullopt: no
   // such member).
@@ -63,6 +67,10 @@ class TierCache {
 struct Effects {
   std::vector<TierSnapshot> snapshots;
 };
+
+// The methods ErasePerson's outbox events call (one per other service), for
+// OutboxRelay::OnOutcome.
+std::vector<std::string> ErasureMethods();
 
 // Profile fields UpdateMember may change (paths of care.loyalty.v1.Member).
 const std::set<std::string>& UpdatableProfileFields();
@@ -117,6 +125,44 @@ class LoyaltyService final {
   // `target` empty: KEEP of the current tier and REACH of the next one.
   absl::StatusOr<v1::ProjectTierResponse> ProjectTier(const std::string& member_id, const std::string& target,
                                                       std::optional<absl::Time> by_time);
+
+  // ------------------------------------------------------- personal data
+  // (privacy.cc, docs/privacy.md.) Where one person's export stands between
+  // batches.
+  struct ExportCursor {
+    bool started = false;
+    std::vector<std::string> member_ids;  // the members the subject names
+    size_t next = 0;                      // the member being sent
+    bool profile_sent = false;            // its profile and tier snapshot
+    int64_t ledger_before = 0;            // its ledger, newest first
+    bool done() const { return started && next >= member_ids.size(); }
+  };
+  // The next items (about `limit`) of everything loyalty holds about
+  // `subject`: each member it names (by id, e-mail or phone), its tier
+  // snapshot and its ledger entries.
+  absl::StatusOr<std::vector<v1::LoyaltyPersonalData>> ExportPersonalData(const care::common::v1::DataSubject& subject,
+                                                                          ExportCursor& cursor, int limit);
+  // Erases loyalty's data about `subject` in one transaction (profile
+  // deleted, ledger entries and purchases re-keyed to a pseudonym, tagged
+  // idempotency answers and outbox events deleted, tombstones written) and
+  // enqueues ErasePersonalData for promotion, complaint and notification.
+  // The answer names no one. Then the member's tier snapshot leaves the
+  // cache and the after-erasure hook (the database scrub) runs.
+  absl::StatusOr<v1::Erasure> ErasePerson(const Once& once, const care::common::v1::DataSubject& subject,
+                                          const std::string& reason, const Actor& actor);
+  // Each service's part: PENDING with the outbox's attempts and last error,
+  // DONE with its receipt, REFUSED when it refused for good.
+  absl::StatusOr<v1::Erasure> GetErasure(const std::string& erasure_id);
+  // The outbox relay's outcome of an ErasePersonalData event, recorded on
+  // its erasure (in the relay's transaction).
+  absl::Status ErasureOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
+                              const std::string& response);
+  // Runs after each erasure's commit (the database scrub), and again once
+  // delivered erasure requests were blanked in the outbox.
+  void SetAfterErasure(std::function<void()> scrub);
+  // The job that runs the after-erasure hook a second after a delivery was
+  // recorded (then the relay's transaction has committed); never more due.
+  bool ScrubAfterDeliveries();
 
   // ---------------------------------------------------------------- jobs
   // Each does one bounded batch in its own transaction and returns true
@@ -216,11 +262,25 @@ class LoyaltyService final {
   template <typename Fn>
   bool RunJob(const char* name, Fn fn);
 
+  // Personal data (privacy.cc): the members `subject` names, by id, e-mail
+  // or phone: the one named by id first, then in id order.
+  static absl::StatusOr<std::vector<std::string>> SubjectMembers(StoreTxn& tx,
+                                                                 const care::common::v1::DataSubject& subject);
+  absl::Status ExportMemberStep(StoreTxn& tx, const Program& program, ExportCursor& cursor, int limit,
+                                std::vector<v1::LoyaltyPersonalData>& items);
+  absl::Status EraseIn(StoreTxn& tx, const care::common::v1::DataSubject& subject, const std::vector<std::string>& ids,
+                       const std::string& reason, const Actor& actor, v1::Erasure& out);
+  // A member that is not there: SUBJECT_ERASED when it was erased, else
+  // MEMBER_NOT_FOUND.
+  static absl::Status MissingMember(StoreTxn& tx, const std::string& member_id);
+
   LoyaltyStore& store_;
   const Clock& clock_;
   TierCache* cache_;           // may be null (no Redis configured)
   uint64_t audit_cursor_ = 0;  // the job thread's only
   std::atomic<bool> configured_{false};
+  std::function<void()> after_erasure_;
+  std::atomic<int64_t> scrub_due_micros_{0};  // wall clock; 0 = nothing due
 };
 
 }  // namespace care::loyalty

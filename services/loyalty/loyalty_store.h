@@ -20,6 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "care/common/v1/privacy.pb.h"
+#include "care/loyalty/v1/loyalty.pb.h"
+#include "common/outbox_state.h"
 #include "common/store.h"
 #include "services/loyalty/model.h"
 
@@ -113,6 +116,29 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> DirtyCacheEntries(int limit) = 0;
   // Forgets the entry unless a newer version was marked meanwhile.
   virtual absl::Status ClearCacheDirty(const std::string& member_id, int64_t version) = 0;
+
+  // Personal data (docs/privacy.md). Whether any subject key (common/
+  // privacy.h) was erased here: a tombstone.
+  virtual absl::StatusOr<bool> SubjectErased(const std::vector<std::string>& keys) = 0;
+  // Erases the member: deletes the profile and what only describes the
+  // person (lots, visits, expiry warnings, tier cache marks) and re-keys the
+  // money records (ledger entries, purchases) to `pseudonym`, each ledger
+  // entry rewritten by `deidentify` first. Adds the counts to `receipt`
+  // (erased / deidentified by data kind); a member that is not there adds
+  // nothing.
+  virtual absl::Status EraseMember(const std::string& member_id, const std::string& pseudonym,
+                                   const std::function<void(LedgerEntry&)>& deidentify,
+                                   care::common::v1::ErasureReceipt& receipt) = 0;
+  // The records every service keeps the same way (idempotency answers and
+  // outbox events tagged with `keys`), deleted, and tombstones written.
+  virtual absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                          care::common::v1::ErasureReceipt& receipt) = 0;
+  // Erasures started here: they name no one (the subject is not stored).
+  virtual absl::Status SaveErasure(const v1::Erasure& erasure) = 0;
+  virtual absl::StatusOr<std::optional<v1::Erasure>> GetErasure(const std::string& erasure_id) = 0;
+  // Where the outbox event `event_id` stands (std::nullopt: no such event,
+  // or purged once delivered).
+  virtual absl::StatusOr<std::optional<OutboxEventState>> OutboxState(const std::string& event_id) = 0;
 
   // Small named values for background jobs (cursors).
   virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;

@@ -1,18 +1,64 @@
 // care_loyalty: members, points, tiers and rewards.
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
 #include "common/log.h"
+#include "common/privacy.h"
 #include "common/server.h"
 #include "services/loyalty/loyalty_grpc.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/prometheus.h"
 #include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/sql_loyalty_store.h"
+
+namespace {
+
+struct PeerFlags {
+  std::string name;
+  std::string target;
+  bool tls = false;
+};
+
+// --<name>_target and --<name>_tls of a peer that only erasures reach.
+PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name) {
+  std::string target = config.Target(
+      absl::StrCat(name, "_target"),
+      absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait in the outbox until it is set"));
+  bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
+  return {name, target, tls};
+}
+
+// Events leave for the peers that are configured (the others' wait in the
+// outbox until they are); each erasure request's outcome is kept on its
+// erasure.
+void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loyalty,
+                 const std::vector<PeerFlags>& peer_flags, const std::string& token_file, absl::Duration interval) {
+  std::map<std::string, care::Peer> peers;
+  for (const PeerFlags& peer : peer_flags) {
+    if (peer.target.empty()) {
+      care::LogWarn(absl::StrCat("no ", peer.name, "_target: its events are kept in the outbox and not delivered"));
+    } else {
+      peers[peer.name] = runner.DialPeer(peer.target, peer.tls, token_file,
+                                         care::clients::PeerHealthService(peer.name));
+    }
+  }
+  care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), interval);
+  if (relay == nullptr) return;
+  for (const std::string& method : care::loyalty::ErasureMethods()) {
+    relay->OnOutcome(method, [&loyalty](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
+                                        const std::string& response) {
+      return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn), event, result, response);
+    });
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
@@ -22,9 +68,13 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
+  // Erasures (ErasePerson) reach promotion and complaint too.
+  const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
+  const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
   std::string service_token_file = config.String(
       "service_token_file", "",
-      "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification");
+      "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
+      "promotion and complaint");
   absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(30),
                                                 "how often expiry, tier reviews and birthdays are checked");
   absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
@@ -41,8 +91,11 @@ int main(int argc, char** argv) {
   if (audit_interval < absl::Seconds(1) || audit_interval > absl::Hours(24)) {
     config.AddError("tier_cache_audit_interval must be between 1s and 24h");
   }
-  if (!notification_target.empty() && service_token_file.empty()) {
-    config.AddError("service_token_file is required with notification_target (CARE_SERVICE_TOKEN_FILE)");
+  if ((!notification_target.empty() || !promotion.target.empty() || !complaint.target.empty()) &&
+      service_token_file.empty()) {
+    config.AddError(
+        "service_token_file is required with notification_target, promotion_target or complaint_target "
+        "(CARE_SERVICE_TOKEN_FILE)");
   }
   if (job_interval < absl::Seconds(1) || job_interval > absl::Hours(1)) {
     config.AddError("job_interval must be between 1s and 1h");
@@ -67,6 +120,8 @@ int main(int argc, char** argv) {
   }
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
+  // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
+  loyalty.SetAfterErasure([&db] { care::ScrubAfterErasure([&db] { return db.Scrub(); }, "loyalty"); });
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty);
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
@@ -78,14 +133,9 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
+  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterDeliveries(); });
 
-  std::map<std::string, care::Peer> peers;
-  if (notification_target.empty()) {
-    care::LogWarn("no notification_target: events are kept in the outbox and not delivered");
-  } else {
-    peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file,
-                                            care::clients::PeerHealthService("notification"));
-  }
-  runner.StartOutbox(std::move(peers), outbox_interval);
+  StartOutbox(runner, loyalty, {{"notification", notification_target, notification_tls}, promotion, complaint},
+              service_token_file, outbox_interval);
   return runner.Run();
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/privacy.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
@@ -59,8 +60,13 @@ absl::Status LoyaltyService::MemberAnswer(StoreTxn& tx, const absl::StatusOr<Mem
 absl::StatusOr<v1::Member> LoyaltyService::Enrol(const Once& once, const std::string& member_id,
                                                  const Profile& profile) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
-  return WriteOnceAndCache<v1::Member>(once, [&](StoreTxn& tx, Effects& fx, v1::Member& response) -> absl::Status {
-    return MemberAnswer(tx, EnrolIn(tx, fx, member_id, profile), response);
+  // The id may be drawn here: the stored answer is tagged once it is known,
+  // before WriteOnce remembers it.
+  Once tagged = once;
+  return WriteOnceAndCache<v1::Member>(tagged, [&](StoreTxn& tx, Effects& fx, v1::Member& response) -> absl::Status {
+    if (absl::Status s = MemberAnswer(tx, EnrolIn(tx, fx, member_id, profile), response); !s.ok()) return s;
+    tagged.subject = MemberSubject(response.member_id());
+    return absl::OkStatus();
   });
 }
 
@@ -77,9 +83,10 @@ absl::StatusOr<v1::Member> LoyaltyService::UpdateMember(const Once& once, const 
                                                         const Profile& patch, const std::set<std::string>& paths,
                                                         int64_t expected_version) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
-  return WriteOnceAndCache<v1::Member>(once, [&](StoreTxn& tx, Effects&, v1::Member& response) -> absl::Status {
-    return MemberAnswer(tx, UpdateMemberIn(tx, member_id, patch, paths, expected_version), response);
-  });
+  return WriteOnceAndCache<v1::Member>(
+      AboutMember(once, member_id), [&](StoreTxn& tx, Effects&, v1::Member& response) -> absl::Status {
+        return MemberAnswer(tx, UpdateMemberIn(tx, member_id, patch, paths, expected_version), response);
+      });
 }
 
 absl::StatusOr<std::vector<v1::Member>> LoyaltyService::ListMembers(const MemberFilter& filter,
@@ -103,6 +110,12 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
   auto program = CurrentProgram(tx);
   if (!program.ok()) return program.status();
   bool chosen = !member_id.empty();
+  if (chosen) {
+    // An erased member's id is not given out again.
+    auto erased = tx.SubjectErased({MemberSubject(member_id)});
+    if (!erased.ok()) return erased.status();
+    if (*erased) return FailedPrecondition("SUBJECT_ERASED", "this member's data was erased; it is not re-created");
+  }
   Member m;
   m.profile = profile;
   if (m.profile.segment.empty()) m.profile.segment = "retail";

@@ -11,8 +11,9 @@ namespace care::loyalty {
 absl::StatusOr<v1::RedeemPointsResponse> LoyaltyService::Redeem(const Once& once, const RedeemCommand& cmd,
                                                                 const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
+  const Once tagged = AboutMember(once, cmd.member_id);
   return WriteOnceAndCache<v1::RedeemPointsResponse>(
-      once, [&](StoreTxn& tx, Effects&, v1::RedeemPointsResponse& response) -> absl::Status {
+      tagged, [&](StoreTxn& tx, Effects&, v1::RedeemPointsResponse& response) -> absl::Status {
         auto r = RedeemIn(tx, cmd, actor);
         if (!r.ok()) return r.status();
         response = PointsResponse<v1::RedeemPointsResponse>(*r);
@@ -23,8 +24,9 @@ absl::StatusOr<v1::RedeemPointsResponse> LoyaltyService::Redeem(const Once& once
 absl::StatusOr<v1::AdjustPointsResponse> LoyaltyService::Adjust(const Once& once, const AdjustCommand& cmd,
                                                                 const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
+  const Once tagged = AboutMember(once, cmd.member_id);
   return WriteOnceAndCache<v1::AdjustPointsResponse>(
-      once, [&](StoreTxn& tx, Effects&, v1::AdjustPointsResponse& response) -> absl::Status {
+      tagged, [&](StoreTxn& tx, Effects&, v1::AdjustPointsResponse& response) -> absl::Status {
         auto r = AdjustIn(tx, cmd, actor);
         if (!r.ok()) return r.status();
         response = PointsResponse<v1::AdjustPointsResponse>(*r);
@@ -38,7 +40,8 @@ absl::StatusOr<std::vector<v1::LedgerEntry>> LoyaltyService::ListEntries(const E
   return ReadValue<std::vector<v1::LedgerEntry>>([&](StoreTxn& tx) -> absl::StatusOr<std::vector<v1::LedgerEntry>> {
     auto m = tx.GetMember(filter.member_id);
     if (!m.ok()) return m.status();
-    if (!m->has_value()) return MemberNotFound(filter.member_id);
+    // An erased member's ledger stays, under its pseudonym, for accounting.
+    if (!m->has_value() && !IsPseudonym(filter.member_id)) return MissingMember(tx, filter.member_id);
     auto entries = tx.ListEntries(filter, before, limit);
     if (!entries.ok()) return entries.status();
     auto program = CurrentProgram(tx);

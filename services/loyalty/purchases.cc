@@ -34,8 +34,9 @@ absl::Status RequireRecent(const std::string& field, std::optional<absl::Time> a
 absl::StatusOr<v1::RecordPurchaseResponse> LoyaltyService::RecordPurchase(const Once& once, const PurchaseCommand& cmd,
                                                                           const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
+  const Once tagged = AboutMember(once, cmd.member_id);
   return WriteOnceAndCache<v1::RecordPurchaseResponse>(
-      once, [&](StoreTxn& tx, Effects& fx, v1::RecordPurchaseResponse& response) -> absl::Status {
+      tagged, [&](StoreTxn& tx, Effects& fx, v1::RecordPurchaseResponse& response) -> absl::Status {
         if (absl::Status s = RequireRecent("purchase_time", cmd.purchase_time, clock_.Now()); !s.ok()) return s;
         auto r = RecordPurchaseIn(tx, fx, cmd, actor);
         if (!r.ok()) return r.status();
@@ -47,11 +48,15 @@ absl::StatusOr<v1::RecordPurchaseResponse> LoyaltyService::RecordPurchase(const 
 absl::StatusOr<v1::RecordReturnResponse> LoyaltyService::RecordReturn(const Once& once, const ReturnCommand& cmd,
                                                                       const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
+  // The member is the order's, known once it is read: the stored answer is
+  // tagged before WriteOnce remembers it.
+  Once tagged = once;
   return WriteOnceAndCache<v1::RecordReturnResponse>(
-      once, [&](StoreTxn& tx, Effects& fx, v1::RecordReturnResponse& response) -> absl::Status {
+      tagged, [&](StoreTxn& tx, Effects& fx, v1::RecordReturnResponse& response) -> absl::Status {
         if (absl::Status s = RequireRecent("return_time", cmd.return_time, clock_.Now()); !s.ok()) return s;
         auto r = RecordReturnIn(tx, fx, cmd, actor);
         if (!r.ok()) return r.status();
+        tagged.subject = MemberSubject(r->member_id);
         response = ReturnResponse(*r);
         return absl::OkStatus();
       });

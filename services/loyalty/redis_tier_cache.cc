@@ -7,6 +7,8 @@ namespace care::loyalty {
 
 absl::Status RedisTierCache::Put(const TierSnapshot& snapshot) { return writer_.Put(SnapshotToProto(snapshot)); }
 
+absl::Status RedisTierCache::Forget(const std::string& member_id) { return redis_.Delete(TierCacheKey(member_id)); }
+
 absl::StatusOr<uint64_t> RedisTierCache::Audit(uint64_t cursor, const SnapshotsOf& truth) {
   // Small steps: each reads one database snapshot per key in one read
   // transaction, between the other jobs.
@@ -55,6 +57,15 @@ absl::Status TierSnapshotMemo::Put(const TierSnapshot& snapshot) {
     }
   }
   return next_ == nullptr ? absl::OkStatus() : next_->Put(snapshot);
+}
+
+absl::Status TierSnapshotMemo::Forget(const std::string& member_id) {
+  if (per_shard_ > 0) {
+    Shard& shard = ShardFor(member_id);
+    std::lock_guard lock(shard.mu);
+    shard.entries.erase(member_id);
+  }
+  return next_ == nullptr ? absl::OkStatus() : next_->Forget(member_id);
 }
 
 absl::StatusOr<v1::TierSnapshot> TierSnapshotMemo::Get(absl::string_view member_id, const Read& read) {

@@ -25,6 +25,7 @@ class RedisTierCache final : public TierCache {
  public:
   RedisTierCache(RedisPool& redis, const HmacKeyRing& keys) : redis_(redis), keys_(keys), writer_(redis, keys) {}
   absl::Status Put(const TierSnapshot& snapshot) override;
+  absl::Status Forget(const std::string& member_id) override;
   absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override;
   // Redis's entry if its signature verifies, otherwise `read` (TierLookup).
   absl::StatusOr<v1::TierSnapshot> Get(absl::string_view member_id, const Read& read) override;
@@ -46,6 +47,7 @@ class TierSnapshotMemo final : public TierCache {
   // `next` receives every Put (Redis); `capacity` 0 turns the memo off.
   TierSnapshotMemo(TierCache* next, size_t capacity) : next_(next), per_shard_(capacity / kShards) {}
   absl::Status Put(const TierSnapshot& snapshot) override;
+  absl::Status Forget(const std::string& member_id) override;
   // The memo holds only loyalty's own writes: there is nothing in it to
   // audit; the audit is Redis's.
   absl::StatusOr<uint64_t> Audit(uint64_t cursor, const SnapshotsOf& truth) override {

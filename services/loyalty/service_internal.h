@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/privacy.h"
 #include "common/store.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/model.h"
@@ -27,6 +28,14 @@ inline constexpr char kReevaluateJob[] = "reevaluate";
 
 inline absl::Status MemberNotFound(const std::string& member_id) {
   return NotFound("MEMBER_NOT_FOUND", absl::StrCat("no member ", member_id));
+}
+
+// `once` with its stored answer filed under the member (common/privacy.h),
+// so an erasure of the member deletes it.
+inline Once AboutMember(const Once& once, const std::string& member_id) {
+  Once tagged = once;
+  tagged.subject = MemberSubject(member_id);
+  return tagged;
 }
 
 inline absl::Status NotConfigured() {

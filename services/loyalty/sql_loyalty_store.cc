@@ -9,6 +9,9 @@
 #include "absl/strings/str_split.h"
 #include "common/idempotency.h"
 #include "common/outbox.h"
+#include "common/outbox_state.h"
+#include "common/privacy.h"
+#include "common/proto_time.h"
 #include "services/loyalty/loyalty_proto.h"
 
 namespace care::loyalty {
@@ -447,6 +450,67 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return Run(txn_.Query("DELETE FROM tier_cache_dirty WHERE member_id = ?1 AND version <= ?2", member_id, version));
   }
 
+  absl::StatusOr<bool> SubjectErased(const std::vector<std::string>& keys) override {
+    return care::IsErased(txn_, keys);
+  }
+
+  absl::Status EraseMember(const std::string& member_id, const std::string& pseudonym,
+                           const std::function<void(LedgerEntry&)>& deidentify,
+                           care::common::v1::ErasureReceipt& receipt) override {
+    // The ledger keeps every entry (balances and totals must still add up),
+    // each rewritten under the pseudonym: its body names the member too.
+    auto entries = CollectParsed<LedgerEntry>(
+        txn_.Query("SELECT body FROM ledger WHERE member_id = ?1 ORDER BY seq", member_id), ParseEntry);
+    if (!entries.ok()) return entries.status();
+    for (LedgerEntry& e : *entries) {
+      const int64_t seq = e.sequence;
+      deidentify(e);
+      absl::Status s = Run(txn_.Query("UPDATE ledger SET member_id = ?3, body = ?4 WHERE member_id = ?1 AND seq = ?2",
+                                      member_id, seq, pseudonym, Blob{EntryToProto(e, "").SerializeAsString()}));
+      if (!s.ok()) return s;
+    }
+    auto& kept = *receipt.mutable_deidentified();
+    kept["ledger_entry"] += static_cast<int64_t>(entries->size());
+    auto purchases = txn_.Exec("UPDATE purchases SET member_id = ?2 WHERE member_id = ?1", member_id, pseudonym);
+    if (!purchases.ok()) return purchases.status();
+    kept["purchase"] += *purchases;
+    // What only describes the person goes; the lots go with the profile (the
+    // ledger keeps what they were made of).
+    static constexpr std::pair<const char*, const char*> kOwned[] = {{"lots", "points_lot"},
+                                                                     {"visits", "visit"},
+                                                                     {"expiry_warnings", "expiry_warning"},
+                                                                     {"tier_cache_dirty", "tier_cache_mark"},
+                                                                     {"members", "member"}};
+    auto& erased = *receipt.mutable_erased();
+    for (const auto& [table, kind] : kOwned) {
+      auto n = txn_.Exec(absl::StrCat("DELETE FROM ", table, " WHERE member_id = ?1"), member_id);
+      if (!n.ok()) return n.status();
+      erased[kind] += *n;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
+                                  care::common::v1::ErasureReceipt& receipt) override {
+    return care::EraseCommonRecords(txn_, keys, now, receipt);
+  }
+
+  absl::Status SaveErasure(const v1::Erasure& erasure) override {
+    return Run(txn_.Query(
+        "INSERT INTO erasures (erasure_id, create_time, body) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (erasure_id) DO UPDATE SET body = excluded.body",
+        erasure.erasure_id(), Micros(FromTimestamp(erasure.create_time())), Blob{erasure.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::optional<v1::Erasure>> GetErasure(const std::string& erasure_id) override {
+    return FirstRow<v1::Erasure>(txn_.Query("SELECT body FROM erasures WHERE erasure_id = ?1", erasure_id),
+                                 [](const Statement& s) { return ParseStored<v1::Erasure>(s, 0, "erasure"); });
+  }
+
+  absl::StatusOr<std::optional<OutboxEventState>> OutboxState(const std::string& event_id) override {
+    return OutboxEventStateOf(txn_, event_id);
+  }
+
   absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) override {
     auto stmt = txn_.Query("SELECT value FROM job_state WHERE name = ?1", name);
     if (!stmt.ok()) return stmt.status();
@@ -504,5 +568,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db) {
   return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
 }
+
+std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn) { return std::make_unique<SqlStoreTxn>(txn); }
 
 }  // namespace care::loyalty

@@ -22,5 +22,8 @@ inline Schema LoyaltySchema() { return {LoyaltyMigrations(), LoyaltyPostgresMigr
 namespace care::loyalty {
 
 std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db);
+// The store's view of a transaction someone else opened (the outbox relay's,
+// for OutboxRelay::OnOutcome handlers).
+std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn);
 
 }  // namespace care::loyalty

@@ -305,6 +305,43 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   EXPECT_ERR(no_tier, "error: NOT_FOUND");
 }
 
+TEST_F(CarectlTest, PrivacyEraseStatusAndExport) {
+  Enrol("pia", [](lv1::Member* m) { m->set_name("Pia Privacy"); });
+  auto privacy = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--target=" + service_->address(), "--token=" + admin(), "privacy"});
+    return Run(args);
+  };
+  Result missing = privacy({"erase", "--member-id=pia"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_ERR(missing, "--reason is required");
+  Result erase = privacy({"erase", "--member-id=pia", "--reason=DSR-9", "--request-id=erase-pia"});
+  ASSERT_EQ(erase.code, 0) << erase;
+  EXPECT_OUT(erase, "REQUESTED BY  admin:test");
+  EXPECT_OUT(erase, "loyalty       DONE");
+  EXPECT_OUT(erase, "promotion     PENDING");
+  Result json = Run({"-o", "json", "--target=" + service_->address(), "--token=" + admin(), "privacy", "erase",
+                     "--member-id=pia", "--reason=DSR-9", "--request-id=erase-pia"});
+  ASSERT_EQ(json.code, 0) << json;
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(json.out, id, std::regex("\"erasure_id\": \"([^\"]+)\""))) << json;
+  EXPECT_OUT(erase, id[1].str()) << "a retry is the same erasure";
+  Result status = privacy({"status", id[1].str()});
+  ASSERT_EQ(status.code, 0) << status;
+  EXPECT_OUT(status, "COMPLETE      no");
+  Result unknown = privacy({"status", "er-none"});
+  EXPECT_EQ(unknown.code, 1) << unknown;
+  EXPECT_ERR(unknown, "ERASURE_NOT_FOUND");
+
+  // The archive gathers every service: one that does not answer fails the export.
+  Enrol("quinn", [](lv1::Member* m) { m->set_name("Quinn Export"); });
+  setenv("CARE_PROMOTION_TARGET", absl::StrCat("127.0.0.1:", FreePort()).c_str(), 1);
+  Result partial = privacy({"export", "--member-id=quinn", "--reason=DSR-10", "--archive=" + dir_.path() + "/a.json",
+                            "--timeout=2s"});
+  unsetenv("CARE_PROMOTION_TARGET");
+  EXPECT_EQ(partial.code, 1) << partial;
+  EXPECT_ERR(partial, "the promotion export failed");
+}
+
 TEST_F(CarectlTest, BadArgumentsPrintAUsefulMessageAndExit2) {
   struct Case {
     std::vector<std::string> args;

@@ -96,6 +96,28 @@ class FakeNotification final : public nv1::NotificationService::CallbackService 
     return reactor;
   }
 
+  // An erasure request from loyalty's outbox: recorded, answered with a
+  // receipt (UNAVAILABLE while down).
+  grpc::ServerUnaryReactor* ErasePersonalData(grpc::CallbackServerContext* ctx,
+                                              const care::common::v1::ErasePersonalDataRequest* req,
+                                              care::common::v1::ErasureReceipt* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    std::lock_guard lock(mu_);
+    if (down_) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down for the test"));
+      return reactor;
+    }
+    erasures_.push_back(*req);
+    resp->set_service("notification");
+    resp->set_erasure_id(req->erasure_id());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  std::vector<care::common::v1::ErasePersonalDataRequest> Erasures() {
+    std::lock_guard lock(mu_);
+    return erasures_;
+  }
+
   std::vector<nv1::IngestEventRequest> Events() {
     std::lock_guard lock(mu_);
     return events_;
@@ -126,6 +148,7 @@ class FakeNotification final : public nv1::NotificationService::CallbackService 
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;
   std::vector<nv1::IngestEventRequest> events_;
+  std::vector<care::common::v1::ErasePersonalDataRequest> erasures_;
   std::map<std::string, size_t> seen_;
   int calls_ = 0;
   bool down_ = false;

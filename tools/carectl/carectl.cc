@@ -33,6 +33,13 @@ const std::map<std::string, std::string> kDefaultTargets = {{"", "127.0.0.1:5005
                                                             {"complaint", "127.0.0.1:50053"},
                                                             {"notification", "127.0.0.1:50054"}};
 
+// The service a command's group calls: its first word; privacy commands
+// start at loyalty (the erasure entry point).
+std::string ServiceOf(const Command& command) {
+  std::string service = command.group.substr(0, command.group.find(' '));
+  return service == "privacy" ? "loyalty" : service;
+}
+
 int Ping(Context& c, Args& a) {
   care::common::v1::PingRequest req;
   req.set_payload(a.OptionalPositional("payload", "ping"));
@@ -47,8 +54,9 @@ int Ping(Context& c, Args& a) {
 std::vector<Command> AllCommands() {
   std::vector<Command> all = {
       {"", "ping", "[<payload>]", "calls Diagnostics/Ping on any service: checks the target and the token", Ping}};
-  for (auto group : {LoyaltyCommands(), PromotionCommands(), VoucherCommands(), ComplaintCommands(),
-                     ComplaintSetupCommands(), NotificationCommands(), TemplateCommands(), OutboxCommands()}) {
+  for (auto group :
+       {LoyaltyCommands(), PromotionCommands(), VoucherCommands(), ComplaintCommands(), ComplaintSetupCommands(),
+        NotificationCommands(), TemplateCommands(), OutboxCommands(), PrivacyCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;
@@ -57,6 +65,12 @@ std::vector<Command> AllCommands() {
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
+}
+
+// CARE_<SERVICE>_TARGET, else the service's local default.
+std::string TargetOf(const std::string& service) {
+  std::string env = Env(absl::StrCat("CARE_", absl::AsciiStrToUpper(service), "_TARGET").c_str());
+  return env.empty() ? kDefaultTargets.at(service) : env;
 }
 
 int Version(const Options& options) {
@@ -100,7 +114,7 @@ bool ResolveTokenAndTarget(const Command& command, const GlobalFlags& flags, Opt
     }
     options.token = *token;
   }
-  std::string service = command.group.substr(0, command.group.find(' '));
+  std::string service = ServiceOf(command);
   options.target = flags.target;
   if (options.target.empty()) {
     std::string env = service.empty() ? ""
@@ -144,9 +158,12 @@ int Main(int argc, char** argv) {
   if (parsed.command == nullptr) return Version(options);
   const Command& command = *parsed.command;
   if (!ResolveTokenAndTarget(command, flags, options) || !CheckTlsFiles(flags.tls)) return kUsage;
-  std::string service = command.group.substr(0, command.group.find(' '));
+  std::string service = ServiceOf(command);
   // Only replicas serving the group's service get the call (any live one for ping).
   Context context(options, care::DialPeer(options.target, flags.tls, care::clients::PeerHealthService(service)));
+  context.set_dialer([&flags](const std::string& peer) {
+    return care::DialPeer(TargetOf(peer), flags.tls, care::clients::PeerHealthService(peer));
+  });
   Args args(std::move(parsed.positionals), parsed.flags);
   try {
     return command.run(context, args);

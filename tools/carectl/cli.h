@@ -81,6 +81,11 @@ class Context final {
 
   const Options& options() const { return options_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // A channel to another service (its CARE_<SERVICE>_TARGET, else its local
+  // default), for commands that gather from several (privacy export).
+  using Dialer = std::function<std::shared_ptr<grpc::Channel>(const std::string& service)>;
+  void set_dialer(Dialer dialer) { dialer_ = std::move(dialer); }
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) const { return dialer_(service); }
   // A client context with the bearer token and the deadline.
   std::unique_ptr<grpc::ClientContext> NewCall() const;
 
@@ -93,6 +98,7 @@ class Context final {
  private:
   Options options_;
   std::shared_ptr<grpc::Channel> channel_;
+  Dialer dialer_;
 };
 
 // `--request_id` if given, else a fresh one (retry with the same id to get

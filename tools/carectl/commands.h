@@ -17,6 +17,8 @@ std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
 // `<service> outbox dead|replay` for every service with an outbox.
 std::vector<Command> OutboxCommands();
+// `privacy export|erase|status`: a person's data across the suite.
+std::vector<Command> PrivacyCommands();
 std::vector<Command> PromotionCommands();
 // `notification template ...`.
 std::vector<Command> TemplateCommands();
