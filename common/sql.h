@@ -51,6 +51,39 @@ struct Blob {
 
 enum class SqlEngine { kSqlite, kPostgres };
 
+// One column of many rows, bound as ONE array parameter (`?1::bigint[]`,
+// `?2::text[]`, `?3::bytea[]`): a batch's rows go in one
+// `INSERT ... SELECT * FROM unnest(...)` whatever their number. PostgreSQL
+// only (SQLite has no arrays: binding one fails the statement). Built in
+// PostgreSQL's binary array form, so the server parses no text and blobs
+// travel as bytes, not hex.
+class SqlArray {
+ public:
+  enum class Type { kInt8, kText, kBytea };
+  explicit SqlArray(Type type) : type_(type) {}
+
+  void Put(int64_t v);
+  void Put(int v) { Put(static_cast<int64_t>(v)); }
+  void Put(bool v) { Put(static_cast<int64_t>(v ? 1 : 0)); }
+  void Put(absl::string_view v);  // kText or kBytea
+  void Put(const std::string& v) { Put(absl::string_view(v)); }
+  void Put(const char* v) { Put(absl::string_view(v)); }
+  void Put(Blob v) { Put(v.bytes); }
+  void Put(std::nullptr_t);
+
+  Type type() const { return type_; }
+  int size() const { return size_; }
+  // The array in PostgreSQL's binary form (array_recv): dimensions, flags,
+  // element type, then each element's length (-1: NULL) and bytes.
+  std::string Wire() const;
+
+ private:
+  Type type_;
+  int size_ = 0;
+  bool nulls_ = false;
+  std::string elements_;
+};
+
 // One statement of one engine: what Statement forwards to.
 class StatementImpl {
  public:
@@ -60,6 +93,7 @@ class StatementImpl {
   virtual void BindText(int index, absl::string_view v) = 0;
   virtual void BindBlob(int index, absl::string_view v) = 0;
   virtual void BindNull(int index) = 0;
+  virtual void BindArray(int index, const SqlArray& v) = 0;
   virtual absl::StatusOr<bool> Step() = 0;
   virtual bool IsNull(int col) const = 0;
   virtual int64_t Int(int col) const = 0;
@@ -86,6 +120,7 @@ class Statement final {
   void Bind(int index, const char* v) { impl_->BindText(index, v); }
   void Bind(int index, Blob v) { impl_->BindBlob(index, v.bytes); }
   void Bind(int index, std::nullptr_t) { impl_->BindNull(index); }
+  void Bind(int index, const SqlArray& v) { impl_->BindArray(index, v); }
   template <typename T>
   void Bind(int index, const std::optional<T>& v) {
     if (v)

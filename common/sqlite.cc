@@ -39,6 +39,7 @@ SqliteStatement::~SqliteStatement() {
 }
 
 absl::StatusOr<bool> SqliteStatement::Step() {
+  if (array_bound_) return absl::InvalidArgumentError("sqlite: array parameters are PostgreSQL's only");
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

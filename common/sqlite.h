@@ -45,6 +45,8 @@ class SqliteStatement final : public StatementImpl {
     sqlite3_bind_blob(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
   void BindNull(int index) override { sqlite3_bind_null(stmt_, index); }
+  // SQLite has no array type: the statement fails when stepped.
+  void BindArray(int /*index*/, const SqlArray& /*v*/) override { array_bound_ = true; }
   absl::StatusOr<bool> Step() override;
   bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const override { return sqlite3_column_int64(stmt_, col); }
@@ -57,6 +59,7 @@ class SqliteStatement final : public StatementImpl {
   sqlite3_stmt* stmt_;
   sqlite3* db_;
   int* borrowed_;  // the cache entry's count of live handles
+  bool array_bound_ = false;
 };
 
 // Statements one connection keeps prepared by default. The suite's stores

@@ -219,6 +219,60 @@ TEST_F(PostgresTest, ValuesRoundTrip) {
   EXPECT_EQ(n, 1);
 }
 
+// A batch's column bound as one binary array: every value arrives as it
+// was put, in order, NULLs included; an empty array inserts nothing.
+TEST_F(PostgresTest, ArrayParametersRoundTrip) {
+  auto db = OpenOrDie();
+  ASSERT_NE(db, nullptr);
+  const std::string blob("\0\x01\xff\\x41'\"{}", 9);
+  const std::vector<std::string> names = {"Nguyễn 日本 'q' \"{a,b}\" \\ NULL", "", "plain"};
+  const std::vector<int64_t> numbers = {std::numeric_limits<int64_t>::min(), -1, std::numeric_limits<int64_t>::max()};
+  auto insert = [&](size_t count) {
+    return db->Write([&](Txn& txn) {
+      SqlArray name(SqlArray::Type::kText), n(SqlArray::Type::kInt8), body(SqlArray::Type::kBytea);
+      for (size_t i = 0; i < count; ++i) {
+        name.Put(names[i]);
+        n.Put(numbers[i]);
+        if (i == 1) {
+          body.Put(nullptr);
+        } else {
+          body.Put(Blob{blob});
+        }
+      }
+      return txn
+          .Exec("INSERT INTO items (name, n, body) SELECT * FROM unnest(?1::text[], ?2::bigint[], ?3::bytea[])", name,
+                n, body)
+          .status();
+    });
+  };
+  ASSERT_TRUE(insert(0).ok());
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM items"), 0);
+  ASSERT_TRUE(insert(names.size()).ok());
+  ASSERT_TRUE(db->Read([&](Txn& txn) -> absl::Status {
+                  auto stmt = txn.Query("SELECT name, n, body FROM items ORDER BY id");
+                  if (!stmt.ok()) return stmt.status();
+                  for (size_t i = 0; i < names.size(); ++i) {
+                    auto row = stmt->Step();
+                    if (!row.ok()) return row.status();
+                    EXPECT_TRUE(*row);
+                    EXPECT_EQ(stmt->Text(0), names[i]);
+                    EXPECT_EQ(stmt->Int(1), numbers[i]);
+                    EXPECT_EQ(stmt->IsNull(2), i == 1);
+                    if (i != 1) EXPECT_EQ(stmt->Bytes(2), blob);
+                  }
+                  return absl::OkStatus();
+                }).ok());
+  // A value the statement cannot take fails it, and nothing is stored.
+  absl::Status wrong = db->Write([&](Txn& txn) {
+    SqlArray n(SqlArray::Type::kText);
+    n.Put("7");
+    n.Put("seven");
+    return txn.Exec("INSERT INTO items (name, n) SELECT 'w', x FROM unnest(?1::bigint[]) AS x", n).status();
+  });
+  EXPECT_FALSE(wrong.ok());
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM items WHERE name = 'w'"), 0);
+}
+
 TEST_F(PostgresTest, TheWrongPasswordStopsOpen) {
   PostgresOptions o = Options(1);
   o.password = "not-the-password";

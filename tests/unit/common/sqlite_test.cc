@@ -474,5 +474,19 @@ TEST_F(SqliteTest, JsonArrayBindsAListAsOneValue) {
   EXPECT_EQ(JsonArray(std::vector<std::string>{}), "[]");
 }
 
+// Array parameters are PostgreSQL's: on SQLite the statement fails instead
+// of storing something else.
+TEST_F(SqliteTest, AnArrayParameterFailsTheStatement) {
+  auto db = OpenOrDie(DbPath(), TestMigrations());
+  ASSERT_NE(db, nullptr);
+  absl::Status s = db->Write([&](Txn& txn) {
+    SqlArray names(SqlArray::Type::kText);
+    names.Put("a");
+    return txn.Exec("INSERT INTO items (name, n) VALUES (?1, 1)", names).status();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM items"), 0);
+}
+
 }  // namespace
 }  // namespace care
