@@ -138,7 +138,7 @@ void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!s.ok()) {
-    LogError("erasure: scrubbing the database files failed", {{"erasure_id", erasure_id}, {"error", s.ToString()}});
+    LogError("erasure: scrubbing the database files failed", {{"erasure", erasure_id}, {"error", s.ToString()}});
   }
 }
 

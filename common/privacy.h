@@ -69,7 +69,8 @@ absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys);
 
 // After an erasure committed: runs `scrub` (Database::Scrub, as the service
 // wires it) until it succeeds, at most 5 times 100 ms apart while it answers
-// CHECKPOINT_BUSY. A failure is logged with `erasure_id`, not returned: the
+// CHECKPOINT_BUSY. A failure is logged with `erasure_id` (or what names the
+// erasure), not returned: the
 // rows are gone already, and the next erasure's or checkpoint's pass
 // overwrites the old WAL frames. An empty `scrub` does nothing.
 void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_view erasure_id);
