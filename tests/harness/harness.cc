@@ -118,6 +118,19 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::map<std::string, std::string> FoundInFiles(const std::string& dir, const std::vector<std::string>& needles,
+                                                bool include_logs) {
+  std::map<std::string, std::string> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || (!include_logs && entry.path().extension() == ".log")) continue;
+    const std::string bytes = ReadFile(entry.path().string());
+    for (const std::string& needle : needles) {
+      if (bytes.find(needle) != std::string::npos) found.emplace(needle, entry.path().string());
+    }
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------------------
 // ChildProcess
 

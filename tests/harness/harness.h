@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,12 @@ class TempDir final {
 
 // Reads a whole file; "" when it cannot be read.
 std::string ReadFile(const std::string& path);
+
+// Which of `needles` occur in the bytes of any file under `dir` (database,
+// WAL, backups; every file but `*.log` unless `include_logs`), each with the
+// first file it is in: what an erasure's "nothing left on disk" check reads.
+std::map<std::string, std::string> FoundInFiles(const std::string& dir, const std::vector<std::string>& needles,
+                                                bool include_logs = false);
 
 // A child process with stdout and stderr appended to a log file. Killed with
 // SIGKILL when the object goes away, or when the thread that started it dies.

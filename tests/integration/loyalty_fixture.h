@@ -419,6 +419,26 @@ class LoyaltyTest : public ::testing::Test {
   // The invariants every ledger keeps: sequences 1..n without gaps, each
   // balance_after the running sum and never negative, the last one the
   // member's balance.
+  // Every Redis key and its entry's value, as one text: what a check that
+  // Redis names nobody erased reads.
+  std::string RedisContents() {
+    CachedTier("nobody");  // opens redis_client_
+    std::string all;
+    uint64_t cursor = 0;
+    do {
+      auto step = redis_client_->Scan(cursor, "*", 100);
+      EXPECT_TRUE(step.ok()) << step.status();
+      if (!step.ok()) break;
+      for (const std::string& key : step->second) {
+        all += key + "\n";
+        auto entry = redis_client_->GetVersioned(key);
+        if (entry.ok() && entry->has_value()) all += (*entry)->value + "\n";
+      }
+      cursor = step->first;
+    } while (cursor != 0);
+    return all;
+  }
+
   void ExpectLedgerConsistent(const std::string& member_id) {
     std::vector<lv1::LedgerEntry> ledger = Ledger(member_id);
     int64_t sum = 0;

@@ -113,36 +113,6 @@ class LoyaltyPrivacyTest : public LoyaltyTest {
     return none;
   }
 
-  // The files of the service's data directory (its log aside), as bytes.
-  std::string DataFiles() {
-    std::string all;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(service_->data_dir())) {
-      if (!f.is_regular_file() || f.path().extension() == ".log") continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    return all;
-  }
-
-  // Every Redis key and the entries' values, as one text.
-  std::string RedisContents() {
-    CachedTier("nobody");  // opens redis_client_
-    std::string all;
-    uint64_t cursor = 0;
-    do {
-      auto step = redis_client_->Scan(cursor, "*", 100);
-      EXPECT_TRUE(step.ok()) << step.status();
-      if (!step.ok()) break;
-      for (const std::string& key : step->second) {
-        all += key + "\n";
-        auto entry = redis_client_->GetVersioned(key);
-        if (entry.ok() && entry->has_value()) all += (*entry)->value + "\n";
-      }
-      cursor = step->first;
-    } while (cursor != 0);
-    return all;
-  }
-
   int promotion_port_ = FreePort();
   int complaint_port_ = FreePort();
 };
@@ -212,7 +182,7 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
   EXPECT_EQ(Erase("erase-svc", "m-zelda", &refused, svc()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
   if (!TestPostgres()) {
-    ASSERT_NE(DataFiles().find(kName), std::string::npos) << "the check below would prove nothing";
+    ASSERT_EQ(FoundInFiles(service_->data_dir(), {kName}).size(), 1U) << "the check below would prove nothing";
   }
 
   // Erase with promotion and complaint down and notification refusing.
@@ -275,7 +245,7 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
   EXPECT_EQ(redis.find("m-zelda"), std::string::npos);
   EXPECT_NE(redis.find("m-other"), std::string::npos) << "the other member's snapshot stays";
   if (!TestPostgres()) {
-    EXPECT_EQ(DataFiles().find(kName), std::string::npos) << "the name is in the database files";
+    EXPECT_TRUE(FoundInFiles(service_->data_dir(), {kName}).empty()) << "the name is in the database files";
   }
 
   // The services come back: each becomes DONE with its receipt.
@@ -316,9 +286,7 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
     ASSERT_TRUE(Eventually([&] { return GetErasure(second.erasure_id()).complete(); }, absl::Seconds(30)));
     EXPECT_TRUE(Eventually(
         [&] {
-          const std::string files = DataFiles();
-          return files.find(kName) == std::string::npos && files.find(kEmail) == std::string::npos &&
-                 files.find(kPhone) == std::string::npos;
+          return FoundInFiles(service_->data_dir(), {kName, kEmail, kPhone}).empty();
         },
         absl::Seconds(15)))
         << "the person's name, e-mail or phone is still in " << service_->data_dir();

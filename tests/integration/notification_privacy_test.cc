@@ -113,23 +113,6 @@ class NotificationPrivacyTest : public NotificationTest {
     return nstub_->ErasePersonalData(Ctx(token).get(), req, out);
   }
 
-  // Which of `needles` occur in any file under the notification's data
-  // directory (database, WAL, everything), each with a file it is in.
-  std::map<std::string, std::string> FoundOnDisk(const std::vector<std::string>& needles) {
-    std::map<std::string, std::string> found;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(notif_->data_dir())) {
-      if (!entry.is_regular_file()) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::stringstream bytes;
-      bytes << in.rdbuf();
-      const std::string content = bytes.str();
-      for (const std::string& n : needles) {
-        if (content.find(n) != std::string::npos) found.emplace(n, entry.path().filename().string());
-      }
-    }
-    return found;
-  }
-
   // Creates the person's data through the public calls.
   void CreatePersonalData() {
     EnrolPerson(kMember, kName, kEmail, kPhone);
@@ -216,7 +199,7 @@ TEST_F(NotificationPrivacyTest, ExportsEverythingThenErasesThePersonForGood) {
   // The files hold every identifying string before the erasure: the check
   // below can see them.
   if (!TestPostgres()) {
-    EXPECT_EQ(FoundOnDisk({kName, kEmail, kPhone, kPhrase}).size(), 4u);
+    EXPECT_EQ(FoundInFiles(notif_->data_dir(), {kName, kEmail, kPhone, kPhrase}, true).size(), 4u);
   }
 
   // Erasure, by loyalty: the receipt counts what went.
@@ -292,8 +275,9 @@ TEST_F(NotificationPrivacyTest, ExportsEverythingThenErasesThePersonForGood) {
   // Proof on disk (SQLite): the raw files, WAL included, hold none of the
   // person's identifying strings, while the other member's are still there.
   if (TestPostgres()) return;
-  EXPECT_THAT(FoundOnDisk({kName, kEmail, kPhone, kPhrase}), ::testing::IsEmpty());
-  EXPECT_THAT(FoundOnDisk({"other.person@example.org"}), ::testing::Not(::testing::IsEmpty()));
+  EXPECT_THAT(FoundInFiles(notif_->data_dir(), {kName, kEmail, kPhone, kPhrase}, true), ::testing::IsEmpty());
+  EXPECT_THAT(FoundInFiles(notif_->data_dir(), {"other.person@example.org"}, true),
+              ::testing::Not(::testing::IsEmpty()));
 }
 
 }  // namespace

@@ -1,0 +1,240 @@
+// One data-protection request across the real suite (docs/privacy.md): a
+// person with data in all four services — loyalty profile and ledger, a
+// goodwill voucher in promotion, a complaint with a distinctive phrase, inbox
+// messages and a contact in notification — is exported from each service
+// and erased through loyalty's ErasePerson while complaint is down. The
+// erasure completes once complaint is back; afterwards no export finds them,
+// their ledger total is kept under the pseudonym, and (SQLite) no database
+// file of any service, nor Redis, holds their name, e-mail, phone or phrase.
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "care/promotion/v1/promotion.grpc.pb.h"
+#include "tests/integration/complaint_fixture.h"
+
+namespace care::testing {
+namespace {
+
+namespace pv1 = ::care::promotion::v1;
+using care::common::v1::DataSubject;
+using care::common::v1::ExportPersonalDataRequest;
+
+constexpr char kMember[] = "m-ingrid";
+constexpr char kName[] = "Ingrid Vantablack-Oyelaran";
+constexpr char kEmail[] = "ingrid.vantablack@example.net";
+constexpr char kPhone[] = "+447700900417";
+constexpr char kPhrase[] = "porcelain heron smashed beyond recognition";
+
+class PrivacySuiteTest : public ComplaintTest {
+ protected:
+  // Loyalty knows where its peers will listen before they run: complaint
+  // starts, stops and comes back on the same port.
+  std::vector<std::string> ExtraArgs() override {
+    return {"--port=" + std::to_string(loyalty_port_),
+            "--notification_target=127.0.0.1:" + std::to_string(notification_port_),
+            "--promotion_target=127.0.0.1:" + std::to_string(promotion_port_),
+            "--complaint_target=127.0.0.1:" + std::to_string(complaint_port_)};
+  }
+  std::vector<std::string> ExtraComplaintArgs() override {
+    return {"--port=" + std::to_string(complaint_port_),
+            "--notification_target=127.0.0.1:" + std::to_string(notification_port_),
+            "--promotion_target=127.0.0.1:" + std::to_string(promotion_port_)};
+  }
+
+  void SetUp() override {
+    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): complaint starts last
+    if (HasFatalFailure()) return;
+    Configure();
+    notif_ = std::make_unique<ServiceProcess>(
+        CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
+        NotificationArgs({"--port=" + std::to_string(notification_port_), "--outbox_interval=50ms"}), tokens_);
+    ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
+    std::ofstream(dir_.path() + "/quote_secret") << "privacy-1 privacy-suite-secret-0123456789abcdef0123\n";
+    promotion_ = std::make_unique<ServiceProcess>(
+        CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
+        std::vector<std::string>{"--fake_clock", "--port=" + std::to_string(promotion_port_),
+                                 "--redis_port=" + std::to_string(redis_.port()),
+                                 "--loyalty_target=" + service_->address(),
+                                 "--service_token_file=" + dir_.path() + "/promotion_token",
+                                 "--quote_token_secret_file=" + dir_.path() + "/quote_secret", "--log_level=warn"},
+        tokens_);
+    ASSERT_TRUE(promotion_->Start().ok()) << promotion_->log();
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
+    ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
+    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+    SetBoth(Base());
+  }
+
+  static ExportPersonalDataRequest ExportOf(const std::string& member_id) {
+    ExportPersonalDataRequest req;
+    req.mutable_subject()->set_member_id(member_id);
+    req.set_reason("DSR-2026-0042");
+    return req;
+  }
+
+  // Every item one service exports about `member_id`, as text.
+  template <typename Item, typename Stub>
+  std::vector<std::string> Exported(Stub& stub, const std::string& member_id) {
+    auto ctx = Ctx(admin());
+    auto reader = stub.ExportPersonalData(ctx.get(), ExportOf(member_id));
+    std::vector<std::string> items;
+    Item item;
+    while (reader->Read(&item)) items.push_back(item.DebugString());
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return items;
+  }
+
+  // The items of all four services' exports about `member_id`, one text.
+  std::string ExportedEverywhere(const std::string& member_id) {
+    std::string all;
+    for (const auto& i : Exported<lv1::LoyaltyPersonalData>(stub(), member_id)) all += "loyalty " + i;
+    auto promo = pv1::PromotionService::NewStub(promotion_->channel());
+    for (const auto& i : Exported<pv1::PromotionPersonalData>(*promo, member_id)) all += "promotion " + i;
+    for (const auto& i : Exported<kv1::ComplaintPersonalData>(complaints(), member_id)) all += "complaint " + i;
+    auto notif = nv1::NotificationService::NewStub(notif_->channel());
+    for (const auto& i : Exported<nv1::NotificationPersonalData>(*notif, member_id)) all += "notification " + i;
+    return all;
+  }
+
+  lv1::Erasure GetErasure(const std::string& id) {
+    lv1::GetErasureRequest req;
+    req.set_erasure_id(id);
+    lv1::Erasure out;
+    grpc::Status s = stub().GetErasure(Ctx(admin()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  int64_t LedgerTotal(const std::string& member_id) {
+    lv1::ListLedgerEntriesRequest req;
+    req.set_member_id(member_id);
+    req.set_page_size(1000);
+    lv1::ListLedgerEntriesResponse out;
+    grpc::Status s = stub().ListLedgerEntries(Ctx(admin()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    int64_t total = 0;
+    for (const auto& e : out.entries()) total += e.points();
+    return total;
+  }
+
+  int notification_port_ = FreePort();
+  int promotion_port_ = FreePort();
+  int complaint_port_ = FreePort();
+  std::unique_ptr<ServiceProcess> notif_;
+  std::unique_ptr<ServiceProcess> promotion_;
+};
+
+TEST_F(PrivacySuiteTest, APersonIsExportedFromEveryServiceAndErasedEverywhereEvenWithOneServiceDown) {
+  Enrol(kMember, [](lv1::Member* m) {
+    m->set_name(kName);
+    m->set_email(kEmail);
+    m->set_phone(kPhone);
+  });
+  Enrol("m-bystander");
+  Purchase(kMember, "order-i1", 15000);
+  // The complaint names the phrase; its resolution grants a voucher
+  // (promotion) and tells the member (notification's inbox).
+  kv1::CreateComplaintRequest file;
+  file.set_request_id("file-ingrid");
+  file.set_member_id(kMember);
+  file.set_channel(kv1::CHANNEL_EMAIL);
+  file.set_category(kv1::CATEGORY_DELIVERY);
+  file.set_order_id("order-i1");
+  file.set_description(std::string("My ") + kPhrase + ", and I want it replaced");
+  file.set_locale("en");
+  kv1::CreateComplaintResponse filed;
+  grpc::Status s = complaints().CreateComplaint(Ctx(agent()).get(), file, &filed);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  kv1::ResolveComplaintRequest resolve = ResolveRequest(filed.complaint().complaint_id(), 0);
+  resolve.mutable_compensation()->mutable_voucher()->mutable_amount()->set_amount_minor(500);
+  resolve.mutable_compensation()->mutable_voucher()->mutable_amount()->set_currency_code("USD");
+  resolve.mutable_compensation()->set_reason_code("LATE_DELIVERY");
+  kv1::ResolveComplaintResponse resolved;
+  s = complaints().ResolveComplaint(Ctx(supervisor()).get(), resolve, &resolved);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  // Export: each service has its part, once the outboxes delivered.
+  std::string exported;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        exported = ExportedEverywhere(kMember);
+        return exported.find("promotion voucher") != std::string::npos &&
+               exported.find("notification inbox_message") != std::string::npos &&
+               exported.find("notification contact") != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << exported << promotion_->log() << notif_->log();
+  EXPECT_NE(exported.find("loyalty member"), std::string::npos) << exported;
+  EXPECT_NE(exported.find("loyalty ledger_entry"), std::string::npos) << exported;
+  EXPECT_NE(exported.find(kPhrase), std::string::npos) << exported;
+  EXPECT_NE(exported.find(kName), std::string::npos) << exported;
+  EXPECT_EQ(exported.find("m-bystander"), std::string::npos) << "another member's data was exported";
+  const int64_t total = LedgerTotal(kMember);
+  ASSERT_GT(total, 0);
+
+  // Erase while complaint is down: loyalty's part is done at once, the
+  // others follow through the outbox, complaint's when it is back.
+  complaint_->Terminate(absl::Seconds(5));
+  lv1::ErasePersonRequest erase;
+  erase.set_request_id("dsr-42");
+  erase.mutable_subject()->set_member_id(kMember);
+  erase.set_reason("DSR-2026-0042");
+  lv1::Erasure erasure;
+  s = stub().ErasePerson(Ctx(admin()).get(), erase, &erasure);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        lv1::Erasure e = GetErasure(erasure.erasure_id());
+        for (const auto& part : e.services()) {
+          if (part.service() == "complaint" && part.state() == lv1::ServiceErasure::PENDING && part.attempts() > 0) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30)))
+      << GetErasure(erasure.erasure_id()).DebugString();
+  EXPECT_FALSE(GetErasure(erasure.erasure_id()).complete());
+
+  ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
+  cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+  ASSERT_TRUE(Eventually([&] { return GetErasure(erasure.erasure_id()).complete(); }, absl::Seconds(60)))
+      << GetErasure(erasure.erasure_id()).DebugString();
+  lv1::Erasure done = GetErasure(erasure.erasure_id());
+  EXPECT_EQ(done.services_size(), 4) << done.DebugString();
+  EXPECT_EQ(done.DebugString().find(kMember), std::string::npos) << "the erasure record names the person";
+
+  // A retried request is the same erasure.
+  lv1::Erasure again;
+  s = stub().ErasePerson(Ctx(admin()).get(), erase, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.erasure_id(), erasure.erasure_id());
+
+  // Nothing is found about them anywhere; the money stays, de-identified.
+  exported = ExportedEverywhere(kMember);
+  for (const char* needle : {kName, kEmail, kPhone, kPhrase}) {
+    EXPECT_EQ(exported.find(needle), std::string::npos) << needle << " still exported: " << exported;
+  }
+  // The ticket keeps its facts under the pseudonym, and so does the ledger.
+  kv1::GetComplaintRequest get;
+  get.set_complaint_id(filed.complaint().complaint_id());
+  kv1::Complaint ticket;
+  s = complaints().GetComplaint(Ctx(agent()).get(), get, &ticket);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(absl::StartsWith(ticket.member_id(), "erased-")) << ticket.DebugString();
+  EXPECT_EQ(LedgerTotal(ticket.member_id()), total);
+  std::string redis = RedisContents();
+  EXPECT_EQ(redis.find(kMember), std::string::npos) << redis;
+  EXPECT_EQ(redis.find(kName), std::string::npos) << redis;
+
+  if (TestPostgres()) return;  // raw files: SQLite (PostgreSQL's VACUUM semantics are in docs/privacy.md)
+  for (ServiceProcess* p : {service_.get(), promotion_.get(), complaint_.get(), notif_.get()}) {
+    std::map<std::string, std::string> found = FoundInFiles(p->data_dir(), {kName, kEmail, kPhone, kPhrase});
+    EXPECT_TRUE(found.empty()) << p->data_dir() << ": " << found.begin()->first << " in " << found.begin()->second;
+  }
+}
+
+}  // namespace
+}  // namespace care::testing
