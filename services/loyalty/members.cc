@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/privacy.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
@@ -59,8 +62,16 @@ absl::Status LoyaltyService::MemberAnswer(StoreTxn& tx, const absl::StatusOr<Mem
 absl::StatusOr<v1::Member> LoyaltyService::Enrol(const Once& once, const std::string& member_id,
                                                  const Profile& profile) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
-  return WriteOnceAndCache<v1::Member>(once, [&](StoreTxn& tx, Effects& fx, v1::Member& response) -> absl::Status {
-    return MemberAnswer(tx, EnrolIn(tx, fx, member_id, profile), response);
+  // The audit entry names the member the id was given to, chosen here when
+  // the caller left it empty.
+  Once audited = once;
+  std::optional<AuditRecord> audit = std::exchange(audited.audit, std::nullopt);
+  return WriteOnceAndCache<v1::Member>(audited, [&](StoreTxn& tx, Effects& fx, v1::Member& response) -> absl::Status {
+    absl::Status s = MemberAnswer(tx, EnrolIn(tx, fx, member_id, profile), response);
+    if (!s.ok() || !audit) return s;
+    AuditRecord entry = *audit;
+    entry.target = MemberSubject(response.member_id());
+    return tx.Audit(entry);
   });
 }
 
