@@ -159,6 +159,10 @@ struct NotificationOptions {
   // Signs and checks List-Unsubscribe links (--unsubscribe_key_file); null:
   // MARKETING e-mail is not sent and Unsubscribe is refused.
   std::shared_ptr<const UnsubscribeTokens> unsubscribe;
+  // Retention (--inbox_retention, --delivery_retention; docs/privacy.md).
+  absl::Duration inbox_retention = absl::Hours(24 * 7);
+  absl::Duration delivery_retention = absl::Hours(24 * 180);
+  int retention_batch = 1000;
 };
 
 class NotificationService final {
@@ -229,6 +233,10 @@ class NotificationService final {
   absl::StatusOr<InboxFeedPage> ReadInboxFeed(const InboxFeedQuery& query, int64_t after, int window);
   // Job: drops feed events older than Settings.in_app.replay_window.
   bool RunInboxFeedPrune();
+  // Retention (retention.cc): deletes one batch of inbox messages expired
+  // longer than options.inbox_retention ago and one of final deliveries
+  // older than options.delivery_retention; true when a batch was full.
+  bool RunRetention();
   // Job on every replica sharing the database: wakes this replica's streams
   // when the feed grew through another replica's commits (its own commits
   // wake them directly), so a stream sees them within this job's interval.
