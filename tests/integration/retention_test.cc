@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,10 @@ namespace {
 class RetentionTest : public NotificationTest {
  protected:
   void SetUp() override {
-    LoyaltyTest::SetUp();
+    NotificationTest::SetUp();
     if (HasFatalFailure()) return;
-    Configure();
+    notif_.reset();  // again, with short retentions
+    std::filesystem::remove(MetricsPortFile());
     StartNotification({"--metrics_port=0", "--metrics_port_file=" + MetricsPortFile(), "--inbox_retention=24h",
                        "--delivery_retention=720h"});
   }
