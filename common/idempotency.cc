@@ -83,6 +83,9 @@ absl::StatusOr<bool> Replay(Txn& txn, const Once& once, google::protobuf::Messag
 }
 
 absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Message& response) {
+  if (once.audit) {
+    if (absl::Status s = WriteAudit(txn, *once.audit); !s.ok()) return s;
+  }
   return txn
       .Exec(
           "INSERT INTO idempotency_records (owner, scope, key, request_sha256, response, created_at, subject) "

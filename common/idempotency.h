@@ -23,6 +23,10 @@ absl::Status Remember(Txn& txn, const Once& once, const google::protobuf::Messag
 // (outbox.cc; the relay is in outbox.h).
 absl::Status EnqueueOutbox(Txn& txn, const OutboxEvent& event);
 
+// Appends `record` to the audit log inside the caller's write transaction,
+// dated by RecordClock (audit.cc).
+absl::Status WriteAudit(Txn& txn, const AuditRecord& record);
+
 // Deletes at most `limit` principal-owned records created before `cutoff`
 // (natural keys are kept); returns how many went.
 absl::StatusOr<int64_t> PurgeIdempotencyBefore(Txn& txn, absl::Time cutoff, int limit);
@@ -51,6 +55,7 @@ class SqlTxnBase : public StoreTxn {
     return care::Remember(txn_, once, response);
   }
   absl::Status Enqueue(const OutboxEvent& event) override { return EnqueueOutbox(txn_, event); }
+  absl::Status Audit(const AuditRecord& record) override { return WriteAudit(txn_, record); }
 
  protected:
   Txn& txn_;

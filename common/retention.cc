@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/audit.h"
 #include "common/idempotency.h"
+#include "common/jobs.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
@@ -17,6 +19,11 @@ absl::Duration Bounded(ConfigReader& c, absl::string_view name, absl::string_vie
                             absl::FormatDuration(d)));
   }
   return d;
+}
+
+std::string Days(absl::Duration d) {
+  return d % absl::Hours(24) == absl::ZeroDuration() ? absl::StrCat(d / absl::Hours(24), " days")
+                                                     : absl::FormatDuration(d);
 }
 
 // One batch of `purge`; true when it was full.
@@ -47,7 +54,29 @@ RetentionOptions RetentionOptions::Read(ConfigReader& c) {
   o.outbox = Bounded(c, "outbox_retention",
                      "how long delivered outbox events are kept (24h..366d; "
                      "pending and dead events are never purged)");
+  o.audit = ReadRetention(c, "audit_retention", o.audit, RetentionOptions::kAuditMin, RetentionOptions::kAuditMax,
+                          "how long audit log entries (who changed or exported personal data and settings) are "
+                          "kept (30d..3660d)");
   return o;
+}
+
+absl::Duration ReadRetention(ConfigReader& c, absl::string_view name, absl::Duration def, absl::Duration min,
+                             absl::Duration max, absl::string_view help) {
+  absl::Duration d = c.Duration(name, def, help);
+  if (d < min || d > max) {
+    c.AddError(absl::StrCat(name, " must be between ", Days(min), " and ", Days(max), ", not ",
+                            absl::FormatDuration(d)));
+  }
+  return d;
+}
+
+bool CountPurged(absl::string_view job, absl::string_view table, const absl::StatusOr<int64_t>& deleted, int batch) {
+  if (!deleted.ok()) {
+    LogJobFailure(job, deleted.status());
+    return false;
+  }
+  if (*deleted > 0) metrics::RetentionPurged().Inc({table}, static_cast<double>(*deleted));
+  return *deleted >= batch;
 }
 
 bool PurgeExpired(Database& db, absl::Time now, const RetentionOptions& o) {
@@ -55,6 +84,7 @@ bool PurgeExpired(Database& db, absl::Time now, const RetentionOptions& o) {
                          [&](Txn& txn) { return PurgeIdempotencyBefore(txn, now - o.idempotency, o.batch); });
   more |= PurgeBatch(db, "outbox", o.batch,
                      [&](Txn& txn) { return PurgeDeliveredOutboxBefore(txn, now - o.outbox, o.batch); });
+  more |= PurgeBatch(db, "audit_log", o.batch, [&](Txn& txn) { return PurgeAuditBefore(txn, now - o.audit, o.batch); });
   // Rows of replicas gone for a day (each new pod name leaves one): a live
   // replica rewrites its own every few seconds. Wall clock, as they are.
   more |= PurgeBatch(db, "write_probe", o.batch, [&](Txn& txn) {

@@ -21,6 +21,10 @@ struct MethodMetrics {
 
 namespace {
 
+// Why an admin acts (the audit log's reason; docs/privacy.md).
+constexpr char kReasonHeader[] = "care-reason";
+constexpr size_t kMaxReasonLength = 500;
+
 bool IsStream(const MethodInfo* info) { return info != nullptr && info->metrics != nullptr && info->metrics->stream; }
 
 // Unary calls in care_rpc_in_flight, streams in care_rpc_streams_open.
@@ -168,6 +172,12 @@ RpcRuntime::Call RpcRuntime::Begin(grpc::ServerContextBase* ctx, const google::p
     call.caller.request_id = request.GetReflection()->GetString(request, call.method->request_id_field);
   }
   call.status = Authorize(*call.caller.principal, call.method->access, call.method->full_name);
+  call.caller.method = call.method->full_name;
+  if (auto why = md.find(kReasonHeader); why != md.end())
+    call.caller.reason.assign(why->second.data(), why->second.size());
+  if (call.status.ok() && call.caller.reason.size() > kMaxReasonLength) {
+    call.status = InvalidField(kReasonHeader, "at most 500 characters");
+  }
   if (call.status.ok() && malformed) {
     call.status = Error(absl::StatusCode::kInvalidArgument, "MALFORMED_REQUEST",
                         absl::StrCat("the request body is not a valid ", request.GetDescriptor()->full_name()));

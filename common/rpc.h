@@ -39,6 +39,10 @@ struct MethodInfo {
 struct Caller {
   const Principal* principal;
   std::string request_id;
+  std::string method = {};  // full gRPC method
+  // The metadata header care-reason (why an admin acts: kept in the audit
+  // log; at most 500 characters), "" when not sent.
+  std::string reason = {};
 };
 
 // The idempotency identity of a mutation (store.h): the caller's own
@@ -47,6 +51,21 @@ inline Once OnceFor(const Caller& caller, absl::string_view scope, absl::string_
                     const google::protobuf::Message& request) {
   return Once{caller.principal->name, std::string(scope), std::string(key), FingerprintOf(request)};
 }
+// The audit entry of a change to `target` ("member:<id>") by `caller`: its
+// method, and the care-reason header unless the request has its own reason.
+inline AuditRecord AuditOf(const Caller& caller, std::string target, absl::string_view own_reason = "") {
+  return AuditRecord{caller.principal->name, caller.method, std::move(target),
+                     own_reason.empty() ? caller.reason : std::string(own_reason)};
+}
+
+// OnceFor, for a change the audit log records (Once::audit).
+inline Once AuditedOnce(const Caller& caller, absl::string_view scope, absl::string_view key,
+                        const google::protobuf::Message& request, AuditRecord audit) {
+  Once once = OnceFor(caller, scope, key, request);
+  once.audit = std::move(audit);
+  return once;
+}
+
 // A natural key (an order id names the same order whoever reports it):
 // shared by every caller and kept for good.
 inline Once SharedOnce(absl::string_view scope, absl::string_view key, const google::protobuf::Message& request) {

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "care/common/v1/runtime.grpc.pb.h"
+#include "common/audit.h"
 #include "common/auth.h"
 #include "common/lease.h"
 #include "common/log.h"
@@ -481,6 +482,8 @@ void ServerRunner::StartDatabaseOps() {
             [this] { return PurgeExpired(*database_, clock_->Now(), config_.retention); });
   jobs_.Add(
       "database_size", absl::Seconds(30), [this] { return RefreshDatabaseSize(*database_); }, JobScope::kEveryReplica);
+  audit_log_ = std::make_unique<AuditLogService>(*rpc_, *database_);
+  AddService(audit_log_.get(), care::common::v1::AuditLog::service_full_name());
   // Read refuses backup_dir with database_url: backups are SQLite's.
   if (auto* sqlite = dynamic_cast<SqliteDatabase*>(database_.get()); sqlite != nullptr && config_.backup.enabled()) {
     backups_ = std::make_unique<BackupScheduler>(*sqlite, config_.service, config_.backup);

@@ -98,6 +98,7 @@ struct ServerConfig {
 class TokensFileWatcher;
 class OtlpExporter;
 class OutboxAdminService;
+class AuditLogService;
 class ReloadingSecret;
 
 class ServerRunner final {
@@ -119,7 +120,8 @@ class ServerRunner final {
   // <data_dir>/<service>.db, with the common and the service's migrations
   // for that engine (stopping the process if that fails), makes readiness
   // depend on it taking writes (WriteProbe), runs the retention purge and
-  // the size metric on it as jobs, and on SQLite the scheduled backups.
+  // the size metric on it as jobs, serves its audit log (AuditLog), and on
+  // SQLite the scheduled backups.
   Database& OpenDatabase(const Schema& schema);
   // The Redis pool, one connection per work-pool thread. Redis is a cache:
   // it is not part of readiness.
@@ -182,6 +184,7 @@ class ServerRunner final {
   std::unique_ptr<TokensFileWatcher> tokens_watcher_;
   std::map<std::string, std::shared_ptr<ReloadingSecret>> peer_tokens_;  // by file
   std::unique_ptr<OutboxAdminService> outbox_admin_;
+  std::unique_ptr<AuditLogService> audit_log_;  // care.common.v1.AuditLog
   std::unique_ptr<OutboxSender> outbox_sender_;
   std::unique_ptr<OutboxRelay> outbox_relay_;
   std::unique_ptr<OtlpExporter> tracing_;  // null unless --otlp_endpoint

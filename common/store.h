@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -36,6 +37,16 @@ struct RequestFingerprint {
 };
 RequestFingerprint FingerprintOf(const google::protobuf::Message& request);  // idempotency.cc
 
+// One entry of the audit log (common/audit.h): who did what to which
+// target and why. No personal data beyond the target's id.
+struct AuditRecord {
+  std::string principal;    // the authenticated caller
+  std::string action;       // full gRPC method, "/care.loyalty.v1.LoyaltyService/UpdateMember"
+  std::string target;       // "member:<id>", "template:<key>", "settings"...
+  std::string reason;       // the request's reason or its care-reason header; "" = not given
+  std::string detail = {};  // short and non-personal
+};
+
 // One idempotent mutation: who asks (owner), what (scope, usually the
 // method name), under which id (request id, event id or natural key), and
 // the request's fingerprint. The adapter builds it (OnceFor / SharedOnce in
@@ -49,6 +60,10 @@ struct Once {
   // EmailSubject, PhoneSubject), so erasure finds and deletes it; empty when
   // it names nobody.
   std::string subject = {};
+  // Set for a change the audit log records: Remember writes it in the
+  // change's transaction, so the change exists if and only if its entry
+  // does (a replayed retry is no change and writes none).
+  std::optional<AuditRecord> audit = std::nullopt;
 };
 
 // AIP-155 inside a write transaction: Replay fills `response` with the first
@@ -89,8 +104,16 @@ class OutboxTxn {
   virtual absl::Status Enqueue(const OutboxEvent& event) = 0;
 };
 
+// Writes an audit entry in the transaction (a bulk read's, written as the
+// read starts; a change's travels in Once::audit).
+class AuditTxn {
+ public:
+  virtual ~AuditTxn() = default;
+  virtual absl::Status Audit(const AuditRecord& record) = 0;
+};
+
 // What every service's transaction interface (`StoreTxn`) derives from.
-class ServiceTxn : public IdempotencyTxn, public OutboxTxn {};
+class ServiceTxn : public IdempotencyTxn, public OutboxTxn, public AuditTxn {};
 
 template <typename StoreTxn>
 class TransactionalStore {
@@ -120,6 +143,13 @@ absl::StatusOr<Response> WriteOnce(TransactionalStore<StoreTxn>& store, const On
   });
   if (!s.ok()) return s;
   return response;
+}
+
+// Records a bulk read of personal data as it starts, in a write transaction
+// of its own: the read goes on only once its entry is durable.
+template <typename StoreTxn>
+absl::Status AuditRead(TransactionalStore<StoreTxn>& store, const AuditRecord& record) {
+  return store.Write([&](StoreTxn& tx) { return tx.Audit(record); });
 }
 
 }  // namespace care

@@ -19,6 +19,11 @@ namespace {
 
 using care::common::v1::Role;
 
+// The audit log's name for a script (common/audit.h): "script:<category>/<locale>".
+std::string ScriptTarget(const v1::Script& script) {
+  return absl::StrCat("script:", v1::Category_Name(script.category()), "/", script.locale());
+}
+
 // The highest role the caller holds: approval limits follow it.
 ActorInfo ActorOf(const Caller& caller) {
   ActorInfo a;
@@ -265,8 +270,9 @@ Reactor* ComplaintGrpc::PutForbiddenPhrases(ServerContext* ctx, const v1::PutFor
       if (errors.RequireNonEmpty(f, req->list().phrases(i))) errors.RequireMaxLength(f, req->list().phrases(i), 200);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutPhrases(OnceFor(caller, "PutForbiddenPhrases", req->request_id(), *req), req->list(),
-                               req->expected_version(), ActorOf(caller));
+    return service_.PutPhrases(AuditedOnce(caller, "PutForbiddenPhrases", req->request_id(), *req,
+                                           AuditOf(caller, absl::StrCat("phrases:", req->list().locale()))),
+                               req->list(), req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -285,7 +291,10 @@ Reactor* ComplaintGrpc::CreateBusinessCalendar(ServerContext* ctx, const v1::Cre
     errors.RequireId("request_id", req->request_id());
     ValidateCalendar(errors, req->calendar());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreateCalendar(OnceFor(caller, "CreateBusinessCalendar", req->request_id(), *req), req->calendar());
+    return service_.CreateCalendar(AuditedOnce(caller, "CreateBusinessCalendar", req->request_id(), *req,
+                                               AuditOf(caller,
+                                                       absl::StrCat("calendar:", req->calendar().calendar_id()))),
+                                   req->calendar());
   });
 }
 
@@ -304,7 +313,10 @@ Reactor* ComplaintGrpc::CreateSlaPolicy(ServerContext* ctx, const v1::CreateSlaP
     errors.RequireId("request_id", req->request_id());
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.CreatePolicy(OnceFor(caller, "CreateSlaPolicy", req->request_id(), *req), req->policy());
+    return service_.CreatePolicy(AuditedOnce(caller, "CreateSlaPolicy", req->request_id(), *req,
+                                             AuditOf(caller,
+                                                     absl::StrCat("sla_policy:", req->policy().sla_policy_id()))),
+                                 req->policy());
   });
 }
 
@@ -334,8 +346,9 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateSettings(OnceFor(caller, "UpdateComplaintSettings", req->request_id(), *req), req->settings(),
-                                   req->update_mask());
+    return service_.UpdateSettings(AuditedOnce(caller, "UpdateComplaintSettings", req->request_id(), *req,
+                                               AuditOf(caller, "settings")),
+                                   req->settings(), req->update_mask());
   });
 }
 
@@ -603,8 +616,9 @@ Reactor* ComplaintGrpc::PutScript(ServerContext* ctx, const v1::PutScriptRequest
       errors.RequireNonEmpty(absl::StrCat("script.faqs[", i, "].answer"), sc.faqs(i).answer());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.PutScript(OnceFor(caller, "PutScript", req->request_id(), *req), req->script(),
-                              req->expected_version(), ActorOf(caller));
+    return service_.PutScript(AuditedOnce(caller, "PutScript", req->request_id(), *req,
+                                          AuditOf(caller, ScriptTarget(req->script()))),
+                              req->script(), req->expected_version(), ActorOf(caller));
   });
 }
 
@@ -660,24 +674,28 @@ Reactor* ComplaintGrpc::UpdateBusinessCalendar(ServerContext* ctx, const v1::Upd
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdateCalendar(OnceFor(caller, "UpdateBusinessCalendar", req->request_id(), *req), req->calendar(),
-                                   req->update_mask());
+    return service_.UpdateCalendar(AuditedOnce(caller, "UpdateBusinessCalendar", req->request_id(), *req,
+                                               AuditOf(caller,
+                                                       absl::StrCat("calendar:", req->calendar().calendar_id()))),
+                                   req->calendar(), req->update_mask());
   });
 }
 
 Reactor* ComplaintGrpc::DeleteBusinessCalendar(ServerContext* ctx, const v1::DeleteBusinessCalendarRequest* req,
                                                v1::DeleteBusinessCalendarResponse* resp) {
-  return Answer(
-      ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
-        FieldErrors errors;
-        errors.RequireId("request_id", req->request_id());
-        errors.RequireNonEmpty("calendar_id", req->calendar_id());
-        if (!errors.empty()) return errors.ToStatus();
-        absl::Status s = service_.DeleteCalendar(OnceFor(caller, "DeleteBusinessCalendar", req->request_id(), *req),
-                                                 req->calendar_id(), req->expected_version());
-        if (!s.ok()) return s;
-        return v1::DeleteBusinessCalendarResponse();
-      });
+  return Answer(ctx, *req, resp,
+                [this, req](const Caller& caller) -> absl::StatusOr<v1::DeleteBusinessCalendarResponse> {
+                  FieldErrors errors;
+                  errors.RequireId("request_id", req->request_id());
+                  errors.RequireNonEmpty("calendar_id", req->calendar_id());
+                  if (!errors.empty()) return errors.ToStatus();
+                  absl::Status s = service_.DeleteCalendar(
+                      AuditedOnce(caller, "DeleteBusinessCalendar", req->request_id(), *req,
+                                  AuditOf(caller, absl::StrCat("calendar:", req->calendar_id()))),
+                      req->calendar_id(), req->expected_version());
+                  if (!s.ok()) return s;
+                  return v1::DeleteBusinessCalendarResponse();
+                });
 }
 
 Reactor* ComplaintGrpc::ListSlaPolicies(ServerContext* ctx, const v1::ListSlaPoliciesRequest* req,
@@ -702,8 +720,10 @@ Reactor* ComplaintGrpc::UpdateSlaPolicy(ServerContext* ctx, const v1::UpdateSlaP
     }
     ValidatePolicy(errors, req->policy());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.UpdatePolicy(OnceFor(caller, "UpdateSlaPolicy", req->request_id(), *req), req->policy(),
-                                 req->update_mask());
+    return service_.UpdatePolicy(AuditedOnce(caller, "UpdateSlaPolicy", req->request_id(), *req,
+                                             AuditOf(caller,
+                                                     absl::StrCat("sla_policy:", req->policy().sla_policy_id()))),
+                                 req->policy(), req->update_mask());
   });
 }
 
@@ -714,7 +734,9 @@ Reactor* ComplaintGrpc::DeleteSlaPolicy(ServerContext* ctx, const v1::DeleteSlaP
     errors.RequireId("request_id", req->request_id());
     errors.RequireNonEmpty("sla_policy_id", req->sla_policy_id());
     if (!errors.empty()) return errors.ToStatus();
-    absl::Status s = service_.DeletePolicy(OnceFor(caller, "DeleteSlaPolicy", req->request_id(), *req),
+    absl::Status s = service_.DeletePolicy(AuditedOnce(caller, "DeleteSlaPolicy", req->request_id(), *req,
+                                                       AuditOf(caller,
+                                                               absl::StrCat("sla_policy:", req->sla_policy_id()))),
                                            req->sla_policy_id(), req->expected_version());
     if (!s.ok()) return s;
     return v1::DeleteSlaPolicyResponse();

@@ -112,8 +112,9 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::UpdateProgram(ServerContext* ctx, const v
     bool replace_all = CheckProgramMask(errors, *req);
     if (!errors.empty()) return errors.ToStatus();
     ProgramUpdate update{req->program(), req->update_mask(), replace_all, req->change_note()};
-    return Respond(loyalty_.UpdateProgram(OnceFor(caller, "UpdateProgram", req->request_id(), *req), update,
-                                          ActorOf(caller, req->request_id())),
+    return Respond(loyalty_.UpdateProgram(AuditedOnce(caller, "UpdateProgram", req->request_id(), *req,
+                                                      AuditOf(caller, "program")),
+                                          update, ActorOf(caller, req->request_id())),
                    resp);
   });
 }
@@ -146,8 +147,9 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::EnrolMember(ServerContext* ctx, const v1:
       ValidateProfile(errors, req->member(), nullptr, loyalty_.Now());
     }
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(loyalty_.Enrol(OnceFor(caller, "EnrolMember", req->request_id(), *req), req->member().member_id(),
-                                  ProfileFromProto(req->member())),
+    return Respond(loyalty_.Enrol(AuditedOnce(caller, "EnrolMember", req->request_id(), *req,
+                                              AuditOf(caller, MemberSubject(req->member().member_id()))),
+                                  req->member().member_id(), ProfileFromProto(req->member())),
                    resp);
   });
 }
@@ -174,7 +176,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::UpdateMember(ServerContext* ctx, const v1
     if (!paths.ok()) return paths.status();
     ValidateProfile(errors, req->member(), &*paths, loyalty_.Now());
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(loyalty_.UpdateMember(OnceFor(caller, "UpdateMember", req->request_id(), *req),
+    return Respond(loyalty_.UpdateMember(AuditedOnce(caller, "UpdateMember", req->request_id(), *req,
+                                                     AuditOf(caller, MemberSubject(req->member().member_id()))),
                                          req->member().member_id(), ProfileFromProto(req->member()), *paths,
                                          req->member().version()),
                    resp);
@@ -234,6 +237,11 @@ grpc::ServerWriteReactor<v1::Member>* LoyaltyGrpc::ExportMembers(ServerContext* 
     // caller is not counted as an export.
     if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:notification"}, "ExportMembers"); !s.ok()) return s;
     if (audit->principal.empty()) {
+      // In the audit log before the first member leaves: no export
+      // without its entry (its filters name tiers and segments, nobody).
+      AuditRecord entry = AuditOf(caller, "members");
+      entry.detail = req->ShortDebugString().substr(0, 200);
+      if (absl::Status s = loyalty_.AuditRead(entry); !s.ok()) return s;
       audit->principal = caller.principal->name;
       audit->filters = req->ShortDebugString();
     }

@@ -109,6 +109,8 @@ class LoyaltyService final {
                                           const std::set<std::string>& paths, int64_t expected_version);
   // Ordered by member_id, after `after`.
   absl::StatusOr<std::vector<v1::Member>> ListMembers(const MemberFilter& filter, const std::string& after, int limit);
+  // Records a bulk read of members (an export) in the audit log as it starts.
+  absl::Status AuditRead(const AuditRecord& record) { return care::AuditRead(store_, record); }
 
   // ------------------------------------------------------ points and tiers
   absl::StatusOr<v1::RecordPurchaseResponse> RecordPurchase(const Once& once, const PurchaseCommand& cmd,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -60,12 +62,13 @@ absl::Status LoyaltyService::MemberAnswer(StoreTxn& tx, const absl::StatusOr<Mem
 absl::StatusOr<v1::Member> LoyaltyService::Enrol(const Once& once, const std::string& member_id,
                                                  const Profile& profile) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
-  // The id may be drawn here: the stored answer is tagged once it is known,
-  // before WriteOnce remembers it.
+  // The id may be drawn here: the stored answer and its audit entry are
+  // tagged once it is known, before WriteOnce remembers them.
   Once tagged = once;
   return WriteOnceAndCache<v1::Member>(tagged, [&](StoreTxn& tx, Effects& fx, v1::Member& response) -> absl::Status {
     if (absl::Status s = MemberAnswer(tx, EnrolIn(tx, fx, member_id, profile), response); !s.ok()) return s;
     tagged.subject = MemberSubject(response.member_id());
+    if (tagged.audit) tagged.audit->target = tagged.subject;
     return absl::OkStatus();
   });
 }

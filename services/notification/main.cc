@@ -10,6 +10,7 @@
 #include "common/key_file.h"
 #include "common/lease.h"
 #include "common/log.h"
+#include "common/retention.h"
 #include "common/server.h"
 #include "services/notification/notification_grpc.h"
 #include "services/notification/notification_service.h"
@@ -110,6 +111,12 @@ int main(int argc, char** argv) {
       "inbox_streams_per_principal", 8, 1, 1000,
       "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
   options.unsubscribe = ReadUnsubscribeTokens(config);
+  options.inbox_retention = care::ReadRetention(
+      config, "inbox_retention", options.inbox_retention, absl::ZeroDuration(), absl::Hours(24 * 366),
+      "how long an inbox message is kept after it expires (hidden) before it is deleted (0..366d)");
+  options.delivery_retention = care::ReadRetention(
+      config, "delivery_retention", options.delivery_retention, absl::Hours(24 * 7), absl::Hours(24 * 3660),
+      "how long a sent, failed or suppressed delivery and its payload are kept (7d..3660d; pending ones stay)");
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
@@ -150,6 +157,7 @@ int main(int argc, char** argv) {
       "notification.fan_out", job_interval, [&] { return notification.RunFanOut(); }, care::JobScope::kEveryReplica);
   runner.jobs().Add("notification.dispatch", job_interval, [&] { return notification.RunDispatch(); });
   runner.jobs().Add("notification.inbox_feed_prune", job_interval, [&] { return notification.RunInboxFeedPrune(); });
+  runner.jobs().Add("notification.retention", absl::Minutes(1), [&] { return notification.RunRetention(); });
   // Replicas share a PostgreSQL database: another replica's inbox commits
   // reach this replica's streams through the feed head.
   if (!runner.config().database.url.empty()) {

@@ -163,6 +163,10 @@ struct NotificationOptions {
   // Zeroes what an erasure deleted from the database files (Database::Scrub);
   // null = nothing to do.
   std::function<absl::Status()> scrub;
+  // Retention (--inbox_retention, --delivery_retention; docs/privacy.md).
+  absl::Duration inbox_retention = absl::Hours(24 * 7);
+  absl::Duration delivery_retention = absl::Hours(24 * 180);
+  int retention_batch = 1000;
 };
 
 // Where an export (ExportPersonalData) is in a person's data: the members
@@ -244,6 +248,10 @@ class NotificationService final {
   absl::StatusOr<InboxFeedPage> ReadInboxFeed(const InboxFeedQuery& query, int64_t after, int window);
   // Job: drops feed events older than Settings.in_app.replay_window.
   bool RunInboxFeedPrune();
+  // Retention (retention.cc): deletes one batch of inbox messages expired
+  // longer than options.inbox_retention ago and one of final deliveries
+  // older than options.delivery_retention; true when a batch was full.
+  bool RunRetention();
   // Job on every replica sharing the database: wakes this replica's streams
   // when the feed grew through another replica's commits (its own commits
   // wake them directly), so a stream sees them within this job's interval.

@@ -218,6 +218,13 @@ class StoreTxn : public ServiceTxn {
   // returns how many.
   virtual absl::StatusOr<int64_t> PruneInboxFeed(absl::Time before, int limit) = 0;
 
+  // Retention (RunRetention): each deletes up to `limit` rows and returns
+  // how many. Inbox messages that expired before `expired_before`:
+  virtual absl::StatusOr<int64_t> PurgeExpiredInbox(absl::Time expired_before, int limit) = 0;
+  // Deliveries in a final state (sent, failed, suppressed) created before
+  // `created_before`, with their events (the payload); pending ones stay.
+  virtual absl::StatusOr<int64_t> PurgeFinalDeliveries(absl::Time created_before, int limit) = 0;
+
   // Templates by (kind, template_key, channel, locale).
   virtual absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& key) = 0;
   virtual absl::Status PutTemplate(const v1::Template& t) = 0;

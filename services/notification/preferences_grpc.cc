@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/pagination.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/notification/notification_grpc.h"
@@ -146,8 +147,9 @@ Reactor* NotificationGrpc::UpdateSettings(ServerContext* ctx, const v1::UpdateSe
       errors.Add("settings.email.unsubscribe_url", problem);
     }
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(service_.UpdateSettings(OnceFor(caller, kSettingsScope, req->request_id(), *req), req->settings(),
-                                           req->update_mask(), caller.principal->name),
+    return Respond(service_.UpdateSettings(AuditedOnce(caller, kSettingsScope, req->request_id(), *req,
+                                                       AuditOf(caller, "settings")),
+                                           req->settings(), req->update_mask(), caller.principal->name),
                    resp);
   });
 }
@@ -165,17 +167,20 @@ Reactor* NotificationGrpc::UpdatePreferences(ServerContext* ctx, const v1::Updat
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidatePreferences(*req); !bad.ok()) return bad;
     std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
-    return Respond(service_.UpdatePreferences(OnceFor(caller, kPreferencesScope, req->request_id(), *req),
-                                              req->preferences(), std::move(paths)),
-                   resp);
+    return Respond(
+        service_.UpdatePreferences(AuditedOnce(caller, kPreferencesScope, req->request_id(), *req,
+                                               AuditOf(caller, MemberSubject(req->preferences().member_id()))),
+                                   req->preferences(), std::move(paths)),
+        resp);
   });
 }
 
 Reactor* NotificationGrpc::SetConsent(ServerContext* ctx, const v1::SetConsentRequest* req, v1::ConsentRecord* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     if (absl::Status bad = ValidateConsent(*req, service_.Now()); !bad.ok()) return bad;
-    return Respond(service_.SetConsent(OnceFor(caller, kConsentScope, req->request_id(), *req), ChangeOf(*req),
-                                       caller.principal->name),
+    return Respond(service_.SetConsent(AuditedOnce(caller, kConsentScope, req->request_id(), *req,
+                                                   AuditOf(caller, MemberSubject(req->member_id()))),
+                                       ChangeOf(*req), caller.principal->name),
                    resp);
   });
 }

@@ -691,6 +691,26 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         Micros(before), limit);
   }
 
+  absl::StatusOr<int64_t> PurgeExpiredInbox(absl::Time expired_before, int limit) override {
+    // Index inbox_expiry.
+    return txn_.Exec(
+        "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE expire_at < ?1 ORDER BY expire_at LIMIT ?2)",
+        Micros(expired_before), limit);
+  }
+
+  absl::StatusOr<int64_t> PurgeFinalDeliveries(absl::Time created_before, int limit) override {
+    // The conditions of the partial index deliveries_final_age; a batch's
+    // events go first, while their deliveries still name them.
+    constexpr absl::string_view kBatch =
+        "SELECT seq FROM deliveries WHERE status <> 1 AND create_at < ?1 ORDER BY create_at LIMIT ?2";
+    auto events = txn_.Exec(absl::StrCat("DELETE FROM delivery_events WHERE delivery_id IN "
+                                         "(SELECT delivery_id FROM deliveries WHERE seq IN (",
+                                         kBatch, "))"),
+                            Micros(created_before), limit);
+    if (!events.ok()) return events.status();
+    return txn_.Exec(absl::StrCat("DELETE FROM deliveries WHERE seq IN (", kBatch, ")"), Micros(created_before), limit);
+  }
+
   // -------------------------------------------------------------- settings
 
   absl::StatusOr<std::optional<v1::Template>> GetTemplate(const v1::TemplateKey& k) override {

@@ -1,6 +1,7 @@
 // The gRPC side of templates: request checks, then NotificationService
 // (which validates template contents itself, for PutTemplate and drafts).
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "services/notification/notification_grpc.h"
@@ -51,13 +52,26 @@ Preview PreviewOf(const v1::RenderPreviewRequest& r) {
 
 using Reactor = NotificationGrpc::Reactor;
 
+namespace {
+
+// The audit log's name for a template (common/audit.h):
+// "template:<kind>/<key>/<channel>/<locale>".
+template <typename KeyFields>
+std::string TemplateTarget(const KeyFields& k) {
+  return absl::StrCat("template:", v1::MessageKind_Name(k.kind()), "/", k.template_key(), "/",
+                      care::common::v1::MessageChannel_Name(k.channel()), "/", k.locale());
+}
+
+}  // namespace
+
 Reactor* NotificationGrpc::PutTemplate(ServerContext* ctx, const v1::PutTemplateRequest* req, v1::Template* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(service_.PutTemplate(OnceFor(caller, kPutTemplateScope, req->request_id(), *req), req->template_(),
-                                        caller.principal->name),
+    return Respond(service_.PutTemplate(AuditedOnce(caller, kPutTemplateScope, req->request_id(), *req,
+                                                    AuditOf(caller, TemplateTarget(req->template_()))),
+                                        req->template_(), caller.principal->name),
                    resp);
   });
 }
@@ -98,8 +112,9 @@ Reactor* NotificationGrpc::DeleteTemplate(ServerContext* ctx, const v1::DeleteTe
     errors.RequireId("request_id", req->request_id());
     ValidateKey(errors, req->key());
     if (!errors.empty()) return errors.ToStatus();
-    return service_.DeleteTemplate(OnceFor(caller, kDeleteTemplateScope, req->request_id(), *req), req->key(),
-                                   req->version());
+    return service_.DeleteTemplate(AuditedOnce(caller, kDeleteTemplateScope, req->request_id(), *req,
+                                               AuditOf(caller, TemplateTarget(req->key()))),
+                                   req->key(), req->version());
   });
 }
 

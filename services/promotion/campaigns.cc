@@ -178,7 +178,9 @@ absl::StatusOr<v1::Campaign> PromotionService::Create(const Once& once, const st
                                                       const v1::Campaign& campaign, const std::string& by) {
   const std::string id = campaign_id.empty() ? NewId("cmp-") : campaign_id;
   const absl::Time now = clock_.Now();
-  return EditCampaign(once, id, now, [&](const v1::Campaign* stored) -> absl::StatusOr<Edit> {
+  Once audited = once;  // its audit entry names the id chosen here
+  if (audited.audit) audited.audit->target = absl::StrCat("campaign:", id);
+  return EditCampaign(audited, id, now, [&](const v1::Campaign* stored) -> absl::StatusOr<Edit> {
     if (stored != nullptr) return AlreadyExists("CAMPAIGN_ALREADY_EXISTS", absl::StrCat("campaign ", id, " exists"));
     Edit edit;
     edit.change.change = v1::CAMPAIGN_CHANGE_CREATED;

@@ -112,8 +112,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::CreateCampaign(ServerContext* ctx, cons
     // the same way for create and for the merged result of an update.
     if (!req->has_campaign()) errors.Add("campaign", "required");
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(promotion_.Create(OnceFor(caller, "CreateCampaign", req->request_id(), *req), req->campaign_id(),
-                                     req->campaign(), caller.principal->name),
+    return Respond(promotion_.Create(AuditedOnce(caller, "CreateCampaign", req->request_id(), *req,
+                                                 AuditOf(caller, absl::StrCat("campaign:", req->campaign_id()))),
+                                     req->campaign_id(), req->campaign(), caller.principal->name),
                    resp);
   });
 }
@@ -154,7 +155,8 @@ grpc::ServerUnaryReactor* PromotionGrpc::RescheduleCampaign(ServerContext* ctx,
     CheckOptionalTimestamp(errors, "starts_at", req->has_starts_at(), req->starts_at());
     CheckOptionalTimestamp(errors, "ends_at", req->has_ends_at(), req->ends_at());
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(promotion_.Reschedule(OnceFor(caller, "RescheduleCampaign", req->request_id(), *req),
+    return Respond(promotion_.Reschedule(AuditedOnce(caller, "RescheduleCampaign", req->request_id(), *req,
+                                                     AuditOf(caller, absl::StrCat("campaign:", req->campaign_id()))),
                                          ScheduleOf(*req), caller.principal->name),
                    resp);
   });
@@ -168,9 +170,11 @@ grpc::ServerUnaryReactor* PromotionGrpc::CancelCampaign(ServerContext* ctx, cons
     if (!IsCampaignId(req->campaign_id())) errors.Add("campaign_id", "must match [a-z0-9-]{1,63}");
     errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(promotion_.Cancel(OnceFor(caller, "CancelCampaign", req->request_id(), *req), req->campaign_id(),
-                                     req->expected_version(), req->reason(), caller.principal->name),
-                   resp);
+    return Respond(
+        promotion_.Cancel(AuditedOnce(caller, "CancelCampaign", req->request_id(), *req,
+                                      AuditOf(caller, absl::StrCat("campaign:", req->campaign_id()), req->reason())),
+                          req->campaign_id(), req->expected_version(), req->reason(), caller.principal->name),
+        resp);
   });
 }
 
@@ -194,9 +198,11 @@ grpc::ServerUnaryReactor* PromotionGrpc::UpdateCampaign(ServerContext* ctx, cons
       }
     }
     if (!errors.empty()) return errors.ToStatus();
-    return Respond(promotion_.Update(OnceFor(caller, "UpdateCampaign", req->request_id(), *req), req->campaign(),
-                                     req->update_mask(), caller.principal->name),
-                   resp);
+    return Respond(
+        promotion_.Update(AuditedOnce(caller, "UpdateCampaign", req->request_id(), *req,
+                                      AuditOf(caller, absl::StrCat("campaign:", req->campaign().campaign_id()))),
+                          req->campaign(), req->update_mask(), caller.principal->name),
+        resp);
   });
 }
 

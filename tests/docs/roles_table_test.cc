@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "care/common/v1/audit.pb.h"
 #include "care/common/v1/common.pb.h"
 #include "care/common/v1/outbox_admin.pb.h"
 #include "care/common/v1/runtime.pb.h"
@@ -44,6 +45,7 @@ std::vector<std::string> ExpectedRows() {
       care::complaint::v1::GetComplaintRequest::descriptor()->file(),
       care::notification::v1::IngestEventRequest::descriptor()->file(),
       care::common::v1::ListDeadEventsRequest::descriptor()->file(),
+      care::common::v1::ListAuditEntriesRequest::descriptor()->file(),
       care::common::v1::PingRequest::descriptor()->file(),
   };
   std::vector<std::string> rows;
