@@ -1,12 +1,15 @@
 #include "common/audit.h"
 
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
+#include "common/log.h"
 #include "common/pagination.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 
 namespace care {
@@ -103,6 +106,27 @@ grpc::ServerUnaryReactor* AuditLogService::ListAuditEntries(grpc::CallbackServer
       return absl::OkStatus();
     });
   });
+}
+
+PersonalDataExportAudit::~PersonalDataExportAudit() {
+  if (!started_) return;  // refused before the first batch
+  // Warn level: an audit line must survive --log_level=warn.
+  LogWarn(
+      "personal data export",
+      {{"principal", record_.principal}, {"subject", record_.target}, {"reason", record_.reason}, {"items", items_}});
+}
+
+absl::Status PersonalDataExportAudit::Start(const Caller& caller,
+                                            const care::common::v1::ExportPersonalDataRequest& request,
+                                            const Write& write) {
+  if (started_) return absl::OkStatus();
+  if (absl::Status bad = CheckExportRequest(request); !bad.ok()) return bad;
+  AuditRecord record = AuditOf(caller, "subject:" + SubjectDigest(SubjectKeys(request.subject()).front()),
+                               request.reason());
+  if (absl::Status s = write(record); !s.ok()) return s;
+  record_ = std::move(record);
+  started_ = true;
+  return absl::OkStatus();
 }
 
 }  // namespace care

@@ -18,6 +18,7 @@
 //   --audit_retention (common/retention.h).
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/common/v1/audit.grpc.pb.h"
+#include "care/common/v1/privacy.pb.h"
 #include "common/rpc.h"
 #include "common/sql.h"
 #include "common/store.h"
@@ -41,6 +43,32 @@ namespace care {
 // caller must not send personal data it could not audit.
 absl::Status AuditBulkRead(Database& db, const std::string& principal, const std::string& action,
                            const std::string& target, const std::string& reason, int64_t count = 0);
+
+// The audit of one ExportPersonalData stream, the same in every service.
+// The first Start checks the request and writes the entry (action: the
+// method; target: "subject:" and the SHA-256 of the first subject key, never
+// the key; reason: the request's) through `write` (the service's AuditRead),
+// before any item is sent; Count adds each batch. When the stream ends,
+// however it ends, a warn log line records the items sent.
+class PersonalDataExportAudit final {
+ public:
+  using Write = std::function<absl::Status(const AuditRecord&)>;
+  PersonalDataExportAudit() = default;
+  PersonalDataExportAudit(const PersonalDataExportAudit&) = delete;
+  PersonalDataExportAudit& operator=(const PersonalDataExportAudit&) = delete;
+  ~PersonalDataExportAudit();
+
+  // OK once the entry is written (later calls do nothing); INVALID_ARGUMENT
+  // for a bad request; the write's error otherwise.
+  absl::Status Start(const Caller& caller, const care::common::v1::ExportPersonalDataRequest& request,
+                     const Write& write);
+  void Count(size_t items) { items_ += static_cast<int64_t>(items); }
+
+ private:
+  AuditRecord record_;
+  bool started_ = false;
+  int64_t items_ = 0;
+};
 
 struct AuditFilter {
   std::string action;  // "" = any

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/audit.h"
 #include "common/auth.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
@@ -753,27 +754,11 @@ constexpr int kExportBatch = 200;
 grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::ComplaintPersonalData>;
-  // A read of one person's data is audited when the stream ends, however it
-  // ends: who, about whom (a digest, not the key), why and how many items.
-  struct ExportAudit {
-    std::string principal, subject, reason;
-    int64_t items = 0;
-    ~ExportAudit() {
-      if (principal.empty()) return;  // refused before the first batch
-      // Warn level: an audit line must survive --log_level=warn.
-      LogWarn("personal data export",
-              {{"principal", principal}, {"subject", subject}, {"reason", reason}, {"items", items}});
-    }
-  };
-  auto audit = std::make_shared<ExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>();
   auto fetch = [this, req, audit,
                 cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
-    if (absl::Status bad = CheckExportRequest(*req); !bad.ok()) return bad;
-    if (audit->principal.empty()) {
-      audit->principal = caller.principal->name;
-      audit->subject = SubjectDigest(SubjectKeys(req->subject()).front());
-      audit->reason = req->reason();
-    }
+    auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };
+    if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     Writer::Batch batch;
     // Tickets are filed by member id: an e-mail or phone alone finds none.
     if (!req->subject().member_id().empty()) {
@@ -782,7 +767,7 @@ grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPerson
       batch.items = std::move(*items);
     }
     batch.last = req->subject().member_id().empty() || cursor.done;
-    audit->items += static_cast<int64_t>(batch.items.size());
+    audit->Count(batch.items.size());
     return batch;
   };
   return new Writer(rpc_, ctx, *req, std::move(fetch));

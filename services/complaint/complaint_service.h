@@ -187,6 +187,8 @@ class ComplaintService final {
   ~ComplaintService();
 
   absl::Time Now() const { return clock_.Now(); }
+  // Records a bulk read of personal data (an export) in the audit log as it starts.
+  absl::Status AuditRead(const AuditRecord& record) { return care::AuditRead(store_, record); }
 
   // Configuration (config.cc). Versions checked are 0 for "any".
   absl::StatusOr<v1::BusinessCalendar> CreateCalendar(const Once& once, const v1::BusinessCalendar& calendar);

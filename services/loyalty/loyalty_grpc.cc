@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/audit.h"
 #include "common/auth.h"
 #include "common/bounds.h"
 #include "common/errors.h"
@@ -386,32 +387,15 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ProjectTier(ServerContext* ctx, const v1:
 grpc::ServerWriteReactor<v1::LoyaltyPersonalData>* LoyaltyGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::LoyaltyPersonalData>;
-  // A person's export is audited when the stream ends, however it ends: who,
-  // the digest of the subject (not the subject), the reason, items sent.
-  struct ExportAudit {
-    std::string principal;
-    std::string subject_digest;
-    std::string reason;
-    int64_t items = 0;
-    ~ExportAudit() {
-      if (principal.empty()) return;  // refused before the first batch
-      LogWarn("personal data export",
-              {{"principal", principal}, {"subject_digest", subject_digest}, {"reason", reason}, {"items", items}});
-    }
-  };
-  auto audit = std::make_shared<ExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>();
   auto fetch = [this, req, audit, cursor = LoyaltyService::ExportCursor()](
                    const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
-    if (audit->principal.empty()) {
-      if (absl::Status s = CheckExportRequest(*req); !s.ok()) return s;
-      audit->principal = caller.principal->name;
-      audit->subject_digest = SubjectDigest(SubjectKeys(req->subject()).front());
-      audit->reason = req->reason();
-    }
+    auto write = [this](const AuditRecord& r) { return loyalty_.AuditRead(r); };
+    if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     auto items = loyalty_.ExportPersonalData(req->subject(), cursor, kExportBatch);
     if (!items.ok()) return items.status();
     Writer::Batch batch;
-    audit->items += static_cast<int64_t>(items->size());
+    audit->Count(items->size());
     batch.items = std::move(*items);
     batch.last = cursor.done();
     return batch;

@@ -199,6 +199,8 @@ class NotificationService final {
                                               const google::protobuf::FieldMask& mask, const std::string& actor);
   // Business time (the injectable clock).
   absl::Time Now() const { return clock_.Now(); }
+  // Records a bulk read of personal data (an export) in the audit log as it starts.
+  absl::Status AuditRead(const AuditRecord& record) { return care::AuditRead(store_, record); }
   // Woken after every commit that changed an inbox.
   InboxWatch& inbox_watch() { return inbox_watch_; }
 

@@ -2,8 +2,8 @@
 // stream; the work is the domain's (privacy.cc).
 #include <memory>
 
+#include "common/audit.h"
 #include "common/auth.h"
-#include "common/log.h"
 #include "common/privacy.h"
 #include "common/server_stream.h"
 #include "services/notification/notification_grpc.h"
@@ -18,33 +18,16 @@ grpc::ServerWriteReactor<v1::NotificationPersonalData>* NotificationGrpc::Export
     ServerContext* ctx, const ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::NotificationPersonalData>;
   constexpr int kBatch = 500;
-  // Every export is audited when the stream ends, however it ends (the
-  // writer drops `fetch` with it): who, whom (a digest), why, how many items.
-  struct ExportAudit {
-    std::string principal, subject, reason;
-    int64_t items = 0;
-    ~ExportAudit() {
-      if (principal.empty()) return;  // refused before the first batch
-      // Warn level: an audit line must survive --log_level=warn.
-      LogWarn("personal data export",
-              {{"principal", principal}, {"subject", subject}, {"reason", reason}, {"items", items}});
-    }
-  };
-  auto audit = std::make_shared<ExportAudit>();
-  auto fetch = [this, req, audit, checked = false,
+  auto audit = std::make_shared<PersonalDataExportAudit>();
+  auto fetch = [this, req, audit,
                 cursor = PersonalDataCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
-    if (!checked) {
-      if (absl::Status s = CheckExportRequest(*req); !s.ok()) return s;
-      checked = true;
-      audit->principal = caller.principal->name;
-      audit->subject = SubjectDigest(SubjectKeys(req->subject()).front());
-      audit->reason = req->reason();
-    }
+    auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };
+    if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     auto items = service_.ExportPersonalData(req->subject(), cursor, kBatch);
     if (!items.ok()) return items.status();
     Writer::Batch batch;
     batch.last = items->empty();
-    audit->items += static_cast<int64_t>(items->size());
+    audit->Count(items->size());
     batch.items = std::move(*items);
     return batch;
   };

@@ -1,8 +1,8 @@
 // The personal data RPCs of the promotion service (docs/privacy.md).
 #include <memory>
 
+#include "common/audit.h"
 #include "common/auth.h"
-#include "common/log.h"
 #include "common/privacy.h"
 #include "common/server_stream.h"
 #include "services/promotion/promotion_grpc.h"
@@ -15,42 +15,19 @@ namespace pv1 = ::care::promotion::v1;
 // Items per batch of an export stream: one batch is in memory at a time.
 constexpr int kExportBatch = 200;
 
-// Every export is kept with who asked, about whom (the digest of the first
-// subject key) and why, when the stream ends however it ends (the writer
-// drops `fetch` with it).
-struct ExportAudit {
-  std::string principal;
-  std::string subject;
-  std::string reason;
-  int64_t items = 0;
-  ExportAudit() = default;
-  ExportAudit(const ExportAudit&) = delete;
-  ExportAudit& operator=(const ExportAudit&) = delete;
-  ~ExportAudit() {
-    if (principal.empty()) return;  // refused before the first batch
-    // Warn level: an audit line must survive --log_level=warn.
-    LogWarn("personal data export",
-            {{"principal", principal}, {"subject", subject}, {"reason", reason}, {"items", items}});
-  }
-};
-
 }  // namespace
 
 grpc::ServerWriteReactor<pv1::PromotionPersonalData>* PromotionGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<pv1::PromotionPersonalData>;
-  auto audit = std::make_shared<ExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>();
   auto fetch = [this, req, audit,
                 cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
-    if (audit->principal.empty()) {
-      if (absl::Status bad = CheckExportRequest(*req); !bad.ok()) return bad;
-      audit->principal = caller.principal->name;
-      audit->subject = SubjectDigest(SubjectKeys(req->subject()).front());
-      audit->reason = req->reason();
-    }
+    auto write = [this](const AuditRecord& r) { return promotion_.AuditRead(r); };
+    if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     auto items = promotion_.ExportBatch(req->subject().member_id(), cursor, kExportBatch);
     if (!items.ok()) return items.status();
-    audit->items += static_cast<int64_t>(items->size());
+    audit->Count(items->size());
     Writer::Batch batch;
     batch.items = std::move(*items);
     batch.last = cursor.done;

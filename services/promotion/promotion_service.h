@@ -167,6 +167,8 @@ class PromotionService final {
 
   // Loads the live campaigns into the quote index; call once at start.
   absl::Status Init();
+  // Records a bulk read of personal data (an export) in the audit log as it starts.
+  absl::Status AuditRead(const AuditRecord& record) { return care::AuditRead(store_, record); }
   // Applies the campaigns changed (through any replica) since the index was
   // last brought up to date: one single-row read when nothing changed.
   absl::Status RefreshIndex();

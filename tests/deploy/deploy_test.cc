@@ -52,10 +52,20 @@ const std::map<std::string, std::string> kHealth = {{"loyalty", "care.loyalty.v1
                                                     {"complaint", "care.complaint.v1.ComplaintService"},
                                                     {"notification", "care.notification.v1.NotificationService"}};
 const std::vector<std::pair<std::string, std::string>> kCalls =
-    {{"promotion", "loyalty"},      {"complaint", "loyalty"},    {"complaint", "promotion"},
-     {"complaint", "notification"}, {"loyalty", "notification"}, {"promotion", "notification"},
-     {"notification", "loyalty"},   {"loyalty", "redis"},        {"promotion", "redis"},
-     {"complaint", "redis"},        {"notification", "redis"}};
+    {{"promotion", "loyalty"},
+     {"complaint", "loyalty"},
+     {"complaint", "promotion"},
+     {"complaint", "notification"},
+     {"loyalty", "notification"},
+     {"promotion", "notification"},
+     {"notification", "loyalty"},
+     {"loyalty", "redis"},
+     {"promotion", "redis"},
+     {"complaint", "redis"},
+     {"notification", "redis"},
+     // Erasure: loyalty's ErasePerson reaches the others through its outbox.
+     {"loyalty", "promotion"},
+     {"loyalty", "complaint"}};
 
 std::string Kubectl() {
   const char* kubectl = std::getenv("CARE_KUBECTL");

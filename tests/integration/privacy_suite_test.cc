@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "care/common/v1/audit.grpc.pb.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "tests/integration/complaint_fixture.h"
 
@@ -173,6 +174,23 @@ TEST_F(PrivacySuiteTest, APersonIsExportedFromEveryServiceAndErasedEverywhereEve
   EXPECT_EQ(exported.find("m-bystander"), std::string::npos) << "another member's data was exported";
   const int64_t total = LedgerTotal(kMember);
   ASSERT_GT(total, 0);
+  // Each export is in its service's audit log: who, why, and a digest for whom.
+  const std::vector<std::pair<ServiceProcess*, std::string>> services{
+      {service_.get(), "care.loyalty.v1.LoyaltyService"},
+      {promotion_.get(), "care.promotion.v1.PromotionService"},
+      {complaint_.get(), "care.complaint.v1.ComplaintService"},
+      {notif_.get(), "care.notification.v1.NotificationService"}};
+  for (const auto& [process, service] : services) {
+    care::common::v1::ListAuditEntriesRequest list;
+    list.set_action("/" + service + "/ExportPersonalData");
+    care::common::v1::ListAuditEntriesResponse audited;
+    s = care::common::v1::AuditLog::NewStub(process->channel())->ListAuditEntries(Ctx(admin()).get(), list, &audited);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    ASSERT_FALSE(audited.entries().empty()) << service;
+    EXPECT_EQ(audited.entries(0).reason(), "DSR-2026-0042");
+    EXPECT_EQ(audited.entries(0).principal(), "admin:test");
+    EXPECT_EQ(audited.entries(0).DebugString().find(kMember), std::string::npos) << audited.DebugString();
+  }
 
   // Erase while complaint is down: loyalty's part is done at once, the
   // others follow through the outbox, complaint's when it is back.
