@@ -54,6 +54,23 @@ class ComplaintTest : public LoyaltyTest {
     for (auto& a : ExtraComplaintArgs()) args.push_back(std::move(a));
     return args;
   }
+  // Sets another service's fake clock to the tests' base time.
+  void SetBaseTime(ServiceProcess& p) {
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(Base());
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = care::common::v1::ClockControl::NewStub(p.channel())->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // The flags of a real care_promotion reading this loyalty (its quote
+  // secret written beside the tokens), for fixtures that start one.
+  std::vector<std::string> PromotionArgs() {
+    std::ofstream(dir_.path() + "/quote_secret") << "test-1 fixture-quote-secret-0123456789abcdef0123\n";
+    return {"--fake_clock", "--redis_port=" + std::to_string(redis_.port()), "--loyalty_target=" + service_->address(),
+            "--service_token_file=" + dir_.path() + "/promotion_token",
+            "--quote_token_secret_file=" + dir_.path() + "/quote_secret"};
+  }
   // More flags for care_complaint, for fixtures that need them.
   virtual std::vector<std::string> ExtraComplaintArgs() { return {}; }
 

@@ -46,20 +46,17 @@ class PrivacySuiteTest : public ComplaintTest {
     LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): complaint starts last
     if (HasFatalFailure()) return;
     Configure();
-    notif_ = std::make_unique<ServiceProcess>(
-        CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
-        NotificationArgs({"--port=" + std::to_string(notification_port_), "--outbox_interval=50ms"}), tokens_);
+    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
+                                              NotificationArgs({"--port=" + std::to_string(notification_port_)}),
+                                              tokens_);
     ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
-    std::ofstream(dir_.path() + "/quote_secret") << "privacy-1 privacy-suite-secret-0123456789abcdef0123\n";
-    promotion_ = std::make_unique<ServiceProcess>(
-        CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService",
-        std::vector<std::string>{"--fake_clock", "--port=" + std::to_string(promotion_port_),
-                                 "--redis_port=" + std::to_string(redis_.port()),
-                                 "--loyalty_target=" + service_->address(),
-                                 "--service_token_file=" + dir_.path() + "/promotion_token",
-                                 "--quote_token_secret_file=" + dir_.path() + "/quote_secret", "--log_level=warn"},
-        tokens_);
+    SetBaseTime(*notif_);
+    std::vector<std::string> promo_args = PromotionArgs();
+    promo_args.push_back("--port=" + std::to_string(promotion_port_));
+    promotion_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService", promo_args,
+                                                  tokens_);
     ASSERT_TRUE(promotion_->Start().ok()) << promotion_->log();
+    SetBaseTime(*promotion_);
     complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
     ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
     cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
@@ -116,7 +113,7 @@ class PrivacySuiteTest : public ComplaintTest {
     grpc::Status s = stub().ListLedgerEntries(Ctx(admin()).get(), req, &out);
     EXPECT_TRUE(s.ok()) << Describe(s);
     int64_t total = 0;
-    for (const auto& e : out.entries()) total += e.points();
+    for (const auto& e : out.entries()) total += e.points_delta();
     return total;
   }
 

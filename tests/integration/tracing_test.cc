@@ -89,12 +89,8 @@ class TracingTest : public ComplaintTest {
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
                                               NotificationArgs(Traced()), tokens_);
     ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
-    SetClock(*notif_);
-    std::ofstream(dir_.path() + "/quote_secret") << "tracing-1 tracing-test-secret-0123456789abcdef0123\n";
-    std::vector<std::string> promo_args{"--fake_clock", "--redis_port=" + std::to_string(redis_.port()),
-                                        "--loyalty_target=" + service_->address(),
-                                        "--service_token_file=" + dir_.path() + "/promotion_token",
-                                        "--quote_token_secret_file=" + dir_.path() + "/quote_secret"};
+    SetBaseTime(*notif_);
+    std::vector<std::string> promo_args = PromotionArgs();
     for (auto& a : Traced()) promo_args.push_back(a);
     promotion_ = std::make_unique<ServiceProcess>(CARE_PROMOTION_BIN, "care.promotion.v1.PromotionService", promo_args,
                                                   tokens_);
@@ -115,14 +111,6 @@ class TracingTest : public ComplaintTest {
     args.push_back("--notification_target=" + notif_->address());
     args.push_back("--promotion_target=" + promotion_->address());
     return args;
-  }
-
-  void SetClock(ServiceProcess& p) {
-    care::common::v1::SetTimeRequest req;
-    *req.mutable_time() = ToTimestamp(Base());
-    care::common::v1::GetTimeResponse r;
-    grpc::Status s = care::common::v1::ClockControl::NewStub(p.channel())->SetTime(Ctx(admin()).get(), req, &r);
-    ASSERT_TRUE(s.ok()) << Describe(s);
   }
 
   std::vector<Span> Received() {
