@@ -17,7 +17,6 @@ namespace care::testing {
 namespace {
 
 namespace pv1 = ::care::promotion::v1;
-using care::common::v1::DataSubject;
 using care::common::v1::ExportPersonalDataRequest;
 
 constexpr char kMember[] = "m-ingrid";
