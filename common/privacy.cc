@@ -22,9 +22,9 @@ constexpr size_t kMaxReason = 500;
 constexpr absl::string_view kPseudonymPrefix = "erased-";
 
 void CheckReason(FieldErrors& errors, const std::string& reason) {
-  if (errors.RequireNonEmpty("reason", reason) && reason.size() > kMaxReason) {
-    errors.Add("reason", "must be at most 500 characters");
-  }
+  // Characters, as loyalty's ErasePerson counts them: a peer refusing what
+  // the entry point accepted would leave the erasure dead half-way.
+  if (errors.RequireNonEmpty("reason", reason)) errors.RequireMaxLength("reason", reason, kMaxReason);
 }
 
 }  // namespace

@@ -186,6 +186,7 @@ absl::StatusOr<v1::ResolveComplaintResponse> ComplaintService::Resolve(const Onc
       store_, once, [&](StoreTxn& tx, v1::ResolveComplaintResponse& out) -> absl::Status {
         auto c = Require(tx, cmd.complaint_id);
         if (!c.ok()) return c.status();
+        if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
         if (absl::Status bad = CheckVersion(c->version(), cmd.expected_version, "the complaint"); !bad.ok()) {
           return bad;
         }
@@ -220,6 +221,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Approve(const Once& once, const 
   return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     auto found = PendingCompensation(*c, cmd.compensation_id, actor);
     if (!found.ok()) return found.status();
     v1::Compensation* comp = *found;
@@ -249,6 +251,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Reject(const Once& once, const D
   return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     auto found = PendingCompensation(*c, cmd.compensation_id, actor);
     if (!found.ok()) return found.status();
     v1::Compensation* comp = *found;

@@ -127,6 +127,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::ChangeOpen(const Once& once, con
   return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, complaint_id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     if (absl::Status bad = CheckVersion(c->version(), expected_version, "the complaint"); !bad.ok()) return bad;
     if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
     if (absl::Status s = fn(tx, *c); !s.ok()) return s;
@@ -230,6 +231,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Update(const Once& once, const C
   return WriteTicket<v1::Complaint>(store_, once, [&](StoreTxn& tx, v1::Complaint& out) -> absl::Status {
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
+    if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
     if (absl::Status bad = CheckVersion(c->version(), cmd.expected_version, "the complaint"); !bad.ok()) return bad;
     if (absl::Status bad = RequireNotClosed(*c); !bad.ok()) return bad;
     auto changed = ApplyEdit(tx, *c, cmd, actor, now);

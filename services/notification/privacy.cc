@@ -273,6 +273,9 @@ absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once
       const std::string pseudonym = i == 0 ? request.pseudonym() : absl::StrCat(request.pseudonym(), "-", i);
       if (absl::Status st = EraseMember(tx, id, pseudonym, now, out); !st.ok()) return st;
       if (std::find(keys.begin(), keys.end(), MemberSubject(id)) == keys.end()) keys.push_back(MemberSubject(id));
+      // Tombstoned too: a message addressed to the pseudonym (a kept ticket's
+      // update) is dropped, not delivered to a profile-less inbox.
+      keys.push_back(MemberSubject(pseudonym));
     }
     return tx.EraseCommonRecords(keys, now, out);
   });

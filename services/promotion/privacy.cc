@@ -144,7 +144,10 @@ absl::StatusOr<ErasureReceipt> PromotionService::ErasePersonalData(const Once& o
         (*out.mutable_erased())["idempotency_record"] += *forgotten;
       }
     }
-    return tx.EraseCommon(e.keys, now, out);
+    // The pseudonym is tombstoned too: nothing new is issued to it.
+    std::vector<std::string> keys = e.keys;
+    keys.push_back(MemberSubject(e.pseudonym));
+    return tx.EraseCommon(keys, now, out);
   });
   if (receipt.ok()) ScrubAfterErasure(options_.scrub, e.erasure_id);
   return receipt;

@@ -259,6 +259,16 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
   grpc::Status message = CustomerSays(second.complaint_id(), absl::StrCat("I am ", kName, " again"));
   EXPECT_EQ(message.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Reason(message), "SUBJECT_ERASED");
+  // The kept tickets are frozen: no move that would tell or pay anyone.
+  kv1::TransitionComplaintRequest move;
+  move.set_request_id("move-after-erasure");
+  move.set_complaint_id(second.complaint_id());
+  move.set_to_status(kv1::COMPLAINT_STATUS_CLOSED);
+  move.set_reason("closing out");
+  kv1::Complaint moved;
+  grpc::Status frozen = complaints().TransitionComplaint(Ctx(agent()).get(), move, &moved);
+  EXPECT_EQ(frozen.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(frozen);
+  EXPECT_EQ(Reason(frozen), "SUBJECT_ERASED");
 
   // The other member is untouched.
   EXPECT_EQ(Get(other.complaint_id()).description(), "Someone else's words");
