@@ -27,7 +27,7 @@ class ComplaintDeskTest : public ComplaintTest {
     return out;
   }
 
-  grpc::Status List(kv1::ListComplaintsRequest req, std::vector<std::string>* ids, std::string* next = nullptr) {
+  grpc::Status List(const kv1::ListComplaintsRequest& req, std::vector<std::string>* ids, std::string* next = nullptr) {
     kv1::ListComplaintsResponse out;
     grpc::Status s = complaints().ListComplaints(Ctx(agent()).get(), req, &out);
     for (const auto& c : out.complaints()) ids->push_back(c.complaint_id());
@@ -582,6 +582,7 @@ TEST_F(ComplaintDeskTest, ConcurrentMetricsCallsMakeNoThreadsAndAreAnsweredOrRef
   });
   std::atomic<int> answered{0}, busy{0}, other{0};
   std::vector<std::thread> callers;
+  callers.reserve(16);
   for (int t = 0; t < 16; ++t) {
     callers.emplace_back([&] {
       for (int i = 0; i < 6; ++i) {

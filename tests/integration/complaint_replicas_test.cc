@@ -91,6 +91,7 @@ TEST_F(ComplaintReplicasTest, EveryReplicaRunsTheSlaJobAndEachTicketBreachesOnce
   SetAll(HanoiTime(2031, 1, 17, 17, 30));  // a Friday: due Monday 12:30, level 2 at 13:30
   constexpr int kTickets = 30;
   std::vector<std::string> ids;
+  ids.reserve(kTickets);
   for (int i = 0; i < kTickets; ++i) ids.push_back(FileVia(i % kReplicas, absl::StrCat("o-", i)));
   ASSERT_FALSE(HasFailure());
 
