@@ -96,16 +96,32 @@ std::string SubjectDigest(absl::string_view key) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), len));
 }
 
+absl::StatusOr<TaggedDeleted> DeleteTagged(Txn& txn, const std::string& key, TaggedEvents events) {
+  TaggedDeleted out;
+  auto answers = txn.Exec("DELETE FROM idempotency_records WHERE subject = ?1", key);
+  if (!answers.ok()) return answers.status();
+  out.idempotency_records = *answers;
+  if (events == TaggedEvents::kDelivered) {
+    auto owed = txn.Exec("UPDATE outbox SET scrub_when_delivered = 1 WHERE subject = ?1 AND delivered_at IS NULL", key);
+    if (!owed.ok()) return owed.status();
+  }
+  auto deleted = txn.Exec(events == TaggedEvents::kAll
+                              ? "DELETE FROM outbox WHERE subject = ?1"
+                              : "DELETE FROM outbox WHERE subject = ?1 AND delivered_at IS NOT NULL",
+                          key);
+  if (!deleted.ok()) return deleted.status();
+  out.outbox_events = *deleted;
+  return out;
+}
+
 absl::Status EraseCommonRecords(Txn& txn, const std::vector<std::string>& keys, absl::Time now,
                                 care::common::v1::ErasureReceipt& receipt) {
   auto& erased = *receipt.mutable_erased();
   for (const std::string& key : keys) {
-    auto answers = txn.Exec("DELETE FROM idempotency_records WHERE subject = ?1", key);
-    if (!answers.ok()) return answers.status();
-    auto events = txn.Exec("DELETE FROM outbox WHERE subject = ?1", key);
-    if (!events.ok()) return events.status();
-    erased["idempotency_record"] += *answers;
-    erased["outbox_event"] += *events;
+    auto deleted = DeleteTagged(txn, key, TaggedEvents::kAll);
+    if (!deleted.ok()) return deleted.status();
+    erased["idempotency_record"] += deleted->idempotency_records;
+    erased["outbox_event"] += deleted->outbox_events;
     auto tomb = txn.Exec("INSERT INTO erased_subjects (digest, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                          SubjectDigest(key), absl::ToUnixMicros(now));
     if (!tomb.ok()) return tomb.status();

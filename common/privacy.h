@@ -52,6 +52,21 @@ bool IsPseudonym(absl::string_view s);
 // What a tombstone keeps: the SHA-256 of a subject key, in lowercase hex.
 std::string SubjectDigest(absl::string_view key);
 
+// What DeleteTagged removes of the outbox events tagged with a key.
+enum class TaggedEvents {
+  kAll,        // pending and dead ones too (an erasure: nothing more is said about the person)
+  kDelivered,  // delivered ones; pending and dead ones (work still owed, such as goodwill) stay and
+               // have their payload blanked once delivered (scrub_when_delivered)
+};
+struct TaggedDeleted {
+  int64_t idempotency_records = 0;
+  int64_t outbox_events = 0;
+};
+// Inside a write transaction: deletes the idempotency records tagged with
+// `key` (Once::subject) and its outbox events (OutboxEvent::subject) as
+// `events` says; returns how many went.
+absl::StatusOr<TaggedDeleted> DeleteTagged(Txn& txn, const std::string& key, TaggedEvents events);
+
 // Inside an erasure's write transaction: deletes the idempotency records and
 // outbox events tagged with any of `keys` (pending ones too: the person is
 // gone, so is what was about to be said about them) and records a tombstone

@@ -57,8 +57,9 @@ struct Once {
   std::string key;
   RequestFingerprint request;
   // The person the stored answer is about (common/privacy.h: MemberSubject,
-  // EmailSubject, PhoneSubject), so erasure finds and deletes it; empty when
-  // it names nobody.
+  // EmailSubject, PhoneSubject), or a record of theirs that erasure walks
+  // (complaint files answers under their ticket), so erasure finds and
+  // deletes it (DeleteTagged); empty when it names nobody.
   std::string subject = {};
   // Set for a change the audit log records: Remember writes it in the
   // change's transaction, so the change exists if and only if its entry
@@ -88,8 +89,9 @@ struct OutboxEvent {
   // The W3C traceparent the event continues; empty = the context current
   // when it is enqueued (common/trace.h). Sent with the delivery.
   std::string traceparent = {};
-  // The person the payload is about (common/privacy.h), so erasure deletes
-  // the row; empty when it names nobody.
+  // The person the payload is about (common/privacy.h), or a record of
+  // theirs as for Once::subject, so erasure deletes the row; empty when it
+  // names nobody.
   std::string subject = {};
   // Blank the payload once delivered: for a payload that must travel but not
   // stay (an erasure request names the person it erases).

@@ -124,6 +124,13 @@ absl::Status RequireNotClosed(const v1::Complaint& c) {
   return absl::OkStatus();
 }
 
+absl::Status RequireTextsKept(const v1::Complaint& c) {
+  if (c.has_texts_removed_time()) {
+    return FailedPrecondition("COMPLAINT_CLOSED", "the complaint is closed and its texts were removed under retention");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field, absl::string_view text) {
   if (text.empty()) return absl::OkStatus();
   std::vector<std::string> phrases;

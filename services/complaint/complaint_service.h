@@ -43,6 +43,9 @@ struct ComplaintOptions {
   // Metric computations (each a scan of up to 400 days of the index) that
   // may run at once; more are refused with RESOURCE_EXHAUSTED.
   int metrics_concurrency = 2;
+  // Free texts of a ticket closed longer ago are blanked by the text
+  // retention job (--closed_complaint_text_retention, 30 to 3660 days).
+  absl::Duration closed_text_retention = absl::Hours(24 * 730);
   // Run after an erasure commits, so that what it deleted or blanked is gone
   // from the database files too (Database::Scrub); none: nothing to run.
   std::function<absl::Status()> scrub;
@@ -288,6 +291,15 @@ class ComplaintService final {
   // resolved complaints whose reopen window ended. A failure is logged
   // (LogJobFailure). Returns true when more work may be waiting.
   bool RunSlaChecks();
+
+  // The text retention job (text_retention.cc): in one write transaction, up
+  // to a batch of tickets closed longer than options.closed_text_retention
+  // ago have their free texts blanked as erasure blanks them (BlankTicket),
+  // with the stored answers and delivered outbox events tagged with them, and
+  // are marked (texts_removed_time) so they are not taken again; the facts
+  // metrics need stay. Scrubs the files after. A failure is logged
+  // (LogJobFailure). Returns true when the batch was full.
+  bool RunTextRetention();
 
  private:
   // Resolution itself: clocks stop, the customer is told, the survey goes out

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "care/common/v1/privacy.pb.h"
 #include "care/complaint/v1/complaint.pb.h"
+#include "common/privacy.h"
 #include "common/store.h"
 
 namespace care::complaint {
@@ -60,7 +61,8 @@ class StoreTxn : public ServiceTxn {
  public:
   virtual absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) = 0;
   // Writes the complaint; `sla_check` is when the SLA job must look at it
-  // next (none: no clock or escalation pending).
+  // next (none: no clock or escalation pending). Its closing time
+  // (ClosedAt) and texts_removed_time are indexed for the text retention.
   virtual absl::Status PutComplaint(const v1::Complaint& c, std::optional<absl::Time> sla_check) = 0;
   // An open complaint of the member about the same order and category.
   virtual absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id,
@@ -126,6 +128,17 @@ class StoreTxn : public ServiceTxn {
   virtual absl::Status ReplaceEvent(const v1::ComplaintEvent& event) = 0;
   // Deletes the complaint's survey tokens; returns how many went.
   virtual absl::StatusOr<int64_t> DeleteSurveyTokens(const std::string& complaint_id) = 0;
+  // Deletes the idempotency answers and outbox events tagged with `key`
+  // (common/privacy.h DeleteTagged).
+  virtual absl::StatusOr<TaggedDeleted> DeleteTagged(const std::string& key, TaggedEvents events) = 0;
+
+  // Text retention. CLOSED complaints whose texts are kept and whose indexed
+  // closing time is at or before `cutoff`, earliest closed first.
+  virtual absl::StatusOr<std::vector<std::string>> ClosedTextsDue(absl::Time cutoff, int limit) = 0;
+  // Sets the indexed closing time alone (no new version): the exact one read
+  // from the ticket (ClosedAt), for a ticket the migration dated by its
+  // creation.
+  virtual absl::Status RedateClose(const std::string& complaint_id, std::optional<absl::Time> closed) = 0;
   // FAILED_PRECONDITION / SUBJECT_ERASED when any of the subject keys
   // (common/privacy.h) was erased here.
   virtual absl::Status RefuseIfErased(const std::vector<std::string>& keys) = 0;

@@ -8,11 +8,31 @@
 #include "clients/peer_health.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "common/retention.h"
 #include "common/server.h"
 #include "services/complaint/complaint_grpc.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/prometheus.h"
 #include "services/complaint/sql_complaint_store.h"
+
+namespace {
+
+// The domain's flags.
+care::complaint::ComplaintOptions ReadComplaintOptions(care::ConfigReader& config) {
+  care::complaint::ComplaintOptions options;
+  options.agent_points_limit = config.Int("agent_points_limit", 500, 0, 100000000,
+                                          "goodwill points an agent may grant without approval (settings override)");
+  options.metrics_concurrency = static_cast<int>(config.Int(
+      "metrics_concurrency", 2, 1, 16, "GetComplaintMetrics scans that may run at once; more get RESOURCE_EXHAUSTED"));
+  options.closed_text_retention = care::ReadRetention(
+      config, "closed_complaint_text_retention", options.closed_text_retention, absl::Hours(24 * 30),
+      absl::Hours(24 * 3660),
+      "how long a closed complaint keeps its free texts (subject, description, replies, notes, messages, survey "
+      "comment); then they are blanked as erasure blanks them, the facts metrics need kept (30d..3660d)");
+  return options;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using care::complaint::v1::ComplaintService;
@@ -31,10 +51,7 @@ int main(int argc, char** argv) {
                                                 "how often SLA clocks are checked for breaches");
   absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
                                                    "how often the outbox relay looks for events");
-  int64_t agent_points_limit = config.Int("agent_points_limit", 500, 0, 100000000,
-                                          "goodwill points an agent may grant without approval (settings override)");
-  int64_t metrics_concurrency = config.Int(
-      "metrics_concurrency", 2, 1, 16, "GetComplaintMetrics scans that may run at once; more get RESOURCE_EXHAUSTED");
+  care::complaint::ComplaintOptions options = ReadComplaintOptions(config);
   bool any_peer = !loyalty_target.empty() || !promotion_target.empty() || !notification_target.empty();
   if (any_peer && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target, promotion_target or notification_target");
@@ -65,14 +82,13 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(db);
-  care::complaint::ComplaintOptions options;
-  options.agent_points_limit = agent_points_limit;
-  options.metrics_concurrency = static_cast<int>(metrics_concurrency);
   options.scrub = [&db] { return db.Scrub(); };
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());
   runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
+  // Every minute, as the other retention purges.
+  runner.jobs().Add("complaint.text_retention", absl::Minutes(1), [&] { return complaints.RunTextRetention(); });
 
   // Goodwill and customer messages leave through the outbox; a peer that is
   // not configured keeps its events waiting until it is.

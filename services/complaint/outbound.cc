@@ -8,18 +8,19 @@
 #include "clients/loyalty/points_adjustment.h"
 #include "clients/notification/ingest_events.h"
 #include "clients/promotion/goodwill_voucher.h"
-#include "common/privacy.h"
 #include "common/proto_time.h"
+#include "services/complaint/ticket_texts.h"
 
 namespace care::complaint {
 namespace {
 
 namespace notify = care::clients::notification;
 
-// Every event complaint sends names the member: tagged so that erasing them
-// deletes it from the outbox, delivered or not.
+// Every event complaint sends names the member and is about one ticket:
+// tagged with the ticket, so that erasing the member deletes it from the
+// outbox, delivered or not, and the ticket's text retention once delivered.
 OutboxEvent About(const v1::Complaint& c, OutboxEvent event) {
-  event.subject = MemberSubject(c.member_id());
+  event.subject = TicketKey(c.complaint_id());
   return event;
 }
 

@@ -43,29 +43,10 @@ std::optional<v1::ComplaintPersonalData> SurveyItem(const v1::Complaint& c) {
   return item;
 }
 
-// Blanks a compensation's free text; its kind, amount, status, times and
-// references stay (they are the money record).
-void BlankCompensation(v1::Compensation& comp) {
-  comp.clear_note();
-  comp.clear_decision_reason();
-}
-
-// The ticket without the person: free text blanked, the member id replaced.
-void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& erased, Counts& deidentified) {
-  if (!c.subject().empty() || !c.description().empty() || !c.resolution_summary().empty() ||
-      !c.handover().note().empty()) {
-    ++erased["complaint_text"];
-  }
-  c.clear_subject();
-  c.clear_description();
-  c.clear_resolution_summary();
-  c.mutable_handover()->clear_note();
-  if (!c.survey().comment().empty()) ++erased["survey_comment"];
-  c.mutable_survey()->clear_comment();
-  for (v1::Compensation& comp : *c.mutable_compensations()) {
-    BlankCompensation(comp);
-    ++deidentified["compensation"];
-  }
+// The ticket, its texts blanked (BlankTicket), without the person: the
+// member id replaced, nothing more scheduled for them.
+void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& deidentified) {
+  deidentified["compensation"] += c.compensations_size();
   // Nothing more goes out to the person.
   if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
     c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
@@ -74,66 +55,22 @@ void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& er
   ++deidentified["complaint"];
 }
 
-// The event without the person's words; returns whether it changed.
-bool BlankEvent(v1::ComplaintEvent& e, const std::string& member_id, const std::string& pseudonym, Counts& erased) {
-  const std::string before = e.SerializeAsString();
-  e.clear_reason();
-  // A survey answer is recorded as the member's own act.
-  if (e.actor().principal_id() == member_id) e.mutable_actor()->set_principal_id(pseudonym);
-  switch (e.details_case()) {
-    case v1::ComplaintEvent::kReply:
-      if (!e.reply().text().empty()) ++erased["reply"];
-      e.mutable_reply()->clear_text();
-      break;
-    case v1::ComplaintEvent::kNote:
-      if (!e.note().text().empty()) ++erased["note"];
-      e.mutable_note()->clear_text();
-      break;
-    case v1::ComplaintEvent::kCustomerMessage:
-      if (!e.customer_message().text().empty()) ++erased["customer_message"];
-      e.mutable_customer_message()->clear_text();
-      break;
-    case v1::ComplaintEvent::kAssignment:
-      e.mutable_assignment()->clear_handover_note();
-      break;
-    case v1::ComplaintEvent::kCompensation:
-      BlankCompensation(*e.mutable_compensation());
-      break;
-    case v1::ComplaintEvent::kSurvey:
-      e.mutable_survey()->clear_comment();
-      break;
-    default:
-      break;
-  }
-  return e.SerializeAsString() != before;
-}
-
-absl::Status EraseEvents(StoreTxn& tx, const std::string& complaint_id, const std::string& member_id,
-                         const std::string& pseudonym, Counts& erased) {
-  for (int64_t after = 0;;) {
-    auto events = tx.Events(complaint_id, after, kEventPage);
-    if (!events.ok()) return events.status();
-    for (v1::ComplaintEvent& e : *events) {
-      after = e.sequence();
-      if (!BlankEvent(e, member_id, pseudonym, erased)) continue;
-      if (absl::Status s = tx.ReplaceEvent(e); !s.ok()) return s;
-    }
-    if (static_cast<int>(events->size()) < kEventPage) return absl::OkStatus();
-  }
-}
-
 // Every ticket of the member, in `tx`.
 absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified) {
+  // A survey answer is recorded as the member's own act.
+  auto rekey = [&](v1::ComplaintEvent& e) {
+    if (e.actor().principal_id() != cmd.member_id) return false;
+    e.mutable_actor()->set_principal_id(cmd.pseudonym);
+    return true;
+  };
   for (std::string after;;) {
     auto tickets = tx.MemberComplaints(cmd.member_id, after, kEraseBatch);
     if (!tickets.ok()) return tickets.status();
     for (v1::Complaint& c : *tickets) {
       after = c.complaint_id();
-      DeidentifyTicket(c, cmd.pseudonym, erased, deidentified);
-      if (absl::Status s = EraseEvents(tx, c.complaint_id(), cmd.member_id, cmd.pseudonym, erased); !s.ok()) return s;
-      auto tokens = tx.DeleteSurveyTokens(c.complaint_id());
-      if (!tokens.ok()) return tokens.status();
-      erased["survey_token"] += *tokens;
+      // Pending events too: nothing more is said to or about the person.
+      if (absl::Status s = BlankTicket(tx, c, TaggedEvents::kAll, rekey, erased); !s.ok()) return s;
+      DeidentifyTicket(c, cmd.pseudonym, deidentified);
       if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
     }
     if (static_cast<int>(tickets->size()) < kEraseBatch) return absl::OkStatus();
@@ -141,6 +78,31 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
 }
 
 }  // namespace
+
+absl::Status BlankTicket(StoreTxn& tx, v1::Complaint& c, TaggedEvents events,
+                         const std::function<bool(v1::ComplaintEvent&)>& rewrite, TextCounts& counts) {
+  BlankTicketTexts(c, counts);
+  for (int64_t after = 0;;) {
+    auto page = tx.Events(c.complaint_id(), after, kEventPage);
+    if (!page.ok()) return page.status();
+    for (v1::ComplaintEvent& e : *page) {
+      after = e.sequence();
+      const bool blanked = BlankEventTexts(e, counts);
+      const bool rewritten = rewrite && rewrite(e);
+      if (!blanked && !rewritten) continue;
+      if (absl::Status s = tx.ReplaceEvent(e); !s.ok()) return s;
+    }
+    if (static_cast<int>(page->size()) < kEventPage) break;
+  }
+  auto tokens = tx.DeleteSurveyTokens(c.complaint_id());
+  if (!tokens.ok()) return tokens.status();
+  counts["survey_token"] += *tokens;
+  auto tagged = tx.DeleteTagged(TicketKey(c.complaint_id()), events);
+  if (!tagged.ok()) return tagged.status();
+  counts["idempotency_record"] += tagged->idempotency_records;
+  counts["outbox_event"] += tagged->outbox_events;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportPersonalData(
     const std::string& member_id, ExportCursor& cursor, int limit) {

@@ -5,6 +5,7 @@
 // interface.
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "common/privacy.h"
 #include "services/complaint/business_time.h"
 #include "services/complaint/complaint_service.h"
+#include "services/complaint/ticket_texts.h"
 
 namespace care::complaint {
 
@@ -55,27 +57,36 @@ void AddConsultation(v1::Complaint& c, const google::protobuf::Duration& spent);
 // ("" and the older "*"). INVALID_ARGUMENT / FORBIDDEN_PHRASE naming `field`.
 absl::Status CheckCustomerText(StoreTxn& tx, const v1::Complaint& c, absl::string_view field, absl::string_view text);
 
-// The member a ticket command's answer is about.
-inline const std::string& TicketMember(const v1::Complaint& c) { return c.member_id(); }
-inline const std::string& TicketMember(const v1::SurveyResponse& r) { return r.member_id(); }
+// The ticket a ticket command's answer is about.
+inline const std::string& TicketOf(const v1::Complaint& c) { return c.complaint_id(); }
+inline const std::string& TicketOf(const v1::SurveyResponse& r) { return r.complaint_id(); }
 template <typename Response>
-const std::string& TicketMember(const Response& r) {
-  return r.complaint().member_id();
+const std::string& TicketOf(const Response& r) {
+  return r.complaint().complaint_id();
 }
 
 // WriteOnce for a command on a ticket: the stored answer holds the ticket
-// (its text, the member id), so it is filed under the member (Once::subject)
-// for erasure to find. The member is known once `fn` ran; WriteOnce
-// remembers the answer with `tagged` after that.
+// (its text, the member id), so it is filed under the ticket (TicketKey) for
+// erasure and the text retention to find. The ticket is known once `fn`
+// ran; WriteOnce remembers the answer with `tagged` after that.
 template <typename Response, typename Fn>
 absl::StatusOr<Response> WriteTicket(ComplaintStore& store, const Once& once, Fn fn) {
   Once tagged = once;
   return WriteOnce<Response>(store, tagged, [&](StoreTxn& tx, Response& out) -> absl::Status {
     absl::Status s = fn(tx, out);
-    if (s.ok() && !TicketMember(out).empty()) tagged.subject = MemberSubject(TicketMember(out));
+    if (s.ok() && !TicketOf(out).empty()) tagged.subject = TicketKey(TicketOf(out));
     return s;
   });
 }
+
+// Blanks every free text of the ticket `c` (not saved) and of its audit
+// trail (each event also passed to `rewrite`, if set, which returns whether
+// it changed it), deletes its survey tokens and the stored answers and
+// outbox events tagged with it (`events` says which of those). What went is
+// added to `counts` under the erasure receipt's names. Shared by erasure and
+// the text retention, so both remove the same.
+absl::Status BlankTicket(StoreTxn& tx, v1::Complaint& c, TaggedEvents events,
+                         const std::function<bool(v1::ComplaintEvent&)>& rewrite, TextCounts& counts);
 
 // FAILED_PRECONDITION / SUBJECT_ERASED when the ticket's member was erased
 // (its member id is then the pseudonym, itself a tombstone): nothing the
@@ -99,8 +110,10 @@ inline absl::Status CheckVersion(int64_t actual, int64_t expected, absl::string_
   if (expected != 0 && expected != actual) return VersionMismatch(what);
   return absl::OkStatus();
 }
-// Every change but a note is refused on a closed complaint.
+// Every change but a note is refused on a closed complaint; a note too once
+// its texts were removed under retention.
 absl::Status RequireNotClosed(const v1::Complaint& c);
+absl::Status RequireTextsKept(const v1::Complaint& c);
 absl::Status InvalidTransition(v1::ComplaintStatus from, v1::ComplaintStatus to);
 
 }  // namespace care::complaint

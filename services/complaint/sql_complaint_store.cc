@@ -8,6 +8,7 @@
 #include "common/idempotency.h"
 #include "common/privacy.h"
 #include "common/proto_time.h"
+#include "services/complaint/ticket_texts.h"
 
 namespace care::complaint {
 namespace {
@@ -35,6 +36,10 @@ const char* KindName(DocKind kind) {
 }
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+std::optional<int64_t> OptionalMicros(std::optional<absl::Time> t) {
+  if (!t) return std::nullopt;
+  return Micros(*t);
+}
 
 std::optional<int64_t> MetSeconds(const v1::SlaClock& clock) {
   if (!clock.has_met_time()) return std::nullopt;
@@ -111,9 +116,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
         "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
         "resolution_breached, reopened, survey_score, proto, assignee_agent_id, priority, receive_time, due_time, "
-        "breached, calendar_id, survey_sent) "
+        "breached, calendar_id, survey_sent, close_time, texts_removed_time) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-        "?22, ?23, ?24) "
+        "?22, ?23, ?24, ?25, ?26) "
         "ON CONFLICT (complaint_id) DO UPDATE SET member_id = ?2, order_id = ?3, category = ?4, status = ?6, tier_id = "
         "?7, "
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
@@ -124,7 +129,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "resolution_breached = CASE WHEN ?14 <> 0 THEN 1 ELSE complaints.resolution_breached END, reopened = ?15, "
         "survey_score = ?16, proto = ?17, "
         "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
-        "survey_sent = ?24",
+        "survey_sent = ?24, close_time = ?25, texts_removed_time = ?26",
         c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
         static_cast<int64_t>(c.channel()), static_cast<int64_t>(c.status()), c.tier().tier_id(), c.team_id(),
         Micros(FromTimestamp(c.create_time())), check, MetSeconds(c.first_response_sla()),
@@ -132,7 +137,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         c.reopen_count() > 0, score, Blob{c.SerializeAsString()}, c.assignee_agent_id(),
         static_cast<int64_t>(c.priority()), Micros(FromTimestamp(c.receive_time())), RunningDue(c),
         c.first_response_sla().breached() || c.resolution_sla().breached(), c.calendar_id(),
-        c.survey().status() != v1::SURVEY_STATUS_UNSPECIFIED));
+        c.survey().status() != v1::SURVEY_STATUS_UNSPECIFIED, OptionalMicros(ClosedAt(c)),
+        OptionalMicros(c.has_texts_removed_time() ? std::optional(FromTimestamp(c.texts_removed_time()))
+                                                  : std::nullopt)));
   }
 
   absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id, const std::string& order_id,
@@ -362,6 +369,24 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<int64_t> DeleteSurveyTokens(const std::string& complaint_id) override {
     return txn_.Exec("DELETE FROM survey_tokens WHERE complaint_id = ?1", complaint_id);
+  }
+
+  absl::StatusOr<TaggedDeleted> DeleteTagged(const std::string& key, TaggedEvents events) override {
+    return care::DeleteTagged(txn_, key, events);
+  }
+
+  absl::StatusOr<std::vector<std::string>> ClosedTextsDue(absl::Time cutoff, int limit) override {
+    // The partial index complaints_texts_kept holds only these rows.
+    return Collect<std::string>(
+        txn_.Query("SELECT complaint_id FROM complaints WHERE close_time <= ?1 AND texts_removed_time IS NULL "
+                   "ORDER BY close_time LIMIT ?2",
+                   Micros(cutoff), static_cast<int64_t>(limit)),
+        [](const Statement& s) { return s.Text(0); });
+  }
+
+  absl::Status RedateClose(const std::string& complaint_id, std::optional<absl::Time> closed) override {
+    return Run(txn_.Query("UPDATE complaints SET close_time = ?2 WHERE complaint_id = ?1", complaint_id,
+                          OptionalMicros(closed)));
   }
 
   absl::Status RefuseIfErased(const std::vector<std::string>& keys) override {

@@ -443,6 +443,8 @@ absl::StatusOr<v1::AddNoteResponse> ComplaintService::AddNote(const Once& once, 
     auto c = Require(tx, cmd.complaint_id);
     if (!c.ok()) return c.status();
     if (absl::Status gone = RefuseErasedTicket(tx, *c); !gone.ok()) return gone;
+    // A note would bring text back to a ticket the retention blanked.
+    if (absl::Status bad = RequireTextsKept(*c); !bad.ok()) return bad;
     AddConsultation(*c, cmd.consultation_time);
     v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_NOTE, actor, now);
     e.mutable_note()->set_text(cmd.text);

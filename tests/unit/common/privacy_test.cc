@@ -124,6 +124,36 @@ TEST_F(PrivacyTest, ADeliveredErasureRequestLosesItsPayload) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE scrub_when_delivered = 1"), 1);
 }
 
+TEST_F(PrivacyTest, DeletingWhatIsTaggedKeepsEventsStillOwedAndBlanksThemOnDelivery) {
+  StoreAbout("complaint:c1", "first words", "1");
+  StoreAbout("complaint:c1", "second words", "2");
+  StoreAbout("complaint:c2", "other words", "3");
+  // ev-1 was delivered; ev-2 is still pending.
+  ASSERT_TRUE(db_->Write([&](Txn& txn) {
+                   return txn.Exec("UPDATE outbox SET delivered_at = 1 WHERE event_id = 'ev-1'").status();
+                 })
+                  .ok());
+  absl::StatusOr<TaggedDeleted> deleted;
+  ASSERT_TRUE(db_->Write([&](Txn& txn) {
+                   deleted = DeleteTagged(txn, "complaint:c1", TaggedEvents::kDelivered);
+                   return deleted.status();
+                 })
+                  .ok());
+  EXPECT_EQ(deleted->idempotency_records, 2);
+  EXPECT_EQ(deleted->outbox_events, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM idempotency_records"), 1);  // c2's
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE event_id = 'ev-2' AND scrub_when_delivered = 1"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE event_id = 'ev-3' AND scrub_when_delivered = 0"), 1);
+  // kAll takes the pending one too.
+  ASSERT_TRUE(db_->Write([&](Txn& txn) {
+                   deleted = DeleteTagged(txn, "complaint:c1", TaggedEvents::kAll);
+                   return deleted.status();
+                 })
+                  .ok());
+  EXPECT_EQ(deleted->outbox_events, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox"), 1);
+}
+
 TEST(PrivacyChecksTest, EachBadFieldIsNamed) {
   ErasePersonalDataRequest req;
   auto bad = CheckErasureRequest(req);

@@ -1,5 +1,6 @@
 // Complaint rules without a server: business-time arithmetic for SLA clocks,
-// the SLA clock engine, forbidden-phrase matching, the events complaint sends.
+// the SLA clock engine, forbidden-phrase matching, the events complaint sends,
+// the free texts erasure and the text retention blank.
 #include "care/notification/v1/notification.pb.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
@@ -7,6 +8,7 @@
 #include "services/complaint/outbound.h"
 #include "services/complaint/phrases.h"
 #include "services/complaint/sla_clock.h"
+#include "services/complaint/ticket_texts.h"
 
 namespace care::complaint {
 namespace {
@@ -158,6 +160,98 @@ TEST(OutboundTest, MemberMessagesAndGoodwillCarryStableEventIds) {
   EXPECT_EQ(receipt->complaint_id, "c-1");
   EXPECT_EQ(receipt->compensation_id, "c-1-comp-1");
   EXPECT_FALSE(out->ReadGoodwill(update, "").has_value()) << "not a goodwill event";
+}
+
+constexpr char kWords[] = "wombat-lantern-5521";
+
+// A closed ticket with every free text filled, and the facts metrics read.
+v1::Complaint FullTicket() {
+  v1::Complaint c;
+  c.set_complaint_id("cmp_1");
+  c.set_member_id("m1");
+  c.set_channel(v1::CHANNEL_EMAIL);
+  c.set_category(v1::CATEGORY_DELIVERY);
+  c.set_status(v1::COMPLAINT_STATUS_CLOSED);
+  c.set_subject(kWords);
+  c.set_description(kWords);
+  c.set_resolution_summary(kWords);
+  c.mutable_handover()->set_note(kWords);
+  c.mutable_handover()->set_to_team_id("desk");
+  c.mutable_survey()->set_score(4);
+  c.mutable_survey()->set_comment(kWords);
+  v1::Compensation* comp = c.add_compensations();
+  comp->set_points(100);
+  comp->set_status(v1::COMPENSATION_STATUS_ISSUED);
+  comp->set_note(kWords);
+  comp->set_decision_reason(kWords);
+  comp->set_issued_reference("le_9");
+  *c.mutable_receive_time() = ToTimestamp(absl::FromUnixSeconds(1000));
+  *c.mutable_close_time() = ToTimestamp(absl::FromUnixSeconds(5000));
+  *c.mutable_update_time() = ToTimestamp(absl::FromUnixSeconds(6000));
+  c.mutable_resolution_sla()->set_breached(true);
+  return c;
+}
+
+TEST(TicketTextsTest, BlankingATicketRemovesEveryTextAndKeepsTheFacts) {
+  v1::Complaint c = FullTicket();
+  TextCounts counts;
+  BlankTicketTexts(c, counts);
+  EXPECT_EQ(c.DebugString().find(kWords), std::string::npos) << c.DebugString();
+  EXPECT_EQ(counts, (TextCounts{{"complaint_text", 1}, {"survey_comment", 1}}));
+  // Everything else is as it was: the texts put back give the same ticket.
+  v1::Complaint refilled = c;
+  const v1::Complaint full = FullTicket();
+  refilled.set_subject(kWords);
+  refilled.set_description(kWords);
+  refilled.set_resolution_summary(kWords);
+  refilled.mutable_handover()->set_note(kWords);
+  refilled.mutable_survey()->set_comment(kWords);
+  refilled.mutable_compensations(0)->set_note(kWords);
+  refilled.mutable_compensations(0)->set_decision_reason(kWords);
+  EXPECT_EQ(refilled.SerializeAsString(), full.SerializeAsString()) << refilled.ShortDebugString();
+  // Once more: nothing left to count.
+  TextCounts again;
+  BlankTicketTexts(c, again);
+  EXPECT_TRUE(again.empty());
+}
+
+TEST(TicketTextsTest, BlankingAnEventRemovesItsReasonAndText) {
+  std::vector<v1::ComplaintEvent> events(6);
+  events[0].mutable_reply()->set_text(kWords);
+  events[1].mutable_note()->set_text(kWords);
+  events[2].mutable_customer_message()->set_text(kWords);
+  events[2].mutable_customer_message()->set_channel(v1::CHANNEL_PHONE);
+  events[3].mutable_assignment()->set_handover_note(kWords);
+  events[3].mutable_assignment()->set_to_agent_id("a2");
+  events[4].mutable_compensation()->set_note(kWords);
+  events[4].mutable_compensation()->set_points(50);
+  events[5].mutable_survey()->set_comment(kWords);
+  events[5].mutable_survey()->set_score(2);
+  TextCounts counts;
+  for (v1::ComplaintEvent& e : events) {
+    e.set_reason(kWords);
+    e.set_sequence(7);
+    EXPECT_TRUE(BlankEventTexts(e, counts)) << e.ShortDebugString();
+    EXPECT_EQ(e.DebugString().find(kWords), std::string::npos) << e.DebugString();
+    EXPECT_EQ(e.sequence(), 7);
+    EXPECT_FALSE(BlankEventTexts(e, counts)) << "a blank event does not change again";
+  }
+  EXPECT_EQ(counts, (TextCounts{{"customer_message", 1}, {"note", 1}, {"reply", 1}}));
+  // The facts stay.
+  EXPECT_EQ(events[2].customer_message().channel(), v1::CHANNEL_PHONE);
+  EXPECT_EQ(events[3].assignment().to_agent_id(), "a2");
+  EXPECT_EQ(events[4].compensation().points(), 50);
+  EXPECT_EQ(events[5].survey().score(), 2);
+}
+
+TEST(TicketTextsTest, ATicketIsClosedAtItsCloseTimeElseItsLastChange) {
+  v1::Complaint c = FullTicket();
+  EXPECT_EQ(ClosedAt(c), absl::FromUnixSeconds(5000));
+  c.clear_close_time();
+  EXPECT_EQ(ClosedAt(c), absl::FromUnixSeconds(6000));
+  c.set_status(v1::COMPLAINT_STATUS_RESOLVED);
+  EXPECT_EQ(ClosedAt(c), std::nullopt);
+  EXPECT_EQ(TicketKey("cmp_1"), "complaint:cmp_1");
 }
 
 }  // namespace
