@@ -43,11 +43,13 @@ notify::MemberProfileChange Payload(const ProfileChanged& e) {
   return out;
 }
 notify::TierChange Payload(const TierChanged& e) {
-  return {e.member_id, e.old_tier_id, e.new_tier_id, e.tier_display_name, e.version};
+  return {e.member_id, e.old_tier_id, e.new_tier_id, e.tier_display_name, e.version, e.localized_tier_display_names};
 }
 notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.points, e.expire_time}; }
 notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
-notify::VisitReward Payload(const VisitRewarded& e) { return {e.member_id, e.visit_count, e.reward_name}; }
+notify::VisitReward Payload(const VisitRewarded& e) {
+  return {e.member_id, e.visit_count, e.reward_name, e.localized_reward_names};
+}
 
 }  // namespace
 
