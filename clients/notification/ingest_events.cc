@@ -50,6 +50,8 @@ OutboxEvent IngestEvent(const EventHeader& header, const TierChange& e) {
   m->set_new_tier_id(e.new_tier_id);
   m->set_tier_display_name(e.tier_display_name);
   m->set_version(e.version);
+  m->mutable_localized_tier_display_names()->insert(e.localized_tier_display_names.begin(),
+                                                    e.localized_tier_display_names.end());
   return Event(request);
 }
 
@@ -76,6 +78,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& e) {
   m->set_member_id(e.member_id);
   m->set_visit_count(e.visit_count);
   m->set_reward(e.reward);
+  m->mutable_localized_rewards()->insert(e.localized_rewards.begin(), e.localized_rewards.end());
   return Event(request);
 }
 
@@ -96,6 +99,8 @@ OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& e) {
   a->set_short_notice(e.short_notice);
   a->set_campaign_time_zone(e.campaign_time_zone);
   for (const auto& [k, v] : e.variables) (*a->mutable_variables())[k] = v;
+  a->mutable_localized_titles()->insert(e.localized_titles.begin(), e.localized_titles.end());
+  a->mutable_localized_descriptions()->insert(e.localized_descriptions.begin(), e.localized_descriptions.end());
   return Event(request);
 }
 

@@ -37,6 +37,7 @@ struct MemberProfileChange {
 struct TierChange {
   std::string member_id, old_tier_id, new_tier_id, tier_display_name;
   int64_t version = 0;
+  std::map<std::string, std::string> localized_tier_display_names;  // locale -> name
 };
 struct PointsExpiry {
   std::string member_id;
@@ -51,6 +52,7 @@ struct VisitReward {
   std::string member_id;
   int32_t visit_count = 0;
   std::string reward;
+  std::map<std::string, std::string> localized_rewards;  // locale -> text
 };
 
 // Promotion's events: a campaign's alert, and its cancellation.
@@ -65,6 +67,8 @@ struct PromotionAlert {
   bool short_notice = false;
   std::string campaign_time_zone;
   std::map<std::string, std::string> variables;
+  // locale -> text; notification picks one per member (common/localized.h).
+  std::map<std::string, std::string> localized_titles, localized_descriptions;
 };
 struct PromotionAlertCancel {
   std::string campaign_id;

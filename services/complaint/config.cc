@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "common/localized.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "services/complaint/complaint_service.h"
@@ -287,10 +288,10 @@ absl::StatusOr<v1::Script> ComplaintService::ScriptForComplaint(const std::strin
   return ReadValue<v1::Script>(store_, [&](StoreTxn& tx) -> absl::StatusOr<v1::Script> {
     auto c = Require(tx, complaint_id);
     if (!c.ok()) return c.status();
-    // The complaint's locale ("vi-VN"), its base language ("vi"), then the default.
-    std::vector<std::string> locales = {c->locale()};
-    if (size_t dash = c->locale().find('-'); dash != std::string::npos) locales.push_back(c->locale().substr(0, dash));
-    locales.push_back("");
+    // The complaint's locale ("vi-VN"), its shorter prefixes ("vi"), then the
+    // default script ("").
+    std::vector<std::string> locales = LocaleFallbackChain(c->locale(), "");
+    locales.emplace_back();
     for (const std::string& locale : locales) {
       auto script = tx.GetScript(c->category(), locale, 0);
       if (!script.ok()) return script.status();

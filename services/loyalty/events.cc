@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "clients/notification/ingest_events.h"
 #include "common/privacy.h"
 
@@ -27,7 +28,9 @@ std::string EventId(const Event& event) {
         } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
           return absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
         } else {
-          return absl::StrCat("loyalty:visit:", e.entry_id);
+          // The entry id is "<member>/<seq>"; '/' is not allowed in an event
+          // id (notification refused every visit reward as INVALID_FIELD).
+          return absl::StrCat("loyalty:visit:", absl::StrReplaceAll(e.entry_id, {{"/", ":"}}));
         }
       },
       event);
@@ -40,11 +43,13 @@ notify::MemberProfileChange Payload(const ProfileChanged& e) {
   return out;
 }
 notify::TierChange Payload(const TierChanged& e) {
-  return {e.member_id, e.old_tier_id, e.new_tier_id, e.tier_display_name, e.version};
+  return {e.member_id, e.old_tier_id, e.new_tier_id, e.tier_display_name, e.version, e.localized_tier_display_names};
 }
 notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.points, e.expire_time}; }
 notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
-notify::VisitReward Payload(const VisitRewarded& e) { return {e.member_id, e.visit_count, e.reward_name}; }
+notify::VisitReward Payload(const VisitRewarded& e) {
+  return {e.member_id, e.visit_count, e.reward_name, e.localized_reward_names};
+}
 
 }  // namespace
 

@@ -111,6 +111,7 @@ v1::Program ProgramToProto(const Program& program) {
     if (v.min_order_amount) *pv->mutable_min_order_amount() = MoneyProto(*v.min_order_amount, program.currency_code);
     pv->set_reward_name(v.reward_name);
     pv->set_bonus_points(v.bonus_points);
+    pv->mutable_localized_reward_names()->insert(v.localized_reward_names.begin(), v.localized_reward_names.end());
   }
   if (program.birthday_points > 0) p.mutable_birthday_bonus()->set_points(program.birthday_points);
   p.set_change_note(program.change_note);
@@ -181,6 +182,8 @@ Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
     }
     v.reward_name = p.visit_reward().reward_name();
     v.bonus_points = p.visit_reward().bonus_points();
+    v.localized_reward_names.insert(p.visit_reward().localized_reward_names().begin(),
+                                    p.visit_reward().localized_reward_names().end());
     program.visit_reward = std::move(v);
   }
   program.birthday_points = p.birthday_bonus().points();

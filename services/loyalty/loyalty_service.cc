@@ -150,8 +150,9 @@ absl::Status LoyaltyService::ChangeTier(StoreTxn& tx, Effects* fx, Member& membe
   member.tier.version += 1;
   member.tier.program_version = program.version;
   member.tier.snapshot_time = clock_.Now();
-  if (absl::Status s = tx.Enqueue(EventToOutbox(
-          TierChanged{member.member_id, old_tier, tier.tier_id, tier.display_name, member.tier.version}, clock_.Now()));
+  if (absl::Status s = tx.Enqueue(EventToOutbox(TierChanged{member.member_id, old_tier, tier.tier_id, tier.display_name,
+                                                            member.tier.version, tier.localized_display_names},
+                                                clock_.Now()));
       !s.ok()) {
     return s;
   }

@@ -147,7 +147,8 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
   const Tier& base = program->BaseTier();
   if (absl::Status s = tx.Enqueue(EventToOutbox(ProfileChanged{m.member_id, m.profile, m.version}, now)); !s.ok())
     return s;
-  if (absl::Status s = tx.Enqueue(EventToOutbox(TierChanged{m.member_id, "", base.tier_id, base.display_name, 1}, now));
+  if (absl::Status s = tx.Enqueue(EventToOutbox(
+          TierChanged{m.member_id, "", base.tier_id, base.display_name, 1, base.localized_display_names}, now));
       !s.ok()) {
     return s;
   }

@@ -78,6 +78,7 @@ struct VisitReward {
   std::optional<int64_t> min_order_amount;
   std::string reward_name;
   int64_t bonus_points = 0;
+  std::map<std::string, std::string> localized_reward_names;  // locale -> name
 };
 
 struct Program {
@@ -317,6 +318,7 @@ struct TierChanged {
   std::string new_tier_id;
   std::string tier_display_name;
   int64_t version = 0;
+  std::map<std::string, std::string> localized_tier_display_names;  // the tier's, by locale
 };
 struct PointsExpiring {
   std::string member_id;
@@ -333,6 +335,7 @@ struct VisitRewarded {
   int visit_count = 0;
   std::string reward_name;
   std::string entry_id;
+  std::map<std::string, std::string> localized_reward_names;  // the program's, by locale
 };
 using Event = std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded>;
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/bounds.h"
+#include "common/localized.h"
 
 namespace care::loyalty {
 namespace {
@@ -34,11 +35,7 @@ void ValidateTier(const Tier& t, const std::string& at, FieldErrors& errors) {
   if (errors.RequireNonEmpty(at + ".display_name", t.display_name)) {
     errors.RequireMaxLength(at + ".display_name", t.display_name, 50);
   }
-  for (const auto& [locale, name] : t.localized_display_names) {
-    std::string f = absl::StrCat(at, ".localized_display_names[", locale, "]");
-    if (locale.empty() || locale.size() > 35) errors.Add(f, "locale must be a BCP 47 tag");
-    if (errors.RequireNonEmpty(f, name)) errors.RequireMaxLength(f, name, 50);
-  }
+  ValidateLocalizedTexts(errors, at + ".localized_display_names", t.localized_display_names, 50);
   if (t.rank < 0) errors.Add(at + ".rank", "must be >= 0");
   if (t.qualifying_spend < 0) {
     errors.Add(at + ".qualifying_spend", "must be >= 0");
@@ -169,6 +166,7 @@ void ValidateRewards(const Program& p, FieldErrors& errors) {
     if (v.every_n_visits > 0 && errors.RequireNonEmpty("program.visit_reward.reward_name", v.reward_name)) {
       errors.RequireMaxLength("program.visit_reward.reward_name", v.reward_name, 100);
     }
+    ValidateLocalizedTexts(errors, "program.visit_reward.localized_reward_names", v.localized_reward_names, 100);
     errors.RequireRange("program.visit_reward.bonus_points", v.bonus_points, 0, 1000000);
   }
   errors.RequireRange("program.birthday_bonus.points", p.birthday_points, 0, 1000000);

@@ -179,7 +179,7 @@ absl::Status LoyaltyService::GrantVisitReward(StoreTxn& tx, PurchaseContext& c, 
   reward.cause = VisitRewardCause{order_id, m.visit_count, visit.reward_name};
   if (absl::Status s = Post(tx, m, reward, LotExpiry(c.scoring, c.now)); !s.ok()) return s;
   m.visits_since_reward = 0;
-  VisitRewarded event{m.member_id, m.visit_count, visit.reward_name, reward.entry_id()};
+  VisitRewarded event{m.member_id, m.visit_count, visit.reward_name, reward.entry_id(), visit.localized_reward_names};
   if (absl::Status s = tx.Enqueue(EventToOutbox(event, c.now)); !s.ok()) return s;
   r.visit_reward = event;
   r.visit_reward_points = visit.bonus_points;

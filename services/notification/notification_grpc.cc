@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/filter_limits.h"
 #include "common/grpc_status.h"
+#include "common/localized.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
@@ -42,6 +43,8 @@ void ValidateAlert(FieldErrors& errors, const v1::PromotionAlert& a) {
   if (a.campaign_version() <= 0) errors.Add(p + "campaign_version", "must be > 0");
   if (errors.RequireNonEmpty(p + "title", a.title())) errors.RequireMaxLength(p + "title", a.title(), 500);
   errors.RequireMaxLength(p + "description", a.description(), 2000);  // promotion's own bound
+  ValidateLocalizedTexts(errors, p + "localized_titles", a.localized_titles(), 500);
+  ValidateLocalizedTexts(errors, p + "localized_descriptions", a.localized_descriptions(), 2000);
   RequireTime(errors, p + "starts_at", a.has_starts_at(), a.starts_at());
   RequireTime(errors, p + "ends_at", a.has_ends_at(), a.ends_at());
   if (a.has_starts_at() && a.has_ends_at() && FromTimestamp(a.starts_at()) >= FromTimestamp(a.ends_at())) {
@@ -178,6 +181,8 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
     case v1::IngestEventRequest::kTierChanged:
       errors.RequireId("event.tier_changed.member_id", r.tier_changed().member_id());
       errors.RequireNonEmpty("event.tier_changed.new_tier_id", r.tier_changed().new_tier_id());
+      ValidateLocalizedTexts(errors, "event.tier_changed.localized_tier_display_names",
+                             r.tier_changed().localized_tier_display_names(), 200);
       break;
     case v1::IngestEventRequest::kPointsExpiring:
       errors.RequireId("event.points_expiring.member_id", r.points_expiring().member_id());
@@ -194,6 +199,8 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       if (r.visit_reward_earned().visit_count() <= 0) {
         errors.Add("event.visit_reward_earned.visit_count", "must be > 0");
       }
+      ValidateLocalizedTexts(errors, "event.visit_reward_earned.localized_rewards",
+                             r.visit_reward_earned().localized_rewards(), 200);
       break;
     default:
       break;

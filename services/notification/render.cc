@@ -1,8 +1,10 @@
 // A delivery's text: the member's locale and zone, the variables of the
-// alert or event it came from, the template resolved along the locale chain.
+// alert or event it came from (localized texts picked along the member's
+// locale chain), the template resolved along the same chain.
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/localized.h"
 #include "common/proto_time.h"
 #include "services/notification/notification_internal.h"
 #include "services/notification/templates.h"
@@ -14,6 +16,16 @@ constexpr char kTimeFormat[] = "%Y-%m-%d %H:%M";
 
 // What a delivery's templates are rendered with.
 struct RenderInputs {
+  std::string locale;  // the member's, or the language of their ticket
+  std::string default_locale;
+  // LocaleFallbackChain(locale, default_locale): the template and every
+  // localized text (campaign title, tier name) are picked along it.
+  std::vector<std::string> locales;
+
+  void SetLocale(const std::string& l) {
+    locale = l;
+    locales = LocaleFallbackChain(locale, default_locale);
+  }
   std::map<std::string, std::string> vars;
   std::map<std::string, std::string> attributes;  // passed to webhooks beside the text
   std::string template_key;                       // transactional messages name theirs
@@ -22,8 +34,8 @@ struct RenderInputs {
 void AddAlertVariables(const v1::PromotionAlert& a, const absl::TimeZone& zone, RenderInputs& in) {
   for (const auto& [k, v] : a.variables()) in.vars[k] = v;
   in.vars["campaign_id"] = a.campaign_id();
-  in.vars["campaign_title"] = a.title();
-  in.vars["campaign_description"] = a.description();
+  in.vars["campaign_title"] = PickLocalized(a.localized_titles(), in.locales, a.title());
+  in.vars["campaign_description"] = PickLocalized(a.localized_descriptions(), in.locales, a.description());
   in.vars["starts_at"] = absl::FormatTime(kTimeFormat, FromTimestamp(a.starts_at()), zone);
   in.vars["ends_at"] = absl::FormatTime(kTimeFormat, FromTimestamp(a.ends_at()), zone);
   in.attributes["campaign_id"] = a.campaign_id();
@@ -34,11 +46,15 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
   const Event::Payload& p = e.payload;
   in.vars["complaint_id"] = d.complaint_id();
   in.attributes["complaint_id"] = d.complaint_id();
-  if (const auto* u = std::get_if<v1::ComplaintUpdate>(&p)) in.vars["message"] = u->message();
+  if (const auto* u = std::get_if<v1::ComplaintUpdate>(&p)) {
+    in.vars["message"] = u->message();
+    // The agent wrote in the ticket's language: the frame follows it.
+    if (IsLocaleTag(u->locale_hint())) in.SetLocale(u->locale_hint());
+  }
   if (const auto* t = std::get_if<v1::TierChanged>(&p)) {
     in.vars["old_tier_id"] = t->old_tier_id();
     in.vars["new_tier_id"] = t->new_tier_id();
-    in.vars["tier_display_name"] = t->tier_display_name();
+    in.vars["tier_display_name"] = PickLocalized(t->localized_tier_display_names(), in.locales, t->tier_display_name());
   }
   if (const auto* x = std::get_if<v1::PointsExpiring>(&p)) {
     in.vars["points"] = absl::StrCat(x->points());
@@ -51,7 +67,7 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
   }
   if (const auto* v = std::get_if<v1::VisitRewardEarned>(&p)) {
     in.vars["visit_count"] = absl::StrCat(v->visit_count());
-    in.vars["reward"] = v->reward();
+    in.vars["reward"] = PickLocalized(v->localized_rewards(), in.locales, v->reward());
   }
   if (const auto* s = std::get_if<v1::SatisfactionSurvey>(&p)) {
     in.vars["survey_token"] = s->survey_token();
@@ -107,13 +123,15 @@ absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& s
   if (!member.ok()) return member.status();
   const MemberRow m = member->value_or(MemberRow{});
   RenderInputs in;
+  in.default_locale = settings.default_locale();
+  in.SetLocale(m.preferences && !m.preferences->locale().empty() ? m.preferences->locale() : m.profile_locale);
   in.vars = {{"member_id", d.member_id()}, {"member_name", m.name}};
   const absl::TimeZone zone = ZoneOrUtc(MemberZone(m, settings.default_time_zone()));
   if (absl::Status s = AddSourceVariables(tx, d, zone, in); !s.ok()) return s;
   v1::TemplateKey key;
   key.set_kind(d.kind());
   key.set_channel(d.channel());
-  key.set_locale(m.preferences && !m.preferences->locale().empty() ? m.preferences->locale() : m.profile_locale);
+  key.set_locale(in.locale);
   key.set_template_key(in.template_key);
   auto tmpl = ResolveTemplate(tx, key, settings.default_locale());
   if (!tmpl.ok()) return tmpl.status();

@@ -1,8 +1,9 @@
 // Templates: stored per (kind, template_key, channel, locale) by admins,
 // validated on save, resolved along the member's locale chain at send time
-// (stored texts first, then the built-in en/vi/ja texts).
+// (at each locale the stored text, then the built-in en/vi/ja one).
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/localized.h"
 #include "common/proto_time.h"
 #include "common/store.h"
 #include "google/protobuf/empty.pb.h"
@@ -27,14 +28,14 @@ absl::Status TemplateNotFound() { return NotFound("TEMPLATE_NOT_FOUND", "no temp
 
 absl::StatusOr<std::optional<v1::Template>> ResolveTemplate(StoreTxn& tx, const v1::TemplateKey& key,
                                                             const std::string& default_locale) {
-  const std::vector<std::string> chain = LocaleChain(key.locale(), default_locale);
-  for (const std::string& locale : chain) {
+  // Locale by locale, a stored template and then the built-in one: the
+  // member's own language wins over a stored default-language text, so the
+  // frame is in the language the content is picked in (render.cc).
+  for (const std::string& locale : LocaleFallbackChain(key.locale(), default_locale)) {
     v1::TemplateKey k = key;
     k.set_locale(locale);
     auto stored = tx.GetTemplate(k);
     if (!stored.ok() || *stored) return stored;
-  }
-  for (const std::string& locale : chain) {
     if (auto built_in = BuiltInTemplate(key.kind(), locale)) {
       built_in->set_channel(key.channel());
       return built_in;

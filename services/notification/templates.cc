@@ -3,7 +3,6 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 
@@ -79,21 +78,6 @@ std::vector<std::string> Placeholders(const std::string& text) {
   (void)Walk(
       text, "text", [](const std::string&) {}, [&](const std::string& name) { names.push_back(name); });
   return names;
-}
-
-std::vector<std::string> LocaleChain(const std::string& locale, const std::string& default_locale) {
-  std::vector<std::string> chain;
-  auto add = [&](const std::string& l) {
-    if (l.empty()) return;
-    for (const auto& c : chain) {
-      if (absl::EqualsIgnoreCase(c, l)) return;
-    }
-    chain.push_back(l);
-  };
-  add(locale);
-  add(locale.substr(0, locale.find('-')));
-  add(default_locale);
-  return chain;
 }
 
 std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) {

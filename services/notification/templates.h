@@ -1,8 +1,8 @@
 #pragma once
 
 // Template text: `{{variable}}` placeholders, `{{{{` for a literal `{{`;
-// locale fallback chain; built-in texts (en, vi, ja) used when an admin has
-// stored none for a kind and channel.
+// built-in texts (en, vi, ja) used when an admin has stored none for a kind,
+// channel and locale. The locale chain is common/localized.h's.
 
 #include <map>
 #include <optional>
@@ -22,9 +22,6 @@ absl::StatusOr<std::string> RenderText(const std::string& text, const std::map<s
 
 // The placeholders `text` uses (already syntax-checked).
 std::vector<std::string> Placeholders(const std::string& text);
-
-// "ja-JP" -> {"ja-JP", "ja", default_locale}, without repeats.
-std::vector<std::string> LocaleChain(const std::string& locale, const std::string& default_locale);
 
 // The variables a kind supplies to its templates (the MessageKind table);
 // every kind also supplies member_id and member_name.

@@ -24,6 +24,9 @@ notify::PromotionAlert AlertOf(const care::promotion::v1::Campaign& c, absl::Dur
   a.short_notice = c.short_notice();
   a.campaign_time_zone = c.time_zone();
   a.variables.insert(c.alert().variables().begin(), c.alert().variables().end());
+  // Every translation goes along: notification knows each member's locale.
+  a.localized_titles.insert(c.localized_display_names().begin(), c.localized_display_names().end());
+  a.localized_descriptions.insert(c.localized_descriptions().begin(), c.localized_descriptions().end());
   return a;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bounds.h"
+#include "common/localized.h"
 #include "common/proto_time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
@@ -244,6 +245,8 @@ absl::Status ValidateCampaign(const v1::Campaign& c) {
   if (c.display_name().empty()) errors.Add("campaign.display_name", "is required (1..200 characters)");
   errors.RequireMaxLength("campaign.display_name", c.display_name(), 200);
   errors.RequireMaxLength("campaign.description", c.description(), 2000);
+  ValidateLocalizedTexts(errors, "campaign.localized_display_names", c.localized_display_names(), 200);
+  ValidateLocalizedTexts(errors, "campaign.localized_descriptions", c.localized_descriptions(), 2000);
   if (!c.time_zone().empty()) errors.RequireTimeZone("campaign.time_zone", c.time_zone());
   if (!c.currency_code().empty()) errors.RequireCurrency("campaign.currency_code", c.currency_code());
   CheckOptionalTimestamp(errors, "campaign.starts_at", c.has_starts_at(), c.starts_at());

@@ -1008,6 +1008,8 @@ class CarectlPromotionTest : public CarectlTest {
     pv1::Campaign c;
     c.set_voucher_required(voucher_required);
     c.set_display_name(name);
+    (*c.mutable_localized_display_names())["ja"] = "セール";
+    (*c.mutable_localized_display_names())["vi"] = "Khuyến mãi";
     c.set_time_zone("UTC");
     c.set_currency_code("USD");
     *c.mutable_starts_at() = ToTimestamp(starts);
@@ -1029,6 +1031,7 @@ TEST_F(CarectlPromotionTest, CampaignLifecycleQuoteRedeemAndCancel) {
   ASSERT_EQ(created.code, 0) << created;
   EXPECT_OUT(created, "CAMPAIGN   autumn");
   EXPECT_OUT(created, "DRAFT");
+  EXPECT_OUT(created, "LANGUAGES  ja, vi");  // the localized titles of the JSON
   Result announced = Promotion({"announce", "autumn"});
   ASSERT_EQ(announced.code, 0) << announced;
   EXPECT_OUT(announced, "ANNOUNCED");

@@ -280,7 +280,9 @@ TEST_F(NotificationAlertTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBui
   ASSERT_TRUE(Eventually([&] { return Inbox("t-en").messages_size() == 1; }));
   EXPECT_EQ(Inbox("t-en").messages(0).subject(), "Don't miss Spring sale");
 
-  // A ja-JP member would fall back to it; a draft previews without saving.
+  // A ja-JP member keeps the built-in Japanese text (their language comes
+  // before the stored English one); a fr member falls back to the stored
+  // text; a draft previews without saving.
   nv1::GetTemplateRequest get;
   get.mutable_key()->set_kind(nv1::MESSAGE_KIND_PROMOTION_ALERT);
   get.mutable_key()->set_channel(MESSAGE_CHANNEL_IN_APP);
@@ -290,7 +292,13 @@ TEST_F(NotificationAlertTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBui
   EXPECT_EQ(exact.error_code(), grpc::StatusCode::NOT_FOUND);
   get.set_resolve_fallback(true);
   ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &got).ok());
+  EXPECT_EQ(got.locale(), "ja");
+  EXPECT_EQ(got.version(), 0);
+  EXPECT_NE(got.subject().find("まもなく"), std::string::npos);
+  get.mutable_key()->set_locale("fr");
+  ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &got).ok());
   EXPECT_EQ(got.locale(), "en");
+  EXPECT_EQ(got.version(), 1);
   nv1::RenderPreviewRequest preview;
   *preview.mutable_draft() = t;
   preview.mutable_draft()->set_subject("Sắp có {{campaign_title}}");
@@ -313,10 +321,10 @@ TEST_F(NotificationAlertTest, StoredTemplatesAreCheckedOnSaveAndUsedBeforeTheBui
   ASSERT_TRUE(nstub_->DeleteTemplate(Ctx(admin()).get(), del, &empty).ok());  // a retry
   del.set_request_id("tmpl-del-2");
   EXPECT_EQ(nstub_->DeleteTemplate(Ctx(admin()).get(), del, &empty).error_code(), grpc::StatusCode::NOT_FOUND);
-  // With nothing stored, the built-in text is back.
+  // With nothing stored, the fr member's fallback is the built-in English text.
   ASSERT_TRUE(nstub_->GetTemplate(Ctx(admin()).get(), get, &got).ok());
   EXPECT_EQ(got.version(), 0);
-  EXPECT_NE(got.subject().find("まもなく"), std::string::npos);
+  EXPECT_NE(got.subject().find("Coming soon"), std::string::npos);
 }
 
 TEST_F(NotificationTest, LoyaltyEventsReachTheMembersInboxOnceInTheirLocale) {

@@ -2,8 +2,13 @@
 // (care.promotion.v1): create from a JSON file, show, announce, reschedule,
 // cancel, report, quote a cart, redeem, cancel a redemption, show it.
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "tools/carectl/commands.h"
@@ -17,6 +22,14 @@ std::unique_ptr<v1::PromotionService::Stub> Stub(const Context& c) {
   return v1::PromotionService::NewStub(c.channel());
 }
 
+// The locales the campaign's title is translated into, sorted ("-": none).
+std::string Languages(const v1::Campaign& c) {
+  std::vector<std::string> locales;
+  for (const auto& [locale, title] : c.localized_display_names()) locales.push_back(locale);
+  std::sort(locales.begin(), locales.end());
+  return locales.empty() ? "-" : absl::StrJoin(locales, ", ");
+}
+
 void PrintCampaign(const v1::Campaign& c) {
   PrintFields({{"CAMPAIGN", c.campaign_id()},
                {"NAME", c.display_name()},
@@ -25,6 +38,7 @@ void PrintCampaign(const v1::Campaign& c) {
                {"STARTS", Time(c.starts_at())},
                {"ENDS", Time(c.ends_at())},
                {"TIME ZONE", c.time_zone().empty() ? "-" : c.time_zone()},
+               {"LANGUAGES", Languages(c)},
                {"RULES", absl::StrCat(c.rules_size())},
                {"ALERT DUE", Time(c.alert_due_time())}});
 }

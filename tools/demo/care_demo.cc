@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -188,8 +189,13 @@ class Demo final {
     p.set_currency_code("VND");
     p.set_time_zone("Asia/Ho_Chi_Minh");
     *p.add_tiers() = Tier("member", "Member", 0, 0, 10000, 0);
-    *p.add_tiers() = Tier("silver", "Silver", 1, 2000000, 12500, 500);
+    lv1::Tier silver = Tier("silver", "Silver", 1, 2000000, 12500, 500);
+    (*silver.mutable_localized_display_names())["vi"] = "Bạc";
+    (*silver.mutable_localized_display_names())["ja"] = "シルバー";
+    *p.add_tiers() = silver;
     lv1::Tier gold = Tier("gold", "Gold", 2, 5000000, 15000, 1000);
+    (*gold.mutable_localized_display_names())["vi"] = "Vàng";
+    (*gold.mutable_localized_display_names())["ja"] = "ゴールド";
     gold.mutable_benefits()->set_free_returns(true);
     gold.mutable_benefits()->add_perks("special care");
     *p.add_tiers() = gold;
@@ -303,6 +309,11 @@ class Demo final {
     pv1::Campaign c;
     c.set_display_name("Tet week for our members");
     c.set_description("Silver members save 5%, gold members 15% and ship for free");
+    // Each member reads the alert in their language (issue 22, item 5).
+    (*c.mutable_localized_display_names())["vi"] = "Tuần lễ Tết dành cho hội viên";
+    (*c.mutable_localized_display_names())["ja"] = "会員様のテト週間";
+    (*c.mutable_localized_descriptions())["vi"] = "Hạng Bạc giảm 5%, hạng Vàng giảm 15% và miễn phí giao hàng";
+    (*c.mutable_localized_descriptions())["ja"] = "シルバー会員は5%、ゴールド会員は15%オフで送料無料";
     c.set_time_zone("Asia/Ho_Chi_Minh");
     c.set_currency_code("VND");
     *c.mutable_starts_at() = care::ToTimestamp(starts_);
@@ -394,6 +405,8 @@ class Demo final {
           for (const auto& m : r.messages()) {
             if (m.kind() == nv1::MESSAGE_KIND_PROMOTION_ALERT) {
               Say(absl::StrCat(p.name, "'s inbox (", m.locale(), "): \"", m.subject(), "\""));
+              Check(m.locale() == p.locale && !absl::StrContains(m.subject(), "Tet week"),
+                    p.name + "'s alert is in their own language, title included");
               return true;
             }
           }

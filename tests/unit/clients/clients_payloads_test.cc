@@ -44,7 +44,8 @@ TEST(ClientsPayloads, LoyaltyEvents) {
   t->set_new_tier_id("gold");
   t->set_tier_display_name("Gold");
   t->set_version(3);
-  ExpectEvent(IngestEvent(h, notification::TierChange{"m1", "silver", "gold", "Gold", 3}), tier);
+  (*t->mutable_localized_tier_display_names())["ja"] = "ゴールド";
+  ExpectEvent(IngestEvent(h, notification::TierChange{"m1", "silver", "gold", "Gold", 3, {{"ja", "ゴールド"}}}), tier);
 
   const absl::Time expire = absl::FromUnixSeconds(1770000000);
   nv1::IngestEventRequest exp = Expected(h.event_id, "loyalty");
@@ -104,6 +105,8 @@ TEST(ClientsPayloads, PromotionEvents) {
   a->set_short_notice(true);
   a->set_campaign_time_zone("Europe/Paris");
   (*a->mutable_variables())["code"] = "SHOES";
+  (*a->mutable_localized_titles())["ja"] = "靴のセール";
+  (*a->mutable_localized_descriptions())["ja"] = "靴が20%オフ";
   notification::PromotionAlert in;
   in.campaign_id = "c1";
   in.campaign_version = 2;
@@ -118,6 +121,8 @@ TEST(ClientsPayloads, PromotionEvents) {
   in.short_notice = true;
   in.campaign_time_zone = "Europe/Paris";
   in.variables = {{"code", "SHOES"}};
+  in.localized_titles = {{"ja", "靴のセール"}};
+  in.localized_descriptions = {{"ja", "靴が20%オフ"}};
   ExpectEvent(IngestEvent(h, in), alert);
 
   nv1::IngestEventRequest cancel = Expected(h.event_id, "promotion");

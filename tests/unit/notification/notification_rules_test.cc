@@ -88,8 +88,6 @@ TEST(Templates, RenderFallbackAndSyntax) {
   EXPECT_EQ(*out, "Hi An, {{literal}} !");
   EXPECT_FALSE(RenderText("Hi {{name", {}).ok());
   EXPECT_FALSE(RenderText("Hi {{Bad-Name}}", {}).ok());
-  EXPECT_EQ(LocaleChain("ja-JP", "en"), (std::vector<std::string>{"ja-JP", "ja", "en"}));
-  EXPECT_EQ(LocaleChain("", "en"), (std::vector<std::string>{"en"}));
   for (const char* l : {"en", "vi", "ja"}) {
     EXPECT_TRUE(BuiltInTemplate(care::notification::v1::MESSAGE_KIND_PROMOTION_ALERT, l).has_value()) << l;
   }
