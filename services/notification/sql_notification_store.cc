@@ -41,7 +41,7 @@ SqlArray::Type ArrayType(absl::string_view type) {
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqlTxnBase::SqlTxnBase;
+  SqlStoreTxn(Txn& txn, const SubjectDigests& digests) : SqlTxnBase(txn), digests_(digests) {}
 
   // ------------------------------------------------------------ schedules
 
@@ -854,16 +854,19 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         .status();
   }
 
-  absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) override { return care::IsErased(txn_, keys); }
+  absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) override {
+    return care::IsErased(txn_, digests_, keys);
+  }
 
   // One query for a whole fan-out batch.
   absl::StatusOr<std::set<std::string>> ErasedMembers(const std::vector<std::string>& member_ids) override {
     std::map<std::string, std::string> by_digest;
     std::vector<std::string> digests;
     for (const std::string& id : member_ids) {
-      std::string digest = SubjectDigest(MemberSubject(id));
-      digests.push_back(digest);
-      by_digest[std::move(digest)] = id;
+      for (std::string& digest : digests_.Candidates(MemberSubject(id))) {
+        digests.push_back(digest);
+        by_digest[std::move(digest)] = id;
+      }
     }
     std::set<std::string> erased;
     if (digests.empty()) return erased;
@@ -878,7 +881,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
                                   care::common::v1::ErasureReceipt& receipt) override {
-    return care::EraseCommonRecords(txn_, keys, now, receipt);
+    return care::EraseCommonRecords(txn_, digests_, keys, now, receipt);
   }
 
   // Writes what this transaction kept back: its member, consent, delivery and
@@ -903,6 +906,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
  private:
+  const SubjectDigests& digests_;  // tombstones (common/privacy.h)
   absl::Status FlushFeed() {
     if (feed_.empty()) return absl::OkStatus();
     auto head = FirstRow<int64_t>(
@@ -1198,29 +1202,30 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 // SqlStoreOf (common/sql.h), plus FlushPending last in every write.
 class SqlNotificationStore final : public NotificationStore {
  public:
-  explicit SqlNotificationStore(Database& db) : db_(db) {}
+  SqlNotificationStore(Database& db, const SubjectDigests& digests) : db_(db), digests_(digests) {}
   absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Write([&fn](Txn& txn) -> absl::Status {
-      SqlStoreTxn view(txn);
+    return db_.Write([this, &fn](Txn& txn) -> absl::Status {
+      SqlStoreTxn view(txn, digests_);
       if (absl::Status s = fn(view); !s.ok()) return s;
       return view.FlushPending();
     });
   }
   absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Read([&fn](Txn& txn) {
-      SqlStoreTxn view(txn);
+    return db_.Read([this, &fn](Txn& txn) {
+      SqlStoreTxn view(txn, digests_);
       return fn(view);
     });
   }
 
  private:
   Database& db_;
+  const SubjectDigests& digests_;
 };
 
 }  // namespace
 
-std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db) {
-  return std::make_unique<SqlNotificationStore>(db);
+std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db, const SubjectDigests& digests) {
+  return std::make_unique<SqlNotificationStore>(db, digests);
 }
 
 }  // namespace care::notification
