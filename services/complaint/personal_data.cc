@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/service_internal.h"
@@ -44,10 +45,26 @@ std::optional<v1::ComplaintPersonalData> SurveyItem(const v1::Complaint& c) {
 }
 
 // Blanks a compensation's free text; its kind, amount, status, times and
-// references stay (they are the money record).
-void BlankCompensation(v1::Compensation& comp) {
+// references stay (they are the money record), a reference built from the
+// member id (a ledger entry "<member>/<n>") under the pseudonym, as loyalty
+// re-keys the entry itself.
+void BlankCompensation(v1::Compensation& comp, const std::string& member_id, const std::string& pseudonym) {
   comp.clear_note();
   comp.clear_decision_reason();
+  comp.set_issued_reference(Pseudonymised(comp.issued_reference(), member_id, pseudonym));
+}
+
+// One not issued yet never will be: its outbox event is deleted with the
+// person's (EraseCommonRecords) and loyalty or promotion would refuse it
+// (SUBJECT_ERASED), so ISSUING — or PENDING_APPROVAL on a ticket that takes
+// no more decisions — would stay forever. It ends FAILED, saying why.
+void EndUnissued(v1::Compensation& comp, Counts& deidentified) {
+  if (comp.status() != v1::COMPENSATION_STATUS_ISSUING && comp.status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+    return;
+  }
+  comp.set_status(v1::COMPENSATION_STATUS_FAILED);
+  comp.set_failure_reason("SUBJECT_ERASED");
+  ++deidentified["unissued_compensation"];
 }
 
 // The ticket without the person: free text blanked, the member id replaced.
@@ -63,7 +80,8 @@ void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& er
   if (!c.survey().comment().empty()) ++erased["survey_comment"];
   c.mutable_survey()->clear_comment();
   for (v1::Compensation& comp : *c.mutable_compensations()) {
-    BlankCompensation(comp);
+    BlankCompensation(comp, c.member_id(), pseudonym);
+    EndUnissued(comp, deidentified);
     ++deidentified["compensation"];
   }
   // Nothing more goes out to the person.
@@ -97,7 +115,7 @@ bool BlankEvent(v1::ComplaintEvent& e, const std::string& member_id, const std::
       e.mutable_assignment()->clear_handover_note();
       break;
     case v1::ComplaintEvent::kCompensation:
-      BlankCompensation(*e.mutable_compensation());
+      BlankCompensation(*e.mutable_compensation(), member_id, pseudonym);
       break;
     case v1::ComplaintEvent::kSurvey:
       e.mutable_survey()->clear_comment();

@@ -827,12 +827,17 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
          "DELETE FROM delivery_events WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE member_id = ?1)"},
         {"inbox_message", "DELETE FROM inbox WHERE member_id = ?1"},
         {"inbox_feed_event", "UPDATE inbox_events SET member_id = '', message_id = '' WHERE member_id = ?1"},
+        // A finished fan-out's cursor is read no more; a running one's is
+        // where it resumes, so it stays until the fan-out ends.
+        {"fan_out_cursor", "UPDATE fan_out_chunks SET after_member_id = '' WHERE after_member_id = ?1 AND done = 1"},
+        {"fan_out_cursor",
+         "UPDATE schedules SET after_member_id = '' WHERE after_member_id = ?1 AND state NOT IN (1, 2)"},
     };
     std::map<std::string, int64_t> counts;
     for (const auto& [kind, sql] : kStatements) {
       auto n = txn_.Exec(sql, member_id);
       if (!n.ok()) return n.status();
-      counts[kind] = *n;
+      counts[kind] += *n;
     }
     return counts;
   }
@@ -842,15 +847,15 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return txn_.Exec("DELETE FROM consent_history WHERE member_id = ?1", member_id);
   }
 
-  absl::Status RekeyDelivery(const v1::Delivery& d) override {
+  absl::Status RekeyDelivery(const std::string& delivery_id, const v1::Delivery& d) override {
     if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
     delivery_view_.clear();
     return txn_
         .Exec(
-            "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6 "
-            "WHERE delivery_id = ?1",
-            d.delivery_id(), d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
-            NextTry(d), Blob{d.SerializeAsString()})
+            "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6, "
+            "delivery_id = ?7, message_key = ?8 WHERE delivery_id = ?1",
+            delivery_id, d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
+            NextTry(d), Blob{d.SerializeAsString()}, d.delivery_id(), d.message_key())
         .status();
   }
 
