@@ -39,6 +39,7 @@
 #include "bench/http_sink.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/sqlite.h"
 #include "services/notification/channels.h"
@@ -337,7 +338,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "open: %s\n", std::string(db.status().message()).c_str());
     return 1;
   }
-  auto store = care::notification::NewSqlNotificationStore(**db);
+  // Tombstones are keyed; the bench erases no one, any key will do.
+  const care::SubjectDigests digests(std::vector<care::NamedKey>{{"bench", std::string(32, 'b')}});
+  auto store = care::notification::NewSqlNotificationStore(**db, digests);
   // Noon UTC: every member's send window is open, nothing is deferred.
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
   SyntheticAudience audience(members, channel);

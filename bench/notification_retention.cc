@@ -29,6 +29,7 @@
 #include "bench/bench_database.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/retention.h"
 #include "services/notification/event_wire.h"
@@ -92,7 +93,9 @@ absl::Status OneDay(care::notification::NotificationService& service, const Load
 absl::StatusOr<std::map<int64_t, int64_t>> Run(const std::string& path, const Load& load, bool retention) {
   auto db = care::bench::OpenBenchDatabase(care::bench::BenchDatabase{}, path, care::NotificationSchema());
   if (!db.ok()) return db.status();
-  auto store = care::notification::NewSqlNotificationStore(**db);
+  // Tombstones are keyed; the bench erases no one, any key will do.
+  const care::SubjectDigests digests(std::vector<care::NamedKey>{{"bench", std::string(32, 'b')}});
+  auto store = care::notification::NewSqlNotificationStore(**db, digests);
   // Noon UTC: every member's send window is open, nothing is deferred.
   care::ManualClock clock(absl::FromCivil(absl::CivilSecond(2031, 1, 15, 12, 0, 0), absl::UTCTimeZone()));
   care::SetRecordClock(&clock);  // idempotency records age on it, as in the binary

@@ -121,7 +121,7 @@ absl::Status PersonalDataExportAudit::Start(const Caller& caller,
                                             const Write& write) {
   if (started_) return absl::OkStatus();
   if (absl::Status bad = CheckExportRequest(request); !bad.ok()) return bad;
-  AuditRecord record = AuditOf(caller, "subject:" + SubjectDigest(SubjectKeys(request.subject()).front()),
+  AuditRecord record = AuditOf(caller, "subject:" + digests_.Digest(SubjectKeys(request.subject()).front()),
                                request.reason());
   if (absl::Status s = write(record); !s.ok()) return s;
   record_ = std::move(record);

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "care/common/v1/audit.grpc.pb.h"
 #include "care/common/v1/privacy.pb.h"
+#include "common/privacy.h"
 #include "common/rpc.h"
 #include "common/sql.h"
 #include "common/store.h"
@@ -46,14 +47,15 @@ absl::Status AuditBulkRead(Database& db, const std::string& principal, const std
 
 // The audit of one ExportPersonalData stream, the same in every service.
 // The first Start checks the request and writes the entry (action: the
-// method; target: "subject:" and the SHA-256 of the first subject key, never
-// the key; reason: the request's) through `write` (the service's AuditRead),
+// method; target: "subject:" and the keyed digest of the first subject key
+// (common/privacy.h, as a tombstone names it), never the key; reason: the
+// request's) through `write` (the service's AuditRead),
 // before any item is sent; Count adds each batch. When the stream ends,
 // however it ends, a warn log line records the items sent.
 class PersonalDataExportAudit final {
  public:
   using Write = std::function<absl::Status(const AuditRecord&)>;
-  PersonalDataExportAudit() = default;
+  explicit PersonalDataExportAudit(const SubjectDigests& digests) : digests_(digests) {}
   PersonalDataExportAudit(const PersonalDataExportAudit&) = delete;
   PersonalDataExportAudit& operator=(const PersonalDataExportAudit&) = delete;
   ~PersonalDataExportAudit();
@@ -65,6 +67,7 @@ class PersonalDataExportAudit final {
   void Count(size_t items) { items_ += static_cast<int64_t>(items); }
 
  private:
+  const SubjectDigests& digests_;
   AuditRecord record_;
   bool started_ = false;
   int64_t items_ = 0;

@@ -10,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "common/random.h"
 
@@ -114,35 +116,95 @@ absl::StatusOr<TaggedDeleted> DeleteTagged(Txn& txn, const std::string& key, Tag
   return out;
 }
 
-absl::Status EraseCommonRecords(Txn& txn, const std::vector<std::string>& keys, absl::Time now,
-                                care::common::v1::ErasureReceipt& receipt) {
+SubjectDigests::SubjectDigests(const std::vector<NamedKey>& keys) {
+  for (const NamedKey& k : keys) keys_.push_back(Keyed{k.id, std::make_unique<HmacSha256Key>(k.secret)});
+  if (keys_.empty()) std::abort();  // a programming error: services refuse to start without a key
+}
+
+std::string SubjectDigests::DigestUnder(const Keyed& k, absl::string_view plain) {
+  return absl::StrCat(k.id, ":", absl::BytesToHexString(k.key->Mac(plain)));
+}
+
+std::string SubjectDigests::Rewrap(absl::string_view legacy_digest) const {
+  return DigestUnder(keys_.front(), legacy_digest);
+}
+
+std::string SubjectDigests::Digest(absl::string_view key) const { return Rewrap(SubjectDigest(key)); }
+
+std::vector<std::string> SubjectDigests::Candidates(absl::string_view key) const {
+  std::string plain = SubjectDigest(key);
+  std::vector<std::string> out;
+  out.reserve(keys_.size() + 1);
+  for (const Keyed& k : keys_) out.push_back(DigestUnder(k, plain));
+  out.push_back(std::move(plain));
+  return out;
+}
+
+absl::Status EraseCommonRecords(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys,
+                                absl::Time now, care::common::v1::ErasureReceipt& receipt) {
   auto& erased = *receipt.mutable_erased();
   for (const std::string& key : keys) {
     auto deleted = DeleteTagged(txn, key, TaggedEvents::kAll);
     if (!deleted.ok()) return deleted.status();
     erased["idempotency_record"] += deleted->idempotency_records;
     erased["outbox_event"] += deleted->outbox_events;
+    const std::string digest = digests.Digest(key);
     auto tomb = txn.Exec("INSERT INTO erased_subjects (digest, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                         SubjectDigest(key), absl::ToUnixMicros(now));
+                         digest, absl::ToUnixMicros(now));
     if (!tomb.ok()) return tomb.status();
+    // Audit entries stay (who did what, when, why) but name the person as
+    // the tombstone does: a change's target "member:<id>" is the key itself,
+    // an export's was the unkeyed digest in older releases.
+    auto audited = txn.Exec("UPDATE audit_log SET target = ?1 WHERE target = ?2 OR target = ?3",
+                            absl::StrCat("subject:", digest), key, absl::StrCat("subject:", SubjectDigest(key)));
+    if (!audited.ok()) return audited.status();
+    if (*audited > 0) (*receipt.mutable_deidentified())["audit_entry"] += *audited;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> IsErased(Txn& txn, const std::vector<std::string>& keys) {
+absl::StatusOr<bool> IsErased(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys) {
+  std::vector<std::string> candidates;
   for (const std::string& key : keys) {
-    auto found = Exists(txn.Query("SELECT 1 FROM erased_subjects WHERE digest = ?1", SubjectDigest(key)));
-    if (!found.ok()) return found.status();
-    if (*found) return true;
+    for (std::string& c : digests.Candidates(key)) candidates.push_back(std::move(c));
   }
-  return false;
+  if (candidates.empty()) return false;
+  return Exists(txn.Query("SELECT 1 FROM erased_subjects WHERE digest IN (SELECT value FROM json_each(?1))",
+                          JsonArray(candidates)));
 }
 
-absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys) {
-  auto erased = IsErased(txn, keys);
+absl::Status RefuseIfErased(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys) {
+  auto erased = IsErased(txn, digests, keys);
   if (!erased.ok()) return erased.status();
   if (*erased) return FailedPrecondition("SUBJECT_ERASED", "this person's data was erased; it is not re-created");
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RewrapLegacyTombstones(Database& db, const SubjectDigests& digests) {
+  int64_t rewrapped = 0;
+  absl::Status s = db.Write([&](Txn& txn) -> absl::Status {
+    rewrapped = 0;
+    auto legacy = Collect<std::pair<std::string, int64_t>>(
+        txn.Query("SELECT digest, erased_at FROM erased_subjects WHERE digest NOT LIKE '%:%'"),
+        [](const Statement& st) { return std::make_pair(st.Text(0), st.Int(1)); });
+    if (!legacy.ok()) return legacy.status();
+    for (const auto& [digest, erased_at] : *legacy) {
+      auto put = txn.Exec("INSERT INTO erased_subjects (digest, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                          digests.Rewrap(digest), erased_at);
+      if (!put.ok()) return put.status();
+      auto drop = txn.Exec("DELETE FROM erased_subjects WHERE digest = ?1", digest);
+      if (!drop.ok()) return drop.status();
+      ++rewrapped;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return rewrapped;
+}
+
+std::string Pseudonymised(absl::string_view text, absl::string_view member_id, absl::string_view pseudonym) {
+  if (member_id.empty()) return std::string(text);
+  return absl::StrReplaceAll(text, {{member_id, pseudonym}});
 }
 
 void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_view erasure_id) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "absl/time/time.h"
 #include "care/common/v1/privacy.pb.h"
 #include "common/errors.h"
+#include "common/key_file.h"
 #include "common/sql.h"
 
 namespace care {
@@ -49,7 +51,8 @@ std::string NewPseudonym();
 // Whether `s` has that shape.
 bool IsPseudonym(absl::string_view s);
 
-// What a tombstone keeps: the SHA-256 of a subject key, in lowercase hex.
+// The unkeyed SHA-256 of a subject key, in lowercase hex: what tombstones
+// kept before they were keyed (and the input of the keyed digest below).
 std::string SubjectDigest(absl::string_view key);
 
 // What DeleteTagged removes of the outbox events tagged with a key.
@@ -67,20 +70,66 @@ struct TaggedDeleted {
 // `events` says; returns how many went.
 absl::StatusOr<TaggedDeleted> DeleteTagged(Txn& txn, const std::string& key, TaggedEvents events);
 
+// How tombstones name an erased person: "<key_id>:" and the lowercase hex
+// HMAC-SHA256, under a key of --privacy_key_file, of SubjectDigest(key). A
+// plain hash of "phone:+4420..." could be tested against a list of numbers
+// by anyone holding a database dump; a keyed one only by who holds the key.
+// The first key writes, every listed key is tried on lookup (rotation adds
+// a key first and keeps the old ones listed: a tombstone cannot be re-keyed
+// without knowing who it is about). MACing the unkeyed digest, not the key
+// itself, lets RewrapLegacyTombstones re-key the tombstones written before
+// keys existed.
+class SubjectDigests final {
+ public:
+  // `keys` as ReadKeyFile returns them (at least one).
+  explicit SubjectDigests(const std::vector<NamedKey>& keys);
+
+  // What a new tombstone of `key` keeps.
+  std::string Digest(absl::string_view key) const;
+  // Every form a tombstone of `key` may have: under each listed key, and
+  // the unkeyed SHA-256 of older releases.
+  std::vector<std::string> Candidates(absl::string_view key) const;
+  // The keyed form of an unkeyed tombstone (its stored SHA-256 hex).
+  std::string Rewrap(absl::string_view legacy_digest) const;
+
+ private:
+  struct Keyed {
+    std::string id;
+    std::unique_ptr<HmacSha256Key> key;
+  };
+  // "<id>:" and the hex MAC of `plain` under `k`.
+  static std::string DigestUnder(const Keyed& k, absl::string_view plain);
+  std::vector<Keyed> keys_;  // keys_[0] writes
+};
+
 // Inside an erasure's write transaction: deletes the idempotency records and
 // outbox events tagged with any of `keys` (pending ones too: the person is
 // gone, so is what was about to be said about them) and records a tombstone
-// for each key, dated `now`. Adds the counts to `receipt` under
-// "idempotency_record" and "outbox_event".
-absl::Status EraseCommonRecords(Txn& txn, const std::vector<std::string>& keys, absl::Time now,
-                                care::common::v1::ErasureReceipt& receipt);
+// for each key, dated `now`; audit entries naming a key keep naming the
+// person only as its tombstone does ("subject:<digest>"). Adds the counts to
+// `receipt` under "idempotency_record" and "outbox_event" (erased) and
+// "audit_entry" (de-identified, when any).
+absl::Status EraseCommonRecords(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys,
+                                absl::Time now, care::common::v1::ErasureReceipt& receipt);
 
 // Whether any of `keys` was erased here: a later event for an erased person
 // is refused (FAILED_PRECONDITION, reason SUBJECT_ERASED) or dropped instead
 // of re-creating them.
-absl::StatusOr<bool> IsErased(Txn& txn, const std::vector<std::string>& keys);
+absl::StatusOr<bool> IsErased(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys);
 // FAILED_PRECONDITION, reason SUBJECT_ERASED, when IsErased.
-absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys);
+absl::Status RefuseIfErased(Txn& txn, const SubjectDigests& digests, const std::vector<std::string>& keys);
+
+// Re-keys the tombstones an older release wrote as plain SHA-256 digests
+// (their digest has no ':'), in one write transaction; returns how many.
+// Run at start-up (ServerRunner::OpenDatabase), so a dump taken after the
+// upgrade holds no testable digest; lookups still try the unkeyed form for
+// a replica of the older release writing during a rolling upgrade.
+absl::StatusOr<int64_t> RewrapLegacyTombstones(Database& db, const SubjectDigests& digests);
+
+// `text` with every occurrence of `member_id` replaced by `pseudonym`: for
+// ids built from a member id (a delivery id, a ledger entry reference) that
+// are kept after an erasure. Unchanged when `member_id` is empty.
+std::string Pseudonymised(absl::string_view text, absl::string_view member_id, absl::string_view pseudonym);
 
 // After an erasure committed: runs `scrub` (Database::Scrub, as the service
 // wires it) until it succeeds, at most 5 times 100 ms apart while it answers

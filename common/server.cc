@@ -173,6 +173,22 @@ void ReadRedisSecrets(ConfigReader& c, ServerConfig& s, const std::string& passw
   s.tier_cache_key_file = tier_key_file;
 }
 
+// Read now, as the other secrets: a missing, empty or weak key file stops
+// start-up (exit 2) naming the flag.
+void ReadPrivacyKeys(ConfigReader& c, ServerConfig& s) {
+  s.privacy_key_file = c.String(
+      "privacy_key_file", "",
+      "HMAC keys of erased people's tombstones, one `<key_id> <key>` per line (key: 32+ bytes); the first writes, "
+      "all are checked; never drop a key that wrote tombstones (docs/privacy.md)");
+  if (s.privacy_key_file.empty()) return;
+  auto keys = ReadKeyFile(s.privacy_key_file);
+  if (keys.ok()) {
+    s.privacy_keys = *std::move(keys);
+  } else {
+    c.AddError(absl::StrCat("privacy_key_file: ", keys.status().message()));
+  }
+}
+
 // "host:port,host:port" of the sentinels that know the master's address.
 void ReadSentinels(ConfigReader& c, ServerConfig& s) {
   const std::string sentinels = c.String(
@@ -316,6 +332,7 @@ ServerConfig ServerConfig::Read(ConfigReader& c, absl::string_view service, int 
     c.AddError("tokens_reload_interval must be between 100ms and 1h");
   }
   ReadRedisSecrets(c, s, password_file, tier_key_file);
+  ReadPrivacyKeys(c, s);
   if (s.database.pool_size == 0) s.database.pool_size = s.threads;
   return s;
 }
@@ -324,6 +341,14 @@ void ServerConfig::RequireTierCacheKey(ConfigReader& c) const {
   // A set but bad file was reported by Read already.
   if (tier_cache_key_file.empty()) {
     c.AddError("tier_cache_key_file is required: tier snapshots in Redis are signed (CARE_TIER_CACHE_KEY_FILE)");
+  }
+}
+
+void ServerConfig::RequirePrivacyKey(ConfigReader& c) const {
+  if (privacy_key_file.empty()) {
+    c.AddError(
+        "privacy_key_file is required: erased people's tombstones are keyed so a database dump does not tell who was "
+        "erased (CARE_PRIVACY_KEY_FILE)");
   }
 }
 
@@ -469,6 +494,11 @@ Database& ServerRunner::OpenDatabase(const Schema& schema) {
     if (!db.ok()) Fatal(absl::StrCat("database ", path, ": ", db.status().message()));
     database_ = std::move(*db);
   }
+  if (!config_.privacy_keys.empty()) {
+    auto rewrapped = RewrapLegacyTombstones(*database_, subject_digests());
+    if (!rewrapped.ok()) Fatal(absl::StrCat("re-keying old tombstones: ", rewrapped.status().message()));
+    if (*rewrapped > 0) LogInfo("privacy: old unkeyed tombstones re-keyed", {{"tombstones", *rewrapped}});
+  }
   StartDatabaseOps();
   return *database_;
 }
@@ -509,6 +539,14 @@ RedisPool& ServerRunner::redis() {
     redis_ = std::make_unique<RedisPool>(options);
   }
   return *redis_;
+}
+
+const SubjectDigests& ServerRunner::subject_digests() {
+  if (!subject_digests_) {
+    if (config_.privacy_keys.empty()) Fatal("privacy_key_file is required to erase or recognise erased people");
+    subject_digests_ = std::make_unique<SubjectDigests>(config_.privacy_keys);
+  }
+  return *subject_digests_;
 }
 
 const HmacKeyRing& ServerRunner::tier_cache_keys() {

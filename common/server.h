@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/outbox.h"
 #include "common/postgres.h"
+#include "common/privacy.h"
 #include "common/redis.h"
 #include "common/retention.h"
 #include "common/rpc.h"
@@ -60,6 +61,10 @@ struct ServerConfig {
   // Tier cache signing keys from --tier_cache_key_file (empty = not set).
   std::vector<NamedKey> tier_cache_keys;
   std::string tier_cache_key_file;
+  // Keys of the erased people's tombstones from --privacy_key_file (empty =
+  // not set; docs/privacy.md, "Tombstones").
+  std::vector<NamedKey> privacy_keys;
+  std::string privacy_key_file;
   std::string log_level;
   int metrics_port;               // Prometheus /metrics over HTTP; -1 = off, 0 = a free port
   std::string metrics_port_file;  // where the bound metrics port is written
@@ -86,6 +91,10 @@ struct ServerConfig {
   // --tier_cache_key_file it may not start (fail closed: an unsigned cache
   // would let whoever reaches Redis set prices).
   void RequireTierCacheKey(ConfigReader& config) const;
+  // For a service that erases people (every CareSuite service): without
+  // --privacy_key_file it may not start (fail closed: an unkeyed tombstone
+  // tells a database dump's reader who was erased).
+  void RequirePrivacyKey(ConfigReader& config) const;
 };
 
 // Stops the process with a message: for broken invariants at start-up.
@@ -129,6 +138,9 @@ class ServerRunner final {
   // The tier cache keys (--tier_cache_key_file); stops the process if none
   // were configured (RequireTierCacheKey prevents that).
   const HmacKeyRing& tier_cache_keys();
+  // The tombstone digests (--privacy_key_file); stops the process if none
+  // were configured (RequirePrivacyKey prevents that).
+  const SubjectDigests& subject_digests();
 
   // A peer at `target` ("host:port", or a target URI naming its replicas:
   // see care::DialPeer; TLS as PeerChannel(tls) says) that is presented the
@@ -179,6 +191,7 @@ class ServerRunner final {
   std::unique_ptr<BackupScheduler> backups_;  // stopped before database_ goes
   std::unique_ptr<RedisPool> redis_;
   std::unique_ptr<HmacKeyRing> tier_cache_keys_;
+  std::unique_ptr<SubjectDigests> subject_digests_;
   std::unique_ptr<Diagnostics> diagnostics_;
   std::unique_ptr<ClockControl> clock_control_;
   std::unique_ptr<TokensFileWatcher> tokens_watcher_;

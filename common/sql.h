@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -330,26 +331,32 @@ class FilteredQuery {
 inline constexpr char kInIntegerList[] = " IN (SELECT CAST(value AS BIGINT) FROM json_each(?))";
 
 // A service's TransactionalStore (common/store.h) over a Database: `View` is
-// the service's implementation of its StoreTxn, built from a Txn.
-template <typename StoreTxn, typename View>
+// the service's implementation of its StoreTxn, built from a Txn and the
+// store's `Context` (e.g. the privacy keys its tombstone checks need).
+template <typename StoreTxn, typename View, typename... Context>
 class SqlStoreOf final : public TransactionalStore<StoreTxn> {
  public:
-  explicit SqlStoreOf(Database& db) : db_(db) {}
+  explicit SqlStoreOf(Database& db, Context... context) : db_(db), context_(context...) {}
   absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Write([&fn](Txn& txn) {
-      View view(txn);
+    return db_.Write([this, &fn](Txn& txn) {
+      View view = MakeView(txn);
       return fn(view);
     });
   }
   absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Read([&fn](Txn& txn) {
-      View view(txn);
+    return db_.Read([this, &fn](Txn& txn) {
+      View view = MakeView(txn);
       return fn(view);
     });
   }
 
  private:
+  View MakeView(Txn& txn) const {
+    return std::apply([&txn](const auto&... c) { return View(txn, c...); }, context_);
+  }
+
   Database& db_;
+  std::tuple<Context...> context_;
 };
 
 // A JSON array of the values, to bind as ONE parameter of

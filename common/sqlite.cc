@@ -10,6 +10,8 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -140,6 +142,8 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   if (!writer.ok()) return writer.status();
   db->writer_ = std::move(*writer);
   if (absl::Status s = db->Migrate(migrations); !s.ok()) return s;
+  // Before the readers connect: VACUUM wants the file to itself.
+  if (absl::Status s = db->VacuumOnceAfterSecureDelete(); !s.ok()) return s;
   for (int i = 0; i < options.readers; ++i) {
     auto reader = Connect(path, options);
     if (!reader.ok()) return reader.status();
@@ -233,6 +237,32 @@ absl::Status SqliteDatabase::Migrate(const std::vector<Migration>& migrations) {
     }
     LogInfo("migration applied", {{"component", m.component}, {"version", m.version}, {"name", m.name}});
   }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteDatabase::VacuumOnceAfterSecureDelete() {
+  constexpr char kName[] = "vacuum_after_secure_delete";
+  SqliteTxn& txn = *writer_.txn;
+  absl::Status s = txn.ExecScript(
+      "CREATE TABLE IF NOT EXISTS maintenance_runs ("
+      " name TEXT NOT NULL PRIMARY KEY,"
+      " ran_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+      " duration_ms INTEGER NOT NULL)");
+  if (!s.ok()) return s;
+  auto done = Exists(txn.Query("SELECT 1 FROM maintenance_runs WHERE name = ?1", kName));
+  if (!done.ok()) return done.status();
+  if (*done) return absl::OkStatus();
+  LogInfo("sqlite: one-time VACUUM (pages freed before secure_delete are rewritten); it may take a while",
+          {{"path", path_}});
+  const absl::Time start = absl::Now();
+  // Not in a transaction: SQLite refuses VACUUM inside one. A crash before
+  // the row below is written only means it runs again next time.
+  s = txn.ExecScript("VACUUM");
+  if (!s.ok()) return s;
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+  auto rec = txn.Exec("INSERT INTO maintenance_runs (name, duration_ms) VALUES (?1, ?2)", kName, ms);
+  if (!rec.ok()) return rec.status();
+  LogInfo("sqlite: one-time VACUUM done", {{"path", path_}, {"duration_ms", ms}});
   return absl::OkStatus();
 }
 

@@ -164,6 +164,10 @@ class SqliteDatabase final : public Database {
   static absl::StatusOr<Connection> Connect(const std::string& path, const SqliteOptions& options);
   absl::Status LockFile(const std::string& path);
   absl::Status Migrate(const std::vector<Migration>& migrations);
+  // Once per database file, recorded in maintenance_runs: a VACUUM, so the
+  // free pages left before secure_delete was on (rows deleted by an older
+  // release, erased people among them) are rewritten too.
+  absl::Status VacuumOnceAfterSecureDelete();
   void WriterLoop();
 
   SqliteOptions options_;

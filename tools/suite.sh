@@ -55,13 +55,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Redis wants a password (in a config file, not on the command line where
-# ps shows it) and tier snapshots in it are signed with a key the services
-# share; both generated once, never committed.
+# ps shows it), tier snapshots in it are signed with a key the services
+# share, and erased people's tombstones are keyed (docs/privacy.md); all
+# generated once, never committed.
 if [ ! -s "$data/redis_password" ]; then
   (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$data/redis_password")
 fi
 if [ ! -s "$data/tier_cache_key" ]; then
   (umask 077; echo "k1 $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$data/tier_cache_key")
+fi
+if [ ! -s "$data/privacy_key" ]; then
+  (umask 077; echo "p1 $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$data/privacy_key")
 fi
 (umask 077; echo "requirepass $(cat "$data/redis_password")" > "$data/redis.conf")
 redis_port=${REDIS_PORT:-6390}
@@ -87,6 +91,7 @@ fi
 export CARE_TOKENS_FILE=$data/tokens
 export CARE_REDIS_PORT=$redis_port CARE_LISTEN_HOST=127.0.0.1
 export CARE_REDIS_PASSWORD_FILE=$data/redis_password CARE_TIER_CACHE_KEY_FILE=$data/tier_cache_key
+export CARE_PRIVACY_KEY_FILE=$data/privacy_key
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
 # Notification may reach webhook / SMTP receivers on this machine (a local

@@ -754,7 +754,7 @@ constexpr int kExportBatch = 200;
 grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::ComplaintPersonalData>;
-  auto audit = std::make_shared<PersonalDataExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
   auto fetch = [this, req, audit,
                 cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };

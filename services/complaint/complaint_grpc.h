@@ -6,6 +6,7 @@
 
 #include "care/complaint/v1/complaint.grpc.pb.h"
 #include "clients/loyalty/tier_cache.h"
+#include "common/privacy.h"
 #include "common/rpc.h"
 #include "services/complaint/complaint_service.h"
 
@@ -14,8 +15,9 @@ namespace care::complaint {
 class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
  public:
   // `tiers` may be null (no loyalty configured: tickets are filed untiered).
-  ComplaintGrpc(RpcRuntime& rpc, ComplaintService& service, TierLookup* tiers)
-      : rpc_(rpc), service_(service), tiers_(tiers) {}
+  // `digests` name the subject of an export in its audit entry.
+  ComplaintGrpc(RpcRuntime& rpc, ComplaintService& service, TierLookup* tiers, const SubjectDigests& digests)
+      : rpc_(rpc), service_(service), tiers_(tiers), digests_(digests) {}
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -95,6 +97,7 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
   RpcRuntime& rpc_;
   ComplaintService& service_;
   TierLookup* tiers_;
+  const SubjectDigests& digests_;
 };
 
 }  // namespace care::complaint

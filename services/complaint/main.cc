@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   care::ConfigReader config(argc, argv,
                             "care_complaint: tickets from every channel, SLAs and escalation, goodwill, satisfaction");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "complaint", 50053);
+  server_config.RequirePrivacyKey(config);
   std::string loyalty_target = config.Target("loyalty_target", "host:port of loyalty (tiers, goodwill points)");
   std::string promotion_target = config.Target("promotion_target", "host:port of promotion (goodwill vouchers)");
   std::string notification_target = config.Target("notification_target",
@@ -81,10 +82,11 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(db);
+  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(
+      db, runner.subject_digests());
   options.scrub = [&db] { return db.Scrub(); };
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
-  care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
+  care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get(), runner.subject_digests());
   runner.AddService(&adapter, ComplaintService::service_full_name());
   runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
   // Every minute, as the other retention purges.
@@ -102,9 +104,11 @@ int main(int argc, char** argv) {
   if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
     // A compensation is ISSUED only once loyalty/promotion acknowledged it.
     for (const char* method : {care::complaint::kAdjustPointsMethod, care::complaint::kIssueVoucherMethod}) {
-      relay->OnOutcome(method, [&complaints](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
-                                             const std::string& response) {
-        return complaints.GoodwillOutcome(*care::complaint::SqlComplaintTxn(txn), event, result, response);
+      relay->OnOutcome(method, [&complaints, &digests = runner.subject_digests()](care::Txn& txn,
+                                                                                  const care::OutboxEvent& event,
+                                                                                  const absl::Status& result,
+                                                                                  const std::string& response) {
+        return complaints.GoodwillOutcome(*care::complaint::SqlComplaintTxn(txn, digests), event, result, response);
       });
     }
   }

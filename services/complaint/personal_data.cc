@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/service_internal.h"
@@ -43,10 +44,37 @@ std::optional<v1::ComplaintPersonalData> SurveyItem(const v1::Complaint& c) {
   return item;
 }
 
+// A compensation's reference built from the member id (a ledger entry
+// "<member>/<n>") under the pseudonym, as loyalty re-keys the entry itself;
+// returns whether it changed.
+bool RekeyCompensation(v1::Compensation& comp, const std::string& member_id, const std::string& pseudonym) {
+  std::string rekeyed = Pseudonymised(comp.issued_reference(), member_id, pseudonym);
+  if (rekeyed == comp.issued_reference()) return false;
+  comp.set_issued_reference(std::move(rekeyed));
+  return true;
+}
+
+// One not issued yet never will be: its outbox event is deleted with the
+// person's and loyalty or promotion would refuse it (SUBJECT_ERASED), so
+// ISSUING — or PENDING_APPROVAL on a ticket that takes no more decisions —
+// would stay forever. It ends FAILED, saying why.
+void EndUnissued(v1::Compensation& comp, Counts& deidentified) {
+  if (comp.status() != v1::COMPENSATION_STATUS_ISSUING && comp.status() != v1::COMPENSATION_STATUS_PENDING_APPROVAL) {
+    return;
+  }
+  comp.set_status(v1::COMPENSATION_STATUS_FAILED);
+  comp.set_failure_reason("SUBJECT_ERASED");
+  ++deidentified["unissued_compensation"];
+}
+
 // The ticket, its texts blanked (BlankTicket), without the person: the
 // member id replaced, nothing more scheduled for them.
 void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& deidentified) {
-  deidentified["compensation"] += c.compensations_size();
+  for (v1::Compensation& comp : *c.mutable_compensations()) {
+    RekeyCompensation(comp, c.member_id(), pseudonym);
+    EndUnissued(comp, deidentified);
+    ++deidentified["compensation"];
+  }
   // Nothing more goes out to the person.
   if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
     c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
@@ -59,9 +87,13 @@ void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& de
 absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified) {
   // A survey answer is recorded as the member's own act.
   auto rekey = [&](v1::ComplaintEvent& e) {
-    if (e.actor().principal_id() != cmd.member_id) return false;
-    e.mutable_actor()->set_principal_id(cmd.pseudonym);
-    return true;
+    bool changed = false;
+    if (e.actor().principal_id() == cmd.member_id) {
+      e.mutable_actor()->set_principal_id(cmd.pseudonym);
+      changed = true;
+    }
+    if (e.has_compensation()) changed |= RekeyCompensation(*e.mutable_compensation(), cmd.member_id, cmd.pseudonym);
+    return changed;
   };
   for (std::string after;;) {
     auto tickets = tx.MemberComplaints(cmd.member_id, after, kEraseBatch);

@@ -101,7 +101,7 @@ absl::StatusOr<std::vector<T>> Protos(absl::StatusOr<Statement> stmt, absl::stri
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqlTxnBase::SqlTxnBase;
+  SqlStoreTxn(Txn& txn, const SubjectDigests& digests) : SqlTxnBase(txn), digests_(digests) {}
 
   absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) override {
     return OneProto<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE complaint_id = ?1", id), "complaint");
@@ -390,15 +390,16 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::Status RefuseIfErased(const std::vector<std::string>& keys) override {
-    return care::RefuseIfErased(txn_, keys);
+    return care::RefuseIfErased(txn_, digests_, keys);
   }
 
   absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
                                   care::common::v1::ErasureReceipt& receipt) override {
-    return care::EraseCommonRecords(txn_, keys, now, receipt);
+    return care::EraseCommonRecords(txn_, digests_, keys, now, receipt);
   }
 
  private:
+  const SubjectDigests& digests_;  // tombstones (common/privacy.h)
   template <typename T>
   absl::StatusOr<std::optional<T>> GetDocument(DocKind kind, const std::string& id) {
     return OneProto<T>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id),
@@ -426,10 +427,12 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db) {
-  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
+std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db, const SubjectDigests& digests) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn, const SubjectDigests&>>(db, digests);
 }
 
-std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn) { return std::make_unique<SqlStoreTxn>(txn); }
+std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn, const SubjectDigests& digests) {
+  return std::make_unique<SqlStoreTxn>(txn, digests);
+}
 
 }  // namespace care::complaint

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/privacy.h"
 #include "common/sql.h"
 #include "services/complaint/complaint_store.h"
 
@@ -19,9 +20,9 @@ inline Schema ComplaintSchema() { return {ComplaintMigrations(), ComplaintPostgr
 
 namespace care::complaint {
 
-std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db);
+std::unique_ptr<ComplaintStore> NewSqlComplaintStore(Database& db, const SubjectDigests& digests);
 // The store's view of a transaction someone else opened (the outbox relay's,
 // for OutboxRelay::OnOutcome handlers).
-std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn);
+std::unique_ptr<StoreTxn> SqlComplaintTxn(Txn& txn, const SubjectDigests& digests);
 
 }  // namespace care::complaint

@@ -87,7 +87,8 @@ absl::StatusOr<MemberFilter> ExportFilter(const v1::ExportMembersRequest& req) {
 
 }  // namespace
 
-LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty) : rpc_(rpc), loyalty_(loyalty) {}
+LoyaltyGrpc::LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, const SubjectDigests& digests)
+    : rpc_(rpc), loyalty_(loyalty), digests_(digests) {}
 
 // ------------------------------------------------------------------ program
 
@@ -387,7 +388,7 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ProjectTier(ServerContext* ctx, const v1:
 grpc::ServerWriteReactor<v1::LoyaltyPersonalData>* LoyaltyGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::LoyaltyPersonalData>;
-  auto audit = std::make_shared<PersonalDataExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
   auto fetch = [this, req, audit, cursor = LoyaltyService::ExportCursor()](
                    const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return loyalty_.AuditRead(r); };

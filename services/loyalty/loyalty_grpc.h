@@ -6,6 +6,7 @@
 // its answer. It opens no transaction; everything else is the domain's.
 
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
+#include "common/privacy.h"
 #include "common/rpc.h"
 #include "services/loyalty/loyalty_service.h"
 
@@ -13,7 +14,8 @@ namespace care::loyalty {
 
 class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackService {
  public:
-  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty);
+  // `digests` name the subject of an export in its audit entry.
+  LoyaltyGrpc(RpcRuntime& rpc, LoyaltyService& loyalty, const SubjectDigests& digests);
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -48,6 +50,7 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
  private:
   RpcRuntime& rpc_;
   LoyaltyService& loyalty_;
+  const SubjectDigests& digests_;
 };
 
 }  // namespace care::loyalty

@@ -51,9 +51,11 @@ void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loya
   care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), interval);
   if (relay == nullptr) return;
   for (const std::string& method : care::loyalty::ErasureMethods()) {
-    relay->OnOutcome(method, [&loyalty](care::Txn& txn, const care::OutboxEvent& event, const absl::Status& result,
-                                        const std::string& response) {
-      return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn), event, result, response);
+    relay->OnOutcome(method, [&loyalty, &digests = runner.subject_digests()](care::Txn& txn,
+                                                                             const care::OutboxEvent& event,
+                                                                             const absl::Status& result,
+                                                                             const std::string& response) {
+      return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn, digests), event, result, response);
     });
   }
 }
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   using care::loyalty::v1::LoyaltyService;
   care::ConfigReader config(argc, argv, "care_loyalty: members, points, tiers and rewards");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "loyalty", 50051);
+  server_config.RequirePrivacyKey(config);
   std::string notification_target = config.Target(
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
@@ -109,7 +112,7 @@ int main(int argc, char** argv) {
   care::metrics::AddToCatalog(care::DeclareTierCacheMetrics);
   care::metrics::AddToCatalog(care::loyalty::DeclareMetrics);
   care::Database& db = runner.OpenDatabase(care::LoyaltySchema());
-  std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqlLoyaltyStore(db);
+  std::unique_ptr<care::loyalty::LoyaltyStore> store = care::loyalty::NewSqlLoyaltyStore(db, runner.subject_digests());
   care::loyalty::RedisTierCache redis_cache(runner.redis(), runner.tier_cache_keys());
   // The memo holds only this process's writes: right for SQLite's one
   // writer, stale as soon as another replica changes a tier.
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   loyalty.SetAfterErasure([&db] { care::ScrubAfterErasure([&db] { return db.Scrub(); }, "loyalty"); });
-  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty);
+  care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
   care::JobRunner& jobs = runner.jobs();

@@ -159,7 +159,7 @@ void BindMember(Statement& s, const Member& m) {
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqlTxnBase::SqlTxnBase;
+  SqlStoreTxn(Txn& txn, const SubjectDigests& digests) : SqlTxnBase(txn), digests_(digests) {}
 
   absl::StatusOr<std::optional<Program>> ProgramAt(absl::Time at) override {
     auto p = OneProgram(txn_.Query(
@@ -451,7 +451,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
   absl::StatusOr<bool> SubjectErased(const std::vector<std::string>& keys) override {
-    return care::IsErased(txn_, keys);
+    return care::IsErased(txn_, digests_, keys);
   }
 
   absl::Status EraseMember(const std::string& member_id, const std::string& pseudonym,
@@ -492,7 +492,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
                                   care::common::v1::ErasureReceipt& receipt) override {
-    return care::EraseCommonRecords(txn_, keys, now, receipt);
+    return care::EraseCommonRecords(txn_, digests_, keys, now, receipt);
   }
 
   absl::Status SaveErasure(const v1::Erasure& erasure) override {
@@ -528,6 +528,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
  private:
+  const SubjectDigests& digests_;  // tombstones (common/privacy.h)
   // Stored versions were validated when written: only an unreadable blob
   // is an error here.
   static absl::StatusOr<Program> ParseProgram(const Statement& s) {
@@ -565,10 +566,12 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db) {
-  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
+std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db, const SubjectDigests& digests) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn, const SubjectDigests&>>(db, digests);
 }
 
-std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn) { return std::make_unique<SqlStoreTxn>(txn); }
+std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn, const SubjectDigests& digests) {
+  return std::make_unique<SqlStoreTxn>(txn, digests);
+}
 
 }  // namespace care::loyalty

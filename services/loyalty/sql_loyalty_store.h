@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/privacy.h"
 #include "common/sql.h"
 #include "services/loyalty/loyalty_store.h"
 
@@ -21,9 +22,9 @@ inline Schema LoyaltySchema() { return {LoyaltyMigrations(), LoyaltyPostgresMigr
 
 namespace care::loyalty {
 
-std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db);
+std::unique_ptr<LoyaltyStore> NewSqlLoyaltyStore(Database& db, const SubjectDigests& digests);
 // The store's view of a transaction someone else opened (the outbox relay's,
 // for OutboxRelay::OnOutcome handlers).
-std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn);
+std::unique_ptr<StoreTxn> SqlLoyaltyTxn(Txn& txn, const SubjectDigests& digests);
 
 }  // namespace care::loyalty

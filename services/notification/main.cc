@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   care::ConfigReader config(argc, argv,
                             "care_notification: durable schedules, templates, consent and exactly-once delivery");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "notification", 50054);
+  server_config.RequirePrivacyKey(config);
   std::string loyalty_target = config.Target(
       "loyalty_target", "host:port of the loyalty service (audiences); empty = due schedules wait");
   bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
@@ -131,7 +132,8 @@ int main(int argc, char** argv) {
   care::ServerRunner runner(server_config, NotificationService::service_full_name());
   care::metrics::AddToCatalog(care::notification::DeclareMetrics);
   care::Database& db = runner.OpenDatabase(care::NotificationSchema());
-  std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqlNotificationStore(db);
+  std::unique_ptr<care::notification::NotificationStore> store = care::notification::NewSqlNotificationStore(
+      db, runner.subject_digests());
 
   std::unique_ptr<care::notification::LoyaltyAudience> audience;
   if (loyalty_target.empty()) {
@@ -145,7 +147,7 @@ int main(int argc, char** argv) {
   options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set
   options.scrub = [&db] { return db.Scrub(); };
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
-  care::notification::NotificationGrpc adapter(runner.rpc(), notification,
+  care::notification::NotificationGrpc adapter(runner.rpc(), notification, runner.subject_digests(),
                                                static_cast<int>(inbox_streams_per_principal));
   // Idle inbox streams pause long between reads: a shutdown wakes them so
   // they end at once instead of holding the drain.

@@ -5,6 +5,7 @@
 #include "care/notification/v1/notification.grpc.pb.h"
 #include "clients/loyalty/loyalty_client.h"
 #include "common/outbox.h"
+#include "common/privacy.h"
 #include "common/rpc.h"
 #include "services/notification/notification_service.h"
 
@@ -16,8 +17,10 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
  public:
   // `inbox_streams_per_principal`: live SubscribeInbox streams one
   // principal may hold (--inbox_streams_per_principal).
-  NotificationGrpc(RpcRuntime& rpc, NotificationService& service, int inbox_streams_per_principal = 8)
-      : rpc_(rpc), service_(service), inbox_streams_(inbox_streams_per_principal) {}
+  // `digests` name the subject of an export in its audit entry.
+  NotificationGrpc(RpcRuntime& rpc, NotificationService& service, const SubjectDigests& digests,
+                   int inbox_streams_per_principal = 8)
+      : rpc_(rpc), service_(service), digests_(digests), inbox_streams_(inbox_streams_per_principal) {}
 
   using ServerContext = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -67,6 +70,7 @@ class NotificationGrpc final : public care::notification::v1::NotificationServic
  private:
   RpcRuntime& rpc_;
   NotificationService& service_;
+  const SubjectDigests& digests_;
   PerPrincipalLimit inbox_streams_;
 };
 

@@ -251,9 +251,10 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::map<std::string, int64_t>> DeleteMemberData(const std::string& member_id) = 0;
   // Deletes the member's whole consent history; returns how many records.
   virtual absl::StatusOr<int64_t> DeleteConsentHistory(const std::string& member_id) = 0;
-  // Stores `delivery` under its member id, which differs from the stored
-  // one (a delivery re-keyed to a pseudonym).
-  virtual absl::Status RekeyDelivery(const v1::Delivery& delivery) = 0;
+  // Stores `delivery` (stored as `delivery_id`) under its member id, id and
+  // message key, which differ from the stored ones (a delivery re-keyed to a
+  // pseudonym).
+  virtual absl::Status RekeyDelivery(const std::string& delivery_id, const v1::Delivery& delivery) = 0;
   // common/privacy.h in this transaction: whether any key was erased; the
   // members of `member_ids` that were; the records common/ keeps about the
   // keys deleted and their tombstones written.

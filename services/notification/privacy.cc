@@ -134,6 +134,10 @@ v1::ConsentRecord KeptWithdrawal(v1::ConsentRecord r, const std::string& member_
   }
   r.set_member_id(pseudonym);
   r.clear_evidence();
+  // An event id or an unsubscribe origin ("unsubscribe/<delivery id>") may
+  // be built from the member id, as may the actor (the member's own token).
+  r.set_origin_id(Pseudonymised(r.origin_id(), member_id, pseudonym));
+  r.set_actor(Pseudonymised(r.actor(), member_id, pseudonym));
   return r;
 }
 
@@ -173,6 +177,15 @@ absl::Status RekeyDeliveries(StoreTxn& tx, const std::string& member_id, const s
     if (!page.ok()) return page.status();
     if (page->empty()) return absl::OkStatus();
     for (auto& [seq, d] : *page) {
+      // Ids built from the member id (the delivery id and its inbox
+      // message's end with it; an event id or a message key may hold it)
+      // take the pseudonym instead:
+      // still unique (one pseudonym per member), still the same campaign.
+      const std::string stored_id = d.delivery_id();
+      d.set_delivery_id(Pseudonymised(stored_id, member_id, pseudonym));
+      d.set_event_id(Pseudonymised(d.event_id(), member_id, pseudonym));
+      d.set_message_key(Pseudonymised(d.message_key(), member_id, pseudonym));
+      d.set_inbox_message_id(Pseudonymised(d.inbox_message_id(), member_id, pseudonym));
       d.set_member_id(pseudonym);
       d.clear_last_error();
       d.clear_provider_message_id();
@@ -183,7 +196,7 @@ absl::Status RekeyDeliveries(StoreTxn& tx, const std::string& member_id, const s
         *d.mutable_update_time() = ToTimestamp(now);
         ++(*receipt.mutable_erased())["pending_delivery"];
       }
-      if (absl::Status st = tx.RekeyDelivery(d); !st.ok()) return st;
+      if (absl::Status st = tx.RekeyDelivery(stored_id, d); !st.ok()) return st;
       ++(*receipt.mutable_deidentified())["delivery"];
     }
   }

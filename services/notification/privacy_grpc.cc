@@ -18,7 +18,7 @@ grpc::ServerWriteReactor<v1::NotificationPersonalData>* NotificationGrpc::Export
     ServerContext* ctx, const ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::NotificationPersonalData>;
   constexpr int kBatch = 500;
-  auto audit = std::make_shared<PersonalDataExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
   auto fetch = [this, req, audit,
                 cursor = PersonalDataCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };

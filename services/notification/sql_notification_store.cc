@@ -41,7 +41,7 @@ SqlArray::Type ArrayType(absl::string_view type) {
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqlTxnBase::SqlTxnBase;
+  SqlStoreTxn(Txn& txn, const SubjectDigests& digests) : SqlTxnBase(txn), digests_(digests) {}
 
   // ------------------------------------------------------------ schedules
 
@@ -827,12 +827,17 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
          "DELETE FROM delivery_events WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE member_id = ?1)"},
         {"inbox_message", "DELETE FROM inbox WHERE member_id = ?1"},
         {"inbox_feed_event", "UPDATE inbox_events SET member_id = '', message_id = '' WHERE member_id = ?1"},
+        // A finished fan-out's cursor is read no more; a running one's is
+        // where it resumes, so it stays until the fan-out ends.
+        {"fan_out_cursor", "UPDATE fan_out_chunks SET after_member_id = '' WHERE after_member_id = ?1 AND done = 1"},
+        {"fan_out_cursor",
+         "UPDATE schedules SET after_member_id = '' WHERE after_member_id = ?1 AND state NOT IN (1, 2)"},
     };
     std::map<std::string, int64_t> counts;
     for (const auto& [kind, sql] : kStatements) {
       auto n = txn_.Exec(sql, member_id);
       if (!n.ok()) return n.status();
-      counts[kind] = *n;
+      counts[kind] += *n;
     }
     return counts;
   }
@@ -842,28 +847,31 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return txn_.Exec("DELETE FROM consent_history WHERE member_id = ?1", member_id);
   }
 
-  absl::Status RekeyDelivery(const v1::Delivery& d) override {
+  absl::Status RekeyDelivery(const std::string& delivery_id, const v1::Delivery& d) override {
     if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
     delivery_view_.clear();
     return txn_
         .Exec(
-            "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6 "
-            "WHERE delivery_id = ?1",
-            d.delivery_id(), d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
-            NextTry(d), Blob{d.SerializeAsString()})
+            "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6, "
+            "delivery_id = ?7, message_key = ?8 WHERE delivery_id = ?1",
+            delivery_id, d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
+            NextTry(d), Blob{d.SerializeAsString()}, d.delivery_id(), d.message_key())
         .status();
   }
 
-  absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) override { return care::IsErased(txn_, keys); }
+  absl::StatusOr<bool> IsErased(const std::vector<std::string>& keys) override {
+    return care::IsErased(txn_, digests_, keys);
+  }
 
   // One query for a whole fan-out batch.
   absl::StatusOr<std::set<std::string>> ErasedMembers(const std::vector<std::string>& member_ids) override {
     std::map<std::string, std::string> by_digest;
     std::vector<std::string> digests;
     for (const std::string& id : member_ids) {
-      std::string digest = SubjectDigest(MemberSubject(id));
-      digests.push_back(digest);
-      by_digest[std::move(digest)] = id;
+      for (std::string& digest : digests_.Candidates(MemberSubject(id))) {
+        digests.push_back(digest);
+        by_digest[std::move(digest)] = id;
+      }
     }
     std::set<std::string> erased;
     if (digests.empty()) return erased;
@@ -878,7 +886,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::Status EraseCommonRecords(const std::vector<std::string>& keys, absl::Time now,
                                   care::common::v1::ErasureReceipt& receipt) override {
-    return care::EraseCommonRecords(txn_, keys, now, receipt);
+    return care::EraseCommonRecords(txn_, digests_, keys, now, receipt);
   }
 
   // Writes what this transaction kept back: its member, consent, delivery and
@@ -903,6 +911,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   }
 
  private:
+  const SubjectDigests& digests_;  // tombstones (common/privacy.h)
   absl::Status FlushFeed() {
     if (feed_.empty()) return absl::OkStatus();
     auto head = FirstRow<int64_t>(
@@ -1198,29 +1207,30 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 // SqlStoreOf (common/sql.h), plus FlushPending last in every write.
 class SqlNotificationStore final : public NotificationStore {
  public:
-  explicit SqlNotificationStore(Database& db) : db_(db) {}
+  SqlNotificationStore(Database& db, const SubjectDigests& digests) : db_(db), digests_(digests) {}
   absl::Status Write(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Write([&fn](Txn& txn) -> absl::Status {
-      SqlStoreTxn view(txn);
+    return db_.Write([this, &fn](Txn& txn) -> absl::Status {
+      SqlStoreTxn view(txn, digests_);
       if (absl::Status s = fn(view); !s.ok()) return s;
       return view.FlushPending();
     });
   }
   absl::Status Read(const std::function<absl::Status(StoreTxn&)>& fn) override {
-    return db_.Read([&fn](Txn& txn) {
-      SqlStoreTxn view(txn);
+    return db_.Read([this, &fn](Txn& txn) {
+      SqlStoreTxn view(txn, digests_);
       return fn(view);
     });
   }
 
  private:
   Database& db_;
+  const SubjectDigests& digests_;
 };
 
 }  // namespace
 
-std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db) {
-  return std::make_unique<SqlNotificationStore>(db);
+std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db, const SubjectDigests& digests) {
+  return std::make_unique<SqlNotificationStore>(db, digests);
 }
 
 }  // namespace care::notification

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/privacy.h"
 #include "common/sql.h"
 #include "services/notification/notification_store.h"
 
@@ -22,6 +23,6 @@ inline Schema NotificationSchema() { return {NotificationMigrations(), Notificat
 
 namespace care::notification {
 
-std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db);
+std::unique_ptr<NotificationStore> NewSqlNotificationStore(Database& db, const SubjectDigests& digests);
 
 }  // namespace care::notification

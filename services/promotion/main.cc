@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   using care::promotion::v1::PromotionService;
   care::ConfigReader config(argc, argv, "care_promotion: campaigns, vouchers, budgets and cart quotes");
   care::ServerConfig server_config = care::ServerConfig::Read(config, "promotion", 50052);
+  server_config.RequirePrivacyKey(config);
   std::string loyalty_target = config.Target("loyalty_target",
                                              "host:port of the loyalty service (tiers on a cache miss, opt-in)");
   bool loyalty_tls = config.Bool("loyalty_tls", false, "call the loyalty service over TLS");
@@ -161,11 +162,12 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlPromotionStore(db);
+  std::unique_ptr<care::promotion::PromotionStore> store = care::promotion::NewSqlPromotionStore(
+      db, runner.subject_digests());
   care::promotion::PromotionService promotion(*store, runner.clock(), Shoppers(tiers.get()), Profiles(loyalty.get()),
                                               options);
   if (absl::Status s = promotion.Init(); !s.ok()) care::Fatal(absl::StrCat("loading campaigns: ", s.message()));
-  care::promotion::PromotionGrpc adapter(runner.rpc(), promotion);
+  care::promotion::PromotionGrpc adapter(runner.rpc(), promotion, runner.subject_digests());
   runner.AddService(&adapter, PromotionService::service_full_name());
 
   std::map<std::string, care::Peer> peers;

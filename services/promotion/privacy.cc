@@ -110,11 +110,13 @@ absl::StatusOr<std::vector<std::string>> PromotionService::EraseVouchers(StoreTx
       before = seq;
       if (!v.batch_id().empty()) batches.insert(v.batch_id());
       // Value, uses, dates and campaign stay; the voucher now belongs to the
-      // pseudonym, which nobody can quote as, and a usable one is revoked so
-      // its state says so.
+      // pseudonym, which nobody can quote as, and one still usable is
+      // revoked so its state says so. A used-up (EXHAUSTED) or expired one
+      // keeps its state: it was used, and voucher listings by state and the
+      // campaign's figures must still say so.
       v.set_member_id(e.pseudonym);
       v.clear_note();
-      if (v.state() == v1::VOUCHER_STATE_ACTIVE || v.state() == v1::VOUCHER_STATE_EXHAUSTED) {
+      if (v.state() == v1::VOUCHER_STATE_ACTIVE) {
         v.set_state(v1::VOUCHER_STATE_REVOKED);
         v.set_revoke_reason("the member's personal data was erased");
       }

@@ -20,7 +20,7 @@ constexpr int kExportBatch = 200;
 grpc::ServerWriteReactor<pv1::PromotionPersonalData>* PromotionGrpc::ExportPersonalData(
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<pv1::PromotionPersonalData>;
-  auto audit = std::make_shared<PersonalDataExportAudit>();
+  auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
   auto fetch = [this, req, audit,
                 cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return promotion_.AuditRead(r); };

@@ -6,6 +6,7 @@
 
 #include "care/promotion/v1/promotion.grpc.pb.h"
 #include "common/arena_allocator.h"
+#include "common/privacy.h"
 #include "common/rpc.h"
 #include "services/promotion/promotion_service.h"
 
@@ -13,7 +14,9 @@ namespace care::promotion {
 
 class PromotionGrpc final : public care::promotion::v1::PromotionService::CallbackService {
  public:
-  PromotionGrpc(RpcRuntime& rpc, PromotionService& promotion) : rpc_(rpc), promotion_(promotion) {
+  // `digests` name the subject of an export in its audit entry.
+  PromotionGrpc(RpcRuntime& rpc, PromotionService& promotion, const SubjectDigests& digests)
+      : rpc_(rpc), promotion_(promotion), digests_(digests) {
     SetMessageAllocatorFor_Quote(&quote_messages_);
   }
 
@@ -59,6 +62,7 @@ class PromotionGrpc final : public care::promotion::v1::PromotionService::Callba
  private:
   RpcRuntime& rpc_;
   PromotionService& promotion_;
+  const SubjectDigests& digests_;
   // Quote, the hot path: a priced cart is built on the call's arena.
   ArenaMessageAllocator<v1::QuoteRequest, v1::QuoteResponse> quote_messages_;
 };

@@ -28,7 +28,7 @@ absl::StatusOr<v1::Campaign> ReadCampaign(const Statement& st) { return ParseSto
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
  public:
-  using SqlTxnBase::SqlTxnBase;
+  SqlStoreTxn(Txn& txn, const SubjectDigests& digests) : SqlTxnBase(txn), digests_(digests) {}
 
   absl::Status LockUsage(std::vector<std::string> campaign_ids) override {
     if (txn_.engine() != SqlEngine::kPostgres) return absl::OkStatus();  // one writer: nothing runs alongside
@@ -299,14 +299,17 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return txn_.Exec("DELETE FROM idempotency_records WHERE subject = ?1", subject);
   }
 
-  absl::StatusOr<bool> Erased(const std::vector<std::string>& keys) override { return IsErased(txn_, keys); }
+  absl::StatusOr<bool> Erased(const std::vector<std::string>& keys) override {
+    return care::IsErased(txn_, digests_, keys);
+  }
 
   absl::Status EraseCommon(const std::vector<std::string>& keys, absl::Time now,
                            care::common::v1::ErasureReceipt& receipt) override {
-    return EraseCommonRecords(txn_, keys, now, receipt);
+    return care::EraseCommonRecords(txn_, digests_, keys, now, receipt);
   }
 
  private:
+  const SubjectDigests& digests_;  // tombstones (common/privacy.h)
   // The report's breakdowns by tier and by version, largest discount first.
   absl::Status ReadBreakdowns(const std::string& campaign_id, CampaignUsage& u) {
     for (bool by_tier : {true, false}) {
@@ -356,8 +359,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
 }  // namespace
 
-std::unique_ptr<PromotionStore> NewSqlPromotionStore(Database& db) {
-  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn>>(db);
+std::unique_ptr<PromotionStore> NewSqlPromotionStore(Database& db, const SubjectDigests& digests) {
+  return std::make_unique<SqlStoreOf<StoreTxn, SqlStoreTxn, const SubjectDigests&>>(db, digests);
 }
 
 }  // namespace care::promotion

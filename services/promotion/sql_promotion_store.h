@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/privacy.h"
 #include "common/sql.h"
 #include "services/promotion/promotion_store.h"
 
@@ -20,6 +21,6 @@ inline Schema PromotionSchema() { return {PromotionMigrations(), PromotionPostgr
 
 namespace care::promotion {
 
-std::unique_ptr<PromotionStore> NewSqlPromotionStore(Database& db);
+std::unique_ptr<PromotionStore> NewSqlPromotionStore(Database& db, const SubjectDigests& digests);
 
 }  // namespace care::promotion

@@ -479,7 +479,8 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
       }
     }
     EXPECT_FALSE(whole_secret) << name << " mounts every key of the tokens Secret";
-    std::set<std::string> want = {"tokens", name + "-peer-token"};
+    // The tombstone key: every service erases people (docs/privacy.md).
+    std::set<std::string> want = {"tokens", name + "-peer-token", "privacy-key"};
     if (name == "promotion") want.insert("quote-secret");
     // The List-Unsubscribe link key: notification alone signs and checks them.
     if (name == "notification") want.insert("unsubscribe-key");
@@ -505,6 +506,8 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
     }
     // The quote key's path is configured for promotion alone.
     EXPECT_EQ(env.count("CARE_QUOTE_TOKEN_SECRET_FILE"), name == "promotion" ? 1u : 0u) << name;
+    // Without the tombstone key the service refuses to start.
+    EXPECT_EQ(env["CARE_PRIVACY_KEY_FILE"], "/etc/care/tokens/privacy-key") << name;
   }
   if (GeneratesSecrets()) {
     // The generated Secret holds each key the pods mount.
@@ -515,6 +518,7 @@ TEST_P(OverlayTest, EachPodMountsOnlyTheSecretKeysItNeeds) {
       }
       EXPECT_TRUE(secret["data"]["tokens"].IsDefined());
       EXPECT_TRUE(secret["data"]["quote-secret"].IsDefined());
+      EXPECT_TRUE(secret["data"]["privacy-key"].IsDefined());
     }
   }
 }

@@ -254,6 +254,33 @@ Exited RunToExit(const std::vector<std::string>& argv, absl::Duration timeout) {
   return exited;
 }
 
+namespace {
+
+// The one tombstone key (--privacy_key_file, `<key_id> <key>`) of every
+// service a test starts: the same in every process, so replicas on one
+// database and restarted services recognise each other's tombstones. A test
+// that passes --privacy_key_file itself (`--privacy_key_file=` for none)
+// keeps its own.
+constexpr char kTestPrivacyKey[] = "test-1 care-suite-test-privacy-key-0123456789abcdef";
+
+bool SetsPrivacyKey(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return absl::StartsWith(a, "--privacy_key_file="); });
+}
+
+// Writes <dir>/privacy_key (mode 0600) and returns the path.
+std::string WritePrivacyKeyFile(const std::string& dir) {
+  std::string path = absl::StrCat(dir, "/privacy_key");
+  std::ofstream out(path);
+  out << kTestPrivacyKey << "\n";
+  out.close();
+  if (!out) Die(absl::StrCat("cannot write ", path));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
+}
+
+}  // namespace
+
 std::vector<std::string> ServiceArgv(const std::string& binary, const std::string& tokens_file,
                                      const std::string& data_dir, const std::vector<std::string>& flags) {
   std::vector<std::string> argv = {binary,
@@ -262,6 +289,7 @@ std::vector<std::string> ServiceArgv(const std::string& binary, const std::strin
                                    "--listen_host=127.0.0.1",
                                    "--data_dir=" + data_dir,
                                    "--log_level=warn"};
+  if (!SetsPrivacyKey(flags)) argv.push_back("--privacy_key_file=" + WritePrivacyKeyFile(data_dir));
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
 }
@@ -568,6 +596,7 @@ absl::Status ServiceProcess::Launch() {
   }
   if (!has_replica_id) args.push_back("--replica_id=" + replica_id_);
   if (!has_lease_ttl) args.push_back("--lease_ttl=2s");
+  if (!SetsPrivacyKey(args)) args.push_back("--privacy_key_file=" + WritePrivacyKeyFile(dir_.path()));
   AddRedisSecrets(args);
   if (absl::Status s = AddDatabase(args); !s.ok()) return s;
   { std::ofstream(log_path(), std::ios::app) << "=== care::testing: starting " << name_ << " ===\n"; }

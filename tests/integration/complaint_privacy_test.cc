@@ -5,6 +5,8 @@
 // are the same before and after; the erased member cannot be re-created;
 // another member is untouched; and on SQLite none of the person's strings is
 // left anywhere in the data directory's files (database, WAL, the rest).
+#include <gmock/gmock.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -23,6 +25,9 @@ constexpr char kName[] = "Zelda Quenworth";
 constexpr char kEmail[] = "zelda.quenworth@example.org";
 constexpr char kPhone[] = "+447700900123";
 constexpr char kPseudonym[] = "erased-0123456789abcdef0123456789abcdef";
+// Distinctive, so the raw files can be searched for them.
+constexpr char kMember[] = "m-quenworth-5521";
+constexpr char kOther[] = "m-otherperson-8830";
 
 class ComplaintPrivacyTest : public ComplaintTest {
  protected:
@@ -33,7 +38,7 @@ class ComplaintPrivacyTest : public ComplaintTest {
     req.set_channel(kv1::CHANNEL_EMAIL);
     req.set_category(kv1::CATEGORY_DELIVERY);
     req.set_order_id(order);
-    req.set_subject(member == "m1" ? absl::StrCat("Complaint from ", kName) : "Complaint");
+    req.set_subject(member == std::string(kMember) ? absl::StrCat("Complaint from ", kName) : "Complaint");
     req.set_description(description);
     req.set_locale("en");
     kv1::CreateComplaintResponse out;
@@ -104,11 +109,12 @@ class ComplaintPrivacyTest : public ComplaintTest {
 };
 
 TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheMetricsAndLeavesNoTraceOnDisk) {
-  Enrol("m1");
-  Enrol("m2");
+  Enrol(kMember);
+  Enrol(kOther);
   // The person's first ticket: resolved with goodwill points and a survey answer.
-  kv1::Complaint first = FileWith(
-      "m1", "o-1", absl::StrCat("I am ", kName, ", my ", kPhrase, " parcel broke; write to ", kEmail, " or ", kPhone));
+  kv1::Complaint first = FileWith(kMember, "o-1",
+                                  absl::StrCat("I am ", kName, ", my ", kPhrase, " parcel broke; write to ", kEmail,
+                                               " or ", kPhone));
   ASSERT_TRUE(
       CustomerSays(first.complaint_id(), absl::StrCat("Still waiting, call ", kPhone, " about the ", kPhrase)).ok());
   kv1::ReplyToComplaintResponse reply;
@@ -137,19 +143,19 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
     return c.compensations_size() == 1 && c.compensations(0).status() == kv1::COMPENSATION_STATUS_ISSUED;
   }));
   // A second ticket, still open; and another member's.
-  kv1::Complaint second = FileWith("m1", "o-2", absl::StrCat("Again the ", kPhrase));
+  kv1::Complaint second = FileWith(kMember, "o-2", absl::StrCat("Again the ", kPhrase));
   ASSERT_TRUE(CustomerSays(second.complaint_id(), absl::StrCat("This is ", kName)).ok());
-  kv1::Complaint other = FileWith("m2", "o-9", "Someone else's words");
+  kv1::Complaint other = FileWith(kOther, "o-9", "Someone else's words");
 
   // Export: every item the test created, nothing of m2.
   std::vector<kv1::ComplaintPersonalData> items;
-  grpc::Status ex = Export(Member("m1"), &items, admin());
+  grpc::Status ex = Export(Member(kMember), &items, admin());
   ASSERT_TRUE(ex.ok()) << Describe(ex);
   std::set<std::string> tickets;
   int messages = 0, replies = 0, notes = 0, surveys = 0;
   for (const auto& item : items) {
     if (item.has_complaint()) {
-      EXPECT_EQ(item.complaint().member_id(), "m1");
+      EXPECT_EQ(item.complaint().member_id(), kMember);
       tickets.insert(item.complaint().complaint_id());
       if (item.complaint().complaint_id() == first.complaint_id()) {
         EXPECT_NE(item.complaint().description().find(kEmail), std::string::npos);
@@ -183,13 +189,16 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
   grpc::Status bad = Export(cv1::DataSubject(), &none, admin());
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(bad), std::vector<std::string>{"subject"});
-  EXPECT_EQ(Export(Member("m1"), &none, agent()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Export(Member(kMember), &none, agent()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(none.empty());
 
+  if (!TestPostgres()) {
+    ASSERT_FALSE(FoundInFiles(complaint_->data_dir(), {kMember}).empty()) << "the check below would prove nothing";
+  }
   const kv1::ComplaintMetrics before = Metrics();
   cv1::ErasePersonalDataRequest erase;
   erase.set_erasure_id("er-1");
-  *erase.mutable_subject() = Member("m1");
+  *erase.mutable_subject() = Member(kMember);
   erase.mutable_subject()->set_email(kEmail);
   erase.set_pseudonym(kPseudonym);
   erase.set_reason("DPR-2031-7");
@@ -199,7 +208,7 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
   EXPECT_EQ(Reason(wrong_peer), "PEER_NOT_ALLOWED");
   EXPECT_EQ(Erase(erase, &receipt, admin()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   cv1::ErasePersonalDataRequest no_pseudonym = erase;
-  no_pseudonym.set_pseudonym("m1");
+  no_pseudonym.set_pseudonym(kMember);
   grpc::Status bad_erase = Erase(no_pseudonym, &receipt, tokens_.peer_loyalty);
   EXPECT_EQ(bad_erase.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(bad_erase), std::vector<std::string>{"pseudonym"});
@@ -244,11 +253,11 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
 
   // Nothing is found for the person any more; nothing of theirs comes back.
   items.clear();
-  ASSERT_TRUE(Export(Member("m1"), &items, admin()).ok());
+  ASSERT_TRUE(Export(Member(kMember), &items, admin()).ok());
   EXPECT_TRUE(items.empty());
   kv1::CreateComplaintRequest refile;
   refile.set_request_id("refile-1");
-  refile.set_member_id("m1");
+  refile.set_member_id(kMember);
   refile.set_channel(kv1::CHANNEL_PHONE);
   refile.set_category(kv1::CATEGORY_PRODUCT);
   refile.set_description("A new complaint");
@@ -272,14 +281,57 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
 
   // The other member is untouched.
   EXPECT_EQ(Get(other.complaint_id()).description(), "Someone else's words");
-  EXPECT_EQ(Get(other.complaint_id()).member_id(), "m2");
+  EXPECT_EQ(Get(other.complaint_id()).member_id(), kOther);
   items.clear();
-  ASSERT_TRUE(Export(Member("m2"), &items, admin()).ok());
+  ASSERT_TRUE(Export(Member(kOther), &items, admin()).ok());
   EXPECT_FALSE(items.empty());
 
   // On disk: none of the person's strings in any file of the data directory.
   if (TestPostgres()) return;  // PostgreSQL: VACUUM semantics (docs/privacy.md)
   EXPECT_TRUE(FoundInFiles(complaint_->data_dir(), {kPhrase, kName, kEmail, kPhone}, /*include_logs=*/true).empty());
+  // Issue 21, hostile review: ids built from the member id (the goodwill's
+  // ledger reference "<member>/<n>") kept the original id. Logs aside (they
+  // age out on their own), no file holds it; the other member's is there.
+  EXPECT_THAT(FoundInFiles(complaint_->data_dir(), {kMember}), ::testing::IsEmpty());
+  EXPECT_THAT(FoundInFiles(complaint_->data_dir(), {kOther}), ::testing::Not(::testing::IsEmpty()));
+}
+
+// Issue 21, hostile review: goodwill still ISSUING (loyalty down, the call in
+// the outbox) when the person is erased stayed ISSUING forever: the outbox
+// event goes with the person, and loyalty would refuse it (SUBJECT_ERASED).
+// It ends FAILED with that reason, and stays so when loyalty is back.
+TEST_F(ComplaintPrivacyTest, GoodwillStillIssuingWhenThePersonIsErasedEndsFailedSayingWhy) {
+  Enrol(kMember);
+  kv1::Complaint c = FileWith(kMember, "o-7", "The parcel broke");
+  service_->Kill();
+  kv1::ResolveComplaintResponse resolved;
+  grpc::Status rs = complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(c.complaint_id(), 100), &resolved);
+  ASSERT_TRUE(rs.ok()) << Describe(rs);
+  ASSERT_EQ(resolved.compensation().status(), kv1::COMPENSATION_STATUS_ISSUING);
+
+  cv1::ErasePersonalDataRequest erase;
+  erase.set_erasure_id("er-issuing");
+  *erase.mutable_subject() = Member(kMember);
+  erase.set_pseudonym(kPseudonym);
+  erase.set_reason("DPR-2031-9");
+  cv1::ErasureReceipt receipt;
+  grpc::Status es = Erase(erase, &receipt, tokens_.peer_loyalty);
+  ASSERT_TRUE(es.ok()) << Describe(es);
+  EXPECT_EQ(Count(receipt.deidentified(), "unissued_compensation"), 1);
+  auto compensation = [&] {
+    kv1::Complaint kept = Get(c.complaint_id());
+    return kept.compensations_size() == 1 ? kept.compensations(0) : kv1::Compensation();
+  };
+  EXPECT_EQ(compensation().status(), kv1::COMPENSATION_STATUS_FAILED);
+  EXPECT_EQ(compensation().failure_reason(), "SUBJECT_ERASED");
+  EXPECT_EQ(compensation().points(), 100) << "the amount stays on the record";
+
+  // Loyalty back: nothing is issued to anyone, the state stands.
+  ASSERT_TRUE(service_->Start().ok()) << service_->log();
+  Connect();
+  LetJobsRun();
+  EXPECT_EQ(compensation().status(), kv1::COMPENSATION_STATUS_FAILED);
+  EXPECT_EQ(compensation().failure_reason(), "SUBJECT_ERASED");
 }
 
 }  // namespace

@@ -286,6 +286,33 @@ TEST_P(FoundationTest, ATokenListedTwiceStopsTheProcessNamingTheLine) {
       << text;
 }
 
+// Issue 21: erased people's tombstones are keyed (docs/privacy.md). A
+// service without the key, or with one too short to be a key, stops at
+// start-up naming the flag rather than writing tombstones anyone could test.
+TEST_P(FoundationTest, WithoutAPrivacyKeyTheProcessStopsNamingTheFlag) {
+  TempDir dir;
+  const std::string tier_key = dir.path() + "/tier_cache_key";
+  std::ofstream(tier_key) << "k1 " << std::string(32, 'k') << "\n";
+  const std::string tier_flag = "--tier_cache_key_file=" + tier_key;
+  const std::string& tokens = service_->tokens().file;
+
+  Exited missing = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(), {tier_flag, "--privacy_key_file="}));
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.log.find("privacy_key_file is required"), std::string::npos) << missing.log;
+
+  const std::string weak = dir.path() + "/weak_privacy_key";
+  std::ofstream(weak) << "p1 short-key\n";
+  Exited weak_run = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(),
+                                          {tier_flag, "--privacy_key_file=" + weak}));
+  EXPECT_EQ(weak_run.code, 2);
+  EXPECT_NE(weak_run.log.find("privacy_key_file: " + weak), std::string::npos) << weak_run.log;
+
+  Exited absent = RunToExit(ServiceArgv(GetParam().path, tokens, dir.path(),
+                                        {tier_flag, "--privacy_key_file=" + dir.path() + "/absent"}));
+  EXPECT_EQ(absent.code, 2);
+  EXPECT_NE(absent.log.find("privacy_key_file:"), std::string::npos) << absent.log;
+}
+
 // Issue 16, defect 9: ClockControl exists only in a process a test started
 // with --fake_clock on its command line. Without it the service is neither
 // served nor listed by reflection; CARE_FAKE_CLOCK in the environment (which

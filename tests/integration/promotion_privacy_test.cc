@@ -62,6 +62,15 @@ class PromotionPrivacyTest : public PromotionTest {
     return r;
   }
 
+  pv1::Voucher VoucherOf(const std::string& code) {
+    pv1::GetVoucherRequest get;
+    get.set_code(code);
+    pv1::Voucher v;
+    grpc::Status s = promo().GetVoucher(Ctx(admin()).get(), get, &v);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return v;
+  }
+
   pv1::GenerateVouchersRequest Batch() {
     pv1::GenerateVouchersRequest req;
     req.set_request_id("privacy-batch");
@@ -230,6 +239,10 @@ TEST_F(PromotionPrivacyTest, ErasureKeepsReportsAndForgetsTheMember) {
   std::map<std::string, pv1::Totals> totals_before;
   for (const auto& r : RedemptionsOf(kErased)) totals_before[r.order_id()] = r.totals();
   ASSERT_EQ(totals_before.size(), 3u);
+  // The batch voucher is used up (order 1), the goodwill one unused.
+  std::map<std::string, pv1::Voucher> vouchers_before;
+  for (const std::string& code : erased_codes_) vouchers_before[code] = VoucherOf(code);
+  ASSERT_EQ(vouchers_before.size(), 2u);
 
   cv1::ErasureReceipt receipt;
   grpc::Status s = Erase(tokens_.peer_loyalty, Erasure(), &receipt);
@@ -264,16 +277,25 @@ TEST_F(PromotionPrivacyTest, ErasureKeepsReportsAndForgetsTheMember) {
     EXPECT_TRUE(r.cancel_reason().empty());
     for (const auto& ret : r.returns()) EXPECT_TRUE(ret.reason().empty());
   }
+  // Issue 21, hostile review: erasure turned used (EXHAUSTED) vouchers into
+  // REVOKED, so the campaign's vouchers no longer said they had been used.
+  // A used one keeps its state and uses; only one still usable is revoked.
   for (const std::string& code : erased_codes_) {
-    pv1::GetVoucherRequest get;
-    get.set_code(code);
-    pv1::Voucher v;
-    s = promo().GetVoucher(Ctx(admin()).get(), get, &v);
-    ASSERT_TRUE(s.ok()) << Describe(s);
+    const pv1::Voucher v = VoucherOf(code);
+    const pv1::Voucher& before = vouchers_before[code];
     EXPECT_EQ(v.member_id(), kPseudonym);
     EXPECT_TRUE(v.note().empty());
-    EXPECT_EQ(v.state(), pv1::VOUCHER_STATE_REVOKED);
+    EXPECT_EQ(v.uses(), before.uses()) << code;
+    if (before.state() == pv1::VOUCHER_STATE_ACTIVE) {
+      EXPECT_EQ(v.state(), pv1::VOUCHER_STATE_REVOKED) << code;
+    } else {
+      EXPECT_EQ(v.state(), before.state()) << code;
+    }
   }
+  std::set<pv1::VoucherState> states_before;
+  for (const auto& [code, v] : vouchers_before) states_before.insert(v.state());
+  EXPECT_EQ(states_before, (std::set<pv1::VoucherState>{pv1::VOUCHER_STATE_ACTIVE, pv1::VOUCHER_STATE_EXHAUSTED}))
+      << "the test needs a used and an unused voucher";
   // The other member's data is as it was.
   const std::vector<pv1::PromotionPersonalData> kept_after = ExportOf(kKept);
   ASSERT_EQ(kept_after.size(), kept_before.size());

@@ -1,11 +1,14 @@
 // common/privacy.h on SQLite: an erasure deletes exactly the idempotency
 // answers and outbox events tagged with the person, leaves a tombstone that
 // refuses them later, and after Scrub the person's strings are in none of
-// the database's files; the request checks name each bad field.
+// the database's files; tombstones are keyed (no plain hash of a phone
+// number or address a dump's reader could test), rotate, and re-key the
+// unkeyed ones of older releases; the request checks name each bad field.
 #include "common/privacy.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,6 +24,9 @@ namespace {
 using care::common::v1::DataSubject;
 using care::common::v1::ErasePersonalDataRequest;
 using care::common::v1::ErasureReceipt;
+
+const NamedKey kKeyA{"a-1", "0123456789abcdef0123456789abcdef-first"};
+const NamedKey kKeyB{"b-2", "fedcba9876543210fedcba9876543210-second"};
 
 std::string FileText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,7 +78,20 @@ class PrivacyTest : public ::testing::Test {
     return n;
   }
 
+  std::vector<std::string> Texts(const std::string& sql) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
+                     auto rows = Collect<std::string>(txn.Query(sql), [](const Statement& st) { return st.Text(0); });
+                     if (!rows.ok()) return rows.status();
+                     out = *std::move(rows);
+                     return absl::OkStatus();
+                   })
+                    .ok());
+    return out;
+  }
+
   testing::TempDir dir_;
+  const SubjectDigests digests_{std::vector<NamedKey>{kKeyA}};
   std::unique_ptr<SqliteDatabase> db_;
 };
 
@@ -90,7 +109,8 @@ TEST_F(PrivacyTest, ErasureDeletesWhatNamesThePersonOnlyAndLeavesNoCopyOnDisk) {
 
   ErasureReceipt receipt;
   ASSERT_TRUE(db_->Write([&](Txn& txn) {
-                   return EraseCommonRecords(txn, SubjectKeys(ann), absl::FromUnixSeconds(1'800'000'000), receipt);
+                   return EraseCommonRecords(txn, digests_, SubjectKeys(ann), absl::FromUnixSeconds(1'800'000'000),
+                                             receipt);
                  })
                   .ok());
   EXPECT_EQ(receipt.erased().at("idempotency_record"), 100);
@@ -102,8 +122,8 @@ TEST_F(PrivacyTest, ErasureDeletesWhatNamesThePersonOnlyAndLeavesNoCopyOnDisk) {
   DataSubject by_mail;
   by_mail.set_email("ANN.EXAMPLE@mail.test");
   EXPECT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
-                   EXPECT_EQ(ErrorReason(RefuseIfErased(txn, SubjectKeys(by_mail))), "SUBJECT_ERASED");
-                   EXPECT_TRUE(RefuseIfErased(txn, {MemberSubject("m-bob")}).ok());
+                   EXPECT_EQ(ErrorReason(RefuseIfErased(txn, digests_, SubjectKeys(by_mail))), "SUBJECT_ERASED");
+                   EXPECT_TRUE(RefuseIfErased(txn, digests_, {MemberSubject("m-bob")}).ok());
                    return absl::OkStatus();
                  })
                   .ok());
@@ -114,6 +134,94 @@ TEST_F(PrivacyTest, ErasureDeletesWhatNamesThePersonOnlyAndLeavesNoCopyOnDisk) {
   EXPECT_EQ(disk.find("ann.example@mail.test"), std::string::npos);
   EXPECT_EQ(disk.find("m-ann"), std::string::npos);  // the tombstone keeps a digest only
   EXPECT_NE(disk.find("Bob Keeps-His-Data"), std::string::npos);
+}
+
+// Issue 21, hostile review: the tombstone of "phone:+44..." was its plain
+// SHA-256, so anyone with a dump could hash a list of numbers and find who
+// was erased. Now it is an HMAC under --privacy_key_file.
+TEST_F(PrivacyTest, TombstonesAreKeyedAndStillRefuse) {
+  DataSubject ann;
+  ann.set_member_id("m-ann");
+  ann.set_phone("+447700900123");
+  ErasureReceipt receipt;
+  ASSERT_TRUE(db_->Write([&](Txn& txn) {
+                   return EraseCommonRecords(txn, digests_, SubjectKeys(ann), absl::FromUnixSeconds(1'800'000'000),
+                                             receipt);
+                 })
+                  .ok());
+  std::vector<std::string> stored = Texts("SELECT digest FROM erased_subjects ORDER BY digest");
+  ASSERT_EQ(stored.size(), 2U);
+  for (const std::string& key : SubjectKeys(ann)) {
+    const std::string plain = SubjectDigest(key);
+    for (const std::string& d : stored) EXPECT_EQ(d.find(plain), std::string::npos) << "plain SHA-256 of " << key;
+    // Under the key, and said so: "<key_id>:<hex HMAC>".
+    EXPECT_NE(std::find(stored.begin(), stored.end(), digests_.Digest(key)), stored.end());
+    EXPECT_EQ(digests_.Digest(key).rfind("a-1:", 0), 0U);
+  }
+  // Another key gives other digests: without the key, nothing to test against.
+  const SubjectDigests other(std::vector<NamedKey>{kKeyB});
+  EXPECT_NE(other.Digest(MemberSubject("m-ann")), digests_.Digest(MemberSubject("m-ann")));
+
+  // Rotation: a new key listed first writes; the old one still recognises
+  // the person erased under it.
+  const SubjectDigests rotated(std::vector<NamedKey>{kKeyB, kKeyA});
+  EXPECT_EQ(rotated.Digest(MemberSubject("m-ann")), other.Digest(MemberSubject("m-ann")));
+  EXPECT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
+                   EXPECT_EQ(ErrorReason(RefuseIfErased(txn, rotated, {PhoneSubject("+447700900123")})),
+                             "SUBJECT_ERASED");
+                   EXPECT_EQ(ErrorReason(RefuseIfErased(txn, rotated, {MemberSubject("m-ann")})), "SUBJECT_ERASED");
+                   EXPECT_TRUE(RefuseIfErased(txn, rotated, {MemberSubject("m-bob")}).ok());
+                   // Dropping the key that wrote it forgets the tombstone:
+                   // why the docs say never to drop one.
+                   EXPECT_TRUE(RefuseIfErased(txn, other, {MemberSubject("m-ann")}).ok());
+                   return absl::OkStatus();
+                 })
+                  .ok());
+}
+
+// Tombstones an older release wrote (plain SHA-256) are recognised, and
+// re-keyed at start-up so a later dump holds no testable digest.
+TEST_F(PrivacyTest, UnkeyedTombstonesOfAnOlderReleaseAreRecognisedAndReKeyed) {
+  const std::string legacy = SubjectDigest(EmailSubject("old.case@mail.test"));
+  ASSERT_TRUE(db_->Write([&](Txn& txn) {
+                   return txn
+                       .Exec("INSERT INTO erased_subjects (digest, erased_at) VALUES (?1, ?2)", legacy,
+                             int64_t{1'700'000'000'000'000})
+                       .status();
+                 })
+                  .ok());
+  DataSubject old_case;
+  old_case.set_email("Old.Case@mail.test");
+  auto refused = [&] {
+    std::string reason;
+    EXPECT_TRUE(db_->Read([&](Txn& txn) -> absl::Status {
+                     reason = ErrorReason(RefuseIfErased(txn, digests_, SubjectKeys(old_case)));
+                     return absl::OkStatus();
+                   })
+                    .ok());
+    return reason;
+  };
+  EXPECT_EQ(refused(), "SUBJECT_ERASED") << "the unkeyed tombstone is still checked";
+
+  auto rewrapped = RewrapLegacyTombstones(*db_, digests_);
+  ASSERT_TRUE(rewrapped.ok()) << rewrapped.status();
+  EXPECT_EQ(*rewrapped, 1);
+  EXPECT_EQ(Texts("SELECT digest FROM erased_subjects"),
+            std::vector<std::string>{digests_.Digest(EmailSubject("old.case@mail.test"))});
+  EXPECT_EQ(Count("SELECT erased_at FROM erased_subjects"), 1'700'000'000'000'000) << "the date stays";
+  EXPECT_EQ(refused(), "SUBJECT_ERASED") << "still refused once re-keyed";
+  auto again = RewrapLegacyTombstones(*db_, digests_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  ASSERT_TRUE(db_->Scrub().ok());
+  EXPECT_EQ(AllFiles(dir_.path()).find(legacy), std::string::npos) << "the unkeyed digest is gone from the files";
+}
+
+TEST(PrivacyTextTest, PseudonymisedReplacesTheMemberIdOnly) {
+  EXPECT_EQ(Pseudonymised("m-ann/17", "m-ann", "erased-0f"), "erased-0f/17");
+  EXPECT_EQ(Pseudonymised("dlv-ab12-m-ann", "m-ann", "erased-0f"), "dlv-ab12-erased-0f");
+  EXPECT_EQ(Pseudonymised("tier-changed/v3", "m-ann", "erased-0f"), "tier-changed/v3");
+  EXPECT_EQ(Pseudonymised("anything", "", "erased-0f"), "anything");
 }
 
 TEST_F(PrivacyTest, ADeliveredErasureRequestLosesItsPayload) {

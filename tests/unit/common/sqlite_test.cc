@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -131,6 +134,55 @@ TEST_F(SqliteTest, ASecondOpenOfTheSameFileIsRefusedWhileTheFirstHoldsIt) {
   auto reopened = OpenOrDie(DbPath(), TestMigrations());
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM items"), 1);
+}
+
+// Every byte of the files in `dir` (database, WAL, anything beside them).
+std::string FilesIn(const std::string& dir) {
+  std::string all;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    all += ss.str();
+  }
+  return all;
+}
+
+// Issue 21: secure_delete zeroes what is deleted from now on, but pages an
+// older release freed without it still held the deleted rows (erased people
+// among them). Open VACUUMs each file once, records it, and not again.
+TEST_F(SqliteTest, PagesFreedBeforeSecureDeleteAreVacuumedOnce) {
+  const std::string secret = "Freed-Before-Secure-Delete-Okonkwo";
+  // As an older release left its file: rows deleted without secure_delete.
+  auto leave_free_pages = [&] {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(DbPath().c_str(), &raw), SQLITE_OK);
+    std::string sql = "PRAGMA secure_delete=OFF; BEGIN; CREATE TABLE IF NOT EXISTS old_rows (t TEXT);";
+    for (int i = 0; i < 200; ++i) absl::StrAppend(&sql, "INSERT INTO old_rows VALUES ('", secret, "-", i, "');");
+    sql += "DELETE FROM old_rows; COMMIT;";
+    EXPECT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  };
+  leave_free_pages();
+  ASSERT_NE(FilesIn(dir_.path()).find(secret), std::string::npos) << "the test needs the old bytes in free pages";
+  const std::string ran = "SELECT COUNT(*) FROM maintenance_runs WHERE name = 'vacuum_after_secure_delete'";
+  {
+    auto db = OpenOrDie(DbPath(), TestMigrations());
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(Count(*db, ran), 1);
+    EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM pragma_freelist_count() WHERE freelist_count > 0"), 0);
+  }
+  EXPECT_EQ(FilesIn(dir_.path()).find(secret), std::string::npos) << "the freed pages were not rewritten";
+
+  // Recorded: the next start does not VACUUM again (what is freed now is
+  // zeroed by secure_delete; these bytes were freed without it on purpose).
+  leave_free_pages();
+  {
+    auto db = OpenOrDie(DbPath(), TestMigrations());
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(Count(*db, ran), 1);
+  }
+  EXPECT_NE(FilesIn(dir_.path()).find(secret), std::string::npos) << "VACUUM ran a second time";
 }
 
 TEST_F(SqliteTest, WalModeIsOn) {
