@@ -2,15 +2,12 @@
 
 #include <openssl/evp.h>
 
-#include <chrono>
 #include <cstdlib>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
 #include "common/random.h"
 
 namespace care {
@@ -127,19 +124,6 @@ absl::Status RefuseIfErased(Txn& txn, const std::vector<std::string>& keys) {
   if (!erased.ok()) return erased.status();
   if (*erased) return FailedPrecondition("SUBJECT_ERASED", "this person's data was erased; it is not re-created");
   return absl::OkStatus();
-}
-
-void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_view erasure_id) {
-  if (!scrub) return;
-  absl::Status s;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    s = scrub();
-    if (s.ok() || ErrorReason(s) != "CHECKPOINT_BUSY") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!s.ok()) {
-    LogError("erasure: scrubbing the database files failed", {{"erasure", erasure_id}, {"error", s.ToString()}});
-  }
 }
 
 }  // namespace care

@@ -22,6 +22,7 @@
 #include "care/common/v1/privacy.pb.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/clock.h"
+#include "common/erasure_scrub.h"
 #include "common/work_pool.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -43,9 +44,10 @@ struct ComplaintOptions {
   // Metric computations (each a scan of up to 400 days of the index) that
   // may run at once; more are refused with RESOURCE_EXHAUSTED.
   int metrics_concurrency = 2;
-  // Run after an erasure commits, so that what it deleted or blanked is gone
-  // from the database files too (Database::Scrub); none: nothing to run.
-  std::function<absl::Status()> scrub;
+  // Asked after an erasure commits, so that what it deleted or blanked is gone
+  // from the database files too (Database::Scrub, retried by its job until it
+  // succeeds); null: nothing to run.
+  ErasureScrub* scrub = nullptr;
 };
 
 // Who acts: recorded in the audit trail and checked against approval limits.

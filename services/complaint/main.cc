@@ -6,6 +6,7 @@
 #include "clients/loyalty/loyalty_client.h"
 #include "clients/loyalty/tier_cache.h"
 #include "clients/peer_health.h"
+#include "common/erasure_scrub.h"
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/server.h"
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   care::complaint::ComplaintOptions options;
   options.agent_points_limit = agent_points_limit;
   options.metrics_concurrency = static_cast<int>(metrics_concurrency);
-  options.scrub = [&db] { return db.Scrub(); };
+  std::unique_ptr<care::ErasureScrub> scrub = care::StartErasureScrub(db, runner.jobs(), "complaint");
+  options.scrub = scrub.get();
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get());
   runner.AddService(&adapter, ComplaintService::service_full_name());
