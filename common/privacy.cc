@@ -2,9 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include <chrono>
 #include <cstdlib>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -12,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/hmac.h"
-#include "common/log.h"
 #include "common/random.h"
 
 namespace care {
@@ -205,19 +202,6 @@ absl::StatusOr<int64_t> RewrapLegacyTombstones(Database& db, const SubjectDigest
 std::string Pseudonymised(absl::string_view text, absl::string_view member_id, absl::string_view pseudonym) {
   if (member_id.empty()) return std::string(text);
   return absl::StrReplaceAll(text, {{member_id, pseudonym}});
-}
-
-void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_view erasure_id) {
-  if (!scrub) return;
-  absl::Status s;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    s = scrub();
-    if (s.ok() || ErrorReason(s) != "CHECKPOINT_BUSY") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!s.ok()) {
-    LogError("erasure: scrubbing the database files failed", {{"erasure", erasure_id}, {"error", s.ToString()}});
-  }
 }
 
 }  // namespace care

@@ -7,7 +7,6 @@
 // own tables in its store; this erases what common/ owns.
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -131,12 +130,7 @@ absl::StatusOr<int64_t> RewrapLegacyTombstones(Database& db, const SubjectDigest
 // are kept after an erasure. Unchanged when `member_id` is empty.
 std::string Pseudonymised(absl::string_view text, absl::string_view member_id, absl::string_view pseudonym);
 
-// After an erasure committed: runs `scrub` (Database::Scrub, as the service
-// wires it) until it succeeds, at most 5 times 100 ms apart while it answers
-// CHECKPOINT_BUSY. A failure is logged with `erasure_id` (or what names the
-// erasure), not returned: the
-// rows are gone already, and the next erasure's or checkpoint's pass
-// overwrites the old WAL frames. An empty `scrub` does nothing.
-void ScrubAfterErasure(const std::function<absl::Status()>& scrub, absl::string_view erasure_id);
+// After an erasure committed, the database scrub is asked of ErasureScrub
+// (common/erasure_scrub.h), which retries it until it succeeds.
 
 }  // namespace care

@@ -10,11 +10,13 @@
 // Built-in templates are well-formed and use only variables their kind
 // supplies.
 
+#include <algorithm>
 #include <map>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/localized.h"
 #include "fuzz/fuzz_support.h"
 #include "services/notification/templates.h"
 
@@ -99,8 +101,12 @@ void TextCase(ByteReader& r) {
   CARE_FUZZ_CHECK(one.ok() && *one == "<" + value + ">", "a value is inserted verbatim");
 
   const std::string locale = r.String(20), fallback = r.String(8);
-  auto chain = care::notification::LocaleChain(locale, fallback);
-  CARE_FUZZ_CHECK(chain.size() <= 3, "locale chain length");
+  auto chain = care::LocaleFallbackChain(locale, fallback);
+  // At most every subtag prefix of each tag.
+  const auto subtags = [](const std::string& tag) {
+    return static_cast<size_t>(std::count(tag.begin(), tag.end(), '-')) + 1;
+  };
+  CARE_FUZZ_CHECK(chain.size() <= subtags(locale) + subtags(fallback), "locale chain length");
   for (size_t i = 0; i < chain.size(); ++i) {
     CARE_FUZZ_CHECK(!chain[i].empty(), "empty locale in chain");
     for (size_t j = 0; j < i; ++j) CARE_FUZZ_CHECK(!absl::EqualsIgnoreCase(chain[i], chain[j]), "repeat in chain");

@@ -22,6 +22,7 @@
 #include "care/common/v1/privacy.pb.h"
 #include "care/complaint/v1/complaint.pb.h"
 #include "common/clock.h"
+#include "common/erasure_scrub.h"
 #include "common/work_pool.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -46,9 +47,10 @@ struct ComplaintOptions {
   // Free texts of a ticket closed longer ago are blanked by the text
   // retention job (--closed_complaint_text_retention, 30 to 3660 days).
   absl::Duration closed_text_retention = absl::Hours(24 * 730);
-  // Run after an erasure commits, so that what it deleted or blanked is gone
-  // from the database files too (Database::Scrub); none: nothing to run.
-  std::function<absl::Status()> scrub;
+  // Asked after an erasure commits, so that what it deleted or blanked is gone
+  // from the database files too (Database::Scrub, retried by its job until it
+  // succeeds); null: nothing to run.
+  ErasureScrub* scrub = nullptr;
 };
 
 // Who acts: recorded in the audit trail and checked against approval limits.

@@ -6,6 +6,7 @@
 #include "clients/loyalty/loyalty_client.h"
 #include "clients/loyalty/tier_cache.h"
 #include "clients/peer_health.h"
+#include "common/erasure_scrub.h"
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/retention.h"
@@ -82,9 +83,10 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(
-      db, runner.subject_digests());
-  options.scrub = [&db] { return db.Scrub(); };
+  std::unique_ptr<care::complaint::ComplaintStore> store =
+      care::complaint::NewSqlComplaintStore(db, runner.subject_digests());
+  std::unique_ptr<care::ErasureScrub> scrub = care::StartErasureScrub(db, runner.jobs(), "complaint");
+  options.scrub = scrub.get();
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get(), runner.subject_digests());
   runner.AddService(&adapter, ComplaintService::service_full_name());

@@ -188,7 +188,7 @@ absl::StatusOr<care::common::v1::ErasureReceipt> ComplaintService::ErasePersonal
         keys.push_back(MemberSubject(cmd.pseudonym));
         return tx.EraseCommonRecords(keys, now, out);
       });
-  if (receipt.ok()) ScrubAfterErasure(options_.scrub, cmd.erasure_id);
+  if (receipt.ok() && options_.scrub != nullptr) options_.scrub->Request(cmd.erasure_id);
   return receipt;
 }
 

@@ -69,7 +69,7 @@ bool ComplaintService::RunTextRetention() {
                                              {"idempotency_records", counts["idempotency_record"]},
                                              {"outbox_events", counts["outbox_event"]}});
   // What was overwritten or deleted leaves the SQLite files too.
-  ScrubAfterErasure(options_.scrub, kTextRetentionJob);
+  if (options_.scrub != nullptr) options_.scrub->Request(kTextRetentionJob);
   return taken >= kTextBatch;
 }
 

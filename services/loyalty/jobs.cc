@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/bounds.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
@@ -261,7 +262,7 @@ bool LoyaltyService::RepairTierCache() {
   if (dirty.empty()) return false;
   size_t done = 0;
   for (; done < snapshots.size(); ++done) {
-    if (!cache_->Put(snapshots[done]).ok()) break;  // Redis down: later
+    if (!PutTier(snapshots[done]).ok()) break;  // Redis down: later
   }
   if (done == 0) return false;
   s = store_.Write([&](StoreTxn& tx) -> absl::Status {
@@ -287,7 +288,8 @@ bool LoyaltyService::AuditTierCache() {
         auto snapshot = LoadSnapshot(tx, id);
         if (snapshot.ok()) {
           out.push_back(*std::move(snapshot));
-        } else if (absl::IsNotFound(snapshot.status())) {
+        } else if (absl::IsNotFound(snapshot.status()) || ErrorReason(snapshot.status()) == "SUBJECT_ERASED") {
+          // No member, or an erased one: the cache must not hold the entry.
           out.push_back(std::nullopt);
         } else {
           return snapshot.status();

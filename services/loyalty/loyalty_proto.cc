@@ -330,6 +330,8 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           p.mutable_visit_reward()->set_order_id(cause.order_id);
           p.mutable_visit_reward()->set_visit_count(cause.visit_count);
           p.mutable_visit_reward()->set_reward_name(cause.reward_name);
+        } else if constexpr (std::is_same_v<T, ForfeitureCause>) {
+          p.mutable_forfeiture()->set_description(cause.description);
         }
       },
       e.cause);
@@ -400,6 +402,9 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       e.order_id = p.visit_reward().order_id();
       e.cause = VisitRewardCause{p.visit_reward().order_id(), p.visit_reward().visit_count(),
                                  p.visit_reward().reward_name()};
+      break;
+    case v1::LedgerEntry::kForfeiture:
+      e.cause = ForfeitureCause{p.forfeiture().description()};
       break;
     default:
       break;

@@ -178,7 +178,7 @@ void LoyaltyService::RecomputeBirthday(Member& member, const Program& program, a
 void LoyaltyService::Apply(const Effects& fx) {
   if (cache_ == nullptr) return;
   for (const TierSnapshot& s : fx.snapshots) {
-    absl::Status put = cache_->Put(s);
+    absl::Status put = PutTier(s);
     // Redis being down is logged once by the pool; the repair job retries.
     if (!put.ok() && LogEnabled(LogLevel::kDebug)) {
       Log(LogLevel::kDebug, "tier cache write failed",

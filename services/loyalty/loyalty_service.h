@@ -23,6 +23,7 @@
 #include "care/common/v1/privacy.pb.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "common/clock.h"
+#include "common/erasure_scrub.h"
 #include "common/store.h"
 #include "services/loyalty/commands.h"
 #include "services/loyalty/loyalty_store.h"
@@ -149,7 +150,7 @@ class LoyaltyService final {
   // idempotency answers and outbox events deleted, tombstones written) and
   // enqueues ErasePersonalData for promotion, complaint and notification.
   // The answer names no one. Then the member's tier snapshot leaves the
-  // cache and the after-erasure hook (the database scrub) runs.
+  // cache and the database scrub is asked for.
   absl::StatusOr<v1::Erasure> ErasePerson(const Once& once, const care::common::v1::DataSubject& subject,
                                           const std::string& reason, const Actor& actor);
   // Each service's part: PENDING with the outbox's attempts and last error,
@@ -159,12 +160,13 @@ class LoyaltyService final {
   // its erasure (in the relay's transaction).
   absl::Status ErasureOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
                               const std::string& response);
-  // Runs after each erasure's commit (the database scrub), and again once
-  // delivered erasure requests were blanked in the outbox.
-  void SetAfterErasure(std::function<void()> scrub);
-  // The job that runs the after-erasure hook a second after a delivery was
-  // recorded (then the relay's transaction has committed); never more due.
-  bool ScrubAfterDeliveries();
+  // Asked after each erasure's commit, and again once delivered erasure
+  // requests were blanked in the outbox; null: nothing to scrub.
+  void SetErasureScrub(ErasureScrub* scrub);
+  // The job: asks for the scrub a second after a delivery
+  // was recorded (then the relay's transaction has committed) and retries a
+  // scrub that failed; never more due.
+  bool ScrubAfterErasures();
 
   // ---------------------------------------------------------------- jobs
   // Each does one bounded batch in its own transaction and returns true
@@ -218,6 +220,11 @@ class LoyaltyService final {
   // Writes the snapshots of a committed mutation through to the cache. A
   // cache failure is logged, not returned: the repair job retries.
   void Apply(const Effects& fx);
+  // Every write of the tier cache: puts `snapshot`, then takes it out again
+  // if its member was erased meanwhile. A snapshot read before an erasure
+  // committed could otherwise land after the erasure's Forget and name the
+  // member in Redis for good (docs/privacy.md, "Redis").
+  absl::Status PutTier(const TierSnapshot& snapshot);
 
   absl::StatusOr<Member> LoadMember(StoreTxn& tx, const std::string& member_id);
   absl::StatusOr<Program> ProgramByVersion(StoreTxn& tx, int64_t version);
@@ -281,7 +288,7 @@ class LoyaltyService final {
   TierCache* cache_;           // may be null (no Redis configured)
   uint64_t audit_cursor_ = 0;  // the job thread's only
   std::atomic<bool> configured_{false};
-  std::function<void()> after_erasure_;
+  ErasureScrub* scrub_ = nullptr;
   std::atomic<int64_t> scrub_due_micros_{0};  // wall clock; 0 = nothing due
 };
 

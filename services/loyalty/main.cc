@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
   care::loyalty::TierSnapshotMemo memo(&redis_cache, static_cast<size_t>(tier_memo_entries));
   care::loyalty::LoyaltyService loyalty(*store, runner.clock(), &memo);
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
-  loyalty.SetAfterErasure([&db] { care::ScrubAfterErasure([&db] { return db.Scrub(); }, "loyalty"); });
+  care::ErasureScrub scrub([&db] { return db.Scrub(); });
+  loyalty.SetErasureScrub(&scrub);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
-  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterDeliveries(); });
+  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterErasures(); });
 
   StartOutbox(runner, loyalty, {{"notification", notification_target, notification_tls}, promotion, complaint},
               service_token_file, outbox_interval);

@@ -191,6 +191,7 @@ enum class EntryKind {
   kAdjust = 5,
   kBonus = 6,
   kVisitReward = 7,
+  kForfeit = 8,  // the balance left at erasure (docs/privacy.md)
 };
 
 struct PurchaseLine {
@@ -258,8 +259,13 @@ struct VisitRewardCause {
   std::string reward_name;
 };
 
+// Names no one: an erased member's ledger keeps it.
+struct ForfeitureCause {
+  std::string description;
+};
+
 using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause, ExpiryCause, BirthdayCause,
-                           VisitRewardCause>;
+                           VisitRewardCause, ForfeitureCause>;
 
 struct LedgerEntry {
   std::string member_id;

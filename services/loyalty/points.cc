@@ -73,7 +73,7 @@ absl::StatusOr<v1::TierSnapshot> LoyaltyService::ReadTier(const std::string& mem
   auto snapshot = ReadValue<TierSnapshot>([&](StoreTxn& tx) { return LoadSnapshot(tx, member_id); });
   if (!snapshot.ok()) return snapshot.status();
   // Compare-and-set by version: a concurrent newer write is never undone.
-  if (cache_ != nullptr) cache_->Put(*snapshot).IgnoreError();
+  if (cache_ != nullptr) PutTier(*snapshot).IgnoreError();
   return SnapshotToProto(*snapshot);
 }
 

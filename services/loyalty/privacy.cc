@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/ids.h"
@@ -37,8 +38,110 @@ constexpr ErasurePeer kErasurePeers[] = {
 };
 constexpr char kLoyalty[] = "loyalty";
 
-std::string ErasureEventId(const std::string& erasure_id, absl::string_view service) {
-  return absl::StrCat(erasure_id, "/", service);
+// One ErasePersonalData request of an erasure, the same to every peer: one
+// member (under that member's own pseudonym) and the contact keys that go
+// with it, or contact keys alone.
+struct PeerRequest {
+  DataSubject subject;
+  std::string pseudonym;
+};
+
+// Request k of an erasure: its outbox event id, and the erasure id the peer
+// answers it under (a peer is idempotent by erasure id). Request 0 keeps the
+// ids an erasure had when it sent one request only.
+std::string ErasureEventId(const std::string& erasure_id, absl::string_view service, int k) {
+  if (k == 0) return absl::StrCat(erasure_id, "/", service);
+  return absl::StrCat(erasure_id, "/", service, "/", k);
+}
+std::string PeerErasureId(const std::string& erasure_id, int k) {
+  return k == 0 ? erasure_id : absl::StrCat(erasure_id, ".", k);
+}
+// An erasure recorded before requests were counted sent one.
+int RequestCount(const v1::ServiceErasure& part) { return std::max(1, part.requests()); }
+
+// Adds a confirmed request's counts to the service's receipt.
+void MergeReceipt(ErasureReceipt& into, const ErasureReceipt& r, const std::string& erasure_id) {
+  into.set_service(r.service());
+  into.set_erasure_id(erasure_id);
+  if (!into.has_erased_at() || FromTimestamp(r.erased_at()) > FromTimestamp(into.erased_at())) {
+    *into.mutable_erased_at() = r.erased_at();
+  }
+  for (const auto& [kind, n] : r.erased()) (*into.mutable_erased())[kind] += n;
+  for (const auto& [kind, n] : r.deidentified()) (*into.mutable_deidentified())[kind] += n;
+}
+
+// Whether a member not being erased holds the address: then records kept
+// under it without a member id may be theirs, and the address is not sent.
+absl::StatusOr<bool> AddressHeld(StoreTxn& tx, const std::string& email, const std::string& phone) {
+  MemberFilter filter;
+  filter.email = email;
+  filter.phone = phone;
+  auto page = tx.ListMembers(filter, "", 1);
+  if (!page.ok()) return page.status();
+  return !page->empty();
+}
+
+// Keeps the member's own e-mail and phone on `r` only where nobody else
+// holds them (called once every erased member is deleted).
+absl::Status KeepUnsharedAddresses(StoreTxn& tx, PeerRequest& r) {
+  if (!r.subject.email().empty()) {
+    auto held = AddressHeld(tx, r.subject.email(), "");
+    if (!held.ok()) return held.status();
+    if (*held) r.subject.clear_email();
+  }
+  if (!r.subject.phone().empty()) {
+    auto held = AddressHeld(tx, "", r.subject.phone());
+    if (!held.ok()) return held.status();
+    if (*held) r.subject.clear_phone();
+  }
+  return absl::OkStatus();
+}
+
+bool Carries(const std::vector<PeerRequest>& requests, const std::string& key) {
+  return std::any_of(requests.begin(), requests.end(), [&](const PeerRequest& r) {
+    const std::vector<std::string> keys = SubjectKeys(r.subject);
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+  });
+}
+
+// The requests the peers get for `subject`, whose members loyalty erased
+// into `requests` (one each): a member id loyalty does not know still goes
+// (a peer may hold data under it), and the subject's e-mail or phone, if no
+// member's request carries it, goes alone.
+void AddSubjectRequests(const DataSubject& subject, std::vector<PeerRequest>& requests) {
+  const std::string& named = subject.member_id();
+  if (!named.empty() && !Carries(requests, MemberSubject(named))) {
+    PeerRequest r;
+    r.subject.set_member_id(named);
+    r.pseudonym = NewPseudonym();
+    requests.push_back(std::move(r));
+  }
+  PeerRequest contact;
+  if (!subject.email().empty() && !Carries(requests, EmailSubject(subject.email()))) {
+    contact.subject.set_email(subject.email());
+  }
+  if (!subject.phone().empty() && !Carries(requests, PhoneSubject(subject.phone()))) {
+    contact.subject.set_phone(subject.phone());
+  }
+  if (!contact.subject.email().empty() || !contact.subject.phone().empty()) {
+    contact.pseudonym = NewPseudonym();
+    requests.push_back(std::move(contact));
+  }
+}
+
+// The member's remaining balance, forfeited: nobody can spend it under the
+// pseudonym, and left outstanding it would count as a liability forever.
+LedgerEntry Forfeiture(const Member& m, int64_t program_version, absl::Time now, const Actor& actor) {
+  LedgerEntry entry;
+  entry.kind = EntryKind::kForfeit;
+  entry.points_delta = -m.points_balance;  // a balance is >= 0: negating it cannot overflow
+  entry.create_time = now;
+  entry.effective_time = now;
+  entry.program_version = program_version;
+  entry.actor = actor.name;
+  entry.request_id = actor.request_id;
+  entry.cause = ForfeitureCause{"remaining balance forfeited at erasure"};
+  return entry;
 }
 
 absl::Status ErasureNotFound(const std::string& erasure_id) {
@@ -96,13 +199,31 @@ absl::Status LoyaltyService::MissingMember(StoreTxn& tx, const std::string& memb
   return MemberNotFound(member_id);
 }
 
-void LoyaltyService::SetAfterErasure(std::function<void()> scrub) { after_erasure_ = std::move(scrub); }
+void LoyaltyService::SetErasureScrub(ErasureScrub* scrub) { scrub_ = scrub; }
 
-bool LoyaltyService::ScrubAfterDeliveries() {
+bool LoyaltyService::ScrubAfterErasures() {
+  if (scrub_ == nullptr) return false;
   int64_t due = scrub_due_micros_.load();
-  if (due == 0 || absl::ToUnixMicros(absl::Now()) < due) return false;
-  if (scrub_due_micros_.compare_exchange_strong(due, 0) && after_erasure_) after_erasure_();
+  if (due != 0 && absl::ToUnixMicros(absl::Now()) >= due && scrub_due_micros_.compare_exchange_strong(due, 0)) {
+    scrub_->Request("delivered erasure requests");
+  } else {
+    scrub_->Tick();
+  }
   return false;
+}
+
+absl::Status LoyaltyService::PutTier(const TierSnapshot& snapshot) {
+  absl::Status put = cache_->Put(snapshot);
+  // Read after the Put: if an erasure's Forget came first, its commit (and
+  // tombstone) came before that, so this sees it; if the Forget comes later,
+  // it removes what was put. Either way nothing is left, on any replica.
+  auto erased = ReadValue<bool>([&](StoreTxn& tx) { return tx.SubjectErased({MemberSubject(snapshot.member_id)}); });
+  if (erased.ok() && *erased) {
+    if (absl::Status s = cache_->Forget(snapshot.member_id); !s.ok()) {
+      LogWarn("erasure: a tier snapshot stays in the cache until its audit", {{"error", s.ToString()}});
+    }
+  }
+  return put;
 }
 
 absl::StatusOr<std::vector<std::string>> LoyaltyService::SubjectMembers(StoreTxn& tx, const DataSubject& subject) {
@@ -209,7 +330,7 @@ absl::StatusOr<v1::Erasure> LoyaltyService::ErasePerson(const Once& once, const 
         LogWarn("erasure: the tier snapshot stays in the cache until its audit", {{"error", s.ToString()}});
       }
     }
-    if (after_erasure_) after_erasure_();
+    if (scrub_ != nullptr) scrub_->Request(erasure->erasure_id());
   }
   return erasure;
 }
@@ -218,34 +339,46 @@ absl::Status LoyaltyService::EraseIn(StoreTxn& tx, const DataSubject& subject, c
                                      const std::string& reason, const Actor& actor, v1::Erasure& out) {
   const absl::Time now = clock_.Now();
   const std::string erasure_id = NewId("er-");
-  const std::string pseudonym = NewPseudonym();
-  // The others erase by every key loyalty knows for the person: a complaint
-  // filed with the member's e-mail but no member id is theirs too.
-  DataSubject full = subject;
   ErasureReceipt receipt;
   receipt.set_service(kLoyalty);
   receipt.set_erasure_id(erasure_id);
   *receipt.mutable_erased_at() = ToTimestamp(now);
-  std::vector<std::string> keys;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto m = tx.GetMember(ids[i]);
+  // One request per member, never one for all: a peer erases what a member
+  // owns by member id only, so the 2nd..nth member need requests of their
+  // own, and an address another member shares must not sweep that member's
+  // records away.
+  std::vector<PeerRequest> requests;
+  for (const std::string& id : ids) {
+    auto m = tx.GetMember(id);
     if (!m.ok()) return m.status();
     if (!m->has_value()) continue;
-    const Profile& p = (*m)->profile;
-    if (full.member_id().empty()) full.set_member_id(ids[i]);
-    if (full.email().empty()) full.set_email(p.email);
-    if (full.phone().empty()) full.set_phone(p.phone);
-    keys.push_back(MemberSubject(ids[i]));
-    if (!p.email.empty()) keys.push_back(EmailSubject(p.email));
-    if (!p.phone.empty()) keys.push_back(PhoneSubject(p.phone));
+    Member& member = **m;
+    PeerRequest& r = requests.emplace_back();
+    r.subject.set_member_id(id);
+    r.subject.set_email(member.profile.email);
+    r.subject.set_phone(member.profile.phone);
     // One pseudonym per member: ledger sequences of two members would clash
-    // under one. The others get the first.
-    const std::string alias = i == 0 ? pseudonym : NewPseudonym();
+    // under one, and each peer re-keys the member's records to it.
+    r.pseudonym = NewPseudonym();
+    if (member.points_balance > 0) {
+      auto program = tx.ProgramAt(now);
+      if (!program.ok()) return program.status();
+      LedgerEntry forfeit = Forfeiture(member, program->has_value() ? (*program)->version : 0, now, actor);
+      if (absl::Status s = Post(tx, member, forfeit, std::nullopt); !s.ok()) return s;
+    }
+    const std::string& alias = r.pseudonym;
     absl::Status erased = tx.EraseMember(
-        ids[i], alias, [&](LedgerEntry& e) { Deidentify(e, ids[i], alias); }, receipt);
+        id, alias, [&](LedgerEntry& e) { Deidentify(e, id, alias); }, receipt);
     if (!erased.ok()) return erased;
   }
-  for (const std::string& k : SubjectKeys(full)) keys.push_back(k);
+  for (PeerRequest& r : requests) {
+    if (absl::Status s = KeepUnsharedAddresses(tx, r); !s.ok()) return s;
+  }
+  AddSubjectRequests(subject, requests);
+  std::vector<std::string> keys;
+  for (const PeerRequest& r : requests) {
+    for (std::string& k : SubjectKeys(r.subject)) keys.push_back(std::move(k));
+  }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   if (absl::Status s = tx.EraseCommonRecords(keys, now, receipt); !s.ok()) return s;
@@ -258,19 +391,23 @@ absl::Status LoyaltyService::EraseIn(StoreTxn& tx, const DataSubject& subject, c
   own->set_service(kLoyalty);
   own->set_state(v1::ServiceErasure::DONE);
   *own->mutable_receipt() = receipt;
-  ErasePersonalDataRequest request;
-  request.set_erasure_id(erasure_id);
-  *request.mutable_subject() = full;
-  request.set_pseudonym(pseudonym);
-  request.set_reason(reason);
   for (const ErasurePeer& peer : kErasurePeers) {
     v1::ServiceErasure* part = out.add_services();
     part->set_service(peer.service);
     part->set_state(v1::ServiceErasure::PENDING);
-    OutboxEvent event{ErasureEventId(erasure_id, peer.service), peer.service, peer.method, request.SerializeAsString()};
-    // The request names the person: it travels, it does not stay.
-    event.scrub_when_delivered = true;
-    if (absl::Status s = tx.Enqueue(event); !s.ok()) return s;
+    part->set_requests(static_cast<int32_t>(requests.size()));
+    for (size_t k = 0; k < requests.size(); ++k) {
+      ErasePersonalDataRequest request;
+      request.set_erasure_id(PeerErasureId(erasure_id, static_cast<int>(k)));
+      *request.mutable_subject() = requests[k].subject;
+      request.set_pseudonym(requests[k].pseudonym);
+      request.set_reason(reason);
+      OutboxEvent event{ErasureEventId(erasure_id, peer.service, static_cast<int>(k)), peer.service, peer.method,
+                        request.SerializeAsString()};
+      // The request names the person: it travels, it does not stay.
+      event.scrub_when_delivered = true;
+      if (absl::Status s = tx.Enqueue(event); !s.ok()) return s;
+    }
   }
   SetComplete(out);
   return tx.SaveErasure(out);
@@ -284,12 +421,18 @@ absl::StatusOr<v1::Erasure> LoyaltyService::GetErasure(const std::string& erasur
     v1::Erasure erasure = **stored;
     for (auto& part : *erasure.mutable_services()) {
       if (part.state() != v1::ServiceErasure::PENDING) continue;
-      auto state = tx.OutboxState(ErasureEventId(erasure_id, part.service()));
-      if (!state.ok()) return state.status();
-      if (!state->has_value()) continue;
-      part.set_attempts(static_cast<int32_t>((*state)->attempts));
-      part.set_last_error((*state)->last_error);
-      if ((*state)->dead) part.set_state(v1::ServiceErasure::REFUSED);
+      // The worst of the requests still waiting: the one tried most often.
+      std::optional<OutboxEventState> worst;
+      for (int k = 0; k < RequestCount(part); ++k) {
+        auto state = tx.OutboxState(ErasureEventId(erasure_id, part.service(), k));
+        if (!state.ok()) return state.status();
+        if (!state->has_value() || (*state)->delivered) continue;
+        if ((*state)->dead) part.set_state(v1::ServiceErasure::REFUSED);
+        if (!worst || (*state)->attempts > worst->attempts) worst = **state;
+      }
+      if (!worst) continue;
+      part.set_attempts(static_cast<int32_t>(worst->attempts));
+      part.set_last_error(worst->last_error);
     }
     SetComplete(erasure);
     return erasure;
@@ -298,27 +441,37 @@ absl::StatusOr<v1::Erasure> LoyaltyService::GetErasure(const std::string& erasur
 
 absl::Status LoyaltyService::ErasureOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
                                             const std::string& response) {
-  const size_t slash = event.event_id.rfind('/');
-  if (slash == std::string::npos) return absl::OkStatus();
-  const std::string erasure_id = event.event_id.substr(0, slash);
+  // "<erasure id>/<service>" or "<erasure id>/<service>/<request>".
+  const std::vector<std::string> id_parts = absl::StrSplit(event.event_id, '/');
+  if (id_parts.size() < 2 || id_parts.size() > 3) return absl::OkStatus();
+  const std::string& erasure_id = id_parts[0];
   auto stored = tx.GetErasure(erasure_id);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return absl::OkStatus();  // not one of ours: nothing to record
   v1::Erasure erasure = **stored;
-  v1::ServiceErasure* part = PartOf(erasure, event.event_id.substr(slash + 1));
+  v1::ServiceErasure* part = PartOf(erasure, id_parts[1]);
   if (part == nullptr) return absl::OkStatus();
   auto state = tx.OutboxState(event.event_id);
   if (!state.ok()) return state.status();
-  if (state->has_value()) part->set_attempts(static_cast<int32_t>((*state)->attempts) + 1);
+  if (state->has_value()) {
+    part->set_attempts(std::max(part->attempts(), static_cast<int32_t>((*state)->attempts) + 1));
+  }
   if (result.ok()) {
     // The relay blanks the request's payload with this commit; its old copy
     // leaves the files with the next scrub.
     scrub_due_micros_ = absl::ToUnixMicros(absl::Now() + absl::Seconds(1));
-    if (!part->mutable_receipt()->ParseFromString(response)) {
+    ErasureReceipt receipt;
+    if (receipt.ParseFromString(response)) {
+      MergeReceipt(*part->mutable_receipt(), receipt, erasure_id);
+    } else {
       LogWarn("erasure: a service's receipt is unreadable", {{"service", part->service()}});
     }
-    part->set_state(v1::ServiceErasure::DONE);
-    part->clear_last_error();
+    part->set_requests_done(part->requests_done() + 1);
+    // A refusal of another request stays: the service's part is not whole.
+    if (part->state() == v1::ServiceErasure::PENDING && part->requests_done() >= RequestCount(*part)) {
+      part->set_state(v1::ServiceErasure::DONE);
+      part->clear_last_error();
+    }
   } else {
     part->set_state(v1::ServiceErasure::REFUSED);
     part->set_last_error(result.ToString());

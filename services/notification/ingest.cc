@@ -193,16 +193,13 @@ absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, v1::Delivery& d, absl::
   return when.send_after;
 }
 
-// The subject keys of the person an event is about (common/privacy.h):
-// the member of a profile change (and its addresses) or of a message to one
-// member; none for campaign events.
+// The subject key of the member an event is about (common/privacy.h): of a
+// profile change or a message to one member; none for campaign events. Its
+// tombstone is what refuses the event: an address the profile carries is no
+// key to a member (another member erased with the same address does not
+// make this one erased).
 std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
-  if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) {
-    std::vector<std::string> keys{MemberSubject(profile->member_id())};
-    if (!profile->email().empty()) keys.push_back(EmailSubject(profile->email()));
-    if (!profile->phone().empty()) keys.push_back(PhoneSubject(profile->phone()));
-    return keys;
-  }
+  if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) return {MemberSubject(profile->member_id())};
   if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
   return {};
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/peer_health.h"
 #include "common/egress.h"
+#include "common/erasure_scrub.h"
 #include "common/jobs.h"
 #include "common/key_file.h"
 #include "common/lease.h"
@@ -145,7 +146,8 @@ int main(int argc, char** argv) {
   options.fan_out_batch = static_cast<int>(fan_out_batch);
   options.fan_out_lease = fan_out_lease;
   options.replica_id = care::ReplicaId();  // after OpenDatabase: --replica_id when set
-  options.scrub = [&db] { return db.Scrub(); };
+  std::unique_ptr<care::ErasureScrub> scrub = care::StartErasureScrub(db, runner.jobs(), "notification");
+  options.scrub = scrub.get();
   care::notification::NotificationService notification(*store, runner.clock(), audience.get(), options);
   care::notification::NotificationGrpc adapter(runner.rpc(), notification, runner.subject_digests(),
                                                static_cast<int>(inbox_streams_per_principal));

@@ -20,6 +20,7 @@
 #include "care/common/v1/privacy.pb.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/clock.h"
+#include "common/erasure_scrub.h"
 #include "common/store.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "services/notification/channels.h"
@@ -160,9 +161,9 @@ struct NotificationOptions {
   // Signs and checks List-Unsubscribe links (--unsubscribe_key_file); null:
   // MARKETING e-mail is not sent and Unsubscribe is refused.
   std::shared_ptr<const UnsubscribeTokens> unsubscribe;
-  // Zeroes what an erasure deleted from the database files (Database::Scrub);
-  // null = nothing to do.
-  std::function<absl::Status()> scrub;
+  // Zeroes what an erasure deleted from the database files (Database::Scrub,
+  // retried by its job until it succeeds); null = nothing to do.
+  ErasureScrub* scrub = nullptr;
   // Retention (--inbox_retention, --delivery_retention; docs/privacy.md).
   absl::Duration inbox_retention = absl::Hours(24 * 7);
   absl::Duration delivery_retention = absl::Hours(24 * 180);

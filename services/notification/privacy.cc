@@ -276,23 +276,22 @@ absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once
     out.set_service("notification");
     out.set_erasure_id(request.erasure_id());
     *out.mutable_erased_at() = ToTimestamp(now);
-    auto members = SubjectMembers(tx, request.subject());
-    if (!members.ok()) return members.status();
+    // What a member owns goes by member id only: a stored address is no key
+    // to a member (two members may share one), so the e-mail or phone of the
+    // request reaches only what is kept without a member id — here, the
+    // idempotency answers and outbox events tagged with it. Loyalty sends
+    // one request per member it erased.
     std::vector<std::string> keys = SubjectKeys(request.subject());
-    for (size_t i = 0; i < members->size(); ++i) {
-      const std::string& id = (*members)[i];
-      // Several members with one address: each its own pseudonym, so their
-      // deliveries of one campaign stay distinct.
-      const std::string pseudonym = i == 0 ? request.pseudonym() : absl::StrCat(request.pseudonym(), "-", i);
-      if (absl::Status st = EraseMember(tx, id, pseudonym, now, out); !st.ok()) return st;
-      if (std::find(keys.begin(), keys.end(), MemberSubject(id)) == keys.end()) keys.push_back(MemberSubject(id));
-      // Tombstoned too: a message addressed to the pseudonym (a kept ticket's
-      // update) is dropped, not delivered to a profile-less inbox.
-      keys.push_back(MemberSubject(pseudonym));
+    const std::string& member_id = request.subject().member_id();
+    if (!member_id.empty()) {
+      if (absl::Status st = EraseMember(tx, member_id, request.pseudonym(), now, out); !st.ok()) return st;
     }
+    // Tombstoned too: a message addressed to the pseudonym (a kept ticket's
+    // update) is dropped, not delivered to a profile-less inbox.
+    keys.push_back(MemberSubject(request.pseudonym()));
     return tx.EraseCommonRecords(keys, now, out);
   });
-  if (receipt.ok()) ScrubAfterErasure(options_.scrub, request.erasure_id());
+  if (receipt.ok() && options_.scrub != nullptr) options_.scrub->Request(request.erasure_id());
   return receipt;
 }
 

@@ -9,6 +9,7 @@
 #include "clients/loyalty/loyalty_client.h"
 #include "clients/loyalty/tier_cache.h"
 #include "clients/peer_health.h"
+#include "common/erasure_scrub.h"
 #include "common/errors.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
   options.notice = notice;
   options.quote_ttl = quote_ttl;
   options.token_keys = quote_keys.empty() ? EphemeralQuoteKey() : std::move(quote_keys);
-  options.scrub = [&db] { return db.Scrub(); };
+  std::unique_ptr<care::ErasureScrub> scrub = care::StartErasureScrub(db, runner.jobs(), "promotion");
+  options.scrub = scrub.get();
 
   std::unique_ptr<care::clients::loyalty::LoyaltyClient> loyalty;
   std::unique_ptr<care::TierLookup> tiers;

@@ -151,7 +151,7 @@ absl::StatusOr<ErasureReceipt> PromotionService::ErasePersonalData(const Once& o
     keys.push_back(MemberSubject(e.pseudonym));
     return tx.EraseCommon(keys, now, out);
   });
-  if (receipt.ok()) ScrubAfterErasure(options_.scrub, e.erasure_id);
+  if (receipt.ok() && options_.scrub != nullptr) options_.scrub->Request(e.erasure_id);
   return receipt;
 }
 

@@ -21,6 +21,7 @@
 #include "care/common/v1/privacy.pb.h"
 #include "care/promotion/v1/promotion.pb.h"
 #include "common/clock.h"
+#include "common/erasure_scrub.h"
 #include "common/pagination.h"
 #include "common/store.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -50,8 +51,9 @@ struct PromotionOptions {
   // within this plus one read of the changes (the contract says 1 second).
   absl::Duration index_refresh = absl::Milliseconds(250);
   // After an erasure commits: leaves no copy of the deleted rows in the
-  // database's files (Database::Scrub); null = nothing to do.
-  std::function<absl::Status()> scrub;
+  // database's files (Database::Scrub, retried by its job until it
+  // succeeds); null = nothing to do.
+  ErasureScrub* scrub = nullptr;
 };
 
 // ErasePersonalData: who is erased here and the pseudonym their money

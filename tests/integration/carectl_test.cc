@@ -318,7 +318,7 @@ TEST_F(CarectlTest, PrivacyEraseStatusAndExport) {
   ASSERT_EQ(erase.code, 0) << erase;
   EXPECT_OUT(erase, "REQUESTED BY  admin:test");
   EXPECT_OUT(erase, "loyalty       DONE");
-  EXPECT_OUT(erase, "promotion     PENDING");
+  EXPECT_OUT(erase, "promotion     PENDING  0/1") << "no request confirmed of one sent";
   Result json = Run({"-o", "json", "--target=" + service_->address(), "--token=" + admin(), "privacy", "erase",
                      "--member-id=pia", "--reason=DSR-9", "--request-id=erase-pia"});
   ASSERT_EQ(json.code, 0) << json;

@@ -196,7 +196,7 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
   const lv1::ServiceErasure& own = Part(erasure, "loyalty");
   EXPECT_EQ(own.state(), lv1::ServiceErasure::DONE);
   EXPECT_EQ(own.receipt().erased().at("member"), 1);
-  EXPECT_EQ(own.receipt().deidentified().at("ledger_entry"), 4);
+  EXPECT_EQ(own.receipt().deidentified().at("ledger_entry"), 5) << "four entries and the forfeiture";
   EXPECT_EQ(own.receipt().deidentified().at("purchase"), 2);
   EXPECT_GE(own.receipt().erased().at("idempotency_record"), 1);
   for (const char* peer : {"promotion", "complaint", "notification"}) {
@@ -266,11 +266,20 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
   EXPECT_EQ(sent.subject().email(), kEmail) << "the others erase by every key loyalty knows";
   EXPECT_EQ(sent.subject().phone(), kPhone);
 
-  // Money stays, de-identified: the same entries and total under the pseudonym.
+  // Money stays, de-identified: the same entries under the pseudonym, and one
+  // more that forfeits the remaining balance (nobody can spend it), so the
+  // pseudonym owes nothing and issued - spent - forfeited still adds up.
   std::vector<lv1::LedgerEntry> kept = Ledger(sent.pseudonym());
-  EXPECT_EQ(kept.size(), ledger.size());
-  EXPECT_EQ(Sum(kept), total);
+  ASSERT_EQ(kept.size(), ledger.size() + 1);
+  EXPECT_EQ(Sum(kept), 0);
   for (const auto& e : kept) EXPECT_EQ(e.member_id(), sent.pseudonym());
+  const lv1::LedgerEntry& forfeit = kept.back();
+  EXPECT_EQ(forfeit.kind(), lv1::LEDGER_ENTRY_KIND_FORFEIT);
+  EXPECT_EQ(forfeit.points_delta(), -total);
+  EXPECT_EQ(forfeit.balance_after(), 0);
+  EXPECT_EQ(forfeit.sequence(), ledger.back().sequence() + 1);
+  EXPECT_EQ(forfeit.forfeiture().description(), "remaining balance forfeited at erasure");
+  EXPECT_EQ(forfeit.DebugString().find("zelda"), std::string::npos) << forfeit.DebugString();
 
   // A second erasure of the same member erases nothing more.
   lv1::Erasure second;
@@ -278,7 +287,7 @@ TEST_F(LoyaltyPrivacyTest, ExportsEverythingThenErasesOnceAcrossTheSuite) {
   EXPECT_NE(second.erasure_id(), erasure.erasure_id());
   for (const auto& [kind, n] : Part(second, "loyalty").receipt().erased()) EXPECT_EQ(n, 0) << kind;
   EXPECT_TRUE(Part(second, "loyalty").receipt().deidentified().empty());
-  EXPECT_EQ(Sum(Ledger(sent.pseudonym())), total);
+  EXPECT_EQ(Ledger(sent.pseudonym()).size(), ledger.size() + 1) << "forfeited once";
 
   // Proof on disk: once the requests were delivered (payloads blanked) and
   // the files scrubbed, no name, e-mail or phone is left in them.

@@ -4,9 +4,13 @@
 // messages and a contact in notification — is exported from each service
 // and erased through loyalty's ErasePerson while complaint is down. The
 // erasure completes once complaint is back; afterwards no export finds them,
-// their ledger total is kept under the pseudonym, and (SQLite) no database
-// file of any service, nor Redis, holds their name, e-mail, phone or phrase.
+// their ledger is kept under the pseudonym with the remaining balance
+// forfeited, and (SQLite) no database file of any service, nor Redis, holds
+// their name, e-mail, phone or phrase. Members who share an e-mail address
+// are erased one by one: by member id only the one named, by the address
+// each of them.
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "care/common/v1/audit.grpc.pb.h"
@@ -105,15 +109,52 @@ class PrivacySuiteTest : public ComplaintTest {
   }
 
   int64_t LedgerTotal(const std::string& member_id) {
-    lv1::ListLedgerEntriesRequest req;
-    req.set_member_id(member_id);
-    req.set_page_size(1000);
-    lv1::ListLedgerEntriesResponse out;
-    grpc::Status s = stub().ListLedgerEntries(Ctx(admin()).get(), req, &out);
-    EXPECT_TRUE(s.ok()) << Describe(s);
     int64_t total = 0;
-    for (const auto& e : out.entries()) total += e.points_delta();
+    for (const auto& e : Ledger(member_id)) total += e.points_delta();
     return total;
+  }
+
+  // Files a complaint for `member_id` and resolves it with a goodwill voucher
+  // (promotion) that the member is told of (notification's inbox).
+  void FileAndResolve(const std::string& member_id) {
+    kv1::CreateComplaintRequest file;
+    file.set_request_id("file-" + member_id);
+    file.set_member_id(member_id);
+    file.set_channel(kv1::CHANNEL_EMAIL);
+    file.set_category(kv1::CATEGORY_DELIVERY);
+    file.set_description("The parcel of " + member_id + " never came");
+    file.set_locale("en");
+    kv1::CreateComplaintResponse filed;
+    grpc::Status s = complaints().CreateComplaint(Ctx(agent()).get(), file, &filed);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    kv1::ResolveComplaintRequest resolve = ResolveRequest(filed.complaint().complaint_id(), 0);
+    resolve.mutable_compensation()->mutable_voucher()->mutable_amount()->set_amount_minor(500);
+    resolve.mutable_compensation()->mutable_voucher()->mutable_amount()->set_currency_code("USD");
+    resolve.mutable_compensation()->set_reason_code("LATE_DELIVERY");
+    kv1::ResolveComplaintResponse resolved;
+    s = complaints().ResolveComplaint(Ctx(supervisor()).get(), resolve, &resolved);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // Which kinds of a member's data the services export ("loyalty member",
+  // "promotion voucher", ...).
+  std::set<std::string> ExportedKinds(const std::string& member_id) {
+    std::set<std::string> kinds;
+    const std::string all = ExportedEverywhere(member_id);
+    for (const char* kind : {"loyalty member", "loyalty ledger_entry", "promotion voucher", "complaint complaint",
+                             "notification contact", "notification inbox_message"}) {
+      if (all.find(kind) != std::string::npos) kinds.insert(kind);
+    }
+    return kinds;
+  }
+
+  lv1::Erasure EraseAndWait(const lv1::ErasePersonRequest& req) {
+    lv1::Erasure erasure;
+    grpc::Status s = stub().ErasePerson(Ctx(admin()).get(), req, &erasure);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    EXPECT_TRUE(Eventually([&] { return GetErasure(erasure.erasure_id()).complete(); }, absl::Seconds(60)))
+        << GetErasure(erasure.erasure_id()).DebugString();
+    return GetErasure(erasure.erasure_id());
   }
 
   int notification_port_ = FreePort();
@@ -238,7 +279,15 @@ TEST_F(PrivacySuiteTest, APersonIsExportedFromEveryServiceAndErasedEverywhereEve
   s = complaints().GetComplaint(Ctx(agent()).get(), get, &ticket);
   ASSERT_TRUE(s.ok()) << Describe(s);
   ASSERT_TRUE(absl::StartsWith(ticket.member_id(), "erased-")) << ticket.DebugString();
-  EXPECT_EQ(LedgerTotal(ticket.member_id()), total);
+  // The remaining balance is forfeited by one last entry: the pseudonym owes
+  // nothing, and the entries before it still add up to what the member had.
+  const std::vector<lv1::LedgerEntry> kept = Ledger(ticket.member_id());
+  ASSERT_GE(kept.size(), 2U);
+  EXPECT_EQ(LedgerTotal(ticket.member_id()), 0);
+  EXPECT_EQ(kept.back().kind(), lv1::LEDGER_ENTRY_KIND_FORFEIT);
+  EXPECT_EQ(kept.back().points_delta(), -total);
+  EXPECT_EQ(kept.back().balance_after(), 0);
+  EXPECT_EQ(kept.back().forfeiture().description(), "remaining balance forfeited at erasure");
   std::string redis = RedisContents();
   EXPECT_EQ(redis.find(kMember), std::string::npos) << redis;
   EXPECT_EQ(redis.find(kName), std::string::npos) << redis;
@@ -248,6 +297,70 @@ TEST_F(PrivacySuiteTest, APersonIsExportedFromEveryServiceAndErasedEverywhereEve
     std::map<std::string, std::string> found = FoundInFiles(p->data_dir(), {kName, kEmail, kPhone, kPhrase});
     EXPECT_TRUE(found.empty()) << p->data_dir() << ": " << found.begin()->first << " in " << found.begin()->second;
   }
+}
+
+TEST_F(PrivacySuiteTest, MembersSharingAnEMailAreErasedByMemberIdAloneOrAllByTheAddress) {
+  constexpr char kShared[] = "the.family@example.net";
+  const std::vector<std::string> members = {"m-ana", "m-ben", "m-cy"};
+  for (const std::string& m : members) {
+    Enrol(m, [&](lv1::Member* p) {
+      p->set_name("Member " + m);
+      p->set_email(kShared);
+    });
+    Purchase(m, "order-" + m, 8000);
+    FileAndResolve(m);
+  }
+  const std::set<std::string> everything = {"loyalty member",       "loyalty ledger_entry",
+                                            "promotion voucher",    "complaint complaint",
+                                            "notification contact", "notification inbox_message"};
+  for (const std::string& m : members) {
+    ASSERT_TRUE(Eventually([&] { return ExportedKinds(m) == everything; }, absl::Seconds(30)))
+        << m << ": " << ExportedEverywhere(m);
+  }
+
+  // By member id: Ana only. Ben and Cy share her address and keep everything.
+  lv1::ErasePersonRequest by_id;
+  by_id.set_request_id("dsr-ana");
+  by_id.mutable_subject()->set_member_id("m-ana");
+  by_id.set_reason("DSR-2026-0051");
+  const lv1::Erasure ana = EraseAndWait(by_id);
+  EXPECT_TRUE(ExportedKinds("m-ana").empty()) << ExportedEverywhere("m-ana");
+  for (const char* m : {"m-ben", "m-cy"}) {
+    EXPECT_EQ(ExportedKinds(m), everything) << m << " lost data to another member's erasure: " << ExportedEverywhere(m);
+  }
+  for (const auto& part : ana.services()) {
+    if (part.service() != "loyalty") EXPECT_EQ(part.requests(), 1) << part.DebugString();
+  }
+
+  // By the address: both members who hold it, each everywhere, each under a
+  // pseudonym of its own.
+  lv1::ErasePersonRequest by_email;
+  by_email.set_request_id("dsr-family");
+  by_email.mutable_subject()->set_email("The.Family@example.net");
+  by_email.set_reason("DSR-2026-0052");
+  const lv1::Erasure family = EraseAndWait(by_email);
+  for (const char* m : {"m-ben", "m-cy"}) {
+    EXPECT_TRUE(ExportedKinds(m).empty()) << m << " was not erased everywhere: " << ExportedEverywhere(m);
+  }
+  for (const auto& part : family.services()) {
+    EXPECT_EQ(part.state(), lv1::ServiceErasure::DONE) << part.DebugString();
+    if (part.service() == "loyalty") continue;
+    EXPECT_EQ(part.requests(), 2) << part.DebugString();
+    EXPECT_EQ(part.requests_done(), 2) << part.DebugString();
+    EXPECT_EQ(part.receipt().erasure_id(), family.erasure_id());
+  }
+  // Each ticket is kept under its own member's pseudonym.
+  kv1::ListComplaintsRequest list;
+  list.set_page_size(100);
+  kv1::ListComplaintsResponse listed;
+  grpc::Status s = complaints().ListComplaints(Ctx(agent()).get(), list, &listed);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  std::set<std::string> owners;
+  for (const auto& c : listed.complaints()) {
+    EXPECT_TRUE(absl::StartsWith(c.member_id(), "erased-")) << c.member_id();
+    owners.insert(c.member_id());
+  }
+  EXPECT_EQ(owners.size(), 3U);
 }
 
 }  // namespace

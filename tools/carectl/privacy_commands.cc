@@ -124,9 +124,12 @@ void PrintErasure(const lv1::Erasure& e) {
                {"REQUESTED BY", e.requested_by()},
                {"CREATED", Time(e.create_time())},
                {"COMPLETE", e.complete() ? "yes" : "no"}});
-  Table t({"SERVICE", "STATE", "ATTEMPTS", "LAST ERROR"});
+  // REQUESTS: confirmed of sent (one per erased member); "-" for loyalty's
+  // own part, and for erasures recorded before requests were counted.
+  Table t({"SERVICE", "STATE", "REQUESTS", "ATTEMPTS", "LAST ERROR"});
   for (const auto& s : e.services()) {
-    t.Row({s.service(), EnumName(lv1::ServiceErasure::State_descriptor(), s.state()), absl::StrCat(s.attempts()),
+    t.Row({s.service(), EnumName(lv1::ServiceErasure::State_descriptor(), s.state()),
+           s.requests() == 0 ? "-" : absl::StrCat(s.requests_done(), "/", s.requests()), absl::StrCat(s.attempts()),
            s.last_error().empty() ? "-" : s.last_error()});
   }
   t.Print();
