@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
     tiers = std::make_unique<care::TierLookup>(&runner.redis(), &runner.tier_cache_keys(), care::GetTierFrom(*loyalty));
   }
 
-  std::unique_ptr<care::complaint::ComplaintStore> store =
-      care::complaint::NewSqlComplaintStore(db, runner.subject_digests());
+  std::unique_ptr<care::complaint::ComplaintStore> store = care::complaint::NewSqlComplaintStore(
+      db, runner.subject_digests());
   std::unique_ptr<care::ErasureScrub> scrub = care::StartErasureScrub(db, runner.jobs(), "complaint");
   options.scrub = scrub.get();
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
