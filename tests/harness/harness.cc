@@ -268,14 +268,21 @@ bool SetsPrivacyKey(const std::vector<std::string>& args) {
                      [](const std::string& a) { return absl::StartsWith(a, "--privacy_key_file="); });
 }
 
-// Writes <dir>/privacy_key (mode 0600) and returns the path.
+// Writes <dir>/privacy_key (mode 0600) and returns the path. Written under a
+// unique name and renamed, so a service starting meanwhile never reads half a
+// file (tests start services from several threads).
 std::string WritePrivacyKeyFile(const std::string& dir) {
   std::string path = absl::StrCat(dir, "/privacy_key");
-  std::ofstream out(path);
+  static std::atomic<int> serial{0};
+  const std::string temp = absl::StrCat(path, ".", getpid(), ".", serial++);
+  std::ofstream out(temp);
   out << kTestPrivacyKey << "\n";
   out.close();
-  if (!out) Die(absl::StrCat("cannot write ", path));
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  if (!out) Die(absl::StrCat("cannot write ", temp));
+  std::filesystem::permissions(temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);
+  if (error) Die(absl::StrCat("cannot write ", path, ": ", error.message()));
   return path;
 }
 
@@ -289,7 +296,12 @@ std::vector<std::string> ServiceArgv(const std::string& binary, const std::strin
                                    "--listen_host=127.0.0.1",
                                    "--data_dir=" + data_dir,
                                    "--log_level=warn"};
-  if (!SetsPrivacyKey(flags)) argv.push_back("--privacy_key_file=" + WritePrivacyKeyFile(data_dir));
+  // Beside the tokens file: the data directory may not exist yet (a test of
+  // a bad one).
+  if (!SetsPrivacyKey(flags)) {
+    std::string dir = std::filesystem::path(tokens_file).parent_path().string();
+    argv.push_back("--privacy_key_file=" + WritePrivacyKeyFile(dir.empty() ? "." : dir));
+  }
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
 }
