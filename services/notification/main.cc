@@ -87,6 +87,16 @@ std::shared_ptr<const care::notification::UnsubscribeTokens> ReadUnsubscribeToke
   return std::make_shared<care::notification::UnsubscribeTokens>(*keys, ttl);
 }
 
+// --inbox_retention and --delivery_retention (docs/privacy.md).
+void ReadRetentions(care::ConfigReader& config, care::notification::NotificationOptions& options) {
+  options.inbox_retention = care::ReadRetention(
+      config, "inbox_retention", options.inbox_retention, absl::ZeroDuration(), absl::Hours(24 * 366),
+      "how long an inbox message is kept after it expires (hidden) before it is deleted (0..366d)");
+  options.delivery_retention = care::ReadRetention(
+      config, "delivery_retention", options.delivery_retention, absl::Hours(24 * 7), absl::Hours(24 * 3660),
+      "how long a sent, failed or suppressed delivery and its payload are kept (7d..3660d; pending ones stay)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,12 +123,7 @@ int main(int argc, char** argv) {
       "inbox_streams_per_principal", 8, 1, 1000,
       "live SubscribeInbox streams one principal may hold; more get RESOURCE_EXHAUSTED");
   options.unsubscribe = ReadUnsubscribeTokens(config);
-  options.inbox_retention = care::ReadRetention(
-      config, "inbox_retention", options.inbox_retention, absl::ZeroDuration(), absl::Hours(24 * 366),
-      "how long an inbox message is kept after it expires (hidden) before it is deleted (0..366d)");
-  options.delivery_retention = care::ReadRetention(
-      config, "delivery_retention", options.delivery_retention, absl::Hours(24 * 7), absl::Hours(24 * 3660),
-      "how long a sent, failed or suppressed delivery and its payload are kept (7d..3660d; pending ones stay)");
+  ReadRetentions(config, options);
   if (!loyalty_target.empty() && service_token_file.empty()) {
     config.AddError("service_token_file is required with loyalty_target (CARE_SERVICE_TOKEN_FILE)");
   }
