@@ -178,6 +178,29 @@ class ComplaintTest : public LoyaltyTest {
     return n;
   }
 
+  // Once the survey invitations number `invited`, answers the last one as
+  // the member would (through the inbox's service), then waits until the
+  // ticket's one compensation is ISSUED.
+  void AnswerSurvey(const std::string& id, size_t invited, const std::string& request_id, int score,
+                    const std::string& comment) {
+    std::vector<nv1::IngestEventRequest> invites;
+    ASSERT_TRUE(Eventually([&] {
+      invites = notification_.Events(nv1::IngestEventRequest::kSatisfactionSurvey);
+      return invites.size() == invited;
+    }));
+    kv1::SubmitSurveyResponseRequest answer;
+    answer.set_request_id(request_id);
+    answer.set_survey_token(invites.back().satisfaction_survey().survey_token());
+    answer.set_score(score);
+    answer.set_comment(comment);
+    kv1::SurveyResponse sr;
+    ASSERT_TRUE(complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr).ok());
+    ASSERT_TRUE(Eventually([&] {
+      kv1::Complaint c = Get(id);
+      return c.compensations_size() == 1 && c.compensations(0).status() == kv1::COMPENSATION_STATUS_ISSUED;
+    }));
+  }
+
   grpc::Status Reply(const std::string& id, const std::string& text, kv1::ReplyToComplaintResponse* out,
                      bool wait = false) {
     kv1::ReplyToComplaintRequest req;

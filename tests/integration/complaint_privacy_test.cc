@@ -126,22 +126,8 @@ TEST_F(ComplaintPrivacyTest, ExportHasEverythingAndErasureBlanksTheTextKeepsTheM
   kv1::ResolveComplaintResponse resolved;
   grpc::Status rs = complaints().ResolveComplaint(Ctx(agent()).get(), resolve, &resolved);
   ASSERT_TRUE(rs.ok()) << Describe(rs);
-  std::vector<nv1::IngestEventRequest> invites;
-  ASSERT_TRUE(Eventually([&] {
-    invites = notification_.Events(nv1::IngestEventRequest::kSatisfactionSurvey);
-    return invites.size() == 1;
-  }));
-  kv1::SubmitSurveyResponseRequest answer;
-  answer.set_request_id("answer-1");
-  answer.set_survey_token(invites[0].satisfaction_survey().survey_token());
-  answer.set_score(5);
-  answer.set_comment(absl::StrCat("Thanks, the ", kPhrase, " is fine now"));
-  kv1::SurveyResponse sr;
-  ASSERT_TRUE(complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr).ok());
-  ASSERT_TRUE(Eventually([&] {
-    kv1::Complaint c = Get(first.complaint_id());
-    return c.compensations_size() == 1 && c.compensations(0).status() == kv1::COMPENSATION_STATUS_ISSUED;
-  }));
+  AnswerSurvey(first.complaint_id(), 1, "answer-1", 5, absl::StrCat("Thanks, the ", kPhrase, " is fine now"));
+  if (HasFatalFailure()) return;
   // A second ticket, still open; and another member's.
   kv1::Complaint second = FileWith(kMember, "o-2", absl::StrCat("Again the ", kPhrase));
   ASSERT_TRUE(CustomerSays(second.complaint_id(), absl::StrCat("This is ", kName)).ok());

@@ -160,22 +160,8 @@ TEST_F(ComplaintRetentionTest, ClosedTicketsLoseTheirTextsAfterTheRetentionAndKe
   kv1::ResolveComplaintResponse resolved;
   grpc::Status rs = complaints().ResolveComplaint(Ctx(agent()).get(), resolve, &resolved);
   ASSERT_TRUE(rs.ok()) << Describe(rs);
-  std::vector<nv1::IngestEventRequest> invites;
-  ASSERT_TRUE(Eventually([&] {
-    invites = notification_.Events(nv1::IngestEventRequest::kSatisfactionSurvey);
-    return invites.size() == 1;
-  }));
-  kv1::SubmitSurveyResponseRequest answer;
-  answer.set_request_id("answer-a");
-  answer.set_survey_token(invites[0].satisfaction_survey().survey_token());
-  answer.set_score(4);
-  answer.set_comment(absl::StrCat("The new ", kWordsA, " is fine"));
-  kv1::SurveyResponse sr;
-  ASSERT_TRUE(complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr).ok());
-  ASSERT_TRUE(Eventually([&] {
-    kv1::Complaint c = Get(a.complaint_id());
-    return c.compensations_size() == 1 && c.compensations(0).status() == kv1::COMPENSATION_STATUS_ISSUED;
-  }));
+  AnswerSurvey(a.complaint_id(), 1, "answer-a", 4, absl::StrCat("The new ", kWordsA, " is fine"));
+  if (HasFatalFailure()) return;
   SetBoth(Base() + absl::Hours(1));
   Close(a.complaint_id());
   kv1::Complaint b = Discussed(kWordsB);
