@@ -178,6 +178,20 @@ class ComplaintTest : public LoyaltyTest {
     return n;
   }
 
+  // The desk's metrics by category from an hour before Base() to `end`, its
+  // compute time cleared so two reads compare equal.
+  kv1::ComplaintMetrics MetricsByCategory(absl::Time end) {
+    kv1::GetComplaintMetricsRequest req;
+    *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
+    *req.mutable_end_time() = ToTimestamp(end);
+    req.add_group_by(kv1::METRICS_DIMENSION_CATEGORY);
+    kv1::ComplaintMetrics m;
+    grpc::Status s = complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    m.clear_compute_time();
+    return m;
+  }
+
   // Once the survey invitations number `invited`, answers the last one as
   // the member would (through the inbox's service), then waits until the
   // ticket's one compensation is ISSUED.

@@ -83,17 +83,7 @@ class ComplaintPrivacyTest : public ComplaintTest {
     return complaints().ErasePersonalData(Ctx(token).get(), req, out);
   }
 
-  kv1::ComplaintMetrics Metrics() {
-    kv1::GetComplaintMetricsRequest req;
-    *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
-    *req.mutable_end_time() = ToTimestamp(Base() + absl::Hours(24));
-    req.add_group_by(kv1::METRICS_DIMENSION_CATEGORY);
-    kv1::ComplaintMetrics m;
-    grpc::Status s = complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m);
-    EXPECT_TRUE(s.ok()) << Describe(s);
-    m.clear_compute_time();
-    return m;
-  }
+  kv1::ComplaintMetrics Metrics() { return MetricsByCategory(Base() + absl::Hours(24)); }
 
   // A receipt's count of `kind` (0 when absent).
   static int64_t Count(const google::protobuf::Map<std::string, int64_t>& counts, const std::string& kind) {

@@ -109,17 +109,7 @@ class ComplaintRetentionTest : public ComplaintTest {
     return found;
   }
 
-  kv1::ComplaintMetrics Metrics() {
-    kv1::GetComplaintMetricsRequest req;
-    *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
-    *req.mutable_end_time() = ToTimestamp(Base() + kDay * 60);
-    req.add_group_by(kv1::METRICS_DIMENSION_CATEGORY);
-    kv1::ComplaintMetrics m;
-    grpc::Status s = complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m);
-    EXPECT_TRUE(s.ok()) << Describe(s);
-    m.clear_compute_time();
-    return m;
-  }
+  kv1::ComplaintMetrics Metrics() { return MetricsByCategory(Base() + kDay * 60); }
 
   // Runs `sql` on complaint's database from outside the service.
   void ExecOnDatabase(const std::string& sql) {
