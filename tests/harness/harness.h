@@ -13,10 +13,13 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -314,5 +317,31 @@ absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc
 
 // "<CODE>: message [reason]" for assertion messages.
 std::string Describe(const grpc::Status& status);
+
+// Calls `call(attempt)` again while it answers ABORTED: a concurrent change
+// won on the database and the service asks for a retry with the same id, as
+// a client does (each attempt may go to another replica).
+template <typename Call>
+grpc::Status RetryAborted(Call call, int attempts = 5) {
+  grpc::Status s;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    s = call(attempt);
+    if (s.error_code() != grpc::StatusCode::ABORTED) break;
+  }
+  return s;
+}
+
+// Runs `op(0..count-1)` on `threads` threads at once.
+inline void RunConcurrently(int count, int threads, const std::function<void(int)>& op) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next.fetch_add(1); i < count; i = next.fetch_add(1)) op(i);
+    });
+  }
+  for (auto& w : workers) w.join();
+}
 
 }  // namespace care::testing

@@ -2,9 +2,8 @@
 // bounds (common/bounds.h) on every input and never wrap (defect 5); an
 // error fits a default client whatever the request (defect 9); text limits
 // count characters, not bytes (defect 8).
-#include <atomic>
 #include <limits>
-#include <thread>
+#include <mutex>
 
 #include "absl/strings/numbers.h"
 #include "common/bounds.h"
@@ -163,25 +162,35 @@ TEST_F(BoundsTest, PointsInputsAreBoundedAndTheBalanceStopsAtItsBound) {
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"points"}) << Describe(s);
 
   // 1000 entries of the largest size fill the balance to its bound exactly.
+  // A hot member under SERIALIZABLE may answer ABORTED, and a loaded machine
+  // may miss a deadline: the client retries with the same request id, as the
+  // contract says, and the entry is still written once (the ledger count).
   constexpr int kEntries = kMaxPointsBalance / kMaxPointsPerEntry;
-  std::atomic<int> next{0}, failed{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 8; ++w) {
-    workers.emplace_back([&] {
-      auto stub = lv1::LoyaltyService::NewStub(service_->channel());
-      for (int i = next++; i < kEntries; i = next++) {
-        lv1::AdjustPointsRequest req;
-        req.set_request_id(absl::StrCat("fill-", i));
-        req.set_member_id("ann");
-        req.set_reason_code("GOODWILL");
-        req.set_points_delta(kMaxPointsPerEntry);
-        lv1::AdjustPointsResponse resp;
-        if (!stub->AdjustPoints(Ctx(goodwill(), absl::Seconds(30)).get(), req, &resp).ok()) ++failed;
+  std::mutex mu;
+  std::vector<std::string> failures;
+  RunConcurrently(kEntries, 4, [&](int i) {
+    auto stub = lv1::LoyaltyService::NewStub(service_->channel());
+    lv1::AdjustPointsRequest req;
+    req.set_request_id(absl::StrCat("fill-", i));
+    req.set_member_id("ann");
+    req.set_reason_code("GOODWILL");
+    req.set_points_delta(kMaxPointsPerEntry);
+    grpc::Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      lv1::AdjustPointsResponse resp;
+      s = stub->AdjustPoints(Ctx(goodwill(), absl::Seconds(30)).get(), req, &resp);
+      const grpc::StatusCode code = s.error_code();
+      if (code != grpc::StatusCode::ABORTED && code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+          code != grpc::StatusCode::UNAVAILABLE) {
+        break;
       }
-    });
-  }
-  for (auto& t : workers) t.join();
-  ASSERT_EQ(failed, 0);
+    }
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      failures.push_back(absl::StrCat(req.request_id(), ": ", Describe(s)));
+    }
+  });
+  ASSERT_TRUE(failures.empty()) << failures.size() << " failed, first " << failures.front();
   EXPECT_EQ(Balance("ann").balance(), kMaxPointsBalance);
   adjust.set_request_id("adj-one-more");
   adjust.set_points_delta(1);
