@@ -82,6 +82,18 @@ OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& e) {
   return Event(request);
 }
 
+OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::OccasionReward* m = request.mutable_occasion_reward();
+  m->set_member_id(e.member_id);
+  m->set_occasion_id(e.occasion_id);
+  m->set_occurrence(e.occurrence);
+  m->set_occasion_name(e.occasion_name);
+  m->mutable_localized_occasion_names()->insert(e.localized_occasion_names.begin(), e.localized_occasion_names.end());
+  m->set_points(e.points);
+  return Event(request);
+}
+
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& e) {
   nv1::IngestEventRequest request = Request(header);
   nv1::PromotionAlert* a = request.mutable_promotion_alert();

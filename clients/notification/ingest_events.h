@@ -54,6 +54,13 @@ struct VisitReward {
   std::string reward;
   std::map<std::string, std::string> localized_rewards;  // locale -> text
 };
+struct OccasionReward {
+  std::string member_id, occasion_id;
+  int32_t occurrence = 0;  // a year, or an anniversary number
+  std::string occasion_name;
+  std::map<std::string, std::string> localized_occasion_names;  // locale -> name
+  int64_t points = 0;
+};
 
 // Promotion's events: a campaign's alert, and its cancellation.
 struct PromotionAlert {
@@ -96,6 +103,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const TierChange& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PointsExpiry& event);
 OutboxEvent IngestEvent(const EventHeader& header, const BirthdayReward& event);
 OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& event);
+OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& event);
 OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& event);

@@ -27,6 +27,8 @@ std::string EventId(const Event& event) {
           return absl::StrCat("loyalty:expiring:", e.member_id, ":", absl::ToUnixSeconds(e.expire_time));
         } else if constexpr (std::is_same_v<T, BirthdayRewarded>) {
           return absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
+        } else if constexpr (std::is_same_v<T, OccasionRewarded>) {
+          return absl::StrCat("loyalty:occasion:", e.occasion_id, ":", e.member_id, ":", e.occurrence);
         } else {
           // The entry id is "<member>/<seq>"; '/' is not allowed in an event
           // id (notification refused every visit reward as INVALID_FIELD).
@@ -47,6 +49,9 @@ notify::TierChange Payload(const TierChanged& e) {
 }
 notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.points, e.expire_time}; }
 notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
+notify::OccasionReward Payload(const OccasionRewarded& e) {
+  return {e.member_id, e.occasion_id, e.occurrence, e.occasion_name, e.localized_occasion_names, e.points};
+}
 notify::VisitReward Payload(const VisitRewarded& e) {
   return {e.member_id, e.visit_count, e.reward_name, e.localized_reward_names};
 }

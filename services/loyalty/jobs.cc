@@ -12,6 +12,7 @@
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
+#include "services/loyalty/occasions.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"
 
@@ -174,6 +175,115 @@ bool LoyaltyService::GrantBirthdayBonuses() {
     }
     return ids->size() == static_cast<size_t>(kJobBatch);
   });
+}
+
+absl::Status LoyaltyService::GrantOccasion(StoreTxn& tx, Member& m, const Program& program, const Occasion& o,
+                                           int occurrence, absl::Time now) {
+  auto fresh = tx.InsertOccasionGrant(o.occasion_id, occurrence, m.member_id, now);
+  if (!fresh.ok()) return fresh.status();
+  if (!*fresh) return absl::OkStatus();
+  int64_t points = o.points;
+  // A member at the balance bound gets the message without the points
+  // rather than a job that fails on them forever.
+  if (points > 0 && !CheckedAdd(m.points_balance, points, kMaxPointsBalance).has_value()) {
+    LogWarn("occasion points skipped: balance bound", {{"member_id", m.member_id}, {"occasion_id", o.occasion_id}});
+    points = 0;
+  }
+  if (points > 0) {
+    LedgerEntry entry;
+    entry.kind = EntryKind::kBonus;
+    entry.points_delta = points;
+    entry.create_time = now;
+    entry.effective_time = now;
+    entry.program_version = program.version;
+    entry.actor = kSystem;
+    entry.cause = OccasionCause{o.occasion_id, o.display_name, occurrence};
+    if (absl::Status s = Post(tx, m, entry, LotExpiry(program, now)); !s.ok()) return s;
+  }
+  return tx.Enqueue(EventToOutbox(OccasionRewarded{m.member_id, o.occasion_id, occurrence, o.display_name,
+                                                   o.localized_display_names, points},
+                                  now));
+}
+
+absl::StatusOr<bool> LoyaltyService::GrantAnniversaries(StoreTxn& tx, absl::Time now) {
+  auto ids = tx.MembersDueForAnniversary(now, kJobBatch);
+  if (!ids.ok()) return ids.status();
+  for (const std::string& id : *ids) {
+    auto m = LoadMember(tx, id);
+    if (!m.ok()) return m.status();
+    for (int step = 0; step < 20 && m->next_anniversary_time && *m->next_anniversary_time <= now; ++step) {
+      auto program = tx.ProgramAt(*m->next_anniversary_time);
+      if (!program.ok()) return program.status();
+      if (!program->has_value()) return NotConfigured();
+      const absl::TimeZone zone = MemberZone(*m, **program);
+      // The stored instant may be an estimate (members enrolled before
+      // occasions existed): the exact local start decides.
+      const Occurrence next = NextAnniversary(m->create_time, *m->next_anniversary_time, zone);
+      if (next.start > now) {
+        m->next_anniversary_time = next.start;
+        break;
+      }
+      if (now - next.start < kOccasionCatchUp) {
+        auto at_start = tx.ProgramAt(next.start);
+        if (!at_start.ok()) return at_start.status();
+        const Program& rules = at_start->has_value() ? **at_start : **program;
+        for (const Occasion& o : rules.occasions) {
+          if (!OnAnniversary(o, next.number) || !Targets(o, *m, next.start)) continue;
+          if (absl::Status s = GrantOccasion(tx, *m, rules, o, next.number, now); !s.ok()) return s;
+        }
+      }
+      m->next_anniversary_time = AnniversaryStart(m->create_time, next.number + 1, zone);
+    }
+    if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
+  }
+  return ids->size() == static_cast<size_t>(kJobBatch);
+}
+
+// Dated occasions start at a different instant in each time zone, so the
+// job walks one zone's members at a time, from the start of that zone's day,
+// with a cursor per (occasion, occurrence, zone) in job_state; the grants
+// table, not the cursor, is what makes a grant happen once.
+absl::StatusOr<bool> LoyaltyService::GrantDatedOccasions(StoreTxn& tx, absl::Time now) {
+  auto program = CurrentProgram(tx);
+  if (!program.ok()) return program.status();
+  bool any_dated = false;
+  for (const Occasion& o : program->occasions) any_dated = any_dated || !o.anniversary;
+  if (!any_dated) return false;
+  auto zones = tx.MemberTimeZones();
+  if (!zones.ok()) return zones.status();
+  for (const Occasion& o : program->occasions) {
+    for (const std::string& zone_name : *zones) {
+      const absl::TimeZone zone = LoadZone(zone_name.empty() ? program->time_zone : zone_name);
+      std::optional<Occurrence> due = DueDateOccurrence(o, now, zone);
+      if (!due) continue;
+      const std::string key = absl::StrCat("occasion|", o.occasion_id, "|", due->number, "|", zone_name);
+      auto state = tx.GetJobState(key);
+      if (!state.ok()) return state.status();
+      if (state->has_value() && **state == kOccasionZoneDone) continue;
+      auto ids = tx.MemberIdsInZone(zone_name, state->value_or(""), kJobBatch);
+      if (!ids.ok()) return ids.status();
+      for (const std::string& id : *ids) {
+        auto m = LoadMember(tx, id);
+        if (!m.ok()) return m.status();
+        if (!Targets(o, *m, due->start)) continue;
+        if (absl::Status s = GrantOccasion(tx, *m, *program, o, due->number, now); !s.ok()) return s;
+        if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
+      }
+      const bool more = ids->size() == static_cast<size_t>(kJobBatch);
+      if (absl::Status s = tx.SetJobState(key, more ? ids->back() : std::string(kOccasionZoneDone)); !s.ok()) {
+        return s;
+      }
+      return true;  // one batch per transaction; the runner calls again
+    }
+  }
+  return false;
+}
+
+bool LoyaltyService::GrantOccasions() {
+  bool more = RunJob("occasions_anniversary",
+                     [this](StoreTxn& tx, Effects&) { return GrantAnniversaries(tx, clock_.Now()); });
+  return RunJob("occasions_dated", [this](StoreTxn& tx, Effects&) { return GrantDatedOccasions(tx, clock_.Now()); }) ||
+         more;
 }
 
 bool LoyaltyService::ReevaluateAfterProgramChange() {

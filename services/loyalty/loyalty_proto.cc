@@ -66,6 +66,42 @@ TierBenefits BenefitsFromProto(const v1::TierBenefits& p) {
   return b;
 }
 
+v1::Occasion OccasionToProto(const Occasion& o) {
+  v1::Occasion p;
+  p.set_occasion_id(o.occasion_id);
+  p.set_display_name(o.display_name);
+  p.mutable_localized_display_names()->insert(o.localized_display_names.begin(), o.localized_display_names.end());
+  if (o.anniversary) {
+    v1::MembershipAnniversary* a = p.mutable_membership_anniversary();  // set even with no years
+    for (int year : o.anniversary_years) a->add_years(year);
+  } else {
+    p.mutable_date()->set_year(o.year);
+    p.mutable_date()->set_month(o.month);
+    p.mutable_date()->set_day(o.day);
+  }
+  p.set_points(o.points);
+  for (const std::string& t : o.tier_ids) p.add_tier_ids(t);
+  for (const std::string& s : o.segments) p.add_segments(s);
+  return p;
+}
+
+// An occasion with neither rule keeps month 0, which validation names.
+Occasion OccasionFromProto(const v1::Occasion& p) {
+  Occasion o;
+  o.occasion_id = p.occasion_id();
+  o.display_name = p.display_name();
+  o.localized_display_names.insert(p.localized_display_names().begin(), p.localized_display_names().end());
+  o.anniversary = p.has_membership_anniversary();
+  o.anniversary_years.assign(p.membership_anniversary().years().begin(), p.membership_anniversary().years().end());
+  o.year = p.date().year();
+  o.month = p.date().month();
+  o.day = p.date().day();
+  o.points = p.points();
+  o.tier_ids.assign(p.tier_ids().begin(), p.tier_ids().end());
+  o.segments.assign(p.segments().begin(), p.segments().end());
+  return o;
+}
+
 }  // namespace
 
 v1::Program ProgramToProto(const Program& program) {
@@ -114,6 +150,7 @@ v1::Program ProgramToProto(const Program& program) {
     pv->mutable_localized_reward_names()->insert(v.localized_reward_names.begin(), v.localized_reward_names.end());
   }
   if (program.birthday_points > 0) p.mutable_birthday_bonus()->set_points(program.birthday_points);
+  for (const Occasion& o : program.occasions) *p.add_occasions() = OccasionToProto(o);
   p.set_change_note(program.change_note);
   p.set_actor(program.actor);
   if (program.effective_time != absl::InfinitePast()) SetTime(program.effective_time, p.mutable_effective_time());
@@ -187,6 +224,7 @@ Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
     program.visit_reward = std::move(v);
   }
   program.birthday_points = p.birthday_bonus().points();
+  for (const v1::Occasion& o : p.occasions()) program.occasions.push_back(OccasionFromProto(o));
   program.change_note = p.change_note();
   program.actor = p.actor();
   if (p.has_effective_time()) program.effective_time = FromTimestamp(p.effective_time());
@@ -332,6 +370,10 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           p.mutable_visit_reward()->set_reward_name(cause.reward_name);
         } else if constexpr (std::is_same_v<T, ForfeitureCause>) {
           p.mutable_forfeiture()->set_description(cause.description);
+        } else if constexpr (std::is_same_v<T, OccasionCause>) {
+          p.mutable_occasion()->set_occasion_id(cause.occasion_id);
+          p.mutable_occasion()->set_occasion_name(cause.occasion_name);
+          p.mutable_occasion()->set_occurrence(cause.occurrence);
         }
       },
       e.cause);
@@ -405,6 +447,9 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       break;
     case v1::LedgerEntry::kForfeiture:
       e.cause = ForfeitureCause{p.forfeiture().description()};
+      break;
+    case v1::LedgerEntry::kOccasion:
+      e.cause = OccasionCause{p.occasion().occasion_id(), p.occasion().occasion_name(), p.occasion().occurrence()};
       break;
     default:
       break;

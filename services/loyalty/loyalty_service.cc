@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
+#include "services/loyalty/occasions.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/service_internal.h"
 
@@ -173,6 +174,10 @@ void LoyaltyService::RecomputeBirthday(Member& member, const Program& program, a
     next.start = BirthdayStart(*member.profile.birthday, next.year, zone);
   }
   member.next_birthday_time = next.start;
+}
+
+void LoyaltyService::RecomputeAnniversary(Member& member, const Program& program, absl::Time from) {
+  member.next_anniversary_time = NextAnniversary(member.create_time, from, MemberZone(member, program)).start;
 }
 
 void LoyaltyService::Apply(const Effects& fx) {

@@ -175,6 +175,9 @@ class LoyaltyService final {
   bool WarnExpiringPoints();
   bool ReviewTiers();
   bool GrantBirthdayBonuses();
+  // Occasions (care.loyalty.v1.Occasion): anniversaries that came due, then
+  // one batch of one time zone of a dated occasion.
+  bool GrantOccasions();
   bool ReevaluateAfterProgramChange();
   bool RepairTierCache();
   // One step of the tier cache audit (TierCache::Audit): true while the
@@ -246,6 +249,15 @@ class LoyaltyService final {
   absl::Status ChangeTier(StoreTxn& tx, Effects* fx, Member& member, const Program& program, const Tier& tier,
                           absl::Time at);
   void RecomputeBirthday(Member& member, const Program& program, absl::Time from);
+  // The member's next anniversary from the local day of `from` on.
+  static void RecomputeAnniversary(Member& member, const Program& program, absl::Time from);
+  // Gives `member` the occurrence of `occasion` unless they had it: points
+  // (within the balance bound) and a message. The caller saves the member.
+  absl::Status GrantOccasion(StoreTxn& tx, Member& member, const Program& program, const Occasion& occasion,
+                             int occurrence, absl::Time now);
+  // The two halves of GrantOccasions; each returns whether more is due.
+  absl::StatusOr<bool> GrantAnniversaries(StoreTxn& tx, absl::Time now);
+  absl::StatusOr<bool> GrantDatedOccasions(StoreTxn& tx, absl::Time now);
   // Saves the member and fills in what purchase and return answers carry:
   // the balance, the tier snapshot and the progress toward tiers.
   absl::Status SaveAndDescribe(StoreTxn& tx, const Program& current, const Member& m, int64_t& balance,

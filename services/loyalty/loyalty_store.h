@@ -75,6 +75,17 @@ class StoreTxn : public ServiceTxn {
   virtual absl::StatusOr<std::vector<std::string>> MembersDueForReview(absl::Time now, int limit) = 0;
   // Members whose next birthday started by `now`.
   virtual absl::StatusOr<std::vector<std::string>> MembersDueForBirthday(absl::Time now, int limit) = 0;
+  // Members whose next membership anniversary started by `now`.
+  virtual absl::StatusOr<std::vector<std::string>> MembersDueForAnniversary(absl::Time now, int limit) = 0;
+  // The distinct Profile.time_zone values members hold ("" included).
+  virtual absl::StatusOr<std::vector<std::string>> MemberTimeZones() = 0;
+  // Members with that time zone, by member id after `after`.
+  virtual absl::StatusOr<std::vector<std::string>> MemberIdsInZone(const std::string& time_zone,
+                                                                   const std::string& after, int limit) = 0;
+  // Records that the member got the occasion's occurrence; false if they
+  // already had: the once-per-member guarantee.
+  virtual absl::StatusOr<bool> InsertOccasionGrant(const std::string& occasion_id, int occurrence,
+                                                   const std::string& member_id, absl::Time at) = 0;
   // Every member id after `after`, in order (background re-evaluation).
   virtual absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) = 0;
 

@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   jobs.Add("loyalty.expire_points", job_interval, [&] { return loyalty.ExpirePoints(); });
   jobs.Add("loyalty.tier_reviews", job_interval, [&] { return loyalty.ReviewTiers(); });
   jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
+  jobs.Add("loyalty.occasions", job_interval, [&] { return loyalty.GrantOccasions(); });
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });

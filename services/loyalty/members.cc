@@ -133,6 +133,7 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
   m.update_time = now;
   m.version = 1;
   RecomputeBirthday(m, *program, now);
+  RecomputeAnniversary(m, *program, now);
   for (int attempt = 0;; ++attempt) {
     // A member id is a capability-like handle: it must not be predictable
     // from ids seen before.
@@ -215,6 +216,7 @@ absl::StatusOr<MemberView> LoyaltyService::UpdateMemberIn(StoreTxn& tx, const st
       auto program = CurrentProgram(tx);
       if (!program.ok()) return program.status();
       RecomputeBirthday(*m, *program, now);
+      RecomputeAnniversary(*m, *program, now);
     }
     if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
     if (notify) {

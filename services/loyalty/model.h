@@ -81,6 +81,20 @@ struct VisitReward {
   std::map<std::string, std::string> localized_reward_names;  // locale -> name
 };
 
+// A gift on a special occasion (care.loyalty.v1.Occasion): a membership
+// anniversary, or a calendar date every year (year 0) or once.
+struct Occasion {
+  std::string occasion_id;
+  std::string display_name;
+  std::map<std::string, std::string> localized_display_names;  // locale -> name
+  bool anniversary = false;
+  std::vector<int> anniversary_years;  // empty = every anniversary
+  int year = 0, month = 0, day = 0;    // when !anniversary
+  int64_t points = 0;
+  std::vector<std::string> tier_ids;  // empty = every tier
+  std::vector<std::string> segments;  // empty = every segment
+};
+
 struct Program {
   int64_t version = 0;
   std::string display_name;
@@ -91,6 +105,7 @@ struct Program {
   std::optional<PointsExpiry> points_expiry;
   std::optional<VisitReward> visit_reward;
   int64_t birthday_points = 0;
+  std::vector<Occasion> occasions;
   std::string change_note;
   std::string actor;
   absl::Time effective_time = absl::InfinitePast();
@@ -166,6 +181,9 @@ struct Member {
   // the last calendar year a bonus was granted for.
   std::optional<absl::Time> next_birthday_time;
   int birthday_bonus_year = 0;
+  // The local start of the member's next membership anniversary, for the
+  // occasions job (docs: Occasion).
+  std::optional<absl::Time> next_anniversary_time;
 };
 
 // A member's tier as every service sees it (the Redis cache's value).
@@ -259,13 +277,19 @@ struct VisitRewardCause {
   std::string reward_name;
 };
 
+struct OccasionCause {
+  std::string occasion_id;
+  std::string occasion_name;
+  int occurrence = 0;  // a year, or an anniversary number
+};
+
 // Names no one: an erased member's ledger keeps it.
 struct ForfeitureCause {
   std::string description;
 };
 
 using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause, ExpiryCause, BirthdayCause,
-                           VisitRewardCause, ForfeitureCause>;
+                           VisitRewardCause, ForfeitureCause, OccasionCause>;
 
 struct LedgerEntry {
   std::string member_id;
@@ -343,6 +367,15 @@ struct VisitRewarded {
   std::string entry_id;
   std::map<std::string, std::string> localized_reward_names;  // the program's, by locale
 };
-using Event = std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded>;
+struct OccasionRewarded {
+  std::string member_id;
+  std::string occasion_id;
+  int occurrence = 0;
+  std::string occasion_name;
+  std::map<std::string, std::string> localized_occasion_names;
+  int64_t points = 0;
+};
+using Event =
+    std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded, OccasionRewarded>;
 
 }  // namespace care::loyalty

@@ -178,8 +178,9 @@ std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPur
 
 bool CheckProgramMask(FieldErrors& errors, const v1::UpdateProgramRequest& req) {
   using google::protobuf::util::FieldMaskUtil;
-  static const std::set<std::string> kTop = {"display_name", "currency_code", "time_zone",    "tiers",
-                                             "earn_rule",    "points_expiry", "visit_reward", "birthday_bonus"};
+  static const std::set<std::string> kTop = {"display_name", "currency_code",  "time_zone",
+                                             "tiers",        "earn_rule",      "points_expiry",
+                                             "visit_reward", "birthday_bonus", "occasions"};
   static const std::set<std::string> kNested = {"earn_rule", "points_expiry", "visit_reward", "birthday_bonus"};
   bool replace_all = req.update_mask().paths().empty();
   for (const std::string& path : req.update_mask().paths()) {

@@ -25,6 +25,9 @@ inline constexpr char kSystem[] = "system";
 inline constexpr int kJobBatch = 200;
 // The job_state row of the background walk after a program change.
 inline constexpr char kReevaluateJob[] = "reevaluate";
+// The cursor of a time zone whose members all had an occurrence (no member
+// id holds '|').
+inline constexpr char kOccasionZoneDone[] = "|done";
 
 inline absl::Status MemberNotFound(const std::string& member_id) {
   return NotFound("MEMBER_NOT_FOUND", absl::StrCat("no member ", member_id));

@@ -72,7 +72,7 @@ constexpr char kMemberColumns[] =
     "gender, age_band, occupation, consents, tier_id, tier_in_grace, tier_achieved_at, tier_review_at, "
     "tier_grace_end_at, tier_version, tier_program_version, tier_snapshot_at, points_balance, ledger_seq, "
     "visit_count, visits_since_reward, last_visit_at, lifetime_spend, create_time, update_time, version, "
-    "next_birthday_at, birthday_bonus_year";
+    "next_birthday_at, birthday_bonus_year, next_anniversary_at";
 
 Member MemberFromRow(const Statement& s) {
   Member m;
@@ -111,11 +111,12 @@ Member MemberFromRow(const Statement& s) {
   m.version = s.Int(30);
   m.next_birthday_time = OptTime(s, 31);
   m.birthday_bonus_year = static_cast<int>(s.Int(32));
+  m.next_anniversary_time = OptTime(s, 33);
   return m;
 }
 
 // Binds every column of kMemberColumns, in order, plus the derived ones
-// (email_lc, consent_mask, tier_due_at) as ?34..?36.
+// (email_lc, consent_mask, tier_due_at) as ?35..?37.
 void BindMember(Statement& s, const Member& m) {
   const Profile& p = m.profile;
   int i = 0;
@@ -152,6 +153,7 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, m.version);
   s.Bind(++i, Micros(m.next_birthday_time));
   s.Bind(++i, m.birthday_bonus_year);
+  s.Bind(++i, Micros(m.next_anniversary_time));
   s.Bind(++i, absl::AsciiStrToLower(p.email));
   s.Bind(++i, ConsentMask(p.consents));
   s.Bind(++i, Micros(m.tier.DueTime()));
@@ -217,7 +219,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "INSERT INTO members (", kMemberColumns,
         ", email_lc, consent_mask, tier_due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
         "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, "
-        "?35, ?36)"));
+        "?35, ?36, ?37)"));
     if (!stmt.ok()) return stmt.status();
     BindMember(*stmt, member);
     absl::Status s = Run(std::move(stmt));
@@ -233,8 +235,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "tier_grace_end_at = ?19, tier_version = ?20, tier_program_version = ?21, tier_snapshot_at = ?22, "
         "points_balance = ?23, ledger_seq = ?24, visit_count = ?25, visits_since_reward = ?26, "
         "last_visit_at = ?27, lifetime_spend = ?28, create_time = ?29, update_time = ?30, version = ?31, "
-        "next_birthday_at = ?32, birthday_bonus_year = ?33, email_lc = ?34, consent_mask = ?35, "
-        "tier_due_at = ?36 WHERE member_id = ?1");
+        "next_birthday_at = ?32, birthday_bonus_year = ?33, next_anniversary_at = ?34, email_lc = ?35, "
+        "consent_mask = ?36, tier_due_at = ?37 WHERE member_id = ?1");
     if (!stmt.ok()) return stmt.status();
     BindMember(*stmt, member);
     return Run(std::move(stmt));
@@ -270,6 +272,39 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         txn_.Query("SELECT member_id FROM members WHERE next_birthday_at IS NOT NULL AND next_birthday_at <= ?1 "
                    "ORDER BY next_birthday_at LIMIT ?2",
                    Micros(now), limit));
+  }
+
+  absl::StatusOr<std::vector<std::string>> MembersDueForAnniversary(absl::Time now, int limit) override {
+    return Ids(
+        txn_.Query("SELECT member_id FROM members WHERE next_anniversary_at IS NOT NULL AND next_anniversary_at <= ?1 "
+                   "ORDER BY next_anniversary_at LIMIT ?2",
+                   Micros(now), limit));
+  }
+
+  absl::StatusOr<std::vector<std::string>> MemberTimeZones() override {
+    // A skip scan of members_zone: one index probe per distinct zone, not
+    // one row per member.
+    return Ids(txn_.Query(
+        "WITH RECURSIVE zones(tz) AS (SELECT MIN(time_zone) FROM members UNION ALL "
+        "SELECT (SELECT MIN(time_zone) FROM members WHERE time_zone > zones.tz) FROM zones WHERE zones.tz IS NOT NULL) "
+        "SELECT tz FROM zones WHERE tz IS NOT NULL"));
+  }
+
+  absl::StatusOr<std::vector<std::string>> MemberIdsInZone(const std::string& time_zone, const std::string& after,
+                                                           int limit) override {
+    return Ids(
+        txn_.Query("SELECT member_id FROM members WHERE time_zone = ?1 AND member_id > ?2 ORDER BY member_id LIMIT ?3",
+                   time_zone, after, limit));
+  }
+
+  absl::StatusOr<bool> InsertOccasionGrant(const std::string& occasion_id, int occurrence, const std::string& member_id,
+                                           absl::Time at) override {
+    auto added = txn_.Exec(
+        "INSERT INTO occasion_grants (occasion_id, occurrence, member_id, grant_time) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT DO NOTHING",
+        occasion_id, occurrence, member_id, Micros(at));
+    if (!added.ok()) return added.status();
+    return *added == 1;
   }
 
   absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) override {
@@ -480,6 +515,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
                                                                      {"visits", "visit"},
                                                                      {"expiry_warnings", "expiry_warning"},
                                                                      {"tier_cache_dirty", "tier_cache_mark"},
+                                                                     {"occasion_grants", "occasion_grant"},
                                                                      {"members", "member"}};
     auto& erased = *receipt.mutable_erased();
     for (const auto& [table, kind] : kOwned) {

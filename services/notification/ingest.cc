@@ -25,6 +25,7 @@ bool Deferred(v1::MessageKind kind) {
     case v1::MESSAGE_KIND_POINTS_EXPIRING:
     case v1::MESSAGE_KIND_BIRTHDAY_REWARD:
     case v1::MESSAGE_KIND_VISIT_REWARD:
+    case v1::MESSAGE_KIND_OCCASION_REWARD:
     case v1::MESSAGE_KIND_SATISFACTION_SURVEY:
     case v1::MESSAGE_KIND_PROACTIVE_CHECK_IN:
       return true;
@@ -150,6 +151,11 @@ std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
   if (const auto* v = std::get_if<v1::VisitRewardEarned>(&p)) {
     DirectMessage m = Direct(v->member_id(), v1::MESSAGE_KIND_VISIT_REWARD);
     m.message_key = absl::StrCat("visit-reward/", v->visit_count());
+    return m;
+  }
+  if (const auto* o = std::get_if<v1::OccasionReward>(&p)) {
+    DirectMessage m = Direct(o->member_id(), v1::MESSAGE_KIND_OCCASION_REWARD);
+    m.message_key = absl::StrCat("occasion/", o->occasion_id(), "/", o->occurrence());
     return m;
   }
   if (const auto* t = std::get_if<v1::Transactional>(&p)) {

@@ -79,6 +79,7 @@ absl::string_view EventOwner(v1::IngestEventRequest::EventCase kind) {
     case v1::IngestEventRequest::kPointsExpiring:
     case v1::IngestEventRequest::kBirthdayReward:
     case v1::IngestEventRequest::kVisitRewardEarned:
+    case v1::IngestEventRequest::kOccasionReward:
       return "svc:loyalty";
     case v1::IngestEventRequest::kComplaintUpdate:
     case v1::IngestEventRequest::kSatisfactionSurvey:
@@ -202,6 +203,19 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       ValidateLocalizedTexts(errors, "event.visit_reward_earned.localized_rewards",
                              r.visit_reward_earned().localized_rewards(), 200);
       break;
+    case v1::IngestEventRequest::kOccasionReward: {
+      const v1::OccasionReward& o = r.occasion_reward();
+      errors.RequireId("event.occasion_reward.member_id", o.member_id());
+      errors.RequireId("event.occasion_reward.occasion_id", o.occasion_id());
+      if (o.occurrence() <= 0) errors.Add("event.occasion_reward.occurrence", "must be > 0");
+      if (errors.RequireNonEmpty("event.occasion_reward.occasion_name", o.occasion_name())) {
+        errors.RequireMaxLength("event.occasion_reward.occasion_name", o.occasion_name(), 100);
+      }
+      ValidateLocalizedTexts(errors, "event.occasion_reward.localized_occasion_names", o.localized_occasion_names(),
+                             100);
+      errors.RequireRange("event.occasion_reward.points", o.points(), 0, 1000000);
+      break;
+    }
     default:
       break;
   }

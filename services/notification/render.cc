@@ -69,6 +69,11 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
     in.vars["visit_count"] = absl::StrCat(v->visit_count());
     in.vars["reward"] = PickLocalized(v->localized_rewards(), in.locales, v->reward());
   }
+  if (const auto* o = std::get_if<v1::OccasionReward>(&p)) {
+    in.vars["occasion_name"] = PickLocalized(o->localized_occasion_names(), in.locales, o->occasion_name());
+    in.vars["points"] = absl::StrCat(o->points());
+    in.vars["occurrence"] = absl::StrCat(o->occurrence());
+  }
   if (const auto* s = std::get_if<v1::SatisfactionSurvey>(&p)) {
     in.vars["survey_token"] = s->survey_token();
     in.attributes["survey_token"] = s->survey_token();

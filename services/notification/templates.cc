@@ -107,6 +107,9 @@ std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) 
     case v1::MESSAGE_KIND_VISIT_REWARD:
       add({{"visit_count", kInt}, {"reward", kString}});
       break;
+    case v1::MESSAGE_KIND_OCCASION_REWARD:
+      add({{"occasion_name", kString}, {"points", kInt}, {"occurrence", kInt}});
+      break;
     case v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED:
     case v1::MESSAGE_KIND_COMPLAINT_UPDATED:
     case v1::MESSAGE_KIND_COMPLAINT_RESOLVED:
@@ -244,6 +247,13 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_VISIT_REWARD, "vi"},
        {"Cảm ơn bạn đã ghé lần thứ {{visit_count}}", "Phần thưởng của bạn: {{reward}}."}},
       {{v1::MESSAGE_KIND_VISIT_REWARD, "ja"}, {"{{visit_count}}回目のご来店ありがとうございます", "特典: {{reward}}"}},
+      {{v1::MESSAGE_KIND_OCCASION_REWARD, "en"},
+       {"{{occasion_name}}",
+        "{{member_name}}, to celebrate {{occasion_name}} we added {{points}} points to your account."}},
+      {{v1::MESSAGE_KIND_OCCASION_REWARD, "vi"},
+       {"{{occasion_name}}", "Chào {{member_name}}, nhân dịp {{occasion_name}} chúng tôi tặng bạn {{points}} điểm."}},
+      {{v1::MESSAGE_KIND_OCCASION_REWARD, "ja"},
+       {"{{occasion_name}}", "{{member_name}}様、{{occasion_name}}を記念して{{points}}ポイントを進呈しました。"}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "en"},
        {"Is everything all right now?",
         "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},

@@ -199,6 +199,35 @@ TEST_F(PromotionLocalizedTest, EachMemberReadsTheAlertAndTheirNewTierInTheirLang
   EXPECT_EQ(ticket->body(), "担当者が確認しています。");
 }
 
+// Issue 22 item 6: an occasion's gift reaches each member named in their
+// language, in the built-in frame of that language.
+TEST_F(PromotionLocalizedTest, AnOccasionGiftIsAnnouncedInTheMembersLanguage) {
+  Enrol("m-ja", [](lv1::Member* m) { m->set_locale("ja"); });
+  Enrol("m-vi", [](lv1::Member* m) { m->set_locale("vi"); });
+  lv1::Program program = DefaultProgram();
+  lv1::Occasion* o = program.add_occasions();
+  o->set_occasion_id("founding-day");
+  o->set_display_name("Founding day");
+  (*o->mutable_localized_display_names())["ja"] = "創業記念日";
+  o->mutable_date()->set_month(1);
+  o->mutable_date()->set_day(16);  // the day after Base(), in the program's zone (UTC)
+  o->set_points(40);
+  lv1::Program out;
+  grpc::Status s = UpdateProgram(program, 1, &out, {"occasions"});
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  SetTime(Base() + absl::Hours(14));  // 16 January 00:00 UTC
+
+  auto ja = WaitMessage("m-ja", nv1::MESSAGE_KIND_OCCASION_REWARD, "創業記念日");
+  ASSERT_TRUE(ja.has_value());
+  EXPECT_EQ(ja->locale(), "ja");
+  EXPECT_EQ(ja->body(), "Member m-ja様、創業記念日を記念して40ポイントを進呈しました。");
+  // No Vietnamese name: the occasion's own, in the Vietnamese frame.
+  auto vi = WaitMessage("m-vi", nv1::MESSAGE_KIND_OCCASION_REWARD, "Founding day");
+  ASSERT_TRUE(vi.has_value());
+  EXPECT_EQ(vi->body(), "Chào Member m-vi, nhân dịp Founding day chúng tôi tặng bạn 40 điểm.");
+  EXPECT_EQ(Balance("m-ja").balance(), 40);
+}
+
 TEST_F(PromotionLocalizedTest, LocalizedTextsAreStoredBoundedAndReplacedByAnUpdate) {
   pv1::Campaign created;
   grpc::Status s = Create("summer", LocalizedCampaign(), &created);

@@ -1,6 +1,8 @@
 // carectl loyalty ...: members, points and tiers (care.loyalty.v1).
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "tools/carectl/commands.h"
@@ -203,6 +205,23 @@ void PrintProgram(const v1::Program& p) {
            absl::StrCat("x", tier.benefits().points_multiplier_bps() / 10000.0)});
   }
   t.Print("(no tiers)");
+  if (p.occasions_size() == 0) return;
+  Table o({"OCCASION", "NAME", "WHEN", "POINTS", "FOR"});
+  for (const auto& occasion : p.occasions()) {
+    std::string when = "anniversary";
+    if (occasion.has_membership_anniversary() && occasion.membership_anniversary().years_size() > 0) {
+      when = absl::StrCat("anniversary ", absl::StrJoin(occasion.membership_anniversary().years(), ","));
+    } else if (occasion.has_date()) {
+      const auto& d = occasion.date();
+      when = d.year() == 0 ? absl::StrFormat("every %02d-%02d", d.month(), d.day())
+                           : absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+    }
+    std::vector<std::string> who(occasion.tier_ids().begin(), occasion.tier_ids().end());
+    who.insert(who.end(), occasion.segments().begin(), occasion.segments().end());
+    o.Row({occasion.occasion_id(), occasion.display_name(), when, absl::StrCat(occasion.points()),
+           who.empty() ? "everyone" : absl::StrJoin(who, ",")});
+  }
+  o.Print("");
 }
 
 int ProgramGet(Context& c, Args& a) {

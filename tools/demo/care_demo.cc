@@ -206,6 +206,13 @@ class Demo final {
     p.mutable_visit_reward()->set_every_n_visits(10);
     p.mutable_visit_reward()->set_reward_name("1 free dessert");
     p.mutable_birthday_bonus()->set_points(100);
+    lv1::Occasion* anniversary = p.add_occasions();
+    anniversary->set_occasion_id("anniversary");
+    anniversary->set_display_name("Membership anniversary");
+    (*anniversary->mutable_localized_display_names())["vi"] = "Kỷ niệm ngày gia nhập";
+    (*anniversary->mutable_localized_display_names())["ja"] = "入会記念日";
+    anniversary->mutable_membership_anniversary();
+    anniversary->set_points(200);
 
     lv1::Program current;
     int64_t version = 0;
@@ -220,6 +227,7 @@ class Demo final {
     Say(absl::StrCat("Program version ", out.version(), ": Member -> Silver at ", Vnd(2000000), " -> Gold at ",
                      Vnd(5000000), " spent over 12 months; 1 point per 10,000 VND"));
     Say("Gold: x1.5 points, 10% discount, free returns, 'special care', urgent support priority");
+    Say("Every membership anniversary: 200 points and a message in the member's language (occasion \"anniversary\")");
   }
 
   struct Person {

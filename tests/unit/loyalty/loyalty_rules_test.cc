@@ -7,6 +7,7 @@
 
 #include "common/bounds.h"
 #include "gtest/gtest.h"
+#include "services/loyalty/occasions.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/redis_tier_cache.h"
 #include "services/loyalty/tiers.h"
@@ -89,6 +90,63 @@ TEST(CalendarTest, LocalDaysAndBirthdays) {
   EXPECT_EQ(next.start, Utc(2032, 2, 29));
   // On the day itself, the birthday is today.
   EXPECT_EQ(NextBirthday(BirthDate{0, 6, 1}, Utc(2031, 6, 1, 20), absl::UTCTimeZone()).start, Utc(2031, 6, 1));
+}
+
+TEST(OccasionRulesTest, AnniversariesFollowTheLocalEnrolmentDay) {
+  absl::TimeZone tokyo = LoadZone("Asia/Tokyo");
+  // 2031-01-15 20:00 UTC is already 16 January in Tokyo.
+  const absl::Time enrolled = Utc(2031, 1, 15, 20);
+  Occurrence next = NextAnniversary(enrolled, enrolled, tokyo);
+  EXPECT_EQ(next.number, 1);
+  EXPECT_EQ(next.start, Utc(2032, 1, 15, 15));  // 16 January 00:00 JST
+  // On the day itself, it is today's; the day after, next year's.
+  EXPECT_EQ(NextAnniversary(enrolled, Utc(2032, 1, 16, 3), tokyo).number, 1);
+  EXPECT_EQ(NextAnniversary(enrolled, Utc(2032, 1, 16, 15), tokyo).number, 2);
+  // 29 February falls on 28 February in common years.
+  const absl::Time leap = Utc(2032, 2, 29, 12);
+  EXPECT_EQ(AnniversaryStart(leap, 1, absl::UTCTimeZone()), Utc(2033, 2, 28));
+  EXPECT_EQ(AnniversaryStart(leap, 4, absl::UTCTimeZone()), Utc(2036, 2, 29));
+}
+
+TEST(OccasionRulesTest, ADateIsDueFromItsLocalMidnightForAWeek) {
+  Occasion year_end;
+  year_end.month = 12;
+  year_end.day = 31;
+  absl::TimeZone utc = absl::UTCTimeZone();
+  EXPECT_FALSE(DueDateOccurrence(year_end, Utc(2031, 12, 30, 23), utc).has_value());
+  std::optional<Occurrence> due = DueDateOccurrence(year_end, Utc(2031, 12, 31), utc);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->number, 2031);
+  // Across New Year, the week still belongs to last year's occurrence.
+  due = DueDateOccurrence(year_end, Utc(2032, 1, 6, 23), utc);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->number, 2031);
+  EXPECT_FALSE(DueDateOccurrence(year_end, Utc(2032, 1, 7), utc).has_value());
+  // A one-off date is due in its year only.
+  year_end.year = 2032;
+  EXPECT_FALSE(DueDateOccurrence(year_end, Utc(2031, 12, 31, 5), utc).has_value());
+  EXPECT_TRUE(DueDateOccurrence(year_end, Utc(2032, 12, 31, 5), utc).has_value());
+}
+
+TEST(OccasionRulesTest, TargetsMembersEnrolledBeforeTheDayInItsTiersAndSegments) {
+  Occasion o;
+  o.tier_ids = {"gold"};
+  o.segments = {"retail", "staff"};
+  Member m;
+  m.create_time = Utc(2031, 1, 1);
+  m.tier.tier_id = "gold";
+  m.profile.segment = "staff";
+  EXPECT_TRUE(Targets(o, m, Utc(2031, 2, 1)));
+  EXPECT_FALSE(Targets(o, m, Utc(2031, 1, 1)));  // enrolled as it began
+  m.profile.segment = "vip";
+  EXPECT_FALSE(Targets(o, m, Utc(2031, 2, 1)));
+  m.profile.segment = "retail";
+  m.tier.tier_id = "silver";
+  EXPECT_FALSE(Targets(o, m, Utc(2031, 2, 1)));
+  o.anniversary = true;
+  o.anniversary_years = {1, 5};
+  EXPECT_TRUE(OnAnniversary(o, 5));
+  EXPECT_FALSE(OnAnniversary(o, 2));
 }
 
 Program Ladder() {
