@@ -2,7 +2,12 @@
 // known sequence of enrolments, purchases, a return, a redemption,
 // adjustments, an erasure, expiry and a downgrade, on the fake clock, in a
 // program whose day is UTC+7; every figure is compared with the value
-// computed by hand below. Also: who may call it and the bounds of a period.
+// computed by hand below. A seeded random sequence compares the rollups
+// with the same figures recomputed from the members' ledgers. Also: who may
+// call it and the bounds of a period.
+#include <random>
+#include <set>
+
 #include "tests/integration/loyalty_fixture.h"
 
 namespace care::testing {
@@ -104,6 +109,44 @@ class AnalyticsTest : public LoyaltyTest {
     Purchase("bob", "o4", 5000);  // 50 points: bob's first today, second this month
     Return("r2", "o2");           // 625 points back; ann keeps silver until review
     Erase("cat");                 // 40 points forfeited
+  }
+
+  // Purchases, returns, redemptions and goodwill at random among `members`,
+  // hours apart.
+  void PlayRandomHistory(uint32_t seed, const std::vector<std::string>& members) {
+    std::mt19937 rng(seed);
+    std::vector<std::string> orders;
+    for (int step = 0; step < 80; ++step) {
+      const std::string& m = members[rng() % members.size()];
+      switch (rng() % 5) {
+        case 0:
+        case 1:
+          orders.push_back(absl::StrCat("ro-", step));
+          Purchase(m, orders.back(), 1000 + static_cast<int64_t>(rng() % 150000));
+          break;
+        case 2: {
+          lv1::RedeemPointsResponse spent;
+          if (int64_t b = Balance(m).balance(); b > 0) {
+            ASSERT_TRUE(Redeem(m, absl::StrCat("rr-", step), 1 + static_cast<int64_t>(rng() % b), &spent).ok());
+          }
+          break;
+        }
+        case 3:
+          if (int64_t b = Balance(m).balance(); b == 0 || rng() % 2 == 0) {
+            Adjust(m, absl::StrCat("ra-", step), 1 + static_cast<int64_t>(rng() % 50));
+          } else {
+            Adjust(m, absl::StrCat("ra-", step), -std::max<int64_t>(1, b / 3));
+          }
+          break;
+        default:
+          if (!orders.empty()) {
+            const std::string order = orders[rng() % orders.size()];
+            orders.erase(std::find(orders.begin(), orders.end(), order));
+            Return(absl::StrCat("rt-", step), order);
+          }
+      }
+      Advance(absl::Hours(1 + static_cast<int>(rng() % 14)));
+    }
   }
 };
 
@@ -273,6 +316,71 @@ TEST_F(AnalyticsTest, ExpiryAndADowngradeAYearOn) {
   EXPECT_EQ(feb32.members(), 2);
   EXPECT_EQ(feb32.outstanding_points(), 125);
   EXPECT_EQ(feb32.outstanding_liability().amount_minor(), 62);
+}
+
+// What the ledgers say about one local day: points by kind, purchases (one
+// EARN entry each) and the members who bought.
+struct DayFromLedger {
+  std::map<int, int64_t> points;  // by LedgerEntryKind, as a positive amount
+  int64_t adjusted_in = 0, adjusted_out = 0, purchases = 0;
+  std::map<std::string, int> buyers;  // member -> purchases
+};
+
+// A random day of purchases, returns, redemptions and goodwill among six
+// members; the rollups must equal what the ledgers say, day by day.
+TEST_F(AnalyticsTest, RollupsEqualTheLedgersOfASeededRandomHistory) {
+  const uint32_t seed = 22;
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  SetTime(Local(2031, 1, 15, 18));
+  ConfigureProgram();
+  const std::vector<std::string> members = {"r0", "r1", "r2", "r3", "r4", "r5"};
+  for (const auto& m : members) Enrol(m);
+  PlayRandomHistory(seed, members);
+  // Recomputed from the ledgers, by local day of each entry.
+  std::map<absl::CivilDay, DayFromLedger> days;
+  int64_t balances = 0;
+  std::map<std::string, int64_t> per_tier;
+  for (const auto& m : members) {
+    for (const lv1::LedgerEntry& e : Ledger(m)) {
+      DayFromLedger& d = days[absl::CivilDay(Zone()->At(FromTimestamp(e.create_time())).cs)];
+      if (e.kind() == lv1::LEDGER_ENTRY_KIND_ADJUST) {
+        (e.points_delta() > 0 ? d.adjusted_in : d.adjusted_out) += std::abs(e.points_delta());
+      } else {
+        d.points[e.kind()] += std::abs(e.points_delta());
+      }
+      if (e.kind() == lv1::LEDGER_ENTRY_KIND_EARN) {
+        ++d.purchases;
+        ++d.buyers[m];
+      }
+    }
+    balances += Balance(m).balance();
+    ++per_tier[GetTier(m).tier_id()];
+  }
+  ASSERT_FALSE(days.empty());
+  const absl::CivilDay first = days.begin()->first, last = days.rbegin()->first;
+  const lv1::LoyaltyAnalytics got = Analytics(Date(static_cast<int>(first.year()), first.month(), first.day()),
+                                              Date(static_cast<int>(last.year()), last.month(), last.day()), false);
+  ASSERT_EQ(got.periods_size(), last - first + 1);
+  for (const lv1::AnalyticsPeriod& p : got.periods()) {
+    const absl::CivilDay day(p.start_date().year(), p.start_date().month(), p.start_date().day());
+    SCOPED_TRACE(::testing::Message() << "day " << day);
+    DayFromLedger d = days[day];
+    EXPECT_EQ(p.points().earned(), d.points[lv1::LEDGER_ENTRY_KIND_EARN]);
+    EXPECT_EQ(p.points().redeemed(), d.points[lv1::LEDGER_ENTRY_KIND_REDEEM]);
+    EXPECT_EQ(p.points().reversed(), d.points[lv1::LEDGER_ENTRY_KIND_REVERSE]);
+    EXPECT_EQ(p.points().visit_rewards(), d.points[lv1::LEDGER_ENTRY_KIND_VISIT_REWARD]);
+    EXPECT_EQ(p.points().adjusted_in(), d.adjusted_in);
+    EXPECT_EQ(p.points().adjusted_out(), d.adjusted_out);
+    EXPECT_EQ(p.purchases(), d.purchases);
+    EXPECT_EQ(p.active_members(), static_cast<int64_t>(d.buyers.size()));
+    int64_t repeat = 0;
+    for (const auto& [m, n] : d.buyers) repeat += n >= 2;
+    EXPECT_EQ(p.repeat_members(), repeat);
+  }
+  const lv1::AnalyticsPeriod& end = got.periods(got.periods_size() - 1);
+  EXPECT_EQ(end.outstanding_points(), balances);
+  EXPECT_EQ(end.members(), static_cast<int64_t>(members.size()));
+  for (const lv1::TierFigures& t : end.tiers()) EXPECT_EQ(t.members(), per_tier[t.tier_id()]) << t.tier_id();
 }
 
 TEST_F(AnalyticsTest, AdminsOnlyAndBoundedPeriods) {
