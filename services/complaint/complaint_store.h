@@ -47,6 +47,8 @@ struct MetricRow {
   int category = 0;
   std::string team_id;
   std::string tier_id;
+  std::string agent_id;  // the assignee
+  int64_t consultation_seconds = 0;
   std::optional<int64_t> first_response_seconds;
   std::optional<int64_t> resolution_seconds;
   bool resolved = false;

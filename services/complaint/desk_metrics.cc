@@ -17,7 +17,7 @@ struct Tally {
   int64_t fr_met = 0, fr_breached = 0, res_met = 0, res_breached = 0;
   int64_t surveys_sent = 0, answers = 0, score_sum = 0;
   int64_t scores[5] = {0, 0, 0, 0, 0};
-  std::vector<int64_t> first, resolution;
+  std::vector<int64_t> first, resolution, consultation;
 
   void Add(const MetricRow& r) {
     ++complaints;
@@ -25,6 +25,7 @@ struct Tally {
     if (r.reopened) ++reopened;
     if (r.first_response_seconds) first.push_back(*r.first_response_seconds);
     if (r.resolved && r.resolution_seconds) resolution.push_back(*r.resolution_seconds);
+    if (r.consultation_seconds > 0) consultation.push_back(r.consultation_seconds);
     // Finished clocks only: a running, unbreached clock is not counted yet.
     if (r.first_response_breached)
       ++fr_breached;
@@ -43,6 +44,13 @@ struct Tally {
   }
 };
 
+// Seconds of at most a million complaints, each bounded: no overflow.
+int64_t Sum(const std::vector<int64_t>& v) {
+  int64_t sum = 0;
+  for (int64_t x : v) sum += x;
+  return sum;
+}
+
 // Nearest rank: the value at rank ceil(q * n), 1-based.
 int64_t NearestRank(std::vector<int64_t>& v, double q) {
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
@@ -56,6 +64,7 @@ void Stats(std::vector<int64_t>& v, v1::DurationStats* d) {
   if (v.empty()) return;
   *d->mutable_median() = ToDurationProto(absl::Seconds(NearestRank(v, 0.5)));
   *d->mutable_p90() = ToDurationProto(absl::Seconds(NearestRank(v, 0.9)));
+  *d->mutable_mean() = ToDurationProto(absl::Seconds(Sum(v) / static_cast<int64_t>(v.size())));
 }
 
 double Rate(int64_t a, int64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); }
@@ -66,6 +75,8 @@ void Fill(Tally& t, v1::MetricsGroup* g) {
   g->set_resolution_rate(Rate(t.resolved, t.complaints));
   Stats(t.first, g->mutable_first_response_time());
   Stats(t.resolution, g->mutable_resolution_time());
+  *g->mutable_total_consultation_time() = ToDurationProto(absl::Seconds(Sum(t.consultation)));
+  Stats(t.consultation, g->mutable_consultation_time());
   g->mutable_first_response_sla()->set_met_count(t.fr_met);
   g->mutable_first_response_sla()->set_breached_count(t.fr_breached);
   g->mutable_first_response_sla()->set_compliance_rate(Rate(t.fr_met, t.fr_met + t.fr_breached));
@@ -81,7 +92,7 @@ void Fill(Tally& t, v1::MetricsGroup* g) {
   s->set_surveys_sent(t.surveys_sent);
 }
 
-using Key = std::tuple<int, int, std::string, std::string>;  // channel, category, team, tier
+using Key = std::tuple<int, int, std::string, std::string, std::string>;  // channel, category, team, tier, agent
 
 // The orders for a group: an entry whose set dimensions are exactly the
 // group's channel and/or tier (the overall row uses the entry with neither).
@@ -111,7 +122,8 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
                                     const std::vector<v1::OrderCount>& order_counts) {
   auto has = [&](v1::MetricsDimension d) { return std::find(group_by.begin(), group_by.end(), d) != group_by.end(); };
   const bool by_channel = has(v1::METRICS_DIMENSION_CHANNEL), by_category = has(v1::METRICS_DIMENSION_CATEGORY),
-             by_team = has(v1::METRICS_DIMENSION_TEAM), by_tier = has(v1::METRICS_DIMENSION_TIER);
+             by_team = has(v1::METRICS_DIMENSION_TEAM), by_tier = has(v1::METRICS_DIMENSION_TIER),
+             by_agent = has(v1::METRICS_DIMENSION_AGENT);
   Tally overall;
   // A million rows: hashed while counting, ordered once at the end.
   absl::flat_hash_map<Key, Tally> tallies;
@@ -120,7 +132,7 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
       overall.Add(r);
       if (group_by.empty()) continue;
       tallies[Key{by_channel ? r.channel : 0, by_category ? r.category : 0, by_team ? r.team_id : "",
-                  by_tier ? r.tier_id : ""}]
+                  by_tier ? r.tier_id : "", by_agent ? r.agent_id : ""}]
           .Add(r);
     }
   }
@@ -136,9 +148,10 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
     k->set_category(static_cast<v1::Category>(std::get<1>(key)));
     k->set_team_id(std::get<2>(key));
     k->set_tier_id(std::get<3>(key));
+    k->set_agent_id(std::get<4>(key));
     Fill(tally, g);
     // Order counts exist per channel and/or tier only.
-    if ((by_channel || by_tier) && !by_category && !by_team)
+    if ((by_channel || by_tier) && !by_category && !by_team && !by_agent)
       PerThousand(OrdersFor(order_counts, by_channel, by_tier, *k), g);
   }
   return out;

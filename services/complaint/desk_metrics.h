@@ -1,9 +1,10 @@
 #pragma once
 
 // Complaint metrics over the narrow rows of a time range: counts, business
-// response and resolution times (median and p90 by nearest rank), SLA
-// compliance, reopen rate, satisfaction and complaints per 1,000 orders,
-// overall and grouped by channel, category, team and tier. Pure: rows in,
+// response and resolution times (median and p90 by nearest rank, mean),
+// consultation time, SLA compliance, reopen rate, satisfaction and
+// complaints per 1,000 orders, overall and grouped by channel, category,
+// team, tier and assigned agent. Pure: rows in,
 // figures out. The rows come in slices (one per parallel read).
 
 #include <vector>

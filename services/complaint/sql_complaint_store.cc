@@ -78,7 +78,8 @@ MetricRow UnpackMetricFlags(int64_t packed) {
   return r;
 }
 
-// Team, tier and the two times of a metric row, from column `first` on.
+// Team, tier, the two times, the assignee and the consultation time of a
+// metric row, from column `first` on.
 void ReadMetricNames(const Statement& s, int first, MetricRow& r) {
   r.team_id = s.Text(first);
   r.tier_id = s.Text(first + 1);
@@ -86,6 +87,8 @@ void ReadMetricNames(const Statement& s, int first, MetricRow& r) {
   if (!s.IsNull(first + 3)) r.resolution_seconds = s.Int(first + 3);
   // Resolved at least once: the first resolution's time is kept.
   r.resolved = !s.IsNull(first + 3);
+  r.agent_id = s.Text(first + 4);
+  r.consultation_seconds = s.Int(first + 5);
 }
 
 // The proto of the first row, if any.
@@ -116,9 +119,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
         "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
         "resolution_breached, reopened, survey_score, proto, assignee_agent_id, priority, receive_time, due_time, "
-        "breached, calendar_id, survey_sent, close_time, texts_removed_time) "
+        "breached, calendar_id, survey_sent, close_time, texts_removed_time, consultation_seconds) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-        "?22, ?23, ?24, ?25, ?26) "
+        "?22, ?23, ?24, ?25, ?26, ?27) "
         "ON CONFLICT (complaint_id) DO UPDATE SET member_id = ?2, order_id = ?3, category = ?4, status = ?6, tier_id = "
         "?7, "
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
@@ -129,7 +132,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "resolution_breached = CASE WHEN ?14 <> 0 THEN 1 ELSE complaints.resolution_breached END, reopened = ?15, "
         "survey_score = ?16, proto = ?17, "
         "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
-        "survey_sent = ?24, close_time = ?25, texts_removed_time = ?26",
+        "survey_sent = ?24, close_time = ?25, texts_removed_time = ?26, consultation_seconds = ?27",
         c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
         static_cast<int64_t>(c.channel()), static_cast<int64_t>(c.status()), c.tier().tier_id(), c.team_id(),
         Micros(FromTimestamp(c.create_time())), check, MetSeconds(c.first_response_sla()),
@@ -139,7 +142,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         c.first_response_sla().breached() || c.resolution_sla().breached(), c.calendar_id(),
         c.survey().status() != v1::SURVEY_STATUS_UNSPECIFIED, OptionalMicros(ClosedAt(c)),
         OptionalMicros(c.has_texts_removed_time() ? std::optional(FromTimestamp(c.texts_removed_time()))
-                                                  : std::nullopt)));
+                                                  : std::nullopt),
+        static_cast<int64_t>(c.total_consultation_time().seconds())));
   }
 
   absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id, const std::string& order_id,
@@ -326,7 +330,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (txn_.engine() == SqlEngine::kPostgres) {
       return Collect<MetricRow>(
           txn_.Query(absl::StrCat("SELECT ", kPackedMetricFlags,
-                                  ", team_id, tier_id, first_response_seconds, resolution_seconds FROM complaints "
+                                  ", team_id, tier_id, first_response_seconds, resolution_seconds, assignee_agent_id, "
+                                  "consultation_seconds FROM complaints "
                                   "WHERE receive_time >= ?1 AND receive_time < ?2"),
                      Micros(from), Micros(to)),
           [](const Statement& s) {
@@ -337,7 +342,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     }
     return Collect<MetricRow>(
         txn_.Query("SELECT channel, category, team_id, tier_id, first_response_seconds, resolution_seconds, "
-                   "first_response_breached, resolution_breached, reopened, survey_score, survey_sent "
+                   "assignee_agent_id, consultation_seconds, first_response_breached, resolution_breached, reopened, "
+                   "survey_score, survey_sent "
                    "FROM complaints INDEXED BY complaints_metrics WHERE receive_time >= ?1 AND receive_time < ?2",
                    Micros(from), Micros(to)),
         [](const Statement& s) {
@@ -345,11 +351,11 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
           r.channel = static_cast<int>(s.Int(0));
           r.category = static_cast<int>(s.Int(1));
           ReadMetricNames(s, 2, r);
-          r.first_response_breached = s.Int(6) != 0;
-          r.resolution_breached = s.Int(7) != 0;
-          r.reopened = s.Int(8) != 0;
-          if (!s.IsNull(9)) r.survey_score = static_cast<int>(s.Int(9));
-          r.survey_sent = s.Int(10) != 0;
+          r.first_response_breached = s.Int(8) != 0;
+          r.resolution_breached = s.Int(9) != 0;
+          r.reopened = s.Int(10) != 0;
+          if (!s.IsNull(11)) r.survey_score = static_cast<int>(s.Int(11));
+          r.survey_sent = s.Int(12) != 0;
           return r;
         });
   }

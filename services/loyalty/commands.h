@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "care/loyalty/v1/loyalty.pb.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -146,6 +147,37 @@ struct ProgramUpdate {
   google::protobuf::FieldMask mask;
   bool replace_all = false;
   std::string change_note;
+};
+
+// GetLoyaltyAnalytics: local days of the program's zone, both included.
+struct AnalyticsQuery {
+  absl::CivilDay start_day, end_day;
+  bool monthly = false;   // one period per month touched, else per day
+  std::string time_zone;  // empty or the program's
+};
+
+struct TierFigures {
+  std::string tier_id;
+  int64_t members = 0;  // at the end of the period
+  int64_t active = 0;
+  RollupCounters sums;
+};
+
+struct AnalyticsPeriod {
+  absl::CivilDay start_day, end_day;
+  int64_t members = 0;  // at the end
+  int64_t active = 0, repeat = 0;
+  RollupCounters sums;
+  int64_t outstanding_points = 0;  // at the end
+  std::optional<int64_t> liability;
+  std::vector<TierFigures> tiers;
+};
+
+struct AnalyticsResult {
+  std::string time_zone;
+  std::string currency;
+  std::vector<AnalyticsPeriod> periods;
+  absl::Time as_of;
 };
 
 }  // namespace care::loyalty

@@ -66,7 +66,10 @@ bool LoyaltyService::ExpirePoints() {
       entry.program_version = program->has_value() ? (*program)->version : 0;
       entry.actor = kSystem;
       entry.cause = ExpiryCause{e.expire_time};
-      if (absl::Status s = Append(tx, *m, entry); !s.ok()) return s;
+      // The rollups date the entry in the zone of the version in force now.
+      auto current = CurrentProgram(tx);
+      if (!current.ok()) return current.status();
+      if (absl::Status s = Append(tx, *current, *m, entry); !s.ok()) return s;
       if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
     }
     return due->size() == static_cast<size_t>(kJobBatch);
@@ -162,7 +165,7 @@ bool LoyaltyService::GrantBirthdayBonuses() {
           entry.program_version = (*program)->version;
           entry.actor = kSystem;
           entry.cause = BirthdayCause{year};
-          if (absl::Status s = Post(tx, *m, entry, LotExpiry(**program, now)); !s.ok()) return s;
+          if (absl::Status s = Post(tx, **program, *m, entry, LotExpiry(**program, now)); !s.ok()) return s;
           if (absl::Status s = tx.Enqueue(EventToOutbox(BirthdayRewarded{m->member_id, entry.points_delta, year}, now));
               !s.ok()) {
             return s;
@@ -198,7 +201,7 @@ absl::Status LoyaltyService::GrantOccasion(StoreTxn& tx, Member& m, const Progra
     entry.program_version = program.version;
     entry.actor = kSystem;
     entry.cause = OccasionCause{o.occasion_id, o.display_name, occurrence};
-    if (absl::Status s = Post(tx, m, entry, LotExpiry(program, now)); !s.ok()) return s;
+    if (absl::Status s = Post(tx, program, m, entry, LotExpiry(program, now)); !s.ok()) return s;
   }
   return tx.Enqueue(EventToOutbox(OccasionRewarded{m.member_id, o.occasion_id, occurrence, o.display_name,
                                                    o.localized_display_names, points},

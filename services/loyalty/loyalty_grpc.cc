@@ -429,4 +429,15 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::GetErasure(ServerContext* ctx, const v1::
   });
 }
 
+grpc::ServerUnaryReactor* LoyaltyGrpc::GetLoyaltyAnalytics(ServerContext* ctx,
+                                                           const v1::GetLoyaltyAnalyticsRequest* req,
+                                                           v1::LoyaltyAnalytics* resp) {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+    FieldErrors errors;
+    AnalyticsQuery query = CheckAnalytics(errors, *req);
+    if (!errors.empty()) return errors.ToStatus();
+    return Respond(loyalty_.GetLoyaltyAnalytics(query), resp);
+  });
+}
+
 }  // namespace care::loyalty

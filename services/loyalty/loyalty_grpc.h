@@ -46,6 +46,8 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
       ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
   Reactor* ErasePerson(ServerContext* ctx, const v1::ErasePersonRequest* req, v1::Erasure* resp) override;
   Reactor* GetErasure(ServerContext* ctx, const v1::GetErasureRequest* req, v1::Erasure* resp) override;
+  Reactor* GetLoyaltyAnalytics(ServerContext* ctx, const v1::GetLoyaltyAnalyticsRequest* req,
+                               v1::LoyaltyAnalytics* resp) override;
 
  private:
   RpcRuntime& rpc_;

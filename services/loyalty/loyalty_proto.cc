@@ -1,5 +1,8 @@
 #include "services/loyalty/loyalty_proto.h"
 
+#include <algorithm>
+
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -151,6 +154,10 @@ v1::Program ProgramToProto(const Program& program) {
   }
   if (program.birthday_points > 0) p.mutable_birthday_bonus()->set_points(program.birthday_points);
   for (const Occasion& o : program.occasions) *p.add_occasions() = OccasionToProto(o);
+  if (program.point_value_points > 0) {
+    *p.mutable_point_value()->mutable_amount() = MoneyProto(program.point_value_amount, program.currency_code);
+    p.mutable_point_value()->set_points(program.point_value_points);
+  }
   p.set_change_note(program.change_note);
   p.set_actor(program.actor);
   if (program.effective_time != absl::InfinitePast()) SetTime(program.effective_time, p.mutable_effective_time());
@@ -225,6 +232,13 @@ Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
   }
   program.birthday_points = p.birthday_bonus().points();
   for (const v1::Occasion& o : p.occasions()) program.occasions.push_back(OccasionFromProto(o));
+  if (p.has_point_value()) {
+    program.point_value_amount = ProgramAmount(p.point_value().amount(), program.currency_code,
+                                               "program.point_value.amount", errors);
+    program.point_value_points = p.point_value().points();
+    // Set but 0 points is an error, not "unset" (ValidateProgram).
+    if (program.point_value_points == 0) program.point_value_points = -1;
+  }
   program.change_note = p.change_note();
   program.actor = p.actor();
   if (p.has_effective_time()) program.effective_time = FromTimestamp(p.effective_time());
@@ -590,6 +604,79 @@ v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& r) {
   for (const Projection& p : r.projections) *resp.add_projections() = ProjectionToProto(p, r.currency);
   *resp.mutable_as_of() = ToTimestamp(r.as_of);
   return resp;
+}
+
+namespace {
+
+v1::LocalDate DateProto(absl::CivilDay day) {
+  v1::LocalDate d;
+  d.set_year(static_cast<int32_t>(day.year()));
+  d.set_month(day.month());
+  d.set_day(day.day());
+  return d;
+}
+
+// Rates in basis points, rounded down; 0 without a divisor.
+int32_t Bps(int64_t part, int64_t whole) {
+  if (whole <= 0 || part <= 0) return 0;
+  return static_cast<int32_t>(std::min<absl::int128>(absl::int128(part) * 10000 / whole, 1000000));
+}
+
+v1::PointsFigures PointsProto(const RollupCounters& c) {
+  v1::PointsFigures p;
+  p.set_issued(c.points_earned + c.points_bonus + c.points_visit + c.points_adjusted_in);
+  p.set_earned(c.points_earned);
+  p.set_bonus(c.points_bonus);
+  p.set_visit_rewards(c.points_visit);
+  p.set_adjusted_in(c.points_adjusted_in);
+  p.set_adjusted_out(c.points_adjusted_out);
+  p.set_redeemed(c.points_redeemed);
+  p.set_reversed(c.points_reversed);
+  p.set_expired(c.points_expired);
+  p.set_forfeited(c.points_forfeited);
+  return p;
+}
+
+}  // namespace
+
+v1::LoyaltyAnalytics AnalyticsResponse(const AnalyticsResult& result) {
+  v1::LoyaltyAnalytics out;
+  out.set_time_zone(result.time_zone);
+  out.set_currency_code(result.currency);
+  SetTime(result.as_of, out.mutable_as_of_time());
+  for (const AnalyticsPeriod& p : result.periods) {
+    v1::AnalyticsPeriod* pp = out.add_periods();
+    *pp->mutable_start_date() = DateProto(p.start_day);
+    *pp->mutable_end_date() = DateProto(p.end_day);
+    pp->set_members(p.members);
+    pp->set_enrolled(p.sums.enrolled);
+    pp->set_erased(p.sums.erased);
+    pp->set_upgrades(p.sums.upgraded);
+    pp->set_downgrades(p.sums.downgraded);
+    pp->set_purchases(p.sums.purchases);
+    *pp->mutable_purchase_amount() = MoneyProto(p.sums.purchase_amount, result.currency);
+    *pp->mutable_returned_amount() = MoneyProto(p.sums.returned_amount, result.currency);
+    pp->set_active_members(p.active);
+    pp->set_repeat_members(p.repeat);
+    pp->set_active_rate_bps(Bps(p.active, p.members));
+    pp->set_repeat_rate_bps(Bps(p.repeat, p.active));
+    *pp->mutable_points() = PointsProto(p.sums);
+    pp->set_outstanding_points(p.outstanding_points);
+    if (p.liability) *pp->mutable_outstanding_liability() = MoneyProto(*p.liability, result.currency);
+    for (const TierFigures& t : p.tiers) {
+      v1::TierFigures* pt = pp->add_tiers();
+      pt->set_tier_id(t.tier_id);
+      pt->set_members(t.members);
+      pt->set_enrolled(t.sums.enrolled);
+      pt->set_erased(t.sums.erased);
+      pt->set_upgraded_in(t.sums.upgraded);
+      pt->set_downgraded_in(t.sums.downgraded);
+      pt->set_active_members(t.active);
+      pt->set_purchases(t.sums.purchases);
+      *pt->mutable_points() = PointsProto(t.sums);
+    }
+  }
+  return out;
 }
 
 }  // namespace care::loyalty

@@ -61,5 +61,6 @@ Response PointsResponse(const PointsResult& result) {
 }
 v1::PointsBalance BalanceToProto(const Balance& balance);
 v1::ProjectTierResponse ProjectionResponse(const TierProjectionResult& result);
+v1::LoyaltyAnalytics AnalyticsResponse(const AnalyticsResult& result);
 
 }  // namespace care::loyalty

@@ -1,6 +1,7 @@
 #include "services/loyalty/loyalty_service.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "common/bounds.h"
@@ -100,7 +101,7 @@ absl::StatusOr<Progress> LoyaltyService::ProgressOf(StoreTxn& tx, const Program&
   return progress;
 }
 
-absl::Status LoyaltyService::Append(StoreTxn& tx, Member& member, LedgerEntry& entry) {
+absl::Status LoyaltyService::Append(StoreTxn& tx, const Program& program, Member& member, LedgerEntry& entry) {
   // Every entry is within kMaxPointsPerEntry (checked where it is made), so
   // only the balance bound can be crossed here: by the request that credits.
   std::optional<int64_t> balance = CheckedAdd(member.points_balance, entry.points_delta, kMaxPointsBalance);
@@ -113,13 +114,46 @@ absl::Status LoyaltyService::Append(StoreTxn& tx, Member& member, LedgerEntry& e
   member.points_balance = *balance;
   entry.balance_after = member.points_balance;
   if (member.points_balance < 0) return absl::InternalError("balance would go negative");
-  return tx.AppendEntry(entry);
+  if (absl::Status s = tx.AppendEntry(entry); !s.ok()) return s;
+  // Every entry reaches the rollups here, so they always add up to the
+  // ledger (analytics.cc).
+  if (entry.points_delta == 0) return absl::OkStatus();
+  RollupCounters c;
+  c.points_net = entry.points_delta;
+  const int64_t out = -entry.points_delta;
+  switch (entry.kind) {
+    case EntryKind::kEarn:
+      c.points_earned = entry.points_delta;
+      break;
+    case EntryKind::kBonus:
+      c.points_bonus = entry.points_delta;
+      break;
+    case EntryKind::kVisitReward:
+      c.points_visit = entry.points_delta;
+      break;
+    case EntryKind::kAdjust:
+      (entry.points_delta > 0 ? c.points_adjusted_in : c.points_adjusted_out) = std::abs(entry.points_delta);
+      break;
+    case EntryKind::kRedeem:
+      c.points_redeemed = out;
+      break;
+    case EntryKind::kReverse:
+      c.points_reversed = out;
+      break;
+    case EntryKind::kExpire:
+      c.points_expired = out;
+      break;
+    case EntryKind::kForfeit:
+      c.points_forfeited = out;
+      break;
+  }
+  return Rollup(tx, program, entry.create_time, member.tier.tier_id, c);
 }
 
-absl::Status LoyaltyService::Post(StoreTxn& tx, Member& member, LedgerEntry& entry,
+absl::Status LoyaltyService::Post(StoreTxn& tx, const Program& program, Member& member, LedgerEntry& entry,
                                   std::optional<absl::Time> lot_expiry, std::optional<int64_t> first) {
   if (entry.points_delta > 0) entry.expire_time = lot_expiry;
-  if (absl::Status s = Append(tx, member, entry); !s.ok()) return s;
+  if (absl::Status s = Append(tx, program, member, entry); !s.ok()) return s;
   if (entry.points_delta > 0) {
     return tx.AddLot(member.member_id, Lot{entry.sequence, lot_expiry, entry.points_delta});
   }
@@ -158,6 +192,9 @@ absl::Status LoyaltyService::ChangeTier(StoreTxn& tx, Effects* fx, Member& membe
     return s;
   }
   if (absl::Status s = tx.MarkCacheDirty(member.member_id, member.tier.version); !s.ok()) return s;
+  if (old_tier != tier.tier_id) {
+    if (absl::Status s = RollupTierMove(tx, program, clock_.Now(), old_tier, tier.tier_id); !s.ok()) return s;
+  }
   if (fx) fx->snapshots.push_back(SnapshotFrom(member, program));
   return absl::OkStatus();
 }

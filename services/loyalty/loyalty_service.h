@@ -168,6 +168,12 @@ class LoyaltyService final {
   // scrub that failed; never more due.
   bool ScrubAfterErasures();
 
+  // ----------------------------------------------------------- analytics
+  // The figures of each day or month of the period, from the rollups
+  // (analytics.cc); INVALID_FIELD when query.time_zone is not the
+  // program's.
+  absl::StatusOr<v1::LoyaltyAnalytics> GetLoyaltyAnalytics(const AnalyticsQuery& query);
+
   // ---------------------------------------------------------------- jobs
   // Each does one bounded batch in its own transaction and returns true
   // when more is due right away (JobRunner's contract).
@@ -240,10 +246,25 @@ class LoyaltyService final {
   // and moves the lots: a positive delta credits a lot expiring at
   // `lot_expiry`, a negative one spends lots soonest-expiring first
   // (`first`: a lot to take from before the others).
-  absl::Status Post(StoreTxn& tx, Member& member, LedgerEntry& entry, std::optional<absl::Time> lot_expiry,
-                    std::optional<int64_t> first = std::nullopt);
+  // `program` (the version in force now) dates the entry in the analytics
+  // rollups.
+  absl::Status Post(StoreTxn& tx, const Program& program, Member& member, LedgerEntry& entry,
+                    std::optional<absl::Time> lot_expiry, std::optional<int64_t> first = std::nullopt);
   // Appends `entry` without touching lots (expiry empties its lots itself).
-  absl::Status Append(StoreTxn& tx, Member& member, LedgerEntry& entry);
+  absl::Status Append(StoreTxn& tx, const Program& program, Member& member, LedgerEntry& entry);
+
+  // Analytics rollups (analytics.cc), in the caller's transaction: adds
+  // `c` to the row of `tier_id` on the local day of `at` in the zone of
+  // `program` (the version in force now).
+  absl::Status Rollup(StoreTxn& tx, const Program& program, absl::Time at, const std::string& tier_id,
+                      const RollupCounters& c);
+  // A purchase of `amount` recorded at `at`: counted, and the member made
+  // active (first of the day / month) or repeat (second) for the period.
+  absl::Status RollupPurchase(StoreTxn& tx, const Program& program, Member& member, int64_t amount, absl::Time at);
+  // A tier change from `from` to `to` (ranks of `program`).
+  absl::Status RollupTierMove(StoreTxn& tx, const Program& program, absl::Time at, const std::string& from,
+                              const std::string& to);
+  absl::StatusOr<AnalyticsResult> AnalyticsIn(StoreTxn& tx, const AnalyticsQuery& query);
   // Moves the member into `tier` at `at`, bumping the snapshot version,
   // and publishes TierChanged; the snapshot goes to `fx`.
   absl::Status ChangeTier(StoreTxn& tx, Effects* fx, Member& member, const Program& program, const Tier& tier,

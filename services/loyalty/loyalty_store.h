@@ -151,6 +151,15 @@ class StoreTxn : public ServiceTxn {
   // or purged once delivered).
   virtual absl::StatusOr<std::optional<OutboxEventState>> OutboxState(const std::string& event_id) = 0;
 
+  // Analytics rollups (analytics.cc): adds `c` to the row of (day, tier),
+  // creating it.
+  virtual absl::Status AddRollup(int64_t day, const std::string& tier_id, const RollupCounters& c) = 0;
+  // The rows of days in [first_day, last_day], by day.
+  virtual absl::StatusOr<std::vector<RollupRow>> Rollups(int64_t first_day, int64_t last_day) = 0;
+  // Per tier, members_delta and points_net summed over every day before
+  // `day` (the opening row included): members and points held then.
+  virtual absl::StatusOr<std::vector<RollupRow>> RollupTotalsBefore(int64_t day) = 0;
+
   // Small named values for background jobs (cursors).
   virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;
   virtual absl::Status SetJobState(const std::string& name, const std::optional<std::string>& value) = 0;

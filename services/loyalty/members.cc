@@ -154,6 +154,10 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
     return s;
   }
   if (absl::Status s = tx.MarkCacheDirty(m.member_id, 1); !s.ok()) return s;
+  RollupCounters joined;
+  joined.members_delta = 1;
+  joined.enrolled = 1;
+  if (absl::Status s = Rollup(tx, *program, now, base.tier_id, joined); !s.ok()) return s;
   MemberView view{m, SnapshotFrom(m, *program)};
   fx.snapshots.push_back(view.snapshot);
   return view;

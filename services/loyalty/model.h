@@ -106,6 +106,10 @@ struct Program {
   std::optional<VisitReward> visit_reward;
   int64_t birthday_points = 0;
   std::vector<Occasion> occasions;
+  // What `point_value_points` points are worth in minor units of the
+  // currency (the liability in analytics); 0 points = not set.
+  int64_t point_value_amount = 0;
+  int64_t point_value_points = 0;
   std::string change_note;
   std::string actor;
   absl::Time effective_time = absl::InfinitePast();
@@ -184,6 +188,13 @@ struct Member {
   // The local start of the member's next membership anniversary, for the
   // occasions job (docs: Occasion).
   std::optional<absl::Time> next_anniversary_time;
+  // Purchases in the current local day and month of the program's zone
+  // (analytics: the first and second of a period count the member active
+  // and repeat). -1 = none yet.
+  int64_t activity_day = -1;
+  int activity_day_purchases = 0;
+  int64_t activity_month = -1;
+  int activity_month_purchases = 0;
 };
 
 // A member's tier as every service sees it (the Redis cache's value).
@@ -332,6 +343,30 @@ struct Purchase {
   int64_t points_earned = 0;
   Rounding rounding = Rounding::kFloor;
   int64_t points_reversed = 0;  // cumulative target of its returns
+};
+
+// --------------------------------------------------------------- analytics
+
+// What happened on one local day to the members of one tier: the rollup row
+// analytics read instead of members and the ledger. Every field is a sum, so
+// rows add up (a month is the sum of its days).
+struct RollupCounters {
+  int64_t members_delta = 0;  // enrolled + moved in - moved out - erased
+  int64_t enrolled = 0, erased = 0, upgraded = 0, downgraded = 0;
+  int64_t points_net = 0;  // signed sum of every entry
+  int64_t points_earned = 0, points_bonus = 0, points_visit = 0;
+  int64_t points_adjusted_in = 0, points_adjusted_out = 0;
+  int64_t points_redeemed = 0, points_reversed = 0, points_expired = 0, points_forfeited = 0;
+  int64_t purchases = 0, purchase_amount = 0, returned_amount = 0;
+  int64_t active_day = 0, active_month = 0, repeat_day = 0, repeat_month = 0;
+
+  RollupCounters& operator+=(const RollupCounters& o);
+};
+
+struct RollupRow {
+  int64_t day = 0;  // days since 1970-01-01, local
+  std::string tier_id;
+  RollupCounters counters;
 };
 
 // ------------------------------------------------------------------ events

@@ -109,7 +109,7 @@ absl::StatusOr<PointsResult> LoyaltyService::RedeemIn(StoreTxn& tx, const Redeem
   entry.request_id = actor.request_id;
   entry.order_id = cmd.order_id;
   entry.cause = RedemptionCause{cmd.order_id, cmd.description};
-  if (absl::Status s = Post(tx, *m, entry, std::nullopt); !s.ok()) return s;
+  if (absl::Status s = Post(tx, *program, *m, entry, std::nullopt); !s.ok()) return s;
   if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
   return PointsResult{entry, m->points_balance};
 }
@@ -135,7 +135,7 @@ absl::StatusOr<PointsResult> LoyaltyService::AdjustIn(StoreTxn& tx, const Adjust
   entry.actor = actor.name;
   entry.request_id = actor.request_id;
   entry.cause = AdjustmentCause{cmd.reason_code, cmd.complaint_id, cmd.note};
-  if (absl::Status s = Post(tx, *m, entry, LotExpiry(*program, now)); !s.ok()) return s;
+  if (absl::Status s = Post(tx, *program, *m, entry, LotExpiry(*program, now)); !s.ok()) return s;
   if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
   return PointsResult{entry, m->points_balance};
 }

@@ -360,12 +360,18 @@ absl::Status LoyaltyService::EraseIn(StoreTxn& tx, const DataSubject& subject, c
     // One pseudonym per member: ledger sequences of two members would clash
     // under one, and each peer re-keys the member's records to it.
     r.pseudonym = NewPseudonym();
+    // A member exists only under a program: its version dates the
+    // forfeiture and the departure in the analytics rollups.
+    auto program = CurrentProgram(tx);
+    if (!program.ok()) return program.status();
     if (member.points_balance > 0) {
-      auto program = tx.ProgramAt(now);
-      if (!program.ok()) return program.status();
-      LedgerEntry forfeit = Forfeiture(member, program->has_value() ? (*program)->version : 0, now, actor);
-      if (absl::Status s = Post(tx, member, forfeit, std::nullopt); !s.ok()) return s;
+      LedgerEntry forfeit = Forfeiture(member, program->version, now, actor);
+      if (absl::Status s = Post(tx, *program, member, forfeit, std::nullopt); !s.ok()) return s;
     }
+    RollupCounters gone;
+    gone.members_delta = -1;
+    gone.erased = 1;
+    if (absl::Status s = Rollup(tx, *program, now, member.tier.tier_id, gone); !s.ok()) return s;
     const std::string& alias = r.pseudonym;
     absl::Status erased = tx.EraseMember(
         id, alias, [&](LedgerEntry& e) { Deidentify(e, id, alias); }, receipt);

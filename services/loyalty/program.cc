@@ -171,6 +171,11 @@ void ValidateRewards(const Program& p, FieldErrors& errors) {
     errors.RequireRange("program.visit_reward.bonus_points", v.bonus_points, 0, 1000000);
   }
   errors.RequireRange("program.birthday_bonus.points", p.birthday_points, 0, 1000000);
+  // point_value_points 0 = unset; ProgramFromProto makes "set with 0" -1.
+  if (p.point_value_points != 0) {
+    errors.RequireRange("program.point_value.points", p.point_value_points, 1, 1000000);
+    errors.RequireRange("program.point_value.amount.amount_minor", p.point_value_amount, 0, 1000000000);
+  }
 }
 
 }  // namespace

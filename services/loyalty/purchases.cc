@@ -129,13 +129,14 @@ absl::Status LoyaltyService::EarnPurchasePoints(StoreTxn& tx, PurchaseContext& c
                              EarnCalculation{cmd.amount, scoring.earn_rule.points_per_unit,
                                              scoring.earn_rule.unit_amount, m.tier.tier_id, multiplier,
                                              scoring.earn_rule.rounding, cmd.no_points}};
-  if (absl::Status s = Post(tx, m, earn, LotExpiry(scoring, c.purchase_time)); !s.ok()) return s;
+  if (absl::Status s = Post(tx, c.current, m, earn, LotExpiry(scoring, c.purchase_time)); !s.ok()) return s;
   r.points_earned = *earned;
   r.entries.push_back(earn);
   Purchase purchase{
       cmd.order_id, m.member_id, cmd.amount, c.purchase_time, 0, earn.sequence, *earned, scoring.earn_rule.rounding, 0};
   if (absl::Status s = tx.InsertPurchase(purchase); !s.ok()) return s;
   m.lifetime_spend = *lifetime_spend;
+  if (absl::Status s = RollupPurchase(tx, c.current, m, cmd.amount, c.now); !s.ok()) return s;
   return absl::OkStatus();
 }
 
@@ -177,7 +178,7 @@ absl::Status LoyaltyService::GrantVisitReward(StoreTxn& tx, PurchaseContext& c, 
   reward.request_id = actor.request_id;
   reward.order_id = order_id;
   reward.cause = VisitRewardCause{order_id, m.visit_count, visit.reward_name};
-  if (absl::Status s = Post(tx, m, reward, LotExpiry(c.scoring, c.now)); !s.ok()) return s;
+  if (absl::Status s = Post(tx, c.current, m, reward, LotExpiry(c.scoring, c.now)); !s.ok()) return s;
   m.visits_since_reward = 0;
   VisitRewarded event{m.member_id, m.visit_count, visit.reward_name, reward.entry_id(), visit.localized_reward_names};
   if (absl::Status s = tx.Enqueue(EventToOutbox(event, c.now)); !s.ok()) return s;
@@ -329,6 +330,9 @@ absl::Status LoyaltyService::ReversePoints(StoreTxn& tx, ReturnContext& c, const
   purchase.points_reversed = target;
   if (absl::Status s = tx.SavePurchase(purchase); !s.ok()) return s;
   m.lifetime_spend -= c.amount;
+  RollupCounters returned;
+  returned.returned_amount = c.amount;
+  if (absl::Status s = Rollup(tx, c.current, c.now, m.tier.tier_id, returned); !s.ok()) return s;
 
   auto at_return = tx.ProgramAt(c.return_time);
   if (!at_return.ok()) return at_return.status();
@@ -345,7 +349,7 @@ absl::Status LoyaltyService::ReversePoints(StoreTxn& tx, ReturnContext& c, const
       cmd.return_id,       cmd.order_id, cmd.kind, c.amount, total, EntryId(m.member_id, purchase.earn_sequence),
       reverse - recovered, cmd.reason};
   // The order's own points go first, then the oldest.
-  if (absl::Status s = Post(tx, m, entry, std::nullopt, purchase.earn_sequence); !s.ok()) return s;
+  if (absl::Status s = Post(tx, c.current, m, entry, std::nullopt, purchase.earn_sequence); !s.ok()) return s;
   r.returned_amount = c.amount;
   r.total_returned = total;
   r.fully_returned = total >= purchase.amount;

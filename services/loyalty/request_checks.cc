@@ -178,10 +178,11 @@ std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPur
 
 bool CheckProgramMask(FieldErrors& errors, const v1::UpdateProgramRequest& req) {
   using google::protobuf::util::FieldMaskUtil;
-  static const std::set<std::string> kTop = {"display_name", "currency_code",  "time_zone",
-                                             "tiers",        "earn_rule",      "points_expiry",
-                                             "visit_reward", "birthday_bonus", "occasions"};
-  static const std::set<std::string> kNested = {"earn_rule", "points_expiry", "visit_reward", "birthday_bonus"};
+  static const std::set<std::string> kTop = {"display_name", "currency_code", "time_zone",    "tiers",
+                                             "earn_rule",    "points_expiry", "visit_reward", "birthday_bonus",
+                                             "occasions",    "point_value"};
+  static const std::set<std::string> kNested = {"earn_rule", "points_expiry", "visit_reward", "birthday_bonus",
+                                                "point_value"};
   bool replace_all = req.update_mask().paths().empty();
   for (const std::string& path : req.update_mask().paths()) {
     if (path == "*") {
@@ -271,6 +272,49 @@ EntryFilter LedgerFilter(FieldErrors& errors, const v1::ListLedgerEntriesRequest
     errors.Add("end_time", "must be after start_time");
   }
   return filter;
+}
+
+namespace {
+
+// A real civil date from 1970-01-01 to 9999-12-31, or nullopt (and an error).
+std::optional<absl::CivilDay> RequireDate(FieldErrors& errors, const std::string& field, bool present,
+                                          const v1::LocalDate& d) {
+  if (!present) {
+    errors.Add(field, "required");
+    return std::nullopt;
+  }
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  if (d.year() < 1970 || d.year() > 9999 || day.year() != d.year() || day.month() != d.month() ||
+      day.day() != d.day()) {
+    errors.Add(field, "must be a real date from 1970-01-01 to 9999-12-31");
+    return std::nullopt;
+  }
+  return day;
+}
+
+}  // namespace
+
+AnalyticsQuery CheckAnalytics(FieldErrors& errors, const v1::GetLoyaltyAnalyticsRequest& req) {
+  AnalyticsQuery q;
+  auto start = RequireDate(errors, "start_date", req.has_start_date(), req.start_date());
+  auto end = RequireDate(errors, "end_date", req.has_end_date(), req.end_date());
+  if (!v1::GetLoyaltyAnalyticsRequest::Granularity_IsValid(req.granularity())) {
+    errors.Add("granularity", "must be DAY or MONTH");
+  }
+  q.monthly = req.granularity() == v1::GetLoyaltyAnalyticsRequest::MONTH;
+  errors.RequireMaxLength("time_zone", req.time_zone(), 64);
+  q.time_zone = req.time_zone();
+  if (!start || !end) return q;
+  if (*end < *start) {
+    errors.Add("end_date", "must not be before start_date");
+  } else if (!q.monthly && *end - *start >= 366) {
+    errors.Add("end_date", "a DAY period is at most 366 days");
+  } else if (q.monthly && absl::CivilMonth(*end) - absl::CivilMonth(*start) >= 36) {
+    errors.Add("end_date", "a MONTH period touches at most 36 months");
+  }
+  q.start_day = *start;
+  q.end_day = *end;
+  return q;
 }
 
 }  // namespace care::loyalty

@@ -14,6 +14,7 @@
 #include "common/privacy.h"  // IsEmail, IsE164
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "services/loyalty/commands.h"
 #include "services/loyalty/loyalty_store.h"
 
 namespace care::loyalty {
@@ -52,5 +53,8 @@ bool CheckProgramMask(FieldErrors& errors, const care::loyalty::v1::UpdateProgra
 void CheckAdjust(FieldErrors& errors, const care::loyalty::v1::AdjustPointsRequest& req);
 // ListLedgerEntries' filters.
 EntryFilter LedgerFilter(FieldErrors& errors, const care::loyalty::v1::ListLedgerEntriesRequest& req);
+// GetLoyaltyAnalytics: real dates from 1970-01-01, in order, at most 366
+// days (DAY) or 36 months touched (MONTH).
+AnalyticsQuery CheckAnalytics(FieldErrors& errors, const care::loyalty::v1::GetLoyaltyAnalyticsRequest& req);
 
 }  // namespace care::loyalty

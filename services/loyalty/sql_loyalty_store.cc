@@ -1,5 +1,7 @@
 #include "services/loyalty/sql_loyalty_store.h"
 
+#include <array>
+#include <iterator>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -72,7 +74,8 @@ constexpr char kMemberColumns[] =
     "gender, age_band, occupation, consents, tier_id, tier_in_grace, tier_achieved_at, tier_review_at, "
     "tier_grace_end_at, tier_version, tier_program_version, tier_snapshot_at, points_balance, ledger_seq, "
     "visit_count, visits_since_reward, last_visit_at, lifetime_spend, create_time, update_time, version, "
-    "next_birthday_at, birthday_bonus_year, next_anniversary_at";
+    "next_birthday_at, birthday_bonus_year, next_anniversary_at, activity_day, activity_day_purchases, "
+    "activity_month, activity_month_purchases";
 
 Member MemberFromRow(const Statement& s) {
   Member m;
@@ -112,11 +115,15 @@ Member MemberFromRow(const Statement& s) {
   m.next_birthday_time = OptTime(s, 31);
   m.birthday_bonus_year = static_cast<int>(s.Int(32));
   m.next_anniversary_time = OptTime(s, 33);
+  m.activity_day = s.Int(34);
+  m.activity_day_purchases = static_cast<int>(s.Int(35));
+  m.activity_month = s.Int(36);
+  m.activity_month_purchases = static_cast<int>(s.Int(37));
   return m;
 }
 
 // Binds every column of kMemberColumns, in order, plus the derived ones
-// (email_lc, consent_mask, tier_due_at) as ?35..?37.
+// (email_lc, consent_mask, tier_due_at) as ?39..?41.
 void BindMember(Statement& s, const Member& m) {
   const Profile& p = m.profile;
   int i = 0;
@@ -154,9 +161,36 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, Micros(m.next_birthday_time));
   s.Bind(++i, m.birthday_bonus_year);
   s.Bind(++i, Micros(m.next_anniversary_time));
+  s.Bind(++i, m.activity_day);
+  s.Bind(++i, m.activity_day_purchases);
+  s.Bind(++i, m.activity_month);
+  s.Bind(++i, m.activity_month_purchases);
   s.Bind(++i, absl::AsciiStrToLower(p.email));
   s.Bind(++i, ConsentMask(p.consents));
   s.Bind(++i, Micros(m.tier.DueTime()));
+}
+
+// The counters of analytics_daily, in the order of RollupFields.
+constexpr const char* kRollupColumns[] =
+    {"members_delta",       "enrolled",        "erased",          "upgraded",       "downgraded",
+     "points_net",          "points_earned",   "points_bonus",    "points_visit",   "points_adjusted_in",
+     "points_adjusted_out", "points_redeemed", "points_reversed", "points_expired", "points_forfeited",
+     "purchases",           "purchase_amount", "returned_amount", "active_day",     "active_month",
+     "repeat_day",          "repeat_month"};
+
+std::array<int64_t*, std::size(kRollupColumns)> RollupFields(RollupCounters& c) {
+  return {&c.members_delta,       &c.enrolled,        &c.erased,          &c.upgraded,       &c.downgraded,
+          &c.points_net,          &c.points_earned,   &c.points_bonus,    &c.points_visit,   &c.points_adjusted_in,
+          &c.points_adjusted_out, &c.points_redeemed, &c.points_reversed, &c.points_expired, &c.points_forfeited,
+          &c.purchases,           &c.purchase_amount, &c.returned_amount, &c.active_day,     &c.active_month,
+          &c.repeat_day,          &c.repeat_month};
+}
+
+std::array<int64_t, std::size(kRollupColumns)> RollupValues(RollupCounters c) {
+  std::array<int64_t, std::size(kRollupColumns)> out{};
+  auto fields = RollupFields(c);
+  for (size_t i = 0; i < fields.size(); ++i) out[i] = *fields[i];
+  return out;
 }
 
 class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
@@ -219,7 +253,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "INSERT INTO members (", kMemberColumns,
         ", email_lc, consent_mask, tier_due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
         "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, "
-        "?35, ?36, ?37)"));
+        "?35, ?36, ?37, ?38, ?39, ?40, ?41)"));
     if (!stmt.ok()) return stmt.status();
     BindMember(*stmt, member);
     absl::Status s = Run(std::move(stmt));
@@ -235,8 +269,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "tier_grace_end_at = ?19, tier_version = ?20, tier_program_version = ?21, tier_snapshot_at = ?22, "
         "points_balance = ?23, ledger_seq = ?24, visit_count = ?25, visits_since_reward = ?26, "
         "last_visit_at = ?27, lifetime_spend = ?28, create_time = ?29, update_time = ?30, version = ?31, "
-        "next_birthday_at = ?32, birthday_bonus_year = ?33, next_anniversary_at = ?34, email_lc = ?35, "
-        "consent_mask = ?36, tier_due_at = ?37 WHERE member_id = ?1");
+        "next_birthday_at = ?32, birthday_bonus_year = ?33, next_anniversary_at = ?34, activity_day = ?35, "
+        "activity_day_purchases = ?36, activity_month = ?37, activity_month_purchases = ?38, email_lc = ?39, "
+        "consent_mask = ?40, tier_due_at = ?41 WHERE member_id = ?1");
     if (!stmt.ok()) return stmt.status();
     BindMember(*stmt, member);
     return Run(std::move(stmt));
@@ -545,6 +580,57 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
   absl::StatusOr<std::optional<OutboxEventState>> OutboxState(const std::string& event_id) override {
     return OutboxEventStateOf(txn_, event_id);
+  }
+
+  absl::Status AddRollup(int64_t day, const std::string& tier_id, const RollupCounters& c) override {
+    // One statement whatever the counters: zeros add nothing.
+    static const std::string sql = [] {
+      std::string cols = "day, tier_id";
+      std::string values = "?1, ?2";
+      std::string sets;
+      int n = 2;
+      for (const char* col : kRollupColumns) {
+        absl::StrAppend(&cols, ", ", col);
+        absl::StrAppend(&values, ", ?", ++n);
+        absl::StrAppend(&sets, sets.empty() ? "" : ", ", col, " = analytics_daily.", col, " + excluded.", col);
+      }
+      return absl::StrCat("INSERT INTO analytics_daily (", cols, ") VALUES (", values,
+                          ") ON CONFLICT (day, tier_id) DO UPDATE SET ", sets);
+    }();
+    auto stmt = txn_.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, day);
+    stmt->Bind(2, tier_id);
+    int i = 2;
+    for (int64_t v : RollupValues(c)) stmt->Bind(++i, v);
+    return Run(std::move(stmt));
+  }
+
+  absl::StatusOr<std::vector<RollupRow>> Rollups(int64_t first_day, int64_t last_day) override {
+    return Collect<RollupRow>(txn_.Query(absl::StrCat("SELECT day, tier_id, ", absl::StrJoin(kRollupColumns, ", "),
+                                                      " FROM analytics_daily WHERE day >= ?1 AND day <= ?2 "
+                                                      "ORDER BY day, tier_id"),
+                                         first_day, last_day),
+                              [](const Statement& s) {
+                                RollupRow row{s.Int(0), s.Text(1), {}};
+                                int i = 2;
+                                for (int64_t* field : RollupFields(row.counters)) *field = s.Int(i++);
+                                return row;
+                              });
+  }
+
+  absl::StatusOr<std::vector<RollupRow>> RollupTotalsBefore(int64_t day) override {
+    return Collect<RollupRow>(
+        txn_.Query("SELECT tier_id, COALESCE(SUM(members_delta), 0), COALESCE(SUM(points_net), 0) FROM "
+                   "analytics_daily WHERE day < ?1 GROUP BY tier_id ORDER BY tier_id",
+                   day),
+        [](const Statement& s) {
+          RollupRow row;
+          row.tier_id = s.Text(0);
+          row.counters.members_delta = s.Int(1);
+          row.counters.points_net = s.Int(2);
+          return row;
+        });
   }
 
   absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) override {

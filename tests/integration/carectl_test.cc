@@ -305,6 +305,31 @@ TEST_F(CarectlTest, LoyaltyCommandsShowTablesJsonAndErrors) {
   EXPECT_ERR(no_tier, "error: NOT_FOUND");
 }
 
+TEST_F(CarectlTest, LoyaltyAnalyticsShowsTheFiguresOfEachDayOrMonth) {
+  ASSERT_EQ(Loyalty({"enrol", "ann", "--name=Ann Lee"}).code, 0);
+  ASSERT_EQ(Loyalty({"purchase", "ann", "o-1", "1000.00"}).code, 0);  // 1000 points, silver
+  Result days = Loyalty({"analytics", "2031-01-14", "2031-01-15"}, admin());
+  ASSERT_EQ(days.code, 0) << days;
+  EXPECT_OUT(days, "PERIOD");
+  EXPECT_OUT(days, "2031-01-14");
+  EXPECT_OUT(days, "2031-01-15");
+  EXPECT_OUT(days, "100.00%");  // ann, the one member, bought
+  EXPECT_OUT(days, "1000");
+  Result months = Loyalty({"analytics", "2031-01-14", "2031-01-15", "--by=month"}, admin());
+  ASSERT_EQ(months.code, 0) << months;
+  EXPECT_OUT(months, "2031-01 ");
+  EXPECT_FALSE(absl::StrContains(months.out, "2031-01-15")) << months;
+  Result json = Run({"--json", "--target=" + service_->address(), "--token=" + admin(), "loyalty", "analytics",
+                     "2031-01-15", "2031-01-15"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_OUT(json, "\"outstanding_points\": \"1000\"");
+  // Admins only; a bad date is a usage error.
+  Result denied = Loyalty({"analytics", "2031-01-15", "2031-01-15"});
+  EXPECT_EQ(denied.code, 1) << denied;
+  EXPECT_ERR(denied, "reason: MISSING_ROLE");
+  EXPECT_EQ(Loyalty({"analytics", "15/01/2031", "2031-01-15"}, admin()).code, 2);
+}
+
 TEST_F(CarectlTest, PrivacyEraseStatusAndExport) {
   Enrol("pia", [](lv1::Member* m) { m->set_name("Pia Privacy"); });
   auto privacy = [&](std::vector<std::string> args) {

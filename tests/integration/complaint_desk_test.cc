@@ -548,6 +548,84 @@ TEST_F(ComplaintDeskTest, GroupedMetricsAndComplaintsPerThousandOrdersMatchHandC
             std::vector<std::string>{"group_by"});
 }
 
+// Issue 22, item 8: the figures per assigned agent, with consultation time
+// (each Reply of the fixture reports 5 minutes) and mean times.
+TEST_F(ComplaintDeskTest, PerAgentMetricsAndConsultationTimeMatchHandComputedValues) {
+  Enrol("m1");
+  Enrol("m2");
+  auto file = [&](const std::string& member, const std::string& order) {
+    kv1::CreateComplaintRequest req;
+    req.set_request_id("agents-" + order);
+    req.set_member_id(member);
+    req.set_channel(kv1::CHANNEL_PHONE);
+    req.set_category(kv1::CATEGORY_DELIVERY);
+    req.set_order_id(order);
+    req.set_description("Late");
+    kv1::CreateComplaintResponse out;
+    EXPECT_TRUE(complaints().CreateComplaint(Ctx(agent()).get(), req, &out).ok());
+    return out.complaint().complaint_id();
+  };
+  auto assign = [&](const std::string& id, const std::string& agent_id) {
+    kv1::AssignComplaintRequest req;
+    req.set_request_id("assign-" + id);
+    req.set_complaint_id(id);
+    req.set_agent_id(agent_id);
+    kv1::Complaint out;
+    grpc::Status s = complaints().AssignComplaint(Ctx(supervisor()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+  };
+  const std::string a1 = file("m1", "a-1"), a2 = file("m1", "a-2"), b1 = file("m2", "b-1");
+  file("m2", "u-1");  // nobody's
+  assign(a1, "agent-a");
+  assign(a2, "agent-a");
+  assign(b1, "agent-b");
+  kv1::ReplyToComplaintResponse out;
+  // First responses: a1 after 10 minutes, a2 after 40 (and a second reply
+  // at 45: 10 minutes of consultation), b1 after 50.
+  for (auto [id, at] : {std::pair<std::string, int>{a1, 10}, {a2, 40}, {a2, 45}, {b1, 50}}) {
+    SetBoth(Base() + absl::Minutes(at));
+    ASSERT_TRUE(Reply(id, "We are on it", &out).ok());
+  }
+  SetBoth(Base() + absl::Minutes(70));
+  Resolve(a1);
+
+  kv1::GetComplaintMetricsRequest req;
+  *req.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
+  *req.mutable_end_time() = ToTimestamp(Base() + absl::Hours(2));
+  req.add_group_by(kv1::METRICS_DIMENSION_AGENT);
+  kv1::ComplaintMetrics m;
+  ASSERT_TRUE(complaints().GetComplaintMetrics(Ctx(supervisor()).get(), req, &m).ok());
+  EXPECT_EQ(m.overall().complaint_count(), 4);
+  EXPECT_EQ(m.overall().consultation_time().count(), 3);
+  EXPECT_EQ(FromDurationProto(m.overall().total_consultation_time()), absl::Minutes(20));
+  EXPECT_EQ(FromDurationProto(m.overall().first_response_time().mean()), absl::Seconds(2000));  // (10+40+50)/3 min
+  ASSERT_EQ(m.groups_size(), 3);  // by agent id: "", agent-a, agent-b
+  const kv1::MetricsGroup& none = m.groups(0);
+  EXPECT_EQ(none.key().agent_id(), "");
+  EXPECT_EQ(none.complaint_count(), 1);
+  EXPECT_EQ(none.consultation_time().count(), 0);
+  EXPECT_FALSE(none.consultation_time().has_mean());
+  const kv1::MetricsGroup& a = m.groups(1);
+  EXPECT_EQ(a.key().agent_id(), "agent-a");
+  EXPECT_EQ(a.complaint_count(), 2);
+  EXPECT_EQ(a.resolved_count(), 1);
+  EXPECT_EQ(a.first_response_time().count(), 2);
+  EXPECT_EQ(FromDurationProto(a.first_response_time().median()), absl::Minutes(10));
+  EXPECT_EQ(FromDurationProto(a.first_response_time().mean()), absl::Minutes(25));
+  EXPECT_EQ(a.resolution_time().count(), 1);
+  EXPECT_EQ(FromDurationProto(a.resolution_time().mean()), absl::Minutes(70));
+  EXPECT_EQ(a.consultation_time().count(), 2);
+  EXPECT_EQ(FromDurationProto(a.total_consultation_time()), absl::Minutes(15));
+  EXPECT_EQ(FromDurationProto(a.consultation_time().mean()), absl::Seconds(450));
+  EXPECT_EQ(FromDurationProto(a.consultation_time().median()), absl::Minutes(5));
+  const kv1::MetricsGroup& b = m.groups(2);
+  EXPECT_EQ(b.key().agent_id(), "agent-b");
+  EXPECT_EQ(b.complaint_count(), 1);
+  EXPECT_EQ(b.resolved_count(), 0);
+  EXPECT_EQ(FromDurationProto(b.first_response_time().mean()), absl::Minutes(50));
+  EXPECT_EQ(FromDurationProto(b.total_consultation_time()), absl::Minutes(5));
+}
+
 // The ids of the process' threads now (/proc/<pid>/task).
 std::set<std::string> ThreadIds(pid_t pid) {
   std::set<std::string> ids;

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "care/loyalty/v1/loyalty.grpc.pb.h"
 #include "tools/carectl/commands.h"
 
@@ -287,6 +288,53 @@ int MemberList(Context& c, Args& a) {
   });
 }
 
+v1::LocalDate DateArg(Args& a, const std::string& name) {
+  absl::CivilDay day;
+  const std::string text = a.Positional(name);
+  if (!absl::ParseCivilTime(text, &day)) throw UsageError(absl::StrCat(name, " must be YYYY-MM-DD, got ", text));
+  v1::LocalDate d;
+  d.set_year(static_cast<int32_t>(day.year()));
+  d.set_month(day.month());
+  d.set_day(day.day());
+  return d;
+}
+
+std::string DateText(const v1::LocalDate& d) {
+  return absl::StrCat(d.year(), "-", d.month() < 10 ? "0" : "", d.month(), "-", d.day() < 10 ? "0" : "", d.day());
+}
+
+std::string Percent(int32_t bps) { return absl::StrCat(bps / 100, ".", bps % 100 < 10 ? "0" : "", bps % 100, "%"); }
+
+int Analytics(Context& c, Args& a) {
+  v1::GetLoyaltyAnalyticsRequest req;
+  *req.mutable_start_date() = DateArg(a, "start_date");
+  *req.mutable_end_date() = DateArg(a, "end_date");
+  const std::string by = a.Flag("by");
+  if (by == "month") {
+    req.set_granularity(v1::GetLoyaltyAnalyticsRequest::MONTH);
+  } else if (by.empty() || by == "day") {
+    req.set_granularity(v1::GetLoyaltyAnalyticsRequest::DAY);
+  } else {
+    throw UsageError("--by must be day or month");
+  }
+  a.Done();
+  v1::LoyaltyAnalytics resp;
+  return c.Finish(Stub(c)->GetLoyaltyAnalytics(c.NewCall().get(), req, &resp), resp, [&] {
+    Table t({"PERIOD", "MEMBERS", "JOINED", "LEFT", "UP", "DOWN", "ACTIVE", "ACTIVE%", "REPEAT%", "PURCHASES", "ISSUED",
+             "REDEEMED", "EXPIRED", "OUTSTANDING", "LIABILITY"});
+    for (const auto& p : resp.periods()) {
+      t.Row({by == "month" ? DateText(p.start_date()).substr(0, 7) : DateText(p.start_date()),
+             absl::StrCat(p.members()), absl::StrCat(p.enrolled()), absl::StrCat(p.erased()),
+             absl::StrCat(p.upgrades()), absl::StrCat(p.downgrades()), absl::StrCat(p.active_members()),
+             Percent(p.active_rate_bps()), Percent(p.repeat_rate_bps()), absl::StrCat(p.purchases()),
+             absl::StrCat(p.points().issued()), absl::StrCat(p.points().redeemed()), absl::StrCat(p.points().expired()),
+             absl::StrCat(p.outstanding_points()),
+             p.has_outstanding_liability() ? Money(p.outstanding_liability()) : "-"});
+    }
+    t.Print("(no periods)");
+  });
+}
+
 }  // namespace
 
 std::vector<Command> LoyaltyCommands() {
@@ -311,6 +359,10 @@ std::vector<Command> LoyaltyCommands() {
       {"loyalty member", "list",
        "[--tier=T1,T2] [--segment=S1,S2] [--email=] [--phone=] [--page-size=50] [--page-token=]",
        "lists members, filtered by tier, segment, email or phone (ListMembers)", MemberList},
+      {"loyalty", "analytics", "<start_date> <end_date> [--by=day|month]",
+       "the program's figures per local day or month, from the rollups: members and movements, active and "
+       "repeat rates, points issued/redeemed/expired, the outstanding liability (GetLoyaltyAnalytics; admin)",
+       Analytics},
       {"loyalty program", "get", "[--version=N]", "shows the program in force, or an earlier version (GetProgram)",
        ProgramGet},
       {"loyalty program", "set", "--file=PROGRAM.json [--only=PATH,...] [--note=]" + id,
