@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
+#include "clients/promotion/promotion_client.h"
 #include "common/log.h"
 #include "common/privacy.h"
 #include "common/server.h"
@@ -60,6 +61,19 @@ void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loya
   }
 }
 
+// What loyalty needs of an order's redemption (services/loyalty/commands.h).
+care::loyalty::LoyaltyService::RedemptionLookup RedemptionsFrom(
+    const care::clients::promotion::PromotionClient& client) {
+  return [&client](const std::string& order_id) -> absl::StatusOr<care::loyalty::OrderRedemption> {
+    auto r = client.GetRedemption(order_id);
+    if (!r.ok()) return r.status();
+    using care::promotion::v1::RedemptionState;
+    const bool live = r->state() == RedemptionState::REDEMPTION_STATE_REDEEMED ||
+                      r->state() == RedemptionState::REDEMPTION_STATE_PARTIALLY_RETURNED;
+    return care::loyalty::OrderRedemption{r->redemption_id(), r->customer().member_id(), live, r->bonus_points()};
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,7 +85,8 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  // Erasures (ErasePerson) reach promotion and complaint too.
+  // Erasures (ErasePerson) reach promotion and complaint too; RecordPurchase
+  // reads promotion's redemptions for campaign bonus points.
   const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
   const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
   std::string service_token_file = config.String(
@@ -126,6 +141,14 @@ int main(int argc, char** argv) {
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   care::ErasureScrub scrub([&db] { return db.Scrub(); });
   loyalty.SetErasureScrub(&scrub);
+  // Campaign bonus points: RecordPurchase reads the order's redemption
+  // from promotion (peer svc:loyalty), never the caller's numbers.
+  std::unique_ptr<care::clients::promotion::PromotionClient> promotion_client;
+  if (!promotion.target.empty()) {
+    promotion_client = std::make_unique<care::clients::promotion::PromotionClient>(runner.DialPeer(
+        promotion.target, promotion.tls, service_token_file, care::clients::PeerHealthService("promotion")));
+    loyalty.SetRedemptionLookup(RedemptionsFrom(*promotion_client));
+  }
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
