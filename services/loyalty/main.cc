@@ -26,11 +26,13 @@ struct PeerFlags {
   bool tls = false;
 };
 
-// --<name>_target and --<name>_tls of a peer that only erasures reach.
-PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name) {
-  std::string target = config.Target(
-      absl::StrCat(name, "_target"),
-      absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait in the outbox until it is set"));
+// --<name>_target and --<name>_tls of a peer that erasures (ErasePerson)
+// reach; `also` says what else needs it (promotion: RecordPurchase reads
+// redemptions there for campaign bonus points).
+PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name, const std::string& also = "") {
+  std::string target = config.Target(absl::StrCat(name, "_target"),
+                                     absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait ",
+                                                  "in the outbox until it is set", also));
   bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
   return {name, target, tls};
 }
@@ -74,6 +76,20 @@ care::loyalty::LoyaltyService::RedemptionLookup RedemptionsFrom(
   };
 }
 
+// Campaign bonus points: RecordPurchase reads the order's redemption from
+// promotion (peer svc:loyalty), never the caller's numbers. Null (purchases
+// naming a redemption refused) without --promotion_target.
+std::unique_ptr<care::clients::promotion::PromotionClient> ReadRedemptionsFrom(care::ServerRunner& runner,
+                                                                               const PeerFlags& promotion,
+                                                                               const std::string& token_file,
+                                                                               care::loyalty::LoyaltyService& loyalty) {
+  if (promotion.target.empty()) return nullptr;
+  auto client = std::make_unique<care::clients::promotion::PromotionClient>(
+      runner.DialPeer(promotion.target, promotion.tls, token_file, care::clients::PeerHealthService("promotion")));
+  loyalty.SetRedemptionLookup(RedemptionsFrom(*client));
+  return client;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,9 +101,7 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  // Erasures (ErasePerson) reach promotion and complaint too; RecordPurchase
-  // reads promotion's redemptions for campaign bonus points.
-  const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
+  const PeerFlags promotion = ErasurePeerFlags(config, "promotion", ", and bonus-point purchases refused");
   const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
   std::string service_token_file = config.String(
       "service_token_file", "",
@@ -141,14 +155,7 @@ int main(int argc, char** argv) {
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   care::ErasureScrub scrub([&db] { return db.Scrub(); });
   loyalty.SetErasureScrub(&scrub);
-  // Campaign bonus points: RecordPurchase reads the order's redemption
-  // from promotion (peer svc:loyalty), never the caller's numbers.
-  std::unique_ptr<care::clients::promotion::PromotionClient> promotion_client;
-  if (!promotion.target.empty()) {
-    promotion_client = std::make_unique<care::clients::promotion::PromotionClient>(runner.DialPeer(
-        promotion.target, promotion.tls, service_token_file, care::clients::PeerHealthService("promotion")));
-    loyalty.SetRedemptionLookup(RedemptionsFrom(*promotion_client));
-  }
+  auto promotion_client = ReadRedemptionsFrom(runner, promotion, service_token_file, loyalty);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
