@@ -196,7 +196,7 @@ void PrintRedemption(const v1::Redemption& r) {
                {"TOTAL", Money(r.totals().total())},
                {"DISCOUNT", Money(r.totals().total_discount())},
                {"CAMPAIGNS", absl::StrCat(r.campaigns_size())},
-               {"BONUS POINTS", absl::StrCat(r.bonus_points())},
+               {"BONUS", absl::StrCat(r.bonus_points(), " points")},
                {"RELEASED", r.has_discount_released() ? Money(r.discount_released()) : "-"}});
 }
 
