@@ -223,6 +223,21 @@ TEST_F(PromotionBonusTest, AQuoteIsCappedAtThePointsLeftAndReleasesComeBack) {
   EXPECT_EQ(RedeemOk("order-b", q.quote_token()).bonus_points(), 50);
 }
 
+TEST_F(PromotionBonusTest, AmongPeersOnlyLoyaltyReadsRedemptions) {
+  Live("tea-peer", BonusCampaign(0));
+  Enrol("m-fay");
+  RedeemOk("order-p", Quote(Cart("m-fay", {CartLine("a", "TEA", "", 1, 1000)})).quote_token());
+  pv1::GetRedemptionRequest get;
+  get.set_order_id("order-p");
+  pv1::Redemption seen;
+  grpc::Status s = promo().GetRedemption(Ctx(tokens_.peer_loyalty).get(), get, &seen);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(seen.bonus_points(), 60);
+  s = promo().GetRedemption(Ctx(tokens_.peer_complaint).get(), get, &seen);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED");
+}
+
 TEST_F(PromotionBonusTest, BadBonusSettingsAreRefusedNamingTheField) {
   pv1::Campaign none = BonusCampaign(0);
   none.mutable_rules(0)->mutable_effects(0)->mutable_bonus_points()->set_points_per_order(0);
