@@ -41,6 +41,19 @@ struct PurchaseCommand {
   bool no_points = false;
   std::vector<std::string> campaign_ids;
   std::string store_id;
+  // The caller names the order's promotion redemption; the bonus points are
+  // what promotion says it holds (LoyaltyService fills them), never the
+  // caller's number.
+  std::string promotion_redemption_id;
+  int64_t campaign_bonus_points = 0;
+};
+
+// An order's promotion redemption as loyalty needs it (RedemptionLookup).
+struct OrderRedemption {
+  std::string redemption_id;
+  std::string member_id;
+  bool live = false;  // neither cancelled nor fully returned
+  int64_t bonus_points = 0;
 };
 
 enum class VisitOutcome { kCounted = 1, kSameDay = 2, kBelowMinimum = 3 };
@@ -60,7 +73,8 @@ struct PurchaseResult {
   std::string order_id;
   std::string member_id;
   int64_t program_version = 0;
-  int64_t points_earned = 0;
+  int64_t points_earned = 0;  // campaign bonus points included
+  int64_t campaign_bonus_points = 0;
   int64_t points_balance = 0;
   TierSnapshot tier;
   TierChange change;

@@ -38,6 +38,7 @@ PurchaseCommand PurchaseCommandOf(const v1::RecordPurchaseRequest& req, std::opt
   cmd.no_points = req.no_points();
   cmd.campaign_ids.assign(req.campaign_ids().begin(), req.campaign_ids().end());
   cmd.store_id = req.store_id();
+  cmd.promotion_redemption_id = req.promotion_redemption_id();
   return cmd;
 }
 

@@ -357,6 +357,8 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           k->set_points_multiplier_bps(calc.points_multiplier_bps);
           k->set_rounding(static_cast<v1::RoundingMode>(calc.rounding));
           k->set_no_points(calc.no_points);
+          k->set_campaign_bonus_points(calc.campaign_bonus_points);
+          k->set_promotion_redemption_id(calc.promotion_redemption_id);
         } else if constexpr (std::is_same_v<T, ReturnCause>) {
           v1::ReturnCause* c = p.mutable_product_return();
           c->set_return_id(cause.return_id);
@@ -423,7 +425,9 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
                                           k.tier_id(),
                                           k.points_multiplier_bps(),
                                           static_cast<Rounding>(k.rounding()),
-                                          k.no_points()};
+                                          k.no_points(),
+                                          k.campaign_bonus_points(),
+                                          k.promotion_redemption_id()};
       e.order_id = cause.order_id;
       e.cause = std::move(cause);
       break;
@@ -543,6 +547,7 @@ v1::RecordPurchaseResponse PurchaseResponse(const PurchaseResult& r) {
   resp.set_member_id(r.member_id);
   resp.set_program_version(r.program_version);
   resp.set_points_earned(r.points_earned);
+  resp.set_campaign_bonus_points(r.campaign_bonus_points);
   resp.set_points_balance(r.points_balance);
   SetTierOutcome(r, &resp);
   resp.set_visit_counted(r.visit_outcome == VisitOutcome::kCounted);

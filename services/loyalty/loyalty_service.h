@@ -163,6 +163,12 @@ class LoyaltyService final {
   // Asked after each erasure's commit, and again once delivered erasure
   // requests were blanked in the outbox; null: nothing to scrub.
   void SetErasureScrub(ErasureScrub* scrub);
+  // Reads an order's promotion redemption (promotion's GetRedemption by
+  // order id) for RecordPurchase's campaign bonus; its errors are returned
+  // as they are (NOT_FOUND / REDEMPTION_NOT_FOUND, UNAVAILABLE...). Unset:
+  // a purchase naming a redemption is PROMOTION_NOT_CONFIGURED.
+  using RedemptionLookup = std::function<absl::StatusOr<OrderRedemption>(const std::string& order_id)>;
+  void SetRedemptionLookup(RedemptionLookup lookup) { redemptions_ = std::move(lookup); }
   // The job: asks for the scrub a second after a delivery
   // was recorded (then the relay's transaction has committed) and retries a
   // scrub that failed; never more due.
@@ -322,6 +328,10 @@ class LoyaltyService final {
   uint64_t audit_cursor_ = 0;  // the job thread's only
   std::atomic<bool> configured_{false};
   ErasureScrub* scrub_ = nullptr;
+  RedemptionLookup redemptions_;
+  // The campaign bonus of `cmd`'s promotion redemption, checked against the
+  // order and the member (RecordPurchaseRequest.promotion_redemption_id).
+  absl::StatusOr<int64_t> CampaignBonus(const PurchaseCommand& cmd);
   std::atomic<int64_t> scrub_due_micros_{0};  // wall clock; 0 = nothing due
 };
 

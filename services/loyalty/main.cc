@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
+#include "clients/promotion/promotion_client.h"
 #include "common/log.h"
 #include "common/privacy.h"
 #include "common/server.h"
@@ -25,11 +26,13 @@ struct PeerFlags {
   bool tls = false;
 };
 
-// --<name>_target and --<name>_tls of a peer that only erasures reach.
-PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name) {
-  std::string target = config.Target(
-      absl::StrCat(name, "_target"),
-      absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait in the outbox until it is set"));
+// --<name>_target and --<name>_tls of a peer that erasures (ErasePerson)
+// reach; `also` says what else needs it (promotion: RecordPurchase reads
+// redemptions there for campaign bonus points).
+PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name, const std::string& also = "") {
+  std::string target = config.Target(absl::StrCat(name, "_target"),
+                                     absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait ",
+                                                  "in the outbox until it is set", also));
   bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
   return {name, target, tls};
 }
@@ -60,6 +63,33 @@ void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loya
   }
 }
 
+// What loyalty needs of an order's redemption (services/loyalty/commands.h).
+care::loyalty::LoyaltyService::RedemptionLookup RedemptionsFrom(
+    const care::clients::promotion::PromotionClient& client) {
+  return [&client](const std::string& order_id) -> absl::StatusOr<care::loyalty::OrderRedemption> {
+    auto r = client.GetRedemption(order_id);
+    if (!r.ok()) return r.status();
+    using care::promotion::v1::RedemptionState;
+    const bool live = r->state() == RedemptionState::REDEMPTION_STATE_REDEEMED ||
+                      r->state() == RedemptionState::REDEMPTION_STATE_PARTIALLY_RETURNED;
+    return care::loyalty::OrderRedemption{r->redemption_id(), r->customer().member_id(), live, r->bonus_points()};
+  };
+}
+
+// Campaign bonus points: RecordPurchase reads the order's redemption from
+// promotion (peer svc:loyalty), never the caller's numbers. Null (purchases
+// naming a redemption refused) without --promotion_target.
+std::unique_ptr<care::clients::promotion::PromotionClient> ReadRedemptionsFrom(care::ServerRunner& runner,
+                                                                               const PeerFlags& promotion,
+                                                                               const std::string& token_file,
+                                                                               care::loyalty::LoyaltyService& loyalty) {
+  if (promotion.target.empty()) return nullptr;
+  auto client = std::make_unique<care::clients::promotion::PromotionClient>(
+      runner.DialPeer(promotion.target, promotion.tls, token_file, care::clients::PeerHealthService("promotion")));
+  loyalty.SetRedemptionLookup(RedemptionsFrom(*client));
+  return client;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,8 +101,7 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  // Erasures (ErasePerson) reach promotion and complaint too.
-  const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
+  const PeerFlags promotion = ErasurePeerFlags(config, "promotion", ", and bonus-point purchases refused");
   const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
   std::string service_token_file = config.String(
       "service_token_file", "",
@@ -126,6 +155,7 @@ int main(int argc, char** argv) {
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   care::ErasureScrub scrub([&db] { return db.Scrub(); });
   loyalty.SetErasureScrub(&scrub);
+  auto promotion_client = ReadRedemptionsFrom(runner, promotion, service_token_file, loyalty);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 

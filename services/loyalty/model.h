@@ -239,6 +239,9 @@ struct EarnCalculation {
   int points_multiplier_bps = 10000;
   Rounding rounding = Rounding::kFloor;
   bool no_points = false;
+  // Campaign bonus points added to the entry, from this promotion redemption.
+  int64_t campaign_bonus_points = 0;
+  std::string promotion_redemption_id;
 };
 
 struct PurchaseCause {

@@ -35,10 +35,27 @@ absl::StatusOr<v1::RecordPurchaseResponse> LoyaltyService::RecordPurchase(const 
                                                                           const Actor& actor) {
   if (absl::Status s = RequireProgram(); !s.ok()) return s;
   const Once tagged = AboutMember(once, cmd.member_id);
+  PurchaseCommand scored = cmd;
+  if (!cmd.promotion_redemption_id.empty()) {
+    // Asked outside the write transaction (a remote call must not hold the
+    // writer), and not at all for a retry of a recorded order: its first
+    // answer is replayed whatever promotion says now.
+    auto recorded = ReadValue<bool>([&](StoreTxn& tx) -> absl::StatusOr<bool> {
+      auto p = tx.GetPurchase(cmd.order_id);
+      if (!p.ok()) return p.status();
+      return p->has_value();
+    });
+    if (!recorded.ok()) return recorded.status();
+    if (!*recorded) {
+      auto bonus = CampaignBonus(cmd);
+      if (!bonus.ok()) return bonus.status();
+      scored.campaign_bonus_points = *bonus;
+    }
+  }
   return WriteOnceAndCache<v1::RecordPurchaseResponse>(
       tagged, [&](StoreTxn& tx, Effects& fx, v1::RecordPurchaseResponse& response) -> absl::Status {
         if (absl::Status s = RequireRecent("purchase_time", cmd.purchase_time, clock_.Now()); !s.ok()) return s;
-        auto r = RecordPurchaseIn(tx, fx, cmd, actor);
+        auto r = RecordPurchaseIn(tx, fx, scored, actor);
         if (!r.ok()) return r.status();
         response = PurchaseResponse(*r);
         return absl::OkStatus();
@@ -60,6 +77,30 @@ absl::StatusOr<v1::RecordReturnResponse> LoyaltyService::RecordReturn(const Once
         response = ReturnResponse(*r);
         return absl::OkStatus();
       });
+}
+
+absl::StatusOr<int64_t> LoyaltyService::CampaignBonus(const PurchaseCommand& cmd) {
+  if (!redemptions_) {
+    return FailedPrecondition("PROMOTION_NOT_CONFIGURED",
+                              "this loyalty service has no promotion_target to read the redemption from");
+  }
+  // By this order's id only: another order's redemption is never found
+  // under it, so one redemption's bonus goes to one order.
+  auto r = redemptions_(cmd.order_id);
+  if (!r.ok()) return r.status();
+  auto mismatch = [](const std::string& why) {
+    return Error(absl::StatusCode::kFailedPrecondition, "REDEMPTION_MISMATCH", why,
+                 {{"field", "promotion_redemption_id"}});
+  };
+  if (r->redemption_id != cmd.promotion_redemption_id) {
+    return mismatch("the order's promotion redemption has another redemption_id");
+  }
+  if (r->member_id != cmd.member_id) return mismatch("the order's promotion redemption is another member's");
+  if (!r->live) return mismatch("the order's promotion redemption was cancelled or fully returned");
+  if (r->bonus_points < 0 || r->bonus_points > kMaxPointsPerEntry) {
+    return mismatch("the redemption's bonus points are out of bounds");
+  }
+  return r->bonus_points;
 }
 
 // A purchase is scored with the rules in force when it was made (earn rule,
@@ -107,6 +148,13 @@ absl::Status LoyaltyService::EarnPurchasePoints(StoreTxn& tx, PurchaseContext& c
     return InvalidField("amount", absl::StrCat("earns more than ", kMaxPointsPerEntry,
                                                " points under the earn rule; split the order"));
   }
+  // The campaign bonus rides on the EARN entry, so a return takes back its
+  // share with the earned points; the entry stays within its bound.
+  earned = CheckedAdd(*earned, cmd.campaign_bonus_points, kMaxPointsPerEntry);
+  if (!earned) {
+    return InvalidField("promotion_redemption_id", absl::StrCat("the earned and campaign bonus points exceed ",
+                                                                kMaxPointsPerEntry, " on one entry; split the order"));
+  }
   // Spend windows are sums of these: bounded like every amount.
   std::optional<int64_t> lifetime_spend = CheckedAdd(m.lifetime_spend, cmd.amount);
   if (!lifetime_spend) {
@@ -128,9 +176,11 @@ absl::Status LoyaltyService::EarnPurchasePoints(StoreTxn& tx, PurchaseContext& c
                              cmd.store_id,
                              EarnCalculation{cmd.amount, scoring.earn_rule.points_per_unit,
                                              scoring.earn_rule.unit_amount, m.tier.tier_id, multiplier,
-                                             scoring.earn_rule.rounding, cmd.no_points}};
+                                             scoring.earn_rule.rounding, cmd.no_points, cmd.campaign_bonus_points,
+                                             cmd.promotion_redemption_id}};
   if (absl::Status s = Post(tx, c.current, m, earn, LotExpiry(scoring, c.purchase_time)); !s.ok()) return s;
   r.points_earned = *earned;
+  r.campaign_bonus_points = cmd.campaign_bonus_points;
   r.entries.push_back(earn);
   Purchase purchase{
       cmd.order_id, m.member_id, cmd.amount, c.purchase_time, 0, earn.sequence, *earned, scoring.earn_rule.rounding, 0};

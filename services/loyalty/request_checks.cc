@@ -173,6 +173,9 @@ std::optional<absl::Time> CheckPurchase(FieldErrors& errors, const v1::RecordPur
     errors.RequireId(absl::StrCat("campaign_ids[", i, "]"), req->campaign_ids(i));
   }
   errors.RequireMaxLength("store_id", req->store_id(), 128);
+  if (!req->promotion_redemption_id().empty())
+    errors.RequireId("promotion_redemption_id", req->promotion_redemption_id());
+  errors.RequireMaxLength("promotion_redemption_id", req->promotion_redemption_id(), 64);
   return purchase_time;
 }
 

@@ -46,6 +46,9 @@ bool RuleKeys(const v1::Rule& rule, std::vector<std::string>* skus, std::vector<
       Take(e.bundle_price().components(0).items(), skus, cats);
     } else if (e.has_cart_discount() && e.cart_discount().has_items() && Restricts(e.cart_discount().items())) {
       Take(e.cart_discount().items(), skus, cats);
+    } else if (e.has_bonus_points() && e.bonus_points().points_per_order() == 0 && e.bonus_points().has_items() &&
+               Restricts(e.bonus_points().items())) {
+      Take(e.bonus_points().items(), skus, cats);
     } else {
       return true;
     }

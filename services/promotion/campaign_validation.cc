@@ -147,6 +147,24 @@ void CheckEffect(FieldErrors& errors, const std::string& f, const v1::Effect& e)
       }
       break;
     }
+    case v1::Effect::kBonusPoints: {
+      const auto& bp = e.bonus_points();
+      const std::string pf = f + ".bonus_points";
+      if (bp.points_per_order() < 0 || bp.points_per_order() > kMaxPointsPerEntry) {
+        errors.Add(pf + ".points_per_order", absl::StrCat("0..", kMaxPointsPerEntry));
+      }
+      if (bp.points_per_unit() < 0 || bp.points_per_unit() > kMaxPointsPerEntry) {
+        errors.Add(pf + ".points_per_unit", absl::StrCat("0..", kMaxPointsPerEntry));
+      }
+      if (bp.points_per_order() <= 0 && bp.points_per_unit() <= 0) {
+        errors.Add(pf, "points_per_order or points_per_unit must be > 0");
+      }
+      CheckSelector(errors, pf + ".items", bp.items());
+      if (bp.max_units() < 0 || bp.max_units() > kMaxLineQuantity) {
+        errors.Add(pf + ".max_units", absl::StrCat("0..", kMaxLineQuantity));
+      }
+      break;
+    }
     case v1::Effect::kFreeShipping:
     case v1::Effect::kFreeReturns:
       break;
@@ -295,6 +313,9 @@ absl::Status ValidateCampaign(const v1::Campaign& c) {
   if (c.limits().max_redemptions() < 0) errors.Add("campaign.limits.max_redemptions", "must be >= 0");
   if (c.limits().max_redemptions_per_customer() < 0) {
     errors.Add("campaign.limits.max_redemptions_per_customer", "must be >= 0");
+  }
+  if (c.limits().points_budget() < 0 || c.limits().points_budget() > kMaxPointsBalance) {
+    errors.Add("campaign.limits.points_budget", absl::StrCat("0..", kMaxPointsBalance));
   }
   // Every amount: within the money bound and in the campaign's currency.
   WalkMoney(c, "campaign", c.currency_code(), errors, mismatches);

@@ -358,6 +358,8 @@ absl::StatusOr<v1::CampaignReport> PromotionService::Report(const std::string& c
     SetMoney(r.mutable_budget_left(), c->limits().max_discount_total().amount_minor() - u.discount, cur);
   }
   if (c->limits().max_redemptions() > 0) r.set_redemptions_left(c->limits().max_redemptions() - u.redemptions);
+  r.set_points_given(u.points);
+  if (c->limits().points_budget() > 0) r.set_points_budget_left(c->limits().points_budget() - u.points);
   for (const CampaignUsage::Part& p : u.by_tier) {
     v1::ReportBreakdown* b = r.add_by_tier();
     b->set_tier_id(p.tier_id);

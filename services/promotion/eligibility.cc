@@ -33,6 +33,7 @@ v1::RejectionReason Eligibility(const v1::Campaign& camp, const PricingInput& in
     if (l->second.customer_unidentified) return v1::REJECTION_REASON_CUSTOMER_UNIDENTIFIED;
     if (l->second.customer && *l->second.customer <= 0) return v1::REJECTION_REASON_CUSTOMER_LIMIT_REACHED;
     if (l->second.budget && *l->second.budget <= 0) return v1::REJECTION_REASON_BUDGET_EXHAUSTED;
+    if (l->second.points && *l->second.points <= 0) return v1::REJECTION_REASON_BUDGET_EXHAUSTED;
   }
   return v1::REJECTION_REASON_UNSPECIFIED;
 }

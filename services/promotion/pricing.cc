@@ -50,7 +50,8 @@ struct Running {
 
 // What one campaign has done to the cart so far.
 struct Outcome {
-  int64_t given = 0;  // discount so far (lines and shipping)
+  int64_t given = 0;   // discount so far (lines and shipping)
+  int64_t points = 0;  // bonus points so far (BonusPoints effects)
   bool capped = false;
   bool free_shipping = false;
   bool free_returns = false;
@@ -563,6 +564,21 @@ std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<int6
   return parts;
 }
 
+int64_t BonusPointsOf(const v1::BonusPoints& effect, int64_t matching_units) {
+  int64_t units = std::max<int64_t>(0, matching_units);
+  if (effect.max_units() > 0) units = std::min<int64_t>(units, effect.max_units());
+  // Saturated at the entry bound: the campaign's cap cuts it there anyway.
+  const int64_t per_units = CheckedMul(std::max<int64_t>(0, effect.points_per_unit()), units, kMaxPointsPerEntry)
+                                .value_or(kMaxPointsPerEntry);
+  return CheckedAdd(std::max<int64_t>(0, effect.points_per_order()), per_units, kMaxPointsPerEntry)
+      .value_or(kMaxPointsPerEntry);
+}
+
+int64_t BonusPointsCap(std::optional<int64_t> budget_left) {
+  if (!budget_left) return kMaxPointsPerEntry;
+  return std::clamp<int64_t>(*budget_left, 0, kMaxPointsPerEntry);
+}
+
 void Describe(const v1::Campaign& camp, v1::AppliedCampaign* ac) {
   ac->set_campaign_id(camp.campaign_id());
   ac->set_campaign_version(camp.version());
@@ -768,6 +784,33 @@ bool ShippingPhase(Ctx& c, const std::vector<Fired>& fired) {
   return free_shipping;
 }
 
+// Bonus points (not money, so after every money phase): each BonusPoints
+// effect of a member's fired rule, within the campaign's points cap
+// (BonusPointsCap). Guests get none: only a member's purchase credits them.
+void BonusPhase(Ctx& c, const std::vector<Fired>& fired) {
+  if (c.in.shopper.guest) return;
+  for (const Fired& f : fired) {
+    for (const v1::Effect& e : f.rule->effects()) {
+      if (!e.has_bonus_points()) continue;
+      const v1::BonusPoints& bp = e.bonus_points();
+      int64_t units = 0;
+      if (bp.points_per_unit() > 0) {
+        const v1::ItemSelector all;
+        ForMatching(c, bp.has_items() ? bp.items() : all, [&](size_t i) { units += c.in.lines[i].quantity; });
+      }
+      int64_t want = BonusPointsOf(bp, units);
+      std::optional<int64_t> budget;
+      if (auto l = c.in.left.find(f.campaign->campaign_id()); l != c.in.left.end()) budget = l->second.points;
+      const int64_t left = std::max<int64_t>(0, BonusPointsCap(budget) - f.outcome->points);
+      if (want > left) {
+        want = left;
+        f.outcome->capped = true;
+      }
+      f.outcome->points += want;
+    }
+  }
+}
+
 // A campaign whose conditions held but whose effects found nothing to
 // discount (no matching line, a member price not lower...) did not apply:
 // listed as NO_EFFECT and without a say on points, unless its rights
@@ -777,7 +820,7 @@ void DropNoEffect(Ctx& c, Stacking& s) {
   for (size_t k : s.applied) {
     const v1::Campaign& camp = *s.sorted[k];
     const Outcome& o = s.outcomes[k];
-    if (o.given == 0 && !o.free_shipping && !o.free_returns && !SuppressesTier(camp)) {
+    if (o.given == 0 && o.points == 0 && !o.free_shipping && !o.free_returns && !SuppressesTier(camp)) {
       Reject(c.out, camp, v1::REJECTION_REASON_NO_EFFECT);
       continue;
     }
@@ -800,6 +843,8 @@ void FillApplied(Ctx& c, const Stacking& s) {
     ac->set_free_returns(o.free_returns);
     ac->set_earns_points(KeepsPoints(*camp));
     ac->set_capped(o.capped);
+    ac->set_bonus_points(o.points);
+    c.out->set_bonus_points(c.out->bonus_points() + o.points);
     if (auto v = c.in.unlocked.find(camp->campaign_id()); v != c.in.unlocked.end()) ac->set_voucher_code(v->second);
   }
 }
@@ -865,6 +910,7 @@ absl::Status Price(const PricingInput& in, v1::QuoteResponse* out) {
   GoodwillPhase(c);                                           // P8 goodwill vouchers
   if (c.Interrupted()) return c.stop;
   const bool free_shipping = ShippingPhase(c, s.fired);  // P9
+  BonusPhase(c, s.fired);
   DropNoEffect(c, s);
   FillApplied(c, s);
   FillTotals(c, subtotals, free_shipping, tier_discount);

@@ -42,6 +42,7 @@ struct PricingInput {
   // limits (absent = none). Quote reads them; RedeemQuote checks exactly.
   struct Left {
     std::optional<int64_t> redemptions, budget, customer;
+    std::optional<int64_t> points;       // limits.points_budget left
     bool customer_unidentified = false;  // per-customer limit, guest without a key
   };
   std::map<std::string, Left> left;
@@ -64,6 +65,17 @@ absl::Status CheckCartBounds(const std::vector<Line>& lines, int64_t shipping,
 // the cart is out of bounds (CheckCartBounds), or `in.interrupted`'s status;
 // then `out` is partly filled and must be dropped.
 absl::Status Price(const PricingInput& in, care::promotion::v1::QuoteResponse* out);
+
+// The points one BonusPoints effect gives for `matching_units` units of its
+// selected lines (max_units counted at most): points_per_order +
+// points_per_unit x units, saturated at kMaxPointsPerEntry (common/bounds.h)
+// and never negative; exact integer arithmetic, no overflow for any input.
+int64_t BonusPointsOf(const care::promotion::v1::BonusPoints& effect, int64_t matching_units);
+
+// The most bonus points one campaign may give one order: its points budget
+// left (nullopt = unlimited; never below 0), and never past
+// kMaxPointsPerEntry, the most one loyalty ledger entry holds.
+int64_t BonusPointsCap(std::optional<int64_t> budget_left);
 
 // What an applied campaign says of itself: id, version, display name,
 // stacking and priority.

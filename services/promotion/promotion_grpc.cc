@@ -364,7 +364,9 @@ grpc::ServerUnaryReactor* PromotionGrpc::ReturnRedemption(ServerContext* ctx, co
 
 grpc::ServerUnaryReactor* PromotionGrpc::GetRedemption(ServerContext* ctx, const pv1::GetRedemptionRequest* req,
                                                        pv1::Redemption* resp) {
-  return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
+  return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
+    // Among peers only loyalty reads redemptions (a purchase's campaign bonus).
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "GetRedemption"); !s.ok()) return s;
     FieldErrors errors;
     errors.RequireId("order_id", req->order_id());
     if (!errors.empty()) return errors.ToStatus();

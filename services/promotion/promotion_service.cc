@@ -35,7 +35,8 @@ absl::Status Refuse(absl::string_view reason, const std::string& message, const 
 
 bool HasLimits(const v1::Campaign& c) {
   const v1::Limits& l = c.limits();
-  return l.max_redemptions() > 0 || l.max_discount_total().amount_minor() > 0 || l.max_redemptions_per_customer() > 0;
+  return l.max_redemptions() > 0 || l.max_discount_total().amount_minor() > 0 || l.max_redemptions_per_customer() > 0 ||
+         l.points_budget() > 0;
 }
 
 // A campaign of a quote being redeemed: still the version quoted, not
@@ -60,6 +61,11 @@ absl::Status CheckQuotedCampaign(StoreTxn& tx, const std::optional<v1::Campaign>
   const int64_t budget = camp.limits().max_discount_total().amount_minor();
   if (budget > 0 && budget - usage->discount < ac.discount().amount_minor()) {
     return Refuse("BUDGET_EXHAUSTED", "the campaign's budget left is below the quoted discount", md);
+  }
+  const int64_t points_budget = camp.limits().points_budget();
+  if (points_budget > 0 && points_budget - usage->points < ac.bonus_points()) {
+    md.push_back({"budget", "points"});
+    return Refuse("BUDGET_EXHAUSTED", "the campaign's points budget left is below the quoted bonus points", md);
   }
   if (camp.limits().max_redemptions_per_customer() > 0) {
     auto n = tx.CustomerCount(ac.campaign_id(), customer);
@@ -118,6 +124,7 @@ void FillRedemption(const v1::QuoteResponse& quote, const std::string& order_id,
   *out.mutable_campaigns() = quote.applied_campaigns();
   out.set_earns_points(quote.earns_points());
   out.set_free_returns(quote.free_returns());
+  out.set_bonus_points(quote.bonus_points());
   *out.mutable_quote_time() = quote.quote_time();
   *out.mutable_create_time() = ToTimestamp(now);
   *out.mutable_update_time() = ToTimestamp(now);
@@ -239,6 +246,7 @@ absl::Status PromotionService::ReadLimits(const std::string& guest_key, PricingI
       if (l.max_redemptions() > 0) left.redemptions = l.max_redemptions() - usage->redemptions;
       if (l.max_discount_total().amount_minor() > 0)
         left.budget = l.max_discount_total().amount_minor() - usage->discount;
+      if (l.points_budget() > 0) left.points = l.points_budget() - usage->points;
       if (l.max_redemptions_per_customer() > 0) {
         if (key.empty()) {
           left.customer_unidentified = true;
@@ -342,6 +350,7 @@ absl::Status PromotionService::ConsumeCampaigns(StoreTxn& tx, v1::QuoteResponse&
     if (absl::Status s = CheckQuotedCampaign(tx, *c, ac, customer); !s.ok()) return s;
     absl::Status s = tx.AddUsage({ac.campaign_id(), customer, quote.customer().tier_id(), ac.campaign_version()}, 1,
                                  ac.discount().amount_minor(), 0, 0);
+    if (s.ok() && ac.bonus_points() > 0) s = tx.AddPoints(ac.campaign_id(), ac.bonus_points());
     if (!s.ok()) return s;
     Describe(**c, &ac);  // the token leaves out what the bound version says
   }

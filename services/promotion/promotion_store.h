@@ -37,6 +37,7 @@ struct CampaignChange {
 struct CampaignUsage {
   int64_t redemptions = 0;
   int64_t discount = 0;  // minor units
+  int64_t points = 0;    // bonus points (limits.points_budget)
   int64_t cancelled = 0;
   int64_t returned = 0;
   int64_t customers = 0;
@@ -142,6 +143,10 @@ class StoreTxn : public ServiceTxn {
   // cancelled and fully returned orders.
   virtual absl::Status AddUsage(const UsageOf& of, int64_t redemptions, int64_t discount, int64_t cancelled,
                                 int64_t returned) = 0;
+
+  // Adds (or, negative, releases) bonus points held of the campaign's
+  // points budget, under the same locks as AddUsage.
+  virtual absl::Status AddPoints(const std::string& campaign_id, int64_t points) = 0;
 
   // Vouchers by code. InsertVoucher returns false (and writes nothing) when
   // the code is taken.

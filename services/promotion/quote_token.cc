@@ -67,6 +67,7 @@ void Bind(const v1::QuoteResponse& q, QuoteBinding& b) {
     ba->set_free_returns(ac.free_returns());
     ba->set_earns_points(ac.earns_points());
     ba->set_capped(ac.capped());
+    ba->set_bonus_points(ac.bonus_points());
   }
   for (const v1::VoucherResult& v : q.vouchers()) {
     if (v.accepted()) b.add_voucher_codes(v.code());
@@ -131,6 +132,8 @@ v1::QuoteResponse Unbind(const QuoteBinding& b) {
     ac->set_free_returns(ba.free_returns());
     ac->set_earns_points(ba.earns_points());
     ac->set_capped(ba.capped());
+    ac->set_bonus_points(ba.bonus_points());
+    q.set_bonus_points(q.bonus_points() + ba.bonus_points());
   }
   for (const std::string& code : b.voucher_codes()) {
     v1::VoucherResult* v = q.add_vouchers();

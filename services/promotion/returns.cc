@@ -250,6 +250,8 @@ absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const Orde
       const v1::AppliedCampaign& ac = r.campaigns(c);
       absl::Status st = tx.AddUsage({ac.campaign_id(), customer, r.customer().tier_id(), ac.campaign_version()},
                                     release.complete ? -1 : 0, -release.by_campaign[c], 0, release.complete ? 1 : 0);
+      // Bonus points are held whole until the last unit (Limits.points_budget).
+      if (st.ok() && release.complete && ac.bonus_points() > 0) st = tx.AddPoints(ac.campaign_id(), -ac.bonus_points());
       if (!st.ok()) return st;
     }
     if (release.complete) {
@@ -287,6 +289,7 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const std::str
       const v1::AppliedCampaign& ac = out.campaigns(c);
       absl::Status st = tx.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()}, -1,
                                     -held[c], 1, 0);
+      if (st.ok() && ac.bonus_points() > 0) st = tx.AddPoints(ac.campaign_id(), -ac.bonus_points());
       if (!st.ok()) return st;
       released += held[c];
     }

@@ -177,7 +177,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::StatusOr<CampaignUsage> Usage(const std::string& campaign_id) override {
     CampaignUsage u;
     auto stmt = txn_.Query(
-        "SELECT redemptions, discount, cancelled, returned FROM campaign_usage WHERE campaign_id = ?1", campaign_id);
+        "SELECT redemptions, discount, cancelled, returned, points FROM campaign_usage WHERE campaign_id = ?1",
+        campaign_id);
     if (!stmt.ok()) return stmt.status();
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
@@ -186,6 +187,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
       u.discount = stmt->Int(1);
       u.cancelled = stmt->Int(2);
       u.returned = stmt->Int(3);
+      u.points = stmt->Int(4);
     }
     auto n = txn_.Query("SELECT COUNT(*) FROM customer_usage WHERE campaign_id = ?1 AND redemptions > 0", campaign_id);
     if (!n.ok()) return n.status();
@@ -240,6 +242,13 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return Run(
         txn_.Query("DELETE FROM customer_usage WHERE campaign_id = ?1 AND customer_key = ?2 AND redemptions <= 0",
                    of.campaign_id, of.customer));
+  }
+
+  absl::Status AddPoints(const std::string& campaign_id, int64_t points) override {
+    return Run(
+        txn_.Query("INSERT INTO campaign_usage (campaign_id, points) VALUES (?1, ?2) "
+                   "ON CONFLICT (campaign_id) DO UPDATE SET points = campaign_usage.points + ?2",
+                   campaign_id, points));
   }
 
   absl::StatusOr<std::optional<v1::Voucher>> Voucher(const std::string& code) override {

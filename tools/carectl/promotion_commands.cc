@@ -184,6 +184,7 @@ int QuoteCart(Context& c, Args& a) {
     PrintFields({{"TOTAL", Money(resp.totals().total())},
                  {"DISCOUNT", Money(resp.totals().total_discount())},
                  {"EARNS POINTS", resp.earns_points() ? "yes" : "no"},
+                 {"BONUS POINTS", absl::StrCat(resp.bonus_points())},
                  {"EXPIRES", Time(resp.expire_time())},
                  {"QUOTE TOKEN", resp.quote_token()}});
   });
@@ -195,6 +196,7 @@ void PrintRedemption(const v1::Redemption& r) {
                {"TOTAL", Money(r.totals().total())},
                {"DISCOUNT", Money(r.totals().total_discount())},
                {"CAMPAIGNS", absl::StrCat(r.campaigns_size())},
+               {"BONUS", absl::StrCat(r.bonus_points(), " points")},
                {"RELEASED", r.has_discount_released() ? Money(r.discount_released()) : "-"}});
 }
 

@@ -333,6 +333,11 @@ class Demo final {
     pv1::TieredValue* value = rule->add_effects()->mutable_cart_discount()->mutable_value();
     (*value->mutable_tier_values())["silver"] = Percent(500);
     (*value->mutable_tier_values())["gold"] = Percent(1500);
+    // Bonus points (issue 22): 20 per unit of lotus tea, credited by loyalty.
+    pv1::BonusPoints* bonus = rule->add_effects()->mutable_bonus_points();
+    bonus->set_points_per_unit(20);
+    bonus->mutable_items()->add_skus("TEA-LOTUS");
+    c.mutable_limits()->set_points_budget(100000);
     pv1::Rule* shipping = c.add_rules();
     shipping->set_rule_id("gold-ships-free");
     shipping->add_conditions()->mutable_customer_tier()->add_tier_ids("gold");
@@ -488,9 +493,13 @@ class Demo final {
     *purchase.mutable_amount() = gold.totals().total();
     purchase.set_no_points(!gold.earns_points());
     purchase.add_campaign_ids(campaign_id_);
+    purchase.set_promotion_redemption_id(redemption.redemption_id());
     lv1::RecordPurchaseResponse earned;
     Call("LoyaltyService.RecordPurchase", [&](auto* ctx) { return loyalty_->RecordPurchase(ctx, purchase, &earned); });
-    Say(absl::StrCat("Loyalty records the purchase: +", earned.points_earned(), " points (gold x1.5), balance ",
+    Check(redemption.bonus_points() == 40 && earned.campaign_bonus_points() == redemption.bonus_points(),
+          "the campaign's 40 bonus points (2 lotus teas) are credited as the redemption carries them");
+    Say(absl::StrCat("Loyalty records the purchase: +", earned.points_earned(), " points (gold x1.5, with ",
+                     earned.campaign_bonus_points(), " campaign bonus points read from the redemption), balance ",
                      earned.points_balance()));
   }
 

@@ -335,3 +335,69 @@ TEST(PromotionPricing, ACartBeyondTheMoneyBoundIsRefusedNamingTheField) {
 
 }  // namespace
 }  // namespace care::promotion
+
+namespace care::promotion {
+namespace {
+
+v1::BonusPoints Bonus(int64_t per_order, int64_t per_unit, int32_t max_units = 0) {
+  v1::BonusPoints b;
+  b.set_points_per_order(per_order);
+  b.set_points_per_unit(per_unit);
+  b.set_max_units(max_units);
+  return b;
+}
+
+TEST(PromotionBonusPoints, PerOrderPlusPerUnitWithinMaxUnits) {
+  EXPECT_EQ(BonusPointsOf(Bonus(50, 10), 3), 80);
+  EXPECT_EQ(BonusPointsOf(Bonus(50, 10, 5), 9), 100);  // 5 units counted
+  EXPECT_EQ(BonusPointsOf(Bonus(50, 10), 0), 50);
+  EXPECT_EQ(BonusPointsOf(Bonus(0, 10), -4), 0);  // never negative
+}
+
+TEST(PromotionBonusPoints, SaturatesAtTheEntryBoundWithoutOverflow) {
+  EXPECT_EQ(BonusPointsOf(Bonus(0, kMaxPointsPerEntry), kMaxLineQuantity * 1000), kMaxPointsPerEntry);
+  EXPECT_EQ(BonusPointsOf(Bonus(kMaxPointsPerEntry, kMaxPointsPerEntry), std::numeric_limits<int64_t>::max()),
+            kMaxPointsPerEntry);
+  EXPECT_EQ(BonusPointsOf(Bonus(kMaxPointsPerEntry, 1), 1), kMaxPointsPerEntry);
+  EXPECT_EQ(BonusPointsCap(std::nullopt), kMaxPointsPerEntry);
+  EXPECT_EQ(BonusPointsCap(250), 250);
+  EXPECT_EQ(BonusPointsCap(-3), 0);
+  EXPECT_EQ(BonusPointsCap(kMaxPointsBalance), kMaxPointsPerEntry);
+}
+
+TEST(PromotionBonusPoints, QuotedPerCampaignCappedAtThePointsLeftNeverForGuests) {
+  v1::Campaign c = Camp("bonus");
+  v1::BonusPoints* b = AddEffect(c)->mutable_bonus_points();
+  *b = Bonus(50, 10);
+  b->mutable_items()->add_skus("TEA");
+  *AddEffect(c)->mutable_bonus_points() = Bonus(5, 0);  // a second effect adds up
+  PricingInput in = Input({{"l1", "TEA", "", 3, 1000}, {"l2", "CUP", "", 2, 500}}, {&c});
+  in.shopper.guest = false;
+  in.shopper.member_id = "m-1";
+  v1::QuoteResponse out;
+  ASSERT_TRUE(Price(in, &out).ok());
+  ASSERT_EQ(out.applied_campaigns_size(), 1);
+  EXPECT_EQ(out.applied_campaigns(0).bonus_points(), 85);
+  EXPECT_FALSE(out.applied_campaigns(0).capped());
+  EXPECT_EQ(out.bonus_points(), 85);
+  EXPECT_EQ(out.totals().total_discount().amount_minor(), 0);  // points are not money
+
+  in.left["bonus"].points = 60;
+  v1::QuoteResponse capped;
+  ASSERT_TRUE(Price(in, &capped).ok());
+  ASSERT_EQ(capped.applied_campaigns_size(), 1);
+  EXPECT_EQ(capped.applied_campaigns(0).bonus_points(), 60);
+  EXPECT_TRUE(capped.applied_campaigns(0).capped());
+
+  in.left.clear();
+  in.shopper = Shopper{};  // a guest
+  v1::QuoteResponse guest;
+  ASSERT_TRUE(Price(in, &guest).ok());
+  EXPECT_EQ(guest.applied_campaigns_size(), 0);
+  EXPECT_EQ(guest.bonus_points(), 0);
+  ASSERT_EQ(guest.rejected_campaigns_size(), 1);
+  EXPECT_EQ(guest.rejected_campaigns(0).reason(), v1::REJECTION_REASON_NO_EFFECT);
+}
+
+}  // namespace
+}  // namespace care::promotion
