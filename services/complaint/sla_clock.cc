@@ -154,7 +154,8 @@ std::optional<absl::Time> BreachWarningTime(const Calendar& cal, const v1::SlaPo
   absl::Time lo = std::min(FromTimestamp(c.receive_time()), hi);
   if (left(lo) <= before) return lo;
   while (hi - lo > absl::Seconds(1)) {
-    absl::Time mid = lo + (hi - lo) / 2;
+    // Whole seconds from lo, at least one, so the search always moves.
+    absl::Time mid = lo + std::max(absl::Seconds(1), absl::Floor((hi - lo) / 2, absl::Seconds(1)));
     (left(mid) <= before ? hi : lo) = mid;
   }
   return hi;
