@@ -29,7 +29,9 @@ class StaffAlertsTest : public ComplaintTest {
     if (HasFatalFailure()) return;
     Configure();
     notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
-                                              NotificationArgs({"--port=" + std::to_string(notification_port_)}),
+                                              NotificationArgs({"--port=" + std::to_string(notification_port_),
+                                                                // The test's SMTP receiver speaks no TLS.
+                                                                "--smtp_allow_plaintext=true"}),
                                               tokens_);
     ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
     nstub_ = nv1::NotificationService::NewStub(notif_->channel());
@@ -272,6 +274,35 @@ TEST_F(StaffAlertsTest, AReopenedComplaintAlertsItsAssignee) {
   ExpectSignedFor(got[0], "agent-en");
   EXPECT_TRUE(absl::StrContains(got[0].body, "Alex Agent, the customer reopened complaint " + c.complaint_id()))
       << got[0].body;
+}
+
+TEST_F(StaffAlertsTest, ALeadWhoWantsEmailGetsTheApprovalAlertByEmail) {
+  SmtpReceiver smtp;
+  nv1::UpdateSettingsRequest mail;
+  mail.set_request_id("settings-staff-email");
+  mail.mutable_settings()->mutable_email()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp.port()));
+  mail.mutable_settings()->mutable_email()->set_from_address("care@example.com");
+  mail.mutable_update_mask()->add_paths("email.smtp_url");
+  mail.mutable_update_mask()->add_paths("email.from_address");
+  nv1::Settings settings;
+  grpc::Status s = nstub_->UpdateSettings(Ctx(admin()).get(), mail, &settings);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  kv1::StaffMember lead = Staff("lead-ja", "Hanako Yamada", "en", "UTC");
+  lead.set_alert_channel(MESSAGE_CHANNEL_EMAIL);
+  lead.set_email("hanako@example.com");
+  s = PutDirectory({lead}, "directory-email");
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  kv1::Complaint c = FileForTeam();
+  kv1::ResolveComplaintResponse resolved;
+  s = complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(c.complaint_id(), 5000), &resolved);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(Eventually([&] { return !smtp.mails().empty(); }, absl::Seconds(20))) << notif_->log();
+  LetJobsRun();
+  ASSERT_EQ(smtp.mails().size(), 1u);
+  SmtpReceiver::Mail got = smtp.mails()[0];
+  EXPECT_EQ(got.rcpt, "<hanako@example.com>");
+  EXPECT_TRUE(absl::StrContains(got.data, "Approval needed: complaint " + c.complaint_id())) << got.data;
+  EXPECT_TRUE(receiver_.requests().empty()) << "nothing on the webhook";
 }
 
 TEST_F(StaffAlertsTest, ADirectoryEntryWithoutAnAddressIsRefusedAndNothingIsStored) {
