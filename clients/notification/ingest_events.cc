@@ -22,6 +22,20 @@ OutboxEvent Event(const nv1::IngestEventRequest& request) {
   return OutboxEvent{request.event_id(), "notification", kIngestEventMethod, request.SerializeAsString()};
 }
 
+nv1::MessageKind StaffKind(StaffAlertKind kind) {
+  switch (kind) {
+    case StaffAlertKind::kEscalation:
+      return nv1::MESSAGE_KIND_STAFF_ESCALATION;
+    case StaffAlertKind::kBreachWarning:
+      return nv1::MESSAGE_KIND_STAFF_BREACH_WARNING;
+    case StaffAlertKind::kCompensationApproval:
+      return nv1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL;
+    case StaffAlertKind::kReopened:
+      return nv1::MESSAGE_KIND_STAFF_REOPENED;
+  }
+  return nv1::MESSAGE_KIND_UNSPECIFIED;
+}
+
 }  // namespace
 
 OutboxEvent IngestEvent(const EventHeader& header, const MemberProfileChange& e) {
@@ -151,6 +165,30 @@ OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& e) {
   c->set_member_id(e.member_id);
   c->set_complaint_id(e.complaint_id);
   *c->mutable_due_time() = ExactTimestamp(e.due_time);
+  return Event(request);
+}
+
+OutboxEvent IngestEvent(const EventHeader& header, const StaffAlert& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::StaffAlert* a = request.mutable_staff_alert();
+  nv1::StaffRecipient* r = a->mutable_recipient();
+  r->set_staff_id(e.staff_id);
+  r->set_name(e.name);
+  r->set_locale(e.locale);
+  r->set_time_zone(e.time_zone);
+  r->set_channel(static_cast<MessageChannel>(e.channel));
+  r->set_email(e.email);
+  r->set_webhook_address(e.webhook_address);
+  a->set_kind(StaffKind(e.kind));
+  a->set_complaint_id(e.complaint_id);
+  a->set_alert_key(e.alert_key);
+  a->set_level(e.level);
+  a->set_sla_target(e.sla_target);
+  a->set_priority(e.priority);
+  if (e.due_time != absl::InfinitePast()) *a->mutable_due_time() = ExactTimestamp(e.due_time);
+  a->set_compensation_id(e.compensation_id);
+  a->set_compensation(e.compensation);
+  a->set_reopen_count(e.reopen_count);
   return Event(request);
 }
 

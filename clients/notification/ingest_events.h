@@ -98,6 +98,22 @@ struct ProactiveCheckIn {
   absl::Time due_time;
 };
 
+// An alert for one employee (complaint's staff directory entry) about one
+// complaint; notification delivers it once per (staff_id, alert_key).
+enum class StaffAlertKind { kEscalation, kBreachWarning, kCompensationApproval, kReopened };
+struct StaffAlert {
+  std::string staff_id, name, locale, time_zone;
+  int channel = 0;  // care.common.v1.MessageChannel: WEBHOOK or EMAIL
+  std::string email, webhook_address;
+  StaffAlertKind kind = StaffAlertKind::kEscalation;  // the MESSAGE_KIND_STAFF_* kind
+  std::string complaint_id, alert_key;
+  int32_t level = 0;
+  std::string sla_target, priority;
+  absl::Time due_time = absl::InfinitePast();  // InfinitePast: none
+  std::string compensation_id, compensation;
+  int32_t reopen_count = 0;
+};
+
 OutboxEvent IngestEvent(const EventHeader& header, const MemberProfileChange& event);
 OutboxEvent IngestEvent(const EventHeader& header, const TierChange& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PointsExpiry& event);
@@ -109,5 +125,6 @@ OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& e
 OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& event);
 OutboxEvent IngestEvent(const EventHeader& header, const SatisfactionSurvey& event);
 OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& event);
+OutboxEvent IngestEvent(const EventHeader& header, const StaffAlert& event);
 
 }  // namespace care::clients::notification

@@ -346,6 +346,7 @@ Reactor* ComplaintGrpc::UpdateComplaintSettings(ServerContext* ctx, const v1::Up
         errors.Add(absl::StrCat("settings.approval_limits[", i, "].max_points"), "must not be negative");
       }
     }
+    ValidateStaff(errors, s);
     if (!errors.empty()) return errors.ToStatus();
     return service_.UpdateSettings(AuditedOnce(caller, "UpdateComplaintSettings", req->request_id(), *req,
                                                AuditOf(caller, "settings")),

@@ -27,6 +27,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/complaint/business_time.h"
 #include "services/complaint/complaint_store.h"
 #include "services/complaint/outbound.h"
 
@@ -317,6 +318,23 @@ class ComplaintService final {
                           v1::ResolveComplaintResponse& out);
   // Hands the compensation to its receiver through the outbox: ISSUING.
   absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp);
+
+  // Staff alerts (staff_alerts.cc), in the transaction of the change they
+  // report. An agent not in the staff directory gets none.
+  absl::Status AlertStaff(StoreTxn& tx, const v1::Complaint& c, const v1::ComplaintSettings& settings,
+                          const std::string& agent_id, StaffAlert alert, absl::Time now);
+  // The team lead of each NOTIFY_TEAM_LEAD escalation recorded on `c` from
+  // index `first` on.
+  absl::Status AlertEscalations(StoreTxn& tx, const v1::Complaint& c, int first, absl::Time now);
+  // The assignee (else the team lead) of a running clock whose due time is
+  // within the policy's breach_warning_before, once per clock and cycle.
+  absl::Status WarnBeforeBreach(StoreTxn& tx, v1::Complaint& c, const Calendar& cal, const v1::SlaPolicy& policy,
+                                absl::Time now);
+  // The team lead of a compensation waiting for approval.
+  absl::Status AlertApproval(StoreTxn& tx, const v1::Complaint& c, const v1::Compensation& comp,
+                             const v1::ComplaintSettings& settings, absl::Time now);
+  // The assignee (else the team lead) of a reopened complaint.
+  absl::Status AlertReopened(StoreTxn& tx, const v1::Complaint& c, absl::Time now);
 
   // A change to one open complaint: its version checked, refused once
   // closed, saved with one more version and returned; idempotent by `once`.

@@ -172,6 +172,7 @@ absl::Status ComplaintService::Compensate(StoreTxn& tx, v1::Complaint& c, const 
     comp.set_approval_required(true);
     comp.set_status(v1::COMPENSATION_STATUS_PENDING_APPROVAL);
     out.set_pending_approval(true);
+    if (absl::Status s = AlertApproval(tx, c, comp, settings, now); !s.ok()) return s;
   }
   if (absl::Status s = RecordCompensation(tx, c, comp, actor, now); !s.ok()) return s;
   *c.add_compensations() = comp;

@@ -5,9 +5,11 @@
 #include "services/complaint/outbound.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "clients/loyalty/points_adjustment.h"
 #include "clients/notification/ingest_events.h"
 #include "clients/promotion/goodwill_voucher.h"
+#include "common/ids.h"
 #include "common/proto_time.h"
 #include "services/complaint/ticket_texts.h"
 
@@ -75,6 +77,47 @@ notify::ComplaintUpdateKind UpdateKind(MemberUpdate kind) {
   return notify::ComplaintUpdateKind::kUnspecified;
 }
 
+notify::StaffAlertKind StaffKind(StaffAlertKind kind) {
+  switch (kind) {
+    case StaffAlertKind::kEscalation:
+      return notify::StaffAlertKind::kEscalation;
+    case StaffAlertKind::kBreachWarning:
+      return notify::StaffAlertKind::kBreachWarning;
+    case StaffAlertKind::kCompensationApproval:
+      return notify::StaffAlertKind::kCompensationApproval;
+    case StaffAlertKind::kReopened:
+      return notify::StaffAlertKind::kReopened;
+  }
+  return notify::StaffAlertKind::kEscalation;
+}
+
+std::string EnumSuffix(const std::string& name, absl::string_view prefix) {
+  return std::string(absl::StripPrefix(name, prefix));
+}
+
+notify::StaffAlert StaffAlertOf(const v1::Complaint& c, const StaffAlert& a) {
+  notify::StaffAlert out;
+  const v1::StaffMember& m = a.recipient;
+  out.staff_id = m.agent_id();
+  out.name = m.display_name();
+  out.locale = m.locale();
+  out.time_zone = m.time_zone();
+  out.channel = m.alert_channel();
+  out.email = m.email();
+  out.webhook_address = m.webhook_address();
+  out.kind = StaffKind(a.kind);
+  out.complaint_id = c.complaint_id();
+  out.alert_key = absl::StrCat(c.complaint_id(), ":", a.occurrence);
+  out.level = a.level;
+  if (a.target != v1::SLA_TARGET_UNSPECIFIED) out.sla_target = EnumSuffix(v1::SlaTarget_Name(a.target), "SLA_TARGET_");
+  if (a.priority != v1::PRIORITY_UNSPECIFIED) out.priority = EnumSuffix(v1::Priority_Name(a.priority), "PRIORITY_");
+  out.due_time = a.due_time;
+  out.compensation_id = a.compensation_id;
+  out.compensation = a.compensation;
+  out.reopen_count = a.reopen_count;
+  return out;
+}
+
 class ClientsOutbound final : public Outbound {
  public:
   OutboxEvent RequestGoodwill(const v1::Complaint& c, const v1::Compensation& comp) const override {
@@ -99,6 +142,14 @@ class ClientsOutbound final : public Outbound {
     return About(c, notify::IngestEvent(Header(c, absl::StrCat("check-in:", c.reopen_count()), now),
                                         notify::ProactiveCheckIn{c.member_id(), c.complaint_id(),
                                                                  FromTimestamp(c.check_in().due_time())}));
+  }
+
+  OutboxEvent AlertStaff(const v1::Complaint& c, const StaffAlert& alert, absl::Time now) const override {
+    // The recipient's id hashed: the event id stays within its 128 characters.
+    return About(
+        c, notify::IngestEvent(
+               Header(c, absl::StrCat("staff:", alert.occurrence, ":", StableId("s", alert.recipient.agent_id())), now),
+               StaffAlertOf(c, alert)));
   }
 
   std::optional<GoodwillReceipt> ReadGoodwill(const OutboxEvent& event, const std::string& response) const override {

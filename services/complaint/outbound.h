@@ -34,6 +34,22 @@ struct GoodwillReceipt {
   std::optional<std::string> voucher_code;
 };
 
+// An alert for one employee of the staff directory about a complaint.
+enum class StaffAlertKind { kEscalation, kBreachWarning, kCompensationApproval, kReopened };
+struct StaffAlert {
+  StaffAlertKind kind = StaffAlertKind::kEscalation;
+  v1::StaffMember recipient;
+  // Unique among the complaint's alerts of any kind ("esc:FIRST_RESPONSE:1:0",
+  // "approval:<compensation>"), so a retried or replayed write sends it once.
+  std::string occurrence;
+  int32_t level = 0;
+  v1::SlaTarget target = v1::SLA_TARGET_UNSPECIFIED;
+  v1::Priority priority = v1::PRIORITY_UNSPECIFIED;
+  absl::Time due_time = absl::InfinitePast();  // InfinitePast: none
+  std::string compensation_id, compensation;
+  int32_t reopen_count = 0;
+};
+
 class Outbound {
  public:
   virtual ~Outbound() = default;
@@ -50,6 +66,11 @@ class Outbound {
                                      absl::Time now) const = 0;
   // The proactive check-in, when it is due.
   virtual OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now) const = 0;
+
+  // A staff alert through notification (webhook or e-mail, in the staff
+  // member's locale); its event id names the complaint, the occurrence and
+  // the recipient.
+  virtual OutboxEvent AlertStaff(const v1::Complaint& c, const StaffAlert& alert, absl::Time now) const = 0;
 
   // The goodwill event `event` was and, once delivered, the receiver's
   // `response` read; nullopt when it is not a goodwill event complaint sent.

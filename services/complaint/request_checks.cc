@@ -2,9 +2,12 @@
 
 #include "services/complaint/request_checks.h"
 
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/localized.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 
 namespace care::complaint {
@@ -40,6 +43,21 @@ void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
   errors.RequireId("policy.sla_policy_id", p.sla_policy_id());
   RequireDuration(errors, "policy.first_response_target", p.first_response_target(), false);
   RequireDuration(errors, "policy.resolution_target", p.resolution_target(), false);
+  if (p.has_breach_warning_before() && FromDurationProto(p.breach_warning_before()) != absl::ZeroDuration()) {
+    // Before a breach and after receipt: shorter than either target.
+    const absl::Duration warn = FromDurationProto(p.breach_warning_before());
+    if (warn < absl::Minutes(1) || warn > absl::Hours(24 * 30)) {
+      errors.Add("policy.breach_warning_before", "must be 1 minute..30 days");
+    } else {
+      for (const auto* target : {&p.first_response_target(), &p.resolution_target()}) {
+        const absl::Duration t = FromDurationProto(*target);
+        if (t > absl::ZeroDuration() && warn >= t) {
+          errors.Add("policy.breach_warning_before", "must be less than both targets");
+          break;
+        }
+      }
+    }
+  }
   for (int i = 0; i < p.escalation_levels_size(); ++i) {
     const auto& l = p.escalation_levels(i);
     std::string f = absl::StrCat("policy.escalation_levels[", i, "]");
@@ -51,6 +69,33 @@ void ValidatePolicy(FieldErrors& errors, const v1::SlaPolicy& p) {
         errors.Add(f + ".supervisor_queue_team_id", "is required with REASSIGN_TO_SUPERVISOR_QUEUE");
       }
     }
+  }
+}
+
+void ValidateStaff(FieldErrors& errors, const v1::ComplaintSettings& s) {
+  constexpr int kMaxStaff = 1000;
+  if (s.staff_size() > kMaxStaff) errors.Add("settings.staff", absl::StrCat("at most ", kMaxStaff, " entries"));
+  std::set<std::string> seen;
+  for (int i = 0; i < s.staff_size() && i < kMaxStaff; ++i) {
+    const v1::StaffMember& m = s.staff(i);
+    const std::string f = absl::StrCat("settings.staff[", i, "]");
+    if (errors.RequireId(f + ".agent_id", m.agent_id())) {
+      errors.RequireMaxLength(f + ".agent_id", m.agent_id(), 64);
+      if (!seen.insert(m.agent_id()).second) errors.Add(f + ".agent_id", "listed twice");
+    }
+    if (errors.RequireNonEmpty(f + ".display_name", m.display_name())) {
+      errors.RequireMaxLength(f + ".display_name", m.display_name(), 200);
+    }
+    if (!m.team_id().empty()) errors.RequireId(f + ".team_id", m.team_id());
+    if (!m.locale().empty() && !IsLocaleTag(m.locale())) errors.Add(f + ".locale", "not a BCP 47 tag");
+    if (!m.time_zone().empty()) errors.RequireTimeZone(f + ".time_zone", m.time_zone());
+    if (m.alert_channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+      if (!IsEmail(m.email())) errors.Add(f + ".email", "an e-mail address is required with EMAIL");
+    } else if (m.alert_channel() != care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+      errors.Add(f + ".alert_channel", "must be WEBHOOK or EMAIL");
+    }
+    if (!m.email().empty() && !IsEmail(m.email())) errors.Add(f + ".email", "not an e-mail address");
+    errors.RequireMaxLength(f + ".webhook_address", m.webhook_address(), 500);
   }
 }
 

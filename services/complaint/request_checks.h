@@ -17,6 +17,9 @@ absl::Status CheckCreateComplaint(const care::complaint::v1::CreateComplaintRequ
 // each bad field to `errors`.
 void ValidateCalendar(FieldErrors& errors, const care::complaint::v1::BusinessCalendar& c);
 void ValidatePolicy(FieldErrors& errors, const care::complaint::v1::SlaPolicy& p);
+// The staff directory of the settings (ComplaintSettings.staff): bounded,
+// agent ids unique, a channel with its address.
+void ValidateStaff(FieldErrors& errors, const care::complaint::v1::ComplaintSettings& s);
 // Goodwill asked for with a resolution: points or a voucher within the
 // receivers' limits, a reason code they accept.
 void CheckCompensation(FieldErrors& errors, const care::complaint::v1::CompensationRequest& c);

@@ -138,6 +138,29 @@ absl::StatusOr<absl::Time> FireTime(const Calendar& cal, const v1::Complaint& c,
   return AddBusinessTime(cal, FromTimestamp(c.receive_time()), FromDurationProto(clock.target()) + offset);
 }
 
+std::optional<absl::Time> BreachWarningTime(const Calendar& cal, const v1::SlaPolicy& policy, const v1::Complaint& c,
+                                            const v1::SlaClock& clock) {
+  const absl::Duration before = FromDurationProto(policy.breach_warning_before());
+  if (before <= absl::ZeroDuration() || !Running(clock) || clock.breached() || clock.breach_warning_sent() ||
+      !clock.has_due_time()) {
+    return std::nullopt;
+  }
+  const absl::Time due = FromTimestamp(clock.due_time());
+  auto left = [&](absl::Time t) { return BusinessTimeBetween(cal, t, due); };
+  // Business time left only shrinks as time passes, and at `before` of wall
+  // time ahead of the due time at most `before` is left: the instant lies
+  // between the receipt (a clock never starts earlier) and there.
+  absl::Time hi = due - before;
+  absl::Time lo = std::min(FromTimestamp(c.receive_time()), hi);
+  if (left(lo) <= before) return lo;
+  while (hi - lo > absl::Seconds(1)) {
+    // Whole seconds from lo, at least one, so the search always moves.
+    absl::Time mid = lo + std::max(absl::Seconds(1), absl::Floor((hi - lo) / 2, absl::Seconds(1)));
+    (left(mid) <= before ? hi : lo) = mid;
+  }
+  return hi;
+}
+
 std::optional<absl::Time> NextCheck(const Calendar& cal, const v1::SlaPolicy* policy, const v1::Complaint& c) {
   std::optional<absl::Time> next;
   auto consider = [&](absl::Time t) {
@@ -148,6 +171,7 @@ std::optional<absl::Time> NextCheck(const Calendar& cal, const v1::SlaPolicy* po
     if (!Running(clock)) continue;
     if (!clock.breached()) consider(FromTimestamp(clock.due_time()));
     if (policy == nullptr) continue;
+    if (auto warn = BreachWarningTime(cal, *policy, c, clock)) consider(*warn);
     for (const v1::EscalationLevel& level : policy->escalation_levels()) {
       if (level.target() != target || level.level() <= clock.escalation_level()) continue;
       auto at = FireTime(cal, c, clock, level);

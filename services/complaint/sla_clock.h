@@ -52,6 +52,12 @@ void ShowTimeToBreach(const Calendar& cal, v1::Complaint& c, absl::Time now);
 absl::StatusOr<absl::Time> FireTime(const Calendar& cal, const v1::Complaint& c, const v1::SlaClock& clock,
                                     const v1::EscalationLevel& level);
 
+// When the breach warning of a running, unbreached clock is due: the first
+// instant with at most the policy's breach_warning_before of business time
+// left. nullopt without a warning, or once it was sent.
+std::optional<absl::Time> BreachWarningTime(const Calendar& cal, const v1::SlaPolicy& policy, const v1::Complaint& c,
+                                            const v1::SlaClock& clock);
+
 // When the SLA job must next look at `c`: the earliest unbreached due time,
 // the next escalation level of a running clock (`policy` may be null), a
 // scheduled check-in or the end of the reopen window.

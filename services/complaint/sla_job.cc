@@ -150,7 +150,12 @@ absl::Status ComplaintService::CheckDue(StoreTxn& tx, v1::Complaint& c, absl::Ti
     if (!breached.ok()) return breached.status();
     if (*breached) round.breaches.emplace_back(c.priority(), target);
     if (!*policy) continue;
+    const int fired_before = c.escalations_size();
     if (absl::Status s = FireDueLevels(tx, c, clock, target, *cal, **policy, now); !s.ok()) return s;
+    if (absl::Status s = AlertEscalations(tx, c, fired_before, now); !s.ok()) return s;
+  }
+  if (*policy) {
+    if (absl::Status s = WarnBeforeBreach(tx, c, *cal, **policy, now); !s.ok()) return s;
   }
   if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED && FromTimestamp(c.check_in().due_time()) <= now) {
     if (absl::Status s = tx.Enqueue(outbound_->CheckIn(c, now)); !s.ok()) return s;

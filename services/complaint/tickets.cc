@@ -343,6 +343,7 @@ absl::StatusOr<v1::Complaint> ComplaintService::Reopen(const Once& once, const R
         }
         c.set_reopen_count(c.reopen_count() + 1);
         c.clear_reopen_deadline();
+        if (absl::Status s = AlertReopened(tx, c, now); !s.ok()) return s;
         // A check-in not yet sent is no longer wanted.
         if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED) {
           c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);

@@ -17,8 +17,38 @@
 
 namespace care::notification {
 
+absl::StatusOr<std::optional<v1::StaffAlert>> StaffAlertOf(StoreTxn& tx, const v1::Delivery& d) {
+  auto event = tx.GetDeliveryEvent(d.delivery_id());
+  if (!event.ok()) return event.status();
+  if (!*event) return std::nullopt;
+  const auto* alert = std::get_if<v1::StaffAlert>(&(*event)->payload);
+  if (alert == nullptr) return std::nullopt;
+  return *alert;
+}
+
+namespace {
+
+// A staff alert goes to an employee: no member record, preferences, consent
+// or frequency cap; only the channel and the address it names.
+absl::StatusOr<v1::SuppressionReason> CheckStaff(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings) {
+  auto alert = StaffAlertOf(tx, d);
+  if (!alert.ok()) return alert.status();
+  if (!*alert) return v1::SUPPRESSION_REASON_NO_ADDRESS;
+  if (d.channel() == care::common::v1::MESSAGE_CHANNEL_WEBHOOK && settings.webhook().url().empty()) {
+    return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+  }
+  if (d.channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+    if (settings.email().smtp_url().empty()) return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+    if ((*alert)->recipient().email().empty()) return v1::SUPPRESSION_REASON_NO_ADDRESS;
+  }
+  return v1::SUPPRESSION_REASON_UNSPECIFIED;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                             absl::Time now, bool unsubscribe) {
+  if (!d.staff_id().empty()) return CheckStaff(tx, d, settings);
   if (!d.schedule_id().empty()) {
     auto sched = tx.GetSchedule(d.schedule_id());
     if (!sched.ok()) return sched.status();

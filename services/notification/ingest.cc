@@ -158,6 +158,14 @@ std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
     m.message_key = absl::StrCat("occasion/", o->occasion_id(), "/", o->occurrence());
     return m;
   }
+  if (const auto* a = std::get_if<v1::StaffAlert>(&p)) {
+    // To an employee: no member, one message per (staff member, alert).
+    DirectMessage m = Direct("", a->kind(), a->complaint_id());
+    m.delivery.set_staff_id(a->recipient().staff_id());
+    m.message_key = absl::StrCat("staff/", a->recipient().staff_id(), "/", a->alert_key());
+    m.channels.push_back(a->recipient().channel());
+    return m;
+  }
   if (const auto* t = std::get_if<v1::Transactional>(&p)) {
     DirectMessage m = Direct(t->member_id(), v1::MESSAGE_KIND_TRANSACTIONAL);
     if (!t->message_key().empty()) {
@@ -206,6 +214,7 @@ absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, v1::Delivery& d, absl::
 // make this one erased).
 std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
   if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) return {MemberSubject(profile->member_id())};
+  if (std::get_if<v1::StaffAlert>(&p) != nullptr) return {};  // about an employee, not a member
   if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
   return {};
 }
@@ -357,7 +366,7 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
   *d.mutable_update_time() = ToTimestamp(now);
   for (int channel : message->channels) {
     d.set_channel(static_cast<MessageChannel>(channel));
-    d.set_delivery_id(DeliveryId(d.member_id(), d.message_key(), d.channel()));
+    d.set_delivery_id(DeliveryId(d.staff_id().empty() ? d.member_id() : d.staff_id(), d.message_key(), d.channel()));
     if (absl::Status s = tx.PutDeliveryEvent(d.delivery_id(), event); !s.ok()) return s;
     auto inserted = tx.InsertDelivery(d);
     if (!inserted.ok()) return inserted.status();

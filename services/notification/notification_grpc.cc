@@ -11,6 +11,7 @@
 #include "common/grpc_status.h"
 #include "common/localized.h"
 #include "common/pagination.h"
+#include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
 #include "services/notification/event_wire.h"
@@ -84,6 +85,7 @@ absl::string_view EventOwner(v1::IngestEventRequest::EventCase kind) {
     case v1::IngestEventRequest::kComplaintUpdate:
     case v1::IngestEventRequest::kSatisfactionSurvey:
     case v1::IngestEventRequest::kProactiveCheckIn:
+    case v1::IngestEventRequest::kStaffAlert:
       return "svc:complaint";
     case v1::IngestEventRequest::kTransactional:
     case v1::IngestEventRequest::EVENT_NOT_SET:
@@ -144,6 +146,37 @@ void ValidateTransactional(FieldErrors& errors, const v1::Transactional& t) {
   }
 }
 
+bool StaffKind(v1::MessageKind kind) {
+  return kind == v1::MESSAGE_KIND_STAFF_ESCALATION || kind == v1::MESSAGE_KIND_STAFF_BREACH_WARNING ||
+         kind == v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL || kind == v1::MESSAGE_KIND_STAFF_REOPENED;
+}
+
+void ValidateStaffAlert(FieldErrors& errors, const v1::StaffAlert& a) {
+  const std::string p = "event.staff_alert.";
+  const v1::StaffRecipient& r = a.recipient();
+  errors.RequireId(p + "recipient.staff_id", r.staff_id());
+  errors.RequireMaxLength(p + "recipient.name", r.name(), 200);
+  if (!r.locale().empty() && !IsLocaleTag(r.locale())) errors.Add(p + "recipient.locale", "not a BCP 47 tag");
+  if (!r.time_zone().empty()) errors.RequireTimeZone(p + "recipient.time_zone", r.time_zone());
+  if (r.channel() != care::common::v1::MESSAGE_CHANNEL_WEBHOOK &&
+      r.channel() != care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+    errors.Add(p + "recipient.channel", "must be WEBHOOK or EMAIL");
+  }
+  if (r.channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL && !IsEmail(r.email())) {
+    errors.Add(p + "recipient.email", "an e-mail address is required with EMAIL");
+  }
+  errors.RequireMaxLength(p + "recipient.email", r.email(), 254);
+  errors.RequireMaxLength(p + "recipient.webhook_address", r.webhook_address(), 500);
+  if (!StaffKind(a.kind())) errors.Add(p + "kind", "must be one of the MESSAGE_KIND_STAFF_* kinds");
+  errors.RequireId(p + "complaint_id", a.complaint_id());
+  errors.RequireId(p + "alert_key", a.alert_key());
+  errors.RequireMaxLength(p + "sla_target", a.sla_target(), 50);
+  errors.RequireMaxLength(p + "priority", a.priority(), 50);
+  errors.RequireMaxLength(p + "compensation_id", a.compensation_id(), 200);
+  errors.RequireMaxLength(p + "compensation", a.compensation(), 200);
+  if (a.has_due_time()) CheckTimestamp(errors, p + "due_time", a.due_time());
+}
+
 // The event of each kind: its own required fields and bounds.
 void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
   switch (r.event_case()) {
@@ -178,6 +211,9 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       break;
     case v1::IngestEventRequest::kTransactional:
       ValidateTransactional(errors, r.transactional());
+      break;
+    case v1::IngestEventRequest::kStaffAlert:
+      ValidateStaffAlert(errors, r.staff_alert());
       break;
     case v1::IngestEventRequest::kTierChanged:
       errors.RequireId("event.tier_changed.member_id", r.tier_changed().member_id());

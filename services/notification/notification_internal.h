@@ -50,6 +50,10 @@ Window MemberWindow(const std::optional<v1::Preferences>& prefs, const v1::Setti
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                             absl::Time now, bool unsubscribe);
 
+// The staff alert a staff delivery (Delivery.staff_id set) was made from;
+// nullopt when its event is gone (deleted under retention).
+absl::StatusOr<std::optional<v1::StaffAlert>> StaffAlertOf(StoreTxn& tx, const v1::Delivery& d);
+
 // FAILED_PRECONDITION, reason SUBJECT_ERASED, when the member was erased
 // here (privacy.cc): a call must not re-create them.
 absl::Status RefuseErasedMember(StoreTxn& tx, const std::string& member_id);

@@ -80,6 +80,26 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
   }
 }
 
+// A staff alert's variables (StaffAlert): to an employee, its times in
+// their zone; the webhook gateway learns whom it is for from the
+// attributes.
+void AddStaffVariables(const v1::StaffAlert& a, const absl::TimeZone& zone, RenderInputs& in) {
+  const v1::StaffRecipient& r = a.recipient();
+  in.vars["staff_id"] = r.staff_id();
+  in.vars["staff_name"] = r.name();
+  in.vars["complaint_id"] = a.complaint_id();
+  in.vars["level"] = absl::StrCat(a.level());
+  in.vars["sla_target"] = a.sla_target();
+  in.vars["priority"] = a.priority();
+  if (a.has_due_time()) in.vars["due_time"] = absl::FormatTime(kTimeFormat, FromTimestamp(a.due_time()), zone);
+  in.vars["compensation_id"] = a.compensation_id();
+  in.vars["compensation"] = a.compensation();
+  in.vars["reopen_count"] = absl::StrCat(a.reopen_count());
+  in.attributes["complaint_id"] = a.complaint_id();
+  in.attributes["staff_id"] = r.staff_id();
+  if (!r.webhook_address().empty()) in.attributes["staff_address"] = r.webhook_address();
+}
+
 // The variables of what `d` was made from: its schedule's alert or its event.
 absl::Status AddSourceVariables(StoreTxn& tx, const v1::Delivery& d, const absl::TimeZone& zone, RenderInputs& in) {
   if (!d.schedule_id().empty()) {
@@ -121,18 +141,42 @@ void FillMessage(const v1::Delivery& d, const MemberRow& m, const v1::Template& 
   out.attributes = std::move(in.attributes);
 }
 
+// A staff alert's recipient as the one addressed: their name, e-mail,
+// locale and zone come with the alert, not from a member record.
+absl::StatusOr<bool> StaffInputs(StoreTxn& tx, v1::Delivery& d, MemberRow& m, RenderInputs& in) {
+  auto alert = StaffAlertOf(tx, d);
+  if (!alert.ok()) return alert.status();
+  if (!*alert) {
+    Fail(d, "EVENT_NOT_FOUND", "the staff alert's event is gone");
+    return false;
+  }
+  const v1::StaffRecipient& r = (*alert)->recipient();
+  m.name = r.name();
+  m.email = r.email();
+  in.SetLocale(r.locale());
+  in.vars = {{"member_id", ""}, {"member_name", r.name()}};
+  AddStaffVariables(**alert, ZoneOrUtc(r.time_zone().empty() ? "UTC" : r.time_zone()), in);
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out) {
-  auto member = tx.GetMember(d.member_id());
-  if (!member.ok()) return member.status();
-  const MemberRow m = member->value_or(MemberRow{});
+  MemberRow m;
   RenderInputs in;
   in.default_locale = settings.default_locale();
-  in.SetLocale(m.preferences && !m.preferences->locale().empty() ? m.preferences->locale() : m.profile_locale);
-  in.vars = {{"member_id", d.member_id()}, {"member_name", m.name}};
-  const absl::TimeZone zone = ZoneOrUtc(MemberZone(m, settings.default_time_zone()));
-  if (absl::Status s = AddSourceVariables(tx, d, zone, in); !s.ok()) return s;
+  if (!d.staff_id().empty()) {
+    auto ok = StaffInputs(tx, d, m, in);
+    if (!ok.ok() || !*ok) return ok;
+  } else {
+    auto member = tx.GetMember(d.member_id());
+    if (!member.ok()) return member.status();
+    m = member->value_or(MemberRow{});
+    in.SetLocale(m.preferences && !m.preferences->locale().empty() ? m.preferences->locale() : m.profile_locale);
+    in.vars = {{"member_id", d.member_id()}, {"member_name", m.name}};
+    const absl::TimeZone zone = ZoneOrUtc(MemberZone(m, settings.default_time_zone()));
+    if (absl::Status s = AddSourceVariables(tx, d, zone, in); !s.ok()) return s;
+  }
   v1::TemplateKey key;
   key.set_kind(d.kind());
   key.set_channel(d.channel());

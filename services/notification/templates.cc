@@ -58,6 +58,61 @@ v1::Template Make(v1::MessageKind kind, const std::string& locale, const std::st
   return t;
 }
 
+// A built-in text: {subject, body} by (kind, language).
+struct Text {
+  const char* subject;
+  const char* body;
+};
+using Texts = std::map<std::pair<int, std::string>, Text>;
+
+// Staff alerts, to an employee (StaffAlert).
+const Texts& StaffTexts() {
+  static const Texts kStaff = {
+      {{v1::MESSAGE_KIND_STAFF_ESCALATION, "en"},
+       {"Escalation: complaint {{complaint_id}}",
+        "{{staff_name}}, complaint {{complaint_id}} reached escalation level {{level}} on its {{sla_target}} SLA "
+        "(priority {{priority}})."}},
+      {{v1::MESSAGE_KIND_STAFF_ESCALATION, "vi"},
+       {"Leo thang: khiếu nại {{complaint_id}}",
+        "{{staff_name}}, khiếu nại {{complaint_id}} đã lên cấp leo thang {{level}} theo SLA {{sla_target}} "
+        "(mức ưu tiên {{priority}})."}},
+      {{v1::MESSAGE_KIND_STAFF_ESCALATION, "ja"},
+       {"エスカレーション: 苦情 {{complaint_id}}",
+        "{{staff_name}}さん、苦情 {{complaint_id}} が {{sla_target}} SLA のエスカレーションレベル {{level}} "
+        "に達しました(優先度 {{priority}})。"}},
+      {{v1::MESSAGE_KIND_STAFF_BREACH_WARNING, "en"},
+       {"SLA breach soon: complaint {{complaint_id}}",
+        "{{staff_name}}, the {{sla_target}} SLA of complaint {{complaint_id}} is breached at {{due_time}}."}},
+      {{v1::MESSAGE_KIND_STAFF_BREACH_WARNING, "vi"},
+       {"Sắp vi phạm SLA: khiếu nại {{complaint_id}}",
+        "{{staff_name}}, SLA {{sla_target}} của khiếu nại {{complaint_id}} sẽ bị vi phạm lúc {{due_time}}."}},
+      {{v1::MESSAGE_KIND_STAFF_BREACH_WARNING, "ja"},
+       {"SLA違反間近: 苦情 {{complaint_id}}",
+        "{{staff_name}}さん、苦情 {{complaint_id}} の {{sla_target}} SLA は {{due_time}} に期限切れになります。"}},
+      {{v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL, "en"},
+       {"Approval needed: complaint {{complaint_id}}",
+        "{{staff_name}}, compensation {{compensation_id}} ({{compensation}}) on complaint {{complaint_id}} "
+        "waits for your approval."}},
+      {{v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL, "vi"},
+       {"Cần phê duyệt: khiếu nại {{complaint_id}}",
+        "{{staff_name}}, khoản bồi thường {{compensation_id}} ({{compensation}}) của khiếu nại {{complaint_id}} "
+        "đang chờ bạn phê duyệt."}},
+      {{v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL, "ja"},
+       {"承認が必要です: 苦情 {{complaint_id}}",
+        "{{staff_name}}さん、苦情 {{complaint_id}} の補償 {{compensation_id}}({{compensation}})が承認待ちです。"}},
+      {{v1::MESSAGE_KIND_STAFF_REOPENED, "en"},
+       {"Reopened: complaint {{complaint_id}}",
+        "{{staff_name}}, the customer reopened complaint {{complaint_id}} (reopened {{reopen_count}} times)."}},
+      {{v1::MESSAGE_KIND_STAFF_REOPENED, "vi"},
+       {"Mở lại: khiếu nại {{complaint_id}}",
+        "{{staff_name}}, khách hàng đã mở lại khiếu nại {{complaint_id}} (lần {{reopen_count}})."}},
+      {{v1::MESSAGE_KIND_STAFF_REOPENED, "ja"},
+       {"再開: 苦情 {{complaint_id}}",
+        "{{staff_name}}さん、お客様が苦情 {{complaint_id}} を再開しました(再開 {{reopen_count}} 回目)。"}},
+  };
+  return kStaff;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> RenderText(const std::string& text, const std::map<std::string, std::string>& vars,
@@ -120,6 +175,21 @@ std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) 
       break;
     case v1::MESSAGE_KIND_PROACTIVE_CHECK_IN:
       add({{"complaint_id", kString}, {"due_time", kTime}});
+      break;
+    case v1::MESSAGE_KIND_STAFF_ESCALATION:
+    case v1::MESSAGE_KIND_STAFF_BREACH_WARNING:
+    case v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL:
+    case v1::MESSAGE_KIND_STAFF_REOPENED:
+      add({{"staff_id", kString}, {"staff_name", kString}, {"complaint_id", kString}});
+      if (kind == v1::MESSAGE_KIND_STAFF_ESCALATION) {
+        add({{"level", kInt}, {"sla_target", kString}, {"priority", kString}});
+      } else if (kind == v1::MESSAGE_KIND_STAFF_BREACH_WARNING) {
+        add({{"sla_target", kString}, {"due_time", kTime}});
+      } else if (kind == v1::MESSAGE_KIND_STAFF_COMPENSATION_APPROVAL) {
+        add({{"compensation_id", kString}, {"compensation", kString}});
+      } else {
+        add({{"reopen_count", kInt}});
+      }
       break;
     default:
       break;
@@ -203,11 +273,7 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
     }
   }
   // Messages to one member: {subject, body} per kind and language.
-  struct Text {
-    const char* subject;
-    const char* body;
-  };
-  static const std::map<std::pair<int, std::string>, Text> kDirect = {
+  static const Texts kDirect = {
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "en"}, {"We received your complaint", "{{message}}"}},
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "vi"}, {"Chúng tôi đã nhận được khiếu nại của bạn", "{{message}}"}},
       {{v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED, "ja"}, {"お問い合わせを受け付けました", "{{message}}"}},
@@ -263,8 +329,10 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "ja"},
        {"その後いかがですか?", "{{member_name}}様、お問い合わせ解決後のご様子をお伺いします。"}},
   };
-  auto it = kDirect.find({kind, lang});
-  if (it != kDirect.end()) return Make(kind, lang, it->second.subject, it->second.body);
+  for (const Texts* texts : {&kDirect, &StaffTexts()}) {
+    auto it = texts->find({kind, lang});
+    if (it != texts->end()) return Make(kind, lang, it->second.subject, it->second.body);
+  }
   return std::nullopt;
 }
 

@@ -215,6 +215,7 @@ class LoyaltyTest : public ::testing::Test {
       case nv1::IngestEventRequest::kComplaintUpdate:
       case nv1::IngestEventRequest::kSatisfactionSurvey:
       case nv1::IngestEventRequest::kProactiveCheckIn:
+      case nv1::IngestEventRequest::kStaffAlert:
         return tokens_.peer_complaint;
       case nv1::IngestEventRequest::kTransactional:
       case nv1::IngestEventRequest::EVENT_NOT_SET:

@@ -1,6 +1,7 @@
 // Complaint rules without a server: business-time arithmetic for SLA clocks,
 // the SLA clock engine, forbidden-phrase matching, the events complaint sends,
 // the free texts erasure and the text retention blank.
+#include "absl/strings/match.h"
 #include "care/notification/v1/notification.pb.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
@@ -133,6 +134,56 @@ TEST(SlaClockTest, NextCheckIsTheEarliestOfDueTimeAndEscalationLevels) {
   EXPECT_EQ(NextCheck(cal, &policy, c), t0 + absl::Hours(6));
   c.mutable_resolution_sla()->set_escalation_level(1);
   EXPECT_EQ(NextCheck(cal, &policy, c), t0 + absl::Hours(8)) << "a level fires once";
+}
+
+// The breach warning counts business time back from the due time: across
+// a weekend it comes on Friday evening or Monday morning, never on Sunday.
+TEST(SlaClockTest, TheBreachWarningIsTheFirstInstantWithThatMuchBusinessTimeLeft) {
+  Calendar cal = Weekdays("Asia/Ho_Chi_Minh");
+  absl::Time filed = Local(cal, 2026, 11, 27, 17, 30);  // a Friday; due Monday 12:30
+  v1::Complaint c;
+  *c.mutable_receive_time() = ToTimestamp(filed);
+  ASSERT_TRUE(StartClock(cal, c.mutable_first_response_sla(), absl::Hours(4), filed).ok());
+  v1::SlaPolicy policy;
+  *policy.mutable_breach_warning_before() = ToDurationProto(absl::Hours(3));
+  EXPECT_EQ(BreachWarningTime(cal, policy, c, c.first_response_sla()), Local(cal, 2026, 11, 30, 9, 30));
+  EXPECT_EQ(NextCheck(cal, &policy, c), Local(cal, 2026, 11, 30, 9, 30));
+  *policy.mutable_breach_warning_before() = ToDurationProto(absl::Minutes(220));
+  EXPECT_EQ(BreachWarningTime(cal, policy, c, c.first_response_sla()), Local(cal, 2026, 11, 27, 17, 50));
+  c.mutable_first_response_sla()->set_breach_warning_sent(true);
+  EXPECT_EQ(BreachWarningTime(cal, policy, c, c.first_response_sla()), std::nullopt) << "sent once";
+  EXPECT_EQ(NextCheck(cal, &policy, c), Local(cal, 2026, 11, 30, 12, 30));
+  policy.clear_breach_warning_before();
+  c.mutable_first_response_sla()->set_breach_warning_sent(false);
+  EXPECT_EQ(BreachWarningTime(cal, policy, c, c.first_response_sla()), std::nullopt) << "no warning set";
+}
+
+TEST(OutboundTest, AStaffAlertNamesItsRecipientAndKeepsOneIdPerOccurrence) {
+  std::unique_ptr<Outbound> out = NewOutbound();
+  v1::Complaint c;
+  c.set_complaint_id("c-1");
+  c.set_member_id("m-1");
+  StaffAlert alert;
+  alert.kind = StaffAlertKind::kEscalation;
+  alert.recipient.set_agent_id("lead-ja");
+  alert.recipient.set_locale("ja");
+  alert.recipient.set_alert_channel(care::common::v1::MESSAGE_CHANNEL_WEBHOOK);
+  alert.occurrence = "esc:SLA_TARGET_FIRST_RESPONSE:1:0";
+  alert.level = 1;
+  alert.target = v1::SLA_TARGET_FIRST_RESPONSE;
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  OutboxEvent first = out->AlertStaff(c, alert, now);
+  EXPECT_EQ(first.event_id, out->AlertStaff(c, alert, now + absl::Hours(1)).event_id) << "stable across runs";
+  EXPECT_TRUE(absl::StartsWith(first.event_id, "complaint:c-1:staff:esc:")) << first.event_id;
+  EXPECT_LE(first.event_id.size(), 128u);
+  alert.recipient.set_agent_id("lead-vi");
+  EXPECT_NE(first.event_id, out->AlertStaff(c, alert, now).event_id) << "one per recipient";
+  care::notification::v1::IngestEventRequest req;
+  ASSERT_TRUE(req.ParseFromString(first.payload));
+  EXPECT_EQ(req.staff_alert().kind(), care::notification::v1::MESSAGE_KIND_STAFF_ESCALATION);
+  EXPECT_EQ(req.staff_alert().recipient().staff_id(), "lead-ja");
+  EXPECT_EQ(req.staff_alert().alert_key(), "c-1:esc:SLA_TARGET_FIRST_RESPONSE:1:0");
+  EXPECT_EQ(req.staff_alert().sla_target(), "FIRST_RESPONSE");
 }
 
 TEST(OutboundTest, MemberMessagesAndGoodwillCarryStableEventIds) {
