@@ -332,6 +332,12 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           p.mutable_visit_reward()->set_reward_name(cause.reward_name);
         } else if constexpr (std::is_same_v<T, ForfeitureCause>) {
           p.mutable_forfeiture()->set_description(cause.description);
+        } else if constexpr (std::is_same_v<T, RewardCause>) {
+          v1::RewardCause* c = p.mutable_reward();
+          c->set_reward_id(cause.reward_id);
+          c->set_reward_name(cause.reward_name);
+          c->set_redemption_id(cause.redemption_id);
+          c->set_refund_reason(cause.refund_reason);
         }
       },
       e.cause);
@@ -405,6 +411,10 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       break;
     case v1::LedgerEntry::kForfeiture:
       e.cause = ForfeitureCause{p.forfeiture().description()};
+      break;
+    case v1::LedgerEntry::kReward:
+      e.cause = RewardCause{p.reward().reward_id(), p.reward().reward_name(), p.reward().redemption_id(),
+                            p.reward().refund_reason()};
       break;
     default:
       break;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
+#include "clients/promotion/goodwill_voucher.h"
 #include "common/log.h"
 #include "common/privacy.h"
 #include "common/server.h"
@@ -25,11 +26,12 @@ struct PeerFlags {
   bool tls = false;
 };
 
-// --<name>_target and --<name>_tls of a peer that only erasures reach.
-PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name) {
-  std::string target = config.Target(
-      absl::StrCat(name, "_target"),
-      absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait in the outbox until it is set"));
+// --<name>_target and --<name>_tls of a peer that the outbox reaches
+// (`what`: the events that wait for it).
+PeerFlags OutboxPeerFlags(care::ConfigReader& config, const std::string& name, const std::string& what) {
+  std::string target = config.Target(absl::StrCat(name, "_target"),
+                                     absl::StrCat("host:port of the ", name, " service; empty = ", what,
+                                                  " wait in the outbox until it is set"));
   bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
   return {name, target, tls};
 }
@@ -58,6 +60,13 @@ void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loya
       return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn, digests), event, result, response);
     });
   }
+  // A reward's voucher: ISSUED with promotion's code, or refunded when refused.
+  relay->OnOutcome(
+      care::clients::promotion::kIssueVoucherMethod,
+      [&loyalty, &digests = runner.subject_digests()](care::Txn& txn, const care::OutboxEvent& event,
+                                                      const absl::Status& result, const std::string& response) {
+        return loyalty.RewardVoucherOutcome(*care::loyalty::SqlLoyaltyTxn(txn, digests), event, result, response);
+      });
 }
 
 }  // namespace
@@ -71,9 +80,9 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  // Erasures (ErasePerson) reach promotion and complaint too.
-  const PeerFlags promotion = ErasurePeerFlags(config, "promotion");
-  const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
+  // Erasures reach promotion and complaint too; reward vouchers promotion.
+  const PeerFlags promotion = OutboxPeerFlags(config, "promotion", "erasure requests and reward vouchers");
+  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests");
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
