@@ -137,9 +137,12 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
 
 Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucherRequest* req, pv1::Voucher* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
-    // Among peers complaint issues vouchers (goodwill) and loyalty (rewards
-    // bought with points); humans keep theirs.
-    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:complaint", "svc:loyalty"}, "IssueVoucher"); !s.ok()) {
+    // Among peers complaint issues goodwill (an amount or a percentage) and
+    // loyalty campaign vouchers bought with points, each only its own kind;
+    // humans keep theirs.
+    const bool reward = req->benefit_case() == pv1::IssueVoucherRequest::kCampaignId;
+    if (absl::Status s = AuthorizePeer(*caller.principal, {reward ? "svc:loyalty" : "svc:complaint"}, "IssueVoucher");
+        !s.ok()) {
       return s;
     }
     FieldErrors errors;

@@ -161,7 +161,9 @@ TEST_F(RewardsTest, FiftyConcurrentRedemptionsOfStockTenExactlyTenSucceedAndEach
   }
   const int w = winners.front();
   const std::string winner = absl::StrCat("m-", w);
-  const std::string loser = absl::StrCat("m-", w == 0 ? 1 : 0);
+  int l = 0;
+  while (std::find(winners.begin(), winners.end(), l) != winners.end()) ++l;
+  const std::string loser = absl::StrCat("m-", l);
   lv1::LedgerEntry spent = EntriesOf(winner, lv1::LEDGER_ENTRY_KIND_REWARD).front();
   EXPECT_EQ(spent.points_delta(), -100);
   EXPECT_EQ(spent.reward().reward_id(), "ten-off");
@@ -214,7 +216,7 @@ TEST_F(RewardsTest, FiftyConcurrentRedemptionsOfStockTenExactlyTenSucceedAndEach
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(again.SerializeAsString(), answers[w].SerializeAsString());
   EXPECT_EQ(Balance(winner).balance(), 50);
-  s = RedeemReward(absl::StrCat("redeem-", w == 0 ? 1 : 0), loser, "ten-off", &again);
+  s = RedeemReward(absl::StrCat("redeem-", l), loser, "ten-off", &again);
   EXPECT_EQ(Reason(s), "OUT_OF_STOCK") << Describe(s);
 
   // The member's redemptions, newest first, page by page.
@@ -463,6 +465,18 @@ TEST_F(RewardsTest, BadInputNamesTheFieldAndOnlyTheRightRolesManageAndRedeem) {
   EXPECT_EQ(Reason(s), "REWARD_NOT_FOUND") << Describe(s);
   s = RedeemReward("r-3", "m-x", "ok", &redeemed);
   EXPECT_EQ(Reason(s), "INSUFFICIENT_POINTS") << Describe(s);
+
+  // Among peers only loyalty asks promotion for a campaign voucher (and
+  // only complaint for goodwill: promotion_voucher_test).
+  pv1::IssueVoucherRequest issue;
+  issue.set_request_id("not-yours");
+  issue.set_member_id("m-x");
+  issue.set_campaign_id("some-campaign");
+  issue.set_reason_code("REWARD");
+  pv1::Voucher voucher;
+  s = promo().IssueVoucher(Ctx(tokens_.peer_complaint).get(), issue, &voucher);
+  EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED") << Describe(s);
+  EXPECT_EQ(ReasonMetadata(s, "allowed"), "svc:loyalty");
 
   // Least privilege: the catalogue is the admins', redeeming the backends'.
   lv1::Reward other = good;
