@@ -1,4 +1,4 @@
--- The rewards catalogue (issue 22); the SQLite migrations/0003_rewards.sql.
+-- The rewards catalogue (issue 22); the SQLite migrations/0005_rewards.sql.
 CREATE TABLE rewards (
   reward_id  TEXT   PRIMARY KEY,
   archived   BIGINT NOT NULL DEFAULT 0,
