@@ -11,7 +11,9 @@ OutboxEvent IssueVoucherEvent(std::string event_id, const GoodwillVoucher& v) {
   v1::IssueVoucherRequest request;
   request.set_request_id(v.request_id);
   request.set_member_id(v.member_id);
-  if (v.value.has_value()) {
+  if (!v.campaign_id.empty()) {
+    request.set_campaign_id(v.campaign_id);
+  } else if (v.value.has_value()) {
     request.mutable_value()->set_amount_minor(v.value->amount_minor);
     request.mutable_value()->set_currency_code(v.value->currency_code);
   } else {
@@ -34,6 +36,7 @@ std::optional<GoodwillVoucher> ParseGoodwillVoucher(absl::string_view payload) {
   if (request.has_value()) {
     v.value = GoodwillVoucher::Amount{request.value().amount_minor(), request.value().currency_code()};
   }
+  v.campaign_id = request.campaign_id();
   v.percent_off_bps = request.percent_off_bps();
   if (request.has_validity()) v.validity = FromDurationProto(request.validity());
   v.reason_code = request.reason_code();

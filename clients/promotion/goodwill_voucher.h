@@ -1,7 +1,8 @@
 #pragma once
 
-// Goodwill vouchers: the IssueVoucher request a service sends promotion
-// through its outbox, and what it reads back from the event and promotion's
+// Vouchers issued through promotion's IssueVoucher (goodwill from complaint,
+// rewards bought with points from loyalty): the request a service sends
+// promotion through its outbox, and what it reads back from the event and promotion's
 // answer (OutboxRelay::OnOutcome).
 
 #include <cstdint>
@@ -19,7 +20,9 @@ inline constexpr char kIssueVoucherMethod[] = "/care.promotion.v1.PromotionServi
 struct GoodwillVoucher {
   std::string request_id;  // promotion issues one voucher per request id
   std::string member_id;
-  // Exactly one benefit: an amount off (when set), else a percentage.
+  // Exactly one benefit: a voucher of this campaign (when set: loyalty's
+  // rewards catalogue), else an amount off (when set), else a percentage.
+  std::string campaign_id;
   struct Amount {
     int64_t amount_minor = 0;
     std::string currency_code;

@@ -48,6 +48,17 @@ class LoyaltyGrpc final : public care::loyalty::v1::LoyaltyService::CallbackServ
   Reactor* GetErasure(ServerContext* ctx, const v1::GetErasureRequest* req, v1::Erasure* resp) override;
   Reactor* GetLoyaltyAnalytics(ServerContext* ctx, const v1::GetLoyaltyAnalyticsRequest* req,
                                v1::LoyaltyAnalytics* resp) override;
+  // The rewards catalogue (rewards_grpc.cc).
+  Reactor* CreateReward(ServerContext* ctx, const v1::CreateRewardRequest* req, v1::Reward* resp) override;
+  Reactor* GetReward(ServerContext* ctx, const v1::GetRewardRequest* req, v1::Reward* resp) override;
+  Reactor* ListRewards(ServerContext* ctx, const v1::ListRewardsRequest* req, v1::ListRewardsResponse* resp) override;
+  Reactor* UpdateReward(ServerContext* ctx, const v1::UpdateRewardRequest* req, v1::Reward* resp) override;
+  Reactor* ArchiveReward(ServerContext* ctx, const v1::ArchiveRewardRequest* req, v1::Reward* resp) override;
+  Reactor* RedeemReward(ServerContext* ctx, const v1::RedeemRewardRequest* req, v1::RewardRedemption* resp) override;
+  Reactor* GetRewardRedemption(ServerContext* ctx, const v1::GetRewardRedemptionRequest* req,
+                               v1::RewardRedemption* resp) override;
+  Reactor* ListRewardRedemptions(ServerContext* ctx, const v1::ListRewardRedemptionsRequest* req,
+                                 v1::ListRewardRedemptionsResponse* resp) override;
 
  private:
   RpcRuntime& rpc_;

@@ -390,6 +390,12 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           p.mutable_occasion()->set_occasion_id(cause.occasion_id);
           p.mutable_occasion()->set_occasion_name(cause.occasion_name);
           p.mutable_occasion()->set_occurrence(cause.occurrence);
+        } else if constexpr (std::is_same_v<T, RewardCause>) {
+          v1::RewardCause* c = p.mutable_reward();
+          c->set_reward_id(cause.reward_id);
+          c->set_reward_name(cause.reward_name);
+          c->set_redemption_id(cause.redemption_id);
+          c->set_refund_reason(cause.refund_reason);
         }
       },
       e.cause);
@@ -468,6 +474,9 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       break;
     case v1::LedgerEntry::kOccasion:
       e.cause = OccasionCause{p.occasion().occasion_id(), p.occasion().occasion_name(), p.occasion().occurrence()};
+    case v1::LedgerEntry::kReward:
+      e.cause = RewardCause{p.reward().reward_id(), p.reward().reward_name(), p.reward().redemption_id(),
+                            p.reward().refund_reason()};
       break;
     default:
       break;

@@ -135,6 +135,8 @@ absl::Status LoyaltyService::Append(StoreTxn& tx, const Program& program, Member
       (entry.points_delta > 0 ? c.points_adjusted_in : c.points_adjusted_out) = std::abs(entry.points_delta);
       break;
     case EntryKind::kRedeem:
+    case EntryKind::kReward:
+    case EntryKind::kRewardRefund:  // redeemed net of refunds, like Balance.lifetime_redeemed
       c.points_redeemed = out;
       break;
     case EntryKind::kReverse:

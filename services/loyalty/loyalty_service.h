@@ -179,6 +179,30 @@ class LoyaltyService final {
   // (analytics.cc); INVALID_FIELD when query.time_zone is not the
   // program's.
   absl::StatusOr<v1::LoyaltyAnalytics> GetLoyaltyAnalytics(const AnalyticsQuery& query);
+  // ------------------------------------------------------------- rewards
+  // (rewards.cc.) The catalogue, in contract form; the adapter checked each
+  // field's shape, the domain checks what needs the store (tiers in the
+  // program, a taken id, versions).
+  absl::StatusOr<v1::Reward> CreateReward(const Once& once, v1::Reward reward);
+  absl::StatusOr<v1::Reward> GetReward(const std::string& reward_id);
+  // Ordered by reward_id, after `after`.
+  absl::StatusOr<std::vector<v1::Reward>> ListRewards(bool archived, const std::string& after, int limit);
+  // The fields in `paths` taken from `patch`; `patch.version` 0 = unchecked.
+  absl::StatusOr<v1::Reward> UpdateReward(const Once& once, const v1::Reward& patch,
+                                          const std::set<std::string>& paths);
+  absl::StatusOr<v1::Reward> ArchiveReward(const Once& once, const std::string& reward_id);
+  // Spends the reward's price (CheckRedeemable, rewards.h) and records the
+  // redemption; a voucher reward's IssueVoucher leaves through the outbox.
+  absl::StatusOr<v1::RewardRedemption> RedeemReward(const Once& once, const std::string& member_id,
+                                                    const std::string& reward_id, const Actor& actor);
+  absl::StatusOr<v1::RewardRedemption> GetRedemption(const std::string& redemption_id);
+  // Newest first, ledger sequence below `before` (0 = from the newest).
+  absl::StatusOr<std::vector<v1::RewardRedemption>> ListRedemptions(const std::string& member_id, int64_t before,
+                                                                    int limit);
+  // The outbox relay's outcome of an IssueVoucher event (in the relay's
+  // transaction): ISSUED with the code, or, refused for good, REFUNDED.
+  absl::Status RewardVoucherOutcome(StoreTxn& tx, const OutboxEvent& event, const absl::Status& result,
+                                    const std::string& response);
 
   // ---------------------------------------------------------------- jobs
   // Each does one bounded batch in its own transaction and returns true

@@ -159,6 +159,20 @@ class StoreTxn : public ServiceTxn {
   // Per tier, members_delta and points_net summed over every day before
   // `day` (the opening row included): members and points held then.
   virtual absl::StatusOr<std::vector<RollupRow>> RollupTotalsBefore(int64_t day) = 0;
+  // The rewards catalogue (stored in contract form, like erasures).
+  virtual absl::StatusOr<std::optional<v1::Reward>> GetReward(const std::string& reward_id) = 0;
+  // False when the reward_id is taken.
+  virtual absl::StatusOr<bool> InsertReward(const v1::Reward& reward) = 0;
+  virtual absl::Status SaveReward(const v1::Reward& reward) = 0;
+  // Ordered by reward_id, after `after`; archived ones only with `archived`.
+  virtual absl::StatusOr<std::vector<v1::Reward>> ListRewards(bool archived, const std::string& after, int limit) = 0;
+  // Reward redemptions; `seq` is the member's REWARD entry (the order they
+  // are listed in). Save inserts or replaces.
+  virtual absl::Status SaveRedemption(const v1::RewardRedemption& redemption, int64_t seq) = 0;
+  virtual absl::StatusOr<std::optional<v1::RewardRedemption>> GetRedemption(const std::string& redemption_id) = 0;
+  // Newest first, seq below `before` (0 = from the newest).
+  virtual absl::StatusOr<std::vector<v1::RewardRedemption>> ListRedemptions(const std::string& member_id,
+                                                                            int64_t before, int limit) = 0;
 
   // Small named values for background jobs (cursors).
   virtual absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) = 0;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/loyalty/tier_cache_metrics.h"
 #include "clients/peer_health.h"
+#include "clients/promotion/goodwill_voucher.h"
 #include "clients/promotion/promotion_client.h"
 #include "common/log.h"
 #include "common/privacy.h"
@@ -26,13 +27,13 @@ struct PeerFlags {
   bool tls = false;
 };
 
-// --<name>_target and --<name>_tls of a peer that erasures (ErasePerson)
-// reach; `also` says what else needs it (promotion: RecordPurchase reads
-// redemptions there for campaign bonus points).
-PeerFlags ErasurePeerFlags(care::ConfigReader& config, const std::string& name, const std::string& also = "") {
+// --<name>_target and --<name>_tls of a peer that the outbox reaches
+// (`what`: the events that wait for it; `also`: what else needs it).
+PeerFlags OutboxPeerFlags(care::ConfigReader& config, const std::string& name, const std::string& what,
+                          const std::string& also = "") {
   std::string target = config.Target(absl::StrCat(name, "_target"),
-                                     absl::StrCat("host:port of the ", name, " service; empty = erasure requests wait ",
-                                                  "in the outbox until it is set", also));
+                                     absl::StrCat("host:port of the ", name, " service; empty = ", what,
+                                                  " wait in the outbox until it is set", also));
   bool tls = config.Bool(absl::StrCat(name, "_tls"), false, absl::StrCat("call the ", name, " service over TLS"));
   return {name, target, tls};
 }
@@ -61,6 +62,13 @@ void StartOutbox(care::ServerRunner& runner, care::loyalty::LoyaltyService& loya
       return loyalty.ErasureOutcome(*care::loyalty::SqlLoyaltyTxn(txn, digests), event, result, response);
     });
   }
+  // A reward's voucher: ISSUED with promotion's code, or refunded when refused.
+  relay->OnOutcome(
+      care::clients::promotion::kIssueVoucherMethod,
+      [&loyalty, &digests = runner.subject_digests()](care::Txn& txn, const care::OutboxEvent& event,
+                                                      const absl::Status& result, const std::string& response) {
+        return loyalty.RewardVoucherOutcome(*care::loyalty::SqlLoyaltyTxn(txn, digests), event, result, response);
+      });
 }
 
 // What loyalty needs of an order's redemption (services/loyalty/commands.h).
@@ -101,8 +109,11 @@ int main(int argc, char** argv) {
       "notification_target",
       "host:port of the notification service; empty = events wait in the outbox until it is set");
   bool notification_tls = config.Bool("notification_tls", false, "call the notification service over TLS");
-  const PeerFlags promotion = ErasurePeerFlags(config, "promotion", ", and bonus-point purchases refused");
-  const PeerFlags complaint = ErasurePeerFlags(config, "complaint");
+  // Erasures reach promotion and complaint too; reward vouchers promotion,
+  // and RecordPurchase reads redemptions there for campaign bonus points.
+  const PeerFlags promotion = OutboxPeerFlags(config, "promotion", "erasure requests and reward vouchers",
+                                              ", and bonus-point purchases refused");
+  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests");
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "

@@ -220,7 +220,9 @@ enum class EntryKind {
   kAdjust = 5,
   kBonus = 6,
   kVisitReward = 7,
-  kForfeit = 8,  // the balance left at erasure (docs/privacy.md)
+  kForfeit = 8,        // the balance left at erasure (docs/privacy.md)
+  kReward = 9,         // points spent on a catalogue reward
+  kRewardRefund = 10,  // a reward's points given back (its voucher refused)
 };
 
 struct PurchaseLine {
@@ -302,8 +304,16 @@ struct ForfeitureCause {
   std::string description;
 };
 
+// A catalogue reward bought (REWARD) or given back (REWARD_REFUND).
+struct RewardCause {
+  std::string reward_id;
+  std::string reward_name;
+  std::string redemption_id;
+  std::string refund_reason;  // REWARD_REFUND only
+};
+
 using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause, ExpiryCause, BirthdayCause,
-                           VisitRewardCause, ForfeitureCause, OccasionCause>;
+                           VisitRewardCause, ForfeitureCause, OccasionCause, RewardCause>;
 
 struct LedgerEntry {
   std::string member_id;

@@ -159,7 +159,8 @@ absl::StatusOr<Balance> LoyaltyService::BalanceIn(StoreTxn& tx, const std::strin
   b.lifetime_earned = sum(EntryKind::kEarn);
   b.lifetime_bonus = sum(EntryKind::kBonus) + sum(EntryKind::kVisitReward);
   b.lifetime_adjusted = sum(EntryKind::kAdjust);
-  b.lifetime_redeemed = -sum(EntryKind::kRedeem);
+  // Rewards count as redeemed, net of the ones given back.
+  b.lifetime_redeemed = -sum(EntryKind::kRedeem) - sum(EntryKind::kReward) - sum(EntryKind::kRewardRefund);
   b.lifetime_reversed = -sum(EntryKind::kReverse);
   b.lifetime_expired = -sum(EntryKind::kExpire);
   if (!horizon) {

@@ -16,6 +16,7 @@
 #include "common/proto_time.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
+#include "services/loyalty/rewards.h"
 #include "services/loyalty/service_internal.h"
 
 namespace care::loyalty {
@@ -37,6 +38,7 @@ constexpr ErasurePeer kErasurePeers[] = {
     {"notification", "/care.notification.v1.NotificationService/ErasePersonalData"},
 };
 constexpr char kLoyalty[] = "loyalty";
+constexpr int kExportRedemptionPage = 500;
 
 // One ErasePersonalData request of an erasure, the same to every peer: one
 // member (under that member's own pseudonym) and the contact keys that go
@@ -292,6 +294,15 @@ absl::Status LoyaltyService::ExportMemberStep(StoreTxn& tx, const Program& progr
     }
     *items.emplace_back().mutable_member() = MemberViewToProto(*view, program.currency_code);
     *items.emplace_back().mutable_tier_snapshot() = SnapshotToProto(view->snapshot);
+    // Its reward redemptions, all with the profile: as many as its points
+    // ever bought, read in pages.
+    for (int64_t before = 0;;) {
+      auto page = tx.ListRedemptions(member_id, before, kExportRedemptionPage);
+      if (!page.ok()) return page.status();
+      for (const v1::RewardRedemption& r : *page) *items.emplace_back().mutable_reward_redemption() = r;
+      if (static_cast<int>(page->size()) < kExportRedemptionPage) break;
+      before = RedemptionSequence(page->back());
+    }
     cursor.profile_sent = true;
   }
   const int want = std::max(1, limit - static_cast<int>(items.size()));

@@ -551,6 +551,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
                                                                      {"expiry_warnings", "expiry_warning"},
                                                                      {"tier_cache_dirty", "tier_cache_mark"},
                                                                      {"occasion_grants", "occasion_grant"},
+                                                                     {"reward_redemptions", "reward_redemption"},
                                                                      {"members", "member"}};
     auto& erased = *receipt.mutable_erased();
     for (const auto& [table, kind] : kOwned) {
@@ -631,6 +632,54 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
           row.counters.points_net = s.Int(2);
           return row;
         });
+  }
+
+  absl::StatusOr<std::optional<v1::Reward>> GetReward(const std::string& reward_id) override {
+    return FirstRow<v1::Reward>(txn_.Query("SELECT body FROM rewards WHERE reward_id = ?1", reward_id),
+                                [](const Statement& s) { return ParseStored<v1::Reward>(s, 0, "reward"); });
+  }
+
+  absl::StatusOr<bool> InsertReward(const v1::Reward& reward) override {
+    auto n = txn_.Exec(
+        "INSERT INTO rewards (reward_id, archived, body) VALUES (?1, ?2, ?3) ON CONFLICT (reward_id) DO NOTHING",
+        reward.reward_id(), reward.state() == v1::REWARD_STATE_ARCHIVED ? 1 : 0, Blob{reward.SerializeAsString()});
+    if (!n.ok()) return n.status();
+    return *n == 1;
+  }
+
+  absl::Status SaveReward(const v1::Reward& reward) override {
+    return Run(txn_.Query("UPDATE rewards SET archived = ?2, body = ?3 WHERE reward_id = ?1", reward.reward_id(),
+                          reward.state() == v1::REWARD_STATE_ARCHIVED ? 1 : 0, Blob{reward.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::vector<v1::Reward>> ListRewards(bool archived, const std::string& after, int limit) override {
+    return CollectParsed<v1::Reward>(
+        txn_.Query("SELECT body FROM rewards WHERE reward_id > ?1 AND (?2 = 1 OR archived = 0) ORDER BY reward_id "
+                   "LIMIT ?3",
+                   after, archived ? 1 : 0, limit),
+        [](const Statement& s) { return ParseStored<v1::Reward>(s, 0, "reward"); });
+  }
+
+  absl::Status SaveRedemption(const v1::RewardRedemption& r, int64_t seq) override {
+    return Run(
+        txn_.Query("INSERT INTO reward_redemptions (redemption_id, member_id, seq, body) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (redemption_id) DO UPDATE SET body = excluded.body",
+                   r.redemption_id(), r.member_id(), seq, Blob{r.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::optional<v1::RewardRedemption>> GetRedemption(const std::string& redemption_id) override {
+    return FirstRow<v1::RewardRedemption>(
+        txn_.Query("SELECT body FROM reward_redemptions WHERE redemption_id = ?1", redemption_id),
+        [](const Statement& s) { return ParseStored<v1::RewardRedemption>(s, 0, "reward redemption"); });
+  }
+
+  absl::StatusOr<std::vector<v1::RewardRedemption>> ListRedemptions(const std::string& member_id, int64_t before,
+                                                                    int limit) override {
+    if (before <= 0) before = std::numeric_limits<int64_t>::max();
+    return CollectParsed<v1::RewardRedemption>(
+        txn_.Query("SELECT body FROM reward_redemptions WHERE member_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                   member_id, before, limit),
+        [](const Statement& s) { return ParseStored<v1::RewardRedemption>(s, 0, "reward redemption"); });
   }
 
   absl::StatusOr<std::optional<std::string>> GetJobState(const std::string& name) override {

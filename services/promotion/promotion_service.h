@@ -127,6 +127,9 @@ struct GoodwillGrant {
   std::string complaint_id;
   std::string note;
   std::string issued_by;  // the caller's word; "" = the principal
+  // Set: a CAMPAIGN voucher of this campaign instead (loyalty's rewards
+  // catalogue); `value` is then unused.
+  std::string campaign_id;
 };
 
 // List filters; empty = any.
@@ -285,6 +288,9 @@ class PromotionService final {
   // The campaigns a stored redemption holds usage of (REDEMPTION_NOT_FOUND
   // when there is none): what its return or cancellation locks first.
   absl::StatusOr<std::vector<std::string>> CampaignsOfOrder(const std::string& order_id);
+  // IssueVoucher of a campaign voucher (GoodwillGrant::campaign_id) into `v`.
+  absl::Status IssueCampaignVoucher(StoreTxn& tx, const GoodwillGrant& grant, absl::Time now, const std::string& by,
+                                    care::promotion::v1::Voucher& v);
   // Why a voucher cannot be used by `member_id` now (UNSPECIFIED = it can).
   care::promotion::v1::RejectionReason VoucherProblem(const care::promotion::v1::Voucher& v,
                                                       const std::string& member_id, absl::Time now) const;

@@ -64,6 +64,8 @@ GoodwillGrant GrantOf(const pv1::IssueVoucherRequest& req) {
   g.member_id = req.member_id();
   if (req.has_value()) {
     *g.value.mutable_amount_off() = req.value();
+  } else if (req.benefit_case() == pv1::IssueVoucherRequest::kCampaignId) {
+    g.campaign_id = req.campaign_id();
   } else {
     g.value.set_percent_off_bps(req.percent_off_bps());
   }
@@ -135,8 +137,14 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
 
 Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucherRequest* req, pv1::Voucher* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
-    // Among peers only complaint issues vouchers (goodwill); humans keep theirs.
-    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:complaint"}, "IssueVoucher"); !s.ok()) return s;
+    // Among peers complaint issues goodwill (an amount or a percentage) and
+    // loyalty campaign vouchers bought with points, each only its own kind;
+    // humans keep theirs.
+    const bool reward = req->benefit_case() == pv1::IssueVoucherRequest::kCampaignId;
+    if (absl::Status s = AuthorizePeer(*caller.principal, {reward ? "svc:loyalty" : "svc:complaint"}, "IssueVoucher");
+        !s.ok()) {
+      return s;
+    }
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     errors.RequireId("member_id", req->member_id());
@@ -149,8 +157,11 @@ Reactor* PromotionGrpc::IssueVoucher(ServerContext* ctx, const pv1::IssueVoucher
       case pv1::IssueVoucherRequest::kPercentOffBps:
         errors.RequireRange("percent_off_bps", req->percent_off_bps(), 1, 10000);
         break;
+      case pv1::IssueVoucherRequest::kCampaignId:
+        errors.RequireId("campaign_id", req->campaign_id());
+        break;
       default:
-        errors.Add("value", "value or percent_off_bps is required");
+        errors.Add("value", "value, percent_off_bps or campaign_id is required");
     }
     if (req->has_validity()) {
       absl::Duration validity = FromDurationProto(req->validity());

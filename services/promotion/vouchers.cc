@@ -179,9 +179,44 @@ absl::StatusOr<v1::Voucher> PromotionService::IssueVoucher(const Once& once, con
   tagged.subject = MemberSubject(grant.member_id);
   return WriteOnce<v1::Voucher>(store_, tagged, [&](StoreTxn& tx, v1::Voucher& v) -> absl::Status {
     if (absl::Status st = RefuseErased(tx, grant.member_id); !st.ok()) return st;
+    if (!grant.campaign_id.empty()) return IssueCampaignVoucher(tx, grant, now, by, v);
     v = GoodwillVoucher(grant, now, by);
     return InsertWithFreshCode(tx, v, [] { return absl::StrCat("GW-", RandomToken(12, kDefaultCharset)); });
   });
+}
+
+absl::Status PromotionService::IssueCampaignVoucher(StoreTxn& tx, const GoodwillGrant& grant, absl::Time now,
+                                                    const std::string& by, v1::Voucher& v) {
+  auto camp = tx.Campaign(grant.campaign_id);
+  if (!camp.ok()) return camp.status();
+  if (!*camp) {
+    return Error(absl::StatusCode::kNotFound, "CAMPAIGN_NOT_FOUND", "no such campaign",
+                 {{"campaign_id", grant.campaign_id}});
+  }
+  const v1::Campaign& c = **camp;
+  if (!c.voucher_required()) {
+    return FailedPrecondition("CAMPAIGN_NOT_VOUCHER_BASED", "the campaign applies without vouchers");
+  }
+  // A voucher of a campaign that can never run again would be worthless:
+  // refused for good, so the issuer can give back what it took for it.
+  if (c.state() == v1::CAMPAIGN_STATE_CANCELLED || c.state() == v1::CAMPAIGN_STATE_ENDED ||
+      (c.has_ends_at() && now >= FromTimestamp(c.ends_at()))) {
+    return Error(absl::StatusCode::kFailedPrecondition, "INVALID_TRANSITION",
+                 "vouchers are issued for a live or draft campaign",
+                 {{"state", v1::CampaignState_Name(c.state())}, {"method", "IssueVoucher"}});
+  }
+  if (!c.has_starts_at() || !c.has_ends_at()) {
+    return Error(absl::StatusCode::kFailedPrecondition, "CAMPAIGN_INCOMPLETE", "the campaign has no dates yet",
+                 {{"field", "ends_at"}});
+  }
+  VoucherBatch one;
+  one.max_uses = 1;
+  if (grant.validity) one.expire_time = now + *grant.validity;
+  v = BatchVoucher(c, one, "", grant.member_id, now, by);
+  v.set_reason_code(grant.reason_code);
+  v.set_note(grant.note);
+  if (!grant.issued_by.empty()) v.set_issued_by(grant.issued_by);
+  return InsertWithFreshCode(tx, v, [] { return absl::StrCat("RW-", RandomToken(12, kDefaultCharset)); });
 }
 
 absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code) {

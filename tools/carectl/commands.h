@@ -20,6 +20,8 @@ std::vector<Command> OutboxCommands();
 // `privacy export|erase|status`: a person's data across the suite.
 std::vector<Command> PrivacyCommands();
 std::vector<Command> PromotionCommands();
+// `loyalty reward ...`: the rewards catalogue.
+std::vector<Command> RewardCommands();
 // `notification template ...`.
 std::vector<Command> TemplateCommands();
 // `promotion campaign list`, `promotion voucher ...`.

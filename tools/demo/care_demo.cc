@@ -67,6 +67,7 @@ class Demo final {
     Purchases();
     Campaign();
     QuoteAndRedeem();
+    RedeemReward();
     Complaint();
     Inboxes();
     std::printf("\nDemo complete: every step above was checked against the services' answers.\n");
@@ -501,6 +502,41 @@ class Demo final {
     Say(absl::StrCat("Loyalty records the purchase: +", earned.points_earned(), " points (gold x1.5, with ",
                      earned.campaign_bonus_points(), " campaign bonus points read from the redemption), balance ",
                      earned.points_balance()));
+  }
+
+  // A reward from the catalogue (issue 22): points buy a free item, once.
+  void RedeemReward() {
+    Step("Points buy a reward from the catalogue");
+    const Person& lan = people_[0];
+    lv1::CreateRewardRequest create;
+    create.set_request_id(Id("reward-tea"));
+    lv1::Reward* reward = create.mutable_reward();
+    reward->set_reward_id(Id("lotus-tea"));
+    reward->set_display_name("A box of lotus tea");
+    (*reward->mutable_localized_display_names())["vi"] = "Một hộp trà sen";
+    reward->set_points_price(100);
+    reward->set_stock(20);
+    reward->mutable_free_item()->set_sku("TEA-LOTUS");
+    lv1::Reward created;
+    Call("LoyaltyService.CreateReward", [&](auto* ctx) { return loyalty_->CreateReward(ctx, create, &created); });
+    lv1::RedeemRewardRequest redeem;
+    redeem.set_request_id(Id("redeem-tea"));
+    redeem.set_member_id(lan.id);
+    redeem.set_reward_id(created.reward_id());
+    lv1::RewardRedemption first, again;
+    Call("LoyaltyService.RedeemReward", [&](auto* ctx) { return loyalty_->RedeemReward(ctx, redeem, &first); });
+    Call("LoyaltyService.RedeemReward (retry)", [&](auto* ctx) { return loyalty_->RedeemReward(ctx, redeem, &again); });
+    Check(first.redemption_id() == again.redemption_id(), "a retried redemption is the same one");
+    Check(first.state() == lv1::RewardRedemption::FULFILLED, "a free item is fulfilled at once");
+    lv1::GetRewardRequest get;
+    get.set_reward_id(created.reward_id());
+    lv1::Reward after;
+    Call("LoyaltyService.GetReward", [&](auto* ctx) { return loyalty_->GetReward(ctx, get, &after); });
+    Check(after.stock() == 19, "one unit taken from the stock");
+    Say(absl::StrCat(lan.name, " spends ", first.points(), " points on '", first.localized_reward_names().at("vi"),
+                     "' (", first.reward_display_name(), "): ", lv1::RewardRedemption::State_Name(first.state()),
+                     ", ledger entry ", first.entry_id(), ", stock 20 -> ", after.stock(),
+                     "; the retry returns the same redemption"));
   }
 
   // ------------------------------------------------------------ complaint

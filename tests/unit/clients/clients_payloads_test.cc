@@ -219,6 +219,24 @@ TEST(ClientsPayloads, GoodwillVouchers) {
   p.request_id = "comp3";
   EXPECT_EQ(promotion::IssueVoucherEvent("e", p).payload, percent.SerializeAsString());
 
+  // A reward voucher (loyalty's catalogue): the campaign, and no amount.
+  care::promotion::v1::IssueVoucherRequest campaign;
+  campaign.set_request_id("rr-1");
+  campaign.set_member_id("m1");
+  campaign.set_campaign_id("spring");
+  campaign.set_reason_code("REWARD");
+  promotion::GoodwillVoucher c;
+  c.request_id = "rr-1";
+  c.member_id = "m1";
+  c.campaign_id = "spring";
+  c.value = promotion::GoodwillVoucher::Amount{500, "EUR"};  // ignored: the campaign wins
+  c.reason_code = "REWARD";
+  EXPECT_EQ(promotion::IssueVoucherEvent("loyalty:reward:rr-1", c).payload, campaign.SerializeAsString());
+  auto reward = promotion::ParseGoodwillVoucher(campaign.SerializeAsString());
+  ASSERT_TRUE(reward.has_value());
+  EXPECT_EQ(reward->campaign_id, "spring");
+  EXPECT_FALSE(reward->value.has_value());
+
   auto parsed = promotion::ParseGoodwillVoucher(got.payload);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->complaint_id, "k1");
