@@ -16,19 +16,8 @@ namespace {
 
 using Redemption = lv1::RewardRedemption;
 
-class RewardsTest : public PromotionTest {
+class RewardsTest : public LinkedPromotionTest {
  protected:
-  // Loyalty sends reward vouchers to the promotion this test starts there.
-  std::vector<std::string> ExtraArgs() override {
-    return {"--promotion_target=127.0.0.1:" + std::to_string(promotion_port_)};
-  }
-
-  void SetUp() override {
-    PromotionTest::SetUp();
-    if (HasFatalFailure()) return;
-    StartPromotion("", {"--port=" + std::to_string(promotion_port_)});
-  }
-
   // A running voucher-based campaign: 10% off the cart with one of its codes.
   void VoucherCampaign(const std::string& id) {
     pv1::Campaign c = BaseCampaign(Base());
@@ -103,8 +92,6 @@ class RewardsTest : public PromotionTest {
     }
     return out;
   }
-
-  int promotion_port_ = FreePort();
 };
 
 TEST_F(RewardsTest, FiftyConcurrentRedemptionsOfStockTenExactlyTenSucceedAndEachVoucherIsUsableInAQuote) {

@@ -12,19 +12,8 @@
 namespace care::testing {
 namespace {
 
-class PromotionBonusTest : public PromotionTest {
+class PromotionBonusTest : public LinkedPromotionTest {
  protected:
-  // Loyalty knows where promotion will listen before promotion runs.
-  std::vector<std::string> ExtraArgs() override {
-    return {"--promotion_target=127.0.0.1:" + std::to_string(promotion_port_)};
-  }
-
-  void SetUp() override {
-    PromotionTest::SetUp();
-    if (HasFatalFailure()) return;
-    StartPromotion("", {"--port=" + std::to_string(promotion_port_)});
-  }
-
   // 50 points per order and 10 per unit of TEA (5 units at most); points
   // budget `budget` (0 = unlimited).
   pv1::Campaign BonusCampaign(int64_t budget) {
@@ -52,8 +41,6 @@ class PromotionBonusTest : public PromotionTest {
     req.set_promotion_redemption_id(redemption_id);
     return stub().RecordPurchase(Ctx(svc()).get(), req, out);
   }
-
-  int promotion_port_ = FreePort();
 };
 
 TEST_F(PromotionBonusTest, QuoteShowsTheBonusAndLoyaltyCreditsItOnce) {

@@ -222,4 +222,21 @@ class PromotionTest : public LoyaltyTest {
   std::unique_ptr<care::common::v1::ClockControl::Stub> pclock_;
 };
 
+// A PromotionTest whose loyalty calls promotion (campaign bonus points,
+// reward vouchers): loyalty knows the port before promotion listens there.
+class LinkedPromotionTest : public PromotionTest {
+ protected:
+  std::vector<std::string> ExtraArgs() override {
+    return {"--promotion_target=127.0.0.1:" + std::to_string(promotion_port_)};
+  }
+
+  void SetUp() override {
+    PromotionTest::SetUp();
+    if (HasFatalFailure()) return;
+    StartPromotion("", {"--port=" + std::to_string(promotion_port_)});
+  }
+
+  int promotion_port_ = FreePort();
+};
+
 }  // namespace care::testing
