@@ -14,7 +14,7 @@ absl::Time Utc(int y, int m, int d, int h = 0, int min = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, h, min, 0), absl::UTCTimeZone());
 }
 
-lv1::Occasion Anniversary(const std::string& id, int64_t points, std::vector<int> years = {}) {
+lv1::Occasion Anniversary(const std::string& id, int64_t points, const std::vector<int>& years = {}) {
   lv1::Occasion o;
   o.set_occasion_id(id);
   o.set_display_name("Membership anniversary");
