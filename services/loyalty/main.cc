@@ -98,6 +98,20 @@ std::unique_ptr<care::clients::promotion::PromotionClient> ReadRedemptionsFrom(c
   return client;
 }
 
+// The loyalty jobs: each does a bounded batch on the service clock.
+void AddJobs(care::JobRunner& jobs, care::loyalty::LoyaltyService& loyalty, absl::Duration job_interval,
+             absl::Duration audit_interval) {
+  jobs.Add("loyalty.expiry_warnings", job_interval, [&] { return loyalty.WarnExpiringPoints(); });
+  jobs.Add("loyalty.expire_points", job_interval, [&] { return loyalty.ExpirePoints(); });
+  jobs.Add("loyalty.tier_reviews", job_interval, [&] { return loyalty.ReviewTiers(); });
+  jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
+  jobs.Add("loyalty.occasions", job_interval, [&] { return loyalty.GrantOccasions(); });
+  jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
+  jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
+  jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
+  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterErasures(); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,17 +184,7 @@ int main(int argc, char** argv) {
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
 
-  care::JobRunner& jobs = runner.jobs();
-  jobs.Add("loyalty.expiry_warnings", job_interval, [&] { return loyalty.WarnExpiringPoints(); });
-  jobs.Add("loyalty.expire_points", job_interval, [&] { return loyalty.ExpirePoints(); });
-  jobs.Add("loyalty.tier_reviews", job_interval, [&] { return loyalty.ReviewTiers(); });
-  jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
-  jobs.Add("loyalty.occasions", job_interval, [&] { return loyalty.GrantOccasions(); });
-  jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
-  jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
-  jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });
-  jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterErasures(); });
-
+  AddJobs(runner.jobs(), loyalty, job_interval, audit_interval);
   StartOutbox(runner, loyalty, {{"notification", notification_target, notification_tls}, promotion, complaint},
               service_token_file, outbox_interval);
   return runner.Run();
