@@ -474,6 +474,7 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       break;
     case v1::LedgerEntry::kOccasion:
       e.cause = OccasionCause{p.occasion().occasion_id(), p.occasion().occasion_name(), p.occasion().occurrence()};
+      break;
     case v1::LedgerEntry::kReward:
       e.cause = RewardCause{p.reward().reward_id(), p.reward().reward_name(), p.reward().redemption_id(),
                             p.reward().refund_reason()};

@@ -213,9 +213,17 @@ TEST_F(PromotionLocalizedTest, AnOccasionGiftIsAnnouncedInTheMembersLanguage) {
   o->mutable_date()->set_day(16);  // the day after Base(), in the program's zone (UTC)
   o->set_points(40);
   lv1::Program out;
-  grpc::Status s = UpdateProgram(program, 1, &out, {"occasions"});
+  grpc::Status s = UpdateProgram(program, 2, &out, {"occasions"});  // version 2: the SetUp's
   ASSERT_TRUE(s.ok()) << Describe(s);
-  SetTime(Base() + absl::Hours(14));  // 16 January 00:00 UTC
+  // 16 January, noon: the gift is due, and inside the members' send window
+  // on notification's clock too.
+  const absl::Time noon = Base() + absl::Hours(26);
+  auto nclock = care::common::v1::ClockControl::NewStub(notif_->channel());
+  care::common::v1::SetTimeRequest at;
+  *at.mutable_time() = ToTimestamp(noon);
+  care::common::v1::GetTimeResponse now;
+  ASSERT_TRUE(nclock->SetTime(Ctx(admin()).get(), at, &now).ok());
+  SetTime(noon);
 
   auto ja = WaitMessage("m-ja", nv1::MESSAGE_KIND_OCCASION_REWARD, "創業記念日");
   ASSERT_TRUE(ja.has_value());
