@@ -402,6 +402,30 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
   return p;
 }
 
+namespace {
+
+PurchaseCause PurchaseCauseFromProto(const v1::PurchaseCause& c) {
+  PurchaseCause cause;
+  cause.order_id = c.order_id();
+  cause.amount = c.amount().amount_minor();
+  for (const auto& l : c.lines()) cause.lines.push_back(LineFromProto(l));
+  cause.campaign_ids.assign(c.campaign_ids().begin(), c.campaign_ids().end());
+  cause.store_id = c.store_id();
+  const auto& k = c.calculation();
+  cause.calculation = EarnCalculation{k.amount().amount_minor(),
+                                      k.points_per_unit(),
+                                      k.unit_amount().amount_minor(),
+                                      k.tier_id(),
+                                      k.points_multiplier_bps(),
+                                      static_cast<Rounding>(k.rounding()),
+                                      k.no_points(),
+                                      k.campaign_bonus_points(),
+                                      k.promotion_redemption_id()};
+  return cause;
+}
+
+}  // namespace
+
 LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
   LedgerEntry e;
   e.member_id = p.member_id();
@@ -416,28 +440,10 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
   e.actor = p.actor();
   e.request_id = p.request_id();
   switch (p.cause_case()) {
-    case v1::LedgerEntry::kPurchase: {
-      const auto& c = p.purchase();
-      PurchaseCause cause;
-      cause.order_id = c.order_id();
-      cause.amount = c.amount().amount_minor();
-      for (const auto& l : c.lines()) cause.lines.push_back(LineFromProto(l));
-      cause.campaign_ids.assign(c.campaign_ids().begin(), c.campaign_ids().end());
-      cause.store_id = c.store_id();
-      const auto& k = c.calculation();
-      cause.calculation = EarnCalculation{k.amount().amount_minor(),
-                                          k.points_per_unit(),
-                                          k.unit_amount().amount_minor(),
-                                          k.tier_id(),
-                                          k.points_multiplier_bps(),
-                                          static_cast<Rounding>(k.rounding()),
-                                          k.no_points(),
-                                          k.campaign_bonus_points(),
-                                          k.promotion_redemption_id()};
-      e.order_id = cause.order_id;
-      e.cause = std::move(cause);
+    case v1::LedgerEntry::kPurchase:
+      e.order_id = p.purchase().order_id();
+      e.cause = PurchaseCauseFromProto(p.purchase());
       break;
-    }
     case v1::LedgerEntry::kProductReturn: {
       const auto& c = p.product_return();
       e.order_id = c.order_id();
