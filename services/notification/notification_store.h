@@ -34,8 +34,7 @@ struct Event {
   using Payload =
       std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled, v1::MemberProfileChanged,
                    v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward, v1::VisitRewardEarned, v1::ComplaintUpdate,
-                   v1::SatisfactionSurvey, v1::ProactiveCheckIn, v1::Transactional, v1::OccasionReward,
-                   v1::StaffAlert>;
+                   v1::SatisfactionSurvey, v1::ProactiveCheckIn, v1::Transactional, v1::OccasionReward, v1::StaffAlert>;
   std::string event_id;
   std::string source;  // the sending service, recorded on deliveries
   absl::Time occurred_at = absl::UnixEpoch();
