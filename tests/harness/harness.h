@@ -331,6 +331,24 @@ grpc::Status RetryAborted(Call call, int attempts = 5) {
   return s;
 }
 
+// Calls `call(attempt)` again while it answers what the contract tells a
+// client to retry with the same request id: ABORTED (a conflict), and
+// DEADLINE_EXCEEDED or UNAVAILABLE (a loaded machine). For set-up calls made
+// many at once, and for tests that prove exactly-once under retries.
+template <typename Call>
+grpc::Status RetryTransient(Call call, int attempts = 5) {
+  grpc::Status s;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    s = call(attempt);
+    const grpc::StatusCode code = s.error_code();
+    if (code != grpc::StatusCode::ABORTED && code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+        code != grpc::StatusCode::UNAVAILABLE) {
+      break;
+    }
+  }
+  return s;
+}
+
 // Runs `op(0..count-1)` on `threads` threads at once.
 inline void RunConcurrently(int count, int threads, const std::function<void(int)>& op) {
   std::atomic<int> next{0};

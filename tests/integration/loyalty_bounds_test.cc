@@ -175,16 +175,10 @@ TEST_F(BoundsTest, PointsInputsAreBoundedAndTheBalanceStopsAtItsBound) {
     req.set_member_id("ann");
     req.set_reason_code("GOODWILL");
     req.set_points_delta(kMaxPointsPerEntry);
-    grpc::Status s;
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    grpc::Status s = RetryTransient([&](int) {
       lv1::AdjustPointsResponse resp;
-      s = stub->AdjustPoints(Ctx(goodwill(), absl::Seconds(30)).get(), req, &resp);
-      const grpc::StatusCode code = s.error_code();
-      if (code != grpc::StatusCode::ABORTED && code != grpc::StatusCode::DEADLINE_EXCEEDED &&
-          code != grpc::StatusCode::UNAVAILABLE) {
-        break;
-      }
-    }
+      return stub->AdjustPoints(Ctx(goodwill(), absl::Seconds(30)).get(), req, &resp);
+    });
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(mu);
       failures.push_back(absl::StrCat(req.request_id(), ": ", Describe(s)));

@@ -1,7 +1,6 @@
 // The program (validation, versions, optimistic concurrency) and members
 // (enrolment, updates with a field mask, listing with filters and page
 // tokens, and the streaming export for notification audiences).
-#include <atomic>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -217,35 +216,28 @@ TEST_F(MemberTest, ListPagesThroughFiltersWithTokensBoundToThem) {
 TEST_F(MemberTest, ExportStreamsEveryMatchingMemberOnceInOrderAcrossBatches) {
   Configure();
   constexpr int kMembers = 1300;  // several server batches of 500
-  std::atomic<int> next{0};
-  std::vector<std::thread> threads;
-  threads.reserve(8);
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = next++; i < kMembers; i = next++) {
-        lv1::EnrolMemberRequest req;
-        req.set_request_id(absl::StrCat("e-", i));
-        req.mutable_member()->set_member_id(absl::StrFormat("x%05d", i));
-        req.mutable_member()->set_name("x");
-        if (i % 3 == 0) {
-          auto* c = req.mutable_member()->add_marketing_consents();
-          c->set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
-          c->set_granted(true);
-        }
-        lv1::Member out;
-        grpc::Status s = stub().EnrolMember(Ctx(svc()).get(), req, &out);
-        ASSERT_TRUE(s.ok()) << Describe(s);
-        if (i % 10 == 0) {
-          lv1::RecordPurchaseResponse r;
-          ASSERT_TRUE(stub()
-                          .RecordPurchase(Ctx(svc()).get(),
-                                          PurchaseRequest(out.member_id(), absl::StrCat("o-", i), 100000), &r)
-                          .ok());
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  // Set-up from 8 threads, retried like a client (same request ids) on a
+  // loaded machine.
+  RunConcurrently(kMembers, 8, [&](int i) {
+    lv1::EnrolMemberRequest req;
+    req.set_request_id(absl::StrCat("e-", i));
+    req.mutable_member()->set_member_id(absl::StrFormat("x%05d", i));
+    req.mutable_member()->set_name("x");
+    if (i % 3 == 0) {
+      auto* c = req.mutable_member()->add_marketing_consents();
+      c->set_channel(care::common::v1::MESSAGE_CHANNEL_IN_APP);
+      c->set_granted(true);
+    }
+    lv1::Member out;
+    grpc::Status s = RetryTransient([&](int) { return stub().EnrolMember(Ctx(svc()).get(), req, &out); });
+    ASSERT_TRUE(s.ok()) << req.request_id() << ": " << Describe(s);
+    if (i % 10 == 0) {
+      lv1::RecordPurchaseResponse r;
+      const auto purchase = PurchaseRequest(out.member_id(), absl::StrCat("o-", i), 100000);
+      s = RetryTransient([&](int) { return stub().RecordPurchase(Ctx(svc()).get(), purchase, &r); });
+      ASSERT_TRUE(s.ok()) << purchase.request_id() << ": " << Describe(s);
+    }
+  });
 
   auto export_ids = [&](const lv1::ExportMembersRequest& req) {
     std::vector<std::string> ids;
