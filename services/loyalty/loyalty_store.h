@@ -151,7 +151,7 @@ class StoreTxn : public ServiceTxn {
   // or purged once delivered).
   virtual absl::StatusOr<std::optional<OutboxEventState>> OutboxState(const std::string& event_id) = 0;
 
-  // Analytics rollups (analytics.cc): adds `c` to the row of (day, tier),
+  // Analytics rollups (analytics.cc): adds `c` to a row of (day, tier),
   // creating it.
   virtual absl::Status AddRollup(int64_t day, const std::string& tier_id, const RollupCounters& c) = 0;
   // The rows of days in [first_day, last_day], by day.

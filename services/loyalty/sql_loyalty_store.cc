@@ -1,8 +1,10 @@
 #include "services/loyalty/sql_loyalty_store.h"
 
 #include <array>
+#include <atomic>
 #include <iterator>
 #include <limits>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -169,6 +171,9 @@ void BindMember(Statement& s, const Member& m) {
   s.Bind(++i, ConsentMask(p.consents));
   s.Bind(++i, Micros(m.tier.DueTime()));
 }
+
+// The rows each (day, tier) of analytics_daily is spread over.
+constexpr int64_t kRollupShards = 32;
 
 // The counters of analytics_daily, in the order of RollupFields.
 constexpr const char* kRollupColumns[] =
@@ -586,38 +591,48 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
   absl::Status AddRollup(int64_t day, const std::string& tier_id, const RollupCounters& c) override {
     // One statement whatever the counters: zeros add nothing.
     static const std::string sql = [] {
-      std::string cols = "day, tier_id";
-      std::string values = "?1, ?2";
+      std::string cols = "day, tier_id, shard";
+      std::string values = "?1, ?2, ?3";
       std::string sets;
-      int n = 2;
+      int n = 3;
       for (const char* col : kRollupColumns) {
         absl::StrAppend(&cols, ", ", col);
         absl::StrAppend(&values, ", ?", ++n);
         absl::StrAppend(&sets, sets.empty() ? "" : ", ", col, " = analytics_daily.", col, " + excluded.", col);
       }
       return absl::StrCat("INSERT INTO analytics_daily (", cols, ") VALUES (", values,
-                          ") ON CONFLICT (day, tier_id) DO UPDATE SET ", sets);
+                          ") ON CONFLICT (day, tier_id, shard) DO UPDATE SET ", sets);
     }();
+    // Any shard will do (queries sum them): each thread writes its own, so
+    // the transactions of one process never wait on each other's row, and
+    // each process starts at a random one so replicas rarely meet
+    // (migrations/0004_analytics.sql).
+    static std::atomic<int64_t> next_shard{std::random_device{}()};
+    thread_local const int64_t shard = next_shard.fetch_add(1) % kRollupShards;
     auto stmt = txn_.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, day);
     stmt->Bind(2, tier_id);
-    int i = 2;
+    stmt->Bind(3, shard);
+    int i = 3;
     for (int64_t v : RollupValues(c)) stmt->Bind(++i, v);
     return Run(std::move(stmt));
   }
 
   absl::StatusOr<std::vector<RollupRow>> Rollups(int64_t first_day, int64_t last_day) override {
-    return Collect<RollupRow>(txn_.Query(absl::StrCat("SELECT day, tier_id, ", absl::StrJoin(kRollupColumns, ", "),
-                                                      " FROM analytics_daily WHERE day >= ?1 AND day <= ?2 "
-                                                      "ORDER BY day, tier_id"),
-                                         first_day, last_day),
-                              [](const Statement& s) {
-                                RollupRow row{s.Int(0), s.Text(1), {}};
-                                int i = 2;
-                                for (int64_t* field : RollupFields(row.counters)) *field = s.Int(i++);
-                                return row;
-                              });
+    static const std::string sql = [] {
+      std::string sums;
+      for (const char* col : kRollupColumns) absl::StrAppend(&sums, ", SUM(", col, ")");
+      return absl::StrCat("SELECT day, tier_id", sums,
+                          " FROM analytics_daily WHERE day >= ?1 AND day <= ?2 "
+                          "GROUP BY day, tier_id ORDER BY day, tier_id");
+    }();
+    return Collect<RollupRow>(txn_.Query(sql, first_day, last_day), [](const Statement& s) {
+      RollupRow row{s.Int(0), s.Text(1), {}};
+      int i = 2;
+      for (int64_t* field : RollupFields(row.counters)) *field = s.Int(i++);
+      return row;
+    });
   }
 
   absl::StatusOr<std::vector<RollupRow>> RollupTotalsBefore(int64_t day) override {
