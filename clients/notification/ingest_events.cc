@@ -108,6 +108,17 @@ OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& e) {
   return Event(request);
 }
 
+OutboxEvent IngestEvent(const EventHeader& header, const CareCheckIn& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::CareCheckIn* m = request.mutable_care_check_in();
+  m->set_member_id(e.member_id);
+  m->set_rule_id(e.rule_id);
+  m->set_contact(e.contact);
+  m->set_rule_name(e.rule_name);
+  m->mutable_localized_rule_names()->insert(e.localized_rule_names.begin(), e.localized_rule_names.end());
+  return Event(request);
+}
+
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& e) {
   nv1::IngestEventRequest request = Request(header);
   nv1::PromotionAlert* a = request.mutable_promotion_alert();

@@ -54,6 +54,13 @@ struct VisitReward {
   std::string reward;
   std::map<std::string, std::string> localized_rewards;  // locale -> text
 };
+// A care cadence rule's check-in (loyalty's CadenceRule).
+struct CareCheckIn {
+  std::string member_id, rule_id;
+  int32_t contact = 0;  // the member's n-th check-in under the rule
+  std::string rule_name;
+  std::map<std::string, std::string> localized_rule_names;  // locale -> name
+};
 struct OccasionReward {
   std::string member_id, occasion_id;
   int32_t occurrence = 0;  // a year, or an anniversary number
@@ -120,6 +127,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const PointsExpiry& event);
 OutboxEvent IngestEvent(const EventHeader& header, const BirthdayReward& event);
 OutboxEvent IngestEvent(const EventHeader& header, const VisitReward& event);
 OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& event);
+OutboxEvent IngestEvent(const EventHeader& header, const CareCheckIn& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& event);
 OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& event);

@@ -29,6 +29,8 @@ std::string EventId(const Event& event) {
           return absl::StrCat("loyalty:birthday:", e.member_id, ":", e.year);
         } else if constexpr (std::is_same_v<T, OccasionRewarded>) {
           return absl::StrCat("loyalty:occasion:", e.occasion_id, ":", e.member_id, ":", e.occurrence);
+        } else if constexpr (std::is_same_v<T, CheckInDue>) {
+          return absl::StrCat("loyalty:checkin:", e.rule_id, ":", e.member_id, ":", e.contact);
         } else {
           // The entry id is "<member>/<seq>"; '/' is not allowed in an event
           // id (notification refused every visit reward as INVALID_FIELD).
@@ -51,6 +53,9 @@ notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.p
 notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
 notify::OccasionReward Payload(const OccasionRewarded& e) {
   return {e.member_id, e.occasion_id, e.occurrence, e.occasion_name, e.localized_occasion_names, e.points};
+}
+notify::CareCheckIn Payload(const CheckInDue& e) {
+  return {e.member_id, e.rule_id, e.contact, e.rule_name, e.localized_rule_names};
 }
 notify::VisitReward Payload(const VisitRewarded& e) {
   return {e.member_id, e.visit_count, e.reward_name, e.localized_reward_names};

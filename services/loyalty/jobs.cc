@@ -9,6 +9,7 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "services/loyalty/cadence.h"
 #include "services/loyalty/events.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
@@ -287,6 +288,72 @@ bool LoyaltyService::GrantOccasions() {
                      [this](StoreTxn& tx, Effects&) { return GrantAnniversaries(tx, clock_.Now()); });
   return RunJob("occasions_dated", [this](StoreTxn& tx, Effects&) { return GrantDatedOccasions(tx, clock_.Now()); }) ||
          more;
+}
+
+absl::Status LoyaltyService::CheckIn(StoreTxn& tx, const Member& m, const Program& program, absl::Time now) {
+  auto last_purchase = tx.LastPurchaseTime(m.member_id);
+  if (!last_purchase.ok()) return last_purchase.status();
+  auto had = tx.CadenceContacts(m.member_id);
+  if (!had.ok()) return had.status();
+  const CadenceFacts facts{m.create_time, *last_purchase};
+  std::optional<absl::Time> next;
+  for (const CadenceRule& rule : program.cadence_rules) {
+    if (!CadenceTargets(rule, m)) continue;  // until the tier or segment changes (PullCadenceDue)
+    CadenceContact contact = (*had)[rule.rule_id];
+    std::optional<absl::Time> due = CadenceDue(rule, facts, contact, now);
+    if (due && *due <= now) {
+      const bool repeats = rule.trigger == CadenceRule::Trigger::kNoPurchaseFor;
+      auto fresh = tx.RecordCadenceContact(m.member_id, rule.rule_id, now,
+                                           repeats ? std::optional<absl::Time>(now - rule.period) : std::nullopt);
+      if (!fresh.ok()) return fresh.status();
+      contact = {contact.contacts + 1, now};
+      if (*fresh) {
+        CheckInDue event{m.member_id, rule.rule_id, contact.contacts, rule.display_name, rule.localized_display_names};
+        if (absl::Status s = tx.Enqueue(EventToOutbox(event, now)); !s.ok()) return s;
+      }
+      due = CadenceDue(rule, facts, contact, now);
+    }
+    if (due && (!next || *due < *next)) next = due;
+  }
+  return tx.SetCadenceDue(m.member_id, next);
+}
+
+// After the rules changed every member is looked at again: pulled to now,
+// a batch per transaction, behind a cursor in job_state.
+absl::StatusOr<bool> LoyaltyService::RescanCadence(StoreTxn& tx, absl::Time now) {
+  auto state = tx.GetJobState(kCadenceRescanJob);
+  if (!state.ok()) return state.status();
+  if (!state->has_value()) return false;
+  auto ids = tx.MemberIds(**state, kJobBatch);
+  if (!ids.ok()) return ids.status();
+  for (const std::string& id : *ids) {
+    if (absl::Status s = tx.PullCadenceDue(id, now); !s.ok()) return s;
+  }
+  const bool more = ids->size() == static_cast<size_t>(kJobBatch);
+  if (absl::Status s = tx.SetJobState(kCadenceRescanJob, more ? std::optional<std::string>(ids->back()) : std::nullopt);
+      !s.ok()) {
+    return s;
+  }
+  return more;
+}
+
+absl::StatusOr<bool> LoyaltyService::CheckInDueMembers(StoreTxn& tx, absl::Time now) {
+  auto ids = tx.MembersDueForCadence(now, kJobBatch);
+  if (!ids.ok()) return ids.status();
+  if (ids->empty()) return false;
+  auto program = CurrentProgram(tx);
+  if (!program.ok()) return program.status();
+  for (const std::string& id : *ids) {
+    auto m = LoadMember(tx, id);
+    if (!m.ok()) return m.status();
+    if (absl::Status s = CheckIn(tx, *m, *program, now); !s.ok()) return s;
+  }
+  return ids->size() == static_cast<size_t>(kJobBatch);
+}
+
+bool LoyaltyService::RunCadence() {
+  bool more = RunJob("cadence_rescan", [this](StoreTxn& tx, Effects&) { return RescanCadence(tx, clock_.Now()); });
+  return RunJob("cadence", [this](StoreTxn& tx, Effects&) { return CheckInDueMembers(tx, clock_.Now()); }) || more;
 }
 
 bool LoyaltyService::ReevaluateAfterProgramChange() {

@@ -105,6 +105,44 @@ Occasion OccasionFromProto(const v1::Occasion& p) {
   return o;
 }
 
+v1::CadenceRule CadenceRuleToProto(const CadenceRule& r) {
+  v1::CadenceRule p;
+  p.set_rule_id(r.rule_id);
+  p.set_display_name(r.display_name);
+  p.mutable_localized_display_names()->insert(r.localized_display_names.begin(), r.localized_display_names.end());
+  if (r.trigger == CadenceRule::Trigger::kNoPurchaseFor) *p.mutable_no_purchase_for() = ToDurationProto(r.after);
+  if (r.trigger == CadenceRule::Trigger::kSinceEnrolment) *p.mutable_since_enrolment() = ToDurationProto(r.after);
+  if (r.period != absl::ZeroDuration()) *p.mutable_period() = ToDurationProto(r.period);
+  for (const std::string& t : r.tier_ids) p.add_tier_ids(t);
+  for (const std::string& s : r.segments) p.add_segments(s);
+  return p;
+}
+
+// A rule with no trigger keeps kNone, which validation names.
+CadenceRule CadenceRuleFromProto(const v1::CadenceRule& p) {
+  CadenceRule r;
+  r.rule_id = p.rule_id();
+  r.display_name = p.display_name();
+  r.localized_display_names.insert(p.localized_display_names().begin(), p.localized_display_names().end());
+  if (p.has_no_purchase_for()) {
+    r.trigger = CadenceRule::Trigger::kNoPurchaseFor;
+    r.after = FromDurationProto(p.no_purchase_for());
+  } else if (p.has_since_enrolment()) {
+    r.trigger = CadenceRule::Trigger::kSinceEnrolment;
+    r.after = FromDurationProto(p.since_enrolment());
+  }
+  r.period = FromDurationProto(p.period());
+  r.tier_ids.assign(p.tier_ids().begin(), p.tier_ids().end());
+  r.segments.assign(p.segments().begin(), p.segments().end());
+  return r;
+}
+
+// The program's lists of member rules: occasions and cadence rules.
+void RulesFromProto(const v1::Program& p, Program& program) {
+  for (const v1::Occasion& o : p.occasions()) program.occasions.push_back(OccasionFromProto(o));
+  for (const v1::CadenceRule& r : p.cadence_rules()) program.cadence_rules.push_back(CadenceRuleFromProto(r));
+}
+
 }  // namespace
 
 v1::Program ProgramToProto(const Program& program) {
@@ -154,6 +192,7 @@ v1::Program ProgramToProto(const Program& program) {
   }
   if (program.birthday_points > 0) p.mutable_birthday_bonus()->set_points(program.birthday_points);
   for (const Occasion& o : program.occasions) *p.add_occasions() = OccasionToProto(o);
+  for (const CadenceRule& r : program.cadence_rules) *p.add_cadence_rules() = CadenceRuleToProto(r);
   if (program.point_value_points > 0) {
     *p.mutable_point_value()->mutable_amount() = MoneyProto(program.point_value_amount, program.currency_code);
     p.mutable_point_value()->set_points(program.point_value_points);
@@ -231,7 +270,7 @@ Program ProgramFromProto(const v1::Program& p, FieldErrors& errors) {
     program.visit_reward = std::move(v);
   }
   program.birthday_points = p.birthday_bonus().points();
-  for (const v1::Occasion& o : p.occasions()) program.occasions.push_back(OccasionFromProto(o));
+  RulesFromProto(p, program);
   if (p.has_point_value()) {
     program.point_value_amount = ProgramAmount(p.point_value().amount(), program.currency_code,
                                                "program.point_value.amount", errors);

@@ -198,6 +198,8 @@ absl::Status LoyaltyService::ChangeTier(StoreTxn& tx, Effects* fx, Member& membe
     if (absl::Status s = RollupTierMove(tx, program, clock_.Now(), old_tier, tier.tier_id); !s.ok()) return s;
   }
   if (fx) fx->snapshots.push_back(SnapshotFrom(member, program));
+  // A new tier may bring the member into a cadence rule.
+  if (!program.cadence_rules.empty()) return tx.PullCadenceDue(member.member_id, clock_.Now());
   return absl::OkStatus();
 }
 

@@ -214,6 +214,9 @@ class LoyaltyService final {
   // Occasions (care.loyalty.v1.Occasion): anniversaries that came due, then
   // one batch of one time zone of a dated occasion.
   bool GrantOccasions();
+  // Care cadence (care.loyalty.v1.CadenceRule): a batch of the walk after
+  // the rules changed, then a batch of members whose cadence_due came.
+  bool RunCadence();
   bool ReevaluateAfterProgramChange();
   bool RepairTierCache();
   // One step of the tier cache audit (TierCache::Audit): true while the
@@ -306,6 +309,13 @@ class LoyaltyService final {
   // (within the balance bound) and a message. The caller saves the member.
   absl::Status GrantOccasion(StoreTxn& tx, Member& member, const Program& program, const Occasion& occasion,
                              int occurrence, absl::Time now);
+  // Sends `member` the check-ins of the rules due now (once per period: the
+  // contact is recorded with the outbox event) and sets when the job looks
+  // at them next.
+  absl::Status CheckIn(StoreTxn& tx, const Member& member, const Program& program, absl::Time now);
+  // The two halves of RunCadence; each returns whether more is due.
+  absl::StatusOr<bool> RescanCadence(StoreTxn& tx, absl::Time now);
+  absl::StatusOr<bool> CheckInDueMembers(StoreTxn& tx, absl::Time now);
   // The two halves of GrantOccasions; each returns whether more is due.
   absl::StatusOr<bool> GrantAnniversaries(StoreTxn& tx, absl::Time now);
   absl::StatusOr<bool> GrantDatedOccasions(StoreTxn& tx, absl::Time now);

@@ -86,6 +86,23 @@ class StoreTxn : public ServiceTxn {
   // already had: the once-per-member guarantee.
   virtual absl::StatusOr<bool> InsertOccasionGrant(const std::string& occasion_id, int occurrence,
                                                    const std::string& member_id, absl::Time at) = 0;
+  // Care cadence. Members whose cadence_due is at or before `now`, soonest
+  // first.
+  virtual absl::StatusOr<std::vector<std::string>> MembersDueForCadence(absl::Time now, int limit) = 0;
+  // Sets when the cadence job looks at the member next; nullopt: not until
+  // pulled.
+  virtual absl::Status SetCadenceDue(const std::string& member_id, std::optional<absl::Time> due) = 0;
+  // Moves the member's cadence_due to `at` unless it is earlier already.
+  virtual absl::Status PullCadenceDue(const std::string& member_id, absl::Time at) = 0;
+  // The latest purchase_time of the member's recorded purchases; nullopt if none.
+  virtual absl::StatusOr<std::optional<absl::Time>> LastPurchaseTime(const std::string& member_id) = 0;
+  // What the member had from each cadence rule, by rule id.
+  virtual absl::StatusOr<std::map<std::string, CadenceContact>> CadenceContacts(const std::string& member_id) = 0;
+  // Records a check-in at `at`: the first of the rule for the member, or a
+  // next one when the last was at or before `repeat_if_last_by` (nullopt:
+  // once only). False if refused: the once-per-period guarantee.
+  virtual absl::StatusOr<bool> RecordCadenceContact(const std::string& member_id, const std::string& rule_id,
+                                                    absl::Time at, std::optional<absl::Time> repeat_if_last_by) = 0;
   // Every member id after `after`, in order (background re-evaluation).
   virtual absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) = 0;
 

@@ -106,6 +106,7 @@ void AddJobs(care::JobRunner& jobs, care::loyalty::LoyaltyService& loyalty, absl
   jobs.Add("loyalty.tier_reviews", job_interval, [&] { return loyalty.ReviewTiers(); });
   jobs.Add("loyalty.birthday_bonus", job_interval, [&] { return loyalty.GrantBirthdayBonuses(); });
   jobs.Add("loyalty.occasions", job_interval, [&] { return loyalty.GrantOccasions(); });
+  jobs.Add("loyalty.cadence", job_interval, [&] { return loyalty.RunCadence(); });
   jobs.Add("loyalty.program_reevaluation", job_interval, [&] { return loyalty.ReevaluateAfterProgramChange(); });
   jobs.Add("loyalty.tier_cache_repair", absl::Seconds(1), [&] { return loyalty.RepairTierCache(); });
   jobs.Add("loyalty.tier_cache_audit", audit_interval, [&] { return loyalty.AuditTierCache(); });

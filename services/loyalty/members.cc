@@ -148,6 +148,10 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
   const Tier& base = program->BaseTier();
   if (absl::Status s = tx.Enqueue(EventToOutbox(ProfileChanged{m.member_id, m.profile, m.version}, now)); !s.ok())
     return s;
+  if (!program->cadence_rules.empty()) {
+    // The cadence job works out when a rule first reaches the new member.
+    if (absl::Status s = tx.PullCadenceDue(m.member_id, now); !s.ok()) return s;
+  }
   if (absl::Status s = tx.Enqueue(EventToOutbox(
           TierChanged{m.member_id, "", base.tier_id, base.display_name, 1, base.localized_display_names}, now));
       !s.ok()) {
@@ -213,6 +217,10 @@ absl::StatusOr<MemberView> LoyaltyService::UpdateMemberIn(StoreTxn& tx, const st
   if (!SameProfile(next, m->profile)) {
     bool notify = !SameProfileForNotification(next, m->profile);
     bool birthday_moved = !SameBirthday(next.birthday, m->profile.birthday) || next.time_zone != m->profile.time_zone;
+    // A new segment may bring the member into a cadence rule.
+    if (next.segment != m->profile.segment) {
+      if (absl::Status s = tx.PullCadenceDue(m->member_id, now); !s.ok()) return s;
+    }
     m->profile = std::move(next);
     m->version += 1;
     m->update_time = now;

@@ -95,6 +95,27 @@ struct Occasion {
   std::vector<std::string> segments;  // empty = every segment
 };
 
+// A proactive check-in rule (care.loyalty.v1.CadenceRule): after a time
+// without a purchase (repeating every `period` while it holds), or once a
+// time after enrolment.
+struct CadenceRule {
+  enum class Trigger { kNone, kNoPurchaseFor, kSinceEnrolment };
+  std::string rule_id;
+  std::string display_name;
+  std::map<std::string, std::string> localized_display_names;  // locale -> name
+  Trigger trigger = Trigger::kNone;
+  absl::Duration after = absl::ZeroDuration();   // the trigger's duration
+  absl::Duration period = absl::ZeroDuration();  // kNoPurchaseFor only
+  std::vector<std::string> tier_ids;             // empty = every tier
+  std::vector<std::string> segments;             // empty = every segment
+};
+
+// What a member has had from one cadence rule.
+struct CadenceContact {
+  int contacts = 0;
+  absl::Time last = absl::InfinitePast();
+};
+
 struct Program {
   int64_t version = 0;
   std::string display_name;
@@ -106,6 +127,7 @@ struct Program {
   std::optional<VisitReward> visit_reward;
   int64_t birthday_points = 0;
   std::vector<Occasion> occasions;
+  std::vector<CadenceRule> cadence_rules;
   // What `point_value_points` points are worth in minor units of the
   // currency (the liability in analytics); 0 points = not set.
   int64_t point_value_amount = 0;
@@ -423,7 +445,15 @@ struct OccasionRewarded {
   std::map<std::string, std::string> localized_occasion_names;
   int64_t points = 0;
 };
-using Event =
-    std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded, OccasionRewarded>;
+// A cadence rule reached the member for the `contact`-th time.
+struct CheckInDue {
+  std::string member_id;
+  std::string rule_id;
+  int contact = 0;
+  std::string rule_name;
+  std::map<std::string, std::string> localized_rule_names;
+};
+using Event = std::variant<ProfileChanged, TierChanged, PointsExpiring, BirthdayRewarded, VisitRewarded,
+                           OccasionRewarded, CheckInDue>;
 
 }  // namespace care::loyalty

@@ -7,13 +7,29 @@
 #include "common/localized.h"
 
 namespace care::loyalty {
-namespace {
 
-bool OccasionIdChars(const std::string& id) {
+bool ProgramSlug(const std::string& id) {
   return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
+
+void ValidateAudience(const Program& p, const std::vector<std::string>& tier_ids,
+                      const std::vector<std::string>& segments, const std::string& at, FieldErrors& errors) {
+  if (tier_ids.size() > 20) errors.Add(at + ".tier_ids", "at most 20");
+  for (size_t i = 0; i < tier_ids.size(); ++i) {
+    if (p.FindTier(tier_ids[i]) == nullptr) {
+      errors.Add(absl::StrCat(at, ".tier_ids[", i, "]"), "not a tier of the program");
+    }
+  }
+  if (segments.size() > 20) errors.Add(at + ".segments", "at most 20");
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string field = absl::StrCat(at, ".segments[", i, "]");
+    if (errors.RequireNonEmpty(field, segments[i])) errors.RequireMaxLength(field, segments[i], 64);
+  }
+}
+
+namespace {
 
 int MonthDays(int year, int month) {
   return static_cast<int>(absl::CivilDay(year, month + 1, 1) - absl::CivilDay(year, month, 1));
@@ -35,7 +51,7 @@ void ValidateDate(const Occasion& o, const std::string& at, FieldErrors& errors)
 }
 
 void ValidateOccasion(const Program& p, const Occasion& o, const std::string& at, FieldErrors& errors) {
-  if (!OccasionIdChars(o.occasion_id)) errors.Add(at + ".occasion_id", "must be 1..64 characters of [a-z0-9_-]");
+  if (!ProgramSlug(o.occasion_id)) errors.Add(at + ".occasion_id", "must be 1..64 characters of [a-z0-9_-]");
   if (errors.RequireNonEmpty(at + ".display_name", o.display_name)) {
     errors.RequireMaxLength(at + ".display_name", o.display_name, 100);
   }
@@ -54,17 +70,7 @@ void ValidateOccasion(const Program& p, const Occasion& o, const std::string& at
     ValidateDate(o, at, errors);
   }
   errors.RequireRange(at + ".points", o.points, 0, 1000000);
-  if (o.tier_ids.size() > 20) errors.Add(at + ".tier_ids", "at most 20");
-  for (size_t i = 0; i < o.tier_ids.size(); ++i) {
-    if (p.FindTier(o.tier_ids[i]) == nullptr) {
-      errors.Add(absl::StrCat(at, ".tier_ids[", i, "]"), "not a tier of the program");
-    }
-  }
-  if (o.segments.size() > 20) errors.Add(at + ".segments", "at most 20");
-  for (size_t i = 0; i < o.segments.size(); ++i) {
-    const std::string field = absl::StrCat(at, ".segments[", i, "]");
-    if (errors.RequireNonEmpty(field, o.segments[i])) errors.RequireMaxLength(field, o.segments[i], 64);
-  }
+  ValidateAudience(p, o.tier_ids, o.segments, at, errors);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // grants them is LoyaltyService::GrantOccasions (jobs.cc).
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/errors.h"
@@ -16,6 +18,14 @@ namespace care::loyalty {
 // a service that was down catches up, and a gift is never months late.
 inline constexpr absl::Duration kOccasionCatchUp = absl::Hours(24 * 7);
 inline constexpr int kMaxOccasions = 20;
+
+// Whether `id` is an occasion or cadence rule id: 1..64 of [a-z0-9_-].
+bool ProgramSlug(const std::string& id);
+// Adds the problems of a rule's audience to `errors` ("<at>.tier_ids[i]",
+// "<at>.segments[i]"): at most 20 of each, tiers of the program, segments
+// 1..64 characters.
+void ValidateAudience(const Program& program, const std::vector<std::string>& tier_ids,
+                      const std::vector<std::string>& segments, const std::string& at, FieldErrors& errors);
 
 // Adds every problem of `program.occasions` to `errors` ("program.occasions[i].<field>").
 void ValidateOccasions(const Program& program, FieldErrors& errors);

@@ -7,6 +7,7 @@
 #include "absl/time/civil_time.h"
 #include "common/bounds.h"
 #include "common/localized.h"
+#include "services/loyalty/cadence.h"
 #include "services/loyalty/occasions.h"
 
 namespace care::loyalty {
@@ -192,6 +193,7 @@ void ValidateProgram(Program& p, FieldErrors& errors) {
   ValidateTierLadder(p, errors);
   ValidateRewards(p, errors);
   ValidateOccasions(p, errors);
+  ValidateCadenceRules(p, errors);
 }
 
 bool TierDisplayChanged(const Program& before, const Program& after, const std::string& tier_id) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "services/loyalty/cadence.h"
 #include "services/loyalty/loyalty_proto.h"
 #include "services/loyalty/loyalty_service.h"
 #include "services/loyalty/program.h"
@@ -102,6 +103,11 @@ absl::StatusOr<Program> LoyaltyService::StoreProgram(StoreTxn& tx, Program next,
       }
     }
     loosened = ThresholdsLoosened(*latest, next);
+    if (!SameCadenceRules(latest->cadence_rules, next.cadence_rules)) {
+      // New or shorter rules may reach members sooner than their
+      // cadence_due says: the cadence job looks at every member again.
+      if (absl::Status s = tx.SetJobState(kCadenceRescanJob, ""); !s.ok()) return s;
+    }
   }
   next.version = current_version + 1;
   next.effective_time = clock_.Now();

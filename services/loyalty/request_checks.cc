@@ -183,7 +183,7 @@ bool CheckProgramMask(FieldErrors& errors, const v1::UpdateProgramRequest& req) 
   using google::protobuf::util::FieldMaskUtil;
   static const std::set<std::string> kTop = {"display_name", "currency_code", "time_zone",    "tiers",
                                              "earn_rule",    "points_expiry", "visit_reward", "birthday_bonus",
-                                             "occasions",    "point_value"};
+                                             "occasions",    "point_value",   "cadence_rules"};
   static const std::set<std::string> kNested = {"earn_rule", "points_expiry", "visit_reward", "birthday_bonus",
                                                 "point_value"};
   bool replace_all = req.update_mask().paths().empty();

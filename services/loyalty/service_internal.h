@@ -25,6 +25,9 @@ inline constexpr char kSystem[] = "system";
 inline constexpr int kJobBatch = 200;
 // The job_state row of the background walk after a program change.
 inline constexpr char kReevaluateJob[] = "reevaluate";
+// The job_state row of the walk after the cadence rules changed: the last
+// member id pulled ("" = from the start).
+inline constexpr char kCadenceRescanJob[] = "cadence_rescan";
 // The cursor of a time zone whose members all had an occurrence (no member
 // id holds '|').
 inline constexpr char kOccasionZoneDone[] = "|done";

@@ -347,6 +347,68 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return *added == 1;
   }
 
+  absl::StatusOr<std::vector<std::string>> MembersDueForCadence(absl::Time now, int limit) override {
+    return Ids(txn_.Query("SELECT member_id FROM cadence_due WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2", Micros(now),
+                          limit));
+  }
+
+  absl::Status SetCadenceDue(const std::string& member_id, std::optional<absl::Time> due) override {
+    if (!due) return Run(txn_.Query("DELETE FROM cadence_due WHERE member_id = ?1", member_id));
+    return Run(
+        txn_.Query("INSERT INTO cadence_due (member_id, due_at) VALUES (?1, ?2) "
+                   "ON CONFLICT (member_id) DO UPDATE SET due_at = excluded.due_at",
+                   member_id, Micros(*due)));
+  }
+
+  absl::Status PullCadenceDue(const std::string& member_id, absl::Time at) override {
+    return Run(txn_.Query(
+        "INSERT INTO cadence_due (member_id, due_at) VALUES (?1, ?2) "
+        "ON CONFLICT (member_id) DO UPDATE SET due_at = excluded.due_at WHERE cadence_due.due_at > excluded.due_at",
+        member_id, Micros(at)));
+  }
+
+  absl::StatusOr<std::optional<absl::Time>> LastPurchaseTime(const std::string& member_id) override {
+    // purchases_member_time answers from the index's last entry.
+    auto stmt = txn_.Query("SELECT MAX(purchase_at) FROM purchases WHERE member_id = ?1", member_id);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    return OptTime(*stmt, 0);
+  }
+
+  absl::StatusOr<std::map<std::string, CadenceContact>> CadenceContacts(const std::string& member_id) override {
+    auto stmt = txn_.Query("SELECT rule_id, contacts, last_contact_at FROM cadence_contacts WHERE member_id = ?1",
+                           member_id);
+    if (!stmt.ok()) return stmt.status();
+    std::map<std::string, CadenceContact> out;
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      out[stmt->Text(0)] = CadenceContact{static_cast<int>(stmt->Int(1)), TimeAt(stmt->Int(2))};
+    }
+  }
+
+  absl::StatusOr<bool> RecordCadenceContact(const std::string& member_id, const std::string& rule_id, absl::Time at,
+                                            std::optional<absl::Time> repeat_if_last_by) override {
+    // The key and the condition are the guarantee: a second writer of the
+    // same check-in inserts nothing and updates nothing.
+    auto added = repeat_if_last_by
+                     ? txn_.Exec(
+                           "INSERT INTO cadence_contacts (member_id, rule_id, contacts, last_contact_at) "
+                           "VALUES (?1, ?2, 1, ?3) ON CONFLICT (member_id, rule_id) DO UPDATE SET "
+                           "contacts = cadence_contacts.contacts + 1, last_contact_at = excluded.last_contact_at "
+                           "WHERE cadence_contacts.last_contact_at <= ?4",
+                           member_id, rule_id, Micros(at), Micros(*repeat_if_last_by))
+                     : txn_.Exec(
+                           "INSERT INTO cadence_contacts (member_id, rule_id, contacts, last_contact_at) "
+                           "VALUES (?1, ?2, 1, ?3) ON CONFLICT DO NOTHING",
+                           member_id, rule_id, Micros(at));
+    if (!added.ok()) return added.status();
+    return *added == 1;
+  }
+
   absl::StatusOr<std::vector<std::string>> MemberIds(const std::string& after, int limit) override {
     return Ids(txn_.Query("SELECT member_id FROM members WHERE member_id > ?1 ORDER BY member_id LIMIT ?2", after,
                           limit));
@@ -556,6 +618,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
                                                                      {"expiry_warnings", "expiry_warning"},
                                                                      {"tier_cache_dirty", "tier_cache_mark"},
                                                                      {"occasion_grants", "occasion_grant"},
+                                                                     {"cadence_due", "cadence_due"},
+                                                                     {"cadence_contacts", "cadence_contact"},
                                                                      {"reward_redemptions", "reward_redemption"},
                                                                      {"members", "member"}};
     auto& erased = *receipt.mutable_erased();

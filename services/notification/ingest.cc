@@ -26,6 +26,7 @@ bool Deferred(v1::MessageKind kind) {
     case v1::MESSAGE_KIND_BIRTHDAY_REWARD:
     case v1::MESSAGE_KIND_VISIT_REWARD:
     case v1::MESSAGE_KIND_OCCASION_REWARD:
+    case v1::MESSAGE_KIND_CARE_CHECK_IN:
     case v1::MESSAGE_KIND_SATISFACTION_SURVEY:
     case v1::MESSAGE_KIND_PROACTIVE_CHECK_IN:
       return true;
@@ -158,6 +159,11 @@ std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
     m.message_key = absl::StrCat("occasion/", o->occasion_id(), "/", o->occurrence());
     return m;
   }
+  if (const auto* c = std::get_if<v1::CareCheckIn>(&p)) {
+    DirectMessage m = Direct(c->member_id(), v1::MESSAGE_KIND_CARE_CHECK_IN);
+    m.message_key = absl::StrCat("care-check-in/", c->rule_id(), "/", c->contact());
+    return m;
+  }
   if (const auto* a = std::get_if<v1::StaffAlert>(&p)) {
     // To an employee: no member, one message per (staff member, alert).
     DirectMessage m = Direct("", a->kind(), a->complaint_id());
@@ -175,6 +181,21 @@ std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
     return m;
   }
   return std::nullopt;
+}
+
+// A care check-in is the one member-addressed kind that is marketing: the
+// member did nothing to ask for it, so it needs their consent on the channel
+// and counts toward the frequency cap (dispatch's Check).
+v1::MessageCategory DirectCategory(v1::MessageKind kind) {
+  return kind == v1::MESSAGE_KIND_CARE_CHECK_IN ? v1::MESSAGE_CATEGORY_MARKETING : v1::MESSAGE_CATEGORY_TRANSACTIONAL;
+}
+
+// The channels Settings.kind_channels names for `kind`; empty if none.
+std::vector<int> KindChannels(const v1::Settings& settings, v1::MessageKind kind) {
+  for (const auto& kc : settings.kind_channels()) {
+    if (kc.kind() == kind) return std::vector<int>(kc.channels().begin(), kc.channels().end());
+  }
+  return {};
 }
 
 // A transactional message needs its template (in some locale and channel)
@@ -355,9 +376,12 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
   v1::Delivery& d = message->delivery;
   auto send_after = DirectSendAfter(tx, d, std::max(now, message->not_before), settings, now);
   if (!send_after.ok()) return send_after.status();
+  if (message->channels.empty() && d.kind() == v1::MESSAGE_KIND_CARE_CHECK_IN) {
+    message->channels = KindChannels(settings, d.kind());
+  }
   if (message->channels.empty()) message->channels.push_back(care::common::v1::MESSAGE_CHANNEL_IN_APP);
   d.set_message_key(message->message_key.empty() ? event.event_id : message->message_key);
-  d.set_category(v1::MESSAGE_CATEGORY_TRANSACTIONAL);
+  d.set_category(DirectCategory(d.kind()));
   d.set_event_id(event.event_id);
   d.set_source(event.source);
   d.set_status(v1::DELIVERY_STATUS_PENDING);

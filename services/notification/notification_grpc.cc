@@ -81,6 +81,7 @@ absl::string_view EventOwner(v1::IngestEventRequest::EventCase kind) {
     case v1::IngestEventRequest::kBirthdayReward:
     case v1::IngestEventRequest::kVisitRewardEarned:
     case v1::IngestEventRequest::kOccasionReward:
+    case v1::IngestEventRequest::kCareCheckIn:
       return "svc:loyalty";
     case v1::IngestEventRequest::kComplaintUpdate:
     case v1::IngestEventRequest::kSatisfactionSurvey:
@@ -178,7 +179,18 @@ void ValidateStaffAlert(FieldErrors& errors, const v1::StaffAlert& a) {
 }
 
 // The event of each kind: its own required fields and bounds.
+void ValidateCareCheckIn(FieldErrors& errors, const v1::CareCheckIn& c) {
+  errors.RequireId("event.care_check_in.member_id", c.member_id());
+  errors.RequireId("event.care_check_in.rule_id", c.rule_id());
+  if (c.contact() <= 0) errors.Add("event.care_check_in.contact", "must be > 0");
+  if (errors.RequireNonEmpty("event.care_check_in.rule_name", c.rule_name())) {
+    errors.RequireMaxLength("event.care_check_in.rule_name", c.rule_name(), 100);
+  }
+  ValidateLocalizedTexts(errors, "event.care_check_in.localized_rule_names", c.localized_rule_names(), 100);
+}
+
 void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
+  if (r.has_care_check_in()) ValidateCareCheckIn(errors, r.care_check_in());
   switch (r.event_case()) {
     case v1::IngestEventRequest::EVENT_NOT_SET:
       errors.Add("event", "exactly one event is required");

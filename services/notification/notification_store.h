@@ -31,10 +31,10 @@ namespace care::notification {
 // An event another service sent: its envelope and its one payload, as the
 // contract's messages (IngestEvent's wire request stops at the adapter).
 struct Event {
-  using Payload =
-      std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled, v1::MemberProfileChanged,
-                   v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward, v1::VisitRewardEarned, v1::ComplaintUpdate,
-                   v1::SatisfactionSurvey, v1::ProactiveCheckIn, v1::Transactional, v1::OccasionReward, v1::StaffAlert>;
+  using Payload = std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled,
+                               v1::MemberProfileChanged, v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward,
+                               v1::VisitRewardEarned, v1::ComplaintUpdate, v1::SatisfactionSurvey, v1::ProactiveCheckIn,
+                               v1::Transactional, v1::OccasionReward, v1::StaffAlert, v1::CareCheckIn>;
   std::string event_id;
   std::string source;  // the sending service, recorded on deliveries
   absl::Time occurred_at = absl::UnixEpoch();

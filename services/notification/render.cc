@@ -74,6 +74,10 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
     in.vars["points"] = absl::StrCat(o->points());
     in.vars["occurrence"] = absl::StrCat(o->occurrence());
   }
+  if (const auto* c = std::get_if<v1::CareCheckIn>(&p)) {
+    in.vars["rule_name"] = PickLocalized(c->localized_rule_names(), in.locales, c->rule_name());
+    in.vars["contact"] = absl::StrCat(c->contact());
+  }
   if (const auto* s = std::get_if<v1::SatisfactionSurvey>(&p)) {
     in.vars["survey_token"] = s->survey_token();
     in.attributes["survey_token"] = s->survey_token();

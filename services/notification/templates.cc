@@ -113,6 +113,25 @@ const Texts& StaffTexts() {
   return kStaff;
 }
 
+// Care cadence check-ins (loyalty's CadenceRule): the rule's name is the
+// subject, the body fits both a quiet member and a new one.
+const Texts& CareCheckInTexts() {
+  static const Texts kCheckIn = {
+      {{v1::MESSAGE_KIND_CARE_CHECK_IN, "en"},
+       {"{{rule_name}}",
+        "Hi {{member_name}}, we are checking in: how is everything going? If we can help with anything, just "
+        "reply."}},
+      {{v1::MESSAGE_KIND_CARE_CHECK_IN, "vi"},
+       {"{{rule_name}}",
+        "Chào {{member_name}}, chúng tôi muốn hỏi thăm: mọi việc của bạn thế nào? Nếu cần hỗ trợ, hãy trả lời "
+        "chúng tôi."}},
+      {{v1::MESSAGE_KIND_CARE_CHECK_IN, "ja"},
+       {"{{rule_name}}",
+        "{{member_name}}様、その後お変わりありませんか?お困りのことがあれば、お気軽にご返信ください。"}},
+  };
+  return kCheckIn;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> RenderText(const std::string& text, const std::map<std::string, std::string>& vars,
@@ -164,6 +183,9 @@ std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) 
       break;
     case v1::MESSAGE_KIND_OCCASION_REWARD:
       add({{"occasion_name", kString}, {"points", kInt}, {"occurrence", kInt}});
+      break;
+    case v1::MESSAGE_KIND_CARE_CHECK_IN:
+      add({{"rule_name", kString}, {"contact", kInt}});
       break;
     case v1::MESSAGE_KIND_COMPLAINT_ACKNOWLEDGED:
     case v1::MESSAGE_KIND_COMPLAINT_UPDATED:
@@ -329,7 +351,7 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "ja"},
        {"その後いかがですか?", "{{member_name}}様、お問い合わせ解決後のご様子をお伺いします。"}},
   };
-  for (const Texts* texts : {&kDirect, &StaffTexts()}) {
+  for (const Texts* texts : {&kDirect, &StaffTexts(), &CareCheckInTexts()}) {
     auto it = texts->find({kind, lang});
     if (it != texts->end()) return Make(kind, lang, it->second.subject, it->second.body);
   }

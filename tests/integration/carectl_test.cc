@@ -716,6 +716,24 @@ TEST_F(CarectlTest, LoyaltyProgramIsReadEditedAndSetAndMembersListed) {
   EXPECT_EQ(stored.display_name(), "Care Rewards");
   EXPECT_NE(stored.time_zone(), "Asia/Tokyo");
 
+  // Care cadence rules (issue 22) are set like any field and shown as a table.
+  program.set_version(before + 2);
+  lv1::CadenceRule* rule = program.add_cadence_rules();
+  rule->set_rule_id("we-miss-you");
+  rule->set_display_name("We miss you");
+  rule->mutable_no_purchase_for()->set_seconds(60 * 86400);
+  rule->mutable_period()->set_seconds(90 * 86400);
+  text.clear();
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(program, &text).ok());
+  std::ofstream(file) << text;
+  Result rules = Loyalty({"program", "set", "--file", file, "--only", "cadence_rules"}, admin());
+  ASSERT_EQ(rules.code, 0) << rules;
+  Result shown = Loyalty({"program", "get"});
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex("we-miss-you +We miss you +no purchase for 60d, at most every "
+                                                      "90d +everyone")))
+      << shown;
+
   Result versions = Loyalty({"program", "versions"}, admin());
   ASSERT_EQ(versions.code, 0) << versions;
   EXPECT_OUT(versions, "rename");

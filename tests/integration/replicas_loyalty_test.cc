@@ -221,5 +221,47 @@ TEST_F(ReplicasLoyaltyTest, JobsWithEveryReplicasClockMovedGrantAndExpireOncePer
   }
 }
 
+// Care cadence (issue 22) with every replica's clock moved at once: each
+// quiet member gets one check-in per period, however many replicas run the
+// job.
+TEST_F(ReplicasLoyaltyTest, CadenceCheckInsGoOutOncePerMemberWhateverTheReplicas) {
+  lv1::Program program = DefaultProgram();
+  lv1::CadenceRule* rule = program.add_cadence_rules();
+  rule->set_rule_id("we-miss-you");
+  rule->set_display_name("We miss you");
+  *rule->mutable_no_purchase_for() = ToDurationProto(absl::Hours(24 * 60));
+  *rule->mutable_period() = ToDurationProto(absl::Hours(24 * 90));
+  lv1::Program out;
+  grpc::Status s = UpdateProgram(program, 1, &out, {"cadence_rules"});
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  constexpr int kMembers = 30;
+  for (int i = 0; i < kMembers; ++i) Enrol(absl::StrCat("q-", i));
+  auto check_ins = [&] {
+    std::map<std::string, std::vector<int>> by_member;
+    for (const auto& e : notification_.Events(nv1::IngestEventRequest::kCareCheckIn)) {
+      by_member[e.care_check_in().member_id()].push_back(e.care_check_in().contact());
+    }
+    return by_member;
+  };
+
+  SetClocks(*loyalty_, Base() + absl::Hours(24 * 60), admin());
+  ASSERT_TRUE(Eventually([&] { return check_ins().size() == static_cast<size_t>(kMembers); }, absl::Seconds(30)));
+  SetClocks(*loyalty_, Base() + absl::Hours(24 * 61), admin());  // the jobs run again: nothing more
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (const auto& [member, contacts] : check_ins()) EXPECT_EQ(contacts, std::vector<int>{1}) << member;
+
+  SetClocks(*loyalty_, Base() + absl::Hours(24 * 150), admin());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const auto& [member, contacts] : check_ins()) {
+          if (contacts.size() < 2) return false;
+        }
+        return true;
+      },
+      absl::Seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (const auto& [member, contacts] : check_ins()) EXPECT_EQ(contacts, (std::vector<int>{1, 2})) << member;
+}
+
 }  // namespace
 }  // namespace care::testing

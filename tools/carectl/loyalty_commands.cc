@@ -190,6 +190,49 @@ int Balance(Context& c, Args& a) {
   });
 }
 
+// Audience of an occasion or cadence rule: its tiers and segments.
+std::string Audience(const google::protobuf::RepeatedPtrField<std::string>& tiers,
+                     const google::protobuf::RepeatedPtrField<std::string>& segments) {
+  std::vector<std::string> who(tiers.begin(), tiers.end());
+  who.insert(who.end(), segments.begin(), segments.end());
+  return who.empty() ? "everyone" : absl::StrJoin(who, ",");
+}
+
+std::string Days(const google::protobuf::Duration& d) {
+  return d.seconds() % 86400 == 0 ? absl::StrCat(d.seconds() / 86400, "d") : absl::StrCat(d.seconds(), "s");
+}
+
+void PrintOccasions(const v1::Program& p) {
+  if (p.occasions_size() == 0) return;
+  Table o({"OCCASION", "NAME", "WHEN", "POINTS", "FOR"});
+  for (const auto& occasion : p.occasions()) {
+    std::string when = "anniversary";
+    if (occasion.has_membership_anniversary() && occasion.membership_anniversary().years_size() > 0) {
+      when = absl::StrCat("anniversary ", absl::StrJoin(occasion.membership_anniversary().years(), ","));
+    } else if (occasion.has_date()) {
+      const auto& d = occasion.date();
+      when = d.year() == 0 ? absl::StrFormat("every %02d-%02d", d.month(), d.day())
+                           : absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+    }
+    o.Row({occasion.occasion_id(), occasion.display_name(), when, absl::StrCat(occasion.points()),
+           Audience(occasion.tier_ids(), occasion.segments())});
+  }
+  o.Print("");
+}
+
+void PrintCadenceRules(const v1::Program& p) {
+  if (p.cadence_rules_size() == 0) return;
+  Table r({"CADENCE RULE", "NAME", "WHEN", "FOR"});
+  for (const auto& rule : p.cadence_rules()) {
+    const std::string when = rule.has_since_enrolment()
+                                 ? absl::StrCat(Days(rule.since_enrolment()), " after joining, once")
+                                 : absl::StrCat("no purchase for ", Days(rule.no_purchase_for()), ", at most every ",
+                                                Days(rule.period()));
+    r.Row({rule.rule_id(), rule.display_name(), when, Audience(rule.tier_ids(), rule.segments())});
+  }
+  r.Print("");
+}
+
 void PrintProgram(const v1::Program& p) {
   PrintFields({{"PROGRAM", p.display_name()},
                {"VERSION", absl::StrCat(p.version())},
@@ -206,23 +249,8 @@ void PrintProgram(const v1::Program& p) {
            absl::StrCat("x", tier.benefits().points_multiplier_bps() / 10000.0)});
   }
   t.Print("(no tiers)");
-  if (p.occasions_size() == 0) return;
-  Table o({"OCCASION", "NAME", "WHEN", "POINTS", "FOR"});
-  for (const auto& occasion : p.occasions()) {
-    std::string when = "anniversary";
-    if (occasion.has_membership_anniversary() && occasion.membership_anniversary().years_size() > 0) {
-      when = absl::StrCat("anniversary ", absl::StrJoin(occasion.membership_anniversary().years(), ","));
-    } else if (occasion.has_date()) {
-      const auto& d = occasion.date();
-      when = d.year() == 0 ? absl::StrFormat("every %02d-%02d", d.month(), d.day())
-                           : absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
-    }
-    std::vector<std::string> who(occasion.tier_ids().begin(), occasion.tier_ids().end());
-    who.insert(who.end(), occasion.segments().begin(), occasion.segments().end());
-    o.Row({occasion.occasion_id(), occasion.display_name(), when, absl::StrCat(occasion.points()),
-           who.empty() ? "everyone" : absl::StrJoin(who, ",")});
-  }
-  o.Print("");
+  PrintOccasions(p);
+  PrintCadenceRules(p);
 }
 
 int ProgramGet(Context& c, Args& a) {

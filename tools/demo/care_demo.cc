@@ -214,6 +214,13 @@ class Demo final {
     (*anniversary->mutable_localized_display_names())["ja"] = "入会記念日";
     anniversary->mutable_membership_anniversary();
     anniversary->set_points(200);
+    lv1::CadenceRule* quiet = p.add_cadence_rules();
+    quiet->set_rule_id("we-miss-you");
+    quiet->set_display_name("We miss you");
+    (*quiet->mutable_localized_display_names())["vi"] = "Lâu rồi không gặp";
+    (*quiet->mutable_localized_display_names())["ja"] = "お久しぶりです";
+    *quiet->mutable_no_purchase_for() = care::ToDurationProto(absl::Hours(24 * 60));
+    *quiet->mutable_period() = care::ToDurationProto(absl::Hours(24 * 90));
 
     lv1::Program current;
     int64_t version = 0;
@@ -229,6 +236,8 @@ class Demo final {
                      Vnd(5000000), " spent over 12 months; 1 point per 10,000 VND"));
     Say("Gold: x1.5 points, 10% discount, free returns, 'special care', urgent support priority");
     Say("Every membership anniversary: 200 points and a message in the member's language (occasion \"anniversary\")");
+    Say("Care cadence: a member with no purchase for 60 days gets a check-in (with marketing consent), at most "
+        "every 90 days (rule \"we-miss-you\")");
   }
 
   struct Person {

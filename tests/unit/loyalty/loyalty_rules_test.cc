@@ -7,6 +7,7 @@
 
 #include "common/bounds.h"
 #include "gtest/gtest.h"
+#include "services/loyalty/cadence.h"
 #include "services/loyalty/occasions.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/redis_tier_cache.h"
@@ -185,6 +186,35 @@ TEST(ProgramRulesTest, ValidationNamesEveryBadFieldAndSortsTheLadder) {
   ValidateProgram(bad, errors);
   EXPECT_EQ(ErrorMetadataValue(errors.ToStatus(), "field"),
             "program.tiers[0].qualification_window.kind,program.tiers[2].tier_id,program.earn_rule.unit_amount");
+}
+
+TEST(CadenceRulesTest, QuietRulesWaitForTheLastPurchaseAndThePeriod) {
+  CadenceRule rule;
+  rule.trigger = CadenceRule::Trigger::kNoPurchaseFor;
+  rule.after = absl::Hours(24 * 60);
+  rule.period = absl::Hours(24 * 90);
+  const absl::Time joined = Utc(2031, 1, 1);
+  const absl::Duration day = absl::Hours(24);
+  // No purchase: from enrolment.
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, joined), joined + 60 * day);
+  // A purchase starts the 60 days again.
+  EXPECT_EQ(CadenceDue(rule, {joined, joined + 30 * day}, {}, joined), joined + 90 * day);
+  // After a check-in, the period too.
+  const CadenceContact once{1, joined + 60 * day};
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, once, joined), joined + 150 * day);
+  EXPECT_EQ(CadenceDue(rule, {joined, joined + 140 * day}, once, joined), joined + 200 * day);
+}
+
+TEST(CadenceRulesTest, SinceEnrolmentFiresOnceWithinItsCatchUp) {
+  CadenceRule rule;
+  rule.trigger = CadenceRule::Trigger::kSinceEnrolment;
+  rule.after = absl::Hours(24 * 30);
+  const absl::Time joined = Utc(2031, 1, 1);
+  const absl::Time due = joined + rule.after;
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, joined), due);
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, due + kCadenceCatchUp - absl::Seconds(1)), due);
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, due + kCadenceCatchUp), std::nullopt);
+  EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {1, due}, due), std::nullopt);
 }
 
 TEST(TierRulesTest, QualifiesAtTheThresholdAndReviewsAtTheWindowEnd) {
