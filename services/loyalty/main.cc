@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   // and RecordPurchase reads redemptions there for campaign bonus points.
   const PeerFlags promotion = OutboxPeerFlags(config, "promotion", "erasure requests and reward vouchers",
                                               ", and bonus-point purchases refused");
-  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests");
+  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests and contact links");
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   care::ErasureScrub scrub([&db] { return db.Scrub(); });
   loyalty.SetErasureScrub(&scrub);
+  loyalty.SetLinkContacts(!complaint.target.empty());
   auto promotion_client = ReadRedemptionsFrom(runner, promotion, service_token_file, loyalty);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());
