@@ -164,8 +164,8 @@ class LoyaltyService final {
   // requests were blanked in the outbox; null: nothing to scrub.
   void SetErasureScrub(ErasureScrub* scrub);
   // Enrolments ask complaint to link the care desk's contacts with the new
-  // member's e-mail address or phone (LinkContacts through the outbox): set
-  // when complaint is configured (--complaint_target).
+  // member's e-mail address or phone (LinkContacts through the outbox):
+  // --link_contacts.
   void SetLinkContacts(bool link) { link_contacts_ = link; }
   // Reads an order's promotion redemption (promotion's GetRedemption by
   // order id) for RecordPurchase's campaign bonus; its errors are returned

@@ -26,7 +26,7 @@ class ContactsTest : public ComplaintTest {
   // Loyalty tells complaint of enrolments (LinkContacts through its outbox).
   std::vector<std::string> ExtraArgs() override {
     return {"--port=" + std::to_string(loyalty_port_),
-            "--complaint_target=127.0.0.1:" + std::to_string(complaint_port_)};
+            "--complaint_target=127.0.0.1:" + std::to_string(complaint_port_), "--link_contacts=true"};
   }
 
   void SetUp() override {
