@@ -149,6 +149,20 @@ OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& e
   return Event(request);
 }
 
+namespace {
+
+void SetContact(const std::optional<ContactRecipient>& in, nv1::ContactRecipient* out) {
+  out->set_contact_id(in->contact_id);
+  out->set_name(in->name);
+  out->set_locale(in->locale);
+  out->set_time_zone(in->time_zone);
+  out->set_channel(static_cast<MessageChannel>(in->channel));
+  out->set_email(in->email);
+  out->set_phone(in->phone);
+}
+
+}  // namespace
+
 OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& e) {
   nv1::IngestEventRequest request = Request(header);
   nv1::ComplaintUpdate* u = request.mutable_complaint_update();
@@ -157,6 +171,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& e) {
   u->set_kind(static_cast<nv1::ComplaintUpdateKind>(e.kind));
   u->set_message(e.message);
   u->set_locale_hint(e.locale_hint);
+  if (e.contact) SetContact(e.contact, u->mutable_contact());
   return Event(request);
 }
 
@@ -167,6 +182,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const SatisfactionSurvey& e) 
   s->set_complaint_id(e.complaint_id);
   s->set_survey_token(e.survey_token);
   *s->mutable_expire_time() = ExactTimestamp(e.expire_time);
+  if (e.contact) SetContact(e.contact, s->mutable_contact());
   return Event(request);
 }
 
@@ -176,6 +192,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& e) {
   c->set_member_id(e.member_id);
   c->set_complaint_id(e.complaint_id);
   *c->mutable_due_time() = ExactTimestamp(e.due_time);
+  if (e.contact) SetContact(e.contact, c->mutable_contact());
   return Event(request);
 }
 

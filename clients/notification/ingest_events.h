@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,20 +90,29 @@ struct PromotionAlertCancel {
   int64_t campaign_version = 0;
 };
 
-// Complaint's events.
+// Complaint's events. A ticket filed by a contact without membership names
+// the contact (with their address) instead of a member.
+struct ContactRecipient {
+  std::string contact_id, name, locale, time_zone;
+  int channel = 0;  // care.common.v1.MessageChannel: EMAIL or WEBHOOK
+  std::string email, phone;
+};
 enum class ComplaintUpdateKind { kUnspecified = 0, kAcknowledged = 1, kUpdated = 2, kResolved = 3 };
 struct ComplaintUpdate {
   std::string member_id, complaint_id;
   ComplaintUpdateKind kind = ComplaintUpdateKind::kUnspecified;
   std::string message, locale_hint;
+  std::optional<ContactRecipient> contact;
 };
 struct SatisfactionSurvey {
   std::string member_id, complaint_id, survey_token;
   absl::Time expire_time;
+  std::optional<ContactRecipient> contact;
 };
 struct ProactiveCheckIn {
   std::string member_id, complaint_id;
   absl::Time due_time;
+  std::optional<ContactRecipient> contact;
 };
 
 // An alert for one employee (complaint's staff directory entry) about one

@@ -59,6 +59,8 @@ std::optional<absl::Time> OptionalTime(bool has, const google::protobuf::Timesta
 NewComplaint NewComplaintOf(const v1::CreateComplaintRequest& req) {
   NewComplaint cmd;
   cmd.member_id = req.member_id();
+  cmd.contact_id = req.contact_id();
+  cmd.kind = req.kind();
   cmd.channel = req.channel();
   cmd.category = req.category();
   cmd.order_id = req.order_id();
@@ -129,28 +131,39 @@ Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComp
                                         v1::CreateComplaintResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::CreateComplaintResponse> {
     if (absl::Status bad = CheckCreateComplaint(req); !bad.ok()) return bad;
-    // Before the tier lookup: loyalty no longer knows an erased member.
-    if (absl::Status gone = service_.RefuseErased(req->member_id()); !gone.ok()) return gone;
-    // The member's tier through the tier cache; without it the ticket is
-    // still taken (untiered), never lost.
+    // A contact has no tier: their ticket is untiered (UNAVAILABLE).
     TierAtIntake tier;
     tier.info.set_source(v1::TIER_SOURCE_UNAVAILABLE);
-    if (tiers_ != nullptr) {
-      auto snapshot = tiers_->Get(req->member_id());
-      if (snapshot.ok()) {
-        tier.info.set_tier_id(snapshot->tier_id());
-        tier.info.set_tier_display_name(snapshot->tier_display_name());
-        tier.info.set_tier_rank(snapshot->tier_rank());
-        tier.info.set_tier_version(snapshot->version());
-        tier.info.set_source(v1::TIER_SOURCE_CACHE);
-        tier.support_priority = FromSupport(snapshot->benefits().support_priority());
-      } else if (snapshot.status().code() == absl::StatusCode::kNotFound) {
-        return NotFound("MEMBER_NOT_FOUND", "loyalty has no such member");
-      }
+    if (req->contact_id().empty()) {
+      auto found = TierOf(req->member_id());
+      if (!found.ok()) return found.status();
+      tier = *std::move(found);
     }
     return service_.Create(OnceFor(caller, "CreateComplaint", req->request_id(), *req), NewComplaintOf(*req), tier,
                            ActorOf(caller));
   });
+}
+
+absl::StatusOr<TierAtIntake> ComplaintGrpc::TierOf(const std::string& member_id) {
+  // Before the tier lookup: loyalty no longer knows an erased member.
+  if (absl::Status gone = service_.RefuseErased(member_id); !gone.ok()) return gone;
+  // The member's tier through the tier cache; without it the ticket is
+  // still taken (untiered), never lost.
+  TierAtIntake tier;
+  tier.info.set_source(v1::TIER_SOURCE_UNAVAILABLE);
+  if (tiers_ == nullptr) return tier;
+  auto snapshot = tiers_->Get(member_id);
+  if (snapshot.ok()) {
+    tier.info.set_tier_id(snapshot->tier_id());
+    tier.info.set_tier_display_name(snapshot->tier_display_name());
+    tier.info.set_tier_rank(snapshot->tier_rank());
+    tier.info.set_tier_version(snapshot->version());
+    tier.info.set_source(v1::TIER_SOURCE_CACHE);
+    tier.support_priority = FromSupport(snapshot->benefits().support_priority());
+  } else if (snapshot.status().code() == absl::StatusCode::kNotFound) {
+    return NotFound("MEMBER_NOT_FOUND", "loyalty has no such member");
+  }
+  return tier;
 }
 
 Reactor* ComplaintGrpc::GetComplaint(ServerContext* ctx, const v1::GetComplaintRequest* req, v1::Complaint* resp) {
@@ -412,6 +425,11 @@ absl::StatusOr<ComplaintService::ListFilter> ListFilterOf(const v1::ListComplain
   }
   CheckOptionalTimestamp(errors, "received_after", req.has_received_after(), req.received_after());
   CheckOptionalTimestamp(errors, "received_before", req.has_received_before(), req.received_before());
+  if (!req.contact_id().empty()) errors.RequireId("contact_id", req.contact_id());
+  for (int k : req.kinds()) {
+    if (k == v1::TICKET_KIND_UNSPECIFIED || !v1::TicketKind_IsValid(k))
+      errors.Add("kinds", "must be COMPLAINT or INQUIRY");
+  }
   if (!errors.empty()) return errors.ToStatus();
   q.received_after = OptionalTime(req.has_received_after(), req.received_after());
   q.received_before = OptionalTime(req.has_received_before(), req.received_before());
@@ -420,6 +438,8 @@ absl::StatusOr<ComplaintService::ListFilter> ListFilterOf(const v1::ListComplain
   q.categories = Ints(req.categories());
   q.priorities = Ints(req.priorities());
   q.member_id = req.member_id();
+  q.contact_id = req.contact_id();
+  f.kinds = Ints(req.kinds());
   q.team_id = req.team_id();
   q.assignee_agent_id = req.assignee_agent_id();
   q.unassigned_only = req.unassigned_only();
@@ -448,7 +468,8 @@ Reactor* ComplaintGrpc::ListComplaints(ServerContext* ctx, const v1::ListComplai
                                             {"channels", req->channels_size()},
                                             {"categories", req->categories_size()},
                                             {"priorities", req->priorities_size()},
-                                            {"compensation_statuses", req->compensation_statuses_size()}});
+                                            {"compensation_statuses", req->compensation_statuses_size()},
+                                            {"kinds", req->kinds_size()}});
         !s.ok()) {
       return s;
     }
@@ -756,16 +777,23 @@ grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPerson
     ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) {
   using Writer = BatchedWriter<v1::ComplaintPersonalData>;
   auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
-  auto fetch = [this, req, audit,
-                cursor = ExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+  auto fetch = [this, req, audit, cursor = ExportCursor(),
+                contacts_sent = false](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };
     if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     Writer::Batch batch;
-    // Tickets are filed by member id: an e-mail or phone alone finds none.
+    // First the contacts with the subject's address and their own tickets.
+    if (!contacts_sent) {
+      contacts_sent = true;
+      auto items = service_.ExportContacts(req->subject().email(), req->subject().phone());
+      if (!items.ok()) return items.status();
+      batch.items = std::move(*items);
+    }
+    // A member's tickets are filed by member id.
     if (!req->subject().member_id().empty()) {
       auto items = service_.ExportPersonalData(req->subject().member_id(), cursor, kExportBatch);
       if (!items.ok()) return items.status();
-      batch.items = std::move(*items);
+      for (auto& item : *items) batch.items.push_back(std::move(item));
     }
     batch.last = req->subject().member_id().empty() || cursor.done;
     audit->Count(batch.items.size());
@@ -782,10 +810,80 @@ Reactor* ComplaintGrpc::ErasePersonalData(ServerContext* ctx, const care::common
       return s;
     }
     if (absl::Status bad = CheckErasureRequest(*req); !bad.ok()) return bad;
-    Erasure cmd{req->erasure_id(), req->subject().member_id(), SubjectKeys(req->subject()), req->pseudonym()};
+    Erasure cmd{req->erasure_id(),      req->subject().member_id(),  req->subject().email(),
+                req->subject().phone(), SubjectKeys(req->subject()), req->pseudonym()};
     LogWarn("personal data erasure",
             {{"principal", caller.principal->name}, {"erasure_id", req->erasure_id()}, {"reason", req->reason()}});
     return service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), cmd);
+  });
+}
+
+Reactor* ComplaintGrpc::CreateContact(ServerContext* ctx, const v1::CreateContactRequest* req, v1::Contact* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Contact> {
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    ValidateContact(errors, req->contact());
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.CreateContact(OnceFor(caller, "CreateContact", req->request_id(), *req), req->contact(),
+                                  ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::GetContact(ServerContext* ctx, const v1::GetContactRequest* req, v1::Contact* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::Contact> {
+    FieldErrors errors;
+    errors.RequireId("contact_id", req->contact_id());
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.GetContact(req->contact_id());
+  });
+}
+
+Reactor* ComplaintGrpc::ListContacts(ServerContext* ctx, const v1::ListContactsRequest* req,
+                                     v1::ListContactsResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListContactsResponse> {
+    FieldErrors errors;
+    if (!req->source().empty()) errors.RequireId("source", req->source());
+    errors.RequireMaxLength("interest", req->interest(), 100);
+    if (!req->email().empty() && !IsEmail(req->email())) errors.Add("email", "not an e-mail address");
+    const int channel = req->consented_channel();
+    if (channel != 0 && channel != care::common::v1::MESSAGE_CHANNEL_EMAIL &&
+        channel != care::common::v1::MESSAGE_CHANNEL_WEBHOOK && channel != care::common::v1::MESSAGE_CHANNEL_IN_APP) {
+      errors.Add("consented_channel", "must be EMAIL, WEBHOOK or IN_APP");
+    }
+    if (!errors.empty()) return errors.ToStatus();
+    auto page_request = ReadPageCursor(*req, req->page_size(), req->page_token());
+    if (!page_request.ok()) return page_request.status();
+    ComplaintService::ContactFilter f;
+    // A source or an interest is a prospect's.
+    f.query.prospects_only = req->prospects_only() || !req->source().empty() || !req->interest().empty();
+    f.query.source = req->source();
+    f.query.email = req->email();
+    f.query.after = page_request->cursor;
+    f.interest = req->interest();
+    f.consented_channel = channel;
+    auto page = service_.ListContacts(f, page_request->size);
+    if (!page.ok()) return page.status();
+    v1::ListContactsResponse out;
+    for (auto& c : page->contacts) *out.add_contacts() = std::move(c);
+    if (!page->next.empty()) out.set_next_page_token(EncodePageToken(*req, page->next));
+    return out;
+  });
+}
+
+Reactor* ComplaintGrpc::LinkContacts(ServerContext* ctx, const v1::LinkContactsRequest* req,
+                                     v1::LinkContactsResponse* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::LinkContactsResponse> {
+    // Among peers only loyalty, which enrols members, links them.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "LinkContacts"); !s.ok()) return s;
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireId("member_id", req->member_id());
+    if (req->email().empty() && req->phone().empty()) errors.Add("email", "an e-mail address or a phone is required");
+    if (!req->email().empty() && !IsEmail(req->email())) errors.Add("email", "not an e-mail address");
+    if (!req->phone().empty() && !IsE164(req->phone())) errors.Add("phone", "not an E.164 number");
+    if (!errors.empty()) return errors.ToStatus();
+    return service_.LinkContacts(OnceFor(caller, "LinkContacts", req->request_id(), *req), req->member_id(),
+                                 req->email(), req->phone());
   });
 }
 

@@ -86,8 +86,17 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
       ServerContext* ctx, const care::common::v1::ExportPersonalDataRequest* req) override;
   Reactor* ErasePersonalData(ServerContext* ctx, const care::common::v1::ErasePersonalDataRequest* req,
                              care::common::v1::ErasureReceipt* resp) override;
+  Reactor* CreateContact(ServerContext* ctx, const v1::CreateContactRequest* req, v1::Contact* resp) override;
+  Reactor* GetContact(ServerContext* ctx, const v1::GetContactRequest* req, v1::Contact* resp) override;
+  Reactor* ListContacts(ServerContext* ctx, const v1::ListContactsRequest* req,
+                        v1::ListContactsResponse* resp) override;
+  Reactor* LinkContacts(ServerContext* ctx, const v1::LinkContactsRequest* req,
+                        v1::LinkContactsResponse* resp) override;
 
  private:
+  // The member's tier at intake through the tier cache (UNAVAILABLE without
+  // it); NOT_FOUND / MEMBER_NOT_FOUND when loyalty has no such member.
+  absl::StatusOr<TierAtIntake> TierOf(const std::string& member_id);
   // Runs `fn()` (returning StatusOr<Response>) and copies its value to `resp`.
   template <typename Request, typename Response, typename Fn>
   Reactor* Answer(ServerContext* ctx, const Request& req, Response* resp, Fn fn);

@@ -73,6 +73,8 @@ struct TierAtIntake {
 
 struct NewComplaint {
   std::string member_id;
+  std::string contact_id;                             // instead of member_id: a contact without membership
+  v1::TicketKind kind = v1::TICKET_KIND_UNSPECIFIED;  // unspecified: COMPLAINT
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
   v1::Category category = v1::CATEGORY_UNSPECIFIED;
   std::string order_id, subject, description, locale;
@@ -182,6 +184,7 @@ struct ExportCursor {
 struct Erasure {
   std::string erasure_id;
   std::string member_id;
+  std::string email, phone;  // the subject's: contacts with them are erased
   std::vector<std::string> keys;
   std::string pseudonym;
 };
@@ -241,6 +244,7 @@ class ComplaintService final {
     ComplaintQuery query;
     std::vector<int> compensation_statuses;
     std::string escalation_notified_agent_id;
+    std::vector<int> kinds;
   };
   absl::StatusOr<Page> List(const ListFilter& filter, int page_size);
   // Up to `limit` events of the complaint after sequence `after`, in order.
@@ -257,6 +261,30 @@ class ComplaintService final {
                                                                     const ActorInfo& actor);
   absl::StatusOr<v1::AddNoteResponse> AddNote(const Once& once, const Note& cmd, const ActorInfo& actor);
   absl::StatusOr<v1::SurveyResponse> AnswerSurvey(const Once& once, const SurveyAnswer& cmd);
+
+  // Contacts (contacts.cc): people without membership who file tickets or
+  // are followed up as prospects.
+  absl::StatusOr<v1::Contact> CreateContact(const Once& once, const v1::Contact& contact, const ActorInfo& actor);
+  // NOT_FOUND / CONTACT_NOT_FOUND when there is none.
+  absl::StatusOr<v1::Contact> GetContact(const std::string& id);
+  // A page of the contacts matching the query and the filters the store does
+  // not index (an interest, a granted consent on a channel); `next` is the
+  // cursor of the following page ("" at the end). A page may be short when
+  // few of the rows read match.
+  struct ContactFilter {
+    ContactQuery query;
+    std::string interest;
+    int consented_channel = 0;
+  };
+  struct ContactPage {
+    std::vector<v1::Contact> contacts;
+    std::string next;
+  };
+  absl::StatusOr<ContactPage> ListContacts(const ContactFilter& filter, int page_size);
+  // Links the unlinked contacts with the member's e-mail address or phone,
+  // and moves their tickets under the member; idempotent by `once`.
+  absl::StatusOr<v1::LinkContactsResponse> LinkContacts(const Once& once, const std::string& member_id,
+                                                        const std::string& email, const std::string& phone);
 
   // Resolution and goodwill (goodwill.cc).
   absl::StatusOr<v1::ResolveComplaintResponse> Resolve(const Once& once, const Resolution& cmd, const ActorInfo& actor);
@@ -276,6 +304,12 @@ class ComplaintService final {
   // once everything went.
   absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportPersonalData(const std::string& member_id,
                                                                             ExportCursor& cursor, int limit);
+  // A contact's data by e-mail address or phone (either may be empty): each
+  // contact record, then each of its tickets not filed under a member (those
+  // come with the member's) with its survey answer and audit trail, in one
+  // read.
+  absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportContacts(const std::string& email,
+                                                                        const std::string& phone);
   // In one write transaction, idempotent by `once`: every text of the
   // member's tickets blanked, the tickets re-keyed to the pseudonym with
   // their facts (times, status, category, SLA outcome, score, compensation
@@ -316,6 +350,11 @@ class ComplaintService final {
   absl::Status Compensate(StoreTxn& tx, v1::Complaint& c, const GoodwillGrant& grant,
                           const v1::ComplaintSettings& settings, const ActorInfo& actor, absl::Time now,
                           v1::ResolveComplaintResponse& out);
+  // Enqueues the message `build` makes for the ticket's customer: the member
+  // (`build` gets nullptr), or the contact of a ticket filed by a contact and
+  // not linked to a member since.
+  absl::Status TellCustomer(StoreTxn& tx, const v1::Complaint& c,
+                            const std::function<OutboxEvent(const v1::Contact*)>& build);
   // Hands the compensation to its receiver through the outbox: ISSUING.
   absl::Status Issue(StoreTxn& tx, const v1::Complaint& c, v1::Compensation& comp);
 

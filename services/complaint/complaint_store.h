@@ -27,7 +27,7 @@ namespace care::complaint {
 struct ComplaintQuery {
   enum class Order { kNewestFirst, kOldestFirst, kDueFirst };
   std::vector<int> statuses, channels, categories, priorities;
-  std::string member_id, team_id, assignee_agent_id, order_id;
+  std::string member_id, team_id, assignee_agent_id, order_id, contact_id;
   bool unassigned_only = false;
   bool breached_only = false;
   std::optional<absl::Time> received_after, received_before;
@@ -48,6 +48,7 @@ struct MetricRow {
   std::string team_id;
   std::string tier_id;
   std::string agent_id;  // the assignee
+  int kind = 0;          // v1::TicketKind; COMPLAINT for tickets stored before kinds
   int64_t consultation_seconds = 0;
   std::optional<int64_t> first_response_seconds;
   std::optional<int64_t> resolution_seconds;
@@ -57,6 +58,13 @@ struct MetricRow {
   bool reopened = false;
   bool survey_sent = false;
   std::optional<int> survey_score;
+};
+
+// A ListContacts query on the stored columns, by contact id after `after`.
+struct ContactQuery {
+  bool prospects_only = false;
+  std::string source, email;
+  std::string after;
 };
 
 class StoreTxn : public ServiceTxn {
@@ -121,6 +129,21 @@ class StoreTxn : public ServiceTxn {
 
   // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
+
+  // Contacts (people without membership), by id.
+  virtual absl::StatusOr<std::optional<v1::Contact>> GetContact(const std::string& id) = 0;
+  virtual absl::Status PutContact(const v1::Contact& contact) = 0;
+  // Contacts matching the query's indexed columns, ordered by id.
+  virtual absl::StatusOr<std::vector<v1::Contact>> FindContacts(const ContactQuery& query, int limit) = 0;
+  // Contacts with this e-mail address (without case) or phone (either may
+  // be empty), only those not yet linked to a member if `unlinked_only`,
+  // ordered by id.
+  virtual absl::StatusOr<std::vector<v1::Contact>> ContactsByAddress(const std::string& email, const std::string& phone,
+                                                                     bool unlinked_only) = 0;
+  virtual absl::Status DeleteContact(const std::string& id) = 0;
+  // The contact's tickets after complaint id `after`, by id.
+  virtual absl::StatusOr<std::vector<v1::Complaint>> ContactComplaints(const std::string& contact_id,
+                                                                       const std::string& after, int limit) = 0;
 
   // Personal data. The member's complaints after complaint id `after`, by id.
   virtual absl::StatusOr<std::vector<v1::Complaint>> MemberComplaints(const std::string& member_id,

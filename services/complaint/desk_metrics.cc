@@ -92,7 +92,8 @@ void Fill(Tally& t, v1::MetricsGroup* g) {
   s->set_surveys_sent(t.surveys_sent);
 }
 
-using Key = std::tuple<int, int, std::string, std::string, std::string>;  // channel, category, team, tier, agent
+// channel, category, team, tier, agent, kind
+using Key = std::tuple<int, int, std::string, std::string, std::string, int>;
 
 // The orders for a group: an entry whose set dimensions are exactly the
 // group's channel and/or tier (the overall row uses the entry with neither).
@@ -123,7 +124,7 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
   auto has = [&](v1::MetricsDimension d) { return std::find(group_by.begin(), group_by.end(), d) != group_by.end(); };
   const bool by_channel = has(v1::METRICS_DIMENSION_CHANNEL), by_category = has(v1::METRICS_DIMENSION_CATEGORY),
              by_team = has(v1::METRICS_DIMENSION_TEAM), by_tier = has(v1::METRICS_DIMENSION_TIER),
-             by_agent = has(v1::METRICS_DIMENSION_AGENT);
+             by_agent = has(v1::METRICS_DIMENSION_AGENT), by_kind = has(v1::METRICS_DIMENSION_KIND);
   Tally overall;
   // A million rows: hashed while counting, ordered once at the end.
   absl::flat_hash_map<Key, Tally> tallies;
@@ -132,7 +133,7 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
       overall.Add(r);
       if (group_by.empty()) continue;
       tallies[Key{by_channel ? r.channel : 0, by_category ? r.category : 0, by_team ? r.team_id : "",
-                  by_tier ? r.tier_id : "", by_agent ? r.agent_id : ""}]
+                  by_tier ? r.tier_id : "", by_agent ? r.agent_id : "", by_kind ? r.kind : 0}]
           .Add(r);
     }
   }
@@ -149,9 +150,10 @@ v1::ComplaintMetrics ComputeMetrics(const std::vector<std::vector<MetricRow>>& s
     k->set_team_id(std::get<2>(key));
     k->set_tier_id(std::get<3>(key));
     k->set_agent_id(std::get<4>(key));
+    k->set_kind(static_cast<v1::TicketKind>(std::get<5>(key)));
     Fill(tally, g);
     // Order counts exist per channel and/or tier only.
-    if ((by_channel || by_tier) && !by_category && !by_team && !by_agent)
+    if ((by_channel || by_tier) && !by_category && !by_team && !by_agent && !by_kind)
       PerThousand(OrdersFor(order_counts, by_channel, by_tier, *k), g);
   }
   return out;

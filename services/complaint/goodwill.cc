@@ -116,7 +116,9 @@ absl::Status ComplaintService::SendSurvey(StoreTxn& tx, v1::Complaint& c, const 
   *sv->mutable_send_time() = ToTimestamp(now);
   *sv->mutable_expire_time() = ToTimestamp(now + validity);
   if (absl::Status s = tx.PutSurveyToken(token, c.complaint_id()); !s.ok()) return s;
-  return tx.Enqueue(outbound_->InviteToSurvey(c, token, FromTimestamp(sv->expire_time()), now));
+  return TellCustomer(tx, c, [&](const v1::Contact* to) {
+    return outbound_->InviteToSurvey(c, token, FromTimestamp(sv->expire_time()), now, to);
+  });
 }
 
 absl::Status ComplaintService::ScheduleCheckIn(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings,
@@ -156,13 +158,20 @@ absl::Status ComplaintService::ResolveNow(StoreTxn& tx, v1::Complaint& c, const 
   *c.mutable_reopen_deadline() = ToTimestamp(now + window);
   if (absl::Status s = SendSurvey(tx, c, settings, now); !s.ok()) return s;
   if (absl::Status s = ScheduleCheckIn(tx, c, settings, actor, now); !s.ok()) return s;
-  return tx.Enqueue(outbound_->NotifyMember(c, absl::StrCat("resolved:", c.reopen_count()), MemberUpdate::kResolved,
-                                            c.resolution_summary(), now));
+  return TellCustomer(tx, c, [&](const v1::Contact* to) {
+    return outbound_->NotifyMember(c, absl::StrCat("resolved:", c.reopen_count()), MemberUpdate::kResolved,
+                                   c.resolution_summary(), now, to);
+  });
 }
 
 absl::Status ComplaintService::Compensate(StoreTxn& tx, v1::Complaint& c, const GoodwillGrant& grant,
                                           const v1::ComplaintSettings& settings, const ActorInfo& actor, absl::Time now,
                                           v1::ResolveComplaintResponse& out) {
+  // Points and vouchers are a member's: a contact's ticket gets none.
+  if (c.member_id().empty()) {
+    return FailedPrecondition("GOODWILL_NEEDS_MEMBER",
+                              "goodwill goes to a loyalty member; this ticket was filed by a contact without one");
+  }
   v1::Compensation comp = NewCompensation(c, grant, actor, now);
   if (WithinLimit(settings, actor.role, c, comp, options_.agent_points_limit)) {
     if (absl::Status s = Issue(tx, c, comp); !s.ok()) return s;

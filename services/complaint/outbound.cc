@@ -118,6 +118,25 @@ notify::StaffAlert StaffAlertOf(const v1::Complaint& c, const StaffAlert& a) {
   return out;
 }
 
+// A contact's message names the contact and their address instead of a
+// member.
+std::string MemberOf(const v1::Complaint& c, const v1::Contact* contact) {
+  return contact != nullptr ? std::string() : c.member_id();
+}
+
+std::optional<notify::ContactRecipient> RecipientOf(const v1::Contact* contact) {
+  if (contact == nullptr) return std::nullopt;
+  notify::ContactRecipient r;
+  r.contact_id = contact->contact_id();
+  r.name = contact->display_name();
+  r.locale = contact->locale();
+  r.time_zone = contact->time_zone();
+  r.channel = contact->channel();
+  r.email = contact->email();
+  r.phone = contact->phone();
+  return r;
+}
+
 class ClientsOutbound final : public Outbound {
  public:
   OutboxEvent RequestGoodwill(const v1::Complaint& c, const v1::Compensation& comp) const override {
@@ -125,23 +144,25 @@ class ClientsOutbound final : public Outbound {
   }
 
   OutboxEvent NotifyMember(const v1::Complaint& c, absl::string_view what, MemberUpdate kind,
-                           const std::string& message, absl::Time now) const override {
-    return About(c, notify::IngestEvent(Header(c, what, now),
-                                        notify::ComplaintUpdate{c.member_id(), c.complaint_id(), UpdateKind(kind),
-                                                                message, c.locale()}));
-  }
-
-  OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time,
-                             absl::Time now) const override {
+                           const std::string& message, absl::Time now, const v1::Contact* contact) const override {
     return About(c,
-                 notify::IngestEvent(Header(c, absl::StrCat("survey:", token.substr(0, 8)), now),
-                                     notify::SatisfactionSurvey{c.member_id(), c.complaint_id(), token, expire_time}));
+                 notify::IngestEvent(Header(c, what, now),
+                                     notify::ComplaintUpdate{MemberOf(c, contact), c.complaint_id(), UpdateKind(kind),
+                                                             message, c.locale(), RecipientOf(contact)}));
   }
 
-  OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now) const override {
+  OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time, absl::Time now,
+                             const v1::Contact* contact) const override {
+    return About(c, notify::IngestEvent(Header(c, absl::StrCat("survey:", token.substr(0, 8)), now),
+                                        notify::SatisfactionSurvey{MemberOf(c, contact), c.complaint_id(), token,
+                                                                   expire_time, RecipientOf(contact)}));
+  }
+
+  OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now, const v1::Contact* contact) const override {
     return About(c, notify::IngestEvent(Header(c, absl::StrCat("check-in:", c.reopen_count()), now),
-                                        notify::ProactiveCheckIn{c.member_id(), c.complaint_id(),
-                                                                 FromTimestamp(c.check_in().due_time())}));
+                                        notify::ProactiveCheckIn{MemberOf(c, contact), c.complaint_id(),
+                                                                 FromTimestamp(c.check_in().due_time()),
+                                                                 RecipientOf(contact)}));
   }
 
   OutboxEvent AlertStaff(const v1::Complaint& c, const StaffAlert& alert, absl::Time now) const override {

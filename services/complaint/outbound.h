@@ -57,15 +57,19 @@ class Outbound {
   // The compensation (points or voucher) for loyalty or promotion; its id is
   // their request id, so it is applied once however often it is delivered.
   virtual OutboxEvent RequestGoodwill(const v1::Complaint& c, const v1::Compensation& comp) const = 0;
-  // A ComplaintUpdate for the member; `what` makes the event id unique per
+  // The customer's messages below go to the member, or with `contact` set
+  // (a ticket filed by a contact without membership) to the contact at
+  // their address.
+
+  // A ComplaintUpdate for the customer; `what` makes the event id unique per
   // message of the complaint.
   virtual OutboxEvent NotifyMember(const v1::Complaint& c, absl::string_view what, MemberUpdate kind,
-                                   const std::string& message, absl::Time now) const = 0;
+                                   const std::string& message, absl::Time now, const v1::Contact* contact) const = 0;
   // The satisfaction survey invitation with its single-use token.
   virtual OutboxEvent InviteToSurvey(const v1::Complaint& c, const std::string& token, absl::Time expire_time,
-                                     absl::Time now) const = 0;
+                                     absl::Time now, const v1::Contact* contact) const = 0;
   // The proactive check-in, when it is due.
-  virtual OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now) const = 0;
+  virtual OutboxEvent CheckIn(const v1::Complaint& c, absl::Time now, const v1::Contact* contact) const = 0;
 
   // A staff alert through notification (webhook or e-mail, in the staff
   // member's locale); its event id names the complaint, the occurrence and

@@ -109,7 +109,82 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
   }
 }
 
+// The contacts with the subject's e-mail address or phone: their tickets not
+// filed under a member (a member's go with the member's erasure) are
+// blanked and kept under the pseudonym, frozen like a member's, and the
+// contact record is deleted.
+absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified) {
+  if (cmd.email.empty() && cmd.phone.empty()) return absl::OkStatus();
+  auto contacts = tx.ContactsByAddress(cmd.email, cmd.phone, /*unlinked_only=*/false);
+  if (!contacts.ok()) return contacts.status();
+  for (const v1::Contact& contact : *contacts) {
+    // A survey answer is recorded as the contact's own act.
+    auto rekey = [&](v1::ComplaintEvent& e) {
+      if (e.actor().principal_id() != contact.contact_id()) return false;
+      e.mutable_actor()->set_principal_id(cmd.pseudonym);
+      return true;
+    };
+    for (std::string after;;) {
+      auto tickets = tx.ContactComplaints(contact.contact_id(), after, kEraseBatch);
+      if (!tickets.ok()) return tickets.status();
+      for (v1::Complaint& c : *tickets) {
+        after = c.complaint_id();
+        if (!c.member_id().empty()) continue;
+        if (absl::Status s = BlankTicket(tx, c, TaggedEvents::kAll, rekey, erased); !s.ok()) return s;
+        DeidentifyTicket(c, cmd.pseudonym, deidentified);
+        c.clear_contact_id();
+        if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
+      }
+      if (static_cast<int>(tickets->size()) < kEraseBatch) break;
+    }
+    if (absl::Status s = tx.DeleteContact(contact.contact_id()); !s.ok()) return s;
+    ++erased["contact"];
+  }
+  return absl::OkStatus();
+}
+
+// A ticket with its survey answer and audit trail.
+absl::Status AddTicketItems(StoreTxn& tx, const v1::Complaint& c, std::vector<v1::ComplaintPersonalData>& items) {
+  items.push_back(Item(c));
+  if (auto survey = SurveyItem(c)) items.push_back(*std::move(survey));
+  for (int64_t after = 0;;) {
+    auto events = tx.Events(c.complaint_id(), after, kEventPage);
+    if (!events.ok()) return events.status();
+    for (v1::ComplaintEvent& e : *events) {
+      after = e.sequence();
+      *items.emplace_back().mutable_event() = std::move(e);
+    }
+    if (static_cast<int>(events->size()) < kEventPage) return absl::OkStatus();
+  }
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportContacts(const std::string& email,
+                                                                                        const std::string& phone) {
+  std::vector<v1::ComplaintPersonalData> items;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto contacts = tx.ContactsByAddress(email, phone, /*unlinked_only=*/false);
+    if (!contacts.ok()) return contacts.status();
+    for (const v1::Contact& contact : *contacts) {
+      *items.emplace_back().mutable_contact() = contact;
+      for (std::string after;;) {
+        auto tickets = tx.ContactComplaints(contact.contact_id(), after, kEraseBatch);
+        if (!tickets.ok()) return tickets.status();
+        for (const v1::Complaint& c : *tickets) {
+          after = c.complaint_id();
+          // A member's tickets come with the member's export.
+          if (!c.member_id().empty()) continue;
+          if (absl::Status st = AddTicketItems(tx, c, items); !st.ok()) return st;
+        }
+        if (static_cast<int>(tickets->size()) < kEraseBatch) break;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return items;
+}
 
 absl::Status BlankTicket(StoreTxn& tx, v1::Complaint& c, TaggedEvents events,
                          const std::function<bool(v1::ComplaintEvent&)>& rewrite, TextCounts& counts) {
@@ -177,10 +252,11 @@ absl::StatusOr<care::common::v1::ErasureReceipt> ComplaintService::ErasePersonal
         out.set_erasure_id(cmd.erasure_id);
         *out.mutable_erased_at() = ToTimestamp(now);
         Counts erased, deidentified;
-        // Tickets are filed by member id; an e-mail or phone subject has none.
+        // Tickets are filed by member id, or a contact's by their address.
         if (!cmd.member_id.empty()) {
           if (absl::Status s = EraseTickets(tx, cmd, now, erased, deidentified); !s.ok()) return s;
         }
+        if (absl::Status s = EraseContacts(tx, cmd, now, erased, deidentified); !s.ok()) return s;
         for (const auto& [kind, n] : erased) (*out.mutable_erased())[kind] = n;
         for (const auto& [kind, n] : deidentified) (*out.mutable_deidentified())[kind] = n;
         // The pseudonym is tombstoned too: the kept tickets take no new text.

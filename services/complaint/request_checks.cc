@@ -99,10 +99,71 @@ void ValidateStaff(FieldErrors& errors, const v1::ComplaintSettings& s) {
   }
 }
 
+namespace {
+
+void ValidateProspect(FieldErrors& errors, const v1::Prospect& p) {
+  errors.RequireId("contact.prospect.source", p.source());
+  if (p.interests_size() > 20) errors.Add("contact.prospect.interests", "at most 20");
+  for (int i = 0; i < p.interests_size() && i < 20; ++i) {
+    const std::string f = absl::StrCat("contact.prospect.interests[", i, "]");
+    if (errors.RequireNonEmpty(f, p.interests(i))) errors.RequireMaxLength(f, p.interests(i), 100);
+  }
+  if (!v1::FollowUpState_IsValid(p.follow_up())) errors.Add("contact.prospect.follow_up", "unknown state");
+}
+
+void ValidateConsents(FieldErrors& errors, const v1::Contact& c) {
+  std::set<int> seen;
+  for (int i = 0; i < c.consents_size(); ++i) {
+    const int channel = c.consents(i).channel();
+    const std::string f = absl::StrCat("contact.consents[", i, "].channel");
+    if (channel != care::common::v1::MESSAGE_CHANNEL_EMAIL && channel != care::common::v1::MESSAGE_CHANNEL_WEBHOOK &&
+        channel != care::common::v1::MESSAGE_CHANNEL_IN_APP) {
+      errors.Add(f, "must be EMAIL, WEBHOOK or IN_APP");
+    } else if (!seen.insert(channel).second) {
+      errors.Add(f, "repeats a channel");
+    }
+    if (c.consents(i).has_update_time()) {
+      CheckTimestamp(errors, absl::StrCat("contact.consents[", i, "].update_time"), c.consents(i).update_time());
+    }
+  }
+}
+
+}  // namespace
+
+void ValidateContact(FieldErrors& errors, const v1::Contact& c) {
+  if (errors.RequireNonEmpty("contact.display_name", c.display_name())) {
+    errors.RequireMaxLength("contact.display_name", c.display_name(), 200);
+  }
+  if (c.email().empty() && c.phone().empty()) errors.Add("contact.email", "an e-mail address or a phone is required");
+  if (!c.email().empty() && !IsEmail(c.email())) errors.Add("contact.email", "not an e-mail address");
+  if (!c.phone().empty() && !IsE164(c.phone())) errors.Add("contact.phone", "not an E.164 number");
+  if (!c.locale().empty() && !IsLocaleTag(c.locale())) errors.Add("contact.locale", "not a BCP 47 tag");
+  if (!c.time_zone().empty()) errors.RequireTimeZone("contact.time_zone", c.time_zone());
+  if (c.channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL && c.email().empty()) {
+    errors.Add("contact.channel", "EMAIL needs an e-mail address");
+  } else if (c.channel() == care::common::v1::MESSAGE_CHANNEL_WEBHOOK && c.phone().empty()) {
+    errors.Add("contact.channel", "WEBHOOK needs a phone");
+  } else if (c.channel() != care::common::v1::MESSAGE_CHANNEL_UNSPECIFIED &&
+             c.channel() != care::common::v1::MESSAGE_CHANNEL_EMAIL &&
+             c.channel() != care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+    errors.Add("contact.channel", "must be EMAIL or WEBHOOK");
+  }
+  ValidateConsents(errors, c);
+  if (c.has_prospect()) ValidateProspect(errors, c.prospect());
+}
+
 absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
   FieldErrors errors;
   errors.RequireId("request_id", req->request_id());
-  errors.RequireId("member_id", req->member_id());
+  // A member or a contact files it, never both.
+  if (req->contact_id().empty()) {
+    errors.RequireId("member_id", req->member_id());
+  } else if (!req->member_id().empty()) {
+    errors.Add("member_id", "must be empty with contact_id");
+  } else {
+    errors.RequireId("contact_id", req->contact_id());
+  }
+  if (!v1::TicketKind_IsValid(req->kind())) errors.Add("kind", "must be COMPLAINT or INQUIRY");
   if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
     errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
   }

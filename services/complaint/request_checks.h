@@ -23,6 +23,10 @@ void ValidateStaff(FieldErrors& errors, const care::complaint::v1::ComplaintSett
 // Goodwill asked for with a resolution: points or a voucher within the
 // receivers' limits, a reason code they accept.
 void CheckCompensation(FieldErrors& errors, const care::complaint::v1::CompensationRequest& c);
+// A contact as CreateContact takes it: a name, an e-mail address or phone
+// (at least one), a channel with its address, consents once per channel,
+// a prospect's source and interests within their bounds.
+void ValidateContact(FieldErrors& errors, const care::complaint::v1::Contact& c);
 // A positive duration of at most a year; an unset one passes unless `required`.
 void RequireDuration(FieldErrors& errors, const std::string& field, const google::protobuf::Duration& d, bool required);
 

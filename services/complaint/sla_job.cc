@@ -158,7 +158,10 @@ absl::Status ComplaintService::CheckDue(StoreTxn& tx, v1::Complaint& c, absl::Ti
     if (absl::Status s = WarnBeforeBreach(tx, c, *cal, **policy, now); !s.ok()) return s;
   }
   if (c.check_in().status() == v1::CHECK_IN_STATUS_SCHEDULED && FromTimestamp(c.check_in().due_time()) <= now) {
-    if (absl::Status s = tx.Enqueue(outbound_->CheckIn(c, now)); !s.ok()) return s;
+    if (absl::Status s = TellCustomer(tx, c, [&](const v1::Contact* to) { return outbound_->CheckIn(c, now, to); });
+        !s.ok()) {
+      return s;
+    }
     c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_SENT);
     *c.mutable_check_in()->mutable_send_time() = ToTimestamp(now);
     v1::ComplaintEvent e = NewEvent(c, v1::COMPLAINT_EVENT_KIND_CHECK_IN, SlaActor(), now);

@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
@@ -59,17 +60,23 @@ std::optional<int64_t> RunningDue(const v1::Complaint& c) {
 
 // A metric row's small columns in one integer (PostgreSQL): channel and category (enum
 // numbers, far below 2^20) in 20 bits each, the four flags, then the survey
-// score (1 to 5 as the API takes it; 0 for none).
+// score (1 to 5 as the API takes it; 0 for none) in 7 bits, then the kind.
 constexpr char kPackedMetricFlags[] =
     "channel + 1048576 * category + 1099511627776 * (first_response_breached + 2 * resolution_breached + "
-    "4 * reopened + 8 * survey_sent + 16 * CASE WHEN survey_score BETWEEN 1 AND 5 THEN survey_score ELSE 0 END)";
+    "4 * reopened + 8 * survey_sent + 16 * CASE WHEN survey_score BETWEEN 1 AND 5 THEN survey_score ELSE 0 END) + "
+    "140737488355328 * kind";
+
+// Tickets stored before kinds existed (0) are complaints.
+int KindOrComplaint(int64_t kind) { return kind == 0 ? v1::TICKET_KIND_COMPLAINT : static_cast<int>(kind); }
 
 MetricRow UnpackMetricFlags(int64_t packed) {
   constexpr int64_t kField = 1 << 20;
   MetricRow r;
   r.channel = static_cast<int>(packed % kField);
   r.category = static_cast<int>(packed / kField % kField);
-  const int64_t flags = packed / (kField * kField);
+  constexpr int64_t kFlags = 128;
+  const int64_t flags = packed / (kField * kField) % kFlags;
+  r.kind = KindOrComplaint(packed / (kField * kField * kFlags));
   r.first_response_breached = (flags & 1) != 0;
   r.resolution_breached = (flags & 2) != 0;
   r.reopened = (flags & 4) != 0;
@@ -119,9 +126,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
         "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
         "resolution_breached, reopened, survey_score, proto, assignee_agent_id, priority, receive_time, due_time, "
-        "breached, calendar_id, survey_sent, close_time, texts_removed_time, consultation_seconds) "
+        "breached, calendar_id, survey_sent, close_time, texts_removed_time, consultation_seconds, contact_id, kind) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-        "?22, ?23, ?24, ?25, ?26, ?27) "
+        "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) "
         "ON CONFLICT (complaint_id) DO UPDATE SET member_id = ?2, order_id = ?3, category = ?4, status = ?6, tier_id = "
         "?7, "
         "team_id = ?8, sla_check_time = ?10, first_response_seconds = ?11, "
@@ -132,7 +139,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "resolution_breached = CASE WHEN ?14 <> 0 THEN 1 ELSE complaints.resolution_breached END, reopened = ?15, "
         "survey_score = ?16, proto = ?17, "
         "assignee_agent_id = ?18, priority = ?19, due_time = ?21, breached = ?22, calendar_id = ?23, "
-        "survey_sent = ?24, close_time = ?25, texts_removed_time = ?26, consultation_seconds = ?27",
+        "survey_sent = ?24, close_time = ?25, texts_removed_time = ?26, consultation_seconds = ?27, contact_id = ?28, "
+        "kind = ?29",
         c.complaint_id(), c.member_id(), c.order_id(), static_cast<int64_t>(c.category()),
         static_cast<int64_t>(c.channel()), static_cast<int64_t>(c.status()), c.tier().tier_id(), c.team_id(),
         Micros(FromTimestamp(c.create_time())), check, MetSeconds(c.first_response_sla()),
@@ -143,7 +151,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         c.survey().status() != v1::SURVEY_STATUS_UNSPECIFIED, OptionalMicros(ClosedAt(c)),
         OptionalMicros(c.has_texts_removed_time() ? std::optional(FromTimestamp(c.texts_removed_time()))
                                                   : std::nullopt),
-        static_cast<int64_t>(c.total_consultation_time().seconds())));
+        static_cast<int64_t>(c.total_consultation_time().seconds()), c.contact_id(), static_cast<int64_t>(c.kind())));
   }
 
   absl::StatusOr<std::optional<std::string>> OpenDuplicate(const std::string& member_id, const std::string& order_id,
@@ -185,6 +193,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     in("category", q.categories);
     in("priority", q.priorities);
     if (!q.member_id.empty()) sql.Add(" AND member_id = ?", q.member_id);
+    if (!q.contact_id.empty()) sql.Add(" AND contact_id = ?", q.contact_id);
     if (!q.team_id.empty()) sql.Add(" AND team_id = ?", q.team_id);
     if (!q.assignee_agent_id.empty()) {
       sql.Add(" AND assignee_agent_id = ?", q.assignee_agent_id);
@@ -343,7 +352,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return Collect<MetricRow>(
         txn_.Query("SELECT channel, category, team_id, tier_id, first_response_seconds, resolution_seconds, "
                    "assignee_agent_id, consultation_seconds, first_response_breached, resolution_breached, reopened, "
-                   "survey_score, survey_sent "
+                   "survey_score, survey_sent, kind "
                    "FROM complaints INDEXED BY complaints_metrics WHERE receive_time >= ?1 AND receive_time < ?2",
                    Micros(from), Micros(to)),
         [](const Statement& s) {
@@ -356,8 +365,58 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
           r.reopened = s.Int(10) != 0;
           if (!s.IsNull(11)) r.survey_score = static_cast<int>(s.Int(11));
           r.survey_sent = s.Int(12) != 0;
+          r.kind = KindOrComplaint(s.Int(13));
           return r;
         });
+  }
+
+  absl::StatusOr<std::optional<v1::Contact>> GetContact(const std::string& id) override {
+    return OneProto<v1::Contact>(txn_.Query("SELECT proto FROM contacts WHERE contact_id = ?1", id), "contact");
+  }
+
+  absl::Status PutContact(const v1::Contact& ct) override {
+    std::optional<std::string> source;
+    if (ct.has_prospect()) source = ct.prospect().source();
+    return Run(
+        txn_.Query("INSERT INTO contacts (contact_id, email, phone, member_id, prospect_source, proto) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (contact_id) DO UPDATE SET email = ?2, phone = ?3, "
+                   "member_id = ?4, prospect_source = ?5, proto = ?6",
+                   // E-mail addresses are compared without case (as erasure subjects are).
+                   ct.contact_id(), absl::AsciiStrToLower(ct.email()), ct.phone(), ct.member_id(), source,
+                   Blob{ct.SerializeAsString()}));
+  }
+
+  absl::StatusOr<std::vector<v1::Contact>> FindContacts(const ContactQuery& q, int limit) override {
+    FilteredQuery sql("SELECT proto FROM contacts WHERE 1 = 1");
+    sql.Add(" AND contact_id > ?", q.after);
+    if (q.prospects_only) sql.Add(" AND prospect_source IS NOT NULL");
+    if (!q.source.empty()) sql.Add(" AND prospect_source = ?", q.source);
+    if (!q.email.empty()) sql.Add(" AND email = ?", absl::AsciiStrToLower(q.email));
+    sql.Add(" ORDER BY contact_id LIMIT ?", static_cast<int64_t>(limit));
+    return Protos<v1::Contact>(sql.Query(txn_), "contact");
+  }
+
+  absl::StatusOr<std::vector<v1::Contact>> ContactsByAddress(const std::string& email, const std::string& phone,
+                                                             bool unlinked_only) override {
+    // Each address through its own partial index; "" matches no row.
+    return Protos<v1::Contact>(
+        txn_.Query(absl::StrCat("SELECT proto FROM contacts WHERE ((email <> '' AND email = ?1) OR (phone <> '' AND "
+                                "phone = ?2))",
+                                unlinked_only ? " AND member_id = ''" : "", " ORDER BY contact_id"),
+                   absl::AsciiStrToLower(email), phone),
+        "contact");
+  }
+
+  absl::Status DeleteContact(const std::string& id) override {
+    return Run(txn_.Query("DELETE FROM contacts WHERE contact_id = ?1", id));
+  }
+
+  absl::StatusOr<std::vector<v1::Complaint>> ContactComplaints(const std::string& contact_id, const std::string& after,
+                                                               int limit) override {
+    return Protos<v1::Complaint>(txn_.Query("SELECT proto FROM complaints WHERE contact_id = ?1 AND contact_id <> '' "
+                                            "AND complaint_id > ?2 ORDER BY complaint_id LIMIT ?3",
+                                            contact_id, after, static_cast<int64_t>(limit)),
+                                 "complaint");
   }
 
   absl::StatusOr<std::vector<v1::Complaint>> MemberComplaints(const std::string& member_id, const std::string& after,

@@ -16,6 +16,8 @@ v1::Complaint NewTicket(const NewComplaint& cmd, const TierAtIntake& tier, const
   v1::Complaint c;
   c.set_complaint_id(NewId("c-"));
   c.set_member_id(cmd.member_id);
+  c.set_contact_id(cmd.contact_id);
+  c.set_kind(cmd.kind == v1::TICKET_KIND_UNSPECIFIED ? v1::TICKET_KIND_COMPLAINT : cmd.kind);
   c.set_channel(cmd.channel);
   c.set_category(cmd.category);
   c.set_order_id(cmd.order_id);
@@ -101,8 +103,25 @@ absl::StatusOr<std::vector<std::string>> ApplyEdit(StoreTxn& tx, v1::Complaint& 
   return changed;
 }
 
+// A contact's ticket: the contact must exist; it speaks the contact's
+// language unless the request named one, and a contact linked to a member
+// since files under the member too.
+absl::Status FromContact(StoreTxn& tx, v1::Complaint& c) {
+  if (c.contact_id().empty()) return absl::OkStatus();
+  auto contact = tx.GetContact(c.contact_id());
+  if (!contact.ok()) return contact.status();
+  if (!*contact) return NotFound("CONTACT_NOT_FOUND", "no contact with this contact_id");
+  if (c.locale().empty()) c.set_locale((*contact)->locale());
+  c.set_member_id((*contact)->member_id());
+  return absl::OkStatus();
+}
+
 // Whether a listed complaint passes the filters the store does not index.
 bool Keep(const ComplaintService::ListFilter& filter, const v1::Complaint& c) {
+  if (!filter.kinds.empty() &&
+      std::find(filter.kinds.begin(), filter.kinds.end(), static_cast<int>(c.kind())) == filter.kinds.end()) {
+    return false;
+  }
   if (!filter.compensation_statuses.empty()) {
     const auto& wanted = filter.compensation_statuses;
     bool any = false;
@@ -145,16 +164,23 @@ absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const Once&
         // An erased member is not re-created by a later ticket.
         if (absl::Status gone = tx.RefuseIfErased({MemberSubject(cmd.member_id)}); !gone.ok()) return gone;
         v1::Complaint c = NewTicket(cmd, tier, actor, now);
+        if (absl::Status s = FromContact(tx, c); !s.ok()) return s;
         if (absl::Status s = StartSla(tx, c); !s.ok()) return s;
-        if (!c.order_id().empty()) {
+        // Duplicates are a member's; a contact's order is not theirs to match.
+        if (!c.order_id().empty() && !c.member_id().empty()) {
           auto dup = tx.OpenDuplicate(c.member_id(), c.order_id(), c.category());
           if (!dup.ok()) return dup.status();
           if (*dup) c.set_duplicate_of_complaint_id(**dup);
         }
         if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
         if (absl::Status s = RecordIntake(tx, c, actor, now); !s.ok()) return s;
-        if (absl::Status s = tx.Enqueue(outbound_->NotifyMember(c, "received", MemberUpdate::kAcknowledged,
-                                                                "We have received your complaint.", now));
+        const std::string received = c.kind() == v1::TICKET_KIND_INQUIRY ? "We have received your inquiry."
+                                                                         : "We have received your complaint.";
+        if (absl::Status s = TellCustomer(tx, c,
+                                          [&](const v1::Contact* to) {
+                                            return outbound_->NotifyMember(c, "received", MemberUpdate::kAcknowledged,
+                                                                           received, now, to);
+                                          });
             !s.ok()) {
           return s;
         }
@@ -198,7 +224,8 @@ absl::StatusOr<std::vector<v1::ComplaintEvent>> ComplaintService::Events(const s
 
 absl::StatusOr<ComplaintService::Page> ComplaintService::List(const ListFilter& filter, int page_size) {
   Page page;
-  const bool post_filtered = !filter.compensation_statuses.empty() || !filter.escalation_notified_agent_id.empty();
+  const bool post_filtered = !filter.compensation_statuses.empty() || !filter.escalation_notified_agent_id.empty() ||
+                             !filter.kinds.empty();
   ComplaintQuery query = filter.query;
   // Filters the store does not index are applied to bounded chunks; a page
   // may come back short with a cursor to continue from.
@@ -269,7 +296,9 @@ absl::StatusOr<v1::Complaint> ComplaintService::Transition(const Once& once, con
         if (absl::Status bad = CheckCustomerText(tx, c, "reason", cmd.reason); !bad.ok()) return bad;
         if (absl::Status s = FirstResponse(tx, c, now); !s.ok()) return s;
         const std::string message = cmd.reason.empty() ? "We are looking into your complaint." : cmd.reason;
-        return tx.Enqueue(outbound_->NotifyMember(c, "acknowledged", MemberUpdate::kAcknowledged, message, now));
+        return TellCustomer(tx, c, [&](const v1::Contact* to) {
+          return outbound_->NotifyMember(c, "acknowledged", MemberUpdate::kAcknowledged, message, now, to);
+        });
       });
 }
 
@@ -317,8 +346,11 @@ absl::StatusOr<v1::ReplyToComplaintResponse> ComplaintService::Reply(const Once&
         if (Open(c->status()) && next != c->status()) {
           if (absl::Status s = ChangeStatus(tx, *c, next, actor, "reply", now); !s.ok()) return s;
         }
-        if (absl::Status s = tx.Enqueue(outbound_->NotifyMember(*c, absl::StrCat("reply:", e.sequence()),
-                                                                MemberUpdate::kUpdated, cmd.text, now));
+        if (absl::Status s = TellCustomer(tx, *c,
+                                          [&](const v1::Contact* to) {
+                                            return outbound_->NotifyMember(*c, absl::StrCat("reply:", e.sequence()),
+                                                                           MemberUpdate::kUpdated, cmd.text, now, to);
+                                          });
             !s.ok()) {
           return s;
         }
@@ -478,7 +510,9 @@ absl::StatusOr<v1::SurveyResponse> ComplaintService::AnswerSurvey(const Once& on
     sv->set_score(cmd.score);
     sv->set_comment(cmd.comment);
     *sv->mutable_answer_time() = ToTimestamp(now);
-    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_SURVEY, ActorInfo{c->member_id()}, now);
+    // The customer answers: the member, or the contact of a contact's ticket.
+    const std::string& customer = c->member_id().empty() ? c->contact_id() : c->member_id();
+    v1::ComplaintEvent e = NewEvent(*c, v1::COMPLAINT_EVENT_KIND_SURVEY, ActorInfo{customer}, now);
     *e.mutable_survey() = *sv;
     if (absl::Status s = tx.AppendEvent(e); !s.ok()) return s;
     if (absl::Status s = Save(tx, *c, now); !s.ok()) return s;

@@ -163,6 +163,10 @@ class LoyaltyService final {
   // Asked after each erasure's commit, and again once delivered erasure
   // requests were blanked in the outbox; null: nothing to scrub.
   void SetErasureScrub(ErasureScrub* scrub);
+  // Enrolments ask complaint to link the care desk's contacts with the new
+  // member's e-mail address or phone (LinkContacts through the outbox):
+  // --link_contacts.
+  void SetLinkContacts(bool link) { link_contacts_ = link; }
   // Reads an order's promotion redemption (promotion's GetRedemption by
   // order id) for RecordPurchase's campaign bonus; its errors are returned
   // as they are (NOT_FOUND / REDEMPTION_NOT_FOUND, UNAVAILABLE...). Unset:
@@ -363,6 +367,7 @@ class LoyaltyService final {
   std::atomic<bool> configured_{false};
   ErasureScrub* scrub_ = nullptr;
   RedemptionLookup redemptions_;
+  bool link_contacts_ = false;
   // The campaign bonus of `cmd`'s promotion redemption, checked against the
   // order and the member (RecordPurchaseRequest.promotion_redemption_id).
   absl::StatusOr<int64_t> CampaignBonus(const PurchaseCommand& cmd);

@@ -113,6 +113,18 @@ void AddJobs(care::JobRunner& jobs, care::loyalty::LoyaltyService& loyalty, absl
   jobs.Add("loyalty.erasure_scrub", absl::Seconds(1), [&] { return loyalty.ScrubAfterErasures(); });
 }
 
+// --link_contacts. Opt-in: complaint's events go in order, so a complaint
+// without LinkContacts (an older version) would hold back its erasure
+// requests.
+bool LinkContactsFlag(care::ConfigReader& config, const PeerFlags& complaint) {
+  const bool link = config.Bool(
+      "link_contacts", false,
+      "on enrolment, ask complaint to link its contacts with the member's e-mail or phone (LinkContacts through the "
+      "outbox; needs complaint_target and a complaint that has LinkContacts)");
+  if (link && complaint.target.empty()) config.AddError("link_contacts needs complaint_target");
+  return link;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,7 +140,8 @@ int main(int argc, char** argv) {
   // and RecordPurchase reads redemptions there for campaign bonus points.
   const PeerFlags promotion = OutboxPeerFlags(config, "promotion", "erasure requests and reward vouchers",
                                               ", and bonus-point purchases refused");
-  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests");
+  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests and contact links");
+  const bool link_contacts = LinkContactsFlag(config, complaint);
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:loyalty, role peer), presented to notification, "
@@ -181,6 +194,7 @@ int main(int argc, char** argv) {
   // An erasure's deleted rows leave no copy in the WAL (docs/privacy.md).
   care::ErasureScrub scrub([&db] { return db.Scrub(); });
   loyalty.SetErasureScrub(&scrub);
+  loyalty.SetLinkContacts(link_contacts);
   auto promotion_client = ReadRedemptionsFrom(runner, promotion, service_token_file, loyalty);
   care::loyalty::LoyaltyGrpc adapter(runner.rpc(), loyalty, runner.subject_digests());
   runner.AddService(&adapter, LoyaltyService::service_full_name());

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "clients/complaint/contact_link.h"
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/privacy.h"
@@ -156,6 +157,13 @@ absl::StatusOr<MemberView> LoyaltyService::EnrolIn(StoreTxn& tx, Effects& fx, co
           TierChanged{m.member_id, "", base.tier_id, base.display_name, 1, base.localized_display_names}, now));
       !s.ok()) {
     return s;
+  }
+  if (link_contacts_ && (!m.profile.email.empty() || !m.profile.phone.empty())) {
+    if (absl::Status s = tx.Enqueue(care::clients::complaint::LinkContactsEvent(
+            StableId("loyalty:link:", m.member_id), m.member_id, m.profile.email, m.profile.phone));
+        !s.ok()) {
+      return s;
+    }
   }
   if (absl::Status s = tx.MarkCacheDirty(m.member_id, 1); !s.ok()) return s;
   RollupCounters joined;

@@ -26,7 +26,42 @@ absl::StatusOr<std::optional<v1::StaffAlert>> StaffAlertOf(StoreTxn& tx, const v
   return *alert;
 }
 
+const v1::ContactRecipient* ContactRecipientOf(const Event::Payload& p) {
+  const v1::ContactRecipient* c = nullptr;
+  if (const auto* u = std::get_if<v1::ComplaintUpdate>(&p)) c = u->has_contact() ? &u->contact() : nullptr;
+  if (const auto* s = std::get_if<v1::SatisfactionSurvey>(&p)) c = s->has_contact() ? &s->contact() : nullptr;
+  if (const auto* k = std::get_if<v1::ProactiveCheckIn>(&p)) c = k->has_contact() ? &k->contact() : nullptr;
+  return c;
+}
+
+absl::StatusOr<std::optional<v1::ContactRecipient>> ContactOf(StoreTxn& tx, const v1::Delivery& d) {
+  auto event = tx.GetDeliveryEvent(d.delivery_id());
+  if (!event.ok()) return event.status();
+  if (!*event) return std::nullopt;
+  const v1::ContactRecipient* c = ContactRecipientOf((*event)->payload);
+  if (c == nullptr) return std::nullopt;
+  return *c;
+}
+
 namespace {
+
+// A contact (no membership) is reached at the address their event carries:
+// like staff, no member record, preferences or consent (complaint messages
+// are transactional).
+absl::StatusOr<v1::SuppressionReason> CheckContact(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings) {
+  auto contact = ContactOf(tx, d);
+  if (!contact.ok()) return contact.status();
+  if (!*contact) return v1::SUPPRESSION_REASON_NO_ADDRESS;
+  if (d.channel() == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+    if (settings.webhook().url().empty()) return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+    if ((*contact)->phone().empty()) return v1::SUPPRESSION_REASON_NO_ADDRESS;
+  }
+  if (d.channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+    if (settings.email().smtp_url().empty()) return v1::SUPPRESSION_REASON_CHANNEL_NOT_CONFIGURED;
+    if ((*contact)->email().empty()) return v1::SUPPRESSION_REASON_NO_ADDRESS;
+  }
+  return v1::SUPPRESSION_REASON_UNSPECIFIED;
+}
 
 // A staff alert goes to an employee: no member record, preferences, consent
 // or frequency cap; only the channel and the address it names.
@@ -49,6 +84,7 @@ absl::StatusOr<v1::SuppressionReason> CheckStaff(StoreTxn& tx, const v1::Deliver
 absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d, const v1::Settings& settings,
                                             absl::Time now, bool unsubscribe) {
   if (!d.staff_id().empty()) return CheckStaff(tx, d, settings);
+  if (!d.contact_id().empty()) return CheckContact(tx, d, settings);
   if (!d.schedule_id().empty()) {
     auto sched = tx.GetSchedule(d.schedule_id());
     if (!sched.ok()) return sched.status();

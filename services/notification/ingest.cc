@@ -124,7 +124,22 @@ v1::MessageKind ComplaintKind(v1::ComplaintUpdateKind kind) {
 // Events with a natural key (a tier version, an expiry, a visit count, a
 // transactional message key) give one message per key, whichever event
 // carried it.
+std::optional<DirectMessage> MemberOrContactMessageOf(const Event::Payload& p);
+
+// A complaint message for a contact goes to them on their channel, keyed by
+// the contact instead of a member.
 std::optional<DirectMessage> DirectMessageOf(const Event::Payload& p) {
+  std::optional<DirectMessage> m = MemberOrContactMessageOf(p);
+  if (!m) return m;
+  if (const v1::ContactRecipient* contact = ContactRecipientOf(p)) {
+    m->delivery.clear_member_id();
+    m->delivery.set_contact_id(contact->contact_id());
+    m->channels = {contact->channel()};
+  }
+  return m;
+}
+
+std::optional<DirectMessage> MemberOrContactMessageOf(const Event::Payload& p) {
   if (const auto* u = std::get_if<v1::ComplaintUpdate>(&p)) {
     return Direct(u->member_id(), ComplaintKind(u->kind()), u->complaint_id());
   }
@@ -214,11 +229,33 @@ absl::Status RequireTransactionalTemplate(StoreTxn& tx, const Event::Payload& p)
   return absl::OkStatus();
 }
 
+// Whom a direct message's delivery id is keyed by.
+const std::string& Addressee(const v1::Delivery& d) {
+  if (!d.staff_id().empty()) return d.staff_id();
+  if (!d.contact_id().empty()) return d.contact_id();
+  return d.member_id();
+}
+
+// A contact has no preferences here: the default send window in the zone
+// their event names.
+absl::Time ContactSendAfter(const v1::ContactRecipient& contact, v1::Delivery& d, absl::Time earliest,
+                            const v1::Settings& settings, absl::Time now) {
+  MemberRow row;
+  row.profile_zone = contact.time_zone();
+  SendTime when = DeferredSendTime(earliest, now, ZoneOrUtc(MemberZone(row, settings.default_time_zone())),
+                                   MemberWindow(std::nullopt, settings));
+  d.set_quiet_hours_adjusted(when.adjusted);
+  return when.send_after;
+}
+
 // Non-urgent kinds wait for the start of the member's next send window;
 // complaint news and generic transactional messages go at once.
-absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, v1::Delivery& d, absl::Time earliest,
+absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, const Event::Payload& p, v1::Delivery& d, absl::Time earliest,
                                            const v1::Settings& settings, absl::Time now) {
   if (!Deferred(d.kind())) return earliest;
+  if (const v1::ContactRecipient* contact = ContactRecipientOf(p)) {
+    return ContactSendAfter(*contact, d, earliest, settings, now);
+  }
   auto stored = tx.GetMember(d.member_id());
   if (!stored.ok()) return stored.status();
   const MemberRow member = stored->value_or(MemberRow{});
@@ -236,6 +273,7 @@ absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, v1::Delivery& d, absl::
 std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
   if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) return {MemberSubject(profile->member_id())};
   if (std::get_if<v1::StaffAlert>(&p) != nullptr) return {};  // about an employee, not a member
+  if (ContactRecipientOf(p) != nullptr) return {};            // a contact, not a member
   if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
   return {};
 }
@@ -374,7 +412,7 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
   if (absl::Status st = RequireTransactionalTemplate(tx, event.payload); !st.ok()) return st;
   const absl::Time now = clock_.Now();
   v1::Delivery& d = message->delivery;
-  auto send_after = DirectSendAfter(tx, d, std::max(now, message->not_before), settings, now);
+  auto send_after = DirectSendAfter(tx, event.payload, d, std::max(now, message->not_before), settings, now);
   if (!send_after.ok()) return send_after.status();
   if (message->channels.empty() && d.kind() == v1::MESSAGE_KIND_CARE_CHECK_IN) {
     message->channels = KindChannels(settings, d.kind());
@@ -390,7 +428,7 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
   *d.mutable_update_time() = ToTimestamp(now);
   for (int channel : message->channels) {
     d.set_channel(static_cast<MessageChannel>(channel));
-    d.set_delivery_id(DeliveryId(d.staff_id().empty() ? d.member_id() : d.staff_id(), d.message_key(), d.channel()));
+    d.set_delivery_id(DeliveryId(Addressee(d), d.message_key(), d.channel()));
     if (absl::Status s = tx.PutDeliveryEvent(d.delivery_id(), event); !s.ok()) return s;
     auto inserted = tx.InsertDelivery(d);
     if (!inserted.ok()) return inserted.status();

@@ -178,6 +178,29 @@ void ValidateStaffAlert(FieldErrors& errors, const v1::StaffAlert& a) {
   if (a.has_due_time()) CheckTimestamp(errors, p + "due_time", a.due_time());
 }
 
+// A complaint message's addressee: a member, or a contact carried inline.
+void ValidateAddressee(FieldErrors& errors, const std::string& p, const std::string& member_id, bool has_contact,
+                       const v1::ContactRecipient& c) {
+  if (!has_contact) {
+    errors.RequireId(p + "member_id", member_id);
+    return;
+  }
+  if (!member_id.empty()) errors.Add(p + "member_id", "must be empty with contact");
+  errors.RequireId(p + "contact.contact_id", c.contact_id());
+  errors.RequireMaxLength(p + "contact.name", c.name(), 200);
+  if (!c.locale().empty() && !IsLocaleTag(c.locale())) errors.Add(p + "contact.locale", "not a BCP 47 tag");
+  if (!c.time_zone().empty()) errors.RequireTimeZone(p + "contact.time_zone", c.time_zone());
+  if (!c.email().empty() && !IsEmail(c.email())) errors.Add(p + "contact.email", "not an e-mail address");
+  if (!c.phone().empty() && !IsE164(c.phone())) errors.Add(p + "contact.phone", "not an E.164 number");
+  if (c.channel() == care::common::v1::MESSAGE_CHANNEL_EMAIL) {
+    if (c.email().empty()) errors.Add(p + "contact.email", "is required with EMAIL");
+  } else if (c.channel() == care::common::v1::MESSAGE_CHANNEL_WEBHOOK) {
+    if (c.phone().empty()) errors.Add(p + "contact.phone", "is required with WEBHOOK");
+  } else {
+    errors.Add(p + "contact.channel", "must be EMAIL or WEBHOOK");
+  }
+}
+
 // The event of each kind: its own required fields and bounds.
 void ValidateCareCheckIn(FieldErrors& errors, const v1::CareCheckIn& c) {
   errors.RequireId("event.care_check_in.member_id", c.member_id());
@@ -205,16 +228,19 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       }
       break;
     case v1::IngestEventRequest::kComplaintUpdate:
-      errors.RequireId("event.complaint_update.member_id", r.complaint_update().member_id());
+      ValidateAddressee(errors, "event.complaint_update.", r.complaint_update().member_id(),
+                        r.complaint_update().has_contact(), r.complaint_update().contact());
       errors.RequireId("event.complaint_update.complaint_id", r.complaint_update().complaint_id());
       errors.RequireMaxLength("event.complaint_update.message", r.complaint_update().message(), 10000);
       break;
     case v1::IngestEventRequest::kSatisfactionSurvey:
-      errors.RequireId("event.satisfaction_survey.member_id", r.satisfaction_survey().member_id());
+      ValidateAddressee(errors, "event.satisfaction_survey.", r.satisfaction_survey().member_id(),
+                        r.satisfaction_survey().has_contact(), r.satisfaction_survey().contact());
       errors.RequireNonEmpty("event.satisfaction_survey.survey_token", r.satisfaction_survey().survey_token());
       break;
     case v1::IngestEventRequest::kProactiveCheckIn:
-      errors.RequireId("event.proactive_check_in.member_id", r.proactive_check_in().member_id());
+      ValidateAddressee(errors, "event.proactive_check_in.", r.proactive_check_in().member_id(),
+                        r.proactive_check_in().has_contact(), r.proactive_check_in().contact());
       RequireTime(errors, "event.proactive_check_in.due_time", r.proactive_check_in().has_due_time(),
                   r.proactive_check_in().due_time());
       break;

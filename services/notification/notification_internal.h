@@ -54,6 +54,13 @@ absl::StatusOr<v1::SuppressionReason> Check(StoreTxn& tx, const v1::Delivery& d,
 // nullopt when its event is gone (deleted under retention).
 absl::StatusOr<std::optional<v1::StaffAlert>> StaffAlertOf(StoreTxn& tx, const v1::Delivery& d);
 
+// The contact a complaint message names instead of a member (the event's
+// ContactRecipient); nullptr for a member's event.
+const v1::ContactRecipient* ContactRecipientOf(const Event::Payload& p);
+// The contact a contact's delivery (Delivery.contact_id set) goes to;
+// nullopt when its event is gone (deleted under retention).
+absl::StatusOr<std::optional<v1::ContactRecipient>> ContactOf(StoreTxn& tx, const v1::Delivery& d);
+
 // FAILED_PRECONDITION, reason SUBJECT_ERASED, when the member was erased
 // here (privacy.cc): a call must not re-create them.
 absl::Status RefuseErasedMember(StoreTxn& tx, const std::string& member_id);

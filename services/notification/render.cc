@@ -163,6 +163,28 @@ absl::StatusOr<bool> StaffInputs(StoreTxn& tx, v1::Delivery& d, MemberRow& m, Re
   return true;
 }
 
+// A contact's name, addresses, locale and zone come with their event, not
+// from a member record; the event's variables as for a member.
+absl::StatusOr<bool> ContactInputs(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, MemberRow& m,
+                                   RenderInputs& in) {
+  auto event = tx.GetDeliveryEvent(d.delivery_id());
+  if (!event.ok()) return event.status();
+  const v1::ContactRecipient* r = *event ? ContactRecipientOf((*event)->payload) : nullptr;
+  if (r == nullptr) {
+    Fail(d, "EVENT_NOT_FOUND", "the contact's event is gone");
+    return false;
+  }
+  m.name = r->name();
+  m.email = r->email();
+  m.phone = r->phone();
+  m.profile_zone = r->time_zone();
+  in.SetLocale(r->locale());
+  in.vars = {{"member_id", ""}, {"member_name", r->name()}};
+  in.attributes["contact_id"] = r->contact_id();
+  AddEventVariables(**event, d, ZoneOrUtc(MemberZone(m, settings.default_time_zone())), in);
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out) {
@@ -171,6 +193,9 @@ absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& s
   in.default_locale = settings.default_locale();
   if (!d.staff_id().empty()) {
     auto ok = StaffInputs(tx, d, m, in);
+    if (!ok.ok() || !*ok) return ok;
+  } else if (!d.contact_id().empty()) {
+    auto ok = ContactInputs(tx, d, settings, m, in);
     if (!ok.ok() || !*ok) return ok;
   } else {
     auto member = tx.GetMember(d.member_id());

@@ -169,6 +169,9 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"complaint sla-policy", "delete"},
                                                                {"complaint calendar", "update"},
                                                                {"complaint phrases", "set"},
+                                                               {"complaint contact", "create"},
+                                                               {"complaint contact", "show"},
+                                                               {"complaint contact", "list"},
                                                                {"notification template", "put"},
                                                                {"notification dead-letter", "list"},
                                                                {"notification dead-letter", "replay"},
@@ -902,6 +905,40 @@ TEST_F(CarectlComplaintTest, FileShowReplyResolveApproveAndMetrics) {
   Result help = Complaint({"resolve", "--help"});
   EXPECT_EQ(help.code, 0) << help;
   EXPECT_OUT(help, "--points");
+}
+
+TEST_F(CarectlComplaintTest, ContactsAndProspectsAndAContactsInquiry) {
+  Result made = Complaint({"--json", "contact", "create", "Lan Nguyen", "--email=lan@example.com", "--locale=vi",
+                           "--consent=email", "--source=fair-2031", "--interests=coffee,tea", "--request-id=ct-1"},
+                          tokens_.agent);
+  ASSERT_EQ(made.code, 0) << made;
+  const std::string id = made.out.substr(made.out.find("ct-"),
+                                         made.out.find('"', made.out.find("ct-")) - made.out.find("ct-"));
+  Result other = Complaint({"contact", "create", "Binh", "--phone=+84901234567", "--source=fair-2031"}, tokens_.agent);
+  ASSERT_EQ(other.code, 0) << other;
+  EXPECT_OUT(other, "WEBHOOK");  // a phone alone: the gateway
+  Result shown = Complaint({"contact", "show", id}, tokens_.agent);
+  ASSERT_EQ(shown.code, 0) << shown;
+  EXPECT_OUT(shown, "lan@example.com");
+  EXPECT_OUT(shown, "fair-2031 (coffee, tea) NEW");
+  Result prospects = Complaint({"contact", "list", "--prospects"}, tokens_.supervisor);
+  ASSERT_EQ(prospects.code, 0) << prospects;
+  EXPECT_OUT(prospects, "Binh");
+  Result exported = Complaint({"contact", "list", "--prospects", "--consented=email"}, tokens_.supervisor);
+  ASSERT_EQ(exported.code, 0) << exported;
+  EXPECT_OUT(exported, id);
+  EXPECT_FALSE(absl::StrContains(exported.out, "Binh")) << exported;
+  Result denied = Complaint({"contact", "list"}, tokens_.agent);
+  EXPECT_EQ(denied.code, 1) << denied;
+  EXPECT_ERR(denied, "PERMISSION_DENIED");
+  Result filed = Complaint({"file", "--contact=" + id, "--kind=inquiry", "--description=Is the jug glass?"},
+                           tokens_.agent);
+  ASSERT_EQ(filed.code, 0) << filed;
+  EXPECT_OUT(filed, "INQUIRY");
+  EXPECT_OUT(filed, id);
+  Result bad = Complaint({"contact", "create", "Nobody"}, tokens_.agent);
+  EXPECT_EQ(bad.code, 1) << bad;
+  EXPECT_ERR(bad, "INVALID_FIELD");
 }
 
 // carectl complaint outbox dead|replay (care.common.v1.OutboxAdmin): admins

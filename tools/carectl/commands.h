@@ -13,6 +13,8 @@ namespace carectl {
 std::vector<Command> ComplaintCommands();
 // `complaint sla-policy|calendar|phrases ...`: what an operator sets up.
 std::vector<Command> ComplaintSetupCommands();
+// `complaint contact ...`: people without membership, prospects.
+std::vector<Command> ContactCommands();
 std::vector<Command> LoyaltyCommands();
 std::vector<Command> NotificationCommands();
 // `<service> outbox dead|replay` for every service with an outbox.

@@ -27,7 +27,9 @@ std::string Clock(const v1::SlaClock& s) {
 
 void PrintComplaint(const v1::Complaint& c) {
   PrintFields({{"COMPLAINT", c.complaint_id()},
-               {"MEMBER", c.member_id()},
+               {"MEMBER", c.member_id().empty() ? "-" : c.member_id()},
+               {"CONTACT", c.contact_id().empty() ? "-" : c.contact_id()},
+               {"KIND", EnumName(v1::TicketKind_descriptor(), c.kind())},
                {"STATUS", EnumName(v1::ComplaintStatus_descriptor(), c.status())},
                {"PRIORITY", EnumName(v1::Priority_descriptor(), c.priority())},
                {"CHANNEL", EnumName(v1::Channel_descriptor(), c.channel())},
@@ -50,7 +52,15 @@ void PrintComplaint(const v1::Complaint& c) {
 
 int File(Context& c, Args& a) {
   v1::CreateComplaintRequest req;
-  req.set_member_id(a.Positional("member_id"));
+  // A member files by id; a contact without membership by --contact.
+  const std::string contact = a.Flag("contact");
+  if (contact.empty()) {
+    req.set_member_id(a.Positional("member_id"));
+  } else {
+    req.set_contact_id(contact);
+  }
+  req.set_kind(static_cast<v1::TicketKind>(ParseEnum(v1::TicketKind_descriptor(), "--kind",
+                                                     a.Flag("kind", "complaint"))));
   req.set_channel(static_cast<v1::Channel>(ParseEnum(v1::Channel_descriptor(), "--channel",
                                                      a.Flag("channel", "phone"))));
   req.set_category(static_cast<v1::Category>(ParseEnum(v1::Category_descriptor(), "--category",
@@ -244,9 +254,11 @@ int Metrics(Context& c, Args& a) {
 std::vector<Command> ComplaintCommands() {
   return {
       {"complaint", "file",
-       "<member_id> --description=TEXT [--channel=phone] [--category=other] [--order=] "
-       "[--locale=] [--request-id=ID]",
-       "files a complaint; its tier comes from loyalty and its SLA clocks start (CreateComplaint)", File},
+       "[<member_id>] --description=TEXT [--contact=] [--kind=complaint|inquiry] [--channel=phone] "
+       "[--category=other] [--order=] [--locale=] [--request-id=ID]",
+       "files a complaint or an inquiry, for a member (its tier from loyalty) or a --contact without "
+       "membership; its SLA clocks start (CreateComplaint)",
+       File},
       {"complaint", "show", "<complaint_id>", "shows a complaint with its SLA clocks (GetComplaint)", Show},
       {"complaint", "history", "<complaint_id> [--page-size=50] [--page-token=]",
        "lists the audit trail: every change, reply and escalation (ListComplaintEvents)", History},

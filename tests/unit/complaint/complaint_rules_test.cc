@@ -192,7 +192,7 @@ TEST(OutboundTest, MemberMessagesAndGoodwillCarryStableEventIds) {
   c.set_complaint_id("c-1");
   c.set_member_id("m-1");
   absl::Time now = absl::FromUnixSeconds(1'800'000'000);
-  OutboxEvent update = out->NotifyMember(c, "received", MemberUpdate::kAcknowledged, "hello", now);
+  OutboxEvent update = out->NotifyMember(c, "received", MemberUpdate::kAcknowledged, "hello", now, nullptr);
   EXPECT_EQ(update.event_id, "complaint:c-1:received");
   EXPECT_EQ(update.destination, "notification");
   care::notification::v1::IngestEventRequest req;
@@ -211,6 +211,30 @@ TEST(OutboundTest, MemberMessagesAndGoodwillCarryStableEventIds) {
   EXPECT_EQ(receipt->complaint_id, "c-1");
   EXPECT_EQ(receipt->compensation_id, "c-1-comp-1");
   EXPECT_FALSE(out->ReadGoodwill(update, "").has_value()) << "not a goodwill event";
+}
+
+TEST(OutboundTest, AContactsMessagesNameTheContactAndTheirAddressInsteadOfAMember) {
+  std::unique_ptr<Outbound> out = NewOutbound();
+  v1::Complaint c;
+  c.set_complaint_id("c-2");
+  c.set_contact_id("ct-1");
+  v1::Contact contact;
+  contact.set_contact_id("ct-1");
+  contact.set_display_name("Lan");
+  contact.set_email("lan@example.com");
+  contact.set_locale("vi");
+  contact.set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  care::notification::v1::IngestEventRequest req;
+  ASSERT_TRUE(
+      req.ParseFromString(out->InviteToSurvey(c, "token-123456789", now + absl::Hours(24), now, &contact).payload));
+  EXPECT_TRUE(req.satisfaction_survey().member_id().empty());
+  EXPECT_EQ(req.satisfaction_survey().contact().contact_id(), "ct-1");
+  EXPECT_EQ(req.satisfaction_survey().contact().email(), "lan@example.com");
+  EXPECT_EQ(req.satisfaction_survey().contact().channel(), care::common::v1::MESSAGE_CHANNEL_EMAIL);
+  ASSERT_TRUE(
+      req.ParseFromString(out->NotifyMember(c, "received", MemberUpdate::kAcknowledged, "hi", now, &contact).payload));
+  EXPECT_EQ(req.complaint_update().contact().locale(), "vi");
 }
 
 constexpr char kWords[] = "wombat-lantern-5521";

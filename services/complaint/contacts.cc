@@ -1,0 +1,162 @@
+// Contacts (issue 22 item 1): people without membership who file tickets
+// (inquiries, a guest's complaint) or are followed up as prospects; their
+// messages reach them at their address; a contact who enrols is linked and
+// their tickets move under the member.
+
+#include <algorithm>
+
+#include "common/proto_time.h"
+#include "services/complaint/complaint_service.h"
+#include "services/complaint/service_internal.h"
+
+namespace care::complaint {
+namespace {
+
+// Rows read per chunk when filters the store does not index apply, and
+// chunks per call: a page may come back short with a cursor to go on from.
+constexpr int kContactChunk = 500;
+constexpr int kContactChunks = 20;
+// A contact's tickets moved to the member per read.
+constexpr int kLinkBatch = 100;
+
+bool Consented(const v1::Contact& c, int channel) {
+  return std::any_of(c.consents().begin(), c.consents().end(),
+                     [&](const v1::ContactConsent& k) { return k.channel() == channel && k.granted(); });
+}
+
+bool Keep(const ComplaintService::ContactFilter& f, const v1::Contact& c) {
+  if (f.consented_channel != 0 && !Consented(c, f.consented_channel)) return false;
+  if (!f.interest.empty()) {
+    const auto& in = c.prospect().interests();
+    if (!c.has_prospect() || std::find(in.begin(), in.end(), f.interest) == in.end()) return false;
+  }
+  return true;
+}
+
+// The stored contact: what the caller gave, with the defaults filled in.
+v1::Contact NewContact(const v1::Contact& in, const ActorInfo& actor, absl::Time now) {
+  v1::Contact c = in;
+  c.set_contact_id(NewId("ct-"));
+  c.clear_member_id();
+  if (c.channel() == care::common::v1::MESSAGE_CHANNEL_UNSPECIFIED) {
+    c.set_channel(c.email().empty() ? care::common::v1::MESSAGE_CHANNEL_WEBHOOK
+                                    : care::common::v1::MESSAGE_CHANNEL_EMAIL);
+  }
+  for (v1::ContactConsent& k : *c.mutable_consents()) {
+    if (!k.has_update_time()) *k.mutable_update_time() = ToTimestamp(now);
+  }
+  if (c.has_prospect() && c.prospect().follow_up() == v1::FOLLOW_UP_STATE_UNSPECIFIED) {
+    c.mutable_prospect()->set_follow_up(v1::FOLLOW_UP_STATE_NEW);
+  }
+  *c.mutable_create_time() = ToTimestamp(now);
+  *c.mutable_update_time() = ToTimestamp(now);
+  *c.mutable_created_by() = ActorProto(actor);
+  c.set_version(1);
+  return c;
+}
+
+// The person a contact's stored answer is about, so that erasing them by
+// e-mail address or phone deletes it.
+std::string ContactSubject(const v1::Contact& c) {
+  return c.email().empty() ? PhoneSubject(c.phone()) : EmailSubject(c.email());
+}
+
+}  // namespace
+
+absl::Status ComplaintService::TellCustomer(StoreTxn& tx, const v1::Complaint& c,
+                                            const std::function<OutboxEvent(const v1::Contact*)>& build) {
+  if (c.contact_id().empty() || !c.member_id().empty()) return tx.Enqueue(build(nullptr));
+  auto contact = tx.GetContact(c.contact_id());
+  if (!contact.ok()) return contact.status();
+  if (!*contact) return NotFound("CONTACT_NOT_FOUND", "the ticket's contact is gone");
+  return tx.Enqueue(build(&**contact));
+}
+
+absl::StatusOr<v1::Contact> ComplaintService::CreateContact(const Once& once, const v1::Contact& contact,
+                                                            const ActorInfo& actor) {
+  const absl::Time now = Now();
+  Once tagged = once;
+  tagged.subject = ContactSubject(contact);
+  return WriteOnce<v1::Contact>(store_, tagged, [&](StoreTxn& tx, v1::Contact& out) -> absl::Status {
+    out = NewContact(contact, actor, now);
+    return tx.PutContact(out);
+  });
+}
+
+absl::StatusOr<v1::Contact> ComplaintService::GetContact(const std::string& id) {
+  v1::Contact out;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    auto c = tx.GetContact(id);
+    if (!c.ok()) return c.status();
+    if (!*c) return NotFound("CONTACT_NOT_FOUND", "no contact with this contact_id");
+    out = std::move(**c);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<ComplaintService::ContactPage> ComplaintService::ListContacts(const ContactFilter& filter,
+                                                                             int page_size) {
+  ContactPage page;
+  const bool post_filtered = filter.consented_channel != 0 || !filter.interest.empty();
+  const int chunk = post_filtered ? std::max(page_size + 1, kContactChunk) : page_size + 1;
+  ContactQuery query = filter.query;
+  absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
+    for (int round = 0; round < kContactChunks; ++round) {
+      auto rows = tx.FindContacts(query, chunk);
+      if (!rows.ok()) return rows.status();
+      for (v1::Contact& c : *rows) {
+        if (static_cast<int>(page.contacts.size()) == page_size) {
+          page.next = query.after;  // one more row follows this page
+          return absl::OkStatus();
+        }
+        query.after = c.contact_id();
+        if (Keep(filter, c)) page.contacts.push_back(std::move(c));
+      }
+      if (static_cast<int>(rows->size()) < chunk) return absl::OkStatus();
+    }
+    page.next = query.after;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<v1::LinkContactsResponse> ComplaintService::LinkContacts(const Once& once, const std::string& member_id,
+                                                                        const std::string& email,
+                                                                        const std::string& phone) {
+  const absl::Time now = Now();
+  Once tagged = once;
+  tagged.subject = MemberSubject(member_id);
+  return WriteOnce<v1::LinkContactsResponse>(
+      store_, tagged, [&](StoreTxn& tx, v1::LinkContactsResponse& out) -> absl::Status {
+        if (absl::Status gone = tx.RefuseIfErased({MemberSubject(member_id)}); !gone.ok()) return gone;
+        auto contacts = tx.ContactsByAddress(email, phone, /*unlinked_only=*/true);
+        if (!contacts.ok()) return contacts.status();
+        for (v1::Contact& contact : *contacts) {
+          contact.set_member_id(member_id);
+          contact.set_version(contact.version() + 1);
+          *contact.mutable_update_time() = ToTimestamp(now);
+          if (contact.has_prospect()) contact.mutable_prospect()->set_follow_up(v1::FOLLOW_UP_STATE_CONVERTED);
+          if (absl::Status s = tx.PutContact(contact); !s.ok()) return s;
+          out.add_contact_ids(contact.contact_id());
+          // Their history follows them: each ticket under the member.
+          for (std::string after;;) {
+            auto tickets = tx.ContactComplaints(contact.contact_id(), after, kLinkBatch);
+            if (!tickets.ok()) return tickets.status();
+            for (v1::Complaint& c : *tickets) {
+              after = c.complaint_id();
+              if (!c.member_id().empty()) continue;
+              c.set_member_id(member_id);
+              if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
+              out.set_complaint_count(out.complaint_count() + 1);
+            }
+            if (static_cast<int>(tickets->size()) < kLinkBatch) break;
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace care::complaint

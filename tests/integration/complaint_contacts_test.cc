@@ -1,0 +1,460 @@
+// Contacts and inquiries through the real binaries (issue 22, item 1): a
+// person without membership asks a question, the desk answers it (a
+// forbidden phrase refused), hands it over and resolves it; the contact gets
+// the answer and the survey by e-mail from the real notification service and
+// answers it; metrics count the inquiry. Goodwill needs a member. Prospects
+// are listed and exported only with consent, and a contact who enrols is
+// linked with their tickets.
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "tests/harness/receivers.h"
+#include "tests/integration/complaint_fixture.h"
+
+namespace care::testing {
+namespace {
+
+using care::common::v1::MESSAGE_CHANNEL_EMAIL;
+using care::common::v1::MESSAGE_CHANNEL_WEBHOOK;
+
+class ContactsTest : public ComplaintTest {
+ protected:
+  std::vector<std::string> ExtraComplaintArgs() override {
+    return {"--port=" + std::to_string(complaint_port_),
+            "--notification_target=127.0.0.1:" + std::to_string(notification_port_)};
+  }
+  // Loyalty tells complaint of enrolments (LinkContacts through its outbox).
+  std::vector<std::string> ExtraArgs() override {
+    return {"--port=" + std::to_string(loyalty_port_),
+            "--complaint_target=127.0.0.1:" + std::to_string(complaint_port_), "--link_contacts=true"};
+  }
+
+  void SetUp() override {
+    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): notification starts before complaint
+    if (HasFatalFailure()) return;
+    Configure();
+    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
+                                              NotificationArgs({"--port=" + std::to_string(notification_port_),
+                                                                // The test's SMTP receiver speaks no TLS.
+                                                                "--smtp_allow_plaintext=true"}),
+                                              tokens_);
+    ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
+    nstub_ = nv1::NotificationService::NewStub(notif_->channel());
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
+    ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
+    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+    SetAll(Base());
+    ConfigureEmail();
+  }
+
+  // Complaint's, loyalty's and notification's clocks (notification refuses
+  // events from more than five minutes ahead of it).
+  void SetAll(absl::Time t) {
+    SetBoth(t);
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(t);
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = care::common::v1::ClockControl::NewStub(notif_->channel())->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  void ConfigureEmail() {
+    nv1::UpdateSettingsRequest mail;
+    mail.set_request_id("settings-contacts-email");
+    mail.mutable_settings()->mutable_email()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp_.port()));
+    mail.mutable_settings()->mutable_email()->set_from_address("care@example.com");
+    mail.mutable_update_mask()->add_paths("email.smtp_url");
+    mail.mutable_update_mask()->add_paths("email.from_address");
+    nv1::Settings settings;
+    grpc::Status s = nstub_->UpdateSettings(Ctx(admin()).get(), mail, &settings);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  static kv1::Contact Person(const std::string& name, const std::string& email) {
+    kv1::Contact c;
+    c.set_display_name(name);
+    c.set_email(email);
+    c.set_locale("en");
+    c.set_time_zone("Asia/Ho_Chi_Minh");
+    return c;
+  }
+
+  grpc::Status CreateContact(const kv1::Contact& contact, const std::string& request_id, kv1::Contact* out,
+                             const std::string& token = "") {
+    kv1::CreateContactRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_contact() = contact;
+    return complaints().CreateContact(Ctx(token.empty() ? agent() : token).get(), req, out);
+  }
+
+  kv1::Contact MustCreate(const kv1::Contact& contact, const std::string& request_id) {
+    kv1::Contact out;
+    grpc::Status s = CreateContact(contact, request_id, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
+  kv1::Complaint FileFor(const std::string& contact_id, kv1::TicketKind kind) {
+    kv1::CreateComplaintRequest req;
+    req.set_request_id(absl::StrCat("contact-file-", ++counter_));
+    req.set_contact_id(contact_id);
+    req.set_kind(kind);
+    req.set_channel(kv1::CHANNEL_EMAIL);
+    req.set_category(kv1::CATEGORY_PRODUCT);
+    req.set_description("Does the blender come with a glass jug?");
+    kv1::CreateComplaintResponse out;
+    grpc::Status s = complaints().CreateComplaint(Ctx(agent()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out.complaint();
+  }
+
+  // A round-the-clock calendar and a 2 h first-response policy for every ticket.
+  void AnyTicketPolicy() {
+    kv1::CreateBusinessCalendarRequest cal;
+    cal.set_request_id("cal-utc");
+    cal.mutable_calendar()->set_calendar_id("utc");
+    cal.mutable_calendar()->set_time_zone("UTC");
+    for (int d = kv1::WEEKDAY_MONDAY; d <= kv1::WEEKDAY_SUNDAY; ++d) {
+      kv1::BusinessHours* h = cal.mutable_calendar()->add_weekly_hours();
+      h->set_day(static_cast<kv1::Weekday>(d));
+      h->mutable_end()->set_hours(23);
+      h->mutable_end()->set_minutes(59);
+    }
+    kv1::BusinessCalendar c;
+    grpc::Status s = complaints().CreateBusinessCalendar(Ctx(admin()).get(), cal, &c);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    kv1::CreateSlaPolicyRequest req;
+    req.set_request_id("policy-any");
+    kv1::SlaPolicy* p = req.mutable_policy();
+    p->set_sla_policy_id("any");
+    p->set_enabled(true);
+    *p->mutable_first_response_target() = ToDurationProto(absl::Hours(2));
+    *p->mutable_resolution_target() = ToDurationProto(absl::Hours(8));
+    p->set_calendar_id("utc");
+    kv1::SlaPolicy out;
+    s = complaints().CreateSlaPolicy(Ctx(admin()).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  void ForbidInEnglish(const std::string& phrase) {
+    kv1::PutForbiddenPhrasesRequest req;
+    req.set_request_id("phrases-en");
+    req.mutable_list()->set_locale("en");
+    req.mutable_list()->add_phrases(phrase);
+    kv1::ForbiddenPhraseList out;
+    grpc::Status s = complaints().PutForbiddenPhrases(Ctx(admin()).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  // The mails to `address` whose text contains `needle`.
+  std::vector<SmtpReceiver::Mail> MailsTo(const std::string& address, const std::string& needle) {
+    std::vector<SmtpReceiver::Mail> out;
+    for (SmtpReceiver::Mail& m : smtp_.mails()) {
+      if (m.rcpt == "<" + address + ">" && absl::StrContains(m.data, needle)) out.push_back(std::move(m));
+    }
+    return out;
+  }
+  bool MailArrives(const std::string& address, const std::string& needle) {
+    return Eventually([&] { return !MailsTo(address, needle).empty(); }, absl::Seconds(20));
+  }
+
+  std::vector<std::string> ListedIds(const kv1::ListContactsRequest& req, grpc::Status* status = nullptr,
+                                     const std::string& token = "") {
+    kv1::ListContactsResponse out;
+    grpc::Status s = complaints().ListContacts(Ctx(token.empty() ? supervisor() : token).get(), req, &out);
+    if (status != nullptr) *status = s;
+    std::vector<std::string> ids;
+    for (const auto& c : out.contacts()) ids.push_back(c.contact_id());
+    return ids;
+  }
+
+  int notification_port_ = FreePort();
+  int complaint_port_ = FreePort();
+  SmtpReceiver smtp_;
+  std::unique_ptr<ServiceProcess> notif_;
+  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
+};
+
+TEST_F(ContactsTest, AContactsInquiryIsAnsweredHandedOverResolvedAndSurveyedByEmail) {
+  AnyTicketPolicy();
+  ForbidInEnglish("calm down");
+  kv1::Contact lan = MustCreate(Person("Lan Nguyen", "lan@example.com"), "contact-lan");
+  ASSERT_FALSE(lan.contact_id().empty());
+  EXPECT_EQ(lan.channel(), MESSAGE_CHANNEL_EMAIL) << "an e-mail address makes EMAIL the default";
+
+  kv1::Complaint q = FileFor(lan.contact_id(), kv1::TICKET_KIND_INQUIRY);
+  EXPECT_EQ(q.kind(), kv1::TICKET_KIND_INQUIRY);
+  EXPECT_EQ(q.contact_id(), lan.contact_id());
+  EXPECT_TRUE(q.member_id().empty());
+  EXPECT_EQ(q.locale(), "en") << "the contact's language";
+  EXPECT_EQ(q.tier().source(), kv1::TIER_SOURCE_UNAVAILABLE);
+  EXPECT_EQ(q.sla_policy_id(), "any") << "the same SLAs as complaints";
+  ASSERT_TRUE(MailArrives("lan@example.com", "We have received your inquiry.")) << notif_->log();
+
+  kv1::ReplyToComplaintResponse reply;
+  grpc::Status s = Reply(q.complaint_id(), "Please calm down, it does.", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "FORBIDDEN_PHRASE");
+  s = Reply(q.complaint_id(), "Yes, the jug is glass.", &reply);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(MailArrives("lan@example.com", "Yes, the jug is glass.")) << notif_->log();
+  EXPECT_TRUE(MailsTo("lan@example.com", "calm down").empty()) << "a refused reply sends nothing";
+
+  kv1::TransferComplaintRequest transfer;
+  transfer.set_request_id("transfer-lan");
+  transfer.set_complaint_id(q.complaint_id());
+  transfer.set_to_agent_id("agent-2");
+  transfer.set_handover_note("Asked about the jug; answered.");
+  kv1::Complaint moved;
+  s = complaints().TransferComplaint(Ctx(agent()).get(), transfer, &moved);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(moved.handover().note(), "Asked about the jug; answered.");
+
+  // Goodwill is a member's: refused for a contact, and nothing changes.
+  kv1::ResolveComplaintResponse resolved;
+  s = complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(q.complaint_id(), 100), &resolved);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "GOODWILL_NEEDS_MEMBER");
+  EXPECT_NE(Get(q.complaint_id()).status(), kv1::COMPLAINT_STATUS_RESOLVED);
+  kv1::ResolveComplaintRequest plain = ResolveRequest(q.complaint_id(), 0);
+  plain.set_request_id("resolve-plain");
+  s = complaints().ResolveComplaint(Ctx(agent()).get(), plain, &resolved);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  // The survey reaches the contact by e-mail; they answer with its code.
+  ASSERT_TRUE(MailArrives("lan@example.com", "survey code")) << notif_->log();
+  const std::string body = MailsTo("lan@example.com", "survey code").front().data;
+  std::smatch code;
+  ASSERT_TRUE(std::regex_search(body, code, std::regex("survey code ([A-Za-z0-9_-]+)"))) << body;
+  kv1::SubmitSurveyResponseRequest answer;
+  answer.set_request_id("survey-lan");
+  answer.set_survey_token(code[1].str());
+  answer.set_score(5);
+  kv1::SurveyResponse sr;
+  s = complaints().SubmitSurveyResponse(Ctx(svc()).get(), answer, &sr);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  kv1::Complaint done = Get(q.complaint_id());
+  EXPECT_EQ(done.status(), kv1::COMPLAINT_STATUS_RESOLVED);
+  EXPECT_EQ(done.survey().status(), kv1::SURVEY_STATUS_ANSWERED);
+  EXPECT_EQ(done.survey().score(), 5);
+
+  // Metrics count the inquiry as an inquiry.
+  kv1::GetComplaintMetricsRequest mreq;
+  *mreq.mutable_start_time() = ToTimestamp(Base() - absl::Hours(1));
+  *mreq.mutable_end_time() = ToTimestamp(Base() + absl::Hours(1));
+  mreq.add_group_by(kv1::METRICS_DIMENSION_KIND);
+  kv1::ComplaintMetrics m;
+  s = complaints().GetComplaintMetrics(Ctx(supervisor()).get(), mreq, &m);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(m.groups_size(), 1);
+  EXPECT_EQ(m.groups(0).key().kind(), kv1::TICKET_KIND_INQUIRY);
+  EXPECT_EQ(m.groups(0).complaint_count(), 1);
+  EXPECT_EQ(m.groups(0).resolved_count(), 1);
+  EXPECT_EQ(m.groups(0).satisfaction().response_count(), 1);
+  EXPECT_DOUBLE_EQ(m.groups(0).satisfaction().average_score(), 5.0);
+
+  // The desk finds the contact's inquiries.
+  kv1::ListComplaintsRequest list;
+  list.set_contact_id(lan.contact_id());
+  list.add_kinds(kv1::TICKET_KIND_INQUIRY);
+  kv1::ListComplaintsResponse listed;
+  s = complaints().ListComplaints(Ctx(agent()).get(), list, &listed);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(listed.complaints_size(), 1);
+  list.set_kinds(0, kv1::TICKET_KIND_COMPLAINT);
+  s = complaints().ListComplaints(Ctx(agent()).get(), list, &listed);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(listed.complaints_size(), 0);
+}
+
+TEST_F(ContactsTest, ATicketNamesAMemberOrAContactAndTheContactMustExist) {
+  kv1::CreateComplaintRequest req;
+  req.set_request_id("both");
+  req.set_member_id("m-1");
+  req.set_contact_id("ct-1");
+  req.set_channel(kv1::CHANNEL_EMAIL);
+  req.set_category(kv1::CATEGORY_PRODUCT);
+  req.set_description("?");
+  kv1::CreateComplaintResponse out;
+  grpc::Status s = complaints().CreateComplaint(Ctx(agent()).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "INVALID_FIELD");
+  req.set_request_id("unknown-contact");
+  req.clear_member_id();
+  s = complaints().CreateComplaint(Ctx(agent()).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(s), "CONTACT_NOT_FOUND");
+  kv1::Contact nobody;
+  nobody.set_display_name("No Address");
+  s = CreateContact(nobody, "no-address", &nobody);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(s), "INVALID_FIELD");
+}
+
+TEST_F(ContactsTest, ProspectsAreListedAndExportedOnlyWithConsent) {
+  kv1::Contact a = Person("An", "an@example.com");
+  a.mutable_prospect()->set_source("fair-2031");
+  a.mutable_prospect()->add_interests("coffee");
+  kv1::ContactConsent* yes = a.add_consents();
+  yes->set_channel(MESSAGE_CHANNEL_EMAIL);
+  yes->set_granted(true);
+  kv1::Contact b = Person("Binh", "binh@example.com");
+  b.mutable_prospect()->set_source("fair-2031");
+  b.mutable_prospect()->add_interests("tea");
+  b.add_consents()->set_channel(MESSAGE_CHANNEL_EMAIL);  // withdrawn: not granted
+  kv1::Contact c = Person("Chi", "chi@example.com");     // not a prospect
+  *c.add_consents() = *yes;
+  const std::string ida = MustCreate(a, "prospect-a").contact_id();
+  const std::string idb = MustCreate(b, "prospect-b").contact_id();
+  const std::string idc = MustCreate(c, "contact-c").contact_id();
+  // A retry returns the first answer: one contact.
+  EXPECT_EQ(MustCreate(a, "prospect-a").contact_id(), ida);
+  EXPECT_EQ(MustCreate(a, "prospect-a").prospect().follow_up(), kv1::FOLLOW_UP_STATE_NEW);
+
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  kv1::ListContactsRequest req;
+  EXPECT_EQ(ListedIds(req), sorted({ida, idb, idc}));
+  req.set_prospects_only(true);
+  EXPECT_EQ(ListedIds(req), sorted({ida, idb}));
+  req.set_consented_channel(MESSAGE_CHANNEL_EMAIL);
+  EXPECT_EQ(ListedIds(req), std::vector<std::string>{ida}) << "the export holds only who consented";
+  req.set_consented_channel(MESSAGE_CHANNEL_WEBHOOK);
+  EXPECT_TRUE(ListedIds(req).empty());
+  req.clear_consented_channel();
+  req.set_interest("tea");
+  EXPECT_EQ(ListedIds(req), std::vector<std::string>{idb});
+  req.clear_interest();
+  req.set_source("web");
+  EXPECT_TRUE(ListedIds(req).empty());
+
+  // Paged one by one, every prospect once.
+  kv1::ListContactsRequest paged;
+  paged.set_prospects_only(true);
+  paged.set_page_size(1);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 5; ++i) {
+    kv1::ListContactsResponse out;
+    grpc::Status s = complaints().ListContacts(Ctx(svc()).get(), paged, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    for (const auto& ct : out.contacts()) seen.push_back(ct.contact_id());
+    if (out.next_page_token().empty()) break;
+    paged.set_page_token(out.next_page_token());
+  }
+  EXPECT_EQ(seen, sorted({ida, idb}));
+
+  // Agents reach contacts through their tickets, not the prospect list.
+  grpc::Status denied;
+  ListedIds(kv1::ListContactsRequest(), &denied, agent());
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ContactsTest, AContactWhoEnrolsIsLinkedAndTheirTicketsFollowThem) {
+  kv1::Contact mai = MustCreate(Person("Mai Tran", "mai@example.com"), "contact-mai");
+  kv1::Complaint t = FileFor(mai.contact_id(), kv1::TICKET_KIND_COMPLAINT);
+  EXPECT_EQ(t.kind(), kv1::TICKET_KIND_COMPLAINT);
+  // Mai enrols with the same e-mail address: loyalty tells complaint.
+  Enrol("m-mai", [](lv1::Member* m) { m->set_email("mai@example.com"); });
+  kv1::GetContactRequest get;
+  get.set_contact_id(mai.contact_id());
+  kv1::Contact now;
+  ASSERT_TRUE(Eventually([&] {
+    return complaints().GetContact(Ctx(agent()).get(), get, &now).ok() && now.member_id() == "m-mai";
+  })) << complaint_->log()
+      << service_->log();
+  kv1::ListComplaintsRequest by_member;
+  by_member.set_member_id("m-mai");
+  kv1::ListComplaintsResponse listed;
+  grpc::Status s = complaints().ListComplaints(Ctx(agent()).get(), by_member, &listed);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(listed.complaints_size(), 1);
+  EXPECT_EQ(listed.complaints(0).complaint_id(), t.complaint_id());
+  EXPECT_EQ(listed.complaints(0).contact_id(), mai.contact_id());
+  // A new ticket of the linked contact is the member's too.
+  EXPECT_EQ(FileFor(mai.contact_id(), kv1::TICKET_KIND_INQUIRY).member_id(), "m-mai");
+}
+
+TEST_F(ContactsTest, OnlyLoyaltyAmongPeersLinksAndARetryReturnsTheFirstAnswer) {
+  kv1::Contact vy = MustCreate(Person("Vy Le", "vy@example.com"), "contact-vy");
+  FileFor(vy.contact_id(), kv1::TICKET_KIND_INQUIRY);
+  kv1::LinkContactsRequest link;
+  link.set_request_id("link-vy");
+  link.set_member_id("m-vy");
+  link.set_email("vy@example.com");
+  kv1::LinkContactsResponse linked;
+  grpc::Status s = complaints().LinkContacts(Ctx(tokens_.peer_promotion).get(), link, &linked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(s), "PEER_NOT_ALLOWED");
+  s = complaints().LinkContacts(Ctx(agent()).get(), link, &linked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  s = complaints().LinkContacts(Ctx(tokens_.peer_loyalty).get(), link, &linked);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(linked.contact_ids_size(), 1);
+  EXPECT_EQ(linked.contact_ids(0), vy.contact_id());
+  EXPECT_EQ(linked.complaint_count(), 1);
+  kv1::LinkContactsResponse again;
+  s = complaints().LinkContacts(Ctx(tokens_.peer_loyalty).get(), link, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.SerializeAsString(), linked.SerializeAsString()) << "a retry returns the first answer";
+  link.set_request_id("link-vy-2");
+  s = complaints().LinkContacts(Ctx(tokens_.peer_loyalty).get(), link, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.contact_ids_size(), 0) << "a linked contact stays linked";
+}
+
+TEST_F(ContactsTest, AContactIsExportedAndErasedByTheirEmailAddress) {
+  kv1::Contact kim = MustCreate(Person("Kim Pham", "Kim@Example.com"), "contact-kim");
+  kv1::Complaint t = FileFor(kim.contact_id(), kv1::TICKET_KIND_INQUIRY);
+  kv1::ReplyToComplaintResponse reply;
+  ASSERT_TRUE(Reply(t.complaint_id(), "Kim, yes it is glass.", &reply).ok());
+  care::common::v1::DataSubject subject;
+  subject.set_email("kim@example.com");  // without case, as erasure subjects are
+
+  care::common::v1::ExportPersonalDataRequest ex;
+  *ex.mutable_subject() = subject;
+  ex.set_reason("DSR-7");
+  auto ctx = Ctx(admin());
+  auto reader = complaints().ExportPersonalData(ctx.get(), ex);
+  std::vector<kv1::ComplaintPersonalData> items;
+  for (kv1::ComplaintPersonalData item; reader->Read(&item);) items.push_back(item);
+  grpc::Status s = reader->Finish();
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_GE(items.size(), 3u);
+  EXPECT_EQ(items[0].contact().contact_id(), kim.contact_id());
+  EXPECT_EQ(items[1].complaint().complaint_id(), t.complaint_id());
+  bool reply_exported = false;
+  for (const auto& item : items) reply_exported |= item.event().reply().text() == "Kim, yes it is glass.";
+  EXPECT_TRUE(reply_exported);
+
+  care::common::v1::ErasePersonalDataRequest erase;
+  erase.set_erasure_id("erase-kim");
+  *erase.mutable_subject() = subject;
+  erase.set_pseudonym("erased-0123456789abcdef0123456789abcdef");
+  erase.set_reason("DSR-7");
+  care::common::v1::ErasureReceipt receipt;
+  s = complaints().ErasePersonalData(Ctx(tokens_.peer_loyalty).get(), erase, &receipt);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(receipt.erased().at("contact"), 1);
+  EXPECT_EQ(receipt.deidentified().at("complaint"), 1);
+  kv1::GetContactRequest get;
+  get.set_contact_id(kim.contact_id());
+  kv1::Contact gone;
+  s = complaints().GetContact(Ctx(agent()).get(), get, &gone);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  kv1::Complaint kept = Get(t.complaint_id());
+  EXPECT_EQ(kept.member_id(), erase.pseudonym());
+  EXPECT_TRUE(kept.contact_id().empty());
+  EXPECT_TRUE(kept.description().empty());
+  EXPECT_EQ(kept.kind(), kv1::TICKET_KIND_INQUIRY) << "the facts stay for metrics";
+  for (const auto& e : Events(t.complaint_id())) EXPECT_TRUE(e.reply().text().empty());
+  // The kept ticket is frozen: nothing more is said to the person.
+  s = Reply(t.complaint_id(), "Anything else?", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(s), "SUBJECT_ERASED");
+}
+
+}  // namespace
+}  // namespace care::testing
