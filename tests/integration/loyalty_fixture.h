@@ -318,6 +318,8 @@ class LoyaltyTest : public ::testing::Test {
   }
 
   // ----------------------------------------------------------- members
+  // The helpers below retry what a client retries with the same request id
+  // (RetryTransient; Redeem only ABORTED, as callers check its status).
   lv1::Member Enrol(const std::string& member_id, const std::function<void(lv1::Member*)>& edit = nullptr) {
     lv1::EnrolMemberRequest req;
     req.set_request_id("enrol-" + member_id);
@@ -326,7 +328,7 @@ class LoyaltyTest : public ::testing::Test {
     req.mutable_member()->set_email(member_id + "@example.com");
     if (edit) edit(req.mutable_member());
     lv1::Member out;
-    grpc::Status s = stub().EnrolMember(Ctx(svc()).get(), req, &out);
+    grpc::Status s = RetryTransient([&](int) { return stub().EnrolMember(Ctx(svc()).get(), req, &out); });
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
   }
@@ -354,7 +356,8 @@ class LoyaltyTest : public ::testing::Test {
   lv1::RecordPurchaseResponse Purchase(const std::string& member_id, const std::string& order_id,
                                        int64_t amount_minor) {
     lv1::RecordPurchaseResponse out;
-    grpc::Status s = stub().RecordPurchase(Ctx(svc()).get(), PurchaseRequest(member_id, order_id, amount_minor), &out);
+    const lv1::RecordPurchaseRequest req = PurchaseRequest(member_id, order_id, amount_minor);
+    grpc::Status s = RetryTransient([&](int) { return stub().RecordPurchase(Ctx(svc()).get(), req, &out); });
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
   }
@@ -365,7 +368,7 @@ class LoyaltyTest : public ::testing::Test {
     req.set_request_id(request_id);
     req.set_member_id(member_id);
     req.set_points(points);
-    return stub().RedeemPoints(Ctx(svc()).get(), req, out);
+    return RetryAborted([&](int) { return stub().RedeemPoints(Ctx(svc()).get(), req, out); });
   }
 
   lv1::AdjustPointsResponse Adjust(const std::string& member_id, const std::string& request_id, int64_t delta) {
@@ -375,7 +378,7 @@ class LoyaltyTest : public ::testing::Test {
     req.set_points_delta(delta);
     req.set_reason_code("GOODWILL");
     lv1::AdjustPointsResponse out;
-    grpc::Status s = stub().AdjustPoints(Ctx(goodwill()).get(), req, &out);
+    grpc::Status s = RetryTransient([&](int) { return stub().AdjustPoints(Ctx(goodwill()).get(), req, &out); });
     EXPECT_TRUE(s.ok()) << Describe(s);
     return out;
   }

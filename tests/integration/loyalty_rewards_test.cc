@@ -66,7 +66,7 @@ class RewardsTest : public LinkedPromotionTest {
     req.set_request_id(request_id);
     req.set_member_id(member);
     req.set_reward_id(reward);
-    return stub().RedeemReward(Ctx(token.empty() ? svc() : token).get(), req, out);
+    return RetryAborted([&](int) { return stub().RedeemReward(Ctx(token.empty() ? svc() : token).get(), req, out); });
   }
 
   Redemption GetRedemption(const std::string& id) {

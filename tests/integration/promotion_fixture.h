@@ -179,7 +179,8 @@ class PromotionTest : public LoyaltyTest {
     pv1::RedeemQuoteRequest req;
     req.set_order_id(order_id);
     req.set_quote_token(token);
-    return promo().RedeemQuote(Ctx(svc()).get(), req, out);
+    // A hot budget or usage row may answer ABORTED: retried like a client.
+    return RetryAborted([&](int) { return promo().RedeemQuote(Ctx(svc()).get(), req, out); });
   }
 
   pv1::CampaignReport Report(const std::string& id) {
