@@ -9,6 +9,7 @@
 #include "common/bounds.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
+#include "common/localized.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -81,6 +82,7 @@ Cart CartOf(const pv1::QuoteRequest& req) {
   cart.shipping = req.shipping().amount_minor();
   cart.full_view = req.view() == pv1::QUOTE_VIEW_FULL;
   cart.explain_all = req.explain_all();
+  cart.language_code = req.language_code();
   cart.lines.reserve(req.lines_size());
   for (const pv1::CartLine& l : req.lines()) {
     cart.lines.push_back(Line{l.line_id(), l.sku(), l.category(), l.quantity(), l.unit_price().amount_minor()});
@@ -310,6 +312,9 @@ absl::Status CheckQuoteRequest(const pv1::QuoteRequest* req) {
     errors.RequireMaxLength(absl::StrCat("voucher_codes[", i, "]"), req->voucher_codes(i), 64);
   }
   if (!pv1::QuoteView_IsValid(req->view())) errors.Add("view", "unknown view");
+  if (!req->language_code().empty() && !IsLocaleTag(req->language_code())) {
+    errors.Add("language_code", "not a BCP 47 tag of at most 35 characters");
+  }
   return FieldStatus(errors, mismatches);
 }
 

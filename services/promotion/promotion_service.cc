@@ -10,9 +10,11 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/localized.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "services/promotion/pricing.h"
@@ -128,6 +130,26 @@ void FillRedemption(const v1::QuoteResponse& quote, const std::string& order_id,
   *out.mutable_quote_time() = quote.quote_time();
   *out.mutable_create_time() = ToTimestamp(now);
   *out.mutable_update_time() = ToTimestamp(now);
+}
+
+// Names each applied and rejected campaign of `out` in the reader's
+// `locale` (QuoteRequest.language_code), from the campaigns it was priced
+// with; nothing to do for "".
+void LocalizeNames(const std::vector<const v1::Campaign*>& campaigns, const std::string& locale,
+                   v1::QuoteResponse& out) {
+  if (locale.empty()) return;
+  const std::vector<std::string> chain = LocaleFallbackChain(locale, "");
+  absl::flat_hash_map<absl::string_view, const v1::Campaign*> by_id;
+  by_id.reserve(campaigns.size());
+  for (const v1::Campaign* c : campaigns) by_id.emplace(c->campaign_id(), c);
+  auto rename = [&](const std::string& campaign_id, std::string* name) {
+    auto it = by_id.find(campaign_id);
+    if (it != by_id.end()) *name = PickLocalized(it->second->localized_display_names(), chain, *name);
+  };
+  for (v1::AppliedCampaign& ac : *out.mutable_applied_campaigns()) rename(ac.campaign_id(), ac.mutable_display_name());
+  for (v1::RejectedCampaign& rc : *out.mutable_rejected_campaigns()) {
+    rename(rc.campaign_id(), rc.mutable_display_name());
+  }
 }
 
 }  // namespace
@@ -315,6 +337,7 @@ absl::Status PromotionService::Quote(Cart cart, v1::QuoteResponse* out, std::fun
   if (absl::Status s = ResolveVouchers(cart.voucher_codes, in, out->mutable_vouchers()); !s.ok()) return s;
   if (absl::Status s = Price(in, out); !s.ok()) return s;
   ExplainRejections(in, out);
+  LocalizeNames(in.candidates, cart.language_code, *out);
   FinishQuote(cart, in, *out);
   return absl::OkStatus();
 }

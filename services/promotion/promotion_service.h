@@ -91,6 +91,7 @@ struct Cart {
   bool full_view = false;    // every Adjustment (QUOTE_VIEW_FULL)
   bool explain_all = false;  // every live campaign, each rejected one with its reason
   std::vector<std::string> voucher_codes;
+  std::string language_code;  // the reader's locale for campaign names ("" = display_name)
 };
 
 // ReturnRedemption: units of some lines, or (none listed) everything not yet

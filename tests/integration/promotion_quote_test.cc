@@ -187,6 +187,57 @@ TEST_F(PromotionQuoteTest, ExplainAllListsTheCampaignsThatCouldNotTouchTheCartWi
   EXPECT_EQ(explained.applied_campaigns_size(), 0);
 }
 
+TEST_F(PromotionQuoteTest, CampaignNamesComeInTheReadersLanguageAlongTheFallbackChain) {
+  MakeTier("s1", "silver");
+  pv1::Campaign shoes = BaseCampaign(Base());
+  shoes.clear_starts_at();
+  (*shoes.mutable_localized_display_names())["ja"] = "春のセール";
+  (*shoes.mutable_localized_display_names())["vi-VN"] = "Khuyến mãi mùa xuân";
+  *shoes.add_rules()->add_effects()->mutable_cart_discount()->mutable_value()->mutable_value() = Percent(1000);
+  Live("spring", shoes);
+  pv1::Campaign gold = TierCampaign();
+  gold.set_display_name("Gold week");
+  (*gold.mutable_localized_display_names())["ja"] = "ゴールド週間";
+  gold.mutable_audience()->add_tier_ids("gold");
+  Live("gold-week", gold);
+  pv1::QuoteRequest req = Cart("s1", {CartLine("l1", "SHOE-1", "shoes", 1, 10000)});
+  req.set_explain_all(true);
+  auto names = [&](const std::string& locale) {
+    req.set_language_code(locale);
+    pv1::QuoteResponse q = Quote(req);
+    EXPECT_EQ(q.applied_campaigns_size(), 1);
+    EXPECT_EQ(q.rejected_campaigns_size(), 1);
+    std::vector<std::string> out;
+    for (const auto& a : q.applied_campaigns()) out.push_back(a.display_name());
+    for (const auto& r : q.rejected_campaigns()) out.push_back(r.display_name());
+    return out;
+  };
+  // "ja-JP" falls back to "ja"; applied and rejected campaigns alike.
+  EXPECT_EQ(names("ja-JP"), (std::vector<std::string>{"春のセール", "ゴールド週間"}));
+  // A text only for "vi-VN" is not picked for plain "vi", which gets the
+  // default; no language is the default too.
+  EXPECT_EQ(names("vi-VN"), (std::vector<std::string>{"Khuyến mãi mùa xuân", "Gold week"}));
+  EXPECT_EQ(names("vi"), (std::vector<std::string>{"Spring sale", "Gold week"}));
+  EXPECT_EQ(names(""), (std::vector<std::string>{"Spring sale", "Gold week"}));
+
+  // The redemption of a Japanese quote still redeems the campaign.
+  req.set_explain_all(false);
+  req.set_language_code("JA");
+  pv1::QuoteResponse ja = Quote(req);
+  ASSERT_EQ(ja.applied_campaigns_size(), 1);
+  EXPECT_EQ(ja.applied_campaigns(0).display_name(), "春のセール");
+  pv1::Redemption r;
+  grpc::Status s = Redeem("ja-order", ja.quote_token(), &r);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(r.campaigns(0).campaign_id(), "spring");
+
+  req.set_language_code("not a tag");
+  pv1::QuoteResponse out;
+  s = promo().Quote(Ctx(svc()).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"language_code"});
+}
+
 TEST_F(PromotionQuoteTest, QuotesHonourWhatTheLimitsLeaveBudgetsCapTheDiscount) {
   // 10% off, at most 1,500 of budget in total and one order per customer.
   pv1::Campaign c = BaseCampaign(Base());
