@@ -4,7 +4,9 @@
 // their tickets move under the member.
 
 #include <algorithm>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
 #include "services/complaint/service_internal.h"
@@ -18,6 +20,19 @@ constexpr int kContactChunk = 500;
 constexpr int kContactChunks = 20;
 // A contact's tickets moved to the member per read.
 constexpr int kLinkBatch = 100;
+// Contacts one enrolment may take over; more share the address with others.
+constexpr size_t kMaxLinkedContacts = 5;
+
+// Whether a contact found by the member's e-mail or phone is the member: no
+// address both have differs, and a contact with an e-mail address matches
+// on it (a phone alone is shared, recycled or mistyped too often).
+bool SamePerson(const v1::Contact& c, const std::string& email, const std::string& phone) {
+  const bool email_same = !c.email().empty() && absl::EqualsIgnoreCase(c.email(), email);
+  const bool phone_same = !c.phone().empty() && c.phone() == phone;
+  if (!c.email().empty() && !email.empty() && !email_same) return false;
+  if (!c.phone().empty() && !phone.empty() && !phone_same) return false;
+  return email_same || (c.email().empty() && phone_same);
+}
 
 bool Consented(const v1::Contact& c, int channel) {
   return std::any_of(c.consents().begin(), c.consents().end(),
@@ -132,9 +147,16 @@ absl::StatusOr<v1::LinkContactsResponse> ComplaintService::LinkContacts(const On
   return WriteOnce<v1::LinkContactsResponse>(
       store_, tagged, [&](StoreTxn& tx, v1::LinkContactsResponse& out) -> absl::Status {
         if (absl::Status gone = tx.RefuseIfErased({MemberSubject(member_id)}); !gone.ok()) return gone;
-        auto contacts = tx.ContactsByAddress(email, phone, /*unlinked_only=*/true);
-        if (!contacts.ok()) return contacts.status();
-        for (v1::Contact& contact : *contacts) {
+        auto found = tx.ContactsByAddress(email, phone, /*unlinked_only=*/true);
+        if (!found.ok()) return found.status();
+        std::vector<v1::Contact> contacts;
+        for (v1::Contact& contact : *found) {
+          if (SamePerson(contact, email, phone)) contacts.push_back(std::move(contact));
+        }
+        // An address many contacts share (a shop's phone, a family's
+        // e-mail) does not tell whose they are: none is linked.
+        if (contacts.size() > kMaxLinkedContacts) contacts.clear();
+        for (v1::Contact& contact : contacts) {
           contact.set_member_id(member_id);
           contact.set_version(contact.version() + 1);
           *contact.mutable_update_time() = ToTimestamp(now);

@@ -113,11 +113,16 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
 // filed under a member (a member's go with the member's erasure) are
 // blanked and kept under the pseudonym, frozen like a member's, and the
 // contact record is deleted.
-absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified) {
+// Each contact's addresses join `keys`: what CreateContact remembered is
+// filed under one of them, which need not be the one the erasure names.
+absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified,
+                           std::vector<std::string>& keys) {
   if (cmd.email.empty() && cmd.phone.empty()) return absl::OkStatus();
   auto contacts = tx.ContactsByAddress(cmd.email, cmd.phone, /*unlinked_only=*/false);
   if (!contacts.ok()) return contacts.status();
   for (const v1::Contact& contact : *contacts) {
+    if (!contact.email().empty()) keys.push_back(EmailSubject(contact.email()));
+    if (!contact.phone().empty()) keys.push_back(PhoneSubject(contact.phone()));
     // A survey answer is recorded as the contact's own act.
     auto rekey = [&](v1::ComplaintEvent& e) {
       if (e.actor().principal_id() != contact.contact_id()) return false;
@@ -256,12 +261,14 @@ absl::StatusOr<care::common::v1::ErasureReceipt> ComplaintService::ErasePersonal
         if (!cmd.member_id.empty()) {
           if (absl::Status s = EraseTickets(tx, cmd, now, erased, deidentified); !s.ok()) return s;
         }
-        if (absl::Status s = EraseContacts(tx, cmd, now, erased, deidentified); !s.ok()) return s;
+        std::vector<std::string> keys = cmd.keys;
+        if (absl::Status s = EraseContacts(tx, cmd, now, erased, deidentified, keys); !s.ok()) return s;
         for (const auto& [kind, n] : erased) (*out.mutable_erased())[kind] = n;
         for (const auto& [kind, n] : deidentified) (*out.mutable_deidentified())[kind] = n;
         // The pseudonym is tombstoned too: the kept tickets take no new text.
-        std::vector<std::string> keys = cmd.keys;
         keys.push_back(MemberSubject(cmd.pseudonym));
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         return tx.EraseCommonRecords(keys, now, out);
       });
   if (receipt.ok() && options_.scrub != nullptr) options_.scrub->Request(cmd.erasure_id);

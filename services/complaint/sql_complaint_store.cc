@@ -193,7 +193,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     in("category", q.categories);
     in("priority", q.priorities);
     if (!q.member_id.empty()) sql.Add(" AND member_id = ?", q.member_id);
-    if (!q.contact_id.empty()) sql.Add(" AND contact_id = ?", q.contact_id);
+    // "<> ''" lets the planner use the partial index on contact_id.
+    if (!q.contact_id.empty()) sql.Add(" AND contact_id <> '' AND contact_id = ?", q.contact_id);
     if (!q.team_id.empty()) sql.Add(" AND team_id = ?", q.team_id);
     if (!q.assignee_agent_id.empty()) {
       sql.Add(" AND assignee_agent_id = ?", q.assignee_agent_id);
@@ -391,7 +392,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     sql.Add(" AND contact_id > ?", q.after);
     if (q.prospects_only) sql.Add(" AND prospect_source IS NOT NULL");
     if (!q.source.empty()) sql.Add(" AND prospect_source = ?", q.source);
-    if (!q.email.empty()) sql.Add(" AND email = ?", absl::AsciiStrToLower(q.email));
+    if (!q.email.empty()) sql.Add(" AND email <> '' AND email = ?", absl::AsciiStrToLower(q.email));
     sql.Add(" ORDER BY contact_id LIMIT ?", static_cast<int64_t>(limit));
     return Protos<v1::Contact>(sql.Query(txn_), "contact");
   }

@@ -113,13 +113,16 @@ absl::Status FromContact(StoreTxn& tx, v1::Complaint& c) {
   if (!*contact) return NotFound("CONTACT_NOT_FOUND", "no contact with this contact_id");
   if (c.locale().empty()) c.set_locale((*contact)->locale());
   c.set_member_id((*contact)->member_id());
-  return absl::OkStatus();
+  // A contact linked to a member since erased files nothing under them.
+  if (c.member_id().empty()) return absl::OkStatus();
+  return tx.RefuseIfErased({MemberSubject(c.member_id())});
 }
 
 // Whether a listed complaint passes the filters the store does not index.
 bool Keep(const ComplaintService::ListFilter& filter, const v1::Complaint& c) {
-  if (!filter.kinds.empty() &&
-      std::find(filter.kinds.begin(), filter.kinds.end(), static_cast<int>(c.kind())) == filter.kinds.end()) {
+  // Tickets stored before kinds existed are complaints.
+  const int kind = c.kind() == v1::TICKET_KIND_UNSPECIFIED ? v1::TICKET_KIND_COMPLAINT : c.kind();
+  if (!filter.kinds.empty() && std::find(filter.kinds.begin(), filter.kinds.end(), kind) == filter.kinds.end()) {
     return false;
   }
   if (!filter.compensation_statuses.empty()) {

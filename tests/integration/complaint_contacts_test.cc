@@ -405,6 +405,47 @@ TEST_F(ContactsTest, OnlyLoyaltyAmongPeersLinksAndARetryReturnsTheFirstAnswer) {
   EXPECT_EQ(again.contact_ids_size(), 0) << "a linked contact stays linked";
 }
 
+TEST_F(ContactsTest, OnlyContactsWhoseAddressesAreTheMembersAreLinked) {
+  // Same phone, another e-mail: someone else (a family phone, a recycled
+  // number). A phone-only contact with that phone is the member.
+  kv1::Contact alice = Person("Alice", "alice@example.com");
+  alice.set_phone("+84901234567");
+  alice = MustCreate(alice, "contact-alice");
+  kv1::Contact walk_in = Person("Walk-in", "");
+  walk_in.set_phone("+84901234567");
+  walk_in.set_channel(care::common::v1::MESSAGE_CHANNEL_WEBHOOK);
+  walk_in = MustCreate(walk_in, "contact-walk-in");
+  auto link = [&](const std::string& id, const std::string& member, const std::string& email,
+                  const std::string& phone) {
+    kv1::LinkContactsRequest req;
+    req.set_request_id(id);
+    req.set_member_id(member);
+    req.set_email(email);
+    req.set_phone(phone);
+    kv1::LinkContactsResponse out;
+    grpc::Status s = complaints().LinkContacts(Ctx(tokens_.peer_loyalty).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return std::vector<std::string>(out.contact_ids().begin(), out.contact_ids().end());
+  };
+  EXPECT_EQ(link("link-bob", "m-bob", "bob@example.com", "+84901234567"),
+            std::vector<std::string>{walk_in.contact_id()});
+  // A phone alone never takes over a contact who has an e-mail address.
+  EXPECT_TRUE(link("link-carol", "m-carol", "", "+84901234567").empty());
+  // The right e-mail with a different phone on both sides is not them either.
+  EXPECT_TRUE(link("link-alice-2", "m-alice-2", "alice@example.com", "+84909999999").empty());
+  EXPECT_EQ(link("link-alice", "m-alice", "ALICE@example.com", "+84901234567"),
+            std::vector<std::string>{alice.contact_id()});
+
+  // An address six unlinked contacts share links none of them.
+  for (int i = 0; i < 6; ++i) {
+    kv1::Contact shop = Person(absl::StrCat("Guest ", i), "");
+    shop.set_phone("+84281234567");
+    shop.set_channel(care::common::v1::MESSAGE_CHANNEL_WEBHOOK);
+    MustCreate(shop, absl::StrCat("contact-shop-", i));
+  }
+  EXPECT_TRUE(link("link-shop", "m-shop", "", "+84281234567").empty());
+}
+
 TEST_F(ContactsTest, AContactIsExportedAndErasedByTheirEmailAddress) {
   kv1::Contact kim = MustCreate(Person("Kim Pham", "Kim@Example.com"), "contact-kim");
   kv1::Complaint t = FileFor(kim.contact_id(), kv1::TICKET_KIND_INQUIRY);
