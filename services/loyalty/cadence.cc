@@ -78,8 +78,8 @@ std::optional<absl::Time> CadenceDue(const CadenceRule& rule, const CadenceFacts
 
 bool SameCadenceRules(const std::vector<CadenceRule>& a, const std::vector<CadenceRule>& b) {
   auto fields = [](const CadenceRule& r) {
-    return std::tie(r.rule_id, r.display_name, r.localized_display_names, r.trigger, r.after, r.period, r.tier_ids,
-                    r.segments);
+    // Names are left out: a fixed translation changes no one's due time.
+    return std::tie(r.rule_id, r.trigger, r.after, r.period, r.tier_ids, r.segments);
   };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [&](const CadenceRule& x, const CadenceRule& y) { return fields(x) == fields(y); });

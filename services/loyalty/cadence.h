@@ -36,7 +36,8 @@ struct CadenceFacts {
 std::optional<absl::Time> CadenceDue(const CadenceRule& rule, const CadenceFacts& facts, const CadenceContact& had,
                                      absl::Time now);
 
-// Whether two lists of rules are the same, field by field.
+// Whether two lists of rules reach the same members at the same times (their
+// names aside): if not, every member is looked at again.
 bool SameCadenceRules(const std::vector<CadenceRule>& a, const std::vector<CadenceRule>& b);
 
 // Whether the member is in the rule's tiers and segments now.
