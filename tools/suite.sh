@@ -94,6 +94,8 @@ export CARE_REDIS_PASSWORD_FILE=$data/redis_password CARE_TIER_CACHE_KEY_FILE=$d
 export CARE_PRIVACY_KEY_FILE=$data/privacy_key
 export CARE_LOYALTY_TARGET=127.0.0.1:50051 CARE_PROMOTION_TARGET=127.0.0.1:50052
 export CARE_COMPLAINT_TARGET=127.0.0.1:50053 CARE_NOTIFICATION_TARGET=127.0.0.1:50054
+# A member who enrols takes over the care desk's contact with the same e-mail or phone.
+export CARE_LINK_CONTACTS=true
 # Notification may reach webhook / SMTP receivers on this machine (a local
 # suite only; production lists its gateways, see services/notification/README.md).
 export CARE_EGRESS_ALLOWLIST=127.0.0.1/32

@@ -69,6 +69,7 @@ class Demo final {
     QuoteAndRedeem();
     RedeemReward();
     Complaint();
+    Inquiry();
     Inboxes();
     std::printf("\nDemo complete: every step above was checked against the services' answers.\n");
   }
@@ -710,6 +711,54 @@ class Demo final {
     grpc::Status twice = complaint_->SubmitSurveyResponse(Ctx().get(), answer, &answered);
     Check(twice.error_code() == grpc::StatusCode::ALREADY_EXISTS, "a survey is answered once");
     Say("Lan answers the survey from her inbox: 5/5; a second answer is refused (ALREADY_EXISTS)");
+  }
+
+  // A prospect without membership asks before buying (seeds 002, 003): the
+  // desk files an inquiry for the contact; when she enrols, it follows her.
+  void Inquiry() {
+    Step("An inquiry from a prospect who is not a member yet; she enrols and her ticket follows her");
+    kv1::CreateContactRequest add;
+    add.set_request_id(Id("contact-minh"));
+    kv1::Contact* who = add.mutable_contact();
+    who->set_display_name("Tran Thi Minh");
+    who->set_email(Id("minh") + "@example.com");
+    who->set_locale("vi");
+    who->set_time_zone("Asia/Ho_Chi_Minh");
+    who->set_channel(cv1::MESSAGE_CHANNEL_EMAIL);
+    who->mutable_prospect()->set_source("web-inquiry");
+    who->mutable_prospect()->add_interests("ao-dai");
+    kv1::Contact contact;
+    Call("ComplaintService.CreateContact", [&](auto* ctx) { return complaint_->CreateContact(ctx, add, &contact); });
+    kv1::CreateComplaintRequest ask;
+    ask.set_request_id(Id("inquiry-minh"));
+    ask.set_kind(kv1::TICKET_KIND_INQUIRY);
+    ask.set_contact_id(contact.contact_id());
+    ask.set_channel(kv1::CHANNEL_WEB);
+    ask.set_category(kv1::CATEGORY_PRODUCT);
+    ask.set_description("Áo dài size M còn màu đỏ không?");
+    ask.set_locale("vi");
+    kv1::CreateComplaintResponse asked;
+    Call("ComplaintService.CreateComplaint", [&](auto* ctx) { return complaint_->CreateComplaint(ctx, ask, &asked); });
+    Check(asked.complaint().member_id().empty(), "an inquiry from a contact names no member");
+    Say(absl::StrCat(who->display_name(), " (prospect from ", who->prospect().source(),
+                     ") asks over the web form: ", asked.complaint().complaint_id(), ", kind INQUIRY, no membership"));
+
+    lv1::EnrolMemberRequest enrol;
+    enrol.set_request_id(Id("enrol-minh"));
+    enrol.mutable_member()->set_member_id(Id("minh"));
+    enrol.mutable_member()->set_name(who->display_name());
+    enrol.mutable_member()->set_email(who->email());
+    enrol.mutable_member()->set_locale("vi");
+    lv1::Member member;
+    Call("LoyaltyService.EnrolMember", [&](auto* ctx) { return loyalty_->EnrolMember(ctx, enrol, &member); });
+    kv1::GetComplaintRequest get;
+    get.set_complaint_id(asked.complaint().complaint_id());
+    Eventually("the inquiry linked to the new member", [&] {
+      kv1::Complaint now;
+      return complaint_->GetComplaint(Ctx().get(), get, &now).ok() && now.member_id() == member.member_id();
+    });
+    Say(absl::StrCat("She enrols with the same e-mail as ", member.member_id(),
+                     ": loyalty tells the desk, and her inquiry now belongs to the member"));
   }
 
   void Inboxes() {
