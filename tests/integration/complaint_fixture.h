@@ -107,6 +107,24 @@ class ComplaintTest : public LoyaltyTest {
     ASSERT_TRUE(s.ok()) << Describe(s);
   }
 
+  // "utc": open every day 00:00-23:59 UTC, so targets are wall time.
+  void UtcCalendar() {
+    kv1::CreateBusinessCalendarRequest req;
+    req.set_request_id("cal-utc");
+    kv1::BusinessCalendar* c = req.mutable_calendar();
+    c->set_calendar_id("utc");
+    c->set_time_zone("UTC");
+    for (int d = kv1::WEEKDAY_MONDAY; d <= kv1::WEEKDAY_SUNDAY; ++d) {
+      kv1::BusinessHours* h = c->add_weekly_hours();
+      h->set_day(static_cast<kv1::Weekday>(d));
+      h->mutable_end()->set_hours(23);
+      h->mutable_end()->set_minutes(59);
+    }
+    kv1::BusinessCalendar out;
+    grpc::Status s = complaints().CreateBusinessCalendar(Ctx(admin()).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
   // A policy with a first-response target and two escalation levels on it.
   void Policy(const std::string& id, int order, absl::Duration first_response, const std::string& calendar,
               const std::vector<std::string>& tiers = {}) {

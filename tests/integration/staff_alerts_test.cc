@@ -48,9 +48,11 @@ class StaffAlertsTest : public ComplaintTest {
 
   // Every service's clock: complaint's SLA job, and notification's, which
   // refuses events from more than five minutes ahead of it.
+  // Notification's clock first: it refuses events from more than five
+  // minutes ahead of it, which complaint's jobs could send in between.
   void SetAll(absl::Time t) {
-    SetBoth(t);
     SetBaseTimeTo(*notif_, t);
+    SetBoth(t);
   }
   void SetBaseTimeTo(ServiceProcess& p, absl::Time t) {
     care::common::v1::SetTimeRequest req;
@@ -111,19 +113,8 @@ class StaffAlertsTest : public ComplaintTest {
   // response, a level that notifies the team lead at the breach, and a
   // warning 30 minutes before it.
   void RoundTheClock() {
-    kv1::CreateBusinessCalendarRequest cal;
-    cal.set_request_id("cal-utc");
-    cal.mutable_calendar()->set_calendar_id("utc");
-    cal.mutable_calendar()->set_time_zone("UTC");
-    for (int d = kv1::WEEKDAY_MONDAY; d <= kv1::WEEKDAY_SUNDAY; ++d) {
-      kv1::BusinessHours* h = cal.mutable_calendar()->add_weekly_hours();
-      h->set_day(static_cast<kv1::Weekday>(d));
-      h->mutable_end()->set_hours(23);
-      h->mutable_end()->set_minutes(59);
-    }
-    kv1::BusinessCalendar c;
-    grpc::Status s = complaints().CreateBusinessCalendar(Ctx(admin()).get(), cal, &c);
-    ASSERT_TRUE(s.ok()) << Describe(s);
+    UtcCalendar();
+    if (HasFatalFailure()) return;
     kv1::CreateSlaPolicyRequest req;
     req.set_request_id("policy-staff");
     kv1::SlaPolicy* p = req.mutable_policy();
@@ -139,7 +130,7 @@ class StaffAlertsTest : public ComplaintTest {
     l->add_actions(kv1::ESCALATION_ACTION_NOTIFY_TEAM_LEAD);
     l->add_actions(kv1::ESCALATION_ACTION_RAISE_PRIORITY);
     kv1::SlaPolicy out;
-    s = complaints().CreateSlaPolicy(Ctx(admin()).get(), req, &out);
+    grpc::Status s = complaints().CreateSlaPolicy(Ctx(admin()).get(), req, &out);
     ASSERT_TRUE(s.ok()) << Describe(s);
   }
 

@@ -2,17 +2,13 @@
 -- (GetLoyaltyAnalytics, issue 22): counters per local day of the program's
 -- time zone and tier, added to in the transaction of every
 -- ledger entry, tier change, enrolment, erasure, purchase and return, so a
--- query reads at most (days x tiers x 32) rows however many members there are.
+-- query reads at most (days x tiers) rows however many members there are.
 -- Day = days since 1970-01-01 in the program's zone at the time of the
 -- change. Day -1 is the opening row: what the members held when this
 -- migration ran (members per tier, their balances); no flows before it.
 CREATE TABLE analytics_daily (
   day                 BIGINT NOT NULL,
   tier_id             TEXT    NOT NULL,  -- the member's tier when it happened
-  -- Each writer thread adds to its own one of 32 rows of the (day, tier): a
-  -- single row would make every enrolment and purchase of the day wait for
-  -- (on PostgreSQL, conflict with) every other. Queries sum them.
-  shard               BIGINT  NOT NULL DEFAULT 0,
   members_delta       BIGINT NOT NULL DEFAULT 0,  -- +enrolled +moved in -moved out -erased
   enrolled            BIGINT NOT NULL DEFAULT 0,
   erased              BIGINT NOT NULL DEFAULT 0,
@@ -35,7 +31,7 @@ CREATE TABLE analytics_daily (
   active_month        BIGINT NOT NULL DEFAULT 0,  -- members' first purchase of the month
   repeat_day          BIGINT NOT NULL DEFAULT 0,  -- members' second purchase of the day
   repeat_month        BIGINT NOT NULL DEFAULT 0,  -- members' second purchase of the month
-  PRIMARY KEY (day, tier_id, shard)
+  PRIMARY KEY (day, tier_id)
 );
 INSERT INTO analytics_daily (day, tier_id, members_delta, points_net)
   SELECT -1, tier_id, COUNT(*), SUM(points_balance) FROM members GROUP BY tier_id;
