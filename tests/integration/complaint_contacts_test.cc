@@ -17,12 +17,8 @@ namespace {
 using care::common::v1::MESSAGE_CHANNEL_EMAIL;
 using care::common::v1::MESSAGE_CHANNEL_WEBHOOK;
 
-class ContactsTest : public ComplaintTest {
+class ContactsTest : public ComplaintNotificationTest {
  protected:
-  std::vector<std::string> ExtraComplaintArgs() override {
-    return {"--port=" + std::to_string(complaint_port_),
-            "--notification_target=127.0.0.1:" + std::to_string(notification_port_)};
-  }
   // Loyalty tells complaint of enrolments (LinkContacts through its outbox).
   std::vector<std::string> ExtraArgs() override {
     return {"--port=" + std::to_string(loyalty_port_),
@@ -30,34 +26,9 @@ class ContactsTest : public ComplaintTest {
   }
 
   void SetUp() override {
-    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): notification starts before complaint
+    ComplaintNotificationTest::SetUp();
     if (HasFatalFailure()) return;
-    Configure();
-    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
-                                              NotificationArgs({"--port=" + std::to_string(notification_port_),
-                                                                // The test's SMTP receiver speaks no TLS.
-                                                                "--smtp_allow_plaintext=true"}),
-                                              tokens_);
-    ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
-    nstub_ = nv1::NotificationService::NewStub(notif_->channel());
-    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
-    ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
-    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
-    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
-    SetAll(Base());
     ConfigureEmail();
-  }
-
-  // Complaint's, loyalty's and notification's clocks (notification refuses
-  // events from more than five minutes ahead of it).
-  void SetAll(absl::Time t) {
-    // Notification's first: complaint's jobs may send in between.
-    care::common::v1::SetTimeRequest req;
-    *req.mutable_time() = ToTimestamp(t);
-    care::common::v1::GetTimeResponse r;
-    grpc::Status s = care::common::v1::ClockControl::NewStub(notif_->channel())->SetTime(Ctx(admin()).get(), req, &r);
-    ASSERT_TRUE(s.ok()) << Describe(s);
-    SetBoth(t);
   }
 
   void ConfigureEmail() {
@@ -159,11 +130,7 @@ class ContactsTest : public ComplaintTest {
     return ids;
   }
 
-  int notification_port_ = FreePort();
-  int complaint_port_ = FreePort();
   SmtpReceiver smtp_;
-  std::unique_ptr<ServiceProcess> notif_;
-  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
 };
 
 TEST_F(ContactsTest, AContactsInquiryIsAnsweredHandedOverResolvedAndSurveyedByEmail) {

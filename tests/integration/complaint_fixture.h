@@ -266,4 +266,48 @@ class ComplaintTest : public LoyaltyTest {
   int counter_ = 0;
 };
 
+// Complaint with the real notification service behind it (its messages and
+// alerts go there): notification starts first, complaint on a fixed port.
+class ComplaintNotificationTest : public ComplaintTest {
+ protected:
+  std::vector<std::string> ExtraComplaintArgs() override {
+    return {"--port=" + std::to_string(complaint_port_),
+            "--notification_target=127.0.0.1:" + std::to_string(notification_port_)};
+  }
+
+  void SetUp() override {
+    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): notification starts before complaint
+    if (HasFatalFailure()) return;
+    Configure();
+    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
+                                              NotificationArgs({"--port=" + std::to_string(notification_port_),
+                                                                // The tests' SMTP receiver speaks no TLS.
+                                                                "--smtp_allow_plaintext=true"}),
+                                              tokens_);
+    ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
+    nstub_ = nv1::NotificationService::NewStub(notif_->channel());
+    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
+    ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
+    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
+    SetAll(Base());
+  }
+
+  // Every service's clock, notification's first: it refuses events from more
+  // than five minutes ahead of it, which complaint's jobs could send between.
+  void SetAll(absl::Time t) {
+    care::common::v1::SetTimeRequest req;
+    *req.mutable_time() = ToTimestamp(t);
+    care::common::v1::GetTimeResponse r;
+    grpc::Status s = care::common::v1::ClockControl::NewStub(notif_->channel())->SetTime(Ctx(admin()).get(), req, &r);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    SetBoth(t);
+  }
+
+  int notification_port_ = FreePort();
+  int complaint_port_ = FreePort();
+  std::unique_ptr<ServiceProcess> notif_;
+  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
+};
+
 }  // namespace care::testing

@@ -17,49 +17,15 @@ using care::common::v1::MESSAGE_CHANNEL_WEBHOOK;
 constexpr char kSecret[] = "staff-webhook-secret-0123456789abcdef";
 constexpr char kMember[] = "m-staff";
 
-class StaffAlertsTest : public ComplaintTest {
+class StaffAlertsTest : public ComplaintNotificationTest {
  protected:
-  std::vector<std::string> ExtraComplaintArgs() override {
-    return {"--port=" + std::to_string(complaint_port_),
-            "--notification_target=127.0.0.1:" + std::to_string(notification_port_)};
-  }
-
   void SetUp() override {
-    LoyaltyTest::SetUp();  // NOLINT(bugprone-parent-virtual-call): notification starts before complaint
+    ComplaintNotificationTest::SetUp();
     if (HasFatalFailure()) return;
-    Configure();
-    notif_ = std::make_unique<ServiceProcess>(CARE_NOTIFICATION_BIN, "care.notification.v1.NotificationService",
-                                              NotificationArgs({"--port=" + std::to_string(notification_port_),
-                                                                // The test's SMTP receiver speaks no TLS.
-                                                                "--smtp_allow_plaintext=true"}),
-                                              tokens_);
-    ASSERT_TRUE(notif_->Start().ok()) << notif_->log();
-    nstub_ = nv1::NotificationService::NewStub(notif_->channel());
-    complaint_ = std::make_unique<ServiceProcess>(CARE_COMPLAINT_BIN, kComplaintHealth, ComplaintArgs(), tokens_);
-    ASSERT_TRUE(complaint_->Start().ok()) << complaint_->log();
-    cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
-    cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
-    SetAll(Base());
     ConfigureWebhook();
     Enrol(kMember);
     Directory();
     RoundTheClock();
-  }
-
-  // Every service's clock: complaint's SLA job, and notification's, which
-  // refuses events from more than five minutes ahead of it.
-  // Notification's clock first: it refuses events from more than five
-  // minutes ahead of it, which complaint's jobs could send in between.
-  void SetAll(absl::Time t) {
-    SetBaseTimeTo(*notif_, t);
-    SetBoth(t);
-  }
-  void SetBaseTimeTo(ServiceProcess& p, absl::Time t) {
-    care::common::v1::SetTimeRequest req;
-    *req.mutable_time() = ToTimestamp(t);
-    care::common::v1::GetTimeResponse r;
-    grpc::Status s = care::common::v1::ClockControl::NewStub(p.channel())->SetTime(Ctx(admin()).get(), req, &r);
-    ASSERT_TRUE(s.ok()) << Describe(s);
   }
 
   void ConfigureWebhook() {
@@ -172,10 +138,6 @@ class StaffAlertsTest : public ComplaintTest {
   }
 
   WebhookReceiver receiver_{[](int) { return 200; }};
-  int notification_port_ = FreePort();
-  int complaint_port_ = FreePort();
-  std::unique_ptr<ServiceProcess> notif_;
-  std::unique_ptr<nv1::NotificationService::Stub> nstub_;
 };
 
 TEST_F(StaffAlertsTest, TheTeamLeadsWebhookGetsTheEscalationOnceInJapaneseAcrossRunsAndARestart) {
