@@ -216,9 +216,11 @@ class PromotionService final {
   absl::StatusOr<care::promotion::v1::Voucher> IssueVoucher(const Once& once, const GoodwillGrant& grant,
                                                             const std::string& by);
   absl::StatusOr<care::promotion::v1::Voucher> GetVoucher(const std::string& code);
-  // Whether `member_id` ("" = a guest) could use the code now.
+  // Whether `member_id` ("" = a guest) could use the code now; the
+  // campaign named in `language_code` ("" = display_name).
   absl::StatusOr<care::promotion::v1::ValidateVoucherResponse> ValidateVoucher(const std::string& code,
-                                                                               const std::string& member_id);
+                                                                               const std::string& member_id,
+                                                                               const std::string& language_code = "");
   absl::StatusOr<care::promotion::v1::Voucher> RevokeVoucher(const Once& once, const std::string& code,
                                                              const std::string& reason);
   // A page of a list, newest first, and the sequence to continue before

@@ -5,6 +5,7 @@
 #include "common/auth.h"
 #include "common/errors.h"
 #include "common/filter_limits.h"
+#include "common/localized.h"
 #include "common/pagination.h"
 #include "common/proto_time.h"
 #include "services/promotion/promotion_grpc.h"
@@ -131,7 +132,10 @@ Reactor* PromotionGrpc::ValidateVoucher(ServerContext* ctx, const pv1::ValidateV
   return rpc_.Unary(ctx, *req, [=, this](const Caller&) -> absl::Status {
     if (req->code().empty()) return InvalidField("code", "is required");
     if (FieldErrors e; !e.RequireMaxLength("code", req->code(), kMaxCodeLength)) return e.ToStatus();
-    return Respond(promotion_.ValidateVoucher(req->code(), req->customer().member_id()), resp);
+    if (!req->language_code().empty() && !IsLocaleTag(req->language_code())) {
+      return InvalidField("language_code", "not a BCP 47 tag of at most 35 characters");
+    }
+    return Respond(promotion_.ValidateVoucher(req->code(), req->customer().member_id(), req->language_code()), resp);
   });
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/localized.h"
 #include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/random.h"
@@ -233,7 +234,8 @@ absl::StatusOr<v1::Voucher> PromotionService::GetVoucher(const std::string& code
 }
 
 absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(const std::string& code,
-                                                                              const std::string& member_id) {
+                                                                              const std::string& member_id,
+                                                                              const std::string& language_code) {
   const absl::Time now = clock_.Now();
   v1::ValidateVoucherResponse out;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
@@ -252,7 +254,10 @@ absl::StatusOr<v1::ValidateVoucherResponse> PromotionService::ValidateVoucher(co
       if (*c) {
         out.set_campaign_id((*c)->campaign_id());
         out.set_campaign_version((*c)->version());
-        out.set_campaign_display_name((*c)->display_name());
+        out.set_campaign_display_name(language_code.empty() ? (*c)->display_name()
+                                                            : PickLocalized((*c)->localized_display_names(),
+                                                                            LocaleFallbackChain(language_code, ""),
+                                                                            (*c)->display_name()));
       }
       if (!*c || (*c)->state() == v1::CAMPAIGN_STATE_CANCELLED || (*c)->state() == v1::CAMPAIGN_STATE_DRAFT) {
         out.set_reason(v1::REJECTION_REASON_VOUCHER_CAMPAIGN_REJECTED);

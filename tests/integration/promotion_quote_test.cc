@@ -236,6 +236,36 @@ TEST_F(PromotionQuoteTest, CampaignNamesComeInTheReadersLanguageAlongTheFallback
   s = promo().Quote(Ctx(svc()).get(), req, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"language_code"});
+
+  // A voucher of the campaign names it in the reader's language too.
+  pv1::GenerateVouchersRequest gen;
+  gen.set_request_id("spring-codes");
+  gen.set_campaign_id("spring");
+  gen.set_count(1);
+  pv1::GenerateVouchersResponse batch;
+  s = promo().GenerateVouchers(Ctx(admin()).get(), gen, &batch);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  auto voucher_name = [&](const std::string& locale) {
+    pv1::ValidateVoucherRequest check;
+    check.set_code(batch.vouchers(0).code());
+    check.mutable_customer()->set_member_id("s1");
+    check.set_language_code(locale);
+    pv1::ValidateVoucherResponse v;
+    grpc::Status st = promo().ValidateVoucher(Ctx(svc()).get(), check, &v);
+    EXPECT_TRUE(st.ok()) << Describe(st);
+    EXPECT_TRUE(v.valid()) << v.detail();
+    return v.campaign_display_name();
+  };
+  EXPECT_EQ(voucher_name("ja-JP"), "春のセール");
+  EXPECT_EQ(voucher_name("vi"), "Spring sale");
+  EXPECT_EQ(voucher_name(""), "Spring sale");
+  pv1::ValidateVoucherRequest bad;
+  bad.set_code(batch.vouchers(0).code());
+  bad.set_language_code("not a tag");
+  pv1::ValidateVoucherResponse ignored;
+  s = promo().ValidateVoucher(Ctx(svc()).get(), bad, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"language_code"});
 }
 
 TEST_F(PromotionQuoteTest, QuotesHonourWhatTheLimitsLeaveBudgetsCapTheDiscount) {
