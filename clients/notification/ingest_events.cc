@@ -105,6 +105,8 @@ OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& e) {
   m->set_occasion_name(e.occasion_name);
   m->mutable_localized_occasion_names()->insert(e.localized_occasion_names.begin(), e.localized_occasion_names.end());
   m->set_points(e.points);
+  m->set_reward_name(e.reward_name);
+  m->mutable_localized_reward_names()->insert(e.localized_reward_names.begin(), e.localized_reward_names.end());
   return Event(request);
 }
 

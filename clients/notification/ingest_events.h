@@ -68,6 +68,8 @@ struct OccasionReward {
   std::string occasion_name;
   std::map<std::string, std::string> localized_occasion_names;  // locale -> name
   int64_t points = 0;
+  std::string reward_name;                                    // the reward given with it, "" if none
+  std::map<std::string, std::string> localized_reward_names;  // locale -> name
 };
 
 // Promotion's events: a campaign's alert, and its cancellation.

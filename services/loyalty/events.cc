@@ -52,7 +52,8 @@ notify::TierChange Payload(const TierChanged& e) {
 notify::PointsExpiry Payload(const PointsExpiring& e) { return {e.member_id, e.points, e.expire_time}; }
 notify::BirthdayReward Payload(const BirthdayRewarded& e) { return {e.member_id, e.points}; }
 notify::OccasionReward Payload(const OccasionRewarded& e) {
-  return {e.member_id, e.occasion_id, e.occurrence, e.occasion_name, e.localized_occasion_names, e.points};
+  return {e.member_id,   e.occasion_id,           e.occurrence, e.occasion_name, e.localized_occasion_names, e.points,
+          e.reward_name, e.localized_reward_names};
 }
 notify::CareCheckIn Payload(const CheckInDue& e) {
   return {e.member_id, e.rule_id, e.contact, e.rule_name, e.localized_rule_names};

@@ -204,9 +204,18 @@ absl::Status LoyaltyService::GrantOccasion(StoreTxn& tx, Member& m, const Progra
     entry.cause = OccasionCause{o.occasion_id, o.display_name, occurrence};
     if (absl::Status s = Post(tx, program, m, entry, LotExpiry(program, now)); !s.ok()) return s;
   }
-  return tx.Enqueue(EventToOutbox(OccasionRewarded{m.member_id, o.occasion_id, occurrence, o.display_name,
-                                                   o.localized_display_names, points},
-                                  now));
+  auto gift = GiveOccasionReward(tx, m, program, o, now);
+  if (!gift.ok()) return gift.status();
+  OccasionRewarded event{m.member_id, o.occasion_id, occurrence, o.display_name, o.localized_display_names, points};
+  // The message names a gift the member has now (an item, a donation); a
+  // voucher is promotion's to issue and may still be refused, and shows in
+  // the member's vouchers once issued.
+  if (*gift && (*gift)->state() == v1::RewardRedemption::FULFILLED) {
+    event.reward_name = (*gift)->reward_display_name();
+    event.localized_reward_names.insert((*gift)->localized_reward_names().begin(),
+                                        (*gift)->localized_reward_names().end());
+  }
+  return tx.Enqueue(EventToOutbox(event, now));
 }
 
 absl::StatusOr<bool> LoyaltyService::GrantAnniversaries(StoreTxn& tx, absl::Time now) {

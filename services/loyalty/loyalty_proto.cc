@@ -85,6 +85,7 @@ v1::Occasion OccasionToProto(const Occasion& o) {
   p.set_points(o.points);
   for (const std::string& t : o.tier_ids) p.add_tier_ids(t);
   for (const std::string& s : o.segments) p.add_segments(s);
+  p.set_reward_id(o.reward_id);
   return p;
 }
 
@@ -102,6 +103,7 @@ Occasion OccasionFromProto(const v1::Occasion& p) {
   o.points = p.points();
   o.tier_ids.assign(p.tier_ids().begin(), p.tier_ids().end());
   o.segments.assign(p.segments().begin(), p.segments().end());
+  o.reward_id = p.reward_id();
   return o;
 }
 
@@ -435,6 +437,7 @@ v1::LedgerEntry EntryToProto(const LedgerEntry& e, const std::string& currency) 
           c->set_reward_name(cause.reward_name);
           c->set_redemption_id(cause.redemption_id);
           c->set_refund_reason(cause.refund_reason);
+          c->set_occasion_id(cause.occasion_id);
         }
       },
       e.cause);
@@ -522,7 +525,7 @@ LedgerEntry EntryFromProto(const v1::LedgerEntry& p) {
       break;
     case v1::LedgerEntry::kReward:
       e.cause = RewardCause{p.reward().reward_id(), p.reward().reward_name(), p.reward().redemption_id(),
-                            p.reward().refund_reason()};
+                            p.reward().refund_reason(), p.reward().occasion_id()};
       break;
     default:
       break;

@@ -310,9 +310,22 @@ class LoyaltyService final {
   // The member's next anniversary from the local day of `from` on.
   static void RecomputeAnniversary(Member& member, const Program& program, absl::Time from);
   // Gives `member` the occurrence of `occasion` unless they had it: points
-  // (within the balance bound) and a message. The caller saves the member.
+  // (within the balance bound), its catalogue reward while available, and a
+  // message. The caller saves the member.
   absl::Status GrantOccasion(StoreTxn& tx, Member& member, const Program& program, const Occasion& occasion,
                              int occurrence, absl::Time now);
+  // The catalogue reward of `occasion`, given to `member` if it is available
+  // to them now (stock, dates, tiers); nullopt when none is given.
+  absl::StatusOr<std::optional<v1::RewardRedemption>> GiveOccasionReward(StoreTxn& tx, Member& member,
+                                                                         const Program& program,
+                                                                         const Occasion& occasion, absl::Time now);
+  // Issues one unit of `reward` to `member`: a REWARD ledger entry of
+  // -`points` (the price, or 0 for an occasion's gift), the stock, and the
+  // redemption (a voucher asked of promotion through the outbox, else
+  // fulfilled). Terms are the caller's to check; the caller saves the member.
+  absl::StatusOr<v1::RewardRedemption> IssueReward(StoreTxn& tx, Member& member, const Program& program,
+                                                   v1::Reward reward, int64_t points, const std::string& occasion_id,
+                                                   const Actor& actor, absl::Time now);
   // Sends `member` the check-ins of the rules due now (once per period: the
   // contact is recorded with the outbox event) and sets when the job looks
   // at them next.

@@ -93,6 +93,7 @@ struct Occasion {
   int64_t points = 0;
   std::vector<std::string> tier_ids;  // empty = every tier
   std::vector<std::string> segments;  // empty = every segment
+  std::string reward_id;              // a catalogue reward given with it, "" = none
 };
 
 // A proactive check-in rule (care.loyalty.v1.CadenceRule): after a time
@@ -332,6 +333,7 @@ struct RewardCause {
   std::string reward_name;
   std::string redemption_id;
   std::string refund_reason;  // REWARD_REFUND only
+  std::string occasion_id;    // an occasion's gift
 };
 
 using Cause = std::variant<PurchaseCause, ReturnCause, RedemptionCause, AdjustmentCause, ExpiryCause, BirthdayCause,
@@ -444,6 +446,8 @@ struct OccasionRewarded {
   std::string occasion_name;
   std::map<std::string, std::string> localized_occasion_names;
   int64_t points = 0;
+  std::string reward_name;  // the reward given with it, "" if none
+  std::map<std::string, std::string> localized_reward_names;
 };
 // A cadence rule reached the member for the `contact`-th time.
 struct CheckInDue {

@@ -70,6 +70,7 @@ void ValidateOccasion(const Program& p, const Occasion& o, const std::string& at
     ValidateDate(o, at, errors);
   }
   errors.RequireRange(at + ".points", o.points, 0, 1000000);
+  if (!o.reward_id.empty()) errors.RequireId(at + ".reward_id", o.reward_id);
   ValidateAudience(p, o.tier_ids, o.segments, at, errors);
 }
 

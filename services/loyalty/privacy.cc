@@ -295,7 +295,7 @@ absl::Status LoyaltyService::ExportMemberStep(StoreTxn& tx, const Program& progr
     *items.emplace_back().mutable_member() = MemberViewToProto(*view, program.currency_code);
     *items.emplace_back().mutable_tier_snapshot() = SnapshotToProto(view->snapshot);
     // Its reward redemptions, all with the profile: as many as its points
-    // ever bought, read in pages.
+    // ever bought and its occasions gave, read in pages.
     for (int64_t before = 0;;) {
       auto page = tx.ListRedemptions(member_id, before, kExportRedemptionPage);
       if (!page.ok()) return page.status();

@@ -1,5 +1,8 @@
 // Program versions: reading them and storing a new one.
 
+#include <optional>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "services/loyalty/cadence.h"
@@ -61,6 +64,31 @@ absl::StatusOr<v1::Program> LoyaltyService::UpdateProgram(const Once& once, cons
   return stored;
 }
 
+namespace {
+
+// Every reward an occasion newly names is in the catalogue and not
+// archived. One named before is not checked again: archiving it stops the
+// gift (GiveOccasionReward), and must not block unrelated program updates.
+absl::Status CheckOccasionRewards(StoreTxn& tx, const Program& p, const std::optional<Program>& latest) {
+  std::set<std::string> named;
+  if (latest) {
+    for (const Occasion& o : latest->occasions) named.insert(o.reward_id);
+  }
+  for (size_t i = 0; i < p.occasions.size(); ++i) {
+    const std::string& id = p.occasions[i].reward_id;
+    if (id.empty() || named.contains(id)) continue;
+    auto reward = tx.GetReward(id);
+    if (!reward.ok()) return reward.status();
+    if (!*reward || (*reward)->state() == v1::REWARD_STATE_ARCHIVED) {
+      return InvalidField(absl::StrCat("program.occasions[", i, "].reward_id"),
+                          absl::StrCat("no active reward ", id, " in the catalogue"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Program> LoyaltyService::StoreProgram(StoreTxn& tx, Program next, int64_t expected_version,
                                                      const std::string& change_note, const Actor& actor) {
   FieldErrors errors;
@@ -78,6 +106,7 @@ absl::StatusOr<Program> LoyaltyService::StoreProgram(StoreTxn& tx, Program next,
                               ": re-read and retry"),
                  {{"current_version", absl::StrCat(current_version)}});
   }
+  if (absl::Status s = CheckOccasionRewards(tx, next, latest); !s.ok()) return s;
   bool reevaluate = false;
   bool loosened = false;
   if (latest) {

@@ -190,52 +190,81 @@ absl::StatusOr<v1::RewardRedemption> LoyaltyService::RedeemReward(const Once& on
     if (absl::Status s = CheckRedeemable(TermsOf(reward), m->tier.tier_id, m->points_balance, now); !s.ok()) return s;
     auto program = CurrentProgram(tx);
     if (!program.ok()) return program.status();
-
-    out.set_redemption_id(NewId("rr-"));
-    LedgerEntry entry;
-    entry.kind = EntryKind::kReward;
-    entry.points_delta = -reward.points_price();
-    entry.create_time = now;
-    entry.effective_time = now;
-    entry.program_version = program->version;
-    entry.actor = actor.name;
-    entry.request_id = actor.request_id;
-    entry.cause = RewardCause{reward.reward_id(), reward.display_name(), out.redemption_id(), ""};
-    if (absl::Status s = Post(tx, *program, *m, entry, std::nullopt); !s.ok()) return s;
-    if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
-
-    if (reward.has_stock()) reward.set_stock(reward.stock() - 1);
-    reward.set_redeemed_count(reward.redeemed_count() + 1);
-    if (absl::Status s = tx.SaveReward(reward); !s.ok()) return s;
-
-    out.set_member_id(member_id);
-    out.set_reward_id(reward.reward_id());
-    out.set_reward_display_name(reward.display_name());
-    *out.mutable_localized_reward_names() = reward.localized_display_names();
-    out.set_points(reward.points_price());
-    out.set_entry_id(entry.entry_id());
-    out.set_request_id(actor.request_id);
-    *out.mutable_create_time() = ToTimestamp(now);
-    *out.mutable_update_time() = ToTimestamp(now);
-    switch (reward.kind_case()) {
-      case v1::Reward::kPromotionVoucher:
-        out.set_state(Redemption::ISSUING);
-        out.set_campaign_id(reward.promotion_voucher().campaign_id());
-        if (absl::Status s = tx.Enqueue(VoucherEvent(out, reward)); !s.ok()) return s;
-        break;
-      case v1::Reward::kFreeItem:
-        out.set_state(Redemption::FULFILLED);
-        out.set_sku(reward.free_item().sku());
-        break;
-      case v1::Reward::kDonation:
-        out.set_state(Redemption::FULFILLED);
-        out.set_charity_name(reward.donation().charity_name());
-        break;
-      default:
-        return absl::InternalError("a stored reward has no kind");
-    }
-    return tx.SaveRedemption(out, entry.sequence);
+    auto issued = IssueReward(tx, *m, *program, reward, reward.points_price(), "", actor, now);
+    if (!issued.ok()) return issued.status();
+    out = std::move(*issued);
+    return tx.SaveMember(*m);
   });
+}
+
+absl::StatusOr<v1::RewardRedemption> LoyaltyService::IssueReward(StoreTxn& tx, Member& m, const Program& program,
+                                                                 v1::Reward reward, int64_t points,
+                                                                 const std::string& occasion_id, const Actor& actor,
+                                                                 absl::Time now) {
+  Redemption out;
+  out.set_redemption_id(NewId("rr-"));
+  LedgerEntry entry;
+  entry.kind = EntryKind::kReward;
+  entry.points_delta = -points;
+  entry.create_time = now;
+  entry.effective_time = now;
+  entry.program_version = program.version;
+  entry.actor = actor.name;
+  entry.request_id = actor.request_id;
+  entry.cause = RewardCause{reward.reward_id(), reward.display_name(), out.redemption_id(), "", occasion_id};
+  if (absl::Status s = Post(tx, program, m, entry, std::nullopt); !s.ok()) return s;
+
+  if (reward.has_stock()) reward.set_stock(reward.stock() - 1);
+  reward.set_redeemed_count(reward.redeemed_count() + 1);
+  if (absl::Status s = tx.SaveReward(reward); !s.ok()) return s;
+
+  out.set_member_id(m.member_id);
+  out.set_reward_id(reward.reward_id());
+  out.set_reward_display_name(reward.display_name());
+  *out.mutable_localized_reward_names() = reward.localized_display_names();
+  out.set_points(points);
+  out.set_entry_id(entry.entry_id());
+  out.set_request_id(actor.request_id);
+  out.set_occasion_id(occasion_id);
+  *out.mutable_create_time() = ToTimestamp(now);
+  *out.mutable_update_time() = ToTimestamp(now);
+  switch (reward.kind_case()) {
+    case v1::Reward::kPromotionVoucher:
+      out.set_state(Redemption::ISSUING);
+      out.set_campaign_id(reward.promotion_voucher().campaign_id());
+      if (absl::Status s = tx.Enqueue(VoucherEvent(out, reward)); !s.ok()) return s;
+      break;
+    case v1::Reward::kFreeItem:
+      out.set_state(Redemption::FULFILLED);
+      out.set_sku(reward.free_item().sku());
+      break;
+    case v1::Reward::kDonation:
+      out.set_state(Redemption::FULFILLED);
+      out.set_charity_name(reward.donation().charity_name());
+      break;
+    default:
+      return absl::InternalError("a stored reward has no kind");
+  }
+  if (absl::Status s = tx.SaveRedemption(out, entry.sequence); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::RewardRedemption>> LoyaltyService::GiveOccasionReward(
+    StoreTxn& tx, Member& m, const Program& program, const Occasion& o, absl::Time now) {
+  if (o.reward_id.empty()) return std::nullopt;
+  auto stored = tx.GetReward(o.reward_id);
+  if (!stored.ok()) return stored.status();
+  // Not logged per member: past the stock, a whole membership would log a
+  // line each. The member's redemptions show what was given.
+  if (!*stored) return std::nullopt;
+  // A gift costs no points; stock, dates and tiers hold as for a purchase,
+  // when the gift is given.
+  RewardTerms terms = TermsOf(**stored);
+  terms.points_price = 0;
+  if (!CheckRedeemable(terms, m.tier.tier_id, m.points_balance, now).ok()) return std::nullopt;
+  auto issued = IssueReward(tx, m, program, **stored, 0, o.occasion_id, Actor{std::string(kSystem), ""}, now);
+  if (!issued.ok()) return issued.status();
+  return std::move(*issued);
 }
 
 absl::StatusOr<v1::RewardRedemption> LoyaltyService::GetRedemption(const std::string& redemption_id) {
@@ -295,7 +324,7 @@ absl::Status LoyaltyService::RewardVoucherOutcome(StoreTxn& tx, const OutboxEven
   entry.effective_time = now;
   entry.program_version = program->version;
   entry.actor = kSystem;
-  entry.cause = RewardCause{r.reward_id(), r.reward_display_name(), r.redemption_id(), reason};
+  entry.cause = RewardCause{r.reward_id(), r.reward_display_name(), r.redemption_id(), reason, r.occasion_id()};
   if (absl::Status s = Post(tx, *program, *m, entry, LotExpiry(*program, now)); !s.ok()) return s;
   if (absl::Status s = tx.SaveMember(*m); !s.ok()) return s;
   auto reward = tx.GetReward(r.reward_id());

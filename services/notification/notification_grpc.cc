@@ -288,6 +288,8 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       ValidateLocalizedTexts(errors, "event.occasion_reward.localized_occasion_names", o.localized_occasion_names(),
                              100);
       errors.RequireRange("event.occasion_reward.points", o.points(), 0, 1000000);
+      errors.RequireMaxLength("event.occasion_reward.reward_name", o.reward_name(), 200);
+      ValidateLocalizedTexts(errors, "event.occasion_reward.localized_reward_names", o.localized_reward_names(), 200);
       break;
     }
     default:

@@ -73,6 +73,7 @@ void AddEventVariables(const Event& e, const v1::Delivery& d, const absl::TimeZo
     in.vars["occasion_name"] = PickLocalized(o->localized_occasion_names(), in.locales, o->occasion_name());
     in.vars["points"] = absl::StrCat(o->points());
     in.vars["occurrence"] = absl::StrCat(o->occurrence());
+    in.vars["reward_name"] = PickLocalized(o->localized_reward_names(), in.locales, o->reward_name());
   }
   if (const auto* c = std::get_if<v1::CareCheckIn>(&p)) {
     in.vars["rule_name"] = PickLocalized(c->localized_rule_names(), in.locales, c->rule_name());
@@ -185,6 +186,17 @@ absl::StatusOr<bool> ContactInputs(StoreTxn& tx, v1::Delivery& d, const v1::Sett
   return true;
 }
 
+// The sentence naming an occasion's gift in the language of the template
+// the member reads, for the built-in texts' {{gift}}; "" when no reward came
+// with the occasion (templates have no conditionals).
+std::string GiftSentence(const std::string& reward_name, const std::string& template_locale) {
+  if (reward_name.empty()) return "";
+  const std::string language = template_locale.substr(0, template_locale.find('-'));
+  if (language == "vi") return absl::StrCat(" Quà tặng của bạn: ", reward_name, ".");
+  if (language == "ja") return absl::StrCat("記念品: ", reward_name, "。");
+  return absl::StrCat(" Your gift: ", reward_name, ".");
+}
+
 }  // namespace
 
 absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, OutgoingMessage& out) {
@@ -216,6 +228,9 @@ absl::StatusOr<bool> Render(StoreTxn& tx, v1::Delivery& d, const v1::Settings& s
   if (!*tmpl) {
     Fail(d, "TEMPLATE_NOT_FOUND", "no template for the kind, channel and locale chain");
     return false;
+  }
+  if (auto gift = in.vars.find("reward_name"); gift != in.vars.end()) {
+    in.vars["gift"] = GiftSentence(gift->second, (*tmpl)->locale());
   }
   auto subject = RenderText((*tmpl)->subject(), in.vars, "subject");
   auto body = RenderText((*tmpl)->body(), in.vars, "body");

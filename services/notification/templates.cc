@@ -182,7 +182,11 @@ std::map<std::string, v1::VariableType> SuppliedVariables(v1::MessageKind kind) 
       add({{"visit_count", kInt}, {"reward", kString}});
       break;
     case v1::MESSAGE_KIND_OCCASION_REWARD:
-      add({{"occasion_name", kString}, {"points", kInt}, {"occurrence", kInt}});
+      add({{"occasion_name", kString},
+           {"points", kInt},
+           {"occurrence", kInt},
+           {"reward_name", kString},
+           {"gift", kString}});
       break;
     case v1::MESSAGE_KIND_CARE_CHECK_IN:
       add({{"rule_name", kString}, {"contact", kInt}});
@@ -337,11 +341,13 @@ std::optional<v1::Template> BuiltInTemplate(v1::MessageKind kind, const std::str
       {{v1::MESSAGE_KIND_VISIT_REWARD, "ja"}, {"{{visit_count}}回目のご来店ありがとうございます", "特典: {{reward}}"}},
       {{v1::MESSAGE_KIND_OCCASION_REWARD, "en"},
        {"{{occasion_name}}",
-        "{{member_name}}, to celebrate {{occasion_name}} we added {{points}} points to your account."}},
+        "{{member_name}}, to celebrate {{occasion_name}} we added {{points}} points to your account.{{gift}}"}},
       {{v1::MESSAGE_KIND_OCCASION_REWARD, "vi"},
-       {"{{occasion_name}}", "Chào {{member_name}}, nhân dịp {{occasion_name}} chúng tôi tặng bạn {{points}} điểm."}},
+       {"{{occasion_name}}",
+        "Chào {{member_name}}, nhân dịp {{occasion_name}} chúng tôi tặng bạn {{points}} điểm.{{gift}}"}},
       {{v1::MESSAGE_KIND_OCCASION_REWARD, "ja"},
-       {"{{occasion_name}}", "{{member_name}}様、{{occasion_name}}を記念して{{points}}ポイントを進呈しました。"}},
+       {"{{occasion_name}}",
+        "{{member_name}}様、{{occasion_name}}を記念して{{points}}ポイントを進呈しました。{{gift}}"}},
       {{v1::MESSAGE_KIND_PROACTIVE_CHECK_IN, "en"},
        {"Is everything all right now?",
         "Hi {{member_name}}, we wanted to check that all is well since we resolved your complaint."}},

@@ -1,6 +1,7 @@
 // Issue 22 item 6 through the binary: occasions besides the birthday
-// (membership anniversaries and named dates) grant points and a message on
-// the member's local day, once per member and occurrence, across a restart.
+// (membership anniversaries and named dates) grant points, a catalogue
+// reward and a message on the member's local day, once per member and
+// occurrence, across a restart.
 #include <thread>
 
 #include "tests/integration/loyalty_fixture.h"
@@ -189,6 +190,120 @@ TEST_F(OccasionsTest, AnOccasionLongPastIsNotGrantedLate) {
   ASSERT_TRUE(s.ok()) << Describe(s);
   SetTime(Utc(2031, 3, 15, 1));  // the jobs run when the clock moves
   ASSERT_TRUE(Eventually([&] { return Balance("ann").balance() == 30; }));
+}
+
+TEST_F(OccasionsTest, AnOccasionGivesItsCatalogueRewardOnceToEachMemberWhileInStock) {
+  auto redemptions = [&](const std::string& member_id) {
+    lv1::ListRewardRedemptionsRequest req;
+    req.set_member_id(member_id);
+    req.set_page_size(50);
+    lv1::ListRewardRedemptionsResponse resp;
+    grpc::Status s = stub().ListRewardRedemptions(Ctx(svc()).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return std::vector<lv1::RewardRedemption>(resp.redemptions().begin(), resp.redemptions().end());
+  };
+  lv1::Program program = DefaultProgram();
+  Configure(program);
+  lv1::CreateRewardRequest create;
+  create.set_request_id("mug");
+  lv1::Reward* mug = create.mutable_reward();
+  mug->set_reward_id("mug");
+  mug->set_display_name("Anniversary mug");
+  (*mug->mutable_localized_display_names())["ja"] = "記念マグカップ";
+  mug->set_points_price(500);
+  mug->set_stock(2);
+  mug->mutable_free_item()->set_sku("MUG-1");
+  lv1::Reward created;
+  grpc::Status s = stub().CreateReward(Ctx(admin()).get(), create, &created);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  // An occasion naming a reward the catalogue does not have is refused.
+  lv1::Occasion tet = Dated("tet", 2031, 3, 10, 50);
+  tet.set_reward_id("no-such-reward");
+  *program.add_occasions() = tet;
+  lv1::Program out;
+  s = UpdateProgram(program, 1, &out);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"program.occasions[0].reward_id"});
+  program.mutable_occasions(0)->set_reward_id("mug");
+  s = UpdateProgram(program, 1, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.occasions(0).reward_id(), "mug");
+
+  const std::vector<std::string> members = {"ann", "bob", "cat"};
+  for (const std::string& id : members) {
+    Enrol(id, [](lv1::Member* m) { m->set_locale("ja-JP"); });
+  }
+  SetTime(Utc(2031, 3, 10, 1));
+  for (const std::string& id : members) {
+    ASSERT_TRUE(Eventually([&] { return Balance(id).balance() == 50; })) << id;
+  }
+  // A restart within the catch-up week gives nothing twice.
+  service_->Kill();
+  ASSERT_TRUE(service_->Restart().ok());
+  Connect();
+  SetTime(Utc(2031, 3, 12));
+  Settle();
+
+  // Two mugs for three members: two gifts, each free, fulfilled, on the
+  // ledger as a 0-point REWARD entry naming the occasion.
+  int gifted = 0;
+  for (const std::string& id : members) {
+    EXPECT_EQ(Balance(id).balance(), 50) << id;
+    std::vector<lv1::RewardRedemption> got = redemptions(id);
+    ASSERT_LE(got.size(), 1u) << id;
+    std::vector<lv1::LedgerEntry> rewards;
+    for (const lv1::LedgerEntry& e : Ledger(id)) {
+      if (e.kind() == lv1::LEDGER_ENTRY_KIND_REWARD) rewards.push_back(e);
+    }
+    ASSERT_EQ(rewards.size(), got.size()) << id;
+    if (got.empty()) continue;
+    ++gifted;
+    EXPECT_EQ(got[0].reward_id(), "mug");
+    EXPECT_EQ(got[0].occasion_id(), "tet");
+    EXPECT_EQ(got[0].points(), 0);
+    EXPECT_EQ(got[0].state(), lv1::RewardRedemption::FULFILLED);
+    EXPECT_EQ(got[0].sku(), "MUG-1");
+    EXPECT_EQ(rewards[0].points_delta(), 0);
+    EXPECT_EQ(rewards[0].reward().occasion_id(), "tet");
+    EXPECT_EQ(rewards[0].reward().redemption_id(), got[0].redemption_id());
+    ExpectLedgerConsistent(id);
+  }
+  EXPECT_EQ(gifted, 2);
+  lv1::GetRewardRequest get;
+  get.set_reward_id("mug");
+  lv1::Reward after;
+  ASSERT_TRUE(stub().GetReward(Ctx(admin()).get(), get, &after).ok());
+  EXPECT_EQ(after.stock(), 0);
+  EXPECT_EQ(after.redeemed_count(), 2);
+
+  // Each member hears of the occasion once; the two with a mug read its name
+  // in their language.
+  ASSERT_TRUE(Eventually([&] { return notification_.Events(nv1::IngestEventRequest::kOccasionReward).size() == 3u; }));
+  Settle();
+  std::vector<nv1::IngestEventRequest> sent = notification_.Events(nv1::IngestEventRequest::kOccasionReward);
+  ASSERT_EQ(sent.size(), 3u);
+  int named = 0;
+  for (const auto& e : sent) {
+    if (e.occasion_reward().reward_name().empty()) continue;
+    ++named;
+    EXPECT_EQ(e.occasion_reward().reward_name(), "Anniversary mug");
+    EXPECT_EQ(e.occasion_reward().localized_reward_names().at("ja"), "記念マグカップ");
+  }
+  EXPECT_EQ(named, 2);
+
+  // Archiving the reward stops the gift; it does not block program updates
+  // that keep the occasion.
+  lv1::ArchiveRewardRequest archive;
+  archive.set_request_id("archive-mug");
+  archive.set_reward_id("mug");
+  lv1::Reward archived;
+  s = stub().ArchiveReward(Ctx(admin()).get(), archive, &archived);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  program.mutable_occasions(0)->set_points(60);
+  s = UpdateProgram(program, out.version(), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.occasions(0).reward_id(), "mug");
 }
 
 TEST_F(OccasionsTest, BadOccasionsAreRefusedNamingTheField) {

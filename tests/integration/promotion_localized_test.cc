@@ -212,8 +212,20 @@ TEST_F(PromotionLocalizedTest, AnOccasionGiftIsAnnouncedInTheMembersLanguage) {
   o->mutable_date()->set_month(1);
   o->mutable_date()->set_day(16);  // the day after Base(), in the program's zone (UTC)
   o->set_points(40);
+  // And a catalogue gift, named in Japanese only.
+  lv1::CreateRewardRequest tea;
+  tea.set_request_id("tea");
+  tea.mutable_reward()->set_reward_id("tea");
+  tea.mutable_reward()->set_display_name("Lotus tea");
+  (*tea.mutable_reward()->mutable_localized_display_names())["ja"] = "蓮茶";
+  tea.mutable_reward()->set_points_price(100);
+  tea.mutable_reward()->mutable_free_item()->set_sku("TEA-1");
+  lv1::Reward created;
+  grpc::Status s = stub().CreateReward(Ctx(admin()).get(), tea, &created);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  o->set_reward_id("tea");
   lv1::Program out;
-  grpc::Status s = UpdateProgram(program, 2, &out, {"occasions"});  // version 2: the SetUp's
+  s = UpdateProgram(program, 2, &out, {"occasions"});  // version 2: the SetUp's
   ASSERT_TRUE(s.ok()) << Describe(s);
   // 16 January, noon: the gift is due, and inside the members' send window
   // on notification's clock too.
@@ -228,11 +240,13 @@ TEST_F(PromotionLocalizedTest, AnOccasionGiftIsAnnouncedInTheMembersLanguage) {
   auto ja = WaitMessage("m-ja", nv1::MESSAGE_KIND_OCCASION_REWARD, "創業記念日");
   ASSERT_TRUE(ja.has_value());
   EXPECT_EQ(ja->locale(), "ja");
-  EXPECT_EQ(ja->body(), "Member m-ja様、創業記念日を記念して40ポイントを進呈しました。");
-  // No Vietnamese name: the occasion's own, in the Vietnamese frame.
+  EXPECT_EQ(ja->body(), "Member m-ja様、創業記念日を記念して40ポイントを進呈しました。記念品: 蓮茶。");
+  // No Vietnamese names: the occasion's and the gift's own, in the
+  // Vietnamese frame.
   auto vi = WaitMessage("m-vi", nv1::MESSAGE_KIND_OCCASION_REWARD, "Founding day");
   ASSERT_TRUE(vi.has_value());
-  EXPECT_EQ(vi->body(), "Chào Member m-vi, nhân dịp Founding day chúng tôi tặng bạn 40 điểm.");
+  EXPECT_EQ(vi->body(),
+            "Chào Member m-vi, nhân dịp Founding day chúng tôi tặng bạn 40 điểm. Quà tặng của bạn: Lotus tea.");
   EXPECT_EQ(Balance("m-ja").balance(), 40);
 }
 

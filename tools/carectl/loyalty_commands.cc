@@ -204,7 +204,7 @@ std::string Days(const google::protobuf::Duration& d) {
 
 void PrintOccasions(const v1::Program& p) {
   if (p.occasions_size() == 0) return;
-  Table o({"OCCASION", "NAME", "WHEN", "POINTS", "FOR"});
+  Table o({"OCCASION", "NAME", "WHEN", "POINTS", "REWARD", "FOR"});
   for (const auto& occasion : p.occasions()) {
     std::string when = "anniversary";
     if (occasion.has_membership_anniversary() && occasion.membership_anniversary().years_size() > 0) {
@@ -215,6 +215,7 @@ void PrintOccasions(const v1::Program& p) {
                            : absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
     }
     o.Row({occasion.occasion_id(), occasion.display_name(), when, absl::StrCat(occasion.points()),
+           occasion.reward_id().empty() ? "-" : occasion.reward_id(),
            Audience(occasion.tier_ids(), occasion.segments())});
   }
   o.Print("");
