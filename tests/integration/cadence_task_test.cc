@@ -3,7 +3,8 @@
 // (TICKET_KIND_CARE_CHECK_IN) in the real complaint service through its
 // outbox, once per member and period across job runs and a restart of
 // loyalty, in the rule's team queue, unassigned, under the SLA policy that
-// matches, named in the member's language; the member is sent nothing.
+// matches, named in the member's language, held in loyalty's outbox while
+// complaint is down; the member is sent nothing.
 // Among peers only loyalty may file tickets, and only check-ins.
 #include "absl/strings/match.h"
 #include "tests/integration/complaint_fixture.h"
@@ -128,6 +129,14 @@ TEST_F(CadenceTaskTest, AQuietMemberGetsOneCheckInTicketPerPeriodInTheTeamQueueA
   SetBoth(Base() + 149 * kDay);
   LetJobsRun();
   EXPECT_EQ(CheckInsOf("care-team", "quiet").size(), 1u);
+  // Complaint is down when the next one comes due: the ticket waits in
+  // loyalty's outbox and is filed once complaint is back.
+  complaint_->Kill();
+  SetTime(Base() + 150 * kDay);
+  LetJobsRun();
+  ASSERT_TRUE(complaint_->Restart().ok()) << complaint_->log();
+  cstub_ = kv1::ComplaintService::NewStub(complaint_->channel());
+  cclock_ = care::common::v1::ClockControl::NewStub(complaint_->channel());
   SetBoth(Base() + 150 * kDay);
   ASSERT_TRUE(Eventually([&] { return CheckInsOf("care-team", "quiet").size() == 2u; }));
   LetJobsRun();
