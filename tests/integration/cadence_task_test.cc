@@ -4,7 +4,7 @@
 // outbox, once per member and period across job runs and a restart of
 // loyalty, in the rule's team queue, unassigned, under the SLA policy that
 // matches, named in the member's language, held in loyalty's outbox while
-// complaint is down; the member is sent nothing.
+// complaint is down; the member is sent nothing, an erased member gets none.
 // Among peers only loyalty may file tickets, and only check-ins.
 #include "absl/strings/match.h"
 #include "tests/integration/complaint_fixture.h"
@@ -85,10 +85,20 @@ TEST_F(CadenceTaskTest, AQuietMemberGetsOneCheckInTicketPerPeriodInTheTeamQueueA
   Configure(program);
   Enrol("quiet", [](lv1::Member* m) { m->set_locale("ja"); });
   Enrol("buyer");
+  Enrol("gone");
   Purchase("quiet", "q-1", 1000);
   Purchase("buyer", "b-1", 1000);
+  Purchase("gone", "g-1", 1000);
   SetBoth(Base() + 30 * kDay);
   Purchase("buyer", "b-2", 1000);  // starts buyer's 60 days again
+  // An erased member is no one's task.
+  lv1::ErasePersonRequest erase;
+  erase.set_request_id("erase-gone");
+  erase.mutable_subject()->set_member_id("gone");
+  erase.set_reason("DSR-1");
+  lv1::Erasure erasure;
+  grpc::Status erased = stub().ErasePerson(Ctx(admin()).get(), erase, &erasure);
+  ASSERT_TRUE(erased.ok()) << Describe(erased);
 
   SetBoth(Base() + 60 * kDay - absl::Minutes(1));
   LetJobsRun();
@@ -116,6 +126,7 @@ TEST_F(CadenceTaskTest, AQuietMemberGetsOneCheckInTicketPerPeriodInTheTeamQueueA
   EXPECT_EQ(task.sla_policy_id(), "everyone");
   EXPECT_EQ(FromTimestamp(task.first_response_sla().due_time()), Base() + 60 * kDay + absl::Hours(4));
   EXPECT_TRUE(CheckInsOf("care-team", "buyer").empty());
+  EXPECT_TRUE(CheckInsOf("care-team", "gone").empty());
   // The member did not write in: no acknowledgement, and no check-in message.
   for (const auto& e : notification_.Events(nv1::IngestEventRequest::kComplaintUpdate)) {
     EXPECT_NE(e.complaint_update().complaint_id(), task.complaint_id());
