@@ -130,6 +130,13 @@ using Reactor = ComplaintGrpc::Reactor;
 Reactor* ComplaintGrpc::CreateComplaint(ServerContext* ctx, const v1::CreateComplaintRequest* req,
                                         v1::CreateComplaintResponse* resp) {
   return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::CreateComplaintResponse> {
+    // Among peers only loyalty, and only its care cadence's check-ins.
+    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "CreateComplaint"); !s.ok()) return s;
+    if (caller.principal->roles.count(care::common::v1::ROLE_PEER) > 0 &&
+        req->kind() != v1::TICKET_KIND_CARE_CHECK_IN) {
+      return Error(absl::StatusCode::kPermissionDenied, "PEER_NOT_ALLOWED", "a peer files only CARE_CHECK_IN tickets",
+                   {{"method", "CreateComplaint"}, {"principal", caller.principal->name}});
+    }
     if (absl::Status bad = CheckCreateComplaint(req); !bad.ok()) return bad;
     // A contact has no tier: their ticket is untiered (UNAVAILABLE).
     TierAtIntake tier;
@@ -428,7 +435,7 @@ absl::StatusOr<ComplaintService::ListFilter> ListFilterOf(const v1::ListComplain
   if (!req.contact_id().empty()) errors.RequireId("contact_id", req.contact_id());
   for (int k : req.kinds()) {
     if (k == v1::TICKET_KIND_UNSPECIFIED || !v1::TicketKind_IsValid(k))
-      errors.Add("kinds", "must be COMPLAINT or INQUIRY");
+      errors.Add("kinds", "must be COMPLAINT, INQUIRY or CARE_CHECK_IN");
   }
   if (!errors.empty()) return errors.ToStatus();
   q.received_after = OptionalTime(req.has_received_after(), req.received_after());

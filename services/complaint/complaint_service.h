@@ -350,6 +350,8 @@ class ComplaintService final {
   absl::Status Compensate(StoreTxn& tx, v1::Complaint& c, const GoodwillGrant& grant,
                           const v1::ComplaintSettings& settings, const ActorInfo& actor, absl::Time now,
                           v1::ResolveComplaintResponse& out);
+  // The "we have received it" message to the customer of a new ticket.
+  absl::Status AcknowledgeIntake(StoreTxn& tx, const v1::Complaint& c, absl::Time now);
   // Enqueues the message `build` makes for the ticket's customer: the member
   // (`build` gets nullptr), or the contact of a ticket filed by a contact and
   // not linked to a member since.

@@ -163,8 +163,11 @@ absl::Status CheckCreateComplaint(const v1::CreateComplaintRequest* req) {
   } else {
     errors.RequireId("contact_id", req->contact_id());
   }
-  if (!v1::TicketKind_IsValid(req->kind())) errors.Add("kind", "must be COMPLAINT or INQUIRY");
-  if (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel())) {
+  if (!v1::TicketKind_IsValid(req->kind())) errors.Add("kind", "must be COMPLAINT, INQUIRY or CARE_CHECK_IN");
+  // A check-in is proactive: the member did not contact us on any channel.
+  const bool channel_optional = req->kind() == v1::TICKET_KIND_CARE_CHECK_IN &&
+                                req->channel() == v1::CHANNEL_UNSPECIFIED;
+  if (!channel_optional && (req->channel() == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(req->channel()))) {
     errors.Add("channel", "must be PHONE, EMAIL, CHAT, SOCIAL, IN_PERSON or WEB");
   }
   if (req->category() == v1::CATEGORY_UNSPECIFIED || !v1::Category_IsValid(req->category())) {

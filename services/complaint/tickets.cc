@@ -159,6 +159,14 @@ absl::StatusOr<v1::Complaint> ComplaintService::ChangeOpen(const Once& once, con
   });
 }
 
+absl::Status ComplaintService::AcknowledgeIntake(StoreTxn& tx, const v1::Complaint& c, absl::Time now) {
+  const std::string received = c.kind() == v1::TICKET_KIND_INQUIRY ? "We have received your inquiry."
+                                                                   : "We have received your complaint.";
+  return TellCustomer(tx, c, [&](const v1::Contact* to) {
+    return outbound_->NotifyMember(c, "received", MemberUpdate::kAcknowledged, received, now, to);
+  });
+}
+
 absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const Once& once, const NewComplaint& cmd,
                                                                      const TierAtIntake& tier, const ActorInfo& actor) {
   const absl::Time now = Now();
@@ -177,15 +185,9 @@ absl::StatusOr<v1::CreateComplaintResponse> ComplaintService::Create(const Once&
         }
         if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
         if (absl::Status s = RecordIntake(tx, c, actor, now); !s.ok()) return s;
-        const std::string received = c.kind() == v1::TICKET_KIND_INQUIRY ? "We have received your inquiry."
-                                                                         : "We have received your complaint.";
-        if (absl::Status s = TellCustomer(tx, c,
-                                          [&](const v1::Contact* to) {
-                                            return outbound_->NotifyMember(c, "received", MemberUpdate::kAcknowledged,
-                                                                           received, now, to);
-                                          });
-            !s.ok()) {
-          return s;
+        // A check-in is the desk's idea, not the member's: nothing to acknowledge.
+        if (c.kind() != v1::TICKET_KIND_CARE_CHECK_IN) {
+          if (absl::Status s = AcknowledgeIntake(tx, c, now); !s.ok()) return s;
         }
         *out.mutable_complaint() = c;
         *out.mutable_tier() = c.tier();

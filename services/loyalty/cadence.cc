@@ -38,6 +38,14 @@ void ValidateRule(const Program& p, const CadenceRule& r, const std::string& at,
       break;
   }
   ValidateAudience(p, r.tier_ids, r.segments, at, errors);
+  if (r.action == CadenceRule::Action::kUnknown) errors.Add(at + ".action", "must be MESSAGE or AGENT_TASK");
+  if (!r.team_id.empty()) {
+    if (r.action != CadenceRule::Action::kAgentTask) {
+      errors.Add(at + ".team_id", "only with action AGENT_TASK");
+    } else {
+      errors.RequireId(at + ".team_id", r.team_id);
+    }
+  }
 }
 
 }  // namespace
@@ -78,7 +86,7 @@ std::optional<absl::Time> CadenceDue(const CadenceRule& rule, const CadenceFacts
 
 bool SameCadenceRules(const std::vector<CadenceRule>& a, const std::vector<CadenceRule>& b) {
   auto fields = [](const CadenceRule& r) {
-    // Names are left out: a fixed translation changes no one's due time.
+    // Names, action and team are left out: they change no one's due time.
     return std::tie(r.rule_id, r.trigger, r.after, r.period, r.tier_ids, r.segments);
   };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),

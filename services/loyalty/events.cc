@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "clients/complaint/check_in_ticket.h"
 #include "clients/notification/ingest_events.h"
+#include "common/localized.h"
 #include "common/privacy.h"
 
 namespace care::loyalty {
@@ -74,6 +76,17 @@ OutboxEvent EventToOutbox(const Event& event, absl::Time occurred) {
         return out;
       },
       event);
+}
+
+OutboxEvent CheckInToOutbox(const CadenceRule& rule, const Member& m, int contact, absl::Time occurred) {
+  if (rule.action != CadenceRule::Action::kAgentTask) {
+    return EventToOutbox(
+        CheckInDue{m.member_id, rule.rule_id, contact, rule.display_name, rule.localized_display_names}, occurred);
+  }
+  const std::string& subject = PickLocalized(rule.localized_display_names, LocaleFallbackChain(m.profile.locale, ""),
+                                             rule.display_name);
+  return care::clients::complaint::CheckInTicketEvent({m.member_id, rule.rule_id, contact, subject, m.profile.locale,
+                                                       rule.team_id});
 }
 
 }  // namespace care::loyalty

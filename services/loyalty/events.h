@@ -15,4 +15,10 @@ namespace care::loyalty {
 // re-enqueue after a retry is the same event.
 OutboxEvent EventToOutbox(const Event& event, absl::Time occurred);
 
+// What a cadence rule sends the member `m` at their `contact`-th check-in:
+// a CareCheckIn message to notification (action MESSAGE), or a check-in
+// ticket to complaint (AGENT_TASK, clients/complaint/check_in_ticket.h),
+// named in the member's language.
+OutboxEvent CheckInToOutbox(const CadenceRule& rule, const Member& m, int contact, absl::Time occurred);
+
 }  // namespace care::loyalty

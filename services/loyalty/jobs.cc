@@ -317,8 +317,7 @@ absl::Status LoyaltyService::CheckIn(StoreTxn& tx, const Member& m, const Progra
       if (!fresh.ok()) return fresh.status();
       contact = {contact.contacts + 1, now};
       if (*fresh) {
-        CheckInDue event{m.member_id, rule.rule_id, contact.contacts, rule.display_name, rule.localized_display_names};
-        if (absl::Status s = tx.Enqueue(EventToOutbox(event, now)); !s.ok()) return s;
+        if (absl::Status s = tx.Enqueue(CheckInToOutbox(rule, m, contact.contacts, now)); !s.ok()) return s;
       }
       due = CadenceDue(rule, facts, contact, now);
     }

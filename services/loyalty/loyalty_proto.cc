@@ -117,6 +117,9 @@ v1::CadenceRule CadenceRuleToProto(const CadenceRule& r) {
   if (r.period != absl::ZeroDuration()) *p.mutable_period() = ToDurationProto(r.period);
   for (const std::string& t : r.tier_ids) p.add_tier_ids(t);
   for (const std::string& s : r.segments) p.add_segments(s);
+  p.set_action(r.action == CadenceRule::Action::kAgentTask ? v1::CADENCE_ACTION_AGENT_TASK
+                                                           : v1::CADENCE_ACTION_MESSAGE);
+  p.set_team_id(r.team_id);
   return p;
 }
 
@@ -136,6 +139,9 @@ CadenceRule CadenceRuleFromProto(const v1::CadenceRule& p) {
   r.period = FromDurationProto(p.period());
   r.tier_ids.assign(p.tier_ids().begin(), p.tier_ids().end());
   r.segments.assign(p.segments().begin(), p.segments().end());
+  if (p.action() == v1::CADENCE_ACTION_AGENT_TASK) r.action = CadenceRule::Action::kAgentTask;
+  if (!v1::CadenceAction_IsValid(p.action())) r.action = CadenceRule::Action::kUnknown;
+  r.team_id = p.team_id();
   return r;
 }
 

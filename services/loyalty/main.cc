@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
   // and RecordPurchase reads redemptions there for campaign bonus points.
   const PeerFlags promotion = OutboxPeerFlags(config, "promotion", "erasure requests and reward vouchers",
                                               ", and bonus-point purchases refused");
-  const PeerFlags complaint = OutboxPeerFlags(config, "complaint", "erasure requests and contact links");
+  const PeerFlags complaint = OutboxPeerFlags(config, "complaint",
+                                              "erasure requests, contact links and care cadence tickets");
   const bool link_contacts = LinkContactsFlag(config, complaint);
   std::string service_token_file = config.String(
       "service_token_file", "",

@@ -98,9 +98,10 @@ struct Occasion {
 
 // A proactive check-in rule (care.loyalty.v1.CadenceRule): after a time
 // without a purchase (repeating every `period` while it holds), or once a
-// time after enrolment.
+// time after enrolment; a message to the member or a task for an agent.
 struct CadenceRule {
   enum class Trigger { kNone, kNoPurchaseFor, kSinceEnrolment };
+  enum class Action { kMessage, kAgentTask, kUnknown };  // kUnknown: refused by validation
   std::string rule_id;
   std::string display_name;
   std::map<std::string, std::string> localized_display_names;  // locale -> name
@@ -109,6 +110,8 @@ struct CadenceRule {
   absl::Duration period = absl::ZeroDuration();  // kNoPurchaseFor only
   std::vector<std::string> tier_ids;             // empty = every tier
   std::vector<std::string> segments;             // empty = every segment
+  Action action = Action::kMessage;
+  std::string team_id;  // kAgentTask: the complaint team's queue; empty = none
 };
 
 // What a member has had from one cadence rule.

@@ -169,6 +169,11 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"complaint sla-policy", "delete"},
                                                                {"complaint calendar", "update"},
                                                                {"complaint phrases", "set"},
+                                                               {"complaint settings", "get"},
+                                                               {"complaint settings", "update"},
+                                                               {"complaint staff", "set"},
+                                                               {"complaint staff", "remove"},
+                                                               {"complaint team", "set"},
                                                                {"complaint contact", "create"},
                                                                {"complaint contact", "show"},
                                                                {"complaint contact", "list"},
@@ -1041,6 +1046,78 @@ TEST_F(CarectlComplaintTest, CalendarsSlaPoliciesAndForbiddenPhrasesAreSetUp) {
   ASSERT_EQ(Complaint({"phrases", "set", "en"}).code, 0);  // none: cleared
   Result passes = Complaint({"reply", id, "Please calm down", "--check"});
   EXPECT_EQ(passes.code, 0) << passes;
+}
+
+// carectl complaint settings|staff|team (issue 22 item 2): who staff alerts
+// reach, one entry at a time, shown as tables and checked through the stub;
+// a policy's breach warning shown; the kinds filter of the ticket list.
+TEST_F(CarectlComplaintTest, StaffDirectoryTeamLeadsAndBreachWarningsAreSetAndShown) {
+  Result empty = Complaint({"settings", "get"});
+  ASSERT_EQ(empty.code, 0) << empty;
+  EXPECT_OUT(empty, "(no teams)");
+  EXPECT_OUT(empty, "(no staff directory");
+  Result lead = Complaint({"staff", "set", "lead-hoa", "--name=Pham Thu Hoa", "--channel=webhook",
+                           "--webhook-address=chat:hoa", "--team=delivery", "--locale=vi",
+                           "--time-zone=Asia/Ho_Chi_Minh"});
+  ASSERT_EQ(lead.code, 0) << lead;
+  EXPECT_TRUE(std::regex_search(lead.out, std::regex("lead-hoa +Pham Thu Hoa +delivery +vi +Asia/Ho_Chi_Minh +WEBHOOK "
+                                                     "+chat:hoa")))
+      << lead;
+  ASSERT_EQ(Complaint({"staff", "set", "agent-7", "--name=Alex", "--email=alex@example.com"}).code, 0);
+  Result team = Complaint({"team", "set", "delivery", "--lead=lead-hoa", "--name=Delivery desk"});
+  ASSERT_EQ(team.code, 0) << team;
+  EXPECT_TRUE(std::regex_search(team.out, std::regex("delivery +Delivery desk +lead-hoa"))) << team;
+  // One entry replaced; the others stay.
+  Result moved = Complaint({"staff", "set", "agent-7", "--name=Alex", "--channel=webhook",
+                            "--webhook-address=chat:alex"});
+  ASSERT_EQ(moved.code, 0) << moved;
+  auto cstub = cv1::ComplaintService::NewStub(complaint_->channel());
+  cv1::ComplaintSettings stored;
+  ASSERT_TRUE(cstub->GetComplaintSettings(Ctx(admin()).get(), {}, &stored).ok());
+  ASSERT_EQ(stored.staff_size(), 2);
+  EXPECT_EQ(stored.staff(0).webhook_address(), "chat:hoa");
+  EXPECT_EQ(stored.staff(1).alert_channel(), care::common::v1::MESSAGE_CHANNEL_WEBHOOK);
+  EXPECT_EQ(stored.staff(1).webhook_address(), "chat:alex");
+  ASSERT_EQ(stored.teams_size(), 1);
+  EXPECT_EQ(stored.teams(0).lead_agent_id(), "lead-hoa");
+  EXPECT_OUT(Complaint({"-o", "json", "settings", "get"}), "\"lead_agent_id\": \"lead-hoa\"");
+
+  // Refused by complaint, naming the field: nothing changes.
+  Result bad = Complaint({"staff", "set", "agent-8", "--name=Bo", "--channel=email"});
+  EXPECT_EQ(bad.code, 1) << bad;
+  EXPECT_ERR(bad, "settings.staff[2].email");
+  Result agent = Complaint({"team", "set", "returns", "--lead=agent-7"}, tokens_.agent);
+  EXPECT_EQ(agent.code, 1) << agent;
+  EXPECT_ERR(agent, "PERMISSION_DENIED");
+  EXPECT_EQ(Complaint({"team", "set", "returns"}).code, 2);
+  Result removed = Complaint({"staff", "remove", "agent-7"});
+  ASSERT_EQ(removed.code, 0) << removed;
+  EXPECT_FALSE(absl::StrContains(removed.out, "chat:alex")) << removed;
+  EXPECT_EQ(Complaint({"staff", "remove", "agent-7"}).code, 2);
+  // The rest of the settings from a file; the lists stay as they are.
+  const std::string file = dir_.path() + "/settings.json";
+  std::ofstream(file) << R"({"default_locale": "vi", "reopen_window": "1209600s"})";
+  Result updated = Complaint({"settings", "update", "--file=" + file});
+  ASSERT_EQ(updated.code, 0) << updated;
+  EXPECT_TRUE(std::regex_search(updated.out, std::regex("DEFAULT LOCALE +vi\n"))) << updated;
+  ASSERT_TRUE(cstub->GetComplaintSettings(Ctx(admin()).get(), {}, &stored).ok());
+  EXPECT_EQ(stored.default_locale(), "vi");
+  EXPECT_EQ(stored.staff_size(), 1);
+  EXPECT_EQ(stored.teams_size(), 1);
+
+  const std::string policy = dir_.path() + "/warned.json";
+  std::ofstream(policy) << R"({"sla_policy_id": "warned", "evaluation_order": 1, "enabled": true,
+    "first_response_target": "7200s", "resolution_target": "86400s", "breach_warning_before": "1800s"})";
+  Result made = Complaint({"sla-policy", "create", "--file", policy});
+  ASSERT_EQ(made.code, 0) << made;
+  EXPECT_TRUE(std::regex_search(made.out, std::regex("BREACH WARNING +30m before\n"))) << made;
+
+  Enrol("m1");
+  ASSERT_EQ(Complaint({"file", "m1", "--description=Late"}).code, 0);
+  Result complaints = Complaint({"list", "--kind=complaint"});
+  ASSERT_EQ(complaints.code, 0) << complaints;
+  EXPECT_TRUE(std::regex_search(complaints.out, std::regex("c-\\S+ +m1 +COMPLAINT +NEW"))) << complaints;
+  EXPECT_OUT(Complaint({"list", "--kind=care_check_in"}), "(no complaints)");
 }
 
 }  // namespace

@@ -178,14 +178,24 @@ TEST_F(CadenceTest, BadCadenceRulesAreRefusedNamingTheField) {
     *program.add_cadence_rules() = r;
   }
   *program.add_cadence_rules() = SinceEnrolment("tier", 10 * kDay);  // duplicate id
+  lv1::CadenceRule no_such_action = SinceEnrolment("action", 30 * kDay);
+  no_such_action.set_action(static_cast<lv1::CadenceAction>(7));
+  lv1::CadenceRule message_with_team = SinceEnrolment("message-team", 30 * kDay);
+  message_with_team.set_team_id("care-team");
+  lv1::CadenceRule bad_team = SinceEnrolment("bad-team", 30 * kDay);
+  bad_team.set_action(lv1::CADENCE_ACTION_AGENT_TASK);
+  bad_team.set_team_id("care team!");
+  for (const auto& r : {no_such_action, message_with_team, bad_team}) *program.add_cadence_rules() = r;
   lv1::Program out;
   grpc::Status s = UpdateProgram(program, 1, &out);
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
   std::vector<std::string> fields = BadFields(s);
-  for (const char* f : {"program.cadence_rules[0].rule_id", "program.cadence_rules[1].trigger",
-                        "program.cadence_rules[2].no_purchase_for", "program.cadence_rules[3].period",
-                        "program.cadence_rules[4].period", "program.cadence_rules[5].tier_ids[0]",
-                        "program.cadence_rules[5].display_name", "program.cadence_rules[6].rule_id"}) {
+  for (const char* f :
+       {"program.cadence_rules[0].rule_id", "program.cadence_rules[1].trigger",
+        "program.cadence_rules[2].no_purchase_for", "program.cadence_rules[3].period",
+        "program.cadence_rules[4].period", "program.cadence_rules[5].tier_ids[0]",
+        "program.cadence_rules[5].display_name", "program.cadence_rules[6].rule_id", "program.cadence_rules[7].action",
+        "program.cadence_rules[8].team_id", "program.cadence_rules[9].team_id"}) {
     EXPECT_NE(std::find(fields.begin(), fields.end(), f), fields.end()) << f << " in " << Describe(s);
   }
   // 21 rules: over the bound.
@@ -204,6 +214,17 @@ TEST_F(CadenceTest, BadCadenceRulesAreRefusedNamingTheField) {
   EXPECT_EQ(out.cadence_rules(0).no_purchase_for().seconds(), 60 * 86400);
   EXPECT_EQ(out.cadence_rules(0).period().seconds(), 90 * 86400);
   EXPECT_EQ(out.cadence_rules(0).localized_display_names().at("ja"), "お久しぶりです");
+  EXPECT_EQ(out.cadence_rules(0).action(), lv1::CADENCE_ACTION_MESSAGE);  // the default, shown
+  // An agent task with its team.
+  lv1::CadenceRule task = SinceEnrolment("welcome-call", 30 * kDay);
+  task.set_action(lv1::CADENCE_ACTION_AGENT_TASK);
+  task.set_team_id("care-team");
+  *program.add_cadence_rules() = task;
+  s = UpdateProgram(program, out.version(), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(out.cadence_rules_size(), 2);
+  EXPECT_EQ(out.cadence_rules(1).action(), lv1::CADENCE_ACTION_AGENT_TASK);
+  EXPECT_EQ(out.cadence_rules(1).team_id(), "care-team");
 }
 
 // Loyalty's outbox goes to the real notification: the check-in is marketing,

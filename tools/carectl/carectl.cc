@@ -55,8 +55,8 @@ std::vector<Command> AllCommands() {
   std::vector<Command> all = {
       {"", "ping", "[<payload>]", "calls Diagnostics/Ping on any service: checks the target and the token", Ping}};
   for (auto group : {LoyaltyCommands(), RewardCommands(), PromotionCommands(), VoucherCommands(), ComplaintCommands(),
-                     ComplaintSetupCommands(), ContactCommands(), NotificationCommands(), TemplateCommands(),
-                     OutboxCommands(), PrivacyCommands()}) {
+                     ComplaintSetupCommands(), ComplaintStaffCommands(), ContactCommands(), NotificationCommands(),
+                     TemplateCommands(), OutboxCommands(), PrivacyCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;

@@ -13,6 +13,8 @@ namespace carectl {
 std::vector<Command> ComplaintCommands();
 // `complaint sla-policy|calendar|phrases ...`: what an operator sets up.
 std::vector<Command> ComplaintSetupCommands();
+// `complaint settings|staff|team ...`: the desk's settings, who staff alerts reach.
+std::vector<Command> ComplaintStaffCommands();
 // `complaint contact ...`: people without membership, prospects.
 std::vector<Command> ContactCommands();
 std::vector<Command> LoyaltyCommands();

@@ -170,16 +170,19 @@ int List(Context& c, Args& a) {
   if (std::string status = a.Flag("status"); !status.empty()) {
     req.add_statuses(static_cast<v1::ComplaintStatus>(ParseEnum(v1::ComplaintStatus_descriptor(), "--status", status)));
   }
+  if (std::string kind = a.Flag("kind"); !kind.empty()) {
+    req.add_kinds(static_cast<v1::TicketKind>(ParseEnum(v1::TicketKind_descriptor(), "--kind", kind)));
+  }
   req.set_order_by(a.Flag("order_by"));
   req.set_page_size(static_cast<int32_t>(a.IntFlag("page_size", 50)));
   req.set_page_token(a.Flag("page_token"));
   a.Done();
   v1::ListComplaintsResponse resp;
   return c.Finish(Stub(c)->ListComplaints(c.NewCall().get(), req, &resp), resp, [&] {
-    Table t({"COMPLAINT", "MEMBER", "STATUS", "PRIORITY", "AGENT", "TEAM", "RECEIVED"});
+    Table t({"COMPLAINT", "MEMBER", "KIND", "STATUS", "PRIORITY", "AGENT", "TEAM", "RECEIVED"});
     for (const auto& x : resp.complaints()) {
-      t.Row({x.complaint_id(), x.member_id(), EnumName(v1::ComplaintStatus_descriptor(), x.status()),
-             EnumName(v1::Priority_descriptor(), x.priority()),
+      t.Row({x.complaint_id(), x.member_id(), EnumName(v1::TicketKind_descriptor(), x.kind()),
+             EnumName(v1::ComplaintStatus_descriptor(), x.status()), EnumName(v1::Priority_descriptor(), x.priority()),
              x.assignee_agent_id().empty() ? "-" : x.assignee_agent_id(), x.team_id().empty() ? "-" : x.team_id(),
              Time(x.receive_time())});
     }
@@ -275,8 +278,8 @@ std::vector<Command> ComplaintCommands() {
        "approves a compensation above the requester's limit (ApproveCompensation)", Approve},
       {"complaint", "list",
        "[--member=] [--agent=] [--team=] [--unassigned] [--breached] [--status=] "
-       "[--order-by=due_time] [--page-size=50] [--page-token=]",
-       "lists complaints: a queue, a member's history (ListComplaints)", List},
+       "[--kind=complaint|inquiry|care_check_in] [--order-by=due_time] [--page-size=50] [--page-token=]",
+       "lists complaints: a queue, a member's history, the care cadence's check-in tasks (ListComplaints)", List},
       {"complaint", "assign", "<complaint_id> [--agent=] [--team=] [--reason=] [--request-id=ID]",
        "assigns to an agent and/or a team queue (AssignComplaint)", Assign},
       {"complaint", "transfer", "<complaint_id> <handover_note> [--agent=] [--team=] [--request-id=ID]",

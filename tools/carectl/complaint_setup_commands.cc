@@ -63,6 +63,10 @@ void PrintPolicy(const v1::SlaPolicy& p) {
                {"RESOLUTION", Duration(p.resolution_target())},
                {"CALENDAR", p.calendar_id()},
                {"ESCALATIONS", absl::StrCat(p.escalation_levels_size())},
+               // Reaches the assignee, or the team lead of an unassigned ticket.
+               {"BREACH WARNING", p.has_breach_warning_before() && p.breach_warning_before().seconds() > 0
+                                      ? absl::StrCat(Duration(p.breach_warning_before()), " before")
+                                      : "off"},
                {"VERSION", absl::StrCat(p.version())}});
 }
 

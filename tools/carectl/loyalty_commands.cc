@@ -223,13 +223,17 @@ void PrintOccasions(const v1::Program& p) {
 
 void PrintCadenceRules(const v1::Program& p) {
   if (p.cadence_rules_size() == 0) return;
-  Table r({"CADENCE RULE", "NAME", "WHEN", "FOR"});
+  Table r({"CADENCE RULE", "NAME", "WHEN", "FOR", "SENDS"});
   for (const auto& rule : p.cadence_rules()) {
     const std::string when = rule.has_since_enrolment()
                                  ? absl::StrCat(Days(rule.since_enrolment()), " after joining, once")
                                  : absl::StrCat("no purchase for ", Days(rule.no_purchase_for()), ", at most every ",
                                                 Days(rule.period()));
-    r.Row({rule.rule_id(), rule.display_name(), when, Audience(rule.tier_ids(), rule.segments())});
+    // AGENT_TASK: a check-in ticket in complaint, in the team's queue.
+    const std::string sends = rule.action() != v1::CADENCE_ACTION_AGENT_TASK ? "message"
+                              : rule.team_id().empty()                       ? "agent task"
+                                                       : absl::StrCat("agent task (team ", rule.team_id(), ")");
+    r.Row({rule.rule_id(), rule.display_name(), when, Audience(rule.tier_ids(), rule.segments()), sends});
   }
   r.Print("");
 }

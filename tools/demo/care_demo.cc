@@ -29,6 +29,7 @@
 #include "common/grpc_status.h"
 #include "common/outbox.h"
 #include "common/proto_time.h"
+#include "tools/demo/webhook_sink.h"
 
 namespace {
 
@@ -37,6 +38,12 @@ namespace lv1 = care::loyalty::v1;
 namespace pv1 = care::promotion::v1;
 namespace kv1 = care::complaint::v1;
 namespace nv1 = care::notification::v1;
+
+// The care desk's teams in the demo: the delivery desk, led by Hoa, and
+// the care team that makes the cadence's welcome calls.
+constexpr char kDeliveryDesk[] = "delivery-desk";
+constexpr char kDeliveryLead[] = "lead-hoa";
+constexpr char kCareTeam[] = "care-team";
 
 struct Targets {
   std::string loyalty, promotion, complaint, notification, token;
@@ -70,6 +77,7 @@ class Demo final {
     RedeemReward();
     Complaint();
     Inquiry();
+    CheckInTasks();
     Inboxes();
     std::printf("\nDemo complete: every step above was checked against the services' answers.\n");
   }
@@ -222,6 +230,14 @@ class Demo final {
     (*quiet->mutable_localized_display_names())["ja"] = "お久しぶりです";
     *quiet->mutable_no_purchase_for() = care::ToDurationProto(absl::Hours(24 * 60));
     *quiet->mutable_period() = care::ToDurationProto(absl::Hours(24 * 90));
+    lv1::CadenceRule* welcome = p.add_cadence_rules();
+    welcome->set_rule_id("welcome-call");
+    welcome->set_display_name("Welcome call to a new member");
+    (*welcome->mutable_localized_display_names())["vi"] = "Gọi chào mừng thành viên mới";
+    (*welcome->mutable_localized_display_names())["ja"] = "新規会員へのウェルカムコール";
+    *welcome->mutable_since_enrolment() = care::ToDurationProto(absl::Hours(24));
+    welcome->set_action(lv1::CADENCE_ACTION_AGENT_TASK);
+    welcome->set_team_id(kCareTeam);
 
     lv1::Program current;
     int64_t version = 0;
@@ -239,6 +255,8 @@ class Demo final {
     Say("Every membership anniversary: 200 points and a message in the member's language (occasion \"anniversary\")");
     Say("Care cadence: a member with no purchase for 60 days gets a check-in (with marketing consent), at most "
         "every 90 days (rule \"we-miss-you\")");
+    Say(absl::StrCat("A day after joining, a welcome call: a task for an agent in the \"", kCareTeam,
+                     "\" queue, not a message (rule \"welcome-call\")"));
   }
 
   struct Person {
@@ -557,8 +575,9 @@ class Demo final {
   // ------------------------------------------------------------ complaint
 
   void Complaint() {
-    Step("A complaint: special care for gold, an SLA breach escalates, goodwill, a survey");
+    Step("A complaint: special care for gold, an SLA breach escalates and alerts the team lead, goodwill, a survey");
     ComplaintRules();
+    StaffDirectory();
     const Person& lan = people_[0];
     kv1::Complaint c = FileComplaint(lan);
     Escalation(c);
@@ -596,6 +615,8 @@ class Demo final {
       kv1::EscalationLevel* level = p.mutable_policy()->add_escalation_levels();
       level->set_level(1);
       level->set_target(kv1::SLA_TARGET_FIRST_RESPONSE);
+      // The lead of the ticket's team first, before it leaves for the supervisors' queue.
+      level->add_actions(kv1::ESCALATION_ACTION_NOTIFY_TEAM_LEAD);
       level->add_actions(kv1::ESCALATION_ACTION_RAISE_PRIORITY);
       level->add_actions(kv1::ESCALATION_ACTION_REASSIGN_TO_SUPERVISOR_QUEUE);
       level->set_supervisor_queue_team_id("supervisors");
@@ -611,7 +632,56 @@ class Demo final {
     Call("ComplaintService.PutForbiddenPhrases",
          [&](auto* ctx) { return complaint_->PutForbiddenPhrases(ctx, phrases, &list); });
     Say("Business hours Mon-Sat 08:00-20:00 in Ho Chi Minh City; gold members get a 1-hour first response,");
-    Say("others 4 hours; a breach raises the priority and moves the ticket to the supervisors' queue");
+    Say("others 4 hours; a breach alerts the team's lead, raises the priority and moves the ticket to the");
+    Say("supervisors' queue");
+  }
+
+  // The delivery desk's lead, Hoa, gets staff alerts in Vietnamese through
+  // the chat gateway: notification's webhook, here the demo's own receiver.
+  void StaffDirectory() {
+    Check(webhook_.port() > 0, "the demo's webhook receiver listens on a loopback port");
+    nv1::UpdateSettingsRequest hook;
+    hook.set_request_id(Id("webhook"));
+    hook.mutable_settings()->mutable_webhook()->set_url(absl::StrCat("http://127.0.0.1:", webhook_.port(), "/chat"));
+    hook.mutable_settings()->mutable_webhook()->set_signing_secret(Id("webhook-signing-secret-0123456789"));
+    hook.mutable_update_mask()->add_paths("webhook.url");
+    hook.mutable_update_mask()->add_paths("webhook.signing_secret");
+    nv1::Settings settings;
+    Call("NotificationService.UpdateSettings",
+         [&](auto* ctx) { return notification_->UpdateSettings(ctx, hook, &settings); });
+    kv1::UpdateComplaintSettingsRequest desk;
+    desk.set_request_id(Id("staff"));
+    kv1::TeamSettings* team = desk.mutable_settings()->add_teams();
+    team->set_team_id(kDeliveryDesk);
+    team->set_display_name("Delivery desk");
+    team->set_lead_agent_id(kDeliveryLead);
+    kv1::StaffMember* lead = desk.mutable_settings()->add_staff();
+    lead->set_agent_id(kDeliveryLead);
+    lead->set_display_name("Pham Thu Hoa");
+    lead->set_team_id(kDeliveryDesk);
+    lead->set_locale("vi");
+    lead->set_time_zone("Asia/Ho_Chi_Minh");
+    lead->set_alert_channel(cv1::MESSAGE_CHANNEL_WEBHOOK);
+    lead->set_webhook_address("chat:hoa");
+    desk.mutable_update_mask()->add_paths("teams");
+    desk.mutable_update_mask()->add_paths("staff");
+    kv1::ComplaintSettings out;
+    Call("ComplaintService.UpdateComplaintSettings",
+         [&](auto* ctx) { return complaint_->UpdateComplaintSettings(ctx, desk, &out); });
+    Say(absl::StrCat("Staff directory: Pham Thu Hoa leads the delivery desk; her alerts go to her chat (webhook to ",
+                     "127.0.0.1:", webhook_.port(), ", the demo's stand-in for the chat gateway), in Vietnamese"));
+  }
+
+  // The webhook posts to the delivery desk's lead about complaint `id`.
+  std::vector<std::string> LeadAlerts(const std::string& id) {
+    std::vector<std::string> out;
+    for (std::string& body : webhook_.Bodies()) {
+      if (absl::StrContains(body, absl::StrCat("\"staff_id\":\"", kDeliveryLead, "\"")) &&
+          absl::StrContains(body, id)) {
+        out.push_back(std::move(body));
+      }
+    }
+    return out;
   }
 
   kv1::Complaint FileComplaint(const Person& lan) {
@@ -621,6 +691,7 @@ class Demo final {
     file.set_channel(kv1::CHANNEL_CHAT);
     file.set_category(kv1::CATEGORY_DELIVERY);
     file.set_order_id(Id("order-lan-3"));
+    file.set_team_id(kDeliveryDesk);
     file.set_description("Áo dài giao bị rách");
     file.set_locale("vi");
     kv1::CreateComplaintResponse filed;
@@ -645,6 +716,16 @@ class Demo final {
     Check(escalated.first_response_sla().breached(), "the first response is breached");
     Say(absl::StrCat("First response breached; escalated once: priority ", kv1::Priority_Name(escalated.priority()),
                      ", team ", escalated.team_id()));
+    Check(escalated.escalations(0).notified_agent_id() == kDeliveryLead, "the escalation names the team lead");
+    Eventually("the team lead's alert at the chat gateway", [&] { return !LeadAlerts(c.complaint_id()).empty(); });
+    Advance(absl::Minutes(1), "the SLA job runs again");
+    absl::SleepFor(absl::Seconds(2));
+    const std::vector<std::string> alerts = LeadAlerts(c.complaint_id());
+    Check(alerts.size() == 1, "the team lead is alerted once");
+    Check(absl::StrContains(alerts[0], "MESSAGE_KIND_STAFF_ESCALATION"), "the alert is an escalation");
+    Check(absl::StrContains(alerts[0], "\"locale\":\"vi\""), "the alert is in the lead's language");
+    Say("Hoa's chat gets the escalation once (MESSAGE_KIND_STAFF_ESCALATION, in Vietnamese); the job's");
+    Say("later runs send nothing more");
   }
 
   // A draft with forbidden phrases is refused; the apology goes out.
@@ -766,6 +847,43 @@ class Demo final {
                      ": loyalty tells the desk, and her inquiry now belongs to the member"));
   }
 
+  // The member's check-in tickets (one per cadence rule and period).
+  kv1::ListComplaintsResponse CheckInsOf(const std::string& member_id, int want) {
+    kv1::ListComplaintsRequest list;
+    list.add_kinds(kv1::TICKET_KIND_CARE_CHECK_IN);
+    list.set_member_id(member_id);
+    kv1::ListComplaintsResponse tasks;
+    Eventually(
+        "the welcome call for " + member_id,
+        [&] { return complaint_->ListComplaints(Ctx().get(), list, &tasks).ok() && tasks.complaints_size() >= want; },
+        absl::Seconds(40));
+    Check(tasks.complaints_size() == want, "one welcome call per member");
+    return tasks;
+  }
+
+  // The cadence's welcome call (rule "welcome-call", AGENT_TASK): a day after
+  // joining, each member has one check-in ticket in the care team's queue,
+  // named in their language, under the SLA like any ticket; they were sent
+  // nothing.
+  void CheckInTasks() {
+    Step("Care cadence: a welcome call a day after joining, a task in the care team's queue");
+    for (const Person& p : people_) {
+      const kv1::Complaint task = CheckInsOf(p.id, 1).complaints(0);
+      Say(absl::StrCat(p.name, " (joined days ago): ", task.complaint_id(), " \"", task.subject(), "\""));
+    }
+    Advance(absl::Hours(24), "a day after Minh joined");
+    const kv1::Complaint task = CheckInsOf(Id("minh"), 1).complaints(0);
+    Check(task.team_id() == kCareTeam && task.assignee_agent_id().empty(),
+          "the welcome call waits in the care team's queue, unassigned");
+    Check(task.first_response_sla().has_due_time(), "the welcome call follows the SLA policy that matches");
+    Say(absl::StrCat("Tran Thi Minh: ", task.complaint_id(), " \"", task.subject(), "\", kind ",
+                     kv1::TicketKind_Name(task.kind()).substr(12), ", team ", task.team_id(),
+                     ", unassigned, first response due ",
+                     Local(care::FromTimestamp(task.first_response_sla().due_time()), "Asia/Ho_Chi_Minh")));
+    Say("Loyalty filed them through its outbox (one per member and rule, whatever the retries). A task is not");
+    Say("marketing: Emma, who declined marketing, gets her call too; the agent decides how to reach out");
+  }
+
   void Inboxes() {
     Step("The members' inboxes at the end");
     for (const Person& p : people_) {
@@ -781,6 +899,7 @@ class Demo final {
   }
 
   std::string token_;
+  care::demo::WebhookSink webhook_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::unique_ptr<lv1::LoyaltyService::Stub> loyalty_;
   std::unique_ptr<pv1::PromotionService::Stub> promotion_;

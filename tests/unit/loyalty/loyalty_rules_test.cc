@@ -5,9 +5,12 @@
 #include <limits>
 #include <optional>
 
+#include "care/complaint/v1/complaint.pb.h"
+#include "clients/complaint/check_in_ticket.h"
 #include "common/bounds.h"
 #include "gtest/gtest.h"
 #include "services/loyalty/cadence.h"
+#include "services/loyalty/events.h"
 #include "services/loyalty/occasions.h"
 #include "services/loyalty/program.h"
 #include "services/loyalty/redis_tier_cache.h"
@@ -215,6 +218,41 @@ TEST(CadenceRulesTest, SinceEnrolmentFiresOnceWithinItsCatchUp) {
   EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, due + kCadenceCatchUp - absl::Seconds(1)), due);
   EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {}, due + kCadenceCatchUp), std::nullopt);
   EXPECT_EQ(CadenceDue(rule, {joined, std::nullopt}, {1, due}, due), std::nullopt);
+}
+
+// AGENT_TASK: complaint's CreateComplaint, one request id per (rule,
+// member, contact), named in the member's language; MESSAGE: notification.
+TEST(CadenceRulesTest, AnAgentTaskIsACheckInTicketForComplaint) {
+  CadenceRule rule;
+  rule.rule_id = "call";
+  rule.display_name = "Call a quiet member";
+  rule.localized_display_names = {{"ja", "お電話"}};
+  rule.action = CadenceRule::Action::kAgentTask;
+  rule.team_id = "care-team";
+  Member m;
+  m.member_id = "m-1";
+  m.profile.locale = "ja-JP";
+  const absl::Time now = Utc(2031, 3, 1);
+  const OutboxEvent first = CheckInToOutbox(rule, m, 1, now);
+  EXPECT_EQ(first.destination, "complaint");
+  EXPECT_EQ(first.method, care::clients::complaint::kCreateComplaintMethod);
+  care::complaint::v1::CreateComplaintRequest req;
+  ASSERT_TRUE(req.ParseFromString(first.payload));
+  EXPECT_EQ(req.request_id(), first.event_id);
+  EXPECT_EQ(req.kind(), care::complaint::v1::TICKET_KIND_CARE_CHECK_IN);
+  EXPECT_EQ(req.member_id(), "m-1");
+  EXPECT_EQ(req.subject(), "お電話");
+  EXPECT_EQ(req.locale(), "ja-JP");
+  EXPECT_EQ(req.team_id(), "care-team");
+  FieldErrors ids;
+  EXPECT_TRUE(ids.RequireId("request_id", req.request_id()));
+  EXPECT_EQ(CheckInToOutbox(rule, m, 1, now + absl::Hours(1)).event_id, first.event_id);  // a re-run
+  EXPECT_NE(CheckInToOutbox(rule, m, 2, now).event_id, first.event_id);                   // the next period
+  m.profile.locale = "vi";
+  ASSERT_TRUE(req.ParseFromString(CheckInToOutbox(rule, m, 1, now).payload));
+  EXPECT_EQ(req.subject(), "Call a quiet member");
+  rule.action = CadenceRule::Action::kMessage;
+  EXPECT_EQ(CheckInToOutbox(rule, m, 1, now).destination, "notification");
 }
 
 TEST(TierRulesTest, QualifiesAtTheThresholdAndReviewsAtTheWindowEnd) {
