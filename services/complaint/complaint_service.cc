@@ -5,7 +5,6 @@
 
 #include "services/complaint/complaint_service.h"
 
-#include <future>
 #include <map>
 #include <set>
 
@@ -176,12 +175,6 @@ bool TransitionAllowed(v1::ComplaintStatus from, v1::ComplaintStatus to) {
   return it != kAllowed.end() && std::find(it->second.begin(), it->second.end(), to) != it->second.end();
 }
 
-namespace {
-// A year of tickets is a million index entries: the range is read in
-// slices on parallel reader connections (the scan is the cost).
-constexpr int kMetricSlices = 4;
-}  // namespace
-
 ComplaintService::ComplaintService(ComplaintStore& store, const Clock& clock, ComplaintOptions options,
                                    std::unique_ptr<Outbound> outbound)
     : store_(store),
@@ -207,36 +200,13 @@ absl::StatusOr<v1::ComplaintMetrics> ComplaintService::Metrics(absl::Time from, 
     std::atomic<int>& n;
     ~Release() { --n; }
   } release{metrics_running_};
-  using Part = absl::StatusOr<std::vector<MetricRow>>;
-  std::vector<std::future<Part>> parts;
-  const absl::Duration step = (to - from) / kMetricSlices;
-  for (int i = 0; i < kMetricSlices; ++i) {
-    absl::Time a = from + step * i, b = i + 1 == kMetricSlices ? to : from + step * (i + 1);
-    auto task = std::make_shared<std::packaged_task<Part()>>([this, a, b]() -> Part {
-      std::vector<MetricRow> rows;
-      absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-        auto r = tx.MetricRows(a, b);
-        if (!r.ok()) return r.status();
-        rows = std::move(*r);
-        return absl::OkStatus();
-      });
-      if (!s.ok()) return s;
-      return rows;
-    });
-    parts.push_back(task->get_future());
-    // The queue holds every slice of the admitted computations; should it
-    // refuse anyway (stopping), the slice runs here.
-    if (!metrics_pool_->TrySubmit([task] { (*task)(); })) (*task)();
-  }
-  // Every slice ends before this call does (they use the slot it holds).
-  for (auto& part : parts) part.wait();
-  std::vector<std::vector<MetricRow>> slices;
-  for (auto& part : parts) {
-    auto r = part.get();
-    if (!r.ok()) return r.status();
-    slices.push_back(*std::move(r));
-  }
-  v1::ComplaintMetrics out = ComputeMetrics(slices, group_by, order_counts);
+  // Rolled-up groups where they are exact, raw rows for the rest.
+  MetricsPlan plan;
+  auto groups = RolledUpGroups(from, to, plan);
+  if (!groups.ok()) return groups.status();
+  auto slices = RawMetricRows(plan.raw);
+  if (!slices.ok()) return slices.status();
+  v1::ComplaintMetrics out = ComputeMetrics(*groups, *slices, group_by, order_counts);
   *out.mutable_compute_time() = ToTimestamp(Now());
   return out;
 }

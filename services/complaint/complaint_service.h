@@ -33,6 +33,8 @@
 
 namespace care::complaint {
 
+struct MetricsPlan;  // desk_metrics.h
+
 struct ComplaintOptions {
   absl::Duration reopen_window = absl::Hours(24 * 7);
   absl::Duration survey_validity = absl::Hours(24 * 14);
@@ -338,7 +340,24 @@ class ComplaintService final {
   // (LogJobFailure). Returns true when the batch was full.
   bool RunTextRetention();
 
+  // The metrics rollup job (metrics_rollup.cc): up to a batch of dirty days,
+  // oldest first, each rolled up in one write transaction (its rows by full
+  // group key, its markers read deleted), then the months that ended and
+  // have no dirty day. A failure is logged (LogJobFailure). Returns true
+  // when more days are dirty.
+  bool RunMetricsRollup();
+
  private:
+  // The rollup job's steps: one day, one month (metrics_rollup.cc).
+  absl::Status RollUpDay(int64_t day);
+  absl::Status RollUpMonth(int64_t month);
+  // The metrics read (metrics_rollup.cc): the rolled-up groups that are
+  // exact for [from, to), in one read; `plan` says what remains raw.
+  absl::StatusOr<std::vector<MetricGroup>> RolledUpGroups(absl::Time from, absl::Time to, MetricsPlan& plan);
+  // The raw rows of the intervals, read in parallel slices on the pool.
+  absl::StatusOr<std::vector<std::vector<MetricRow>>> RawMetricRows(
+      const std::vector<std::pair<absl::Time, absl::Time>>& raw);
+
   // Resolution itself: clocks stop, the customer is told, the survey goes out
   // and the check-in is scheduled.
   absl::Status ResolveNow(StoreTxn& tx, v1::Complaint& c, const v1::ComplaintSettings& settings, const ActorInfo& actor,

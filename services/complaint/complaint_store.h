@@ -8,6 +8,7 @@
 // Events leave through Enqueue (ServiceTxn), in the transaction of the change
 // they report. sql_complaint_store.* implements it on SQLite and PostgreSQL.
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -58,6 +59,23 @@ struct MetricRow {
   bool reopened = false;
   bool survey_sent = false;
   std::optional<int> survey_score;
+};
+
+// The figures of one group of tickets (every dimension set: the full key),
+// as the metrics rollups keep them per day and month: counters, and every
+// time value (in no particular order), so percentiles stay exact.
+struct MetricGroup {
+  int channel = 0;
+  int category = 0;
+  std::string team_id;
+  std::string tier_id;
+  std::string agent_id;
+  int kind = 0;
+  int64_t complaints = 0, resolved = 0, reopened = 0;
+  int64_t first_response_met = 0, first_response_breached = 0, resolution_met = 0, resolution_breached = 0;
+  int64_t surveys_sent = 0;
+  std::array<int64_t, 5> score_counts{};  // answers scored 1 to 5
+  std::vector<int64_t> first_response_seconds, resolution_seconds, consultation_seconds;
 };
 
 // A ListContacts query on the stored columns, by contact id after `after`.
@@ -129,6 +147,26 @@ class StoreTxn : public ServiceTxn {
 
   // Tickets received in [from, to), narrow columns only.
   virtual absl::StatusOr<std::vector<MetricRow>> MetricRows(absl::Time from, absl::Time to) = 0;
+
+  // Metrics rollups (metrics_rollup.cc). A day is a UTC day number (unix
+  // seconds / 86400, rounded down), a month the day number of its first
+  // day. PutComplaint marks the ticket's receive day dirty (a marker keyed
+  // by day and complaint id).
+  // The days in [from_day, to_day) with a marker, ascending; at most `limit`.
+  virtual absl::StatusOr<std::vector<int64_t>> DirtyDays(int64_t from_day, int64_t to_day, int limit) = 0;
+  // The day's markers: complaint ids ("" marks the whole day).
+  virtual absl::StatusOr<std::vector<std::string>> DayMarkers(int64_t day) = 0;
+  // Deletes these markers of the day (only these: one added since stays).
+  virtual absl::Status DeleteMarkers(int64_t day, const std::vector<std::string>& complaint_ids) = 0;
+  // Replaces the day's rollup rows; its month's rows stop being current.
+  virtual absl::Status PutDayRollups(int64_t day, int64_t month, const std::vector<MetricGroup>& groups) = 0;
+  // The rollup rows of the days in [from_day, to_day), each with its day.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, MetricGroup>>> DayRollups(int64_t from_day, int64_t to_day) = 0;
+  // Replaces the month's rollup rows and records them as current.
+  virtual absl::Status PutMonthRollups(int64_t month, const std::vector<MetricGroup>& groups) = 0;
+  // The months in [from_day, to_day) whose rows are current, ascending.
+  virtual absl::StatusOr<std::vector<int64_t>> CurrentMonths(int64_t from_day, int64_t to_day) = 0;
+  virtual absl::StatusOr<std::vector<MetricGroup>> MonthRollups(int64_t month) = 0;
 
   // Contacts (people without membership), by id.
   virtual absl::StatusOr<std::optional<v1::Contact>> GetContact(const std::string& id) = 0;

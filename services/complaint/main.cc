@@ -33,6 +33,32 @@ care::complaint::ComplaintOptions ReadComplaintOptions(care::ConfigReader& confi
   return options;
 }
 
+// How often the jobs and the outbox relay run.
+struct JobIntervals {
+  absl::Duration sla, outbox, metrics_rollup;
+};
+
+JobIntervals ReadJobIntervals(care::ConfigReader& config) {
+  JobIntervals out;
+  out.sla = config.Duration("job_interval", absl::Seconds(30), "how often SLA clocks are checked for breaches");
+  out.outbox = config.Duration("outbox_interval", absl::Seconds(1), "how often the outbox relay looks for events");
+  out.metrics_rollup = config.Duration(
+      "metrics_rollup_interval", absl::Minutes(1),
+      "how often the days whose tickets changed are rolled up for GetComplaintMetrics (0: never; metrics then read "
+      "every ticket of the range)");
+  if (out.sla < absl::Milliseconds(10) || out.sla > absl::Hours(1)) {
+    config.AddError("job_interval must be between 10ms and 1h");
+  }
+  if (out.outbox < absl::Milliseconds(10) || out.outbox > absl::Minutes(1)) {
+    config.AddError("outbox_interval must be between 10ms and 1m");
+  }
+  if (out.metrics_rollup != absl::ZeroDuration() &&
+      (out.metrics_rollup < absl::Milliseconds(10) || out.metrics_rollup > absl::Hours(24))) {
+    config.AddError("metrics_rollup_interval must be 0 or between 10ms and 24h");
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,10 +75,7 @@ int main(int argc, char** argv) {
   std::string service_token_file = config.String(
       "service_token_file", "",
       "file holding this service's peer token (principal svc:complaint, role peer), presented to the others");
-  absl::Duration job_interval = config.Duration("job_interval", absl::Seconds(30),
-                                                "how often SLA clocks are checked for breaches");
-  absl::Duration outbox_interval = config.Duration("outbox_interval", absl::Seconds(1),
-                                                   "how often the outbox relay looks for events");
+  const JobIntervals jobs = ReadJobIntervals(config);
   care::complaint::ComplaintOptions options = ReadComplaintOptions(config);
   bool any_peer = !loyalty_target.empty() || !promotion_target.empty() || !notification_target.empty();
   if (any_peer && service_token_file.empty()) {
@@ -60,12 +83,6 @@ int main(int argc, char** argv) {
   }
   // Members' tiers come from the signed tier cache (or loyalty itself).
   if (!loyalty_target.empty()) server_config.RequireTierCacheKey(config);
-  if (job_interval < absl::Milliseconds(10) || job_interval > absl::Hours(1)) {
-    config.AddError("job_interval must be between 10ms and 1h");
-  }
-  if (outbox_interval < absl::Milliseconds(10) || outbox_interval > absl::Minutes(1)) {
-    config.AddError("outbox_interval must be between 10ms and 1m");
-  }
   config.Finish();
 
   care::ServerRunner runner(server_config, ComplaintService::service_full_name());
@@ -90,9 +107,12 @@ int main(int argc, char** argv) {
   care::complaint::ComplaintService complaints(*store, runner.clock(), options);
   care::complaint::ComplaintGrpc adapter(runner.rpc(), complaints, tiers.get(), runner.subject_digests());
   runner.AddService(&adapter, ComplaintService::service_full_name());
-  runner.jobs().Add("complaint.sla", job_interval, [&] { return complaints.RunSlaChecks(); });
+  runner.jobs().Add("complaint.sla", jobs.sla, [&] { return complaints.RunSlaChecks(); });
   // Every minute, as the other retention purges.
   runner.jobs().Add("complaint.text_retention", absl::Minutes(1), [&] { return complaints.RunTextRetention(); });
+  if (jobs.metrics_rollup > absl::ZeroDuration()) {
+    runner.jobs().Add("complaint.metrics_rollup", jobs.metrics_rollup, [&] { return complaints.RunMetricsRollup(); });
+  }
 
   // Goodwill and customer messages leave through the outbox; a peer that is
   // not configured keeps its events waiting until it is.
@@ -103,7 +123,7 @@ int main(int argc, char** argv) {
     if (!target.empty())
       peers[name] = runner.DialPeer(target, peers_tls, service_token_file, care::clients::PeerHealthService(name));
   }
-  if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), outbox_interval)) {
+  if (care::OutboxRelay* relay = runner.StartOutbox(std::move(peers), jobs.outbox)) {
     // A compensation is ISSUED only once loyalty/promotion acknowledged it.
     for (const char* method : {care::complaint::kAdjustPointsMethod, care::complaint::kIssueVoucherMethod}) {
       relay->OnOutcome(method, [&complaints, &digests = runner.subject_digests()](care::Txn& txn,

@@ -96,6 +96,10 @@ inline absl::Status RefuseErasedTicket(StoreTxn& tx, const v1::Complaint& c) {
 }
 
 // Survey tokens are bearer secrets: 128 bits from the CSPRNG.
+// A year of tickets is a million index entries: a raw metrics read is split
+// in slices on parallel reader connections (the scan is the cost).
+inline constexpr int kMetricSlices = 4;
+
 inline std::string NewSurveyToken() { return NewId("", 32); }
 
 inline bool Open(v1::ComplaintStatus s) {

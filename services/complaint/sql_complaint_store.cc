@@ -1,10 +1,12 @@
 #include "services/complaint/sql_complaint_store.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "care/complaint/internal/metric_rollup.pb.h"
 #include "common/errors.h"
 #include "common/idempotency.h"
 #include "common/privacy.h"
@@ -98,6 +100,81 @@ void ReadMetricNames(const Statement& s, int first, MetricRow& r) {
   r.consultation_seconds = s.Int(first + 5);
 }
 
+// A receive day's number (desk_metrics.h DayNumber, repeated here: the
+// store must not depend on the domain's files).
+int64_t DayOf(const google::protobuf::Timestamp& t) {
+  constexpr int64_t kDay = 86400;
+  int64_t s = t.seconds();
+  return s / kDay - (s % kDay < 0 ? 1 : 0);
+}
+
+// Sorted, then the first value and the differences: small varints.
+void PutValues(std::vector<int64_t> values, google::protobuf::RepeatedField<int64_t>* out) {
+  std::sort(values.begin(), values.end());
+  out->Reserve(static_cast<int>(values.size()));
+  int64_t last = 0;
+  for (int64_t v : values) {
+    out->Add(v - last);
+    last = v;
+  }
+}
+
+void GetValues(const google::protobuf::RepeatedField<int64_t>& in, std::vector<int64_t>& out) {
+  out.reserve(static_cast<size_t>(in.size()));
+  int64_t last = 0;
+  for (int64_t d : in) out.push_back(last += d);
+}
+
+std::string EncodeGroup(const MetricGroup& g) {
+  internal::MetricRollup r;
+  r.set_channel(g.channel);
+  r.set_category(g.category);
+  r.set_team_id(g.team_id);
+  r.set_tier_id(g.tier_id);
+  r.set_agent_id(g.agent_id);
+  r.set_kind(g.kind);
+  r.set_complaints(g.complaints);
+  r.set_resolved(g.resolved);
+  r.set_reopened(g.reopened);
+  r.set_first_response_met(g.first_response_met);
+  r.set_first_response_breached(g.first_response_breached);
+  r.set_resolution_met(g.resolution_met);
+  r.set_resolution_breached(g.resolution_breached);
+  r.set_surveys_sent(g.surveys_sent);
+  for (int64_t n : g.score_counts) r.add_score_counts(n);
+  PutValues(g.first_response_seconds, r.mutable_first_response_seconds());
+  PutValues(g.resolution_seconds, r.mutable_resolution_seconds());
+  PutValues(g.consultation_seconds, r.mutable_consultation_seconds());
+  return r.SerializeAsString();
+}
+
+absl::StatusOr<MetricGroup> DecodeGroup(const Statement& s, int col) {
+  internal::MetricRollup r;
+  if (absl::Status parsed = ParseBlob(s, col, r, "metric rollup"); !parsed.ok()) return parsed;
+  MetricGroup g;
+  g.channel = r.channel();
+  g.category = r.category();
+  g.team_id = r.team_id();
+  g.tier_id = r.tier_id();
+  g.agent_id = r.agent_id();
+  g.kind = r.kind();
+  g.complaints = r.complaints();
+  g.resolved = r.resolved();
+  g.reopened = r.reopened();
+  g.first_response_met = r.first_response_met();
+  g.first_response_breached = r.first_response_breached();
+  g.resolution_met = r.resolution_met();
+  g.resolution_breached = r.resolution_breached();
+  g.surveys_sent = r.surveys_sent();
+  for (int i = 0; i < r.score_counts_size() && i < static_cast<int>(g.score_counts.size()); ++i) {
+    g.score_counts[static_cast<size_t>(i)] = r.score_counts(i);
+  }
+  GetValues(r.first_response_seconds(), g.first_response_seconds);
+  GetValues(r.resolution_seconds(), g.resolution_seconds);
+  GetValues(r.consultation_seconds(), g.consultation_seconds);
+  return g;
+}
+
 // The proto of the first row, if any.
 template <typename T>
 absl::StatusOr<std::optional<T>> OneProto(absl::StatusOr<Statement> stmt, absl::string_view what) {
@@ -122,6 +199,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (sla_check) check = Micros(*sla_check);
     std::optional<int64_t> score;
     if (c.survey().score() > 0) score = c.survey().score();
+    if (absl::Status s = MarkDirty(c); !s.ok()) return s;
     return Run(txn_.Query(
         "INSERT INTO complaints (complaint_id, member_id, order_id, category, channel, status, tier_id, team_id, "
         "create_time, sla_check_time, first_response_seconds, resolution_seconds, first_response_breached, "
@@ -371,6 +449,61 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         });
   }
 
+  absl::StatusOr<std::vector<int64_t>> DirtyDays(int64_t from_day, int64_t to_day, int limit) override {
+    return Collect<int64_t>(txn_.Query("SELECT DISTINCT day FROM metrics_dirty WHERE day >= ?1 AND day < ?2 "
+                                       "ORDER BY day LIMIT ?3",
+                                       from_day, to_day, static_cast<int64_t>(limit)),
+                            [](const Statement& s) { return s.Int(0); });
+  }
+
+  absl::StatusOr<std::vector<std::string>> DayMarkers(int64_t day) override {
+    return Collect<std::string>(txn_.Query("SELECT complaint_id FROM metrics_dirty WHERE day = ?1", day),
+                                [](const Statement& s) { return s.Text(0); });
+  }
+
+  absl::Status DeleteMarkers(int64_t day, const std::vector<std::string>& complaint_ids) override {
+    return Run(
+        txn_.Query("DELETE FROM metrics_dirty WHERE day = ?1 AND complaint_id IN (SELECT value FROM json_each(?2))",
+                   day, JsonArray(complaint_ids)));
+  }
+
+  absl::Status PutDayRollups(int64_t day, int64_t month, const std::vector<MetricGroup>& groups) override {
+    if (absl::Status s = Run(txn_.Query("DELETE FROM metrics_rollup_days WHERE day = ?1", day)); !s.ok()) return s;
+    if (absl::Status s = Run(txn_.Query("DELETE FROM metrics_rollup_months_done WHERE month = ?1", month)); !s.ok())
+      return s;
+    return InsertGroups("metrics_rollup_days", "day", day, groups);
+  }
+
+  absl::StatusOr<std::vector<std::pair<int64_t, MetricGroup>>> DayRollups(int64_t from_day, int64_t to_day) override {
+    return CollectParsed<std::pair<int64_t, MetricGroup>>(
+        txn_.Query("SELECT day, rollup FROM metrics_rollup_days WHERE day >= ?1 AND day < ?2", from_day, to_day),
+        [](const Statement& s) -> absl::StatusOr<std::pair<int64_t, MetricGroup>> {
+          auto g = DecodeGroup(s, 1);
+          if (!g.ok()) return g.status();
+          return std::make_pair(s.Int(0), *std::move(g));
+        });
+  }
+
+  absl::Status PutMonthRollups(int64_t month, const std::vector<MetricGroup>& groups) override {
+    if (absl::Status s = Run(txn_.Query("DELETE FROM metrics_rollup_months WHERE month = ?1", month)); !s.ok())
+      return s;
+    if (absl::Status s = InsertGroups("metrics_rollup_months", "month", month, groups); !s.ok()) return s;
+    return Run(txn_.Query("INSERT INTO metrics_rollup_months_done (month) VALUES (?1) ON CONFLICT (month) DO NOTHING",
+                          month));
+  }
+
+  absl::StatusOr<std::vector<int64_t>> CurrentMonths(int64_t from_day, int64_t to_day) override {
+    return Collect<int64_t>(txn_.Query("SELECT month FROM metrics_rollup_months_done WHERE month >= ?1 AND month < ?2 "
+                                       "ORDER BY month",
+                                       from_day, to_day),
+                            [](const Statement& s) { return s.Int(0); });
+  }
+
+  absl::StatusOr<std::vector<MetricGroup>> MonthRollups(int64_t month) override {
+    return CollectParsed<MetricGroup>(txn_.Query("SELECT rollup FROM metrics_rollup_months WHERE month = ?1", month),
+                                      [](const Statement& s) { return DecodeGroup(s, 0); });
+  }
+
   absl::StatusOr<std::optional<v1::Contact>> GetContact(const std::string& id) override {
     return OneProto<v1::Contact>(txn_.Query("SELECT proto FROM contacts WHERE contact_id = ?1", id), "contact");
   }
@@ -466,6 +599,34 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
 
  private:
   const SubjectDigests& digests_;  // tombstones (common/privacy.h)
+
+  // The ticket's receive day must be rolled up again. An update of the
+  // marker when there is one (not DO NOTHING): on PostgreSQL it then
+  // conflicts with a rollup deleting that very marker, so one of the two
+  // runs again and the ticket's change is never left unrolled.
+  absl::Status MarkDirty(const v1::Complaint& c) {
+    return Run(
+        txn_.Query("INSERT INTO metrics_dirty (day, complaint_id) VALUES (?1, ?2) "
+                   "ON CONFLICT (day, complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id",
+                   DayOf(c.receive_time()), c.complaint_id()));
+  }
+
+  // Rollup rows of one day or month (`period` in column `column`).
+  absl::Status InsertGroups(const char* table, const char* column, int64_t period,
+                            const std::vector<MetricGroup>& groups) {
+    const std::string sql = absl::StrCat("INSERT INTO ", table, " (", column,
+                                         ", channel, category, team_id, tier_id, agent_id, kind, rollup) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for (const MetricGroup& g : groups) {
+      const std::string blob = EncodeGroup(g);
+      if (absl::Status s = Run(txn_.Query(sql, period, static_cast<int64_t>(g.channel),
+                                          static_cast<int64_t>(g.category), g.team_id, g.tier_id, g.agent_id,
+                                          static_cast<int64_t>(g.kind), Blob{blob}));
+          !s.ok())
+        return s;
+    }
+    return absl::OkStatus();
+  }
   template <typename T>
   absl::StatusOr<std::optional<T>> GetDocument(DocKind kind, const std::string& id) {
     return OneProto<T>(txn_.Query("SELECT proto FROM documents WHERE kind = ?1 AND id = ?2", KindName(kind), id),
