@@ -156,6 +156,9 @@ absl::Status ComplaintService::ResolveNow(StoreTxn& tx, v1::Complaint& c, const 
   absl::Duration window = settings.has_reopen_window() ? FromDurationProto(settings.reopen_window())
                                                        : options_.reopen_window;
   *c.mutable_reopen_deadline() = ToTimestamp(now + window);
+  // A care check-in was the desk's idea: the member hears only what an
+  // agent writes to them, no resolution message, survey or follow-up.
+  if (c.kind() == v1::TICKET_KIND_CARE_CHECK_IN) return absl::OkStatus();
   if (absl::Status s = SendSurvey(tx, c, settings, now); !s.ok()) return s;
   if (absl::Status s = ScheduleCheckIn(tx, c, settings, actor, now); !s.ok()) return s;
   return TellCustomer(tx, c, [&](const v1::Contact* to) {

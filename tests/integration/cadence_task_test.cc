@@ -127,9 +127,20 @@ TEST_F(CadenceTaskTest, AQuietMemberGetsOneCheckInTicketPerPeriodInTheTeamQueueA
   EXPECT_EQ(FromTimestamp(task.first_response_sla().due_time()), Base() + 60 * kDay + absl::Hours(4));
   EXPECT_TRUE(CheckInsOf("care-team", "buyer").empty());
   EXPECT_TRUE(CheckInsOf("care-team", "gone").empty());
-  // The member did not write in: no acknowledgement, and no check-in message.
+  // The agent calls and resolves it. The member did not write in: no
+  // acknowledgement, no resolution message, survey or follow-up, and no
+  // check-in message either.
+  kv1::ResolveComplaintResponse resolved;
+  grpc::Status s = complaints().ResolveComplaint(Ctx(agent()).get(), ResolveRequest(task.complaint_id(), 0), &resolved);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(resolved.complaint().status(), kv1::COMPLAINT_STATUS_RESOLVED);
+  SetBoth(Base() + 61 * kDay + absl::Hours(1));
+  LetJobsRun();
   for (const auto& e : notification_.Events(nv1::IngestEventRequest::kComplaintUpdate)) {
     EXPECT_NE(e.complaint_update().complaint_id(), task.complaint_id());
+  }
+  for (const auto& e : notification_.Events(nv1::IngestEventRequest::kSatisfactionSurvey)) {
+    EXPECT_NE(e.satisfaction_survey().complaint_id(), task.complaint_id());
   }
   EXPECT_TRUE(notification_.Events(nv1::IngestEventRequest::kCareCheckIn).empty());
 
@@ -152,6 +163,9 @@ TEST_F(CadenceTaskTest, AQuietMemberGetsOneCheckInTicketPerPeriodInTheTeamQueueA
   ASSERT_TRUE(Eventually([&] { return CheckInsOf("care-team", "quiet").size() == 2u; }));
   LetJobsRun();
   EXPECT_EQ(TeamCheckIns("care-team").size(), 3u);
+  for (const auto& e : notification_.Events(nv1::IngestEventRequest::kProactiveCheckIn)) {
+    EXPECT_NE(e.proactive_check_in().complaint_id(), task.complaint_id());
+  }
   // Complaints are not check-ins: the kinds filter keeps them apart.
   const kv1::Complaint complaint = File("quiet");
   for (const auto& c : TeamCheckIns("care-team")) EXPECT_NE(c.complaint_id(), complaint.complaint_id());
