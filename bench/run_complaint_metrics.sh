@@ -4,9 +4,12 @@
 # the baselines (the metric rows of every ticket read straight from the
 # database into the store's row type, no aggregation, no RPC: through the
 # store, raw_scan_ms, and as the store read them before it packed the small
-# columns on PostgreSQL, one value per column, wide_scan_ms); then a
-# care_complaint on that database answers GetComplaintMetrics (a year,
-# grouped by channel and tier) one call at a time. On PostgreSQL (a private
+# columns on PostgreSQL, one value per column, wide_scan_ms), after rolling
+# the year up with the service's complaint.metrics_rollup job (rollup_s;
+# ROLLUP=false leaves every day dirty: the metrics then read every ticket, as
+# before the rollups); then a care_complaint on that database answers
+# GetComplaintMetrics (a year, grouped by channel and tier) one call at a
+# time. On PostgreSQL (a private
 # PostgreSQL 15 cluster with its durable defaults, tests/harness/postgres.sh
 # PG_DURABLE=1) the scans and the calls are timed twice: as seeded, and after
 # VACUUM ANALYZE (what autovacuum does to a table within its naptime; it sets
@@ -17,7 +20,7 @@
 #   ninja -C build care_complaint care_load complaint_seed
 #   bash bench/run_complaint_metrics.sh
 #
-# Settings (environment): TICKETS=1000000 DURATION=10s ENGINES="sqlite postgres"
+# Settings (environment): TICKETS=1000000 DURATION=10s ENGINES="sqlite postgres" ROLLUP=true
 # BUILD_DIR=<repo>/build PG_BIN=/usr/lib/postgresql/15/bin
 set -euo pipefail
 
@@ -26,6 +29,10 @@ build=${BUILD_DIR:-$repo/build}
 TICKETS=${TICKETS:-1000000}
 DURATION=${DURATION:-10s}
 ENGINES=${ENGINES:-sqlite postgres}
+ROLLUP=${ROLLUP:-true}
+# Without rollups the service's job stays off too (it would roll up while timed).
+rollup_args=()
+[[ $ROLLUP == true ]] || rollup_args=(--metrics_rollup_interval=0)
 
 for bin in bench/care_load bench/complaint_seed services/complaint/care_complaint; do
   [[ -x $build/$bin ]] || { echo "missing $build/$bin: see the ninja line at the top of $0" >&2; exit 1; }
@@ -58,7 +65,7 @@ db_args=()
 metrics() {
   rm -f "$work/port"
   "$build/services/complaint/care_complaint" --port=0 --port_file="$work/port" --listen_host=127.0.0.1 \
-    --tokens_file="$work/tokens" --log_level=warn "${db_args[@]}" >"$work/server.log" 2>&1 &
+    --tokens_file="$work/tokens" --log_level=warn "${db_args[@]}" "${rollup_args[@]}" >"$work/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 300); do [[ -s $work/port ]] && break; sleep 0.1; done
   [[ -s $work/port ]] || { echo "care_complaint did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
@@ -86,14 +93,14 @@ for engine in $ENGINES; do
   else
     db_args=(--data_dir="$work/sqlite")
   fi
-  seed=$("$build/bench/complaint_seed" "${db_args[@]}" --tickets="$TICKETS")
+  seed=$("$build/bench/complaint_seed" "${db_args[@]}" --tickets="$TICKETS" --rollup="$ROLLUP")
   echo "seed $engine: $seed" >&2
   calls=$(metrics)
   echo "metrics $engine: $calls" >&2
-  lines+=("$(report "$engine, as seeded ($(field seed_s "$seed") s)" "$seed" "$calls")")
+  lines+=("$(report "$engine, as seeded ($(field seed_s "$seed") s, rolled up in $(field rollup_s "$seed") s)" "$seed" "$calls")")
   if [[ $engine == postgres ]]; then
-    psql_do "$url/metrics" "VACUUM (ANALYZE) complaints"
-    scans=$("$build/bench/complaint_seed" "${db_args[@]}" --seed=false)
+    psql_do "$url/metrics" "VACUUM (ANALYZE)"
+    scans=$("$build/bench/complaint_seed" "${db_args[@]}" --seed=false --rollup="$ROLLUP")
     echo "scans $engine vacuumed: $scans" >&2
     calls=$(metrics)
     echo "metrics $engine vacuumed: $calls" >&2

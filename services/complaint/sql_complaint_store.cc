@@ -11,6 +11,7 @@
 #include "common/idempotency.h"
 #include "common/privacy.h"
 #include "common/proto_time.h"
+#include "services/complaint/desk_metrics.h"
 #include "services/complaint/ticket_texts.h"
 
 namespace care::complaint {
@@ -98,14 +99,6 @@ void ReadMetricNames(const Statement& s, int first, MetricRow& r) {
   r.resolved = !s.IsNull(first + 3);
   r.agent_id = s.Text(first + 4);
   r.consultation_seconds = s.Int(first + 5);
-}
-
-// A receive day's number (desk_metrics.h DayNumber, repeated here: the
-// store must not depend on the domain's files).
-int64_t DayOf(const google::protobuf::Timestamp& t) {
-  constexpr int64_t kDay = 86400;
-  int64_t s = t.seconds();
-  return s / kDay - (s % kDay < 0 ? 1 : 0);
 }
 
 // Sorted, then the first value and the differences: small varints.
@@ -608,7 +601,7 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return Run(
         txn_.Query("INSERT INTO metrics_dirty (day, complaint_id) VALUES (?1, ?2) "
                    "ON CONFLICT (day, complaint_id) DO UPDATE SET complaint_id = excluded.complaint_id",
-                   DayOf(c.receive_time()), c.complaint_id()));
+                   DayNumber(FromTimestamp(c.receive_time())), c.complaint_id()));
   }
 
   // Rollup rows of one day or month (`period` in column `column`).

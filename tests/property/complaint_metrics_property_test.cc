@@ -47,17 +47,30 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
     if (std::optional<PostgresCluster> cluster = TestPostgres()) {
       auto url = CreateTestDatabase(*cluster);
       ASSERT_TRUE(url.ok()) << url.status();
-      PostgresOptions options;
-      options.url = *url;
-      options.password = std::string(absl::StripAsciiWhitespace(ReadFile(cluster->password_file)));
-      std::vector<Migration> migrations = CommonPostgresMigrations();
-      for (Migration& m : ComplaintPostgresMigrations()) migrations.push_back(std::move(m));
-      auto db = PostgresDatabase::Open(options, migrations);
+      pg_.url = *url;
+      pg_.password = std::string(absl::StripAsciiWhitespace(ReadFile(cluster->password_file)));
+    }
+    if (OpenAtSetUp()) Open(true);
+  }
+  // The upgrade test opens the database itself, first without the rollups.
+  virtual bool OpenAtSetUp() { return true; }
+
+  // The database with every migration, or without the rollups' (as before
+  // the upgrade); the store and the service on it.
+  void Open(bool with_rollups) {
+    service_.reset();
+    store_.reset();
+    db_.reset();
+    const bool pg = !pg_.url.empty();
+    std::vector<Migration> migrations = pg ? CommonPostgresMigrations() : CommonMigrations();
+    for (Migration& m : pg ? ComplaintPostgresMigrations() : ComplaintMigrations()) {
+      if (with_rollups || m.name != "metrics_rollups") migrations.push_back(std::move(m));
+    }
+    if (pg) {
+      auto db = PostgresDatabase::Open(pg_, migrations);
       ASSERT_TRUE(db.ok()) << db.status();
       db_ = std::move(*db);
     } else {
-      std::vector<Migration> migrations = CommonMigrations();
-      for (Migration& m : ComplaintMigrations()) migrations.push_back(std::move(m));
       auto db = SqliteDatabase::Open(dir_.path() + "/complaint.db", migrations);
       ASSERT_TRUE(db.ok()) << db.status();
       db_ = std::move(*db);
@@ -133,7 +146,7 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
   void JobDuringWrites() {
     run_->Log("rollup job during writes");
     auto job = std::async(std::launch::async, [this] { return service_->RunMetricsRollup(); });
-    for (int i = 0; i < 5; ++i) rng_->Chance(0.5) ? Create() : Change();
+    for (int i = 0; i < 5; ++i) (tickets_.empty() || rng_->Chance(0.5)) ? Create() : Change();
     job.wait();
   }
 
@@ -194,6 +207,20 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
     return out;
   }
 
+  // The raw computation over [from, to): every ticket's row, nothing rolled up.
+  v1::ComplaintMetrics Raw(absl::Time from, absl::Time to, const std::vector<v1::MetricsDimension>& group_by) {
+    std::vector<complaint::MetricRow> rows;
+    EXPECT_TRUE(store_
+                    ->Read([&](complaint::StoreTxn& tx) -> absl::Status {
+                      auto r = tx.MetricRows(from, to);
+                      if (!r.ok()) return r.status();
+                      rows = *std::move(r);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return complaint::ComputeMetrics({rows}, group_by, {});
+  }
+
   void Check() {
     for (int i = 0; i < 3 && !run_->failed(); ++i) {
       const std::pair<absl::Time, absl::Time> range = Range();
@@ -208,6 +235,7 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
                         return absl::OkStatus();
                       })
                       .ok());
+      CountPlan(from, to);
       const v1::ComplaintMetrics raw = complaint::ComputeMetrics({rows}, group_by, {});
       auto got = service_->Metrics(from, to, group_by, {});
       if (!run_->Check(got.ok(), absl::StrCat("Metrics failed: ", got.status().ToString()))) return;
@@ -222,6 +250,31 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
                                "\n  raw:     ", raw.ShortDebugString().substr(0, 1500)));
       ++checks_;
     }
+  }
+
+  // What the service's read of [from, to) takes from month rows, day rows
+  // and raw rows now (the same plan it makes), counted to show that the run
+  // exercised each.
+  void CountPlan(absl::Time from, absl::Time to) {
+    const auto [first, end] = complaint::WholeDays(from, to);
+    std::vector<int64_t> dirty, months;
+    if (first < end) {
+      ASSERT_TRUE(store_
+                      ->Read([&, first = first, end = end](complaint::StoreTxn& tx) -> absl::Status {
+                        auto d = tx.DirtyDays(first, end, 1 << 30);
+                        if (!d.ok()) return d.status();
+                        dirty = *d;
+                        auto m = tx.CurrentMonths(first, end);
+                        if (!m.ok()) return m.status();
+                        months = *m;
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    }
+    const complaint::MetricsPlan plan = complaint::PlanMetricsRead(from, to, dirty, months);
+    if (!plan.months.empty()) ++with_months_;
+    if (!plan.day_spans.empty()) ++with_days_;
+    if (!plan.raw.empty()) ++with_raw_;
   }
 
   void RunSeed(const std::string& name, uint64_t seed) {
@@ -245,11 +298,13 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
                     })
                     .ok());
     std::cout << "[property] " << name << " seed=" << seed << ": " << run.step() << " steps, " << tickets_.size()
-              << " tickets, " << checks_ << " ranges checked, " << months.size() << " months rolled up, clock at "
+              << " tickets, " << checks_ << " ranges checked (" << with_months_ << " read month rows, " << with_days_
+              << " day rows, " << with_raw_ << " raw rows), " << months.size() << " months rolled up, clock at "
               << absl::FormatTime(clock_.Now()) << ", in " << absl::FormatDuration(took) << run.outcome() << std::endl;
   }
 
   TempDir dir_;
+  PostgresOptions pg_;  // url empty: SQLite
   // Tickets from 2030-11-01 for 75 days; the clock starts within them.
   const absl::Time start_ = absl::FromCivil(absl::CivilDay(2030, 11, 1), absl::UTCTimeZone());
   ManualClock clock_{absl::FromCivil(absl::CivilDay(2030, 11, 20), absl::UTCTimeZone())};
@@ -261,7 +316,81 @@ class ComplaintMetricsPropertyTest : public ::testing::Test {
   PropertyRun* run_ = nullptr;
   Rng* rng_ = nullptr;
   int checks_ = 0;
+  int with_months_ = 0, with_days_ = 0, with_raw_ = 0;
 };
+
+// Tickets stored before the rollups existed (migration 0007, PostgreSQL
+// 0006, marks their days dirty): the answer is the raw one before the job
+// runs, and after it, from rollups alone.
+class ComplaintMetricsUpgradeTest : public ComplaintMetricsPropertyTest {
+ protected:
+  bool OpenAtSetUp() override { return false; }
+};
+
+TEST_F(ComplaintMetricsUpgradeTest, TicketsStoredBeforeTheUpgradeAreRolledUpAfterIt) {
+  Open(false);
+  ASSERT_FALSE(HasFatalFailure());
+  const absl::Time day0 = absl::FromCivil(absl::CivilDay(2030, 11, 28), absl::UTCTimeZone());
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> absl::Status {
+                   // Five days across a month's end, two tickets a day.
+                   for (int i = 0; i < 10; ++i) {
+                     const int64_t received = absl::ToUnixMicros(day0 + absl::Hours(24 * (i / 2) + 5 * i));
+                     absl::Status s = txn.Exec(
+                                             "INSERT INTO complaints (complaint_id, member_id, order_id, category, "
+                                             "channel, status, tier_id, team_id, create_time, receive_time, "
+                                             "first_response_seconds, resolution_seconds, survey_score, "
+                                             "survey_sent, proto) VALUES (?1, 'm', '', ?2, ?3, 2, ?4, '', ?5, ?5, "
+                                             "?6, ?7, ?8, ?9, ?10)",
+                                             absl::StrCat("old-", i), int64_t{1 + i % 3}, int64_t{1 + i % 2},
+                                             std::string(i % 3 == 0 ? "gold" : ""), received, int64_t{600 * (i + 1)},
+                                             i % 2 == 0 ? std::optional<int64_t>(3600 * (10 - i)) : std::nullopt,
+                                             i % 4 == 0 ? std::optional<int64_t>(1 + i % 5) : std::nullopt,
+                                             int64_t{i % 4 == 0 ? 1 : 0}, Blob{""})
+                                          .status();
+                     if (!s.ok()) return s;
+                   }
+                   return absl::OkStatus();
+                 })
+                  .ok());
+  Open(true);
+  ASSERT_FALSE(HasFatalFailure());
+  const absl::Time from = day0 - absl::Hours(24), to = day0 + absl::Hours(24 * 10);
+  const std::vector<v1::MetricsDimension> by = {v1::METRICS_DIMENSION_CHANNEL, v1::METRICS_DIMENSION_TIER};
+  const v1::ComplaintMetrics raw = Raw(from, to, by);
+  ASSERT_EQ(raw.overall().complaint_count(), 10);
+  auto got = service_->Metrics(from, to, by, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  got->clear_compute_time();
+  EXPECT_EQ(got->SerializeAsString(), raw.SerializeAsString());
+
+  clock_.Advance(absl::Hours(24 * 60));  // November and December ended
+  while (service_->RunMetricsRollup()) {
+  }
+  std::vector<int64_t> dirty, months;
+  ASSERT_TRUE(store_
+                  ->Read([&](complaint::StoreTxn& tx) -> absl::Status {
+                    auto d = tx.DirtyDays(-100000, 100000, 100);
+                    if (d.ok()) dirty = *d;
+                    auto m = tx.CurrentMonths(complaint::MonthOf(complaint::DayNumber(from)), complaint::DayNumber(to));
+                    if (m.ok()) months = *m;
+                    return d.ok() ? m.status() : d.status();
+                  })
+                  .ok());
+  EXPECT_TRUE(dirty.empty());
+  EXPECT_EQ(months.size(), 2u);  // 2030-11 and 2030-12
+  got = service_->Metrics(from, to, by, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  got->clear_compute_time();
+  EXPECT_EQ(got->SerializeAsString(), raw.SerializeAsString());
+  // The two whole months: from month rows.
+  const absl::Time nov = absl::FromCivil(absl::CivilDay(2030, 11, 1), absl::UTCTimeZone());
+  const absl::Time jan = absl::FromCivil(absl::CivilDay(2031, 1, 1), absl::UTCTimeZone());
+  ASSERT_EQ(complaint::PlanMetricsRead(nov, jan, dirty, months).months.size(), 2u);
+  got = service_->Metrics(nov, jan, by, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  got->clear_compute_time();
+  EXPECT_EQ(got->SerializeAsString(), Raw(nov, jan, by).SerializeAsString());
+}
 
 // The fixed seed every CI run replays (or CARE_PROPERTY_SEED).
 TEST_F(ComplaintMetricsPropertyTest, RolledUpMetricsEqualTheRawComputationFixedSeed) {
