@@ -237,10 +237,13 @@ TEST_F(PromotionQuoteTest, CampaignNamesComeInTheReadersLanguageAlongTheFallback
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(BadFields(s), std::vector<std::string>{"language_code"});
 
-  // A voucher of the campaign names it in the reader's language too.
+  // A voucher's campaign is named in the reader's language too.
+  pv1::Campaign coded = shoes;
+  coded.set_voucher_required(true);
+  Live("spring-coded", coded);
   pv1::GenerateVouchersRequest gen;
   gen.set_request_id("spring-codes");
-  gen.set_campaign_id("spring");
+  gen.set_campaign_id("spring-coded");
   gen.set_count(1);
   pv1::GenerateVouchersResponse batch;
   s = promo().GenerateVouchers(Ctx(admin()).get(), gen, &batch);
