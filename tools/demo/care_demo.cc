@@ -601,6 +601,7 @@ class Demo final {
     kv1::BusinessCalendar calendar;
     Call("ComplaintService.CreateBusinessCalendar",
          [&](auto* ctx) { return complaint_->CreateBusinessCalendar(ctx, cal, &calendar); });
+    RetireEarlierPolicies();
     for (auto [id, tier, hours] :
          {std::tuple<std::string, std::string, int>{"gold-care", "gold", 1}, {"standard", "", 4}}) {
       kv1::CreateSlaPolicyRequest p;
@@ -634,6 +635,30 @@ class Demo final {
     Say("Business hours Mon-Sat 08:00-20:00 in Ho Chi Minh City; gold members get a 1-hour first response,");
     Say("others 4 hours; a breach alerts the team's lead, raises the priority and moves the ticket to the");
     Say("supervisors' queue");
+  }
+
+  // Earlier runs' policies (same tiers, same evaluation order) are disabled,
+  // so this run's decide the SLA even on the data of a demo older than it.
+  void RetireEarlierPolicies() {
+    kv1::ListSlaPoliciesRequest list;
+    list.set_page_size(1000);
+    kv1::ListSlaPoliciesResponse policies;
+    Call("ComplaintService.ListSlaPolicies",
+         [&](auto* ctx) { return complaint_->ListSlaPolicies(ctx, list, &policies); });
+    for (const kv1::SlaPolicy& old : policies.policies()) {
+      if (!old.enabled() || !absl::StartsWith(old.sla_policy_id(), "demo-") ||
+          absl::StartsWith(old.sla_policy_id(), Id(""))) {
+        continue;
+      }
+      kv1::UpdateSlaPolicyRequest off;
+      off.set_request_id(Id("retire-" + old.sla_policy_id()));
+      off.mutable_policy()->set_sla_policy_id(old.sla_policy_id());
+      off.mutable_policy()->set_enabled(false);
+      off.mutable_update_mask()->add_paths("enabled");
+      kv1::SlaPolicy updated;
+      Call("ComplaintService.UpdateSlaPolicy",
+           [&](auto* ctx) { return complaint_->UpdateSlaPolicy(ctx, off, &updated); });
+    }
   }
 
   // The delivery desk's lead, Hoa, gets staff alerts in Vietnamese through
