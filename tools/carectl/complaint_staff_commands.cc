@@ -7,6 +7,7 @@
 // (VERSION_MISMATCH) rather than lost.
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -109,37 +110,44 @@ v1::StaffMember StaffFromFlags(Args& a, const std::string& agent_id) {
   return m;
 }
 
+// Reads the settings, applies `edit` and writes them back under the version
+// read (its `path` as the update mask).
+int EditSettings(Context& c, const std::string& request_id, const std::string& path,
+                 const std::function<void(v1::ComplaintSettings&)>& edit) {
+  v1::ComplaintSettings settings;
+  grpc::Status read = ReadSettings(c, &settings);
+  if (!read.ok()) return c.Finish(read, settings, [] {});
+  edit(settings);
+  return WriteSettings(c, request_id, settings, path);
+}
+
 int StaffSet(Context& c, Args& a) {
   const v1::StaffMember member = StaffFromFlags(a, a.Positional("agent_id"));
   const std::string request_id = RequestId(a);
   a.Done();
-  v1::ComplaintSettings settings;
-  grpc::Status read = ReadSettings(c, &settings);
-  if (!read.ok()) return c.Finish(read, settings, [] {});
-  auto* staff = settings.mutable_staff();
-  auto it = std::find_if(staff->begin(), staff->end(),
-                         [&](const v1::StaffMember& m) { return m.agent_id() == member.agent_id(); });
-  if (it == staff->end()) {
-    *staff->Add() = member;
-  } else {
-    *it = member;
-  }
-  return WriteSettings(c, request_id, settings, "staff");
+  return EditSettings(c, request_id, "staff", [&](v1::ComplaintSettings& settings) {
+    auto* staff = settings.mutable_staff();
+    auto it = std::find_if(staff->begin(), staff->end(),
+                           [&](const v1::StaffMember& m) { return m.agent_id() == member.agent_id(); });
+    if (it == staff->end()) {
+      *staff->Add() = member;
+    } else {
+      *it = member;
+    }
+  });
 }
 
 int StaffRemove(Context& c, Args& a) {
   const std::string agent_id = a.Positional("agent_id");
   const std::string request_id = RequestId(a);
   a.Done();
-  v1::ComplaintSettings settings;
-  grpc::Status read = ReadSettings(c, &settings);
-  if (!read.ok()) return c.Finish(read, settings, [] {});
-  auto* staff = settings.mutable_staff();
-  auto it = std::find_if(staff->begin(), staff->end(),
-                         [&](const v1::StaffMember& m) { return m.agent_id() == agent_id; });
-  if (it == staff->end()) throw UsageError(absl::StrCat(agent_id, " is not in the staff directory"));
-  staff->erase(it);
-  return WriteSettings(c, request_id, settings, "staff");
+  return EditSettings(c, request_id, "staff", [&](v1::ComplaintSettings& settings) {
+    auto* staff = settings.mutable_staff();
+    auto it = std::find_if(staff->begin(), staff->end(),
+                           [&](const v1::StaffMember& m) { return m.agent_id() == agent_id; });
+    if (it == staff->end()) throw UsageError(absl::StrCat(agent_id, " is not in the staff directory"));
+    staff->erase(it);
+  });
 }
 
 int TeamSet(Context& c, Args& a) {
@@ -150,19 +158,17 @@ int TeamSet(Context& c, Args& a) {
   if (team.lead_agent_id().empty()) throw UsageError("--lead is required");
   const std::string request_id = RequestId(a);
   a.Done();
-  v1::ComplaintSettings settings;
-  grpc::Status read = ReadSettings(c, &settings);
-  if (!read.ok()) return c.Finish(read, settings, [] {});
-  auto* teams = settings.mutable_teams();
-  auto it = std::find_if(teams->begin(), teams->end(),
-                         [&](const v1::TeamSettings& t) { return t.team_id() == team.team_id(); });
-  if (it == teams->end()) {
-    *teams->Add() = team;
-  } else {
-    if (team.display_name().empty()) team.set_display_name(it->display_name());
-    *it = team;
-  }
-  return WriteSettings(c, request_id, settings, "teams");
+  return EditSettings(c, request_id, "teams", [&](v1::ComplaintSettings& settings) {
+    auto* teams = settings.mutable_teams();
+    auto it = std::find_if(teams->begin(), teams->end(),
+                           [&](const v1::TeamSettings& t) { return t.team_id() == team.team_id(); });
+    if (it == teams->end()) {
+      *teams->Add() = team;
+    } else {
+      if (team.display_name().empty()) team.set_display_name(it->display_name());
+      *it = team;
+    }
+  });
 }
 
 }  // namespace
