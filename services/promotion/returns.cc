@@ -80,6 +80,41 @@ std::vector<int64_t> DiscountHeld(const v1::Redemption& r) {
   return held;
 }
 
+// The order's value that `returned` units of each line carry, and its whole
+// value: the lines' totals (what was paid), or their units when nothing was
+// paid, so a free order still releases its bonus unit by unit.
+std::pair<int64_t, int64_t> ValueReturned(const v1::Redemption& r, const std::vector<int32_t>& returned) {
+  int64_t part = 0, whole = 0;
+  for (int i = 0; i < r.lines_size(); ++i) whole += r.lines(i).line().total().amount_minor();
+  const bool by_units = whole <= 0;
+  if (by_units) whole = 0;
+  for (int i = 0; i < r.lines_size(); ++i) {
+    const int64_t qty = r.lines(i).line().quantity();
+    const int64_t value = by_units ? qty : r.lines(i).line().total().amount_minor();
+    if (by_units) whole += qty;
+    part += ShareOf(value, returned[i], qty);
+  }
+  return {part, whole};
+}
+
+// Gives back each campaign's bonus points in the returned share of the
+// order's value, less what earlier returns gave (AppliedCampaign.
+// bonus_points_released, so redemptions returned before this rule catch up
+// on their next return); everything still held once every unit is back.
+void ReleasePoints(v1::Redemption& r, const std::vector<int32_t>& after, bool complete,
+                   std::vector<int64_t>& by_campaign) {
+  const auto [part, whole] = ValueReturned(r, after);
+  by_campaign.assign(r.campaigns_size(), 0);
+  for (int c = 0; c < r.campaigns_size(); ++c) {
+    v1::AppliedCampaign* ac = r.mutable_campaigns(c);
+    const int64_t held = std::max<int64_t>(0, ac->bonus_points() - ac->bonus_points_released());
+    const int64_t due = complete ? ac->bonus_points() : ShareOf(ac->bonus_points(), part, whole);
+    by_campaign[c] = std::clamp<int64_t>(due - ac->bonus_points_released(), 0, held);
+    ac->set_bonus_points_released(ac->bonus_points_released() + by_campaign[c]);
+    r.set_bonus_points_released(r.bonus_points_released() + by_campaign[c]);
+  }
+}
+
 // Units per line a return takes (`units`, by line of `r`) and the lines of
 // its record: as asked, or everything not yet returned.
 absl::Status UnitsToReturn(const v1::Redemption& r, const OrderReturn& ask, std::vector<int32_t>& units,
@@ -120,7 +155,8 @@ struct Release {
   int64_t on_units = 0;  // the discount the returned units carried
   int64_t released = 0;  // what goes back to the campaigns' budgets
   std::vector<int64_t> by_campaign;
-  bool complete = false;  // the last unit: the counts and uses go back too
+  std::vector<int64_t> points_by_campaign;  // bonus points back to points budgets
+  bool complete = false;                    // the last unit: the counts and uses go back too
 };
 
 // Marks `units` of each line of `r` returned and works out what that
@@ -159,6 +195,7 @@ Release ReturnUnits(v1::Redemption& r, const std::vector<int32_t>& units) {
       out.by_campaign[c] = held[c];
     }
   }
+  ReleasePoints(r, after, out.complete, out.points_by_campaign);
   return out;
 }
 
@@ -169,6 +206,8 @@ void RecordReturn(v1::Redemption& r, v1::ReturnRecord& record, const OrderReturn
   SetMoney(record.mutable_discount_on_returned_units(), release.on_units, currency);
   SetMoney(record.mutable_discount_released(), release.released, currency);
   record.set_usage_released(release.complete);
+  for (int64_t points : release.points_by_campaign)
+    record.set_bonus_points_released(record.bonus_points_released() + points);
   record.set_reason(ask.reason);
   *record.mutable_create_time() = ToTimestamp(now);
   *r.add_returns() = record;
@@ -250,8 +289,8 @@ absl::StatusOr<v1::ReturnRedemptionResponse> PromotionService::Return(const Orde
       const v1::AppliedCampaign& ac = r.campaigns(c);
       absl::Status st = tx.AddUsage({ac.campaign_id(), customer, r.customer().tier_id(), ac.campaign_version()},
                                     release.complete ? -1 : 0, -release.by_campaign[c], 0, release.complete ? 1 : 0);
-      // Bonus points are held whole until the last unit (Limits.points_budget).
-      if (st.ok() && release.complete && ac.bonus_points() > 0) st = tx.AddPoints(ac.campaign_id(), -ac.bonus_points());
+      if (st.ok() && release.points_by_campaign[c] > 0)
+        st = tx.AddPoints(ac.campaign_id(), -release.points_by_campaign[c]);
       if (!st.ok()) return st;
     }
     if (release.complete) {
@@ -289,9 +328,12 @@ absl::StatusOr<v1::Redemption> PromotionService::CancelRedemption(const std::str
       const v1::AppliedCampaign& ac = out.campaigns(c);
       absl::Status st = tx.AddUsage({ac.campaign_id(), customer, out.customer().tier_id(), ac.campaign_version()}, -1,
                                     -held[c], 1, 0);
-      if (st.ok() && ac.bonus_points() > 0) st = tx.AddPoints(ac.campaign_id(), -ac.bonus_points());
+      const int64_t points = std::max<int64_t>(0, ac.bonus_points() - ac.bonus_points_released());
+      if (st.ok() && points > 0) st = tx.AddPoints(ac.campaign_id(), -points);
       if (!st.ok()) return st;
       released += held[c];
+      out.mutable_campaigns(c)->set_bonus_points_released(ac.bonus_points_released() + points);
+      out.set_bonus_points_released(out.bonus_points_released() + points);
     }
     if (absl::Status st = ReleaseVouchers(tx, out, now); !st.ok()) return st;
     out.set_state(v1::REDEMPTION_STATE_CANCELLED);

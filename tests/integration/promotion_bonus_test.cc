@@ -187,7 +187,8 @@ TEST_F(PromotionBonusTest, AQuoteIsCappedAtThePointsLeftAndReleasesComeBack) {
   ASSERT_EQ(q.applied_campaigns_size(), 1);
   EXPECT_EQ(q.applied_campaigns(0).bonus_points(), 50);
   EXPECT_TRUE(q.applied_campaigns(0).capped());
-  // A partial return keeps the bonus held; returning the last unit releases it.
+  // A partial return gives back the returned share of the order's value (2
+  // of 5 equal units: 40 of 100); the last unit gives back the rest.
   pv1::ReturnRedemptionRequest part;
   part.set_order_id("order-a");
   part.set_return_id("ret-a1");
@@ -197,17 +198,62 @@ TEST_F(PromotionBonusTest, AQuoteIsCappedAtThePointsLeftAndReleasesComeBack) {
   pv1::ReturnRedemptionResponse partial;
   grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
   ASSERT_TRUE(s.ok()) << Describe(s);
-  EXPECT_EQ(Report("tea-cap").points_given(), 100);
+  EXPECT_EQ(partial.return_record().bonus_points_released(), 40);
+  ASSERT_EQ(partial.redemption().campaigns_size(), 1);
+  EXPECT_EQ(partial.redemption().campaigns(0).bonus_points_released(), 40);
+  EXPECT_EQ(partial.redemption().bonus_points(), 100);
+  EXPECT_EQ(Report("tea-cap").points_given(), 60);
+  // A retry gives back nothing more.
+  s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(Report("tea-cap").points_given(), 60);
   pv1::ReturnRedemptionRequest rest;
   rest.set_order_id("order-a");
   rest.set_return_id("ret-a2");
   pv1::ReturnRedemptionResponse full;
   s = promo().ReturnRedemption(Ctx(svc()).get(), rest, &full);
   ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(full.return_record().bonus_points_released(), 60);
+  EXPECT_EQ(full.redemption().bonus_points_released(), 100);
   EXPECT_EQ(Report("tea-cap").points_given(), 0);
   EXPECT_EQ(Report("tea-cap").points_budget_left(), 150);
   // The capped quote of 50 still redeems.
   EXPECT_EQ(RedeemOk("order-b", q.quote_token()).bonus_points(), 50);
+}
+
+TEST_F(PromotionBonusTest, APartialReturnThenACancelGiveBackTheBonusExactlyOnce) {
+  Live("tea-part", BonusCampaign(1000));
+  Enrol("m-ed");
+  // Two lines of different value, 3 x 1000 and 1 x 7000: 50 + 4 x 10 points.
+  pv1::Redemption r = RedeemOk(
+      "order-e",
+      Quote(Cart("m-ed", {CartLine("a", "TEA", "", 3, 1000), CartLine("b", "TEA", "", 1, 7000)})).quote_token());
+  ASSERT_EQ(r.bonus_points(), 90);
+  pv1::ReturnRedemptionRequest part;
+  part.set_order_id("order-e");
+  part.set_return_id("ret-e1");
+  pv1::ReturnLine* line = part.add_lines();
+  line->set_line_id("a");
+  line->set_quantity(1);
+  pv1::ReturnRedemptionResponse partial;
+  grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  // 1000 of the order's 10000: floor(90 / 10) = 9 points.
+  EXPECT_EQ(partial.return_record().bonus_points_released(), 9);
+  EXPECT_EQ(Report("tea-part").points_given(), 81);
+  pv1::CancelRedemptionRequest cancel;
+  cancel.set_request_id("cancel-e");
+  cancel.set_order_id("order-e");
+  pv1::Redemption cancelled;
+  s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(cancelled.bonus_points_released(), 90);
+  EXPECT_EQ(Report("tea-part").points_given(), 0);
+  EXPECT_EQ(Report("tea-part").points_budget_left(), 1000);
+  // Cancelling again gives back nothing more.
+  s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(Report("tea-part").points_budget_left(), 1000);
 }
 
 TEST_F(PromotionBonusTest, AmongPeersOnlyLoyaltyReadsRedemptions) {

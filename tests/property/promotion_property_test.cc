@@ -10,6 +10,10 @@
 //   - budget given + budget left = budget, 0 <= given <= budget, and given is
 //     what the live redemptions hold (exactly, once nothing is partially
 //     returned; in bounds otherwise; summed over campaigns, exactly);
+//   - bonus points: points given is exactly what the redemptions hold (their
+//     bonus less what returns and cancels gave back), within points_budget;
+//     a return gives back the returned share of the order's value, and the
+//     last unit or a cancel the rest, never more;
 //   - redemption counts, per-customer counts and voucher uses in [0, limit]
 //     and equal to what the model's live redemptions hold;
 //   - each unit released at most once: a redemption releases in total at
@@ -54,6 +58,8 @@ struct CampaignModel {
   int64_t budget = 0;
   int64_t per_order = 0;
   int per_customer = 0;
+  int64_t points_budget = 0;  // 0: no BonusPoints effect, or no points budget
+  bool bonus = false;
   std::vector<std::string> codes;
 };
 
@@ -75,6 +81,7 @@ struct LineModel {
   std::string id;
   int quantity = 0;
   int returned = 0;
+  int64_t total = 0;  // what the line paid, as redeemed
 };
 
 struct RedemptionModel {
@@ -83,7 +90,9 @@ struct RedemptionModel {
   std::string token;
   std::string customer;
   std::map<std::string, int64_t> discount;  // per campaign
-  int64_t held = 0;                         // sum of the campaigns' discounts
+  std::map<std::string, int64_t> bonus;     // bonus points per campaign, as quoted
+  std::map<std::string, int64_t> bonus_released;
+  int64_t held = 0;  // sum of the campaigns' discounts
   int64_t released = 0;
   std::vector<LineModel> lines;
   std::vector<std::string> vouchers;
@@ -134,6 +143,14 @@ class PromotionPropertyTest : public PromotionTest {
     }
     return n;
   }
+  // Bonus points of campaign `c` the redemptions hold.
+  int64_t PointsHeld(const std::string& c) const {
+    int64_t n = 0;
+    for (const auto& [o, r] : redemptions_) {
+      if (auto b = r.bonus.find(c); b != r.bonus.end()) n += b->second - r.bonus_released.at(c);
+    }
+    return n;
+  }
   std::vector<std::string> LiveCampaigns() const {
     std::vector<std::string> out;
     for (const auto& [id, c] : campaigns_) {
@@ -154,6 +171,7 @@ class PromotionPropertyTest : public PromotionTest {
       if (c.version != ac.campaign_version()) return "CAMPAIGN_CHANGED";
       if (c.max_redemptions > 0 && LiveCount(c.id) >= c.max_redemptions) return "REDEMPTION_LIMIT_REACHED";
       if (c.budget > 0 && c.budget - given_[c.id] < ac.discount().amount_minor()) return "BUDGET_EXHAUSTED";
+      if (c.points_budget > 0 && c.points_budget - PointsHeld(c.id) < ac.bonus_points()) return "BUDGET_EXHAUSTED";
       if (c.per_customer > 0 && CustomerCount(c.id, q.customer) >= c.per_customer) return "CUSTOMER_LIMIT_REACHED";
     }
     for (const auto& v : q.response.vouchers()) {
@@ -188,6 +206,7 @@ class PromotionPropertyTest : public PromotionTest {
     if (rng_->Chance(0.7)) m.budget = rng_->Uniform(800, 6000);
     if (rng_->Chance(0.5)) m.per_customer = static_cast<int>(rng_->Uniform(1, 2));
     if (rng_->Chance(0.3)) m.per_order = rng_->Uniform(200, 1500);
+    if (rng_->Chance(0.4)) AddBonus(m, c);
     c.mutable_limits()->set_max_redemptions(m.max_redemptions);
     if (m.budget > 0) *c.mutable_limits()->mutable_max_discount_total() = Usd(m.budget);
     c.mutable_limits()->set_max_redemptions_per_customer(m.per_customer);
@@ -199,13 +218,24 @@ class PromotionPropertyTest : public PromotionTest {
       run_->Check(s.ok(), absl::StrCat("AnnounceCampaign ", m.id, ": ", St(s)), m.id);
     }
     m.version = out.version();
-    run_->Log(absl::StrCat("create+announce ", m.id, " kind=", m.kind, " max_redemptions=", m.max_redemptions,
-                           " budget=", m.budget, " per_customer=", m.per_customer, " per_order=", m.per_order, " -> v",
-                           m.version),
+    run_->Log(absl::StrCat("create+announce ", m.id, " kind=", m.kind, " bonus=", m.bonus, " points_budget=",
+                           m.points_budget, " max_redemptions=", m.max_redemptions, " budget=", m.budget,
+                           " per_customer=", m.per_customer, " per_order=", m.per_order, " -> v", m.version),
               {m.id});
     campaigns_[m.id] = m;
     given_[m.id] = 0;
     if (m.kind == kVoucherCart) GenerateVouchers(m.id);
+  }
+
+  // A BonusPoints effect beside the discount, maybe within a points budget.
+  void AddBonus(CampaignModel& m, pv1::Campaign& c) {
+    m.bonus = true;
+    auto* bp = c.mutable_rules(0)->add_effects()->mutable_bonus_points();
+    bp->set_points_per_order(rng_->Uniform(0, 40));
+    bp->set_points_per_unit(rng_->Uniform(1, 15));
+    if (rng_->Chance(0.5)) bp->mutable_items()->add_categories("food");
+    if (rng_->Chance(0.6)) m.points_budget = rng_->Uniform(20, 400);
+    c.mutable_limits()->set_points_budget(m.points_budget);
   }
 
   void GenerateVouchers(const std::string& campaign) {
@@ -406,7 +436,7 @@ class PromotionPropertyTest : public PromotionTest {
       lines.push_back(CartLine(absl::StrCat("l", i), sku, cat, static_cast<int>(rng_->Uniform(1, 4)), price));
     }
     pv1::QuoteRequest req;
-    double who = rng_->Uniform(0, 99) / 100.0;
+    double who = static_cast<double>(rng_->Uniform(0, 99)) / 100.0;
     if (who < 0.6) {
       std::string m = rng_->Pick(members_);
       req = Cart(m, lines, rng_->Chance(0.3) ? 500 : 0);
@@ -570,8 +600,12 @@ class PromotionPropertyTest : public PromotionTest {
     for (const auto& ac : q.response.applied_campaigns()) {
       m.discount[ac.campaign_id()] = ac.discount().amount_minor();
       m.held += ac.discount().amount_minor();
+      m.bonus[ac.campaign_id()] = ac.bonus_points();
+      m.bonus_released[ac.campaign_id()] = 0;
     }
-    for (const auto& l : q.request.lines()) m.lines.push_back(LineModel{l.line_id(), l.quantity(), 0});
+    for (const auto& l : r.lines()) {
+      m.lines.push_back(LineModel{l.line().line_id(), l.line().quantity(), 0, l.line().total().amount_minor()});
+    }
     for (const auto& v : q.response.vouchers()) {
       if (v.accepted()) m.vouchers.push_back(v.code());
     }
@@ -730,12 +764,48 @@ class PromotionPropertyTest : public PromotionTest {
     m.released += rec.discount_released().amount_minor();
     m.state = complete ? pv1::REDEMPTION_STATE_RETURNED : pv1::REDEMPTION_STATE_PARTIALLY_RETURNED;
     m.returns[req.return_id()] = {req, rec};
+    ApplyBonusReturn(m, out, complete);
     run_->Check(rec.usage_released() == complete && rec.discount_released().amount_minor() >= 0 &&
                     m.released <= m.held && (!complete || m.released == m.held),
                 absl::StrCat("return ", req.return_id(), " of ", req.order_id(), ": released ",
                              rec.discount_released().amount_minor(), " (total ", m.released, " of ", m.held,
                              " held), usage_released=", rec.usage_released(), " complete=", complete),
                 req.order_id());
+  }
+
+  // The order's value the returned units carry, and its whole value (units
+  // when nothing was paid), as promotion documents the points' share.
+  static std::pair<int64_t, int64_t> ReturnedValue(const RedemptionModel& m) {
+    int64_t paid = 0, part = 0, whole = 0;
+    for (const auto& l : m.lines) paid += l.total;
+    for (const auto& l : m.lines) {
+      const int64_t value = paid > 0 ? l.total : l.quantity;
+      whole += value;
+      part += static_cast<int64_t>(static_cast<__int128>(value) * l.returned / l.quantity);
+    }
+    return {part, whole};
+  }
+
+  // A return's bonus points: each campaign's released total becomes its
+  // share of the returned value (all of it once complete), never less than
+  // before; the record gives back the increase. (The record, not the
+  // redemption in the answer: a replayed return answers the redemption as
+  // it is now, perhaps cancelled since.)
+  void ApplyBonusReturn(RedemptionModel& m, const pv1::ReturnRedemptionResponse& out, bool complete) {
+    const auto [part, whole] = ReturnedValue(m);
+    int64_t gave = 0;
+    for (auto& [c, released] : m.bonus_released) {
+      const int64_t bonus = m.bonus[c];
+      const int64_t due = complete || whole <= 0 ? bonus
+                                                 : static_cast<int64_t>(static_cast<__int128>(bonus) * part / whole);
+      gave += std::max(released, due) - released;
+      released = std::max(released, due);
+    }
+    run_->Check(out.return_record().bonus_points_released() == gave,
+                absl::StrCat("return ", out.return_record().return_id(), " to ", m.order, " gave back ",
+                             out.return_record().bonus_points_released(), " bonus points; expected ", gave, " (", part,
+                             " of ", whole, " of the order's value returned)"),
+                m.order);
   }
 
   pv1::ReturnRedemptionRequest ReturnRequest(const RedemptionModel& m, bool allow_exceed) {
@@ -763,7 +833,7 @@ class PromotionPropertyTest : public PromotionTest {
                         req.lines().empty() ? "all" : absl::StrJoin(parts, " "), "])");
   }
 
-  std::optional<std::string> PickRedemption(std::function<bool(const RedemptionModel&)> pred) {
+  std::optional<std::string> PickRedemption(const std::function<bool(const RedemptionModel&)>& pred) {
     std::vector<std::string> ids;
     for (const auto& [o, r] : redemptions_) {
       if (pred(r)) ids.push_back(o);
@@ -867,6 +937,11 @@ class PromotionPropertyTest : public PromotionTest {
     }
     m.state = pv1::REDEMPTION_STATE_CANCELLED;
     m.released = m.held;
+    for (auto& [c, released] : m.bonus_released) released = m.bonus[c];
+    bool all_back = true;
+    for (const auto& ac : out.campaigns()) all_back = all_back && ac.bonus_points() == ac.bonus_points_released();
+    run_->Check(all_back, absl::StrCat("CancelRedemption ", order, " left bonus points held: ", out.ShortDebugString()),
+                order);
     run_->Check(out.state() == pv1::REDEMPTION_STATE_CANCELLED && out.discount_released().amount_minor() == m.held,
                 absl::StrCat("CancelRedemption ", order, ": state ", pv1::RedemptionState_Name(out.state()),
                              " released ", Money(out.discount_released()), "; expected CANCELLED with ", m.held,
@@ -984,11 +1059,13 @@ class PromotionPropertyTest : public PromotionTest {
     std::string expect = MustRefuse(q);
     int n = 3;
     std::vector<std::string> orders;
+    orders.reserve(n);
     std::string shared = absl::StrCat("order-", ++serial_);
     for (int i = 0; i < n; ++i) orders.push_back(other_orders ? absl::StrCat(shared, "-", i) : shared);
     std::vector<grpc::Status> status(n);
     std::vector<pv1::Redemption> out(n);
     std::vector<std::thread> threads;
+    threads.reserve(n);
     for (int i = 0; i < n; ++i) {
       threads.emplace_back([&, i] { status[i] = RedeemCall(orders[i], q.response.quote_token(), &out[i]); });
     }
@@ -1109,6 +1186,7 @@ class PromotionPropertyTest : public PromotionTest {
     grpc::Status sa[3], sb, sc;
     pv1::Campaign oa[3], ob, oc;
     std::vector<std::thread> threads;
+    threads.reserve(5);
     for (int i = 0; i < 3; ++i) {
       threads.emplace_back([&, i] { sa[i] = promo().UpdateCampaign(Ctx(admin()).get(), a, &oa[i]); });
     }
@@ -1156,6 +1234,25 @@ class PromotionPropertyTest : public PromotionTest {
     bool lines_ok = r.lines_size() == static_cast<int>(m.lines.size());
     for (int i = 0; lines_ok && i < r.lines_size(); ++i) {
       lines_ok = r.lines(i).returned_quantity() == m.lines[i].returned;
+    }
+    int64_t points_back = 0;
+    for (const auto& ac : r.campaigns()) {
+      const auto it = m.bonus_released.find(ac.campaign_id());
+      const int64_t want = it == m.bonus_released.end() ? -1 : it->second;
+      points_back += ac.bonus_points_released();
+      if (!run_->Check(ac.bonus_points_released() == want,
+                       absl::StrCat("GetRedemption ", order, ": campaign ", ac.campaign_id(), " gave back ",
+                                    ac.bonus_points_released(), " of ", ac.bonus_points(),
+                                    " bonus points; the model: ", want),
+                       order)) {
+        return;
+      }
+    }
+    if (!run_->Check(points_back == r.bonus_points_released(),
+                     absl::StrCat("GetRedemption ", order, ": bonus_points_released ", r.bonus_points_released(),
+                                  " is not the campaigns' sum ", points_back),
+                     order)) {
+      return;
     }
     run_->Check(r.state() == m.state && r.discount_released().amount_minor() == m.released &&
                     r.redemption_id() == m.redemption_id && lines_ok,
@@ -1249,8 +1346,24 @@ class PromotionPropertyTest : public PromotionTest {
                      "voucher uses/vouchers generated differ from the model: " + what, id)) {
       return given;
     }
+    if (!CheckPoints(id, r, what)) return given;
     given_[id] = given;
     return given;
+  }
+
+  // Points given = what the redemptions hold, within the points budget.
+  bool CheckPoints(const std::string& id, const pv1::CampaignReport& r, const std::string& what) {
+    const CampaignModel& c = campaigns_[id];
+    const int64_t held = PointsHeld(id);
+    const std::string points = absl::StrCat(" points_given=", r.points_given(),
+                                            " points_budget_left=", r.points_budget_left(), "; the model holds ", held,
+                                            " of ", c.points_budget, "; ", what);
+    if (!run_->Check(r.points_given() == held, "bonus points given differ from what redemptions hold:" + points, id)) {
+      return false;
+    }
+    return c.points_budget == 0 ||
+           run_->Check(held <= c.points_budget && r.points_budget_left() == c.points_budget - held,
+                       "bonus points outside the points budget:" + points, id);
   }
 
   // Everything, including the sum over campaigns (exact, whatever the
