@@ -1,6 +1,7 @@
 #include "services/complaint/complaint_grpc.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -833,6 +834,27 @@ Reactor* ComplaintGrpc::CreateContact(ServerContext* ctx, const v1::CreateContac
     if (!errors.empty()) return errors.ToStatus();
     return service_.CreateContact(OnceFor(caller, "CreateContact", req->request_id(), *req), req->contact(),
                                   ActorOf(caller));
+  });
+}
+
+Reactor* ComplaintGrpc::UpdateContact(ServerContext* ctx, const v1::UpdateContactRequest* req, v1::Contact* resp) {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::Contact> {
+    static const std::set<std::string> kUpdatable = {"display_name", "email",   "phone",    "locale",
+                                                     "time_zone",    "channel", "consents", "prospect"};
+    FieldErrors errors;
+    errors.RequireId("request_id", req->request_id());
+    errors.RequireId("contact.contact_id", req->contact().contact_id());
+    if (req->update_mask().paths().empty()) errors.Add("update_mask", "must name at least one field");
+    for (const std::string& path : req->update_mask().paths()) {
+      if (kUpdatable.count(path) == 0) errors.Add("update_mask", absl::StrCat("\"", path, "\" cannot be updated"));
+    }
+    if (req->expected_version() < 0) errors.Add("expected_version", "must be >= 0");
+    if (!errors.empty()) return errors.ToStatus();
+    ComplaintService::ContactEdit cmd{req->contact().contact_id(),
+                                      req->expected_version(),
+                                      req->contact(),
+                                      {req->update_mask().paths().begin(), req->update_mask().paths().end()}};
+    return service_.UpdateContact(OnceFor(caller, "UpdateContact", req->request_id(), *req), cmd);
   });
 }
 

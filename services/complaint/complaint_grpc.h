@@ -92,6 +92,7 @@ class ComplaintGrpc final : public v1::ComplaintService::CallbackService {
                         v1::ListContactsResponse* resp) override;
   Reactor* LinkContacts(ServerContext* ctx, const v1::LinkContactsRequest* req,
                         v1::LinkContactsResponse* resp) override;
+  Reactor* UpdateContact(ServerContext* ctx, const v1::UpdateContactRequest* req, v1::Contact* resp) override;
 
  private:
   // The member's tier at intake through the tier cache (UNAVAILABLE without

@@ -283,6 +283,15 @@ class ComplaintService final {
     std::string next;
   };
   absl::StatusOr<ContactPage> ListContacts(const ContactFilter& filter, int page_size);
+  // UpdateContact: the `paths` of `changes` replace the stored contact's;
+  // the result is validated as CreateContact validates.
+  struct ContactEdit {
+    std::string contact_id;
+    int64_t expected_version = 0;
+    v1::Contact changes;
+    std::vector<std::string> paths;
+  };
+  absl::StatusOr<v1::Contact> UpdateContact(const Once& once, const ContactEdit& cmd);
   // Links the unlinked contacts with the member's e-mail address or phone,
   // and moves their tickets under the member; idempotent by `once`.
   absl::StatusOr<v1::LinkContactsResponse> LinkContacts(const Once& once, const std::string& member_id,

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "common/proto_time.h"
 #include "services/complaint/complaint_service.h"
+#include "services/complaint/request_checks.h"
 #include "services/complaint/service_internal.h"
 
 namespace care::complaint {
@@ -48,15 +49,19 @@ bool Keep(const ComplaintService::ContactFilter& f, const v1::Contact& c) {
   return true;
 }
 
-// The stored contact: what the caller gave, with the defaults filled in.
-v1::Contact NewContact(const v1::Contact& in, const ActorInfo& actor, absl::Time now) {
-  v1::Contact c = in;
-  c.set_contact_id(NewId("ct-"));
-  c.clear_member_id();
+void DefaultChannel(v1::Contact& c) {
   if (c.channel() == care::common::v1::MESSAGE_CHANNEL_UNSPECIFIED) {
     c.set_channel(c.email().empty() ? care::common::v1::MESSAGE_CHANNEL_WEBHOOK
                                     : care::common::v1::MESSAGE_CHANNEL_EMAIL);
   }
+}
+
+// The stored contact: what the caller gave, with the defaults filled in.
+v1::Contact NewContact(const v1::Contact& in, const std::string& id, const ActorInfo& actor, absl::Time now) {
+  v1::Contact c = in;
+  c.set_contact_id(id);
+  c.clear_member_id();
+  DefaultChannel(c);
   for (v1::ContactConsent& k : *c.mutable_consents()) {
     if (!k.has_update_time()) *k.mutable_update_time() = ToTimestamp(now);
   }
@@ -70,10 +75,47 @@ v1::Contact NewContact(const v1::Contact& in, const ActorInfo& actor, absl::Time
   return c;
 }
 
-// The person a contact's stored answer is about, so that erasing them by
-// e-mail address or phone deletes it.
-std::string ContactSubject(const v1::Contact& c) {
-  return c.email().empty() ? PhoneSubject(c.phone()) : EmailSubject(c.email());
+// The new consent list: a consent whose grant changed (or that is new) and
+// carries no date is dated now; an unchanged one keeps its stored date.
+void ReplaceConsents(v1::Contact& c, const v1::Contact& in, absl::Time now) {
+  google::protobuf::RepeatedPtrField<v1::ContactConsent> next = in.consents();
+  for (v1::ContactConsent& k : next) {
+    if (k.has_update_time()) continue;
+    const auto was = std::find_if(c.consents().begin(), c.consents().end(),
+                                  [&](const v1::ContactConsent& o) { return o.channel() == k.channel(); });
+    if (was != c.consents().end() && was->granted() == k.granted()) {
+      *k.mutable_update_time() = was->update_time();
+    } else {
+      *k.mutable_update_time() = ToTimestamp(now);
+    }
+  }
+  *c.mutable_consents() = std::move(next);
+}
+
+// A prospect edit keeps the follow-up state when the caller left it unset.
+void ReplaceProspect(v1::Contact& c, const v1::Contact& in) {
+  if (!in.has_prospect()) {
+    c.clear_prospect();
+    return;
+  }
+  const v1::FollowUpState was = c.has_prospect() ? c.prospect().follow_up() : v1::FOLLOW_UP_STATE_NEW;
+  *c.mutable_prospect() = in.prospect();
+  if (c.prospect().follow_up() == v1::FOLLOW_UP_STATE_UNSPECIFIED) c.mutable_prospect()->set_follow_up(was);
+}
+
+void ApplyContactEdit(v1::Contact& c, const ComplaintService::ContactEdit& e, absl::Time now) {
+  const v1::Contact& in = e.changes;
+  for (const std::string& path : e.paths) {
+    if (path == "display_name") c.set_display_name(in.display_name());
+    if (path == "email") c.set_email(in.email());
+    if (path == "phone") c.set_phone(in.phone());
+    if (path == "locale") c.set_locale(in.locale());
+    if (path == "time_zone") c.set_time_zone(in.time_zone());
+    if (path == "channel") c.set_channel(in.channel());
+    if (path == "consents") ReplaceConsents(c, in, now);
+    if (path == "prospect") ReplaceProspect(c, in);
+  }
+  DefaultChannel(c);
 }
 
 }  // namespace
@@ -90,10 +132,33 @@ absl::Status ComplaintService::TellCustomer(StoreTxn& tx, const v1::Complaint& c
 absl::StatusOr<v1::Contact> ComplaintService::CreateContact(const Once& once, const v1::Contact& contact,
                                                             const ActorInfo& actor) {
   const absl::Time now = Now();
+  // Drawn before the write, so the stored answer can be tagged with it: a
+  // later UpdateContact may change every address, never the id.
+  const std::string id = NewId("ct-");
   Once tagged = once;
-  tagged.subject = ContactSubject(contact);
+  tagged.subject = ContactIdSubject(id);
   return WriteOnce<v1::Contact>(store_, tagged, [&](StoreTxn& tx, v1::Contact& out) -> absl::Status {
-    out = NewContact(contact, actor, now);
+    out = NewContact(contact, id, actor, now);
+    return tx.PutContact(out);
+  });
+}
+
+absl::StatusOr<v1::Contact> ComplaintService::UpdateContact(const Once& once, const ContactEdit& cmd) {
+  const absl::Time now = Now();
+  Once tagged = once;
+  tagged.subject = ContactIdSubject(cmd.contact_id);
+  return WriteOnce<v1::Contact>(store_, tagged, [&](StoreTxn& tx, v1::Contact& out) -> absl::Status {
+    auto c = tx.GetContact(cmd.contact_id);
+    if (!c.ok()) return c.status();
+    if (!*c) return NotFound("CONTACT_NOT_FOUND", "no contact with this contact_id");
+    out = std::move(**c);
+    if (absl::Status bad = CheckVersion(out.version(), cmd.expected_version, "the contact"); !bad.ok()) return bad;
+    ApplyContactEdit(out, cmd, now);
+    FieldErrors errors;
+    ValidateContact(errors, out);
+    if (!errors.empty()) return errors.ToStatus();
+    out.set_version(out.version() + 1);
+    *out.mutable_update_time() = ToTimestamp(now);
     return tx.PutContact(out);
   });
 }

@@ -113,8 +113,9 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
 // filed under a member (a member's go with the member's erasure) are
 // blanked and kept under the pseudonym, frozen like a member's, and the
 // contact record is deleted.
-// Each contact's addresses join `keys`: what CreateContact remembered is
-// filed under one of them, which need not be the one the erasure names.
+// Each contact's id and addresses join `keys`: what CreateContact and
+// UpdateContact remembered is filed under its id (under one of its
+// addresses by older releases, not always the one the erasure names).
 absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified,
                            std::vector<std::string>& keys) {
   if (cmd.email.empty() && cmd.phone.empty()) return absl::OkStatus();
@@ -123,6 +124,7 @@ absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Cou
   for (const v1::Contact& contact : *contacts) {
     if (!contact.email().empty()) keys.push_back(EmailSubject(contact.email()));
     if (!contact.phone().empty()) keys.push_back(PhoneSubject(contact.phone()));
+    keys.push_back(ContactIdSubject(contact.contact_id()));
     // A survey answer is recorded as the contact's own act.
     auto rekey = [&](v1::ComplaintEvent& e) {
       if (e.actor().principal_id() != contact.contact_id()) return false;

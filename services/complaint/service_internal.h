@@ -88,6 +88,11 @@ absl::StatusOr<Response> WriteTicket(ComplaintStore& store, const Once& once, Fn
 absl::Status BlankTicket(StoreTxn& tx, v1::Complaint& c, TaggedEvents events,
                          const std::function<bool(v1::ComplaintEvent&)>& rewrite, TextCounts& counts);
 
+// How a contact's stored answers (CreateContact, UpdateContact) are tagged:
+// by id, which no update changes, so the contact's erasure deletes them
+// whatever addresses they named.
+inline std::string ContactIdSubject(absl::string_view contact_id) { return absl::StrCat("contact:", contact_id); }
+
 // FAILED_PRECONDITION / SUBJECT_ERASED when the ticket's member was erased
 // (its member id is then the pseudonym, itself a tombstone): nothing the
 // person says or is told is recorded again.

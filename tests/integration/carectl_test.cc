@@ -176,6 +176,7 @@ TEST_F(CarectlTest, HelpForEveryCommandAndUsageErrors) {
                                                                {"complaint team", "set"},
                                                                {"complaint contact", "create"},
                                                                {"complaint contact", "show"},
+                                                               {"complaint contact", "update"},
                                                                {"complaint contact", "list"},
                                                                {"notification template", "put"},
                                                                {"notification dead-letter", "list"},
@@ -944,6 +945,19 @@ TEST_F(CarectlComplaintTest, ContactsAndProspectsAndAContactsInquiry) {
   Result bad = Complaint({"contact", "create", "Nobody"}, tokens_.agent);
   EXPECT_EQ(bad.code, 1) << bad;
   EXPECT_ERR(bad, "INVALID_FIELD");
+  // A new address, the e-mail consent withdrawn and the follow-up recorded.
+  Result updated = Complaint({"contact", "update", id, "--email=lan.nguyen@example.com", "--withdraw=email",
+                              "--follow-up=contacted"},
+                             tokens_.agent);
+  ASSERT_EQ(updated.code, 0) << updated;
+  EXPECT_OUT(updated, "lan.nguyen@example.com");
+  EXPECT_OUT(updated, "fair-2031 (coffee, tea) CONTACTED");
+  Result no_longer = Complaint({"contact", "list", "--prospects", "--consented=email"}, tokens_.supervisor);
+  ASSERT_EQ(no_longer.code, 0) << no_longer;
+  EXPECT_FALSE(absl::StrContains(no_longer.out, id)) << no_longer;
+  Result stale = Complaint({"contact", "update", id, "--name=Lan", "--version=1"}, tokens_.agent);
+  EXPECT_EQ(stale.code, 1) << stale;
+  EXPECT_ERR(stale, "VERSION_MISMATCH");
 }
 
 // carectl complaint outbox dead|replay (care.common.v1.OutboxAdmin): admins

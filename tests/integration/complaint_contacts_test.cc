@@ -454,5 +454,133 @@ TEST_F(ContactsTest, AContactIsExportedAndErasedByTheirEmailAddress) {
   EXPECT_EQ(Reason(s), "SUBJECT_ERASED");
 }
 
+kv1::UpdateContactRequest ContactEdit(const kv1::Contact& c, const std::string& request_id,
+                                      std::initializer_list<const char*> paths) {
+  kv1::UpdateContactRequest req;
+  req.set_request_id(request_id);
+  *req.mutable_contact() = c;
+  for (const char* p : paths) req.mutable_update_mask()->add_paths(p);
+  return req;
+}
+
+TEST_F(ContactsTest, AContactsNewAddressGetsLaterMessagesOnceTheUpdateLands) {
+  kv1::Contact hoa = MustCreate(Person("Hoa Le", "hoa.old@example.com"), "contact-hoa");
+  kv1::Complaint q = FileFor(hoa.contact_id(), kv1::TICKET_KIND_INQUIRY);
+  ASSERT_TRUE(MailArrives("hoa.old@example.com", "We have received your inquiry.")) << notif_->log();
+
+  kv1::Contact edit = hoa;
+  edit.set_email("hoa.new@example.com");
+  edit.set_display_name("Hoa Le Thi");
+  kv1::UpdateContactRequest req = ContactEdit(edit, "update-hoa", {"email", "display_name"});
+  req.set_expected_version(hoa.version());
+  kv1::Contact updated;
+  grpc::Status s = complaints().UpdateContact(Ctx(agent()).get(), req, &updated);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(updated.email(), "hoa.new@example.com");
+  EXPECT_EQ(updated.display_name(), "Hoa Le Thi");
+  EXPECT_EQ(updated.locale(), "en") << "fields outside the mask stay";
+  EXPECT_EQ(updated.version(), hoa.version() + 1);
+  // A retry answers the same; a stale version is refused and changes nothing.
+  kv1::Contact again;
+  s = complaints().UpdateContact(Ctx(agent()).get(), req, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.version(), updated.version());
+  kv1::UpdateContactRequest stale = ContactEdit(hoa, "update-hoa-stale", {"display_name"});
+  stale.set_expected_version(hoa.version());
+  s = complaints().UpdateContact(Ctx(agent()).get(), stale, &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << Describe(s);
+  EXPECT_EQ(Reason(s), "VERSION_MISMATCH");
+
+  kv1::ReplyToComplaintResponse reply;
+  s = Reply(q.complaint_id(), "The jug is glass, Hoa.", &reply);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_TRUE(MailArrives("hoa.new@example.com", "The jug is glass, Hoa.")) << notif_->log();
+  EXPECT_TRUE(MailsTo("hoa.old@example.com", "The jug is glass").empty()) << "the old address hears no more";
+}
+
+TEST_F(ContactsTest, AnUpdateThatLeavesNoValidContactIsRefusedAndChangesNothing) {
+  kv1::Contact tam = Person("Tam Vo", "tam@example.com");
+  auto* consent = tam.add_consents();
+  consent->set_channel(MESSAGE_CHANNEL_EMAIL);
+  consent->set_granted(true);
+  tam.mutable_prospect()->set_source("fair-2026");
+  tam = MustCreate(tam, "contact-tam");
+  kv1::Contact out;
+
+  kv1::Contact no_address = tam;
+  no_address.clear_email();
+  grpc::Status s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(no_address, "tam-1", {"email"}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  // No address is left, and the EMAIL channel has none to use.
+  EXPECT_EQ(BadFields(s), (std::vector<std::string>{"contact.email", "contact.channel"}));
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(tam, "tam-2", {"member_id"}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"update_mask"});
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(tam, "tam-3", {}), &out);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"update_mask"});
+  kv1::Contact nobody = tam;
+  nobody.set_contact_id("ct-nobody");
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(nobody, "tam-4", {"locale"}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+  EXPECT_EQ(Reason(s), "CONTACT_NOT_FOUND");
+  kv1::GetContactRequest get;
+  get.set_contact_id(tam.contact_id());
+  kv1::Contact now;
+  ASSERT_TRUE(complaints().GetContact(Ctx(agent()).get(), get, &now).ok());
+  EXPECT_EQ(now.version(), tam.version());
+  EXPECT_EQ(now.email(), "tam@example.com");
+
+  // Withdrawing a consent dates it then; the prospect keeps its follow-up
+  // state when the edit leaves it unset.
+  SetBoth(Base() + absl::Hours(5));
+  kv1::Contact edit = tam;
+  edit.mutable_consents(0)->set_granted(false);
+  edit.mutable_consents(0)->clear_update_time();
+  edit.mutable_prospect()->add_interests("blenders");
+  edit.mutable_prospect()->set_follow_up(kv1::FOLLOW_UP_STATE_UNSPECIFIED);
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "tam-5", {"consents", "prospect"}), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(out.consents_size(), 1);
+  EXPECT_FALSE(out.consents(0).granted());
+  EXPECT_EQ(FromTimestamp(out.consents(0).update_time()), Base() + absl::Hours(5));
+  EXPECT_EQ(out.prospect().follow_up(), kv1::FOLLOW_UP_STATE_NEW);
+  ASSERT_EQ(out.prospect().interests_size(), 1);
+  kv1::ListContactsRequest consented;
+  consented.set_consented_channel(MESSAGE_CHANNEL_EMAIL);
+  EXPECT_TRUE(ListedIds(consented).empty()) << "the withdrawn consent leaves the follow-up export";
+}
+
+TEST_F(ContactsTest, ErasureByTheNewAddressTakesTheAnswersThatNamedTheOldOne) {
+  kv1::CreateContactRequest create;
+  create.set_request_id("contact-vy");
+  *create.mutable_contact() = Person("Vy Tran", "vy.old@example.com");
+  kv1::Contact vy;
+  grpc::Status s = complaints().CreateContact(Ctx(agent()).get(), create, &vy);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  kv1::Contact edit = vy;
+  edit.set_email("vy.new@example.com");
+  kv1::Contact updated;
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "update-vy", {"email"}), &updated);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+
+  care::common::v1::ErasePersonalDataRequest erase;
+  erase.set_erasure_id("erase-vy");
+  erase.mutable_subject()->set_email("vy.new@example.com");
+  erase.set_pseudonym("erased-00000000000000000000000000000abc");
+  erase.set_reason("DSR-9");
+  care::common::v1::ErasureReceipt receipt;
+  s = complaints().ErasePersonalData(Ctx(tokens_.peer_loyalty).get(), erase, &receipt);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(receipt.erased().at("contact"), 1);
+  // The create's stored answer named the old address: it went too, so its
+  // retry is a new request, not the erased person's data replayed.
+  kv1::Contact replay;
+  s = complaints().CreateContact(Ctx(agent()).get(), create, &replay);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_NE(replay.contact_id(), vy.contact_id());
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "update-vy", {"email"}), &updated);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+}
+
 }  // namespace
 }  // namespace care::testing

@@ -1,6 +1,8 @@
 // carectl complaint contact ...: people without membership the care desk
-// knows (care.complaint.v1 Contact): create, show, and list prospects for
-// follow-up (only those who consented with --consented).
+// knows (care.complaint.v1 Contact): create, show, update, and list prospects
+// for follow-up (only those who consented with --consented).
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -107,6 +109,77 @@ int List(Context& c, Args& a) {
   });
 }
 
+// Whether --name was given; an empty value (--email=) clears the field.
+bool Given(Args& a, const std::string& name, std::string& value) {
+  static const std::string kAbsent(1, '\x01');
+  value = a.Flag(name, kAbsent);
+  return value != kAbsent;
+}
+
+void SetConsents(v1::Contact& ct, absl::string_view channels, bool granted) {
+  for (absl::string_view name : absl::StrSplit(channels, ',', absl::SkipEmpty())) {
+    const auto channel = static_cast<care::common::v1::MessageChannel>(ParseEnum(
+        care::common::v1::MessageChannel_descriptor(), granted ? "--consent" : "--withdraw", std::string(name)));
+    auto it = std::find_if(ct.mutable_consents()->begin(), ct.mutable_consents()->end(),
+                           [&](const v1::ContactConsent& k) { return k.channel() == channel; });
+    v1::ContactConsent* k = it == ct.mutable_consents()->end() ? ct.add_consents() : &*it;
+    k->set_channel(channel);
+    k->set_granted(granted);
+    k->clear_update_time();  // dated by the server when the grant changes
+  }
+}
+
+// The consent list and the prospect are replaced whole, so they are edited
+// on the stored contact, and the update expects its version.
+int Update(Context& c, Args& a) {
+  v1::UpdateContactRequest req;
+  req.mutable_contact()->set_contact_id(a.Positional("contact_id"));
+  const std::string consent = a.Flag("consent"), withdraw = a.Flag("withdraw"), follow_up = a.Flag("follow_up");
+  if (!consent.empty() || !withdraw.empty() || !follow_up.empty()) {
+    v1::GetContactRequest get;
+    get.set_contact_id(req.contact().contact_id());
+    grpc::Status s = Stub(c)->GetContact(c.NewCall().get(), get, req.mutable_contact());
+    if (!s.ok()) return c.Finish(s, *req.mutable_contact(), [] {});
+    req.set_expected_version(req.contact().version());
+  }
+  v1::Contact* ct = req.mutable_contact();
+  const std::pair<const char*, const char*> texts[] = {{"name", "display_name"},
+                                                       {"email", "email"},
+                                                       {"phone", "phone"},
+                                                       {"locale", "locale"},
+                                                       {"time_zone", "time_zone"}};
+  for (const auto& [flag, field] : texts) {
+    std::string value;
+    if (!Given(a, flag, value)) continue;
+    ct->GetReflection()->SetString(ct, ct->GetDescriptor()->FindFieldByName(field), value);
+    req.mutable_update_mask()->add_paths(field);
+  }
+  const std::string channel = a.Flag("channel");
+  if (!channel.empty()) {
+    ct->set_channel(static_cast<care::common::v1::MessageChannel>(
+        ParseEnum(care::common::v1::MessageChannel_descriptor(), "--channel", channel)));
+    req.mutable_update_mask()->add_paths("channel");
+  }
+  if (!consent.empty() || !withdraw.empty()) {
+    SetConsents(*ct, consent, true);
+    SetConsents(*ct, withdraw, false);
+    req.mutable_update_mask()->add_paths("consents");
+  }
+  if (!follow_up.empty()) {
+    if (!ct->has_prospect()) throw UsageError("--follow-up needs a prospect");
+    ct->mutable_prospect()->set_follow_up(static_cast<v1::FollowUpState>(ParseEnum(v1::FollowUpState_descriptor(),
+                                                                                   "--follow-up", follow_up)));
+    req.mutable_update_mask()->add_paths("prospect");
+  }
+  if (req.update_mask().paths().empty()) throw UsageError("name at least one field to change");
+  const int64_t version = a.IntFlag("version", 0);
+  if (version > 0) req.set_expected_version(version);
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Contact resp;
+  return c.Finish(Stub(c)->UpdateContact(c.NewCall().get(), req, &resp), resp, [&] { PrintContact(resp); });
+}
+
 }  // namespace
 
 std::vector<Command> ContactCommands() {
@@ -116,6 +189,12 @@ std::vector<Command> ContactCommands() {
        "[--source=] [--interests=a,b] [--request-id=ID]",
        "records a person without membership; --source makes them a prospect (CreateContact)", Create},
       {"complaint contact", "show", "<contact_id>", "shows a contact (GetContact)", Show},
+      {"complaint contact", "update",
+       "<contact_id> [--name=] [--email=] [--phone=] [--locale=] [--time-zone=] [--channel=email|webhook] "
+       "[--consent=email,webhook] [--withdraw=email] [--follow-up=contacted] [--version=N] [--request-id=ID]",
+       "changes the fields given (an empty value clears one); consents and the follow-up state are edited on "
+       "the stored contact (UpdateContact)",
+       Update},
       {"complaint contact", "list",
        "[--prospects] [--source=] [--interest=] [--consented=email] [--page-size=50] [--page-token=]",
        "lists contacts; with --consented only those who consented on that channel: the follow-up export "
