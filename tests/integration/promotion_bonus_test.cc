@@ -35,6 +35,21 @@ class PromotionBonusTest : public LinkedPromotionTest {
     return r;
   }
 
+  // Returns `quantity` units of line `line_id` of `order_id`.
+  pv1::ReturnRedemptionResponse ReturnOk(const std::string& order_id, const std::string& return_id,
+                                         const std::string& line_id, int quantity) {
+    pv1::ReturnRedemptionRequest req;
+    req.set_order_id(order_id);
+    req.set_return_id(return_id);
+    pv1::ReturnLine* line = req.add_lines();
+    line->set_line_id(line_id);
+    line->set_quantity(quantity);
+    pv1::ReturnRedemptionResponse out;
+    grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return out;
+  }
+
   grpc::Status PurchaseWith(const std::string& member_id, const std::string& order_id, int64_t amount,
                             const std::string& redemption_id, lv1::RecordPurchaseResponse* out) {
     lv1::RecordPurchaseRequest req = PurchaseRequest(member_id, order_id, amount);
@@ -189,29 +204,20 @@ TEST_F(PromotionBonusTest, AQuoteIsCappedAtThePointsLeftAndReleasesComeBack) {
   EXPECT_TRUE(q.applied_campaigns(0).capped());
   // A partial return gives back the returned share of the order's value (2
   // of 5 equal units: 40 of 100); the last unit gives back the rest.
-  pv1::ReturnRedemptionRequest part;
-  part.set_order_id("order-a");
-  part.set_return_id("ret-a1");
-  pv1::ReturnLine* line = part.add_lines();
-  line->set_line_id("a");
-  line->set_quantity(2);
-  pv1::ReturnRedemptionResponse partial;
-  grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
-  ASSERT_TRUE(s.ok()) << Describe(s);
+  pv1::ReturnRedemptionResponse partial = ReturnOk("order-a", "ret-a1", "a", 2);
   EXPECT_EQ(partial.return_record().bonus_points_released(), 40);
   ASSERT_EQ(partial.redemption().campaigns_size(), 1);
   EXPECT_EQ(partial.redemption().campaigns(0).bonus_points_released(), 40);
   EXPECT_EQ(partial.redemption().bonus_points(), 100);
   EXPECT_EQ(Report("tea-cap").points_given(), 60);
   // A retry gives back nothing more.
-  s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
-  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(ReturnOk("order-a", "ret-a1", "a", 2).return_record().bonus_points_released(), 40);
   EXPECT_EQ(Report("tea-cap").points_given(), 60);
   pv1::ReturnRedemptionRequest rest;
   rest.set_order_id("order-a");
   rest.set_return_id("ret-a2");
   pv1::ReturnRedemptionResponse full;
-  s = promo().ReturnRedemption(Ctx(svc()).get(), rest, &full);
+  grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), rest, &full);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(full.return_record().bonus_points_released(), 60);
   EXPECT_EQ(full.redemption().bonus_points_released(), 100);
@@ -229,15 +235,7 @@ TEST_F(PromotionBonusTest, APartialReturnThenACancelGiveBackTheBonusExactlyOnce)
       "order-e",
       Quote(Cart("m-ed", {CartLine("a", "TEA", "", 3, 1000), CartLine("b", "TEA", "", 1, 7000)})).quote_token());
   ASSERT_EQ(r.bonus_points(), 90);
-  pv1::ReturnRedemptionRequest part;
-  part.set_order_id("order-e");
-  part.set_return_id("ret-e1");
-  pv1::ReturnLine* line = part.add_lines();
-  line->set_line_id("a");
-  line->set_quantity(1);
-  pv1::ReturnRedemptionResponse partial;
-  grpc::Status s = promo().ReturnRedemption(Ctx(svc()).get(), part, &partial);
-  ASSERT_TRUE(s.ok()) << Describe(s);
+  pv1::ReturnRedemptionResponse partial = ReturnOk("order-e", "ret-e1", "a", 1);
   // 1000 of the order's 10000: floor(90 / 10) = 9 points.
   EXPECT_EQ(partial.return_record().bonus_points_released(), 9);
   EXPECT_EQ(Report("tea-part").points_given(), 81);
@@ -245,7 +243,7 @@ TEST_F(PromotionBonusTest, APartialReturnThenACancelGiveBackTheBonusExactlyOnce)
   cancel.set_request_id("cancel-e");
   cancel.set_order_id("order-e");
   pv1::Redemption cancelled;
-  s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
+  grpc::Status s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(cancelled.bonus_points_released(), 90);
   EXPECT_EQ(Report("tea-part").points_given(), 0);
