@@ -1,4 +1,5 @@
 // care_loyalty: members, points, tiers and rewards.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -80,7 +81,10 @@ care::loyalty::LoyaltyService::RedemptionLookup RedemptionsFrom(
     using care::promotion::v1::RedemptionState;
     const bool live = r->state() == RedemptionState::REDEMPTION_STATE_REDEEMED ||
                       r->state() == RedemptionState::REDEMPTION_STATE_PARTIALLY_RETURNED;
-    return care::loyalty::OrderRedemption{r->redemption_id(), r->customer().member_id(), live, r->bonus_points()};
+    // What the campaigns still hold: a partial return recorded before the
+    // purchase gave its share back to their points budgets already.
+    const int64_t held = std::max<int64_t>(0, r->bonus_points() - r->bonus_points_released());
+    return care::loyalty::OrderRedemption{r->redemption_id(), r->customer().member_id(), live, held};
   };
 }
 

@@ -239,11 +239,17 @@ TEST_F(PromotionBonusTest, APartialReturnThenACancelGiveBackTheBonusExactlyOnce)
   // 1000 of the order's 10000: floor(90 / 10) = 9 points.
   EXPECT_EQ(partial.return_record().bonus_points_released(), 9);
   EXPECT_EQ(Report("tea-part").points_given(), 81);
+  // A purchase recorded after the return is credited what the campaign still
+  // holds, not the share it gave back.
+  lv1::RecordPurchaseResponse bought;
+  grpc::Status s = PurchaseWith("m-ed", "order-e", 9000, r.redemption_id(), &bought);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(bought.campaign_bonus_points(), 81);
   pv1::CancelRedemptionRequest cancel;
   cancel.set_request_id("cancel-e");
   cancel.set_order_id("order-e");
   pv1::Redemption cancelled;
-  grpc::Status s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
+  s = promo().CancelRedemption(Ctx(svc()).get(), cancel, &cancelled);
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(cancelled.bonus_points_released(), 90);
   EXPECT_EQ(Report("tea-part").points_given(), 0);
