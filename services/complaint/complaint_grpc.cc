@@ -14,6 +14,7 @@
 #include "common/privacy.h"
 #include "common/proto_time.h"
 #include "common/server_stream.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "services/complaint/request_checks.h"
 
 namespace care::complaint {
@@ -850,11 +851,19 @@ Reactor* ComplaintGrpc::UpdateContact(ServerContext* ctx, const v1::UpdateContac
     }
     if (req->expected_version() < 0) errors.Add("expected_version", "must be >= 0");
     if (!errors.empty()) return errors.ToStatus();
+    // A retry is the same request when the fields it changes are: what the
+    // contact carries outside the mask (a re-read version, dates) is ignored.
+    v1::UpdateContactRequest asked = *req;
+    google::protobuf::FieldMask kept = req->update_mask();
+    kept.add_paths("contact_id");
+    google::protobuf::util::FieldMaskUtil::TrimMessage(kept, asked.mutable_contact());
     ComplaintService::ContactEdit cmd{req->contact().contact_id(),
                                       req->expected_version(),
                                       req->contact(),
                                       {req->update_mask().paths().begin(), req->update_mask().paths().end()}};
-    return service_.UpdateContact(OnceFor(caller, "UpdateContact", req->request_id(), *req), cmd);
+    const std::string target = absl::StrCat("contact:", req->contact().contact_id());
+    return service_.UpdateContact(
+        AuditedOnce(caller, "UpdateContact", req->request_id(), asked, AuditOf(caller, target)), cmd, ActorOf(caller));
   });
 }
 

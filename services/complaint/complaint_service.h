@@ -291,7 +291,7 @@ class ComplaintService final {
     v1::Contact changes;
     std::vector<std::string> paths;
   };
-  absl::StatusOr<v1::Contact> UpdateContact(const Once& once, const ContactEdit& cmd);
+  absl::StatusOr<v1::Contact> UpdateContact(const Once& once, const ContactEdit& cmd, const ActorInfo& actor);
   // Links the unlinked contacts with the member's e-mail address or phone,
   // and moves their tickets under the member; idempotent by `once`.
   absl::StatusOr<v1::LinkContactsResponse> LinkContacts(const Once& once, const std::string& member_id,

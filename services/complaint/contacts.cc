@@ -75,19 +75,22 @@ v1::Contact NewContact(const v1::Contact& in, const std::string& id, const Actor
   return c;
 }
 
-// The new consent list: a consent whose grant changed (or that is new) and
-// carries no date is dated now; an unchanged one keeps its stored date.
+// The new consent list. An unchanged grant keeps its stored date, whatever
+// the caller sent (a read-modify-write sends the old one back). A changed or
+// new one is dated when the caller says, if that lies between the stored
+// date and now (a consent given on paper, recorded later), else now.
 void ReplaceConsents(v1::Contact& c, const v1::Contact& in, absl::Time now) {
   google::protobuf::RepeatedPtrField<v1::ContactConsent> next = in.consents();
   for (v1::ContactConsent& k : next) {
-    if (k.has_update_time()) continue;
     const auto was = std::find_if(c.consents().begin(), c.consents().end(),
                                   [&](const v1::ContactConsent& o) { return o.channel() == k.channel(); });
     if (was != c.consents().end() && was->granted() == k.granted()) {
       *k.mutable_update_time() = was->update_time();
-    } else {
-      *k.mutable_update_time() = ToTimestamp(now);
+      continue;
     }
+    const absl::Time earliest = was == c.consents().end() ? absl::InfinitePast() : FromTimestamp(was->update_time());
+    const absl::Time said = k.has_update_time() ? FromTimestamp(k.update_time()) : now;
+    *k.mutable_update_time() = ToTimestamp(said > earliest && said <= now ? said : now);
   }
   *c.mutable_consents() = std::move(next);
 }
@@ -143,7 +146,8 @@ absl::StatusOr<v1::Contact> ComplaintService::CreateContact(const Once& once, co
   });
 }
 
-absl::StatusOr<v1::Contact> ComplaintService::UpdateContact(const Once& once, const ContactEdit& cmd) {
+absl::StatusOr<v1::Contact> ComplaintService::UpdateContact(const Once& once, const ContactEdit& cmd,
+                                                            const ActorInfo& actor) {
   const absl::Time now = Now();
   Once tagged = once;
   tagged.subject = ContactIdSubject(cmd.contact_id);
@@ -153,12 +157,18 @@ absl::StatusOr<v1::Contact> ComplaintService::UpdateContact(const Once& once, co
     if (!*c) return NotFound("CONTACT_NOT_FOUND", "no contact with this contact_id");
     out = std::move(**c);
     if (absl::Status bad = CheckVersion(out.version(), cmd.expected_version, "the contact"); !bad.ok()) return bad;
+    // The member's own records (loyalty's profile, notification's consent
+    // ledger) say how to reach them now; this row only links their history.
+    if (!out.member_id().empty()) {
+      return FailedPrecondition("CONTACT_LINKED", "the contact is linked to a member; change the member instead");
+    }
     ApplyContactEdit(out, cmd, now);
     FieldErrors errors;
     ValidateContact(errors, out);
     if (!errors.empty()) return errors.ToStatus();
     out.set_version(out.version() + 1);
     *out.mutable_update_time() = ToTimestamp(now);
+    *out.mutable_updated_by() = ActorProto(actor);
     return tx.PutContact(out);
   });
 }

@@ -947,7 +947,7 @@ TEST_F(CarectlComplaintTest, ContactsAndProspectsAndAContactsInquiry) {
   EXPECT_ERR(bad, "INVALID_FIELD");
   // A new address, the e-mail consent withdrawn and the follow-up recorded.
   Result updated = Complaint({"contact", "update", id, "--email=lan.nguyen@example.com", "--withdraw=email",
-                              "--follow-up=contacted"},
+                              "--follow-up=contacted", "--request-id=ct-up-1"},
                              tokens_.agent);
   ASSERT_EQ(updated.code, 0) << updated;
   EXPECT_OUT(updated, "lan.nguyen@example.com");
@@ -955,9 +955,19 @@ TEST_F(CarectlComplaintTest, ContactsAndProspectsAndAContactsInquiry) {
   Result no_longer = Complaint({"contact", "list", "--prospects", "--consented=email"}, tokens_.supervisor);
   ASSERT_EQ(no_longer.code, 0) << no_longer;
   EXPECT_FALSE(absl::StrContains(no_longer.out, id)) << no_longer;
+  // Its retry (same request id) answers the same, though the contact moved on.
+  Result retried = Complaint({"contact", "update", id, "--email=lan.nguyen@example.com", "--withdraw=email",
+                              "--follow-up=contacted", "--request-id=ct-up-1"},
+                             tokens_.agent);
+  ASSERT_EQ(retried.code, 0) << retried;
+  EXPECT_OUT(retried, "CONTACTED");
   Result stale = Complaint({"contact", "update", id, "--name=Lan", "--version=1"}, tokens_.agent);
   EXPECT_EQ(stale.code, 1) << stale;
   EXPECT_ERR(stale, "VERSION_MISMATCH");
+  Result cleared = Complaint({"contact", "update", id, "--clear=locale", "--name=Lan N."}, tokens_.agent);
+  ASSERT_EQ(cleared.code, 0) << cleared;
+  EXPECT_OUT(cleared, "Lan N.");
+  EXPECT_FALSE(absl::StrContains(cleared.out, " vi")) << cleared;
 }
 
 // carectl complaint outbox dead|replay (care.common.v1.OutboxAdmin): admins

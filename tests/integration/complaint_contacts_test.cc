@@ -530,12 +530,12 @@ TEST_F(ContactsTest, AnUpdateThatLeavesNoValidContactIsRefusedAndChangesNothing)
   EXPECT_EQ(now.version(), tam.version());
   EXPECT_EQ(now.email(), "tam@example.com");
 
-  // Withdrawing a consent dates it then; the prospect keeps its follow-up
-  // state when the edit leaves it unset.
+  // Withdrawing a consent dates it then, even when the edit sends back the
+  // grant's old date; the prospect keeps its follow-up state when the edit
+  // leaves it unset.
   SetBoth(Base() + absl::Hours(5));
   kv1::Contact edit = tam;
   edit.mutable_consents(0)->set_granted(false);
-  edit.mutable_consents(0)->clear_update_time();
   edit.mutable_prospect()->add_interests("blenders");
   edit.mutable_prospect()->set_follow_up(kv1::FOLLOW_UP_STATE_UNSPECIFIED);
   s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "tam-5", {"consents", "prospect"}), &out);
@@ -545,6 +545,30 @@ TEST_F(ContactsTest, AnUpdateThatLeavesNoValidContactIsRefusedAndChangesNothing)
   EXPECT_EQ(FromTimestamp(out.consents(0).update_time()), Base() + absl::Hours(5));
   EXPECT_EQ(out.prospect().follow_up(), kv1::FOLLOW_UP_STATE_NEW);
   ASSERT_EQ(out.prospect().interests_size(), 1);
+  EXPECT_EQ(out.updated_by().principal_id(), "agent:test");
+  // A grant given on paper an hour ago is dated then; a date before the
+  // withdrawal or in the future is not believed.
+  edit = out;
+  edit.mutable_consents(0)->set_granted(true);
+  *edit.mutable_consents(0)->mutable_update_time() = ToTimestamp(Base() + absl::Hours(4));
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "tam-6", {"consents"}), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(FromTimestamp(out.consents(0).update_time()), Base() + absl::Hours(5)) << "before the withdrawal";
+  SetBoth(Base() + absl::Hours(7));
+  edit = out;
+  edit.mutable_consents(0)->set_granted(false);
+  *edit.mutable_consents(0)->mutable_update_time() = ToTimestamp(Base() + absl::Hours(6));
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "tam-7", {"consents"}), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(FromTimestamp(out.consents(0).update_time()), Base() + absl::Hours(6)) << "on paper, recorded later";
+  // A retry whose contact carries other fields outside the mask is the same
+  // request.
+  edit.set_version(99);
+  edit.set_locale("vi");
+  kv1::Contact replay;
+  s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "tam-7", {"consents"}), &replay);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(replay.version(), out.version());
   kv1::ListContactsRequest consented;
   consented.set_consented_channel(MESSAGE_CHANNEL_EMAIL);
   EXPECT_TRUE(ListedIds(consented).empty()) << "the withdrawn consent leaves the follow-up export";
@@ -580,6 +604,25 @@ TEST_F(ContactsTest, ErasureByTheNewAddressTakesTheAnswersThatNamedTheOldOne) {
   EXPECT_NE(replay.contact_id(), vy.contact_id());
   s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "update-vy", {"email"}), &updated);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+}
+
+TEST_F(ContactsTest, ALinkedContactIsTheMembersAndIsNotChangedHere) {
+  kv1::Contact duc = MustCreate(Person("Duc Ho", "duc@example.com"), "contact-duc");
+  Enrol("m-duc", [](lv1::Member* m) { m->set_email("duc@example.com"); });
+  kv1::GetContactRequest get;
+  get.set_contact_id(duc.contact_id());
+  kv1::Contact now;
+  ASSERT_TRUE(Eventually([&] {
+    return complaints().GetContact(Ctx(agent()).get(), get, &now).ok() && now.member_id() == "m-duc";
+  })) << complaint_->log();
+  kv1::Contact edit = now;
+  edit.set_email("someone.else@example.com");
+  kv1::Contact out;
+  grpc::Status s = complaints().UpdateContact(Ctx(agent()).get(), ContactEdit(edit, "duc-1", {"email"}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(s);
+  EXPECT_EQ(Reason(s), "CONTACT_LINKED");
+  ASSERT_TRUE(complaints().GetContact(Ctx(agent()).get(), get, &now).ok());
+  EXPECT_EQ(now.email(), "duc@example.com");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // for follow-up (only those who consented with --consented).
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -109,13 +110,6 @@ int List(Context& c, Args& a) {
   });
 }
 
-// Whether --name was given; an empty value (--email=) clears the field.
-bool Given(Args& a, const std::string& name, std::string& value) {
-  static const std::string kAbsent(1, '\x01');
-  value = a.Flag(name, kAbsent);
-  return value != kAbsent;
-}
-
 void SetConsents(v1::Contact& ct, absl::string_view channels, bool granted) {
   for (absl::string_view name : absl::StrSplit(channels, ',', absl::SkipEmpty())) {
     const auto channel = static_cast<care::common::v1::MessageChannel>(ParseEnum(
@@ -125,57 +119,72 @@ void SetConsents(v1::Contact& ct, absl::string_view channels, bool granted) {
     v1::ContactConsent* k = it == ct.mutable_consents()->end() ? ct.add_consents() : &*it;
     k->set_channel(channel);
     k->set_granted(granted);
-    k->clear_update_time();  // dated by the server when the grant changes
+    k->clear_update_time();  // dated by the server, and the same body on a retry
   }
 }
 
+// The text fields carectl sets: flag, Contact field.
+constexpr std::pair<const char*, const char*> kTextFields[] = {{"name", "display_name"},
+                                                               {"email", "email"},
+                                                               {"phone", "phone"},
+                                                               {"locale", "locale"},
+                                                               {"time_zone", "time_zone"}};
+
 // The consent list and the prospect are replaced whole, so they are edited
-// on the stored contact, and the update expects its version.
+// on the stored contact. Only the changed fields are sent, so a retry with
+// the same --request-id is the same request even after the first landed.
 int Update(Context& c, Args& a) {
   v1::UpdateContactRequest req;
-  req.mutable_contact()->set_contact_id(a.Positional("contact_id"));
+  const std::string id = a.Positional("contact_id");
   const std::string consent = a.Flag("consent"), withdraw = a.Flag("withdraw"), follow_up = a.Flag("follow_up");
+  const std::string clear = a.Flag("clear"), channel = a.Flag("channel");
+  const int64_t version = a.IntFlag("version", 0);
+  std::map<std::string, std::string> texts;
+  for (const auto& [flag, field] : kTextFields) {
+    const std::string value = a.Flag(flag);
+    if (!value.empty()) texts[field] = value;
+  }
+  for (absl::string_view field : absl::StrSplit(clear, ',', absl::SkipEmpty())) {
+    if (field != "email" && field != "phone" && field != "locale" && field != "time_zone") {
+      throw UsageError("--clear takes email, phone, locale, time_zone");
+    }
+    texts[std::string(field)] = "";
+  }
+  req.set_request_id(RequestId(a));
+  a.Done();
+  v1::Contact stored;
   if (!consent.empty() || !withdraw.empty() || !follow_up.empty()) {
     v1::GetContactRequest get;
-    get.set_contact_id(req.contact().contact_id());
-    grpc::Status s = Stub(c)->GetContact(c.NewCall().get(), get, req.mutable_contact());
-    if (!s.ok()) return c.Finish(s, *req.mutable_contact(), [] {});
-    req.set_expected_version(req.contact().version());
+    get.set_contact_id(id);
+    grpc::Status s = Stub(c)->GetContact(c.NewCall().get(), get, &stored);
+    if (!s.ok()) return c.Finish(s, stored, [] {});
   }
   v1::Contact* ct = req.mutable_contact();
-  const std::pair<const char*, const char*> texts[] = {{"name", "display_name"},
-                                                       {"email", "email"},
-                                                       {"phone", "phone"},
-                                                       {"locale", "locale"},
-                                                       {"time_zone", "time_zone"}};
-  for (const auto& [flag, field] : texts) {
-    std::string value;
-    if (!Given(a, flag, value)) continue;
+  ct->set_contact_id(id);
+  for (const auto& [field, value] : texts) {
     ct->GetReflection()->SetString(ct, ct->GetDescriptor()->FindFieldByName(field), value);
     req.mutable_update_mask()->add_paths(field);
   }
-  const std::string channel = a.Flag("channel");
   if (!channel.empty()) {
     ct->set_channel(static_cast<care::common::v1::MessageChannel>(
         ParseEnum(care::common::v1::MessageChannel_descriptor(), "--channel", channel)));
     req.mutable_update_mask()->add_paths("channel");
   }
   if (!consent.empty() || !withdraw.empty()) {
-    SetConsents(*ct, consent, true);
+    *ct->mutable_consents() = stored.consents();
     SetConsents(*ct, withdraw, false);
+    SetConsents(*ct, consent, true);
     req.mutable_update_mask()->add_paths("consents");
   }
   if (!follow_up.empty()) {
-    if (!ct->has_prospect()) throw UsageError("--follow-up needs a prospect");
+    if (!stored.has_prospect()) throw UsageError("--follow-up needs a prospect");
+    *ct->mutable_prospect() = stored.prospect();
     ct->mutable_prospect()->set_follow_up(static_cast<v1::FollowUpState>(ParseEnum(v1::FollowUpState_descriptor(),
                                                                                    "--follow-up", follow_up)));
     req.mutable_update_mask()->add_paths("prospect");
   }
   if (req.update_mask().paths().empty()) throw UsageError("name at least one field to change");
-  const int64_t version = a.IntFlag("version", 0);
-  if (version > 0) req.set_expected_version(version);
-  req.set_request_id(RequestId(a));
-  a.Done();
+  req.set_expected_version(version);
   v1::Contact resp;
   return c.Finish(Stub(c)->UpdateContact(c.NewCall().get(), req, &resp), resp, [&] { PrintContact(resp); });
 }
@@ -190,10 +199,11 @@ std::vector<Command> ContactCommands() {
        "records a person without membership; --source makes them a prospect (CreateContact)", Create},
       {"complaint contact", "show", "<contact_id>", "shows a contact (GetContact)", Show},
       {"complaint contact", "update",
-       "<contact_id> [--name=] [--email=] [--phone=] [--locale=] [--time-zone=] [--channel=email|webhook] "
-       "[--consent=email,webhook] [--withdraw=email] [--follow-up=contacted] [--version=N] [--request-id=ID]",
-       "changes the fields given (an empty value clears one); consents and the follow-up state are edited on "
-       "the stored contact (UpdateContact)",
+       "<contact_id> [--name=] [--email=] [--phone=] [--locale=] [--time-zone=] [--clear=email,phone,locale,time_zone] "
+       "[--channel=email|webhook] [--consent=email,webhook] [--withdraw=email] [--follow-up=contacted] "
+       "[--version=N] [--request-id=ID]",
+       "changes the fields given; consents and the follow-up state are edited on the stored contact; "
+       "--version refuses the change if the contact moved on (UpdateContact)",
        Update},
       {"complaint contact", "list",
        "[--prospects] [--source=] [--interest=] [--consented=email] [--page-size=50] [--page-token=]",
