@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "absl/strings/match.h"
+#include "care/common/v1/audit.grpc.pb.h"
 #include "tests/harness/receivers.h"
 #include "tests/integration/complaint_fixture.h"
 
@@ -496,6 +497,18 @@ TEST_F(ContactsTest, AContactsNewAddressGetsLaterMessagesOnceTheUpdateLands) {
   ASSERT_TRUE(s.ok()) << Describe(s);
   ASSERT_TRUE(MailArrives("hoa.new@example.com", "The jug is glass, Hoa.")) << notif_->log();
   EXPECT_TRUE(MailsTo("hoa.old@example.com", "The jug is glass").empty()) << "the old address hears no more";
+
+  // The change is in the audit log, once, naming the contact by id only.
+  auto audit = care::common::v1::AuditLog::NewStub(complaint_->channel());
+  care::common::v1::ListAuditEntriesRequest by_target;
+  by_target.set_target("contact:" + hoa.contact_id());
+  care::common::v1::ListAuditEntriesResponse entries;
+  s = audit->ListAuditEntries(Ctx(admin()).get(), by_target, &entries);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(entries.entries_size(), 1);
+  EXPECT_EQ(entries.entries(0).action(), "/care.complaint.v1.ComplaintService/UpdateContact");
+  EXPECT_EQ(entries.entries(0).principal(), "agent:test");
+  EXPECT_EQ(entries.entries(0).ShortDebugString().find("hoa.new"), std::string::npos);
 }
 
 TEST_F(ContactsTest, AnUpdateThatLeavesNoValidContactIsRefusedAndChangesNothing) {
