@@ -121,8 +121,11 @@ absl::Status PersonalDataExportAudit::Start(const Caller& caller,
                                             const Write& write) {
   if (started_) return absl::OkStatus();
   if (absl::Status bad = CheckExportRequest(request); !bad.ok()) return bad;
-  AuditRecord record = AuditOf(caller, "subject:" + digests_.Digest(SubjectKeys(request.subject()).front()),
-                               request.reason());
+  // A subject of contact ids alone (notification's export) is named by the
+  // first one, digested the same way.
+  const std::vector<std::string> keys = SubjectKeys(request.subject());
+  const std::string first = keys.empty() ? "contact:" + request.subject().contact_ids(0) : keys.front();
+  AuditRecord record = AuditOf(caller, "subject:" + digests_.Digest(first), request.reason());
   if (absl::Status s = write(record); !s.ok()) return s;
   record_ = std::move(record);
   started_ = true;

@@ -53,13 +53,19 @@ std::vector<std::string> SubjectKeys(const DataSubject& subject) {
 
 void CheckSubject(FieldErrors& errors, absl::string_view field, const DataSubject& subject) {
   const std::string f(field);
-  if (subject.member_id().empty() && subject.email().empty() && subject.phone().empty()) {
-    errors.Add(f, "must name the person: member_id, email or phone");
+  if (subject.member_id().empty() && subject.email().empty() && subject.phone().empty() &&
+      subject.contact_ids().empty()) {
+    errors.Add(f, "must name the person: member_id, email, phone or contact_ids");
     return;
   }
   if (!subject.member_id().empty()) errors.RequireId(f + ".member_id", subject.member_id());
   if (!subject.email().empty() && !IsEmail(subject.email())) errors.Add(f + ".email", "must be an e-mail address");
   if (!subject.phone().empty() && !IsE164(subject.phone())) errors.Add(f + ".phone", "must be an E.164 number");
+  if (subject.contact_ids_size() > kMaxSubjectContactIds) {
+    errors.Add(f + ".contact_ids", absl::StrCat("at most ", kMaxSubjectContactIds, " contact ids"));
+    return;
+  }
+  for (const std::string& id : subject.contact_ids()) errors.RequireId(f + ".contact_ids", id);
 }
 
 absl::Status CheckExportRequest(const care::common::v1::ExportPersonalDataRequest& request) {

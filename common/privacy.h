@@ -36,9 +36,13 @@ std::string PhoneSubject(absl::string_view phone);       // "phone:<E.164>"
 // Every key of `subject`, in the order member, email, phone.
 std::vector<std::string> SubjectKeys(const care::common::v1::DataSubject& subject);
 
+// Contact ids one DataSubject may name (complaint sends more in several
+// requests).
+inline constexpr int kMaxSubjectContactIds = 100;
+
 // Adds to `errors` what is wrong with `subject` (under `field`, e.g.
-// "subject"): nothing set, a member id that is not an id, an address that is
-// not one.
+// "subject"): nothing set, a member id or contact id that is not an id, an
+// address that is not one, more than kMaxSubjectContactIds contact ids.
 void CheckSubject(FieldErrors& errors, absl::string_view field, const care::common::v1::DataSubject& subject);
 // The checks of ExportPersonalDataRequest and ErasePersonalDataRequest
 // (reason required, at most 500 characters; a well-formed pseudonym and

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/audit.h"
 #include "common/auth.h"
 #include "common/errors.h"
@@ -787,16 +788,19 @@ grpc::ServerWriteReactor<v1::ComplaintPersonalData>* ComplaintGrpc::ExportPerson
   using Writer = BatchedWriter<v1::ComplaintPersonalData>;
   auto audit = std::make_shared<PersonalDataExportAudit>(digests_);
   auto fetch = [this, req, audit, cursor = ExportCursor(),
-                contacts_sent = false](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
+                contacts = ContactExportCursor()](const Caller& caller) mutable -> absl::StatusOr<Writer::Batch> {
     auto write = [this](const AuditRecord& r) { return service_.AuditRead(r); };
     if (absl::Status s = audit->Start(caller, *req, write); !s.ok()) return s;
     Writer::Batch batch;
-    // First the contacts with the subject's address and their own tickets.
-    if (!contacts_sent) {
-      contacts_sent = true;
-      auto items = service_.ExportContacts(req->subject().email(), req->subject().phone());
+    // First the contacts with the subject's address or linked to the member,
+    // with their own tickets, a batch of contacts per read.
+    if (!contacts.done) {
+      const care::common::v1::DataSubject& subject = req->subject();
+      auto items = service_.ExportContacts({subject.email(), subject.phone(), subject.member_id(), ""}, contacts);
       if (!items.ok()) return items.status();
       batch.items = std::move(*items);
+      audit->Count(batch.items.size());
+      return batch;
     }
     // A member's tickets are filed by member id.
     if (!req->subject().member_id().empty()) {
@@ -819,8 +823,8 @@ Reactor* ComplaintGrpc::ErasePersonalData(ServerContext* ctx, const care::common
       return s;
     }
     if (absl::Status bad = CheckErasureRequest(*req); !bad.ok()) return bad;
-    Erasure cmd{req->erasure_id(),      req->subject().member_id(),  req->subject().email(),
-                req->subject().phone(), SubjectKeys(req->subject()), req->pseudonym()};
+    Erasure cmd{req->erasure_id(),           req->subject().member_id(), req->subject().email(), req->subject().phone(),
+                SubjectKeys(req->subject()), req->pseudonym(),           req->reason()};
     LogWarn("personal data erasure",
             {{"principal", caller.principal->name}, {"erasure_id", req->erasure_id()}, {"reason", req->reason()}});
     return service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), cmd);
@@ -876,10 +880,29 @@ Reactor* ComplaintGrpc::GetContact(ServerContext* ctx, const v1::GetContactReque
   });
 }
 
+namespace {
+// The audit entry of one page of ListContacts: who, why, the filters it
+// named (never their values: an e-mail address is one) and how many
+// contacts the page holds.
+AuditRecord ContactListAudit(const Caller& caller, const v1::ListContactsRequest& req, size_t count) {
+  AuditRecord entry = AuditOf(caller, "contacts", req.reason());
+  std::vector<std::string> parts = {absl::StrCat("count=", count)};
+  if (req.prospects_only()) parts.push_back("prospects_only");
+  if (!req.source().empty()) parts.push_back("source");
+  if (!req.interest().empty()) parts.push_back("interest");
+  if (req.consented_channel() != 0) parts.push_back("consented_channel");
+  if (!req.email().empty()) parts.push_back("email");
+  if (!req.page_token().empty()) parts.push_back("next_page");
+  entry.detail = absl::StrJoin(parts, " ").substr(0, 200);
+  return entry;
+}
+}  // namespace
+
 Reactor* ComplaintGrpc::ListContacts(ServerContext* ctx, const v1::ListContactsRequest* req,
                                      v1::ListContactsResponse* resp) {
-  return Answer(ctx, *req, resp, [this, req](const Caller&) -> absl::StatusOr<v1::ListContactsResponse> {
+  return Answer(ctx, *req, resp, [this, req](const Caller& caller) -> absl::StatusOr<v1::ListContactsResponse> {
     FieldErrors errors;
+    errors.RequireMaxLength("reason", req->reason(), 500);
     if (!req->source().empty()) errors.RequireId("source", req->source());
     errors.RequireMaxLength("interest", req->interest(), 100);
     if (!req->email().empty() && !IsEmail(req->email())) errors.Add("email", "not an e-mail address");
@@ -901,6 +924,8 @@ Reactor* ComplaintGrpc::ListContacts(ServerContext* ctx, const v1::ListContactsR
     f.consented_channel = channel;
     auto page = service_.ListContacts(f, page_request->size);
     if (!page.ok()) return page.status();
+    // Personal data in bulk: audited before it is sent (none without its entry).
+    if (absl::Status s = service_.AuditRead(ContactListAudit(caller, *req, page->contacts.size())); !s.ok()) return s;
     v1::ListContactsResponse out;
     for (auto& c : page->contacts) *out.add_contacts() = std::move(c);
     if (!page->next.empty()) out.set_next_page_token(EncodePageToken(*req, page->next));

@@ -189,6 +189,18 @@ struct Erasure {
   std::string email, phone;  // the subject's: contacts with them are erased
   std::vector<std::string> keys;
   std::string pseudonym;
+  std::string reason;  // passed on to notification with the erased contacts
+};
+
+// Contacts an export or erasure reads at a time (and names in one request
+// to notification): a person with many contacts never sits in memory at once.
+inline constexpr int kContactBatch = 50;
+
+// Where an export of a person's contacts resumes: after the contact sent
+// last.
+struct ContactExportCursor {
+  std::string after;
+  bool done = false;
 };
 
 class ComplaintService final {
@@ -315,12 +327,13 @@ class ComplaintService final {
   // once everything went.
   absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportPersonalData(const std::string& member_id,
                                                                             ExportCursor& cursor, int limit);
-  // A contact's data by e-mail address or phone (either may be empty): each
-  // contact record, then each of its tickets not filed under a member (those
-  // come with the member's) with its survey answer and audit trail, in one
-  // read.
-  absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportContacts(const std::string& email,
-                                                                        const std::string& phone);
+  // The next batch of the person's contacts (kContactBatch: those with the
+  // e-mail address or phone, and those linked to the member; any may be
+  // empty) after `cursor` (advanced; done after the last): each contact
+  // record, then each of its tickets not filed under a member (those come
+  // with the member's) with its survey answer and audit trail, in one read.
+  absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ExportContacts(const SubjectContactQuery& subject,
+                                                                        ContactExportCursor& cursor);
   // In one write transaction, idempotent by `once`: every text of the
   // member's tickets blanked, the tickets re-keyed to the pseudonym with
   // their facts (times, status, category, SLA outcome, score, compensation

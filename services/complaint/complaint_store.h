@@ -85,6 +85,14 @@ struct ContactQuery {
   std::string after;
 };
 
+// The contacts of one person (export and erasure): with this e-mail address
+// (without case) or phone, or linked to this member; an empty field matches
+// nothing. By contact id after `after`.
+struct SubjectContactQuery {
+  std::string email, phone, member_id;
+  std::string after;
+};
+
 class StoreTxn : public ServiceTxn {
  public:
   virtual absl::StatusOr<std::optional<v1::Complaint>> GetComplaint(const std::string& id) = 0;
@@ -178,6 +186,7 @@ class StoreTxn : public ServiceTxn {
   // ordered by id.
   virtual absl::StatusOr<std::vector<v1::Contact>> ContactsByAddress(const std::string& email, const std::string& phone,
                                                                      bool unlinked_only) = 0;
+  virtual absl::StatusOr<std::vector<v1::Contact>> SubjectContacts(const SubjectContactQuery& query, int limit) = 0;
   virtual absl::Status DeleteContact(const std::string& id) = 0;
   // The contact's tickets after complaint id `after`, by id.
   virtual absl::StatusOr<std::vector<v1::Complaint>> ContactComplaints(const std::string& contact_id,

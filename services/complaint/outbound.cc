@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "care/common/v1/privacy.pb.h"
 #include "clients/loyalty/points_adjustment.h"
 #include "clients/notification/ingest_events.h"
 #include "clients/promotion/goodwill_voucher.h"
@@ -118,6 +119,16 @@ notify::StaffAlert StaffAlertOf(const v1::Complaint& c, const StaffAlert& a) {
   return out;
 }
 
+constexpr char kNotificationEraseMethod[] = "/care.notification.v1.NotificationService/ErasePersonalData";
+
+// "<erasure id>:contacts.<k>" (an id: at most 128 characters, so a long
+// erasure id is hashed first).
+std::string ContactErasureId(const std::string& erasure_id, int k) {
+  std::string suffix = absl::StrCat(":contacts.", k);
+  if (erasure_id.size() + suffix.size() <= 128) return absl::StrCat(erasure_id, suffix);
+  return absl::StrCat(StableId("erasure-", erasure_id), suffix);
+}
+
 // A contact's message names the contact and their address instead of a
 // member.
 std::string MemberOf(const v1::Complaint& c, const v1::Contact* contact) {
@@ -171,6 +182,21 @@ class ClientsOutbound final : public Outbound {
         c, notify::IngestEvent(
                Header(c, absl::StrCat("staff:", alert.occurrence, ":", StableId("s", alert.recipient.agent_id())), now),
                StaffAlertOf(c, alert)));
+  }
+
+  OutboxEvent EraseContactDeliveries(const std::string& erasure_id, int k, const std::vector<std::string>& contact_ids,
+                                     const std::string& pseudonym, const std::string& reason) const override {
+    care::common::v1::ErasePersonalDataRequest request;
+    request.set_erasure_id(ContactErasureId(erasure_id, k));
+    for (const std::string& id : contact_ids) request.mutable_subject()->add_contact_ids(id);
+    request.set_pseudonym(pseudonym);
+    request.set_reason(reason);
+    OutboxEvent event{absl::StrCat("complaint:", request.erasure_id()), "notification", kNotificationEraseMethod,
+                      request.SerializeAsString()};
+    // Untagged: the erasure that enqueues it deletes the events tagged with
+    // the person's keys. It names contact ids only, yet travels, not stays.
+    event.scrub_when_delivered = true;
+    return event;
   }
 
   std::optional<GoodwillReceipt> ReadGoodwill(const OutboxEvent& event, const std::string& response) const override {

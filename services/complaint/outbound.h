@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -75,6 +76,14 @@ class Outbound {
   // member's locale); its event id names the complaint, the occurrence and
   // the recipient.
   virtual OutboxEvent AlertStaff(const v1::Complaint& c, const StaffAlert& alert, absl::Time now) const = 0;
+
+  // Notification's erasure of its deliveries to contacts complaint erased
+  // (batch `k` of erasure `erasure_id`, at most kMaxSubjectContactIds), under
+  // an erasure id of its own derived from both, so a retry is the same
+  // erasure there.
+  virtual OutboxEvent EraseContactDeliveries(const std::string& erasure_id, int k,
+                                             const std::vector<std::string>& contact_ids, const std::string& pseudonym,
+                                             const std::string& reason) const = 0;
 
   // The goodwill event `event` was and, once delivered, the receiver's
   // `response` read; nullopt when it is not a goodwill event complaint sent.

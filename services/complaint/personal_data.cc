@@ -80,6 +80,9 @@ void DeidentifyTicket(v1::Complaint& c, const std::string& pseudonym, Counts& de
     c.mutable_check_in()->set_status(v1::CHECK_IN_STATUS_CANCELLED);
   }
   c.set_member_id(pseudonym);
+  // The contact who filed it (a linked one's ticket is the member's) is
+  // erased with the person: the ticket names them no more.
+  c.clear_contact_id();
   ++deidentified["complaint"];
 }
 
@@ -109,45 +112,62 @@ absl::Status EraseTickets(StoreTxn& tx, const Erasure& cmd, absl::Time now, Coun
   }
 }
 
-// The contacts with the subject's e-mail address or phone: their tickets not
-// filed under a member (a member's go with the member's erasure) are
-// blanked and kept under the pseudonym, frozen like a member's, and the
-// contact record is deleted.
+// A contact's tickets not filed under a member (a member's go with the
+// member's erasure) blanked and kept under the pseudonym, frozen like a
+// member's.
+absl::Status EraseContactTickets(StoreTxn& tx, const Erasure& cmd, const v1::Contact& contact, absl::Time now,
+                                 Counts& erased, Counts& deidentified) {
+  // A survey answer is recorded as the contact's own act.
+  auto rekey = [&](v1::ComplaintEvent& e) {
+    if (e.actor().principal_id() != contact.contact_id()) return false;
+    e.mutable_actor()->set_principal_id(cmd.pseudonym);
+    return true;
+  };
+  for (std::string after;;) {
+    auto tickets = tx.ContactComplaints(contact.contact_id(), after, kEraseBatch);
+    if (!tickets.ok()) return tickets.status();
+    for (v1::Complaint& c : *tickets) {
+      after = c.complaint_id();
+      if (!c.member_id().empty()) continue;
+      if (absl::Status s = BlankTicket(tx, c, TaggedEvents::kAll, rekey, erased); !s.ok()) return s;
+      DeidentifyTicket(c, cmd.pseudonym, deidentified);
+      if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
+    }
+    if (static_cast<int>(tickets->size()) < kEraseBatch) return absl::OkStatus();
+  }
+}
+
+// The person's contacts (SubjectContacts: by the subject's e-mail address or
+// phone, and those linked to the member, whatever their address), a batch
+// of kContactBatch at a time: their tickets erased, the record deleted, and
+// notification asked (through the outbox, one request per batch) to erase
+// its deliveries to them, which it knows by contact id only.
 // Each contact's id and addresses join `keys`: what CreateContact and
 // UpdateContact remembered is filed under its id (under one of its
 // addresses by older releases, not always the one the erasure names).
-absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, absl::Time now, Counts& erased, Counts& deidentified,
-                           std::vector<std::string>& keys) {
-  if (cmd.email.empty() && cmd.phone.empty()) return absl::OkStatus();
-  auto contacts = tx.ContactsByAddress(cmd.email, cmd.phone, /*unlinked_only=*/false);
-  if (!contacts.ok()) return contacts.status();
-  for (const v1::Contact& contact : *contacts) {
-    if (!contact.email().empty()) keys.push_back(EmailSubject(contact.email()));
-    if (!contact.phone().empty()) keys.push_back(PhoneSubject(contact.phone()));
-    keys.push_back(ContactIdSubject(contact.contact_id()));
-    // A survey answer is recorded as the contact's own act.
-    auto rekey = [&](v1::ComplaintEvent& e) {
-      if (e.actor().principal_id() != contact.contact_id()) return false;
-      e.mutable_actor()->set_principal_id(cmd.pseudonym);
-      return true;
-    };
-    for (std::string after;;) {
-      auto tickets = tx.ContactComplaints(contact.contact_id(), after, kEraseBatch);
-      if (!tickets.ok()) return tickets.status();
-      for (v1::Complaint& c : *tickets) {
-        after = c.complaint_id();
-        if (!c.member_id().empty()) continue;
-        if (absl::Status s = BlankTicket(tx, c, TaggedEvents::kAll, rekey, erased); !s.ok()) return s;
-        DeidentifyTicket(c, cmd.pseudonym, deidentified);
-        c.clear_contact_id();
-        if (absl::Status s = Save(tx, c, now); !s.ok()) return s;
-      }
-      if (static_cast<int>(tickets->size()) < kEraseBatch) break;
+absl::Status EraseContacts(StoreTxn& tx, const Erasure& cmd, const Outbound& outbound, absl::Time now, Counts& erased,
+                           Counts& deidentified, std::vector<std::string>& keys) {
+  SubjectContactQuery query{cmd.email, cmd.phone, cmd.member_id, ""};
+  for (int batch = 0;; ++batch) {
+    auto contacts = tx.SubjectContacts(query, kContactBatch);
+    if (!contacts.ok()) return contacts.status();
+    std::vector<std::string> ids;
+    for (const v1::Contact& contact : *contacts) {
+      query.after = contact.contact_id();
+      if (!contact.email().empty()) keys.push_back(EmailSubject(contact.email()));
+      if (!contact.phone().empty()) keys.push_back(PhoneSubject(contact.phone()));
+      keys.push_back(ContactIdSubject(contact.contact_id()));
+      if (absl::Status s = EraseContactTickets(tx, cmd, contact, now, erased, deidentified); !s.ok()) return s;
+      if (absl::Status s = tx.DeleteContact(contact.contact_id()); !s.ok()) return s;
+      ++erased["contact"];
+      ids.push_back(contact.contact_id());
     }
-    if (absl::Status s = tx.DeleteContact(contact.contact_id()); !s.ok()) return s;
-    ++erased["contact"];
+    if (!ids.empty()) {
+      OutboxEvent event = outbound.EraseContactDeliveries(cmd.erasure_id, batch, ids, cmd.pseudonym, cmd.reason);
+      if (absl::Status s = tx.Enqueue(event); !s.ok()) return s;
+    }
+    if (static_cast<int>(contacts->size()) < kContactBatch) return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 // A ticket with its survey answer and audit trail.
@@ -167,11 +187,15 @@ absl::Status AddTicketItems(StoreTxn& tx, const v1::Complaint& c, std::vector<v1
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportContacts(const std::string& email,
-                                                                                        const std::string& phone) {
+absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportContacts(
+    const SubjectContactQuery& subject, ContactExportCursor& cursor) {
   std::vector<v1::ComplaintPersonalData> items;
+  ContactExportCursor next;
   absl::Status s = store_.Read([&](StoreTxn& tx) -> absl::Status {
-    auto contacts = tx.ContactsByAddress(email, phone, /*unlinked_only=*/false);
+    items.clear();
+    SubjectContactQuery query = subject;
+    query.after = cursor.after;
+    auto contacts = tx.SubjectContacts(query, kContactBatch);
     if (!contacts.ok()) return contacts.status();
     for (const v1::Contact& contact : *contacts) {
       *items.emplace_back().mutable_contact() = contact;
@@ -187,9 +211,12 @@ absl::StatusOr<std::vector<v1::ComplaintPersonalData>> ComplaintService::ExportC
         if (static_cast<int>(tickets->size()) < kEraseBatch) break;
       }
     }
+    next.after = contacts->empty() ? cursor.after : contacts->back().contact_id();
+    next.done = static_cast<int>(contacts->size()) < kContactBatch;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  cursor = next;  // only once the read succeeded
   return items;
 }
 
@@ -264,7 +291,7 @@ absl::StatusOr<care::common::v1::ErasureReceipt> ComplaintService::ErasePersonal
           if (absl::Status s = EraseTickets(tx, cmd, now, erased, deidentified); !s.ok()) return s;
         }
         std::vector<std::string> keys = cmd.keys;
-        if (absl::Status s = EraseContacts(tx, cmd, now, erased, deidentified, keys); !s.ok()) return s;
+        if (absl::Status s = EraseContacts(tx, cmd, *outbound_, now, erased, deidentified, keys); !s.ok()) return s;
         for (const auto& [kind, n] : erased) (*out.mutable_erased())[kind] = n;
         for (const auto& [kind, n] : deidentified) (*out.mutable_deidentified())[kind] = n;
         // The pseudonym is tombstoned too: the kept tickets take no new text.

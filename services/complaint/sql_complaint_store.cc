@@ -534,6 +534,15 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
         "contact");
   }
 
+  absl::StatusOr<std::vector<v1::Contact>> SubjectContacts(const SubjectContactQuery& q, int limit) override {
+    // Each of the three through its own partial index; "" matches no row.
+    return Protos<v1::Contact>(
+        txn_.Query("SELECT proto FROM contacts WHERE ((email <> '' AND email = ?1) OR (phone <> '' AND phone = ?2) OR "
+                   "(member_id <> '' AND member_id = ?3)) AND contact_id > ?4 ORDER BY contact_id LIMIT ?5",
+                   absl::AsciiStrToLower(q.email), q.phone, q.member_id, q.after, static_cast<int64_t>(limit)),
+        "contact");
+  }
+
   absl::Status DeleteContact(const std::string& id) override {
     return Run(txn_.Query("DELETE FROM contacts WHERE contact_id = ?1", id));
   }

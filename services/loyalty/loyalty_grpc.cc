@@ -411,6 +411,8 @@ grpc::ServerUnaryReactor* LoyaltyGrpc::ErasePerson(ServerContext* ctx, const v1:
     FieldErrors errors;
     errors.RequireId("request_id", req->request_id());
     CheckSubject(errors, "subject", req->subject());
+    // Contacts are erased by complaint, found by the address named here.
+    if (!req->subject().contact_ids().empty()) errors.Add("subject.contact_ids", "name the person by address instead");
     if (errors.RequireNonEmpty("reason", req->reason())) errors.RequireMaxLength("reason", req->reason(), 500);
     if (!errors.empty()) return errors.ToStatus();
     // The stored answer (an Erasure) names no one: it is not tagged.

@@ -176,6 +176,7 @@ struct NotificationOptions {
 struct PersonalDataCursor {
   std::optional<std::vector<std::string>> members;
   size_t member = 0;
+  size_t contact = 0;  // after the members: the subject's contact_ids
   int part = 0;
   int64_t before_seq = 0;
   std::optional<ScheduleCursor> after_schedule;
@@ -345,6 +346,10 @@ class NotificationService final {
   // One member's part of an erasure, re-keyed to `pseudonym`.
   absl::Status EraseMember(StoreTxn& tx, const std::string& member_id, const std::string& pseudonym, absl::Time now,
                            care::common::v1::ErasureReceipt& receipt);
+  // The deliveries to one complaint contact complaint erased: their events
+  // deleted, the deliveries re-keyed to `pseudonym`.
+  absl::Status EraseContact(StoreTxn& tx, const std::string& contact_id, const std::string& pseudonym, absl::Time now,
+                            care::common::v1::ErasureReceipt& receipt);
   absl::Status SendInApp(StoreTxn& tx, v1::Delivery& d, const v1::Settings& settings, absl::Time now);
   // One attempt at a due delivery inside `tx`: suppressed with its reason,
   // stored in the inbox, or (WEBHOOK/EMAIL) rendered and claimed into

@@ -53,6 +53,7 @@ struct TemplateFilter {
 // anything; create time in [created_after, created_before).
 struct DeliveryFilter {
   std::string member_id, campaign_id, message_key, schedule_id, complaint_id;
+  std::string contact_id;     // a complaint contact's deliveries (Delivery.contact_id)
   std::vector<int> statuses;  // DeliveryStatus
   int suppression_reason = 0;
   std::vector<int> channels;  // MessageChannel
@@ -249,11 +250,14 @@ class StoreTxn : public ServiceTxn {
   // inbox feed events keep their positions (other subscribers' cursors) but
   // name no member or message any more. Counts by kind of data.
   virtual absl::StatusOr<std::map<std::string, int64_t>> DeleteMemberData(const std::string& member_id) = 0;
+  // Deletes the events behind the deliveries to a complaint contact (their
+  // payload: the contact's name and addresses, the message); returns how many.
+  virtual absl::StatusOr<int64_t> DeleteContactPayloads(const std::string& contact_id) = 0;
   // Deletes the member's whole consent history; returns how many records.
   virtual absl::StatusOr<int64_t> DeleteConsentHistory(const std::string& member_id) = 0;
-  // Stores `delivery` (stored as `delivery_id`) under its member id, id and
-  // message key, which differ from the stored ones (a delivery re-keyed to a
-  // pseudonym).
+  // Stores `delivery` (stored as `delivery_id`) under its member id, contact
+  // id, id and message key, which differ from the stored ones (a delivery
+  // re-keyed to a pseudonym).
   virtual absl::Status RekeyDelivery(const std::string& delivery_id, const v1::Delivery& delivery) = 0;
   // common/privacy.h in this transaction: whether any key was erased; the
   // members of `member_ids` that were; the records common/ keeps about the

@@ -125,6 +125,24 @@ absl::Status ExportPart(StoreTxn& tx, const std::string& member, PersonalDataCur
   }
 }
 
+// One page of the deliveries to a complaint contact into `out`; the next
+// contact after a short page.
+absl::Status ExportContactDeliveries(StoreTxn& tx, const std::string& contact_id, PersonalDataCursor& cursor, int limit,
+                                     std::vector<v1::NotificationPersonalData>& out) {
+  DeliveryFilter filter;
+  filter.contact_id = contact_id;
+  auto rows = tx.ListDeliveries(filter, cursor.before_seq, limit);
+  if (!rows.ok()) return rows.status();
+  for (auto& [seq, d] : *rows) *out.emplace_back().mutable_delivery() = std::move(d);
+  if (static_cast<int>(rows->size()) < limit) {
+    ++cursor.contact;
+    cursor.before_seq = 0;
+  } else {
+    cursor.before_seq = rows->back().first;
+  }
+  return absl::OkStatus();
+}
+
 // A consent record kept after erasure: the fact and date of a withdrawal,
 // under the pseudonym, without its evidence.
 v1::ConsentRecord KeptWithdrawal(v1::ConsentRecord r, const std::string& member_id, const std::string& pseudonym) {
@@ -167,10 +185,10 @@ absl::Status EraseConsentHistory(StoreTxn& tx, const std::string& member_id, con
 
 // Deliveries stay (campaign reports count them) under the pseudonym, without
 // the failure text (it may quote an address); one not sent yet is not sent.
-absl::Status RekeyDeliveries(StoreTxn& tx, const std::string& member_id, const std::string& pseudonym, absl::Time now,
-                             ErasureReceipt& receipt) {
-  DeliveryFilter filter;
-  filter.member_id = member_id;
+// `filter` finds a member's or a contact's; `member_id` is the id (member or
+// contact) their ids are built from.
+absl::Status RekeyDeliveries(StoreTxn& tx, const DeliveryFilter& filter, const std::string& member_id,
+                             const std::string& pseudonym, absl::Time now, ErasureReceipt& receipt) {
   for (;;) {
     // Each re-keyed delivery leaves the filter: the first page again.
     auto page = tx.ListDeliveries(filter, 0, kErasePage);
@@ -186,7 +204,8 @@ absl::Status RekeyDeliveries(StoreTxn& tx, const std::string& member_id, const s
       d.set_event_id(Pseudonymised(d.event_id(), member_id, pseudonym));
       d.set_message_key(Pseudonymised(d.message_key(), member_id, pseudonym));
       d.set_inbox_message_id(Pseudonymised(d.inbox_message_id(), member_id, pseudonym));
-      d.set_member_id(pseudonym);
+      if (d.member_id() == member_id) d.set_member_id(pseudonym);
+      if (d.contact_id() == member_id) d.set_contact_id(pseudonym);
       d.clear_last_error();
       d.clear_provider_message_id();
       if (d.status() == v1::DELIVERY_STATUS_PENDING) {
@@ -253,6 +272,12 @@ absl::StatusOr<std::vector<v1::NotificationPersonalData>> NotificationService::E
     while (out.empty() && cursor.member < cursor.members->size()) {
       if (absl::Status st = ExportPart(tx, (*cursor.members)[cursor.member], cursor, limit, out); !st.ok()) return st;
     }
+    // Then the deliveries to each contact the subject names.
+    while (out.empty() && cursor.member >= cursor.members->size() &&
+           cursor.contact < static_cast<size_t>(subject.contact_ids_size())) {
+      const std::string& contact_id = subject.contact_ids(static_cast<int>(cursor.contact));
+      if (absl::Status st = ExportContactDeliveries(tx, contact_id, cursor, limit, out); !st.ok()) return st;
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -265,8 +290,22 @@ absl::Status NotificationService::EraseMember(StoreTxn& tx, const std::string& m
   if (!deleted.ok()) return deleted.status();
   for (const auto& [kind, n] : *deleted) (*receipt.mutable_erased())[kind] += n;
   if (absl::Status st = EraseConsentHistory(tx, member_id, pseudonym, receipt); !st.ok()) return st;
-  if (absl::Status st = RekeyDeliveries(tx, member_id, pseudonym, now, receipt); !st.ok()) return st;
+  DeliveryFilter filter;
+  filter.member_id = member_id;
+  if (absl::Status st = RekeyDeliveries(tx, filter, member_id, pseudonym, now, receipt); !st.ok()) return st;
   return RekeySchedules(tx, member_id, pseudonym, now, receipt);
+}
+
+absl::Status NotificationService::EraseContact(StoreTxn& tx, const std::string& contact_id,
+                                               const std::string& pseudonym, absl::Time now, ErasureReceipt& receipt) {
+  // The events behind the deliveries hold the contact's name, addresses and
+  // message; the deliveries stay like a member's, under the pseudonym.
+  auto payloads = tx.DeleteContactPayloads(contact_id);
+  if (!payloads.ok()) return payloads.status();
+  (*receipt.mutable_erased())["delivery_payload"] += *payloads;
+  DeliveryFilter filter;
+  filter.contact_id = contact_id;
+  return RekeyDeliveries(tx, filter, contact_id, pseudonym, now, receipt);
 }
 
 absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once& once,
@@ -285,6 +324,10 @@ absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once
     const std::string& member_id = request.subject().member_id();
     if (!member_id.empty()) {
       if (absl::Status st = EraseMember(tx, member_id, request.pseudonym(), now, out); !st.ok()) return st;
+    }
+    // Complaint's contacts, which complaint erased (they have no profile here).
+    for (const std::string& contact_id : request.subject().contact_ids()) {
+      if (absl::Status st = EraseContact(tx, contact_id, request.pseudonym(), now, out); !st.ok()) return st;
     }
     // Tombstoned too: a message addressed to the pseudonym (a kept ticket's
     // update) is dropped, not delivered to a profile-less inbox.

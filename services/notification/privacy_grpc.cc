@@ -37,9 +37,15 @@ grpc::ServerWriteReactor<v1::NotificationPersonalData>* NotificationGrpc::Export
 NotificationGrpc::Reactor* NotificationGrpc::ErasePersonalData(ServerContext* ctx, const ErasePersonalDataRequest* req,
                                                                ErasureReceipt* resp) {
   return rpc_.Unary(ctx, *req, [=, this](const Caller& caller) -> absl::Status {
-    // Erasure comes from loyalty's ErasePerson alone (one entry point, its
-    // progress tracked there).
-    if (absl::Status s = AuthorizePeer(*caller.principal, {"svc:loyalty"}, "ErasePersonalData"); !s.ok()) return s;
+    // Erasure comes from loyalty's ErasePerson (one entry point, its
+    // progress tracked there); complaint passes on, in its own request, the
+    // contacts that erasure deleted there, and nothing else.
+    const care::common::v1::DataSubject& subject = req->subject();
+    const bool contacts_only = subject.member_id().empty() && subject.email().empty() && subject.phone().empty();
+    absl::Status allowed = contacts_only
+                               ? AuthorizePeer(*caller.principal, {"svc:loyalty", "svc:complaint"}, "ErasePersonalData")
+                               : AuthorizePeer(*caller.principal, {"svc:loyalty"}, "ErasePersonalData");
+    if (!allowed.ok()) return allowed;
     if (absl::Status s = CheckErasureRequest(*req); !s.ok()) return s;
     return Respond(service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), *req), resp);
   });

@@ -210,14 +210,16 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     }
     if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
     delivery_view_.erase(d.member_id());
+    // A contact's message comes this way (a fan-out's batch holds members'
+    // alone), so only here is contact_id written.
     auto n = txn_.Exec(
         "INSERT INTO deliveries (delivery_id, member_id, message_key, channel, kind, category, schedule_id, "
-        "campaign_id, complaint_id, status, suppression_reason, send_after, create_at, proto) "
-        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) ON CONFLICT DO NOTHING",
+        "campaign_id, complaint_id, status, suppression_reason, send_after, create_at, proto, contact_id) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15) ON CONFLICT DO NOTHING",
         d.delivery_id(), d.member_id(), d.message_key(), static_cast<int>(d.channel()), static_cast<int>(d.kind()),
         static_cast<int>(d.category()), d.schedule_id(), d.campaign_id(), d.complaint_id(),
         static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()), NextTry(d), Micros(d.create_time()),
-        Blob{d.SerializeAsString()});
+        Blob{d.SerializeAsString()}, d.contact_id());
     if (!n.ok()) return n.status();
     return *n > 0;
   }
@@ -353,6 +355,8 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
     FilteredQuery q("SELECT seq, proto FROM deliveries WHERE 1=1");
     if (!f.member_id.empty()) q.Add(" AND member_id = ?", f.member_id);
+    // "<> ''" lets the planner use the partial index on contact_id.
+    if (!f.contact_id.empty()) q.Add(" AND contact_id <> '' AND contact_id = ?", f.contact_id);
     if (!f.campaign_id.empty()) q.Add(" AND campaign_id = ?", f.campaign_id);
     if (!f.message_key.empty()) q.Add(" AND message_key = ?", f.message_key);
     if (!f.schedule_id.empty()) q.Add(" AND schedule_id = ?", f.schedule_id);
@@ -842,6 +846,14 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return counts;
   }
 
+  absl::StatusOr<int64_t> DeleteContactPayloads(const std::string& contact_id) override {
+    if (absl::Status st = FlushDeliveries(); !st.ok()) return st;
+    return txn_.Exec(
+        "DELETE FROM delivery_events WHERE delivery_id IN "
+        "(SELECT delivery_id FROM deliveries WHERE contact_id <> '' AND contact_id = ?1)",
+        contact_id);
+  }
+
   absl::StatusOr<int64_t> DeleteConsentHistory(const std::string& member_id) override {
     if (absl::Status st = FlushConsents(); !st.ok()) return st;
     return txn_.Exec("DELETE FROM consent_history WHERE member_id = ?1", member_id);
@@ -853,9 +865,9 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return txn_
         .Exec(
             "UPDATE deliveries SET member_id = ?2, status = ?3, suppression_reason = ?4, send_after = ?5, proto = ?6, "
-            "delivery_id = ?7, message_key = ?8 WHERE delivery_id = ?1",
+            "delivery_id = ?7, message_key = ?8, contact_id = ?9 WHERE delivery_id = ?1",
             delivery_id, d.member_id(), static_cast<int>(d.status()), static_cast<int>(d.suppression_reason()),
-            NextTry(d), Blob{d.SerializeAsString()}, d.delivery_id(), d.message_key())
+            NextTry(d), Blob{d.SerializeAsString()}, d.delivery_id(), d.message_key(), d.contact_id())
         .status();
   }
 

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/idempotency.h"
 #include "common/sqlite.h"
 #include "google/protobuf/wrappers.pb.h"
@@ -285,6 +286,26 @@ TEST(PrivacyChecksTest, EachBadFieldIsNamed) {
   req.set_pseudonym("erased-" + std::string(32, 'G'));
   EXPECT_FALSE(CheckErasureRequest(req).ok());
   EXPECT_NE(NewPseudonym(), NewPseudonym());
+}
+
+// Issue 22: complaint names the contacts it erased to notification by id
+// alone; each must be an id, and at most kMaxSubjectContactIds of them.
+TEST(PrivacyChecksTest, ContactIdsAloneNameASubjectWithinTheirBound) {
+  ErasePersonalDataRequest req;
+  req.set_erasure_id("er-1:contacts.0");
+  req.set_pseudonym(NewPseudonym());
+  req.set_reason("DSR-2026-17");
+  req.mutable_subject()->add_contact_ids("ct-0123456789abcdef");
+  EXPECT_TRUE(CheckErasureRequest(req).ok());
+  req.mutable_subject()->add_contact_ids("not an id");
+  EXPECT_NE(CheckErasureRequest(req).ToString().find("subject.contact_ids"), std::string::npos);
+  req.mutable_subject()->clear_contact_ids();
+  for (int i = 0; i <= kMaxSubjectContactIds; ++i) req.mutable_subject()->add_contact_ids(absl::StrCat("ct-", i));
+  absl::Status bad = CheckErasureRequest(req);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.ToString().find("subject.contact_ids"), std::string::npos) << bad;
+  req.mutable_subject()->mutable_contact_ids()->RemoveLast();
+  EXPECT_TRUE(CheckErasureRequest(req).ok());
 }
 
 }  // namespace
