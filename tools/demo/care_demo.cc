@@ -78,6 +78,7 @@ class Demo final {
     Complaint();
     Inquiry();
     CheckInTasks();
+    PartialReturn();
     Inboxes();
     std::printf("\nDemo complete: every step above was checked against the services' answers.\n");
   }
@@ -907,6 +908,63 @@ class Demo final {
                      Local(care::FromTimestamp(task.first_response_sla().due_time()), "Asia/Ho_Chi_Minh")));
     Say("Loyalty filed them through its outbox (one per member and rule, whatever the retries). A task is not");
     Say("marketing: Emma, who declined marketing, gets her call too; the agent decides how to reach out");
+  }
+
+  pv1::CampaignReport Report() {
+    pv1::GetCampaignReportRequest req;
+    req.set_campaign_id(campaign_id_);
+    pv1::CampaignReport r;
+    Call("PromotionService.GetCampaignReport", [&](auto* ctx) { return promotion_->GetCampaignReport(ctx, req, &r); });
+    return r;
+  }
+
+  // One lotus tea of Lan's order comes back (issue 22): promotion gives the
+  // campaign's points budget back the share of the bonus the returned value
+  // carried, and loyalty takes back the points the refund carried.
+  void PartialReturn() {
+    Step("A partial return: one of Lan's two lotus teas comes back");
+    const Person& lan = people_[0];
+    const pv1::CampaignReport before = Report();
+    pv1::ReturnRedemptionRequest ret;
+    ret.set_request_id(Id("return-tea"));
+    ret.set_order_id(Id("order-lan-3"));
+    ret.set_return_id(Id("return-tea"));
+    pv1::ReturnLine* line = ret.add_lines();
+    line->set_line_id("2");
+    line->set_quantity(1);
+    pv1::ReturnRedemptionResponse returned;
+    Call("PromotionService.ReturnRedemption",
+         [&](auto* ctx) { return promotion_->ReturnRedemption(ctx, ret, &returned); });
+    // This run's campaign (an earlier run's may have applied beside it).
+    int64_t points_back = 0, bonus = 0;
+    for (const auto& ac : returned.redemption().campaigns()) {
+      if (ac.campaign_id() != campaign_id_) continue;
+      points_back = ac.bonus_points_released();
+      bonus = ac.bonus_points();
+    }
+    Check(points_back > 0 && before.points_given() - Report().points_given() == points_back,
+          "the return gives the campaign's points budget back its share of the bonus");
+    int64_t refund = 0;
+    for (const auto& l : returned.redemption().lines()) {
+      if (l.line().line_id() == "2") refund = l.line().total().amount_minor() / l.line().quantity();
+    }
+    lv1::RecordReturnRequest back;
+    back.set_return_id(Id("return-tea"));
+    back.set_order_id(Id("order-lan-3"));
+    back.set_member_id(lan.id);
+    back.set_kind(lv1::RETURN_KIND_PARTIAL);
+    *back.mutable_returned_amount() = Money(refund);
+    lv1::RecordReturnResponse reversed;
+    Call("LoyaltyService.RecordReturn", [&](auto* ctx) { return loyalty_->RecordReturn(ctx, back, &reversed); });
+    Check(reversed.points_reversed() > 0, "loyalty takes back the points the refund carried");
+    Say(absl::StrCat("Promotion: ", Vnd(returned.return_record().discount_on_returned_units().amount_minor()),
+                     " of discount rode on the tea (deducted from the refund), ",
+                     Vnd(returned.return_record().discount_released().amount_minor()),
+                     " back to the campaigns' budgets, and ", points_back, " of the campaign's ", bonus,
+                     " bonus points back to its points budget"));
+    Say(absl::StrCat("Loyalty: refund ", Vnd(refund), ", ", reversed.points_reversed(), " points taken back, balance ",
+                     reversed.points_balance(),
+                     reversed.tier_changed() ? ", tier now " + reversed.tier().tier_id() : ""));
   }
 
   void Inboxes() {
