@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "tests/harness/receivers.h"
 #include "tests/integration/promotion_fixture.h"
 
@@ -263,6 +264,45 @@ TEST_F(PromotionConversionTest, MembersAlertedWhoThenRedeemAreCountedOncePerChan
   stats = Stats();
   ASSERT_TRUE(stats.has_value());
   ExpectTwoOfThreeConverted(*stats);
+}
+
+// Only promotion reports redemptions, and a malformed one is refused naming
+// its fields, with nothing converted.
+TEST_F(PromotionConversionTest, CampaignRedeemedIsPromotionsAndChecksItsInput) {
+  nv1::IngestEventRequest req;
+  req.set_event_id("redeemed-bad");
+  req.set_source("promotion");
+  *req.mutable_occurred_at() = ToTimestamp(Base());
+  auto* r = req.mutable_campaign_redeemed();
+  r->set_member_id("m a");  // a space: not an id
+  r->set_campaign_id(kCampaign);
+  nv1::IngestEventResponse out;
+  grpc::Status s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), req, &out);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_THAT(BadFields(s),
+              ::testing::UnorderedElementsAre("event.campaign_redeemed.member_id", "event.campaign_redeemed.order_id",
+                                              "event.campaign_redeemed.redeem_time"));
+
+  r->set_member_id("m-a");
+  r->set_order_id("order-1");
+  *r->mutable_redeem_time() = ToTimestamp(Base());
+  req.set_source("loyalty");
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_loyalty).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "EVENT_SOURCE_MISMATCH");
+  s = nstub_->IngestEvent(Ctx(svc()).get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  EXPECT_EQ(Reason(s), "MISSING_ROLE");
+  // No alert of the campaign exists here: nothing to convert, nothing counted.
+  req.set_source("promotion");
+  s = nstub_->IngestEvent(Ctx(tokens_.peer_promotion).get(), req, &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(out.outcome(), nv1::INGEST_OUTCOME_APPLIED);
+  nv1::GetCampaignDeliveryStatsRequest get;
+  get.set_campaign_id(kCampaign);
+  nv1::CampaignDeliveryStats stats;
+  EXPECT_EQ(nstub_->GetCampaignDeliveryStats(Ctx(admin()).get(), get, &stats).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace
