@@ -151,6 +151,16 @@ OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& e
   return Event(request);
 }
 
+OutboxEvent IngestEvent(const EventHeader& header, const CampaignRedemption& e) {
+  nv1::IngestEventRequest request = Request(header);
+  nv1::CampaignRedeemed* r = request.mutable_campaign_redeemed();
+  r->set_member_id(e.member_id);
+  r->set_campaign_id(e.campaign_id);
+  r->set_order_id(e.order_id);
+  *r->mutable_redeem_time() = ExactTimestamp(e.redeem_time);
+  return Event(request);
+}
+
 namespace {
 
 void SetContact(const std::optional<ContactRecipient>& in, nv1::ContactRecipient* out) {

@@ -91,6 +91,12 @@ struct PromotionAlertCancel {
   std::string campaign_id;
   int64_t campaign_version = 0;
 };
+// A member's redemption applied the campaign (alert -> redemption
+// conversion); one per redemption and applied campaign.
+struct CampaignRedemption {
+  std::string member_id, campaign_id, order_id;
+  absl::Time redeem_time;
+};
 
 // Complaint's events. A ticket filed by a contact without membership names
 // the contact (with their address) instead of a member.
@@ -142,6 +148,7 @@ OutboxEvent IngestEvent(const EventHeader& header, const OccasionReward& event);
 OutboxEvent IngestEvent(const EventHeader& header, const CareCheckIn& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlert& event);
 OutboxEvent IngestEvent(const EventHeader& header, const PromotionAlertCancel& event);
+OutboxEvent IngestEvent(const EventHeader& header, const CampaignRedemption& event);
 OutboxEvent IngestEvent(const EventHeader& header, const ComplaintUpdate& event);
 OutboxEvent IngestEvent(const EventHeader& header, const SatisfactionSurvey& event);
 OutboxEvent IngestEvent(const EventHeader& header, const ProactiveCheckIn& event);

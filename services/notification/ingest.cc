@@ -272,6 +272,7 @@ absl::StatusOr<absl::Time> DirectSendAfter(StoreTxn& tx, const Event::Payload& p
 // make this one erased).
 std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
   if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) return {MemberSubject(profile->member_id())};
+  if (const auto* redeemed = std::get_if<v1::CampaignRedeemed>(&p)) return {MemberSubject(redeemed->member_id())};
   if (std::get_if<v1::StaffAlert>(&p) != nullptr) return {};  // about an employee, not a member
   if (ContactRecipientOf(p) != nullptr) return {};            // a contact, not a member
   if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
@@ -321,6 +322,9 @@ absl::Status NotificationService::Apply(StoreTxn& tx, const Event& event, const 
   }
   if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&event.payload)) {
     return ApplyProfile(tx, event, *profile, resp);
+  }
+  if (const auto* redeemed = std::get_if<v1::CampaignRedeemed>(&event.payload)) {
+    return ApplyRedeemed(tx, *redeemed, resp);
   }
   if (std::holds_alternative<std::monostate>(event.payload)) {
     resp.set_outcome(v1::INGEST_OUTCOME_STALE_IGNORED);
@@ -435,6 +439,35 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
   }
   resp.set_outcome(v1::INGEST_OUTCOME_APPLIED);
   resp.set_message_key(d.message_key());
+  return absl::OkStatus();
+}
+
+// Conversion counts members alerted who then redeemed: only an alert SENT
+// before the redemption converts, each delivery (member, campaign, channel)
+// once, so a second redemption or a re-sent event adds nothing. A cancel or
+// return later does not undo it.
+absl::Status NotificationService::ApplyRedeemed(StoreTxn& tx, const v1::CampaignRedeemed& redeemed,
+                                                v1::IngestEventResponse& resp) {
+  const std::string key = PromotionAlertKey(redeemed.campaign_id());
+  const absl::Time redeem_time = FromTimestamp(redeemed.redeem_time());
+  resp.set_message_key(key);
+  resp.set_outcome(v1::INGEST_OUTCOME_APPLIED);
+  for (int channel : {MessageChannel::MESSAGE_CHANNEL_IN_APP, MessageChannel::MESSAGE_CHANNEL_WEBHOOK,
+                      MessageChannel::MESSAGE_CHANNEL_EMAIL}) {
+    auto found = tx.GetDeliveryByKey(redeemed.member_id(), key, channel);
+    if (!found.ok()) return found.status();
+    if (!*found) continue;
+    v1::Delivery& d = **found;
+    if (d.status() != v1::DELIVERY_STATUS_SENT || d.has_convert_time() || FromTimestamp(d.sent_time()) > redeem_time) {
+      continue;
+    }
+    *d.mutable_convert_time() = redeemed.redeem_time();
+    *d.mutable_update_time() = ToTimestamp(clock_.Now());
+    if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;
+    if (absl::Status st = tx.AddConversion(redeemed.campaign_id(), channel, redeemed.member_id()); !st.ok()) {
+      return st;
+    }
+  }
   return absl::OkStatus();
 }
 

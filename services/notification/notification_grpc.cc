@@ -74,6 +74,7 @@ absl::string_view EventOwner(v1::IngestEventRequest::EventCase kind) {
   switch (kind) {
     case v1::IngestEventRequest::kPromotionAlert:
     case v1::IngestEventRequest::kPromotionAlertCancelled:
+    case v1::IngestEventRequest::kCampaignRedeemed:
       return "svc:promotion";
     case v1::IngestEventRequest::kMemberProfileChanged:
     case v1::IngestEventRequest::kTierChanged:
@@ -212,8 +213,29 @@ void ValidateCareCheckIn(FieldErrors& errors, const v1::CareCheckIn& c) {
   ValidateLocalizedTexts(errors, "event.care_check_in.localized_rule_names", c.localized_rule_names(), 100);
 }
 
+void ValidateOccasionReward(FieldErrors& errors, const v1::OccasionReward& o) {
+  errors.RequireId("event.occasion_reward.member_id", o.member_id());
+  errors.RequireId("event.occasion_reward.occasion_id", o.occasion_id());
+  if (o.occurrence() <= 0) errors.Add("event.occasion_reward.occurrence", "must be > 0");
+  if (errors.RequireNonEmpty("event.occasion_reward.occasion_name", o.occasion_name())) {
+    errors.RequireMaxLength("event.occasion_reward.occasion_name", o.occasion_name(), 100);
+  }
+  ValidateLocalizedTexts(errors, "event.occasion_reward.localized_occasion_names", o.localized_occasion_names(), 100);
+  errors.RequireRange("event.occasion_reward.points", o.points(), 0, 1000000);
+  errors.RequireMaxLength("event.occasion_reward.reward_name", o.reward_name(), 200);
+  ValidateLocalizedTexts(errors, "event.occasion_reward.localized_reward_names", o.localized_reward_names(), 200);
+}
+
+void ValidateCampaignRedeemed(FieldErrors& errors, const v1::CampaignRedeemed& c) {
+  errors.RequireId("event.campaign_redeemed.member_id", c.member_id());
+  errors.RequireId("event.campaign_redeemed.campaign_id", c.campaign_id());
+  errors.RequireId("event.campaign_redeemed.order_id", c.order_id());
+  RequireTime(errors, "event.campaign_redeemed.redeem_time", c.has_redeem_time(), c.redeem_time());
+}
+
 void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
   if (r.has_care_check_in()) ValidateCareCheckIn(errors, r.care_check_in());
+  if (r.has_campaign_redeemed()) ValidateCampaignRedeemed(errors, r.campaign_redeemed());
   switch (r.event_case()) {
     case v1::IngestEventRequest::EVENT_NOT_SET:
       errors.Add("event", "exactly one event is required");
@@ -277,21 +299,9 @@ void ValidateEvent(FieldErrors& errors, const v1::IngestEventRequest& r) {
       ValidateLocalizedTexts(errors, "event.visit_reward_earned.localized_rewards",
                              r.visit_reward_earned().localized_rewards(), 200);
       break;
-    case v1::IngestEventRequest::kOccasionReward: {
-      const v1::OccasionReward& o = r.occasion_reward();
-      errors.RequireId("event.occasion_reward.member_id", o.member_id());
-      errors.RequireId("event.occasion_reward.occasion_id", o.occasion_id());
-      if (o.occurrence() <= 0) errors.Add("event.occasion_reward.occurrence", "must be > 0");
-      if (errors.RequireNonEmpty("event.occasion_reward.occasion_name", o.occasion_name())) {
-        errors.RequireMaxLength("event.occasion_reward.occasion_name", o.occasion_name(), 100);
-      }
-      ValidateLocalizedTexts(errors, "event.occasion_reward.localized_occasion_names", o.localized_occasion_names(),
-                             100);
-      errors.RequireRange("event.occasion_reward.points", o.points(), 0, 1000000);
-      errors.RequireMaxLength("event.occasion_reward.reward_name", o.reward_name(), 200);
-      ValidateLocalizedTexts(errors, "event.occasion_reward.localized_reward_names", o.localized_reward_names(), 200);
+    case v1::IngestEventRequest::kOccasionReward:
+      ValidateOccasionReward(errors, r.occasion_reward());
       break;
-    }
     default:
       break;
   }

@@ -5,6 +5,8 @@
 // settings, templates and dead letters have their own files.
 #include "services/notification/notification_service.h"
 
+#include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -121,6 +123,29 @@ absl::StatusOr<std::vector<std::pair<int64_t, v1::Delivery>>> NotificationServic
   return out;
 }
 
+namespace {
+
+// Per channel the alert was sent or converted on: members alerted (the SENT
+// cell) and converted (the rollup). The rate is capped at 1: the retention
+// purge may delete SENT deliveries the rollup still counts as converted.
+void AddConversions(v1::CampaignDeliveryStats& stats, const std::map<int, int64_t>& converted) {
+  std::map<int, v1::ChannelConversion> by_channel;
+  for (const v1::DeliveryCount& c : stats.counts()) {
+    if (c.status() == v1::DELIVERY_STATUS_SENT) by_channel[c.channel()].set_members_alerted(c.count());
+  }
+  for (const auto& [channel, members] : converted) by_channel[channel].set_members_converted(members);
+  for (auto& [channel, conv] : by_channel) {
+    conv.set_channel(static_cast<care::common::v1::MessageChannel>(channel));
+    if (conv.members_alerted() > 0) {
+      conv.set_conversion_rate(std::min(1.0, static_cast<double>(conv.members_converted()) /
+                                                 static_cast<double>(conv.members_alerted())));
+    }
+    *stats.add_conversions() = conv;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<v1::CampaignDeliveryStats> NotificationService::CampaignStats(const std::string& campaign_id) {
   v1::CampaignDeliveryStats stats;
   bool found = false;
@@ -140,6 +165,9 @@ absl::StatusOr<v1::CampaignDeliveryStats> NotificationService::CampaignStats(con
       *stats.add_counts() = c;
       stats.set_total_deliveries(stats.total_deliveries() + c.count());
     }
+    auto converted = tx.CampaignConversions(campaign_id);
+    if (!converted.ok()) return converted.status();
+    AddConversions(stats, *converted);
     *stats.mutable_as_of() = ToTimestamp(now);
     return absl::OkStatus();
   });

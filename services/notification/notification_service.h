@@ -311,6 +311,9 @@ class NotificationService final {
                           const v1::Settings& settings, v1::IngestEventResponse& resp);
   absl::Status ApplyCancel(StoreTxn& tx, const std::string& event_id, const v1::PromotionAlertCancelled& cancel,
                            v1::IngestEventResponse& resp);
+  // Promotion's CampaignRedeemed: the member's alert deliveries of the
+  // campaign SENT before the redemption become converted, once each.
+  absl::Status ApplyRedeemed(StoreTxn& tx, const v1::CampaignRedeemed& redeemed, v1::IngestEventResponse& resp);
   // Loyalty's MemberProfileChanged: profile and consents (newest wins).
   absl::Status ApplyProfile(StoreTxn& tx, const Event& event, const v1::MemberProfileChanged& profile,
                             v1::IngestEventResponse& resp);

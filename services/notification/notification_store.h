@@ -31,10 +31,11 @@ namespace care::notification {
 // An event another service sent: its envelope and its one payload, as the
 // contract's messages (IngestEvent's wire request stops at the adapter).
 struct Event {
-  using Payload = std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled,
-                               v1::MemberProfileChanged, v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward,
-                               v1::VisitRewardEarned, v1::ComplaintUpdate, v1::SatisfactionSurvey, v1::ProactiveCheckIn,
-                               v1::Transactional, v1::OccasionReward, v1::StaffAlert, v1::CareCheckIn>;
+  using Payload =
+      std::variant<std::monostate, v1::PromotionAlert, v1::PromotionAlertCancelled, v1::MemberProfileChanged,
+                   v1::TierChanged, v1::PointsExpiring, v1::BirthdayReward, v1::VisitRewardEarned, v1::ComplaintUpdate,
+                   v1::SatisfactionSurvey, v1::ProactiveCheckIn, v1::Transactional, v1::OccasionReward, v1::StaffAlert,
+                   v1::CareCheckIn, v1::CampaignRedeemed>;
   std::string event_id;
   std::string source;  // the sending service, recorded on deliveries
   absl::Time occurred_at = absl::UnixEpoch();
@@ -177,6 +178,12 @@ class StoreTxn : public ServiceTxn {
                                                                                        int limit) = 0;
   // Counts by (channel, status, suppression_reason) of a campaign.
   virtual absl::StatusOr<std::vector<v1::DeliveryCount>> CampaignCounts(const std::string& campaign_id) = 0;
+  // Alert -> redemption conversions (migrations/0008_campaign_conversions.sql):
+  // one more member converted on the campaign's channel, and the members
+  // converted per channel. The rollup names no member (`member_id` only
+  // picks the shard).
+  virtual absl::Status AddConversion(const std::string& campaign_id, int channel, const std::string& member_id) = 0;
+  virtual absl::StatusOr<std::map<int, int64_t>> CampaignConversions(const std::string& campaign_id) = 0;
   // SENT marketing messages (distinct message keys) of a member since `since`.
   virtual absl::StatusOr<int64_t> MarketingSentSince(const std::string& member_id, absl::Time since) = 0;
 

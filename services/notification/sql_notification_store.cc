@@ -396,6 +396,34 @@ class SqlStoreTxn final : public SqlTxnBase<StoreTxn> {
     return out;
   }
 
+  absl::Status AddConversion(const std::string& campaign_id, int channel, const std::string& member_id) override {
+    // A stable shard per member (FNV-1a): the conversions of one campaign
+    // land on up to kConversionShards rows instead of one hot row.
+    constexpr uint64_t kConversionShards = 16;
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : member_id) h = (h ^ c) * 1099511628211ULL;
+    return txn_
+        .Exec(
+            "INSERT INTO campaign_conversions (campaign_id, channel, shard, members) VALUES (?1, ?2, ?3, 1) "
+            "ON CONFLICT (campaign_id, channel, shard) DO UPDATE SET members = campaign_conversions.members + 1",
+            campaign_id, channel, static_cast<int64_t>(h % kConversionShards))
+        .status();
+  }
+
+  absl::StatusOr<std::map<int, int64_t>> CampaignConversions(const std::string& campaign_id) override {
+    auto stmt = txn_.Query(
+        "SELECT channel, SUM(members) FROM campaign_conversions WHERE campaign_id = ?1 GROUP BY channel", campaign_id);
+    if (!stmt.ok()) return stmt.status();
+    std::map<int, int64_t> out;
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out[static_cast<int>(stmt->Int(0))] = stmt->Int(1);
+    }
+    return out;
+  }
+
   absl::StatusOr<int64_t> MarketingSentSince(const std::string& member_id, absl::Time since) override {
     std::vector<std::string> keys;
     auto count = [&](const v1::Delivery& d) {

@@ -17,6 +17,7 @@
 #include "common/localized.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "services/promotion/alert_events.h"
 #include "services/promotion/pricing.h"
 #include "services/promotion/rejections.h"
 
@@ -419,7 +420,12 @@ absl::StatusOr<v1::Redemption> PromotionService::Redeem(const std::string& order
       auto inserted = tx.InsertRedemption(out, digest);
       if (!inserted.ok()) return inserted.status();
       raced = !*inserted;
-      return raced ? absl::AbortedError("redeemed meanwhile") : absl::OkStatus();
+      if (raced) return absl::AbortedError("redeemed meanwhile");
+      // Notification counts alerted members who redeemed (conversion).
+      for (const OutboxEvent& e : RedeemedEvents(out, now)) {
+        if (absl::Status st = tx.Enqueue(e); !st.ok()) return st;
+      }
+      return absl::OkStatus();
     });
     if (raced) continue;
     if (!s.ok()) return s;

@@ -475,6 +475,24 @@ TEST_F(CarectlTest, NotificationCommandsFollowAnAlertToTheInbox) {
   EXPECT_OUT(inbox, "Spring sale");
   EXPECT_OUT(inbox, "unread: 1");
 
+  // The member then redeems the campaign (as promotion's outbox tells it):
+  // one of one member alerted in the app converted.
+  nv1::IngestEventRequest redeemed;
+  redeemed.set_event_id("promotion:redeemed:carectl-1");
+  redeemed.set_source("promotion");
+  *redeemed.mutable_occurred_at() = ToTimestamp(Base());
+  redeemed.mutable_campaign_redeemed()->set_member_id("vip-1");
+  redeemed.mutable_campaign_redeemed()->set_campaign_id("spring");
+  redeemed.mutable_campaign_redeemed()->set_order_id("order-1");
+  *redeemed.mutable_campaign_redeemed()->mutable_redeem_time() = ToTimestamp(Base() + absl::Hours(49));
+  s = nstub_->IngestEvent(Ctx(PeerFor(redeemed)).get(), redeemed, &ingested);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  Result stats = Notification({"campaign-stats", "spring"});
+  ASSERT_EQ(stats.code, 0) << stats;
+  EXPECT_OUT(stats, "SENT");
+  EXPECT_OUT(stats, "CHANNEL  ALERTED  CONVERTED  RATE");
+  EXPECT_OUT(stats, "IN_APP   1        1          100.0%");
+
   Result withdraw = Notification({"consent", "vip-1", "in_app", "withdraw", "--evidence=phone call"});
   ASSERT_EQ(withdraw.code, 0) << withdraw;
   EXPECT_OUT(withdraw, "GRANTED    no");

@@ -211,6 +211,7 @@ class LoyaltyTest : public ::testing::Test {
     switch (req.event_case()) {
       case nv1::IngestEventRequest::kPromotionAlert:
       case nv1::IngestEventRequest::kPromotionAlertCancelled:
+      case nv1::IngestEventRequest::kCampaignRedeemed:
         return tokens_.peer_promotion;
       case nv1::IngestEventRequest::kComplaintUpdate:
       case nv1::IngestEventRequest::kSatisfactionSurvey:

@@ -101,6 +101,36 @@ int Schedule(Context& c, Args& a) {
   return c.Finish(Stub(c)->GetSchedule(c.NewCall().get(), req, &resp), resp, [&] { PrintSchedule(resp); });
 }
 
+// A campaign's alert: deliveries by channel and outcome, and per channel the
+// members alerted and converted (redeemed after the alert).
+int CampaignStats(Context& c, Args& a) {
+  v1::GetCampaignDeliveryStatsRequest req;
+  req.set_campaign_id(a.Positional("campaign_id"));
+  a.Done();
+  v1::CampaignDeliveryStats resp;
+  return c.Finish(Stub(c)->GetCampaignDeliveryStats(c.NewCall().get(), req, &resp), resp, [&] {
+    PrintFields({{"CAMPAIGN", resp.campaign_id()},
+                 {"SCHEDULE", resp.schedule_id()},
+                 {"STATE", EnumName(v1::ScheduleState_descriptor(), resp.schedule_state())},
+                 {"MEMBERS RESOLVED", absl::StrCat(resp.members_resolved())},
+                 {"DELIVERIES", absl::StrCat(resp.total_deliveries())}});
+    Table counts({"CHANNEL", "STATUS", "REASON", "COUNT"});
+    for (const auto& n : resp.counts()) {
+      counts.Row(
+          {EnumName(MessageChannel_descriptor(), n.channel()), EnumName(v1::DeliveryStatus_descriptor(), n.status()),
+           n.suppression_reason() == 0 ? "-" : EnumName(v1::SuppressionReason_descriptor(), n.suppression_reason()),
+           absl::StrCat(n.count())});
+    }
+    counts.Print("(no deliveries)");
+    Table conv({"CHANNEL", "ALERTED", "CONVERTED", "RATE"});
+    for (const auto& n : resp.conversions()) {
+      conv.Row({EnumName(MessageChannel_descriptor(), n.channel()), absl::StrCat(n.members_alerted()),
+                absl::StrCat(n.members_converted()), absl::StrFormat("%.1f%%", 100.0 * n.conversion_rate())});
+    }
+    conv.Print("(no member alerted yet)");
+  });
+}
+
 // ListDeliveries with `status` ("" = any) and the filter flags.
 int ListDeliveries(Context& c, Args& a, const std::string& status) {
   v1::ListDeliveriesRequest req;
@@ -289,6 +319,10 @@ std::vector<Command> NotificationCommands() {
        "[--page-size=50] [--page-token=]",
        "lists scheduled messages such as promotion alerts (ListSchedules)", Schedules},
       {"notification", "schedule", "<schedule_id> | --campaign=ID", "shows one schedule (GetSchedule)", Schedule},
+      {"notification", "campaign-stats", "<campaign_id>",
+       "a campaign alert's deliveries by outcome, and members alerted and converted (redeemed after it) per "
+       "channel (GetCampaignDeliveryStats)",
+       CampaignStats},
       {"notification", "deliveries",
        "[--member=] [--campaign=] [--schedule=] [--status=] [--channel=] "
        "[--page-size=50] [--page-token=]",

@@ -74,6 +74,7 @@ class Demo final {
     Purchases();
     Campaign();
     QuoteAndRedeem();
+    AlertConversion();
     RedeemReward();
     Complaint();
     Inquiry();
@@ -536,6 +537,26 @@ class Demo final {
     Say(absl::StrCat("Loyalty records the purchase: +", earned.points_earned(), " points (gold x1.5, with ",
                      earned.campaign_bonus_points(), " campaign bonus points read from the redemption), balance ",
                      earned.points_balance()));
+  }
+
+  // Alert -> redemption conversion (issue 22): Lan was alerted in the app,
+  // then redeemed; promotion's outbox told notification, which counts her once.
+  void AlertConversion() {
+    nv1::GetCampaignDeliveryStatsRequest req;
+    req.set_campaign_id(campaign_id_);
+    nv1::ChannelConversion in_app;
+    Eventually("Lan's redemption counted as a conversion of the alert", [&] {
+      nv1::CampaignDeliveryStats stats;
+      if (!notification_->GetCampaignDeliveryStats(Ctx().get(), req, &stats).ok()) return false;
+      for (const auto& c : stats.conversions()) {
+        if (c.channel() == cv1::MESSAGE_CHANNEL_IN_APP) in_app = c;
+      }
+      return in_app.members_converted() > 0;
+    });
+    Check(in_app.members_converted() == 1, "Lan, alerted in the app, redeemed and is counted once");
+    Say(absl::StrCat("Alert conversion in the app: ", in_app.members_converted(), " of ", in_app.members_alerted(),
+                     " members alerted redeemed (", absl::StrFormat("%.0f%%", 100 * in_app.conversion_rate()),
+                     "; carectl notification campaign-stats ", campaign_id_, ")"));
   }
 
   // A reward from the catalogue (issue 22): points buy a free item, once.

@@ -129,6 +129,14 @@ TEST(ClientsPayloads, PromotionEvents) {
   cancel.mutable_promotion_alert_cancelled()->set_campaign_id("c1");
   cancel.mutable_promotion_alert_cancelled()->set_campaign_version(2);
   ExpectEvent(IngestEvent(h, notification::PromotionAlertCancel{"c1", 2}), cancel);
+
+  nv1::IngestEventRequest redeemed = Expected(h.event_id, "promotion");
+  auto* r = redeemed.mutable_campaign_redeemed();
+  r->set_member_id("m1");
+  r->set_campaign_id("c1");
+  r->set_order_id("o-1");
+  *r->mutable_redeem_time() = starts;  // to the nanosecond
+  ExpectEvent(IngestEvent(h, notification::CampaignRedemption{"m1", "c1", "o-1", FromTimestamp(starts)}), redeemed);
 }
 
 TEST(ClientsPayloads, ComplaintEvents) {

@@ -1,9 +1,11 @@
 // Pure pieces of the promotion service, without the binary: the quote
 // index's ordering rule, the one campaign validation and the quote token
-// key file.
+// key file, the redemption's conversion events.
+#include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/promotion/alert_events.h"
 #include "services/promotion/campaign_index.h"
 #include "services/promotion/campaign_validation.h"
 #include "services/promotion/quote_token.h"
@@ -88,7 +90,7 @@ TEST(QuoteKeysTest, RefusesMissingShortAndMalformedKeys) {
            {k32, "want `<key_id> <key>`"},  // a bare key: no id
            {"a.b " + k32, "key id"},
            {std::string(33, 'i') + " " + k32, "key id"},
-           {"a " + k32 + "\nb " + k32 + "\na " + k32, "line 3: key id \"a\" is listed twice"},
+           {absl::StrCat("a ", k32, "\nb ", k32, "\na ", k32), "line 3: key id \"a\" is listed twice"},
            {"a " + k32 + "\n\nb short", "line 3"},
        }) {
     auto keys = care::ParseKeyFile(c.text);
@@ -127,6 +129,31 @@ TEST(QuoteKeysTest, TheFirstKeySignsAndAnyListedKeyVerifies) {
     EXPECT_FALSE(refused.ok()) << token;
     EXPECT_EQ(ErrorReason(refused.status()), "QUOTE_TOKEN_INVALID") << token;
   }
+}
+
+// One CampaignRedeemed per applied campaign of a member's redemption, under an
+// id that a retry of the same order gives again; a guest's sends none.
+TEST(RedeemedEventsTest, OnePerCampaignOfAMembersOrderAndNoneForAGuest) {
+  v1::Redemption r;
+  r.set_order_id(std::string(128, 'o'));  // the longest order id
+  r.mutable_customer()->set_member_id("m1");
+  r.add_campaigns()->set_campaign_id("spring");
+  r.add_campaigns()->set_campaign_id(std::string(128, 'c'));
+  const absl::Time now = absl::FromUnixSeconds(1767225600);
+  std::vector<OutboxEvent> events = RedeemedEvents(r, now);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_NE(events[0].event_id, events[1].event_id);
+  for (const OutboxEvent& e : events) {
+    EXPECT_THAT(e.event_id, ::testing::StartsWith("promotion:redeemed:"));
+    EXPECT_LE(e.event_id.size(), 128u);  // an event id's bound
+    EXPECT_EQ(e.destination, "notification");
+    EXPECT_EQ(e.subject, "member:m1");
+  }
+  EXPECT_EQ(RedeemedEvents(r, now + absl::Hours(1))[0].event_id, events[0].event_id);
+  r.mutable_customer()->clear_member_id();
+  r.mutable_customer()->set_guest(true);
+  r.mutable_customer()->set_guest_key("g1");
+  EXPECT_TRUE(RedeemedEvents(r, now).empty());
 }
 
 }  // namespace
