@@ -178,7 +178,7 @@ class StoreTxn : public ServiceTxn {
                                                                                        int limit) = 0;
   // Counts by (channel, status, suppression_reason) of a campaign.
   virtual absl::StatusOr<std::vector<v1::DeliveryCount>> CampaignCounts(const std::string& campaign_id) = 0;
-  // Alert -> redemption conversions (migrations/0008_campaign_conversions.sql):
+  // Alert -> redemption conversions (migrations/0009_campaign_conversions.sql):
   // one more member converted on the campaign's channel, and the members
   // converted per channel. The rollup names no member (`member_id` only
   // picks the shard).

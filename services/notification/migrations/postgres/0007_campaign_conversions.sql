@@ -1,4 +1,4 @@
--- (same as ../0008_campaign_conversions.sql) Alert -> redemption conversion
+-- (same as ../0009_campaign_conversions.sql) Alert -> redemption conversion
 -- (issue 22, item 8): members of a campaign alerted on a channel who then
 -- redeemed it, counted as conversions happen (Delivery.convert_time is set
 -- once), so GetCampaignDeliveryStats reads at most (channels x 16) rows.
