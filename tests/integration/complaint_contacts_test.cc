@@ -697,6 +697,8 @@ TEST_F(ContactsTest, ALinkedContactIsTheMembersAndIsNotChangedHere) {
   EXPECT_EQ(Reason(s), "CONTACT_LINKED");
   ASSERT_TRUE(complaints().GetContact(Ctx(agent()).get(), get, &now).ok());
   EXPECT_EQ(now.email(), "duc@example.com");
+}
+
 // Issue 22, hostile review: erasing a contact left notification's deliveries
 // to them, with the event behind each (the contact's name, address and the
 // message). Complaint's erasure passes the contact ids on through its
