@@ -56,6 +56,7 @@ std::vector<OutboxEvent> RedeemedEvents(const care::promotion::v1::Redemption& r
                                                                            FromTimestamp(r.create_time())});
     // It names the member: an erasure deletes it, delivered or not.
     e.subject = MemberSubject(member_id);
+    e.destination = kConversionDestination;
     out.push_back(std::move(e));
   }
   return out;

@@ -20,7 +20,10 @@ OutboxEvent AlertEvent(const care::promotion::v1::Campaign& c, absl::Duration no
 // A member's redemption `r` tells notification which campaigns it applied
 // (CampaignRedeemed: alert -> redemption conversion), one event per applied
 // campaign with the id promotion:redeemed:<digest of order and campaign>;
-// a guest's redemption, none.
+// a guest's redemption, none. They go to their own outbox destination,
+// kConversionDestination (the same peer), so conversions held back by a
+// retry never delay an alert or its cancel behind them.
+inline constexpr char kConversionDestination[] = "notification.conversions";
 std::vector<OutboxEvent> RedeemedEvents(const care::promotion::v1::Redemption& r, absl::Time now);
 
 }  // namespace care::promotion

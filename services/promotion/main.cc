@@ -14,6 +14,7 @@
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "services/promotion/alert_events.h"
 #include "services/promotion/promotion_grpc.h"
 #include "services/promotion/promotion_service.h"
 #include "services/promotion/quote_token.h"
@@ -178,6 +179,8 @@ int main(int argc, char** argv) {
   } else {
     peers["notification"] = runner.DialPeer(notification_target, notification_tls, service_token_file,
                                             care::clients::PeerHealthService("notification"));
+    // Conversions, in a line of their own to the same peer (alert_events.h).
+    peers[care::promotion::kConversionDestination] = peers["notification"];
   }
   runner.StartOutbox(std::move(peers), outbox_interval);
   return runner.Run();

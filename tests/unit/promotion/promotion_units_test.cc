@@ -146,7 +146,7 @@ TEST(RedeemedEventsTest, OnePerCampaignOfAMembersOrderAndNoneForAGuest) {
   for (const OutboxEvent& e : events) {
     EXPECT_THAT(e.event_id, ::testing::StartsWith("promotion:redeemed:"));
     EXPECT_LE(e.event_id.size(), 128u);  // an event id's bound
-    EXPECT_EQ(e.destination, "notification");
+    EXPECT_EQ(e.destination, kConversionDestination) << "a line of its own, behind no alert";
     EXPECT_EQ(e.subject, "member:m1");
   }
   EXPECT_EQ(RedeemedEvents(r, now + absl::Hours(1))[0].event_id, events[0].event_id);
