@@ -274,7 +274,7 @@ std::vector<std::string> EventSubjectKeys(const Event::Payload& p) {
   if (const auto* profile = std::get_if<v1::MemberProfileChanged>(&p)) return {MemberSubject(profile->member_id())};
   if (const auto* redeemed = std::get_if<v1::CampaignRedeemed>(&p)) return {MemberSubject(redeemed->member_id())};
   if (std::get_if<v1::StaffAlert>(&p) != nullptr) return {};  // about an employee, not a member
-  if (ContactRecipientOf(p) != nullptr) return {};            // a contact, not a member
+  if (const v1::ContactRecipient* contact = ContactRecipientOf(p)) return {ContactKey(contact->contact_id())};
   if (std::optional<DirectMessage> m = DirectMessageOf(p)) return {MemberSubject(m->delivery.member_id())};
   return {};
 }
@@ -443,9 +443,12 @@ absl::Status NotificationService::ApplyDirect(StoreTxn& tx, const Event& event, 
 }
 
 // Conversion counts members alerted who then redeemed: only an alert SENT
-// before the redemption converts, each delivery (member, campaign, channel)
-// once, so a second redemption or a re-sent event adds nothing. A cancel or
-// return later does not undo it.
+// whose sending began before the redemption converts (an e-mail opened and
+// redeemed while its send was still being recorded counts), each delivery
+// (member, campaign, channel) once, so a second redemption or a re-sent
+// event adds nothing. convert_time is the first redemption notification
+// learns of (events of two redemptions may arrive out of order). A cancel
+// or return later does not undo it.
 absl::Status NotificationService::ApplyRedeemed(StoreTxn& tx, const v1::CampaignRedeemed& redeemed,
                                                 v1::IngestEventResponse& resp) {
   const std::string key = PromotionAlertKey(redeemed.campaign_id());
@@ -458,9 +461,9 @@ absl::Status NotificationService::ApplyRedeemed(StoreTxn& tx, const v1::Campaign
     if (!found.ok()) return found.status();
     if (!*found) continue;
     v1::Delivery& d = **found;
-    if (d.status() != v1::DELIVERY_STATUS_SENT || d.has_convert_time() || FromTimestamp(d.sent_time()) > redeem_time) {
-      continue;
-    }
+    const absl::Time began = d.has_last_attempt_time() ? FromTimestamp(d.last_attempt_time())
+                                                       : FromTimestamp(d.sent_time());
+    if (d.status() != v1::DELIVERY_STATUS_SENT || d.has_convert_time() || began > redeem_time) continue;
     *d.mutable_convert_time() = redeemed.redeem_time();
     *d.mutable_update_time() = ToTimestamp(clock_.Now());
     if (absl::Status st = tx.UpdateDelivery(d); !st.ok()) return st;

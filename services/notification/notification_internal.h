@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "care/notification/v1/notification.pb.h"
@@ -57,6 +58,9 @@ absl::StatusOr<std::optional<v1::StaffAlert>> StaffAlertOf(StoreTxn& tx, const v
 // The contact a complaint message names instead of a member (the event's
 // ContactRecipient); nullptr for a member's event.
 const v1::ContactRecipient* ContactRecipientOf(const Event::Payload& p);
+// How a contact's events and tombstone are keyed here ("contact:<id>"): an
+// erased contact's later message is dropped, not delivered again.
+inline std::string ContactKey(absl::string_view contact_id) { return absl::StrCat("contact:", contact_id); }
 // The contact a contact's delivery (Delivery.contact_id set) goes to;
 // nullopt when its event is gone (deleted under retention).
 absl::StatusOr<std::optional<v1::ContactRecipient>> ContactOf(StoreTxn& tx, const v1::Delivery& d);

@@ -208,6 +208,9 @@ absl::Status RekeyDeliveries(StoreTxn& tx, const DeliveryFilter& filter, const s
       if (d.contact_id() == member_id) d.set_contact_id(pseudonym);
       d.clear_last_error();
       d.clear_provider_message_id();
+      // The redemption's instant would point at the order (the rollup keeps
+      // the count).
+      d.clear_convert_time();
       if (d.status() == v1::DELIVERY_STATUS_PENDING) {
         d.set_status(v1::DELIVERY_STATUS_SUPPRESSED);
         d.set_suppression_reason(v1::SUPPRESSION_REASON_SUBJECT_ERASED);
@@ -328,6 +331,7 @@ absl::StatusOr<ErasureReceipt> NotificationService::ErasePersonalData(const Once
     // Complaint's contacts, which complaint erased (they have no profile here).
     for (const std::string& contact_id : request.subject().contact_ids()) {
       if (absl::Status st = EraseContact(tx, contact_id, request.pseudonym(), now, out); !st.ok()) return st;
+      keys.push_back(ContactKey(contact_id));
     }
     // Tombstoned too: a message addressed to the pseudonym (a kept ticket's
     // update) is dropped, not delivered to a profile-less inbox.

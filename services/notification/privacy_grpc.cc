@@ -2,6 +2,7 @@
 // stream; the work is the domain's (privacy.cc).
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "common/audit.h"
 #include "common/auth.h"
 #include "common/privacy.h"
@@ -46,6 +47,11 @@ NotificationGrpc::Reactor* NotificationGrpc::ErasePersonalData(ServerContext* ct
                                ? AuthorizePeer(*caller.principal, {"svc:loyalty", "svc:complaint"}, "ErasePersonalData")
                                : AuthorizePeer(*caller.principal, {"svc:loyalty"}, "ErasePersonalData");
     if (!allowed.ok()) return allowed;
+    // Complaint's requests are derived from loyalty's ("<id>:contacts.<k>"),
+    // so they can never take (and block) an id loyalty will use.
+    if (caller.principal->name == "svc:complaint" && !absl::StrContains(req->erasure_id(), ":contacts.")) {
+      return InvalidField("erasure_id", "a complaint contact erasure's id ends in :contacts.<batch>");
+    }
     if (absl::Status s = CheckErasureRequest(*req); !s.ok()) return s;
     return Respond(service_.ErasePersonalData(SharedOnce("ErasePersonalData", req->erasure_id(), *req), *req), resp);
   });

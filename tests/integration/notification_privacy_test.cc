@@ -287,5 +287,37 @@ TEST_F(NotificationPrivacyTest, ExportsEverythingThenErasesThePersonForGood) {
               ::testing::Not(::testing::IsEmpty()));
 }
 
+// Complaint passes on the contacts its erasure deleted, and nothing else:
+// not a member or an address, and never under an id loyalty could use
+// (a derived "<id>:contacts.<k>"), which would block loyalty's erasure.
+TEST_F(NotificationPrivacyTest, ComplaintErasesContactsOnlyUnderItsOwnIds) {
+  ErasureReceipt receipt;
+  grpc::Status s = Erase(Erasure(), tokens_.peer_complaint, &receipt);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(s);
+  ErasePersonalDataRequest contacts;
+  contacts.set_erasure_id("erasure-1");
+  contacts.mutable_subject()->add_contact_ids("ct-one");
+  contacts.set_pseudonym(kPseudonym);
+  contacts.set_reason("right to erasure, ticket 42");
+  s = Erase(contacts, tokens_.peer_complaint, &receipt);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(s);
+  EXPECT_EQ(BadFields(s), std::vector<std::string>{"erasure_id"});
+  // Loyalty's own erasure under that id is unaffected.
+  s = Erase(Erasure(), tokens_.peer_loyalty, &receipt);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  contacts.set_erasure_id("erasure-1:contacts.0");
+  s = Erase(contacts, tokens_.peer_complaint, &receipt);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  // A late message to the erased contact (a relay handing over mid-batch)
+  // is dropped, not delivered with their name and address again.
+  nv1::IngestEventRequest late = Complaint("complaint-contact-late", "", "your ticket is closed");
+  nv1::ContactRecipient* to = late.mutable_complaint_update()->mutable_contact();
+  to->set_contact_id("ct-one");
+  to->set_name("Late Contact");
+  to->set_channel(care::common::v1::MESSAGE_CHANNEL_EMAIL);
+  to->set_email("late.contact@example.com");
+  EXPECT_EQ(Ingest(late).outcome(), nv1::INGEST_OUTCOME_SUBJECT_ERASED);
+}
+
 }  // namespace
 }  // namespace care::testing
