@@ -131,7 +131,9 @@ namespace {
 void AddConversions(v1::CampaignDeliveryStats& stats, const std::map<int, int64_t>& converted) {
   std::map<int, v1::ChannelConversion> by_channel;
   for (const v1::DeliveryCount& c : stats.counts()) {
-    if (c.status() == v1::DELIVERY_STATUS_SENT) by_channel[c.channel()].set_members_alerted(c.count());
+    if (c.status() != v1::DELIVERY_STATUS_SENT) continue;
+    v1::ChannelConversion& conv = by_channel[c.channel()];
+    conv.set_members_alerted(conv.members_alerted() + c.count());
   }
   for (const auto& [channel, members] : converted) by_channel[channel].set_members_converted(members);
   for (auto& [channel, conv] : by_channel) {
