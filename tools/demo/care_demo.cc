@@ -80,6 +80,7 @@ class Demo final {
     Inquiry();
     CheckInTasks();
     PartialReturn();
+    Measure();
     Inboxes();
     std::printf("\nDemo complete: every step above was checked against the services' answers.\n");
   }
@@ -147,6 +148,7 @@ class Demo final {
     absl::CivilHour hour = absl::ToCivilHour(latest + absl::Seconds(1), absl::UTCTimeZone());
     absl::CivilDay day = absl::CivilDay(hour) + (hour.hour() >= 1 ? 1 : 0);
     SetClocks(absl::FromCivil(absl::CivilHour(day.year(), day.month(), day.day(), 1), absl::UTCTimeZone()));
+    started_ = now_;
     Say("The services run with --fake_clock: instead of waiting three days, the demo moves");
     Say(absl::StrCat("their clocks together. Suite time now: ", absl::FormatTime(now_, absl::UTCTimeZone()), " UTC"));
   }
@@ -200,6 +202,9 @@ class Demo final {
     p.set_display_name("CareSuite Rewards");
     p.set_currency_code("VND");
     p.set_time_zone("Asia/Ho_Chi_Minh");
+    // What a point is worth, for the liability in the analytics: 100 VND.
+    *p.mutable_point_value()->mutable_amount() = Money(100);
+    p.mutable_point_value()->set_points(1);
     *p.add_tiers() = Tier("member", "Member", 0, 0, 10000, 0);
     lv1::Tier silver = Tier("silver", "Silver", 1, 2000000, 12500, 500);
     (*silver.mutable_localized_display_names())["vi"] = "Bạc";
@@ -978,6 +983,7 @@ class Demo final {
     lv1::RecordReturnResponse reversed;
     Call("LoyaltyService.RecordReturn", [&](auto* ctx) { return loyalty_->RecordReturn(ctx, back, &reversed); });
     Check(reversed.points_reversed() > 0, "loyalty takes back the points the refund carried");
+    points_reversed_ = reversed.points_reversed();
     Say(absl::StrCat("Promotion: ", Vnd(returned.return_record().discount_on_returned_units().amount_minor()),
                      " of discount rode on the tea (deducted from the refund), ",
                      Vnd(returned.return_record().discount_released().amount_minor()),
@@ -986,6 +992,50 @@ class Demo final {
     Say(absl::StrCat("Loyalty: refund ", Vnd(refund), ", ", reversed.points_reversed(), " points taken back, balance ",
                      reversed.points_balance(),
                      reversed.tier_changed() ? ", tier now " + reversed.tier().tier_id() : ""));
+  }
+
+  static lv1::LocalDate DateOf(absl::Time t) {
+    absl::TimeZone hanoi;
+    if (!absl::LoadTimeZone("Asia/Ho_Chi_Minh", &hanoi)) hanoi = absl::UTCTimeZone();
+    const absl::CivilDay d = absl::ToCivilDay(t, hanoi);
+    lv1::LocalDate out;
+    out.set_year(static_cast<int32_t>(d.year()));
+    out.set_month(d.month());
+    out.set_day(d.day());
+    return out;
+  }
+
+  // Seed 003 "measure and adjust policies": the program's figures over this
+  // run's days, answered from loyalty's daily rollups (issue 22, item 8).
+  void Measure() {
+    Step("Measuring the policy: the program's figures over the demo's days");
+    lv1::GetLoyaltyAnalyticsRequest req;
+    *req.mutable_start_date() = DateOf(started_);
+    *req.mutable_end_date() = DateOf(now_);
+    req.set_granularity(lv1::GetLoyaltyAnalyticsRequest::MONTH);
+    lv1::LoyaltyAnalytics a;
+    Call("LoyaltyService.GetLoyaltyAnalytics", [&](auto* ctx) { return loyalty_->GetLoyaltyAnalytics(ctx, req, &a); });
+    Check(a.periods_size() > 0, "the analytics cover the demo's days");
+    int64_t purchases = 0, issued = 0, redeemed = 0, reversed = 0, enrolled = 0;
+    for (const auto& period : a.periods()) {
+      purchases += period.purchases();
+      issued += period.points().issued();
+      redeemed += period.points().redeemed();
+      reversed += period.points().reversed();
+      enrolled += period.enrolled();
+    }
+    const lv1::AnalyticsPeriod& last = a.periods(a.periods_size() - 1);
+    Check(enrolled >= static_cast<int64_t>(people_.size()) && purchases > 0 && reversed >= points_reversed_ &&
+              redeemed > 0 && last.has_outstanding_liability(),
+          "the figures count this run's members, purchases, the reward's points and the return");
+    Say(absl::StrCat(enrolled, " members joined, ", purchases, " purchases; points issued ", issued, ", redeemed ",
+                     redeemed, ", taken back by returns ", reversed));
+    Say(absl::StrCat("Now: ", last.members(), " members, active ", last.active_rate_bps() / 100, "%, repeat ",
+                     last.repeat_rate_bps() / 100, "%; ", last.outstanding_points(),
+                     " points outstanding, a liability of ", Vnd(last.outstanding_liability().amount_minor())));
+    for (const auto& tier : last.tiers()) {
+      Say(absl::StrCat("  ", tier.tier_id(), ": ", tier.members(), " members, ", tier.upgraded_in(), " upgraded in"));
+    }
   }
 
   void Inboxes() {
@@ -1016,6 +1066,8 @@ class Demo final {
   std::string campaign_id_;
   std::string complaint_id_;
   absl::Time starts_;
+  absl::Time started_;           // the suite time the demo began at
+  int64_t points_reversed_ = 0;  // by the partial return
 };
 
 }  // namespace
